@@ -1,0 +1,74 @@
+"""flightlog: an offline-first experiment tracker with the wandb.init() API.
+
+    import flightlog as wandb
+    run = wandb.init(project="demo", config={"lr": 1e-3})
+    for step in range(100):
+        wandb.log({"loss": 1 / (step + 1)})
+    run.finish()
+
+This module is the public face; importing it loads only the write path (pyarrow), never
+duckdb, textual, httpx or watchdog, so `import flightlog` costs what `import pyarrow` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _state
+from ._api import Api
+from ._errors import ConfigError, Error, ResumeError, UsageError
+from ._init import init
+from ._run import Run
+from ._settings import Settings
+from ._summary import MetricDef
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Api",
+    "ConfigError",
+    "Error",
+    "MetricDef",
+    "ResumeError",
+    "Run",
+    "Settings",
+    "UsageError",
+    "__version__",
+    "define_metric",
+    "finish",
+    "init",
+    "log",
+    "save",
+]
+
+
+def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+    """`run.log()` on the current run (see `Run.log`)."""
+    _state.require("log()").log(data, step=step, commit=commit)
+
+
+def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
+    """Finish the current run, if there is one."""
+    run = _state.current()
+    if run is not None:
+        run.finish(exit_code=exit_code, quiet=quiet)
+
+
+def define_metric(name: str, **kwargs: Any) -> MetricDef:
+    """`run.define_metric()` on the current run."""
+    return _state.require("define_metric()").define_metric(name, **kwargs)
+
+
+def save() -> None:
+    """Persist the current run's metadata now (`wandb.run.save()`)."""
+    _state.require("save()").save()
+
+
+def __getattr__(name: str) -> Any:
+    # wandb.run / wandb.config / wandb.summary follow the current run
+    if name == "run":
+        return _state.current()
+    if name in ("config", "summary"):
+        run = _state.current()
+        return getattr(run, name) if run is not None else _state.PreInit(name)
+    raise AttributeError(f"module 'flightlog' has no attribute {name!r}")

@@ -1,0 +1,44 @@
+"""`flightlog.Api`: read runs back, in the shape of wandb's public API, from a local store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flightlog.store import RunPaths, StoredRun, iter_run_dirs, load_runs
+
+from ._errors import NotFoundError
+from ._settings import resolve, root_of
+
+
+class Api:
+    """Runs of one store (default: FLIGHTLOG_DIR, else WANDB_DIR/flightlog, else ./flightlog)."""
+
+    def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:  # noqa: A002
+        self.root = Path(dir) if dir is not None else root_of(resolve({}, None))
+
+    def runs(self, project: str | None = None) -> list[StoredRun]:
+        """Every run (of `project`), oldest first."""
+        return load_runs(iter_run_dirs(self.root, project))
+
+    def run(self, path: str) -> StoredRun:
+        """A run by "project/run_id", "entity/project/run_id" or a bare run id."""
+        parts = [p for p in str(path).split("/") if p]
+        if len(parts) >= 2:
+            project, run_id = parts[-2], parts[-1]
+            run = StoredRun.load(RunPaths.of(self.root, project, run_id))
+            if run is None:
+                raise NotFoundError(f"no run {run_id!r} in project {project!r} of {self.root}")
+            return run
+        if len(parts) != 1:
+            raise NotFoundError(f"{path!r} is not a run path: use 'project/run_id'")
+        matches = [p for p in iter_run_dirs(self.root) if p.dir.name == parts[0]]
+        if not matches:
+            raise NotFoundError(f"no run with id {parts[0]!r} in {self.root}")
+        if len(matches) > 1:
+            names = ", ".join(f"{p.dir.parent.name}/{p.dir.name}" for p in matches)
+            raise NotFoundError(f"run id {parts[0]!r} is ambiguous: {names}")
+        run = StoredRun.load(matches[0])
+        if run is None:
+            raise NotFoundError(f"run {parts[0]!r} has no readable run.json")
+        return run

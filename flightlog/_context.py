@@ -1,0 +1,90 @@
+"""What `init()` records about where a run comes from: git state, command line, host.
+
+Git is asked from the writer's background thread (`capture_git`), never on init()'s path: a
+`git status` on a large work tree over NFS can take seconds.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from flightlog.store.liveness import HOSTNAME
+
+_DIFF_LIMIT = 10 * 1024 * 1024
+_CREDENTIALS = re.compile(r"(?<=://)[^/@]+@")
+
+
+def process_context() -> dict[str, Any]:
+    """Cheap facts about this process, recorded in run.json at init."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    program = sys.argv[0] if sys.argv and sys.argv[0] else "<python>"
+    return {
+        "command": [sys.executable, *sys.argv] if sys.argv else [sys.executable],
+        "program": program,
+        "cwd": os.getcwd(),
+        "host": HOSTNAME,
+        "user": user,
+        "python": platform.python_version(),
+        "os": platform.platform(terse=True),
+        "started_at": time.time(),
+    }
+
+
+def _git(cwd: str, *args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            timeout=10,
+            check=False,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.decode(errors="replace")
+
+
+def capture_git(cwd: str, files_dir: Path) -> dict[str, Any] | None:
+    """Commit, branch, remote (credentials stripped) and dirty flag; the diff as a file."""
+    root = _git(cwd, "rev-parse", "--show-toplevel")
+    if root is None:
+        return None
+    commit = (_git(cwd, "rev-parse", "HEAD") or "").strip() or None
+    branch = (_git(cwd, "rev-parse", "--abbrev-ref", "HEAD") or "").strip() or None
+    remote = (_git(cwd, "config", "--get", "remote.origin.url") or "").strip() or None
+    if remote:
+        remote = _CREDENTIALS.sub("", remote)
+    status = _git(cwd, "status", "--porcelain", "--untracked-files=no")
+    dirty = bool(status and status.strip())
+    info: dict[str, Any] = {
+        "root": root.strip(),
+        "commit": commit,
+        "branch": branch,
+        "remote": remote,
+        "dirty": dirty,
+    }
+    if dirty and commit:
+        diff = _git(cwd, "diff", "HEAD")
+        if diff:
+            data = diff.encode()[:_DIFF_LIMIT]
+            try:
+                files_dir.mkdir(parents=True, exist_ok=True)
+                (files_dir / "diff.patch").write_bytes(data)
+                info["diff"] = "files/diff.patch"
+            except OSError:
+                pass
+    return info

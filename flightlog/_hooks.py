@@ -1,0 +1,98 @@
+"""Process-exit hooks: every live run is finished however the process ends.
+
+- normal exit: `atexit` finishes runs (failed, with the traceback, if an exception escaped:
+  recorded by the chained `sys.excepthook`);
+- SIGTERM (what Slurm sends at the time limit): runs are finished and marked failed, then the
+  signal is delivered again with the previous disposition so the process ends as it would have.
+  If the script installed its own SIGTERM handler, flightlog only flushes and calls it;
+- kill -9: nothing runs; the writer's 100 ms flushes bound what is lost.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import threading
+import traceback
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._run import Run
+
+_live: list[Run] = []
+_installed_pid: int | None = None
+_prev_excepthook = sys.excepthook
+_prev_sigterm: Any = signal.SIG_DFL
+
+
+def register(run: Run) -> None:
+    global _installed_pid
+    if _installed_pid != os.getpid():
+        _installed_pid = os.getpid()
+        atexit.register(_at_exit)
+        _install_excepthook()
+        _install_sigterm()
+    _live.append(run)
+
+
+def unregister(run: Run) -> None:
+    if run in _live:
+        _live.remove(run)
+
+
+def live_runs() -> list[Run]:
+    return list(_live)
+
+
+def _at_exit() -> None:
+    for run in reversed(_live[:]):
+        run._finish()
+
+
+def _install_excepthook() -> None:
+    global _prev_excepthook
+    if sys.excepthook is _excepthook:
+        return
+    _prev_excepthook = sys.excepthook
+    sys.excepthook = _excepthook
+
+
+def _excepthook(
+    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    text = "".join(traceback.format_exception(exc_type, exc, tb))
+    for run in reversed(_live[:]):
+        run._fail(text)
+    _prev_excepthook(exc_type, exc, tb)
+
+
+def _install_sigterm() -> None:
+    global _prev_sigterm
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread
+    try:
+        prev = signal.getsignal(signal.SIGTERM)
+        if prev is _on_sigterm:
+            return
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):
+        return
+    _prev_sigterm = prev
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    if callable(_prev_sigterm):
+        for run in _live[:]:
+            if run._writer is not None:
+                run._writer.flush()  # the script's own handler decides what happens next
+        _prev_sigterm(signum, frame)
+        return
+    for run in reversed(_live[:]):
+        run._fail("terminated by SIGTERM")
+    signal.signal(signal.SIGTERM, _prev_sigterm if _prev_sigterm is not None else signal.SIG_DFL)
+    if _prev_sigterm == signal.SIG_IGN:
+        return
+    os.kill(os.getpid(), signal.SIGTERM)

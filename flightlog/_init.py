@@ -1,0 +1,251 @@
+"""`init()`: settings, resume rules, creating the run directory, starting the writer.
+
+Offline (the default) never opens a network connection. The time budget is tens of
+milliseconds: git is asked in the background and nothing here imports duckdb, textual,
+httpx or watchdog.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from flightlog.store import (
+    RunPaths,
+    StoredRun,
+    check_name,
+    check_run_id,
+    iter_run_dirs,
+    new_writer_id,
+)
+from flightlog.store.atomic import atomic_write_json
+from flightlog.store.liveness import CRASHED, HOSTNAME, RUNNING, writer_state
+from flightlog.store.segments import read_segments
+from flightlog.store.writer import seal_dead_writer_segments
+
+from . import _state
+from ._config import as_mapping, jsonable
+from ._context import process_context
+from ._errors import ResumeError, UsageError
+from ._names import new_run_id, new_run_name
+from ._run import Run, say
+from ._settings import Settings, resolve, root_of
+
+DEFAULT_PROJECT = "uncategorized"
+
+#: wandb.init() arguments accepted for compatibility and ignored (nothing to do offline)
+IGNORED_ARGS = frozenset(
+    {"save_code", "sync_tensorboard", "monitor_gym", "magic", "anonymous", "force",
+     "tensorboard", "fork_from", "resume_from", "allow_val_change"}
+)
+
+
+def init(
+    project: str | None = None,
+    entity: str | None = None,
+    name: str | None = None,
+    id: str | None = None,  # noqa: A002 - wandb's name
+    config: Any = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    tags: Any = None,
+    notes: str | None = None,
+    dir: str | os.PathLike[str] | None = None,  # noqa: A002
+    mode: str | None = None,
+    resume: str | bool | None = None,
+    reinit: str | bool | None = None,
+    settings: Any = None,
+    config_exclude_keys: list[str] | None = None,
+    config_include_keys: list[str] | None = None,
+    **kwargs: Any,
+) -> Run:
+    """Start a run (or return the current one); see README for every argument."""
+    unknown = set(kwargs) - IGNORED_ARGS
+    if unknown:
+        raise TypeError(f"init() got unexpected argument(s): {', '.join(sorted(unknown))}")
+    s = resolve(
+        dict(project=project, entity=entity, name=name, id=id, group=group, job_type=job_type,
+             tags=tags, notes=notes, dir=dir, mode=mode, resume=resume, reinit=reinit),
+        settings,
+    )
+    current = _state.current()
+    if current is not None:
+        if s.reinit == "return_previous":
+            return current
+        if s.reinit == "finish_previous":
+            current.finish()
+    cfg = as_mapping(config)
+    if config_include_keys:
+        cfg = {k: v for k, v in cfg.items() if k in config_include_keys}
+    if config_exclude_keys:
+        cfg = {k: v for k, v in cfg.items() if k not in config_exclude_keys}
+    run = _disabled_run(s, cfg) if s.mode == "disabled" else _start(s, cfg)
+    if s.reinit != "create_new" or current is None:
+        _state.set_current(run)
+    return run
+
+
+def _disabled_run(s: Settings, cfg: dict[str, Any]) -> Run:
+    meta = {"id": s.id or new_run_id(), "name": s.name or "disabled-run",
+            "project": s.project or DEFAULT_PROJECT, "created_at": time.time(),
+            "config": {k: jsonable(v) for k, v in cfg.items()}}
+    return Run(s, meta, None)
+
+
+def _start(s: Settings, cfg: dict[str, Any]) -> Run:
+    root = root_of(s)
+    project = check_name(s.project or DEFAULT_PROJECT, "project")
+    if s.entity is not None:
+        check_name(s.entity, "entity")
+    run_id = check_run_id(s.id) if s.id else None
+    if s.resume == "auto" and run_id is None:
+        run_id = _auto_resume_candidate(root, project)
+    existing = RunPaths.of(root, project, run_id) if run_id else None
+    if existing is not None and existing.meta.exists():
+        run = _join_existing(s, existing, cfg)
+    else:
+        if s.resume == "must":
+            raise ResumeError(
+                f"resume='must' but run {run_id!r} does not exist in project {project!r} "
+                f"of store {root}: check the id, project and FLIGHTLOG_DIR, or use "
+                "resume='allow' to create it"
+            )
+        run = _create(s, root, project, run_id, cfg)
+    if s.mode == "online":
+        _note_once("online", "online sync is not available yet; this run is stored offline "
+                   "(sync it later with `flightlog sync` once the server lands)", s)
+    where = run.dir
+    say(f"run {run.name} ({run.id}) in {where} · view it: flightlog show {run.id} "
+        f"--root {root}", s)
+    return run
+
+
+def _create(
+    s: Settings, root: Path, project: str, run_id: str | None, cfg: dict[str, Any]
+) -> Run:
+    project_dir = root / "runs" / project
+    try:
+        project_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(
+            f"cannot create the store at {project_dir}: {e.strerror or e}. Set FLIGHTLOG_DIR "
+            "or init(dir=...) to a writable directory"
+        ) from e
+    while True:
+        rid = run_id or new_run_id()
+        paths = RunPaths.of(root, project, rid)
+        try:
+            paths.dir.mkdir()
+            break
+        except FileExistsError:
+            if run_id is not None:  # a user-given id raced with another process
+                raise ResumeError(
+                    f"run {run_id!r} is being created by another process; use "
+                    "resume='allow' or mode='shared' to join it"
+                ) from None
+    number = sum(1 for p in project_dir.iterdir() if p.is_dir())
+    meta: dict[str, Any] = {
+        "schema": 1,
+        "id": rid,
+        "name": s.name or new_run_name(number),
+        "number": number,
+        "project": project,
+        "entity": s.entity,
+        "group": s.group,
+        "job_type": s.job_type,
+        "tags": list(s.tags or ()),
+        "notes": s.notes,
+        "created_at": time.time(),
+        "config": {k: jsonable(v) for k, v in cfg.items()},
+        "metrics": [],
+        "git": None,
+        "resumed": 0,
+        **process_context(),
+    }
+    atomic_write_json(paths.meta, meta, durable=False)
+    run = Run(s, meta, paths)
+    run._start_writer(new_writer_id())
+    return run
+
+
+def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
+    """Resume a stopped run (new generation, steps continue) or join a live one (shared)."""
+    stored = StoredRun.load(paths)
+    if stored is None:
+        raise ResumeError(f"run directory {paths.dir} has no readable run.json")
+    live = [w for w in stored.writers if writer_state(w) == RUNNING]
+    if s.resume in (None, "never") and s.mode != "shared":
+        raise ResumeError(
+            f"run {stored.meta['id']!r} already exists in project {stored.meta['project']!r}: "
+            "pass resume='allow' to continue it, mode='shared' to log into it from several "
+            "processes, or choose another id"
+        )
+    meta = dict(stored.meta)
+    if live:  # shared: another process is writing this run right now
+        generation = max(int(w.get("generation", 0)) for w in live)
+        first_step = 0
+        base_summary: dict[str, Any] = {}
+    else:
+        generation = max((int(w.get("generation", 0)) for w in stored.writers), default=-1) + 1
+        _mark_crashed(paths, stored.writers)
+        seal_dead_writer_segments(paths, live_writers=set())
+        first_step = _last_step(paths, stored) + 1
+        base_summary = {k: v for k, v in stored.summary.items() if not k.startswith("_")}
+        meta["resumed"] = int(meta.get("resumed", 0)) + 1
+        meta["resumed_at"] = time.time()
+    meta["config"] = {**(meta.get("config") or {}),
+                      **{k: jsonable(v) for k, v in cfg.items()}}
+    for key in ("name", "notes", "group", "job_type"):
+        if getattr(s, key) is not None:
+            meta[key] = getattr(s, key)
+    if s.tags is not None:
+        meta["tags"] = list(s.tags)
+    run = Run(s, meta, paths, first_step=first_step, generation=generation,
+              base_summary=base_summary)
+    run._meta_dirty = True
+    run._start_writer(new_writer_id())
+    return run
+
+
+def _mark_crashed(paths: RunPaths, writers: list[dict[str, Any]]) -> None:
+    """Writers that died without finishing are recorded as crashed before a resume."""
+    for w in writers:
+        if w.get("state") == RUNNING and writer_state(w) == CRASHED and w.get("writer"):
+            atomic_write_json(paths.writer_state(w["writer"]), {**w, "state": CRASHED})
+
+
+def _last_step(paths: RunPaths, stored: StoredRun) -> int:
+    """The highest step in the history files (a crashed writer's state file may lag)."""
+    best = stored.last_step
+    for _name, table in read_segments(paths.history):
+        if table.num_rows:
+            best = max(best, int(table.column("step").to_numpy().max()))
+    return best
+
+
+def _auto_resume_candidate(root: Path, project: str) -> str | None:
+    """The latest crashed run of `project` started from this directory on this host."""
+    cwd = os.getcwd()
+    best: tuple[float, str] | None = None
+    for paths in iter_run_dirs(root, project):
+        stored = StoredRun.load(paths)
+        if stored is None:
+            continue
+        m = stored.meta
+        if m.get("cwd") != cwd or m.get("host") != HOSTNAME or stored.state != CRASHED:
+            continue
+        key = (float(m.get("created_at") or 0), m["id"])
+        if best is None or key > best:
+            best = key
+    return best[1] if best else None
+
+
+_noted: set[str] = set()
+
+
+def _note_once(topic: str, message: str, s: Settings) -> None:
+    if topic not in _noted:
+        _noted.add(topic)
+        say(message, s)

@@ -1,0 +1,402 @@
+"""`Run`: what `init()` returns. The training thread's side of a run.
+
+`log()` validates, merges into the pending row and, on commit, appends one tuple to the
+writer's buffer; everything that touches disk happens in `flightlog.store.RunWriter`'s thread.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import traceback
+import warnings
+from types import TracebackType
+from typing import Any
+
+from flightlog.store import RunPaths, RunWriter, WriterSettings
+from flightlog.store.liveness import FAILED, FINISHED, HOSTNAME, RUNNING, process_start_ticks
+
+from . import _hooks
+from ._config import Config
+from ._context import capture_git
+from ._errors import UsageError
+from ._settings import Settings
+from ._summary import Aggregates, MetricDef, Summary, parse_metric
+from ._values import normalize
+
+
+def say(message: str, settings: Settings | None = None) -> None:
+    """One line on stderr, prefixed like wandb's, unless FLIGHTLOG_SILENT is set."""
+    if settings is None or not settings.silent:
+        print(f"flightlog: {message}", file=sys.stderr, flush=True)
+
+
+class Run:
+    """A run being recorded by this process (or a do-nothing run when mode="disabled")."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        meta: dict[str, Any],
+        paths: RunPaths | None,
+        *,
+        first_step: int = 0,
+        generation: int = 0,
+        base_summary: dict[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._meta = meta
+        self._paths = paths
+        self._lock = threading.RLock()
+        self._meta_dirty = False
+        self._step = first_step
+        self._pending: dict[str, Any] = {}
+        self._keys: set[str] = set()
+        self._last: dict[str, Any] = dict(base_summary or {})
+        self._overrides: dict[str, Any] = {}
+        self._aggs = Aggregates()
+        self._last_time: float | None = None
+        self._finished = False
+        self._error: str | None = None
+        self._warned: set[str] = set()
+        self._pid = os.getpid()
+        self._generation = generation
+        self._started = time.time()
+        self.config = Config(on_change=self._config_changed)
+        self.config._data.update(meta.get("config") or {})
+        self.summary = Summary(self)
+        for d in meta.get("metrics") or []:
+            self._aggs.define(MetricDef(**d))
+        self._writer: RunWriter | None = None
+        self._rows: list[Any] | None = None
+        self._git_thread: threading.Thread | None = None
+
+    # -- identity --------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self._meta["id"]
+
+    @property
+    def name(self) -> str:
+        return self._meta["name"]
+
+    @name.setter
+    def name(self, value: str) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise UsageError("a run name must be a non-empty string")
+        self._set_meta("name", value)
+
+    @property
+    def notes(self) -> str | None:
+        return self._meta.get("notes")
+
+    @notes.setter
+    def notes(self, value: str | None) -> None:
+        self._set_meta("notes", value)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(self._meta.get("tags") or ())
+
+    @tags.setter
+    def tags(self, value: Any) -> None:
+        if isinstance(value, str):
+            raise UsageError(f"tags must be a list of strings, got the string {value!r}")
+        self._set_meta("tags", [str(t) for t in value])
+
+    project = property(lambda self: self._meta["project"])
+    entity = property(lambda self: self._meta.get("entity"))
+    group = property(lambda self: self._meta.get("group"))
+    job_type = property(lambda self: self._meta.get("job_type"))
+    start_time = property(lambda self: self._meta["created_at"])
+
+    @property
+    def dir(self) -> str | None:
+        """The run's directory in the store (None for a disabled run)."""
+        return str(self._paths.dir) if self._paths else None
+
+    @property
+    def path(self) -> str:
+        return f"{self.project}/{self.id}"
+
+    @property
+    def step(self) -> int:
+        """The step the next committed row will get."""
+        return self._step
+
+    @property
+    def offline(self) -> bool:
+        return True
+
+    @property
+    def disabled(self) -> bool:
+        return self._paths is None
+
+    @property
+    def git(self) -> dict[str, Any]:
+        self._wait_git(5.0)
+        return dict(self._meta.get("git") or {})
+
+    def __repr__(self) -> str:
+        return f"<flightlog.Run {self.name} ({self.id}) {self.project}>"
+
+    # -- starting --------------------------------------------------------------------------
+    def _start_writer(self, writer_id: str) -> None:
+        """Create the background writer and announce this process in the run's files."""
+        assert self._paths is not None
+        s = self.settings
+        ws = WriterSettings()
+        for f in ("flush_interval", "fsync_interval", "heartbeat_interval", "segment_rows",
+                  "max_buffered_rows"):
+            if getattr(s, f) is not None:
+                setattr(ws, f, type(getattr(ws, f))(getattr(s, f)))
+        self._writer_id = writer_id
+        self._label = s.label or f"{HOSTNAME}:{self._pid}"
+        self._writer = RunWriter(
+            self._paths, writer_id, self._label, ws,
+            state=self._writer_state, meta=self._meta_if_dirty, warn=self._warn_once_cb,
+        )
+        self._rows = self._writer.rows
+        self._paths.writers.mkdir(parents=True, exist_ok=True)
+        self._writer._write_state()
+        self._writer.start()
+        if not s.disable_git:
+            self._git_thread = threading.Thread(
+                target=self._capture_git, name="flightlog-git", daemon=True
+            )
+            self._git_thread.start()
+        _hooks.register(self)
+
+    def _capture_git(self) -> None:
+        assert self._paths is not None
+        info = capture_git(self._meta.get("cwd") or os.getcwd(), self._paths.files)
+        if info is not None:
+            self._set_meta("git", info)
+
+    def _wait_git(self, timeout: float) -> None:
+        t = self._git_thread
+        if t is not None and t.is_alive() and threading.current_thread() is not t:
+            t.join(timeout)
+
+    # -- logging ---------------------------------------------------------------------------
+    def log(self, data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+        """Record `data` for `step` (wandb semantics; see README "log() semantics")."""
+        if self._rows is None:
+            if self._finished:
+                self._warn_once("finished", f"run {self.id} is finished; log() is ignored. "
+                                "Start another run with flightlog.init()")
+            return
+        row = normalize(data, self._keys)
+        with self._lock:
+            if step is not None:
+                if type(step) is not int:
+                    step = _as_step(step)
+                if step > self._step:
+                    if self._pending:
+                        self._commit()
+                    self._step = step
+                elif step < self._step:
+                    self._warn_once(
+                        "step",
+                        f"log() got step {step} but the run is at step {self._step}; steps must "
+                        "not decrease, so that row is dropped (warned once)",
+                    )
+                    return
+                self._pending.update(row)
+                if commit:
+                    self._commit()
+            else:
+                self._pending.update(row)
+                if commit is not False:
+                    self._commit()
+
+    def _commit(self) -> None:
+        row = self._pending
+        if not row:
+            return
+        self._pending = {}
+        t = time.time()
+        self._rows.append((self._step, t, row))  # type: ignore[union-attr]
+        self._last.update(row)
+        if self._aggs.defs:
+            self._aggs.fold(row)
+        self._last_time = t
+        self._step += 1
+
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        summary: str | None = None,
+        goal: str | None = None,
+        hidden: bool = False,
+        **_ignored: Any,
+    ) -> MetricDef:
+        """Choose how `name` (or a glob like "val/*") is summarised and what its x-axis is."""
+        d = parse_metric(name, summary, step_metric, goal, hidden)
+        with self._lock:
+            self._aggs.define(d)
+            self._set_meta("metrics", [x.as_json() for x in self._aggs.defs])
+        return d
+
+    # -- summary ---------------------------------------------------------------------------
+    def _summary_dict(self) -> dict[str, Any]:
+        with self._lock:
+            out = {}
+            for k, v in self._last.items():
+                rule = self._aggs.rule(k) if self._aggs.defs else "last"
+                if rule == "none":
+                    continue
+                if rule != "last":
+                    if k not in self._aggs.values:
+                        continue
+                    v = self._aggs.values[k]
+                out[k] = v
+            if self._last_time is not None:
+                out["_step"] = self._step - 1
+                out["_timestamp"] = self._last_time
+                out["_runtime"] = self._last_time - self.start_time
+            out.update(self._overrides)
+            return out
+
+    def _set_summary(self, data: dict[str, Any]) -> None:
+        from ._values import to_scalar
+
+        clean = {k: to_scalar(k, v) for k, v in data.items()}
+        with self._lock:
+            self._overrides.update(clean)
+
+    def _del_summary(self, key: str) -> None:
+        with self._lock:
+            found = self._overrides.pop(key, None) is not None
+            found = self._last.pop(key, None) is not None or found
+        if not found:
+            raise KeyError(key)
+
+    # -- metadata --------------------------------------------------------------------------
+    def _set_meta(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._meta[key] = value
+            self._meta_dirty = True
+
+    def _config_changed(self) -> None:
+        self._set_meta("config", self.config.as_dict())
+
+    def _meta_if_dirty(self) -> dict[str, Any] | None:
+        with self._lock:
+            if not self._meta_dirty:
+                return None
+            self._meta_dirty = False
+            return dict(self._meta)
+
+    def _writer_state(self) -> dict[str, Any]:
+        now = time.time()
+        with self._lock:
+            state = RUNNING if not self._finished else (FAILED if self._error else FINISHED)
+            return {
+                "writer": self._writer_id,
+                "label": self._label,
+                "host": HOSTNAME,
+                "pid": self._pid,
+                "pid_start": process_start_ticks(self._pid),
+                "generation": self._generation,
+                "started_at": self._started,
+                "heartbeat_at": now,
+                "finished_at": now if self._finished else None,
+                "state": state,
+                "error": self._error,
+                "step": self._step - 1,
+                "rows": self._writer.rows_written if self._writer else 0,
+                "summary": self._summary_dict(),
+            }
+
+    def save(self) -> None:
+        """Persist the run's metadata now (e.g. after `run.name = ...`)."""
+        if self._writer is not None and os.getpid() == self._pid:
+            with self._lock:
+                self._meta_dirty = True
+            self._writer.flush()
+
+    # -- finishing -------------------------------------------------------------------------
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """Commit the pending row, write and seal everything, mark the run finished/failed."""
+        if exit_code and self._error is None:
+            self._error = f"exit code {exit_code}"
+        self._finish(quiet=bool(quiet))
+
+    def _finish(self, quiet: bool = False) -> None:
+        with self._lock:
+            if self._finished or os.getpid() != self._pid:
+                return  # already done, or a forked child that must not touch the parent's run
+            self._commit()
+            self._finished = True
+        _hooks.unregister(self)
+        if self._writer is None:
+            return
+        self._wait_git(10.0)
+        with self._lock:
+            self._meta_dirty = True
+        self._writer.close()
+        self._rows = None
+        if not quiet:
+            say(self._finish_line(), self.settings)
+
+    def _finish_line(self) -> str:
+        took = time.time() - self._started
+        steps = self._step
+        summ = self._summary_dict()
+        shown = [
+            f"{k} {_fmt(v)}" for k, v in summ.items() if not k.startswith("_")
+        ][:4]
+        state = "failed" if self._error else "finished"
+        tail = f" · {', '.join(shown)}" if shown else ""
+        return f"{state} {self.name} ({self.id}): {steps} steps in {took:.1f}s{tail}"
+
+    def _fail(self, error: str) -> None:
+        """Mark the run failed with `error` (a traceback) and finish it."""
+        with self._lock:
+            if self._error is None:
+                self._error = error
+        self._finish()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        if exc_type is None:
+            self._finish()
+        else:
+            self._fail("".join(traceback.format_exception(exc_type, exc, tb)))
+        return False
+
+    # -- warnings --------------------------------------------------------------------------
+    def _warn_once(self, topic: str, message: str) -> None:
+        if topic not in self._warned:
+            self._warned.add(topic)
+            warnings.warn(f"flightlog: {message}", RuntimeWarning, stacklevel=3)
+
+    def _warn_once_cb(self, message: str) -> None:
+        # from the writer thread: print, since warnings filters may hide it
+        say(message, None)
+
+
+def _as_step(step: Any) -> int:
+    try:
+        as_int = int(step)
+    except (TypeError, ValueError):
+        raise TypeError(f"step must be an int, got {type(step).__name__} {step!r}") from None
+    if as_int != step or as_int < 0:
+        raise ValueError(f"step must be a non-negative integer, got {step!r}")
+    return as_int
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+

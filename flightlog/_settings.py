@@ -1,0 +1,173 @@
+"""Settings: explicit `init()` arguments > `settings=` > FLIGHTLOG_* > WANDB_* > defaults.
+
+Clusters configure jobs through the environment, so every user-facing setting has a variable;
+each WANDB_* twin is honoured when the FLIGHTLOG_* one is unset, so job scripts written for
+wandb keep working.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ._errors import UsageError
+
+MODES = ("online", "offline", "disabled", "shared")
+RESUME = ("allow", "must", "never", "auto")
+REINIT = ("return_previous", "finish_previous", "create_new")
+
+#: setting name -> environment variable suffix (FLIGHTLOG_<suffix>, WANDB_<suffix>)
+ENV_NAMES = {
+    "mode": "MODE",
+    "project": "PROJECT",
+    "entity": "ENTITY",
+    "name": "NAME",
+    "notes": "NOTES",
+    "tags": "TAGS",
+    "id": "RUN_ID",
+    "group": "RUN_GROUP",
+    "job_type": "JOB_TYPE",
+    "resume": "RESUME",
+    "silent": "SILENT",
+    "disable_git": "DISABLE_GIT",
+    "api_key": "API_KEY",
+    "base_url": "BASE_URL",
+}
+
+
+@dataclass
+class Settings:
+    """Everything `init()` can be told; `None` means "not set here, look further"."""
+
+    mode: str | None = None
+    project: str | None = None
+    entity: str | None = None
+    name: str | None = None
+    notes: str | None = None
+    tags: tuple[str, ...] | None = None
+    id: str | None = None
+    group: str | None = None
+    job_type: str | None = None
+    resume: str | bool | None = None
+    reinit: str | bool | None = None
+    dir: str | os.PathLike[str] | None = None
+    silent: bool | None = None
+    disable_git: bool | None = None
+    api_key: str | None = dataclasses.field(default=None, repr=False)
+    base_url: str | None = None
+    label: str | None = None
+    flush_interval: float | None = None
+    fsync_interval: float | None = None
+    heartbeat_interval: float | None = None
+    segment_rows: int | None = None
+    max_buffered_rows: int | None = None
+
+
+def _truthy(v: str) -> bool:
+    return v.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, suffix in ENV_NAMES.items():
+        raw = environ.get(f"FLIGHTLOG_{suffix}")
+        if raw is None:
+            raw = environ.get(f"WANDB_{suffix}")
+        if raw is None or raw == "":
+            continue
+        if key in ("silent", "disable_git"):
+            out[key] = _truthy(raw)
+        elif key == "tags":
+            out[key] = tuple(t.strip() for t in raw.split(",") if t.strip())
+        else:
+            out[key] = raw
+    if environ.get("FLIGHTLOG_DIR"):
+        out["dir"] = environ["FLIGHTLOG_DIR"]
+    elif environ.get("WANDB_DIR"):
+        out["dir"] = os.path.join(environ["WANDB_DIR"], "flightlog")  # wandb nests its folder
+    return out
+
+
+def _as_dict(settings: Settings | Mapping[str, Any] | None) -> dict[str, Any]:
+    if settings is None:
+        return {}
+    if isinstance(settings, Settings):
+        return {f.name: getattr(settings, f.name) for f in fields(Settings)}
+    known = {f.name for f in fields(Settings)}
+    aliases = {"x_label": "label", "run_id": "id", "run_group": "group", "root_dir": "dir"}
+    out = {}
+    for k, v in settings.items():
+        k = aliases.get(k, k)
+        if k not in known:
+            raise UsageError(
+                f"unknown setting {k!r}; known settings: {', '.join(sorted(known))}"
+            )
+        out[k] = v
+    return out
+
+
+def resolve(
+    args: Mapping[str, Any],
+    settings: Settings | Mapping[str, Any] | None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge every source into one Settings with validated values."""
+    merged: dict[str, Any] = _from_env(os.environ if environ is None else environ)
+    for source in (_as_dict(settings), dict(args)):
+        merged.update({k: v for k, v in source.items() if v is not None})
+    s = Settings(**merged)
+    s.mode = _mode(s.mode)
+    s.resume = _resume(s.resume)
+    s.reinit = _reinit(s.reinit)
+    if s.tags is not None:
+        if isinstance(s.tags, str):
+            raise UsageError(f"tags must be a list of strings, got the string {s.tags!r}")
+        s.tags = tuple(str(t) for t in s.tags)
+    s.silent = bool(s.silent)
+    s.disable_git = bool(s.disable_git)
+    return s
+
+
+def root_of(s: Settings) -> Path:
+    """The store root: `dir=` / FLIGHTLOG_DIR itself, else WANDB_DIR/flightlog, else ./flightlog."""
+    return Path(s.dir) if s.dir is not None else Path("flightlog")
+
+
+def _mode(mode: str | None) -> str:
+    if mode is None:
+        return "offline"
+    m = str(mode).lower()
+    m = {"dryrun": "offline", "run": "online"}.get(m, m)
+    if m not in MODES:
+        raise UsageError(f"unknown mode {mode!r}: use one of {', '.join(MODES)} (or 'dryrun')")
+    return m
+
+
+def _resume(resume: str | bool | None) -> str | None:
+    if resume is None or resume is False:
+        return None
+    if resume is True:
+        return "auto"
+    r = str(resume).lower()
+    if r in ("true", "1"):
+        return "auto"
+    if r in ("false", "0", ""):
+        return None
+    if r not in RESUME:
+        raise UsageError(f"unknown resume={resume!r}: use one of {', '.join(RESUME)}")
+    return r
+
+
+def _reinit(reinit: str | bool | None) -> str:
+    if reinit is None or reinit is False:
+        return "return_previous"
+    if reinit is True:
+        return "finish_previous"
+    r = str(reinit).lower()
+    if r not in REINIT:
+        raise UsageError(f"unknown reinit={reinit!r}: use True, False or one of {', '.join(REINIT)}")
+    return r

@@ -1,0 +1,132 @@
+"""Where things live in a store, and which names are allowed.
+
+    <root>/runs/<project>/<run_id>/run.json          run metadata (atomic rewrite)
+    <root>/runs/<project>/<run_id>/writers/<wid>.json one state file per writer process
+    <root>/runs/<project>/<run_id>/history/           append-only segments
+    <root>/runs/<project>/<run_id>/files/             saved files, git diff, console output
+    <root>/index.duckdb                               derived, rebuildable
+
+Segment names carry their writer and sequence number, and sealed ones their sha256:
+    <wid>-<seq>.arrows                 open: an Arrow IPC stream, one record batch per flush
+    <wid>-<seq>-<sha256>.parquet       sealed: immutable, content-addressed
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+OPEN_SUFFIX = ".arrows"
+SEALED_SUFFIX = ".parquet"
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+_SEGMENT_RE = re.compile(
+    r"^(?P<writer>[a-z0-9]+)-(?P<seq>\d{6})(?:-(?P<sha>[0-9a-f]{64}))?(?P<ext>\.arrows|\.parquet)$"
+)
+
+
+def check_name(value: str, what: str = "project") -> str:
+    """Validate a project/entity/group-like name used in paths; return it unchanged."""
+    if not isinstance(value, str) or not _NAME_RE.match(value) or ".." in value:
+        raise ValueError(
+            f"invalid {what} name {value!r}: use 1-128 letters, digits, '_', '-' or '.', "
+            "not starting with '.' or '-'"
+        )
+    return value
+
+
+def check_run_id(value: str) -> str:
+    """Validate a run id (user-chosen ids may be longer than the generated 8 characters)."""
+    if not isinstance(value, str) or not _RUN_ID_RE.match(value):
+        raise ValueError(
+            f"invalid run id {value!r}: use 1-64 letters, digits, '_' or '-' "
+            "(generated ids are 8 characters of [a-z0-9])"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class SegmentName:
+    """A parsed segment file name."""
+
+    writer: str
+    seq: int
+    sha256: str | None
+    sealed: bool
+
+    @property
+    def stem(self) -> str:
+        """`<wid>-<seq>`: the same for a segment before and after sealing."""
+        return f"{self.writer}-{self.seq:06d}"
+
+
+def parse_segment_name(name: str) -> SegmentName | None:
+    """Parse a segment file name, or None for files that are not segments (temp files...)."""
+    m = _SEGMENT_RE.match(name)
+    if m is None:
+        return None
+    sealed = m["ext"] == SEALED_SUFFIX
+    if sealed != (m["sha"] is not None):
+        return None
+    return SegmentName(m["writer"], int(m["seq"]), m["sha"], sealed)
+
+
+def open_segment_name(writer: str, seq: int) -> str:
+    return f"{writer}-{seq:06d}{OPEN_SUFFIX}"
+
+
+def sealed_segment_name(writer: str, seq: int, sha256: str) -> str:
+    return f"{writer}-{seq:06d}-{sha256}{SEALED_SUFFIX}"
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """The paths of one run directory."""
+
+    dir: Path
+
+    @classmethod
+    def of(cls, root: Path | str, project: str, run_id: str) -> RunPaths:
+        return cls(Path(root) / "runs" / project / run_id)
+
+    @property
+    def meta(self) -> Path:
+        return self.dir / "run.json"
+
+    @property
+    def writers(self) -> Path:
+        return self.dir / "writers"
+
+    @property
+    def history(self) -> Path:
+        return self.dir / "history"
+
+    @property
+    def files(self) -> Path:
+        return self.dir / "files"
+
+    def writer_state(self, writer_id: str) -> Path:
+        return self.writers / f"{writer_id}.json"
+
+
+def runs_dir(root: Path | str) -> Path:
+    return Path(root) / "runs"
+
+
+def iter_run_dirs(root: Path | str, project: str | None = None) -> list[RunPaths]:
+    """Every run directory of the store (or of one project), in no particular order."""
+    base = runs_dir(root)
+    projects = [base / project] if project else sorted(p for p in _subdirs(base))
+    out: list[RunPaths] = []
+    for pdir in projects:
+        out.extend(RunPaths(d) for d in _subdirs(pdir) if (d / "run.json").exists())
+    return out
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        return [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    except FileNotFoundError:
+        return []

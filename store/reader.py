@@ -1,0 +1,247 @@
+"""Reading runs back from the files: metadata, state, summary and history.
+
+Works on runs that are still being written (open segments are read up to their last complete
+batch) and on crashed ones. Never writes: recovery (sealing a dead writer's segments) is the
+job of a writer resuming the run or of `flightlog doctor --repair`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .atomic import read_json
+from .layout import RunPaths
+from .liveness import run_state
+from .schema import BOOL, FLOAT, INT, NONE, WRITER_ID_KEY, WRITER_LABEL_KEY, decode_value
+from .segments import read_segments
+
+META_COLUMNS = ("_step", "_timestamp", "_runtime", "_writer")
+
+
+@dataclass
+class StoredRun:
+    """A run as it is on disk right now."""
+
+    paths: RunPaths
+    meta: dict[str, Any]
+    writers: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, paths: RunPaths) -> StoredRun | None:
+        meta = read_json(paths.meta)
+        if meta is None:
+            return None
+        writers = []
+        try:
+            for p in sorted(paths.writers.glob("*.json")):
+                w = read_json(p)
+                if w is not None:
+                    writers.append(w)
+        except OSError:
+            pass
+        return cls(paths, meta, writers)
+
+    # -- metadata --------------------------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        # run.json fields as attributes: id, name, project, entity, group, job_type, notes...
+        meta = self.__dict__.get("meta", {})
+        if name in meta:
+            return meta[name]
+        raise AttributeError(name)
+
+    @property
+    def dir(self) -> Path:
+        return self.paths.dir
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self.meta.get("tags") or [])
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(self.meta.get("config") or {})
+
+    @property
+    def git(self) -> dict[str, Any]:
+        return dict(self.meta.get("git") or {})
+
+    @property
+    def state(self) -> str:
+        return run_state(self.writers)
+
+    @property
+    def last_step(self) -> int:
+        """The highest committed `_step` any writer reported (-1 for none)."""
+        return max((int(w.get("step", -1)) for w in self.writers), default=-1)
+
+    @property
+    def error(self) -> str | None:
+        """The traceback or reason of a failed writer of the latest generation."""
+        for w in sorted(self.writers, key=lambda w: w.get("heartbeat_at") or 0, reverse=True):
+            if w.get("error"):
+                return w["error"]
+        return None
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Every writer's summary merged, the most recently updated winning."""
+        merged: dict[str, Any] = {}
+        for w in sorted(self.writers, key=lambda w: w.get("heartbeat_at") or 0):
+            merged.update(w.get("summary") or {})
+        return merged
+
+    # -- history ---------------------------------------------------------------------------
+    def tidy(self, keys: Iterable[str] | None = None) -> pa.Table:
+        """All history rows in the long form, plus a `writer` label column."""
+        parts = []
+        for name, table in read_segments(self.paths.history):
+            md = table.schema.metadata or {}
+            label = (md.get(WRITER_LABEL_KEY) or md.get(WRITER_ID_KEY) or name.writer.encode())
+            table = table.replace_schema_metadata(None)
+            parts.append(table.append_column("writer", pa.repeat(label.decode(), len(table))))
+        if not parts:
+            return pa.table(
+                {
+                    "step": pa.array([], pa.int64()),
+                    "time": pa.array([], pa.timestamp("us", tz="UTC")),
+                    "key": pa.array([], pa.string()),
+                    "value": pa.array([], pa.float64()),
+                    "kind": pa.array([], pa.int8()),
+                    "text": pa.array([], pa.string()),
+                    "writer": pa.array([], pa.string()),
+                }
+            )
+        table = pa.concat_tables(parts)
+        if keys is not None:
+            table = table.filter(pc.is_in(table.column("key"), pa.array(list(keys), pa.string())))
+        return table
+
+    def history(self, keys: Iterable[str] | None = None) -> pa.Table:
+        """One row per (writer, step): `_step _timestamp _runtime _writer` + a column per key."""
+        return pivot(self.tidy(keys), float(self.meta.get("created_at") or 0.0))
+
+    def scan_history(self, keys: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+        """One dict per logged row, in step order, values exactly as they were logged."""
+        tidy = self.tidy(keys)
+        if tidy.num_rows == 0:
+            return
+        rows, _ = _row_index(tidy)
+        order = np.argsort(rows, kind="stable")
+        steps = tidy.column("step").to_numpy()[order]
+        times = tidy.column("time").cast(pa.int64()).to_numpy()[order] / 1e6
+        keys_ = tidy.column("key").take(pa.array(order)).to_pylist()
+        values = tidy.column("value").take(pa.array(order)).to_pylist()
+        kinds = tidy.column("kind").to_numpy()[order]
+        texts = tidy.column("text").take(pa.array(order)).to_pylist()
+        writers = tidy.column("writer").take(pa.array(order)).to_pylist()
+        rows_sorted = rows[order]
+        start = float(self.meta.get("created_at") or 0.0)
+        current: dict[str, Any] | None = None
+        current_row = -1
+        for i in range(len(order)):
+            if rows_sorted[i] != current_row:
+                if current is not None:
+                    yield current
+                current_row = rows_sorted[i]
+                t = float(times[i])
+                current = {
+                    "_step": int(steps[i]),
+                    "_timestamp": t,
+                    "_runtime": t - start,
+                    "_writer": writers[i],
+                }
+            assert current is not None
+            current[keys_[i]] = decode_value(values[i], int(kinds[i]), texts[i])
+        if current is not None:
+            yield current
+
+
+def _row_index(tidy: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """For each tidy row, the index of its logical row (sorted by step, then writer)."""
+    steps = tidy.column("step").to_numpy()
+    wcodes = pc.dictionary_encode(tidy.column("writer")).combine_chunks()
+    nw = max(len(wcodes.dictionary), 1)
+    row_key = steps * nw + wcodes.indices.to_numpy(zero_copy_only=False)
+    uniq, inverse = np.unique(row_key, return_inverse=True)
+    return inverse, uniq
+
+
+def pivot(tidy: pa.Table, created_at: float) -> pa.Table:
+    """Long history -> wide table (one column per key, typed by what was logged)."""
+    if tidy.num_rows == 0:
+        return pa.table(
+            {
+                "_step": pa.array([], pa.int64()),
+                "_timestamp": pa.array([], pa.float64()),
+                "_runtime": pa.array([], pa.float64()),
+                "_writer": pa.array([], pa.string()),
+            }
+        )
+    rows, uniq = _row_index(tidy)
+    n = len(uniq)
+    steps = np.empty(n, np.int64)
+    steps[rows] = tidy.column("step").to_numpy()
+    ts = np.empty(n, np.float64)
+    ts[rows] = tidy.column("time").cast(pa.int64()).to_numpy() / 1e6
+    writer_col = tidy.column("writer").combine_chunks()
+    writer_take = np.empty(n, np.int64)
+    writer_take[rows] = np.arange(len(rows))
+    out: dict[str, pa.Array] = {
+        "_step": pa.array(steps),
+        "_timestamp": pa.array(ts),
+        "_runtime": pa.array(ts - created_at),
+        "_writer": writer_col.take(pa.array(writer_take)),
+    }
+    kcodes = pc.dictionary_encode(tidy.column("key")).combine_chunks()
+    codes = kcodes.indices.to_numpy(zero_copy_only=False)
+    names = kcodes.dictionary.to_pylist()
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    value = tidy.column("value").to_numpy(zero_copy_only=False)
+    kind = tidy.column("kind").to_numpy()
+    text = tidy.column("text")
+    for j in sorted(range(len(names)), key=lambda j: names[j]):
+        idx = order[bounds[j] : bounds[j + 1]]
+        out[names[j]] = _key_column(n, rows[idx], value[idx], kind[idx], text, idx)
+    return pa.table(out)
+
+
+def _key_column(
+    n: int, rows: np.ndarray, value: np.ndarray, kind: np.ndarray, text: pa.ChunkedArray, idx: Any
+) -> pa.Array:
+    """One key's wide column, typed by the kinds logged under that key."""
+    kinds = set(np.unique(kind).tolist()) - {NONE}
+    valid = np.zeros(n, bool)
+    valid[rows[kind != NONE]] = True
+    if kinds and kinds <= {FLOAT, INT, BOOL} and not (
+        kinds == {INT} and text.take(pa.array(idx)).null_count < len(idx)
+    ):
+        col = np.zeros(n, np.float64)
+        col[rows] = value
+        if kinds == {INT}:
+            return pa.array(col.astype(np.int64), mask=~valid)
+        if kinds == {BOOL}:
+            return pa.array(col.astype(bool), mask=~valid)
+        return pa.array(col, mask=~valid)
+    # strings, huge ints, or a mix with strings: a string column of the logged values
+    texts = text.take(pa.array(idx)).to_pylist()
+    cells: list[str | None] = [None] * n
+    for r, v, k, t in zip(rows.tolist(), value.tolist(), kind.tolist(), texts, strict=True):
+        if k != NONE:
+            cells[r] = str(decode_value(v, k, t))
+    return pa.array(cells, pa.string())
+
+
+def load_runs(paths: Iterable[RunPaths]) -> list[StoredRun]:
+    """Load several runs, skipping directories whose run.json is unreadable."""
+    out = [r for r in (StoredRun.load(p) for p in paths) if r is not None]
+    out.sort(key=lambda r: r.meta.get("created_at") or 0.0)
+    return out
+

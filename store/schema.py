@@ -1,0 +1,82 @@
+"""The history segment schema: one "tidy" row per logged scalar.
+
+A long table (step, time, key, value, kind, text) keeps the schema fixed however many keys a
+user logs, so segments from different writers and runs concatenate and DuckDB can query them
+all at once. `kind` records the Python type that was logged so a reader gives back exactly
+what was logged (an int stays an int, a bool a bool), not just a float.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+#: value kinds stored in the `kind` column
+FLOAT, INT, BOOL, STR, NONE = 0, 1, 2, 3, 4
+
+#: ints whose magnitude exceeds this are stored exactly as decimal text
+_EXACT_INT = 2**53
+
+HISTORY_SCHEMA = pa.schema(
+    [
+        pa.field("step", pa.int64(), nullable=False),
+        pa.field("time", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("value", pa.float64()),
+        pa.field("kind", pa.int8(), nullable=False),
+        pa.field("text", pa.string()),
+    ]
+)
+
+#: schema-level metadata key naming the writer (process) label of a segment
+WRITER_LABEL_KEY = b"flightlog.writer_label"
+WRITER_ID_KEY = b"flightlog.writer_id"
+
+
+def segment_schema(writer_id: str, label: str) -> pa.Schema:
+    """The history schema tagged with the writer that produced the segment."""
+    return HISTORY_SCHEMA.with_metadata(
+        {WRITER_ID_KEY: writer_id.encode(), WRITER_LABEL_KEY: label.encode()}
+    )
+
+
+def encode_value(v: Any) -> tuple[float | None, int, str | None]:
+    """Map a normalised Python value to its (value, kind, text) columns."""
+    t = type(v)
+    if t is float:
+        return v, FLOAT, None
+    if t is bool:
+        return (1.0 if v else 0.0), BOOL, None
+    if t is int:
+        if -_EXACT_INT <= v <= _EXACT_INT:
+            return float(v), INT, None
+        return None, INT, str(v)
+    if t is str:
+        return None, STR, v
+    if v is None:
+        return None, NONE, None
+    raise TypeError(f"cannot encode {t.__name__}")  # normalisation guarantees this never happens
+
+
+def decode_value(value: float | None, kind: int, text: str | None) -> Any:
+    """Inverse of `encode_value`."""
+    if kind == FLOAT:
+        return value
+    if kind == INT:
+        return int(text) if text is not None else int(value)  # type: ignore[arg-type]
+    if kind == BOOL:
+        return bool(value)
+    if kind == STR:
+        return text
+    return None
+
+
+def validate_history_table(table: pa.Table) -> None:
+    """Raise ValueError unless `table` has exactly the history columns and types."""
+    got = [(f.name, f.type) for f in table.schema]
+    if got != [(f.name, f.type) for f in HISTORY_SCHEMA]:
+        want = ", ".join(f"{f.name}: {f.type}" for f in HISTORY_SCHEMA)
+        raise ValueError(f"not a flightlog history segment: expected columns ({want})")

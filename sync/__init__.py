@@ -1,0 +1,1 @@
+"""flightlog.sync: the server (receiving end) and the uploader (sending end)."""

@@ -1,0 +1,1 @@
+"""flightlog.tui: the Textual terminal UI (lands with the UI issue)."""
