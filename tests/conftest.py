@@ -1,0 +1,65 @@
+"""Shared fixtures: every test gets its own store and a clean `flightlog.run`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import flightlog
+from flightlog import _hooks, _state
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh store in FLIGHTLOG_DIR, no FLIGHTLOG_/WANDB_ variables leaking in."""
+    for k in list(os.environ):
+        if k.startswith(("FLIGHTLOG_", "WANDB_")):
+            monkeypatch.delenv(k)
+    monkeypatch.setenv("FLIGHTLOG_DIR", str(tmp_path / "store"))
+    monkeypatch.setenv("FLIGHTLOG_SILENT", "1")
+    monkeypatch.chdir(tmp_path)
+    yield
+    for run in _hooks.live_runs():
+        run.finish(quiet=True)
+    _state._current = None
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def api(store: Path) -> flightlog.Api:
+    return flightlog.Api(store)
+
+
+def python_script(code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None,
+                  timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run `code` in a real child interpreter with the test's environment (+ `env`)."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def spawn(code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None,
+          **kw) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )

@@ -1,0 +1,175 @@
+"""reinit, `with run:`, resume, disabled mode, settings from the environment."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+import flightlog
+
+
+def test_second_init_returns_the_current_run_by_default() -> None:
+    a = flightlog.init()
+    b = flightlog.init(project="other")
+    assert a is b and flightlog.run is a
+
+
+def test_reinit_true_finishes_the_previous_run(api: flightlog.Api) -> None:
+    a = flightlog.init()
+    a.log({"x": 1})
+    b = flightlog.init(reinit=True)
+    assert a is not b and flightlog.run is b
+    assert api.run(a.path).state == "finished"
+    assert api.run(b.path).state == "running"
+
+
+def test_reinit_create_new_keeps_both_alive_and_the_global_run(api: flightlog.Api) -> None:
+    a = flightlog.init()
+    b = flightlog.init(reinit="create_new")
+    a.log({"x": 1})
+    b.log({"y": 2})
+    flightlog.log({"x": 3})  # module-level log still goes to the first run
+    assert flightlog.run is a
+    assert api.run(b.path).state == "running"
+    a.finish(quiet=True)
+    b.finish(quiet=True)
+    assert [r["x"] for r in api.run(a.path).scan_history()] == [1, 3]
+    assert [r["y"] for r in api.run(b.path).scan_history()] == [2]
+
+
+def test_with_block_marks_failed_keeps_traceback_and_reraises(api: flightlog.Api) -> None:
+    run = flightlog.init()
+    with pytest.raises(ZeroDivisionError), run:
+        run.log({"x": 1})
+        1 / 0  # noqa: B018
+    stored = api.run(run.path)
+    assert stored.state == "failed"
+    assert "ZeroDivisionError" in stored.error and "Traceback" in stored.error
+    assert [r["x"] for r in stored.scan_history()] == [1]
+    assert flightlog.run is None
+
+
+def test_finish_with_nonzero_exit_code_is_failed(api: flightlog.Api) -> None:
+    run = flightlog.init()
+    flightlog.finish(exit_code=3)
+    assert api.run(run.path).state == "failed"
+
+
+def test_run_id_is_8_chars_and_user_ids_are_validated() -> None:
+    run = flightlog.init()
+    assert re.fullmatch(r"[a-z0-9]{8}", run.id)
+    with pytest.raises(ValueError, match="invalid run id '../x'"):
+        flightlog.init(id="../x", reinit=True)
+    with pytest.raises(ValueError, match="invalid project name 'a/b'"):
+        flightlog.init(project="a/b", reinit=True)
+
+
+def test_resume_allow_continues_steps_config_and_summary(api: flightlog.Api) -> None:
+    run = flightlog.init(id="myrun", config={"lr": 0.1})
+    for i in range(5):
+        run.log({"loss": float(i)})
+    run.finish(quiet=True)
+    again = flightlog.init(id="myrun", resume="allow", config={"epochs": 2})
+    assert again.step == 5 and again.name == run.name
+    assert again.config.lr == 0.1 and again.config.epochs == 2
+    assert again.summary["loss"] == 4.0
+    again.log({"loss": 10.0})
+    again.finish(quiet=True)
+    stored = api.run("myrun")
+    assert [r["_step"] for r in stored.scan_history()] == list(range(6))
+    assert stored.state == "finished"
+    assert stored.meta["resumed"] == 1
+
+
+def test_resume_never_and_must(store: Path) -> None:
+    flightlog.init(id="r1").finish(quiet=True)
+    with pytest.raises(flightlog.ResumeError, match="already exists.*resume='allow'"):
+        flightlog.init(id="r1")
+    with pytest.raises(flightlog.ResumeError, match="already exists"):
+        flightlog.init(id="r1", resume="never")
+    with pytest.raises(flightlog.ResumeError, match="does not exist"):
+        flightlog.init(id="nope", resume="must")
+    run = flightlog.init(id="r1", resume="must")
+    assert run.id == "r1"
+
+
+def test_disabled_mode_writes_nothing(store: Path) -> None:
+    run = flightlog.init(mode="disabled", config={"lr": 1})
+    run.log({"x": 1})
+    run.config.epochs = 3
+    assert run.config.lr == 1
+    run.finish()
+    assert not store.exists()
+
+
+def test_environment_settings_and_wandb_twins(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("WANDB_PROJECT", "from-wandb")
+    monkeypatch.setenv("FLIGHTLOG_RUN_GROUP", "g1")
+    monkeypatch.setenv("WANDB_RUN_GROUP", "ignored-twin")
+    monkeypatch.setenv("FLIGHTLOG_TAGS", "a, b")
+    monkeypatch.setenv("WANDB_JOB_TYPE", "eval")
+    monkeypatch.setenv("FLIGHTLOG_NOTES", "hello")
+    monkeypatch.setenv("FLIGHTLOG_NAME", "named")
+    monkeypatch.setenv("FLIGHTLOG_RUN_ID", "envid")
+    run = flightlog.init()
+    assert (run.project, run.group, run.tags, run.job_type, run.notes, run.name, run.id) == (
+        "from-wandb", "g1", ("a", "b"), "eval", "hello", "named", "envid")
+    run.finish(quiet=True)
+    explicit = flightlog.init(project="explicit", id="other", reinit=True)
+    assert explicit.project == "explicit"  # explicit arguments win
+
+
+def test_wandb_dir_means_a_flightlog_folder_inside_it(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("FLIGHTLOG_DIR")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "w"))
+    run = flightlog.init()
+    assert Path(run.dir).is_relative_to(tmp_path / "w" / "flightlog" / "runs")
+
+
+def test_default_store_is_dot_flightlog(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("FLIGHTLOG_DIR")
+    run = flightlog.init(project="p")
+    assert Path(run.dir).resolve() == (tmp_path / "flightlog" / "runs" / "p" / run.id).resolve()
+
+
+def test_mode_env_and_bad_mode(monkeypatch) -> None:
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert flightlog.init().disabled
+    flightlog.finish()
+    with pytest.raises(flightlog.UsageError, match="unknown mode 'cloud'"):
+        flightlog.init(mode="cloud")
+
+
+def test_init_prints_one_line_and_finish_a_summary(capsys, monkeypatch) -> None:
+    monkeypatch.delenv("FLIGHTLOG_SILENT")
+    run = flightlog.init(project="p")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and run.name in err[0] and run.id in err[0]
+    assert f"flightlog show {run.id}" in err[0]
+    run.log({"loss": 0.5})
+    run.finish()
+    out = capsys.readouterr().err
+    assert "finished" in out and "loss 0.5" in out
+
+
+def test_online_mode_says_once_it_stores_offline(capsys, monkeypatch) -> None:
+    monkeypatch.delenv("FLIGHTLOG_SILENT")
+    flightlog._init._noted.clear()
+    flightlog.init(mode="online").finish(quiet=True)
+    flightlog.init(mode="online").finish(quiet=True)
+    assert capsys.readouterr().err.count("stored offline") == 1
+
+
+def test_unknown_init_argument_is_a_typeerror() -> None:
+    with pytest.raises(TypeError, match="unexpected argument.*bogus"):
+        flightlog.init(bogus=1)
+    flightlog.init(save_code=True, sync_tensorboard=False).finish(quiet=True)
+
+
+def test_silent_env(capsys) -> None:
+    assert os.environ["FLIGHTLOG_SILENT"] == "1"
+    flightlog.init().finish()
+    assert capsys.readouterr().err == ""
