@@ -14,7 +14,7 @@ from ._settings import resolve, root_of
 class Api:
     """Runs of one store (default: FLIGHTLOG_DIR, else WANDB_DIR/flightlog, else ./flightlog)."""
 
-    def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:  # noqa: A002
+    def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(dir) if dir is not None else root_of(resolve({}, None))
 
     def runs(self, project: str | None = None) -> list[StoredRun]:

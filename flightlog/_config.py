@@ -42,9 +42,7 @@ def as_mapping(obj: Any) -> dict[str, Any]:
         return dict(obj)
     if isinstance(obj, argparse.Namespace) or hasattr(obj, "__dict__"):
         return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
-    raise TypeError(
-        f"config must be a dict or an argparse.Namespace, got {type(obj).__name__}"
-    )
+    raise TypeError(f"config must be a dict or an argparse.Namespace, got {type(obj).__name__}")
 
 
 class Config:
@@ -74,13 +72,13 @@ class Config:
     def __len__(self) -> int:
         return len(self._data)
 
-    def keys(self):  # noqa: ANN201 - dict view
+    def keys(self):
         return self._data.keys()
 
-    def items(self):  # noqa: ANN201
+    def items(self):
         return self._data.items()
 
-    def values(self):  # noqa: ANN201
+    def values(self):
         return self._data.values()
 
     def get(self, key: str, default: Any = None) -> Any:

@@ -37,8 +37,18 @@ DEFAULT_PROJECT = "uncategorized"
 
 #: wandb.init() arguments accepted for compatibility and ignored (nothing to do offline)
 IGNORED_ARGS = frozenset(
-    {"save_code", "sync_tensorboard", "monitor_gym", "magic", "anonymous", "force",
-     "tensorboard", "fork_from", "resume_from", "allow_val_change"}
+    {
+        "save_code",
+        "sync_tensorboard",
+        "monitor_gym",
+        "magic",
+        "anonymous",
+        "force",
+        "tensorboard",
+        "fork_from",
+        "resume_from",
+        "allow_val_change",
+    }
 )
 
 
@@ -46,13 +56,13 @@ def init(
     project: str | None = None,
     entity: str | None = None,
     name: str | None = None,
-    id: str | None = None,  # noqa: A002 - wandb's name
+    id: str | None = None,
     config: Any = None,
     group: str | None = None,
     job_type: str | None = None,
     tags: Any = None,
     notes: str | None = None,
-    dir: str | os.PathLike[str] | None = None,  # noqa: A002
+    dir: str | os.PathLike[str] | None = None,
     mode: str | None = None,
     resume: str | bool | None = None,
     reinit: str | bool | None = None,
@@ -66,8 +76,20 @@ def init(
     if unknown:
         raise TypeError(f"init() got unexpected argument(s): {', '.join(sorted(unknown))}")
     s = resolve(
-        dict(project=project, entity=entity, name=name, id=id, group=group, job_type=job_type,
-             tags=tags, notes=notes, dir=dir, mode=mode, resume=resume, reinit=reinit),
+        dict(
+            project=project,
+            entity=entity,
+            name=name,
+            id=id,
+            group=group,
+            job_type=job_type,
+            tags=tags,
+            notes=notes,
+            dir=dir,
+            mode=mode,
+            resume=resume,
+            reinit=reinit,
+        ),
         settings,
     )
     current = _state.current()
@@ -88,9 +110,13 @@ def init(
 
 
 def _disabled_run(s: Settings, cfg: dict[str, Any]) -> Run:
-    meta = {"id": s.id or new_run_id(), "name": s.name or "disabled-run",
-            "project": s.project or DEFAULT_PROJECT, "created_at": time.time(),
-            "config": {k: jsonable(v) for k, v in cfg.items()}}
+    meta = {
+        "id": s.id or new_run_id(),
+        "name": s.name or "disabled-run",
+        "project": s.project or DEFAULT_PROJECT,
+        "created_at": time.time(),
+        "config": {k: jsonable(v) for k, v in cfg.items()},
+    }
     return Run(s, meta, None)
 
 
@@ -114,17 +140,18 @@ def _start(s: Settings, cfg: dict[str, Any]) -> Run:
             )
         run = _create(s, root, project, run_id, cfg)
     if s.mode == "online":
-        _note_once("online", "online sync is not available yet; this run is stored offline "
-                   "(sync it later with `flightlog sync` once the server lands)", s)
+        _note_once(
+            "online",
+            "online sync is not available yet; this run is stored offline "
+            "(sync it later with `flightlog sync` once the server lands)",
+            s,
+        )
     where = run.dir
-    say(f"run {run.name} ({run.id}) in {where} · view it: flightlog show {run.id} "
-        f"--root {root}", s)
+    say(f"run {run.name} ({run.id}) in {where} · view it: flightlog show {run.id} --root {root}", s)
     return run
 
 
-def _create(
-    s: Settings, root: Path, project: str, run_id: str | None, cfg: dict[str, Any]
-) -> Run:
+def _create(s: Settings, root: Path, project: str, run_id: str | None, cfg: dict[str, Any]) -> Run:
     project_dir = root / "runs" / project
     try:
         project_dir.mkdir(parents=True, exist_ok=True)
@@ -195,15 +222,15 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
         base_summary = {k: v for k, v in stored.summary.items() if not k.startswith("_")}
         meta["resumed"] = int(meta.get("resumed", 0)) + 1
         meta["resumed_at"] = time.time()
-    meta["config"] = {**(meta.get("config") or {}),
-                      **{k: jsonable(v) for k, v in cfg.items()}}
+    meta["config"] = {**(meta.get("config") or {}), **{k: jsonable(v) for k, v in cfg.items()}}
     for key in ("name", "notes", "group", "job_type"):
         if getattr(s, key) is not None:
             meta[key] = getattr(s, key)
     if s.tags is not None:
         meta["tags"] = list(s.tags)
-    run = Run(s, meta, paths, first_step=first_step, generation=generation,
-              base_summary=base_summary)
+    run = Run(
+        s, meta, paths, first_step=first_step, generation=generation, base_summary=base_summary
+    )
     run._meta_dirty = True
     run._start_writer(new_writer_id())
     return run

@@ -148,15 +148,25 @@ class Run:
         assert self._paths is not None
         s = self.settings
         ws = WriterSettings()
-        for f in ("flush_interval", "fsync_interval", "heartbeat_interval", "segment_rows",
-                  "max_buffered_rows"):
+        for f in (
+            "flush_interval",
+            "fsync_interval",
+            "heartbeat_interval",
+            "segment_rows",
+            "max_buffered_rows",
+        ):
             if getattr(s, f) is not None:
                 setattr(ws, f, type(getattr(ws, f))(getattr(s, f)))
         self._writer_id = writer_id
         self._label = s.label or f"{HOSTNAME}:{self._pid}"
         self._writer = RunWriter(
-            self._paths, writer_id, self._label, ws,
-            state=self._writer_state, meta=self._meta_if_dirty, warn=self._warn_once_cb,
+            self._paths,
+            writer_id,
+            self._label,
+            ws,
+            state=self._writer_state,
+            meta=self._meta_if_dirty,
+            warn=self._warn_once_cb,
         )
         self._rows = self._writer.rows
         self._paths.writers.mkdir(parents=True, exist_ok=True)
@@ -181,12 +191,17 @@ class Run:
             t.join(timeout)
 
     # -- logging ---------------------------------------------------------------------------
-    def log(self, data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+    def log(
+        self, data: dict[str, Any], step: int | None = None, commit: bool | None = None
+    ) -> None:
         """Record `data` for `step` (wandb semantics; see README "log() semantics")."""
         if self._rows is None:
             if self._finished:
-                self._warn_once("finished", f"run {self.id} is finished; log() is ignored. "
-                                "Start another run with flightlog.init()")
+                self._warn_once(
+                    "finished",
+                    f"run {self.id} is finished; log() is ignored. "
+                    "Start another run with flightlog.init()",
+                )
             return
         row = normalize(data, self._keys)
         with self._lock:
@@ -347,9 +362,7 @@ class Run:
         took = time.time() - self._started
         steps = self._step
         summ = self._summary_dict()
-        shown = [
-            f"{k} {_fmt(v)}" for k, v in summ.items() if not k.startswith("_")
-        ][:4]
+        shown = [f"{k} {_fmt(v)}" for k, v in summ.items() if not k.startswith("_")][:4]
         state = "failed" if self._error else "finished"
         tail = f" · {', '.join(shown)}" if shown else ""
         return f"{state} {self.name} ({self.id}): {steps} steps in {took:.1f}s{tail}"
@@ -399,4 +412,3 @@ def _as_step(step: Any) -> int:
 
 def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
-

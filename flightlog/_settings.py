@@ -103,9 +103,7 @@ def _as_dict(settings: Settings | Mapping[str, Any] | None) -> dict[str, Any]:
     for k, v in settings.items():
         k = aliases.get(k, k)
         if k not in known:
-            raise UsageError(
-                f"unknown setting {k!r}; known settings: {', '.join(sorted(known))}"
-            )
+            raise UsageError(f"unknown setting {k!r}; known settings: {', '.join(sorted(known))}")
         out[k] = v
     return out
 
@@ -169,5 +167,7 @@ def _reinit(reinit: str | bool | None) -> str:
         return "finish_previous"
     r = str(reinit).lower()
     if r not in REINIT:
-        raise UsageError(f"unknown reinit={reinit!r}: use True, False or one of {', '.join(REINIT)}")
+        raise UsageError(
+            f"unknown reinit={reinit!r}: use True, False or one of {', '.join(REINIT)}"
+        )
     return r

@@ -61,8 +61,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(json.dumps([_run_json(r) for r in runs], indent=1, default=str))
         return 0
     if not runs:
-        print(f"no runs in {_root(args)} — log one with: import flightlog; "
-              "run = flightlog.init(); run.log({'x': 1}); run.finish()")
+        print(
+            f"no runs in {_root(args)} — log one with: import flightlog; "
+            "run = flightlog.init(); run.log({'x': 1}); run.finish()"
+        )
         return 0
     from rich.console import Console
     from rich.table import Table
@@ -71,9 +73,15 @@ def cmd_runs(args: argparse.Namespace) -> int:
     for col in ("name", "id", "project", "state", "group", "steps", "started"):
         table.add_column(col)
     for r in runs:
-        table.add_row(r.meta.get("name", "?"), r.meta.get("id", "?"), r.meta.get("project", "?"),
-                      r.state, r.meta.get("group") or "", str(r.last_step + 1),
-                      _fmt_time(r.meta.get("created_at")))
+        table.add_row(
+            r.meta.get("name", "?"),
+            r.meta.get("id", "?"),
+            r.meta.get("project", "?"),
+            r.state,
+            r.meta.get("group") or "",
+            str(r.last_step + 1),
+            _fmt_time(r.meta.get("created_at")),
+        )
     Console().print(table)
     return 0
 
@@ -81,8 +89,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     r = Api(_root(args)).run(args.run)
     if args.json:
-        print(json.dumps({**_run_json(r), "git": r.git, "command": r.meta.get("command"),
-                          "error": r.error}, indent=1, default=str))
+        print(
+            json.dumps(
+                {**_run_json(r), "git": r.git, "command": r.meta.get("command"), "error": r.error},
+                indent=1,
+                default=str,
+            )
+        )
         return 0
     m = r.meta
     lines = [
@@ -93,8 +106,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     git = r.git
     if git:
         dirty = " (dirty)" if git.get("dirty") else ""
-        lines.append(f"  git      {git.get('commit')}{dirty} {git.get('branch') or ''} "
-                     f"{git.get('remote') or ''}".rstrip())
+        lines.append(
+            f"  git      {git.get('commit')}{dirty} {git.get('branch') or ''} "
+            f"{git.get('remote') or ''}".rstrip()
+        )
     if r.config:
         lines.append("  config   " + ", ".join(f"{k}={_fmt(v)}" for k, v in r.config.items()))
     summ = {k: v for k, v in r.summary.items() if not k.startswith("_")}
@@ -108,9 +123,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="flightlog", description="Offline-first experiment tracker."
-    )
+    p = argparse.ArgumentParser(prog="flightlog", description="Offline-first experiment tracker.")
     p.add_argument("--version", action="version", version="flightlog 0.1.0")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     common = argparse.ArgumentParser(add_help=False)

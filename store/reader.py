@@ -103,7 +103,7 @@ class StoredRun:
         parts = []
         for name, table in read_segments(self.paths.history):
             md = table.schema.metadata or {}
-            label = (md.get(WRITER_LABEL_KEY) or md.get(WRITER_ID_KEY) or name.writer.encode())
+            label = md.get(WRITER_LABEL_KEY) or md.get(WRITER_ID_KEY) or name.writer.encode()
             table = table.replace_schema_metadata(None)
             parts.append(table.append_column("writer", pa.repeat(label.decode(), len(table))))
         if not parts:
@@ -220,8 +220,10 @@ def _key_column(
     kinds = set(np.unique(kind).tolist()) - {NONE}
     valid = np.zeros(n, bool)
     valid[rows[kind != NONE]] = True
-    if kinds and kinds <= {FLOAT, INT, BOOL} and not (
-        kinds == {INT} and text.take(pa.array(idx)).null_count < len(idx)
+    if (
+        kinds
+        and kinds <= {FLOAT, INT, BOOL}
+        and not (kinds == {INT} and text.take(pa.array(idx)).null_count < len(idx))
     ):
         col = np.zeros(n, np.float64)
         col[rows] = value
@@ -244,4 +246,3 @@ def load_runs(paths: Iterable[RunPaths]) -> list[StoredRun]:
     out = [r for r in (StoredRun.load(p) for p in paths) if r is not None]
     out.sort(key=lambda r: r.meta.get("created_at") or 0.0)
     return out
-

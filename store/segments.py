@@ -51,6 +51,7 @@ class OpenSegment:
             self._writer = ipc.new_stream(self._file, schema, options=_IPC_OPTIONS)
         except BaseException:
             self._file.close()
+            path.unlink(missing_ok=True)  # nothing of ours is in it
             raise
 
     def write(self, batch: pa.RecordBatch) -> None:

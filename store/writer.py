@@ -106,7 +106,9 @@ class RunWriter:
         self._tick_lock = threading.RLock()  # the thread, flush() and a signal handler
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"flightlog-{writer_id}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name=f"flightlog-{writer_id}", daemon=True
+        )
         self._last_fsync = time.monotonic()
         self._last_beat = 0.0
         self._unsynced = False
@@ -134,6 +136,11 @@ class RunWriter:
             t.join()
         self._seal_leftovers()
         self._write_state()
+        if self._queue:
+            self._warn(
+                f"{self._queued_rows:,} values could not be written to {self.paths.dir} and are "
+                f"lost ({self._failing or 'disk error'})"
+            )
 
     # -- the loop --------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -161,8 +168,10 @@ class RunWriter:
             self._bound_queue()
         self._write_queue()
         now = time.monotonic()
-        if self._unsynced and self._segment is not None and (
-            force or now - self._last_fsync >= self.settings.fsync_interval
+        if (
+            self._unsynced
+            and self._segment is not None
+            and (force or now - self._last_fsync >= self.settings.fsync_interval)
         ):
             try:
                 self._segment.fsync()
@@ -228,13 +237,18 @@ class RunWriter:
                 continue
 
     def _abandon_segment(self) -> None:
-        """After a write error the stream may be torn: stop using it (it is sealed later)."""
-        if self._segment is not None:
-            try:
-                self._segment.close()
-            except OSError:
-                pass
-            self._segment = None
+        """After a write error the stream may be torn: stop using it (it is sealed later,
+        or removed if no batch ever reached it, so a long outage leaves no empty files)."""
+        seg = self._segment
+        if seg is None:
+            return
+        self._segment = None
+        try:
+            seg.close()
+        except OSError:
+            pass
+        if seg.rows == 0:
+            seg.path.unlink(missing_ok=True)
 
     def _close_segment(self, seal_it: bool) -> None:
         seg = self._segment

@@ -39,8 +39,9 @@ def api(store: Path) -> flightlog.Api:
     return flightlog.Api(store)
 
 
-def python_script(code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None,
-                  timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def python_script(
+    code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run `code` in a real child interpreter with the test's environment (+ `env`)."""
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
@@ -52,8 +53,9 @@ def python_script(code: str, *, env: dict[str, str] | None = None, cwd: Path | N
     )
 
 
-def spawn(code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None,
-          **kw) -> subprocess.Popen[str]:
+def spawn(
+    code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None, **kw
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code)],
         env={**os.environ, **(env or {})},

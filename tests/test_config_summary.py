@@ -22,8 +22,13 @@ def test_config_attribute_item_update_and_persistence(api: flightlog.Api) -> Non
     deadline = time.time() + 5
     while api.run(run.path).config.get("dropout") != 0.5 and time.time() < deadline:
         time.sleep(0.05)  # persisted by the writer thread within a flush interval
-    assert api.run(run.path).config == {"lr": 0.1, "layers": [64, 64], "batch": 32,
-                                        "opt": "adam", "dropout": 0.5}
+    assert api.run(run.path).config == {
+        "lr": 0.1,
+        "layers": [64, 64],
+        "batch": 32,
+        "opt": "adam",
+        "dropout": 0.5,
+    }
 
 
 def test_changing_a_key_needs_allow_val_change() -> None:
@@ -47,7 +52,7 @@ def test_config_from_argparse_namespace_and_include_exclude(api: flightlog.Api) 
 
 def test_missing_config_attribute_names_the_keys() -> None:
     run = flightlog.init(config={"lr": 0.1})
-    with pytest.raises(AttributeError, match="no key 'momentum'.*lr"):
+    with pytest.raises(AttributeError, match=r"no key 'momentum'.*lr"):
         run.config.momentum  # noqa: B018
 
 
@@ -71,8 +76,15 @@ def test_define_metric_min_max_mean_none_and_globs(api: flightlog.Api) -> None:
     run.define_metric("val/loss", summary="min")  # exact name beats the glob
     values = [3.0, 1.0, float("nan"), 2.0]
     for i, v in enumerate(values):
-        run.log({"loss": v, "val/acc": [0.5, 0.9, 0.7, 0.8][i], "val/loss": v,
-                 "lr": float(i), "noise": i})
+        run.log(
+            {
+                "loss": v,
+                "val/acc": [0.5, 0.9, 0.7, 0.8][i],
+                "val/loss": v,
+                "lr": float(i),
+                "noise": i,
+            }
+        )
     run.finish(quiet=True)
     s = api.run(run.path).summary
     assert s["loss"] == 1.0  # NaN (a diverged step) does not become the best value

@@ -61,7 +61,7 @@ def test_finish_with_nonzero_exit_code_is_failed(api: flightlog.Api) -> None:
 def test_run_id_is_8_chars_and_user_ids_are_validated() -> None:
     run = flightlog.init()
     assert re.fullmatch(r"[a-z0-9]{8}", run.id)
-    with pytest.raises(ValueError, match="invalid run id '../x'"):
+    with pytest.raises(ValueError, match=r"invalid run id '../x'"):
         flightlog.init(id="../x", reinit=True)
     with pytest.raises(ValueError, match="invalid project name 'a/b'"):
         flightlog.init(project="a/b", reinit=True)
@@ -86,7 +86,7 @@ def test_resume_allow_continues_steps_config_and_summary(api: flightlog.Api) -> 
 
 def test_resume_never_and_must(store: Path) -> None:
     flightlog.init(id="r1").finish(quiet=True)
-    with pytest.raises(flightlog.ResumeError, match="already exists.*resume='allow'"):
+    with pytest.raises(flightlog.ResumeError, match=r"already exists.*resume='allow'"):
         flightlog.init(id="r1")
     with pytest.raises(flightlog.ResumeError, match="already exists"):
         flightlog.init(id="r1", resume="never")
@@ -116,7 +116,14 @@ def test_environment_settings_and_wandb_twins(tmp_path: Path, monkeypatch) -> No
     monkeypatch.setenv("FLIGHTLOG_RUN_ID", "envid")
     run = flightlog.init()
     assert (run.project, run.group, run.tags, run.job_type, run.notes, run.name, run.id) == (
-        "from-wandb", "g1", ("a", "b"), "eval", "hello", "named", "envid")
+        "from-wandb",
+        "g1",
+        ("a", "b"),
+        "eval",
+        "hello",
+        "named",
+        "envid",
+    )
     run.finish(quiet=True)
     explicit = flightlog.init(project="explicit", id="other", reinit=True)
     assert explicit.project == "explicit"  # explicit arguments win
@@ -164,7 +171,7 @@ def test_online_mode_says_once_it_stores_offline(capsys, monkeypatch) -> None:
 
 
 def test_unknown_init_argument_is_a_typeerror() -> None:
-    with pytest.raises(TypeError, match="unexpected argument.*bogus"):
+    with pytest.raises(TypeError, match=r"unexpected argument.*bogus"):
         flightlog.init(bogus=1)
     flightlog.init(save_code=True, sync_tensorboard=False).finish(quiet=True)
 

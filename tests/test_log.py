@@ -14,8 +14,10 @@ import flightlog
 def rows_of(run: flightlog.Run) -> list[dict]:
     run.finish(quiet=True)
     stored = flightlog.Api(run._paths.dir.parents[2]).run(run.path)
-    return [{k: v for k, v in r.items() if not k.startswith("_") or k == "_step"}
-            for r in stored.scan_history()]
+    return [
+        {k: v for k, v in r.items() if not k.startswith("_") or k == "_step"}
+        for r in stored.scan_history()
+    ]
 
 
 def test_step_autoincrements_per_committed_row() -> None:
@@ -87,8 +89,16 @@ def test_value_types_round_trip_exactly() -> None:
     big = 2**70
     run.log({"f": 1.5, "i": 7, "b": True, "s": "hello", "n": None, "big": big, "neg": -3})
     row = rows_of(run)[0]
-    assert row == {"_step": 0, "f": 1.5, "i": 7, "b": True, "s": "hello", "n": None,
-                   "big": big, "neg": -3}
+    assert row == {
+        "_step": 0,
+        "f": 1.5,
+        "i": 7,
+        "b": True,
+        "s": "hello",
+        "n": None,
+        "big": big,
+        "neg": -3,
+    }
     assert type(row["i"]) is int and type(row["b"]) is bool and type(row["big"]) is int
 
 
@@ -101,8 +111,15 @@ def test_nan_and_inf_are_kept() -> None:
 
 def test_numpy_scalars_and_0d_arrays() -> None:
     run = flightlog.init()
-    run.log({"f32": np.float32(0.5), "i64": np.int64(3), "b": np.bool_(False),
-             "arr": np.array(2.25), "f64": np.float64(1.25)})
+    run.log(
+        {
+            "f32": np.float32(0.5),
+            "i64": np.int64(3),
+            "b": np.bool_(False),
+            "arr": np.array(2.25),
+            "f64": np.float64(1.25),
+        }
+    )
     row = rows_of(run)[0]
     assert row == {"_step": 0, "f32": 0.5, "i64": 3, "b": False, "arr": 2.25, "f64": 1.25}
     assert type(row["i64"]) is int and type(row["b"]) is bool
@@ -165,7 +182,7 @@ def test_non_dict_payload_and_reserved_or_empty_keys_are_refused() -> None:
 def test_module_level_log_before_init_is_a_clear_error() -> None:
     with pytest.raises(flightlog.UsageError, match=r"call flightlog.init\(\) before"):
         flightlog.log({"a": 1})
-    with pytest.raises(flightlog.UsageError, match="before using flightlog.config"):
+    with pytest.raises(flightlog.UsageError, match=r"before using flightlog.config"):
         flightlog.config.lr  # noqa: B018
 
 

@@ -66,7 +66,7 @@ def test_set_run_name_to_its_id(api: flightlog.Api) -> None:
 
 def test_offline_snippet_writes_locally_and_never_opens_a_socket(store: Path) -> None:
     # The seed's offline example, in a child process whose sockets all refuse to connect.
-    code = '''
+    code = """
         import socket
         def refuse(*a, **k):
             raise AssertionError("flightlog opened a network connection in offline mode")
@@ -91,7 +91,7 @@ def test_offline_snippet_writes_locally_and_never_opens_a_socket(store: Path) ->
 
         for i in range(100):
           wandb.log({"accuracy": i})
-    '''
+    """
     res = python_script(code, env={"FLIGHTLOG_SILENT": ""})
     assert res.returncode == 0, res.stderr
     assert "offline-demo" in res.stderr  # the one-line init message says where it is
@@ -105,10 +105,16 @@ def test_offline_snippet_writes_locally_and_never_opens_a_socket(store: Path) ->
 
 
 def _git(cwd: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t", "PATH": os.environ["PATH"]}
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+        "PATH": os.environ["PATH"],
+    }
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def test_git_commit_remote_dirty_diff_and_command_are_saved(tmp_path: Path, store: Path) -> None:
@@ -122,8 +128,13 @@ def test_git_commit_remote_dirty_diff_and_command_are_saved(tmp_path: Path, stor
     commit = _git(repo, "rev-parse", "HEAD")
     (repo / "train.py").write_text((repo / "train.py").read_text() + "# local change\n")
 
-    res = subprocess.run([sys.executable, "train.py", "--lr", "0.1"], cwd=repo, capture_output=True,
-                         text=True, env=dict(os.environ))
+    res = subprocess.run(
+        [sys.executable, "train.py", "--lr", "0.1"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+    )
     assert res.returncode == 0, res.stderr
     run = flightlog.Api(store).runs()[0]
     assert run.git["commit"] == commit
@@ -136,14 +147,15 @@ def test_git_commit_remote_dirty_diff_and_command_are_saved(tmp_path: Path, stor
 
 
 def test_group_puts_every_process_run_in_one_group(api: flightlog.Api) -> None:
-    code = '''
+    code = """
         import flightlog as wandb, sys
         wandb.init(project="ddp", group="exp-1", job_type="train")
         wandb.log({"rank": int(sys.argv[1])})
-    '''
+    """
     procs = [
-        subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), str(i)],
-                         env=dict(os.environ))
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(code), str(i)], env=dict(os.environ)
+        )
         for i in range(3)
     ]
     assert [p.wait(60) for p in procs] == [0, 0, 0]

@@ -1,0 +1,82 @@
+"""Many writer processes on one store, and several processes appending to one run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import flightlog
+
+pytestmark = pytest.mark.slow
+
+
+def _start(code: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _join(procs: list[subprocess.Popen[str]]) -> None:
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+
+
+def test_eight_processes_write_eight_runs_into_one_store(api: flightlog.Api) -> None:
+    code = """
+        import sys, time, flightlog
+        rank = int(sys.argv[1])
+        run = flightlog.init(project="many", group="sweep", config={"rank": rank},
+                             settings={"segment_rows": 5000})
+        for i in range(3000):
+            run.log({"loss": 1.0 / (i + 1), "rank": rank, "i": i})
+            if i % 500 == 499:
+                time.sleep(0.15)  # span several flushes, so segments rotate
+        run.finish()
+    """
+    _join([_start(code, str(r)) for r in range(8)])
+    runs = api.runs("many")
+    assert len(runs) == 8
+    assert sorted(r.config["rank"] for r in runs) == list(range(8))
+    for r in runs:
+        assert r.state == "finished" and r.group == "sweep"
+        t = r.history()
+        assert t.num_rows == 3000
+        assert t.column("i").to_pylist() == list(range(3000))
+        assert set(t.column("rank").to_pylist()) == {r.config["rank"]}
+        assert len(list((r.dir / "history").glob("*.parquet"))) >= 2  # rotated and sealed
+
+
+def test_four_processes_append_to_one_shared_run(api: flightlog.Api) -> None:
+    first = flightlog.init(project="shared", id="ddp", settings={"label": "rank0"})
+    code = """
+        import sys, flightlog
+        rank = sys.argv[1]
+        run = flightlog.init(project="shared", id="ddp", mode="shared",
+                             settings={"label": f"rank{rank}"})
+        for i in range(500):
+            run.log({"loss": float(i), "rank": int(rank)})
+        run.finish()
+    """
+    procs = [_start(code, str(r)) for r in (1, 2, 3)]
+    for i in range(500):
+        first.log({"loss": float(i), "rank": 0})
+    _join(procs)
+    assert api.run("shared/ddp").state == "running"  # rank0 still has it open
+    first.finish(quiet=True)
+    run = api.run("shared/ddp")
+    assert run.state == "finished"  # finished when its last writer finished
+    t = run.history()
+    assert t.num_rows == 4 * 500
+    by_writer = {}
+    for row in run.scan_history():
+        by_writer.setdefault(row["_writer"], []).append((row["_step"], row["rank"]))
+    assert sorted(by_writer) == ["rank0", "rank1", "rank2", "rank3"]
+    for label, rows in by_writer.items():
+        assert rows == [(i, int(label[-1])) for i in range(500)]  # each keeps its own _step

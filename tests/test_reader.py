@@ -1,0 +1,79 @@
+"""Reading damaged stores: a corrupt file is reported and skipped, never fatal."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+import flightlog
+from flightlog.store.layout import parse_segment_name
+
+
+def _two_segment_run() -> flightlog.Run:
+    run = flightlog.init(project="p", settings={"segment_rows": 10})
+    for i in range(10):
+        run.log({"i": i})
+    time.sleep(0.3)  # first segment rotates and seals
+    for i in range(10, 20):
+        run.log({"i": i})
+    run.finish(quiet=True)
+    return run
+
+
+def test_corrupt_sealed_segment_is_skipped_with_a_warning_naming_it(api) -> None:
+    run = _two_segment_run()
+    segs = sorted((Path(run.dir) / "history").glob("*.parquet"))
+    assert len(segs) == 2
+    segs[0].write_bytes(b"this is not parquet")
+    with pytest.warns(UserWarning, match=segs[0].name):
+        rows = [r["i"] for r in api.run(run.path).scan_history()]
+    assert rows == list(range(10, 20))
+
+
+def test_torn_ipc_tail_keeps_every_complete_batch(api) -> None:
+    run = flightlog.init(project="p", id="torn", settings={"flush_interval": 0.05})
+    for i in range(5):
+        run.log({"i": i})
+        time.sleep(0.15)  # one batch per row
+    run._writer.flush()
+    seg = next((Path(run.dir) / "history").glob("*.arrows"))
+    data = seg.read_bytes()
+    run._writer._stop.set()  # stop the writer without sealing, as if the process died
+    run._writer._thread.join()
+    seg.write_bytes(data[:-20])  # tear the last batch
+    rows = [r["i"] for r in api.run("p/torn").scan_history()]
+    assert rows == [0, 1, 2, 3]
+    run._rows = None
+    run._finished = True
+
+
+def test_unreadable_run_json_is_skipped(api, store: Path) -> None:
+    flightlog.init(project="p").finish(quiet=True)
+    bad = store / "runs" / "p" / "broken"
+    bad.mkdir(parents=True)
+    (bad / "run.json").write_text("{not json")
+    assert len(api.runs("p")) == 1
+
+
+def test_sealed_names_are_content_addressed(api) -> None:
+    import hashlib
+
+    run = _two_segment_run()
+    for p in (Path(run.dir) / "history").glob("*.parquet"):
+        name = parse_segment_name(p.name)
+        assert name is not None and name.sealed
+        assert name.sha256 == hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_api_run_lookup_errors(api) -> None:
+    with pytest.raises(flightlog.Error, match="no run with id 'nope'"):
+        api.run("nope")
+    a = flightlog.init(project="a", id="same")
+    a.finish(quiet=True)
+    flightlog.init(project="b", id="same").finish(quiet=True)
+    with pytest.raises(flightlog.Error, match="ambiguous: a/same, b/same"):
+        api.run("same")
+    assert api.run("a/same").project == "a"
+    assert api.run("me/a/same").project == "a"
