@@ -17,6 +17,8 @@ from typing import Any
 
 from flightlog.store import RunPaths, RunWriter, WriterSettings
 from flightlog.store.liveness import FAILED, FINISHED, HOSTNAME, RUNNING, process_start_ticks
+from flightlog.store.threads import start_thread
+from flightlog.store.writer import Signature, signature
 
 from . import _hooks
 from ._config import Config
@@ -53,7 +55,6 @@ class Run:
         self._meta_dirty = False
         self._step = first_step
         self._pending: dict[str, Any] = {}
-        self._keys: set[str] = set()
         self._last: dict[str, Any] = dict(base_summary or {})
         self._overrides: dict[str, Any] = {}
         self._aggs = Aggregates()
@@ -70,7 +71,7 @@ class Run:
         for d in meta.get("metrics") or []:
             self._aggs.define(MetricDef(**d))
         self._writer: RunWriter | None = None
-        self._rows: list[Any] | None = None
+        self._live = False  # True while this process records the run
         self._git_thread: threading.Thread | None = None
 
     # -- identity --------------------------------------------------------------------------
@@ -164,19 +165,17 @@ class Run:
             writer_id,
             self._label,
             ws,
+            lock=self._lock,
             state=self._writer_state,
             meta=self._meta_if_dirty,
             warn=self._warn_once_cb,
         )
-        self._rows = self._writer.rows
+        self._live = True
         self._paths.writers.mkdir(parents=True, exist_ok=True)
         self._writer._write_state()
         self._writer.start()
         if not s.disable_git:
-            self._git_thread = threading.Thread(
-                target=self._capture_git, name="flightlog-git", daemon=True
-            )
-            self._git_thread.start()
+            self._git_thread = start_thread(self._capture_git, "flightlog-git")
         _hooks.register(self)
 
     def _capture_git(self) -> None:
@@ -195,7 +194,7 @@ class Run:
         self, data: dict[str, Any], step: int | None = None, commit: bool | None = None
     ) -> None:
         """Record `data` for `step` (wandb semantics; see README "log() semantics")."""
-        if self._rows is None:
+        if not self._live:
             if self._finished:
                 self._warn_once(
                     "finished",
@@ -203,7 +202,7 @@ class Run:
                     "Start another run with flightlog.init()",
                 )
             return
-        row = normalize(data, self._keys)
+        row, sig, sid = normalize(data, self._writer.signatures.ids)  # type: ignore[union-attr]
         with self._lock:
             if step is not None:
                 if type(step) is not int:
@@ -222,18 +221,33 @@ class Run:
                 self._pending.update(row)
                 if commit:
                     self._commit()
+            elif commit is not False and not self._pending:
+                self._commit(row, sig, sid)  # the common case: one dict, one row
             else:
                 self._pending.update(row)
                 if commit is not False:
                     self._commit()
 
-    def _commit(self) -> None:
-        row = self._pending
-        if not row:
-            return
-        self._pending = {}
+    def _commit(
+        self,
+        row: dict[str, Any] | None = None,
+        sig: Signature | None = None,
+        sid: int | None = None,
+    ) -> None:
+        """Hand one row to the writer (under the lock); without arguments, the pending row."""
+        writer = self._writer
+        if row is None:
+            row = self._pending
+            if not row or writer is None:
+                return
+            self._pending = {}
+            sig = signature(row)
+            sid = writer.signatures.ids.get(sig)
+        assert writer is not None
+        if sid is None:
+            sid = writer.signatures.register(sig)  # type: ignore[arg-type]
         t = time.time()
-        self._rows.append((self._step, t, row))  # type: ignore[union-attr]
+        writer.append(self._step, t, row, sid)
         self._last.update(row)
         if self._aggs.defs:
             self._aggs.fold(row)
@@ -353,8 +367,8 @@ class Run:
         self._wait_git(10.0)
         with self._lock:
             self._meta_dirty = True
+        self._live = False
         self._writer.close()
-        self._rows = None
         if not quiet:
             say(self._finish_line(), self.settings)
 

@@ -1,9 +1,9 @@
 """Turning what a user passes to `log()` into plain Python scalars, fast.
 
-The common case (a flat dict of str -> float/int) is checked with one type test per value and
-returned as is. Anything else goes through `_normalize_slow`, which flattens nested dicts to
-dotted keys and converts numpy / torch scalars, and raises TypeError naming the offending key
-before anything of that call is recorded.
+The common case (a flat dict whose keys and value types were seen before) is recognised by
+its signature alone and returned as is. Anything else is flattened (nested dicts become
+dotted keys), numpy / torch scalars are unwrapped, and a TypeError naming the offending key
+is raised before anything of that call is recorded.
 """
 
 from __future__ import annotations
@@ -12,20 +12,26 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from flightlog.store.writer import Signature, signature
+
 RESERVED = frozenset({"_step", "_timestamp", "_runtime", "_writer"})
 _SCALARS = (float, int, bool, str, type(None))
 
 
-def normalize(data: Any, known_keys: set[str]) -> dict[str, Any]:
-    """Validate and flatten one `log()` payload; `known_keys` caches keys already checked."""
+def normalize(
+    data: Any, known: dict[Signature, int]
+) -> tuple[dict[str, Any], Signature, int | None]:
+    """Validate and flatten one `log()` payload: (row, its signature, its id if known).
+
+    `known` maps the signatures (keys + value types) already validated to their ids in the
+    writer's signature table: a dict whose signature is in it is returned as is, without
+    looking at any key or value again. One hash of the signature is all the fast path costs.
+    """
     if type(data) is dict:
-        for k, v in data.items():
-            t = type(v)
-            if (t is float or t is int) and k in known_keys:
-                continue
-            break
-        else:
-            return data
+        sig = signature(data)
+        sid = known.get(sig)
+        if sid is not None:
+            return data, sig, sid
     elif not isinstance(data, Mapping):
         raise TypeError(
             f"log() takes a dict of {{name: value}}, got {type(data).__name__}: "
@@ -34,10 +40,9 @@ def normalize(data: Any, known_keys: set[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     _flatten(data, "", out)
     for k in out:
-        if k not in known_keys:
-            _check_key(k)
-            known_keys.add(k)
-    return out
+        _check_key(k)
+    sig = signature(out)
+    return out, sig, known.get(sig)
 
 
 def _check_key(k: str) -> None:

@@ -71,7 +71,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     table = Table(box=None, header_style="bold")
     for col in ("name", "id", "project", "state", "group", "steps", "started"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=True, min_width=len(col))
     for r in runs:
         table.add_row(
             r.meta.get("name", "?"),
@@ -82,7 +82,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
             str(r.last_step + 1),
             _fmt_time(r.meta.get("created_at")),
         )
-    Console().print(table)
+    # never truncate names or ids when piped (rich assumes 80 columns then)
+    Console(width=None if sys.stdout.isatty() else 1000).print(table)
     return 0
 
 

@@ -218,15 +218,16 @@ def _key_column(
 ) -> pa.Array:
     """One key's wide column, typed by the kinds logged under that key."""
     kinds = set(np.unique(kind).tolist()) - {NONE}
+    present = kind != NONE
     valid = np.zeros(n, bool)
-    valid[rows[kind != NONE]] = True
+    valid[rows[present]] = True
     if (
         kinds
         and kinds <= {FLOAT, INT, BOOL}
-        and not (kinds == {INT} and text.take(pa.array(idx)).null_count < len(idx))
+        and text.take(pa.array(idx)).null_count == len(idx)  # no int beyond 2**53
     ):
         col = np.zeros(n, np.float64)
-        col[rows] = value
+        col[rows[present]] = value[present]
         if kinds == {INT}:
             return pa.array(col.astype(np.int64), mask=~valid)
         if kinds == {BOOL}:

@@ -1,7 +1,7 @@
 """A failing disk never crashes the training script: one warning, data kept and retried.
 
-The child process swaps the store's file objects for ones whose writes fail with ENOSPC while
-a switch is on: the writer sees exactly what a full disk gives it.
+The child process makes segment creation and appends, and small-file writes, fail with ENOSPC
+while a switch is on: the writer sees what a full disk gives it.
 """
 
 from __future__ import annotations
@@ -18,14 +18,30 @@ FAULTS = """
     import errno, time, flightlog
     import flightlog.store.segments as seg, flightlog.store.atomic as atomic
     failing = {"on": False}
-    real_open = open
 
+    def enospc():
+        return OSError(errno.ENOSPC, "No space left on device")
+
+    # segments: creating one and appending a batch fail like a full disk
+    real_init, real_write = seg.OpenSegment.__init__, seg.OpenSegment.write
+    def flaky_init(self, path, schema):
+        if failing["on"]:
+            raise enospc()
+        real_init(self, path, schema)
+    def flaky_write(self, batch):
+        if failing["on"]:
+            raise enospc()
+        real_write(self, batch)
+    seg.OpenSegment.__init__, seg.OpenSegment.write = flaky_init, flaky_write
+
+    # run.json and writer state files: their writes fail too
+    real_open = open
     class Flaky:
         def __init__(self, f):
             self.f = f
         def write(self, b):
             if failing["on"]:
-                raise OSError(errno.ENOSPC, "No space left on device")
+                raise enospc()
             return self.f.write(b)
         def __getattr__(self, name):
             return getattr(self.f, name)
@@ -33,12 +49,9 @@ FAULTS = """
             return self
         def __exit__(self, *a):
             self.f.close()
-
     def flaky_open(path, mode="r", *args, **kw):
         f = real_open(path, mode, *args, **kw)
         return Flaky(f) if any(c in mode for c in "wxa") else f
-
-    seg.open = flaky_open
     atomic.open = flaky_open
 """
 

@@ -45,7 +45,7 @@ def test_torn_ipc_tail_keeps_every_complete_batch(api) -> None:
     seg.write_bytes(data[:-20])  # tear the last batch
     rows = [r["i"] for r in api.run("p/torn").scan_history()]
     assert rows == [0, 1, 2, 3]
-    run._rows = None
+    run._live = False
     run._finished = True
 
 
