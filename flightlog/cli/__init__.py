@@ -1,0 +1,61 @@
+"""The `flightlog` command: a thin layer over the library (as sqlite-utils' CLI is).
+
+One module per group of commands; each registers its subcommands. Errors are one readable line
+on stderr with exit code 1; `--debug` (or FLIGHTLOG_DEBUG=1) shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from flightlog import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import browse, data, maintain
+
+    p = argparse.ArgumentParser(
+        prog="flightlog",
+        description="Offline-first experiment tracker: list, inspect, compare and query runs.",
+        epilog="Every command takes --root DIR (default: FLIGHTLOG_DIR, else ./flightlog).",
+    )
+    p.add_argument("--version", action="version", version=f"flightlog {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--root", metavar="DIR", help="the store (default: FLIGHTLOG_DIR, else ./flightlog)"
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (browse, data, maintain):
+        module.register(sub, common)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    debug = args.debug or bool(os.environ.get("FLIGHTLOG_DEBUG"))
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # one readable line; the traceback with --debug
+        if debug:
+            raise
+        message = str(e).strip() or type(e).__name__
+        if "\n" in message and type(e).__name__ != "FilterError":
+            message = message.splitlines()[0]
+        print(f"flightlog: error: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Helpers shared by the commands: the store root, the index, formatting."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def root(args: argparse.Namespace) -> Path:
+    if getattr(args, "root", None):
+        return Path(args.root)
+    from flightlog._settings import resolve, root_of
+
+    return root_of(resolve({}, None))
+
+
+def open_index(args: argparse.Namespace):
+    from flightlog.store.index import Index
+
+    r = root(args)
+    if not (r / "runs").is_dir():
+        raise FileNotFoundError(
+            f"no flightlog store at {r}: pass --root DIR or set FLIGHTLOG_DIR "
+            "(a store is the directory that holds runs/)"
+        )
+    return Index(r)
+
+
+def console() -> Console:
+    # piped output gets the full width: never truncate names or ids
+    return Console(width=None if sys.stdout.isatty() else 1000, highlight=False)
+
+
+def fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if math.isnan(v) or math.isinf(v):
+            return str(v)
+        return f"{v:.4g}"
+    if isinstance(v, list | tuple):
+        return ",".join(str(x) for x in v)
+    return str(v)
+
+
+def fmt_time(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else ""
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return ""
+    s = int(seconds)
+    if s < 60:
+        return f"{seconds:.1f}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def sparkline(values: list[float | None]) -> str:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return ""
+    lo, hi = min(finite), max(finite)
+    span = hi - lo or 1.0
+    out = []
+    for v in values:
+        if v is None or not math.isfinite(v):
+            out.append(" ")
+        else:
+            out.append(SPARKS[min(len(SPARKS) - 1, int((v - lo) / span * len(SPARKS)))])
+    return "".join(out)

@@ -1,0 +1,339 @@
+"""`flightlog runs`, `show` and `compare`: looking at runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.table import Table
+
+from ._common import console, fmt, fmt_duration, fmt_time, open_index, sparkline
+
+STATE_ICON = {"running": "●", "finished": "✓", "failed": "✗", "crashed": "☠"}
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "runs",
+        parents=[common],
+        help="list runs (filter, sort, pick metric columns)",
+        description="List runs. Example: flightlog runs --where 'summary.val/loss < 0.3 and "
+        "config.lr >= 1e-3' --sort summary.val/loss --metric val/loss",
+    )
+    p.add_argument("--project")
+    p.add_argument("--group")
+    p.add_argument("--tag", action="append", default=[], help="repeatable: runs with every tag")
+    p.add_argument("--state", choices=["running", "finished", "failed", "crashed"])
+    p.add_argument(
+        "--where",
+        metavar="EXPR",
+        help="filter: config.KEY / summary.KEY / run fields, and/or/not, "
+        "< <= > >= = != ~ (see README)",
+    )
+    p.add_argument(
+        "--sort",
+        metavar="KEY",
+        help="run field, summary.KEY or config.KEY (--sort=-KEY or --desc: descending)",
+    )
+    p.add_argument("--desc", action="store_true", help="sort descending")
+    p.add_argument(
+        "--metric",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="summary columns to show (default: the 3 most common)",
+    )
+    p.add_argument("--limit", type=int)
+    p.add_argument("--json", action="store_true", help="a JSON array of run objects")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser(
+        "show",
+        parents=[common],
+        help="one run: metadata, config, metrics",
+        description="Example: flightlog show brisk-otter-3",
+    )
+    p.add_argument("run", help="id, name, or project/id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser(
+        "compare",
+        parents=[common],
+        help="config differences, summaries",
+        description="Example: flightlog compare k3v9q2xa mnist/p0x81c2m",
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_compare)
+
+
+def _run_object(row: dict[str, Any], config: dict[str, Any], summary: dict[str, Any]) -> dict:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "project": row["project"],
+        "group": row["group"],
+        "job_type": row["job_type"],
+        "tags": row["tags"],
+        "state": row["state"],
+        "steps": row["steps"],
+        "created_at": row["created_at"],
+        "duration": row["duration"],
+        "host": row["host"],
+        "path": row["dir"],
+        "config": config,
+        "summary": summary,
+    }
+
+
+def _configs(idx: Any, run_keys: list[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {k: {} for k in run_keys}
+    for run_key, key, value in idx.con.execute(
+        "SELECT run_key, key, json FROM config WHERE run_key IN (SELECT unnest(?::VARCHAR[]))",
+        [run_keys],
+    ).fetchall():
+        out[run_key][key] = json.loads(value)
+    return out
+
+
+def _summaries_json(idx: Any, run_keys: list[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {k: {} for k in run_keys}
+    for run_key, key, value in idx.con.execute(
+        "SELECT run_key, key, json FROM summary WHERE run_key IN (SELECT unnest(?::VARCHAR[]))",
+        [run_keys],
+    ).fetchall():
+        out[run_key][key] = json.loads(value)
+    return out
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from flightlog.store.catalog import common_summary_keys, select_runs, summaries
+
+    with open_index(args) as idx:
+        rows = select_runs(
+            idx,
+            project=args.project,
+            group=args.group,
+            tags=args.tag,
+            state=args.state,
+            where=args.where,
+            sort=("-" + args.sort.lstrip("-")) if args.sort and args.desc else args.sort,
+            limit=args.limit,
+        )
+        keys = [r["run_key"] for r in rows]
+        if args.json:
+            cfg, summ = _configs(idx, keys), _summaries_json(idx, keys)
+            print(
+                json.dumps(
+                    [_run_object(r, cfg[r["run_key"]], summ[r["run_key"]]) for r in rows],
+                    indent=1,
+                    default=str,
+                )
+            )
+            return 0
+        metrics = args.metric or common_summary_keys(idx, keys)
+        summ = summaries(idx, keys)
+    if not rows:
+        print(
+            f"no runs match in {idx.root}"
+            if (args.where or args.project or args.tag)
+            else f"no runs in {idx.root} yet — log one with:\n  import flightlog\n"
+            "  run = flightlog.init(project='demo')\n  run.log({'loss': 0.1}); "
+            "run.finish()"
+        )
+        return 0
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col in (
+        "",
+        "name",
+        "id",
+        "project",
+        "group",
+        "tags",
+        "steps",
+        "started",
+        "duration",
+        *metrics,
+    ):
+        table.add_column(
+            col,
+            no_wrap=True,
+            justify="right" if col in metrics or col in ("steps", "duration") else "left",
+        )
+    for r in rows:
+        s = summ[r["run_key"]]
+        table.add_row(
+            STATE_ICON.get(r["state"], "?") + ("!" if r["warnings"] else ""),
+            r["name"],
+            r["id"],
+            r["project"],
+            r["group"] or "",
+            ",".join(r["tags"] or []),
+            str(r["steps"]),
+            fmt_time(r["created_at"]),
+            fmt_duration(r["duration"]),
+            *[fmt(s.get(m)) for m in metrics],
+        )
+    console().print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from flightlog.store.catalog import resolve_run
+    from flightlog.store.query import downsample, metric_stats
+
+    with open_index(args) as idx:
+        row = resolve_run(idx, args.run)
+        key = row["run_key"]
+        meta = json.loads(
+            idx.con.execute("SELECT meta FROM runs WHERE run_key = ?", [key]).fetchone()[0]
+        )
+        config = _configs(idx, [key])[key]
+        summary = _summaries_json(idx, [key])[key]
+        stats = metric_stats(idx, key).to_pylist()
+        sparks = {}
+        for st in stats:
+            if st["last"] is not None:
+                ds = downsample(idx, [key], st["key"], buckets=24).to_pylist()
+                sparks[st["key"]] = sparkline([b["vlast"] for b in ds])
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    **_run_object(row, config, summary),
+                    "git": meta.get("git"),
+                    "command": meta.get("command"),
+                    "error": row["error"],
+                    "metrics": stats,
+                },
+                indent=1,
+                default=str,
+            )
+        )
+        return 0
+    c = console()
+    c.print(
+        f"[bold]{row['name']}[/] ({row['id']}) · {row['project']} · "
+        f"{STATE_ICON.get(row['state'], '')} {row['state']}"
+    )
+    lines = [
+        (
+            "started",
+            f"{fmt_time(row['created_at'])} on {row['host']} by {row['user']}, "
+            f"ran {fmt_duration(row['duration'])}",
+        ),
+        ("group", row["group"]),
+        ("job type", row["job_type"]),
+        ("tags", ", ".join(row["tags"] or [])),
+        ("notes", row["notes"]),
+        ("command", " ".join(meta.get("command") or [])),
+    ]
+    git = meta.get("git") or {}
+    if git:
+        lines.append(
+            (
+                "git",
+                f"{git.get('commit')}{' (dirty)' if git.get('dirty') else ''} "
+                f"{git.get('branch') or ''} {git.get('remote') or ''}".strip(),
+            )
+        )
+    lines.append(("dir", row["dir"]))
+    if row["error"]:
+        lines.append(("error", row["error"].strip().splitlines()[-1]))
+    if row["warnings"]:
+        lines.append(("warning", row["warnings"]))
+    for label, value in lines:
+        if value:
+            c.print(f"  [dim]{label:9}[/] {value}", markup=True)
+    if config:
+        c.print("\n[bold]config[/]")
+        for k, v in config.items():
+            c.print(f"  {k} = {fmt(v)}", markup=False)
+    if stats:
+        table = Table(box=None, header_style="bold", title_justify="left")
+        for col in ("metric", "last", "min", "max", "n", ""):
+            table.add_column(col, no_wrap=True, justify="left" if col == "metric" else "right")
+        for st in stats:
+            last = fmt(st["last"]) if st["last"] is not None else (st["last_text"] or "")
+            table.add_row(
+                st["key"],
+                last,
+                fmt(st["min"]),
+                fmt(st["max"]),
+                str(st["n"]),
+                sparks.get(st["key"], ""),
+            )
+        c.print()
+        c.print(table)
+    extra = {
+        k: v
+        for k, v in summary.items()
+        if not k.startswith("_") and k not in {s["key"] for s in stats}
+    }
+    if extra:
+        c.print("\n[bold]summary[/]")
+        for k, v in extra.items():
+            c.print(f"  {k} = {fmt(v)}", markup=False)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from flightlog.store.catalog import resolve_run
+
+    if len(args.runs) < 2:
+        raise ValueError("compare needs at least two runs")
+    with open_index(args) as idx:
+        rows = [resolve_run(idx, r) for r in args.runs]
+        keys = [r["run_key"] for r in rows]
+        cfg = _configs(idx, keys)
+        summ = _summaries_json(idx, keys)
+    cfg_keys = sorted({k for c in cfg.values() for k in c})
+    differ = [
+        k for k in cfg_keys if len({json.dumps(cfg[r].get(k), sort_keys=True) for r in keys}) > 1
+    ]
+    summ_keys = sorted({k for s in summ.values() for k in s if not k.startswith("_")})
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "runs": [
+                        {"id": r["id"], "name": r["name"], "project": r["project"]} for r in rows
+                    ],
+                    "config_differences": {k: [cfg[r].get(k) for r in keys] for k in differ},
+                    "summary": {k: [summ[r].get(k) for r in keys] for k in summ_keys},
+                },
+                indent=1,
+                default=str,
+            )
+        )
+        return 0
+    c = console()
+    header = [f"{r['name']} ({r['id']})" for r in rows]
+    table = Table(
+        box=None,
+        header_style="bold",
+        title="config that differs",
+        title_justify="left",
+        title_style="bold",
+    )
+    table.add_column("key", no_wrap=True)
+    for h in header:
+        table.add_column(h, no_wrap=True, justify="right")
+    for k in differ:
+        table.add_row(k, *[fmt(cfg[r].get(k)) for r in keys])
+    if not differ:
+        table.add_row("(identical configs)", *[""] * len(keys))
+    c.print(table)
+    table = Table(
+        box=None, header_style="bold", title="summary", title_justify="left", title_style="bold"
+    )
+    table.add_column("key", no_wrap=True)
+    for h in header:
+        table.add_column(h, no_wrap=True, justify="right")
+    for k in summ_keys:
+        table.add_row(k, *[fmt(summ[r].get(k)) for r in keys])
+    c.print()
+    c.print(table)
+    return 0

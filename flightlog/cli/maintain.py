@@ -1,0 +1,98 @@
+"""`flightlog index` and `flightlog doctor`: keeping a store healthy."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from ._common import console, root
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "index",
+        parents=[common],
+        help="catch up (or --rebuild) index.duckdb",
+        description="Example: flightlog index --rebuild",
+    )
+    p.add_argument("--rebuild", action="store_true", help="delete the index and build it again")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser(
+        "doctor",
+        parents=[common],
+        help="check a store; --repair fixes it",
+        description="Finds corrupt or truncated segments, unsealed segments of "
+        "dead runs, orphan files and a stale index. --repair seals "
+        "what can be recovered and moves the rest to quarantine/ "
+        "(nothing is deleted). Example: flightlog doctor --repair",
+    )
+    p.add_argument("--repair", action="store_true")
+    p.set_defaults(func=cmd_doctor)
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from flightlog.store.index import Index, rebuild
+
+    r = root(args)
+    if not (r / "runs").is_dir():
+        raise FileNotFoundError(f"no flightlog store at {r}: pass --root DIR")
+    with _progress("indexing runs") as update:
+        if args.rebuild:
+            stats = rebuild(r, progress=update)
+        else:
+            with Index(r, progress=update) as idx:
+                stats = idx.last
+    print(
+        f"{stats.runs_seen} runs, {stats.runs_indexed} (re)indexed, {stats.runs_removed} "
+        f"removed, {stats.segments_read} segments read in {stats.seconds:.2f}s "
+        f"({stats.source})"
+    )
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from flightlog.store.doctor import check, repair
+
+    r = root(args)
+    if not (r / "runs").is_dir():
+        raise FileNotFoundError(f"no flightlog store at {r}: pass --root DIR")
+    with _progress("checking runs") as update:
+        problems = check(r, progress=update)
+    if not problems:
+        print(f"{r}: no problems found")
+        return 0
+    for p in problems:
+        print(p.line(r))
+    if not args.repair:
+        print(
+            f"{len(problems)} problem(s); run `flightlog doctor --repair` to fix them "
+            "(nothing is deleted)"
+        )
+        return 1
+    for line in repair(r, problems):
+        print(line)
+    left = [p for p in check(r) if p.kind != "stale-index"]
+    print(f"repaired; {len(left)} problem(s) left")
+    return 1 if left else 0

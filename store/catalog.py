@@ -1,0 +1,124 @@
+"""Listing runs from the index: the filters and sort orders of `flightlog runs` and the UI."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .filters import RUN_FIELDS, FilterError, compile_filter
+from .index import Index
+
+LIST_COLUMNS = (
+    'run_key, project, id, name, "group", job_type, tags, state, steps, "values", created_at, '
+    'ended_at, last_time, host, "user", notes, error, dir, warnings, '
+    "coalesce(ended_at, last_time, epoch(now())) - created_at AS duration"
+)
+
+
+def _order(sort: str | None, params: list[Any]) -> str:
+    if not sort:
+        return "ORDER BY runs.created_at, runs.run_key"
+    desc = sort.startswith("-")
+    key = sort.lstrip("-+")
+    direction = "DESC" if desc else "ASC"
+    if key.startswith(("summary.", "config.")):
+        table, k = key.split(".", 1)
+        params.append(k)
+        return (
+            f"ORDER BY (SELECT coalesce(x.num, NULL) FROM {table} x WHERE "
+            f"x.run_key = runs.run_key AND x.key = ?) {direction} NULLS LAST, runs.run_key"
+        )
+    col = RUN_FIELDS.get(key)
+    if col is None:
+        raise FilterError(
+            f"cannot sort by {key!r}: use a run field, summary.KEY or config.KEY", sort, 0
+        )
+    return f"ORDER BY {col} {direction} NULLS LAST, runs.run_key"
+
+
+def select_runs(
+    idx: Index,
+    *,
+    project: str | None = None,
+    group: str | None = None,
+    tags: Sequence[str] = (),
+    state: str | None = None,
+    where: str | None = None,
+    sort: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Runs matching every given condition, as dicts of the index's run columns."""
+    conds: list[str] = []
+    params: list[Any] = []
+    for col, value in (("project", project), ('"group"', group), ("state", state)):
+        if value is not None:
+            conds.append(f"runs.{col} = ?")
+            params.append(value)
+    for t in tags:
+        conds.append("list_contains(runs.tags, ?)")
+        params.append(t)
+    if where:
+        compiled = compile_filter(where)
+        conds.append(compiled.sql)
+        params.extend(compiled.params)
+    sql = f"SELECT {LIST_COLUMNS} FROM runs"
+    if conds:
+        sql += " WHERE " + " AND ".join(conds)
+    sql += " " + _order(sort, params)
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    cur = idx.con.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def summaries(idx: Index, run_keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """run_key -> {summary key: numeric value or text} for the given runs."""
+    out: dict[str, dict[str, Any]] = {k: {} for k in run_keys}
+    rows = idx.con.execute(
+        "SELECT run_key, key, num, text FROM summary WHERE run_key IN "
+        "(SELECT unnest(?::VARCHAR[]))",
+        [list(run_keys)],
+    ).fetchall()
+    for run_key, key, num, text in rows:
+        out[run_key][key] = num if num is not None else text
+    return out
+
+
+def common_summary_keys(idx: Index, run_keys: Sequence[str], limit: int = 3) -> list[str]:
+    """The numeric summary keys most runs share (the default metric columns)."""
+    rows = idx.con.execute(
+        "SELECT key FROM summary WHERE run_key IN (SELECT unnest(?::VARCHAR[])) "
+        "AND num IS NOT NULL AND NOT starts_with(key, '_') "
+        "GROUP BY key ORDER BY count(*) DESC, key LIMIT ?",
+        [list(run_keys), limit],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+class RunLookupError(LookupError):
+    """A RUN argument that matches no run, or several."""
+
+
+def resolve_run(idx: Index, ref: str) -> dict[str, Any]:
+    """A run by id, name, project/id or project/name; ambiguity lists the candidates."""
+    if "/" in ref:
+        project, rest = ref.rsplit("/", 1)
+        project = project.rsplit("/", 1)[-1]  # entity/project/id -> project/id
+        rows = select_runs(
+            idx, where=f"project = {_q(project)} and (id = {_q(rest)} or name = {_q(rest)})"
+        )
+    else:
+        rows = select_runs(idx, where=f"id = {_q(ref)}") or select_runs(
+            idx, where=f"name = {_q(ref)}"
+        )
+    if not rows:
+        raise RunLookupError(f"no run {ref!r} in {idx.root}: `flightlog runs` lists them")
+    if len(rows) > 1:
+        cands = ", ".join(f"{r['project']}/{r['id']} ({r['name']})" for r in rows)
+        raise RunLookupError(f"{ref!r} matches {len(rows)} runs: {cands}; use project/id")
+    return rows[0]
+
+
+def _q(s: str) -> str:
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"

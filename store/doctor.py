@@ -1,0 +1,172 @@
+"""`flightlog doctor`: find what is wrong in a store, and repair what can be repaired.
+
+Repairs never delete data: recoverable open segments of dead writers are sealed (their
+complete batches kept, a torn tail dropped), dead writers are recorded as crashed, and what
+cannot be read is moved aside into <root>/quarantine/ with its path kept.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .atomic import atomic_write_json, read_json
+from .index import INDEX_FILE, Index, scan_files
+from .layout import RunPaths, iter_run_dirs, parse_segment_name
+from .liveness import CRASHED, RUNNING, writer_state
+from .schema import validate_history_table
+from .segments import read_ipc_segment, seal, sha256_file
+
+QUARANTINE = "quarantine"
+
+
+@dataclass
+class Problem:
+    kind: str  # corrupt-segment, unsealed-segment, dead-writer, orphan-file, bad-run, stale-index
+    path: Path
+    detail: str
+    fix: str  # what --repair does about it
+
+    def line(self, root: Path) -> str:
+        try:
+            rel = self.path.relative_to(root)
+        except ValueError:
+            rel = self.path
+        return f"{self.kind:17} {rel}: {self.detail} -> {self.fix}"
+
+
+def _check_sealed(path: Path, sha: str) -> str | None:
+    if sha256_file(path) != sha:
+        return "content does not match the sha256 in its name (truncated or overwritten)"
+    try:
+        validate_history_table(pq.read_table(path))
+    except (pa.ArrowInvalid, OSError, ValueError) as e:
+        return f"not a readable history Parquet file: {e}"
+    return None
+
+
+def check(root: Path, progress: Callable[[int, int], None] | None = None) -> list[Problem]:
+    """Every problem in the store under `root` (reads every segment: may take a while)."""
+    problems: list[Problem] = []
+    runs = iter_run_dirs(root)
+    for i, paths in enumerate(runs):
+        problems.extend(_check_run(paths))
+        if progress:
+            progress(i + 1, len(runs))
+    problems.extend(_stale_index(root))
+    return problems
+
+
+def _check_run(paths: RunPaths) -> list[Problem]:
+    out: list[Problem] = []
+    if read_json(paths.meta) is None:
+        out.append(Problem("bad-run", paths.meta, "run.json is not readable JSON", "none"))
+    writers = {}
+    for p in paths.writers.glob("*.json") if paths.writers.is_dir() else []:
+        w = read_json(p)
+        if w is None:
+            out.append(Problem("bad-run", p, "writer state is not readable JSON", "none"))
+            continue
+        writers[p.stem] = w
+        if w.get("state") == RUNNING and writer_state(w) == CRASHED:
+            out.append(Problem("dead-writer", p, "its process is gone", "record it as crashed"))
+    for entry in _listdir(paths.history):
+        path = paths.history / entry
+        name = parse_segment_name(entry)
+        if name is None:
+            out.append(
+                Problem(
+                    "orphan-file", path, "not a segment (left by a crash?)", "move to quarantine"
+                )
+            )
+            continue
+        if name.sealed:
+            err = _check_sealed(path, name.sha256 or "")
+            if err:
+                out.append(Problem("corrupt-segment", path, err, "move to quarantine"))
+            continue
+        w = writers.get(name.writer)
+        if w is not None and writer_state(w) == RUNNING:
+            continue  # being written right now
+        try:
+            table = read_ipc_segment(path)
+        except (pa.ArrowInvalid, OSError, ValueError) as e:
+            out.append(Problem("corrupt-segment", path, f"unreadable: {e}", "move to quarantine"))
+            continue
+        out.append(
+            Problem(
+                "unsealed-segment",
+                path,
+                f"open segment of a writer that stopped ({table.num_rows} rows)",
+                "seal it (complete batches kept)",
+            )
+        )
+    return out
+
+
+def _listdir(path: Path) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except FileNotFoundError:
+        return []
+
+
+def _stale_index(root: Path) -> list[Problem]:
+    path = root / INDEX_FILE
+    if not path.exists():
+        return [Problem("stale-index", path, "no index yet", "build it")]
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return []  # held by another process, which keeps it current
+    try:
+        known = {
+            r[0]: tuple(r[1:])
+            for r in con.execute("SELECT path, size, mtime_ns FROM files").fetchall()
+        }
+    except duckdb.Error:
+        known = {}
+    finally:
+        con.close()
+    current = {p: v for files in scan_files(root).values() for p, v in files.items()}
+    changed = sum(1 for p, v in current.items() if known.get(p) != v)
+    changed += sum(1 for p in known if p not in current)
+    if changed:
+        return [
+            Problem(
+                "stale-index",
+                path,
+                f"{changed} files changed since the last catch-up",
+                "catch it up",
+            )
+        ]
+    return []
+
+
+def repair(root: Path, problems: list[Problem]) -> list[str]:
+    """Fix what `check` found; returns one line per action taken."""
+    done = []
+    for p in problems:
+        if p.kind == "unsealed-segment":
+            sealed = seal(p.path)
+            done.append(f"sealed {p.path.relative_to(root)} -> {sealed.name}")
+        elif p.kind in ("corrupt-segment", "orphan-file"):
+            target = root / QUARANTINE / p.path.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(p.path, target)
+            done.append(f"moved {p.path.relative_to(root)} to {target.relative_to(root)}")
+        elif p.kind == "dead-writer":
+            w = read_json(p.path)
+            if w is not None:
+                atomic_write_json(p.path, {**w, "state": CRASHED})
+                done.append(f"recorded writer {p.path.stem} as crashed")
+        elif p.kind == "stale-index":
+            with Index(root) as idx:
+                done.append(f"index caught up ({idx.last.runs_indexed} runs indexed)")
+    return done

@@ -1,0 +1,221 @@
+"""The run filter language, compiled to SQL over the index (shared by the CLI and the UI).
+
+    EXPR  := EXPR or EXPR | EXPR and EXPR | not EXPR | ( EXPR ) | FIELD OP VALUE
+    FIELD := config.KEY | summary.KEY | name | id | project | group | state | job_type
+             | tag | tags | host | user | notes | steps | created_at | duration
+    OP    := < <= > >= = == != ~          (~ is a regular-expression match)
+    VALUE := 0.3 | 1e-3 | 'quoted text' | "quoted" | bareword | true | false | null
+
+Examples: `summary.val/loss < 0.3 and config.lr >= 1e-3`, `state = crashed or tag = baseline`,
+`name ~ '^brisk' and not group = ablation`. Keys may contain `/`, `.` and `-`. A value
+compares numerically when it is a number, as text otherwise; `= null` tests absence.
+A bad expression raises FilterError, whose message points at the offending token.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+RUN_FIELDS = {
+    "name": "runs.name",
+    "id": "runs.id",
+    "project": "runs.project",
+    "group": 'runs."group"',
+    "state": "runs.state",
+    "job_type": "runs.job_type",
+    "host": "runs.host",
+    "user": 'runs."user"',
+    "notes": "runs.notes",
+    "entity": "runs.entity",
+    "steps": "runs.steps",
+    "created_at": "runs.created_at",
+    "started": "runs.created_at",
+    "duration": "(coalesce(runs.ended_at, runs.last_time, epoch(now())) - runs.created_at)",
+}
+NUMERIC_FIELDS = {"steps", "created_at", "started", "duration"}
+OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "==": "=", "!=": "<>", "~": "~"}
+
+_TOKEN = re.compile(
+    r"""\s*(?:(?P<paren>[()])|(?P<op><=|>=|==|!=|=|<|>|~)|(?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
+    r"""|(?P<word>[^\s()<>=!~'"]+)|(?P<bad>\S))"""
+)
+
+
+class FilterError(ValueError):
+    """A filter expression that does not parse; the message shows where."""
+
+    def __init__(self, message: str, text: str, pos: int) -> None:
+        self.pos = pos
+        super().__init__(f"{message}\n  {text}\n  {' ' * pos}^")
+
+
+@dataclass
+class _Tok:
+    kind: str
+    text: str
+    pos: int
+
+
+def _tokens(text: str) -> list[_Tok]:
+    out = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            break
+        kind = m.lastgroup or "bad"
+        start = m.start(kind)
+        if kind == "bad":
+            raise FilterError(f"unexpected character {m[kind]!r}", text, start)
+        out.append(_Tok(kind, m[kind], start))
+        pos = m.end()
+    return out
+
+
+@dataclass
+class Compiled:
+    sql: str
+    params: list[Any]
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.toks = _tokens(text)
+        self.i = 0
+        self.params: list[Any] = []
+
+    def fail(self, message: str, tok: _Tok | None = None) -> FilterError:
+        pos = tok.pos if tok else len(self.text)
+        return FilterError(message, self.text, pos)
+
+    def peek(self) -> _Tok | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self) -> _Tok | None:
+        t = self.peek()
+        self.i += 1
+        return t
+
+    def keyword(self, word: str) -> bool:
+        t = self.peek()
+        if t is not None and t.kind == "word" and t.text.lower() == word:
+            self.i += 1
+            return True
+        return False
+
+    def parse(self) -> str:
+        if not self.toks:
+            raise self.fail("empty filter: write e.g. summary.loss < 0.3")
+        sql = self.expr()
+        t = self.peek()
+        if t is not None:
+            raise self.fail(f"expected 'and', 'or' or the end, got {t.text!r}", t)
+        return sql
+
+    def expr(self) -> str:
+        parts = [self.conj()]
+        while self.keyword("or"):
+            parts.append(self.conj())
+        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+    def conj(self) -> str:
+        parts = [self.neg()]
+        while self.keyword("and"):
+            parts.append(self.neg())
+        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+
+    def neg(self) -> str:
+        if self.keyword("not"):
+            return f"(NOT coalesce({self.neg()}, false))"
+        t = self.peek()
+        if t is not None and t.kind == "paren" and t.text == "(":
+            self.take()
+            inner = self.expr()
+            close = self.take()
+            if close is None or close.text != ")":
+                raise self.fail("missing ')'", close)
+            return inner
+        return self.comparison()
+
+    def comparison(self) -> str:
+        field = self.take()
+        if field is None:
+            raise self.fail("expected a field such as summary.loss or config.lr")
+        if field.kind != "word":
+            raise self.fail(f"expected a field, got {field.text!r}", field)
+        op = self.take()
+        if op is None or op.kind != "op":
+            raise self.fail(f"expected an operator (< <= > >= = != ~) after {field.text!r}", op)
+        value_tok = self.take()
+        if value_tok is None or value_tok.kind not in ("word", "str"):
+            raise self.fail(f"expected a value after {op.text!r}", value_tok)
+        value = _literal(value_tok)
+        return self.compile(field, OPS[op.text], value, value_tok)
+
+    def compile(self, field: _Tok, op: str, value: Any, value_tok: _Tok) -> str:
+        name = field.text
+        if op == "~" and not isinstance(value, str):
+            raise self.fail("~ matches text: quote the pattern", value_tok)
+        if name.startswith(("config.", "summary.")):
+            table, key = name.split(".", 1)
+            if not key:
+                raise self.fail(f"{table}. needs a key, e.g. {table}.lr", field)
+            sub = f"FROM {table} x WHERE x.run_key = runs.run_key AND x.key = ?"
+            if value is None:
+                self.params.append(key)
+                return f"({'NOT ' if op == '=' else ''}EXISTS (SELECT 1 {sub}))"
+            if isinstance(value, bool):
+                col = "x.text"
+                value = "true" if value else "false"
+            else:
+                col = "x.num" if isinstance(value, int | float) else "coalesce(x.text, x.json)"
+            self.params.extend([key, value])
+            cmp = f"regexp_matches({col}, ?)" if op == "~" else f"{col} {op} ?"
+            return f"EXISTS (SELECT 1 {sub} AND {cmp})"
+        if name in ("tag", "tags"):
+            if op not in ("=", "<>", "~") or not isinstance(value, str):
+                raise self.fail("tags compare with = != or ~ against text", field)
+            self.params.append(value)
+            if op == "~":
+                return "len(list_filter(runs.tags, t -> regexp_matches(t, ?))) > 0"
+            return f"({'NOT ' if op == '<>' else ''}list_contains(runs.tags, ?))"
+        col = RUN_FIELDS.get(name)
+        if col is None:
+            known = ", ".join([*RUN_FIELDS, "tag", "config.KEY", "summary.KEY"])
+            raise self.fail(f"unknown field {name!r}; fields: {known}", field)
+        if value is None:
+            return f"({col} IS {'NOT ' if op == '<>' else ''}NULL)"
+        if name in NUMERIC_FIELDS and not isinstance(value, int | float):
+            raise self.fail(f"{name} is a number; got {value_tok.text!r}", value_tok)
+        self.params.append(value if name in NUMERIC_FIELDS else str(value))
+        if op == "~":
+            return f"regexp_matches({col}, ?)"
+        return f"{col} {op} ?"
+
+
+def _literal(tok: _Tok) -> Any:
+    if tok.kind == "str":
+        return re.sub(r"\\(.)", r"\1", tok.text[1:-1])
+    low = tok.text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("null", "none"):
+        return None
+    try:
+        return int(tok.text)
+    except ValueError:
+        pass
+    try:
+        return float(tok.text)
+    except ValueError:
+        return tok.text
+
+
+def compile_filter(text: str) -> Compiled:
+    """SQL (over `runs` and the config/summary tables) and its parameters, or FilterError."""
+    p = _Parser(text)
+    sql = p.parse()
+    return Compiled(sql, p.params)

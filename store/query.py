@@ -1,0 +1,154 @@
+"""History queries in DuckDB over the segment files of an Index.
+
+Sealed segments are scanned by DuckDB's Parquet reader directly (projection and filter
+pushdown: only the needed columns, keys and runs are read). Open segments, which DuckDB cannot
+read without a network-installed extension, are read by pyarrow (torn-tail tolerant) and
+handed to DuckDB as Arrow tables.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .index import Index
+from .segments import read_ipc_segment
+
+HISTORY_COLUMNS = "run_key, writer, step, time, key, value, kind, text"
+
+
+@dataclass
+class _Segments:
+    sealed: list[tuple[str, str, str]]  # (run_key, absolute path, label)
+    open: list[tuple[str, str, str]]
+
+
+def _segments(idx: Index, run_keys: Sequence[str] | None) -> _Segments:
+    sql = "SELECT run_key, path, coalesce(nullif(label, ''), writer), sealed FROM segments"
+    params: list[object] = []
+    if run_keys is not None:
+        sql += " WHERE run_key IN (SELECT unnest(?::VARCHAR[]))"
+        params.append(list(run_keys))
+    out = _Segments([], [])
+    for run_key, rel, label, sealed in idx.con.execute(sql + " ORDER BY path", params).fetchall():
+        (out.sealed if sealed else out.open).append((run_key, str(idx.root / rel), label))
+    return out
+
+
+def history_view(
+    idx: Index,
+    run_keys: Sequence[str] | None = None,
+    keys: Sequence[str] | None = None,
+    name: str = "h",
+) -> str:
+    """Create (or replace) a temp view `name` with HISTORY_COLUMNS; returns its name."""
+    segs = _segments(idx, run_keys)
+    parts = []
+    key_filter = ""
+    params: list[object] = []
+    if keys is not None:
+        key_filter = " WHERE key IN (SELECT unnest(?::VARCHAR[]))"
+    if segs.sealed:
+        files = pa.table(
+            {
+                "filename": [p for _, p, _ in segs.sealed],
+                "run_key": [k for k, _, _ in segs.sealed],
+                "writer": [w for _, _, w in segs.sealed],
+            }
+        )
+        idx.con.register(f"_{name}_files", files)
+        paths = "[" + ", ".join("'" + p.replace("'", "''") + "'" for _, p, _ in segs.sealed) + "]"
+        parts.append(
+            f"SELECT f.run_key, f.writer, p.step, epoch(p.time) AS time, p.key, p.value, "
+            f"p.kind, p.text FROM read_parquet({paths}, filename=true) p "
+            f"JOIN _{name}_files f USING (filename)" + key_filter.replace("key", "p.key", 1)
+        )
+        if keys is not None:
+            params.append(list(keys))
+    tables = []
+    for run_key, path, label in segs.open:
+        try:
+            t = read_ipc_segment(Path(path))
+        except (pa.ArrowInvalid, OSError, ValueError) as e:
+            warnings.warn(f"flightlog: skipping unreadable segment {path}: {e}", stacklevel=2)
+            continue
+        if keys is not None:
+            t = t.filter(pc.is_in(t.column("key"), pa.array(list(keys), pa.string())))
+        t = t.replace_schema_metadata(None)
+        t = t.append_column("run_key", pa.repeat(run_key, len(t)))
+        t = t.append_column("writer", pa.repeat(label, len(t)))
+        tables.append(t)
+    if tables:
+        idx.con.register(f"_{name}_open", pa.concat_tables(tables))
+        parts.append(
+            f"SELECT run_key, writer, step, epoch(time) AS time, key, value, kind, text "
+            f"FROM _{name}_open"
+        )
+    if not parts:
+        parts.append(
+            "SELECT NULL::VARCHAR AS run_key, NULL::VARCHAR AS writer, NULL::BIGINT AS step, "
+            "NULL::DOUBLE AS time, NULL::VARCHAR AS key, NULL::DOUBLE AS value, "
+            "NULL::TINYINT AS kind, NULL::VARCHAR AS text WHERE false"
+        )
+    # DuckDB cannot bind parameters in a view: inline the key list as a literal
+    sql = " UNION ALL ".join(parts)
+    if params:
+        literal = "[" + ", ".join("'" + k.replace("'", "''") + "'" for k in keys or []) + "]"
+        sql = sql.replace("?::VARCHAR[]", literal + "::VARCHAR[]")
+    idx.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+    return name
+
+
+def downsample(
+    idx: Index, run_keys: Sequence[str], key: str, buckets: int = 500, x: str = "step"
+) -> pa.Table:
+    """Per run, `buckets` step (or time) buckets of one metric: min, max, last, count.
+
+    min and max keep spikes visible however long the run is; `last` is what a line through
+    the buckets shows. NaN and non-numeric values do not count towards min and max.
+    """
+    if x not in ("step", "time"):
+        raise ValueError(f"x must be 'step' or 'time', got {x!r}")
+    view = history_view(idx, run_keys, [key], name="ds")
+    return idx.arrow(
+        f"""
+        WITH h AS (SELECT run_key, {x} AS x, step, value FROM {view}
+                   WHERE kind IN (0, 1, 2) AND value IS NOT NULL),
+        b AS (SELECT run_key, min(x) AS lo, max(x) AS hi FROM h GROUP BY run_key)
+        SELECT h.run_key,
+               CAST(least(floor((h.x - b.lo) * ? / greatest(b.hi - b.lo, 1e-9)), ? - 1)
+                    AS BIGINT) AS bucket,
+               min(h.x) AS x_min, max(h.x) AS x_max, arg_max(h.x, h.step) AS x_last,
+               min(h.value) FILTER (WHERE NOT isnan(h.value)) AS vmin,
+               max(h.value) FILTER (WHERE NOT isnan(h.value)) AS vmax,
+               arg_max(h.value, h.step) AS vlast, count(*) AS n
+        FROM h JOIN b USING (run_key)
+        GROUP BY h.run_key, bucket ORDER BY h.run_key, bucket
+        """,
+        [buckets, buckets],
+    )
+
+
+def metric_stats(idx: Index, run_key: str) -> pa.Table:
+    """Per metric key of one run: count, last, min, max (numeric values only for min/max)."""
+    view = history_view(idx, [run_key], name="ms")
+    return idx.arrow(
+        f"""
+        SELECT key, count(*) AS n, arg_max(coalesce(CAST(value AS VARCHAR), text), step)
+                   AS last_text,
+               arg_max(value, step) FILTER (WHERE kind IN (0, 1, 2)) AS last,
+               min(value) FILTER (WHERE kind IN (0, 1, 2) AND NOT isnan(value)) AS min,
+               max(value) FILTER (WHERE kind IN (0, 1, 2) AND NOT isnan(value)) AS max
+        FROM {view} GROUP BY key ORDER BY key
+        """
+    )
+
+
+def create_sql_views(idx: Index) -> None:
+    """The documented views of `flightlog sql`: runs, history, config, summary."""
+    history_view(idx, None, None, name="history")
