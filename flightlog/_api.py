@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flightlog.store import RunPaths, StoredRun, iter_run_dirs, load_runs
+from flightlog.store import RunPaths, StoredRun, iter_run_dirs
 
 from ._errors import NotFoundError
 from ._settings import resolve, root_of
@@ -17,9 +17,31 @@ class Api:
     def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(dir) if dir is not None else root_of(resolve({}, None))
 
-    def runs(self, project: str | None = None) -> list[StoredRun]:
-        """Every run (of `project`), oldest first."""
-        return load_runs(iter_run_dirs(self.root, project))
+    def runs(
+        self,
+        project: str | None = None,
+        filters: str | None = None,
+        order: str | None = None,
+        *,
+        group: str | None = None,
+        tags: tuple[str, ...] = (),
+        state: str | None = None,
+    ) -> list[StoredRun]:
+        """Runs of the store (of `project`), oldest first, found through the index.
+
+        `filters` is the `flightlog runs --where` language, e.g.
+        "summary.val/loss < 0.3 and config.lr >= 1e-3"; `order` a sort key ("-summary.acc").
+        """
+        if not (self.root / "runs").is_dir():
+            return []
+        from flightlog.store.catalog import select_runs
+        from flightlog.store.index import Index
+
+        with Index(self.root) as idx:
+            rows = select_runs(idx, project=project, group=group, tags=tags, state=state,
+                               where=filters, sort=order)
+        runs = [StoredRun.load(RunPaths.of(self.root, r["project"], r["id"])) for r in rows]
+        return [r for r in runs if r is not None]
 
     def run(self, path: str) -> StoredRun:
         """A run by "project/run_id", "entity/project/run_id" or a bare run id."""
