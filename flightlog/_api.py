@@ -38,8 +38,9 @@ class Api:
         from flightlog.store.index import Index
 
         with Index(self.root) as idx:
-            rows = select_runs(idx, project=project, group=group, tags=tags, state=state,
-                               where=filters, sort=order)
+            rows = select_runs(
+                idx, project=project, group=group, tags=tags, state=state, where=filters, sort=order
+            )
         runs = [StoredRun.load(RunPaths.of(self.root, r["project"], r["id"])) for r in rows]
         return [r for r in runs if r is not None]
 

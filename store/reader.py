@@ -61,6 +61,11 @@ class StoredRun:
         return self.paths.dir
 
     @property
+    def path(self) -> str:
+        """ "project/run_id", what `Api.run()` takes."""
+        return f"{self.meta.get('project')}/{self.meta.get('id')}"
+
+    @property
     def tags(self) -> list[str]:
         return list(self.meta.get("tags") or [])
 

@@ -65,3 +65,26 @@ def spawn(
         text=True,
         **kw,
     )
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_runs"
+
+
+@pytest.fixture
+def samples(tmp_path: Path) -> Path:
+    """A private copy of the committed sample store (tests must not touch the repo's)."""
+    import shutil
+
+    dst = tmp_path / "samples"
+    shutil.copytree(SAMPLES / "runs", dst / "runs")
+    return dst
+
+
+def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """The `flightlog` command in a real subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "flightlog.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -1,0 +1,267 @@
+"""index.duckdb: incremental catch-up, rebuild, concurrency, queries, the filter language."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import flightlog
+from flightlog.store.catalog import select_runs
+from flightlog.store.filters import FilterError, compile_filter
+from flightlog.store.index import INDEX_FILE, Index, rebuild
+from flightlog.store.query import downsample, metric_stats
+
+from .conftest import cli, spawn
+
+
+def _make_runs(n: int, project: str = "p", steps: int = 50) -> list[flightlog.Run]:
+    runs = []
+    for i in range(n):
+        run = flightlog.init(
+            project=project,
+            config={"lr": 10.0**-i, "i": i},
+            reinit=True,
+            tags=["even" if i % 2 == 0 else "odd"],
+        )
+        for s in range(steps):
+            run.log({"loss": (i + 1) / (s + 1), "acc": s / steps})
+        run.finish(quiet=True)
+        runs.append(run)
+    return runs
+
+
+def test_catch_up_is_incremental(store: Path) -> None:
+    _make_runs(5)
+    with Index(store) as idx:
+        assert (idx.last.runs_indexed, idx.last.source) == (5, "file")
+    with Index(store) as idx:
+        assert idx.last.runs_indexed == 0  # nothing changed: nothing re-read
+    _make_runs(1, project="q")
+    with Index(store) as idx:
+        assert idx.last.runs_indexed == 1 and idx.last.runs_seen == 6
+        assert len(select_runs(idx)) == 6
+
+
+def test_removed_runs_leave_the_index(store: Path) -> None:
+    import shutil
+
+    runs = _make_runs(3)
+    Index(store).close()
+    shutil.rmtree(runs[0].dir)
+    with Index(store) as idx:
+        assert idx.last.runs_removed == 1
+        assert {r["id"] for r in select_runs(idx)} == {runs[1].id, runs[2].id}
+
+
+def test_deleting_the_index_loses_nothing(store: Path) -> None:
+    _make_runs(4)
+    with Index(store) as idx:
+        before = select_runs(idx, sort="config.lr")
+    (store / INDEX_FILE).unlink()
+    with Index(store) as idx:
+        after = select_runs(idx, sort="config.lr")
+    assert [r["run_key"] for r in before] == [r["run_key"] for r in after]
+    assert rebuild(store).runs_indexed == 4
+
+
+def test_index_holds_run_metadata_segments_and_keys(store: Path) -> None:
+    _make_runs(1, steps=30)
+    with Index(store) as idx:
+        row = idx.con.execute(
+            'SELECT state, steps, "values", tags, created_at <= last_time FROM runs'
+        ).fetchone()
+        assert row == ("finished", 30, 60, ["even"], True)
+        segs = idx.con.execute(
+            'SELECT sealed, "rows", step_min, step_max, length(sha256) FROM segments'
+        ).fetchall()
+        assert segs == [(True, 60, 0, 29, 64)]
+        keys = idx.con.execute("SELECT DISTINCT key FROM segment_keys ORDER BY key").fetchall()
+        assert keys == [("acc",), ("loss",)]
+
+
+def test_a_reader_never_fails_when_another_process_holds_the_index(store: Path) -> None:
+    _make_runs(3)
+    Index(store).close()
+    holder = spawn(f"""
+        import duckdb, time
+        con = duckdb.connect({str(store / INDEX_FILE)!r})
+        print("holding", flush=True)
+        time.sleep(6)
+    """)
+    assert holder.stdout.readline().strip() == "holding"
+    try:
+        _make_runs(1, project="late")  # a writer keeps going: it never opens the index
+        t0 = time.monotonic()
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "flightlog.cli", "runs", "--json", "--root", str(store)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outs = [p.communicate(timeout=30) for p in procs]
+        assert time.monotonic() - t0 < 5, "a reader hung on the held index"
+        for p, (out, err) in zip(procs, outs, strict=True):
+            assert p.returncode == 0, err
+            assert out.count('"id"') == 4  # the new run too: caught up in memory
+        with Index(store) as idx:
+            assert idx.last.source in ("read-only", "memory")
+            assert len(select_runs(idx)) == 4
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_running_run_state_follows_its_process(store: Path) -> None:
+    proc = spawn("""
+        import flightlog, time
+        run = flightlog.init(project="live", id="live1")
+        run.log({"x": 1})
+        print("started", flush=True)
+        time.sleep(60)
+    """)
+    assert proc.stdout.readline().strip() == "started"
+    with Index(store) as idx:
+        assert select_runs(idx)[0]["state"] == "running"
+    proc.kill()
+    proc.wait()
+    with Index(store) as idx:  # no file changed, but the process is gone
+        assert select_runs(idx)[0]["state"] == "crashed"
+
+
+def test_corrupt_segment_is_flagged_and_the_rest_lists(store: Path) -> None:
+    runs = _make_runs(2)
+    seg = next((Path(runs[0].dir) / "history").glob("*.parquet"))
+    seg.write_bytes(b"garbage")
+    with Index(store) as idx:
+        rows = {r["id"]: r for r in select_runs(idx)}
+    assert rows[runs[0].id]["warnings"] and "unreadable segment" in rows[runs[0].id]["warnings"]
+    assert rows[runs[1].id]["warnings"] is None
+    res = cli("runs", "--root", str(store))
+    assert res.returncode == 0 and "✓!" in res.stdout  # the warning marker
+
+
+def test_downsample_matches_numpy(store: Path) -> None:
+    run = flightlog.init(project="ds", settings={"segment_rows": 3000})
+    rng = np.random.default_rng(1)
+    vals = rng.normal(size=10_000)
+    vals[1234] = 50.0  # a spike must survive downsampling
+    for i, v in enumerate(vals):
+        run.log({"y": float(v)})
+        if i == 5000:
+            time.sleep(0.3)  # some sealed, some open segments
+    time.sleep(0.3)  # the writer flushes within 100 ms
+    with Index(store) as idx:
+        key = select_runs(idx)[0]["run_key"]
+        t = downsample(idx, [key], "y", buckets=100).to_pylist()
+    assert len(t) == 100
+    assert sum(b["n"] for b in t) == 10_000
+    assert max(b["vmax"] for b in t) == 50.0
+    b7 = t[7]
+    chunk = vals[b7["x_min"] : b7["x_max"] + 1]
+    assert (b7["vmin"], b7["vmax"], b7["vlast"]) == (chunk.min(), chunk.max(), chunk[-1])
+    run.finish(quiet=True)
+
+
+def test_metric_stats(store: Path) -> None:
+    (run,) = _make_runs(1, steps=10)
+    with Index(store) as idx:
+        stats = {s["key"]: s for s in metric_stats(idx, f"p/{run.id}").to_pylist()}
+    assert stats["loss"]["min"] == 0.1 and stats["loss"]["max"] == 1.0
+    assert stats["acc"]["last"] == 0.9 and stats["acc"]["n"] == 10
+
+
+def test_api_runs_filters_through_the_index(store: Path) -> None:
+    _make_runs(6)
+    api = flightlog.Api(store)
+    assert [r.config["i"] for r in api.runs(filters="config.lr < 0.01", order="-config.i")] == [
+        5,
+        4,
+        3,
+    ]
+    assert len(api.runs(tags=("odd",))) == 3
+    assert api.runs(project="nope") == []
+
+
+@pytest.mark.parametrize(
+    ("expr", "ids"),
+    [
+        ("config.i >= 4", {4, 5}),
+        ("config.i < 2 or config.i = 5", {0, 1, 5}),
+        ("not config.i > 0", {0}),
+        ("(config.i = 1 or config.i = 2) and tag = even", {2}),
+        ("tag != even", {1, 3, 5}),
+        ("summary.loss <= 0.1 and config.lr > 1e-3", {0, 1, 2}),
+        ("name ~ '-[0-9]+$' and config.i = 3", {3}),
+        ("config.missing = null and config.i = 0", {0}),
+        ("steps > 49", {0, 1, 2, 3, 4, 5}),
+        ("state = finished and project = p and config.i=1", {1}),
+    ],
+)
+def test_filter_language(store: Path, expr: str, ids: set[int]) -> None:
+    _make_runs(6)
+    got = {r.config["i"] for r in flightlog.Api(store).runs(filters=expr)}
+    assert got == ids
+
+
+@pytest.mark.parametrize(
+    ("expr", "message", "at"),
+    [
+        ("", "empty filter", 0),
+        ("config.lr", "expected an operator", 9),
+        ("config.lr >", "expected a value", 11),
+        ("bogus = 1", "unknown field 'bogus'", 0),
+        ("config.lr = 1 and", "expected a field", 17),
+        ("(config.lr = 1", r"missing '\)'", 14),
+        ("config.lr = 1 config.x = 2", "expected 'and', 'or' or the end", 14),
+        ("steps > many", "steps is a number", 8),
+        ("name ~ 3", "~ matches text", 7),
+        ("config. = 3", "config. needs a key", 0),
+        ("config.lr = 1 ; drop", "the end, got ';'", 14),
+        ("config.lr = 1 and 'x", 'unexpected character "\'"', 18),
+    ],
+)
+def test_filter_errors_point_at_the_token(expr: str, message: str, at: int) -> None:
+    with pytest.raises(FilterError, match=message) as e:
+        compile_filter(expr)
+    assert e.value.pos == at
+    assert str(e.value).splitlines()[-1] == "  " + " " * at + "^"
+
+
+def test_filter_values_are_parameters_not_sql() -> None:
+    c = compile_filter('name = "x\'; DROP TABLE runs; --"')
+    assert "DROP" not in c.sql and c.params == ["x'; DROP TABLE runs; --"]
+
+
+def test_two_cli_commands_and_a_writer_at_once(store: Path) -> None:
+    _make_runs(2)
+    writer = spawn(
+        textwrap.dedent("""
+        import flightlog, time
+        run = flightlog.init(project="busy")
+        for i in range(200):
+            run.log({"x": i}); time.sleep(0.01)
+        run.finish()
+    """)
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "flightlog.cli", cmd, "--root", str(store)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for cmd in ("runs", "index", "runs", "index")
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+    assert writer.wait(60) == 0
