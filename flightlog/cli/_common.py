@@ -79,3 +79,36 @@ def sparkline(values: list[float | None]) -> str:
         else:
             out.append(SPARKS[min(len(SPARKS) - 1, int((v - lo) / span * len(SPARKS)))])
     return "".join(out)
+
+
+def print_table(
+    headers: list[str],
+    rows: list[list[str]],
+    right: set[int] = frozenset(),  # type: ignore[assignment]
+    title: str | None = None,
+) -> None:
+    """Aligned columns, two spaces apart; the header bold on a terminal (not with NO_COLOR).
+
+    Hand-rolled because rich's table layout takes ~2 s for 1,000 runs; this takes ~10 ms.
+    """
+    import os
+
+    widths = [len(h) for h in headers]
+    for r in rows:
+        for i, cell in enumerate(r):
+            widths[i] = max(widths[i], len(cell))
+
+    def line(cells: list[str]) -> str:
+        out = [
+            c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)
+        ]
+        return "  ".join(out).rstrip()
+
+    bold = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    out = []
+    if title:
+        out.append(f"\033[1m{title}\033[0m" if bold else title)
+    head = line(headers)
+    out.append(f"\033[1m{head}\033[0m" if bold else head)
+    out.extend(line(r) for r in rows)
+    sys.stdout.write("\n".join(out) + "\n")

@@ -6,9 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from rich.table import Table
-
-from ._common import console, fmt, fmt_duration, fmt_time, open_index, sparkline
+from ._common import console, fmt, fmt_duration, fmt_time, open_index, print_table, sparkline
 
 STATE_ICON = {"running": "●", "finished": "✓", "failed": "✗", "crashed": "☠"}
 
@@ -144,8 +142,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             "run.finish()"
         )
         return 0
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for col in (
+    headers = [
         "",
         "name",
         "id",
@@ -156,27 +153,25 @@ def cmd_runs(args: argparse.Namespace) -> int:
         "started",
         "duration",
         *metrics,
-    ):
-        table.add_column(
-            col,
-            no_wrap=True,
-            justify="right" if col in metrics or col in ("steps", "duration") else "left",
-        )
+    ]
+    table = []
     for r in rows:
         s = summ[r["run_key"]]
-        table.add_row(
-            STATE_ICON.get(r["state"], "?") + ("!" if r["warnings"] else ""),
-            r["name"],
-            r["id"],
-            r["project"],
-            r["group"] or "",
-            ",".join(r["tags"] or []),
-            str(r["steps"]),
-            fmt_time(r["created_at"]),
-            fmt_duration(r["duration"]),
-            *[fmt(s.get(m)) for m in metrics],
+        table.append(
+            [
+                STATE_ICON.get(r["state"], "?") + ("!" if r["warnings"] else ""),
+                r["name"],
+                r["id"],
+                r["project"],
+                r["group"] or "",
+                ",".join(r["tags"] or []),
+                str(r["steps"]),
+                fmt_time(r["created_at"]),
+                fmt_duration(r["duration"]),
+                *[fmt(s.get(m)) for m in metrics],
+            ]
         )
-    console().print(table)
+    print_table(headers, table, right={6, 8, *range(9, 9 + len(metrics))})
     return 0
 
 
@@ -252,21 +247,21 @@ def cmd_show(args: argparse.Namespace) -> int:
         for k, v in config.items():
             c.print(f"  {k} = {fmt(v)}", markup=False)
     if stats:
-        table = Table(box=None, header_style="bold", title_justify="left")
-        for col in ("metric", "last", "min", "max", "n", ""):
-            table.add_column(col, no_wrap=True, justify="left" if col == "metric" else "right")
+        print()
+        metric_rows = []
         for st in stats:
             last = fmt(st["last"]) if st["last"] is not None else (st["last_text"] or "")
-            table.add_row(
-                st["key"],
-                last,
-                fmt(st["min"]),
-                fmt(st["max"]),
-                str(st["n"]),
-                sparks.get(st["key"], ""),
+            metric_rows.append(
+                [
+                    st["key"],
+                    last,
+                    fmt(st["min"]),
+                    fmt(st["max"]),
+                    str(st["n"]),
+                    sparks.get(st["key"], ""),
+                ]
             )
-        c.print()
-        c.print(table)
+        print_table(["metric", "last", "min", "max", "n", ""], metric_rows, right={1, 2, 3, 4})
     extra = {
         k: v
         for k, v in summary.items()
@@ -309,31 +304,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    c = console()
-    header = [f"{r['name']} ({r['id']})" for r in rows]
-    table = Table(
-        box=None,
-        header_style="bold",
+    header = ["key", *[f"{r['name']} ({r['id']})" for r in rows]]
+    right = set(range(1, len(header)))
+    diff_rows = [[k, *[fmt(cfg[r].get(k)) for r in keys]] for k in differ]
+    print_table(
+        header,
+        diff_rows or [["(identical configs)", *[""] * len(keys)]],
+        right,
         title="config that differs",
-        title_justify="left",
-        title_style="bold",
     )
-    table.add_column("key", no_wrap=True)
-    for h in header:
-        table.add_column(h, no_wrap=True, justify="right")
-    for k in differ:
-        table.add_row(k, *[fmt(cfg[r].get(k)) for r in keys])
-    if not differ:
-        table.add_row("(identical configs)", *[""] * len(keys))
-    c.print(table)
-    table = Table(
-        box=None, header_style="bold", title="summary", title_justify="left", title_style="bold"
+    print()
+    print_table(
+        header,
+        [[k, *[fmt(summ[r].get(k)) for r in keys]] for k in summ_keys],
+        right,
+        title="summary",
     )
-    table.add_column("key", no_wrap=True)
-    for h in header:
-        table.add_column(h, no_wrap=True, justify="right")
-    for k in summ_keys:
-        table.add_row(k, *[fmt(summ[r].get(k)) for r in keys])
-    c.print()
-    c.print(table)
     return 0

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
-from ._common import console, fmt, open_index
+from ._common import fmt, open_index, print_table
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -110,16 +109,5 @@ def cmd_sql(args: argparse.Namespace) -> int:
         w.writerow(names)
         w.writerows(rows)
     else:
-        _print_table(names, rows)
+        print_table(names, [[fmt(v) for v in r] for r in rows])
     return 0
-
-
-def _print_table(names: list[str], rows: list[tuple[Any, ...]]) -> None:
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold")
-    for n in names:
-        table.add_column(n, no_wrap=True)
-    for r in rows:
-        table.add_row(*[fmt(v) for v in r])
-    console().print(table)
