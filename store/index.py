@@ -33,7 +33,7 @@ from .reader import StoredRun
 from .segments import list_segments, read_segment
 
 INDEX_FILE = "index.duckdb"
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 LOCK_WAIT = 1.0  # seconds a reader waits for another process's catch-up before falling back
 
 SCHEMA = """
@@ -57,6 +57,8 @@ CREATE TABLE IF NOT EXISTS {s}.segment_keys (path VARCHAR, key VARCHAR);
 CREATE TABLE IF NOT EXISTS {s}.files (run_key VARCHAR, path VARCHAR, size BIGINT, mtime_ns BIGINT);
 """
 TABLES = ("info", "runs", "config", "summary", "segments", "segment_keys", "files")
+#: what queries need in memory (`files` only serves the catch-up, which reads it in the file)
+MEMORY_TABLES = TABLES[:-1]
 
 
 @dataclass
@@ -71,9 +73,24 @@ class CatchUp:
     source: str = "file"  # "file", "read-only", "memory"
 
 
-def scan_files(root: Path) -> dict[str, dict[str, tuple[int, int]]]:
-    """run_key -> {relative path: (size, mtime_ns)} for every file that describes a run."""
+#: a directory whose mtime is at least this old is trusted not to have changed unseen
+#: (coarse mtime granularity on some network filesystems)
+DIR_MTIME_SETTLE_NS = 2_000_000_000
+
+
+def scan_files(
+    root: Path, known: dict[str, dict[str, tuple[int, int]]] | None = None
+) -> dict[str, dict[str, tuple[int, int]]]:
+    """run_key -> {relative path: (size, mtime_ns)} for every file that describes a run.
+
+    Files are only ever added, renamed into place or removed - each changes its directory's
+    mtime - except open segments, which grow in place. So a run whose three directories
+    (itself, writers/, history/) kept their mtimes, and which had no open segment, is taken
+    from `known` without listing it: three stats instead of three listings.
+    """
     out: dict[str, dict[str, tuple[int, int]]] = {}
+    known = known or {}
+    settled = time.time_ns() - DIR_MTIME_SETTLE_NS
     runs = root / "runs"
     try:
         projects = [e for e in os.scandir(runs) if e.is_dir() and not e.name.startswith(".")]
@@ -83,8 +100,23 @@ def scan_files(root: Path) -> dict[str, dict[str, tuple[int, int]]]:
         for r in os.scandir(p.path):
             if not r.is_dir() or r.name.startswith("."):
                 continue
-            files: dict[str, tuple[int, int]] = {}
             base = f"runs/{p.name}/{r.name}/"
+            run_key = f"{p.name}/{r.name}"
+            dirs = {}
+            for sub in ("", "writers/", "history/"):
+                try:
+                    dirs[base + sub] = (0, os.stat(r.path + "/" + sub).st_mtime_ns)
+                except FileNotFoundError:
+                    pass
+            prev = known.get(run_key)
+            if (
+                prev is not None
+                and all(prev.get(d) == v and v[1] < settled for d, v in dirs.items())
+                and not any(k.endswith(".arrows") for k in prev)
+            ):
+                out[run_key] = prev
+                continue
+            files: dict[str, tuple[int, int]] = dict(dirs)
             for sub in ("", "writers/", "history/"):
                 try:
                     entries = os.scandir(r.path + "/" + sub) if sub else os.scandir(r.path)
@@ -101,7 +133,7 @@ def scan_files(root: Path) -> dict[str, dict[str, tuple[int, int]]]:
                     st = e.stat()
                     files[base + sub + name] = (st.st_size, st.st_mtime_ns)
             if base + "run.json" in files:
-                out[f"{p.name}/{r.name}"] = files
+                out[run_key] = files
     return out
 
 
@@ -131,10 +163,11 @@ def _segment_info(
     warning = None
     try:
         if name.sealed:
-            pf = pq.ParquetFile(path)
+            pf = pq.ParquetFile(path, read_dictionary=["key"])  # distinct keys, no strings
             md = pf.metadata
             label = (pf.schema_arrow.metadata or {}).get(b"flightlog.writer_label", b"").decode()
             keys_col = pf.read(columns=["key"]).column("key")
+            keys_col = pa.chunked_array([c.dictionary for c in keys_col.chunks], pa.string())
             table_rows = md.num_rows
             steps, times = _stats(pf)
         else:
@@ -245,7 +278,7 @@ class Index:
                 try:
                     self._prepare_file()
                     self.last = self.catch_up("idx")
-                    for t in TABLES:
+                    for t in MEMORY_TABLES:
                         self.con.execute(f"INSERT INTO main.{t} SELECT * FROM idx.{t}")
                 finally:
                     self.con.execute("DETACH idx")
@@ -306,17 +339,17 @@ class Index:
     def catch_up(self, schema: str = "main") -> CatchUp:
         """Bring `schema`'s tables in line with the files; returns what it did."""
         stats = CatchUp()
-        on_disk = scan_files(self.root)
-        stats.runs_seen = len(on_disk)
         known: dict[str, dict[str, tuple[int, int]]] = {}
         for run_key, path, size, mtime in self.con.execute(
             f"SELECT run_key, path, size, mtime_ns FROM {schema}.files"
         ).fetchall():
             known.setdefault(run_key, {})[path] = (size, mtime)
+        on_disk = scan_files(self.root, known)
+        stats.runs_seen = len(on_disk)
         changed = [k for k, files in on_disk.items() if known.get(k) != files]
         removed = [k for k in known if k not in on_disk]
         stats.runs_removed = len(removed)
-        self._delete(schema, removed + changed)
+        self._delete(schema, removed + [k for k in changed if k in known])  # new: nothing to drop
         rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in TABLES if t != "info"}
         for i, run_key in enumerate(changed):
             seg_count = self._index_run(run_key, on_disk[run_key], rows)
@@ -412,6 +445,10 @@ class Index:
     def _insert(self, schema: str, rows: dict[str, list[tuple[Any, ...]]]) -> None:
         for table, values in rows.items():
             if not values:
+                continue
+            if len(values) < 64:  # registering an Arrow table costs more than a few rows
+                marks = ", ".join("?" * len(values[0]))
+                self.con.executemany(f"INSERT INTO {schema}.{table} VALUES ({marks})", values)
                 continue
             cols = self.con.execute(f"SELECT * FROM {schema}.{table} LIMIT 0").description
             names = [c[0] for c in cols]
