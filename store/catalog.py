@@ -86,12 +86,15 @@ def summaries(idx: Index, run_keys: Sequence[str]) -> dict[str, dict[str, Any]]:
 
 
 def common_summary_keys(idx: Index, run_keys: Sequence[str], limit: int = 3) -> list[str]:
-    """The numeric summary keys most runs share (the default metric columns)."""
+    """The default metric columns: keys the scripts declared with define_metric (their
+    summary is a min/max/mean the author chose), then the numeric keys most runs share."""
     rows = idx.con.execute(
-        "SELECT key FROM summary WHERE run_key IN (SELECT unnest(?::VARCHAR[])) "
-        "AND num IS NOT NULL AND NOT starts_with(key, '_') "
-        "GROUP BY key ORDER BY count(*) DESC, key LIMIT ?",
-        [list(run_keys), limit],
+        "WITH chosen AS (SELECT DISTINCT unnest(defined_metrics) AS key FROM runs "
+        "WHERE run_key IN (SELECT unnest(?::VARCHAR[]))) "
+        "SELECT s.key FROM summary s WHERE s.run_key IN (SELECT unnest(?::VARCHAR[])) "
+        "AND s.num IS NOT NULL AND NOT starts_with(s.key, '_') GROUP BY s.key "
+        "ORDER BY s.key IN (SELECT key FROM chosen) DESC, count(*) DESC, s.key LIMIT ?",
+        [list(run_keys), list(run_keys), limit],
     ).fetchall()
     return [r[0] for r in rows]
 

@@ -33,7 +33,7 @@ from .reader import StoredRun
 from .segments import list_segments, read_segment
 
 INDEX_FILE = "index.duckdb"
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 LOCK_WAIT = 1.0  # seconds a reader waits for another process's catch-up before falling back
 
 SCHEMA = """
@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS {s}.runs (
     created_at DOUBLE, ended_at DOUBLE, last_time DOUBLE, steps BIGINT, "values" BIGINT,
     host VARCHAR, "user" VARCHAR, command VARCHAR, git_commit VARCHAR, git_branch VARCHAR,
     git_remote VARCHAR, git_dirty BOOLEAN, error VARCHAR, dir VARCHAR, writers VARCHAR,
-    meta VARCHAR, warnings VARCHAR);
+    meta VARCHAR, warnings VARCHAR, defined_metrics VARCHAR[]);
 CREATE TABLE IF NOT EXISTS {s}.config (
     run_key VARCHAR, key VARCHAR, num DOUBLE, text VARCHAR, json VARCHAR);
 CREATE TABLE IF NOT EXISTS {s}.summary (
@@ -326,13 +326,20 @@ class Index:
             return None
         return int(row[0]) if row else None
 
+    def _columns(self, db: str) -> list[tuple[str, str]]:
+        return self.con.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = ? "
+            "AND schema_name = 'main' ORDER BY table_name, column_index",
+            [db],
+        ).fetchall()
+
     def _prepare_file(self) -> None:
-        """Create the schema; a file from another index version is emptied and rebuilt."""
-        self.con.execute(SCHEMA.format(s="idx"))
-        version = self._version("idx")
-        if version != INDEX_VERSION:
+        """Create the schema; a file from another index version, or whose tables differ from
+        this version's (an interrupted upgrade), is dropped and rebuilt."""
+        if self._version("idx") != INDEX_VERSION or self._columns("idx") != self._columns("main"):
             for t in TABLES:
-                self.con.execute(f"DELETE FROM idx.{t}")
+                self.con.execute(f"DROP TABLE IF EXISTS idx.{t}")
+            self.con.execute(SCHEMA.format(s="idx"))
             self.con.execute("INSERT INTO idx.info VALUES ('version', ?)", [str(INDEX_VERSION)])
 
     # -- catching up -----------------------------------------------------------------------
@@ -435,6 +442,11 @@ class Index:
                 json.dumps(writers, default=str),
                 json.dumps(m, default=str),
                 "\n".join(seg_warnings) or None,
+                [
+                    d["name"]
+                    for d in m.get("metrics") or []
+                    if d.get("summary") not in (None, "last")
+                ],
             )
         )
         rows["config"].extend(_value_row(run_key, k, v) for k, v in _flatten(stored.config))

@@ -265,3 +265,20 @@ def test_two_cli_commands_and_a_writer_at_once(store: Path) -> None:
         _, err = p.communicate(timeout=60)
         assert p.returncode == 0, err
     assert writer.wait(60) == 0
+
+
+def test_an_index_from_another_version_is_rebuilt(store: Path) -> None:
+    import duckdb
+
+    _make_runs(2)
+    Index(store).close()
+    con = duckdb.connect(str(store / INDEX_FILE))
+    con.execute("ALTER TABLE runs DROP COLUMN warnings")  # as an older flightlog left it
+    con.close()
+    with Index(store) as idx:
+        assert idx.last.runs_indexed == 2 and len(select_runs(idx)) == 2
+    con = duckdb.connect(str(store / INDEX_FILE))
+    con.execute("UPDATE info SET value = '0' WHERE name = 'version'")
+    con.close()
+    with Index(store) as idx:
+        assert idx.last.runs_indexed == 2
