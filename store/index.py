@@ -336,7 +336,8 @@ class Index:
     def _prepare_file(self) -> None:
         """Create the schema; a file from another index version, or whose tables differ from
         this version's (an interrupted upgrade), is dropped and rebuilt."""
-        if self._version("idx") != INDEX_VERSION or self._columns("idx") != self._columns("main"):
+        here = self.con.execute("SELECT current_database()").fetchone()[0]
+        if self._version("idx") != INDEX_VERSION or self._columns("idx") != self._columns(here):
             for t in TABLES:
                 self.con.execute(f"DROP TABLE IF EXISTS idx.{t}")
             self.con.execute(SCHEMA.format(s="idx"))
