@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -72,16 +73,17 @@ def select_runs(
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def summaries(idx: Index, run_keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """run_key -> {summary key: numeric value or text} for the given runs."""
+def values_of(idx: Index, table: str, run_keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """run_key -> {key: value as logged} from the `config` or `summary` table."""
+    if table not in ("config", "summary"):
+        raise ValueError(f"no such table {table!r}")
     out: dict[str, dict[str, Any]] = {k: {} for k in run_keys}
     rows = idx.con.execute(
-        "SELECT run_key, key, num, text FROM summary WHERE run_key IN "
-        "(SELECT unnest(?::VARCHAR[]))",
+        f"SELECT run_key, key, json FROM {table} WHERE run_key IN (SELECT unnest(?::VARCHAR[]))",
         [list(run_keys)],
     ).fetchall()
-    for run_key, key, num, text in rows:
-        out[run_key][key] = num if num is not None else text
+    for run_key, key, value in rows:
+        out[run_key][key] = json.loads(value)
     return out
 
 

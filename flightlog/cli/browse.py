@@ -86,28 +86,8 @@ def _run_object(row: dict[str, Any], config: dict[str, Any], summary: dict[str, 
     }
 
 
-def _configs(idx: Any, run_keys: list[str]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {k: {} for k in run_keys}
-    for run_key, key, value in idx.con.execute(
-        "SELECT run_key, key, json FROM config WHERE run_key IN (SELECT unnest(?::VARCHAR[]))",
-        [run_keys],
-    ).fetchall():
-        out[run_key][key] = json.loads(value)
-    return out
-
-
-def _summaries_json(idx: Any, run_keys: list[str]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {k: {} for k in run_keys}
-    for run_key, key, value in idx.con.execute(
-        "SELECT run_key, key, json FROM summary WHERE run_key IN (SELECT unnest(?::VARCHAR[]))",
-        [run_keys],
-    ).fetchall():
-        out[run_key][key] = json.loads(value)
-    return out
-
-
 def cmd_runs(args: argparse.Namespace) -> int:
-    from flightlog.store.catalog import common_summary_keys, select_runs, summaries
+    from flightlog.store.catalog import common_summary_keys, select_runs, values_of
 
     with open_index(args) as idx:
         rows = select_runs(
@@ -122,7 +102,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         )
         keys = [r["run_key"] for r in rows]
         if args.json:
-            cfg, summ = _configs(idx, keys), _summaries_json(idx, keys)
+            cfg, summ = values_of(idx, "config", keys), values_of(idx, "summary", keys)
             print(
                 json.dumps(
                     [_run_object(r, cfg[r["run_key"]], summ[r["run_key"]]) for r in rows],
@@ -132,7 +112,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             )
             return 0
         metrics = args.metric or common_summary_keys(idx, keys)
-        summ = summaries(idx, keys)
+        summ = values_of(idx, "summary", keys)
     if not rows:
         print(
             f"no runs match in {idx.root}"
@@ -176,7 +156,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from flightlog.store.catalog import resolve_run
+    from flightlog.store.catalog import resolve_run, values_of
     from flightlog.store.query import downsample, metric_stats
 
     with open_index(args) as idx:
@@ -185,8 +165,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         meta = json.loads(
             idx.con.execute("SELECT meta FROM runs WHERE run_key = ?", [key]).fetchone()[0]
         )
-        config = _configs(idx, [key])[key]
-        summary = _summaries_json(idx, [key])[key]
+        config = values_of(idx, "config", [key])[key]
+        summary = values_of(idx, "summary", [key])[key]
         stats = metric_stats(idx, key).to_pylist()
         sparks = {}
         for st in stats:
@@ -275,15 +255,15 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from flightlog.store.catalog import resolve_run
+    from flightlog.store.catalog import resolve_run, values_of
 
     if len(args.runs) < 2:
         raise ValueError("compare needs at least two runs")
     with open_index(args) as idx:
         rows = [resolve_run(idx, r) for r in args.runs]
         keys = [r["run_key"] for r in rows]
-        cfg = _configs(idx, keys)
-        summ = _summaries_json(idx, keys)
+        cfg = values_of(idx, "config", keys)
+        summ = values_of(idx, "summary", keys)
     cfg_keys = sorted({k for c in cfg.values() for k in c})
     differ = [
         k for k in cfg_keys if len({json.dumps(cfg[r].get(k), sort_keys=True) for r in keys}) > 1

@@ -113,7 +113,7 @@ def main() -> None:
         )
 
     from flightlog.store import StoredRun, iter_run_dirs
-    from flightlog.store.catalog import common_summary_keys, select_runs, summaries
+    from flightlog.store.catalog import common_summary_keys, select_runs, values_of
     from flightlog.store.index import INDEX_FILE, Index
     from flightlog.store.query import downsample
 
@@ -140,7 +140,7 @@ def main() -> None:
         with Index(store) as idx:
             rows = select_runs(idx)
             keys = [r["run_key"] for r in rows]
-            summaries(idx, keys)
+            values_of(idx, "summary", keys)
             common_summary_keys(idx, keys)
 
     warm = timed(runs_command)
