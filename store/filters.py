@@ -180,7 +180,7 @@ class _Parser:
                 raise self.fail("tags compare with = != or ~ against text", field)
             self.params.append(value)
             if op == "~":
-                return "len(list_filter(runs.tags, t -> regexp_matches(t, ?))) > 0"
+                return "EXISTS (SELECT 1 FROM unnest(runs.tags) AS u(t) WHERE regexp_matches(t, ?))"
             return f"({'NOT ' if op == '<>' else ''}list_contains(runs.tags, ?))"
         col = RUN_FIELDS.get(name)
         if col is None:

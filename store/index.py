@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -34,7 +35,10 @@ from .segments import list_segments, read_segment
 
 INDEX_FILE = "index.duckdb"
 INDEX_VERSION = 3
-LOCK_WAIT = 1.0  # seconds a reader waits for another process's catch-up before falling back
+LOCK_WAIT = 1.0
+_ATTACH_LOCK = (
+    threading.Lock()
+)  # seconds a reader waits for another process's catch-up before falling back
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS {s}.info (name VARCHAR PRIMARY KEY, value VARCHAR);
@@ -261,6 +265,11 @@ class Index:
 
     # -- opening ---------------------------------------------------------------------------
     def _open(self, persist: bool) -> None:
+        # DuckDB refuses to attach one file twice in a process: threads (UI workers) take turns
+        with _ATTACH_LOCK:
+            self._open_locked(persist)
+
+    def _open_locked(self, persist: bool) -> None:
         path = self.root / INDEX_FILE
         t0 = time.perf_counter()
         if persist and (self.root / "runs").is_dir():

@@ -199,6 +199,7 @@ def test_api_runs_filters_through_the_index(store: Path) -> None:
         ("not config.i > 0", {0}),
         ("(config.i = 1 or config.i = 2) and tag = even", {2}),
         ("tag != even", {1, 3, 5}),
+        ("tag ~ '^od' and config.i < 4", {1, 3}),
         ("summary.loss <= 0.1 and config.lr > 1e-3", {0, 1, 2}),
         ("name ~ '-[0-9]+$' and config.i = 3", {3}),
         ("config.missing = null and config.i = 0", {0}),

@@ -1,1 +1,5 @@
-"""flightlog.tui: the Textual terminal UI (lands with the UI issue)."""
+"""flightlog.tui: the Textual terminal UI (browse, inspect, compare runs; live)."""
+
+from .app import FlightlogApp, run
+
+__all__ = ["FlightlogApp", "run"]

@@ -38,8 +38,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
+        from ._common import root
+
+        if (root(args) / "runs").is_dir():  # plain `flightlog` next to a store: open the UI
+            from .maintain import cmd_tui
+
+            args.store, args.func = None, cmd_tui
+        else:
+            parser.print_help()
+            return 0
     debug = args.debug or bool(os.environ.get("FLIGHTLOG_DEBUG"))
     try:
         return int(args.func(args) or 0)

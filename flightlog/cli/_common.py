@@ -11,8 +11,6 @@ from typing import Any
 
 from rich.console import Console
 
-SPARKS = "▁▂▃▄▅▆▇█"
-
 
 def root(args: argparse.Namespace) -> Path:
     if getattr(args, "root", None):
@@ -64,21 +62,6 @@ def fmt_duration(seconds: float | None) -> str:
     if s < 3600:
         return f"{s // 60}m{s % 60:02d}s"
     return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-
-
-def sparkline(values: list[float | None]) -> str:
-    finite = [v for v in values if v is not None and math.isfinite(v)]
-    if not finite:
-        return ""
-    lo, hi = min(finite), max(finite)
-    span = hi - lo or 1.0
-    out = []
-    for v in values:
-        if v is None or not math.isfinite(v):
-            out.append(" ")
-        else:
-            out.append(SPARKS[min(len(SPARKS) - 1, int((v - lo) / span * len(SPARKS)))])
-    return "".join(out)
 
 
 def print_table(

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from ._common import console, fmt, fmt_duration, fmt_time, open_index, print_table, sparkline
+from ._common import console, fmt, fmt_duration, fmt_time, open_index, print_table
 
 STATE_ICON = {"running": "●", "finished": "✓", "failed": "✗", "crashed": "☠"}
 
@@ -157,7 +157,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from flightlog.store.catalog import resolve_run, values_of
-    from flightlog.store.query import downsample, metric_stats
+    from flightlog.store.query import downsample, metric_stats, sparkline
 
     with open_index(args) as idx:
         row = resolve_run(idx, args.run)

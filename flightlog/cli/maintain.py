@@ -11,6 +11,16 @@ from ._common import console, root
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
+        "tui",
+        parents=[common],
+        help="the terminal UI (also: plain `flightlog`)",
+        description="Browse, filter, inspect and compare runs, live. "
+        "Example: flightlog tui sample_runs",
+    )
+    p.add_argument("store", nargs="?", metavar="ROOT", help="the store (same as --root)")
+    p.set_defaults(func=cmd_tui)
+
+    p = sub.add_parser(
         "index",
         parents=[common],
         help="catch up (or --rebuild) index.duckdb",
@@ -96,3 +106,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     left = [p for p in check(r) if p.kind != "stale-index"]
     print(f"repaired; {len(left)} problem(s) left")
     return 1 if left else 0
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from flightlog.tui import run
+
+    r = root(args) if not args.store else root(argparse.Namespace(root=args.store))
+    if not r.is_dir():
+        raise FileNotFoundError(f"no flightlog store at {r}: pass a directory that holds runs/")
+    run(r)
+    return 0

@@ -1,0 +1,237 @@
+"""The flightlog terminal UI: browse, inspect and compare runs, live while they train.
+
+    flightlog tui [ROOT]        (or plain `flightlog` in a directory holding a store)
+
+Screens: runs (this module), run (run_screen.py), compare (compare_screen.py). Everything
+that reads the store runs in thread workers (tui/data.py); widgets are only touched on the
+app's thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+from textual.worker import get_current_worker
+
+from .data import RunList, load_runs
+from .filterbar import check, to_where
+from .runs_table import BASE_COLUMNS, RunsTable, build_table, sort_key
+
+REFRESH_SECONDS = 2.0
+
+EMPTY = """[b]No runs in {root} yet.[/b] Log a first one in three lines:
+
+    import flightlog
+    run = flightlog.init(project="demo")
+    run.log({{"loss": 0.5}}); run.finish()
+
+then come back here (runs appear within 2 seconds), or open another store: flightlog tui DIR"""
+
+
+class RunsScreen(Screen[None]):
+    """Every run: filter bar, sortable table, marks for compare, live refresh."""
+
+    BINDINGS: ClassVar = [
+        Binding("slash", "focus_filter", "Filter"),
+        Binding("escape", "focus_table", "Table", show=False),
+        Binding("enter", "open_run", "Open", show=False),
+        Binding("space", "toggle_mark", "Mark"),
+        Binding("c", "compare", "Compare"),
+        Binding("s", "sort", "Sort"),
+        Binding("y", "copy_id", "Copy id"),
+        Binding("Y", "copy_path", "Copy path", show=False),
+        Binding("r", "reload", "Refresh", show=False),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root
+        self.runs: RunList | None = None
+        self.order: list[dict[str, Any]] = []
+        self.marked: set[str] = set()
+        self.sort_column = "started"
+        self.sort_desc = False
+        self.where: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="runs-pane"):
+            yield Input(
+                placeholder="filter: text  project:P  tag:T  -tag:T  state:S  "
+                "summary.loss<0.3  config.lr>=1e-3   (/ to focus, esc to leave)",
+                id="filter",
+            )
+            yield Static("", id="filter-error")
+            yield RunsTable(id="runs")
+            yield Static(EMPTY.format(root=self.root), id="empty")
+            yield Static("loading…", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#empty").display = False
+        self.query_one("#filter-error").display = False
+        self.app.sub_title = str(self.root)
+        self.query_one(RunsTable).focus()
+        self.reload()
+        self.set_interval(REFRESH_SECONDS, self.reload)
+
+    # -- loading -------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="runs")
+    def reload(self) -> None:
+        runs = load_runs(self.root, self.where, None)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.show_runs, runs)
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def show_runs(self, runs: RunList) -> None:
+        table = self.query_one(RunsTable)
+        current = self.current_key()
+        self.runs = runs
+        col = self.sort_column
+        self.order = sorted(
+            runs.rows,
+            key=lambda r: sort_key(col, r, runs.summaries.get(r["run_key"], {})),
+            reverse=self.sort_desc,
+        )
+        if self.sort_desc:  # keep missing values last
+            self.order.sort(key=lambda r: sort_key(col, r, runs.summaries.get(r["run_key"], {}))[0])
+        keys = [r["run_key"] for r in self.order]
+        row = keys.index(current) if current in keys else table.cursor_row
+        table.show(build_table(runs, self.order, self.marked), row)
+        empty = not runs.rows and not self.where
+        self.query_one("#empty").display = empty
+        table.display = not empty
+        self.update_status()
+
+    def update_status(self) -> None:
+        if self.runs is None:
+            return
+        states: dict[str, int] = {}
+        for r in self.runs.rows:
+            states[r["state"]] = states.get(r["state"], 0) + 1
+        parts = [f"{len(self.runs.rows)} runs"] + [f"{n} {s}" for s, n in sorted(states.items())]
+        parts.append(f"sorted by {self.sort_column or 'started'}{' ↓' if self.sort_desc else ' ↑'}")
+        if self.marked:
+            parts.append(f"{len(self.marked)} marked (c: compare)")
+        self.query_one("#status", Static).update(" · ".join(parts))
+
+    def current_key(self) -> str | None:
+        table = self.query_one(RunsTable)
+        if not self.order or table.cursor_row >= len(self.order):
+            return None
+        return self.order[table.cursor_row]["run_key"]
+
+    # -- filter --------------------------------------------------------------------------
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        error = self.query_one("#filter-error", Static)
+        problem = check(event.value)
+        error.display = problem is not None
+        if problem:
+            error.update(f"[b red]✗[/] {problem}")
+            return
+        self.where = to_where(event.value)
+        self.reload()
+
+    @on(Input.Submitted, "#filter")
+    def filter_submitted(self) -> None:
+        self.action_focus_table()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_focus_table(self) -> None:
+        self.query_one(RunsTable).focus()
+
+    # -- actions on runs ----------------------------------------------------------------
+    def action_toggle_mark(self) -> None:
+        key = self.current_key()
+        if key is None or self.runs is None:
+            return
+        self.marked ^= {key}
+        table = self.query_one(RunsTable)
+        row = table.cursor_row
+        table.show(build_table(self.runs, self.order, self.marked), row + 1)
+        self.update_status()
+
+    def action_sort(self) -> None:
+        table = self.query_one(RunsTable)
+        columns = BASE_COLUMNS + (self.runs.metrics if self.runs else [])
+        column = columns[min(table.cursor_column, len(columns) - 1)] or "started"
+        if column == self.sort_column:
+            self.sort_desc = not self.sort_desc
+        else:
+            self.sort_column, self.sort_desc = column, False
+        if self.runs is not None:
+            self.show_runs(self.runs)
+
+    def on_data_table_header_selected(self, event: Any) -> None:
+        self.query_one(RunsTable).move_cursor(column=event.column_index)
+        self.action_sort()
+
+    def on_data_table_row_selected(self, event: Any) -> None:
+        self.action_open_run()
+
+    def action_open_run(self) -> None:
+        key = self.current_key()
+        if key is not None:
+            from .run_screen import RunScreen
+
+            self.app.push_screen(RunScreen(self.root, key))
+
+    def action_compare(self) -> None:
+        keys = [r["run_key"] for r in self.order if r["run_key"] in self.marked]
+        if len(keys) < 2:
+            self.notify("mark at least two runs with space, then press c", severity="warning")
+            return
+        from .compare_screen import CompareScreen
+
+        self.app.push_screen(CompareScreen(self.root, keys))
+
+    def action_copy_id(self) -> None:
+        key = self.current_key()
+        if key:
+            self.app.copy_to_clipboard(key.split("/", 1)[1])
+            self.notify(f"copied {key.split('/', 1)[1]}")
+
+    def action_copy_path(self) -> None:
+        key = self.current_key()
+        if key:
+            path = str(self.root / "runs" / key)
+            self.app.copy_to_clipboard(path)
+            self.notify(f"copied {path}")
+
+
+class FlightlogApp(App[None]):
+    """flightlog's terminal UI."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "flightlog"
+    BINDINGS: ClassVar = [Binding("question_mark", "help", "Keys")]
+
+    def __init__(self, root: Path | str) -> None:
+        super().__init__()
+        self.root = Path(root)
+
+    def on_mount(self) -> None:
+        self.push_screen(RunsScreen(self.root))
+
+    def action_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+
+def run(root: Path | str) -> None:
+    FlightlogApp(root).run()

@@ -1,0 +1,119 @@
+"""The compare screen: marked runs overlaid per metric, config differences, summaries."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from .charts import COLORS, MetricChart
+from .data import RunDetail, load_curves, load_run
+
+MAX_CHARTS = 8
+
+
+def best_is_min(key: str, detail: RunDetail) -> bool:
+    """Lower is better for keys declared summary="min" (or goal minimize), or named like a loss."""
+    for d in detail.meta.get("metrics") or []:
+        if d.get("name") == key:
+            return d.get("summary") == "min" or d.get("goal") == "minimize"
+    return any(w in key.lower() for w in ("loss", "err", "perplexity", "time"))
+
+
+class CompareScreen(Screen[None]):
+    BINDINGS: ClassVar = [Binding("escape,q", "app.pop_screen", "Back")]
+
+    def __init__(self, root: Path, run_keys: list[str]) -> None:
+        super().__init__()
+        self.root = root
+        self.run_keys = run_keys
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll():
+            yield Static("", id="legend")
+            yield Static("[b]config that differs[/b]")
+            yield DataTable(id="config-diff", zebra_stripes=True)
+            yield Static("[b]summary[/b] (best in green)")
+            yield DataTable(id="summary", zebra_stripes=True)
+            yield VerticalScroll(id="compare-charts")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True)
+    def load(self) -> None:
+        details = [load_run(self.root, k) for k in self.run_keys]
+        common = None
+        for d in details:
+            keys = {m["key"] for m in d.metrics if m["last"] is not None}
+            common = keys if common is None else common | keys
+        metrics = sorted(common or [])[:MAX_CHARTS]
+        curves = {m: load_curves(self.root, self.run_keys, m) for m in metrics}
+        self.app.call_from_thread(self.show, details, metrics, curves)
+
+    async def show(
+        self, details: list[RunDetail], metrics: list[str], curves: dict[str, Any]
+    ) -> None:
+        names = {d.row["run_key"]: f"{d.row['name']}" for d in details}
+        legend = Text()
+        for i, d in enumerate(details):
+            legend.append("━━ ", style=COLORS[i % len(COLORS)])
+            legend.append(f"{d.row['name']} ({d.row['id']})  ")
+        self.query_one("#legend", Static).update(legend)
+
+        cfg = self.query_one("#config-diff", DataTable)
+        cfg.add_columns("key", *names.values())
+        keys = sorted({k for d in details for k in d.config})
+        differ = [
+            k
+            for k in keys
+            if len({json.dumps(d.config.get(k), sort_keys=True) for d in details}) > 1
+        ]
+        for k in differ:
+            cfg.add_row(k, *[_fmt(d.config.get(k)) for d in details])
+        if not differ:
+            cfg.add_row("(identical configs)", *[""] * len(details))
+
+        summ = self.query_one("#summary", DataTable)
+        summ.add_columns("key", *names.values())
+        skeys = sorted({k for d in details for k in d.summary if not k.startswith("_")})
+        for k in skeys:
+            values = [d.summary.get(k) for d in details]
+            nums = [
+                v
+                for v in values
+                if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            ]
+            best = (min(nums) if best_is_min(k, details[0]) else max(nums)) if nums else None
+            summ.add_row(
+                k,
+                *[
+                    Text(_fmt(v), style="bold green" if v == best and len(nums) > 1 else "")
+                    for v in values
+                ],
+            )
+
+        box = self.query_one("#compare-charts", VerticalScroll)
+        charts = [MetricChart(m) for m in metrics]
+        await box.mount_all(charts)
+        for chart in charts:
+            chart.draw(curves[chart.key], names)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list):
+        return ",".join(str(x) for x in v)
+    return "" if v is None else str(v)

@@ -1,0 +1,236 @@
+"""The run screen: overview, config tree, metrics with sparklines, and a grid of charts."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
+
+from flightlog.store.query import sparkline
+
+from .charts import MetricChart
+from .data import STATE_ICON, RunDetail, load_curves, load_run
+
+MAX_CHARTS = 12
+SMOOTHING = (0.0, 0.6, 0.9)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "" if v is None else str(v)
+
+
+class RunScreen(Screen[None]):
+    """One run, live while it trains."""
+
+    BINDINGS: ClassVar = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("slash", "focus_regex", "Charts regex"),
+        Binding("x", "toggle_x", "x: step/time"),
+        Binding("l", "toggle_log", "Log y"),
+        Binding("m", "cycle_smoothing", "Smooth"),
+        Binding("enter", "toggle_metric", "Chart metric", show=False),
+        Binding("y", "copy_id", "Copy id"),
+    ]
+
+    def __init__(self, root: Path, run_key: str) -> None:
+        super().__init__()
+        self.root = root
+        self.run_key = run_key
+        self.detail: RunDetail | None = None
+        self.charted: list[str] = []
+        self.regex: re.Pattern[str] | None = None
+        self.x_axis = "step"
+        self.log_y = False
+        self.smoothing = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            with Vertical(id="run-left"):
+                yield Static("loading…", id="overview")
+                yield DataTable(id="metrics", cursor_type="row", zebra_stripes=True)
+                yield Tree("config", id="config")
+            with Vertical(id="run-right"):
+                yield Input(
+                    placeholder="charts: metrics matching a regex, e.g. loss|acc "
+                    "(enter on a metric adds it)",
+                    id="regex",
+                )
+                yield VerticalScroll(id="charts")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#metrics", DataTable)
+        table.add_columns("metric", "last", "min", "max", "n", "")
+        self.reload()
+        self.set_interval(2.0, self.reload_if_running)
+
+    # -- data ----------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="run")
+    def reload(self) -> None:
+        detail = load_run(self.root, self.run_key)
+        sparks = {}
+        numeric = [m["key"] for m in detail.metrics if m["last"] is not None]
+        for key in numeric[:40]:
+            curve = load_curves(self.root, [self.run_key], key, buckets=16).get(self.run_key)
+            sparks[key] = sparkline(curve["last"]) if curve else ""
+        self.app.call_from_thread(self.show_detail, detail, sparks)
+
+    def reload_if_running(self) -> None:
+        if self.detail is not None and self.detail.row["state"] == "running":
+            self.reload()
+
+    def show_detail(self, d: RunDetail, sparks: dict[str, str]) -> None:
+        first = self.detail is None
+        self.detail = d
+        r, m = d.row, d.meta
+        git = m.get("git") or {}
+        lines = [
+            f"[b]{r['name']}[/b] ({r['id']}) · {r['project']} · "
+            f"{STATE_ICON.get(r['state'], '')} {r['state']}",
+            f"group {r['group'] or '-'} · job {r['job_type'] or '-'} · "
+            f"tags {', '.join(r['tags'] or []) or '-'}",
+            f"started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(r['created_at']))} "
+            f"on {r['host']} · {r['steps']} steps",
+        ]
+        if git:
+            lines.append(
+                f"git {str(git.get('commit'))[:12]}"
+                f"{' [b yellow](dirty)[/]' if git.get('dirty') else ''} "
+                f"{git.get('branch') or ''}"
+            )
+        lines.append("$ " + " ".join(m.get("command") or []))
+        if r["error"]:
+            lines.append(f"[red]{r['error'].strip().splitlines()[-1]}[/]")
+        if r["warnings"]:
+            lines.append(f"[yellow]! {r['warnings']}[/]")
+        self.query_one("#overview", Static).update("\n".join(lines))
+        table = self.query_one("#metrics", DataTable)
+        row = table.cursor_row
+        table.clear()
+        for st in d.metrics:
+            last = _fmt(st["last"]) if st["last"] is not None else (st["last_text"] or "")
+            table.add_row(
+                st["key"],
+                last,
+                _fmt(st["min"]),
+                _fmt(st["max"]),
+                str(st["n"]),
+                sparks.get(st["key"], ""),
+                key=st["key"],
+            )
+        if d.metrics:
+            table.move_cursor(row=min(row, len(d.metrics) - 1))
+        if first:
+            self.fill_config()
+            numeric = [s["key"] for s in d.metrics if s["last"] is not None]
+            self.charted = numeric[:4]
+        self.draw_charts()
+
+    def fill_config(self) -> None:
+        assert self.detail is not None
+        tree = self.query_one("#config", Tree)
+        tree.clear()
+        nested: dict[str, Any] = {}
+        for key, value in self.detail.config.items():  # dotted keys back into a tree
+            node = nested
+            *parents, leaf = key.split(".")
+            for p in parents:
+                node = node.setdefault(p, {})
+            node[leaf] = value
+
+        def add(parent: Any, d: dict[str, Any]) -> None:
+            for k, v in d.items():
+                if isinstance(v, dict):
+                    add(parent.add(k, expand=True), v)
+                else:
+                    parent.add_leaf(f"{k} = {_fmt(v)}")
+
+        add(tree.root, nested)
+        tree.root.expand()
+
+    # -- charts --------------------------------------------------------------------------
+    def chart_keys(self) -> list[str]:
+        if self.detail is None:
+            return []
+        numeric = [s["key"] for s in self.detail.metrics if s["last"] is not None]
+        if self.regex is not None:
+            return [k for k in numeric if self.regex.search(k)][:MAX_CHARTS]
+        return self.charted[:MAX_CHARTS]
+
+    @work(thread=True, exclusive=True, group="charts")
+    def draw_charts(self) -> None:
+        keys = self.chart_keys()
+        curves = {k: load_curves(self.root, [self.run_key], k, x=self.x_axis) for k in keys}
+        self.app.call_from_thread(self.show_charts, keys, curves)
+
+    async def show_charts(self, keys: list[str], curves: dict[str, Any]) -> None:
+        box = self.query_one("#charts", VerticalScroll)
+        existing = {c.key: c for c in box.query(MetricChart)}
+        if list(existing) != keys:
+            await box.remove_children()
+            await box.mount_all([MetricChart(k) for k in keys])
+            existing = {c.key: c for c in box.query(MetricChart)}
+        x_label = "step" if self.x_axis == "step" else "time (s since epoch)"
+        for k in keys:
+            existing[k].draw(
+                curves[k],
+                {},
+                x_label=x_label,
+                log_y=self.log_y,
+                smoothing=SMOOTHING[self.smoothing],
+            )
+
+    @on(Input.Changed, "#regex")
+    def regex_changed(self, event: Input.Changed) -> None:
+        text = event.value.strip()
+        try:
+            self.regex = re.compile(text) if text else None
+        except re.error as e:
+            self.notify(f"bad regex: {e}", severity="error")
+            return
+        self.draw_charts()
+
+    def action_focus_regex(self) -> None:
+        self.query_one("#regex", Input).focus()
+
+    def action_toggle_metric(self) -> None:
+        table = self.query_one("#metrics", DataTable)
+        if self.detail is None or not self.detail.metrics:
+            return
+        key = self.detail.metrics[table.cursor_row]["key"]
+        self.charted = (
+            [k for k in self.charted if k != key] if key in self.charted else [key, *self.charted]
+        )
+        self.draw_charts()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_toggle_metric()
+
+    def action_toggle_x(self) -> None:
+        self.x_axis = "time" if self.x_axis == "step" else "step"
+        self.draw_charts()
+
+    def action_toggle_log(self) -> None:
+        self.log_y = not self.log_y
+        self.draw_charts()
+
+    def action_cycle_smoothing(self) -> None:
+        self.smoothing = (self.smoothing + 1) % len(SMOOTHING)
+        self.notify(f"smoothing {SMOOTHING[self.smoothing]}")
+        self.draw_charts()
+
+    def action_copy_id(self) -> None:
+        run_id = self.run_key.split("/", 1)[1]
+        self.app.copy_to_clipboard(run_id)
+        self.notify(f"copied {run_id}")

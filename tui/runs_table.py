@@ -1,0 +1,110 @@
+"""The runs table: an Arrow-backed, virtualised DataTable (textual-fastdatatable).
+
+Only visible rows are rendered, so thousands of runs scroll smoothly. A refresh swaps the
+Arrow data underneath and puts the cursor back on the run it was on, so live updates never
+make it jump.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pyarrow as pa
+from textual_fastdatatable import ArrowBackend, DataTable
+
+from .data import STATE_ICON, RunList
+
+BASE_COLUMNS = [
+    "",
+    "state",
+    "name",
+    "id",
+    "project",
+    "group",
+    "tags",
+    "steps",
+    "started",
+    "duration",
+]
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return str(v) if math.isnan(v) or math.isinf(v) else f"{v:.4g}"
+    return str(v)
+
+
+def _duration(s: float | None) -> str:
+    if s is None or s < 0:
+        return ""
+    if s < 60:
+        return f"{s:.1f}s"
+    if s < 3600:
+        return f"{int(s) // 60}m{int(s) % 60:02d}s"
+    return f"{int(s) // 3600}h{(int(s) % 3600) // 60:02d}m"
+
+
+def _started(ts: float | None) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else ""
+
+
+def sort_key(column: str, row: dict[str, Any], summary: dict[str, Any]) -> tuple[int, Any]:
+    """Sort key for a column; missing values sort last whatever the direction."""
+    if column in ("started", ""):
+        v: Any = row["created_at"]
+    elif column in ("steps", "duration", "name", "id", "project", "group", "state"):
+        v = row[column]
+    elif column == "tags":
+        v = ",".join(row["tags"] or [])
+    else:
+        v = summary.get(column)
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return (1, 0)
+    return (0, v if isinstance(v, int | float) else str(v).lower())
+
+
+def build_table(runs: RunList, order: list[dict[str, Any]], marked: set[str]) -> pa.Table:
+    cols: dict[str, list[str]] = {c: [] for c in BASE_COLUMNS + runs.metrics}
+    for r in order:
+        s = runs.summaries.get(r["run_key"], {})
+        cols[""].append("▶" if r["run_key"] in marked else " ")
+        cols["state"].append(STATE_ICON.get(r["state"], "?") + ("!" if r["warnings"] else ""))
+        cols["name"].append(r["name"] or "")
+        cols["id"].append(r["id"])
+        cols["project"].append(r["project"])
+        cols["group"].append(r["group"] or "")
+        cols["tags"].append(",".join(r["tags"] or []))
+        cols["steps"].append(str(r["steps"]))
+        cols["started"].append(_started(r["created_at"]))
+        cols["duration"].append(_duration(r["duration"]))
+        for m in runs.metrics:
+            cols[m].append(_fmt(s.get(m)))
+    return pa.table({k: pa.array(v, pa.string()) for k, v in cols.items()})
+
+
+class RunsTable(DataTable):
+    """DataTable whose whole content is replaced by `show()`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            backend=ArrowBackend(pa.table({c: pa.array([], pa.string()) for c in BASE_COLUMNS})),
+            cursor_type="row",
+            show_row_labels=False,
+            zebra_stripes=True,
+            **kwargs,
+        )
+
+    def show(self, table: pa.Table, cursor_row: int) -> None:
+        self.backend = ArrowBackend(table)
+        self._column_labels = None
+        self._ordered_columns = None
+        self._require_update_dimensions = True
+        self._clear_caches()
+        self.refresh(layout=True)
+        if table.num_rows:
+            self.move_cursor(row=min(max(cursor_row, 0), table.num_rows - 1), animate=False)
