@@ -46,8 +46,8 @@ def _split(text: str) -> list[str]:
     while i < len(words):
         w = words[i]
         # "summary.loss < 0.3" typed with spaces: glue field, operator and value
-        if i + 2 < len(words) and _OPERATOR.fullmatch(words[i + 1]):
-            out.append(f"{w} {words[i + 1]} {words[i + 2]}")
+        if i + 1 < len(words) and _OPERATOR.fullmatch(words[i + 1]):
+            out.append(" ".join(words[i : i + 3]))  # the value may still be being typed
             i += 3
             continue
         out.append(w)

@@ -1,0 +1,321 @@
+"""The terminal UI, driven by Textual's Pilot on real stores (and once in a real tmux)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flightlog.tui import FlightlogApp
+from flightlog.tui.compare_screen import CompareScreen
+from flightlog.tui.run_screen import RunScreen
+from flightlog.tui.runs_table import RunsTable
+
+from .conftest import spawn
+
+SIZE = (120, 36)
+
+
+def rows(app: FlightlogApp) -> list[list[str]]:
+    t = app.screen.query_one(RunsTable)
+    return [list(map(str, t.get_row_at(i))) for i in range(t.row_count)]
+
+
+def names(app: FlightlogApp) -> list[str]:
+    return [r[2] for r in rows(app)]
+
+
+async def settle(pilot, until, timeout: float = 10.0) -> None:
+    """Wait (in app time) until `until()` is true: workers run in threads."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        if until():
+            return
+    raise AssertionError("the UI never reached the expected state")
+
+
+async def type_text(pilot, text: str) -> None:
+    for ch in text:
+        await pilot.press("space" if ch == " " else ch)
+
+
+async def test_runs_screen_lists_sample_runs(samples: Path) -> None:
+    app = FlightlogApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == 12)
+        states = [r[1] for r in rows(app)]
+        assert states.count("✗") == 1 and states.count("☠") == 1
+        status = str(app.screen.query_one("#status").render())
+        assert "12 runs" in status and "1 crashed" in status and "1 failed" in status
+        assert "val/acc" in app.screen.query_one(RunsTable).backend.columns  # define_metric key
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("state:crashed", 1),
+        ("-tag:sgd", 6),
+        ("project:digits-mlp tag:baseline", 2),
+        ("summary.val/acc>=0.98", 5),
+        ("adam config.lr < 0.001", 2),
+        ("moss", 1),
+    ],
+)
+async def test_filter_bar(samples: Path, typed: str, expected: int) -> None:
+    app = FlightlogApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == 12)
+        await pilot.press("slash")
+        await type_text(pilot, typed)
+        await settle(pilot, lambda: len(rows(app)) == expected)
+        assert not app.screen.query_one("#filter-error").display
+
+
+async def test_bad_filter_shows_the_error_inline_and_keeps_the_rows(samples: Path) -> None:
+    app = FlightlogApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == 12)
+        bar = app.screen.query_one("#filter")
+        bar.value = "state:crashed"
+        await settle(pilot, lambda: len(rows(app)) == 1)
+        bar.value = "state:crashed summary.loss <"  # still being typed
+        await pilot.pause(0.5)
+        error = app.screen.query_one("#filter-error")
+        assert error.display and "expected a value" in str(error.render())
+        assert len(rows(app)) == 1  # the last valid filter's rows stay
+
+
+async def test_sort_by_the_cursor_column_both_ways(samples: Path) -> None:
+    app = FlightlogApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == 12)
+        table = app.screen.query_one(RunsTable)
+        table.move_cursor(column=2)  # name
+        await pilot.press("s")
+        assert names(app) == sorted(names(app))
+        await pilot.press("s")
+        assert names(app) == sorted(names(app), reverse=True)
+        table.move_cursor(column=7)  # steps: the failed run's 3 steps first
+        await pilot.press("s")
+        assert rows(app)[0][7] == "3"
+
+
+async def test_mark_and_compare(samples: Path) -> None:
+    app = FlightlogApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == 12)
+        await pilot.press("c")  # nothing marked: a hint, no screen
+        assert not isinstance(app.screen, CompareScreen)
+        await pilot.press("space", "space")
+        assert [r[0] for r in rows(app)][:3] == ["▶", "▶", " "]
+        await pilot.press("c")
+        await settle(
+            pilot,
+            lambda: (
+                isinstance(app.screen, CompareScreen) and len(app.screen.query("MetricChart")) > 0
+            ),
+        )
+        diff = app.screen.query_one("#config-diff")
+        assert {str(diff.get_row_at(i)[0]) for i in range(diff.row_count)} == {"lr"}
+        summary = app.screen.query_one("#summary")
+        keys = [str(summary.get_row_at(i)[0]) for i in range(summary.row_count)]
+        assert "val/acc" in keys
+        best = summary.get_row_at(keys.index("val/acc"))
+        assert sum("green" in str(c.style) for c in best[1:]) == 1  # the better run only
+        await pilot.press("escape")
+        assert not isinstance(app.screen, CompareScreen)
+
+
+async def test_open_a_run_charts_and_keys(samples: Path) -> None:
+    app = FlightlogApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == 12)
+        await pilot.press("down", "down", "enter")
+        await settle(
+            pilot,
+            lambda: (
+                isinstance(app.screen, RunScreen)
+                and app.screen.detail is not None
+                and app.screen.query("MetricChart")
+            ),
+        )
+        screen = app.screen
+        assert "crisp-puddle-3" in str(screen.query_one("#overview").render())
+        metrics = screen.query_one("#metrics")
+        assert metrics.row_count == 6
+        assert len(screen.query("MetricChart")) == 4
+        for key in ("x", "l", "m", "x"):
+            await pilot.press(key)
+        await pilot.press("slash")
+        await type_text(pilot, "^val/")
+        await settle(
+            pilot, lambda: {c.key for c in screen.query("MetricChart")} == {"val/acc", "val/loss"}
+        )
+        assert "lr = 0.1" in str(screen.query_one("#config").root.children[1].label)
+        await pilot.press("escape")  # leave the regex input
+        await pilot.press("escape")
+        assert not isinstance(app.screen, RunScreen)
+
+
+async def test_live_update_while_a_child_process_logs(store: Path) -> None:
+    proc = spawn("""
+        import flightlog, time
+        run = flightlog.init(project="live", name="trainer")
+        for i in range(600):
+            run.log({"loss": 1 / (i + 1)})
+            time.sleep(0.01)
+        run.finish()
+    """)
+    try:
+        deadline = time.time() + 20
+        while not (store / "runs").is_dir() and time.time() < deadline:
+            time.sleep(0.05)
+        app = FlightlogApp(store)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, lambda: rows(app) and rows(app)[0][1] == "●")
+            first = int(rows(app)[0][7])
+            await settle(pilot, lambda: int(rows(app)[0][7]) > first, timeout=8)
+            await settle(pilot, lambda: rows(app)[0][1] == "✓", timeout=20)
+            assert rows(app)[0][7] == "600"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+async def test_cursor_stays_on_its_run_when_rows_change(store: Path) -> None:
+    import flightlog
+
+    for name in ("b-run", "c-run"):
+        flightlog.init(project="p", name=name, reinit=True).finish(quiet=True)
+    app = FlightlogApp(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == 2)
+        table = app.screen.query_one(RunsTable)
+        table.move_cursor(column=2)
+        await pilot.press("s")  # by name
+        await pilot.press("down")
+        assert app.screen.current_key().endswith(rows(app)[1][3])
+        flightlog.init(project="p", name="a-run", reinit=True).finish(quiet=True)
+        await settle(pilot, lambda: len(rows(app)) == 3)
+        assert rows(app)[table.cursor_row][2] == "c-run"
+
+
+async def test_corrupt_segment_marks_the_run(samples: Path) -> None:
+    seg = next((samples / "runs").rglob("*.parquet"))
+    seg.write_bytes(b"garbage")
+    app = FlightlogApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == 12)
+        assert sum(r[1].endswith("!") for r in rows(app)) == 1
+
+
+async def test_empty_store_shows_how_to_log_a_first_run(tmp_path: Path) -> None:
+    (tmp_path / "empty" / "runs").mkdir(parents=True)
+    app = FlightlogApp(tmp_path / "empty")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.screen.query_one("#empty").display)
+        assert "flightlog.init(" in str(app.screen.query_one("#empty").render())
+
+
+async def test_help_and_quit(samples: Path) -> None:
+    app = FlightlogApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+        assert app.screen.query("HelpPanel")
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+# -- snapshots of the main screens on the committed sample runs ----------------------------
+
+
+@pytest.fixture
+def sample_cwd(samples: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Stable text for snapshots: UTC times, a relative store path."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    monkeypatch.chdir(samples.parent)
+    yield Path("samples")
+    monkeypatch.delenv("TZ")
+    time.tzset()
+
+
+def test_snapshot_runs_screen(snap_compare, sample_cwd: Path) -> None:
+    async def ready(pilot) -> None:
+        await settle(pilot, lambda: len(rows(pilot.app)) == 12)
+
+    assert snap_compare(FlightlogApp(sample_cwd), terminal_size=SIZE, run_before=ready)
+
+
+def test_snapshot_compare_screen(snap_compare, sample_cwd: Path) -> None:
+    async def ready(pilot) -> None:
+        await settle(pilot, lambda: len(rows(pilot.app)) == 12)
+        await pilot.press("space", "space", "c")
+        await settle(
+            pilot,
+            lambda: (
+                isinstance(pilot.app.screen, CompareScreen)
+                and len(pilot.app.screen.query("MetricChart")) == 6
+            ),
+        )
+        await pilot.pause(0.3)
+
+    assert snap_compare(FlightlogApp(sample_cwd), terminal_size=SIZE, run_before=ready)
+
+
+# -- a real terminal --------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_in_a_real_terminal_with_tmux(samples: Path) -> None:
+    session = f"flightlog-test-{os.getpid()}"
+    cmd = f"{sys.executable} -m flightlog.cli tui {samples}"
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmd], check=True
+    )
+
+    def screen() -> str:
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+        ).stdout
+
+    def wait_for(text: str, timeout: float = 15) -> str:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            out = screen()
+            if text in out:
+                return out
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never appeared:\n{screen()}")
+
+    try:
+        out = wait_for("graceful-ocean-12")
+        assert "icy-dune-1" in out and "☠" in out
+        time.sleep(1.0)  # as a person would: look first, then type
+        for keys in ("/", "state:failed", "Enter"):  # as a person types: focus moves first
+            subprocess.run(["tmux", "send-keys", "-t", session, keys], check=True)
+            time.sleep(0.5)
+        out = wait_for("celestial-delta-6")
+        assert "icy-dune-1" not in out
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            alive = (
+                subprocess.run(
+                    ["tmux", "has-session", "-t", session], capture_output=True
+                ).returncode
+                == 0
+            )
+            if not alive:
+                break
+            time.sleep(0.2)
+        assert not alive, "q did not quit"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
