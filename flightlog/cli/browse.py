@@ -157,7 +157,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from flightlog.store.catalog import resolve_run, values_of
-    from flightlog.store.query import downsample, metric_stats, sparkline
+    from flightlog.store.query import downsample, metric_summaries
 
     with open_index(args) as idx:
         row = resolve_run(idx, args.run)
@@ -167,12 +167,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         )
         config = values_of(idx, "config", [key])[key]
         summary = values_of(idx, "summary", [key])[key]
-        stats = metric_stats(idx, key).to_pylist()
-        sparks = {}
-        for st in stats:
-            if st["last"] is not None:
-                ds = downsample(idx, [key], st["key"], buckets=24).to_pylist()
-                sparks[st["key"]] = sparkline([b["vlast"] for b in ds])
+        stats = metric_summaries(downsample(idx, [key], None, buckets=24))  # one scan
+        sparks = {st["key"]: st.pop("spark") for st in stats}
     if args.json:
         print(
             json.dumps(
