@@ -524,7 +524,7 @@ class Index:
         for table, values in rows.items():
             if not values:
                 continue
-            if len(values) < 64:  # registering an Arrow table costs more than a few rows
+            if len(values) < 4:  # registering an Arrow table costs more than one or two rows
                 marks = ", ".join("?" * len(values[0]))
                 self.con.executemany(f"INSERT INTO {schema}.{table} VALUES ({marks})", values)
                 continue
