@@ -113,7 +113,7 @@ async def test_mark_and_compare(samples: Path) -> None:
         await pilot.press("c")  # nothing marked: a hint, no screen
         assert not isinstance(app.screen, CompareScreen)
         await pilot.press("space", "space")
-        assert [r[0] for r in rows(app)][:3] == ["▶", "▶", " "]
+        assert [r[0] for r in rows(app)][:3] == ["•", "•", " "]
         await pilot.press("c")
         await settle(
             pilot,
@@ -130,6 +130,51 @@ async def test_mark_and_compare(samples: Path) -> None:
         assert sum("green" in str(c.style) for c in best[1:]) == 1  # the better run only
         await pilot.press("escape")
         assert not isinstance(app.screen, CompareScreen)
+
+
+async def test_group_by_project_then_group_with_folding(samples: Path) -> None:
+    app = FlightlogApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == 12)
+        await pilot.press("g")  # by project: one header + 12 runs
+        assert rows(app)[0][0] == "▼" and rows(app)[0][2] == "digits-mlp (12)"
+        await pilot.press("g")  # by group: two headers
+        headers = [r[2] for r in rows(app) if r[0] in ("▼", "▶")]
+        assert headers == ["adam-lr-sweep (6)", "sgd-lr-sweep (6)"]
+        app.screen.query_one(RunsTable).move_cursor(row=0)
+        await pilot.press("space")  # fold the first group
+        assert len(rows(app)) == 8 and rows(app)[0][0] == "▶"
+        await pilot.press("enter")  # unfold
+        assert len(rows(app)) == 14
+        assert "grouped by group" in str(app.screen.query_one("#status").render())
+        await pilot.press("g")
+        assert len(rows(app)) == 12
+
+
+async def test_pick_summary_columns(samples: Path) -> None:
+    app = FlightlogApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == 12)
+        await pilot.press("m")
+        bar = app.screen.query_one("#columns")
+        assert bar.has_focus and "val/acc" in bar.value
+        bar.value = ""
+        await type_text(pilot, "train/loss grad_norm")
+        await pilot.press("enter")
+        table = app.screen.query_one(RunsTable)
+        await settle(pilot, lambda: list(table.backend.columns)[-2:] == ["train/loss", "grad_norm"])
+
+
+async def test_command_palette_lists_the_screen_actions(samples: Path) -> None:
+    app = FlightlogApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == 12)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for t in ("Filter (slash)", "Mark (space)", "Compare (c)", "Group (g)", "Columns (m)"):
+            assert t in titles
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Group (g)")
+        await command.callback()
+        assert rows(app)[0][0] == "▼"
 
 
 async def test_open_a_run_charts_and_keys(samples: Path) -> None:

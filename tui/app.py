@@ -9,11 +9,13 @@ app's thread.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
@@ -45,6 +47,8 @@ class RunsScreen(Screen[None]):
         Binding("space", "toggle_mark", "Mark"),
         Binding("c", "compare", "Compare"),
         Binding("s", "sort", "Sort"),
+        Binding("g", "group", "Group"),
+        Binding("m", "columns", "Columns"),
         Binding("y", "copy_id", "Copy id"),
         Binding("Y", "copy_path", "Copy path", show=False),
         Binding("r", "reload", "Refresh", show=False),
@@ -60,6 +64,9 @@ class RunsScreen(Screen[None]):
         self.sort_column = "started"
         self.sort_desc = False
         self.where: str | None = None
+        self.metrics: list[str] = []  # summary columns the user picked ([]: the default)
+        self.group_by: str | None = None
+        self.collapsed: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -70,6 +77,11 @@ class RunsScreen(Screen[None]):
                 id="filter",
             )
             yield Static("", id="filter-error")
+            yield Input(
+                placeholder="summary columns, e.g. val/acc, val/loss (enter applies, "
+                "empty: the default)",
+                id="columns",
+            )
             yield RunsTable(id="runs")
             yield Static(EMPTY.format(root=self.root), id="empty")
             yield Static("loading…", id="status")
@@ -78,6 +90,7 @@ class RunsScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#empty").display = False
         self.query_one("#filter-error").display = False
+        self.query_one("#columns").display = False
         self.app.sub_title = str(self.root)
         self.query_one(RunsTable).focus()
         self.reload()
@@ -86,7 +99,7 @@ class RunsScreen(Screen[None]):
     # -- loading -------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="runs")
     def reload(self) -> None:
-        runs = load_runs(self.root, self.where, None)
+        runs = load_runs(self.root, self.where, None, self.metrics)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.show_runs, runs)
 
@@ -94,24 +107,45 @@ class RunsScreen(Screen[None]):
         self.reload()
 
     def show_runs(self, runs: RunList) -> None:
-        table = self.query_one(RunsTable)
-        current = self.current_key()
         self.runs = runs
-        col = self.sort_column
-        self.order = sorted(
-            runs.rows,
-            key=lambda r: sort_key(col, r, runs.summaries.get(r["run_key"], {})),
-            reverse=self.sort_desc,
-        )
-        if self.sort_desc:  # keep missing values last
-            self.order.sort(key=lambda r: sort_key(col, r, runs.summaries.get(r["run_key"], {}))[0])
-        keys = [r["run_key"] for r in self.order]
-        row = keys.index(current) if current in keys else table.cursor_row
-        table.show(build_table(runs, self.order, self.marked), row)
+        self.arrange_rows()
         empty = not runs.rows and not self.where
         self.query_one("#empty").display = empty
-        table.display = not empty
+        self.query_one(RunsTable).display = not empty
         self.update_status()
+
+    def arrange_rows(self, cursor_key: str | None = None, cursor_shift: int = 0) -> None:
+        """Sort (and group) the loaded runs into the table, keeping the cursor on its row."""
+        if self.runs is None:
+            return
+        runs, table, col = self.runs, self.query_one(RunsTable), self.sort_column
+        current = cursor_key or self.current_key() or self.current_header()
+
+        def key(r: dict[str, Any]) -> tuple[int, Any]:
+            return sort_key(col, r, runs.summaries.get(r["run_key"], {}))
+
+        ordered = sorted(runs.rows, key=key, reverse=self.sort_desc)
+        ordered.sort(key=lambda r: key(r)[0])  # missing values last, whatever the direction
+        if self.group_by:
+            groups: dict[str, list[dict[str, Any]]] = {}
+            for r in ordered:
+                groups.setdefault(r[self.group_by] or "(none)", []).append(r)
+            self.order = []
+            for name in sorted(groups):
+                self.order.append(
+                    {
+                        "header": name,
+                        "count": len(groups[name]),
+                        "collapsed": name in self.collapsed,
+                    }
+                )
+                if name not in self.collapsed:
+                    self.order.extend(groups[name])
+        else:
+            self.order = ordered
+        ids = [o.get("run_key") or ("group:" + o["header"]) for o in self.order]
+        row = ids.index(current) + cursor_shift if current in ids else table.cursor_row
+        table.show(build_table(runs, self.order, self.marked), row)
 
     def update_status(self) -> None:
         if self.runs is None:
@@ -121,15 +155,26 @@ class RunsScreen(Screen[None]):
             states[r["state"]] = states.get(r["state"], 0) + 1
         parts = [f"{len(self.runs.rows)} runs"] + [f"{n} {s}" for s, n in sorted(states.items())]
         parts.append(f"sorted by {self.sort_column or 'started'}{' ↓' if self.sort_desc else ' ↑'}")
+        if self.group_by:
+            parts.append(f"grouped by {self.group_by}")
         if self.marked:
             parts.append(f"{len(self.marked)} marked (c: compare)")
         self.query_one("#status", Static).update(" · ".join(parts))
 
-    def current_key(self) -> str | None:
+    def current_item(self) -> dict[str, Any] | None:
         table = self.query_one(RunsTable)
         if not self.order or table.cursor_row >= len(self.order):
             return None
-        return self.order[table.cursor_row]["run_key"]
+        return self.order[table.cursor_row]
+
+    def current_key(self) -> str | None:
+        """The run under the cursor (None on a group header)."""
+        item = self.current_item()
+        return item.get("run_key") if item else None
+
+    def current_header(self) -> str | None:
+        item = self.current_item()
+        return "group:" + item["header"] if item and "header" in item else None
 
     # -- filter --------------------------------------------------------------------------
     @on(Input.Changed, "#filter")
@@ -151,18 +196,41 @@ class RunsScreen(Screen[None]):
         self.query_one("#filter", Input).focus()
 
     def action_focus_table(self) -> None:
+        self.query_one("#columns").display = False
         self.query_one(RunsTable).focus()
 
     # -- actions on runs ----------------------------------------------------------------
     def action_toggle_mark(self) -> None:
-        key = self.current_key()
-        if key is None or self.runs is None:
+        item = self.current_item()
+        if item is None:
             return
-        self.marked ^= {key}
-        table = self.query_one(RunsTable)
-        row = table.cursor_row
-        table.show(build_table(self.runs, self.order, self.marked), row + 1)
+        if "header" in item:  # space on a group header folds or unfolds it
+            self.collapsed ^= {item["header"]}
+            self.arrange_rows()
+            return
+        self.marked ^= {item["run_key"]}
+        self.arrange_rows(item["run_key"], cursor_shift=1)
         self.update_status()
+
+    def action_group(self) -> None:
+        """Cycle grouping: none -> project -> group -> none."""
+        self.group_by = {None: "project", "project": "group", "group": None}[self.group_by]
+        self.collapsed.clear()
+        self.arrange_rows()
+        self.update_status()
+
+    def action_columns(self) -> None:
+        bar = self.query_one("#columns", Input)
+        bar.value = ", ".join(self.runs.metrics if self.runs else [])
+        bar.display = True
+        bar.focus()
+
+    @on(Input.Submitted, "#columns")
+    def columns_submitted(self, event: Input.Submitted) -> None:
+        self.metrics = [k.strip() for k in event.value.replace(",", " ").split() if k.strip()]
+        event.input.display = False
+        self.action_focus_table()
+        self.reload()
 
     def action_sort(self) -> None:
         table = self.query_one(RunsTable)
@@ -172,8 +240,8 @@ class RunsScreen(Screen[None]):
             self.sort_desc = not self.sort_desc
         else:
             self.sort_column, self.sort_desc = column, False
-        if self.runs is not None:
-            self.show_runs(self.runs)
+        self.arrange_rows()
+        self.update_status()
 
     def on_data_table_header_selected(self, event: Any) -> None:
         self.query_one(RunsTable).move_cursor(column=event.column_index)
@@ -183,6 +251,9 @@ class RunsScreen(Screen[None]):
         self.action_open_run()
 
     def action_open_run(self) -> None:
+        if self.current_header():
+            self.action_toggle_mark()  # enter on a group header folds it too
+            return
         key = self.current_key()
         if key is not None:
             from .run_screen import RunScreen
@@ -225,6 +296,17 @@ class FlightlogApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(RunsScreen(self.root))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The command palette lists every action of the current screen, with its key."""
+        yield from super().get_system_commands(screen)
+        for b in getattr(screen, "BINDINGS", []):
+            if isinstance(b, Binding) and b.description and not b.action.startswith("app."):
+                yield SystemCommand(
+                    f"{b.description} ({b.key})",
+                    f"{b.action} on this screen",
+                    partial(screen.run_action, b.action),
+                )
 
     def action_help(self) -> None:
         if self.screen.query("HelpPanel"):

@@ -71,8 +71,15 @@ def sort_key(column: str, row: dict[str, Any], summary: dict[str, Any]) -> tuple
 def build_table(runs: RunList, order: list[dict[str, Any]], marked: set[str]) -> pa.Table:
     cols: dict[str, list[str]] = {c: [] for c in BASE_COLUMNS + runs.metrics}
     for r in order:
+        if "header" in r:  # a group: "▼ name (n)", folded with "▶"
+            cols[""].append("▶" if r["collapsed"] else "▼")
+            cols["state"].append("")
+            cols["name"].append(f"{r['header']} ({r['count']})")
+            for c in [*BASE_COLUMNS[3:], *runs.metrics]:
+                cols[c].append("")
+            continue
         s = runs.summaries.get(r["run_key"], {})
-        cols[""].append("▶" if r["run_key"] in marked else " ")
+        cols[""].append("•" if r["run_key"] in marked else " ")
         cols["state"].append(STATE_ICON.get(r["state"], "?") + ("!" if r["warnings"] else ""))
         cols["name"].append(r["name"] or "")
         cols["id"].append(r["id"])
