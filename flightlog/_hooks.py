@@ -2,8 +2,9 @@
 
 - normal exit: `atexit` finishes runs (failed, with the traceback, if an exception escaped:
   recorded by the chained `sys.excepthook`);
-- SIGTERM (what Slurm sends at the time limit): runs are finished and marked failed, then the
-  signal is delivered again with the previous disposition so the process ends as it would have.
+- SIGTERM (what Slurm sends at the time limit): runs are finished (from a helper thread: see
+  `_on_sigterm`) and marked failed, then the signal is delivered again with the default
+  disposition so the process ends as it would have.
   If the script installed its own SIGTERM handler, flightlog only flushes and calls it;
 - kill -9: nothing runs; the writer's 100 ms flushes bound what is lost.
 """
@@ -18,6 +19,8 @@ import threading
 import traceback
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
+
+from flightlog.store.threads import start_thread
 
 if TYPE_CHECKING:
     from ._run import Run
@@ -90,9 +93,21 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
                 run._writer.flush()  # the script's own handler decides what happens next
         _prev_sigterm(signum, frame)
         return
-    for run in reversed(_live[:]):
+    # The main thread may have been interrupted inside log(), holding a run's lock: finishing
+    # here would wait for the writer thread, which waits for that lock. So a helper thread
+    # finishes the runs (taking the lock like any thread) and then ends the process as
+    # SIGTERM would have. It is not a daemon: shutdown waits for it. A second SIGTERM kills
+    # at once.
+    ignore = _prev_sigterm == signal.SIG_IGN
+    signal.signal(signal.SIGTERM, signal.SIG_IGN if ignore else signal.SIG_DFL)
+    runs = list(reversed(_live))
+    for run in runs:
+        run._warned.add("finished")  # rows logged meanwhile are kept; no warning about them
+    start_thread(_finish_after_sigterm, "flightlog-sigterm", runs, ignore, daemon=False)
+
+
+def _finish_after_sigterm(runs: list[Run], ignore: bool) -> None:
+    for run in runs:
         run._fail("terminated by SIGTERM")
-    signal.signal(signal.SIGTERM, _prev_sigterm if _prev_sigterm is not None else signal.SIG_DFL)
-    if _prev_sigterm == signal.SIG_IGN:
-        return
-    os.kill(os.getpid(), signal.SIGTERM)
+    if not ignore:
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered to the main thread: default action

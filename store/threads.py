@@ -16,14 +16,17 @@ from typing import Any
 _BLOCKED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2}
 
 
-def start_thread(target: Callable[..., Any], name: str, *args: Any) -> threading.Thread:
-    """Start a daemon thread running `target(*args)` with process signals blocked."""
+def start_thread(
+    target: Callable[..., Any], name: str, *args: Any, daemon: bool = True
+) -> threading.Thread:
+    """Start a thread running `target(*args)` with process signals blocked (a daemon unless
+    the interpreter must wait for it)."""
 
     def run() -> None:
         if hasattr(signal, "pthread_sigmask"):
             signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
         target(*args)
 
-    t = threading.Thread(target=run, name=name, daemon=True)
+    t = threading.Thread(target=run, name=name, daemon=daemon)
     t.start()
     return t

@@ -154,3 +154,28 @@ def test_reading_a_run_while_it_is_written(api: flightlog.Api) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_sigterm_inside_log_never_deadlocks(api: flightlog.Api) -> None:
+    # A tight loop spends most of its time inside log(), holding the run's lock: the signal
+    # usually lands there. Each process must still finish its run and die by the signal.
+    code = """
+        import flightlog, sys
+        run = flightlog.init(project="crash", id=sys.argv[1])
+        print("started", flush=True)
+        i = 0
+        while True:
+            run.log({"i": i})
+            i += 1
+    """
+    procs = [spawn(code.replace("sys.argv[1]", repr(f"tight{n}"))) for n in range(4)]
+    for p in procs:
+        _wait_for(p, "started")
+    time.sleep(0.5)
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for n, p in enumerate(procs):
+        assert p.wait(30) == -signal.SIGTERM
+        run = api.run(f"crash/tight{n}")
+        assert run.state == "failed"
+        assert not list((run.dir / "history").glob("*.arrows"))
