@@ -113,7 +113,10 @@ def downsample(
     buckets: int = 500,
     x: str = "step",
 ) -> pa.Table:
-    """Per run and metric, `buckets` step (or time) buckets: min, max, last, count.
+    """Per run and metric, `buckets` buckets along x: min, max, last, count.
+
+    x is "step", "time" (wall clock) or "metric:KEY" (another metric logged at the same
+    steps, e.g. "metric:tokens").
 
     One scan serves any number of metrics (`keys=None`: all of them); buckets span the run's
     whole x range, so metrics logged at different rates line up. min and max keep spikes
@@ -121,11 +124,22 @@ def downsample(
     non-numeric values do not count towards min and max; `last_text` is the last text value
     (string metrics, and ints beyond 2**53).
     """
-    if x not in ("step", "time"):
-        raise ValueError(f"x must be 'step' or 'time', got {x!r}")
+    x_metric = x[len("metric:") :] if x.startswith("metric:") else None
+    if x not in ("step", "time") and not x_metric:
+        raise ValueError(f"x must be 'step', 'time' or 'metric:KEY', got {x!r}")
     wanted = [keys] if isinstance(keys, str) else (list(keys) if keys is not None else None)
+    if x_metric and wanted is not None:
+        wanted.append(x_metric)
     view = history_view(idx, run_keys, wanted, name="ds")
     numeric = "kind IN (0, 1, 2) AND value IS NOT NULL"
+    if x_metric:  # each value paired with the x metric logged at the same step by its writer
+        lit = "'" + x_metric.replace("'", "''") + "'"
+        idx.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW dsx AS SELECT d.*, xm.xv FROM {view} d JOIN "
+            f"(SELECT run_key, writer, step, value AS xv FROM {view} WHERE key = {lit} AND "
+            f"{numeric}) xm USING (run_key, writer, step)"
+        )
+        view, x = "dsx", "xv"
     # the x range of each run first (one cheap pass), so that the bucketing pass joins a
     # handful of rows instead of re-aggregating the history: 2x faster on 1M steps
     bounds = idx.arrow(

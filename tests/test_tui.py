@@ -208,6 +208,39 @@ async def test_open_a_run_charts_and_keys(samples: Path) -> None:
         assert not isinstance(app.screen, RunScreen)
 
 
+async def test_x_axis_by_another_metric_and_summary_only_values(store: Path) -> None:
+    import flightlog
+
+    run = flightlog.init(project="p", name="tok")
+    for i in range(50):
+        run.log({"loss": 1 / (i + 1), "tokens": 512.0 * i})
+    run.summary["best_checkpoint"] = "ckpt-40"
+    run.finish(quiet=True)
+    app = FlightlogApp(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == 1)
+        await pilot.press("enter")
+        await settle(
+            pilot,
+            lambda: (
+                isinstance(app.screen, RunScreen)
+                and app.screen.detail is not None
+                and app.screen.query("MetricChart")
+            ),
+        )
+        screen = app.screen
+        assert "best_checkpoint=ckpt-40" in str(screen.query_one("#overview").render())
+        keys = [m["key"] for m in screen.detail.metrics]
+        screen.query_one("#metrics").move_cursor(row=keys.index("tokens"))
+        await pilot.press("X")
+        await settle(
+            pilot,
+            lambda: screen.x_axis == "metric:tokens" and not screen.query_one("#charts").loading,
+        )
+        loss = screen.detail.curves["loss"]
+        assert loss["x"][-1] == 512.0 * 49  # plotted against tokens, not steps
+
+
 async def test_live_update_while_a_child_process_logs(store: Path) -> None:
     proc = spawn("""
         import flightlog, time

@@ -34,6 +34,7 @@ class RunScreen(Screen[None]):
         Binding("escape,q", "app.pop_screen", "Back"),
         Binding("slash", "focus_regex", "Charts regex"),
         Binding("x", "toggle_x", "x: step/time"),
+        Binding("X", "x_metric", "x: this metric"),
         Binding("l", "toggle_log", "Log y"),
         Binding("m", "cycle_smoothing", "Smooth"),
         Binding("enter", "toggle_metric", "Chart metric", show=False),
@@ -47,7 +48,8 @@ class RunScreen(Screen[None]):
         self.detail: RunDetail | None = None
         self.charted: list[str] = []
         self.regex: re.Pattern[str] | None = None
-        self.x_axis = "step"
+        self.x_axis = "step"  # "step", "time" or "metric:KEY"
+        self.loading_charts = False
         self.log_y = False
         self.smoothing = 0
 
@@ -74,8 +76,12 @@ class RunScreen(Screen[None]):
         self.set_interval(2.0, self.reload_if_running)
 
     # -- data ----------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="run")
     def reload(self) -> None:
+        self.query_one("#charts").loading = self.detail is None or self.loading_charts
+        self.load()
+
+    @work(thread=True, exclusive=True, group="run")
+    def load(self) -> None:
         detail = load_run(self.root, self.run_key, x=self.x_axis)  # one scan: stats and curves
         self.app.call_from_thread(self.show_detail, detail)
 
@@ -85,6 +91,8 @@ class RunScreen(Screen[None]):
 
     def show_detail(self, d: RunDetail) -> None:
         first = self.detail is None
+        self.loading_charts = False
+        self.query_one("#charts").loading = False
         self.detail = d
         r, m = d.row, d.meta
         git = m.get("git") or {}
@@ -103,6 +111,13 @@ class RunScreen(Screen[None]):
                 f"{git.get('branch') or ''}"
             )
         lines.append("$ " + " ".join(m.get("command") or []))
+        extra = {
+            k: v
+            for k, v in d.summary.items()
+            if not k.startswith("_") and k not in {s["key"] for s in d.metrics}
+        }
+        if extra:  # summary values set directly (run.summary[k] = v), not in the history
+            lines.append("summary " + ", ".join(f"{k}={_fmt(v)}" for k, v in extra.items()))
         if r["error"]:
             lines.append(f"[red]{r['error'].strip().splitlines()[-1]}[/]")
         if r["warnings"]:
@@ -185,7 +200,9 @@ class RunScreen(Screen[None]):
             await box.remove_children()
             await box.mount_all([MetricChart(k) for k in keys])
             existing = {c.key: c for c in box.query(MetricChart)}
-        x_label = "step" if self.x_axis == "step" else "time (s since epoch)"
+        x_label = {"step": "step", "time": "time (s since epoch)"}.get(
+            self.x_axis, self.x_axis.removeprefix("metric:")
+        )
         for k in keys:
             existing[k].draw(
                 curves[k],
@@ -223,7 +240,18 @@ class RunScreen(Screen[None]):
 
     def action_toggle_x(self) -> None:
         self.x_axis = "time" if self.x_axis == "step" else "step"
+        self.loading_charts = True
         self.reload()  # buckets along the other axis: one new scan
+
+    def action_x_metric(self) -> None:
+        """Plot every chart against the metric under the cursor (e.g. epoch, tokens)."""
+        if self.detail is None or not self.detail.metrics:
+            return
+        key = self.detail.metrics[self.query_one("#metrics", DataTable).cursor_row]["key"]
+        self.x_axis = "step" if self.x_axis == f"metric:{key}" else f"metric:{key}"
+        self.notify(f"x axis: {self.x_axis.removeprefix('metric:')}")
+        self.loading_charts = True
+        self.reload()
 
     def action_toggle_log(self) -> None:
         self.log_y = not self.log_y
