@@ -13,6 +13,7 @@ re-reads only runs that changed, so a store that gained one run costs one run's 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -60,6 +61,7 @@ CREATE TABLE IF NOT EXISTS {s}.segments (
 CREATE TABLE IF NOT EXISTS {s}.segment_keys (path VARCHAR, key VARCHAR);
 CREATE TABLE IF NOT EXISTS {s}.files (run_key VARCHAR, path VARCHAR, size BIGINT, mtime_ns BIGINT);
 """
+SCHEMA_HASH = hashlib.sha256(f"{INDEX_VERSION}:{SCHEMA}".encode()).hexdigest()[:16]
 TABLES = ("info", "runs", "config", "summary", "segments", "segment_keys", "files")
 #: what queries need in memory (`files` only serves the catch-up, which reads it in the file)
 MEMORY_TABLES = TABLES[:-1]
@@ -356,7 +358,7 @@ class Index:
         if path.exists():
             try:
                 self.con.execute(f"ATTACH '{_sql_str(str(path))}' AS ro (READ_ONLY)")
-                if self._version("ro") == INDEX_VERSION:
+                if self._info("ro", "schema") == SCHEMA_HASH:
                     for t in TABLES:
                         self.con.execute(f"INSERT INTO main.{t} SELECT * FROM ro.{t}")
                 self.con.execute("DETACH ro")
@@ -373,31 +375,26 @@ class Index:
         if not _is_lock_error(err):
             warnings.warn(f"flightlog: ignoring unusable index {path}: {err}", stacklevel=3)
 
-    def _version(self, schema: str) -> int | None:
+    def _info(self, schema: str, name: str) -> str | None:
         try:
             row = self.con.execute(
-                f"SELECT value FROM {schema}.info WHERE name = 'version'"
+                f"SELECT value FROM {schema}.info WHERE name = ?", [name]
             ).fetchone()
         except duckdb.Error:
             return None
-        return int(row[0]) if row else None
-
-    def _columns(self, db: str) -> list[tuple[str, str]]:
-        return self.con.execute(
-            "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = ? "
-            "AND schema_name = 'main' ORDER BY table_name, column_index",
-            [db],
-        ).fetchall()
+        return row[0] if row else None
 
     def _prepare_file(self) -> None:
-        """Create the schema; a file from another index version, or whose tables differ from
-        this version's (an interrupted upgrade), is dropped and rebuilt."""
-        here = self.con.execute("SELECT current_database()").fetchone()[0]
-        if self._version("idx") != INDEX_VERSION or self._columns("idx") != self._columns(here):
+        """Create the schema; a file written by another version, or with other tables (an
+        interrupted upgrade), is dropped and rebuilt. One lookup: the schema's own hash."""
+        if self._info("idx", "schema") != SCHEMA_HASH:
             for t in TABLES:
                 self.con.execute(f"DROP TABLE IF EXISTS idx.{t}")
             self.con.execute(SCHEMA.format(s="idx"))
-            self.con.execute("INSERT INTO idx.info VALUES ('version', ?)", [str(INDEX_VERSION)])
+            self.con.executemany(
+                "INSERT INTO idx.info VALUES (?, ?)",
+                [("version", str(INDEX_VERSION)), ("schema", SCHEMA_HASH)],
+            )
 
     # -- catching up -----------------------------------------------------------------------
     def catch_up(self, schema: str = "main") -> CatchUp:
