@@ -71,8 +71,11 @@ def curves_of(table: pa.Table, run_key: str | None = None) -> dict[str, Curves]:
     return out
 
 
-def load_run(root: Path, run_key: str, x: str = "step", buckets: int = 400) -> RunDetail:
-    """Everything the run screen shows, from one index open and one scan of the history."""
+def load_run(root: Path, run_key: str, x: str = "step", buckets: int = 240) -> RunDetail:
+    """Everything the run screen shows, from one index open and one scan of the history.
+
+    240 buckets: a braille chart draws 2 points per column, so this is full resolution for
+    charts up to 120 columns wide; more only costs query and drawing time."""
     project, run_id = run_key.split("/", 1)
     with Index(root) as idx:
         row = select_runs(idx, where=f"project = {_q(project)} and id = {_q(run_id)}")[0]
