@@ -8,7 +8,6 @@ handed to DuckDB as Arrow tables.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import pyarrow.compute as pc
 
 from .index import Index
 from .segments import read_ipc_segment
+from .text import sparkline
 
 HISTORY_COLUMNS = "run_key, writer, step, time, key, value, kind, text"
 
@@ -206,21 +206,3 @@ def metric_summaries(buckets: pa.Table, spark_width: int = 24) -> list[dict[str,
 def create_sql_views(idx: Index) -> None:
     """The documented views of `flightlog sql`: runs, history, config, summary."""
     history_view(idx, None, None, name="history")
-
-
-SPARKS = "▁▂▃▄▅▆▇█"
-
-
-def sparkline(values: Sequence[float | None]) -> str:
-    """A one-line chart of `values` (e.g. downsample()'s vlast); gaps for NaN/None."""
-    finite = [v for v in values if v is not None and math.isfinite(v)]
-    if not finite:
-        return ""
-    lo, hi = min(finite), max(finite)
-    span = hi - lo or 1.0
-    return "".join(
-        " "
-        if v is None or not math.isfinite(v)
-        else SPARKS[min(len(SPARKS) - 1, int((v - lo) / span * len(SPARKS)))]
-        for v in values
-    )

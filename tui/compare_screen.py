@@ -15,6 +15,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from flightlog.store.text import fmt
+
 from .charts import COLORS, MetricChart
 from .data import RunDetail, load_run
 
@@ -79,7 +81,7 @@ class CompareScreen(Screen[None]):
             if len({json.dumps(d.config.get(k), sort_keys=True) for d in details}) > 1
         ]
         for k in differ:
-            cfg.add_row(k, *[_fmt(d.config.get(k)) for d in details])
+            cfg.add_row(k, *[fmt(d.config.get(k)) for d in details])
         if not differ:
             cfg.add_row("(identical configs)", *[""] * len(details))
 
@@ -97,7 +99,7 @@ class CompareScreen(Screen[None]):
             summ.add_row(
                 k,
                 *[
-                    Text(_fmt(v), style="bold green" if v == best and len(nums) > 1 else "")
+                    Text(fmt(v), style="bold green" if v == best and len(nums) > 1 else "")
                     for v in values
                 ],
             )
@@ -107,11 +109,3 @@ class CompareScreen(Screen[None]):
         await box.mount_all(charts)
         for chart in charts:
             chart.draw(curves[chart.key], names)
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, list):
-        return ",".join(str(x) for x in v)
-    return "" if v is None else str(v)

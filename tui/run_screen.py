@@ -14,17 +14,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
+from flightlog.store.text import fmt
+
 from .charts import MetricChart
 from .data import STATE_ICON, RunDetail, load_run
 
 MAX_CHARTS = 12
 SMOOTHING = (0.0, 0.6, 0.9)
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return "" if v is None else str(v)
 
 
 class RunScreen(Screen[None]):
@@ -117,7 +113,7 @@ class RunScreen(Screen[None]):
             if not k.startswith("_") and k not in {s["key"] for s in d.metrics}
         }
         if extra:  # summary values set directly (run.summary[k] = v), not in the history
-            lines.append("summary " + ", ".join(f"{k}={_fmt(v)}" for k, v in extra.items()))
+            lines.append("summary " + ", ".join(f"{k}={fmt(v)}" for k, v in extra.items()))
         if r["error"]:
             lines.append(f"[red]{r['error'].strip().splitlines()[-1]}[/]")
         if r["warnings"]:
@@ -127,12 +123,12 @@ class RunScreen(Screen[None]):
         row = table.cursor_row
         table.clear()
         for st in d.metrics:
-            last = _fmt(st["last"]) if st["last"] is not None else (st["last_text"] or "")
+            last = fmt(st["last"]) if st["last"] is not None else (st["last_text"] or "")
             table.add_row(
                 st["key"],
                 last,
-                _fmt(st["min"]),
-                _fmt(st["max"]),
+                fmt(st["min"]),
+                fmt(st["max"]),
                 str(st["n"]),
                 st["spark"],
                 key=st["key"],
@@ -162,7 +158,7 @@ class RunScreen(Screen[None]):
                 if isinstance(v, dict):
                     add(parent.add(k, expand=True), v)
                 else:
-                    parent.add_leaf(f"{k} = {_fmt(v)}")
+                    parent.add_leaf(f"{k} = {fmt(v)}")
 
         add(tree.root, nested)
         tree.root.expand()

@@ -13,6 +13,8 @@ from typing import Any
 import pyarrow as pa
 from textual_fastdatatable import ArrowBackend, DataTable
 
+from flightlog.store.text import fmt, fmt_duration, fmt_time
+
 from .data import STATE_ICON, RunList
 
 BASE_COLUMNS = [
@@ -27,30 +29,6 @@ BASE_COLUMNS = [
     "started",
     "duration",
 ]
-
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return str(v) if math.isnan(v) or math.isinf(v) else f"{v:.4g}"
-    return str(v)
-
-
-def _duration(s: float | None) -> str:
-    if s is None or s < 0:
-        return ""
-    if s < 60:
-        return f"{s:.1f}s"
-    if s < 3600:
-        return f"{int(s) // 60}m{int(s) % 60:02d}s"
-    return f"{int(s) // 3600}h{(int(s) % 3600) // 60:02d}m"
-
-
-def _started(ts: float | None) -> str:
-    import time
-
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else ""
 
 
 def sort_key(column: str, row: dict[str, Any], summary: dict[str, Any]) -> tuple[int, Any]:
@@ -87,10 +65,10 @@ def build_table(runs: RunList, order: list[dict[str, Any]], marked: set[str]) ->
         cols["group"].append(r["group"] or "")
         cols["tags"].append(",".join(r["tags"] or []))
         cols["steps"].append(str(r["steps"]))
-        cols["started"].append(_started(r["created_at"]))
-        cols["duration"].append(_duration(r["duration"]))
+        cols["started"].append(fmt_time(r["created_at"]))
+        cols["duration"].append(fmt_duration(r["duration"]))
         for m in runs.metrics:
-            cols[m].append(_fmt(s.get(m)))
+            cols[m].append(fmt(s.get(m)))
     return pa.table({k: pa.array(v, pa.string()) for k, v in cols.items()})
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
+
+from flightlog.store.text import fmt, fmt_duration, fmt_time
+
+__all__ = ["console", "fmt", "fmt_duration", "fmt_time", "open_index", "print_table", "root"]
 
 
 def root(args: argparse.Namespace) -> Path:
@@ -35,33 +36,6 @@ def open_index(args: argparse.Namespace):
 def console() -> Console:
     # piped output gets the full width: never truncate names or ids
     return Console(width=None if sys.stdout.isatty() else 1000, highlight=False)
-
-
-def fmt(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        if math.isnan(v) or math.isinf(v):
-            return str(v)
-        return f"{v:.4g}"
-    if isinstance(v, list | tuple):
-        return ",".join(str(x) for x in v)
-    return str(v)
-
-
-def fmt_time(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else ""
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or seconds < 0:
-        return ""
-    s = int(seconds)
-    if s < 60:
-        return f"{seconds:.1f}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
 def print_table(
