@@ -26,6 +26,7 @@ from ._context import capture_git
 from ._errors import UsageError
 from ._settings import Settings
 from ._summary import Aggregates, MetricDef, Summary, parse_metric
+from ._sysmetrics import Sampler
 from ._values import normalize
 
 
@@ -71,6 +72,7 @@ class Run:
         for d in meta.get("metrics") or []:
             self._aggs.define(MetricDef(**d))
         self._writer: RunWriter | None = None
+        self._sampler: Sampler | None = None
         self._live = False  # True while this process records the run
         self._git_thread: threading.Thread | None = None
 
@@ -174,6 +176,16 @@ class Run:
         self._paths.writers.mkdir(parents=True, exist_ok=True)
         self._writer._write_state()
         self._writer.start()
+        interval = 15.0 if s.stats_interval is None else float(s.stats_interval)
+        if interval > 0:
+            self._sampler = Sampler(
+                self._paths.dir,
+                writer_id,
+                self._label,
+                interval,
+                str(self._paths.dir),
+                self._warn_once_cb,
+            )
         if not s.disable_git:
             self._git_thread = start_thread(self._capture_git, "flightlog-git")
         _hooks.register(self)
@@ -365,6 +377,8 @@ class Run:
         if self._writer is None:
             return
         self._wait_git(10.0)
+        if self._sampler is not None:
+            self._sampler.stop()
         with self._lock:
             self._meta_dirty = True
         self._live = False

@@ -65,6 +65,7 @@ class Settings:
     heartbeat_interval: float | None = None
     segment_rows: int | None = None
     max_buffered_rows: int | None = None
+    stats_interval: float | None = None
 
 
 def _truthy(v: str) -> bool:
@@ -85,6 +86,14 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
             out[key] = tuple(t.strip() for t in raw.split(",") if t.strip())
         else:
             out[key] = raw
+    if environ.get("FLIGHTLOG_STATS_INTERVAL"):
+        try:
+            out["stats_interval"] = float(environ["FLIGHTLOG_STATS_INTERVAL"])
+        except ValueError:
+            raise UsageError(
+                f"FLIGHTLOG_STATS_INTERVAL={environ['FLIGHTLOG_STATS_INTERVAL']!r} is not a "
+                "number of seconds (0 turns system metrics off)"
+            ) from None
     if environ.get("FLIGHTLOG_DIR"):
         out["dir"] = environ["FLIGHTLOG_DIR"]
     elif environ.get("WANDB_DIR"):

@@ -104,6 +104,16 @@ class RunPaths:
         return self.dir / "history"
 
     @property
+    def system(self) -> Path:
+        """System-metrics segments: a stream of their own that never touches `_step`."""
+        return self.dir / "system"
+
+    def stream(self, name: str) -> Path:
+        if name not in ("history", "system"):
+            raise ValueError(f"unknown stream {name!r}: use 'history' or 'system'")
+        return self.history if name == "history" else self.system
+
+    @property
     def files(self) -> Path:
         return self.dir / "files"
 

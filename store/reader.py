@@ -103,10 +103,11 @@ class StoredRun:
         return merged
 
     # -- history ---------------------------------------------------------------------------
-    def tidy(self, keys: Iterable[str] | None = None) -> pa.Table:
-        """All history rows in the long form, plus a `writer` label column."""
+    def tidy(self, keys: Iterable[str] | None = None, stream: str = "history") -> pa.Table:
+        """All rows of a stream ("history", or "system" metrics) in the long form, plus a
+        `writer` label column."""
         parts = []
-        for name, table in read_segments(self.paths.history):
+        for name, table in read_segments(self.paths.stream(stream)):
             md = table.schema.metadata or {}
             label = md.get(WRITER_LABEL_KEY) or md.get(WRITER_ID_KEY) or name.writer.encode()
             table = table.replace_schema_metadata(None)
@@ -128,13 +129,17 @@ class StoredRun:
             table = table.filter(pc.is_in(table.column("key"), pa.array(list(keys), pa.string())))
         return table
 
-    def history(self, keys: Iterable[str] | None = None) -> pa.Table:
-        """One row per (writer, step): `_step _timestamp _runtime _writer` + a column per key."""
-        return pivot(self.tidy(keys), float(self.meta.get("created_at") or 0.0))
+    def history(self, keys: Iterable[str] | None = None, stream: str = "history") -> pa.Table:
+        """One row per (writer, step): `_step _timestamp _runtime _writer` + a column per key.
 
-    def scan_history(self, keys: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+        `stream="system"` gives the system metrics (`_step` is then the sample's number)."""
+        return pivot(self.tidy(keys, stream), float(self.meta.get("created_at") or 0.0))
+
+    def scan_history(
+        self, keys: Iterable[str] | None = None, stream: str = "history"
+    ) -> Iterator[dict[str, Any]]:
         """One dict per logged row, in step order, values exactly as they were logged."""
-        tidy = self.tidy(keys)
+        tidy = self.tidy(keys, stream)
         if tidy.num_rows == 0:
             return
         rows, _ = _row_index(tidy)

@@ -199,6 +199,16 @@ def rows_to_batches(
         yield _mixed_batch(buf.mixed[i : i + step], schema)
 
 
+class _Slot:
+    """The batches of one drained buffer, in the queue before they exist (see _drain)."""
+
+    __slots__ = ("batches", "ready")
+
+    def __init__(self) -> None:
+        self.batches: deque[pa.RecordBatch] = deque()
+        self.ready = False
+
+
 class RunWriter:
     """Persists one process's rows and state for one run, from a background thread."""
 
@@ -224,7 +234,7 @@ class RunWriter:
         self._state = state
         self._meta = meta
         self._warn = warn
-        self._queue: deque[pa.RecordBatch] = deque()
+        self._queue: deque[_Slot] = deque()
         self._queued_rows = 0
         self._segment: OpenSegment | None = None
         self._seq = 0
@@ -273,7 +283,7 @@ class RunWriter:
             self._sealer.join()
         self._seal_leftovers()
         self._write_state()
-        if self._queue:
+        if self._queued_rows > 0:
             self._warn(
                 f"{self._queued_rows:,} values could not be written to {self.paths.dir} and are "
                 f"lost ({self._failing or 'disk error'})"
@@ -317,18 +327,30 @@ class RunWriter:
             self._tick_locked(force)
 
     def _drain(self) -> bool:
-        """Turn the buffered rows into Arrow batches on the write queue. Returns if any."""
+        """Turn the buffered rows into Arrow batches on the write queue. Returns if any.
+
+        Both threads drain (the writer every tick, log() past INLINE_DRAIN_ROWS), so the
+        queue slot is taken together with the buffer, under the lock: batches are written in
+        the order their rows were logged even when a later drain finishes converting first.
+        """
         with self._lock:
             buf = self.buffer
             if not buf:
                 return False
             self.buffer = RowBuffer()
             table = self.signatures.snapshot()
-        for batch in rows_to_batches(buf, table, self._schema):
-            with self._lock:
-                self._queue.append(batch)
-                self._queued_rows += batch.num_rows
-                self._bound_queue()
+            slot = _Slot()
+            self._queue.append(slot)
+        try:
+            batches = list(rows_to_batches(buf, table, self._schema))
+        except Exception as e:  # never expected (values are normalised); never into log()
+            batches = []
+            self._disk_problem(f"could not convert {len(buf.steps) + len(buf.mixed)} rows: {e!r}")
+        with self._lock:
+            slot.batches.extend(batches)
+            slot.ready = True
+            self._queued_rows += sum(b.num_rows for b in batches)
+            self._bound_queue()
         release_arrow_memory()  # mimalloc heaps are per thread: each thread frees its own
         return True
 
@@ -363,9 +385,13 @@ class RunWriter:
         wrote = False
         while True:
             with self._lock:  # log() may append (or drop the oldest) concurrently
-                if not self._queue:
-                    break
-                batch = self._queue.popleft()
+                if not self._queue or not self._queue[0].ready:
+                    break  # the next rows in order are still being converted
+                slot = self._queue[0]
+                if not slot.batches:
+                    self._queue.popleft()
+                    continue
+                batch = slot.batches.popleft()
             try:
                 if self._segment is None:
                     self._open_segment()
@@ -373,7 +399,7 @@ class RunWriter:
                 self._segment.write(batch)
             except OSError as e:
                 with self._lock:
-                    self._queue.appendleft(batch)  # retried on the next tick
+                    slot.batches.appendleft(batch)  # retried on the next tick
                 where = self._segment.path if self._segment else self.paths.history
                 self._disk_problem(f"cannot write {where}: {e.strerror or e}")
                 self._abandon_segment()
@@ -390,10 +416,14 @@ class RunWriter:
         return wrote
 
     def _bound_queue(self) -> None:
-        while self._queued_rows > self.settings.max_buffered_rows and len(self._queue) > 1:
-            dropped = self._queue.popleft()
-            self._queued_rows -= dropped.num_rows
-            self._dropped += dropped.num_rows
+        while (
+            self._queued_rows > self.settings.max_buffered_rows
+            and len(self._queue) > 1
+            and self._queue[0].ready
+        ):
+            n = sum(b.num_rows for b in self._queue.popleft().batches)
+            self._queued_rows -= n
+            self._dropped += n
 
     def _disk_problem(self, message: str) -> None:
         if self._failing is None:

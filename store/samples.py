@@ -1,0 +1,73 @@
+"""A side stream of rare samples (system metrics) next to a run's history.
+
+Samples arrive every few seconds, not thousands a second, so this needs none of the
+writer's batching: each sample is one record batch appended at once, from the sampler's own
+thread, to an open segment in `<run>/system/`, sealed when the run finishes. Same segment
+format and names as history, so the same readers (and, later, sync) handle it. A disk error
+drops that sample, never the training.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .layout import open_segment_name
+from .schema import segment_schema
+from .segments import OpenSegment, seal
+from .writer import RowBuffer, rows_to_batches
+
+FSYNC_EVERY = 1.0
+
+
+class SampleWriter:
+    """Appends one sample (a dict of scalars) per call; `_step` is the sample's number."""
+
+    def __init__(
+        self, directory: Path, writer_id: str, label: str, warn: Callable[[str], None]
+    ) -> None:
+        self.directory = directory
+        self.samples = 0
+        self._writer_id = writer_id
+        self._schema = segment_schema(writer_id, label)
+        self._warn = warn
+        self._segment: OpenSegment | None = None
+        self._failed = False
+        self._last_fsync = 0.0
+
+    def write(self, t: float, row: dict[str, Any]) -> None:
+        buf = RowBuffer()
+        buf.mixed.append((self.samples, t, row))
+        try:
+            if self._segment is None:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                self._segment = OpenSegment(
+                    self.directory / open_segment_name(self._writer_id, 1), self._schema
+                )
+            for batch in rows_to_batches(buf, (), self._schema):
+                self._segment.write(batch)
+            if time.monotonic() - self._last_fsync >= FSYNC_EVERY:
+                self._segment.fsync()
+                self._last_fsync = time.monotonic()
+        except OSError as e:
+            if not self._failed:
+                self._failed = True
+                self._warn(
+                    f"cannot write system metrics to {self.directory}: "
+                    f"{e.strerror or e}; samples are dropped while this lasts"
+                )
+            return
+        self.samples += 1
+
+    def close(self) -> None:
+        """End the stream and seal it (best effort)."""
+        seg, self._segment = self._segment, None
+        if seg is None:
+            return
+        try:
+            seg.close()
+            seal(seg.path)
+        except OSError as e:
+            self._warn(f"cannot seal system metrics in {self.directory}: {e.strerror or e}")
