@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ._run import Run
 
 _live: list[Run] = []
+_console: Any = None  # the ConsoleCapture of this process, if a run holds one
 _installed_pid: int | None = None
 _prev_excepthook = sys.excepthook
 _prev_sigterm: Any = signal.SIG_DFL
@@ -48,6 +49,23 @@ def unregister(run: Run) -> None:
 
 def live_runs() -> list[Run]:
     return list(_live)
+
+
+def console_taken() -> bool:
+    """One console capture per process: runs started while another captures do not."""
+    return _console is not None
+
+
+def take_console(capture: Any) -> Any:
+    global _console
+    _console = capture
+    return capture
+
+
+def release_console(capture: Any) -> None:
+    global _console
+    if _console is capture:
+        _console = None
 
 
 def _at_exit() -> None:

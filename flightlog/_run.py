@@ -22,6 +22,8 @@ from flightlog.store.writer import Signature, signature
 
 from . import _hooks
 from ._config import Config
+from ._console import DEFAULT_MAX_BYTES as CONSOLE_MAX_BYTES
+from ._console import ConsoleCapture
 from ._context import capture_git
 from ._errors import UsageError
 from ._settings import Settings
@@ -73,6 +75,7 @@ class Run:
             self._aggs.define(MetricDef(**d))
         self._writer: RunWriter | None = None
         self._sampler: Sampler | None = None
+        self._console: ConsoleCapture | None = None
         self._live = False  # True while this process records the run
         self._git_thread: threading.Thread | None = None
 
@@ -176,6 +179,12 @@ class Run:
         self._paths.writers.mkdir(parents=True, exist_ok=True)
         self._writer._write_state()
         self._writer.start()
+        if s.console == "wrap" and not _hooks.console_taken():
+            self._console = _hooks.take_console(
+                ConsoleCapture(
+                    self._paths.files / "output.log", int(s.console_max_bytes or CONSOLE_MAX_BYTES)
+                )
+            )
         interval = 15.0 if s.stats_interval is None else float(s.stats_interval)
         if interval > 0:
             self._sampler = Sampler(
@@ -379,6 +388,9 @@ class Run:
         self._wait_git(10.0)
         if self._sampler is not None:
             self._sampler.stop()
+        if self._console is not None:
+            self._console.stop()
+            _hooks.release_console(self._console)
         with self._lock:
             self._meta_dirty = True
         self._live = False

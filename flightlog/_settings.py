@@ -36,6 +36,7 @@ ENV_NAMES = {
     "disable_git": "DISABLE_GIT",
     "api_key": "API_KEY",
     "base_url": "BASE_URL",
+    "console": "CONSOLE",
 }
 
 
@@ -66,6 +67,8 @@ class Settings:
     segment_rows: int | None = None
     max_buffered_rows: int | None = None
     stats_interval: float | None = None
+    console: str | None = None
+    console_max_bytes: int | None = None
 
 
 def _truthy(v: str) -> bool:
@@ -134,6 +137,7 @@ def resolve(
         if isinstance(s.tags, str):
             raise UsageError(f"tags must be a list of strings, got the string {s.tags!r}")
         s.tags = tuple(str(t) for t in s.tags)
+    s.console = _console(s.console)
     s.silent = bool(s.silent)
     s.disable_git = bool(s.disable_git)
     return s
@@ -180,3 +184,13 @@ def _reinit(reinit: str | bool | None) -> str:
             f"unknown reinit={reinit!r}: use True, False or one of {', '.join(REINIT)}"
         )
     return r
+
+
+def _console(console: str | None) -> str:
+    """'wrap' (tee stdout/stderr into files/output.log, the default) or 'off'. wandb's
+    'auto' and 'redirect' mean 'wrap' here."""
+    c = "wrap" if console is None else str(console).lower()
+    c = {"auto": "wrap", "redirect": "wrap", "false": "off", "none": "off"}.get(c, c)
+    if c not in ("wrap", "off"):
+        raise UsageError(f"unknown console={console!r}: use 'wrap' or 'off'")
+    return c

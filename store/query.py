@@ -18,7 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .index import Index
-from .segments import read_ipc_segment
+from .layout import parse_segment_name
+from .segments import read_live_segment
 from .text import sparkline
 
 HISTORY_COLUMNS = "run_key, writer, step, time, key, value, kind, text"
@@ -74,8 +75,10 @@ def history_view(
             params.append(list(keys))
     tables = []
     for run_key, path, label in segs.open:
+        seg_name = parse_segment_name(Path(path).name)
         try:
-            t = read_ipc_segment(Path(path))
+            assert seg_name is not None
+            t = read_live_segment(seg_name, Path(path))  # sealed since the index saw it: its twin
         except (pa.ArrowInvalid, OSError, ValueError) as e:
             warnings.warn(f"flightlog: skipping unreadable segment {path}: {e}", stacklevel=2)
             continue

@@ -231,12 +231,27 @@ def list_segments(history_dir: Path) -> list[tuple[SegmentName, Path]]:
     return [by_stem[k] for k in sorted(by_stem)]
 
 
+def read_live_segment(name: SegmentName, path: Path) -> pa.Table:
+    """Read a listed segment; an open one sealed since it was listed is read from its twin.
+
+    Sealing renames the Parquet file into place and then removes the IPC file, so a reader
+    that listed the directory just before may find the IPC file gone: the rows are in the
+    sealed twin by then."""
+    try:
+        return read_segment(path)
+    except FileNotFoundError:
+        twin = None if name.sealed else sealed_twin(path.parent, name)
+        if twin is None:
+            raise
+        return read_segment(twin)
+
+
 def read_segments(history_dir: Path) -> list[tuple[SegmentName, pa.Table]]:
     """Every readable segment's rows; a corrupt file is skipped with a warning naming it."""
     out = []
     for name, path in list_segments(history_dir):
         try:
-            out.append((name, read_segment(path)))
+            out.append((name, read_live_segment(name, path)))
         except (pa.ArrowInvalid, OSError, ValueError) as e:
             warnings.warn(f"flightlog: skipping unreadable segment {path}: {e}", stacklevel=2)
     return out

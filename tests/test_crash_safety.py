@@ -102,7 +102,8 @@ def test_script_sigterm_handler_is_respected(api: flightlog.Api) -> None:
         run = flightlog.init(project="crash", id="polite")
         run.log({"x": 1})
         print("started", flush=True)
-        time.sleep(60)
+        for _ in range(600):  # short sleeps, like a training loop: a signal that lands just
+            time.sleep(0.1)   # before a sleep's syscall waits for that sleep to end (CPython)
     """)
     _wait_for(res_proc, "started")
     res_proc.send_signal(signal.SIGTERM)

@@ -77,3 +77,20 @@ def test_api_run_lookup_errors(api) -> None:
         api.run("same")
     assert api.run("a/same").project == "a"
     assert api.run("me/a/same").project == "a"
+
+
+def test_a_segment_sealed_after_listing_is_read_from_its_twin(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from flightlog.store.schema import HISTORY_SCHEMA
+    from flightlog.store.segments import OpenSegment, list_segments, read_live_segment, seal
+
+    seg = OpenSegment(tmp_path / "abc-000001.arrows", HISTORY_SCHEMA)
+    seg.write(pa.RecordBatch.from_pylist(
+        [{"step": 0, "time": 0, "key": "x", "value": 1.0, "kind": 0, "text": None}],
+        schema=HISTORY_SCHEMA))
+    seg.close()
+    ((name, path),) = list_segments(tmp_path)  # a reader lists the open segment...
+    seal(path)  # ...the writer seals it and removes the IPC file...
+    assert not path.exists()
+    assert read_live_segment(name, path).column("value").to_pylist() == [1.0]  # ...no hole

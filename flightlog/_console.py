@@ -1,0 +1,122 @@
+"""Console capture: stdout and stderr teed into the run's files/output.log.
+
+What the user sees is unchanged (every write goes to the real stream first). The copy is
+kept as lines: a carriage return restarts the current line, so a tqdm bar is stored as its
+final state, not as thousands of fragments. Writes from every thread pass through the same
+tee. A background thread appends finished lines to the file every 0.2 s and fsyncs every
+second, so kill -9 loses at most about a second; the unfinished last line is written at
+finish. The file is capped (a note says so when the cap is reached). Output written by C
+code or subprocesses straight to the file descriptors is not seen (as with wandb's "wrap").
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from flightlog.store.threads import start_thread
+
+FLUSH_EVERY = 0.2
+FSYNC_EVERY = 1.0
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+
+class _Tee:
+    """Stands in for sys.stdout / sys.stderr: the real stream, plus a copy to the capture."""
+
+    def __init__(self, real: TextIO, capture: ConsoleCapture, name: str) -> None:
+        self._real = real
+        self._capture = capture
+        self._name = name
+
+    def write(self, text: str) -> int:
+        n = self._real.write(text)
+        self._capture.feed(self._name, text)
+        return n
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding, buffer...
+        return getattr(self._real, name)
+
+
+class ConsoleCapture:
+    """Tees the process's stdout and stderr into `path` until `stop()`."""
+
+    def __init__(self, path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        # re-entrant: a signal handler that finishes the run may interrupt feed() holding it
+        self._lock = threading.RLock()
+        self._partial: dict[str, str] = {"stdout": "", "stderr": ""}
+        self._lines: list[str] = []
+        self._written = 0
+        self._capped = False
+        self._stop = threading.Event()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(path, "ab")  # noqa: SIM115 - closed in stop()
+        self._last_fsync = time.monotonic()
+        self._real = (sys.stdout, sys.stderr)
+        sys.stdout = _Tee(sys.stdout, self, "stdout")  # type: ignore[assignment]
+        sys.stderr = _Tee(sys.stderr, self, "stderr")  # type: ignore[assignment]
+        self._thread = start_thread(self._loop, "flightlog-console")
+
+    def feed(self, stream: str, text: str) -> None:
+        with self._lock:
+            if self._capped:
+                return
+            buf = self._partial[stream] + text
+            *done, rest = buf.split("\n")
+            for line in done:
+                self._lines.append(line[line.rfind("\r") + 1 :] + "\n")
+            # a carriage return restarts the line: keep only what follows the last one
+            self._partial[stream] = rest[rest.rfind("\r") + 1 :] if "\r" in rest else rest
+
+    def _loop(self) -> None:
+        while not self._stop.wait(FLUSH_EVERY):
+            self._flush()
+
+    def _flush(self, final: bool = False) -> None:
+        with self._lock:
+            lines, self._lines = self._lines, []
+            if final:
+                lines += [p + "\n" for p in self._partial.values() if p.strip()]
+                self._partial = {"stdout": "", "stderr": ""}
+        if not lines:
+            return
+        data = "".join(lines).encode("utf-8", errors="replace")
+        if self._written + len(data) > self.max_bytes:
+            data = data[: max(0, self.max_bytes - self._written)]
+            data += (
+                f"\n[flightlog: output.log reached its {self.max_bytes:,}-byte cap; "
+                "later output is shown but not saved]\n"
+            ).encode()
+            with self._lock:
+                self._capped = True
+        try:
+            self._file.write(data)
+            self._file.flush()
+            self._written += len(data)
+            if final or time.monotonic() - self._last_fsync >= FSYNC_EVERY:
+                os.fsync(self._file.fileno())
+                self._last_fsync = time.monotonic()
+        except OSError:
+            pass  # a full disk costs the console copy, never the training
+
+    def stop(self) -> None:
+        """Restore the real streams and write what is left, the unfinished lines too."""
+        if isinstance(sys.stdout, _Tee) and sys.stdout._capture is self:
+            sys.stdout = self._real[0]
+        if isinstance(sys.stderr, _Tee) and sys.stderr._capture is self:
+            sys.stderr = self._real[1]
+        self._stop.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5)
+        self._flush(final=True)
+        self._file.close()

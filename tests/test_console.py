@@ -1,0 +1,90 @@
+"""Console capture: files/output.log gets what the script printed, the terminal is unchanged."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import flightlog
+
+from .conftest import python_script, spawn
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = """
+    import sys, threading, flightlog
+    run = flightlog.init(project="con", id="c1")
+    print("hello stdout")
+    print("an error line", file=sys.stderr)
+    for i in range(101):                      # a tqdm-style progress bar on stderr
+        sys.stderr.write(f"\\r{i:3d}%|" + "#" * (i // 10))
+        sys.stderr.flush()
+    sys.stderr.write("\\n")
+    t = threading.Thread(target=lambda: print("from a thread"))
+    t.start(); t.join()
+    sys.stdout.write("unfinished last line")
+"""
+
+
+def test_output_log_keeps_lines_final_bar_state_threads(api: flightlog.Api) -> None:
+    res = python_script(SCRIPT)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "hello stdout\nfrom a thread\nunfinished last line"  # unchanged
+    assert " 50%|#####" in res.stderr  # the terminal saw every frame (text mode reads \r as \n)
+    log = (api.run("con/c1").dir / "files" / "output.log").read_text()
+    assert log.splitlines() == [
+        "hello stdout",
+        "an error line",
+        "100%|##########",
+        "from a thread",
+        "unfinished last line",
+    ]
+
+
+def test_console_off(api: flightlog.Api) -> None:
+    res = python_script(SCRIPT, env={"FLIGHTLOG_CONSOLE": "off"})
+    assert res.returncode == 0, res.stderr
+    assert not (api.run("con/c1").dir / "files" / "output.log").exists()
+
+
+def test_kill_9_loses_at_most_about_a_second(api: flightlog.Api) -> None:
+    proc = spawn("""
+        import flightlog, time
+        run = flightlog.init(project="con", id="k1")
+        i = 0
+        while True:
+            print(f"line {i} {time.time():.3f}", flush=True)
+            i += 1
+            time.sleep(0.01)
+    """)
+    proc.stdout.readline()
+    time.sleep(1.5)
+    killed = time.time()
+    proc.kill()
+    proc.wait()
+    lines = (api.run("con/k1").dir / "files" / "output.log").read_text().splitlines()
+    assert lines and lines[0].startswith("line 0 ")
+    last = float(lines[-1].split()[-1])
+    assert killed - last < 1.0, f"lost {killed - last:.2f}s of output"
+    assert [int(line.split()[1]) for line in lines] == list(range(len(lines)))
+
+
+def test_size_cap_with_a_note(api: flightlog.Api) -> None:
+    res = python_script("""
+        import flightlog
+        run = flightlog.init(project="con", id="cap", settings={"console_max_bytes": 2000})
+        for i in range(500):
+            print(f"line {i:04d} " + "x" * 40)
+    """)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.count("\n") == 500  # everything still shown
+    log = (api.run("con/cap").dir / "files" / "output.log").read_text()
+    assert "reached its 2,000-byte cap" in log
+    assert len(log.encode()) < 2000 + 200
+
+
+def test_bad_console_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLIGHTLOG_CONSOLE", "tee")
+    with pytest.raises(flightlog.UsageError, match="unknown console='tee'"):
+        flightlog.init()
