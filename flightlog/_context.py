@@ -38,7 +38,74 @@ def process_context() -> dict[str, Any]:
         "python": platform.python_version(),
         "os": platform.platform(terse=True),
         "started_at": time.time(),
+        "cpu_count": os.cpu_count(),
+        "memory_gb": _memory_gb(),
+        "scheduler": _scheduler_env(),
     }
+
+
+_SCHEDULER_PREFIXES = ("SLURM_", "PBS_", "SGE_", "LSB_", "FLUX_")
+_SCHEDULER_SECRETS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "CRED")
+
+
+def _scheduler_env() -> dict[str, str]:
+    """The batch scheduler's job variables (Slurm, PBS, SGE, LSF, Flux), if any."""
+    return {
+        k: v
+        for k, v in sorted(os.environ.items())
+        if k.startswith(_SCHEDULER_PREFIXES) and not any(s in k.upper() for s in _SCHEDULER_SECRETS)
+    }
+
+
+def _memory_gb() -> float | None:
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def write_requirements(files_dir: Path) -> int:
+    """Installed packages as name==version into files/requirements.txt; returns how many.
+
+    Done in the background thread: walking every distribution takes 50-200 ms."""
+    from importlib import metadata
+
+    seen = {}
+    for dist in metadata.distributions():
+        name = dist.metadata.get("Name")
+        if name and name.lower() not in seen:
+            seen[name.lower()] = f"{name}=={dist.version}"
+    try:
+        files_dir.mkdir(parents=True, exist_ok=True)
+        (files_dir / "requirements.txt").write_text(
+            "".join(line + "\n" for _, line in sorted(seen.items()))
+        )
+    except OSError:
+        return 0
+    return len(seen)
+
+
+def gpu_info() -> dict[str, Any] | None:
+    """GPU names, driver and CUDA versions through NVML, when it answers."""
+    try:
+        import pynvml  # type: ignore[import-not-found]
+
+        pynvml.nvmlInit()
+        count = pynvml.nvmlDeviceGetCount()
+        names = [
+            pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(i)) for i in range(count)
+        ]
+        info: dict[str, Any] = {
+            "count": count,
+            "names": [n.decode() if isinstance(n, bytes) else str(n) for n in names],
+        }
+        driver = pynvml.nvmlSystemGetDriverVersion()
+        info["driver"] = driver.decode() if isinstance(driver, bytes) else str(driver)
+        cuda = pynvml.nvmlSystemGetCudaDriverVersion()
+        info["cuda"] = f"{cuda // 1000}.{(cuda % 1000) // 10}"
+        return info
+    except Exception:  # not installed, no driver, no GPU
+        return None
 
 
 def _git(cwd: str, *args: str) -> str | None:

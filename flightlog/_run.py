@@ -24,7 +24,7 @@ from . import _hooks
 from ._config import Config
 from ._console import DEFAULT_MAX_BYTES as CONSOLE_MAX_BYTES
 from ._console import ConsoleCapture
-from ._context import capture_git
+from ._context import capture_git, gpu_info, write_requirements
 from ._errors import UsageError
 from ._settings import Settings
 from ._summary import Aggregates, MetricDef, Summary, parse_metric
@@ -77,7 +77,7 @@ class Run:
         self._sampler: Sampler | None = None
         self._console: ConsoleCapture | None = None
         self._live = False  # True while this process records the run
-        self._git_thread: threading.Thread | None = None
+        self._context_thread: threading.Thread | None = None
 
     # -- identity --------------------------------------------------------------------------
     @property
@@ -142,7 +142,7 @@ class Run:
 
     @property
     def git(self) -> dict[str, Any]:
-        self._wait_git(5.0)
+        self._wait_context(5.0)
         return dict(self._meta.get("git") or {})
 
     def __repr__(self) -> str:
@@ -195,18 +195,23 @@ class Run:
                 str(self._paths.dir),
                 self._warn_once_cb,
             )
-        if not s.disable_git:
-            self._git_thread = start_thread(self._capture_git, "flightlog-git")
+        self._context_thread = start_thread(self._capture_context, "flightlog-context")
         _hooks.register(self)
 
-    def _capture_git(self) -> None:
+    def _capture_context(self) -> None:
+        """The slow part of the context, off init()'s path: git, packages, GPUs."""
         assert self._paths is not None
-        info = capture_git(self._meta.get("cwd") or os.getcwd(), self._paths.files)
-        if info is not None:
-            self._set_meta("git", info)
+        if not self.settings.disable_git:
+            info = capture_git(self._meta.get("cwd") or os.getcwd(), self._paths.files)
+            if info is not None:
+                self._set_meta("git", info)
+        self._set_meta("packages", write_requirements(self._paths.files))
+        gpus = gpu_info()
+        if gpus is not None:
+            self._set_meta("gpus", gpus)
 
-    def _wait_git(self, timeout: float) -> None:
-        t = self._git_thread
+    def _wait_context(self, timeout: float) -> None:
+        t = self._context_thread
         if t is not None and t.is_alive() and threading.current_thread() is not t:
             t.join(timeout)
 
@@ -385,7 +390,7 @@ class Run:
         _hooks.unregister(self)
         if self._writer is None:
             return
-        self._wait_git(10.0)
+        self._wait_context(10.0)
         if self._sampler is not None:
             self._sampler.stop()
         if self._console is not None:

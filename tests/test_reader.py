@@ -86,9 +86,12 @@ def test_a_segment_sealed_after_listing_is_read_from_its_twin(tmp_path: Path) ->
     from flightlog.store.segments import OpenSegment, list_segments, read_live_segment, seal
 
     seg = OpenSegment(tmp_path / "abc-000001.arrows", HISTORY_SCHEMA)
-    seg.write(pa.RecordBatch.from_pylist(
-        [{"step": 0, "time": 0, "key": "x", "value": 1.0, "kind": 0, "text": None}],
-        schema=HISTORY_SCHEMA))
+    seg.write(
+        pa.RecordBatch.from_pylist(
+            [{"step": 0, "time": 0, "key": "x", "value": 1.0, "kind": 0, "text": None}],
+            schema=HISTORY_SCHEMA,
+        )
+    )
     seg.close()
     ((name, path),) = list_segments(tmp_path)  # a reader lists the open segment...
     seal(path)  # ...the writer seals it and removes the IPC file...
