@@ -17,6 +17,7 @@ from typing import Any
 from . import _state
 from ._api import Api
 from ._errors import ConfigError, Error, ResumeError, UsageError
+from ._histogram import Histogram
 from ._init import init
 from ._run import Run
 from ._settings import Settings
@@ -28,6 +29,7 @@ __all__ = [
     "Api",
     "ConfigError",
     "Error",
+    "Histogram",
     "MetricDef",
     "ResumeError",
     "Run",

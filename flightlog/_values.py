@@ -14,6 +14,8 @@ from typing import Any
 
 from flightlog.store.writer import Signature, signature
 
+from ._histogram import Histogram, array_value
+
 RESERVED = frozenset({"_step", "_timestamp", "_runtime", "_writer"})
 _SCALARS = (float, int, bool, str, type(None))
 
@@ -79,16 +81,16 @@ def to_scalar(key: str, v: Any) -> Any:
     if mod == "numpy" or mod.startswith(("numpy.", "torch")):
         shape = getattr(v, "shape", None)
         if shape is not None and tuple(shape) != ():
-            raise TypeError(
-                f"log() value for {key!r} is a {t.__name__} of shape {tuple(shape)}: log a "
-                f"scalar (e.g. {{{key!r}: x.mean().item()}}) or one key per element"
-            )
+            return array_value(key, v)  # a list (<= 32 numbers) or a histogram
         item = v.item()
         if type(item) in _SCALARS:
             return item
+    if isinstance(v, list | tuple | Histogram):
+        return array_value(key, v)
     raise TypeError(
         f"log() value for {key!r} has type {t.__name__}, which flightlog cannot store: "
-        "log an int, float, bool, str or None (or a numpy/torch scalar)"
+        "log an int, float, bool, str or None, a numpy/torch scalar or array, a list of "
+        "numbers or a flightlog.Histogram"
     )
 
 

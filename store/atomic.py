@@ -48,7 +48,15 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
 def dumps(obj: Any) -> bytes:
     """JSON, UTF-8. NaN and infinities are kept (Python's JSON extension) so a summary of a
     diverged run reads back as the float it was, not as a string."""
-    return json.dumps(obj, ensure_ascii=False, indent=1).encode()
+    return json.dumps(obj, ensure_ascii=False, indent=1, default=_to_json).encode()
+
+
+def _to_json(obj: Any) -> Any:
+    """Objects with a to_json() (flightlog.Histogram in a summary) are stored as its dict."""
+    to_json = getattr(obj, "to_json", None)
+    if callable(to_json):
+        return to_json()
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
 
 
 def atomic_write_json(path: Path, obj: Any, *, durable: bool = True) -> None:

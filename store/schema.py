@@ -8,6 +8,7 @@ what was logged (an int stays an int, a bool a bool), not just a float.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pyarrow as pa
@@ -15,7 +16,7 @@ import pyarrow as pa
 SCHEMA_VERSION = 1
 
 #: value kinds stored in the `kind` column
-FLOAT, INT, BOOL, STR, NONE = 0, 1, 2, 3, 4
+FLOAT, INT, BOOL, STR, NONE, LIST, HIST = 0, 1, 2, 3, 4, 5, 6
 
 #: ints whose magnitude exceeds this are stored exactly as decimal text
 _EXACT_INT = 2**53
@@ -58,6 +59,11 @@ def encode_value(v: Any) -> tuple[float | None, int, str | None]:
         return None, STR, v
     if v is None:
         return None, NONE, None
+    if t is list:
+        return None, LIST, json.dumps(v)
+    to_json = getattr(v, "to_json", None)  # flightlog.Histogram
+    if callable(to_json):
+        return None, HIST, json.dumps(to_json())
     raise TypeError(f"cannot encode {t.__name__}")  # normalisation guarantees this never happens
 
 
@@ -71,6 +77,13 @@ def decode_value(value: float | None, kind: int, text: str | None) -> Any:
         return bool(value)
     if kind == STR:
         return text
+    if kind == LIST:
+        return json.loads(text)  # type: ignore[arg-type]
+    if kind == HIST:
+        from flightlog._histogram import Histogram
+
+        d = json.loads(text)  # type: ignore[arg-type]
+        return Histogram(np_histogram=(d["counts"], d["bins"]))
     return None
 
 

@@ -1,0 +1,88 @@
+"""`flightlog.Histogram`, and how arrays and lists become loggable values (as in wandb).
+
+A sequence of up to 32 numbers is logged as a list value; a longer one (a numpy array of
+any shape, a list, a tensor) becomes a Histogram of `num_bins` bins. Both are stored in the
+tidy history as JSON text with their own kind, and read back as a list / a Histogram.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+MAX_LIST = 32
+
+
+class Histogram:
+    """Bins (edges, len = counts + 1) and counts, from raw values or numpy.histogram()."""
+
+    def __init__(
+        self,
+        sequence: Sequence[float] | Any = None,
+        np_histogram: tuple[Any, Any] | None = None,
+        num_bins: int = 64,
+    ) -> None:
+        if np_histogram is not None:
+            counts, bins = np_histogram
+            self.counts = [int(c) for c in _flat(counts)]
+            self.bins = [float(b) for b in _flat(bins)]
+        elif sequence is not None:
+            import numpy as np
+
+            values = np.asarray(_flat(sequence), dtype=np.float64)
+            values = values[np.isfinite(values)]
+            if not 1 <= num_bins <= 512:
+                raise ValueError(f"num_bins must be between 1 and 512, got {num_bins}")
+            counts, bins = np.histogram(values, bins=num_bins)
+            self.counts = counts.astype(int).tolist()
+            self.bins = bins.astype(float).tolist()
+        else:
+            raise ValueError("Histogram needs a sequence of values or np_histogram=(counts, bins)")
+        if len(self.bins) != len(self.counts) + 1:
+            raise ValueError(
+                f"a histogram has one more bin edge than counts, got "
+                f"{len(self.bins)} edges for {len(self.counts)} counts"
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"_type": "histogram", "bins": self.bins, "counts": self.counts}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Histogram) and (self.bins, self.counts) == (
+            other.bins,
+            other.counts,
+        )
+
+    def __repr__(self) -> str:
+        return f"Histogram({len(self.counts)} bins, {sum(self.counts)} values)"
+
+
+def _flat(values: Any) -> list[Any]:
+    tolist = getattr(values, "tolist", None)  # numpy arrays, torch tensors (never imported)
+    if callable(tolist):
+        values = tolist()
+    out: list[Any] = []
+    stack = [values]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, list | tuple):
+            stack.extend(reversed(v))
+        else:
+            out.append(v)
+    return out
+
+
+def array_value(key: str, v: Any) -> list[float | int] | Histogram:
+    """A list (<= 32 numbers) or a Histogram for an array-like value, or TypeError."""
+    if isinstance(v, Histogram):
+        return v
+    items = _flat(v)
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in items):
+        bad = next(x for x in items if not isinstance(x, int | float) or isinstance(x, bool))
+        raise TypeError(
+            f"log() value for {key!r} is a sequence holding {type(bad).__name__} {bad!r}: "
+            "only numbers make a list or a histogram"
+        )
+    if len(items) <= MAX_LIST:
+        return items
+    return Histogram(items)
