@@ -61,9 +61,11 @@ def define_metric(name: str, **kwargs: Any) -> MetricDef:
     return _state.require("define_metric()").define_metric(name, **kwargs)
 
 
-def save() -> None:
-    """Persist the current run's metadata now (`wandb.run.save()`)."""
-    _state.require("save()").save()
+def save(
+    glob_str: str | None = None, base_path: str | None = None, policy: str = "live"
+) -> list[str]:
+    """`run.save()` on the current run: metadata now, or copies of files (see Run.save)."""
+    return _state.require("save()").save(glob_str, base_path, policy)
 
 
 def __getattr__(name: str) -> Any:

@@ -26,6 +26,7 @@ from ._console import DEFAULT_MAX_BYTES as CONSOLE_MAX_BYTES
 from ._console import ConsoleCapture
 from ._context import capture_git, gpu_info, write_requirements
 from ._errors import UsageError
+from ._files import FileSaver
 from ._settings import Settings
 from ._summary import Aggregates, MetricDef, Summary, parse_metric
 from ._sysmetrics import Sampler
@@ -76,6 +77,7 @@ class Run:
         self._writer: RunWriter | None = None
         self._sampler: Sampler | None = None
         self._console: ConsoleCapture | None = None
+        self._saver: FileSaver | None = None
         self._live = False  # True while this process records the run
         self._context_thread: threading.Thread | None = None
 
@@ -367,12 +369,30 @@ class Run:
                 "summary": self._summary_dict(),
             }
 
-    def save(self) -> None:
-        """Persist the run's metadata now (e.g. after `run.name = ...`)."""
+    def save(
+        self, glob_str: str | None = None, base_path: str | None = None, policy: str = "live"
+    ) -> list[str]:
+        """Without arguments, persist the run's metadata now (after `run.name = ...`).
+
+        With a glob, keep copies of the matching files with the run (see flightlog._files):
+        policy "now", "end" (at finish) or "live" (now and whenever they change)."""
+        if glob_str is not None:
+            if self._paths is None:
+                return []  # a disabled run keeps nothing
+            if self._saver is None:
+                self._saver = FileSaver(self._paths.files, self._file_saved, self._warn_once_cb)
+            return self._saver.save(str(glob_str), base_path, policy)
         if self._writer is not None and os.getpid() == self._pid:
             with self._lock:
                 self._meta_dirty = True
             self._writer.flush()
+        return []
+
+    def _file_saved(self, name: str, sha256: str) -> None:
+        with self._lock:
+            saved = dict(self._meta.get("saved_files") or {})
+            saved[name] = sha256
+            self._set_meta("saved_files", saved)
 
     # -- finishing -------------------------------------------------------------------------
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
@@ -393,6 +413,8 @@ class Run:
         self._wait_context(10.0)
         if self._sampler is not None:
             self._sampler.stop()
+        if self._saver is not None:
+            self._saver.close()
         if self._console is not None:
             self._console.stop()
             _hooks.release_console(self._console)
