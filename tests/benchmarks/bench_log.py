@@ -5,7 +5,9 @@
 Every tracker runs the same work in its own fresh interpreter, one after the other in this
 run, so the ratios are comparable on a noisy machine:
   floor      append each dict to a list (the least any tracker can cost)
-  flightlog  flightlog.init(mode="offline") / run.log / run.finish
+  flightlog  flightlog.init(mode="offline") / run.log / run.finish, defaults (system
+             metrics every 15 s, console capture on)
+  flightlog-off  the same with FLIGHTLOG_STATS_INTERVAL=0 and FLIGHTLOG_CONSOLE=off
   wandb      wandb.init(mode="offline") (only when `pip install -e '.[bench]'` installed it)
 Prints numbers; asserts nothing (this is not a test).
 """
@@ -32,7 +34,7 @@ def _dir_bytes(path: Path) -> int:
 
 def _history_bytes(path: Path, tracker: str) -> int:
     """Bytes of the logged data itself: history segments / wandb's .wandb file."""
-    if tracker == "flightlog":
+    if tracker.startswith("flightlog"):
         return sum(p.stat().st_size for p in path.rglob("history/*") if p.is_file())
     if tracker == "wandb":
         return sum(p.stat().st_size for p in path.rglob("*.wandb"))
@@ -58,7 +60,10 @@ def worker(tracker: str, steps: int, workdir: Path, timed: bool = True) -> dict[
     else:
         os.environ["WANDB_SILENT"] = "true"
         os.environ["FLIGHTLOG_SILENT"] = "1"
-        if tracker == "flightlog":
+        if tracker == "flightlog-off":  # no system-metrics sampler, no console capture
+            os.environ["FLIGHTLOG_STATS_INTERVAL"] = "0"
+            os.environ["FLIGHTLOG_CONSOLE"] = "off"
+        if tracker.startswith("flightlog"):
             import flightlog as mod
         else:
             import wandb as mod  # type: ignore[no-redef]
@@ -170,7 +175,9 @@ def main() -> None:
         print(json.dumps(worker(args.worker, args.steps, Path(args.dir), not args.untimed)))
         return
 
-    trackers = ["floor", "flightlog"] + (["wandb"] if have_wandb() else [])
+    # "flightlog" runs with its defaults (system metrics every 15 s, console capture on),
+    # "flightlog-off" with both off: the overhead of the run context, side by side
+    trackers = ["floor", "flightlog", "flightlog-off"] + (["wandb"] if have_wandb() else [])
     if "wandb" not in trackers:
         print("(wandb not installed: pip install -e '.[bench]' to compare against it)")
     print(f"log() of a {len(KEYS)}-key float dict, {args.steps:,} steps, one process each")
@@ -184,12 +191,12 @@ def main() -> None:
         ("bytes on disk per scalar", "bytes_per_scalar", "{:.2f}", False),
         ("peak RSS growth MB (this process)", "peak_rss_growth_mb", "{:.1f}", False),
     ]
-    header = f"{'':34}" + "".join(f"{t:>14}" for t in trackers)
+    header = f"{'':34}" + "".join(f"{t:>15}" for t in trackers)
     if "wandb" in trackers:
         header += "   flightlog better by"
     print(header)
     for label, key, fmt, higher in rows:
-        line = f"{label:34}" + "".join(f"{fmt.format(res[t][key]):>14}" for t in trackers)
+        line = f"{label:34}" + "".join(f"{fmt.format(res[t][key]):>15}" for t in trackers)
         fl, wb = res["flightlog"][key], res.get("wandb", {}).get(key)
         if wb and fl:
             line += f"{(fl / wb if higher else wb / fl):>20.1f}x"
