@@ -241,6 +241,47 @@ async def test_x_axis_by_another_metric_and_summary_only_values(store: Path) -> 
         assert loss["x"][-1] == 512.0 * 49  # plotted against tokens, not steps
 
 
+async def test_system_and_console_panes(store: Path) -> None:
+    from flightlog.tui.context_screens import ConsoleScreen, SystemScreen
+
+    from .conftest import python_script
+
+    res = python_script("""
+        import flightlog, time
+        run = flightlog.init(project="ctx", name="ctx-run", settings={"stats_interval": 0.1})
+        for i in range(20):
+            run.log({"loss": 1 / (i + 1)})
+            print(f"epoch {i} done")
+            time.sleep(0.05)
+        run.finish()
+    """)
+    assert res.returncode == 0, res.stderr
+    app = FlightlogApp(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == 1)
+        await pilot.press("enter")
+        await settle(
+            pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.detail is not None
+        )
+        await pilot.press("S")
+        await settle(
+            pilot, lambda: isinstance(app.screen, SystemScreen) and app.screen.query("MetricChart")
+        )
+        keys = {c.key for c in app.screen.query("MetricChart")}
+        assert {"system/cpu_percent", "system/proc_rss_mb"} <= keys
+        await pilot.press("escape")
+        await pilot.press("o")
+        await settle(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ConsoleScreen)
+                and app.screen.query_one("#console").line_count >= 20
+            ),
+        )
+        lines = app.screen.query_one("#console").lines
+        assert "epoch 0 done" in lines and "epoch 19 done" in lines
+
+
 async def test_live_update_while_a_child_process_logs(store: Path) -> None:
     proc = spawn("""
         import flightlog, time

@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from flightlog.store import RunPaths, StoredRun
 from flightlog.store.catalog import common_summary_keys, select_runs, values_of
 from flightlog.store.index import Index
 from flightlog.store.query import downsample, metric_summaries
@@ -95,3 +96,44 @@ def load_run(root: Path, run_key: str, x: str = "step", buckets: int = 240) -> R
 
 def _q(s: str) -> str:
     return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def load_system(root: Path, run_key: str, limit: int = 2000) -> Curves:
+    """The run's system-metrics stream as chart series against seconds since its start.
+
+    Samples come every few seconds, so even a long run has few: read directly, the last
+    `limit` of them."""
+    project, run_id = run_key.split("/", 1)
+    stored = StoredRun.load(RunPaths.of(root, project, run_id))
+    if stored is None:
+        return {}
+    table = stored.history(stream="system")
+    if table.num_rows == 0:
+        return {}
+    table = table.slice(max(0, table.num_rows - limit))
+    x = table.column("_runtime").to_pylist()
+    out: Curves = {}
+    for name in table.column_names:
+        if name.startswith("_"):
+            continue
+        values = table.column(name).to_pylist()
+        if all(isinstance(v, int | float) or v is None for v in values):
+            ys = [float(v) if v is not None else None for v in values]
+            out[name] = {"x": x, "last": ys, "min": ys, "max": ys}
+    return out
+
+
+def read_console(
+    root: Path, run_key: str, offset: int = 0, limit: int = 1 << 20
+) -> tuple[str, int]:
+    """New text of the run's files/output.log from byte `offset`: (text, next offset)."""
+    path = RunPaths.of(root, *run_key.split("/", 1)).files / "output.log"
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            start = max(offset, size - limit)  # a huge log: its last MiB
+            f.seek(start)
+            data = f.read()
+    except OSError:
+        return "", offset
+    return data.decode("utf-8", errors="replace"), start + len(data)

@@ -34,6 +34,8 @@ class RunScreen(Screen[None]):
         Binding("l", "toggle_log", "Log y"),
         Binding("m", "cycle_smoothing", "Smooth"),
         Binding("enter", "toggle_metric", "Chart metric", show=False),
+        Binding("S", "system", "System"),
+        Binding("o", "console", "Output"),
         Binding("y", "copy_id", "Copy id"),
     ]
 
@@ -257,6 +259,16 @@ class RunScreen(Screen[None]):
         self.smoothing = (self.smoothing + 1) % len(SMOOTHING)
         self.notify(f"smoothing {SMOOTHING[self.smoothing]}")
         self.draw_charts()
+
+    def action_system(self) -> None:
+        from .context_screens import SystemScreen
+
+        self.app.push_screen(SystemScreen(self.root, self.run_key))
+
+    def action_console(self) -> None:
+        from .context_screens import ConsoleScreen
+
+        self.app.push_screen(ConsoleScreen(self.root, self.run_key))
 
     def action_copy_id(self) -> None:
         run_id = self.run_key.split("/", 1)[1]

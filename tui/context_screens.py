@@ -1,0 +1,94 @@
+"""A run's context panes: its system metrics (charts) and its console output (a log)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Log, Static
+
+from .charts import MetricChart
+from .data import Curves, load_system, read_console
+
+REFRESH_SECONDS = 2.0
+
+
+class SystemScreen(Screen[None]):
+    """One chart per system metric (CPU, memory, disk, network, GPUs) against run time."""
+
+    BINDINGS: ClassVar = [Binding("escape,q", "app.pop_screen", "Back")]
+
+    def __init__(self, root: Path, run_key: str) -> None:
+        super().__init__()
+        self.root, self.run_key = root, run_key
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(
+            f"system metrics of {self.run_key} (x: seconds since the run started)",
+            id="system-title",
+        )
+        yield VerticalScroll(id="system-charts")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+        self.set_interval(REFRESH_SECONDS, self.load)
+
+    @work(thread=True, exclusive=True)
+    def load(self) -> None:
+        curves = load_system(self.root, self.run_key)
+        self.app.call_from_thread(self.show, curves)
+
+    async def show(self, curves: Curves) -> None:
+        box = self.query_one("#system-charts", VerticalScroll)
+        if not curves:
+            self.query_one("#system-title", Static).update(
+                "no system metrics recorded for this run (FLIGHTLOG_STATS_INTERVAL=0?)"
+            )
+            return
+        charts = {c.key: c for c in box.query(MetricChart)}
+        if list(charts) != list(curves):
+            await box.remove_children()
+            await box.mount_all([MetricChart(k) for k in curves])
+            charts = {c.key: c for c in box.query(MetricChart)}
+        for key, series in curves.items():
+            charts[key].draw({self.run_key: series}, {}, x_label="seconds")
+
+
+class ConsoleScreen(Screen[None]):
+    """The run's files/output.log, followed while it grows."""
+
+    BINDINGS: ClassVar = [Binding("escape,q", "app.pop_screen", "Back")]
+
+    def __init__(self, root: Path, run_key: str) -> None:
+        super().__init__()
+        self.root, self.run_key = root, run_key
+        self.read_offset = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Log(id="console", highlight=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+        self.set_interval(REFRESH_SECONDS, self.load)
+
+    @work(thread=True, exclusive=True)
+    def load(self) -> None:
+        text, offset = read_console(self.root, self.run_key, self.read_offset)
+        self.app.call_from_thread(self.show, text, offset)
+
+    def show(self, text: str, offset: int) -> None:
+        log = self.query_one("#console", Log)
+        if self.read_offset == 0 and not text:
+            log.write_line("(no console output recorded: FLIGHTLOG_CONSOLE=off, or none yet)")
+        self.read_offset = offset
+        if text:
+            log.write(text)
