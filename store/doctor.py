@@ -76,8 +76,8 @@ def _check_run(paths: RunPaths) -> list[Problem]:
         writers[p.stem] = w
         if w.get("state") == RUNNING and writer_state(w) == CRASHED:
             out.append(Problem("dead-writer", p, "its process is gone", "record it as crashed"))
-    for entry in _listdir(paths.history):
-        path = paths.history / entry
+    for stream_dir, entry in [(d, e) for d in (paths.history, paths.system) for e in _listdir(d)]:
+        path = stream_dir / entry
         name = parse_segment_name(entry)
         if name is None:
             out.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -195,3 +196,13 @@ def test_errors_are_one_line_and_debug_shows_the_traceback(samples: Path) -> Non
     assert res.stderr.count("\n") == 1 and "no run 'missing'" in res.stderr
     res = cli("--debug", "show", "missing", "--root", str(samples))
     assert "Traceback" in res.stderr
+
+
+def test_doctor_checks_system_segments_too(store: Path) -> None:
+    run = flightlog.init(project="p", settings={"stats_interval": 0.1})
+    time.sleep(0.5)
+    run.finish(quiet=True)
+    seg = next((Path(run.dir) / "system").glob("*.parquet"))
+    seg.write_bytes(b"broken")
+    res = cli("doctor", "--root", str(store))
+    assert res.returncode == 1 and "corrupt-segment" in res.stdout and "system/" in res.stdout
