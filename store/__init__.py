@@ -6,7 +6,7 @@ never the other way round.
 
 from .layout import RunPaths, check_name, check_run_id, iter_run_dirs
 from .liveness import CRASHED, FAILED, FINISHED, RUNNING, STATES
-from .reader import StoredRun, load_runs
+from .reader import StoredRun
 from .writer import RunWriter, WriterSettings, new_writer_id
 
 __all__ = [
@@ -22,6 +22,5 @@ __all__ = [
     "check_name",
     "check_run_id",
     "iter_run_dirs",
-    "load_runs",
     "new_writer_id",
 ]

@@ -22,8 +22,6 @@ from .liveness import run_state
 from .schema import BOOL, FLOAT, INT, NONE, WRITER_ID_KEY, WRITER_LABEL_KEY, decode_value
 from .segments import read_segments
 
-META_COLUMNS = ("_step", "_timestamp", "_runtime", "_writer")
-
 
 @dataclass
 class StoredRun:
@@ -250,10 +248,3 @@ def _key_column(
         if k != NONE:
             cells[r] = str(decode_value(v, k, t))
     return pa.array(cells, pa.string())
-
-
-def load_runs(paths: Iterable[RunPaths]) -> list[StoredRun]:
-    """Load several runs, skipping directories whose run.json is unreadable."""
-    out = [r for r in (StoredRun.load(p) for p in paths) if r is not None]
-    out.sort(key=lambda r: r.meta.get("created_at") or 0.0)
-    return out

@@ -108,20 +108,6 @@ def read_segment(path: Path) -> pa.Table:
     return read_ipc_segment(path)
 
 
-def segment_writer_label(path: Path) -> str | None:
-    """The writer label stored in a segment's schema metadata."""
-    try:
-        if path.suffix == ".parquet":
-            meta = pq.read_schema(path).metadata or {}
-        else:
-            with open(path, "rb") as f:
-                meta = ipc.open_stream(f).schema.metadata or {}
-    except (pa.ArrowInvalid, OSError):
-        return None
-    label = meta.get(WRITER_LABEL_KEY)
-    return label.decode() if label else None
-
-
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
