@@ -1,7 +1,8 @@
 """`Run`: what `init()` returns. The training thread's side of a run.
 
-`log()` validates, merges into the pending row and, on commit, appends one tuple to the
-writer's buffer; everything that touches disk happens in `flightlog.store.RunWriter`'s thread.
+`log()` validates, merges into the pending row and, on commit, appends the row to the
+writer's C-array buffer; everything that touches disk happens in `flightlog.store.RunWriter`'s
+thread.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from flightlog.store import RunPaths, RunWriter, WriterSettings
 from flightlog.store.liveness import FAILED, FINISHED, HOSTNAME, RUNNING, process_start_ticks
+from flightlog.store.text import fmt
 from flightlog.store.threads import start_thread
 from flightlog.store.writer import Signature, signature
 
@@ -30,7 +32,7 @@ from ._files import FileSaver
 from ._settings import Settings
 from ._summary import Aggregates, MetricDef, Summary, parse_metric
 from ._sysmetrics import Sampler
-from ._values import normalize
+from ._values import normalize, to_scalar
 
 
 def say(message: str, settings: Settings | None = None) -> None:
@@ -57,7 +59,8 @@ class Run:
         self._paths = paths
         self._lock = threading.RLock()
         self._meta_dirty = False
-        self._step = first_step
+        self._step = first_step  # the step the next committed row gets
+        self._last_step = first_step - 1  # the last committed row's step
         self._pending: dict[str, Any] = {}
         self._last: dict[str, Any] = dict(base_summary or {})
         self._overrides: dict[str, Any] = {}
@@ -179,7 +182,7 @@ class Run:
         )
         self._live = True
         self._paths.writers.mkdir(parents=True, exist_ok=True)
-        self._writer._write_state()
+        self._writer.write_state()
         self._writer.start()
         if s.console == "wrap" and not _hooks.console_taken():
             self._console = _hooks.take_console(
@@ -190,12 +193,7 @@ class Run:
         interval = 15.0 if s.stats_interval is None else float(s.stats_interval)
         if interval > 0:
             self._sampler = Sampler(
-                self._paths.dir,
-                writer_id,
-                self._label,
-                interval,
-                str(self._paths.dir),
-                self._warn_once_cb,
+                self._paths.dir, writer_id, self._label, interval, self._warn_once_cb
             )
         self._context_thread = start_thread(self._capture_context, "flightlog-context")
         _hooks.register(self)
@@ -280,6 +278,7 @@ class Run:
         if self._aggs.defs:
             self._aggs.fold(row)
         self._last_time = t
+        self._last_step = self._step
         self._step += 1
 
     def define_metric(
@@ -312,15 +311,13 @@ class Run:
                     v = self._aggs.values[k]
                 out[k] = v
             if self._last_time is not None:
-                out["_step"] = self._step - 1
+                out["_step"] = self._last_step
                 out["_timestamp"] = self._last_time
                 out["_runtime"] = self._last_time - self.start_time
             out.update(self._overrides)
             return out
 
     def _set_summary(self, data: dict[str, Any]) -> None:
-        from ._values import to_scalar
-
         clean = {k: to_scalar(k, v) for k, v in data.items()}
         with self._lock:
             self._overrides.update(clean)
@@ -364,7 +361,7 @@ class Run:
                 "finished_at": now if self._finished else None,
                 "state": state,
                 "error": self._error,
-                "step": self._step - 1,
+                "step": self._last_step,
                 "rows": self._writer.rows_written if self._writer else 0,
                 "summary": self._summary_dict(),
             }
@@ -429,7 +426,7 @@ class Run:
         took = time.time() - self._started
         steps = self._step
         summ = self._summary_dict()
-        shown = [f"{k} {_fmt(v)}" for k, v in summ.items() if not k.startswith("_")][:4]
+        shown = [f"{k} {fmt(v)}" for k, v in summ.items() if not k.startswith("_")][:4]
         state = "failed" if self._error else "finished"
         tail = f" · {', '.join(shown)}" if shown else ""
         return f"{state} {self.name} ({self.id}): {steps} steps in {took:.1f}s{tail}"
@@ -475,7 +472,3 @@ def _as_step(step: Any) -> int:
     if as_int != step or as_int < 0:
         raise ValueError(f"step must be a non-negative integer, got {step!r}")
     return as_int
-
-
-def _fmt(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)

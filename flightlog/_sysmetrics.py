@@ -66,12 +66,11 @@ class Sampler:
         writer_id: str,
         label: str,
         interval: float,
-        disk_path: str,
         warn: Callable[[str], None],
     ) -> None:
         self.interval = max(interval, MIN_INTERVAL)
         self.writer = SampleWriter(run_dir / "system", writer_id, label, warn)
-        self._disk_path = disk_path
+        self._run_dir = run_dir
         self._stop = threading.Event()
         self._thread = start_thread(self._loop, "flightlog-system")
 
@@ -94,7 +93,9 @@ class Sampler:
                 "system/proc_rss_mb": proc.memory_info().rss / MB,
             }
             try:
-                row["system/disk_percent"] = psutil.disk_usage(self._disk_path).percent
+                row["system/disk_percent"] = psutil.disk_usage(
+                    str(self._run_dir)
+                ).percent  # the store's disk
             except OSError:
                 pass
             disk, net = psutil.disk_io_counters(), psutil.net_io_counters()

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from .layout import RunPaths, parse_segment_name
 from .liveness import RUNNING, run_state, writer_state
 from .reader import StoredRun
+from .schema import WRITER_LABEL_KEY
 from .segments import list_segments, read_segment
 
 INDEX_FILE = "index.duckdb"
@@ -189,22 +190,17 @@ def _segment_info_uncached(
         if name.sealed:
             pf = pq.ParquetFile(path, read_dictionary=["key"])  # distinct keys, no strings
             md = pf.metadata
-            label = (pf.schema_arrow.metadata or {}).get(b"flightlog.writer_label", b"").decode()
+            label = (pf.schema_arrow.metadata or {}).get(WRITER_LABEL_KEY, b"").decode()
             keys_col = pf.read(columns=["key"]).column("key")
             keys_col = pa.chunked_array([c.dictionary for c in keys_col.chunks], pa.string())
             table_rows = md.num_rows
             steps, times = _stats(pf)
         else:
             table = read_segment(path)
-            label = ((table.schema.metadata or {}).get(b"flightlog.writer_label") or b"").decode()
+            label = ((table.schema.metadata or {}).get(WRITER_LABEL_KEY) or b"").decode()
             keys_col = table.column("key")
             table_rows = table.num_rows
-            steps = _minmax(table.column("step"))
-            times = _minmax(table.column("time").cast(pa.int64()))
-            times = (
-                times[0] / 1e6 if times[0] is not None else None,
-                times[1] / 1e6 if times[1] is not None else None,
-            )
+            steps, times = _ranges(table)
         keys = pc.unique(keys_col).to_pylist()
     except (pa.ArrowInvalid, OSError, ValueError) as e:
         warning = f"unreadable segment {rel}: {e}"
@@ -264,6 +260,15 @@ def _minmax(col: pa.ChunkedArray) -> tuple[Any, Any]:
     return mm["min"], mm["max"]
 
 
+def _ranges(table: pa.Table) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    """(step min, max) and (time min, max in epoch seconds) of a history table."""
+    t0, t1 = _minmax(table.column("time").cast(pa.int64()))
+    return _minmax(table.column("step")), (
+        t0 / 1e6 if t0 is not None else None,
+        t1 / 1e6 if t1 is not None else None,
+    )
+
+
 def _stats(pf: pq.ParquetFile) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
     """Step and time ranges from the row-group statistics (no data read)."""
     md = pf.metadata
@@ -274,13 +279,7 @@ def _stats(pf: pq.ParquetFile) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
         rg = md.row_group(g)
         s, t = rg.column(si).statistics, rg.column(ti).statistics
         if s is None or not s.has_min_max or t is None or not t.has_min_max:
-            table = pf.read(columns=["step", "time"])
-            st = _minmax(table.column("step"))
-            tt = _minmax(table.column("time").cast(pa.int64()))
-            return st, (
-                tt[0] / 1e6 if tt[0] is not None else None,
-                tt[1] / 1e6 if tt[1] is not None else None,
-            )
+            return _ranges(pf.read(columns=["step", "time"]))
         smin = s.min if smin is None else min(smin, s.min)
         smax = s.max if smax is None else max(smax, s.max)
         tmn, tmx = _epoch(t.min), _epoch(t.max)

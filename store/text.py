@@ -51,3 +51,17 @@ def sparkline(values: Sequence[float | None]) -> str:
         else SPARKS[min(len(SPARKS) - 1, int((v - lo) / span * len(SPARKS)))]
         for v in values
     )
+
+
+def metric_cells(stat: dict[str, Any]) -> list[str]:
+    """One metric_summaries() entry as table cells: key, last, min, max, n, sparkline
+    (a string metric's last value is its text)."""
+    last = fmt(stat["last"]) if stat["last"] is not None else (stat["last_text"] or "")
+    return [
+        stat["key"],
+        last,
+        fmt(stat["min"]),
+        fmt(stat["max"]),
+        str(stat["n"]),
+        stat.get("spark", ""),
+    ]

@@ -243,9 +243,7 @@ class RunWriter:
         self._tick_lock = threading.RLock()  # the thread, flush() and a signal handler
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread = threading.Thread(
-            target=self._loop, name=f"flightlog-{writer_id}", daemon=True
-        )
+        self._thread: threading.Thread | None = None
         self._last_fsync = time.monotonic()
         self._last_beat = 0.0
         self._unsynced = False
@@ -282,7 +280,7 @@ class RunWriter:
             self._to_seal.put(None)
             self._sealer.join()
         self._seal_leftovers()
-        self._write_state()
+        self.write_state()
         if self._queued_rows > 0:
             self._warn(
                 f"{self._queued_rows:,} values could not be written to {self.paths.dir} and are "
@@ -377,7 +375,7 @@ class RunWriter:
         if meta is not None:
             self._write_file(self.paths.meta, meta)
         if force or now - self._last_beat >= self.settings.heartbeat_interval:
-            self._write_state()
+            self.write_state()
             self._last_beat = now
 
     def _write_queue(self) -> bool:
@@ -493,7 +491,8 @@ class RunWriter:
                 self._seal_quietly(path)
 
     # -- small files -----------------------------------------------------------------------
-    def _write_state(self) -> None:
+    def write_state(self) -> None:
+        """Rewrite this writer's state file (heartbeat, step, summary) now."""
         self._write_file(self.paths.writer_state(self.writer_id), self._state())
 
     def _write_file(self, path: Path, obj: dict[str, Any]) -> None:
@@ -503,13 +502,15 @@ class RunWriter:
             self._disk_problem(f"cannot write {path}: {e.strerror or e}")
 
 
-def seal_dead_writer_segments(paths: RunPaths, live_writers: set[str]) -> int:
-    """Seal the open segments of writers that are no longer alive (recovery). Returns count."""
+def seal_open_segments(paths: RunPaths) -> int:
+    """Seal every open segment of a run no process is writing (recovery before a resume),
+    history and system metrics alike. Returns how many."""
     n = 0
-    for name, path in list_segments(paths.history):
-        if not name.sealed and name.writer not in live_writers:
-            seal(path)
-            n += 1
+    for stream in ("history", "system"):
+        for name, path in list_segments(paths.stream(stream)):
+            if not name.sealed:
+                seal(path)
+                n += 1
     return n
 
 

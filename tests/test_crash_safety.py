@@ -55,7 +55,7 @@ def test_kill_9_loses_at_most_the_last_flush_interval(api: flightlog.Api) -> Non
 
 
 def test_crashed_run_resumes_with_auto_and_is_sealed(api: flightlog.Api, tmp_path: Path) -> None:
-    proc = spawn(FAST_LOGGER)
+    proc = spawn(FAST_LOGGER, env={"FLIGHTLOG_STATS_INTERVAL": "0.1"})
     _wait_for(proc, "started")
     time.sleep(0.5)
     proc.kill()
@@ -75,6 +75,8 @@ def test_crashed_run_resumes_with_auto_and_is_sealed(api: flightlog.Api, tmp_pat
     rows = list(run.scan_history())
     assert len(rows) == len(before) + 1 and rows[-1]["i"] == -1
     assert not list((run.dir / "history").glob("*.arrows")), "open segments were not sealed"
+    assert list((run.dir / "system").glob("*.parquet"))  # the dead writer's samples too
+    assert not list((run.dir / "system").glob("*.arrows"))
 
 
 def test_sigterm_finishes_the_run_then_ends_the_process(api: flightlog.Api) -> None:

@@ -62,6 +62,15 @@ def test_lower_step_warns_once_and_drops_that_row() -> None:
     assert rows_of(run) == [{"_step": 3, "a": 1}, {"_step": 4, "a": 2}]
 
 
+def test_summary_step_is_the_last_committed_row_not_a_pending_one() -> None:
+    run = flightlog.init()
+    run.log({"a": 1}, step=3, commit=True)
+    run.log({"b": 2}, step=10)  # pending: not committed yet
+    assert run.summary["_step"] == 3
+    run.finish(quiet=True)
+    assert flightlog.Api().run(run.path).summary["_step"] == 10
+
+
 def test_finish_commits_the_pending_row() -> None:
     run = flightlog.init()
     run.log({"a": 1}, step=7)

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
-from flightlog.store.text import fmt
+from flightlog.store.text import fmt, metric_cells
 
 from .charts import MetricChart
 from .data import STATE_ICON, RunDetail, load_run
@@ -125,16 +125,7 @@ class RunScreen(Screen[None]):
         row = table.cursor_row
         table.clear()
         for st in d.metrics:
-            last = fmt(st["last"]) if st["last"] is not None else (st["last_text"] or "")
-            table.add_row(
-                st["key"],
-                last,
-                fmt(st["min"]),
-                fmt(st["max"]),
-                str(st["n"]),
-                st["spark"],
-                key=st["key"],
-            )
+            table.add_row(*metric_cells(st), key=st["key"])
         if d.metrics:
             table.move_cursor(row=min(row, len(d.metrics) - 1))
         if first:

@@ -158,6 +158,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from flightlog.store.catalog import resolve_run, values_of
     from flightlog.store.query import downsample, metric_summaries
+    from flightlog.store.text import metric_cells
 
     with open_index(args) as idx:
         row = resolve_run(idx, args.run)
@@ -168,7 +169,6 @@ def cmd_show(args: argparse.Namespace) -> int:
         config = values_of(idx, "config", [key])[key]
         summary = values_of(idx, "summary", [key])[key]
         stats = metric_summaries(downsample(idx, [key], None, buckets=24))  # one scan
-        sparks = {st["key"]: st.pop("spark") for st in stats}
     if args.json:
         print(
             json.dumps(
@@ -224,20 +224,11 @@ def cmd_show(args: argparse.Namespace) -> int:
             c.print(f"  {k} = {fmt(v)}", markup=False)
     if stats:
         print()
-        metric_rows = []
-        for st in stats:
-            last = fmt(st["last"]) if st["last"] is not None else (st["last_text"] or "")
-            metric_rows.append(
-                [
-                    st["key"],
-                    last,
-                    fmt(st["min"]),
-                    fmt(st["max"]),
-                    str(st["n"]),
-                    sparks.get(st["key"], ""),
-                ]
-            )
-        print_table(["metric", "last", "min", "max", "n", ""], metric_rows, right={1, 2, 3, 4})
+        print_table(
+            ["metric", "last", "min", "max", "n", ""],
+            [metric_cells(st) for st in stats],
+            right={1, 2, 3, 4},
+        )
     extra = {
         k: v
         for k, v in summary.items()
