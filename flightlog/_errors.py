@@ -24,3 +24,27 @@ class ResumeError(UsageError):
 
 class NotFoundError(Error, LookupError):
     """A run or project named by the caller is not in the store."""
+
+
+class SyncError(Error):
+    """Talking to a flightlog server failed; the message says why and what to do."""
+
+
+class NotLoggedInError(SyncError):
+    """No API key on this machine, or the server does not know the key."""
+
+
+class EntityNotFoundError(SyncError, LookupError):
+    """The entity (user or team) a run is synced to does not exist on the server."""
+
+
+class PermissionDeniedError(SyncError, PermissionError):
+    """The key is valid but may not read or write this project."""
+
+
+class ServerRejectedError(SyncError):
+    """The server refused a request as invalid (a 4xx other than the three above)."""
+
+
+class ServerUnavailableError(SyncError, ConnectionError):
+    """The server could not be reached or failed (5xx): retried, never a permission error."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -140,12 +141,7 @@ def _start(s: Settings, cfg: dict[str, Any]) -> Run:
             )
         run = _create(s, root, project, run_id, cfg)
     if s.mode == "online":
-        _note_once(
-            "online",
-            "online sync is not available yet; this run is stored offline "
-            "(sync it later with `flightlog sync` once the server lands)",
-            s,
-        )
+        _go_online(s, root)
     where = run.dir
     say(f"run {run.name} ({run.id}) in {where} · view it: flightlog show {run.id} --root {root}", s)
     return run
@@ -189,6 +185,7 @@ def _create(s: Settings, root: Path, project: str, run_id: str | None, cfg: dict
         "metrics": [],
         "git": None,
         "resumed": 0,
+        **({"online": True} if s.mode == "online" else {}),
         **process_context(),
     }
     atomic_write_json(paths.meta, meta, durable=False)
@@ -270,6 +267,28 @@ def _auto_resume_candidate(root: Path, project: str) -> str | None:
 
 
 _noted: set[str] = set()
+
+
+def _go_online(s: Settings, root: Path) -> None:
+    """Make sure the store's sync agent runs; this process itself never talks to the server.
+
+    Any failure leaves the run offline (nothing lost) with one warning saying what to do."""
+    from flightlog.sync import credentials
+    from flightlog.sync.launch import ensure_agent
+
+    creds = credentials.load(base_url=s.base_url)
+    if not (s.api_key or creds.logged_in):
+        _note_once(
+            "online",
+            f"not signed in to {creds.base_url} on this machine: this run is stored offline; "
+            "run `flightlog login` (or set FLIGHTLOG_API_KEY), then `flightlog sync --all`",
+            s,
+        )
+        return
+    problem = ensure_agent(root, s.api_key, s.base_url)
+    if problem is not None and "agent" not in _noted:
+        _noted.add("agent")
+        warnings.warn(f"flightlog: {problem}", RuntimeWarning, stacklevel=4)
 
 
 def _note_once(topic: str, message: str, s: Settings) -> None:

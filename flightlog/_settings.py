@@ -130,7 +130,7 @@ def resolve(
     for source in (_as_dict(settings), dict(args)):
         merged.update({k: v for k, v in source.items() if v is not None})
     s = Settings(**merged)
-    s.mode = _mode(s.mode)
+    s.mode = _mode(s.mode, s)
     s.resume = _resume(s.resume)
     s.reinit = _reinit(s.reinit)
     if s.tags is not None:
@@ -148,9 +148,15 @@ def root_of(s: Settings) -> Path:
     return Path(s.dir) if s.dir is not None else Path("flightlog")
 
 
-def _mode(mode: str | None) -> str:
+def _mode(mode: str | None, s: Settings) -> str:
+    """As wandb: online when a key is configured (environment or `flightlog login`), else
+    offline - on an air-gapped cluster nothing is attempted unless asked for."""
     if mode is None:
-        return "offline"
+        if s.api_key:
+            return "online"
+        from flightlog.sync.credentials import load
+
+        return "online" if load(base_url=s.base_url).logged_in else "offline"
     m = str(mode).lower()
     m = {"dryrun": "offline", "run": "online"}.get(m, m)
     if m not in MODES:

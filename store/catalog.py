@@ -11,7 +11,7 @@ from .index import Index
 
 LIST_COLUMNS = (
     'run_key, project, id, name, "group", job_type, tags, state, steps, "values", created_at, '
-    'ended_at, last_time, host, "user", notes, error, dir, warnings, '
+    'ended_at, last_time, host, "user", notes, error, dir, warnings, sync, '
     "coalesce(ended_at, last_time, epoch(now())) - created_at AS duration"
 )
 

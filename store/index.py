@@ -34,9 +34,10 @@ from .liveness import RUNNING, run_state, writer_state
 from .reader import StoredRun
 from .schema import WRITER_LABEL_KEY
 from .segments import list_segments, read_segment
+from .syncmark import SYNC_FILE, read_mark, sync_status
 
 INDEX_FILE = "index.duckdb"
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 LOCK_WAIT = 1.0
 _ATTACH_LOCK = (
     threading.Lock()
@@ -50,7 +51,7 @@ CREATE TABLE IF NOT EXISTS {s}.runs (
     created_at DOUBLE, ended_at DOUBLE, last_time DOUBLE, steps BIGINT, "values" BIGINT,
     host VARCHAR, "user" VARCHAR, command VARCHAR, git_commit VARCHAR, git_branch VARCHAR,
     git_remote VARCHAR, git_dirty BOOLEAN, error VARCHAR, dir VARCHAR, writers VARCHAR,
-    meta VARCHAR, warnings VARCHAR, defined_metrics VARCHAR[]);
+    meta VARCHAR, warnings VARCHAR, defined_metrics VARCHAR[], sync VARCHAR);
 CREATE TABLE IF NOT EXISTS {s}.config (
     run_key VARCHAR, key VARCHAR, num DOUBLE, text VARCHAR, json VARCHAR);
 CREATE TABLE IF NOT EXISTS {s}.summary (
@@ -133,7 +134,7 @@ def scan_files(
                     name = e.name
                     if name.startswith(".") or not e.is_file():
                         continue
-                    if sub == "" and name != "run.json":
+                    if sub == "" and name not in ("run.json", SYNC_FILE):
                         continue
                     if sub == "history/" and parse_segment_name(name) is None:
                         continue
@@ -451,7 +452,10 @@ class Index:
         last_time = None
         n_values = 0
         live = {w.get("writer"): w for w in stored.writers if writer_state(w) == RUNNING}
+        sealed = []
         for name, path in list_segments(paths.history):
+            if name.sealed:
+                sealed.append(path.name)
             if not name.sealed and name.writer in live:
                 # growing right now: its writer's state file (rewritten every second) says
                 # how far it got; reading the stream itself every refresh would cost more
@@ -509,6 +513,7 @@ class Index:
                     for d in m.get("metrics") or []
                     if d.get("summary") not in (None, "last")
                 ],
+                sync_status(m, read_mark(paths), sealed),
             )
         )
         rows["config"].extend(_value_row(run_key, k, v) for k, v in _flatten(stored.config))

@@ -28,6 +28,7 @@ BASE_COLUMNS = [
     "steps",
     "started",
     "duration",
+    "sync",
 ]
 
 
@@ -35,7 +36,7 @@ def sort_key(column: str, row: dict[str, Any], summary: dict[str, Any]) -> tuple
     """Sort key for a column; missing values sort last whatever the direction."""
     if column in ("started", ""):
         v: Any = row["created_at"]
-    elif column in ("steps", "duration", "name", "id", "project", "group", "state"):
+    elif column in ("steps", "duration", "name", "id", "project", "group", "state", "sync"):
         v = row[column]
     elif column == "tags":
         v = ",".join(row["tags"] or [])
@@ -67,6 +68,7 @@ def build_table(runs: RunList, order: list[dict[str, Any]], marked: set[str]) ->
         cols["steps"].append(str(r["steps"]))
         cols["started"].append(fmt_time(r["created_at"]))
         cols["duration"].append(fmt_duration(r["duration"]))
+        cols["sync"].append(r.get("sync") or "local")
         for m in runs.metrics:
             cols[m].append(fmt(s.get(m)))
     return pa.table({k: pa.array(v, pa.string()) for k, v in cols.items()})

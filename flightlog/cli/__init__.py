@@ -15,7 +15,7 @@ from flightlog import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import browse, data, maintain
+    from . import browse, data, maintain, server, sync
 
     p = argparse.ArgumentParser(
         prog="flightlog",
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--root", metavar="DIR", help="the store (default: FLIGHTLOG_DIR, else ./flightlog)"
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (browse, data, maintain):
+    for module in (browse, data, maintain, sync, server):
         module.register(sub, common)
     return p
 

@@ -76,6 +76,7 @@ def _run_object(row: dict[str, Any], config: dict[str, Any], summary: dict[str, 
         "job_type": row["job_type"],
         "tags": row["tags"],
         "state": row["state"],
+        "sync": row["sync"],
         "steps": row["steps"],
         "created_at": row["created_at"],
         "duration": row["duration"],
@@ -132,6 +133,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         "steps",
         "started",
         "duration",
+        "sync",
         *metrics,
     ]
     table = []
@@ -148,10 +150,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 str(r["steps"]),
                 fmt_time(r["created_at"]),
                 fmt_duration(r["duration"]),
+                r["sync"] or "local",
                 *[fmt(s.get(m)) for m in metrics],
             ]
         )
-    print_table(headers, table, right={6, 8, *range(9, 9 + len(metrics))})
+    print_table(headers, table, right={6, 8, *range(10, 10 + len(metrics))})
     return 0
 
 

@@ -1,0 +1,169 @@
+"""`flightlog server`: run the server, and administer its accounts (users, teams, keys,
+projects) straight in its root directory."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    root = argparse.ArgumentParser(add_help=False)
+    root.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS, help="the server's store")
+    p = sub.add_parser(
+        "server",
+        help="run the self-hosted server, or manage its users, teams, keys and projects",
+        description="Examples: flightlog server --root /srv/flightlog --host 0.0.0.0 · "
+        "flightlog server user add alice --root /srv/flightlog · "
+        "flightlog server key create alice --root /srv/flightlog",
+    )
+    p.add_argument("--root", metavar="DIR", help="the server's store (required)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=256,
+        metavar="MB",
+        help="refuse uploads larger than this (default 256)",
+    )
+    p.set_defaults(func=cmd_serve)
+    admin = p.add_subparsers(dest="admin", metavar="WHAT")
+
+    user = admin.add_parser("user", help="users").add_subparsers(dest="action", required=True)
+    u = user.add_parser(
+        "add",
+        parents=[root],
+        help="add a user",
+        description="Example: flightlog server user add alice --root DIR",
+    )
+    u.add_argument("name")
+    u.set_defaults(func=cmd_user_add)
+
+    team = admin.add_parser("team", help="teams").add_subparsers(dest="action", required=True)
+    t = team.add_parser(
+        "add",
+        parents=[root],
+        help="add a team, or members to it",
+        description="Example: flightlog server team add vision --member alice "
+        "--member bob --root DIR",
+    )
+    t.add_argument("name")
+    t.add_argument("--member", action="append", default=[], metavar="USER")
+    t.set_defaults(func=cmd_team_add)
+
+    key = admin.add_parser("key", help="API keys").add_subparsers(dest="action", required=True)
+    k = key.add_parser(
+        "create",
+        parents=[root],
+        help="create a key (printed once)",
+        description="Example: flightlog server key create alice --root DIR",
+    )
+    k.add_argument("user")
+    k.set_defaults(func=cmd_key_create)
+    k = key.add_parser(
+        "revoke",
+        parents=[root],
+        help="revoke every key of a user",
+        description="Example: flightlog server key revoke alice --root DIR",
+    )
+    k.add_argument("user")
+    k.set_defaults(func=cmd_key_revoke)
+
+    proj = admin.add_parser("project", help="projects").add_subparsers(dest="action", required=True)
+    s = proj.add_parser(
+        "set",
+        parents=[root],
+        help="set a project's visibility",
+        description="Example: flightlog server project set vision/resnet "
+        "--visibility open --root DIR",
+    )
+    s.add_argument("project", metavar="ENTITY/PROJECT")
+    s.add_argument("--visibility", choices=["private", "open"], required=True)
+    s.set_defaults(func=cmd_project_set)
+    s = proj.add_parser(
+        "list",
+        parents=[root],
+        help="entities and their projects",
+        description="Example: flightlog server project list --root DIR",
+    )
+    s.set_defaults(func=cmd_project_list)
+
+
+def _accounts(args: argparse.Namespace):
+    from flightlog.sync.accounts import Accounts
+
+    if not args.root:
+        raise ValueError("pass --root DIR: the server's directory")
+    return Accounts(Path(args.root))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    if not args.root:
+        raise ValueError("the server needs --root DIR: the directory it stores runs in")
+    from flightlog.sync.server import serve
+
+    print(
+        f"flightlog server on http://{args.host}:{args.port} storing into {args.root} "
+        f"(API at /api/v1, docs at /docs)",
+        flush=True,
+    )
+    serve(Path(args.root), args.host, args.port, int(args.max_upload_mb * 1024 * 1024))
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    _accounts(args).add_user(args.name)
+    print(f"user {args.name} added; give them a key: flightlog server key create {args.name}")
+    return 0
+
+
+def cmd_team_add(args: argparse.Namespace) -> int:
+    acc = _accounts(args)
+    if acc.kind(args.name) == "team":
+        acc.add_members(args.name, args.member)
+        print(f"team {args.name}: added {', '.join(args.member) or 'nobody'}")
+    else:
+        acc.add_team(args.name, args.member)
+        print(f"team {args.name} added with {', '.join(args.member) or 'no members'}")
+    return 0
+
+
+def cmd_key_create(args: argparse.Namespace) -> int:
+    key = _accounts(args).create_key(args.user)
+    # the one place a key is ever shown: to the admin who creates it, on stdout only
+    print(key)
+    import sys
+
+    print(
+        f"(the key of {args.user}: shown once, only its hash is stored; "
+        "use it with `flightlog login`)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_key_revoke(args: argparse.Namespace) -> int:
+    n = _accounts(args).revoke_keys(args.user)
+    print(f"revoked {n} key(s) of {args.user}")
+    return 0
+
+
+def cmd_project_set(args: argparse.Namespace) -> int:
+    entity, _, project = args.project.partition("/")
+    if not project:
+        raise ValueError(f"expected ENTITY/PROJECT, got {args.project!r}")
+    from flightlog.sync.receive import check_names
+
+    check_names(entity, project)
+    _accounts(args).set_visibility(entity, project, args.visibility)
+    print(f"{entity}/{project} is {args.visibility}")
+    return 0
+
+
+def cmd_project_list(args: argparse.Namespace) -> int:
+    acc = _accounts(args)
+    for name, kind in acc.entities():
+        projects = ", ".join(f"{p} ({v})" for p, v in acc.projects(name)) or "no projects"
+        print(f"{kind} {name}: {projects}")
+    return 0

@@ -1,0 +1,254 @@
+"""`flightlog login`, `logout` and `sync`: the sending end, over flightlog.sync."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+import time
+from pathlib import Path
+
+from ._common import console, root
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "login",
+        help="check an API key against a server and store it (mode 0600)",
+        description="Example: flightlog login --host http://gpu-login:8080 "
+        "(the key is read from the terminal, or given as KEY, or from FLIGHTLOG_API_KEY)",
+    )
+    p.add_argument("key", nargs="?", metavar="KEY", help="the API key (prompted for if omitted)")
+    p.add_argument(
+        "--host",
+        metavar="URL",
+        help="the server (default: the last one, or FLIGHTLOG_BASE_URL, or http://127.0.0.1:8080)",
+    )
+    p.set_defaults(func=cmd_login)
+
+    p = sub.add_parser(
+        "logout",
+        help="forget the stored API key",
+        description="Example: flightlog logout --host http://gpu-login:8080",
+    )
+    p.add_argument("--host", metavar="URL", help="the server (default: the last one)")
+    p.set_defaults(func=cmd_logout)
+
+    p = sub.add_parser(
+        "sync",
+        parents=[common],
+        help="upload runs to the server (once, or --watch as an agent)",
+        description="Uploads the sealed segments the server does not have yet; a run is "
+        "marked synced once the server confirmed all of it. Examples: "
+        "flightlog sync flightlog/runs/offline-demo/1a2b3c4d · flightlog sync --all · "
+        "flightlog sync --watch --poll 5",
+    )
+    p.add_argument(
+        "runs",
+        nargs="*",
+        metavar="RUN",
+        help="run directories, run ids or names (with --watch: the store ROOT)",
+    )
+    p.add_argument("--all", action="store_true", help="every run of the store")
+    p.add_argument("--project", metavar="P", help="every run of project P")
+    p.add_argument(
+        "--entity", metavar="E", help="sync to entity E (default: the run's entity, else your user)"
+    )
+    p.add_argument(
+        "--watch", action="store_true", help="keep running: ship new segments as they are sealed"
+    )
+    p.add_argument(
+        "--poll",
+        type=float,
+        metavar="SECONDS",
+        help="with --watch: poll the files (NFS/Lustre) instead of inotify",
+    )
+    p.add_argument("--idle-exit", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_sync)
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    from flightlog.sync import credentials
+    from flightlog.sync.client import ServerClient
+
+    current = credentials.load(base_url=args.host)
+    key = args.key or (current.api_key if current.source == "env" else None)
+    if not key:
+        if not sys.stdin.isatty():
+            key = sys.stdin.readline().strip()
+        else:
+            key = getpass.getpass(f"API key for {current.base_url} (not echoed): ").strip()
+    if not key:
+        raise ValueError(
+            "no API key given: pass KEY, type it at the prompt, or set FLIGHTLOG_API_KEY"
+        )
+    creds = credentials.Credentials(current.base_url, key, "file")
+    with ServerClient(creds, retries=1) as client:
+        who = client.whoami()
+    path = credentials.save(creds.base_url, key)
+    print(f"logged in to {creds.base_url} as {who['user']} (key stored in {path})")
+    return 0
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    from flightlog.sync import credentials
+
+    url = credentials.forget(args.host)
+    if url is None:
+        print("no stored key to forget")
+    else:
+        print(f"logged out of {url}")
+    return 0
+
+
+def _targets(args: argparse.Namespace) -> tuple[Path, list[Path]]:
+    """The store and the run directories named on the command line."""
+    from flightlog.store.layout import iter_run_dirs
+
+    store = root(args)
+    if args.all or args.project:
+        runs = [p.dir for p in iter_run_dirs(store, args.project)]
+        if not runs:
+            raise FileNotFoundError(
+                f"no runs in {store}" + (f" project {args.project!r}" if args.project else "")
+            )
+        return store, sorted(runs)
+    if not args.runs:
+        raise ValueError(
+            "name runs to sync (a run directory, id or name), or use --all / --project P"
+        )
+    dirs = []
+    for ref in args.runs:
+        p = Path(ref)
+        if (p / "run.json").is_file():
+            dirs.append(p.resolve())
+            store = p.resolve().parent.parent.parent
+        elif (p / "runs").is_dir():
+            store = p
+            dirs.extend(sorted(r.dir for r in iter_run_dirs(p)))
+        else:
+            from flightlog.store.catalog import resolve_run
+
+            from ._common import open_index
+
+            with open_index(args) as idx:
+                dirs.append(Path(resolve_run(idx, ref)["dir"]))
+    return store, dirs
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from flightlog.sync import credentials
+    from flightlog.sync.client import ServerClient
+
+    creds = credentials.load()
+    if args.watch:
+        return _watch(args, creds)
+    _, dirs = _targets(args)
+    with ServerClient(creds) as client:
+        return _sync_once(client, dirs, args.entity)
+
+
+def _sync_once(client, dirs: list[Path], entity: str | None) -> int:
+    """Sync each run once; a run the server refuses does not stop the others."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from flightlog._errors import NotLoggedInError, ServerUnavailableError, SyncError
+    from flightlog.store.layout import RunPaths
+    from flightlog.sync.uploader import load_local, sync_run
+
+    locals_ = [lr for d in dirs if (lr := load_local(RunPaths(d))) is not None]
+    total_mb = sum(lr.total_bytes() for lr in locals_) / 1e6
+    total_segments = sum(len(ps) for lr in locals_ for ps in lr.sealed.values())
+    out = console()
+    user: str | None = None
+    done, failed, pending, sent, sent_bytes = [], [], [], 0, 0
+    seen = {"segments": 0, "bytes": 0}
+    start = time.monotonic()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=out,
+        transient=True,
+    ) as bar:
+        runs_task = bar.add_task("runs", total=len(locals_), detail=f"0/{len(locals_)}")
+        seg_task = bar.add_task("data", total=total_mb or None, detail="")
+
+        def on_bytes(n: int) -> None:
+            seen["segments"] += 1
+            seen["bytes"] += n
+            mb = seen["bytes"] / 1e6
+            bar.update(
+                seg_task,
+                completed=mb,
+                detail=f"{seen['segments']}/{total_segments} segments, {mb:.1f}/{total_mb:.1f} MB",
+            )
+
+        for i, lr in enumerate(locals_, 1):
+            try:
+                if entity is None and not lr.stored.meta.get("entity") and user is None:
+                    user = client.whoami()["user"]
+                target = entity or lr.stored.meta.get("entity") or user
+                r = sync_run(client, lr, str(target), on_bytes=on_bytes)
+                if r.skipped:
+                    for ps in lr.sealed.values():
+                        for p in ps:
+                            on_bytes(p.stat().st_size)
+            except NotLoggedInError:
+                raise  # nothing else can work either: one line, non-zero exit
+            except ServerUnavailableError as e:
+                failed.append((lr.key, str(e)))
+                failed.extend((o.key, "not tried: the server is unreachable") for o in locals_[i:])
+                break
+            except SyncError as e:
+                failed.append((lr.key, str(e)))
+            else:
+                sent += r.sent
+                sent_bytes += r.bytes
+                (done if r.complete else pending).append((lr.key, ", ".join(r.pending)))
+            bar.update(runs_task, completed=i, detail=f"{i}/{len(locals_)}")
+    secs = time.monotonic() - start
+    out.print(
+        f"synced {len(done)} run(s) to {client.creds.base_url}: {sent} segment(s) sent, "
+        f"{sent_bytes / 1e6:.2f} MB in {secs:.1f} s"
+        + (f"; {len(pending)} partly (still being written)" if pending else "")
+        + (f"; {len(failed)} failed" if failed else "")
+    )
+    for key, why in pending:
+        out.print(f"  partly: {key}: {why}")
+    for key, why in failed:
+        out.print(f"  failed: {key}: {why}", style="red")
+    return 1 if failed else 0
+
+
+def _watch(args: argparse.Namespace, creds) -> int:
+    import signal
+
+    from flightlog.sync.agent import Agent, AgentLock
+    from flightlog.sync.client import ServerClient
+
+    store = Path(args.runs[0]) if args.runs else root(args)
+    lock = AgentLock(store)
+    lock.acquire()  # AgentRunningError names the running agent
+    client = ServerClient(creds, retries=0, timeout=15.0)
+
+    def log(message: str) -> None:
+        print(time.strftime("%Y-%m-%d %H:%M:%S"), message, flush=True)
+
+    agent = Agent(
+        store, client, entity=args.entity, poll=args.poll, idle_exit=args.idle_exit, log=log
+    )
+    signal.signal(signal.SIGTERM, lambda *_: agent.stop.set())
+    log(
+        f"sync agent for {store} -> {creds.base_url} "
+        f"({f'polling every {args.poll:g} s' if args.poll else 'file events'})"
+    )
+    try:
+        agent.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        client.close()
+        lock.release()
+    return 0

@@ -1,0 +1,309 @@
+"""`flightlog sync --watch`: the agent that ships a store to the server as it grows.
+
+A watchdog observer (inotify, or polling on NFS/Lustre where inotify never sees other hosts'
+writes) turns file events into "this run changed"; a catch-up scan on start covers what
+happened while no agent ran. Runs are synced one at a time from a due-time queue:
+
+- a sealed segment or a rewritten run.json makes its run due now;
+- a writer's state file (rewritten every second) makes it due at most every META_EVERY
+  seconds - that is how a finished run's final state, and a running run's summary, arrive;
+- while the server is unreachable the queue waits with jittered exponential backoff capped at
+  BACKOFF_CAP seconds, so a returning server is noticed within ~10 s.
+
+One agent per store: `sync-agent.lock` is held with flock while the agent lives; a second
+agent exits naming the first. The lock dies with its process, so a killed agent never
+leaves a stale lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import heapq
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from flightlog._errors import (
+    EntityNotFoundError,
+    NotLoggedInError,
+    PermissionDeniedError,
+    ServerRejectedError,
+    ServerUnavailableError,
+)
+from flightlog.store.layout import RunPaths, iter_run_dirs
+
+from .client import ServerClient, backoff_delay
+from .uploader import load_local, sync_run
+
+LOCK_FILE = "sync-agent.lock"
+LOG_FILE = "sync-agent.log"
+META_EVERY = 10.0  # seconds between metadata-only syncs of a run (state files, summaries)
+BACKOFF_CAP = 8.0  # plus a request's connect timeout: a returning server is seen within 10 s
+REFUSED_RETRY = 300.0  # a run the server refused (permissions, bad key) is retried this late
+
+
+class AgentRunningError(RuntimeError):
+    """Another agent holds this store's lock."""
+
+
+def _describe(info: dict[str, Any], path: Path) -> str:
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.get("started_at", 0)))
+    return (
+        f"another sync agent is already running for this store: pid {info.get('pid')} on "
+        f"{info.get('host')}, since {since} (lock {path})"
+    )
+
+
+class AgentLock:
+    """The store's agent lock (flock). `holder()` tells whether some agent holds it."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = Path(root) / LOCK_FILE
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path, "a+")  # noqa: SIM115 - held open for the agent's lifetime
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            try:
+                info = json.loads(f.read() or "{}")
+            except ValueError:
+                info = {}
+            f.close()
+            raise AgentRunningError(_describe(info, self.path)) from None
+        f.seek(0)
+        f.truncate()
+        f.write(
+            json.dumps(
+                {"pid": os.getpid(), "host": socket.gethostname(), "started_at": time.time()}
+            )
+        )
+        f.flush()
+        self._file = f
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing drops the flock
+            self._file = None
+
+    def held_elsewhere(self) -> bool:
+        """True while another process holds the lock (used by init to skip spawning)."""
+        try:
+            f = open(self.path)  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
+            return False
+        with f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+            return False
+
+
+@dataclass(order=True)
+class _Due:
+    at: float
+    run: Path = field(compare=False)
+
+
+class RunQueue:
+    """Runs to sync, each with the earliest time it is due; thread-safe, one entry per run."""
+
+    def __init__(self) -> None:
+        self._due: dict[Path, float] = {}
+        self._heap: list[_Due] = []
+        self._cond = threading.Condition()
+
+    def push(self, run: Path, at: float) -> None:
+        with self._cond:
+            prev = self._due.get(run)
+            if prev is not None and prev <= at:
+                return
+            self._due[run] = at
+            heapq.heappush(self._heap, _Due(at, run))
+            self._cond.notify()
+
+    def pop(self, timeout: float, stop: threading.Event) -> Path | None:
+        """The next due run, waiting up to `timeout` seconds for one."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            while not stop.is_set():
+                while self._heap and self._due.get(self._heap[0].run) != self._heap[0].at:
+                    heapq.heappop(self._heap)  # superseded by an earlier push
+                now = time.monotonic()
+                if self._heap and self._heap[0].at <= now:
+                    item = heapq.heappop(self._heap)
+                    del self._due[item.run]
+                    return item.run
+                wait = end - now
+                if self._heap:
+                    wait = min(wait, self._heap[0].at - now)
+                if wait <= 0:
+                    return None
+                self._cond.wait(wait)
+            return None
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._due)
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+
+class Agent:
+    """Syncs the store at `root` until `stop` is set (or, with `idle_exit`, until idle)."""
+
+    def __init__(
+        self,
+        root: Path,
+        client: ServerClient,
+        *,
+        entity: str | None = None,
+        poll: float | None = None,
+        idle_exit: float | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.root = Path(root)
+        self.client = client
+        self.entity = entity
+        self.poll = poll
+        self.idle_exit = idle_exit
+        self.log = log
+        self.queue = RunQueue()
+        self.stop = threading.Event()
+        self._last_meta: dict[Path, float] = {}
+        self._user: str | None = None
+        self._failures = 0
+        self._refused: set[str] = set()
+        self.synced_runs = 0  # runs that reached "synced" (for tests and the log)
+
+    # -- events ----------------------------------------------------------------------------
+    def on_path(self, path: str) -> None:
+        """Classify one changed path of the store and queue its run."""
+        rel = Path(path).relative_to(self.root / "runs").parts if path else ()
+        if len(rel) < 3 or rel[-1].startswith("."):
+            return  # a project or run directory itself, or a temp file
+        run = self.root / "runs" / rel[0] / rel[1]
+        now = time.monotonic()
+        sealed = rel[2] in ("history", "system") and rel[-1].endswith(".parquet")
+        if sealed or (rel[2] == "run.json" and len(rel) == 3):
+            self.queue.push(run, now)
+        elif rel[2] == "writers" and rel[-1].endswith(".json"):
+            self.queue.push(run, max(now, self._last_meta.get(run, 0.0) + META_EVERY))
+
+    def _observer(self) -> Any:
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler
+
+        agent = self
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.event_type in ("opened", "closed_no_write", "deleted"):
+                    return
+                for p in (getattr(event, "dest_path", ""), event.src_path):
+                    if p:
+                        try:
+                            agent.on_path(os.fsdecode(p))
+                        except ValueError:
+                            pass  # outside runs/
+
+        runs = self.root / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        if self.poll:
+            from watchdog.observers.polling import PollingObserver
+
+            observer = PollingObserver(timeout=self.poll)
+        else:
+            from watchdog.observers import Observer
+
+            observer = Observer()
+        observer.schedule(Handler(), str(runs), recursive=True)
+        try:
+            observer.start()
+        except OSError as e:  # e.g. out of inotify watches
+            from watchdog.observers.polling import PollingObserver
+
+            self.log(f"file events unavailable ({e}); polling every 2 s instead")
+            observer = PollingObserver(timeout=2.0)
+            observer.schedule(Handler(), str(runs), recursive=True)
+            observer.start()
+        return observer
+
+    # -- the loop --------------------------------------------------------------------------
+    def run(self) -> None:
+        observer = self._observer()
+        try:
+            for paths in iter_run_dirs(self.root):  # catch-up: whatever happened meanwhile
+                self.queue.push(paths.dir, time.monotonic())
+            idle_since = time.monotonic()
+            while not self.stop.is_set():
+                run = self.queue.pop(1.0, self.stop)
+                if run is None:
+                    idle = time.monotonic() - idle_since
+                    if self.idle_exit and len(self.queue) == 0 and idle >= self.idle_exit:
+                        self.log("nothing left to sync: agent exits")
+                        return
+                    continue
+                self._sync(run)
+                idle_since = time.monotonic()
+        finally:
+            observer.stop()
+            observer.join(timeout=5)
+
+    def _sync(self, run: Path) -> None:
+        now = time.monotonic()
+        self._last_meta[run] = now
+        try:
+            local = load_local(RunPaths(run))
+            if local is None:
+                return
+            if self._user is None and not (self.entity or local.stored.meta.get("entity")):
+                self._user = self.client.whoami()["user"]
+            entity = self.entity or local.stored.meta.get("entity") or self._user
+            result = sync_run(self.client, local, str(entity))
+        except ServerUnavailableError as e:
+            delay = backoff_delay(self._failures, cap=BACKOFF_CAP)
+            if self._failures == 0:
+                self.log(f"server unreachable, retrying with backoff: {e}")
+            self._failures += 1
+            self.queue.push(run, time.monotonic() + delay)
+            return
+        except (
+            NotLoggedInError,
+            EntityNotFoundError,
+            PermissionDeniedError,
+            ServerRejectedError,
+        ) as e:
+            message = str(e)
+            if message not in self._refused:  # say it once, not every retry
+                self._refused.add(message)
+                self.log(f"{run.parent.name}/{run.name}: {message}")
+            self.queue.push(run, time.monotonic() + REFUSED_RETRY)
+            return
+        except OSError as e:  # the run is being written or removed under us
+            self.log(f"{run.parent.name}/{run.name}: {e}; retrying")
+            self.queue.push(run, time.monotonic() + META_EVERY)
+            return
+        if self._failures:
+            self.log("server reachable again")
+            self._failures = 0
+        if result.sent:
+            self.log(f"{result.target}: {result.sent} segment(s), {result.bytes} bytes")
+        if result.complete:
+            if not result.skipped:
+                self.synced_runs += 1
+                self.log(f"{result.target}: synced")
+        elif local.running:
+            self.queue.push(run, time.monotonic() + META_EVERY)  # summaries and liveness

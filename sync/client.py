@@ -1,0 +1,196 @@
+"""The HTTP client of a flightlog server (httpx), with the errors a user can act on.
+
+Each failure becomes one exception of `flightlog._errors` whose message names the fix: no key
+(`flightlog login`), unknown entity, no permission on the project. A network error or a 5xx
+is retried with backoff and then raised as ServerUnavailableError - never as a permission
+problem, since the server did not say no.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from flightlog import __version__
+from flightlog._errors import (
+    EntityNotFoundError,
+    NotLoggedInError,
+    PermissionDeniedError,
+    ServerRejectedError,
+    ServerUnavailableError,
+)
+
+from .credentials import Credentials
+
+API = "/api/v1"
+
+
+def backoff_delay(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
+    """Exponential backoff with full jitter (AWS style), never above `cap` seconds: a server
+    that comes back is noticed within `cap` plus one request."""
+    return random.uniform(base / 2, min(cap, base * 2**attempt))
+
+
+class ServerClient:
+    """One server, one key. `retries` bounds the attempts on network errors and 5xx."""
+
+    def __init__(
+        self,
+        creds: Credentials,
+        *,
+        retries: int = 4,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.creds = creds
+        self.retries = retries
+        headers = {"User-Agent": f"flightlog/{__version__}"}
+        if creds.api_key:
+            headers["Authorization"] = f"Bearer {creds.api_key}"
+        self._http = httpx.Client(
+            base_url=creds.base_url + API,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ServerClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the API ---------------------------------------------------------------------------
+    def whoami(self) -> dict[str, Any]:
+        return self._call("GET", "/whoami").json()
+
+    def put_run(
+        self, entity: str, project: str, run_id: str, meta: dict[str, Any], writers: list[Any]
+    ) -> bool:
+        """Create or update a run's metadata; True when the server did not have the run."""
+        r = self._call(
+            "PUT",
+            f"/runs/{entity}/{project}/{run_id}",
+            content=_dumps({"meta": meta, "writers": writers}),
+            headers={"Content-Type": "application/json"},
+            project=(entity, project),
+        )
+        return bool(r.json().get("created"))
+
+    def segments(self, entity: str, project: str, run_id: str) -> dict[str, set[str]]:
+        """The sealed segments the server has for a run, per stream."""
+        r = self._call(
+            "GET", f"/runs/{entity}/{project}/{run_id}/segments", project=(entity, project)
+        )
+        return {s: set(names) for s, names in r.json()["segments"].items()}
+
+    def put_segment(self, entity: str, project: str, run_id: str, stream: str, path: Path) -> bool:
+        """Upload one sealed segment; False when the server already had it."""
+        data = path.read_bytes()
+        r = self._call(
+            "PUT",
+            f"/runs/{entity}/{project}/{run_id}/segments/{stream}/{path.name}",
+            content=data,
+            headers={"Content-Type": "application/vnd.apache.parquet"},
+            project=(entity, project),
+        )
+        return bool(r.json().get("stored"))
+
+    def runs(self, entity: str, project: str) -> list[dict[str, Any]]:
+        return self._call("GET", f"/runs/{entity}/{project}", project=(entity, project)).json()[
+            "runs"
+        ]
+
+    def run(self, entity: str, project: str, run_id: str) -> dict[str, Any]:
+        return self._call(
+            "GET", f"/runs/{entity}/{project}/{run_id}", project=(entity, project)
+        ).json()
+
+    def history(
+        self,
+        entity: str,
+        project: str,
+        run_id: str,
+        keys: list[str] | None = None,
+        stream: str = "history",
+    ) -> list[dict[str, Any]]:
+        params = {"stream": stream}
+        if keys:
+            params["keys"] = ",".join(keys)
+        r = self._call(
+            "GET",
+            f"/runs/{entity}/{project}/{run_id}/history",
+            params=params,
+            project=(entity, project),
+        )
+        return r.json()["rows"]
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _call(
+        self, method: str, url: str, *, project: tuple[str, str] | None = None, **kw: Any
+    ) -> httpx.Response:
+        if not self.creds.api_key:
+            raise NotLoggedInError(
+                f"not signed in to {self.creds.base_url} on this machine: run "
+                f"`flightlog login --host {self.creds.base_url}` (or set FLIGHTLOG_API_KEY)"
+            )
+        attempt = 0
+        while True:
+            try:
+                r = self._http.request(method, url, **kw)
+            except httpx.TransportError as e:
+                failure = f"cannot reach {self.creds.base_url}: {type(e).__name__} {e}".strip()
+            else:
+                if r.status_code < 500:
+                    if r.status_code >= 400:
+                        raise self._error(r, project)
+                    return r
+                failure = f"{self.creds.base_url} failed: HTTP {r.status_code}"
+            if attempt >= self.retries:
+                raise ServerUnavailableError(
+                    f"{failure} (after {attempt + 1} attempts); nothing was lost: the data stays "
+                    "in the local store, run `flightlog sync` again when the server is back"
+                )
+            time.sleep(backoff_delay(attempt))
+            attempt += 1
+
+    def _error(self, r: httpx.Response, project: tuple[str, str] | None) -> Exception:
+        try:
+            doc = r.json()
+            code, message = doc.get("error", ""), doc.get("message", "")
+        except ValueError:
+            code, message = "", r.text[:200]
+        host = self.creds.base_url
+        where = f"{project[0]}/{project[1]}" if project else ""
+        if r.status_code == 401:
+            how = "from the environment" if self.creds.source == "env" else "stored on this machine"
+            return NotLoggedInError(
+                f"{host} does not accept the API key {how}: run `flightlog login --host {host}` "
+                "with a key from `flightlog server key create USER`"
+            )
+        if code == "entity_not_found":
+            return EntityNotFoundError(
+                f"entity {project[0] if project else ''!r} does not exist on {host}: check the "
+                "run's entity (init(entity=...) or FLIGHTLOG_ENTITY), or ask the server's admin "
+                "to create it (`flightlog server user add` / `team add`)"
+            )
+        if r.status_code == 403:
+            return PermissionDeniedError(
+                f"no permission on project {where} on {host} ({message}): ask its owner to "
+                f"open it (`flightlog server project set {where} --visibility open`) or to "
+                "add you to the team"
+            )
+        return ServerRejectedError(f"{host} refused the request: {message or r.status_code}")
+
+
+def _dumps(doc: dict[str, Any]) -> bytes:
+    import json
+
+    return json.dumps(doc, default=str).encode()

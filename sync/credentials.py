@@ -1,0 +1,111 @@
+"""Where the client finds its server and key: environment first, then `flightlog login`'s file.
+
+The file is `<config dir>/credentials.json` (platformdirs' user config dir, or
+FLIGHTLOG_CONFIG_DIR), created with mode 0600 from the start - never written wider and then
+narrowed. It maps each server URL to its key and remembers the last server logged in to.
+FLIGHTLOG_API_KEY / FLIGHTLOG_BASE_URL (or WANDB_API_KEY / WANDB_BASE_URL) override it, as
+cluster job scripts expect.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flightlog.store.atomic import fsync_dir
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8080"
+FILE_NAME = "credentials.json"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    base_url: str
+    api_key: str | None = field(default=None, repr=False)  # never printed, never logged
+    source: str = "none"  # "env", "file" or "none": for messages
+
+    @property
+    def logged_in(self) -> bool:
+        return bool(self.api_key)
+
+
+def config_dir(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    if env.get("FLIGHTLOG_CONFIG_DIR"):
+        return Path(env["FLIGHTLOG_CONFIG_DIR"])
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("flightlog"))
+
+
+def normalize_url(url: str) -> str:
+    url = url.strip().rstrip("/")
+    if "://" not in url:
+        url = "http://" + url
+    return url
+
+
+def _env(environ: Mapping[str, str], suffix: str) -> str | None:
+    return environ.get(f"FLIGHTLOG_{suffix}") or environ.get(f"WANDB_{suffix}") or None
+
+
+def _read(path: Path) -> dict:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def load(environ: Mapping[str, str] | None = None, base_url: str | None = None) -> Credentials:
+    """The server and key to use: `base_url` > env > the file's last login > the default."""
+    env = os.environ if environ is None else environ
+    doc = _read(config_dir(env) / FILE_NAME)
+    keys = doc.get("keys") if isinstance(doc.get("keys"), dict) else {}
+    url = normalize_url(base_url or _env(env, "BASE_URL") or doc.get("default") or DEFAULT_BASE_URL)
+    if key := _env(env, "API_KEY"):
+        return Credentials(url, key, "env")
+    if key := keys.get(url):
+        return Credentials(url, key, "file")
+    return Credentials(url, None, "none")
+
+
+def save(base_url: str, api_key: str, environ: Mapping[str, str] | None = None) -> Path:
+    """Remember `api_key` for `base_url` and make it the default server. Returns the file."""
+    path = config_dir(environ) / FILE_NAME
+    doc = _read(path)
+    keys = doc.get("keys") if isinstance(doc.get("keys"), dict) else {}
+    keys[normalize_url(base_url)] = api_key
+    _write_private(path, {"default": normalize_url(base_url), "keys": keys})
+    return path
+
+
+def forget(base_url: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:
+    """Remove the key of `base_url` (default: the default server); returns the URL removed."""
+    path = config_dir(environ) / FILE_NAME
+    doc = _read(path)
+    keys = doc.get("keys") if isinstance(doc.get("keys"), dict) else {}
+    url = normalize_url(base_url) if base_url else doc.get("default")
+    if url not in keys:
+        return None
+    del keys[url]
+    _write_private(path, {"default": doc.get("default") if keys else None, "keys": keys})
+    return url
+
+
+def _write_private(path: Path, doc: dict) -> None:
+    """Write temp (created 0600), fsync, rename: the key never sits in a readable file."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # in case the temp file existed with other bits
+        os.write(fd, json.dumps(doc, indent=1).encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)

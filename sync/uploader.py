@@ -1,0 +1,167 @@
+"""Shipping one run to a server: metadata, then the sealed segments the server lacks.
+
+Resumable by construction: the server is asked which segments it has and only the others are
+sent (a segment is immutable and named by its sha256, so "has the name" means "has the
+bytes"). A run is marked synced locally - `sync.json` in its directory - only after the
+server confirmed every segment of a run that is no longer running; a marked run whose files
+have not changed since is skipped without a request, so a catch-up over a thousand synced
+runs costs no network round trips.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flightlog.store.layout import RunPaths
+from flightlog.store.liveness import CRASHED, RUNNING, writer_state
+from flightlog.store.reader import StoredRun
+from flightlog.store.segments import list_segments, seal
+from flightlog.store.syncmark import read_mark, write_mark
+
+from .client import ServerClient
+
+STREAMS = ("history", "system")
+
+
+@dataclass
+class RunSync:
+    """What syncing one run did."""
+
+    run: str  # project/id, as the local store names it
+    target: str = ""  # entity/project/id on the server
+    sent: int = 0
+    bytes: int = 0
+    already: int = 0
+    complete: bool = False  # everything confirmed and the run no longer running
+    skipped: bool = False  # already marked synced and unchanged: no request made
+    pending: list[str] = field(default_factory=list)  # why it is not complete
+
+
+@dataclass
+class LocalRun:
+    """A run as the uploader sees it: its sealed segments and a fingerprint of its metadata."""
+
+    paths: RunPaths
+    stored: StoredRun
+    sealed: dict[str, list[Path]]
+    open_segments: int
+    fingerprint: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.paths.dir.parent.name}/{self.paths.dir.name}"
+
+    @property
+    def running(self) -> bool:
+        return self.stored.state == RUNNING
+
+    def total_bytes(self) -> int:
+        return sum(p.stat().st_size for ps in self.sealed.values() for p in ps)
+
+
+def load_local(paths: RunPaths) -> LocalRun | None:
+    """Read a run for syncing; a crashed writer's open segments are sealed first (they will
+    never grow again, and only sealed segments are shipped)."""
+    stored = StoredRun.load(paths)
+    if stored is None:
+        return None
+    dead = {w.get("writer") for w in stored.writers if writer_state(w) == CRASHED}
+    sealed: dict[str, list[Path]] = {}
+    open_segments = 0
+    for stream in STREAMS:
+        sealed[stream] = []
+        for name, path in list_segments(paths.stream(stream)):
+            if not name.sealed and name.writer in dead:
+                try:
+                    path = seal(path)
+                except OSError:
+                    pass  # a read-only store: left to `flightlog doctor --repair`
+                else:
+                    sealed[stream].append(path)
+                    continue
+            if name.sealed:
+                sealed[stream].append(path)
+            else:
+                open_segments += 1
+    h = hashlib.sha256()
+    for p in [paths.meta, *sorted(paths.writers.glob("*.json"))]:
+        try:
+            h.update(p.read_bytes())
+        except OSError:
+            pass
+    return LocalRun(paths, stored, sealed, open_segments, h.hexdigest())
+
+
+def up_to_date(local: LocalRun, server: str) -> bool:
+    """Marked synced to `server`, and nothing changed since."""
+    state = read_mark(local.paths)
+    if not state.get("complete") or state.get("server") != server:
+        return False
+    if state.get("fingerprint") != local.fingerprint or local.open_segments:
+        return False
+    confirmed = state.get("confirmed") or {}
+    return all({p.name for p in local.sealed[s]} <= set(confirmed.get(s) or ()) for s in STREAMS)
+
+
+def sync_run(
+    client: ServerClient,
+    local: LocalRun,
+    entity: str,
+    on_bytes: Callable[[int], None] | None = None,
+) -> RunSync:
+    """Ship one run; raises the client's errors (the caller decides to retry or report)."""
+    meta = local.stored.meta
+    project = str(meta.get("project") or local.paths.dir.parent.name)
+    run_id = str(meta.get("id") or local.paths.dir.name)
+    result = RunSync(local.key, f"{entity}/{project}/{run_id}")
+    server = client.creds.base_url
+    if up_to_date(local, server):
+        result.skipped = result.complete = True
+        return result
+    client.put_run(entity, project, run_id, meta, local.stored.writers)
+    have = client.segments(entity, project, run_id)
+    for stream in STREAMS:
+        for path in local.sealed[stream]:
+            if path.name in have.get(stream, set()):
+                result.already += 1
+                if on_bytes:
+                    on_bytes(path.stat().st_size)
+                continue
+            size = path.stat().st_size
+            if client.put_segment(entity, project, run_id, stream, path):
+                result.sent += 1
+                result.bytes += size
+            else:
+                result.already += 1
+            have.setdefault(stream, set()).add(path.name)
+            if on_bytes:
+                on_bytes(size)
+    if local.running:
+        result.pending.append("still running")
+    if local.open_segments:
+        result.pending.append(f"{local.open_segments} open segment(s) not sealed yet")
+    result.complete = not result.pending
+    _mark(local, server, entity, have, result.complete)
+    return result
+
+
+def _mark(
+    local: LocalRun, server: str, entity: str, have: dict[str, set[str]], complete: bool
+) -> None:
+    """Record what the server confirmed (the server stays the truth: this saves round trips
+    and shows the state in `flightlog runs` and the UI)."""
+    write_mark(
+        local.paths,
+        {
+            "server": server,
+            "entity": entity,
+            "complete": complete,
+            "fingerprint": local.fingerprint,
+            "confirmed": {s: sorted(have.get(s, ())) for s in STREAMS},
+            "synced_at": time.time(),
+        },
+    )
