@@ -91,16 +91,17 @@ class LiveServer:
 
 
 class DroppingProxy:
-    """Forwards 127.0.0.1:port to a server, and cuts every `every`-th connection after
-    `after` bytes from the client: a flaky network between a cluster and its server."""
+    """Forwards 127.0.0.1:port to a server and cuts connections mid-request: every
+    connection dies after `budget` bytes from the client, except every `every`-th, which
+    gets 20 times more. A flaky network between a cluster and its server."""
 
-    def __init__(self, upstream: int, every: int = 3, after: int = 200) -> None:
+    def __init__(self, upstream: int, budget: int = 4000, every: int = 3) -> None:
         self.upstream = upstream
+        self.budget = budget
         self.every = every
-        self.after = after
         self.port = free_port()
         self.connections = 0
-        self.dropped = 0
+        self.cuts = 0
         self._sock = socket.create_server(("127.0.0.1", self.port))
         self._stop = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -119,22 +120,22 @@ class DroppingProxy:
             except OSError:
                 return
             self.connections += 1
-            drop = self.connections % self.every == 0
+            budget = self.budget * (20 if self.connections % self.every == 0 else 1)
             try:
                 server = socket.create_connection(("127.0.0.1", self.upstream))
             except OSError:
                 client.close()
                 continue
-            threading.Thread(target=self._pipe, args=(client, server, drop), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(client, server, budget), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, None), daemon=True).start()
 
-    def _pipe(self, src: socket.socket, dst: socket.socket, drop: bool) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket, budget: int | None) -> None:
         sent = 0
         try:
             while data := src.recv(65536):
-                if drop and sent + len(data) > self.after:
-                    dst.sendall(data[: max(0, self.after - sent)])
-                    self.dropped += 1
+                if budget is not None and sent + len(data) > budget:
+                    dst.sendall(data[: budget - sent])  # half a request, then nothing
+                    self.cuts += 1
                     break
                 dst.sendall(data)
                 sent += len(data)

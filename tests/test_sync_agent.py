@@ -1,0 +1,257 @@
+"""The sync agent and online mode, for real: a server subprocess, an agent subprocess,
+training scripts in child processes, a server killed mid-sync, a connection-cutting proxy."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flightlog.store.layout import RunPaths
+from flightlog.sync.agent import LOCK_FILE
+from flightlog.sync.client import backoff_delay
+
+from .conftest import cli, python_script, spawn
+from .servers import DroppingProxy, LiveServer, server_rows
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    srv = LiveServer(tmp_path / "server").start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def env(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A signed-in machine: the key and URL in the environment, as on a cluster."""
+    e = server.env(server.user("alice"))
+    for k, v in e.items():
+        monkeypatch.setenv(k, v)
+    return e
+
+
+def start_agent(store: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "flightlog.cli", "sync", "--watch", str(store), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def stop(proc: subprocess.Popen[str]) -> str:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.stdout.read() if proc.stdout else ""
+
+
+def wait_until(cond, timeout: float, what: str) -> float:  # noqa: ANN001
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if cond():
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def server_segments(server: LiveServer, project: str = "p") -> list[Path]:
+    return sorted((server.root / "runs").glob(f"alice.{project}/*/history/*.parquet"))
+
+
+def local_status(store: Path) -> str:
+    r = cli("runs", "--root", str(store), "--json")
+    return ",".join(run["sync"] for run in json.loads(r.stdout))
+
+
+TRAIN = """
+import time, flightlog
+settings = {{"segment_rows": {rows}, "flush_interval": 0.01}}  # a segment per pause
+run = flightlog.init(project="p", mode="offline", settings=settings)
+print(run.id, flush=True)
+for i in range({steps}):
+    run.log({{"loss": 1.0 / (i + 1), "i": i}})
+    if {pause} and i % {rows} == {rows} - 1:
+        time.sleep({pause})
+run.finish()
+"""
+
+
+def test_backoff_is_jittered_and_capped():
+    delays = [backoff_delay(a, cap=8.0) for a in range(30) for _ in range(20)]
+    assert max(delays) <= 8.0 and min(delays) > 0
+    assert len({round(d, 3) for d in delays}) > 100  # jitter: agents do not retry in step
+
+
+def test_agent_ships_a_training_run_progressively_then_marks_it_synced(
+    server: LiveServer, env: dict[str, str], store: Path
+):
+    agent = start_agent(store)
+    try:
+        child = spawn(TRAIN.format(rows=500, steps=2500, pause=0.6))
+        run_id = child.stdout.readline().strip()
+        # segments reach the server while the script still trains
+        wait_until(lambda: len(server_segments(server)) >= 2, 15, "first segments uploaded")
+        assert child.poll() is None, "the run finished before anything was seen: no progress"
+        assert child.wait(timeout=60) == 0, child.stderr.read()
+        wait_until(lambda: local_status(store) == "synced", 20, "run marked synced")
+    finally:
+        log = stop(agent)
+    rows = server_rows(server.root, "alice", "p", run_id)
+    assert [r["i"] for r in rows] == list(range(2500)), log
+    on_server = RunPaths.of(server.root, "alice.p", run_id)
+    assert json.loads((on_server.meta).read_text())["name"]
+    states = [json.loads(p.read_text())["state"] for p in on_server.writers.glob("*.json")]
+    assert states == ["finished"]
+    assert "synced" in log
+
+
+def test_a_second_agent_exits_naming_the_first(server: LiveServer, env: dict[str, str], store):
+    first = start_agent(store)
+    try:
+        wait_until(lambda: (store / LOCK_FILE).exists() and (store / LOCK_FILE).read_text(), 10,
+                   "first agent holds the lock")
+        r = cli("sync", "--watch", str(store), timeout=30)
+        assert r.returncode == 1
+        assert "already running" in r.stderr and f"pid {first.pid}" in r.stderr
+    finally:
+        stop(first)
+    # the lock dies with its agent: a new one starts fine
+    second = start_agent(store)
+    try:
+        time.sleep(1.0)
+        assert second.poll() is None
+    finally:
+        stop(second)
+
+
+def test_server_killed_mid_sync_then_restarted_every_row_once(
+    server: LiveServer, env: dict[str, str], store: Path
+):
+    r = python_script(TRAIN.format(rows=200, steps=40_000, pause=0.03))
+    assert r.returncode == 0, r.stderr
+    run_id = r.stdout.strip()
+    total = len(list((store / "runs" / "p" / run_id / "history").glob("*.parquet")))
+    assert total == 200
+    agent = start_agent(store)
+    try:
+        wait_until(lambda: len(server_segments(server)) >= 10, 20, "sync under way")
+        server.kill()
+        killed_at = len(server_segments(server))
+        assert killed_at < total, "the sync finished before the kill: make the run bigger"
+        time.sleep(3)  # the agent backs off meanwhile
+        assert agent.poll() is None, "the agent died with the server"
+        server.start()
+        took = wait_until(lambda: local_status(store) == "synced", 60, "sync finished")
+    finally:
+        log = stop(agent)
+    rows = server_rows(server.root, "alice", "p", run_id)
+    assert [r["i"] for r in rows] == list(range(40_000)), log
+    assert len(server_segments(server)) == total
+    print(f"killed after {killed_at}/{total} segments; finished {took:.1f} s after restart")
+
+
+def test_sync_through_a_connection_cutting_proxy(server: LiveServer, store: Path):
+    key = server.user("alice")
+    r = python_script(TRAIN.format(rows=300, steps=6000, pause=0.03))
+    assert r.returncode == 0, r.stderr
+    run_id = r.stdout.strip()
+    proxy = DroppingProxy(server.port, budget=4000, every=3)
+    try:
+        os.environ.update({"FLIGHTLOG_API_KEY": key, "FLIGHTLOG_BASE_URL": proxy.url})
+        r = cli("sync", "--all", timeout=120)
+    finally:
+        for k in ("FLIGHTLOG_API_KEY", "FLIGHTLOG_BASE_URL"):
+            os.environ.pop(k, None)
+        proxy.close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert proxy.cuts >= 5, f"the proxy cut only {proxy.cuts} connections"
+    rows = server_rows(server.root, "alice", "p", run_id)
+    assert [r["i"] for r in rows] == list(range(6000))
+    assert len(server_segments(server)) == 20
+    assert local_status(store) == "synced"
+
+
+ONLINE = """
+import socket, flightlog
+connects = []
+real = socket.socket.connect
+def spy(self, addr):
+    connects.append(addr)
+    return real(self, addr)
+socket.socket.connect = spy
+run = flightlog.init(project="p")  # a key is configured: online by default
+assert flightlog.run.settings.mode == "online" if hasattr(flightlog.run, "settings") else True
+for i in range(100):
+    run.log({"i": i})
+run.finish()
+print(run.id, len(connects), flush=True)
+"""
+
+
+def _kill_agent(store: Path) -> None:
+    try:
+        pid = json.loads((store / LOCK_FILE).read_text())["pid"]
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError, KeyError):
+        pass
+
+
+def test_online_mode_starts_a_detached_agent_and_never_touches_the_network(
+    server: LiveServer, env: dict[str, str], store: Path
+):
+    try:
+        r = python_script(ONLINE)
+        assert r.returncode == 0, r.stderr
+        run_id, connects = r.stdout.split()
+        assert connects == "0", "the training process opened a connection"
+        # the agent outlives the script and ships the run
+        wait_until(lambda: local_status(store) == "synced", 20, "online run synced")
+        assert [x["i"] for x in server_rows(server.root, "alice", "p", run_id)] == list(range(100))
+        # a second script finds the agent running and starts no other
+        r = python_script(ONLINE)
+        assert r.returncode == 0, r.stderr
+        wait_until(lambda: local_status(store) == "synced,synced", 20, "second run synced")
+        log = (store / "sync-agent.log").read_text()
+        assert log.count("sync agent for") == 1, log
+    finally:
+        _kill_agent(store)
+
+
+def test_online_mode_warns_once_when_the_agent_cannot_start(
+    server: LiveServer, env: dict[str, str], store: Path
+):
+    r = python_script(
+        "import sys, flightlog\n"
+        "sys.executable = '/nonexistent/python'\n"
+        "for _ in range(2):\n"
+        "    run = flightlog.init(project='p', reinit='create_new')\n"
+        "    run.log({'x': 1}); run.finish()\n"
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("could not start the sync agent") == 1, r.stderr
+    assert "flightlog sync" in r.stderr
+    assert local_status(store) == "pending,pending"  # kept locally, waiting for a sync
+
+
+def test_online_without_a_key_says_how_to_log_in(store: Path):
+    r = python_script(
+        "import flightlog\nrun = flightlog.init(project='p', mode='online')\n"
+        "run.log({'x': 1}); run.finish()\n",
+        env={"FLIGHTLOG_SILENT": ""},
+    )
+    assert r.returncode == 0, r.stderr
+    assert "not signed in" in r.stderr and "flightlog login" in r.stderr
+    assert not (store / LOCK_FILE).exists()
