@@ -35,6 +35,10 @@ from ._sysmetrics import Sampler
 from ._values import normalize, to_scalar
 
 
+#: in online mode a segment is also sealed at this age, so a training run reaches the server
+#: as it goes (FLIGHTLOG_SEGMENT_SECONDS or settings segment_seconds change it)
+ONLINE_SEGMENT_SECONDS = 60.0
+
 def say(message: str, settings: Settings | None = None) -> None:
     """One line on stderr, prefixed like wandb's, unless FLIGHTLOG_SILENT is set."""
     if settings is None or not settings.silent:
@@ -168,6 +172,9 @@ class Run:
         ):
             if getattr(s, f) is not None:
                 setattr(ws, f, type(getattr(ws, f))(getattr(s, f)))
+        ws.segment_seconds = s.segment_seconds
+        if ws.segment_seconds is None and s.mode == "online":
+            ws.segment_seconds = ONLINE_SEGMENT_SECONDS
         self._writer_id = writer_id
         self._label = s.label or f"{HOSTNAME}:{self._pid}"
         self._writer = RunWriter(

@@ -65,6 +65,7 @@ class Settings:
     fsync_interval: float | None = None
     heartbeat_interval: float | None = None
     segment_rows: int | None = None
+    segment_seconds: float | None = None
     max_buffered_rows: int | None = None
     stats_interval: float | None = None
     console: str | None = None
@@ -89,14 +90,17 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
             out[key] = tuple(t.strip() for t in raw.split(",") if t.strip())
         else:
             out[key] = raw
-    if environ.get("FLIGHTLOG_STATS_INTERVAL"):
-        try:
-            out["stats_interval"] = float(environ["FLIGHTLOG_STATS_INTERVAL"])
-        except ValueError:
-            raise UsageError(
-                f"FLIGHTLOG_STATS_INTERVAL={environ['FLIGHTLOG_STATS_INTERVAL']!r} is not a "
-                "number of seconds (0 turns system metrics off)"
-            ) from None
+    for key, var, hint in (
+        ("stats_interval", "FLIGHTLOG_STATS_INTERVAL", "0 turns system metrics off"),
+        ("segment_seconds", "FLIGHTLOG_SEGMENT_SECONDS", "a segment is sealed at that age"),
+    ):
+        if environ.get(var):
+            try:
+                out[key] = float(environ[var])
+            except ValueError:
+                raise UsageError(
+                    f"{var}={environ[var]!r} is not a number of seconds ({hint})"
+                ) from None
     if environ.get("FLIGHTLOG_DIR"):
         out["dir"] = environ["FLIGHTLOG_DIR"]
     elif environ.get("WANDB_DIR"):

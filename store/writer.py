@@ -128,6 +128,9 @@ class WriterSettings:
     fsync_interval: float = 1.0
     heartbeat_interval: float = 1.0
     segment_rows: int = 500_000
+    #: also seal a segment this old (online mode: a training run reaches the server in
+    #: pieces instead of at the end); None seals by size only
+    segment_seconds: float | None = None
     max_buffered_rows: int = 4_000_000
 
 
@@ -367,7 +370,7 @@ class RunWriter:
                 self._disk_problem(f"fsync of {self._segment.path} failed: {e.strerror or e}")
             self._last_fsync = now
             self._unsynced = False
-        if self._segment is not None and self._segment.rows >= self.settings.segment_rows:
+        if self._segment is not None and self._segment_full(now):
             self._close_segment(seal_it=True)
         if wrote:
             release_arrow_memory()
@@ -432,6 +435,14 @@ class RunWriter:
             )
 
     # -- segments --------------------------------------------------------------------------
+    def _segment_full(self, now: float) -> bool:
+        seg = self._segment
+        assert seg is not None
+        if seg.rows >= self.settings.segment_rows:
+            return True
+        age = self.settings.segment_seconds
+        return age is not None and seg.rows > 0 and now - seg.opened >= age
+
     def _open_segment(self) -> None:
         self.paths.history.mkdir(parents=True, exist_ok=True)
         while True:

@@ -255,3 +255,18 @@ def test_online_without_a_key_says_how_to_log_in(store: Path):
     assert r.returncode == 0, r.stderr
     assert "not signed in" in r.stderr and "flightlog login" in r.stderr
     assert not (store / LOCK_FILE).exists()
+
+
+def test_segments_are_also_sealed_by_age_for_progressive_sync(store: Path):
+    import flightlog
+
+    run = flightlog.init(project="p", settings={"segment_seconds": 0.3})
+    history = Path(run.dir) / "history"
+    run.log({"x": 1})
+    wait_until(lambda: len(list(history.glob("*.parquet"))) == 1, 5, "first segment sealed")
+    run.log({"x": 2})
+    wait_until(lambda: len(list(history.glob("*.parquet"))) == 2, 5, "second segment sealed")
+    time.sleep(0.5)
+    assert len(list(history.glob("*.parquet"))) == 2, "an empty segment was sealed"
+    run.finish()
+    assert [r["x"] for r in flightlog.Api(store).run(f"p/{run.id}").scan_history()] == [1, 2]
