@@ -34,10 +34,10 @@ from ._summary import Aggregates, MetricDef, Summary, parse_metric
 from ._sysmetrics import Sampler
 from ._values import normalize, to_scalar
 
-
 #: in online mode a segment is also sealed at this age, so a training run reaches the server
 #: as it goes (FLIGHTLOG_SEGMENT_SECONDS or settings segment_seconds change it)
 ONLINE_SEGMENT_SECONDS = 60.0
+
 
 def say(message: str, settings: Settings | None = None) -> None:
     """One line on stderr, prefixed like wandb's, unless FLIGHTLOG_SILENT is set."""

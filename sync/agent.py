@@ -186,6 +186,7 @@ class Agent:
         self._last_meta: dict[Path, float] = {}
         self._user: str | None = None
         self._failures = 0
+        self._retry_at = 0.0  # while the server is unreachable: no request before this
         self._refused: set[str] = set()
         self.synced_runs = 0  # runs that reached "synced" (for tests and the log)
 
@@ -249,6 +250,10 @@ class Agent:
                 self.queue.push(paths.dir, time.monotonic())
             idle_since = time.monotonic()
             while not self.stop.is_set():
+                wait = self._retry_at - time.monotonic()
+                if wait > 0:  # backing off: new events queue up but do not retry early
+                    self.stop.wait(min(wait, 1.0))
+                    continue
                 run = self.queue.pop(1.0, self.stop)
                 if run is None:
                     idle = time.monotonic() - idle_since
@@ -278,7 +283,8 @@ class Agent:
             if self._failures == 0:
                 self.log(f"server unreachable, retrying with backoff: {e}")
             self._failures += 1
-            self.queue.push(run, time.monotonic() + delay)
+            self._retry_at = time.monotonic() + delay
+            self.queue.push(run, self._retry_at)
             return
         except (
             NotLoggedInError,

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,7 @@ def stop(proc: subprocess.Popen[str]) -> str:
     return proc.stdout.read() if proc.stdout else ""
 
 
-def wait_until(cond, timeout: float, what: str) -> float:  # noqa: ANN001
+def wait_until(cond: Callable[[], object], timeout: float, what: str) -> float:
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         if cond():
@@ -121,8 +122,11 @@ def test_agent_ships_a_training_run_progressively_then_marks_it_synced(
 def test_a_second_agent_exits_naming_the_first(server: LiveServer, env: dict[str, str], store):
     first = start_agent(store)
     try:
-        wait_until(lambda: (store / LOCK_FILE).exists() and (store / LOCK_FILE).read_text(), 10,
-                   "first agent holds the lock")
+        wait_until(
+            lambda: (store / LOCK_FILE).exists() and (store / LOCK_FILE).read_text(),
+            10,
+            "first agent holds the lock",
+        )
         r = cli("sync", "--watch", str(store), timeout=30)
         assert r.returncode == 1
         assert "already running" in r.stderr and f"pid {first.pid}" in r.stderr

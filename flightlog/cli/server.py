@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flightlog.sync.accounts import Accounts
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -90,7 +94,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     s.set_defaults(func=cmd_project_list)
 
 
-def _accounts(args: argparse.Namespace):
+def _accounts(args: argparse.Namespace) -> Accounts:
     from flightlog.sync.accounts import Accounts
 
     if not args.root:

@@ -7,8 +7,13 @@ import getpass
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._common import console, root
+
+if TYPE_CHECKING:
+    from flightlog.sync.client import ServerClient
+    from flightlog.sync.credentials import Credentials
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -148,7 +153,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         return _sync_once(client, dirs, args.entity)
 
 
-def _sync_once(client, dirs: list[Path], entity: str | None) -> int:
+def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> int:
     """Sync each run once; a run the server refuses does not stop the others."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -222,7 +227,7 @@ def _sync_once(client, dirs: list[Path], entity: str | None) -> int:
     return 1 if failed else 0
 
 
-def _watch(args: argparse.Namespace, creds) -> int:
+def _watch(args: argparse.Namespace, creds: Credentials) -> int:
     import signal
 
     from flightlog.sync.agent import Agent, AgentLock

@@ -1,0 +1,206 @@
+"""Sync speed: upload throughput, server ingest, and seal-to-server latency.
+
+    python tests/benchmarks/bench_sync.py [--store DIR] [--runs 1000] [--steps 10000]
+
+1. Uploads the 1,000-run benchmark store (bench_index.py's, generated once and reused) to a
+   real server on loopback, as `flightlog sync --all` does, and prints MB/s and segments/s
+   next to two baselines from the same run: reading + hashing the same files (the client's
+   floor) and bare authenticated requests (the HTTP floor). The server's ingest rate is given
+   per second of its own CPU time.
+2. With an agent running, a training script in online mode seals a segment every 0.5 s:
+   the time from each seal to the segment being on the server (median, p95). Then the server
+   is killed for 15 s while training goes on: the time from its restart to each segment
+   sealed meanwhile arriving.
+Prints numbers; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parents[1])]
+
+from bench_index import ensure_store  # noqa: E402
+
+from tests.servers import LiveServer  # noqa: E402
+
+
+def throughput(store: Path, work: Path) -> None:
+    import httpx
+    import psutil
+
+    from flightlog.store.layout import iter_run_dirs
+    from flightlog.sync.client import ServerClient
+    from flightlog.sync.credentials import Credentials
+    from flightlog.sync.uploader import load_local, sync_run
+
+    for p in store.glob("runs/*/*/sync.json"):
+        p.unlink()  # a previous benchmark's marks
+    server = LiveServer(work / "server").start()
+    try:
+        key = server.user("bench")
+        creds = Credentials(server.url, key, "env")
+        runs = [load_local(p) for p in sorted(iter_run_dirs(store), key=lambda p: p.dir)]
+        files = [f for r in runs if r for fs in r.sealed.values() for f in fs]
+        size = sum(f.stat().st_size for f in files)
+
+        t = time.perf_counter()
+        for f in files:
+            hashlib.sha256(f.read_bytes()).hexdigest()
+        floor_read = time.perf_counter() - t
+
+        with httpx.Client(headers={"Authorization": f"Bearer {key}"}) as h:
+            t = time.perf_counter()
+            for _ in range(500):
+                h.get(f"{server.url}/api/v1/whoami").raise_for_status()
+            whoami_rate = 500 / (time.perf_counter() - t)
+
+        proc = psutil.Process(server.proc.pid)
+        cpu0 = sum(proc.cpu_times()[:2])
+        t = time.perf_counter()
+        with ServerClient(creds) as client:
+            sent = sum(sync_run(client, r, "bench").sent for r in runs if r)
+        wall = time.perf_counter() - t
+        server_cpu = sum(proc.cpu_times()[:2]) - cpu0
+        n = len(files)
+        print(
+            f"upload of {len(runs)} runs, {n} segments, {size / 1e6:.0f} MB over loopback: "
+            f"{wall:.1f} s, {size / 1e6 / wall:.1f} MB/s, {n / wall:.0f} segments/s, "
+            f"{len(runs) / wall:.0f} runs/s ({sent} sent)"
+        )
+        print(
+            f"  client floor (read + sha256 every file): {size / 1e6 / floor_read:.0f} MB/s "
+            f"-> upload is {floor_read / wall:.2f}x of it"
+        )
+        print(
+            f"  HTTP floor (bare authenticated GET): {whoami_rate:.0f} requests/s -> "
+            f"{n / wall / whoami_rate:.2f}x (a sync costs 2 requests per run + 1 per segment)"
+        )
+        print(
+            f"server ingest: {size / 1e6 / server_cpu:.1f} MB and {n / server_cpu:.0f} segments "
+            f"per server CPU-second (checks sha256, parses and validates every Parquet body)"
+        )
+        t = time.perf_counter()
+        with ServerClient(creds) as client:
+            for r in runs:
+                if r:
+                    sync_run(client, load_local(r.paths), "bench")
+        print(f"re-sync of the synced store: {time.perf_counter() - t:.2f} s (no requests)")
+    finally:
+        server.stop()
+        for p in store.glob("runs/*/*/sync.json"):
+            p.unlink()
+
+
+TRAIN = """
+import time, flightlog
+run = flightlog.init(project="lat", mode="online")
+end = time.time() + {seconds}
+i = 0
+while time.time() < end:
+    run.log({{f"m{{j}}": i * j for j in range(10)}})
+    i += 1
+    time.sleep(0.001)
+run.finish()
+"""
+
+
+def arrivals(local: Path, remote: Path) -> list[tuple[float, float]]:
+    """(sealed at, on the server at) for every segment that reached the server."""
+    out = []
+    for f in local.glob("runs/lat/*/history/*.parquet"):
+        twin = list(remote.glob(f"runs/*.lat/*/history/{f.name}"))
+        if twin:
+            out.append((f.stat().st_mtime, twin[0].stat().st_mtime))
+    return sorted(out)
+
+
+def latency(work: Path) -> None:
+    store = work / "store"
+    server = LiveServer(work / "latency-server").start()
+    key = server.user("bench")
+    env = {
+        **os.environ,
+        **server.env(key),
+        "FLIGHTLOG_DIR": str(store),
+        "FLIGHTLOG_SEGMENT_SECONDS": "0.5",
+        "FLIGHTLOG_SILENT": "1",
+        "FLIGHTLOG_DISABLE_GIT": "1",
+    }
+    store.mkdir(parents=True)
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "flightlog.cli", "sync", "--watch", str(store)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        time.sleep(1.0)
+        code = textwrap.dedent(TRAIN.format(seconds=20))
+        subprocess.run([sys.executable, "-c", code], env=env, check=True)
+        time.sleep(3.0)
+        lat = [b - a for a, b in arrivals(store, server.root)]
+        lat.sort()
+        print(
+            f"seal -> on server, agent running, {len(lat)} segments: median "
+            f"{statistics.median(lat) * 1000:.0f} ms, p95 {lat[int(len(lat) * 0.95)] * 1000:.0f} "
+            f"ms, max {lat[-1] * 1000:.0f} ms (target: median <= 2 s)"
+        )
+        trainer = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(TRAIN.format(seconds=25))], env=env
+        )
+        time.sleep(3.0)
+        server.kill()
+        down_at = time.time()
+        time.sleep(15.0)
+        server.start()
+        back = time.time()
+        trainer.wait()
+        time.sleep(12.0)
+        during = [(a, b) for a, b in arrivals(store, server.root) if down_at <= a <= back]
+        after = sorted(b - back for _, b in during)
+        if after:
+            print(
+                f"server down 15 s: {len(during)} segments sealed meanwhile reached it "
+                f"{after[0]:.1f}-{after[-1]:.1f} s after its restart (target: <= 10 s)"
+            )
+        else:
+            print("server down 15 s: no segment sealed meanwhile reached it")
+    finally:
+        agent.terminate()
+        agent.wait()
+        server.stop()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--store", default="/tmp/flightlog-bench-store")
+    p.add_argument("--runs", type=int, default=1000)
+    p.add_argument("--steps", type=int, default=10_000)
+    p.add_argument("--skip-throughput", action="store_true")
+    args = p.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="flightlog-bench-sync-"))
+    try:
+        if not args.skip_throughput:
+            gen = ensure_store(Path(args.store), args.runs, args.steps)
+            if gen:
+                print(f"generated the benchmark store in {gen:.0f} s")
+            throughput(Path(args.store), work)
+        latency(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
