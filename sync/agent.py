@@ -17,17 +17,14 @@ leaves a stale lock.
 
 from __future__ import annotations
 
-import fcntl
 import heapq
-import json
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from flightlog._errors import (
     EntityNotFoundError,
@@ -41,73 +38,9 @@ from flightlog.store.layout import RunPaths, iter_run_dirs
 from .client import ServerClient, backoff_delay
 from .uploader import load_local, sync_run
 
-LOCK_FILE = "sync-agent.lock"
-LOG_FILE = "sync-agent.log"
 META_EVERY = 10.0  # seconds between metadata-only syncs of a run (state files, summaries)
 BACKOFF_CAP = 8.0  # plus a request's connect timeout: a returning server is seen within 10 s
 REFUSED_RETRY = 300.0  # a run the server refused (permissions, bad key) is retried this late
-
-
-class AgentRunningError(RuntimeError):
-    """Another agent holds this store's lock."""
-
-
-def _describe(info: dict[str, Any], path: Path) -> str:
-    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.get("started_at", 0)))
-    return (
-        f"another sync agent is already running for this store: pid {info.get('pid')} on "
-        f"{info.get('host')}, since {since} (lock {path})"
-    )
-
-
-class AgentLock:
-    """The store's agent lock (flock). `holder()` tells whether some agent holds it."""
-
-    def __init__(self, root: Path) -> None:
-        self.path = Path(root) / LOCK_FILE
-        self._file: IO[str] | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        f = open(self.path, "a+")  # noqa: SIM115 - held open for the agent's lifetime
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            f.seek(0)
-            try:
-                info = json.loads(f.read() or "{}")
-            except ValueError:
-                info = {}
-            f.close()
-            raise AgentRunningError(_describe(info, self.path)) from None
-        f.seek(0)
-        f.truncate()
-        f.write(
-            json.dumps(
-                {"pid": os.getpid(), "host": socket.gethostname(), "started_at": time.time()}
-            )
-        )
-        f.flush()
-        self._file = f
-
-    def release(self) -> None:
-        if self._file is not None:
-            self._file.close()  # closing drops the flock
-            self._file = None
-
-    def held_elsewhere(self) -> bool:
-        """True while another process holds the lock (used by init to skip spawning)."""
-        try:
-            f = open(self.path)  # noqa: SIM115 - closed by the with below
-        except FileNotFoundError:
-            return False
-        with f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except OSError:
-                return True
-            fcntl.flock(f, fcntl.LOCK_UN)
-            return False
 
 
 @dataclass(order=True)

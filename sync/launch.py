@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .agent import LOG_FILE, AgentLock
+from .lock import LOG_FILE, AgentLock
 
 #: an agent started by init() exits after this long with nothing to do and nothing running
 IDLE_EXIT = 600.0

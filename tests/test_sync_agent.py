@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from flightlog.store.layout import RunPaths
-from flightlog.sync.agent import LOCK_FILE
 from flightlog.sync.client import backoff_delay
+from flightlog.sync.lock import LOCK_FILE
 
 from .conftest import cli, python_script, spawn
 from .servers import DroppingProxy, LiveServer, server_rows

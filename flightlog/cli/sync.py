@@ -230,8 +230,9 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
 def _watch(args: argparse.Namespace, creds: Credentials) -> int:
     import signal
 
-    from flightlog.sync.agent import Agent, AgentLock
+    from flightlog.sync.agent import Agent
     from flightlog.sync.client import ServerClient
+    from flightlog.sync.lock import AgentLock
 
     store = Path(args.runs[0]) if args.runs else root(args)
     lock = AgentLock(store)

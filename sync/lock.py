@@ -1,0 +1,81 @@
+"""One sync agent per store: `sync-agent.lock`, held with flock while the agent lives.
+
+Its own module so that `init()` in online mode can check for a running agent without
+importing the HTTP client. The lock dies with its process, so a killed agent never leaves
+a stale lock; the file says who holds it, for the message a second agent exits with.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import IO, Any
+
+LOCK_FILE = "sync-agent.lock"
+LOG_FILE = "sync-agent.log"
+
+
+class AgentRunningError(RuntimeError):
+    """Another agent holds this store's lock."""
+
+
+def _describe(info: dict[str, Any], path: Path) -> str:
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.get("started_at", 0)))
+    return (
+        f"another sync agent is already running for this store: pid {info.get('pid')} on "
+        f"{info.get('host')}, since {since} (lock {path})"
+    )
+
+
+class AgentLock:
+    """The store's agent lock (flock). `holder()` tells whether some agent holds it."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = Path(root) / LOCK_FILE
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path, "a+")  # noqa: SIM115 - held open for the agent's lifetime
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            try:
+                info = json.loads(f.read() or "{}")
+            except ValueError:
+                info = {}
+            f.close()
+            raise AgentRunningError(_describe(info, self.path)) from None
+        f.seek(0)
+        f.truncate()
+        f.write(
+            json.dumps(
+                {"pid": os.getpid(), "host": socket.gethostname(), "started_at": time.time()}
+            )
+        )
+        f.flush()
+        self._file = f
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing drops the flock
+            self._file = None
+
+    def held_elsewhere(self) -> bool:
+        """True while another process holds the lock (used by init to skip spawning)."""
+        try:
+            f = open(self.path)  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
+            return False
+        with f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+            return False
