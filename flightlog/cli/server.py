@@ -33,65 +33,52 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.set_defaults(func=cmd_serve)
     admin = p.add_subparsers(dest="admin", metavar="WHAT")
-
-    user = admin.add_parser("user", help="users").add_subparsers(dest="action", required=True)
-    u = user.add_parser(
-        "add",
-        parents=[root],
-        help="add a user",
-        description="Example: flightlog server user add alice --root DIR",
-    )
-    u.add_argument("name")
-    u.set_defaults(func=cmd_user_add)
-
-    team = admin.add_parser("team", help="teams").add_subparsers(dest="action", required=True)
-    t = team.add_parser(
-        "add",
-        parents=[root],
-        help="add a team, or members to it",
-        description="Example: flightlog server team add vision --member alice "
-        "--member bob --root DIR",
-    )
-    t.add_argument("name")
-    t.add_argument("--member", action="append", default=[], metavar="USER")
-    t.set_defaults(func=cmd_team_add)
-
-    key = admin.add_parser("key", help="API keys").add_subparsers(dest="action", required=True)
-    k = key.add_parser(
-        "create",
-        parents=[root],
-        help="create a key (printed once)",
-        description="Example: flightlog server key create alice --root DIR",
-    )
-    k.add_argument("user")
-    k.set_defaults(func=cmd_key_create)
-    k = key.add_parser(
-        "revoke",
-        parents=[root],
-        help="revoke every key of a user",
-        description="Example: flightlog server key revoke alice --root DIR",
-    )
-    k.add_argument("user")
-    k.set_defaults(func=cmd_key_revoke)
-
-    proj = admin.add_parser("project", help="projects").add_subparsers(dest="action", required=True)
-    s = proj.add_parser(
-        "set",
-        parents=[root],
-        help="set a project's visibility",
-        description="Example: flightlog server project set vision/resnet "
-        "--visibility open --root DIR",
-    )
-    s.add_argument("project", metavar="ENTITY/PROJECT")
-    s.add_argument("--visibility", choices=["private", "open"], required=True)
-    s.set_defaults(func=cmd_project_set)
-    s = proj.add_parser(
-        "list",
-        parents=[root],
-        help="entities and their projects",
-        description="Example: flightlog server project list --root DIR",
-    )
-    s.set_defaults(func=cmd_project_list)
+    groups = {
+        name: admin.add_parser(name, help=help_).add_subparsers(dest="action", required=True)
+        for name, help_ in (
+            ("user", "users"),
+            ("team", "teams"),
+            ("key", "API keys"),
+            ("project", "projects"),
+        )
+    }
+    # (group, action, help, arguments after the command in the example, handler, positional)
+    for group, action, help_, example, func, positional in (
+        ("user", "add", "add a user", "alice", cmd_user_add, "name"),
+        (
+            "team",
+            "add",
+            "add a team, or members to it",
+            "vision --member alice --member bob",
+            cmd_team_add,
+            "name",
+        ),
+        ("key", "create", "create a key (printed once)", "alice", cmd_key_create, "user"),
+        ("key", "revoke", "revoke every key of a user", "alice", cmd_key_revoke, "user"),
+        (
+            "project",
+            "set",
+            "set a project's visibility",
+            "vision/resnet --visibility open",
+            cmd_project_set,
+            "project",
+        ),
+        ("project", "list", "entities and their projects", "", cmd_project_list, None),
+    ):
+        a = groups[group].add_parser(
+            action,
+            parents=[root],
+            help=help_,
+            description=f"Example: flightlog server {group} {action} {example} --root DIR",
+        )
+        if positional == "project":
+            a.add_argument("project", metavar="ENTITY/PROJECT")
+            a.add_argument("--visibility", choices=["private", "open"], required=True)
+        elif positional:
+            a.add_argument(positional)
+        if group == "team":
+            a.add_argument("--member", action="append", default=[], metavar="USER")
+        a.set_defaults(func=func)
 
 
 def _accounts(args: argparse.Namespace) -> Accounts:
