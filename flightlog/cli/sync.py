@@ -106,8 +106,9 @@ def cmd_logout(args: argparse.Namespace) -> int:
     return 0
 
 
-def _targets(args: argparse.Namespace) -> tuple[Path, list[Path]]:
-    """The store and the run directories named on the command line."""
+def _targets(args: argparse.Namespace) -> list[Path]:
+    """The run directories named on the command line: paths of runs or stores, run ids or
+    names (looked up in --root), or every run of the store or a project."""
     from flightlog.store.layout import iter_run_dirs
 
     store = root(args)
@@ -117,7 +118,7 @@ def _targets(args: argparse.Namespace) -> tuple[Path, list[Path]]:
             raise FileNotFoundError(
                 f"no runs in {store}" + (f" project {args.project!r}" if args.project else "")
             )
-        return store, sorted(runs)
+        return sorted(runs)
     if not args.runs:
         raise ValueError(
             "name runs to sync (a run directory, id or name), or use --all / --project P"
@@ -127,9 +128,7 @@ def _targets(args: argparse.Namespace) -> tuple[Path, list[Path]]:
         p = Path(ref)
         if (p / "run.json").is_file():
             dirs.append(p.resolve())
-            store = p.resolve().parent.parent.parent
         elif (p / "runs").is_dir():
-            store = p
             dirs.extend(sorted(r.dir for r in iter_run_dirs(p)))
         else:
             from flightlog.store.catalog import resolve_run
@@ -138,7 +137,7 @@ def _targets(args: argparse.Namespace) -> tuple[Path, list[Path]]:
 
             with open_index(args) as idx:
                 dirs.append(Path(resolve_run(idx, ref)["dir"]))
-    return store, dirs
+    return dirs
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -148,7 +147,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     creds = credentials.load()
     if args.watch:
         return _watch(args, creds)
-    _, dirs = _targets(args)
+    dirs = _targets(args)
     with ServerClient(creds) as client:
         return _sync_once(client, dirs, args.entity)
 
