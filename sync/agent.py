@@ -214,7 +214,8 @@ class Agent:
         except ServerUnavailableError as e:
             delay = backoff_delay(self._failures, cap=BACKOFF_CAP)
             if self._failures == 0:
-                self.log(f"server unreachable, retrying with backoff: {e}")
+                reason = getattr(e, "reason", e)
+                self.log(f"server unreachable ({reason}); retrying with backoff, data stays local")
             self._failures += 1
             self._retry_at = time.monotonic() + delay
             self.queue.push(run, self._retry_at)

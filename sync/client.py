@@ -154,10 +154,12 @@ class ServerClient:
                     return r
                 failure = f"{self.creds.base_url} failed: HTTP {r.status_code}"
             if attempt >= self.retries:
-                raise ServerUnavailableError(
+                err = ServerUnavailableError(
                     f"{failure} (after {attempt + 1} attempts); nothing was lost: the data stays "
                     "in the local store, run `flightlog sync` again when the server is back"
                 )
+                err.reason = failure  # what went wrong, without the advice (for the agent)
+                raise err
             time.sleep(backoff_delay(attempt))
             attempt += 1
 
