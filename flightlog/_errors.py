@@ -47,4 +47,10 @@ class ServerRejectedError(SyncError):
 
 
 class ServerUnavailableError(SyncError, ConnectionError):
-    """The server could not be reached or failed (5xx): retried, never a permission error."""
+    """The server could not be reached or failed (5xx): retried, never a permission error.
+
+    `reason` is what went wrong without the advice (the agent logs it; the CLI prints all)."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message

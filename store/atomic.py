@@ -27,11 +27,14 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Replace `path` with `data` so readers see either the old or the new content."""
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True, mode: int = 0o666) -> None:
+    """Replace `path` with `data` so readers see either the old or the new content.
+
+    The temp file is created with `mode` (less the umask), so a secret written with 0o600
+    is never readable by others, not even for a moment."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        with open(tmp, "wb") as f:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as f:
             f.write(data)
             if durable:
                 f.flush()
@@ -45,10 +48,11 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
         raise
 
 
-def dumps(obj: Any) -> bytes:
+def dumps(obj: Any, indent: int | None = 1) -> bytes:
     """JSON, UTF-8. NaN and infinities are kept (Python's JSON extension) so a summary of a
-    diverged run reads back as the float it was, not as a string."""
-    return json.dumps(obj, ensure_ascii=False, indent=1, default=_to_json).encode()
+    diverged run reads back as the float it was, not as a string. `indent=None` for the
+    wire (the server's responses, the client's requests)."""
+    return json.dumps(obj, ensure_ascii=False, indent=indent, default=_to_json).encode()
 
 
 def _to_json(obj: Any) -> Any:

@@ -82,11 +82,9 @@ class Accounts:
         self._add_entity(name, "user")
 
     def add_team(self, name: str, members: list[str]) -> None:
-        for m in members:
-            if self.kind(m) != "user":
-                raise LookupError(f"no user {m!r}: add it first with `flightlog server user add`")
+        self._check_users(members)  # before the team exists: no half-made team
         self._add_entity(name, "team")
-        self.add_members(name, members)
+        self._insert_members(name, members)
 
     def _add_entity(self, name: str, kind: str) -> None:
         check_entity(name)
@@ -99,9 +97,15 @@ class Accounts:
     def add_members(self, team: str, users: list[str]) -> None:
         if self.kind(team) != "team":
             raise LookupError(f"no team {team!r}: create it with `flightlog server team add`")
+        self._check_users(users)
+        self._insert_members(team, users)
+
+    def _check_users(self, users: list[str]) -> None:
         for u in users:
             if self.kind(u) != "user":
                 raise LookupError(f"no user {u!r}: add it first with `flightlog server user add`")
+
+    def _insert_members(self, team: str, users: list[str]) -> None:
         with self._db() as db:
             db.executemany(
                 "INSERT OR IGNORE INTO members VALUES (?, ?)", [(team, u) for u in users]
@@ -137,8 +141,7 @@ class Accounts:
     # -- keys ------------------------------------------------------------------------------
     def create_key(self, user: str) -> str:
         """A new key for `user`, returned once; only its hash is kept."""
-        if self.kind(user) != "user":
-            raise LookupError(f"no user {user!r}: add it first with `flightlog server user add`")
+        self._check_users([user])
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         with self._db() as db:
             db.execute(

@@ -26,17 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flightlog._errors import (
-    EntityNotFoundError,
-    NotLoggedInError,
-    PermissionDeniedError,
-    ServerRejectedError,
-    ServerUnavailableError,
-)
+from flightlog._errors import ServerUnavailableError, SyncError
 from flightlog.store.layout import RunPaths, iter_run_dirs
 
 from .client import ServerClient, backoff_delay
-from .uploader import load_local, sync_run
+from .uploader import Entities, load_local, sync_run
 
 META_EVERY = 10.0  # seconds between metadata-only syncs of a run (state files, summaries)
 BACKOFF_CAP = 8.0  # plus a request's connect timeout: a returning server is seen within 10 s
@@ -90,10 +84,6 @@ class RunQueue:
         with self._cond:
             return len(self._due)
 
-    def wake(self) -> None:
-        with self._cond:
-            self._cond.notify_all()
-
 
 class Agent:
     """Syncs the store at `root` until `stop` is set (or, with `idle_exit`, until idle)."""
@@ -110,18 +100,16 @@ class Agent:
     ) -> None:
         self.root = Path(root)
         self.client = client
-        self.entity = entity
         self.poll = poll
         self.idle_exit = idle_exit
         self.log = log
         self.queue = RunQueue()
         self.stop = threading.Event()
         self._last_meta: dict[Path, float] = {}
-        self._user: str | None = None
+        self._entities = Entities(client, entity)
         self._failures = 0
         self._retry_at = 0.0  # while the server is unreachable: no request before this
         self._refused: set[str] = set()
-        self.synced_runs = 0  # runs that reached "synced" (for tests and the log)
 
     # -- events ----------------------------------------------------------------------------
     def on_path(self, path: str) -> None:
@@ -207,25 +195,18 @@ class Agent:
             local = load_local(RunPaths(run))
             if local is None:
                 return
-            if self._user is None and not (self.entity or local.stored.meta.get("entity")):
-                self._user = self.client.whoami()["user"]
-            entity = self.entity or local.stored.meta.get("entity") or self._user
-            result = sync_run(self.client, local, str(entity))
+            result = sync_run(self.client, local, self._entities.of(local))
         except ServerUnavailableError as e:
             delay = backoff_delay(self._failures, cap=BACKOFF_CAP)
             if self._failures == 0:
-                reason = getattr(e, "reason", e)
-                self.log(f"server unreachable ({reason}); retrying with backoff, data stays local")
+                self.log(
+                    f"server unreachable ({e.reason}); retrying with backoff, data stays local"
+                )
             self._failures += 1
             self._retry_at = time.monotonic() + delay
             self.queue.push(run, self._retry_at)
             return
-        except (
-            NotLoggedInError,
-            EntityNotFoundError,
-            PermissionDeniedError,
-            ServerRejectedError,
-        ) as e:
+        except SyncError as e:  # refused (key, entity, permission, input): not retried soon
             message = str(e)
             if message not in self._refused:  # say it once, not every retry
                 self._refused.add(message)
@@ -241,9 +222,7 @@ class Agent:
             self._failures = 0
         if result.sent:
             self.log(f"{result.target}: {result.sent} segment(s), {result.bytes} bytes")
-        if result.complete:
-            if not result.skipped:
-                self.synced_runs += 1
-                self.log(f"{result.target}: synced")
-        elif local.running:
+        if result.complete and not result.skipped:
+            self.log(f"{result.target}: synced")
+        if not result.complete and local.running:
             self.queue.push(run, time.monotonic() + META_EVERY)  # summaries and liveness

@@ -23,6 +23,7 @@ from flightlog._errors import (
     ServerRejectedError,
     ServerUnavailableError,
 )
+from flightlog.store.atomic import dumps
 
 from .credentials import Credentials
 
@@ -78,17 +79,14 @@ class ServerClient:
         r = self._call(
             "PUT",
             f"/runs/{entity}/{project}/{run_id}",
-            content=_dumps({"meta": meta, "writers": writers}),
+            content=dumps({"meta": meta, "writers": writers}, indent=None),
             headers={"Content-Type": "application/json"},
-            project=(entity, project),
         )
         return bool(r.json().get("created"))
 
     def segments(self, entity: str, project: str, run_id: str) -> dict[str, set[str]]:
         """The sealed segments the server has for a run, per stream."""
-        r = self._call(
-            "GET", f"/runs/{entity}/{project}/{run_id}/segments", project=(entity, project)
-        )
+        r = self._call("GET", f"/runs/{entity}/{project}/{run_id}/segments")
         return {s: set(names) for s, names in r.json()["segments"].items()}
 
     def put_segment(self, entity: str, project: str, run_id: str, stream: str, path: Path) -> bool:
@@ -99,19 +97,14 @@ class ServerClient:
             f"/runs/{entity}/{project}/{run_id}/segments/{stream}/{path.name}",
             content=data,
             headers={"Content-Type": "application/vnd.apache.parquet"},
-            project=(entity, project),
         )
         return bool(r.json().get("stored"))
 
     def runs(self, entity: str, project: str) -> list[dict[str, Any]]:
-        return self._call("GET", f"/runs/{entity}/{project}", project=(entity, project)).json()[
-            "runs"
-        ]
+        return self._call("GET", f"/runs/{entity}/{project}").json()["runs"]
 
     def run(self, entity: str, project: str, run_id: str) -> dict[str, Any]:
-        return self._call(
-            "GET", f"/runs/{entity}/{project}/{run_id}", project=(entity, project)
-        ).json()
+        return self._call("GET", f"/runs/{entity}/{project}/{run_id}").json()
 
     def history(
         self,
@@ -124,18 +117,11 @@ class ServerClient:
         params = {"stream": stream}
         if keys:
             params["keys"] = ",".join(keys)
-        r = self._call(
-            "GET",
-            f"/runs/{entity}/{project}/{run_id}/history",
-            params=params,
-            project=(entity, project),
-        )
+        r = self._call("GET", f"/runs/{entity}/{project}/{run_id}/history", params=params)
         return r.json()["rows"]
 
     # -- plumbing --------------------------------------------------------------------------
-    def _call(
-        self, method: str, url: str, *, project: tuple[str, str] | None = None, **kw: Any
-    ) -> httpx.Response:
+    def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
         if not self.creds.api_key:
             raise NotLoggedInError(
                 f"not signed in to {self.creds.base_url} on this machine: run "
@@ -150,27 +136,27 @@ class ServerClient:
             else:
                 if r.status_code < 500:
                     if r.status_code >= 400:
-                        raise self._error(r, project)
+                        raise self._error(r, url)
                     return r
                 failure = f"{self.creds.base_url} failed: HTTP {r.status_code}"
             if attempt >= self.retries:
-                err = ServerUnavailableError(
+                raise ServerUnavailableError(
                     f"{failure} (after {attempt + 1} attempts); nothing was lost: the data stays "
-                    "in the local store, run `flightlog sync` again when the server is back"
+                    "in the local store, run `flightlog sync` again when the server is back",
+                    reason=failure,
                 )
-                err.reason = failure  # what went wrong, without the advice (for the agent)
-                raise err
             time.sleep(backoff_delay(attempt))
             attempt += 1
 
-    def _error(self, r: httpx.Response, project: tuple[str, str] | None) -> Exception:
+    def _error(self, r: httpx.Response, url: str) -> Exception:
         try:
             doc = r.json()
             code, message = doc.get("error", ""), doc.get("message", "")
         except ValueError:
             code, message = "", r.text[:200]
         host = self.creds.base_url
-        where = f"{project[0]}/{project[1]}" if project else ""
+        parts = url.split("/")  # /runs/{entity}/{project}/...: what the refusal is about
+        entity, where = (parts[2] if len(parts) > 2 else ""), "/".join(parts[2:4])
         if r.status_code == 401:
             how = "from the environment" if self.creds.source == "env" else "stored on this machine"
             return NotLoggedInError(
@@ -179,7 +165,7 @@ class ServerClient:
             )
         if code == "entity_not_found":
             return EntityNotFoundError(
-                f"entity {project[0] if project else ''!r} does not exist on {host}: check the "
+                f"entity {entity!r} does not exist on {host}: check the "
                 "run's entity (init(entity=...) or FLIGHTLOG_ENTITY), or ask the server's admin "
                 "to create it (`flightlog server user add` / `team add`)"
             )
@@ -190,9 +176,3 @@ class ServerClient:
                 "add you to the team"
             )
         return ServerRejectedError(f"{host} refused the request: {message or r.status_code}")
-
-
-def _dumps(doc: dict[str, Any]) -> bytes:
-    import json
-
-    return json.dumps(doc, default=str).encode()

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flightlog.store.atomic import fsync_dir
+from flightlog.store.atomic import atomic_write_bytes, dumps, fsync_dir
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 FILE_NAME = "credentials.json"
@@ -97,15 +97,7 @@ def forget(base_url: str | None = None, environ: Mapping[str, str] | None = None
 
 
 def _write_private(path: Path, doc: dict) -> None:
-    """Write temp (created 0600), fsync, rename: the key never sits in a readable file."""
+    """The key file: created 0600 (never written wider and then narrowed), in a 0700 dir."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # in case the temp file existed with other bits
-        os.write(fd, json.dumps(doc, indent=1).encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, dumps(doc), mode=0o600)
     fsync_dir(path.parent)

@@ -32,7 +32,7 @@ def _describe(info: dict[str, Any], path: Path) -> str:
 
 
 class AgentLock:
-    """The store's agent lock (flock). `holder()` tells whether some agent holds it."""
+    """The store's agent lock (flock). `held_elsewhere()` tells whether an agent holds it."""
 
     def __init__(self, root: Path) -> None:
         self.path = Path(root) / LOCK_FILE

@@ -10,9 +10,7 @@ segment is checked (hash, Parquet, schema) before it is renamed into place.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +20,13 @@ import pyarrow.parquet as pq
 from flightlog.store.atomic import atomic_write_bytes, dumps, fsync_dir
 from flightlog.store.layout import (
     RunPaths,
+    SegmentName,
     check_name,
     check_run_id,
     parse_segment_name,
 )
 from flightlog.store.schema import WRITER_ID_KEY, validate_history_table
+from flightlog.store.segments import list_segments, sealed_twin
 
 from .accounts import check_entity
 
@@ -36,8 +36,9 @@ _WRITER_RE = re.compile(r"^[a-z0-9]{1,32}$")
 MEMBER_ONLY_FIELDS = ("git", "command", "program", "cwd")
 
 
-class Invalid(ValueError):
-    """Input the server refuses; the message says what is wrong (sent back as a 4xx)."""
+class Refused(ValueError):
+    """A request the server refuses: bad input, no key, no permission. Sent back as the
+    4xx `status` with `{"error": code, "message": str(self)}`."""
 
     def __init__(self, message: str, code: str = "invalid", status: int = 400) -> None:
         super().__init__(message)
@@ -57,22 +58,22 @@ def check_names(entity: str, project: str, run_id: str | None = None) -> None:
         if run_id is not None:
             check_run_id(run_id)
     except ValueError as e:
-        raise Invalid(str(e), "invalid_name") from None
+        raise Refused(str(e), "invalid_name") from None
 
 
-def check_segment(stream: str, name: str, data: bytes) -> None:
+def check_segment(stream: str, name: str, data: bytes) -> SegmentName:
     """The body is the sealed segment its name says: sha256, Parquet, history schema."""
     if stream not in STREAMS:
-        raise Invalid(f"unknown stream {stream!r}: use 'history' or 'system'", "invalid_name")
+        raise Refused(f"unknown stream {stream!r}: use 'history' or 'system'", "invalid_name")
     seg = parse_segment_name(name)
     if seg is None or not seg.sealed:
-        raise Invalid(
+        raise Refused(
             f"invalid segment name {name!r}: expected <writer>-<seq>-<sha256>.parquet",
             "invalid_name",
         )
     digest = hashlib.sha256(data).hexdigest()
     if digest != seg.sha256:
-        raise Invalid(
+        raise Refused(
             f"sha256 of the body is {digest}, but the segment name says {seg.sha256}: "
             "the upload was corrupted or the name is wrong",
             "hash_mismatch",
@@ -80,17 +81,18 @@ def check_segment(stream: str, name: str, data: bytes) -> None:
     try:
         table = pq.read_table(pa.BufferReader(data))
     except Exception as e:  # pyarrow raises several types for garbage
-        raise Invalid(f"the body is not a Parquet file: {e}", "not_parquet") from None
+        raise Refused(f"the body is not a Parquet file: {e}", "not_parquet") from None
     try:
         validate_history_table(table)
     except ValueError as e:
-        raise Invalid(str(e), "wrong_schema") from None
+        raise Refused(str(e), "wrong_schema") from None
     wid = (table.schema.metadata or {}).get(WRITER_ID_KEY)
     if wid is not None and wid.decode() != seg.writer:
-        raise Invalid(
+        raise Refused(
             f"segment {name!r} was written by writer {wid.decode()!r}, not {seg.writer!r}",
             "wrong_schema",
         )
+    return seg
 
 
 class ReceivingStore:
@@ -110,12 +112,12 @@ class ReceivingStore:
         """Write run.json and the writers' state files; True when the run is new here."""
         paths = self.paths(entity, project, run_id)
         if meta.get("id") != run_id:
-            raise Invalid(f"run.json says id {meta.get('id')!r}, the URL says {run_id!r}")
+            raise Refused(f"run.json says id {meta.get('id')!r}, the URL says {run_id!r}")
         states = {}
         for w in writers:
             wid = w.get("writer") if isinstance(w, dict) else None
             if not isinstance(wid, str) or not _WRITER_RE.match(wid):
-                raise Invalid(f"invalid writer state: writer id {wid!r}", "invalid_name")
+                raise Refused(f"invalid writer state: writer id {wid!r}", "invalid_name")
             states[wid] = w
         # where it lives now; "online" described the client's mode, not this copy
         meta = {k: v for k, v in meta.items() if k != "online"}
@@ -124,7 +126,7 @@ class ReceivingStore:
             body = dumps(meta)
             state_bodies = {wid: dumps(w) for wid, w in states.items()}
         except (TypeError, ValueError) as e:
-            raise Invalid(f"run metadata is not JSON: {e}") from None
+            raise Refused(f"run metadata is not JSON: {e}") from None
         new = not paths.meta.exists()
         for d in (paths.dir, paths.writers, paths.history, paths.system):
             d.mkdir(parents=True, exist_ok=True)
@@ -138,14 +140,10 @@ class ReceivingStore:
         paths = self.paths(entity, project, run_id)
         if not paths.meta.exists():
             return None
-        out: dict[str, list[str]] = {}
-        for stream in STREAMS:
-            try:
-                names = os.listdir(paths.stream(stream))
-            except FileNotFoundError:
-                names = []
-            out[stream] = sorted(n for n in names if (s := parse_segment_name(n)) and s.sealed)
-        return out
+        return {
+            stream: [p.name for seg, p in list_segments(paths.stream(stream)) if seg.sealed]
+            for stream in STREAMS
+        }
 
     def put_segment(
         self, entity: str, project: str, run_id: str, stream: str, name: str, data: bytes
@@ -153,35 +151,24 @@ class ReceivingStore:
         """Store one checked segment; False when this content is already there (a no-op)."""
         paths = self.paths(entity, project, run_id)
         if not paths.meta.exists():
-            raise Invalid(
+            raise Refused(
                 f"run {entity}/{project}/{run_id} does not exist here: send its metadata first",
                 "run_not_found",
                 404,
             )
-        check_segment(stream, name, data)
+        seg = check_segment(stream, name, data)
         directory = paths.stream(stream)
-        target = directory / name
-        if target.exists():
-            return False
-        stem = name.split("-", 2)
-        prefix = f"{stem[0]}-{stem[1]}-"
-        clash = [n for n in os.listdir(directory) if n.startswith(prefix) and n != name]
-        if clash:
-            raise Invalid(
-                f"segment {stem[0]}-{stem[1]} is already stored with different content "
-                f"({clash[0]}); sealed segments are immutable",
+        existing = sealed_twin(directory, seg)
+        if existing is not None:
+            if existing.name == name:
+                return False
+            raise Refused(
+                f"segment {seg.stem} is already stored with different content "
+                f"({existing.name}); sealed segments are immutable",
                 "conflict",
                 409,
             )
-        tmp = directory / f".{name}.{secrets.token_hex(4)}.tmp"
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        atomic_write_bytes(directory / name, data)
         fsync_dir(directory)
         return True
 

@@ -6,7 +6,6 @@ text}` with a 4xx status; the client maps the codes to its own exceptions. The O
 description is at /openapi.json and the interactive docs at /docs.
 """
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,22 +16,18 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from flightlog import __version__
+from flightlog.store.atomic import dumps
+from flightlog.store.layout import iter_run_dirs
 from flightlog.store.reader import StoredRun
 
 from .accounts import Access, Accounts
-from .receive import Invalid, ReceivingStore, check_names, project_dir_name, public_meta
+from .receive import STREAMS, ReceivingStore, Refused, check_names, project_dir_name, public_meta
 
 API = "/api/v1"
 DEFAULT_MAX_UPLOAD = 256 * 1024 * 1024
 MAX_META = 16 * 1024 * 1024
-#: the run fields a listing gives (plus the summary)
-LIST_FIELDS = ("id", "name", "group", "job_type", "tags", "notes", "created_at", "state")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+#: the run.json fields a listing gives (plus state and summary)
+LIST_FIELDS = ("id", "name", "group", "job_type", "tags", "notes", "created_at")
 
 
 def create_app(root: Path | str, max_upload: int = DEFAULT_MAX_UPLOAD) -> FastAPI:
@@ -45,43 +40,42 @@ def create_app(root: Path | str, max_upload: int = DEFAULT_MAX_UPLOAD) -> FastAP
         description="Receives sealed run segments from `flightlog sync` and serves runs.",
     )
 
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, e: ApiError) -> JSONResponse:
-        return JSONResponse({"error": e.code, "message": e.message}, status_code=e.status)
-
-    @app.exception_handler(Invalid)
-    async def _invalid(request: Request, e: Invalid) -> JSONResponse:
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, e: Refused) -> JSONResponse:
         return JSONResponse({"error": e.code, "message": str(e)}, status_code=e.status)
 
     def user(authorization: Annotated[str | None, Header()] = None) -> str:
         if not authorization or not authorization.startswith("Bearer "):
-            raise ApiError(401, "not_logged_in", "no API key: send 'Authorization: Bearer KEY'")
+            raise Refused("no API key: send 'Authorization: Bearer KEY'", "not_logged_in", 401)
         name = accounts.user_for_key(authorization[7:].strip())
         if name is None:
-            raise ApiError(401, "bad_key", "this API key is not known to the server")
+            raise Refused("this API key is not known to the server", "bad_key", 401)
         return name
 
     User = Annotated[str, Depends(user)]
 
-    def access(who: str, entity: str, project: str, *, write: bool) -> Access:
-        check_names(entity, project)
+    def access(
+        who: str, entity: str, project: str, run_id: str | None = None, *, write: bool
+    ) -> Access:
+        """Names valid, entity existing, permission given - before anything else happens."""
+        check_names(entity, project, run_id)
         if accounts.kind(entity) is None:
-            raise ApiError(404, "entity_not_found", f"entity {entity!r} does not exist")
+            raise Refused(f"entity {entity!r} does not exist", "entity_not_found", 404)
         a = accounts.access(who, entity, project)
         if not (a.member if write else a.read):
-            raise ApiError(
-                403,
-                "no_permission",
+            raise Refused(
                 f"{who!r} may not {'write to' if write else 'read'} project {entity}/{project}",
+                "no_permission",
+                403,
             )
         if not write and not a.project_exists:
-            raise ApiError(404, "project_not_found", f"no project {entity}/{project}")
+            raise Refused(f"no project {entity}/{project}", "project_not_found", 404)
         return a
 
     def load_run(entity: str, project: str, run_id: str) -> StoredRun:
         run = StoredRun.load(store.paths(entity, project, run_id))
         if run is None:
-            raise ApiError(404, "run_not_found", f"no run {entity}/{project}/{run_id}")
+            raise Refused(f"no run {entity}/{project}/{run_id}", "run_not_found", 404)
         return run
 
     @app.get(f"{API}/whoami")
@@ -94,10 +88,10 @@ def create_app(root: Path | str, max_upload: int = DEFAULT_MAX_UPLOAD) -> FastAP
     def list_runs(entity: str, project: str, who: User) -> dict[str, Any]:
         """The runs of a project, with their summaries."""
         a = access(who, entity, project, write=False)
-        runs_dir = store.root / "runs" / project_dir_name(entity, project)
         out = []
-        for d in sorted(p for p in runs_dir.iterdir() if p.is_dir()) if runs_dir.is_dir() else []:
-            run = load_run(entity, project, d.name) if (d / "run.json").exists() else None
+        runs = iter_run_dirs(store.root, project_dir_name(entity, project))
+        for paths in sorted(runs, key=lambda p: p.dir.name):
+            run = StoredRun.load(paths)
             if run is None:
                 continue
             item = {k: run.meta.get(k) for k in LIST_FIELDS}
@@ -111,7 +105,7 @@ def create_app(root: Path | str, max_upload: int = DEFAULT_MAX_UPLOAD) -> FastAP
     @app.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}")
     def get_run(entity: str, project: str, run_id: str, who: User) -> Response:
         """A run's metadata (git and the command for members only), state and summary."""
-        a = access(who, entity, project, write=False)
+        a = access(who, entity, project, run_id, write=False)
         run = load_run(entity, project, run_id)
         return _json(
             {"meta": public_meta(run.meta, a.member), "state": run.state, "summary": run.summary}
@@ -122,18 +116,17 @@ def create_app(root: Path | str, max_upload: int = DEFAULT_MAX_UPLOAD) -> FastAP
         entity: str, project: str, run_id: str, request: Request, who: User
     ) -> JSONResponse:
         """Create or update a run: body `{"meta": run.json, "writers": [state, ...]}`."""
-        access(who, entity, project, write=True)
-        check_names(entity, project, run_id)
+        access(who, entity, project, run_id, write=True)
         body = await _read_body(request, MAX_META)
         try:
             doc = json.loads(body)
         except ValueError as e:
-            raise ApiError(400, "invalid", f"body is not JSON: {e}") from None
+            raise Refused(f"body is not JSON: {e}", "invalid", 400) from None
         if not isinstance(doc, dict) or not isinstance(doc.get("meta"), dict):
-            raise ApiError(400, "invalid", 'body must be {"meta": {...}, "writers": [...]}')
+            raise Refused('body must be {"meta": {...}, "writers": [...]}', "invalid", 400)
         writers = doc.get("writers") or []
         if not isinstance(writers, list):
-            raise ApiError(400, "invalid", '"writers" must be a list of writer states')
+            raise Refused('"writers" must be a list of writer states', "invalid", 400)
         accounts.ensure_project(entity, project)
         new = await run_in_threadpool(store.put_run, entity, project, run_id, doc["meta"], writers)
         return JSONResponse({"created": new}, status_code=201 if new else 200)
@@ -141,7 +134,7 @@ def create_app(root: Path | str, max_upload: int = DEFAULT_MAX_UPLOAD) -> FastAP
     @app.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/segments")
     def list_segments(entity: str, project: str, run_id: str, who: User) -> dict[str, Any]:
         """Names of the sealed segments the server has, per stream (empty if run unknown)."""
-        access(who, entity, project, write=False)
+        access(who, entity, project, run_id, write=False)
         have = store.segments(entity, project, run_id)
         return {"exists": have is not None, "segments": have or {"history": [], "system": []}}
 
@@ -150,16 +143,12 @@ def create_app(root: Path | str, max_upload: int = DEFAULT_MAX_UPLOAD) -> FastAP
         entity: str, project: str, run_id: str, stream: str, name: str, request: Request, who: User
     ) -> JSONResponse:
         """Upload one sealed segment; its name carries its sha256. Idempotent."""
-        access(who, entity, project, write=True)
-        check_names(entity, project, run_id)
+        access(who, entity, project, run_id, write=True)
         data = await _read_body(request, max_upload)
         stored = await run_in_threadpool(
             store.put_segment, entity, project, run_id, stream, name, data
         )
-        return JSONResponse(
-            {"stored": stored, "sha256": hashlib.sha256(data).hexdigest() if stored else None},
-            status_code=201 if stored else 200,
-        )
+        return JSONResponse({"stored": stored}, status_code=201 if stored else 200)
 
     @app.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/history")
     def history(
@@ -172,9 +161,9 @@ def create_app(root: Path | str, max_upload: int = DEFAULT_MAX_UPLOAD) -> FastAP
         format: str = "json",
     ) -> Response:
         """Logged rows: JSON `{"rows": [...]}` (exact values) or `format=arrow` (tidy table)."""
-        access(who, entity, project, write=False)
-        if stream not in ("history", "system") or format not in ("json", "arrow"):
-            raise ApiError(400, "invalid", "stream is 'history' or 'system'; format 'json'/'arrow'")
+        access(who, entity, project, run_id, write=False)
+        if stream not in STREAMS or format not in ("json", "arrow"):
+            raise Refused("stream is 'history' or 'system'; format 'json'/'arrow'", "invalid", 400)
         run = load_run(entity, project, run_id)
         wanted = keys.split(",") if keys else None
         if format == "arrow":
@@ -194,31 +183,19 @@ async def _read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it is known to exceed `limit`."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "too_large", f"body of {declared} bytes exceeds the limit of {limit}")
+        raise Refused(f"body of {declared} bytes exceeds the limit of {limit}", "too_large", 413)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, "too_large", f"body exceeds the limit of {limit} bytes")
+            raise Refused(f"body exceeds the limit of {limit} bytes", "too_large", 413)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _plain(v: Any) -> Any:
-    """Histograms as their dicts (NaN and infinities stay, in Python's JSON extension, as in
-    run.json: a diverged loss reads back as the float it was)."""
-    to_json = getattr(v, "to_json", None)
-    if callable(to_json):
-        return {"_type": "histogram", **to_json()}
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_plain(x) for x in v]
-    return v
-
-
 def _json(doc: dict[str, Any]) -> Response:
-    return Response(json.dumps(_plain(doc), default=str), media_type="application/json")
+    """JSON as run.json is written: NaN kept (Python's extension), histograms as dicts."""
+    return Response(dumps(doc, indent=None), media_type="application/json")
 
 
 def serve(root: Path | str, host: str, port: int, max_upload: int = DEFAULT_MAX_UPLOAD) -> None:

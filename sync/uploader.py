@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flightlog.store.atomic import dumps
 from flightlog.store.layout import RunPaths
 from flightlog.store.liveness import CRASHED, RUNNING, writer_state
 from flightlog.store.reader import StoredRun
@@ -31,11 +32,9 @@ STREAMS = ("history", "system")
 class RunSync:
     """What syncing one run did."""
 
-    run: str  # project/id, as the local store names it
-    target: str = ""  # entity/project/id on the server
+    target: str  # entity/project/id on the server
     sent: int = 0
     bytes: int = 0
-    already: int = 0
     complete: bool = False  # everything confirmed and the run no longer running
     skipped: bool = False  # already marked synced and unchanged: no request made
     pending: list[str] = field(default_factory=list)  # why it is not complete
@@ -87,13 +86,9 @@ def load_local(paths: RunPaths) -> LocalRun | None:
                 sealed[stream].append(path)
             else:
                 open_segments += 1
-    h = hashlib.sha256()
-    for p in [paths.meta, *sorted(paths.writers.glob("*.json"))]:
-        try:
-            h.update(p.read_bytes())
-        except OSError:
-            pass
-    return LocalRun(paths, stored, sealed, open_segments, h.hexdigest())
+    # what was just read, not the files again: metadata and writer states as loaded
+    fingerprint = hashlib.sha256(dumps([stored.meta, stored.writers], indent=None)).hexdigest()
+    return LocalRun(paths, stored, sealed, open_segments, fingerprint)
 
 
 def up_to_date(local: LocalRun, server: str) -> bool:
@@ -107,39 +102,55 @@ def up_to_date(local: LocalRun, server: str) -> bool:
     return all({p.name for p in local.sealed[s]} <= set(confirmed.get(s) or ()) for s in STREAMS)
 
 
+class Entities:
+    """The entity each run goes to: the one asked for (`--entity`), else the run's own, else
+    the key's user - asked once, as wandb's default entity."""
+
+    def __init__(self, client: ServerClient, override: str | None = None) -> None:
+        self.client = client
+        self.override = override
+        self._user: str | None = None
+
+    def of(self, local: LocalRun) -> str:
+        entity = self.override or local.stored.meta.get("entity")
+        if entity:
+            return str(entity)
+        if self._user is None:
+            self._user = str(self.client.whoami()["user"])
+        return self._user
+
+
 def sync_run(
     client: ServerClient,
     local: LocalRun,
     entity: str,
     on_bytes: Callable[[int], None] | None = None,
 ) -> RunSync:
-    """Ship one run; raises the client's errors (the caller decides to retry or report)."""
+    """Ship one run; raises the client's errors (the caller decides to retry or report).
+    `on_bytes(size)` is called once per segment, sent or not, for progress bars."""
     meta = local.stored.meta
     project = str(meta.get("project") or local.paths.dir.parent.name)
     run_id = str(meta.get("id") or local.paths.dir.name)
-    result = RunSync(local.key, f"{entity}/{project}/{run_id}")
+    result = RunSync(f"{entity}/{project}/{run_id}")
     server = client.creds.base_url
     if up_to_date(local, server):
         result.skipped = result.complete = True
-        return result
-    client.put_run(entity, project, run_id, meta, local.stored.writers)
-    have = client.segments(entity, project, run_id)
+        have = {}
+    else:
+        client.put_run(entity, project, run_id, meta, local.stored.writers)
+        have = client.segments(entity, project, run_id)
     for stream in STREAMS:
         for path in local.sealed[stream]:
-            if path.name in have.get(stream, set()):
-                result.already += 1
-                if on_bytes:
-                    on_bytes(path.stat().st_size)
-                continue
             size = path.stat().st_size
-            if client.put_segment(entity, project, run_id, stream, path):
-                result.sent += 1
-                result.bytes += size
-            else:
-                result.already += 1
-            have.setdefault(stream, set()).add(path.name)
+            if not result.skipped and path.name not in have.setdefault(stream, set()):
+                if client.put_segment(entity, project, run_id, stream, path):
+                    result.sent += 1
+                    result.bytes += size
+                have[stream].add(path.name)
             if on_bytes:
                 on_bytes(size)
+    if result.skipped:
+        return result
     if local.running:
         result.pending.append("still running")
     if local.open_segments:

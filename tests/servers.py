@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from flightlog.sync.accounts import Accounts
+from flightlog.sync.receive import project_dir_name
 
 
 def free_port() -> int:
@@ -158,6 +159,6 @@ def server_rows(root: Path, entity: str, project: str, run_id: str) -> list[dict
     from flightlog.store.layout import RunPaths
     from flightlog.store.reader import StoredRun
 
-    run = StoredRun.load(RunPaths.of(root, f"{entity}.{project}", run_id))
+    run = StoredRun.load(RunPaths.of(root, project_dir_name(entity, project), run_id))
     assert run is not None, f"the server has no run {entity}/{project}/{run_id}"
     return list(run.scan_history())

@@ -198,7 +198,7 @@ def spy(self, addr):
     return real(self, addr)
 socket.socket.connect = spy
 run = flightlog.init(project="p")  # a key is configured: online by default
-assert flightlog.run.settings.mode == "online" if hasattr(flightlog.run, "settings") else True
+assert run.settings.mode == "online", run.settings.mode
 for i in range(100):
     run.log({"i": i})
 run.finish()

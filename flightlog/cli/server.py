@@ -4,6 +4,7 @@ projects) straight in its root directory."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -124,8 +125,6 @@ def cmd_key_create(args: argparse.Namespace) -> int:
     key = _accounts(args).create_key(args.user)
     # the one place a key is ever shown: to the admin who creates it, on stdout only
     print(key)
-    import sys
-
     print(
         f"(the key of {args.user}: shown once, only its hash is stored; "
         "use it with `flightlog login`)",

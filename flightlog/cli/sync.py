@@ -158,13 +158,13 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
 
     from flightlog._errors import NotLoggedInError, ServerUnavailableError, SyncError
     from flightlog.store.layout import RunPaths
-    from flightlog.sync.uploader import load_local, sync_run
+    from flightlog.sync.uploader import Entities, load_local, sync_run
 
     locals_ = [lr for d in dirs if (lr := load_local(RunPaths(d))) is not None]
     total_mb = sum(lr.total_bytes() for lr in locals_) / 1e6
     total_segments = sum(len(ps) for lr in locals_ for ps in lr.sealed.values())
     out = console()
-    user: str | None = None
+    entities = Entities(client, entity)
     done, failed, pending, sent, sent_bytes = [], [], [], 0, 0
     seen = {"segments": 0, "bytes": 0}
     start = time.monotonic()
@@ -191,14 +191,7 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
 
         for i, lr in enumerate(locals_, 1):
             try:
-                if entity is None and not lr.stored.meta.get("entity") and user is None:
-                    user = client.whoami()["user"]
-                target = entity or lr.stored.meta.get("entity") or user
-                r = sync_run(client, lr, str(target), on_bytes=on_bytes)
-                if r.skipped:
-                    for ps in lr.sealed.values():
-                        for p in ps:
-                            on_bytes(p.stat().st_size)
+                r = sync_run(client, lr, entities.of(lr), on_bytes=on_bytes)
             except NotLoggedInError:
                 raise  # nothing else can work either: one line, non-zero exit
             except ServerUnavailableError as e:
