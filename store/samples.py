@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .layout import open_segment_name
+from .rows import RowBuffer, rows_to_batches
 from .schema import segment_schema
 from .segments import OpenSegment, seal
-from .writer import RowBuffer, rows_to_batches
 
 FSYNC_EVERY = 1.0
 
@@ -39,7 +39,7 @@ class SampleWriter:
 
     def write(self, t: float, row: dict[str, Any]) -> None:
         buf = RowBuffer()
-        buf.mixed.append((self.samples, t, row))
+        buf.add_mixed(self.samples, t, row)
         try:
             if self._segment is None:
                 self.directory.mkdir(parents=True, exist_ok=True)
