@@ -97,6 +97,7 @@ def test_a_scripts_own_raising_handler_inside_log_loses_no_returned_row(api, tmp
     n = 200_000
     returned, raised, sent, err = _storm(tmp_path, exc="Stop", n=n)
     assert raised > 20, f"only {raised} interrupts landed ({sent} sent)"
+    assert "lost" not in err, err
     _check_rows(api, returned, n)
 
 
