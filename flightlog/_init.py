@@ -163,11 +163,8 @@ def _create(s: Settings, root: Path, project: str, run_id: str | None, cfg: dict
             paths.dir.mkdir()
             break
         except FileExistsError:
-            if run_id is not None:  # a user-given id raced with another process
-                raise ResumeError(
-                    f"run {run_id!r} is being created by another process; use "
-                    "resume='allow' or mode='shared' to join it"
-                ) from None
+            if run_id is not None:  # another process is creating this run right now
+                return _join_existing(s, _wait_for_meta(paths), cfg)
     number = sum(1 for p in project_dir.iterdir() if p.is_dir())
     meta: dict[str, Any] = {
         "schema": 1,
@@ -188,10 +185,27 @@ def _create(s: Settings, root: Path, project: str, run_id: str | None, cfg: dict
         **({"online": True} if s.mode == "online" else {}),
         **process_context(),
     }
-    atomic_write_json(paths.meta, meta, durable=False)
     run = Run(s, meta, paths)
-    run._start_writer(new_writer_id())
+    run._start_writer(new_writer_id(), create=True)
     return run
+
+
+#: how long init() waits for another process that is creating the same run (torchrun starts
+#: every rank at once; on a slow shared filesystem creating a run can take seconds)
+CREATE_WAIT = 60.0
+
+
+def _wait_for_meta(paths: RunPaths) -> RunPaths:
+    """The run directory exists: wait until its creator has written run.json."""
+    deadline = time.monotonic() + CREATE_WAIT
+    while not paths.meta.exists():
+        if time.monotonic() > deadline:
+            raise ResumeError(
+                f"run directory {paths.dir} has had no run.json for {CREATE_WAIT:.0f} s: the "
+                "process creating it died. Remove that directory or choose another id"
+            )
+        time.sleep(0.01)
+    return paths
 
 
 def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
@@ -228,7 +242,7 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
     run = Run(
         s, meta, paths, first_step=first_step, generation=generation, base_summary=base_summary
     )
-    run._meta_dirty = True
+    run._join_changes(stored.meta)
     run._start_writer(new_writer_id())
     return run
 

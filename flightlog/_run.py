@@ -17,8 +17,10 @@ from types import TracebackType
 from typing import Any
 
 from flightlog.store import RunPaths, RunWriter, WriterSettings
+from flightlog.store.atomic import atomic_write_json
 from flightlog.store.liveness import FAILED, FINISHED, HOSTNAME, RUNNING, process_start_ticks
 from flightlog.store.rows import Signature, signature
+from flightlog.store.runmeta import MetaPatch
 from flightlog.store.text import fmt
 from flightlog.store.threads import start_thread
 
@@ -81,6 +83,8 @@ class Run:
         self._started = time.time()
         self.config = Config(on_change=self._config_changed)
         self.config._data.update(meta.get("config") or {})
+        self._meta_changed: set[str] = set()  # run.json keys this process changed
+        self._config_written = dict(meta.get("config") or {})  # as of our last write
         self.summary = Summary(self)
         for d in meta.get("metrics") or []:
             self._aggs.define(MetricDef(**d))
@@ -161,8 +165,9 @@ class Run:
         return f"<flightlog.Run {self.name} ({self.id}) {self.project}>"
 
     # -- starting --------------------------------------------------------------------------
-    def _start_writer(self, writer_id: str) -> None:
-        """Create the background writer and announce this process in the run's files."""
+    def _start_writer(self, writer_id: str, *, create: bool = False) -> None:
+        """Create the background writer and announce this process in the run's files
+        (`create`: and write the new run's run.json)."""
         assert self._paths is not None
         s = self.settings
         ws = WriterSettings()
@@ -193,6 +198,8 @@ class Run:
         self._live = True
         self._paths.writers.mkdir(parents=True, exist_ok=True)
         self._writer.write_state()
+        if create:  # after the state file: a process joining (shared) finds this one live
+            atomic_write_json(self._paths.meta, self._meta, durable=False)
         self._writer.start()
         if s.console == "wrap" and not _hooks.console_taken():
             self._console = _hooks.take_console(
@@ -362,17 +369,37 @@ class Run:
     def _set_meta(self, key: str, value: Any) -> None:
         with self._lock:
             self._meta[key] = value
+            self._meta_changed.add(key)
+            self._meta_dirty = True
+
+    def _join_changes(self, stored: dict[str, Any]) -> None:
+        """Joining or resuming a stored run: what init() changed in it is this process's
+        change to merge into run.json (other processes may be writing it too)."""
+        with self._lock:
+            self._meta_changed.update(k for k, v in self._meta.items() if stored.get(k) != v)
+            self._config_written = dict(stored.get("config") or {})
             self._meta_dirty = True
 
     def _config_changed(self) -> None:
         self._set_meta("config", self.config.as_dict())
 
-    def _meta_if_dirty(self) -> dict[str, Any] | None:
+    def _meta_if_dirty(self) -> MetaPatch | None:
+        """What this process changed in run.json since it last wrote it (the writer thread
+        merges it into the file: other processes of a shared run change it too)."""
         with self._lock:
             if not self._meta_dirty:
                 return None
             self._meta_dirty = False
-            return dict(self._meta)
+            fields = {k: self._meta[k] for k in self._meta_changed if k != "config"}
+            self._meta_changed.clear()
+            config, base = self.config.as_dict(), self._config_written
+            self._config_written = dict(config)
+            return MetaPatch(
+                fields,
+                {k: v for k, v in config.items() if k not in base or base[k] != v},
+                set(base) - set(config),
+                fallback=dict(self._meta),
+            )
 
     def _writer_state(self) -> dict[str, Any]:
         now = time.time()

@@ -31,6 +31,7 @@ import pyarrow as pa
 from .atomic import atomic_write_json
 from .layout import RunPaths, open_segment_name
 from .rows import RowBuffer, SignatureTable, rows_to_batches
+from .runmeta import MetaPatch, apply_patch
 from .schema import segment_schema
 from .segments import OpenSegment, list_segments, seal
 from .threads import start_thread
@@ -73,7 +74,7 @@ class RunWriter:
         *,
         lock: threading.RLock,
         state: Callable[[], dict[str, Any]],
-        meta: Callable[[], dict[str, Any] | None],
+        meta: Callable[[], MetaPatch | None],
         warn: Callable[[str], None],
     ) -> None:
         self.paths = paths
@@ -272,9 +273,12 @@ class RunWriter:
             self._close_segment(seal_it=True)
         if wrote:
             release_arrow_memory()
-        meta = self._meta()
-        if meta is not None:
-            self._write_file(self.paths.meta, meta)
+        patch = self._meta()
+        if patch:
+            try:
+                apply_patch(self.paths.meta, patch)
+            except OSError as e:
+                self._disk_problem(f"cannot write {self.paths.meta}: {e.strerror or e}")
         if force or now - self._last_beat >= self.settings.heartbeat_interval:
             self.write_state()
             self._last_beat = now

@@ -80,3 +80,58 @@ def test_four_processes_append_to_one_shared_run(api: flightlog.Api) -> None:
     assert sorted(by_writer) == ["rank0", "rank1", "rank2", "rank3"]
     for label, rows in by_writer.items():
         assert rows == [(i, int(label[-1])) for i in range(500)]  # each keeps its own _step
+
+
+def test_four_shared_ranks_started_at_once_all_join_and_their_metadata_merges(
+    api: flightlog.Api, tmp_path
+) -> None:
+    """torchrun starts every rank together: all four init(id=SAME, mode="shared") calls
+    succeed, and what each rank sets in config, notes or tags after the others joined is
+    kept, whichever rank finishes last."""
+    go = tmp_path / "go"
+    code = f"""
+        import os, sys, time, flightlog
+        rank = int(sys.argv[1])
+        print("ready", flush=True)
+        while not os.path.exists({str(go)!r}):
+            time.sleep(0.001)
+        run = flightlog.init(project="ddp", id="together", mode="shared",
+                             config={{"world": 4}}, settings={{"label": f"rank{{rank}}"}})
+        open(os.path.join({str(tmp_path)!r}, f"joined{{rank}}"), "w").close()
+        deadline = time.time() + 60  # the other ranks joined (or failed to)
+        while sum(os.path.exists(os.path.join({str(tmp_path)!r}, f"joined{{r}}"))
+                  for r in range(4)) < 4 and time.time() < deadline:
+            time.sleep(0.01)
+        for i in range(300):
+            run.log({{"loss": 1.0 / (i + 1), "rank": rank}})
+        run.config[f"rank{{rank}}_seed"] = 1000 + rank
+        if rank == 0:
+            run.notes = "set by rank 0"
+        if rank == 1:
+            run.tags = ["ddp", "from-rank-1"]
+        run.save()
+        time.sleep(0.2 * (3 - rank))  # rank 0 finishes last
+        run.finish()
+    """
+    for _trial in range(3):
+        for p in tmp_path.glob("joined*"):
+            p.unlink()
+        go.unlink(missing_ok=True)
+        procs = [_start(code, str(r)) for r in range(4)]
+        for p in procs:
+            assert p.stdout.readline().strip() == "ready"
+        go.touch()
+        _join(procs)
+        run = api.run("ddp/together")
+        assert run.state == "finished"
+        assert {k: run.config[k] for k in run.config if k.startswith("rank")} == {
+            f"rank{r}_seed": 1000 + r for r in range(4)
+        }
+        assert run.config["world"] == 4
+        assert run.notes == "set by rank 0"
+        assert run.tags == ["ddp", "from-rank-1"]
+        labels = {row["_writer"] for row in run.scan_history()}
+        assert {f"rank{r}" for r in range(4)} <= labels
+        import shutil
+
+        shutil.rmtree(run.dir)
