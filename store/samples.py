@@ -14,9 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from .layout import open_segment_name
 from .schema import segment_schema
 from .segments import OpenSegment, seal
+from .takeover import HeldSegment, taken_message
 from .writer import RowBuffer, rows_to_batches
 
 FSYNC_EVERY = 1.0
@@ -33,23 +36,22 @@ class SampleWriter:
         self._writer_id = writer_id
         self._schema = segment_schema(writer_id, label)
         self._warn = warn
-        self._segment: OpenSegment | None = None
+        self._segment: HeldSegment | None = None
+        self._seq = 0
         self._failed = False
+        self._taken = False
         self._last_fsync = 0.0
 
     def write(self, t: float, row: dict[str, Any]) -> None:
         buf = RowBuffer()
         buf.mixed.append((self.samples, t, row))
         try:
-            if self._segment is None:
-                self.directory.mkdir(parents=True, exist_ok=True)
-                self._segment = OpenSegment(
-                    self.directory / open_segment_name(self._writer_id, 1), self._schema
-                )
             for batch in rows_to_batches(buf, (), self._schema):
-                self._segment.write(batch)
+                self._write(batch)
+            assert self._segment is not None
             if time.monotonic() - self._last_fsync >= FSYNC_EVERY:
-                self._segment.fsync()
+                if not self._segment.fsync():
+                    self._carry_over()
                 self._last_fsync = time.monotonic()
         except OSError as e:
             if not self._failed:
@@ -61,13 +63,40 @@ class SampleWriter:
             return
         self.samples += 1
 
+    def _write(self, batch: pa.RecordBatch) -> None:
+        if self._segment is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            while self._segment is None:
+                self._seq += 1
+                path = self.directory / open_segment_name(self._writer_id, self._seq)
+                try:
+                    self._segment = HeldSegment(OpenSegment(path, self._schema))
+                except FileExistsError:
+                    continue
+        if not self._segment.write(batch):
+            self._carry_over()
+
+    def _carry_over(self) -> None:
+        """Our segment was sealed by another process (store/takeover.py): go on in a new one."""
+        seg, self._segment = self._segment, None
+        assert seg is not None
+        if not self._taken:
+            self._taken = True
+            self._warn(taken_message(seg.path))
+        for batch in seg.abandon():
+            self._write(batch)
+
     def close(self) -> None:
         """End the stream and seal it (best effort)."""
-        seg, self._segment = self._segment, None
-        if seg is None:
-            return
         try:
-            seg.close()
-            seal(seg.path)
+            while (seg := self._segment) is not None:
+                if not seg.fsync():
+                    self._carry_over()
+                    continue
+                self._segment = None
+                seg.segment.close()
+                seal(seg.path)
+        except FileNotFoundError:
+            pass  # claimed after its last fsync: its claimer seals all of it
         except OSError as e:
             self._warn(f"cannot seal system metrics in {self.directory}: {e.strerror or e}")
