@@ -46,7 +46,7 @@ __all__ = [
 
 def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
     """`run.log()` on the current run (see `Run.log`)."""
-    _state.require("log()").log(data, step=step, commit=commit)
+    _state.for_log().log(data, step=step, commit=commit)
 
 
 def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:

@@ -118,5 +118,6 @@ class ConsoleCapture:
         self._stop.set()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=5)
-        self._flush(final=True)
-        self._file.close()
+        if not self._file.closed:  # a stop() cut short by Ctrl-C runs again
+            self._flush(final=True)
+            self._file.close()

@@ -108,7 +108,7 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     if callable(_prev_sigterm):
         for run in _live[:]:
             if run._writer is not None:
-                run._writer.flush()  # the script's own handler decides what happens next
+                run._writer.flush(inline=True)  # the script's handler decides what comes next
         _prev_sigterm(signum, frame)
         return
     # The main thread may have been interrupted inside log(), holding a run's lock: finishing
@@ -120,12 +120,20 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN if ignore else signal.SIG_DFL)
     runs = list(reversed(_live))
     for run in runs:
-        run._warned.add("finished")  # rows logged meanwhile are kept; no warning about them
+        run.terminated = True  # log() calls after the finish drop quietly, counted
     start_thread(_finish_after_sigterm, "flightlog-sigterm", runs, ignore, daemon=False)
 
 
 def _finish_after_sigterm(runs: list[Run], ignore: bool) -> None:
     for run in runs:
         run._fail("terminated by SIGTERM")
+    dropped = sum(run._dropped_after_finish for run in runs)
+    if dropped:
+        print(
+            f"flightlog: {dropped:,} log() calls made after SIGTERM finished the run were not "
+            "recorded",
+            file=sys.stderr,
+            flush=True,
+        )
     if not ignore:
         os.kill(os.getpid(), signal.SIGTERM)  # delivered to the main thread: default action

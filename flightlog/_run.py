@@ -18,9 +18,9 @@ from typing import Any
 
 from flightlog.store import RunPaths, RunWriter, WriterSettings
 from flightlog.store.liveness import FAILED, FINISHED, HOSTNAME, RUNNING, process_start_ticks
+from flightlog.store.rows import Signature, signature
 from flightlog.store.text import fmt
 from flightlog.store.threads import start_thread
-from flightlog.store.writer import Signature, signature
 
 from . import _hooks
 from ._config import Config
@@ -70,7 +70,10 @@ class Run:
         self._overrides: dict[str, Any] = {}
         self._aggs = Aggregates()
         self._last_time: float | None = None
-        self._finished = False
+        self._finished = False  # no more rows: log() drops them (counted)
+        self._closed = False  # everything written and sealed
+        self._dropped_after_finish = 0
+        self.terminated = False  # finished for a signal: later log() calls drop quietly
         self._error: str | None = None
         self._warned: set[str] = set()
         self._pid = os.getpid()
@@ -228,15 +231,13 @@ class Run:
     ) -> None:
         """Record `data` for `step` (wandb semantics; see README "log() semantics")."""
         if not self._live:
-            if self._finished:
-                self._warn_once(
-                    "finished",
-                    f"run {self.id} is finished; log() is ignored. "
-                    "Start another run with flightlog.init()",
-                )
+            self._log_after_finish()
             return
         row, sig, sid = normalize(data, self._writer.signatures.ids)  # type: ignore[union-attr]
         with self._lock:
+            if not self._live:  # finished meanwhile (SIGTERM's helper thread, another thread)
+                self._log_after_finish()
+                return
             if step is not None:
                 if type(step) is not int:
                     step = _as_step(step)
@@ -261,32 +262,53 @@ class Run:
                 if commit is not False:
                     self._commit()
 
+    def _log_after_finish(self) -> None:
+        """A row for a finished run is not recorded: counted, and said once unless the run
+        was finished for a signal (the process is ending; see _hooks.terminate)."""
+        if not self._finished:
+            return  # a disabled run
+        self._dropped_after_finish += 1
+        if not self.terminated:
+            self._warn_once(
+                "finished",
+                f"run {self.id} is finished; log() is ignored. "
+                "Start another run with flightlog.init()",
+            )
+
     def _commit(
         self,
         row: dict[str, Any] | None = None,
         sig: Signature | None = None,
         sid: int | None = None,
     ) -> None:
-        """Hand one row to the writer (under the lock); without arguments, the pending row."""
+        """Hand one row to the writer (under the lock); without arguments, the pending row.
+
+        An exception may land between any two bytecodes here (Ctrl-C inside log()). The step
+        is taken first, so an interrupted commit leaves a gap in the steps, never a repeated
+        one; `writer.append` keeps the row whole or not at all; the summary follows the row
+        only once it is kept, so it never shows a value the history lacks."""
         writer = self._writer
+        pending = row is None
         if row is None:
             row = self._pending
             if not row or writer is None:
                 return
-            self._pending = {}
             sig = signature(row)
             sid = writer.signatures.ids.get(sig)
         assert writer is not None
         if sid is None:
             sid = writer.signatures.register(sig)  # type: ignore[arg-type]
+        step = self._step
         t = time.time()
-        writer.append(self._step, t, row, sid)
+        self._step = step + 1
+        writer.append(step, t, row, sid)
+        if pending:
+            self._pending = {}
         self._last.update(row)
         if self._aggs.defs:
             self._aggs.fold(row)
         self._last_time = t
-        self._last_step = self._step
-        self._step += 1
+        self._last_step = step
 
     def define_metric(
         self,
@@ -406,27 +428,32 @@ class Run:
         self._finish(quiet=bool(quiet))
 
     def _finish(self, quiet: bool = False) -> None:
+        """Idempotent, and resumable: a KeyboardInterrupt cutting it short leaves the run
+        registered, so a second finish() (or the exit hook) completes it."""
         with self._lock:
-            if self._finished or os.getpid() != self._pid:
+            if self._closed or os.getpid() != self._pid:
                 return  # already done, or a forked child that must not touch the parent's run
-            self._commit()
-            self._finished = True
+            if not self._finished:
+                self._commit()
+                self._finished = True
+                self._live = False
+                self._meta_dirty = True
+        if self._writer is not None:
+            self._wait_context(10.0)
+            if self._sampler is not None:
+                self._sampler.stop()
+                self._sampler = None
+            if self._saver is not None:
+                self._saver.close()
+                self._saver = None
+            if self._console is not None:
+                self._console.stop()
+                _hooks.release_console(self._console)
+                self._console = None
+            self._writer.close()
+        self._closed = True
         _hooks.unregister(self)
-        if self._writer is None:
-            return
-        self._wait_context(10.0)
-        if self._sampler is not None:
-            self._sampler.stop()
-        if self._saver is not None:
-            self._saver.close()
-        if self._console is not None:
-            self._console.stop()
-            _hooks.release_console(self._console)
-        with self._lock:
-            self._meta_dirty = True
-        self._live = False
-        self._writer.close()
-        if not quiet:
+        if self._writer is not None and not quiet:
             say(self._finish_line(), self.settings)
 
     def _finish_line(self) -> str:

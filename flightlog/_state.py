@@ -23,6 +23,15 @@ def set_current(run: Run) -> None:
     _current = run
 
 
+def for_log() -> Run:
+    """The run `flightlog.log()` goes to: the current one, or one that a signal finished
+    while the script was still logging (its log() drops rows quietly as the process ends)."""
+    run = _current
+    if run is not None and (not run._finished or run.terminated):
+        return run
+    return require("log()")
+
+
 def require(what: str) -> Run:
     run = current()
     if run is None:

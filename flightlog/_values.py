@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from flightlog.store.writer import Signature, signature
+from flightlog.store.rows import Signature, signature
 
 from ._histogram import Histogram, array_value
 

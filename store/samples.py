@@ -17,10 +17,10 @@ from typing import Any
 import pyarrow as pa
 
 from .layout import open_segment_name
+from .rows import RowBuffer, rows_to_batches
 from .schema import segment_schema
 from .segments import OpenSegment, seal
 from .takeover import HeldSegment, taken_message
-from .writer import RowBuffer, rows_to_batches
 
 FSYNC_EVERY = 1.0
 
@@ -44,7 +44,7 @@ class SampleWriter:
 
     def write(self, t: float, row: dict[str, Any]) -> None:
         buf = RowBuffer()
-        buf.mixed.append((self.samples, t, row))
+        buf.add_mixed(self.samples, t, row)
         try:
             for batch in rows_to_batches(buf, (), self._schema):
                 self._write(batch)

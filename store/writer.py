@@ -1,11 +1,17 @@
 """The background writer: one per process per run, the only code that writes a run's files.
 
-`log()` in the training thread only appends to `RunWriter.buffer` (see `RowBuffer`);
-this thread turns them into one Arrow record batch every `flush_interval` and appends it to
-the open segment, fsyncs at least every `fsync_interval`, rotates and seals segments in the
-background, and rewrites the writer's state file (heartbeat + summary) and run.json when they
-changed. A disk error never reaches the training thread: batches stay queued in memory
-(bounded, oldest dropped and counted) and are retried on the next tick.
+`log()` in the training thread only appends to the newest `RowBuffer` of the writer's queue
+(see store/rows.py); every `flush_interval` this thread closes that buffer (a new one takes
+its place), converts it into Arrow record batches and appends them to the open segment,
+fsyncs at least every `fsync_interval`, rotates and seals segments in the background, and
+rewrites the writer's state file (heartbeat + summary) and run.json when they changed. A disk
+error never reaches the training thread: buffers stay queued in memory (bounded, oldest
+dropped and counted) and are retried on the next tick.
+
+The queue is safe against asynchronous exceptions in the training thread (Ctrl-C inside
+log()): closing a buffer is one `deque.append`, and a buffer's batches appear in one
+attribute store. A conversion that log() started and a KeyboardInterrupt cut short leaves an
+unconverted buffer in its place in the queue, which this thread converts on its next tick.
 """
 
 from __future__ import annotations
@@ -14,112 +20,26 @@ import queue
 import secrets
 import threading
 import time
-from array import array
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from .atomic import atomic_write_json
 from .layout import RunPaths, open_segment_name
-from .schema import BOOL, FLOAT, INT, encode_value, segment_schema
+from .rows import RowBuffer, SignatureTable, rows_to_batches
+from .schema import segment_schema
 from .segments import OpenSegment, list_segments, seal
 from .threads import start_thread
-
-#: a row's signature: its keys and the types of its values, in order
-Signature = tuple[tuple[str, ...], tuple[type, ...]]
-
-_FAST_KINDS = {float: FLOAT, int: INT, bool: BOOL}
-_EXACT = 2**53
 
 
 def release_arrow_memory() -> None:
     """Arrow's allocator (mimalloc) keeps freed pages resident, per thread; hand them back so
     a long run's memory stays flat (costs ~1 µs)."""
     pa.default_memory_pool().release_unused()
-
-
-class RowBuffer:
-    """Committed rows, as cheap as possible for the training thread to append.
-
-    A row whose values are all float/int/bool is stored as its step, time, signature id and
-    values in C arrays: no Python object outlives `log()` (so a backlog costs ~100 bytes a
-    row and fragments nothing), and the writer rebuilds the key and kind columns from the
-    signature table with numpy. Other rows (strings, None, ints
-    beyond 2**53) keep their dict and take the generic path.
-    """
-
-    __slots__ = ("mixed", "sigs", "steps", "times", "values")
-
-    def __init__(self) -> None:
-        self.steps = array("q")
-        self.times = array("d")
-        self.sigs = array("q")
-        self.values = array("d")
-        self.mixed: list[tuple[int, float, dict[str, Any]]] = []
-
-    def __bool__(self) -> bool:
-        return bool(self.steps or self.mixed)
-
-
-class SignatureTable:
-    """Signature ids and, per id, the key codes and kinds of its values (append-only).
-
-    `ids` holds every signature validated so far (-1 for rows that take the generic path);
-    readers may `get` from it without the lock, `register` must hold it."""
-
-    def __init__(self) -> None:
-        self.ids: dict[Signature, int] = {}
-        self.key_codes: dict[str, int] = {}
-        self.keys: list[str] = []
-        self.has_int: list[bool] = []
-        self._codes: list[np.ndarray] = []
-        self._kinds: list[np.ndarray] = []
-        self._snapshot: tuple[Any, ...] | None = None
-
-    def register(self, sig: Signature) -> int:
-        """Id of `sig`, or -1 if its rows cannot take the fast path."""
-        keys, types = sig
-        if not all(t in _FAST_KINDS for t in types):
-            self.ids[sig] = -1
-            return -1
-        codes = []
-        for k in keys:
-            if k not in self.key_codes:
-                self.key_codes[k] = len(self.keys)
-                self.keys.append(k)
-            codes.append(self.key_codes[k])
-        sid = len(self._codes)
-        self._codes.append(np.array(codes, np.int32))
-        self._kinds.append(np.array([_FAST_KINDS[t] for t in types], np.int8))
-        self.has_int.append(int in types)
-        self.ids[sig] = sid
-        self._snapshot = None
-        return sid
-
-    def snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pa.Array]:
-        """(offsets, lengths, flat key codes, flat kinds, key dictionary) of every id so far."""
-        if self._snapshot is None:
-            lengths = np.array([len(c) for c in self._codes], np.int64)
-            offsets = np.cumsum(lengths) - lengths
-            flat_codes = np.concatenate(self._codes) if self._codes else np.zeros(0, np.int32)
-            flat_kinds = np.concatenate(self._kinds) if self._kinds else np.zeros(0, np.int8)
-            self._snapshot = (
-                offsets,
-                lengths,
-                flat_codes,
-                flat_kinds,
-                pa.array(self.keys, pa.string()),
-            )
-        return self._snapshot
-
-
-def signature(row: dict[str, Any]) -> Signature:
-    return tuple(row), tuple(map(type, row.values()))
 
 
 @dataclass
@@ -137,79 +57,8 @@ class WriterSettings:
 #: rows buffered before log() converts them itself (see RunWriter.append)
 INLINE_DRAIN_ROWS = 8192
 
-#: values per record batch: bounds the memory one conversion takes, whatever the backlog
-CHUNK_VALUES = 131072
-
-
-def _fast_batches(
-    buf: RowBuffer, table: tuple[Any, ...], schema: pa.Schema
-) -> Iterator[pa.RecordBatch]:
-    offsets, lengths, flat_codes, flat_kinds, key_dict = table
-    sids = np.frombuffer(buf.sigs, np.int64)
-    lens = lengths[sids]
-    ends = np.cumsum(lens)
-    steps = np.frombuffer(buf.steps, np.int64)
-    times_us = (np.frombuffer(buf.times, np.float64) * 1e6).astype(np.int64)
-    values = np.frombuffer(buf.values, np.float64)
-    r0 = 0
-    while r0 < len(sids):
-        v0 = int(ends[r0] - lens[r0])
-        r1 = max(int(np.searchsorted(ends, v0 + CHUNK_VALUES, side="right")), r0 + 1)
-        rl = lens[r0:r1]
-        total = int(rl.sum())
-        idx = np.repeat(offsets[sids[r0:r1]] - (np.cumsum(rl) - rl), rl) + np.arange(total)
-        yield pa.RecordBatch.from_arrays(
-            [
-                pa.array(np.repeat(steps[r0:r1], rl)),
-                pa.array(np.repeat(times_us[r0:r1], rl), pa.timestamp("us", tz="UTC")),
-                key_dict.take(pa.array(flat_codes[idx])),
-                pa.array(values[v0 : v0 + total]),
-                pa.array(flat_kinds[idx]),
-                pa.nulls(total, pa.string()),
-            ],
-            schema=schema,
-        )
-        r0 = r1
-
-
-def _mixed_batch(
-    rows: list[tuple[int, float, dict[str, Any]]], schema: pa.Schema
-) -> pa.RecordBatch:
-    counts = [len(r[2]) for r in rows]
-    enc = [encode_value(v) for r in rows for v in r[2].values()]
-    times_us = (np.array([r[1] for r in rows], np.float64) * 1e6).astype(np.int64)
-    return pa.RecordBatch.from_arrays(
-        [
-            pa.array(np.repeat(np.array([r[0] for r in rows], np.int64), counts)),
-            pa.array(np.repeat(times_us, counts), pa.timestamp("us", tz="UTC")),
-            pa.array([k for r in rows for k in r[2]], pa.string()),
-            pa.array([e[0] for e in enc], pa.float64()),
-            pa.array(np.array([e[1] for e in enc], np.int8)),
-            pa.array([e[2] for e in enc], pa.string()),
-        ],
-        schema=schema,
-    )
-
-
-def rows_to_batches(
-    buf: RowBuffer, table: tuple[Any, ...], schema: pa.Schema
-) -> Iterator[pa.RecordBatch]:
-    """Tidy record batches (of at most ~CHUNK_VALUES rows) from a drained buffer."""
-    if buf.steps:
-        yield from _fast_batches(buf, table, schema)
-    step = max(1, CHUNK_VALUES // 16)
-    for i in range(0, len(buf.mixed), step):
-        yield _mixed_batch(buf.mixed[i : i + step], schema)
-
-
-class _Slot:
-    """The batches of one drained buffer, in the queue before they exist (see _drain)."""
-
-    __slots__ = ("batches", "ready")
-
-    def __init__(self) -> None:
-        self.batches: deque[pa.RecordBatch] = deque()
-        self.ready = False
+#: seconds flush() waits for the writer thread before it lets the script go on
+FLUSH_WAIT = 10.0
 
 
 class RunWriter:
@@ -230,21 +79,23 @@ class RunWriter:
         self.paths = paths
         self.writer_id = writer_id
         self.settings = settings
-        self.buffer = RowBuffer()  # appended to by the training thread under `lock`
+        #: the newest buffer takes log()'s rows (under `lock`); older ones wait, in order, to
+        #: be converted and written
+        self._bufs: deque[RowBuffer] = deque([RowBuffer()])
         self.signatures = SignatureTable()
         self._lock = lock
         self._schema = segment_schema(writer_id, label)
         self._state = state
         self._meta = meta
         self._warn = warn
-        self._queue: deque[_Slot] = deque()
-        self._queued_rows = 0
         self._segment: OpenSegment | None = None
         self._seq = 0
         self._to_seal: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
         self._sealer: threading.Thread | None = None
         self._tick_lock = threading.RLock()  # the thread, flush() and a signal handler
         self._stop = threading.Event()
+        self._closed = False
+        self._flush_waiters: deque[threading.Event] = deque()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_fsync = time.monotonic()
@@ -258,25 +109,43 @@ class RunWriter:
     def start(self) -> None:
         self._thread = start_thread(self._loop, f"flightlog-{self.writer_id}")
 
-    def flush(self) -> None:
-        """Write what is buffered now, from the calling thread (SIGTERM, finish)."""
-        self._tick(force=True)
+    def flush(self, inline: bool = False) -> None:
+        """Write what is buffered now (run.save(), a script's SIGTERM handler).
+
+        The writer thread does it and this waits (up to FLUSH_WAIT s: a hung disk must not
+        hang the script); `inline` does it in the calling thread, for a signal handler that
+        may have interrupted log() while it held the lock the writer thread needs."""
+        t = self._thread
+        if inline or t is None or not t.is_alive() or threading.current_thread() is t:
+            self._tick(force=True)
+            return
+        done = threading.Event()
+        self._flush_waiters.append(done)
+        self._wake.set()
+        done.wait(FLUSH_WAIT)
 
     def close(self) -> None:
         """Stop the thread, write everything, seal every segment of this writer.
 
-        Never raises: it runs at exit and in signal handlers of someone's training script."""
-        try:
-            self._close()
-        except Exception as e:
-            self._warn(f"could not finish writing {self.paths.dir}: {e!r}")
-
-    def _close(self) -> None:
+        The writer thread does the work and the caller waits for it, so a KeyboardInterrupt
+        (or what a script's own signal handler raises) can only cut the wait short, never the
+        work; a later close() waits again. A disk or format error is warned about, never
+        raised: this runs at exit and in signal handlers of someone's training script."""
         self._stop.set()
         self._wake.set()
         t = self._thread
-        if t is not None and t.is_alive() and threading.current_thread() is not t:
+        if t is not None and t is not threading.current_thread():
             t.join()
+        if not self._closed:  # no thread ran the last steps (never started, or this is it)
+            self._close_quietly()
+
+    def _close_quietly(self) -> None:
+        try:
+            self._close()
+        except (OSError, ValueError, pa.ArrowException) as e:
+            self._warn(f"could not finish writing {self.paths.dir}: {e!r}")
+
+    def _close(self) -> None:
         self._tick(force=True)
         self._close_segment(seal_it=True)
         if self._sealer is not None:
@@ -284,9 +153,11 @@ class RunWriter:
             self._sealer.join()
         self._seal_leftovers()
         self.write_state()
-        if self._queued_rows > 0:
+        self._closed = True
+        left = self._queued_values()
+        if left > 0:
             self._warn(
-                f"{self._queued_rows:,} values could not be written to {self.paths.dir} and are "
+                f"{left:,} values could not be written to {self.paths.dir} and are "
                 f"lost ({self._failing or 'disk error'})"
             )
 
@@ -294,22 +165,16 @@ class RunWriter:
         """Buffer one committed row (training thread, under `lock`): no I/O, no Arrow.
 
         `sid` is the row's signature id from `signatures` (registered under `lock`)."""
-        buf = self.buffer
-        if sid >= 0 and not (
-            self.signatures.has_int[sid]
-            and not all(-_EXACT <= v <= _EXACT for v in row.values() if type(v) is int)
-        ):
-            buf.steps.append(step)
-            buf.times.append(t)
-            buf.sigs.append(sid)
-            buf.values.extend(row.values())
+        buf = self._bufs[-1]
+        if self.signatures.fast_ok(sid, row):
+            buf.add_fast(step, t, sid, row.values())
         else:
-            buf.mixed.append((step, t, dict(row)))  # the caller may reuse its dict
-        if len(buf.steps) + len(buf.mixed) >= INLINE_DRAIN_ROWS:
+            buf.add_mixed(step, t, dict(row))  # the caller may reuse its dict
+        if buf.rows >= INLINE_DRAIN_ROWS:
             # A fast loop starves the writer thread of the GIL (each Arrow call it makes costs
             # a 5 ms switch interval to get the GIL back), so the backlog is converted here,
             # in one go: pure CPU, ~0.2 µs a row amortised, and memory stays bounded.
-            self._drain()
+            self._convert_inline()
 
     # -- the loop --------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -318,46 +183,79 @@ class RunWriter:
             self._wake.clear()
             if self._stop.is_set():
                 break
+            waiters = len(self._flush_waiters)
             try:
-                self._tick()
+                self._tick(force=waiters > 0)
             except Exception as e:  # never let the writer thread die silently
                 self._disk_problem(f"unexpected error in the writer thread: {e!r}")
+            for _ in range(waiters):
+                self._flush_waiters.popleft().set()
+        self._close_quietly()
+        while self._flush_waiters:
+            self._flush_waiters.popleft().set()
 
     def _tick(self, force: bool = False) -> None:
         with self._tick_lock:
             self._tick_locked(force)
 
-    def _drain(self) -> bool:
-        """Turn the buffered rows into Arrow batches on the write queue. Returns if any.
+    def _close_active(self) -> RowBuffer | None:
+        """Queue log()'s buffer and give it a fresh one (under `lock`): one deque.append."""
+        buf = self._bufs[-1]
+        if not buf:
+            return None
+        self._bufs.append(RowBuffer())
+        return buf
 
-        Both threads drain (the writer every tick, log() past INLINE_DRAIN_ROWS), so the
-        queue slot is taken together with the buffer, under the lock: batches are written in
-        the order their rows were logged even when a later drain finishes converting first.
-        """
+    def _convert_inline(self) -> None:
+        """log() past INLINE_DRAIN_ROWS: convert its buffer itself, holding the lock (the
+        writer thread waits; log() is the one working). Cut short by an exception, the
+        buffer stays queued unconverted and the writer thread converts it."""
         with self._lock:
-            buf = self.buffer
-            if not buf:
-                return False
-            self.buffer = RowBuffer()
+            buf = self._close_active()
+            if buf is None:
+                return
+            # nothing caught here: what interrupts the conversion leaves `buf` to the thread
             table = self.signatures.snapshot()
-            slot = _Slot()
-            self._queue.append(slot)
-        try:
-            batches = list(rows_to_batches(buf, table, self._schema))
-        except Exception as e:  # never expected (values are normalised); never into log()
-            batches = []
-            self._disk_problem(f"could not convert {len(buf.steps) + len(buf.mixed)} rows: {e!r}")
-        with self._lock:
-            slot.batches.extend(batches)
-            slot.ready = True
-            self._queued_rows += sum(b.num_rows for b in batches)
-            self._bound_queue()
+            buf.batches = deque(rows_to_batches(buf, table, self._schema))  # one store
         release_arrow_memory()  # mimalloc heaps are per thread: each thread frees its own
-        return True
+
+    def _convert(self) -> None:
+        """Close log()'s buffer and convert every queued buffer not converted yet.
+
+        The writer thread converts outside the lock (log() keeps appending meanwhile),
+        claiming the buffers first; no signal ever interrupts it. Another thread (a signal
+        handler's flush) converts holding the lock, like log() does, and claims nothing, so
+        an interruption there leaves nothing half-claimed."""
+        with self._lock:
+            self._close_active()
+            todo = [b for b in list(self._bufs)[:-1] if b.batches is None and not b.claimed]
+            table = self.signatures.snapshot()
+            if threading.current_thread() is not self._thread:
+                for b in todo:
+                    b.batches = deque(rows_to_batches(b, table, self._schema))
+                return
+            for b in todo:
+                b.claimed = True
+        for buf in todo:
+            batches = self._batches(buf, table)
+            with self._lock:
+                buf.batches = batches
+        if todo:
+            release_arrow_memory()
+
+    def _batches(self, buf: RowBuffer, table: tuple[Any, ...]) -> deque[pa.RecordBatch]:
+        """The writer thread's conversion, which must not die of a bad buffer."""
+        try:
+            return deque(rows_to_batches(buf, table, self._schema))
+        except Exception as e:  # never expected: values are normalised by log()
+            self._disk_problem(f"could not convert {buf.rows} rows: {e!r}")
+            return deque()
 
     def _tick_locked(self, force: bool) -> None:
-        self._drain()
+        self._convert()
         wrote = self._write_queue()
+        if self._failing is not None:
+            self._bound_queue()
         now = time.monotonic()
         if (
             self._unsynced
@@ -382,32 +280,32 @@ class RunWriter:
             self._last_beat = now
 
     def _write_queue(self) -> bool:
-        """Write every queued batch; returns whether anything was written."""
+        """Write every converted batch, in order; returns whether anything was written."""
         wrote = False
         while True:
-            with self._lock:  # log() may append (or drop the oldest) concurrently
-                if not self._queue or not self._queue[0].ready:
-                    break  # the next rows in order are still being converted
-                slot = self._queue[0]
-                if not slot.batches:
-                    self._queue.popleft()
+            with self._lock:  # log() may queue buffers concurrently
+                if len(self._bufs) < 2:
+                    break
+                buf = self._bufs[0]
+                if buf.batches is None:
+                    break  # the next rows in order are not converted yet
+                if not buf.batches:
+                    self._bufs.popleft()
                     continue
-                batch = slot.batches.popleft()
+                batch = buf.batches[0]
             try:
                 if self._segment is None:
                     self._open_segment()
                 assert self._segment is not None
                 self._segment.write(batch)
             except OSError as e:
-                with self._lock:
-                    slot.batches.appendleft(batch)  # retried on the next tick
                 where = self._segment.path if self._segment else self.paths.history
                 self._disk_problem(f"cannot write {where}: {e.strerror or e}")
                 self._abandon_segment()
-                return wrote
-            wrote = True
+                return wrote  # the batch stays first in the queue: retried on the next tick
             with self._lock:
-                self._queued_rows -= batch.num_rows
+                buf.batches.popleft()
+            wrote = True
             self.rows_written += batch.num_rows
             self._unsynced = True
         if self._failing is not None:
@@ -416,15 +314,19 @@ class RunWriter:
             self._failing = None
         return wrote
 
+    def _queued_values(self) -> int:
+        """Values waiting in the queue (log()'s buffer included)."""
+        with self._lock:
+            return sum(buf.value_count() for buf in self._bufs)
+
     def _bound_queue(self) -> None:
-        while (
-            self._queued_rows > self.settings.max_buffered_rows
-            and len(self._queue) > 1
-            and self._queue[0].ready
-        ):
-            n = sum(b.num_rows for b in self._queue.popleft().batches)
-            self._queued_rows -= n
-            self._dropped += n
+        """While writes fail, drop the oldest converted buffers past max_buffered_rows."""
+        with self._lock:
+            excess = self._queued_values() - self.settings.max_buffered_rows
+            while excess > 0 and len(self._bufs) > 2 and self._bufs[0].batches is not None:
+                n = self._bufs.popleft().value_count()
+                self._dropped += n
+                excess -= n
 
     def _disk_problem(self, message: str) -> None:
         if self._failing is None:
