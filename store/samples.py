@@ -46,8 +46,7 @@ class SampleWriter:
         buf = RowBuffer()
         buf.add_mixed(self.samples, t, row)
         try:
-            for batch in rows_to_batches(buf, (), self._schema):
-                self._write(batch)
+            self._write(list(rows_to_batches(buf, (), self._schema)))
             assert self._segment is not None
             if time.monotonic() - self._last_fsync >= FSYNC_EVERY:
                 if not self._segment.fsync():
@@ -63,7 +62,7 @@ class SampleWriter:
             return
         self.samples += 1
 
-    def _write(self, batch: pa.RecordBatch) -> None:
+    def _write(self, batches: list[pa.RecordBatch]) -> None:
         if self._segment is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             while self._segment is None:
@@ -73,7 +72,9 @@ class SampleWriter:
                     self._segment = HeldSegment(OpenSegment(path, self._schema))
                 except FileExistsError:
                     continue
-        if not self._segment.write(batch):
+        for batch in batches:
+            self._segment.write(batch)
+        if not self._segment.check():
             self._carry_over()
 
     def _carry_over(self) -> None:
@@ -83,8 +84,7 @@ class SampleWriter:
         if not self._taken:
             self._taken = True
             self._warn(taken_message(seg.path))
-        for batch in seg.abandon():
-            self._write(batch)
+        self._write(seg.abandon())
 
     def close(self) -> None:
         """End the stream and seal it (best effort)."""

@@ -12,13 +12,13 @@ a resume) may seal one only with proof that its writer is gone for good:
 
 Even then the writer may come back, so the sealer first *claims* the segment: it renames
 `<wid>-<seq>.arrows` to `<wid>-<seq>.claimed.arrows` (one atomic rename; readers read either)
-and seals the claimed file. The writer holds its path (`HeldSegment`): after each write and each
-fsync it checks, with one stat, that the path still names its own file. A batch is captured
-by a sealer once a check that followed it succeeded - at once on a local filesystem, where
-every process sees a write when it returns; only after an fsync on a network filesystem,
-where another host sees what the writer's client flushed. A writer that finds its segment
-taken writes every batch not yet known captured into a new segment and warns once: no row is
-lost; a batch caught in the instant of the claim may be stored twice.
+and seals the claimed file. The writer holds its path (`HeldSegment`): after each flush's
+writes and each fsync it checks, with one stat, that the path still names its own file. A
+batch is captured by a sealer once a check that followed it succeeded - at once on a local
+filesystem, where every process sees a write when it returns; only after an fsync on a
+network filesystem, where another host sees what the writer's client flushed. A writer that
+finds its segment taken writes every batch not yet known captured into a new segment and
+warns once: no row is lost; a batch caught in the instant of the claim may be stored twice.
 
 A claimed file left by a sealer that died (claimed more than `claim_grace()` seconds ago) is
 sealed by the next sealer or `doctor --repair`.
@@ -146,8 +146,9 @@ def seal_abandoned(paths: RunPaths, writers: Iterable[dict[str, Any]]) -> int:
 class HeldSegment:
     """A writer's open segment, with its lease: the identity of the file it created.
 
-    `write` and `fsync` return False once a sealer has claimed the file; `unproven` then holds
-    every batch the sealer may have missed, for the writer to write into a new segment."""
+    `check` (after writing) and `fsync` return False once a sealer has claimed the file;
+    `unproven` then holds every batch the sealer may have missed, for the writer to write into
+    a new segment. One stat each: a writer checks once per flush."""
 
     def __init__(self, segment: OpenSegment) -> None:
         self.segment = segment
@@ -172,10 +173,13 @@ class HeldSegment:
             return True
         return (st.st_dev, st.st_ino) == self._id
 
-    def write(self, batch: pa.RecordBatch) -> bool:
-        """Append `batch`; False if the segment turned out to be taken (see `unproven`)."""
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Append `batch`; it stays in `unproven` until a `check` or `fsync` proves it."""
         self.segment.write(batch)
         self.unproven.append(batch)
+
+    def check(self) -> bool:
+        """After writes: False if the segment was taken (see `unproven`)."""
         if not self.held():
             return False
         if self._visible_on_write:
