@@ -326,9 +326,9 @@ def test_segments_claimed_while_their_writer_writes_lose_no_row(
                 if not name.sealed and not name.claimed and seal_taken(name, path):
                     claimed += 1
     run.finish()
-    assert claimed >= 5
     values = _logged_values(api)
-    assert set(values) == set(range(20_000)), "rows lost"
+    assert set(values) == set(range(20_000)), f"{20_000 - len(values)} rows lost"
+    assert claimed >= 5  # the writer went on in a new segment each time
     # only batches caught in the instant of a claim (local) or since the last fsync
     # (network) may be stored twice
     assert sum(values.values()) - 20_000 < 2000 * claimed
