@@ -208,8 +208,8 @@ def taken_message(path: Path) -> str:
     """The one warning a writer gives when its segment was taken."""
     return (
         f"{path.name} was sealed by another process while this one was not heard from "
-        f"(paused or unreachable for more than {seal_after():g} s?); writing continues in a "
-        "new segment and no row is lost"
+        f"(paused or unreachable for longer than {STALE_SECONDS_ENV} allows there); writing "
+        "continues in a new segment and no row is lost"
     )
 
 

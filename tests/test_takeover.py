@@ -334,3 +334,22 @@ def test_segments_claimed_while_their_writer_writes_lose_no_row(
     assert sum(values.values()) - 20_000 < 2000 * claimed
     assert capsys.readouterr().err.count(TAKEN) == 1
     assert not list(history.glob("*.arrows"))
+
+
+def test_the_system_metrics_stream_goes_on_in_a_new_segment_when_taken(tmp_path: Path) -> None:
+    from flightlog.store.samples import SampleWriter
+    from flightlog.store.segments import read_segments
+
+    warned: list[str] = []
+    samples = SampleWriter(tmp_path / "system", "wid", "host:1", warned.append)
+    for i in range(5):
+        samples.write(float(i), {"system/cpu_percent": float(i)})
+    ((name, path),) = list_segments(tmp_path / "system")
+    assert seal_taken(name, path) is not None  # a resume sealed it while we were paused
+    for i in range(5, 10):
+        samples.write(float(i), {"system/cpu_percent": float(i)})
+    samples.close()
+    steps = [s for _, t in read_segments(tmp_path / "system") for s in t.column("step").to_pylist()]
+    assert sorted(steps) == list(range(10))
+    assert len(warned) == 1 and TAKEN in warned[0]
+    assert not list((tmp_path / "system").glob("*.arrows"))
