@@ -318,7 +318,7 @@ class RunWriter:
                 self._carry.popleft()
             else:
                 with self._lock:
-                    buf.batches.popleft()  # type: ignore[union-attr]
+                    buf.batches.popleft()
                 self.rows_written += batch.num_rows
             wrote = True
             self._unsynced = True
