@@ -84,7 +84,7 @@ class SampleWriter:
         if not self._taken:
             self._taken = True
             self._warn(taken_message(seg.path))
-        self._write(seg.abandon())
+        self._write(seg.hand_over())
 
     def close(self) -> None:
         """End the stream and seal it (best effort)."""

@@ -17,8 +17,9 @@ writes and each fsync it checks, with one stat, that the path still names its ow
 batch is captured by a sealer once a check that followed it succeeded - at once on a local
 filesystem, where every process sees a write when it returns; only after an fsync on a
 network filesystem, where another host sees what the writer's client flushed. A writer that
-finds its segment taken writes every batch not yet known captured into a new segment and
-warns once: no row is lost; a batch caught in the instant of the claim may be stored twice.
+finds its segment taken writes every batch not yet known captured - less those the sealed
+twin turns out to hold - into a new segment and warns once: no row is lost; a batch caught
+in the instant of a claim whose sealing is still under way may be stored twice.
 
 A claimed file left by a sealer that died (claimed more than `claim_grace()` seconds ago) is
 sealed by the next sealer or `doctor --repair`.
@@ -34,8 +35,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from .layout import RunPaths, SegmentName, claimed_segment_name
+from .layout import RunPaths, SegmentName, claimed_segment_name, parse_segment_name
 from .liveness import FAILED, FINISHED, HOSTNAME, STALE_AFTER, pid_alive
 from .segments import OpenSegment, list_segments, seal, sealed_twin
 
@@ -195,12 +197,33 @@ class HeldSegment:
         return True
 
     def abandon(self) -> list[pa.RecordBatch]:
-        """Close a taken segment (its claimer seals it); returns the batches to write again."""
+        """Stop using the segment; returns the batches not proven to be in it (or its
+        sealer's hands)."""
         try:
             self.segment.close()
         except OSError:
-            pass  # our file is someone else's now: nothing of ours depends on it
+            pass  # taken, or torn by a disk error: nothing more goes into this file
         pending, self.unproven = self.unproven, []
+        return pending
+
+    def hand_over(self) -> list[pa.RecordBatch]:
+        """Close a taken segment (its claimer seals it); returns the batches to write again:
+        those not proven captured, less those its sealed twin, if already there, holds (a
+        sealer keeps a prefix of whole batches), so a writer back from a long pause stores
+        no row twice."""
+        written = self.segment.rows
+        pending = self.abandon()
+        name = parse_segment_name(self.path.name)
+        twin = sealed_twin(self.path.parent, name) if name is not None else None
+        if twin is None:
+            return pending
+        try:
+            captured = pq.read_metadata(twin).num_rows
+        except (OSError, pa.ArrowException):
+            return pending
+        skip = captured - (written - sum(b.num_rows for b in pending))
+        while pending and skip >= pending[0].num_rows:
+            skip -= pending.pop(0).num_rows
         return pending
 
 

@@ -379,7 +379,7 @@ class RunWriter:
         seg = self._segment
         assert seg is not None
         self._segment = None
-        self._carry.extendleft(reversed(seg.abandon()))
+        self._carry.extendleft(reversed(seg.hand_over()))
         if not self._taken_warned:
             self._taken_warned = True
             self._warn(taken_message(seg.path))

@@ -104,13 +104,16 @@ class Writer:
     def rows(self) -> int:
         return int(self.state().get("rows", 0))
 
-    def pause(self, silent_for: float) -> None:
-        """SIGSTOP, then the heartbeat a stall of `silent_for` seconds leaves."""
+    def pause(self, silent_for: float | None = None) -> None:
+        """SIGSTOP, then the heartbeat a stall of `silent_for` seconds leaves (None: the
+        heartbeat the writer wrote last)."""
         self.proc.send_signal(signal.SIGSTOP)
         _wait(self._stopped, "the writer to stop")
         state = self.state()
         assert state["host"] == OTHER_HOST
-        atomic_write_json(self.state_file(), {**state, "heartbeat_at": time.time() - silent_for})
+        if silent_for is not None:
+            beat = time.time() - silent_for
+            atomic_write_json(self.state_file(), {**state, "heartbeat_at": beat})
 
     def _stopped(self) -> bool:
         with open(f"/proc/{self.proc.pid}/stat", "rb") as f:
@@ -186,6 +189,21 @@ def test_a_writer_back_from_an_hour_long_stall_loses_no_row(
     writer.pause(silent_for=2 * 3600)  # long enough to count as dead: its segment is taken
     (first,) = writer.open_segments()
     sealer(writer)
+    _assert_taken_and_nothing_lost(writer, api, first)
+
+
+def test_a_stopped_writer_is_taken_after_a_short_stale_setting_and_loses_no_row(
+    writer: Writer, api: flightlog.Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLIGHTLOG_STALE_SECONDS", "2")  # for the sealer: doctor --repair
+    writer.pause()
+    _wait(lambda: time.time() - writer.state()["heartbeat_at"] > 2.5, "2.5 s of silence")
+    (first,) = writer.open_segments()
+    _seal_by_doctor(writer)
+    _assert_taken_and_nothing_lost(writer, api, first)
+
+
+def _assert_taken_and_nothing_lost(writer: Writer, api: flightlog.Api, first: str) -> None:
     assert first not in writer.open_segments()
     assert any(s.startswith(first.split(".")[0]) for s in writer.sealed_segments())
     logged, err = writer.resume_and_finish()
