@@ -20,7 +20,7 @@ from .layout import open_segment_name
 from .rows import RowBuffer, rows_to_batches
 from .schema import segment_schema
 from .segments import OpenSegment, seal
-from .takeover import HeldSegment, taken_message
+from .takeover import HeldSegment, warn_taken
 
 FSYNC_EVERY = 1.0
 
@@ -39,7 +39,6 @@ class SampleWriter:
         self._segment: HeldSegment | None = None
         self._seq = 0
         self._failed = False
-        self._taken = False
         self._last_fsync = 0.0
 
     def write(self, t: float, row: dict[str, Any]) -> None:
@@ -81,9 +80,7 @@ class SampleWriter:
         """Our segment was sealed by another process (store/takeover.py): go on in a new one."""
         seg, self._segment = self._segment, None
         assert seg is not None
-        if not self._taken:
-            self._taken = True
-            self._warn(taken_message(seg.path))
+        warn_taken(self._writer_id, seg.path, self._warn)
         self._write(seg.hand_over())
 
     def close(self) -> None:

@@ -28,9 +28,10 @@ sealed by the next sealer or `doctor --repair`.
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -227,9 +228,18 @@ class HeldSegment:
         return pending
 
 
-def taken_message(path: Path) -> str:
-    """The one warning a writer gives when its segment was taken."""
-    return (
+_taken_lock = threading.Lock()
+_taken_warned: set[str] = set()
+
+
+def warn_taken(writer_id: str, path: Path, warn: Callable[[str], None]) -> None:
+    """Say once per writer (its history and system streams alike) that a segment of it was
+    sealed by another process and that it goes on in a new one."""
+    with _taken_lock:
+        if writer_id in _taken_warned:
+            return
+        _taken_warned.add(writer_id)
+    warn(
         f"{path.name} was sealed by another process while this one was not heard from "
         f"(paused or unreachable for longer than {STALE_SECONDS_ENV} allows there); writing "
         "continues in a new segment and no row is lost"

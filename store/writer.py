@@ -33,7 +33,7 @@ from .layout import RunPaths, open_segment_name
 from .rows import RowBuffer, SignatureTable, rows_to_batches
 from .schema import segment_schema
 from .segments import OpenSegment, list_segments, seal
-from .takeover import HeldSegment, taken_message
+from .takeover import HeldSegment, warn_taken
 from .threads import start_thread
 
 
@@ -93,7 +93,6 @@ class RunWriter:
         #: batches a sealer took our segment before proving it had (store/takeover.py): they
         #: go into the next segment before anything else
         self._carry: deque[pa.RecordBatch] = deque()
-        self._taken_warned = False
         self._seq = 0
         self._to_seal: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
         self._sealer: threading.Thread | None = None
@@ -380,9 +379,7 @@ class RunWriter:
         assert seg is not None
         self._segment = None
         self._carry.extendleft(reversed(seg.hand_over()))
-        if not self._taken_warned:
-            self._taken_warned = True
-            self._warn(taken_message(seg.path))
+        warn_taken(self.writer_id, seg.path, self._warn)
 
     def _abandon_segment(self) -> None:
         """After a write error the stream may be torn: stop using it (it is sealed later,

@@ -149,7 +149,7 @@ class Writer:
 
 @pytest.fixture
 def writer(store: Path, tmp_path: Path) -> Iterator[Writer]:
-    w = Writer(store, tmp_path)
+    w = Writer(store, tmp_path, env={"FLIGHTLOG_STATS_INTERVAL": "0.1"})  # both streams
     yield w
     w.kill()
 
@@ -205,17 +205,23 @@ def test_a_stopped_writer_is_taken_after_a_short_stale_setting_and_loses_no_row(
 
 def _assert_taken_and_nothing_lost(writer: Writer, api: flightlog.Api, first: str) -> None:
     assert first not in writer.open_segments()
+    assert list(writer.paths.system.glob("*.parquet"))  # the system stream was taken too
+    assert not list(writer.paths.system.glob("*.arrows"))
     assert any(s.startswith(first.split(".")[0]) for s in writer.sealed_segments())
     logged, err = writer.resume_and_finish()
     values = _logged_values(api)
     missing = set(range(logged)) - set(values)
     assert not missing, f"{len(missing)} of {logged} logged rows are gone"
     assert sorted(values.elements()) == list(range(logged)), "no row stored twice"
-    assert err.count(TAKEN) == 1, err  # one warning
+    assert err.count(TAKEN) == 1, err  # one warning, for history and system metrics alike
     assert first in err and "new segment" in err
     assert writer.state()["state"] == "finished"
     assert api.run("p/w").state == "finished"
     assert not writer.open_segments()
+    system = api.run("p/w").tidy(["system/cpu_percent"], "system")
+    samples = Counter(system.column("step").to_pylist())
+    assert sorted(samples.elements()) == list(range(len(samples))), "a system sample lost"
+    assert len(samples) > 10
 
 
 def test_a_writer_silent_for_minutes_keeps_its_segment(writer: Writer, api: flightlog.Api) -> None:
