@@ -24,7 +24,7 @@ from flightlog.store import (
 from flightlog.store.atomic import atomic_write_json
 from flightlog.store.liveness import CRASHED, HOSTNAME, RUNNING, writer_state
 from flightlog.store.segments import read_segments
-from flightlog.store.writer import seal_open_segments
+from flightlog.store.takeover import seal_abandoned
 
 from . import _state
 from ._config import as_mapping, jsonable
@@ -228,7 +228,7 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
     else:
         generation = max((int(w.get("generation", 0)) for w in stored.writers), default=-1) + 1
         _mark_crashed(paths, stored.writers)
-        seal_open_segments(paths)
+        seal_abandoned(paths, stored.writers)  # a stalled writer's segments stay its own
         first_step = _last_step(paths, stored) + 1
         base_summary = {k: v for k, v in stored.summary.items() if not k.startswith("_")}
         meta["resumed"] = int(meta.get("resumed", 0)) + 1

@@ -1,16 +1,20 @@
 """`flightlog doctor`: find what is wrong in a store, and repair what can be repaired.
 
-Repairs never delete data: recoverable open segments of dead writers are sealed (their
-complete batches kept, a torn tail dropped), dead writers are recorded as crashed, and what
-cannot be read is moved aside into <root>/quarantine/ with its path kept.
+Repairs never delete data: recoverable open segments of writers proven dead are sealed
+(their complete batches kept, a torn tail dropped; store/takeover.py says when a writer is
+proven dead), dead writers are recorded as crashed, and what cannot be read is moved aside
+into <root>/quarantine/ with its path kept. A writer that only stopped heartbeating (a paused
+host) is reported, and left alone.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -21,14 +25,17 @@ from .index import INDEX_FILE, Index, scan_files
 from .layout import RunPaths, iter_run_dirs, parse_segment_name
 from .liveness import CRASHED, RUNNING, writer_state
 from .schema import validate_history_table
-from .segments import read_ipc_segment, seal, sha256_file
+from .segments import read_ipc_segment, sha256_file
+from .takeover import STALE_SECONDS_ENV, may_seal, seal_after, seal_taken, writer_gone
 
 QUARANTINE = "quarantine"
 
 
 @dataclass
 class Problem:
-    kind: str  # corrupt-segment, unsealed-segment, dead-writer, orphan-file, bad-run, stale-index
+    #: corrupt-segment, unsealed-segment, dead-writer, stalled-writer, orphan-file, bad-run,
+    #: stale-index
+    kind: str
     path: Path
     detail: str
     fix: str  # what --repair does about it
@@ -74,8 +81,20 @@ def _check_run(paths: RunPaths) -> list[Problem]:
             out.append(Problem("bad-run", p, "writer state is not readable JSON", "none"))
             continue
         writers[p.stem] = w
-        if w.get("state") == RUNNING and writer_state(w) == CRASHED:
+        if w.get("state") != RUNNING or writer_state(w) != CRASHED:
+            continue
+        if writer_gone(w):
             out.append(Problem("dead-writer", p, "its process is gone", "record it as crashed"))
+        else:
+            out.append(
+                Problem(
+                    "stalled-writer",
+                    p,
+                    f"no heartbeat from host {str(w.get('host'))!r} for {_ago(w)}; paused?",
+                    f"none: its segments are left to it for {seal_after():g} s without a "
+                    f"heartbeat ({STALE_SECONDS_ENV})",
+                )
+            )
     for stream_dir, entry in [(d, e) for d in (paths.history, paths.system) for e in _listdir(d)]:
         path = stream_dir / entry
         name = parse_segment_name(entry)
@@ -91,9 +110,8 @@ def _check_run(paths: RunPaths) -> list[Problem]:
             if err:
                 out.append(Problem("corrupt-segment", path, err, "move to quarantine"))
             continue
-        w = writers.get(name.writer)
-        if w is not None and writer_state(w) == RUNNING:
-            continue  # being written right now
+        if not may_seal(name, path, writers):
+            continue  # its writer (or a sealer that claimed it) may still be at work
         try:
             table = read_ipc_segment(path)
         except (pa.ArrowInvalid, OSError, ValueError) as e:
@@ -108,6 +126,11 @@ def _check_run(paths: RunPaths) -> list[Problem]:
             )
         )
     return out
+
+
+def _ago(w: dict[str, Any]) -> str:
+    beat = w.get("heartbeat_at")
+    return f"{time.time() - beat:.0f} s" if isinstance(beat, int | float) else "ever"
 
 
 def _listdir(path: Path) -> list[str]:
@@ -154,8 +177,10 @@ def repair(root: Path, problems: list[Problem]) -> list[str]:
     done = []
     for p in problems:
         if p.kind == "unsealed-segment":
-            sealed = seal(p.path)
-            done.append(f"sealed {p.path.relative_to(root)} -> {sealed.name}")
+            name = parse_segment_name(p.path.name)
+            sealed = seal_taken(name, p.path) if name is not None else None
+            if sealed is not None:
+                done.append(f"sealed {p.path.relative_to(root)} -> {sealed.name}")
         elif p.kind in ("corrupt-segment", "orphan-file"):
             target = root / QUARANTINE / p.path.relative_to(root)
             target.parent.mkdir(parents=True, exist_ok=True)

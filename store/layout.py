@@ -9,6 +9,8 @@
 Segment names carry their writer and sequence number, and sealed ones their sha256:
     <wid>-<seq>.arrows                 open: an Arrow IPC stream, one record batch per flush
     <wid>-<seq>-<sha256>.parquet       sealed: immutable, content-addressed
+    <wid>-<seq>.claimed.arrows         open, taken by a sealer other than its writer (see
+                                       store/takeover.py); read like any open segment
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 OPEN_SUFFIX = ".arrows"
+CLAIMED_SUFFIX = ".claimed" + OPEN_SUFFIX
 SEALED_SUFFIX = ".parquet"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _SEGMENT_RE = re.compile(
-    r"^(?P<writer>[a-z0-9]+)-(?P<seq>\d{6})(?:-(?P<sha>[0-9a-f]{64}))?(?P<ext>\.arrows|\.parquet)$"
+    r"^(?P<writer>[a-z0-9]+)-(?P<seq>\d{6})(?:-(?P<sha>[0-9a-f]{64}))?"
+    r"(?P<claimed>\.claimed)?(?P<ext>\.arrows|\.parquet)$"
 )
 
 
@@ -55,6 +59,8 @@ class SegmentName:
     seq: int
     sha256: str | None
     sealed: bool
+    #: an open segment renamed by a foreign sealer that is sealing it (store/takeover.py)
+    claimed: bool = False
 
     @property
     def stem(self) -> str:
@@ -68,13 +74,17 @@ def parse_segment_name(name: str) -> SegmentName | None:
     if m is None:
         return None
     sealed = m["ext"] == SEALED_SUFFIX
-    if sealed != (m["sha"] is not None):
+    if sealed != (m["sha"] is not None) or (sealed and m["claimed"]):
         return None
-    return SegmentName(m["writer"], int(m["seq"]), m["sha"], sealed)
+    return SegmentName(m["writer"], int(m["seq"]), m["sha"], sealed, m["claimed"] is not None)
 
 
 def open_segment_name(writer: str, seq: int) -> str:
     return f"{writer}-{seq:06d}{OPEN_SUFFIX}"
+
+
+def claimed_segment_name(writer: str, seq: int) -> str:
+    return f"{writer}-{seq:06d}{CLAIMED_SUFFIX}"
 
 
 def sealed_segment_name(writer: str, seq: int, sha256: str) -> str:

@@ -14,10 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from .layout import open_segment_name
 from .rows import RowBuffer, rows_to_batches
 from .schema import segment_schema
 from .segments import OpenSegment, seal
+from .takeover import HeldSegment, warn_taken
 
 FSYNC_EVERY = 1.0
 
@@ -33,7 +36,8 @@ class SampleWriter:
         self._writer_id = writer_id
         self._schema = segment_schema(writer_id, label)
         self._warn = warn
-        self._segment: OpenSegment | None = None
+        self._segment: HeldSegment | None = None
+        self._seq = 0
         self._failed = False
         self._last_fsync = 0.0
 
@@ -41,15 +45,11 @@ class SampleWriter:
         buf = RowBuffer()
         buf.add_mixed(self.samples, t, row)
         try:
-            if self._segment is None:
-                self.directory.mkdir(parents=True, exist_ok=True)
-                self._segment = OpenSegment(
-                    self.directory / open_segment_name(self._writer_id, 1), self._schema
-                )
-            for batch in rows_to_batches(buf, (), self._schema):
-                self._segment.write(batch)
+            self._write(list(rows_to_batches(buf, (), self._schema)))
+            assert self._segment is not None
             if time.monotonic() - self._last_fsync >= FSYNC_EVERY:
-                self._segment.fsync()
+                if not self._segment.fsync():
+                    self._carry_over()
                 self._last_fsync = time.monotonic()
         except OSError as e:
             if not self._failed:
@@ -61,13 +61,39 @@ class SampleWriter:
             return
         self.samples += 1
 
+    def _write(self, batches: list[pa.RecordBatch]) -> None:
+        if self._segment is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            while self._segment is None:
+                self._seq += 1
+                path = self.directory / open_segment_name(self._writer_id, self._seq)
+                try:
+                    self._segment = HeldSegment(OpenSegment(path, self._schema))
+                except FileExistsError:
+                    continue
+        for batch in batches:
+            self._segment.write(batch)
+        if not self._segment.check():
+            self._carry_over()
+
+    def _carry_over(self) -> None:
+        """Our segment was sealed by another process (store/takeover.py): go on in a new one."""
+        seg, self._segment = self._segment, None
+        assert seg is not None
+        warn_taken(self._writer_id, seg.path, self._warn)
+        self._write(seg.hand_over())
+
     def close(self) -> None:
         """End the stream and seal it (best effort)."""
-        seg, self._segment = self._segment, None
-        if seg is None:
-            return
         try:
-            seg.close()
-            seal(seg.path)
+            while (seg := self._segment) is not None:
+                if not seg.fsync():
+                    self._carry_over()
+                    continue
+                self._segment = None
+                seg.segment.close()
+                seal(seg.path)
+        except FileNotFoundError:
+            pass  # claimed after its last fsync: its claimer seals all of it
         except OSError as e:
             self._warn(f"cannot seal system metrics in {self.directory}: {e.strerror or e}")

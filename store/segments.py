@@ -23,7 +23,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from .atomic import fsync_dir
-from .layout import SegmentName, parse_segment_name, sealed_segment_name
+from .layout import SegmentName, claimed_segment_name, parse_segment_name, sealed_segment_name
 from .schema import HISTORY_SCHEMA, WRITER_ID_KEY, WRITER_LABEL_KEY, validate_history_table
 
 _IPC_OPTIONS = ipc.IpcWriteOptions(compression="zstd")
@@ -157,7 +157,9 @@ def seal(open_path: Path) -> Path:
     """Turn an IPC segment into its sealed Parquet twin and remove the IPC file.
 
     Idempotent: sealing a segment whose Parquet twin already exists just removes the IPC file.
-    Returns the sealed path.
+    Returns the sealed path. Only the segment's writer calls this on its own segment; anyone
+    else goes through store/takeover.py (`may_seal`, then `seal_taken`, which claims the
+    segment by renaming it to its `.claimed.arrows` name and then seals that file).
     """
     name = parse_segment_name(open_path.name)
     if name is None or name.sealed:
@@ -228,10 +230,17 @@ def read_live_segment(name: SegmentName, path: Path) -> pa.Table:
     try:
         return read_segment(path)
     except FileNotFoundError:
-        twin = None if name.sealed else sealed_twin(path.parent, name)
-        if twin is None:
+        if name.sealed:
             raise
-        return read_segment(twin)
+    if not name.claimed:  # claimed since it was listed: renamed, then sealed (takeover.py)
+        try:
+            return read_segment(path.with_name(claimed_segment_name(name.writer, name.seq)))
+        except FileNotFoundError:
+            pass
+    twin = sealed_twin(path.parent, name)
+    if twin is None:
+        raise FileNotFoundError(f"segment {path} vanished and has no sealed twin")
+    return read_segment(twin)
 
 
 def read_segments(history_dir: Path) -> list[tuple[SegmentName, pa.Table]]:

@@ -34,6 +34,7 @@ from .rows import RowBuffer, SignatureTable, rows_to_batches
 from .runmeta import MetaPatch, apply_patch
 from .schema import segment_schema
 from .segments import OpenSegment, list_segments, seal
+from .takeover import HeldSegment, warn_taken
 from .threads import start_thread
 
 
@@ -89,7 +90,10 @@ class RunWriter:
         self._state = state
         self._meta = meta
         self._warn = warn
-        self._segment: OpenSegment | None = None
+        self._segment: HeldSegment | None = None
+        #: batches a sealer took our segment before proving it had (store/takeover.py): they
+        #: go into the next segment before anything else
+        self._carry: deque[pa.RecordBatch] = deque()
         self._seq = 0
         self._to_seal: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
         self._sealer: threading.Thread | None = None
@@ -264,7 +268,8 @@ class RunWriter:
             and (force or now - self._last_fsync >= self.settings.fsync_interval)
         ):
             try:
-                self._segment.fsync()
+                if not self._segment.fsync():
+                    self._segment_taken()
             except OSError as e:
                 self._disk_problem(f"fsync of {self._segment.path} failed: {e.strerror or e}")
             self._last_fsync = now
@@ -283,20 +288,25 @@ class RunWriter:
             self.write_state()
             self._last_beat = now
 
+    def _next_batch(self) -> tuple[pa.RecordBatch, RowBuffer | None] | None:
+        """The next batch to write, and the buffer it comes from (None: from `_carry`)."""
+        if self._carry:
+            return self._carry[0], None
+        with self._lock:  # log() may queue buffers concurrently
+            while len(self._bufs) >= 2:
+                buf = self._bufs[0]
+                if buf.batches is None:
+                    return None  # the next rows in order are not converted yet
+                if buf.batches:
+                    return buf.batches[0], buf
+                self._bufs.popleft()
+        return None
+
     def _write_queue(self) -> bool:
         """Write every converted batch, in order; returns whether anything was written."""
         wrote = False
-        while True:
-            with self._lock:  # log() may queue buffers concurrently
-                if len(self._bufs) < 2:
-                    break
-                buf = self._bufs[0]
-                if buf.batches is None:
-                    break  # the next rows in order are not converted yet
-                if not buf.batches:
-                    self._bufs.popleft()
-                    continue
-                batch = buf.batches[0]
+        while (todo := self._next_batch()) is not None:
+            batch, buf = todo
             try:
                 if self._segment is None:
                     self._open_segment()
@@ -307,11 +317,16 @@ class RunWriter:
                 self._disk_problem(f"cannot write {where}: {e.strerror or e}")
                 self._abandon_segment()
                 return wrote  # the batch stays first in the queue: retried on the next tick
-            with self._lock:
-                buf.batches.popleft()
+            if buf is None:
+                self._carry.popleft()
+            else:
+                with self._lock:
+                    buf.batches.popleft()
+                self.rows_written += batch.num_rows
             wrote = True
-            self.rows_written += batch.num_rows
             self._unsynced = True
+        if wrote and self._segment is not None and not self._segment.check():
+            self._segment_taken()  # one stat a flush: is the segment still ours?
         if self._failing is not None:
             lost = f"; {self._dropped} rows were dropped while it failed" if self._dropped else ""
             self._warn(f"writing to {self.paths.dir} works again{lost}")
@@ -321,7 +336,8 @@ class RunWriter:
     def _queued_values(self) -> int:
         """Values waiting in the queue (log()'s buffer included)."""
         with self._lock:
-            return sum(buf.value_count() for buf in self._bufs)
+            queued = sum(buf.value_count() for buf in self._bufs)
+        return queued + sum(b.num_rows for b in self._carry)
 
     def _bound_queue(self) -> None:
         """While writes fail, drop the oldest converted buffers past max_buffered_rows."""
@@ -342,8 +358,8 @@ class RunWriter:
 
     # -- segments --------------------------------------------------------------------------
     def _segment_full(self, now: float) -> bool:
-        seg = self._segment
-        assert seg is not None
+        assert self._segment is not None
+        seg = self._segment.segment
         if seg.rows >= self.settings.segment_rows:
             return True
         age = self.settings.segment_seconds
@@ -355,10 +371,19 @@ class RunWriter:
             self._seq += 1
             path = self.paths.history / open_segment_name(self.writer_id, self._seq)
             try:
-                self._segment = OpenSegment(path, self._schema)
+                self._segment = HeldSegment(OpenSegment(path, self._schema))
                 return
             except FileExistsError:
                 continue
+
+    def _segment_taken(self) -> None:
+        """A sealer claimed our segment (this process looked dead: store/takeover.py). The
+        batches it may have missed are written first into a new segment; warned once."""
+        seg = self._segment
+        assert seg is not None
+        self._segment = None
+        self._carry.extendleft(reversed(seg.hand_over()))
+        warn_taken(self.writer_id, seg.path, self._warn)
 
     def _abandon_segment(self) -> None:
         """After a write error the stream may be torn: stop using it (it is sealed later,
@@ -367,21 +392,30 @@ class RunWriter:
         if seg is None:
             return
         self._segment = None
-        try:
-            seg.close()
-        except OSError:
-            pass
-        if seg.rows == 0:
+        seg.abandon()  # what it holds is on disk, in a segment sealed later
+        if seg.segment.rows == 0:
             seg.path.unlink(missing_ok=True)
 
     def _close_segment(self, seal_it: bool) -> None:
-        seg = self._segment
-        if seg is None:
-            return
+        """fsync and close the open segment, and queue it for sealing. One found taken goes
+        on in a new segment, which is closed in turn."""
+        while True:
+            if self._carry:
+                self._write_queue()  # after a disk error the carry waits for the next tick
+            seg = self._segment
+            if seg is None:
+                return
+            try:
+                if seg.fsync():
+                    break
+                self._segment_taken()
+            except OSError as e:
+                self._segment = None
+                self._disk_problem(f"cannot close {seg.path}: {e.strerror or e}")
+                return
         self._segment = None
         try:
-            seg.fsync()
-            seg.close()
+            seg.segment.close()
         except OSError as e:
             self._disk_problem(f"cannot close {seg.path}: {e.strerror or e}")
             return
@@ -398,13 +432,15 @@ class RunWriter:
         try:
             seal(path)
             release_arrow_memory()
+        except FileNotFoundError:
+            pass  # claimed by another sealer after our last fsync: it has every row
         except OSError as e:
             self._disk_problem(f"cannot seal {path}: {e.strerror or e}")
 
     def _seal_leftovers(self) -> None:
         """Seal this writer's segments left open by earlier disk errors."""
         for name, path in list_segments(self.paths.history):
-            if name.writer == self.writer_id and not name.sealed:
+            if name.writer == self.writer_id and not name.sealed and not name.claimed:
                 self._seal_quietly(path)
 
     # -- small files -----------------------------------------------------------------------
@@ -417,18 +453,6 @@ class RunWriter:
             atomic_write_json(path, obj)
         except OSError as e:
             self._disk_problem(f"cannot write {path}: {e.strerror or e}")
-
-
-def seal_open_segments(paths: RunPaths) -> int:
-    """Seal every open segment of a run no process is writing (recovery before a resume),
-    history and system metrics alike. Returns how many."""
-    n = 0
-    for stream in ("history", "system"):
-        for name, path in list_segments(paths.stream(stream)):
-            if not name.sealed:
-                seal(path)
-                n += 1
-    return n
 
 
 def new_writer_id() -> str:

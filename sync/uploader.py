@@ -18,10 +18,11 @@ from pathlib import Path
 
 from flightlog.store.atomic import dumps
 from flightlog.store.layout import RunPaths
-from flightlog.store.liveness import CRASHED, RUNNING, writer_state
+from flightlog.store.liveness import RUNNING
 from flightlog.store.reader import StoredRun
-from flightlog.store.segments import list_segments, seal
+from flightlog.store.segments import list_segments
 from flightlog.store.syncmark import read_mark, write_mark
+from flightlog.store.takeover import may_seal, seal_taken, writers_by_id
 
 from .client import ServerClient
 
@@ -63,24 +64,25 @@ class LocalRun:
 
 
 def load_local(paths: RunPaths) -> LocalRun | None:
-    """Read a run for syncing; a crashed writer's open segments are sealed first (they will
-    never grow again, and only sealed segments are shipped)."""
+    """Read a run for syncing; the open segments of writers proven gone are sealed first
+    (they will never grow again, and only sealed segments are shipped). A writer that only
+    looks crashed - a stalled host - keeps its segment (store/takeover.py)."""
     stored = StoredRun.load(paths)
     if stored is None:
         return None
-    dead = {w.get("writer") for w in stored.writers if writer_state(w) == CRASHED}
+    writers = writers_by_id(stored.writers)
     sealed: dict[str, list[Path]] = {}
     open_segments = 0
     for stream in STREAMS:
         sealed[stream] = []
         for name, path in list_segments(paths.stream(stream)):
-            if not name.sealed and name.writer in dead:
+            if may_seal(name, path, writers):
                 try:
-                    path = seal(path)
+                    taken = seal_taken(name, path)
                 except OSError:
-                    pass  # a read-only store: left to `flightlog doctor --repair`
-                else:
-                    sealed[stream].append(path)
+                    taken = None  # a read-only store: left to `flightlog doctor --repair`
+                if taken is not None:
+                    sealed[stream].append(taken)
                     continue
             if name.sealed:
                 sealed[stream].append(path)

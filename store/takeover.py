@@ -1,0 +1,275 @@
+"""Who may seal a writer's open segment, and how anyone but its writer does so safely.
+
+A writer seals its own segments. Anyone else (`flightlog sync`, the agent, `doctor --repair`,
+a resume) may seal one only with proof that its writer is gone for good:
+
+- the writer recorded itself finished or failed (a leftover of a disk error);
+- same host: its process is gone (or its pid was reused);
+- another host: no heartbeat for `seal_after()` seconds (FLIGHTLOG_STALE_SECONDS, an hour by
+  default). A host paused by a scheduler, a stopped process or a stuck NFS/Lustre metadata
+  server looks exactly like a dead one for minutes; the *displayed* state already says
+  crashed after liveness.STALE_AFTER, but nothing is sealed on that alone.
+
+Even then the writer may come back, so the sealer first *claims* the segment: it renames
+`<wid>-<seq>.arrows` to `<wid>-<seq>.claimed.arrows` (one atomic rename; readers read either)
+and seals the claimed file. The writer holds its path (`HeldSegment`): after each flush's
+writes and each fsync it checks, with one stat, that the path still names its own file. A
+batch is captured by a sealer once a check that followed it succeeded - at once on a local
+filesystem, where every process sees a write when it returns; only after an fsync on a
+network filesystem, where another host sees what the writer's client flushed. A writer that
+finds its segment taken writes every batch not yet known captured - less those the sealed
+twin turns out to hold - into a new segment and warns once: no row is lost; a batch caught
+in the instant of a claim whose sealing is still under way may be stored twice.
+
+A claimed file left by a sealer that died (claimed more than `claim_grace()` seconds ago) is
+sealed by the next sealer or `doctor --repair`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .layout import RunPaths, SegmentName, claimed_segment_name, parse_segment_name
+from .liveness import FAILED, FINISHED, HOSTNAME, STALE_AFTER, pid_alive
+from .segments import OpenSegment, list_segments, seal, sealed_twin
+
+STALE_SECONDS_ENV = "FLIGHTLOG_STALE_SECONDS"
+#: default seconds without a heartbeat before another host's writer's segments are sealed
+DEFAULT_SEAL_AFTER = 3600.0
+
+_warned_env: set[str] = set()
+
+
+def seal_after() -> float:
+    """Seconds without a heartbeat that prove another host's writer dead (for sealing)."""
+    raw = os.environ.get(STALE_SECONDS_ENV)
+    if not raw:
+        return DEFAULT_SEAL_AFTER
+    try:
+        value = float(raw)
+        if value > 0:
+            return value
+    except ValueError:
+        pass
+    if raw not in _warned_env:
+        _warned_env.add(raw)
+        warnings.warn(
+            f"flightlog: {STALE_SECONDS_ENV}={raw!r} is not a positive number of seconds; "
+            f"using {DEFAULT_SEAL_AFTER:g}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return DEFAULT_SEAL_AFTER
+
+
+def claim_grace() -> float:
+    """Seconds a claimed segment is left to its claimer before another sealer takes it over
+    (sealing takes seconds; a claimer silent this long is dead)."""
+    return min(STALE_AFTER, seal_after())
+
+
+def writer_gone(w: dict[str, Any], now: float | None = None) -> bool:
+    """Is there proof that the writer of state file `w` will never write again?"""
+    if w.get("state") in (FINISHED, FAILED):
+        return True
+    if w.get("host") == HOSTNAME and isinstance(w.get("pid"), int):
+        return not pid_alive(w["pid"], w.get("pid_start"))
+    beat = w.get("heartbeat_at")
+    if not isinstance(beat, int | float):
+        return True  # not a state file any writer wrote
+    return (time.time() if now is None else now) - beat > seal_after()
+
+
+def may_seal(
+    name: SegmentName, path: Path, writers: dict[str, dict[str, Any]], now: float | None = None
+) -> bool:
+    """May this process seal the open segment `name` at `path`? `writers` maps writer ids to
+    their state files. The one rule every sealer but the writer itself follows."""
+    if name.sealed:
+        return False
+    now = time.time() if now is None else now
+    if name.claimed:  # its claimer seals it, unless the claimer died: a rename sets ctime
+        return _age(path, "st_ctime", now) > claim_grace()
+    w = writers.get(name.writer)
+    if w is not None:
+        return writer_gone(w, now)
+    # no state file (removed by hand?): the segment's own last write is the only heartbeat
+    return _age(path, "st_mtime", now) > seal_after()
+
+
+def _age(path: Path, field: str, now: float) -> float:
+    try:
+        return now - float(getattr(path.stat(), field))
+    except FileNotFoundError:
+        return 0.0  # sealed meanwhile: nothing to do
+
+
+def seal_taken(name: SegmentName, path: Path) -> Path | None:
+    """Seal another writer's segment (after `may_seal`): claim it first, so that its writer,
+    should it come back, sees that it was taken. Returns the sealed file, or None if the
+    segment was sealed or claimed by someone else meanwhile."""
+    if not name.claimed:
+        claimed = path.with_name(claimed_segment_name(name.writer, name.seq))
+        try:
+            os.rename(path, claimed)
+        except FileNotFoundError:
+            return sealed_twin(path.parent, name)
+        path = claimed
+    try:
+        return seal(path)
+    except FileNotFoundError:
+        return sealed_twin(path.parent, name)
+
+
+def writers_by_id(writers: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {str(w["writer"]): w for w in writers if w.get("writer")}
+
+
+def seal_abandoned(paths: RunPaths, writers: Iterable[dict[str, Any]]) -> int:
+    """Seal the open segments, history and system metrics alike, whose writers are proven gone
+    (recovery before a resume). Returns how many; others are left to their writers."""
+    by_id = writers_by_id(writers)
+    n = 0
+    for stream in ("history", "system"):
+        for name, path in list_segments(paths.stream(stream)):
+            if may_seal(name, path, by_id) and seal_taken(name, path) is not None:
+                n += 1
+    return n
+
+
+class HeldSegment:
+    """A writer's open segment, with its lease: the identity of the file it created.
+
+    `check` (after writing) and `fsync` return False once a sealer has claimed the file;
+    `unproven` then holds every batch the sealer may have missed, for the writer to write into
+    a new segment. One stat each: a writer checks once per flush."""
+
+    def __init__(self, segment: OpenSegment) -> None:
+        self.segment = segment
+        st = os.stat(segment.path)
+        self._id = (st.st_dev, st.st_ino)
+        #: a write is visible to every other process as soon as it returns (local disk)
+        self._visible_on_write = is_local_filesystem(segment.path)
+        self.unproven: list[pa.RecordBatch] = []
+
+    @property
+    def path(self) -> Path:
+        return self.segment.path
+
+    def held(self) -> bool:
+        """Does the path still name our file (one stat)? A stat failing for another reason
+        says nothing: the write path reports disk errors."""
+        try:
+            st = os.stat(self.segment.path)
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True
+        return (st.st_dev, st.st_ino) == self._id
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Append `batch`; it stays in `unproven` until a `check` or `fsync` proves it."""
+        self.segment.write(batch)
+        self.unproven.append(batch)
+
+    def check(self) -> bool:
+        """After writes: False if the segment was taken (see `unproven`)."""
+        if not self.held():
+            return False
+        if self._visible_on_write:
+            self.unproven.clear()
+        return True
+
+    def fsync(self) -> bool:
+        """fsync; False if the segment turned out to be taken (see `unproven`)."""
+        self.segment.fsync()
+        if not self.held():
+            return False
+        self.unproven.clear()
+        return True
+
+    def abandon(self) -> list[pa.RecordBatch]:
+        """Stop using the segment; returns the batches not proven to be in it (or its
+        sealer's hands)."""
+        try:
+            self.segment.close()
+        except OSError:
+            pass  # taken, or torn by a disk error: nothing more goes into this file
+        pending, self.unproven = self.unproven, []
+        return pending
+
+    def hand_over(self) -> list[pa.RecordBatch]:
+        """Close a taken segment (its claimer seals it); returns the batches to write again:
+        those not proven captured, less those its sealed twin, if already there, holds (a
+        sealer keeps a prefix of whole batches), so a writer back from a long pause stores
+        no row twice."""
+        written = self.segment.rows
+        pending = self.abandon()
+        name = parse_segment_name(self.path.name)
+        twin = sealed_twin(self.path.parent, name) if name is not None else None
+        if twin is None:
+            return pending
+        try:
+            captured = pq.read_metadata(twin).num_rows
+        except (OSError, pa.ArrowException):
+            return pending
+        skip = captured - (written - sum(b.num_rows for b in pending))
+        while pending and skip >= pending[0].num_rows:
+            skip -= pending.pop(0).num_rows
+        return pending
+
+
+_taken_lock = threading.Lock()
+_taken_warned: set[str] = set()
+
+
+def warn_taken(writer_id: str, path: Path, warn: Callable[[str], None]) -> None:
+    """Say once per writer (its history and system streams alike) that a segment of it was
+    sealed by another process and that it goes on in a new one."""
+    with _taken_lock:
+        if writer_id in _taken_warned:
+            return
+        _taken_warned.add(writer_id)
+    warn(
+        f"{path.name} was sealed by another process while this one was not heard from "
+        f"(paused or unreachable for longer than {STALE_SECONDS_ENV} allows there); writing "
+        "continues in a new segment and no row is lost"
+    )
+
+
+#: filesystems whose page cache every process reading them shares (the rest: assume network)
+_LOCAL_FILESYSTEMS = frozenset(
+    "ext2 ext3 ext4 xfs btrfs zfs f2fs bcachefs tmpfs ramfs overlay jfs reiserfs vfat exfat "
+    "ntfs ntfs3 hfsplus apfs".split()
+)
+
+
+def is_local_filesystem(path: Path) -> bool:
+    """Is `path` on a local filesystem (by /proc/self/mountinfo)? Unknown means no: a writer
+    then keeps its batches until an fsync is confirmed, which costs memory, never rows."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return False
+    target = os.path.realpath(path)
+    best, fstype = -1, ""
+    for line in lines:
+        pre, _, post = line.partition(" - ")
+        fields = pre.split()
+        if len(fields) < 5 or not post:
+            continue
+        mount = fields[4].replace("\\040", " ")
+        inside = target == mount or target.startswith(mount.rstrip("/") + "/")
+        if inside and len(mount) > best:
+            best, fstype = len(mount), post.split()[0]
+    return fstype in _LOCAL_FILESYSTEMS
