@@ -22,7 +22,7 @@ from flightlog.store import (
     new_writer_id,
 )
 from flightlog.store.atomic import atomic_write_json
-from flightlog.store.liveness import CRASHED, HOSTNAME, RUNNING, writer_state
+from flightlog.store.liveness import CRASHED, FAILED, FINISHED, HOSTNAME, RUNNING, writer_state
 from flightlog.store.segments import read_segments
 from flightlog.store.takeover import seal_abandoned
 
@@ -255,8 +255,14 @@ def _mark_crashed(paths: RunPaths, writers: list[dict[str, Any]]) -> None:
 
 
 def _last_step(paths: RunPaths, stored: StoredRun) -> int:
-    """The highest step in the history files (a crashed writer's state file may lag)."""
-    best = stored.last_step
+    """The highest step in the history files, or that a writer which ended cleanly
+    recorded. A crashed writer's recorded step is not trusted either way: it may lag the
+    files (written once a second) or run ahead of them (rows committed, never flushed),
+    and a resume continues right after the last row that is really there."""
+    best = max(
+        (int(w.get("step", -1)) for w in stored.writers if writer_state(w) in (FINISHED, FAILED)),
+        default=-1,
+    )
     for _name, table in read_segments(paths.history):
         if table.num_rows:
             best = max(best, int(table.column("step").to_numpy().max()))

@@ -10,6 +10,8 @@ import pytest
 import flightlog
 from flightlog.store.layout import parse_segment_name
 
+from .conftest import spawn
+
 
 def _two_segment_run() -> flightlog.Run:
     run = flightlog.init(project="p", settings={"segment_rows": 10})
@@ -32,21 +34,24 @@ def test_corrupt_sealed_segment_is_skipped_with_a_warning_naming_it(api) -> None
     assert rows == list(range(10, 20))
 
 
-def test_torn_ipc_tail_keeps_every_complete_batch(api) -> None:
-    run = flightlog.init(project="p", id="torn", settings={"flush_interval": 0.05})
-    for i in range(5):
-        run.log({"i": i})
-        time.sleep(0.15)  # one batch per row
-    run._writer.flush()
-    seg = next((Path(run.dir) / "history").glob("*.arrows"))
-    data = seg.read_bytes()
-    run._writer._stop.set()  # stop the writer without sealing, as if the process died
-    run._writer._thread.join()
-    seg.write_bytes(data[:-20])  # tear the last batch
+def test_torn_ipc_tail_keeps_every_complete_batch(api, store: Path) -> None:
+    proc = spawn("""
+        import time, flightlog
+        run = flightlog.init(project="p", id="torn", settings={"flush_interval": 0.05})
+        for i in range(5):
+            run.log({"i": i})
+            time.sleep(0.15)  # one batch per row
+        run.save()  # flushed
+        print("flushed", flush=True)
+        time.sleep(600)
+    """)
+    assert proc.stdout.readline().strip() == "flushed", proc.stderr.read()
+    proc.kill()  # the process dies with its segment open
+    proc.wait()
+    seg = next((store / "runs" / "p" / "torn" / "history").glob("*.arrows"))
+    seg.write_bytes(seg.read_bytes()[:-20])  # tear the last batch
     rows = [r["i"] for r in api.run("p/torn").scan_history()]
     assert rows == [0, 1, 2, 3]
-    run._live = False
-    run._finished = True
 
 
 def test_unreadable_run_json_is_skipped(api, store: Path) -> None:
