@@ -41,8 +41,8 @@ class Api:
             rows = select_runs(
                 idx, project=project, group=group, tags=tags, state=state, where=filters, sort=order
             )
-        runs = [StoredRun.load(RunPaths.of(self.root, r["project"], r["id"])) for r in rows]
-        return [r for r in runs if r is not None]
+        # a run whose run.json is unreadable is listed too (its `problem` says why)
+        return [StoredRun.load_any(RunPaths(Path(r["dir"]))) for r in rows]
 
     def run(self, path: str) -> StoredRun:
         """A run by "project/run_id", "entity/project/run_id" or a bare run id."""

@@ -62,12 +62,11 @@ class LocalRun:
         return sum(p.stat().st_size for ps in self.sealed.values() for p in ps)
 
 
-def load_local(paths: RunPaths) -> LocalRun | None:
+def load_local(paths: RunPaths) -> LocalRun:
     """Read a run for syncing; a crashed writer's open segments are sealed first (they will
-    never grow again, and only sealed segments are shipped)."""
-    stored = StoredRun.load(paths)
-    if stored is None:
-        return None
+    never grow again, and only sealed segments are shipped). A run whose run.json cannot be
+    read is still shipped: its segments, with the id and project its directory names."""
+    stored = StoredRun.load_any(paths)
     dead = {w.get("writer") for w in stored.writers if writer_state(w) == CRASHED}
     sealed: dict[str, list[Path]] = {}
     open_segments = 0
