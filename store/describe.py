@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from .integrity import SegmentDamaged, check_sha256
 from .layout import RunPaths, SegmentName, parse_segment_name
 from .liveness import RUNNING, writer_state
-from .reader import StoredRun
+from .reader import StoredRun, text_list
 from .schema import WRITER_LABEL_KEY
 from .segments import list_segments, read_segment_checked, sealed_twin
 from .syncmark import read_mark, sync_status
@@ -234,7 +234,7 @@ class _Meta:
             return []
         if not all(isinstance(x, str) for x in v):
             self._odd(field, v, "items shown as text")
-        return [_text(x) or "" for x in v]
+        return text_list(v)
 
     def mapping(self, field: str) -> dict[str, Any]:
         v = self.meta.get(field)
@@ -315,7 +315,7 @@ def _describe_run(
         run_key,
         project,
         m.text("id") or run_id,
-        m.text("name"),
+        m.text("name") or run_id,  # a run.json without one (unreadable, old) shows the id
         m.text("entity"),
         m.text("group"),
         m.text("job_type"),

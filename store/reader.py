@@ -77,10 +77,7 @@ class StoredRun:
 
     @property
     def tags(self) -> list[str]:
-        tags = self.meta.get("tags")
-        if isinstance(tags, str):  # a hand-edited run.json: one tag, not its letters
-            return [tags]
-        return [str(t) for t in tags] if isinstance(tags, list) else []
+        return text_list(self.meta.get("tags"))
 
     @property
     def config(self) -> dict[str, Any]:
@@ -188,6 +185,16 @@ class StoredRun:
             current[keys_[i]] = decode_value(values[i], int(kinds[i]), texts[i])
         if current is not None:
             yield current
+
+
+def text_list(v: Any) -> list[str]:
+    """A list-of-strings field of a run.json that may hold anything (hand-edited, old): one
+    string is one item (not its letters), other items are their JSON text."""
+    if isinstance(v, str):
+        return [v]
+    if not isinstance(v, list):
+        return []
+    return [x if isinstance(x, str) else json.dumps(x, default=str) for x in v]
 
 
 def _beat(writer: dict[str, Any]) -> float:

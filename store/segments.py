@@ -111,22 +111,25 @@ def _validate(table: pa.Table, path: Path) -> None:
 
 
 class _Damage:
-    """Batches of one stream left out so far (filled while the stream is read)."""
+    """What of one stream was left out so far (filled while the stream is read)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.batches: list[int] = []
+        self.unread_bytes = 0  # a tail too long to be a batch cut short by a crash
 
     def note(self) -> str | None:
-        if not self.batches:
-            return None
-        which = ", ".join(str(i + 1) for i in self.batches[:5])
-        more = "..." if len(self.batches) > 5 else ""
-        return (
-            f"segment {self.path} is damaged: {len(self.batches)} record batch(es) "
-            f"(number {which}{more}) failed their checksum or could not be decoded and are "
-            "skipped"
-        )
+        parts = []
+        if self.batches:
+            which = ", ".join(str(i + 1) for i in self.batches[:5])
+            more = "..." if len(self.batches) > 5 else ""
+            parts.append(
+                f"{len(self.batches)} record batch(es) (number {which}{more}) failed their "
+                "checksum or could not be decoded and are skipped"
+            )
+        if self.unread_bytes:
+            parts.append(f"its last {self.unread_bytes} bytes cannot be read")
+        return f"segment {self.path} is damaged: " + "; ".join(parts) if parts else None
 
 
 def _checked_stream(
@@ -136,8 +139,7 @@ def _checked_stream(
 
     A batch whose checksum fails is skipped and reading goes on (the framing is intact). A
     batch that cannot be decoded stops Arrow's stream reader: the rest is then read message
-    by message, each batch decoded on its own, so one bad batch costs only its own rows. A
-    message cut short is the torn tail a killed writer leaves: reading stops there, quietly.
+    by message, each batch decoded on its own, so one bad batch costs only its own rows.
     """
     try:
         reader = ipc.open_stream(source)
@@ -166,20 +168,26 @@ def _checked_stream(
 
 def _salvage(source: pa.Buffer, start: int, damage: _Damage) -> Iterator[pa.RecordBatch]:
     """Batches from number `start` on, each decoded alone: a message that is whole but cannot
-    be decoded is damage (skipped, noted); one that is cut short is the torn tail (the end)."""
-    messages = ipc.MessageReader.open_stream(source)
-    head = messages.read_next_message().serialize()  # the schema (read fine before)
-    n = 0
+    be decoded is damage (skipped, noted). A message that cannot even be framed ends the
+    stream: quietly when what is left is no longer than a batch (the torn tail a killed
+    writer leaves), noted as damage when it is longer."""
+    src = pa.BufferReader(source)
+    messages = ipc.MessageReader.open_stream(src)
+    head = messages.read_next_message().serialize().to_pybytes()  # the schema: read before
+    n, pos, largest = 0, src.tell(), 0
     while True:
         try:
             msg = messages.read_next_message()
         except StopIteration:
             return
         except (pa.ArrowException, OSError):
-            return  # torn tail, or a header too damaged to find the next batch
+            if source.size - pos > 2 * largest:
+                damage.unread_bytes = source.size - pos
+            return
+        largest, pos = max(largest, src.tell() - pos), src.tell()
         if n >= start:
             try:
-                alone = head.to_pybytes() + msg.serialize().to_pybytes()
+                alone = head + msg.serialize().to_pybytes()
                 batch, md = ipc.open_stream(alone).read_next_batch_with_custom_metadata()
             except (pa.ArrowException, OSError, StopIteration):
                 damage.batches.append(n)
