@@ -352,6 +352,10 @@ def read_segments(history_dir: Path) -> list[tuple[SegmentName, pa.Table]]:
     for name, path in list_segments(history_dir):
         try:
             out.append((name, read_live_segment(name, path)))
+        except FileNotFoundError:
+            continue  # removed since the listing (its run deleted): not part of this read
+        except SegmentDamaged as e:
+            warnings.warn(f"flightlog: skipping segment {e}", stacklevel=2)
         except (pa.ArrowException, OSError, ValueError) as e:
             warnings.warn(f"flightlog: skipping unreadable segment {path}: {e}", stacklevel=2)
     return out
