@@ -254,6 +254,8 @@ def describe_run(root: Path, run_key: str, files: dict[str, tuple[int, int]], ro
     project, run_id = run_key.split("/", 1)
     paths = RunPaths.of(root, project, run_id)
     stored = StoredRun.load_any(paths)
+    if stored.problem and not paths.dir.is_dir():
+        return 0  # the run was deleted since the listing
     out: Rows = {t: [] for t in rows}
     try:
         n = _describe_run(root, run_key, stored, files, out)
@@ -268,12 +270,27 @@ def describe_run(root: Path, run_key: str, files: dict[str, tuple[int, int]], ro
 
 
 def _bare_run_row(run_key: str, paths: RunPaths, warning: str) -> Row:
+    """A `runs` row from the directory alone: listed, marked, nothing guessed."""
     project, run_id = run_key.split("/", 1)
-    row: list[Any] = [None] * 29
-    row[:4] = [run_key, project, run_id, run_id]
-    row[7], row[9], row[13], row[14] = [], "crashed", 0, 0
-    row[23], row[24], row[25], row[26], row[27] = str(paths.dir), "[]", "{}", warning, []
-    return tuple(row)
+    ids = (run_key, project, run_id, run_id)  # run_key, project, id, name
+    nothing = (None,) * 3  # entity, group, job_type
+    counts = (None, None, None, 0, 0)  # created_at, ended_at, last_time, steps, values
+    more = (None,) * 8  # host ... git_dirty, error
+    return (
+        *ids,
+        *nothing,
+        [],
+        None,
+        None,
+        *counts,
+        *more,
+        str(paths.dir),
+        "[]",
+        "{}",
+        warning,
+        [],
+        None,
+    )
 
 
 def _describe_run(

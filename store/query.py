@@ -4,6 +4,10 @@ Sealed segments are scanned by DuckDB's Parquet reader directly (projection and 
 pushdown: only the needed columns, keys and runs are read). Open segments, which DuckDB cannot
 read without a network-installed extension, are read by pyarrow (torn-tail tolerant) and
 handed to DuckDB as Arrow tables.
+
+DuckDB does not check Parquet page checksums, so only sealed files whose sha256 the index
+verified are scanned; a damaged one is skipped with a warning naming it, and so is a damaged
+batch of an open segment. Files removed since the index was read (a deleted run) are no error.
 """
 
 from __future__ import annotations

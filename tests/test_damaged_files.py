@@ -280,3 +280,16 @@ def test_batch_checksums_survive_the_round_trip(tmp_path_factory, batches) -> No
     table, damage = read_segment_checked(path)
     assert damage is None
     assert table.to_pylist() == written
+
+
+def test_a_run_that_cannot_be_described_is_still_listed_marked(store: Path) -> None:
+    for run_id in ("ok", "odd"):
+        flightlog.init(project="p", id=run_id, reinit=True).finish(quiet=True)
+    (state,) = (store / "runs" / "p" / "odd" / "writers").glob("*.json")
+    state.write_text(json.dumps({"generation": "first", "state": 5}))
+    with Index(store, persist=False) as idx:
+        listed = dict(idx.con.execute("SELECT id, warnings FROM runs").fetchall())
+    assert listed["ok"] is None
+    assert "cannot index this run" in listed["odd"]
+    r = cli("runs")
+    assert r.returncode == 0 and r.stdout.count("!") == 1
