@@ -28,13 +28,16 @@ from flightlog.store.schema import HISTORY_SCHEMA
 from flightlog.store.segments import OpenSegment, read_segment, seal
 
 
-def timed(fn: Callable[[], object], repeat: int = 5) -> float:
-    times = []
+def pair(new: Callable[[], object], old: Callable[[], object], repeat: int = 9) -> tuple:
+    """Median seconds of `new` and of `old`, measured alternately (a busy machine's load
+    then weighs on both alike)."""
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for fn, out in ((new, times[0]), (old, times[1])):
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def batches(steps: int, per: int = 100) -> list[pa.RecordBatch]:
@@ -59,7 +62,8 @@ def batches(steps: int, per: int = 100) -> list[pa.RecordBatch]:
     return out
 
 
-def line(what: str, new: float, base: float, unit: str = "ms") -> None:
+def line(what: str, times: tuple[float, float], unit: str = "ms") -> None:
+    new, base = times
     scale = 1e3 if unit == "ms" else 1e6
     print(
         f"{what:52} {new * scale:9.2f} {unit}  baseline {base * scale:9.2f} {unit}  "
@@ -91,22 +95,20 @@ def main() -> None:
             return path
 
         per_batch = len(bs)
-        w_new, w_old = timed(lambda: write(True), 3), timed(lambda: write(False), 3)
+        w_new, w_old = pair(lambda: write(True), lambda: write(False), 5)
         print(f"segment: {rows:,} tidy rows in {per_batch:,} batches of {bs[0].num_rows} rows")
-        line("open segment: write one batch (+crc32)", w_new / per_batch, w_old / per_batch, "us")
+        line("open segment: write one batch (+crc32)", (w_new / per_batch, w_old / per_batch), "us")
         path = write(True)
         plain = lambda: ipc.open_stream(pa.py_buffer(path.read_bytes())).read_all()  # noqa: E731
         line(
             "open segment: read all batches (+crc32 check)",
-            timed(lambda: read_segment(path)),
-            timed(plain),
+            pair(lambda: read_segment(path), plain),
         )
         sealed = seal(path)
         print(f"sealed: {sealed.stat().st_size / 1e6:.1f} MB")
         line(
             "sealed: read whole file (+sha256)",
-            timed(lambda: read_segment(sealed)),
-            timed(lambda: pq.read_table(sealed)),
+            pair(lambda: read_segment(sealed), lambda: pq.read_table(sealed)),
         )
         name = parse_segment_name(sealed.name)
         assert name is not None
@@ -115,19 +117,15 @@ def main() -> None:
             _SEALED_CACHE.clear()
             describe_segment(root, "p/r", name, sealed, None)
 
+        # once per file: the verdict is remembered in index.duckdb and per process, as the
+        # description itself always was
         def describe_unchecked() -> None:  # what the index read before: footer + key column
             pf = pq.ParquetFile(sealed, read_dictionary=["key"])
             pf.read(columns=["key"])
 
         line(
             "index: describe sealed segment once (+sha256)",
-            timed(describe),
-            timed(describe_unchecked),
-        )
-        line(
-            "index: describe it again (remembered)",
-            timed(lambda: describe_segment(root, "p/r", name, sealed, None)),
-            timed(describe_unchecked),
+            pair(describe, describe_unchecked),
         )
 
 
