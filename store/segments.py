@@ -6,6 +6,9 @@ where reading stops. Sealing streams the batches into one Parquet file (large ro
 one in memory at a time), written to a temp name, fsynced, and renamed to a name carrying its
 sha256; only then is the IPC file removed. A reader that sees
 both (a crash between rename and unlink) uses the Parquet file.
+
+Every batch carries its crc32, every sealed file's name its sha256 (store/integrity.py):
+readers skip what fails them with a warning naming the file, and never return its rows.
 """
 
 from __future__ import annotations
