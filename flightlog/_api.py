@@ -41,18 +41,18 @@ class Api:
             rows = select_runs(
                 idx, project=project, group=group, tags=tags, state=state, where=filters, sort=order
             )
-        runs = [StoredRun.load(RunPaths.of(self.root, r["project"], r["id"])) for r in rows]
-        return [r for r in runs if r is not None]
+        # a run whose run.json is unreadable is listed too (its `problem` says why)
+        return [StoredRun.load_any(RunPaths(Path(r["dir"]))) for r in rows]
 
     def run(self, path: str) -> StoredRun:
         """A run by "project/run_id", "entity/project/run_id" or a bare run id."""
         parts = [p for p in str(path).split("/") if p]
         if len(parts) >= 2:
             project, run_id = parts[-2], parts[-1]
-            run = StoredRun.load(RunPaths.of(self.root, project, run_id))
-            if run is None:
+            paths = RunPaths.of(self.root, project, run_id)
+            if not paths.meta.exists():
                 raise NotFoundError(f"no run {run_id!r} in project {project!r} of {self.root}")
-            return run
+            return StoredRun.load_any(paths)  # an unreadable run.json: `problem` says why
         if len(parts) != 1:
             raise NotFoundError(f"{path!r} is not a run path: use 'project/run_id'")
         matches = [p for p in iter_run_dirs(self.root) if p.dir.name == parts[0]]
@@ -61,7 +61,4 @@ class Api:
         if len(matches) > 1:
             names = ", ".join(f"{p.dir.parent.name}/{p.dir.name}" for p in matches)
             raise NotFoundError(f"run id {parts[0]!r} is ambiguous: {names}")
-        run = StoredRun.load(matches[0])
-        if run is None:
-            raise NotFoundError(f"run {parts[0]!r} has no readable run.json")
-        return run
+        return StoredRun.load_any(matches[0])

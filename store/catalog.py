@@ -47,10 +47,14 @@ def select_runs(
     where: str | None = None,
     sort: str | None = None,
     limit: int | None = None,
+    run_keys: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Runs matching every given condition, as dicts of the index's run columns."""
     conds: list[str] = []
     params: list[Any] = []
+    if run_keys is not None:
+        conds.append("runs.run_key IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(list(run_keys))
     for col, value in (("project", project), ('"group"', group), ("state", state)):
         if value is not None:
             conds.append(f"runs.{col} = ?")

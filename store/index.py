@@ -15,33 +15,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from .layout import RunPaths, parse_segment_name
-from .liveness import RUNNING, run_state, writer_state
-from .reader import StoredRun
-from .schema import WRITER_LABEL_KEY
-from .segments import list_segments, read_segment
-from .syncmark import SYNC_FILE, read_mark, sync_status
+from .describe import describe_run
+from .liveness import RUNNING, run_state
+from .scan import scan_files
+
+__all__ = ["INDEX_FILE", "CatchUp", "Index", "rebuild", "scan_files"]
 
 INDEX_FILE = "index.duckdb"
-INDEX_VERSION = 4
+INDEX_VERSION = 5
+#: seconds a reader waits for another process's catch-up before falling back
 LOCK_WAIT = 1.0
-_ATTACH_LOCK = (
-    threading.Lock()
-)  # seconds a reader waits for another process's catch-up before falling back
+_ATTACH_LOCK = threading.Lock()
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS {s}.info (name VARCHAR PRIMARY KEY, value VARCHAR);
@@ -59,7 +54,7 @@ CREATE TABLE IF NOT EXISTS {s}.summary (
 CREATE TABLE IF NOT EXISTS {s}.segments (
     run_key VARCHAR, path VARCHAR, writer VARCHAR, label VARCHAR, seq INTEGER, sealed BOOLEAN,
     "rows" BIGINT, step_min BIGINT, step_max BIGINT, time_min DOUBLE, time_max DOUBLE,
-    sha256 VARCHAR, size BIGINT, mtime_ns BIGINT);
+    sha256 VARCHAR, size BIGINT, mtime_ns BIGINT, damage VARCHAR);
 CREATE TABLE IF NOT EXISTS {s}.segment_keys (path VARCHAR, key VARCHAR);
 CREATE TABLE IF NOT EXISTS {s}.files (run_key VARCHAR, path VARCHAR, size BIGINT, mtime_ns BIGINT);
 """
@@ -79,220 +74,6 @@ class CatchUp:
     segments_read: int = 0
     seconds: float = 0.0
     source: str = "file"  # "file", "read-only", "memory"
-
-
-#: a directory whose mtime is at least this old is trusted not to have changed unseen
-#: (coarse mtime granularity on some network filesystems)
-DIR_MTIME_SETTLE_NS = 2_000_000_000
-
-
-def scan_files(
-    root: Path, known: dict[str, dict[str, tuple[int, int]]] | None = None
-) -> dict[str, dict[str, tuple[int, int]]]:
-    """run_key -> {relative path: (size, mtime_ns)} for every file that describes a run.
-
-    Files are only ever added, renamed into place or removed - each changes its directory's
-    mtime - except open segments, which grow in place. So a run whose three directories
-    (itself, writers/, history/) kept their mtimes, and which had no open segment, is taken
-    from `known` without listing it: three stats instead of three listings.
-    """
-    out: dict[str, dict[str, tuple[int, int]]] = {}
-    known = known or {}
-    settled = time.time_ns() - DIR_MTIME_SETTLE_NS
-    runs = root / "runs"
-    try:
-        projects = [e for e in os.scandir(runs) if e.is_dir() and not e.name.startswith(".")]
-    except FileNotFoundError:
-        return out
-    for p in projects:
-        for r in os.scandir(p.path):
-            if not r.is_dir() or r.name.startswith("."):
-                continue
-            base = f"runs/{p.name}/{r.name}/"
-            run_key = f"{p.name}/{r.name}"
-            dirs = {}
-            for sub in ("", "writers/", "history/"):
-                try:
-                    dirs[base + sub] = (0, os.stat(r.path + "/" + sub).st_mtime_ns)
-                except FileNotFoundError:
-                    pass
-            prev = known.get(run_key)
-            if (
-                prev is not None
-                and all(prev.get(d) == v and v[1] < settled for d, v in dirs.items())
-                and not any(k.endswith(".arrows") for k in prev)
-            ):
-                out[run_key] = prev
-                continue
-            files: dict[str, tuple[int, int]] = dict(dirs)
-            for sub in ("", "writers/", "history/"):
-                try:
-                    entries = os.scandir(r.path + "/" + sub) if sub else os.scandir(r.path)
-                except FileNotFoundError:
-                    continue
-                for e in entries:
-                    name = e.name
-                    if name.startswith(".") or not e.is_file():
-                        continue
-                    if sub == "" and name not in ("run.json", SYNC_FILE):
-                        continue
-                    if sub == "history/" and parse_segment_name(name) is None:
-                        continue
-                    st = e.stat()
-                    files[base + sub + name] = (st.st_size, st.st_mtime_ns)
-            if base + "run.json" in files:
-                out[run_key] = files
-    return out
-
-
-def _value_row(run_key: str, key: str, v: Any) -> tuple[str, str, float | None, str | None, str]:
-    num = float(v) if isinstance(v, int | float) else None
-    text = v if isinstance(v, str) else (json.dumps(v) if isinstance(v, bool) else None)
-    return (run_key, key, num, text, json.dumps(v, default=str))
-
-
-def _flatten(d: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
-    """Nested config dicts become dotted keys (config.optimizer.lr), as log() does."""
-    for k, v in d.items():
-        if isinstance(v, dict) and v:
-            yield from _flatten(v, f"{prefix}{k}.")
-        else:
-            yield f"{prefix}{k}", v
-
-
-#: sealed segments' index rows by path (immutable, content-addressed: read once per process)
-_SEALED_CACHE: dict[str, tuple[tuple[Any, ...], list[str], str | None]] = {}
-
-
-def _segment_info(
-    root: Path, run_key: str, path: Path
-) -> tuple[tuple[Any, ...], list[str], str | None]:
-    """(segments row, metric keys, warning) for one segment file."""
-    if path.suffix == ".parquet":  # sealed: immutable, so read once per process
-        hit = _SEALED_CACHE.get(str(path))
-        if hit is not None and hit[0][0] == run_key:
-            return hit
-        out = _segment_info_uncached(root, run_key, path)
-        if out[2] is None:
-            _SEALED_CACHE[str(path)] = out
-        return out
-    return _segment_info_uncached(root, run_key, path)
-
-
-def _segment_info_uncached(
-    root: Path, run_key: str, path: Path
-) -> tuple[tuple[Any, ...], list[str], str | None]:
-    name = parse_segment_name(path.name)
-    assert name is not None
-    st = path.stat()
-    rel = str(path.relative_to(root))
-    warning = None
-    try:
-        if name.sealed:
-            pf = pq.ParquetFile(path, read_dictionary=["key"])  # distinct keys, no strings
-            md = pf.metadata
-            label = (pf.schema_arrow.metadata or {}).get(WRITER_LABEL_KEY, b"").decode()
-            keys_col = pf.read(columns=["key"]).column("key")
-            keys_col = pa.chunked_array([c.dictionary for c in keys_col.chunks], pa.string())
-            table_rows = md.num_rows
-            steps, times = _stats(pf)
-        else:
-            table = read_segment(path)
-            label = ((table.schema.metadata or {}).get(WRITER_LABEL_KEY) or b"").decode()
-            keys_col = table.column("key")
-            table_rows = table.num_rows
-            steps, times = _ranges(table)
-        keys = pc.unique(keys_col).to_pylist()
-    except (pa.ArrowInvalid, OSError, ValueError) as e:
-        warning = f"unreadable segment {rel}: {e}"
-        label, table_rows, steps, times, keys = "", 0, (None, None), (None, None), []
-    row = (
-        run_key,
-        rel,
-        name.writer,
-        label,
-        name.seq,
-        name.sealed,
-        table_rows,
-        steps[0],
-        steps[1],
-        times[0],
-        times[1],
-        name.sha256,
-        st.st_size,
-        st.st_mtime_ns,
-    )
-    return row, keys, warning
-
-
-def _live_segment_info(
-    root: Path, run_key: str, path: Path, writer: dict[str, Any]
-) -> tuple[tuple[Any, ...], list[str], None]:
-    """A live writer's open segment, described from its state file (not read)."""
-    name = parse_segment_name(path.name)
-    assert name is not None
-    st = path.stat()
-    step = writer.get("step")
-    beat = writer.get("heartbeat_at")
-    row = (
-        run_key,
-        str(path.relative_to(root)),
-        name.writer,
-        writer.get("label") or "",
-        name.seq,
-        False,
-        None,
-        None,
-        step if isinstance(step, int) and step >= 0 else None,
-        None,
-        beat,
-        None,
-        st.st_size,
-        st.st_mtime_ns,
-    )
-    keys = [k for k in writer.get("summary") or {} if not k.startswith("_")]
-    return row, keys, None
-
-
-def _minmax(col: pa.ChunkedArray) -> tuple[Any, Any]:
-    if len(col) == 0:
-        return None, None
-    mm = pc.min_max(col).as_py()
-    return mm["min"], mm["max"]
-
-
-def _ranges(table: pa.Table) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
-    """(step min, max) and (time min, max in epoch seconds) of a history table."""
-    t0, t1 = _minmax(table.column("time").cast(pa.int64()))
-    return _minmax(table.column("step")), (
-        t0 / 1e6 if t0 is not None else None,
-        t1 / 1e6 if t1 is not None else None,
-    )
-
-
-def _stats(pf: pq.ParquetFile) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
-    """Step and time ranges from the row-group statistics (no data read)."""
-    md = pf.metadata
-    names = [md.schema.column(i).name for i in range(md.num_columns)]
-    si, ti = names.index("step"), names.index("time")
-    smin = smax = tmin = tmax = None
-    for g in range(md.num_row_groups):
-        rg = md.row_group(g)
-        s, t = rg.column(si).statistics, rg.column(ti).statistics
-        if s is None or not s.has_min_max or t is None or not t.has_min_max:
-            return _ranges(pf.read(columns=["step", "time"]))
-        smin = s.min if smin is None else min(smin, s.min)
-        smax = s.max if smax is None else max(smax, s.max)
-        tmn, tmx = _epoch(t.min), _epoch(t.max)
-        tmin = tmn if tmin is None else min(tmin, tmn)
-        tmax = tmx if tmax is None else max(tmax, tmx)
-    return (smin, smax), (tmin, tmax)
-
-
-def _epoch(v: Any) -> float:
-    if hasattr(v, "timestamp"):
-        return float(v.timestamp())
-    return float(v) / 1e6
 
 
 class Index:
@@ -413,7 +194,7 @@ class Index:
         self._delete(schema, removed + [k for k in changed if k in known])  # new: nothing to drop
         rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in TABLES if t != "info"}
         for i, run_key in enumerate(changed):
-            seg_count = self._index_run(run_key, on_disk[run_key], rows)
+            seg_count = describe_run(self.root, run_key, on_disk[run_key], rows)
             stats.segments_read += seg_count
             if self._progress:
                 self._progress(i + 1, len(changed))
@@ -434,92 +215,6 @@ class Index:
             self.con.execute(
                 f"DELETE FROM {schema}.{t} WHERE run_key IN (SELECT run_key FROM _gone)"
             )
-
-    def _index_run(
-        self,
-        run_key: str,
-        files: dict[str, tuple[int, int]],
-        rows: dict[str, list[tuple[Any, ...]]],
-    ) -> int:
-        project, run_id = run_key.split("/", 1)
-        paths = RunPaths.of(self.root, project, run_id)
-        stored = StoredRun.load(paths)
-        if stored is None:
-            return 0
-        seg_warnings = []
-        n_segments = 0
-        step_max = -1
-        last_time = None
-        n_values = 0
-        live = {w.get("writer"): w for w in stored.writers if writer_state(w) == RUNNING}
-        sealed = []
-        for name, path in list_segments(paths.history):
-            if name.sealed:
-                sealed.append(path.name)
-            if not name.sealed and name.writer in live:
-                # growing right now: its writer's state file (rewritten every second) says
-                # how far it got; reading the stream itself every refresh would cost more
-                # the longer the run goes
-                seg, keys, warning = _live_segment_info(self.root, run_key, path, live[name.writer])
-            else:
-                seg, keys, warning = _segment_info(self.root, run_key, path)
-            n_segments += 1
-            rows["segments"].append(seg)
-            rows["segment_keys"].extend((seg[1], k) for k in keys)
-            if warning:
-                seg_warnings.append(warning)
-            n_values += (
-                seg[6] if seg[6] is not None else int(live.get(name.writer, {}).get("rows") or 0)
-            )
-            if seg[8] is not None:
-                step_max = max(step_max, seg[8])
-            if seg[10] is not None:
-                last_time = seg[10] if last_time is None else max(last_time, seg[10])
-        m = stored.meta
-        git = stored.git
-        writers = stored.writers
-        ended = [w.get("finished_at") for w in writers if w.get("finished_at")]
-        rows["runs"].append(
-            (
-                run_key,
-                project,
-                m.get("id", run_id),
-                m.get("name"),
-                m.get("entity"),
-                m.get("group"),
-                m.get("job_type"),
-                stored.tags,
-                m.get("notes"),
-                stored.state,
-                m.get("created_at"),
-                max(ended) if ended else None,
-                last_time,
-                max(step_max, stored.last_step) + 1,
-                n_values,
-                m.get("host"),
-                m.get("user"),
-                " ".join(m.get("command") or []),
-                git.get("commit"),
-                git.get("branch"),
-                git.get("remote"),
-                git.get("dirty"),
-                stored.error,
-                str(paths.dir),
-                json.dumps(writers, default=str),
-                json.dumps(m, default=str),
-                "\n".join(seg_warnings) or None,
-                [
-                    d["name"]
-                    for d in m.get("metrics") or []
-                    if d.get("summary") not in (None, "last")
-                ],
-                sync_status(m, read_mark(paths), sealed),
-            )
-        )
-        rows["config"].extend(_value_row(run_key, k, v) for k, v in _flatten(stored.config))
-        rows["summary"].extend(_value_row(run_key, k, v) for k, v in stored.summary.items())
-        rows["files"].extend((run_key, p, s, t) for p, (s, t) in files.items())
-        return n_segments
 
     def _insert(self, schema: str, rows: dict[str, list[tuple[Any, ...]]]) -> None:
         for table, values in rows.items():

@@ -4,10 +4,15 @@ Sealed segments are scanned by DuckDB's Parquet reader directly (projection and 
 pushdown: only the needed columns, keys and runs are read). Open segments, which DuckDB cannot
 read without a network-installed extension, are read by pyarrow (torn-tail tolerant) and
 handed to DuckDB as Arrow tables.
+
+DuckDB does not check Parquet page checksums, so only sealed files whose sha256 the index
+verified are scanned; a damaged one is skipped with a warning naming it, and so is a damaged
+batch of an open segment. Files removed since the index was read (a deleted run) are no error.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,14 +37,23 @@ class _Segments:
 
 
 def _segments(idx: Index, run_keys: Sequence[str] | None) -> _Segments:
-    sql = "SELECT run_key, path, coalesce(nullif(label, ''), writer), sealed FROM segments"
+    """The segments to scan: sealed ones that passed the index's sha256 check and still exist
+    (a run deleted since the index was read is no error), and every open one."""
+    sql = "SELECT run_key, path, coalesce(nullif(label, ''), writer), sealed, damage FROM segments"
     params: list[object] = []
     if run_keys is not None:
         sql += " WHERE run_key IN (SELECT unnest(?::VARCHAR[]))"
         params.append(list(run_keys))
     out = _Segments([], [])
-    for run_key, rel, label, sealed in idx.con.execute(sql + " ORDER BY path", params).fetchall():
-        (out.sealed if sealed else out.open).append((run_key, str(idx.root / rel), label))
+    rows = idx.con.execute(sql + " ORDER BY path", params).fetchall()
+    for run_key, rel, label, sealed, damage in rows:
+        path = str(idx.root / rel)
+        if damage:
+            warnings.warn(f"flightlog: skipping {damage}", stacklevel=3)
+        elif not sealed:
+            out.open.append((run_key, path, label))
+        elif os.path.exists(path):
+            out.sealed.append((run_key, path, label))
     return out
 
 
@@ -79,7 +93,9 @@ def history_view(
         try:
             assert seg_name is not None
             t = read_live_segment(seg_name, Path(path))  # sealed since the index saw it: its twin
-        except (pa.ArrowInvalid, OSError, ValueError) as e:
+        except FileNotFoundError:
+            continue  # removed with its run since the index was read
+        except (pa.ArrowException, OSError, ValueError) as e:
             warnings.warn(f"flightlog: skipping unreadable segment {path}: {e}", stacklevel=2)
             continue
         if keys is not None:

@@ -7,6 +7,7 @@ job of a writer resuming the run or of `flightlog doctor --repair`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,12 +31,23 @@ class StoredRun:
     paths: RunPaths
     meta: dict[str, Any]
     writers: list[dict[str, Any]] = field(default_factory=list)
+    #: why run.json could not be read (`load_any` only)
+    problem: str | None = None
 
     @classmethod
     def load(cls, paths: RunPaths) -> StoredRun | None:
-        meta = read_json(paths.meta)
+        """The run in `paths`; None when its run.json is missing or unreadable."""
+        run = cls.load_any(paths)
+        return None if run.problem else run
+
+    @classmethod
+    def load_any(cls, paths: RunPaths) -> StoredRun:
+        """The run in `paths` whatever its run.json holds (listings and sync: a run must not
+        vanish because of it); an unreadable one leaves `meta` with just the id and project
+        its directory names, and `problem` saying why."""
+        meta, problem = _read_meta(paths)
         if meta is None:
-            return None
+            meta = {"id": paths.dir.name, "project": paths.dir.parent.name}
         writers = []
         try:
             for p in sorted(paths.writers.glob("*.json")):
@@ -44,7 +56,7 @@ class StoredRun:
                     writers.append(w)
         except OSError:
             pass
-        return cls(paths, meta, writers)
+        return cls(paths, meta, writers, problem)
 
     # -- metadata --------------------------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
@@ -65,15 +77,17 @@ class StoredRun:
 
     @property
     def tags(self) -> list[str]:
-        return list(self.meta.get("tags") or [])
+        return text_list(self.meta.get("tags"))
 
     @property
     def config(self) -> dict[str, Any]:
-        return dict(self.meta.get("config") or {})
+        config = self.meta.get("config")
+        return dict(config) if isinstance(config, dict) else {}
 
     @property
     def git(self) -> dict[str, Any]:
-        return dict(self.meta.get("git") or {})
+        git = self.meta.get("git")
+        return dict(git) if isinstance(git, dict) else {}
 
     @property
     def state(self) -> str:
@@ -82,22 +96,24 @@ class StoredRun:
     @property
     def last_step(self) -> int:
         """The highest committed `_step` any writer reported (-1 for none)."""
-        return max((int(w.get("step", -1)) for w in self.writers), default=-1)
+        return max((s for w in self.writers if type(s := w.get("step")) is int), default=-1)
 
     @property
     def error(self) -> str | None:
         """The traceback or reason of a failed writer of the latest generation."""
-        for w in sorted(self.writers, key=lambda w: w.get("heartbeat_at") or 0, reverse=True):
+        for w in sorted(self.writers, key=_beat, reverse=True):
             if w.get("error"):
-                return w["error"]
+                return str(w["error"])
         return None
 
     @property
     def summary(self) -> dict[str, Any]:
         """Every writer's summary merged, the most recently updated winning."""
         merged: dict[str, Any] = {}
-        for w in sorted(self.writers, key=lambda w: w.get("heartbeat_at") or 0):
-            merged.update(w.get("summary") or {})
+        for w in sorted(self.writers, key=_beat):
+            summary = w.get("summary")
+            if isinstance(summary, dict):
+                merged.update(summary)
         return merged
 
     # -- history ---------------------------------------------------------------------------
@@ -131,7 +147,7 @@ class StoredRun:
         """One row per (writer, step): `_step _timestamp _runtime _writer` + a column per key.
 
         `stream="system"` gives the system metrics (`_step` is then the sample's number)."""
-        return pivot(self.tidy(keys, stream), float(self.meta.get("created_at") or 0.0))
+        return pivot(self.tidy(keys, stream), _start(self.meta))
 
     def scan_history(
         self, keys: Iterable[str] | None = None, stream: str = "history"
@@ -150,7 +166,7 @@ class StoredRun:
         texts = tidy.column("text").take(pa.array(order)).to_pylist()
         writers = tidy.column("writer").take(pa.array(order)).to_pylist()
         rows_sorted = rows[order]
-        start = float(self.meta.get("created_at") or 0.0)
+        start = _start(self.meta)
         current: dict[str, Any] | None = None
         current_row = -1
         for i in range(len(order)):
@@ -169,6 +185,35 @@ class StoredRun:
             current[keys_[i]] = decode_value(values[i], int(kinds[i]), texts[i])
         if current is not None:
             yield current
+
+
+def text_list(v: Any) -> list[str]:
+    """A list-of-strings field of a run.json that may hold anything (hand-edited, old): one
+    string is one item (not its letters), other items are their JSON text."""
+    if isinstance(v, str):
+        return [v]
+    if not isinstance(v, list):
+        return []
+    return [x if isinstance(x, str) else json.dumps(x, default=str) for x in v]
+
+
+def _beat(writer: dict[str, Any]) -> float:
+    beat = writer.get("heartbeat_at")
+    return float(beat) if isinstance(beat, int | float) else 0.0
+
+
+def _read_meta(paths: RunPaths) -> tuple[dict[str, Any] | None, str | None]:
+    """(run.json's object, None) or (None, why it cannot be read)."""
+    try:
+        with open(paths.meta, "rb") as f:
+            meta = json.load(f)
+    except FileNotFoundError:
+        return None, f"{paths.meta} is missing"
+    except (OSError, ValueError) as e:
+        return None, f"{paths.meta} is unreadable: {e}"
+    if not isinstance(meta, dict):
+        return None, f"{paths.meta} is unreadable: a JSON {type(meta).__name__}, not an object"
+    return meta, None
 
 
 def _row_index(tidy: pa.Table) -> tuple[np.ndarray, np.ndarray]:
@@ -248,3 +293,9 @@ def _key_column(
         if k != NONE:
             cells[r] = str(decode_value(v, k, t))
     return pa.array(cells, pa.string())
+
+
+def _start(meta: dict[str, Any]) -> float:
+    """The run's start time, for `_runtime` (0 when run.json lacks a usable one)."""
+    t = meta.get("created_at")
+    return float(t) if isinstance(t, int | float) else 0.0

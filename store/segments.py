@@ -6,6 +6,9 @@ where reading stops. Sealing streams the batches into one Parquet file (large ro
 one in memory at a time), written to a temp name, fsynced, and renamed to a name carrying its
 sha256; only then is the IPC file removed. A reader that sees
 both (a crash between rename and unlink) uses the Parquet file.
+
+Every batch carries its crc32, every sealed file's name its sha256 (store/integrity.py):
+readers skip what fails them with a warning naming the file, and never return its rows.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from .atomic import fsync_dir
+from .integrity import BATCH_CRC_KEY, SegmentDamaged, batch_checksum, batch_intact, check_sha256
 from .layout import SegmentName, claimed_segment_name, parse_segment_name, sealed_segment_name
 from .schema import HISTORY_SCHEMA, WRITER_ID_KEY, WRITER_LABEL_KEY, validate_history_table
 
@@ -62,8 +66,9 @@ class OpenSegment:
             raise
 
     def write(self, batch: pa.RecordBatch) -> None:
-        """Append one batch; it reaches the OS page cache before this returns."""
-        self._writer.write_batch(batch)
+        """Append one batch, with its checksum; it reaches the OS page cache before this
+        returns."""
+        self._writer.write_batch(batch, custom_metadata={BATCH_CRC_KEY: batch_checksum(batch)})
         self.rows += batch.num_rows
 
     def fsync(self) -> None:
@@ -78,36 +83,150 @@ class OpenSegment:
 
 
 def read_ipc_segment(path: Path) -> pa.Table:
-    """Every complete batch of an IPC stream; a torn tail or an empty file is not an error."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if not data:
-        return HISTORY_SCHEMA.empty_table()
-    batches: list[pa.RecordBatch] = []
-    try:
-        reader = ipc.open_stream(pa.py_buffer(data))
-    except (pa.ArrowInvalid, OSError):
-        return HISTORY_SCHEMA.empty_table()  # the schema message itself is torn
-    schema = reader.schema
-    while True:
-        try:
-            batches.append(reader.read_next_batch())
-        except StopIteration:
-            break
-        except (pa.ArrowInvalid, OSError):
-            break  # torn tail: the writer died mid-batch
-    table = pa.Table.from_batches(batches, schema=schema)
-    validate_history_table(table)
+    """Every intact batch of an IPC stream; a torn tail or an empty file is not an error.
+    A damaged batch is skipped with a warning naming the file."""
+    table, damage = read_ipc_checked(path)
+    if damage:
+        warnings.warn(f"flightlog: {damage}", stacklevel=2)
     return table
 
 
-def read_segment(path: Path) -> pa.Table:
-    """A segment's rows (open or sealed). Raises on a corrupt sealed file."""
-    if path.suffix == ".parquet":
-        table = pq.read_table(path)
+def read_ipc_checked(path: Path) -> tuple[pa.Table, str | None]:
+    """(every intact batch of an IPC stream, why some were left out or None)."""
+    with open(path, "rb") as f:
+        data = pa.py_buffer(f.read())
+    if not data.size:
+        return HISTORY_SCHEMA.empty_table(), None
+    opened = _checked_stream(data, path)
+    if opened is None:  # the schema message itself is torn
+        return HISTORY_SCHEMA.empty_table(), None
+    schema, batches, damage = opened
+    table = pa.Table.from_batches(list(batches), schema=schema)
+    _validate(table, path)
+    return table, damage.note()
+
+
+def _validate(table: pa.Table, path: Path) -> None:
+    try:
         validate_history_table(table)
-        return table
-    return read_ipc_segment(path)
+    except ValueError as e:  # a damaged schema decodes to garbage names or types
+        raise SegmentDamaged(f"{path} cannot be read as a history segment: {e}") from e
+
+
+class _Damage:
+    """What of one stream was left out so far (filled while the stream is read)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.batches: list[int] = []
+        self.unread_bytes = 0  # a tail too long to be a batch cut short by a crash
+
+    def note(self) -> str | None:
+        parts = []
+        if self.batches:
+            which = ", ".join(str(i + 1) for i in self.batches[:5])
+            more = "..." if len(self.batches) > 5 else ""
+            parts.append(
+                f"{len(self.batches)} record batch(es) (number {which}{more}) failed their "
+                "checksum or could not be decoded and are skipped"
+            )
+        if self.unread_bytes:
+            parts.append(f"its last {self.unread_bytes} bytes cannot be read")
+        return f"segment {self.path} is damaged: " + "; ".join(parts) if parts else None
+
+
+def _checked_stream(
+    source: pa.Buffer, path: Path
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch], _Damage] | None:
+    """The schema and the intact batches of a stream, read lazily.
+
+    A batch whose checksum fails is skipped and reading goes on (the framing is intact). A
+    batch that cannot be decoded stops Arrow's stream reader: the rest is then read message
+    by message, each batch decoded on its own, so one bad batch costs only its own rows.
+    """
+    try:
+        reader = ipc.open_stream(source)
+    except (pa.ArrowException, OSError):
+        return None
+    damage = _Damage(path)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        n = 0
+        while True:
+            try:
+                batch, md = reader.read_next_batch_with_custom_metadata()
+            except StopIteration:
+                return
+            except (pa.ArrowException, OSError):
+                yield from _salvage(source, n, damage)
+                return
+            if batch_intact(batch, md):
+                yield batch
+            else:
+                damage.batches.append(n)
+            n += 1
+
+    return reader.schema, batches(), damage
+
+
+def _salvage(source: pa.Buffer, start: int, damage: _Damage) -> Iterator[pa.RecordBatch]:
+    """Batches from number `start` on, each decoded alone: a message that is whole but cannot
+    be decoded is damage (skipped, noted). A message that cannot even be framed ends the
+    stream: quietly when what is left is no longer than a batch (the torn tail a killed
+    writer leaves), noted as damage when it is longer."""
+    src = pa.BufferReader(source)
+    messages = ipc.MessageReader.open_stream(src)
+    head = messages.read_next_message().serialize().to_pybytes()  # the schema: read before
+    n, pos, largest = 0, src.tell(), 0
+    while True:
+        try:
+            msg = messages.read_next_message()
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError):
+            if source.size - pos > 2 * largest:
+                damage.unread_bytes = source.size - pos
+            return
+        largest, pos = max(largest, src.tell() - pos), src.tell()
+        if n >= start:
+            try:
+                alone = head + msg.serialize().to_pybytes()
+                batch, md = ipc.open_stream(alone).read_next_batch_with_custom_metadata()
+            except (pa.ArrowException, OSError, StopIteration):
+                damage.batches.append(n)
+            else:
+                if batch_intact(batch, md):
+                    yield batch
+                else:
+                    damage.batches.append(n)
+        n += 1
+
+
+def read_segment(path: Path) -> pa.Table:
+    """A segment's rows (open or sealed). Raises SegmentDamaged (a ValueError) on a sealed
+    file that fails its sha256 or cannot be decoded; warns about damaged IPC batches."""
+    table, damage = read_segment_checked(path)
+    if damage:
+        warnings.warn(f"flightlog: {damage}", stacklevel=2)
+    return table
+
+
+def read_segment_checked(path: Path) -> tuple[pa.Table, str | None]:
+    """(a segment's intact rows, why some rows were left out or None); raises
+    SegmentDamaged for a sealed file that is unusable as a whole."""
+    name = parse_segment_name(path.name)
+    if path.suffix != ".parquet":
+        return read_ipc_checked(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    if name is not None and name.sha256:
+        check_sha256(data, name.sha256, str(path))
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError) as e:
+        raise SegmentDamaged(f"{path} cannot be decoded: {e}") from e
+    _validate(table, path)
+    return table, None
 
 
 def sha256_file(path: Path) -> str:
@@ -119,23 +238,19 @@ def sha256_file(path: Path) -> str:
 
 
 def _stream_batches(path: Path) -> tuple[pa.Schema, Iterator[pa.RecordBatch]] | None:
-    """The schema and complete batches of an IPC segment, read lazily from a memory map."""
-    source = pa.memory_map(str(path))
-    try:
-        reader = ipc.open_stream(source)
-    except (pa.ArrowInvalid, OSError):
+    """The schema and intact batches of an IPC segment, read lazily from a memory map; a
+    damaged batch is left out with a warning naming the file (it is never sealed in)."""
+    opened = _checked_stream(pa.memory_map(str(path)).read_buffer(), path)
+    if opened is None:
         return None
+    schema, batches, damage = opened
 
-    def batches() -> Iterator[pa.RecordBatch]:
-        while True:
-            try:
-                yield reader.read_next_batch()
-            except StopIteration:
-                return
-            except (pa.ArrowInvalid, OSError):
-                return  # torn tail
+    def checked() -> Iterator[pa.RecordBatch]:
+        yield from batches
+        if damage.batches:
+            warnings.warn(f"flightlog: {damage.note()}", stacklevel=2)
 
-    return reader.schema, batches()
+    return schema, checked()
 
 
 def _write_parquet(path: Path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> None:
@@ -249,6 +364,10 @@ def read_segments(history_dir: Path) -> list[tuple[SegmentName, pa.Table]]:
     for name, path in list_segments(history_dir):
         try:
             out.append((name, read_live_segment(name, path)))
-        except (pa.ArrowInvalid, OSError, ValueError) as e:
+        except FileNotFoundError:
+            continue  # removed since the listing (its run deleted): not part of this read
+        except SegmentDamaged as e:
+            warnings.warn(f"flightlog: skipping segment {e}", stacklevel=2)
+        except (pa.ArrowException, OSError, ValueError) as e:
             warnings.warn(f"flightlog: skipping unreadable segment {path}: {e}", stacklevel=2)
     return out

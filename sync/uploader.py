@@ -63,13 +63,13 @@ class LocalRun:
         return sum(p.stat().st_size for ps in self.sealed.values() for p in ps)
 
 
-def load_local(paths: RunPaths) -> LocalRun | None:
+def load_local(paths: RunPaths) -> LocalRun:
     """Read a run for syncing; the open segments of writers proven gone are sealed first
     (they will never grow again, and only sealed segments are shipped). A writer that only
-    looks crashed - a stalled host - keeps its segment (store/takeover.py)."""
-    stored = StoredRun.load(paths)
-    if stored is None:
-        return None
+    looks crashed - a stalled host - keeps its segment (store/takeover.py). A run whose
+    run.json cannot be read is still shipped: its segments, with the id and project its
+    directory names."""
+    stored = StoredRun.load_any(paths)
     writers = writers_by_id(stored.writers)
     sealed: dict[str, list[Path]] = {}
     open_segments = 0

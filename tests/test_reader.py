@@ -54,12 +54,13 @@ def test_torn_ipc_tail_keeps_every_complete_batch(api, store: Path) -> None:
     assert rows == [0, 1, 2, 3]
 
 
-def test_unreadable_run_json_is_skipped(api, store: Path) -> None:
+def test_unreadable_run_json_is_listed_with_its_problem(api, store: Path) -> None:
     flightlog.init(project="p").finish(quiet=True)
     bad = store / "runs" / "p" / "broken"
     bad.mkdir(parents=True)
     (bad / "run.json").write_text("{not json")
-    assert len(api.runs("p")) == 1
+    runs = {r.id: r for r in api.runs("p")}
+    assert len(runs) == 2 and "run.json is unreadable" in (runs["broken"].problem or "")
 
 
 def test_sealed_names_are_content_addressed(api) -> None:

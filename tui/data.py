@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from flightlog.store import RunPaths, StoredRun
-from flightlog.store.catalog import common_summary_keys, select_runs, values_of
+from flightlog.store.catalog import RunLookupError, common_summary_keys, select_runs, values_of
 from flightlog.store.index import Index
 from flightlog.store.query import downsample, metric_summaries
 
@@ -77,9 +77,11 @@ def load_run(root: Path, run_key: str, x: str = "step", buckets: int = 240) -> R
 
     240 buckets: a braille chart draws 2 points per column, so this is full resolution for
     charts up to 120 columns wide; more only costs query and drawing time."""
-    project, run_id = run_key.split("/", 1)
     with Index(root) as idx:
-        row = select_runs(idx, where=f"project = {_q(project)} and id = {_q(run_id)}")[0]
+        found = select_runs(idx, run_keys=[run_key])
+        if not found:
+            raise RunLookupError(f"run {run_key} is no longer in {root}")
+        row = found[0]
         meta = json.loads(
             idx.con.execute("SELECT meta FROM runs WHERE run_key = ?", [run_key]).fetchone()[0]
         )
@@ -92,10 +94,6 @@ def load_run(root: Path, run_key: str, x: str = "step", buckets: int = 240) -> R
             metric_summaries(table, spark_width=16),
             curves_of(table).get(run_key, {}),
         )
-
-
-def _q(s: str) -> str:
-    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def load_system(root: Path, run_key: str, limit: int = 2000) -> Curves:
