@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from flightlog.sync.accounts import Accounts
+    from flightlog.sync.limits import ServerLimits
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -25,13 +26,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--root", metavar="DIR", help="the server's store (required)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    p.add_argument(
-        "--max-upload-mb",
-        type=float,
-        default=256,
-        metavar="MB",
-        help="refuse uploads larger than this (default 256)",
-    )
+    for flag, default, help_ in LIMIT_FLAGS:
+        p.add_argument(flag, type=type(default), default=default, metavar="N", help=help_)
     p.set_defaults(func=cmd_serve)
     admin = p.add_subparsers(dest="admin", metavar="WHAT")
     groups = {
@@ -82,6 +78,49 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         a.set_defaults(func=func)
 
 
+#: (flag, default, help) of every bound `flightlog server` holds requests to (sync/limits.py)
+LIMIT_FLAGS = (
+    ("--max-upload-mb", 256.0, "refuse segment uploads larger than this (MB, default 256)"),
+    (
+        "--max-segment-rows",
+        4_000_000,
+        "refuse segments declaring more rows (default 4,000,000; writers seal at 500,000)",
+    ),
+    (
+        "--max-segment-mb",
+        1024.0,
+        "refuse segments that declare, or decode to, more MB than this (default 1024)",
+    ),
+    ("--max-row-groups", 256, "refuse segments with more row groups (default 256)"),
+    ("--max-meta-mb", 4.0, "refuse run metadata bodies larger than this (MB, default 4)"),
+    ("--body-timeout", 300.0, "seconds a request body may take to arrive (default 300)"),
+    ("--idle-timeout", 30.0, "seconds without a byte before a request is dropped (default 30)"),
+    ("--read-memory-mb", 256.0, "memory for one history or chart read (MB, default 256)"),
+)
+
+
+def _limits(args: argparse.Namespace) -> ServerLimits:
+    from flightlog.sync.limits import MB, SegmentLimits, ServerLimits
+
+    for flag, _, _ in LIMIT_FLAGS:
+        if getattr(args, flag[2:].replace("-", "_")) <= 0:
+            raise ValueError(f"{flag} must be positive")
+    return ServerLimits(
+        max_upload=int(args.max_upload_mb * MB),
+        max_meta=int(args.max_meta_mb * MB),
+        body_timeout=args.body_timeout,
+        idle_timeout=args.idle_timeout,
+        header_timeout=args.idle_timeout,
+        read_memory=int(args.read_memory_mb * MB),
+        segment=SegmentLimits(
+            rows=args.max_segment_rows,
+            row_groups=args.max_row_groups,
+            uncompressed=int(args.max_segment_mb * MB),
+            text=int(args.max_segment_mb * MB),
+        ),
+    )
+
+
 def _accounts(args: argparse.Namespace) -> Accounts:
     from flightlog.sync.accounts import Accounts
 
@@ -93,14 +132,15 @@ def _accounts(args: argparse.Namespace) -> Accounts:
 def cmd_serve(args: argparse.Namespace) -> int:
     if not args.root:
         raise ValueError("the server needs --root DIR: the directory it stores runs in")
-    from flightlog.sync.server import serve
+    from flightlog.sync.serve import serve
 
+    limits = _limits(args)
     print(
         f"flightlog server on http://{args.host}:{args.port} storing into {args.root} "
         f"(API at /api/v1, docs at /docs)",
         flush=True,
     )
-    serve(Path(args.root), args.host, args.port, int(args.max_upload_mb * 1024 * 1024))
+    serve(Path(args.root), args.host, args.port, limits)
     return 0
 
 

@@ -1,0 +1,161 @@
+"""Checking an uploaded segment file before it is stored, with bounded memory.
+
+A Parquet file can promise far more than it weighs: 411 KB of zstd can hold 20 million
+constant rows (~800 MB decoded). So nothing is decoded before the footer has been read and
+bounded - footer size, rows, row groups, columns, declared uncompressed size - and the
+schema checked. Then the values are checked a batch at a time, with `key` and `text` read
+as dictionaries so that a long string repeated a million times is looked at once and never
+expanded; the decoded size of the text is summed from the dictionary and bounded too. A
+segment that passes decodes into at most `SegmentLimits` worth of memory, which is what
+every later reader of the server's store relies on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from flightlog.store.schema import (
+    HISTORY_SCHEMA,
+    WRITER_ID_KEY,
+    validate_history_table,
+    validate_history_values,
+)
+
+from .refused import Refused
+
+MB = 1024 * 1024
+#: a history footer is a few KB; anything near this is not one of ours
+MAX_FOOTER = 1 * MB
+#: rows decoded at a time while the values are checked (~2 MB of fixed-width columns)
+BATCH_ROWS = 64 * 1024
+#: pyarrow's bounds on decoding the footer (its defaults allow 100 MB strings)
+_THRIFT = {"thrift_string_size_limit": MAX_FOOTER, "thrift_container_size_limit": 64 * 1024}
+
+
+@dataclass(frozen=True)
+class SegmentLimits:
+    """What one uploaded segment may hold (`flightlog server --max-segment-rows` ...).
+
+    A writer seals at 500,000 rows by default, in row groups of 131,072 rows."""
+
+    rows: int = 4_000_000
+    row_groups: int = 256
+    uncompressed: int = 1024 * MB  # as the footer declares it
+    text: int = 256 * MB  # strings (keys and text values) as decoded
+
+    def describe(self) -> str:
+        return (
+            f"{self.rows:,} rows, {self.row_groups} row groups, "
+            f"{self.uncompressed // MB} MB uncompressed, {self.text // MB} MB of text"
+        )
+
+
+def _too_big(what: str, got: int, limit: int, flag: str) -> Refused:
+    return Refused(
+        f"the segment {what} {got:,}, over the server's limit of {limit:,} "
+        f"(`flightlog server {flag}`): seal smaller segments (FLIGHTLOG_SEGMENT_ROWS) or ask "
+        "the server's admin to raise the limit",
+        "segment_too_large",
+        413,
+    )
+
+
+def _footer(path: Path, size: int) -> None:
+    with open(path, "rb") as f:
+        if size < 12 or f.read(4) != b"PAR1":
+            raise Refused("the body is not a Parquet file (no PAR1 magic)", "not_parquet")
+        f.seek(size - 8)
+        tail = f.read(8)
+    if tail[4:] != b"PAR1":
+        raise Refused("the body is not a Parquet file (no PAR1 footer)", "not_parquet")
+    length = int.from_bytes(tail[:4], "little")
+    if length > MAX_FOOTER or length > size - 12:
+        raise Refused(
+            f"the Parquet footer claims {length:,} bytes; a history segment's is a few KB",
+            "not_parquet",
+        )
+
+
+def check_segment_file(path: Path, writer: str, limits: SegmentLimits) -> None:
+    """Refused unless `path` is a history segment of `writer` within `limits`."""
+    _footer(path, path.stat().st_size)
+    try:
+        pf = pq.ParquetFile(path, **_THRIFT)
+        md = pf.metadata
+    except Exception as e:  # pyarrow raises several types for garbage
+        raise Refused(f"the body is not a Parquet file: {e}", "not_parquet") from None
+    with pf:
+        if md.num_columns != len(HISTORY_SCHEMA):
+            raise Refused(
+                f"the segment has {md.num_columns} columns, a history segment has "
+                f"{len(HISTORY_SCHEMA)}",
+                "wrong_schema",
+            )
+        try:
+            validate_history_table(pf.schema_arrow.empty_table())
+        except ValueError as e:
+            raise Refused(str(e), "wrong_schema") from None
+        wid = (pf.schema_arrow.metadata or {}).get(WRITER_ID_KEY)
+        if wid is not None and wid.decode(errors="replace") != writer:
+            raise Refused(
+                f"the segment was written by writer {wid.decode(errors='replace')!r}, "
+                f"not {writer!r} as its name says",
+                "wrong_schema",
+            )
+        if md.num_rows > limits.rows:
+            raise _too_big("declares", md.num_rows, limits.rows, "--max-segment-rows")
+        if md.num_row_groups > limits.row_groups:
+            raise _too_big(
+                "has row groups:", md.num_row_groups, limits.row_groups, "--max-row-groups"
+            )
+        declared = 0
+        for i in range(md.num_row_groups):
+            rg = md.row_group(i)
+            declared += max(
+                rg.total_byte_size,
+                sum(rg.column(j).total_uncompressed_size for j in range(rg.num_columns)),
+            )
+        if declared > limits.uncompressed:
+            raise _too_big(
+                "declares uncompressed bytes:", declared, limits.uncompressed, "--max-segment-mb"
+            )
+    _check_values(path, md.num_rows, limits)
+
+
+def _check_values(path: Path, declared_rows: int, limits: SegmentLimits) -> None:
+    try:
+        with pq.ParquetFile(path, read_dictionary=["key", "text"], **_THRIFT) as pf:
+            _check_batches(pf, declared_rows, limits)
+    except Refused:
+        raise
+    except (OSError, pa.ArrowException) as e:
+        raise Refused(f"the body is not a readable Parquet file: {e}", "not_parquet") from None
+    except ValueError as e:
+        raise Refused(f"invalid segment contents: {e}", "invalid_values") from None
+
+
+def _check_batches(pf: pq.ParquetFile, declared_rows: int, limits: SegmentLimits) -> None:
+    """One batch in memory at a time; the strings stay dictionaries."""
+    rows = text = 0
+    for batch in pf.iter_batches(batch_size=BATCH_ROWS, use_threads=False):
+        rows += batch.num_rows
+        if rows > declared_rows:
+            raise Refused("the segment holds more rows than its footer says", "not_parquet")
+        for name in ("key", "text"):
+            text += _decoded_bytes(batch.column(name))
+        if text > limits.text:
+            raise _too_big("decodes to text bytes:", text, limits.text, "--max-segment-mb")
+        validate_history_values(batch)
+
+
+def _decoded_bytes(col: pa.Array) -> int:
+    """Bytes the column's strings take once decoded, summed without decoding them."""
+    if isinstance(col, pa.DictionaryArray):
+        lengths = pc.binary_length(col.dictionary)
+        return int(pc.sum(pc.take(lengths, col.indices)).as_py() or 0)
+    return int(pc.sum(pc.binary_length(col)).as_py() or 0)
