@@ -49,7 +49,9 @@ log = logging.getLogger("flightlog.server")
 ARROW_BATCH = 8192
 TIDY_SCHEMA = HISTORY_SCHEMA.append(pa.field("writer", pa.string()))
 
-_footers: dict[tuple[str, int, int], str | None] = {}  # sealed segments never change
+#: (path, size, mtime) -> writer label, or None for a segment to skip; sealed segments never
+#: change, so each is checked once per server process
+_footers: dict[tuple[str, int, int], str | None] = {}
 _footers_lock = threading.Lock()
 
 
@@ -122,9 +124,13 @@ class RunReader:
         return con
 
     def _skip(self, seg: Segment, why: object) -> None:
+        """Leave a segment out, now and in later requests (sealed segments never change)."""
         log.warning("skipping unreadable segment %s: %s", seg.path, why)
         self.segments.remove(seg)
         self.skipped.append(seg.path.name)
+        with _footers_lock:
+            for key in [k for k in _footers if k[0] == str(seg.path)]:
+                _footers[key] = None
 
     # -- history as JSON, a page at a time -------------------------------------------------
     def page(
@@ -206,8 +212,8 @@ class RunReader:
                 }
                 rows.append(current)
             try:
-                if not 0 <= kind <= HIST:
-                    raise ValueError(f"unknown value kind {kind}")
+                if None in (step, us, key) or not 0 <= kind <= HIST:
+                    raise ValueError(f"invalid row: step {step}, key {key!r}, kind {kind}")
                 current[key] = decode_value(value, kind, text)
             except Exception as e:  # a value stored before values were checked
                 raise _BadSegment(next(s for s in self.segments if s.path.name == seg), e) from e

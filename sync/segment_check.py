@@ -55,11 +55,11 @@ class SegmentLimits:
         )
 
 
-def _too_big(what: str, got: int, limit: int, flag: str) -> Refused:
+def _too_big(what: str, got: int, limit: int, unit: str, flag: str) -> Refused:
     return Refused(
-        f"the segment {what} {got:,}, over the server's limit of {limit:,} "
-        f"(`flightlog server {flag}`): seal smaller segments (FLIGHTLOG_SEGMENT_ROWS) or ask "
-        "the server's admin to raise the limit",
+        f"the segment {what} {got:,} {unit}, over the server's limit of {limit:,} "
+        f"(`flightlog server {flag}`): ask the server's admin to raise the limit, or seal "
+        "smaller segments",
         "segment_too_large",
         413,
     )
@@ -108,10 +108,10 @@ def check_segment_file(path: Path, writer: str, limits: SegmentLimits) -> None:
                 "wrong_schema",
             )
         if md.num_rows > limits.rows:
-            raise _too_big("declares", md.num_rows, limits.rows, "--max-segment-rows")
+            raise _too_big("declares", md.num_rows, limits.rows, "rows", "--max-segment-rows")
         if md.num_row_groups > limits.row_groups:
             raise _too_big(
-                "has row groups:", md.num_row_groups, limits.row_groups, "--max-row-groups"
+                "has", md.num_row_groups, limits.row_groups, "row groups", "--max-row-groups"
             )
         declared = 0
         for i in range(md.num_row_groups):
@@ -122,7 +122,7 @@ def check_segment_file(path: Path, writer: str, limits: SegmentLimits) -> None:
             )
         if declared > limits.uncompressed:
             raise _too_big(
-                "declares uncompressed bytes:", declared, limits.uncompressed, "--max-segment-mb"
+                "declares", declared, limits.uncompressed, "bytes uncompressed", "--max-segment-mb"
             )
     _check_values(path, md.num_rows, limits)
 
@@ -149,7 +149,7 @@ def _check_batches(pf: pq.ParquetFile, declared_rows: int, limits: SegmentLimits
         for name in ("key", "text"):
             text += _decoded_bytes(batch.column(name))
         if text > limits.text:
-            raise _too_big("decodes to text bytes:", text, limits.text, "--max-segment-mb")
+            raise _too_big("decodes to", text, limits.text, "bytes of text", "--max-segment-mb")
         validate_history_values(batch)
 
 
