@@ -18,6 +18,7 @@ import anyio
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flightlog import __version__
 from flightlog.store.atomic import dumps
@@ -62,6 +63,11 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
     @app.exception_handler(Refused)
     async def _refused(request: Request, e: Refused) -> JSONResponse:
         return _error(e.status, e.code, str(e))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, e: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "invalid")
+        return _error(e.status_code, code, f"{request.method} {request.url.path}: {e.detail}")
 
     @app.exception_handler(RequestValidationError)
     async def _bad_params(request: Request, e: RequestValidationError) -> JSONResponse:
