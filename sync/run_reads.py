@@ -283,10 +283,11 @@ class _OneRun:
             "CREATE TEMP TABLE segments (run_key VARCHAR, path VARCHAR, writer VARCHAR, "
             "label VARCHAR, sealed BOOLEAN)"
         )
-        con.executemany(
-            "INSERT INTO segments VALUES ('run', ?, ?, ?, true)",
-            [[str(s.path), s.label, s.label] for s in reader.segments],
-        )
+        if reader.segments:
+            con.executemany(
+                "INSERT INTO segments VALUES ('run', ?, ?, ?, true)",
+                [[str(s.path), s.label, s.label] for s in reader.segments],
+            )
 
     def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         return self.con.sql(sql, params=params).to_arrow_table()
