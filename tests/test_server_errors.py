@@ -4,12 +4,14 @@ that stall or trickle (slow loris) are cut off by the server's timeouts."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import socket
 import time
 from pathlib import Path
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 
 from flightlog.sync.client import ServerClient
@@ -42,7 +44,9 @@ def _setup(server: LiveServer, tmp_path: Path) -> tuple[dict[str, str], str]:
 
 def test_every_refusal_is_a_4xx_json_error_that_changes_nothing(server: LiveServer, tmp_path: Path):
     h, run = _setup(server, tmp_path)
-    data = segment_file(tmp_path / "s2", tidy_table(5), seq=2).read_bytes()
+    buf = io.BytesIO()  # a segment of writer "www...w": its file name would be too long here
+    pq.write_table(tidy_table(5, writer="w" * 300), buf)
+    data = buf.getvalue()
     long_name = f"{'w' * 300}-000002-{hashlib.sha256(data).hexdigest()}.parquet"
     tree = store_tree(server.root)
     requests = [

@@ -85,7 +85,7 @@ def run_load(server: LiveServer, stores: list[Path], readers: int = 4) -> LoadRe
                 for project in ("p0", "p1"):
                     try:
                         _read_project(c, project, out, lock)
-                    except httpx.HTTPError as e:
+                    except Exception as e:  # a reader that dies is an error, not a pass
                         with lock:
                             out.errors.append(f"{type(e).__name__}: {e}")
 
