@@ -15,6 +15,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -69,22 +70,28 @@ async def body_to_file(request: Request, directory: Path, limits: ServerLimits) 
         pending: list[bytes] = []
         size = 0
         async for chunk in _chunks(request, limits.max_upload, limits):
-            digest.update(chunk)
             pending.append(chunk)
             size += len(chunk)
             if size >= WRITE_CHUNK:
-                await run_in_threadpool(f.write, b"".join(pending))
+                await run_in_threadpool(_write, f, digest, b"".join(pending))
                 pending, size = [], 0
-        await run_in_threadpool(_finish, f, b"".join(pending))
+        await run_in_threadpool(_write, f, digest, b"".join(pending), True)
     except BaseException:
-        f.close()
+        try:
+            f.close()  # may fail again on a full disk: the file goes all the same
+        except OSError:
+            pass
         tmp.unlink(missing_ok=True)
         raise
     return tmp, digest.hexdigest()
 
 
-def _finish(f: object, tail: bytes) -> None:
-    f.write(tail)  # type: ignore[attr-defined]
-    f.flush()  # type: ignore[attr-defined]
-    os.fsync(f.fileno())  # type: ignore[attr-defined]
-    f.close()  # type: ignore[attr-defined]
+def _write(f: BinaryIO, digest: Any, data: bytes, last: bool = False) -> None:
+    """Hash and write a piece off the event loop; the last one is made durable before the
+    file may be renamed into the store."""
+    digest.update(data)
+    f.write(data)
+    if last:
+        f.flush()
+        os.fsync(f.fileno())
+        f.close()

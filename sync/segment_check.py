@@ -45,14 +45,11 @@ class SegmentLimits:
 
     rows: int = 4_000_000
     row_groups: int = 256
-    uncompressed: int = 1024 * MB  # as the footer declares it
-    text: int = 256 * MB  # strings (keys and text values) as decoded
-
-    def describe(self) -> str:
-        return (
-            f"{self.rows:,} rows, {self.row_groups} row groups, "
-            f"{self.uncompressed // MB} MB uncompressed, {self.text // MB} MB of text"
-        )
+    uncompressed: int = 512 * MB  # the whole segment, as its footer declares it
+    text: int = 512 * MB  # strings (keys and text values) as decoded
+    #: one row group, as declared: what checking it holds in memory at most (its pages and
+    #: dictionaries), next to one batch of BATCH_ROWS rows
+    row_group: int = 128 * MB
 
 
 def _too_big(what: str, got: int, limit: int, unit: str, flag: str) -> Refused:
@@ -116,10 +113,19 @@ def check_segment_file(path: Path, writer: str, limits: SegmentLimits) -> None:
         declared = 0
         for i in range(md.num_row_groups):
             rg = md.row_group(i)
-            declared += max(
+            size = max(
                 rg.total_byte_size,
                 sum(rg.column(j).total_uncompressed_size for j in range(rg.num_columns)),
             )
+            if size > limits.row_group:
+                raise _too_big(
+                    f"has a row group ({i}) that declares",
+                    size,
+                    limits.row_group,
+                    "bytes uncompressed",
+                    "--max-row-group-mb",
+                )
+            declared += size
         if declared > limits.uncompressed:
             raise _too_big(
                 "declares", declared, limits.uncompressed, "bytes uncompressed", "--max-segment-mb"

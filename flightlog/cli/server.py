@@ -88,10 +88,15 @@ LIMIT_FLAGS = (
     ),
     (
         "--max-segment-mb",
-        1024.0,
-        "refuse segments that declare, or decode to, more MB than this (default 1024)",
+        512.0,
+        "refuse segments that declare, or decode to, more MB than this (default 512)",
     ),
     ("--max-row-groups", 256, "refuse segments with more row groups (default 256)"),
+    (
+        "--max-row-group-mb",
+        128.0,
+        "refuse segments with a row group declaring more MB than this (default 128)",
+    ),
     ("--max-meta-mb", 4.0, "refuse run metadata bodies larger than this (MB, default 4)"),
     ("--body-timeout", 300.0, "seconds a request body may take to arrive (default 300)"),
     ("--idle-timeout", 30.0, "seconds without a byte before a request is dropped (default 30)"),
@@ -117,6 +122,7 @@ def _limits(args: argparse.Namespace) -> ServerLimits:
             row_groups=args.max_row_groups,
             uncompressed=int(args.max_segment_mb * MB),
             text=int(args.max_segment_mb * MB),
+            row_group=int(args.max_row_group_mb * MB),
         ),
     )
 
