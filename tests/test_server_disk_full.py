@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,7 +57,8 @@ def _sync(server: LiveServer, key: str) -> tuple[int, str]:
     return r.returncode, r.stdout + r.stderr
 
 
-def test_a_full_disk_is_a_507_that_sync_reports_and_resumes_from(small_disk: Path):
+def _make_run() -> list[Path]:
+    """One local run of about 6 MB of sealed segments: three times the server's disk."""
     r = python_script(
         "import numpy as np, flightlog\n"
         "run = flightlog.init(project='p', settings={'segment_rows': 20_000})\n"
@@ -66,8 +71,17 @@ def test_a_full_disk_is_a_507_that_sync_reports_and_resumes_from(small_disk: Pat
     )
     assert r.returncode == 0, r.stderr
     local = list(Path("store/runs/p").glob("*/history/*.parquet"))
+    assert len(local) >= 10 and sum(p.stat().st_size for p in local) > 4_000_000
+    return local
+
+
+def _on_server(root: Path) -> list[str]:
+    return sorted(p.name for p in (root / "runs").glob("alice.p/*/history/*.parquet"))
+
+
+def test_a_full_disk_is_a_507_that_sync_reports_and_resumes_from(small_disk: Path):
+    local = _make_run()
     total = len(local)
-    assert total >= 10 and sum(p.stat().st_size for p in local) > 4_000_000  # twice the disk
     server = LiveServer(small_disk).start()
     try:
         key = server.user("alice")
@@ -87,7 +101,42 @@ def test_a_full_disk_is_a_507_that_sync_reports_and_resumes_from(small_disk: Pat
         rc, out = _sync(server, key)
         assert rc == 0, out
         assert re.search(rf"\b{total - len(stored)} segment\(s\) sent", out), out
-        on_server = sorted(p.name for p in (small_disk / "runs").glob("alice.p/*/history/*"))
-        assert on_server == sorted(p.name for p in local)
+        assert _on_server(small_disk) == sorted(p.name for p in local)
     finally:
         server.stop()
+
+
+def test_the_sync_agent_backs_off_on_a_full_disk_and_ships_the_rest_later(
+    small_disk: Path, tmp_path: Path
+):
+    local = _make_run()
+    server = LiveServer(small_disk).start()
+    agent_log = tmp_path / "agent.log"
+    try:
+        key = server.user("alice")
+        with open(agent_log, "w") as out:
+            agent = subprocess.Popen(
+                [sys.executable, "-m", "flightlog.cli", "sync", "--watch", "store"],
+                env={**os.environ, **server.env(key)},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            _wait(lambda: "HTTP 507" in agent_log.read_text(), "the agent meets the full disk")
+            assert 0 < len(_on_server(small_disk)) < len(local)
+            assert _mount(small_disk, "64m", remount=True)
+            want = sorted(p.name for p in local)
+            _wait(lambda: _on_server(small_disk) == want, "the agent ships the rest")
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            agent.wait(timeout=30)
+        assert "Traceback" not in agent_log.read_text()
+    finally:
+        server.stop()
+
+
+def _wait(cond: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, f"timed out waiting until {what}"
+        time.sleep(0.2)
