@@ -12,7 +12,6 @@ every later reader of the server's store relies on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,30 +25,15 @@ from flightlog.store.schema import (
     validate_history_values,
 )
 
+from .limits import MB, SegmentLimits
 from .refused import Refused
 
-MB = 1024 * 1024
 #: a history footer is a few KB; anything near this is not one of ours
 MAX_FOOTER = 1 * MB
 #: rows decoded at a time while the values are checked (~2 MB of fixed-width columns)
 BATCH_ROWS = 64 * 1024
 #: pyarrow's bounds on decoding the footer (its defaults allow 100 MB strings)
 _THRIFT = {"thrift_string_size_limit": MAX_FOOTER, "thrift_container_size_limit": 64 * 1024}
-
-
-@dataclass(frozen=True)
-class SegmentLimits:
-    """What one uploaded segment may hold (`flightlog server --max-segment-rows` ...).
-
-    A writer seals at 500,000 rows by default, in row groups of 131,072 rows."""
-
-    rows: int = 4_000_000
-    row_groups: int = 256
-    uncompressed: int = 512 * MB  # the whole segment, as its footer declares it
-    text: int = 512 * MB  # strings (keys and text values) as decoded
-    #: one row group, as declared: what checking it holds in memory at most (its pages and
-    #: dictionaries), next to one batch of BATCH_ROWS rows
-    row_group: int = 128 * MB
 
 
 def _too_big(what: str, got: int, limit: int, unit: str, flag: str) -> Refused:

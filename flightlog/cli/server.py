@@ -26,8 +26,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--root", metavar="DIR", help="the server's store (required)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    for flag, default, help_ in LIMIT_FLAGS:
-        p.add_argument(flag, type=type(default), default=default, metavar="N", help=help_)
+    from flightlog.sync.limits import FLAGS, flag_default
+
+    for flag, fields, unit, help_ in FLAGS:
+        default = flag_default(fields, unit)
+        shown = f"{default:,}" if isinstance(default, int) else f"{default:g}"
+        p.add_argument(
+            flag,
+            type=type(default),
+            default=default,
+            metavar="N",
+            help=f"{help_} (default {shown})",
+        )
     p.set_defaults(func=cmd_serve)
     admin = p.add_subparsers(dest="admin", metavar="WHAT")
     groups = {
@@ -78,53 +88,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         a.set_defaults(func=func)
 
 
-#: (flag, default, help) of every bound `flightlog server` holds requests to (sync/limits.py)
-LIMIT_FLAGS = (
-    ("--max-upload-mb", 256.0, "refuse segment uploads larger than this (MB, default 256)"),
-    (
-        "--max-segment-rows",
-        4_000_000,
-        "refuse segments declaring more rows (default 4,000,000; writers seal at 500,000)",
-    ),
-    (
-        "--max-segment-mb",
-        512.0,
-        "refuse segments that declare, or decode to, more MB than this (default 512)",
-    ),
-    ("--max-row-groups", 256, "refuse segments with more row groups (default 256)"),
-    (
-        "--max-row-group-mb",
-        128.0,
-        "refuse segments with a row group declaring more MB than this (default 128)",
-    ),
-    ("--max-meta-mb", 4.0, "refuse run metadata bodies larger than this (MB, default 4)"),
-    ("--body-timeout", 300.0, "seconds a request body may take to arrive (default 300)"),
-    ("--idle-timeout", 30.0, "seconds without a byte before a request is dropped (default 30)"),
-    ("--read-memory-mb", 256.0, "memory for one history or chart read (MB, default 256)"),
-)
-
-
 def _limits(args: argparse.Namespace) -> ServerLimits:
-    from flightlog.sync.limits import MB, SegmentLimits, ServerLimits
+    from flightlog.sync.limits import FLAGS, from_flags
 
-    for flag, _, _ in LIMIT_FLAGS:
-        if getattr(args, flag[2:].replace("-", "_")) <= 0:
-            raise ValueError(f"{flag} must be positive")
-    return ServerLimits(
-        max_upload=int(args.max_upload_mb * MB),
-        max_meta=int(args.max_meta_mb * MB),
-        body_timeout=args.body_timeout,
-        idle_timeout=args.idle_timeout,
-        header_timeout=args.idle_timeout,
-        read_memory=int(args.read_memory_mb * MB),
-        segment=SegmentLimits(
-            rows=args.max_segment_rows,
-            row_groups=args.max_row_groups,
-            uncompressed=int(args.max_segment_mb * MB),
-            text=int(args.max_segment_mb * MB),
-            row_group=int(args.max_row_group_mb * MB),
-        ),
-    )
+    return from_flags({flag: getattr(args, flag[2:].replace("-", "_")) for flag, *_ in FLAGS})
 
 
 def _accounts(args: argparse.Namespace) -> Accounts:
