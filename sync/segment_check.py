@@ -3,11 +3,13 @@
 A Parquet file can promise far more than it weighs: 411 KB of zstd can hold 20 million
 constant rows (~800 MB decoded). So nothing is decoded before the footer has been read and
 bounded - footer size, rows, row groups, columns, declared uncompressed size - and the
-schema checked. Then the values are checked a batch at a time, with `key` and `text` read
-as dictionaries so that a long string repeated a million times is looked at once and never
-expanded; the decoded size of the text is summed from the dictionary and bounded too. A
-segment that passes decodes into at most `SegmentLimits` worth of memory, which is what
-every later reader of the server's store relies on.
+schema checked, and every page header read (`parquet_pages.py`): the buffers pyarrow will
+allocate are then known and bounded, even if the footer lies. Then the values are checked a
+batch at a time, with `key` and `text` read as dictionaries so that a long string repeated a
+million times is looked at once and never expanded; the decoded size of the text is summed
+from the dictionary and bounded too. A segment that passes decodes into at most
+`SegmentLimits` worth of memory, which is what every later reader of the server's store
+relies on.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ from flightlog.store.schema import (
 )
 
 from .limits import MB, SegmentLimits
+from .parquet_pages import BadPage, page_sizes
 from .refused import Refused
 
 #: a history footer is a few KB; anything near this is not one of ours
 MAX_FOOTER = 1 * MB
+#: one page, decompressed (pyarrow writes pages of 1 MB)
+MAX_PAGE = 64 * MB
 #: rows decoded at a time while the values are checked (~2 MB of fixed-width columns)
 BATCH_ROWS = 64 * 1024
 #: pyarrow's bounds on decoding the footer (its defaults allow 100 MB strings)
@@ -37,10 +42,10 @@ _THRIFT = {"thrift_string_size_limit": MAX_FOOTER, "thrift_container_size_limit"
 
 
 def _too_big(what: str, got: int, limit: int, unit: str, flag: str) -> Refused:
+    how = f" (`flightlog server {flag}`)" if flag else ""
     return Refused(
-        f"the segment {what} {got:,} {unit}, over the server's limit of {limit:,} "
-        f"(`flightlog server {flag}`): ask the server's admin to raise the limit, or seal "
-        "smaller segments",
+        f"the segment {what} {got:,} {unit}, over the server's limit of {limit:,}{how}: "
+        "ask the server's admin to raise the limit, or seal smaller segments",
         "segment_too_large",
         413,
     )
@@ -114,7 +119,37 @@ def check_segment_file(path: Path, writer: str, limits: SegmentLimits) -> None:
             raise _too_big(
                 "declares", declared, limits.uncompressed, "bytes uncompressed", "--max-segment-mb"
             )
+        _check_pages(path, md, limits)
     _check_values(path, md.num_rows, limits)
+
+
+def _check_pages(path: Path, md: pq.FileMetaData, limits: SegmentLimits) -> None:
+    """Every page header within its column chunk's declared size and MAX_PAGE: what pyarrow
+    will allocate to decompress a page is then bounded before it decodes any."""
+    with open(path, "rb") as f:
+        for i in range(md.num_row_groups):
+            rg = md.row_group(i)
+            for j in range(rg.num_columns):
+                c = rg.column(j)
+                start = c.data_page_offset
+                if c.has_dictionary_page and 0 < (c.dictionary_page_offset or 0) < start:
+                    start = c.dictionary_page_offset
+                total = 0
+                try:
+                    for uncompressed, _ in page_sizes(f, start, c.total_compressed_size):
+                        if uncompressed > MAX_PAGE:
+                            raise _too_big(
+                                "has a page that declares", uncompressed, MAX_PAGE, "bytes", ""
+                            )
+                        total += uncompressed
+                except BadPage as e:
+                    raise Refused(f"not a valid Parquet file: {e}", "not_parquet") from None
+                if total > c.total_uncompressed_size:
+                    raise Refused(
+                        f"the pages of column {c.path_in_schema!r} declare {total:,} bytes, "
+                        f"its footer {c.total_uncompressed_size:,}: not a valid Parquet file",
+                        "not_parquet",
+                    )
 
 
 def _check_values(path: Path, declared_rows: int, limits: SegmentLimits) -> None:

@@ -4,11 +4,13 @@ honest segment is accepted within the same bound."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from flightlog.sync.client import ServerClient
@@ -111,3 +113,39 @@ def test_a_large_honest_segment_is_accepted_within_the_memory_bound(
     assert r.status_code == 201, r.text
     assert grew < RSS_BOUND_MB, f"server peak RSS grew by {grew:.0f} MB"
     assert (server.root / "runs" / "alice.p" / "r1" / "history" / seg.name).exists()
+
+
+def _varint(n: int) -> bytes:
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+@pytest.mark.parametrize(
+    ("claim", "status", "code"),
+    [(100 * 2**20, 413, "segment_too_large"), (30 * 2**20, 400, "not_parquet")],
+)
+def test_a_page_header_that_claims_more_than_its_footer_is_refused_before_decoding(
+    server: LiveServer, tmp_path: Path, claim: int, status: int, code: str
+):
+    """A page header states the buffer its page is decompressed into; one that claims more
+    than the footer declares (or than a page may hold) is refused before any page is read."""
+    headers, url = _prepared(server, tmp_path)
+    honest = segment_file(tmp_path / "honest", tidy_table(200_000), seq=2)
+    data = bytearray(honest.read_bytes())
+    # the steps' dictionary page: 131,072 int64s, 1 MB (pyarrow's dictionary page limit)
+    at = pq.read_metadata(honest).row_group(0).column(0).dictionary_page_offset
+    assert data[at : at + 3] == b"\x15\x04\x15"  # PageHeader: type 2, then its size
+    size = sum((b & 0x7F) << (7 * i) for i, b in enumerate(data[at + 3 : at + 7])) // 2
+    assert 2**20 <= size < 2**21 and data[at + 6] < 0x80  # a 4-byte varint (zigzag: 2n)
+    data[at + 3 : at + 7] = _varint(2 * claim)
+    liar = tmp_path / f"w1-000002-{hashlib.sha256(data).hexdigest()}.parquet"
+    liar.write_bytes(data)
+    tree = store_tree(server.root)
+    r, grew = _upload(server, headers, url, liar)
+    assert (r.status_code, r.json()["error"]) == (status, code), r.text
+    assert grew < RSS_BOUND_MB
+    assert store_tree(server.root) == tree
