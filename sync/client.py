@@ -39,6 +39,17 @@ def backoff_delay(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
     return random.uniform(base / 2, min(cap, base * 2**attempt))
 
 
+def join_page(rows: list[dict[str, Any]], page: list[dict[str, Any]]) -> None:
+    """Append a history page to `rows`, joining the row a page boundary cut in two (the
+    same step and writer on both sides)."""
+    for row in page:
+        prev = rows[-1] if rows else None
+        if prev and (prev["_step"], prev["_writer"]) == (row["_step"], row["_writer"]):
+            prev.update(row)
+        else:
+            rows.append(row)
+
+
 class ServerClient:
     """One server, one key. `retries` bounds the attempts on network errors and 5xx."""
 
@@ -136,12 +147,7 @@ class ServerClient:
         while True:
             url = f"/runs/{entity}/{project}/{run_id}/history"
             doc = self._call("GET", url, params=params).json()
-            for row in doc["rows"]:
-                prev = rows[-1] if rows else None
-                if prev and (prev["_step"], prev["_writer"]) == (row["_step"], row["_writer"]):
-                    prev.update(row)
-                else:
-                    rows.append(row)
+            join_page(rows, doc["rows"])
             if not doc.get("next"):
                 return rows
             params["cursor"] = doc["next"]
