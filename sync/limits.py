@@ -44,6 +44,7 @@ class ServerLimits:
     read_memory: int = 256 * MB  # DuckDB's memory for one read (it spills beyond)
     concurrent_reads: int = 4  # history and chart reads at once
     concurrent_checks: int = 2  # segment checks at once
+    max_connections: int = 512  # open connections (beyond: 503, which clients retry)
 
 
 #: `flightlog server` flags: (flag, the fields it sets, unit, help). A flag's default is the
@@ -78,6 +79,12 @@ FLAGS: tuple[tuple[str, tuple[str, ...], int, str], ...] = (
         "seconds a request may stall, in its headers or its body, before it is dropped",
     ),
     ("--read-memory-mb", ("read_memory",), MB, "memory for one history or chart read"),
+    (
+        "--max-connections",
+        ("max_connections",),
+        1,
+        "open connections at once; more are answered 503 (clients retry)",
+    ),
 )
 
 

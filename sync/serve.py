@@ -36,6 +36,7 @@ def serve(root: Path | str, host: str, port: int, limits: ServerLimits | None = 
         http=_protocol(limits.header_timeout),
         timeout_keep_alive=min(5, int(limits.idle_timeout)) or 1,
         timeout_graceful_shutdown=10,
+        limit_concurrency=limits.max_connections,
     )
     uvicorn.Server(config).run()
 
