@@ -161,6 +161,7 @@ class RunReader:
             where.append(
                 "(p.step, f.label, p.key, f.seg, p.file_row_number) > ($a0, $a1, $a2, $a3, $a4)"
             )
+            where.append("p.step >= $a0")  # the same, in a form Parquet statistics can skip by
             params.update({f"a{i}": v for i, v in enumerate(after)})
         con = self._connect()
         try:
