@@ -54,3 +54,7 @@ class ServerUnavailableError(SyncError, ConnectionError):
     def __init__(self, message: str, reason: str = "") -> None:
         super().__init__(message)
         self.reason = reason or message
+
+
+class ServerStorageFullError(ServerUnavailableError):
+    """The server's disk is full (HTTP 507): nothing is lost, sync again later."""

@@ -93,3 +93,43 @@ def validate_history_table(table: pa.Table) -> None:
     if got != [(f.name, f.type) for f in HISTORY_SCHEMA]:
         want = ", ".join(f"{f.name}: {f.type}" for f in HISTORY_SCHEMA)
         raise ValueError(f"not a flightlog history segment: expected columns ({want})")
+
+
+def validate_history_values(batch: pa.RecordBatch | pa.Table) -> None:
+    """Raise ValueError unless every row decodes: the checks `decode_value` relies on.
+
+    Works on plain or dictionary-encoded `key`/`text` columns (a receiving server reads them
+    as dictionaries, so a repeated long string is checked once, never expanded)."""
+    import pyarrow.compute as pc
+
+    for name in ("step", "time", "key", "kind"):
+        if batch.column(name).null_count:
+            raise ValueError(f"column {name!r} holds nulls: every row needs a {name}")
+    kind = batch.column("kind")
+    unknown = pc.invert(pc.is_in(kind, pa.array(range(HIST + 1), pa.int8())))
+    if pc.any(unknown).as_py():
+        bad = pc.filter(kind, unknown)[0].as_py()
+        raise ValueError(f"unknown value kind {bad} (known: 0-{HIST})")
+    value, text = batch.column("value"), batch.column("text")
+
+    def rows(*kinds: int) -> pa.Array:
+        return pc.is_in(kind, pa.array(kinds, pa.int8()))
+
+    for what, mask in (
+        ("a bool", rows(BOOL)),
+        ("an int without text", pc.and_(rows(INT), pc.is_null(text))),
+    ):
+        if pc.any(pc.and_(mask, pc.is_null(value))).as_py():
+            raise ValueError(f"{what} row has a null value")
+    if pc.any(pc.and_(rows(STR, LIST, HIST), pc.is_null(text))).as_py():
+        raise ValueError("a string, list or histogram row has a null text")
+    for k, parse in ((INT, int), (LIST, json.loads), (HIST, json.loads)):
+        for s in pc.unique(pc.filter(text, pc.and_(rows(k), pc.is_valid(text)))).to_pylist():
+            try:
+                v = parse(s)
+            except ValueError:
+                raise ValueError(f"kind {k} text does not parse: {s[:80]!r}") from None
+            if (k == LIST and not isinstance(v, list)) or (
+                k == HIST and not (isinstance(v, dict) and {"counts", "bins"} <= v.keys())
+            ):
+                raise ValueError(f"kind {k} text is not a {'list' if k == LIST else 'histogram'}")

@@ -1,17 +1,22 @@
 """The server's accounts: users, teams, API keys and projects, in one SQLite file.
 
 SQLite (not the DuckDB index) because the admin commands (`flightlog server user add`...) write
-while the server runs, and SQLite lets several processes do that safely. Keys are stored as
-their sha256 only: a key is 32 random bytes, so a plain hash cannot be brute-forced, and a
-leaked accounts file gives no usable key. Users and teams share one namespace: entities.
+while the server runs, and SQLite lets several processes do that safely. The file is in WAL
+mode (readers never wait for a writer) with a 30 s busy timeout, and each thread keeps its
+own connection, so the server's worker threads neither share one nor reopen it per call.
+Keys are stored as their sha256 only: a key is 32 random bytes, so a plain hash cannot be
+brute-forced, and a leaked accounts file gives no usable key. Users and teams share one
+namespace: entities.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,24 +63,34 @@ class Access:
     project_exists: bool
 
 
+#: seconds a statement waits for another connection's write before failing
+BUSY_TIMEOUT = 30.0
+
+
 class Accounts:
-    """The accounts file of one server root. Every method opens its own short connection."""
+    """The accounts file of one server root; one connection per thread, one transaction per
+    method."""
 
     def __init__(self, root: Path | str) -> None:
         self.path = Path(root) / ACCOUNTS_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # key hashes: nobody else's
+        os.close(fd)
+        self.path.chmod(0o600)
         with self._db() as db:
+            db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
-        self.path.chmod(0o600)  # holds key hashes: nobody else's business
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10)
-        try:
-            with db:  # one transaction
-                yield db
-        finally:
-            db.close()
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT)
+            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+            self._local.db = db
+        with db:  # one transaction: committed, or rolled back on an exception
+            yield db
 
     # -- entities --------------------------------------------------------------------------
     def add_user(self, name: str) -> None:

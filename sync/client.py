@@ -3,7 +3,9 @@
 Each failure becomes one exception of `flightlog._errors` whose message names the fix: no key
 (`flightlog login`), unknown entity, no permission on the project. A network error or a 5xx
 is retried with backoff and then raised as ServerUnavailableError - never as a permission
-problem, since the server did not say no.
+problem, since the server did not say no. A full disk on the server (507) is not retried at
+once: it is ServerStorageFullError, a ServerUnavailableError, so `sync` stops and the agent
+backs off and tries again later.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from flightlog._errors import (
     NotLoggedInError,
     PermissionDeniedError,
     ServerRejectedError,
+    ServerStorageFullError,
     ServerUnavailableError,
 )
 from flightlog.store.atomic import dumps
@@ -34,6 +37,17 @@ def backoff_delay(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
     """Exponential backoff with full jitter (AWS style), never above `cap` seconds: a server
     that comes back is noticed within `cap` plus one request."""
     return random.uniform(base / 2, min(cap, base * 2**attempt))
+
+
+def join_page(rows: list[dict[str, Any]], page: list[dict[str, Any]]) -> None:
+    """Append a history page to `rows`, joining the row a page boundary cut in two (the
+    same step and writer on both sides)."""
+    for row in page:
+        prev = rows[-1] if rows else None
+        if prev and (prev["_step"], prev["_writer"]) == (row["_step"], row["_writer"]):
+            prev.update(row)
+        else:
+            rows.append(row)
 
 
 class ServerClient:
@@ -100,8 +114,17 @@ class ServerClient:
         )
         return bool(r.json().get("stored"))
 
-    def runs(self, entity: str, project: str) -> list[dict[str, Any]]:
-        return self._call("GET", f"/runs/{entity}/{project}").json()["runs"]
+    def runs(self, entity: str, project: str, page: int = 100) -> list[dict[str, Any]]:
+        """Every run of a project, fetched `page` runs at a time."""
+        out: list[dict[str, Any]] = []
+        after = ""
+        while True:
+            params = {"limit": page, "after": after}
+            doc = self._call("GET", f"/runs/{entity}/{project}", params=params).json()
+            out.extend(doc["runs"])
+            if not doc.get("next"):
+                return out
+            after = doc["next"]
 
     def run(self, entity: str, project: str, run_id: str) -> dict[str, Any]:
         return self._call("GET", f"/runs/{entity}/{project}/{run_id}").json()
@@ -113,12 +136,36 @@ class ServerClient:
         run_id: str,
         keys: list[str] | None = None,
         stream: str = "history",
+        page: int = 5000,
     ) -> list[dict[str, Any]]:
-        params = {"stream": stream}
+        """Every logged row, fetched `page` values at a time (a row cut by a page's end is
+        joined up again)."""
+        params: dict[str, Any] = {"stream": stream, "limit": page}
         if keys:
             params["keys"] = ",".join(keys)
-        r = self._call("GET", f"/runs/{entity}/{project}/{run_id}/history", params=params)
-        return r.json()["rows"]
+        rows: list[dict[str, Any]] = []
+        while True:
+            url = f"/runs/{entity}/{project}/{run_id}/history"
+            doc = self._call("GET", url, params=params).json()
+            join_page(rows, doc["rows"])
+            if not doc.get("next"):
+                return rows
+            params["cursor"] = doc["next"]
+
+    def chart(
+        self,
+        entity: str,
+        project: str,
+        run_id: str,
+        keys: list[str],
+        buckets: int = 500,
+        x: str = "step",
+    ) -> list[dict[str, Any]]:
+        """Per key, `buckets` buckets along x with min, max, last and count (downsampled on
+        the server, as the local UI draws a chart)."""
+        params = {"keys": ",".join(keys), "buckets": buckets, "x": x}
+        r = self._call("GET", f"/runs/{entity}/{project}/{run_id}/chart", params=params)
+        return r.json()["buckets"]
 
     # -- plumbing --------------------------------------------------------------------------
     def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
@@ -138,6 +185,13 @@ class ServerClient:
                     if r.status_code >= 400:
                         raise self._error(r, url)
                     return r
+                if r.status_code == 507:
+                    raise ServerStorageFullError(
+                        f"{self.creds.base_url} is out of disk space (HTTP 507): nothing was "
+                        "lost, the data stays in the local store; sync again later (the sync "
+                        "agent retries by itself)",
+                        reason=f"{self.creds.base_url} is out of disk space (HTTP 507)",
+                    )
                 failure = f"{self.creds.base_url} failed: HTTP {r.status_code}"
             if attempt >= self.retries:
                 raise ServerUnavailableError(

@@ -3,19 +3,20 @@
 A server root is a flightlog store, so `flightlog tui/runs/sql --root DIR` work on it. The
 store has one level of projects, so a project of entity E is the directory `runs/E.P/`:
 entity names never contain '.', which makes the split unambiguous, and `E.P` is itself a
-valid project name. Every name is validated before it becomes part of a path, and every
-segment is checked (hash, Parquet, schema) before it is renamed into place.
+valid project name. Every name is validated before it becomes part of a path. A segment
+arrives in a temp file under `.uploads/` and is checked there (name, sha256, Parquet footer
+within limits, schema, every value) before it is renamed into place, so a refused upload
+leaves nothing behind and a stored one always reads back.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import re
+import shutil
+import threading
 from pathlib import Path
 from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from flightlog.store.atomic import atomic_write_bytes, dumps, fsync_dir
 from flightlog.store.layout import (
@@ -25,25 +26,20 @@ from flightlog.store.layout import (
     check_run_id,
     parse_segment_name,
 )
-from flightlog.store.schema import WRITER_ID_KEY, validate_history_table
 from flightlog.store.segments import list_segments, sealed_twin
 
 from .accounts import check_entity
+from .limits import ServerLimits
+from .refused import Refused
+from .segment_check import check_segment_file
+
+__all__ = ["ReceivingStore", "Refused", "check_names", "project_dir_name", "public_meta"]
 
 STREAMS = ("history", "system")
+UPLOADS = ".uploads"
 _WRITER_RE = re.compile(r"^[a-z0-9]{1,32}$")
 #: run.json fields shown to project members only (the seed: "visible to members only")
 MEMBER_ONLY_FIELDS = ("git", "command", "program", "cwd")
-
-
-class Refused(ValueError):
-    """A request the server refuses: bad input, no key, no permission. Sent back as the
-    4xx `status` with `{"error": code, "message": str(self)}`."""
-
-    def __init__(self, message: str, code: str = "invalid", status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.status = status
 
 
 def project_dir_name(entity: str, project: str) -> str:
@@ -61,50 +57,66 @@ def check_names(entity: str, project: str, run_id: str | None = None) -> None:
         raise Refused(str(e), "invalid_name") from None
 
 
-def check_segment(stream: str, name: str, data: bytes) -> SegmentName:
-    """The body is the sealed segment its name says: sha256, Parquet, history schema."""
+def check_segment_name(stream: str, name: str) -> SegmentName:
+    """The stream and the sealed segment name of an upload, checked before its body is read."""
     if stream not in STREAMS:
         raise Refused(f"unknown stream {stream!r}: use 'history' or 'system'", "invalid_name")
     seg = parse_segment_name(name)
-    if seg is None or not seg.sealed:
+    if seg is None or not seg.sealed or not _WRITER_RE.match(seg.writer):
         raise Refused(
-            f"invalid segment name {name!r}: expected <writer>-<seq>-<sha256>.parquet",
+            f"invalid segment name {name[:100]!r}: expected <writer>-<seq>-<sha256>.parquet "
+            "with a writer id of 1-32 lowercase letters and digits",
             "invalid_name",
         )
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != seg.sha256:
-        raise Refused(
-            f"sha256 of the body is {digest}, but the segment name says {seg.sha256}: "
-            "the upload was corrupted or the name is wrong",
-            "hash_mismatch",
-        )
-    try:
-        table = pq.read_table(pa.BufferReader(data))
-    except Exception as e:  # pyarrow raises several types for garbage
-        raise Refused(f"the body is not a Parquet file: {e}", "not_parquet") from None
-    try:
-        validate_history_table(table)
-    except ValueError as e:
-        raise Refused(str(e), "wrong_schema") from None
-    wid = (table.schema.metadata or {}).get(WRITER_ID_KEY)
-    if wid is not None and wid.decode() != seg.writer:
-        raise Refused(
-            f"segment {name!r} was written by writer {wid.decode()!r}, not {seg.writer!r}",
-            "wrong_schema",
-        )
     return seg
+
+
+def parse_meta_body(body: bytes, limits: ServerLimits) -> tuple[dict[str, Any], list[Any]]:
+    """`{"meta": run.json, "writers": [state, ...]}`, or Refused naming what is wrong."""
+    try:
+        doc = json.loads(body)
+    except ValueError as e:
+        raise Refused(f"body is not JSON: {e}", "invalid") from None
+    except RecursionError:
+        raise Refused("body is nested too deeply to be run metadata", "invalid") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("meta"), dict):
+        raise Refused('body must be {"meta": {...}, "writers": [...]}', "invalid")
+    writers = doc.get("writers") or []
+    if not isinstance(writers, list):
+        raise Refused('"writers" must be a list of writer states', "invalid")
+    if len(writers) > limits.max_writers:
+        raise Refused(
+            f"{len(writers)} writer states; the server takes at most {limits.max_writers}",
+            "invalid",
+        )
+    return doc["meta"], writers
 
 
 class ReceivingStore:
     """Run directories of a server root, keyed by entity, project and run id."""
 
-    def __init__(self, root: Path | str) -> None:
-        self.root = Path(root)
+    def __init__(self, root: Path | str, limits: ServerLimits | None = None) -> None:
+        self.root = Path(root).resolve()  # DuckDB reads segments by absolute path
+        self.limits = limits or ServerLimits()
         (self.root / "runs").mkdir(parents=True, exist_ok=True)
+        self.uploads = self.root / UPLOADS
+        shutil.rmtree(self.uploads, ignore_errors=True)  # what a killed server left
+        self.uploads.mkdir()
+        self._place = threading.Lock()  # the twin check and the rename, as one step
 
     def paths(self, entity: str, project: str, run_id: str) -> RunPaths:
         check_names(entity, project, run_id)
         return RunPaths.of(self.root, project_dir_name(entity, project), run_id)
+
+    def require_run(self, entity: str, project: str, run_id: str) -> RunPaths:
+        paths = self.paths(entity, project, run_id)
+        if not paths.meta.exists():
+            raise Refused(
+                f"run {entity}/{project}/{run_id} does not exist here: send its metadata first",
+                "run_not_found",
+                404,
+            )
+        return paths
 
     def put_run(
         self, entity: str, project: str, run_id: str, meta: dict[str, Any], writers: list[Any]
@@ -117,7 +129,12 @@ class ReceivingStore:
         for w in writers:
             wid = w.get("writer") if isinstance(w, dict) else None
             if not isinstance(wid, str) or not _WRITER_RE.match(wid):
-                raise Refused(f"invalid writer state: writer id {wid!r}", "invalid_name")
+                shown = wid[:40] + "..." if isinstance(wid, str) and len(wid) > 40 else wid
+                raise Refused(
+                    f"invalid writer state: writer id {shown!r} (1-32 lowercase letters and "
+                    "digits)",
+                    "invalid_name",
+                )
             states[wid] = w
         # where it lives now; "online" described the client's mode, not this copy
         meta = {k: v for k, v in meta.items() if k != "online"}
@@ -125,7 +142,7 @@ class ReceivingStore:
         try:
             body = dumps(meta)
             state_bodies = {wid: dumps(w) for wid, w in states.items()}
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, RecursionError) as e:
             raise Refused(f"run metadata is not JSON: {e}") from None
         new = not paths.meta.exists()
         for d in (paths.dir, paths.writers, paths.history, paths.system):
@@ -145,30 +162,35 @@ class ReceivingStore:
             for stream in STREAMS
         }
 
-    def put_segment(
-        self, entity: str, project: str, run_id: str, stream: str, name: str, data: bytes
+    def place_segment(
+        self, paths: RunPaths, stream: str, seg: SegmentName, tmp: Path, digest: str
     ) -> bool:
-        """Store one checked segment; False when this content is already there (a no-op)."""
-        paths = self.paths(entity, project, run_id)
-        if not paths.meta.exists():
+        """Check the uploaded temp file and rename it into place; False when this content is
+        already stored (a no-op). The caller removes `tmp` whatever happens."""
+        if digest != seg.sha256:
             raise Refused(
-                f"run {entity}/{project}/{run_id} does not exist here: send its metadata first",
-                "run_not_found",
-                404,
+                f"sha256 of the body is {digest}, but the segment name says {seg.sha256}: "
+                "the upload was corrupted or the name is wrong",
+                "hash_mismatch",
             )
-        seg = check_segment(stream, name, data)
+        name = f"{seg.stem}-{seg.sha256}.parquet"
         directory = paths.stream(stream)
         existing = sealed_twin(directory, seg)
-        if existing is not None:
-            if existing.name == name:
-                return False
-            raise Refused(
-                f"segment {seg.stem} is already stored with different content "
-                f"({existing.name}); sealed segments are immutable",
-                "conflict",
-                409,
-            )
-        atomic_write_bytes(directory / name, data)
+        if existing is not None and existing.name == name:
+            return False
+        check_segment_file(tmp, seg.writer, self.limits.segment)
+        with self._place:
+            existing = sealed_twin(directory, seg)
+            if existing is not None:
+                if existing.name == name:
+                    return False
+                raise Refused(
+                    f"segment {seg.stem} is already stored with different content "
+                    f"({existing.name}); sealed segments are immutable",
+                    "conflict",
+                    409,
+                )
+            tmp.replace(directory / name)
         fsync_dir(directory)
         return True
 

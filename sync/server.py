@@ -1,19 +1,24 @@
 """`flightlog server`: the HTTP API (FastAPI on uvicorn) in front of a receiving store.
 
 Every route authenticates a bearer key, validates every name before it becomes a path, and
-checks permissions before touching the store. Errors are JSON `{"error": code, "message":
-text}` with a 4xx status; the client maps the codes to its own exceptions. The OpenAPI
-description is at /openapi.json and the interactive docs at /docs.
+checks permissions before touching the store. Every request is bounded (`limits.py`): bodies
+by size and time, queries by length, answers by pages or streams, and reads and segment
+checks by how many run at once. Errors are JSON `{"error": code, "message": text}` - a 4xx
+for a refusal, 507 when the disk is full, 500 for a bug - and the client maps the codes to
+its own exceptions. The OpenAPI description is at /openapi.json, the docs at /docs.
 """
 
-import json
+import errno
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-import pyarrow as pa
+import anyio
 from fastapi import Depends, FastAPI, Header, Request
-from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flightlog import __version__
 from flightlog.store.atomic import dumps
@@ -21,19 +26,34 @@ from flightlog.store.layout import iter_run_dirs
 from flightlog.store.reader import StoredRun
 
 from .accounts import Access, Accounts
-from .receive import STREAMS, ReceivingStore, Refused, check_names, project_dir_name, public_meta
+from .bodies import body_to_file, read_body
+from .limits import ServerLimits
+from .receive import (
+    STREAMS,
+    ReceivingStore,
+    Refused,
+    check_names,
+    check_segment_name,
+    parse_meta_body,
+    project_dir_name,
+    public_meta,
+)
+from .run_reads import RunReader, decode_cursor
 
 API = "/api/v1"
-DEFAULT_MAX_UPLOAD = 256 * 1024 * 1024
-MAX_META = 16 * 1024 * 1024
 #: the run.json fields a listing gives (plus state and summary)
 LIST_FIELDS = ("id", "name", "group", "job_type", "tags", "notes", "created_at")
+log = logging.getLogger("flightlog.server")
+T = TypeVar("T")
 
 
-def create_app(root: Path | str, max_upload: int = DEFAULT_MAX_UPLOAD) -> FastAPI:
+def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
     """The ASGI app serving the store at `root` (accounts in `root/accounts.sqlite`)."""
+    limits = limits or ServerLimits()
     accounts = Accounts(root)
-    store = ReceivingStore(root)
+    store = ReceivingStore(root, limits)
+    reads = anyio.CapacityLimiter(limits.concurrent_reads)
+    checks = anyio.CapacityLimiter(limits.concurrent_checks)
     app = FastAPI(
         title="flightlog server",
         version=__version__,
@@ -42,12 +62,43 @@ def create_app(root: Path | str, max_upload: int = DEFAULT_MAX_UPLOAD) -> FastAP
 
     @app.exception_handler(Refused)
     async def _refused(request: Request, e: Refused) -> JSONResponse:
-        return JSONResponse({"error": e.code, "message": str(e)}, status_code=e.status)
+        return _error(e.status, e.code, str(e))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, e: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "invalid")
+        return _error(e.status_code, code, f"{request.method} {request.url.path}: {e.detail}")
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_params(request: Request, e: RequestValidationError) -> JSONResponse:
+        where = "; ".join(
+            f"{'.'.join(str(x) for x in err.get('loc', ()))}: {err.get('msg', '')}"
+            for err in e.errors()[:5]
+        )
+        return _error(400, "invalid", f"invalid request parameters: {where}"[:500])
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, e: OSError) -> JSONResponse:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            log.error("disk full: %s", e)
+            return _error(
+                507,
+                "insufficient_storage",
+                "the server's disk is full: nothing was stored by this request; the data "
+                "stays with the client, sync again later",
+            )
+        log.exception("I/O error on %s %s", request.method, request.url.path)
+        return _error(500, "internal", f"the server failed to read or write its store: {e}")
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, e: Exception) -> JSONResponse:
+        log.exception("error on %s %s", request.method, request.url.path)
+        return _error(500, "internal", "the server failed; its log says why")
 
     def user(authorization: Annotated[str | None, Header()] = None) -> str:
         if not authorization or not authorization.startswith("Bearer "):
             raise Refused("no API key: send 'Authorization: Bearer KEY'", "not_logged_in", 401)
-        name = accounts.user_for_key(authorization[7:].strip())
+        name = accounts.user_for_key(authorization[7:].strip()[:256])
         if name is None:
             raise Refused("this API key is not known to the server", "bad_key", 401)
         return name
@@ -78,6 +129,47 @@ def create_app(root: Path | str, max_upload: int = DEFAULT_MAX_UPLOAD) -> FastAP
             raise Refused(f"no run {entity}/{project}/{run_id}", "run_not_found", 404)
         return run
 
+    def reader(entity: str, project: str, run_id: str, stream: str) -> RunReader:
+        if stream not in STREAMS:
+            raise Refused("stream is 'history' or 'system'", "invalid")
+        run = load_run(entity, project, run_id)
+        created = run.meta.get("created_at")
+        return RunReader(
+            run.paths,
+            stream,
+            limits,
+            store.uploads,
+            float(created) if isinstance(created, int | float) else 0.0,
+        )
+
+    def key_list(keys: str | None) -> list[str] | None:
+        if keys is None:
+            return None
+        _bounded("keys", keys)
+        out = [k for k in keys.split(",") if k]
+        if len(out) > limits.query_keys:
+            raise Refused(
+                f"{len(out)} keys asked for; at most {limits.query_keys} per request", "invalid"
+            )
+        return out
+
+    def _bounded(name: str, value: str) -> str:
+        if len(value) > limits.query_chars:
+            raise Refused(
+                f"query parameter {name!r} is {len(value)} characters; at most "
+                f"{limits.query_chars}",
+                "invalid",
+            )
+        return value
+
+    def in_range(name: str, value: int, low: int, high: int) -> int:
+        if not low <= value <= high:
+            raise Refused(f"{name} must be between {low} and {high}, not {value}", "invalid")
+        return value
+
+    async def limited(limiter: anyio.CapacityLimiter, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
+
     @app.get(f"{API}/whoami")
     def whoami(who: User) -> dict[str, Any]:
         """The key's user and the entities it may write to."""
@@ -85,22 +177,38 @@ def create_app(root: Path | str, max_upload: int = DEFAULT_MAX_UPLOAD) -> FastAP
         return {"user": who, "teams": teams, "entities": [who, *teams]}
 
     @app.get(f"{API}/runs/{{entity}}/{{project}}")
-    def list_runs(entity: str, project: str, who: User) -> dict[str, Any]:
-        """The runs of a project, with their summaries."""
+    def list_runs(
+        entity: str, project: str, who: User, limit: int = 100, after: str = ""
+    ) -> Response:
+        """A page of the project's runs (by id, after the id `after`), with their summaries;
+        `next` is the `after` of the next page, or null. Streamed, a run at a time."""
         a = access(who, entity, project, write=False)
-        out = []
-        runs = iter_run_dirs(store.root, project_dir_name(entity, project))
-        for paths in sorted(runs, key=lambda p: p.dir.name):
-            run = StoredRun.load(paths)
-            if run is None:
-                continue
-            item = {k: run.meta.get(k) for k in LIST_FIELDS}
-            item["state"] = run.state
-            item["summary"] = run.summary
-            if a.member:
-                item["git"] = run.git
-            out.append(item)
-        return _json({"entity": entity, "project": project, "runs": out})
+        in_range("limit", limit, 1, limits.list_runs)
+        _bounded("after", after)
+        names = sorted(
+            p.dir.name
+            for p in iter_run_dirs(store.root, project_dir_name(entity, project))
+            if p.dir.name > after
+        )
+        page, more = names[:limit], len(names) > limit
+
+        def body() -> Iterator[bytes]:
+            yield dumps({"entity": entity, "project": project}, indent=None)[:-1] + b', "runs": ['
+            first = True
+            for run_id in page:
+                run = StoredRun.load(store.paths(entity, project, run_id))
+                if run is None:
+                    continue
+                item = {k: run.meta.get(k) for k in LIST_FIELDS}
+                item["state"] = run.state
+                item["summary"] = run.summary
+                if a.member:
+                    item["git"] = run.git
+                yield (b"" if first else b", ") + dumps(item, indent=None)
+                first = False
+            yield b'], "next": ' + dumps(page[-1] if more else None, indent=None) + b"}"
+
+        return StreamingResponse(body(), media_type="application/json")
 
     @app.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}")
     def get_run(entity: str, project: str, run_id: str, who: User) -> Response:
@@ -117,18 +225,10 @@ def create_app(root: Path | str, max_upload: int = DEFAULT_MAX_UPLOAD) -> FastAP
     ) -> JSONResponse:
         """Create or update a run: body `{"meta": run.json, "writers": [state, ...]}`."""
         access(who, entity, project, run_id, write=True)
-        body = await _read_body(request, MAX_META)
-        try:
-            doc = json.loads(body)
-        except ValueError as e:
-            raise Refused(f"body is not JSON: {e}", "invalid", 400) from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("meta"), dict):
-            raise Refused('body must be {"meta": {...}, "writers": [...]}', "invalid", 400)
-        writers = doc.get("writers") or []
-        if not isinstance(writers, list):
-            raise Refused('"writers" must be a list of writer states', "invalid", 400)
-        accounts.ensure_project(entity, project)
-        new = await run_in_threadpool(store.put_run, entity, project, run_id, doc["meta"], writers)
+        body = await read_body(request, limits.max_meta, limits)
+        meta, writers = parse_meta_body(body, limits)
+        new = await anyio.to_thread.run_sync(store.put_run, entity, project, run_id, meta, writers)
+        await anyio.to_thread.run_sync(accounts.ensure_project, entity, project)
         return JSONResponse({"created": new}, status_code=201 if new else 200)
 
     @app.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/segments")
@@ -144,14 +244,17 @@ def create_app(root: Path | str, max_upload: int = DEFAULT_MAX_UPLOAD) -> FastAP
     ) -> JSONResponse:
         """Upload one sealed segment; its name carries its sha256. Idempotent."""
         access(who, entity, project, run_id, write=True)
-        data = await _read_body(request, max_upload)
-        stored = await run_in_threadpool(
-            store.put_segment, entity, project, run_id, stream, name, data
-        )
+        seg = check_segment_name(stream, name)
+        paths = store.require_run(entity, project, run_id)
+        tmp, digest = await body_to_file(request, store.uploads, limits)
+        try:
+            stored = await limited(checks, store.place_segment, paths, stream, seg, tmp, digest)
+        finally:
+            tmp.unlink(missing_ok=True)
         return JSONResponse({"stored": stored}, status_code=201 if stored else 200)
 
     @app.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/history")
-    def history(
+    async def history(
         entity: str,
         project: str,
         run_id: str,
@@ -159,49 +262,52 @@ def create_app(root: Path | str, max_upload: int = DEFAULT_MAX_UPLOAD) -> FastAP
         keys: str | None = None,
         stream: str = "history",
         format: str = "json",
+        limit: int = 1000,
+        cursor: str | None = None,
     ) -> Response:
-        """Logged rows: JSON `{"rows": [...]}` (exact values) or `format=arrow` (tidy table)."""
+        """Logged values. JSON: a page `{"rows", "next", "skipped"}` of at most `limit` values
+        (pass `next` back as `cursor`). `format=arrow`: the tidy table, streamed whole."""
         access(who, entity, project, run_id, write=False)
-        if stream not in STREAMS or format not in ("json", "arrow"):
-            raise Refused("stream is 'history' or 'system'; format 'json'/'arrow'", "invalid", 400)
-        run = load_run(entity, project, run_id)
-        wanted = keys.split(",") if keys else None
+        if format not in ("json", "arrow"):
+            raise Refused("format is 'json' or 'arrow'", "invalid")
+        wanted = key_list(keys)
+        in_range("limit", limit, 1, limits.page_rows)
+        after = decode_cursor(_bounded("cursor", cursor)) if cursor else None
+        r = reader(entity, project, run_id, stream)
         if format == "arrow":
-            sink = pa.BufferOutputStream()
-            table = run.tidy(wanted, stream)
-            with pa.ipc.new_stream(sink, table.schema) as w:
-                w.write_table(table)
-            return Response(
-                sink.getvalue().to_pybytes(), media_type="application/vnd.apache.arrow.stream"
+            return StreamingResponse(
+                r.arrow_stream(wanted), media_type="application/vnd.apache.arrow.stream"
             )
-        return _json({"rows": list(run.scan_history(wanted, stream))})
+        rows, nxt = await limited(reads, r.page, wanted, after, limit)
+        return _json({"rows": rows, "next": nxt, "skipped": r.skipped})
+
+    @app.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/chart")
+    async def chart(
+        entity: str,
+        project: str,
+        run_id: str,
+        who: User,
+        keys: str,
+        buckets: int = 500,
+        x: str = "step",
+        stream: str = "history",
+    ) -> Response:
+        """Per key, `buckets` buckets along x (step, time or metric:KEY): x range, min, max,
+        last and count - what a chart draws, computed in DuckDB, never every row."""
+        access(who, entity, project, run_id, write=False)
+        wanted = key_list(keys) or []
+        in_range("buckets", buckets, 1, limits.chart_buckets)
+        r = reader(entity, project, run_id, stream)
+        table = await limited(reads, r.chart, wanted, buckets, _bounded("x", x))
+        return _json({"buckets": table.drop_columns(["run_key"]).to_pylist(), "skipped": r.skipped})
 
     return app
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is known to exceed `limit`."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Refused(f"body of {declared} bytes exceeds the limit of {limit}", "too_large", 413)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Refused(f"body exceeds the limit of {limit} bytes", "too_large", 413)
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status)
 
 
 def _json(doc: dict[str, Any]) -> Response:
     """JSON as run.json is written: NaN kept (Python's extension), histograms as dicts."""
     return Response(dumps(doc, indent=None), media_type="application/json")
-
-
-def serve(root: Path | str, host: str, port: int, max_upload: int = DEFAULT_MAX_UPLOAD) -> None:
-    """Run the server in the foreground until interrupted."""
-    import uvicorn
-
-    uvicorn.run(
-        create_app(root, max_upload), host=host, port=port, log_level="warning", access_log=False
-    )

@@ -127,13 +127,18 @@ def sync_run(
     local: LocalRun,
     entity: str,
     on_bytes: Callable[[int], None] | None = None,
+    result: RunSync | None = None,
 ) -> RunSync:
     """Ship one run; raises the client's errors (the caller decides to retry or report).
-    `on_bytes(size)` is called once per segment, sent or not, for progress bars."""
+    `on_bytes(size)` is called once per segment, sent or not, for progress bars. `result`,
+    when given, is filled in as the server confirms segments, so a caller knows what was
+    stored even when a later request fails."""
     meta = local.stored.meta
     project = str(meta.get("project") or local.paths.dir.parent.name)
     run_id = str(meta.get("id") or local.paths.dir.name)
-    result = RunSync(f"{entity}/{project}/{run_id}")
+    if result is None:
+        result = RunSync("")
+    result.target = f"{entity}/{project}/{run_id}"
     server = client.creds.base_url
     if up_to_date(local, server):
         result.skipped = result.complete = True

@@ -1,5 +1,6 @@
 """A real flightlog server in a subprocess on 127.0.0.1, and a TCP proxy that drops
-connections, for the sync tests."""
+connections, for the sync tests; the server's memory (RSS and its peak) and a snapshot of its
+store, for the hardening tests."""
 
 from __future__ import annotations
 
@@ -34,10 +35,13 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
 class LiveServer:
     """`flightlog server --root ROOT --port PORT`, for real; restartable on the same port."""
 
-    def __init__(self, root: Path, max_upload_mb: float | None = None) -> None:
+    def __init__(
+        self, root: Path, max_upload_mb: float | None = None, flags: tuple[str, ...] = ()
+    ) -> None:
         self.root = root
         self.port = free_port()
         self.max_upload_mb = max_upload_mb
+        self.flags = flags
         self.proc: subprocess.Popen[bytes] | None = None
         self.accounts = Accounts(root)
 
@@ -58,6 +62,7 @@ class LiveServer:
         ]
         if self.max_upload_mb is not None:
             args += ["--max-upload-mb", str(self.max_upload_mb)]
+        args += self.flags
         with open(self.root / "server.log", "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         wait_for_port(self.port)
@@ -77,6 +82,24 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def rss_mb(self) -> float:
+        """The server process's resident memory now."""
+        return _status_kb(self.pid, "VmRSS") / 1024
+
+    def reset_peak(self) -> float:
+        """Reset the kernel's peak-RSS mark of the server (VmHWM) to its RSS now; return it."""
+        Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+        return self.rss_mb()
+
+    def peak_mb(self) -> float:
+        """The most resident memory the server had since `reset_peak` (or its start)."""
+        return _status_kb(self.pid, "VmHWM") / 1024
 
     def user(self, name: str) -> str:
         """Add a user and return a fresh key of theirs."""
@@ -162,3 +185,77 @@ def server_rows(root: Path, entity: str, project: str, run_id: str) -> list[dict
     run = StoredRun.load(RunPaths.of(root, project_dir_name(entity, project), run_id))
     assert run is not None, f"the server has no run {entity}/{project}/{run_id}"
     return list(run.scan_history())
+
+
+def _status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise LookupError(field)
+
+
+def store_tree(root: Path) -> dict[str, str]:
+    """Every file and directory under a server root with its content's sha256 (directories:
+    ""), but the server's log and the accounts database: what a refused request must leave
+    exactly as it was."""
+    import hashlib
+
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.name == "server.log" or p.name.startswith("accounts.sqlite"):
+            continue
+        rel = str(p.relative_to(root))
+        out[rel] = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else ""
+    return out
+
+
+def tidy_table(
+    steps: int,
+    keys: tuple[str, ...] = ("loss",),
+    writer: str = "w1",
+    start: int = 0,
+    kind: int = 0,
+    text: str | None = None,
+):
+    """A history segment's rows: every key at every step (float values unless `kind`)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from flightlog.store.schema import segment_schema
+
+    n = steps * len(keys)
+    step = np.repeat(np.arange(start, start + steps, dtype=np.int64), len(keys))
+    return pa.table(
+        {
+            "step": step,
+            "time": pa.array(step * 1000, pa.timestamp("us", "UTC")),
+            "key": pa.array(list(keys) * steps, pa.string()),
+            "value": pa.nulls(n, pa.float64()) if text else pa.array(step.astype(np.float64)),
+            "kind": pa.array(np.full(n, kind, np.int8)),
+            "text": pa.array([text] * n if text else pa.nulls(n), pa.string()),
+        },
+        schema=segment_schema(writer, ""),
+    )
+
+
+def segment_file(directory: Path, tables, writer: str = "w1", seq: int = 1, **kw) -> Path:
+    """Write `tables` (one table, or an iterable streamed in as row groups) as a sealed
+    segment in `directory`, named by its sha256 as the store names them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from flightlog.store.segments import sha256_file
+
+    tables = [tables] if isinstance(tables, pa.Table) else tables
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".{writer}-{seq}.tmp"
+    writer_ = None
+    for t in tables:
+        if writer_ is None:
+            writer_ = pq.ParquetWriter(tmp, t.schema, compression="zstd", **kw)
+        writer_.write_table(t)
+    assert writer_ is not None
+    writer_.close()
+    path = directory / f"{writer}-{seq:06d}-{sha256_file(tmp)}.parquet"
+    tmp.rename(path)
+    return path

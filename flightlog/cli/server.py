@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from flightlog.sync.accounts import Accounts
+    from flightlog.sync.limits import ServerLimits
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -25,13 +26,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--root", metavar="DIR", help="the server's store (required)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    p.add_argument(
-        "--max-upload-mb",
-        type=float,
-        default=256,
-        metavar="MB",
-        help="refuse uploads larger than this (default 256)",
-    )
+    from flightlog.sync.limits import FLAGS, flag_default
+
+    for flag, fields, unit, help_ in FLAGS:
+        default = flag_default(fields, unit)
+        shown = f"{default:,}" if isinstance(default, int) else f"{default:g}"
+        p.add_argument(
+            flag,
+            type=type(default),
+            default=default,
+            metavar="N",
+            help=f"{help_} (default {shown})",
+        )
     p.set_defaults(func=cmd_serve)
     admin = p.add_subparsers(dest="admin", metavar="WHAT")
     groups = {
@@ -82,6 +88,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         a.set_defaults(func=func)
 
 
+def _limits(args: argparse.Namespace) -> ServerLimits:
+    from flightlog.sync.limits import FLAGS, from_flags
+
+    return from_flags({flag: getattr(args, flag[2:].replace("-", "_")) for flag, *_ in FLAGS})
+
+
 def _accounts(args: argparse.Namespace) -> Accounts:
     from flightlog.sync.accounts import Accounts
 
@@ -93,14 +105,15 @@ def _accounts(args: argparse.Namespace) -> Accounts:
 def cmd_serve(args: argparse.Namespace) -> int:
     if not args.root:
         raise ValueError("the server needs --root DIR: the directory it stores runs in")
-    from flightlog.sync.server import serve
+    from flightlog.sync.serve import serve
 
+    limits = _limits(args)
     print(
         f"flightlog server on http://{args.host}:{args.port} storing into {args.root} "
         f"(API at /api/v1, docs at /docs)",
         flush=True,
     )
-    serve(Path(args.root), args.host, args.port, int(args.max_upload_mb * 1024 * 1024))
+    serve(Path(args.root), args.host, args.port, limits)
     return 0
 
 

@@ -14,6 +14,7 @@ from ._common import console, root
 if TYPE_CHECKING:
     from flightlog.sync.client import ServerClient
     from flightlog.sync.credentials import Credentials
+    from flightlog.sync.uploader import RunSync
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -156,9 +157,14 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
     """Sync each run once; a run the server refuses does not stop the others."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from flightlog._errors import NotLoggedInError, ServerUnavailableError, SyncError
+    from flightlog._errors import (
+        NotLoggedInError,
+        ServerStorageFullError,
+        ServerUnavailableError,
+        SyncError,
+    )
     from flightlog.store.layout import RunPaths
-    from flightlog.sync.uploader import Entities, load_local, sync_run
+    from flightlog.sync.uploader import Entities, RunSync, load_local, sync_run
 
     locals_ = [lr for d in dirs if (lr := load_local(RunPaths(d))) is not None]
     total_mb = sum(lr.total_bytes() for lr in locals_) / 1e6
@@ -190,20 +196,27 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
             )
 
         for i, lr in enumerate(locals_, 1):
+            r = RunSync(lr.key)  # what the server confirmed, even if a later request fails
             try:
-                r = sync_run(client, lr, entities.of(lr), on_bytes=on_bytes)
+                sync_run(client, lr, entities.of(lr), on_bytes=on_bytes, result=r)
             except NotLoggedInError:
                 raise  # nothing else can work either: one line, non-zero exit
             except ServerUnavailableError as e:
-                failed.append((lr.key, str(e)))
-                failed.extend((o.key, "not tried: the server is unreachable") for o in locals_[i:])
+                failed.append((lr.key, _partly(r, e)))
+                why = (
+                    "the server is out of disk space"
+                    if isinstance(e, ServerStorageFullError)
+                    else "the server is unreachable"
+                )
+                failed.extend((o.key, f"not tried: {why}") for o in locals_[i:])
                 break
             except SyncError as e:
-                failed.append((lr.key, str(e)))
+                failed.append((lr.key, _partly(r, e)))
             else:
+                (done if r.complete else pending).append((lr.key, ", ".join(r.pending)))
+            finally:
                 sent += r.sent
                 sent_bytes += r.bytes
-                (done if r.complete else pending).append((lr.key, ", ".join(r.pending)))
             bar.update(runs_task, completed=i, detail=f"{i}/{len(locals_)}")
     secs = time.monotonic() - start
     out.print(
@@ -217,6 +230,11 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
     for key, why in failed:
         out.print(f"  failed: {key}: {why}", style="red")
     return 1 if failed else 0
+
+
+def _partly(r: RunSync, e: Exception) -> str:
+    """Why a run failed, and what of it the server did store before that."""
+    return (f"{r.sent} segment(s) stored before: " if r.sent else "") + str(e)
 
 
 def _watch(args: argparse.Namespace, creds: Credentials) -> int:

@@ -1,0 +1,123 @@
+"""The page headers of a Parquet column chunk, read without decoding any page.
+
+A footer's sizes are only what the writer says. The sizes a reader actually allocates come
+from each page's header: `uncompressed_page_size` is the buffer a page is decompressed into.
+So before a segment is decoded, every page header is read and its sizes checked against the
+footer and a per-page cap - a file that lies in its footer is caught here, before pyarrow
+trusts it.
+
+Page headers are Thrift structs in the compact protocol: PageHeader starts with the
+required fields 1 type, 2 uncompressed_page_size and 3 compressed_page_size; the rest is
+skipped field by field, which gives the header's length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import BinaryIO
+
+#: a page header is tens of bytes (plus statistics); a longer one is not a page header
+MAX_HEADER = 64 * 1024
+_BOOL_TRUE, _BOOL_FALSE, _BYTE, _I16, _I32, _I64, _DOUBLE, _BINARY = range(1, 9)
+_LIST, _SET, _MAP, _STRUCT = 9, 10, 11, 12
+
+
+class BadPage(ValueError):
+    """A page header that cannot be read, or does not fit its column chunk."""
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def byte(self) -> int:
+        if self.pos >= len(self.data):
+            raise BadPage("page header runs past its end")
+        b = self.data[self.pos]
+        self.pos += 1
+        return b
+
+    def varint(self) -> int:
+        out = shift = 0
+        while True:
+            b = self.byte()
+            out |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return out
+            shift += 7
+            if shift > 63:
+                raise BadPage("varint too long in a page header")
+
+    def zigzag(self) -> int:
+        n = self.varint()
+        return (n >> 1) ^ -(n & 1)
+
+    def skip(self, kind: int, depth: int = 0) -> None:
+        if depth > 16:
+            raise BadPage("page header nested too deeply")
+        if kind in (_BOOL_TRUE, _BOOL_FALSE):
+            return
+        if kind == _BYTE:
+            self.byte()
+        elif kind in (_I16, _I32, _I64):
+            self.varint()
+        elif kind == _DOUBLE:
+            self.pos += 8
+        elif kind == _BINARY:
+            size = self.varint()  # (not `self.pos += self.varint()`: pos is read first)
+            self.pos += size
+        elif kind in (_LIST, _SET):
+            head = self.byte()
+            size, elem = head >> 4, head & 0x0F
+            if size == 15:
+                size = self.varint()
+            for _ in range(size):
+                self.byte() if elem in (_BOOL_TRUE, _BOOL_FALSE) else self.skip(elem, depth + 1)
+        elif kind == _MAP:
+            size = self.varint()
+            if size:
+                types = self.byte()
+                for _ in range(size):
+                    self.skip(types >> 4, depth + 1)
+                    self.skip(types & 0x0F, depth + 1)
+        elif kind == _STRUCT:
+            self.struct(depth + 1)
+        else:
+            raise BadPage(f"unknown Thrift type {kind} in a page header")
+        if self.pos > len(self.data):
+            raise BadPage("page header runs past its end")
+
+    def struct(self, depth: int = 0, want: tuple[int, ...] = ()) -> dict[int, int]:
+        """Skip a struct; return the integer fields numbered in `want`."""
+        found: dict[int, int] = {}
+        field = 0
+        while True:
+            head = self.byte()
+            if head == 0:
+                return found
+            delta, kind = head >> 4, head & 0x0F
+            field = field + delta if delta else self.zigzag()
+            if field in want and kind in (_I16, _I32, _I64):
+                found[field] = self.zigzag()
+            else:
+                self.skip(kind, depth)
+
+
+def page_sizes(f: BinaryIO, start: int, length: int) -> Iterator[tuple[int, int]]:
+    """(uncompressed, compressed) size of each page of the column chunk at `start` spanning
+    `length` bytes; BadPage if the headers do not tile the chunk exactly."""
+    pos, end = start, start + length
+    while pos < end:
+        f.seek(pos)
+        r = _Reader(f.read(min(MAX_HEADER, end - pos)))
+        fields = r.struct(want=(2, 3))
+        if 2 not in fields or 3 not in fields:
+            raise BadPage("a page header without its sizes")
+        uncompressed, compressed = fields[2], fields[3]
+        if uncompressed < 0 or compressed < 0:
+            raise BadPage("a page header with a negative size")
+        yield uncompressed, compressed
+        pos += r.pos + compressed
+    if pos != end:
+        raise BadPage("the pages run past their column chunk")

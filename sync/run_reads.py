@@ -1,0 +1,294 @@
+"""Reading a run on the server with bounded memory, whatever its size.
+
+Every read goes through DuckDB over the run's sealed segments with a memory limit (it spills
+to `.uploads/` beyond), one thread, and an answer of bounded size:
+
+- history as JSON comes in pages of at most `page_rows` logged values, in (step, writer,
+  key) order, with a cursor for the next page;
+- history as Arrow streams batch by batch, never the whole table;
+- a chart is `store.query.downsample` - min, max and last per bucket, as the local UI
+  draws it - on a one-run view of the segments, so its answer is buckets x keys rows.
+
+A segment that cannot be read (a corrupt file, or one stored before values were checked) is
+skipped with a warning naming it, and listed in the answer's `skipped`; the rest is served.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from flightlog.store.layout import RunPaths
+from flightlog.store.query import downsample
+from flightlog.store.schema import (
+    HIST,
+    HISTORY_SCHEMA,
+    WRITER_ID_KEY,
+    WRITER_LABEL_KEY,
+    decode_value,
+    validate_history_table,
+)
+from flightlog.store.segments import list_segments
+
+from .limits import ServerLimits
+from .refused import Refused
+
+log = logging.getLogger("flightlog.server")
+ARROW_BATCH = 8192
+TIDY_SCHEMA = HISTORY_SCHEMA.append(pa.field("writer", pa.string()))
+
+#: (path, size, mtime) -> writer label, or None for a segment to skip; sealed segments never
+#: change, so each is checked once per server process
+_footers: dict[tuple[str, int, int], str | None] = {}
+_footers_lock = threading.Lock()
+
+
+def _label(path: Path) -> str | None:
+    """The writer label of a readable segment (from its footer), or None if unreadable."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    with _footers_lock:
+        if key in _footers:
+            return _footers[key]
+    try:
+        schema = pq.read_schema(path)
+        validate_history_table(schema.empty_table())
+        md = schema.metadata or {}
+        label: str | None = (md.get(WRITER_LABEL_KEY) or md.get(WRITER_ID_KEY) or b"").decode()
+    except Exception as e:  # any unreadable file is skipped, whatever pyarrow raised
+        log.warning("skipping unreadable segment %s: %s", path, e)
+        label = None
+    with _footers_lock:
+        if len(_footers) > 100_000:
+            _footers.clear()
+        _footers[key] = label
+    return label
+
+
+def encode_cursor(row: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(row)).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    try:
+        row = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if isinstance(row, list) and len(row) == 5 and isinstance(row[0], int):
+            return row
+    except ValueError:
+        pass
+    raise Refused("invalid cursor: pass the `next` of the previous page unchanged", "invalid")
+
+
+@dataclass
+class Segment:
+    path: Path
+    label: str
+
+
+@dataclass
+class RunReader:
+    """The readable sealed segments of one stream of one run, and the reads over them."""
+
+    paths: RunPaths
+    stream: str
+    limits: ServerLimits
+    spill: Path
+    created_at: float = 0.0
+    segments: list[Segment] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for name, path in list_segments(self.paths.stream(self.stream)):
+            label = _label(path) if name.sealed else None
+            if label is None:
+                self.skipped.append(path.name)
+            else:
+                self.segments.append(Segment(path, label or name.writer))
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect(config={"threads": 1, "memory_limit": f"{self.limits.read_memory}B"})
+        con.execute("SET temp_directory = ?", [str(self.spill)])
+        con.execute("SET preserve_insertion_order = false")
+        return con
+
+    def _skip(self, seg: Segment, why: object) -> None:
+        """Leave a segment out, now and in later requests (sealed segments never change)."""
+        log.warning("skipping unreadable segment %s: %s", seg.path, why)
+        self.segments.remove(seg)
+        self.skipped.append(seg.path.name)
+        with _footers_lock:
+            for key in [k for k in _footers if k[0] == str(seg.path)]:
+                _footers[key] = None
+
+    # -- history as JSON, a page at a time -------------------------------------------------
+    def page(
+        self, keys: list[str] | None, after: list[Any] | None, limit: int
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Up to `limit` logged values after the cursor `after`, as rows (one dict per writer
+        and step; a row cut by the page's end continues on the next page)."""
+        while True:
+            tidy = self._page_tidy(keys, after, limit)
+            try:
+                rows = self._rows(tidy)
+            except _BadSegment as e:
+                self._skip(e.segment, e.cause)
+                continue
+            last = tidy[-1] if len(tidy) == limit else None
+            return rows, (encode_cursor(last[:5]) if last else None)
+
+    def _page_tidy(
+        self, keys: list[str] | None, after: list[Any] | None, limit: int
+    ) -> list[tuple[Any, ...]]:
+        if not self.segments:
+            return []
+        where, params = ["true"], {"files": [str(s.path) for s in self.segments]}
+        if keys is not None:
+            where.append("p.key IN (SELECT unnest($keys::VARCHAR[]))")
+            params["keys"] = keys
+        if after is not None:
+            where.append(
+                "(p.step, f.label, p.key, f.seg, p.file_row_number) > ($a0, $a1, $a2, $a3, $a4)"
+            )
+            where.append("p.step >= $a0")  # the same, in a form Parquet statistics can skip by
+            params.update({f"a{i}": v for i, v in enumerate(after)})
+        con = self._connect()
+        try:
+            con.register("f", self._files_table())
+            return con.execute(
+                "SELECT p.step, f.label, p.key, f.seg, p.file_row_number, epoch_us(p.time), "
+                "p.value, p.kind, p.text FROM read_parquet($files, filename=true, "
+                "file_row_number=true) p JOIN f USING (filename) WHERE "
+                + " AND ".join(where)
+                + " ORDER BY p.step, f.label, p.key, f.seg, p.file_row_number LIMIT $limit",
+                {**params, "limit": limit},
+            ).fetchall()
+        except duckdb.OutOfMemoryException:
+            raise Refused(
+                "this page needs more memory than the server gives one read: ask for fewer "
+                "rows (limit=)",
+                "too_large",
+                413,
+            ) from None
+        except duckdb.Error as e:  # a file that fails mid-read: find it, skip it, go on
+            bad = next((s for s in self.segments if str(s.path) in str(e)), None)
+            if bad is None:
+                raise
+            self._skip(bad, e)
+            return self._page_tidy(keys, after, limit)
+        finally:
+            con.close()
+
+    def _files_table(self) -> pa.Table:
+        return pa.table(
+            {
+                "filename": [str(s.path) for s in self.segments],
+                "label": [s.label for s in self.segments],
+                "seg": [s.path.name for s in self.segments],
+            }
+        )
+
+    def _rows(self, tidy: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        current: dict[str, Any] | None = None
+        for step, label, key, seg, _, us, value, kind, text in tidy:
+            if current is None or current["_step"] != step or current["_writer"] != label:
+                t = us / 1e6
+                current = {
+                    "_step": step,
+                    "_timestamp": t,
+                    "_runtime": t - self.created_at,
+                    "_writer": label,
+                }
+                rows.append(current)
+            try:
+                if None in (step, us, key) or not 0 <= kind <= HIST:
+                    raise ValueError(f"invalid row: step {step}, key {key!r}, kind {kind}")
+                current[key] = decode_value(value, kind, text)
+            except Exception as e:  # a value stored before values were checked
+                raise _BadSegment(next(s for s in self.segments if s.path.name == seg), e) from e
+        return rows
+
+    # -- history as Arrow, streamed ----------------------------------------------------------
+    def arrow_stream(self, keys: list[str] | None) -> Iterator[bytes]:
+        """The tidy table (plus `writer`) as one Arrow IPC stream, a batch at a time."""
+        sink = io.BytesIO()
+        want = pa.array(keys, pa.string()) if keys is not None else None
+        with pa.ipc.new_stream(sink, TIDY_SCHEMA) as out:
+            for seg in list(self.segments):
+                try:
+                    pf = pq.ParquetFile(seg.path)
+                    for b in pf.iter_batches(batch_size=ARROW_BATCH, use_threads=False):
+                        if want is not None:
+                            b = b.filter(pc.is_in(b.column("key"), want))
+                        cols = [*b.columns, pa.repeat(seg.label, b.num_rows)]
+                        out.write_batch(pa.RecordBatch.from_arrays(cols, schema=TIDY_SCHEMA))
+                        yield _drain(sink)
+                except (OSError, pa.ArrowException) as e:
+                    self._skip(seg, e)
+        yield _drain(sink)
+
+    # -- charts ------------------------------------------------------------------------------
+    def chart(self, keys: list[str], buckets: int, x: str) -> pa.Table:
+        """min/max/last per bucket per key: the local UI's `downsample`, in DuckDB."""
+        con = self._connect()
+        try:
+            return downsample(_OneRun(con, self), ["run"], keys, buckets, x)  # type: ignore[arg-type]
+        except duckdb.OutOfMemoryException:
+            raise Refused(
+                "this chart needs more memory than the server gives one read: ask for "
+                "fewer keys or buckets",
+                "too_large",
+                413,
+            ) from None
+        except ValueError as e:
+            raise Refused(str(e), "invalid") from None
+        finally:
+            con.close()
+
+
+def _drain(sink: io.BytesIO) -> bytes:
+    data = sink.getvalue()
+    sink.seek(0)
+    sink.truncate()
+    return data
+
+
+class _BadSegment(Exception):
+    def __init__(self, segment: Segment, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.segment = segment
+        self.cause = cause
+
+
+class _OneRun:
+    """What `downsample` needs of an Index (`con`, `root`, `arrow()` and a `segments`
+    table), for the readable segments of one run: no index file, no catch-up."""
+
+    root = Path("/")
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, reader: RunReader) -> None:
+        self.con = con
+        con.execute(
+            "CREATE TEMP TABLE segments (run_key VARCHAR, path VARCHAR, writer VARCHAR, "
+            "label VARCHAR, sealed BOOLEAN)"
+        )
+        if reader.segments:
+            con.executemany(
+                "INSERT INTO segments VALUES ('run', ?, ?, ?, true)",
+                [[str(s.path), s.label, s.label] for s in reader.segments],
+            )
+
+    def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        return self.con.sql(sql, params=params).to_arrow_table()

@@ -1,0 +1,186 @@
+"""Checking an uploaded segment file before it is stored, with bounded memory.
+
+A Parquet file can promise far more than it weighs: 411 KB of zstd can hold 20 million
+constant rows (~800 MB decoded). So nothing is decoded before the footer has been read and
+bounded - footer size, rows, row groups, columns, declared uncompressed size - and the
+schema checked, and every page header read (`parquet_pages.py`): the buffers pyarrow will
+allocate are then known and bounded, even if the footer lies. Then the values are checked a
+batch at a time, with `key` and `text` read as dictionaries so that a long string repeated a
+million times is looked at once and never expanded; the decoded size of the text is summed
+from the dictionary and bounded too. A segment that passes decodes into at most
+`SegmentLimits` worth of memory, which is what every later reader of the server's store
+relies on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from flightlog.store.schema import (
+    HISTORY_SCHEMA,
+    WRITER_ID_KEY,
+    validate_history_table,
+    validate_history_values,
+)
+
+from .limits import MB, SegmentLimits
+from .parquet_pages import BadPage, page_sizes
+from .refused import Refused
+
+#: a history footer is a few KB; anything near this is not one of ours
+MAX_FOOTER = 1 * MB
+#: one page, decompressed (pyarrow writes pages of 1 MB)
+MAX_PAGE = 64 * MB
+#: rows decoded at a time while the values are checked (~2 MB of fixed-width columns)
+BATCH_ROWS = 64 * 1024
+#: pyarrow's bounds on decoding the footer (its defaults allow 100 MB strings)
+_THRIFT = {"thrift_string_size_limit": MAX_FOOTER, "thrift_container_size_limit": 64 * 1024}
+
+
+def _too_big(what: str, got: int, limit: int, unit: str, flag: str) -> Refused:
+    how = f" (`flightlog server {flag}`)" if flag else ""
+    return Refused(
+        f"the segment {what} {got:,} {unit}, over the server's limit of {limit:,}{how}: "
+        "ask the server's admin to raise the limit, or seal smaller segments",
+        "segment_too_large",
+        413,
+    )
+
+
+def _footer(path: Path, size: int) -> None:
+    with open(path, "rb") as f:
+        if size < 12 or f.read(4) != b"PAR1":
+            raise Refused("the body is not a Parquet file (no PAR1 magic)", "not_parquet")
+        f.seek(size - 8)
+        tail = f.read(8)
+    if tail[4:] != b"PAR1":
+        raise Refused("the body is not a Parquet file (no PAR1 footer)", "not_parquet")
+    length = int.from_bytes(tail[:4], "little")
+    if length > MAX_FOOTER or length > size - 12:
+        raise Refused(
+            f"the Parquet footer claims {length:,} bytes; a history segment's is a few KB",
+            "not_parquet",
+        )
+
+
+def check_segment_file(path: Path, writer: str, limits: SegmentLimits) -> None:
+    """Refused unless `path` is a history segment of `writer` within `limits`."""
+    _footer(path, path.stat().st_size)
+    try:
+        pf = pq.ParquetFile(path, **_THRIFT)
+        md = pf.metadata
+    except Exception as e:  # pyarrow raises several types for garbage
+        raise Refused(f"the body is not a Parquet file: {e}", "not_parquet") from None
+    with pf:
+        if md.num_columns != len(HISTORY_SCHEMA):
+            raise Refused(
+                f"the segment has {md.num_columns} columns, a history segment has "
+                f"{len(HISTORY_SCHEMA)}",
+                "wrong_schema",
+            )
+        try:
+            validate_history_table(pf.schema_arrow.empty_table())
+        except ValueError as e:
+            raise Refused(str(e), "wrong_schema") from None
+        wid = (pf.schema_arrow.metadata or {}).get(WRITER_ID_KEY)
+        if wid is not None and wid.decode(errors="replace") != writer:
+            raise Refused(
+                f"the segment was written by writer {wid.decode(errors='replace')!r}, "
+                f"not {writer!r} as its name says",
+                "wrong_schema",
+            )
+        if md.num_rows > limits.rows:
+            raise _too_big("declares", md.num_rows, limits.rows, "rows", "--max-segment-rows")
+        if md.num_row_groups > limits.row_groups:
+            raise _too_big(
+                "has", md.num_row_groups, limits.row_groups, "row groups", "--max-row-groups"
+            )
+        declared = 0
+        for i in range(md.num_row_groups):
+            rg = md.row_group(i)
+            size = max(
+                rg.total_byte_size,
+                sum(rg.column(j).total_uncompressed_size for j in range(rg.num_columns)),
+            )
+            if size > limits.row_group:
+                raise _too_big(
+                    f"has a row group ({i}) that declares",
+                    size,
+                    limits.row_group,
+                    "bytes uncompressed",
+                    "--max-row-group-mb",
+                )
+            declared += size
+        if declared > limits.uncompressed:
+            raise _too_big(
+                "declares", declared, limits.uncompressed, "bytes uncompressed", "--max-segment-mb"
+            )
+        _check_pages(path, md, limits)
+    _check_values(path, md.num_rows, limits)
+
+
+def _check_pages(path: Path, md: pq.FileMetaData, limits: SegmentLimits) -> None:
+    """Every page header within its column chunk's declared size and MAX_PAGE: what pyarrow
+    will allocate to decompress a page is then bounded before it decodes any."""
+    with open(path, "rb") as f:
+        for i in range(md.num_row_groups):
+            rg = md.row_group(i)
+            for j in range(rg.num_columns):
+                c = rg.column(j)
+                start = c.data_page_offset
+                if c.has_dictionary_page and 0 < (c.dictionary_page_offset or 0) < start:
+                    start = c.dictionary_page_offset
+                total = 0
+                try:
+                    for uncompressed, _ in page_sizes(f, start, c.total_compressed_size):
+                        if uncompressed > MAX_PAGE:
+                            raise _too_big(
+                                "has a page that declares", uncompressed, MAX_PAGE, "bytes", ""
+                            )
+                        total += uncompressed
+                except BadPage as e:
+                    raise Refused(f"not a valid Parquet file: {e}", "not_parquet") from None
+                if total > c.total_uncompressed_size:
+                    raise Refused(
+                        f"the pages of column {c.path_in_schema!r} declare {total:,} bytes, "
+                        f"its footer {c.total_uncompressed_size:,}: not a valid Parquet file",
+                        "not_parquet",
+                    )
+
+
+def _check_values(path: Path, declared_rows: int, limits: SegmentLimits) -> None:
+    try:
+        with pq.ParquetFile(path, read_dictionary=["key", "text"], **_THRIFT) as pf:
+            _check_batches(pf, declared_rows, limits)
+    except Refused:
+        raise
+    except (OSError, pa.ArrowException) as e:
+        raise Refused(f"the body is not a readable Parquet file: {e}", "not_parquet") from None
+    except ValueError as e:
+        raise Refused(f"invalid segment contents: {e}", "invalid_values") from None
+
+
+def _check_batches(pf: pq.ParquetFile, declared_rows: int, limits: SegmentLimits) -> None:
+    """One batch in memory at a time; the strings stay dictionaries."""
+    rows = text = 0
+    for batch in pf.iter_batches(batch_size=BATCH_ROWS, use_threads=False):
+        rows += batch.num_rows
+        if rows > declared_rows:
+            raise Refused("the segment holds more rows than its footer says", "not_parquet")
+        for name in ("key", "text"):
+            text += _decoded_bytes(batch.column(name))
+        if text > limits.text:
+            raise _too_big("decodes to", text, limits.text, "bytes of text", "--max-segment-mb")
+        validate_history_values(batch)
+
+
+def _decoded_bytes(col: pa.Array) -> int:
+    """Bytes the column's strings take once decoded, summed without decoding them."""
+    if isinstance(col, pa.DictionaryArray):
+        lengths = pc.binary_length(col.dictionary)
+        return int(pc.sum(pc.take(lengths, col.indices)).as_py() or 0)
+    return int(pc.sum(pc.binary_length(col)).as_py() or 0)

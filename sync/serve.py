@@ -1,0 +1,80 @@
+"""Running the app on uvicorn with the connection-level timeouts a shared service needs.
+
+uvicorn closes idle keep-alive connections (`timeout_keep_alive`) but waits forever for the
+headers of a request: a client that opens connections and trickles header bytes (slow loris)
+would hold them all. `_TimedH11` closes a connection whose request headers are not complete
+within `header_timeout` seconds of the connection opening or the previous response ending.
+Bodies are bounded in the app itself (`bodies.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from .limits import ServerLimits
+
+
+def serve(root: Path | str, host: str, port: int, limits: ServerLimits | None = None) -> None:
+    """Run the server in the foreground until interrupted."""
+    import uvicorn
+
+    from .server import create_app
+
+    limits = limits or ServerLimits()
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.getLogger("flightlog.server").addHandler(handler)
+    config = uvicorn.Config(
+        create_app(root, limits),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        http=_protocol(limits.header_timeout),
+        timeout_keep_alive=min(5, int(limits.idle_timeout)) or 1,
+        timeout_graceful_shutdown=10,
+        limit_concurrency=limits.max_connections,
+    )
+    uvicorn.Server(config).run()
+
+
+def _protocol(header_timeout: float) -> type:
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class _TimedH11(H11Protocol):
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._header_timer = self.loop.call_later(header_timeout, self._headers_too_slow)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _headers_too_slow(self) -> None:
+            if self.cycle is None or self.cycle.response_complete:
+                self.transport.close()
+
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self.cycle is not None and not self.cycle.response_complete:
+                self._disarm()  # the headers are in: the app bounds the body
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return _TimedH11

@@ -1,0 +1,142 @@
+"""A full disk on the server: each refused upload is a 507 with a JSON error that leaves
+nothing behind, `flightlog sync` reports it as such and counts the segments the server did
+confirm, and syncing again once there is space sends exactly the rest.
+
+The disk is a real 2 MB tmpfs mounted as the server's root, which needs root (CAP_SYS_ADMIN);
+elsewhere the test is skipped."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from .conftest import cli, python_script
+from .servers import LiveServer
+
+pytestmark = pytest.mark.slow
+
+
+def _mount(path: Path, size: str, remount: bool = False) -> bool:
+    opts = f"remount,size={size}" if remount else f"size={size}"
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], capture_output=True, text=True
+    )
+    return r.returncode == 0
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    root = tmp_path / "server"
+    root.mkdir()
+    if os.geteuid() != 0 or not _mount(root, "2m"):
+        pytest.skip("mounting a tmpfs needs root")
+    yield root
+    subprocess.run(["umount", "-l", str(root)], check=False)
+
+
+def _sync(server: LiveServer, key: str) -> tuple[int, str]:
+    env = {**server.env(key)}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        r = cli("sync", "--all", timeout=300)
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return r.returncode, r.stdout + r.stderr
+
+
+def _make_run() -> list[Path]:
+    """One local run of about 6 MB of sealed segments: three times the server's disk."""
+    r = python_script(
+        "import numpy as np, flightlog\n"
+        "run = flightlog.init(project='p', settings={'segment_rows': 20_000})\n"
+        "rng = np.random.default_rng(0)\n"
+        "for i in range(60):\n"
+        "    for x in rng.random(20_000):\n"
+        "        run.log({'x': float(x)})\n"
+        "run.finish()\n",
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    local = list(Path("store/runs/p").glob("*/history/*.parquet"))
+    assert len(local) >= 10 and sum(p.stat().st_size for p in local) > 4_000_000
+    return local
+
+
+def _on_server(root: Path) -> list[str]:
+    return sorted(p.name for p in (root / "runs").glob("alice.p/*/history/*.parquet"))
+
+
+def test_a_full_disk_is_a_507_that_sync_reports_and_resumes_from(small_disk: Path):
+    local = _make_run()
+    total = len(local)
+    server = LiveServer(small_disk).start()
+    try:
+        key = server.user("alice")
+        rc, out = _sync(server, key)
+        stored = list((small_disk / "runs").glob("alice.p/*/history/*.parquet"))
+        assert rc == 1, out
+        assert "out of disk space (HTTP 507)" in out and "nothing was lost" in out, out
+        assert "Traceback" not in out
+        assert 0 < len(stored) < total
+        assert f"{len(stored)} segment(s) sent" in out, out  # what the server confirmed
+        assert f"{len(stored)} segment(s) stored before" in out
+        assert not list((small_disk / ".uploads").iterdir()), "a refused upload left a file"
+        log = (small_disk / "server.log").read_text()
+        assert "disk full" in log
+        # space again: the next sync sends exactly the rest
+        assert _mount(small_disk, "64m", remount=True)
+        rc, out = _sync(server, key)
+        assert rc == 0, out
+        assert re.search(rf"\b{total - len(stored)} segment\(s\) sent", out), out
+        assert _on_server(small_disk) == sorted(p.name for p in local)
+    finally:
+        server.stop()
+
+
+def test_the_sync_agent_backs_off_on_a_full_disk_and_ships_the_rest_later(
+    small_disk: Path, tmp_path: Path
+):
+    local = _make_run()
+    server = LiveServer(small_disk).start()
+    agent_log = tmp_path / "agent.log"
+    try:
+        key = server.user("alice")
+        with open(agent_log, "w") as out:
+            agent = subprocess.Popen(
+                [sys.executable, "-m", "flightlog.cli", "sync", "--watch", "store"],
+                env={**os.environ, **server.env(key)},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            _wait(lambda: "HTTP 507" in agent_log.read_text(), "the agent meets the full disk")
+            assert 0 < len(_on_server(small_disk)) < len(local)
+            assert _mount(small_disk, "64m", remount=True)
+            want = sorted(p.name for p in local)
+            _wait(lambda: _on_server(small_disk) == want, "the agent ships the rest")
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            agent.wait(timeout=30)
+        assert "Traceback" not in agent_log.read_text()
+    finally:
+        server.stop()
+
+
+def _wait(cond: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, f"timed out waiting until {what}"
+        time.sleep(0.2)

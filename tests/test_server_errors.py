@@ -1,0 +1,165 @@
+"""Every refusal is a 4xx with a JSON error and changes nothing; request bodies and headers
+that stall or trickle (slow loris) are cut off by the server's timeouts."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pyarrow.parquet as pq
+import pytest
+
+from flightlog.sync.client import ServerClient
+from flightlog.sync.credentials import Credentials
+
+from .servers import LiveServer, segment_file, store_tree, tidy_table
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    srv = LiveServer(
+        tmp_path / "server",
+        flags=("--idle-timeout", "2", "--body-timeout", "5", "--max-meta-mb", "1"),
+    ).start()
+    yield srv
+    srv.stop()
+
+
+def _setup(server: LiveServer, tmp_path: Path) -> tuple[dict[str, str], str]:
+    key = server.user("alice")
+    with ServerClient(Credentials(server.url, key, "file"), retries=0) as c:
+        c.put_run("alice", "p", "r1", {"id": "r1"}, [{"writer": "w1", "state": "running"}])
+        assert c.put_segment(
+            "alice", "p", "r1", "history", segment_file(tmp_path / "s", tidy_table(5))
+        )
+    return {"Authorization": f"Bearer {key}"}, f"{server.url}/api/v1/runs/alice/p/r1"
+
+
+def test_every_refusal_is_a_4xx_json_error_that_changes_nothing(server: LiveServer, tmp_path: Path):
+    h, run = _setup(server, tmp_path)
+    buf = io.BytesIO()  # a segment of writer "www...w": its file name would be too long here
+    pq.write_table(tidy_table(5, writer="w" * 300), buf)
+    data = buf.getvalue()
+    long_name = f"{'w' * 300}-000002-{hashlib.sha256(data).hexdigest()}.parquet"
+    tree = store_tree(server.root)
+    requests = [
+        # a 300-character writer name, in a segment name and in a writer state
+        ("PUT", f"{run}/segments/history/{long_name}", data, {}),
+        ("PUT", run, json.dumps({"meta": {"id": "r1"}, "writers": [{"writer": "w" * 300}]}), {}),
+        # metadata: too large, nested too deeply, too many writers, not an object
+        ("PUT", run, json.dumps({"meta": {"id": "r1", "x": "y" * 2_000_000}}), {}),
+        ("PUT", run, "[" * 100_000 + "]" * 100_000, {}),
+        ("PUT", run, json.dumps({"meta": {"id": "r1"}, "writers": [{}] * 5000}), {}),
+        ("PUT", run, json.dumps({"meta": {"id": "r1"}, "writers": [1]}), {}),
+        # query parameters out of bounds or malformed
+        ("GET", f"{run}/history", None, {"limit": "1000000000"}),
+        ("GET", f"{run}/history", None, {"limit": "0"}),
+        ("GET", f"{run}/history", None, {"limit": "many"}),
+        ("GET", f"{run}/history", None, {"keys": "k" * 10_000}),
+        ("GET", f"{run}/history", None, {"keys": ",".join(f"k{i}" for i in range(1000))}),
+        ("GET", f"{run}/history", None, {"cursor": "bm90IGEgY3Vyc29y"}),
+        ("GET", f"{run}/history", None, {"cursor": "%%%"}),
+        ("GET", f"{run}/history", None, {"stream": "../etc"}),
+        ("GET", f"{run}/history", None, {"format": "pickle"}),
+        ("GET", f"{run}/chart", None, {"keys": "loss", "buckets": "0"}),
+        ("GET", f"{run}/chart", None, {"keys": "loss", "buckets": "100000000"}),
+        ("GET", f"{run}/chart", None, {"keys": "loss", "x": "bogus"}),
+        ("GET", f"{run}/chart", None, {}),
+        ("GET", run.rsplit("/", 1)[0], None, {"limit": "100000"}),
+        ("GET", run.rsplit("/", 1)[0], None, {"after": "x" * 10_000}),
+        # unknown routes and methods
+        ("GET", f"{run}/nothing-here", None, {}),
+        ("DELETE", run, None, {}),
+    ]
+    for method, url, body, params in requests:
+        r = httpx.request(method, url, content=body, params=params, headers=h, timeout=60)
+        what = f"{method} {url[-60:]} {str(params)[:60]}"
+        assert 400 <= r.status_code < 500, (what, r.status_code, r.text[:200])
+        doc = r.json()
+        assert doc["error"] and doc["message"], what
+        assert store_tree(server.root) == tree, what
+    assert "Traceback" not in (server.root / "server.log").read_text()
+
+
+def _raw(server: LiveServer, head: str) -> socket.socket:
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+    s.sendall(head.encode())
+    return s
+
+
+def _answer(s: socket.socket, trickle: bool = False) -> bytes:
+    """What the server sends back before it closes the connection (trickling a byte a
+    second meanwhile, if asked); the socket's 60 s timeout bounds the wait."""
+    s.settimeout(1.0 if trickle else 60)
+    out = b""
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        try:
+            data = s.recv(65536)
+        except TimeoutError:
+            try:
+                s.sendall(b"x")
+            except OSError:
+                break
+            continue
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    s.close()
+    return out
+
+
+def test_stalled_and_trickled_bodies_and_headers_are_cut_off(server: LiveServer, tmp_path: Path):
+    h, _ = _setup(server, tmp_path)
+    auth = f"Authorization: {h['Authorization']}\r\n"
+    path = "/api/v1/runs/alice/p/r1/segments/history/w1-000002-" + "0" * 64 + ".parquet"
+    tree = store_tree(server.root)
+    head = f"PUT {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 100000\r\n\r\n"
+    stalled = _raw(server, head + "PAR1")  # then nothing
+    trickled = _raw(server, head + "PAR1")  # then a byte a second, never idle for 2 s
+    headers_only = _raw(server, f"GET /api/v1/whoami HTTP/1.1\r\nHost: x\r\n{auth}")
+    meta = _raw(
+        server,
+        f"PUT /api/v1/runs/alice/p/r1 HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 1000\r\n\r\n{{",
+    )
+    # meanwhile, everyone else is served
+    with ServerClient(Credentials(server.url, h["Authorization"][7:], "file")) as c:
+        assert c.whoami()["user"] == "alice"
+    for s, trickle in ((stalled, False), (meta, False), (trickled, True)):
+        answer = _answer(s, trickle)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b'"error":"body_timeout"' in answer
+    assert _answer(headers_only) == b""  # closed without a word: no request was made
+    assert store_tree(server.root) == tree
+    assert not list((server.root / ".uploads").iterdir())
+
+
+def test_connections_beyond_the_limit_are_answered_503_not_queued(tmp_path: Path):
+    server = LiveServer(tmp_path / "server", flags=("--max-connections", "4")).start()
+    try:
+        key = server.user("alice")
+        idle = [_raw(server, "GET /api/v1/whoami HTTP/1.1\r\n") for _ in range(4)]
+        r = httpx.get(f"{server.url}/api/v1/whoami", headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 503
+        for s in idle:
+            s.close()
+
+        def served() -> bool:
+            h = {"Authorization": f"Bearer {key}"}
+            return httpx.get(f"{server.url}/api/v1/whoami", headers=h).status_code == 200
+
+        end = time.monotonic() + 60
+        while not served():
+            assert time.monotonic() < end
+            time.sleep(0.2)
+    finally:
+        server.stop()
