@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flightlog._errors import ServerUnavailableError, SyncError
+from flightlog._errors import ServerStorageFullError, ServerUnavailableError, SyncError
 from flightlog.store.layout import RunPaths, iter_run_dirs
 
 from .client import ServerClient, backoff_delay
@@ -193,15 +193,12 @@ class Agent:
         self._last_meta[run] = now
         try:
             local = load_local(RunPaths(run))
-            if local is None:
-                return
             result = sync_run(self.client, local, self._entities.of(local))
         except ServerUnavailableError as e:
             delay = backoff_delay(self._failures, cap=BACKOFF_CAP)
             if self._failures == 0:
-                self.log(
-                    f"server unreachable ({e.reason}); retrying with backoff, data stays local"
-                )
+                what = "out of disk space" if isinstance(e, ServerStorageFullError) else "unreachable"
+                self.log(f"server {what} ({e.reason}); retrying with backoff, data stays local")
             self._failures += 1
             self._retry_at = time.monotonic() + delay
             self.queue.push(run, self._retry_at)

@@ -166,7 +166,7 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
     from flightlog.store.layout import RunPaths
     from flightlog.sync.uploader import Entities, RunSync, load_local, sync_run
 
-    locals_ = [lr for d in dirs if (lr := load_local(RunPaths(d))) is not None]
+    locals_ = [load_local(RunPaths(d)) for d in dirs]
     total_mb = sum(lr.total_bytes() for lr in locals_) / 1e6
     total_segments = sum(len(ps) for lr in locals_ for ps in lr.sealed.values())
     out = console()
