@@ -197,7 +197,8 @@ class Agent:
         except ServerUnavailableError as e:
             delay = backoff_delay(self._failures, cap=BACKOFF_CAP)
             if self._failures == 0:
-                what = "out of disk space" if isinstance(e, ServerStorageFullError) else "unreachable"
+                full = isinstance(e, ServerStorageFullError)
+                what = "out of disk space" if full else "unreachable"
                 self.log(f"server {what} ({e.reason}); retrying with backoff, data stays local")
             self._failures += 1
             self._retry_at = time.monotonic() + delay
