@@ -8,17 +8,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from flightlog.store.text import fmt
 
 from .charts import COLORS, MetricChart
 from .data import RunDetail, load_run
+from .workers import StoreScreen, deliver, store_work
 
 MAX_CHARTS = 8
 
@@ -31,7 +30,7 @@ def best_is_min(key: str, detail: RunDetail) -> bool:
     return any(w in key.lower() for w in ("loss", "err", "perplexity", "time"))
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(StoreScreen):
     BINDINGS: ClassVar = [Binding("escape,q", "app.pop_screen", "Back")]
 
     def __init__(self, root: Path, run_keys: list[str]) -> None:
@@ -53,14 +52,14 @@ class CompareScreen(Screen[None]):
     def on_mount(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True)
+    @store_work("loading the runs to compare")
     def load(self) -> None:
         details = [load_run(self.root, k, buckets=200) for k in self.run_keys]
         metrics = sorted({k for d in details for k in d.curves})[:MAX_CHARTS]
         curves = {
             m: {d.row["run_key"]: d.curves[m] for d in details if m in d.curves} for m in metrics
         }
-        self.app.call_from_thread(self.show, details, metrics, curves)
+        deliver(self, self.show, details, metrics, curves)
 
     async def show(
         self, details: list[RunDetail], metrics: list[str], curves: dict[str, Any]

@@ -5,20 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Log, Static
 
 from .charts import MetricChart
 from .data import Curves, load_system, read_console
+from .workers import StoreScreen, deliver, store_work
 
 REFRESH_SECONDS = 2.0
 
 
-class SystemScreen(Screen[None]):
+class SystemScreen(StoreScreen):
     """One chart per system metric (CPU, memory, disk, network, GPUs) against run time."""
 
     BINDINGS: ClassVar = [Binding("escape,q", "app.pop_screen", "Back")]
@@ -40,10 +39,10 @@ class SystemScreen(Screen[None]):
         self.load()
         self.set_interval(REFRESH_SECONDS, self.load)
 
-    @work(thread=True, exclusive=True)
+    @store_work("loading system metrics")
     def load(self) -> None:
         curves = load_system(self.root, self.run_key)
-        self.app.call_from_thread(self.show, curves)
+        deliver(self, self.show, curves)
 
     async def show(self, curves: Curves) -> None:
         box = self.query_one("#system-charts", VerticalScroll)
@@ -61,7 +60,7 @@ class SystemScreen(Screen[None]):
             charts[key].draw({self.run_key: series}, {}, x_label="seconds")
 
 
-class ConsoleScreen(Screen[None]):
+class ConsoleScreen(StoreScreen):
     """The run's files/output.log, followed while it grows."""
 
     BINDINGS: ClassVar = [Binding("escape,q", "app.pop_screen", "Back")]
@@ -80,10 +79,10 @@ class ConsoleScreen(Screen[None]):
         self.load()
         self.set_interval(REFRESH_SECONDS, self.load)
 
-    @work(thread=True, exclusive=True)
+    @store_work("reading the console output")
     def load(self) -> None:
         text, offset = read_console(self.root, self.run_key, self.read_offset)
-        self.app.call_from_thread(self.show, text, offset)
+        deliver(self, self.show, text, offset)
 
     def show(self, text: str, offset: int) -> None:
         log = self.query_one("#console", Log)

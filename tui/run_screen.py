@@ -7,23 +7,23 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
 from flightlog.store.text import fmt, metric_cells
 
 from .charts import MetricChart
 from .data import STATE_ICON, RunDetail, load_run
+from .workers import StoreScreen, deliver, store_work
 
 MAX_CHARTS = 12
 SMOOTHING = (0.0, 0.6, 0.9)
 
 
-class RunScreen(Screen[None]):
+class RunScreen(StoreScreen):
     """One run, live while it trains."""
 
     BINDINGS: ClassVar = [
@@ -78,10 +78,10 @@ class RunScreen(Screen[None]):
         self.query_one("#charts").loading = self.detail is None or self.loading_charts
         self.load()
 
-    @work(thread=True, exclusive=True, group="run")
+    @store_work("loading the run", group="run")
     def load(self) -> None:
         detail = load_run(self.root, self.run_key, x=self.x_axis)  # one scan: stats and curves
-        self.app.call_from_thread(self.show_detail, detail)
+        deliver(self, self.show_detail, detail)
 
     def reload_if_running(self) -> None:
         if self.detail is not None and self.detail.row["state"] == "running":
@@ -180,6 +180,8 @@ class RunScreen(Screen[None]):
                 ),
                 exclusive=True,
                 group="charts",
+                description="drawing the charts",
+                exit_on_error=False,
             )
 
     async def show_charts(self, keys: list[str], curves: dict[str, Any]) -> None:
