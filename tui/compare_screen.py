@@ -64,15 +64,15 @@ class CompareScreen(StoreScreen):
     async def show(
         self, details: list[RunDetail], metrics: list[str], curves: dict[str, Any]
     ) -> None:
-        names = {d.row["run_key"]: f"{d.row['name']}" for d in details}
+        names = {d.row["run_key"]: fmt(d.row["name"]) for d in details}
         legend = Text()
         for i, d in enumerate(details):
             legend.append("━━ ", style=COLORS[i % len(COLORS)])
-            legend.append(f"{d.row['name']} ({d.row['id']})  ")
+            legend.append(f"{fmt(d.row['name'])} ({fmt(d.row['id'])})  ")
         self.query_one("#legend", Static).update(legend)
 
         cfg = self.query_one("#config-diff", DataTable)
-        cfg.add_columns("key", *names.values())
+        cfg.add_columns("key", *map(Text, names.values()))
         keys = sorted({k for d in details for k in d.config})
         differ = [
             k
@@ -80,12 +80,12 @@ class CompareScreen(StoreScreen):
             if len({json.dumps(d.config.get(k), sort_keys=True) for d in details}) > 1
         ]
         for k in differ:
-            cfg.add_row(k, *[fmt(d.config.get(k)) for d in details])
+            cfg.add_row(*map(Text, [fmt(k), *[fmt(d.config.get(k)) for d in details]]))
         if not differ:
             cfg.add_row("(identical configs)", *[""] * len(details))
 
         summ = self.query_one("#summary", DataTable)
-        summ.add_columns("key", *names.values())
+        summ.add_columns("key", *map(Text, names.values()))
         skeys = sorted({k for d in details for k in d.summary if not k.startswith("_")})
         for k in skeys:
             values = [d.summary.get(k) for d in details]
@@ -96,7 +96,7 @@ class CompareScreen(StoreScreen):
             ]
             best = (min(nums) if best_is_min(k, details[0]) else max(nums)) if nums else None
             summ.add_row(
-                k,
+                Text(fmt(k)),
                 *[
                     Text(fmt(v), style="bold green" if v == best and len(nums) > 1 else "")
                     for v in values

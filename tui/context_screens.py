@@ -10,6 +10,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Log, Static
 
+from flightlog.store.text import safe
+
 from .charts import MetricChart
 from .data import Curves, load_system, read_console
 from .workers import StoreScreen, deliver, store_work
@@ -90,4 +92,4 @@ class ConsoleScreen(StoreScreen):
             log.write_line("(no console output recorded: FLIGHTLOG_CONSOLE=off, or none yet)")
         self.read_offset = offset
         if text:
-            log.write(text)
+            log.write(safe(text, newlines=True))  # the script's own escapes are shown, not run
