@@ -96,8 +96,8 @@ def check_number(value: Any, key: str, what: str) -> float | int:
             pass
     if isinstance(number, bool) or not isinstance(number, int | float):
         raise ArgumentTypeError(
-            f"{what} must be {'an integer' if kind is int else 'a number'} ({why}), "
-            f"got {type(value).__name__} {value!r}"
+            f"{what}={value!r} is not {'an integer' if kind is int else 'a number of seconds'} "
+            f"({why})"
         )
     if not math.isfinite(number) or not lo <= number <= hi:
         raise ArgumentError(f"{what}={value!r} is out of range: use {lo:g} to {hi:g} ({why})")

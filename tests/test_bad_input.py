@@ -51,14 +51,18 @@ BAD_INIT: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"settings": 5}, ArgumentTypeError, "settings must be a flightlog.Settings or a dict"),
     ({"settings": {"flush_interval": 0}}, ArgumentError, r"flush_interval'\]=0 is out of range"),
     ({"settings": {"flush_interval": -1}}, ArgumentError, "use 0.01 to 60"),
-    ({"settings": {"flush_interval": "abc"}}, ArgumentTypeError, "must be a number.*'abc'"),
+    (
+        {"settings": {"flush_interval": "abc"}},
+        ArgumentTypeError,
+        "'abc' is not a number of seconds",
+    ),
     ({"settings": {"flush_interval": math.inf}}, ArgumentError, "out of range"),
     ({"settings": {"heartbeat_interval": 0}}, ArgumentError, "out of range"),
     ({"settings": {"stats_interval": math.nan}}, ArgumentError, "out of range"),
-    ({"settings": {"segment_rows": "x"}}, ArgumentTypeError, "must be an integer"),
+    ({"settings": {"segment_rows": "x"}}, ArgumentTypeError, "'x' is not an integer"),
     ({"settings": {"segment_rows": 2.5}}, ArgumentError, "must be a whole number"),
     ({"settings": {"max_buffered_rows": 0}}, ArgumentError, "out of range"),
-    ({"settings": {"console_max_bytes": True}}, ArgumentTypeError, "must be an integer"),
+    ({"settings": {"console_max_bytes": True}}, ArgumentTypeError, "True is not an integer"),
     ({"settings": {"silent": "maybe"}}, ArgumentTypeError, "must be True or False"),
     ({"settings": {"bogus": 1}}, ArgumentError, "unknown setting 'bogus'"),
     (
@@ -89,7 +93,11 @@ def test_bad_init_argument_is_one_clear_error_and_no_run_directory(
 @pytest.mark.parametrize(
     ("var", "value", "message"),
     [
-        ("FLIGHTLOG_STATS_INTERVAL", "soon", "FLIGHTLOG_STATS_INTERVAL must be a number"),
+        (
+            "FLIGHTLOG_STATS_INTERVAL",
+            "soon",
+            "FLIGHTLOG_STATS_INTERVAL='soon' is not a number of seconds",
+        ),
         ("FLIGHTLOG_STATS_INTERVAL", "-3", "FLIGHTLOG_STATS_INTERVAL='-3' is out of range"),
         ("FLIGHTLOG_SEGMENT_SECONDS", "0", "FLIGHTLOG_SEGMENT_SECONDS='0' is out of range"),
         ("FLIGHTLOG_NAME", "run\x1b]0;owned\x07", "FLIGHTLOG_NAME .* control character"),
@@ -192,3 +200,15 @@ def test_runs_listing_works_after_every_refused_init(store: Path) -> None:
     out = cli("runs", "--root", str(store))
     assert out.returncode == 0, out.stderr
     assert "fine" in out.stdout
+
+
+def test_a_refused_reinit_leaves_the_current_run_recording(api: flightlog.Api) -> None:
+    run = flightlog.init(name="first")
+    run.log({"x": 1})
+    for bad in ({"name": 42}, {"config": circular()}, {"settings": {"flush_interval": 0}}):
+        with pytest.raises(flightlog.UsageError):
+            flightlog.init(reinit=True, **bad)
+    assert flightlog.run is run
+    run.log({"x": 2})
+    run.finish(quiet=True)
+    assert api.run(run.id).history().column("x").to_pylist() == [1, 2]
