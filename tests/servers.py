@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
+
 from flightlog.sync.accounts import Accounts
 from flightlog.sync.receive import project_dir_name
 
@@ -20,15 +22,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on port {port}")
+def _listens(proc: subprocess.Popen[bytes], port: int) -> bool:
+    """`proc` itself listens on `port` - not another test's server that took the port
+    between free_port() and the bind (parallel workers)."""
+    try:
+        conns = psutil.Process(proc.pid).net_connections(kind="tcp")
+    except psutil.Error:
+        return False
+    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in conns)
 
 
 class LiveServer:
@@ -60,7 +61,12 @@ class LiveServer:
             args += ["--max-upload-mb", str(self.max_upload_mb)]
         with open(self.root / "server.log", "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        wait_for_port(self.port)
+        end = time.monotonic() + 60
+        while not _listens(self.proc, self.port):
+            if self.proc.poll() is not None or time.monotonic() > end:
+                log_text = (self.root / "server.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"the server did not listen on {self.port}:\n{log_text}")
+            time.sleep(0.05)
         return self
 
     def kill(self) -> None:

@@ -15,12 +15,12 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 from .servers import free_port
+from .test_sync_agent import _kill_agent
 
 pytestmark = pytest.mark.slow
 
@@ -83,13 +83,9 @@ def _installed(tmp_path: Path, editable: bool) -> tuple[Path, Path]:
     return py, project
 
 
-@pytest.mark.parametrize("editable", [True, False], ids=["pip-install-e", "pip-install"])
-def test_a_script_runs_twice_next_to_its_store(tmp_path: Path, editable: bool) -> None:
-    py, _ = _installed(tmp_path, editable)
-    work = tmp_path / "work"
+def _script_twice_next_to_its_store(py: Path, work: Path, env: dict[str, str]) -> None:
     work.mkdir()
     (work / "train.py").write_text(SCRIPT)
-    env = _env(FLIGHTLOG_CONFIG_DIR=str(tmp_path / "config"))
     for attempt in (1, 2):  # the first run creates ./flightlog, the second one starts next to it
         done = _run([py, "train.py"], work, env)
         assert done.returncode == 0, f"run {attempt}: {done.stderr}"
@@ -101,15 +97,15 @@ def test_a_script_runs_twice_next_to_its_store(tmp_path: Path, editable: bool) -
     assert runs.returncode == 0 and runs.stdout.count("demo") == 2, runs.stdout + runs.stderr
 
 
-def test_editable_install_sees_new_modules_and_its_agent_starts(tmp_path: Path) -> None:
-    """What the in-tree backend promises beyond the fix: a module added after `pip install -e`
-    imports without reinstalling, and the online-mode agent started from a directory holding
-    `./flightlog` comes up (it used to die at import, leaving every run pending)."""
+def test_the_readme_install_then_a_script_twice_python_c_and_the_agent(tmp_path: Path) -> None:
+    """`pip install -e .`, then everything a user starts next to `./flightlog`: a script twice,
+    `python -c`, the CLI, a module added to the source since the install, and the online-mode
+    agent (it used to die at import, leaving every run pending)."""
     py, project = _installed(tmp_path, editable=True)
+    work, env = tmp_path / "work", _env(FLIGHTLOG_CONFIG_DIR=str(tmp_path / "config"))
+    _script_twice_next_to_its_store(py, work, env)
+
     (project / "store" / "added_later.py").write_text("VALUE = 42\n")
-    work = tmp_path / "work"
-    (work / "flightlog").mkdir(parents=True)  # a store from an earlier run
-    env = _env(FLIGHTLOG_CONFIG_DIR=str(tmp_path / "config"))
     new_module = "from flightlog.store.added_later import VALUE; print(VALUE)"
     done = _run([py, "-c", new_module], work, env)
     assert done.stdout.strip() == "42", done.stderr
@@ -121,9 +117,7 @@ def test_editable_install_sees_new_modules_and_its_agent_starts(tmp_path: Path) 
     }
     code = SCRIPT.replace('project="demo"', 'project="demo", mode="online"')
     done = _run([py, "-c", code], work, online)
-    assert done.returncode == 0, done.stderr
-    assert "died as it started" not in done.stderr
-    lock = work / "flightlog" / "sync-agent.lock"
+    assert done.returncode == 0 and "died as it started" not in done.stderr, done.stderr
     probe = textwrap.dedent(
         """
         import sys, time
@@ -139,27 +133,10 @@ def test_editable_install_sees_new_modules_and_its_agent_starts(tmp_path: Path) 
         log = (work / "flightlog" / "sync-agent.log").read_text()
         assert held.stdout.strip() == "True", f"the agent never came up:\n{log}"
     finally:
-        _kill_agent(lock)
+        _kill_agent(work / "flightlog")
 
 
-def _kill_agent(lock: Path) -> None:
-    import json
-    import signal
-
-    try:
-        pid = json.loads(lock.read_text() or "{}").get("pid")
-    except (OSError, ValueError):
-        return
-    if pid:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.1)
-        os.kill(pid, signal.SIGKILL)
+def test_a_plain_install_too(tmp_path: Path) -> None:
+    py, _ = _installed(tmp_path, editable=False)
+    env = _env(FLIGHTLOG_CONFIG_DIR=str(tmp_path / "config"))
+    _script_twice_next_to_its_store(py, tmp_path / "work", env)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ def _two_segment_run() -> flightlog.Run:
     run = flightlog.init(project="p", settings={"segment_rows": 10})
     for i in range(10):
         run.log({"i": i})
-    time.sleep(0.3)  # first segment rotates and seals
+    run._writer.flush()  # the first segment is full: it rotates (and seals) before row 10
     for i in range(10, 20):
         run.log({"i": i})
     run.finish(quiet=True)
@@ -36,8 +35,7 @@ def test_torn_ipc_tail_keeps_every_complete_batch(api) -> None:
     run = flightlog.init(project="p", id="torn", settings={"flush_interval": 0.05})
     for i in range(5):
         run.log({"i": i})
-        time.sleep(0.15)  # one batch per row
-    run._writer.flush()
+        run._writer.flush()  # one batch per row
     seg = next((Path(run.dir) / "history").glob("*.arrows"))
     data = seg.read_bytes()
     run._writer._stop.set()  # stop the writer without sealing, as if the process died
