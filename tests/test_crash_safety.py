@@ -67,6 +67,10 @@ def test_crashed_run_resumes_with_auto_and_is_sealed(api: flightlog.Api, tmp_pat
     proc = spawn(FAST_LOGGER, env={"FLIGHTLOG_STATS_INTERVAL": "0.1"})
     _wait_for(proc, "started")
     time.sleep(0.5)
+    system = tmp_path / "store" / "runs" / "crash" / "victim" / "system"
+    deadline = time.time() + 60
+    while not list(system.glob("*.arrows")) and time.time() < deadline:
+        time.sleep(0.1)  # the sampler has written, however loaded the machine
     proc.kill()
     proc.wait()
     before = list(api.run("crash/victim").scan_history())
