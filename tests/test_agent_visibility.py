@@ -14,12 +14,15 @@ from pathlib import Path
 import pytest
 
 import flightlog
+from flightlog.sync.accounts import Accounts
 from flightlog.sync.lock import AgentLock
 from flightlog.tui import FlightlogApp
 
 from .conftest import cli, python_script
 from .servers import free_port
 from .test_tui import SIZE, settle
+
+pytestmark = pytest.mark.slow  # each test starts agents that die: real interpreters
 
 DIES_AT_IMPORT = """\
 import os, sys
@@ -84,6 +87,8 @@ def test_runs_and_tui_say_no_agent_runs_for_pending_runs(
         assert "no sync agent" not in cli("runs").stderr
     finally:
         lock.release()
+    Accounts(store).add_user("alice")  # a server's root: its runs came from online scripts
+    assert "no sync agent" not in cli("runs").stderr
 
 
 def test_offline_runs_get_no_agent_note(store: Path) -> None:

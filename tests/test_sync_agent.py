@@ -96,6 +96,7 @@ def test_backoff_is_jittered_and_capped():
     assert len({round(d, 3) for d in delays}) > 100  # jitter: agents do not retry in step
 
 
+@pytest.mark.slow
 def test_agent_ships_a_training_run_progressively_then_marks_it_synced(
     server: LiveServer, env: dict[str, str], store: Path
 ):
@@ -145,6 +146,7 @@ def test_a_second_agent_exits_naming_the_first(server: LiveServer, env: dict[str
         stop(second)
 
 
+@pytest.mark.slow
 def test_server_killed_mid_sync_then_restarted_every_row_once(
     server: LiveServer, env: dict[str, str], store: Path
 ):
@@ -171,6 +173,7 @@ def test_server_killed_mid_sync_then_restarted_every_row_once(
     print(f"killed after {killed_at}/{total} segments; finished {took:.1f} s after restart")
 
 
+@pytest.mark.slow
 def test_sync_through_a_connection_cutting_proxy(server: LiveServer, store: Path):
     key = server.user("alice")
     r = python_script(TRAIN.format(rows=300, steps=6000, pause=0.03))
@@ -218,6 +221,7 @@ def _kill_agent(store: Path) -> None:
         pass
 
 
+@pytest.mark.slow
 def test_online_mode_starts_a_detached_agent_and_never_touches_the_network(
     server: LiveServer, env: dict[str, str], store: Path
 ):

@@ -282,6 +282,7 @@ async def test_system_and_console_panes(store: Path) -> None:
         assert "epoch 0 done" in lines and "epoch 19 done" in lines
 
 
+@pytest.mark.slow
 async def test_live_update_while_a_child_process_logs(store: Path) -> None:
     proc = spawn("""
         import flightlog, time
@@ -391,6 +392,7 @@ def test_snapshot_compare_screen(snap_compare, sample_cwd: Path) -> None:
 # -- a real terminal --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_in_a_real_terminal_with_tmux(samples: Path) -> None:
     session = f"flightlog-test-{os.getpid()}"
