@@ -22,14 +22,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _listens(proc: subprocess.Popen[bytes], port: int) -> bool:
-    """`proc` itself listens on `port` - not another test's server that took the port
-    between free_port() and the bind (parallel workers)."""
-    try:
-        conns = psutil.Process(proc.pid).net_connections(kind="tcp")
-    except psutil.Error:
-        return False
-    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in conns)
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Until `proc` itself listens on `port`: not another test's server that took the port
+    between free_port() and the bind (parallel workers), and not a wait for a dead process."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and proc.poll() is None:
+        try:
+            conns = psutil.Process(proc.pid).net_connections(kind="tcp")
+        except psutil.Error:
+            conns = []
+        if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in conns):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"the server (exit code {proc.poll()}) does not listen on port {port}")
 
 
 class LiveServer:
@@ -61,12 +66,7 @@ class LiveServer:
             args += ["--max-upload-mb", str(self.max_upload_mb)]
         with open(self.root / "server.log", "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        end = time.monotonic() + 60
-        while not _listens(self.proc, self.port):
-            if self.proc.poll() is not None or time.monotonic() > end:
-                log_text = (self.root / "server.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"the server did not listen on {self.port}:\n{log_text}")
-            time.sleep(0.05)
+        wait_for_port(self.port, self.proc)
         return self
 
     def kill(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,8 @@ def test_torn_ipc_tail_keeps_every_complete_batch(api) -> None:
     run = flightlog.init(project="p", id="torn", settings={"flush_interval": 0.05})
     for i in range(5):
         run.log({"i": i})
-        run._writer.flush()  # one batch per row
+        time.sleep(0.15)  # one batch per row
+    run._writer.flush()
     seg = next((Path(run.dir) / "history").glob("*.arrows"))
     data = seg.read_bytes()
     run._writer._stop.set()  # stop the writer without sealing, as if the process died
