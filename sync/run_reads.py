@@ -282,11 +282,11 @@ class _OneRun:
         self.con = con
         con.execute(
             "CREATE TEMP TABLE segments (run_key VARCHAR, path VARCHAR, writer VARCHAR, "
-            "label VARCHAR, sealed BOOLEAN)"
+            "label VARCHAR, sealed BOOLEAN, damage VARCHAR)"
         )
-        if reader.segments:
+        if reader.segments:  # only readable segments: none is damaged (damage is null)
             con.executemany(
-                "INSERT INTO segments VALUES ('run', ?, ?, ?, true)",
+                "INSERT INTO segments VALUES ('run', ?, ?, ?, true, NULL)",
                 [[str(s.path), s.label, s.label] for s in reader.segments],
             )
 

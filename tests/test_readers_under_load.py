@@ -21,15 +21,16 @@ from .test_tui import SIZE, rows, settle
 
 pytestmark = pytest.mark.slow
 
-#: seconds each run trains: long enough for many seals under every reader
-TRAIN_SECONDS = 15
+#: the training processes log until the test drops this file in the store (or 300 s pass)
+STOP = "stop-training"
 TRAIN = f"""
-    import time, flightlog
+    import os, sys, time, flightlog
     # small segments, frequent flushes: a seal (rename + remove) every fraction of a second
     run = flightlog.init(project="load", settings={{"segment_rows": 300, "flush_interval": 0.02}})
-    end = time.monotonic() + {TRAIN_SECONDS}
+    stop = os.path.join(os.environ["FLIGHTLOG_DIR"], "{STOP}")
+    end = time.monotonic() + 300
     i = 0
-    while time.monotonic() < end:
+    while time.monotonic() < end and not (i % 100 == 0 and os.path.exists(stop)):
         run.log({{"loss": 1.0 / (i + 1), "i": i}})
         i += 1
         time.sleep(0.002)
@@ -45,6 +46,10 @@ def _start_training(store: Path, n: int = 6) -> list[subprocess.Popen[str]]:
             return procs
         time.sleep(0.1)
     raise AssertionError("the training processes never started writing")
+
+
+def _stop_training(store: Path) -> None:
+    (store / STOP).touch()
 
 
 def _finish(procs: list[subprocess.Popen[str]]) -> None:
@@ -92,14 +97,14 @@ def test_every_reader_keeps_working_while_six_runs_train(store: Path, api) -> No
             lambda: _cli("runs", "--json", "--where", "summary.loss < 1"),
         ]
         failures, calls = [], 0
-        while any(p.poll() is None for p in procs):
-            failure = readers[calls % len(readers)]()
-            calls += 1
+        for calls in range(1, 3 * len(readers) + 1):  # every reader three times, runs training
+            failure = readers[(calls - 1) % len(readers)]()
             if failure:
                 failures.append(failure)
+        assert all(p.poll() is None for p in procs), "training ended before the readers did"
     finally:
+        _stop_training(store)
         _finish(procs)
-    assert calls >= len(readers)
     assert failures == [], f"{len(failures)} of {calls} reader calls failed:\n" + "\n".join(
         failures[:3]
     )
@@ -115,8 +120,7 @@ async def test_the_tui_refreshing_while_six_runs_train_never_crashes(
         app = FlightlogApp(store)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, lambda: len(rows(app)) == 6, timeout=60)
-            opened = 0
-            while any(p.poll() is None for p in procs):
+            for _ in range(4):
                 await pilot.press("enter")  # a running run's page: its charts reload too
                 await settle(pilot, lambda: isinstance(app.screen, RunScreen), timeout=60)
                 await settle(pilot, lambda: app.screen.detail is not None, timeout=60)
@@ -124,9 +128,10 @@ async def test_the_tui_refreshing_while_six_runs_train_never_crashes(
                 await pilot.press("escape")
                 await settle(pilot, lambda: not isinstance(app.screen, RunScreen), timeout=60)
                 await pilot.press("down")
-                opened += 1
-            await settle(pilot, lambda: {r[1] for r in rows(app)} == {"✓"}, timeout=60)
-        assert opened >= 2
+            assert all(p.poll() is None for p in procs), "training ended before the TUI did"
+            _stop_training(store)
+            await settle(pilot, lambda: {r[1] for r in rows(app)} == {"✓"}, timeout=120)
     finally:
+        _stop_training(store)
         _finish(procs)
     assert len(flightlog.Api(store).runs("load")) == 6

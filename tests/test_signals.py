@@ -52,6 +52,16 @@ STORM_SCRIPT = """
 """
 
 
+def _ended(proc, timeout: float = 300) -> int:
+    """The child's exit code; a child that hangs is killed (never left running) and fails."""
+    try:
+        return proc.wait(timeout=timeout)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+
+
 def _storm(tmp_path, *, exc: str, n: int):
     out, done = tmp_path / "returned.txt", tmp_path / "done"
     code = STORM_SCRIPT.format(exc=exc, n=n, out=str(out), done=str(done))
@@ -63,7 +73,7 @@ def _storm(tmp_path, *, exc: str, n: int):
         os.kill(proc.pid, signal.SIGINT)
         sent += 1
         time.sleep(0.002)
-    assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    assert _ended(proc) == 0, proc.stderr.read()
     text = out.read_text().split("\n")
     returned = [int(x) for x in text[0].split(",") if x]
     return returned, int(text[1]), sent, proc.stderr.read()
@@ -123,7 +133,7 @@ def test_ctrl_c_then_finish_keeps_every_returned_row(api, tmp_path) -> None:
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
         time.sleep(0.05 + 0.03 * trial)
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=120) == 0, proc.stderr.read()
+        assert _ended(proc) == 0, proc.stderr.read()
         n = int(out.read_text())
         rows = list(api.run(f"sig/c{trial}").scan_history())
         got = {r["i"] for r in rows}
@@ -138,20 +148,20 @@ def test_sigterm_while_wandb_log_loops_is_quiet_and_summary_matches_history(api)
         import sys
         import flightlog as wandb
         wandb.init(project="sig", id=sys.argv[1], settings={"console": "off"})
-        print("started", flush=True)
         i = 0
         while True:
             wandb.log({"i": i, "loss": 1.0 / (i + 1)})
+            if i == 1000:
+                print("started", flush=True)  # a thousand rows in: the loop is hot
             i += 1
     """
     procs = [spawn(code.replace("sys.argv[1]", repr(f"term{n}"))) for n in range(4)]
     for p in procs:
         assert p.stdout.readline().strip() == "started", p.stderr.read()
-    time.sleep(0.3)
     for p in procs:
         p.send_signal(signal.SIGTERM)
     for n, p in enumerate(procs):
-        assert p.wait(120) == -signal.SIGTERM
+        assert _ended(p) == -signal.SIGTERM
         err = p.stderr.read()
         assert "UsageError" not in err and "Traceback" not in err, err
         run = api.run(f"sig/term{n}")
