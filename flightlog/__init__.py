@@ -20,27 +20,69 @@ from ._errors import ConfigError, Error, ResumeError, UsageError
 from ._histogram import Histogram
 from ._init import init
 from ._run import Run
-from ._settings import Settings
+from ._media import Artifact, Audio, Html, Image, Molecule, Object3D, Plotly, Table, Video
+from ._wandb_api import (
+    alert,
+    log_artifact,
+    log_code,
+    log_model,
+    login,
+    mark_preempting,
+    require,
+    setup,
+    teardown,
+    termerror,
+    termlog,
+    termwarn,
+    unwatch,
+    use_artifact,
+    watch,
+)
+from ._wandb_settings import Settings
 from ._summary import MetricDef
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Api",
-    "ConfigError",
-    "Error",
-    "Histogram",
-    "MetricDef",
-    "ResumeError",
-    "Run",
-    "Settings",
-    "UsageError",
     "__version__",
+    "alert",
+    "Api",
+    "Artifact",
+    "Audio",
+    "ConfigError",
     "define_metric",
+    "Error",
     "finish",
+    "Histogram",
+    "Html",
+    "Image",
     "init",
     "log",
+    "log_artifact",
+    "log_code",
+    "log_model",
+    "login",
+    "mark_preempting",
+    "MetricDef",
+    "Molecule",
+    "Object3D",
+    "Plotly",
+    "require",
+    "ResumeError",
+    "Run",
     "save",
+    "Settings",
+    "setup",
+    "Table",
+    "teardown",
+    "termerror",
+    "termlog",
+    "termwarn",
+    "unwatch",
+    "UsageError",
+    "use_artifact",
+    "Video",
+    "watch",
 ]
 
 
