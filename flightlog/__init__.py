@@ -19,8 +19,9 @@ from ._api import Api
 from ._errors import ConfigError, Error, ResumeError, UsageError
 from ._histogram import Histogram
 from ._init import init
-from ._run import Run
 from ._media import Artifact, Audio, Html, Image, Molecule, Object3D, Plotly, Table, Video
+from ._run import Run
+from ._summary import MetricDef
 from ._wandb_api import (
     alert,
     log_artifact,
@@ -39,23 +40,32 @@ from ._wandb_api import (
     watch,
 )
 from ._wandb_settings import Settings
-from ._summary import MetricDef
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "__version__",
-    "alert",
     "Api",
     "Artifact",
     "Audio",
     "ConfigError",
-    "define_metric",
     "Error",
-    "finish",
     "Histogram",
     "Html",
     "Image",
+    "MetricDef",
+    "Molecule",
+    "Object3D",
+    "Plotly",
+    "ResumeError",
+    "Run",
+    "Settings",
+    "Table",
+    "UsageError",
+    "Video",
+    "__version__",
+    "alert",
+    "define_metric",
+    "finish",
     "init",
     "log",
     "log_artifact",
@@ -63,25 +73,15 @@ __all__ = [
     "log_model",
     "login",
     "mark_preempting",
-    "MetricDef",
-    "Molecule",
-    "Object3D",
-    "Plotly",
     "require",
-    "ResumeError",
-    "Run",
     "save",
-    "Settings",
     "setup",
-    "Table",
     "teardown",
     "termerror",
     "termlog",
     "termwarn",
     "unwatch",
-    "UsageError",
     "use_artifact",
-    "Video",
     "watch",
 ]
 

@@ -15,7 +15,7 @@ from flightlog import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import browse, data, maintain, server, sync
+    from . import browse, data, maintain, server, sync, wandb
 
     p = argparse.ArgumentParser(
         prog="flightlog",
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--root", metavar="DIR", help="the store (default: FLIGHTLOG_DIR, else ./flightlog)"
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (browse, data, maintain, sync, server):
+    for module in (browse, data, maintain, sync, server, wandb):
         module.register(sub, common)
     return p
 
