@@ -12,17 +12,36 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import PurePath
 from typing import Any
 
-from ._errors import ConfigError
+from flightlog.store.atomic import dumps
+
+from ._errors import ArgumentTypeError, ConfigError
+
+#: a config is rewritten with run.json on every change and read by every listing
+MAX_CONFIG_BYTES = 10 * 2**20
+_MAX_DEPTH = 64
+_KEY_TYPES = (str, int, float, bool, type(None))
 
 
-def jsonable(v: Any) -> Any:
-    """A JSON-representable copy of a config value (numpy/torch scalars unwrapped)."""
+def jsonable(v: Any, path: str = "config", _seen: tuple[int, ...] = ()) -> Any:
+    """A JSON-representable copy of a config value (numpy/torch scalars unwrapped).
+
+    ConfigError, naming the place (`config['opt']['betas']`), for what JSON cannot hold: a
+    value that contains itself, nesting deeper than 64 levels, a key that is not a string or
+    number."""
     if v is None or type(v) in (bool, int, float, str):
         return v
-    if isinstance(v, Mapping):
-        return {str(k): jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple | set | frozenset):
-        return [jsonable(x) for x in v]
+    if isinstance(v, Mapping | list | tuple | set | frozenset):
+        if id(v) in _seen:
+            raise ConfigError(
+                f"{path} refers back to a dict or list that holds it (a circular reference): "
+                "pass a copy without the cycle"
+            )
+        if len(_seen) >= _MAX_DEPTH:
+            raise ConfigError(f"{path} is nested more than {_MAX_DEPTH} levels deep: flatten it")
+        seen = (*_seen, id(v))
+        if isinstance(v, Mapping):
+            return {_key(k, path): jsonable(x, f"{path}[{k!r}]", seen) for k, x in v.items()}
+        return [jsonable(x, f"{path}[{i}]", seen) for i, x in enumerate(v)]
     if isinstance(v, PurePath):
         return str(v)
     for base in (bool, int, float, str):  # subclasses such as IntEnum, numpy.float64
@@ -30,8 +49,40 @@ def jsonable(v: Any) -> Any:
             return base(v)
     tolist = getattr(v, "tolist", None)  # numpy arrays and scalars, torch tensors
     if callable(tolist):
-        return jsonable(tolist())
+        return jsonable(tolist(), path, _seen)
     return str(v)
+
+
+def _key(k: Any, path: str) -> str:
+    """A nested key as JSON stores it: strings kept, numbers/bools/None as text (as json)."""
+    if isinstance(k, str):
+        return k
+    if isinstance(k, _KEY_TYPES):
+        return str(k)
+    raise ConfigError(
+        f"{path} has the key {k!r} of type {type(k).__name__}: config keys must be strings "
+        f"(or numbers); use a string such as {str(k)!r}"
+    )
+
+
+def checked(data: Mapping[Any, Any]) -> dict[str, Any]:
+    """`data` as config entries ready to store, or ConfigError before anything changes:
+    top-level keys non-empty strings, values JSON-representable, the whole under 10 MiB."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if not isinstance(key, str) or not key:
+            raise ConfigError(
+                f"config keys must be non-empty strings, got {type(key).__name__} {key!r}: "
+                f"use a name such as {str(key)!r}"
+            )
+        out[key] = jsonable(value, f"config[{key!r}]", (id(data),))
+    size = len(dumps(out, indent=None))
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"config values are {size / 2**20:.1f} MiB as JSON; the limit is "
+            f"{MAX_CONFIG_BYTES // 2**20} MiB: store large objects as files with run.save()"
+        )
+    return out
 
 
 def as_mapping(obj: Any) -> dict[str, Any]:
@@ -42,7 +93,9 @@ def as_mapping(obj: Any) -> dict[str, Any]:
         return dict(obj)
     if isinstance(obj, argparse.Namespace) or hasattr(obj, "__dict__"):
         return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
-    raise TypeError(f"config must be a dict or an argparse.Namespace, got {type(obj).__name__}")
+    raise ArgumentTypeError(
+        f"config must be a dict or an argparse.Namespace, got {type(obj).__name__} {obj!r}"
+    )
 
 
 class Config:
@@ -105,12 +158,8 @@ class Config:
     # updates ---------------------------------------------------------------------------
     def update(self, data: Any = None, allow_val_change: bool = False, **kwargs: Any) -> None:
         """Add keys; changing an existing key's value needs `allow_val_change=True`."""
-        new = {**as_mapping(data), **kwargs}
         staged = {}
-        for key, value in new.items():
-            if not isinstance(key, str) or not key:
-                raise ConfigError(f"config keys must be non-empty strings, got {key!r}")
-            value = jsonable(value)
+        for key, value in checked({**as_mapping(data), **kwargs}).items():
             if key in self._data and self._data[key] != value and not allow_val_change:
                 raise ConfigError(
                     f"config key {key!r} is already {self._data[key]!r}; refusing to change it "

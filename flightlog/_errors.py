@@ -14,8 +14,18 @@ class UsageError(Error):
     """The API was called in a way that cannot work (e.g. `log()` before `init()`)."""
 
 
-class ConfigError(UsageError, ValueError):
-    """A config key was changed without `allow_val_change=True`."""
+class ArgumentError(UsageError, ValueError):
+    """An `init()` argument, setting, FLIGHTLOG_* variable, run attribute or `log()` step has
+    a value flightlog cannot store or use. Raised before anything is written."""
+
+
+class ArgumentTypeError(ArgumentError, TypeError):
+    """As ArgumentError, for a value of the wrong type (`init(name=42)`)."""
+
+
+class ConfigError(ArgumentError):
+    """A config key or value flightlog cannot store (a non-string key, a circular or huge
+    value), or a key changed without `allow_val_change=True`."""
 
 
 class ResumeError(UsageError):

@@ -27,12 +27,13 @@ from flightlog.store.segments import read_segments
 from flightlog.store.takeover import seal_abandoned
 
 from . import _state
-from ._config import as_mapping, jsonable
+from ._config import jsonable
 from ._context import process_context
 from ._errors import ResumeError, UsageError
 from ._names import new_run_id, new_run_name
 from ._run import Run, say
 from ._settings import Settings, resolve, root_of
+from ._validate import checked_config
 
 DEFAULT_PROJECT = "uncategorized"
 
@@ -76,7 +77,7 @@ def init(
     unknown = set(kwargs) - IGNORED_ARGS
     if unknown:
         raise TypeError(f"init() got unexpected argument(s): {', '.join(sorted(unknown))}")
-    s = resolve(
+    s = resolve(  # every argument, setting and variable checked before anything is written
         dict(
             project=project,
             entity=entity,
@@ -93,17 +94,13 @@ def init(
         ),
         settings,
     )
+    cfg = checked_config(config, config_include_keys, config_exclude_keys)
     current = _state.current()
     if current is not None:
         if s.reinit == "return_previous":
             return current
         if s.reinit == "finish_previous":
             current.finish()
-    cfg = as_mapping(config)
-    if config_include_keys:
-        cfg = {k: v for k, v in cfg.items() if k in config_include_keys}
-    if config_exclude_keys:
-        cfg = {k: v for k, v in cfg.items() if k not in config_exclude_keys}
     run = _disabled_run(s, cfg) if s.mode == "disabled" else _start(s, cfg)
     if s.reinit != "create_new" or current is None:
         _state.set_current(run)

@@ -29,12 +29,13 @@ from ._config import Config
 from ._console import DEFAULT_MAX_BYTES as CONSOLE_MAX_BYTES
 from ._console import ConsoleCapture
 from ._context import capture_git, gpu_info, write_requirements
-from ._errors import UsageError
 from ._files import FileSaver
 from ._run_compat import RunCompat
 from ._settings import Settings
 from ._summary import Aggregates, MetricDef, Summary, parse_metric
 from ._sysmetrics import Sampler
+from ._validate import MAX_STEP, check_setting
+from ._validate import check_step as _as_step
 from ._values import normalize, to_scalar
 
 #: in online mode a segment is also sealed at this age, so a training run reaches the server
@@ -107,9 +108,7 @@ class Run(RunCompat):
 
     @name.setter
     def name(self, value: str) -> None:
-        if not isinstance(value, str) or not value.strip():
-            raise UsageError("a run name must be a non-empty string")
-        self._set_meta("name", value)
+        self._set_meta("name", check_setting("name", value, "run.name"))
 
     @property
     def notes(self) -> str | None:
@@ -117,7 +116,9 @@ class Run(RunCompat):
 
     @notes.setter
     def notes(self, value: str | None) -> None:
-        self._set_meta("notes", value)
+        self._set_meta(
+            "notes", None if value is None else check_setting("notes", value, "run.notes")
+        )
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -125,9 +126,7 @@ class Run(RunCompat):
 
     @tags.setter
     def tags(self, value: Any) -> None:
-        if isinstance(value, str):
-            raise UsageError(f"tags must be a list of strings, got the string {value!r}")
-        self._set_meta("tags", [str(t) for t in value])
+        self._set_meta("tags", list(check_setting("tags", value, "run.tags")))
 
     project = property(lambda self: self._meta["project"])
     entity = property(lambda self: self._meta.get("entity"))
@@ -247,7 +246,7 @@ class Run(RunCompat):
                 self._log_after_finish()
                 return
             if step is not None:
-                if type(step) is not int:
+                if type(step) is not int or not 0 <= step <= MAX_STEP:
                     step = _as_step(step)
                 if step > self._step:
                     if self._pending:
@@ -524,13 +523,3 @@ class Run(RunCompat):
     def _warn_once_cb(self, message: str) -> None:
         # from the writer thread: print, since warnings filters may hide it
         say(message, None)
-
-
-def _as_step(step: Any) -> int:
-    try:
-        as_int = int(step)
-    except (TypeError, ValueError):
-        raise TypeError(f"step must be an int, got {type(step).__name__} {step!r}") from None
-    if as_int != step or as_int < 0:
-        raise ValueError(f"step must be a non-negative integer, got {step!r}")
-    return as_int

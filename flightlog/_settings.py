@@ -14,7 +14,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ._errors import UsageError
+from ._errors import ArgumentError, ArgumentTypeError
+from ._validate import check_settings
 
 MODES = ("online", "offline", "disabled", "shared")
 RESUME = ("allow", "must", "never", "auto")
@@ -72,40 +73,34 @@ class Settings:
     console_max_bytes: int | None = None
 
 
-def _truthy(v: str) -> bool:
-    return v.strip().lower() in ("1", "true", "yes", "on")
-
-
-def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+def _from_env(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Settings found in the environment, and the variable each came from."""
     out: dict[str, Any] = {}
+    origin: dict[str, str] = {}
     for key, suffix in ENV_NAMES.items():
-        raw = environ.get(f"FLIGHTLOG_{suffix}")
-        if raw is None:
-            raw = environ.get(f"WANDB_{suffix}")
+        for var in (f"FLIGHTLOG_{suffix}", f"WANDB_{suffix}"):
+            raw = environ.get(var)
+            if raw is not None:
+                break
         if raw is None or raw == "":
             continue
-        if key in ("silent", "disable_git"):
-            out[key] = _truthy(raw)
-        elif key == "tags":
+        if key == "tags":
             out[key] = tuple(t.strip() for t in raw.split(",") if t.strip())
         else:
-            out[key] = raw
-    for key, var, hint in (
-        ("stats_interval", "FLIGHTLOG_STATS_INTERVAL", "0 turns system metrics off"),
-        ("segment_seconds", "FLIGHTLOG_SEGMENT_SECONDS", "a segment is sealed at that age"),
+            out[key] = raw  # converted and checked with every other source in resolve()
+        origin[key] = var
+    for key, var in (
+        ("stats_interval", "FLIGHTLOG_STATS_INTERVAL"),
+        ("segment_seconds", "FLIGHTLOG_SEGMENT_SECONDS"),
     ):
         if environ.get(var):
-            try:
-                out[key] = float(environ[var])
-            except ValueError:
-                raise UsageError(
-                    f"{var}={environ[var]!r} is not a number of seconds ({hint})"
-                ) from None
+            out[key], origin[key] = environ[var], var
     if environ.get("FLIGHTLOG_DIR"):
-        out["dir"] = environ["FLIGHTLOG_DIR"]
+        out["dir"], origin["dir"] = environ["FLIGHTLOG_DIR"], "FLIGHTLOG_DIR"
     elif environ.get("WANDB_DIR"):
         out["dir"] = os.path.join(environ["WANDB_DIR"], "flightlog")  # wandb nests its folder
-    return out
+        origin["dir"] = "WANDB_DIR"
+    return out, origin
 
 
 def _as_dict(settings: Settings | Mapping[str, Any] | None) -> dict[str, Any]:
@@ -113,13 +108,20 @@ def _as_dict(settings: Settings | Mapping[str, Any] | None) -> dict[str, Any]:
         return {}
     if isinstance(settings, Settings):
         return {f.name: getattr(settings, f.name) for f in fields(Settings)}
+    if not isinstance(settings, Mapping):
+        raise ArgumentTypeError(
+            f"settings must be a flightlog.Settings or a dict, got {type(settings).__name__}: "
+            "e.g. settings={'flush_interval': 0.5}"
+        )
     known = {f.name for f in fields(Settings)}
     aliases = {"x_label": "label", "run_id": "id", "run_group": "group", "root_dir": "dir"}
     out = {}
     for k, v in settings.items():
         k = aliases.get(k, k)
         if k not in known:
-            raise UsageError(f"unknown setting {k!r}; known settings: {', '.join(sorted(known))}")
+            raise ArgumentError(
+                f"unknown setting {k!r}; known settings: {', '.join(sorted(known))}"
+            )
         out[k] = v
     return out
 
@@ -129,18 +131,17 @@ def resolve(
     settings: Settings | Mapping[str, Any] | None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Merge every source into one Settings with validated values."""
-    merged: dict[str, Any] = _from_env(os.environ if environ is None else environ)
-    for source in (_as_dict(settings), dict(args)):
-        merged.update({k: v for k, v in source.items() if v is not None})
-    s = Settings(**merged)
+    """Merge every source into one Settings; a bad value raises ArgumentError naming its
+    source (`init(x=...)`, `settings['x']`, the variable) before anything is written."""
+    merged, origin = _from_env(os.environ if environ is None else environ)
+    for label, source in (("settings['{}']", _as_dict(settings)), ("init({}=...)", dict(args))):
+        for k, v in source.items():
+            if v is not None:
+                merged[k], origin[k] = v, label.format(k)
+    s = Settings(**check_settings(merged, origin))
     s.mode = _mode(s.mode, s)
     s.resume = _resume(s.resume)
     s.reinit = _reinit(s.reinit)
-    if s.tags is not None:
-        if isinstance(s.tags, str):
-            raise UsageError(f"tags must be a list of strings, got the string {s.tags!r}")
-        s.tags = tuple(str(t) for t in s.tags)
     s.console = _console(s.console)
     s.silent = bool(s.silent)
     s.disable_git = bool(s.disable_git)
@@ -164,7 +165,7 @@ def _mode(mode: str | None, s: Settings) -> str:
     m = str(mode).lower()
     m = {"dryrun": "offline", "run": "online"}.get(m, m)
     if m not in MODES:
-        raise UsageError(f"unknown mode {mode!r}: use one of {', '.join(MODES)} (or 'dryrun')")
+        raise ArgumentError(f"unknown mode {mode!r}: use one of {', '.join(MODES)} (or 'dryrun')")
     return m
 
 
@@ -179,7 +180,7 @@ def _resume(resume: str | bool | None) -> str | None:
     if r in ("false", "0", ""):
         return None
     if r not in RESUME:
-        raise UsageError(f"unknown resume={resume!r}: use one of {', '.join(RESUME)}")
+        raise ArgumentError(f"unknown resume={resume!r}: use one of {', '.join(RESUME)}")
     return r
 
 
@@ -190,7 +191,7 @@ def _reinit(reinit: str | bool | None) -> str:
         return "finish_previous"
     r = str(reinit).lower()
     if r not in REINIT:
-        raise UsageError(
+        raise ArgumentError(
             f"unknown reinit={reinit!r}: use True, False or one of {', '.join(REINIT)}"
         )
     return r
@@ -202,5 +203,5 @@ def _console(console: str | None) -> str:
     c = "wrap" if console is None else str(console).lower()
     c = {"auto": "wrap", "redirect": "wrap", "false": "off", "none": "off"}.get(c, c)
     if c not in ("wrap", "off"):
-        raise UsageError(f"unknown console={console!r}: use 'wrap' or 'off'")
+        raise ArgumentError(f"unknown console={console!r}: use 'wrap' or 'off'")
     return c

@@ -1,24 +1,52 @@
-"""Plain-text rendering of stored values, shared by the CLI and the terminal UI."""
+"""Plain-text rendering of stored values, shared by the CLI and the terminal UI.
+
+Everything shown comes from run files that anyone may have written (on a server store,
+another user's upload), so no stored text reaches a terminal raw: `safe()` makes control
+characters visible as escapes and `fmt()` applies it to every cell.
+"""
 
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
+#: C0 and C1 controls, DEL, and the bidirectional overrides/isolates that reorder what a
+#: terminal shows (a name can otherwise clear the screen, retitle the window, hide or fake text)
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_OR_NEWLINE_OK = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = m.group()
+    return {"\t": "\\t", "\n": "\\n", "\r": "\\r"}.get(c) or (
+        f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+    )
+
+
+def safe(text: Any, *, newlines: bool = False) -> str:
+    """`text` as a string with every control character shown as an escape (ESC -> `\\x1b`);
+    `newlines=True` keeps line breaks and tabs (notes, tracebacks shown as blocks)."""
+    s = text if type(text) is str else str(text)
+    return (_CONTROL_OR_NEWLINE_OK if newlines else CONTROL).sub(_escape, s)
+
 
 def fmt(v: Any) -> str:
-    """A value as a short cell: 4 significant digits, lists comma-joined, None empty."""
+    """A value as a short, terminal-safe cell: 4 significant digits, lists comma-joined, None
+    empty, control characters escaped."""
     if v is None:
         return ""
     if isinstance(v, float):
         return str(v) if math.isnan(v) or math.isinf(v) else f"{v:.4g}"
     if isinstance(v, list | tuple):
-        return ",".join(str(x) for x in v)
-    return str(v)
+        return safe(",".join(str(x) for x in v))
+    return safe(v)
 
 
 def fmt_time(ts: float | None) -> str:
@@ -56,9 +84,9 @@ def sparkline(values: Sequence[float | None]) -> str:
 def metric_cells(stat: dict[str, Any]) -> list[str]:
     """One metric_summaries() entry as table cells: key, last, min, max, n, sparkline
     (a string metric's last value is its text)."""
-    last = fmt(stat["last"]) if stat["last"] is not None else (stat["last_text"] or "")
+    last = fmt(stat["last"]) if stat["last"] is not None else safe(stat["last_text"] or "")
     return [
-        stat["key"],
+        safe(stat["key"]),
         last,
         fmt(stat["min"]),
         fmt(stat["max"]),

@@ -14,17 +14,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
-from textual.worker import get_current_worker
 
 from .data import RunList, load_runs
 from .filterbar import check, to_where
 from .runs_table import BASE_COLUMNS, RunsTable, build_table, sort_key
+from .workers import StoreScreen, deliver, store_work
 
 REFRESH_SECONDS = 2.0
 
@@ -37,7 +37,7 @@ EMPTY = """[b]No runs in {root} yet.[/b] Log a first one in three lines:
 then come back here (runs appear within 2 seconds), or open another store: flightlog tui DIR"""
 
 
-class RunsScreen(Screen[None]):
+class RunsScreen(StoreScreen):
     """Every run: filter bar, sortable table, marks for compare, live refresh."""
 
     BINDINGS: ClassVar = [
@@ -97,11 +97,10 @@ class RunsScreen(Screen[None]):
         self.set_interval(REFRESH_SECONDS, self.reload)
 
     # -- loading -------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="runs")
+    @store_work("listing the runs", group="runs")
     def reload(self) -> None:
         runs = load_runs(self.root, self.where, None, self.metrics)
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.show_runs, runs)
+        deliver(self, self.show_runs, runs)
 
     def action_reload(self) -> None:
         self.reload()

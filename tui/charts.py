@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import math
 
+from rich.text import Text
 from textual_plotext import PlotextPlot
+
+from flightlog.store.text import safe
 
 COLORS = ["cyan", "yellow", "green", "magenta", "blue", "red", "white"]  # valid in plotext and rich
 Series = dict[str, list[float]]  # x, last, min, max
@@ -44,7 +47,7 @@ class MetricChart(PlotextPlot):
     def __init__(self, key: str, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.key = key
-        self.border_title = key
+        self.border_title = Text(safe(key))  # a stored key: never markup
         self.draws = 0  # how many times data was drawn (tests and the benchmark wait on it)
 
     def draw(

@@ -8,17 +8,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from flightlog.store.text import fmt
 
 from .charts import COLORS, MetricChart
 from .data import RunDetail, load_run
+from .workers import StoreScreen, deliver, store_work
 
 MAX_CHARTS = 8
 
@@ -31,7 +30,7 @@ def best_is_min(key: str, detail: RunDetail) -> bool:
     return any(w in key.lower() for w in ("loss", "err", "perplexity", "time"))
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(StoreScreen):
     BINDINGS: ClassVar = [Binding("escape,q", "app.pop_screen", "Back")]
 
     def __init__(self, root: Path, run_keys: list[str]) -> None:
@@ -53,27 +52,27 @@ class CompareScreen(Screen[None]):
     def on_mount(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True)
+    @store_work("loading the runs to compare")
     def load(self) -> None:
         details = [load_run(self.root, k, buckets=200) for k in self.run_keys]
         metrics = sorted({k for d in details for k in d.curves})[:MAX_CHARTS]
         curves = {
             m: {d.row["run_key"]: d.curves[m] for d in details if m in d.curves} for m in metrics
         }
-        self.app.call_from_thread(self.show, details, metrics, curves)
+        deliver(self, self.show, details, metrics, curves)
 
     async def show(
         self, details: list[RunDetail], metrics: list[str], curves: dict[str, Any]
     ) -> None:
-        names = {d.row["run_key"]: f"{d.row['name']}" for d in details}
+        names = {d.row["run_key"]: fmt(d.row["name"]) for d in details}
         legend = Text()
         for i, d in enumerate(details):
             legend.append("━━ ", style=COLORS[i % len(COLORS)])
-            legend.append(f"{d.row['name']} ({d.row['id']})  ")
+            legend.append(f"{fmt(d.row['name'])} ({fmt(d.row['id'])})  ")
         self.query_one("#legend", Static).update(legend)
 
         cfg = self.query_one("#config-diff", DataTable)
-        cfg.add_columns("key", *names.values())
+        cfg.add_columns("key", *map(Text, names.values()))
         keys = sorted({k for d in details for k in d.config})
         differ = [
             k
@@ -81,12 +80,12 @@ class CompareScreen(Screen[None]):
             if len({json.dumps(d.config.get(k), sort_keys=True) for d in details}) > 1
         ]
         for k in differ:
-            cfg.add_row(k, *[fmt(d.config.get(k)) for d in details])
+            cfg.add_row(*map(Text, [fmt(k), *[fmt(d.config.get(k)) for d in details]]))
         if not differ:
             cfg.add_row("(identical configs)", *[""] * len(details))
 
         summ = self.query_one("#summary", DataTable)
-        summ.add_columns("key", *names.values())
+        summ.add_columns("key", *map(Text, names.values()))
         skeys = sorted({k for d in details for k in d.summary if not k.startswith("_")})
         for k in skeys:
             values = [d.summary.get(k) for d in details]
@@ -97,7 +96,7 @@ class CompareScreen(Screen[None]):
             ]
             best = (min(nums) if best_is_min(k, details[0]) else max(nums)) if nums else None
             summ.add_row(
-                k,
+                Text(fmt(k)),
                 *[
                     Text(fmt(v), style="bold green" if v == best and len(nums) > 1 else "")
                     for v in values

@@ -5,20 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Log, Static
+
+from flightlog.store.text import safe
 
 from .charts import MetricChart
 from .data import Curves, load_system, read_console
+from .workers import StoreScreen, deliver, store_work
 
 REFRESH_SECONDS = 2.0
 
 
-class SystemScreen(Screen[None]):
+class SystemScreen(StoreScreen):
     """One chart per system metric (CPU, memory, disk, network, GPUs) against run time."""
 
     BINDINGS: ClassVar = [Binding("escape,q", "app.pop_screen", "Back")]
@@ -40,10 +41,10 @@ class SystemScreen(Screen[None]):
         self.load()
         self.set_interval(REFRESH_SECONDS, self.load)
 
-    @work(thread=True, exclusive=True)
+    @store_work("loading system metrics")
     def load(self) -> None:
         curves = load_system(self.root, self.run_key)
-        self.app.call_from_thread(self.show, curves)
+        deliver(self, self.show, curves)
 
     async def show(self, curves: Curves) -> None:
         box = self.query_one("#system-charts", VerticalScroll)
@@ -61,7 +62,7 @@ class SystemScreen(Screen[None]):
             charts[key].draw({self.run_key: series}, {}, x_label="seconds")
 
 
-class ConsoleScreen(Screen[None]):
+class ConsoleScreen(StoreScreen):
     """The run's files/output.log, followed while it grows."""
 
     BINDINGS: ClassVar = [Binding("escape,q", "app.pop_screen", "Back")]
@@ -80,10 +81,10 @@ class ConsoleScreen(Screen[None]):
         self.load()
         self.set_interval(REFRESH_SECONDS, self.load)
 
-    @work(thread=True, exclusive=True)
+    @store_work("reading the console output")
     def load(self) -> None:
         text, offset = read_console(self.root, self.run_key, self.read_offset)
-        self.app.call_from_thread(self.show, text, offset)
+        deliver(self, self.show, text, offset)
 
     def show(self, text: str, offset: int) -> None:
         log = self.query_one("#console", Log)
@@ -91,4 +92,4 @@ class ConsoleScreen(Screen[None]):
             log.write_line("(no console output recorded: FLIGHTLOG_CONSOLE=off, or none yet)")
         self.read_offset = offset
         if text:
-            log.write(text)
+            log.write(safe(text, newlines=True))  # the script's own escapes are shown, not run

@@ -7,23 +7,30 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
+from textual.markup import escape
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
-from flightlog.store.text import fmt, metric_cells
+from flightlog.store.text import fmt, metric_cells, safe
 
 from .charts import MetricChart
 from .data import STATE_ICON, RunDetail, load_run
+from .workers import StoreScreen, deliver, store_work
 
 MAX_CHARTS = 12
 SMOOTHING = (0.0, 0.6, 0.9)
 
 
-class RunScreen(Screen[None]):
+def text(value: object) -> str:
+    """A stored value for the overview: control characters and markup escaped."""
+    return escape(fmt(value))
+
+
+class RunScreen(StoreScreen):
     """One run, live while it trains."""
 
     BINDINGS: ClassVar = [
@@ -78,10 +85,10 @@ class RunScreen(Screen[None]):
         self.query_one("#charts").loading = self.detail is None or self.loading_charts
         self.load()
 
-    @work(thread=True, exclusive=True, group="run")
+    @store_work("loading the run", group="run")
     def load(self) -> None:
         detail = load_run(self.root, self.run_key, x=self.x_axis)  # one scan: stats and curves
-        self.app.call_from_thread(self.show_detail, detail)
+        deliver(self, self.show_detail, detail)
 
     def reload_if_running(self) -> None:
         if self.detail is not None and self.detail.row["state"] == "running":
@@ -92,32 +99,32 @@ class RunScreen(Screen[None]):
         self.loading_charts = False
         self.query_one("#charts").loading = False
         self.detail = d
-        r, m = d.row, d.meta
-        git = m.get("git") or {}
+        m = d.meta
+        r = {k: text(v) for k, v in d.row.items()}  # stored text: escaped, never markup
+        git = {k: text(v) for k, v in (m.get("git") or {}).items()}
         lines = [
             f"[b]{r['name']}[/b] ({r['id']}) · {r['project']} · "
-            f"{STATE_ICON.get(r['state'], '')} {r['state']}",
-            f"group {r['group'] or '-'} · job {r['job_type'] or '-'} · "
-            f"tags {', '.join(r['tags'] or []) or '-'}",
-            f"started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(r['created_at']))} "
+            f"{STATE_ICON.get(d.row['state'], '')} {r['state']}",
+            f"group {r['group'] or '-'} · job {r['job_type'] or '-'} · tags {r['tags'] or '-'}",
+            f"started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(d.row['created_at']))} "
             f"on {r['host']} · {r['steps']} steps",
         ]
         if git:
             lines.append(
-                f"git {str(git.get('commit'))[:12]}"
-                f"{' [b yellow](dirty)[/]' if git.get('dirty') else ''} "
+                f"git {git.get('commit', '')[:12]}"
+                f"{' [b yellow](dirty)[/]' if m['git'].get('dirty') else ''} "
                 f"{git.get('branch') or ''}"
             )
-        lines.append("$ " + " ".join(m.get("command") or []))
+        lines.append("$ " + " ".join(text(a) for a in m.get("command") or []))
         extra = {
             k: v
             for k, v in d.summary.items()
             if not k.startswith("_") and k not in {s["key"] for s in d.metrics}
         }
         if extra:  # summary values set directly (run.summary[k] = v), not in the history
-            lines.append("summary " + ", ".join(f"{k}={fmt(v)}" for k, v in extra.items()))
-        if r["error"]:
-            lines.append(f"[red]{r['error'].strip().splitlines()[-1]}[/]")
+            lines.append("summary " + ", ".join(f"{text(k)}={text(v)}" for k, v in extra.items()))
+        if d.row["error"]:
+            lines.append(f"[red]{text(d.row['error'].strip().splitlines()[-1])}[/]")
         if r["warnings"]:
             lines.append(f"[yellow]! {r['warnings']}[/]")
         self.query_one("#overview", Static).update("\n".join(lines))
@@ -125,7 +132,7 @@ class RunScreen(Screen[None]):
         row = table.cursor_row
         table.clear()
         for st in d.metrics:
-            table.add_row(*metric_cells(st), key=st["key"])
+            table.add_row(*map(Text, metric_cells(st)), key=st["key"])
         if d.metrics:
             table.move_cursor(row=min(row, len(d.metrics) - 1))
         if first:
@@ -149,9 +156,9 @@ class RunScreen(Screen[None]):
         def add(parent: Any, d: dict[str, Any]) -> None:
             for k, v in d.items():
                 if isinstance(v, dict):
-                    add(parent.add(k, expand=True), v)
+                    add(parent.add(Text(safe(k)), expand=True), v)
                 else:
-                    parent.add_leaf(f"{k} = {fmt(v)}")
+                    parent.add_leaf(Text(f"{safe(k)} = {fmt(v)}"))
 
         add(tree.root, nested)
         tree.root.expand()
@@ -180,6 +187,8 @@ class RunScreen(Screen[None]):
                 ),
                 exclusive=True,
                 group="charts",
+                description="drawing the charts",
+                exit_on_error=False,
             )
 
     async def show_charts(self, keys: list[str], curves: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 from textual_fastdatatable import ArrowBackend, DataTable
 
-from flightlog.store.text import fmt, fmt_duration, fmt_time
+from flightlog.store.text import fmt, fmt_duration, fmt_time, safe
 
 from .data import STATE_ICON, RunList
 
@@ -53,29 +53,30 @@ def build_table(runs: RunList, order: list[dict[str, Any]], marked: set[str]) ->
         if "header" in r:  # a group: "▼ name (n)", folded with "▶"
             cols[""].append("▶" if r["collapsed"] else "▼")
             cols["state"].append("")
-            cols["name"].append(f"{r['header']} ({r['count']})")
+            cols["name"].append(f"{safe(r['header'])} ({r['count']})")
             for c in [*BASE_COLUMNS[3:], *runs.metrics]:
                 cols[c].append("")
             continue
         s = runs.summaries.get(r["run_key"], {})
         cols[""].append("•" if r["run_key"] in marked else " ")
         cols["state"].append(STATE_ICON.get(r["state"], "?") + ("!" if r["warnings"] else ""))
-        cols["name"].append(r["name"] or "")
-        cols["id"].append(r["id"])
-        cols["project"].append(r["project"])
-        cols["group"].append(r["group"] or "")
-        cols["tags"].append(",".join(r["tags"] or []))
+        cols["name"].append(fmt(r["name"]))
+        cols["id"].append(fmt(r["id"]))
+        cols["project"].append(fmt(r["project"]))
+        cols["group"].append(fmt(r["group"]))
+        cols["tags"].append(fmt(r["tags"] or []))
         cols["steps"].append(str(r["steps"]))
         cols["started"].append(fmt_time(r["created_at"]))
         cols["duration"].append(fmt_duration(r["duration"]))
         cols["sync"].append(r.get("sync") or "local")
         for m in runs.metrics:
             cols[m].append(fmt(s.get(m)))
-    return pa.table({k: pa.array(v, pa.string()) for k, v in cols.items()})
+    return pa.table({safe(k): pa.array(v, pa.string()) for k, v in cols.items()})
 
 
 class RunsTable(DataTable):
-    """DataTable whose whole content is replaced by `show()`."""
+    """DataTable whose whole content is replaced by `show()`. Cells are plain text (stored
+    names are shown as typed, never read as markup)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
@@ -83,6 +84,7 @@ class RunsTable(DataTable):
             cursor_type="row",
             show_row_labels=False,
             zebra_stripes=True,
+            render_markup=False,
             **kwargs,
         )
 

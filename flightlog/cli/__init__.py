@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from flightlog import __version__
+from flightlog.store.text import safe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(e).strip() or type(e).__name__
         if "\n" in message and type(e).__name__ != "FilterError":
             message = message.splitlines()[0]
-        print(f"flightlog: error: {message}", file=sys.stderr)
+        print(f"flightlog: error: {safe(message, newlines=True)}", file=sys.stderr)
         return 1
 
 

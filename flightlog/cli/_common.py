@@ -8,9 +8,18 @@ from pathlib import Path
 
 from rich.console import Console
 
-from flightlog.store.text import fmt, fmt_duration, fmt_time
+from flightlog.store.text import fmt, fmt_duration, fmt_time, safe
 
-__all__ = ["console", "fmt", "fmt_duration", "fmt_time", "open_index", "print_table", "root"]
+__all__ = [
+    "console",
+    "fmt",
+    "fmt_duration",
+    "fmt_time",
+    "open_index",
+    "print_table",
+    "root",
+    "safe",
+]
 
 
 def root(args: argparse.Namespace) -> Path:
@@ -45,11 +54,15 @@ def print_table(
     title: str | None = None,
 ) -> None:
     """Aligned columns, two spaces apart; the header bold on a terminal (not with NO_COLOR).
+    Every cell is passed through `safe()`: stored text never reaches the terminal raw.
 
     Hand-rolled because rich's table layout takes ~2 s for 1,000 runs; this takes ~10 ms.
     """
     import os
 
+    headers = [safe(h) for h in headers]
+    rows = [[safe(c) for c in r] for r in rows]
+    title = safe(title) if title else title
     widths = [len(h) for h in headers]
     for r in rows:
         for i, cell in enumerate(r):

@@ -6,7 +6,9 @@ import argparse
 import json
 from typing import Any
 
-from ._common import console, fmt, fmt_duration, fmt_time, open_index, print_table
+from rich.markup import escape
+
+from ._common import console, fmt, fmt_duration, fmt_time, open_index, print_table, safe
 
 STATE_ICON = {"running": "●", "finished": "✓", "failed": "✗", "crashed": "☠"}
 
@@ -189,8 +191,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     c = console()
     c.print(
-        f"[bold]{row['name']}[/] ({row['id']}) · {row['project']} · "
-        f"{STATE_ICON.get(row['state'], '')} {row['state']}"
+        f"[bold]{escape(safe(row['name']))}[/] ({escape(safe(row['id']))}) · "
+        f"{escape(safe(row['project']))} · {STATE_ICON.get(row['state'], '')} {row['state']}"
     )
     lines = [
         (
@@ -220,11 +222,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         lines.append(("warning", row["warnings"]))
     for label, value in lines:
         if value:
-            c.print(f"  [dim]{label:9}[/] {value}", markup=True)
+            c.print(f"  [dim]{label:9}[/] {escape(safe(value))}", markup=True)
     if config:
         c.print("\n[bold]config[/]")
         for k, v in config.items():
-            c.print(f"  {k} = {fmt(v)}", markup=False)
+            c.print(f"  {safe(k)} = {fmt(v)}", markup=False)
     if stats:
         print()
         print_table(
@@ -240,7 +242,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if extra:
         c.print("\n[bold]summary[/]")
         for k, v in extra.items():
-            c.print(f"  {k} = {fmt(v)}", markup=False)
+            c.print(f"  {safe(k)} = {fmt(v)}", markup=False)
     return 0
 
 

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from ._common import console, root
+from ._common import console, root, safe
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -94,7 +94,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"{r}: no problems found")
         return 0
     for p in problems:
-        print(p.line(r))
+        print(safe(p.line(r)))
     if not args.repair:
         print(
             f"{len(problems)} problem(s); run `flightlog doctor --repair` to fix them "
@@ -102,7 +102,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         )
         return 1
     for line in repair(r, problems):
-        print(line)
+        print(safe(line))
     left = [p for p in check(r) if p.kind != "stale-index"]
     print(f"repaired; {len(left)} problem(s) left")
     return 1 if left else 0

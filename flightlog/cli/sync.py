@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._common import console, root
+from ._common import console, root, safe
 
 if TYPE_CHECKING:
     from flightlog.sync.client import ServerClient
@@ -226,9 +226,9 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
         + (f"; {len(failed)} failed" if failed else "")
     )
     for key, why in pending:
-        out.print(f"  partly: {key}: {why}")
+        out.print(safe(f"  partly: {key}: {why}"), markup=False)
     for key, why in failed:
-        out.print(f"  failed: {key}: {why}", style="red")
+        out.print(safe(f"  failed: {key}: {why}"), style="red", markup=False)
     return 1 if failed else 0
 
 

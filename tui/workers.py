@@ -1,0 +1,81 @@
+"""Thread workers that read the store for a screen, and the one place their failures go.
+
+A screen asks for data with a `@store_work` method, which runs in a thread and hands its
+result back with `deliver()`. The result reaches the screen only while the screen is still
+on the app's stack and the worker was not cancelled: leaving a run's page while its 2-second
+refresh is in flight drops that refresh instead of updating widgets being torn down.
+
+A worker that fails does not end the app (Textual's default, `exit_on_error`): every
+flightlog screen derives from `StoreScreen`, which reports the failure as an error toast naming
+what was being loaded and why, and the rest of the UI keeps working (as harlequin does). A
+failure of a screen that is already gone is only logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from textual import work
+from textual._context import NoActiveAppError
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from flightlog.store.text import safe
+
+Result = TypeVar("Result")
+
+#: seconds an error toast stays: long enough to be read, loud by default
+TOAST_SECONDS = 20.0
+
+
+def store_work(description: str, group: str = "default") -> Callable[..., Any]:
+    """`@work` for store reads: a thread, the newest request wins, failures to the toast."""
+    return work(
+        thread=True, exclusive=True, group=group, description=description, exit_on_error=False
+    )
+
+
+def showing(screen: Screen[Any]) -> bool:
+    """True while `screen` is on its app's stack (shown, or under a screen pushed over it)."""
+    try:
+        return screen in screen.app.screen_stack
+    except NoActiveAppError:  # detached from the app: it has been popped and removed
+        return False
+
+
+def deliver(screen: Screen[Any], callback: Callable[..., Any], *args: Any) -> None:
+    """From a worker thread: run `callback(*args)` on the UI thread, unless the worker was
+    cancelled or `screen` left the stack in the meantime (checked on the UI thread, so no
+    teardown can start between the check and the call)."""
+    worker = get_current_worker()
+    try:
+        app = screen.app
+    except NoActiveAppError:
+        return
+
+    def guarded() -> Any:
+        if not worker.is_cancelled and showing(screen):
+            return callback(*args)
+        return None
+
+    app.call_from_thread(guarded)
+
+
+class StoreScreen(Screen[None]):
+    """Base of flightlog's screens: failed workers become a toast, never an exit."""
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state is not WorkerState.ERROR:
+            return
+        self.log.error(f"worker {worker.name!r} failed: {worker.error!r}")
+        if showing(self):
+            what = worker.description or worker.name or "a background task"
+            self.app.notify(
+                safe(f"{what} failed: {type(worker.error).__name__}: {worker.error}"),
+                title="flightlog",
+                severity="error",
+                timeout=TOAST_SECONDS,
+                markup=False,
+            )
