@@ -8,7 +8,6 @@ default is a DataFrame, flightlog's has always been Arrow, which `.to_pandas()` 
 
 from __future__ import annotations
 
-import functools
 import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from flightlog.store import StoredRun
 
@@ -88,16 +86,15 @@ class ApiRun(StoredRun):
         x_axis: str = "_step",
         pandas: bool = False,
     ) -> Any:
-        """The history, wide: with `keys`, those columns (and `x_axis`), only rows holding
-        every key (as wandb); `samples` rows at most, evenly spaced, first and last kept."""
+        """The history, wide: with `keys`, those columns (and the `_` ones) in the rows that
+        hold any of them; `samples` rows at most, evenly spaced, first and last kept."""
         keys = None if keys is None else list(keys)
         table = super().history(keys, _stream(stream))
         if keys:
             for k in keys:
                 if k not in table.column_names:
                     table = table.append_column(k, pa.nulls(len(table)))
-            mask = functools.reduce(pc.and_, [pc.is_valid(table.column(k)) for k in keys])
-            table = table.filter(mask).select(
+            table = table.select(
                 [c for c in table.column_names if c.startswith("_") or c in keys]
             )
         if x_axis not in table.column_names:
