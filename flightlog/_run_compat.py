@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ._config import jsonable
 from ._errors import UnsupportedError
 from ._media import Artifact
+from ._values import normalize
 from ._watch import Watch
 
 if TYPE_CHECKING:
@@ -183,6 +184,22 @@ class RunCompat:
             if exclude_fn is not None and _call(exclude_fn, str(p), str(base)):
                 continue
             self.save(str(p), base_path=str(base), policy="now")
+
+    def _import_row(self: Run, step: int, t: float, row: dict[str, Any]) -> None:
+        """One history row of an imported run, with its original step and time
+        (flightlog._wandb_import; steps must increase, as log() requires)."""
+        writer = self._writer
+        if writer is None:
+            return
+        clean, sig, sid = normalize(row, writer.signatures.ids)
+        with self._lock:
+            if step < self._step:
+                return
+            if sid is None:
+                sid = writer.signatures.register(sig)
+            writer.append(step, t, clean, sid)
+            self._step, self._last_step, self._last_time = step + 1, step, t
+            self._last.update(clean)
 
     @property
     def _attach_id(self: Run) -> str:

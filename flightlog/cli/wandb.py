@@ -33,6 +33,35 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
             )
         a.set_defaults(func=cmd_wandb)
 
+    p = sub.add_parser(
+        "import",
+        parents=[common],
+        help="import existing wandb runs into the store",
+        description="Converts wandb runs (offline-run-* / run-* directories, their .wandb "
+        "logs, or the wandb/ folder holding them) into the store: config, summary, every "
+        "history row with its step and time, console output and files. Runs already "
+        "imported are skipped. Example: flightlog import wandb ./wandb",
+    )
+    p.add_argument("source", choices=["wandb"], help="where the runs come from")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.set_defaults(func=cmd_import)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from flightlog import _wandb_import as w
+    from flightlog.store.text import safe
+
+    from ._common import root
+    from .maintain import _progress
+
+    files = w.find(args.paths)
+    with _progress("importing wandb runs") as update:
+        results = w.import_all(files, root(args), update)
+    for r in results:
+        extra = f", {r.left_out} media values left out" if r.left_out else ""
+        print(safe(f"{r.status:9} {r.path} ({r.rows} rows{extra}) from {r.source}"))
+    return 1 if any(r.status.startswith("failed") for r in results) else 0
+
 
 def cmd_wandb(args: argparse.Namespace) -> int:
     from flightlog import _wandb_install as w
