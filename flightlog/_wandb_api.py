@@ -94,16 +94,9 @@ def teardown(exit_code: int | None = None) -> None:
         run.finish(exit_code=exit_code)
 
 
-def watch(
-    models: Any,
-    criterion: Any = None,
-    log: str | None = "gradients",
-    log_freq: int = 1000,
-    idx: int | None = None,
-    log_graph: bool = False,
-) -> None:
-    """`run.watch()` on the current run."""
-    _state.require("watch()").watch(models, criterion, log, log_freq, idx, log_graph)
+def watch(models: Any, *args: Any, **kwargs: Any) -> None:
+    """`run.watch()` on the current run (same arguments)."""
+    _state.require("watch()").watch(models, *args, **kwargs)
 
 
 def unwatch(models: Any = None) -> None:

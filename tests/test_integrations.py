@@ -15,6 +15,7 @@ import flightlog
 from flightlog._wandb_install import enable
 
 from .conftest import python_script
+from .framework_scripts import ACCELERATE_LOOP, HF_MODEL, LIGHTNING_MODULE
 
 pytestmark = pytest.mark.slow
 
@@ -41,23 +42,10 @@ def _only_run(store: Path, project: str) -> flightlog.Api:
 def test_hf_trainer_report_to_wandb(alias: dict[str, str], store: Path, tmp_path: Path) -> None:
     pytest.importorskip("transformers")
     _train(
-        """
-        import torch
-        from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
-
-        torch.manual_seed(0)
-        cfg = GPT2Config(n_layer=2, n_embd=16, n_head=2, vocab_size=50, n_positions=16)
-        model = GPT2LMHeadModel(cfg)
-        data = [{"input_ids": torch.randint(0, 50, (8,))} for _ in range(40)]
-        for d in data:
-            d["labels"] = d["input_ids"]
-        args = TrainingArguments(
-            output_dir="out", max_steps=20, logging_steps=5, per_device_train_batch_size=4,
-            report_to="wandb", save_strategy="no", use_cpu=True, run_name="hf-tiny",
-            disable_tqdm=True, learning_rate=1e-3,
-        )
-        Trainer(model=model, args=args, train_dataset=data).train()
-        """,
+        HF_MODEL
+        + """
+Trainer(model=model, args=args("hf-tiny", "wandb"), train_dataset=data).train()
+""",
         {**alias, "WANDB_PROJECT": "hf"},
         tmp_path,
     )
@@ -79,40 +67,19 @@ def test_hf_trainer_report_to_wandb(alias: dict[str, str], store: Path, tmp_path
 def test_lightning_wandb_logger(alias: dict[str, str], store: Path, tmp_path: Path) -> None:
     pytest.importorskip("lightning")
     _train(
-        """
-        import pickle
-        import torch
-        import lightning as L
-        from lightning.pytorch.loggers import WandbLogger
+        LIGHTNING_MODULE
+        + """
+from lightning.pytorch.loggers import WandbLogger
 
-        class Tiny(L.LightningModule):
-            def __init__(self, lr=0.1):
-                super().__init__()
-                self.save_hyperparameters()
-                self.layer = torch.nn.Linear(4, 1)
-            def training_step(self, batch, _):
-                x, y = batch
-                loss = torch.nn.functional.mse_loss(self.layer(x), y)
-                self.log("train_loss", loss)
-                return loss
-            def configure_optimizers(self):
-                return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
-
-        torch.manual_seed(0)
-        x = torch.randn(64, 4)
-        ds = torch.utils.data.TensorDataset(x, x.sum(1, keepdim=True))
-        logger = WandbLogger(project="pl", name="pl-tiny", log_model=True)
-        pickle.loads(pickle.dumps(logger))  # what 'spawn' does to it
-        model = Tiny()
-        logger.watch(model, log="all", log_freq=4)
-        trainer = L.Trainer(max_epochs=3, logger=logger, log_every_n_steps=2,
-                            enable_progress_bar=False, enable_model_summary=False,
-                            accelerator="cpu")
-        trainer.fit(model, torch.utils.data.DataLoader(ds, batch_size=8))
-        logger.log_table("samples", columns=["a"], data=[[1]])
-        logger.log_metrics({"after": 1.0})
-        logger.experiment.finish()
-        """,
+logger = WandbLogger(project="pl", name="pl-tiny", log_model=True)
+pickle.loads(pickle.dumps(logger))  # what 'spawn' does to it
+model = Tiny()
+logger.watch(model, log="all", log_freq=4)
+fit(logger, model)
+logger.log_table("samples", columns=["a"], data=[[1]])
+logger.log_metrics({"after": 1.0})
+logger.experiment.finish()
+""",
         alias,
         tmp_path,
     )
@@ -130,25 +97,12 @@ def test_lightning_wandb_logger(alias: dict[str, str], store: Path, tmp_path: Pa
 def test_accelerate_log_with_wandb(alias: dict[str, str], store: Path, tmp_path: Path) -> None:
     pytest.importorskip("accelerate")
     _train(
-        """
-        import torch
-        from accelerate import Accelerator
-
-        acc = Accelerator(log_with="wandb", cpu=True)
-        acc.init_trackers("acc", config={"lr": 0.01}, init_kwargs={"wandb": {"name": "a"}})
-        model = torch.nn.Linear(4, 1)
-        opt = torch.optim.SGD(model.parameters(), lr=0.01)
-        model, opt = acc.prepare(model, opt)
-        torch.manual_seed(0)
-        for step in range(10):
-            x = torch.randn(8, 4)
-            loss = ((model(x) - x.sum(1, keepdim=True)) ** 2).mean()
-            acc.backward(loss)
-            opt.step()
-            opt.zero_grad()
-            acc.log({"loss": loss.item()}, step=step * 2)
-        acc.end_training()
-        """,
+        ACCELERATE_LOOP
+        + """
+acc = Accelerator(log_with="wandb", cpu=True)
+acc.init_trackers("acc", config={"lr": 0.01}, init_kwargs={"wandb": {"name": "a"}})
+train(acc, step_of=lambda i: i * 2)
+""",
         alias,
         tmp_path,
     )
