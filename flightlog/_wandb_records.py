@@ -107,9 +107,12 @@ def _text(b: bytes) -> str:
     return b.decode("utf-8", "replace")
 
 
-def _items(buf: bytes, item_field: int) -> list[tuple[str, Any]]:
+def _items(
+    buf: bytes, item_field: int, known: dict[str, Any] | None = None
+) -> list[tuple[str, Any]]:
     """Key/value items (History/Summary/Config/Stats items: key 1, nested_key 2,
-    value_json 16; history also number 6, integer 5, text 7, boolean 4)."""
+    value_json 16; history also number 6, integer 5, text 7, boolean 4). Items whose key is
+    in `known` are left out undecoded (the summary, read newest first)."""
     out = []
     for number, item in fields(buf):
         if number != item_field:
@@ -121,16 +124,19 @@ def _items(buf: bytes, item_field: int) -> list[tuple[str, Any]]:
             elif n == 2:
                 nested.append(_text(v))
             elif n == 16:
+                if known is not None and (".".join(nested) or key) in known:
+                    break
                 value = json.loads(_text(v))
             elif n == 6:
-                value = struct.unpack("<d", struct.pack("<d", v))[0] if isinstance(v, float) else v
+                value = v  # a double: decoded by fields()
             elif n == 5:
                 value = (v >> 1) ^ -(v & 1)  # sint64
             elif n == 7:
                 value = _text(v)
             elif n == 4:
                 value = bool(v)
-        out.append((".".join(nested) if nested else key, value))
+        else:
+            out.append((".".join(nested) if nested else key, value))
     return out
 
 
@@ -162,6 +168,7 @@ def read(path: Path) -> WandbRun:
     """Decode a .wandb file (a torn tail is left out and counted in `torn_bytes`)."""
     records, torn = frames(path.read_bytes())
     out = WandbRun(torn_bytes=torn)
+    summaries: list[bytes] = []  # wandb rewrites the summary at every step: newest wins
     for rec in records:
         for number, body in fields(rec):
             if number == HISTORY:
@@ -179,6 +186,10 @@ def read(path: Path) -> WandbRun:
                 out.stats.append((t, dict(_items(body, 3))))
             elif number == EXIT:
                 out.exit_code = next((v for n, v in fields(body) if n == 1), 0)
+    for body in reversed(summaries):
+        for k, v in _items(body, 1, out.summary):
+            out.summary[k] = v
+    out.summary = {k: v for k, v in reversed(out.summary.items()) if not k.startswith("_wandb")}
     return out
 
 
