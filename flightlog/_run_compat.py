@@ -201,6 +201,27 @@ class RunCompat:
             self._step, self._last_step, self._last_time = step + 1, step, t
             self._last.update(clean)
 
+    def _import_samples(self: Run, samples: list[tuple[float, dict[str, Any]]]) -> int:
+        """System-metric samples of an imported run into its system stream, with their
+        original times (numbers only, under `system/`); returns how many were written."""
+        if self._paths is None or not samples:
+            return 0
+        from flightlog.store.samples import SampleWriter
+
+        writer = SampleWriter(
+            self._paths.dir / "system", self._writer_id, self._writer_label, self._warn_once_cb
+        )
+        for t, row in samples:
+            numbers = {
+                f"system/{k}": float(v)
+                for k, v in row.items()
+                if isinstance(v, int | float) and not isinstance(v, bool)
+            }
+            if numbers:
+                writer.write(t, numbers)
+        writer.close()
+        return writer.samples
+
     @property
     def _attach_id(self: Run) -> str:
         """What another process needs to log into this run (Lightning pickles it)."""

@@ -2,7 +2,8 @@
 directories, or their `.wandb` files) into the store.
 
 Each run keeps its id, name, project, group, tags, notes, config, summary, every history row
-with its step and original timestamp, its console output and its files, and then syncs like
+with its step and original timestamp, its system metrics (under `system/`), its console output
+and its files, and then syncs like
 any other run. Importing is idempotent: a run whose id is already in the project is skipped.
 A torn log (a run killed mid-write) imports every record before the tear and the run is
 marked failed, saying so. wandb's media values (images, tables) are left out, counted.
@@ -33,6 +34,7 @@ class Imported:
     status: str  # "imported", "skipped" or "failed: why"
     rows: int = 0
     left_out: int = 0  # media values not stored
+    samples: int = 0  # system-metric samples
 
 
 def find(paths: Iterable[str | Path]) -> list[Path]:
@@ -122,6 +124,7 @@ def _write(wandb_file: Path, data: WandbRun, root: Path, project: str, run_id: s
         if kept:
             run._import_row(step, t, kept)
             result.rows += 1
+    result.samples = run._import_samples(data.stats)
     run.summary.update(
         {
             k: _value(v)

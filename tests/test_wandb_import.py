@@ -65,7 +65,7 @@ def test_a_wandb_offline_run_imports_value_by_value(
     wandb_run: Path, store: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["import", "wandb", str(wandb_run.parent), "--root", str(store)]) == 0
-    assert "imported  imp/wb0run01 (301 rows)" in capsys.readouterr().out
+    assert "imported  imp/wb0run01 (301 rows, " in capsys.readouterr().out
     run = flightlog.Api(store).run("imp/wb0run01")
     assert (run.name, run.group, run.tags, run.notes) == ("orig", "g", ["t1"], "n")
     assert run.config == {"lr": 0.01, "nested": {"a": 1}}
@@ -79,6 +79,9 @@ def test_a_wandb_offline_run_imports_value_by_value(
     times = [r["_timestamp"] for r in run.scan_history()]
     assert times == sorted(times) and times[0] >= run.created_at  # wandb's own clock
     assert "console line" in (run.dir / "files" / "output.log").read_text()
+    system = run.history(stream="system").to_pydict()
+    assert system["_step"] and any(k.startswith("system/proc.memory") for k in system)
+    assert min(system["_timestamp"]) >= run.created_at
 
     assert main(["import", "wandb", str(wandb_run), "--root", str(store)]) == 0  # again
     assert "skipped" in capsys.readouterr().out

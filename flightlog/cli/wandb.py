@@ -59,7 +59,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         results = w.import_all(files, root(args), update)
     for r in results:
         extra = f", {r.left_out} media values left out" if r.left_out else ""
-        print(safe(f"{r.status:9} {r.path} ({r.rows} rows{extra}) from {r.source}"))
+        counts = f"{r.rows} rows, {r.samples} system samples{extra}"
+        print(safe(f"{r.status:9} {r.path} ({counts}) from {r.source}"))
     return 1 if any(r.status.startswith("failed") for r in results) else 0
 
 
