@@ -185,3 +185,20 @@ def test_watch_logs_gradient_and_parameter_histograms_every_log_freq_steps(store
     with pytest.raises(wandb.Error, match=r"torch\.nn\.Module"):
         run2 = wandb.init(project="w2")
         run2.watch(object())
+
+
+def test_alerts_are_listed_by_the_cli_with_stored_text_escaped(
+    store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flightlog.cli import main
+
+    run = wandb.init(project="al")
+    run.alert("diverged\x1b[31m", "loss is NaN", level="ERROR")
+    run.alert("slow", "epoch took 2h")
+    run.finish()
+    assert main(["alerts", "--root", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "ERROR" in out and "loss is NaN" in out and "epoch took 2h" in out
+    assert "\x1b" not in out and run.path in out
+    assert main(["alerts", "--root", str(store), "--level", "ERROR"]) == 0
+    assert "epoch took 2h" not in capsys.readouterr().out

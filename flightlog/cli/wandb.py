@@ -46,6 +46,17 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.set_defaults(func=cmd_import)
 
+    p = sub.add_parser(
+        "alerts",
+        parents=[common],
+        help="list the alerts runs raised (run.alert / wandb.alert)",
+        description="Every alert kept with the runs of the store, oldest first. "
+        "Example: flightlog alerts --project demo --level ERROR",
+    )
+    p.add_argument("--project", help="only this project's runs")
+    p.add_argument("--level", choices=["INFO", "WARN", "ERROR"], help="only this level")
+    p.set_defaults(func=cmd_alerts)
+
 
 def cmd_import(args: argparse.Namespace) -> int:
     from flightlog import _wandb_import as w
@@ -62,6 +73,30 @@ def cmd_import(args: argparse.Namespace) -> int:
         counts = f"{r.rows} rows, {r.samples} system samples{extra}"
         print(safe(f"{r.status:9} {r.path} ({counts}) from {r.source}"))
     return 1 if any(r.status.startswith("failed") for r in results) else 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    import flightlog
+    from flightlog.store.text import fmt_time
+
+    from ._common import print_table, root
+
+    rows = []
+    for run in flightlog.Api(root(args)).runs(args.project):
+        alerts = run.meta.get("alerts")
+        for a in alerts if isinstance(alerts, list) else []:
+            if isinstance(a, dict) and (args.level is None or a.get("level") == args.level):
+                t = a.get("time")
+                when = fmt_time(t if isinstance(t, int | float) else None)
+                rows.append(
+                    [when, str(a.get("level")), run.path, str(a.get("title")), str(a.get("text"))]
+                )
+    rows.sort(key=lambda r: r[0])
+    if not rows:
+        print("no alerts")
+        return 0
+    print_table(["time", "level", "run", "title", "text"], rows)
+    return 0
 
 
 def cmd_wandb(args: argparse.Namespace) -> int:
