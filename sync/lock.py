@@ -2,7 +2,8 @@
 
 Its own module so that `init()` in online mode can check for a running agent without
 importing the HTTP client. The lock dies with its process, so a killed agent never leaves
-a stale lock; the file says who holds it, for the message a second agent exits with.
+a stale lock; the file says who holds it, for the message a second agent exits with. Whether
+anyone holds it is also how `flightlog runs` and the TUI tell that pending runs have no agent.
 """
 
 from __future__ import annotations
@@ -79,3 +80,19 @@ class AgentLock:
                 return True
             fcntl.flock(f, fcntl.LOCK_UN)
             return False
+
+
+def idle_agent_note(root: Path, pending: int) -> str | None:
+    """The one line `flightlog runs` and the TUI show when runs wait for an agent that is
+    not running (it was never started, died at start, or was killed): else None. A server's
+    root holds runs that arrived from online scripts; no agent ships those."""
+    from .accounts import ACCOUNTS_FILE
+
+    if pending <= 0 or (Path(root) / ACCOUNTS_FILE).exists() or AgentLock(root).held_elsewhere():
+        return None
+    log = Path(root) / LOG_FILE
+    why = f"; why the last one stopped: {log}" if log.is_file() else ""
+    return (
+        f"no sync agent is running for this store: {pending} run(s) pending upload; "
+        f"start one with `flightlog sync --watch {root}`{why}"
+    )

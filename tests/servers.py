@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
+
 from flightlog.sync.accounts import Accounts
 from flightlog.sync.receive import project_dir_name
 
@@ -21,15 +23,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Until `proc` itself listens on `port`: not another test's server that took the port
+    between free_port() and the bind (parallel workers), and not a wait for a dead process."""
     end = time.monotonic() + timeout
-    while time.monotonic() < end:
+    while time.monotonic() < end and proc.poll() is None:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            conns = psutil.Process(proc.pid).net_connections(kind="tcp")
+        except psutil.Error:
+            conns = []
+        if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in conns):
             return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on port {port}")
+        time.sleep(0.05)
+    raise TimeoutError(f"the server (exit code {proc.poll()}) does not listen on port {port}")
 
 
 class LiveServer:
@@ -65,7 +71,7 @@ class LiveServer:
         args += self.flags
         with open(self.root / "server.log", "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        wait_for_port(self.port)
+        wait_for_port(self.port, self.proc)
         return self
 
     def kill(self) -> None:

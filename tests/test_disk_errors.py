@@ -17,9 +17,10 @@ pytestmark = pytest.mark.slow
 FAULTS = """
     import errno, time, flightlog
     import flightlog.store.segments as seg, flightlog.store.atomic as atomic
-    failing = {"on": False}
+    failing = {"on": False, "hits": 0}
 
     def enospc():
+        failing["hits"] += 1
         return OSError(errno.ENOSPC, "No space left on device")
 
     # segments: creating one and appending a batch fail like a full disk
@@ -68,7 +69,9 @@ def test_full_disk_warns_once_keeps_rows_and_recovers(api: flightlog.Api) -> Non
     for i in range(100, 200):
         run.log({"i": i})
         time.sleep(0.005)
-    time.sleep(0.5)
+    deadline = time.time() + 60
+    while not failing["hits"] and time.time() < deadline:
+        time.sleep(0.05)  # the writer has met the full disk, however loaded the machine
     failing["on"] = False
     for i in range(200, 300):
         run.log({"i": i})

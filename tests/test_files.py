@@ -15,7 +15,7 @@ def _files(run: flightlog.Run) -> Path:
     return Path(run.dir) / "files"
 
 
-def _wait_for(predicate, timeout: float = 5.0) -> None:
+def _wait_for(predicate, timeout: float = 60.0) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if predicate():

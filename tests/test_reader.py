@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ def _two_segment_run() -> flightlog.Run:
     run = flightlog.init(project="p", settings={"segment_rows": 10})
     for i in range(10):
         run.log({"i": i})
-    time.sleep(0.3)  # first segment rotates and seals
+    run._writer.flush()  # the first segment is full: it rotates (and seals) before row 10
     for i in range(10, 20):
         run.log({"i": i})
     run.finish(quiet=True)

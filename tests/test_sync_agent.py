@@ -16,7 +16,7 @@ import pytest
 
 from flightlog.store.layout import RunPaths
 from flightlog.sync.client import backoff_delay
-from flightlog.sync.lock import LOCK_FILE
+from flightlog.sync.lock import LOCK_FILE, AgentLock
 
 from .conftest import cli, python_script, spawn
 from .servers import DroppingProxy, LiveServer, server_rows
@@ -96,18 +96,23 @@ def test_backoff_is_jittered_and_capped():
     assert len({round(d, 3) for d in delays}) > 100  # jitter: agents do not retry in step
 
 
+@pytest.mark.slow
 def test_agent_ships_a_training_run_progressively_then_marks_it_synced(
     server: LiveServer, env: dict[str, str], store: Path
 ):
     agent = start_agent(store)
     try:
-        child = spawn(TRAIN.format(rows=500, steps=2500, pause=0.6))
+        go = store.parent / "go"  # the script ends its run only once the test says so
+        script = TRAIN.format(rows=500, steps=2500, pause=0.6).replace(
+            "run.finish()", f"while not os.path.exists({str(go)!r}): time.sleep(0.05)\nrun.finish()"
+        )
+        child = spawn(script.replace("import time,", "import os, time,"))
         run_id = child.stdout.readline().strip()
-        # segments reach the server while the script still trains
-        wait_until(lambda: len(server_segments(server)) >= 2, 15, "first segments uploaded")
-        assert child.poll() is None, "the run finished before anything was seen: no progress"
+        # segments reach the server while the script still trains, before its finish()
+        wait_until(lambda: len(server_segments(server)) >= 2, 60, "first segments uploaded")
+        go.touch()
         assert child.wait(timeout=60) == 0, child.stderr.read()
-        wait_until(lambda: local_status(store) == "synced", 20, "run marked synced")
+        wait_until(lambda: local_status(store) == "synced", 60, "run marked synced")
     finally:
         log = stop(agent)
     rows = server_rows(server.root, "alice", "p", run_id)
@@ -124,10 +129,10 @@ def test_a_second_agent_exits_naming_the_first(server: LiveServer, env: dict[str
     try:
         wait_until(
             lambda: (store / LOCK_FILE).exists() and (store / LOCK_FILE).read_text(),
-            10,
+            60,
             "first agent holds the lock",
         )
-        r = cli("sync", "--watch", str(store), timeout=30)
+        r = cli("sync", "--watch", str(store), timeout=60)
         assert r.returncode == 1
         assert "already running" in r.stderr and f"pid {first.pid}" in r.stderr
     finally:
@@ -135,12 +140,13 @@ def test_a_second_agent_exits_naming_the_first(server: LiveServer, env: dict[str
     # the lock dies with its agent: a new one starts fine
     second = start_agent(store)
     try:
-        time.sleep(1.0)
+        wait_until(lambda: AgentLock(store).held_elsewhere(), 60, "second agent holds the lock")
         assert second.poll() is None
     finally:
         stop(second)
 
 
+@pytest.mark.slow
 def test_server_killed_mid_sync_then_restarted_every_row_once(
     server: LiveServer, env: dict[str, str], store: Path
 ):
@@ -151,7 +157,7 @@ def test_server_killed_mid_sync_then_restarted_every_row_once(
     assert total >= 50  # about 200: one per pause, fewer when a loaded machine merges flushes
     agent = start_agent(store)
     try:
-        wait_until(lambda: len(server_segments(server)) >= 10, 20, "sync under way")
+        wait_until(lambda: len(server_segments(server)) >= 10, 60, "sync under way")
         server.kill()
         killed_at = len(server_segments(server))
         assert killed_at < total, "the sync finished before the kill: make the run bigger"
@@ -167,6 +173,7 @@ def test_server_killed_mid_sync_then_restarted_every_row_once(
     print(f"killed after {killed_at}/{total} segments; finished {took:.1f} s after restart")
 
 
+@pytest.mark.slow
 def test_sync_through_a_connection_cutting_proxy(server: LiveServer, store: Path):
     key = server.user("alice")
     r = python_script(TRAIN.format(rows=300, steps=6000, pause=0.03))
@@ -214,6 +221,7 @@ def _kill_agent(store: Path) -> None:
         pass
 
 
+@pytest.mark.slow
 def test_online_mode_starts_a_detached_agent_and_never_touches_the_network(
     server: LiveServer, env: dict[str, str], store: Path
 ):
@@ -223,12 +231,12 @@ def test_online_mode_starts_a_detached_agent_and_never_touches_the_network(
         run_id, connects = r.stdout.split()
         assert connects == "0", "the training process opened a connection"
         # the agent outlives the script and ships the run
-        wait_until(lambda: local_status(store) == "synced", 20, "online run synced")
+        wait_until(lambda: local_status(store) == "synced", 60, "online run synced")
         assert [x["i"] for x in server_rows(server.root, "alice", "p", run_id)] == list(range(100))
         # a second script finds the agent running and starts no other
         r = python_script(ONLINE)
         assert r.returncode == 0, r.stderr
-        wait_until(lambda: local_status(store) == "synced,synced", 20, "second run synced")
+        wait_until(lambda: local_status(store) == "synced,synced", 60, "second run synced")
         log = (store / "sync-agent.log").read_text()
         assert log.count("sync agent for") == 1, log
     finally:
@@ -268,9 +276,9 @@ def test_segments_are_also_sealed_by_age_for_progressive_sync(store: Path):
     run = flightlog.init(project="p", settings={"segment_seconds": 0.3})
     history = Path(run.dir) / "history"
     run.log({"x": 1})
-    wait_until(lambda: len(list(history.glob("*.parquet"))) == 1, 5, "first segment sealed")
+    wait_until(lambda: len(list(history.glob("*.parquet"))) == 1, 60, "first segment sealed")
     run.log({"x": 2})
-    wait_until(lambda: len(list(history.glob("*.parquet"))) == 2, 5, "second segment sealed")
+    wait_until(lambda: len(list(history.glob("*.parquet"))) == 2, 60, "second segment sealed")
     time.sleep(0.5)
     assert len(list(history.glob("*.parquet"))) == 2, "an empty segment was sealed"
     run.finish()

@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.markup import escape
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -59,6 +60,7 @@ class RunsScreen(StoreScreen):
         super().__init__()
         self.root = root
         self.runs: RunList | None = None
+        self.agent_note: str | None = None  # pending runs and no sync agent (sync/lock.py)
         self.order: list[dict[str, Any]] = []
         self.marked: set[str] = set()
         self.sort_column = "started"
@@ -100,6 +102,9 @@ class RunsScreen(StoreScreen):
     @store_work("listing the runs", group="runs")
     def reload(self) -> None:
         runs = load_runs(self.root, self.where, None, self.metrics)
+        from flightlog.sync.lock import idle_agent_note
+
+        self.agent_note = idle_agent_note(self.root, sum(r["sync"] == "pending" for r in runs.rows))
         deliver(self, self.show_runs, runs)
 
     def action_reload(self) -> None:
@@ -158,6 +163,8 @@ class RunsScreen(StoreScreen):
             parts.append(f"grouped by {self.group_by}")
         if self.marked:
             parts.append(f"{len(self.marked)} marked (c: compare)")
+        if self.agent_note:
+            parts.append(escape(self.agent_note))
         self.query_one("#status", Static).update(" · ".join(parts))
 
     def current_item(self) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from rich.markup import escape
@@ -104,6 +105,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
             limit=args.limit,
         )
         keys = [r["run_key"] for r in rows]
+        from flightlog.sync.lock import idle_agent_note
+
+        if note := idle_agent_note(idx.root, sum(r["sync"] == "pending" for r in rows)):
+            print(f"flightlog: {note}", file=sys.stderr)
         if args.json:
             cfg, summ = values_of(idx, "config", keys), values_of(idx, "summary", keys)
             print(
