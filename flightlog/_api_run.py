@@ -94,9 +94,7 @@ class ApiRun(StoredRun):
             for k in keys:
                 if k not in table.column_names:
                     table = table.append_column(k, pa.nulls(len(table)))
-            table = table.select(
-                [c for c in table.column_names if c.startswith("_") or c in keys]
-            )
+            table = table.select([c for c in table.column_names if c.startswith("_") or c in keys])
         if x_axis not in table.column_names:
             raise UsageError(f"x_axis {x_axis!r} is not a logged key of run {self.path}")
         if samples is not None and len(table) > samples:
