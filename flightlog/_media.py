@@ -8,6 +8,7 @@ leaves that key out of the row, says so once per type, and keeps every other val
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -87,8 +88,8 @@ def skipped(key: str, value: Any) -> None:
 
 
 class Artifact:
-    """wandb's `Artifact`: collects the files and directories it is given. `log_artifact()`
-    records it with the run as references to those paths (the files are not copied yet)."""
+    """wandb's `Artifact`: collects the files and directories it is given; `log_artifact()`
+    copies them into the run (see `copy_to`) and records it in run.json."""
 
     def __init__(
         self,
@@ -112,6 +113,23 @@ class Artifact:
 
     def add_reference(self, uri: str, name: str | None = None, **_kwargs: Any) -> None:
         self.entries[name or uri] = uri
+
+    def copy_to(self, dest: Path, rel: Path) -> dict[str, str]:
+        """Copy every file and directory entry under `dest` (URIs stay references); return
+        entry name -> its path in the run's files/ (`rel`/name)."""
+        stored = {}
+        for name, src in self.entries.items():
+            source = Path(src)
+            if not source.exists():
+                continue  # a URI reference, or a file gone already
+            target = dest / name.rstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_dir():
+                shutil.copytree(source, target, dirs_exist_ok=True)
+            else:
+                shutil.copy2(source, target)
+            stored[name] = str(rel / name.rstrip("/"))
+        return stored
 
     def as_json(self, aliases: list[str]) -> dict[str, Any]:
         return {

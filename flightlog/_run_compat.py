@@ -129,21 +129,24 @@ class RunCompat:
         aliases: list[str] | None = None,
         **_kwargs: Any,
     ) -> Artifact:
-        """Record the artifact with the run as references to its files (run.json
-        `artifacts`); the files are not copied until flightlog stores artifacts (said once)."""
+        """Keep the artifact's files with the run (files/artifacts/NAME/vN/) and record it in
+        run.json `artifacts` (name, type, metadata, aliases, where each entry came from and
+        where it is kept). There is no artifact registry yet: `use_artifact` says so."""
         art = artifact_or_path
         if not isinstance(art, Artifact):
             path = Path(art)
             art = Artifact(name or path.name, type or "unspecified")
             (art.add_dir if path.is_dir() else art.add_file)(str(path))
-        entry = jsonable(art.as_json(list(aliases or [])))
         with self._lock:
-            self._set_meta("artifacts", [*(self._meta.get("artifacts") or []), entry])
-        self._warn_once(
-            "artifact",
-            f"artifact {art.name!r} is recorded with the run as references to its files "
-            "(run.json 'artifacts'); flightlog does not copy artifact files yet",
-        )
+            logged = list(self._meta.get("artifacts") or [])
+            version = sum(1 for a in logged if a.get("name") == art.name)
+            entry = jsonable(art.as_json(list(aliases or [])))
+            entry["version"] = f"v{version}"
+            if self._paths is not None:
+                rel = Path("artifacts") / _safe_name(art.name) / f"v{version}"
+                entry["stored"] = art.copy_to(self._paths.files / rel, rel)
+            self._set_meta("artifacts", [*logged, entry])
+        return art
         return art
 
     def log_model(
@@ -233,6 +236,11 @@ class RunCompat:
         from ._wandb_api import _attach
 
         return _attach, (self._attach_id,)
+
+
+def _safe_name(name: str) -> str:
+    """An artifact name as one directory name (wandb allows '/' and ':' in some)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "artifact"
 
 
 def _call(fn: Any, path: str, root: str) -> bool:

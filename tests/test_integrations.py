@@ -91,7 +91,8 @@ logger.experiment.finish()
     assert run.summary["after"] == 1.0 and run.summary["trainer/global_step"] == 23
     assert len([g for g in h["gradients/layer.weight"] if g is not None]) == 6  # 24 steps / 4
     [art] = run.meta["artifacts"]
-    assert art["type"] == "model" and Path(art["entries"]["model.ckpt"]).is_file()
+    assert art["type"] == "model" and art["aliases"] == ["latest", "best"]
+    assert (run.dir / "files" / art["stored"]["model.ckpt"]).stat().st_size > 0
 
 
 def test_accelerate_log_with_wandb(alias: dict[str, str], store: Path, tmp_path: Path) -> None:

@@ -54,22 +54,35 @@ def test_media_values_are_said_once_and_the_rest_of_the_row_is_kept(store: Path)
     assert "img" not in h and "t" not in h
 
 
-def test_artifacts_are_recorded_with_their_file_paths(store: Path, tmp_path: Path) -> None:
+def test_artifacts_are_kept_with_the_run_and_recorded(store: Path, tmp_path: Path) -> None:
     ckpt = tmp_path / "model.ckpt"
     ckpt.write_bytes(b"weights")
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "config.json").write_text("{}")
     run = wandb.init(project="a")
     art = wandb.Artifact("model-x", type="model", metadata={"score": 0.5})
     art.add_file(str(ckpt), name="model.ckpt")
-    with pytest.warns(RuntimeWarning, match="recorded with the run as references"):
-        run.log_artifact(art, aliases=["best"])
+    art.add_dir(str(tmp_path / "dir"))
+    run.log_artifact(art, aliases=["best"])
+    ckpt.write_bytes(b"weights, epoch 2")
+    wandb.log_artifact(str(ckpt), name="model-x", type="model")  # a second version
     wandb.log_model(str(ckpt), name="m2")
     with pytest.raises(wandb.Error, match="does not store artifacts yet"):
         run.use_artifact("model-x:latest")
     run.finish()
+    ckpt.unlink()  # gone from where it was (HF logs from a temporary directory)
     arts = _meta(run)["artifacts"]
-    assert arts[0]["entries"] == {"model.ckpt": str(ckpt.resolve())}
+    assert [(a["name"], a["version"]) for a in arts] == [
+        ("model-x", "v0"),
+        ("model-x", "v1"),
+        ("m2", "v0"),
+    ]
+    files = Path(run.dir) / "files"
+    assert (files / arts[0]["stored"]["model.ckpt"]).read_bytes() == b"weights"
+    assert (files / arts[0]["stored"]["dir/"] / "config.json").read_text() == "{}"
+    assert (files / arts[1]["stored"]["model.ckpt"]).read_bytes() == b"weights, epoch 2"
     assert arts[0]["aliases"] == ["best"] and arts[0]["metadata"] == {"score": 0.5}
-    assert arts[1]["name"] == "m2" and arts[1]["type"] == "model"
+    assert arts[2]["type"] == "model"
 
 
 def test_alert_label_preempting_are_kept_with_the_run(store: Path) -> None:
