@@ -19,28 +19,70 @@ from ._api import Api
 from ._errors import ConfigError, Error, ResumeError, UsageError
 from ._histogram import Histogram
 from ._init import init
+from ._media import Artifact, Audio, Html, Image, Molecule, Object3D, Plotly, Table, Video
 from ._run import Run
-from ._settings import Settings
 from ._summary import MetricDef
+from ._wandb_api import (
+    alert,
+    log_artifact,
+    log_code,
+    log_model,
+    login,
+    mark_preempting,
+    require,
+    setup,
+    teardown,
+    termerror,
+    termlog,
+    termwarn,
+    unwatch,
+    use_artifact,
+    watch,
+)
+from ._wandb_settings import Settings
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Api",
+    "Artifact",
+    "Audio",
     "ConfigError",
     "Error",
     "Histogram",
+    "Html",
+    "Image",
     "MetricDef",
+    "Molecule",
+    "Object3D",
+    "Plotly",
     "ResumeError",
     "Run",
     "Settings",
+    "Table",
     "UsageError",
+    "Video",
     "__version__",
+    "alert",
     "define_metric",
     "finish",
     "init",
     "log",
+    "log_artifact",
+    "log_code",
+    "log_model",
+    "login",
+    "mark_preempting",
+    "require",
     "save",
+    "setup",
+    "teardown",
+    "termerror",
+    "termlog",
+    "termwarn",
+    "unwatch",
+    "use_artifact",
+    "watch",
 ]
 
 

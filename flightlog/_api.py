@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from flightlog.store import RunPaths, StoredRun, iter_run_dirs
+from flightlog.store import RunPaths, iter_run_dirs
 
+from ._api_run import ApiRun
 from ._errors import NotFoundError
 from ._settings import resolve, root_of
 
@@ -20,18 +22,27 @@ class Api:
     def runs(
         self,
         project: str | None = None,
-        filters: str | None = None,
+        filters: str | dict[str, Any] | None = None,
         order: str | None = None,
         *,
         group: str | None = None,
         tags: tuple[str, ...] = (),
         state: str | None = None,
-    ) -> list[StoredRun]:
+    ) -> list[ApiRun]:
         """Runs of the store (of `project`), oldest first, found through the index.
 
         `filters` is the `flightlog runs --where` language, e.g.
-        "summary.val/loss < 0.3 and config.lr >= 1e-3"; `order` a sort key ("-summary.acc").
+        "summary.val/loss < 0.3 and config.lr >= 1e-3", or wandb's MongoDB-style dict
+        ({"config.lr": {"$gte": 1e-3}}); `order` a sort key ("-summary.acc", or wandb's
+        "-summary_metrics.acc"). `project` may be wandb's "entity/project" path.
         """
+        from ._wandb_filters import translate, wandb_order
+
+        if project is not None and "/" in project:
+            project = project.rstrip("/").rsplit("/", 1)[-1]  # a local store has no entities
+        if isinstance(filters, dict):
+            filters = translate(filters) or None
+        order = wandb_order(order)
         if not (self.root / "runs").is_dir():
             return []
         from flightlog.store.catalog import select_runs
@@ -42,9 +53,9 @@ class Api:
                 idx, project=project, group=group, tags=tags, state=state, where=filters, sort=order
             )
         # a run whose run.json is unreadable is listed too (its `problem` says why)
-        return [StoredRun.load_any(RunPaths(Path(r["dir"]))) for r in rows]
+        return [ApiRun.load_any(RunPaths(Path(r["dir"]))) for r in rows]
 
-    def run(self, path: str) -> StoredRun:
+    def run(self, path: str) -> ApiRun:
         """A run by "project/run_id", "entity/project/run_id" or a bare run id."""
         parts = [p for p in str(path).split("/") if p]
         if len(parts) >= 2:
@@ -52,7 +63,7 @@ class Api:
             paths = RunPaths.of(self.root, project, run_id)
             if not paths.meta.exists():
                 raise NotFoundError(f"no run {run_id!r} in project {project!r} of {self.root}")
-            return StoredRun.load_any(paths)  # an unreadable run.json: `problem` says why
+            return ApiRun.load_any(paths)  # an unreadable run.json: `problem` says why
         if len(parts) != 1:
             raise NotFoundError(f"{path!r} is not a run path: use 'project/run_id'")
         matches = [p for p in iter_run_dirs(self.root) if p.dir.name == parts[0]]
@@ -61,4 +72,4 @@ class Api:
         if len(matches) > 1:
             names = ", ".join(f"{p.dir.parent.name}/{p.dir.name}" for p in matches)
             raise NotFoundError(f"run id {parts[0]!r} is ambiguous: {names}")
-        return StoredRun.load_any(matches[0])
+        return ApiRun.load_any(matches[0])

@@ -68,3 +68,7 @@ class ServerUnavailableError(SyncError, ConnectionError):
 
 class ServerStorageFullError(ServerUnavailableError):
     """The server's disk is full (HTTP 507): nothing is lost, sync again later."""
+
+
+class UnsupportedError(UsageError):
+    """A wandb feature flightlog does not offer (yet); the message says what to do instead."""

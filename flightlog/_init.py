@@ -104,6 +104,10 @@ def init(
     run = _disabled_run(s, cfg) if s.mode == "disabled" else _start(s, cfg)
     if s.reinit != "create_new" or current is None:
         _state.set_current(run)
+    if kwargs:
+        from ._wandb_api import apply_init_extras
+
+        apply_init_extras(run, kwargs)
     return run
 
 

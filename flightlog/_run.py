@@ -30,6 +30,7 @@ from ._console import DEFAULT_MAX_BYTES as CONSOLE_MAX_BYTES
 from ._console import ConsoleCapture
 from ._context import capture_git, gpu_info, write_requirements
 from ._files import FileSaver
+from ._run_compat import RunCompat
 from ._settings import Settings
 from ._summary import Aggregates, MetricDef, Summary, parse_metric
 from ._sysmetrics import Sampler
@@ -48,7 +49,7 @@ def say(message: str, settings: Settings | None = None) -> None:
         print(f"flightlog: {message}", file=sys.stderr, flush=True)
 
 
-class Run:
+class Run(RunCompat):
     """A run being recorded by this process (or a do-nothing run when mode="disabled")."""
 
     def __init__(
@@ -183,11 +184,11 @@ class Run:
         if ws.segment_seconds is None and s.mode == "online":
             ws.segment_seconds = ONLINE_SEGMENT_SECONDS
         self._writer_id = writer_id
-        self._label = s.label or f"{HOSTNAME}:{self._pid}"
+        self._writer_label = s.label or f"{HOSTNAME}:{self._pid}"
         self._writer = RunWriter(
             self._paths,
             writer_id,
-            self._label,
+            self._writer_label,
             ws,
             lock=self._lock,
             state=self._writer_state,
@@ -209,7 +210,7 @@ class Run:
         interval = 15.0 if s.stats_interval is None else float(s.stats_interval)
         if interval > 0:
             self._sampler = Sampler(
-                self._paths.dir, writer_id, self._label, interval, self._warn_once_cb
+                self._paths.dir, writer_id, self._writer_label, interval, self._warn_once_cb
             )
         self._context_thread = start_thread(self._capture_context, "flightlog-context")
         _hooks.register(self)
@@ -406,7 +407,7 @@ class Run:
             state = RUNNING if not self._finished else (FAILED if self._error else FINISHED)
             return {
                 "writer": self._writer_id,
-                "label": self._label,
+                "label": self._writer_label,
                 "host": HOSTNAME,
                 "pid": self._pid,
                 "pid_start": process_start_ticks(self._pid),

@@ -15,6 +15,7 @@ from typing import Any
 from flightlog.store.rows import Signature, signature
 
 from ._histogram import Histogram, array_value
+from ._media import is_media, skipped
 
 RESERVED = frozenset({"_step", "_timestamp", "_runtime", "_writer"})
 _SCALARS = (float, int, bool, str, type(None))
@@ -63,7 +64,9 @@ def _flatten(data: Mapping[Any, Any], prefix: str, out: dict[str, Any]) -> None:
                 f"log() keys must be strings, got {type(k).__name__} {k!r}: use str({k!r})"
             )
         key = prefix + k
-        if isinstance(v, Mapping):
+        if is_media(v):  # wandb.Image/Table/...: not stored yet, the rest of the row is
+            skipped(key, v)
+        elif isinstance(v, Mapping):
             _flatten(v, key + ".", out)
         else:
             out[key] = to_scalar(key, v)

@@ -1,0 +1,131 @@
+"""The runs `flightlog.Api` returns: a stored run with the members of wandb's public-API Run
+(`history(keys=, samples=, x_axis=, pandas=)`, `scan_history`, `summary_metrics`, `files()`,
+`url`), so analysis notebooks written for wandb read a flightlog store.
+
+`history()` returns a pyarrow Table unless `pandas=True` (pandas is optional here; wandb's
+default is a DataFrame, flightlog's has always been Arrow, which `.to_pandas()` converts).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from flightlog.store import StoredRun
+
+from ._errors import UsageError
+
+#: wandb's stream names -> flightlog's
+STREAMS = {"default": "history", "history": "history", "system": "system", "events": "system"}
+
+
+def _stream(stream: str) -> str:
+    if stream not in STREAMS:
+        raise UsageError(f"unknown stream {stream!r}: use 'default' (the history) or 'system'")
+    return STREAMS[stream]
+
+
+@dataclass
+class RunFile:
+    """A file kept with the run (wandb's `File`): `download()` copies it out."""
+
+    name: str
+    size: int
+    path: Path
+
+    def download(self, root: str = ".", replace: bool = False, exist_ok: bool = False) -> Path:
+        dest = Path(root) / self.name
+        if dest.exists() and not replace:
+            if exist_ok:
+                return dest
+            raise FileExistsError(f"{dest} exists: pass replace=True to overwrite it")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.path, dest)
+        return dest
+
+
+class ApiRun(StoredRun):
+    """A stored run read through `flightlog.Api`, shaped like wandb's `Api().run()`."""
+
+    @property
+    def summary_metrics(self) -> dict[str, Any]:
+        return self.summary
+
+    @property
+    def url(self) -> str:
+        """Where the run is: its directory in the store (a local store has no web page)."""
+        return str(self.dir)
+
+    def files(self) -> list[RunFile]:
+        base = self.paths.files
+        if not base.is_dir():
+            return []
+        return [
+            RunFile(str(p.relative_to(base)), p.stat().st_size, p)
+            for p in sorted(base.rglob("*"))
+            if p.is_file()
+        ]
+
+    def file(self, name: str) -> RunFile:
+        for f in self.files():
+            if f.name == name:
+                return f
+        raise FileNotFoundError(f"run {self.path} keeps no file {name!r}")
+
+    def history(  # type: ignore[override]
+        self,
+        keys: Iterable[str] | None = None,
+        stream: str = "default",
+        *,
+        samples: int | None = None,
+        x_axis: str = "_step",
+        pandas: bool = False,
+    ) -> Any:
+        """The history, wide: with `keys`, those columns (and the `_` ones) in the rows that
+        hold any of them; `samples` rows at most, evenly spaced, first and last kept."""
+        keys = None if keys is None else list(keys)
+        table = super().history(keys, _stream(stream))
+        if keys:
+            for k in keys:
+                if k not in table.column_names:
+                    table = table.append_column(k, pa.nulls(len(table)))
+            table = table.select([c for c in table.column_names if c.startswith("_") or c in keys])
+        if x_axis not in table.column_names:
+            raise UsageError(f"x_axis {x_axis!r} is not a logged key of run {self.path}")
+        if samples is not None and len(table) > samples:
+            if samples < 1:
+                raise UsageError(f"samples must be at least 1, got {samples}")
+            idx = sorted(
+                {round(i * (len(table) - 1) / max(samples - 1, 1)) for i in range(samples)}
+            )
+            table = table.take(pa.array(idx))
+        if not pandas:
+            return table
+        try:
+            return table.to_pandas()
+        except ImportError:
+            raise UsageError("history(pandas=True) needs pandas: pip install pandas") from None
+
+    def scan_history(  # type: ignore[override]
+        self,
+        keys: Iterable[str] | None = None,
+        stream: str = "default",
+        *,
+        page_size: int = 1000,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every row, in step order, values as logged; `min_step <= _step < max_step`."""
+        keys = None if keys is None else list(keys)
+        for row in super().scan_history(keys, _stream(stream)):
+            step = row["_step"]
+            in_range = (min_step is None or step >= min_step) and (
+                max_step is None or step < max_step
+            )
+            if in_range and (keys is None or all(k in row for k in keys)):
+                yield row

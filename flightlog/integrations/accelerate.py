@@ -1,0 +1,47 @@
+"""`FlightlogTracker`: an Accelerate tracker logging to flightlog.
+
+acc = Accelerator(log_with=FlightlogTracker("my-project"))
+acc.init_trackers("my-project", config={...})
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accelerate.tracking import GeneralTracker, on_main_process
+
+import flightlog
+
+
+class FlightlogTracker(GeneralTracker):
+    """`run_name` is the project (as Accelerate's wandb tracker); `init_kwargs` go to init()."""
+
+    name = "flightlog"
+    requires_logging_directory = False
+
+    @on_main_process
+    def __init__(self, run_name: str, **init_kwargs: Any) -> None:
+        super().__init__()
+        self.run_name = run_name
+        self.init_kwargs = init_kwargs
+        self.run: flightlog.Run | None = None
+
+    @on_main_process
+    def start(self) -> None:
+        self.run = flightlog.init(project=self.run_name, **self.init_kwargs)
+
+    @property
+    def tracker(self) -> flightlog.Run | None:
+        return self.run
+
+    @on_main_process
+    def store_init_configuration(self, values: dict[str, Any]) -> None:
+        self.run.config.update(values, allow_val_change=True)
+
+    @on_main_process
+    def log(self, values: dict[str, Any], step: int | None = None, **kwargs: Any) -> None:
+        self.run.log(values, step=step, **kwargs)
+
+    @on_main_process
+    def finish(self) -> None:
+        self.run.finish()
