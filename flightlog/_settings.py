@@ -113,16 +113,20 @@ def _as_dict(settings: Settings | Mapping[str, Any] | None) -> dict[str, Any]:
             f"settings must be a flightlog.Settings or a dict, got {type(settings).__name__}: "
             "e.g. settings={'flush_interval': 0.5}"
         )
+    from ._wandb_settings import RENAMED, WANDB_FIELDS, say_ignored
+
     known = {f.name for f in fields(Settings)}
-    aliases = {"x_label": "label", "run_id": "id", "run_group": "group", "root_dir": "dir"}
     out = {}
     for k, v in settings.items():
-        k = aliases.get(k, k)
-        if k not in known:
+        k = RENAMED.get(k, k)  # wandb's names for the same settings
+        if k in known:
+            out[k] = v
+        elif k in WANDB_FIELDS:
+            say_ignored(k)  # a wandb setting with no meaning here: said once
+        else:
             raise ArgumentError(
                 f"unknown setting {k!r}; known settings: {', '.join(sorted(known))}"
             )
-        out[k] = v
     return out
 
 

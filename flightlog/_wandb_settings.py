@@ -65,7 +65,7 @@ class Settings(_Settings):
                 if value:
                     own["stats_interval"] = 0
             elif key in WANDB_FIELDS or key.startswith("x_"):
-                _say_once(key)
+                say_ignored(key)
             else:
                 raise TypeError(
                     f"Settings() got an unknown field {key!r}: it is neither a flightlog nor a "
@@ -76,7 +76,7 @@ class Settings(_Settings):
         super().__init__(**own)
 
 
-def _say_once(key: str) -> None:
+def say_ignored(key: str) -> None:
     if key not in _said:
         _said.add(key)
         warnings.warn(

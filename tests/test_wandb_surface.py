@@ -39,6 +39,17 @@ def test_settings_from_wandb_names_reach_the_run(store: Path) -> None:
     run.finish()
 
 
+def test_a_settings_dict_with_wandbs_names_is_taken_like_settings(store: Path) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = wandb.init(settings={"run_name": "from-dict", "start_method": "thread"})
+    assert run.name == "from-dict"
+    assert [str(w.message) for w in caught if "start_method" in str(w.message)]
+    run.finish()
+    with pytest.raises(ValueError, match="flush_intervall"):
+        wandb.init(settings={"flush_intervall": 1})
+
+
 def test_media_values_are_said_once_and_the_rest_of_the_row_is_kept(store: Path) -> None:
     run = wandb.init(project="m")
     with pytest.warns(RuntimeWarning, match="Image values are not stored yet: 'img'"):
