@@ -125,6 +125,7 @@ def train(opt: str, lr: float, hidden: int, tags: list[str], number: int, kill_a
                          "grad_norm": float(np.sqrt(sum((g * g).sum() for g in grads.values())))})
                 time.sleep(0.005)  # the pace of a (very) small real training step
                 if not np.isfinite(loss):
+                    print(f"step {t}: loss is {loss}, giving up", file=sys.stderr, flush=True)
                     raise FloatingPointError(f"loss diverged to {loss} at step {t} (lr={lr})")
             vloss, vacc, _ = loss_acc(params, xva, yva)
             run.log({"val/loss": vloss, "val/acc": vacc}, commit=False)
@@ -156,6 +157,8 @@ def main() -> None:
         status = {0: "finished", 1: "failed (diverged)", -9: "killed (crashed)"}.get(
             res.returncode, f"exit {res.returncode}")
         print(f"{opt:5} lr={lr:<7g} {status}")
+    for lock in (HERE / "runs").rglob(".*.lock"):  # a writer's runtime state, not data
+        lock.unlink()
     size = sum(f.stat().st_size for f in (HERE / "runs").rglob("*") if f.is_file())
     print(f"sample_runs: {size / 1e6:.2f} MB")
 

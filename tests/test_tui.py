@@ -275,10 +275,10 @@ async def test_system_and_console_panes(store: Path) -> None:
             pilot,
             lambda: (
                 isinstance(app.screen, ConsoleScreen)
-                and app.screen.query_one("#console").line_count >= 20
+                and len(app.screen.lines) >= 20
             ),
         )
-        lines = app.screen.query_one("#console").lines
+        lines = app.screen.lines
         assert "epoch 0 done" in lines and "epoch 19 done" in lines
 
 

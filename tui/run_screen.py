@@ -15,10 +15,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
-from flightlog.store.text import fmt, metric_cells, safe
+from flightlog.store.text import fmt, fmt_value, metric_cells, safe
 
 from .charts import MetricChart
-from .data import STATE_ICON, RunDetail, load_run
+from .data import STATE_ICON, RunDetail, load_run, plural
 from .workers import StoreScreen, deliver, store_work
 
 MAX_CHARTS = 12
@@ -107,7 +107,7 @@ class RunScreen(StoreScreen):
             f"{STATE_ICON.get(d.row['state'], '')} {r['state']}",
             f"group {r['group'] or '-'} · job {r['job_type'] or '-'} · tags {r['tags'] or '-'}",
             f"started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(d.row['created_at']))} "
-            f"on {r['host']} · {r['steps']} steps",
+            f"on {r['host']} · {plural(d.row['steps'] or 0, 'step')}",
         ]
         if git:
             lines.append(
@@ -158,7 +158,7 @@ class RunScreen(StoreScreen):
                 if isinstance(v, dict):
                     add(parent.add(Text(safe(k)), expand=True), v)
                 else:
-                    parent.add_leaf(Text(f"{safe(k)} = {fmt(v)}"))
+                    parent.add_leaf(Text(f"{safe(k)} = {fmt_value(v)}"))
 
         add(tree.root, nested)
         tree.root.expand()
