@@ -22,7 +22,7 @@ HIGHER = ("acc", "f1", "auc", "precision", "recall", "reward", "bleu")
 @dataclass(frozen=True)
 class Goal:
     lower: bool  # True: the smallest value is best
-    rule: str  # why, as shown to the user: 'define_metric goal=minimize', 'name has "loss"'
+    rule: str  # why, as shown: 'goal=minimize', 'summary=max' (define_metric), 'name: loss'
 
     @property
     def label(self) -> str:
@@ -39,17 +39,17 @@ def goal_of(key: str, definitions: Iterable[dict[str, Any]]) -> Goal | None:
         if d.get("name") != key:
             continue
         if d.get("goal") in ("minimize", "maximize"):
-            return Goal(d["goal"] == "minimize", f"define_metric goal={d['goal']}")
+            return Goal(d["goal"] == "minimize", f"goal={d['goal']}")
         if d.get("summary") in ("min", "max"):
-            return Goal(d["summary"] == "min", f"define_metric summary={d['summary']}")
+            return Goal(d["summary"] == "min", f"summary={d['summary']}")
     words = _words(key)
     for word in words:
         for stem in LOWER:
             if word.startswith(stem) or word.endswith(stem):
-                return Goal(True, f'name has "{stem}"')
+                return Goal(True, f"name: {stem}")
         for stem in HIGHER:
             if word.startswith(stem) or word.endswith(stem):
-                return Goal(False, f'name has "{stem}"')
+                return Goal(False, f"name: {stem}")
     return None
 
 

@@ -37,8 +37,7 @@ class CompareScreen(StoreScreen):
             yield Static("[b]config that differs[/b]")
             yield DataTable(id="config-diff", zebra_stripes=True)
             yield Static(
-                "[b]summary[/b] (best in green; [i]better[/i] says which rule chose: "
-                "define_metric, else the name)"
+                "[b]summary[/b] (best in green; [i]better[/i]: define_metric, else the name)"
             )
             yield DataTable(id="summary", zebra_stripes=True)
             yield VerticalScroll(id="compare-charts")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -52,7 +53,7 @@ def keys_of(screen: type[Any]) -> list[tuple[str, str]]:
     for b in screen.BINDINGS:
         if isinstance(b, Binding) and b.description:
             keys = " / ".join(_key(k) for k in b.key.split(","))
-            out.append((keys, b.description))
+            out.append((keys, b.tooltip or b.description))
     return out
 
 
@@ -60,15 +61,13 @@ def _key(key: str) -> str:
     return {"slash": "/", "space": "space", "question_mark": "?", "escape": "esc"}.get(key, key)
 
 
-def _section(title: str, rows: list[tuple[str, str]]) -> Table:
+def _section(title: str, rows: list[tuple[str, str]]) -> Group:
     t = Table.grid(padding=(0, 2))
     t.add_column(style="bold cyan", no_wrap=True)
     t.add_column()
-    t.title = Text(title, style="bold")
-    t.title_justify = "left"
     for key, what in rows:
         t.add_row(key, what)
-    return t
+    return Group(Text(title, style="bold underline"), t)
 
 
 class HelpScreen(ModalScreen[None]):

@@ -34,17 +34,50 @@ class RunsScreen(StoreScreen):
     """Every run: filter bar, sortable table, marks for compare, live refresh."""
 
     BINDINGS: ClassVar = [
-        Binding("slash", "focus_filter", "Filter"),
-        Binding("escape", "focus_table", "Table", show=False),
-        Binding("enter", "open_run", "Open", show=False),
-        Binding("space", "toggle_mark", "Mark ↓"),
-        Binding("c", "compare", "Compare"),
-        Binding("s", "sort", "Sort"),
-        Binding("g", "group", "Group"),
-        Binding("m", "columns", "Columns"),
-        Binding("y", "copy_id", "Copy id"),
-        Binding("Y", "copy_path", "Copy path", show=False),
-        Binding("r", "reload", "Refresh", show=False),
+        Binding(
+            "slash",
+            "focus_filter",
+            "Filter",
+            tooltip="filter the runs (same language as --where); enter applies",
+        ),
+        Binding(
+            "escape",
+            "focus_table",
+            "Table",
+            show=False,
+            tooltip="leave the filter or columns bar, back to the table",
+        ),
+        Binding(
+            "enter",
+            "open_run",
+            "Open",
+            show=False,
+            tooltip="open the run under the cursor (on a group header: fold it)",
+        ),
+        Binding(
+            "space",
+            "toggle_mark",
+            "Mark ↓",
+            tooltip="mark the run for compare and move down (space on a header folds it)",
+        ),
+        Binding("c", "compare", "Compare", tooltip="compare the marked runs"),
+        Binding("s", "sort", "Sort", tooltip="sort by the cursor's column; again reverses"),
+        Binding("g", "group", "Group", tooltip="group by project, then by group, then not"),
+        Binding(
+            "m",
+            "columns",
+            "Columns",
+            tooltip="choose the summary-metric columns (lists what is available)",
+        ),
+        Binding("y", "copy_id", "Copy id", tooltip="copy the run's id"),
+        Binding("Y", "copy_path", "Copy path", show=False, tooltip="copy the run's directory"),
+        Binding(
+            "r",
+            "reload",
+            "Refresh",
+            show=False,
+            tooltip="refresh now (it refreshes every 2 s anyway)",
+        ),
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -143,13 +176,13 @@ class RunsScreen(StoreScreen):
             states[r["state"]] = states.get(r["state"], 0) + 1
         parts = [plural(len(self.runs.rows), "run")]
         parts += [f"{n} {s}" for s, n in sorted(states.items())]
-        if self.where:
-            parts.append(f"filter {safe(self.where)}")
         parts.append(f"sorted by {self.sort_column or 'started'}{' ↓' if self.sort_desc else ' ↑'}")
         if self.group_by:
             parts.append(f"grouped by {self.group_by}")
         if self.marked:
             parts.append(f"{len(self.marked)} marked (c: compare)")
+        if self.where:
+            parts.append(f"filter {safe(self.where)}")
         self.query_one("#status", Static).update(" · ".join(parts))
 
     def current_item(self) -> dict[str, Any] | None:
