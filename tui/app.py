@@ -42,7 +42,7 @@ class FlightlogApp(App[None]):
             if isinstance(b, Binding) and b.description and not b.action.startswith("app."):
                 yield SystemCommand(
                     f"{b.description} ({b.key})",
-                    f"{b.action} on this screen",
+                    b.tooltip or f"{b.action} on this screen",
                     partial(screen.run_action, b.action),
                 )
 

@@ -38,7 +38,7 @@ class FilterBar(Vertical):
             self.where = where
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder=PLACEHOLDER, id="filter")
+        yield Input(placeholder=PLACEHOLDER, id="filter", select_on_focus=False)  # edit, not retype
         yield Static("", id="filter-error", markup=False)
 
     @property
