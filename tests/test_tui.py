@@ -142,8 +142,8 @@ async def test_mark_and_compare(samples: Path) -> None:
         assert {str(diff.get_row_at(i)[0]) for i in range(diff.row_count)} == {"lr"}
         summary = app.screen.query_one("#summary")
         keys = [str(summary.get_row_at(i)[0]) for i in range(summary.row_count)]
-        assert "val/acc" in keys
-        best = summary.get_row_at(keys.index("val/acc"))
+        assert "val/loss" in keys
+        best = summary.get_row_at(keys.index("val/loss"))
         assert sum("green" in str(c.style) for c in best[1:]) == 1  # the better run only
         await pilot.press("escape")
         assert not isinstance(app.screen, CompareScreen)
@@ -414,11 +414,61 @@ def sample_cwd(samples: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     time.tzset()
 
 
-def test_snapshot_runs_screen(snap_compare, sample_cwd: Path) -> None:
+SIZES = {"80x24": (80, 24), "200x50": (200, 50)}
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_runs_screen(snap_compare, sample_cwd: Path, size: str) -> None:
+    """Metrics right after the name, so they are on screen at 80 columns."""
+
     async def ready(pilot) -> None:
         await settle(pilot, lambda: len(rows(pilot.app)) == 12)
 
-    assert snap_compare(FlightlogApp(sample_cwd), terminal_size=SIZE, run_before=ready)
+    assert snap_compare(FlightlogApp(sample_cwd), terminal_size=SIZES[size], run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_run_screen(snap_compare, sample_cwd: Path, size: str) -> None:
+    """Full metric names and their counts (161 for the crashed run), at 80 columns too."""
+
+    async def ready(pilot) -> None:
+        await settle(pilot, lambda: len(rows(pilot.app)) == 12)
+        pilot.app.screen.query_one(RunsTable).move_cursor(row=names(pilot.app).index("wild-sea-10"))
+        await pilot.press("enter")
+        await settle(
+            pilot,
+            lambda: (
+                isinstance(pilot.app.screen, RunScreen)
+                and pilot.app.screen.detail is not None
+                and len(pilot.app.screen.query("MetricChart")) == 4
+                and all(c.draws for c in pilot.app.screen.query("MetricChart"))
+            ),
+        )
+        await pilot.pause(0.3)
+
+    assert snap_compare(FlightlogApp(sample_cwd), terminal_size=SIZES[size], run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_help(snap_compare, sample_cwd: Path, size: str) -> None:
+    async def ready(pilot) -> None:
+        await settle(pilot, lambda: len(rows(pilot.app)) == 12)
+        await pilot.press("question_mark")
+        await pilot.pause(0.3)
+
+    assert snap_compare(FlightlogApp(sample_cwd), terminal_size=SIZES[size], run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_filter_error(snap_compare, sample_cwd: Path, size: str) -> None:
+    async def ready(pilot) -> None:
+        await settle(pilot, lambda: len(rows(pilot.app)) == 12)
+        await pilot.press("slash")
+        await type_text(pilot, "summary.val/loss < 0.3 andd tag:adam")
+        await pilot.press("enter")
+        await settle(pilot, lambda: pilot.app.screen.query_one("#filter-error").display)
+
+    assert snap_compare(FlightlogApp(sample_cwd), terminal_size=SIZES[size], run_before=ready)
 
 
 def test_snapshot_compare_screen(snap_compare, sample_cwd: Path) -> None:
@@ -445,7 +495,7 @@ def test_in_a_real_terminal_with_tmux(samples: Path) -> None:
     session = f"flightlog-test-{os.getpid()}"
     cmd = f"{sys.executable} -m flightlog.cli tui {samples}"
     subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmd], check=True
+        ["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", cmd], check=True
     )
 
     def screen() -> str:
@@ -465,12 +515,22 @@ def test_in_a_real_terminal_with_tmux(samples: Path) -> None:
     try:
         out = wait_for("graceful-ocean-12")
         assert "icy-dune-1" in out and "☠" in out
+        header = next(line for line in out.splitlines() if "name" in line and "state" in line)
+        assert "val/acc" in header and "val/loss" in header  # metrics in view at 80 columns
         time.sleep(1.0)  # as a person would: look first, then type
         for keys in ("/", "state:failed", "Enter"):  # as a person types: focus moves first
             subprocess.run(["tmux", "send-keys", "-t", session, keys], check=True)
             time.sleep(0.5)
-        out = wait_for("celestial-delta-6")
-        assert "icy-dune-1" not in out
+        out = wait_for("1 run · 1 failed")
+        assert "celestial-delta-6" in out and "icy-dune-1" not in out
+        for keys in ("Enter", "o"):  # the failed run's console output
+            subprocess.run(["tmux", "send-keys", "-t", session, keys], check=True)
+            time.sleep(1.0)
+        wait_for("loss is nan, giving up")
+        for keys in ("Escape", "Escape"):
+            subprocess.run(["tmux", "send-keys", "-t", session, keys], check=True)
+            time.sleep(0.5)
+        wait_for("1 run · 1 failed")
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
         deadline = time.time() + 10
         while time.time() < deadline:
