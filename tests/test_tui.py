@@ -294,10 +294,7 @@ async def test_system_and_console_panes(store: Path) -> None:
         await pilot.press("o")
         await settle(
             pilot,
-            lambda: (
-                isinstance(app.screen, ConsoleScreen)
-                and len(app.screen.lines) >= 20
-            ),
+            lambda: isinstance(app.screen, ConsoleScreen) and len(app.screen.lines) >= 20,
         )
         lines = app.screen.lines
         assert "epoch 0 done" in lines and "epoch 19 done" in lines
