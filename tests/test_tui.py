@@ -106,6 +106,9 @@ async def test_bad_filter_shows_the_error_inline_and_keeps_the_rows(samples: Pat
         await pilot.pause(0.5)
         assert len(rows(app)) == 1  # the last applied filter's rows stay
         assert app.screen.query_one("#filter").has_focus  # to fix it
+        await pilot.press("escape")  # give up: the bar shows the filter in force again
+        assert app.screen.query_one("#filter").value == "state:crashed"
+        assert not error.display and len(rows(app)) == 1
 
 
 async def test_sort_by_the_cursor_column_both_ways(samples: Path) -> None:

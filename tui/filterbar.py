@@ -45,6 +45,11 @@ class FilterBar(Vertical):
     def error(self) -> Static:
         return self.query_one("#filter-error", Static)
 
+    def show(self, where: str | None) -> None:
+        """Show the filter in force (e.g. when the user leaves with esc), without errors."""
+        self.query_one("#filter", Input).value = where or ""
+        self.error.display = False
+
     @on(Input.Submitted, "#filter")
     def submitted(self, event: Input.Submitted) -> None:
         event.stop()

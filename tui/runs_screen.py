@@ -211,6 +211,8 @@ class RunsScreen(StoreScreen):
         self.query_one("#filter", Input).focus()
 
     def action_focus_table(self) -> None:
+        """Back to the table; esc in the filter bar drops what was typed but not applied."""
+        self.query_one(FilterBar).show(self.where)
         self.query_one("#columns").display = False
         self.query_one("#columns-hint").display = False
         self.query_one(RunsTable).focus()
