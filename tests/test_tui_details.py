@@ -123,3 +123,17 @@ async def test_charts_draw_no_stray_dots(samples: Path) -> None:
         screen = app.export_screenshot()
         assert "⣀" in screen or "⡇" in screen  # the curves are drawn
         assert "•" not in screen
+
+
+async def test_the_status_line_shows_the_filter_in_force_as_typed(samples: Path) -> None:
+    from .test_tui import type_text
+
+    app = FlightlogApp(samples)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == 12)
+        await pilot.press("slash")
+        await type_text(pilot, "'[b]x' or moss")  # markup-like text is shown, not applied
+        await pilot.press("enter")
+        await settle(pilot, lambda: len(rows(app)) == 1)
+        status = str(app.screen.query_one("#status").render())
+        assert status.startswith("1 run · 1 finished") and "filter '[b]x' or moss" in status

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -182,7 +183,7 @@ class RunsScreen(StoreScreen):
         if self.marked:
             parts.append(f"{len(self.marked)} marked (c: compare)")
         if self.where:
-            parts.append(f"filter {safe(self.where)}")
+            parts.append(f"filter {escape(safe(self.where))}")
         self.query_one("#status", Static).update(" · ".join(parts))
 
     def current_item(self) -> dict[str, Any] | None:
