@@ -5,7 +5,9 @@
 The digits data set ships inside scikit-learn (nothing is downloaded). Two groups of six
 runs (SGD with momentum, Adam) sweep the learning rate. The largest SGD rate diverges: its
 loss becomes NaN and the run fails. One Adam run is killed with SIGKILL halfway through, so
-it reads as crashed. Everything but the timestamps is deterministic (seed 0).
+it reads as crashed. Each run records system metrics (every 0.2 s) and its console output (a
+line per epoch, and the failed run's traceback), so every screen of the terminal UI has
+something to show. Everything but the timestamps and system metrics is deterministic (seed 0).
 """
 
 from __future__ import annotations
@@ -97,7 +99,9 @@ def train(opt: str, lr: float, hidden: int, tags: list[str], number: int, kill_a
         config={"optimizer": opt, "lr": lr, "hidden": hidden, "batch_size": BATCH,
                 "epochs": EPOCHS, "seed": SEED, "momentum": 0.9 if opt == "sgd" else None,
                 "betas": [0.9, 0.999] if opt == "adam" else None},
+        settings={"stats_interval": 0.2},
     )
+    print(f"training a 64-{hidden}-10 MLP on {len(xtr)} digits with {opt} at lr={lr:g}")
     run.define_metric("val/loss", summary="min")
     run.define_metric("val/acc", summary="max")
     with run, np.errstate(all="ignore"):
@@ -121,9 +125,13 @@ def train(opt: str, lr: float, hidden: int, tags: list[str], number: int, kill_a
                          "grad_norm": float(np.sqrt(sum((g * g).sum() for g in grads.values())))})
                 time.sleep(0.005)  # the pace of a (very) small real training step
                 if not np.isfinite(loss):
+                    print(f"step {t}: loss is {loss}, giving up", file=sys.stderr, flush=True)
                     raise FloatingPointError(f"loss diverged to {loss} at step {t} (lr={lr})")
             vloss, vacc, _ = loss_acc(params, xva, yva)
             run.log({"val/loss": vloss, "val/acc": vacc}, commit=False)
+            print(f"epoch {epoch + 1:2d}/{EPOCHS}  step {t:3d}  train/loss {loss:.4f}  "
+                  f"train/acc {acc:.3f}  val/loss {vloss:.4f}  val/acc {vacc:.4f}  "
+                  f"lr {lr:g} ({opt}, batch {BATCH}, hidden {hidden})", flush=True)
             if kill_at is not None and epoch == kill_at:
                 run._writer.flush()  # type: ignore[union-attr]  # what a real flush tick does
                 os.kill(os.getpid(), signal.SIGKILL)
@@ -149,6 +157,8 @@ def main() -> None:
         status = {0: "finished", 1: "failed (diverged)", -9: "killed (crashed)"}.get(
             res.returncode, f"exit {res.returncode}")
         print(f"{opt:5} lr={lr:<7g} {status}")
+    for lock in (HERE / "runs").rglob(".*.lock"):  # a writer's runtime state, not data
+        lock.unlink()
     size = sum(f.stat().st_size for f in (HERE / "runs").rglob("*") if f.is_file())
     print(f"sample_runs: {size / 1e6:.2f} MB")
 

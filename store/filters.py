@@ -1,15 +1,21 @@
-"""The run filter language, compiled to SQL over the index (shared by the CLI and the UI).
+"""The run filter language, compiled to SQL over the index: one grammar for the CLI's
+`--where`, `Api().runs(filters=...)` and the terminal UI's filter bar.
 
-    EXPR  := EXPR or EXPR | EXPR and EXPR | not EXPR | ( EXPR ) | FIELD OP VALUE
+    EXPR  := EXPR or EXPR | EXPR and EXPR | EXPR EXPR (and) | not EXPR | -TERM | ( EXPR ) | TERM
+    TERM  := FIELD OP VALUE | FIELD:VALUE | TEXT
     FIELD := config.KEY | summary.KEY | name | id | project | group | state | job_type
              | tag | tags | host | user | notes | steps | created_at | duration
     OP    := < <= > >= = == != ~          (~ is a regular-expression match)
     VALUE := 0.3 | 1e-3 | 'quoted text' | "quoted" | bareword | true | false | null
+    TEXT  := bareword | 'quoted text'    (case-insensitive substring of name, id, group or a tag)
 
-Examples: `summary.val/loss < 0.3 and config.lr >= 1e-3`, `state = crashed or tag = baseline`,
-`name ~ '^brisk' and not group = ablation`. Keys may contain `/`, `.` and `-`. A value
-compares numerically when it is a number, as text otherwise; `= null` tests absence.
-A bad expression raises FilterError, whose message points at the offending token.
+Examples: `summary.val/loss < 0.3 and config.lr >= 1e-3`, `state:crashed or tag:baseline`,
+`digits -tag:unstable (state:finished or state:running)`. Terms side by side are joined by
+`and`, as in a search box; `FIELD:VALUE` means `FIELD = VALUE`; a leading `-` negates a term.
+Keys may contain `/`, `.` and `-`. A value compares numerically when it is a number, as text
+otherwise; `= null` tests absence. A bad expression raises FilterError, whose message points
+at the offending token; a word one letter away from and/or/not (`andd`) is such an error, not
+free text (quote it to search for it).
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "==": "=", "!=": "<
 
 _TOKEN = re.compile(
     r"""\s*(?:(?P<paren>[()])|(?P<op><=|>=|==|!=|=|<|>|~)|(?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
-    r"""|(?P<word>[^\s()<>=!~'"]+)|(?P<bad>\S))"""
+    r"""|(?P<word>[^\s()<>=!~'";]+)|(?P<bad>\S))"""
 )
 
 
@@ -122,33 +128,94 @@ class _Parser:
         return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
 
     def conj(self) -> str:
+        """Terms joined by `and`, written or implied (`digits state:finished`)."""
         parts = [self.neg()]
-        while self.keyword("and"):
+        while True:
+            if not self.keyword("and"):
+                t = self.peek()
+                if t is None or t.text == ")" or (t.kind == "word" and t.text.lower() == "or"):
+                    break
             parts.append(self.neg())
         return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
 
     def neg(self) -> str:
         if self.keyword("not"):
-            return f"(NOT coalesce({self.neg()}, false))"
+            return _not(self.neg())
         t = self.peek()
-        if t is not None and t.kind == "paren" and t.text == "(":
+        if t is None or t.kind == "op" or t.text == ")":
+            got = f", got {t.text!r}" if t is not None else ""
+            raise self.fail(f"expected a field such as summary.loss, key:value or text{got}", t)
+        nxt = self.toks[self.i + 1] if self.i + 1 < len(self.toks) else None
+        if t.text == "-" and nxt is not None and nxt.text == "(":  # -( ... ) negates a group
+            self.take()
+            return _not(self.neg())
+        if t.text == "(":
             self.take()
             inner = self.expr()
             close = self.take()
             if close is None or close.text != ")":
                 raise self.fail("missing ')'", close)
             return inner
-        return self.comparison()
+        return self.term()
 
-    def comparison(self) -> str:
-        field = self.take()
-        if field is None:
-            raise self.fail("expected a field such as summary.loss or config.lr")
-        if field.kind != "word":
-            raise self.fail(f"expected a field, got {field.text!r}", field)
+    def term(self) -> str:
+        """FIELD OP VALUE, FIELD:VALUE or free text, each negated by a leading `-`."""
+        t = self.take()
+        assert t is not None
+        if t.kind == "str":
+            return self.text_match(_literal(t))
+        negate = t.text.startswith("-") and len(t.text) > 1 and not t.text[1].isdigit()
+        word = _Tok("word", t.text[1:], t.pos + 1) if negate else t
+        sql = self.word_term(word)
+        return _not(sql) if negate else sql
+
+    def word_term(self, word: _Tok) -> str:
+        op = self.peek()
+        if op is not None and op.kind == "op":
+            return self.comparison(word)
+        field, colon, value = word.text.partition(":")
+        if colon and field:
+            field_tok = _Tok("word", field, word.pos)
+            if not _known(field):
+                raise self.fail(
+                    f"unknown field {field!r} in {word.text!r}; fields: {KNOWN} "
+                    "(quote text that holds ':')",
+                    field_tok,
+                )
+            value_tok = _Tok("word", value, word.pos + len(field) + 1)
+            nxt = self.peek()
+            if (
+                not value
+                and nxt is not None
+                and nxt.kind == "str"
+                and nxt.pos == word.pos + len(word.text)
+            ):
+                value_tok = self.take()  # tag:"two words"
+            elif not value:
+                raise self.fail(f"{field}: needs a value, e.g. {field}:VALUE", word)
+            return self.compile(field_tok, "=", _literal(value_tok), value_tok)
+        if word.text.lower().startswith(("config.", "summary.")):
+            raise self.fail(f"expected an operator (< <= > >= = != ~) after {word.text!r}", op)
+        keyword = _misspelt_keyword(word.text)
+        if keyword:
+            raise self.fail(
+                f"{word.text!r} is not a keyword: did you mean {keyword!r}? "
+                "(quote it to search for the text)",
+                word,
+            )
+        return self.text_match(word.text)
+
+    def text_match(self, needle: str) -> str:
+        """Free text: a case-insensitive substring of the name, id, group or a tag."""
+        self.params.extend([needle.lower()] * 4)
+        cols = ("runs.name", "runs.id", 'runs."group"')
+        found = " OR ".join(f"strpos(lower(coalesce({c}, '')), ?) > 0" for c in cols)
+        tags = "EXISTS (SELECT 1 FROM unnest(runs.tags) AS u(t) WHERE strpos(lower(t), ?) > 0)"
+        return f"({found} OR {tags})"
+
+    def comparison(self, field: _Tok) -> str:
         op = self.take()
-        if op is None or op.kind != "op":
-            raise self.fail(f"expected an operator (< <= > >= = != ~) after {field.text!r}", op)
+        assert op is not None
         value_tok = self.take()
         if value_tok is None or value_tok.kind not in ("word", "str"):
             raise self.fail(f"expected a value after {op.text!r}", value_tok)
@@ -184,8 +251,7 @@ class _Parser:
             return f"({'NOT ' if op == '<>' else ''}list_contains(runs.tags, ?))"
         col = RUN_FIELDS.get(name)
         if col is None:
-            known = ", ".join([*RUN_FIELDS, "tag", "config.KEY", "summary.KEY"])
-            raise self.fail(f"unknown field {name!r}; fields: {known}", field)
+            raise self.fail(f"unknown field {name!r}; fields: {KNOWN}", field)
         if value is None:
             return f"({col} IS {'NOT ' if op == '<>' else ''}NULL)"
         if name in NUMERIC_FIELDS and not isinstance(value, int | float):
@@ -194,6 +260,31 @@ class _Parser:
         if op == "~":
             return f"regexp_matches({col}, ?)"
         return f"{col} {op} ?"
+
+
+KNOWN = ", ".join([*RUN_FIELDS, "tag", "config.KEY", "summary.KEY"])
+KEYWORDS = ("and", "or", "not")
+
+
+def _not(sql: str) -> str:
+    return f"(NOT coalesce({sql}, false))"
+
+
+def _known(field: str) -> bool:
+    return (
+        field in RUN_FIELDS or field in ("tag", "tags") or field.startswith(("config.", "summary."))
+    )
+
+
+def _misspelt_keyword(word: str) -> str | None:
+    """The keyword `word` is a slip of (`andd`, `adn`, `orr`, `nto`), else None."""
+    low = word.lower()
+    collapsed = re.sub(r"(.)\1+", r"\1", low)
+    for kw in KEYWORDS:
+        swaps = {kw[:i] + kw[i + 1] + kw[i] + kw[i + 2 :] for i in range(len(kw) - 1)}
+        if low != kw and (collapsed == kw or low in swaps):
+            return kw
+    return None
 
 
 def _literal(tok: _Tok) -> Any:

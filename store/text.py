@@ -49,6 +49,11 @@ def fmt(v: Any) -> str:
     return safe(v)
 
 
+def fmt_value(v: Any) -> str:
+    """A config value as written in Python: `None` shown as such, not as an empty cell."""
+    return "None" if v is None else fmt(v)
+
+
 def fmt_time(ts: float | None) -> str:
     """Epoch seconds as local "YYYY-MM-DD HH:MM"."""
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else ""

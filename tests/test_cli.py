@@ -59,7 +59,7 @@ def test_runs_json_filters_and_sort(samples: Path) -> None:
 def test_bad_where_points_at_the_bad_token(samples: Path) -> None:
     res = cli("runs", "--root", str(samples), "--where", "summary.loss < 0.3 andd config.lr")
     assert res.returncode == 1
-    assert "expected 'and', 'or' or the end, got 'andd'" in res.stderr
+    assert "'andd' is not a keyword: did you mean 'and'?" in res.stderr
     caret_line = res.stderr.rstrip().splitlines()[-1]
     assert caret_line.index("^") == res.stderr.splitlines()[-2].index("andd")
     assert "Traceback" not in res.stderr

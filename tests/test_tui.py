@@ -30,6 +30,12 @@ def names(app: FlightlogApp) -> list[str]:
     return [r[2] for r in rows(app)]
 
 
+def column(app: FlightlogApp, name: str) -> list[str]:
+    """One column of the runs table, by its header (metrics come before steps and tags)."""
+    index = list(app.screen.query_one(RunsTable).backend.columns).index(name)
+    return [r[index] for r in rows(app)]
+
+
 async def settle(pilot, until, timeout: float = 60.0) -> None:
     """Wait (in app time) until `until()` is true: workers run in threads."""
     deadline = time.monotonic() + timeout
@@ -73,22 +79,36 @@ async def test_filter_bar(samples: Path, typed: str, expected: int) -> None:
         await settle(pilot, lambda: len(rows(app)) == 12)
         await pilot.press("slash")
         await type_text(pilot, typed)
+        await pilot.pause(0.5)
+        assert len(rows(app)) == 12  # nothing half-typed is applied
+        await pilot.press("enter")
         await settle(pilot, lambda: len(rows(app)) == expected)
         assert not app.screen.query_one("#filter-error").display
+        assert app.screen.query_one(RunsTable).has_focus  # enter hands the keys back
 
 
 async def test_bad_filter_shows_the_error_inline_and_keeps_the_rows(samples: Path) -> None:
     app = FlightlogApp(samples)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, lambda: len(rows(app)) == 12)
-        bar = app.screen.query_one("#filter")
-        bar.value = "state:crashed"
+        await pilot.press("slash")
+        await type_text(pilot, "state:crashed")
+        await pilot.press("enter")
         await settle(pilot, lambda: len(rows(app)) == 1)
-        bar.value = "state:crashed summary.loss <"  # still being typed
+        await pilot.press("slash")
+        await type_text(pilot, " andd tag:adam")
+        await pilot.press("enter")
         error = app.screen.query_one("#filter-error")
         await settle(pilot, lambda: error.display)
-        assert "expected a value" in str(error.render())
-        assert len(rows(app)) == 1  # the last valid filter's rows stay
+        shown = str(error.render()).splitlines()
+        assert "'andd' is not a keyword: did you mean 'and'?" in shown[0]
+        assert shown[1:] == ["  state:crashed andd tag:adam", "                ^"]  # under andd
+        await pilot.pause(0.5)
+        assert len(rows(app)) == 1  # the last applied filter's rows stay
+        assert app.screen.query_one("#filter").has_focus  # to fix it
+        await pilot.press("escape")  # give up: the bar shows the filter in force again
+        assert app.screen.query_one("#filter").value == "state:crashed"
+        assert not error.display and len(rows(app)) == 1
 
 
 async def test_sort_by_the_cursor_column_both_ways(samples: Path) -> None:
@@ -101,9 +121,9 @@ async def test_sort_by_the_cursor_column_both_ways(samples: Path) -> None:
         assert names(app) == sorted(names(app))
         await pilot.press("s")
         assert names(app) == sorted(names(app), reverse=True)
-        table.move_cursor(column=7)  # steps: the failed run's 3 steps first
+        table.move_cursor(column=list(table.backend.columns).index("steps"))
         await pilot.press("s")
-        assert rows(app)[0][7] == "3"
+        assert column(app, "steps")[0] == "3"  # the failed run's 3 steps first
 
 
 async def test_mark_and_compare(samples: Path) -> None:
@@ -125,8 +145,8 @@ async def test_mark_and_compare(samples: Path) -> None:
         assert {str(diff.get_row_at(i)[0]) for i in range(diff.row_count)} == {"lr"}
         summary = app.screen.query_one("#summary")
         keys = [str(summary.get_row_at(i)[0]) for i in range(summary.row_count)]
-        assert "val/acc" in keys
-        best = summary.get_row_at(keys.index("val/acc"))
+        assert "val/loss" in keys
+        best = summary.get_row_at(keys.index("val/loss"))
         assert sum("green" in str(c.style) for c in best[1:]) == 1  # the better run only
         await pilot.press("escape")
         assert not isinstance(app.screen, CompareScreen)
@@ -158,11 +178,15 @@ async def test_pick_summary_columns(samples: Path) -> None:
         await pilot.press("m")
         bar = app.screen.query_one("#columns")
         assert bar.has_focus and "val/acc" in bar.value
+        hint = str(app.screen.query_one("#columns-hint").render())
+        assert hint.startswith("available: ") and "grad_norm" in hint and "train/loss" in hint
         bar.value = ""
         await type_text(pilot, "train/loss grad_norm")
         await pilot.press("enter")
         table = app.screen.query_one(RunsTable)
-        await settle(pilot, lambda: list(table.backend.columns)[-2:] == ["train/loss", "grad_norm"])
+        await settle(
+            pilot, lambda: list(table.backend.columns)[2:5] == ["name", "train/loss", "grad_norm"]
+        )
 
 
 async def test_command_palette_lists_the_screen_actions(samples: Path) -> None:
@@ -170,7 +194,7 @@ async def test_command_palette_lists_the_screen_actions(samples: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, lambda: len(rows(app)) == 12)
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for t in ("Filter (slash)", "Mark (space)", "Compare (c)", "Group (g)", "Columns (m)"):
+        for t in ("Filter (slash)", "Mark ↓ (space)", "Compare (c)", "Group (g)", "Columns (m)"):
             assert t in titles
         command = next(c for c in app.get_system_commands(app.screen) if c.title == "Group (g)")
         await command.callback()
@@ -273,12 +297,9 @@ async def test_system_and_console_panes(store: Path) -> None:
         await pilot.press("o")
         await settle(
             pilot,
-            lambda: (
-                isinstance(app.screen, ConsoleScreen)
-                and app.screen.query_one("#console").line_count >= 20
-            ),
+            lambda: isinstance(app.screen, ConsoleScreen) and len(app.screen.lines) >= 20,
         )
-        lines = app.screen.query_one("#console").lines
+        lines = app.screen.lines
         assert "epoch 0 done" in lines and "epoch 19 done" in lines
 
 
@@ -299,10 +320,10 @@ async def test_live_update_while_a_child_process_logs(store: Path) -> None:
         app = FlightlogApp(store)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, lambda: rows(app) and rows(app)[0][1] == "●")
-            first = int(rows(app)[0][7])
-            await settle(pilot, lambda: int(rows(app)[0][7]) > first)
+            first = int(column(app, "steps")[0])
+            await settle(pilot, lambda: int(column(app, "steps")[0]) > first)
             await settle(pilot, lambda: rows(app)[0][1] == "✓")
-            assert rows(app)[0][7] == "600"
+            assert column(app, "steps")[0] == "600"
     finally:
         proc.kill()
         proc.wait()
@@ -320,7 +341,7 @@ async def test_cursor_stays_on_its_run_when_rows_change(store: Path) -> None:
         table.move_cursor(column=2)
         await pilot.press("s")  # by name
         await pilot.press("down")
-        assert app.screen.current_key().endswith(rows(app)[1][3])
+        assert app.screen.current_key().endswith(column(app, "id")[1])
         flightlog.init(project="p", name="a-run", reinit=True).finish(quiet=True)
         await settle(pilot, lambda: len(rows(app)) == 3)
         assert rows(app)[table.cursor_row][2] == "c-run"
@@ -343,12 +364,40 @@ async def test_empty_store_shows_how_to_log_a_first_run(tmp_path: Path) -> None:
         assert "flightlog.init(" in str(app.screen.query_one("#empty").render())
 
 
-async def test_help_and_quit(samples: Path) -> None:
+def help_text(app: FlightlogApp) -> list[str]:
+    import io
+
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=100, record=True)
+    for static in app.screen.query("HelpScreen Static"):
+        console.print(static.content)
+    return [line.rstrip() for line in console.export_text().splitlines()]
+
+
+async def test_help_lists_flightlogs_keys_by_screen_this_one_first(samples: Path) -> None:
+    from flightlog.tui.help_screen import HelpScreen
+
     app = FlightlogApp(samples)
     async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == 12)
         await pilot.press("question_mark")
-        await settle(pilot, lambda: app.screen.query("HelpPanel"))
-        await pilot.press("q")
+        await settle(pilot, lambda: isinstance(app.screen, HelpScreen))
+        text = help_text(app)
+        assert text[0] == "runs (this screen)"
+        assert text[1].split()[0] == "/" and "filter" in text[1]
+        headings = [line for line in text if line and not line.startswith(" ") and "  " not in line]
+        assert headings[:3] == ["runs (this screen)", "runs: the filter bar (/)", "run"]
+        assert "everywhere" in headings and "compare" in headings
+        assert not any("Cursor up" in line or "Page down" in line for line in text)  # the table's
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, RunScreen))
+        await pilot.press("question_mark")
+        await settle(pilot, lambda: isinstance(app.screen, HelpScreen))
+        assert help_text(app)[0] == "run (this screen)"
+        await pilot.press("q", "q", "q")  # close help, leave the run, quit
     assert app.return_code == 0
 
 
@@ -366,11 +415,61 @@ def sample_cwd(samples: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     time.tzset()
 
 
-def test_snapshot_runs_screen(snap_compare, sample_cwd: Path) -> None:
+SIZES = {"80x24": (80, 24), "200x50": (200, 50)}
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_runs_screen(snap_compare, sample_cwd: Path, size: str) -> None:
+    """Metrics right after the name, so they are on screen at 80 columns."""
+
     async def ready(pilot) -> None:
         await settle(pilot, lambda: len(rows(pilot.app)) == 12)
 
-    assert snap_compare(FlightlogApp(sample_cwd), terminal_size=SIZE, run_before=ready)
+    assert snap_compare(FlightlogApp(sample_cwd), terminal_size=SIZES[size], run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_run_screen(snap_compare, sample_cwd: Path, size: str) -> None:
+    """Full metric names and their counts (161 for the crashed run), at 80 columns too."""
+
+    async def ready(pilot) -> None:
+        await settle(pilot, lambda: len(rows(pilot.app)) == 12)
+        pilot.app.screen.query_one(RunsTable).move_cursor(row=names(pilot.app).index("wild-sea-10"))
+        await pilot.press("enter")
+        await settle(
+            pilot,
+            lambda: (
+                isinstance(pilot.app.screen, RunScreen)
+                and pilot.app.screen.detail is not None
+                and len(pilot.app.screen.query("MetricChart")) == 4
+                and all(c.draws for c in pilot.app.screen.query("MetricChart"))
+            ),
+        )
+        await pilot.pause(0.3)
+
+    assert snap_compare(FlightlogApp(sample_cwd), terminal_size=SIZES[size], run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_help(snap_compare, sample_cwd: Path, size: str) -> None:
+    async def ready(pilot) -> None:
+        await settle(pilot, lambda: len(rows(pilot.app)) == 12)
+        await pilot.press("question_mark")
+        await pilot.pause(0.3)
+
+    assert snap_compare(FlightlogApp(sample_cwd), terminal_size=SIZES[size], run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_filter_error(snap_compare, sample_cwd: Path, size: str) -> None:
+    async def ready(pilot) -> None:
+        await settle(pilot, lambda: len(rows(pilot.app)) == 12)
+        await pilot.press("slash")
+        await type_text(pilot, "summary.val/loss < 0.3 andd tag:adam")
+        await pilot.press("enter")
+        await settle(pilot, lambda: pilot.app.screen.query_one("#filter-error").display)
+
+    assert snap_compare(FlightlogApp(sample_cwd), terminal_size=SIZES[size], run_before=ready)
 
 
 def test_snapshot_compare_screen(snap_compare, sample_cwd: Path) -> None:
@@ -398,7 +497,7 @@ def test_in_a_real_terminal_with_tmux(samples: Path) -> None:
     session = f"flightlog-test-{os.getpid()}"
     cmd = f"{sys.executable} -m flightlog.cli tui {samples}"
     subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmd], check=True
+        ["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", cmd], check=True
     )
 
     def screen() -> str:
@@ -418,12 +517,22 @@ def test_in_a_real_terminal_with_tmux(samples: Path) -> None:
     try:
         out = wait_for("graceful-ocean-12")
         assert "icy-dune-1" in out and "☠" in out
+        header = next(line for line in out.splitlines() if "name" in line and "state" in line)
+        assert "val/acc" in header and "val/loss" in header  # metrics in view at 80 columns
         time.sleep(1.0)  # as a person would: look first, then type
         for keys in ("/", "state:failed", "Enter"):  # as a person types: focus moves first
             subprocess.run(["tmux", "send-keys", "-t", session, keys], check=True)
             time.sleep(0.5)
-        out = wait_for("celestial-delta-6")
-        assert "icy-dune-1" not in out
+        out = wait_for("1 run · 1 failed")
+        assert "celestial-delta-6" in out and "icy-dune-1" not in out
+        for keys in ("Enter", "o"):  # the failed run's console output
+            subprocess.run(["tmux", "send-keys", "-t", session, keys], check=True)
+            time.sleep(1.0)
+        wait_for("loss is nan, giving up")
+        for keys in ("Escape", "Escape"):
+            subprocess.run(["tmux", "send-keys", "-t", session, keys], check=True)
+            time.sleep(0.5)
+        wait_for("1 run · 1 failed")
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
         deadline = time.time() + 60
         while time.time() < deadline:

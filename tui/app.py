@@ -2,7 +2,7 @@
 
     flightlog tui [ROOT]        (or plain `flightlog` in a directory holding a store)
 
-Screens: runs (this module), run (run_screen.py), compare (compare_screen.py). Everything
+Screens: runs (runs_screen.py), run (run_screen.py), compare (compare_screen.py). Everything
 that reads the store runs in thread workers (tui/data.py); widgets are only touched on the
 app's thread.
 """
@@ -14,279 +14,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.markup import escape
-from textual import on
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
 
-from .data import RunList, load_runs
-from .filterbar import check, to_where
-from .runs_table import BASE_COLUMNS, RunsTable, build_table, sort_key
-from .workers import StoreScreen, deliver, store_work
-
-REFRESH_SECONDS = 2.0
-
-EMPTY = """[b]No runs in {root} yet.[/b] Log a first one in three lines:
-
-    import flightlog
-    run = flightlog.init(project="demo")
-    run.log({{"loss": 0.5}}); run.finish()
-
-then come back here (runs appear within 2 seconds), or open another store: flightlog tui DIR"""
-
-
-class RunsScreen(StoreScreen):
-    """Every run: filter bar, sortable table, marks for compare, live refresh."""
-
-    BINDINGS: ClassVar = [
-        Binding("slash", "focus_filter", "Filter"),
-        Binding("escape", "focus_table", "Table", show=False),
-        Binding("enter", "open_run", "Open", show=False),
-        Binding("space", "toggle_mark", "Mark"),
-        Binding("c", "compare", "Compare"),
-        Binding("s", "sort", "Sort"),
-        Binding("g", "group", "Group"),
-        Binding("m", "columns", "Columns"),
-        Binding("y", "copy_id", "Copy id"),
-        Binding("Y", "copy_path", "Copy path", show=False),
-        Binding("r", "reload", "Refresh", show=False),
-        Binding("q", "app.quit", "Quit"),
-    ]
-
-    def __init__(self, root: Path) -> None:
-        super().__init__()
-        self.root = root
-        self.runs: RunList | None = None
-        self.agent_note: str | None = None  # pending runs and no sync agent (sync/lock.py)
-        self.order: list[dict[str, Any]] = []
-        self.marked: set[str] = set()
-        self.sort_column = "started"
-        self.sort_desc = False
-        self.where: str | None = None
-        self.metrics: list[str] = []  # summary columns the user picked ([]: the default)
-        self.group_by: str | None = None
-        self.collapsed: set[str] = set()
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Vertical(id="runs-pane"):
-            yield Input(
-                placeholder="filter: text  project:P  tag:T  -tag:T  state:S  "
-                "summary.loss<0.3  config.lr>=1e-3   (/ to focus, esc to leave)",
-                id="filter",
-            )
-            yield Static("", id="filter-error")
-            yield Input(
-                placeholder="summary columns, e.g. val/acc, val/loss (enter applies, "
-                "empty: the default)",
-                id="columns",
-            )
-            yield RunsTable(id="runs")
-            yield Static(EMPTY.format(root=self.root), id="empty")
-            yield Static("loading…", id="status")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#empty").display = False
-        self.query_one("#filter-error").display = False
-        self.query_one("#columns").display = False
-        self.app.sub_title = str(self.root)
-        self.query_one(RunsTable).focus()
-        self.reload()
-        self.set_interval(REFRESH_SECONDS, self.reload)
-
-    # -- loading -------------------------------------------------------------------------
-    @store_work("listing the runs", group="runs")
-    def reload(self) -> None:
-        runs = load_runs(self.root, self.where, None, self.metrics)
-        from flightlog.sync.lock import idle_agent_note
-
-        self.agent_note = idle_agent_note(self.root, sum(r["sync"] == "pending" for r in runs.rows))
-        deliver(self, self.show_runs, runs)
-
-    def action_reload(self) -> None:
-        self.reload()
-
-    def show_runs(self, runs: RunList) -> None:
-        self.runs = runs
-        self.arrange_rows()
-        empty = not runs.rows and not self.where
-        self.query_one("#empty").display = empty
-        self.query_one(RunsTable).display = not empty
-        self.update_status()
-
-    def arrange_rows(self, cursor_key: str | None = None, cursor_shift: int = 0) -> None:
-        """Sort (and group) the loaded runs into the table, keeping the cursor on its row."""
-        if self.runs is None:
-            return
-        runs, table, col = self.runs, self.query_one(RunsTable), self.sort_column
-        current = cursor_key or self.current_key() or self.current_header()
-
-        def key(r: dict[str, Any]) -> tuple[int, Any]:
-            return sort_key(col, r, runs.summaries.get(r["run_key"], {}))
-
-        ordered = sorted(runs.rows, key=key, reverse=self.sort_desc)
-        ordered.sort(key=lambda r: key(r)[0])  # missing values last, whatever the direction
-        if self.group_by:
-            groups: dict[str, list[dict[str, Any]]] = {}
-            for r in ordered:
-                groups.setdefault(r[self.group_by] or "(none)", []).append(r)
-            self.order = []
-            for name in sorted(groups):
-                self.order.append(
-                    {
-                        "header": name,
-                        "count": len(groups[name]),
-                        "collapsed": name in self.collapsed,
-                    }
-                )
-                if name not in self.collapsed:
-                    self.order.extend(groups[name])
-        else:
-            self.order = ordered
-        ids = [o.get("run_key") or ("group:" + o["header"]) for o in self.order]
-        row = ids.index(current) + cursor_shift if current in ids else table.cursor_row
-        table.show(build_table(runs, self.order, self.marked), row)
-
-    def update_status(self) -> None:
-        if self.runs is None:
-            return
-        states: dict[str, int] = {}
-        for r in self.runs.rows:
-            states[r["state"]] = states.get(r["state"], 0) + 1
-        parts = [f"{len(self.runs.rows)} runs"] + [f"{n} {s}" for s, n in sorted(states.items())]
-        parts.append(f"sorted by {self.sort_column or 'started'}{' ↓' if self.sort_desc else ' ↑'}")
-        if self.group_by:
-            parts.append(f"grouped by {self.group_by}")
-        if self.marked:
-            parts.append(f"{len(self.marked)} marked (c: compare)")
-        if self.agent_note:
-            parts.append(escape(self.agent_note))
-        self.query_one("#status", Static).update(" · ".join(parts))
-
-    def current_item(self) -> dict[str, Any] | None:
-        table = self.query_one(RunsTable)
-        if not self.order or table.cursor_row >= len(self.order):
-            return None
-        return self.order[table.cursor_row]
-
-    def current_key(self) -> str | None:
-        """The run under the cursor (None on a group header)."""
-        item = self.current_item()
-        return item.get("run_key") if item else None
-
-    def current_header(self) -> str | None:
-        item = self.current_item()
-        return "group:" + item["header"] if item and "header" in item else None
-
-    # -- filter --------------------------------------------------------------------------
-    @on(Input.Changed, "#filter")
-    def filter_changed(self, event: Input.Changed) -> None:
-        error = self.query_one("#filter-error", Static)
-        problem = check(event.value)
-        error.display = problem is not None
-        if problem:
-            error.update(f"[b red]✗[/] {problem}")
-            return
-        self.where = to_where(event.value)
-        self.reload()
-
-    @on(Input.Submitted, "#filter")
-    def filter_submitted(self) -> None:
-        self.action_focus_table()
-
-    def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
-
-    def action_focus_table(self) -> None:
-        self.query_one("#columns").display = False
-        self.query_one(RunsTable).focus()
-
-    # -- actions on runs ----------------------------------------------------------------
-    def action_toggle_mark(self) -> None:
-        item = self.current_item()
-        if item is None:
-            return
-        if "header" in item:  # space on a group header folds or unfolds it
-            self.collapsed ^= {item["header"]}
-            self.arrange_rows()
-            return
-        self.marked ^= {item["run_key"]}
-        self.arrange_rows(item["run_key"], cursor_shift=1)
-        self.update_status()
-
-    def action_group(self) -> None:
-        """Cycle grouping: none -> project -> group -> none."""
-        self.group_by = {None: "project", "project": "group", "group": None}[self.group_by]
-        self.collapsed.clear()
-        self.arrange_rows()
-        self.update_status()
-
-    def action_columns(self) -> None:
-        bar = self.query_one("#columns", Input)
-        bar.value = ", ".join(self.runs.metrics if self.runs else [])
-        bar.display = True
-        bar.focus()
-
-    @on(Input.Submitted, "#columns")
-    def columns_submitted(self, event: Input.Submitted) -> None:
-        self.metrics = [k.strip() for k in event.value.replace(",", " ").split() if k.strip()]
-        event.input.display = False
-        self.action_focus_table()
-        self.reload()
-
-    def action_sort(self) -> None:
-        table = self.query_one(RunsTable)
-        columns = BASE_COLUMNS + (self.runs.metrics if self.runs else [])
-        column = columns[min(table.cursor_column, len(columns) - 1)] or "started"
-        if column == self.sort_column:
-            self.sort_desc = not self.sort_desc
-        else:
-            self.sort_column, self.sort_desc = column, False
-        self.arrange_rows()
-        self.update_status()
-
-    def on_data_table_header_selected(self, event: Any) -> None:
-        self.query_one(RunsTable).move_cursor(column=event.column_index)
-        self.action_sort()
-
-    def on_data_table_row_selected(self, event: Any) -> None:
-        self.action_open_run()
-
-    def action_open_run(self) -> None:
-        if self.current_header():
-            self.action_toggle_mark()  # enter on a group header folds it too
-            return
-        key = self.current_key()
-        if key is not None:
-            from .run_screen import RunScreen
-
-            self.app.push_screen(RunScreen(self.root, key))
-
-    def action_compare(self) -> None:
-        keys = [r["run_key"] for r in self.order if r["run_key"] in self.marked]
-        if len(keys) < 2:
-            self.notify("mark at least two runs with space, then press c", severity="warning")
-            return
-        from .compare_screen import CompareScreen
-
-        self.app.push_screen(CompareScreen(self.root, keys))
-
-    def action_copy_id(self) -> None:
-        key = self.current_key()
-        if key:
-            self.app.copy_to_clipboard(key.split("/", 1)[1])
-            self.notify(f"copied {key.split('/', 1)[1]}")
-
-    def action_copy_path(self) -> None:
-        key = self.current_key()
-        if key:
-            path = str(self.root / "runs" / key)
-            self.app.copy_to_clipboard(path)
-            self.notify(f"copied {path}")
+from .runs_screen import RunsScreen
 
 
 class FlightlogApp(App[None]):
@@ -310,15 +42,17 @@ class FlightlogApp(App[None]):
             if isinstance(b, Binding) and b.description and not b.action.startswith("app."):
                 yield SystemCommand(
                     f"{b.description} ({b.key})",
-                    f"{b.action} on this screen",
+                    b.tooltip or f"{b.action} on this screen",
                     partial(screen.run_action, b.action),
                 )
 
     def action_help(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
+        from .help_screen import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
         else:
-            self.action_show_help_panel()
+            self.push_screen(HelpScreen(type(self.screen)))
 
 
 def run(root: Path | str) -> None:

@@ -2,7 +2,8 @@
 
 Each series comes from DuckDB already bucketed (tui/data.load_run): the line is the last
 value of each bucket, smoothed on request, and the min/max envelope is drawn faintly under it
-so a spike in a million-step run stays visible. Log-y plots log10 of the values (plotext's
+so a spike in a million-step run stays visible (one run per chart: overlaid runs show only
+their lines). Log-y plots log10 of the values (plotext's
 own log scale is unreliable).
 """
 
@@ -66,9 +67,10 @@ class MetricChart(PlotextPlot):
             color = COLORS[i % len(COLORS)]
             xs = s["x"]
             tr = _log if log_y else (lambda v: v)
-            if len(xs) > 1 and s["min"] != s["max"]:
-                plt.plot(xs, tr(s["min"]), color=color, marker="dot")
-                plt.plot(xs, tr(s["max"]), color=color, marker="dot")
+            if len(series) == 1 and len(xs) > 1 and s["min"] != s["max"]:
+                # the envelope in grey braille: plotext's "dot" marker drew stray `•`s
+                plt.plot(xs, tr(s["min"]), color="gray", marker="braille")
+                plt.plot(xs, tr(s["max"]), color="gray", marker="braille")
             plt.plot(
                 xs,
                 tr(smooth(s["last"], smoothing)),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -13,21 +12,14 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
-from flightlog.store.text import fmt
+from flightlog.store.goals import best_value, goal_of
+from flightlog.store.text import fmt, fmt_value
 
 from .charts import COLORS, MetricChart
 from .data import RunDetail, load_run
 from .workers import StoreScreen, deliver, store_work
 
 MAX_CHARTS = 8
-
-
-def best_is_min(key: str, detail: RunDetail) -> bool:
-    """Lower is better for keys declared summary="min" (or goal minimize), or named like a loss."""
-    for d in detail.meta.get("metrics") or []:
-        if d.get("name") == key:
-            return d.get("summary") == "min" or d.get("goal") == "minimize"
-    return any(w in key.lower() for w in ("loss", "err", "perplexity", "time"))
 
 
 class CompareScreen(StoreScreen):
@@ -44,7 +36,9 @@ class CompareScreen(StoreScreen):
             yield Static("", id="legend")
             yield Static("[b]config that differs[/b]")
             yield DataTable(id="config-diff", zebra_stripes=True)
-            yield Static("[b]summary[/b] (best in green)")
+            yield Static(
+                "[b]summary[/b] (best in green; [i]better[/i]: define_metric, else the name)"
+            )
             yield DataTable(id="summary", zebra_stripes=True)
             yield VerticalScroll(id="compare-charts")
         yield Footer()
@@ -80,27 +74,25 @@ class CompareScreen(StoreScreen):
             if len({json.dumps(d.config.get(k), sort_keys=True) for d in details}) > 1
         ]
         for k in differ:
-            cfg.add_row(*map(Text, [fmt(k), *[fmt(d.config.get(k)) for d in details]]))
+            cfg.add_row(*map(Text, [fmt(k), *[fmt_value(d.config.get(k)) for d in details]]))
         if not differ:
             cfg.add_row("(identical configs)", *[""] * len(details))
 
         summ = self.query_one("#summary", DataTable)
-        summ.add_columns("key", *map(Text, names.values()))
+        summ.add_columns("key", *map(Text, names.values()), "better")
         skeys = sorted({k for d in details for k in d.summary if not k.startswith("_")})
+        definitions = [m for d in details for m in d.meta.get("metrics") or []]
         for k in skeys:
             values = [d.summary.get(k) for d in details]
-            nums = [
-                v
-                for v in values
-                if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-            ]
-            best = (min(nums) if best_is_min(k, details[0]) else max(nums)) if nums else None
+            goal = goal_of(k, definitions)
+            best = best_value(values, goal)
             summ.add_row(
                 Text(fmt(k)),
                 *[
-                    Text(fmt(v), style="bold green" if v == best and len(nums) > 1 else "")
+                    Text(fmt(v), style="bold green" if best is not None and v == best else "")
                     for v in values
                 ],
+                Text(goal.label if goal else "-", style="dim"),
             )
 
         box = self.query_one("#compare-charts", VerticalScroll)

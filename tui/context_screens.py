@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Log, Static
+from textual.widgets import Footer, Header, RichLog, Static
 
 from flightlog.store.text import safe
 
@@ -63,7 +64,7 @@ class SystemScreen(StoreScreen):
 
 
 class ConsoleScreen(StoreScreen):
-    """The run's files/output.log, followed while it grows."""
+    """The run's files/output.log, followed while it grows; long lines wrap at the width."""
 
     BINDINGS: ClassVar = [Binding("escape,q", "app.pop_screen", "Back")]
 
@@ -71,10 +72,13 @@ class ConsoleScreen(StoreScreen):
         super().__init__()
         self.root, self.run_key = root, run_key
         self.read_offset = 0
+        self.told_empty = False
+        self.pending = ""  # a line still being written (no newline yet)
+        self.lines: list[str] = []  # every line shown, as text (for tests and copying)
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Log(id="console", highlight=False)
+        yield RichLog(id="console", wrap=True, markup=False, highlight=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -87,9 +91,18 @@ class ConsoleScreen(StoreScreen):
         deliver(self, self.show, text, offset)
 
     def show(self, text: str, offset: int) -> None:
-        log = self.query_one("#console", Log)
-        if self.read_offset == 0 and not text:
-            log.write_line("(no console output recorded: FLIGHTLOG_CONSOLE=off, or none yet)")
+        log = self.query_one("#console", RichLog)
+        if offset == 0 and not self.told_empty:  # said once, not on every refresh
+            log.write(Text("(no console output recorded: FLIGHTLOG_CONSOLE=off, or none yet)"))
+            self.told_empty = True
+        if self.told_empty and text:
+            log.clear()
+            self.told_empty = False
         self.read_offset = offset
-        if text:
-            log.write(safe(text, newlines=True))  # the script's own escapes are shown, not run
+        self.pending += safe(text, newlines=True)  # the script's own escapes are shown, not run
+        *complete, self.pending = self.pending.split("\n")
+        if not text and self.pending:  # nothing came for a while: show the unfinished line
+            complete, self.pending = [self.pending], ""
+        for line in complete:
+            log.write(Text(line))
+            self.lines.append(line)

@@ -23,6 +23,11 @@ from flightlog.store.query import downsample, metric_summaries
 STATE_ICON = {"running": "●", "finished": "✓", "failed": "✗", "crashed": "☠"}
 
 
+def plural(n: int, noun: str) -> str:
+    """`1 run`, `2 runs`: counts as a person writes them."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 @dataclass
 class RunList:
     """The runs screen's rows (already filtered and sorted) and its metric columns."""

@@ -1,101 +1,66 @@
-"""The runs screen's filter bar: free text, `key:value` terms and `--where` comparisons.
+"""The runs screen's filter bar: the filter language of `--where` (store/filters.py), typed in.
 
-    mnist project:vision tag:baseline -tag:debug state:crashed config.lr>=1e-3
+    digits -tag:unstable state:finished summary.val/acc>=0.95
 
-is translated into the CLI's filter language (flightlog.store.filters), so both accept the
-same comparisons and report errors the same way:
-  - a bare word matches the run's name, id, group or tags (case-insensitive substring);
-  - `key:value` (project, tag, group, state, job_type, host, user, name, id) is an equality,
-    and a leading `-` negates a term;
-  - anything with a comparison operator (`summary.loss<0.3`, `config.lr >= 1e-3`), and the
-    words and/or/not with parentheses, pass through unchanged.
+What is typed is applied when enter is pressed, never half-typed: a prefix such as
+`summary.loss <` would otherwise filter (or fail) on every key. A bad expression shows the
+same error as the CLI, with a caret under the token, and the table keeps its rows. An empty
+bar and enter clear the filter.
 """
 
 from __future__ import annotations
 
-import re
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, Static
 
 from flightlog.store.filters import FilterError, compile_filter
+from flightlog.store.text import safe
 
-TERM_FIELDS = {
-    "project",
-    "tag",
-    "tags",
-    "group",
-    "state",
-    "job_type",
-    "host",
-    "user",
-    "name",
-    "id",
-    "notes",
-}
-_OPERATOR = re.compile(r"<=|>=|==|!=|=|<|>|~")
-_WORD = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s"']+)""")
+PLACEHOLDER = "filter (enter applies): text  tag:T  -tag:T  state:S  summary.loss<0.3  or ( )"
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+class FilterBar(Vertical):
+    """An input and its error line; posts `FilterBar.Applied` with a valid expression."""
 
+    DEFAULT_CSS = """
+    FilterBar { height: auto; }
+    FilterBar #filter-error { color: $error; height: auto; padding: 0 0; display: none; }
+    """
 
-def _split(text: str) -> list[str]:
-    """Whitespace-separated words, keeping quoted strings and `a < b` comparisons whole."""
-    words = [m.group(1) for m in _WORD.finditer(text)]
-    out: list[str] = []
-    i = 0
-    while i < len(words):
-        w = words[i]
-        # "summary.loss < 0.3" typed with spaces: glue field, operator and value
-        if i + 1 < len(words) and _OPERATOR.fullmatch(words[i + 1]):
-            out.append(" ".join(words[i : i + 3]))  # the value may still be being typed
-            i += 3
-            continue
-        out.append(w)
-        i += 1
-    return out
+    class Applied(Message):
+        """A complete, valid filter was entered (`where` is None: no filter)."""
 
+        def __init__(self, where: str | None) -> None:
+            super().__init__()
+            self.where = where
 
-def to_where(text: str) -> str | None:
-    """The filter-language expression for what was typed in the bar (None: no filter)."""
-    parts: list[str] = []
-    for word in _split(text.strip()):
-        low = word.lower()
-        if low in ("and", "or", "not", "(", ")") or word.startswith(("(", ")")):
-            parts.append(word)
-            continue
-        negate = word.startswith("-") and len(word) > 1 and not word[1].isdigit()
-        body = word[1:] if negate else word
-        field, colon, value = body.partition(":")
-        if colon and field.lower() in TERM_FIELDS and value and not _OPERATOR.search(field):
-            name = "tag" if field.lower() in ("tag", "tags") else field.lower()
-            term = f"{name} = {_quote(value.strip(chr(34) + chr(39)))}"
-        elif _OPERATOR.search(body) and not body.startswith(("'", '"')):
-            term = body
-        else:
-            needle = body.strip("\"'")
-            pat = _quote("(?i)" + re.escape(needle))
-            term = f"(name ~ {pat} or id ~ {pat} or group ~ {pat} or tag ~ {pat})"
-        parts.append(f"not {term}" if negate else term)
-    if not parts:
-        return None
-    out: list[str] = []
-    for p in parts:  # implicit "and" between terms, as in a search box
-        if (
-            out
-            and out[-1].lower() not in ("and", "or", "not", "(")
-            and p.lower() not in ("and", "or", ")")
-        ):
-            out.append("and")
-        out.append(p)
-    return " ".join(out)
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder=PLACEHOLDER, id="filter", select_on_focus=False)  # edit, not retype
+        yield Static("", id="filter-error", markup=False)
 
+    @property
+    def error(self) -> Static:
+        return self.query_one("#filter-error", Static)
 
-def check(text: str) -> str | None:
-    """None when the bar's text is a valid filter, else the error message to show."""
-    try:
-        where = to_where(text)
-        if where:
-            compile_filter(where)
-    except FilterError as e:
-        return str(e).splitlines()[0]
-    return None
+    def show(self, where: str | None) -> None:
+        """Show the filter in force (e.g. when the user leaves with esc), without errors."""
+        self.query_one("#filter", Input).value = where or ""
+        self.error.display = False
+
+    @on(Input.Submitted, "#filter")
+    def submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        try:
+            if text:
+                compile_filter(text)
+        except FilterError as e:
+            # the caret lines up under the token: the input's text starts 2 cells in, too
+            self.error.update("✗ " + safe(str(e), newlines=True))
+            self.error.display = True
+            return
+        self.error.display = False
+        self.post_message(self.Applied(text or None))

@@ -15,14 +15,16 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
-from flightlog.store.text import fmt, metric_cells, safe
+from flightlog.store.text import fmt, fmt_value, metric_cells, safe
 
 from .charts import MetricChart
-from .data import STATE_ICON, RunDetail, load_run
+from .data import STATE_ICON, RunDetail, load_run, plural
 from .workers import StoreScreen, deliver, store_work
 
 MAX_CHARTS = 12
 SMOOTHING = (0.0, 0.6, 0.9)
+NARROW = 110  # below this width the metric table drops its sparkline and gets more room
+COLUMNS = ("metric", "last", "min", "max", "n", "")
 
 
 def text(value: object) -> str:
@@ -35,14 +37,32 @@ class RunScreen(StoreScreen):
 
     BINDINGS: ClassVar = [
         Binding("escape,q", "app.pop_screen", "Back"),
-        Binding("slash", "focus_regex", "Charts regex"),
-        Binding("x", "toggle_x", "x: step/time"),
-        Binding("X", "x_metric", "x: this metric"),
-        Binding("l", "toggle_log", "Log y"),
-        Binding("m", "cycle_smoothing", "Smooth"),
-        Binding("enter", "toggle_metric", "Chart metric", show=False),
-        Binding("S", "system", "System"),
-        Binding("o", "console", "Output"),
+        Binding(
+            "slash",
+            "focus_regex",
+            "Charts regex",
+            tooltip="chart every metric matching a regex (loss|acc)",
+        ),
+        Binding("x", "toggle_x", "x: step/time", tooltip="x axis: step or wall time"),
+        Binding(
+            "X",
+            "x_metric",
+            "x: this metric",
+            tooltip="x axis: the metric under the cursor (epoch, tokens)",
+        ),
+        Binding("l", "toggle_log", "Log y", tooltip="log scale on y"),
+        Binding("m", "cycle_smoothing", "Smooth", tooltip="smoothing 0, 0.6, 0.9"),
+        Binding(
+            "enter",
+            "toggle_metric",
+            "Chart metric",
+            show=False,
+            tooltip="add or remove the chart of the metric under the cursor",
+        ),
+        Binding(
+            "S", "system", "System", tooltip="system metrics: CPU, memory, disk, network, GPUs"
+        ),
+        Binding("o", "console", "Output", tooltip="the run's console output, followed live"),
         Binding("y", "copy_id", "Copy id"),
     ]
 
@@ -75,8 +95,7 @@ class RunScreen(StoreScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#metrics", DataTable)
-        table.add_columns("metric", "last", "min", "max", "n", "")
+        self.fill_metrics()
         self.reload()
         self.set_interval(2.0, self.reload_if_running)
 
@@ -107,7 +126,7 @@ class RunScreen(StoreScreen):
             f"{STATE_ICON.get(d.row['state'], '')} {r['state']}",
             f"group {r['group'] or '-'} · job {r['job_type'] or '-'} · tags {r['tags'] or '-'}",
             f"started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(d.row['created_at']))} "
-            f"on {r['host']} · {r['steps']} steps",
+            f"on {r['host']} · {plural(d.row['steps'] or 0, 'step')}",
         ]
         if git:
             lines.append(
@@ -128,18 +147,36 @@ class RunScreen(StoreScreen):
         if r["warnings"]:
             lines.append(f"[yellow]! {r['warnings']}[/]")
         self.query_one("#overview", Static).update("\n".join(lines))
-        table = self.query_one("#metrics", DataTable)
-        row = table.cursor_row
-        table.clear()
-        for st in d.metrics:
-            table.add_row(*map(Text, metric_cells(st)), key=st["key"])
-        if d.metrics:
-            table.move_cursor(row=min(row, len(d.metrics) - 1))
+        self.fill_metrics()
         if first:
             self.fill_config()
             numeric = [s["key"] for s in d.metrics if s["last"] is not None]
             self.charted = numeric[:4]
         self.draw_charts()
+
+    @property
+    def narrow(self) -> bool:
+        return self.app.size.width < NARROW
+
+    def on_resize(self) -> None:
+        if self.has_class("narrow") != self.narrow:
+            self.fill_metrics()
+
+    def fill_metrics(self) -> None:
+        """The metric table, whole at any width: below NARROW columns the sparkline goes
+        (the charts show the curve) and the left pane widens, so names and counts fit."""
+        narrow = self.narrow
+        self.set_class(narrow, "narrow")
+        table = self.query_one("#metrics", DataTable)
+        row = table.cursor_row
+        columns = COLUMNS[:-1] if narrow else COLUMNS
+        table.clear(columns=True)
+        table.add_columns(*columns)
+        stats = self.detail.metrics if self.detail else []
+        for st in stats:
+            table.add_row(*map(Text, metric_cells(st)[: len(columns)]), key=st["key"])
+        if stats:
+            table.move_cursor(row=min(row, len(stats) - 1))
 
     def fill_config(self) -> None:
         assert self.detail is not None
@@ -158,7 +195,7 @@ class RunScreen(StoreScreen):
                 if isinstance(v, dict):
                     add(parent.add(Text(safe(k)), expand=True), v)
                 else:
-                    parent.add_leaf(Text(f"{safe(k)} = {fmt(v)}"))
+                    parent.add_leaf(Text(f"{safe(k)} = {fmt_value(v)}"))
 
         add(tree.root, nested)
         tree.root.expand()

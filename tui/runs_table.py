@@ -3,6 +3,11 @@
 Only visible rows are rendered, so thousands of runs scroll smoothly. A refresh swaps the
 Arrow data underneath and puts the cursor back on the run it was on, so live updates never
 make it jump.
+
+Built for 80 columns: the mark, state and name columns stay put while the rest scrolls
+sideways, and the summary metrics come right after the name, before the columns that are
+the same for most runs (tags, group, project). textual-fastdatatable has no public way to
+swap its data, so `show()` resets the few private caches a new backend needs.
 """
 
 from __future__ import annotations
@@ -17,19 +22,15 @@ from flightlog.store.text import fmt, fmt_duration, fmt_time, safe
 
 from .data import STATE_ICON, RunList
 
-BASE_COLUMNS = [
-    "",
-    "state",
-    "name",
-    "id",
-    "project",
-    "group",
-    "tags",
-    "steps",
-    "started",
-    "duration",
-    "sync",
-]
+LEAD_COLUMNS = ["", "state", "name"]  # fixed while scrolling sideways
+TAIL_COLUMNS = ["steps", "duration", "started", "tags", "group", "project", "id", "sync"]
+BASE_COLUMNS = LEAD_COLUMNS + TAIL_COLUMNS
+MAX_CELL = 24  # a long name or tag list is cut, so the metrics stay in view
+
+
+def columns_of(metrics: list[str]) -> list[str]:
+    """The table's columns in display order: lead, summary metrics, then the rest."""
+    return [*LEAD_COLUMNS, *metrics, *TAIL_COLUMNS]
 
 
 def sort_key(column: str, row: dict[str, Any], summary: dict[str, Any]) -> tuple[int, Any]:
@@ -48,13 +49,13 @@ def sort_key(column: str, row: dict[str, Any], summary: dict[str, Any]) -> tuple
 
 
 def build_table(runs: RunList, order: list[dict[str, Any]], marked: set[str]) -> pa.Table:
-    cols: dict[str, list[str]] = {c: [] for c in BASE_COLUMNS + runs.metrics}
+    cols: dict[str, list[str]] = {c: [] for c in columns_of(runs.metrics)}
     for r in order:
         if "header" in r:  # a group: "▼ name (n)", folded with "▶"
             cols[""].append("▶" if r["collapsed"] else "▼")
             cols["state"].append("")
             cols["name"].append(f"{safe(r['header'])} ({r['count']})")
-            for c in [*BASE_COLUMNS[3:], *runs.metrics]:
+            for c in [*TAIL_COLUMNS, *runs.metrics]:
                 cols[c].append("")
             continue
         s = runs.summaries.get(r["run_key"], {})
@@ -83,6 +84,8 @@ class RunsTable(DataTable):
             backend=ArrowBackend(pa.table({c: pa.array([], pa.string()) for c in BASE_COLUMNS})),
             cursor_type="row",
             show_row_labels=False,
+            fixed_columns=len(LEAD_COLUMNS),
+            max_column_content_width=MAX_CELL,
             zebra_stripes=True,
             render_markup=False,
             **kwargs,

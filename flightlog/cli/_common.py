@@ -8,13 +8,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from flightlog.store.text import fmt, fmt_duration, fmt_time, safe
+from flightlog.store.text import fmt, fmt_duration, fmt_time, fmt_value, safe
 
 __all__ = [
     "console",
     "fmt",
     "fmt_duration",
     "fmt_time",
+    "fmt_value",
     "open_index",
     "print_table",
     "root",

@@ -9,7 +9,16 @@ from typing import Any
 
 from rich.markup import escape
 
-from ._common import console, fmt, fmt_duration, fmt_time, open_index, print_table, safe
+from ._common import (
+    console,
+    fmt,
+    fmt_duration,
+    fmt_time,
+    fmt_value,
+    open_index,
+    print_table,
+    safe,
+)
 
 STATE_ICON = {"running": "●", "finished": "✓", "failed": "✗", "crashed": "☠"}
 
@@ -231,7 +240,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if config:
         c.print("\n[bold]config[/]")
         for k, v in config.items():
-            c.print(f"  {safe(k)} = {fmt(v)}", markup=False)
+            c.print(f"  {safe(k)} = {fmt_value(v)}", markup=False)
     if stats:
         print()
         print_table(
@@ -253,6 +262,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from flightlog.store.catalog import resolve_run, values_of
+    from flightlog.store.goals import best_value, goal_of
 
     if len(args.runs) < 2:
         raise ValueError("compare needs at least two runs")
@@ -261,6 +271,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         keys = [r["run_key"] for r in rows]
         cfg = values_of(idx, "config", keys)
         summ = values_of(idx, "summary", keys)
+        definitions = [
+            m
+            for (meta,) in idx.con.execute(
+                "SELECT meta FROM runs WHERE list_contains(?, run_key)", [keys]
+            ).fetchall()
+            for m in json.loads(meta).get("metrics") or []
+        ]
     cfg_keys = sorted({k for c in cfg.values() for k in c})
     differ = [
         k for k in cfg_keys if len({json.dumps(cfg[r].get(k), sort_keys=True) for r in keys}) > 1
@@ -283,7 +300,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return 0
     header = ["key", *[f"{r['name']} ({r['id']})" for r in rows]]
     right = set(range(1, len(header)))
-    diff_rows = [[k, *[fmt(cfg[r].get(k)) for r in keys]] for k in differ]
+    diff_rows = [[k, *[fmt_value(cfg[r].get(k)) for r in keys]] for k in differ]
     print_table(
         header,
         diff_rows or [["(identical configs)", *[""] * len(keys)]],
@@ -291,10 +308,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
         title="config that differs",
     )
     print()
+    summary_rows = []
+    for k in summ_keys:
+        values = [summ[r].get(k) for r in keys]
+        goal = goal_of(k, definitions)
+        best = best_value(values, goal)
+        cells = [fmt(v) + (" *" if best is not None and v == best else "") for v in values]
+        summary_rows.append([k, *cells, goal.label if goal else "-"])
     print_table(
-        header,
-        [[k, *[fmt(summ[r].get(k)) for r in keys]] for k in summ_keys],
+        [*header, "better"],
+        summary_rows,
         right,
-        title="summary",
+        title="summary (* best; better: define_metric goal or summary, else the name)",
     )
     return 0
