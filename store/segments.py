@@ -18,7 +18,7 @@ import os
 import secrets
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -27,7 +27,19 @@ import pyarrow.parquet as pq
 
 from .atomic import fsync_dir
 from .integrity import BATCH_CRC_KEY, SegmentDamaged, batch_checksum, batch_intact, check_sha256
+from .journal import (
+    MARK_KEY,
+    JournalDamaged,
+    JournalName,
+    JournalSnapshot,
+    Mark,
+    decode_mark,
+    encode_mark,
+    journal_name,
+    list_journals,
+)
 from .layout import SegmentName, claimed_segment_name, parse_segment_name, sealed_segment_name
+from .rows import journal_tail
 from .schema import HISTORY_SCHEMA, WRITER_ID_KEY, WRITER_LABEL_KEY, validate_history_table
 
 _IPC_OPTIONS = ipc.IpcWriteOptions(compression="zstd")
@@ -65,10 +77,13 @@ class OpenSegment:
             path.unlink(missing_ok=True)  # nothing of ours is in it
             raise
 
-    def write(self, batch: pa.RecordBatch) -> None:
-        """Append one batch, with its checksum; it reaches the OS page cache before this
-        returns."""
-        self._writer.write_batch(batch, custom_metadata={BATCH_CRC_KEY: batch_checksum(batch)})
+    def write(self, batch: pa.RecordBatch, mark: Mark | None = None) -> None:
+        """Append one batch, with its checksum and the journal mark its rows reach; it
+        reaches the OS page cache before this returns."""
+        md = {BATCH_CRC_KEY: batch_checksum(batch)}
+        if mark is not None:
+            md[MARK_KEY] = encode_mark(mark)
+        self._writer.write_batch(batch, custom_metadata=md)
         self.rows += batch.num_rows
 
     def fsync(self) -> None:
@@ -103,7 +118,7 @@ def read_ipc_checked(path: Path) -> tuple[pa.Table, str | None]:
     schema, batches, damage = opened
     table = pa.Table.from_batches(list(batches), schema=schema)
     _validate(table, path)
-    return table, damage.note()
+    return with_mark(table, damage.mark), damage.note()
 
 
 def _validate(table: pa.Table, path: Path) -> None:
@@ -120,6 +135,16 @@ class _Damage:
         self.path = path
         self.batches: list[int] = []
         self.unread_bytes = 0  # a tail too long to be a batch cut short by a crash
+        #: the journal mark of the last intact batch read (not damage: carried along)
+        self.mark: Mark | None = None
+
+    def intact(self, batch: pa.RecordBatch, md: pa.KeyValueMetadata | None) -> bool:
+        if not batch_intact(batch, md):
+            return False
+        mark = decode_mark(md.get(MARK_KEY)) if md else None
+        if mark is not None:
+            self.mark = mark if self.mark is None else max(self.mark, mark)
+        return True
 
     def note(self) -> str | None:
         parts = []
@@ -160,7 +185,7 @@ def _checked_stream(
             except (pa.ArrowException, OSError):
                 yield from _salvage(source, n, damage)
                 return
-            if batch_intact(batch, md):
+            if damage.intact(batch, md):
                 yield batch
             else:
                 damage.batches.append(n)
@@ -195,7 +220,7 @@ def _salvage(source: pa.Buffer, start: int, damage: _Damage) -> Iterator[pa.Reco
             except (pa.ArrowException, OSError, StopIteration):
                 damage.batches.append(n)
             else:
-                if batch_intact(batch, md):
+                if damage.intact(batch, md):
                     yield batch
                 else:
                     damage.batches.append(n)
@@ -222,11 +247,25 @@ def read_segment_checked(path: Path) -> tuple[pa.Table, str | None]:
     if name is not None and name.sha256:
         check_sha256(data, name.sha256, str(path))
     try:
-        table = pq.read_table(pa.BufferReader(data))
+        pf = pq.ParquetFile(pa.BufferReader(data))
+        table = pf.read()
     except (pa.ArrowException, OSError) as e:
         raise SegmentDamaged(f"{path} cannot be decoded: {e}") from e
     _validate(table, path)
-    return table, None
+    return with_mark(table, decode_mark((pf.metadata.metadata or {}).get(MARK_KEY))), None
+
+
+def with_mark(table: pa.Table, mark: Mark | None) -> pa.Table:
+    """`table` carrying in its schema metadata the journal mark its rows reach."""
+    if mark is None:
+        return table
+    return table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), MARK_KEY: encode_mark(mark)}
+    )
+
+
+def table_mark(table: pa.Table) -> Mark | None:
+    return decode_mark((table.schema.metadata or {}).get(MARK_KEY))
 
 
 def sha256_file(path: Path) -> str:
@@ -237,7 +276,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _stream_batches(path: Path) -> tuple[pa.Schema, Iterator[pa.RecordBatch]] | None:
+def _stream_batches(path: Path) -> tuple[pa.Schema, Iterator[pa.RecordBatch], _Damage] | None:
     """The schema and intact batches of an IPC segment, read lazily from a memory map; a
     damaged batch is left out with a warning naming the file (it is never sealed in)."""
     opened = _checked_stream(pa.memory_map(str(path)).read_buffer(), path)
@@ -250,11 +289,17 @@ def _stream_batches(path: Path) -> tuple[pa.Schema, Iterator[pa.RecordBatch]] | 
         if damage.batches:
             warnings.warn(f"flightlog: {damage.note()}", stacklevel=2)
 
-    return schema, checked()
+    return schema, checked(), damage
 
 
-def _write_parquet(path: Path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> None:
-    """Stream batches into row groups of ROW_GROUP rows: memory holds one row group."""
+def write_parquet(
+    path: Path,
+    schema: pa.Schema,
+    batches: Iterable[pa.RecordBatch],
+    mark: Callable[[], Mark | None] = lambda: None,
+) -> None:
+    """Stream batches into row groups of ROW_GROUP rows: memory holds one row group. The
+    file keeps the journal mark `mark()` gives once every batch is written."""
     with pq.ParquetWriter(path, schema, **_PARQUET_OPTIONS) as w:
         pending: list[pa.RecordBatch] = []
         rows = 0
@@ -266,6 +311,9 @@ def _write_parquet(path: Path, schema: pa.Schema, batches: Iterable[pa.RecordBat
                 pending, rows = [], 0
         if pending:
             w.write_table(pa.Table.from_batches(pending), row_group_size=rows)
+        last = mark()
+        if last is not None:
+            w.add_key_value_metadata({MARK_KEY: encode_mark(last)})
 
 
 def seal(open_path: Path) -> Path:
@@ -284,17 +332,23 @@ def seal(open_path: Path) -> Path:
         open_path.unlink(missing_ok=True)
         return existing
     opened = _stream_batches(open_path) if open_path.stat().st_size else None
+    damage = None
     if opened is None:  # empty, or the schema itself is torn: nothing was ever written
         schema, batches = HISTORY_SCHEMA, iter(())
     else:
-        schema, batches = opened
+        schema, batches, damage = opened
     keep = {
         k: v for k, v in (schema.metadata or {}).items() if k in (WRITER_ID_KEY, WRITER_LABEL_KEY)
     }
     schema = HISTORY_SCHEMA.with_metadata(keep)
     tmp = open_path.with_name(f".{name.stem}.{secrets.token_hex(4)}.parquet.tmp")
     try:
-        _write_parquet(tmp, schema, (b.replace_schema_metadata(keep) for b in batches))
+        write_parquet(
+            tmp,
+            schema,
+            (b.replace_schema_metadata(keep) for b in batches),
+            lambda: damage.mark if damage is not None else None,
+        )
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         digest = sha256_file(tmp)
@@ -359,7 +413,17 @@ def read_live_segment(name: SegmentName, path: Path) -> pa.Table:
 
 
 def read_segments(history_dir: Path) -> list[tuple[SegmentName, pa.Table]]:
-    """Every readable segment's rows; a corrupt file is skipped with a warning naming it."""
+    """Every readable segment's rows, then each writer's journal rows no segment holds yet
+    (a writer killed before its thread wrote them, or still running); a corrupt file is
+    skipped with a warning naming it.
+
+    Exactly once, also while writers write: journals are read first, segments after. A row
+    the segments hold is cut from the journal by their highest mark; a journal removed
+    before it was read had all its rows in segments fsynced before, read after; rows
+    committed after a journal was read are in no part of this read, or, if the writer
+    thread wrote them meanwhile, only in the segments: the read is a prefix of each
+    writer's rows, in order."""
+    snapshots = read_journals(history_dir)
     out = []
     for name, path in list_segments(history_dir):
         try:
@@ -370,4 +434,40 @@ def read_segments(history_dir: Path) -> list[tuple[SegmentName, pa.Table]]:
             warnings.warn(f"flightlog: skipping segment {e}", stacklevel=2)
         except (pa.ArrowException, OSError, ValueError) as e:
             warnings.warn(f"flightlog: skipping unreadable segment {path}: {e}", stacklevel=2)
+    covered: dict[str, Mark] = {}
+    for name, table in out:
+        mark = table_mark(table)
+        if mark is not None and (name.writer not in covered or mark > covered[name.writer]):
+            covered[name.writer] = mark
+    for jname, snap in snapshots:
+        try:
+            tail = journal_tail(snap, covered.get(jname.writer))
+        except JournalDamaged as e:
+            warnings.warn(f"flightlog: skipping rows of {e}", stacklevel=2)
+            continue
+        if tail is not None:
+            out.append((SegmentName(jname.writer, jname.jseq, None, False, jname.claimed), tail))
+    return out
+
+
+def read_journals(history_dir: Path) -> list[tuple[JournalName, JournalSnapshot]]:
+    """A snapshot of every journal's committed rows (one claimed meanwhile is read under its
+    claimed name; one gone altogether has all its rows in segments)."""
+    out = []
+    for jname, path in list_journals(history_dir):
+        names = [path.name]
+        if not jname.claimed:
+            names.append(journal_name(jname.writer, jname.jseq, claimed=True))
+        for n in names:
+            try:
+                snap = JournalSnapshot.read(path.with_name(n))
+            except FileNotFoundError:
+                continue
+            except (OSError, JournalDamaged) as e:
+                warnings.warn(f"flightlog: skipping unreadable journal {path}: {e}", stacklevel=2)
+                break
+            if snap.note:
+                warnings.warn(f"flightlog: {snap.note}", stacklevel=2)
+            out.append((jname, snap))
+            break
     return out

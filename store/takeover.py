@@ -38,6 +38,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .journal import Mark
 from .layout import RunPaths, SegmentName, claimed_segment_name, parse_segment_name
 from .liveness import FAILED, FINISHED, HOSTNAME, STALE_AFTER, pid_alive
 from .segments import OpenSegment, list_segments, seal, sealed_twin
@@ -159,7 +160,7 @@ class HeldSegment:
         self._id = (st.st_dev, st.st_ino)
         #: a write is visible to every other process as soon as it returns (local disk)
         self._visible_on_write = is_local_filesystem(segment.path)
-        self.unproven: list[pa.RecordBatch] = []
+        self.unproven: list[tuple[pa.RecordBatch, Mark | None]] = []
 
     @property
     def path(self) -> Path:
@@ -176,10 +177,11 @@ class HeldSegment:
             return True
         return (st.st_dev, st.st_ino) == self._id
 
-    def write(self, batch: pa.RecordBatch) -> None:
-        """Append `batch`; it stays in `unproven` until a `check` or `fsync` proves it."""
-        self.segment.write(batch)
-        self.unproven.append(batch)
+    def write(self, batch: pa.RecordBatch, mark: Mark | None = None) -> None:
+        """Append `batch` (with its journal mark); it stays in `unproven` until a `check` or
+        `fsync` proves it."""
+        self.segment.write(batch, mark)
+        self.unproven.append((batch, mark))
 
     def check(self) -> bool:
         """After writes: False if the segment was taken (see `unproven`)."""
@@ -197,7 +199,7 @@ class HeldSegment:
         self.unproven.clear()
         return True
 
-    def abandon(self) -> list[pa.RecordBatch]:
+    def abandon(self) -> list[tuple[pa.RecordBatch, Mark | None]]:
         """Stop using the segment; returns the batches not proven to be in it (or its
         sealer's hands)."""
         try:
@@ -207,7 +209,7 @@ class HeldSegment:
         pending, self.unproven = self.unproven, []
         return pending
 
-    def hand_over(self) -> list[pa.RecordBatch]:
+    def hand_over(self) -> list[tuple[pa.RecordBatch, Mark | None]]:
         """Close a taken segment (its claimer seals it); returns the batches to write again:
         those not proven captured, less those its sealed twin, if already there, holds (a
         sealer keeps a prefix of whole batches), so a writer back from a long pause stores
@@ -222,9 +224,9 @@ class HeldSegment:
             captured = pq.read_metadata(twin).num_rows
         except (OSError, pa.ArrowException):
             return pending
-        skip = captured - (written - sum(b.num_rows for b in pending))
-        while pending and skip >= pending[0].num_rows:
-            skip -= pending.pop(0).num_rows
+        skip = captured - (written - sum(b.num_rows for b, _ in pending))
+        while pending and skip >= pending[0][0].num_rows:
+            skip -= pending.pop(0)[0].num_rows
         return pending
 
 
