@@ -11,11 +11,10 @@ import os
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flightlog.store import (
     RunPaths,
-    StoredRun,
     check_name,
     check_run_id,
     iter_run_dirs,
@@ -33,6 +32,9 @@ from ._errors import ResumeError, UsageError
 from ._names import new_run_id, new_run_name
 from ._run import Run, say
 from ._settings import Settings, resolve, root_of
+
+if TYPE_CHECKING:
+    from flightlog.store.reader import StoredRun
 
 DEFAULT_PROJECT = "uncategorized"
 
@@ -210,6 +212,8 @@ def _wait_for_meta(paths: RunPaths) -> RunPaths:
 
 def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
     """Resume a stopped run (new generation, steps continue) or join a live one (shared)."""
+    from flightlog.store.reader import StoredRun  # numpy: only when a run is resumed
+
     stored = StoredRun.load(paths)
     if stored is None:
         raise ResumeError(f"run directory {paths.dir} has no readable run.json")
@@ -273,6 +277,8 @@ def _auto_resume_candidate(root: Path, project: str) -> str | None:
     """The latest crashed run of `project` started from this directory on this host."""
     cwd = os.getcwd()
     best: tuple[float, str] | None = None
+    from flightlog.store.reader import StoredRun
+
     for paths in iter_run_dirs(root, project):
         stored = StoredRun.load(paths)
         if stored is None:

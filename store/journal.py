@@ -20,7 +20,8 @@ whole or not at all (see `append_fast`).
 Power loss: pages reach the disk in any order, so after a reboot only the rows counted in
 the header's `synced` field (set after an msync) are trusted; the header records the boot
 it was written in. Readers (`JournalSnapshot`) never write; a journal of a writer proven
-dead is turned into a segment by store/takeover.py (`recover_journals`).
+dead is turned into a segment by store/takeover.py (`recover_journals`); journals are never
+claimed or renamed: their recovery is idempotent (store/takeover.py says why).
 """
 
 from __future__ import annotations
@@ -47,32 +48,28 @@ ROWS_CAP = 1 << 17
 WORDS_CAP = 1 << 20
 
 SUFFIX = ".journal"
-CLAIMED_SUFFIX = ".claimed" + SUFFIX
 #: batch / sealed-file metadata key: the journal position a segment's rows reach
 MARK_KEY = b"flightlog.journal"
 
 Mark = tuple[int, int]  # (jseq, rows of that journal covered)
 
 
-def journal_name(writer: str, jseq: int, claimed: bool = False) -> str:
-    return f"{writer}-j{jseq:06d}{CLAIMED_SUFFIX if claimed else SUFFIX}"
+def journal_name(writer: str, jseq: int) -> str:
+    return f"{writer}-j{jseq:06d}{SUFFIX}"
 
 
 @dataclass(frozen=True)
 class JournalName:
     writer: str
     jseq: int
-    claimed: bool
 
 
 def parse_journal_name(name: str) -> JournalName | None:
-    for suffix, claimed in ((CLAIMED_SUFFIX, True), (SUFFIX, False)):
-        if name.endswith(suffix):
-            stem = name[: -len(suffix)]
-            writer, sep, seq = stem.rpartition("-j")
-            if sep and writer.isalnum() and writer.islower() and seq.isdigit() and len(seq) == 6:
-                return JournalName(writer, int(seq), claimed)
-            return None
+    if not name.endswith(SUFFIX):
+        return None
+    writer, sep, seq = name[: -len(SUFFIX)].rpartition("-j")
+    if sep and writer.isalnum() and writer.islower() and seq.isdigit() and len(seq) == 6:
+        return JournalName(writer, int(seq))
     return None
 
 

@@ -8,7 +8,6 @@ removes the journals whose rows segments fsynced to disk hold (`synced`).
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -207,8 +206,3 @@ class RowLog:
                 self._discard(self._spare)
                 self._spare = None
         return (covered or j.pos[0] == 0) and not self._retired
-
-    def taken(self) -> bool:
-        """Was log()'s journal claimed by a sealer that thought this process dead?"""
-        path = self.journal.path
-        return path is not None and not os.path.exists(path)

@@ -35,7 +35,6 @@ from .journal import (
     Mark,
     decode_mark,
     encode_mark,
-    journal_name,
     list_journals,
 )
 from .layout import SegmentName, claimed_segment_name, parse_segment_name, sealed_segment_name
@@ -340,27 +339,51 @@ def seal(open_path: Path) -> Path:
     keep = {
         k: v for k, v in (schema.metadata or {}).items() if k in (WRITER_ID_KEY, WRITER_LABEL_KEY)
     }
-    schema = HISTORY_SCHEMA.with_metadata(keep)
-    tmp = open_path.with_name(f".{name.stem}.{secrets.token_hex(4)}.parquet.tmp")
+    final = write_sealed(
+        open_path.parent,
+        name,
+        HISTORY_SCHEMA.with_metadata(keep),
+        (b.replace_schema_metadata(keep) for b in batches),
+        lambda: damage.mark if damage is not None else None,
+    )
+    open_path.unlink(missing_ok=True)
+    fsync_dir(open_path.parent)
+    return final
+
+
+def write_sealed(
+    directory: Path,
+    name: SegmentName,
+    schema: pa.Schema,
+    batches: Iterable[pa.RecordBatch],
+    mark: Callable[[], Mark | None],
+) -> Path:
+    """Write a sealed segment: a temp file, fsynced, renamed to its content-addressed name."""
+    tmp = directory / f".{name.stem}.{secrets.token_hex(4)}.parquet.tmp"
     try:
-        write_parquet(
-            tmp,
-            schema,
-            (b.replace_schema_metadata(keep) for b in batches),
-            lambda: damage.mark if damage is not None else None,
-        )
+        write_parquet(tmp, schema, batches, mark)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         digest = sha256_file(tmp)
-        final = open_path.with_name(sealed_segment_name(name.writer, name.seq, digest))
+        final = directory / sealed_segment_name(name.writer, name.seq, digest)
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(open_path.parent)
-    open_path.unlink(missing_ok=True)
-    fsync_dir(open_path.parent)
+    fsync_dir(directory)
     return final
+
+
+def segment_mark(path: Path) -> Mark | None:
+    """The journal mark a segment's rows reach (a sealed file's footer, an open one's
+    batches); None for segments written before journals, or unreadable ones."""
+    try:
+        if path.suffix == ".parquet":
+            md = pq.read_metadata(path).metadata or {}
+            return decode_mark(md.get(MARK_KEY))
+        return table_mark(read_ipc_checked(path)[0])
+    except (OSError, pa.ArrowException, ValueError):
+        return None
 
 
 def sealed_twin(history_dir: Path, name: SegmentName) -> Path | None:
@@ -446,28 +469,22 @@ def read_segments(history_dir: Path) -> list[tuple[SegmentName, pa.Table]]:
             warnings.warn(f"flightlog: skipping rows of {e}", stacklevel=2)
             continue
         if tail is not None:
-            out.append((SegmentName(jname.writer, jname.jseq, None, False, jname.claimed), tail))
+            out.append((SegmentName(jname.writer, jname.jseq, None, False), tail))
     return out
 
 
 def read_journals(history_dir: Path) -> list[tuple[JournalName, JournalSnapshot]]:
-    """A snapshot of every journal's committed rows (one claimed meanwhile is read under its
-    claimed name; one gone altogether has all its rows in segments)."""
+    """A snapshot of every journal's committed rows."""
     out = []
     for jname, path in list_journals(history_dir):
-        names = [path.name]
-        if not jname.claimed:
-            names.append(journal_name(jname.writer, jname.jseq, claimed=True))
-        for n in names:
-            try:
-                snap = JournalSnapshot.read(path.with_name(n))
-            except FileNotFoundError:
-                continue
-            except (OSError, JournalDamaged) as e:
-                warnings.warn(f"flightlog: skipping unreadable journal {path}: {e}", stacklevel=2)
-                break
-            if snap.note:
-                warnings.warn(f"flightlog: {snap.note}", stacklevel=2)
-            out.append((jname, snap))
-            break
+        try:
+            snap = JournalSnapshot.read(path)
+        except FileNotFoundError:
+            continue  # removed once fsynced segments held its rows: read after this
+        except (OSError, JournalDamaged) as e:
+            warnings.warn(f"flightlog: skipping unreadable journal {path}: {e}", stacklevel=2)
+            continue
+        if snap.note:
+            warnings.warn(f"flightlog: {snap.note}", stacklevel=2)
+        out.append((jname, snap))
     return out

@@ -228,8 +228,6 @@ class RunWriter:
                 self._unsynced = False
             self._rows.sync()
             self._last_fsync = now
-        if self._rows.taken():
-            self._journal_taken()
         if self._segment is not None and self._segment_full(now):
             self._close_segment(seal_it=True)
         if wrote:
@@ -326,16 +324,6 @@ class RunWriter:
         self._segment = None
         self._queue.extendleft(reversed(seg.hand_over()))
         warn_taken(self.writer_id, seg.path, self._warn)
-
-    def _journal_taken(self) -> None:
-        """A sealer claimed log()'s journal (this process looked dead): log() goes on in a
-        new one; rows of the old one are still converted from this process's mapping, so a
-        row committed in the instant of the claim may be stored twice, never lost."""
-        path = self._rows.journal.path
-        with self._lock:
-            self._rows.rotate()
-        if path is not None:
-            warn_taken(self.writer_id, path, self._warn)
 
     def _abandon_segment(self) -> None:
         """After a write error the stream may be torn: stop using it (it is sealed later,
