@@ -68,6 +68,8 @@ class OpenSegment:
         self.path = path
         self.rows = 0
         self.opened = time.monotonic()
+        #: the journal mark the next batch's rows reach (store/journal.py), set by its writer
+        self.next_mark: Mark | None = None
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))  # never reuse
         try:
             self._file = pa.OSFile(str(path), "ab")
@@ -76,12 +78,12 @@ class OpenSegment:
             path.unlink(missing_ok=True)  # nothing of ours is in it
             raise
 
-    def write(self, batch: pa.RecordBatch, mark: Mark | None = None) -> None:
-        """Append one batch, with its checksum and the journal mark its rows reach; it
-        reaches the OS page cache before this returns."""
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Append one batch, with its checksum and the journal mark (`next_mark`) its rows
+        reach; it reaches the OS page cache before this returns."""
         md = {BATCH_CRC_KEY: batch_checksum(batch)}
-        if mark is not None:
-            md[MARK_KEY] = encode_mark(mark)
+        if self.next_mark is not None:
+            md[MARK_KEY] = encode_mark(self.next_mark)
         self._writer.write_batch(batch, custom_metadata=md)
         self.rows += batch.num_rows
 

@@ -240,7 +240,8 @@ class HeldSegment:
     def write(self, batch: pa.RecordBatch, mark: Mark | None = None) -> None:
         """Append `batch` (with its journal mark); it stays in `unproven` until a `check` or
         `fsync` proves it."""
-        self.segment.write(batch, mark)
+        self.segment.next_mark = mark
+        self.segment.write(batch)
         self.unproven.append((batch, mark))
 
     def check(self) -> bool:
