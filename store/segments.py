@@ -36,7 +36,9 @@ from .journal import (
     decode_mark,
     encode_mark,
     list_journals,
+    parse_journal_name,
 )
+from .journal import SUFFIX as JOURNAL_SUFFIX
 from .layout import SegmentName, claimed_segment_name, parse_segment_name, sealed_segment_name
 from .rows import journal_tail
 from .schema import HISTORY_SCHEMA, WRITER_ID_KEY, WRITER_LABEL_KEY, validate_history_table
@@ -240,6 +242,8 @@ def read_segment(path: Path) -> pa.Table:
 def read_segment_checked(path: Path) -> tuple[pa.Table, str | None]:
     """(a segment's intact rows, why some rows were left out or None); raises
     SegmentDamaged for a sealed file that is unusable as a whole."""
+    if path.suffix == JOURNAL_SUFFIX:
+        return read_journal_checked(path)
     name = parse_segment_name(path.name)
     if path.suffix != ".parquet":
         return read_ipc_checked(path)
@@ -473,6 +477,18 @@ def read_segments(history_dir: Path) -> list[tuple[SegmentName, pa.Table]]:
         if tail is not None:
             out.append((SegmentName(jname.writer, jname.jseq, None, False), tail))
     return out
+
+
+def read_journal_checked(path: Path) -> tuple[pa.Table, str | None]:
+    """(the rows of one journal that its writer's segments lack, why some were left out);
+    for readers that take files one by one (the index). Raises JournalDamaged."""
+    jname = parse_journal_name(path.name)
+    writer = jname.writer if jname is not None else None
+    snap = JournalSnapshot.read(path)
+    marks = [segment_mark(p) for n, p in list_segments(path.parent) if n.writer == writer]
+    covered = max((m for m in marks if m is not None), default=None)
+    tail = journal_tail(snap, covered)
+    return (tail if tail is not None else HISTORY_SCHEMA.empty_table()), snap.note
 
 
 def read_journals(history_dir: Path) -> list[tuple[JournalName, JournalSnapshot]]:
