@@ -22,6 +22,7 @@ from flightlog.store import (
 )
 from flightlog.store.atomic import atomic_write_json
 from flightlog.store.liveness import CRASHED, FAILED, FINISHED, HOSTNAME, RUNNING, writer_state
+from flightlog.store.numbering import claim_run_number
 from flightlog.store.segments import read_segments
 from flightlog.store.takeover import seal_abandoned
 
@@ -167,7 +168,7 @@ def _create(s: Settings, root: Path, project: str, run_id: str | None, cfg: dict
         except FileExistsError:
             if run_id is not None:  # another process is creating this run right now
                 return _join_existing(s, _wait_for_meta(paths), cfg)
-    number = sum(1 for p in project_dir.iterdir() if p.is_dir())
+    number = claim_run_number(project_dir, rid)  # O(1), unique across processes
     meta: dict[str, Any] = {
         "schema": 1,
         "id": rid,
