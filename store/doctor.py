@@ -23,10 +23,11 @@ import pyarrow.parquet as pq
 from .atomic import atomic_write_json, read_json
 from .index import INDEX_FILE, Index, scan_files
 from .journal import JournalSnapshot, parse_journal_name
-from .layout import RunPaths, iter_run_dirs, parse_segment_name
+from .layout import RunPaths, SegmentName, iter_run_dirs, parse_segment_name
 from .liveness import CRASHED, RUNNING, writer_state
 from .schema import validate_history_table
-from .segments import read_ipc_segment, sha256_file
+from .sealing import sha256_file
+from .segments import read_ipc_segment
 from .takeover import (
     STALE_SECONDS_ENV,
     journal_recoverable,
@@ -43,7 +44,7 @@ QUARANTINE = "quarantine"
 @dataclass
 class Problem:
     #: corrupt-segment, unsealed-segment, unsealed-journal, dead-writer, stalled-writer,
-    #: orphan-file, bad-run, stale-index
+    #: stale-temp, orphan-file, bad-run, stale-index
     kind: str
     path: Path
     detail: str
@@ -110,6 +111,19 @@ def _check_run(paths: RunPaths) -> list[Problem]:
         if parse_journal_name(entry) is not None:
             out.extend(_check_journal(path, writers))
             continue
+        temp_of = _temp_segment(entry)
+        if temp_of is not None:
+            w = writers.get(temp_of.writer)
+            if w is None or writer_gone(w):
+                out.append(
+                    Problem(
+                        "stale-temp",
+                        path,
+                        "an unfinished sealed copy of a segment, left by a process that stopped",
+                        "remove it (the segment itself keeps every row)",
+                    )
+                )
+            continue  # else its writer is building it
         if name is None:
             out.append(
                 Problem(
@@ -160,6 +174,14 @@ def _check_journal(path: Path, writers: dict[str, dict[str, Any]]) -> list[Probl
             "write the rows no segment holds into a sealed segment, remove the journal",
         )
     ]
+
+
+def _temp_segment(entry: str) -> SegmentName | None:
+    """The segment a sealer's temp file `.<wid>-<seq>.<hex>.parquet.tmp` is a copy of."""
+    if not (entry.startswith(".") and entry.endswith(".parquet.tmp")):
+        return None
+    stem = entry[1:].split(".", 1)[0]
+    return parse_segment_name(stem + ".arrows")
 
 
 def _ago(w: dict[str, Any]) -> str:
@@ -220,6 +242,9 @@ def repair(root: Path, problems: list[Problem]) -> list[str]:
             writers = {w["writer"]: w for w in map(read_json, paths.writers.glob("*.json")) if w}
             for sealed in recover_journals(paths, writers):
                 done.append(f"recovered {p.path.relative_to(root)} -> {sealed.name}")
+        elif p.kind == "stale-temp":
+            p.path.unlink(missing_ok=True)
+            done.append(f"removed {p.path.relative_to(root)}")
         elif p.kind in ("corrupt-segment", "orphan-file"):
             target = root / QUARANTINE / p.path.relative_to(root)
             target.parent.mkdir(parents=True, exist_ok=True)

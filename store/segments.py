@@ -13,12 +13,10 @@ readers skip what fails them with a warning naming the file, and never return it
 
 from __future__ import annotations
 
-import hashlib
 import os
-import secrets
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -39,23 +37,14 @@ from .journal import (
     parse_journal_name,
 )
 from .journal import SUFFIX as JOURNAL_SUFFIX
-from .layout import SegmentName, claimed_segment_name, parse_segment_name, sealed_segment_name
+from .layout import SegmentName, claimed_segment_name, parse_segment_name
 from .rows import journal_tail
 from .schema import HISTORY_SCHEMA, WRITER_ID_KEY, WRITER_LABEL_KEY, validate_history_table
+from .sealing import write_sealed
 
-_IPC_OPTIONS = ipc.IpcWriteOptions(compression="zstd")
-#: rows per Parquet row group: large for compression and scans, bounded for memory
-ROW_GROUP = 128 * 1024
-_PARQUET_OPTIONS = dict(
-    compression="zstd",
-    use_dictionary=["key", "text", "kind"],
-    column_encoding={
-        "step": "DELTA_BINARY_PACKED",
-        "time": "DELTA_BINARY_PACKED",
-        "value": "BYTE_STREAM_SPLIT",
-    },
-    write_statistics=True,
-)
+#: uncompressed: an open segment lives until it is sealed, and its writer shares the GIL with
+#: the training loop (compressing twice, here and in Parquet, made it fall behind)
+_IPC_OPTIONS = ipc.IpcWriteOptions(compression=None)
 
 
 class OpenSegment:
@@ -273,14 +262,6 @@ def table_mark(table: pa.Table) -> Mark | None:
     return decode_mark((table.schema.metadata or {}).get(MARK_KEY))
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _stream_batches(path: Path) -> tuple[pa.Schema, Iterator[pa.RecordBatch], _Damage] | None:
     """The schema and intact batches of an IPC segment, read lazily from a memory map; a
     damaged batch is left out with a warning naming the file (it is never sealed in)."""
@@ -295,30 +276,6 @@ def _stream_batches(path: Path) -> tuple[pa.Schema, Iterator[pa.RecordBatch], _D
             warnings.warn(f"flightlog: {damage.note()}", stacklevel=2)
 
     return schema, checked(), damage
-
-
-def write_parquet(
-    path: Path,
-    schema: pa.Schema,
-    batches: Iterable[pa.RecordBatch],
-    mark: Callable[[], Mark | None] = lambda: None,
-) -> None:
-    """Stream batches into row groups of ROW_GROUP rows: memory holds one row group. The
-    file keeps the journal mark `mark()` gives once every batch is written."""
-    with pq.ParquetWriter(path, schema, **_PARQUET_OPTIONS) as w:
-        pending: list[pa.RecordBatch] = []
-        rows = 0
-        for b in batches:
-            pending.append(b)
-            rows += b.num_rows
-            if rows >= ROW_GROUP:
-                w.write_table(pa.Table.from_batches(pending), row_group_size=rows)
-                pending, rows = [], 0
-        if pending:
-            w.write_table(pa.Table.from_batches(pending), row_group_size=rows)
-        last = mark()
-        if last is not None:
-            w.add_key_value_metadata({MARK_KEY: encode_mark(last)})
 
 
 def seal(open_path: Path) -> Path:
@@ -354,29 +311,6 @@ def seal(open_path: Path) -> Path:
     )
     open_path.unlink(missing_ok=True)
     fsync_dir(open_path.parent)
-    return final
-
-
-def write_sealed(
-    directory: Path,
-    name: SegmentName,
-    schema: pa.Schema,
-    batches: Iterable[pa.RecordBatch],
-    mark: Callable[[], Mark | None],
-) -> Path:
-    """Write a sealed segment: a temp file, fsynced, renamed to its content-addressed name."""
-    tmp = directory / f".{name.stem}.{secrets.token_hex(4)}.parquet.tmp"
-    try:
-        write_parquet(tmp, schema, batches, mark)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        digest = sha256_file(tmp)
-        final = directory / sealed_segment_name(name.writer, name.seq, digest)
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(directory)
     return final
 
 

@@ -29,12 +29,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from .atomic import atomic_write_json
+from .atomic import atomic_write_json, fsync_dir
 from .journal import Mark
-from .layout import RunPaths, open_segment_name
+from .layout import RunPaths, open_segment_name, parse_segment_name
 from .rowlog import RowLog
 from .runmeta import MetaPatch, apply_patch
 from .schema import segment_schema
+from .sealing import IncrementalSeal
 from .segments import OpenSegment, list_segments, seal
 from .takeover import HeldSegment, warn_taken
 from .threads import start_thread
@@ -94,6 +95,8 @@ class RunWriter:
         self._state = state
         self._meta = meta
         self._segment: HeldSegment | None = None
+        #: the open segment's sealed twin, built as it fills (None: sealed from the IPC file)
+        self._sealing: IncrementalSeal | None = None
         self._seq = 0
         self._to_seal: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
         self._sealer: threading.Thread | None = None
@@ -252,6 +255,7 @@ class RunWriter:
                     self._open_segment()
                 assert self._segment is not None
                 self._segment.write(batch, mark)
+                self._add_to_seal(batch)
             except OSError as e:
                 where = self._segment.path if self._segment else self.paths.history
                 self._disk_problem(f"cannot write {where}: {e.strerror or e}")
@@ -269,6 +273,20 @@ class RunWriter:
             self._warn(f"writing to {self.paths.dir} works again{lost}")
             self._failing = None
         return wrote
+
+    def _add_to_seal(self, batch: pa.RecordBatch) -> None:
+        """Feed the sealed twin; if that fails the segment is sealed from its IPC file."""
+        if self._sealing is None:
+            return
+        try:
+            self._sealing.add(batch)
+        except (OSError, pa.ArrowException):
+            self._drop_sealing()
+
+    def _drop_sealing(self) -> None:
+        if self._sealing is not None:
+            self._sealing.abandon()
+            self._sealing = None
 
     def _fsynced(self) -> None:
         """Every batch written so far is on disk: the journals holding only those rows go."""
@@ -312,9 +330,15 @@ class RunWriter:
             path = self.paths.history / open_segment_name(self.writer_id, self._seq)
             try:
                 self._segment = HeldSegment(OpenSegment(path, self._schema))
-                return
             except FileExistsError:
                 continue
+            name = parse_segment_name(path.name)
+            assert name is not None
+            try:
+                self._sealing = IncrementalSeal(path.parent, name, self._schema)
+            except (OSError, pa.ArrowException):
+                self._sealing = None  # sealed from the IPC file when it is closed
+            return
 
     def _segment_taken(self) -> None:
         """A sealer claimed our segment (this process looked dead: store/takeover.py). The
@@ -322,6 +346,7 @@ class RunWriter:
         seg = self._segment
         assert seg is not None
         self._segment = None
+        self._drop_sealing()
         self._queue.extendleft(reversed(seg.hand_over()))
         warn_taken(self.writer_id, seg.path, self._warn)
 
@@ -332,6 +357,7 @@ class RunWriter:
         if seg is None:
             return
         self._segment = None
+        self._drop_sealing()
         seg.abandon()  # what it holds is on disk, in a segment sealed later
         if seg.segment.rows == 0:
             seg.path.unlink(missing_ok=True)
@@ -355,11 +381,24 @@ class RunWriter:
                 self._disk_problem(f"cannot close {seg.path}: {e.strerror or e}")
                 return
         self._segment = None
+        sealing, self._sealing = self._sealing, None
         try:
             seg.segment.close()
         except OSError as e:
+            if sealing is not None:
+                sealing.abandon()
             self._disk_problem(f"cannot close {seg.path}: {e.strerror or e}")
             return
+        if seal_it and sealing is not None:
+            try:
+                sealing.finish(self._written)  # the twin of every batch: only the rest to write
+                seg.path.unlink()
+                fsync_dir(seg.path.parent)
+                return
+            except OSError:
+                pass  # sealed from the IPC file instead
+        elif sealing is not None:
+            sealing.abandon()
         if seal_it:
             if self._sealer is None:  # one long-lived sealer: one seal in memory at a time
                 self._sealer = start_thread(self._seal_loop, "flightlog-seal")
