@@ -188,6 +188,8 @@ def _chunk(
     table: Table,
     schema: pa.Schema,
 ) -> pa.RecordBatch | None:
+    """One batch of journal rows, built with numpy alone: pyarrow.compute costs ~0.1 s to
+    import, which the writer thread would take from the training loop (the GIL)."""
     offsets, lengths, flat_codes, flat_kinds, key_dict = table
     sids = rec["sid"]
     fast = np.flatnonzero(sids >= 0)
@@ -201,14 +203,16 @@ def _chunk(
     within = np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens)
     kidx = np.repeat(offsets[fs], lens) + within
     row_of = np.repeat(fast, lens)
-    steps = rec["step"][row_of]
-    times = rec["time"][row_of]
-    key_col = key_dict.take(pa.array(flat_codes[kidx]))
-    values: Any = pa.array(words[np.repeat(starts[fast], lens) + within])
+    codes = flat_codes[kidx]
+    values = words[np.repeat(starts[fast], lens) + within]
     kinds = flat_kinds[kidx]
-    texts: pa.Array = pa.nulls(total, pa.string())
     generic = np.flatnonzero(sids == GENERIC)
-    if len(generic):
+    if not len(generic):
+        if total == 0:
+            return None
+        keys: pa.Array = _gather_strings(key_dict, codes)
+        nulls, texts = None, pa.nulls(total, pa.string())
+    else:
         g_rows, g_keys, g_vals, g_kinds, g_texts = [], [], [], [], []
         for i in generic.tolist():
             blob = bytes(data[8 * int(starts[i]) : 8 * int(rec["end"][i])])
@@ -220,25 +224,44 @@ def _chunk(
                 g_texts.append(text)
         rows_all = np.concatenate([row_of, np.array(g_rows, np.int64)])
         order = np.argsort(rows_all, kind="stable")
-        steps = rec["step"][rows_all][order]
-        times = rec["time"][rows_all][order]
-        key_col = pa.concat_arrays([key_col, pa.array(g_keys, pa.string())]).take(order)
-        values = pa.concat_arrays([values, pa.array(g_vals, pa.float64())]).take(order)
+        row_of = rows_all[order]
+        key_obj = np.array(key_dict.to_pylist(), object)[codes]
+        keys = pa.array(np.concatenate([key_obj, np.array(g_keys, object)])[order], pa.string())
+        g_null = np.array([v is None for v in g_vals], bool)
+        g_num = np.array([0.0 if v is None else v for v in g_vals], np.float64)
+        values = np.concatenate([values, g_num])[order]
+        nulls = np.concatenate([np.zeros(total, bool), g_null])[order]
         kinds = np.concatenate([kinds, np.array(g_kinds, np.int8)])[order]
-        texts = pa.concat_arrays([texts, pa.array(g_texts, pa.string())]).take(order)
+        text_obj = np.concatenate([np.full(total, None, object), np.array(g_texts, object)])
+        texts = pa.array(text_obj[order], pa.string())
         total = len(order)
-    if total == 0:
-        return None
     return pa.RecordBatch.from_arrays(
         [
-            pa.array(steps),
-            pa.array((times * 1e6).astype(np.int64), pa.timestamp("us", tz="UTC")),
-            key_col,
-            values,
+            pa.array(rec["step"][row_of]),
+            pa.array((rec["time"][row_of] * 1e6).astype(np.int64), pa.timestamp("us", tz="UTC")),
+            keys,
+            pa.array(values, mask=nulls),
             pa.array(kinds),
             texts,
         ],
         schema=schema,
+    )
+
+
+def _gather_strings(dictionary: pa.Array, codes: np.ndarray) -> pa.Array:
+    """`dictionary[codes]` as a plain string array, built from its buffers with numpy."""
+    offsets_buf, data_buf = dictionary.buffers()[1:3]
+    offs = np.frombuffer(offsets_buf, np.int32)[
+        dictionary.offset : dictionary.offset + len(dictionary) + 1
+    ]
+    blob = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    lens = (offs[1:] - offs[:-1])[codes]
+    out_offs = np.zeros(len(codes) + 1, np.int32)  # a batch holds far less than 2 GiB
+    np.cumsum(lens, out=out_offs[1:])
+    n = int(out_offs[-1])
+    src = np.repeat(offs[:-1][codes] - out_offs[:-1], lens) + np.arange(n)
+    return pa.Array.from_buffers(
+        pa.string(), len(codes), [None, pa.py_buffer(out_offs), pa.py_buffer(blob[src])]
     )
 
 
