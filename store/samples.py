@@ -19,7 +19,8 @@ import pyarrow as pa
 from .layout import open_segment_name
 from .rows import mixed_batch
 from .schema import segment_schema
-from .segments import OpenSegment, seal
+from .segments import seal
+from .streams import OpenSegment
 from .takeover import HeldSegment, warn_taken
 
 FSYNC_EVERY = 1.0

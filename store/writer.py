@@ -36,7 +36,8 @@ from .rowlog import RowLog
 from .runmeta import MetaPatch, apply_patch
 from .schema import segment_schema
 from .sealing import IncrementalSeal
-from .segments import OpenSegment, list_segments, seal
+from .segments import list_segments, seal
+from .streams import OpenSegment
 from .takeover import HeldSegment, warn_taken
 from .threads import start_thread
 
