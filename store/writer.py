@@ -162,13 +162,13 @@ class RunWriter:
             self._sealer.join()
         self._seal_leftovers()
         left = self._queued_values()
-        kept = self._rows.close(self._synced if not left else None)
+        all_removed = self._rows.close(self._synced if not left else None)
         self.write_state()
         self._closed = True
         if left > 0:
             where = (
                 "they are lost"
-                if kept
+                if all_removed
                 else "they are kept in its journal, which `flightlog doctor --repair`, "
                 "`flightlog sync` or a resume turns into a segment"
             )
