@@ -114,7 +114,7 @@ def test_every_reader_keeps_working_while_six_runs_train(store: Path, api) -> No
 async def test_the_tui_refreshing_while_six_runs_train_never_crashes(
     store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("flightlog.tui.runs_screen.REFRESH_SECONDS", 0.3)  # refresh as often as it can
+    monkeypatch.setattr("flightlog.tui.runs_screen.REFRESH_SECONDS", 0.3)  # as often as it can
     procs = _start_training(store)
     try:
         app = FlightlogApp(store)
