@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from flightlog.store import StoredRun
 
-from ._errors import UsageError
+from ._errors import ArgumentError, UsageError
 
 #: wandb's stream names -> flightlog's
 STREAMS = {"default": "history", "history": "history", "system": "system", "events": "system"}
@@ -26,7 +26,9 @@ STREAMS = {"default": "history", "history": "history", "system": "system", "even
 
 def _stream(stream: str) -> str:
     if stream not in STREAMS:
-        raise UsageError(f"unknown stream {stream!r}: use 'default' (the history) or 'system'")
+        raise ArgumentError(
+            f"unknown stream {stream!r}: use 'history' (wandb's 'default') or 'system'"
+        )
     return STREAMS[stream]
 
 

@@ -17,8 +17,11 @@ from .conftest import cli
 
 
 def run_dirs(store: Path) -> list[Path]:
+    """Run directories (dot-names are the store's own: .numbers/, the run-number markers)."""
     runs = store / "runs"
-    return [r for p in runs.iterdir() for r in p.iterdir()] if runs.exists() else []
+    if not runs.exists():
+        return []
+    return [r for p in runs.iterdir() for r in p.iterdir() if not r.name.startswith(".")]
 
 
 def circular() -> dict[str, Any]:

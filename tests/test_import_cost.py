@@ -27,8 +27,13 @@ def test_import_flightlog_loads_only_the_write_path() -> None:
 
 
 def test_a_logged_and_finished_run_loads_no_reader() -> None:
+    # pyarrow itself imports pandas (and with it pyarrow.compute) at its first pa.array()
+    # call when pandas is installed; that is pyarrow's cost, not flightlog's, so the child
+    # makes pandas unimportable to see what flightlog alone loads
     res = python_script(f"""
-        import sys, flightlog
+        import sys
+        sys.modules["pandas"] = None
+        import flightlog
         run = flightlog.init(project="p", settings={{"stats_interval": 0}})
         run.log({{"a": 1.0, "s": "text"}})
         run.finish(quiet=True)
