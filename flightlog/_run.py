@@ -510,7 +510,8 @@ class Run(RunCompat):
         shown = [f"{k} {fmt(v)}" for k, v in summ.items() if not k.startswith("_")][:4]
         state = "failed" if self._error else "finished"
         tail = f" · {', '.join(shown)}" if shown else ""
-        return f"{state} {self.name} ({self.id}): {steps} steps in {took:.1f}s{tail}"
+        noun = "step" if steps == 1 else "steps"
+        return f"{state} {self.name} ({self.id}): {steps} {noun} in {took:.1f}s{tail}"
 
     def _fail(self, error: str) -> None:
         """Mark the run failed with `error` (a traceback) and finish it."""

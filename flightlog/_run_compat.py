@@ -53,13 +53,19 @@ class RunCompat:
         return self.get_url()
 
     def get_url(self: Run) -> str | None:
-        """The run on the server when this run syncs to one, else its directory in the store
-        (wandb returns None offline; a path is more useful and still a string)."""
+        """The run's address on the server's API when this run syncs to one and its entity is
+        known (init(entity=...), or the user `flightlog login` stored), else its directory in
+        the store (wandb returns None offline; a path is more useful and still a string).
+        The training process asks the server nothing, so an entity it was not told stays
+        unknown here."""
         if self.settings.mode == "online":
             from flightlog.sync.credentials import load
 
-            base = load(base_url=self.settings.base_url).base_url.rstrip("/")
-            return f"{base}/runs/{self.entity or '-'}/{self.project}/{self.id}"
+            creds = load(base_url=self.settings.base_url)
+            entity = self.entity or creds.user
+            if entity:
+                base = creds.base_url.rstrip("/")
+                return f"{base}/api/v1/runs/{entity}/{self.project}/{self.id}"
         return self.dir
 
     def get_project_url(self: Run) -> str | None:

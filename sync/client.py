@@ -212,6 +212,11 @@ class ServerClient:
         parts = url.split("/")  # /runs/{entity}/{project}/...: what the refusal is about
         entity, where = (parts[2] if len(parts) > 2 else ""), "/".join(parts[2:4])
         if r.status_code == 401:
+            if self.creds.source == "typed":
+                return NotLoggedInError(
+                    f"{host} does not accept that API key (nothing was stored): check it, or "
+                    "ask the server's admin for one (`flightlog server key create USER`)"
+                )
             how = "from the environment" if self.creds.source == "env" else "stored on this machine"
             return NotLoggedInError(
                 f"{host} does not accept the API key {how}: run `flightlog login --host {host}` "

@@ -25,7 +25,8 @@ FILE_NAME = "credentials.json"
 class Credentials:
     base_url: str
     api_key: str | None = field(default=None, repr=False)  # never printed, never logged
-    source: str = "none"  # "env", "file" or "none": for messages
+    source: str = "none"  # "env", "file", "typed" (being checked by login) or "none"
+    user: str | None = None  # who the stored key belongs to, as the server said at login
 
     @property
     def logged_in(self) -> bool:
@@ -69,17 +70,28 @@ def load(environ: Mapping[str, str] | None = None, base_url: str | None = None) 
     if key := _env(env, "API_KEY"):
         return Credentials(url, key, "env")
     if key := keys.get(url):
-        return Credentials(url, key, "file")
+        users = doc.get("users") if isinstance(doc.get("users"), dict) else {}
+        return Credentials(url, key, "file", users.get(url))
     return Credentials(url, None, "none")
 
 
-def save(base_url: str, api_key: str, environ: Mapping[str, str] | None = None) -> Path:
-    """Remember `api_key` for `base_url` and make it the default server. Returns the file."""
+def save(
+    base_url: str,
+    api_key: str,
+    environ: Mapping[str, str] | None = None,
+    user: str | None = None,
+) -> Path:
+    """Remember `api_key` (and its `user`) for `base_url` and make it the default server.
+    Returns the file."""
     path = config_dir(environ) / FILE_NAME
     doc = _read(path)
+    url = normalize_url(base_url)
     keys = doc.get("keys") if isinstance(doc.get("keys"), dict) else {}
-    keys[normalize_url(base_url)] = api_key
-    _write_private(path, {"default": normalize_url(base_url), "keys": keys})
+    users = doc.get("users") if isinstance(doc.get("users"), dict) else {}
+    keys[url] = api_key
+    if user:
+        users[url] = user
+    _write_private(path, {"default": url, "keys": keys, "users": users})
     return path
 
 
@@ -92,7 +104,10 @@ def forget(base_url: str | None = None, environ: Mapping[str, str] | None = None
     if url not in keys:
         return None
     del keys[url]
-    _write_private(path, {"default": doc.get("default") if keys else None, "keys": keys})
+    users = doc.get("users") if isinstance(doc.get("users"), dict) else {}
+    users.pop(url, None)
+    doc = {"default": doc.get("default") if keys else None, "keys": keys, "users": users}
+    _write_private(path, doc)
     return url
 
 

@@ -243,6 +243,35 @@ def test_online_mode_starts_a_detached_agent_and_never_touches_the_network(
         _kill_agent(store)
 
 
+def test_run_url_online_is_the_runs_address_on_the_server(server: LiveServer, store: Path):
+    """After `flightlog login` the run's url answers on the server (the entity is the user
+    the server named at login: the training process itself asks the server nothing)."""
+    import httpx
+
+    key = server.user("alice")
+    r = subprocess.run(
+        [sys.executable, "-m", "flightlog.cli", "login", "--host", server.url],
+        input=key,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    try:
+        r = python_script(
+            "import flightlog\nrun = flightlog.init(project='p')\nrun.log({'x': 1})\n"
+            "print(run.settings.mode, run.url)\nrun.finish()\n"
+        )
+        assert r.returncode == 0, r.stderr
+        mode, url = r.stdout.split()
+        assert mode == "online" and url.startswith(f"{server.url}/api/v1/runs/alice/p/"), url
+        wait_until(lambda: local_status(store) == "synced", 60, "online run synced")
+        answer = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        assert answer.status_code == 200, answer.text
+    finally:
+        _kill_agent(store)
+
+
 def test_online_mode_warns_once_when_the_agent_cannot_start(
     server: LiveServer, env: dict[str, str], store: Path
 ):

@@ -146,6 +146,21 @@ def test_sync_with_the_server_down_fails_cleanly(tmp_path: Path):
     assert "Traceback" not in out + err
 
 
+def test_synced_runs_are_not_failures_when_the_server_goes_down(server: LiveServer) -> None:
+    key = server.user("alice")
+    for _ in range(2):
+        r = python_script("import flightlog\nflightlog.init(project='p').log({'x': 1})\n")
+        assert r.returncode == 0, r.stderr
+    rc, out, _ = run_cli("sync", "--all", env=server.env(key))
+    assert rc == 0 and "synced 2 run(s)" in out, out
+    server.stop()
+    r = python_script("import flightlog\nflightlog.init(project='p').log({'x': 2})\n")
+    assert r.returncode == 0, r.stderr
+    rc, out, _ = run_cli("sync", "--all", env=server.env(key))
+    assert rc == 1  # the new run could not go
+    assert "synced 2 run(s)" in out and "1 failed" in out, out
+
+
 # -- permissions ---------------------------------------------------------------------------
 
 

@@ -109,6 +109,9 @@ async def test_bad_filter_shows_the_error_inline_and_keeps_the_rows(samples: Pat
         await pilot.press("escape")  # give up: the bar shows the filter in force again
         assert app.screen.query_one("#filter").value == "state:crashed"
         assert not error.display and len(rows(app)) == 1
+        await pilot.press("slash")
+        await type_text(pilot, " tag:adam")  # typing again goes on at the end of the filter
+        assert app.screen.query_one("#filter").value == "state:crashed tag:adam"
 
 
 async def test_sort_by_the_cursor_column_both_ways(samples: Path) -> None:

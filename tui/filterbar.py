@@ -47,7 +47,9 @@ class FilterBar(Vertical):
 
     def show(self, where: str | None) -> None:
         """Show the filter in force (e.g. when the user leaves with esc), without errors."""
-        self.query_one("#filter", Input).value = where or ""
+        bar = self.query_one("#filter", Input)
+        bar.value = where or ""
+        bar.cursor_position = len(bar.value)  # typing goes on at the end, not mid-word
         self.error.display = False
 
     @on(Input.Submitted, "#filter")

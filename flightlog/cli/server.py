@@ -4,6 +4,7 @@ projects) straight in its root directory."""
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -119,7 +120,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     _accounts(args).add_user(args.name)
-    print(f"user {args.name} added; give them a key: flightlog server key create {args.name}")
+    print(
+        f"user {args.name} added; give them a key: "
+        f"flightlog server key create {args.name} --root {shlex.quote(str(args.root))}"
+    )
     return 0
 
 

@@ -88,10 +88,10 @@ def cmd_login(args: argparse.Namespace) -> int:
         raise ValueError(
             "no API key given: pass KEY, type it at the prompt, or set FLIGHTLOG_API_KEY"
         )
-    creds = credentials.Credentials(current.base_url, key, "file")
+    creds = credentials.Credentials(current.base_url, key, "typed")  # checked before stored
     with ServerClient(creds, retries=1) as client:
         who = client.whoami()
-    path = credentials.save(creds.base_url, key)
+    path = credentials.save(creds.base_url, key, user=str(who["user"]))
     print(f"logged in to {creds.base_url} as {who['user']} (key stored in {path})")
     return 0
 
@@ -164,7 +164,7 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
         SyncError,
     )
     from flightlog.store.layout import RunPaths
-    from flightlog.sync.uploader import Entities, RunSync, load_local, sync_run
+    from flightlog.sync.uploader import Entities, RunSync, load_local, sync_run, up_to_date
 
     locals_ = [load_local(RunPaths(d)) for d in dirs]
     total_mb = sum(lr.total_bytes() for lr in locals_) / 1e6
@@ -195,10 +195,14 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
                 detail=f"{seen['segments']}/{total_segments} segments, {mb:.1f}/{total_mb:.1f} MB",
             )
 
+        server = client.creds.base_url
         for i, lr in enumerate(locals_, 1):
             r = RunSync(lr.key)  # what the server confirmed, even if a later request fails
             try:
-                sync_run(client, lr, entities.of(lr), on_bytes=on_bytes, result=r)
+                if up_to_date(lr, server):  # marked synced, unchanged: no request at all
+                    r.skipped = r.complete = True
+                else:
+                    sync_run(client, lr, entities.of(lr), on_bytes=on_bytes, result=r)
             except NotLoggedInError:
                 raise  # nothing else can work either: one line, non-zero exit
             except ServerUnavailableError as e:
@@ -208,7 +212,11 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
                     if isinstance(e, ServerStorageFullError)
                     else "the server is unreachable"
                 )
-                failed.extend((o.key, f"not tried: {why}") for o in locals_[i:])
+                for o in locals_[i:]:  # what needs no request is done all the same
+                    if up_to_date(o, server):
+                        done.append((o.key, ""))
+                    else:
+                        failed.append((o.key, f"not tried: {why}"))
                 break
             except SyncError as e:
                 failed.append((lr.key, _partly(r, e)))
