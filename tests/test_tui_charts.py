@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import flightlog
@@ -12,6 +13,7 @@ from flightlog.tui.charts import ChartCard
 from flightlog.tui.compare_screen import CompareScreen
 from flightlog.tui.run_screen import RunScreen
 
+from .conftest import spawn
 from .test_tui import SIZE, rows, settle
 
 
@@ -133,3 +135,62 @@ async def test_zoom_requeries_and_reveals_a_single_step_spike(store: Path) -> No
             pilot, lambda: screen.x_range is None and len(screen.detail.curves["loss"]["x"]) == 240
         )
         assert max(screen.detail.curves["loss"]["last"]) == 1.0
+
+
+async def test_a_live_run_keeps_its_zoomed_range_while_it_grows(store: Path) -> None:
+    proc = spawn("""
+        import flightlog, time
+        run = flightlog.init(project="live", name="trainer")
+        for i in range(3000):
+            run.log({"loss": float(i)})
+            time.sleep(0.005)
+        run.finish()
+    """)
+    try:
+        deadline = time.time() + 60
+        while not (store / "runs").is_dir() and time.time() < deadline:
+            time.sleep(0.05)
+        app = FlightlogApp(store)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, lambda: rows(app) and rows(app)[0][1] == "●")
+            screen = await open_run(app, pilot)
+            await settle(pilot, lambda: screen.detail.x_bounds and screen.detail.x_bounds[1] > 300)
+            screen.set_range(100.0, 200.0)
+            await settle(pilot, lambda: screen.detail.curves["loss"]["x"][0] == 100)
+            seen = screen.detail.x_bounds[1]
+            await settle(pilot, lambda: screen.detail.x_bounds[1] > seen + 200)  # live reloads
+            assert screen.x_range == (100.0, 200.0)
+            curve = screen.detail.curves["loss"]
+            assert curve["x"] == list(range(100, 201))  # one bucket per step, nothing beyond
+            assert curve["last"] == [float(i) for i in range(100, 201)]
+            assert screen.query_one(ChartCard).chart.x_view == (100.0, 200.0)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+async def test_click_puts_the_cursor_and_the_wheel_zooms_around_the_mouse(store: Path) -> None:
+    from textual import events
+
+    run = flightlog.init(project="p", name="clicks")
+    for i in range(1001):
+        run.log({"loss": float(i)})
+    run.finish(quiet=True)
+    app = FlightlogApp(store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_run(app, pilot)
+        chart = screen.query_one(ChartCard).chart
+        start, width = chart._canvas
+        await pilot.click(chart, offset=(start + width // 2, 5))  # the middle of the plot
+        await settle(pilot, lambda: screen.cursor is not None and "step" in legends(app)["loss"])
+        assert 400 < screen.cursor < 600
+        step = round(screen.cursor)
+        assert f"{float(step):.6g} @ step {step}" in legends(app)["loss"]
+        chart.post_message(chart.Wheeled(step, 0.5))  # what a wheel-up over that x sends
+        await settle(pilot, lambda: screen.x_range is not None and chart.x_view == screen.x_range)
+        lo, hi = screen.x_range
+        assert hi - lo == 500 and lo < step < hi
+        assert "zoom" in str(chart.border_subtitle)
+        event = events.MouseScrollDown(chart, start + width // 2, 5, 0, 0, 0, False, False, False)
+        chart.post_message(event)  # the wheel back out: the whole run again
+        await settle(pilot, lambda: screen.x_range is None and chart.x_view == (0, 1000))

@@ -125,13 +125,15 @@ class MetricChart(PlotextPlot):
         log_y: bool = False,
         smoothing: float = 0.0,
         x_view: tuple[float, float] | None = None,
+        zoomed: bool = False,
         cursor: float | None = None,
     ) -> None:
-        """Plot `series`; `x_view` fixes the x limits (else the data's), `cursor` draws the
-        step cursor as a vertical line."""
+        """Plot `series`; `x_view` fixes the x limits (else the data's; `zoomed` says so in
+        the border), `cursor` draws the step cursor as a vertical line."""
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
+        self.border_subtitle = f"zoom {x_view[0]:g}–{x_view[1]:g}" if zoomed and x_view else ""
         xs_all = [x for s in series.values() for x in s["x"]]
         if x_view is None and xs_all:
             x_view = (min(xs_all), max(xs_all))

@@ -126,7 +126,8 @@ class CompareScreen(ChartView, StoreScreen):
             card.chart.draw(
                 self.curves.get(card.key, {}),
                 self.names,
-                x_view=self.x_range,
+                x_view=self.view(),
+                zoomed=self.x_range is not None,
                 cursor=self.cursor,
             )
 

@@ -271,7 +271,8 @@ class RunScreen(ChartView, StoreScreen):
                 x_label=x_label,
                 log_y=self.log_y,
                 smoothing=SMOOTHING[self.smoothing],
-                x_view=self.x_range,
+                x_view=self.view(),
+                zoomed=self.x_range is not None,
                 cursor=self.cursor,
             )
 
