@@ -19,7 +19,7 @@ from .data import Reading, read_cursor
 from .workers import deliver, store_work
 
 XRange = tuple[float, float]
-JUMP = 10  # points moved by < and >
+WINDOW = 100  # the legend's query reads x within 1/100 of the view of the cursor first
 
 CHART_BINDINGS: list[Binding] = [
     Binding("comma", "cursor(-1)", "◂ cursor", tooltip="step cursor to the previous point"),
@@ -120,14 +120,18 @@ class ChartView:
 
     def set_cursor(self, x: float | None) -> None:
         self.cursor = x
-        self.redraw()  # the line moves now; the legend follows the query
+        for card in self.query(ChartCard):  # type: ignore[attr-defined]
+            card.chart.move_cursor(x)  # a repaint now; the legend follows the query
         self.read_legend()
 
     @store_work("reading the values at the cursor", group="cursor")
     def read_legend(self) -> None:
-        at, runs, keys = self.cursor, self.chart_runs(), list(self.plotted())
+        at, runs, keys, view = self.cursor, self.chart_runs(), list(self.plotted()), self.view()
+        window = (view[1] - view[0]) / WINDOW if view else None
         readings = (
-            {} if at is None or not keys else read_cursor(self.root, runs, keys, at, x=self.x_axis)
+            {}
+            if at is None or not keys
+            else read_cursor(self.root, runs, keys, at, x=self.x_axis, window=window)
         )
         deliver(self, self.show_legends, readings)  # type: ignore[arg-type]
 

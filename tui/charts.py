@@ -6,7 +6,7 @@ so a spike in a million-step run stays visible (one run per chart: overlaid runs
 their lines). Log-y plots log10 of the values (plotext's
 own log scale is unreliable).
 
-A chart also carries the screen's step cursor (a vertical line; the card's legend under the
+A chart also carries the screen's step cursor (a highlighted column; the card's legend under the
 chart reads the stored values there) and its x view (the zoomed range, fixed with xlim so that
 a click maps back to an x). Clicks and the mouse wheel become messages the screen acts on.
 """
@@ -31,6 +31,7 @@ from .data import Reading
 
 COLORS = ["cyan", "yellow", "green", "magenta", "blue", "red", "white"]  # valid in plotext and rich
 Series = dict[str, list[float]]  # x, last, min, max
+CURSOR_STYLE = "on dark_red"  # a column under the braille: the points stay readable
 
 
 def smooth(values: list[float], weight: float) -> list[float]:
@@ -78,16 +79,57 @@ class MetricChart(PlotextPlot):
         self.draws = 0  # how many times data was drawn (tests and the benchmark wait on it)
         self.x_view: tuple[float, float] | None = None  # the x limits last drawn
         self._canvas = (0, 0)  # (first column, width) of the plot area, from the last render
+        self._rows = (0, 0)  # its first and past-last rows
+        self._built: tuple[object, Text] | None = None  # (what it was built from, picture)
+        self.cursor: float | None = None
+        self.painted_cursor: float | None = None  # the cursor of the last paint (benchmark)
 
     def render(self) -> Text:
-        out = super().render()
-        assert isinstance(out, Text)
-        for line in out.plain.splitlines():  # plotext frames the plot area: ┌───┐
-            if "┌" in line and "┐" in line:
-                start = line.index("┌") + 1
-                self._canvas = (start, line.index("┐", start) - start)
-                break
+        """plotext's picture, built again only when the data, size or theme changed (a
+        cursor move costs no rebuild), with the step cursor overlaid as a column."""
+        key = (self.draws, self.size, self.app.theme)
+        if self._built is None or self._built[0] != key:
+            out = super().render()
+            assert isinstance(out, Text)
+            self._rows = (0, 0)
+            lines = out.plain.splitlines()
+            for row, line in enumerate(lines):  # plotext frames the plot area: ┌───┐ └───┘
+                if "┌" in line and "┐" in line:
+                    start = line.index("┌") + 1
+                    self._canvas = (start, line.index("┐", start) - start)
+                    self._rows = (
+                        row + 1,
+                        next((r for r in range(row + 1, len(lines)) if "└" in lines[r]), row + 1),
+                    )
+                    break
+            self._built = (key, out)
+        self.painted_cursor = self.cursor
+        return self._overlay(self._built[1])
+
+    def _overlay(self, picture: Text) -> Text:
+        col = self.column_of(self.cursor) if self.cursor is not None else None
+        if col is None:
+            return picture
+        out = picture.copy()
+        offset = 0
+        for row, line in enumerate(out.plain.split("\n")):
+            if self._rows[0] <= row < self._rows[1] and col < len(line):
+                out.stylize(CURSOR_STYLE, offset + col, offset + col + 1)
+            offset += len(line) + 1
         return out
+
+    def column_of(self, x: float) -> int | None:
+        """The widget column of x on the plot area, None outside the view."""
+        start, width = self._canvas
+        if self.x_view is None or width <= 1 or not self.x_view[0] <= x <= self.x_view[1]:
+            return None
+        lo, hi = self.x_view
+        return start + round((x - lo) / (hi - lo or 1) * (width - 1))
+
+    def move_cursor(self, x: float | None) -> None:
+        """The cursor to x (None: hidden): a repaint, no redraw of the data."""
+        self.cursor = x
+        self.refresh()
 
     def x_at(self, column: int) -> float | None:
         """The x under a column of the widget (None off the plot area or before a draw)."""
@@ -129,7 +171,7 @@ class MetricChart(PlotextPlot):
         cursor: float | None = None,
     ) -> None:
         """Plot `series`; `x_view` fixes the x limits (else the data's; `zoomed` says so in
-        the border), `cursor` draws the step cursor as a vertical line."""
+        the border), `cursor` is the step cursor's x."""
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -140,8 +182,7 @@ class MetricChart(PlotextPlot):
         self.x_view = x_view
         if x_view is not None and x_view[1] > x_view[0]:
             plt.xlim(*x_view)
-        if cursor is not None and x_view is not None and x_view[0] <= cursor <= x_view[1]:
-            plt.vline(cursor, "red")
+        self.cursor = cursor
         for i, (run_key, s) in enumerate(series.items()):
             color = COLORS[i % len(COLORS)]
             xs = s["x"]

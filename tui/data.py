@@ -145,11 +145,17 @@ class Reading:
 
 
 def read_cursor(
-    root: Path, run_keys: list[str], keys: list[str], at: float, x: str = "step"
+    root: Path,
+    run_keys: list[str],
+    keys: list[str],
+    at: float,
+    x: str = "step",
+    window: float | None = None,
 ) -> dict[str, dict[str, Reading]]:
-    """metric -> run_key -> the exact stored value nearest the cursor at x = `at`."""
+    """metric -> run_key -> the exact stored value nearest the cursor at x = `at` (looked
+    for within `at ± window` first: see store.query.values_at)."""
     with Index(root) as idx:
-        table = values_at(idx, run_keys, keys, at, x=x)
+        table = values_at(idx, run_keys, keys, at, x=x, window=window)
     out: dict[str, dict[str, Reading]] = {}
     for r in table.to_pylist():
         out.setdefault(r["key"], {})[r["run_key"]] = Reading(

@@ -21,6 +21,7 @@ from .chart_view import CHART_BINDINGS, ChartView, XRange
 from .charts import ChartCard
 from .data import STATE_ICON, Curves, RunDetail, load_curves, load_run, plural
 from .workers import StoreScreen, deliver, store_work
+from .workspace import PANE_BINDINGS, Workspace
 
 MAX_CHARTS = 12
 SMOOTHING = (0.0, 0.6, 0.9)
@@ -33,7 +34,7 @@ def text(value: object) -> str:
     return escape(fmt(value))
 
 
-class RunScreen(ChartView, StoreScreen):
+class RunScreen(ChartView, Workspace, StoreScreen):
     """One run, live while it trains."""
 
     BINDINGS: ClassVar = [
@@ -66,6 +67,7 @@ class RunScreen(ChartView, StoreScreen):
         Binding("o", "console", "Output", tooltip="the run's console output, followed live"),
         Binding("y", "copy_id", "Copy id"),
         *CHART_BINDINGS,
+        *PANE_BINDINGS,
     ]
 
     def __init__(self, root: Path, run_key: str) -> None:
