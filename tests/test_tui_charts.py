@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 import flightlog
 from flightlog.store.index import Index
 from flightlog.store.query import downsample
@@ -12,9 +14,10 @@ from flightlog.tui import FlightlogApp
 from flightlog.tui.charts import ChartCard
 from flightlog.tui.compare_screen import CompareScreen
 from flightlog.tui.run_screen import RunScreen
+from flightlog.tui.runs_table import RunsTable
 
 from .conftest import spawn
-from .test_tui import SIZE, rows, settle
+from .test_tui import SIZE, SIZES, names, rows, sample_cwd, settle  # noqa: F401
 
 
 def legends(app: FlightlogApp) -> dict[str, str]:
@@ -194,3 +197,40 @@ async def test_click_puts_the_cursor_and_the_wheel_zooms_around_the_mouse(store:
         event = events.MouseScrollDown(chart, start + width // 2, 5, 0, 0, 0, False, False, False)
         chart.post_message(event)  # the wheel back out: the whole run again
         await settle(pilot, lambda: screen.x_range is None and chart.x_view == (0, 1000))
+
+
+@pytest.mark.usefixtures("sample_cwd")
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_panes_hidden_grid_and_cursor(snap_compare, size: str) -> None:
+    """Overview and config hidden (1, 3), charts in 2 columns (g), the cursor on a step (,):
+    at 80x24 the charts and the metric table share the width, nothing clipped."""
+
+    async def ready(pilot) -> None:
+        app = pilot.app
+        await settle(pilot, lambda: len(rows(app)) == 12)
+        app.screen.query_one(RunsTable).move_cursor(row=names(app).index("wild-sea-10"))
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, RunScreen) and charts_drawn(app))
+        await pilot.press("1", "3", "g", "comma", "less_than_sign")
+        await settle(pilot, lambda: all("step" in v for v in legends(app).values()))
+        await pilot.pause(0.3)
+
+    assert snap_compare(FlightlogApp(Path("samples")), terminal_size=SIZES[size], run_before=ready)
+
+
+async def test_panes_toggle_and_the_charts_take_the_width(samples: Path) -> None:
+    app = FlightlogApp(samples)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_run(app, pilot)
+        left = screen.query_one("#run-left")
+        await pilot.press("1", "2", "3")  # every left pane hidden: the column goes
+        await pilot.pause()
+        assert not left.display
+        assert screen.query_one("#charts").size.width >= 78
+        await pilot.press("2")
+        await pilot.pause()
+        assert left.display and screen.query_one("#metrics").display
+        await pilot.press("4")  # charts hidden: the table has the width
+        await pilot.pause()
+        assert not screen.query_one("#run-right").display
+        assert screen.query_one("#metrics").size.width >= 78
