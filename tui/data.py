@@ -18,7 +18,7 @@ import pyarrow as pa
 from flightlog.store import RunPaths, StoredRun
 from flightlog.store.catalog import RunLookupError, common_summary_keys, select_runs, values_of
 from flightlog.store.index import Index
-from flightlog.store.query import downsample, metric_summaries
+from flightlog.store.query import downsample, metric_summaries, values_at
 
 STATE_ICON = {"running": "●", "finished": "✓", "failed": "✗", "crashed": "☠"}
 
@@ -49,6 +49,7 @@ def load_runs(
 
 
 Curves = dict[str, dict[str, list[float]]]  # metric -> {"x", "last", "min", "max"}
+XRange = tuple[float, float]
 
 
 @dataclass
@@ -58,7 +59,8 @@ class RunDetail:
     config: dict[str, Any]
     summary: dict[str, Any]
     metrics: list[dict[str, Any]]  # key, n, last, last_text, min, max, spark
-    curves: Curves  # every numeric metric, downsampled
+    curves: Curves  # every numeric metric, downsampled (over x_range when zoomed)
+    x_bounds: XRange | None = None  # the whole run's x extent
 
 
 def curves_of(table: pa.Table, run_key: str | None = None) -> dict[str, Curves]:
@@ -77,8 +79,21 @@ def curves_of(table: pa.Table, run_key: str | None = None) -> dict[str, Curves]:
     return out
 
 
-def load_run(root: Path, run_key: str, x: str = "step", buckets: int = 240) -> RunDetail:
-    """Everything the run screen shows, from one index open and one scan of the history.
+def x_bounds(table: pa.Table) -> XRange | None:
+    """The x extent of a downsample() table's numeric buckets (None if it has none)."""
+    xs = [x for r in table.to_pylist() if r["vlast"] is not None for x in (r["x_min"], r["x_max"])]
+    return (float(min(xs)), float(max(xs))) if xs else None
+
+
+def load_run(
+    root: Path,
+    run_key: str,
+    x: str = "step",
+    buckets: int = 240,
+    x_range: XRange | None = None,
+) -> RunDetail:
+    """Everything the run screen shows, from one index open and one scan of the history
+    (two when the charts are zoomed to `x_range`: the table keeps the whole run's stats).
 
     240 buckets: a braille chart draws 2 points per column, so this is full resolution for
     charts up to 120 columns wide; more only costs query and drawing time."""
@@ -91,14 +106,62 @@ def load_run(root: Path, run_key: str, x: str = "step", buckets: int = 240) -> R
             idx.con.execute("SELECT meta FROM runs WHERE run_key = ?", [run_key]).fetchone()[0]
         )
         table = downsample(idx, [run_key], None, buckets=buckets, x=x)
+        zoomed = table
+        if x_range is not None:
+            zoomed = downsample(idx, [run_key], None, buckets=buckets, x=x, x_range=x_range)
         return RunDetail(
             row,
             meta,
             values_of(idx, "config", [run_key])[run_key],
             values_of(idx, "summary", [run_key])[run_key],
             metric_summaries(table, spark_width=16),
-            curves_of(table).get(run_key, {}),
+            curves_of(zoomed).get(run_key, {}),
+            x_bounds(table),
         )
+
+
+def load_curves(
+    root: Path,
+    run_keys: list[str],
+    keys: list[str] | None,
+    x: str = "step",
+    buckets: int = 240,
+    x_range: XRange | None = None,
+) -> dict[str, Curves]:
+    """run_key -> metric -> series for charts only (a zoom or pan): one downsample of the
+    range, none of the run's stats."""
+    with Index(root) as idx:
+        return curves_of(downsample(idx, run_keys, keys, buckets=buckets, x=x, x_range=x_range))
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One run's stored value under the step cursor, at its logged x nearest the cursor."""
+
+    x: float
+    step: int
+    time: float
+    value: float
+
+
+def read_cursor(
+    root: Path,
+    run_keys: list[str],
+    keys: list[str],
+    at: float,
+    x: str = "step",
+    window: float | None = None,
+) -> dict[str, dict[str, Reading]]:
+    """metric -> run_key -> the exact stored value nearest the cursor at x = `at` (looked
+    for within `at ± window` first: see store.query.values_at)."""
+    with Index(root) as idx:
+        table = values_at(idx, run_keys, keys, at, x=x, window=window)
+    out: dict[str, dict[str, Reading]] = {}
+    for r in table.to_pylist():
+        out.setdefault(r["key"], {})[r["run_key"]] = Reading(
+            r["x"], r["step"], r["time"], r["value"]
+        )
+    return out
 
 
 def load_system(root: Path, run_key: str, limit: int = 2000) -> Curves:

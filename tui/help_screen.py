@@ -58,7 +58,21 @@ def keys_of(screen: type[Any]) -> list[tuple[str, str]]:
 
 
 def _key(key: str) -> str:
-    return {"slash": "/", "space": "space", "question_mark": "?", "escape": "esc"}.get(key, key)
+    return {
+        "slash": "/",
+        "space": "space",
+        "question_mark": "?",
+        "escape": "esc",
+        "comma": ",",
+        "full_stop": ".",
+        "less_than_sign": "<",
+        "greater_than_sign": ">",
+        "plus": "+",
+        "equals_sign": "=",
+        "minus": "-",
+        "left_square_bracket": "[",
+        "right_square_bracket": "]",
+    }.get(key, key)
 
 
 def _section(title: str, rows: list[tuple[str, str]]) -> Group:

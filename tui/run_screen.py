@@ -17,9 +17,11 @@ from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
 from flightlog.store.text import fmt, fmt_value, metric_cells, safe
 
-from .charts import MetricChart
-from .data import STATE_ICON, RunDetail, load_run, plural
+from .chart_view import CHART_BINDINGS, ChartView, XRange
+from .charts import ChartCard
+from .data import STATE_ICON, Curves, RunDetail, load_curves, load_run, plural
 from .workers import StoreScreen, deliver, store_work
+from .workspace import PANE_BINDINGS, Workspace
 
 MAX_CHARTS = 12
 SMOOTHING = (0.0, 0.6, 0.9)
@@ -32,7 +34,7 @@ def text(value: object) -> str:
     return escape(fmt(value))
 
 
-class RunScreen(StoreScreen):
+class RunScreen(ChartView, Workspace, StoreScreen):
     """One run, live while it trains."""
 
     BINDINGS: ClassVar = [
@@ -64,6 +66,8 @@ class RunScreen(StoreScreen):
         ),
         Binding("o", "console", "Output", tooltip="the run's console output, followed live"),
         Binding("y", "copy_id", "Copy id"),
+        *CHART_BINDINGS,
+        *PANE_BINDINGS,
     ]
 
     def __init__(self, root: Path, run_key: str) -> None:
@@ -106,8 +110,23 @@ class RunScreen(StoreScreen):
 
     @store_work("loading the run", group="run")
     def load(self) -> None:
-        detail = load_run(self.root, self.run_key, x=self.x_axis)  # one scan: stats and curves
+        # one scan for stats and curves (and one of the zoomed range)
+        detail = load_run(self.root, self.run_key, x=self.x_axis, x_range=self.x_range)
         deliver(self, self.show_detail, detail)
+
+    def requery(self) -> None:
+        self.zoom_to(self.x_range)
+
+    @store_work("zooming the charts", group="run")
+    def zoom_to(self, x_range: XRange | None) -> None:
+        """Only the charts' curves, re-downsampled over the new range (no stats)."""
+        curves = load_curves(self.root, [self.run_key], None, x=self.x_axis, x_range=x_range)
+        deliver(self, self.show_zoomed, x_range, curves.get(self.run_key, {}))
+
+    def show_zoomed(self, x_range: XRange | None, curves: Curves) -> None:
+        if self.detail is not None and x_range == self.x_range:
+            self.detail.curves = curves
+            self.draw_charts()
 
     def reload_if_running(self) -> None:
         if self.detail is not None and self.detail.row["state"] == "running":
@@ -209,19 +228,27 @@ class RunScreen(StoreScreen):
             return [k for k in numeric if self.regex.search(k)][:MAX_CHARTS]
         return self.charted[:MAX_CHARTS]
 
+    def chart_runs(self) -> list[str]:
+        return [self.run_key]
+
+    def plotted(self) -> dict[str, dict[str, Any]]:
+        if self.detail is None:
+            return {}
+        curves = self.detail.curves
+        return {k: {self.run_key: curves[k]} for k in self.chart_keys() if k in curves}
+
+    def full_range(self) -> XRange | None:
+        return self.detail.x_bounds if self.detail else None
+
+    def redraw(self) -> None:
+        self.draw_charts()
+
     def draw_charts(self) -> None:
         """Charts from the curves loaded with the run (no query: toggles are instant)."""
         if self.detail is not None:
             keys = self.chart_keys()
             self.run_worker(
-                self.show_charts(
-                    keys,
-                    {
-                        k: {self.run_key: self.detail.curves[k]}
-                        for k in keys
-                        if k in self.detail.curves
-                    },
-                ),
+                self.show_charts(keys, self.plotted()),
                 exclusive=True,
                 group="charts",
                 description="drawing the charts",
@@ -230,21 +257,25 @@ class RunScreen(StoreScreen):
 
     async def show_charts(self, keys: list[str], curves: dict[str, Any]) -> None:
         box = self.query_one("#charts", VerticalScroll)
-        existing = {c.key: c for c in box.query(MetricChart)}
+        existing = {c.key: c for c in box.query(ChartCard)}
         if list(existing) != keys:
             await box.remove_children()
-            await box.mount_all([MetricChart(k) for k in keys])
-            existing = {c.key: c for c in box.query(MetricChart)}
+            await box.mount_all([ChartCard(k) for k in keys])
+            existing = {c.key: c for c in box.query(ChartCard)}
+            self.show_legends(self.readings or {})
         x_label = {"step": "step", "time": "time (s since epoch)"}.get(
             self.x_axis, self.x_axis.removeprefix("metric:")
         )
         for k in keys:
-            existing[k].draw(
-                curves[k],
+            existing[k].chart.draw(
+                curves.get(k, {}),
                 {},
                 x_label=x_label,
                 log_y=self.log_y,
                 smoothing=SMOOTHING[self.smoothing],
+                x_view=self.view(),
+                zoomed=self.x_range is not None,
+                cursor=self.cursor,
             )
 
     @on(Input.Changed, "#regex")
@@ -275,6 +306,7 @@ class RunScreen(StoreScreen):
 
     def action_toggle_x(self) -> None:
         self.x_axis = "time" if self.x_axis == "step" else "step"
+        self.x_range = self.cursor = None  # in units of the other axis
         self.loading_charts = True
         self.reload()  # buckets along the other axis: one new scan
 
@@ -285,6 +317,7 @@ class RunScreen(StoreScreen):
         key = self.detail.metrics[self.query_one("#metrics", DataTable).cursor_row]["key"]
         self.x_axis = "step" if self.x_axis == f"metric:{key}" else f"metric:{key}"
         self.notify(f"x axis: {self.x_axis.removeprefix('metric:')}")
+        self.x_range = self.cursor = None
         self.loading_charts = True
         self.reload()
 
