@@ -186,7 +186,7 @@ def _create(s: Settings, root: Path, project: str, run_id: str | None, cfg: dict
         "metrics": [],
         "git": None,
         "resumed": 0,
-        **({"online": True} if s.mode == "online" else {}),
+        **({"online": True} if s.mode == "online" and _signed_in(s) else {}),
         **process_context(),
     }
     run = Run(s, meta, paths)
@@ -297,6 +297,14 @@ def _auto_resume_candidate(root: Path, project: str) -> str | None:
 _noted: set[str] = set()
 
 
+def _signed_in(s: Settings) -> bool:
+    """Whether an online run has a key to sync with: without one it is stored offline, and
+    listed `local`, not `pending`."""
+    from flightlog.sync import credentials
+
+    return bool(s.api_key or credentials.load(base_url=s.base_url).logged_in)
+
+
 def _go_online(s: Settings, root: Path) -> None:
     """Make sure the store's sync agent runs; this process itself never talks to the server.
 
@@ -305,7 +313,7 @@ def _go_online(s: Settings, root: Path) -> None:
     from flightlog.sync.launch import ensure_agent
 
     creds = credentials.load(base_url=s.base_url)
-    if not (s.api_key or creds.logged_in):
+    if not _signed_in(s):
         _note_once(
             "online",
             f"not signed in to {creds.base_url} on this machine: this run is stored offline; "

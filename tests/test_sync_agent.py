@@ -297,6 +297,20 @@ def test_online_without_a_key_says_how_to_log_in(store: Path):
     assert r.returncode == 0, r.stderr
     assert "not signed in" in r.stderr and "flightlog login" in r.stderr
     assert not (store / LOCK_FILE).exists()
+    assert local_status(store) == "local"  # stored offline, as it says: nothing pending
+
+
+def test_login_with_the_server_down_stores_nothing_and_says_so(tmp_path: Path):
+    r = subprocess.run(
+        [sys.executable, "-m", "flightlog.cli", "login", "--host", "http://127.0.0.1:9"],
+        input="flk_x",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 1
+    assert "nothing was stored" in r.stderr and "flightlog sync" not in r.stderr, r.stderr
+    assert not list((tmp_path / "config").glob("*"))
 
 
 def test_segments_are_also_sealed_by_age_for_progressive_sync(store: Path):

@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="flightlog",
         description="Offline-first experiment tracker: list, inspect, compare and query runs.",
-        epilog="Every command takes --root DIR (default: FLIGHTLOG_DIR, else ./flightlog).",
+        epilog="Every command that reads a store takes --root DIR (default: FLIGHTLOG_DIR, "
+        "else ./flightlog); login and logout take --host URL.",
     )
     p.add_argument("--version", action="version", version=f"flightlog {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")

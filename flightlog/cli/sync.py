@@ -74,6 +74,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def cmd_login(args: argparse.Namespace) -> int:
+    from flightlog._errors import ServerUnavailableError
     from flightlog.sync import credentials
     from flightlog.sync.client import ServerClient
 
@@ -90,7 +91,14 @@ def cmd_login(args: argparse.Namespace) -> int:
         )
     creds = credentials.Credentials(current.base_url, key, "typed")  # checked before stored
     with ServerClient(creds, retries=1) as client:
-        who = client.whoami()
+        try:
+            who = client.whoami()
+        except ServerUnavailableError as e:  # not the client's advice to sync again
+            raise ServerUnavailableError(
+                f"cannot check the key: {e.reason}; nothing was stored. Run `flightlog login` "
+                "again when the server is up",
+                reason=e.reason,
+            ) from None
     path = credentials.save(creds.base_url, key, user=str(who["user"]))
     print(f"logged in to {creds.base_url} as {who['user']} (key stored in {path})")
     return 0
