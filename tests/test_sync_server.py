@@ -84,7 +84,7 @@ def test_login_bad_key_is_refused_and_not_stored(server: LiveServer, tmp_path: P
     server.user("alice")
     rc, out, err = run_cli("login", "--host", server.url, "flk_not-a-real-key", env={})
     assert rc == 1
-    assert "does not accept the API key" in err and "flightlog login" in err
+    assert "does not accept that API key" in err and "nothing was stored" in err
     assert "Traceback" not in err and "flk_not-a-real-key" not in out + err
     assert not (tmp_path / "config" / "credentials.json").exists()
 

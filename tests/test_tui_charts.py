@@ -141,11 +141,14 @@ async def test_zoom_requeries_and_reveals_a_single_step_spike(store: Path) -> No
 
 
 async def test_a_live_run_keeps_its_zoomed_range_while_it_grows(store: Path) -> None:
-    proc = spawn("""
-        import flightlog, time
+    stop = store.parent / "stop-training"
+    proc = spawn(f"""
+        import flightlog, os, time
         run = flightlog.init(project="live", name="trainer")
-        for i in range(3000):
-            run.log({"loss": float(i)})
+        end, i = time.monotonic() + 300, 0
+        while time.monotonic() < end and not os.path.exists({str(stop)!r}):
+            run.log({{"loss": float(i)}})  # until the test has seen what it needs
+            i += 1
             time.sleep(0.005)
         run.finish()
     """)
@@ -168,8 +171,13 @@ async def test_a_live_run_keeps_its_zoomed_range_while_it_grows(store: Path) -> 
             assert curve["last"] == [float(i) for i in range(100, 201)]
             assert screen.query_one(ChartCard).chart.x_view == (100.0, 200.0)
     finally:
-        proc.kill()
-        proc.wait()
+        stop.touch()
+        try:
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 async def test_click_puts_the_cursor_and_the_wheel_zooms_around_the_mouse(store: Path) -> None:

@@ -118,3 +118,29 @@ async def test_a_failed_worker_is_a_toast_not_an_exit(store: Path) -> None:
         await pilot.press("escape")
         await settle(pilot, lambda: isinstance(app.screen, RunsScreen))
         assert app.screen.query_one(RunsTable).row_count == 1
+
+
+async def test_a_store_slower_than_the_refresh_interval_still_shows_its_runs(
+    store: Path, monkeypatch
+) -> None:
+    """Each refresh starts an exclusive worker (the newest wins): when one load takes longer
+    than the interval, starting the next would cancel it, and no load would ever deliver.
+    Ticks are skipped while a load runs instead."""
+    import flightlog.tui.runs_screen as runs_screen
+
+    for _ in range(3):
+        flightlog.init(project="slow", reinit="create_new").finish(quiet=True)
+    real = runs_screen.load_runs
+
+    def slow_store(*args, **kwargs):
+        time.sleep(0.4)  # a busy NFS server: every listing takes this long
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runs_screen, "load_runs", slow_store)
+    monkeypatch.setattr(runs_screen, "REFRESH_SECONDS", 0.1)
+    app = FlightlogApp(store)
+    async with app.run_test() as pilot:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and app.screen.query_one(RunsTable).row_count < 3:
+            await pilot.pause(0.1)
+        assert app.screen.query_one(RunsTable).row_count == 3

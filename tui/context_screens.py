@@ -40,7 +40,7 @@ class SystemScreen(StoreScreen):
 
     def on_mount(self) -> None:
         self.load()
-        self.set_interval(REFRESH_SECONDS, self.load)
+        self.refresh_every(REFRESH_SECONDS, self.load, "default")
 
     @store_work("loading system metrics")
     def load(self) -> None:
@@ -83,7 +83,7 @@ class ConsoleScreen(StoreScreen):
 
     def on_mount(self) -> None:
         self.load()
-        self.set_interval(REFRESH_SECONDS, self.load)
+        self.refresh_every(REFRESH_SECONDS, self.load, "default")
 
     @store_work("reading the console output")
     def load(self) -> None:

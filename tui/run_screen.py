@@ -101,7 +101,7 @@ class RunScreen(ChartView, Workspace, StoreScreen):
     def on_mount(self) -> None:
         self.fill_metrics()
         self.reload()
-        self.set_interval(2.0, self.reload_if_running)
+        self.refresh_every(2.0, self.reload_if_running, "run")
 
     # -- data ----------------------------------------------------------------------------
     def reload(self) -> None:

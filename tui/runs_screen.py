@@ -118,7 +118,7 @@ class RunsScreen(StoreScreen):
         self.app.sub_title = str(self.root)
         self.query_one(RunsTable).focus()
         self.reload()
-        self.set_interval(REFRESH_SECONDS, self.reload)
+        self.refresh_every(REFRESH_SECONDS, self.reload, "runs")
 
     # -- loading -------------------------------------------------------------------------
     @store_work("listing the runs", group="runs")
