@@ -446,6 +446,7 @@ def test_snapshot_run_screen(snap_compare, sample_cwd: Path, size: str) -> None:
                 and pilot.app.screen.detail is not None
                 and len(pilot.app.screen.query("MetricChart")) == 4
                 and all(c.draws for c in pilot.app.screen.query("MetricChart"))
+                and all(w.is_finished for w in pilot.app.workers)  # every read delivered
             ),
         )
         await pilot.pause(0.3)
