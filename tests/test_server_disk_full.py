@@ -61,7 +61,8 @@ def _make_run() -> list[Path]:
     """One local run of about 6 MB of sealed segments: three times the server's disk."""
     r = python_script(
         "import numpy as np, flightlog\n"
-        "run = flightlog.init(project='p', settings={'segment_rows': 20_000})\n"
+        "settings = {'segment_rows': 20_000, 'stats_interval': 0}  # history only\n"
+        "run = flightlog.init(project='p', settings=settings)\n"
         "rng = np.random.default_rng(0)\n"
         "for i in range(60):\n"
         "    for x in rng.random(20_000):\n"

@@ -449,7 +449,8 @@ def test_snapshot_run_screen(snap_compare, sample_cwd: Path, size: str) -> None:
                 and all(w.is_finished for w in pilot.app.workers)  # every read delivered
             ),
         )
-        await pilot.pause(0.3)
+        for _ in range(10):  # the metric table's columns take their widths in later frames
+            await pilot.pause(0.1)
 
     assert snap_compare(FlightlogApp(sample_cwd), terminal_size=SIZES[size], run_before=ready)
 
