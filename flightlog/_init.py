@@ -22,7 +22,7 @@ from flightlog.store import (
     new_writer_id,
 )
 from flightlog.store.atomic import atomic_write_json
-from flightlog.store.liveness import CRASHED, FAILED, FINISHED, HOSTNAME, RUNNING, writer_state
+from flightlog.store.liveness import CRASHED, HOSTNAME, RUNNING, writer_state
 from flightlog.store.segments import read_segments
 from flightlog.store.takeover import seal_abandoned
 
@@ -230,7 +230,7 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
         generation = max((int(w.get("generation", 0)) for w in stored.writers), default=-1) + 1
         _mark_crashed(paths, stored.writers)
         seal_abandoned(paths, stored.writers)  # a stalled writer's segments stay its own
-        first_step = _last_step(paths, stored) + 1
+        first_step = _last_step(paths) + 1
         base_summary = {k: v for k, v in stored.summary.items() if not k.startswith("_")}
         meta["resumed"] = int(meta.get("resumed", 0)) + 1
         meta["resumed_at"] = time.time()
@@ -255,15 +255,12 @@ def _mark_crashed(paths: RunPaths, writers: list[dict[str, Any]]) -> None:
             atomic_write_json(paths.writer_state(w["writer"]), {**w, "state": CRASHED})
 
 
-def _last_step(paths: RunPaths, stored: StoredRun) -> int:
-    """The highest step in the history files, or that a writer which ended cleanly
-    recorded. A crashed writer's recorded step is not trusted either way: it may lag the
-    files (written once a second) or run ahead of them (rows committed, never flushed),
-    and a resume continues right after the last row that is really there."""
-    best = max(
-        (int(w.get("step", -1)) for w in stored.writers if writer_state(w) in (FINISHED, FAILED)),
-        default=-1,
-    )
+def _last_step(paths: RunPaths) -> int:
+    """The highest step in the history files: a resume continues right after the last row
+    that is really stored. No writer's recorded step is trusted: a killed writer's may run
+    ahead of its files (rows committed, never flushed), and one killed inside finish() has
+    already recorded itself finished."""
+    best = -1
     for _name, table in read_segments(paths.history):
         if table.num_rows:
             best = max(best, int(table.column("step").to_numpy().max()))
