@@ -447,6 +447,8 @@ def test_snapshot_run_screen(snap_compare, sample_cwd: Path, size: str) -> None:
                 and len(pilot.app.screen.query("MetricChart")) == 4
                 and all(c.draws for c in pilot.app.screen.query("MetricChart"))
                 and all(w.is_finished for w in pilot.app.workers)  # every read delivered
+                # laid out for the terminal's width (the layout changes below 110 columns)
+                and pilot.app.screen.has_class("narrow") == (pilot.app.size.width < 110)
             ),
         )
         for _ in range(10):  # the metric table's columns take their widths in later frames
