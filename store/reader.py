@@ -152,39 +152,51 @@ class StoredRun:
     def scan_history(
         self, keys: Iterable[str] | None = None, stream: str = "history"
     ) -> Iterator[dict[str, Any]]:
-        """One dict per logged row, in step order, values exactly as they were logged."""
+        """One dict per logged row, in step order, values exactly as they were logged.
+
+        Values are decoded column-wise (floats, the common case, straight from Arrow; other
+        kinds one by one) and each row is built by one `dict.update` over its slice: ~1 µs
+        per value instead of a Python decode call per value."""
         tidy = self.tidy(keys, stream)
         if tidy.num_rows == 0:
             return
         rows, _ = _row_index(tidy)
-        order = np.argsort(rows, kind="stable")
-        steps = tidy.column("step").to_numpy()[order]
-        times = tidy.column("time").cast(pa.int64()).to_numpy()[order] / 1e6
-        keys_ = tidy.column("key").take(pa.array(order)).to_pylist()
-        values = tidy.column("value").take(pa.array(order)).to_pylist()
-        kinds = tidy.column("kind").to_numpy()[order]
-        texts = tidy.column("text").take(pa.array(order)).to_pylist()
-        writers = tidy.column("writer").take(pa.array(order)).to_pylist()
-        rows_sorted = rows[order]
+        order = None if _is_sorted(rows) else pa.array(np.argsort(rows, kind="stable"))
+
+        def col(name: str) -> pa.ChunkedArray:
+            c = tidy.column(name)
+            return c if order is None else c.take(order)
+
+        rows_sorted = rows if order is None else rows[order.to_numpy()]
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(rows_sorted)) + 1))
+        ends = np.append(starts[1:], len(rows_sorted)).tolist()
+        first = pa.array(starts)
+        steps = col("step").take(first).to_pylist()
+        times = (col("time").take(first).cast(pa.int64()).to_numpy() / 1e6).tolist()
+        writers = col("writer").take(first).to_pylist()
+        keys_ = col("key").to_pylist()
+        values = _decoded(col("value"), col("kind"), col("text"))
         start = _start(self.meta)
-        current: dict[str, Any] | None = None
-        current_row = -1
-        for i in range(len(order)):
-            if rows_sorted[i] != current_row:
-                if current is not None:
-                    yield current
-                current_row = rows_sorted[i]
-                t = float(times[i])
-                current = {
-                    "_step": int(steps[i]),
-                    "_timestamp": t,
-                    "_runtime": t - start,
-                    "_writer": writers[i],
-                }
-            assert current is not None
-            current[keys_[i]] = decode_value(values[i], int(kinds[i]), texts[i])
-        if current is not None:
-            yield current
+        for a, b, step, t, w in zip(starts.tolist(), ends, steps, times, writers, strict=True):
+            row = {"_step": step, "_timestamp": t, "_runtime": t - start, "_writer": w}
+            row.update(zip(keys_[a:b], values[a:b], strict=True))
+            yield row
+
+
+def _decoded(value: pa.ChunkedArray, kind: pa.ChunkedArray, text: pa.ChunkedArray) -> list[Any]:
+    """Every tidy value as it was logged: floats as read, the other kinds decoded."""
+    out = value.to_pylist()
+    kinds = kind.to_numpy()
+    others = np.flatnonzero(kinds != FLOAT)
+    if len(others):
+        texts = text.take(pa.array(others)).to_pylist()
+        for i, t in zip(others.tolist(), texts, strict=True):
+            out[i] = decode_value(out[i], int(kinds[i]), t)
+    return out
+
+
+def _is_sorted(a: np.ndarray) -> bool:
+    return bool(len(a) < 2 or (a[1:] >= a[:-1]).all())
 
 
 def text_list(v: Any) -> list[str]:
@@ -222,6 +234,11 @@ def _row_index(tidy: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     wcodes = pc.dictionary_encode(tidy.column("writer")).combine_chunks()
     nw = max(len(wcodes.dictionary), 1)
     row_key = steps * nw + wcodes.indices.to_numpy(zero_copy_only=False)
+    if _is_sorted(row_key):  # one writer, segments in order: the usual run, in O(n)
+        new_row = np.empty(len(row_key), bool)
+        new_row[:1] = True
+        np.not_equal(row_key[1:], row_key[:-1], out=new_row[1:])
+        return np.cumsum(new_row) - 1, row_key[new_row]
     uniq, inverse = np.unique(row_key, return_inverse=True)
     return inverse, uniq
 
