@@ -86,22 +86,25 @@ class Registry:
         name: str,
         manifest: dict[str, Any],
         aliases: list[str],
-        digest: str | None = None,
+        move_latest: bool = True,
     ) -> tuple[Version, bool]:
         """Store a manifest (its blobs already in `blobs/`) as a new version, or find the
-        version with the same digest; give it `latest` and `aliases`. Returns (version,
-        created). `digest` is the server's for a fetched version (kept as it was made)."""
+        version with the same digest; give it `aliases` and `latest` (unless `move_latest`
+        is False and the name has a latest already: a version fetched from a server).
+        Returns (version, created)."""
         d = self.dir(project, name)
         for sub in ("versions", "digests", "aliases", "used_by"):
             (d / sub).mkdir(parents=True, exist_ok=True)
-        digest = digest or manifest_digest(manifest.get("entries") or {})
+        digest = manifest_digest(manifest.get("entries") or {})
         with _locked(d / ".lock"):
             n = self._version_of_digest(d, digest)
             created = n is None
             if n is None:
                 n = self._claim(d, {**manifest, "digest": digest})
                 atomic_write_bytes(d / "digests" / digest, str(n).encode())
-            for alias in dict.fromkeys([LATEST, *aliases]):
+            if move_latest or not (d / "aliases" / f"{LATEST}.json").exists():
+                aliases = [LATEST, *aliases]
+            for alias in dict.fromkeys(aliases):
                 atomic_write_json(d / "aliases" / f"{alias}.json", {"version": n})
         return self.get(project, name, n), created
 
