@@ -165,6 +165,11 @@ class Registry:
 
     def resolve(self, project: str, name: str, alias: str) -> Version:
         """`name:vN` or `name:alias` in a project."""
+        if not (self.dir(project, name) / "versions").is_dir():
+            raise ArtifactNotFoundError(
+                f"no artifact named {name!r} in project {project} of {self.root}: "
+                f"`flightlog artifact ls` lists the artifacts there are"
+            )
         n = version_number(alias)
         if n is None:
             doc = read_json(self.dir(project, name) / "aliases" / f"{alias}.json")
