@@ -48,9 +48,11 @@ def router(
     limits: ServerLimits,
     user: Callable[..., str],
     access: Callable[..., Any],
+    ensure_project: Callable[[str, str], None],
 ) -> APIRouter:
-    """The routes, over the server's store; `user` is the key dependency and `access` the
-    permission check of sync/server.py (shared, so the rules cannot drift apart)."""
+    """The routes, over the server's store; `user` is the key dependency, `access` the
+    permission check and `ensure_project` the project creation of sync/server.py (shared, so
+    the rules cannot drift apart): a project written to by a blob exists, as by a run."""
     blobs = BlobReceiver(store.root)
     registry = Registry(store.root)
     placing = anyio.CapacityLimiter(limits.concurrent_checks)
@@ -84,6 +86,7 @@ def router(
             )
         finally:
             tmp.unlink(missing_ok=True)
+        await anyio.to_thread.run_sync(ensure_project, entity, project)
         return JSONResponse(done, status_code=201 if done["stored"] else 200)
 
     @r.get(f"{API}/blobs/{{entity}}/{{project}}/{{sha256}}")

@@ -302,7 +302,7 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
         table = await limited(reads, r.chart, wanted, buckets, _bounded("x", x))
         return _json({"buckets": table.drop_columns(["run_key"]).to_pylist(), "skipped": r.skipped})
 
-    app.include_router(blob_routes.router(store, limits, user, access))
+    app.include_router(blob_routes.router(store, limits, user, access, accounts.ensure_project))
     return app
 
 

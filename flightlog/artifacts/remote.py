@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from flightlog.store.atomic import dumps
 
-from .names import ArtifactRef
+from .names import LATEST, ArtifactRef
 from .registry import Registry, Version
 
 if TYPE_CHECKING:
@@ -33,18 +33,22 @@ def push(
 
 
 def fetch(client: ServerClient, ref: ArtifactRef, registry: Registry) -> tuple[Version, int, int]:
-    """Fetch `entity/project/name:alias` into the local store (its project `project`).
+    """Fetch `entity/project/name:alias` into the local store (its project `project`), with
+    the server's aliases of that version (`latest` only if the name has none here).
     Returns (the local version, blobs fetched, bytes fetched)."""
     from flightlog.sync.blob_client import download
 
     assert ref.entity and ref.project
-    doc = client.request("GET", f"/artifacts/{ref.entity}/{ref.project}/{ref.name}/{ref.alias}")
-    manifest = doc.json()["manifest"]
+    doc = client.request(
+        "GET", f"/artifacts/{ref.entity}/{ref.project}/{ref.name}/{ref.alias}"
+    ).json()
+    manifest = doc["manifest"]
     fetched = size = 0
     shas = {e["sha256"] for e in manifest.get("entries", {}).values() if "sha256" in e}
     for sha in sorted(shas):
         if not registry.blobs.has(sha):
             blob = download(client, ref.entity, ref.project, sha, registry.blobs)
             fetched, size = fetched + 1, size + blob.size
-    version, _ = registry.commit(ref.project, ref.name, manifest, [], move_latest=False)
+    aliases = [a for a in doc.get("aliases") or [] if a != LATEST]
+    version, _ = registry.commit(ref.project, ref.name, manifest, aliases, move_latest=False)
     return version, fetched, size
