@@ -48,9 +48,17 @@ class RunArtifacts:
         if registry is None:
             return art
         art._registry = registry
-        manifest = art._build_manifest()
-        manifest["logged_by"] = {"project": self.project, "id": self.id}
-        version, _ = registry.commit(self.project, art.name, manifest, chosen)
+        try:
+            manifest = art._build_manifest()
+            manifest["logged_by"] = {"project": self.project, "id": self.id}
+            version, _ = registry.commit(self.project, art.name, manifest, chosen)
+        except OSError as e:  # a full or failing disk: the training goes on
+            self._warn_once(
+                "log_artifact",
+                f"log_artifact({art.name!r}) could not store the artifact ({e}); it was not "
+                "logged (this is said once; later failures are silent)",
+            )
+            return art
         art._bind(registry, version, [LATEST, *chosen])
         self._note_artifact("artifacts", version, {"type": art.type, "aliases": art.aliases})
         return art

@@ -96,3 +96,32 @@ def test_a_process_killed_while_logging_leaves_no_version_naming_a_missing_blob(
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == f"v{len(registry.versions('p', 'big')) - 1}"
+
+
+def test_a_disk_that_refuses_the_checkpoint_warns_once_and_training_goes_on(
+    tmp_path: Path,
+) -> None:
+    """Files may not grow past 1 MB in the child (RLIMIT_FSIZE: the kernel refuses, as a
+    full disk would): log_artifact of a 4 MB checkpoint warns, and logging carries on."""
+    r = python_script(
+        f"""
+        import resource, signal, warnings
+        import flightlog
+        ck = {str(tmp_path / "big.ckpt")!r}
+        with open(ck, "wb") as f:
+            f.write(b"x" * (4 << 20))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, resource.RLIM_INFINITY))
+        run = flightlog.init(project="p")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for _ in range(2):
+                run.log_model(ck, name="big")
+        run.log({{"loss": 1.0}})
+        run.finish()
+        print(len(caught), caught[0].message)
+        """
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("1 flightlog: log_artifact('big') could not store the artifact")
+    assert "it was not logged" in r.stdout

@@ -69,7 +69,7 @@ class Artifact:
         self.name = check_artifact_name(name)
         self.type = type
         self.description = description
-        self.metadata: dict[str, Any] = jsonable(dict(metadata or {}))
+        self.metadata: dict[str, Any] = jsonable(dict(metadata or {}), "metadata")
         self._staged: dict[str, Path | Reference] = {}
         self._staging: Path | None = None
         self._registry: Registry | None = None
@@ -108,7 +108,7 @@ class Artifact:
         self._staged.update(staged)
 
     @contextmanager
-    def new_file(self, name: str, mode: str = "x", encoding: str | None = None) -> Iterator[IO]:
+    def new_file(self, name: str, mode: str = "x", encoding: str = "utf-8") -> Iterator[IO]:
         """Write a new file straight into the artifact: `with art.new_file("a.txt") as f:`."""
         entry = check_entry_path(name)
         self._check_free(entry, None)
