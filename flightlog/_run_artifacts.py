@@ -97,12 +97,7 @@ class RunArtifacts:
         else:
             ref = parse_ref(artifact_or_name)
             version = registry.resolve(ref.project or self.project, ref.name, ref.alias)
-            art = Artifact._from_version(registry, version)
-            if type is not None and art.type != type:
-                raise ArtifactError(
-                    f"artifact {version.project}/{version.label} has type {art.type!r}, "
-                    f"not {type!r}"
-                )
+            art = Artifact._from_version(registry, version)._expect_type(type)
         registry.record_use(version, self.project, self.id)
         self._note_artifact("used_artifacts", version, {"type": art.type})
         return art

@@ -103,6 +103,7 @@ def test_every_way_of_naming_a_version_finds_it(store: Path, tmp_path: Path) -> 
     logged = run.log_model(_checkpoint(tmp_path / "m.bin", b"w"), name="net", aliases=["best"])
     for ref in ("net", "net:v0", "net:latest", "net:best", "p/net:best", "me/p/net:v0", logged):
         assert run.use_artifact(ref).digest == logged.digest
+    assert flightlog.Api(store).artifact("p/net:best", type="model").digest == logged.digest
     unlogged = flightlog.Artifact("fresh", "dataset")
     unlogged.add_reference("s3://bucket/data/")
     assert run.use_artifact(unlogged).version == "v0"  # logged on first use, as wandb does

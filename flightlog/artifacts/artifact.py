@@ -198,6 +198,14 @@ class Artifact:
         return art
 
     # -- after logging -----------------------------------------------------------------------
+    def _expect_type(self, type: str | None) -> Artifact:
+        """This artifact, if it has `type` (when one is asked for)."""
+        if type is not None and self.type != type:
+            raise ArtifactError(
+                f"artifact {self.qualified_name} has type {self.type!r}, not {type!r}"
+            )
+        return self
+
     def _logged(self, what: str) -> Version:
         if self._version is None:
             raise ArtifactError(

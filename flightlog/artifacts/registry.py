@@ -201,6 +201,22 @@ class Registry:
         uses = [read_json(p) for p in sorted(d.glob("*.json"))]
         return sorted((u for u in uses if u), key=lambda u: u.get("time") or 0)
 
+    def project_of(self, name: str, project: str | None = None) -> str:
+        """The project holding artifact `name`: `project` when given, else the one project
+        that has that name (a reference may leave the project out when it is unambiguous)."""
+        if project:
+            return project
+        projects = [p for p, n in self.names() if n == name]
+        if len(projects) == 1:
+            return projects[0]
+        if not projects:
+            raise ArtifactNotFoundError(
+                f"no artifact named {name!r} in {self.root}: `flightlog artifact ls` lists them"
+            )
+        raise ArtifactNotFoundError(
+            f"artifact {name!r} is in projects {', '.join(projects)}: name one, as PROJECT/{name}"
+        )
+
     def names(self, project: str | None = None) -> list[tuple[str, str]]:
         """(project, name) of every artifact in the store, or in one project."""
         base = self.root / "artifacts"

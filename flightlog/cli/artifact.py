@@ -59,25 +59,6 @@ def _registry(args: argparse.Namespace) -> Registry:
     return Registry(r)
 
 
-def _project_of(registry: Registry, ref: ArtifactRef) -> str:
-    """The project holding `ref` (it may be left out when only one project has that name)."""
-    from flightlog._errors import ArtifactNotFoundError
-
-    if ref.project:
-        return ref.project
-    projects = [p for p, n in registry.names() if n == ref.name]
-    if len(projects) == 1:
-        return projects[0]
-    if not projects:
-        raise ArtifactNotFoundError(
-            f"no artifact named {ref.name!r} in {registry.root}: `flightlog artifact ls` lists them"
-        )
-    raise ArtifactNotFoundError(
-        f"artifact {ref.name!r} is in projects {', '.join(projects)}: name one, as "
-        f"PROJECT/{ref.name}"
-    )
-
-
 def _row(registry: Registry, v: Version) -> dict[str, Any]:
     m = v.manifest
     return {
@@ -144,7 +125,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     registry = _registry(args)
     ref = parse_ref(args.artifact)
-    project = _project_of(registry, ref)
+    project = registry.project_of(ref.name, ref.project)
     if ":" not in args.artifact:
         rows = [_row(registry, v) for v in registry.versions(project, ref.name)]
         if args.json:
@@ -222,7 +203,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         version, fetched, size, host = _fetch(args, ref, registry)
         note = f" ({fetched} file(s), {_size(size)} fetched from {host})"
     else:
-        version = registry.resolve(_project_of(registry, ref), ref.name, ref.alias)
+        version = registry.resolve(registry.project_of(ref.name, ref.project), ref.name, ref.alias)
     path = Artifact._from_version(registry, version).download(args.output)
     secs = time.monotonic() - start
     print(safe(f"{version.project}/{version.label} -> {path}{note} in {secs:.1f} s"))
