@@ -6,7 +6,8 @@ Exactly once: the server is asked which blobs the project lacks and only those a
 each from where an interrupted upload stopped. What the server confirmed is kept in the
 run's sync mark (`blobs`): the digest of each run file by size and mtime, so unchanged files
 are not hashed again, the artifact versions pushed, and a fingerprint of the file and media
-directories, so a synced run whose files did not change costs no request.
+directories, so a synced run whose files did not change costs no request. The console log of
+a running run waits for its end (see LIVE_FILES).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from .uploader import LocalRun, RunSync
 
 MEDIA = "media"
+#: files a running run keeps appending to: sent when the run has ended, not as a new blob on
+#: every pass of the agent (it syncs a running run every few seconds)
+LIVE_FILES = frozenset({"output.log"})
 
 
 def _walk(directory: Path) -> list[tuple[str, os.stat_result, Path]]:
@@ -75,6 +79,8 @@ def collect(local: LocalRun, cached: dict[str, Any]) -> RunBlobs:
     """The run's blobs now; a file whose size and mtime match `cached` keeps its digest."""
     out = RunBlobs()
     for name, st, path in _walk(local.paths.files):
+        if local.running and name in LIVE_FILES:
+            continue
         old = cached.get(name) or {}
         if old.get("size") == st.st_size and old.get("mtime_ns") == st.st_mtime_ns:
             sha = str(old["sha256"])

@@ -202,3 +202,30 @@ def test_artifact_get_from_the_server_fetches_only_the_blobs_the_store_lacks(
     assert "alice/p/" + run2.id in capsys.readouterr().out  # lineage came along
     assert main(["artifact", "get", "alice/p/bundle:v9", "--root", str(other)]) == 1
     assert "no artifact alice/p/bundle:v9" in capsys.readouterr().err
+
+
+def test_a_running_runs_console_log_is_sent_once_when_the_run_has_ended(
+    server: LiveServer, tmp_path: Path
+):
+    """The agent syncs a running run every few seconds: its growing console log would be a
+    new blob each time, so it goes once, at the end; the other files go at once."""
+    key = server.user("alice")
+    run = flightlog.init(project="p", entity="alice")
+    print("step 1")
+    (tmp_path / "cfg.yaml").write_text("lr: 0.1")
+    run.save(str(tmp_path / "cfg.yaml"), base_path=str(tmp_path), policy="now")
+    run.log({"loss": 1.0})
+    live = _sync(server, key, run.dir)
+    assert "still running" in live.pending
+
+    def names() -> set[str]:
+        with _client(server, key) as c:
+            files = c.request("GET", f"/runs/alice/p/{run.id}/files").json()["files"]
+        return {f["name"] for f in files}
+
+    assert "cfg.yaml" in names() and "output.log" not in names()
+    run.finish()
+    assert _sync(server, key, run.dir).complete
+    assert "output.log" in names()
+    with _client(server, key) as c:
+        assert "step 1" in c.request("GET", f"/runs/alice/p/{run.id}/files/output.log").text
