@@ -5,6 +5,7 @@ the reader may read, and fetched back by `flightlog artifact get` on another mac
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -229,3 +230,25 @@ def test_a_running_runs_console_log_is_sent_once_when_the_run_has_ended(
     assert "output.log" in names()
     with _client(server, key) as c:
         assert "step 1" in c.request("GET", f"/runs/alice/p/{run.id}/files/output.log").text
+
+
+def test_artifact_get_refuses_a_manifest_that_would_write_outside_the_download(
+    server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    """A server whose store was tampered with (or a hostile one) cannot make `artifact get`
+    write outside the directory it was given, nor move local aliases to odd file names."""
+    key = server.user("alice")
+    run, _ = _run_with_everything(tmp_path, b"weights")
+    assert _sync(server, key, run.dir).complete
+    [manifest_file] = (server.root / "artifacts" / "alice.p" / "net" / "versions").glob("v*.json")
+    doc = json.loads(manifest_file.read_text())
+    doc["entries"]["../../escaped.txt"] = doc["entries"]["model.ckpt"]
+    manifest_file.write_text(json.dumps(doc))
+    monkeypatch.setenv("FLIGHTLOG_API_KEY", key)
+    monkeypatch.setenv("FLIGHTLOG_BASE_URL", server.url)
+    laptop = tmp_path / "laptop"
+    args = ["artifact", "get", "alice/p/net:v0", "--root", str(laptop), "-o", str(tmp_path / "o")]
+    assert main(args) == 1
+    assert "manifest of alice/p/net:v0 is refused" in capsys.readouterr().err
+    assert not (tmp_path.parent / "escaped.txt").exists()
+    assert not (laptop / "artifacts").exists()

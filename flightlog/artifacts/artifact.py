@@ -301,7 +301,7 @@ class Artifact:
 
     def _export(self, path: str, sha256: str, root: str | os.PathLike[str] | Path | None) -> Path:
         assert self._registry is not None
-        dest = self._root(root) / path
+        dest = self._root(root) / check_entry_path(path)
         if not self._registry.blobs.has(sha256):
             raise ArtifactNotFoundError(
                 f"artifact {self.qualified_name}: the content of {path!r} is not in the store "

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flightlog._errors import ArtifactError
 from flightlog.store.atomic import dumps
+from flightlog.store.blobs import check_sha256_name
 
-from .names import LATEST, ArtifactRef
+from .names import LATEST, ArtifactRef, check_alias, check_entry_path
 from .registry import Registry, Version
 
 if TYPE_CHECKING:
@@ -42,13 +44,36 @@ def fetch(client: ServerClient, ref: ArtifactRef, registry: Registry) -> tuple[V
     doc = client.request(
         "GET", f"/artifacts/{ref.entity}/{ref.project}/{ref.name}/{ref.alias}"
     ).json()
-    manifest = doc["manifest"]
+    manifest = doc.get("manifest")
+    shas = _checked_blobs(manifest, str(ref))
     fetched = size = 0
-    shas = {e["sha256"] for e in manifest.get("entries", {}).values() if "sha256" in e}
     for sha in sorted(shas):
         if not registry.blobs.has(sha):
             blob = download(client, ref.entity, ref.project, sha, registry.blobs)
             fetched, size = fetched + 1, size + blob.size
-    aliases = [a for a in doc.get("aliases") or [] if a != LATEST]
+    aliases = [check_alias(str(a)) for a in doc.get("aliases") or [] if a != LATEST]
     version, _ = registry.commit(ref.project, ref.name, manifest, aliases, move_latest=False)
     return version, fetched, size
+
+
+def _checked_blobs(manifest: Any, what: str) -> set[str]:
+    """The blobs a server's manifest names, after checking every entry: a path that would
+    land outside the download directory, or a digest that is not one, is refused before
+    anything is stored."""
+    entries = manifest.get("entries") if isinstance(manifest, dict) else None
+    if not isinstance(entries, dict):
+        raise ArtifactError(f"the server's manifest of {what} has no entries: nothing was stored")
+    shas = set()
+    for path, e in entries.items():
+        try:
+            if check_entry_path(path) != path:
+                raise ValueError(f"entry name {path!r} is not a plain relative path")
+            if not isinstance(e, dict):
+                raise ValueError(f"entry {path!r} is not an object")
+            if "sha256" in e:
+                shas.add(check_sha256_name(e["sha256"]))
+        except ValueError as err:
+            raise ArtifactError(
+                f"the server's manifest of {what} is refused: {err}; nothing was stored"
+            ) from None
+    return shas
