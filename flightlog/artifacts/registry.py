@@ -196,6 +196,22 @@ class Registry:
             names.sort(key=lambda a: (a != LATEST, a))
         return out
 
+    def describe(self, v: Version) -> dict[str, Any]:
+        """A version as the CLI and the UI show it: name, aliases, size, lineage."""
+        m = v.manifest
+        return {
+            "project": v.project,
+            "name": v.name,
+            "version": f"v{v.version}",
+            "type": m.get("type"),
+            "aliases": self.aliases(v.project, v.name).get(v.version, []),
+            "digest": v.digest,
+            "size": m.get("size") or 0,
+            "files": len(v.entries),
+            "created_at": m.get("created_at"),
+            "logged_by": m.get("logged_by"),
+        }
+
     def used_by(self, v: Version) -> list[dict[str, Any]]:
         d = self.dir(v.project, v.name) / "used_by" / f"v{v.version}"
         uses = [read_json(p) for p in sorted(d.glob("*.json"))]

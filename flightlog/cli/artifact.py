@@ -59,22 +59,6 @@ def _registry(args: argparse.Namespace) -> Registry:
     return Registry(r)
 
 
-def _row(registry: Registry, v: Version) -> dict[str, Any]:
-    m = v.manifest
-    return {
-        "project": v.project,
-        "name": v.name,
-        "version": f"v{v.version}",
-        "type": m.get("type"),
-        "aliases": registry.aliases(v.project, v.name).get(v.version, []),
-        "digest": v.digest,
-        "size": m.get("size") or 0,
-        "files": len(v.entries),
-        "created_at": m.get("created_at"),
-        "logged_by": m.get("logged_by"),
-    }
-
-
 def _size(n: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1000 or unit == "GB":
@@ -95,7 +79,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     for project, name in registry.names(args.project):
         versions = registry.versions(project, name)
         if versions:
-            latest = _row(registry, versions[-1])
+            latest = registry.describe(versions[-1])
             rows.append({**latest, "versions": len(versions)})
     if args.json:
         print(json.dumps(rows, indent=1))
@@ -127,7 +111,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     ref = parse_ref(args.artifact)
     project = registry.project_of(ref.name, ref.project)
     if ":" not in args.artifact:
-        rows = [_row(registry, v) for v in registry.versions(project, ref.name)]
+        rows = [registry.describe(v) for v in registry.versions(project, ref.name)]
         if args.json:
             print(json.dumps(rows, indent=1))
             return 0
@@ -152,7 +136,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     v = registry.resolve(project, ref.name, ref.alias)
     doc = {
-        **_row(registry, v),
+        **registry.describe(v),
         "description": v.manifest.get("description"),
         "metadata": v.manifest.get("metadata") or {},
         "entries": v.entries,
