@@ -19,7 +19,7 @@ from ._api import Api
 from ._errors import ConfigError, Error, ResumeError, UsageError
 from ._histogram import Histogram
 from ._init import init
-from ._media import Artifact, Audio, Html, Image, Molecule, Object3D, Plotly, Table, Video
+from ._media import Audio, Html, Image, Molecule, Object3D, Plotly, Table, Video
 from ._run import Run
 from ._summary import MetricDef
 from ._wandb_api import (
@@ -37,9 +37,11 @@ from ._wandb_api import (
     termwarn,
     unwatch,
     use_artifact,
+    use_model,
     watch,
 )
 from ._wandb_settings import Settings
+from .artifacts import Artifact
 
 __version__ = "0.1.0"
 
@@ -82,6 +84,7 @@ __all__ = [
     "termwarn",
     "unwatch",
     "use_artifact",
+    "use_model",
     "watch",
 ]
 

@@ -73,3 +73,15 @@ class Api:
             names = ", ".join(f"{p.dir.parent.name}/{p.dir.name}" for p in matches)
             raise NotFoundError(f"run id {parts[0]!r} is ambiguous: {names}")
         return ApiRun.load_any(matches[0])
+
+    def artifact(self, name: str, type: str | None = None) -> Any:
+        """A logged artifact version, `[entity/][project/]name[:alias|vN]` (wandb's
+        `Api().artifact`); its files come out with `.download()`."""
+        from .artifacts import Artifact
+        from .artifacts.names import parse_ref
+        from .artifacts.registry import Registry
+
+        ref = parse_ref(name)
+        registry = Registry(self.root)
+        version = registry.resolve(registry.project_of(ref.name, ref.project), ref.name, ref.alias)
+        return Artifact._from_version(registry, version)._expect_type(type)

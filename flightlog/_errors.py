@@ -28,12 +28,21 @@ class ConfigError(ArgumentError):
     value), or a key changed without `allow_val_change=True`."""
 
 
+class ArtifactError(ArgumentError):
+    """An artifact, alias or entry flightlog cannot store or use (a missing file, a bad name,
+    an entry added twice, a change after logging). Raised before anything is written."""
+
+
 class ResumeError(UsageError):
     """`resume=` asked for something the store cannot give (run missing, or already there)."""
 
 
 class NotFoundError(Error, LookupError):
     """A run or project named by the caller is not in the store."""
+
+
+class ArtifactNotFoundError(NotFoundError):
+    """No artifact version of that name and alias or version, in the store or on the server."""
 
 
 class SyncError(Error):

@@ -14,9 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._config import jsonable
-from ._errors import UnsupportedError
-from ._media import Artifact
+from ._run_artifacts import RunArtifacts
 from ._values import normalize
 from ._watch import Watch
 
@@ -28,8 +26,9 @@ ALERT_LEVELS = ("INFO", "WARN", "ERROR")
 SKIP_DIRS = frozenset({"__pycache__", "site-packages", "node_modules", "venv", "env"})
 
 
-class RunCompat:
-    """wandb `Run` members: identity URLs, alerts, watch, labels, artifacts, pickling."""
+class RunCompat(RunArtifacts):
+    """wandb `Run` members: identity URLs, alerts, watch, labels, pickling (and, from
+    RunArtifacts, the artifact members)."""
 
     def _label(
         self: Run,
@@ -127,48 +126,6 @@ class RunCompat:
         self._set_meta("preempting", time.time())
         self.save()
 
-    def log_artifact(
-        self: Run,
-        artifact_or_path: Artifact | str | os.PathLike[str],
-        name: str | None = None,
-        type: str | None = None,
-        aliases: list[str] | None = None,
-        **_kwargs: Any,
-    ) -> Artifact:
-        """Keep the artifact's files with the run (files/artifacts/NAME/vN/) and record it in
-        run.json `artifacts` (name, type, metadata, aliases, where each entry came from and
-        where it is kept). There is no artifact registry yet: `use_artifact` says so."""
-        art = artifact_or_path
-        if not isinstance(art, Artifact):
-            path = Path(art)
-            art = Artifact(name or path.name, type or "unspecified")
-            (art.add_dir if path.is_dir() else art.add_file)(str(path))
-        with self._lock:
-            logged = list(self._meta.get("artifacts") or [])
-            version = sum(1 for a in logged if a.get("name") == art.name)
-            entry = jsonable(art.as_json(list(aliases or [])))
-            entry["version"] = f"v{version}"
-            if self._paths is not None:
-                rel = Path("artifacts") / _safe_name(art.name) / f"v{version}"
-                entry["stored"] = art.copy_to(self._paths.files / rel, rel)
-            self._set_meta("artifacts", [*logged, entry])
-        return art
-        return art
-
-    def log_model(
-        self: Run,
-        path: str | os.PathLike[str],
-        name: str | None = None,
-        aliases: list[str] | None = None,
-    ) -> Artifact:
-        return self.log_artifact(path, name=name, type="model", aliases=aliases)
-
-    def use_artifact(self: Run, artifact_or_name: Any, *args: Any, **kwargs: Any) -> Any:
-        raise UnsupportedError(
-            f"use_artifact({artifact_or_name!r}): flightlog does not store artifacts yet; "
-            "load the files from their path instead"
-        )
-
     def log_code(
         self: Run,
         root: str | os.PathLike[str] | None = ".",
@@ -242,11 +199,6 @@ class RunCompat:
         from ._wandb_api import _attach
 
         return _attach, (self._attach_id,)
-
-
-def _safe_name(name: str) -> str:
-    """An artifact name as one directory name (wandb allows '/' and ':' in some)."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "artifact"
 
 
 def _call(fn: Any, path: str, root: str) -> bool:

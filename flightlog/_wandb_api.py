@@ -14,8 +14,8 @@ from typing import Any
 
 from . import _state
 from ._errors import NotLoggedInError
-from ._media import Artifact
 from ._run import Run
+from .artifacts import Artifact
 
 _said: set[str] = set()
 
@@ -127,8 +127,12 @@ def log_model(path: Any, name: str | None = None, aliases: list[str] | None = No
     return _state.require("log_model()").log_model(path, name, aliases)
 
 
-def use_artifact(artifact_or_name: Any, *args: Any, **kwargs: Any) -> Any:
+def use_artifact(artifact_or_name: Any, *args: Any, **kwargs: Any) -> Artifact:
     return _state.require("use_artifact()").use_artifact(artifact_or_name, *args, **kwargs)
+
+
+def use_model(name: str) -> str:
+    return _state.require("use_model()").use_model(name)
 
 
 def log_code(

@@ -218,8 +218,11 @@ class Agent:
         if self._failures:
             self.log("server reachable again")
             self._failures = 0
-        if result.sent:
-            self.log(f"{result.target}: {result.sent} segment(s), {result.bytes} bytes")
+        if result.sent or result.blobs:
+            self.log(
+                f"{result.target}: {result.sent} segment(s), {result.bytes} bytes; "
+                f"{result.blobs} file(s), {result.blob_bytes} bytes"
+            )
         if result.complete and not result.skipped:
             self.log(f"{result.target}: synced")
         if not result.complete and local.running:

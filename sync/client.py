@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +170,30 @@ class ServerClient:
         return r.json()["buckets"]
 
     # -- plumbing --------------------------------------------------------------------------
+    def request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        """Any route under /api/v1 (the blob routes: sync/blob_client.py), with this client's
+        retries and errors."""
+        return self._call(method, url, **kw)
+
+    @contextmanager
+    def stream(self, url: str) -> Iterator[httpx.Response]:
+        """GET `url` as a stream (a blob: never whole in memory), not retried: a caller
+        starts the download again."""
+        try:
+            with self._http.stream("GET", url) as r:
+                if 400 <= r.status_code < 500:
+                    r.read()
+                    raise self._error(r, url)
+                if r.status_code >= 500:
+                    raise httpx.HTTPError(f"HTTP {r.status_code}")
+                yield r
+        except httpx.HTTPError as e:
+            failure = f"download from {self.creds.base_url} failed: {type(e).__name__} {e}"
+            raise ServerUnavailableError(
+                f"{failure}; nothing was stored, run it again when the server is back",
+                reason=failure,
+            ) from None
+
     def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
         if not self.creds.api_key:
             raise NotLoggedInError(

@@ -25,6 +25,7 @@ from flightlog.store.atomic import dumps
 from flightlog.store.layout import iter_run_dirs
 from flightlog.store.reader import StoredRun
 
+from . import blob_routes
 from .accounts import Access, Accounts
 from .bodies import body_to_file, read_body
 from .limits import ServerLimits
@@ -301,6 +302,7 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
         table = await limited(reads, r.chart, wanted, buckets, _bounded("x", x))
         return _json({"buckets": table.drop_columns(["run_key"]).to_pylist(), "skipped": r.skipped})
 
+    app.include_router(blob_routes.router(store, limits, user, access, accounts.ensure_project))
     return app
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flightlog.store.atomic import dumps
 from flightlog.store.layout import RunPaths
@@ -24,6 +25,7 @@ from flightlog.store.segments import list_segments
 from flightlog.store.syncmark import read_mark, write_mark
 from flightlog.store.takeover import may_seal, seal_taken, writers_by_id
 
+from .blob_upload import fingerprint, sync_blobs
 from .client import ServerClient
 
 STREAMS = ("history", "system")
@@ -38,6 +40,8 @@ class RunSync:
     bytes: int = 0
     complete: bool = False  # everything confirmed and the run no longer running
     skipped: bool = False  # already marked synced and unchanged: no request made
+    blobs: int = 0  # files, media and artifact files sent (sync/blob_upload.py)
+    blob_bytes: int = 0
     pending: list[str] = field(default_factory=list)  # why it is not complete
 
 
@@ -100,6 +104,8 @@ def up_to_date(local: LocalRun, server: str) -> bool:
         return False
     if state.get("fingerprint") != local.fingerprint or local.open_segments:
         return False
+    if (state.get("blobs") or {}).get("fingerprint") != fingerprint(local.paths):
+        return False
     confirmed = state.get("confirmed") or {}
     return all({p.name for p in local.sealed[s]} <= set(confirmed.get(s) or ()) for s in STREAMS)
 
@@ -128,11 +134,13 @@ def sync_run(
     entity: str,
     on_bytes: Callable[[int], None] | None = None,
     result: RunSync | None = None,
+    on_blob_part: Callable[[int], None] | None = None,
 ) -> RunSync:
     """Ship one run; raises the client's errors (the caller decides to retry or report).
     `on_bytes(size)` is called once per segment, sent or not, for progress bars. `result`,
     when given, is filled in as the server confirms segments, so a caller knows what was
-    stored even when a later request fails."""
+    stored even when a later request fails. The run's blobs follow its segments
+    (`on_blob_part(size)` after each part of one)."""
     meta = local.stored.meta
     project = str(meta.get("project") or local.paths.dir.parent.name)
     run_id = str(meta.get("id") or local.paths.dir.name)
@@ -158,17 +166,25 @@ def sync_run(
                 on_bytes(size)
     if result.skipped:
         return result
+    last = read_mark(local.paths)
+    known = (last.get("blobs") or {}) if last.get("server") == server else {}
+    blobs = sync_blobs(client, local, entity, project, run_id, result, known, on_blob_part)
     if local.running:
         result.pending.append("still running")
     if local.open_segments:
         result.pending.append(f"{local.open_segments} open segment(s) not sealed yet")
     result.complete = not result.pending
-    _mark(local, server, entity, have, result.complete)
+    _mark(local, server, entity, have, result.complete, blobs)
     return result
 
 
 def _mark(
-    local: LocalRun, server: str, entity: str, have: dict[str, set[str]], complete: bool
+    local: LocalRun,
+    server: str,
+    entity: str,
+    have: dict[str, set[str]],
+    complete: bool,
+    blobs: dict[str, Any],
 ) -> None:
     """Record what the server confirmed (the server stays the truth: this saves round trips
     and shows the state in `flightlog runs` and the UI)."""
@@ -180,6 +196,7 @@ def _mark(
             "complete": complete,
             "fingerprint": local.fingerprint,
             "confirmed": {s: sorted(have.get(s, ())) for s in STREAMS},
+            "blobs": blobs,
             "synced_at": time.time(),
         },
     )

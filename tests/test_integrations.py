@@ -13,6 +13,7 @@ import pytest
 
 import flightlog
 from flightlog._wandb_install import enable
+from flightlog.artifacts.registry import Registry
 
 from .conftest import python_script
 from .framework_scripts import ACCELERATE_LOOP, HF_MODEL, LIGHTNING_MODULE
@@ -92,7 +93,8 @@ logger.experiment.finish()
     assert len([g for g in h["gradients/layer.weight"] if g is not None]) == 6  # 24 steps / 4
     [art] = run.meta["artifacts"]
     assert art["type"] == "model" and art["aliases"] == ["latest", "best"]
-    assert (run.dir / "files" / art["stored"]["model.ckpt"]).stat().st_size > 0
+    kept = Registry(store).resolve("pl", art["name"], art["version"])
+    assert kept.entries["model.ckpt"]["size"] > 0
 
 
 def test_accelerate_log_with_wandb(alias: dict[str, str], store: Path, tmp_path: Path) -> None:

@@ -65,7 +65,9 @@ def test_media_values_are_said_once_and_the_rest_of_the_row_is_kept(store: Path)
     assert "img" not in h and "t" not in h
 
 
-def test_artifacts_are_kept_with_the_run_and_recorded(store: Path, tmp_path: Path) -> None:
+def test_artifacts_are_kept_in_the_store_and_recorded_with_the_run(
+    store: Path, tmp_path: Path
+) -> None:
     ckpt = tmp_path / "model.ckpt"
     ckpt.write_bytes(b"weights")
     (tmp_path / "dir").mkdir()
@@ -78,8 +80,7 @@ def test_artifacts_are_kept_with_the_run_and_recorded(store: Path, tmp_path: Pat
     ckpt.write_bytes(b"weights, epoch 2")
     wandb.log_artifact(str(ckpt), name="model-x", type="model")  # a second version
     wandb.log_model(str(ckpt), name="m2")
-    with pytest.raises(wandb.Error, match="does not store artifacts yet"):
-        run.use_artifact("model-x:latest")
+    used = run.use_artifact("model-x:best")
     run.finish()
     ckpt.unlink()  # gone from where it was (HF logs from a temporary directory)
     arts = _meta(run)["artifacts"]
@@ -88,12 +89,12 @@ def test_artifacts_are_kept_with_the_run_and_recorded(store: Path, tmp_path: Pat
         ("model-x", "v1"),
         ("m2", "v0"),
     ]
-    files = Path(run.dir) / "files"
-    assert (files / arts[0]["stored"]["model.ckpt"]).read_bytes() == b"weights"
-    assert (files / arts[0]["stored"]["dir/"] / "config.json").read_text() == "{}"
-    assert (files / arts[1]["stored"]["model.ckpt"]).read_bytes() == b"weights, epoch 2"
-    assert arts[0]["aliases"] == ["best"] and arts[0]["metadata"] == {"score": 0.5}
-    assert arts[2]["type"] == "model"
+    assert arts[0]["aliases"] == ["latest", "best"] and arts[2]["type"] == "model"
+    assert [(u["name"], u["version"]) for u in _meta(run)["used_artifacts"]] == [("model-x", "v0")]
+    got = Path(used.download(tmp_path / "got"))
+    assert (got / "model.ckpt").read_bytes() == b"weights"
+    assert (got / "config.json").read_text() == "{}"
+    assert used.metadata == {"score": 0.5}
 
 
 def test_alert_label_preempting_are_kept_with_the_run(store: Path) -> None:

@@ -16,7 +16,7 @@ from flightlog.store.text import safe
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import browse, data, maintain, server, sync, wandb
+    from . import artifact, browse, data, maintain, server, sync, wandb
 
     p = argparse.ArgumentParser(
         prog="flightlog",
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--root", metavar="DIR", help="the store (default: FLIGHTLOG_DIR, else ./flightlog)"
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (browse, data, maintain, sync, server, wandb):
+    for module in (browse, data, maintain, sync, server, wandb, artifact):
         module.register(sub, common)
     return p
 

@@ -180,6 +180,7 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
     out = console()
     entities = Entities(client, entity)
     done, failed, pending, sent, sent_bytes = [], [], [], 0, 0
+    blobs = {"files": 0, "bytes": 0}
     seen = {"segments": 0, "bytes": 0}
     start = time.monotonic()
     with Progress(
@@ -233,11 +234,14 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
             finally:
                 sent += r.sent
                 sent_bytes += r.bytes
+                blobs["files"] += r.blobs
+                blobs["bytes"] += r.blob_bytes
             bar.update(runs_task, completed=i, detail=f"{i}/{len(locals_)}")
     secs = time.monotonic() - start
     out.print(
         f"synced {len(done)} run(s) to {client.creds.base_url}: {sent} segment(s) sent, "
-        f"{sent_bytes / 1e6:.2f} MB in {secs:.1f} s"
+        f"{sent_bytes / 1e6:.2f} MB, {blobs['files']} file(s) {blobs['bytes'] / 1e6:.2f} MB "
+        f"in {secs:.1f} s"
         + (f"; {len(pending)} partly (still being written)" if pending else "")
         + (f"; {len(failed)} failed" if failed else "")
     )

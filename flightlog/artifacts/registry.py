@@ -1,0 +1,257 @@
+"""Artifact versions in a store: numbered, aliased, deduplicated by content, with lineage.
+
+    <root>/blobs/<sha[:2]>/<sha256>                           every file's content, once
+    <root>/artifacts/<project>/<name>/versions/v<N>.json      a version's manifest (immutable)
+    <root>/artifacts/<project>/<name>/digests/<digest>        N: the version with that content
+    <root>/artifacts/<project>/<name>/aliases/<alias>.json    {"version": N} (moves)
+    <root>/artifacts/<project>/<name>/used_by/v<N>/<p>.<id>.json  a run that used version N
+
+A version's files are stored in the store's content-addressed `blobs/` (streamed and hashed
+in chunks) before its manifest exists, so a manifest never names a missing blob. A version
+number is claimed by hard-linking a complete manifest to `v<N>.json`, which fails if the name
+exists (O_EXCL semantics: two processes never get the same number, a reader never sees half a
+manifest), under a per-name `flock` so that two processes logging the same content at once
+make one version. The lock dies with its process, so kill -9 never leaves a name locked.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flightlog._errors import ArtifactNotFoundError
+from flightlog.store.atomic import (
+    atomic_write_bytes,
+    atomic_write_json,
+    dumps,
+    fsync_dir,
+    read_json,
+)
+from flightlog.store.blobs import BlobStore
+
+from .names import LATEST, version_number
+
+
+def manifest_digest(entries: dict[str, dict[str, Any]]) -> str:
+    """The digest of a version: its entry paths and their contents (sha256 or reference),
+    not its metadata, so the same files make the same version."""
+    canon = {p: e.get("sha256") or {"ref": e.get("ref")} for p, e in sorted(entries.items())}
+    return hashlib.sha256(dumps(canon, indent=None)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Version:
+    """One stored artifact version, as its manifest says."""
+
+    project: str
+    name: str
+    version: int
+    manifest: dict[str, Any]
+
+    @property
+    def digest(self) -> str:
+        return str(self.manifest["digest"])
+
+    @property
+    def entries(self) -> dict[str, dict[str, Any]]:
+        return self.manifest.get("entries") or {}
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}:v{self.version}"
+
+
+class Registry:
+    """The artifacts of one store (a local store, or a server's after a remote get)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.blobs = BlobStore(self.root / "blobs")
+
+    def dir(self, project: str, name: str) -> Path:
+        return self.root / "artifacts" / project / name
+
+    # -- writing ---------------------------------------------------------------------------
+    def commit(
+        self,
+        project: str,
+        name: str,
+        manifest: dict[str, Any],
+        aliases: list[str],
+        move_latest: bool = True,
+    ) -> tuple[Version, bool]:
+        """Store a manifest (its blobs already in `blobs/`) as a new version, or find the
+        version with the same digest; give it `aliases` and `latest` (unless `move_latest`
+        is False and the name has a latest already: a version fetched from a server).
+        Returns (version, created)."""
+        d = self.dir(project, name)
+        for sub in ("versions", "digests", "aliases", "used_by"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        digest = manifest_digest(manifest.get("entries") or {})
+        with _locked(d / ".lock"):
+            n = self._version_of_digest(d, digest)
+            created = n is None
+            if n is None:
+                n = self._claim(d, {**manifest, "digest": digest})
+                atomic_write_bytes(d / "digests" / digest, str(n).encode())
+            if move_latest or not (d / "aliases" / f"{LATEST}.json").exists():
+                aliases = [LATEST, *aliases]
+            for alias in dict.fromkeys(aliases):
+                atomic_write_json(d / "aliases" / f"{alias}.json", {"version": n})
+        return self.get(project, name, n), created
+
+    def _version_of_digest(self, d: Path, digest: str) -> int | None:
+        try:
+            n = int((d / "digests" / digest).read_text())
+        except (OSError, ValueError):
+            return None
+        return n if (d / "versions" / f"v{n}.json").is_file() else None
+
+    def _claim(self, d: Path, manifest: dict[str, Any]) -> int:
+        """The next free version number, taken by linking the finished manifest to it."""
+        versions = d / "versions"
+        n = max(self._numbers(d), default=-1) + 1
+        tmp = versions / f".tmp-{secrets.token_hex(8)}"
+        try:
+            while True:
+                body = {**manifest, "version": n, "created_at": time.time()}
+                with open(tmp, "wb") as f:
+                    f.write(dumps(body))
+                    f.flush()
+                    os.fsync(f.fileno())
+                try:
+                    os.link(tmp, versions / f"v{n}.json")
+                except FileExistsError:
+                    n += 1
+                    continue
+                fsync_dir(versions)
+                return n
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def record_use(self, v: Version, run_project: str, run_id: str) -> None:
+        """Lineage: run `run_project/run_id` used version `v` (idempotent)."""
+        d = self.dir(v.project, v.name) / "used_by" / f"v{v.version}"
+        d.mkdir(parents=True, exist_ok=True)
+        path = d / f"{run_project}.{run_id}.json"
+        if not path.exists():
+            atomic_write_json(path, {"project": run_project, "id": run_id, "time": time.time()})
+
+    # -- reading ---------------------------------------------------------------------------
+    def _numbers(self, d: Path) -> list[int]:
+        out = []
+        for p in (d / "versions").glob("v*.json"):
+            n = version_number(p.name[:-5])
+            if n is not None:
+                out.append(n)
+        return sorted(out)
+
+    def get(self, project: str, name: str, n: int) -> Version:
+        manifest = read_json(self.dir(project, name) / "versions" / f"v{n}.json")
+        if manifest is None:
+            raise ArtifactNotFoundError(
+                f"no artifact {project}/{name}:v{n} in {self.root}: "
+                f"`flightlog artifact ls --project {project}` lists what there is"
+            )
+        return Version(project, name, n, manifest)
+
+    def resolve(self, project: str, name: str, alias: str) -> Version:
+        """`name:vN` or `name:alias` in a project."""
+        if not (self.dir(project, name) / "versions").is_dir():
+            raise ArtifactNotFoundError(
+                f"no artifact named {name!r} in project {project} of {self.root}: "
+                f"`flightlog artifact ls` lists the artifacts there are"
+            )
+        n = version_number(alias)
+        if n is None:
+            doc = read_json(self.dir(project, name) / "aliases" / f"{alias}.json")
+            if doc is None or not isinstance(doc.get("version"), int):
+                raise ArtifactNotFoundError(
+                    f"no artifact {project}/{name}:{alias} in {self.root}: "
+                    f"`flightlog artifact show {project}/{name}` lists its versions and aliases"
+                )
+            n = doc["version"]
+        return self.get(project, name, n)
+
+    def versions(self, project: str, name: str) -> list[Version]:
+        d = self.dir(project, name)
+        return [self.get(project, name, n) for n in self._numbers(d)]
+
+    def aliases(self, project: str, name: str) -> dict[int, list[str]]:
+        """Version number -> its aliases (`latest` first)."""
+        out: dict[int, list[str]] = {}
+        for p in sorted((self.dir(project, name) / "aliases").glob("*.json")):
+            doc = read_json(p)
+            if doc and isinstance(doc.get("version"), int):
+                out.setdefault(doc["version"], []).append(p.name[:-5])
+        for names in out.values():
+            names.sort(key=lambda a: (a != LATEST, a))
+        return out
+
+    def describe(self, v: Version) -> dict[str, Any]:
+        """A version as the CLI and the UI show it: name, aliases, size, lineage."""
+        m = v.manifest
+        return {
+            "project": v.project,
+            "name": v.name,
+            "version": f"v{v.version}",
+            "type": m.get("type"),
+            "aliases": self.aliases(v.project, v.name).get(v.version, []),
+            "digest": v.digest,
+            "size": m.get("size") or 0,
+            "files": len(v.entries),
+            "created_at": m.get("created_at"),
+            "logged_by": m.get("logged_by"),
+        }
+
+    def used_by(self, v: Version) -> list[dict[str, Any]]:
+        d = self.dir(v.project, v.name) / "used_by" / f"v{v.version}"
+        uses = [read_json(p) for p in sorted(d.glob("*.json"))]
+        return sorted((u for u in uses if u), key=lambda u: u.get("time") or 0)
+
+    def project_of(self, name: str, project: str | None = None) -> str:
+        """The project holding artifact `name`: `project` when given, else the one project
+        that has that name (a reference may leave the project out when it is unambiguous)."""
+        if project:
+            return project
+        projects = [p for p, n in self.names() if n == name]
+        if len(projects) == 1:
+            return projects[0]
+        if not projects:
+            raise ArtifactNotFoundError(
+                f"no artifact named {name!r} in {self.root}: `flightlog artifact ls` lists them"
+            )
+        raise ArtifactNotFoundError(
+            f"artifact {name!r} is in projects {', '.join(projects)}: name one, as PROJECT/{name}"
+        )
+
+    def names(self, project: str | None = None) -> list[tuple[str, str]]:
+        """(project, name) of every artifact in the store, or in one project."""
+        base = self.root / "artifacts"
+        projects = [base / project] if project else _subdirs(base)
+        return [(p.name, d.name) for p in projects for d in _subdirs(p)]
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except FileNotFoundError:
+        return []
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,79 @@
+"""Artifact versions and a flightlog server: push a logged version (its blobs already sent),
+fetch one into the local store with only the blobs the store lacks.
+
+The server numbers versions itself, in the order they arrive, deduplicated by digest (as the
+local store does): a version fetched from the server is committed locally by content, so
+`e/p/model:v3` there may be `p/model:v1` here; the digest is the same on both sides.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flightlog._errors import ArtifactError
+from flightlog.store.atomic import dumps
+from flightlog.store.blobs import check_sha256_name
+
+from .names import LATEST, ArtifactRef, check_alias, check_entry_path
+from .registry import Registry, Version
+
+if TYPE_CHECKING:
+    from flightlog.sync.client import ServerClient
+
+
+def push(
+    client: ServerClient, entity: str, project: str, version: Version, aliases: list[str]
+) -> dict[str, Any]:
+    """Send a version's manifest (every file's blob must be on the server in that project)."""
+    r = client.request(
+        "PUT",
+        f"/artifacts/{entity}/{project}/{version.name}",
+        content=dumps({"manifest": version.manifest, "aliases": aliases}, indent=None),
+        headers={"Content-Type": "application/json"},
+    )
+    return r.json()
+
+
+def fetch(client: ServerClient, ref: ArtifactRef, registry: Registry) -> tuple[Version, int, int]:
+    """Fetch `entity/project/name:alias` into the local store (its project `project`), with
+    the server's aliases of that version (`latest` only if the name has none here).
+    Returns (the local version, blobs fetched, bytes fetched)."""
+    from flightlog.sync.blob_client import download
+
+    assert ref.entity and ref.project
+    doc = client.request(
+        "GET", f"/artifacts/{ref.entity}/{ref.project}/{ref.name}/{ref.alias}"
+    ).json()
+    manifest = doc.get("manifest")
+    shas = _checked_blobs(manifest, str(ref))
+    fetched = size = 0
+    for sha in sorted(shas):
+        if not registry.blobs.has(sha):
+            blob = download(client, ref.entity, ref.project, sha, registry.blobs)
+            fetched, size = fetched + 1, size + blob.size
+    aliases = [check_alias(str(a)) for a in doc.get("aliases") or [] if a != LATEST]
+    version, _ = registry.commit(ref.project, ref.name, manifest, aliases, move_latest=False)
+    return version, fetched, size
+
+
+def _checked_blobs(manifest: Any, what: str) -> set[str]:
+    """The blobs a server's manifest names, after checking every entry: a path that would
+    land outside the download directory, or a digest that is not one, is refused before
+    anything is stored."""
+    entries = manifest.get("entries") if isinstance(manifest, dict) else None
+    if not isinstance(entries, dict):
+        raise ArtifactError(f"the server's manifest of {what} has no entries: nothing was stored")
+    shas = set()
+    for path, e in entries.items():
+        try:
+            if check_entry_path(path) != path:
+                raise ValueError(f"entry name {path!r} is not a plain relative path")
+            if not isinstance(e, dict):
+                raise ValueError(f"entry {path!r} is not an object")
+            if "sha256" in e:
+                shas.add(check_sha256_name(e["sha256"]))
+        except ValueError as err:
+            raise ArtifactError(
+                f"the server's manifest of {what} is refused: {err}; nothing was stored"
+            ) from None
+    return shas

@@ -1,0 +1,227 @@
+"""The server's routes for content-addressed blobs, a run's files and artifact versions.
+
+    POST /api/v1/blobs/{entity}/{project}/missing           which of these the project lacks
+    PUT  /api/v1/blobs/{entity}/{project}/{sha256}?size=&offset=   one part of an upload
+    GET  /api/v1/blobs/{entity}/{project}/{sha256}          a blob the project holds
+    PUT  /api/v1/runs/{entity}/{project}/{run_id}/files     a run's file list (name -> blob)
+    GET  /api/v1/runs/{entity}/{project}/{run_id}/files     that list
+    GET  /api/v1/runs/{entity}/{project}/{run_id}/files/{name}   one file's content
+    PUT  /api/v1/artifacts/{entity}/{project}/{name}        a version's manifest
+    GET  /api/v1/artifacts/{entity}/{project}/{name}/{alias}     a version (vN or an alias)
+
+Writes need membership of the project, reads the project's read permission: the same rules
+as segments (`access` from sync/server.py). Request memory is bounded as for segments: a
+part streams to a temp file (at most --max-upload-mb), lists and manifests are read within
+--max-meta-mb, and contents are streamed back from disk.
+"""
+
+import mimetypes
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from flightlog.artifacts.names import (
+    check_alias,
+    check_artifact_name,
+    check_entry_path,
+    version_number,
+)
+from flightlog.artifacts.registry import Registry
+from flightlog.store.atomic import dumps
+
+from .blob_receive import BlobReceiver, blob_list, check_sha, parse_json
+from .bodies import body_to_file, read_body
+from .limits import ServerLimits
+from .receive import ReceivingStore, project_dir_name
+from .refused import Refused
+
+API = "/api/v1"
+#: blobs in one "which do you lack" question
+MISSING_BATCH = 10_000
+
+
+def router(
+    store: ReceivingStore,
+    limits: ServerLimits,
+    user: Callable[..., str],
+    access: Callable[..., Any],
+    ensure_project: Callable[[str, str], None],
+) -> APIRouter:
+    """The routes, over the server's store; `user` is the key dependency, `access` the
+    permission check and `ensure_project` the project creation of sync/server.py (shared, so
+    the rules cannot drift apart): a project written to by a blob exists, as by a run."""
+    blobs = BlobReceiver(store.root)
+    registry = Registry(store.root)
+    placing = anyio.CapacityLimiter(limits.concurrent_checks)
+    r = APIRouter()
+    User = Annotated[str, Depends(user)]
+
+    @r.post(f"{API}/blobs/{{entity}}/{{project}}/missing")
+    async def missing(entity: str, project: str, request: Request, who: User) -> Response:
+        """Body `{"blobs": [{"sha256", "size"}, ...]}`: `{"missing": {sha256: offset}}`, the
+        blobs the project lacks and where each upload resumes."""
+        access(who, entity, project, write=True)
+        doc = parse_json(await read_body(request, limits.max_meta, limits), "body")
+        wanted = blob_list(doc.get("blobs"), MISSING_BATCH)
+        lacking = await anyio.to_thread.run_sync(blobs.missing, entity, project, wanted)
+        return _json({"missing": lacking})
+
+    @r.put(f"{API}/blobs/{{entity}}/{{project}}/{{sha256}}")
+    async def put_part(
+        entity: str, project: str, sha256: str, size: int, offset: int, request: Request, who: User
+    ) -> JSONResponse:
+        """One part of a blob, starting at `offset` of its `size` bytes; the part that
+        completes it places the blob (sha256 and size checked). Idempotent."""
+        access(who, entity, project, write=True)
+        check_sha(sha256)
+        if size < 0 or not 0 <= offset <= size:
+            raise Refused(f"size {size} and offset {offset}: need 0 <= offset <= size", "invalid")
+        tmp, _ = await body_to_file(request, store.uploads, limits)
+        try:
+            done = await anyio.to_thread.run_sync(
+                blobs.put_part, entity, project, sha256, size, offset, tmp, limiter=placing
+            )
+        finally:
+            tmp.unlink(missing_ok=True)
+        await anyio.to_thread.run_sync(ensure_project, entity, project)
+        return JSONResponse(done, status_code=201 if done["stored"] else 200)
+
+    @r.get(f"{API}/blobs/{{entity}}/{{project}}/{{sha256}}")
+    def get_blob(entity: str, project: str, sha256: str, who: User) -> FileResponse:
+        """A blob's content, if the project holds it (and the key may read the project)."""
+        access(who, entity, project, write=False)
+        return FileResponse(blobs.path(entity, project, sha256), media_type=_OCTETS)
+
+    @r.put(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/files")
+    async def put_files(
+        entity: str, project: str, run_id: str, request: Request, who: User
+    ) -> Response:
+        """Body `{"files": {name: {"sha256": ...}}}`: the run's files, uploaded as blobs."""
+        access(who, entity, project, run_id, write=True)
+        paths = store.require_run(entity, project, run_id)
+        doc = parse_json(await read_body(request, limits.max_meta, limits), "body")
+        n = await anyio.to_thread.run_sync(
+            blobs.put_run_files, entity, project, paths, doc.get("files")
+        )
+        return _json({"files": n})
+
+    @r.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/files")
+    def list_files(entity: str, project: str, run_id: str, who: User) -> Response:
+        """`{"files": [{"name", "size", "sha256"}, ...]}`: console log, diff, saved files."""
+        access(who, entity, project, run_id, write=False)
+        files = blobs.run_files(store.require_run(entity, project, run_id))
+        return _json({"files": [{"name": n, **e} for n, e in sorted(files.items())]})
+
+    @r.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/files/{{name:path}}")
+    def get_file(entity: str, project: str, run_id: str, name: str, who: User) -> FileResponse:
+        """One file's content (text types as UTF-8 text, the rest as bytes)."""
+        access(who, entity, project, run_id, write=False)
+        entry = blobs.run_files(store.require_run(entity, project, run_id)).get(name)
+        if not isinstance(entry, dict):
+            raise Refused(f"run {run_id} has no file {name[:100]!r}", "file_not_found", 404)
+        kind = mimetypes.guess_type(name)[0] or _OCTETS
+        if name.endswith((".log", ".patch", ".diff", ".txt", ".py", ".md", ".yaml", ".yml")):
+            kind = "text/plain; charset=utf-8"
+        return FileResponse(blobs.path(entity, project, str(entry.get("sha256"))), media_type=kind)
+
+    @r.put(f"{API}/artifacts/{{entity}}/{{project}}/{{name}}")
+    async def put_artifact(
+        entity: str, project: str, name: str, request: Request, who: User
+    ) -> JSONResponse:
+        """Body `{"manifest": {...}, "aliases": [...]}`: a version whose blobs the project
+        holds. The same content again is the same version (its aliases move to it)."""
+        access(who, entity, project, write=True)
+        _artifact_name(name)
+        doc = parse_json(await read_body(request, limits.max_meta, limits), "body")
+        manifest = _manifest(blobs, entity, project, doc.get("manifest"))
+        aliases = doc.get("aliases") or []
+        if not isinstance(aliases, list) or len(aliases) > 100:
+            raise Refused('"aliases" must be a list of at most 100 names', "invalid")
+        try:
+            chosen = [check_alias(str(a)) for a in aliases if a != "latest"]
+        except ValueError as e:
+            raise Refused(str(e), "invalid_name") from None
+        version, created = await anyio.to_thread.run_sync(
+            registry.commit, project_dir_name(entity, project), name, manifest, chosen
+        )
+        return JSONResponse(
+            {"version": version.version, "digest": version.digest, "created": created},
+            status_code=201 if created else 200,
+        )
+
+    @r.get(f"{API}/artifacts/{{entity}}/{{project}}/{{name}}/{{alias}}")
+    def get_artifact(entity: str, project: str, name: str, alias: str, who: User) -> Response:
+        """`{"version", "manifest", "aliases"}` of `name:alias` (alias: vN, latest, ...)."""
+        access(who, entity, project, write=False)
+        _artifact_name(name)
+        where = project_dir_name(entity, project)
+        try:
+            if version_number(alias) is None:
+                check_alias(alias)
+            version = registry.resolve(where, name, alias)
+        except LookupError:
+            raise Refused(
+                f"no artifact {entity}/{project}/{name}:{alias}", "artifact_not_found", 404
+            ) from None
+        except ValueError as e:
+            raise Refused(str(e), "invalid_name") from None
+        aliases = registry.aliases(where, name).get(version.version, [])
+        return _json({"version": version.version, "manifest": version.manifest, "aliases": aliases})
+
+    return r
+
+
+_OCTETS = "application/octet-stream"
+
+
+def _artifact_name(name: str) -> str:
+    try:
+        return check_artifact_name(name)
+    except ValueError as e:
+        raise Refused(str(e), "invalid_name") from None
+
+
+def _manifest(blobs: BlobReceiver, entity: str, project: str, m: Any) -> dict[str, Any]:
+    """A client's manifest, rebuilt from the fields the server keeps, each checked; every
+    file's blob must be held by the project."""
+    if not isinstance(m, dict) or not isinstance(m.get("entries"), dict):
+        raise Refused('"manifest" must be {"type", "entries": {...}, ...}', "invalid")
+    entries: dict[str, dict[str, Any]] = {}
+    for path, e in m["entries"].items():
+        try:
+            path = check_entry_path(path)
+        except ValueError as err:
+            raise Refused(str(err), "invalid_name") from None
+        if isinstance(e, dict) and isinstance(e.get("ref"), str):
+            entries[path] = {"ref": e["ref"][:4096]}
+            continue
+        sha = check_sha(str(e.get("sha256") if isinstance(e, dict) else None))
+        if not blobs.holds(entity, project, sha):
+            raise Refused(
+                f"entry {path[:100]!r}: blob {sha} is not in project {entity}/{project}: upload "
+                "it first",
+                "blob_not_found",
+                409,
+            )
+        entries[path] = {"sha256": sha, "size": blobs.blobs.path(sha).stat().st_size}
+    logged_by = m.get("logged_by") if isinstance(m.get("logged_by"), dict) else None
+    return {
+        "name": str(m.get("name") or "")[:128],
+        "type": str(m.get("type") or "unspecified")[:128],
+        "description": m.get("description") if isinstance(m.get("description"), str) else None,
+        "metadata": m.get("metadata") if isinstance(m.get("metadata"), dict) else {},
+        "entries": entries,
+        "size": sum(e.get("size", 0) for e in entries.values()),
+        "logged_by": (
+            {"entity": entity, "project": project, "id": str(logged_by.get("id"))[:64]}
+            if logged_by
+            else None
+        ),
+    }
+
+
+def _json(doc: dict[str, Any]) -> Response:
+    return Response(dumps(doc, indent=None), media_type="application/json")
