@@ -27,6 +27,9 @@ def serve(root: Path | str, host: str, port: int, limits: ServerLimits | None = 
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.getLogger("flightlog.server").addHandler(handler)
+    access = logging.getLogger("flightlog.access")  # one line per request (access_log.py)
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
     config = uvicorn.Config(
         create_app(root, limits),
         host=host,

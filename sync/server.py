@@ -25,6 +25,7 @@ from flightlog.store.atomic import dumps
 from flightlog.store.layout import iter_run_dirs
 from flightlog.store.reader import StoredRun
 
+from .access_log import AccessLog
 from .accounts import Access, Accounts
 from .bodies import body_to_file, read_body
 from .limits import ServerLimits
@@ -39,6 +40,8 @@ from .receive import (
     public_meta,
 )
 from .run_reads import RunReader, decode_cursor
+from .sessions import Sessions
+from .web_routes import web_router
 
 API = "/api/v1"
 #: the run.json fields a listing gives (plus state and summary)
@@ -51,6 +54,7 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
     """The ASGI app serving the store at `root` (accounts in `root/accounts.sqlite`)."""
     limits = limits or ServerLimits()
     accounts = Accounts(root)
+    sessions = Sessions(root, accounts)
     store = ReceivingStore(root, limits)
     reads = anyio.CapacityLimiter(limits.concurrent_reads)
     checks = anyio.CapacityLimiter(limits.concurrent_checks)
@@ -95,12 +99,15 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
         log.exception("error on %s %s", request.method, request.url.path)
         return _error(500, "internal", "the server failed; its log says why")
 
-    def user(authorization: Annotated[str | None, Header()] = None) -> str:
-        if not authorization or not authorization.startswith("Bearer "):
-            raise Refused("no API key: send 'Authorization: Bearer KEY'", "not_logged_in", 401)
-        name = accounts.user_for_key(authorization[7:].strip()[:256])
+    def user(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+        name = None if authorization else sessions.user_of_request(request)  # reads only
         if name is None:
-            raise Refused("this API key is not known to the server", "bad_key", 401)
+            if not authorization or not authorization.startswith("Bearer "):
+                raise Refused("no API key: send 'Authorization: Bearer KEY'", "not_logged_in", 401)
+            name = accounts.user_for_key(authorization[7:].strip()[:256])
+            if name is None:
+                raise Refused("this API key is not known to the server", "bad_key", 401)
+        request.state.user = name  # for the access log
         return name
 
     User = Annotated[str, Depends(user)]
@@ -301,6 +308,8 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
         table = await limited(reads, r.chart, wanted, buckets, _bounded("x", x))
         return _json({"buckets": table.drop_columns(["run_key"]).to_pylist(), "skipped": r.skipped})
 
+    app.include_router(web_router(sessions))
+    app.add_middleware(AccessLog)
     return app
 
 

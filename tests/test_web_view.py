@@ -1,0 +1,226 @@
+"""The browser view at `http://server/`, in a real headless Chromium (Debian's `chromium` and
+`chromium-driver`, driven by selenium): log in with a key, the runs table, the filter, a
+run's charts and console, compare, a non-member's session on a private project, logout.
+Screenshots land in the test's tmp dir."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import flightlog
+from flightlog.store.layout import RunPaths
+from flightlog.sync.client import ServerClient
+from flightlog.sync.credentials import Credentials
+from flightlog.sync.uploader import load_local, sync_run
+
+from .servers import LiveServer
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+needs_chromium = pytest.mark.skipif(
+    not (CHROMIUM and DRIVER),
+    reason="the browser tests need Debian's chromium and chromium-driver "
+    "(apt-get install -y chromium chromium-driver)",
+)
+WAIT = 60.0
+RUNS = {"bright-lr-1": 0.1, "calm-lr-2": 0.001, "<b>bold</b>-3": 0.01}
+
+
+def make_runs(store: Path, server: LiveServer, key: str) -> dict[str, str]:
+    """Three finished runs of alice/vision, trained here and uploaded by the real uploader;
+    name -> run id. One name is markup, to show it is displayed as text."""
+    ids = {}
+    for name, lr in RUNS.items():
+        run = flightlog.init(
+            project="vision",
+            entity="alice",
+            name=name,
+            dir=store,
+            mode="offline",
+            config={"lr": lr, "model": "cnn"},
+            settings={"stats_interval": 0, "console": "off"},
+        )
+        for step in range(200):
+            run.log({"loss": 1 / (1 + step * lr), "acc": step / 200})
+        run.finish()
+        ids[name] = run.id
+    with ServerClient(Credentials(server.url, key, "file"), retries=0) as c:
+        for run_dir in (store / "runs" / "vision").iterdir():
+            assert sync_run(c, load_local(RunPaths(run_dir)), "alice").complete
+    return ids
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[LiveServer, dict[str, str], dict[str, str]]]:
+    srv = LiveServer(tmp_path / "server").start()
+    keys = {"alice": srv.user("alice"), "bob": srv.user("bob")}
+    try:
+        yield srv, keys, make_runs(tmp_path / "store", srv, keys["alice"])
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM or ""
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        opts.add_argument(arg)
+    opts.add_argument("--window-size=1400,1000")
+    driver = webdriver.Chrome(service=Service(DRIVER or ""), options=opts)
+    driver.set_page_load_timeout(WAIT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for(what: str, check: Callable[[], Any]) -> Any:
+    """Poll `check` until it returns something truthy (generous: a loaded machine)."""
+    end = time.monotonic() + WAIT
+    last: Exception | None = None
+    while time.monotonic() < end:
+        try:
+            got = check()
+            if got:
+                return got
+        except Exception as e:  # stale elements while the page redraws
+            last = e
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what} ({last!r})")
+
+
+def text_of(driver: Any, css: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return "\n".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, css))
+
+
+def login(driver: Any, url: str, key: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(url + "/")
+    box = wait_for("the login form", lambda: driver.find_element(By.ID, "key"))
+    box.send_keys(key)
+    driver.find_element(By.ID, "login-button").click()
+    wait_for("the user's name in the header", lambda: text_of(driver, "#who"))
+
+
+def table_names(driver: Any) -> list[str]:
+    return text_of(driver, "#runs td.name").splitlines()
+
+
+def open_hash(driver: Any, url: str, fragment: str) -> None:
+    driver.execute_script("document.getElementById('main').dataset.ready = ''")
+    driver.get(f"{url}/{fragment}")
+    wait_for(
+        "the page",
+        lambda: driver.execute_script(
+            "return document.getElementById('main').dataset.ready === '1'"
+        ),
+    )
+
+
+@needs_chromium
+def test_login_runs_table_filter_chart_compare_and_logout(site, browser, tmp_path: Path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    srv, keys, _ = site
+    login(browser, srv.url, keys["alice"])
+    assert text_of(browser, "#who") == "alice"
+    cookie = browser.get_cookie("flightlog_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert keys["alice"] not in cookie["value"]
+    assert browser.execute_script("return document.cookie") == ""  # HttpOnly: not for scripts
+
+    open_hash(browser, srv.url, "#/p/alice/vision")
+    wait_for("three runs", lambda: len(table_names(browser)) == 3)
+    assert sorted(table_names(browser)) == sorted(RUNS)  # the markup name shown as text
+    assert not browser.find_elements(By.CSS_SELECTOR, "#runs b")
+    browser.save_screenshot(str(tmp_path / "runs-table.png"))
+
+    # the filter runs on the server: Enter narrows the rows
+    box = browser.find_element(By.ID, "filter")
+    box.send_keys("config.lr > 0.05", Keys.ENTER)
+    wait_for("one row", lambda: table_names(browser) == ["bright-lr-1"])
+
+    # sorting by a column header (server-side)
+    open_hash(browser, srv.url, "#/p/alice/vision?sort=name")
+    assert table_names(browser) == sorted(RUNS)
+    open_hash(browser, srv.url, "#/p/alice/vision?sort=-name")
+    assert table_names(browser) == sorted(RUNS, reverse=True)
+
+    # a run: its charts have drawn points; no console uploaded says so
+    browser.find_element(By.LINK_TEXT, "calm-lr-2").click()
+    charts = wait_for(
+        "drawn charts",
+        lambda: browser.find_elements(By.CSS_SELECTOR, "#charts svg.plot[data-points]"),
+    )
+    assert {e.text for e in browser.find_elements(By.CSS_SELECTOR, "#charts figcaption")} == {
+        "acc",
+        "loss",
+    }
+    assert all(int(c.get_attribute("data-points")) > 100 for c in charts)
+    assert browser.find_elements(By.CSS_SELECTOR, "#charts polyline.line")
+    assert wait_for("the console", lambda: text_of(browser, "#console")) == "no console uploaded"
+    browser.find_element(By.ID, "charts").screenshot(str(tmp_path / "chart.png"))
+    assert (tmp_path / "chart.png").stat().st_size > 1000
+
+    # compare two runs: overlaid charts and the config that differs
+    open_hash(browser, srv.url, "#/p/alice/vision?sort=name")
+    for box in browser.find_elements(By.CSS_SELECTOR, "input.pick")[:2]:
+        box.click()
+    browser.find_element(By.ID, "compare").click()
+    wait_for("overlaid charts", lambda: browser.find_elements(By.CSS_SELECTOR, "#charts svg"))
+    wait_for(
+        "two lines per chart",
+        lambda: (
+            len(browser.find_elements(By.CSS_SELECTOR, "#charts figure"))
+            and all(
+                len(f.find_elements(By.CSS_SELECTOR, "polyline.line")) == 2
+                for f in browser.find_elements(By.CSS_SELECTOR, "#charts figure")
+            )
+        ),
+    )
+    diff = text_of(browser, "#config-diff")
+    assert "lr" in diff and "model" not in diff  # only what differs
+    browser.save_screenshot(str(tmp_path / "compare.png"))
+
+    # logout: the session is gone on the server too
+    browser.find_element(By.ID, "logout").click()
+    wait_for("the login form again", lambda: browser.find_elements(By.ID, "key"))
+    r = httpx.get(
+        f"{srv.url}/api/v1/whoami", cookies={"flightlog_session": cookie["value"]}, timeout=30
+    )
+    assert r.status_code == 401
+
+
+@needs_chromium
+def test_a_non_members_session_cannot_read_a_private_project(site, browser):
+    from selenium.webdriver.common.by import By
+
+    srv, keys, ids = site
+    login(browser, srv.url, keys["bob"])
+    open_hash(browser, srv.url, "#/p/alice/vision")
+    problem = wait_for("the refusal", lambda: text_of(browser, "#problem"))
+    assert "may not read" in problem
+    assert not browser.find_elements(By.CSS_SELECTOR, "#runs")
+    open_hash(browser, srv.url, f"#/r/alice/vision/{ids['calm-lr-2']}")
+    assert "may not read" in text_of(browser, "#problem")
+    assert "calm-lr-2" not in browser.page_source
+    # the API with bob's session cookie, in the same browser
+    browser.get(f"{srv.url}/api/v1/runs/alice/vision/{ids['calm-lr-2']}")
+    assert "no_permission" in browser.page_source and "calm-lr-2" not in browser.page_source
