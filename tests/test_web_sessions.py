@@ -143,3 +143,13 @@ def test_one_access_line_per_request_never_a_key_or_session(server: LiveServer):
     text = log.read_text()
     assert key not in text and key[4:] not in text and session not in text
     assert "\x1b" not in text
+
+
+def test_no_access_log_turns_the_lines_off(tmp_path: Path):
+    srv = LiveServer(tmp_path / "server", flags=("--no-access-log",)).start()
+    try:
+        assert httpx.get(f"{srv.url}/api/v1/whoami", timeout=30).status_code == 401
+        assert httpx.get(f"{srv.url}/", timeout=30).status_code == 200
+    finally:
+        srv.stop()
+    assert " INFO " not in (srv.root / "server.log").read_text()
