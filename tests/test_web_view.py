@@ -37,9 +37,11 @@ RUNS = {"bright-lr-1": 0.1, "calm-lr-2": 0.001, "<b>bold</b>-3": 0.01}
 
 def make_runs(store: Path, server: LiveServer, key: str) -> dict[str, str]:
     """Three finished runs of alice/vision, trained here and uploaded by the real uploader;
-    name -> run id. One name is markup, to show it is displayed as text."""
+    name -> run id. One name is markup, to show it is displayed as text; one has system
+    metrics."""
     ids = {}
     for name, lr in RUNS.items():
+        sampled = name == "calm-lr-2"
         run = flightlog.init(
             project="vision",
             entity="alice",
@@ -47,10 +49,13 @@ def make_runs(store: Path, server: LiveServer, key: str) -> dict[str, str]:
             dir=store,
             mode="offline",
             config={"lr": lr, "model": "cnn"},
-            settings={"stats_interval": 0, "console": "off"},
+            settings={"stats_interval": 0.1 if sampled else 0, "console": "off"},
         )
         for step in range(200):
             run.log({"loss": 1 / (1 + step * lr), "acc": step / 200})
+        while sampled and not list((Path(run.dir) / "system").glob("*")):
+            time.sleep(0.1)  # a system sample or more
+        time.sleep(0.3 if sampled else 0)
         run.finish()
         ids[name] = run.id
     with ServerClient(Credentials(server.url, key, "file"), retries=0) as c:
@@ -176,6 +181,12 @@ def test_login_runs_table_filter_chart_compare_and_logout(site, browser, tmp_pat
     assert all(int(c.get_attribute("data-points")) > 100 for c in charts)
     assert browser.find_elements(By.CSS_SELECTOR, "#charts polyline.line")
     assert wait_for("the console", lambda: text_of(browser, "#console")) == "no console uploaded"
+    system = browser.find_elements(By.CSS_SELECTOR, "#system figure")  # drawn before the console
+    assert "system/cpu_percent" in {f.find_element(By.TAG_NAME, "figcaption").text for f in system}
+    assert all(
+        int(f.find_element(By.CSS_SELECTOR, "svg").get_attribute("data-points")) >= 1
+        for f in system
+    )
     browser.find_element(By.ID, "charts").screenshot(str(tmp_path / "chart.png"))
     assert (tmp_path / "chart.png").stat().st_size > 1000
 
