@@ -32,6 +32,7 @@ needs_chromium = pytest.mark.skipif(
     "(apt-get install -y chromium chromium-driver)",
 )
 WAIT = 60.0
+READY = "return document.getElementById('main').dataset.ready === '1'"
 RUNS = {"bright-lr-1": 0.1, "calm-lr-2": 0.001, "<b>bold</b>-3": 0.01}
 
 
@@ -130,12 +131,7 @@ def table_names(driver: Any) -> list[str]:
 def open_hash(driver: Any, url: str, fragment: str) -> None:
     driver.execute_script("document.getElementById('main').dataset.ready = ''")
     driver.get(f"{url}/{fragment}")
-    wait_for(
-        "the page",
-        lambda: driver.execute_script(
-            "return document.getElementById('main').dataset.ready === '1'"
-        ),
-    )
+    wait_for("the page", lambda: driver.execute_script(READY))
 
 
 @needs_chromium
@@ -235,3 +231,22 @@ def test_a_non_members_session_cannot_read_a_private_project(site, browser):
     # the API with bob's session cookie, in the same browser
     browser.get(f"{srv.url}/api/v1/runs/alice/vision/{ids['calm-lr-2']}")
     assert "no_permission" in browser.page_source and "calm-lr-2" not in browser.page_source
+
+
+@needs_chromium
+def test_a_stopped_server_is_a_status_and_the_page_recovers_when_it_returns(site, browser):
+    from selenium.webdriver.common.by import By
+
+    srv, keys, _ = site
+    login(browser, srv.url, keys["alice"])
+    open_hash(browser, srv.url, "#/p/alice/vision")
+    srv.stop()
+    browser.execute_script("location.hash = '#/p/alice/vision?sort=name'")
+    status = wait_for("the status line", lambda: text_of(browser, "#status"))
+    assert "does not answer" in status
+    assert browser.find_elements(By.ID, "runs")  # what was shown stays
+    srv.start()  # same port, same store: the session survives the restart
+    wait_for("the status cleared", lambda: text_of(browser, "#status") == "")
+    wait_for("the page drawn again", lambda: browser.execute_script(READY))
+    wait_for("the table again", lambda: sorted(table_names(browser)) == sorted(RUNS))
+    assert "sort=name" in browser.current_url

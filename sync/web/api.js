@@ -84,6 +84,7 @@ export async function getText(path, maxBytes) {
   const headers = maxBytes ? { Range: "bytes=-" + maxBytes } : {};
   const response = await request("GET", path, { headers });
   if (response.status === 404) return null;
+  if (response.status === 416) return ""; // an empty file has no last bytes to give
   if (!response.ok) await fail(response);
   return await response.text();
 }
