@@ -67,7 +67,7 @@ def test_a_training_runs_state_and_system_metrics_reach_the_server_while_it_runs
         assert run_id, child.stderr.read() if child.stderr else ""
         api = f"{server.url}/api/v1/runs/alice/live/{run_id}"
         auth = {"Authorization": f"Bearer {key}"}
-        on_server = RunPaths.of(server.root, "alice.live", run_id)
+        on_server = RunPaths.of(server.root, "live", run_id, "alice")
 
         def get(path: str = "", **params: str) -> dict:
             r = httpx.get(api + path, params=params, headers=auth, timeout=30)

@@ -147,7 +147,9 @@ def test_login_runs_table_filter_chart_compare_and_logout(site, browser, tmp_pat
     assert keys["alice"] not in cookie["value"]
     assert browser.execute_script("return document.cookie") == ""  # HttpOnly: not for scripts
 
-    open_hash(browser, srv.url, "#/p/alice/vision")
+    # the home page lists the projects alice may read; the project opens from there
+    wait_for("the project list", lambda: browser.find_elements(By.LINK_TEXT, "alice/vision"))
+    browser.find_element(By.CSS_SELECTOR, "ul.projects a").click()
     wait_for("three runs", lambda: len(table_names(browser)) == 3)
     assert sorted(table_names(browser)) == sorted(RUNS)  # the markup name shown as text
     assert not browser.find_elements(By.CSS_SELECTOR, "#runs b")
@@ -222,15 +224,20 @@ def test_a_non_members_session_cannot_read_a_private_project(site, browser):
     srv, keys, ids = site
     login(browser, srv.url, keys["bob"])
     open_hash(browser, srv.url, "#/p/alice/vision")
+    # a private project does not exist for a non-member: the same answer as a missing one
     problem = wait_for("the refusal", lambda: text_of(browser, "#problem"))
-    assert "may not read" in problem
+    assert problem == "no project alice/vision"
     assert not browser.find_elements(By.CSS_SELECTOR, "#runs")
     open_hash(browser, srv.url, f"#/r/alice/vision/{ids['calm-lr-2']}")
-    assert "may not read" in text_of(browser, "#problem")
+    assert text_of(browser, "#problem") == "no project alice/vision"
     assert "calm-lr-2" not in browser.page_source
+    open_hash(browser, srv.url, "#/")
+    assert "alice/vision" not in text_of(browser, "#main")  # not among bob's projects
     # the API with bob's session cookie, in the same browser
-    browser.get(f"{srv.url}/api/v1/runs/alice/vision/{ids['calm-lr-2']}")
-    assert "no_permission" in browser.page_source and "calm-lr-2" not in browser.page_source
+    for path in ("", f"/{ids['calm-lr-2']}", f"/{ids['calm-lr-2']}/chart?keys=loss"):
+        browser.get(f"{srv.url}/api/v1/runs/alice/vision{path}")
+        assert "project_not_found" in browser.page_source, path
+        assert "calm-lr-2" not in browser.page_source and "buckets" not in browser.page_source
 
 
 @needs_chromium
