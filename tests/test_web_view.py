@@ -159,6 +159,12 @@ def test_login_runs_table_filter_chart_compare_and_logout(site, browser, tmp_pat
     box = browser.find_element(By.ID, "filter")
     box.send_keys("config.lr > 0.05", Keys.ENTER)
     wait_for("one row", lambda: table_names(browser) == ["bright-lr-1"])
+    # a filter that does not parse: the server's message, pointing at the place
+    box = browser.find_element(By.ID, "filter")
+    box.clear()
+    box.send_keys("config.lr >", Keys.ENTER)
+    problem = wait_for("the filter error", lambda: text_of(browser, "#filter-error"))
+    assert "expected a value after '>'" in problem and "^" in problem
 
     # sorting by a column header (server-side)
     open_hash(browser, srv.url, "#/p/alice/vision?sort=name")
