@@ -198,6 +198,7 @@ def test_login_runs_table_filter_chart_compare_and_logout(site, browser, tmp_pat
         int(f.find_element(By.CSS_SELECTOR, "svg").get_attribute("data-points")) >= 1
         for f in system
     )
+    browser.save_screenshot(str(tmp_path / "run.png"))
     browser.find_element(By.ID, "charts").screenshot(str(tmp_path / "chart.png"))
     assert (tmp_path / "chart.png").stat().st_size > 1000
 

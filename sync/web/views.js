@@ -183,7 +183,10 @@ export async function runView(main, entity, project, id) {
   const run = await getJSON(runPath(entity, project, id));
   const meta = run.meta || {};
   const facts = h("dl", { class: "meta" });
-  const fact = (k, v) => { if (v !== undefined && v !== null && v !== "") facts.append(h("dt", { text: k }), h("dd", { text: fmt(v) })); };
+  const fact = (k, v) => {
+    const text = Array.isArray(v) ? v.map(fmt).join(k === "command" ? " " : ", ") : fmt(v);
+    if (text) facts.append(h("dt", { text: k }), h("dd", { text }));
+  };
   fact("state", run.state);
   fact("id", meta.id);
   fact("created", fmtTime(meta.created_at));
