@@ -5,9 +5,8 @@ Screenshots land in the test's tmp dir."""
 
 from __future__ import annotations
 
-import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +19,19 @@ from flightlog.sync.client import ServerClient
 from flightlog.sync.credentials import Credentials
 from flightlog.sync.uploader import load_local, sync_run
 
+from .browser import (
+    READY,
+    browser_fixture,  # noqa: F401 (the `browser` fixture)
+    login,
+    needs_chromium,
+    open_hash,
+    text_of,
+    wait_for,
+)
 from .servers import LiveServer
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-needs_chromium = pytest.mark.skipif(
-    not (CHROMIUM and DRIVER),
-    reason="the browser tests need Debian's chromium and chromium-driver "
-    "(apt-get install -y chromium chromium-driver)",
-)
-WAIT = 60.0
-READY = "return document.getElementById('main').dataset.ready === '1'"
 RUNS = {"bright-lr-1": 0.1, "calm-lr-2": 0.001, "<b>bold</b>-3": 0.01}
 
 
@@ -77,63 +76,8 @@ def site(tmp_path: Path) -> Iterator[tuple[LiveServer, dict[str, str], dict[str,
         srv.stop()
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM or ""
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        opts.add_argument(arg)
-    opts.add_argument("--window-size=1400,1000")
-    driver = webdriver.Chrome(service=Service(DRIVER or ""), options=opts)
-    driver.set_page_load_timeout(WAIT)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def wait_for(what: str, check: Callable[[], Any]) -> Any:
-    """Poll `check` until it returns something truthy (generous: a loaded machine)."""
-    end = time.monotonic() + WAIT
-    last: Exception | None = None
-    while time.monotonic() < end:
-        try:
-            got = check()
-            if got:
-                return got
-        except Exception as e:  # stale elements while the page redraws
-            last = e
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what} ({last!r})")
-
-
-def text_of(driver: Any, css: str) -> str:
-    from selenium.webdriver.common.by import By
-
-    return "\n".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, css))
-
-
-def login(driver: Any, url: str, key: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    driver.get(url + "/")
-    box = wait_for("the login form", lambda: driver.find_element(By.ID, "key"))
-    box.send_keys(key)
-    driver.find_element(By.ID, "login-button").click()
-    wait_for("the user's name in the header", lambda: text_of(driver, "#who"))
-
-
 def table_names(driver: Any) -> list[str]:
     return text_of(driver, "#runs td.name").splitlines()
-
-
-def open_hash(driver: Any, url: str, fragment: str) -> None:
-    driver.execute_script("document.getElementById('main').dataset.ready = ''")
-    driver.get(f"{url}/{fragment}")
-    wait_for("the page", lambda: driver.execute_script(READY))
 
 
 @needs_chromium
