@@ -86,6 +86,7 @@ export function drawChart(series) {
     flush();
   });
   svg.dataset.points = String(drawn);
+  svg.dataset.xMax = String(x1);
   return svg;
 }
 
