@@ -101,6 +101,7 @@ def test_sessions_expire_and_the_file_holds_no_session_id_or_key(tmp_path: Path)
 
 
 def test_the_page_and_its_files_carry_a_strict_content_security_policy(server: LiveServer):
+    assert "browser view at /" in (server.root / "server.log").read_text()  # the start line
     page = httpx.get(f"{server.url}/", timeout=30)
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "script-src 'self'" in page.headers["content-security-policy"]

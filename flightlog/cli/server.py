@@ -116,7 +116,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     limits = _limits(args)
     print(
         f"flightlog server on http://{args.host}:{args.port} storing into {args.root} "
-        f"(API at /api/v1, docs at /docs)",
+        f"(browser view at /, API at /api/v1, docs at /docs)",
         flush=True,
     )
     serve(Path(args.root), args.host, args.port, limits, access_log=not args.no_access_log)
