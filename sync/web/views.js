@@ -65,7 +65,8 @@ export async function projectsView(main) {
   for (const p of projects) {
     const entity = String(p.entity), name = String(p.project ?? p.name);
     const item = h("li", {}, h("a", { href: projectHash(entity, name), text: entity + "/" + name }));
-    if (p.visibility) item.append(h("span", { class: "muted", text: "  " + p.visibility }));
+    const about = [typeof p.runs === "number" ? p.runs + " runs" : "", p.visibility || ""];
+    item.append(h("span", { class: "muted", text: "  " + about.filter(Boolean).join(" · ") }));
     list.append(item);
   }
   if (!projects.length && !list.children.length) {
