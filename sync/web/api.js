@@ -79,14 +79,19 @@ export async function getJSON(path, params) {
   return parseJSON(await response.text());
 }
 
-/** Text of a file (the console log); null when the server has none (404). */
+/** {text, cut} of a file's last `maxBytes` (cut: the file is longer), or null when the
+ * server has no such file (404). */
 export async function getText(path, maxBytes) {
   const headers = maxBytes ? { Range: "bytes=-" + maxBytes } : {};
   const response = await request("GET", path, { headers });
   if (response.status === 404) return null;
-  if (response.status === 416) return ""; // an empty file has no last bytes to give
+  if (response.status === 416) return { text: "", cut: false }; // empty: no last bytes
   if (!response.ok) await fail(response);
-  return await response.text();
+  const range = response.headers.get("Content-Range") || "";
+  const total = Number(range.split("/")[1]);
+  const text = await response.text();
+  const cut = response.status === 206 && !range.startsWith("bytes 0-") && total > 0;
+  return { text: cut ? text.slice(text.indexOf("\n") + 1) : text, cut };
 }
 
 export async function sendJSON(method, path, body) {

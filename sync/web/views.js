@@ -215,8 +215,9 @@ export async function runView(main, entity, project, id) {
   };
   await draw(charts, metricsOf(run.summary), "history", "no metrics logged yet");
   await draw(system, await systemKeys(entity, project, id), "system", "no system metrics uploaded yet");
-  const text = await getText(runPath(entity, project, id) + "/files/output.log", CONSOLE_BYTES);
-  console_.textContent = text === null ? "no console uploaded" : text || "(empty)";
+  const log = await getText(runPath(entity, project, id) + "/files/output.log", CONSOLE_BYTES);
+  if (log === null) console_.textContent = "no console uploaded";
+  else console_.textContent = (log.cut ? "… (its last " + CONSOLE_BYTES / 1024 + " KiB)\n" : "") + (log.text || "(empty)");
   return run.state === "running";
 }
 
