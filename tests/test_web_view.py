@@ -215,3 +215,37 @@ def test_a_stopped_server_is_a_status_and_the_page_recovers_when_it_returns(site
     wait_for("the page drawn again", lambda: browser.execute_script(READY))
     wait_for("the table again", lambda: sorted(table_names(browser)) == sorted(RUNS))
     assert "sort=name" in browser.current_url
+
+
+@needs_chromium
+def test_the_console_pane_shows_the_logs_tail_as_plain_text(tmp_path: Path, browser):
+    """Against the run-files endpoint (GET .../files/output.log, sync/blob_routes.py)."""
+    pytest.importorskip("flightlog.sync.blob_routes", reason="no run-files endpoint here yet")
+    srv = LiveServer(tmp_path / "server").start()
+    try:
+        key = srv.user("alice")
+        store = tmp_path / "store"
+        run = flightlog.init(
+            project="vision",
+            entity="alice",
+            dir=store,
+            mode="offline",
+            settings={"stats_interval": 0, "console": "wrap"},
+        )
+        for i in range(20000):  # ~700 KB: more than the pane's 256 KiB
+            print(f"epoch {i} <b>loss</b> \x1b[31mred\x1b[0m")
+        run.log({"loss": 1.0})
+        run.finish()
+        with ServerClient(Credentials(srv.url, key, "file"), retries=0) as c:
+            assert sync_run(c, load_local(RunPaths(Path(run.dir))), "alice").complete
+        login(browser, srv.url, key)
+        open_hash(browser, srv.url, f"#/r/alice/vision/{run.id}")
+        text = wait_for("the console", lambda: text_of(browser, "#console"))
+        assert text.startswith("… (its last 256 KiB)\nepoch ")  # cut at a line start
+        assert text.endswith("epoch 19999 <b>loss</b> red")  # markup as text, no colour codes
+        assert browser.execute_script(
+            "const c = document.getElementById('console');"
+            "return c.scrollTop > 0 && c.scrollTop + c.clientHeight >= c.scrollHeight - 2"
+        ), "the pane opens at the end of the log"
+    finally:
+        srv.stop()

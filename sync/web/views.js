@@ -34,6 +34,16 @@ function fmtTime(t) {
   return typeof t === "number" ? new Date(t * 1000).toISOString().slice(0, 16).replace("T", " ") : "";
 }
 
+// terminal colours and cursor moves in a console log: dropped, as a terminal would not show
+// them; a line rewritten with \r (progress bars) shows its last state
+const ANSI = /\x1b\[[0-9;?]*[ -\/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]/g;
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
+
+export function consoleText(text) {
+  return text.replace(ANSI, "").replace(CONTROL, "").split("\n")
+    .map((line) => line.split("\r").filter(Boolean).pop() ?? "").join("\n");
+}
+
 const isMetric = (k, v) => !k.startsWith("_") && (typeof v === "number" || v === "NaN" ||
   v === "Infinity" || v === "-Infinity");
 
@@ -217,7 +227,11 @@ export async function runView(main, entity, project, id) {
   await draw(system, await systemKeys(entity, project, id), "system", "no system metrics uploaded yet");
   const log = await getText(runPath(entity, project, id) + "/files/output.log", CONSOLE_BYTES);
   if (log === null) console_.textContent = "no console uploaded";
-  else console_.textContent = (log.cut ? "… (its last " + CONSOLE_BYTES / 1024 + " KiB)\n" : "") + (log.text || "(empty)");
+  else {
+    const head = log.cut ? "… (its last " + CONSOLE_BYTES / 1024 + " KiB)\n" : "";
+    console_.textContent = head + (consoleText(log.text) || "(empty)");
+    console_.scrollTop = console_.scrollHeight; // the end of the log first, as a tail
+  }
   return run.state === "running";
 }
 
