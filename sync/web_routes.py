@@ -3,12 +3,13 @@
 Why a page of our own rather than textual-serve (or Textual's web driver): those run one
 Textual app process per open browser tab on the server, each holding a terminal's worth of
 state and its own reads, and speak a websocket protocol that streams terminal frames - a team
-of twenty people with a tab open each costs twenty Python processes, and a chart is drawn in
-character cells. A static page is three files (`web/`, shipped as package data, no CDN: the
-machines are air-gapped) that the browser caches and that call the same JSON API as
-`flightlog tui --host` and `Api(host=)`: the server does only the filtering, sorting and chart
-downsampling it does for every client, behind the same keys and permissions, and the charts
-are drawn in SVG at the browser's resolution.
+of twenty people with a tab open each costs twenty Python processes, each acting for its
+tab's user with that user's key, and a chart is drawn in character cells. A static page is
+six small files (`web/`, 28 KiB, package data, no CDN: the machines are air-gapped) that the
+browser caches and that call the same JSON API as `flightlog tui --host` and `Api(host=)`:
+the server does only the filtering, sorting and chart downsampling it does for every client,
+behind the same keys and permissions, and the charts are drawn in SVG at the browser's
+resolution.
 
 Login: `POST /api/v1/session` with `{"key": ...}` exchanges a key for a session cookie
 (sessions.py); `DELETE /api/v1/session` logs out. Both take JSON only, which a cross-site
