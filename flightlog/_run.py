@@ -210,7 +210,12 @@ class Run(RunCompat):
         interval = 15.0 if s.stats_interval is None else float(s.stats_interval)
         if interval > 0:
             self._sampler = Sampler(
-                self._paths.dir, writer_id, self._writer_label, interval, self._warn_once_cb
+                self._paths.dir,
+                writer_id,
+                self._writer_label,
+                interval,
+                self._warn_once_cb,
+                ws.segment_seconds,  # sealed by age like history: shipped while training
             )
         self._context_thread = start_thread(self._capture_context, "flightlog-context")
         _hooks.register(self)

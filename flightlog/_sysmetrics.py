@@ -6,6 +6,8 @@ run's system stream, which never advances the user's `_step`. psutil gives CPU, 
 and network; NVML (the nvidia-ml-py package, imported as pynvml) adds per-GPU utilisation,
 memory, temperature and power when it is installed and a GPU answers - never a dependency,
 never an error when absent. Both are imported in the sampler's thread, off init()'s path.
+Segments are sealed by age as history's are (`seal_after`, the run's segment_seconds), so
+the agent uploads system metrics while the run trains.
 """
 
 from __future__ import annotations
@@ -67,9 +69,10 @@ class Sampler:
         label: str,
         interval: float,
         warn: Callable[[str], None],
+        seal_after: float | None = None,
     ) -> None:
         self.interval = max(interval, MIN_INTERVAL)
-        self.writer = SampleWriter(run_dir / "system", writer_id, label, warn)
+        self.writer = SampleWriter(run_dir / "system", writer_id, label, warn, seal_after)
         self._run_dir = run_dir
         self._stop = threading.Event()
         self._thread = start_thread(self._loop, "flightlog-system")

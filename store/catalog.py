@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .filters import RUN_FIELDS, FilterError, compile_filter
 from .index import Index
 
 LIST_COLUMNS = (
-    'run_key, project, id, name, "group", job_type, tags, state, steps, "values", created_at, '
-    'ended_at, last_time, host, "user", notes, error, dir, warnings, sync, '
+    'run_key, entity, project, id, name, "group", job_type, tags, state, steps, "values", '
+    'created_at, ended_at, last_time, host, "user", notes, error, dir, warnings, sync, '
     "coalesce(ended_at, last_time, epoch(now())) - created_at AS duration"
 )
 
@@ -37,44 +38,79 @@ def _order(sort: str | None, params: list[Any]) -> str:
     return f"ORDER BY {col} {direction} NULLS LAST, runs.run_key"
 
 
+@dataclass(frozen=True)
+class RunQuery:
+    """Which runs: every given condition holds. `scopes` limits them to (entity, project)
+    pairs (a server's readable projects); `where` is the filter language."""
+
+    project: str | None = None
+    entity: str | None = None
+    group: str | None = None
+    tags: Sequence[str] = ()
+    state: str | None = None
+    where: str | None = None
+    run_keys: Sequence[str] | None = None
+    scopes: Sequence[tuple[str, str]] | None = None
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """The WHERE clause (or '') and its parameters."""
+        conds: list[str] = []
+        params: list[Any] = []
+        if self.run_keys is not None:
+            conds.append("runs.run_key IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(list(self.run_keys))
+        if self.scopes is not None:
+            conds.append(
+                "(runs.entity, runs.project) IN (SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]))"
+            )
+            params.extend([[e for e, _ in self.scopes], [p for _, p in self.scopes]])
+        pairs = (
+            ("entity", self.entity),
+            ("project", self.project),
+            ('"group"', self.group),
+            ("state", self.state),
+        )
+        for col, value in pairs:
+            if value is not None:
+                conds.append(f"runs.{col} = ?")
+                params.append(value)
+        for t in self.tags:
+            conds.append("list_contains(runs.tags, ?)")
+            params.append(t)
+        if self.where:
+            compiled = compile_filter(self.where)
+            conds.append(compiled.sql)
+            params.extend(compiled.params)
+        return (" WHERE " + " AND ".join(conds) if conds else ""), params
+
+
 def select_runs(
     idx: Index,
     *,
-    project: str | None = None,
-    group: str | None = None,
-    tags: Sequence[str] = (),
-    state: str | None = None,
-    where: str | None = None,
     sort: str | None = None,
     limit: int | None = None,
-    run_keys: Sequence[str] | None = None,
+    offset: int = 0,
+    **query: Any,
 ) -> list[dict[str, Any]]:
-    """Runs matching every given condition, as dicts of the index's run columns."""
-    conds: list[str] = []
-    params: list[Any] = []
-    if run_keys is not None:
-        conds.append("runs.run_key IN (SELECT unnest(?::VARCHAR[]))")
-        params.append(list(run_keys))
-    for col, value in (("project", project), ('"group"', group), ("state", state)):
-        if value is not None:
-            conds.append(f"runs.{col} = ?")
-            params.append(value)
-    for t in tags:
-        conds.append("list_contains(runs.tags, ?)")
-        params.append(t)
-    if where:
-        compiled = compile_filter(where)
-        conds.append(compiled.sql)
-        params.extend(compiled.params)
-    sql = f"SELECT {LIST_COLUMNS} FROM runs"
-    if conds:
-        sql += " WHERE " + " AND ".join(conds)
-    sql += " " + _order(sort, params)
+    """Runs matching every given condition (RunQuery's fields), as dicts of the index's run
+    columns. Thread-safe: each call reads through its own cursor of the index."""
+    where, params = RunQuery(**query).sql()
+    sql = f"SELECT {LIST_COLUMNS} FROM runs{where} " + _order(sort, params)
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    cur = idx.con.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    if offset:
+        sql += f" OFFSET {int(offset)}"
+    with idx.con.cursor() as cur:
+        cur.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def count_runs(idx: Index, **query: Any) -> int:
+    """How many runs select_runs would list without a limit."""
+    where, params = RunQuery(**query).sql()
+    with idx.con.cursor() as cur:
+        return int(cur.execute(f"SELECT count(*) FROM runs{where}", params).fetchone()[0])
 
 
 def values_of(idx: Index, table: str, run_keys: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -82,10 +118,12 @@ def values_of(idx: Index, table: str, run_keys: Sequence[str]) -> dict[str, dict
     if table not in ("config", "summary"):
         raise ValueError(f"no such table {table!r}")
     out: dict[str, dict[str, Any]] = {k: {} for k in run_keys}
-    rows = idx.con.execute(
-        f"SELECT run_key, key, json FROM {table} WHERE run_key IN (SELECT unnest(?::VARCHAR[]))",
-        [list(run_keys)],
-    ).fetchall()
+    with idx.con.cursor() as cur:
+        rows = cur.execute(
+            f"SELECT run_key, key, json FROM {table} "
+            "WHERE run_key IN (SELECT unnest(?::VARCHAR[]))",
+            [list(run_keys)],
+        ).fetchall()
     for run_key, key, value in rows:
         out[run_key][key] = json.loads(value)
     return out

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .integrity import SegmentDamaged, check_sha256
-from .layout import RunPaths, SegmentName, parse_segment_name
+from .layout import RunPaths, SegmentName, parse_segment_name, split_run_key
 from .liveness import RUNNING, writer_state
 from .reader import StoredRun, text_list
 from .schema import WRITER_LABEL_KEY
@@ -251,8 +251,7 @@ def describe_run(root: Path, run_key: str, files: dict[str, tuple[int, int]], ro
 
     Whatever its files hold, the run gets its `runs` row: metadata that does not fit is
     coerced and noted, and if describing it fails anyway, a bare row says why."""
-    project, run_id = run_key.split("/", 1)
-    paths = RunPaths.of(root, project, run_id)
+    paths = RunPaths.of_key(root, run_key)
     stored = StoredRun.load_any(paths)
     if stored.problem and not paths.dir.is_dir():
         return 0  # the run was deleted since the listing
@@ -271,9 +270,9 @@ def describe_run(root: Path, run_key: str, files: dict[str, tuple[int, int]], ro
 
 def _bare_run_row(run_key: str, paths: RunPaths, warning: str) -> Row:
     """A `runs` row from the directory alone: listed, marked, nothing guessed."""
-    project, run_id = run_key.split("/", 1)
+    entity, project, run_id = split_run_key(run_key)
     ids = (run_key, project, run_id, run_id)  # run_key, project, id, name
-    nothing = (None,) * 3  # entity, group, job_type
+    nothing = (entity, None, None)  # entity, group, job_type
     counts = (None, None, None, 0, 0)  # created_at, ended_at, last_time, steps, values
     more = (None,) * 8  # host ... git_dirty, error
     return (
@@ -296,7 +295,7 @@ def _bare_run_row(run_key: str, paths: RunPaths, warning: str) -> Row:
 def _describe_run(
     root: Path, run_key: str, stored: StoredRun, files: dict[str, tuple[int, int]], rows: Rows
 ) -> int:
-    project, run_id = run_key.split("/", 1)
+    entity, project, run_id = split_run_key(run_key)
     warnings = [stored.problem] if stored.problem else []
     live = {w.get("writer"): w for w in stored.writers if writer_state(w) == RUNNING}
     step_max, last_time, n_values, n_segments = -1, None, 0, 0
@@ -328,12 +327,13 @@ def _describe_run(
         if isinstance(d, dict) and d.get("summary") not in (None, "last")
     ]
     config = m.mapping("config")
+    entity, project = _entity_project(entity, project, m)
     run_row = (
         run_key,
         project,
         m.text("id") or run_id,
         m.text("name") or run_id,  # a run.json without one (unreadable, old) shows the id
-        m.text("entity"),
+        entity,
         m.text("group"),
         m.text("job_type"),
         m.strings("tags"),
@@ -364,6 +364,22 @@ def _describe_run(
     rows["summary"].extend(_value_row(run_key, k, v) for k, v in stored.summary.items())
     rows["files"].extend((run_key, p, s, t) for p, (s, t) in files.items())
     return n_segments
+
+
+def _entity_project(entity: str | None, project: str, m: _Meta) -> tuple[str | None, str]:
+    """The run's entity and project: from its path, else from run.json. A server root of an
+    earlier version kept entity E's project P in runs/E.P/, with both names in run.json:
+    read as E / P, the same as the server's current runs/@E/P/."""
+    if entity is not None:
+        return entity, project
+    said_entity, said_project = m.meta.get("entity"), m.meta.get("project")
+    if (
+        isinstance(said_entity, str)
+        and isinstance(said_project, str)
+        and project == f"{said_entity}.{said_project}"
+    ):
+        return said_entity, said_project
+    return m.text("entity"), project
 
 
 def _count(live: dict[Any, dict[str, Any]], writer: str) -> int:

@@ -18,7 +18,7 @@ import json
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,12 +28,12 @@ import pyarrow as pa
 
 from .describe import describe_run
 from .liveness import RUNNING, run_state
-from .scan import scan_files
+from .scan import scan_files, scan_runs
 
 __all__ = ["INDEX_FILE", "CatchUp", "Index", "rebuild", "scan_files"]
 
 INDEX_FILE = "index.duckdb"
-INDEX_VERSION = 5
+INDEX_VERSION = 6  # 6: entities a level of their own (runs/@E/P/)
 #: seconds a reader waits for another process's catch-up before falling back
 LOCK_WAIT = 1.0
 _ATTACH_LOCK = threading.Lock()
@@ -85,8 +85,12 @@ class Index:
         *,
         persist: bool = True,
         progress: Callable[[int, int], None] | None = None,
+        keep_files: bool = False,
     ) -> None:
+        """`keep_files`: keep the file table in memory too, for a long-lived index that
+        catches up again (`catch_up(run_keys=...)`), as the server's does."""
         self.root = Path(root)
+        self._tables = TABLES if keep_files else MEMORY_TABLES
         self.con = duckdb.connect()
         self.con.execute(SCHEMA.format(s="main"))
         self.last = CatchUp()
@@ -117,7 +121,7 @@ class Index:
                 try:
                     self._prepare_file()
                     self.last = self.catch_up("idx")
-                    for t in MEMORY_TABLES:
+                    for t in self._tables:
                         self.con.execute(f"INSERT INTO main.{t} SELECT * FROM idx.{t}")
                 finally:
                     self.con.execute("DETACH idx")
@@ -178,15 +182,21 @@ class Index:
             )
 
     # -- catching up -----------------------------------------------------------------------
-    def catch_up(self, schema: str = "main") -> CatchUp:
-        """Bring `schema`'s tables in line with the files; returns what it did."""
+    def catch_up(self, schema: str = "main", run_keys: Collection[str] | None = None) -> CatchUp:
+        """Bring `schema`'s tables in line with the files (of `run_keys` only, if given: runs
+        the caller knows changed); returns what it did."""
         stats = CatchUp()
         known: dict[str, dict[str, tuple[int, int]]] = {}
+        only = "" if run_keys is None else " WHERE run_key IN (SELECT unnest(?::VARCHAR[]))"
         for run_key, path, size, mtime in self.con.execute(
-            f"SELECT run_key, path, size, mtime_ns FROM {schema}.files"
+            f"SELECT run_key, path, size, mtime_ns FROM {schema}.files{only}",
+            [] if run_keys is None else [list(run_keys)],
         ).fetchall():
             known.setdefault(run_key, {})[path] = (size, mtime)
-        on_disk = scan_files(self.root, known)
+        if run_keys is None:
+            on_disk = scan_files(self.root, known)
+        else:
+            on_disk = scan_runs(self.root, run_keys)
         stats.runs_seen = len(on_disk)
         changed = [k for k, files in on_disk.items() if known.get(k) != files]
         removed = [k for k in known if k not in on_disk]

@@ -1,10 +1,16 @@
 """Where things live in a store, and which names are allowed.
 
     <root>/runs/<project>/<run_id>/run.json          run metadata (atomic rewrite)
+    <root>/runs/@<entity>/<project>/<run_id>/         a run of an entity (a server root)
     <root>/runs/<project>/<run_id>/writers/<wid>.json one state file per writer process
     <root>/runs/<project>/<run_id>/history/           append-only segments
     <root>/runs/<project>/<run_id>/files/             saved files, git diff, console output
     <root>/index.duckdb                               derived, rebuildable
+
+Entities are a level of their own: `@alice/online-demo/<id>` names the entity and the
+project separately, and '@' cannot start a project name, so a listing tells the two kinds of
+top-level directory apart by their first character. A run's key everywhere (the index, the
+TUI) is its path under runs/: `project/id` or `@entity/project/id` (`split_run_key`).
 
 Segment names carry their writer and sequence number, and sealed ones their sha256:
     <wid>-<seq>.arrows                 open: an Arrow IPC stream, one record batch per flush
@@ -98,8 +104,14 @@ class RunPaths:
     dir: Path
 
     @classmethod
-    def of(cls, root: Path | str, project: str, run_id: str) -> RunPaths:
-        return cls(Path(root) / "runs" / project / run_id)
+    def of(cls, root: Path | str, project: str, run_id: str, entity: str | None = None) -> RunPaths:
+        return cls(project_dir(root, project, entity) / run_id)
+
+    @classmethod
+    def of_key(cls, root: Path | str, run_key: str) -> RunPaths:
+        """The run named by an index key (`project/id` or `@entity/project/id`)."""
+        entity, project, run_id = split_run_key(run_key)
+        return cls.of(root, project, run_id, entity)
 
     @property
     def meta(self) -> Path:
@@ -135,10 +147,49 @@ def runs_dir(root: Path | str) -> Path:
     return Path(root) / "runs"
 
 
-def iter_run_dirs(root: Path | str, project: str | None = None) -> list[RunPaths]:
-    """Every run directory of the store (or of one project), in no particular order."""
+ENTITY_MARK = "@"
+
+
+def project_dir(root: Path | str, project: str, entity: str | None = None) -> Path:
+    """`runs/<project>`, or `runs/@<entity>/<project>` for a project of an entity."""
     base = runs_dir(root)
-    projects = [base / project] if project else sorted(p for p in _subdirs(base))
+    return (base / f"{ENTITY_MARK}{entity}" if entity else base) / project
+
+
+def run_key(project: str, run_id: str, entity: str | None = None) -> str:
+    return f"{ENTITY_MARK}{entity}/{project}/{run_id}" if entity else f"{project}/{run_id}"
+
+
+def split_run_key(key: str) -> tuple[str | None, str, str]:
+    """(entity or None, project, run id) of `project/id` or `@entity/project/id`."""
+    if key.startswith(ENTITY_MARK):
+        entity, project, run_id = key[1:].split("/", 2)
+        return entity, project, run_id
+    project, run_id = key.split("/", 1)
+    return None, project, run_id
+
+
+def project_dirs(root: Path | str) -> list[tuple[str, Path]]:
+    """(key prefix, directory) of every project of the store: `project` for runs/<project>,
+    `@entity/project` for runs/@<entity>/<project>."""
+    out: list[tuple[str, Path]] = []
+    for top in sorted(_subdirs(runs_dir(root))):
+        if top.name.startswith(ENTITY_MARK):
+            out.extend((f"{top.name}/{p.name}", p) for p in sorted(_subdirs(top)))
+        else:
+            out.append((top.name, top))
+    return out
+
+
+def iter_run_dirs(
+    root: Path | str, project: str | None = None, entity: str | None = None
+) -> list[RunPaths]:
+    """Every run directory of the store (or of one project), in no particular order.
+    A project named without its entity is the local one (runs/<project>)."""
+    if project:
+        projects = [project_dir(root, project, entity)]
+    else:
+        projects = [d for _, d in project_dirs(root)]
     out: list[RunPaths] = []
     for pdir in projects:
         out.extend(RunPaths(d) for d in _subdirs(pdir) if (d / "run.json").exists())
@@ -148,5 +199,7 @@ def iter_run_dirs(root: Path | str, project: str | None = None) -> list[RunPaths
 def _subdirs(path: Path) -> list[Path]:
     try:
         return [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    except NotADirectoryError:
+        return []
     except FileNotFoundError:
         return []

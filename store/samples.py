@@ -2,8 +2,10 @@
 
 Samples arrive every few seconds, not thousands a second, so this needs none of the
 writer's batching: each sample is one record batch appended at once, from the sampler's own
-thread, to an open segment in `<run>/system/`, sealed when the run finishes. Same segment
-format and names as history, so the same readers (and, later, sync) handle it. A disk error
+thread, to an open segment in `<run>/system/`, sealed when the run finishes - and, like
+history's (`WriterSettings.segment_seconds`), once it is `seal_after` seconds old, so that in
+online mode the agent ships system metrics while the run trains instead of at its end. Same
+segment format and names as history, so the same readers and sync handle it. A disk error
 drops that sample, never the training.
 """
 
@@ -29,9 +31,15 @@ class SampleWriter:
     """Appends one sample (a dict of scalars) per call; `_step` is the sample's number."""
 
     def __init__(
-        self, directory: Path, writer_id: str, label: str, warn: Callable[[str], None]
+        self,
+        directory: Path,
+        writer_id: str,
+        label: str,
+        warn: Callable[[str], None],
+        seal_after: float | None = None,
     ) -> None:
         self.directory = directory
+        self.seal_after = seal_after
         self.samples = 0
         self._writer_id = writer_id
         self._schema = segment_schema(writer_id, label)
@@ -60,6 +68,16 @@ class SampleWriter:
                 )
             return
         self.samples += 1
+        if self._old_enough_to_seal():
+            self.close()  # the next sample opens the next segment
+
+    def _old_enough_to_seal(self) -> bool:
+        seg = self._segment
+        return (
+            self.seal_after is not None
+            and seg is not None
+            and time.monotonic() - seg.segment.opened >= self.seal_after
+        )
 
     def _write(self, batches: list[pa.RecordBatch]) -> None:
         if self._segment is None:
@@ -86,6 +104,13 @@ class SampleWriter:
     def close(self) -> None:
         """End the stream and seal it (best effort)."""
         try:
+            self._seal()
+        except OSError as e:
+            self._warn(f"cannot seal system metrics in {self.directory}: {e.strerror or e}")
+
+    def _seal(self) -> None:
+        """fsync, close and seal the open segment, if any."""
+        try:
             while (seg := self._segment) is not None:
                 if not seg.fsync():
                     self._carry_over()
@@ -95,5 +120,3 @@ class SampleWriter:
                 seal(seg.path)
         except FileNotFoundError:
             pass  # claimed after its last fsync: its claimer seals all of it
-        except OSError as e:
-            self._warn(f"cannot seal system metrics in {self.directory}: {e.strerror or e}")

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
-from .layout import parse_segment_name
+from .layout import parse_segment_name, project_dirs
 from .syncmark import SYNC_FILE
 
 #: a directory whose mtime is at least this old is trusted not to have changed unseen
@@ -38,29 +39,45 @@ def scan_files(root: Path, known: dict[str, Files] | None = None) -> dict[str, F
     out: dict[str, Files] = {}
     known = known or {}
     settled = time.time_ns() - DIR_MTIME_SETTLE_NS
-    for project in _subdirs(os.path.join(root, "runs")):
-        for run in _subdirs(project.path):
-            base = f"runs/{project.name}/{run.name}/"
-            run_key = f"{project.name}/{run.name}"
-            dirs = {}
-            for sub in _SUBDIRS:
-                mtime = _mtime(run.path + "/" + sub)
-                if mtime is not None:
-                    dirs[base + sub] = (0, mtime)
-            prev = known.get(run_key)
-            if (
-                prev is not None
-                and all(prev.get(d) == v and v[1] < settled for d, v in dirs.items())
-                and not any(k.endswith(".arrows") for k in prev)
-            ):
-                out[run_key] = prev
-                continue
-            files: Files = dict(dirs)
-            for sub in _SUBDIRS:
-                files.update(_list_run_files(run.path, base, sub))
-            if base + "run.json" in files or len(dirs) > 1:
+    for prefix, project in project_dirs(root):
+        for run in _subdirs(str(project)):
+            run_key = f"{prefix}/{run.name}"
+            files = _scan_run(run.path, run_key, known.get(run_key), settled)
+            if files is not None:
                 out[run_key] = files
     return out
+
+
+def scan_runs(root: Path, run_keys: Iterable[str]) -> dict[str, Files]:
+    """scan_files for the named runs only (those still on disk): what a server that saw
+    them change catches up, without listing the whole store."""
+    out: dict[str, Files] = {}
+    for run_key in run_keys:
+        files = _scan_run(os.path.join(root, "runs", run_key), run_key, None, 0)
+        if files is not None:
+            out[run_key] = files
+    return out
+
+
+def _scan_run(path: str, run_key: str, prev: Files | None, settled: int) -> Files | None:
+    base = f"runs/{run_key}/"
+    dirs = {}
+    for sub in _SUBDIRS:
+        mtime = _mtime(path + "/" + sub)
+        if mtime is not None:
+            dirs[base + sub] = (0, mtime)
+    if (
+        prev is not None
+        and all(prev.get(d) == v and v[1] < settled for d, v in dirs.items())
+        and not any(k.endswith(".arrows") for k in prev)
+    ):
+        return prev
+    files: Files = dict(dirs)
+    for sub in _SUBDIRS:
+        files.update(_list_run_files(path, base, sub))
+    if base + "run.json" in files or len(dirs) > 1:
+        return files
+    return None
 
 
 def _subdirs(path: str) -> list[os.DirEntry[str]]:

@@ -22,6 +22,7 @@ import httpx
 from flightlog import __version__
 from flightlog._errors import (
     EntityNotFoundError,
+    NotFoundError,
     NotLoggedInError,
     PermissionDeniedError,
     ServerRejectedError,
@@ -254,10 +255,11 @@ class ServerClient:
                 "run's entity (init(entity=...) or FLIGHTLOG_ENTITY), or ask the server's admin "
                 "to create it (`flightlog server user add` / `team add`)"
             )
-        if r.status_code == 403:
-            return PermissionDeniedError(
-                f"no permission on project {where} on {host} ({message}): ask its owner to "
-                f"open it (`flightlog server project set {where} --visibility open`) or to "
-                "add you to the team"
+        if r.status_code == 403:  # the server's message names the change that grants it
+            return PermissionDeniedError(f"no permission on project {where} on {host}: {message}")
+        if code in ("project_not_found", "run_not_found"):
+            return NotFoundError(
+                f"{message} on {host} (or it is private to its members): `flightlog runs "
+                f"--host {host}` lists what you can read"
             )
         return ServerRejectedError(f"{host} refused the request: {message or r.status_code}")

@@ -1,12 +1,14 @@
 """The receiving end's store: what the server writes, in the ordinary store format.
 
-A server root is a flightlog store, so `flightlog tui/runs/sql --root DIR` work on it. The
-store has one level of projects, so a project of entity E is the directory `runs/E.P/`:
-entity names never contain '.', which makes the split unambiguous, and `E.P` is itself a
-valid project name. Every name is validated before it becomes part of a path. A segment
-arrives in a temp file under `.uploads/` and is checked there (name, sha256, Parquet footer
-within limits, schema, every value) before it is renamed into place, so a refused upload
-leaves nothing behind and a stored one always reads back.
+A server root is a flightlog store, so `flightlog tui/runs/sql --root DIR` work on it. A
+project P of entity E is the directory `runs/@E/P/` (store/layout.py): entity and project
+are separate levels, as every local tool shows them. Earlier versions kept it in `runs/E.P/`
+(entity names never contain '.'); the server moves such directories to `runs/@E/P/` when it
+starts (`migrate_joined_projects`), and local readers read both. Every name is validated
+before it becomes part of a path. A segment arrives in a temp file under `.uploads/` and is
+checked there (name, sha256, Parquet footer within limits, schema, every value) before it is
+renamed into place, so a refused upload leaves nothing behind and a stored one always reads
+back.
 """
 
 from __future__ import annotations
@@ -15,16 +17,20 @@ import json
 import re
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flightlog.store.atomic import atomic_write_bytes, dumps, fsync_dir
 from flightlog.store.layout import (
+    ENTITY_MARK,
     RunPaths,
     SegmentName,
     check_name,
     check_run_id,
     parse_segment_name,
+    project_dir,
+    run_key,
 )
 from flightlog.store.segments import list_segments, sealed_twin
 
@@ -33,7 +39,7 @@ from .limits import ServerLimits
 from .refused import Refused
 from .segment_check import check_segment_file
 
-__all__ = ["ReceivingStore", "Refused", "check_names", "project_dir_name", "public_meta"]
+__all__ = ["ReceivingStore", "Refused", "check_names", "migrate_joined_projects", "public_meta"]
 
 STREAMS = ("history", "system")
 UPLOADS = ".uploads"
@@ -42,8 +48,36 @@ _WRITER_RE = re.compile(r"^[a-z0-9]{1,32}$")
 MEMBER_ONLY_FIELDS = ("git", "command", "program", "cwd")
 
 
-def project_dir_name(entity: str, project: str) -> str:
-    return f"{entity}.{project}"
+def migrate_joined_projects(root: Path) -> list[str]:
+    """Move each `runs/E.P/` of an earlier version to `runs/@E/P/`, run by run (a rename
+    each: an interrupted migration finishes on the next start). Only directories whose runs'
+    run.json say entity E and project P move: a local project with a '.' stays. Returns the
+    moved `E/P` names."""
+    moved = []
+    for top in sorted((root / "runs").iterdir()):
+        entity, dot, project = top.name.partition(".")
+        if not dot or top.name.startswith(ENTITY_MARK) or not top.is_dir():
+            continue
+        runs = [d for d in top.iterdir() if d.is_dir() and not d.name.startswith(".")]
+        if not runs or not all(_says(d, entity, project) for d in runs):
+            continue
+        target = project_dir(root, project, entity)
+        target.mkdir(parents=True, exist_ok=True)
+        for d in runs:
+            if not (target / d.name).exists():
+                d.rename(target / d.name)
+        fsync_dir(target)
+        shutil.rmtree(top, ignore_errors=True)  # emptied (or twins left by a crash)
+        moved.append(f"{entity}/{project}")
+    return moved
+
+
+def _says(run_dir: Path, entity: str, project: str) -> bool:
+    try:
+        meta = json.loads((run_dir / "run.json").read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and (meta.get("entity"), meta.get("project")) == (entity, project)
 
 
 def check_names(entity: str, project: str, run_id: str | None = None) -> None:
@@ -99,14 +133,17 @@ class ReceivingStore:
         self.root = Path(root).resolve()  # DuckDB reads segments by absolute path
         self.limits = limits or ServerLimits()
         (self.root / "runs").mkdir(parents=True, exist_ok=True)
+        migrate_joined_projects(self.root)
         self.uploads = self.root / UPLOADS
         shutil.rmtree(self.uploads, ignore_errors=True)  # what a killed server left
         self.uploads.mkdir()
         self._place = threading.Lock()  # the twin check and the rename, as one step
+        #: called with a run's key after its metadata or a segment is stored (the index)
+        self.on_change: Callable[[str], None] = lambda run_key: None
 
     def paths(self, entity: str, project: str, run_id: str) -> RunPaths:
         check_names(entity, project, run_id)
-        return RunPaths.of(self.root, project_dir_name(entity, project), run_id)
+        return RunPaths.of(self.root, project, run_id, entity)
 
     def require_run(self, entity: str, project: str, run_id: str) -> RunPaths:
         paths = self.paths(entity, project, run_id)
@@ -150,6 +187,7 @@ class ReceivingStore:
         for wid, b in state_bodies.items():
             atomic_write_bytes(paths.writer_state(wid), b)
         atomic_write_bytes(paths.meta, body)
+        self.on_change(run_key(project, run_id, entity))
         return new
 
     def segments(self, entity: str, project: str, run_id: str) -> dict[str, list[str]] | None:
@@ -192,6 +230,7 @@ class ReceivingStore:
                 )
             tmp.replace(directory / name)
         fsync_dir(directory)
+        self.on_change(str(paths.dir.relative_to(self.root / "runs")))
         return True
 
 

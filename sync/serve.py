@@ -17,8 +17,14 @@ from typing import Any
 from .limits import ServerLimits
 
 
-def serve(root: Path | str, host: str, port: int, limits: ServerLimits | None = None) -> None:
-    """Run the server in the foreground until interrupted."""
+def serve(
+    root: Path | str,
+    host: str,
+    port: int,
+    limits: ServerLimits | None = None,
+    access_log: bool = True,
+) -> None:
+    """Run the server in the foreground until interrupted; `access_log`: a line per request."""
     import uvicorn
 
     from .server import create_app
@@ -27,6 +33,9 @@ def serve(root: Path | str, host: str, port: int, limits: ServerLimits | None = 
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.getLogger("flightlog.server").addHandler(handler)
+    access = logging.getLogger("flightlog.access")  # one line per request (access_log.py)
+    access.addHandler(handler)
+    access.setLevel(logging.INFO if access_log else logging.WARNING)
     config = uvicorn.Config(
         create_app(root, limits),
         host=host,

@@ -10,7 +10,7 @@ its own exceptions. The OpenAPI description is at /openapi.json, the docs at /do
 
 import errno
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -22,10 +22,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flightlog import __version__
 from flightlog.store.atomic import dumps
-from flightlog.store.layout import iter_run_dirs
 from flightlog.store.reader import StoredRun
 
 from . import blob_routes
+from .access_log import AccessLog
 from .accounts import Access, Accounts
 from .bodies import body_to_file, read_body
 from .limits import ServerLimits
@@ -36,14 +36,14 @@ from .receive import (
     check_names,
     check_segment_name,
     parse_meta_body,
-    project_dir_name,
     public_meta,
 )
 from .run_reads import RunReader, decode_cursor
+from .runs_api import runs_router
+from .sessions import Sessions
+from .web_routes import web_router
 
 API = "/api/v1"
-#: the run.json fields a listing gives (plus state and summary)
-LIST_FIELDS = ("id", "name", "group", "job_type", "tags", "notes", "created_at")
 log = logging.getLogger("flightlog.server")
 T = TypeVar("T")
 
@@ -52,6 +52,7 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
     """The ASGI app serving the store at `root` (accounts in `root/accounts.sqlite`)."""
     limits = limits or ServerLimits()
     accounts = Accounts(root)
+    sessions = Sessions(root, accounts)
     store = ReceivingStore(root, limits)
     reads = anyio.CapacityLimiter(limits.concurrent_reads)
     checks = anyio.CapacityLimiter(limits.concurrent_checks)
@@ -96,12 +97,15 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
         log.exception("error on %s %s", request.method, request.url.path)
         return _error(500, "internal", "the server failed; its log says why")
 
-    def user(authorization: Annotated[str | None, Header()] = None) -> str:
-        if not authorization or not authorization.startswith("Bearer "):
-            raise Refused("no API key: send 'Authorization: Bearer KEY'", "not_logged_in", 401)
-        name = accounts.user_for_key(authorization[7:].strip()[:256])
+    def user(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+        name = None if authorization else sessions.user_of_request(request)  # reads only
         if name is None:
-            raise Refused("this API key is not known to the server", "bad_key", 401)
+            if not authorization or not authorization.startswith("Bearer "):
+                raise Refused("no API key: send 'Authorization: Bearer KEY'", "not_logged_in", 401)
+            name = accounts.user_for_key(authorization[7:].strip()[:256])
+            if name is None:
+                raise Refused("this API key is not known to the server", "bad_key", 401)
+        request.state.user = name  # for the access log
         return name
 
     User = Annotated[str, Depends(user)]
@@ -114,13 +118,9 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
         if accounts.kind(entity) is None:
             raise Refused(f"entity {entity!r} does not exist", "entity_not_found", 404)
         a = accounts.access(who, entity, project)
-        if not (a.member if write else a.read):
-            raise Refused(
-                f"{who!r} may not {'write to' if write else 'read'} project {entity}/{project}",
-                "no_permission",
-                403,
-            )
-        if not write and not a.project_exists:
+        if write and not a.member:
+            raise Refused(no_write_permission(who, entity, project, accounts), "no_permission", 403)
+        if not write and not (a.read and a.project_exists):  # private: not there for others
             raise Refused(f"no project {entity}/{project}", "project_not_found", 404)
         return a
 
@@ -177,39 +177,7 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
         teams = accounts.teams_of(who)
         return {"user": who, "teams": teams, "entities": [who, *teams]}
 
-    @app.get(f"{API}/runs/{{entity}}/{{project}}")
-    def list_runs(
-        entity: str, project: str, who: User, limit: int = 100, after: str = ""
-    ) -> Response:
-        """A page of the project's runs (by id, after the id `after`), with their summaries;
-        `next` is the `after` of the next page, or null. Streamed, a run at a time."""
-        a = access(who, entity, project, write=False)
-        in_range("limit", limit, 1, limits.list_runs)
-        _bounded("after", after)
-        names = sorted(
-            p.dir.name
-            for p in iter_run_dirs(store.root, project_dir_name(entity, project))
-            if p.dir.name > after
-        )
-        page, more = names[:limit], len(names) > limit
-
-        def body() -> Iterator[bytes]:
-            yield dumps({"entity": entity, "project": project}, indent=None)[:-1] + b', "runs": ['
-            first = True
-            for run_id in page:
-                run = StoredRun.load(store.paths(entity, project, run_id))
-                if run is None:
-                    continue
-                item = {k: run.meta.get(k) for k in LIST_FIELDS}
-                item["state"] = run.state
-                item["summary"] = run.summary
-                if a.member:
-                    item["git"] = run.git
-                yield (b"" if first else b", ") + dumps(item, indent=None)
-                first = False
-            yield b'], "next": ' + dumps(page[-1] if more else None, indent=None) + b"}"
-
-        return StreamingResponse(body(), media_type="application/json")
+    app.include_router(runs_router(store, accounts, user, access, limits))
 
     @app.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}")
     def get_run(entity: str, project: str, run_id: str, who: User) -> Response:
@@ -303,7 +271,25 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
         return _json({"buckets": table.drop_columns(["run_key"]).to_pylist(), "skipped": r.skipped})
 
     app.include_router(blob_routes.router(store, limits, user, access, accounts.ensure_project))
+    app.include_router(web_router(sessions))
+    app.add_middleware(AccessLog)
     return app
+
+
+def no_write_permission(who: str, entity: str, project: str, accounts: Accounts) -> str:
+    """Why `who` may not write to entity/project, and the change that lets them: only
+    membership grants writing (an open project is open for reading only)."""
+    if accounts.kind(entity) == "team":
+        fix = (
+            f"writing takes membership of team {entity!r}: the server's admin runs "
+            f"`flightlog server team add {entity} --member {who}`"
+        )
+    else:
+        fix = (
+            f"{entity!r} is another user: sync to your own entity ({who!r}) or to a team you "
+            "belong to (init(entity=...) or FLIGHTLOG_ENTITY)"
+        )
+    return f"{who!r} may not write to project {entity}/{project}: {fix}"
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:

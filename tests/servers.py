@@ -14,7 +14,6 @@ from pathlib import Path
 import psutil
 
 from flightlog.sync.accounts import Accounts
-from flightlog.sync.receive import project_dir_name
 
 
 def free_port() -> int:
@@ -188,7 +187,7 @@ def server_rows(root: Path, entity: str, project: str, run_id: str) -> list[dict
     from flightlog.store.layout import RunPaths
     from flightlog.store.reader import StoredRun
 
-    run = StoredRun.load(RunPaths.of(root, project_dir_name(entity, project), run_id))
+    run = StoredRun.load(RunPaths.of(root, project, run_id, entity))
     assert run is not None, f"the server has no run {entity}/{project}/{run_id}"
     return list(run.scan_history())
 

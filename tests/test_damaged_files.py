@@ -180,7 +180,7 @@ def test_a_run_with_an_unreadable_run_json_is_listed_and_synced(api, store: Path
         env = server.env(server.user("alice"))
         r = cli_env(env, "sync", str(run_dir))
         assert r.returncode == 0, r.stderr + r.stdout
-        shipped = sorted((server.root / "runs").glob("alice.p/lost/history/*.parquet"))
+        shipped = sorted((server.root / "runs").glob("@alice/p/lost/history/*.parquet"))
         assert [p.name for p in shipped] == sorted(
             p.name for p in (run_dir / "history").glob("*.parquet")
         )

@@ -112,7 +112,7 @@ def test_a_large_honest_segment_is_accepted_within_the_memory_bound(
     r, grew = _upload(server, headers, url, seg)
     assert r.status_code == 201, r.text
     assert grew < RSS_BOUND_MB, f"server peak RSS grew by {grew:.0f} MB"
-    assert (server.root / "runs" / "alice.p" / "r1" / "history" / seg.name).exists()
+    assert (server.root / "runs" / "@alice/p" / "r1" / "history" / seg.name).exists()
 
 
 def _varint(n: int) -> bytes:

@@ -77,7 +77,7 @@ def _make_run() -> list[Path]:
 
 
 def _on_server(root: Path) -> list[str]:
-    return sorted(p.name for p in (root / "runs").glob("alice.p/*/history/*.parquet"))
+    return sorted(p.name for p in (root / "runs").glob("@alice/p/*/history/*.parquet"))
 
 
 def test_a_full_disk_is_a_507_that_sync_reports_and_resumes_from(small_disk: Path):
@@ -87,7 +87,7 @@ def test_a_full_disk_is_a_507_that_sync_reports_and_resumes_from(small_disk: Pat
     try:
         key = server.user("alice")
         rc, out = _sync(server, key)
-        stored = list((small_disk / "runs").glob("alice.p/*/history/*.parquet"))
+        stored = list((small_disk / "runs").glob("@alice/p/*/history/*.parquet"))
         assert rc == 1, out
         assert "out of disk space (HTTP 507)" in out and "nothing was lost" in out, out
         assert "Traceback" not in out

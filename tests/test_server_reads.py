@@ -40,7 +40,7 @@ def _run(server: LiveServer, c: ServerClient, run_id: str, tables: list[pa.Table
     """A run on the server whose segments are placed straight into its store (as uploads
     would place them), so that building a large run costs no upload time."""
     c.put_run("alice", "p", run_id, {"id": run_id, "created_at": 0.0}, [])
-    history = server.root / "runs" / "alice.p" / run_id / "history"
+    history = server.root / "runs" / "@alice/p" / run_id / "history"
     for seq, t in enumerate(tables, 1):
         segment_file(history, t, seq=seq)
     return history.parent

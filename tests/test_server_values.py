@@ -78,7 +78,7 @@ def test_a_reader_skips_a_bad_segment_and_serves_the_rest(server: LiveServer, tm
     h = {"Authorization": f"Bearer {key}"}
     with ServerClient(Credentials(server.url, key, "file"), retries=0) as c:
         c.put_run("alice", "p", "r1", {"id": "r1"}, [])
-    history = server.root / "runs" / "alice.p" / "r1" / "history"
+    history = server.root / "runs" / "@alice/p" / "r1" / "history"
     segment_file(history, tidy_table(3), seq=1)
     # as an older server stored them: values that do not decode, and a damaged file
     bad = [segment_file(history, t, seq=i) for i, t in enumerate(POISON.values(), 2)]

@@ -69,7 +69,7 @@ def wait_until(cond: Callable[[], object], timeout: float, what: str) -> float:
 
 
 def server_segments(server: LiveServer, project: str = "p") -> list[Path]:
-    return sorted((server.root / "runs").glob(f"alice.{project}/*/history/*.parquet"))
+    return sorted((server.root / "runs").glob(f"@alice/{project}/*/history/*.parquet"))
 
 
 def local_status(store: Path) -> str:
@@ -117,7 +117,7 @@ def test_agent_ships_a_training_run_progressively_then_marks_it_synced(
         log = stop(agent)
     rows = server_rows(server.root, "alice", "p", run_id)
     assert [r["i"] for r in rows] == list(range(2500)), log
-    on_server = RunPaths.of(server.root, "alice.p", run_id)
+    on_server = RunPaths.of(server.root, "p", run_id, "alice")
     assert json.loads((on_server.meta).read_text())["name"]
     states = [json.loads(p.read_text())["state"] for p in on_server.writers.glob("*.json")]
     assert states == ["finished"]

@@ -108,7 +108,10 @@ def test_seed_offline_snippet_then_sync_of_its_run_directory(server: LiveServer,
     assert "synced" in out
     # the server's directory is an ordinary store: the CLI reads it
     rc, out, _ = run_cli("runs", "--root", str(server.root), env={})
-    assert rc == 0 and "alice.offline-demo" in out
+    assert rc == 0 and "alice.offline-demo" not in out
+    header, line = out.splitlines()[:2]
+    assert header.split()[2:4] == ["entity", "project"]
+    assert line.split()[3:5] == ["alice", "offline-demo"]
     with client(server, key) as c:
         got = c.history("alice", "offline-demo", run_dir.name, keys=["accuracy"])
         assert [g["accuracy"] for g in got] == list(range(100))
@@ -128,7 +131,8 @@ def test_sync_names_the_fix_for_each_refusal(server: LiveServer, tmp_path: Path)
     rc, out, err = run_cli("sync", "--all", env=server.env(key))
     assert rc == 1
     assert "entity 'ghost' does not exist" in out and "server user add" in out
-    assert "no permission on project bob/p" in out and "ask its owner" in out
+    assert "no permission on project bob/p" in out and "--visibility" not in out
+    assert "sync to your own entity ('alice')" in out
     rc, _, err = run_cli("sync", "--all", env=server.env(None))
     assert rc == 1 and "not signed in" in err and "flightlog login" in err
     # the data stays: nothing was lost by the refusals
@@ -246,7 +250,9 @@ def test_permission_matrix(server: LiveServer, tmp_path: Path):
     for other in ("bob", "carol"):
         got = can(other, "alice", "private", "r1")
         assert got["read"] is False and got["write"] is False
-        assert got["read_error"] == got["write_error"] == "PermissionDeniedError"
+        # a private project does not exist for a non-member; writing says how to get in
+        assert got["read_error"] == "NotFoundError"
+        assert got["write_error"] == "PermissionDeniedError"
     # team project, private: members only
     assert can("bob", "vision", "private", "r2") == {"read": True, "git": True, "write": True}
     got = can("carol", "vision", "private", "r2")
@@ -361,7 +367,7 @@ def test_upload_is_idempotent(server: LiveServer, tmp_path: Path):
     key = server.user("alice")
     with client(server, key) as c:
         _upload_run(c, "alice", "p", "r1", tmp_path)
-        seg = next((server.root / "runs" / "alice.p" / "r1" / "history").glob("*.parquet"))
+        seg = next((server.root / "runs" / "@alice/p" / "r1" / "history").glob("*.parquet"))
         mtime = seg.stat().st_mtime_ns
         local = tmp_path / seg.name
         assert c.put_segment("alice", "p", "r1", "history", local) is False

@@ -169,8 +169,7 @@ def load_system(root: Path, run_key: str, limit: int = 2000) -> Curves:
 
     Samples come every few seconds, so even a long run has few: read directly, the last
     `limit` of them."""
-    project, run_id = run_key.split("/", 1)
-    stored = StoredRun.load(RunPaths.of(root, project, run_id))
+    stored = StoredRun.load(RunPaths.of_key(root, run_key))
     if stored is None:
         return {}
     table = stored.history(stream="system")
@@ -193,7 +192,7 @@ def read_console(
     root: Path, run_key: str, offset: int = 0, limit: int = 1 << 20
 ) -> tuple[str, int]:
     """New text of the run's files/output.log from byte `offset`: (text, next offset)."""
-    path = RunPaths.of(root, *run_key.split("/", 1)).files / "output.log"
+    path = RunPaths.of_key(root, run_key).files / "output.log"
     try:
         with open(path, "rb") as f:
             size = f.seek(0, 2)

@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
+from flightlog.store.layout import split_run_key
 from flightlog.store.text import fmt, fmt_value, metric_cells, safe
 
 from .chart_view import CHART_BINDINGS, ChartView, XRange
@@ -341,6 +342,6 @@ class RunScreen(ChartView, Workspace, StoreScreen):
         self.app.push_screen(ConsoleScreen(self.root, self.run_key))
 
     def action_copy_id(self) -> None:
-        run_id = self.run_key.split("/", 1)[1]
+        run_id = split_run_key(self.run_key)[2]
         self.app.copy_to_clipboard(run_id)
         self.notify(f"copied {run_id}")

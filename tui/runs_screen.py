@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Footer, Header, Input, Static
 
+from flightlog.store.layout import split_run_key
 from flightlog.store.text import safe
 
 from .data import RunList, load_runs, plural
@@ -303,8 +304,9 @@ class RunsScreen(StoreScreen):
     def action_copy_id(self) -> None:
         key = self.current_key()
         if key:
-            self.app.copy_to_clipboard(key.split("/", 1)[1])
-            self.notify(f"copied {key.split('/', 1)[1]}")
+            run_id = split_run_key(key)[2]
+            self.app.copy_to_clipboard(run_id)
+            self.notify(f"copied {run_id}")
 
     def action_copy_path(self) -> None:
         key = self.current_key()

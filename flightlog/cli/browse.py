@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "config.lr >= 1e-3' --sort summary.val/loss --metric val/loss",
     )
     p.add_argument("--project")
+    p.add_argument("--entity", help="runs of this user or team (a server root's level)")
     p.add_argument("--group")
     p.add_argument("--tag", action="append", default=[], help="repeatable: runs with every tag")
     p.add_argument("--state", choices=["running", "finished", "failed", "crashed"])
@@ -83,6 +84,7 @@ def _run_object(row: dict[str, Any], config: dict[str, Any], summary: dict[str, 
     return {
         "id": row["id"],
         "name": row["name"],
+        "entity": row["entity"],
         "project": row["project"],
         "group": row["group"],
         "job_type": row["job_type"],
@@ -99,6 +101,11 @@ def _run_object(row: dict[str, Any], config: dict[str, Any], summary: dict[str, 
     }
 
 
+def _path(row: dict[str, Any]) -> str:
+    """entity/project, or the project of a run without an entity."""
+    return f"{row['entity']}/{row['project']}" if row.get("entity") else row["project"]
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from flightlog.store.catalog import common_summary_keys, select_runs, values_of
 
@@ -106,6 +113,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         rows = select_runs(
             idx,
             project=args.project,
+            entity=args.entity,
             group=args.group,
             tags=args.tag,
             state=args.state,
@@ -133,16 +141,18 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not rows:
         print(
             f"no runs match in {idx.root}"
-            if (args.where or args.project or args.tag)
+            if (args.where or args.project or args.entity or args.tag)
             else f"no runs in {idx.root} yet — log one with:\n  import flightlog\n"
             "  run = flightlog.init(project='demo')\n  run.log({'loss': 0.1}); "
             "run.finish()"
         )
         return 0
+    entities = any(r["entity"] for r in rows)  # a column only where some run has one
     headers = [
         "",
         "name",
         "id",
+        *(["entity"] if entities else []),
         "project",
         "group",
         "tags",
@@ -160,6 +170,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 STATE_ICON.get(r["state"], "?") + ("!" if r["warnings"] else ""),
                 r["name"],
                 r["id"],
+                *([r["entity"] or ""] if entities else []),
                 r["project"],
                 r["group"] or "",
                 ",".join(r["tags"] or []),
@@ -170,7 +181,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 *[fmt(s.get(m)) for m in metrics],
             ]
         )
-    print_table(headers, table, right={6, 8, *range(10, 10 + len(metrics))})
+    shift = int(entities)
+    print_table(
+        headers, table, right={6 + shift, 8 + shift, *range(10 + shift, 10 + shift + len(metrics))}
+    )
     return 0
 
 
@@ -206,7 +220,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     c = console()
     c.print(
         f"[bold]{escape(safe(row['name']))}[/] ({escape(safe(row['id']))}) · "
-        f"{escape(safe(row['project']))} · {STATE_ICON.get(row['state'], '')} {row['state']}"
+        f"{escape(safe(_path(row)))} · {STATE_ICON.get(row['state'], '')} {row['state']}"
     )
     lines = [
         (

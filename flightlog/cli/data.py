@@ -46,7 +46,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     with open_index(args) as idx:
         row = resolve_run(idx, args.run)
-    run = StoredRun.load(RunPaths.of(idx.root, row["project"], row["id"]))
+    run = StoredRun.load(RunPaths.of_key(idx.root, row["run_key"]))
     assert run is not None
     table = run.history(keys=args.keys)
     if args.keys:

@@ -27,6 +27,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--root", metavar="DIR", help="the server's store (required)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument(
+        "--no-access-log",
+        action="store_true",
+        help="do not log a line per request (method, path, status, user, duration)",
+    )
     from flightlog.sync.limits import FLAGS, flag_default
 
     for flag, fields, unit, help_ in FLAGS:
@@ -111,10 +116,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     limits = _limits(args)
     print(
         f"flightlog server on http://{args.host}:{args.port} storing into {args.root} "
-        f"(API at /api/v1, docs at /docs)",
+        f"(browser view at /, API at /api/v1, docs at /docs)",
         flush=True,
     )
-    serve(Path(args.root), args.host, args.port, limits)
+    serve(Path(args.root), args.host, args.port, limits, access_log=not args.no_access_log)
     return 0
 
 

@@ -1,0 +1,59 @@
+"""The server's index of its own store: one in-memory DuckDB index, kept current cheaply.
+
+The first read builds it (`store.index.Index` over the server root: index.duckdb makes a
+restart incremental). After that, only runs the server itself changed are caught up: the
+receiving store reports each run whose metadata or segments it stored (`touch`), and the
+next read re-describes just those. A listing therefore costs the same on a server of
+100,000 runs as on one of 100: no directory walk per request. Runs indexed as running are
+re-checked against their heartbeats at most once a second (they crash silently). Files put
+under runs/ by hand are seen after a restart.
+
+Reads run concurrently through their own cursors (`catalog.select_runs`); catch-up holds
+the lock, and DuckDB keeps readers consistent while it writes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from flightlog.store.index import Index
+
+#: seconds between re-checks of the heartbeats of runs indexed as running
+STATE_CHECK = 1.0
+
+
+class ServerIndex:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._idx: Index | None = None
+        self._lock = threading.Lock()
+        self._dirty: set[str] = set()
+        self._states_checked = 0.0
+
+    def touch(self, run_key: str) -> None:
+        """A run changed on disk: the next read re-describes it."""
+        with self._lock:
+            self._dirty.add(run_key)
+
+    def current(self) -> Index:
+        """The index, caught up with every change reported so far."""
+        with self._lock:
+            if self._idx is None:
+                self._idx = Index(self.root, keep_files=True)
+                self._dirty.clear()
+                self._states_checked = time.monotonic()
+            elif self._dirty:
+                self._idx.catch_up("main", run_keys=sorted(self._dirty))
+                self._dirty.clear()
+            if time.monotonic() - self._states_checked > STATE_CHECK:
+                self._idx.refresh_states()
+                self._states_checked = time.monotonic()
+            return self._idx
+
+    def close(self) -> None:
+        with self._lock:
+            if self._idx is not None:
+                self._idx.close()
+                self._idx = None

@@ -1,0 +1,116 @@
+// The page's shell: who is logged in, the login form, routing by the URL's #fragment,
+// the status line (a dropped server is a status, never a crash) and live refresh of
+// running runs.
+
+import { getJSON, sendJSON } from "./api.js";
+import { compareView, h, projectHash, projectsView, runHash, runsView, runView } from "./views.js";
+
+const main = document.getElementById("main");
+const status = document.getElementById("status");
+const who = document.getElementById("who");
+const logoutButton = document.getElementById("logout");
+const crumbs = document.getElementById("crumbs");
+const REFRESH_MS = 10000;
+const RETRY_MS = 5000;
+let timer = null;
+let generation = 0;
+
+function say(text, isError) {
+  status.textContent = text || "";
+  status.className = isError ? "error" : "";
+}
+
+function loginForm(message) {
+  who.textContent = "";
+  logoutButton.hidden = true;
+  crumbs.replaceChildren();
+  const key = h("input", { type: "password", id: "key", placeholder: "flk_…",
+    autocomplete: "current-password", required: true });
+  const problem = h("div", { class: "error", id: "login-error", text: message || "" });
+  const form = h("form", { class: "login", id: "login" },
+    h("h2", { text: "Log in to this flightlog server" }),
+    h("label", { text: "API key (from your admin: flightlog server key create USER)" }),
+    key, h("button", { type: "submit", id: "login-button", text: "Log in" }), problem,
+    h("p", { class: "muted", text: "The key is exchanged for a session that ends when you log out or after 12 hours; the page never stores it." }));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await sendJSON("POST", "/api/v1/session", { key: key.value.trim() });
+      key.value = "";
+      await route();
+    } catch (e) {
+      problem.textContent = e.message;
+    }
+  });
+  main.replaceChildren(form);
+  key.focus();
+}
+
+function parse() {
+  const raw = location.hash.replace(/^#\/?/, "");
+  const [path, q] = raw.split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  return { parts, query: new URLSearchParams(q || "") };
+}
+
+function setCrumbs(parts) {
+  const items = [];
+  if (parts.length >= 3) {
+    const [, e, p] = parts;
+    items.push(h("a", { href: projectHash(e, p), text: e + "/" + p }));
+    if (parts[0] === "r" && parts[3]) items.push(document.createTextNode(" / "),
+      h("a", { href: runHash(e, p, parts[3]), text: parts[3] }));
+  }
+  crumbs.replaceChildren(...items);
+}
+
+async function route() {
+  const mine = ++generation;
+  clearTimeout(timer);
+  let me;
+  try {
+    me = await getJSON("/api/v1/whoami");
+  } catch (e) {
+    if (e.status === 401) return loginForm();
+    return retry(e, mine);
+  }
+  who.textContent = String(me.user);
+  logoutButton.hidden = false;
+  const { parts, query } = parse();
+  setCrumbs(parts);
+  say("");
+  try {
+    let live = false;
+    if (parts[0] === "p" && parts.length >= 3) await runsView(main, parts[1], parts[2], query);
+    else if (parts[0] === "r" && parts.length >= 4) live = await runView(main, parts[1], parts[2], parts[3]);
+    else if (parts[0] === "c" && parts.length >= 4) await compareView(main, parts[1], parts[2], parts[3].split(","));
+    else await projectsView(main);
+    if (mine !== generation) return;
+    main.dataset.ready = "1";
+    if (live) {
+      say("running: refreshing every " + REFRESH_MS / 1000 + " s");
+      timer = setTimeout(() => { if (mine === generation) route(); }, REFRESH_MS);
+    }
+  } catch (e) {
+    if (mine !== generation) return;
+    if (e.status === 401) return loginForm("your session ended: log in again");
+    if (e.status === 0 || e.status >= 500) return retry(e, mine);
+    main.replaceChildren(h("p", { class: "error", id: "problem", text: e.message }));
+    main.dataset.ready = "1";
+  }
+}
+
+function retry(e, mine) {
+  say(e.message, true);
+  if (e.status === 0 || e.status >= 500) {
+    timer = setTimeout(() => { if (mine === generation) route(); }, RETRY_MS);
+  }
+}
+
+logoutButton.addEventListener("click", async () => {
+  try { await sendJSON("DELETE", "/api/v1/session", {}); } catch (e) { /* gone anyway */ }
+  location.hash = "#/";
+  loginForm("logged out");
+});
+window.addEventListener("hashchange", () => { main.dataset.ready = ""; route(); });
+route();

@@ -1,0 +1,154 @@
+"""What a teammate sees on the server while a run still trains: its state (running, with a
+recent heartbeat) and its system metrics, shipped by age like history, and the browser view
+following it until it finishes - a real online training process, the detached agent it
+starts, a real server and a headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from subprocess import Popen
+from typing import NamedTuple
+
+import httpx
+import pytest
+
+from flightlog.store.layout import RunPaths
+from flightlog.sync.lock import LOCK_FILE
+
+from .browser import (
+    browser_fixture,  # noqa: F401 (the `browser` fixture)
+    login,
+    needs_chromium,
+    open_hash,
+    text_of,
+)
+from .conftest import spawn
+from .servers import LiveServer
+
+pytestmark = pytest.mark.slow
+
+TRAIN = """
+import os, time, flightlog
+run = flightlog.init(project="live", settings={{"stats_interval": 0.2, "segment_seconds": 1}})
+assert run.settings.mode == "online", run.settings.mode
+print(run.id, flush=True)
+i = 0
+while not os.path.exists({go!r}):
+    run.log({{"loss": 1.0 / (i + 1)}})
+    i += 1
+    time.sleep(0.02)
+run.finish()
+"""
+
+
+class Training(NamedTuple):
+    server: LiveServer
+    key: str
+    run_id: str
+    go: Path
+    child: Popen[str]
+
+
+def wait_until(what: str, cond: Callable[[], object], timeout: float = 90.0) -> object:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = cond()
+        if got:
+            return got
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+@pytest.fixture
+def training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Training]:
+    """A server, and an online training script (with the agent it starts) logging until
+    the test touches `go`."""
+    server = LiveServer(tmp_path / "server").start()
+    key = server.user("alice")
+    for k, v in server.env(key).items():
+        monkeypatch.setenv(k, v)
+    go = tmp_path / "go"
+    child = spawn(TRAIN.format(go=str(go)))
+    try:
+        run_id = child.stdout.readline().strip() if child.stdout else ""
+        assert run_id, child.stderr.read() if child.stderr else ""
+        yield Training(server, key, run_id, go, child)
+    finally:
+        go.touch()
+        if child.poll() is None:
+            child.kill()
+        try:  # the detached agent the online run started
+            pid = json.loads((tmp_path / "store" / LOCK_FILE).read_text())["pid"]
+            os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError, KeyError):
+            pass
+        server.stop()
+
+
+def test_a_training_runs_state_and_system_metrics_reach_the_server_while_it_runs(
+    training: Training,
+):
+    server, key, run_id, go, child = training
+    api = f"{server.url}/api/v1/runs/alice/live/{run_id}"
+    auth = {"Authorization": f"Bearer {key}"}
+    on_server = RunPaths.of(server.root, "live", run_id, "alice")
+
+    def get(path: str = "", **params: str) -> dict:
+        r = httpx.get(api + path, params=params, headers=auth, timeout=30)
+        return r.json() if r.status_code == 200 else {}
+
+    # while the script trains: sealed system segments on the server, readable as a chart
+    wait_until("a system segment on the server", lambda: list(on_server.system.glob("*.parquet")))
+    assert get()["state"] == "running"
+    chart = wait_until(
+        "system metrics in a chart",
+        lambda: get("/chart", keys="system/cpu_percent", stream="system").get("buckets"),
+    )
+    assert sum(b["n"] for b in chart) >= 1
+    # the heartbeat keeps arriving: the writer state on the server is fresh, again and again
+    first = max(json.loads(p.read_text())["heartbeat_at"] for p in on_server.writers.glob("*"))
+    wait_until(
+        "a newer heartbeat on the server",
+        lambda: (
+            max(json.loads(p.read_text())["heartbeat_at"] for p in on_server.writers.glob("*"))
+            > first
+        ),
+    )
+    assert child.poll() is None, "the script ended before the test looked"
+    go.touch()
+    assert child.wait(timeout=60) == 0, child.stderr.read() if child.stderr else ""
+    wait_until("the finished state on the server", lambda: get().get("state") == "finished")
+
+
+@needs_chromium
+def test_the_browser_view_follows_a_running_run_until_it_finishes(training: Training, browser):
+    from selenium.webdriver.common.by import By
+
+    server, key, run_id, go, child = training
+    login(browser, server.url, key)
+    auth = {"Authorization": f"Bearer {key}"}
+    summary = f"{server.url}/api/v1/runs/alice/live/{run_id}"
+    wait_until(
+        "the run's first metrics on the server",
+        lambda: (
+            httpx.get(f"{summary}/chart?keys=loss", headers=auth, timeout=30).json().get("buckets")
+        ),
+    )
+    open_hash(browser, server.url, f"#/r/alice/live/{run_id}")
+    assert text_of(browser, "h2.state-running") and "refreshing" in text_of(browser, "#status")
+
+    def x_max() -> float:
+        svg = browser.find_element(By.CSS_SELECTOR, "#charts svg.plot")
+        return float(svg.get_attribute("data-x-max") or 0)
+
+    first = x_max()
+    wait_until("the chart redrawn with newer steps", lambda: x_max() > first)
+    go.touch()
+    assert child.wait(timeout=60) == 0
+    wait_until("the page showing it finished", lambda: text_of(browser, "h2.state-finished"))
+    wait_until("no more refreshing", lambda: "refreshing" not in text_of(browser, "#status"))
