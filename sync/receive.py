@@ -80,6 +80,12 @@ def _says(run_dir: Path, entity: str, project: str) -> bool:
     return isinstance(meta, dict) and (meta.get("entity"), meta.get("project")) == (entity, project)
 
 
+def project_dir_name(entity: str, project: str) -> str:
+    """A project's place below `runs/`, `artifacts/` and the blob references: `@E/P`, the
+    entity and the project as separate levels (names checked by `check_names` first)."""
+    return f"{ENTITY_MARK}{entity}/{project}"
+
+
 def check_names(entity: str, project: str, run_id: str | None = None) -> None:
     """Entity, project and run id as they may appear in a path, or Invalid."""
     try:

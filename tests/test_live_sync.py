@@ -127,6 +127,7 @@ def test_a_training_runs_state_and_system_metrics_reach_the_server_while_it_runs
 
 @needs_chromium
 def test_the_browser_view_follows_a_running_run_until_it_finishes(training: Training, browser):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
     server, key, run_id, go, child = training
@@ -143,10 +144,14 @@ def test_the_browser_view_follows_a_running_run_until_it_finishes(training: Trai
     assert text_of(browser, "h2.state-running") and "refreshing" in text_of(browser, "#status")
 
     def x_max() -> float:
-        svg = browser.find_element(By.CSS_SELECTOR, "#charts svg.plot")
-        return float(svg.get_attribute("data-x-max") or 0)
+        """The chart's last step; 0 while a refresh has it replaced (no element for a moment)."""
+        try:
+            svg = browser.find_element(By.CSS_SELECTOR, "#charts svg.plot")
+            return float(svg.get_attribute("data-x-max") or 0)
+        except (NoSuchElementException, StaleElementReferenceException):
+            return 0.0
 
-    first = x_max()
+    first = wait_until("the chart drawn", x_max)
     wait_until("the chart redrawn with newer steps", lambda: x_max() > first)
     go.touch()
     assert child.wait(timeout=60) == 0
