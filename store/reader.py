@@ -182,7 +182,7 @@ class StoredRun:
                     "_writer": writers[i],
                 }
             assert current is not None
-            current[keys_[i]] = decode_value(values[i], int(kinds[i]), texts[i])
+            current[keys_[i]] = decode_value(values[i], int(kinds[i]), texts[i], self.paths.dir)
         if current is not None:
             yield current
 
