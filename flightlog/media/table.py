@@ -1,6 +1,7 @@
 """`flightlog.Table`: wandb's `Table` (columns + data, a pandas DataFrame, `add_data`), cells
 holding numbers, text, None or media (an Image cell is stored as its own file), stored as
-Parquet. A column whose cells mix types, or hold media, is stored as JSON text."""
+Parquet. A column whose cells mix types (ints and floats too), or hold media, is stored as
+JSON text, so every cell reads back as the type it was logged with."""
 
 from __future__ import annotations
 
@@ -138,8 +139,6 @@ def _typed(cells: list[Any]) -> pa.Array | None:
     """An Arrow column of plain cells of one type (ints, floats, bools or strings, with
     None); None when they mix types or hold anything else."""
     kinds = {type(c) for c in cells if c is not None}
-    if kinds == {int, float}:
-        kinds = {float}
     if len(kinds) > 1 or not kinds <= {int, float, bool, str}:
         return None
     try:
