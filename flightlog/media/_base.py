@@ -9,6 +9,8 @@ keeps the rest of the row (a training script is never crashed by the tracker). E
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import warnings
 from collections.abc import Sequence
@@ -73,7 +75,7 @@ class MediaList(Media):
         return sum(m.nbytes() for m in self.items)
 
     def snapshot(self) -> Media:
-        return MediaList([m.snapshot() for m in self.items])
+        return self if self.problem else MediaList([m.snapshot() for m in self.items])
 
     def encode(self, sink: MediaSink) -> dict[str, Any]:
         refs = [m.encode(sink) for m in self.items]
@@ -104,7 +106,7 @@ class Pending(MediaValue):
                     self._ref = {"_type": media._type, "dropped": f"could not store: {e!r}"}
                     self._sink.warn_once(
                         f"encode:{type(media).__name__}",
-                        f"flightlog: a {type(media).__name__} could not be stored ({e!r}); "
+                        f"a {type(media).__name__} could not be stored ({e!r}); "
                         "its row is kept with a reference marked dropped",
                     )
                 finally:
@@ -162,10 +164,21 @@ def prepare(key: str, value: Any, sink: MediaSink) -> MediaValue | None:
                 f"flightlog: log() value for {key!r} is left out: {media.problem}. The rest of "
                 "the row is kept (warned once per key)",
                 RuntimeWarning,
-                stacklevel=5,  # prepare, _flatten, normalize, Run.log, the script
+                stacklevel=_script_level(),
             )
         return None
     nbytes = media.nbytes()
     if not sink.hold(nbytes):
         return Dropped(media._type, "media backlog full")
     return Pending(media, sink, nbytes)
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _script_level() -> int:
+    """The warnings stacklevel of the first frame outside flightlog (the script's log())."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -74,7 +74,7 @@ class MediaSink:
         if full:
             self.warn_once(
                 "backlog",
-                f"flightlog: media are logged faster than they can be encoded "
+                f"media are logged faster than they can be encoded "
                 f"({MAX_HELD_BYTES >> 20} MB waiting); further media are dropped until the "
                 "writer catches up (their rows are kept, marked dropped)",
             )
@@ -101,7 +101,7 @@ class MediaSink:
         if over:
             self.warn_once(
                 "budget",
-                f"flightlog: this run's media budget is spent ({self.max_files:,} files or "
+                f"this run's media budget is spent ({self.max_files:,} files or "
                 f"{self.max_bytes:,} bytes; settings media_max_files / media_max_bytes, "
                 "FLIGHTLOG_MEDIA_MAX_FILES / FLIGHTLOG_MEDIA_MAX_BYTES): rows are kept, media "
                 "beyond the budget are references marked dropped, with no file",
