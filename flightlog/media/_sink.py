@@ -26,7 +26,7 @@ from flightlog.store.blobs import BlobStore
 DEFAULT_MAX_BYTES = 10 * 2**30
 DEFAULT_MAX_FILES = 100_000
 #: bytes of copied arrays waiting to be encoded before log() drops further media
-MAX_HELD_BYTES = 512 * 2**20
+MAX_HELD_BYTES = 256 * 2**20
 
 
 class MediaSink:
