@@ -23,7 +23,7 @@ def rows(api: flightlog.Api, run: flightlog.Run) -> list[dict]:
 def test_the_same_image_logged_twice_is_stored_once(api: flightlog.Api) -> None:
     pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     run = flightlog.init(project="m")
-    for step in range(3):
+    for _ in range(3):
         run.log({"img": flightlog.Image(pixels), "same": [flightlog.Image(pixels)] * 2})
     run.log({"img": flightlog.Image(pixels[::-1])})
     run.finish()
