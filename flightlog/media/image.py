@@ -114,7 +114,9 @@ class Image(Media):
         if self.mode is not None and im.mode != self.mode:
             im = im.convert(self.mode)
         buf = io.BytesIO()
-        im.save(buf, format="PNG")
+        # zlib level 4: files as small as the default 6 (within 0.3% on photos and plots)
+        # at ~65% of its time, on the writer thread that shares the CPU with training
+        im.save(buf, format="PNG", compress_level=4)
         ref.update(format="png", width=im.width, height=im.height, mode=im.mode)
         return sink.put(buf.getvalue(), ref)
 
