@@ -264,3 +264,38 @@ def test_any_table_of_plain_cells_round_trips(api: flightlog.Api, data: list[lis
     assert got.data == data
     for row_got, row_want in zip(got.data, data, strict=True):  # types too: 1 is not True
         assert [type(c) for c in row_got] == [type(c) for c in row_want]
+
+
+def test_a_wandb_script_logs_media_through_the_alias(tmp_path: Path, api: flightlog.Api) -> None:
+    from flightlog.cli import main
+
+    from .conftest import python_script
+    from .test_wandb_alias import _with
+
+    target = tmp_path / "site"
+    assert main(["wandb", "enable", "--target", str(target)]) == 0
+    r = python_script(
+        """
+        import numpy as np, wandb
+        run = wandb.init(project="alias", id="alias001")
+        frames = np.zeros((4, 3, 8, 8), np.uint8)
+        table = wandb.Table(columns=["x", "y"], data=[[1, 2.0], [2, 4.0]])
+        wandb.log({
+            "img": wandb.Image(np.ones((8, 8, 3)), caption="ones"),
+            "preds": table,
+            "curve": wandb.plot.line(table, "x", "y", title="y by x"),
+            "clip": wandb.Audio(np.zeros(100), sample_rate=1000, caption="silence"),
+            "video": wandb.Video(frames, fps=4, format="gif"),
+            "page": wandb.Html("<p>hi</p>"),
+        })
+        wandb.finish()
+        """,
+        env=_with(target),
+    )
+    assert r.returncode == 0, r.stderr
+    (row,) = list(api.run("alias/alias001").scan_history())
+    assert (row["img"].load() == 255).all() and row["img"]["caption"] == "ones"
+    assert row["preds"].load().data == [[1, 2.0], [2, 4.0]]
+    assert row["curve"]["chart"]["title"] == "y by x"
+    assert row["clip"].load().sample_rate == 1000 and row["video"].load().shape == (4, 3, 8, 8)
+    assert row["page"].load() == "<p>hi</p>"
