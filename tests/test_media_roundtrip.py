@@ -299,3 +299,28 @@ def test_a_wandb_script_logs_media_through_the_alias(tmp_path: Path, api: flight
     assert row["curve"]["chart"]["title"] == "y by x"
     assert row["clip"].load().sample_rate == 1000 and row["video"].load().shape == (4, 3, 8, 8)
     assert row["page"].load() == "<p>hi</p>"
+
+
+def test_segments_with_media_rows_pass_the_receiving_check_and_broken_ones_do_not(
+    api: flightlog.Api,
+) -> None:
+    import pyarrow as pa
+
+    from flightlog.store.schema import MEDIA, validate_history_values
+
+    run = flightlog.init(project="m")
+    run.log({"img": flightlog.Image(np.zeros((2, 2), np.uint8)), "x": 1})
+    run.finish()
+    tidy = api.run(run.path).tidy()
+    validate_history_values(tidy)  # what a receiving server checks before it stores a segment
+    texts = [
+        ("not json" if k == MEDIA else t)
+        for k, t in zip(
+            tidy.column("kind").to_pylist(), tidy.column("text").to_pylist(), strict=True
+        )
+    ]
+    broken = tidy.set_column(
+        tidy.schema.get_field_index("text"), "text", pa.array(texts, pa.string())
+    )
+    with pytest.raises(ValueError, match="kind 7 text does not parse"):
+        validate_history_values(broken)
