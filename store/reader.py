@@ -20,8 +20,20 @@ import pyarrow.compute as pc
 from .atomic import read_json
 from .layout import RunPaths
 from .liveness import run_state
-from .schema import BOOL, FLOAT, INT, NONE, WRITER_ID_KEY, WRITER_LABEL_KEY, decode_value
+from .schema import (
+    BOOL,
+    FLOAT,
+    INT,
+    MEDIA,
+    NONE,
+    WRITER_ID_KEY,
+    WRITER_LABEL_KEY,
+    decode_value,
+)
 from .segments import read_segments
+
+#: wide-history schema metadata: the JSON list of columns holding media references
+MEDIA_COLUMNS = b"flightlog.media_columns"
 
 
 @dataclass
@@ -260,10 +272,14 @@ def pivot(tidy: pa.Table, created_at: float) -> pa.Table:
     value = tidy.column("value").to_numpy(zero_copy_only=False)
     kind = tidy.column("kind").to_numpy()
     text = tidy.column("text")
+    media = []
     for j in sorted(range(len(names)), key=lambda j: names[j]):
         idx = order[bounds[j] : bounds[j + 1]]
         out[names[j]] = _key_column(n, rows[idx], value[idx], kind[idx], text, idx)
-    return pa.table(out)
+        if (kind[idx] == MEDIA).any():
+            media.append(names[j])
+    # media columns hold each reference's JSON; named here so readers can rebuild MediaRefs
+    return pa.table(out).replace_schema_metadata({MEDIA_COLUMNS: json.dumps(media).encode()})
 
 
 def _key_column(

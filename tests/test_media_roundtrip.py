@@ -225,6 +225,22 @@ def test_the_wide_history_and_the_summary_hold_the_reference(api: flightlog.Api)
     assert stored.summary_metrics["img"]["sha256"] == cell["sha256"]
 
 
+def test_history_as_pandas_gives_loadable_references(api: flightlog.Api) -> None:
+    pytest.importorskip("pandas")
+    run = flightlog.init(project="m")
+    run.log({"img": flightlog.Image(np.full((2, 3), 9, np.uint8)), "loss": 0.5})
+    run.log({"loss": 0.25})
+    run.finish()
+    for frame in (
+        api.run(run.path).history(pandas=True),
+        api.run(run.path).history(keys=["img"], samples=5, pandas=True),
+    ):
+        ref = frame["img"][0]
+        assert isinstance(ref, MediaRef) and ref["_type"] == "image-file"
+        assert (ref.load() == 9).all()
+    assert frame["img"].tolist()[1:] == []  # keys=["img"]: only the rows holding it
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
