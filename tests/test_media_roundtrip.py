@@ -41,14 +41,19 @@ def test_an_image_reads_back_as_wandbs_dict_with_its_pixels(api: flightlog.Api) 
     assert np.array_equal(ref.load(), pixels)
 
 
+@pytest.mark.parametrize("dtype", ["uint8", "float32"])
 @pytest.mark.parametrize(
     ("layout", "channels"), [("HWC", 3), ("HWC", 4), ("CHW", 3), ("CHW", 1), ("HW", 0)]
 )
 def test_every_array_layout_reads_back_as_the_same_pixels(
-    api: flightlog.Api, layout: str, channels: int
+    api: flightlog.Api, layout: str, channels: int, dtype: str
 ) -> None:
     hwc = np.random.default_rng(1).integers(0, 256, (20, 30, max(channels, 1)), dtype=np.uint8)
-    logged = {"HWC": hwc, "CHW": hwc.transpose(2, 0, 1), "HW": hwc[:, :, 0]}[layout]
+    hwc[0, 0] = 255  # floats in [0, 1] are scaled by 255 (wandb's rule)
+    as_logged = hwc if dtype == "uint8" else hwc.astype(np.float32) / 255
+    logged = {"HWC": as_logged, "CHW": as_logged.transpose(2, 0, 1), "HW": as_logged[:, :, 0]}[
+        layout
+    ]
     got = log_and_read(api, {"img": flightlog.Image(logged)})["img"].load()
     want = hwc[:, :, 0] if channels in (0, 1) else hwc
     assert np.array_equal(got, want)
@@ -75,6 +80,28 @@ def test_torch_tensors_are_copied_and_read_back(api: flightlog.Api) -> None:
     run.finish()
     (row,) = list(api.run(run.path).scan_history())
     assert np.array_equal(row["img"].load(), want)
+
+
+def test_encoding_happens_on_the_writer_thread_not_in_log(
+    api: flightlog.Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from flightlog.media.image import Image
+
+    threads = []
+    encode = Image.encode
+
+    def spy(self: Image, sink: Any) -> dict[str, Any]:
+        threads.append(threading.current_thread())
+        return encode(self, sink)
+
+    monkeypatch.setattr(Image, "encode", spy)
+    run = flightlog.init(project="m")
+    run.log({"img": flightlog.Image(np.zeros((4, 4), np.uint8))})
+    run.finish()
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+    assert threads[0].name.startswith("flightlog-")
 
 
 def test_an_array_overwritten_after_log_is_stored_as_it_was_logged(api: flightlog.Api) -> None:
