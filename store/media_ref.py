@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +38,34 @@ SUFFIX = {
 class MediaValue:
     """A media value in a committed row, not stored yet: the writer thread calls
     `reference()` (which encodes and stores the file, and never raises) when it converts the
-    row, so the training thread pays only for the copy it took in `log()`."""
+    row, so the training thread pays only for the copy it took in `log()`; then `sync()`
+    makes what was stored durable, before the rows are written."""
 
     def reference(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    def sync(self) -> None:
+        """fsync what `reference()` stored (and whatever else its store holds unsynced)."""
+
+    def sync_key(self) -> int:
+        """Values with the same key share one store: one `sync()` covers them all."""
+        return id(self)
+
     def to_json(self) -> dict[str, Any]:
         """The reference, for the run summary (the last value logged under a key)."""
         return self.reference()
+
+
+def sync_media(values: Iterable[Any]) -> None:
+    """Make the files of every media value among `values` durable: called once per batch
+    of converted rows, before the batch is written (one sync per store, not per value)."""
+    seen: set[int] = set()
+    for v in values:
+        if isinstance(v, MediaValue):
+            key = v.sync_key()
+            if key not in seen:
+                seen.add(key)
+                v.sync()
 
 
 class MediaRef(dict[str, Any]):
