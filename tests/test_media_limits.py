@@ -118,3 +118,38 @@ def test_media_encoded_on_the_writer_side_are_in_the_summary(api: flightlog.Api)
     ref = api.run(run.path).summary_metrics["img"]
     assert ref["_type"] == "image-file" and (ref["width"], ref["height"]) == (5, 3)
     assert not isinstance(ref, MediaRef) or ref.file().is_file()
+
+
+def test_every_media_file_is_fsynced_before_the_row_naming_it_is_written(
+    api: flightlog.Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flightlog.media import _sink
+    from flightlog.store.takeover import HeldSegment
+
+    events: list[tuple[str, str]] = []
+    fsync, write = _sink._fsync_file, HeldSegment.write
+
+    def fsync_spy(path: Path) -> None:
+        fsync(path)
+        events.append(("fsync", path.name))
+
+    def write_spy(self: HeldSegment, batch) -> None:
+        for text in batch.column("text").to_pylist():
+            if text and '"sha256"' in text:
+                events.append(("write", text))
+        write(self, batch)
+
+    monkeypatch.setattr(_sink, "_fsync_file", fsync_spy)
+    monkeypatch.setattr(HeldSegment, "write", write_spy)
+    run = flightlog.init(project="m")
+    for i in range(20):
+        run.log({"img": flightlog.Image(np.full((4, 4), i, np.uint8)), "i": i})
+    run.finish()
+    refs = [r["img"] for r in rows(api, run)]
+    assert len(refs) == 20
+    for ref in refs:
+        synced = events.index(("fsync", ref["sha256"]))
+        written = next(
+            i for i, (what, text) in enumerate(events) if what == "write" and ref["sha256"] in text
+        )
+        assert synced < written
