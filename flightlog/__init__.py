@@ -19,7 +19,6 @@ from ._api import Api
 from ._errors import ConfigError, Error, ResumeError, UsageError
 from ._histogram import Histogram
 from ._init import init
-from ._media import Audio, Html, Image, Molecule, Object3D, Plotly, Table, Video
 from ._run import Run
 from ._summary import MetricDef
 from ._wandb_api import (
@@ -42,6 +41,7 @@ from ._wandb_api import (
 )
 from ._wandb_settings import Settings
 from .artifacts import Artifact
+from .media import Audio, Html, Image, Molecule, Object3D, Plotly, Table, Video, plot
 
 __version__ = "0.1.0"
 
@@ -75,6 +75,7 @@ __all__ = [
     "log_model",
     "login",
     "mark_preempting",
+    "plot",
     "require",
     "save",
     "setup",

@@ -8,6 +8,7 @@ default is a DataFrame, flightlog's has always been Arrow, which `.to_pandas()` 
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from typing import Any
 import pyarrow as pa
 
 from flightlog.store import StoredRun
+from flightlog.store.media_ref import MediaRef
+from flightlog.store.reader import MEDIA_COLUMNS
 
 from ._errors import ArgumentError, UsageError
 
@@ -109,9 +112,16 @@ class ApiRun(StoredRun):
         if not pandas:
             return table
         try:
-            return table.to_pandas()
+            frame = table.to_pandas()
         except ImportError:
             raise UsageError("history(pandas=True) needs pandas: pip install pandas") from None
+        media = json.loads((table.schema.metadata or {}).get(MEDIA_COLUMNS, b"[]"))
+        for c in (c for c in media if c in frame.columns):  # wandb's dicts, loadable
+            frame[c] = [
+                MediaRef(json.loads(v), self.paths.dir) if isinstance(v, str) else None
+                for v in frame[c]
+            ]
+        return frame
 
     def scan_history(  # type: ignore[override]
         self,

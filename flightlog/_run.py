@@ -37,6 +37,7 @@ from ._sysmetrics import Sampler
 from ._validate import MAX_STEP, check_setting
 from ._validate import check_step as _as_step
 from ._values import normalize, to_scalar
+from .media._sink import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES, MediaSink
 
 #: in online mode a segment is also sealed at this age, so a training run reaches the server
 #: as it goes (FLIGHTLOG_SEGMENT_SECONDS or settings segment_seconds change it)
@@ -91,6 +92,7 @@ class Run(RunCompat):
         for d in meta.get("metrics") or []:
             self._aggs.define(MetricDef(**d))
         self._writer: RunWriter | None = None
+        self._media: MediaSink | None = None
         self._sampler: Sampler | None = None
         self._console: ConsoleCapture | None = None
         self._saver: FileSaver | None = None
@@ -195,6 +197,12 @@ class Run(RunCompat):
             meta=self._meta_if_dirty,
             warn=self._warn_once_cb,
         )
+        self._media = MediaSink(
+            self._paths.dir,
+            self._warn_once_cb,
+            int(s.media_max_bytes if s.media_max_bytes is not None else DEFAULT_MAX_BYTES),
+            int(s.media_max_files if s.media_max_files is not None else DEFAULT_MAX_FILES),
+        )
         self._live = True
         self._paths.writers.mkdir(parents=True, exist_ok=True)
         self._writer.write_state()
@@ -245,7 +253,7 @@ class Run(RunCompat):
         if not self._live:
             self._log_after_finish()
             return
-        row, sig, sid = normalize(data, self._writer.signatures.ids)  # type: ignore[union-attr]
+        row, sig, sid = normalize(data, self._writer.signatures.ids, self._media)  # type: ignore[union-attr]
         with self._lock:
             if not self._live:  # finished meanwhile (SIGTERM's helper thread, another thread)
                 self._log_after_finish()

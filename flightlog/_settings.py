@@ -71,6 +71,9 @@ class Settings:
     stats_interval: float | None = None
     console: str | None = None
     console_max_bytes: int | None = None
+    #: a run's media budget (flightlog/media/_sink.py): bytes and files stored in media/
+    media_max_bytes: int | None = None
+    media_max_files: int | None = None
 
 
 def _from_env(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -92,6 +95,8 @@ def _from_env(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str
     for key, var in (
         ("stats_interval", "FLIGHTLOG_STATS_INTERVAL"),
         ("segment_seconds", "FLIGHTLOG_SEGMENT_SECONDS"),
+        ("media_max_bytes", "FLIGHTLOG_MEDIA_MAX_BYTES"),
+        ("media_max_files", "FLIGHTLOG_MEDIA_MAX_FILES"),
     ):
         if environ.get(var):
             out[key], origin[key] = environ[var], var

@@ -33,6 +33,8 @@ _NUMBERS: dict[str, tuple[type, float, float, str]] = {
     "segment_rows": (int, 1, 10**9, "rows per segment file"),
     "max_buffered_rows": (int, 1, 10**9, "rows held in memory while the disk is failing"),
     "console_max_bytes": (int, 0, 2**40, "bytes of console output kept"),
+    "media_max_bytes": (int, 0, 2**50, "bytes of media files a run stores"),
+    "media_max_files": (int, 0, 10**9, "media files a run stores"),
 }
 
 #: text settings: longest accepted length, and whether line breaks are allowed

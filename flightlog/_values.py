@@ -15,20 +15,22 @@ from typing import Any
 from flightlog.store.rows import Signature, signature
 
 from ._histogram import Histogram, array_value
-from ._media import is_media, skipped
+from .media import MediaSink, is_media, prepare
 
 RESERVED = frozenset({"_step", "_timestamp", "_runtime", "_writer"})
 _SCALARS = (float, int, bool, str, type(None))
 
 
 def normalize(
-    data: Any, known: dict[Signature, int]
+    data: Any, known: dict[Signature, int], media: MediaSink | None = None
 ) -> tuple[dict[str, Any], Signature, int | None]:
     """Validate and flatten one `log()` payload: (row, its signature, its id if known).
 
     `known` maps the signatures (keys + value types) already validated to their ids in the
     writer's signature table: a dict whose signature is in it is returned as is, without
     looking at any key or value again. One hash of the signature is all the fast path costs.
+    Media values (never on the fast path: their row type differs) are copied and handed to
+    `media`, the run's media sink, for the writer to encode.
     """
     if type(data) is dict:
         sig = signature(data)
@@ -41,7 +43,7 @@ def normalize(
             "wrap it, e.g. run.log({'loss': loss})"
         )
     out: dict[str, Any] = {}
-    _flatten(data, "", out)
+    _flatten(data, "", out, media)
     for k in out:
         _check_key(k)
     sig = signature(out)
@@ -57,17 +59,21 @@ def _check_key(k: str) -> None:
         )
 
 
-def _flatten(data: Mapping[Any, Any], prefix: str, out: dict[str, Any]) -> None:
+def _flatten(
+    data: Mapping[Any, Any], prefix: str, out: dict[str, Any], media: MediaSink | None
+) -> None:
     for k, v in data.items():
         if not isinstance(k, str):
             raise TypeError(
                 f"log() keys must be strings, got {type(k).__name__} {k!r}: use str({k!r})"
             )
         key = prefix + k
-        if is_media(v):  # wandb.Image/Table/...: not stored yet, the rest of the row is
-            skipped(key, v)
+        if media is not None and is_media(v):  # a bad one is warned about and left out
+            value = prepare(key, v, media)
+            if value is not None:
+                out[key] = value
         elif isinstance(v, Mapping):
-            _flatten(v, key + ".", out)
+            _flatten(v, key + ".", out, media)
         else:
             out[key] = to_scalar(key, v)
 

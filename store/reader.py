@@ -20,8 +20,20 @@ import pyarrow.compute as pc
 from .atomic import read_json
 from .layout import RunPaths
 from .liveness import run_state
-from .schema import BOOL, FLOAT, INT, NONE, WRITER_ID_KEY, WRITER_LABEL_KEY, decode_value
+from .schema import (
+    BOOL,
+    FLOAT,
+    INT,
+    MEDIA,
+    NONE,
+    WRITER_ID_KEY,
+    WRITER_LABEL_KEY,
+    decode_value,
+)
 from .segments import read_segments
+
+#: wide-history schema metadata: the JSON list of columns holding media references
+MEDIA_COLUMNS = b"flightlog.media_columns"
 
 
 @dataclass
@@ -175,7 +187,7 @@ class StoredRun:
         times = (col("time").take(first).cast(pa.int64()).to_numpy() / 1e6).tolist()
         writers = col("writer").take(first).to_pylist()
         keys_ = col("key").to_pylist()
-        values = _decoded(col("value"), col("kind"), col("text"))
+        values = _decoded(col("value"), col("kind"), col("text"), self.paths.dir)
         start = _start(self.meta)
         for a, b, step, t, w in zip(starts.tolist(), ends, steps, times, writers, strict=True):
             row = {"_step": step, "_timestamp": t, "_runtime": t - start, "_writer": w}
@@ -183,15 +195,18 @@ class StoredRun:
             yield row
 
 
-def _decoded(value: pa.ChunkedArray, kind: pa.ChunkedArray, text: pa.ChunkedArray) -> list[Any]:
-    """Every tidy value as it was logged: floats as read, the other kinds decoded."""
+def _decoded(
+    value: pa.ChunkedArray, kind: pa.ChunkedArray, text: pa.ChunkedArray, run_dir: Path
+) -> list[Any]:
+    """Every tidy value as it was logged: floats as read, the other kinds decoded (media
+    references resolved against `run_dir`)."""
     out = value.to_pylist()
     kinds = kind.to_numpy()
     others = np.flatnonzero(kinds != FLOAT)
     if len(others):
         texts = text.take(pa.array(others)).to_pylist()
         for i, t in zip(others.tolist(), texts, strict=True):
-            out[i] = decode_value(out[i], int(kinds[i]), t)
+            out[i] = decode_value(out[i], int(kinds[i]), t, run_dir)
     return out
 
 
@@ -277,10 +292,14 @@ def pivot(tidy: pa.Table, created_at: float) -> pa.Table:
     value = tidy.column("value").to_numpy(zero_copy_only=False)
     kind = tidy.column("kind").to_numpy()
     text = tidy.column("text")
+    media = []
     for j in sorted(range(len(names)), key=lambda j: names[j]):
         idx = order[bounds[j] : bounds[j + 1]]
         out[names[j]] = _key_column(n, rows[idx], value[idx], kind[idx], text, idx)
-    return pa.table(out)
+        if (kind[idx] == MEDIA).any():
+            media.append(names[j])
+    # media columns hold each reference's JSON; named here so readers can rebuild MediaRefs
+    return pa.table(out).replace_schema_metadata({MEDIA_COLUMNS: json.dumps(media).encode()})
 
 
 def _key_column(

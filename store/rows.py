@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .media_ref import sync_media
 from .schema import BOOL, FLOAT, INT, encode_value
 
 #: a row's signature: its keys and the types of its values, in order
@@ -194,6 +195,7 @@ def _mixed_batch(
 ) -> pa.RecordBatch:
     counts = [len(r[2]) for r in rows]
     enc = [encode_value(v) for r in rows for v in r[2].values()]
+    sync_media(v for r in rows for v in r[2].values())  # media files durable before the rows
     times_us = (np.array([r[1] for r in rows], np.float64) * 1e6).astype(np.int64)
     return pa.RecordBatch.from_arrays(
         [

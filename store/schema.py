@@ -9,14 +9,17 @@ what was logged (an int stays an int, a bool a bool), not just a float.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from .media_ref import MediaRef, MediaValue
+
 SCHEMA_VERSION = 1
 
 #: value kinds stored in the `kind` column
-FLOAT, INT, BOOL, STR, NONE, LIST, HIST = 0, 1, 2, 3, 4, 5, 6
+FLOAT, INT, BOOL, STR, NONE, LIST, HIST, MEDIA = 0, 1, 2, 3, 4, 5, 6, 7
 
 #: ints whose magnitude exceeds this are stored exactly as decimal text
 _EXACT_INT = 2**53
@@ -61,14 +64,18 @@ def encode_value(v: Any) -> tuple[float | None, int, str | None]:
         return None, NONE, None
     if t is list:
         return None, LIST, json.dumps(v)
+    if isinstance(v, MediaValue):  # stored (writer side) here, before its row is written
+        return None, MEDIA, json.dumps(v.reference())
     to_json = getattr(v, "to_json", None)  # flightlog.Histogram
     if callable(to_json):
         return None, HIST, json.dumps(to_json())
     raise TypeError(f"cannot encode {t.__name__}")  # normalisation guarantees this never happens
 
 
-def decode_value(value: float | None, kind: int, text: str | None) -> Any:
-    """Inverse of `encode_value`."""
+def decode_value(
+    value: float | None, kind: int, text: str | None, run_dir: Path | None = None
+) -> Any:
+    """Inverse of `encode_value`; a media reference is bound to `run_dir` (to load it)."""
     if kind == FLOAT:
         return value
     if kind == INT:
@@ -84,6 +91,8 @@ def decode_value(value: float | None, kind: int, text: str | None) -> Any:
 
         d = json.loads(text)  # type: ignore[arg-type]
         return Histogram(np_histogram=(d["counts"], d["bins"]))
+    if kind == MEDIA:
+        return MediaRef(json.loads(text), run_dir)  # type: ignore[arg-type]
     return None
 
 
@@ -106,10 +115,10 @@ def validate_history_values(batch: pa.RecordBatch | pa.Table) -> None:
         if batch.column(name).null_count:
             raise ValueError(f"column {name!r} holds nulls: every row needs a {name}")
     kind = batch.column("kind")
-    unknown = pc.invert(pc.is_in(kind, pa.array(range(HIST + 1), pa.int8())))
+    unknown = pc.invert(pc.is_in(kind, pa.array(range(MEDIA + 1), pa.int8())))
     if pc.any(unknown).as_py():
         bad = pc.filter(kind, unknown)[0].as_py()
-        raise ValueError(f"unknown value kind {bad} (known: 0-{HIST})")
+        raise ValueError(f"unknown value kind {bad} (known: 0-{MEDIA})")
     value, text = batch.column("value"), batch.column("text")
 
     def rows(*kinds: int) -> pa.Array:
@@ -121,15 +130,18 @@ def validate_history_values(batch: pa.RecordBatch | pa.Table) -> None:
     ):
         if pc.any(pc.and_(mask, pc.is_null(value))).as_py():
             raise ValueError(f"{what} row has a null value")
-    if pc.any(pc.and_(rows(STR, LIST, HIST), pc.is_null(text))).as_py():
-        raise ValueError("a string, list or histogram row has a null text")
-    for k, parse in ((INT, int), (LIST, json.loads), (HIST, json.loads)):
+    if pc.any(pc.and_(rows(STR, LIST, HIST, MEDIA), pc.is_null(text))).as_py():
+        raise ValueError("a string, list, histogram or media row has a null text")
+    for k, parse in ((INT, int), (LIST, json.loads), (HIST, json.loads), (MEDIA, json.loads)):
         for s in pc.unique(pc.filter(text, pc.and_(rows(k), pc.is_valid(text)))).to_pylist():
             try:
                 v = parse(s)
             except ValueError:
                 raise ValueError(f"kind {k} text does not parse: {s[:80]!r}") from None
-            if (k == LIST and not isinstance(v, list)) or (
-                k == HIST and not (isinstance(v, dict) and {"counts", "bins"} <= v.keys())
+            if (
+                (k == LIST and not isinstance(v, list))
+                or (k == HIST and not (isinstance(v, dict) and {"counts", "bins"} <= v.keys()))
+                or (k == MEDIA and not (isinstance(v, dict) and isinstance(v.get("_type"), str)))
             ):
-                raise ValueError(f"kind {k} text is not a {'list' if k == LIST else 'histogram'}")
+                what = {LIST: "list", HIST: "histogram", MEDIA: "media reference"}[k]
+                raise ValueError(f"kind {k} text is not a {what}")

@@ -33,8 +33,8 @@ import pyarrow.parquet as pq
 from flightlog.store.layout import RunPaths
 from flightlog.store.query import downsample
 from flightlog.store.schema import (
-    HIST,
     HISTORY_SCHEMA,
+    MEDIA,
     WRITER_ID_KEY,
     WRITER_LABEL_KEY,
     decode_value,
@@ -213,7 +213,7 @@ class RunReader:
                 }
                 rows.append(current)
             try:
-                if None in (step, us, key) or not 0 <= kind <= HIST:
+                if None in (step, us, key) or not 0 <= kind <= MEDIA:
                     raise ValueError(f"invalid row: step {step}, key {key!r}, kind {kind}")
                 current[key] = decode_value(value, kind, text)
             except Exception as e:  # a value stored before values were checked

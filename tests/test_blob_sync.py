@@ -240,7 +240,8 @@ def test_artifact_get_refuses_a_manifest_that_would_write_outside_the_download(
     key = server.user("alice")
     run, _ = _run_with_everything(tmp_path, b"weights")
     assert _sync(server, key, run.dir).complete
-    [manifest_file] = (server.root / "artifacts" / "@alice" / "p" / "net" / "versions").glob("v*.json")
+    versions = server.root / "artifacts" / "@alice" / "p" / "net" / "versions"
+    [manifest_file] = versions.glob("v*.json")
     doc = json.loads(manifest_file.read_text())
     doc["entries"]["../../escaped.txt"] = doc["entries"]["model.ckpt"]
     manifest_file.write_text(json.dumps(doc))

@@ -50,19 +50,21 @@ def test_a_settings_dict_with_wandbs_names_is_taken_like_settings(store: Path) -
         wandb.init(settings={"flush_intervall": 1})
 
 
-def test_media_values_are_said_once_and_the_rest_of_the_row_is_kept(store: Path) -> None:
+def test_bad_media_values_are_said_once_per_key_and_the_rest_of_the_row_is_kept(
+    store: Path,
+) -> None:
     run = wandb.init(project="m")
-    with pytest.warns(RuntimeWarning, match="Image values are not stored yet: 'img'"):
+    with pytest.warns(RuntimeWarning, match="'img' is left out: Image got object"):
         run.log({"loss": 1.0, "img": wandb.Image(object()), "imgs": [wandb.Image(1)]})
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # said once: no second warning
         run.log({"loss": 0.5, "img": wandb.Image(object())})
-    with pytest.warns(RuntimeWarning, match="Table values"):
-        wandb.log({"acc": 0.9, "t": wandb.Table(columns=["a"], data=[[1]])})
+    wandb.log({"acc": 0.9, "t": wandb.Table(columns=["a"], data=[[1]])})
     run.finish()
     h = wandb.Api(store).run(run.path).history().to_pydict()
     assert h["loss"] == [1.0, 0.5, None] and h["acc"] == [None, None, 0.9]
-    assert "img" not in h and "t" not in h
+    assert "img" not in h and "imgs" not in h
+    assert json.loads(h["t"][2])["_type"] == "table-file"
 
 
 def test_artifacts_are_kept_in_the_store_and_recorded_with_the_run(

@@ -21,6 +21,7 @@ from flightlog.store.text import fmt, fmt_value, metric_cells, safe
 from .chart_view import CHART_BINDINGS, ChartView, XRange
 from .charts import ChartCard
 from .data import STATE_ICON, Curves, RunDetail, load_curves, load_run, plural
+from .media_screen import MediaScreen  # imports textual-image before the app starts
 from .workers import StoreScreen, deliver, store_work
 from .workspace import PANE_BINDINGS, Workspace
 
@@ -67,6 +68,13 @@ class RunScreen(ChartView, Workspace, StoreScreen):
         ),
         Binding("o", "console", "Output", tooltip="the run's console output, followed live"),
         Binding("y", "copy_id", "Copy id"),
+        Binding(
+            "i",
+            "media",
+            "Media",
+            show=False,
+            tooltip="images, tables, audio, video, HTML",
+        ),
         *CHART_BINDINGS,
         *PANE_BINDINGS,
     ]
@@ -340,6 +348,9 @@ class RunScreen(ChartView, Workspace, StoreScreen):
         from .context_screens import ConsoleScreen
 
         self.app.push_screen(ConsoleScreen(self.root, self.run_key))
+
+    def action_media(self) -> None:
+        self.app.push_screen(MediaScreen(self.root, self.run_key))
 
     def action_copy_id(self) -> None:
         run_id = split_run_key(self.run_key)[2]

@@ -1,0 +1,101 @@
+"""`flightlog.Video`: frames T×C×H×W (C = 1 or 3, uint8 or float) and `fps`, stored as an
+animated GIF by Pillow (wandb's default format; no system ffmpeg needed), or a file as is.
+
+Frames with at most 256 colours are stored exactly (their own palette); others are quantised
+to 256 colours by Pillow, as any GIF is.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+
+import numpy as np
+
+from ._arrays import copy_array, to_uint8
+from ._base import Media, check_caption
+from ._sink import MediaSink
+
+
+class Video(Media):
+    """`flightlog.Video(frames, fps=4, caption="...")` with frames T×C×H×W, or
+    `flightlog.Video("clip.mp4")` (stored as is)."""
+
+    _type = "video-file"
+
+    def __init__(
+        self,
+        data_or_path: Any,
+        caption: str | None = None,
+        fps: int | None = None,
+        format: str | None = None,
+    ) -> None:
+        self.caption = check_caption(caption)
+        self.problem = None
+        self.fps = 4 if fps is None else fps
+        self._array: np.ndarray | None = None
+        self._file: bytes | None = None
+        self._format = "gif"
+        if isinstance(data_or_path, str | os.PathLike):
+            path = os.fspath(data_or_path)
+            self._format = os.path.splitext(path)[1].lstrip(".").lower() or "bin"
+            try:
+                with open(path, "rb") as f:
+                    self._file = f.read()
+            except OSError as e:
+                self.problem = f"cannot read video file {path!r}: {e.strerror or e}"
+            return
+        if format not in (None, "gif"):
+            self.problem = f"flightlog encodes arrays as gif only, not {format!r}: drop format="
+            return
+        if not isinstance(self.fps, int | float) or not 0 < self.fps <= 1000:
+            self.problem = f"fps must be a number in (0, 1000], got {fps!r}"
+            return
+        arr, problem = copy_array(data_or_path)
+        if problem is None and arr is not None and (arr.ndim != 4 or arr.shape[1] not in (1, 3)):
+            problem = f"expected frames T×C×H×W with C = 1 or 3, got shape {arr.shape}"
+        if problem is not None:
+            self.problem = f"Video got {type(data_or_path).__name__}: {problem}"
+            return
+        self._array = arr
+
+    def nbytes(self) -> int:
+        return int(self._array.nbytes) if self._array is not None else len(self._file or b"")
+
+    def encode(self, sink: MediaSink) -> dict[str, Any]:
+        ref = self._fields()
+        ref["format"] = self._format
+        if self._file is not None:
+            return sink.put(self._file, ref)
+        arr = self._array
+        assert arr is not None
+        frames = to_uint8(arr).transpose(0, 2, 3, 1)
+        if frames.shape[3] == 1:
+            frames = np.repeat(frames, 3, axis=3)
+        images = [_paletted(f) for f in frames]
+        buf = io.BytesIO()
+        images[0].save(
+            buf,
+            format="GIF",
+            save_all=True,
+            append_images=images[1:],
+            duration=round(1000 / self.fps),
+            loop=0,
+        )
+        t, c, h, w = arr.shape
+        ref.update(frames=t, channels=c, height=h, width=w, fps=self.fps)
+        return sink.put(buf.getvalue(), ref)
+
+
+def _paletted(frame: np.ndarray) -> Any:
+    """A frame as a palette image: exact when it has at most 256 colours."""
+    from PIL import Image
+
+    flat = frame.reshape(-1, 3)
+    colors, index = np.unique(flat, axis=0, return_inverse=True)
+    if len(colors) > 256:
+        return Image.fromarray(frame).quantize(256)
+    im = Image.fromarray(index.reshape(frame.shape[:2]).astype(np.uint8), mode="P")
+    im.putpalette(colors.astype(np.uint8).tobytes())
+    return im

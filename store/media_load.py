@@ -1,0 +1,122 @@
+"""Reading stored media files back (MediaRef.load()): images, tables, audio, video, HTML.
+
+Pillow is imported only to read an image or a video; tables are Parquet (pyarrow), audio is
+WAV (the standard library's `wave`).
+"""
+
+from __future__ import annotations
+
+import json
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Parquet schema metadata naming the table columns stored as JSON text (mixed types, media)
+JSON_COLUMNS_KEY = b"flightlog.json_columns"
+
+
+@dataclass
+class LoadedTable:
+    """A logged table read back: its columns and rows, cells as logged (an Image cell is a
+    MediaRef you can `load()`)."""
+
+    columns: list[str]
+    data: list[list[Any]] = field(default_factory=list)
+
+    def get_column(self, name: str) -> list[Any]:
+        i = self.columns.index(name)
+        return [row[i] for row in self.data]
+
+    def get_dataframe(self) -> Any:
+        """A pandas DataFrame (pandas must be installed)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.data, columns=self.columns)
+
+
+@dataclass
+class LoadedAudio:
+    """Audio read back: samples (frames × channels, or frames for mono) and the rate."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+
+def load(kind: str, path: Path, ref: dict[str, Any]) -> Any:
+    run_dir = getattr(ref, "run_dir", None)
+    if kind == "image-file":
+        return _image(path)
+    if kind == "table-file":
+        return _table(path, run_dir)
+    if kind == "audio-file":
+        return _audio(path, ref)
+    if kind == "video-file":
+        return _video(path, ref)
+    if kind == "html-file":
+        return path.read_text(encoding="utf-8")
+    raise ValueError(f"cannot load a media reference of type {kind!r}")
+
+
+def _image(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im)
+
+
+def _table(path: Path, run_dir: Path | None) -> LoadedTable:
+    import pyarrow.parquet as pq
+
+    from .media_ref import MediaRef
+
+    table = pq.read_table(path)
+    meta = table.schema.metadata or {}
+    as_json = set(json.loads(meta.get(JSON_COLUMNS_KEY, b"[]")))
+    columns = []
+    for name in table.column_names:
+        cells = table.column(name).to_pylist()
+        if name in as_json:
+            cells = [
+                _cell(json.loads(c), run_dir, MediaRef) if c is not None else None for c in cells
+            ]
+        columns.append(cells)
+    return LoadedTable(list(table.column_names), [list(r) for r in zip(*columns, strict=True)])
+
+
+def _cell(value: Any, run_dir: Path | None, ref_type: type) -> Any:
+    if isinstance(value, dict) and isinstance(value.get("_type"), str):
+        return ref_type(value, run_dir)
+    return value
+
+
+def _audio(path: Path, ref: dict[str, Any]) -> LoadedAudio:
+    with wave.open(str(path), "rb") as w:
+        frames = w.readframes(w.getnframes())
+        channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
+    dtype = {1: np.uint8, 2: np.int16, 4: np.int32}[width]
+    samples = np.frombuffer(frames, dtype)
+    if channels > 1:
+        samples = samples.reshape(-1, channels)
+    if ref.get("dtype") == "float":  # logged as floats in [-1, 1]: stored as 16-bit PCM
+        samples = samples.astype(np.float32) / np.float32(32767)
+    return LoadedAudio(samples, rate)
+
+
+def _video(path: Path, ref: dict[str, Any]) -> np.ndarray:
+    """GIF frames as T×C×H×W; identical consecutive frames, which the GIF writer merges into
+    one longer frame, are repeated back by duration."""
+    from PIL import Image, ImageSequence
+
+    if ref.get("format") != "gif":
+        raise ValueError(f"a {ref.get('format')} video is not decoded here: open ref.file()")
+    step_ms = 1000 / float(ref.get("fps") or 4)
+    frames = []
+    with Image.open(path) as im:
+        for f in ImageSequence.Iterator(im):
+            repeat = max(1, round(f.info.get("duration", step_ms) / step_ms))
+            frames += [np.asarray(f.convert("RGB"))] * repeat
+    video = np.stack(frames).transpose(0, 3, 1, 2)
+    return video[:, :1] if ref.get("channels") == 1 else video

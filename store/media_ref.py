@@ -1,0 +1,134 @@
+"""Media in history rows: what the writer stores (`MediaValue`) and what readers get (`MediaRef`).
+
+A logged image, table, audio clip, video or HTML page is never kept in the history itself: its
+file lives once in the run's `media/` directory as a content-addressed blob (store/blobs.py)
+and the history row holds a typed reference to it, JSON in the `text` column (kind MEDIA):
+
+    {"_type": "image-file", "path": "media/ab/ab12...", "sha256": "ab12...", "size": 1234,
+     "format": "png", "width": 64, "height": 64, "caption": "..."}
+
+`_type` is one of wandb's names (image-file, table-file, audio-file, video-file, html-file),
+or "images" for a list logged under one key (its references in "items"). A reference whose
+file was not stored (the run's media budget was spent, or encoding failed) has no "path" and
+says why in "dropped": a reference never points to a file that is not there, because the
+writer stores the blob (fsynced) before it writes the row that names it.
+
+The store never imports the flightlog package: `MediaValue` is the interface flightlog's
+media types implement, and `MediaRef.load()` reads files with numpy, pyarrow and Pillow.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+#: `_type` of each kind of reference, and the file suffix its blob gets when exported
+SUFFIX = {
+    "image-file": ".png",
+    "table-file": ".parquet",
+    "audio-file": ".wav",
+    "video-file": ".gif",
+    "html-file": ".html",
+}
+
+
+class MediaValue:
+    """A media value in a committed row, not stored yet: the writer thread calls
+    `reference()` (which encodes and stores the file, and never raises) when it converts the
+    row, so the training thread pays only for the copy it took in `log()`; then `sync()`
+    makes what was stored durable, before the rows are written."""
+
+    def reference(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def sync(self) -> None:
+        """fsync what `reference()` stored (and whatever else its store holds unsynced)."""
+
+    def sync_key(self) -> int:
+        """Values with the same key share one store: one `sync()` covers them all."""
+        return id(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """The reference, for the run summary (the last value logged under a key)."""
+        return self.reference()
+
+
+def sync_media(values: Iterable[Any]) -> None:
+    """Make the files of every media value among `values` durable: called once per batch
+    of converted rows, before the batch is written (one sync per store, not per value)."""
+    seen: set[int] = set()
+    for v in values:
+        if isinstance(v, MediaValue):
+            key = v.sync_key()
+            if key not in seen:
+                seen.add(key)
+                v.sync()
+
+
+class MediaRef(dict[str, Any]):
+    """A media reference read back from history: wandb's dict (`ref["_type"]`, `ref["path"]`,
+    `ref["sha256"]`, `ref["width"]`...) that can also `load()` its content and `file()` its
+    path, once bound to the run directory it was read from."""
+
+    def __init__(self, ref: dict[str, Any], run_dir: Path | None = None) -> None:
+        super().__init__(ref)
+        self.run_dir = run_dir
+
+    @property
+    def kind(self) -> str:
+        return str(self.get("_type", ""))
+
+    @property
+    def dropped(self) -> str | None:
+        """Why the file was not stored (budget spent, encoding failed), or None."""
+        why = self.get("dropped")
+        return str(why) if why else None
+
+    def refs(self) -> list[MediaRef]:
+        """The references of a list of media logged under one key (itself otherwise)."""
+        if self.kind != "images":
+            return [self]
+        return [MediaRef(r, self.run_dir) for r in self.get("items") or []]
+
+    def file(self) -> Path:
+        """The stored file; FileNotFoundError saying why when there is none."""
+        if self.dropped:
+            raise FileNotFoundError(f"this {self.kind} was not stored: {self.dropped}")
+        if self.run_dir is None:
+            raise FileNotFoundError(
+                "this reference is not bound to a run directory: read it with "
+                "Api().run(...).scan_history() or StoredRun.scan_history()"
+            )
+        rel = Path(str(self["path"]))
+        if rel.is_absolute() or ".." in rel.parts:
+            raise FileNotFoundError(f"refusing media path {str(rel)!r} outside the run")
+        return self.run_dir / rel
+
+    def export(self, directory: Path) -> Path:
+        """A copy of the file under `directory`, named by its digest with the suffix its
+        format has (a system viewer goes by the suffix)."""
+        suffix = "." + str(self.get("format") or SUFFIX.get(self.kind, ".bin")).lstrip(".")
+        dest = Path(directory) / f"{self['sha256'][:16]}{suffix}"
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.file(), dest)
+        return dest
+
+    def load(self) -> Any:
+        """The content: an image as a numpy array (H×W×C uint8, or H×W), a list of them for
+        "images", a table as `LoadedTable`, audio as `LoadedAudio`, a video as a T×C×H×W
+        uint8 array (wandb's input layout), HTML as text."""
+        from . import media_load
+
+        if self.kind == "images":
+            return [r.load() for r in self.refs()]
+        return media_load.load(self.kind, self.file(), self)
+
+    def __str__(self) -> str:
+        return json.dumps(dict(self), ensure_ascii=False)
+
+    def __repr__(self) -> str:
+        return f"MediaRef({dict(self)!r})"

@@ -1,0 +1,155 @@
+"""Media stay bounded and bad media never cost a row: dedup, the per-run budget, bad objects."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import flightlog
+from flightlog.store.media_ref import MediaRef
+
+
+def media_files(run: flightlog.Run) -> list[Path]:
+    return sorted(p for p in (Path(run.dir) / "media").glob("??/*"))
+
+
+def rows(api: flightlog.Api, run: flightlog.Run) -> list[dict]:
+    return list(api.run(run.path).scan_history())
+
+
+def test_the_same_image_logged_twice_is_stored_once(api: flightlog.Api) -> None:
+    pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    run = flightlog.init(project="m")
+    for _ in range(3):
+        run.log({"img": flightlog.Image(pixels), "same": [flightlog.Image(pixels)] * 2})
+    run.log({"img": flightlog.Image(pixels[::-1])})
+    run.finish()
+    assert len(media_files(run)) == 2
+    refs = [r["img"] for r in rows(api, run)]
+    assert len({r["sha256"] for r in refs[:3]}) == 1 and refs[3]["sha256"] != refs[0]["sha256"]
+
+
+@pytest.mark.parametrize("how", ["settings", "environment"])
+def test_past_the_media_budget_rows_are_kept_and_media_are_marked_dropped(
+    api: flightlog.Api, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], how: str
+) -> None:
+    monkeypatch.delenv("FLIGHTLOG_SILENT")
+    if how == "environment":
+        monkeypatch.setenv("FLIGHTLOG_MEDIA_MAX_FILES", "2")
+        run = flightlog.init(project="m")
+    else:
+        run = flightlog.init(project="m", settings={"media_max_files": 2})
+    for i in range(5):
+        run.log({"img": flightlog.Image(np.full((4, 4), i, np.uint8)), "i": i})
+    run.finish()
+    got = rows(api, run)
+    assert [r["i"] for r in got] == [0, 1, 2, 3, 4]
+    assert [r["img"].dropped for r in got] == [None, None] + ["media budget spent"] * 3
+    assert len(media_files(run)) == 2
+    with pytest.raises(FileNotFoundError, match="not stored: media budget spent"):
+        got[4]["img"].load()
+    err = capfd.readouterr().err
+    assert err.count("media budget is spent") == 1 and "FLIGHTLOG_MEDIA_MAX_FILES" in err
+
+
+def test_the_byte_budget_counts_stored_bytes(api: flightlog.Api) -> None:
+    run = flightlog.init(project="m", settings={"media_max_bytes": 1})
+    run.log({"page": flightlog.Html("<p>too big for one byte</p>")})
+    run.finish()
+    (row,) = rows(api, run)
+    assert row["page"].dropped == "media budget spent" and media_files(run) == []
+
+
+def test_a_bad_media_budget_setting_is_refused_by_init() -> None:
+    with pytest.raises(flightlog.UsageError, match="media_max_files"):
+        flightlog.init(project="m", settings={"media_max_files": -1})
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (lambda: flightlog.Image(np.zeros((5, 5, 7))), "shape \\(5, 5, 7\\) is not HW, HWC or CHW"),
+        (lambda: flightlog.Image(np.zeros((2, 4, 4, 3))), "log a batch as a list"),
+        (lambda: flightlog.Image(np.full((4, 4), np.nan)), "NaN or infinite"),
+        (lambda: flightlog.Image(object()), "expected numbers"),
+        (lambda: flightlog.Image("missing.png"), "cannot read image file 'missing.png'"),
+        (lambda: flightlog.Image(np.zeros((0, 4))), "empty"),
+        (lambda: flightlog.Audio(np.zeros(10)), "needs sample_rate="),
+        (lambda: flightlog.Audio(np.full(10, 3.0), sample_rate=8000), "must lie in \\[-1, 1\\]"),
+        (lambda: flightlog.Video(np.zeros((4, 4, 4))), "T×C×H×W"),
+        (lambda: flightlog.Table(columns=["a", "b"], data=[[1]]), "1 cells for 2 columns"),
+        (lambda: flightlog.Html(42), "Html takes a string"),
+        (lambda: flightlog.Object3D(np.zeros((3, 3))), "does not store Object3D"),
+        (lambda: [flightlog.Image(np.zeros((2, 2))), 3], "a list of media holds a int"),
+        (
+            lambda: flightlog.plot.line(flightlog.Table(columns=["x"], data=[[1]]), "x", "y"),
+            "no column 'y'",
+        ),
+    ],
+)
+def test_a_bad_media_object_is_one_warning_naming_the_key_and_the_row_is_kept(
+    api: flightlog.Api, value, message: str
+) -> None:
+    run = flightlog.init(project="m")
+    with pytest.warns(RuntimeWarning, match=f"'samples.bad' is left out: .*{message}"):
+        run.log({"samples": {"bad": value()}, "loss": 0.5})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per key
+        run.log({"samples": {"bad": value()}, "loss": 0.25})
+    run.finish()
+    got = rows(api, run)
+    assert [r["loss"] for r in got] == [0.5, 0.25]
+    assert all("samples/bad" not in r and "samples.bad" not in r for r in got)
+
+
+def test_an_unknown_value_type_is_still_a_type_error_naming_the_key() -> None:
+    run = flightlog.init(project="m")
+    with pytest.raises(TypeError, match="'thing' has type object"):
+        run.log({"thing": object()})
+
+
+def test_media_encoded_on_the_writer_side_are_in_the_summary(api: flightlog.Api) -> None:
+    run = flightlog.init(project="m")
+    run.log({"img": flightlog.Image(np.zeros((3, 5), np.uint8))})
+    run.finish()
+    ref = api.run(run.path).summary_metrics["img"]
+    assert ref["_type"] == "image-file" and (ref["width"], ref["height"]) == (5, 3)
+    assert not isinstance(ref, MediaRef) or ref.file().is_file()
+
+
+def test_every_media_file_is_fsynced_before_the_row_naming_it_is_written(
+    api: flightlog.Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flightlog.media import _sink
+    from flightlog.store.takeover import HeldSegment
+
+    events: list[tuple[str, str]] = []
+    fsync, write = _sink._fsync_file, HeldSegment.write
+
+    def fsync_spy(path: Path) -> None:
+        fsync(path)
+        events.append(("fsync", path.name))
+
+    def write_spy(self: HeldSegment, batch) -> None:
+        for text in batch.column("text").to_pylist():
+            if text and '"sha256"' in text:
+                events.append(("write", text))
+        write(self, batch)
+
+    monkeypatch.setattr(_sink, "_fsync_file", fsync_spy)
+    monkeypatch.setattr(HeldSegment, "write", write_spy)
+    run = flightlog.init(project="m")
+    for i in range(20):
+        run.log({"img": flightlog.Image(np.full((4, 4), i, np.uint8)), "i": i})
+    run.finish()
+    refs = [r["img"] for r in rows(api, run)]
+    assert len(refs) == 20
+    for ref in refs:
+        synced = events.index(("fsync", ref["sha256"]))
+        written = next(
+            i for i, (what, text) in enumerate(events) if what == "write" and ref["sha256"] in text
+        )
+        assert synced < written

@@ -1,0 +1,224 @@
+"""The media pane: the images, tables, audio, video and HTML a run logged, one panel per key.
+
+    pane = MediaPane(root, "project/run_id")   # a self-contained widget: mount it anywhere
+    pane.show_step(120)                        # every key at its last value at or before 120
+
+Images are drawn by textual-image, which picks the best protocol the terminal has (Kitty
+graphics, Sixel) and falls back to Unicode half blocks (always inside tmux or screen: see
+tui/image_support.py). It asks the terminal when it is imported, before Textual takes the
+terminal over: this module imports it at load time, and tui/run_screen.py imports this one.
+Tables are a sortable DataTable; audio, video and HTML are listed with their metadata, and
+`v` opens the file with the system viewer (xdg-open / open) when there is one. Everything
+read from the store is shown escaped: a caption cannot send escape codes to the terminal.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widget import Widget
+from textual.widgets import DataTable, OptionList, Static
+from textual.widgets.option_list import Option
+
+from flightlog.store.media_load import LoadedTable
+from flightlog.store.media_ref import MediaRef
+from flightlog.store.text import safe
+
+from .image_support import ImageWidget
+from .media_data import MediaKey, describe, load_content, load_media
+from .workers import deliver
+
+#: where files are copied (named with their format's suffix) for the system viewer
+OPEN_DIR = Path(tempfile.gettempdir()) / "flightlog-media"
+
+
+class MediaPane(Widget):
+    """A run's logged media. `root` is the store root, `run_key` "project/run_id"; it loads
+    when mounted (and on `reload()`). Keys: `,` / `.` step back / forward through the
+    selected key's steps, `v` opens the file with the system viewer."""
+
+    DEFAULT_CSS = """
+    MediaPane { height: 1fr; }
+    MediaPane #media-keys { width: 32; height: 1fr; }
+    MediaPane #media-view { width: 1fr; height: 1fr; }
+    MediaPane #media-info { height: auto; padding: 0 1; }
+    MediaPane #media-body { height: 1fr; }
+    MediaPane #media-body ImageWidget, MediaPane #media-body Image { width: auto; height: auto; }
+    """
+
+    BINDINGS: ClassVar = [
+        Binding("comma", "step(-1)", "◂ step", tooltip="this key's previous logged step"),
+        Binding("full_stop", "step(1)", "step ▸", tooltip="this key's next logged step"),
+        Binding("v", "open", "Open", tooltip="open the file with the system viewer"),
+    ]
+
+    def __init__(self, root: Path, run_key: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.root, self.run_key = root, run_key
+        self.keys: dict[str, MediaKey] = {}
+        self.positions: dict[str, int] = {}  # per key: the index of the value shown
+        self.selected: str | None = None
+        self.shown: tuple[str, int] | None = None  # what the body holds now
+        self.loaded = False
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield OptionList(id="media-keys")
+            with Vertical(id="media-view"):
+                yield Static("loading media…", id="media-info")
+                yield VerticalScroll(id="media-body")
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    # -- public ----------------------------------------------------------------------------
+    def reload(self) -> None:
+        self._load()
+
+    def show_step(self, step: int) -> None:
+        """Show every key at its last value logged at or before `step`."""
+        self.positions = {k: m.index_at(step) for k, m in self.keys.items()}
+        self._show()
+
+    def current(self) -> MediaRef | None:
+        """The reference on show (None before loading, or when the run has no media)."""
+        if self.selected is None:
+            return None
+        return self.keys[self.selected].refs[self.positions[self.selected]]
+
+    # -- loading ---------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="media-keys", exit_on_error=False)
+    def _load(self) -> None:
+        deliver(self.screen, self._fill, load_media(self.root, self.run_key))
+
+    def _fill(self, keys: list[MediaKey]) -> None:
+        self.keys = {m.key: m for m in keys}
+        for k, m in self.keys.items():
+            self.positions.setdefault(k, len(m.refs) - 1)
+        options = self.query_one("#media-keys", OptionList)
+        options.clear_options()
+        options.add_options(
+            [
+                Option(Text(f"{safe(m.key)}  {m.kind.removesuffix('-file')} ×{len(m.refs)}"), m.key)
+                for m in keys
+            ]
+        )
+        self.loaded = True
+        if not keys:
+            self.query_one("#media-info", Static).update(
+                "this run logged no media (log flightlog.Image, Table, Audio, Video or Html)"
+            )
+            return
+        index = list(self.keys).index(self.selected) if self.selected in self.keys else 0
+        options.highlighted = index
+        self.selected = keys[index].key
+        self._show()
+
+    @on(OptionList.OptionHighlighted, "#media-keys")
+    def _key_chosen(self, event: OptionList.OptionHighlighted) -> None:
+        self.selected = str(event.option.id)
+        self._show()
+
+    # -- showing ---------------------------------------------------------------------------
+    def _show(self) -> None:
+        ref = self.current()
+        if ref is None or self.selected is None:
+            return
+        m, i = self.keys[self.selected], self.positions[self.selected]
+        info = (
+            f"{safe(m.key)} · step {m.steps[i]} ({i + 1} of {len(m.steps)}) · {safe(describe(ref))}"
+        )
+        self.query_one("#media-info", Static).update(Text(info))
+        if self.shown != (m.key, i):
+            self.shown = (m.key, i)
+            self._load_body(ref, (m.key, i))
+
+    @work(thread=True, exclusive=True, group="media-body", exit_on_error=False)
+    def _load_body(self, ref: MediaRef, which: tuple[str, int]) -> None:
+        deliver(self.screen, self._fill_body, ref, load_content(ref), which)
+
+    async def _fill_body(self, ref: MediaRef, content: Any, which: tuple[str, int]) -> None:
+        if which != self.shown:
+            return  # the user moved on while this loaded
+        body = self.query_one("#media-body", VerticalScroll)
+        await body.remove_children()
+        if isinstance(content, list):
+            await body.mount(Horizontal(*(ImageWidget(im) for im in content)))
+        elif isinstance(content, LoadedTable):
+            await body.mount(_table(content))
+        else:
+            note = (
+                content if isinstance(content, str) else "press v to open it with the system viewer"
+            )
+            await body.mount(Static(Text(safe(note))))
+
+    def action_step(self, delta: int) -> None:
+        if self.selected is None:
+            return
+        last = len(self.keys[self.selected].refs) - 1
+        self.positions[self.selected] = min(max(self.positions[self.selected] + delta, 0), last)
+        self._show()
+
+    def action_open(self) -> None:
+        ref = self.current()
+        if ref is None:
+            return
+        try:
+            path = ref.export(OPEN_DIR)
+        except OSError as e:
+            self.notify(safe(f"cannot open: {e}"), severity="error", markup=False)
+            return
+        viewer = shutil.which("open" if sys.platform == "darwin" else "xdg-open")
+        if viewer is None:
+            self.notify(safe(f"no system viewer here; the file is {path}"), markup=False)
+            return
+        subprocess.Popen(
+            [viewer, str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.notify(safe(f"opened {path}"), markup=False)
+
+
+class _SortedTable(DataTable[Text]):
+    """A logged table: a click (or enter) on a header sorts by that column, again reverses."""
+
+    sorted_by: tuple[Any, bool] | None = None
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        reverse = self.sorted_by == (event.column_key, False)
+        self.sort(event.column_key, key=_sort_key, reverse=reverse)
+        self.sorted_by = (event.column_key, reverse)
+
+
+def _sort_key(cell: Text) -> tuple[int, float, str]:
+    text = cell.plain
+    try:
+        return (0, float(text), "")
+    except ValueError:
+        return (1, 0.0, text)
+
+
+def _table(table: LoadedTable) -> DataTable[Text]:
+    view = _SortedTable(zebra_stripes=True, cursor_type="row", id="media-table")
+    view.add_columns(*(Text(safe(c)) for c in table.columns))
+    view.add_rows([[Text(_cell(c)) for c in row] for row in table.data])
+    return view
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, MediaRef):
+        return safe(describe(value))
+    return "" if value is None else safe(str(value))
