@@ -9,6 +9,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flightlog.store.text import safe
+
+DB_HELP = (
+    "the accounts and run catalog: postgresql://USER@HOST/NAME (several replicas), "
+    "default the SQLite file in --root"
+)
+
 if TYPE_CHECKING:
     from flightlog.sync.accounts import Accounts
     from flightlog.sync.limits import ServerLimits
@@ -17,6 +24,7 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     root = argparse.ArgumentParser(add_help=False)
     root.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS, help="the server's store")
+    root.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=DB_HELP)
     p = sub.add_parser(
         "server",
         help="run the self-hosted server, or manage its users, teams, keys and projects",
@@ -25,6 +33,22 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "flightlog server key create alice --root /srv/flightlog",
     )
     p.add_argument("--root", metavar="DIR", help="the server's store (required)")
+    p.add_argument("--db", metavar="URL", help=DB_HELP)
+    p.add_argument(
+        "--db-pool",
+        type=int,
+        default=8,
+        metavar="N",
+        help="PostgreSQL connections this process may hold (default 8)",
+    )
+    p.add_argument(
+        "--store",
+        metavar="URI",
+        help="keep segments in object storage: s3://BUCKET/PREFIX (endpoint, region and "
+        "credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, "
+        "AWS_SECRET_ACCESS_KEY or ~/.aws) or file:///DIR; --root is then this process's "
+        "scratch and read cache",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     from flightlog.sync.limits import FLAGS, flag_default
@@ -53,6 +77,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     # (group, action, help, arguments after the command in the example, handler, positional)
     for group, action, help_, example, func, positional in (
         ("user", "add", "add a user", "alice", cmd_user_add, "name"),
+        ("user", "list", "list users, their teams and how many keys", "", cmd_user_list, None),
+        (
+            "user",
+            "remove",
+            "remove a user with their keys and memberships",
+            "alice",
+            cmd_user_remove,
+            "name",
+        ),
         (
             "team",
             "add",
@@ -61,7 +94,17 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
             cmd_team_add,
             "name",
         ),
+        ("team", "list", "list teams and their members", "", cmd_team_list, None),
+        (
+            "team",
+            "remove-member",
+            "remove members from a team",
+            "vision --member bob",
+            cmd_team_remove_member,
+            "name",
+        ),
         ("key", "create", "create a key (printed once)", "alice", cmd_key_create, "user"),
+        ("key", "list", "list keys by prefix (never a key)", "[USER]", cmd_key_list, "user?"),
         ("key", "revoke", "revoke every key of a user", "alice", cmd_key_revoke, "user"),
         (
             "project",
@@ -77,11 +120,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
             action,
             parents=[root],
             help=help_,
-            description=f"Example: flightlog server {group} {action} {example} --root DIR",
+            description=f"Example: flightlog server {group} {action} {example} --root DIR "
+            "(or --db postgresql://...)",
         )
         if positional == "project":
             a.add_argument("project", metavar="ENTITY/PROJECT")
             a.add_argument("--visibility", choices=["private", "open"], required=True)
+        elif positional == "user?":
+            a.add_argument("user", nargs="?")
         elif positional:
             a.add_argument(positional)
         if group == "team":
@@ -98,9 +144,10 @@ def _limits(args: argparse.Namespace) -> ServerLimits:
 def _accounts(args: argparse.Namespace) -> Accounts:
     from flightlog.sync.accounts import Accounts
 
-    if not args.root:
-        raise ValueError("pass --root DIR: the server's directory")
-    return Accounts(Path(args.root))
+    root, db = getattr(args, "root", None), getattr(args, "db", None)
+    if not root and not db:
+        raise ValueError("pass --root DIR (the server's directory) or --db postgresql://...")
+    return Accounts(Path(root) if root else None, db)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -114,7 +161,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"(API at /api/v1, docs at /docs)",
         flush=True,
     )
-    serve(Path(args.root), args.host, args.port, limits)
+    serve(
+        Path(args.root),
+        args.host,
+        args.port,
+        limits,
+        db=args.db,
+        store=args.store,
+        pool=args.db_pool,
+    )
     return 0
 
 
@@ -173,4 +228,45 @@ def cmd_project_list(args: argparse.Namespace) -> int:
     for name, kind in acc.entities():
         projects = ", ".join(f"{p} ({v})" for p, v in acc.projects(name)) or "no projects"
         print(f"{kind} {name}: {projects}")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    for name, teams, keys in _accounts(args).users():
+        print(f"{safe(name)}  teams: {safe(', '.join(teams)) or '-'}  keys: {keys}")
+    return 0
+
+
+def cmd_user_remove(args: argparse.Namespace) -> int:
+    n = _accounts(args).remove_user(args.name)
+    print(
+        f"user {args.name} removed, with {n} key(s) and their team memberships; "
+        "their runs stay in the store"
+    )
+    return 0
+
+
+def cmd_team_list(args: argparse.Namespace) -> int:
+    for name, members in _accounts(args).teams():
+        print(f"{safe(name)}  members: {safe(', '.join(members)) or '-'}")
+    return 0
+
+
+def cmd_team_remove_member(args: argparse.Namespace) -> int:
+    if not args.member:
+        raise ValueError("name the members to remove: --member USER")
+    acc = _accounts(args)
+    for user in args.member:
+        acc.remove_member(args.name, user)
+    print(f"team {args.name}: removed {', '.join(args.member)}")
+    return 0
+
+
+def cmd_key_list(args: argparse.Namespace) -> int:
+    """Key prefixes only: the server never stored more of a key than its hash and these."""
+    import time
+
+    for user, prefix, created in _accounts(args).keys(args.user):
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if created else "-"
+        print(f"{safe(user)}  {safe(prefix)}...  created {when}")
     return 0
