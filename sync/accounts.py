@@ -59,12 +59,17 @@ class Accounts:
     (a URL). One transaction per method."""
 
     def __init__(
-        self, root: Path | str | None = None, db: str | None = None, *, driver: Driver | None = None
+        self,
+        root: Path | str | None = None,
+        db: str | None = None,
+        *,
+        driver: Driver | None = None,
+        pool: int = 8,
     ) -> None:
         if driver is None:
             if root is None and db is None:
                 raise ValueError("accounts need --root DIR or --db postgresql://...")
-            driver = connect(db, root or ".", filename=ACCOUNTS_FILE)
+            driver = connect(db, root or ".", pool=pool, filename=ACCOUNTS_FILE)
         self.driver = driver
         upgrade(driver)
 

@@ -12,6 +12,7 @@ leaves nothing behind and a stored one always reads back.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import threading
@@ -24,6 +25,7 @@ from flightlog.store.layout import (
     SegmentName,
     check_name,
     check_run_id,
+    iter_run_dirs,
     parse_segment_name,
 )
 from flightlog.store.segments import list_segments, sealed_twin
@@ -193,6 +195,22 @@ class ReceivingStore:
             tmp.replace(directory / name)
         fsync_dir(directory)
         return True
+
+    # -- what a replica on a shared store does differently (shared_store.py) --------------
+    def readable(self, entity: str, project: str, run_id: str) -> RunPaths:
+        """The run's directory to read run.json and writer states from: where it is."""
+        return self.paths(entity, project, run_id)
+
+    def fetch_segments(self, entity: str, project: str, run_id: str) -> None:
+        """Nothing to fetch: every stored segment is on this disk."""
+
+    def run_ids(self, entity: str, project: str) -> list[str]:
+        return [p.dir.name for p in iter_run_dirs(self.root, project_dir_name(entity, project))]
+
+    def check(self) -> None:
+        """Raise unless the store can be written (the health check)."""
+        if not os.access(self.uploads, os.W_OK):
+            raise OSError(f"{self.uploads} is not writable")
 
 
 def public_meta(meta: dict[str, Any], member: bool) -> dict[str, Any]:

@@ -17,8 +17,17 @@ from typing import Any
 from .limits import ServerLimits
 
 
-def serve(root: Path | str, host: str, port: int, limits: ServerLimits | None = None) -> None:
-    """Run the server in the foreground until interrupted."""
+def serve(
+    root: Path | str,
+    host: str,
+    port: int,
+    limits: ServerLimits | None = None,
+    *,
+    db: str | None = None,
+    store: str | None = None,
+    pool: int = 8,
+) -> None:
+    """Run the server in the foreground until interrupted (`db`, `store`: see create_app)."""
     import uvicorn
 
     from .server import create_app
@@ -28,7 +37,7 @@ def serve(root: Path | str, host: str, port: int, limits: ServerLimits | None = 
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.getLogger("flightlog.server").addHandler(handler)
     config = uvicorn.Config(
-        create_app(root, limits),
+        create_app(root, limits, db=db, store_uri=store, pool=pool),
         host=host,
         port=port,
         log_level="warning",

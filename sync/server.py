@@ -22,23 +22,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flightlog import __version__
 from flightlog.store.atomic import dumps
-from flightlog.store.layout import iter_run_dirs
 from flightlog.store.reader import StoredRun
 
 from .accounts import Access, Accounts
 from .bodies import body_to_file, read_body
+from .db.catalog import Catalog
 from .limits import ServerLimits
+from .ops import install_ops
 from .receive import (
     STREAMS,
-    ReceivingStore,
     Refused,
     check_names,
     check_segment_name,
     parse_meta_body,
-    project_dir_name,
     public_meta,
 )
 from .run_reads import RunReader, decode_cursor
+from .shared_store import open_store
 
 API = "/api/v1"
 #: the run.json fields a listing gives (plus state and summary)
@@ -47,11 +47,19 @@ log = logging.getLogger("flightlog.server")
 T = TypeVar("T")
 
 
-def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
-    """The ASGI app serving the store at `root` (accounts in `root/accounts.sqlite`)."""
+def create_app(
+    root: Path | str,
+    limits: ServerLimits | None = None,
+    *,
+    db: str | None = None,
+    store_uri: str | None = None,
+    pool: int = 8,
+) -> FastAPI:
+    """The ASGI app serving the store at `root` (accounts in `root/accounts.sqlite`), or with
+    `db` and `store_uri` a replica on a shared database and object store (shared_store.py)."""
     limits = limits or ServerLimits()
-    accounts = Accounts(root)
-    store = ReceivingStore(root, limits)
+    accounts = Accounts(root, db, pool=pool)
+    store = open_store(root, limits, store_uri, Catalog(accounts.driver))
     reads = anyio.CapacityLimiter(limits.concurrent_reads)
     checks = anyio.CapacityLimiter(limits.concurrent_checks)
     app = FastAPI(
@@ -59,6 +67,7 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
         version=__version__,
         description="Receives sealed run segments from `flightlog sync` and serves runs.",
     )
+    install_ops(app, accounts.driver, store)
 
     @app.exception_handler(Refused)
     async def _refused(request: Request, e: Refused) -> JSONResponse:
@@ -124,7 +133,7 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
         return a
 
     def load_run(entity: str, project: str, run_id: str) -> StoredRun:
-        run = StoredRun.load(store.paths(entity, project, run_id))
+        run = StoredRun.load(store.readable(entity, project, run_id))
         if run is None:
             raise Refused(f"no run {entity}/{project}/{run_id}", "run_not_found", 404)
         return run
@@ -133,6 +142,7 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
         if stream not in STREAMS:
             raise Refused("stream is 'history' or 'system'", "invalid")
         run = load_run(entity, project, run_id)
+        store.fetch_segments(entity, project, run_id)
         created = run.meta.get("created_at")
         return RunReader(
             run.paths,
@@ -185,18 +195,14 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
         a = access(who, entity, project, write=False)
         in_range("limit", limit, 1, limits.list_runs)
         _bounded("after", after)
-        names = sorted(
-            p.dir.name
-            for p in iter_run_dirs(store.root, project_dir_name(entity, project))
-            if p.dir.name > after
-        )
+        names = sorted(i for i in store.run_ids(entity, project) if i > after)
         page, more = names[:limit], len(names) > limit
 
         def body() -> Iterator[bytes]:
             yield dumps({"entity": entity, "project": project}, indent=None)[:-1] + b', "runs": ['
             first = True
             for run_id in page:
-                run = StoredRun.load(store.paths(entity, project, run_id))
+                run = StoredRun.load(store.readable(entity, project, run_id))
                 if run is None:
                     continue
                 item = {k: run.meta.get(k) for k in LIST_FIELDS}
@@ -273,7 +279,7 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
         wanted = key_list(keys)
         in_range("limit", limit, 1, limits.page_rows)
         after = decode_cursor(_bounded("cursor", cursor)) if cursor else None
-        r = reader(entity, project, run_id, stream)
+        r = await anyio.to_thread.run_sync(reader, entity, project, run_id, stream)
         if format == "arrow":
             return StreamingResponse(
                 r.arrow_stream(wanted), media_type="application/vnd.apache.arrow.stream"
@@ -297,7 +303,7 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
         access(who, entity, project, run_id, write=False)
         wanted = key_list(keys) or []
         in_range("buckets", buckets, 1, limits.chart_buckets)
-        r = reader(entity, project, run_id, stream)
+        r = await anyio.to_thread.run_sync(reader, entity, project, run_id, stream)
         table = await limited(reads, r.chart, wanted, buckets, _bounded("x", x))
         return _json({"buckets": table.drop_columns(["run_key"]).to_pylist(), "skipped": r.skipped})
 
