@@ -148,7 +148,10 @@ class ObjectStore:
         return dest
 
     def check(self) -> None:
-        """Raise unless the store answers (the health check): list the prefix."""
+        """Raise unless the store answers and its bucket (or directory) exists."""
+        top = self.base if self.local else self.base.split("/", 1)[0]
+        if self.fs.get_file_info(top).type == pafs.FileType.NotFound:
+            raise StoreError(f"{self.uri}: {top} does not exist")
         self.fs.get_file_info(pafs.FileSelector(self.base, allow_not_found=True))
 
 

@@ -1,6 +1,7 @@
 """Accounts, the run catalog and the admin CLI on both database backends: the embedded SQLite
 file and a real PostgreSQL (tests/scale_services.py)."""
 
+# ruff: noqa: F811 - the services' fixtures are imported, then named as parameters
 from __future__ import annotations
 
 import sqlite3
@@ -118,7 +119,7 @@ def test_an_accounts_file_from_before_versioning_is_adopted(tmp_path: Path) -> N
     assert version(acc.driver) == LATEST
 
 
-def test_replicas_starting_together_migrate_the_database_once(pg_url: str) -> None:  # noqa: F811
+def test_replicas_starting_together_migrate_the_database_once(pg_url: str) -> None:
     drivers = [connect(pg_url, ".", filename="-", pool=1) for _ in range(4)]
     applied: list[list[int]] = []
     barrier = threading.Barrier(len(drivers))
