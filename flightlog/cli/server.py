@@ -74,6 +74,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
             ("project", "projects"),
         )
     }
+    m = admin.add_parser(
+        "migrate",
+        parents=[root],
+        help="copy this server's accounts, runs and segments to PostgreSQL and a bucket",
+        description="Resumable: run it again after an interruption; what is there is "
+        "skipped. Example: flightlog server migrate --root /srv/flightlog "
+        "--db postgresql://flightlog@db/flightlog --store s3://team-runs/flightlog",
+    )
+    m.add_argument(
+        "--store", metavar="URI", required=True, help="s3://BUCKET/PREFIX or file:///DIR"
+    )
+    m.set_defaults(func=cmd_migrate)
     # (group, action, help, arguments after the command in the example, handler, positional)
     for group, action, help_, example, func, positional in (
         ("user", "add", "add a user", "alice", cmd_user_add, "name"),
@@ -269,4 +281,48 @@ def cmd_key_list(args: argparse.Namespace) -> int:
     for user, prefix, created in _accounts(args).keys(args.user):
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if created else "-"
         print(f"{safe(user)}  {safe(prefix)}...  created {when}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """SQLite + --root into --db + --store, with a progress bar; resumable."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from flightlog.sync.accounts import Accounts
+    from flightlog.sync.migrate_store import migrate
+    from flightlog.sync.objstore import ObjectStore
+
+    root = getattr(args, "root", None)
+    if not root or not (Path(root) / "runs").is_dir():
+        raise ValueError("pass --root DIR: the server directory to migrate from (it has runs/)")
+    target = Accounts(Path(root), getattr(args, "db", None))
+    objects = ObjectStore.from_uri(args.store)
+    objects.check()
+    with Progress(
+        TextColumn("segments {task.fields[done]:,}/{task.fields[of]:,}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("migrate", total=None, done=0, of=0)
+
+        def plan(n: int, size: int) -> None:
+            bar.update(task, total=size, of=n)
+
+        def done(size: int) -> None:
+            bar.update(task, advance=size, done=bar.tasks[0].fields["done"] + 1)
+
+        r = migrate(Path(root), target, objects, plan, done)
+    print(
+        f"migrated {r.runs} run(s) to {target.driver.where} and {args.store}: "
+        f"{r.segments} segment(s) copied ({r.bytes / 1e6:.1f} MB), {r.skipped} already there"
+    )
+    if r.damaged:
+        print(
+            f"{len(r.damaged)} damaged segment(s) left behind (flightlog doctor --root "
+            f"{shlex.quote(str(root))} lists them): {', '.join(r.damaged[:5])}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
