@@ -32,20 +32,10 @@ from tests.scale_services import (  # noqa: F401 - fixtures
     s3server,
 )
 from tests.servers import segment_file, tidy_table
+from tests.test_sync_agent import TRAIN  # a run that seals a segment every `rows` steps
 
 pytestmark = pytest.mark.slow
 
-TRAIN = """
-import time, flightlog
-settings = {{"segment_rows": {rows}, "flush_interval": 0.01}}  # a segment per pause
-run = flightlog.init(project="p", mode="offline", settings=settings)
-print(run.id, flush=True)
-for i in range({steps}):
-    run.log({{"loss": 1.0 / (i + 1), "i": i}})
-    if i % {rows} == {rows} - 1:
-        time.sleep(0.03)
-run.finish()
-"""
 SEGMENT_KEY = re.compile(
     r"^flightlog/segments/stream=(history|system)/entity=alice/project=p/run_id=\w+/"
     r"[a-z0-9]+-\d{6}-[0-9a-f]{64}\.parquet$"
@@ -89,7 +79,7 @@ def wait_until(cond: Callable[[], object], timeout: float, what: str) -> None:
 
 
 def train(rows: int, steps: int) -> str:
-    r = python_script(TRAIN.format(rows=rows, steps=steps), timeout=300)
+    r = python_script(TRAIN.format(rows=rows, steps=steps, pause=0.03), timeout=300)
     assert r.returncode == 0, r.stderr
     return r.stdout.strip()
 

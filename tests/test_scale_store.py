@@ -85,3 +85,18 @@ def test_segments_form_a_hive_table_duckdb_and_pyarrow_read(
 def test_an_unknown_store_names_the_forms_it_takes() -> None:
     with pytest.raises(ValueError, match="use s3://BUCKET/PREFIX or file:///DIR"):
         ObjectStore.from_uri("gs://bucket/x")
+
+
+def test_a_one_machine_server_answers_health_and_metrics_too(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from flightlog.sync.server import create_app
+
+    with TestClient(create_app(tmp_path / "server")) as c:
+        health = c.get("/healthz")
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        assert c.get("/api/v1/whoami").status_code == 401
+        text = c.get("/metrics").text
+    # one series per route template, never per raw path
+    assert 'flightlog_requests_total{method="GET",route="/api/v1/whoami",status="401"} 1.0' in text
+    assert 'flightlog_db_connections{state="open"}' in text

@@ -169,7 +169,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     limits = _limits(args)
     print(
-        f"flightlog server on http://{args.host}:{args.port} storing into {args.root} "
+        f"flightlog server on http://{args.host}:{args.port} storing into "
+        f"{args.store or args.root} "
         f"(API at /api/v1, docs at /docs)",
         flush=True,
     )
