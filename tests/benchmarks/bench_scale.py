@@ -63,43 +63,48 @@ def postgres_pids(pg: Postgres) -> list[int]:
     return [pid]
 
 
+async def create_run(c: httpx.AsyncClient, run: str) -> None:
+    """The node's run, retried with the agent's capped backoff (a full replica answers 503)."""
+    for attempt in range(30):
+        try:
+            r = await c.put(f"/runs/bench/sim/{run}", json={"meta": {"id": run}, "writers": []})
+            if r.status_code < 300:
+                return
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(min(8.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0))
+    raise RuntimeError(f"run {run} could not be created")
+
+
 async def node(
-    i: int,
-    urls: list[str],
-    key: str,
+    c: httpx.AsyncClient,
+    run: str,
     bodies: list[tuple[str, bytes]],
     interval: float,
-    start: float,
     stop: float,
     out: dict[str, list],
 ) -> None:
-    url = urls[i % len(urls)]
-    run = f"n{i:05d}"
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=f"{url}/api/v1", headers=headers, timeout=60) as c:
-        r = await c.put(f"/runs/bench/sim/{run}", json={"meta": {"id": run}, "writers": []})
-        if r.status_code >= 300:
-            out["errors"].append(r.status_code)
-            return
-        await asyncio.sleep(max(0.0, start - time.monotonic()) + random.random() * interval)
-        seq = 0
-        while time.monotonic() < stop and seq < len(bodies):
-            name, body = bodies[seq]
-            t = time.monotonic()
-            try:
-                r = await c.put(f"/runs/bench/sim/{run}/segments/history/{name}", content=body)
-                ok = r.status_code in (200, 201)
-            except httpx.HTTPError:
-                ok = False
-            took = time.monotonic() - t
-            if time.monotonic() > stop:
-                break  # finished after the window: not counted
-            if ok:
-                out["latency"].append(took)
-            else:
-                out["errors"].append(took)
+    """One segment every `interval` s (or at once after a slow upload); a refused or failed
+    upload is counted and sent again after the interval, as the agent does."""
+    await asyncio.sleep(random.random() * interval)
+    seq = 0
+    while time.monotonic() < stop and seq < len(bodies):
+        name, body = bodies[seq]
+        t = time.monotonic()
+        try:
+            r = await c.put(f"/runs/bench/sim/{run}/segments/history/{name}", content=body)
+            ok = r.status_code in (200, 201)
+        except httpx.HTTPError:
+            ok = False
+        took = time.monotonic() - t
+        if time.monotonic() > stop:
+            break  # finished after the window: not counted
+        if ok:
+            out["latency"].append(took)
             seq += 1
-            await asyncio.sleep(max(0.0, interval * random.uniform(0.8, 1.2) - took))
+        else:
+            out["errors"].append(took)
+        await asyncio.sleep(max(0.0, interval * random.uniform(0.8, 1.2) - took))
 
 
 def sample_connections(pg: Postgres, db: str, stop: threading.Event, seen: list[int]) -> None:
@@ -135,18 +140,37 @@ def one(
     sampler = threading.Thread(target=sample_connections, args=(pg, db, stop_sampling, conns))
     sampler.start()
     try:
-        start = time.monotonic() + 5 + nodes / 200  # every node's run created first
-        stop = start + seconds
+        urls = [s.url for s in servers]
+        headers = {"Authorization": f"Bearer {key}"}
+
+        async def all_nodes() -> tuple[float, float, float]:
+            clients = [
+                httpx.AsyncClient(
+                    base_url=f"{urls[i % len(urls)]}/api/v1", headers=headers, timeout=60
+                )
+                for i in range(nodes)
+            ]
+            try:
+                await asyncio.gather(*(create_run(c, f"n{i:05d}") for i, c in enumerate(clients)))
+                watched = [s.pid for s in servers]
+                cpu0 = (
+                    cpu_seconds(watched),
+                    cpu_seconds(postgres_pids(pg)),
+                    cpu_seconds([s3.proc.pid]),
+                )
+                start = time.monotonic()
+                await asyncio.gather(
+                    *(
+                        node(c, f"n{i:05d}", bodies, interval, start + seconds, out)
+                        for i, c in enumerate(clients)
+                    )
+                )
+                return cpu0
+            finally:
+                await asyncio.gather(*(c.aclose() for c in clients))
+
+        cpu0 = asyncio.run(all_nodes())
         watched = [s.pid for s in servers]
-        cpu0 = (cpu_seconds(watched), cpu_seconds(postgres_pids(pg)), cpu_seconds([s3.proc.pid]))
-
-        async def all_nodes() -> None:
-            urls = [s.url for s in servers]
-            await asyncio.gather(
-                *(node(i, urls, key, bodies, interval, start, stop, out) for i in range(nodes))
-            )
-
-        asyncio.run(all_nodes())
         cpu1 = (cpu_seconds(watched), cpu_seconds(postgres_pids(pg)), cpu_seconds([s3.proc.pid]))
     finally:
         stop_sampling.set()
