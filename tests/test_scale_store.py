@@ -100,3 +100,37 @@ def test_a_one_machine_server_answers_health_and_metrics_too(tmp_path: Path) -> 
     # one series per route template, never per raw path
     assert 'flightlog_requests_total{method="GET",route="/api/v1/whoami",status="401"} 1.0' in text
     assert 'flightlog_db_connections{state="open"}' in text
+
+
+def test_one_server_on_sqlite_and_a_file_store_keeps_segments_in_the_store(
+    tmp_path: Path,
+) -> None:
+    """--store without --db: the catalog in the SQLite file, segments under the store's
+    Hive layout; answers as the plain server does (201, then 200, 409 for other content)."""
+    from fastapi.testclient import TestClient
+
+    from flightlog.sync.accounts import Accounts
+    from flightlog.sync.server import create_app
+
+    root, bucket = tmp_path / "server", tmp_path / "bucket"
+    root.mkdir()
+    acc = Accounts(root)
+    acc.add_user("alice")
+    h = {"Authorization": f"Bearer {acc.create_key('alice')}"}
+    seg = segment_file(tmp_path / "s", tidy_table(40), seq=1)
+    other = segment_file(tmp_path / "o", tidy_table(41), seq=1)
+    url = "/api/v1/runs/alice/p/r1"
+    with TestClient(create_app(root, store_uri=f"file://{bucket}")) as c:
+        assert c.put(url, json={"meta": {"id": "r1"}, "writers": []}, headers=h).status_code == 201
+        put = f"{url}/segments/history/"
+        assert c.put(put + seg.name, content=seg.read_bytes(), headers=h).status_code == 201
+        assert c.put(put + seg.name, content=seg.read_bytes(), headers=h).status_code == 200
+        r = c.put(put + other.name, content=other.read_bytes(), headers=h)
+        assert r.status_code == 409 and r.json()["error"] == "conflict"
+        assert c.get(f"{url}/segments", headers=h).json()["segments"]["history"] == [seg.name]
+        rows = c.get(f"{url}/history", params={"keys": "loss"}, headers=h).json()["rows"]
+        assert [row["loss"] for row in rows] == [float(s) for s in range(40)]
+    stored = list(bucket.rglob("*.parquet"))
+    assert [p.name for p in stored] == [seg.name]
+    assert stored[0].read_bytes() == seg.read_bytes()
+    assert "run_id=r1" in str(stored[0]) and not (root / "runs").exists()
