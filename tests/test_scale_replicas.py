@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -220,3 +221,39 @@ def test_a_replica_whose_bucket_is_gone_fails_its_health_check(
         assert r.json()["db"].startswith("ok") and "no-such-bucket" in r.json()["store"]
     finally:
         replica.stop()
+
+
+def test_a_replica_killed_in_the_middle_of_an_upload_leaves_nothing_half_stored(
+    cluster: Cluster, tmp_path: Path, s3_env: S3Server
+) -> None:
+    key = cluster.user("alice")
+    a, b = cluster.replicas
+    with client(b.url, key) as c:
+        c.put_run("alice", "p", "r1", {"id": "r1", "name": "cut"}, [])
+    seg = segment_file(tmp_path / "segs", tidy_table(20_000, keys=("loss", "acc")), seq=1)
+    body = seg.read_bytes()
+    path = f"/api/v1/runs/alice/p/r1/segments/history/{seg.name}"
+    with socket.create_connection(("127.0.0.1", a.port)) as s:
+        s.sendall(
+            f"PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[: len(body) // 2]
+        )
+        uploads = a.root / "cache" / ".uploads"
+        wait_until(
+            lambda: any(uploads.glob(".upload-*")),
+            60,
+            "replica A is receiving the body",
+        )
+        a.kill()  # kill -9 with half a segment received
+    assert s3_env.objects(cluster.store) == {}
+    with client(b.url, key) as c:
+        assert c.segments("alice", "p", "r1")["history"] == set()
+    # the client sends it again; the other replica stores it whole
+    r = httpx.put(
+        f"{b.url}{path}", content=body, headers={"Authorization": f"Bearer {key}"}, timeout=120
+    )
+    assert r.status_code == 201, r.text
+    assert list(s3_env.objects(cluster.store).values()) == [len(body)]
+    with client(b.url, key) as c:
+        assert len(c.history("alice", "p", "r1", keys=["loss"])) == 20_000
