@@ -1,12 +1,13 @@
 """A bounded simulation of scale: N nodes (async httpx clients) each sync a run of sealed
 segments for a fixed time against 1, 2 and 4 replicas sharing one real PostgreSQL and one
-S3-compatible bucket (moto's server), all on 127.0.0.1.
+S3-compatible bucket (moto's server), all on 127.0.0.1; and, as the baseline (replicas 0),
+today's single server on SQLite and a local root.
 
-    python tests/benchmarks/bench_scale.py [--nodes 1000] [--replicas 1 2 4] [--seconds 20]
+    python tests/benchmarks/bench_scale.py [--nodes 1000] [--replicas 0 1 2 4] [--seconds 20]
                                            [--interval 3]
 
 Each node is one run: it sends its metadata, then one new sealed segment (a real Parquet
-segment of 2,000 values, ~20 KB) every `interval` seconds (jittered), or at once when the last
+segment of 2,000 values, 4 KB zstd) every `interval` seconds (jittered), or at once when the last
 upload took longer - a closed loop, like the agent. Nodes reach the replicas round-robin by
 node number (what a load balancer does). Printed per replica count: segments stored per
 second, p50/p99 upload latency, errors (non-2xx, timeouts), the most database connections
@@ -36,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from flightlog.sync.accounts import Accounts
 from tests.scale_cluster import Replica
 from tests.scale_services import Postgres, S3Server
-from tests.servers import segment_file, tidy_table
+from tests.servers import LiveServer, segment_file, tidy_table
 
 SEGMENTS = 32  # distinct segment bodies, reused by every node (each under its own run)
 
@@ -128,10 +129,14 @@ def one(
 ) -> dict[str, float]:
     db = pg.new_database()
     bucket = s3.new_bucket()
-    accounts = Accounts(db=db)
+    if replicas == 0:  # the baseline: today's one server, SQLite and a local root
+        servers: list[LiveServer] = [LiveServer(tmp / "plain")]
+        accounts = servers[0].accounts
+    else:
+        accounts = Accounts(db=db)
+        servers = [Replica(tmp / f"r{replicas}-{i}", accounts, db, bucket) for i in range(replicas)]
     accounts.add_user("bench")
     key = accounts.create_key("bench")
-    servers = [Replica(tmp / f"r{replicas}-{i}", accounts, db, bucket) for i in range(replicas)]
     for s in servers:
         s.start()
     out: dict[str, list] = {"latency": [], "errors": []}
@@ -195,7 +200,13 @@ def one(
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--nodes", type=int, default=1000)
-    p.add_argument("--replicas", type=int, nargs="+", default=[1, 2, 4])
+    p.add_argument(
+        "--replicas",
+        type=int,
+        nargs="+",
+        default=[0, 1, 2, 4],
+        help="replica counts to measure; 0 is the baseline: one server on SQLite and a local root",
+    )
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--interval", type=float, default=3)
     args = p.parse_args()
@@ -220,7 +231,7 @@ def main() -> None:
         for r in args.replicas:
             m = one(pg, s3, r, args.nodes, args.seconds, args.interval, bodies, tmp)
             print(
-                f"{m['replicas']:>8}  {m['segments_s']:>10.1f}  {m['p50_ms']:>6.0f}  "
+                f"{m['replicas'] or 'plain':>8}  {m['segments_s']:>10.1f}  {m['p50_ms']:>6.0f}  "
                 f"{m['p99_ms']:>6.0f}  {m['errors']:>6}  {m['db_conns']:>8}  "
                 f"{m['cpu_replicas']:>6.1f} / {m['cpu_postgres']:.1f} / {m['cpu_s3']:.1f}",
                 flush=True,
