@@ -156,4 +156,13 @@ def open_store(
     """`--store URI`: segments in that object store; without it, under `root` as always."""
     if uri is None:
         return ReceivingStore(root, limits)
-    return SharedStore(root, limits, ObjectStore.from_uri(uri), catalog)
+    objects = ObjectStore.from_uri(uri)
+    try:
+        objects.check()  # fail at start, not at the first upload
+    except OSError as e:
+        raise ValueError(
+            f"cannot use the store {uri}: {e} - check that the bucket exists and the "
+            "AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "variables (or ~/.aws) point at it"
+        ) from None
+    return SharedStore(root, limits, objects, catalog)

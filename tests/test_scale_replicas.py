@@ -207,18 +207,33 @@ def test_a_replica_killed_mid_sync_loses_nothing(
 
 
 def test_a_replica_whose_bucket_is_gone_fails_its_health_check(
-    tmp_path: Path,
-    pg_url: str,
-    s3_env: S3Server,
+    tmp_path: Path, pg_url: str, s3_env: S3Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    import boto3
+
+    from flightlog.cli import main
     from flightlog.sync.accounts import Accounts
 
-    replica = Replica(tmp_path / "r", Accounts(db=pg_url), pg_url, "s3://no-such-bucket/x")
-    replica.start()
+    # a bucket that is not there stops the server at start, naming what to check
+    rc = main(["server", "--root", str(tmp_path / "x"), "--db", pg_url, "--store", "s3://nope/x"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "cannot use the store s3://nope/x" in err and "AWS_ENDPOINT_URL" in err
+    # one that goes away later: the load balancer is told
+    uri = s3_env.new_bucket()
+    replica = Replica(tmp_path / "r", Accounts(db=pg_url), pg_url, uri).start()
     try:
+        assert httpx.get(f"{replica.url}/healthz", timeout=30).status_code == 200
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=s3_env.endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        )
+        s3.delete_bucket(Bucket=uri[5:].split("/")[0])
         r = httpx.get(f"{replica.url}/healthz", timeout=30)
         assert r.status_code == 503
-        assert r.json()["db"].startswith("ok") and "no-such-bucket" in r.json()["store"]
+        assert r.json()["db"].startswith("ok") and "does not exist" in r.json()["store"]
     finally:
         replica.stop()
 
