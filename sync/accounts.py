@@ -1,27 +1,27 @@
-"""The server's accounts: users, teams, API keys and projects, in one SQLite file.
+"""The server's accounts: users, teams, API keys and projects, in its database (sync/db/).
 
-SQLite (not the DuckDB index) because the admin commands (`flightlog server user add`...) write
-while the server runs, and SQLite lets several processes do that safely. The file is in WAL
-mode (readers never wait for a writer) with a 30 s busy timeout, and each thread keeps its
-own connection, so the server's worker threads neither share one nor reopen it per call.
+SQLite by default (`root/accounts.sqlite`, not the DuckDB index: the admin commands write
+while the server runs, and SQLite lets several processes do that safely; WAL, a 30 s busy
+timeout, a connection per thread), PostgreSQL with `--db postgresql://...` when several
+replicas share the accounts. The SQL below is the same for both.
 Keys are stored as their sha256 only: a key is 32 random bytes, so a plain hash cannot be
-brute-forced, and a leaked accounts file gives no usable key. Users and teams share one
-namespace: entities.
+brute-forced, and a leaked accounts table gives no usable key; `keys()` lists the short
+prefix kept to tell keys apart, never a key. Users and teams share one namespace: entities.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import secrets
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+
+from .db import Driver, connect
+from .db.drivers import Conn
+from .db.schema import upgrade
 
 ACCOUNTS_FILE = "accounts.sqlite"
 KEY_PREFIX = "flk_"
@@ -29,15 +29,6 @@ VISIBILITIES = ("private", "open")
 
 #: entities are lowercase and never contain '.', which separates entity and project on disk
 _ENTITY_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entities (name TEXT PRIMARY KEY, kind TEXT NOT NULL, created REAL);
-CREATE TABLE IF NOT EXISTS members (team TEXT, user TEXT, PRIMARY KEY (team, user));
-CREATE TABLE IF NOT EXISTS keys (hash TEXT PRIMARY KEY, user TEXT NOT NULL, hint TEXT,
-                                 created REAL);
-CREATE TABLE IF NOT EXISTS projects (entity TEXT, name TEXT, visibility TEXT NOT NULL,
-                                     created REAL, PRIMARY KEY (entity, name));
-"""
 
 
 def check_entity(name: str) -> str:
@@ -63,34 +54,27 @@ class Access:
     project_exists: bool
 
 
-#: seconds a statement waits for another connection's write before failing
-BUSY_TIMEOUT = 30.0
-
-
 class Accounts:
-    """The accounts file of one server root; one connection per thread, one transaction per
-    method."""
+    """The accounts of one server: in `root/accounts.sqlite`, or the PostgreSQL database `db`
+    (a URL). One transaction per method."""
 
-    def __init__(self, root: Path | str) -> None:
-        self.path = Path(root) / ACCOUNTS_FILE
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # key hashes: nobody else's
-        os.close(fd)
-        self.path.chmod(0o600)
-        with self._db() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+    def __init__(
+        self,
+        root: Path | str | None = None,
+        db: str | None = None,
+        *,
+        driver: Driver | None = None,
+        pool: int = 8,
+    ) -> None:
+        if driver is None:
+            if root is None and db is None:
+                raise ValueError("accounts need --root DIR or --db postgresql://...")
+            driver = connect(db, root or ".", pool=pool, filename=ACCOUNTS_FILE)
+        self.driver = driver
+        upgrade(driver)
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT)
-            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-            self._local.db = db
-        with db:  # one transaction: committed, or rolled back on an exception
-            yield db
+    def _db(self) -> AbstractContextManager[Conn]:
+        return self.driver.tx()
 
     # -- entities --------------------------------------------------------------------------
     def add_user(self, name: str) -> None:
@@ -122,9 +106,8 @@ class Accounts:
 
     def _insert_members(self, team: str, users: list[str]) -> None:
         with self._db() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO members VALUES (?, ?)", [(team, u) for u in users]
-            )
+            for u in users:
+                db.execute("INSERT INTO members VALUES (?, ?) ON CONFLICT DO NOTHING", [team, u])
 
     def kind(self, entity: str) -> str | None:
         """'user', 'team', or None when there is no such entity."""
@@ -139,7 +122,7 @@ class Accounts:
     def teams_of(self, user: str) -> list[str]:
         with self._db() as db:
             rows = db.execute(
-                "SELECT team FROM members WHERE user = ? ORDER BY team", [user]
+                'SELECT team FROM members WHERE "user" = ? ORDER BY team', [user]
             ).fetchall()
         return [r[0] for r in rows]
 
@@ -149,7 +132,7 @@ class Accounts:
             return True
         with self._db() as db:
             row = db.execute(
-                "SELECT 1 FROM members WHERE team = ? AND user = ?", [entity, user]
+                'SELECT 1 FROM members WHERE team = ? AND "user" = ?', [entity, user]
             ).fetchone()
         return row is not None
 
@@ -171,12 +154,12 @@ class Accounts:
     def user_for_key_hash(self, key_hash: str) -> str | None:
         """The user of a key known by its hash (a browser session keeps only the hash)."""
         with self._db() as db:
-            row = db.execute("SELECT user FROM keys WHERE hash = ?", [key_hash]).fetchone()
+            row = db.execute('SELECT "user" FROM keys WHERE hash = ?', [key_hash]).fetchone()
         return row[0] if row else None
 
     def revoke_keys(self, user: str) -> int:
         with self._db() as db:
-            return db.execute("DELETE FROM keys WHERE user = ?", [user]).rowcount
+            return db.execute('DELETE FROM keys WHERE "user" = ?', [user]).rowcount
 
     # -- projects --------------------------------------------------------------------------
     def visibility(self, entity: str, project: str) -> str | None:
@@ -190,7 +173,7 @@ class Accounts:
         """Create a project on first write; new projects are private."""
         with self._db() as db:
             db.execute(
-                "INSERT OR IGNORE INTO projects VALUES (?, ?, 'private', ?)",
+                "INSERT INTO projects VALUES (?, ?, 'private', ?) ON CONFLICT DO NOTHING",
                 [entity, project, time.time()],
             )
 
@@ -217,3 +200,63 @@ class Accounts:
         member = self.is_member(user, entity)
         vis = self.visibility(entity, project)
         return Access(member=member, read=member or vis == "open", project_exists=vis is not None)
+
+    # -- administration (`flightlog server user list` ...) ---------------------------------
+    def users(self) -> list[tuple[str, list[str], int]]:
+        """Every user with their teams and how many keys they hold."""
+        with self._db() as db:
+            names = [
+                r[0]
+                for r in db.execute(
+                    "SELECT name FROM entities WHERE kind = 'user' ORDER BY name"
+                ).fetchall()
+            ]
+            keys = dict(db.execute('SELECT "user", count(*) FROM keys GROUP BY "user"').fetchall())
+        return [(n, self.teams_of(n), int(keys.get(n, 0))) for n in names]
+
+    def remove_user(self, name: str) -> int:
+        """Remove a user, their keys and memberships (their runs stay in the store, readable
+        by the teams they shared); return how many keys were revoked."""
+        if self.kind(name) != "user":
+            raise LookupError(f"no user {name!r}: `flightlog server user list` lists them")
+        with self._db() as db:
+            n = db.execute('DELETE FROM keys WHERE "user" = ?', [name]).rowcount
+            db.execute('DELETE FROM members WHERE "user" = ?', [name])
+            db.execute("DELETE FROM entities WHERE name = ?", [name])
+        return n
+
+    def teams(self) -> list[tuple[str, list[str]]]:
+        """Every team with its members."""
+        with self._db() as db:
+            names = [
+                r[0]
+                for r in db.execute(
+                    "SELECT name FROM entities WHERE kind = 'team' ORDER BY name"
+                ).fetchall()
+            ]
+            rows = db.execute('SELECT team, "user" FROM members ORDER BY team, "user"').fetchall()
+        members: dict[str, list[str]] = {n: [] for n in names}
+        for team, user in rows:
+            members.setdefault(team, []).append(user)
+        return [(n, members[n]) for n in names]
+
+    def remove_member(self, team: str, user: str) -> None:
+        if self.kind(team) != "team":
+            raise LookupError(f"no team {team!r}: `flightlog server team list` lists them")
+        with self._db() as db:
+            gone = db.execute(
+                'DELETE FROM members WHERE team = ? AND "user" = ?', [team, user]
+            ).rowcount
+        if not gone:
+            raise LookupError(f"{user!r} is not a member of team {team!r}")
+
+    def keys(self, user: str | None = None) -> list[tuple[str, str, float]]:
+        """(user, prefix, created) of every key, or of one user's: the prefix kept when the
+        key was made (`flk_` and 4 characters), never the key, which is not stored."""
+        sql = 'SELECT "user", hint, created FROM keys'
+        with self._db() as db:
+            if user is None:
+                rows = db.execute(sql + ' ORDER BY "user", created').fetchall()
+            else:
+                rows = db.execute(sql + ' WHERE "user" = ? ORDER BY created', [user]).fetchall()
+        return [(u, h or "", float(c or 0)) for u, h, c in rows]

@@ -14,6 +14,7 @@ back.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import threading
@@ -28,6 +29,7 @@ from flightlog.store.layout import (
     SegmentName,
     check_name,
     check_run_id,
+    iter_run_dirs,
     parse_segment_name,
     project_dir,
     run_key,
@@ -238,6 +240,22 @@ class ReceivingStore:
         fsync_dir(directory)
         self.on_change(str(paths.dir.relative_to(self.root / "runs")))
         return True
+
+    # -- what a replica on a shared store does differently (shared_store.py) --------------
+    def readable(self, entity: str, project: str, run_id: str) -> RunPaths:
+        """The run's directory to read run.json and writer states from: where it is."""
+        return self.paths(entity, project, run_id)
+
+    def fetch_segments(self, entity: str, project: str, run_id: str) -> None:
+        """Nothing to fetch: every stored segment is on this disk."""
+
+    def run_ids(self, entity: str, project: str) -> list[str]:
+        return [p.dir.name for p in iter_run_dirs(self.root, project_dir_name(entity, project))]
+
+    def check(self) -> None:
+        """Raise unless the store can be written (the health check)."""
+        if not os.access(self.uploads, os.W_OK):
+            raise OSError(f"{self.uploads} is not writable")
 
 
 def public_meta(meta: dict[str, Any], member: bool) -> dict[str, Any]:

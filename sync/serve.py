@@ -22,9 +22,14 @@ def serve(
     host: str,
     port: int,
     limits: ServerLimits | None = None,
+    *,
     access_log: bool = True,
+    db: str | None = None,
+    store: str | None = None,
+    pool: int = 8,
 ) -> None:
-    """Run the server in the foreground until interrupted; `access_log`: a line per request."""
+    """Run the server in the foreground until interrupted; `access_log`: a line per request
+    (`db`, `store`: see create_app)."""
     import uvicorn
 
     from .server import create_app
@@ -37,7 +42,7 @@ def serve(
     access.addHandler(handler)
     access.setLevel(logging.INFO if access_log else logging.WARNING)
     config = uvicorn.Config(
-        create_app(root, limits),
+        create_app(root, limits, db=db, store_uri=store, pool=pool),
         host=host,
         port=port,
         log_level="warning",

@@ -28,10 +28,11 @@ from . import blob_routes
 from .access_log import AccessLog
 from .accounts import Access, Accounts
 from .bodies import body_to_file, read_body
+from .db.catalog import Catalog
 from .limits import ServerLimits
+from .ops import install_ops
 from .receive import (
     STREAMS,
-    ReceivingStore,
     Refused,
     check_names,
     check_segment_name,
@@ -41,6 +42,7 @@ from .receive import (
 from .run_reads import RunReader, decode_cursor
 from .runs_api import runs_router
 from .sessions import Sessions
+from .shared_store import open_store
 from .web_routes import web_router
 
 API = "/api/v1"
@@ -48,12 +50,20 @@ log = logging.getLogger("flightlog.server")
 T = TypeVar("T")
 
 
-def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
-    """The ASGI app serving the store at `root` (accounts in `root/accounts.sqlite`)."""
+def create_app(
+    root: Path | str,
+    limits: ServerLimits | None = None,
+    *,
+    db: str | None = None,
+    store_uri: str | None = None,
+    pool: int = 8,
+) -> FastAPI:
+    """The ASGI app serving the store at `root` (accounts in `root/accounts.sqlite`), or with
+    `db` and `store_uri` a replica on a shared database and object store (shared_store.py)."""
     limits = limits or ServerLimits()
-    accounts = Accounts(root)
+    accounts = Accounts(root, db, pool=pool)
     sessions = Sessions(root, accounts)
-    store = ReceivingStore(root, limits)
+    store = open_store(root, limits, store_uri, Catalog(accounts.driver))
     reads = anyio.CapacityLimiter(limits.concurrent_reads)
     checks = anyio.CapacityLimiter(limits.concurrent_checks)
     app = FastAPI(
@@ -61,6 +71,7 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
         version=__version__,
         description="Receives sealed run segments from `flightlog sync` and serves runs.",
     )
+    install_ops(app, accounts.driver, store)
 
     @app.exception_handler(Refused)
     async def _refused(request: Request, e: Refused) -> JSONResponse:
@@ -125,7 +136,7 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
         return a
 
     def load_run(entity: str, project: str, run_id: str) -> StoredRun:
-        run = StoredRun.load(store.paths(entity, project, run_id))
+        run = StoredRun.load(store.readable(entity, project, run_id))
         if run is None:
             raise Refused(f"no run {entity}/{project}/{run_id}", "run_not_found", 404)
         return run
@@ -134,6 +145,7 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
         if stream not in STREAMS:
             raise Refused("stream is 'history' or 'system'", "invalid")
         run = load_run(entity, project, run_id)
+        store.fetch_segments(entity, project, run_id)
         created = run.meta.get("created_at")
         return RunReader(
             run.paths,
@@ -242,7 +254,7 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
         wanted = key_list(keys)
         in_range("limit", limit, 1, limits.page_rows)
         after = decode_cursor(_bounded("cursor", cursor)) if cursor else None
-        r = reader(entity, project, run_id, stream)
+        r = await anyio.to_thread.run_sync(reader, entity, project, run_id, stream)
         if format == "arrow":
             return StreamingResponse(
                 r.arrow_stream(wanted), media_type="application/vnd.apache.arrow.stream"
@@ -266,7 +278,7 @@ def create_app(root: Path | str, limits: ServerLimits | None = None) -> FastAPI:
         access(who, entity, project, run_id, write=False)
         wanted = key_list(keys) or []
         in_range("buckets", buckets, 1, limits.chart_buckets)
-        r = reader(entity, project, run_id, stream)
+        r = await anyio.to_thread.run_sync(reader, entity, project, run_id, stream)
         table = await limited(reads, r.chart, wanted, buckets, _bounded("x", x))
         return _json({"buckets": table.drop_columns(["run_key"]).to_pylist(), "skipped": r.skipped})
 

@@ -9,6 +9,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flightlog.store.text import safe
+
+DB_HELP = (
+    "the accounts and run catalog: postgresql://USER@HOST/NAME (several replicas), "
+    "default the SQLite file in --root"
+)
+
 if TYPE_CHECKING:
     from flightlog.sync.accounts import Accounts
     from flightlog.sync.limits import ServerLimits
@@ -17,6 +24,7 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     root = argparse.ArgumentParser(add_help=False)
     root.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS, help="the server's store")
+    root.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=DB_HELP)
     p = sub.add_parser(
         "server",
         help="run the self-hosted server, or manage its users, teams, keys and projects",
@@ -25,6 +33,22 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "flightlog server key create alice --root /srv/flightlog",
     )
     p.add_argument("--root", metavar="DIR", help="the server's store (required)")
+    p.add_argument("--db", metavar="URL", help=DB_HELP)
+    p.add_argument(
+        "--db-pool",
+        type=int,
+        default=8,
+        metavar="N",
+        help="PostgreSQL connections this process may hold (default 8)",
+    )
+    p.add_argument(
+        "--store",
+        metavar="URI",
+        help="keep segments in object storage: s3://BUCKET/PREFIX (endpoint, region and "
+        "credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, "
+        "AWS_SECRET_ACCESS_KEY or ~/.aws) or file:///DIR; --root is then this process's "
+        "scratch and read cache",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     p.add_argument(
@@ -55,9 +79,30 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
             ("project", "projects"),
         )
     }
+    m = admin.add_parser(
+        "migrate",
+        parents=[root],
+        help="copy this server's accounts, runs and segments to PostgreSQL and a bucket",
+        description="Resumable: run it again after an interruption; what is there is "
+        "skipped. Example: flightlog server migrate --root /srv/flightlog "
+        "--db postgresql://flightlog@db/flightlog --store s3://team-runs/flightlog",
+    )
+    m.add_argument(
+        "--store", metavar="URI", required=True, help="s3://BUCKET/PREFIX or file:///DIR"
+    )
+    m.set_defaults(func=cmd_migrate)
     # (group, action, help, arguments after the command in the example, handler, positional)
     for group, action, help_, example, func, positional in (
         ("user", "add", "add a user", "alice", cmd_user_add, "name"),
+        ("user", "list", "list users, their teams and how many keys", "", cmd_user_list, None),
+        (
+            "user",
+            "remove",
+            "remove a user with their keys and memberships",
+            "alice",
+            cmd_user_remove,
+            "name",
+        ),
         (
             "team",
             "add",
@@ -66,7 +111,17 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
             cmd_team_add,
             "name",
         ),
+        ("team", "list", "list teams and their members", "", cmd_team_list, None),
+        (
+            "team",
+            "remove-member",
+            "remove members from a team",
+            "vision --member bob",
+            cmd_team_remove_member,
+            "name",
+        ),
         ("key", "create", "create a key (printed once)", "alice", cmd_key_create, "user"),
+        ("key", "list", "list keys by prefix (never a key)", "[USER]", cmd_key_list, "user?"),
         ("key", "revoke", "revoke every key of a user", "alice", cmd_key_revoke, "user"),
         (
             "project",
@@ -82,11 +137,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
             action,
             parents=[root],
             help=help_,
-            description=f"Example: flightlog server {group} {action} {example} --root DIR",
+            description=f"Example: flightlog server {group} {action} {example} --root DIR "
+            "(or --db postgresql://...)",
         )
         if positional == "project":
             a.add_argument("project", metavar="ENTITY/PROJECT")
             a.add_argument("--visibility", choices=["private", "open"], required=True)
+        elif positional == "user?":
+            a.add_argument("user", nargs="?")
         elif positional:
             a.add_argument(positional)
         if group == "team":
@@ -103,9 +161,10 @@ def _limits(args: argparse.Namespace) -> ServerLimits:
 def _accounts(args: argparse.Namespace) -> Accounts:
     from flightlog.sync.accounts import Accounts
 
-    if not args.root:
-        raise ValueError("pass --root DIR: the server's directory")
-    return Accounts(Path(args.root))
+    root, db = getattr(args, "root", None), getattr(args, "db", None)
+    if not root and not db:
+        raise ValueError("pass --root DIR (the server's directory) or --db postgresql://...")
+    return Accounts(Path(root) if root else None, db)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -115,11 +174,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     limits = _limits(args)
     print(
-        f"flightlog server on http://{args.host}:{args.port} storing into {args.root} "
+        f"flightlog server on http://{args.host}:{args.port} storing into "
+        f"{args.store or args.root} "
         f"(browser view at /, API at /api/v1, docs at /docs)",
         flush=True,
     )
-    serve(Path(args.root), args.host, args.port, limits, access_log=not args.no_access_log)
+    serve(
+        Path(args.root),
+        args.host,
+        args.port,
+        limits,
+        access_log=not args.no_access_log,
+        db=args.db,
+        store=args.store,
+        pool=args.db_pool,
+    )
     return 0
 
 
@@ -178,4 +247,89 @@ def cmd_project_list(args: argparse.Namespace) -> int:
     for name, kind in acc.entities():
         projects = ", ".join(f"{p} ({v})" for p, v in acc.projects(name)) or "no projects"
         print(f"{kind} {name}: {projects}")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    for name, teams, keys in _accounts(args).users():
+        print(f"{safe(name)}  teams: {safe(', '.join(teams)) or '-'}  keys: {keys}")
+    return 0
+
+
+def cmd_user_remove(args: argparse.Namespace) -> int:
+    n = _accounts(args).remove_user(args.name)
+    print(
+        f"user {args.name} removed, with {n} key(s) and their team memberships; "
+        "their runs stay in the store"
+    )
+    return 0
+
+
+def cmd_team_list(args: argparse.Namespace) -> int:
+    for name, members in _accounts(args).teams():
+        print(f"{safe(name)}  members: {safe(', '.join(members)) or '-'}")
+    return 0
+
+
+def cmd_team_remove_member(args: argparse.Namespace) -> int:
+    if not args.member:
+        raise ValueError("name the members to remove: --member USER")
+    acc = _accounts(args)
+    for user in args.member:
+        acc.remove_member(args.name, user)
+    print(f"team {args.name}: removed {', '.join(args.member)}")
+    return 0
+
+
+def cmd_key_list(args: argparse.Namespace) -> int:
+    """Key prefixes only: the server never stored more of a key than its hash and these."""
+    import time
+
+    for user, prefix, created in _accounts(args).keys(args.user):
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if created else "-"
+        print(f"{safe(user)}  {safe(prefix)}...  created {when}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """SQLite + --root into --db + --store, with a progress bar; resumable."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from flightlog.sync.accounts import Accounts
+    from flightlog.sync.migrate_store import migrate
+    from flightlog.sync.objstore import ObjectStore
+
+    root = getattr(args, "root", None)
+    if not root or not (Path(root) / "runs").is_dir():
+        raise ValueError("pass --root DIR: the server directory to migrate from (it has runs/)")
+    target = Accounts(Path(root), getattr(args, "db", None))
+    objects = ObjectStore.from_uri(args.store)
+    objects.check()
+    with Progress(
+        TextColumn("segments {task.fields[done]:,}/{task.fields[of]:,}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("migrate", total=None, done=0, of=0)
+
+        def plan(n: int, size: int) -> None:
+            bar.update(task, total=size, of=n)
+
+        def done(size: int) -> None:
+            bar.update(task, advance=size, done=bar.tasks[0].fields["done"] + 1)
+
+        r = migrate(Path(root), target, objects, plan, done)
+    print(
+        f"migrated {r.runs} run(s) to {target.driver.where} and {args.store}: "
+        f"{r.segments} segment(s) copied ({r.bytes / 1e6:.1f} MB), {r.skipped} already there"
+    )
+    if r.damaged:
+        print(
+            f"{len(r.damaged)} damaged segment(s) left behind (flightlog doctor --root "
+            f"{shlex.quote(str(root))} lists them): {', '.join(r.damaged[:5])}",
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -1,0 +1,143 @@
+"""The run catalog: which runs a server holds (their run.json and writer states) and which
+sealed segments of theirs are stored, in the database shared by every replica.
+
+With segments in an object store there is no directory to list, and listing a bucket is slow
+and only eventually tidy; the catalog is the one place that says what exists. A segment row is
+inserted only after its object was written and its sha256 checked, so a row always names
+readable bytes; the primary key (run, stream, writer, seq) makes two replicas storing the same
+segment at once end with one row, and a different content for the same writer and sequence a
+conflict. The rows are also the run's sync state: what the server has confirmed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .drivers import Driver
+
+STREAMS = ("history", "system")
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    stream: str
+    writer: str
+    seq: int
+    sha256: str
+    size: int
+
+    @property
+    def name(self) -> str:
+        """The segment's file name, as the store names sealed segments."""
+        return f"{self.writer}-{self.seq:06d}-{self.sha256}.parquet"
+
+
+class Catalog:
+    def __init__(self, driver: Driver) -> None:
+        self.driver = driver
+
+    def put_run(
+        self, entity: str, project: str, run_id: str, meta: str, writers: dict[str, str]
+    ) -> bool:
+        """Store run.json and the writers' states (JSON text, as validated); True when new.
+        Writer states merge: a state not sent again is kept."""
+        now = time.time()
+        with self.driver.tx() as db:
+            row = db.execute(
+                "SELECT writers FROM runs WHERE entity = ? AND project = ? AND run_id = ?",
+                [entity, project, run_id],
+            ).fetchone()
+            states = {**(json.loads(row[0]) if row else {}), **writers}
+            db.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (entity, project, run_id) DO UPDATE SET meta = excluded.meta, "
+                "writers = excluded.writers, updated = excluded.updated",
+                [entity, project, run_id, meta, json.dumps(states), now, now],
+            )
+        return row is None
+
+    def run(self, entity: str, project: str, run_id: str) -> tuple[str, dict[str, str]] | None:
+        """(run.json text, {writer: state text}) or None when the run is not here."""
+        with self.driver.tx() as db:
+            row = db.execute(
+                "SELECT meta, writers FROM runs WHERE entity = ? AND project = ? AND run_id = ?",
+                [entity, project, run_id],
+            ).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    def run_ids(
+        self, entity: str, project: str, after: str = "", limit: int | None = None
+    ) -> list[str]:
+        sql = (
+            "SELECT run_id FROM runs WHERE entity = ? AND project = ? AND run_id > ? "
+            "ORDER BY run_id"
+        )
+        params: list[Any] = [entity, project, after]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self.driver.tx() as db:
+            return [r[0] for r in db.execute(sql, params).fetchall()]
+
+    def runs(self) -> list[tuple[str, str, str]]:
+        """(entity, project, run_id) of every run."""
+        with self.driver.tx() as db:
+            return [
+                tuple(r)
+                for r in db.execute(
+                    "SELECT entity, project, run_id FROM runs ORDER BY entity, project, run_id"
+                ).fetchall()
+            ]
+
+    def segments(self, entity: str, project: str, run_id: str) -> list[SegmentRow]:
+        with self.driver.tx() as db:
+            rows = db.execute(
+                "SELECT stream, writer, seq, sha256, size FROM segments WHERE entity = ? AND "
+                "project = ? AND run_id = ? ORDER BY stream, writer, seq",
+                [entity, project, run_id],
+            ).fetchall()
+        return [SegmentRow(r[0], r[1], int(r[2]), r[3], int(r[4])) for r in rows]
+
+    def segment(
+        self, entity: str, project: str, run_id: str, stream: str, writer: str, seq: int
+    ) -> str | None:
+        """The sha256 stored for this writer's segment number, or None."""
+        with self.driver.tx() as db:
+            row = db.execute(
+                "SELECT sha256 FROM segments WHERE entity = ? AND project = ? AND run_id = ? "
+                "AND stream = ? AND writer = ? AND seq = ?",
+                [entity, project, run_id, stream, writer, seq],
+            ).fetchone()
+        return row[0] if row else None
+
+    def add_segment(self, entity: str, project: str, run_id: str, seg: SegmentRow) -> str | None:
+        """Record a stored segment. None when this call recorded it, else the sha256 already
+        recorded for its writer and number (the same one: a no-op; another: a conflict)."""
+        with self.driver.tx() as db:
+            n = db.execute(
+                "INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [
+                    entity,
+                    project,
+                    run_id,
+                    seg.stream,
+                    seg.writer,
+                    seg.seq,
+                    seg.sha256,
+                    seg.size,
+                    time.time(),
+                ],
+            ).rowcount
+        if n == 1:
+            return None
+        return self.segment(entity, project, run_id, seg.stream, seg.writer, seg.seq)
+
+    def counts(self) -> tuple[int, int, int]:
+        """Runs, segments and their bytes: what `migrate` and `/metrics` report."""
+        with self.driver.tx() as db:
+            runs = db.execute("SELECT count(*) FROM runs").fetchone()
+            segs = db.execute("SELECT count(*), coalesce(sum(size), 0) FROM segments").fetchone()
+        return int(runs[0]), int(segs[0]), int(segs[1])

@@ -1,0 +1,168 @@
+"""The receiving store of a server replica that shares nothing local: run metadata and the
+list of stored segments in the catalog (the database), segment bytes in an object store.
+
+It answers the same calls as `ReceivingStore` (receive.py), which it uses for validation and
+as its read cache: `root/cache` is an ordinary store holding the runs this replica has served,
+filled from the catalog and the bucket on demand. Segments are immutable and named by their
+sha256, so a cached segment is never stale; run.json and writer states are rewritten from the
+catalog on every read. Any replica can therefore answer any request, and losing a replica
+(kill -9, a replaced machine) loses only its cache and the uploads it had not answered.
+
+An upload is placed in this order: its sha256 and content checked in a local temp file, the
+object written (or found already there), read back and checked, then recorded in the
+catalog, and only then answered 201. Two replicas storing the same segment at once both
+write the same key (identical bytes) and one catalog row wins; the other answers 200
+`{"stored": false}`. A different content under the same writer and number is a 409.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flightlog.store.atomic import atomic_write_bytes
+from flightlog.store.layout import RunPaths, SegmentName
+
+from .db.catalog import STREAMS, Catalog, SegmentRow
+from .limits import ServerLimits
+from .objstore import ObjectStore
+from .receive import ReceivingStore
+from .refused import Refused
+from .segment_check import check_segment_file
+
+CACHE = "cache"
+
+
+class SharedStore:
+    def __init__(
+        self, root: Path | str, limits: ServerLimits, objects: ObjectStore, catalog: Catalog
+    ) -> None:
+        self.cache = ReceivingStore(Path(root) / CACHE, limits)
+        self.root = self.cache.root
+        self.uploads = self.cache.uploads
+        self.limits = limits
+        self.objects = objects
+        self.catalog = catalog
+
+    def paths(self, entity: str, project: str, run_id: str) -> RunPaths:
+        return self.cache.paths(entity, project, run_id)
+
+    def require_run(self, entity: str, project: str, run_id: str) -> RunPaths:
+        if self.catalog.run(entity, project, run_id) is None:
+            raise Refused(
+                f"run {entity}/{project}/{run_id} does not exist here: send its metadata first",
+                "run_not_found",
+                404,
+            )
+        return self.paths(entity, project, run_id)
+
+    def put_run(
+        self, entity: str, project: str, run_id: str, meta: dict[str, Any], writers: list[Any]
+    ) -> bool:
+        """Validate and write into the cache (receive.py's rules), then record in the catalog
+        the exact documents written; True when the catalog did not have the run."""
+        self.cache.put_run(entity, project, run_id, meta, writers)
+        paths = self.paths(entity, project, run_id)
+        states = {w["writer"]: paths.writer_state(w["writer"]).read_text() for w in writers}
+        return self.catalog.put_run(entity, project, run_id, paths.meta.read_text(), states)
+
+    def segments(self, entity: str, project: str, run_id: str) -> dict[str, list[str]] | None:
+        if self.catalog.run(entity, project, run_id) is None:
+            return None
+        out: dict[str, list[str]] = {s: [] for s in STREAMS}
+        for row in self.catalog.segments(entity, project, run_id):
+            out[row.stream].append(row.name)
+        return out
+
+    def place_segment(
+        self, paths: RunPaths, stream: str, seg: SegmentName, tmp: Path, digest: str
+    ) -> bool:
+        """Check, store once in the bucket, record; False when it was already stored."""
+        entity, _, project = paths.dir.parent.name.partition(".")
+        run_id = paths.dir.name
+        if digest != seg.sha256:
+            raise Refused(
+                f"sha256 of the body is {digest}, but the segment name says {seg.sha256}: "
+                "the upload was corrupted or the name is wrong",
+                "hash_mismatch",
+            )
+        row = SegmentRow(stream, seg.writer, seg.seq, seg.sha256, tmp.stat().st_size)
+        known = self.catalog.segment(entity, project, run_id, stream, seg.writer, seg.seq)
+        if known is None:
+            check_segment_file(tmp, seg.writer, self.limits.segment)
+            key = ObjectStore.segment_key(entity, project, run_id, stream, row.name)
+            self.objects.put(key, tmp, seg.sha256)
+            known = self.catalog.add_segment(entity, project, run_id, row)
+            if known is None:
+                directory = paths.stream(stream)
+                directory.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, directory / row.name)  # this replica's cache
+                return True
+        if known == seg.sha256:
+            return False
+        raise Refused(
+            f"segment {seg.stem} is already stored with different content (sha256 {known}); "
+            "sealed segments are immutable",
+            "conflict",
+            409,
+        )
+
+    # -- reads: the cache, brought up to date from the catalog -------------------------
+    def run_ids(self, entity: str, project: str) -> list[str]:
+        return self.catalog.run_ids(entity, project)
+
+    def readable(self, entity: str, project: str, run_id: str) -> RunPaths:
+        """The run's cache directory with run.json and writer states as the catalog has
+        them (no segments: `fetch_segments` brings those)."""
+        paths = self.paths(entity, project, run_id)
+        found = self.catalog.run(entity, project, run_id)
+        if found is None:
+            return paths
+        meta, states = found
+        for d in (paths.writers, paths.history, paths.system):
+            d.mkdir(parents=True, exist_ok=True)
+        for wid, text in states.items():
+            _write_if_changed(paths.writer_state(wid), text.encode())
+        _write_if_changed(paths.meta, meta.encode())
+        return paths
+
+    def fetch_segments(self, entity: str, project: str, run_id: str) -> None:
+        """Download the run's segments this replica's cache lacks (checked by sha256)."""
+        paths = self.paths(entity, project, run_id)
+        for row in self.catalog.segments(entity, project, run_id):
+            dest = paths.stream(row.stream) / row.name
+            if not dest.exists():
+                key = ObjectStore.segment_key(entity, project, run_id, row.stream, row.name)
+                self.objects.get(key, dest, row.sha256)
+
+    def check(self) -> None:
+        """Raise unless the object store answers."""
+        self.objects.check()
+
+
+def _write_if_changed(path: Path, body: bytes) -> None:
+    try:
+        if path.read_bytes() == body:
+            return
+    except OSError:
+        pass
+    atomic_write_bytes(path, body)
+
+
+def open_store(
+    root: Path | str, limits: ServerLimits, uri: str | None, catalog: Catalog
+) -> ReceivingStore | SharedStore:
+    """`--store URI`: segments in that object store; without it, under `root` as always."""
+    if uri is None:
+        return ReceivingStore(root, limits)
+    objects = ObjectStore.from_uri(uri)
+    try:
+        objects.check()  # fail at start, not at the first upload
+    except OSError as e:
+        raise ValueError(
+            f"cannot use the store {uri}: {e} - check that the bucket exists and the "
+            "AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "variables (or ~/.aws) point at it"
+        ) from None
+    return SharedStore(root, limits, objects, catalog)
