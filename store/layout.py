@@ -142,6 +142,13 @@ class RunPaths:
     def writer_state(self, writer_id: str) -> Path:
         return self.writers / f"{writer_id}.json"
 
+    @property
+    def address(self) -> tuple[str | None, str, str]:
+        """(entity or None, project, run id), read back from where the directory is."""
+        top = self.dir.parent.parent.name
+        entity = top[len(ENTITY_MARK) :] if top.startswith(ENTITY_MARK) else None
+        return entity, self.dir.parent.name, self.dir.name
+
 
 def runs_dir(root: Path | str) -> Path:
     return Path(root) / "runs"

@@ -64,13 +64,16 @@ def copy_accounts(source: Accounts, target: Accounts) -> int:
 
 
 def server_runs(root: Path) -> list[tuple[str, str, RunPaths]]:
-    """(entity, project, paths) of every run under a server root (`runs/ENTITY.PROJECT/ID`)."""
+    """(entity, project, paths) of every run under a server root (`runs/@ENTITY/PROJECT/ID`,
+    or `runs/ENTITY.PROJECT/ID` as servers before entities were a level kept them)."""
     out = []
     for paths in iter_run_dirs(root):
-        entity, dot, project = paths.dir.parent.name.partition(".")
-        if not dot:
-            log.warning("skipping %s: not a server run directory (ENTITY.PROJECT)", paths.dir)
-            continue
+        entity, project, _ = paths.address
+        if entity is None:
+            entity, dot, project = project.partition(".")
+            if not dot:
+                log.warning("skipping %s: not a server run directory (@ENTITY/PROJECT)", paths.dir)
+                continue
         out.append((entity, project, paths))
     return sorted(out, key=lambda t: (t[0], t[1], t[2].dir.name))
 

@@ -79,8 +79,8 @@ class SharedStore:
         self, paths: RunPaths, stream: str, seg: SegmentName, tmp: Path, digest: str
     ) -> bool:
         """Check, store once in the bucket, record; False when it was already stored."""
-        entity, _, project = paths.dir.parent.name.partition(".")
-        run_id = paths.dir.name
+        entity, project, run_id = paths.address
+        assert entity is not None, f"{paths.dir} is not a server run directory"
         if digest != seg.sha256:
             raise Refused(
                 f"sha256 of the body is {digest}, but the segment name says {seg.sha256}: "
