@@ -3,6 +3,7 @@ carries: what the listing and the run view share."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from typing import Any
@@ -13,6 +14,9 @@ from flightlog.store.catalog import values_of
 from flightlog.store.index import Index
 
 from .receive import MEMBER_ONLY_FIELDS
+
+#: answers smaller than this are sent as they are (gzip would not pay for its header)
+GZIP_FROM = 1024
 
 #: index columns a listing gives for each run (the local `flightlog runs --json`'s)
 RUN_FIELDS = (
@@ -59,10 +63,16 @@ def _metas(idx: Index, member_keys: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def with_etag(body: bytes, if_none_match: str | None) -> Response:
-    """The body with a strong ETag (its sha256), or 304 when the client has it already."""
+def with_etag(
+    body: bytes, if_none_match: str | None, accept_encoding: str | None = None
+) -> Response:
+    """The body with a strong ETag (its sha256), or 304 when the client has it already;
+    gzipped for a client that takes it (JSON of numbers shrinks 3-5x: a chart's buckets)."""
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
     if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers=headers)
+    if accept_encoding and "gzip" in accept_encoding and len(body) > GZIP_FROM:
+        body = gzip.compress(body, compresslevel=5)
+        headers["Content-Encoding"] = "gzip"
     return Response(body, media_type="application/json", headers=headers)

@@ -68,6 +68,7 @@ def views_router(
         lo: float | None = None,
         hi: float | None = None,
         if_none_match: str | None = Header(None),
+        accept_encoding: str | None = Header(None),
     ) -> Response:
         """Everything a run screen shows (see the module's docstring)."""
         a = access(who, entity, project, run_id, write=False)
@@ -94,7 +95,9 @@ def views_router(
             }
             return dumps(doc, indent=None)
 
-        return with_etag(await anyio.to_thread.run_sync(work, limiter=reads), if_none_match)
+        return with_etag(
+            await anyio.to_thread.run_sync(work, limiter=reads), if_none_match, accept_encoding
+        )
 
     @router.get("/runs/{entity}/{project}/{run_id}/cursor")
     async def cursor(

@@ -33,12 +33,13 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header
 from fastapi.responses import Response
 
 from flightlog.store.atomic import dumps
 from flightlog.store.catalog import count_runs, select_runs
 from flightlog.store.filters import FilterError
+from flightlog.store.index import Index
 
 from .accounts import Access, Accounts
 from .limits import ServerLimits
@@ -127,36 +128,39 @@ def runs_router(
             if after:
                 past = f"id > {json.dumps(after)}"
                 where = f"({where}) and {past}" if where else past
-        idx = index.current()
-        try:
-            total = count_runs(idx, scopes=scopes, where=where)
-            rows = select_runs(
-                idx, scopes=scopes, where=where, sort=sort, offset=offset, limit=limit + 1
-            )
-        except FilterError as e:
-            raise Refused(f"invalid filter: {e}", "invalid_filter") from None
-        more = len(rows) > limit
-        rows = rows[:limit]
-        out = run_items(idx, rows, members)
-        doc = {
-            **head,
-            "total": total,
-            "offset": offset,
-            "limit": limit,
-            "runs": out,
-            "next": rows[-1]["id"] if more and after is not None else None,
-        }
-        return dumps(doc, indent=None)
+
+        def make(idx: Index) -> bytes:
+            try:
+                total = count_runs(idx, scopes=scopes, where=where)
+                rows = select_runs(
+                    idx, scopes=scopes, where=where, sort=sort, offset=offset, limit=limit + 1
+                )
+            except FilterError as e:
+                raise Refused(f"invalid filter: {e}", "invalid_filter") from None
+            more = len(rows) > limit
+            rows = rows[:limit]
+            doc = {
+                **head,
+                "total": total,
+                "offset": offset,
+                "limit": limit,
+                "runs": run_items(idx, rows, members),
+                "next": rows[-1]["id"] if more and after is not None else None,
+            }
+            return dumps(doc, indent=None)
+
+        key = (tuple(scopes), tuple(sorted(members)), where, sort, offset, limit, after)
+        return index.cached(key, make)
 
     @router.get("/runs")
     async def all_runs(
-        request: Request,
         who: str = Depends(user),
         filter: str | None = None,
         sort: str | None = None,
         offset: int = 0,
         limit: int = 100,
         if_none_match: str | None = Header(None),
+        accept_encoding: str | None = Header(None),
     ) -> Response:
         """Runs of every project the caller reads (see the module's docstring)."""
 
@@ -167,7 +171,7 @@ def runs_router(
             return listing(who, scopes, members, {}, filter, sort, offset, limit, None)
 
         body = await anyio.to_thread.run_sync(work, limiter=reads)
-        return with_etag(body, if_none_match)
+        return with_etag(body, if_none_match, accept_encoding)
 
     @router.get("/runs/{entity}/{project}")
     async def project_runs(
@@ -180,6 +184,7 @@ def runs_router(
         limit: int = 100,
         after: str | None = None,
         if_none_match: str | None = Header(None),
+        accept_encoding: str | None = Header(None),
     ) -> Response:
         """A page of one project's runs (see the module's docstring)."""
         check_names(entity, project)
@@ -193,7 +198,7 @@ def runs_router(
             )
 
         body = await anyio.to_thread.run_sync(work, limiter=reads)
-        return with_etag(body, if_none_match)
+        return with_etag(body, if_none_match, accept_encoding)
 
     router.include_router(views_router(store, index, user, access, limits))
     return router
