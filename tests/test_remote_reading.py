@@ -11,7 +11,7 @@ import pytest
 
 import flightlog
 
-from .remote_world import World, cli_as, make_world
+from .remote_world import World, child, cli_as, make_world
 
 pytestmark = pytest.mark.slow
 #: what only the copy in a store knows: where it is on disk, and whether it was synced
@@ -115,3 +115,12 @@ def test_permissions_hold_on_every_remote_path(world: World, monkeypatch: pytest
         api.run(f"alice/secret/{secret}")
     with pytest.raises(flightlog.Error, match="no project alice/secret"):
         api.runs("alice/secret")
+
+
+def test_without_a_key_the_remote_ui_and_cli_say_to_log_in(world: World):
+    env = {"FLIGHTLOG_CONFIG_DIR": str(world.config)}
+    for args in (["tui", world.server.url], ["runs", "--host", world.server.url]):
+        code = f"import sys; from flightlog.cli import main; sys.exit(main({args!r}))"
+        r = child(code, env)
+        assert r.returncode == 1 and "flightlog login" in r.stderr
+        assert "Traceback" not in r.stderr and world.keys["alice"] not in r.stderr

@@ -15,6 +15,7 @@ from flightlog.sync.credentials import Credentials
 from flightlog.sync.remote import RemoteReader
 from flightlog.tui import FlightlogApp
 from flightlog.tui.compare_screen import CompareScreen
+from flightlog.tui.context_screens import SystemScreen
 from flightlog.tui.remote_source import RemoteSource
 from flightlog.tui.run_screen import RunScreen
 
@@ -116,6 +117,18 @@ async def test_live_refresh_while_a_run_syncs(world: World, tmp_path: Path) -> N
             put_state("running", seq * 100 - 1)
             put_segment(seq)
         await settle(pilot, lambda: app.screen.detail.row["steps"] == 300)
+        samples = tidy_table(20, ("system/cpu_percent",), writer="w1")
+        system = segment_file(tmp_path / "sys", samples, seq=1)
+        c.put_segment("alice", "secret", "live0001", "system", system)
+        await pilot.press("S")  # the system metrics pane, from the server
+        await settle(
+            pilot,
+            lambda: (
+                isinstance(app.screen, SystemScreen)
+                and {ch.key for ch in app.screen.query("MetricChart")} == {"system/cpu_percent"}
+            ),
+        )
+        await pilot.press("escape")
         put_state("finished", 299)
         await settle(pilot, lambda: app.screen.detail.row["state"] == "finished")
         await pilot.press("escape")
