@@ -45,10 +45,11 @@ class Connection:
     def text(self) -> str:
         if self.down_since is None:
             return self.url
-        ago = time.time() - (self.last_ok or self.down_since)
+        since = time.strftime("%H:%M:%S", time.localtime(self.down_since))
+        shown = time.time() - (self.last_ok or self.down_since)
         return (
-            f"{self.url} unreachable ({self.reason[:80]}); retrying - showing data from "
-            f"{ago:.0f} s ago"
+            f"⚠ {self.url} unreachable since {since}, retrying; data shown is {shown:.0f} s "
+            f"old ({self.reason[:80]})"
         )
 
 
@@ -79,7 +80,12 @@ class RemoteReader:
             if self.status.down_since is None:
                 self.status.down_since = time.time()
             self.status.reason = e.reason
-            raise
+            # the client's advice is about syncing; a reader only waits for the server
+            raise ServerUnavailableError(
+                f"{e.reason}: the server is not answering; nothing changes on it or here, "
+                "read again when it is back (the UI retries by itself)",
+                reason=e.reason,
+            ) from None
         self.status.down_since, self.status.last_ok = None, time.time()
         return out
 
