@@ -76,6 +76,19 @@ async def test_runs_table_run_screen_charts_and_compare(world: World) -> None:
         assert "lr" in {str(diff.get_row_at(i)[0]) for i in range(diff.row_count)}
 
 
+async def test_a_large_listing_shows_its_first_page_and_says_so(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flightlog.tui.remote_source as remote_source
+
+    monkeypatch.setattr(remote_source, "PAGE", 2)  # as 500 of a server's 100,000 runs
+    app = remote_app(world, "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == 2)
+        status = str(app.screen.query_one("#status").render())
+        assert "newest 2 of" in status and "filter to narrow" in status
+
+
 async def test_a_non_member_sees_only_the_open_project(world: World) -> None:
     app = remote_app(world, "bob")
     async with app.run_test(size=SIZE) as pilot:
