@@ -12,11 +12,12 @@ import argparse
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from ._common import open_index
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 #: buckets of the metric statistics `show` prints (min, max and a sparkline)
 STAT_BUCKETS = 24
