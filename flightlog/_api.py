@@ -1,4 +1,5 @@
-"""`flightlog.Api`: read runs back, in the shape of wandb's public API, from a local store."""
+"""`flightlog.Api`: read runs back, in the shape of wandb's public API, from a local store
+(or a team server: `Api(host=URL)`, _api_remote.py)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,18 @@ from ._settings import resolve, root_of
 
 
 class Api:
-    """Runs of one store (default: FLIGHTLOG_DIR, else WANDB_DIR/flightlog, else ./flightlog)."""
+    """Runs of one store (default: FLIGHTLOG_DIR, else WANDB_DIR/flightlog, else ./flightlog),
+    or of the team server at `host` (read with the key `flightlog login` stored for it)."""
 
-    def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, dir: str | os.PathLike[str] | None = None, *, host: str | None = None
+    ) -> None:
         self.root = Path(dir) if dir is not None else root_of(resolve({}, None))
+        self._remote = None
+        if host is not None:
+            from flightlog.sync.remote import RemoteReader
+
+            self._remote = RemoteReader(host, retries=2)
 
     def runs(
         self,
@@ -38,6 +47,19 @@ class Api:
         """
         from ._wandb_filters import translate, wandb_order
 
+        if self._remote is not None:
+            from ._api_remote import remote_runs
+
+            entity, _, name = (project or "").rstrip("/").rpartition("/")
+            where = translate(filters) or None if isinstance(filters, dict) else filters
+            query = {"group": group, "tags": tags, "state": state, "where": where}
+            return remote_runs(  # type: ignore[return-value]
+                self._remote,
+                project=name or None,
+                entity=entity or None,
+                sort=wandb_order(order),
+                **query,
+            )
         if project is not None and "/" in project:
             project = project.rstrip("/").rsplit("/", 1)[-1]  # a local store has no entities
         if isinstance(filters, dict):
@@ -57,10 +79,16 @@ class Api:
 
     def run(self, path: str) -> ApiRun:
         """A run by "project/run_id", "entity/project/run_id" or a bare run id."""
+        if self._remote is not None:
+            from ._api_remote import remote_run
+
+            return remote_run(self._remote, path)
         parts = [p for p in str(path).split("/") if p]
         if len(parts) >= 2:
             project, run_id = parts[-2], parts[-1]
             paths = RunPaths.of(self.root, project, run_id)
+            if len(parts) == 3 and not paths.meta.exists():  # a server root: runs/@E/P/ID
+                paths = RunPaths.of(self.root, project, run_id, parts[0])
             if not paths.meta.exists():
                 raise NotFoundError(f"no run {run_id!r} in project {project!r} of {self.root}")
             return ApiRun.load_any(paths)  # an unreadable run.json: `problem` says why

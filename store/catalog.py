@@ -148,16 +148,16 @@ class RunLookupError(LookupError):
 
 
 def resolve_run(idx: Index, ref: str) -> dict[str, Any]:
-    """A run by id, name, project/id or project/name; ambiguity lists the candidates."""
+    """A run by id, name, project/id, entity/project/id (or a name in place of the id);
+    ambiguity lists the candidates."""
     if "/" in ref:
-        project, rest = ref.rsplit("/", 1)
-        project = project.rsplit("/", 1)[-1]  # entity/project/id -> project/id
-        rows = select_runs(
-            idx, where=f"project = {_q(project)} and (id = {_q(rest)} or name = {_q(rest)})"
-        )
+        scope, rest = ref.rsplit("/", 1)
+        entity, _, project = scope.rpartition("/")
+        where = f"project = {quote(project)} and (id = {quote(rest)} or name = {quote(rest)})"
+        rows = select_runs(idx, where=where, entity=entity.lstrip("@") or None)
     else:
-        rows = select_runs(idx, where=f"id = {_q(ref)}") or select_runs(
-            idx, where=f"name = {_q(ref)}"
+        rows = select_runs(idx, where=f"id = {quote(ref)}") or select_runs(
+            idx, where=f"name = {quote(ref)}"
         )
     if not rows:
         raise RunLookupError(f"no run {ref!r} in {idx.root}: `flightlog runs` lists them")
@@ -167,5 +167,5 @@ def resolve_run(idx: Index, ref: str) -> dict[str, Any]:
     return rows[0]
 
 
-def _q(s: str) -> str:
+def quote(s: str) -> str:
     return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"

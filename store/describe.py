@@ -301,7 +301,10 @@ def _describe_run(
     step_max, last_time, n_values, n_segments = -1, None, 0, 0
     sealed = []
     for name, path in list_segments(stored.paths.history):
-        seg = describe_segment(root, run_key, name, path, live.get(name.writer))
+        # a sealed segment is complete: described from its file even while its writer runs
+        # (on a server every segment is sealed, and the writer's state lags the uploads)
+        growing = None if name.sealed else live.get(name.writer)
+        seg = describe_segment(root, run_key, name, path, growing)
         if seg is None:
             continue
         if seg.row[5]:

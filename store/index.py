@@ -241,15 +241,19 @@ class Index:
             self.con.execute(f"INSERT INTO {schema}.{table} SELECT * FROM _incoming")
             self.con.unregister("_incoming")
 
-    def refresh_states(self) -> None:
-        """Re-derive the state of runs indexed as running: their process may have died."""
+    def refresh_states(self) -> int:
+        """Re-derive the state of runs indexed as running: their process may have died.
+        Returns how many changed."""
         running = self.con.execute(
             "SELECT run_key, writers FROM runs WHERE state = ?", [RUNNING]
         ).fetchall()
+        changed = 0
         for run_key, writers in running:
             state = run_state(json.loads(writers))
             if state != RUNNING:
                 self.con.execute("UPDATE runs SET state = ? WHERE run_key = ?", [state, run_key])
+                changed += 1
+        return changed
 
     # -- queries ---------------------------------------------------------------------------
     def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:

@@ -69,6 +69,8 @@ class ServerClient:
         headers = {"User-Agent": f"flightlog/{__version__}"}
         if creds.api_key:
             headers["Authorization"] = f"Bearer {creds.api_key}"
+        #: (url, params) -> (ETag, answer) of the reads that carry an ETag (get_cached)
+        self._cache: dict[tuple[str, str], tuple[str, Any]] = {}
         self._http = httpx.Client(
             base_url=creds.base_url + API,
             headers=headers,
@@ -169,6 +171,26 @@ class ServerClient:
         params = {"keys": ",".join(keys), "buckets": buckets, "x": x}
         r = self._call("GET", f"/runs/{entity}/{project}/{run_id}/chart", params=params)
         return r.json()["buckets"]
+
+    def get_cached(self, url: str, params: dict[str, Any] | None = None) -> Any:
+        """GET a JSON answer, sending the ETag of the last answer to the same request: an
+        unchanged listing or run costs a 304 and no body. Keeps the latest 256 answers."""
+        key = (url, repr(sorted((params or {}).items())))
+        held = self._cache.get(key)
+        headers = {"If-None-Match": held[0]} if held else {}
+        r = self._call("GET", url, params=params, headers=headers)
+        if r.status_code == 304 and held:
+            return held[1]
+        doc = r.json()
+        if etag := r.headers.get("ETag"):
+            if len(self._cache) >= 256:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = (etag, doc)
+        return doc
+
+    def get(self, url: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        """A GET of the API (errors mapped as for every call)."""
+        return self._call("GET", url, params=params)
 
     # -- plumbing --------------------------------------------------------------------------
     def request(self, method: str, url: str, **kw: Any) -> httpx.Response:

@@ -20,7 +20,7 @@ import io
 import json
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from flightlog.store.layout import RunPaths
-from flightlog.store.query import downsample
+from flightlog.store.query import downsample, values_at
 from flightlog.store.schema import (
     HISTORY_SCHEMA,
     MEDIA,
@@ -240,11 +240,25 @@ class RunReader:
         yield _drain(sink)
 
     # -- charts ------------------------------------------------------------------------------
-    def chart(self, keys: list[str], buckets: int, x: str) -> pa.Table:
-        """min/max/last per bucket per key: the local UI's `downsample`, in DuckDB."""
+    def chart(
+        self,
+        keys: list[str] | None,
+        buckets: int,
+        x: str,
+        x_range: tuple[float, float] | None = None,
+    ) -> pa.Table:
+        """min/max/last per bucket per key (every key: None): the local UI's `downsample`,
+        in DuckDB, over the whole run or `x_range` (a zoomed chart)."""
+        return self._query(lambda one: downsample(one, ["run"], keys, buckets, x, x_range))
+
+    def cursor(self, keys: list[str], at: float, x: str, window: float | None) -> pa.Table:
+        """The stored values nearest x = `at` (a chart's step cursor): `values_at`."""
+        return self._query(lambda one: values_at(one, ["run"], keys, at, x, window))
+
+    def _query(self, fn: Callable[[Any], pa.Table]) -> pa.Table:
         con = self._connect()
         try:
-            return downsample(_OneRun(con, self), ["run"], keys, buckets, x)  # type: ignore[arg-type]
+            return fn(_OneRun(con, self))
         except duckdb.OutOfMemoryException:
             raise Refused(
                 "this chart needs more memory than the server gives one read: ask for "

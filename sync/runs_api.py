@@ -28,31 +28,27 @@ non-member, as if it did not exist.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header
 from fastapi.responses import Response
 
 from flightlog.store.atomic import dumps
-from flightlog.store.catalog import count_runs, select_runs, values_of
+from flightlog.store.catalog import count_runs, select_runs
 from flightlog.store.filters import FilterError
+from flightlog.store.index import Index
 
 from .accounts import Access, Accounts
 from .limits import ServerLimits
-from .receive import MEMBER_ONLY_FIELDS, ReceivingStore, Refused, check_names
+from .receive import ReceivingStore, Refused, check_names
+from .run_objects import run_items, with_etag
+from .run_views import views_router
 from .server_index import ServerIndex
 
 API = "/api/v1"
-#: index columns a listing gives for each run (the local `flightlog runs --json`'s)
-RUN_FIELDS = (
-    "entity", "project", "id", "name", "group", "job_type", "tags", "notes", "state",
-    "created_at", "ended_at", "last_time", "duration", "steps", "values", "host", "user",
-    "error", "warnings",
-)  # fmt: skip
 MAX_OFFSET = 10_000_000
 
 Checker = Callable[..., Access]
@@ -102,7 +98,7 @@ def runs_router(
                 p["runs"] = counts.get((p["entity"], p["project"]), 0)
             return dumps({"projects": found}, indent=None)
 
-        return _with_etag(await anyio.to_thread.run_sync(work, limiter=reads), None)
+        return with_etag(await anyio.to_thread.run_sync(work, limiter=reads), None)
 
     def listing(
         who: str,
@@ -132,47 +128,39 @@ def runs_router(
             if after:
                 past = f"id > {json.dumps(after)}"
                 where = f"({where}) and {past}" if where else past
-        idx = index.current()
-        try:
-            total = count_runs(idx, scopes=scopes, where=where)
-            rows = select_runs(
-                idx, scopes=scopes, where=where, sort=sort, offset=offset, limit=limit + 1
-            )
-        except FilterError as e:
-            raise Refused(f"invalid filter: {e}", "invalid_filter") from None
-        more = len(rows) > limit
-        rows = rows[:limit]
-        keys = [r["run_key"] for r in rows]
-        config, summary = values_of(idx, "config", keys), values_of(idx, "summary", keys)
-        metas = _metas(idx, keys, [r["run_key"] for r in rows if r["entity"] in members])
-        out = []
-        for r in rows:
-            item = {k: r[k] for k in RUN_FIELDS}
-            item["config"] = config[r["run_key"]]
-            item["summary"] = summary[r["run_key"]]
-            meta = metas.get(r["run_key"])
-            if meta is not None:
-                item.update({k: meta[k] for k in MEMBER_ONLY_FIELDS if k in meta})
-            out.append(item)
-        doc = {
-            **head,
-            "total": total,
-            "offset": offset,
-            "limit": limit,
-            "runs": out,
-            "next": rows[-1]["id"] if more and after is not None else None,
-        }
-        return dumps(doc, indent=None)
+
+        def make(idx: Index) -> bytes:
+            try:
+                total = count_runs(idx, scopes=scopes, where=where)
+                rows = select_runs(
+                    idx, scopes=scopes, where=where, sort=sort, offset=offset, limit=limit + 1
+                )
+            except FilterError as e:
+                raise Refused(f"invalid filter: {e}", "invalid_filter") from None
+            more = len(rows) > limit
+            rows = rows[:limit]
+            doc = {
+                **head,
+                "total": total,
+                "offset": offset,
+                "limit": limit,
+                "runs": run_items(idx, rows, members),
+                "next": rows[-1]["id"] if more and after is not None else None,
+            }
+            return dumps(doc, indent=None)
+
+        key = (tuple(scopes), tuple(sorted(members)), where, sort, offset, limit, after)
+        return index.cached(key, make)
 
     @router.get("/runs")
     async def all_runs(
-        request: Request,
         who: str = Depends(user),
         filter: str | None = None,
         sort: str | None = None,
         offset: int = 0,
         limit: int = 100,
         if_none_match: str | None = Header(None),
+        accept_encoding: str | None = Header(None),
     ) -> Response:
         """Runs of every project the caller reads (see the module's docstring)."""
 
@@ -183,7 +171,7 @@ def runs_router(
             return listing(who, scopes, members, {}, filter, sort, offset, limit, None)
 
         body = await anyio.to_thread.run_sync(work, limiter=reads)
-        return _with_etag(body, if_none_match)
+        return with_etag(body, if_none_match, accept_encoding)
 
     @router.get("/runs/{entity}/{project}")
     async def project_runs(
@@ -196,6 +184,7 @@ def runs_router(
         limit: int = 100,
         after: str | None = None,
         if_none_match: str | None = Header(None),
+        accept_encoding: str | None = Header(None),
     ) -> Response:
         """A page of one project's runs (see the module's docstring)."""
         check_names(entity, project)
@@ -209,35 +198,7 @@ def runs_router(
             )
 
         body = await anyio.to_thread.run_sync(work, limiter=reads)
-        return _with_etag(body, if_none_match)
+        return with_etag(body, if_none_match, accept_encoding)
 
+    router.include_router(views_router(store, index, user, access, limits))
     return router
-
-
-def _metas(idx: Any, keys: list[str], member_keys: list[str]) -> dict[str, dict[str, Any]]:
-    """run.json of the runs whose member-only fields the caller may see."""
-    if not member_keys:
-        return {}
-    with idx.con.cursor() as cur:
-        rows = cur.execute(
-            "SELECT run_key, meta FROM runs WHERE run_key IN (SELECT unnest(?::VARCHAR[]))",
-            [member_keys],
-        ).fetchall()
-    out = {}
-    for key, meta in rows:
-        try:
-            doc = json.loads(meta)
-        except ValueError:
-            continue
-        if isinstance(doc, dict):
-            out[key] = doc
-    return out
-
-
-def _with_etag(body: bytes, if_none_match: str | None) -> Response:
-    """The body with a strong ETag (its sha256), or 304 when the client has it already."""
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)

@@ -268,18 +268,22 @@ def create_app(
         project: str,
         run_id: str,
         who: User,
-        keys: str,
+        keys: str | None = None,
         buckets: int = 500,
         x: str = "step",
         stream: str = "history",
+        lo: float | None = None,
+        hi: float | None = None,
     ) -> Response:
-        """Per key, `buckets` buckets along x (step, time or metric:KEY): x range, min, max,
-        last and count - what a chart draws, computed in DuckDB, never every row."""
+        """Per key (every key when `keys` is not given), `buckets` buckets along x (step, time
+        or metric:KEY), over the whole run or x in [lo, hi] (a zoomed chart): x range, min,
+        max, last and count - what a chart draws, computed in DuckDB, never every row."""
         access(who, entity, project, run_id, write=False)
-        wanted = key_list(keys) or []
+        wanted = key_list(keys)
         in_range("buckets", buckets, 1, limits.chart_buckets)
+        x_range = (lo, hi) if lo is not None and hi is not None else None
         r = await anyio.to_thread.run_sync(reader, entity, project, run_id, stream)
-        table = await limited(reads, r.chart, wanted, buckets, _bounded("x", x))
+        table = await limited(reads, r.chart, wanted, buckets, _bounded("x", x), x_range)
         return _json({"buckets": table.drop_columns(["run_key"]).to_pylist(), "skipped": r.skipped})
 
     app.include_router(blob_routes.router(store, limits, user, access, accounts.ensure_project))

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from flightlog.store.index import Index
 
 #: seconds between re-checks of the heartbeats of runs indexed as running
 STATE_CHECK = 1.0
+#: listing answers kept (by request) until the index changes
+ANSWERS = 256
 
 
 class ServerIndex:
@@ -31,6 +34,9 @@ class ServerIndex:
         self._lock = threading.Lock()
         self._dirty: set[str] = set()
         self._states_checked = 0.0
+        #: bumped whenever what the index answers may have changed (answers cache by it)
+        self.version = 0
+        self._answers: dict[object, tuple[int, bytes]] = {}
 
     def touch(self, run_key: str) -> None:
         """A run changed on disk: the next read re-describes it."""
@@ -47,10 +53,27 @@ class ServerIndex:
             elif self._dirty:
                 self._idx.catch_up("main", run_keys=sorted(self._dirty))
                 self._dirty.clear()
+                self.version += 1
             if time.monotonic() - self._states_checked > STATE_CHECK:
-                self._idx.refresh_states()
+                self.version += bool(self._idx.refresh_states())
                 self._states_checked = time.monotonic()
             return self._idx
+
+    def cached(self, key: object, make: Callable[[Index], bytes]) -> bytes:
+        """`make(index)`, or the answer it gave for `key` while nothing changed since: an
+        unchanged listing polled by many clients is computed once."""
+        idx = self.current()
+        version = self.version
+        with self._lock:
+            hit = self._answers.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        body = make(idx)
+        with self._lock:
+            if len(self._answers) >= ANSWERS:
+                self._answers.pop(next(iter(self._answers)))
+            self._answers[key] = (version, body)
+        return body
 
     def close(self) -> None:
         with self._lock:

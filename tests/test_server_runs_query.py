@@ -142,3 +142,16 @@ def test_the_no_permission_advice_is_the_change_that_grants_writing(world, tmp_p
         with pytest.raises(Exception) as other_user:
             put(c, "alice", "secret", "c2", lr=0.1, loss=0.1)
         assert "sync to your own entity ('carol')" in str(other_user.value)
+
+
+def test_a_runs_view_and_cursor_keep_the_same_permissions(world):
+    member = get(world, "alice", "/runs/vision/shared/v1/view", buckets=10)
+    assert member.status_code == 200, member.text
+    doc = member.json()
+    assert doc["run"]["id"] == "v1" and doc["meta"]["git"] == {"commit": "abc123"}
+    outsider = get(world, "bob", "/runs/vision/shared/v1/view", buckets=10)
+    assert outsider.status_code == 200 and "abc123" not in outsider.text
+    assert "--secret-flag" not in outsider.text
+    for what, params in (("view", {}), ("cursor", {"keys": "loss", "at": 0}), ("chart", {})):
+        hidden = get(world, "bob", f"/runs/alice/secret/s01/{what}", **params)
+        assert hidden.status_code == 404 and hidden.json()["error"] == "project_not_found"

@@ -18,6 +18,8 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from .data import Source
+from .remote_source import RemoteSource
 from .runs_screen import RunsScreen
 
 
@@ -28,12 +30,14 @@ class FlightlogApp(App[None]):
     TITLE = "flightlog"
     BINDINGS: ClassVar = [Binding("question_mark", "help", "Keys")]
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str | Source) -> None:
         super().__init__()
-        self.root = Path(root)
+        self.root = root if isinstance(root, Source) else Path(root)
 
     def on_mount(self) -> None:
         self.push_screen(RunsScreen(self.root))
+        if isinstance(self.root, RemoteSource):  # the connection's health, every second
+            self.set_interval(1.0, lambda: setattr(self, "sub_title", self.root.status()))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The command palette lists every action of the current screen, with its key."""
@@ -55,5 +59,5 @@ class FlightlogApp(App[None]):
             self.push_screen(HelpScreen(type(self.screen)))
 
 
-def run(root: Path | str) -> None:
+def run(root: Path | str | Source) -> None:
     FlightlogApp(root).run()

@@ -1,8 +1,10 @@
 """What the UI reads, as plain values: each call opens the index, queries it and closes it.
 
 Called from Textual workers (threads), so nothing here touches widgets, and no DuckDB
-connection is shared between threads. Opening the index is its catch-up: on the 1,000-run
-benchmark store it costs ~50 ms when nothing changed.
+connection is shared between threads. `root` is a store's directory, or a RemoteSource
+(tui/remote_source.py): the same values read from a team server, so screens do not care.
+Opening the index is its catch-up: on the 1,000-run benchmark store it costs ~50 ms when
+nothing changed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ from flightlog.store.catalog import RunLookupError, common_summary_keys, select_
 from flightlog.store.index import Index
 from flightlog.store.query import downsample, metric_summaries, values_at
 
+
+class Source:
+    """Where the UI reads from when it is not a store's directory (tui/remote_source.py):
+    each function below hands its call to the source's method of the same name."""
+
+
 STATE_ICON = {"running": "●", "finished": "✓", "failed": "✗", "crashed": "☠"}
 
 
@@ -36,11 +44,15 @@ class RunList:
     metrics: list[str]
     summaries: dict[str, dict[str, Any]]
     loaded_at: float = field(default_factory=time.time)
+    #: runs matching, when `rows` is only the first page of them (a server's listing)
+    total: int | None = None
 
 
 def load_runs(
-    root: Path, where: str | None, sort: str | None, metrics: list[str] | None = None
+    root: Path | Source, where: str | None, sort: str | None, metrics: list[str] | None = None
 ) -> RunList:
+    if isinstance(root, Source):
+        return root.load_runs(where, sort, metrics)
     with Index(root) as idx:
         rows = select_runs(idx, where=where, sort=sort)
         keys = [r["run_key"] for r in rows]
@@ -86,7 +98,7 @@ def x_bounds(table: pa.Table) -> XRange | None:
 
 
 def load_run(
-    root: Path,
+    root: Path | Source,
     run_key: str,
     x: str = "step",
     buckets: int = 240,
@@ -97,6 +109,8 @@ def load_run(
 
     240 buckets: a braille chart draws 2 points per column, so this is full resolution for
     charts up to 120 columns wide; more only costs query and drawing time."""
+    if isinstance(root, Source):
+        return root.load_run(run_key, x, buckets, x_range)
     with Index(root) as idx:
         found = select_runs(idx, run_keys=[run_key])
         if not found:
@@ -121,7 +135,7 @@ def load_run(
 
 
 def load_curves(
-    root: Path,
+    root: Path | Source,
     run_keys: list[str],
     keys: list[str] | None,
     x: str = "step",
@@ -130,6 +144,8 @@ def load_curves(
 ) -> dict[str, Curves]:
     """run_key -> metric -> series for charts only (a zoom or pan): one downsample of the
     range, none of the run's stats."""
+    if isinstance(root, Source):
+        return root.load_curves(run_keys, keys, x, buckets, x_range)
     with Index(root) as idx:
         return curves_of(downsample(idx, run_keys, keys, buckets=buckets, x=x, x_range=x_range))
 
@@ -145,7 +161,7 @@ class Reading:
 
 
 def read_cursor(
-    root: Path,
+    root: Path | Source,
     run_keys: list[str],
     keys: list[str],
     at: float,
@@ -154,25 +170,34 @@ def read_cursor(
 ) -> dict[str, dict[str, Reading]]:
     """metric -> run_key -> the exact stored value nearest the cursor at x = `at` (looked
     for within `at ± window` first: see store.query.values_at)."""
-    with Index(root) as idx:
-        table = values_at(idx, run_keys, keys, at, x=x, window=window)
+    if isinstance(root, Source):
+        found = root.read_cursor(run_keys, keys, at, x, window)
+    else:
+        with Index(root) as idx:
+            found = values_at(idx, run_keys, keys, at, x=x, window=window).to_pylist()
     out: dict[str, dict[str, Reading]] = {}
-    for r in table.to_pylist():
+    for r in found:
         out.setdefault(r["key"], {})[r["run_key"]] = Reading(
             r["x"], r["step"], r["time"], r["value"]
         )
     return out
 
 
-def load_system(root: Path, run_key: str, limit: int = 2000) -> Curves:
+def load_system(root: Path | Source, run_key: str, limit: int = 2000) -> Curves:
     """The run's system-metrics stream as chart series against seconds since its start.
 
     Samples come every few seconds, so even a long run has few: read directly, the last
     `limit` of them."""
+    if isinstance(root, Source):
+        return root.load_system(run_key, limit)
     stored = StoredRun.load(RunPaths.of_key(root, run_key))
     if stored is None:
         return {}
-    table = stored.history(stream="system")
+    return system_curves(stored.history(stream="system"), limit)
+
+
+def system_curves(table: pa.Table, limit: int) -> Curves:
+    """The last `limit` samples of a wide system-metrics table, against `_runtime`."""
     if table.num_rows == 0:
         return {}
     table = table.slice(max(0, table.num_rows - limit))
@@ -189,9 +214,11 @@ def load_system(root: Path, run_key: str, limit: int = 2000) -> Curves:
 
 
 def read_console(
-    root: Path, run_key: str, offset: int = 0, limit: int = 1 << 20
+    root: Path | Source, run_key: str, offset: int = 0, limit: int = 1 << 20
 ) -> tuple[str, int]:
     """New text of the run's files/output.log from byte `offset`: (text, next offset)."""
+    if isinstance(root, Source):
+        return root.read_console(run_key, offset, limit)
     path = RunPaths.of_key(root, run_key).files / "output.log"
     try:
         with open(path, "rb") as f:

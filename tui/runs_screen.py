@@ -127,7 +127,9 @@ class RunsScreen(StoreScreen):
         runs = load_runs(self.root, self.where, None, self.metrics)
         from flightlog.sync.lock import idle_agent_note
 
-        self.agent_note = idle_agent_note(self.root, sum(r["sync"] == "pending" for r in runs.rows))
+        if isinstance(self.root, Path):  # a server's runs have no local sync agent
+            pending = sum(r["sync"] == "pending" for r in runs.rows)
+            self.agent_note = idle_agent_note(self.root, pending)
         deliver(self, self.show_runs, runs)
 
     def action_reload(self) -> None:
@@ -181,6 +183,10 @@ class RunsScreen(StoreScreen):
         for r in self.runs.rows:
             states[r["state"]] = states.get(r["state"], 0) + 1
         parts = [plural(len(self.runs.rows), "run")]
+        if self.runs.total is not None and self.runs.total > len(self.runs.rows):
+            parts[0] = (
+                f"newest {len(self.runs.rows):,} of {self.runs.total:,} runs (filter to narrow)"
+            )
         parts += [f"{n} {s}" for s, n in sorted(states.items())]
         parts.append(f"sorted by {self.sort_column or 'started'}{' ↓' if self.sort_desc else ' ↑'}")
         if self.group_by:
@@ -310,7 +316,7 @@ class RunsScreen(StoreScreen):
 
     def action_copy_path(self) -> None:
         key = self.current_key()
-        if key:
+        if key and isinstance(self.root, Path):
             path = str(self.root / "runs" / key)
             self.app.copy_to_clipboard(path)
             self.notify(f"copied {path}")

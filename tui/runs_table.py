@@ -63,7 +63,9 @@ def build_table(runs: RunList, order: list[dict[str, Any]], marked: set[str]) ->
         cols["state"].append(STATE_ICON.get(r["state"], "?") + ("!" if r["warnings"] else ""))
         cols["name"].append(fmt(r["name"]))
         cols["id"].append(fmt(r["id"]))
-        cols["project"].append(fmt(r["project"]))
+        cols["project"].append(
+            fmt(f"{r['entity']}/{r['project']}" if r["entity"] else r["project"])
+        )
         cols["group"].append(fmt(r["group"]))
         cols["tags"].append(fmt(r["tags"] or []))
         cols["steps"].append(str(r["steps"]))

@@ -15,10 +15,10 @@ from ._common import (
     fmt_duration,
     fmt_time,
     fmt_value,
-    open_index,
     print_table,
     safe,
 )
+from .reads import LocalReads, add_host, reads
 
 STATE_ICON = {"running": "●", "finished": "✓", "failed": "✗", "crashed": "☠"}
 
@@ -57,6 +57,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument("--limit", type=int)
     p.add_argument("--json", action="store_true", help="a JSON array of run objects")
+    add_host(p)
     p.set_defaults(func=cmd_runs)
 
     p = sub.add_parser(
@@ -65,8 +66,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         help="one run: metadata, config, metrics",
         description="Example: flightlog show brisk-otter-3",
     )
-    p.add_argument("run", help="id, name, or project/id")
+    p.add_argument("run", help="id, name, project/id or entity/project/id")
     p.add_argument("--json", action="store_true")
+    add_host(p)
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser(
@@ -77,6 +79,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument("runs", nargs="+", metavar="RUN")
     p.add_argument("--json", action="store_true")
+    add_host(p)
     p.set_defaults(func=cmd_compare)
 
 
@@ -107,11 +110,8 @@ def _path(row: dict[str, Any]) -> str:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from flightlog.store.catalog import common_summary_keys, select_runs, values_of
-
-    with open_index(args) as idx:
-        rows = select_runs(
-            idx,
+    with reads(args) as src:
+        rows = src.runs(
             project=args.project,
             entity=args.entity,
             group=args.group,
@@ -124,10 +124,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
         keys = [r["run_key"] for r in rows]
         from flightlog.sync.lock import idle_agent_note
 
-        if note := idle_agent_note(idx.root, sum(r["sync"] == "pending" for r in rows)):
+        pending = sum(r["sync"] == "pending" for r in rows)
+        if isinstance(src, LocalReads) and (note := idle_agent_note(src.idx.root, pending)):
             print(f"flightlog: {note}", file=sys.stderr)
         if args.json:
-            cfg, summ = values_of(idx, "config", keys), values_of(idx, "summary", keys)
+            cfg, summ = src.values("config", keys), src.values("summary", keys)
             print(
                 json.dumps(
                     [_run_object(r, cfg[r["run_key"]], summ[r["run_key"]]) for r in rows],
@@ -136,13 +137,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 )
             )
             return 0
-        metrics = args.metric or common_summary_keys(idx, keys)
-        summ = values_of(idx, "summary", keys)
+        metrics = args.metric or src.common_keys(keys)
+        summ = src.values("summary", keys)
     if not rows:
         print(
-            f"no runs match in {idx.root}"
+            f"no runs match in {src.where}"
             if (args.where or args.project or args.entity or args.tag)
-            else f"no runs in {idx.root} yet — log one with:\n  import flightlog\n"
+            else f"no runs in {src.where} yet — log one with:\n  import flightlog\n"
             "  run = flightlog.init(project='demo')\n  run.log({'loss': 0.1}); "
             "run.finish()"
         )
@@ -189,19 +190,15 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from flightlog.store.catalog import resolve_run, values_of
-    from flightlog.store.query import downsample, metric_summaries
     from flightlog.store.text import metric_cells
 
-    with open_index(args) as idx:
-        row = resolve_run(idx, args.run)
+    with reads(args) as src:
+        row = src.resolve(args.run)
         key = row["run_key"]
-        meta = json.loads(
-            idx.con.execute("SELECT meta FROM runs WHERE run_key = ?", [key]).fetchone()[0]
-        )
-        config = values_of(idx, "config", [key])[key]
-        summary = values_of(idx, "summary", [key])[key]
-        stats = metric_summaries(downsample(idx, [key], None, buckets=24))  # one scan
+        meta = src.meta(key)
+        config = src.values("config", [key])[key]
+        summary = src.values("summary", [key])[key]
+        stats = src.stats(key)  # one scan
     if args.json:
         print(
             json.dumps(
@@ -275,23 +272,16 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from flightlog.store.catalog import resolve_run, values_of
     from flightlog.store.goals import best_value, goal_of
 
     if len(args.runs) < 2:
         raise ValueError("compare needs at least two runs")
-    with open_index(args) as idx:
-        rows = [resolve_run(idx, r) for r in args.runs]
+    with reads(args) as src:
+        rows = [src.resolve(r) for r in args.runs]
         keys = [r["run_key"] for r in rows]
-        cfg = values_of(idx, "config", keys)
-        summ = values_of(idx, "summary", keys)
-        definitions = [
-            m
-            for (meta,) in idx.con.execute(
-                "SELECT meta FROM runs WHERE list_contains(?, run_key)", [keys]
-            ).fetchall()
-            for m in json.loads(meta).get("metrics") or []
-        ]
+        cfg = src.values("config", keys)
+        summ = src.values("summary", keys)
+        definitions = [m for k in keys for m in src.meta(k).get("metrics") or []]
     cfg_keys = sorted({k for c in cfg.values() for k in c})
     differ = [
         k for k in cfg_keys if len({json.dumps(cfg[r].get(k), sort_keys=True) for r in keys}) > 1

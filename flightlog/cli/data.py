@@ -7,6 +7,7 @@ import json
 import sys
 
 from ._common import fmt, open_index, print_table
+from .reads import add_host
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -21,6 +22,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--keys", nargs="+", metavar="KEY", help="only these metrics")
     p.add_argument("--format", choices=["csv", "parquet", "jsonl"], default="csv")
     p.add_argument("-o", "--output", metavar="FILE", help="default: standard output")
+    add_host(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(
@@ -41,14 +43,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from flightlog.store import RunPaths, StoredRun
-    from flightlog.store.catalog import resolve_run
+    from .reads import reads
 
-    with open_index(args) as idx:
-        row = resolve_run(idx, args.run)
-    run = StoredRun.load(RunPaths.of_key(idx.root, row["run_key"]))
-    assert run is not None
-    table = run.history(keys=args.keys)
+    with reads(args) as src:
+        row = src.resolve(args.run)
+        table = src.history(row, args.keys)
     if args.keys:
         missing = [k for k in args.keys if k not in table.column_names]
         if missing:

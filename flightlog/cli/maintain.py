@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from ._common import console, root, safe
+from .reads import add_host
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -17,7 +19,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         description="Browse, filter, inspect and compare runs, live. "
         "Example: flightlog tui sample_runs",
     )
-    p.add_argument("store", nargs="?", metavar="ROOT", help="the store (same as --root)")
+    p.add_argument(
+        "store", nargs="?", metavar="ROOT", help="the store (same as --root), or a server's URL"
+    )
+    add_host(p)
     p.set_defaults(func=cmd_tui)
 
     p = sub.add_parser(
@@ -108,9 +113,30 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if left else 0
 
 
+def _remote_source(url: str) -> Any:
+    """The server at `url` for the UI; no key is a one-line error before the UI starts (a
+    server that is down is not: the UI says so and catches up when it is back)."""
+    from flightlog._errors import ServerUnavailableError
+    from flightlog.sync.remote import RemoteReader
+    from flightlog.tui.remote_source import RemoteSource
+
+    reader = RemoteReader(url)
+    try:
+        reader.client.whoami()
+    except ServerUnavailableError:
+        pass
+    return RemoteSource(reader)
+
+
 def cmd_tui(args: argparse.Namespace) -> int:
     from flightlog.tui import run
 
+    url = getattr(args, "host", None)
+    if not url and args.store and args.store.startswith(("http://", "https://")):
+        url = args.store
+    if url:
+        run(_remote_source(url))
+        return 0
     r = root(args) if not args.store else root(argparse.Namespace(root=args.store))
     if not r.is_dir():
         raise FileNotFoundError(f"no flightlog store at {r}: pass a directory that holds runs/")

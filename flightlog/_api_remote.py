@@ -1,0 +1,76 @@
+"""`flightlog.Api(host=URL)`: the runs of a team server, as the same wandb-shaped objects the
+local Api gives (`_api_run.ApiRun`).
+
+A RemoteRun is an ApiRun whose logged values come from the server (its Arrow history
+stream) instead of segment files, so `history()`, `scan_history()` and their wandb options
+behave exactly as locally. Metadata, state and summary are the server's answer when the run
+was listed: git and the command only for the project's members, as on the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from flightlog.store.layout import RunPaths
+from flightlog.sync.remote import RemoteReader
+
+from ._api_run import ApiRun, RunFile
+from ._errors import UnsupportedError
+
+#: RUN fields kept as run.json fields (attributes of the run: run.name, run.group...)
+META_FIELDS = (
+    "id", "name", "entity", "project", "group", "job_type", "tags", "notes", "created_at",
+    "host", "user", "config", "git", "command",
+)  # fmt: skip
+
+
+class RemoteRun(ApiRun):
+    """A run on a server, read through `Api(host=...)`."""
+
+    def __init__(self, reader: RemoteReader, run: dict[str, Any]) -> None:
+        meta = {k: run[k] for k in META_FIELDS if k in run}
+        super().__init__(RunPaths(Path(run["run_key"])), meta, [])
+        self._reader = reader
+        self._run = run
+
+    @property
+    def state(self) -> str:
+        return str(self._run["state"])
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return dict(self._run["summary"])
+
+    @property
+    def error(self) -> str | None:
+        return self._run.get("error")
+
+    @property
+    def url(self) -> str:
+        return f"{self._reader.url}/api/v1/runs/{self.entity}/{self.project}/{self.id}"
+
+    @property
+    def dir(self) -> Path:
+        raise UnsupportedError(f"run {self.path} is on {self._reader.url}: it has no directory")
+
+    def tidy(self, keys: Iterable[str] | None = None, stream: str = "history") -> pa.Table:
+        return self._reader.tidy(self._run["run_key"], None if keys is None else list(keys), stream)
+
+    def files(self) -> list[RunFile]:
+        raise UnsupportedError(
+            "files of a run on a server are not listed by Api(host=) yet: read them with "
+            "Api(dir=...) on the server's store"
+        )
+
+
+def remote_runs(reader: RemoteReader, **query: Any) -> list[RemoteRun]:
+    return [RemoteRun(reader, r) for r in reader.select(**query)]
+
+
+def remote_run(reader: RemoteReader, path: str) -> RemoteRun:
+    """A run by "entity/project/run_id", "project/run_id" or a bare id (or name)."""
+    return RemoteRun(reader, reader.find(path))

@@ -1,0 +1,275 @@
+"""Reading a team server: the read API (runs_api.py, run_views.py, server.py) as calls that
+return what the local readers return, for `Api(host=)`, the CLI's `--host` and the TUI.
+
+The key is the one `flightlog login` stored for the host (or FLIGHTLOG_API_KEY). Listings and
+run views go through the client's ETag cache, so polling an unchanged run costs a 304. Every
+call records the connection's health in `status` (up, or down since when and why), which the
+UI shows instead of a traceback; a failed call raises ServerUnavailableError.
+
+Run keys are the store's (`@entity/project/id`, store/layout.py): a run has the same key on
+the server's disk and in a remote UI.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pyarrow as pa
+
+from flightlog._errors import NotFoundError, ServerUnavailableError
+from flightlog.store.catalog import quote
+from flightlog.store.layout import run_key, split_run_key
+
+from . import credentials
+from .client import ServerClient
+
+T = TypeVar("T")
+#: runs per request when every run is wanted (the server's largest page)
+FULL_PAGE = 1000
+
+
+@dataclass
+class Connection:
+    """The health of the link to the server, as the UI shows it."""
+
+    url: str
+    down_since: float | None = None
+    reason: str = ""
+    last_ok: float | None = None
+
+    def text(self) -> str:
+        if self.down_since is None:
+            return self.url
+        since = time.strftime("%H:%M:%S", time.localtime(self.down_since))
+        shown = time.time() - (self.last_ok or self.down_since)
+        return (
+            f"⚠ {self.url} unreachable since {since}, retrying; data shown is {shown:.0f} s "
+            f"old ({self.reason[:80]})"
+        )
+
+
+class RemoteReader:
+    """One server, read with the logged-in key. Thread-safe enough for UI workers: httpx's
+    client is, and the ETag cache tolerates a lost update."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        timeout: float = 10.0,
+        retries: int = 0,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        creds = credentials.load(environ, base_url=url)
+        self.url = creds.base_url
+        self.client = ServerClient(creds, retries=retries, timeout=timeout)
+        self.status = Connection(self.url)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        try:
+            out = fn()
+        except ServerUnavailableError as e:
+            if self.status.down_since is None:
+                self.status.down_since = time.time()
+            self.status.reason = e.reason
+            # the client's advice is about syncing; a reader only waits for the server
+            raise ServerUnavailableError(
+                f"{e.reason}: the server is not answering; nothing changes on it or here, "
+                "read again when it is back (the UI retries by itself)",
+                reason=e.reason,
+            ) from None
+        self.status.down_since, self.status.last_ok = None, time.time()
+        return out
+
+    # -- listings --------------------------------------------------------------------------
+    def projects(self) -> list[dict[str, Any]]:
+        return self._call(lambda: self.client.get_cached("/projects"))["projects"]
+
+    def runs_page(
+        self,
+        *,
+        where: str | None = None,
+        sort: str | None = None,
+        offset: int = 0,
+        limit: int = 100,
+        entity: str | None = None,
+        project: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of the listing (runs_api.py's document), each run with its `run_key`."""
+        url = f"/runs/{entity}/{project}" if entity and project else "/runs"
+        params: dict[str, Any] = {"offset": offset, "limit": limit, "sort": sort or "created_at"}
+        if where:
+            params["filter"] = where
+        if project and not entity:  # a project name without its entity: any entity's
+            params["filter"] = f"project = {quote(project)}" + (f" and ({where})" if where else "")
+        doc = self._call(lambda: self.client.get_cached(url, params))
+        for r in doc["runs"]:
+            r["run_key"] = run_key(r["project"], r["id"], r["entity"])
+        return doc
+
+    def select(
+        self,
+        *,
+        project: str | None = None,
+        entity: str | None = None,
+        group: str | None = None,
+        tags: Sequence[str] = (),
+        state: str | None = None,
+        where: str | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Runs matching every given condition: `catalog.select_runs`'s arguments, answered
+        by the server (every page, or the first `limit` runs)."""
+        terms = [f"({where})"] if where else []
+        terms += [f"group = {quote(group)}"] if group else []
+        terms += [f"tag = {quote(t)}" for t in tags]
+        terms += [f"state = {quote(state)}"] if state else []
+        if entity and not project:
+            terms.append(f"entity = {quote(entity)}")
+        query: dict[str, Any] = {"where": " and ".join(terms) or None, "sort": sort}
+        query.update(project=project, entity=entity if project else None)
+        if limit is not None:
+            return self.runs_page(limit=limit, **query)["runs"]
+        return self.runs(**query)
+
+    def runs(self, **query: Any) -> list[dict[str, Any]]:
+        """Every run matching (runs_page's arguments), fetched a page at a time."""
+        out: list[dict[str, Any]] = []
+        while True:
+            doc = self.runs_page(offset=len(out), limit=FULL_PAGE, **query)
+            out.extend(doc["runs"])
+            if not doc["runs"] or len(out) >= doc["total"]:
+                return out
+
+    def find(self, ref: str) -> dict[str, Any]:
+        """A run by id, name, project/id or entity/project/id (as `flightlog show` takes)."""
+        parts = [p for p in ref.split("/") if p]
+        if len(parts) == 3:
+            where = f"entity = {quote(parts[0])} and project = {quote(parts[1])}"
+        elif len(parts) == 2:
+            where = f"project = {quote(parts[0])}"
+        else:
+            where = None
+        last = quote(parts[-1]) if parts else "''"
+        rows = self.runs(where=f"({where}) and id = {last}" if where else f"id = {last}")
+        if not rows:
+            rows = self.runs(where=f"({where}) and name = {last}" if where else f"name = {last}")
+        if not rows:
+            raise NotFoundError(f"no run {ref!r} on {self.url} that you may read")
+        if len(rows) > 1:
+            names = ", ".join(f"{r['entity']}/{r['project']}/{r['id']}" for r in rows)
+            raise NotFoundError(f"{ref!r} matches {len(rows)} runs: {names}; use entity/project/id")
+        return rows[0]
+
+    # -- one run ---------------------------------------------------------------------------
+    def view(
+        self,
+        key: str,
+        x: str = "step",
+        buckets: int = 240,
+        x_range: tuple[float, float] | None = None,
+    ) -> dict[str, Any]:
+        """run_views.py's view: the run, its meta and its chart buckets (zoomed too)."""
+        params: dict[str, Any] = {"x": x, "buckets": buckets}
+        if x_range is not None:
+            params.update(lo=x_range[0], hi=x_range[1])
+        doc = self._call(lambda: self.client.get_cached(_run_url(key, "view"), params))
+        doc["run"]["run_key"] = key
+        return doc
+
+    def chart(
+        self,
+        key: str,
+        keys: list[str] | None,
+        buckets: int = 240,
+        x: str = "step",
+        x_range: tuple[float, float] | None = None,
+    ) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"buckets": buckets, "x": x}
+        if keys is not None:
+            params["keys"] = ",".join(keys)
+        if x_range is not None:
+            params.update(lo=x_range[0], hi=x_range[1])
+        r = self._call(lambda: self.client.get(_run_url(key, "chart"), params))
+        return r.json()["buckets"]
+
+    def cursor(
+        self, key: str, keys: list[str], at: float, x: str = "step", window: float | None = None
+    ) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"keys": ",".join(keys), "at": at, "x": x}
+        if window is not None:
+            params["window"] = window
+        return self._call(lambda: self.client.get(_run_url(key, "cursor"), params)).json()["values"]
+
+    def tidy(self, key: str, keys: list[str] | None = None, stream: str = "history") -> pa.Table:
+        """The run's logged values in the long form (plus `writer`), as the local
+        StoredRun.tidy gives them: the server's Arrow stream."""
+        params: dict[str, Any] = {"format": "arrow", "stream": stream}
+        if keys is not None:
+            params["keys"] = ",".join(keys)
+        r = self._call(lambda: self.client.get(_run_url(key, "history"), params))
+        return pa.ipc.open_stream(io.BytesIO(r.content)).read_all()
+
+    def rows(self, key: str, stream: str = "history") -> Iterator[dict[str, Any]]:
+        entity, project, run_id = split_run_key(key)
+        yield from self._call(
+            lambda: self.client.history(entity or "", project, run_id, stream=stream)
+        )
+
+    def file(self, key: str, name: str) -> bytes | None:
+        """A file kept with the run on the server, or None when the server has none."""
+        try:
+            return self._call(lambda: self.client.get(_run_url(key, f"files/{name}"))).content
+        except NotFoundError:
+            return None
+        except Exception as e:  # a server without the files API answers 404 "not_found"
+            if "404" in str(e) or "not_found" in str(e) or "Not Found" in str(e):
+                return None
+            raise
+
+
+#: the run-row fields of `catalog.select_runs` that a server's RUN object names alike
+ROW_FIELDS = (
+    "entity", "project", "id", "name", "group", "job_type", "tags", "state", "steps", "values",
+    "created_at", "ended_at", "last_time", "host", "user", "notes", "error", "warnings",
+    "duration",
+)  # fmt: skip
+
+
+def index_row(run: dict[str, Any]) -> dict[str, Any]:
+    """A server's RUN object as a local index row (`select_runs`): what screens and CLI
+    commands read, whichever store the run is in."""
+    row = {k: run.get(k) for k in ROW_FIELDS}
+    row.update(run_key=run["run_key"], dir=None, sync="server")
+    return row
+
+
+def buckets_table(buckets: list[dict[str, Any]], run_key: str) -> pa.Table:
+    """The server's chart buckets as the downsample() table the local UI draws from."""
+    return pa.Table.from_pylist([{**b, "run_key": run_key} for b in buckets])
+
+
+def common_keys(summaries: Any, limit: int = 3) -> list[str]:
+    """The default metric columns: the numeric summary keys most runs share."""
+    counts: Counter[str] = Counter()
+    for s in summaries:
+        counts.update(
+            k
+            for k, v in s.items()
+            if not k.startswith("_") and isinstance(v, int | float) and not isinstance(v, bool)
+        )
+    return [k for k, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+
+
+def _run_url(key: str, what: str) -> str:
+    entity, project, run_id = split_run_key(key)
+    return f"/runs/{entity}/{project}/{run_id}/{what}"

@@ -1,0 +1,133 @@
+"""The UI's data from a team server: what tui/data.py's functions return for a local store,
+built from the server's read API (sync/remote.py), so every screen works unchanged.
+
+The server filters, sorts and downsamples; this module only reshapes its answers. A listing
+is its first page (`PAGE` runs, newest first, `RunList.total` says how many match): a server
+of 100,000 runs paints as fast as one of 100. When the server cannot be reached, a refresh of
+something already shown returns the last answer (the status line says the server is down
+and since when), so the screen stays as it was and catches up when the server is back;
+anything never loaded raises ServerUnavailableError, which the screen shows as a toast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flightlog._errors import ServerUnavailableError
+from flightlog.store.query import metric_summaries
+from flightlog.store.reader import pivot
+from flightlog.sync.remote import RemoteReader, buckets_table, common_keys, index_row
+
+from .data import (
+    Curves,
+    RunDetail,
+    RunList,
+    Source,
+    XRange,
+    curves_of,
+    system_curves,
+    x_bounds,
+)
+
+T = TypeVar("T")
+#: runs a listing shows (the first page of the server's answer)
+PAGE = 500
+
+
+class RemoteSource(Source):
+    """A server, read for the UI."""
+
+    def __init__(self, reader: RemoteReader) -> None:
+        self.reader = reader
+        self._last: dict[Any, Any] = {}
+
+    def __str__(self) -> str:
+        return self.reader.url
+
+    def status(self) -> str:
+        """The connection as the UI's title shows it."""
+        return self.reader.status.text()
+
+    def _fresh_or_last(self, key: Any, load: Callable[[], T]) -> T:
+        """`load()`, remembered; while the server is unreachable, the last answer."""
+        try:
+            out = load()
+        except ServerUnavailableError:
+            if key in self._last:
+                return self._last[key]
+            raise
+        self._last[key] = out
+        return out
+
+    def load_runs(self, where: str | None, sort: str | None, metrics: list[str] | None) -> RunList:
+        doc = self._fresh_or_last(
+            ("runs", where, sort),
+            lambda: self.reader.runs_page(where=where, sort=sort or "-created_at", limit=PAGE),
+        )
+        rows = [index_row(r) for r in doc["runs"]]
+        summaries = {r["run_key"]: r["summary"] for r in doc["runs"]}
+        chosen = metrics or common_keys(summaries.values())
+        return RunList(rows, chosen, summaries, total=doc["total"])
+
+    def load_run(self, run_key: str, x: str, buckets: int, x_range: XRange | None) -> RunDetail:
+        doc = self._fresh_or_last(
+            ("run", run_key, x, buckets, x_range),
+            lambda: self.reader.view(run_key, x, buckets, x_range),
+        )
+        whole = buckets_table(doc["buckets"], run_key)
+        zoomed = buckets_table(doc["zoomed"], run_key) if doc["zoomed"] is not None else whole
+        run = doc["run"]
+        return RunDetail(
+            index_row(run),
+            doc["meta"],
+            run["config"],
+            run["summary"],
+            metric_summaries(whole, spark_width=16),
+            curves_of(zoomed).get(run_key, {}),
+            x_bounds(whole),
+        )
+
+    def load_curves(
+        self,
+        run_keys: list[str],
+        keys: list[str] | None,
+        x: str,
+        buckets: int,
+        x_range: XRange | None,
+    ) -> dict[str, Curves]:
+        out: dict[str, Curves] = {}
+        for k in run_keys:
+            found = self.reader.chart(k, keys, buckets, x, x_range)
+            out.update(curves_of(buckets_table(found, k)))
+        return out
+
+    def read_cursor(
+        self, run_keys: list[str], keys: list[str], at: float, x: str, window: float | None
+    ) -> list[dict[str, Any]]:
+        return [
+            {**v, "run_key": k}
+            for k in run_keys
+            for v in self.reader.cursor(k, keys, at, x, window)
+        ]
+
+    def load_system(self, run_key: str, limit: int) -> Curves:
+        def load() -> Curves:
+            tidy = self.reader.tidy(run_key, stream="system")
+            created = self._created_at(run_key)
+            return system_curves(pivot(tidy, created), limit)
+
+        return self._fresh_or_last(("system", run_key), load)
+
+    def _created_at(self, run_key: str) -> float:
+        for (kind, key, *_), detail in self._last.items():
+            if kind == "run" and key == run_key:
+                return float(detail["run"]["created_at"] or 0.0)
+        return 0.0
+
+    def read_console(self, run_key: str, offset: int, limit: int) -> tuple[str, int]:
+        data = self.reader.file(run_key, "output.log")
+        if data is None:
+            return "", offset
+        start = max(offset, len(data) - limit)
+        return data[start:].decode("utf-8", errors="replace"), len(data)
