@@ -62,8 +62,8 @@ def create_app(
     `db` and `store_uri` a replica on a shared database and object store (shared_store.py)."""
     limits = limits or ServerLimits()
     accounts = Accounts(root, db, pool=pool)
+    store = open_store(root, limits, store_uri, Catalog(accounts.driver))  # checks --store
     sessions = Sessions(root, accounts)
-    store = open_store(root, limits, store_uri, Catalog(accounts.driver))
     reads = anyio.CapacityLimiter(limits.concurrent_reads)
     checks = anyio.CapacityLimiter(limits.concurrent_checks)
     app = FastAPI(
