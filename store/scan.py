@@ -13,6 +13,7 @@ import os
 import time
 from pathlib import Path
 
+from .journal import parse_journal_name
 from .layout import parse_segment_name
 from .syncmark import SYNC_FILE
 
@@ -51,7 +52,7 @@ def scan_files(root: Path, known: dict[str, Files] | None = None) -> dict[str, F
             if (
                 prev is not None
                 and all(prev.get(d) == v and v[1] < settled for d, v in dirs.items())
-                and not any(k.endswith(".arrows") for k in prev)
+                and not any(k.endswith((".arrows", ".journal")) for k in prev)
             ):
                 out[run_key] = prev
                 continue
@@ -99,7 +100,7 @@ def _list_run_files(run_dir: str, base: str, sub: str) -> Files:
             continue
         if sub == "" and name not in ("run.json", SYNC_FILE):
             continue
-        if sub == "history/" and parse_segment_name(name) is None:
+        if sub == "history/" and not (parse_segment_name(name) or parse_journal_name(name)):
             continue
         try:
             if not e.is_file():
