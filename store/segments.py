@@ -147,6 +147,22 @@ def list_segments(history_dir: Path) -> list[tuple[SegmentName, Path]]:
     return [by_stem[k] for k in sorted(by_stem)]
 
 
+def open_leftovers(history_dir: Path) -> list[tuple[SegmentName, Path]]:
+    """Open segment files whose sealed twin exists: left by a sealer killed between renaming
+    the sealed file into place and removing the IPC file. The twin holds every row, so the
+    file is removed by whoever may seal the segment (`list_segments` hides it)."""
+    try:
+        entries = os.listdir(history_dir)
+    except FileNotFoundError:
+        return []
+    stems = {n.stem for e in entries if (n := parse_segment_name(e)) is not None and n.sealed}
+    return [
+        (n, history_dir / e)
+        for e in sorted(entries)
+        if (n := parse_segment_name(e)) is not None and not n.sealed and n.stem in stems
+    ]
+
+
 def read_live_segment(name: SegmentName, path: Path) -> pa.Table:
     """Read a listed segment; an open one sealed since it was listed is read from its twin.
 

@@ -54,6 +54,7 @@ from .schema import HISTORY_SCHEMA, WRITER_ID_KEY, WRITER_LABEL_KEY
 from .segments import (
     OpenSegment,
     list_segments,
+    open_leftovers,
     seal,
     sealed_twin,
     segment_mark,
@@ -162,6 +163,9 @@ def seal_abandoned(paths: RunPaths, writers: Iterable[dict[str, Any]]) -> int:
         for name, path in list_segments(paths.stream(stream)):
             if may_seal(name, path, by_id) and seal_taken(name, path) is not None:
                 n += 1
+        for name, path in open_leftovers(paths.stream(stream)):
+            if may_seal(name, path, by_id):
+                path.unlink(missing_ok=True)
     return n + len(recover_journals(paths, by_id))
 
 
