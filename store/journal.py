@@ -98,18 +98,29 @@ def decode_mark(raw: bytes | None) -> Mark | None:
 
 
 _boot: bytes | None = None
+#: a boot id that says nothing: this system has none, or reading it failed
+UNKNOWN_BOOT = bytes(16)
 
 
 def boot_id() -> bytes:
-    """This boot's id (Linux); all zeros elsewhere, where a power loss cannot be told apart."""
+    """This boot's id (Linux), or UNKNOWN_BOOT. Only a successful read is kept: a read that
+    failed once (too many open files) must not make every later journal look written
+    before a reboot, which hides its rows not yet msynced."""
     global _boot
     if _boot is None:
         try:
             with open("/proc/sys/kernel/random/boot_id", "rb") as f:
                 _boot = bytes.fromhex(f.read().strip().decode().replace("-", ""))[:16]
         except (OSError, ValueError):
-            _boot = bytes(16)
+            return UNKNOWN_BOOT
     return _boot
+
+
+def rebooted_since(boot: bytes) -> bool:
+    """Was a journal whose header says `boot` written before the last reboot? Only when both
+    ids are known: an unknown one cannot tell, and then every committed row is shown."""
+    now = boot_id()
+    return boot != UNKNOWN_BOOT and now != UNKNOWN_BOOT and boot != now
 
 
 class JournalFile:
@@ -236,7 +247,7 @@ class JournalSnapshot:
             except ValueError as e:
                 raise JournalDamaged(f"journal {path} has a damaged header: {e}") from e
             note = None
-            if boot != boot_id() and n > synced:
+            if n > synced and rebooted_since(boot):
                 note = (
                     f"journal {path}: {n - synced} rows written before a reboot were never "
                     "synced to disk and are left out"
