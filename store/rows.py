@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .arrow_build import all_null_strings, primitive, strings
 from .journal import (
     DEFINE,
     GENERIC,
@@ -32,6 +33,7 @@ from .schema import BOOL, FLOAT, INT, encode_value, segment_schema
 Signature = tuple[tuple[str, ...], tuple[type, ...]]
 
 _FAST_KINDS = {float: FLOAT, int: INT, bool: BOOL}
+TIME_TYPE = pa.timestamp("us", tz="UTC")
 #: ints beyond this are not exact as float64: their rows take the generic path
 EXACT_INT = 2**53
 
@@ -114,7 +116,7 @@ def _table(entries: list[tuple[np.ndarray, np.ndarray] | None], keys: list[str])
     offsets = np.cumsum(lengths) - lengths
     flat_codes = np.concatenate(codes) if codes else np.zeros(0, np.int32)
     flat_kinds = np.concatenate(kinds) if kinds else np.zeros(0, np.int8)
-    return offsets, lengths, flat_codes, flat_kinds, pa.array(keys, pa.string())
+    return offsets, lengths, flat_codes, flat_kinds, strings(keys)
 
 
 def table_from_defines(records: np.ndarray, data: bytes) -> Table:
@@ -211,7 +213,7 @@ def _chunk(
         if total == 0:
             return None
         keys: pa.Array = _gather_strings(key_dict, codes)
-        nulls, texts = None, pa.nulls(total, pa.string())
+        nulls, texts = None, all_null_strings(total)
     else:
         g_rows, g_keys, g_vals, g_kinds, g_texts = [], [], [], [], []
         for i in generic.tolist():
@@ -226,22 +228,22 @@ def _chunk(
         order = np.argsort(rows_all, kind="stable")
         row_of = rows_all[order]
         key_obj = np.array(key_dict.to_pylist(), object)[codes]
-        keys = pa.array(np.concatenate([key_obj, np.array(g_keys, object)])[order], pa.string())
+        keys = strings(np.concatenate([key_obj, np.array(g_keys, object)])[order].tolist())
         g_null = np.array([v is None for v in g_vals], bool)
         g_num = np.array([0.0 if v is None else v for v in g_vals], np.float64)
         values = np.concatenate([values, g_num])[order]
         nulls = np.concatenate([np.zeros(total, bool), g_null])[order]
         kinds = np.concatenate([kinds, np.array(g_kinds, np.int8)])[order]
         text_obj = np.concatenate([np.full(total, None, object), np.array(g_texts, object)])
-        texts = pa.array(text_obj[order], pa.string())
+        texts = strings(text_obj[order].tolist())
         total = len(order)
     return pa.RecordBatch.from_arrays(
         [
-            pa.array(rec["step"][row_of]),
-            pa.array((rec["time"][row_of] * 1e6).astype(np.int64), pa.timestamp("us", tz="UTC")),
+            primitive(rec["step"][row_of].astype(np.int64), pa.int64()),
+            primitive((rec["time"][row_of] * 1e6).astype(np.int64), TIME_TYPE),
             keys,
-            pa.array(values, mask=nulls),
-            pa.array(kinds),
+            primitive(values.astype(np.float64), pa.float64(), nulls),
+            primitive(kinds.astype(np.int8), pa.int8()),
             texts,
         ],
         schema=schema,
@@ -276,12 +278,16 @@ def mixed_batch(rows: list[tuple[int, float, dict[str, Any]]], schema: pa.Schema
     times_us = (np.array([r[1] for r in rows], np.float64) * 1e6).astype(np.int64)
     return pa.RecordBatch.from_arrays(
         [
-            pa.array(np.repeat(np.array([r[0] for r in rows], np.int64), counts)),
-            pa.array(np.repeat(times_us, counts), pa.timestamp("us", tz="UTC")),
-            pa.array([k for r in rows for k in r[2]], pa.string()),
-            pa.array([e[0] for e in enc], pa.float64()),
-            pa.array(np.array([e[1] for e in enc], np.int8)),
-            pa.array([e[2] for e in enc], pa.string()),
+            primitive(np.repeat(np.array([r[0] for r in rows], np.int64), counts), pa.int64()),
+            primitive(np.repeat(times_us, counts), TIME_TYPE),
+            strings([k for r in rows for k in r[2]]),
+            primitive(
+                np.array([0.0 if e[0] is None else e[0] for e in enc], np.float64),
+                pa.float64(),
+                np.array([e[0] is None for e in enc], bool),
+            ),
+            primitive(np.array([e[1] for e in enc], np.int8), pa.int8()),
+            strings([e[2] for e in enc]),
         ],
         schema=schema,
     )
