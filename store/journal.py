@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .prefault import mapping_address, populate
+
 HEADER = 4096
 MAGIC = b"FLJRNL1\0"
 _HEAD = struct.Struct("<8sQQQQ16sI")  # magic, committed, synced, rows_cap, words_cap, boot, meta
@@ -162,6 +164,9 @@ class JournalFile:
         self.pos = (0, 0)
         #: signature ids defined in this journal
         self.defined: set[int] = set()
+        #: (rows, words) whose pages the writer thread has faulted in (store/prefault.py)
+        self.populated = (0, 0)
+        self._addr: int | None = None
 
     def fits(self, words: int) -> bool:
         n, end = self.pos
@@ -177,6 +182,23 @@ class JournalFile:
         _REC.pack_into(self.mm, self.roff + 32 * n, step, t, sid, end)
         self.pos = (n + 1, end)
         _COMMIT.pack_into(self.mm, _COMMIT_AT, n + 1)  # the commit point
+
+    def populate_ahead(self, rows: int, words: int) -> None:
+        """Fault in the pages of the next `rows` records and `words` data words past what
+        `log()` has written (writer thread; store/prefault.py says why)."""
+        if self.path is None:
+            return
+        if self._addr is None:
+            self._addr = mapping_address(self.mm)
+            if self._addr is None:
+                return  # not on this system
+        n, end = self.pos
+        done_rows, done_words = self.populated
+        to_rows = min(self.rows_cap, max(done_rows, n + rows))
+        to_words = min(self.words_cap, max(done_words, end + words))
+        populate(self._addr, self.roff + 32 * max(done_rows, n), self.roff + 32 * to_rows)
+        populate(self._addr, self.voff + 8 * max(done_words, end), self.voff + 8 * to_words)
+        self.populated = (to_rows, to_words)
 
     def sync(self) -> None:
         """msync what is committed, then record it as safe from a power loss."""

@@ -31,6 +31,10 @@ from .journal import (
 )
 from .rows import SignatureTable, generic_json, journal_batches, records_view
 
+#: pages faulted in ahead of log() at least: ~8k rows of 10 values
+AHEAD_ROWS = 8192
+AHEAD_WORDS = 8 * AHEAD_ROWS
+
 
 class RowLog:
     """The journals of one writer, oldest first; the last one takes `log()`'s rows."""
@@ -58,6 +62,9 @@ class RowLog:
         #: fully converted journals, with their last mark, waiting for an fsync
         self._retired: list[tuple[JournalFile, Mark]] = []
         self._widest = 0
+        #: log()'s journal and position at the last `prepare`
+        self._seen_journal: JournalFile | None = None
+        self._seen = (0, 0)
         self._memory_only = False
         self.journal = self._new(1, 0)
         self._journals.append(self.journal)
@@ -125,15 +132,22 @@ class RowLog:
 
     # -- the writer thread ------------------------------------------------------------------
     def prepare(self) -> None:
-        """Have a spare journal ready once log()'s is half full (creating one takes ~1 ms:
-        off the training thread)."""
+        """Fault in the pages log() writes next, and have a spare journal ready once log()'s
+        is half full (creating one takes ~1 ms): both off the training thread."""
         j = self.journal
         n, end = j.pos
+        seen_rows, seen_words = self._seen if self._seen_journal is j else (0, 0)
+        self._seen_journal, self._seen = j, (n, end)
+        # twice what the last tick took, so that log() stays inside faulted-in pages
+        j.populate_ahead(
+            max(AHEAD_ROWS, 2 * (n - seen_rows)), max(AHEAD_WORDS, 2 * (end - seen_words))
+        )
         if self._spare is not None or (2 * n < j.rows_cap and 2 * end < j.words_cap):
             return
         with self._create_lock:
             if self._spare is None and self.journal is j:
                 self._spare = self._new(j.jseq + 1, self._widest)
+                self._spare.populate_ahead(AHEAD_ROWS, AHEAD_WORDS)
 
     def take(self, schema: pa.Schema) -> list[tuple[pa.RecordBatch, Mark]]:
         """The rows committed since the last call, as tidy batches with their marks."""
