@@ -6,7 +6,9 @@ process is killed, so a row is safe from a kill -9 the moment `log()` returns (f
 loss once the writer thread's next msync, every `fsync_interval`, has run). The writer
 thread turns journal rows into Arrow IPC batches (store/writer.py); each batch carries the
 *mark* `<jseq>:<rows>` of the journal rows it holds up to, and a sealed segment keeps the
-mark of its last batch. A journal is removed once segments fsynced to disk hold all its rows.
+mark of its last batch. A journal is removed once written segments hold all its rows: the
+page cache keeps them from a kill -9 from then on, and segments are fsynced as often as
+journals are msynced.
 
 Layout (little-endian): a 4 KiB header, then `rows_cap` row records of 32 bytes
 (step i64, time f64, sid i64, end i64: where the row's data ends in the data region, in
@@ -45,9 +47,11 @@ _REC = struct.Struct("<qdqq")
 REC_DTYPE = [("step", "<i8"), ("time", "<f8"), ("sid", "<i8"), ("end", "<i8")]
 #: sid of a row stored as JSON tidy values, and of a signature definition
 GENERIC, DEFINE = -1, -2
-#: journal capacity: rotation every ~100k rows of 10 values; 24 MiB of disk, reserved
-ROWS_CAP = 1 << 17
-WORDS_CAP = 1 << 20
+#: journal capacity: rotation every ~50k rows of 10 values (6 MiB of disk, reserved). Small
+#: enough that removing the last one at finish() is cheap (dropping its dirty pages costs
+#: ~1.5 ms per MiB), large enough that a spare is always ready before log() needs it
+ROWS_CAP = 1 << 16
+WORDS_CAP = 1 << 19
 
 SUFFIX = ".journal"
 #: batch / sealed-file metadata key: the journal position a segment's rows reach

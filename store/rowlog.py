@@ -3,7 +3,7 @@
 The training thread appends under the run's lock (`append`); the writer thread takes the
 rows committed since its last look (`take`) as tidy record batches, each with its journal
 mark, keeps a spare journal ready so that `log()` rarely creates one itself (`prepare`), and
-removes the journals whose rows segments fsynced to disk hold (`synced`).
+removes the journals whose rows written segments hold (`release`).
 """
 
 from __future__ import annotations
@@ -132,8 +132,8 @@ class RowLog:
 
     # -- the writer thread ------------------------------------------------------------------
     def prepare(self) -> None:
-        """Fault in the pages log() writes next, and have a spare journal ready once log()'s
-        is half full (creating one takes ~1 ms): both off the training thread."""
+        """Fault in the pages log() writes next, and have a spare journal ready for when
+        log()'s is full (creating one takes ~1 ms): both off the training thread."""
         j = self.journal
         n, end = j.pos
         seen_rows, seen_words = self._seen if self._seen_journal is j else (0, 0)
@@ -142,7 +142,7 @@ class RowLog:
         j.populate_ahead(
             max(AHEAD_ROWS, 2 * (n - seen_rows)), max(AHEAD_WORDS, 2 * (end - seen_words))
         )
-        if self._spare is not None or (2 * n < j.rows_cap and 2 * end < j.words_cap):
+        if self._spare is not None:
             return
         with self._create_lock:
             if self._spare is None and self.journal is j:
@@ -192,9 +192,10 @@ class RowLog:
                 except (OSError, ValueError):
                     pass  # closed meanwhile, or the disk fails: segments report it
 
-    def synced(self, mark: Mark | None) -> None:
-        """Segments fsynced to disk hold every row up to `mark`: remove the journals they
-        cover (each one's rows are durable twice until then)."""
+    def release(self, mark: Mark | None) -> None:
+        """Segments written (in the page cache, so safe from a kill -9) hold every row up to
+        `mark`: remove the journals they cover. A power loss still loses at most the fsync
+        interval: segments are fsynced as often as journals are msynced."""
         if mark is None:
             return
         keep = []
@@ -210,7 +211,7 @@ class RowLog:
         `mark`: remove every journal that holds no row beyond it. Returns whether all went."""
         with self._lock:
             commit_pending(self.journal)
-        self.synced(mark)
+        self.release(mark)
         j = self.journal
         covered = mark is not None and (j.jseq, j.pos[0]) <= mark
         if covered or j.pos[0] == 0:

@@ -4,7 +4,7 @@
 (store/journal.py, store/rowlog.py), which outlives a kill -9 of the process. Every
 `flush_interval` this thread converts the rows committed since into Arrow record batches
 (each carrying its journal mark) and appends them to the open segment, fsyncs segments and
-journals at least every `fsync_interval`, removes the journals that fsynced segments hold,
+journals at least every `fsync_interval`, removes the journals that written segments hold,
 rotates and seals segments in the background, and rewrites the writer's state file
 (heartbeat + summary) and run.json when they changed. A disk error never reaches the
 training thread: converted batches stay queued in memory (bounded, oldest dropped and
@@ -17,6 +17,7 @@ Readers recover a journal's rows that no segment holds yet (store/segments.py
 
 from __future__ import annotations
 
+import os
 import queue
 import secrets
 import threading
@@ -29,7 +30,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from .atomic import atomic_write_json, fsync_dir
+from .atomic import atomic_write_json
 from .journal import Mark
 from .layout import RunPaths, open_segment_name, parse_segment_name
 from .rowlog import RowLog
@@ -85,14 +86,13 @@ class RunWriter:
         self._lock = lock
         self._warn = warn
         self._schema = segment_schema(writer_id, label)
-        #: log()'s journals (the rows, until segments fsynced to disk hold them)
+        #: log()'s journals (the rows, until written segments hold them)
         self._rows = RowLog(paths.history, writer_id, label, lock, warn)
         self.signatures = self._rows.signatures
         #: converted batches and their journal marks, in order, waiting to be written
         self._queue: deque[tuple[pa.RecordBatch, Mark]] = deque()
-        #: the mark of the last batch written, and of the last one fsynced
+        #: the mark of the last batch written
         self._written: Mark | None = None
-        self._synced: Mark | None = None
         self._state = state
         self._meta = meta
         self._segment: HeldSegment | None = None
@@ -155,15 +155,18 @@ class RunWriter:
             self._warn(f"could not finish writing {self.paths.dir}: {e!r}")
 
     def _close(self) -> None:
-        self._tick(force=True)
+        # the seal below makes the rows durable, and the state is written last
+        self._tick(force=True, closing=True)
         self._close_segment(seal_it=True)
         if self._sealer is not None:
             self._to_seal.put(None)
             self._sealer.join()
         self._seal_leftovers()
         left = self._queued_values()
-        all_removed = self._rows.close(self._synced if not left else None)
-        self.write_state()
+        all_removed = self._rows.close(self._written if not left else None)
+        # not fsynced: a power loss right after leaves the last heartbeat's state (the run
+        # shows crashed; its history is sealed and fsynced), and finish() saves an fsync
+        self.write_state(durable=False)
         self._closed = True
         if left > 0:
             where = (
@@ -202,9 +205,9 @@ class RunWriter:
         while self._flush_waiters:
             self._flush_waiters.popleft().set()
 
-    def _tick(self, force: bool = False) -> None:
+    def _tick(self, force: bool = False, closing: bool = False) -> None:
         with self._tick_lock:
-            self._tick_locked(force)
+            self._tick_locked(force, closing)
 
     def _convert(self) -> None:
         """Queue, as tidy batches, every row the journals received since the last tick."""
@@ -212,15 +215,18 @@ class RunWriter:
             self._queue.extend(self._rows.take(self._schema))
         except Exception as e:  # never expected: a journal this process wrote itself
             self._disk_problem(f"could not convert rows of {self.paths.history}: {e!r}")
-        self._rows.prepare()
 
-    def _tick_locked(self, force: bool) -> None:
+    def _tick_locked(self, force: bool, closing: bool = False) -> None:
+        """One round of the writer's work; `closing` leaves out the fsyncs and the state
+        file, which closing does once, after sealing."""
         self._convert()
+        if not closing:
+            self._rows.prepare()
         wrote = self._write_queue()
         if self._failing is not None:
             self._bound_queue()
         now = time.monotonic()
-        if force or now - self._last_fsync >= self.settings.fsync_interval:
+        if not closing and (force or now - self._last_fsync >= self.settings.fsync_interval):
             if self._unsynced and self._segment is not None:
                 try:
                     if self._segment.fsync():
@@ -242,7 +248,7 @@ class RunWriter:
                 apply_patch(self.paths.meta, patch)
             except OSError as e:
                 self._disk_problem(f"cannot write {self.paths.meta}: {e.strerror or e}")
-        if force or now - self._last_beat >= self.settings.heartbeat_interval:
+        if not closing and (force or now - self._last_beat >= self.settings.heartbeat_interval):
             self.write_state()
             self._last_beat = now
 
@@ -267,8 +273,11 @@ class RunWriter:
             self._written = mark if self._written is None else max(self._written, mark)
             wrote = True
             self._unsynced = True
-        if wrote and self._segment is not None and not self._segment.check():
-            self._segment_taken()  # one stat a flush: is the segment still ours?
+        if wrote and self._segment is not None:
+            if self._segment.check():  # one stat a flush: is the segment still ours?
+                self._rows.release(self._written)  # the page cache keeps them from here
+            else:
+                self._segment_taken()
         if self._failing is not None and not self._queue:
             lost = f"; {self._dropped} rows were dropped while it failed" if self._dropped else ""
             self._warn(f"writing to {self.paths.dir} works again{lost}")
@@ -290,9 +299,9 @@ class RunWriter:
             self._sealing = None
 
     def _fsynced(self) -> None:
-        """Every batch written so far is on disk: the journals holding only those rows go."""
-        self._synced = self._written
-        self._rows.synced(self._synced)
+        """Every batch written so far is on disk: the journals holding only those rows go
+        (if the page cache's copy has not already let them go)."""
+        self._rows.release(self._written)
 
     def _queued_values(self) -> int:
         """Values waiting: converted and queued, or still only in the journal."""
@@ -373,7 +382,10 @@ class RunWriter:
             if seg is None:
                 return
             try:
-                if seg.fsync():
+                if seal_it and self._sealing is not None and not self._queue:
+                    if seg.held():  # the sealed twin's fsync below makes every row durable
+                        break
+                elif seg.fsync():
                     self._fsynced()
                     break
                 self._segment_taken()
@@ -393,11 +405,20 @@ class RunWriter:
         if seal_it and sealing is not None:
             try:
                 sealing.finish(self._written)  # the twin of every batch: only the rest to write
-                seg.path.unlink()
-                fsync_dir(seg.path.parent)
-                return
             except OSError:
-                pass  # sealed from the IPC file instead
+                sealing = None  # sealed from the IPC file instead, once that is fsynced
+            else:
+                self._fsynced()
+                # not made durable: an IPC file back after a power loss is its twin's
+                # leftover, removed on recovery (segments.open_leftovers)
+                seg.path.unlink()
+                return
+            try:
+                with open(seg.path, "rb") as f:
+                    os.fsync(f.fileno())
+                self._fsynced()
+            except OSError as e:
+                self._disk_problem(f"cannot fsync {seg.path}: {e.strerror or e}")
         elif sealing is not None:
             sealing.abandon()
         if seal_it:
@@ -425,13 +446,13 @@ class RunWriter:
                 self._seal_quietly(path)
 
     # -- small files -----------------------------------------------------------------------
-    def write_state(self) -> None:
+    def write_state(self, durable: bool = True) -> None:
         """Rewrite this writer's state file (heartbeat, step, summary) now."""
-        self._write_file(self.paths.writer_state(self.writer_id), self._state())
+        self._write_file(self.paths.writer_state(self.writer_id), self._state(), durable)
 
-    def _write_file(self, path: Path, obj: dict[str, Any]) -> None:
+    def _write_file(self, path: Path, obj: dict[str, Any], durable: bool = True) -> None:
         try:
-            atomic_write_json(path, obj)
+            atomic_write_json(path, obj, durable=durable)
         except OSError as e:
             self._disk_problem(f"cannot write {path}: {e.strerror or e}")
 

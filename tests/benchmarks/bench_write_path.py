@@ -111,6 +111,7 @@ def worker(tracker: str, shape: str, steps: int, workdir: Path) -> dict[str, flo
         "p99": q(0.99),
         "p99.9": q(0.999),
         "max": timings[-1] / 1000,
+        "over_1ms": sum(1 for t in timings if t > 1_000_000),
         "finish_ms": finish_ms,
         "rss_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024,
     }
@@ -139,6 +140,34 @@ def _whole(code: str, repeat: int = 5) -> float:
             )
             times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+def _init_ms(runs: int) -> float:
+    """Median init() of a fresh process's run in a project that holds `runs` runs (their
+    directories: init() must not look at them)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp) / "runs" / "p"
+        project.mkdir(parents=True)
+        for i in range(runs):
+            (project / f"r{i:06d}").mkdir()
+        code = (
+            "import sys, time, flightlog\n"
+            "t = time.perf_counter()\n"
+            "r = flightlog.init(project='p', dir=sys.argv[1])\n"
+            "print((time.perf_counter() - t) * 1000)\n"
+            "r.finish(quiet=True)\n"
+        )
+        times = []
+        for _ in range(6):
+            out = subprocess.run(
+                [sys.executable, "-c", code, tmp],
+                capture_output=True,
+                text=True,
+                env={**os.environ, **ENV},
+                check=True,
+            )
+            times.append(float(out.stdout.split()[-1]))
+    return statistics.median(times[1:])  # the first one counts the runs once (old stores)
 
 
 KILL_CHILD = """
@@ -192,14 +221,16 @@ def main() -> None:
     print("machine load (1, 5, 15 min):", os.getloadavg(), f"on {os.cpu_count()} cores")
     print(
         f"\nlog() µs per call           {'median':>8} {'p99':>8} {'p99.9':>8} {'max':>9}"
-        "   (+ building the dict, median)"
+        "  >1ms   (+ building the dict, median)"
     )
     plain: dict[str, dict[str, float]] = {}
     for shape, steps in (("plain", args.steps), ("mixed", args.steps), ("wide", 300)):
         for tracker in ("floor", "flightlog"):
             r = _run_worker(tracker, shape, steps)
             cells = "".join(f"{r[k]:>9.2f}" for k in ("median", "p99", "p99.9", "max"))
-            print(f"  {shape:6} {tracker:9} x{steps:<7,}{cells}   {r['build']:.2f}")
+            print(
+                f"  {shape:6} {tracker:9} x{steps:<7,}{cells} {r['over_1ms']:>5}   {r['build']:.2f}"
+            )
             if shape == "plain":
                 plain[tracker] = r
     f, fl = plain["floor"], plain["flightlog"]
@@ -214,6 +245,9 @@ def main() -> None:
     bare = _whole("pass")
     print(f"\nwhole one-log script s: flightlog {one:.3f}, floor import pyarrow + one Parquet ")
     print(f"  {floor:.3f} ({one / floor:.2f}x), bare python {bare:.3f}")
+    for runs in (0, 10_000):
+        ms = _init_ms(runs)
+        print(f"init() with {runs:,} runs in the project: {ms:.1f} ms (median of 5; floor 0)")
     print("\nkill -9 at a random moment: rows whose log() returned -> rows read back")
     rng = random.Random(1)
     for paced in (False, True):
