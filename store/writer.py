@@ -220,8 +220,6 @@ class RunWriter:
         """One round of the writer's work; `closing` leaves out the fsyncs and the state
         file, which closing does once, after sealing."""
         self._convert()
-        if not closing:
-            self._rows.prepare()
         wrote = self._write_queue()
         if self._failing is not None:
             self._bound_queue()
@@ -251,6 +249,8 @@ class RunWriter:
         if not closing and (force or now - self._last_beat >= self.settings.heartbeat_interval):
             self.write_state()
             self._last_beat = now
+        if not closing:
+            self._rows.prepare()  # last: rows first reach the segments
 
     def _write_queue(self) -> bool:
         """Write every converted batch, in order; returns whether anything was written."""
