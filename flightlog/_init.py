@@ -11,7 +11,7 @@ import os
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flightlog.store import (
     RunPaths,
@@ -34,9 +34,6 @@ from ._names import new_run_id, new_run_name
 from ._run import Run, say
 from ._settings import Settings, resolve, root_of
 from ._validate import checked_config
-
-if TYPE_CHECKING:
-    from flightlog.store.reader import StoredRun
 
 DEFAULT_PROJECT = "uncategorized"
 
