@@ -31,6 +31,8 @@ from .journal import (
 )
 from .rows import SignatureTable, generic_json, journal_batches, records_view
 
+#: values converted per `take` at most (~26k rows of 10 values, ~10 ms of work)
+TAKE_VALUES = 1 << 18
 #: pages faulted in ahead of log() at least: ~8k rows of 10 values
 AHEAD_ROWS = 8192
 AHEAD_WORDS = 8 * AHEAD_ROWS
@@ -150,8 +152,11 @@ class RowLog:
                 self._spare.populate_ahead(AHEAD_ROWS, AHEAD_WORDS)
 
     def take(self, schema: pa.Schema) -> list[tuple[pa.RecordBatch, Mark]]:
-        """The rows committed since the last call, as tidy batches with their marks."""
+        """The rows committed since the last call, as tidy batches with their marks; about
+        TAKE_VALUES values at most, so that one tick (and a finish() waiting for it) stays
+        short: `pending_values` says what is left."""
         out: list[tuple[pa.RecordBatch, Mark]] = []
+        budget = TAKE_VALUES
         while True:
             with self._lock:
                 j = self._journals[0]
@@ -161,6 +166,11 @@ class RowLog:
             done, start = self._read
             if done < n:
                 records = records_view(j.mm, j.roff + 32 * done, n - done).copy()
+                cut = int(np.searchsorted(records["end"], start + budget, side="right"))
+                if cut < len(records):  # the rest waits for the next call
+                    records = records[: max(cut, 1)]
+                    n, end, last = done + len(records), int(records["end"][-1]), True
+                budget -= end - start
                 view = memoryview(j.mm)[j.voff : j.voff + 8 * end]
                 words = np.frombuffer(view, np.float64)
                 self._read = (n, end)  # rows that fail to convert are not tried again
@@ -170,7 +180,7 @@ class RowLog:
                 finally:
                     del words
                     view.release()
-            if last:
+            if last or budget <= 0:
                 return out
             with self._lock:
                 self._journals.popleft()
@@ -220,4 +230,7 @@ class RowLog:
             if self._spare is not None:
                 self._discard(self._spare)
                 self._spare = None
-        return (covered or j.pos[0] == 0) and not self._retired
+        all_removed = (covered or j.pos[0] == 0) and not self._retired
+        if not all_removed:  # what stays is msynced: safe from a power loss from here on
+            self.sync()
+        return all_removed

@@ -61,6 +61,9 @@ class WriterSettings:
     max_buffered_rows: int = 4_000_000
 
 
+#: a backlog (values log() committed, not converted) that finish() leaves in the journal
+DEFER_VALUES = 1 << 16
+
 #: seconds flush() waits for the writer thread before it lets the script go on
 FLUSH_WAIT = 10.0
 
@@ -155,15 +158,22 @@ class RunWriter:
             self._warn(f"could not finish writing {self.paths.dir}: {e!r}")
 
     def _close(self) -> None:
-        # the seal below makes the rows durable, and the state is written last
-        self._tick(force=True, closing=True)
+        """Write what log() committed, seal, and record the writer finished. A backlog of
+        more than DEFER_VALUES values (a loop that outran this thread) stays in the journal,
+        msynced, instead of keeping finish() waiting: readers read it there at once, and a
+        resume, `flightlog sync` or `doctor --repair` seals it (store/takeover.py)."""
+        if self._rows.pending_values() <= DEFER_VALUES:
+            self._tick(force=True, closing=True)  # the seal below makes it durable
+        else:
+            with self._tick_lock:
+                self._write_queue()  # only what was converted before
         self._close_segment(seal_it=True)
         if self._sealer is not None:
             self._to_seal.put(None)
             self._sealer.join()
         self._seal_leftovers()
-        left = self._queued_values()
-        all_removed = self._rows.close(self._written if not left else None)
+        left = sum(b.num_rows for b, _ in self._queue)  # converted, never written
+        all_removed = self._rows.close(self._written)
         # not fsynced: a power loss right after leaves the last heartbeat's state (the run
         # shows crashed; its history is sealed and fsynced), and finish() saves an fsync
         self.write_state(durable=False)
@@ -197,6 +207,8 @@ class RunWriter:
             waiters = len(self._flush_waiters)
             try:
                 self._tick(force=waiters > 0)
+                if self._rows.pending_values() and self._failing is None:
+                    self._wake.set()  # a backlog: the next tick at once
             except Exception as e:  # never let the writer thread die silently
                 self._disk_problem(f"unexpected error in the writer thread: {e!r}")
             for _ in range(waiters):
@@ -221,6 +233,9 @@ class RunWriter:
         file, which closing does once, after sealing."""
         self._convert()
         wrote = self._write_queue()
+        while force and self._rows.pending_values():  # flush(), finish(): everything
+            self._convert()
+            wrote = self._write_queue() or wrote
         if self._failing is not None:
             self._bound_queue()
         now = time.monotonic()
