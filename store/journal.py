@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .prefault import mapping_address, populate
+from .prefault import mapping_address, msync, populate
 
 HEADER = 4096
 MAGIC = b"FLJRNL1\0"
@@ -206,9 +206,13 @@ class JournalFile:
 
     def sync(self) -> None:
         """msync what is committed, then record it as safe from a power loss."""
-        n = self.pos[0]
+        n, end = self.pos
         if self.path is not None:
-            self.mm.flush()
+            if self._addr is None:
+                self._addr = mapping_address(self.mm)
+            upto = self.voff + 8 * end  # the records and data written so far
+            if self._addr is None or not msync(self._addr, upto):
+                self.mm.flush()
             _COMMIT.pack_into(self.mm, _SYNCED_AT, n)
 
     def close(self) -> None:

@@ -1,11 +1,13 @@
-"""Fault a journal's pages in from the writer thread, ahead of `log()`.
+"""A journal's page work, done by the writer thread through ctypes without holding the GIL:
+faulting in the pages `log()` writes next, and msync.
 
 The first store into each 4 KiB page of a shared file mapping is a page fault that goes into
 the filesystem (ext4's page_mkwrite allocates the block and starts a journal handle): ~10 µs
 on average, and up to 8-16 ms measured behind other processes' fsyncs. Taken by `log()`,
 that is a training-thread stall. MADV_POPULATE_WRITE (Linux >= 5.14) takes the same faults
 without changing a byte, and through ctypes without holding the GIL; the writer thread
-runs it on the pages `log()` will write next. Elsewhere this does nothing.
+runs it on the pages `log()` will write next. Elsewhere this does nothing, and msync
+falls back to mmap.flush().
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ MADV_POPULATE_WRITE = 23
 PAGE = mmap.PAGESIZE
 
 _madvise: Any = None
+_msync: Any = None
+MS_SYNC = 4  # Linux
 _works = sys.platform == "linux"
 
 
@@ -42,6 +46,25 @@ def mapping_address(mm: mmap.mmap) -> int | None:
     except (ImportError, OSError, AttributeError, TypeError, ValueError):
         _works = False
         return None
+
+
+def msync(addr: int, size: int) -> bool:
+    """msync(MS_SYNC) the first `size` bytes of the mapping at `addr` without holding the
+    GIL (mmap.flush() holds it for the whole write-back: a training-thread stall of up to
+    hundreds of ms on a busy disk). False if not available here: use mmap.flush()."""
+    if not _works or _madvise is None:
+        return False
+    import ctypes
+
+    global _msync
+    if _msync is None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        _msync = libc.msync
+        _msync.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        _msync.restype = ctypes.c_int
+    if _msync(addr, size, MS_SYNC) != 0:
+        raise OSError(ctypes.get_errno(), "msync failed")
+    return True
 
 
 def populate(addr: int, start: int, end: int) -> bool:
