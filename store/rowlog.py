@@ -31,8 +31,8 @@ from .journal import (
 )
 from .rows import SignatureTable, generic_json, journal_batches, records_view
 
-#: values converted per `take` at most (~26k rows of 10 values, ~10 ms of work)
-TAKE_VALUES = 1 << 18
+#: values converted per `take` at most (~13k rows of 10 values, a few ms of work)
+TAKE_VALUES = 1 << 17
 #: pages faulted in ahead of log() at least: ~8k rows of 10 values
 AHEAD_ROWS = 8192
 AHEAD_WORDS = 8 * AHEAD_ROWS

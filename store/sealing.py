@@ -22,7 +22,7 @@ from .journal import MARK_KEY, Mark, encode_mark
 from .layout import SegmentName, sealed_segment_name
 
 #: rows per Parquet row group: large for compression and scans, bounded for memory
-ROW_GROUP = 128 * 1024
+ROW_GROUP = 64 * 1024  # also what a finish() arriving mid-encode may wait for
 _PARQUET_OPTIONS = dict(
     compression="zstd",
     use_dictionary=["key", "text", "kind"],
