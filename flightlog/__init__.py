@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from . import _state
-from ._api import Api
 from ._errors import ConfigError, Error, ResumeError, UsageError
 from ._histogram import Histogram
 from ._init import init
@@ -115,6 +114,10 @@ def save(
 
 
 def __getattr__(name: str) -> Any:
+    if name == "Api":  # reading loads numpy and pyarrow.compute: not for a training script
+        from ._api import Api
+
+        return Api
     # wandb.run / wandb.config / wandb.summary follow the current run
     if name == "run":
         return _state.current()

@@ -15,7 +15,6 @@ from typing import Any
 
 from flightlog.store import (
     RunPaths,
-    StoredRun,
     check_name,
     check_run_id,
     iter_run_dirs,
@@ -23,6 +22,7 @@ from flightlog.store import (
 )
 from flightlog.store.atomic import atomic_write_json
 from flightlog.store.liveness import CRASHED, HOSTNAME, RUNNING, writer_state
+from flightlog.store.numbering import claim_run_number
 from flightlog.store.segments import read_segments
 from flightlog.store.takeover import seal_abandoned
 
@@ -166,7 +166,7 @@ def _create(s: Settings, root: Path, project: str, run_id: str | None, cfg: dict
         except FileExistsError:
             if run_id is not None:  # another process is creating this run right now
                 return _join_existing(s, _wait_for_meta(paths), cfg)
-    number = sum(1 for p in project_dir.iterdir() if p.is_dir())
+    number = claim_run_number(project_dir, rid)  # O(1), unique across processes
     meta: dict[str, Any] = {
         "schema": 1,
         "id": rid,
@@ -211,6 +211,8 @@ def _wait_for_meta(paths: RunPaths) -> RunPaths:
 
 def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
     """Resume a stopped run (new generation, steps continue) or join a live one (shared)."""
+    from flightlog.store.reader import StoredRun  # numpy: only when a run is resumed
+
     stored = StoredRun.load(paths)
     if stored is None:
         raise ResumeError(f"run directory {paths.dir} has no readable run.json")
@@ -271,6 +273,8 @@ def _auto_resume_candidate(root: Path, project: str) -> str | None:
     """The latest crashed run of `project` started from this directory on this host."""
     cwd = os.getcwd()
     best: tuple[float, str] | None = None
+    from flightlog.store.reader import StoredRun
+
     for paths in iter_run_dirs(root, project):
         stored = StoredRun.load(paths)
         if stored is None:

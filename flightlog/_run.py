@@ -32,6 +32,7 @@ from ._context import capture_git, gpu_info, write_requirements
 from ._files import FileSaver
 from ._run_compat import RunCompat
 from ._settings import Settings
+from ._shapes import Shapes
 from ._summary import Aggregates, MetricDef, Summary, parse_metric
 from ._sysmetrics import Sampler
 from ._validate import MAX_STEP, check_setting
@@ -93,6 +94,7 @@ class Run(RunCompat):
             self._aggs.define(MetricDef(**d))
         self._writer: RunWriter | None = None
         self._media: MediaSink | None = None
+        self._shapes = Shapes()
         self._sampler: Sampler | None = None
         self._console: ConsoleCapture | None = None
         self._saver: FileSaver | None = None
@@ -203,6 +205,7 @@ class Run(RunCompat):
             int(s.media_max_bytes if s.media_max_bytes is not None else DEFAULT_MAX_BYTES),
             int(s.media_max_files if s.media_max_files is not None else DEFAULT_MAX_FILES),
         )
+        self._writer.sync_hooks.append(self._media.sync)
         self._live = True
         self._paths.writers.mkdir(parents=True, exist_ok=True)
         self._writer.write_state()
@@ -253,7 +256,7 @@ class Run(RunCompat):
         if not self._live:
             self._log_after_finish()
             return
-        row, sig, sid = normalize(data, self._writer.signatures.ids, self._media)  # type: ignore[union-attr]
+        row, sig, sid = self._normalize(data)
         with self._lock:
             if not self._live:  # finished meanwhile (SIGTERM's helper thread, another thread)
                 self._log_after_finish()
@@ -281,6 +284,24 @@ class Run(RunCompat):
                 self._pending.update(row)
                 if commit is not False:
                     self._commit()
+
+    def _normalize(self, data: Any) -> tuple[dict[str, Any], Signature, int | None]:
+        """`normalize`, skipped for rows of a signature or a shape (nested dicts, numpy
+        scalars: flightlog/_shapes.py) seen before."""
+        known = self._writer.signatures.ids  # type: ignore[union-attr]
+        if type(data) is not dict:
+            return normalize(data, known, self._media)
+        shape = signature(data)
+        sid = known.get(shape)
+        if sid is not None:
+            return data, shape, sid
+        flat = self._shapes.flatten(shape, data)
+        if flat is not None:
+            sig = signature(flat)
+            return flat, sig, known.get(sig)
+        row, sig, sid = normalize(data, known, self._media)
+        self._shapes.learn(shape, data, row)
+        return row, sig, sid
 
     def _log_after_finish(self) -> None:
         """A row for a finished run is not recorded: counted, and said once unless the run

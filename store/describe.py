@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .integrity import SegmentDamaged, check_sha256
+from .journal import list_journals
 from .layout import RunPaths, SegmentName, parse_segment_name, split_run_key
 from .liveness import RUNNING, writer_state
 from .reader import StoredRun, text_list
@@ -300,11 +301,14 @@ def _describe_run(
     live = {w.get("writer"): w for w in stored.writers if writer_state(w) == RUNNING}
     step_max, last_time, n_values, n_segments = -1, None, 0, 0
     sealed = []
-    for name, path in list_segments(stored.paths.history):
-        # a sealed segment is complete: described from its file even while its writer runs
-        # (on a server every segment is sealed, and the writer's state lags the uploads)
-        growing = None if name.sealed else live.get(name.writer)
-        seg = describe_segment(root, run_key, name, path, growing)
+    for name, path, journal in _listed(stored.paths.history, live):
+        if journal:
+            seg = _describe_journal(root, run_key, name, path)
+        else:
+            # a sealed segment is complete: described from its file even while its writer
+            # runs (on a server every segment is sealed, and the writer's state lags uploads)
+            growing = None if name.sealed else live.get(name.writer)
+            seg = describe_segment(root, run_key, name, path, growing)
         if seg is None:
             continue
         if seg.row[5]:
@@ -383,6 +387,23 @@ def _entity_project(entity: str | None, project: str, m: _Meta) -> tuple[str | N
     ):
         return said_entity, said_project
     return m.text("entity"), project
+
+
+def _listed(history: Path, live: dict[Any, dict[str, Any]]) -> list[tuple[SegmentName, Path, bool]]:
+    """The segments, then the journals of writers not running (a running one's progress is
+    in its state file): their rows that no segment holds (a writer killed, not recovered)."""
+    out = [(name, path, False) for name, path in list_segments(history)]
+    for j, path in list_journals(history):
+        if j.writer not in live:
+            out.append((SegmentName(j.writer, j.jseq, None, False), path, True))
+    return out
+
+
+def _describe_journal(root: Path, run_key: str, name: SegmentName, path: Path) -> Segment | None:
+    try:
+        return _describe(root, run_key, name, path, None)
+    except FileNotFoundError:
+        return None  # recovered into a segment since the listing: the next catch-up has it
 
 
 def _count(live: dict[Any, dict[str, Any]], writer: str) -> int:

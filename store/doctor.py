@@ -22,19 +22,29 @@ import pyarrow.parquet as pq
 
 from .atomic import atomic_write_json, read_json
 from .index import INDEX_FILE, Index, scan_files
-from .layout import RunPaths, iter_run_dirs, parse_segment_name
+from .journal import JournalSnapshot, parse_journal_name
+from .layout import RunPaths, SegmentName, iter_run_dirs, parse_segment_name
 from .liveness import CRASHED, RUNNING, writer_state
 from .schema import validate_history_table
-from .segments import read_ipc_segment, sha256_file
-from .takeover import STALE_SECONDS_ENV, may_seal, seal_after, seal_taken, writer_gone
+from .sealing import sha256_file
+from .segments import read_ipc_segment
+from .takeover import (
+    STALE_SECONDS_ENV,
+    journal_recoverable,
+    may_seal,
+    recover_journals,
+    seal_after,
+    seal_taken,
+    writer_gone,
+)
 
 QUARANTINE = "quarantine"
 
 
 @dataclass
 class Problem:
-    #: corrupt-segment, unsealed-segment, dead-writer, stalled-writer, orphan-file, bad-run,
-    #: stale-index
+    #: corrupt-segment, unsealed-segment, unsealed-journal, dead-writer, stalled-writer,
+    #: stale-temp, orphan-file, bad-run, stale-index
     kind: str
     path: Path
     detail: str
@@ -98,6 +108,22 @@ def _check_run(paths: RunPaths) -> list[Problem]:
     for stream_dir, entry in [(d, e) for d in (paths.history, paths.system) for e in _listdir(d)]:
         path = stream_dir / entry
         name = parse_segment_name(entry)
+        if parse_journal_name(entry) is not None:
+            out.extend(_check_journal(path, writers))
+            continue
+        temp_of = _temp_segment(entry)
+        if temp_of is not None:
+            w = writers.get(temp_of.writer)
+            if w is None or writer_gone(w):
+                out.append(
+                    Problem(
+                        "stale-temp",
+                        path,
+                        "an unfinished sealed copy of a segment, left by a process that stopped",
+                        "remove it (the segment itself keeps every row)",
+                    )
+                )
+            continue  # else its writer is building it
         if name is None:
             out.append(
                 Problem(
@@ -126,6 +152,36 @@ def _check_run(paths: RunPaths) -> list[Problem]:
             )
         )
     return out
+
+
+def _check_journal(path: Path, writers: dict[str, dict[str, Any]]) -> list[Problem]:
+    """A journal of a writer that can never write again: its rows go into a segment."""
+    jname = parse_journal_name(path.name)
+    assert jname is not None
+    if not journal_recoverable(writers.get(jname.writer), path):
+        return []  # its writer may still be at work (or it is on another host)
+    try:
+        snap = JournalSnapshot.read(path)
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as e:
+        return [Problem("corrupt-segment", path, f"unreadable journal: {e}", "move to quarantine")]
+    return [
+        Problem(
+            "unsealed-journal",
+            path,
+            f"journal of a writer that stopped ({snap.rows} rows)",
+            "write the rows no segment holds into a sealed segment, remove the journal",
+        )
+    ]
+
+
+def _temp_segment(entry: str) -> SegmentName | None:
+    """The segment a sealer's temp file `.<wid>-<seq>.<hex>.parquet.tmp` is a copy of."""
+    if not (entry.startswith(".") and entry.endswith(".parquet.tmp")):
+        return None
+    stem = entry[1:].split(".", 1)[0]
+    return parse_segment_name(stem + ".arrows")
 
 
 def _ago(w: dict[str, Any]) -> str:
@@ -181,6 +237,14 @@ def repair(root: Path, problems: list[Problem]) -> list[str]:
             sealed = seal_taken(name, p.path) if name is not None else None
             if sealed is not None:
                 done.append(f"sealed {p.path.relative_to(root)} -> {sealed.name}")
+        elif p.kind == "unsealed-journal":
+            paths = RunPaths(p.path.parents[1])
+            writers = {w["writer"]: w for w in map(read_json, paths.writers.glob("*.json")) if w}
+            for sealed in recover_journals(paths, writers):
+                done.append(f"recovered {p.path.relative_to(root)} -> {sealed.name}")
+        elif p.kind == "stale-temp":
+            p.path.unlink(missing_ok=True)
+            done.append(f"removed {p.path.relative_to(root)}")
         elif p.kind in ("corrupt-segment", "orphan-file"):
             target = root / QUARANTINE / p.path.relative_to(root)
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,9 @@ and the history row holds a typed reference to it, JSON in the `text` column (ki
 or "images" for a list logged under one key (its references in "items"). A reference whose
 file was not stored (the run's media budget was spent, or encoding failed) has no "path" and
 says why in "dropped": a reference never points to a file that is not there, because the
-writer stores the blob (fsynced) before it writes the row that names it.
+blob is stored (renamed into place: the page cache keeps it through a kill -9) before the row
+that names it is committed to the journal, and the writer fsyncs the run's new blobs before
+each msync of the journal (so a power loss, too, takes a row with its blob or neither).
 
 The store never imports the flightlog package: `MediaValue` is the interface flightlog's
 media types implement, and `MediaRef.load()` reads files with numpy, pyarrow and Pillow.
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -36,36 +37,15 @@ SUFFIX = {
 
 
 class MediaValue:
-    """A media value in a committed row, not stored yet: the writer thread calls
-    `reference()` (which encodes and stores the file, and never raises) when it converts the
-    row, so the training thread pays only for the copy it took in `log()`; then `sync()`
-    makes what was stored durable, before the rows are written."""
+    """A media value of a row: `reference()` encodes and stores the file (and never
+    raises) when the row is committed to the journal or the summary asks first."""
 
     def reference(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def sync(self) -> None:
-        """fsync what `reference()` stored (and whatever else its store holds unsynced)."""
-
-    def sync_key(self) -> int:
-        """Values with the same key share one store: one `sync()` covers them all."""
-        return id(self)
-
     def to_json(self) -> dict[str, Any]:
         """The reference, for the run summary (the last value logged under a key)."""
         return self.reference()
-
-
-def sync_media(values: Iterable[Any]) -> None:
-    """Make the files of every media value among `values` durable: called once per batch
-    of converted rows, before the batch is written (one sync per store, not per value)."""
-    seen: set[int] = set()
-    for v in values:
-        if isinstance(v, MediaValue):
-            key = v.sync_key()
-            if key not in seen:
-                seen.add(key)
-                v.sync()
 
 
 class MediaRef(dict[str, Any]):

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from .index import Index
 from .layout import parse_segment_name
-from .segments import read_live_segment
+from .segments import read_live_segment, read_segment
 from .text import sparkline
 
 HISTORY_COLUMNS = "run_key, writer, step, time, key, value, kind, text"
@@ -91,8 +91,10 @@ def history_view(
     for run_key, path, label in segs.open:
         seg_name = parse_segment_name(Path(path).name)
         try:
-            assert seg_name is not None
-            t = read_live_segment(seg_name, Path(path))  # sealed since the index saw it: its twin
+            if seg_name is None:  # a journal: the rows of a killed writer no segment holds
+                t = read_segment(Path(path))
+            else:  # sealed since the index saw it: its twin
+                t = read_live_segment(seg_name, Path(path))
         except FileNotFoundError:
             continue  # removed with its run since the index was read
         except (pa.ArrowException, OSError, ValueError) as e:

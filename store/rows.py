@@ -1,103 +1,51 @@
-"""Committed rows on their way to disk: the training thread's buffer and its conversion to Arrow.
+"""Committed rows on their way to disk: signatures, and journal rows turned into Arrow.
 
-`log()` appends a row to a `RowBuffer` in C arrays (no Python object outlives the call); the
-writer turns whole buffers into tidy record batches (`rows_to_batches`).
-
-Asynchronous exceptions: a KeyboardInterrupt, or whatever a script's signal handler raises,
-may land between any two bytecodes of `log()`. A row is therefore committed by one attribute
-store (`RowBuffer.n`, the committed counts) after all its values are in the arrays; elements
-past the committed counts are the remains of an interrupted append, cut off by the next append
-(`RowBuffer.add_*`) and never read by the converter. A row is kept whole or not at all.
+`log()` writes each committed row into the writer's journal (store/journal.py): a row whose
+values are all float/int/bool as its signature id and float64 values, other rows as JSON of
+their tidy values. `journal_batches` turns a range of journal rows back into tidy record
+batches with numpy, in the rows' order, for the writer thread and for recovery alike.
 """
 
 from __future__ import annotations
 
-from array import array
-from collections import deque
-from collections.abc import Iterator
+import json
+import struct
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from .media_ref import sync_media
-from .schema import BOOL, FLOAT, INT, encode_value
+from .arrow_build import all_null_strings, primitive, strings
+from .journal import (
+    DEFINE,
+    GENERIC,
+    MARK_KEY,
+    REC_DTYPE,
+    JournalDamaged,
+    JournalSnapshot,
+    Mark,
+    encode_mark,
+)
+from .schema import BOOL, FLOAT, INT, encode_value, segment_schema
 
 #: a row's signature: its keys and the types of its values, in order
 Signature = tuple[tuple[str, ...], tuple[type, ...]]
 
 _FAST_KINDS = {float: FLOAT, int: INT, bool: BOOL}
+TIME_TYPE = pa.timestamp("us", tz="UTC")
 #: ints beyond this are not exact as float64: their rows take the generic path
 EXACT_INT = 2**53
 
 #: values per record batch: bounds the memory one conversion takes, whatever the backlog
 CHUNK_VALUES = 131072
 
+#: (offsets, lengths, flat key codes, flat kinds, key dictionary) per signature id
+Table = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pa.Array]
+
 
 def signature(row: dict[str, Any]) -> Signature:
     return tuple(row), tuple(map(type, row.values()))
-
-
-class RowBuffer:
-    """Committed rows, as cheap as possible for the training thread to append.
-
-    A row whose values are all float/int/bool is stored as its step, time, signature id and
-    values in C arrays: a backlog costs ~100 bytes a row and fragments nothing, and the
-    converter rebuilds the key and kind columns from the signature table with numpy. Other
-    rows (strings, None, ints beyond 2**53) keep their dict and take the generic path.
-
-    `n` = (fast rows, fast values, generic rows) committed: the only truth about what the
-    buffer holds (see the module docstring). `batches` is set once the rows are converted;
-    `claimed` while the writer thread converts them outside the lock.
-    """
-
-    __slots__ = ("batches", "claimed", "mixed", "n", "sigs", "steps", "times", "values")
-
-    def __init__(self) -> None:
-        self.steps = array("q")
-        self.times = array("d")
-        self.sigs = array("q")
-        self.values = array("d")
-        self.mixed: list[tuple[int, float, dict[str, Any]]] = []
-        self.n = (0, 0, 0)
-        self.batches: deque[pa.RecordBatch] | None = None
-        self.claimed = False
-
-    @property
-    def rows(self) -> int:
-        return self.n[0] + self.n[2]
-
-    def __bool__(self) -> bool:
-        return self.n != (0, 0, 0)
-
-    def value_count(self) -> int:
-        """Tidy rows (one per value) these rows make, or still hold once converted."""
-        if self.batches is not None:
-            return sum(b.num_rows for b in self.batches)
-        return self.n[1] + sum(len(r[2]) for r in self.mixed[: self.n[2]])
-
-    def _trim(self) -> None:
-        """Drop what an interrupted append left past the committed counts."""
-        rows, nvalues, nmixed = self.n
-        del self.steps[rows:], self.times[rows:], self.sigs[rows:]
-        del self.values[nvalues:], self.mixed[nmixed:]
-
-    def add_fast(self, step: int, t: float, sid: int, values: Any) -> None:
-        rows, nvalues, nmixed = self.n
-        if len(self.sigs) != rows or len(self.values) != nvalues or len(self.mixed) != nmixed:
-            self._trim()
-        self.steps.append(step)
-        self.times.append(t)
-        self.sigs.append(sid)
-        self.values.extend(values)
-        self.n = (rows + 1, len(self.values), nmixed)  # the commit point
-
-    def add_mixed(self, step: int, t: float, row: dict[str, Any]) -> None:
-        rows, nvalues, nmixed = self.n
-        if len(self.mixed) != nmixed:
-            del self.mixed[nmixed:]
-        self.mixed.append((step, t, row))
-        self.n = (rows, nvalues, nmixed + 1)  # the commit point
 
 
 class SignatureTable:
@@ -114,7 +62,9 @@ class SignatureTable:
         self.keys: list[str] = []
         #: per id: (key codes, kinds, whether any value is an int)
         self._entries: list[tuple[np.ndarray, np.ndarray, bool]] = []
-        self._snapshot: tuple[Any, ...] | None = None
+        #: per id: packs its values into the journal (struct.Struct.pack_into)
+        self.packers: list[Callable[..., None]] = []
+        self._snapshot: Table | None = None
 
     def register(self, sig: Signature) -> int:
         """Id of `sig`, or -1 if its rows cannot take the fast path."""
@@ -129,24 +79,24 @@ class SignatureTable:
                 self.key_codes[k] = len(self.keys) - 1
             codes.append(self.key_codes[k])
         kinds = np.array([_FAST_KINDS[t] for t in types], np.int8)
+        self.packers.append(struct.Struct(f"<{len(keys)}d").pack_into)
         self._entries.append((np.array(codes, np.int32), kinds, int in types))
         sid = len(self._entries) - 1
         self._snapshot = None
         self.ids[sig] = sid
         return sid
 
-    def snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pa.Array]:
+    def definition(self, sid: int) -> tuple[list[str], list[int]]:
+        """(keys, kinds) of `sid`, as a journal records it."""
+        codes, kinds, _ = self._entries[sid]
+        return [self.keys[c] for c in codes.tolist()], kinds.tolist()
+
+    def snapshot(self) -> Table:
         """(offsets, lengths, flat key codes, flat kinds, key dictionary) of every id so far."""
         snap = self._snapshot
         if snap is None:
             entries = list(self._entries)
-            lengths = np.array([len(e[0]) for e in entries], np.int64)
-            offsets = np.cumsum(lengths) - lengths
-            codes = [e[0] for e in entries]
-            kinds = [e[1] for e in entries]
-            flat_codes = np.concatenate(codes) if codes else np.zeros(0, np.int32)
-            flat_kinds = np.concatenate(kinds) if kinds else np.zeros(0, np.int8)
-            snap = (offsets, lengths, flat_codes, flat_kinds, pa.array(self.keys, pa.string()))
+            snap = _table([(e[0], e[1]) for e in entries], list(self.keys))
             self._snapshot = snap
         return snap
 
@@ -158,65 +108,217 @@ class SignatureTable:
         )
 
 
-def _fast_batches(
-    buf: RowBuffer, table: tuple[Any, ...], schema: pa.Schema
-) -> Iterator[pa.RecordBatch]:
-    offsets, lengths, flat_codes, flat_kinds, key_dict = table
-    nrows, nvalues, _ = buf.n
-    sids = np.frombuffer(buf.sigs, np.int64)[:nrows]
-    lens = lengths[sids]
-    ends = np.cumsum(lens)
-    steps = np.frombuffer(buf.steps, np.int64)[:nrows]
-    times_us = (np.frombuffer(buf.times, np.float64)[:nrows] * 1e6).astype(np.int64)
-    values = np.frombuffer(buf.values, np.float64)[:nvalues]
-    r0 = 0
-    while r0 < len(sids):
-        v0 = int(ends[r0] - lens[r0])
-        r1 = max(int(np.searchsorted(ends, v0 + CHUNK_VALUES, side="right")), r0 + 1)
-        rl = lens[r0:r1]
-        total = int(rl.sum())
-        idx = np.repeat(offsets[sids[r0:r1]] - (np.cumsum(rl) - rl), rl) + np.arange(total)
-        yield pa.RecordBatch.from_arrays(
-            [
-                pa.array(np.repeat(steps[r0:r1], rl)),
-                pa.array(np.repeat(times_us[r0:r1], rl), pa.timestamp("us", tz="UTC")),
-                key_dict.take(pa.array(flat_codes[idx])),
-                pa.array(values[v0 : v0 + total]),
-                pa.array(flat_kinds[idx]),
-                pa.nulls(total, pa.string()),
-            ],
-            schema=schema,
+def _table(entries: list[tuple[np.ndarray, np.ndarray] | None], keys: list[str]) -> Table:
+    """A signature table from (codes, kinds) per id (None: an id not defined: no values)."""
+    codes = [e[0] if e else np.zeros(0, np.int32) for e in entries]
+    kinds = [e[1] if e else np.zeros(0, np.int8) for e in entries]
+    lengths = np.array([len(c) for c in codes], np.int64)
+    offsets = np.cumsum(lengths) - lengths
+    flat_codes = np.concatenate(codes) if codes else np.zeros(0, np.int32)
+    flat_kinds = np.concatenate(kinds) if kinds else np.zeros(0, np.int8)
+    return offsets, lengths, flat_codes, flat_kinds, strings(keys)
+
+
+def table_from_defines(records: np.ndarray, data: bytes) -> Table:
+    """The signature table a journal's DEFINE rows describe (recovery, in another process)."""
+    entries: list[tuple[np.ndarray, np.ndarray] | None] = []
+    keys: list[str] = []
+    key_codes: dict[str, int] = {}
+    starts = _starts(records, 0)
+    for i in np.flatnonzero(records["sid"] == DEFINE).tolist():
+        d = json.loads(bytes(data[8 * int(starts[i]) : 8 * int(records["end"][i])]))
+        sid = int(d["sid"])
+        while len(entries) <= sid:
+            entries.append(None)
+        for k in d["keys"]:
+            key_codes.setdefault(k, len(keys))
+            if len(keys) < len(key_codes):
+                keys.append(k)
+        entries[sid] = (
+            np.array([key_codes[k] for k in d["keys"]], np.int32),
+            np.array(d["kinds"], np.int8),
         )
+    return _table(entries, keys)
+
+
+def generic_json(row: dict[str, Any]) -> bytes:
+    """A row that cannot take the fast path, as the journal stores it: its tidy values."""
+    return json.dumps([[k, *encode_value(v)] for k, v in row.items()]).encode()
+
+
+def _starts(records: np.ndarray, first_start: int) -> np.ndarray:
+    ends = records["end"]
+    starts = np.empty(len(ends), np.int64)
+    if len(ends):
+        starts[0] = first_start
+        starts[1:] = ends[:-1]
+    return starts
+
+
+def journal_batches(
+    records: np.ndarray,
+    words: np.ndarray,
+    data: bytes | memoryview,
+    first_start: int,
+    table: Table,
+    schema: pa.Schema,
+) -> Iterator[tuple[pa.RecordBatch, int]]:
+    """Tidy record batches of journal rows `records` (a REC_DTYPE array), in their order,
+    each with how many of `records` it reaches; `words` / `data` are the journal's data
+    region as float64 / bytes, `first_start` where the first row's data starts. Raises
+    ValueError on rows that do not match their signature (a damaged journal)."""
+    starts = _starts(records, first_start)
+    widths = records["end"] - starts
+    if (widths < 0).any():
+        raise ValueError("journal rows overlap")
+    cum = np.cumsum(widths)
+    r0 = 0
+    while r0 < len(records):
+        base = int(cum[r0] - widths[r0])
+        r1 = max(int(np.searchsorted(cum, base + CHUNK_VALUES, side="right")), r0 + 1)
+        batch = _chunk(records[r0:r1], starts[r0:r1], words, data, table, schema)
+        if batch is not None:
+            yield batch, r1
         r0 = r1
 
 
-def _mixed_batch(
-    rows: list[tuple[int, float, dict[str, Any]]], schema: pa.Schema
-) -> pa.RecordBatch:
-    counts = [len(r[2]) for r in rows]
-    enc = [encode_value(v) for r in rows for v in r[2].values()]
-    sync_media(v for r in rows for v in r[2].values())  # media files durable before the rows
-    times_us = (np.array([r[1] for r in rows], np.float64) * 1e6).astype(np.int64)
+def _chunk(
+    rec: np.ndarray,
+    starts: np.ndarray,
+    words: np.ndarray,
+    data: bytes | memoryview,
+    table: Table,
+    schema: pa.Schema,
+) -> pa.RecordBatch | None:
+    """One batch of journal rows, built with numpy alone: pyarrow.compute costs ~0.1 s to
+    import, which the writer thread would take from the training loop (the GIL)."""
+    offsets, lengths, flat_codes, flat_kinds, key_dict = table
+    sids = rec["sid"]
+    fast = np.flatnonzero(sids >= 0)
+    fs = sids[fast]
+    if len(fs) and int(fs.max()) >= len(lengths):
+        raise ValueError("a journal row names a signature never defined")
+    lens = lengths[fs]
+    if (lens != rec["end"][fast] - starts[fast]).any():
+        raise ValueError("a journal row does not match its signature")
+    total = int(lens.sum())
+    within = np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens)
+    kidx = np.repeat(offsets[fs], lens) + within
+    row_of = np.repeat(fast, lens)
+    codes = flat_codes[kidx]
+    values = words[np.repeat(starts[fast], lens) + within]
+    kinds = flat_kinds[kidx]
+    generic = np.flatnonzero(sids == GENERIC)
+    if not len(generic):
+        if total == 0:
+            return None
+        keys: pa.Array = _gather_strings(key_dict, codes)
+        nulls, texts = None, all_null_strings(total)
+    else:
+        g_rows, g_keys, g_vals, g_kinds, g_texts = [], [], [], [], []
+        for i in generic.tolist():
+            blob = bytes(data[8 * int(starts[i]) : 8 * int(rec["end"][i])])
+            for k, v, kind, text in json.loads(blob):
+                g_rows.append(i)
+                g_keys.append(k)
+                g_vals.append(v)
+                g_kinds.append(kind)
+                g_texts.append(text)
+        rows_all = np.concatenate([row_of, np.array(g_rows, np.int64)])
+        order = np.argsort(rows_all, kind="stable")
+        row_of = rows_all[order]
+        key_obj = np.array(key_dict.to_pylist(), object)[codes]
+        keys = strings(np.concatenate([key_obj, np.array(g_keys, object)])[order].tolist())
+        g_null = np.array([v is None for v in g_vals], bool)
+        g_num = np.array([0.0 if v is None else v for v in g_vals], np.float64)
+        values = np.concatenate([values, g_num])[order]
+        nulls = np.concatenate([np.zeros(total, bool), g_null])[order]
+        kinds = np.concatenate([kinds, np.array(g_kinds, np.int8)])[order]
+        text_obj = np.concatenate([np.full(total, None, object), np.array(g_texts, object)])
+        texts = strings(text_obj[order].tolist())
+        total = len(order)
     return pa.RecordBatch.from_arrays(
         [
-            pa.array(np.repeat(np.array([r[0] for r in rows], np.int64), counts)),
-            pa.array(np.repeat(times_us, counts), pa.timestamp("us", tz="UTC")),
-            pa.array([k for r in rows for k in r[2]], pa.string()),
-            pa.array([e[0] for e in enc], pa.float64()),
-            pa.array(np.array([e[1] for e in enc], np.int8)),
-            pa.array([e[2] for e in enc], pa.string()),
+            primitive(rec["step"][row_of].astype(np.int64), pa.int64()),
+            primitive((rec["time"][row_of] * 1e6).astype(np.int64), TIME_TYPE),
+            keys,
+            primitive(values.astype(np.float64), pa.float64(), nulls),
+            primitive(kinds.astype(np.int8), pa.int8()),
+            texts,
         ],
         schema=schema,
     )
 
 
-def rows_to_batches(
-    buf: RowBuffer, table: tuple[Any, ...], schema: pa.Schema
-) -> Iterator[pa.RecordBatch]:
-    """Tidy record batches (of at most ~CHUNK_VALUES rows) of a buffer's committed rows."""
-    if buf.n[0]:
-        yield from _fast_batches(buf, table, schema)
-    mixed = buf.mixed[: buf.n[2]]
-    step = max(1, CHUNK_VALUES // 16)
-    for i in range(0, len(mixed), step):
-        yield _mixed_batch(mixed[i : i + step], schema)
+def _gather_strings(dictionary: pa.Array, codes: np.ndarray) -> pa.Array:
+    """`dictionary[codes]` as a plain string array, built from its buffers with numpy."""
+    offsets_buf, data_buf = dictionary.buffers()[1:3]
+    offs = np.frombuffer(offsets_buf, np.int32)[
+        dictionary.offset : dictionary.offset + len(dictionary) + 1
+    ]
+    blob = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    lens = (offs[1:] - offs[:-1])[codes]
+    out_offs = np.zeros(len(codes) + 1, np.int32)  # a batch holds far less than 2 GiB
+    np.cumsum(lens, out=out_offs[1:])
+    n = int(out_offs[-1])
+    src = np.repeat(offs[:-1][codes] - out_offs[:-1], lens) + np.arange(n)
+    return pa.Array.from_buffers(
+        pa.string(), len(codes), [None, pa.py_buffer(out_offs), pa.py_buffer(blob[src])]
+    )
+
+
+def records_view(buf: Any, offset: int, count: int) -> np.ndarray:
+    return np.frombuffer(buf, REC_DTYPE, count=count, offset=offset)
+
+
+def mixed_batch(rows: list[tuple[int, float, dict[str, Any]]], schema: pa.Schema) -> pa.RecordBatch:
+    """Tidy rows of a few dicts (system-metrics samples: rare, any values)."""
+    counts = [len(r[2]) for r in rows]
+    enc = [encode_value(v) for r in rows for v in r[2].values()]
+    times_us = (np.array([r[1] for r in rows], np.float64) * 1e6).astype(np.int64)
+    return pa.RecordBatch.from_arrays(
+        [
+            primitive(np.repeat(np.array([r[0] for r in rows], np.int64), counts), pa.int64()),
+            primitive(np.repeat(times_us, counts), TIME_TYPE),
+            strings([k for r in rows for k in r[2]]),
+            primitive(
+                np.array([0.0 if e[0] is None else e[0] for e in enc], np.float64),
+                pa.float64(),
+                np.array([e[0] is None for e in enc], bool),
+            ),
+            primitive(np.array([e[1] for e in enc], np.int8), pa.int8()),
+            strings([e[2] for e in enc]),
+        ],
+        schema=schema,
+    )
+
+
+def journal_tail(snap: JournalSnapshot, covered: Mark | None) -> pa.Table | None:
+    """The rows of a journal snapshot past `covered` (the highest mark of its writer's
+    segments), as a table carrying its own mark; None if segments hold them all. Raises
+    JournalDamaged when the rows do not hold together."""
+    jseq = int(snap.meta.get("jseq", 0))
+    start = 0
+    if covered is not None:
+        if covered[0] > jseq:
+            return None
+        if covered[0] == jseq:
+            start = covered[1]
+    if start >= snap.rows:
+        return None
+    records = np.frombuffer(snap.records, REC_DTYPE)
+    data = snap.data
+    words = np.frombuffer(data, np.float64, count=len(data) // 8)
+    schema = segment_schema(str(snap.meta.get("writer", "")), str(snap.meta.get("label", "")))
+    try:
+        table = table_from_defines(records, data)
+        first = int(records["end"][start - 1]) if start else 0
+        batches = [
+            b for b, _ in journal_batches(records[start:], words, data, first, table, schema)
+        ]
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        raise JournalDamaged(f"journal {snap.path} is damaged: {e}") from e
+    out = pa.Table.from_batches(batches, schema=schema)
+    return out.replace_schema_metadata(
+        {**(schema.metadata or {}), MARK_KEY: encode_mark((jseq, snap.rows))}
+    )

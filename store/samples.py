@@ -19,9 +19,10 @@ from typing import Any
 import pyarrow as pa
 
 from .layout import open_segment_name
-from .rows import RowBuffer, rows_to_batches
+from .rows import mixed_batch
 from .schema import segment_schema
-from .segments import OpenSegment, seal
+from .segments import seal
+from .streams import OpenSegment
 from .takeover import HeldSegment, warn_taken
 
 FSYNC_EVERY = 1.0
@@ -50,10 +51,8 @@ class SampleWriter:
         self._last_fsync = 0.0
 
     def write(self, t: float, row: dict[str, Any]) -> None:
-        buf = RowBuffer()
-        buf.add_mixed(self.samples, t, row)
         try:
-            self._write(list(rows_to_batches(buf, (), self._schema)))
+            self._write([(mixed_batch([(self.samples, t, row)], self._schema), None)])
             assert self._segment is not None
             if time.monotonic() - self._last_fsync >= FSYNC_EVERY:
                 if not self._segment.fsync():
@@ -79,7 +78,7 @@ class SampleWriter:
             and time.monotonic() - seg.segment.opened >= self.seal_after
         )
 
-    def _write(self, batches: list[pa.RecordBatch]) -> None:
+    def _write(self, batches: list[tuple[pa.RecordBatch, Any]]) -> None:
         if self._segment is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             while self._segment is None:
@@ -89,7 +88,7 @@ class SampleWriter:
                     self._segment = HeldSegment(OpenSegment(path, self._schema))
                 except FileExistsError:
                     continue
-        for batch in batches:
+        for batch, _ in batches:
             self._segment.write(batch)
         if not self._segment.check():
             self._carry_over()

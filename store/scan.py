@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from .journal import parse_journal_name
 from .layout import parse_segment_name, project_dirs
 from .syncmark import SYNC_FILE
 
@@ -69,7 +70,7 @@ def _scan_run(path: str, run_key: str, prev: Files | None, settled: int) -> File
     if (
         prev is not None
         and all(prev.get(d) == v and v[1] < settled for d, v in dirs.items())
-        and not any(k.endswith(".arrows") for k in prev)
+        and not any(k.endswith((".arrows", ".journal")) for k in prev)
     ):
         return prev
     files: Files = dict(dirs)
@@ -116,7 +117,7 @@ def _list_run_files(run_dir: str, base: str, sub: str) -> Files:
             continue
         if sub == "" and name not in ("run.json", SYNC_FILE):
             continue
-        if sub == "history/" and parse_segment_name(name) is None:
+        if sub == "history/" and not (parse_segment_name(name) or parse_journal_name(name)):
             continue
         try:
             if not e.is_file():

@@ -23,6 +23,14 @@ in the instant of a claim whose sealing is still under way may be stored twice.
 
 A claimed file left by a sealer that died (claimed more than `claim_grace()` seconds ago) is
 sealed by the next sealer or `doctor --repair`.
+
+Journals (store/journal.py) hold what a killed process committed and its segments lack; the
+page cache of the writer's own host is what keeps them, so `recover_journals` turns a
+journal into a sealed segment only for a writer that finished or failed, or whose process
+on this host is gone: it can never write again. A writer on another host keeps its journals
+(readers read them meanwhile): whatever of them its host synced, its segments, synced as
+often, hold too. Recovery is idempotent (the recovered segment's name follows from the
+journal, its content from the files), so concurrent sealers need no claim.
 """
 
 from __future__ import annotations
@@ -38,9 +46,21 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .journal import JournalSnapshot, Mark, list_journals
 from .layout import RunPaths, SegmentName, claimed_segment_name, parse_segment_name
 from .liveness import FAILED, FINISHED, HOSTNAME, STALE_AFTER, pid_alive
-from .segments import OpenSegment, list_segments, seal, sealed_twin
+from .rows import journal_tail
+from .schema import HISTORY_SCHEMA, WRITER_ID_KEY, WRITER_LABEL_KEY
+from .segments import (
+    OpenSegment,
+    list_segments,
+    open_leftovers,
+    seal,
+    sealed_twin,
+    segment_mark,
+    table_mark,
+    write_sealed,
+)
 
 STALE_SECONDS_ENV = "FLIGHTLOG_STALE_SECONDS"
 #: default seconds without a heartbeat before another host's writer's segments are sealed
@@ -143,7 +163,52 @@ def seal_abandoned(paths: RunPaths, writers: Iterable[dict[str, Any]]) -> int:
         for name, path in list_segments(paths.stream(stream)):
             if may_seal(name, path, by_id) and seal_taken(name, path) is not None:
                 n += 1
-    return n
+        for name, path in open_leftovers(paths.stream(stream)):
+            if may_seal(name, path, by_id):
+                path.unlink(missing_ok=True)
+    return n + len(recover_journals(paths, by_id))
+
+
+#: recovered segments are numbered RECOVERED_SEQ + their last journal's number, apart from
+#: the numbers a writer gives its own segments
+RECOVERED_SEQ = 500_000
+
+
+def journal_recoverable(w: dict[str, Any] | None, path: Path, now: float | None = None) -> bool:
+    """May this process turn the journal at `path`, of writer state `w`, into a segment?"""
+    now = time.time() if now is None else now
+    if w is None:  # no state file: the journal's own last write is the only heartbeat
+        return _age(path, "st_mtime", now) > seal_after()
+    if w.get("state") in (FINISHED, FAILED):
+        return True
+    return w.get("host") == HOSTNAME and writer_gone(w, now)
+
+
+def recover_journals(paths: RunPaths, writers: dict[str, dict[str, Any]]) -> list[Path]:
+    """Turn the journal rows that no segment holds, of writers that can never write again,
+    into one sealed segment per writer, then remove their journals. Returns the segments."""
+    history = paths.history
+    by_writer: dict[str, list[Path]] = {}
+    for jname, path in list_journals(history):
+        if journal_recoverable(writers.get(jname.writer), path):
+            by_writer.setdefault(jname.writer, []).append(path)
+    out = []
+    for wid, journals in by_writer.items():
+        marks = [segment_mark(p) for n, p in list_segments(history) if n.writer == wid]
+        covered = max((m for m in marks if m is not None), default=None)
+        tails = []
+        for path in journals:
+            try:
+                tail = journal_tail(JournalSnapshot.read(path), covered)
+            except FileNotFoundError:
+                continue  # recovered by another sealer meanwhile
+            if tail is not None:
+                tails.append(tail)
+        if tails:
+            out.append(_write_recovered(history, wid, journals[-1], tails))
+        for path in journals:
+            path.unlink(missing_ok=True)
+    return out
 
 
 class HeldSegment:
@@ -159,7 +224,7 @@ class HeldSegment:
         self._id = (st.st_dev, st.st_ino)
         #: a write is visible to every other process as soon as it returns (local disk)
         self._visible_on_write = is_local_filesystem(segment.path)
-        self.unproven: list[pa.RecordBatch] = []
+        self.unproven: list[tuple[pa.RecordBatch, Mark | None]] = []
 
     @property
     def path(self) -> Path:
@@ -176,10 +241,12 @@ class HeldSegment:
             return True
         return (st.st_dev, st.st_ino) == self._id
 
-    def write(self, batch: pa.RecordBatch) -> None:
-        """Append `batch`; it stays in `unproven` until a `check` or `fsync` proves it."""
+    def write(self, batch: pa.RecordBatch, mark: Mark | None = None) -> None:
+        """Append `batch` (with its journal mark); it stays in `unproven` until a `check` or
+        `fsync` proves it."""
+        self.segment.next_mark = mark
         self.segment.write(batch)
-        self.unproven.append(batch)
+        self.unproven.append((batch, mark))
 
     def check(self) -> bool:
         """After writes: False if the segment was taken (see `unproven`)."""
@@ -197,7 +264,7 @@ class HeldSegment:
         self.unproven.clear()
         return True
 
-    def abandon(self) -> list[pa.RecordBatch]:
+    def abandon(self) -> list[tuple[pa.RecordBatch, Mark | None]]:
         """Stop using the segment; returns the batches not proven to be in it (or its
         sealer's hands)."""
         try:
@@ -207,7 +274,7 @@ class HeldSegment:
         pending, self.unproven = self.unproven, []
         return pending
 
-    def hand_over(self) -> list[pa.RecordBatch]:
+    def hand_over(self) -> list[tuple[pa.RecordBatch, Mark | None]]:
         """Close a taken segment (its claimer seals it); returns the batches to write again:
         those not proven captured, less those its sealed twin, if already there, holds (a
         sealer keeps a prefix of whole batches), so a writer back from a long pause stores
@@ -222,9 +289,9 @@ class HeldSegment:
             captured = pq.read_metadata(twin).num_rows
         except (OSError, pa.ArrowException):
             return pending
-        skip = captured - (written - sum(b.num_rows for b in pending))
-        while pending and skip >= pending[0].num_rows:
-            skip -= pending.pop(0).num_rows
+        skip = captured - (written - sum(b.num_rows for b, _ in pending))
+        while pending and skip >= pending[0][0].num_rows:
+            skip -= pending.pop(0)[0].num_rows
         return pending
 
 
@@ -273,3 +340,16 @@ def is_local_filesystem(path: Path) -> bool:
         if inside and len(mount) > best:
             best, fstype = len(mount), post.split()[0]
     return fstype in _LOCAL_FILESYSTEMS
+
+
+def _write_recovered(history: Path, wid: str, last: Path, tails: list[pa.Table]) -> Path:
+    """One sealed segment of journal tails, keeping the last one's mark."""
+    schema = tails[-1].schema
+    mark = table_mark(tails[-1])
+    keep = {
+        k: v for k, v in (schema.metadata or {}).items() if k in (WRITER_ID_KEY, WRITER_LABEL_KEY)
+    }
+    seq = RECOVERED_SEQ + int(last.name.removesuffix(".journal").rsplit("-j", 1)[1])
+    batches = (b.replace_schema_metadata(keep) for t in tails for b in t.to_batches())
+    name = SegmentName(wid, seq, None, False)
+    return write_sealed(history, name, HISTORY_SCHEMA.with_metadata(keep), batches, lambda: mark)

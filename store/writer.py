@@ -1,21 +1,23 @@
 """The background writer: one per process per run, the only code that writes a run's files.
 
-`log()` in the training thread only appends to the newest `RowBuffer` of the writer's queue
-(see store/rows.py); every `flush_interval` this thread closes that buffer (a new one takes
-its place), converts it into Arrow record batches and appends them to the open segment,
-fsyncs at least every `fsync_interval`, rotates and seals segments in the background, and
-rewrites the writer's state file (heartbeat + summary) and run.json when they changed. A disk
-error never reaches the training thread: buffers stay queued in memory (bounded, oldest
-dropped and counted) and are retried on the next tick.
+`log()` in the training thread only commits each row to the writer's memory-mapped journal
+(store/journal.py, store/rowlog.py), which outlives a kill -9 of the process. Every
+`flush_interval` this thread converts the rows committed since into Arrow record batches
+(each carrying its journal mark) and appends them to the open segment, fsyncs segments and
+journals at least every `fsync_interval`, removes the journals that written segments hold,
+rotates and seals segments in the background, and rewrites the writer's state file
+(heartbeat + summary) and run.json when they changed. A disk error never reaches the
+training thread: converted batches stay queued in memory (bounded, oldest dropped and
+counted) and are retried on the next tick; the journal keeps every row meanwhile.
 
-The queue is safe against asynchronous exceptions in the training thread (Ctrl-C inside
-log()): closing a buffer is one `deque.append`, and a buffer's batches appear in one
-attribute store. A conversion that log() started and a KeyboardInterrupt cut short leaves an
-unconverted buffer in its place in the queue, which this thread converts on its next tick.
+Readers recover a journal's rows that no segment holds yet (store/segments.py
+`read_segments`); a sealer with proof that this writer is gone turns them into a segment
+(store/takeover.py `recover_journals`).
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import secrets
 import threading
@@ -29,11 +31,14 @@ from typing import Any
 import pyarrow as pa
 
 from .atomic import atomic_write_json
-from .layout import RunPaths, open_segment_name
-from .rows import RowBuffer, SignatureTable, rows_to_batches
+from .journal import Mark
+from .layout import RunPaths, open_segment_name, parse_segment_name
+from .rowlog import RowLog
 from .runmeta import MetaPatch, apply_patch
 from .schema import segment_schema
-from .segments import OpenSegment, list_segments, seal
+from .sealing import IncrementalSeal
+from .segments import list_segments, seal
+from .streams import OpenSegment
 from .takeover import HeldSegment, warn_taken
 from .threads import start_thread
 
@@ -56,8 +61,8 @@ class WriterSettings:
     max_buffered_rows: int = 4_000_000
 
 
-#: rows buffered before log() converts them itself (see RunWriter.append)
-INLINE_DRAIN_ROWS = 8192
+#: a backlog (values log() committed, not converted) that finish() leaves in the journal
+DEFER_VALUES = 1 << 16
 
 #: seconds flush() waits for the writer thread before it lets the script go on
 FLUSH_WAIT = 10.0
@@ -81,19 +86,21 @@ class RunWriter:
         self.paths = paths
         self.writer_id = writer_id
         self.settings = settings
-        #: the newest buffer takes log()'s rows (under `lock`); older ones wait, in order, to
-        #: be converted and written
-        self._bufs: deque[RowBuffer] = deque([RowBuffer()])
-        self.signatures = SignatureTable()
         self._lock = lock
+        self._warn = warn
         self._schema = segment_schema(writer_id, label)
+        #: log()'s journals (the rows, until written segments hold them)
+        self._rows = RowLog(paths.history, writer_id, label, lock, warn)
+        self.signatures = self._rows.signatures
+        #: converted batches and their journal marks, in order, waiting to be written
+        self._queue: deque[tuple[pa.RecordBatch, Mark]] = deque()
+        #: the mark of the last batch written
+        self._written: Mark | None = None
         self._state = state
         self._meta = meta
-        self._warn = warn
         self._segment: HeldSegment | None = None
-        #: batches a sealer took our segment before proving it had (store/takeover.py): they
-        #: go into the next segment before anything else
-        self._carry: deque[pa.RecordBatch] = deque()
+        #: the open segment's sealed twin, built as it fills (None: sealed from the IPC file)
+        self._sealing: IncrementalSeal | None = None
         self._seq = 0
         self._to_seal: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
         self._sealer: threading.Thread | None = None
@@ -103,6 +110,8 @@ class RunWriter:
         self._flush_waiters: deque[threading.Event] = deque()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        #: fsyncs of files rows refer to (a run's media blobs), run with the journal's msync
+        self.sync_hooks: list[Callable[[], None]] = []
         self._last_fsync = time.monotonic()
         self._last_beat = 0.0
         self._unsynced = False
@@ -151,35 +160,46 @@ class RunWriter:
             self._warn(f"could not finish writing {self.paths.dir}: {e!r}")
 
     def _close(self) -> None:
-        self._tick(force=True)
+        """Write what log() committed, seal, and record the writer finished. A backlog of
+        more than DEFER_VALUES values (a loop that outran this thread) stays in the journal,
+        msynced, instead of keeping finish() waiting: readers read it there at once, and a
+        resume, `flightlog sync` or `doctor --repair` seals it (store/takeover.py)."""
+        if self._rows.pending_values() <= DEFER_VALUES:
+            self._tick(force=True, closing=True)  # the seal below makes it durable
+        else:
+            with self._tick_lock:
+                self._write_queue()  # only what was converted before
         self._close_segment(seal_it=True)
         if self._sealer is not None:
             self._to_seal.put(None)
             self._sealer.join()
         self._seal_leftovers()
-        self.write_state()
+        for hook in self.sync_hooks:
+            hook()
+        left = sum(b.num_rows for b, _ in self._queue)  # converted, never written
+        all_removed = self._rows.close(self._written)
+        # not fsynced: a power loss right after leaves the last heartbeat's state (the run
+        # shows crashed; its history is sealed and fsynced), and finish() saves an fsync
+        self.write_state(durable=False)
         self._closed = True
-        left = self._queued_values()
         if left > 0:
+            where = (
+                "they are lost"
+                if all_removed
+                else "they are kept in its journal, which `flightlog doctor --repair`, "
+                "`flightlog sync` or a resume turns into a segment"
+            )
             self._warn(
-                f"{left:,} values could not be written to {self.paths.dir} and are "
-                f"lost ({self._failing or 'disk error'})"
+                f"{left:,} values could not be written to {self.paths.dir} "
+                f"({self._failing or 'disk error'}); {where}"
             )
 
     def append(self, step: int, t: float, row: dict[str, Any], sid: int) -> None:
-        """Buffer one committed row (training thread, under `lock`): no I/O, no Arrow.
+        """Commit one row (training thread, under `lock`) into the journal: no Arrow, and
+        no system call but on the rare journal rotation (store/rowlog.py).
 
         `sid` is the row's signature id from `signatures` (registered under `lock`)."""
-        buf = self._bufs[-1]
-        if self.signatures.fast_ok(sid, row):
-            buf.add_fast(step, t, sid, row.values())
-        else:
-            buf.add_mixed(step, t, dict(row))  # the caller may reuse its dict
-        if buf.rows >= INLINE_DRAIN_ROWS:
-            # A fast loop starves the writer thread of the GIL (each Arrow call it makes costs
-            # a 5 ms switch interval to get the GIL back), so the backlog is converted here,
-            # in one go: pure CPU, ~0.2 µs a row amortised, and memory stays bounded.
-            self._convert_inline()
+        self._rows.append(step, t, row, sid)
 
     # -- the loop --------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -191,6 +211,8 @@ class RunWriter:
             waiters = len(self._flush_waiters)
             try:
                 self._tick(force=waiters > 0)
+                if self._rows.pending_values() and self._failing is None:
+                    self._wake.set()  # a backlog: the next tick at once
             except Exception as e:  # never let the writer thread die silently
                 self._disk_problem(f"unexpected error in the writer thread: {e!r}")
             for _ in range(waiters):
@@ -199,81 +221,42 @@ class RunWriter:
         while self._flush_waiters:
             self._flush_waiters.popleft().set()
 
-    def _tick(self, force: bool = False) -> None:
+    def _tick(self, force: bool = False, closing: bool = False) -> None:
         with self._tick_lock:
-            self._tick_locked(force)
-
-    def _close_active(self) -> RowBuffer | None:
-        """Queue log()'s buffer and give it a fresh one (under `lock`): one deque.append."""
-        buf = self._bufs[-1]
-        if not buf:
-            return None
-        self._bufs.append(RowBuffer())
-        return buf
-
-    def _convert_inline(self) -> None:
-        """log() past INLINE_DRAIN_ROWS: convert its buffer itself, holding the lock (the
-        writer thread waits; log() is the one working). Cut short by an exception, the
-        buffer stays queued unconverted and the writer thread converts it."""
-        with self._lock:
-            buf = self._close_active()
-            if buf is None:
-                return
-            # nothing caught here: what interrupts the conversion leaves `buf` to the thread
-            table = self.signatures.snapshot()
-            buf.batches = deque(rows_to_batches(buf, table, self._schema))  # one store
-        release_arrow_memory()  # mimalloc heaps are per thread: each thread frees its own
+            self._tick_locked(force, closing)
 
     def _convert(self) -> None:
-        """Close log()'s buffer and convert every queued buffer not converted yet.
-
-        The writer thread converts outside the lock (log() keeps appending meanwhile),
-        claiming the buffers first; no signal ever interrupts it. Another thread (a signal
-        handler's flush) converts holding the lock, like log() does, and claims nothing, so
-        an interruption there leaves nothing half-claimed."""
-        with self._lock:
-            self._close_active()
-            todo = [b for b in list(self._bufs)[:-1] if b.batches is None and not b.claimed]
-            table = self.signatures.snapshot()
-            if threading.current_thread() is not self._thread:
-                for b in todo:
-                    b.batches = deque(rows_to_batches(b, table, self._schema))
-                return
-            for b in todo:
-                b.claimed = True
-        for buf in todo:
-            batches = self._batches(buf, table)
-            with self._lock:
-                buf.batches = batches
-        if todo:
-            release_arrow_memory()
-
-    def _batches(self, buf: RowBuffer, table: tuple[Any, ...]) -> deque[pa.RecordBatch]:
-        """The writer thread's conversion, which must not die of a bad buffer."""
+        """Queue, as tidy batches, every row the journals received since the last tick."""
         try:
-            return deque(rows_to_batches(buf, table, self._schema))
-        except Exception as e:  # never expected: values are normalised by log()
-            self._disk_problem(f"could not convert {buf.rows} rows: {e!r}")
-            return deque()
+            self._queue.extend(self._rows.take(self._schema))
+        except Exception as e:  # never expected: a journal this process wrote itself
+            self._disk_problem(f"could not convert rows of {self.paths.history}: {e!r}")
 
-    def _tick_locked(self, force: bool) -> None:
+    def _tick_locked(self, force: bool, closing: bool = False) -> None:
+        """One round of the writer's work; `closing` leaves out the fsyncs and the state
+        file, which closing does once, after sealing."""
         self._convert()
         wrote = self._write_queue()
+        while force and self._rows.pending_values():  # flush(), finish(): everything
+            self._convert()
+            wrote = self._write_queue() or wrote
         if self._failing is not None:
             self._bound_queue()
         now = time.monotonic()
-        if (
-            self._unsynced
-            and self._segment is not None
-            and (force or now - self._last_fsync >= self.settings.fsync_interval)
-        ):
-            try:
-                if not self._segment.fsync():
-                    self._segment_taken()
-            except OSError as e:
-                self._disk_problem(f"fsync of {self._segment.path} failed: {e.strerror or e}")
+        if not closing and (force or now - self._last_fsync >= self.settings.fsync_interval):
+            if self._unsynced and self._segment is not None:
+                try:
+                    if self._segment.fsync():
+                        self._fsynced()
+                    else:
+                        self._segment_taken()
+                except OSError as e:
+                    self._disk_problem(f"fsync of {self._segment.path} failed: {e.strerror or e}")
+                self._unsynced = False
+            for hook in self.sync_hooks:
+                hook()
+            self._rows.sync()
             self._last_fsync = now
-            self._unsynced = False
         if self._segment is not None and self._segment_full(now):
             self._close_segment(seal_it=True)
         if wrote:
@@ -284,69 +267,75 @@ class RunWriter:
                 apply_patch(self.paths.meta, patch)
             except OSError as e:
                 self._disk_problem(f"cannot write {self.paths.meta}: {e.strerror or e}")
-        if force or now - self._last_beat >= self.settings.heartbeat_interval:
+        if not closing and (force or now - self._last_beat >= self.settings.heartbeat_interval):
             self.write_state()
             self._last_beat = now
-
-    def _next_batch(self) -> tuple[pa.RecordBatch, RowBuffer | None] | None:
-        """The next batch to write, and the buffer it comes from (None: from `_carry`)."""
-        if self._carry:
-            return self._carry[0], None
-        with self._lock:  # log() may queue buffers concurrently
-            while len(self._bufs) >= 2:
-                buf = self._bufs[0]
-                if buf.batches is None:
-                    return None  # the next rows in order are not converted yet
-                if buf.batches:
-                    return buf.batches[0], buf
-                self._bufs.popleft()
-        return None
+        if not closing:
+            self._rows.prepare()  # last: rows first reach the segments
 
     def _write_queue(self) -> bool:
         """Write every converted batch, in order; returns whether anything was written."""
         wrote = False
-        while (todo := self._next_batch()) is not None:
-            batch, buf = todo
+        while self._queue:
+            batch, mark = self._queue[0]
             try:
                 if self._segment is None:
                     self._open_segment()
                 assert self._segment is not None
-                self._segment.write(batch)
+                self._segment.write(batch, mark)
+                self._add_to_seal(batch)
             except OSError as e:
                 where = self._segment.path if self._segment else self.paths.history
                 self._disk_problem(f"cannot write {where}: {e.strerror or e}")
                 self._abandon_segment()
                 return wrote  # the batch stays first in the queue: retried on the next tick
-            if buf is None:
-                self._carry.popleft()
-            else:
-                with self._lock:
-                    buf.batches.popleft()
-                self.rows_written += batch.num_rows
+            self._queue.popleft()
+            self.rows_written += batch.num_rows
+            self._written = mark if self._written is None else max(self._written, mark)
             wrote = True
             self._unsynced = True
-        if wrote and self._segment is not None and not self._segment.check():
-            self._segment_taken()  # one stat a flush: is the segment still ours?
-        if self._failing is not None:
+        if wrote and self._segment is not None:
+            if self._segment.check():  # one stat a flush: is the segment still ours?
+                self._rows.release(self._written)  # the page cache keeps them from here
+            else:
+                self._segment_taken()
+        if self._failing is not None and not self._queue:
             lost = f"; {self._dropped} rows were dropped while it failed" if self._dropped else ""
             self._warn(f"writing to {self.paths.dir} works again{lost}")
             self._failing = None
         return wrote
 
+    def _add_to_seal(self, batch: pa.RecordBatch) -> None:
+        """Feed the sealed twin; if that fails the segment is sealed from its IPC file."""
+        if self._sealing is None:
+            return
+        try:
+            self._sealing.add(batch)
+        except (OSError, pa.ArrowException):
+            self._drop_sealing()
+
+    def _drop_sealing(self) -> None:
+        if self._sealing is not None:
+            self._sealing.abandon()
+            self._sealing = None
+
+    def _fsynced(self) -> None:
+        """Every batch written so far is on disk: the journals holding only those rows go
+        (if the page cache's copy has not already let them go)."""
+        self._rows.release(self._written)
+
     def _queued_values(self) -> int:
-        """Values waiting in the queue (log()'s buffer included)."""
-        with self._lock:
-            queued = sum(buf.value_count() for buf in self._bufs)
-        return queued + sum(b.num_rows for b in self._carry)
+        """Values waiting: converted and queued, or still only in the journal."""
+        return sum(b.num_rows for b, _ in self._queue) + self._rows.pending_values()
 
     def _bound_queue(self) -> None:
-        """While writes fail, drop the oldest converted buffers past max_buffered_rows."""
-        with self._lock:
-            excess = self._queued_values() - self.settings.max_buffered_rows
-            while excess > 0 and len(self._bufs) > 2 and self._bufs[0].batches is not None:
-                n = self._bufs.popleft().value_count()
-                self._dropped += n
-                excess -= n
+        """While writes fail, drop the oldest converted batches past max_buffered_rows (the
+        journal still holds them, but readers skip rows before a later batch's mark)."""
+        excess = self._queued_values() - self.settings.max_buffered_rows
+        while excess > 0 and len(self._queue) > 1:
+            n = self._queue.popleft()[0].num_rows
+            self._dropped += n
+            excess -= n
 
     def _disk_problem(self, message: str) -> None:
         if self._failing is None:
@@ -372,9 +361,15 @@ class RunWriter:
             path = self.paths.history / open_segment_name(self.writer_id, self._seq)
             try:
                 self._segment = HeldSegment(OpenSegment(path, self._schema))
-                return
             except FileExistsError:
                 continue
+            name = parse_segment_name(path.name)
+            assert name is not None
+            try:
+                self._sealing = IncrementalSeal(path.parent, name, self._schema)
+            except (OSError, pa.ArrowException):
+                self._sealing = None  # sealed from the IPC file when it is closed
+            return
 
     def _segment_taken(self) -> None:
         """A sealer claimed our segment (this process looked dead: store/takeover.py). The
@@ -382,7 +377,8 @@ class RunWriter:
         seg = self._segment
         assert seg is not None
         self._segment = None
-        self._carry.extendleft(reversed(seg.hand_over()))
+        self._drop_sealing()
+        self._queue.extendleft(reversed(seg.hand_over()))
         warn_taken(self.writer_id, seg.path, self._warn)
 
     def _abandon_segment(self) -> None:
@@ -392,6 +388,7 @@ class RunWriter:
         if seg is None:
             return
         self._segment = None
+        self._drop_sealing()
         seg.abandon()  # what it holds is on disk, in a segment sealed later
         if seg.segment.rows == 0:
             seg.path.unlink(missing_ok=True)
@@ -400,13 +397,17 @@ class RunWriter:
         """fsync and close the open segment, and queue it for sealing. One found taken goes
         on in a new segment, which is closed in turn."""
         while True:
-            if self._carry:
-                self._write_queue()  # after a disk error the carry waits for the next tick
+            if self._queue:
+                self._write_queue()  # after a disk error the rest waits for the next tick
             seg = self._segment
             if seg is None:
                 return
             try:
-                if seg.fsync():
+                if seal_it and self._sealing is not None and not self._queue:
+                    if seg.held():  # the sealed twin's fsync below makes every row durable
+                        break
+                elif seg.fsync():
+                    self._fsynced()
                     break
                 self._segment_taken()
             except OSError as e:
@@ -414,11 +415,33 @@ class RunWriter:
                 self._disk_problem(f"cannot close {seg.path}: {e.strerror or e}")
                 return
         self._segment = None
+        sealing, self._sealing = self._sealing, None
         try:
             seg.segment.close()
         except OSError as e:
+            if sealing is not None:
+                sealing.abandon()
             self._disk_problem(f"cannot close {seg.path}: {e.strerror or e}")
             return
+        if seal_it and sealing is not None:
+            try:
+                sealing.finish(self._written)  # the twin of every batch: only the rest to write
+            except OSError:
+                sealing = None  # sealed from the IPC file instead, once that is fsynced
+            else:
+                self._fsynced()
+                # not made durable: an IPC file back after a power loss is its twin's
+                # leftover, removed on recovery (segments.open_leftovers)
+                seg.path.unlink()
+                return
+            try:
+                with open(seg.path, "rb") as f:
+                    os.fsync(f.fileno())
+                self._fsynced()
+            except OSError as e:
+                self._disk_problem(f"cannot fsync {seg.path}: {e.strerror or e}")
+        elif sealing is not None:
+            sealing.abandon()
         if seal_it:
             if self._sealer is None:  # one long-lived sealer: one seal in memory at a time
                 self._sealer = start_thread(self._seal_loop, "flightlog-seal")
@@ -444,13 +467,13 @@ class RunWriter:
                 self._seal_quietly(path)
 
     # -- small files -----------------------------------------------------------------------
-    def write_state(self) -> None:
+    def write_state(self, durable: bool = True) -> None:
         """Rewrite this writer's state file (heartbeat, step, summary) now."""
-        self._write_file(self.paths.writer_state(self.writer_id), self._state())
+        self._write_file(self.paths.writer_state(self.writer_id), self._state(), durable)
 
-    def _write_file(self, path: Path, obj: dict[str, Any]) -> None:
+    def _write_file(self, path: Path, obj: dict[str, Any], durable: bool = True) -> None:
         try:
-            atomic_write_json(path, obj)
+            atomic_write_json(path, obj, durable=durable)
         except OSError as e:
             self._disk_problem(f"cannot write {path}: {e.strerror or e}")
 

@@ -23,7 +23,7 @@ from flightlog.store.liveness import RUNNING
 from flightlog.store.reader import StoredRun
 from flightlog.store.segments import list_segments
 from flightlog.store.syncmark import read_mark, write_mark
-from flightlog.store.takeover import may_seal, seal_taken, writers_by_id
+from flightlog.store.takeover import may_seal, recover_journals, seal_taken, writers_by_id
 
 from .blob_upload import fingerprint, sync_blobs
 from .client import ServerClient
@@ -77,6 +77,10 @@ def load_local(paths: RunPaths) -> LocalRun:
     writers = writers_by_id(stored.writers)
     sealed: dict[str, list[Path]] = {}
     open_segments = 0
+    try:
+        recover_journals(paths, writers)  # rows a killed writer's segments lack
+    except OSError:
+        pass  # a read-only store: left to `flightlog doctor --repair`
     for stream in STREAMS:
         sealed[stream] = []
         for name, path in list_segments(paths.stream(stream)):

@@ -249,7 +249,7 @@ def segment_file(directory: Path, tables, writer: str = "w1", seq: int = 1, **kw
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from flightlog.store.segments import sha256_file
+    from flightlog.store.sealing import sha256_file
 
     tables = [tables] if isinstance(tables, pa.Table) else tables
     directory.mkdir(parents=True, exist_ok=True)

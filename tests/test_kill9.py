@@ -74,3 +74,35 @@ def test_kill_9_at_random_points_never_corrupts_and_resume_continues(api, store)
         assert _check_prefix(run) == kept + 100
         for stream in ("history", "system"):
             assert not list((run.dir / stream).glob("*.arrows")), f"{stream} left open"
+
+
+def test_kill_9_between_sealing_and_removing_the_open_segment(api, store) -> None:
+    """A writer killed after its sealed file was renamed into place but before its IPC file
+    was removed: the resume removes the leftover (the sealed twin holds every row)."""
+    res = python_script("""
+        import os, signal, flightlog
+        real_replace = os.replace
+        def replace_then_die(src, dst):
+            real_replace(src, dst)
+            if str(dst).endswith(".parquet"):
+                os.kill(os.getpid(), signal.SIGKILL)
+        os.replace = replace_then_die
+        run = flightlog.init(project="k9", id="twin",
+                             settings={"segment_rows": 300, "console": "off",
+                                       "stats_interval": 0})
+        for i in range(1_000_000):
+            run.log({"i": i, "twice": 2 * i, "s": "x" * (i % 3)})
+    """)
+    assert res.returncode == -signal.SIGKILL, res.stderr
+    history = store / "runs" / "k9" / "twin" / "history"
+    assert list(history.glob("*.parquet")) and list(history.glob("*.arrows"))
+    kept = _check_prefix(api.run("k9/twin"))
+    res = python_script(f"""
+        import flightlog
+        run = flightlog.init(project="k9", id="twin", resume="allow", settings={{"console": "off"}})
+        assert run.step == {kept}, run.step
+        run.finish()
+    """)
+    assert res.returncode == 0, res.stderr
+    assert _check_prefix(api.run("k9/twin")) == kept
+    assert not list(history.glob("*.arrows")), "the sealed segment's IPC file was left"

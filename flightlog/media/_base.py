@@ -114,12 +114,6 @@ class Pending(MediaValue):
                     self._sink.release(self._nbytes)
             return self._ref
 
-    def sync(self) -> None:
-        self._sink.sync()
-
-    def sync_key(self) -> int:
-        return id(self._sink)
-
     def __repr__(self) -> str:
         ref = self._ref
         if ref is None:

@@ -1,12 +1,12 @@
 """Where a run's media go: its `media/` blob store, within the run's media budget.
 
-One `MediaSink` per run (per writing process). `log()` (training thread) only counts the
-bytes it copied (`hold`); the writer thread encodes a value and calls `put`, which hashes the
-file, stores it once (temp then rename: store/blobs.py) and returns the reference the history
-row will hold. Before the converted rows are written, `sync` fsyncs the files stored since
-the last call, concurrently (one fsync costs ~8 ms on a slow disk, eight at once about as
-much as one: the journal commits them together). So the blob is durable before the row
-naming it is written, and a kill -9 at any moment leaves no reference to a missing file.
+One `MediaSink` per run (per writing process). `log()` counts the bytes it copied (`hold`);
+when the row is committed to the writer's journal, the value is encoded and `put` hashes the
+file, stores it once (temp then rename: store/blobs.py) and returns the reference the row
+holds: the journal keeps complete rows only, so the blob exists (in the page cache, which
+outlives a kill -9) before the row naming it does. The writer thread calls `sync` before
+each msync of the journal: it fsyncs the files stored since the last call, concurrently (one
+fsync costs ~8 ms on a slow disk, eight at once about as much as one).
 
 The budget (settings `media_max_bytes` / `media_max_files`, FLIGHTLOG_MEDIA_MAX_BYTES /
 FLIGHTLOG_MEDIA_MAX_FILES) bounds what one run stores; past it the rows are still written, and

@@ -1,0 +1,236 @@
+"""A writer's journals: `log()` appends to the newest, the writer thread converts the rest.
+
+The training thread appends under the run's lock (`append`); the writer thread takes the
+rows committed since its last look (`take`) as tidy record batches, each with its journal
+mark, keeps a spare journal ready so that `log()` rarely creates one itself (`prepare`), and
+removes the journals whose rows written segments hold (`release`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .journal import (
+    DEFINE,
+    GENERIC,
+    ROWS_CAP,
+    WORDS_CAP,
+    JournalFile,
+    Mark,
+    append_fast,
+    commit_pending,
+    define_json,
+    journal_name,
+)
+from .rows import SignatureTable, generic_json, journal_batches, records_view
+
+#: values converted per `take` at most (~13k rows of 10 values, a few ms of work)
+TAKE_VALUES = 1 << 17
+#: pages faulted in ahead of log() at least: ~8k rows of 10 values
+AHEAD_ROWS = 8192
+AHEAD_WORDS = 8 * AHEAD_ROWS
+
+
+class RowLog:
+    """The journals of one writer, oldest first; the last one takes `log()`'s rows."""
+
+    def __init__(
+        self,
+        history: Path,
+        writer_id: str,
+        label: str,
+        lock: threading.RLock,
+        warn: Callable[[str], None],
+    ) -> None:
+        self.history = history
+        self.writer_id = writer_id
+        self.label = label
+        self.signatures = SignatureTable()
+        self._lock = lock
+        self._warn = warn
+        self._create_lock = threading.Lock()
+        self._spare: JournalFile | None = None
+        #: journals with rows not converted yet (the last one is log()'s)
+        self._journals: deque[JournalFile] = deque()
+        #: rows of `_journals[0]` converted so far, and where the next one's data starts
+        self._read = (0, 0)
+        #: fully converted journals, with their last mark, waiting for an fsync
+        self._retired: list[tuple[JournalFile, Mark]] = []
+        self._widest = 0
+        #: log()'s journal and position at the last `prepare`
+        self._seen_journal: JournalFile | None = None
+        self._seen = (0, 0)
+        self._memory_only = False
+        self.journal = self._new(1, 0)
+        self._journals.append(self.journal)
+
+    # -- the training thread (under the run's lock) -----------------------------------------
+    def append(self, step: int, t: float, row: dict[str, Any], sid: int) -> None:
+        """Commit one row to the journal (see store/journal.py for why it survives a kill)."""
+        j = self.journal
+        sigs = self.signatures
+        if sigs.fast_ok(sid, row):
+            words = len(row)
+            if not j.fits(words):
+                j = self.rotate(words)
+            if sid not in j.defined:
+                j = self._define(j, sid, words)
+            append_fast(j, step, t, sid, sigs.packers[sid], row.values(), words)
+        else:
+            data = generic_json(row)
+            if not j.fits(len(data) // 8 + 1):
+                j = self.rotate(len(data) // 8 + 1)
+            j.append_blob(step, t, GENERIC, data)
+
+    def _define(self, j: JournalFile, sid: int, words: int) -> JournalFile:
+        keys, kinds = self.signatures.definition(sid)
+        data = define_json(sid, keys, kinds)
+        if not j.fits(len(data) // 8 + 1 + words):
+            j = self.rotate(len(data) // 8 + 1 + words)
+        j.append_blob(0, 0.0, DEFINE, data)
+        j.defined.add(sid)
+        return j
+
+    def rotate(self, words: int = 0) -> JournalFile:
+        """Go on in the next journal: the spare if it fits, else a new one (rare)."""
+        with self._create_lock:
+            new, self._spare = self._spare, None
+            if new is None or not new.fits(words + 1):
+                if new is not None:  # too small for this row: it stays empty, removed
+                    self._discard(new)
+                new = self._new(self.journal.jseq + 1, words)
+            self._journals.append(new)
+            self.journal = new  # one store: log() goes on there
+        return new
+
+    def _new(self, jseq: int, words: int) -> JournalFile:
+        self._widest = max(self._widest, words)
+        cap = max(WORDS_CAP, 64 * self._widest, 2 * words + 1024)
+        meta = {"writer": self.writer_id, "label": self.label, "jseq": jseq}
+        if not self._memory_only:
+            try:
+                self.history.mkdir(parents=True, exist_ok=True)
+                path = self.history / journal_name(self.writer_id, jseq)
+                return JournalFile(path, jseq, meta, ROWS_CAP, cap)
+            except OSError as e:
+                self._memory_only = True
+                self._warn(
+                    f"cannot create a journal in {self.history} ({e.strerror or e}): rows are "
+                    "kept in memory until they are written, so a kill -9 may lose the last ones"
+                )
+        return JournalFile(None, jseq, meta, ROWS_CAP, cap)
+
+    def _discard(self, j: JournalFile) -> None:
+        j.close()
+        if j.path is not None:
+            j.path.unlink(missing_ok=True)
+
+    # -- the writer thread ------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Fault in the pages log() writes next, and have a spare journal ready for when
+        log()'s is full (creating one takes ~1 ms): both off the training thread."""
+        j = self.journal
+        n, end = j.pos
+        seen_rows, seen_words = self._seen if self._seen_journal is j else (0, 0)
+        self._seen_journal, self._seen = j, (n, end)
+        # twice what the last tick took, so that log() stays inside faulted-in pages
+        j.populate_ahead(
+            max(AHEAD_ROWS, 2 * (n - seen_rows)), max(AHEAD_WORDS, 2 * (end - seen_words))
+        )
+        if self._spare is not None:
+            return
+        with self._create_lock:
+            if self._spare is None and self.journal is j:
+                self._spare = self._new(j.jseq + 1, self._widest)
+                self._spare.populate_ahead(AHEAD_ROWS, AHEAD_WORDS)
+
+    def take(self, schema: pa.Schema) -> list[tuple[pa.RecordBatch, Mark]]:
+        """The rows committed since the last call, as tidy batches with their marks; about
+        TAKE_VALUES values at most, so that one tick (and a finish() waiting for it) stays
+        short: `pending_values` says what is left."""
+        out: list[tuple[pa.RecordBatch, Mark]] = []
+        budget = TAKE_VALUES
+        while True:
+            with self._lock:
+                j = self._journals[0]
+                last = len(self._journals) == 1
+                n, end = j.pos
+                table = self.signatures.snapshot()
+            done, start = self._read
+            if done < n:
+                records = records_view(j.mm, j.roff + 32 * done, n - done).copy()
+                cut = int(np.searchsorted(records["end"], start + budget, side="right"))
+                if cut < len(records):  # the rest waits for the next call
+                    records = records[: max(cut, 1)]
+                    n, end, last = done + len(records), int(records["end"][-1]), True
+                budget -= end - start
+                view = memoryview(j.mm)[j.voff : j.voff + 8 * end]
+                words = np.frombuffer(view, np.float64)
+                self._read = (n, end)  # rows that fail to convert are not tried again
+                try:
+                    for batch, r in journal_batches(records, words, view, start, table, schema):
+                        out.append((batch, (j.jseq, done + r)))
+                finally:
+                    del words
+                    view.release()
+            if last or budget <= 0:
+                return out
+            with self._lock:
+                self._journals.popleft()
+            self._retired.append((j, (j.jseq, n)))
+            self._read = (0, 0)
+
+    def pending_values(self) -> int:
+        """Data words committed and not converted yet (about one per value)."""
+        with self._lock:
+            ends = [j.pos[1] for j in self._journals]
+        return sum(ends) - self._read[1]
+
+    def sync(self) -> None:
+        """msync every journal still holding rows (power-loss safety, every fsync interval)."""
+        for j in [r[0] for r in self._retired] + list(self._journals):
+            if j.path is not None:
+                try:
+                    j.sync()
+                except (OSError, ValueError):
+                    pass  # closed meanwhile, or the disk fails: segments report it
+
+    def release(self, mark: Mark | None) -> None:
+        """Segments written (in the page cache, so safe from a kill -9) hold every row up to
+        `mark`: remove the journals they cover. A power loss still loses at most the fsync
+        interval: segments are fsynced as often as journals are msynced."""
+        if mark is None:
+            return
+        keep = []
+        for j, last in self._retired:
+            if last <= mark:
+                self._discard(j)
+            else:
+                keep.append((j, last))
+        self._retired = keep
+
+    def close(self, mark: Mark | None) -> bool:
+        """At the writer's close, after everything taken was written and fsynced up to
+        `mark`: remove every journal that holds no row beyond it. Returns whether all went."""
+        with self._lock:
+            commit_pending(self.journal)
+        self.release(mark)
+        j = self.journal
+        covered = mark is not None and (j.jseq, j.pos[0]) <= mark
+        if covered or j.pos[0] == 0:
+            self._discard(j)
+        with self._create_lock:
+            if self._spare is not None:
+                self._discard(self._spare)
+                self._spare = None
+        all_removed = (covered or j.pos[0] == 0) and not self._retired
+        if not all_removed:  # what stays is msynced: safe from a power loss from here on
+            self.sync()
+        return all_removed

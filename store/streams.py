@@ -1,0 +1,228 @@
+"""Open segments: Arrow IPC streams, written batch by batch and read back batch by batch.
+
+An open segment is an Arrow IPC *stream*: every flush appends one self-delimiting record
+batch, so after a crash every complete batch is readable and a torn last batch is simply
+where reading stops. Every batch carries its crc32 (store/integrity.py) and the journal mark
+its rows reach (store/journal.py); readers skip a batch failing its crc with a warning naming
+the file, and never return its rows.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from .integrity import BATCH_CRC_KEY, SegmentDamaged, batch_checksum, batch_intact
+from .journal import MARK_KEY, Mark, decode_mark, encode_mark
+from .schema import HISTORY_SCHEMA, validate_history_table
+
+#: uncompressed: an open segment lives until it is sealed, and its writer shares the GIL with
+#: the training loop (compressing twice, here and in Parquet, made it fall behind)
+_IPC_OPTIONS = ipc.IpcWriteOptions(compression=None)
+
+
+class OpenSegment:
+    """An append-only IPC stream file owned by one writer thread.
+
+    Written through Arrow's native file, not a Python file object: a batch is then written
+    under one release of the GIL instead of re-acquiring it for every buffer, which would
+    cost up to a switch interval (5 ms) each time while the training loop is busy.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path = path
+        self.rows = 0
+        self.opened = time.monotonic()
+        #: the journal mark the next batch's rows reach (store/journal.py), set by its writer
+        self.next_mark: Mark | None = None
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))  # never reuse
+        try:
+            self._file = pa.OSFile(str(path), "ab")
+            self._writer = ipc.new_stream(self._file, schema, options=_IPC_OPTIONS)
+        except BaseException:
+            path.unlink(missing_ok=True)  # nothing of ours is in it
+            raise
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Append one batch, with its checksum and the journal mark (`next_mark`) its rows
+        reach; it reaches the OS page cache before this returns."""
+        md = {BATCH_CRC_KEY: batch_checksum(batch)}
+        if self.next_mark is not None:
+            md[MARK_KEY] = encode_mark(self.next_mark)
+        self._writer.write_batch(batch, custom_metadata=md)
+        self.rows += batch.num_rows
+
+    def fsync(self) -> None:
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        """End the stream and close the file (best effort: a failing disk may refuse both)."""
+        try:
+            self._writer.close()
+        finally:
+            self._file.close()
+
+
+def read_ipc_segment(path: Path) -> pa.Table:
+    """Every intact batch of an IPC stream; a torn tail or an empty file is not an error.
+    A damaged batch is skipped with a warning naming the file."""
+    table, damage = read_ipc_checked(path)
+    if damage:
+        warnings.warn(f"flightlog: {damage}", stacklevel=2)
+    return table
+
+
+def read_ipc_checked(path: Path) -> tuple[pa.Table, str | None]:
+    """(every intact batch of an IPC stream, why some were left out or None)."""
+    with open(path, "rb") as f:
+        data = pa.py_buffer(f.read())
+    if not data.size:
+        return HISTORY_SCHEMA.empty_table(), None
+    opened = _checked_stream(data, path)
+    if opened is None:  # the schema message itself is torn
+        return HISTORY_SCHEMA.empty_table(), None
+    schema, batches, damage = opened
+    table = pa.Table.from_batches(list(batches), schema=schema)
+    validate_segment(table, path)
+    return with_mark(table, damage.mark), damage.note()
+
+
+def validate_segment(table: pa.Table, path: Path) -> None:
+    try:
+        validate_history_table(table)
+    except ValueError as e:  # a damaged schema decodes to garbage names or types
+        raise SegmentDamaged(f"{path} cannot be read as a history segment: {e}") from e
+
+
+class _Damage:
+    """What of one stream was left out so far (filled while the stream is read)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.batches: list[int] = []
+        self.unread_bytes = 0  # a tail too long to be a batch cut short by a crash
+        #: the journal mark of the last intact batch read (not damage: carried along)
+        self.mark: Mark | None = None
+
+    def intact(self, batch: pa.RecordBatch, md: pa.KeyValueMetadata | None) -> bool:
+        if not batch_intact(batch, md):
+            return False
+        mark = decode_mark(md.get(MARK_KEY)) if md else None
+        if mark is not None:
+            self.mark = mark if self.mark is None else max(self.mark, mark)
+        return True
+
+    def note(self) -> str | None:
+        parts = []
+        if self.batches:
+            which = ", ".join(str(i + 1) for i in self.batches[:5])
+            more = "..." if len(self.batches) > 5 else ""
+            parts.append(
+                f"{len(self.batches)} record batch(es) (number {which}{more}) failed their "
+                "checksum or could not be decoded and are skipped"
+            )
+        if self.unread_bytes:
+            parts.append(f"its last {self.unread_bytes} bytes cannot be read")
+        return f"segment {self.path} is damaged: " + "; ".join(parts) if parts else None
+
+
+def _checked_stream(
+    source: pa.Buffer, path: Path
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch], _Damage] | None:
+    """The schema and the intact batches of a stream, read lazily.
+
+    A batch whose checksum fails is skipped and reading goes on (the framing is intact). A
+    batch that cannot be decoded stops Arrow's stream reader: the rest is then read message
+    by message, each batch decoded on its own, so one bad batch costs only its own rows.
+    """
+    try:
+        reader = ipc.open_stream(source)
+    except (pa.ArrowException, OSError):
+        return None
+    damage = _Damage(path)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        n = 0
+        while True:
+            try:
+                batch, md = reader.read_next_batch_with_custom_metadata()
+            except StopIteration:
+                return
+            except (pa.ArrowException, OSError):
+                yield from _salvage(source, n, damage)
+                return
+            if damage.intact(batch, md):
+                yield batch
+            else:
+                damage.batches.append(n)
+            n += 1
+
+    return reader.schema, batches(), damage
+
+
+def _salvage(source: pa.Buffer, start: int, damage: _Damage) -> Iterator[pa.RecordBatch]:
+    """Batches from number `start` on, each decoded alone: a message that is whole but cannot
+    be decoded is damage (skipped, noted). A message that cannot even be framed ends the
+    stream: quietly when what is left is no longer than a batch (the torn tail a killed
+    writer leaves), noted as damage when it is longer."""
+    src = pa.BufferReader(source)
+    messages = ipc.MessageReader.open_stream(src)
+    head = messages.read_next_message().serialize().to_pybytes()  # the schema: read before
+    n, pos, largest = 0, src.tell(), 0
+    while True:
+        try:
+            msg = messages.read_next_message()
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError):
+            if source.size - pos > 2 * largest:
+                damage.unread_bytes = source.size - pos
+            return
+        largest, pos = max(largest, src.tell() - pos), src.tell()
+        if n >= start:
+            try:
+                alone = head + msg.serialize().to_pybytes()
+                batch, md = ipc.open_stream(alone).read_next_batch_with_custom_metadata()
+            except (pa.ArrowException, OSError, StopIteration):
+                damage.batches.append(n)
+            else:
+                if damage.intact(batch, md):
+                    yield batch
+                else:
+                    damage.batches.append(n)
+        n += 1
+
+
+def with_mark(table: pa.Table, mark: Mark | None) -> pa.Table:
+    """`table` carrying in its schema metadata the journal mark its rows reach."""
+    if mark is None:
+        return table
+    return table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), MARK_KEY: encode_mark(mark)}
+    )
+
+
+def table_mark(table: pa.Table) -> Mark | None:
+    return decode_mark((table.schema.metadata or {}).get(MARK_KEY))
+
+
+def stream_batches(path: Path) -> tuple[pa.Schema, Iterator[pa.RecordBatch], _Damage] | None:
+    """The schema and intact batches of an IPC segment, read lazily from a memory map; a
+    damaged batch is left out with a warning naming the file (it is never sealed in)."""
+    opened = _checked_stream(pa.memory_map(str(path)).read_buffer(), path)
+    if opened is None:
+        return None
+    schema, batches, damage = opened
+
+    def checked() -> Iterator[pa.RecordBatch]:
+        yield from batches
+        if damage.batches:
+            warnings.warn(f"flightlog: {damage.note()}", stacklevel=2)
+
+    return schema, checked(), damage

@@ -1,0 +1,261 @@
+"""The write path against its floors, measured side by side in one run (issue 16, 1-3).
+
+    python tests/benchmarks/bench_write_path.py [--steps 100000] [--trials 5]
+
+Each figure runs in a fresh interpreter, one after the other, next to its floor:
+  log() per call, by row shape (10 floats; mixed: ints, floats, a nested dict, numpy
+  scalars, a histogram every 100 steps; 10,000 floats): median, p99, p99.9, max. Floor:
+  appending the same dict to a list (the dict is built outside the timed call in both).
+  finish(), peak RSS growth: floor "list + one Parquet" (pyarrow.Table.from_pylist of the
+  whole list, written with pq.write_table at the end).
+  whole process of a one-log script: floor "import pyarrow + write one Parquet".
+  init() at 0 and N runs in the project.
+  kill -9 at a random moment in a hot and in a paced loop: rows whose log() returned,
+  against rows read back (the child appends each returned index to a file).
+Prints numbers; asserts nothing. The machine may be busy: compare columns, not runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ENV = {"FLIGHTLOG_STATS_INTERVAL": "0", "FLIGHTLOG_CONSOLE": "off", "FLIGHTLOG_SILENT": "1"}
+
+
+def _rows(shape: str, steps: int) -> Iterator[dict[str, Any]]:
+    rng = random.Random(0)
+    if shape == "wide":
+        keys = [f"k{j}" for j in range(10_000)]
+        for _ in range(steps):
+            yield {k: rng.random() for k in keys}
+        return
+    if shape == "mixed":
+        import numpy as np
+
+        import flightlog
+
+        counts, bins = np.histogram(np.random.default_rng(0).normal(size=1000), bins=64)
+        hist = flightlog.Histogram(np_histogram=(counts, bins))
+        for i in range(steps):
+            d = {
+                "loss": rng.random(),
+                "step_i": i,
+                "lr": np.float32(0.001),
+                "acc": np.float64(rng.random()),
+                "train": {"grad_norm": rng.random(), "tokens": i * 512},
+                "ok": i % 2 == 0,
+            }
+            if i % 100 == 0:
+                d["weights"] = hist
+            yield d
+        return
+    for _ in range(steps):
+        yield {f"metric_{j}": rng.random() for j in range(10)}
+
+
+def worker(tracker: str, shape: str, steps: int, workdir: Path) -> dict[str, float]:
+    """One measurement in this fresh process."""
+    perf = time.perf_counter_ns
+    timings = []
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if tracker == "floor":
+        sink: list[object] = []
+        log = sink.append
+    else:
+        import flightlog
+
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        run = flightlog.init(project="bench", mode="offline", dir=str(workdir))
+        log = run.log
+    builds = []
+    rows = _rows(shape, steps)
+    for _ in range(steps):
+        b = perf()
+        d = next(rows)
+        s = perf()
+        log(d)
+        timings.append(perf() - s)
+        builds.append(s - b)
+    t = time.perf_counter()
+    if tracker == "floor":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if shape == "plain":
+            pq.write_table(pa.Table.from_pylist(sink), str(workdir / "floor.parquet"))
+    else:
+        run.finish()
+    finish_ms = (time.perf_counter() - t) * 1000
+    timings.sort()
+
+    def q(p: float) -> float:
+        return timings[min(len(timings) - 1, int(p * len(timings)))] / 1000
+
+    return {
+        "build": statistics.median(builds) / 1000,
+        "median": q(0.5),
+        "p99": q(0.99),
+        "p99.9": q(0.999),
+        "max": timings[-1] / 1000,
+        "over_1ms": sum(1 for t in timings if t > 1_000_000),
+        "finish_ms": finish_ms,
+        "rss_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024,
+    }
+
+
+def _run_worker(tracker: str, shape: str, steps: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = [sys.executable, __file__, "--worker", tracker, "--shape", shape]
+        argv += ["--steps", str(steps), "--dir", tmp]
+        out = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **ENV})
+    if out.returncode:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _whole(code: str, repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-c", f"D = {tmp!r}\n{code}"],
+                env={**os.environ, **ENV},
+                check=True,
+                capture_output=True,
+            )
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def _init_ms(runs: int) -> float:
+    """Median init() of a fresh process's run in a project that holds `runs` runs (their
+    directories: init() must not look at them)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp) / "runs" / "p"
+        project.mkdir(parents=True)
+        for i in range(runs):
+            (project / f"r{i:06d}").mkdir()
+        code = (
+            "import sys, time, flightlog\n"
+            "t = time.perf_counter()\n"
+            "r = flightlog.init(project='p', dir=sys.argv[1])\n"
+            "print((time.perf_counter() - t) * 1000)\n"
+            "r.finish(quiet=True)\n"
+        )
+        times = []
+        for _ in range(6):
+            out = subprocess.run(
+                [sys.executable, "-c", code, tmp],
+                capture_output=True,
+                text=True,
+                env={**os.environ, **ENV},
+                check=True,
+            )
+            times.append(float(out.stdout.split()[-1]))
+    return statistics.median(times[1:])  # the first one counts the runs once (old stores)
+
+
+KILL_CHILD = """
+    import os, sys, time, flightlog
+    run = flightlog.init(project="k", id="r", dir=sys.argv[1])
+    fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    print("started", flush=True)
+    i = 0
+    while True:
+        run.log({f"metric_{j}": i + j for j in range(10)})
+        os.write(fd, b"%d\\n" % i)
+        i += 1
+        if PACED and i % 10 == 0:
+            time.sleep(0.001)
+"""
+
+
+def kill_trial(paced: bool, at: float) -> tuple[int, int]:
+    """(rows whose log() returned, rows read back) after a kill -9 at `at` seconds."""
+    import flightlog
+
+    with tempfile.TemporaryDirectory() as tmp:
+        code = textwrap.dedent(KILL_CHILD).replace("PACED", str(paced))
+        returned = Path(tmp) / "returned"
+        p = subprocess.Popen(
+            [sys.executable, "-c", code, tmp, str(returned)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **ENV},
+        )
+        assert p.stdout is not None and p.stdout.readline().strip() == "started"
+        time.sleep(at)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        n = len(returned.read_bytes().split(b"\n")) - 1
+        kept = sum(1 for _ in flightlog.Api(tmp).run("k/r").scan_history())
+    return n, kept
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--steps", type=int, default=100_000)
+    p.add_argument("--trials", type=int, default=5)
+    p.add_argument("--worker")
+    p.add_argument("--shape", default="plain")
+    p.add_argument("--dir")
+    args = p.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.shape, args.steps, Path(args.dir))))
+        return
+    print("machine load (1, 5, 15 min):", os.getloadavg(), f"on {os.cpu_count()} cores")
+    print(
+        f"\nlog() µs per call           {'median':>8} {'p99':>8} {'p99.9':>8} {'max':>9}"
+        "  >1ms   (+ building the dict, median)"
+    )
+    plain: dict[str, dict[str, float]] = {}
+    for shape, steps in (("plain", args.steps), ("mixed", args.steps), ("wide", 300)):
+        for tracker in ("floor", "flightlog"):
+            r = _run_worker(tracker, shape, steps)
+            cells = "".join(f"{r[k]:>9.2f}" for k in ("median", "p99", "p99.9", "max"))
+            print(
+                f"  {shape:6} {tracker:9} x{steps:<7,}{cells} {r['over_1ms']:>5}   {r['build']:.2f}"
+            )
+            if shape == "plain":
+                plain[tracker] = r
+    f, fl = plain["floor"], plain["flightlog"]
+    print(f"\nafter {args.steps:,} steps of 10 floats     flightlog   floor list+Parquet")
+    print(f"  finish() ms               {fl['finish_ms']:>10.1f} {f['finish_ms']:>10.1f}")
+    print(f"  peak RSS growth MB        {fl['rss_mb']:>10.1f} {f['rss_mb']:>10.1f}")
+    one = _whole("import flightlog as m\nr = m.init(project='b', dir=D)\nr.log({'a': 1.0})\n")
+    floor = _whole(
+        "import pyarrow as pa, pyarrow.parquet as pq\n"
+        "pq.write_table(pa.table({'a': [1.0]}), D + '/one.parquet')"
+    )
+    bare = _whole("pass")
+    print(f"\nwhole one-log script s: flightlog {one:.3f}, floor import pyarrow + one Parquet ")
+    print(f"  {floor:.3f} ({one / floor:.2f}x), bare python {bare:.3f}")
+    for runs in (0, 10_000):
+        ms = _init_ms(runs)
+        print(f"init() with {runs:,} runs in the project: {ms:.1f} ms (median of 5; floor 0)")
+    print("\nkill -9 at a random moment: rows whose log() returned -> rows read back")
+    rng = random.Random(1)
+    for paced in (False, True):
+        res = [kill_trial(paced, rng.uniform(0.1, 0.6)) for _ in range(args.trials)]
+        lost = sum(max(0, n - k) for n, k in res)
+        print(f"  {'paced' if paced else 'hot':5}  " + ", ".join(f"{n}->{k}" for n, k in res))
+        print(f"         rows lost: {lost}")
+
+
+if __name__ == "__main__":
+    main()

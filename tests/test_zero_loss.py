@@ -1,0 +1,164 @@
+"""kill -9 loses no row whose log() returned: randomized, hot loops and paced ones.
+
+The child appends the index of each row to a file right after its log() call returns; the
+page cache keeps that file and the run's journal alike when the process is killed. Every
+row the file names must be read back, in order, exactly once (at most the one row whose
+index was not written yet may come on top). Half the trials use tiny journals, so the kill
+also lands while journals rotate and are removed, and small segments, so it lands while
+they are sealed.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+import flightlog
+from flightlog.store import journal
+from flightlog.store.doctor import check, repair
+
+from .conftest import python_script, spawn
+
+pytestmark = pytest.mark.slow
+
+CHILD = """
+    import os, time, flightlog
+    import flightlog.store.rowlog as rowlog
+    if {tiny}:
+        rowlog.ROWS_CAP, rowlog.WORDS_CAP = 300, 1500
+    run = flightlog.init(project="z", id={run_id!r},
+                         settings={{"segment_rows": 4000, "console": "off", "stats_interval": 0}})
+    fd = os.open({returned!r}, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    print("started", flush=True)
+    i = 0
+    while True:
+        row = {{"i": i, "x": i / 4, "flag": i % 2 == 0}}
+        if i % 7 == 0:
+            row["note"] = "n" * (i % 5)  # a row that takes the generic path
+        if i % 11 == 0:
+            row["extra"] = {{"deep": i}}  # another signature, nested
+        run.log(row)
+        os.write(fd, b"%d\\n" % i)
+        i += 1
+        if {paced} and i % 20 == 0:
+            time.sleep(0.002)
+"""
+
+
+def _returned(path: Path) -> int:
+    """How many rows' log() returned, by the child's own count."""
+    lines = path.read_bytes().split(b"\n")
+    done = [int(x) for x in lines[:-1]]  # the last line may be cut by the kill
+    assert done == list(range(len(done)))
+    return len(done)
+
+
+def _check(api: flightlog.Api, run_id: str, returned: int) -> None:
+    run = api.run(f"z/{run_id}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a row left out with a warning is still lost
+        rows = list(run.scan_history())
+    got = [r["i"] for r in rows]
+    files = sorted(p.name for p in run.paths.history.iterdir())
+    assert got[:returned] == list(range(returned)), (
+        f"a returned row is missing or repeated: {len(got)} read, {returned} returned; {files}"
+    )
+    assert len(got) - returned in (0, 1), f"{len(got)} rows read, {returned} returned"
+    for r in rows:
+        i = r["i"]
+        assert (r["x"], r["flag"]) == (i / 4, i % 2 == 0), r
+        assert r.get("note") == ("n" * (i % 5) if i % 7 == 0 else None), r
+        assert r.get("extra.deep") == (i if i % 11 == 0 else None), r
+
+
+@pytest.mark.parametrize("paced", [False, True], ids=["hot", "paced"])
+def test_kill_9_loses_no_row_whose_log_returned(
+    api: flightlog.Api, store: Path, tmp_path: Path, paced: bool
+) -> None:
+    rng = random.Random(16 + paced)
+    for trial in range(26):
+        run_id = f"t{trial}"
+        returned = tmp_path / f"{run_id}.returned"
+        tiny = trial % 2 == 1
+        proc = spawn(CHILD.format(tiny=tiny, run_id=run_id, returned=str(returned), paced=paced))
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "started", proc.stderr and proc.stderr.read()
+        time.sleep(rng.uniform(0.02, 0.7))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        n = _returned(returned)
+        _check(api, run_id, n)  # readers recover the journal without writing
+    problems = check(store)
+    assert not [p for p in problems if p.kind in ("corrupt-segment", "bad-run")]
+    assert any(p.kind == "unsealed-journal" for p in problems)
+    counts = {f"t{t}": _returned(tmp_path / f"t{t}.returned") for t in range(26)}
+    repair(store, problems)  # journals into sealed segments: the same rows, once
+    for run_id, n in counts.items():
+        _check(api, run_id, n)
+        history = store / "runs" / "z" / run_id / "history"
+        assert not list(history.glob("*.journal")) and not list(history.glob("*.arrows"))
+
+
+def test_a_reader_that_cannot_tell_the_boot_still_reads_every_row(
+    api: flightlog.Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader whose read of the boot id fails once (too many open files, a /proc without
+    it) must not take the journal for one written before a reboot: that hid every row not
+    yet msynced, for the rest of the reader's life."""
+    returned = tmp_path / "b.returned"
+    proc = spawn(CHILD.format(tiny=False, run_id="b", returned=str(returned), paced=False))
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "started", proc.stderr and proc.stderr.read()
+    time.sleep(0.05)  # long before the first msync (every second)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    real_open = open
+
+    def open_without_boot_id(file, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if "boot_id" in str(file):
+            raise OSError(24, "Too many open files")
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(journal, "_boot", None)
+    monkeypatch.setattr("builtins.open", open_without_boot_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no row may be left out, not even with a warning
+        _check(api, "b", _returned(returned))
+    monkeypatch.setattr("builtins.open", real_open)
+    _check(api, "b", _returned(returned))
+
+
+def test_finish_leaves_a_backlog_in_the_journal_where_readers_see_it(
+    api: flightlog.Api, store: Path
+) -> None:
+    """A loop that outran the writer thread: finish() does not wait to convert the backlog.
+    The rows stay in the msynced journal, every reader sees them at once, the run reads as
+    finished, and `doctor --repair` (as `flightlog sync` and a resume do) seals them."""
+    res = python_script("""
+        import flightlog
+        run = flightlog.init(project="z", id="late", settings={
+            "flush_interval": 60, "console": "off", "stats_interval": 0})
+        for i in range(30_000):  # ~95,000 values: more than the writer converts at finish
+            row = {"i": i, "x": i / 4, "flag": i % 2 == 0}
+            if i % 7 == 0:
+                row["note"] = "n" * (i % 5)
+            if i % 11 == 0:
+                row["extra"] = {"deep": i}
+            run.log(row)
+        run.finish()
+    """)
+    assert res.returncode == 0, res.stderr
+    history = store / "runs" / "z" / "late" / "history"
+    assert list(history.glob("*.journal")), "the backlog was converted at finish()"
+    assert api.run("z/late").state == "finished"
+    _check(api, "late", 30_000)
+    problems = check(store)
+    assert [p.kind for p in problems if p.kind != "stale-index"] == ["unsealed-journal"]
+    repair(store, problems)
+    _check(api, "late", 30_000)
+    assert not list(history.glob("*.journal")) and not list(history.glob("*.arrows"))
