@@ -33,6 +33,7 @@ import pyarrow as pa
 from .atomic import atomic_write_json
 from .journal import Mark
 from .layout import RunPaths, open_segment_name, parse_segment_name
+from .media_ref import MediaValue
 from .rowlog import RowLog
 from .runmeta import MetaPatch, apply_patch
 from .schema import segment_schema
@@ -112,6 +113,8 @@ class RunWriter:
         self._thread: threading.Thread | None = None
         #: fsyncs of files rows refer to (a run's media blobs), run with the journal's msync
         self.sync_hooks: list[Callable[[], None]] = []
+        #: (step, time, media values) of committed rows, for this thread to encode
+        self._media_rows: deque[tuple[int, float, dict[str, MediaValue]]] = deque()
         self._last_fsync = time.monotonic()
         self._last_beat = 0.0
         self._unsynced = False
@@ -164,18 +167,19 @@ class RunWriter:
         more than DEFER_VALUES values (a loop that outran this thread) stays in the journal,
         msynced, instead of keeping finish() waiting: readers read it there at once, and a
         resume, `flightlog sync` or `doctor --repair` seals it (store/takeover.py)."""
+        self._store_media()
         if self._rows.pending_values() <= DEFER_VALUES:
             self._tick(force=True, closing=True)  # the seal below makes it durable
         else:
             with self._tick_lock:
                 self._write_queue()  # only what was converted before
+        for hook in self.sync_hooks:  # the blobs first, then the seal that makes rows durable
+            hook()
         self._close_segment(seal_it=True)
         if self._sealer is not None:
             self._to_seal.put(None)
             self._sealer.join()
         self._seal_leftovers()
-        for hook in self.sync_hooks:
-            hook()
         left = sum(b.num_rows for b, _ in self._queue)  # converted, never written
         all_removed = self._rows.close(self._written)
         # not fsynced: a power loss right after leaves the last heartbeat's state (the run
@@ -198,8 +202,29 @@ class RunWriter:
         """Commit one row (training thread, under `lock`) into the journal: no Arrow, and
         no system call but on the rare journal rotation (store/rowlog.py).
 
-        `sid` is the row's signature id from `signatures` (registered under `lock`)."""
+        `sid` is the row's signature id from `signatures` (registered under `lock`). Media
+        values (never on the fast path) wait for this thread to encode them: the rest of the
+        row is committed now, their references later as values of the same step."""
+        if sid < 0:
+            media = {k: v for k, v in row.items() if isinstance(v, MediaValue)}
+            if media:
+                self._media_rows.append((step, t, media))
+                row = {k: v for k, v in row.items() if k not in media}
+                if not row:
+                    return
         self._rows.append(step, t, row, sid)
+
+    def _store_media(self) -> None:
+        """Encode and store the media of committed rows (off the training thread, outside
+        the run's lock), then commit their references: a blob exists before its reference.
+        A kill -9 before this loses those media values only, never a row's other values."""
+        while self._media_rows:
+            step, t, media = self._media_rows[0]
+            for value in media.values():
+                value.reference()  # encodes once; never raises (a failure is a reference)
+            with self._lock:
+                self._rows.append(step, t, media, -1)
+                self._media_rows.popleft()
 
     # -- the loop --------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -235,6 +260,7 @@ class RunWriter:
     def _tick_locked(self, force: bool, closing: bool = False) -> None:
         """One round of the writer's work; `closing` leaves out the fsyncs and the state
         file, which closing does once, after sealing."""
+        self._store_media()
         self._convert()
         wrote = self._write_queue()
         while force and self._rows.pending_values():  # flush(), finish(): everything

@@ -120,11 +120,15 @@ def test_media_encoded_on_the_writer_side_are_in_the_summary(api: flightlog.Api)
     assert not isinstance(ref, MediaRef) or ref.file().is_file()
 
 
-def test_every_media_file_is_fsynced_before_the_row_naming_it_is_written(
+def test_every_media_file_is_fsynced_before_the_row_naming_it_is_made_durable(
     api: flightlog.Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A power loss takes a row with its blob or neither: a blob's fsync comes before the
+    first fsync/msync/seal after its row was written."""
     from flightlog.media import _sink
+    from flightlog.store.rowlog import RowLog
     from flightlog.store.takeover import HeldSegment
+    from flightlog.store.writer import RunWriter
 
     events: list[tuple[str, str]] = []
     fsync, write = _sink._fsync_file, HeldSegment.write
@@ -133,14 +137,26 @@ def test_every_media_file_is_fsynced_before_the_row_naming_it_is_written(
         fsync(path)
         events.append(("fsync", path.name))
 
-    def write_spy(self: HeldSegment, batch) -> None:
+    def write_spy(self: HeldSegment, batch, *args, **kwargs):
         for text in batch.column("text").to_pylist():
             if text and '"sha256"' in text:
                 events.append(("write", text))
-        write(self, batch)
+        return write(self, batch, *args, **kwargs)
+
+    def durable(cls: type, name: str) -> None:
+        original = getattr(cls, name)
+
+        def spy(self, *args, **kwargs):
+            events.append(("durable", name))
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, name, spy)
 
     monkeypatch.setattr(_sink, "_fsync_file", fsync_spy)
     monkeypatch.setattr(HeldSegment, "write", write_spy)
+    durable(HeldSegment, "fsync")
+    durable(RowLog, "sync")
+    durable(RunWriter, "_close_segment")
     run = flightlog.init(project="m")
     for i in range(20):
         run.log({"img": flightlog.Image(np.full((4, 4), i, np.uint8)), "i": i})
@@ -152,4 +168,7 @@ def test_every_media_file_is_fsynced_before_the_row_naming_it_is_written(
         written = next(
             i for i, (what, text) in enumerate(events) if what == "write" and ref["sha256"] in text
         )
-        assert synced < written
+        made_durable = next(
+            i for i, (what, _) in enumerate(events) if what == "durable" and i > written
+        )
+        assert synced < made_durable
