@@ -81,6 +81,7 @@ class ChartView:
     cursor: float | None = None
     x_range: XRange | None = None
     readings: dict[str, dict[str, Reading]] | None = None
+    pinned: str | None = None  # the reference run: drawn first, the legend's deltas are to it
 
     # -- provided by the screen ----------------------------------------------------------
     def chart_runs(self) -> list[str]:
@@ -100,6 +101,9 @@ class ChartView:
 
     def redraw(self) -> None:
         raise NotImplementedError
+
+    def cursor_moved(self, x: float | None) -> None:
+        """A hook: the cursor moved to x (panes that follow it, such as media)."""
 
     # -- cursor --------------------------------------------------------------------------
     def points(self) -> list[float]:
@@ -122,6 +126,7 @@ class ChartView:
         self.cursor = x
         for card in self.query(ChartCard):  # type: ignore[attr-defined]
             card.chart.move_cursor(x)  # a repaint now; the legend follows the query
+        self.cursor_moved(x)
         self.read_legend()
 
     @store_work("reading the values at the cursor", group="cursor")
@@ -142,7 +147,7 @@ class ChartView:
             if self.cursor is None:
                 card.show_legend("")
             else:
-                card.show_legend(legend(readings.get(card.key, {}), labels, runs))
+                card.show_legend(legend(readings.get(card.key, {}), labels, runs, self.pinned))
 
     def on_metric_chart_picked(self, event: MetricChart.Picked) -> None:
         pts = self.points()

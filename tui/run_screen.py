@@ -1,9 +1,12 @@
-"""The run screen: overview, config tree, metrics with sparklines, and a grid of charts."""
+"""The run screen: a workspace of panes around one run (tui/run_panes.py lists them):
+overview, metric table, config tree, a grid of charts with other runs overlaid (one pinned as
+reference), the runs list, system metrics and console output."""
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -11,7 +14,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.markup import escape
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
@@ -19,13 +22,15 @@ from flightlog.store.text import fmt, fmt_value, metric_cells, safe
 
 from .chart_view import CHART_BINDINGS, ChartView, XRange
 from .charts import ChartCard
-from .data import STATE_ICON, Curves, RunDetail, load_curves, load_run, plural
+from .context_screens import REFRESH_SECONDS, ContextLoads
+from .data import STATE_ICON, Curves, RunDetail, load_curves, load_run, load_runs, plural
+from .run_panes import RUN_PANES
+from .runs_pane import RunsPane
 from .workers import StoreScreen, deliver, store_work
-from .workspace import PANE_BINDINGS, Workspace
+from .workspace import NARROW, Workspace, pane_bindings
 
 MAX_CHARTS = 12
 SMOOTHING = (0.0, 0.6, 0.9)
-NARROW = 110  # below this width the metric table drops its sparkline and gets more room
 COLUMNS = ("metric", "last", "min", "max", "n", "")
 
 
@@ -34,8 +39,11 @@ def text(value: object) -> str:
     return escape(fmt(value))
 
 
-class RunScreen(ChartView, Workspace, StoreScreen):
+class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
     """One run, live while it trains."""
+
+    PANES = RUN_PANES
+    LAYOUT_NAME = "run"
 
     BINDINGS: ClassVar = [
         Binding("escape,q", "app.pop_screen", "Back"),
@@ -65,9 +73,16 @@ class RunScreen(ChartView, Workspace, StoreScreen):
             "S", "system", "System", tooltip="system metrics: CPU, memory, disk, network, GPUs"
         ),
         Binding("o", "console", "Output", tooltip="the run's console output, followed live"),
+        Binding(
+            "f",
+            "filter_console",
+            show=False,
+            description="filter output",
+            tooltip="type to filter the console pane's lines (shows the pane)",
+        ),
         Binding("y", "copy_id", "Copy id"),
         *CHART_BINDINGS,
-        *PANE_BINDINGS,
+        *pane_bindings(RUN_PANES),
     ]
 
     def __init__(self, root: Path, run_key: str) -> None:
@@ -77,66 +92,121 @@ class RunScreen(ChartView, Workspace, StoreScreen):
         self.detail: RunDetail | None = None
         self.charted: list[str] = []
         self.regex: re.Pattern[str] | None = None
-        self.x_axis = "step"  # "step", "time" or "metric:KEY"
         self.loading_charts = False
-        self.log_y = False
-        self.smoothing = 0
+        self.overlaid: tuple[str, ...] = ()  # other runs drawn over the charts (runs pane)
+        self.others: dict[str, Curves] = {}  # their curves, over the view
+        self.others_range: XRange | None = None  # their whole x extent
+        self.names: dict[str, str] = {}
+
+    # the layout's settings, remembered per user (tui/layout_file.py)
+    x_axis = property(lambda s: s.ws_layout.x_axis, lambda s, v: setattr(s.ws_layout, "x_axis", v))
+    log_y = property(lambda s: s.ws_layout.log_y, lambda s, v: setattr(s.ws_layout, "log_y", v))
+    smoothing = property(
+        lambda s: s.ws_layout.smoothing % len(SMOOTHING),
+        lambda s, v: setattr(s.ws_layout, "smoothing", v),
+    )
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal():
-            with Vertical(id="run-left"):
-                yield Static("loading…", id="overview")
-                yield DataTable(id="metrics", cursor_type="row", zebra_stripes=True)
-                yield Tree("config", id="config")
-            with Vertical(id="run-right"):
-                yield Input(
-                    placeholder="charts: metrics matching a regex, e.g. loss|acc "
-                    "(enter on a metric adds it)",
-                    id="regex",
-                )
-                yield VerticalScroll(id="charts")
+
+        def regex_bar() -> Iterator[Input]:
+            yield Input(
+                placeholder="charts: metrics matching a regex, e.g. loss|acc "
+                "(enter on a metric adds it)",
+                id="regex",
+            )
+
+        yield from self.compose_regions(regex_bar)
         yield Footer()
 
     def on_mount(self) -> None:
+        self.load_layout()
+        self.fit_panes()
         self.fill_metrics()
         self.reload()
-        self.refresh_every(2.0, self.reload_if_running, "run")
+        self.refresh_every(REFRESH_SECONDS, self.reload_if_running, "run")
+        self.refresh_every(REFRESH_SECONDS, self.load_context, "context")
 
     # -- data ----------------------------------------------------------------------------
     def reload(self) -> None:
         self.query_one("#charts").loading = self.detail is None or self.loading_charts
-        self.load()
+        self.load(self.overlaid)
+        self.load_context()
+        if self.query_one(RunsPane).display:
+            self.load_run_list()
 
     @store_work("loading the run", group="run")
-    def load(self) -> None:
+    def load(self, overlaid: tuple[str, ...]) -> None:
         # one scan for stats and curves (and one of the zoomed range)
         detail = load_run(self.root, self.run_key, x=self.x_axis, x_range=self.x_range)
-        deliver(self, self.show_detail, detail)
+        others, extent = self.read_others(overlaid, self.x_range)
+        deliver(self, self.show_detail, detail, overlaid, others, extent)
+
+    def read_others(
+        self, overlaid: tuple[str, ...], x_range: XRange | None
+    ) -> tuple[dict[str, Curves], XRange | None]:
+        """The overlaid runs' curves over `x_range` and their whole extent (a worker's)."""
+        others = [k for k in overlaid if k != self.run_key]
+        if not others:
+            return {}, None
+        full = load_curves(self.root, others, None, x=self.x_axis)
+        xs = [x for c in full.values() for s in c.values() for x in s["x"]]
+        extent = (min(xs), max(xs)) if xs else None
+        if x_range is None:
+            return full, extent
+        return load_curves(self.root, others, None, x=self.x_axis, x_range=x_range), extent
+
+    @store_work("listing the runs", group="runs")
+    def load_run_list(self) -> None:
+        deliver(self, self.show_run_list, load_runs(self.root, None, None).rows)
+
+    def show_run_list(self, rows: list[dict[str, Any]]) -> None:
+        self.names = {r["run_key"]: fmt(r["name"]) for r in rows}
+        self.query_one(RunsPane).show_runs(rows)
+
+    def on_runs_pane_changed(self, event: RunsPane.Changed) -> None:
+        self.pinned = event.pinned
+        self.overlaid = tuple(dict.fromkeys([*event.selected]))
+        self.loading_charts = True
+        self.reload()
 
     def requery(self) -> None:
-        self.zoom_to(self.x_range)
+        self.zoom_to(self.x_range, self.overlaid)
 
     @store_work("zooming the charts", group="run")
-    def zoom_to(self, x_range: XRange | None) -> None:
+    def zoom_to(self, x_range: XRange | None, overlaid: tuple[str, ...]) -> None:
         """Only the charts' curves, re-downsampled over the new range (no stats)."""
-        curves = load_curves(self.root, [self.run_key], None, x=self.x_axis, x_range=x_range)
-        deliver(self, self.show_zoomed, x_range, curves.get(self.run_key, {}))
+        keys = [self.run_key, *(k for k in overlaid if k != self.run_key)]
+        curves = load_curves(self.root, keys, None, x=self.x_axis, x_range=x_range)
+        deliver(self, self.show_zoomed, x_range, overlaid, curves)
 
-    def show_zoomed(self, x_range: XRange | None, curves: Curves) -> None:
-        if self.detail is not None and x_range == self.x_range:
-            self.detail.curves = curves
+    def show_zoomed(
+        self, x_range: XRange | None, overlaid: tuple[str, ...], curves: dict[str, Curves]
+    ) -> None:
+        if self.detail is not None and x_range == self.x_range and overlaid == self.overlaid:
+            self.detail.curves = curves.get(self.run_key, {})
+            self.others = {k: v for k, v in curves.items() if k != self.run_key}
             self.draw_charts()
 
     def reload_if_running(self) -> None:
         if self.detail is not None and self.detail.row["state"] == "running":
             self.reload()
 
-    def show_detail(self, d: RunDetail) -> None:
+    def show_detail(
+        self,
+        d: RunDetail,
+        overlaid: tuple[str, ...],
+        others: dict[str, Curves],
+        extent: XRange | None,
+    ) -> None:
         first = self.detail is None
+        if overlaid != self.overlaid:
+            return  # the runs overlaid changed meanwhile: a newer load is on its way
         self.loading_charts = False
         self.query_one("#charts").loading = False
         self.detail = d
+        self.others, self.others_range = others, extent
+        self.names[self.run_key] = fmt(d.row["name"])
         m = d.meta
         r = {k: text(v) for k, v in d.row.items()}  # stored text: escaped, never markup
         git = {k: text(v) for k, v in (m.get("git") or {}).items()}
@@ -171,6 +241,10 @@ class RunScreen(ChartView, Workspace, StoreScreen):
             self.fill_config()
             numeric = [s["key"] for s in d.metrics if s["last"] is not None]
             self.charted = numeric[:4]
+            if self.x_axis.startswith("metric:") and self.x_axis[7:] not in numeric:
+                self.notify(f"this run has no {safe(self.x_axis[7:])}: x axis by step")
+                self.action_x_metric(self.x_axis[7:])
+                return
         self.draw_charts()
 
     @property
@@ -178,8 +252,32 @@ class RunScreen(ChartView, Workspace, StoreScreen):
         return self.app.size.width < NARROW
 
     def on_resize(self) -> None:
+        self.fit_panes()
+        self.apply_grid()
         if self.has_class("narrow") != self.narrow:
             self.fill_metrics()
+
+    def pane_toggled(self, name: str) -> None:
+        if name == "runs" and self.query_one(RunsPane).display:
+            self.load_run_list()
+        self.load_context()
+        self.call_after_refresh(self.apply_grid)  # the chart box's height may have changed
+
+    def action_filter_console(self) -> None:
+        if not self.query_one("#console").display:
+            self.action_pane("console")
+        if self.query_one("#console").display:
+            self.query_one("#console-filter").focus()
+
+    def cursor_moved(self, x: float | None) -> None:
+        """Panes that follow the step cursor (the media pane) get its step."""
+        if x is None or self.x_axis != "step":
+            return
+        for pane in self.PANES:
+            widget = self.query_one(f"#{pane.name}")
+            show_step = getattr(widget, "show_step", None)
+            if widget.display and callable(show_step):
+                show_step(round(x))
 
     def fill_metrics(self) -> None:
         """The metric table, whole at any width: below NARROW columns the sparkline goes
@@ -229,16 +327,29 @@ class RunScreen(ChartView, Workspace, StoreScreen):
         return self.charted[:MAX_CHARTS]
 
     def chart_runs(self) -> list[str]:
-        return [self.run_key]
+        """This run and the overlaid ones, the pinned run first."""
+        keys = [self.run_key, *self.overlaid]
+        if self.pinned in keys:
+            keys.insert(0, self.pinned)
+        return list(dict.fromkeys(keys))
+
+    def chart_labels(self) -> dict[str, str]:
+        return self.names
 
     def plotted(self) -> dict[str, dict[str, Any]]:
         if self.detail is None:
             return {}
-        curves = self.detail.curves
-        return {k: {self.run_key: curves[k]} for k in self.chart_keys() if k in curves}
+        by_run = {**self.others, self.run_key: self.detail.curves}
+        runs = self.chart_runs()
+        return {
+            k: {r: by_run[r][k] for r in runs if k in by_run.get(r, {})}
+            for k in self.chart_keys()
+            if k in self.detail.curves
+        }
 
     def full_range(self) -> XRange | None:
-        return self.detail.x_bounds if self.detail else None
+        spans = [s for s in (self.detail and self.detail.x_bounds, self.others_range) if s]
+        return (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
 
     def redraw(self) -> None:
         self.draw_charts()
@@ -263,13 +374,15 @@ class RunScreen(ChartView, Workspace, StoreScreen):
             await box.mount_all([ChartCard(k) for k in keys])
             existing = {c.key: c for c in box.query(ChartCard)}
             self.show_legends(self.readings or {})
+            self.apply_grid()
         x_label = {"step": "step", "time": "time (s since epoch)"}.get(
             self.x_axis, self.x_axis.removeprefix("metric:")
         )
         for k in keys:
             existing[k].chart.draw(
                 curves.get(k, {}),
-                {},
+                self.names,
+                order=self.chart_runs(),
                 x_label=x_label,
                 log_y=self.log_y,
                 smoothing=SMOOTHING[self.smoothing],
@@ -307,26 +420,31 @@ class RunScreen(ChartView, Workspace, StoreScreen):
     def action_toggle_x(self) -> None:
         self.x_axis = "time" if self.x_axis == "step" else "step"
         self.x_range = self.cursor = None  # in units of the other axis
+        self.save_layout()
         self.loading_charts = True
         self.reload()  # buckets along the other axis: one new scan
 
-    def action_x_metric(self) -> None:
+    def action_x_metric(self, key: str | None = None) -> None:
         """Plot every chart against the metric under the cursor (e.g. epoch, tokens)."""
-        if self.detail is None or not self.detail.metrics:
-            return
-        key = self.detail.metrics[self.query_one("#metrics", DataTable).cursor_row]["key"]
+        if key is None:
+            if self.detail is None or not self.detail.metrics:
+                return
+            key = self.detail.metrics[self.query_one("#metrics", DataTable).cursor_row]["key"]
         self.x_axis = "step" if self.x_axis == f"metric:{key}" else f"metric:{key}"
-        self.notify(f"x axis: {self.x_axis.removeprefix('metric:')}")
+        self.notify(f"x axis: {safe(self.x_axis.removeprefix('metric:'))}", markup=False)
         self.x_range = self.cursor = None
+        self.save_layout()
         self.loading_charts = True
         self.reload()
 
     def action_toggle_log(self) -> None:
         self.log_y = not self.log_y
+        self.save_layout()
         self.draw_charts()
 
     def action_cycle_smoothing(self) -> None:
         self.smoothing = (self.smoothing + 1) % len(SMOOTHING)
+        self.save_layout()
         self.notify(f"smoothing {SMOOTHING[self.smoothing]}")
         self.draw_charts()
 
