@@ -19,9 +19,12 @@ from .data import Reading, read_cursor
 from .workers import deliver, store_work
 
 XRange = tuple[float, float]
+SMOOTHING = (0.0, 0.6, 0.9)  # the weights m cycles through
 WINDOW = 100  # the legend's query reads x within 1/100 of the view of the cursor first
 
 CHART_BINDINGS: list[Binding] = [
+    Binding("l", "toggle_log", "Log y", tooltip="log scale on y"),
+    Binding("m", "cycle_smoothing", "Smooth", tooltip="smoothing 0, 0.6, 0.9"),
     Binding("comma", "cursor(-1)", "◂ cursor", tooltip="step cursor to the previous point"),
     Binding("full_stop", "cursor(1)", "cursor ▸", tooltip="step cursor to the next point"),
     Binding(
@@ -74,10 +77,12 @@ class ChartView:
     CHART_BINDINGS: Textual only merges bindings of DOM classes). The screen provides `root`,
     `x_axis`, `chart_runs()` (run keys plotted), `chart_labels()`, `plotted()` (metric ->
     run_key -> series on screen), `full_range()` and `requery()` (reload curves for
-    `self.x_range`, then redraw)."""
+    `self.x_range`, then redraw); the Workspace mixin provides `save_layout()`."""
 
     root: Path
     x_axis: str
+    log_y: bool
+    smoothing: int  # index into SMOOTHING
     cursor: float | None = None
     x_range: XRange | None = None
     readings: dict[str, dict[str, Reading]] | None = None
@@ -152,6 +157,18 @@ class ChartView:
     def on_metric_chart_picked(self, event: MetricChart.Picked) -> None:
         pts = self.points()
         self.set_cursor(min(pts, key=lambda p: abs(p - event.x)) if pts else event.x)
+
+    # -- y axis ---------------------------------------------------------------------------
+    def action_toggle_log(self) -> None:
+        self.log_y = not self.log_y
+        self.save_layout()
+        self.redraw()
+
+    def action_cycle_smoothing(self) -> None:
+        self.smoothing = (self.smoothing + 1) % len(SMOOTHING)
+        self.save_layout()
+        self.notify(f"smoothing {SMOOTHING[self.smoothing]}")  # type: ignore[attr-defined]
+        self.redraw()
 
     # -- zoom ----------------------------------------------------------------------------
     def view(self) -> XRange | None:

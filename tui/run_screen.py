@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
 from flightlog.store.text import fmt, fmt_value, metric_cells, safe
 
-from .chart_view import CHART_BINDINGS, ChartView, XRange
+from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange
 from .charts import ChartCard
 from .context_screens import REFRESH_SECONDS, ContextLoads
 from .data import STATE_ICON, Curves, RunDetail, load_curves, load_run, load_runs, plural
@@ -30,7 +30,6 @@ from .workers import StoreScreen, deliver, store_work
 from .workspace import NARROW, Workspace, pane_bindings
 
 MAX_CHARTS = 12
-SMOOTHING = (0.0, 0.6, 0.9)
 COLUMNS = ("metric", "last", "min", "max", "n", "")
 
 
@@ -60,8 +59,6 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
             "x: this metric",
             tooltip="x axis: the metric under the cursor (epoch, tokens)",
         ),
-        Binding("l", "toggle_log", "Log y", tooltip="log scale on y"),
-        Binding("m", "cycle_smoothing", "Smooth", tooltip="smoothing 0, 0.6, 0.9"),
         Binding(
             "enter",
             "toggle_metric",
@@ -97,14 +94,6 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         self.others: dict[str, Curves] = {}  # their curves, over the view
         self.others_range: XRange | None = None  # their whole x extent
         self.names: dict[str, str] = {}
-
-    # the layout's settings, remembered per user (tui/layout_file.py)
-    x_axis = property(lambda s: s.ws_layout.x_axis, lambda s, v: setattr(s.ws_layout, "x_axis", v))
-    log_y = property(lambda s: s.ws_layout.log_y, lambda s, v: setattr(s.ws_layout, "log_y", v))
-    smoothing = property(
-        lambda s: s.ws_layout.smoothing % len(SMOOTHING),
-        lambda s, v: setattr(s.ws_layout, "smoothing", v),
-    )
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -436,17 +425,6 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         self.save_layout()
         self.loading_charts = True
         self.reload()
-
-    def action_toggle_log(self) -> None:
-        self.log_y = not self.log_y
-        self.save_layout()
-        self.draw_charts()
-
-    def action_cycle_smoothing(self) -> None:
-        self.smoothing = (self.smoothing + 1) % len(SMOOTHING)
-        self.save_layout()
-        self.notify(f"smoothing {SMOOTHING[self.smoothing]}")
-        self.draw_charts()
 
     def action_system(self) -> None:
         from .context_screens import SystemScreen

@@ -23,6 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Input
 
+from .chart_view import SMOOTHING
 from .layout_file import Layout, load_layout, save_layout
 
 MAX_COLUMNS = 3
@@ -102,6 +103,14 @@ class Workspace:
     ws_layout: Layout
     too_small: list[str]  # panes wanted but hidden for lack of room (what the notice said)
 
+    # the layout's chart settings, remembered per user
+    x_axis = property(lambda s: s.ws_layout.x_axis, lambda s, v: setattr(s.ws_layout, "x_axis", v))
+    log_y = property(lambda s: s.ws_layout.log_y, lambda s, v: setattr(s.ws_layout, "log_y", v))
+    smoothing = property(
+        lambda s: s.ws_layout.smoothing % len(SMOOTHING),
+        lambda s, v: setattr(s.ws_layout, "smoothing", v),
+    )
+
     def load_layout(self) -> None:
         default = Layout(panes=[p.name for p in self.PANES if p.default])
         self.ws_layout, problem = load_layout(self.LAYOUT_NAME, default)
@@ -142,14 +151,24 @@ class Workspace:
             [by_name[n] for n in self.ws_layout.panes], size.width, max(size.height, 1)
         )
         visible = {p.name for p in shown}
+        top = any(p.region != "bottom" for p in shown)
+        bottom = max((p.min_height for p in shown if p.region == "bottom"), default=0)
+        if top and bottom:  # the bottom row takes 40% of the height, at least what it needs
+            bottom = max(bottom, (size.height - CHROME_ROWS) * 2 // 5)
+        # a pane sized by its content (the overview) gets what the others leave
+        slack = size.height - CHROME_ROWS - bottom
+        slack -= sum(p.min_height for p in shown if p.region == "left")
         for p in self.PANES:
-            self.query_one(f"#{p.name}").display = p.name in visible  # type: ignore[attr-defined]
+            widget = self.query_one(f"#{p.name}")  # type: ignore[attr-defined]
+            widget.display = p.name in visible
+            widget.styles.min_height = p.min_height  # what fits() counted on
+            if p.region == "left" and widget.styles.height and widget.styles.height.is_auto:
+                widget.styles.max_height = p.min_height + max(slack, 0)
         boxes = (("left", "#run-left"), ("main", "#run-right"), ("bottom", "#ws-bottom"))
         for region, box in boxes:
             self.query_one(box).display = any(p.region == region for p in shown)  # type: ignore[attr-defined]
-        top = any(p.region != "bottom" for p in shown)
         self.query_one("#ws-top").display = top  # type: ignore[attr-defined]
-        self.query_one("#ws-bottom").styles.height = "40%" if top else "1fr"  # type: ignore[attr-defined]
+        self.query_one("#ws-bottom").styles.height = bottom if top else "1fr"  # type: ignore[attr-defined]
         names = [p.name for p in hidden]
         if names and names != self.too_small:
             self.notify(  # type: ignore[attr-defined]
@@ -196,7 +215,7 @@ class Workspace:
     def apply_grid(self) -> None:
         """The chart box as rows x columns: columns side by side; with rows set, each chart is
         1/rows of the box's height (more charts than rows x columns scroll)."""
-        box = self.query_one(self.CHART_BOX)  # type: ignore[attr-defined]
+        box = self.query_one("#charts")  # type: ignore[attr-defined]
         n = self.ws_layout.columns
         box.styles.ws_layout = "grid" if n > 1 else "vertical"
         box.styles.grid_size_columns = n
@@ -205,5 +224,3 @@ class Workspace:
         for card in box.children:
             card.styles.height = height if height else "auto"
             card.set_class(bool(height), "fill")
-
-    CHART_BOX = "#charts"
