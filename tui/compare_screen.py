@@ -67,7 +67,7 @@ class CompareScreen(ChartView, Workspace, StoreScreen):
     PANES = COMPARE_PANES
     LAYOUT_NAME = "compare"
     BINDINGS: ClassVar = [
-        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("escape,q", "leave", "Back", tooltip="out of a text box, else back"),
         *CHART_BINDINGS,
         *pane_bindings(COMPARE_PANES),
     ]

@@ -22,6 +22,7 @@ from flightlog.store.text import safe
 from .charts import MetricChart
 from .data import Curves, load_system, read_console
 from .workers import StoreScreen, deliver, store_work
+from .workspace import leave
 
 REFRESH_SECONDS = 2.0
 NO_OUTPUT = "(no console output recorded: FLIGHTLOG_CONSOLE=off, or none yet)"
@@ -179,8 +180,7 @@ class ConsoleScreen(ContextLoads, StoreScreen):
     """The console pane, full-screen."""
 
     BINDINGS: ClassVar = [
-        Binding("escape", "leave", "Back"),
-        Binding("q", "app.pop_screen", show=False),
+        Binding("escape,q", "leave", "Back"),
         Binding("f", "focus_filter", "Filter", tooltip="filter the console output: type text"),
     ]
 
@@ -206,8 +206,4 @@ class ConsoleScreen(ContextLoads, StoreScreen):
         self.query_one("#console-filter").focus()
 
     def action_leave(self) -> None:
-        """esc leaves the filter bar first (its text stays), then the screen."""
-        if isinstance(self.focused, Input):
-            self.query_one("#console-log").focus()
-        else:
-            self.app.pop_screen()
+        leave(self)

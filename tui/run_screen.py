@@ -45,7 +45,7 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
     LAYOUT_NAME = "run"
 
     BINDINGS: ClassVar = [
-        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("escape,q", "leave", "Back", tooltip="out of a text box, else back"),
         Binding(
             "slash",
             "focus_regex",

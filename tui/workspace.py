@@ -95,6 +95,15 @@ def arrange(panes: list[Pane], width: int, height: int) -> tuple[list[Pane], lis
     return shown, hidden
 
 
+def leave(screen: Any) -> None:
+    """esc: out of a text box first (its text stays), back to the previous screen after."""
+    if isinstance(screen.focused, Input):
+        chain = [w for w in screen.focus_chain if not isinstance(w, Input)]
+        screen.set_focus(chain[0] if chain else None)
+    else:
+        screen.app.pop_screen()
+
+
 class Workspace:
     """Mixed into a screen (its BINDINGS include `pane_bindings(PANES)`)."""
 
@@ -182,6 +191,9 @@ class Workspace:
         chain = [w for w in self.focus_chain if not isinstance(w, Input)]  # type: ignore[attr-defined]
         if self.focused not in self.focus_chain and chain:  # type: ignore[attr-defined]
             chain[0].focus()
+
+    def action_leave(self) -> None:
+        leave(self)
 
     def action_pane(self, name: str) -> None:
         """Hide a shown pane; show a hidden one, first in line for the room."""
