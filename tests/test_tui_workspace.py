@@ -32,8 +32,17 @@ from .test_tui_charts import _history, _line, charts_drawn, legends, open_run
 BIG = (200, 50)
 
 
-def notices(app: FlightlogApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]
+def record_notices(app: FlightlogApp) -> list[str]:
+    """Every notification the app shows from now on (toasts time out; this list does not)."""
+    seen: list[str] = []
+    shown = app.notify
+
+    def notify(message, *args, **kwargs):
+        seen.append(str(message))
+        return shown(message, *args, **kwargs)
+
+    app.notify = notify
+    return seen
 
 
 def shown(screen) -> set[str]:
@@ -78,6 +87,7 @@ async def test_each_pane_toggles_by_its_key_on_the_run_and_compare_screens(sampl
 
 async def test_at_80x24_panes_are_hidden_not_clipped_and_the_user_is_told(samples: Path) -> None:
     app = FlightlogApp(samples)
+    notices = record_notices(app)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_run(app, pilot)
         await pilot.press("5", "6", "7")  # runs, system, console on top of the four
@@ -85,7 +95,7 @@ async def test_at_80x24_panes_are_hidden_not_clipped_and_the_user_is_told(sample
         hidden = screen.too_small
         assert {"runs", "system", "console"} <= shown(screen)  # the panes just asked for
         assert set(hidden) == {p.name for p in RUN_PANES} - shown(screen)
-        told = [n for n in notices(app) if "too small" in n]
+        told = [n for n in notices if "too small" in n]
         assert told and all(name in told[-1] for name in hidden)
         for name in shown(screen):  # nothing shown is cut: each pane has its minimum height
             pane = next(p for p in RUN_PANES if p.name == name)
@@ -123,16 +133,17 @@ async def test_a_damaged_layout_file_is_ignored_with_one_notice(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text('{"run": {"panes": ["console", ')  # a torn write by someone else
     app = FlightlogApp(samples)
+    notices = record_notices(app)
     async with app.run_test(size=BIG) as pilot:
         screen = await open_run(app, pilot)
         assert shown(screen) == {"overview", "metrics", "config", "charts"}  # the defaults
-        told = [n for n in notices(app) if "tui-layout.json is not valid JSON" in n]
+        told = [n for n in notices if "tui-layout.json is not valid JSON" in n]
         assert len(told) == 1
         await pilot.press("escape")
         await settle(pilot, lambda: len(rows(app)) == 12)
         await pilot.press("enter")  # the same file again: not said twice
         await settle(pilot, lambda: isinstance(app.screen, RunScreen) and charts_drawn(app))
-        assert len([n for n in notices(app) if "not valid JSON" in n]) == 1
+        assert len([n for n in notices if "not valid JSON" in n]) == 1
         await pilot.press("7")  # a change writes a good file
         await settle(pilot, lambda: "console" in shown(app.screen))
     assert json.loads(path.read_text())["run"]["panes"][0] == "console"

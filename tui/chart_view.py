@@ -87,6 +87,8 @@ class ChartView:
     x_range: XRange | None = None
     readings: dict[str, dict[str, Reading]] | None = None
     pinned: str | None = None  # the reference run: drawn first, the legend's deltas are to it
+    curves_range: XRange | None = None  # the x range the curves in hand were queried for
+    drawn_range: object = ()  # the curves_range last drawn (() before the first draw)
 
     # -- provided by the screen ----------------------------------------------------------
     def chart_runs(self) -> list[str]:
@@ -132,7 +134,7 @@ class ChartView:
         for card in self.query(ChartCard):  # type: ignore[attr-defined]
             card.chart.move_cursor(x)  # a repaint now; the legend follows the query
         self.cursor_moved(x)
-        self.read_legend()
+        self.call_after_refresh(self.read_legend)  # type: ignore[attr-defined]  # repaint first
 
     @store_work("reading the values at the cursor", group="cursor")
     def read_legend(self) -> None:
@@ -176,15 +178,14 @@ class ChartView:
 
     def set_range(self, lo: float, hi: float) -> None:
         full = self.full_range()
+        wanted: XRange | None = (lo, hi)
         if full is not None:
             span = min(hi - lo, full[1] - full[0])
             lo = min(max(lo, full[0]), full[1] - span)
             hi = lo + span
-            if lo <= full[0] and hi >= full[1]:
-                self.x_range = None
-                self.requery()
-                return
-        self.x_range = (lo, hi)
+            wanted = None if lo <= full[0] and hi >= full[1] else (lo, hi)  # all of it
+        self.x_range = wanted
+        self.redraw()  # the curves in hand over the new range at once, then the detail
         self.requery()
 
     def zoom_around(self, center: float, factor: float) -> None:

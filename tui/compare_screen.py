@@ -203,6 +203,7 @@ class CompareScreen(ChartView, Workspace, StoreScreen):
                 cursor=self.cursor,
                 order=self.chart_runs(),
             )
+        self.drawn_range = self.curves_range
 
     def requery(self) -> None:
         self.zoom_to(self.x_range)
@@ -217,6 +218,7 @@ class CompareScreen(ChartView, Workspace, StoreScreen):
     def show_zoomed(self, x_range: XRange | None, by_run: dict[str, Curves]) -> None:
         if x_range != self.x_range:
             return  # a newer zoom is on its way
+        self.curves_range = x_range
         self.curves = {
             m: {k: by_run[k][m] for k in self.run_keys if m in by_run.get(k, {})}
             for m in self.curves

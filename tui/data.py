@@ -131,7 +131,8 @@ def load_curves(
     """run_key -> metric -> series for charts only (a zoom or pan): one downsample of the
     range, none of the run's stats."""
     with Index(root) as idx:
-        return curves_of(downsample(idx, run_keys, keys, buckets=buckets, x=x, x_range=x_range))
+        table = downsample(idx, run_keys, keys, buckets=buckets, x=x, x_range=x_range, texts=False)
+        return curves_of(table)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ reference), the runs list, system metrics and console output."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,15 +14,15 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.markup import escape
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
-from flightlog.store.text import fmt, fmt_value, metric_cells, safe
+from flightlog.store.text import fmt, metric_cells, safe
 
 from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange
-from .charts import ChartCard
+from .charts import ChartCard, MetricChart
 from .context_screens import REFRESH_SECONDS, ContextLoads
-from .data import STATE_ICON, Curves, RunDetail, load_curves, load_run, load_runs, plural
+from .data import Curves, RunDetail, load_curves, load_run, load_runs
+from .run_overview import fill_config_tree, overview
 from .run_panes import RUN_PANES
 from .runs_pane import RunsPane
 from .workers import StoreScreen, deliver, store_work
@@ -31,11 +30,6 @@ from .workspace import NARROW, Workspace, pane_bindings
 
 MAX_CHARTS = 12
 COLUMNS = ("metric", "last", "min", "max", "n", "")
-
-
-def text(value: object) -> str:
-    """A stored value for the overview: control characters and markup escaped."""
-    return escape(fmt(value))
 
 
 class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
@@ -127,9 +121,10 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
     @store_work("loading the run", group="run")
     def load(self, overlaid: tuple[str, ...]) -> None:
         # one scan for stats and curves (and one of the zoomed range)
-        detail = load_run(self.root, self.run_key, x=self.x_axis, x_range=self.x_range)
-        others, extent = self.read_others(overlaid, self.x_range)
-        deliver(self, self.show_detail, detail, overlaid, others, extent)
+        x_range = self.x_range
+        detail = load_run(self.root, self.run_key, x=self.x_axis, x_range=x_range)
+        others, extent = self.read_others(overlaid, x_range)
+        deliver(self, self.show_detail, detail, overlaid, others, extent, x_range)
 
     def read_others(
         self, overlaid: tuple[str, ...], x_range: XRange | None
@@ -160,13 +155,15 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         self.reload()
 
     def requery(self) -> None:
-        self.zoom_to(self.x_range, self.overlaid)
+        self.zoom_to(self.x_range, self.overlaid, self.chart_keys())
 
     @store_work("zooming the charts", group="run")
-    def zoom_to(self, x_range: XRange | None, overlaid: tuple[str, ...]) -> None:
-        """Only the charts' curves, re-downsampled over the new range (no stats)."""
+    def zoom_to(
+        self, x_range: XRange | None, overlaid: tuple[str, ...], metrics: list[str]
+    ) -> None:
+        """Only the charted metrics' curves, re-downsampled over the new range (no stats)."""
         keys = [self.run_key, *(k for k in overlaid if k != self.run_key)]
-        curves = load_curves(self.root, keys, None, x=self.x_axis, x_range=x_range)
+        curves = load_curves(self.root, keys, metrics, x=self.x_axis, x_range=x_range)
         deliver(self, self.show_zoomed, x_range, overlaid, curves)
 
     def show_zoomed(
@@ -175,6 +172,7 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         if self.detail is not None and x_range == self.x_range and overlaid == self.overlaid:
             self.detail.curves = curves.get(self.run_key, {})
             self.others = {k: v for k, v in curves.items() if k != self.run_key}
+            self.curves_range = x_range
             self.draw_charts()
 
     def reload_if_running(self) -> None:
@@ -187,44 +185,18 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         overlaid: tuple[str, ...],
         others: dict[str, Curves],
         extent: XRange | None,
+        x_range: XRange | None,
     ) -> None:
         first = self.detail is None
         if overlaid != self.overlaid:
             return  # the runs overlaid changed meanwhile: a newer load is on its way
+        self.curves_range = x_range
         self.loading_charts = False
         self.query_one("#charts").loading = False
         self.detail = d
         self.others, self.others_range = others, extent
         self.names[self.run_key] = fmt(d.row["name"])
-        m = d.meta
-        r = {k: text(v) for k, v in d.row.items()}  # stored text: escaped, never markup
-        git = {k: text(v) for k, v in (m.get("git") or {}).items()}
-        lines = [
-            f"[b]{r['name']}[/b] ({r['id']}) · {r['project']} · "
-            f"{STATE_ICON.get(d.row['state'], '')} {r['state']}",
-            f"group {r['group'] or '-'} · job {r['job_type'] or '-'} · tags {r['tags'] or '-'}",
-            f"started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(d.row['created_at']))} "
-            f"on {r['host']} · {plural(d.row['steps'] or 0, 'step')}",
-        ]
-        if git:
-            lines.append(
-                f"git {git.get('commit', '')[:12]}"
-                f"{' [b yellow](dirty)[/]' if m['git'].get('dirty') else ''} "
-                f"{git.get('branch') or ''}"
-            )
-        lines.append("$ " + " ".join(text(a) for a in m.get("command") or []))
-        extra = {
-            k: v
-            for k, v in d.summary.items()
-            if not k.startswith("_") and k not in {s["key"] for s in d.metrics}
-        }
-        if extra:  # summary values set directly (run.summary[k] = v), not in the history
-            lines.append("summary " + ", ".join(f"{text(k)}={text(v)}" for k, v in extra.items()))
-        if d.row["error"]:
-            lines.append(f"[red]{text(d.row['error'].strip().splitlines()[-1])}[/]")
-        if r["warnings"]:
-            lines.append(f"[yellow]! {r['warnings']}[/]")
-        self.query_one("#overview", Static).update("\n".join(lines))
+        self.query_one("#overview", Static).update(overview(d))
         self.fill_metrics()
         if first:
             self.fill_config()
@@ -286,25 +258,7 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
 
     def fill_config(self) -> None:
         assert self.detail is not None
-        tree = self.query_one("#config", Tree)
-        tree.clear()
-        nested: dict[str, Any] = {}
-        for key, value in self.detail.config.items():  # dotted keys back into a tree
-            node = nested
-            *parents, leaf = key.split(".")
-            for p in parents:
-                node = node.setdefault(p, {})
-            node[leaf] = value
-
-        def add(parent: Any, d: dict[str, Any]) -> None:
-            for k, v in d.items():
-                if isinstance(v, dict):
-                    add(parent.add(Text(safe(k)), expand=True), v)
-                else:
-                    parent.add_leaf(Text(f"{safe(k)} = {fmt_value(v)}"))
-
-        add(tree.root, nested)
-        tree.root.expand()
+        fill_config_tree(self.query_one("#config", Tree), self.detail.config)
 
     # -- charts --------------------------------------------------------------------------
     def chart_keys(self) -> list[str]:
@@ -348,17 +302,18 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         if self.detail is not None:
             keys = self.chart_keys()
             self.run_worker(
-                self.show_charts(keys, self.plotted()),
+                self.show_charts(keys, self.plotted(), self.curves_range),
                 exclusive=True,
                 group="charts",
                 description="drawing the charts",
                 exit_on_error=False,
             )
 
-    async def show_charts(self, keys: list[str], curves: dict[str, Any]) -> None:
+    async def show_charts(self, keys: list[str], curves: dict[str, Any], loaded: object) -> None:
         box = self.query_one("#charts", VerticalScroll)
         existing = {c.key: c for c in box.query(ChartCard)}
-        if list(existing) != keys:
+        # a draw cancelled by a newer one (exclusive workers) can leave cards half mounted
+        if list(existing) != keys or not all(c.query(MetricChart) for c in existing.values()):
             await box.remove_children()
             await box.mount_all([ChartCard(k) for k in keys])
             existing = {c.key: c for c in box.query(ChartCard)}
@@ -379,6 +334,14 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
                 zoomed=self.x_range is not None,
                 cursor=self.cursor,
             )
+        self.drawn_range = loaded
+
+    def charts_changed(self) -> None:
+        """Other metrics charted: zoomed, their curves over the range are queried first."""
+        if self.x_range is not None:
+            self.requery()
+        else:
+            self.draw_charts()
 
     @on(Input.Changed, "#regex")
     def regex_changed(self, event: Input.Changed) -> None:
@@ -388,7 +351,7 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         except re.error as e:
             self.notify(f"bad regex: {e}", severity="error")
             return
-        self.draw_charts()
+        self.charts_changed()
 
     def action_focus_regex(self) -> None:
         self.query_one("#regex", Input).focus()
@@ -401,7 +364,7 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         self.charted = (
             [k for k in self.charted if k != key] if key in self.charted else [key, *self.charted]
         )
-        self.draw_charts()
+        self.charts_changed()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_toggle_metric()
