@@ -406,3 +406,47 @@ def test_workspace_in_a_real_terminal_with_tmux(samples: Path) -> None:
         assert not alive, "q did not quit"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+async def test_a_remembered_x_metric_the_run_lacks_falls_back_to_step(
+    store: Path, tmp_path: Path
+) -> None:
+    path = layout_file(tmp_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"run": {"x_axis": "metric:tokens"}}))  # from another project
+    run = flightlog.init(project="p", name="no-tokens")
+    for i in range(20):
+        run.log({"loss": 1 / (i + 1)})
+    run.finish(quiet=True)
+    app = FlightlogApp(store)
+    notices = record_notices(app)
+    async with app.run_test(size=BIG) as pilot:
+        screen = await open_run(app, pilot)
+        await settle(pilot, lambda: screen.x_axis == "step" and charts_drawn(app))
+        assert any("this run has no tokens: x axis by step" in n for n in notices)
+        await settle(pilot, lambda: screen.detail.curves["loss"]["x"][-1] == 19)
+
+
+async def test_help_lists_the_workspace_keys(samples: Path) -> None:
+    from .test_tui import help_text
+
+    app = FlightlogApp(samples)
+    async with app.run_test(size=BIG) as pilot:
+        await open_run(app, pilot)
+        await pilot.press("question_mark")
+        await settle(pilot, lambda: app.screen.query("HelpScreen Static"))
+        text = help_text(app)
+        run = text[: text.index("compare")]
+        for key, what in (
+            ("5", "runs list"),
+            ("6", "system metrics"),
+            ("7", "console output"),
+            ("f", "filter the console"),
+            ("g", "1, 2 or 3 columns"),
+            ("G", "rows"),
+            ("l", "log scale"),
+            ("m", "smoothing"),
+        ):
+            assert any(line.split()[:1] == [key] and what in line for line in run), key
+        assert any(line.startswith("runs pane") for line in text)
+        assert any(line.split()[:1] == ["p"] and "pin" in line for line in text)

@@ -190,6 +190,13 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         first = self.detail is None
         if overlaid != self.overlaid:
             return  # the runs overlaid changed meanwhile: a newer load is on its way
+        x_metric = self.x_axis.removeprefix("metric:")
+        if first and x_metric != self.x_axis and x_metric not in {s["key"] for s in d.metrics}:
+            # the layout remembers an x metric of another run: this one is plotted by step
+            self.notify(f"this run has no {safe(x_metric)}: x axis by step", markup=False)
+            self.x_axis = "step"
+            self.reload()
+            return
         self.curves_range = x_range
         self.loading_charts = False
         self.query_one("#charts").loading = False
@@ -202,10 +209,6 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
             self.fill_config()
             numeric = [s["key"] for s in d.metrics if s["last"] is not None]
             self.charted = numeric[:4]
-            if self.x_axis.startswith("metric:") and self.x_axis[7:] not in numeric:
-                self.notify(f"this run has no {safe(self.x_axis[7:])}: x axis by step")
-                self.action_x_metric(self.x_axis[7:])
-                return
         self.draw_charts()
 
     @property
