@@ -77,6 +77,7 @@ class CompareScreen(ChartView, Workspace, StoreScreen):
         self.root = root
         self.run_keys = run_keys
         self.names: dict[str, str] = {}
+        self.ids: dict[str, str] = {}
         self.drawn: set[str] = set(run_keys)  # the runs pane's selection
         self.curves: dict[str, dict[str, Any]] = {}  # metric -> run_key -> series
         self.bounds: XRange | None = None
@@ -117,6 +118,7 @@ class CompareScreen(ChartView, Workspace, StoreScreen):
     ) -> None:
         names = {d.row["run_key"]: fmt(d.row["name"]) for d in details}
         self.names, self.curves = names, curves
+        self.ids = {d.row["run_key"]: fmt(d.row["id"]) for d in details}
         spans = [d.x_bounds for d in details if d.x_bounds]
         self.bounds = (min(b[0] for b in spans), max(b[1] for b in spans)) if spans else None
         runs = self.query_one(RunsPane)
@@ -165,7 +167,7 @@ class CompareScreen(ChartView, Workspace, StoreScreen):
         for i, k in enumerate(self.chart_runs()):
             legend.append("━━ ", style=COLORS[i % len(COLORS)])
             star = "★ " if k == self.pinned else ""
-            legend.append(f"{star}{self.names[k]} ({k.split('/', 1)[1]})  ")
+            legend.append(f"{star}{self.names[k]} ({self.ids[k]})  ")
         self.query_one("#legend", Static).update(legend)
 
     def on_runs_pane_changed(self, event: RunsPane.Changed) -> None:
