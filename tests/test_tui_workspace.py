@@ -26,7 +26,7 @@ from flightlog.tui.runs_pane import RunsPane
 from flightlog.tui.runs_table import RunsTable
 from flightlog.tui.workspace import Pane, pane_bindings
 
-from .test_tui import SIZES, names, rows, sample_cwd, settle, type_text  # noqa: F401
+from .test_tui import SIZES, names, rows, sample_cwd, settle, still, type_text  # noqa: F401
 from .test_tui_charts import _history, _line, charts_drawn, legends, open_run
 
 BIG = (200, 50)
@@ -326,21 +326,9 @@ def test_snapshot_every_pane_on(snap_compare, size: str) -> None:
             ),
         )
         app.clear_notifications()  # toasts time out: not in the picture
-        await wait_still(pilot)
+        await still(pilot)
 
     assert snap_compare(FlightlogApp(Path("samples")), terminal_size=SIZES[size], run_before=ready)
-
-
-async def wait_still(pilot, frames: int = 5) -> None:
-    """Wait until the screen's layout stops changing for `frames` pauses in a row (tables
-    take their column widths over later frames; under load those come late)."""
-    last, still = None, 0
-    deadline = time.monotonic() + 60
-    while still < frames and time.monotonic() < deadline:
-        await pilot.pause(0.1)
-        now = [(w.id, w.region) for w in pilot.app.screen.query("*")]
-        still = still + 1 if now == last else 0
-        last = now
 
 
 # -- a real terminal --------------------------------------------------------------------------

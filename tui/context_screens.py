@@ -86,6 +86,13 @@ class ConsolePane(Vertical):
         yield Input(placeholder="filter the output: type text (esc leaves)", id="console-filter")
         yield RichLog(id="console-log", wrap=True, markup=False, highlight=False)
 
+    def on_resize(self) -> None:
+        """Long lines wrap again at the new width: the log keeps following its end (else the
+        newest lines sat below the pane after a layout change)."""
+        log = self.query_one(RichLog)
+        if log.auto_scroll:
+            log.call_after_refresh(log.scroll_end, animate=False)
+
     def show(self, text: str, offset: int) -> None:
         log = self.query_one(RichLog)
         if offset == 0 and not self.told_empty:  # said once, not on every refresh
