@@ -92,7 +92,7 @@ async def test_console_wraps_long_lines_and_says_no_output_once(store: Path) -> 
         await pilot.pause(0.3)
         shown = [
             "".join(seg.text for seg in line).rstrip()
-            for line in app.screen.query_one("#console").lines
+            for line in app.screen.query_one("#console-log").lines
         ]
         assert "".join(shown[1:]) == long and all(len(line) <= 80 for line in shown)  # wrapped
         await pilot.press("escape", "escape")
@@ -102,7 +102,7 @@ async def test_console_wraps_long_lines_and_says_no_output_once(store: Path) -> 
         await pilot.press("o")
         await settle(pilot, lambda: isinstance(app.screen, ConsoleScreen))
         await pilot.pause(4.5)  # two refreshes
-        lines = app.screen.query_one("#console").lines
+        lines = app.screen.query_one("#console-log").lines
         assert len(lines) == 1 and "no console output" in lines[0].text
 
 

@@ -19,9 +19,12 @@ from .data import Reading, read_cursor
 from .workers import deliver, store_work
 
 XRange = tuple[float, float]
+SMOOTHING = (0.0, 0.6, 0.9)  # the weights m cycles through
 WINDOW = 100  # the legend's query reads x within 1/100 of the view of the cursor first
 
 CHART_BINDINGS: list[Binding] = [
+    Binding("l", "toggle_log", "Log y", tooltip="log scale on y"),
+    Binding("m", "cycle_smoothing", "Smooth", tooltip="smoothing 0, 0.6, 0.9"),
     Binding("comma", "cursor(-1)", "◂ cursor", tooltip="step cursor to the previous point"),
     Binding("full_stop", "cursor(1)", "cursor ▸", tooltip="step cursor to the next point"),
     Binding(
@@ -74,13 +77,18 @@ class ChartView:
     CHART_BINDINGS: Textual only merges bindings of DOM classes). The screen provides `root`,
     `x_axis`, `chart_runs()` (run keys plotted), `chart_labels()`, `plotted()` (metric ->
     run_key -> series on screen), `full_range()` and `requery()` (reload curves for
-    `self.x_range`, then redraw)."""
+    `self.x_range`, then redraw); the Workspace mixin provides `save_layout()`."""
 
     root: Path
     x_axis: str
+    log_y: bool
+    smoothing: int  # index into SMOOTHING
     cursor: float | None = None
     x_range: XRange | None = None
     readings: dict[str, dict[str, Reading]] | None = None
+    pinned: str | None = None  # the reference run: drawn first, the legend's deltas are to it
+    curves_range: XRange | None = None  # the x range the curves in hand were queried for
+    drawn_range: object = ()  # the curves_range last drawn (() before the first draw)
 
     # -- provided by the screen ----------------------------------------------------------
     def chart_runs(self) -> list[str]:
@@ -100,6 +108,9 @@ class ChartView:
 
     def redraw(self) -> None:
         raise NotImplementedError
+
+    def cursor_moved(self, x: float | None) -> None:
+        """A hook: the cursor moved to x (panes that follow it, such as media)."""
 
     # -- cursor --------------------------------------------------------------------------
     def points(self) -> list[float]:
@@ -122,7 +133,8 @@ class ChartView:
         self.cursor = x
         for card in self.query(ChartCard):  # type: ignore[attr-defined]
             card.chart.move_cursor(x)  # a repaint now; the legend follows the query
-        self.read_legend()
+        self.cursor_moved(x)
+        self.call_after_refresh(self.read_legend)  # type: ignore[attr-defined]  # repaint first
 
     @store_work("reading the values at the cursor", group="cursor")
     def read_legend(self) -> None:
@@ -142,11 +154,23 @@ class ChartView:
             if self.cursor is None:
                 card.show_legend("")
             else:
-                card.show_legend(legend(readings.get(card.key, {}), labels, runs))
+                card.show_legend(legend(readings.get(card.key, {}), labels, runs, self.pinned))
 
     def on_metric_chart_picked(self, event: MetricChart.Picked) -> None:
         pts = self.points()
         self.set_cursor(min(pts, key=lambda p: abs(p - event.x)) if pts else event.x)
+
+    # -- y axis ---------------------------------------------------------------------------
+    def action_toggle_log(self) -> None:
+        self.log_y = not self.log_y
+        self.save_layout()
+        self.redraw()
+
+    def action_cycle_smoothing(self) -> None:
+        self.smoothing = (self.smoothing + 1) % len(SMOOTHING)
+        self.save_layout()
+        self.notify(f"smoothing {SMOOTHING[self.smoothing]}")  # type: ignore[attr-defined]
+        self.redraw()
 
     # -- zoom ----------------------------------------------------------------------------
     def view(self) -> XRange | None:
@@ -154,15 +178,14 @@ class ChartView:
 
     def set_range(self, lo: float, hi: float) -> None:
         full = self.full_range()
+        wanted: XRange | None = (lo, hi)
         if full is not None:
             span = min(hi - lo, full[1] - full[0])
             lo = min(max(lo, full[0]), full[1] - span)
             hi = lo + span
-            if lo <= full[0] and hi >= full[1]:
-                self.x_range = None
-                self.requery()
-                return
-        self.x_range = (lo, hi)
+            wanted = None if lo <= full[0] and hi >= full[1] else (lo, hi)  # all of it
+        self.x_range = wanted
+        self.redraw()  # the curves in hand over the new range at once, then the detail
         self.requery()
 
     def zoom_around(self, center: float, factor: float) -> None:

@@ -169,9 +169,12 @@ class MetricChart(PlotextPlot):
         x_view: tuple[float, float] | None = None,
         zoomed: bool = False,
         cursor: float | None = None,
+        order: list[str] | None = None,
     ) -> None:
         """Plot `series`; `x_view` fixes the x limits (else the data's; `zoomed` says so in
-        the border), `cursor` is the step cursor's x."""
+        the border), `cursor` is the step cursor's x. `order` lists every run of the screen,
+        so a run has the same colour on every chart (and its legend) even where another run
+        has no values; the first (the pinned run) is drawn last, on top."""
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -183,7 +186,10 @@ class MetricChart(PlotextPlot):
         if x_view is not None and x_view[1] > x_view[0]:
             plt.xlim(*x_view)
         self.cursor = cursor
-        for i, (run_key, s) in enumerate(series.items()):
+        order = order or list(series)
+        ranked = sorted(series.items(), key=lambda kv: -order.index(kv[0]) if kv[0] in order else 0)
+        for run_key, s in ranked:
+            i = order.index(run_key) if run_key in order else len(order)
             color = COLORS[i % len(COLORS)]
             xs = s["x"]
             tr = _log if log_y else (lambda v: v)
@@ -206,22 +212,32 @@ class MetricChart(PlotextPlot):
         self.refresh()
 
 
-def legend(readings: dict[str, Reading], labels: dict[str, str], runs: list[str]) -> Text:
-    """One line per run, in the chart's colors: its value, step and time at the cursor."""
+def legend(
+    readings: dict[str, Reading],
+    labels: dict[str, str],
+    runs: list[str],
+    pinned: str | None = None,
+) -> Text:
+    """One line per run, in the chart's colors: its value, step and time at the cursor; with
+    a pinned run (marked ★), every other run's difference to the pinned run's value."""
     out = Text(no_wrap=True, overflow="ellipsis")
+    ref = readings.get(pinned) if pinned else None
     for i, run_key in enumerate(runs):
         r = readings.get(run_key)
         if i:
             out.append("\n")
         out.append("━━ ", style=COLORS[i % len(COLORS)])
         if len(runs) > 1:
-            out.append(safe(labels.get(run_key, run_key)) + " ")
+            star = "★ " if run_key == pinned else ""
+            out.append(star + safe(labels.get(run_key, run_key)) + " ")
         if r is None:
             out.append("no value", style="dim")
             continue
         out.append(f"{r.value:.6g}", style="bold")
         stamp = time.strftime("%H:%M:%S", time.localtime(r.time))
         out.append(f" @ step {r.step} · {stamp}", style="dim")
+        if ref is not None and run_key != pinned:
+            out.append(f" Δ {r.value - ref.value:+.4g}", style="italic")
     return out
 
 
@@ -231,6 +247,7 @@ class ChartCard(Vertical):
     DEFAULT_CSS = """
     ChartCard { height: auto; }
     ChartCard > .legend { height: auto; padding: 0 1; }
+    ChartCard.fill > MetricChart { height: 1fr; min-height: 6; }
     """
 
     def __init__(self, key: str) -> None:

@@ -1,4 +1,6 @@
-"""The compare screen: marked runs overlaid per metric, config differences, summaries."""
+"""The compare screen: marked runs overlaid per metric, config differences, summaries with
+the best values, as a workspace of panes (toggled by keys, remembered per user). The runs pane
+picks which runs are drawn (space) and pins one as the reference (p)."""
 
 from __future__ import annotations
 
@@ -15,42 +17,92 @@ from textual.widgets import DataTable, Footer, Header, Static
 from flightlog.store.goals import best_value, goal_of
 from flightlog.store.text import fmt, fmt_value
 
-from .chart_view import CHART_BINDINGS, ChartView, XRange
+from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange
 from .charts import COLORS, ChartCard
 from .data import Curves, RunDetail, load_curves, load_run
+from .runs_pane import RunsPane
 from .workers import StoreScreen, deliver, store_work
+from .workspace import Pane, Workspace, pane_bindings
 
 MAX_CHARTS = 8
 BUCKETS = 200
 
 
-class CompareScreen(ChartView, StoreScreen):
-    BINDINGS: ClassVar = [Binding("escape,q", "app.pop_screen", "Back"), *CHART_BINDINGS]
+def _table(name: str, title: str) -> DataTable[Any]:
+    table: DataTable[Any] = DataTable(id=name, zebra_stripes=True)
+    table.border_title = title
+    return table
+
+
+COMPARE_PANES: tuple[Pane, ...] = (
+    Pane(
+        "runs",
+        "5",
+        "runs compared (space draws a run or not, p pins it as the reference)",
+        "left",
+        5,
+        lambda s: RunsPane([], id="runs"),
+    ),
+    Pane(
+        "summary",
+        "1",
+        "summaries, the best in green (better: define_metric, else the name)",
+        "left",
+        5,
+        lambda s: _table("summary", "summary (best in green)"),
+    ),
+    Pane(
+        "config-diff",
+        "3",
+        "config that differs",
+        "left",
+        4,
+        lambda s: _table("config-diff", "config"),
+    ),
+    Pane("charts", "4", "charts", "main", 10, lambda s: VerticalScroll(id="charts")),
+)
+
+
+class CompareScreen(ChartView, Workspace, StoreScreen):
+    PANES = COMPARE_PANES
+    LAYOUT_NAME = "compare"
+    BINDINGS: ClassVar = [
+        Binding("escape,q", "leave", "Back", tooltip="out of a text box, else back"),
+        *CHART_BINDINGS,
+        *pane_bindings(COMPARE_PANES),
+    ]
 
     def __init__(self, root: Path, run_keys: list[str]) -> None:
         super().__init__()
         self.root = root
         self.run_keys = run_keys
-        self.x_axis = "step"
         self.names: dict[str, str] = {}
+        self.ids: dict[str, str] = {}
+        self.drawn: set[str] = set(run_keys)  # the runs pane's selection
         self.curves: dict[str, dict[str, Any]] = {}  # metric -> run_key -> series
         self.bounds: XRange | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with VerticalScroll():
+
+        def legend_bar() -> Any:
             yield Static("", id="legend")
-            yield Static("[b]config that differs[/b]")
-            yield DataTable(id="config-diff", zebra_stripes=True)
-            yield Static(
-                "[b]summary[/b] (best in green; [i]better[/i]: define_metric, else the name)"
-            )
-            yield DataTable(id="summary", zebra_stripes=True)
-            yield VerticalScroll(id="compare-charts")
+
+        yield from self.compose_regions(legend_bar)
         yield Footer()
 
     def on_mount(self) -> None:
+        self.load_layout()
+        self.x_axis = "step"  # the compare screen plots by step
+        self.fit_panes()
         self.load()
+
+    def on_resize(self) -> None:
+        self.fit_panes()
+        self.apply_grid()
+
+    def pane_toggled(self, name: str) -> None:
+        self.call_after_refresh(self.apply_grid)
 
     @store_work("loading the runs to compare")
     def load(self) -> None:
@@ -66,13 +118,13 @@ class CompareScreen(ChartView, StoreScreen):
     ) -> None:
         names = {d.row["run_key"]: fmt(d.row["name"]) for d in details}
         self.names, self.curves = names, curves
+        self.ids = {d.row["run_key"]: fmt(d.row["id"]) for d in details}
         spans = [d.x_bounds for d in details if d.x_bounds]
         self.bounds = (min(b[0] for b in spans), max(b[1] for b in spans)) if spans else None
-        legend = Text()
-        for i, d in enumerate(details):
-            legend.append("━━ ", style=COLORS[i % len(COLORS)])
-            legend.append(f"{fmt(d.row['name'])} ({fmt(d.row['id'])})  ")
-        self.query_one("#legend", Static).update(legend)
+        runs = self.query_one(RunsPane)
+        runs.selected = list(self.run_keys)
+        runs.show_runs([d.row for d in details])
+        self.show_run_colors()
 
         cfg = self.query_one("#config-diff", DataTable)
         cfg.add_columns("key", *map(Text, names.values()))
@@ -104,32 +156,56 @@ class CompareScreen(ChartView, StoreScreen):
                 Text(goal.label if goal else "-", style="dim"),
             )
 
-        box = self.query_one("#compare-charts", VerticalScroll)
+        box = self.query_one("#charts", VerticalScroll)
         await box.mount_all([ChartCard(m) for m in metrics])
+        self.apply_grid()
         self.redraw()
+
+    def show_run_colors(self) -> None:
+        """The line over the charts: each run drawn, in its colour (the pinned one first)."""
+        legend = Text()
+        for i, k in enumerate(self.chart_runs()):
+            legend.append("━━ ", style=COLORS[i % len(COLORS)])
+            star = "★ " if k == self.pinned else ""
+            legend.append(f"{star}{self.names[k]} ({self.ids[k]})  ")
+        self.query_one("#legend", Static).update(legend)
+
+    def on_runs_pane_changed(self, event: RunsPane.Changed) -> None:
+        self.drawn, self.pinned = set(event.selected), event.pinned
+        self.show_run_colors()
+        self.redraw()
+        self.read_legend()
 
     # -- the charts' cursor and zoom (ChartView) ----------------------------------------
     def chart_runs(self) -> list[str]:
-        return [k for k in self.run_keys if k in self.names]
+        """The runs drawn, the pinned one first."""
+        keys = [k for k in self.run_keys if k in self.names and k in self.drawn]
+        return sorted(keys, key=lambda k: k != self.pinned)
 
     def chart_labels(self) -> dict[str, str]:
         return self.names
 
     def plotted(self) -> dict[str, dict[str, Any]]:
-        return self.curves
+        runs = self.chart_runs()
+        return {m: {k: per[k] for k in runs if k in per} for m, per in self.curves.items()}
 
     def full_range(self) -> XRange | None:
         return self.bounds
 
     def redraw(self) -> None:
+        plotted = self.plotted()
         for card in self.query(ChartCard):
             card.chart.draw(
-                self.curves.get(card.key, {}),
+                plotted.get(card.key, {}),
                 self.names,
+                log_y=self.log_y,
+                smoothing=SMOOTHING[self.smoothing],
                 x_view=self.view(),
                 zoomed=self.x_range is not None,
                 cursor=self.cursor,
+                order=self.chart_runs(),
             )
+        self.drawn_range = self.curves_range
 
     def requery(self) -> None:
         self.zoom_to(self.x_range)
@@ -137,16 +213,16 @@ class CompareScreen(ChartView, StoreScreen):
     @store_work("zooming the charts", group="zoom")
     def zoom_to(self, x_range: XRange | None) -> None:
         """Every chart's runs re-downsampled over the new range, in one scan."""
-        curves = load_curves(
-            self.root, self.chart_runs(), list(self.curves), buckets=BUCKETS, x_range=x_range
-        )
+        keys = [k for k in self.run_keys if k in self.names]
+        curves = load_curves(self.root, keys, list(self.curves), buckets=BUCKETS, x_range=x_range)
         deliver(self, self.show_zoomed, x_range, curves)
 
     def show_zoomed(self, x_range: XRange | None, by_run: dict[str, Curves]) -> None:
         if x_range != self.x_range:
             return  # a newer zoom is on its way
+        self.curves_range = x_range
         self.curves = {
-            m: {k: by_run[k][m] for k in self.chart_runs() if m in by_run.get(k, {})}
+            m: {k: by_run[k][m] for k in self.run_keys if m in by_run.get(k, {})}
             for m in self.curves
         }
         self.redraw()

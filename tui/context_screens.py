@@ -1,51 +1,52 @@
-"""A run's context panes: its system metrics (charts) and its console output (a log)."""
+"""A run's context: its system metrics (charts) and its console output (a filterable log).
+
+Each is a pane (`SystemPane`, `ConsolePane`) shown in the run screen's workspace (keys 6 and
+7) and, full-screen, as its own screen (S and o). The screens holding them mix in
+`ContextLoads`, whose store workers read the data and hand it to the panes.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, RichLog, Static
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Footer, Header, Input, RichLog, Static
 
 from flightlog.store.text import safe
 
 from .charts import MetricChart
 from .data import Curves, load_system, read_console
 from .workers import StoreScreen, deliver, store_work
+from .workspace import leave
 
 REFRESH_SECONDS = 2.0
+NO_OUTPUT = "(no console output recorded: FLIGHTLOG_CONSOLE=off, or none yet)"
 
 
-class SystemScreen(StoreScreen):
+class SystemPane(Vertical):
     """One chart per system metric (CPU, memory, disk, network, GPUs) against run time."""
 
-    BINDINGS: ClassVar = [Binding("escape,q", "app.pop_screen", "Back")]
+    DEFAULT_CSS = """
+    SystemPane > #system-title { height: auto; padding: 0 1; color: $text-muted; }
+    SystemPane > VerticalScroll { height: 1fr; }
+    """
 
-    def __init__(self, root: Path, run_key: str) -> None:
-        super().__init__()
-        self.root, self.run_key = root, run_key
+    def __init__(self, run_key: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.run_key = run_key
 
     def compose(self) -> ComposeResult:
-        yield Header()
         yield Static(
-            f"system metrics of {self.run_key} (x: seconds since the run started)",
+            f"system metrics of {safe(self.run_key)} (x: seconds since the run started)",
             id="system-title",
+            markup=False,
         )
         yield VerticalScroll(id="system-charts")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.load()
-        self.refresh_every(REFRESH_SECONDS, self.load, "default")
-
-    @store_work("loading system metrics")
-    def load(self) -> None:
-        curves = load_system(self.root, self.run_key)
-        deliver(self, self.show, curves)
 
     async def show(self, curves: Curves) -> None:
         box = self.query_one("#system-charts", VerticalScroll)
@@ -63,37 +64,39 @@ class SystemScreen(StoreScreen):
             charts[key].draw({self.run_key: series}, {}, x_label="seconds")
 
 
-class ConsoleScreen(StoreScreen):
-    """The run's files/output.log, followed while it grows; long lines wrap at the width."""
+class ConsolePane(Vertical):
+    """The run's files/output.log, followed while it grows; long lines wrap at the width.
+    Typing in its filter bar shows only the lines containing the text (any case). Every
+    line is escaped: the script's own terminal codes are shown, never run."""
 
-    BINDINGS: ClassVar = [Binding("escape,q", "app.pop_screen", "Back")]
+    DEFAULT_CSS = """
+    ConsolePane > Input { height: 3; }
+    ConsolePane > RichLog { height: 1fr; }
+    """
 
-    def __init__(self, root: Path, run_key: str) -> None:
-        super().__init__()
-        self.root, self.run_key = root, run_key
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.read_offset = 0
         self.told_empty = False
         self.pending = ""  # a line still being written (no newline yet)
-        self.lines: list[str] = []  # every line shown, as text (for tests and copying)
+        self.lines: list[str] = []  # every line read, escaped (for tests and copying)
+        self.needle = ""
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield RichLog(id="console", wrap=True, markup=False, highlight=False)
-        yield Footer()
+        yield Input(placeholder="filter the output: type text (esc leaves)", id="console-filter")
+        yield RichLog(id="console-log", wrap=True, markup=False, highlight=False)
 
-    def on_mount(self) -> None:
-        self.load()
-        self.refresh_every(REFRESH_SECONDS, self.load, "default")
-
-    @store_work("reading the console output")
-    def load(self) -> None:
-        text, offset = read_console(self.root, self.run_key, self.read_offset)
-        deliver(self, self.show, text, offset)
+    def on_resize(self) -> None:
+        """Long lines wrap again at the new width: the log keeps following its end (else the
+        newest lines sat below the pane after a layout change)."""
+        log = self.query_one(RichLog)
+        if log.auto_scroll:
+            log.call_after_refresh(log.scroll_end, animate=False)
 
     def show(self, text: str, offset: int) -> None:
-        log = self.query_one("#console", RichLog)
+        log = self.query_one(RichLog)
         if offset == 0 and not self.told_empty:  # said once, not on every refresh
-            log.write(Text("(no console output recorded: FLIGHTLOG_CONSOLE=off, or none yet)"))
+            log.write(Text(NO_OUTPUT))
             self.told_empty = True
         if self.told_empty and text:
             log.clear()
@@ -103,6 +106,111 @@ class ConsoleScreen(StoreScreen):
         *complete, self.pending = self.pending.split("\n")
         if not text and self.pending:  # nothing came for a while: show the unfinished line
             complete, self.pending = [self.pending], ""
+        self.lines.extend(complete)
         for line in complete:
+            if self.matches(line):
+                log.write(Text(line))
+
+    def matches(self, line: str) -> bool:
+        return self.needle in line.lower()
+
+    @on(Input.Changed, "#console-filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.needle = event.value.lower()
+        log = self.query_one(RichLog)
+        log.clear()
+        shown = [line for line in self.lines if self.matches(line)]
+        for line in shown:
             log.write(Text(line))
-            self.lines.append(line)
+        if self.needle and not shown:
+            log.write(Text(f"(no line contains {safe(event.value)!r})", style="dim"))
+
+    def shown(self) -> list[str]:
+        """The lines on screen now, after the filter (what a test reads)."""
+        return [line for line in self.lines if self.matches(line)]
+
+
+class ContextLoads:
+    """Mixed into a StoreScreen of run `run_key` holding a SystemPane and/or a ConsolePane:
+    `load_context()` reads the data of those shown."""
+
+    root: Path
+    run_key: str
+
+    def load_context(self) -> None:
+        for pane in self.query(SystemPane):  # type: ignore[attr-defined]
+            if pane.display:
+                self.load_system()
+        for pane in self.query(ConsolePane):  # type: ignore[attr-defined]
+            if pane.display:
+                self.load_console(pane.read_offset)
+
+    @store_work("loading system metrics", group="system")
+    def load_system(self) -> None:
+        curves = load_system(self.root, self.run_key)
+        deliver(self, self._show_system, curves)  # type: ignore[arg-type]
+
+    async def _show_system(self, curves: Curves) -> None:
+        await self.query_one(SystemPane).show(curves)  # type: ignore[attr-defined]
+
+    @store_work("reading the console output", group="console")
+    def load_console(self, offset: int) -> None:
+        text, end = read_console(self.root, self.run_key, offset)
+        deliver(self, self._show_console, offset, text, end)  # type: ignore[arg-type]
+
+    def _show_console(self, start: int, text: str, end: int) -> None:
+        pane = self.query_one(ConsolePane)  # type: ignore[attr-defined]
+        if pane.read_offset == start:  # not a read of text already shown
+            pane.show(text, end)
+
+
+class SystemScreen(ContextLoads, StoreScreen):
+    """The system-metrics pane, full-screen."""
+
+    BINDINGS: ClassVar = [Binding("escape,q", "app.pop_screen", "Back")]
+
+    def __init__(self, root: Path, run_key: str) -> None:
+        super().__init__()
+        self.root, self.run_key = root, run_key
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield SystemPane(self.run_key, id="system")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load_context()
+        self.refresh_every(REFRESH_SECONDS, self.load_context, "system")
+
+
+class ConsoleScreen(ContextLoads, StoreScreen):
+    """The console pane, full-screen."""
+
+    BINDINGS: ClassVar = [
+        Binding("escape,q", "leave", "Back"),
+        Binding("f", "focus_filter", "Filter", tooltip="filter the console output: type text"),
+    ]
+
+    def __init__(self, root: Path, run_key: str) -> None:
+        super().__init__()
+        self.root, self.run_key = root, run_key
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield ConsolePane(id="console")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#console-log").focus()
+        self.load_context()
+        self.refresh_every(REFRESH_SECONDS, self.load_context, "console")
+
+    @property
+    def lines(self) -> list[str]:
+        return self.query_one(ConsolePane).lines
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#console-filter").focus()
+
+    def action_leave(self) -> None:
+        leave(self)

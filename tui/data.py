@@ -147,7 +147,8 @@ def load_curves(
     if isinstance(root, Source):
         return root.load_curves(run_keys, keys, x, buckets, x_range)
     with Index(root) as idx:
-        return curves_of(downsample(idx, run_keys, keys, buckets=buckets, x=x, x_range=x_range))
+        table = downsample(idx, run_keys, keys, buckets=buckets, x=x, x_range=x_range, texts=False)
+        return curves_of(table)
 
 
 @dataclass(frozen=True)

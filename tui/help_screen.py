@@ -37,12 +37,14 @@ def screens() -> list[tuple[str, type[Any]]]:
     from .compare_screen import CompareScreen
     from .context_screens import ConsoleScreen, SystemScreen
     from .run_screen import RunScreen
+    from .runs_pane import RunsPane
     from .runs_screen import RunsScreen
 
     return [
         ("runs", RunsScreen),
         ("run", RunScreen),
         ("compare", CompareScreen),
+        ("runs pane (5, on the run and compare screens)", RunsPane),
         ("system metrics", SystemScreen),
         ("console output", ConsoleScreen),
     ]

@@ -1,9 +1,11 @@
-"""The run screen: overview, config tree, metrics with sparklines, and a grid of charts."""
+"""The run screen: a workspace of panes around one run (tui/run_panes.py lists them):
+overview, metric table, config tree, a grid of charts with other runs overlaid (one pinned as
+reference), the runs list, system metrics and console output."""
 
 from __future__ import annotations
 
 import re
-import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -11,36 +13,35 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.markup import escape
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
 from flightlog.store.layout import split_run_key
-from flightlog.store.text import fmt, fmt_value, metric_cells, safe
+from flightlog.store.text import fmt, metric_cells, safe
 
-from .chart_view import CHART_BINDINGS, ChartView, XRange
-from .charts import ChartCard
-from .data import STATE_ICON, Curves, RunDetail, load_curves, load_run, plural
+from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange
+from .charts import ChartCard, MetricChart
+from .context_screens import REFRESH_SECONDS, ContextLoads
+from .data import Curves, RunDetail, load_curves, load_run, load_runs
 from .media_screen import MediaScreen  # imports textual-image before the app starts
+from .run_overview import fill_config_tree, overview
+from .run_panes import RUN_PANES
+from .runs_pane import RunsPane
 from .workers import StoreScreen, deliver, store_work
-from .workspace import PANE_BINDINGS, Workspace
+from .workspace import NARROW, Workspace, pane_bindings
 
 MAX_CHARTS = 12
-SMOOTHING = (0.0, 0.6, 0.9)
-NARROW = 110  # below this width the metric table drops its sparkline and gets more room
 COLUMNS = ("metric", "last", "min", "max", "n", "")
 
 
-def text(value: object) -> str:
-    """A stored value for the overview: control characters and markup escaped."""
-    return escape(fmt(value))
-
-
-class RunScreen(ChartView, Workspace, StoreScreen):
+class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
     """One run, live while it trains."""
 
+    PANES = RUN_PANES
+    LAYOUT_NAME = "run"
+
     BINDINGS: ClassVar = [
-        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("escape,q", "leave", "Back", tooltip="out of a text box, else back"),
         Binding(
             "slash",
             "focus_regex",
@@ -54,8 +55,6 @@ class RunScreen(ChartView, Workspace, StoreScreen):
             "x: this metric",
             tooltip="x axis: the metric under the cursor (epoch, tokens)",
         ),
-        Binding("l", "toggle_log", "Log y", tooltip="log scale on y"),
-        Binding("m", "cycle_smoothing", "Smooth", tooltip="smoothing 0, 0.6, 0.9"),
         Binding(
             "enter",
             "toggle_metric",
@@ -67,6 +66,13 @@ class RunScreen(ChartView, Workspace, StoreScreen):
             "S", "system", "System", tooltip="system metrics: CPU, memory, disk, network, GPUs"
         ),
         Binding("o", "console", "Output", tooltip="the run's console output, followed live"),
+        Binding(
+            "f",
+            "filter_console",
+            show=False,
+            description="filter output",
+            tooltip="type to filter the console pane's lines (shows the pane)",
+        ),
         Binding("y", "copy_id", "Copy id"),
         Binding(
             "i",
@@ -76,7 +82,7 @@ class RunScreen(ChartView, Workspace, StoreScreen):
             tooltip="images, tables, audio, video, HTML",
         ),
         *CHART_BINDINGS,
-        *PANE_BINDINGS,
+        *pane_bindings(RUN_PANES),
     ]
 
     def __init__(self, root: Path, run_key: str) -> None:
@@ -86,95 +92,127 @@ class RunScreen(ChartView, Workspace, StoreScreen):
         self.detail: RunDetail | None = None
         self.charted: list[str] = []
         self.regex: re.Pattern[str] | None = None
-        self.x_axis = "step"  # "step", "time" or "metric:KEY"
         self.loading_charts = False
-        self.log_y = False
-        self.smoothing = 0
+        self.overlaid: tuple[str, ...] = ()  # other runs drawn over the charts (runs pane)
+        self.others: dict[str, Curves] = {}  # their curves, over the view
+        self.others_range: XRange | None = None  # their whole x extent
+        self.names: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal():
-            with Vertical(id="run-left"):
-                yield Static("loading…", id="overview")
-                yield DataTable(id="metrics", cursor_type="row", zebra_stripes=True)
-                yield Tree("config", id="config")
-            with Vertical(id="run-right"):
-                yield Input(
-                    placeholder="charts: metrics matching a regex, e.g. loss|acc "
-                    "(enter on a metric adds it)",
-                    id="regex",
-                )
-                yield VerticalScroll(id="charts")
+
+        def regex_bar() -> Iterator[Input]:
+            yield Input(
+                placeholder="charts: metrics matching a regex, e.g. loss|acc "
+                "(enter on a metric adds it)",
+                id="regex",
+            )
+
+        yield from self.compose_regions(regex_bar)
         yield Footer()
 
     def on_mount(self) -> None:
+        self.load_layout()
+        self.fit_panes()
         self.fill_metrics()
         self.reload()
-        self.refresh_every(2.0, self.reload_if_running, "run")
+        self.refresh_every(REFRESH_SECONDS, self.reload_if_running, "run")
+        self.refresh_every(REFRESH_SECONDS, self.load_context, "context")
 
     # -- data ----------------------------------------------------------------------------
     def reload(self) -> None:
         self.query_one("#charts").loading = self.detail is None or self.loading_charts
-        self.load()
+        self.load(self.overlaid)
+        self.load_context()
+        if self.query_one(RunsPane).display:
+            self.load_run_list()
 
     @store_work("loading the run", group="run")
-    def load(self) -> None:
+    def load(self, overlaid: tuple[str, ...]) -> None:
         # one scan for stats and curves (and one of the zoomed range)
-        detail = load_run(self.root, self.run_key, x=self.x_axis, x_range=self.x_range)
-        deliver(self, self.show_detail, detail)
+        x_range = self.x_range
+        detail = load_run(self.root, self.run_key, x=self.x_axis, x_range=x_range)
+        others, extent = self.read_others(overlaid, x_range)
+        deliver(self, self.show_detail, detail, overlaid, others, extent, x_range)
+
+    def read_others(
+        self, overlaid: tuple[str, ...], x_range: XRange | None
+    ) -> tuple[dict[str, Curves], XRange | None]:
+        """The overlaid runs' curves over `x_range` and their whole extent (a worker's)."""
+        others = [k for k in overlaid if k != self.run_key]
+        if not others:
+            return {}, None
+        full = load_curves(self.root, others, None, x=self.x_axis)
+        xs = [x for c in full.values() for s in c.values() for x in s["x"]]
+        extent = (min(xs), max(xs)) if xs else None
+        if x_range is None:
+            return full, extent
+        return load_curves(self.root, others, None, x=self.x_axis, x_range=x_range), extent
+
+    @store_work("listing the runs", group="runs")
+    def load_run_list(self) -> None:
+        deliver(self, self.show_run_list, load_runs(self.root, None, None).rows)
+
+    def show_run_list(self, rows: list[dict[str, Any]]) -> None:
+        self.names = {r["run_key"]: fmt(r["name"]) for r in rows}
+        self.query_one(RunsPane).show_runs(rows)
+
+    def on_runs_pane_changed(self, event: RunsPane.Changed) -> None:
+        self.pinned = event.pinned
+        self.overlaid = tuple(dict.fromkeys([*event.selected]))
+        self.loading_charts = True
+        self.reload()
 
     def requery(self) -> None:
-        self.zoom_to(self.x_range)
+        self.zoom_to(self.x_range, self.overlaid, self.chart_keys())
 
     @store_work("zooming the charts", group="run")
-    def zoom_to(self, x_range: XRange | None) -> None:
-        """Only the charts' curves, re-downsampled over the new range (no stats)."""
-        curves = load_curves(self.root, [self.run_key], None, x=self.x_axis, x_range=x_range)
-        deliver(self, self.show_zoomed, x_range, curves.get(self.run_key, {}))
+    def zoom_to(
+        self, x_range: XRange | None, overlaid: tuple[str, ...], metrics: list[str]
+    ) -> None:
+        """Only the charted metrics' curves, re-downsampled over the new range (no stats)."""
+        keys = [self.run_key, *(k for k in overlaid if k != self.run_key)]
+        curves = load_curves(self.root, keys, metrics, x=self.x_axis, x_range=x_range)
+        deliver(self, self.show_zoomed, x_range, overlaid, curves)
 
-    def show_zoomed(self, x_range: XRange | None, curves: Curves) -> None:
-        if self.detail is not None and x_range == self.x_range:
-            self.detail.curves = curves
+    def show_zoomed(
+        self, x_range: XRange | None, overlaid: tuple[str, ...], curves: dict[str, Curves]
+    ) -> None:
+        if self.detail is not None and x_range == self.x_range and overlaid == self.overlaid:
+            self.detail.curves = curves.get(self.run_key, {})
+            self.others = {k: v for k, v in curves.items() if k != self.run_key}
+            self.curves_range = x_range
             self.draw_charts()
 
     def reload_if_running(self) -> None:
         if self.detail is not None and self.detail.row["state"] == "running":
             self.reload()
 
-    def show_detail(self, d: RunDetail) -> None:
+    def show_detail(
+        self,
+        d: RunDetail,
+        overlaid: tuple[str, ...],
+        others: dict[str, Curves],
+        extent: XRange | None,
+        x_range: XRange | None,
+    ) -> None:
         first = self.detail is None
+        if overlaid != self.overlaid:
+            return  # the runs overlaid changed meanwhile: a newer load is on its way
+        x_metric = self.x_axis.removeprefix("metric:")
+        if first and x_metric != self.x_axis and x_metric not in {s["key"] for s in d.metrics}:
+            # the layout remembers an x metric of another run: this one is plotted by step
+            self.notify(f"this run has no {safe(x_metric)}: x axis by step", markup=False)
+            self.x_axis = "step"
+            self.reload()
+            return
+        self.curves_range = x_range
         self.loading_charts = False
         self.query_one("#charts").loading = False
         self.detail = d
-        m = d.meta
-        r = {k: text(v) for k, v in d.row.items()}  # stored text: escaped, never markup
-        git = {k: text(v) for k, v in (m.get("git") or {}).items()}
-        lines = [
-            f"[b]{r['name']}[/b] ({r['id']}) · {r['project']} · "
-            f"{STATE_ICON.get(d.row['state'], '')} {r['state']}",
-            f"group {r['group'] or '-'} · job {r['job_type'] or '-'} · tags {r['tags'] or '-'}",
-            f"started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(d.row['created_at']))} "
-            f"on {r['host']} · {plural(d.row['steps'] or 0, 'step')}",
-        ]
-        if git:
-            lines.append(
-                f"git {git.get('commit', '')[:12]}"
-                f"{' [b yellow](dirty)[/]' if m['git'].get('dirty') else ''} "
-                f"{git.get('branch') or ''}"
-            )
-        lines.append("$ " + " ".join(text(a) for a in m.get("command") or []))
-        extra = {
-            k: v
-            for k, v in d.summary.items()
-            if not k.startswith("_") and k not in {s["key"] for s in d.metrics}
-        }
-        if extra:  # summary values set directly (run.summary[k] = v), not in the history
-            lines.append("summary " + ", ".join(f"{text(k)}={text(v)}" for k, v in extra.items()))
-        if d.row["error"]:
-            lines.append(f"[red]{text(d.row['error'].strip().splitlines()[-1])}[/]")
-        if r["warnings"]:
-            lines.append(f"[yellow]! {r['warnings']}[/]")
-        self.query_one("#overview", Static).update("\n".join(lines))
+        self.others, self.others_range = others, extent
+        self.names[self.run_key] = fmt(d.row["name"])
+        self.query_one("#overview", Static).update(overview(d))
         self.fill_metrics()
         if first:
             self.fill_config()
@@ -187,8 +225,32 @@ class RunScreen(ChartView, Workspace, StoreScreen):
         return self.app.size.width < NARROW
 
     def on_resize(self) -> None:
+        self.fit_panes()
+        self.apply_grid()
         if self.has_class("narrow") != self.narrow:
             self.fill_metrics()
+
+    def pane_toggled(self, name: str) -> None:
+        if name == "runs" and self.query_one(RunsPane).display:
+            self.load_run_list()
+        self.load_context()
+        self.call_after_refresh(self.apply_grid)  # the chart box's height may have changed
+
+    def action_filter_console(self) -> None:
+        if not self.query_one("#console").display:
+            self.action_pane("console")
+        if self.query_one("#console").display:
+            self.query_one("#console-filter").focus()
+
+    def cursor_moved(self, x: float | None) -> None:
+        """Panes that follow the step cursor (the media pane) get its step."""
+        if x is None or self.x_axis != "step":
+            return
+        for pane in self.PANES:
+            widget = self.query_one(f"#{pane.name}")
+            show_step = getattr(widget, "show_step", None)
+            if widget.display and callable(show_step):
+                show_step(round(x))
 
     def fill_metrics(self) -> None:
         """The metric table, whole at any width: below NARROW columns the sparkline goes
@@ -208,25 +270,7 @@ class RunScreen(ChartView, Workspace, StoreScreen):
 
     def fill_config(self) -> None:
         assert self.detail is not None
-        tree = self.query_one("#config", Tree)
-        tree.clear()
-        nested: dict[str, Any] = {}
-        for key, value in self.detail.config.items():  # dotted keys back into a tree
-            node = nested
-            *parents, leaf = key.split(".")
-            for p in parents:
-                node = node.setdefault(p, {})
-            node[leaf] = value
-
-        def add(parent: Any, d: dict[str, Any]) -> None:
-            for k, v in d.items():
-                if isinstance(v, dict):
-                    add(parent.add(Text(safe(k)), expand=True), v)
-                else:
-                    parent.add_leaf(Text(f"{safe(k)} = {fmt_value(v)}"))
-
-        add(tree.root, nested)
-        tree.root.expand()
+        fill_config_tree(self.query_one("#config", Tree), self.detail.config)
 
     # -- charts --------------------------------------------------------------------------
     def chart_keys(self) -> list[str]:
@@ -238,16 +282,29 @@ class RunScreen(ChartView, Workspace, StoreScreen):
         return self.charted[:MAX_CHARTS]
 
     def chart_runs(self) -> list[str]:
-        return [self.run_key]
+        """This run and the overlaid ones, the pinned run first."""
+        keys = [self.run_key, *self.overlaid]
+        if self.pinned in keys:
+            keys.insert(0, self.pinned)
+        return list(dict.fromkeys(keys))
+
+    def chart_labels(self) -> dict[str, str]:
+        return self.names
 
     def plotted(self) -> dict[str, dict[str, Any]]:
         if self.detail is None:
             return {}
-        curves = self.detail.curves
-        return {k: {self.run_key: curves[k]} for k in self.chart_keys() if k in curves}
+        by_run = {**self.others, self.run_key: self.detail.curves}
+        runs = self.chart_runs()
+        return {
+            k: {r: by_run[r][k] for r in runs if k in by_run.get(r, {})}
+            for k in self.chart_keys()
+            if k in self.detail.curves
+        }
 
     def full_range(self) -> XRange | None:
-        return self.detail.x_bounds if self.detail else None
+        spans = [s for s in (self.detail and self.detail.x_bounds, self.others_range) if s]
+        return (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
 
     def redraw(self) -> None:
         self.draw_charts()
@@ -257,28 +314,31 @@ class RunScreen(ChartView, Workspace, StoreScreen):
         if self.detail is not None:
             keys = self.chart_keys()
             self.run_worker(
-                self.show_charts(keys, self.plotted()),
+                self.show_charts(keys, self.plotted(), self.curves_range),
                 exclusive=True,
                 group="charts",
                 description="drawing the charts",
                 exit_on_error=False,
             )
 
-    async def show_charts(self, keys: list[str], curves: dict[str, Any]) -> None:
+    async def show_charts(self, keys: list[str], curves: dict[str, Any], loaded: object) -> None:
         box = self.query_one("#charts", VerticalScroll)
         existing = {c.key: c for c in box.query(ChartCard)}
-        if list(existing) != keys:
+        # a draw cancelled by a newer one (exclusive workers) can leave cards half mounted
+        if list(existing) != keys or not all(c.query(MetricChart) for c in existing.values()):
             await box.remove_children()
             await box.mount_all([ChartCard(k) for k in keys])
             existing = {c.key: c for c in box.query(ChartCard)}
             self.show_legends(self.readings or {})
+            self.apply_grid()
         x_label = {"step": "step", "time": "time (s since epoch)"}.get(
             self.x_axis, self.x_axis.removeprefix("metric:")
         )
         for k in keys:
             existing[k].chart.draw(
                 curves.get(k, {}),
-                {},
+                self.names,
+                order=self.chart_runs(),
                 x_label=x_label,
                 log_y=self.log_y,
                 smoothing=SMOOTHING[self.smoothing],
@@ -286,6 +346,14 @@ class RunScreen(ChartView, Workspace, StoreScreen):
                 zoomed=self.x_range is not None,
                 cursor=self.cursor,
             )
+        self.drawn_range = loaded
+
+    def charts_changed(self) -> None:
+        """Other metrics charted: zoomed, their curves over the range are queried first."""
+        if self.x_range is not None:
+            self.requery()
+        else:
+            self.draw_charts()
 
     @on(Input.Changed, "#regex")
     def regex_changed(self, event: Input.Changed) -> None:
@@ -295,7 +363,7 @@ class RunScreen(ChartView, Workspace, StoreScreen):
         except re.error as e:
             self.notify(f"bad regex: {e}", severity="error")
             return
-        self.draw_charts()
+        self.charts_changed()
 
     def action_focus_regex(self) -> None:
         self.query_one("#regex", Input).focus()
@@ -308,7 +376,7 @@ class RunScreen(ChartView, Workspace, StoreScreen):
         self.charted = (
             [k for k in self.charted if k != key] if key in self.charted else [key, *self.charted]
         )
-        self.draw_charts()
+        self.charts_changed()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_toggle_metric()
@@ -316,28 +384,22 @@ class RunScreen(ChartView, Workspace, StoreScreen):
     def action_toggle_x(self) -> None:
         self.x_axis = "time" if self.x_axis == "step" else "step"
         self.x_range = self.cursor = None  # in units of the other axis
+        self.save_layout()
         self.loading_charts = True
         self.reload()  # buckets along the other axis: one new scan
 
-    def action_x_metric(self) -> None:
+    def action_x_metric(self, key: str | None = None) -> None:
         """Plot every chart against the metric under the cursor (e.g. epoch, tokens)."""
-        if self.detail is None or not self.detail.metrics:
-            return
-        key = self.detail.metrics[self.query_one("#metrics", DataTable).cursor_row]["key"]
+        if key is None:
+            if self.detail is None or not self.detail.metrics:
+                return
+            key = self.detail.metrics[self.query_one("#metrics", DataTable).cursor_row]["key"]
         self.x_axis = "step" if self.x_axis == f"metric:{key}" else f"metric:{key}"
-        self.notify(f"x axis: {self.x_axis.removeprefix('metric:')}")
+        self.notify(f"x axis: {safe(self.x_axis.removeprefix('metric:'))}", markup=False)
         self.x_range = self.cursor = None
+        self.save_layout()
         self.loading_charts = True
         self.reload()
-
-    def action_toggle_log(self) -> None:
-        self.log_y = not self.log_y
-        self.draw_charts()
-
-    def action_cycle_smoothing(self) -> None:
-        self.smoothing = (self.smoothing + 1) % len(SMOOTHING)
-        self.notify(f"smoothing {SMOOTHING[self.smoothing]}")
-        self.draw_charts()
 
     def action_system(self) -> None:
         from .context_screens import SystemScreen

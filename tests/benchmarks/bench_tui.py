@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -64,9 +65,9 @@ async def _until(pilot, cond) -> None:
 
 async def cursor_and_zoom(store: Path, run_key: str, repeat: int = 5) -> dict[str, float]:
     """Median ms from a key to redrawn charts on the run screen (two 1M-step charts): a
-    cursor move (cursor painted on every chart; legend read from the store), a zoom
-    (re-queried range drawn), and the baselines of the same run: redrawing the charts'
-    data, re-querying the full range."""
+    cursor move (cursor painted on every chart; legend read from the store), a zoom (the
+    curves in hand redrawn over the new range at once; the range re-queried and drawn), and
+    the baselines of the same run: redrawing the charts' data, re-querying the full range."""
     from statistics import median
 
     from flightlog.tui import FlightlogApp
@@ -92,19 +93,20 @@ async def cursor_and_zoom(store: Path, run_key: str, repeat: int = 5) -> dict[st
                 c.painted_cursor == screen.cursor for c in screen.query(MetricChart)
             )
 
-        async def timed(name: str, key: str, done=lambda: True) -> None:
-            """ms from pressing `key` (Pilot's press: its own cost is the f12 line; "" and
-            "action": the screen's method called directly) until every chart drew again and
+        async def timed(name: str, key: str | Callable[[], None], done=lambda: True) -> None:
+            """ms from pressing `key` (Pilot's press: its own cost is the f12 line, and it
+            returns only once the app is idle, store reads included) or calling it (the
+            screen's action, as a key binding does) until every chart drew again and
             `done()` holds."""
             n, before = draws(), screen.readings
             t = time.perf_counter()
-            if key == "action":
-                screen.action_cursor(-1)
+            if callable(key):
+                key()
             elif key:
                 await pilot.press(key)
             else:
                 screen.draw_charts()
-            redraws = key not in ("comma", "f12", "action")
+            redraws = key not in ("comma", "f12", cursor_back)
             await _until(pilot, lambda: done() and (draws() > n or not redraws))
             times.setdefault(name, []).append(time.perf_counter() - t)
             if name.startswith("cursor"):
@@ -113,17 +115,54 @@ async def cursor_and_zoom(store: Path, run_key: str, repeat: int = 5) -> dict[st
                     time.perf_counter() - t
                 )
 
+        def cursor_back() -> None:
+            screen.action_cursor(-1)
+
+        def zoom_in() -> None:
+            screen.action_zoom(0.5)
+
+        def zoomed() -> bool:
+            """Every chart drawn over the screen's new range (whichever curves)."""
+            return all(c.x_view == screen.x_range for c in screen.query(MetricChart))
+
+        def requeried() -> bool:
+            """The curves queried for the screen's range are on every chart."""
+            return screen.drawn_range == screen.x_range and all(
+                c.x_view == screen.view() for c in screen.query(MetricChart)
+            )
+
         for _ in range(repeat):
             await timed("a key that does nothing (Pilot's own cost, baseline)", "f12")
             await timed("redraw the unzoomed charts (baseline)", "")
             await timed("cursor move: line drawn", "comma", painted)
-            await timed("cursor move without Pilot: line drawn", "action", painted)
-            await timed("zoom in: range re-queried and drawn", "plus", lambda: screen.x_range)
+            await timed("cursor move without Pilot: line drawn", cursor_back, painted)
             await timed(
-                "reset: full range re-queried and drawn (baseline)",
-                "0",
-                lambda: screen.x_range is None,
+                "zoom in: first redraw (the curves in hand, new range)",
+                "plus",
+                lambda: screen.x_range and zoomed(),
             )
+            await _until(pilot, requeried)  # (the zoom's re-query lands before the next key)
+            for what in ("first redraw (the curves in hand, new range)", "range re-queried"):
+                await timed(
+                    "reset: full range re-queried and drawn (baseline)",
+                    "0",
+                    lambda: screen.x_range is None and requeried(),
+                )
+                first = what.startswith("first")
+                await timed(
+                    f"zoom in without Pilot: {what}",
+                    zoom_in,
+                    lambda f=first: screen.x_range and (zoomed() if f else requeried()),
+                )
+                await _until(pilot, requeried)
+            for zoom in ("zoom in: range re-queried and drawn", ""):
+                await timed(
+                    "reset: full range re-queried and drawn (baseline)",
+                    "0",
+                    lambda: screen.x_range is None and requeried(),
+                )
+                if zoom:
+                    await timed(zoom, "plus", lambda: screen.x_range and requeried())
     return {k: median(v) * 1000 for k, v in times.items()}
 
 
@@ -174,6 +213,9 @@ def report_charts(big: Path) -> None:
         "cursor move: line drawn": 50,
         "cursor move without Pilot: line drawn": 50,
         "zoom in: range re-queried and drawn": 200,
+        "zoom in: first redraw (the curves in hand, new range)": 200,
+        "zoom in without Pilot: first redraw (the curves in hand, new range)": 200,
+        "zoom in without Pilot: range re-queried": 200,
     }
     for what, ms in asyncio.run(cursor_and_zoom(big, "big/million")).items():
         target = f" (target {targets[what]} ms)" if what in targets else ""

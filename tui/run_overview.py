@@ -1,0 +1,77 @@
+"""What the run screen's overview and config panes say: from a RunDetail to markup and a tree.
+
+Every stored value is escaped on the way (a run name or a config value is never markup nor a
+terminal code)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual.markup import escape
+from textual.widgets import Tree
+
+from flightlog.store.text import fmt, fmt_value, safe
+
+from .data import STATE_ICON, RunDetail, plural
+
+
+def text(value: object) -> str:
+    """A stored value for the overview: control characters and markup escaped."""
+    return escape(fmt(value))
+
+
+def overview(d: RunDetail) -> str:
+    """The overview pane's markup: name, state, group, tags, start, git, command, errors."""
+    m = d.meta
+    r = {k: text(v) for k, v in d.row.items()}  # stored text: escaped, never markup
+    git = {k: text(v) for k, v in (m.get("git") or {}).items()}
+    lines = [
+        f"[b]{r['name']}[/b] ({r['id']}) · {r['project']} · "
+        f"{STATE_ICON.get(d.row['state'], '')} {r['state']}",
+        f"group {r['group'] or '-'} · job {r['job_type'] or '-'} · tags {r['tags'] or '-'}",
+        f"started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(d.row['created_at']))} "
+        f"on {r['host']} · {plural(d.row['steps'] or 0, 'step')}",
+    ]
+    if git:
+        lines.append(
+            f"git {git.get('commit', '')[:12]}"
+            f"{' [b yellow](dirty)[/]' if m['git'].get('dirty') else ''} "
+            f"{git.get('branch') or ''}"
+        )
+    lines.append("$ " + " ".join(text(a) for a in m.get("command") or []))
+    extra = {
+        k: v
+        for k, v in d.summary.items()
+        if not k.startswith("_") and k not in {s["key"] for s in d.metrics}
+    }
+    if extra:  # summary values set directly (run.summary[k] = v), not in the history
+        lines.append("summary " + ", ".join(f"{text(k)}={text(v)}" for k, v in extra.items()))
+    if d.row["error"]:
+        lines.append(f"[red]{text(d.row['error'].strip().splitlines()[-1])}[/]")
+    if r["warnings"]:
+        lines.append(f"[yellow]! {r['warnings']}[/]")
+    return "\n".join(lines)
+
+
+def fill_config_tree(tree: Tree[Any], config: dict[str, Any]) -> None:
+    """The config's dotted keys back into a tree, every node expanded."""
+    tree.clear()
+    nested: dict[str, Any] = {}
+    for key, value in config.items():  # dotted keys back into a tree
+        node = nested
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+
+    def add(parent: Any, d: dict[str, Any]) -> None:
+        for k, v in d.items():
+            if isinstance(v, dict):
+                add(parent.add(Text(safe(k)), expand=True), v)
+            else:
+                parent.add_leaf(Text(f"{safe(k)} = {fmt_value(v)}"))
+
+    add(tree.root, nested)
+    tree.root.expand()
