@@ -63,7 +63,7 @@ def create_app(
     limits = limits or ServerLimits()
     accounts = Accounts(root, db, pool=pool)
     store = open_store(root, limits, store_uri, Catalog(accounts.driver))  # checks --store
-    sessions = Sessions(root, accounts)
+    sessions = Sessions(accounts)
     reads = anyio.CapacityLimiter(limits.concurrent_reads)
     checks = anyio.CapacityLimiter(limits.concurrent_checks)
     app = FastAPI(
