@@ -1,0 +1,118 @@
+"""What replicas share besides segments, for real (two `flightlog server` processes on one
+PostgreSQL and one S3-compatible bucket): a browser session opened on one replica and ended
+on the other, a run synced through one replica listed by the other, and a blob uploaded in
+parts to a replica killed with -9 and finished on the other."""
+
+# ruff: noqa: F811 - the services' fixtures are imported, then named as parameters
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+
+import httpx
+
+from flightlog.sync.sessions import COOKIE
+from tests.scale_cluster import Cluster
+from tests.scale_services import S3Server, pg_url, postgres, s3_env, s3server  # noqa: F401
+from tests.servers import segment_file, tidy_table
+from tests.test_scale_replicas import client, cluster, pytestmark, wait_until  # noqa: F401
+
+MB = 1 << 20
+
+
+def test_a_session_opened_on_one_replica_is_valid_on_the_other_until_logout(cluster: Cluster):
+    key = cluster.user("alice")
+    a, b = cluster.replicas
+    login = httpx.post(f"{a.url}/api/v1/session", json={"key": key}, timeout=30)
+    assert login.status_code == 200, login.text
+    cookies = {COOKIE: login.cookies[COOKIE]}
+    me = httpx.get(f"{b.url}/api/v1/whoami", cookies=cookies, timeout=30)
+    assert me.status_code == 200 and me.json()["user"] == "alice", me.text
+    out = httpx.request("DELETE", f"{b.url}/api/v1/session", json={}, cookies=cookies, timeout=30)
+    assert out.status_code == 200, out.text
+    assert httpx.get(f"{a.url}/api/v1/whoami", cookies=cookies, timeout=30).status_code == 401
+
+
+def test_a_run_synced_through_one_replica_is_listed_by_the_other(cluster: Cluster, tmp_path):
+    key = cluster.user("alice")
+    a, b = cluster.replicas
+    auth = {"Authorization": f"Bearer {key}"}
+
+    def sync_through_a(run_id: str, rows: int) -> None:
+        with client(a.url, key) as c:
+            c.put_run("alice", "p", run_id, {"id": run_id, "name": run_id}, [])
+        seg = segment_file(tmp_path / run_id, tidy_table(rows), seq=1)
+        r = httpx.put(
+            f"{a.url}/api/v1/runs/alice/p/{run_id}/segments/history/{seg.name}",
+            content=seg.read_bytes(),
+            headers=auth,
+            timeout=120,
+        )
+        assert r.status_code == 201, r.text
+
+    def listed_by_b() -> dict[str, object]:
+        r = httpx.get(f"{b.url}/api/v1/runs/alice/p", headers=auth, timeout=60)
+        assert r.status_code == 200, r.text
+        return {run["id"]: run for run in r.json()["runs"]}
+
+    everything = httpx.get(f"{b.url}/api/v1/runs", headers=auth, timeout=60)
+    assert everything.json()["runs"] == []  # B has built its index before the runs exist
+    sync_through_a("r1", 30)
+    wait_until(lambda: "r1" in listed_by_b(), 60, "replica B lists the run synced through A")
+    sync_through_a("r2", 40)  # a change after B's index was built
+    wait_until(lambda: set(listed_by_b()) == {"r1", "r2"}, 60, "B lists the second run too")
+    with client(b.url, key) as c:
+        assert [r["id"] for r in c.runs("alice", "p")] == ["r1", "r2"]
+        assert len(c.history("alice", "p", "r2")) == 40
+
+
+def test_a_blob_cut_off_by_a_killed_replica_resumes_on_the_other(
+    cluster: Cluster, s3_env: S3Server
+):
+    key = cluster.user("alice")
+    a, b = cluster.replicas
+    auth = {"Authorization": f"Bearer {key}"}
+    content = os.urandom(3 * MB + 12345)
+    sha = hashlib.sha256(content).hexdigest()
+    url = f"/api/v1/blobs/alice/p/{sha}"
+
+    def part(replica_url: str, offset: int, length: int) -> httpx.Response:
+        return httpx.put(
+            f"{replica_url}{url}",
+            params={"size": len(content), "offset": offset},
+            content=content[offset : offset + length],
+            headers=auth,
+            timeout=120,
+        )
+
+    for offset in (0, MB):  # two whole parts through A
+        r = part(a.url, offset, MB)
+        assert r.status_code == 200 and r.json() == {"offset": offset + MB, "stored": False}
+    # the third part is half sent when A is killed with -9
+    body = content[2 * MB : 3 * MB]
+    with socket.create_connection(("127.0.0.1", a.port)) as s:
+        s.sendall(
+            f"PUT {url}?size={len(content)}&offset={2 * MB} HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body[: len(body) // 2]
+        )
+        uploads = a.root / "cache" / ".uploads"
+        wait_until(lambda: any(uploads.glob(".upload-*")), 60, "replica A is receiving part 3")
+        a.kill()
+    # B knows where the upload stands: the two whole parts A kept, not the cut one
+    lacking = httpx.post(
+        f"{b.url}/api/v1/blobs/alice/p/missing",
+        json={"blobs": [{"sha256": sha, "size": len(content)}]},
+        headers=auth,
+        timeout=60,
+    )
+    assert lacking.json() == {"missing": {sha: 2 * MB}}, lacking.text
+    r = part(b.url, 2 * MB, len(content) - 2 * MB)
+    assert r.status_code == 201 and r.json() == {"offset": len(content), "stored": True}, r.text
+    got = httpx.get(f"{b.url}{url}", headers=auth, timeout=60)
+    assert got.status_code == 200 and got.content == content
+    objects = s3_env.objects(cluster.store)
+    assert objects[f"flightlog/blobs/{sha[:2]}/{sha}"] == len(content)
+    parts_left = [k for k in objects if "/blob_parts/" in k and not k.endswith("/")]
+    assert parts_left == []  # the parts became the blob
