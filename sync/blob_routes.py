@@ -34,6 +34,7 @@ from flightlog.store.atomic import dumps
 
 from .blob_receive import BlobReceiver, blob_list, check_sha, parse_json
 from .bodies import body_to_file, read_body
+from .db.artifact_table import ArtifactTable
 from .db.blob_table import BlobTable
 from .db.drivers import Driver
 from .limits import ServerLimits
@@ -58,8 +59,8 @@ def router(
     """The routes, over the server's store and database; `user` is the key dependency, `access` the
     permission check and `ensure_project` the project creation of sync/server.py (shared, so
     the rules cannot drift apart): a project written to by a blob exists, as by a run."""
-    blobs = BlobReceiver(objects_of(store), BlobTable(driver), store.root)
-    registry = Registry(store.root)
+    objects, registry = backends(store, driver)
+    blobs = BlobReceiver(objects, BlobTable(driver), store.root)
     placing = anyio.CapacityLimiter(limits.concurrent_checks)
     r = APIRouter()
     User = Annotated[str, Depends(user)]
@@ -184,11 +185,15 @@ def router(
 _OCTETS = "application/octet-stream"
 
 
-def objects_of(store: ReceivingStore | SharedStore) -> ObjectStore:
-    """Where blob bytes go: the replicas' bucket, or the one server's root (same keys)."""
+def backends(
+    store: ReceivingStore | SharedStore, driver: Driver
+) -> tuple[ObjectStore, Registry | ArtifactTable]:
+    """Where blob bytes and artifact versions go: for replicas the shared bucket and
+    database, for one server its root (the same keys; artifacts as `flightlog artifact`
+    keeps them in a local store, which `flightlog artifact` on the server machine reads)."""
     if isinstance(store, SharedStore):
-        return store.objects
-    return ObjectStore.from_uri(str(store.root))
+        return store.objects, ArtifactTable(driver)
+    return ObjectStore.from_uri(str(store.root)), Registry(store.root)
 
 
 def _artifact_name(name: str) -> str:

@@ -116,3 +116,37 @@ def test_a_blob_cut_off_by_a_killed_replica_resumes_on_the_other(
     assert objects[f"flightlog/blobs/{sha[:2]}/{sha}"] == len(content)
     parts_left = [k for k in objects if "/blob_parts/" in k and not k.endswith("/")]
     assert parts_left == []  # the parts became the blob
+
+
+def test_an_artifact_committed_on_one_replica_resolves_on_the_other(cluster: Cluster):
+    key = cluster.user("alice")
+    a, b = cluster.replicas
+    auth = {"Authorization": f"Bearer {key}"}
+    weights = b"weights" * 1000
+    sha = hashlib.sha256(weights).hexdigest()
+    put = httpx.put(
+        f"{a.url}/api/v1/blobs/alice/p/{sha}",
+        params={"size": len(weights), "offset": 0},
+        content=weights,
+        headers=auth,
+        timeout=60,
+    )
+    assert put.status_code == 201, put.text
+    doc = {
+        "manifest": {"type": "model", "entries": {"w.bin": {"sha256": sha}}},
+        "aliases": ["best"],
+    }
+    made = httpx.put(f"{b.url}/api/v1/artifacts/alice/p/net", json=doc, headers=auth, timeout=60)
+    assert made.status_code == 201 and made.json()["version"] == 0, made.text
+    got = httpx.get(f"{a.url}/api/v1/artifacts/alice/p/net/best", headers=auth, timeout=60).json()
+    assert got["version"] == 0 and got["aliases"] == ["latest", "best"]
+    assert got["manifest"]["entries"] == {"w.bin": {"sha256": sha, "size": len(weights)}}
+    again = httpx.put(f"{a.url}/api/v1/artifacts/alice/p/net", json=doc, headers=auth, timeout=60)
+    assert again.status_code == 200 and again.json()["created"] is False  # same content
+    doc["manifest"]["entries"]["extra.txt"] = {"sha256": sha}
+    second = httpx.put(f"{a.url}/api/v1/artifacts/alice/p/net", json=doc, headers=auth, timeout=60)
+    assert second.json()["version"] == 1
+    latest = httpx.get(f"{b.url}/api/v1/artifacts/alice/p/net/latest", headers=auth, timeout=60)
+    assert latest.json()["version"] == 1 and latest.json()["aliases"] == ["latest", "best"]
+    v0 = httpx.get(f"{b.url}/api/v1/artifacts/alice/p/net/v0", headers=auth, timeout=60).json()
+    assert v0["aliases"] == []
