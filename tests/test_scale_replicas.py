@@ -95,6 +95,20 @@ def wait_until(cond: Callable[[], object], timeout: float, what: str) -> None:
     raise AssertionError(f"not within {timeout} s: {what}")
 
 
+def kill_with_half_a_body(replica: Replica, path: str, key: str, body: bytes) -> None:
+    """PUT `body` to `path` on the replica and kill it with -9 once it is receiving it, with
+    half of it sent: a crash in the middle of an upload."""
+    with socket.create_connection(("127.0.0.1", replica.port)) as s:
+        s.sendall(
+            f"PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[: len(body) // 2]
+        )
+        uploads = replica.root / "cache" / ".uploads"
+        wait_until(lambda: any(uploads.glob(".upload-*")), 60, "the replica is receiving it")
+        replica.kill()
+
+
 def train(rows: int, steps: int) -> str:
     r = python_script(TRAIN.format(rows=rows, steps=steps, pause=0.03), timeout=300)
     assert r.returncode == 0, r.stderr
@@ -268,19 +282,7 @@ def test_a_replica_killed_in_the_middle_of_an_upload_leaves_nothing_half_stored(
     seg = segment_file(tmp_path / "segs", tidy_table(20_000, keys=("loss", "acc")), seq=1)
     body = seg.read_bytes()
     path = f"/api/v1/runs/alice/p/r1/segments/history/{seg.name}"
-    with socket.create_connection(("127.0.0.1", a.port)) as s:
-        s.sendall(
-            f"PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n".encode()
-            + body[: len(body) // 2]
-        )
-        uploads = a.root / "cache" / ".uploads"
-        wait_until(
-            lambda: any(uploads.glob(".upload-*")),
-            60,
-            "replica A is receiving the body",
-        )
-        a.kill()  # kill -9 with half a segment received
+    kill_with_half_a_body(a, path, key, body)
     assert s3_env.objects(cluster.store) == {}
     with client(b.url, key) as c:
         assert c.segments("alice", "p", "r1")["history"] == set()

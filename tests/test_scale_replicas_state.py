@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 
 import httpx
 
@@ -16,7 +15,13 @@ from flightlog.sync.sessions import COOKIE
 from tests.scale_cluster import Cluster
 from tests.scale_services import S3Server, pg_url, postgres, s3_env, s3server  # noqa: F401
 from tests.servers import segment_file, tidy_table
-from tests.test_scale_replicas import client, cluster, pytestmark, wait_until  # noqa: F401
+from tests.test_scale_replicas import (  # noqa: F401 - the cluster fixture
+    client,
+    cluster,
+    kill_with_half_a_body,
+    pytestmark,
+    wait_until,
+)
 
 MB = 1 << 20
 
@@ -91,15 +96,7 @@ def test_a_blob_cut_off_by_a_killed_replica_resumes_on_the_other(
         assert r.status_code == 200 and r.json() == {"offset": offset + MB, "stored": False}
     # the third part is half sent when A is killed with -9
     body = content[2 * MB : 3 * MB]
-    with socket.create_connection(("127.0.0.1", a.port)) as s:
-        s.sendall(
-            f"PUT {url}?size={len(content)}&offset={2 * MB} HTTP/1.1\r\nHost: x\r\n"
-            f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-            + body[: len(body) // 2]
-        )
-        uploads = a.root / "cache" / ".uploads"
-        wait_until(lambda: any(uploads.glob(".upload-*")), 60, "replica A is receiving part 3")
-        a.kill()
+    kill_with_half_a_body(a, f"{url}?size={len(content)}&offset={2 * MB}", key, body)
     # B knows where the upload stands: the two whole parts A kept, not the cut one
     lacking = httpx.post(
         f"{b.url}/api/v1/blobs/alice/p/missing",
