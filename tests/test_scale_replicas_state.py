@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
 import httpx
 
 from flightlog.sync.sessions import COOKIE
 from tests.scale_cluster import Cluster
 from tests.scale_services import S3Server, pg_url, postgres, s3_env, s3server  # noqa: F401
-from tests.servers import segment_file, tidy_table
+from tests.servers import LiveServer, segment_file, tidy_table
 from tests.test_scale_replicas import (  # noqa: F401 - the cluster fixture
     client,
     cluster,
@@ -147,3 +148,51 @@ def test_an_artifact_committed_on_one_replica_resolves_on_the_other(cluster: Clu
     assert latest.json()["version"] == 1 and latest.json()["aliases"] == ["latest", "best"]
     v0 = httpx.get(f"{b.url}/api/v1/artifacts/alice/p/net/v0", headers=auth, timeout=60).json()
     assert v0["aliases"] == []
+
+
+def test_migrate_carries_a_servers_blobs_files_and_artifacts_to_the_replicas(
+    tmp_path: Path, pg_url: str, s3_env: S3Server
+):
+    from flightlog.cli import main
+
+    one = LiveServer(tmp_path / "one").start()
+    try:
+        key = one.user("alice")
+        auth = {"Authorization": f"Bearer {key}"}
+        log = b"epoch 1\nepoch 2\n"
+        sha = hashlib.sha256(log).hexdigest()
+        with client(one.url, key) as c:
+            c.put_run("alice", "p", "r1", {"id": "r1", "name": "old"}, [])
+        r = httpx.put(
+            f"{one.url}/api/v1/blobs/alice/p/{sha}",
+            params={"size": len(log), "offset": 0},
+            content=log,
+            headers=auth,
+            timeout=60,
+        )
+        assert r.status_code == 201, r.text
+        files = {"files": {"output.log": {"sha256": sha}}}
+        r = httpx.put(f"{one.url}/api/v1/runs/alice/p/r1/files", json=files, headers=auth)
+        assert r.status_code == 200, r.text
+        art = {"manifest": {"entries": {"log": {"sha256": sha}}}, "aliases": ["best"]}
+        r = httpx.put(f"{one.url}/api/v1/artifacts/alice/p/logs", json=art, headers=auth)
+        assert r.status_code == 201, r.text
+    finally:
+        one.stop()
+    bucket = s3_env.new_bucket()
+    args = ["server", "migrate", "--root", str(one.root), "--db", pg_url, "--store", bucket]
+    assert main(args) == 0
+    assert main(args) == 0  # again: nothing to do, nothing broken
+    cluster = Cluster(tmp_path / "cluster", pg_url, bucket)
+    try:
+        for replica in cluster.replicas:
+            got = httpx.get(
+                f"{replica.url}/api/v1/runs/alice/p/r1/files/output.log", headers=auth, timeout=60
+            )
+            assert got.status_code == 200 and got.content == log, got.text
+            art = httpx.get(
+                f"{replica.url}/api/v1/artifacts/alice/p/logs/best", headers=auth, timeout=60
+            ).json()
+            assert art["version"] == 0 and art["aliases"] == ["latest", "best"], art
+    finally:
+        cluster.close()

@@ -69,6 +69,21 @@ class ArtifactTable:
                 )
         return Version(where, name, n, body), created
 
+    def adopt(self, version: Version, aliases: list[str]) -> None:
+        """Keep a version as numbered elsewhere (`server migrate`); what is here wins."""
+        entity, project = _split(version.project)
+        key = [entity, project, version.name]
+        with self.driver.tx() as db:
+            db.execute(
+                "INSERT INTO artifact_versions VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [*key, version.version, version.digest, json.dumps(version.manifest)],
+            )
+            for alias in aliases:
+                db.execute(
+                    "INSERT INTO artifact_aliases VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    [*key, alias, version.version],
+                )
+
     def resolve(self, where: str, name: str, alias: str) -> Version:
         """`name:vN` or `name:alias`, or ArtifactNotFoundError."""
         entity, project = _split(where)
