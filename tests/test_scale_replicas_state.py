@@ -27,6 +27,20 @@ from tests.test_scale_replicas import (  # noqa: F401 - the cluster fixture
 MB = 1 << 20
 
 
+def put_blob(url: str, key: str, content: bytes) -> str:
+    """Upload a blob to project alice/p in one part; its sha256."""
+    sha = hashlib.sha256(content).hexdigest()
+    r = httpx.put(
+        f"{url}/api/v1/blobs/alice/p/{sha}",
+        params={"size": len(content), "offset": 0},
+        content=content,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    )
+    assert r.status_code == 201, r.text
+    return sha
+
+
 def test_a_session_opened_on_one_replica_is_valid_on_the_other_until_logout(cluster: Cluster):
     key = cluster.user("alice")
     a, b = cluster.replicas
@@ -121,15 +135,7 @@ def test_an_artifact_committed_on_one_replica_resolves_on_the_other(cluster: Clu
     a, b = cluster.replicas
     auth = {"Authorization": f"Bearer {key}"}
     weights = b"weights" * 1000
-    sha = hashlib.sha256(weights).hexdigest()
-    put = httpx.put(
-        f"{a.url}/api/v1/blobs/alice/p/{sha}",
-        params={"size": len(weights), "offset": 0},
-        content=weights,
-        headers=auth,
-        timeout=60,
-    )
-    assert put.status_code == 201, put.text
+    sha = put_blob(a.url, key, weights)
     doc = {
         "manifest": {"type": "model", "entries": {"w.bin": {"sha256": sha}}},
         "aliases": ["best"],
@@ -160,17 +166,9 @@ def test_migrate_carries_a_servers_blobs_files_and_artifacts_to_the_replicas(
         key = one.user("alice")
         auth = {"Authorization": f"Bearer {key}"}
         log = b"epoch 1\nepoch 2\n"
-        sha = hashlib.sha256(log).hexdigest()
         with client(one.url, key) as c:
             c.put_run("alice", "p", "r1", {"id": "r1", "name": "old"}, [])
-        r = httpx.put(
-            f"{one.url}/api/v1/blobs/alice/p/{sha}",
-            params={"size": len(log), "offset": 0},
-            content=log,
-            headers=auth,
-            timeout=60,
-        )
-        assert r.status_code == 201, r.text
+        sha = put_blob(one.url, key, log)
         files = {"files": {"output.log": {"sha256": sha}}}
         r = httpx.put(f"{one.url}/api/v1/runs/alice/p/r1/files", json=files, headers=auth)
         assert r.status_code == 200, r.text
