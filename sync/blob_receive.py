@@ -33,7 +33,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from flightlog.store.atomic import read_json
 from flightlog.store.blobs import BlobStore, check_sha256_name
+from flightlog.store.layout import iter_run_dirs
 
 from .db.blob_table import BlobTable
 from .objstore import ObjectStore
@@ -41,6 +43,8 @@ from .receive import project_dir_name
 from .refused import Refused
 
 _OFFSET_WIDTH = 16
+#: a run's file list as servers kept it in the run directory before the database did
+LEGACY_RUN_FILES = "blobs.json"
 
 
 def check_sha(sha256: str) -> str:
@@ -237,3 +241,24 @@ class BlobReceiver:
 
     def run_files(self, entity: str, project: str, run_id: str) -> dict[str, dict[str, Any]]:
         return self.table.run_files(entity, project, run_id)
+
+
+def adopt_local_files(root: Path, table: BlobTable) -> None:
+    """A server root written before the database held blob references and run files
+    (`blob_refs/@E/P/<aa>/<sha>`, `runs/@E/P/<run>/blobs.json`): recorded in the database,
+    then the reference tree renamed `blob_refs.adopted` so that restarts skip it. Idempotent,
+    so a crash halfway is finished by the next start. Uploads under way start again."""
+    refs = root / "blob_refs"
+    if not refs.is_dir():
+        return
+    blobs = BlobStore(root / "blobs")
+    for ref in refs.glob("@*/*/??/*"):
+        if blobs.has(ref.name):
+            size = blobs.path(ref.name).stat().st_size
+            table.add_ref(ref.parents[2].name[1:], ref.parents[1].name, ref.name, size)
+    for paths in iter_run_dirs(root):
+        entity, project, run_id = paths.address
+        files = (read_json(paths.dir / LEGACY_RUN_FILES) or {}).get("files")
+        if entity is not None and isinstance(files, dict):
+            table.put_run_files(entity, project, run_id, files)
+    refs.rename(root / "blob_refs.adopted")

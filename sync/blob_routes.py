@@ -32,7 +32,7 @@ from flightlog.artifacts.names import (
 from flightlog.artifacts.registry import Registry
 from flightlog.store.atomic import dumps
 
-from .blob_receive import BlobReceiver, blob_list, check_sha, parse_json
+from .blob_receive import BlobReceiver, adopt_local_files, blob_list, check_sha, parse_json
 from .bodies import body_to_file, read_body
 from .db.artifact_table import ArtifactTable
 from .db.blob_table import BlobTable
@@ -193,6 +193,7 @@ def backends(
     keeps them in a local store, which `flightlog artifact` on the server machine reads)."""
     if isinstance(store, SharedStore):
         return store.objects, ArtifactTable(driver)
+    adopt_local_files(store.root, BlobTable(driver))
     return ObjectStore.from_uri(str(store.root)), Registry(store.root)
 
 
