@@ -5,7 +5,7 @@ machine, the bucket of `--store` for replicas - and what is known about them in 
 (sync/db/blob_table.py), so every replica answers alike and the code is the same for both:
 
     blobs/<sha[:2]>/<sha256>                           the content, once for the whole server
-    blob_parts/@<entity>/<project>/<sha>/<offset>-<part sha256>   parts of an upload under way
+    blob_parts/<project hash>-<sha>-<offset>-<part sha256>   parts of an upload under way
     blob_refs, blob_parts, run_files (database)        which project holds which blob, the
                                                        whole parts of each upload, run files
 
@@ -92,8 +92,10 @@ class BlobReceiver:
 
     @staticmethod
     def _part_key(entity: str, project: str, sha: str, start: int, part_sha: str) -> str:
-        where = project_dir_name(entity, project)
-        return f"blob_parts/{where}/{sha}/{start:0{_OFFSET_WIDTH}d}-{part_sha}"
+        """One flat prefix: S3 clients (pyarrow's too) leave a directory marker object in
+        place of every emptied "directory", so a tree per upload would leave one per blob."""
+        where = hashlib.sha256(project_dir_name(entity, project).encode()).hexdigest()[:16]
+        return f"blob_parts/{where}-{sha}-{start:0{_OFFSET_WIDTH}d}-{part_sha}"
 
     def holds(self, entity: str, project: str, sha: str) -> bool:
         """The project holds this blob (uploaded through it)."""

@@ -11,7 +11,7 @@ bucket as one table):
 
     PREFIX/segments/stream=history/entity=E/project=P/run_id=R/<writer>-<seq>-<sha256>.parquet
     PREFIX/blobs/<sha[:2]>/<sha256>
-    PREFIX/blob_parts/@<entity>/<project>/<sha256>/<offset>-<part sha256>   uploads under way
+    PREFIX/blob_parts/<project hash>-<sha256>-<offset>-<part sha256>   uploads under way
 
 The invariants, as litestream states its own:
 1. A key's content never changes: the sha256 is in the key, and a key that exists is never
