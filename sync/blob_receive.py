@@ -78,6 +78,16 @@ def blob_list(value: Any, limit: int) -> dict[str, int]:
     return out
 
 
+def _end(parts: list[tuple[int, int]]) -> int:
+    """The end of the last of these (start, size) parts that follow on from 0."""
+    end = 0
+    for start, size in parts:
+        if start != end:
+            break
+        end = start + size
+    return end
+
+
 class BlobReceiver:
     """Blob uploads, project references and run file lists of one server (or replica set).
     `cache` is a local directory: temp files, and blobs fetched from a remote store to be
@@ -117,20 +127,14 @@ class BlobReceiver:
 
     def offset(self, entity: str, project: str, sha: str) -> int:
         """Bytes of an upload under way the server keeps: the end of its last whole part."""
-        end = 0
-        for start, size, _ in self.table.parts(entity, project, sha):
-            if start != end:
-                break
-            end = start + size
-        return end
+        return _end([(start, size) for start, size, _ in self.table.parts(entity, project, sha)])
 
     def missing(self, entity: str, project: str, wanted: dict[str, int]) -> dict[str, int]:
         """The blobs the project lacks -> the offset their upload resumes at."""
-        return {
-            sha: self.offset(entity, project, sha)
-            for sha in wanted
-            if not self.holds(entity, project, sha)
-        }
+        held = self.table.held(entity, project, list(wanted))
+        lacking = [sha for sha in wanted if sha not in held]
+        parts = self.table.parts_among(entity, project, lacking)
+        return {sha: _end(parts.get(sha, [])) for sha in lacking}
 
     def put_part(
         self, entity: str, project: str, sha: str, size: int, offset: int, tmp: Path, digest: str

@@ -12,6 +12,9 @@ from typing import Any
 
 from .drivers import Driver
 
+#: digests per `IN (...)` list (SQLite allows 32,766 parameters, PostgreSQL 65,535)
+IN_BATCH = 500
+
 
 class BlobTable:
     def __init__(self, driver: Driver) -> None:
@@ -26,6 +29,33 @@ class BlobTable:
                 [entity, project, sha],
             ).fetchone()
         return int(row[0]) if row else None
+
+    def held(self, entity: str, project: str, shas: list[str]) -> set[str]:
+        """Which of `shas` the project holds."""
+        return {str(r[0]) for r in self._among("sha256 FROM blob_refs", entity, project, shas)}
+
+    def parts_among(
+        self, entity: str, project: str, shas: list[str]
+    ) -> dict[str, list[tuple[int, int]]]:
+        """sha256 -> (start, size) of the stored parts of each of these uploads, by start."""
+        out: dict[str, list[tuple[int, int]]] = {}
+        rows = self._among("sha256, start, size FROM blob_parts", entity, project, shas)
+        for sha, start, size in sorted(rows, key=lambda r: (r[0], int(r[1]))):
+            out.setdefault(str(sha), []).append((int(start), int(size)))
+        return out
+
+    def _among(self, what: str, entity: str, project: str, shas: list[str]) -> list[Any]:
+        """`SELECT what WHERE` the project's rows of these digests: a query per IN_BATCH."""
+        out: list[Any] = []
+        for i in range(0, len(shas), IN_BATCH):
+            batch = shas[i : i + IN_BATCH]
+            marks = ", ".join("?" * len(batch))
+            with self.driver.tx() as db:
+                out += db.execute(
+                    f"SELECT {what} WHERE entity = ? AND project = ? AND sha256 IN ({marks})",
+                    [entity, project, *batch],
+                ).fetchall()
+        return out
 
     def add_ref(self, entity: str, project: str, sha: str, size: int) -> None:
         with self.driver.tx() as db:
