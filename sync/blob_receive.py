@@ -1,16 +1,21 @@
 """The server's blobs: each content stored once, readable only through a project that holds it.
 
-    <root>/blobs/<sha[:2]>/<sha256>                      the content, once for the whole server
-    <root>/blob_refs/<entity>.<project>/<sha[:2]>/<sha>  the project holds that blob
-    <root>/blob_parts/<entity>.<project>/<sha>/<offset>  parts of an upload under way
-    <root>/runs/<entity>.<project>/<run>/blobs.json      a run's files: name -> sha256, size
+The bytes live in an object store (sync/objstore.py) - the server root itself for one
+machine, the bucket of `--store` for replicas - and what is known about them in the database
+(sync/db/blob_table.py), so every replica answers alike and the code is the same for both:
 
-An upload comes in parts at increasing offsets; each part is a file of its own, renamed into
-`blob_parts/` only when it has arrived whole (and fsynced), so after a crash of either side
-the upload resumes at the end of the last whole part. When the parts reach the declared size
-they are streamed into the blob store through sha256 (`BlobStore.put_chunks(expect=...)`):
-content that is not what its name says is refused and its parts dropped, so a blob is placed
-only when its digest and size are right.
+    blobs/<sha[:2]>/<sha256>                           the content, once for the whole server
+    blob_parts/<project hash>-<sha>-<offset>-<part sha256>   parts of an upload under way
+    blob_refs, blob_parts, run_files (database)        which project holds which blob, the
+                                                       whole parts of each upload, run files
+
+An upload comes in parts at increasing offsets; each part is checked (sha256 of the body),
+stored as an object of its own, and only then recorded, so after a crash of either side - or
+of the replica that took the first parts - the upload resumes at the end of the last whole
+part, on any replica. When the parts reach the declared size they are streamed through
+sha256 into a local temp file: content that is not what its name says is refused and its
+parts dropped, so a blob is placed (and its reference recorded) only when its digest and
+size are right.
 
 A project gains a blob only by uploading its bytes, even when the server already holds that
 content for another project: knowing a digest is not proof of having the data, and a
@@ -22,21 +27,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
+import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from flightlog.store.atomic import atomic_write_bytes, dumps, fsync_dir, read_json
-from flightlog.store.blobs import CHUNK, BlobStore, check_sha256_name
-from flightlog.store.layout import RunPaths
+from flightlog.store.atomic import read_json
+from flightlog.store.blobs import BlobStore, check_sha256_name
+from flightlog.store.layout import iter_run_dirs
 
+from .db.blob_table import BlobTable
+from .objstore import ObjectStore
 from .receive import project_dir_name
 from .refused import Refused
 
-RUN_FILES = "blobs.json"
 _OFFSET_WIDTH = 16
+#: a run's file list as servers kept it in the run directory before the database did
+LEGACY_RUN_FILES = "blobs.json"
 
 
 def check_sha(sha256: str) -> str:
@@ -70,63 +78,69 @@ def blob_list(value: Any, limit: int) -> dict[str, int]:
     return out
 
 
-class BlobReceiver:
-    """Blob uploads, project references and run file lists of one server root."""
+def _end(parts: list[tuple[int, int]]) -> int:
+    """The end of the last of these (start, size) parts that follow on from 0."""
+    end = 0
+    for start, size in parts:
+        if start != end:
+            break
+        end = start + size
+    return end
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.blobs = BlobStore(root / "blobs")
+
+class BlobReceiver:
+    """Blob uploads, project references and run file lists of one server (or replica set).
+    `cache` is a local directory: temp files, and blobs fetched from a remote store to be
+    served (content-addressed, so never stale)."""
+
+    def __init__(self, objects: ObjectStore, table: BlobTable, cache: Path) -> None:
+        self.objects = objects
+        self.table = table
+        self.cache = BlobStore(cache / "blobs")
+        self.temp = cache / ".uploads"
         self._assemble = threading.Lock()
 
-    def _ref(self, entity: str, project: str, sha: str) -> Path:
-        return self.root / "blob_refs" / project_dir_name(entity, project) / sha[:2] / sha
-
-    def _parts(self, entity: str, project: str, sha: str) -> Path:
-        return self.root / "blob_parts" / project_dir_name(entity, project) / sha
+    @staticmethod
+    def _part_key(entity: str, project: str, sha: str, start: int, part_sha: str) -> str:
+        """One flat prefix: S3 clients (pyarrow's too) leave a directory marker object in
+        place of every emptied "directory", so a tree per upload would leave one per blob."""
+        where = hashlib.sha256(project_dir_name(entity, project).encode()).hexdigest()[:16]
+        return f"blob_parts/{where}-{sha}-{start:0{_OFFSET_WIDTH}d}-{part_sha}"
 
     def holds(self, entity: str, project: str, sha: str) -> bool:
-        """The project holds this blob (uploaded through it), and the server has it."""
-        return self._ref(entity, project, sha).exists() and self.blobs.has(sha)
+        """The project holds this blob (uploaded through it)."""
+        return self.table.ref_size(entity, project, sha) is not None
 
     def path(self, entity: str, project: str, sha: str) -> Path:
-        """Where a blob the project holds lives, or 404 (the same answer whether the blob
-        exists elsewhere or not: a reader learns nothing about other projects)."""
+        """A local file with the content of a blob the project holds, or 404 (the same answer
+        whether the blob exists elsewhere or not: a reader learns nothing about other
+        projects). From a remote store it is fetched once into the cache, sha256 checked."""
         if not self.holds(entity, project, check_sha(sha)):
             raise Refused(f"no blob {sha} in project {entity}/{project}", "blob_not_found", 404)
-        return self.blobs.path(sha)
+        key = ObjectStore.blob_key(sha)
+        local = self.objects.local_path(key)
+        if local is not None:
+            return local
+        if not self.cache.has(sha):
+            self.objects.get(key, self.cache.path(sha), sha)
+        return self.cache.path(sha)
 
     def offset(self, entity: str, project: str, sha: str) -> int:
         """Bytes of an upload under way the server keeps: the end of its last whole part."""
-        end = 0
-        for start, size in self._part_list(self._parts(entity, project, sha)):
-            if start != end:
-                break
-            end = start + size
-        return end
-
-    def _part_list(self, directory: Path) -> list[tuple[int, int]]:
-        out = []
-        try:
-            for p in directory.iterdir():
-                if p.name.isdigit():
-                    out.append((int(p.name), p.stat().st_size))
-        except FileNotFoundError:
-            return []
-        return sorted(out)
+        return _end([(start, size) for start, size, _ in self.table.parts(entity, project, sha)])
 
     def missing(self, entity: str, project: str, wanted: dict[str, int]) -> dict[str, int]:
         """The blobs the project lacks -> the offset their upload resumes at."""
-        return {
-            sha: self.offset(entity, project, sha)
-            for sha in wanted
-            if not self.holds(entity, project, sha)
-        }
+        held = self.table.held(entity, project, list(wanted))
+        lacking = [sha for sha in wanted if sha not in held]
+        parts = self.table.parts_among(entity, project, lacking)
+        return {sha: _end(parts.get(sha, [])) for sha in lacking}
 
     def put_part(
-        self, entity: str, project: str, sha: str, size: int, offset: int, tmp: Path
+        self, entity: str, project: str, sha: str, size: int, offset: int, tmp: Path, digest: str
     ) -> dict[str, Any]:
-        """Keep an uploaded part (a complete, fsynced temp file); place the blob when the
-        parts reach `size`. Returns {"offset": bytes kept, "stored": placed now}."""
+        """Keep an uploaded part (a complete temp file whose sha256 is `digest`); place the
+        blob when the parts reach `size`. Returns {"offset": bytes kept, "stored": placed now}."""
         if self.holds(entity, project, sha):
             return {"offset": size, "stored": False}
         length = tmp.stat().st_size
@@ -134,7 +148,6 @@ class BlobReceiver:
             raise Refused(
                 f"part at {offset} of {length} bytes goes past the blob's size {size}", "invalid"
             )
-        parts = self._parts(entity, project, sha)
         have = self.offset(entity, project, sha)
         if offset > have:
             raise Refused(
@@ -144,61 +157,69 @@ class BlobReceiver:
                 409,
             )
         if offset == have and (length or size == 0):
-            parts.mkdir(parents=True, exist_ok=True)
-            tmp.replace(parts / f"{offset:0{_OFFSET_WIDTH}d}")
-            fsync_dir(parts)
-            have = offset + length
+            key = self._part_key(entity, project, sha, offset, digest)
+            self.objects.put(key, tmp, digest)
+            if not self.table.add_part(entity, project, sha, offset, length, digest):
+                self.objects.delete(key)  # another replica kept a part here first
+            have = self.offset(entity, project, sha)
         if have < size:
             return {"offset": have, "stored": False}
-        return {"offset": size, "stored": self._place(entity, project, sha, size, parts)}
+        return {"offset": size, "stored": self._place(entity, project, sha, size)}
 
-    def _place(self, entity: str, project: str, sha: str, size: int, parts: Path) -> bool:
+    def _place(self, entity: str, project: str, sha: str, size: int) -> bool:
         with self._assemble:
             if self.holds(entity, project, sha):
                 return False
-            stored = self.blobs.has(sha)
-            if not stored:
-                try:
-                    blob = self.blobs.put_chunks(self._read(parts, size), expect=sha)
-                except ValueError as e:
-                    shutil.rmtree(parts, ignore_errors=True)
-                    raise Refused(f"{e}: the upload was dropped", "hash_mismatch") from None
-                if blob.size != size:  # the digest matched, so only a lying size gets here
-                    raise Refused(f"blob {sha} has {blob.size} bytes, not {size}", "invalid")
-            else:
-                self._check(parts, sha, size)
-            ref = self._ref(entity, project, sha)
-            ref.parent.mkdir(parents=True, exist_ok=True)
-            ref.touch()
-            fsync_dir(ref.parent)
-            shutil.rmtree(parts, ignore_errors=True)
-            return not stored
+            key = ObjectStore.blob_key(sha)
+            self.temp.mkdir(parents=True, exist_ok=True)
+            tmp = self.temp / f".blob-{secrets.token_hex(8)}.tmp"
+            try:
+                got, length = self._assemble_to(entity, project, sha, size, tmp)
+                if got != sha:
+                    self._drop_parts(entity, project, sha)
+                    raise Refused(
+                        f"content has sha256 {got}, not the {sha} it was sent as: the upload "
+                        "was dropped",
+                        "hash_mismatch",
+                    )
+                if length != size:  # the digest matched, so only a lying size gets here
+                    raise Refused(f"blob {sha} has {length} bytes, not {size}", "invalid")
+                stored = self.objects.put(key, tmp, sha)
+            finally:
+                tmp.unlink(missing_ok=True)
+            self.table.add_ref(entity, project, sha, size)
+            self._drop_parts(entity, project, sha)
+            return stored
 
-    def _check(self, parts: Path, sha: str, size: int) -> None:
-        """Bytes sent for content the server has already: hashed, then dropped."""
+    def _assemble_to(
+        self, entity: str, project: str, sha: str, size: int, tmp: Path
+    ) -> tuple[str, int]:
+        """The whole parts, in order, into `tmp`: (their sha256, their length)."""
         h = hashlib.sha256()
-        for chunk in self._read(parts, size):
-            h.update(chunk)
-        if h.hexdigest() != sha:
-            shutil.rmtree(parts, ignore_errors=True)
-            raise Refused(
-                f"content has sha256 {h.hexdigest()}, not the {sha} it was sent as: the upload "
-                "was dropped",
-                "hash_mismatch",
-            )
+        length = 0
+        with open(tmp, "wb") as out:
+            for chunk in self._read(entity, project, sha, size):
+                h.update(chunk)
+                out.write(chunk)
+                length += len(chunk)
+        return h.hexdigest(), length
 
-    def _read(self, parts: Path, size: int) -> Iterator[bytes]:
+    def _read(self, entity: str, project: str, sha: str, size: int) -> Iterator[bytes]:
         end = 0
-        for start, length in self._part_list(parts):
+        for start, length, part_sha in self.table.parts(entity, project, sha):
             if start != end or end >= size:
                 break
-            with open(parts / f"{start:0{_OFFSET_WIDTH}d}", "rb") as f:
-                while chunk := f.read(CHUNK):
-                    yield chunk
+            yield from self.objects.chunks(self._part_key(entity, project, sha, start, part_sha))
             end = start + length
 
+    def _drop_parts(self, entity: str, project: str, sha: str) -> None:
+        parts = self.table.parts(entity, project, sha)
+        self.table.drop_parts(entity, project, sha)
+        for start, _, part_sha in parts:
+            self.objects.delete(self._part_key(entity, project, sha, start, part_sha))
+
     # -- a run's files -----------------------------------------------------------------------
-    def put_run_files(self, entity: str, project: str, paths: RunPaths, files: Any) -> int:
+    def put_run_files(self, entity: str, project: str, run_id: str, files: Any) -> int:
         """Record a run's files, `{name: {"sha256": ...}}`; each blob must be held by the
         project already (uploaded through it)."""
         if not isinstance(files, dict):
@@ -208,18 +229,42 @@ class BlobReceiver:
             sha = entry.get("sha256") if isinstance(entry, dict) else None
             if not name or name.startswith("/") or ".." in name.split("/") or len(name) > 1024:
                 raise Refused(f"invalid file name {name[:100]!r}", "invalid_name")
-            if not isinstance(sha, str) or not self.holds(entity, project, check_sha(sha)):
+            size = (
+                self.table.ref_size(entity, project, check_sha(sha))
+                if isinstance(sha, str)
+                else None
+            )
+            if size is None:
                 raise Refused(
                     f"file {name[:100]!r}: its blob is not in project {entity}/{project}: "
                     "upload it first",
                     "blob_not_found",
                     409,
                 )
-            doc[name] = {"sha256": sha, "size": self.blobs.path(sha).stat().st_size}
-        atomic_write_bytes(paths.dir / RUN_FILES, dumps({"files": doc}))
+            doc[name] = {"sha256": sha, "size": size}
+        self.table.put_run_files(entity, project, run_id, doc)
         return len(doc)
 
-    def run_files(self, paths: RunPaths) -> dict[str, dict[str, Any]]:
-        doc = read_json(paths.dir / RUN_FILES) or {}
-        files = doc.get("files")
-        return files if isinstance(files, dict) else {}
+    def run_files(self, entity: str, project: str, run_id: str) -> dict[str, dict[str, Any]]:
+        return self.table.run_files(entity, project, run_id)
+
+
+def adopt_local_files(root: Path, table: BlobTable) -> None:
+    """A server root written before the database held blob references and run files
+    (`blob_refs/@E/P/<aa>/<sha>`, `runs/@E/P/<run>/blobs.json`): recorded in the database,
+    then the reference tree renamed `blob_refs.adopted` so that restarts skip it. Idempotent,
+    so a crash halfway is finished by the next start. Uploads under way start again."""
+    refs = root / "blob_refs"
+    if not refs.is_dir():
+        return
+    blobs = BlobStore(root / "blobs")
+    for ref in refs.glob("@*/*/??/*"):
+        if blobs.has(ref.name):
+            size = blobs.path(ref.name).stat().st_size
+            table.add_ref(ref.parents[2].name[1:], ref.parents[1].name, ref.name, size)
+    for paths in iter_run_dirs(root):
+        entity, project, run_id = paths.address
+        files = (read_json(paths.dir / LEGACY_RUN_FILES) or {}).get("files")
+        if entity is not None and isinstance(files, dict):
+            table.put_run_files(entity, project, run_id, files)
+    refs.rename(root / "blob_refs.adopted")

@@ -32,11 +32,16 @@ from flightlog.artifacts.names import (
 from flightlog.artifacts.registry import Registry
 from flightlog.store.atomic import dumps
 
-from .blob_receive import BlobReceiver, blob_list, check_sha, parse_json
+from .blob_receive import BlobReceiver, adopt_local_files, blob_list, check_sha, parse_json
 from .bodies import body_to_file, read_body
+from .db.artifact_table import ArtifactTable
+from .db.blob_table import BlobTable
+from .db.drivers import Driver
 from .limits import ServerLimits
+from .objstore import ObjectStore
 from .receive import ReceivingStore, project_dir_name
 from .refused import Refused
+from .shared_store import SharedStore
 
 API = "/api/v1"
 #: blobs in one "which do you lack" question
@@ -44,17 +49,18 @@ MISSING_BATCH = 10_000
 
 
 def router(
-    store: ReceivingStore,
+    store: ReceivingStore | SharedStore,
+    driver: Driver,
     limits: ServerLimits,
     user: Callable[..., str],
     access: Callable[..., Any],
     ensure_project: Callable[[str, str], None],
 ) -> APIRouter:
-    """The routes, over the server's store; `user` is the key dependency, `access` the
+    """The routes, over the server's store and database; `user` is the key dependency, `access` the
     permission check and `ensure_project` the project creation of sync/server.py (shared, so
     the rules cannot drift apart): a project written to by a blob exists, as by a run."""
-    blobs = BlobReceiver(store.root)
-    registry = Registry(store.root)
+    objects, registry = backends(store, driver)
+    blobs = BlobReceiver(objects, BlobTable(driver), store.root)
     placing = anyio.CapacityLimiter(limits.concurrent_checks)
     r = APIRouter()
     User = Annotated[str, Depends(user)]
@@ -79,10 +85,10 @@ def router(
         check_sha(sha256)
         if size < 0 or not 0 <= offset <= size:
             raise Refused(f"size {size} and offset {offset}: need 0 <= offset <= size", "invalid")
-        tmp, _ = await body_to_file(request, store.uploads, limits)
+        tmp, digest = await body_to_file(request, store.uploads, limits)
         try:
             done = await anyio.to_thread.run_sync(
-                blobs.put_part, entity, project, sha256, size, offset, tmp, limiter=placing
+                blobs.put_part, entity, project, sha256, size, offset, tmp, digest, limiter=placing
             )
         finally:
             tmp.unlink(missing_ok=True)
@@ -101,10 +107,10 @@ def router(
     ) -> Response:
         """Body `{"files": {name: {"sha256": ...}}}`: the run's files, uploaded as blobs."""
         access(who, entity, project, run_id, write=True)
-        paths = store.require_run(entity, project, run_id)
+        store.require_run(entity, project, run_id)
         doc = parse_json(await read_body(request, limits.max_meta, limits), "body")
         n = await anyio.to_thread.run_sync(
-            blobs.put_run_files, entity, project, paths, doc.get("files")
+            blobs.put_run_files, entity, project, run_id, doc.get("files")
         )
         return _json({"files": n})
 
@@ -112,14 +118,16 @@ def router(
     def list_files(entity: str, project: str, run_id: str, who: User) -> Response:
         """`{"files": [{"name", "size", "sha256"}, ...]}`: console log, diff, saved files."""
         access(who, entity, project, run_id, write=False)
-        files = blobs.run_files(store.require_run(entity, project, run_id))
+        store.require_run(entity, project, run_id)
+        files = blobs.run_files(entity, project, run_id)
         return _json({"files": [{"name": n, **e} for n, e in sorted(files.items())]})
 
     @r.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/files/{{name:path}}")
     def get_file(entity: str, project: str, run_id: str, name: str, who: User) -> FileResponse:
         """One file's content (text types as UTF-8 text, the rest as bytes)."""
         access(who, entity, project, run_id, write=False)
-        entry = blobs.run_files(store.require_run(entity, project, run_id)).get(name)
+        store.require_run(entity, project, run_id)
+        entry = blobs.run_files(entity, project, run_id).get(name)
         if not isinstance(entry, dict):
             raise Refused(f"run {run_id} has no file {name[:100]!r}", "file_not_found", 404)
         kind = mimetypes.guess_type(name)[0] or _OCTETS
@@ -177,6 +185,18 @@ def router(
 _OCTETS = "application/octet-stream"
 
 
+def backends(
+    store: ReceivingStore | SharedStore, driver: Driver
+) -> tuple[ObjectStore, Registry | ArtifactTable]:
+    """Where blob bytes and artifact versions go: for replicas the shared bucket and
+    database, for one server its root (the same keys; artifacts as `flightlog artifact`
+    keeps them in a local store, which `flightlog artifact` on the server machine reads)."""
+    if isinstance(store, SharedStore):
+        return store.objects, ArtifactTable(driver)
+    adopt_local_files(store.root, BlobTable(driver))
+    return ObjectStore.from_uri(str(store.root)), Registry(store.root)
+
+
 def _artifact_name(name: str) -> str:
     try:
         return check_artifact_name(name)
@@ -199,14 +219,15 @@ def _manifest(blobs: BlobReceiver, entity: str, project: str, m: Any) -> dict[st
             entries[path] = {"ref": e["ref"][:4096]}
             continue
         sha = check_sha(str(e.get("sha256") if isinstance(e, dict) else None))
-        if not blobs.holds(entity, project, sha):
+        size = blobs.table.ref_size(entity, project, sha)
+        if size is None:
             raise Refused(
                 f"entry {path[:100]!r}: blob {sha} is not in project {entity}/{project}: upload "
                 "it first",
                 "blob_not_found",
                 409,
             )
-        entries[path] = {"sha256": sha, "size": blobs.blobs.path(sha).stat().st_size}
+        entries[path] = {"sha256": sha, "size": size}
     logged_by = m.get("logged_by") if isinstance(m.get("logged_by"), dict) else None
     return {
         "name": str(m.get("name") or "")[:128],

@@ -1,5 +1,8 @@
 """`flightlog server migrate`: a one-machine server (SQLite accounts, segments under --root)
 into a shared one (PostgreSQL, an object store), while the old server keeps serving or not.
+Blobs (run files, media, artifact contents) go with their project references, run file lists,
+artifact versions (numbers and aliases kept) and browser sessions; uploads under way are
+not carried over (clients resume them from 0).
 
 Resumable by construction: every step is idempotent and skips what the target has. Accounts
 rows are inserted with ON CONFLICT DO NOTHING (key hashes as they are: every key keeps
@@ -17,16 +20,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flightlog.artifacts.registry import Registry
 from flightlog.store.layout import RunPaths, iter_run_dirs
 from flightlog.store.segments import list_segments, sha256_file
 
 from .accounts import Accounts
+from .db.artifact_table import ArtifactTable
 from .db.catalog import STREAMS, Catalog, SegmentRow
 from .objstore import ObjectStore
 
 log = logging.getLogger("flightlog.server")
 #: the accounts tables, in an order that never names a row before it exists
 ACCOUNT_TABLES = ("entities", "members", "keys", "projects")
+#: what the database knows of blobs, copied after their bytes (a row names stored content)
+BLOB_TABLES = ("blob_refs", "run_files", "sessions")
 
 
 @dataclass
@@ -47,10 +54,12 @@ class _Segment:
     path: Path
 
 
-def copy_accounts(source: Accounts, target: Accounts) -> int:
-    """Every accounts row the target lacks; returns how many were inserted."""
+def copy_accounts(
+    source: Accounts, target: Accounts, tables: tuple[str, ...] = ACCOUNT_TABLES
+) -> int:
+    """Every row of `tables` the target lacks; returns how many were inserted."""
     n = 0
-    for table in ACCOUNT_TABLES:
+    for table in tables:
         with source.driver.tx() as db:
             rows = db.execute(f"SELECT * FROM {table}").fetchall()
         if not rows:
@@ -87,7 +96,8 @@ def migrate(
 ) -> Migration:
     """Copy accounts, runs and segments from the server root `root` into `target`'s database
     and `objects`. `on_plan(segments, bytes)` once, then `on_segment(bytes)` per segment."""
-    copy_accounts(Accounts(root), target)
+    source = Accounts(root)
+    copy_accounts(source, target)
     catalog = Catalog(target.driver)
     report = Migration()
     todo: list[_Segment] = []
@@ -105,7 +115,34 @@ def migrate(
     for s in todo:
         _copy(s, catalog, objects, report)
         on_segment(s.row.size)
+    _copy_blobs(root, objects, report)
+    copy_accounts(source, target, BLOB_TABLES)
+    _copy_artifacts(root, ArtifactTable(target.driver))
     return report
+
+
+def _copy_artifacts(root: Path, table: ArtifactTable) -> None:
+    """The server's artifact versions and aliases (`root/artifacts/@E/P/NAME`), numbers kept."""
+    registry = Registry(root)
+    for name_dir in sorted((root / "artifacts").glob("@*/*/*")):
+        where = str(name_dir.parent.relative_to(root / "artifacts"))
+        aliases = registry.aliases(where, name_dir.name)
+        for v in registry.versions(where, name_dir.name):
+            table.adopt(v, aliases.get(v.version, []))
+
+
+def _copy_blobs(root: Path, objects: ObjectStore, report: Migration) -> None:
+    """The server's blobs (`root/blobs/<aa>/<sha256>`) into the object store, each checked."""
+    for path in sorted((root / "blobs").glob("??/*")):
+        sha = path.name
+        if len(sha) != 64 or not path.is_file():
+            continue  # a temp file of a write cut short
+        if sha256_file(path) != sha:
+            log.warning("not copied: %s does not match the sha256 in its name", path)
+            report.damaged.append(str(path))
+            continue
+        if objects.put(ObjectStore.blob_key(sha), path, sha):
+            report.bytes += path.stat().st_size
 
 
 def _copy(s: _Segment, catalog: Catalog, objects: ObjectStore, report: Migration) -> None:

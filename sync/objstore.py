@@ -11,6 +11,7 @@ bucket as one table):
 
     PREFIX/segments/stream=history/entity=E/project=P/run_id=R/<writer>-<seq>-<sha256>.parquet
     PREFIX/blobs/<sha[:2]>/<sha256>
+    PREFIX/blob_parts/<project hash>-<sha256>-<offset>-<part sha256>   uploads under way
 
 The invariants, as litestream states its own:
 1. A key's content never changes: the sha256 is in the key, and a key that exists is never
@@ -28,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -124,9 +126,8 @@ class ObjectStore:
 
     def sha256(self, key: str) -> str:
         h = hashlib.sha256()
-        with self.fs.open_input_stream(self._path(key)) as f:
-            while chunk := f.read(CHUNK):
-                h.update(chunk)
+        for chunk in self.chunks(key):
+            h.update(chunk)
         return h.hexdigest()
 
     def get(self, key: str, dest: Path, sha256: str) -> Path:
@@ -146,6 +147,23 @@ class ObjectStore:
             tmp.unlink(missing_ok=True)
             raise
         return dest
+
+    def chunks(self, key: str) -> Iterator[bytes]:
+        """An object's content, streamed."""
+        with self.fs.open_input_stream(self._path(key)) as f:
+            while chunk := f.read(CHUNK):
+                yield chunk
+
+    def local_path(self, key: str) -> Path | None:
+        """The file holding `key` when the store is a local directory (served as it is)."""
+        return Path(self._path(key)) if self.local else None
+
+    def delete(self, key: str) -> None:
+        """Remove an object that is no longer needed (upload parts); absent is fine."""
+        try:
+            self.fs.delete_file(self._path(key))
+        except FileNotFoundError:
+            pass
 
     def check(self) -> None:
         """Raise unless the store answers and its bucket (or directory) exists."""

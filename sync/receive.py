@@ -249,6 +249,10 @@ class ReceivingStore:
     def fetch_segments(self, entity: str, project: str, run_id: str) -> None:
         """Nothing to fetch: every stored segment is on this disk."""
 
+    def changed_runs(self) -> list[str]:
+        """Runs changed by other servers: none, this one writes every run (`on_change`)."""
+        return []
+
     def run_ids(self, entity: str, project: str) -> list[str]:
         return [p.dir.name for p in iter_run_dirs(self.root, project_dir_name(entity, project))]
 

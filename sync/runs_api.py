@@ -63,7 +63,7 @@ def runs_router(
 ) -> APIRouter:
     """The listing routes; `user` is the bearer-key dependency, `access(who, entity, project,
     write=False)` the permission check (both from `server.create_app`)."""
-    index = ServerIndex(store.root)
+    index = ServerIndex(store.root, store.changed_runs)
     store.on_change = index.touch
     router = APIRouter(prefix=API)
     reads = anyio.CapacityLimiter(limits.concurrent_reads)

@@ -63,7 +63,7 @@ def create_app(
     limits = limits or ServerLimits()
     accounts = Accounts(root, db, pool=pool)
     store = open_store(root, limits, store_uri, Catalog(accounts.driver))  # checks --store
-    sessions = Sessions(root, accounts)
+    sessions = Sessions(accounts)
     reads = anyio.CapacityLimiter(limits.concurrent_reads)
     checks = anyio.CapacityLimiter(limits.concurrent_checks)
     app = FastAPI(
@@ -286,7 +286,9 @@ def create_app(
         table = await limited(reads, r.chart, wanted, buckets, _bounded("x", x), x_range)
         return _json({"buckets": table.drop_columns(["run_key"]).to_pylist(), "skipped": r.skipped})
 
-    app.include_router(blob_routes.router(store, limits, user, access, accounts.ensure_project))
+    app.include_router(
+        blob_routes.router(store, accounts.driver, limits, user, access, accounts.ensure_project)
+    )
     app.include_router(web_router(sessions))
     app.add_middleware(AccessLog)
     return app

@@ -6,7 +6,9 @@ receiving store reports each run whose metadata or segments it stored (`touch`),
 next read re-describes just those. A listing therefore costs the same on a server of
 100,000 runs as on one of 100: no directory walk per request. Runs indexed as running are
 re-checked against their heartbeats at most once a second (they crash silently). Files put
-under runs/ by hand are seen after a restart.
+under runs/ by hand are seen after a restart. A replica (shared_store.py) also asks the
+shared catalog, at most every CHANGES_CHECK seconds, which runs any replica changed since it
+last looked, so a run synced through replica A is listed by replica B.
 
 Reads run concurrently through their own cursors (`catalog.select_runs`); catch-up holds
 the lock, and DuckDB keeps readers consistent while it writes.
@@ -23,13 +25,19 @@ from flightlog.store.index import Index
 
 #: seconds between re-checks of the heartbeats of runs indexed as running
 STATE_CHECK = 1.0
+#: seconds between looks at the shared catalog for runs other replicas changed
+CHANGES_CHECK = 0.25
 #: listing answers kept (by request) until the index changes
 ANSWERS = 256
 
 
 class ServerIndex:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, changes: Callable[[], list[str]] = list) -> None:
+        """`changes()` names the runs other replicas changed (from the shared catalog,
+        shared_store.py), brought into `root`; it is asked at most every CHANGES_CHECK s."""
         self.root = root
+        self._changes = changes
+        self._changes_checked = float("-inf")
         self._idx: Index | None = None
         self._lock = threading.Lock()
         self._dirty: set[str] = set()
@@ -42,10 +50,14 @@ class ServerIndex:
         """A run changed on disk: the next read re-describes it."""
         with self._lock:
             self._dirty.add(run_key)
+            self._changes_checked = float("-inf")  # read-your-writes: look at once
 
     def current(self) -> Index:
         """The index, caught up with every change reported so far."""
         with self._lock:
+            if time.monotonic() - self._changes_checked > CHANGES_CHECK:
+                self._dirty.update(self._changes())
+                self._changes_checked = time.monotonic()
             if self._idx is None:
                 self._idx = Index(self.root, keep_files=True)
                 self._dirty.clear()

@@ -3,8 +3,10 @@
 The browser never holds the key after the login form: the server answers a session id (32
 random bytes) in a `Secure` (over https), `HttpOnly`, `SameSite=Strict` cookie, so page
 scripts cannot read it and other sites cannot send it. Like keys, sessions are stored as
-the sha256 of their id only (`sessions.sqlite`, mode 0600, next to the accounts file): a
-leaked file opens no session. Each session also keeps the hash of the key it was opened
+the sha256 of their id only, in the accounts database (the `sessions` table: SQLite's
+`accounts.sqlite`, mode 0600, or the PostgreSQL database every replica shares, so a session
+opened through one replica is valid on all and a logout ends it on all): a leaked table
+opens no session. Each session also keeps the hash of the key it was opened
 with, and is valid only while that key is: `flightlog server key revoke` ends the user's
 browser sessions too. A session ends at logout or SESSION_SECONDS after login, whichever
 comes first.
@@ -17,21 +19,14 @@ a browser that ignores SameSite (no CSRF token needed).
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .accounts import Accounts, hash_key
 
-SESSIONS_FILE = "sessions.sqlite"
 COOKIE = "flightlog_session"
 SESSION_SECONDS = 12 * 3600.0
 #: methods a session cookie authenticates: reads only (see the module docstring)
@@ -43,31 +38,12 @@ def _hash(session_id: str) -> str:
 
 
 class Sessions:
-    """The browser sessions of one server root; one SQLite connection per thread."""
+    """The browser sessions of a server, in its accounts database (the `sessions` table)."""
 
-    def __init__(
-        self, root: Path | str, accounts: Accounts, lifetime: float = SESSION_SECONDS
-    ) -> None:
-        self.path = Path(root) / SESSIONS_FILE
+    def __init__(self, accounts: Accounts, lifetime: float = SESSION_SECONDS) -> None:
         self.accounts = accounts
+        self.driver = accounts.driver
         self.lifetime = lifetime
-        self._local = threading.local()
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-        self.path.chmod(0o600)
-        with self._db() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS sessions (hash TEXT PRIMARY KEY, user TEXT NOT NULL, "
-                "key_hash TEXT NOT NULL, expires REAL NOT NULL)"
-            )
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = sqlite3.connect(self.path, timeout=30.0)
-        with db:
-            yield db
 
     def open(self, key: str) -> tuple[str, str] | None:
         """(user, new session id) for a valid key, or None; expired sessions are dropped."""
@@ -76,7 +52,7 @@ class Sessions:
             return None
         session_id = secrets.token_urlsafe(32)
         now = time.time()
-        with self._db() as db:
+        with self.driver.tx() as db:
             db.execute("DELETE FROM sessions WHERE expires < ?", [now])
             db.execute(
                 "INSERT INTO sessions VALUES (?, ?, ?, ?)",
@@ -86,9 +62,9 @@ class Sessions:
 
     def user_for(self, session_id: str) -> str | None:
         """The user of a live session whose key is still valid, else None."""
-        with self._db() as db:
+        with self.driver.tx() as db:
             row = db.execute(
-                "SELECT user, key_hash FROM sessions WHERE hash = ? AND expires >= ?",
+                'SELECT "user", key_hash FROM sessions WHERE hash = ? AND expires >= ?',
                 [_hash(session_id), time.time()],
             ).fetchone()
         if row is None or self.accounts.user_for_key_hash(row[1]) != row[0]:
@@ -96,7 +72,7 @@ class Sessions:
         return str(row[0])
 
     def close(self, session_id: str) -> None:
-        with self._db() as db:
+        with self.driver.tx() as db:
             db.execute("DELETE FROM sessions WHERE hash = ?", [_hash(session_id)])
 
     # -- HTTP ------------------------------------------------------------------------------

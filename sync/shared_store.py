@@ -18,11 +18,12 @@ write the same key (identical bytes) and one catalog row wins; the other answers
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flightlog.store.atomic import atomic_write_bytes
-from flightlog.store.layout import RunPaths, SegmentName
+from flightlog.store.layout import RunPaths, SegmentName, run_key
 
 from .db.catalog import STREAMS, Catalog, SegmentRow
 from .limits import ServerLimits
@@ -32,6 +33,8 @@ from .refused import Refused
 from .segment_check import check_segment_file
 
 CACHE = "cache"
+#: seconds each look for changed runs reaches back past the newest change seen
+CLOCK_SLACK = 10.0
 
 
 class SharedStore:
@@ -44,6 +47,10 @@ class SharedStore:
         self.limits = limits
         self.objects = objects
         self.catalog = catalog
+        #: called with a run's key after this replica stored its metadata or a segment
+        self.on_change: Callable[[str], None] = lambda run_key: None
+        self._seen: dict[tuple[str, str, str], float] = {}  # run -> `updated` brought in
+        self._seen_until = 0.0
 
     def paths(self, entity: str, project: str, run_id: str) -> RunPaths:
         return self.cache.paths(entity, project, run_id)
@@ -65,7 +72,9 @@ class SharedStore:
         self.cache.put_run(entity, project, run_id, meta, writers)
         paths = self.paths(entity, project, run_id)
         states = {w["writer"]: paths.writer_state(w["writer"]).read_text() for w in writers}
-        return self.catalog.put_run(entity, project, run_id, paths.meta.read_text(), states)
+        new = self.catalog.put_run(entity, project, run_id, paths.meta.read_text(), states)
+        self.on_change(run_key(project, run_id, entity))
+        return new
 
     def segments(self, entity: str, project: str, run_id: str) -> dict[str, list[str]] | None:
         if self.catalog.run(entity, project, run_id) is None:
@@ -98,6 +107,7 @@ class SharedStore:
                 directory = paths.stream(stream)
                 directory.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, directory / row.name)  # this replica's cache
+                self.on_change(run_key(project, run_id, entity))
                 return True
         if known == seg.sha256:
             return False
@@ -135,6 +145,27 @@ class SharedStore:
             if not dest.exists():
                 key = ObjectStore.segment_key(entity, project, run_id, row.stream, row.name)
                 self.objects.get(key, dest, row.sha256)
+
+    def changed_runs(self) -> list[str]:
+        """Keys of the runs the catalog says changed since the last call - through any
+        replica - each brought into the cache (run.json, writer states, segments) for the
+        listing index to describe. Timestamps come from several machines and transactions
+        commit out of order, so every call looks CLOCK_SLACK seconds further back and skips
+        the runs whose `updated` it has already brought in."""
+        since = self._seen_until - CLOCK_SLACK
+        out = []
+        for entity, project, run_id, updated in self.catalog.changed_since(since):
+            run = (entity, project, run_id)
+            if self._seen.get(run) == updated:
+                continue
+            self.readable(entity, project, run_id)
+            self.fetch_segments(entity, project, run_id)
+            self._seen[run] = updated
+            self._seen_until = max(self._seen_until, updated)
+            out.append(run_key(project, run_id, entity))
+        horizon = self._seen_until - CLOCK_SLACK
+        self._seen = {r: t for r, t in self._seen.items() if t > horizon}
+        return out
 
     def check(self) -> None:
         """Raise unless the object store answers."""

@@ -253,3 +253,26 @@ def test_artifact_get_refuses_a_manifest_that_would_write_outside_the_download(
     assert "manifest of alice/p/net:v0 is refused" in capsys.readouterr().err
     assert not (tmp_path.parent / "escaped.txt").exists()
     assert not (laptop / "artifacts").exists()
+
+
+def test_a_server_root_from_before_the_database_held_blob_references_keeps_its_files(
+    server: LiveServer,
+):
+    """References and run file lists kept as files (blob_refs/, blobs.json) by an older
+    server are adopted into the database at start: the run's files are still served."""
+    key = server.user("alice")
+    with _client(server, key) as c:
+        c.put_run("alice", "p", "r1", {"id": "r1", "name": "old"}, [])
+    server.stop()
+    log = b"epoch 1\n"
+    blob = BlobStore(server.root / "blobs").put_bytes(log)
+    ref = server.root / "blob_refs" / "@alice" / "p" / blob.sha256[:2] / blob.sha256
+    ref.parent.mkdir(parents=True)
+    ref.touch()
+    files = {"files": {"output.log": {"sha256": blob.sha256, "size": len(log)}}}
+    (server.root / "runs" / "@alice" / "p" / "r1" / "blobs.json").write_text(json.dumps(files))
+    server.start()
+    url = f"{server.url}/api/v1/runs/alice/p/r1/files/output.log"
+    got = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    assert got.status_code == 200 and got.content == log, got.text
+    assert not (server.root / "blob_refs").exists()  # adopted once, not at every start

@@ -70,6 +70,22 @@ def local_segments(store: Path, run_id: str) -> list[str]:
     return sorted(p.name for s in ("history", "system") for p in (d / s).glob("*.parquet"))
 
 
+def segment_objects(s3: S3Server, uri: str) -> dict[str, int]:
+    """The bucket's segment objects (blobs and upload parts left out)."""
+    return {k: n for k, n in s3.objects(uri).items() if k.startswith("flightlog/segments/")}
+
+
+def files_of(url: str, key: str, run_id: str) -> list[tuple[str, bytes]]:
+    """(name, content) of each of a run's files, as one replica serves them."""
+    auth = {"Authorization": f"Bearer {key}"}
+    base = f"{url}/api/v1/runs/alice/p/{run_id}/files"
+    listed = httpx.get(base, headers=auth, timeout=60).json()["files"]
+    return [
+        (f["name"], httpx.get(f"{base}/{f['name']}", headers=auth, timeout=60).content)
+        for f in listed
+    ]
+
+
 def wait_until(cond: Callable[[], object], timeout: float, what: str) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -77,6 +93,20 @@ def wait_until(cond: Callable[[], object], timeout: float, what: str) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def kill_with_half_a_body(replica: Replica, path: str, key: str, body: bytes) -> None:
+    """PUT `body` to `path` on the replica and kill it with -9 once it is receiving it, with
+    half of it sent: a crash in the middle of an upload."""
+    with socket.create_connection(("127.0.0.1", replica.port)) as s:
+        s.sendall(
+            f"PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[: len(body) // 2]
+        )
+        uploads = replica.root / "cache" / ".uploads"
+        wait_until(lambda: any(uploads.glob(".upload-*")), 60, "the replica is receiving it")
+        replica.kill()
 
 
 def train(rows: int, steps: int) -> str:
@@ -107,13 +137,17 @@ def test_a_run_synced_through_two_replicas_reads_the_same_from_either(
     # a second sync finds everything there: the catalog answers for every replica
     rc, out = with_env(cluster.env(key), "sync", "--all")
     assert rc == 0 and "synced" in out
+    # the run's files (uploaded as blobs to one replica, listed through the other) are
+    # served alike by either replica
+    files = [files_of(r.url, key, run_id) for r in cluster.replicas]
+    assert files[0] == files[1] and files[0], files
     # one object per segment, under Hive-style, content-addressed keys
-    objects = s3_env.objects(cluster.store)
+    objects = segment_objects(s3_env, cluster.store)
     assert len(objects) == len(segments)
     assert all(SEGMENT_KEY.match(k) for k in objects), list(objects)[:3]
     assert sorted(k.rsplit("/", 1)[1] for k in objects) == segments
     # permissions are the database's, whichever replica answers
-    with client(cluster.proxy.url, bob) as c, pytest.raises(Exception, match="may not read"):
+    with client(cluster.proxy.url, bob) as c, pytest.raises(Exception, match="no project alice/p"):
         c.history("alice", "p", run_id)
 
     # what a load balancer and Prometheus ask
@@ -202,7 +236,7 @@ def test_a_replica_killed_mid_sync_loses_nothing(
         rows = c.history("alice", "p", run_id, keys=["i"])
     assert [r["i"] for r in rows] == list(range(12_000)), log[-2000:]
     assert sorted(s.name for s in catalog.segments("alice", "p", run_id)) == segments
-    assert sorted(k.rsplit("/", 1)[1] for k in s3_env.objects(cluster.store)) == segments
+    assert sorted(k.rsplit("/", 1)[1] for k in segment_objects(s3_env, cluster.store)) == segments
     print(f"replica killed after {killed_at}/{len(segments)} segments")
 
 
@@ -248,19 +282,7 @@ def test_a_replica_killed_in_the_middle_of_an_upload_leaves_nothing_half_stored(
     seg = segment_file(tmp_path / "segs", tidy_table(20_000, keys=("loss", "acc")), seq=1)
     body = seg.read_bytes()
     path = f"/api/v1/runs/alice/p/r1/segments/history/{seg.name}"
-    with socket.create_connection(("127.0.0.1", a.port)) as s:
-        s.sendall(
-            f"PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n".encode()
-            + body[: len(body) // 2]
-        )
-        uploads = a.root / "cache" / ".uploads"
-        wait_until(
-            lambda: any(uploads.glob(".upload-*")),
-            60,
-            "replica A is receiving the body",
-        )
-        a.kill()  # kill -9 with half a segment received
+    kill_with_half_a_body(a, path, key, body)
     assert s3_env.objects(cluster.store) == {}
     with client(b.url, key) as c:
         assert c.segments("alice", "p", "r1")["history"] == set()

@@ -85,15 +85,15 @@ def test_sessions_expire_and_the_file_holds_no_session_id_or_key(tmp_path: Path)
     accounts = Accounts(tmp_path)
     accounts.add_user("alice")
     key = accounts.create_key("alice")
-    sessions = Sessions(tmp_path, accounts, lifetime=0.5)
+    sessions = Sessions(accounts, lifetime=0.5)
     opened = sessions.open(key)
     assert opened is not None
     user, session_id = opened
     assert user == "alice" and sessions.user_for(session_id) == "alice"
     assert sessions.open("flk_wrong") is None
-    raw = b"".join(p.read_bytes() for p in tmp_path.glob("sessions.sqlite*"))
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("accounts.sqlite*"))
     assert session_id.encode() not in raw and key.encode() not in raw
-    assert (tmp_path / "sessions.sqlite").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "accounts.sqlite").stat().st_mode & 0o777 == 0o600
     end = time.monotonic() + 60
     while sessions.user_for(session_id) is not None and time.monotonic() < end:
         time.sleep(0.1)

@@ -92,6 +92,17 @@ class Catalog:
                 ).fetchall()
             ]
 
+    def changed_since(self, since: float) -> list[tuple[str, str, str, float]]:
+        """(entity, project, run_id, updated) of the runs whose metadata or segments were
+        stored after `since` (by any replica), oldest first."""
+        with self.driver.tx() as db:
+            rows = db.execute(
+                "SELECT entity, project, run_id, updated FROM runs WHERE updated > ? "
+                "ORDER BY updated",
+                [since],
+            ).fetchall()
+        return [(r[0], r[1], r[2], float(r[3])) for r in rows]
+
     def segments(self, entity: str, project: str, run_id: str) -> list[SegmentRow]:
         with self.driver.tx() as db:
             rows = db.execute(
@@ -131,6 +142,11 @@ class Catalog:
                     time.time(),
                 ],
             ).rowcount
+            if n == 1:  # the run changed: listings on every replica catch up (changed_since)
+                db.execute(
+                    "UPDATE runs SET updated = ? WHERE entity = ? AND project = ? AND run_id = ?",
+                    [time.time(), entity, project, run_id],
+                )
         if n == 1:
             return None
         return self.segment(entity, project, run_id, seg.stream, seg.writer, seg.seq)

@@ -1,6 +1,6 @@
 """The database schema as a small versioned set of SQL migrations, applied in order on start.
 
-Why not Alembic: it brings SQLAlchemy and a migration environment for six tables whose SQL is
+Why not Alembic: it brings SQLAlchemy and a migration environment for a dozen tables whose SQL is
 the same in both dialects; a reviewer (or a DBA) reads every statement below as it runs. Each
 migration runs in one transaction and is recorded in `flightlog_schema`; on PostgreSQL an
 advisory lock makes replicas that start together apply it once, on SQLite BEGIN IMMEDIATE does.
@@ -42,6 +42,31 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "sha256 TEXT NOT NULL, size BIGINT NOT NULL, stored DOUBLE PRECISION, "
             "PRIMARY KEY (entity, project, run_id, stream, writer, seq))",
             'CREATE INDEX keys_user ON keys ("user")',
+        ),
+    ),
+    (
+        3,
+        "shared by replicas: blob references, blob upload parts, run files, artifact "
+        "versions and aliases, browser sessions; runs by update time",
+        (
+            "CREATE TABLE blob_refs (entity TEXT NOT NULL, project TEXT NOT NULL, sha256 TEXT "
+            "NOT NULL, size BIGINT NOT NULL, created DOUBLE PRECISION, "
+            "PRIMARY KEY (entity, project, sha256))",
+            "CREATE TABLE blob_parts (entity TEXT NOT NULL, project TEXT NOT NULL, sha256 TEXT "
+            "NOT NULL, start BIGINT NOT NULL, size BIGINT NOT NULL, part_sha256 TEXT NOT NULL, "
+            "PRIMARY KEY (entity, project, sha256, start))",
+            "CREATE TABLE run_files (entity TEXT NOT NULL, project TEXT NOT NULL, run_id TEXT "
+            "NOT NULL, files TEXT NOT NULL, PRIMARY KEY (entity, project, run_id))",
+            "CREATE TABLE artifact_versions (entity TEXT NOT NULL, project TEXT NOT NULL, "
+            "name TEXT NOT NULL, version BIGINT NOT NULL, digest TEXT NOT NULL, manifest TEXT "
+            "NOT NULL, PRIMARY KEY (entity, project, name, version), "
+            "UNIQUE (entity, project, name, digest))",
+            "CREATE TABLE artifact_aliases (entity TEXT NOT NULL, project TEXT NOT NULL, "
+            "name TEXT NOT NULL, alias TEXT NOT NULL, version BIGINT NOT NULL, "
+            "PRIMARY KEY (entity, project, name, alias))",
+            'CREATE TABLE sessions (hash TEXT PRIMARY KEY, "user" TEXT NOT NULL, '
+            "key_hash TEXT NOT NULL, expires DOUBLE PRECISION NOT NULL)",
+            "CREATE INDEX runs_updated ON runs (updated)",
         ),
     ),
 )
