@@ -21,12 +21,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .atomic import atomic_write_json, read_json
+from .blobs import sha256_file
 from .index import INDEX_FILE, Index, scan_files
 from .journal import JournalSnapshot, parse_journal_name
 from .layout import RunPaths, SegmentName, iter_run_dirs, parse_segment_name
 from .liveness import CRASHED, RUNNING, writer_state
 from .schema import validate_history_table
-from .sealing import sha256_file
 from .segments import read_ipc_segment
 from .takeover import (
     STALE_SECONDS_ENV,
@@ -59,7 +59,7 @@ class Problem:
 
 
 def _check_sealed(path: Path, sha: str) -> str | None:
-    if sha256_file(path) != sha:
+    if sha256_file(path)[0] != sha:
         return "content does not match the sha256 in its name (truncated or overwritten)"
     try:
         validate_history_table(pq.read_table(path))

@@ -35,14 +35,6 @@ _PARQUET_OPTIONS = dict(
 )
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class IncrementalSeal:
     """A sealed segment being written batch by batch into a temp file (`.<stem>.*.tmp`, which
     `doctor` moves aside if the process dies first; the IPC segment stays the truth)."""

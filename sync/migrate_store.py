@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flightlog.artifacts.registry import Registry
+from flightlog.store.blobs import sha256_file
 from flightlog.store.layout import RunPaths, iter_run_dirs
-from flightlog.store.segments import list_segments, sha256_file
+from flightlog.store.segments import list_segments
 
 from .accounts import Accounts
 from .db.artifact_table import ArtifactTable
@@ -137,7 +138,7 @@ def _copy_blobs(root: Path, objects: ObjectStore, report: Migration) -> None:
         sha = path.name
         if len(sha) != 64 or not path.is_file():
             continue  # a temp file of a write cut short
-        if sha256_file(path) != sha:
+        if sha256_file(path)[0] != sha:
             log.warning("not copied: %s does not match the sha256 in its name", path)
             report.damaged.append(str(path))
             continue
@@ -155,7 +156,7 @@ def _copy(s: _Segment, catalog: Catalog, objects: ObjectStore, report: Migration
         log.warning("not copied: %s; the target holds %s for that segment", s.path, known)
         report.damaged.append(str(s.path))
         return
-    if sha256_file(s.path) != row.sha256:
+    if sha256_file(s.path)[0] != row.sha256:
         log.warning("not copied: %s does not match the sha256 in its name", s.path)
         report.damaged.append(str(s.path))
         return

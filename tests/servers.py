@@ -249,7 +249,7 @@ def segment_file(directory: Path, tables, writer: str = "w1", seq: int = 1, **kw
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from flightlog.store.sealing import sha256_file
+    from flightlog.store.blobs import sha256_file
 
     tables = [tables] if isinstance(tables, pa.Table) else tables
     directory.mkdir(parents=True, exist_ok=True)
@@ -261,6 +261,6 @@ def segment_file(directory: Path, tables, writer: str = "w1", seq: int = 1, **kw
         writer_.write_table(t)
     assert writer_ is not None
     writer_.close()
-    path = directory / f"{writer}-{seq:06d}-{sha256_file(tmp)}.parquet"
+    path = directory / f"{writer}-{seq:06d}-{sha256_file(tmp)[0]}.parquet"
     tmp.rename(path)
     return path

@@ -153,7 +153,7 @@ def stored_segments(root: Path) -> Counter[str]:
     """Segment stems (writer-seq) per run on the server, counted: each must be 1."""
     return Counter(
         f"{p.parent.parent.name}/{p.name.rsplit('-', 1)[0]}"
-        for p in (root / "runs").glob("lab.*/*/*/*.parquet")
+        for p in (root / "runs").glob("@lab/*/*/*/*.parquet")
     )
 
 

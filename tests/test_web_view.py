@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 import flightlog
-from flightlog.store.layout import RunPaths
+from flightlog.store.layout import RunPaths, iter_run_dirs
 from flightlog.sync.client import ServerClient
 from flightlog.sync.credentials import Credentials
 from flightlog.sync.uploader import load_local, sync_run
@@ -61,8 +61,8 @@ def make_runs(store: Path, server: LiveServer, key: str) -> dict[str, str]:
         run.finish()
         ids[name] = run.id
     with ServerClient(Credentials(server.url, key, "file"), retries=0) as c:
-        for run_dir in (store / "runs" / "vision").iterdir():
-            assert sync_run(c, load_local(RunPaths(run_dir)), "alice").complete
+        for paths in iter_run_dirs(store, "vision"):  # not .numbers/ (run numbering)
+            assert sync_run(c, load_local(paths), "alice").complete
     return ids
 
 
