@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,6 +17,7 @@ from flightlog.tui.media_pane import MediaPane
 from flightlog.tui.media_screen import MediaScreen
 from flightlog.tui.run_screen import RunScreen
 
+from .terminal import tui_in_tmux
 from .test_tui import settle
 
 
@@ -188,41 +186,14 @@ def test_snapshot_media_pane(snap_compare, store: Path) -> None:
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_images_in_a_real_terminal_with_tmux_use_half_blocks(store: Path) -> None:
     make_run(store)
-    session = f"flightlog-media-{os.getpid()}"
-    cmd = f"{sys.executable} -m flightlog.cli tui {store}"
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmd], check=True
-    )
-
-    def screen() -> str:
-        return subprocess.run(
-            ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
-        ).stdout
-
-    def wait_for(found, what: str, timeout: float = 60) -> str:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            out = screen()
-            if found(out):
-                return out
-            time.sleep(0.2)
-        raise AssertionError(f"{what} never appeared:\n{screen()}")
-
-    def keys(*typed: str) -> None:
-        for k in typed:
-            subprocess.run(["tmux", "send-keys", "-t", session, k], check=True)
-            time.sleep(0.7)
-
-    try:
-        wait_for(lambda out: "media-run" in out, "the run")
+    with tui_in_tmux(store, size=(100, 30)) as term:
+        term.wait_for("media-run")
         time.sleep(1.0)
-        keys("Enter")
-        wait_for(lambda out: "loss" in out, "the run screen")
-        keys("i")
-        wait_for(lambda out: "samples  image ×3" in out, "the media keys")
-        keys("Down", "Down")
-        out = wait_for(lambda out: "▀" in out or "▄" in out, "an image in half blocks")
+        term.keys("Enter", pause=0.7)
+        term.wait_for("loss")
+        term.keys("i", pause=0.7)
+        term.wait_for("samples  image ×3")
+        term.keys("Down", "Down", pause=0.7)
+        out = term.wait_for(lambda out: "▀" in out or "▄" in out)  # an image in half blocks
         assert "samples · step 2 (3 of 3)" in out
-        keys("q", "q", "q")
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        term.keys("q", "q", "q", pause=0.7)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +15,7 @@ from flightlog.tui.run_screen import RunScreen
 from flightlog.tui.runs_table import RunsTable
 
 from .conftest import spawn
+from .terminal import tui_in_tmux
 
 SIZE = (120, 36)
 
@@ -521,57 +519,18 @@ def test_snapshot_compare_screen(snap_compare, sample_cwd: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_in_a_real_terminal_with_tmux(samples: Path) -> None:
-    session = f"flightlog-test-{os.getpid()}"
-    cmd = f"{sys.executable} -m flightlog.cli tui {samples}"
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", cmd], check=True
-    )
-
-    def screen() -> str:
-        return subprocess.run(
-            ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
-        ).stdout
-
-    def wait_for(text: str, timeout: float = 60) -> str:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            out = screen()
-            if text in out:
-                return out
-            time.sleep(0.2)
-        raise AssertionError(f"{text!r} never appeared:\n{screen()}")
-
-    try:
-        out = wait_for("graceful-ocean-12")
+    with tui_in_tmux(samples) as term:
+        out = term.wait_for("graceful-ocean-12")
         assert "icy-dune-1" in out and "☠" in out
         header = next(line for line in out.splitlines() if "name" in line and "state" in line)
         assert "val/acc" in header and "val/loss" in header  # metrics in view at 80 columns
         time.sleep(1.0)  # as a person would: look first, then type
-        for keys in ("/", "state:failed", "Enter"):  # as a person types: focus moves first
-            subprocess.run(["tmux", "send-keys", "-t", session, keys], check=True)
-            time.sleep(0.5)
-        out = wait_for("1 run · 1 failed")
+        term.keys("/", "state:failed", "Enter")
+        out = term.wait_for("1 run · 1 failed")
         assert "celestial-delta-6" in out and "icy-dune-1" not in out
-        for keys in ("Enter", "o"):  # the failed run's console output
-            subprocess.run(["tmux", "send-keys", "-t", session, keys], check=True)
-            time.sleep(1.0)
-        wait_for("loss is nan, giving up")
-        for keys in ("Escape", "Escape"):
-            subprocess.run(["tmux", "send-keys", "-t", session, keys], check=True)
-            time.sleep(0.5)
-        wait_for("1 run · 1 failed")
-        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            alive = (
-                subprocess.run(
-                    ["tmux", "has-session", "-t", session], capture_output=True
-                ).returncode
-                == 0
-            )
-            if not alive:
-                break
-            time.sleep(0.2)
-        assert not alive, "q did not quit"
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        term.keys("Enter", "o", pause=1.0)  # the failed run's console output
+        term.wait_for("loss is nan, giving up")
+        term.keys("Escape", "Escape")
+        term.wait_for("1 run · 1 failed")
+        term.keys("q")
+        assert term.wait_closed(), "q did not quit"

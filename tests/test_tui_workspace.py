@@ -5,10 +5,7 @@ runs with a pinned reference, and panes that follow the step cursor."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,6 +23,7 @@ from flightlog.tui.runs_pane import RunsPane
 from flightlog.tui.runs_table import RunsTable
 from flightlog.tui.workspace import Pane, pane_bindings
 
+from .terminal import tui_in_tmux
 from .test_tui import SIZES, names, rows, sample_cwd, settle, still, type_text  # noqa: F401
 from .test_tui_charts import _history, _line, charts_drawn, legends, open_run
 
@@ -338,63 +336,25 @@ def test_snapshot_every_pane_on(snap_compare, size: str) -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_workspace_in_a_real_terminal_with_tmux(samples: Path) -> None:
-    session = f"flightlog-ws-{os.getpid()}"
-    cmd = f"{sys.executable} -m flightlog.cli tui {samples}"
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", cmd], check=True
-    )
-
-    def screen() -> str:
-        return subprocess.run(
-            ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
-        ).stdout
-
-    def wait_for(text: str, timeout: float = 60) -> str:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            out = screen()
-            if text in out:
-                return out
-            time.sleep(0.2)
-        raise AssertionError(f"{text!r} never appeared:\n{screen()}")
-
-    def keys(*ks: str) -> None:
-        for k in ks:
-            subprocess.run(["tmux", "send-keys", "-t", session, k], check=True)
-            time.sleep(0.5)
-
-    try:
-        wait_for("graceful-ocean-12")
+    with tui_in_tmux(samples) as term:
+        term.wait_for("graceful-ocean-12")
         time.sleep(1.0)
-        keys("/", "state:failed", "Enter")
-        wait_for("1 run · 1 failed")
-        keys("Enter")
-        wait_for("celestial-delta-6 (")  # the overview
-        keys("7")  # the console pane, under the charts
-        out = wait_for("filter the output")
+        term.keys("/", "state:failed", "Enter")
+        term.wait_for("1 run · 1 failed")
+        term.keys("Enter")
+        term.wait_for("celestial-delta-6 (")  # the overview
+        term.keys("7")  # the console pane, under the charts
+        out = term.wait_for("filter the output")
         assert "celestial-delta-6 (" in out  # the overview is still there, beside it
-        keys("f", "nan")
-        out = wait_for("loss is nan, giving up")
+        term.keys("f", "nan")
+        out = term.wait_for("loss is nan, giving up")
         assert "epoch  1/12" not in out  # filtered away
-        keys("Escape", "5", "6")  # runs and system panes too: 80x24 cannot hold them all
-        out = wait_for("too small for every pane")
+        term.keys("Escape", "5", "6")  # runs and system panes too: 80x24 cannot hold them all
+        out = term.wait_for("too small for every pane")
         for line in out.splitlines():
             assert len(line) <= 80
-        keys("Escape", "q")
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            alive = (
-                subprocess.run(
-                    ["tmux", "has-session", "-t", session], capture_output=True
-                ).returncode
-                == 0
-            )
-            if not alive:
-                break
-            time.sleep(0.2)
-        assert not alive, "q did not quit"
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        term.keys("Escape", "q")
+        assert term.wait_closed(), "q did not quit"
 
 
 async def test_a_remembered_x_metric_the_run_lacks_falls_back_to_step(

@@ -7,9 +7,24 @@ The copy is the only work `log()` must do with a tensor: training may overwrite 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
+
+
+def read_media_file(
+    path: str | os.PathLike[str], what: str
+) -> tuple[bytes | None, str, str | None]:
+    """(the file's bytes, its format from the suffix, None) or (None, format, what is wrong):
+    a media object built from a file reads it now, as the file may change once log() returns."""
+    path = os.fspath(path)
+    fmt = os.path.splitext(path)[1].lstrip(".").lower() or "bin"
+    try:
+        with open(path, "rb") as f:
+            return f.read(), fmt, None
+    except OSError as e:
+        return None, fmt, f"cannot read {what} file {path!r}: {e.strerror or e}"
 
 
 def copy_array(data: Any) -> tuple[np.ndarray | None, str | None]:

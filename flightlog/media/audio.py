@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import copy_array
+from ._arrays import copy_array, read_media_file
 from ._base import Media, check_caption
 from ._sink import MediaSink
 
@@ -31,13 +31,7 @@ class Audio(Media):
         self._file: bytes | None = None
         self._format = "wav"
         if isinstance(data_or_path, str | os.PathLike):
-            path = os.fspath(data_or_path)
-            self._format = os.path.splitext(path)[1].lstrip(".").lower() or "bin"
-            try:
-                with open(path, "rb") as f:
-                    self._file = f.read()
-            except OSError as e:
-                self.problem = f"cannot read audio file {path!r}: {e.strerror or e}"
+            self._file, self._format, self.problem = read_media_file(data_or_path, "audio")
             return
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
             self.problem = (

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import copy_array, to_uint8
+from ._arrays import copy_array, read_media_file, to_uint8
 from ._base import Media, check_caption
 from ._sink import MediaSink
 
@@ -67,11 +67,7 @@ class Image(Media):
 
     # -- the training thread: copy and check -----------------------------------------------
     def _read_file(self, path: str | os.PathLike[str]) -> None:
-        try:
-            with open(path, "rb") as f:
-                self._file = f.read()
-        except OSError as e:
-            self.problem = f"cannot read image file {os.fspath(path)!r}: {e.strerror or e}"
+        self._file, _, self.problem = read_media_file(path, "image")
 
     def _render(self, fig: Any) -> None:
         """A matplotlib figure is rendered now: it is not thread-safe, and the script may

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import copy_array, to_uint8
+from ._arrays import copy_array, read_media_file, to_uint8
 from ._base import Media, check_caption
 from ._sink import MediaSink
 
@@ -38,13 +38,7 @@ class Video(Media):
         self._file: bytes | None = None
         self._format = "gif"
         if isinstance(data_or_path, str | os.PathLike):
-            path = os.fspath(data_or_path)
-            self._format = os.path.splitext(path)[1].lstrip(".").lower() or "bin"
-            try:
-                with open(path, "rb") as f:
-                    self._file = f.read()
-            except OSError as e:
-                self.problem = f"cannot read video file {path!r}: {e.strerror or e}"
+            self._file, self._format, self.problem = read_media_file(data_or_path, "video")
             return
         if format not in (None, "gif"):
             self.problem = f"flightlog encodes arrays as gif only, not {format!r}: drop format="
