@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 from flightlog.store.layout import split_run_key
 from flightlog.store.text import fmt, metric_cells, safe
 
+from .artifacts_screen import ArtifactsScreen
 from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange
 from .charts import ChartCard, MetricChart
 from .context_screens import REFRESH_SECONDS, ContextLoads
@@ -74,6 +75,13 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
             tooltip="type to filter the console pane's lines (shows the pane)",
         ),
         Binding("y", "copy_id", "Copy id"),
+        Binding(
+            "A",
+            "artifacts",
+            "Artifacts",
+            show=False,
+            tooltip="the artifacts this run logged or used",
+        ),
         Binding(
             "i",
             "media",
@@ -413,6 +421,10 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
 
     def action_media(self) -> None:
         self.app.push_screen(MediaScreen(self.root, self.run_key))
+
+    def action_artifacts(self) -> None:
+        if isinstance(self.root, Path):  # a server's artifacts are not listed here
+            self.app.push_screen(ArtifactsScreen(self.root, self.run_key))
 
     def action_copy_id(self) -> None:
         run_id = split_run_key(self.run_key)[2]
