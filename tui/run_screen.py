@@ -250,16 +250,6 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         if self.query_one("#console").display:
             self.query_one("#console-filter").focus()
 
-    def cursor_moved(self, x: float | None) -> None:
-        """Panes that follow the step cursor (the media pane) get its step."""
-        if x is None or self.x_axis != "step":
-            return
-        for pane in self.PANES:
-            widget = self.query_one(f"#{pane.name}")
-            show_step = getattr(widget, "show_step", None)
-            if widget.display and callable(show_step):
-                show_step(round(x))
-
     def fill_metrics(self) -> None:
         """The metric table, whole at any width: below NARROW columns the sparkline goes
         (the charts show the curve) and the left pane widens, so names and counts fit."""
