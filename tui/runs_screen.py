@@ -64,7 +64,13 @@ class RunsScreen(StoreScreen):
             tooltip="mark the run for compare and move down (space on a header folds it)",
         ),
         Binding("c", "compare", "Compare", tooltip="compare the marked runs"),
-        Binding("A", "artifacts", "Artifacts", tooltip="artifact versions, aliases and lineage"),
+        Binding(
+            "A",
+            "artifacts",
+            "Artifacts",
+            show=False,
+            tooltip="artifact versions, aliases and lineage",
+        ),
         Binding("s", "sort", "Sort", tooltip="sort by the cursor's column; again reverses"),
         Binding("g", "group", "Group", tooltip="group by project, then by group, then not"),
         Binding(
