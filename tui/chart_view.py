@@ -110,7 +110,14 @@ class ChartView:
         raise NotImplementedError
 
     def cursor_moved(self, x: float | None) -> None:
-        """A hook: the cursor moved to x (panes that follow it, such as media)."""
+        """Panes that follow the step cursor (the media panes) get its step."""
+        if x is None or self.x_axis != "step":
+            return
+        for pane in self.PANES:  # type: ignore[attr-defined]  # a Workspace's registry
+            widget = self.query_one(f"#{pane.name}")  # type: ignore[attr-defined]
+            show_step = getattr(widget, "show_step", None)
+            if widget.display and callable(show_step):
+                show_step(round(x))
 
     # -- cursor --------------------------------------------------------------------------
     def points(self) -> list[float]:

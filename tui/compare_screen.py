@@ -19,6 +19,7 @@ from flightlog.store.text import fmt, fmt_value
 
 from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange
 from .charts import COLORS, ChartCard
+from .compare_media import CompareMedia
 from .data import Curves, RunDetail, load_curves, load_run
 from .runs_pane import RunsPane
 from .workers import StoreScreen, deliver, store_work
@@ -60,6 +61,15 @@ COMPARE_PANES: tuple[Pane, ...] = (
         lambda s: _table("config-diff", "config"),
     ),
     Pane("charts", "4", "charts", "main", 10, lambda s: VerticalScroll(id="charts")),
+    Pane(
+        "media",
+        "8",
+        "media side by side at the cursor's step (, . step when focused)",
+        "bottom",
+        10,
+        lambda s: CompareMedia(s.root, s.run_keys, id="media"),
+        default=False,
+    ),
 )
 
 

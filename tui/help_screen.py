@@ -34,6 +34,7 @@ FILTER = [
 
 
 def screens() -> list[tuple[str, type[Any]]]:
+    from .artifacts_screen import ArtifactsScreen
     from .compare_screen import CompareScreen
     from .context_screens import ConsoleScreen, SystemScreen
     from .run_screen import RunScreen
@@ -47,6 +48,7 @@ def screens() -> list[tuple[str, type[Any]]]:
         ("runs pane (5, on the run and compare screens)", RunsPane),
         ("system metrics", SystemScreen),
         ("console output", ConsoleScreen),
+        ("artifacts (A, on the runs and run screens)", ArtifactsScreen),
     ]
 
 

@@ -19,23 +19,22 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import DataTable, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from flightlog.store.media_load import LoadedTable
 from flightlog.store.media_ref import MediaRef
 from flightlog.store.text import safe
 
-from .image_support import ImageWidget
-from .media_data import MediaKey, describe, load_content, load_media
+from .media_body import MediaBody
+from .media_data import MediaKey, describe, load_media
 from .workers import deliver
 
 #: where files are copied (named with their format's suffix) for the system viewer
@@ -52,8 +51,6 @@ class MediaPane(Widget):
     MediaPane #media-keys { width: 32; height: 1fr; }
     MediaPane #media-view { width: 1fr; height: 1fr; }
     MediaPane #media-info { height: auto; padding: 0 1; }
-    MediaPane #media-body { height: 1fr; }
-    MediaPane #media-body ImageWidget, MediaPane #media-body Image { width: auto; height: auto; }
     """
 
     BINDINGS: ClassVar = [
@@ -68,7 +65,6 @@ class MediaPane(Widget):
         self.keys: dict[str, MediaKey] = {}
         self.positions: dict[str, int] = {}  # per key: the index of the value shown
         self.selected: str | None = None
-        self.shown: tuple[str, int] | None = None  # what the body holds now
         self.loaded = False
 
     def compose(self) -> ComposeResult:
@@ -76,7 +72,7 @@ class MediaPane(Widget):
             yield OptionList(id="media-keys")
             with Vertical(id="media-view"):
                 yield Static("loading media…", id="media-info")
-                yield VerticalScroll(id="media-body")
+                yield MediaBody(id="media-body")
 
     def on_mount(self) -> None:
         self.reload()
@@ -139,28 +135,7 @@ class MediaPane(Widget):
             f"{safe(m.key)} · step {m.steps[i]} ({i + 1} of {len(m.steps)}) · {safe(describe(ref))}"
         )
         self.query_one("#media-info", Static).update(Text(info))
-        if self.shown != (m.key, i):
-            self.shown = (m.key, i)
-            self._load_body(ref, (m.key, i))
-
-    @work(thread=True, exclusive=True, group="media-body", exit_on_error=False)
-    def _load_body(self, ref: MediaRef, which: tuple[str, int]) -> None:
-        deliver(self.screen, self._fill_body, ref, load_content(ref), which)
-
-    async def _fill_body(self, ref: MediaRef, content: Any, which: tuple[str, int]) -> None:
-        if which != self.shown:
-            return  # the user moved on while this loaded
-        body = self.query_one("#media-body", VerticalScroll)
-        await body.remove_children()
-        if isinstance(content, list):
-            await body.mount(Horizontal(*(ImageWidget(im) for im in content)))
-        elif isinstance(content, LoadedTable):
-            await body.mount(_table(content))
-        else:
-            note = (
-                content if isinstance(content, str) else "press v to open it with the system viewer"
-            )
-            await body.mount(Static(Text(safe(note))))
+        self.query_one("#media-body", MediaBody).show(ref, (m.key, i))
 
     def action_step(self, delta: int) -> None:
         if self.selected is None:
@@ -190,35 +165,3 @@ class MediaPane(Widget):
             start_new_session=True,
         )
         self.notify(safe(f"opened {path}"), markup=False)
-
-
-class _SortedTable(DataTable[Text]):
-    """A logged table: a click (or enter) on a header sorts by that column, again reverses."""
-
-    sorted_by: tuple[Any, bool] | None = None
-
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        reverse = self.sorted_by == (event.column_key, False)
-        self.sort(event.column_key, key=_sort_key, reverse=reverse)
-        self.sorted_by = (event.column_key, reverse)
-
-
-def _sort_key(cell: Text) -> tuple[int, float, str]:
-    text = cell.plain
-    try:
-        return (0, float(text), "")
-    except ValueError:
-        return (1, 0.0, text)
-
-
-def _table(table: LoadedTable) -> DataTable[Text]:
-    view = _SortedTable(zebra_stripes=True, cursor_type="row", id="media-table")
-    view.add_columns(*(Text(safe(c)) for c in table.columns))
-    view.add_rows([[Text(_cell(c)) for c in row] for row in table.data])
-    return view
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, MediaRef):
-        return safe(describe(value))
-    return "" if value is None else safe(str(value))

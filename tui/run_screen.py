@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 from flightlog.store.layout import split_run_key
 from flightlog.store.text import fmt, metric_cells, safe
 
+from .artifacts_screen import ArtifactsScreen
 from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange
 from .charts import ChartCard, MetricChart
 from .context_screens import REFRESH_SECONDS, ContextLoads
@@ -74,6 +75,13 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
             tooltip="type to filter the console pane's lines (shows the pane)",
         ),
         Binding("y", "copy_id", "Copy id"),
+        Binding(
+            "A",
+            "artifacts",
+            "Artifacts",
+            show=False,
+            tooltip="the artifacts this run logged or used",
+        ),
         Binding(
             "i",
             "media",
@@ -242,16 +250,6 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         if self.query_one("#console").display:
             self.query_one("#console-filter").focus()
 
-    def cursor_moved(self, x: float | None) -> None:
-        """Panes that follow the step cursor (the media pane) get its step."""
-        if x is None or self.x_axis != "step":
-            return
-        for pane in self.PANES:
-            widget = self.query_one(f"#{pane.name}")
-            show_step = getattr(widget, "show_step", None)
-            if widget.display and callable(show_step):
-                show_step(round(x))
-
     def fill_metrics(self) -> None:
         """The metric table, whole at any width: below NARROW columns the sparkline goes
         (the charts show the curve) and the left pane widens, so names and counts fit."""
@@ -413,6 +411,10 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
 
     def action_media(self) -> None:
         self.app.push_screen(MediaScreen(self.root, self.run_key))
+
+    def action_artifacts(self) -> None:
+        if isinstance(self.root, Path):  # a server's artifacts are not listed here
+            self.app.push_screen(ArtifactsScreen(self.root, self.run_key))
 
     def action_copy_id(self) -> None:
         run_id = split_run_key(self.run_key)[2]

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Header, Input, Static
 from flightlog.store.layout import split_run_key
 from flightlog.store.text import safe
 
+from .artifacts_screen import ArtifactsScreen
 from .data import RunList, load_runs, plural
 from .filterbar import FilterBar
 from .runs_table import RunsTable, build_table, columns_of, sort_key
@@ -63,6 +64,13 @@ class RunsScreen(StoreScreen):
             tooltip="mark the run for compare and move down (space on a header folds it)",
         ),
         Binding("c", "compare", "Compare", tooltip="compare the marked runs"),
+        Binding(
+            "A",
+            "artifacts",
+            "Artifacts",
+            show=False,
+            tooltip="artifact versions, aliases and lineage",
+        ),
         Binding("s", "sort", "Sort", tooltip="sort by the cursor's column; again reverses"),
         Binding("g", "group", "Group", tooltip="group by project, then by group, then not"),
         Binding(
@@ -306,6 +314,10 @@ class RunsScreen(StoreScreen):
         from .compare_screen import CompareScreen
 
         self.app.push_screen(CompareScreen(self.root, keys))
+
+    def action_artifacts(self) -> None:
+        if isinstance(self.root, Path):  # a server's artifacts are not listed here
+            self.app.push_screen(ArtifactsScreen(self.root))
 
     def action_copy_id(self) -> None:
         key = self.current_key()

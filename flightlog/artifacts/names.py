@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from flightlog._errors import ArtifactError
+from flightlog.store.artifact_read import LATEST
 from flightlog.store.layout import check_name
 
 _VERSION_RE = re.compile(r"^v(\d{1,9})$")
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
-LATEST = "latest"
 
 
 def check_artifact_name(name: str) -> str:

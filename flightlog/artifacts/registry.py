@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from flightlog._errors import ArtifactNotFoundError
+from flightlog.store.artifact_read import ArtifactReader
 from flightlog.store.atomic import (
     atomic_write_bytes,
     atomic_write_json,
@@ -69,15 +70,12 @@ class Version:
         return f"{self.name}:v{self.version}"
 
 
-class Registry:
+class Registry(ArtifactReader):
     """The artifacts of one store (a local store, or a server's after a remote get)."""
 
     def __init__(self, root: Path | str) -> None:
-        self.root = Path(root)
+        super().__init__(root)
         self.blobs = BlobStore(self.root / "blobs")
-
-    def dir(self, project: str, name: str) -> Path:
-        return self.root / "artifacts" / project / name
 
     # -- writing ---------------------------------------------------------------------------
     def commit(
@@ -118,7 +116,7 @@ class Registry:
     def _claim(self, d: Path, manifest: dict[str, Any]) -> int:
         """The next free version number, taken by linking the finished manifest to it."""
         versions = d / "versions"
-        n = max(self._numbers(d), default=-1) + 1
+        n = max(self.numbers(d.parent.name, d.name), default=-1) + 1
         tmp = versions / f".tmp-{secrets.token_hex(8)}"
         try:
             while True:
@@ -146,14 +144,6 @@ class Registry:
             atomic_write_json(path, {"project": run_project, "id": run_id, "time": time.time()})
 
     # -- reading ---------------------------------------------------------------------------
-    def _numbers(self, d: Path) -> list[int]:
-        out = []
-        for p in (d / "versions").glob("v*.json"):
-            n = version_number(p.name[:-5])
-            if n is not None:
-                out.append(n)
-        return sorted(out)
-
     def get(self, project: str, name: str, n: int) -> Version:
         manifest = read_json(self.dir(project, name) / "versions" / f"v{n}.json")
         if manifest is None:
@@ -182,19 +172,7 @@ class Registry:
         return self.get(project, name, n)
 
     def versions(self, project: str, name: str) -> list[Version]:
-        d = self.dir(project, name)
-        return [self.get(project, name, n) for n in self._numbers(d)]
-
-    def aliases(self, project: str, name: str) -> dict[int, list[str]]:
-        """Version number -> its aliases (`latest` first)."""
-        out: dict[int, list[str]] = {}
-        for p in sorted((self.dir(project, name) / "aliases").glob("*.json")):
-            doc = read_json(p)
-            if doc and isinstance(doc.get("version"), int):
-                out.setdefault(doc["version"], []).append(p.name[:-5])
-        for names in out.values():
-            names.sort(key=lambda a: (a != LATEST, a))
-        return out
+        return [self.get(project, name, n) for n in self.numbers(project, name)]
 
     def describe(self, v: Version) -> dict[str, Any]:
         """A version as the CLI and the UI show it: name, aliases, size, lineage."""
@@ -213,9 +191,7 @@ class Registry:
         }
 
     def used_by(self, v: Version) -> list[dict[str, Any]]:
-        d = self.dir(v.project, v.name) / "used_by" / f"v{v.version}"
-        uses = [read_json(p) for p in sorted(d.glob("*.json"))]
-        return sorted((u for u in uses if u), key=lambda u: u.get("time") or 0)
+        return self.uses(v.project, v.name, v.version)
 
     def project_of(self, name: str, project: str | None = None) -> str:
         """The project holding artifact `name`: `project` when given, else the one project
@@ -232,19 +208,6 @@ class Registry:
         raise ArtifactNotFoundError(
             f"artifact {name!r} is in projects {', '.join(projects)}: name one, as PROJECT/{name}"
         )
-
-    def names(self, project: str | None = None) -> list[tuple[str, str]]:
-        """(project, name) of every artifact in the store, or in one project."""
-        base = self.root / "artifacts"
-        projects = [base / project] if project else _subdirs(base)
-        return [(p.name, d.name) for p in projects for d in _subdirs(p)]
-
-
-def _subdirs(path: Path) -> list[Path]:
-    try:
-        return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
-    except FileNotFoundError:
-        return []
 
 
 @contextmanager
