@@ -145,8 +145,9 @@ class RemoteSource(Source):
         return 0.0
 
     def read_console(self, run_key: str, offset: int, limit: int) -> tuple[str, int]:
-        data = self.reader.file(run_key, "output.log")
-        if data is None:
+        """The log's new bytes since `offset` (its last `limit` at first), by Range."""
+        found = self.reader.file_tail(run_key, "output.log", offset, limit)
+        if found is None:
             return "", offset
-        start = max(offset, len(data) - limit)
-        return data[start:].decode("utf-8", errors="replace"), len(data)
+        data, end = found
+        return data.decode("utf-8", errors="replace"), end
