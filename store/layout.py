@@ -192,9 +192,12 @@ def iter_run_dirs(
     root: Path | str, project: str | None = None, entity: str | None = None
 ) -> list[RunPaths]:
     """Every run directory of the store (or of one project), in no particular order.
-    A project named without its entity is the local one (runs/<project>)."""
-    if project:
+    A project named without its entity is every project of that name: runs/<project> (runs
+    without an entity, and every run of earlier versions) and runs/@<entity>/<project>."""
+    if project and (entity or project.startswith(ENTITY_MARK)):
         projects = [project_dir(root, project, entity)]
+    elif project:
+        projects = [d for key, d in project_dirs(root) if key.split("/")[-1] == project]
     else:
         projects = [d for _, d in project_dirs(root)]
     out: list[RunPaths] = []
