@@ -149,6 +149,11 @@ class RunPaths:
         entity = top[len(ENTITY_MARK) :] if top.startswith(ENTITY_MARK) else None
         return entity, self.dir.parent.name, self.dir.name
 
+    @property
+    def root(self) -> Path:
+        """The store the run is in: runs/P/ID, or runs/@E/P/ID, is below it."""
+        return self.dir.parents[3 if self.address[0] else 2]
+
 
 def runs_dir(root: Path | str) -> Path:
     return Path(root) / "runs"
