@@ -86,9 +86,9 @@ class Api:
         parts = [p for p in str(path).split("/") if p]
         if len(parts) >= 2:
             project, run_id = parts[-2], parts[-1]
-            paths = RunPaths.of(self.root, project, run_id)
-            if len(parts) == 3 and not paths.meta.exists():  # a server root: runs/@E/P/ID
-                paths = RunPaths.of(self.root, project, run_id, parts[0])
+            paths = RunPaths.of(self.root, project, run_id, parts[0] if len(parts) == 3 else None)
+            if len(parts) == 3 and not paths.meta.exists():  # a run from before entities
+                paths = RunPaths.of(self.root, project, run_id)
             if not paths.meta.exists():
                 raise NotFoundError(f"no run {run_id!r} in project {project!r} of {self.root}")
             return ApiRun.load_any(paths)  # an unreadable run.json: `problem` says why

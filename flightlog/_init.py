@@ -21,6 +21,7 @@ from flightlog.store import (
     new_writer_id,
 )
 from flightlog.store.atomic import atomic_write_json
+from flightlog.store.layout import project_dir
 from flightlog.store.liveness import CRASHED, HOSTNAME, RUNNING, writer_state
 from flightlog.store.numbering import claim_run_number
 from flightlog.store.segments import read_segments
@@ -129,8 +130,8 @@ def _start(s: Settings, cfg: dict[str, Any]) -> Run:
         check_name(s.entity, "entity")
     run_id = check_run_id(s.id) if s.id else None
     if s.resume == "auto" and run_id is None:
-        run_id = _auto_resume_candidate(root, project)
-    existing = RunPaths.of(root, project, run_id) if run_id else None
+        run_id = _auto_resume_candidate(root, project, s.entity)
+    existing = _existing(root, project, run_id, s.entity) if run_id else None
     if existing is not None and existing.meta.exists():
         run = _join_existing(s, existing, cfg)
     else:
@@ -148,25 +149,43 @@ def _start(s: Settings, cfg: dict[str, Any]) -> Run:
     return run
 
 
+def _existing(root: Path, project: str, run_id: str, entity: str | None) -> RunPaths:
+    """Where run `run_id` of `project` is: under its entity (runs/@E/P/ID) when it has one,
+    else where runs without an entity, and every run of earlier versions, live (runs/P/ID);
+    resuming without naming the entity finds the run under the one entity that has it. The
+    entity's place when no run is found (a new run goes there)."""
+    own = RunPaths.of(root, project, run_id, entity)
+    if own.meta.exists():
+        return own
+    found = [
+        p
+        for p in iter_run_dirs(root, project)
+        if p.dir.name == run_id
+        and (entity is None or p.address[0] in (None, entity))
+        and p.meta.exists()
+    ]
+    return found[0] if len(found) == 1 else own
+
+
 def _create(s: Settings, root: Path, project: str, run_id: str | None, cfg: dict[str, Any]) -> Run:
-    project_dir = root / "runs" / project
+    pdir = project_dir(root, project, s.entity)  # runs/@E/P for a run of an entity
     try:
-        project_dir.mkdir(parents=True, exist_ok=True)
+        pdir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(
-            f"cannot create the store at {project_dir}: {e.strerror or e}. Set FLIGHTLOG_DIR "
+            f"cannot create the store at {pdir}: {e.strerror or e}. Set FLIGHTLOG_DIR "
             "or init(dir=...) to a writable directory"
         ) from e
     while True:
         rid = run_id or new_run_id()
-        paths = RunPaths.of(root, project, rid)
+        paths = RunPaths.of(root, project, rid, s.entity)
         try:
             paths.dir.mkdir()
             break
         except FileExistsError:
             if run_id is not None:  # another process is creating this run right now
                 return _join_existing(s, _wait_for_meta(paths), cfg)
-    number = claim_run_number(project_dir, rid)  # O(1), unique across processes
+    number = claim_run_number(pdir, rid)  # O(1), unique across processes
     meta: dict[str, Any] = {
         "schema": 1,
         "id": rid,
@@ -269,13 +288,16 @@ def _last_step(paths: RunPaths) -> int:
     return best
 
 
-def _auto_resume_candidate(root: Path, project: str) -> str | None:
-    """The latest crashed run of `project` started from this directory on this host."""
+def _auto_resume_candidate(root: Path, project: str, entity: str | None) -> str | None:
+    """The latest crashed run of `project` (of `entity`, or from before runs had one)
+    started from this directory on this host."""
     cwd = os.getcwd()
     best: tuple[float, str] | None = None
     from flightlog.store.reader import StoredRun
 
     for paths in iter_run_dirs(root, project):
+        if paths.address[0] not in (None, entity):
+            continue
         stored = StoredRun.load(paths)
         if stored is None:
             continue

@@ -27,7 +27,7 @@ class RunArtifacts:
 
     def _artifacts(self: Run) -> Registry | None:
         """The registry of the run's store (None for a disabled run, which stores nothing)."""
-        return Registry(self._paths.dir.parents[2]) if self._paths is not None else None
+        return Registry(self._paths.root) if self._paths is not None else None
 
     def log_artifact(
         self: Run,

@@ -191,7 +191,7 @@ class RunCompat(RunArtifacts):
     @property
     def _attach_id(self: Run) -> str:
         """What another process needs to log into this run (Lightning pickles it)."""
-        root = Path(self.dir).parent.parent.parent if self.dir else Path(".")
+        root = self._paths.root if self._paths is not None else Path(".")
         return f"{root.resolve()}|{self.project}|{self.id}"
 
     def __reduce__(self: Run) -> tuple[Any, tuple[str]]:

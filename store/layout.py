@@ -149,6 +149,11 @@ class RunPaths:
         entity = top[len(ENTITY_MARK) :] if top.startswith(ENTITY_MARK) else None
         return entity, self.dir.parent.name, self.dir.name
 
+    @property
+    def root(self) -> Path:
+        """The store the run is in: runs/P/ID, or runs/@E/P/ID, is below it."""
+        return self.dir.parents[3 if self.address[0] else 2]
+
 
 def runs_dir(root: Path | str) -> Path:
     return Path(root) / "runs"
@@ -192,9 +197,12 @@ def iter_run_dirs(
     root: Path | str, project: str | None = None, entity: str | None = None
 ) -> list[RunPaths]:
     """Every run directory of the store (or of one project), in no particular order.
-    A project named without its entity is the local one (runs/<project>)."""
-    if project:
+    A project named without its entity is every project of that name: runs/<project> (runs
+    without an entity, and every run of earlier versions) and runs/@<entity>/<project>."""
+    if project and (entity or project.startswith(ENTITY_MARK)):
         projects = [project_dir(root, project, entity)]
+    elif project:
+        projects = [d for key, d in project_dirs(root) if key.split("/")[-1] == project]
     else:
         projects = [d for _, d in project_dirs(root)]
     out: list[RunPaths] = []

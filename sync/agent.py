@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from flightlog._errors import ServerStorageFullError, ServerUnavailableError, SyncError
-from flightlog.store.layout import RunPaths, iter_run_dirs
+from flightlog.store.layout import ENTITY_MARK, RunPaths, iter_run_dirs
 
 from .client import ServerClient, backoff_delay
 from .uploader import Entities, load_local, sync_run
@@ -115,14 +115,16 @@ class Agent:
     def on_path(self, path: str) -> None:
         """Classify one changed path of the store and queue its run."""
         rel = Path(path).relative_to(self.root / "runs").parts if path else ()
-        if len(rel) < 3 or rel[-1].startswith("."):
+        depth = 3 if rel and rel[0].startswith(ENTITY_MARK) else 2  # runs/[@E/]P/ID
+        rel, inside = rel[:depth], rel[depth:]
+        if not inside or inside[-1].startswith("."):
             return  # a project or run directory itself, or a temp file
-        run = self.root / "runs" / rel[0] / rel[1]
+        run = self.root.joinpath("runs", *rel)
         now = time.monotonic()
-        sealed = rel[2] in ("history", "system") and rel[-1].endswith(".parquet")
-        if sealed or (rel[2] == "run.json" and len(rel) == 3):
+        sealed = inside[0] in ("history", "system") and inside[-1].endswith(".parquet")
+        if sealed or inside == ("run.json",):
             self.queue.push(run, now)
-        elif rel[2] == "writers" and rel[-1].endswith(".json"):
+        elif inside[0] == "writers" and inside[-1].endswith(".json"):
             self.queue.push(run, max(now, self._last_meta.get(run, 0.0) + META_EVERY))
 
     def _observer(self) -> Any:

@@ -95,7 +95,7 @@ def collect(local: LocalRun, cached: dict[str, Any]) -> RunBlobs:
         except ValueError:
             continue
         out.add(sha, st.st_size, path)
-    registry = Registry(local.paths.dir.parents[2])
+    registry = Registry(local.paths.root)
     for a in local.stored.meta.get("artifacts") or []:
         try:
             v = registry.get(str(a["project"]), str(a["name"]), int(str(a["version"])[1:]))
@@ -143,7 +143,7 @@ def sync_blobs(
         json={"files": {n: {"sha256": f["sha256"]} for n, f in files.items()}},
     )
     pushed = set(state.get("artifacts") or [])
-    registry = Registry(local.paths.dir.parents[2])
+    registry = Registry(local.paths.root)
     for v in found.versions:
         if v.digest not in pushed:
             aliases = registry.aliases(v.project, v.name).get(v.version, [])

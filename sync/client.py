@@ -193,10 +193,12 @@ class ServerClient:
         return self._call("GET", url, params=params)
 
     # -- plumbing --------------------------------------------------------------------------
-    def request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+    def request(
+        self, method: str, url: str, *, allow: tuple[int, ...] = (), **kw: Any
+    ) -> httpx.Response:
         """Any route under /api/v1 (the blob routes: sync/blob_client.py), with this client's
-        retries and errors."""
-        return self._call(method, url, **kw)
+        retries and errors; statuses in `allow` are answers, not errors (a Range's 416)."""
+        return self._call(method, url, allow=allow, **kw)
 
     @contextmanager
     def stream(self, url: str) -> Iterator[httpx.Response]:
@@ -217,7 +219,9 @@ class ServerClient:
                 reason=failure,
             ) from None
 
-    def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
+    def _call(
+        self, method: str, url: str, *, allow: tuple[int, ...] = (), **kw: Any
+    ) -> httpx.Response:
         if not self.creds.api_key:
             raise NotLoggedInError(
                 f"not signed in to {self.creds.base_url} on this machine: run "
@@ -231,7 +235,7 @@ class ServerClient:
                 failure = f"cannot reach {self.creds.base_url}: {type(e).__name__} {e}".strip()
             else:
                 if r.status_code < 500:
-                    if r.status_code >= 400:
+                    if r.status_code >= 400 and r.status_code not in allow:
                         raise self._error(r, url)
                     return r
                 if r.status_code == 507:

@@ -236,6 +236,29 @@ class RemoteReader:
                 return None
             raise
 
+    def file_tail(self, key: str, name: str, offset: int, limit: int) -> tuple[bytes, int] | None:
+        """A file's bytes from `offset` on, but at most its last `limit` bytes, and the offset
+        after them; None when the server has no such file. An HTTP Range request (the files
+        route is a FileResponse): following a growing console log costs its new bytes, not
+        the whole log each time."""
+        first = f"bytes={offset}-" if offset else f"bytes=-{limit}"
+        r = self._call(
+            lambda: self.client.request(
+                "GET", _run_url(key, f"files/{name}"), allow=(404, 416), headers={"Range": first}
+            )
+        )
+        if r.status_code == 404:
+            return None
+        if r.status_code == 416:  # nothing past `offset` (or an empty file)
+            return b"", offset
+        if r.status_code == 200:  # the whole file: a server without Range support
+            data = r.content
+            start = max(offset, len(data) - limit)
+            return data[start:], len(data)
+        span = r.headers.get("content-range", "").removeprefix("bytes ").partition("/")[0]
+        end = int(span.split("-")[1]) + 1 if "-" in span else offset + len(r.content)
+        return r.content[-limit:], end
+
 
 #: the run-row fields of `catalog.select_runs` that a server's RUN object names alike
 ROW_FIELDS = (

@@ -47,8 +47,9 @@ class Tmux:
 
     def alive(self) -> bool:
         return (
-            subprocess.run(["tmux", "has-session", "-t", self.session], capture_output=True)
-            .returncode
+            subprocess.run(
+                ["tmux", "has-session", "-t", self.session], capture_output=True
+            ).returncode
             == 0
         )
 

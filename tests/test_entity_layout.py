@@ -38,7 +38,8 @@ def old_server_root(store: Path, tmp_path: Path) -> tuple[Path, str]:
     assert made.returncode == 0, made.stderr
     run_id = made.stdout.split()[-1]
     root = tmp_path / "old-server"
-    shutil.copytree(store / "runs" / "demo" / run_id, root / "runs" / "alice.demo" / run_id)
+    made_at = store / "runs" / "@alice" / "demo" / run_id  # a local run of entity alice
+    shutil.copytree(made_at, root / "runs" / "alice.demo" / run_id)
     dotted = root / "runs" / "v1.2" / "x1"
     dotted.mkdir(parents=True)
     (dotted / "run.json").write_text(json.dumps({"id": "x1", "project": "v1.2"}))

@@ -13,11 +13,12 @@ import pytest
 from flightlog.sync.client import ServerClient
 from flightlog.sync.credentials import Credentials
 from flightlog.sync.remote import RemoteReader
-from flightlog.tui import FlightlogApp
+from flightlog.tui import FlightlogApp, remote_source
 from flightlog.tui.compare_screen import CompareScreen
 from flightlog.tui.context_screens import SystemScreen
 from flightlog.tui.remote_source import RemoteSource
 from flightlog.tui.run_screen import RunScreen
+from flightlog.tui.runs_table import RunsTable, columns_of
 
 from .remote_world import World, make_world
 from .servers import segment_file, tidy_table
@@ -33,9 +34,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w.server.stop()
 
 
-def remote_app(world: World, user: str) -> FlightlogApp:
+def remote_app(world: World, user: str, page: int = remote_source.PAGE) -> FlightlogApp:
     environ = {"FLIGHTLOG_API_KEY": world.keys[user], **world_config(world)}
-    return FlightlogApp(RemoteSource(RemoteReader(world.server.url, environ=environ)))
+    return FlightlogApp(RemoteSource(RemoteReader(world.server.url, environ=environ), page=page))
 
 
 def world_config(world: World) -> dict[str, str]:
@@ -76,17 +77,12 @@ async def test_runs_table_run_screen_charts_and_compare(world: World) -> None:
         assert "lr" in {str(diff.get_row_at(i)[0]) for i in range(diff.row_count)}
 
 
-async def test_a_large_listing_shows_its_first_page_and_says_so(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import flightlog.tui.remote_source as remote_source
-
-    monkeypatch.setattr(remote_source, "PAGE", 2)  # as 500 of a server's 100,000 runs
-    app = remote_app(world, "alice")
+async def test_a_large_listing_shows_its_first_page_and_says_so(world: World) -> None:
+    app = remote_app(world, "alice", page=2)  # as 500 of a server's 100,000 runs
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, lambda: len(rows(app)) == 2)
         status = str(app.screen.query_one("#status").render())
-        assert "newest 2 of" in status and "filter to narrow" in status
+        assert "first 2 of" in status and "filter to narrow" in status
 
 
 async def test_a_non_member_sees_only_the_open_project(world: World) -> None:
@@ -124,7 +120,8 @@ async def test_live_refresh_while_a_run_syncs(world: World, tmp_path: Path) -> N
         await settle(pilot, lambda: "live-run" in column(app, "name"))
         i = column(app, "name").index("live-run")
         await settle(pilot, lambda: rows(app)[i][1] == "●" and column(app, "steps")[i] == "100")
-        await pilot.press(*["down"] * i, "enter")  # the run's own screen, while it runs
+        app.screen.query_one(RunsTable).move_cursor(row=i)  # newest first: the cursor
+        await pilot.press("enter")  # stayed on its run; the run's own screen, while it runs
         await settle(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.detail)
         for seq in (2, 3):
             put_state("running", seq * 100 - 1)
@@ -164,3 +161,42 @@ async def test_the_server_stops_and_comes_back_under_an_open_ui(world: World) ->
         await settle(pilot, lambda: app.sub_title == world.server.url)
         await pilot.press("enter")  # and the UI works again
         await settle(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.detail)
+
+
+async def test_a_sort_shows_the_best_runs_of_the_whole_server_a_page_at_a_time(
+    world: World,
+) -> None:
+    """More runs than a page: the first page is the newest; sorting by a summary metric asks
+    the server, so the top row is the best run it holds (the oldest here, never in the first
+    page), both ways; L and reaching the last row load the next pages."""
+    c = ServerClient(Credentials(world.server.url, world.keys["alice"], "file"), retries=2)
+    base = time.time() - 1000
+    for i in range(12):  # run 0 is the oldest and has the lowest loss, run 1 the highest
+        loss = 1e-6 if i == 0 else (99.0 if i == 1 else 1.0 + i)
+        meta = {"id": f"many{i:04d}", "name": f"many-{i}", "created_at": base + i}
+        writer = {"writer": "w1", "state": "finished", "heartbeat_at": base + i, "step": 1,
+                  "finished_at": base + i, "summary": {"loss": loss}}  # fmt: skip
+        c.put_run("alice", "many", f"many{i:04d}", meta, [writer])
+    c.close()
+    app = remote_app(world, "alice", page=5)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash")
+        await type_text(pilot, "project:many")
+        await pilot.press("enter")
+        await settle(pilot, lambda: column(app, "name")[:1] == ["many-11"])
+        assert len(rows(app)) == 5 and "many-0" not in column(app, "name")
+        assert "first 5 of 12 runs" in str(app.screen.query_one("#status").render())
+        table = app.screen.query_one(RunsTable)
+        table.move_cursor(column=columns_of(app.screen.runs.metrics).index("loss"))
+        await pilot.press("s")  # loss, ascending: the best run on the server first
+        await settle(pilot, lambda: column(app, "name")[:1] == ["many-0"])
+        assert len(rows(app)) == 5
+        await pilot.press("s")  # descending: the worst
+        await settle(pilot, lambda: column(app, "name")[:1] == ["many-1"])
+        await pilot.press("L")
+        await settle(pilot, lambda: len(rows(app)) == 10)
+        assert column(app, "name")[:1] == ["many-1"]
+        await pilot.press("end")  # the last row asks for the rest
+        await settle(pilot, lambda: len(rows(app)) == 12)
+        assert column(app, "name")[-1] == "many-0"
+        assert "12 runs" in str(app.screen.query_one("#status").render())

@@ -44,15 +44,23 @@ class RunList:
     metrics: list[str]
     summaries: dict[str, dict[str, Any]]
     loaded_at: float = field(default_factory=time.time)
-    #: runs matching, when `rows` is only the first page of them (a server's listing)
+    #: runs matching, when `rows` is only the first pages of them (a server's listing)
     total: int | None = None
+    #: the server sort `rows` already come in (a server's listing), None when unsorted
+    sorted_by: str | None = None
 
 
 def load_runs(
-    root: Path | Source, where: str | None, sort: str | None, metrics: list[str] | None = None
+    root: Path | Source,
+    where: str | None,
+    sort: str | None,
+    metrics: list[str] | None = None,
+    limit: int | None = None,
 ) -> RunList:
+    """The runs matching `where`; a server's listing sorts by `sort` and stops after `limit`
+    runs (at least its first page), a store's is whole (the screen sorts it)."""
     if isinstance(root, Source):
-        return root.load_runs(where, sort, metrics)
+        return root.load_runs(where, sort, metrics, limit)
     with Index(root) as idx:
         rows = select_runs(idx, where=where, sort=sort)
         keys = [r["run_key"] for r in rows]

@@ -46,8 +46,7 @@ class MediaKey:
 
 def load_media(root: Path, run_key: str) -> list[MediaKey]:
     """Every media key of the run, sorted by name."""
-    project, run_id = run_key.split("/", 1)
-    stored = StoredRun.load(RunPaths.of(root, project, run_id))
+    stored = StoredRun.load(RunPaths.of_key(root, run_key))
     if stored is None:
         raise RunLookupError(f"run {run_key} is no longer in {root}")
     tidy = stored.tidy()

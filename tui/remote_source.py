@@ -2,11 +2,14 @@
 built from the server's read API (sync/remote.py), so every screen works unchanged.
 
 The server filters, sorts and downsamples; this module only reshapes its answers. A listing
-is its first page (`PAGE` runs, newest first, `RunList.total` says how many match): a server
-of 100,000 runs paints as fast as one of 100. When the server cannot be reached, a refresh of
-something already shown returns the last answer (the status line says the server is down
-and since when), so the screen stays as it was and catches up when the server is back;
-anything never loaded raises ServerUnavailableError, which the screen shows as a toast.
+is the server's answer to the screen's filter and sort, fetched a page (`page` runs) at a
+time up to the rows the screen asks for (`RunList.total` says how many match): a server of
+100,000 runs paints its first page as fast as one of 100, and sorting by a metric shows the
+best runs of the whole server, not of the runs loaded. When the server cannot be reached,
+a refresh of something already shown returns the last answer (the status line says the
+server is down and since when), so the screen stays as it was and catches up when the
+server is back; anything never loaded raises ServerUnavailableError, which the screen shows
+as a toast.
 """
 
 from __future__ import annotations
@@ -31,15 +34,18 @@ from .data import (
 )
 
 T = TypeVar("T")
-#: runs a listing shows (the first page of the server's answer)
+#: runs a listing asks the server for at a time (its first page is what paints first)
 PAGE = 500
+#: the listing's order when the screen names none: newest first
+NEWEST = "-created_at"
 
 
 class RemoteSource(Source):
     """A server, read for the UI."""
 
-    def __init__(self, reader: RemoteReader) -> None:
+    def __init__(self, reader: RemoteReader, page: int = PAGE) -> None:
         self.reader = reader
+        self.page = page
         self._last: dict[Any, Any] = {}
 
     def __str__(self) -> str:
@@ -60,15 +66,28 @@ class RemoteSource(Source):
         self._last[key] = out
         return out
 
-    def load_runs(self, where: str | None, sort: str | None, metrics: list[str] | None) -> RunList:
-        doc = self._fresh_or_last(
-            ("runs", where, sort),
-            lambda: self.reader.runs_page(where=where, sort=sort or "-created_at", limit=PAGE),
-        )
-        rows = [index_row(r) for r in doc["runs"]]
-        summaries = {r["run_key"]: r["summary"] for r in doc["runs"]}
+    def load_runs(
+        self, where: str | None, sort: str | None, metrics: list[str] | None, limit: int | None
+    ) -> RunList:
+        """The first `limit` runs (at least one page) in the server's `sort` order."""
+        order = sort or NEWEST
+        wanted = max(1, -(-(limit or 0) // self.page)) * self.page  # whole pages
+
+        def load() -> tuple[list[dict[str, Any]], int]:
+            found: list[dict[str, Any]] = []
+            while True:
+                doc = self.reader.runs_page(
+                    where=where, sort=order, offset=len(found), limit=self.page
+                )
+                found += doc["runs"]
+                if not doc["runs"] or len(found) >= min(wanted, doc["total"]):
+                    return found[:wanted], doc["total"]
+
+        runs, total = self._fresh_or_last(("runs", where, order, wanted), load)
+        summaries = {r["run_key"]: r["summary"] for r in runs}
         chosen = metrics or common_keys(summaries.values())
-        return RunList(rows, chosen, summaries, total=doc["total"])
+        rows = [index_row(r) for r in runs]
+        return RunList(rows, chosen, summaries, total=total, sorted_by=order)
 
     def load_run(self, run_key: str, x: str, buckets: int, x_range: XRange | None) -> RunDetail:
         doc = self._fresh_or_last(
@@ -126,8 +145,9 @@ class RemoteSource(Source):
         return 0.0
 
     def read_console(self, run_key: str, offset: int, limit: int) -> tuple[str, int]:
-        data = self.reader.file(run_key, "output.log")
-        if data is None:
+        """The log's new bytes since `offset` (its last `limit` at first), by Range."""
+        found = self.reader.file_tail(run_key, "output.log", offset, limit)
+        if found is None:
             return "", offset
-        start = max(offset, len(data) - limit)
-        return data[start:].decode("utf-8", errors="replace"), len(data)
+        data, end = found
+        return data.decode("utf-8", errors="replace"), end

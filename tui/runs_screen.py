@@ -1,4 +1,7 @@
-"""The runs screen: every run in a table with a filter bar, marks for compare, live refresh."""
+"""The runs screen: every run in a table with a filter bar, marks for compare, live refresh.
+
+On a team server the server filters and sorts (the column sorted by, either way) and the
+table holds its first pages: reaching the last row, or L, loads the next page."""
 
 from __future__ import annotations
 
@@ -16,9 +19,9 @@ from flightlog.store.layout import split_run_key
 from flightlog.store.text import safe
 
 from .artifacts_screen import ArtifactsScreen
-from .data import RunList, load_runs, plural
+from .data import RunList, Source, load_runs, plural
 from .filterbar import FilterBar
-from .runs_table import RunsTable, build_table, columns_of, sort_key
+from .runs_table import RunsTable, build_table, columns_of, server_sort, sort_key
 from .workers import StoreScreen, deliver, store_work
 
 REFRESH_SECONDS = 2.0
@@ -88,6 +91,13 @@ class RunsScreen(StoreScreen):
             show=False,
             tooltip="refresh now (it refreshes every 2 s anyway)",
         ),
+        Binding(
+            "L",
+            "load_more",
+            "More",
+            show=False,
+            tooltip="a server's next page of runs (also loaded on reaching the last row)",
+        ),
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -104,6 +114,10 @@ class RunsScreen(StoreScreen):
         self.group_by: str | None = None
         self.collapsed: set[str] = set()
         self.agent_note: str | None = None  # pending runs and no sync agent (sync/lock.py)
+        self.remote = isinstance(root, Source)
+        self.sort_desc = self.remote  # a server's runs: newest first, as its first page
+        self.limit: int | None = None  # runs asked of a server (None: its first page)
+        self.placed_row = -1  # where a refresh put the cursor (not a move of the user's)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -132,7 +146,8 @@ class RunsScreen(StoreScreen):
     # -- loading -------------------------------------------------------------------------
     @store_work("listing the runs", group="runs")
     def reload(self) -> None:
-        runs = load_runs(self.root, self.where, None, self.metrics)
+        sort = server_sort(self.sort_column, self.sort_desc) if self.remote else None
+        runs = load_runs(self.root, self.where, sort, self.metrics, self.limit)
         from flightlog.sync.lock import idle_agent_note
 
         if isinstance(self.root, Path):  # a server's runs have no local sync agent
@@ -161,8 +176,11 @@ class RunsScreen(StoreScreen):
         def key(r: dict[str, Any]) -> tuple[int, Any]:
             return sort_key(col, r, runs.summaries.get(r["run_key"], {}))
 
-        ordered = sorted(runs.rows, key=key, reverse=self.sort_desc)
-        ordered.sort(key=lambda r: key(r)[0])  # missing values last, whatever the direction
+        if runs.sorted_by and runs.sorted_by == server_sort(col, self.sort_desc):
+            ordered = list(runs.rows)  # the server's order, over every run it holds
+        else:
+            ordered = sorted(runs.rows, key=key, reverse=self.sort_desc)
+            ordered.sort(key=lambda r: key(r)[0])  # missing values last, whatever the direction
         if self.group_by:
             groups: dict[str, list[dict[str, Any]]] = {}
             for r in ordered:
@@ -182,6 +200,7 @@ class RunsScreen(StoreScreen):
             self.order = ordered
         ids = [o.get("run_key") or ("group:" + o["header"]) for o in self.order]
         row = ids.index(current) + cursor_shift if current in ids else table.cursor_row
+        self.placed_row = min(max(row, 0), len(ids) - 1)
         table.show(build_table(runs, self.order, self.marked), row)
 
     def update_status(self) -> None:
@@ -193,7 +212,8 @@ class RunsScreen(StoreScreen):
         parts = [plural(len(self.runs.rows), "run")]
         if self.runs.total is not None and self.runs.total > len(self.runs.rows):
             parts[0] = (
-                f"newest {len(self.runs.rows):,} of {self.runs.total:,} runs (filter to narrow)"
+                f"first {len(self.runs.rows):,} of {self.runs.total:,} runs "
+                "(L or the last row: more; filter to narrow)"
             )
         parts += [f"{n} {s}" for s, n in sorted(states.items())]
         parts.append(f"sorted by {self.sort_column or 'started'}{' ↓' if self.sort_desc else ' ↑'}")
@@ -226,6 +246,7 @@ class RunsScreen(StoreScreen):
     @on(FilterBar.Applied)
     def filter_applied(self, event: FilterBar.Applied) -> None:
         self.where = event.where
+        self.limit = None
         self.action_focus_table()
         self.reload()
 
@@ -288,6 +309,23 @@ class RunsScreen(StoreScreen):
             self.sort_column, self.sort_desc = column, False
         self.arrange_rows()
         self.update_status()
+        if self.remote:  # which runs come first is the server's answer
+            self.limit = None
+            self.reload()
+
+    def action_load_more(self) -> None:
+        """A server's next page of runs, below those shown."""
+        runs = self.runs
+        if runs is None or runs.total is None or len(runs.rows) >= runs.total:
+            return
+        self.limit = len(runs.rows) + 1  # the source rounds up to its next page
+        self.reload()
+
+    def on_data_table_row_highlighted(self, event: Any) -> None:
+        """The user reaching the last row of a server's runs loads the next page."""
+        last = len(self.order) - 1
+        if self.remote and event.cursor_row == last != self.placed_row:
+            self.action_load_more()
 
     def on_data_table_header_selected(self, event: Any) -> None:
         self.query_one(RunsTable).move_cursor(column=event.column_index)

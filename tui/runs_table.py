@@ -48,6 +48,24 @@ def sort_key(column: str, row: dict[str, Any], summary: dict[str, Any]) -> tuple
     return (0, v if isinstance(v, int | float) else str(v).lower())
 
 
+#: table columns the server sorts by a run field of the same name (store/filters.py)
+SERVER_FIELDS = ("steps", "duration", "name", "id", "project", "group", "state")
+
+
+def server_sort(column: str, desc: bool) -> str | None:
+    """The server's `sort` for a table column (runs_api.py), or None for a column only the
+    loaded rows can be sorted by (tags, sync)."""
+    if column in ("started", ""):
+        field = "created_at"
+    elif column in SERVER_FIELDS:
+        field = column
+    elif column in ("tags", "sync"):
+        return None
+    else:
+        field = f"summary.{column}"
+    return f"-{field}" if desc else field
+
+
 def build_table(runs: RunList, order: list[dict[str, Any]], marked: set[str]) -> pa.Table:
     cols: dict[str, list[str]] = {c: [] for c in columns_of(runs.metrics)}
     for r in order:
