@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from textual.widgets import DataTable
 
 from flightlog.tui import FlightlogApp
 from flightlog.tui.compare_screen import CompareScreen
@@ -53,9 +54,17 @@ async def still(pilot, times: int = 3, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while same < times and time.monotonic() < deadline:
         await pilot.pause(0.2)
+        if any(_widths_pending(t) for t in pilot.app.screen.query(DataTable)):
+            same = 0  # a table measures new rows' cells when idle: its widths are not final
+            continue
         now = re.sub(r"terminal-\d+", "", pilot.app.export_screenshot())
         same = same + 1 if now == last else 0
         last = now
+
+
+def _widths_pending(table: DataTable) -> bool:
+    """Whether a DataTable still has rows or cells to measure (Textual does it on idle)."""
+    return bool(table._require_update_dimensions or table._new_rows or table._updated_cells)
 
 
 async def type_text(pilot, text: str) -> None:
