@@ -160,7 +160,9 @@ class BlobReceiver:
             key = self._part_key(entity, project, sha, offset, digest)
             self.objects.put(key, tmp, digest)
             if not self.table.add_part(entity, project, sha, offset, length, digest):
-                self.objects.delete(key)  # another replica kept a part here first
+                kept = {start: part for start, _, part in self.table.parts(entity, project, sha)}
+                if kept.get(offset) != digest:  # another upload kept other bytes here first
+                    self.objects.delete(key)  # (the same bytes: the same key, theirs: kept)
             have = self.offset(entity, project, sha)
         if have < size:
             return {"offset": have, "stored": False}
@@ -169,12 +171,18 @@ class BlobReceiver:
     def _place(self, entity: str, project: str, sha: str, size: int) -> bool:
         with self._assemble:
             if self.holds(entity, project, sha):
+                self._drop_parts(entity, project, sha)  # a concurrent upload placed it
                 return False
             key = ObjectStore.blob_key(sha)
             self.temp.mkdir(parents=True, exist_ok=True)
             tmp = self.temp / f".blob-{secrets.token_hex(8)}.tmp"
             try:
-                got, length = self._assemble_to(entity, project, sha, size, tmp)
+                try:
+                    got, length = self._assemble_to(entity, project, sha, size, tmp)
+                except FileNotFoundError:
+                    if self.holds(entity, project, sha):  # placed by another replica meanwhile
+                        return False
+                    raise
                 if got != sha:
                     self._drop_parts(entity, project, sha)
                     raise Refused(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -276,3 +277,32 @@ def test_a_server_root_from_before_the_database_held_blob_references_keeps_its_f
     got = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     assert got.status_code == 200 and got.content == log, got.text
     assert not (server.root / "blob_refs").exists()  # adopted once, not at every start
+
+
+def _put_part_at_once(url: str, auth: dict, size: int, offset: int, part: bytes, n: int):
+    """`n` clients sending the same part of a blob at the same moment."""
+    params = {"size": size, "offset": offset}
+    with ThreadPoolExecutor(n) as pool:
+        return list(
+            pool.map(
+                lambda _: httpx.put(url, params=params, content=part, headers=auth, timeout=60),
+                range(n),
+            )
+        )
+
+
+def test_the_same_part_sent_twice_at_once_keeps_the_blob_whole(server: LiveServer):
+    """Runs with the same file (a requirements.txt) upload its blob at once: a second copy
+    of a part must not remove the first, which the finishing upload then assembles (before:
+    a 500 I/O error and the sync gave up, seen under load with 8 clients)."""
+    key = server.user("alice")
+    auth = {"Authorization": f"Bearer {key}"}
+    for trial in range(5):
+        data = os.urandom(200_000 + trial)
+        url = f"{server.url}/api/v1/blobs/alice/p/{hashlib.sha256(data).hexdigest()}"
+        half = len(data) // 2
+        for offset, part, n in ((0, data[:half], 8), (half, data[half:], 4)):
+            answers = _put_part_at_once(url, auth, len(data), offset, part, n)
+            assert all(r.status_code < 300 for r in answers), [r.text for r in answers]
+        got = httpx.get(url, headers=auth, timeout=60)
+        assert got.status_code == 200 and got.content == data
