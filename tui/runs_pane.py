@@ -53,7 +53,10 @@ class RunsPane(DataTable[Any]):
     def show_runs(self, rows: list[dict[str, Any]]) -> None:
         """The store's runs (the screen's own first), keeping the cursor on its run."""
         current = self.run_rows[self.cursor_row]["run_key"] if self.run_rows else None
-        self.run_rows = sorted(rows, key=lambda r: r["run_key"] not in self.fixed)
+        ordered = sorted(rows, key=lambda r: r["run_key"] not in self.fixed)
+        if _shown(ordered) == _shown(self.run_rows):
+            return  # the periodic refresh of an unchanged store: nothing to redraw or re-measure
+        self.run_rows = ordered
         self.clear()
         for r in self.run_rows:
             self.add_row(
@@ -103,3 +106,8 @@ class RunsPane(DataTable[Any]):
             if key not in self.fixed and key not in self.selected:
                 self.selected.append(key)
         self._changed()
+
+
+def _shown(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """What the pane shows of each run (its marks are updated in place)."""
+    return [(r["run_key"], r["state"], r["name"], r["project"]) for r in rows]
