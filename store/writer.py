@@ -62,8 +62,6 @@ class WriterSettings:
     max_buffered_rows: int = 4_000_000
 
 
-#: a backlog (values log() committed, not converted) that finish() leaves in the journal
-
 #: seconds flush() waits for the writer thread before it lets the script go on
 FLUSH_WAIT = 10.0
 
@@ -162,9 +160,8 @@ class RunWriter:
             self._warn(f"could not finish writing {self.paths.dir}: {e!r}")
 
     def _close(self) -> None:
-        """Write what log() committed, seal, and record the writer finished. Every row is
-        converted, however large the backlog: a backlog left in the journal at finish was not
-        read back by readers in every case (tests/test_signals.py on a quiet machine)."""
+        """Write what log() committed (all of it, however large the backlog: a finished
+        writer leaves no rows to its journal), seal, and record the writer finished."""
         self._store_media()
         self._tick(force=True, closing=True)  # the seal below makes it durable
         for hook in self.sync_hooks:  # the blobs first, then the seal that makes rows durable
