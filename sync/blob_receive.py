@@ -111,6 +111,18 @@ class BlobReceiver:
         """The project holds this blob (uploaded through it)."""
         return self.table.ref_size(entity, project, sha) is not None
 
+    def held_size(self, entity: str, project: str, sha: str, what: str) -> int:
+        """The size of the blob that `what` (a run file, an artifact entry) names: a list
+        may name only blobs the project holds, else 409 saying to upload it first."""
+        size = self.table.ref_size(entity, project, check_sha(sha))
+        if size is None:
+            raise Refused(
+                f"{what}: blob {sha} is not in project {entity}/{project}: upload it first",
+                "blob_not_found",
+                409,
+            )
+        return size
+
     def path(self, entity: str, project: str, sha: str) -> Path:
         """A local file with the content of a blob the project holds, or 404 (the same answer
         whether the blob exists elsewhere or not: a reader learns nothing about other
@@ -237,18 +249,7 @@ class BlobReceiver:
             sha = entry.get("sha256") if isinstance(entry, dict) else None
             if not name or name.startswith("/") or ".." in name.split("/") or len(name) > 1024:
                 raise Refused(f"invalid file name {name[:100]!r}", "invalid_name")
-            size = (
-                self.table.ref_size(entity, project, check_sha(sha))
-                if isinstance(sha, str)
-                else None
-            )
-            if size is None:
-                raise Refused(
-                    f"file {name[:100]!r}: its blob is not in project {entity}/{project}: "
-                    "upload it first",
-                    "blob_not_found",
-                    409,
-                )
+            size = self.held_size(entity, project, str(sha), f"file {name[:100]!r}")
             doc[name] = {"sha256": sha, "size": size}
         self.table.put_run_files(entity, project, run_id, doc)
         return len(doc)
