@@ -103,6 +103,17 @@ def run_of(doc: Any) -> str:
     return f"{doc.get('project') or ''}/{doc['id']}"
 
 
+def size_text(n: int) -> str:
+    """Bytes in the largest unit that keeps a number >= 1 (1.5 MB), as the CLI and TUI show
+    a version's size."""
+    size = float(n)
+    for unit in ("B", "kB", "MB"):
+        if size < 1000:
+            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
 def _subdirs(path: Path) -> list[Path]:
     try:
         return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
