@@ -38,7 +38,7 @@ from flightlog.store.blobs import BlobStore, check_sha256_name
 from flightlog.store.layout import iter_run_dirs
 
 from .db.blob_table import BlobTable
-from .objstore import ObjectStore
+from .objstore import ObjectStore, StoreError
 from .receive import project_dir_name
 from .refused import Refused
 
@@ -133,9 +133,13 @@ class BlobReceiver:
         local = self.objects.local_path(key)
         if local is not None:
             return local
-        if not self.cache.has(sha):
-            self.objects.get(key, self.cache.path(sha), sha)
-        return self.cache.path(sha)
+        cached = self.cache.get(sha)
+        if cached is not None:
+            return cached.path
+        try:
+            return self.cache.put_chunks(self.objects.chunks(key), expect=sha).path
+        except ValueError as e:
+            raise StoreError(f"{self.objects.uri}: {key}: {e}") from None
 
     def offset(self, entity: str, project: str, sha: str) -> int:
         """Bytes of an upload under way the server keeps: the end of its last whole part."""
