@@ -116,9 +116,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     ref = parse_ref(args.artifact)
     project = registry.project_of(ref.name, ref.project)
     if ":" not in args.artifact:
+        aliases = registry.aliases(project, ref.name)
         return _print_rows(
             args,
-            [registry.describe(v) for v in registry.versions(project, ref.name)],
+            [registry.describe(v, aliases) for v in registry.versions(project, ref.name)],
             ["VERSION", "ALIASES", "TYPE", "FILES", "SIZE", "DIGEST", "LOGGED BY", "CREATED"],
             lambda r: [
                 r["version"],
