@@ -7,6 +7,7 @@ outside the store package.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,14 +59,13 @@ class ArtifactReader:
 
     def aliases(self, project: str, name: str) -> dict[int, list[str]]:
         """Version number -> its aliases (`latest` first)."""
-        out: dict[int, list[str]] = {}
-        for p in sorted((self.dir(project, name) / "aliases").glob("*.json")):
-            doc = read_json(p)
-            if doc and isinstance(doc.get("version"), int):
-                out.setdefault(doc["version"], []).append(p.name[:-5])
-        for names in out.values():
-            names.sort(key=lambda a: (a != LATEST, a))
-        return out
+        docs = (
+            (read_json(p), p.name[:-5])
+            for p in (self.dir(project, name) / "aliases").glob("*.json")
+        )
+        return by_version(
+            (d["version"], a) for d, a in docs if d and isinstance(d.get("version"), int)
+        )
 
     def uses(self, project: str, name: str, version: int) -> list[dict[str, Any]]:
         """The runs that used a version ({"project", "id", "time"}), oldest first."""
@@ -96,11 +96,33 @@ class ArtifactReader:
         return out
 
 
+def by_version(pairs: Iterable[tuple[int, str]]) -> dict[int, list[str]]:
+    """(version, alias) pairs -> version number -> its aliases, `latest` first: the order
+    every reader of aliases shows (this store's files, a server's database)."""
+    out: dict[int, list[str]] = {}
+    for version, alias in pairs:
+        out.setdefault(version, []).append(alias)
+    for names in out.values():
+        names.sort(key=lambda a: (a != LATEST, a))
+    return out
+
+
 def run_of(doc: Any) -> str:
     """ "project/id" of a lineage record ("" when it names no run)."""
     if not isinstance(doc, dict) or not doc.get("id"):
         return ""
     return f"{doc.get('project') or ''}/{doc['id']}"
+
+
+def size_text(n: int) -> str:
+    """Bytes in the largest unit that keeps a number >= 1 (1.5 MB), as the CLI and TUI show
+    a version's size."""
+    size = float(n)
+    for unit in ("B", "kB", "MB"):
+        if size < 1000:
+            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
 
 
 def _subdirs(path: Path) -> list[Path]:

@@ -38,7 +38,7 @@ from flightlog.store.blobs import BlobStore, check_sha256_name
 from flightlog.store.layout import iter_run_dirs
 
 from .db.blob_table import BlobTable
-from .objstore import ObjectStore
+from .objstore import ObjectStore, StoreError
 from .receive import project_dir_name
 from .refused import Refused
 
@@ -111,6 +111,18 @@ class BlobReceiver:
         """The project holds this blob (uploaded through it)."""
         return self.table.ref_size(entity, project, sha) is not None
 
+    def held_size(self, entity: str, project: str, sha: str, what: str) -> int:
+        """The size of the blob that `what` (a run file, an artifact entry) names: a list
+        may name only blobs the project holds, else 409 saying to upload it first."""
+        size = self.table.ref_size(entity, project, check_sha(sha))
+        if size is None:
+            raise Refused(
+                f"{what}: blob {sha} is not in project {entity}/{project}: upload it first",
+                "blob_not_found",
+                409,
+            )
+        return size
+
     def path(self, entity: str, project: str, sha: str) -> Path:
         """A local file with the content of a blob the project holds, or 404 (the same answer
         whether the blob exists elsewhere or not: a reader learns nothing about other
@@ -121,9 +133,13 @@ class BlobReceiver:
         local = self.objects.local_path(key)
         if local is not None:
             return local
-        if not self.cache.has(sha):
-            self.objects.get(key, self.cache.path(sha), sha)
-        return self.cache.path(sha)
+        cached = self.cache.get(sha)
+        if cached is not None:
+            return cached.path
+        try:
+            return self.cache.put_chunks(self.objects.chunks(key), expect=sha).path
+        except ValueError as e:
+            raise StoreError(f"{self.objects.uri}: {key}: {e}") from None
 
     def offset(self, entity: str, project: str, sha: str) -> int:
         """Bytes of an upload under way the server keeps: the end of its last whole part."""
@@ -237,18 +253,7 @@ class BlobReceiver:
             sha = entry.get("sha256") if isinstance(entry, dict) else None
             if not name or name.startswith("/") or ".." in name.split("/") or len(name) > 1024:
                 raise Refused(f"invalid file name {name[:100]!r}", "invalid_name")
-            size = (
-                self.table.ref_size(entity, project, check_sha(sha))
-                if isinstance(sha, str)
-                else None
-            )
-            if size is None:
-                raise Refused(
-                    f"file {name[:100]!r}: its blob is not in project {entity}/{project}: "
-                    "upload it first",
-                    "blob_not_found",
-                    409,
-                )
+            size = self.held_size(entity, project, str(sha), f"file {name[:100]!r}")
             doc[name] = {"sha256": sha, "size": size}
         self.table.put_run_files(entity, project, run_id, doc)
         return len(doc)

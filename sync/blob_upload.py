@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flightlog._errors import ArtifactNotFoundError, ServerRejectedError
+from flightlog.artifacts.names import LATEST
 from flightlog.artifacts.registry import Registry, Version
 from flightlog.artifacts.remote import push
 from flightlog.store.blobs import check_sha256_name, sha256_file
@@ -53,20 +54,33 @@ def _walk(directory: Path) -> list[tuple[str, os.stat_result, Path]]:
     return sorted(out, key=lambda t: t[0])
 
 
+Listing = list[tuple[str, list[tuple[str, os.stat_result, Path]]]]
+
+
+def _listing(paths: RunPaths) -> Listing:
+    """The run's files, then its media: (directory name, `_walk` of it)."""
+    return [(sub.name, _walk(sub)) for sub in (paths.files, paths.dir / MEDIA)]
+
+
+def _fingerprint(listing: Listing) -> str:
+    h = hashlib.sha256()
+    for sub, found in listing:
+        for name, st, _ in found:
+            h.update(f"{sub}/{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
 def fingerprint(paths: RunPaths) -> str:
     """What the run's files and media look like on disk (names, sizes, times): a mark with
     the same fingerprint needs no blob request."""
-    h = hashlib.sha256()
-    for sub in (paths.files, paths.dir / MEDIA):
-        for name, st, _ in _walk(sub):
-            h.update(f"{sub.name}/{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
+    return _fingerprint(_listing(paths))
 
 
 @dataclass
 class RunBlobs:
     """The blobs of one run: sha256 -> (size, where the bytes are)."""
 
+    fingerprint: str  # of the walk that found them (see `fingerprint`)
     blobs: dict[str, tuple[int, Path]] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> sha, size, mtime
     versions: list[Version] = field(default_factory=list)
@@ -76,9 +90,12 @@ class RunBlobs:
 
 
 def collect(local: LocalRun, cached: dict[str, Any]) -> RunBlobs:
-    """The run's blobs now; a file whose size and mtime match `cached` keeps its digest."""
-    out = RunBlobs()
-    for name, st, path in _walk(local.paths.files):
+    """The run's blobs now, and the fingerprint of the same walk; a file whose size and
+    mtime match `cached` keeps its digest."""
+    listing = _listing(local.paths)
+    out = RunBlobs(_fingerprint(listing))
+    (_, files), (_, media) = listing
+    for name, st, path in files:
         if local.running and name in LIVE_FILES:
             continue
         old = cached.get(name) or {}
@@ -88,7 +105,7 @@ def collect(local: LocalRun, cached: dict[str, Any]) -> RunBlobs:
             sha, _ = sha256_file(path)
         out.files[name] = {"sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
         out.add(sha, st.st_size, path)
-    for name, st, path in _walk(local.paths.dir / MEDIA):
+    for name, st, path in media:
         sha = name.rsplit("/", 1)[-1]
         try:
             check_sha256_name(sha)
@@ -121,7 +138,6 @@ def sync_blobs(
     """Send the blobs the server lacks, then the run's file list and the manifests of its
     artifact versions not pushed yet. `state` is the mark's `blobs` from the last sync;
     returns the new one."""
-    print_ = fingerprint(local.paths)
     found = collect(local, state.get("files") or {})
     changed: set[str] = set()
     for sha, offset in lacking(
@@ -147,12 +163,12 @@ def sync_blobs(
     for v in found.versions:
         if v.digest not in pushed:
             aliases = registry.aliases(v.project, v.name).get(v.version, [])
-            push(client, entity, project, v, [a for a in aliases if a != "latest"])
+            push(client, entity, project, v, [a for a in aliases if a != LATEST])
             pushed.add(v.digest)
     if changed:
         result.pending.append(f"{len(changed)} file(s) changed while being sent")
     return {
-        "fingerprint": "" if changed else print_,
+        "fingerprint": "" if changed else found.fingerprint,
         "files": files,
         "artifacts": sorted(pushed),
     }

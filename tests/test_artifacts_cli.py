@@ -36,6 +36,14 @@ def test_ls_and_show_list_versions_aliases_files_and_lineage(
     assert main(["artifact", "ls"]) == 0
     out = capsys.readouterr().out
     assert "net" in out and "model" in out and "v1" in out
+    assert main(["artifact", "ls", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["name"], row["versions"], row["version"], row["aliases"]) == (
+        "net",
+        2,
+        "v1",
+        ["latest"],
+    )
     assert main(["artifact", "show", "net"]) == 0
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines()[2:]]

@@ -306,3 +306,27 @@ def test_the_same_part_sent_twice_at_once_keeps_the_blob_whole(server: LiveServe
             assert all(r.status_code < 300 for r in answers), [r.text for r in answers]
         got = httpx.get(url, headers=auth, timeout=60)
         assert got.status_code == 200 and got.content == data
+
+
+def test_a_file_list_or_manifest_naming_a_blob_the_project_lacks_is_refused(
+    server: LiveServer, tmp_path: Path
+):
+    """A run's file list and an artifact manifest may name only blobs uploaded through the
+    project: anything else is a 409 that says to upload it first, and nothing is recorded."""
+    key = server.user("alice")
+    run, _ = _run_with_everything(tmp_path, b"weights")
+    _sync(server, key, run.dir)
+    absent = hashlib.sha256(b"never uploaded").hexdigest()
+    with _client(server, key) as c:
+        before = c.request("GET", f"/runs/alice/p/{run.id}/files").json()
+        r = c._http.put(
+            f"/runs/alice/p/{run.id}/files", json={"files": {"x.bin": {"sha256": absent}}}
+        )
+        assert r.status_code == 409 and r.json()["error"] == "blob_not_found"
+        assert "'x.bin'" in r.text and absent in r.text and "upload it first" in r.text
+        assert c.request("GET", f"/runs/alice/p/{run.id}/files").json() == before
+        manifest = {"type": "model", "entries": {"w.bin": {"sha256": absent, "size": 1}}}
+        r = c._http.put("/artifacts/alice/p/other", json={"manifest": manifest})
+        assert r.status_code == 409 and r.json()["error"] == "blob_not_found"
+        assert "'w.bin'" in r.text and absent in r.text and "upload it first" in r.text
+        assert c._http.get("/artifacts/alice/p/other/latest").status_code == 404

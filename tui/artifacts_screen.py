@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
-from flightlog.store.artifact_read import ArtifactReader, VersionRow
+from flightlog.store.artifact_read import ArtifactReader, VersionRow, size_text
 from flightlog.store.layout import split_run_key
 from flightlog.store.text import safe
 
@@ -72,7 +72,7 @@ class ArtifactsScreen(StoreScreen):
                 f"v{r.version}",
                 r.type,
                 ", ".join(r.aliases),
-                _size(r.size),
+                size_text(r.size),
                 r.digest[:12],
                 r.logged_by or "-",
                 ", ".join(r.used_by) or "-",
@@ -95,13 +95,3 @@ def _role(r: VersionRow, run: str) -> str:
     """What the run did with the version: logged, used, or both."""
     roles = (("logged", r.logged_by == run), ("used", run in r.used_by))
     return " + ".join(role for role, did in roles if did)
-
-
-def _size(n: int) -> str:
-    """Bytes in the largest unit that keeps a number ≥ 1 (1.5 MB)."""
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{n} B"

@@ -174,15 +174,18 @@ class Registry(ArtifactReader):
     def versions(self, project: str, name: str) -> list[Version]:
         return [self.get(project, name, n) for n in self.numbers(project, name)]
 
-    def describe(self, v: Version) -> dict[str, Any]:
-        """A version as the CLI and the UI show it: name, aliases, size, lineage."""
+    def describe(self, v: Version, aliases: dict[int, list[str]] | None = None) -> dict[str, Any]:
+        """A version as the CLI and the UI show it: name, aliases, size, lineage. `aliases`:
+        the name's, when the caller describes several versions (read once, not per version)."""
         m = v.manifest
+        if aliases is None:
+            aliases = self.aliases(v.project, v.name)
         return {
             "project": v.project,
             "name": v.name,
             "version": f"v{v.version}",
             "type": m.get("type"),
-            "aliases": self.aliases(v.project, v.name).get(v.version, []),
+            "aliases": aliases.get(v.version, []),
             "digest": v.digest,
             "size": m.get("size") or 0,
             "files": len(v.entries),

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from flightlog.store.artifact_read import size_text
 
 from ._common import fmt_time, print_table, root, safe
 
@@ -59,49 +62,51 @@ def _registry(args: argparse.Namespace) -> Registry:
     return Registry(r)
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)
-
-
 def _run_of(logged_by: Any) -> str:
     if not isinstance(logged_by, dict):
         return "-"
     return "/".join(str(logged_by[k]) for k in ("entity", "project", "id") if logged_by.get(k))
 
 
+def _print_rows(
+    args: argparse.Namespace,
+    rows: list[dict[str, Any]],
+    headers: list[str],
+    cells: Callable[[dict[str, Any]], list[str]],
+    **table: Any,
+) -> int:
+    """`rows` as a JSON array with --json, else as a table (`cells` gives a row's cells)."""
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        print_table(headers, [cells(r) for r in rows], **table)
+    return 0
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
     registry = _registry(args)
     rows = []
     for project, name in registry.names(args.project):
-        versions = registry.versions(project, name)
-        if versions:
-            latest = registry.describe(versions[-1])
-            rows.append({**latest, "versions": len(versions)})
-    if args.json:
-        print(json.dumps(rows, indent=1))
-        return 0
-    print_table(
+        numbers = registry.numbers(project, name)  # the newest manifest is the one read
+        if numbers:
+            latest = registry.describe(registry.get(project, name, numbers[-1]))
+            rows.append({**latest, "versions": len(numbers)})
+    return _print_rows(
+        args,
+        rows,
         ["PROJECT", "NAME", "TYPE", "VERSIONS", "NEWEST", "ALIASES", "SIZE", "CREATED"],
-        [
-            [
-                r["project"],
-                r["name"],
-                str(r["type"]),
-                str(r["versions"]),
-                r["version"],
-                ", ".join(r["aliases"]),
-                _size(r["size"]),
-                fmt_time(r["created_at"]),
-            ]
-            for r in rows
+        lambda r: [
+            r["project"],
+            r["name"],
+            str(r["type"]),
+            str(r["versions"]),
+            r["version"],
+            ", ".join(r["aliases"]),
+            size_text(r["size"]),
+            fmt_time(r["created_at"]),
         ],
         right={3, 6},
     )
-    return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -111,29 +116,24 @@ def cmd_show(args: argparse.Namespace) -> int:
     ref = parse_ref(args.artifact)
     project = registry.project_of(ref.name, ref.project)
     if ":" not in args.artifact:
-        rows = [registry.describe(v) for v in registry.versions(project, ref.name)]
-        if args.json:
-            print(json.dumps(rows, indent=1))
-            return 0
-        print_table(
+        aliases = registry.aliases(project, ref.name)
+        return _print_rows(
+            args,
+            [registry.describe(v, aliases) for v in registry.versions(project, ref.name)],
             ["VERSION", "ALIASES", "TYPE", "FILES", "SIZE", "DIGEST", "LOGGED BY", "CREATED"],
-            [
-                [
-                    r["version"],
-                    ", ".join(r["aliases"]),
-                    str(r["type"]),
-                    str(r["files"]),
-                    _size(r["size"]),
-                    r["digest"][:12],
-                    _run_of(r["logged_by"]),
-                    fmt_time(r["created_at"]),
-                ]
-                for r in rows
+            lambda r: [
+                r["version"],
+                ", ".join(r["aliases"]),
+                str(r["type"]),
+                str(r["files"]),
+                size_text(r["size"]),
+                r["digest"][:12],
+                _run_of(r["logged_by"]),
+                fmt_time(r["created_at"]),
             ],
             right={3, 4},
             title=f"{project}/{ref.name}",
         )
-        return 0
     v = registry.resolve(project, ref.name, ref.alias)
     doc = {
         **registry.describe(v),
@@ -150,7 +150,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("artifact", f"{project}/{v.label} ({doc['type']})"),
         ("aliases", ", ".join(doc["aliases"]) or "-"),
         ("digest", v.digest),
-        ("size", f"{_size(doc['size'])} in {doc['files']} entries"),
+        ("size", f"{size_text(doc['size'])} in {doc['files']} entries"),
         ("created", fmt_time(doc["created_at"])),
         ("logged by", _run_of(doc["logged_by"])),
         ("used by", used),
@@ -163,7 +163,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         [
             [
                 p,
-                _size(int(e.get("size") or 0)) if "sha256" in e else "-",
+                size_text(int(e.get("size") or 0)) if "sha256" in e else "-",
                 e.get("sha256") or str(e.get("ref")),
             ]
             for p, e in sorted(v.entries.items())
@@ -185,7 +185,7 @@ def cmd_get(args: argparse.Namespace) -> int:
     note = ""
     if remote:
         version, fetched, size, host = _fetch(args, ref, registry)
-        note = f" ({fetched} file(s), {_size(size)} fetched from {host})"
+        note = f" ({fetched} file(s), {size_text(size)} fetched from {host})"
     else:
         version = registry.resolve(registry.project_of(ref.name, ref.project), ref.name, ref.alias)
     path = Artifact._from_version(registry, version).download(args.output)

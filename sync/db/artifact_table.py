@@ -16,6 +16,7 @@ from typing import Any
 from flightlog._errors import ArtifactNotFoundError
 from flightlog.artifacts.names import LATEST, version_number
 from flightlog.artifacts.registry import Version, manifest_digest
+from flightlog.store.artifact_read import by_version
 
 from .drivers import Driver
 
@@ -111,12 +112,7 @@ class ArtifactTable:
         with self.driver.tx() as db:
             rows = db.execute(
                 "SELECT version, alias FROM artifact_aliases WHERE entity = ? AND project = ? "
-                "AND name = ? ORDER BY alias",
+                "AND name = ?",
                 [*_split(where), name],
             ).fetchall()
-        out: dict[int, list[str]] = {}
-        for version, alias in rows:
-            out.setdefault(int(version), []).append(str(alias))
-        for names in out.values():
-            names.sort(key=lambda a: (a != LATEST, a))
-        return out
+        return by_version((int(version), str(alias)) for version, alias in rows)
