@@ -4,8 +4,9 @@
 
 A blob is written to a temp file in the same directory tree while it is hashed, fsynced, then
 renamed to its digest: a reader (or a history row's reference) never sees a partial blob, a
-kill -9 leaves at most a temp file (swept by `sweep_temps`), and the same content put twice is
-stored once. Files are streamed in chunks, so a multi-GB checkpoint never sits in memory.
+kill -9 leaves at most a temp file (`doctor --repair` removes it: `stale_temps`), and the same
+content put twice is stored once. Files are streamed in chunks, so a multi-GB checkpoint
+never sits in memory.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,13 +123,19 @@ class BlobStore:
             raise
         return dest
 
-    def sweep_temps(self) -> int:
-        """Remove temp files a killed writer left (call when no writer of this store runs)."""
-        n = 0
+    def stale_temps(self, idle_seconds: float) -> list[Path]:
+        """Temp files a killed writer left: untouched for `idle_seconds` (a put under way
+        writes its temp file as it streams, so its mtime keeps moving). `doctor` lists them
+        and `doctor --repair` removes them."""
+        cutoff = time.time() - idle_seconds
+        out = []
         for tmp in self.dir.glob(f"{_TEMP_PREFIX}*"):
-            tmp.unlink(missing_ok=True)
-            n += 1
-        return n
+            try:
+                if tmp.stat().st_mtime < cutoff:
+                    out.append(tmp)
+            except FileNotFoundError:
+                continue  # renamed into place or removed meanwhile
+        return out
 
 
 def sha256_file(path: Path | str) -> tuple[str, int]:

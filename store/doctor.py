@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .atomic import atomic_write_json, read_json
-from .blobs import sha256_file
+from .blobs import BlobStore, sha256_file
 from .index import INDEX_FILE, Index, scan_files
 from .journal import JournalSnapshot, parse_journal_name
 from .layout import RunPaths, SegmentName, iter_run_dirs, parse_segment_name
@@ -74,10 +74,26 @@ def check(root: Path, progress: Callable[[int, int], None] | None = None) -> lis
     runs = iter_run_dirs(root)
     for i, paths in enumerate(runs):
         problems.extend(_check_run(paths))
+        problems.extend(_stale_blob_temps(paths.dir / "media"))
         if progress:
             progress(i + 1, len(runs))
+    problems.extend(_stale_blob_temps(root / "blobs"))
     problems.extend(_stale_index(root))
     return problems
+
+
+def _stale_blob_temps(blobs: Path) -> list[Problem]:
+    """Temp files of media or artifact files a killed process was storing (store/blobs.py)."""
+    idle = seal_after()
+    return [
+        Problem(
+            "stale-temp",
+            tmp,
+            f"a file being stored when its process stopped (untouched for {idle:g} s)",
+            "remove it (nothing refers to it)",
+        )
+        for tmp in BlobStore(blobs).stale_temps(idle)
+    ]
 
 
 def _check_run(paths: RunPaths) -> list[Problem]:

@@ -51,3 +51,28 @@ def test_names_are_checked_before_any_path_is_built(tmp_path: Path) -> None:
     for bad in ["../etc/passwd", "A" * 64, "abc"]:
         with pytest.raises(ValueError, match="invalid sha256"):
             store.path(bad)
+
+
+def test_doctor_removes_the_temp_file_of_a_killed_put_and_leaves_a_live_one(tmp_path: Path):
+    """A kill -9 during a put (a checkpoint's log_artifact, a run's media) leaves a temp file
+    as large as the file: `doctor` reports it once untouched for the stale time, `doctor
+    --repair` removes it; a temp file still being written is left alone."""
+    import os
+
+    import flightlog
+    from flightlog.store.doctor import check, repair
+
+    run = flightlog.init(project="p", dir=str(tmp_path), mode="offline")
+    run.finish()
+    dead = [tmp_path / "blobs" / ".tmp-dead", Path(run.dir) / "media" / ".tmp-dead"]
+    live = tmp_path / "blobs" / ".tmp-live"
+    for f in (*dead, live):
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"x" * 1000)
+    hours_ago = os.stat(live).st_mtime - 7200
+    for f in dead:
+        os.utime(f, (hours_ago, hours_ago))
+    found = [p for p in check(tmp_path) if p.kind == "stale-temp"]
+    assert sorted(p.path for p in found) == sorted(dead)
+    repair(tmp_path, found)
+    assert not any(f.exists() for f in dead) and live.exists()
