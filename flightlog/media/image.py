@@ -81,6 +81,11 @@ class Image(ArrayOrFile):
         arr = self._array
         self._chw = arr is not None and arr.ndim == 3 and arr.shape[-1] not in _CHANNELS
 
+    def nbytes(self) -> int:
+        if self._pil is not None:  # the copy log() took holds its pixels, like an array
+            return self._pil.width * self._pil.height * len(self._pil.getbands())
+        return super().nbytes()
+
     # -- the writer side -------------------------------------------------------------------
     def encode(self, sink: MediaSink) -> dict[str, Any]:
         from PIL import Image as PILImage
