@@ -28,6 +28,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+#: Parquet schema metadata naming the table columns stored as JSON text (mixed types, media)
+JSON_COLUMNS_KEY = b"flightlog.json_columns"
+
 #: `_type` of each kind of reference, and the file suffix its blob gets when exported
 SUFFIX = {
     "image-file": ".png",

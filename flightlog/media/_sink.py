@@ -22,7 +22,6 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +126,8 @@ class MediaSink:
             paths, self._unsynced = self._unsynced, []
         if not paths:
             return
+        from concurrent.futures import ThreadPoolExecutor
+
         dirs = [*sorted({p.parent for p in paths}), self.blobs.dir]
         try:
             with ThreadPoolExecutor(min(SYNC_THREADS, len(paths))) as pool:

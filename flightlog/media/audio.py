@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import wave
 from typing import Any
 
 import numpy as np
@@ -38,6 +37,8 @@ class Audio(ArrayOrFile):
             self._copy(data_or_path, _samples_problem)
 
     def encode(self, sink: MediaSink) -> dict[str, Any]:
+        import wave
+
         ref = self._fields()
         ref["format"] = self._format
         if self._file is not None:
