@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-#: Parquet schema metadata naming the table columns stored as JSON text (mixed types, media)
-JSON_COLUMNS_KEY = b"flightlog.json_columns"
+from .media_ref import JSON_COLUMNS_KEY, MediaRef
 
 
 @dataclass
@@ -70,8 +69,6 @@ def _image(path: Path) -> np.ndarray:
 def _table(path: Path, run_dir: Path | None) -> LoadedTable:
     import pyarrow.parquet as pq
 
-    from .media_ref import MediaRef
-
     table = pq.read_table(path)
     meta = table.schema.metadata or {}
     as_json = set(json.loads(meta.get(JSON_COLUMNS_KEY, b"[]")))
@@ -79,16 +76,14 @@ def _table(path: Path, run_dir: Path | None) -> LoadedTable:
     for name in table.column_names:
         cells = table.column(name).to_pylist()
         if name in as_json:
-            cells = [
-                _cell(json.loads(c), run_dir, MediaRef) if c is not None else None for c in cells
-            ]
+            cells = [_cell(json.loads(c), run_dir) if c is not None else None for c in cells]
         columns.append(cells)
     return LoadedTable(list(table.column_names), [list(r) for r in zip(*columns, strict=True)])
 
 
-def _cell(value: Any, run_dir: Path | None, ref_type: type) -> Any:
+def _cell(value: Any, run_dir: Path | None) -> Any:
     if isinstance(value, dict) and isinstance(value.get("_type"), str):
-        return ref_type(value, run_dir)
+        return MediaRef(value, run_dir)
     return value
 
 

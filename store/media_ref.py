@@ -11,9 +11,11 @@ and the history row holds a typed reference to it, JSON in the `text` column (ki
 or "images" for a list logged under one key (its references in "items"). A reference whose
 file was not stored (the run's media budget was spent, or encoding failed) has no "path" and
 says why in "dropped": a reference never points to a file that is not there, because the
-blob is stored (renamed into place: the page cache keeps it through a kill -9) before the row
-that names it is committed to the journal, and the writer fsyncs the run's new blobs before
-each msync of the journal (so a power loss, too, takes a row with its blob or neither).
+writer thread encodes and stores the blob (renamed into place: the page cache keeps it
+through a kill -9) before it commits the reference naming it to the journal, as a value of
+the row's step (store/writer.py `_store_media`; the row's other values are committed by
+log() itself), and the writer fsyncs the run's new blobs before each msync of the journal
+(so a power loss, too, takes a reference with its blob or neither).
 
 The store never imports the flightlog package: `MediaValue` is the interface flightlog's
 media types implement, and `MediaRef.load()` reads files with numpy, pyarrow and Pillow.
@@ -25,6 +27,9 @@ import json
 import shutil
 from pathlib import Path
 from typing import Any
+
+#: Parquet schema metadata naming the table columns stored as JSON text (mixed types, media)
+JSON_COLUMNS_KEY = b"flightlog.json_columns"
 
 #: `_type` of each kind of reference, and the file suffix its blob gets when exported
 SUFFIX = {
@@ -38,7 +43,8 @@ SUFFIX = {
 
 class MediaValue:
     """A media value of a row: `reference()` encodes and stores the file (and never
-    raises) when the row is committed to the journal or the summary asks first."""
+    raises), on the writer thread before the reference is committed to the journal, or
+    earlier if the run state's summary asks first."""
 
     def reference(self) -> dict[str, Any]:
         raise NotImplementedError

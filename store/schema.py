@@ -64,7 +64,7 @@ def encode_value(v: Any) -> tuple[float | None, int, str | None]:
         return None, NONE, None
     if t is list:
         return None, LIST, json.dumps(v)
-    if isinstance(v, MediaValue):  # stored (writer side) here, before its row is written
+    if isinstance(v, MediaValue):  # stored by the writer thread already: its reference
         return None, MEDIA, json.dumps(v.reference())
     to_json = getattr(v, "to_json", None)  # flightlog.Histogram
     if callable(to_json):

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image as PILImage
 
 import flightlog
-from flightlog.store.media_ref import MediaRef
+from flightlog.media import MediaSink, _sink, prepare
 
 
 def media_files(run: flightlog.Run) -> list[Path]:
@@ -117,7 +118,7 @@ def test_media_encoded_on_the_writer_side_are_in_the_summary(api: flightlog.Api)
     run.finish()
     ref = api.run(run.path).summary_metrics["img"]
     assert ref["_type"] == "image-file" and (ref["width"], ref["height"]) == (5, 3)
-    assert not isinstance(ref, MediaRef) or ref.file().is_file()
+    assert (Path(run.dir) / ref["path"]).is_file()  # the summary is a plain dict
 
 
 def test_every_media_file_is_fsynced_before_the_row_naming_it_is_made_durable(
@@ -172,3 +173,31 @@ def test_every_media_file_is_fsynced_before_the_row_naming_it_is_made_durable(
             i for i, (what, _) in enumerate(events) if what == "durable" and i > written
         )
         assert synced < made_durable
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        lambda: flightlog.Image(np.zeros((200, 200, 3), np.uint8)),
+        lambda: flightlog.Image(PILImage.fromarray(np.zeros((200, 200, 3), np.uint8))),
+    ],
+    ids=["array", "PIL"],
+)
+def test_media_waiting_to_be_encoded_are_bounded_and_then_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, image
+) -> None:
+    """The writer encodes what log() copied; past MAX_HELD_BYTES waiting, a value is a
+    reference marked dropped, and once encoded the room is given back."""
+    monkeypatch.setattr(_sink, "MAX_HELD_BYTES", 150_000)  # one 200×200 RGB image
+    said: list[str] = []
+    sink = MediaSink(tmp_path, said.append)
+    first = prepare("img", image(), sink)
+    second = prepare("img", image(), sink)
+    assert second is not None and second.reference() == {
+        "_type": "image-file",
+        "dropped": "media backlog full",
+    }
+    assert len(said) == 1 and "further media are dropped" in said[0]
+    assert first is not None and "path" in first.reference()
+    third = prepare("img", image(), sink)
+    assert third is not None and "path" in third.reference()

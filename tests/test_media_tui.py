@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
 from textual.widgets import DataTable, OptionList
 
 import flightlog
@@ -65,6 +68,16 @@ def info(pane: MediaPane) -> str:
     return str(pane.query_one("#media-info").render())
 
 
+@asynccontextmanager
+async def loaded_pane(store: Path, run_key: str) -> AsyncIterator[tuple[Pilot, MediaPane]]:
+    """The pane of `run_key` alone in a 100×30 app, once it has loaded."""
+    app = PaneApp(store, run_key)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = app.query_one(MediaPane)
+        await settle(pilot, lambda: pane.loaded)
+        yield pilot, pane
+
+
 async def test_the_run_screens_i_key_shows_the_runs_media(store: Path) -> None:
     make_run(store)
     app = FlightlogApp(store)
@@ -109,11 +122,7 @@ async def test_the_run_screens_i_key_shows_the_runs_media(store: Path) -> None:
 
 
 async def test_a_table_is_a_sortable_data_table_with_escaped_cells(store: Path) -> None:
-    run_key = make_run(store)
-    app = PaneApp(store, run_key)
-    async with app.run_test(size=(100, 30)) as pilot:
-        pane = app.query_one(MediaPane)
-        await settle(pilot, lambda: pane.loaded)
+    async with loaded_pane(store, make_run(store)) as (pilot, pane):
         await pilot.press("down")
         await settle(pilot, lambda: pane.query("#media-table"))
         table = pane.query_one("#media-table", DataTable)
@@ -126,11 +135,7 @@ async def test_a_table_is_a_sortable_data_table_with_escaped_cells(store: Path) 
 
 
 async def test_show_step_shows_each_key_at_its_last_value_up_to_the_step(store: Path) -> None:
-    run_key = make_run(store)
-    app = PaneApp(store, run_key)
-    async with app.run_test(size=(100, 30)) as pilot:
-        pane = app.query_one(MediaPane)
-        await settle(pilot, lambda: pane.loaded)
+    async with loaded_pane(store, make_run(store)) as (pilot, pane):
         await pilot.press("down", "down")
         pane.show_step(1)
         await settle(pilot, lambda: "samples · step 1 (2 of 3)" in info(pane))
@@ -143,14 +148,10 @@ async def test_v_opens_the_file_or_says_where_it_is(
 ) -> None:
     monkeypatch.setattr("flightlog.tui.media_pane.OPEN_DIR", tmp_path / "open")
     monkeypatch.setenv("PATH", str(tmp_path / "nobin"))  # no xdg-open: the path is told
-    run_key = make_run(store)
-    app = PaneApp(store, run_key)
-    async with app.run_test(size=(100, 30)) as pilot:
-        pane = app.query_one(MediaPane)
-        await settle(pilot, lambda: pane.loaded)
+    async with loaded_pane(store, make_run(store)) as (pilot, pane):
         await pilot.press("v")
-        await settle(pilot, lambda: app._notifications)
-        (note,) = list(app._notifications)
+        await settle(pilot, lambda: pilot.app._notifications)
+        (note,) = list(pilot.app._notifications)
         exported = next((tmp_path / "open").glob("*.wav"))
         assert f"no system viewer here; the file is {exported}" in note.message
         assert exported.read_bytes() == pane.current().file().read_bytes()
@@ -160,10 +161,7 @@ async def test_a_run_without_media_says_how_to_log_some(store: Path) -> None:
     run = flightlog.init(project="p", id="plain01")
     run.log({"loss": 1.0})
     run.finish()
-    app = PaneApp(store, "p/plain01")
-    async with app.run_test(size=(100, 30)) as pilot:
-        pane = app.query_one(MediaPane)
-        await settle(pilot, lambda: pane.loaded)
+    async with loaded_pane(store, "p/plain01") as (_, pane):
         assert "this run logged no media" in info(pane)
 
 

@@ -11,6 +11,7 @@ half blocks inside tmux, tables sortable); every stored string is shown escaped.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from pathlib import Path
 from typing import ClassVar
 
@@ -157,6 +158,5 @@ class CompareMedia(Widget):
         if self.step is None:
             i = len(steps) - 1 + min(delta, 0)
         else:
-            at = [j for j, s in enumerate(steps) if s <= self.step]
-            i = (at[-1] if at else 0) + delta
+            i = max(bisect_right(steps, self.step) - 1, 0) + delta
         self.show_step(steps[min(max(i, 0), len(steps) - 1)])

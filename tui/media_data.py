@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,7 @@ class MediaKey:
 
     def index_at(self, step: int) -> int:
         """The last value logged at or before `step` (the first one before any)."""
-        best = 0
-        for i, s in enumerate(self.steps):
-            if s <= step:
-                best = i
-        return best
+        return max(bisect_right(self.steps, step) - 1, 0)
 
 
 def load_media(root: Path, run_key: str) -> list[MediaKey]:

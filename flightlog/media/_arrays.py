@@ -8,23 +8,46 @@ The copy is the only work `log()` must do with a tensor: training may overwrite 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from ._base import Media
 
-def read_media_file(
-    path: str | os.PathLike[str], what: str
-) -> tuple[bytes | None, str, str | None]:
-    """(the file's bytes, its format from the suffix, None) or (None, format, what is wrong):
-    a media object built from a file reads it now, as the file may change once log() returns."""
-    path = os.fspath(path)
-    fmt = os.path.splitext(path)[1].lstrip(".").lower() or "bin"
-    try:
-        with open(path, "rb") as f:
-            return f.read(), fmt, None
-    except OSError as e:
-        return None, fmt, f"cannot read {what} file {path!r}: {e.strerror or e}"
+
+class ArrayOrFile(Media):
+    """An `Image`, `Audio` or `Video`: an array log() copied, for the writer to encode, or the
+    bytes of a file, stored as they are."""
+
+    _array: np.ndarray | None = None
+    _file: bytes | None = None
+    #: the format stored (a file's comes from its suffix)
+    _format = "bin"
+
+    def _read(self, path: str | os.PathLike[str], what: str) -> None:
+        """Read the file now (it may change once log() returns), or record why not."""
+        path = os.fspath(path)
+        self._format = os.path.splitext(path)[1].lstrip(".").lower() or "bin"
+        try:
+            with open(path, "rb") as f:
+                self._file = f.read()
+        except OSError as e:
+            self.problem = f"cannot read {what} file {path!r}: {e.strerror or e}"
+
+    def _copy(self, data: Any, layout: Callable[[np.ndarray], str | None]) -> None:
+        """Keep a copy of `data` (`copy_array`) whose shape `layout` accepts (says None to),
+        or record what is wrong."""
+        arr, problem = copy_array(data)
+        if arr is not None and problem is None:
+            problem = layout(arr)
+        if problem is not None:
+            self.problem = f"{type(self).__name__} got {type(data).__name__}: {problem}"
+        else:
+            self._array = arr
+
+    def nbytes(self) -> int:
+        return int(self._array.nbytes) if self._array is not None else len(self._file or b"")
 
 
 def copy_array(data: Any) -> tuple[np.ndarray | None, str | None]:

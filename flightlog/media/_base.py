@@ -83,8 +83,9 @@ class MediaList(Media):
 
 
 class Pending(MediaValue):
-    """A media value in a committed row: encoded once, by whichever thread asks first (the
-    writer converting the row, or the summary), then only its reference is kept."""
+    """A media value logged in a row: encoded once, by whichever asks first (the writer
+    thread before it commits the reference, store/writer.py `_store_media`, or the run
+    state's summary), then only its reference is kept."""
 
     __slots__ = ("_lock", "_media", "_nbytes", "_ref", "_sink")
 

@@ -1,12 +1,13 @@
 """Where a run's media go: its `media/` blob store, within the run's media budget.
 
-One `MediaSink` per run (per writing process). `log()` counts the bytes it copied (`hold`);
-when the row is committed to the writer's journal, the value is encoded and `put` hashes the
-file, stores it once (temp then rename: store/blobs.py) and returns the reference the row
-holds: the journal keeps complete rows only, so the blob exists (in the page cache, which
-outlives a kill -9) before the row naming it does. The writer thread calls `sync` before
-each msync of the journal: it fsyncs the files stored since the last call, concurrently (one
-fsync costs ~8 ms on a slow disk, eight at once about as much as one).
+One `MediaSink` per run (per writing process). `log()` counts the bytes it copied (`hold`)
+and commits the rest of the row; the writer thread then encodes the value
+(store/writer.py `_store_media`), `put` hashes the file, stores it once (temp then rename:
+store/blobs.py) and returns the reference, which the writer commits to the journal as a value
+of the row's step: the blob exists (in the page cache, which outlives a kill -9) before the
+reference naming it does. The writer thread calls `sync` before each msync of the journal:
+it fsyncs the files stored since the last call, concurrently (one fsync costs ~8 ms on a slow
+disk, eight at once about as much as one).
 
 The budget (settings `media_max_bytes` / `media_max_files`, FLIGHTLOG_MEDIA_MAX_BYTES /
 FLIGHTLOG_MEDIA_MAX_FILES) bounds what one run stores; past it the rows are still written, and
@@ -21,7 +22,6 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +126,8 @@ class MediaSink:
             paths, self._unsynced = self._unsynced, []
         if not paths:
             return
+        from concurrent.futures import ThreadPoolExecutor
+
         dirs = [*sorted({p.parent for p in paths}), self.blobs.dir]
         try:
             with ThreadPoolExecutor(min(SYNC_THREADS, len(paths))) as pool:

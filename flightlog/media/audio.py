@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import io
 import os
-import wave
 from typing import Any
 
 import numpy as np
 
-from ._arrays import copy_array, read_media_file
-from ._base import Media, check_caption
+from ._arrays import ArrayOrFile
+from ._base import check_caption
 from ._sink import MediaSink
 
 
-class Audio(Media):
+class Audio(ArrayOrFile):
     """`flightlog.Audio(samples, sample_rate=16000, caption="...")`: samples are frames, or
     frames × channels; or `flightlog.Audio("clip.mp3")`."""
 
     _type = "audio-file"
+    _format = "wav"
 
     def __init__(
         self, data_or_path: Any, sample_rate: int | None = None, caption: str | None = None
@@ -27,32 +27,18 @@ class Audio(Media):
         self.caption = check_caption(caption)
         self.problem = None
         self.sample_rate = sample_rate
-        self._array: np.ndarray | None = None
-        self._file: bytes | None = None
-        self._format = "wav"
         if isinstance(data_or_path, str | os.PathLike):
-            self._file, self._format, self.problem = read_media_file(data_or_path, "audio")
-            return
-        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
+            self._read(data_or_path, "audio")
+        elif isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
             self.problem = (
                 f"Audio of an array needs sample_rate= a positive int, got {sample_rate!r}"
             )
-            return
-        arr, problem = copy_array(data_or_path)
-        if problem is None and arr is not None:
-            if arr.ndim not in (1, 2) or (arr.ndim == 2 and arr.shape[1] > 64):
-                problem = f"expected samples as frames or frames × channels, got shape {arr.shape}"
-            elif arr.dtype.kind == "f" and float(np.abs(arr).max()) > 1.0:
-                problem = "float samples must lie in [-1, 1]: scale them (x / abs(x).max())"
-        if problem is not None:
-            self.problem = f"Audio got {type(data_or_path).__name__}: {problem}"
-            return
-        self._array = arr
-
-    def nbytes(self) -> int:
-        return int(self._array.nbytes) if self._array is not None else len(self._file or b"")
+        else:
+            self._copy(data_or_path, _samples_problem)
 
     def encode(self, sink: MediaSink) -> dict[str, Any]:
+        import wave
+
         ref = self._fields()
         ref["format"] = self._format
         if self._file is not None:
@@ -79,6 +65,14 @@ class Audio(Media):
         ref.update(_wav_fields(self.sample_rate, pcm.shape[0], channels))
         ref["dtype"] = "float" if floats else "int"
         return sink.put(buf.getvalue(), ref)
+
+
+def _samples_problem(arr: np.ndarray) -> str | None:
+    if arr.ndim not in (1, 2) or (arr.ndim == 2 and arr.shape[1] > 64):
+        return f"expected samples as frames or frames × channels, got shape {arr.shape}"
+    if arr.dtype.kind == "f" and float(np.abs(arr).max()) > 1.0:
+        return "float samples must lie in [-1, 1]: scale them (x / abs(x).max())"
+    return None
 
 
 def _wav_fields(rate: int, frames: int, channels: int) -> dict[str, Any]:

@@ -9,14 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import copy_array, read_media_file, to_uint8
-from ._base import Media, check_caption
+from ._arrays import ArrayOrFile, to_uint8
+from ._base import check_caption
 from ._sink import MediaSink
 
 _CHANNELS = (1, 3, 4)
 
 
-class Image(Media):
+class Image(ArrayOrFile):
     """An image to log: `flightlog.Image(array_or_path_or_pil, caption="...", mode="RGB")`.
 
     An array is copied now (log() returns before it is encoded); floats in [0, 1] (or
@@ -41,10 +41,8 @@ class Image(Media):
         self.mode = mode
         self.normalize = normalize
         self.problem = None
-        self._array: np.ndarray | None = None
         self._chw = False
         self._pil: Any = None
-        self._file: bytes | None = None
         data = data_or_path
         if isinstance(data, Image):
             self._array, self._chw, self._pil, self._file = (
@@ -55,7 +53,7 @@ class Image(Media):
             )
             self.problem = data.problem
         elif isinstance(data, str | os.PathLike):
-            self._read_file(data)
+            self._read(data, "image")
         elif type(data).__module__.startswith("PIL."):
             self._pil = data.copy()
         elif type(data).__module__.startswith("matplotlib") or (
@@ -66,9 +64,6 @@ class Image(Media):
             self._take_array(data)
 
     # -- the training thread: copy and check -----------------------------------------------
-    def _read_file(self, path: str | os.PathLike[str]) -> None:
-        self._file, _, self.problem = read_media_file(path, "image")
-
     def _render(self, fig: Any) -> None:
         """A matplotlib figure is rendered now: it is not thread-safe, and the script may
         draw on it again as soon as log() returns."""
@@ -82,20 +77,14 @@ class Image(Media):
         self._file = buf.getvalue()
 
     def _take_array(self, data: Any) -> None:
-        arr, problem = copy_array(data)
-        if problem is None and arr is not None:
-            problem = _layout_problem(arr.shape)
-        if problem is not None:
-            self.problem = f"Image got {type(data).__name__}: {problem}"
-            return
-        assert arr is not None
-        self._array = arr
-        self._chw = arr.ndim == 3 and arr.shape[-1] not in _CHANNELS
+        self._copy(data, lambda arr: _layout_problem(arr.shape))
+        arr = self._array
+        self._chw = arr is not None and arr.ndim == 3 and arr.shape[-1] not in _CHANNELS
 
     def nbytes(self) -> int:
-        if self._array is not None:
-            return int(self._array.nbytes)
-        return len(self._file or b"")
+        if self._pil is not None:  # the copy log() took holds its pixels, like an array
+            return self._pil.width * self._pil.height * len(self._pil.getbands())
+        return super().nbytes()
 
     # -- the writer side -------------------------------------------------------------------
     def encode(self, sink: MediaSink) -> dict[str, Any]:

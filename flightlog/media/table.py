@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from flightlog.store.media_load import JSON_COLUMNS_KEY
+from flightlog.store.media_ref import JSON_COLUMNS_KEY
 
 from ._base import Media
 from ._sink import MediaSink

@@ -13,16 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import copy_array, read_media_file, to_uint8
-from ._base import Media, check_caption
+from ._arrays import ArrayOrFile, to_uint8
+from ._base import check_caption
 from ._sink import MediaSink
 
 
-class Video(Media):
+class Video(ArrayOrFile):
     """`flightlog.Video(frames, fps=4, caption="...")` with frames T×C×H×W, or
     `flightlog.Video("clip.mp4")` (stored as is)."""
 
     _type = "video-file"
+    _format = "gif"
 
     def __init__(
         self,
@@ -34,28 +35,14 @@ class Video(Media):
         self.caption = check_caption(caption)
         self.problem = None
         self.fps = 4 if fps is None else fps
-        self._array: np.ndarray | None = None
-        self._file: bytes | None = None
-        self._format = "gif"
         if isinstance(data_or_path, str | os.PathLike):
-            self._file, self._format, self.problem = read_media_file(data_or_path, "video")
-            return
-        if format not in (None, "gif"):
+            self._read(data_or_path, "video")
+        elif format not in (None, "gif"):
             self.problem = f"flightlog encodes arrays as gif only, not {format!r}: drop format="
-            return
-        if not isinstance(self.fps, int | float) or not 0 < self.fps <= 1000:
+        elif not isinstance(self.fps, int | float) or not 0 < self.fps <= 1000:
             self.problem = f"fps must be a number in (0, 1000], got {fps!r}"
-            return
-        arr, problem = copy_array(data_or_path)
-        if problem is None and arr is not None and (arr.ndim != 4 or arr.shape[1] not in (1, 3)):
-            problem = f"expected frames T×C×H×W with C = 1 or 3, got shape {arr.shape}"
-        if problem is not None:
-            self.problem = f"Video got {type(data_or_path).__name__}: {problem}"
-            return
-        self._array = arr
-
-    def nbytes(self) -> int:
-        return int(self._array.nbytes) if self._array is not None else len(self._file or b"")
+        else:
+            self._copy(data_or_path, _frames_problem)
 
     def encode(self, sink: MediaSink) -> dict[str, Any]:
         ref = self._fields()
@@ -80,6 +67,12 @@ class Video(Media):
         t, c, h, w = arr.shape
         ref.update(frames=t, channels=c, height=h, width=w, fps=self.fps)
         return sink.put(buf.getvalue(), ref)
+
+
+def _frames_problem(arr: np.ndarray) -> str | None:
+    if arr.ndim != 4 or arr.shape[1] not in (1, 3):
+        return f"expected frames T×C×H×W with C = 1 or 3, got shape {arr.shape}"
+    return None
 
 
 def _paletted(frame: np.ndarray) -> Any:
