@@ -67,10 +67,14 @@ class SignatureTable:
         self._snapshot: Table | None = None
 
     def register(self, sig: Signature) -> int:
-        """Id of `sig`, or -1 if its rows cannot take the fast path."""
+        """Id of `sig`, or -1 if its rows cannot take the fast path. A known signature lets
+        later rows skip validation (flightlog/_values.py), so one holding a list is never
+        recorded: a signature says "list", not what the next list holds (an Image, a numpy
+        scalar), and each such row is checked again."""
         keys, types = sig
         if not all(t in _FAST_KINDS for t in types):
-            self.ids[sig] = -1
+            if list not in types:
+                self.ids[sig] = -1
             return -1
         codes = []
         for k in keys:

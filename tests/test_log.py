@@ -222,3 +222,16 @@ def test_history_is_a_wide_typed_table() -> None:
     only = flightlog.Api().run(run.path).history(keys=["loss"])
     assert only.column_names == ["_step", "_timestamp", "_runtime", "_writer", "loss"]
     assert only.num_rows == 5
+
+
+def test_a_list_key_is_checked_each_time_whatever_it_held_before(tmp_path) -> None:
+    """The same keys and value types skip validation; a list's contents are not in its type,
+    so a list of numbers and then a list of images under the same key must both be stored
+    (before: the second log() raised TypeError, an Image is not JSON serializable)."""
+    run = flightlog.init(project="lists", dir=str(tmp_path), mode="offline")
+    run.log({"imgs": [1, 2], "v": [1.0, 2.0]})
+    run.log({"imgs": [flightlog.Image(np.zeros((4, 4), np.uint8))], "v": [3.0]})
+    run.finish()
+    rows = list(flightlog.Api(dir=str(tmp_path)).run(f"lists/{run.id}").scan_history())
+    assert rows[0]["imgs"] == [1, 2] and rows[0]["v"] == [1.0, 2.0]
+    assert rows[1]["imgs"]["_type"] == "images" and rows[1]["v"] == [3.0]
