@@ -149,12 +149,8 @@ class Accounts:
         return key
 
     def user_for_key(self, key: str) -> str | None:
-        return self.user_for_key_hash(hash_key(key))
-
-    def user_for_key_hash(self, key_hash: str) -> str | None:
-        """The user of a key known by its hash (a browser session keeps only the hash)."""
         with self._db() as db:
-            row = db.execute('SELECT "user" FROM keys WHERE hash = ?', [key_hash]).fetchone()
+            row = db.execute('SELECT "user" FROM keys WHERE hash = ?', [hash_key(key)]).fetchone()
         return row[0] if row else None
 
     def revoke_keys(self, user: str) -> int:

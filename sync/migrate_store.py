@@ -27,8 +27,9 @@ from flightlog.store.segments import list_segments
 
 from .accounts import Accounts
 from .db.artifact_table import ArtifactTable
-from .db.catalog import STREAMS, Catalog, SegmentRow
+from .db.catalog import Catalog, SegmentRow
 from .objstore import ObjectStore
+from .receive import STREAMS
 
 log = logging.getLogger("flightlog.server")
 #: the accounts tables, in an order that never names a row before it exists

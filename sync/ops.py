@@ -57,20 +57,10 @@ def install_ops(app: FastAPI, driver: Driver, store: Checkable) -> None:
         app.include_router(router)
         return
     metrics = ServerMetrics(driver)
-    app.add_middleware(_Wrap, wrap=metrics.middleware)
+    app.add_middleware(metrics.middleware)  # Starlette calls it with the app it wraps
 
     @router.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(router)
-
-
-class _Wrap:
-    """Starlette's add_middleware takes a class: this one applies a middleware function."""
-
-    def __init__(self, app: Any, wrap: Any) -> None:
-        self._app = wrap(app)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self._app(scope, receive, send)

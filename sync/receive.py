@@ -33,6 +33,7 @@ from flightlog.store.layout import (
     parse_segment_name,
     project_dir,
     run_key,
+    sealed_segment_name,
 )
 from flightlog.store.segments import list_segments, sealed_twin
 
@@ -134,6 +135,59 @@ def parse_meta_body(body: bytes, limits: ServerLimits) -> tuple[dict[str, Any], 
     return doc["meta"], writers
 
 
+def run_documents(
+    entity: str, project: str, run_id: str, meta: dict[str, Any], writers: list[Any]
+) -> tuple[bytes, dict[str, bytes]]:
+    """run.json and each writer's state as the store writes them, or Refused: the checks
+    every receiving store makes before it writes anything."""
+    if meta.get("id") != run_id:
+        raise Refused(f"run.json says id {meta.get('id')!r}, the URL says {run_id!r}")
+    states = {}
+    for w in writers:
+        wid = w.get("writer") if isinstance(w, dict) else None
+        if not isinstance(wid, str) or not _WRITER_RE.match(wid):
+            shown = wid[:40] + "..." if isinstance(wid, str) and len(wid) > 40 else wid
+            raise Refused(
+                f"invalid writer state: writer id {shown!r} (1-32 lowercase letters and digits)",
+                "invalid_name",
+            )
+        states[wid] = w
+    # where it lives now; "online" described the client's mode, not this copy
+    meta = {k: v for k, v in meta.items() if k != "online"}
+    meta.update(entity=entity, project=project)
+    try:
+        return dumps(meta), {wid: dumps(w) for wid, w in states.items()}
+    except (TypeError, ValueError, RecursionError) as e:
+        raise Refused(f"run metadata is not JSON: {e}") from None
+
+
+def check_digest(seg: SegmentName, digest: str) -> None:
+    """The body's sha256 is the one its name carries, or Refused."""
+    if digest != seg.sha256:
+        raise Refused(
+            f"sha256 of the body is {digest}, but the segment name says {seg.sha256}: "
+            "the upload was corrupted or the name is wrong",
+            "hash_mismatch",
+        )
+
+
+def conflict(seg: SegmentName, stored: str) -> Refused:
+    """The 409 for a segment number already stored with another content (`stored` says
+    which)."""
+    return Refused(
+        f"segment {seg.stem} is already stored with different content ({stored}); "
+        "sealed segments are immutable",
+        "conflict",
+        409,
+    )
+
+
+def key_of(paths: RunPaths) -> str:
+    """The run key `on_change` is called with (what the listing index names a run by)."""
+    entity, project, run_id = paths.address
+    return run_key(project, run_id, entity)
+
+
 class ReceivingStore:
     """Run directories of a server root, keyed by entity, project and run id."""
 
@@ -168,34 +222,17 @@ class ReceivingStore:
     ) -> bool:
         """Write run.json and the writers' state files; True when the run is new here."""
         paths = self.paths(entity, project, run_id)
-        if meta.get("id") != run_id:
-            raise Refused(f"run.json says id {meta.get('id')!r}, the URL says {run_id!r}")
-        states = {}
-        for w in writers:
-            wid = w.get("writer") if isinstance(w, dict) else None
-            if not isinstance(wid, str) or not _WRITER_RE.match(wid):
-                shown = wid[:40] + "..." if isinstance(wid, str) and len(wid) > 40 else wid
-                raise Refused(
-                    f"invalid writer state: writer id {shown!r} (1-32 lowercase letters and "
-                    "digits)",
-                    "invalid_name",
-                )
-            states[wid] = w
-        # where it lives now; "online" described the client's mode, not this copy
-        meta = {k: v for k, v in meta.items() if k != "online"}
-        meta.update(entity=entity, project=project)
-        try:
-            body = dumps(meta)
-            state_bodies = {wid: dumps(w) for wid, w in states.items()}
-        except (TypeError, ValueError, RecursionError) as e:
-            raise Refused(f"run metadata is not JSON: {e}") from None
+        return self.write_run(paths, *run_documents(entity, project, run_id, meta, writers))
+
+    def write_run(self, paths: RunPaths, meta: bytes, states: dict[str, bytes]) -> bool:
+        """Write documents `run_documents` checked; True when the run is new here."""
         new = not paths.meta.exists()
         for d in (paths.dir, paths.writers, paths.history, paths.system):
             d.mkdir(parents=True, exist_ok=True)
-        for wid, b in state_bodies.items():
+        for wid, b in states.items():
             atomic_write_bytes(paths.writer_state(wid), b)
-        atomic_write_bytes(paths.meta, body)
-        self.on_change(run_key(project, run_id, entity))
+        atomic_write_bytes(paths.meta, meta)
+        self.on_change(key_of(paths))
         return new
 
     def segments(self, entity: str, project: str, run_id: str) -> dict[str, list[str]] | None:
@@ -213,13 +250,8 @@ class ReceivingStore:
     ) -> bool:
         """Check the uploaded temp file and rename it into place; False when this content is
         already stored (a no-op). The caller removes `tmp` whatever happens."""
-        if digest != seg.sha256:
-            raise Refused(
-                f"sha256 of the body is {digest}, but the segment name says {seg.sha256}: "
-                "the upload was corrupted or the name is wrong",
-                "hash_mismatch",
-            )
-        name = f"{seg.stem}-{seg.sha256}.parquet"
+        check_digest(seg, digest)
+        name = sealed_segment_name(seg.writer, seg.seq, digest)
         directory = paths.stream(stream)
         existing = sealed_twin(directory, seg)
         if existing is not None and existing.name == name:
@@ -230,15 +262,10 @@ class ReceivingStore:
             if existing is not None:
                 if existing.name == name:
                     return False
-                raise Refused(
-                    f"segment {seg.stem} is already stored with different content "
-                    f"({existing.name}); sealed segments are immutable",
-                    "conflict",
-                    409,
-                )
+                raise conflict(seg, existing.name)
             tmp.replace(directory / name)
         fsync_dir(directory)
-        self.on_change(str(paths.dir.relative_to(self.root / "runs")))
+        self.on_change(key_of(paths))
         return True
 
     # -- what a replica on a shared store does differently (shared_store.py) --------------

@@ -289,7 +289,7 @@ def create_app(
     app.include_router(
         blob_routes.router(store, accounts.driver, limits, user, access, accounts.ensure_project)
     )
-    app.include_router(web_router(sessions))
+    app.include_router(web_router(sessions, limits))
     app.add_middleware(AccessLog)
     return app
 

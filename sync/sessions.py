@@ -61,15 +61,14 @@ class Sessions:
         return user, session_id
 
     def user_for(self, session_id: str) -> str | None:
-        """The user of a live session whose key is still valid, else None."""
+        """The user of a live session whose key is still valid (the join), else None."""
         with self.driver.tx() as db:
             row = db.execute(
-                'SELECT "user", key_hash FROM sessions WHERE hash = ? AND expires >= ?',
+                'SELECT s."user" FROM sessions s JOIN keys k ON k.hash = s.key_hash '
+                'AND k."user" = s."user" WHERE s.hash = ? AND s.expires >= ?',
                 [_hash(session_id), time.time()],
             ).fetchone()
-        if row is None or self.accounts.user_for_key_hash(row[1]) != row[0]:
-            return None
-        return str(row[0])
+        return None if row is None else str(row[0])
 
     def close(self, session_id: str) -> None:
         with self.driver.tx() as db:

@@ -25,10 +25,10 @@ from typing import Any
 from flightlog.store.atomic import atomic_write_bytes
 from flightlog.store.layout import RunPaths, SegmentName, run_key
 
-from .db.catalog import STREAMS, Catalog, SegmentRow
+from .db.catalog import Catalog, SegmentRow
 from .limits import ServerLimits
 from .objstore import ObjectStore
-from .receive import ReceivingStore
+from .receive import STREAMS, ReceivingStore, check_digest, conflict, key_of, run_documents
 from .refused import Refused
 from .segment_check import check_segment_file
 
@@ -67,13 +67,14 @@ class SharedStore:
     def put_run(
         self, entity: str, project: str, run_id: str, meta: dict[str, Any], writers: list[Any]
     ) -> bool:
-        """Validate and write into the cache (receive.py's rules), then record in the catalog
-        the exact documents written; True when the catalog did not have the run."""
-        self.cache.put_run(entity, project, run_id, meta, writers)
+        """Check as receive.py does, write into the cache, then record the same documents in
+        the catalog; True when the catalog did not have the run."""
         paths = self.paths(entity, project, run_id)
-        states = {w["writer"]: paths.writer_state(w["writer"]).read_text() for w in writers}
-        new = self.catalog.put_run(entity, project, run_id, paths.meta.read_text(), states)
-        self.on_change(run_key(project, run_id, entity))
+        body, states = run_documents(entity, project, run_id, meta, writers)
+        self.cache.write_run(paths, body, states)
+        texts = {wid: b.decode() for wid, b in states.items()}
+        new = self.catalog.put_run(entity, project, run_id, body.decode(), texts)
+        self.on_change(key_of(paths))
         return new
 
     def segments(self, entity: str, project: str, run_id: str) -> dict[str, list[str]] | None:
@@ -90,13 +91,8 @@ class SharedStore:
         """Check, store once in the bucket, record; False when it was already stored."""
         entity, project, run_id = paths.address
         assert entity is not None, f"{paths.dir} is not a server run directory"
-        if digest != seg.sha256:
-            raise Refused(
-                f"sha256 of the body is {digest}, but the segment name says {seg.sha256}: "
-                "the upload was corrupted or the name is wrong",
-                "hash_mismatch",
-            )
-        row = SegmentRow(stream, seg.writer, seg.seq, seg.sha256, tmp.stat().st_size)
+        check_digest(seg, digest)
+        row = SegmentRow(stream, seg.writer, seg.seq, digest, tmp.stat().st_size)
         known = self.catalog.segment(entity, project, run_id, stream, seg.writer, seg.seq)
         if known is None:
             check_segment_file(tmp, seg.writer, self.limits.segment)
@@ -107,16 +103,11 @@ class SharedStore:
                 directory = paths.stream(stream)
                 directory.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, directory / row.name)  # this replica's cache
-                self.on_change(run_key(project, run_id, entity))
+                self.on_change(key_of(paths))
                 return True
-        if known == seg.sha256:
+        if known == digest:
             return False
-        raise Refused(
-            f"segment {seg.stem} is already stored with different content (sha256 {known}); "
-            "sealed segments are immutable",
-            "conflict",
-            409,
-        )
+        raise conflict(seg, f"sha256 {known}")
 
     # -- reads: the cache, brought up to date from the catalog -------------------------
     def run_ids(self, entity: str, project: str) -> list[str]:

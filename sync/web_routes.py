@@ -28,7 +28,10 @@ from importlib import resources
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
+from .bodies import read_body
+from .limits import ServerLimits
 from .refused import Refused
 from .sessions import COOKIE, Sessions
 
@@ -66,14 +69,12 @@ def _serve(request: Request, name: str, media_type: str) -> Response:
     return Response(data, media_type=media_type, headers=headers)
 
 
-async def _json_body(request: Request) -> dict[str, object]:
+async def _json_body(request: Request, limits: ServerLimits) -> dict[str, object]:
+    """The JSON object of a login or logout, read within the size and time limits of every
+    body (bodies.py: a stalled login is cut off like a stalled upload)."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise Refused("send the login as JSON: Content-Type: application/json", "invalid", 415)
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_LOGIN_BODY:
-            raise Refused(f"a login body is at most {MAX_LOGIN_BODY} bytes", "too_large", 413)
+    body = await read_body(request, MAX_LOGIN_BODY, limits)
     try:
         doc = json.loads(body or b"{}")
     except ValueError:
@@ -83,7 +84,7 @@ async def _json_body(request: Request) -> dict[str, object]:
     return doc
 
 
-def web_router(sessions: Sessions) -> APIRouter:
+def web_router(sessions: Sessions, limits: ServerLimits) -> APIRouter:
     """The page, its files, and the session endpoints."""
     router = APIRouter(include_in_schema=False)
 
@@ -100,8 +101,10 @@ def web_router(sessions: Sessions) -> APIRouter:
     @router.post("/api/v1/session")
     async def login(request: Request) -> Response:
         """Exchange an API key for a session cookie (the key itself is never stored)."""
-        key = (await _json_body(request)).get("key")
-        opened = sessions.open(key.strip()[:256]) if isinstance(key, str) and key else None
+        key = (await _json_body(request, limits)).get("key")
+        opened = None
+        if isinstance(key, str) and key:
+            opened = await run_in_threadpool(sessions.open, key.strip()[:256])  # database I/O
         if opened is None:
             raise Refused("this API key is not known to the server", "bad_key", 401)
         user, session_id = opened
@@ -113,10 +116,10 @@ def web_router(sessions: Sessions) -> APIRouter:
     @router.delete("/api/v1/session")
     async def logout(request: Request) -> Response:
         """End this browser's session (JSON only, see the module docstring)."""
-        await _json_body(request)
+        await _json_body(request, limits)
         session_id = request.cookies.get(COOKIE)
         if session_id:
-            sessions.close(session_id[:256])
+            await run_in_threadpool(sessions.close, session_id[:256])  # a database write
         response = JSONResponse({"logged_out": True})
         Sessions.clear_cookie(request, response)
         return response

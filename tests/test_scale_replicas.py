@@ -54,6 +54,14 @@ def client(url: str, key: str) -> ServerClient:
     return ServerClient(Credentials(url, key, "file"), retries=0)
 
 
+def alice_with_run(cluster: Cluster, through: Replica, name: str) -> str:
+    """User alice's key, after creating her run alice/p/r1 (named `name`) via `through`."""
+    key = cluster.user("alice")
+    with client(through.url, key) as c:
+        c.put_run("alice", "p", "r1", {"id": "r1", "name": name}, [])
+    return key
+
+
 def with_env(env: dict[str, str], *args: str, timeout: float = 120) -> tuple[int, str]:
     r = subprocess.run(
         [sys.executable, "-m", "flightlog.cli", *args],
@@ -166,10 +174,8 @@ def test_a_run_synced_through_two_replicas_reads_the_same_from_either(
 def test_one_segment_sent_to_both_replicas_at_once_is_stored_once(
     cluster: Cluster, tmp_path: Path, s3_env: S3Server
 ) -> None:
-    key = cluster.user("alice")
     a, b = cluster.replicas
-    with client(a.url, key) as c:
-        c.put_run("alice", "p", "r1", {"id": "r1", "name": "twice"}, [])
+    key = alice_with_run(cluster, a, "twice")
     statuses: list[list[int]] = []
     for seq in range(1, 7):
         seg = segment_file(tmp_path / "segs", tidy_table(50, start=seq * 50), seq=seq)
@@ -275,10 +281,8 @@ def test_a_replica_whose_bucket_is_gone_fails_its_health_check(
 def test_a_replica_killed_in_the_middle_of_an_upload_leaves_nothing_half_stored(
     cluster: Cluster, tmp_path: Path, s3_env: S3Server
 ) -> None:
-    key = cluster.user("alice")
     a, b = cluster.replicas
-    with client(b.url, key) as c:
-        c.put_run("alice", "p", "r1", {"id": "r1", "name": "cut"}, [])
+    key = alice_with_run(cluster, b, "cut")
     seg = segment_file(tmp_path / "segs", tidy_table(20_000, keys=("loss", "acc")), seq=1)
     body = seg.read_bytes()
     path = f"/api/v1/runs/alice/p/r1/segments/history/{seg.name}"

@@ -15,6 +15,7 @@ from flightlog.sync.accounts import Accounts
 from flightlog.sync.sessions import COOKIE, Sessions
 
 from .servers import LiveServer
+from .test_server_errors import _answer, _raw
 
 pytestmark = pytest.mark.slow
 
@@ -154,3 +155,19 @@ def test_no_access_log_turns_the_lines_off(tmp_path: Path):
     finally:
         srv.stop()
     assert " INFO " not in (srv.root / "server.log").read_text()
+
+
+def test_a_stalled_login_body_is_cut_off_like_any_other_body(tmp_path: Path):
+    """The login reads its body within the server's idle and body timeouts (bodies.py): a
+    client that sends the headers and then nothing does not hold the request forever."""
+    srv = LiveServer(tmp_path / "server", flags=("--idle-timeout", "2")).start()
+    try:
+        head = (
+            "POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            'Content-Length: 1000\r\n\r\n{"key": '
+        )
+        answer = _answer(_raw(srv, head))  # then nothing: up to 60 s for an answer
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b'"error":"body_timeout"' in answer
+    finally:
+        srv.stop()

@@ -16,9 +16,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .drivers import Driver
+from flightlog.store.layout import sealed_segment_name
 
-STREAMS = ("history", "system")
+from .drivers import Driver
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class SegmentRow:
     @property
     def name(self) -> str:
         """The segment's file name, as the store names sealed segments."""
-        return f"{self.writer}-{self.seq:06d}-{self.sha256}.parquet"
+        return sealed_segment_name(self.writer, self.seq, self.sha256)
 
 
 class Catalog:
