@@ -37,6 +37,13 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.
     raise TimeoutError(f"the server (exit code {proc.poll()}) does not listen on port {port}")
 
 
+def _port_taken(log: Path, since: int) -> bool:
+    """Whether the server's log says, after byte `since`, that its port was in use."""
+    with open(log, "rb") as f:
+        f.seek(since)
+        return b"address already in use" in f.read().lower()
+
+
 class LiveServer:
     """`flightlog server --root ROOT --port PORT`, for real; restartable on the same port."""
 
@@ -49,6 +56,7 @@ class LiveServer:
         self.flags = flags
         self.proc: subprocess.Popen[bytes] | None = None
         self.accounts = Accounts(root)
+        self._started = False  # a restart keeps its port (clients know it)
 
     @property
     def url(self) -> str:
@@ -68,10 +76,22 @@ class LiveServer:
         if self.max_upload_mb is not None:
             args += ["--max-upload-mb", str(self.max_upload_mb)]
         args += self.flags
-        with open(self.root / "server.log", "ab") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        wait_for_port(self.port, self.proc)
-        return self
+        for _ in range(5):
+            log_path = self.root / "server.log"
+            seen = log_path.stat().st_size if log_path.exists() else 0
+            with open(log_path, "ab") as log:
+                self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                wait_for_port(self.port, self.proc)
+                self._started = True
+                return self
+            except TimeoutError:
+                if self._started or not _port_taken(log_path, seen):
+                    raise
+            # another test's server took the port between free_port() and the bind
+            self.port = free_port()
+            args[args.index("--port") + 1] = str(self.port)
+        raise TimeoutError("no free port for the server after 5 tries")
 
     def kill(self) -> None:
         """kill -9: no graceful shutdown, as a crashed or unplugged server."""
