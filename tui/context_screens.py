@@ -21,10 +21,9 @@ from flightlog.store.text import safe
 
 from .charts import MetricChart
 from .data import Curves, load_system, read_console
-from .workers import StoreScreen, deliver, store_work
+from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 from .workspace import leave
 
-REFRESH_SECONDS = 2.0
 NO_OUTPUT = "(no console output recorded: FLIGHTLOG_CONSOLE=off, or none yet)"
 
 

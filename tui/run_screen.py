@@ -21,13 +21,13 @@ from flightlog.store.text import fmt, safe
 from .artifacts_screen import ArtifactsScreen
 from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange
 from .charts import ChartCard, MetricChart
-from .context_screens import REFRESH_SECONDS, ConsoleScreen, ContextLoads, SystemScreen
+from .context_screens import ConsoleScreen, ContextLoads, SystemScreen
 from .data import Curves, RunDetail, load_curves, load_run, load_runs
 from .media_screen import MediaScreen  # imports textual-image before the app starts
 from .run_overview import fill_config_tree, fill_metric_table, overview
 from .run_panes import RUN_PANES
 from .runs_pane import RunsPane
-from .workers import StoreScreen, deliver, store_work
+from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 from .workspace import NARROW, Workspace, pane_bindings
 
 MAX_CHARTS = 12

@@ -25,6 +25,8 @@ from flightlog.store.text import safe
 
 Result = TypeVar("Result")
 
+#: seconds between a screen's reloads of what it shows (runs list, a live run, its context)
+REFRESH_SECONDS = 2.0
 #: seconds an error toast stays: long enough to be read, loud by default
 TOAST_SECONDS = 20.0
 
