@@ -28,7 +28,7 @@ from .run_overview import fill_config_tree, fill_metric_table, overview
 from .run_panes import RUN_PANES
 from .runs_pane import RunsPane
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
-from .workspace import NARROW, Workspace, pane_bindings
+from .workspace import LEAVE, NARROW, Workspace, pane_bindings
 
 MAX_CHARTS = 12
 
@@ -40,7 +40,7 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
     LAYOUT_NAME = "run"
 
     BINDINGS: ClassVar = [
-        Binding("escape,q", "leave", "Back", tooltip="out of a text box, else back"),
+        LEAVE,
         Binding(
             "slash",
             "focus_regex",
@@ -274,9 +274,6 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
             keys.insert(0, self.pinned)
         return list(dict.fromkeys(keys))
 
-    def chart_labels(self) -> dict[str, str]:
-        return self.names
-
     def plotted(self) -> dict[str, dict[str, Any]]:
         if self.detail is None:
             return {}
@@ -365,11 +362,7 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         self.action_toggle_metric()
 
     def action_toggle_x(self) -> None:
-        self.x_axis = "time" if self.x_axis == "step" else "step"
-        self.x_range = self.cursor = None  # in units of the other axis
-        self.save_layout()
-        self.loading_charts = True
-        self.reload()  # buckets along the other axis: one new scan
+        self.set_x_axis("time" if self.x_axis == "step" else "step")
 
     def action_x_metric(self, key: str | None = None) -> None:
         """Plot every chart against the metric under the cursor (e.g. epoch, tokens)."""
@@ -377,8 +370,13 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
             if self.detail is None or not self.detail.metrics:
                 return
             key = self.detail.metrics[self.query_one("#metrics", DataTable).cursor_row]["key"]
-        self.x_axis = "step" if self.x_axis == f"metric:{key}" else f"metric:{key}"
+        self.set_x_axis("step" if self.x_axis == f"metric:{key}" else f"metric:{key}")
         self.notify(f"x axis: {safe(self.x_axis.removeprefix('metric:'))}", markup=False)
+
+    def set_x_axis(self, axis: str) -> None:
+        """Plot by `axis` (remembered in the layout): the zoom and the cursor were in units
+        of the old axis and go, and the curves are bucketed along the new one (one scan)."""
+        self.x_axis = axis
         self.x_range = self.cursor = None
         self.save_layout()
         self.loading_charts = True
