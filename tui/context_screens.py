@@ -118,7 +118,7 @@ class ConsolePane(Vertical):
         self.needle = event.value.lower()
         log = self.query_one(RichLog)
         log.clear()
-        shown = [line for line in self.lines if self.matches(line)]
+        shown = self.shown()
         for line in shown:
             log.write(Text(line))
         if self.needle and not shown:
@@ -135,6 +135,7 @@ class ContextLoads:
 
     root: Path
     run_key: str
+    CONTEXT_GROUPS = ("system", "console")  # the worker groups load_context starts
 
     def load_context(self) -> None:
         for pane in self.query(SystemPane):  # type: ignore[attr-defined]

@@ -122,14 +122,14 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         self.fit_panes()
         self.fill_metrics()
         self.reload()
+        self.load_context()
         self.refresh_every(REFRESH_SECONDS, self.reload_if_running, "run")
-        self.refresh_every(REFRESH_SECONDS, self.load_context, "context")
+        self.refresh_every(REFRESH_SECONDS, self.load_context, *self.CONTEXT_GROUPS)
 
     # -- data ----------------------------------------------------------------------------
     def reload(self) -> None:
         self.query_one("#charts").loading = self.detail is None or self.loading_charts
-        self.load(self.overlaid)
-        self.load_context()
+        self.load(self.overlaid)  # the shown context panes have their own refresh
         if self.query_one(RunsPane).display:
             self.load_run_list()
 
