@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -90,6 +92,17 @@ def samples(tmp_path: Path) -> Path:
     dst = tmp_path / "samples"
     shutil.copytree(SAMPLES / "runs", dst / "runs")
     return dst
+
+
+@pytest.fixture
+def sample_cwd(samples: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Stable text for snapshots: UTC times, a relative store path (the TUI snapshots)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    monkeypatch.chdir(samples.parent)
+    yield Path("samples")
+    monkeypatch.delenv("TZ")
+    time.tzset()
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

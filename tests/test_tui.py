@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable
 
 from flightlog.tui import FlightlogApp
 from flightlog.tui.compare_screen import CompareScreen
@@ -17,59 +15,18 @@ from flightlog.tui.runs_table import RunsTable
 
 from .conftest import spawn
 from .terminal import tui_in_tmux
-
-SIZE = (120, 36)
-
-
-def rows(app: FlightlogApp) -> list[list[str]]:
-    t = app.screen.query_one(RunsTable)
-    return [list(map(str, t.get_row_at(i))) for i in range(t.row_count)]
-
-
-def names(app: FlightlogApp) -> list[str]:
-    return [r[2] for r in rows(app)]
-
-
-def column(app: FlightlogApp, name: str) -> list[str]:
-    """One column of the runs table, by its header (metrics come before steps and tags)."""
-    index = list(app.screen.query_one(RunsTable).backend.columns).index(name)
-    return [r[index] for r in rows(app)]
-
-
-async def settle(pilot, until, timeout: float = 60.0) -> None:
-    """Wait (in app time) until `until()` is true: workers run in threads."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.05)
-        if until():
-            return
-    raise AssertionError("the UI never reached the expected state")
-
-
-async def still(pilot, times: int = 3, timeout: float = 60.0) -> None:
-    """Wait until the screen renders the same picture `times` checks in a row, 0.2 s apart:
-    a snapshot taken then has every column width and scroll position settled, however late
-    the frames that set them come on a loaded machine."""
-    last, same = None, 0
-    deadline = time.monotonic() + timeout
-    while same < times and time.monotonic() < deadline:
-        await pilot.pause(0.2)
-        if any(_widths_pending(t) for t in pilot.app.screen.query(DataTable)):
-            same = 0  # a table measures new rows' cells when idle: its widths are not final
-            continue
-        now = re.sub(r"terminal-\d+", "", pilot.app.export_screenshot())
-        same = same + 1 if now == last else 0
-        last = now
-
-
-def _widths_pending(table: DataTable) -> bool:
-    """Whether a DataTable still has rows or cells to measure (Textual does it on idle)."""
-    return bool(table._require_update_dimensions or table._new_rows or table._updated_cells)
-
-
-async def type_text(pilot, text: str) -> None:
-    for ch in text:
-        await pilot.press("space" if ch == " " else ch)
+from .tui_helpers import (
+    SIZE,
+    SIZES,
+    column,
+    help_text,
+    names,
+    rows,
+    settle,
+    still,
+    type_text,
+    wait_for_runs_dir,
+)
 
 
 async def test_runs_screen_lists_sample_runs(samples: Path) -> None:
@@ -338,9 +295,7 @@ async def test_live_update_while_a_child_process_logs(store: Path) -> None:
         run.finish()
     """)
     try:
-        deadline = time.time() + 60
-        while not (store / "runs").is_dir() and time.time() < deadline:
-            time.sleep(0.05)
+        wait_for_runs_dir(store)
         app = FlightlogApp(store)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, lambda: rows(app) and rows(app)[0][1] == "●")
@@ -388,17 +343,6 @@ async def test_empty_store_shows_how_to_log_a_first_run(tmp_path: Path) -> None:
         assert "flightlog.init(" in str(app.screen.query_one("#empty").render())
 
 
-def help_text(app: FlightlogApp) -> list[str]:
-    import io
-
-    from rich.console import Console
-
-    console = Console(file=io.StringIO(), width=100, record=True)
-    for static in app.screen.query("HelpScreen Static"):
-        console.print(static.content)
-    return [line.rstrip() for line in console.export_text().splitlines()]
-
-
 async def test_help_lists_flightlogs_keys_by_screen_this_one_first(samples: Path) -> None:
     from flightlog.tui.help_screen import HelpScreen
 
@@ -426,20 +370,6 @@ async def test_help_lists_flightlogs_keys_by_screen_this_one_first(samples: Path
 
 
 # -- snapshots of the main screens on the committed sample runs ----------------------------
-
-
-@pytest.fixture
-def sample_cwd(samples: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Stable text for snapshots: UTC times, a relative store path."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    monkeypatch.chdir(samples.parent)
-    yield Path("samples")
-    monkeypatch.delenv("TZ")
-    time.tzset()
-
-
-SIZES = {"80x24": (80, 24), "200x50": (200, 50)}
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -12,29 +11,24 @@ from flightlog.store.index import Index
 from flightlog.store.query import downsample
 from flightlog.tui import FlightlogApp
 from flightlog.tui.charts import ChartCard
-from flightlog.tui.compare_screen import CompareScreen
 from flightlog.tui.run_screen import RunScreen
 from flightlog.tui.runs_table import RunsTable
 
 from .conftest import spawn
-from .test_tui import SIZE, SIZES, names, rows, sample_cwd, settle  # noqa: F401
-
-
-def legends(app: FlightlogApp) -> dict[str, str]:
-    return {c.key: str(c.query_one(".legend").render()) for c in app.screen.query(ChartCard)}
-
-
-def charts_drawn(app: FlightlogApp) -> bool:
-    cards = list(app.screen.query(ChartCard))
-    return bool(cards) and all(c.chart.draws for c in cards)
-
-
-async def open_run(app: FlightlogApp, pilot) -> RunScreen:
-    await settle(pilot, lambda: len(rows(app)) >= 1)
-    await pilot.press("enter")
-    await settle(pilot, lambda: isinstance(app.screen, RunScreen) and charts_drawn(app))
-    assert isinstance(app.screen, RunScreen)
-    return app.screen
+from .tui_helpers import (
+    SIZE,
+    SIZES,
+    charts_drawn,
+    legend_line,
+    legends,
+    names,
+    open_compare,
+    open_run,
+    rows,
+    settle,
+    stored,
+    wait_for_runs_dir,
+)
 
 
 async def test_cursor_reads_exact_values_for_every_chart_and_run(store: Path) -> None:
@@ -52,10 +46,7 @@ async def test_cursor_reads_exact_values_for_every_chart_and_run(store: Path) ->
         run.finish(quiet=True)
     app = FlightlogApp(store)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot, lambda: len(rows(app)) == 2)
-        await pilot.press("space", "space", "c")
-        await settle(pilot, lambda: isinstance(app.screen, CompareScreen) and charts_drawn(app))
-        screen = app.screen
+        screen = await open_compare(app, pilot)
         await pilot.press("comma")  # the cursor appears on the last point
         await settle(pilot, lambda: "step" in legends(app).get("loss", ""))
         for _ in range(3):
@@ -64,40 +55,21 @@ async def test_cursor_reads_exact_values_for_every_chart_and_run(store: Path) ->
         at = screen.cursor
         await settle(pilot, lambda: f"step {round(at)}" in legends(app)["loss"])
         got = legends(app)
-        name = {k: v for k, v in screen.chart_labels().items()}
-        a_key = next(k for k, v in name.items() if v == "a")
-        b_key = next(k for k, v in name.items() if v == "b")
+        a_key = next(k for k, v in screen.names.items() if v == "a")
+        b_key = next(k for k, v in screen.names.items() if v == "b")
         step = round(at)
         b_step = min(range(0, 1000, 10), key=lambda s: (abs(s - at), s))
-        with Index(store) as idx:
-            stored = (
-                {
-                    (r["run_key"], r["key"], r["step"]): r["value"]
-                    for r in idx.arrow(
-                        "SELECT run_key, key, step, value FROM history WHERE step IN (?, ?)",
-                        [step, b_step],
-                    ).to_pylist()
-                }
-                if _history(idx)
-                else {}
-            )
         loss_lines = got["loss"].splitlines()
         acc_lines = got["acc"].splitlines()
-        assert f"{stored[(a_key, 'loss', step)]:.6g} @ step {step}" in _line(loss_lines, "a")
-        assert f"{stored[(b_key, 'loss', step)]:.6g} @ step {step}" in _line(loss_lines, "b")
-        assert f"{stored[(a_key, 'acc', step)]:.6g} @ step {step}" in _line(acc_lines, "a")
-        assert f"{stored[(b_key, 'acc', b_step)]:.6g} @ step {b_step}" in _line(acc_lines, "b")
-
-
-def _history(idx: Index) -> bool:
-    from flightlog.store.query import create_sql_views
-
-    create_sql_views(idx)
-    return True
-
-
-def _line(lines: list[str], name: str) -> str:
-    return next(line for line in lines if line.startswith(f"━━ {name} "))
+        for lines, run_key, metric, at_step in (
+            (loss_lines, a_key, "loss", step),
+            (loss_lines, b_key, "loss", step),
+            (acc_lines, a_key, "acc", step),
+            (acc_lines, b_key, "acc", b_step),  # b logs acc every 10 steps
+        ):
+            value = stored(store, run_key, metric, at_step)
+            label = screen.names[run_key]
+            assert f"{value:.6g} @ step {at_step}" in legend_line(lines, label)
 
 
 def spike_run() -> str:
@@ -153,9 +125,7 @@ async def test_a_live_run_keeps_its_zoomed_range_while_it_grows(store: Path) -> 
         run.finish()
     """)
     try:
-        deadline = time.time() + 60
-        while not (store / "runs").is_dir() and time.time() < deadline:
-            time.sleep(0.05)
+        wait_for_runs_dir(store)
         app = FlightlogApp(store)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, lambda: rows(app) and rows(app)[0][1] == "●")

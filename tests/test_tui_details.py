@@ -10,7 +10,7 @@ from flightlog.tui.compare_screen import CompareScreen
 from flightlog.tui.context_screens import ConsoleScreen
 from flightlog.tui.run_screen import RunScreen
 
-from .test_tui import SIZE, names, rows, settle
+from .tui_helpers import SIZE, names, rows, settle
 
 
 def summary_rows(app: FlightlogApp) -> dict[str, list]:

@@ -12,21 +12,13 @@ from textual.worker import WorkerState
 import flightlog
 from flightlog.tui import FlightlogApp
 from flightlog.tui.app import RunsScreen
+from flightlog.tui.context_screens import ConsolePane
 from flightlog.tui.run_screen import RunScreen
 from flightlog.tui.runs_table import RunsTable
 
-SIZE = (120, 36)
+from .tui_helpers import SIZE, settle
+
 STEPS = 40
-
-
-async def settle(pilot, until, timeout: float = 60.0) -> None:
-    """Wait (in app time) until `until()` is true: workers run in threads."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.01)
-        if until():
-            return
-    raise AssertionError("the UI never reached the expected state")
 
 
 def loads_running(app: FlightlogApp) -> bool:
@@ -46,7 +38,7 @@ def a_running_run_with_many_rows() -> flightlog.Run:
 async def refresh(pilot, app: FlightlogApp, page: RunScreen) -> None:
     """Start the page's refresh as its 2-second timer does; return when it is in flight."""
     page.call_later(page.reload_if_running)
-    await settle(pilot, lambda: loads_running(app))
+    await settle(pilot, lambda: loads_running(app), poll=0.01)  # catch it in flight
 
 
 def load_still_running() -> bool:
@@ -144,3 +136,47 @@ async def test_a_store_slower_than_the_refresh_interval_still_shows_its_runs(
         while time.monotonic() < deadline and app.screen.query_one(RunsTable).row_count < 3:
             await pilot.pause(0.1)
         assert app.screen.query_one(RunsTable).row_count == 3
+
+
+async def test_the_run_pages_console_pane_shows_output_from_a_store_slower_than_the_refresh(
+    store: Path, monkeypatch
+) -> None:
+    """The run page's console and system panes refresh on their own tick, which skips while
+    their previous read runs (as the runs list's does): before, it waited on a worker group
+    no load had ("context"), so a slow store got a new read every tick, each cancelling the
+    last, and the pane showed its output only by luck."""
+    import flightlog.tui.context_screens as context_screens
+    import flightlog.tui.run_screen as run_screen
+
+    from .conftest import python_script
+
+    res = python_script("""
+        import flightlog
+        run = flightlog.init(project="slow", name="talker")
+        print("hello from the script")
+        run.log({"loss": 1.0})
+        run.finish()
+    """)
+    assert res.returncode == 0, res.stderr
+    real = context_screens.read_console
+    reading, most = [], [0]  # reads in flight now, the most at once
+
+    def slow_store(*args, **kwargs):
+        reading.append(1)
+        most[0] = max(most[0], len(reading))
+        time.sleep(1.0)  # a busy NFS server: every read takes ten ticks
+        reading.pop()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(context_screens, "read_console", slow_store)
+    monkeypatch.setattr(run_screen, "REFRESH_SECONDS", 0.1)
+    app = FlightlogApp(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.screen.query_one(RunsTable).row_count == 1)
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, RunScreen))
+        await pilot.press("7")  # the console pane
+        pane = app.screen.query_one(ConsolePane)
+        await settle(pilot, lambda: "hello from the script" in pane.shown())
+        await pilot.pause(1.0)  # ten more ticks
+    assert most[0] == 1  # one read of the slow store at a time, not one a tick

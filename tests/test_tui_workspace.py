@@ -13,9 +13,8 @@ import pytest
 from textual.widgets import Static
 
 import flightlog
-from flightlog.store.index import Index
 from flightlog.tui import FlightlogApp
-from flightlog.tui.compare_screen import COMPARE_PANES, CompareScreen
+from flightlog.tui.compare_screen import COMPARE_PANES
 from flightlog.tui.context_screens import ConsolePane
 from flightlog.tui.run_panes import RUN_PANES
 from flightlog.tui.run_screen import RunScreen
@@ -24,8 +23,21 @@ from flightlog.tui.runs_table import RunsTable
 from flightlog.tui.workspace import Pane, pane_bindings
 
 from .terminal import tui_in_tmux
-from .test_tui import SIZES, names, rows, sample_cwd, settle, still, type_text  # noqa: F401
-from .test_tui_charts import _history, _line, charts_drawn, legends, open_run
+from .tui_helpers import (
+    SIZES,
+    charts_drawn,
+    help_text,
+    legend_line,
+    legends,
+    names,
+    open_compare,
+    open_run,
+    rows,
+    settle,
+    still,
+    stored,
+    type_text,
+)
 
 BIG = (200, 50)
 
@@ -72,10 +84,7 @@ async def test_each_pane_toggles_by_its_key_on_the_run_and_compare_screens(sampl
             assert w.region.height >= pane.min_height, pane.name
             assert w.region.right <= BIG[0] and w.region.bottom <= BIG[1] - 1, pane.name
         await pilot.press("escape")
-        await settle(pilot, lambda: len(rows(app)) == 12)
-        await pilot.press("space", "space", "c")
-        await settle(pilot, lambda: isinstance(app.screen, CompareScreen) and charts_drawn(app))
-        compare = app.screen
+        compare = await open_compare(app, pilot, listed=12)
         assert shown(compare) == {p.name for p in COMPARE_PANES if p.default}
         for pane in COMPARE_PANES:
             before = pane.name in shown(compare)
@@ -192,15 +201,6 @@ def two_runs() -> dict[str, str]:
     return keys
 
 
-def stored(store: Path, run_key: str, key: str, step: int) -> float:
-    with Index(store) as idx:
-        _history(idx)
-        return idx.arrow(
-            "SELECT value FROM history WHERE run_key = ? AND key = ? AND step = ?",
-            [run_key, key, step],
-        ).to_pylist()[0]["value"]
-
-
 async def test_runs_pane_overlays_a_run_and_pins_it_as_the_reference(store: Path) -> None:
     keys = two_runs()
     app = FlightlogApp(store)
@@ -223,8 +223,8 @@ async def test_runs_pane_overlays_a_run_and_pins_it_as_the_reference(store: Path
         assert acc[0].startswith("━━ ★ b ")  # the reference first
         a_val, b_val = stored(store, keys["a"], "acc", 125), stored(store, keys["b"], "acc", 120)
         assert f"{b_val:.6g} @ step 120" in acc[0]  # b logs acc every 10 steps
-        assert f"{a_val:.6g} @ step 125 " in _line(acc, "a")
-        assert f"Δ {a_val - b_val:+.4g}" in _line(acc, "a")
+        assert f"{a_val:.6g} @ step 125 " in legend_line(acc, "a")
+        assert f"Δ {a_val - b_val:+.4g}" in legend_line(acc, "a")
         await pilot.press("space")  # b no longer overlaid (nor pinned)
         await settle(pilot, lambda: all(len(v) == 1 for v in screen.plotted().values()))
         assert screen.pinned is None and screen.chart_runs() == [keys["a"]]
@@ -234,10 +234,7 @@ async def test_compare_screen_pins_a_run_and_reads_exact_values(store: Path) -> 
     keys = two_runs()
     app = FlightlogApp(store)
     async with app.run_test(size=BIG) as pilot:
-        await settle(pilot, lambda: len(rows(app)) == 2)
-        await pilot.press("space", "space", "c")
-        await settle(pilot, lambda: isinstance(app.screen, CompareScreen) and charts_drawn(app))
-        screen = app.screen
+        screen = await open_compare(app, pilot)
         pane = screen.query_one(RunsPane)
         pane.focus()
         pane.move_cursor(row=[r["run_key"] for r in pane.run_rows].index(keys["b"]))
@@ -251,8 +248,8 @@ async def test_compare_screen_pins_a_run_and_reads_exact_values(store: Path) -> 
             b_val = stored(store, keys["b"], metric, b_step)
             assert lines[0].startswith("━━ ★ b ")  # the reference first
             assert f"{b_val:.6g} @ step {b_step} " in lines[0]
-            assert f"{a_val:.6g} @ step 125 " in _line(lines, "a")
-            assert f"Δ {a_val - b_val:+.4g}" in _line(lines, "a")
+            assert f"{a_val:.6g} @ step 125 " in legend_line(lines, "a")
+            assert f"Δ {a_val - b_val:+.4g}" in legend_line(lines, "a")
         legend = str(screen.query_one("#legend").render())
         assert legend.index("★ b") < legend.index(" a (")
 
@@ -378,7 +375,6 @@ async def test_a_remembered_x_metric_the_run_lacks_falls_back_to_step(
 
 
 async def test_help_lists_the_workspace_keys(samples: Path) -> None:
-    from .test_tui import help_text
 
     app = FlightlogApp(samples)
     async with app.run_test(size=BIG) as pilot:

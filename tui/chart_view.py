@@ -75,9 +75,10 @@ CHART_BINDINGS: list[Binding] = [
 class ChartView:
     """Mixed into a StoreScreen that shows ChartCards (its BINDINGS must include
     CHART_BINDINGS: Textual only merges bindings of DOM classes). The screen provides `root`,
-    `x_axis`, `chart_runs()` (run keys plotted), `chart_labels()`, `plotted()` (metric ->
-    run_key -> series on screen), `full_range()` and `requery()` (reload curves for
-    `self.x_range`, then redraw); the Workspace mixin provides `save_layout()`."""
+    `x_axis`, `names` (run key -> label), `chart_runs()` (run keys plotted), `plotted()`
+    (metric -> run_key -> series on screen), `full_range()`, `redraw()` and `requery()`
+    (reload curves for `self.x_range`, then redraw); the Workspace mixin provides
+    `save_layout()`."""
 
     root: Path
     x_axis: str
@@ -86,6 +87,7 @@ class ChartView:
     cursor: float | None = None
     x_range: XRange | None = None
     readings: dict[str, dict[str, Reading]] | None = None
+    names: dict[str, str]  # run key -> the label its legend lines show
     pinned: str | None = None  # the reference run: drawn first, the legend's deltas are to it
     curves_range: XRange | None = None  # the x range the curves in hand were queried for
     drawn_range: object = ()  # the curves_range last drawn (() before the first draw)
@@ -93,9 +95,6 @@ class ChartView:
     # -- provided by the screen ----------------------------------------------------------
     def chart_runs(self) -> list[str]:
         raise NotImplementedError
-
-    def chart_labels(self) -> dict[str, str]:
-        return {}
 
     def plotted(self) -> dict[str, dict[str, Any]]:
         raise NotImplementedError
@@ -156,12 +155,12 @@ class ChartView:
 
     def show_legends(self, readings: dict[str, dict[str, Reading]]) -> None:
         self.readings = readings
-        runs, labels = self.chart_runs(), self.chart_labels()
+        runs = self.chart_runs()
         for card in self.query(ChartCard):  # type: ignore[attr-defined]
             if self.cursor is None:
                 card.show_legend("")
             else:
-                card.show_legend(legend(readings.get(card.key, {}), labels, runs, self.pinned))
+                card.show_legend(legend(readings.get(card.key, {}), self.names, runs, self.pinned))
 
     def on_metric_chart_picked(self, event: MetricChart.Picked) -> None:
         pts = self.points()

@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
@@ -23,7 +22,7 @@ from .compare_media import CompareMedia
 from .data import Curves, RunDetail, load_curves, load_run
 from .runs_pane import RunsPane
 from .workers import StoreScreen, deliver, store_work
-from .workspace import Pane, Workspace, pane_bindings
+from .workspace import LEAVE, Pane, Workspace, pane_bindings
 
 MAX_CHARTS = 8
 BUCKETS = 200
@@ -77,7 +76,7 @@ class CompareScreen(ChartView, Workspace, StoreScreen):
     PANES = COMPARE_PANES
     LAYOUT_NAME = "compare"
     BINDINGS: ClassVar = [
-        Binding("escape,q", "leave", "Back", tooltip="out of a text box, else back"),
+        LEAVE,
         *CHART_BINDINGS,
         *pane_bindings(COMPARE_PANES),
     ]
@@ -191,9 +190,6 @@ class CompareScreen(ChartView, Workspace, StoreScreen):
         """The runs drawn, the pinned one first."""
         keys = [k for k in self.run_keys if k in self.names and k in self.drawn]
         return sorted(keys, key=lambda k: k != self.pinned)
-
-    def chart_labels(self) -> dict[str, str]:
-        return self.names
 
     def plotted(self) -> dict[str, dict[str, Any]]:
         runs = self.chart_runs()

@@ -21,10 +21,9 @@ from flightlog.store.text import safe
 
 from .charts import MetricChart
 from .data import Curves, load_system, read_console
-from .workers import StoreScreen, deliver, store_work
+from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 from .workspace import leave
 
-REFRESH_SECONDS = 2.0
 NO_OUTPUT = "(no console output recorded: FLIGHTLOG_CONSOLE=off, or none yet)"
 
 
@@ -119,7 +118,7 @@ class ConsolePane(Vertical):
         self.needle = event.value.lower()
         log = self.query_one(RichLog)
         log.clear()
-        shown = [line for line in self.lines if self.matches(line)]
+        shown = self.shown()
         for line in shown:
             log.write(Text(line))
         if self.needle and not shown:
@@ -136,6 +135,7 @@ class ContextLoads:
 
     root: Path
     run_key: str
+    CONTEXT_GROUPS = ("system", "console")  # the worker groups load_context starts
 
     def load_context(self) -> None:
         for pane in self.query(SystemPane):  # type: ignore[attr-defined]

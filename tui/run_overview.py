@@ -1,4 +1,5 @@
-"""What the run screen's overview and config panes say: from a RunDetail to markup and a tree.
+"""What the run screen's overview, metric table and config panes say: from a RunDetail to
+markup, table rows and a tree.
 
 Every stored value is escaped on the way (a run name or a config value is never markup nor a
 terminal code)."""
@@ -10,11 +11,13 @@ from typing import Any
 
 from rich.text import Text
 from textual.markup import escape
-from textual.widgets import Tree
+from textual.widgets import DataTable, Tree
 
-from flightlog.store.text import fmt, fmt_value, safe
+from flightlog.store.text import fmt, fmt_value, metric_cells, safe
 
 from .data import STATE_ICON, RunDetail, plural
+
+METRIC_COLUMNS = ("metric", "last", "min", "max", "n", "")
 
 
 def text(value: object) -> str:
@@ -75,3 +78,16 @@ def fill_config_tree(tree: Tree[Any], config: dict[str, Any]) -> None:
 
     add(tree.root, nested)
     tree.root.expand()
+
+
+def fill_metric_table(table: DataTable[Any], stats: list[dict[str, Any]], narrow: bool) -> None:
+    """The metric table, whole at any width: when `narrow` the sparkline column goes (the
+    charts show the curve), so names and counts fit. The cursor stays on its row."""
+    row = table.cursor_row
+    columns = METRIC_COLUMNS[:-1] if narrow else METRIC_COLUMNS
+    table.clear(columns=True)
+    table.add_columns(*columns)
+    for st in stats:
+        table.add_row(*map(Text, metric_cells(st)[: len(columns)]), key=st["key"])
+    if stats:
+        table.move_cursor(row=min(row, len(stats) - 1))

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,22 +16,21 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
 from flightlog.store.layout import split_run_key
-from flightlog.store.text import fmt, metric_cells, safe
+from flightlog.store.text import fmt, safe
 
 from .artifacts_screen import ArtifactsScreen
 from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange
 from .charts import ChartCard, MetricChart
-from .context_screens import REFRESH_SECONDS, ContextLoads
+from .context_screens import ConsoleScreen, ContextLoads, SystemScreen
 from .data import Curves, RunDetail, load_curves, load_run, load_runs
 from .media_screen import MediaScreen  # imports textual-image before the app starts
-from .run_overview import fill_config_tree, overview
+from .run_overview import fill_config_tree, fill_metric_table, overview
 from .run_panes import RUN_PANES
 from .runs_pane import RunsPane
-from .workers import StoreScreen, deliver, store_work
-from .workspace import NARROW, Workspace, pane_bindings
+from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
+from .workspace import LEAVE, NARROW, Workspace, pane_bindings
 
 MAX_CHARTS = 12
-COLUMNS = ("metric", "last", "min", "max", "n", "")
 
 
 class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
@@ -42,7 +40,7 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
     LAYOUT_NAME = "run"
 
     BINDINGS: ClassVar = [
-        Binding("escape,q", "leave", "Back", tooltip="out of a text box, else back"),
+        LEAVE,
         Binding(
             "slash",
             "focus_regex",
@@ -124,14 +122,14 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         self.fit_panes()
         self.fill_metrics()
         self.reload()
+        self.load_context()
         self.refresh_every(REFRESH_SECONDS, self.reload_if_running, "run")
-        self.refresh_every(REFRESH_SECONDS, self.load_context, "context")
+        self.refresh_every(REFRESH_SECONDS, self.load_context, *self.CONTEXT_GROUPS)
 
     # -- data ----------------------------------------------------------------------------
     def reload(self) -> None:
         self.query_one("#charts").loading = self.detail is None or self.loading_charts
-        self.load(self.overlaid)
-        self.load_context()
+        self.load(self.overlaid)  # the shown context panes have their own refresh
         if self.query_one(RunsPane).display:
             self.load_run_list()
 
@@ -167,7 +165,7 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
 
     def on_runs_pane_changed(self, event: RunsPane.Changed) -> None:
         self.pinned = event.pinned
-        self.overlaid = tuple(dict.fromkeys([*event.selected]))
+        self.overlaid = tuple(dict.fromkeys(event.selected))
         self.loading_charts = True
         self.reload()
 
@@ -190,7 +188,7 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
             self.detail.curves = curves.get(self.run_key, {})
             self.others = {k: v for k, v in curves.items() if k != self.run_key}
             self.curves_range = x_range
-            self.draw_charts()
+            self.redraw()
 
     def reload_if_running(self) -> None:
         if self.detail is not None and self.detail.row["state"] == "running":
@@ -226,7 +224,7 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
             self.fill_config()
             numeric = [s["key"] for s in d.metrics if s["last"] is not None]
             self.charted = numeric[:4]
-        self.draw_charts()
+        self.redraw()
 
     @property
     def narrow(self) -> bool:
@@ -251,20 +249,10 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
             self.query_one("#console-filter").focus()
 
     def fill_metrics(self) -> None:
-        """The metric table, whole at any width: below NARROW columns the sparkline goes
-        (the charts show the curve) and the left pane widens, so names and counts fit."""
-        narrow = self.narrow
-        self.set_class(narrow, "narrow")
-        table = self.query_one("#metrics", DataTable)
-        row = table.cursor_row
-        columns = COLUMNS[:-1] if narrow else COLUMNS
-        table.clear(columns=True)
-        table.add_columns(*columns)
+        """The metric table; below NARROW columns the left pane widens (app.tcss)."""
+        self.set_class(self.narrow, "narrow")
         stats = self.detail.metrics if self.detail else []
-        for st in stats:
-            table.add_row(*map(Text, metric_cells(st)[: len(columns)]), key=st["key"])
-        if stats:
-            table.move_cursor(row=min(row, len(stats) - 1))
+        fill_metric_table(self.query_one("#metrics", DataTable), stats, self.narrow)
 
     def fill_config(self) -> None:
         assert self.detail is not None
@@ -286,9 +274,6 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
             keys.insert(0, self.pinned)
         return list(dict.fromkeys(keys))
 
-    def chart_labels(self) -> dict[str, str]:
-        return self.names
-
     def plotted(self) -> dict[str, dict[str, Any]]:
         if self.detail is None:
             return {}
@@ -305,9 +290,6 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         return (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
 
     def redraw(self) -> None:
-        self.draw_charts()
-
-    def draw_charts(self) -> None:
         """Charts from the curves loaded with the run (no query: toggles are instant)."""
         if self.detail is not None:
             keys = self.chart_keys()
@@ -351,7 +333,7 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         if self.x_range is not None:
             self.requery()
         else:
-            self.draw_charts()
+            self.redraw()
 
     @on(Input.Changed, "#regex")
     def regex_changed(self, event: Input.Changed) -> None:
@@ -380,11 +362,7 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         self.action_toggle_metric()
 
     def action_toggle_x(self) -> None:
-        self.x_axis = "time" if self.x_axis == "step" else "step"
-        self.x_range = self.cursor = None  # in units of the other axis
-        self.save_layout()
-        self.loading_charts = True
-        self.reload()  # buckets along the other axis: one new scan
+        self.set_x_axis("time" if self.x_axis == "step" else "step")
 
     def action_x_metric(self, key: str | None = None) -> None:
         """Plot every chart against the metric under the cursor (e.g. epoch, tokens)."""
@@ -392,21 +370,22 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
             if self.detail is None or not self.detail.metrics:
                 return
             key = self.detail.metrics[self.query_one("#metrics", DataTable).cursor_row]["key"]
-        self.x_axis = "step" if self.x_axis == f"metric:{key}" else f"metric:{key}"
+        self.set_x_axis("step" if self.x_axis == f"metric:{key}" else f"metric:{key}")
         self.notify(f"x axis: {safe(self.x_axis.removeprefix('metric:'))}", markup=False)
+
+    def set_x_axis(self, axis: str) -> None:
+        """Plot by `axis` (remembered in the layout): the zoom and the cursor were in units
+        of the old axis and go, and the curves are bucketed along the new one (one scan)."""
+        self.x_axis = axis
         self.x_range = self.cursor = None
         self.save_layout()
         self.loading_charts = True
         self.reload()
 
     def action_system(self) -> None:
-        from .context_screens import SystemScreen
-
         self.app.push_screen(SystemScreen(self.root, self.run_key))
 
     def action_console(self) -> None:
-        from .context_screens import ConsoleScreen
-
         self.app.push_screen(ConsoleScreen(self.root, self.run_key))
 
     def action_media(self) -> None:

@@ -52,7 +52,7 @@ class RunsPane(DataTable[Any]):
 
     def show_runs(self, rows: list[dict[str, Any]]) -> None:
         """The store's runs (the screen's own first), keeping the cursor on its run."""
-        current = self.run_rows[self.cursor_row]["run_key"] if self.run_rows else None
+        current = self._under_cursor()
         ordered = sorted(rows, key=lambda r: r["run_key"] not in self.fixed)
         if _shown(ordered) == _shown(self.run_rows):
             return  # the periodic refresh of an unchanged store: nothing to redraw or re-measure

@@ -22,10 +22,7 @@ from .artifacts_screen import ArtifactsScreen
 from .data import RunList, Source, load_runs, plural
 from .filterbar import FilterBar
 from .runs_table import RunsTable, build_table, columns_of, server_sort, sort_key
-from .workers import StoreScreen, deliver, store_work
-
-REFRESH_SECONDS = 2.0
-
+from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 
 EMPTY = """[b]No runs in {root} yet.[/b] Log a first one in three lines:
 

@@ -25,6 +25,8 @@ from flightlog.store.text import safe
 
 Result = TypeVar("Result")
 
+#: seconds between a screen's reloads of what it shows (runs list, a live run, its context)
+REFRESH_SECONDS = 2.0
 #: seconds an error toast stays: long enough to be read, loud by default
 TOAST_SECONDS = 20.0
 
@@ -65,15 +67,16 @@ def deliver(screen: Screen[Any], callback: Callable[..., Any], *args: Any) -> No
 class StoreScreen(Screen[None]):
     """Base of flightlog's screens: failed workers become a toast, never an exit."""
 
-    def refresh_every(self, seconds: float, load: Callable[[], Any], group: str) -> None:
-        """Call `load` every `seconds`, skipping a tick while this screen's previous load of
-        `group` is still running. Store workers are exclusive (the newest request wins), so
-        on a store slower than the interval - a busy NFS server, a loaded node - starting a
-        load every tick would cancel each one before it delivered, and nothing would show."""
+    def refresh_every(self, seconds: float, load: Callable[[], Any], *groups: str) -> None:
+        """Call `load` every `seconds`, skipping a tick while this screen's previous load in
+        any of `groups` (the worker groups `load` starts) is still running. Store workers are
+        exclusive (the newest request wins), so on a store slower than the interval - a busy
+        NFS server, a loaded node - starting a load every tick would cancel each one before
+        it delivered, and nothing would show."""
 
         def tick() -> None:
             if not any(
-                w.group == group and w.node is self and not w.is_finished for w in self.workers
+                w.group in groups and w.node is self and not w.is_finished for w in self.workers
             ):
                 load()
 

@@ -95,6 +95,10 @@ def arrange(panes: list[Pane], width: int, height: int) -> tuple[list[Pane], lis
     return shown, hidden
 
 
+#: esc or q on a workspace screen: out of a text box first, back after (`leave`)
+LEAVE = Binding("escape,q", "leave", "Back", tooltip="out of a text box, else back")
+
+
 def leave(screen: Any) -> None:
     """esc: out of a text box first (its text stays), back to the previous screen after."""
     if isinstance(screen.focused, Input):

@@ -105,7 +105,7 @@ async def cursor_and_zoom(store: Path, run_key: str, repeat: int = 5) -> dict[st
             elif key:
                 await pilot.press(key)
             else:
-                screen.draw_charts()
+                screen.redraw()
             redraws = key not in ("comma", "f12", cursor_back)
             await _until(pilot, lambda: done() and (draws() > n or not redraws))
             times.setdefault(name, []).append(time.perf_counter() - t)
