@@ -12,8 +12,6 @@ import pytest
 
 import flightlog
 from flightlog.store.index import Index
-from flightlog.sync.client import ServerClient
-from flightlog.sync.credentials import Credentials
 from flightlog.tui import FlightlogApp
 
 from .conftest import cli, python_script
@@ -76,7 +74,7 @@ def test_the_server_moves_an_old_root_to_the_entity_layout(old_server_root) -> N
         assert (root / "runs" / "@alice" / "demo" / run_id / "run.json").exists()
         assert not (root / "runs" / "alice.demo").exists()
         assert (root / "runs" / "v1.2" / "x1").exists()  # not an entity's: left alone
-        with ServerClient(Credentials(server.url, key, "file"), retries=0) as c:
+        with server.client(key) as c:
             assert [r["id"] for r in c.runs("alice", "demo")] == [run_id]
             assert len(c.history("alice", "demo", run_id, keys=["loss"])) == 50
         api = flightlog.Api(root)  # and it still opens locally, by entity/project/id
