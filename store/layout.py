@@ -172,13 +172,20 @@ def run_key(project: str, run_id: str, entity: str | None = None) -> str:
     return f"{ENTITY_MARK}{entity}/{project}/{run_id}" if entity else f"{project}/{run_id}"
 
 
+def split_run_path(parts: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A path below runs/ as (the run's key parts, the parts inside the run): `@E/P/ID/...`
+    or `P/ID/...`. The one place that tells the two layouts apart by their first part."""
+    n = 3 if parts and parts[0].startswith(ENTITY_MARK) else 2
+    return parts[:n], parts[n:]
+
+
 def split_run_key(key: str) -> tuple[str | None, str, str]:
     """(entity or None, project, run id) of `project/id` or `@entity/project/id`."""
-    if key.startswith(ENTITY_MARK):
-        entity, project, run_id = key[1:].split("/", 2)
-        return entity, project, run_id
-    project, run_id = key.split("/", 1)
-    return None, project, run_id
+    parts, inside = split_run_path(tuple(key.split("/")))
+    if inside or len(parts) < 2 or parts[-2].startswith(ENTITY_MARK):
+        raise ValueError(f"not a run key: {key!r} (use `project/id` or `@entity/project/id`)")
+    entity = parts[0][len(ENTITY_MARK) :] if len(parts) == 3 else None
+    return entity, parts[-2], parts[-1]
 
 
 def project_dirs(root: Path | str) -> list[tuple[str, Path]]:
