@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 from flightlog._errors import NotFoundError, ServerUnavailableError
-from flightlog.store.catalog import quote
+from flightlog.store.catalog import quote, run_ref_filters
 from flightlog.store.layout import run_key, split_run_key
 
 from . import credentials
@@ -152,17 +152,8 @@ class RemoteReader:
 
     def find(self, ref: str) -> dict[str, Any]:
         """A run by id, name, project/id or entity/project/id (as `flightlog show` takes)."""
-        parts = [p for p in ref.split("/") if p]
-        if len(parts) == 3:
-            where = f"entity = {quote(parts[0])} and project = {quote(parts[1])}"
-        elif len(parts) == 2:
-            where = f"project = {quote(parts[0])}"
-        else:
-            where = None
-        last = quote(parts[-1]) if parts else "''"
-        rows = self.runs(where=f"({where}) and id = {last}" if where else f"id = {last}")
-        if not rows:
-            rows = self.runs(where=f"({where}) and name = {last}" if where else f"name = {last}")
+        by_id, by_name = run_ref_filters(ref)
+        rows = self.runs(where=by_id) or self.runs(where=by_name)
         if not rows:
             raise NotFoundError(f"no run {ref!r} on {self.url} that you may read")
         if len(rows) > 1:

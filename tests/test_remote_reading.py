@@ -38,10 +38,9 @@ def without(doc: Any) -> Any:
 
 
 def test_runs_show_compare_export_answer_as_the_local_store(world: World):
+    host = ("--host", world.server.url)
     local = json_of(world, "alice", "runs", "--json", "--sort", "created_at")
-    remote = json_of(
-        world, "alice", "runs", "--json", "--sort", "created_at", "--host", world.server.url
-    )
+    remote = json_of(world, "alice", "runs", "--json", "--sort", "created_at", *host)
     assert len(local) == 3 and without(remote) == without(local)
     assert {(r["entity"], r["project"]) for r in remote} == {
         ("alice", "secret"),
@@ -57,6 +56,8 @@ def test_runs_show_compare_export_answer_as_the_local_store(world: World):
     show_remote = json_of(world, "alice", "show", run_id, "--json", "--host", world.server.url)
     assert without(show_remote) == without(show_local)
     assert [m["key"] for m in show_remote["metrics"]] == ["acc", "loss"]
+    key = f"@alice/secret/{run_id}"  # the run's key, as the TUI shows it
+    assert without(json_of(world, "alice", "show", key, "--json", *host)) == without(show_local)
     ids = [r["id"] for r in local[:2]]
     assert json_of(
         world, "alice", "compare", *ids, "--json", "--host", world.server.url
