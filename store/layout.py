@@ -218,6 +218,22 @@ def iter_run_dirs(
     return out
 
 
+def find_run(root: Path | str, project: str, run_id: str, entity: str | None = None) -> RunPaths:
+    """Where run `run_id` of `project` is: under its entity (runs/@E/P/ID) when it has one,
+    else where runs without an entity, and every run of earlier versions, live (runs/P/ID);
+    without the entity named, under the one entity that has it. The entity's place when no
+    run is found (a new run goes there). What init's resume and `Api().run` both look up."""
+    own = RunPaths.of(root, project, run_id, entity)
+    if own.meta.exists():
+        return own
+    found = [
+        p
+        for p in iter_run_dirs(root, project)
+        if p.dir.name == run_id and (entity is None or p.address[0] in (None, entity))
+    ]
+    return found[0] if len(found) == 1 else own
+
+
 def _subdirs(path: Path) -> list[Path]:
     try:
         return [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]

@@ -42,8 +42,8 @@ def test_a_run_of_an_entity_lives_under_it_and_is_found_everywhere(
     bare.finish()
 
     api = flightlog.Api()
-    for ref in (f"vision/p/{run.id}", run.id):
-        assert Path(api.run(ref).dir) == Path(run.dir)
+    for ref in (f"vision/p/{run.id}", f"@vision/p/{run.id}", f"p/{run.id}", run.id):
+        assert Path(api.run(ref).dir) == Path(run.dir), ref
     assert api.run(f"p/{plain.id}").id == plain.id
     assert {r.id for r in api.runs(project="p")} == {run.id, plain.id}
     for ref in (run.id, f"vision/p/{run.id}"):
