@@ -185,13 +185,10 @@ class RemoteReader:
         x: str = "step",
         x_range: tuple[float, float] | None = None,
     ) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {"buckets": buckets, "x": x}
-        if keys is not None:
-            params["keys"] = ",".join(keys)
-        if x_range is not None:
-            params.update(lo=x_range[0], hi=x_range[1])
-        r = self._call(lambda: self.client.get(_run_url(key, "chart"), params))
-        return r.json()["buckets"]
+        entity, project, run_id = split_run_key(key)
+        return self._call(
+            lambda: self.client.chart(entity or "", project, run_id, keys, buckets, x, x_range)
+        )
 
     def cursor(
         self, key: str, keys: list[str], at: float, x: str = "step", window: float | None = None
@@ -215,17 +212,6 @@ class RemoteReader:
         yield from self._call(
             lambda: self.client.history(entity or "", project, run_id, stream=stream)
         )
-
-    def file(self, key: str, name: str) -> bytes | None:
-        """A file kept with the run on the server, or None when the server has none."""
-        try:
-            return self._call(lambda: self.client.get(_run_url(key, f"files/{name}"))).content
-        except NotFoundError:
-            return None
-        except Exception as e:  # a server without the files API answers 404 "not_found"
-            if "404" in str(e) or "not_found" in str(e) or "Not Found" in str(e):
-                return None
-            raise
 
     def file_tail(self, key: str, name: str, offset: int, limit: int) -> tuple[bytes, int] | None:
         """A file's bytes from `offset` on, but at most its last `limit` bytes, and the offset

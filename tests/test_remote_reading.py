@@ -131,7 +131,7 @@ def test_the_run_screen_reads_a_server_as_the_store_whole_and_zoomed(world: Worl
     """The run screen's values (stats, curves, x extent) from a server are the store's: over
     the whole run, zoomed into its middle, and zoomed past its end (no curves there)."""
     from flightlog.sync.remote import RemoteReader
-    from flightlog.tui.data import load_run
+    from flightlog.tui.data import load_curves, load_run
     from flightlog.tui.remote_source import RemoteSource
 
     environ = {"FLIGHTLOG_API_KEY": world.keys["alice"], "FLIGHTLOG_CONFIG_DIR": str(world.config)}
@@ -146,5 +146,8 @@ def test_the_run_screen_reads_a_server_as_the_store_whole_and_zoomed(world: Worl
             assert (remote.metrics, remote.x_bounds) == (local.metrics, local.x_bounds)
             assert remote.curves == local.curves, x_range
         assert local.curves == {}  # past the end: nothing to draw, not the whole run again
+        for keys in (["loss"], None):  # a pan or zoom redraws the charts only
+            wanted = ([key], keys, "step", 240, (20.0, 40.0))
+            assert load_curves(server, *wanted) == load_curves(world.store, *wanted) != {}
     finally:
         server.reader.close()
