@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flightlog.store import RunPaths, iter_run_dirs
+from flightlog.store.layout import ENTITY_MARK, find_run
 
 from ._api_run import ApiRun
 from ._errors import NotFoundError
@@ -86,9 +87,8 @@ class Api:
         parts = [p for p in str(path).split("/") if p]
         if len(parts) >= 2:
             project, run_id = parts[-2], parts[-1]
-            paths = RunPaths.of(self.root, project, run_id, parts[0] if len(parts) == 3 else None)
-            if len(parts) == 3 and not paths.meta.exists():  # a run from before entities
-                paths = RunPaths.of(self.root, project, run_id)
+            entity = parts[0].removeprefix(ENTITY_MARK) if len(parts) == 3 else None
+            paths = find_run(self.root, project, run_id, entity)
             if not paths.meta.exists():
                 raise NotFoundError(f"no run {run_id!r} in project {project!r} of {self.root}")
             return ApiRun.load_any(paths)  # an unreadable run.json: `problem` says why

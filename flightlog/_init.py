@@ -21,7 +21,7 @@ from flightlog.store import (
     new_writer_id,
 )
 from flightlog.store.atomic import atomic_write_json
-from flightlog.store.layout import project_dir
+from flightlog.store.layout import find_run, project_dir
 from flightlog.store.liveness import CRASHED, HOSTNAME, RUNNING, writer_state
 from flightlog.store.numbering import claim_run_number
 from flightlog.store.segments import read_segments
@@ -131,7 +131,7 @@ def _start(s: Settings, cfg: dict[str, Any]) -> Run:
     run_id = check_run_id(s.id) if s.id else None
     if s.resume == "auto" and run_id is None:
         run_id = _auto_resume_candidate(root, project, s.entity)
-    existing = _existing(root, project, run_id, s.entity) if run_id else None
+    existing = find_run(root, project, run_id, s.entity) if run_id else None
     if existing is not None and existing.meta.exists():
         run = _join_existing(s, existing, cfg)
     else:
@@ -147,24 +147,6 @@ def _start(s: Settings, cfg: dict[str, Any]) -> Run:
     where = run.dir
     say(f"run {run.name} ({run.id}) in {where} · view it: flightlog show {run.id} --root {root}", s)
     return run
-
-
-def _existing(root: Path, project: str, run_id: str, entity: str | None) -> RunPaths:
-    """Where run `run_id` of `project` is: under its entity (runs/@E/P/ID) when it has one,
-    else where runs without an entity, and every run of earlier versions, live (runs/P/ID);
-    resuming without naming the entity finds the run under the one entity that has it. The
-    entity's place when no run is found (a new run goes there)."""
-    own = RunPaths.of(root, project, run_id, entity)
-    if own.meta.exists():
-        return own
-    found = [
-        p
-        for p in iter_run_dirs(root, project)
-        if p.dir.name == run_id
-        and (entity is None or p.address[0] in (None, entity))
-        and p.meta.exists()
-    ]
-    return found[0] if len(found) == 1 else own
 
 
 def _create(s: Settings, root: Path, project: str, run_id: str | None, cfg: dict[str, Any]) -> Run:

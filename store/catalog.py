@@ -9,6 +9,7 @@ from typing import Any
 
 from .filters import RUN_FIELDS, FilterError, compile_filter
 from .index import Index
+from .layout import ENTITY_MARK
 
 LIST_COLUMNS = (
     'run_key, entity, project, id, name, "group", job_type, tags, state, steps, "values", '
@@ -150,21 +151,26 @@ class RunLookupError(LookupError):
 def resolve_run(idx: Index, ref: str) -> dict[str, Any]:
     """A run by id, name, project/id, entity/project/id (or a name in place of the id);
     ambiguity lists the candidates."""
-    if "/" in ref:
-        scope, rest = ref.rsplit("/", 1)
-        entity, _, project = scope.rpartition("/")
-        where = f"project = {quote(project)} and (id = {quote(rest)} or name = {quote(rest)})"
-        rows = select_runs(idx, where=where, entity=entity.lstrip("@") or None)
-    else:
-        rows = select_runs(idx, where=f"id = {quote(ref)}") or select_runs(
-            idx, where=f"name = {quote(ref)}"
-        )
+    by_id, by_name = run_ref_filters(ref)
+    rows = select_runs(idx, where=by_id) or select_runs(idx, where=by_name)
     if not rows:
         raise RunLookupError(f"no run {ref!r} in {idx.root}: `flightlog runs` lists them")
     if len(rows) > 1:
         cands = ", ".join(f"{r['project']}/{r['id']} ({r['name']})" for r in rows)
         raise RunLookupError(f"{ref!r} matches {len(rows)} runs: {cands}; use project/id")
     return rows[0]
+
+
+def run_ref_filters(ref: str) -> tuple[str, str]:
+    """The filters that find a RUN argument - an id, a name, project/id, entity/project/id
+    or @entity/project/id (a run's key), a name in place of the id - by id, then by name:
+    one reading of the argument for a store and a server (sync/remote.py) alike."""
+    scope, _, last = ref.rpartition("/")
+    entity, _, project = scope.rpartition("/")
+    terms = [f"entity = {quote(entity.removeprefix(ENTITY_MARK))}"] if entity else []
+    terms += [f"project = {quote(project)}"] if project else []
+    by_id, by_name = ([*terms, f"{field} = {quote(last)}"] for field in ("id", "name"))
+    return " and ".join(by_id), " and ".join(by_name)
 
 
 def quote(s: str) -> str:

@@ -38,7 +38,14 @@ INDEX_VERSION = 6  # 6: entities a level of their own (runs/@E/P/)
 LOCK_WAIT = 1.0
 _ATTACH_LOCK = threading.Lock()
 
-SCHEMA = """
+#: the segments table's columns: store/query.py scans what it lists (and so does a server's
+#: one-run read, sync/run_reads.py, which fills a table of its own with them)
+SEGMENTS = """(
+    run_key VARCHAR, path VARCHAR, writer VARCHAR, label VARCHAR, seq INTEGER, sealed BOOLEAN,
+    "rows" BIGINT, step_min BIGINT, step_max BIGINT, time_min DOUBLE, time_max DOUBLE,
+    sha256 VARCHAR, size BIGINT, mtime_ns BIGINT, damage VARCHAR)"""
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS {s}.info (name VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS {s}.runs (
     run_key VARCHAR PRIMARY KEY, project VARCHAR, id VARCHAR, name VARCHAR, entity VARCHAR,
@@ -51,13 +58,13 @@ CREATE TABLE IF NOT EXISTS {s}.config (
     run_key VARCHAR, key VARCHAR, num DOUBLE, text VARCHAR, json VARCHAR);
 CREATE TABLE IF NOT EXISTS {s}.summary (
     run_key VARCHAR, key VARCHAR, num DOUBLE, text VARCHAR, json VARCHAR);
-CREATE TABLE IF NOT EXISTS {s}.segments (
-    run_key VARCHAR, path VARCHAR, writer VARCHAR, label VARCHAR, seq INTEGER, sealed BOOLEAN,
-    "rows" BIGINT, step_min BIGINT, step_max BIGINT, time_min DOUBLE, time_max DOUBLE,
-    sha256 VARCHAR, size BIGINT, mtime_ns BIGINT, damage VARCHAR);
+CREATE TABLE IF NOT EXISTS {s}.segments """
+    + SEGMENTS
+    + """;
 CREATE TABLE IF NOT EXISTS {s}.segment_keys (path VARCHAR, key VARCHAR);
 CREATE TABLE IF NOT EXISTS {s}.files (run_key VARCHAR, path VARCHAR, size BIGINT, mtime_ns BIGINT);
 """
+)
 SCHEMA_HASH = hashlib.sha256(f"{INDEX_VERSION}:{SCHEMA}".encode()).hexdigest()[:16]
 TABLES = ("info", "runs", "config", "summary", "segments", "segment_keys", "files")
 #: what queries need in memory (`files` only serves the catch-up, which reads it in the file)

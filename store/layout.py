@@ -172,13 +172,20 @@ def run_key(project: str, run_id: str, entity: str | None = None) -> str:
     return f"{ENTITY_MARK}{entity}/{project}/{run_id}" if entity else f"{project}/{run_id}"
 
 
+def split_run_path(parts: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A path below runs/ as (the run's key parts, the parts inside the run): `@E/P/ID/...`
+    or `P/ID/...`. The one place that tells the two layouts apart by their first part."""
+    n = 3 if parts and parts[0].startswith(ENTITY_MARK) else 2
+    return parts[:n], parts[n:]
+
+
 def split_run_key(key: str) -> tuple[str | None, str, str]:
     """(entity or None, project, run id) of `project/id` or `@entity/project/id`."""
-    if key.startswith(ENTITY_MARK):
-        entity, project, run_id = key[1:].split("/", 2)
-        return entity, project, run_id
-    project, run_id = key.split("/", 1)
-    return None, project, run_id
+    parts, inside = split_run_path(tuple(key.split("/")))
+    if inside or len(parts) < 2 or parts[-2].startswith(ENTITY_MARK):
+        raise ValueError(f"not a run key: {key!r} (use `project/id` or `@entity/project/id`)")
+    entity = parts[0][len(ENTITY_MARK) :] if len(parts) == 3 else None
+    return entity, parts[-2], parts[-1]
 
 
 def project_dirs(root: Path | str) -> list[tuple[str, Path]]:
@@ -209,6 +216,22 @@ def iter_run_dirs(
     for pdir in projects:
         out.extend(RunPaths(d) for d in _subdirs(pdir) if (d / "run.json").exists())
     return out
+
+
+def find_run(root: Path | str, project: str, run_id: str, entity: str | None = None) -> RunPaths:
+    """Where run `run_id` of `project` is: under its entity (runs/@E/P/ID) when it has one,
+    else where runs without an entity, and every run of earlier versions, live (runs/P/ID);
+    without the entity named, under the one entity that has it. The entity's place when no
+    run is found (a new run goes there). What init's resume and `Api().run` both look up."""
+    own = RunPaths.of(root, project, run_id, entity)
+    if own.meta.exists():
+        return own
+    found = [
+        p
+        for p in iter_run_dirs(root, project)
+        if p.dir.name == run_id and (entity is None or p.address[0] in (None, entity))
+    ]
+    return found[0] if len(found) == 1 else own
 
 
 def _subdirs(path: Path) -> list[Path]:

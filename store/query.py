@@ -182,12 +182,13 @@ def downsample(
     `texts=False` leaves out the non-numeric rows (charts draw none): one scan fewer.
     """
     view, x = _x_view(idx, run_keys, keys, x)
-    in_range = ""
+    in_range = h_in_range = ""  # a zoomed range: on the view's x, and on the joined h.x
     if x_range is not None:
         lo, hi = float(x_range[0]), float(x_range[1])
         if not lo <= hi:
             raise ValueError(f"x_range must be (low, high), got {x_range!r}")
-        in_range = f" AND {x} BETWEEN {lo!r} AND {hi!r}"
+        between = f" BETWEEN {lo!r} AND {hi!r}"
+        in_range, h_in_range = f" AND {x}{between}", f" AND h.{x}{between}"
         bounds = pa.table(
             {"run_key": list(run_keys), "lo": [lo] * len(run_keys), "hi": [hi] * len(run_keys)}
         )
@@ -211,7 +212,7 @@ def downsample(
                arg_max(h.value, h.step) AS vlast, CAST(NULL AS VARCHAR) AS last_text,
                count(*) AS n
         FROM {view} h JOIN _ds_bounds b USING (run_key)
-        WHERE h.kind IN (0, 1, 2) AND h.value IS NOT NULL{in_range.replace(x, "h." + x)}
+        WHERE h.kind IN (0, 1, 2) AND h.value IS NOT NULL{h_in_range}
         GROUP BY ALL ORDER BY h.run_key, h.key, bucket
         """,
         [buckets, buckets],

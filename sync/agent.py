@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from flightlog._errors import ServerStorageFullError, ServerUnavailableError, SyncError
-from flightlog.store.layout import ENTITY_MARK, RunPaths, iter_run_dirs
+from flightlog.store.layout import RunPaths, iter_run_dirs, split_run_path
 
 from .client import ServerClient, backoff_delay
 from .uploader import Entities, load_local, sync_run
@@ -115,8 +115,7 @@ class Agent:
     def on_path(self, path: str) -> None:
         """Classify one changed path of the store and queue its run."""
         rel = Path(path).relative_to(self.root / "runs").parts if path else ()
-        depth = 3 if rel and rel[0].startswith(ENTITY_MARK) else 2  # runs/[@E/]P/ID
-        rel, inside = rel[:depth], rel[depth:]
+        rel, inside = split_run_path(rel)  # runs/[@E/]P/ID, then what is inside the run
         if not inside or inside[-1].startswith("."):
             return  # a project or run directory itself, or a temp file
         run = self.root.joinpath("runs", *rel)

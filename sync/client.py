@@ -162,13 +162,19 @@ class ServerClient:
         entity: str,
         project: str,
         run_id: str,
-        keys: list[str],
+        keys: list[str] | None,
         buckets: int = 500,
         x: str = "step",
+        x_range: tuple[float, float] | None = None,
     ) -> list[dict[str, Any]]:
-        """Per key, `buckets` buckets along x with min, max, last and count (downsampled on
-        the server, as the local UI draws a chart)."""
-        params = {"keys": ",".join(keys), "buckets": buckets, "x": x}
+        """Per key (every key: None), `buckets` buckets along x with min, max, last and count
+        (downsampled on the server, as the local UI draws a chart), over the whole run or
+        `x_range` (a zoomed chart)."""
+        params: dict[str, Any] = {"buckets": buckets, "x": x}
+        if keys is not None:
+            params["keys"] = ",".join(keys)
+        if x_range is not None:
+            params.update(lo=x_range[0], hi=x_range[1])
         r = self._call("GET", f"/runs/{entity}/{project}/{run_id}/chart", params=params)
         return r.json()["buckets"]
 

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 from flightlog._errors import NotFoundError, ServerUnavailableError
-from flightlog.store.catalog import quote
+from flightlog.store.catalog import quote, run_ref_filters
 from flightlog.store.layout import run_key, split_run_key
 
 from . import credentials
@@ -152,17 +152,8 @@ class RemoteReader:
 
     def find(self, ref: str) -> dict[str, Any]:
         """A run by id, name, project/id or entity/project/id (as `flightlog show` takes)."""
-        parts = [p for p in ref.split("/") if p]
-        if len(parts) == 3:
-            where = f"entity = {quote(parts[0])} and project = {quote(parts[1])}"
-        elif len(parts) == 2:
-            where = f"project = {quote(parts[0])}"
-        else:
-            where = None
-        last = quote(parts[-1]) if parts else "''"
-        rows = self.runs(where=f"({where}) and id = {last}" if where else f"id = {last}")
-        if not rows:
-            rows = self.runs(where=f"({where}) and name = {last}" if where else f"name = {last}")
+        by_id, by_name = run_ref_filters(ref)
+        rows = self.runs(where=by_id) or self.runs(where=by_name)
         if not rows:
             raise NotFoundError(f"no run {ref!r} on {self.url} that you may read")
         if len(rows) > 1:
@@ -194,13 +185,10 @@ class RemoteReader:
         x: str = "step",
         x_range: tuple[float, float] | None = None,
     ) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {"buckets": buckets, "x": x}
-        if keys is not None:
-            params["keys"] = ",".join(keys)
-        if x_range is not None:
-            params.update(lo=x_range[0], hi=x_range[1])
-        r = self._call(lambda: self.client.get(_run_url(key, "chart"), params))
-        return r.json()["buckets"]
+        entity, project, run_id = split_run_key(key)
+        return self._call(
+            lambda: self.client.chart(entity or "", project, run_id, keys, buckets, x, x_range)
+        )
 
     def cursor(
         self, key: str, keys: list[str], at: float, x: str = "step", window: float | None = None
@@ -224,17 +212,6 @@ class RemoteReader:
         yield from self._call(
             lambda: self.client.history(entity or "", project, run_id, stream=stream)
         )
-
-    def file(self, key: str, name: str) -> bytes | None:
-        """A file kept with the run on the server, or None when the server has none."""
-        try:
-            return self._call(lambda: self.client.get(_run_url(key, f"files/{name}"))).content
-        except NotFoundError:
-            return None
-        except Exception as e:  # a server without the files API answers 404 "not_found"
-            if "404" in str(e) or "not_found" in str(e) or "Not Found" in str(e):
-                return None
-            raise
 
     def file_tail(self, key: str, name: str, offset: int, limit: int) -> tuple[bytes, int] | None:
         """A file's bytes from `offset` on, but at most its last `limit` bytes, and the offset

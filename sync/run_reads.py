@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from flightlog.store.index import SEGMENTS
 from flightlog.store.layout import RunPaths
 from flightlog.store.query import downsample, values_at
 from flightlog.store.schema import (
@@ -294,13 +295,11 @@ class _OneRun:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, reader: RunReader) -> None:
         self.con = con
-        con.execute(
-            "CREATE TEMP TABLE segments (run_key VARCHAR, path VARCHAR, writer VARCHAR, "
-            "label VARCHAR, sealed BOOLEAN, damage VARCHAR)"
-        )
+        con.execute(f"CREATE TEMP TABLE segments {SEGMENTS}")  # the index's own columns
         if reader.segments:  # only readable segments: none is damaged (damage is null)
             con.executemany(
-                "INSERT INTO segments VALUES ('run', ?, ?, ?, true, NULL)",
+                "INSERT INTO segments (run_key, path, writer, label, sealed) "
+                "VALUES ('run', ?, ?, ?, true)",
                 [[str(s.path), s.label, s.label] for s in reader.segments],
             )
 

@@ -10,7 +10,8 @@
         {"values": [{"key", "x", "step", "time", "value"}, ...]}: the stored value nearest
         the chart cursor per key (store.query.values_at)
 
-Both carry an ETag (a running run's view changes as segments arrive; a finished one is a 304).
+The view carries an ETag (a running run's view changes as segments arrive; a finished one
+is a 304).
 """
 
 from __future__ import annotations
@@ -90,7 +91,9 @@ def views_router(
                 "run": run_items(idx, found, {entity} if a.member else set())[0],
                 "meta": public_meta(run.meta, a.member),
                 "buckets": whole.drop_columns(["run_key"]).to_pylist(),
-                "zoomed": zoomed.drop_columns(["run_key"]).to_pylist() if zoomed else None,
+                "zoomed": (
+                    None if zoomed is None else zoomed.drop_columns(["run_key"]).to_pylist()
+                ),
                 "skipped": r.skipped,
             }
             return dumps(doc, indent=None)

@@ -101,7 +101,6 @@ def runs_router(
         return with_etag(await anyio.to_thread.run_sync(work, limiter=reads), None)
 
     def listing(
-        who: str,
         scopes: list[tuple[str, str]],
         members: set[str],
         head: dict[str, Any],
@@ -168,7 +167,7 @@ def runs_router(
             found = readable(who)
             scopes = [(p["entity"], p["project"]) for p in found]
             members = {p["entity"] for p in found if p["member"]}
-            return listing(who, scopes, members, {}, filter, sort, offset, limit, None)
+            return listing(scopes, members, {}, filter, sort, offset, limit, None)
 
         body = await anyio.to_thread.run_sync(work, limiter=reads)
         return with_etag(body, if_none_match, accept_encoding)
@@ -193,9 +192,7 @@ def runs_router(
         members = {entity} if a.member else set()
 
         def work() -> bytes:
-            return listing(
-                who, [(entity, project)], members, head, filter, sort, offset, limit, after
-            )
+            return listing([(entity, project)], members, head, filter, sort, offset, limit, after)
 
         body = await anyio.to_thread.run_sync(work, limiter=reads)
         return with_etag(body, if_none_match, accept_encoding)

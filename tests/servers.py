@@ -14,6 +14,8 @@ from pathlib import Path
 import psutil
 
 from flightlog.sync.accounts import Accounts
+from flightlog.sync.client import ServerClient
+from flightlog.sync.credentials import Credentials
 
 
 def free_port() -> int:
@@ -131,6 +133,11 @@ class LiveServer:
         if self.accounts.kind(name) is None:
             self.accounts.add_user(name)
         return self.accounts.create_key(name)
+
+    def client(self, key: str, retries: int = 0) -> ServerClient:
+        """A client of this server signed in with `key` (no retries unless asked: a test
+        sees the first failure)."""
+        return ServerClient(Credentials(self.url, key, "file"), retries=retries)
 
     def env(self, key: str | None) -> dict[str, str]:
         out = {"FLIGHTLOG_BASE_URL": self.url}

@@ -19,8 +19,6 @@ from flightlog.cli import main
 from flightlog.store.blobs import BlobStore
 from flightlog.store.layout import RunPaths
 from flightlog.sync import blob_client
-from flightlog.sync.client import ServerClient
-from flightlog.sync.credentials import Credentials
 from flightlog.sync.uploader import RunSync, load_local, sync_run
 
 from .servers import LiveServer
@@ -35,8 +33,7 @@ def server(tmp_path: Path):
     srv.stop()
 
 
-def _client(srv: LiveServer, key: str) -> ServerClient:
-    return ServerClient(Credentials(srv.url, key, "file"), retries=0)
+_client = LiveServer.client  # (server, key): a client signed in with `key`, no retries
 
 
 def _sync(srv: LiveServer, key: str, run_dir: str, **kw) -> RunSync:

@@ -9,11 +9,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import flightlog
 from flightlog.store.index import Index
-from flightlog.sync.client import ServerClient
-from flightlog.sync.credentials import Credentials
+from flightlog.store.layout import RunPaths, run_key, runs_dir, split_run_key, split_run_path
 from flightlog.tui import FlightlogApp
 
 from .conftest import cli, python_script
@@ -76,10 +77,32 @@ def test_the_server_moves_an_old_root_to_the_entity_layout(old_server_root) -> N
         assert (root / "runs" / "@alice" / "demo" / run_id / "run.json").exists()
         assert not (root / "runs" / "alice.demo").exists()
         assert (root / "runs" / "v1.2" / "x1").exists()  # not an entity's: left alone
-        with ServerClient(Credentials(server.url, key, "file"), retries=0) as c:
+        with server.client(key) as c:
             assert [r["id"] for r in c.runs("alice", "demo")] == [run_id]
             assert len(c.history("alice", "demo", run_id, keys=["loss"])) == 50
         api = flightlog.Api(root)  # and it still opens locally, by entity/project/id
         assert api.run(f"alice/demo/{run_id}").summary["loss"] == pytest.approx(0.02)
     finally:
         server.stop()
+
+
+_names = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,10}", fullmatch=True)
+
+
+@given(_names, st.from_regex(r"[a-z0-9]{1,8}", fullmatch=True), st.none() | _names)
+def test_a_run_key_and_its_run_directory_name_the_same_run(project, run_id, entity):
+    """A key, a run's directory and a path the agent sees below runs/ are read by one rule:
+    each gives back the entity, project and id it was made of."""
+    key = run_key(project, run_id, entity)
+    assert split_run_key(key) == (entity, project, run_id)
+    paths = RunPaths.of("/store", project, run_id, entity)
+    assert paths.address == (entity, project, run_id)
+    assert paths.root == Path("/store")
+    inside = (*paths.history.relative_to(runs_dir("/store")).parts, "w-000001.parquet")
+    assert split_run_path(inside) == (tuple(key.split("/")), ("history", "w-000001.parquet"))
+
+
+@pytest.mark.parametrize("key", ["demo", "@alice/demo", "demo/abc/history"])
+def test_a_malformed_run_key_is_refused_by_name(key: str):
+    with pytest.raises(ValueError, match=f"not a run key: '{key}'"):
+        split_run_key(key)

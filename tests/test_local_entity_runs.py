@@ -13,8 +13,6 @@ import flightlog
 from flightlog.cli import main
 from flightlog.store.layout import RunPaths
 from flightlog.sync.agent import Agent
-from flightlog.sync.client import ServerClient
-from flightlog.sync.credentials import Credentials
 
 from .servers import LiveServer
 
@@ -44,8 +42,8 @@ def test_a_run_of_an_entity_lives_under_it_and_is_found_everywhere(
     bare.finish()
 
     api = flightlog.Api()
-    for ref in (f"vision/p/{run.id}", run.id):
-        assert Path(api.run(ref).dir) == Path(run.dir)
+    for ref in (f"vision/p/{run.id}", f"@vision/p/{run.id}", f"p/{run.id}", run.id):
+        assert Path(api.run(ref).dir) == Path(run.dir), ref
     assert api.run(f"p/{plain.id}").id == plain.id
     assert {r.id for r in api.runs(project="p")} == {run.id, plain.id}
     for ref in (run.id, f"vision/p/{run.id}"):
@@ -85,7 +83,7 @@ def test_sync_and_the_agent_send_a_run_of_an_entity_to_its_place(tmp_path: Path)
         later = flightlog.init(project="q", entity="vision")
         later.log({"loss": 2.0})
         later.finish()
-        client = ServerClient(Credentials(server.url, key, "file"), retries=2)
+        client = server.client(key, retries=2)
         stop = threading.Event()
         agent = Agent(store(), client, poll=0.2, idle_exit=3.0, log=lambda _m: None)
         agent.stop = stop

@@ -11,8 +11,6 @@ import pytest
 
 import flightlog
 from flightlog.store.layout import RunPaths
-from flightlog.sync.client import ServerClient
-from flightlog.sync.credentials import Credentials
 from flightlog.sync.remote import RemoteReader
 from flightlog.sync.uploader import load_local, sync_run
 from flightlog.tui.remote_source import RemoteSource
@@ -35,7 +33,7 @@ def test_the_console_is_followed_by_range_requests(tmp_path: Path) -> None:
         log.write_text(old)
 
         def sync() -> None:
-            with ServerClient(Credentials(server.url, key, "file"), retries=2) as c:
+            with server.client(key, retries=2) as c:
                 assert sync_run(c, load_local(RunPaths(Path(run.dir))), "alice").complete
 
         sync()

@@ -38,10 +38,9 @@ def without(doc: Any) -> Any:
 
 
 def test_runs_show_compare_export_answer_as_the_local_store(world: World):
+    host = ("--host", world.server.url)
     local = json_of(world, "alice", "runs", "--json", "--sort", "created_at")
-    remote = json_of(
-        world, "alice", "runs", "--json", "--sort", "created_at", "--host", world.server.url
-    )
+    remote = json_of(world, "alice", "runs", "--json", "--sort", "created_at", *host)
     assert len(local) == 3 and without(remote) == without(local)
     assert {(r["entity"], r["project"]) for r in remote} == {
         ("alice", "secret"),
@@ -57,6 +56,8 @@ def test_runs_show_compare_export_answer_as_the_local_store(world: World):
     show_remote = json_of(world, "alice", "show", run_id, "--json", "--host", world.server.url)
     assert without(show_remote) == without(show_local)
     assert [m["key"] for m in show_remote["metrics"]] == ["acc", "loss"]
+    key = f"@alice/secret/{run_id}"  # the run's key, as the TUI shows it
+    assert without(json_of(world, "alice", "show", key, "--json", *host)) == without(show_local)
     ids = [r["id"] for r in local[:2]]
     assert json_of(
         world, "alice", "compare", *ids, "--json", "--host", world.server.url
@@ -124,3 +125,29 @@ def test_without_a_key_the_remote_ui_and_cli_say_to_log_in(world: World):
         r = child(code, env)
         assert r.returncode == 1 and "flightlog login" in r.stderr
         assert "Traceback" not in r.stderr and world.keys["alice"] not in r.stderr
+
+
+def test_the_run_screen_reads_a_server_as_the_store_whole_and_zoomed(world: World):
+    """The run screen's values (stats, curves, x extent) from a server are the store's: over
+    the whole run, zoomed into its middle, and zoomed past its end (no curves there)."""
+    from flightlog.sync.remote import RemoteReader
+    from flightlog.tui.data import load_curves, load_run
+    from flightlog.tui.remote_source import RemoteSource
+
+    environ = {"FLIGHTLOG_API_KEY": world.keys["alice"], "FLIGHTLOG_CONFIG_DIR": str(world.config)}
+    server = RemoteSource(RemoteReader(world.server.url, environ=environ))
+    key = next(r["run_key"] for r in server.load_runs(None, None, None, None).rows)
+    try:
+        for x_range in (None, (20.0, 40.0), (1e9, 2e9)):
+            local, remote = (
+                load_run(world.store, key, x_range=x_range),
+                load_run(server, key, x_range=x_range),
+            )
+            assert (remote.metrics, remote.x_bounds) == (local.metrics, local.x_bounds)
+            assert remote.curves == local.curves, x_range
+        assert local.curves == {}  # past the end: nothing to draw, not the whole run again
+        for keys in (["loss"], None):  # a pan or zoom redraws the charts only
+            wanted = ([key], keys, "step", 240, (20.0, 40.0))
+            assert load_curves(server, *wanted) == load_curves(world.store, *wanted) != {}
+    finally:
+        server.reader.close()

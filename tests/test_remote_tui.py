@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from flightlog.sync.client import ServerClient
-from flightlog.sync.credentials import Credentials
 from flightlog.sync.remote import RemoteReader
 from flightlog.tui import FlightlogApp, remote_source
 from flightlog.tui.compare_screen import CompareScreen
@@ -96,7 +94,7 @@ async def test_a_non_member_sees_only_the_open_project(world: World) -> None:
 async def test_live_refresh_while_a_run_syncs(world: World, tmp_path: Path) -> None:
     """A run uploaded segment by segment (as the sync agent does) appears as running, its
     steps grow on the table and on its screen, and it ends finished."""
-    c = ServerClient(Credentials(world.server.url, world.keys["alice"], "file"), retries=2)
+    c = world.server.client(world.keys["alice"], retries=2)
 
     def put_state(state: str, step: int) -> None:
         now = time.time()
@@ -169,7 +167,7 @@ async def test_a_sort_shows_the_best_runs_of_the_whole_server_a_page_at_a_time(
     """More runs than a page: the first page is the newest; sorting by a summary metric asks
     the server, so the top row is the best run it holds (the oldest here, never in the first
     page), both ways; L and reaching the last row load the next pages."""
-    c = ServerClient(Credentials(world.server.url, world.keys["alice"], "file"), retries=2)
+    c = world.server.client(world.keys["alice"], retries=2)
     base = time.time() - 1000
     for i in range(12):  # run 0 is the oldest and has the lowest loss, run 1 the highest
         loss = 1e-6 if i == 0 else (99.0 if i == 1 else 1.0 + i)

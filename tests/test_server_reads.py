@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from flightlog.store.layout import RunPaths
 from flightlog.store.reader import StoredRun
 from flightlog.sync.client import ServerClient
-from flightlog.sync.credentials import Credentials
 
 from .servers import LiveServer, segment_file, tidy_table
 
@@ -32,10 +31,6 @@ def server(tmp_path: Path):
     srv.stop()
 
 
-def _client(server: LiveServer, key: str) -> ServerClient:
-    return ServerClient(Credentials(server.url, key, "file"), retries=0)
-
-
 def _run(server: LiveServer, c: ServerClient, run_id: str, tables: list[pa.Table]) -> Path:
     """A run on the server whose segments are placed straight into its store (as uploads
     would place them), so that building a large run costs no upload time."""
@@ -49,7 +44,7 @@ def _run(server: LiveServer, c: ServerClient, run_id: str, tables: list[pa.Table
 def test_history_and_charts_of_a_large_run_take_bounded_memory(server: LiveServer):
     key = server.user("alice")
     h = {"Authorization": f"Bearer {key}"}
-    with _client(server, key) as c:
+    with server.client(key) as c:
         # 2,000,000 logged values: 200,000 steps x 10 keys, in four segments
         _run(server, c, "big", [tidy_table(50_000, KEYS, start=i * 50_000) for i in range(4)])
         # warm up every read path (DuckDB's first query costs ~40 MB once) before measuring
@@ -97,7 +92,7 @@ def test_history_and_charts_of_a_large_run_take_bounded_memory(server: LiveServe
 @pytest.mark.parametrize("page", [1, 7, 1000])
 def test_paging_through_history_gives_every_row_exactly_as_logged(server: LiveServer, page: int):
     key = server.user("alice")
-    with _client(server, key) as c:
+    with server.client(key) as c:
         run_dir = _run(
             server,
             c,
@@ -118,7 +113,7 @@ def test_paging_through_history_gives_every_row_exactly_as_logged(server: LiveSe
 def test_run_listings_come_in_pages(server: LiveServer):
     key = server.user("alice")
     h = {"Authorization": f"Bearer {key}"}
-    with _client(server, key) as c:
+    with server.client(key) as c:
         for i in range(5):
             c.put_run("alice", "p", f"r{i}", {"id": f"r{i}", "name": f"run {i}"}, [])
         assert [r["id"] for r in c.runs("alice", "p", page=2)] == [f"r{i}" for i in range(5)]

@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from flightlog.sync.client import ServerClient
-from flightlog.sync.credentials import Credentials
 
 from .servers import LiveServer
 
@@ -27,7 +26,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     srv = LiveServer(tmp_path_factory.mktemp("q") / "server").start()
     keys = {u: srv.user(u) for u in ("alice", "bob")}
     srv.accounts.add_team("vision", ["alice"])
-    with ServerClient(Credentials(srv.url, keys["alice"], "file"), retries=0) as c:
+    with srv.client(keys["alice"]) as c:
         for i in range(12):
             put(c, "alice", "secret", f"s{i:02d}", lr=0.001 * (i + 1), loss=1.0 / (i + 1))
         for i in range(5):
@@ -87,7 +86,7 @@ def test_an_unchanged_listing_is_a_304_and_a_change_is_seen(world):
         headers={"Authorization": f"Bearer {world['keys']['alice']}", "If-None-Match": etag},
     )
     assert again.status_code == 304 and again.content == b""
-    with ServerClient(Credentials(srv.url, world["keys"]["alice"], "file"), retries=0) as c:
+    with srv.client(world["keys"]["alice"]) as c:
         put(c, "vision", "shared", "v9", lr=0.5, loss=9.0)
         put(c, "vision", "shared", "v0", lr=0.0, loss=0.25)  # an indexed run changes
     changed = httpx.get(
@@ -130,7 +129,7 @@ def test_the_no_permission_advice_is_the_change_that_grants_writing(world, tmp_p
     srv: LiveServer = world["server"]
     carol = srv.user("carol")
     srv.accounts.add_team("audio", ["alice"])
-    with ServerClient(Credentials(srv.url, carol, "file"), retries=0) as c:
+    with srv.client(carol) as c:
         with pytest.raises(Exception) as refused:
             put(c, "audio", "open-one", "c1", lr=0.1, loss=0.1)
         message = str(refused.value)

@@ -82,12 +82,35 @@ class RunDetail:
     curves: Curves  # every numeric metric, downsampled (over x_range when zoomed)
     x_bounds: XRange | None = None  # the whole run's x extent
 
+    @classmethod
+    def of(
+        cls,
+        row: dict[str, Any],
+        meta: dict[str, Any],
+        config: dict[str, Any],
+        summary: dict[str, Any],
+        whole: pa.Table,
+        zoomed: pa.Table,
+    ) -> RunDetail:
+        """From the run's downsample() tables, over the whole run (its stats and x extent)
+        and over the charts' range (`whole` again when not zoomed): a store's and a
+        server's alike."""
+        return cls(
+            row,
+            meta,
+            config,
+            summary,
+            metric_summaries(whole, spark_width=16),
+            curves_of(zoomed).get(row["run_key"], {}),
+            x_bounds(whole),
+        )
 
-def curves_of(table: pa.Table, run_key: str | None = None) -> dict[str, Curves]:
+
+def curves_of(table: pa.Table) -> dict[str, Curves]:
     """run_key -> metric -> series, from a downsample() table (numeric buckets only)."""
     out: dict[str, Curves] = {}
     for rec in table.to_pylist():
-        if rec["vlast"] is None or (run_key is not None and rec["run_key"] != run_key):
+        if rec["vlast"] is None:
             continue
         c = out.setdefault(rec["run_key"], {}).setdefault(
             rec["key"], {"x": [], "last": [], "min": [], "max": []}
@@ -131,14 +154,13 @@ def load_run(
         zoomed = table
         if x_range is not None:
             zoomed = downsample(idx, [run_key], None, buckets=buckets, x=x, x_range=x_range)
-        return RunDetail(
+        return RunDetail.of(
             row,
             meta,
             values_of(idx, "config", [run_key])[run_key],
             values_of(idx, "summary", [run_key])[run_key],
-            metric_summaries(table, spark_width=16),
-            curves_of(zoomed).get(run_key, {}),
-            x_bounds(table),
+            table,
+            zoomed,
         )
 
 

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flightlog._errors import ServerUnavailableError
-from flightlog.store.query import metric_summaries
 from flightlog.store.reader import pivot
 from flightlog.sync.remote import RemoteReader, buckets_table, common_keys, index_row
 
@@ -30,7 +29,6 @@ from .data import (
     XRange,
     curves_of,
     system_curves,
-    x_bounds,
 )
 
 T = TypeVar("T")
@@ -97,14 +95,8 @@ class RemoteSource(Source):
         whole = buckets_table(doc["buckets"], run_key)
         zoomed = buckets_table(doc["zoomed"], run_key) if doc["zoomed"] is not None else whole
         run = doc["run"]
-        return RunDetail(
-            index_row(run),
-            doc["meta"],
-            run["config"],
-            run["summary"],
-            metric_summaries(whole, spark_width=16),
-            curves_of(zoomed).get(run_key, {}),
-            x_bounds(whole),
+        return RunDetail.of(
+            index_row(run), doc["meta"], run["config"], run["summary"], whole, zoomed
         )
 
     def load_curves(

@@ -84,6 +84,7 @@ class RemoteReads:
         self.reader = RemoteReader(url, retries=2)
         self.where = self.reader.url
         self._runs: dict[str, dict[str, Any]] = {}  # run_key -> the server's RUN object
+        self._views: dict[str, dict[str, Any]] = {}  # run_key -> its view (meta and stats)
 
     def close(self) -> None:
         self.reader.close()
@@ -108,15 +109,21 @@ class RemoteReads:
     def resolve(self, ref: str) -> dict[str, Any]:
         return self._rows([self.reader.find(ref)])[0]
 
+    def _view(self, key: str) -> dict[str, Any]:
+        """The run's view: one request (one scan of its history on the server) serves both
+        its meta and its stats, as one index open does locally."""
+        if key not in self._views:
+            self._views[key] = self.reader.view(key, buckets=STAT_BUCKETS)
+        return self._views[key]
+
     def meta(self, key: str) -> dict[str, Any]:
-        return self.reader.view(key, buckets=1)["meta"]
+        return self._view(key)["meta"]
 
     def stats(self, key: str) -> list[dict[str, Any]]:
         from flightlog.store.query import metric_summaries
         from flightlog.sync.remote import buckets_table
 
-        doc = self.reader.view(key, buckets=STAT_BUCKETS)
-        return metric_summaries(buckets_table(doc["buckets"], key))
+        return metric_summaries(buckets_table(self._view(key)["buckets"], key))
 
     def history(self, row: dict[str, Any], keys: list[str] | None) -> pa.Table:
         from flightlog.store.reader import pivot
