@@ -28,6 +28,7 @@ from .journal import (
     commit_pending,
     define_json,
     journal_name,
+    list_journals,
 )
 from .rows import SignatureTable, generic_json, journal_batches, records_view
 
@@ -68,7 +69,9 @@ class RowLog:
         self._seen_journal: JournalFile | None = None
         self._seen = (0, 0)
         self._memory_only = False
-        self.journal = self._new(1, 0)
+        #: the number of the last journal created (or whose creation was tried)
+        self._jseq = 0
+        self.journal = self._new(0)
         self._journals.append(self.journal)
 
     # -- the training thread (under the run's lock) -----------------------------------------
@@ -105,12 +108,18 @@ class RowLog:
             if new is None or not new.fits(words + 1):
                 if new is not None:  # too small for this row: it stays empty, removed
                     self._discard(new)
-                new = self._new(self.journal.jseq + 1, words)
+                new = self._new(words)
             self._journals.append(new)
             self.journal = new  # one store: log() goes on there
         return new
 
-    def _new(self, jseq: int, words: int) -> JournalFile:
+    def _new(self, words: int) -> JournalFile:
+        """The next journal, under the next number. The number is taken before anything that
+        a KeyboardInterrupt in log() can cut short, so a creation cut short is never tried
+        again under the same name (that file holds no row: `close` removes it); trying it
+        again found the file there and left every later row in memory only."""
+        self._jseq += 1
+        jseq = self._jseq
         self._widest = max(self._widest, words)
         cap = max(WORDS_CAP, 64 * self._widest, 2 * words + 1024)
         meta = {"writer": self.writer_id, "label": self.label, "jseq": jseq}
@@ -148,7 +157,7 @@ class RowLog:
             return
         with self._create_lock:
             if self._spare is None and self.journal is j:
-                self._spare = self._new(j.jseq + 1, self._widest)
+                self._spare = self._new(self._widest)
                 self._spare.populate_ahead(AHEAD_ROWS, AHEAD_WORDS)
 
     def take(self, schema: pa.Schema) -> list[tuple[pa.RecordBatch, Mark]]:
@@ -160,7 +169,8 @@ class RowLog:
         while True:
             with self._lock:
                 j = self._journals[0]
-                last = len(self._journals) == 1
+                # log()'s journal, even if a rotation cut short already queued the next one
+                last = j is self.journal
                 n, end = j.pos
                 table = self.signatures.snapshot()
             done, start = self._read
@@ -218,19 +228,27 @@ class RowLog:
 
     def close(self, mark: Mark | None) -> bool:
         """At the writer's close, after everything taken was written and fsynced up to
-        `mark`: remove every journal that holds no row beyond it. Returns whether all went."""
+        `mark`: remove every journal that holds no row beyond it, and the files of journal
+        creations a KeyboardInterrupt cut short. Returns whether all went."""
         with self._lock:
             commit_pending(self.journal)
         self.release(mark)
-        j = self.journal
-        covered = mark is not None and (j.jseq, j.pos[0]) <= mark
-        if covered or j.pos[0] == 0:
-            self._discard(j)
+        kept: deque[JournalFile] = deque()
+        for j in self._journals:
+            if j.pos[0] == 0 or (mark is not None and (j.jseq, j.pos[0]) <= mark):
+                self._discard(j)
+            else:
+                kept.append(j)
+        self._journals = kept
         with self._create_lock:
             if self._spare is not None:
                 self._discard(self._spare)
                 self._spare = None
-        all_removed = (covered or j.pos[0] == 0) and not self._retired
+        held = {j.path for j in kept} | {j.path for j, _ in self._retired}
+        for name, path in list_journals(self.history):
+            if name.writer == self.writer_id and path not in held:
+                path.unlink(missing_ok=True)  # created, never log()'s: holds no row
+        all_removed = not kept and not self._retired
         if not all_removed:  # what stays is msynced: safe from a power loss from here on
             self.sync()
         return all_removed

@@ -170,3 +170,70 @@ def test_sigterm_while_wandb_log_loops_is_quiet_and_summary_matches_history(api)
         assert [r["i"] for r in rows] == list(range(len(rows)))
         assert run.summary["_step"] == rows[-1]["_step"]
         assert run.summary["i"] == rows[-1]["i"]
+
+
+#: an interrupt lands once while log() creates a journal (the writer thread, which keeps a
+#: spare ready, never ticks here): "header" right after the file was created, before its
+#: header was written; "rotation" once it is whole, before log() went on in it
+CUT_SHORT_SCRIPT = """
+    import os, sys, threading, flightlog
+    from flightlog.store import journal, rowlog
+    rowlog.ROWS_CAP = 300
+    cut = []
+    def interrupted():
+        if threading.current_thread() is threading.main_thread() and not cut and started:
+            cut.append(1)
+            raise KeyboardInterrupt  # what a signal handler raises at that bytecode
+    if {where!r} == "header":
+        real_boot_id = journal.boot_id
+        def boot_id():
+            interrupted()
+            return real_boot_id()
+        journal.boot_id = boot_id
+    else:
+        class Journal(rowlog.JournalFile):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                interrupted()
+        rowlog.JournalFile = Journal
+    started = False
+    run = flightlog.init(project="sig", id="cut", settings={{
+        "console": "off", "stats_interval": 0, "flush_interval": 60}})
+    started = True
+    returned = []
+    for i in range(5000):
+        try:
+            run.log({{"i": i, "x": i / 4}})
+            returned.append(i)
+        except KeyboardInterrupt:
+            pass
+    with open({out!r}, "w") as f:
+        f.write(",".join(map(str, returned)))
+    assert cut, "the interrupt never landed"
+    if {end!r} == "kill":
+        os.kill(os.getpid(), 9)
+    run.finish()
+"""
+
+
+@pytest.mark.parametrize("end", ["kill", "finish"])
+@pytest.mark.parametrize("where", ["header", "rotation"])
+def test_an_interrupt_while_log_creates_a_journal_loses_no_later_row(
+    api, tmp_path, where: str, end: str
+) -> None:
+    """The next journal's name was tried again, found taken, and every later row stayed in
+    memory only: a kill -9 lost them all (and so did a finish() that left a backlog to the
+    journals). Now every returned row is read back, in order, and a finished writer leaves
+    no journal behind."""
+    out = tmp_path / "returned.txt"
+    proc = spawn(CUT_SHORT_SCRIPT.format(where=where, end=end, out=str(out)))
+    code = _ended(proc)
+    err = proc.stderr.read()
+    assert code == (-signal.SIGKILL if end == "kill" else 0), err
+    assert "cannot create a journal" not in err, err
+    returned = [int(x) for x in out.read_text().split(",")]
+    assert len(returned) == 4999
+    run = api.run("sig/cut")
+    assert [r["i"] for r in run.scan_history()] == returned
+    if end == "finish":
+        assert not list(run.paths.history.glob("*.journal"))
