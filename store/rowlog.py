@@ -69,6 +69,8 @@ class RowLog:
         self._seen_journal: JournalFile | None = None
         self._seen = (0, 0)
         self._memory_only = False
+        #: journal files `settle` removes (see `close`)
+        self._to_remove: list[Path] = []
         #: the number of the last journal created (or whose creation was tried)
         self._jseq = 0
         self.journal = self._new(0)
@@ -203,6 +205,10 @@ class RowLog:
             ends = [j.pos[1] for j in self._journals]
         return sum(ends) - self._read[1]
 
+    def on_disk(self) -> bool:
+        """Is every row in a journal file (none held in memory only after a disk error)?"""
+        return not self._memory_only
+
     def sync(self) -> None:
         """msync every journal still holding rows (power-loss safety, every fsync interval)."""
         for j in [r[0] for r in self._retired] + list(self._journals):
@@ -228,27 +234,37 @@ class RowLog:
 
     def close(self, mark: Mark | None) -> bool:
         """At the writer's close, after everything taken was written and fsynced up to
-        `mark`: remove every journal that holds no row beyond it, and the files of journal
-        creations a KeyboardInterrupt cut short. Returns whether all went."""
+        `mark`: close every journal that holds no row beyond it, for `settle` to remove with
+        the files of journal creations a KeyboardInterrupt cut short. Returns whether all
+        go (the others stay for readers, and for store/takeover.py to seal)."""
         with self._lock:
             commit_pending(self.journal)
         self.release(mark)
         kept: deque[JournalFile] = deque()
+        gone = []
         for j in self._journals:
             if j.pos[0] == 0 or (mark is not None and (j.jseq, j.pos[0]) <= mark):
-                self._discard(j)
+                gone.append(j)
             else:
                 kept.append(j)
         self._journals = kept
         with self._create_lock:
             if self._spare is not None:
-                self._discard(self._spare)
+                gone.append(self._spare)
                 self._spare = None
+        for j in gone:
+            j.close()
         held = {j.path for j in kept} | {j.path for j, _ in self._retired}
-        for name, path in list_journals(self.history):
-            if name.writer == self.writer_id and path not in held:
-                path.unlink(missing_ok=True)  # created, never log()'s: holds no row
-        all_removed = not kept and not self._retired
-        if not all_removed:  # what stays is msynced: safe from a power loss from here on
-            self.sync()
-        return all_removed
+        self._to_remove = [
+            path
+            for name, path in list_journals(self.history)
+            if name.writer == self.writer_id and path not in held
+        ]
+        return not kept and not self._retired
+
+    def settle(self) -> None:
+        """The slow half of `close` (ms per MiB of dirty pages), which finish() does not wait
+        for: remove the journals closed, msync the ones kept."""
+        for path in self._to_remove:
+            path.unlink(missing_ok=True)
+        self.sync()

@@ -62,6 +62,11 @@ class WriterSettings:
     max_buffered_rows: int = 4_000_000
 
 
+#: a backlog (values log() committed, not converted) that finish() leaves in the journals
+#: instead of converting it: readers read it there, a resume, `flightlog sync`, the agent or
+#: `doctor --repair` seal it (store/takeover.py `recover_journals`)
+DEFER_VALUES = 1 << 16
+
 #: seconds flush() waits for the writer thread before it lets the script go on
 FLUSH_WAIT = 10.0
 
@@ -105,6 +110,8 @@ class RunWriter:
         self._tick_lock = threading.RLock()  # the thread, flush() and a signal handler
         self._stop = threading.Event()
         self._closed = False
+        #: close() is writing: no tick yields to it any more
+        self._closing = False
         self._flush_waiters: deque[threading.Event] = deque()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -160,8 +167,10 @@ class RunWriter:
             self._warn(f"could not finish writing {self.paths.dir}: {e!r}")
 
     def _close(self) -> None:
-        """Write what log() committed (all of it, however large the backlog: a finished
-        writer leaves no rows to its journal), seal, and record the writer finished."""
+        """Write what log() committed, seal, and record the writer finished. A backlog of
+        more than DEFER_VALUES values (a loop that outran this thread) stays in its journals,
+        msynced, instead of keeping finish() waiting; never one held in memory only."""
+        self._closing = True
         self._store_media()
         self._tick(force=True, closing=True)  # the seal below makes it durable
         for hook in self.sync_hooks:  # the blobs first, then the seal that makes rows durable
@@ -177,6 +186,10 @@ class RunWriter:
         # shows crashed; its history is sealed and fsynced), and finish() saves an fsync
         self.write_state(durable=False)
         self._closed = True
+        if threading.main_thread().is_alive():  # the interpreter waits for it at exit
+            start_thread(self._rows.settle, "flightlog-settle", daemon=False)
+        else:  # exiting (an atexit hook finishes the run): it would not wait
+            self._rows.settle()
         if left > 0:
             where = (
                 "they are lost"
@@ -252,11 +265,15 @@ class RunWriter:
         """One round of the writer's work; `closing` leaves out the fsyncs and the state
         file, which closing does once, after sealing."""
         self._store_media()
-        self._convert()
-        wrote = self._write_queue()
-        while force and self._rows.pending_values():  # flush(), finish(): everything
+        if closing and self._rows.on_disk() and self._queued_values() > DEFER_VALUES:
+            self._queue.clear()  # converted, not written: their journals keep them too
+            wrote = False
+        else:
             self._convert()
-            wrote = self._write_queue() or wrote
+            wrote = self._write_queue()
+            while force and self._rows.pending_values() and not self._yield_to_close():
+                self._convert()  # flush(), finish(): everything
+                wrote = self._write_queue() or wrote
         if self._failing is not None:
             self._bound_queue()
         now = time.monotonic()
@@ -293,7 +310,7 @@ class RunWriter:
     def _write_queue(self) -> bool:
         """Write every converted batch, in order; returns whether anything was written."""
         wrote = False
-        while self._queue:
+        while self._queue and not self._yield_to_close():
             batch, mark = self._queue[0]
             try:
                 if self._segment is None:
@@ -321,6 +338,11 @@ class RunWriter:
             self._warn(f"writing to {self.paths.dir} works again{lost}")
             self._failing = None
         return wrote
+
+    def _yield_to_close(self) -> bool:
+        """Is finish() waiting for this tick? Then the tick ends at the next batch: closing
+        decides what is left (all written, or a backlog left to the journals)."""
+        return self._stop.is_set() and not self._closing
 
     def _add_to_seal(self, batch: pa.RecordBatch) -> None:
         """Feed the sealed twin; if that fails the segment is sealed from its IPC file."""

@@ -22,7 +22,7 @@ import flightlog
 from flightlog.store import journal
 from flightlog.store.doctor import check, repair
 
-from .conftest import spawn
+from .conftest import python_script, spawn
 
 pytestmark = pytest.mark.slow
 
@@ -131,3 +131,35 @@ def test_a_reader_that_cannot_tell_the_boot_still_reads_every_row(
         _check(api, "b", _returned(returned))
     monkeypatch.setattr("builtins.open", real_open)
     _check(api, "b", _returned(returned))
+
+
+def test_finish_leaves_a_backlog_in_the_journal_where_readers_see_it(
+    api: flightlog.Api, store: Path
+) -> None:
+    """A loop that outran the writer thread: finish() does not wait to convert the backlog.
+    The rows stay in the journals, every reader sees them at once, the run reads as
+    finished, and `doctor --repair` (as `flightlog sync`, the agent and a resume do) seals
+    them."""
+    res = python_script("""
+        import flightlog
+        run = flightlog.init(project="z", id="late", settings={
+            "flush_interval": 60, "console": "off", "stats_interval": 0})
+        for i in range(30_000):  # ~95,000 values: more than the writer converts at finish
+            row = {"i": i, "x": i / 4, "flag": i % 2 == 0}
+            if i % 7 == 0:
+                row["note"] = "n" * (i % 5)
+            if i % 11 == 0:
+                row["extra"] = {"deep": i}
+            run.log(row)
+        run.finish()
+    """)
+    assert res.returncode == 0, res.stderr
+    history = store / "runs" / "z" / "late" / "history"
+    assert list(history.glob("*.journal")), "the backlog was converted at finish()"
+    assert api.run("z/late").state == "finished"
+    _check(api, "late", 30_000)
+    problems = check(store)
+    assert [p.kind for p in problems if p.kind != "stale-index"] == ["unsealed-journal"]
+    repair(store, problems)
+    _check(api, "late", 30_000)
+    assert not list(history.glob("*.journal")) and not list(history.glob("*.arrows"))
