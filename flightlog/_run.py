@@ -297,8 +297,7 @@ class Run(RunCompat):
             return data, shape, sid
         flat = self._shapes.flatten(shape, data)
         if flat is not None:
-            sig = signature(flat)
-            return flat, sig, known.get(sig)
+            return flat[0], flat[1], known.get(flat[1])
         row, sig, sid = normalize(data, known, self._media)
         self._shapes.learn(shape, data, row)
         return row, sig, sid

@@ -79,12 +79,20 @@ class Shapes:
     """Plans by shape, for one run (the run's lock is not needed: a plan is one store)."""
 
     def __init__(self) -> None:
-        self._plans: dict[Signature, Flatten | None] = {}
+        #: per shape: its compiled plan and the signature of every row it makes (the keys
+        #: are the shape's, and each value's type follows from the plan), or None
+        self._plans: dict[Signature, tuple[Flatten, Signature] | None] = {}
 
-    def flatten(self, shape: Signature, data: dict[str, Any]) -> dict[str, Any] | None:
-        """`data` flattened by the plan of its shape, or None (no plan, or it does not fit)."""
-        flat = self._plans.get(shape)
-        return None if flat is None else flat(data)
+    def flatten(
+        self, shape: Signature, data: dict[str, Any]
+    ) -> tuple[dict[str, Any], Signature] | None:
+        """`data` flattened by the plan of its shape, and its signature; None if there is no
+        plan or it does not fit."""
+        plan = self._plans.get(shape)
+        if plan is None:
+            return None
+        flat = plan[0](data)
+        return None if flat is None else (flat, plan[1])
 
     def learn(self, shape: Signature, data: dict[str, Any], row: dict[str, Any]) -> None:
         """Keep a plan for `shape` if one reproduces `row` (what normalize made of `data`)."""
@@ -107,4 +115,5 @@ class Shapes:
                 plan.append(s)
         flat = _compile(shape[0], tuple(plan))
         out = flat(data)
-        self._plans[shape] = flat if out == row and list(out or ()) == list(row) else None
+        same = out == row and list(out or ()) == list(row)
+        self._plans[shape] = (flat, signature(row)) if same else None
