@@ -206,6 +206,8 @@ def _chunk(
     if (lens != rec["end"][fast] - starts[fast]).any():
         raise ValueError("a journal row does not match its signature")
     total = int(lens.sum())
+    if total and len(fs) == len(rec) and (fs == fs[0]).all():
+        return _one_signature(rec, words[starts[0] : starts[0] + total], table, schema)
     within = np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens)
     kidx = np.repeat(offsets[fs], lens) + within
     row_of = np.repeat(fast, lens)
@@ -228,23 +230,56 @@ def _chunk(
                 g_vals.append(v)
                 g_kinds.append(kind)
                 g_texts.append(text)
+        # the generic values go after the fast ones, then a stable sort by row puts every
+        # value in place: the generic ones keep their order. Only they are Python objects.
         rows_all = np.concatenate([row_of, np.array(g_rows, np.int64)])
         order = np.argsort(rows_all, kind="stable")
         row_of = rows_all[order]
-        key_obj = np.array(key_dict.to_pylist(), object)[codes]
-        keys = strings(np.concatenate([key_obj, np.array(g_keys, object)])[order].tolist())
+        both = strings(key_dict.to_pylist() + g_keys)  # the signatures' keys, then these
+        g_codes = len(key_dict) + np.arange(len(g_keys))
+        keys = _gather_strings(both, np.concatenate([codes, g_codes])[order])
         g_null = np.array([v is None for v in g_vals], bool)
         g_num = np.array([0.0 if v is None else v for v in g_vals], np.float64)
         values = np.concatenate([values, g_num])[order]
         nulls = np.concatenate([np.zeros(total, bool), g_null])[order]
         kinds = np.concatenate([kinds, np.array(g_kinds, np.int8)])[order]
-        text_obj = np.concatenate([np.full(total, None, object), np.array(g_texts, object)])
-        texts = strings(text_obj[order].tolist())
+        texts = _after_nulls(total, g_texts, order)
         total = len(order)
+    return _batch(
+        rec["step"][row_of], rec["time"][row_of], keys, values, nulls, kinds, texts, schema
+    )
+
+
+def _one_signature(
+    rec: np.ndarray, values: np.ndarray, table: Table, schema: pa.Schema
+) -> pa.RecordBatch:
+    """Rows of one signature and nothing else (a loop logging the same dict, the common
+    case): their values lie one after the other, their keys and kinds repeat."""
+    offsets, lengths, flat_codes, flat_kinds, key_dict = table
+    sid = int(rec["sid"][0])
+    o, n = int(offsets[sid]), int(lengths[sid])
+    keys = _tiled_strings(_gather_strings(key_dict, flat_codes[o : o + n]), len(rec))
+    kinds = np.tile(flat_kinds[o : o + n], len(rec))
+    steps, times = np.repeat(rec["step"], n), np.repeat(rec["time"], n)
+    texts = all_null_strings(len(values))
+    return _batch(steps, times, keys, values, None, kinds, texts, schema)
+
+
+def _batch(
+    steps: np.ndarray,
+    times: np.ndarray,
+    keys: pa.Array,
+    values: np.ndarray,
+    nulls: np.ndarray | None,
+    kinds: np.ndarray,
+    texts: pa.Array,
+    schema: pa.Schema,
+) -> pa.RecordBatch:
+    """A tidy batch from its columns (`times` in seconds)."""
     return pa.RecordBatch.from_arrays(
         [
-            primitive(rec["step"][row_of].astype(np.int64), pa.int64()),
-            primitive((rec["time"][row_of] * 1e6).astype(np.int64), TIME_TYPE),
+            primitive(steps.astype(np.int64), pa.int64()),
+            primitive((times * 1e6).astype(np.int64), TIME_TYPE),
             keys,
             primitive(values.astype(np.float64), pa.float64(), nulls),
             primitive(kinds.astype(np.int8), pa.int8()),
@@ -271,6 +306,47 @@ def _gather_strings(dictionary: pa.Array, codes: np.ndarray) -> pa.Array:
     )
 
 
+def _tiled_strings(one: pa.Array, times: int) -> pa.Array:
+    """The strings of `one` (a fresh array: offsets from 0) repeated `times` times."""
+    offs = np.frombuffer(one.buffers()[1], np.int32)[: len(one) + 1]
+    width = int(offs[-1])
+    data = one.buffers()[2]
+    blob = np.frombuffer(data, np.uint8)[:width] if data is not None else np.zeros(0, np.uint8)
+    out_offs = np.empty(times * len(one) + 1, np.int32)  # a batch holds far less than 2 GiB
+    starts = np.arange(times, dtype=np.int32)[:, None] * width + offs[:-1]
+    out_offs[:-1] = starts.ravel()
+    out_offs[-1] = times * width
+    return pa.Array.from_buffers(
+        pa.string(),
+        times * len(one),
+        [None, pa.py_buffer(out_offs), pa.py_buffer(np.tile(blob, times))],
+    )
+
+
+def _after_nulls(n: int, items: list[str | None], order: np.ndarray) -> pa.Array:
+    """`n` nulls followed by `items`, permuted by `order` (a stable sort that keeps `items` in
+    their order): built from buffers, so only `items` become Python objects."""
+    encoded = [b"" if t is None else t.encode() for t in items]
+    lens = np.zeros(n + len(items), np.int32)
+    lens[n:] = [len(b) for b in encoded]
+    valid = np.zeros(n + len(items), bool)
+    valid[n:] = [t is not None for t in items]
+    lens, valid = lens[order], valid[order]
+    offsets = np.zeros(len(lens) + 1, np.int32)
+    np.cumsum(lens, out=offsets[1:])
+    nulls = int(len(valid) - valid.sum())
+    return pa.Array.from_buffers(
+        pa.string(),
+        len(lens),
+        [
+            pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None,
+            pa.py_buffer(offsets),
+            pa.py_buffer(b"".join(encoded)),
+        ],
+        null_count=nulls,
+    )
+
+
 def records_view(buf: Any, offset: int, count: int) -> np.ndarray:
     return np.frombuffer(buf, REC_DTYPE, count=count, offset=offset)
 
@@ -279,21 +355,15 @@ def mixed_batch(rows: list[tuple[int, float, dict[str, Any]]], schema: pa.Schema
     """Tidy rows of a few dicts (system-metrics samples: rare, any values)."""
     counts = [len(r[2]) for r in rows]
     enc = [encode_value(v) for r in rows for v in r[2].values()]
-    times_us = (np.array([r[1] for r in rows], np.float64) * 1e6).astype(np.int64)
-    return pa.RecordBatch.from_arrays(
-        [
-            primitive(np.repeat(np.array([r[0] for r in rows], np.int64), counts), pa.int64()),
-            primitive(np.repeat(times_us, counts), TIME_TYPE),
-            strings([k for r in rows for k in r[2]]),
-            primitive(
-                np.array([0.0 if e[0] is None else e[0] for e in enc], np.float64),
-                pa.float64(),
-                np.array([e[0] is None for e in enc], bool),
-            ),
-            primitive(np.array([e[1] for e in enc], np.int8), pa.int8()),
-            strings([e[2] for e in enc]),
-        ],
-        schema=schema,
+    return _batch(
+        np.repeat(np.array([r[0] for r in rows], np.int64), counts),
+        np.repeat(np.array([r[1] for r in rows], np.float64), counts),
+        strings([k for r in rows for k in r[2]]),
+        np.array([0.0 if e[0] is None else e[0] for e in enc], np.float64),
+        np.array([e[0] is None for e in enc], bool),
+        np.array([e[1] for e in enc], np.int8),
+        strings([e[2] for e in enc]),
+        schema,
     )
 
 
