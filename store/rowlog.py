@@ -32,8 +32,9 @@ from .journal import (
 )
 from .rows import SignatureTable, generic_json, journal_batches, records_view
 
-#: values converted per `take` at most (~13k rows of 10 values, a few ms of work)
-TAKE_VALUES = 1 << 17
+#: values converted per `take` at most (~3k rows of 10 values, about a ms of work): the
+#: writer holds the GIL in short stretches, and a finish() arriving meanwhile waits little
+TAKE_VALUES = 1 << 15
 #: pages faulted in ahead of log() at least: ~8k rows of 10 values
 AHEAD_ROWS = 8192
 AHEAD_WORDS = 8 * AHEAD_ROWS

@@ -38,7 +38,7 @@ TIME_TYPE = pa.timestamp("us", tz="UTC")
 EXACT_INT = 2**53
 
 #: values per record batch: bounds the memory one conversion takes, whatever the backlog
-CHUNK_VALUES = 131072
+CHUNK_VALUES = 1 << 15
 
 #: (offsets, lengths, flat key codes, flat kinds, key dictionary) per signature id
 Table = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pa.Array]

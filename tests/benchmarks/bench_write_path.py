@@ -6,8 +6,14 @@ Each figure runs in a fresh interpreter, one after the other, next to its floor:
   log() per call, by row shape (10 floats; mixed: ints, floats, a nested dict, numpy
   scalars, a histogram every 100 steps; 10,000 floats): median, p99, p99.9, max. Floor:
   appending the same dict to a list (the dict is built outside the timed call in both).
+  Each log() call over 50 µs is put down to flightlog's own threads (another thread of the
+  process used CPU meanwhile: the writer holding the GIL) or to the machine (no thread of
+  the process ran: the training thread waited for a CPU), by the threads' CPU clocks.
+  Wide rows also print the floor "list + one Parquet" per row (the Parquet written once,
+  shared by the rows).
   finish(), peak RSS growth: floor "list + one Parquet" (pyarrow.Table.from_pylist of the
-  whole list, written with pq.write_table at the end).
+  whole list, written with pq.write_table at the end); finish() also as CPU time, which a
+  busy machine does not stretch.
   whole process of a one-log script: floor "import pyarrow + write one Parquet".
   init() at 0 and N runs in the project.
   kill -9 at a random moment in a hot and in a paced loop: rows whose log() returned,
@@ -83,23 +89,36 @@ def worker(tracker: str, shape: str, steps: int, workdir: Path) -> dict[str, flo
         log = run.log
     builds = []
     rows = _rows(shape, steps)
+    clocks = _ThreadClocks()
+    slow: dict[str, list[int]] = {"flightlog's threads": [0, 0], "the machine": [0, 0]}
     for _ in range(steps):
         b = perf()
         d = next(rows)
+        before = clocks.read()
         s = perf()
         log(d)
-        timings.append(perf() - s)
+        took = perf() - s
+        if took > 50_000:  # who ran meanwhile: another thread of ours (the GIL), or nobody
+            ours = clocks.others_ran(before, clocks.read())
+            cell = slow["flightlog's threads" if ours > 0.3 * took else "the machine"]
+            cell[0] += 1
+            cell[1] += took > 1_000_000
+        timings.append(took)
         builds.append(s - b)
     t = time.perf_counter()
+    cpu = time.process_time()
+    parquet_ms = 0.0
     if tracker == "floor":
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if shape == "plain":
+        if shape != "mixed":  # (a Histogram is not a Parquet value)
             pq.write_table(pa.Table.from_pylist(sink), str(workdir / "floor.parquet"))
+            parquet_ms = (time.perf_counter() - t) * 1000
     else:
         run.finish()
     finish_ms = (time.perf_counter() - t) * 1000
+    finish_cpu_ms = (time.process_time() - cpu) * 1000
     timings.sort()
 
     def q(p: float) -> float:
@@ -113,8 +132,40 @@ def worker(tracker: str, shape: str, steps: int, workdir: Path) -> dict[str, flo
         "max": timings[-1] / 1000,
         "over_1ms": sum(1 for t in timings if t > 1_000_000),
         "finish_ms": finish_ms,
+        "finish_cpu_ms": finish_cpu_ms,
+        "parquet_per_row": parquet_ms * 1000 / steps,
+        "slow": slow,
         "rss_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024,
     }
+
+
+class _ThreadClocks:
+    """CPU clocks of the process's threads: a log() call that took long either waited for
+    another thread of the process (the writer holding the GIL) or for a CPU (the machine)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        main = threading.main_thread()
+        self._others = [
+            time.pthread_getcpuclockid(t.ident)
+            for t in threading.enumerate()
+            if t is not main and t.ident is not None
+        ]
+
+    def read(self) -> list[int]:
+        return [self._now(c) for c in self._others]
+
+    @staticmethod
+    def _now(clock: int) -> int:
+        try:
+            return time.clock_gettime_ns(clock)
+        except OSError:  # the thread ended (init()'s context capture)
+            return 0
+
+    @staticmethod
+    def others_ran(before: list[int], after: list[int]) -> int:
+        return sum(max(0, b - a) for a, b in zip(before, after, strict=True))
 
 
 def _run_worker(tracker: str, shape: str, steps: int) -> dict[str, float]:
@@ -223,7 +274,8 @@ def main() -> None:
         f"\nlog() µs per call           {'median':>8} {'p99':>8} {'p99.9':>8} {'max':>9}"
         "  >1ms   (+ building the dict, median)"
     )
-    plain: dict[str, dict[str, float]] = {}
+    plain: dict[str, dict[str, Any]] = {}
+    slow_lines = []
     for shape, steps in (("plain", args.steps), ("mixed", args.steps), ("wide", 300)):
         for tracker in ("floor", "flightlog"):
             r = _run_worker(tracker, shape, steps)
@@ -231,11 +283,19 @@ def main() -> None:
             print(
                 f"  {shape:6} {tracker:9} x{steps:<7,}{cells} {r['over_1ms']:>5}   {r['build']:.2f}"
             )
+            if tracker == "floor" and r["parquet_per_row"]:
+                per_row = r["median"] + r["parquet_per_row"]
+                print(f"  {shape:6} floor list + one Parquet, per row: {per_row:.2f}")
+            if tracker == "flightlog":
+                cells = "; ".join(f"{k} {n} ({big} >1ms)" for k, (n, big) in r["slow"].items())
+                slow_lines.append(f"  {shape:6} calls >50 µs that waited for: {cells}")
             if shape == "plain":
                 plain[tracker] = r
+    print("\n".join(["", *slow_lines]))
     f, fl = plain["floor"], plain["flightlog"]
     print(f"\nafter {args.steps:,} steps of 10 floats     flightlog   floor list+Parquet")
     print(f"  finish() ms               {fl['finish_ms']:>10.1f} {f['finish_ms']:>10.1f}")
+    print(f"  finish() CPU ms           {fl['finish_cpu_ms']:>10.1f} {f['finish_cpu_ms']:>10.1f}")
     print(f"  peak RSS growth MB        {fl['rss_mb']:>10.1f} {f['rss_mb']:>10.1f}")
     one = _whole("import flightlog as m\nr = m.init(project='b', dir=D)\nr.log({'a': 1.0})\n")
     floor = _whole(
