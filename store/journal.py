@@ -8,7 +8,12 @@ thread turns journal rows into Arrow IPC batches (store/writer.py); each batch c
 *mark* `<jseq>:<rows>` of the journal rows it holds up to, and a sealed segment keeps the
 mark of its last batch. A journal is removed once written segments hold all its rows: the
 page cache keeps them from a kill -9 from then on, and segments are fsynced as often as
-journals are msynced.
+journals are msynced. A writer that finishes with a large backlog (a loop that outran its
+thread) leaves those rows in its journals, msynced; readers read them there, and a resume,
+`flightlog sync`, the agent or `doctor --repair` seal them (store/takeover.py).
+
+Journal numbers (`jseq`) only grow and are never tried twice: a creation cut short by a
+KeyboardInterrupt in `log()` leaves a file holding no row, which the writer's close removes.
 
 Layout (little-endian): a 4 KiB header, then `rows_cap` row records of 32 bytes
 (step i64, time f64, sid i64, end i64: where the row's data ends in the data region, in

@@ -12,7 +12,10 @@ counted) and are retried on the next tick; the journal keeps every row meanwhile
 
 Readers recover a journal's rows that no segment holds yet (store/segments.py
 `read_segments`); a sealer with proof that this writer is gone turns them into a segment
-(store/takeover.py `recover_journals`).
+(store/takeover.py `recover_journals`). That proof is also how `finish()` stays short after a
+loop that outran this thread: a backlog of more than DEFER_VALUES values stays in the
+journals of a writer recorded finished, for a resume, `flightlog sync`, the agent or
+`doctor --repair` to seal.
 """
 
 from __future__ import annotations
