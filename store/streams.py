@@ -10,6 +10,7 @@ the file, and never return its rows.
 from __future__ import annotations
 
 import os
+import struct
 import time
 import warnings
 from collections.abc import Iterator
@@ -166,6 +167,34 @@ def _checked_stream(
     return reader.schema, batches(), damage
 
 
+def _torn_tail(tail: memoryview) -> bool:
+    """Is `tail` one message cut short, as a writer killed (or still writing) leaves it: its
+    header asks for more bytes than there are? Bytes that are no message header, or a whole
+    message that still cannot be read, are damage. (A rule by size, "no longer than the
+    largest batch", took a large last batch after small ones for damage.)"""
+    if len(tail) < 8:
+        return True
+    marker, size = struct.unpack_from("<Ii", tail, 0)
+    if marker != 0xFFFFFFFF or size <= 0:
+        return False
+    if 8 + size > len(tail):
+        return True
+    try:
+        return 8 + size + _body_length(tail[8 : 8 + size]) > len(tail)
+    except struct.error:
+        return False
+
+
+def _body_length(meta: memoryview) -> int:
+    """bodyLength of an IPC message's flatbuffer metadata (the Message table's 4th field)."""
+    root = struct.unpack_from("<I", meta, 0)[0]
+    vtable = root - struct.unpack_from("<i", meta, root)[0]
+    vtable_size = struct.unpack_from("<H", meta, vtable)[0]
+    field = 4 + 2 * 3
+    at = struct.unpack_from("<H", meta, vtable + field)[0] if field < vtable_size else 0
+    return struct.unpack_from("<q", meta, root + at)[0] if at else 0
+
+
 def _salvage(source: pa.Buffer, start: int, damage: _Damage) -> Iterator[pa.RecordBatch]:
     """Batches from number `start` on, each decoded alone: a message that is whole but cannot
     be decoded is damage (skipped, noted). A message that cannot even be framed ends the
@@ -174,17 +203,17 @@ def _salvage(source: pa.Buffer, start: int, damage: _Damage) -> Iterator[pa.Reco
     src = pa.BufferReader(source)
     messages = ipc.MessageReader.open_stream(src)
     head = messages.read_next_message().serialize().to_pybytes()  # the schema: read before
-    n, pos, largest = 0, src.tell(), 0
+    n, pos = 0, src.tell()
     while True:
         try:
             msg = messages.read_next_message()
         except StopIteration:
             return
         except (pa.ArrowException, OSError):
-            if source.size - pos > 2 * largest:
+            if not _torn_tail(memoryview(source)[pos:]):
                 damage.unread_bytes = source.size - pos
             return
-        largest, pos = max(largest, src.tell() - pos), src.tell()
+        pos = src.tell()
         if n >= start:
             try:
                 alone = head + msg.serialize().to_pybytes()

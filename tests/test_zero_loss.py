@@ -163,3 +163,35 @@ def test_finish_leaves_a_backlog_in_the_journal_where_readers_see_it(
     repair(store, problems)
     _check(api, "late", 30_000)
     assert not list(history.glob("*.journal")) and not list(history.glob("*.arrows"))
+
+
+def test_a_large_last_batch_cut_short_is_a_torn_write_not_damage(tmp_path: Path) -> None:
+    """A writer killed while it appends a batch larger than the ones before it (a backlog
+    caught up with) leaves a torn tail longer than any whole batch: readers stop there
+    quietly (the journal holds those rows). Bytes after the last batch that are no batch
+    are still damage, named in a warning."""
+    import pyarrow as pa
+
+    from flightlog.store.schema import HISTORY_SCHEMA
+    from flightlog.store.segments import OpenSegment, read_segment_checked
+
+    def batch(n: int) -> pa.RecordBatch:
+        rows = [
+            {"step": i, "time": i, "key": "x", "value": 1.0, "kind": 0, "text": None}
+            for i in range(n)
+        ]
+        return pa.RecordBatch.from_pylist(rows, schema=HISTORY_SCHEMA)
+
+    path = tmp_path / "abc-000001.arrows"
+    seg = OpenSegment(path, HISTORY_SCHEMA)
+    seg.write(batch(10))
+    whole = path.stat().st_size
+    seg.write(batch(5000))
+    seg.close()
+    data = path.read_bytes()
+    path.write_bytes(data[: whole + (len(data) - whole) // 2])  # killed mid-write
+    table, note = read_segment_checked(path)
+    assert (table.num_rows, note) == (10, None)
+    path.write_bytes(data[:whole] + b"\x07" * 4000)  # not a batch
+    table, note = read_segment_checked(path)
+    assert table.num_rows == 10 and note is not None and "cannot be read" in note
