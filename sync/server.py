@@ -27,6 +27,7 @@ from flightlog.store.reader import StoredRun
 from . import blob_routes
 from .access_log import AccessLog
 from .accounts import Access, Accounts
+from .batch_routes import batch_router
 from .bodies import body_to_file, read_body
 from .db.catalog import Catalog
 from .limits import ServerLimits
@@ -190,6 +191,7 @@ def create_app(
         return {"user": who, "teams": teams, "entities": [who, *teams]}
 
     app.include_router(runs_router(store, accounts, user, access, limits))
+    app.include_router(batch_router(store, user, access, limits))
 
     @app.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}")
     def get_run(entity: str, project: str, run_id: str, who: User) -> Response:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flightlog._errors import ServerRejectedError
 from flightlog.store.atomic import dumps
 from flightlog.store.layout import RunPaths
 from flightlog.store.liveness import RUNNING
@@ -25,6 +26,7 @@ from flightlog.store.segments import list_segments
 from flightlog.store.syncmark import read_mark, write_mark
 from flightlog.store.takeover import may_seal, recover_journals, seal_taken, writers_by_id
 
+from . import segment_upload
 from .blob_upload import fingerprint, sync_blobs
 from .client import ServerClient
 
@@ -158,16 +160,16 @@ def sync_run(
     else:
         client.put_run(entity, project, run_id, meta, local.stored.writers)
         have = client.segments(entity, project, run_id)
+    todo: list[tuple[str, Path]] = []
     for stream in STREAMS:
         for path in local.sealed[stream]:
-            size = path.stat().st_size
-            if not result.skipped and path.name not in have.setdefault(stream, set()):
-                if client.put_segment(entity, project, run_id, stream, path):
-                    result.sent += 1
-                    result.bytes += size
-                have[stream].add(path.name)
-            if on_bytes:
-                on_bytes(size)
+            if result.skipped or path.name in have.setdefault(stream, set()):
+                if on_bytes:
+                    on_bytes(path.stat().st_size)
+            else:
+                todo.append((stream, path))
+    if todo:
+        _send(client, (entity, project, run_id), todo, have, result, on_bytes)
     if result.skipped:
         return result
     last = read_mark(local.paths)
@@ -180,6 +182,37 @@ def sync_run(
     result.complete = not result.pending
     _mark(local, server, entity, have, result.complete, blobs)
     return result
+
+
+def _send(
+    client: ServerClient,
+    target: tuple[str, str, str],
+    todo: list[tuple[str, Path]],
+    have: dict[str, set[str]],
+    result: RunSync,
+    on_bytes: Callable[[int], None] | None,
+) -> None:
+    """Send the segments the server lacks and count what it confirmed; then raise the first
+    failure, or name every segment it refused."""
+
+    def done(items: list[tuple[str, Path]]) -> None:
+        if on_bytes:
+            for _, path in items:
+                on_bytes(path.stat().st_size)
+
+    sent = segment_upload.send(client, target, todo, done)
+    for stream, path in sent.confirmed:
+        have[stream].add(path.name)
+    result.sent += len(sent.stored)
+    result.bytes += sum(path.stat().st_size for _, path in sent.stored)
+    if sent.failure is not None:
+        raise sent.failure
+    if sent.refused:
+        more = f" (and {len(sent.refused) - 3} more)" if len(sent.refused) > 3 else ""
+        raise ServerRejectedError(
+            f"{len(sent.refused)} segment(s) of {'/'.join(target)} refused; the others were "
+            f"stored: {'; '.join(sent.refused[:3])}{more}"
+        )
 
 
 def _mark(
