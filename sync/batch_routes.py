@@ -11,8 +11,6 @@ order, by name - `{"results": [{"stream", "name", "status", "stored"[, "error", 
 disk stops the batch: what was placed is reported stored, the rest 507.
 """
 
-from __future__ import annotations
-
 import errno
 from collections.abc import Callable
 from typing import Annotated, Any

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flightlog._errors import ServerRejectedError
+from flightlog._errors import ServerRejectedError, ServerUnavailableError, SyncError
 from flightlog.store.atomic import dumps
 from flightlog.store.layout import RunPaths
 from flightlog.store.liveness import RUNNING
@@ -182,6 +184,46 @@ def sync_run(
     result.complete = not result.pending
     _mark(local, server, entity, have, result.complete, blobs)
     return result
+
+
+def sync_many(
+    client: ServerClient,
+    runs: list[LocalRun],
+    entities: Entities,
+    on_bytes: Callable[[int], None] | None = None,
+) -> Iterator[tuple[LocalRun, RunSync, SyncError | None]]:
+    """Sync `runs`, a few at a time (segment_upload.IN_FLIGHT), yielding each one's result
+    and error in order. Once one finds the server unavailable no other run is started: the
+    ones in flight finish and are yielded, and the rest are not (the caller says so).
+    `on_bytes` is called from several threads."""
+    server = client.creds.base_url
+
+    def one(local: LocalRun) -> tuple[LocalRun, RunSync, SyncError | None]:
+        r = RunSync(local.key)  # what the server confirmed, even if a later request fails
+        try:
+            if up_to_date(local, server):  # marked synced, unchanged: no request at all
+                r.skipped = r.complete = True
+            else:
+                sync_run(client, local, entities.of(local), on_bytes=on_bytes, result=r)
+        except SyncError as e:
+            return local, r, e
+        return local, r, None
+
+    window: deque[Future[tuple[LocalRun, RunSync, SyncError | None]]] = deque()
+    todo = iter(runs)
+    stopped = False
+    with ThreadPoolExecutor(segment_upload.IN_FLIGHT) as pool:
+        while True:
+            while not stopped and len(window) < segment_upload.IN_FLIGHT:
+                local = next(todo, None)
+                if local is None:
+                    break
+                window.append(pool.submit(one, local))
+            if not window:
+                return
+            got = window.popleft().result()
+            stopped = stopped or isinstance(got[2], ServerUnavailableError)
+            yield got
 
 
 def _send(
