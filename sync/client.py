@@ -138,11 +138,17 @@ class ServerClient:
         return bool(r.json().get("stored"))
 
     def put_segments(
-        self, entity: str, project: str, run_id: str, items: list[tuple[str, Path]]
+        self,
+        entity: str,
+        project: str,
+        run_id: str,
+        items: list[tuple[str, Path]],
+        retries: int | None = None,
     ) -> list[dict[str, Any]] | None:
         """Upload many sealed segments of a run in one request (sync/batch_routes.py): one
         result per segment, in order (`stored`, or `error` and `message` for a refused one).
-        None when the server has no batch route (an older server): send them one by one."""
+        None when the server has no batch route (an older server): send them one by one.
+        `retries` replaces the client's own for this request."""
         frames = [(frame_header(stream, p), p) for stream, p in items]
         total = sum(len(h) + p.stat().st_size for h, p in frames)
 
@@ -157,6 +163,7 @@ class ServerClient:
             body=body,
             headers={"Content-Type": BATCH_TYPE, "Content-Length": str(total)},
             allow=(405,),
+            retries=retries,
         )
         if r.status_code == 405:
             return None
@@ -277,6 +284,8 @@ class ServerClient:
                 f"`flightlog login --host {self.creds.base_url}` (or set FLIGHTLOG_API_KEY)"
             )
         body = kw.pop("body", None)  # the content, made afresh for each attempt
+        retries = kw.pop("retries", None)
+        retries = self.retries if retries is None else retries
         attempt = 0
         while True:
             try:
@@ -298,7 +307,7 @@ class ServerClient:
                         reason=f"{self.creds.base_url} is out of disk space (HTTP 507)",
                     )
                 failure = f"{self.creds.base_url} failed: HTTP {r.status_code}"
-            if attempt >= self.retries:
+            if attempt >= retries:
                 raise ServerUnavailableError(
                     f"{failure} (after {attempt + 1} attempts); nothing was lost: the data stays "
                     "in the local store, run `flightlog sync` again when the server is back",

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flightlog._errors import ServerRejectedError, ServerStorageFullError
+from flightlog._errors import ServerRejectedError, ServerStorageFullError, ServerUnavailableError
 
 from .client import ServerClient
 
@@ -123,12 +123,21 @@ def _request(
     client: ServerClient, target: tuple[str, str, str], job: list[Item]
 ) -> list[dict[str, Any]]:
     """One request for `job`: a PUT for one segment, a batch for more (one PUT each when
-    the server has no batch route)."""
-    if len(job) > 1:
-        answers = client.put_segments(*target, job)
-        if answers is not None:
-            return answers
-    return list(_one_by_one(client, target, job))
+    the server has no batch route). A batch that fails on the way is tried once, then sent
+    again in halves: a link that cuts long requests still carries short ones, and a server
+    that is down is found out by one segment's retries, not every segment's."""
+    if len(job) == 1:
+        return list(_one_by_one(client, target, job))
+    try:
+        answers = client.put_segments(*target, job, retries=0)
+    except ServerStorageFullError:
+        raise
+    except ServerUnavailableError:
+        half = len(job) // 2
+        return _request(client, target, job[:half]) + _request(client, target, job[half:])
+    if answers is None:
+        return list(_one_by_one(client, target, job))
+    return answers
 
 
 def _one_by_one(
