@@ -58,6 +58,7 @@ def batch_router(
             for p in parts:
                 if p.tmp is not None:
                     p.tmp.unlink(missing_ok=True)
+        request.state.segment_statuses = [r["status"] for r in results]  # for /metrics
         return JSONResponse({"results": results})
 
     return router
