@@ -239,3 +239,34 @@ def test_malformed_batch_bodies_are_refused_whole_and_store_nothing(
         (good.name, None, True),
     ]
     assert on_server(server, "r1") == [good.name]
+
+
+def test_the_stores_memory_of_placed_segments_follows_changes_made_by_hand(tmp_path: Path):
+    """Placement remembers each directory's names (no listing per upload); a segment removed
+    by hand is stored again, one put there by hand with other content is a conflict."""
+    import time as clock
+
+    from flightlog.store.layout import parse_segment_name
+    from flightlog.sync.receive import ReceivingStore, Refused
+
+    store = ReceivingStore(tmp_path / "server")
+    paths = store.paths("alice", "p", "r1")
+    store.put_run("alice", "p", "r1", {"id": "r1"}, [])
+
+    def place(seg: Path) -> bool:
+        tmp = store.uploads / "t.tmp"
+        shutil.copy(seg, tmp)
+        parsed = parse_segment_name(seg.name)
+        return store.place_segment(paths, "history", parsed, tmp, parsed.sha256)
+
+    one = segment_file(tmp_path / "a", tidy_table(10), seq=1)
+    assert place(one) is True
+    assert place(one) is False
+    clock.sleep(0.05)  # a later mtime, whatever the filesystem's clock tick
+    (paths.history / one.name).unlink()  # by hand
+    assert place(one) is True
+    other = segment_file(tmp_path / "b", tidy_table(11), seq=2)
+    clock.sleep(0.05)
+    shutil.copy(other, paths.history / other.name.replace(other.name[10:20], "0" * 10))
+    with pytest.raises(Refused, match="already stored with different content"):
+        place(other)
