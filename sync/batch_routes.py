@@ -13,17 +13,19 @@ disk stops the batch: what was placed is reported stored, the rest 507.
 
 import errno
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from flightlog.store.atomic import fsync_dir
 from flightlog.store.layout import RunPaths
 
 from .bodies import Part, segments_to_files
 from .limits import ServerLimits
-from .receive import check_segment_name
+from .receive import STREAMS, ReceivingStore, check_segment_name
 from .refused import Refused
 
 API = "/api/v1"
@@ -65,7 +67,22 @@ def batch_router(
 
 
 def place_all(store: Any, paths: RunPaths, parts: list[Part]) -> list[dict[str, Any]]:
-    """Check and place each received segment, in order; one result each."""
+    """Check and place each received segment, in order; one result each. On a local store
+    the renames are made durable together, one fsync per directory (a replica's placement
+    is durable in its bucket and catalog, segment by segment)."""
+    local = isinstance(store, ReceivingStore)
+    place = partial(store.place_segment, sync_dir=False) if local else store.place_segment
+    try:
+        return _place_each(place, paths, parts)
+    finally:
+        if local:
+            for stream in {p.stream for p in parts if p.stream in STREAMS}:
+                fsync_dir(paths.stream(stream))
+
+
+def _place_each(
+    place: Callable[..., bool], paths: RunPaths, parts: list[Part]
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     full: Refused | None = None
     for p in parts:
@@ -75,7 +92,7 @@ def place_all(store: Any, paths: RunPaths, parts: list[Part]) -> list[dict[str, 
             assert p.tmp is not None
             try:
                 seg = check_segment_name(p.stream, p.name)
-                stored = store.place_segment(paths, p.stream, seg, p.tmp, p.digest)
+                stored = place(paths, p.stream, seg, p.tmp, p.digest)
                 r.update(status=201 if stored else 200, stored=stored)
             except Refused as e:
                 refused = e

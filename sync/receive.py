@@ -284,10 +284,18 @@ class ReceivingStore:
         }
 
     def place_segment(
-        self, paths: RunPaths, stream: str, seg: SegmentName, tmp: Path, digest: str
+        self,
+        paths: RunPaths,
+        stream: str,
+        seg: SegmentName,
+        tmp: Path,
+        digest: str,
+        sync_dir: bool = True,
     ) -> bool:
         """Check the uploaded temp file and rename it into place; False when this content is
-        already stored (a no-op). The caller removes `tmp` whatever happens."""
+        already stored (a no-op). The caller removes `tmp` whatever happens. `sync_dir=False`:
+        the caller makes the rename durable (fsync_dir) before it answers - a batch does it
+        once per directory."""
         check_digest(seg, digest)
         name = sealed_segment_name(seg.writer, seg.seq, digest)
         directory = paths.stream(stream)
@@ -303,7 +311,8 @@ class ReceivingStore:
                 raise conflict(seg, existing)
             tmp.replace(directory / name)
             self._names.placed(directory, seg, name)
-        fsync_dir(directory)
+        if sync_dir:
+            fsync_dir(directory)
         self.on_change(key_of(paths))
         return True
 
