@@ -112,13 +112,28 @@ class ServerClient:
         self, entity: str, project: str, run_id: str, meta: dict[str, Any], writers: list[Any]
     ) -> bool:
         """Create or update a run's metadata; True when the server did not have the run."""
+        return bool(self._put_run(entity, project, run_id, meta, writers).get("created"))
+
+    def start_run(
+        self, entity: str, project: str, run_id: str, meta: dict[str, Any], writers: list[Any]
+    ) -> dict[str, set[str]]:
+        """Create or update a run's metadata and return the sealed segments the server has
+        for it, per stream: one request where an older server needs two."""
+        doc = self._put_run(entity, project, run_id, meta, writers)
+        if "segments" not in doc:
+            return self.segments(entity, project, run_id)
+        return {s: set(names) for s, names in (doc["segments"] or {}).items()}
+
+    def _put_run(
+        self, entity: str, project: str, run_id: str, meta: dict[str, Any], writers: list[Any]
+    ) -> dict[str, Any]:
         r = self._call(
             "PUT",
             f"/runs/{entity}/{project}/{run_id}",
             content=dumps({"meta": meta, "writers": writers}, indent=None),
             headers={"Content-Type": "application/json"},
         )
-        return bool(r.json().get("created"))
+        return dict(r.json())
 
     def segments(self, entity: str, project: str, run_id: str) -> dict[str, set[str]]:
         """The sealed segments the server has for a run, per stream."""

@@ -160,8 +160,7 @@ def sync_run(
         result.skipped = result.complete = True
         have = {}
     else:
-        client.put_run(entity, project, run_id, meta, local.stored.writers)
-        have = client.segments(entity, project, run_id)
+        have = client.start_run(entity, project, run_id, meta, local.stored.writers)
     todo: list[tuple[str, Path]] = []
     for stream in STREAMS:
         for path in local.sealed[stream]:
