@@ -18,6 +18,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -91,11 +92,9 @@ async def _to_file(
                 pending, size = [], 0
         await run_in_threadpool(_write, f, tmp, digest, b"".join(pending), True, durable)
     except BaseException:
-        if f is not None:
-            try:
-                f.close()  # may fail again on a full disk: the file goes all the same
-            except OSError:
-                pass
+        if f is not None:  # a body that failed between two writes
+            with suppress(OSError):
+                f.close()
         tmp.unlink(missing_ok=True)
         raise
     return tmp, digest.hexdigest()
@@ -112,14 +111,19 @@ def _write(
     """Hash and write a piece off the event loop (opening the file with the first one); the
     last one closes it, made durable first unless the caller batches the fsyncs."""
     if f is None:
-        f = open(tmp, "xb")  # noqa: SIM115 - closed by the last piece, or by the caller
-    digest.update(data)
-    f.write(data)
-    if last:
-        f.flush()
-        if durable:
-            os.fsync(f.fileno())
-        f.close()
+        f = open(tmp, "xb")  # noqa: SIM115 - closed by the last piece, or on a failure
+    try:
+        digest.update(data)
+        f.write(data)
+        if last:
+            f.flush()
+            if durable:
+                os.fsync(f.fileno())
+            f.close()
+    except BaseException:
+        with suppress(OSError):
+            f.close()  # may fail again on a full disk: the caller removes the file
+        raise
     return f
 
 
