@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from flightlog.store.atomic import fsync_dir
 from flightlog.store.layout import RunPaths
 
-from .bodies import Part, segments_to_files
+from .bodies import Part, disk_full, segments_to_files
 from .limits import ServerLimits
 from .receive import STREAMS, ReceivingStore, check_segment_name
 from .refused import Refused
@@ -99,11 +99,7 @@ def _place_each(
             except OSError as e:
                 if e.errno not in (errno.ENOSPC, errno.EDQUOT):
                     raise
-                refused = full = Refused(
-                    "the server's disk is full: this segment was not stored; sync again later",
-                    "insufficient_storage",
-                    507,
-                )
+                refused = full = disk_full(e)
         if refused is not None:
             r.update(status=refused.status, stored=False, error=refused.code, message=str(refused))
         out.append(r)

@@ -12,8 +12,10 @@ segments goes to its own temp file the same way.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import json
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -29,6 +31,7 @@ from starlette.requests import Request
 from .limits import ServerLimits
 from .refused import Refused
 
+log = logging.getLogger("flightlog.server")
 #: bytes gathered before one write to the temp file (one thread hop per MB, not per chunk)
 WRITE_CHUNK = 1024 * 1024
 
@@ -75,12 +78,12 @@ async def body_to_file(request: Request, directory: Path, limits: ServerLimits) 
 async def _to_file(
     pieces: AsyncIterator[bytes], directory: Path, durable: bool
 ) -> tuple[Path, str]:
-    """Write `pieces` to a new temp file, hashed on the way, one thread hop per MB (a small
-    segment: one hop in all). `durable`: fsynced before this returns; otherwise the caller
-    fsyncs it (`fsync_all`) before it may be renamed into the store."""
+    """Write `pieces` to a new temp file, hashed on the way, one thread hop per MB. `durable`:
+    fsynced before this returns; otherwise the caller fsyncs it (`fsync_all`) before it may
+    be renamed into the store. The file is removed again if the body or the disk fails."""
     tmp = directory / f".upload-{secrets.token_hex(8)}.tmp"
     digest = hashlib.sha256()
-    f: BinaryIO | None = None
+    f = await run_in_threadpool(open, tmp, "xb")
     try:
         pending: list[bytes] = []
         size = 0
@@ -88,43 +91,27 @@ async def _to_file(
             pending.append(chunk)
             size += len(chunk)
             if size >= WRITE_CHUNK:
-                f = await run_in_threadpool(_write, f, tmp, digest, b"".join(pending))
+                await run_in_threadpool(_write, f, digest, b"".join(pending))
                 pending, size = [], 0
-        await run_in_threadpool(_write, f, tmp, digest, b"".join(pending), True, durable)
+        await run_in_threadpool(_write, f, digest, b"".join(pending), True, durable)
     except BaseException:
-        if f is not None:  # a body that failed between two writes
-            with suppress(OSError):
-                f.close()
+        with suppress(OSError):
+            f.close()  # may fail again on a full disk: the file goes all the same
         tmp.unlink(missing_ok=True)
         raise
     return tmp, digest.hexdigest()
 
 
-def _write(
-    f: BinaryIO | None,
-    tmp: Path,
-    digest: Any,
-    data: bytes,
-    last: bool = False,
-    durable: bool = True,
-) -> BinaryIO:
-    """Hash and write a piece off the event loop (opening the file with the first one); the
-    last one closes it, made durable first unless the caller batches the fsyncs."""
-    if f is None:
-        f = open(tmp, "xb")  # noqa: SIM115 - closed by the last piece, or on a failure
-    try:
-        digest.update(data)
-        f.write(data)
-        if last:
-            f.flush()
-            if durable:
-                os.fsync(f.fileno())
-            f.close()
-    except BaseException:
-        with suppress(OSError):
-            f.close()  # may fail again on a full disk: the caller removes the file
-        raise
-    return f
+def _write(f: BinaryIO, digest: Any, data: bytes, last: bool = False, durable: bool = True) -> None:
+    """Hash and write a piece off the event loop; the last one closes the file, made durable
+    first unless the caller batches the fsyncs."""
+    digest.update(data)
+    f.write(data)
+    if last:
+        f.flush()
+        if durable:
+            os.fsync(f.fileno())
+        f.close()
 
 
 def fsync_all(paths: list[Path]) -> None:
@@ -168,6 +155,7 @@ class _Buffered:
         self._chunks = chunks
         self._buf = bytearray()
         self._ended = False
+        self.owed = 0
 
     async def _fill(self) -> bool:
         if self._ended:
@@ -194,14 +182,32 @@ class _Buffered:
                 return None
 
     async def take(self, n: int) -> AsyncIterator[bytes]:
-        """The next `n` bytes, as they arrive."""
-        while n > 0:
+        """The next `n` bytes, as they arrive; `owed` says how many are still to come if
+        the reader stops early (`skip` them)."""
+        self.owed = n
+        while self.owed > 0:
             if not self._buf and not await self._fill():
-                raise Refused(f"the batch body ends {n} bytes short of a segment", "invalid")
-            piece = bytes(self._buf[:n])
+                raise Refused(
+                    f"the batch body ends {self.owed} bytes short of a segment", "invalid"
+                )
+            piece = bytes(self._buf[: self.owed])
             del self._buf[: len(piece)]
-            n -= len(piece)
+            self.owed -= len(piece)
             yield piece
+
+    async def skip(self, n: int) -> None:
+        async for _ in self.take(n):
+            pass
+
+
+def disk_full(e: OSError) -> Refused:
+    """The 507 of a segment the server had no space for (logged, as every full disk is)."""
+    log.error("disk full: %s", e)
+    return Refused(
+        "the server's disk is full: this segment was not stored; sync again later",
+        "insufficient_storage",
+        507,
+    )
 
 
 def _frame(header: bytes) -> tuple[str, str, int]:
@@ -229,9 +235,11 @@ async def segments_to_files(
     """Stream a batch body - frames of a JSON header line `{"stream", "name", "size"}` and
     `size` raw bytes - into one temp file per segment, hashed on the way and fsynced
     together at the end. A segment whose name `check_name` refuses is read past and carries
-    its refusal; a malformed body refuses the whole request and leaves no file."""
+    its refusal, and so does each one that finds the disk full (507), so the segments that
+    arrived before still land; a malformed body refuses the whole request, leaving no file."""
     body = _Buffered(_chunks(request, limits.max_upload, limits))
     parts: list[Part] = []
+    full: Refused | None = None  # the disk filled up: the rest is read past, answered 507
     try:
         while (header := await body.line(MAX_FRAME_HEADER)) is not None:
             if len(parts) >= limits.batch_segments:
@@ -244,10 +252,17 @@ async def segments_to_files(
                 check_name(part.stream, part.name)
             except Refused as e:
                 part.refused = e
-                async for _ in body.take(part.size):
-                    pass
+            if part.refused is not None or full is not None:
+                part.refused = part.refused or full
+                await body.skip(part.size)
                 continue
-            part.tmp, part.digest = await _to_file(body.take(part.size), directory, False)
+            try:
+                part.tmp, part.digest = await _to_file(body.take(part.size), directory, False)
+            except OSError as e:
+                if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                part.refused = full = disk_full(e)
+                await body.skip(body.owed)
         await run_in_threadpool(fsync_all, [p.tmp for p in parts if p.tmp is not None])
     except BaseException:
         for p in parts:

@@ -315,12 +315,7 @@ class ServerClient:
                         raise self._error(r, url)
                     return r
                 if r.status_code == 507:
-                    raise ServerStorageFullError(
-                        f"{self.creds.base_url} is out of disk space (HTTP 507): nothing was "
-                        "lost, the data stays in the local store; sync again later (the sync "
-                        "agent retries by itself)",
-                        reason=f"{self.creds.base_url} is out of disk space (HTTP 507)",
-                    )
+                    raise self.storage_full()
                 failure = f"{self.creds.base_url} failed: HTTP {r.status_code}"
             if attempt >= retries:
                 raise ServerUnavailableError(
@@ -330,6 +325,15 @@ class ServerClient:
                 )
             time.sleep(backoff_delay(attempt))
             attempt += 1
+
+    def storage_full(self) -> ServerStorageFullError:
+        """A 507, of a request or of one segment of a batch."""
+        return ServerStorageFullError(
+            f"{self.creds.base_url} is out of disk space (HTTP 507): nothing was lost, the "
+            "data stays in the local store; sync again later (the sync agent retries by "
+            "itself)",
+            reason=f"{self.creds.base_url} is out of disk space (HTTP 507)",
+        )
 
     def _error(self, r: httpx.Response, url: str) -> Exception:
         try:

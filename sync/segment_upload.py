@@ -76,12 +76,12 @@ def send(
     if len(jobs) <= 1:  # the agent's usual case: no thread, no wait
         results = [_settle(lambda j=j: _request(client, target, j)) for j in jobs]
         for job, result in zip(jobs, results, strict=True):
-            _take(out, job, result, on_done)
+            _take(client, out, job, result, on_done)
         return out
     with ThreadPoolExecutor(min(IN_FLIGHT, len(jobs))) as pool:
         futures = {pool.submit(_request, client, target, j): j for j in jobs}
         for f in as_completed(futures):
-            _take(out, futures[f], _settle(f.result), on_done)
+            _take(client, out, futures[f], _settle(f.result), on_done)
     return out
 
 
@@ -93,6 +93,7 @@ def _settle(fn: Callable[[], Any]) -> Any:
 
 
 def _take(
+    client: ServerClient,
     out: Sent,
     job: list[Item],
     result: Any,
@@ -105,10 +106,7 @@ def _take(
         for item, answer in zip(job, result, strict=True):
             if answer.get("error"):
                 if answer["error"] == "insufficient_storage" and out.failure is None:
-                    out.failure = ServerStorageFullError(
-                        answer.get("message", "out of disk space"),
-                        reason="the server is out of disk space (HTTP 507)",
-                    )
+                    out.failure = client.storage_full()
                 else:
                     out.refused.append(f"{item[0]}/{item[1].name}: {answer.get('message')}")
                 continue
