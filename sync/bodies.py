@@ -4,16 +4,24 @@ A body is refused (413) as soon as it is known to be too large, from Content-Len
 it streams, and abandoned (408) when it stalls for `idle_timeout` or is not complete within
 `body_timeout`: a client that trickles bytes (slow loris) cannot hold a request forever.
 A segment body goes to a temp file as it arrives, hashed on the way, so an upload costs one
-chunk of memory whatever its size.
+chunk of memory whatever its size. A batch body (many small segments in one request, see
+batch_routes.py) is framed - a JSON header line, then the segment's bytes - and each of its
+segments goes to its own temp file the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
+import json
+import logging
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -23,6 +31,7 @@ from starlette.requests import Request
 from .limits import ServerLimits
 from .refused import Refused
 
+log = logging.getLogger("flightlog.server")
 #: bytes gathered before one write to the temp file (one thread hop per MB, not per chunk)
 WRITE_CHUNK = 1024 * 1024
 
@@ -63,35 +72,201 @@ async def read_body(request: Request, limit: int, limits: ServerLimits) -> bytes
 async def body_to_file(request: Request, directory: Path, limits: ServerLimits) -> tuple[Path, str]:
     """Stream a segment body into a new temp file in `directory`: (its path, its sha256).
     The file is removed again if the body is refused or the disk fails."""
+    return await _to_file(_chunks(request, limits.max_upload, limits), directory, durable=True)
+
+
+async def _to_file(
+    pieces: AsyncIterator[bytes], directory: Path, durable: bool
+) -> tuple[Path, str]:
+    """Write `pieces` to a new temp file, hashed on the way, one thread hop per MB. `durable`:
+    fsynced before this returns; otherwise the caller fsyncs it (`fsync_all`) before it may
+    be renamed into the store. The file is removed again if the body or the disk fails."""
     tmp = directory / f".upload-{secrets.token_hex(8)}.tmp"
     digest = hashlib.sha256()
     f = await run_in_threadpool(open, tmp, "xb")
     try:
         pending: list[bytes] = []
         size = 0
-        async for chunk in _chunks(request, limits.max_upload, limits):
+        async for chunk in pieces:
             pending.append(chunk)
             size += len(chunk)
             if size >= WRITE_CHUNK:
                 await run_in_threadpool(_write, f, digest, b"".join(pending))
                 pending, size = [], 0
-        await run_in_threadpool(_write, f, digest, b"".join(pending), True)
+        await run_in_threadpool(_write, f, digest, b"".join(pending), True, durable)
     except BaseException:
-        try:
+        with suppress(OSError):
             f.close()  # may fail again on a full disk: the file goes all the same
-        except OSError:
-            pass
         tmp.unlink(missing_ok=True)
         raise
     return tmp, digest.hexdigest()
 
 
-def _write(f: BinaryIO, digest: Any, data: bytes, last: bool = False) -> None:
-    """Hash and write a piece off the event loop; the last one is made durable before the
-    file may be renamed into the store."""
+def _write(f: BinaryIO, digest: Any, data: bytes, last: bool = False, durable: bool = True) -> None:
+    """Hash and write a piece off the event loop; the last one closes the file, made durable
+    first unless the caller batches the fsyncs."""
     digest.update(data)
     f.write(data)
     if last:
         f.flush()
-        os.fsync(f.fileno())
+        if durable:
+            os.fsync(f.fileno())
         f.close()
+
+
+def fsync_all(paths: list[Path]) -> None:
+    """fsync many small files at once: the disk commits them together (for 4 KB files about
+    0.15 ms each here, against 2.4 ms one after another)."""
+    if not paths:
+        return
+    with ThreadPoolExecutor(min(16, len(paths))) as pool:
+        list(pool.map(_fsync, paths))
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# -- a batch of segments in one body ---------------------------------------------------------
+#: the longest frame header of a batch body
+MAX_FRAME_HEADER = 1024
+
+
+@dataclass
+class Part:
+    """One segment of a batch body, as received: its temp file, or why it was refused."""
+
+    stream: str
+    name: str
+    size: int
+    tmp: Path | None = None
+    digest: str = ""
+    refused: Refused | None = None
+
+
+class _Buffered:
+    """Lines and counted runs of bytes over a body's chunks."""
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buf = bytearray()
+        self._ended = False
+        self.owed = 0
+
+    async def _fill(self) -> bool:
+        if self._ended:
+            return False
+        try:
+            self._buf += await self._chunks.__anext__()
+        except StopAsyncIteration:
+            self._ended = True
+        return not self._ended
+
+    async def line(self, limit: int) -> bytes | None:
+        """The next line (without its newline), or None where the body ends cleanly."""
+        while True:
+            i = self._buf.find(b"\n", 0, limit + 1)
+            if i >= 0:
+                out = bytes(self._buf[:i])
+                del self._buf[: i + 1]
+                return out
+            if len(self._buf) > limit:
+                raise Refused(f"a frame header is longer than {limit} bytes", "invalid")
+            if not await self._fill():
+                if self._buf:
+                    raise Refused("the batch body ends inside a frame header", "invalid")
+                return None
+
+    async def take(self, n: int) -> AsyncIterator[bytes]:
+        """The next `n` bytes, as they arrive; `owed` says how many are still to come if
+        the reader stops early (`skip` them)."""
+        self.owed = n
+        while self.owed > 0:
+            if not self._buf and not await self._fill():
+                raise Refused(
+                    f"the batch body ends {self.owed} bytes short of a segment", "invalid"
+                )
+            piece = bytes(self._buf[: self.owed])
+            del self._buf[: len(piece)]
+            self.owed -= len(piece)
+            yield piece
+
+    async def skip(self, n: int) -> None:
+        async for _ in self.take(n):
+            pass
+
+
+def disk_full(e: OSError) -> Refused:
+    """The 507 of a segment the server had no space for (logged, as every full disk is)."""
+    log.error("disk full: %s", e)
+    return Refused(
+        "the server's disk is full: this segment was not stored; sync again later",
+        "insufficient_storage",
+        507,
+    )
+
+
+def _frame(header: bytes) -> tuple[str, str, int]:
+    try:
+        doc = json.loads(header)
+        stream, name, size = doc["stream"], doc["name"], doc["size"]
+    except (ValueError, TypeError, KeyError):
+        raise Refused(
+            'a frame header must be {"stream": ..., "name": ..., "size": N} on one line',
+            "invalid",
+        ) from None
+    if not (isinstance(stream, str) and isinstance(name, str) and type(size) is int):
+        raise Refused("a frame header's stream and name are strings, its size an int", "invalid")
+    if size < 0:
+        raise Refused("a frame header's size is negative", "invalid")
+    return stream, name, size
+
+
+async def segments_to_files(
+    request: Request,
+    directory: Path,
+    limits: ServerLimits,
+    check_name: Callable[[str, str], object],
+) -> list[Part]:
+    """Stream a batch body - frames of a JSON header line `{"stream", "name", "size"}` and
+    `size` raw bytes - into one temp file per segment, hashed on the way and fsynced
+    together at the end. A segment whose name `check_name` refuses is read past and carries
+    its refusal, and so does each one that finds the disk full (507), so the segments that
+    arrived before still land; a malformed body refuses the whole request, leaving no file."""
+    body = _Buffered(_chunks(request, limits.max_upload, limits))
+    parts: list[Part] = []
+    full: Refused | None = None  # the disk filled up: the rest is read past, answered 507
+    try:
+        while (header := await body.line(MAX_FRAME_HEADER)) is not None:
+            if len(parts) >= limits.batch_segments:
+                raise Refused(
+                    f"a batch holds at most {limits.batch_segments} segments", "too_large", 413
+                )
+            part = Part(*_frame(header))
+            parts.append(part)
+            try:
+                check_name(part.stream, part.name)
+            except Refused as e:
+                part.refused = e
+            if part.refused is not None or full is not None:
+                part.refused = part.refused or full
+                await body.skip(part.size)
+                continue
+            try:
+                part.tmp, part.digest = await _to_file(body.take(part.size), directory, False)
+            except OSError as e:
+                if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                part.refused = full = disk_full(e)
+                await body.skip(body.owed)
+        await run_in_threadpool(fsync_all, [p.tmp for p in parts if p.tmp is not None])
+    except BaseException:
+        for p in parts:
+            if p.tmp is not None:
+                p.tmp.unlink(missing_ok=True)
+        raise
+    return parts

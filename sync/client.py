@@ -34,6 +34,23 @@ from flightlog.store.atomic import dumps
 from .credentials import Credentials
 
 API = "/api/v1"
+#: the media type of a batch of segments (sync/bodies.py reads it)
+BATCH_TYPE = "application/x-flightlog-segments"
+#: bytes read from a segment file at a time while it is sent
+READ_CHUNK = 1024 * 1024
+
+
+def file_chunks(path: Path) -> Iterator[bytes]:
+    """A file's bytes a MB at a time: an upload holds one chunk, whatever the file's size."""
+    with open(path, "rb") as f:
+        while chunk := f.read(READ_CHUNK):
+            yield chunk
+
+
+def frame_header(stream: str, path: Path) -> bytes:
+    """The line that introduces a segment in a batch body."""
+    doc = {"stream": stream, "name": path.name, "size": path.stat().st_size}
+    return dumps(doc, indent=None) + b"\n"
 
 
 def backoff_delay(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
@@ -95,13 +112,28 @@ class ServerClient:
         self, entity: str, project: str, run_id: str, meta: dict[str, Any], writers: list[Any]
     ) -> bool:
         """Create or update a run's metadata; True when the server did not have the run."""
+        return bool(self._put_run(entity, project, run_id, meta, writers).get("created"))
+
+    def start_run(
+        self, entity: str, project: str, run_id: str, meta: dict[str, Any], writers: list[Any]
+    ) -> dict[str, set[str]]:
+        """Create or update a run's metadata and return the sealed segments the server has
+        for it, per stream: one request where an older server needs two."""
+        doc = self._put_run(entity, project, run_id, meta, writers)
+        if "segments" not in doc:
+            return self.segments(entity, project, run_id)
+        return {s: set(names) for s, names in (doc["segments"] or {}).items()}
+
+    def _put_run(
+        self, entity: str, project: str, run_id: str, meta: dict[str, Any], writers: list[Any]
+    ) -> dict[str, Any]:
         r = self._call(
             "PUT",
             f"/runs/{entity}/{project}/{run_id}",
             content=dumps({"meta": meta, "writers": writers}, indent=None),
             headers={"Content-Type": "application/json"},
         )
-        return bool(r.json().get("created"))
+        return dict(r.json())
 
     def segments(self, entity: str, project: str, run_id: str) -> dict[str, set[str]]:
         """The sealed segments the server has for a run, per stream."""
@@ -109,15 +141,48 @@ class ServerClient:
         return {s: set(names) for s, names in r.json()["segments"].items()}
 
     def put_segment(self, entity: str, project: str, run_id: str, stream: str, path: Path) -> bool:
-        """Upload one sealed segment; False when the server already had it."""
-        data = path.read_bytes()
+        """Upload one sealed segment, streamed from its file; False when the server already
+        had it."""
+        size = path.stat().st_size
         r = self._call(
             "PUT",
             f"/runs/{entity}/{project}/{run_id}/segments/{stream}/{path.name}",
-            content=data,
-            headers={"Content-Type": "application/vnd.apache.parquet"},
+            body=lambda: file_chunks(path),
+            headers={"Content-Type": "application/vnd.apache.parquet", "Content-Length": str(size)},
         )
         return bool(r.json().get("stored"))
+
+    def put_segments(
+        self,
+        entity: str,
+        project: str,
+        run_id: str,
+        items: list[tuple[str, Path]],
+        retries: int | None = None,
+    ) -> list[dict[str, Any]] | None:
+        """Upload many sealed segments of a run in one request (sync/batch_routes.py): one
+        result per segment, in order (`stored`, or `error` and `message` for a refused one).
+        None when the server has no batch route (an older server): send them one by one.
+        `retries` replaces the client's own for this request."""
+        frames = [(frame_header(stream, p), p) for stream, p in items]
+        total = sum(len(h) + p.stat().st_size for h, p in frames)
+
+        def body() -> Iterator[bytes]:
+            for header, path in frames:
+                yield header
+                yield from file_chunks(path)
+
+        r = self._call(
+            "POST",
+            f"/runs/{entity}/{project}/{run_id}/segments",
+            body=body,
+            headers={"Content-Type": BATCH_TYPE, "Content-Length": str(total)},
+            allow=(405,),
+            retries=retries,
+        )
+        if r.status_code == 405:
+            return None
+        return list(r.json()["results"])
 
     def runs(self, entity: str, project: str, page: int = 100) -> list[dict[str, Any]]:
         """Every run of a project, fetched `page` runs at a time."""
@@ -233,9 +298,14 @@ class ServerClient:
                 f"not signed in to {self.creds.base_url} on this machine: run "
                 f"`flightlog login --host {self.creds.base_url}` (or set FLIGHTLOG_API_KEY)"
             )
+        body = kw.pop("body", None)  # the content, made afresh for each attempt
+        retries = kw.pop("retries", None)
+        retries = self.retries if retries is None else retries
         attempt = 0
         while True:
             try:
+                if body is not None:
+                    kw["content"] = body()
                 r = self._http.request(method, url, **kw)
             except httpx.TransportError as e:
                 failure = f"cannot reach {self.creds.base_url}: {type(e).__name__} {e}".strip()
@@ -245,14 +315,9 @@ class ServerClient:
                         raise self._error(r, url)
                     return r
                 if r.status_code == 507:
-                    raise ServerStorageFullError(
-                        f"{self.creds.base_url} is out of disk space (HTTP 507): nothing was "
-                        "lost, the data stays in the local store; sync again later (the sync "
-                        "agent retries by itself)",
-                        reason=f"{self.creds.base_url} is out of disk space (HTTP 507)",
-                    )
+                    raise self.storage_full()
                 failure = f"{self.creds.base_url} failed: HTTP {r.status_code}"
-            if attempt >= self.retries:
+            if attempt >= retries:
                 raise ServerUnavailableError(
                     f"{failure} (after {attempt + 1} attempts); nothing was lost: the data stays "
                     "in the local store, run `flightlog sync` again when the server is back",
@@ -260,6 +325,15 @@ class ServerClient:
                 )
             time.sleep(backoff_delay(attempt))
             attempt += 1
+
+    def storage_full(self) -> ServerStorageFullError:
+        """A 507, of a request or of one segment of a batch."""
+        return ServerStorageFullError(
+            f"{self.creds.base_url} is out of disk space (HTTP 507): nothing was lost, the "
+            "data stays in the local store; sync again later (the sync agent retries by "
+            "itself)",
+            reason=f"{self.creds.base_url} is out of disk space (HTTP 507)",
+        )
 
     def _error(self, r: httpx.Response, url: str) -> Exception:
         try:

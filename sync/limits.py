@@ -29,7 +29,8 @@ class SegmentLimits:
 
 @dataclass(frozen=True)
 class ServerLimits:
-    max_upload: int = 256 * MB  # one segment's body
+    max_upload: int = 256 * MB  # one segment's body, or one batch body of segments
+    batch_segments: int = 1000  # segments in one batch body
     max_meta: int = 4 * MB  # a run's metadata body (run.json and writer states)
     max_writers: int = 1024  # writer states in one metadata body
     body_timeout: float = 300.0  # seconds for a whole request body to arrive

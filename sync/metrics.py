@@ -23,6 +23,8 @@ from .db import Driver
 #: seconds: from a cached metadata read to a 256 MB segment upload
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 Scope = dict[str, Any]
+#: a segment upload's status -> its outcome (anything else: "refused")
+OUTCOMES = {201: "stored", 200: "already_stored"}
 ASGIApp = Callable[..., Any]
 
 
@@ -99,5 +101,6 @@ class ServerMetrics:
         if status >= 500:
             self.errors.labels(route).inc()
         if method == "PUT" and route.endswith("/segments/{stream}/{name}"):
-            outcome = {201: "stored", 200: "already_stored"}.get(status, "refused")
-            self.segments.labels(outcome).inc()
+            self.segments.labels(OUTCOMES.get(status, "refused")).inc()
+        for each in scope.get("state", {}).get("segment_statuses", ()):  # a batch (batch_routes)
+            self.segments.labels(OUTCOMES.get(each, "refused")).inc()

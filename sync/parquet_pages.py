@@ -13,8 +13,10 @@ skipped field by field, which gives the header's length.
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Iterator
-from typing import BinaryIO
+
+Buffer = bytes | mmap.mmap
 
 #: a page header is tens of bytes (plus statistics); a longer one is not a page header
 MAX_HEADER = 64 * 1024
@@ -27,23 +29,34 @@ class BadPage(ValueError):
 
 
 class _Reader:
-    def __init__(self, data: bytes) -> None:
+    """A cursor over `data` (the mapped file) that may not pass `end`. Hot: one call per
+    byte of every page header, so locals rather than attribute lookups in the loops."""
+
+    __slots__ = ("data", "end", "pos")
+
+    def __init__(self, data: Buffer, pos: int, end: int) -> None:
         self.data = data
-        self.pos = 0
+        self.pos = pos
+        self.end = end
 
     def byte(self) -> int:
-        if self.pos >= len(self.data):
+        pos = self.pos
+        if pos >= self.end:
             raise BadPage("page header runs past its end")
-        b = self.data[self.pos]
-        self.pos += 1
-        return b
+        self.pos = pos + 1
+        return self.data[pos]
 
     def varint(self) -> int:
+        data, pos, end = self.data, self.pos, self.end
         out = shift = 0
         while True:
-            b = self.byte()
+            if pos >= end:
+                raise BadPage("page header runs past its end")
+            b = data[pos]
+            pos += 1
             out |= (b & 0x7F) << shift
             if not b & 0x80:
+                self.pos = pos
                 return out
             shift += 7
             if shift > 63:
@@ -85,7 +98,7 @@ class _Reader:
             self.struct(depth + 1)
         else:
             raise BadPage(f"unknown Thrift type {kind} in a page header")
-        if self.pos > len(self.data):
+        if self.pos > self.end:
             raise BadPage("page header runs past its end")
 
     def struct(self, depth: int = 0, want: tuple[int, ...] = ()) -> dict[int, int]:
@@ -104,13 +117,15 @@ class _Reader:
                 self.skip(kind, depth)
 
 
-def page_sizes(f: BinaryIO, start: int, length: int) -> Iterator[tuple[int, int]]:
+def page_sizes(data: Buffer, start: int, length: int) -> Iterator[tuple[int, int]]:
     """(uncompressed, compressed) size of each page of the column chunk at `start` spanning
-    `length` bytes; BadPage if the headers do not tile the chunk exactly."""
+    `length` bytes of `data` (the whole file, mapped: no read or copy per page); BadPage if
+    the chunk is not inside the file or the headers do not tile it exactly."""
     pos, end = start, start + length
+    if start < 0 or length < 0 or end > len(data):
+        raise BadPage("a column chunk lies outside the file")
     while pos < end:
-        f.seek(pos)
-        r = _Reader(f.read(min(MAX_HEADER, end - pos)))
+        r = _Reader(data, pos, min(pos + MAX_HEADER, end))
         fields = r.struct(want=(2, 3))
         if 2 not in fields or 3 not in fields:
             raise BadPage("a page header without its sizes")
@@ -118,6 +133,6 @@ def page_sizes(f: BinaryIO, start: int, length: int) -> Iterator[tuple[int, int]
         if uncompressed < 0 or compressed < 0:
             raise BadPage("a page header with a negative size")
         yield uncompressed, compressed
-        pos += r.pos + compressed
+        pos = r.pos + compressed
     if pos != end:
         raise BadPage("the pages run past their column chunk")

@@ -27,6 +27,7 @@ from flightlog.store.reader import StoredRun
 from . import blob_routes
 from .access_log import AccessLog
 from .accounts import Access, Accounts
+from .batch_routes import batch_router
 from .bodies import body_to_file, read_body
 from .db.catalog import Catalog
 from .limits import ServerLimits
@@ -190,6 +191,7 @@ def create_app(
         return {"user": who, "teams": teams, "entities": [who, *teams]}
 
     app.include_router(runs_router(store, accounts, user, access, limits))
+    app.include_router(batch_router(store, user, access, limits))
 
     @app.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}")
     def get_run(entity: str, project: str, run_id: str, who: User) -> Response:
@@ -210,7 +212,9 @@ def create_app(
         meta, writers = parse_meta_body(body, limits)
         new = await anyio.to_thread.run_sync(store.put_run, entity, project, run_id, meta, writers)
         await anyio.to_thread.run_sync(accounts.ensure_project, entity, project)
-        return JSONResponse({"created": new}, status_code=201 if new else 200)
+        # what it has of the run: the uploader needs no GET of /segments
+        have = await anyio.to_thread.run_sync(store.segments, entity, project, run_id)
+        return JSONResponse({"created": new, "segments": have}, status_code=201 if new else 200)
 
     @app.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/segments")
     def list_segments(entity: str, project: str, run_id: str, who: User) -> dict[str, Any]:

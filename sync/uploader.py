@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flightlog._errors import ServerRejectedError, ServerUnavailableError, SyncError
 from flightlog.store.atomic import dumps
 from flightlog.store.layout import RunPaths
 from flightlog.store.liveness import RUNNING
@@ -25,6 +28,7 @@ from flightlog.store.segments import list_segments
 from flightlog.store.syncmark import read_mark, write_mark
 from flightlog.store.takeover import may_seal, recover_journals, seal_taken, writers_by_id
 
+from . import segment_upload
 from .blob_upload import fingerprint, sync_blobs
 from .client import ServerClient
 
@@ -156,18 +160,17 @@ def sync_run(
         result.skipped = result.complete = True
         have = {}
     else:
-        client.put_run(entity, project, run_id, meta, local.stored.writers)
-        have = client.segments(entity, project, run_id)
+        have = client.start_run(entity, project, run_id, meta, local.stored.writers)
+    todo: list[tuple[str, Path]] = []
     for stream in STREAMS:
         for path in local.sealed[stream]:
-            size = path.stat().st_size
-            if not result.skipped and path.name not in have.setdefault(stream, set()):
-                if client.put_segment(entity, project, run_id, stream, path):
-                    result.sent += 1
-                    result.bytes += size
-                have[stream].add(path.name)
-            if on_bytes:
-                on_bytes(size)
+            if result.skipped or path.name in have.setdefault(stream, set()):
+                if on_bytes:
+                    on_bytes(path.stat().st_size)
+            else:
+                todo.append((stream, path))
+    if todo:
+        _send(client, (entity, project, run_id), todo, have, result, on_bytes)
     if result.skipped:
         return result
     last = read_mark(local.paths)
@@ -180,6 +183,77 @@ def sync_run(
     result.complete = not result.pending
     _mark(local, server, entity, have, result.complete, blobs)
     return result
+
+
+def sync_many(
+    client: ServerClient,
+    runs: list[LocalRun],
+    entities: Entities,
+    on_bytes: Callable[[int], None] | None = None,
+) -> Iterator[tuple[LocalRun, RunSync, SyncError | None]]:
+    """Sync `runs`, a few at a time (segment_upload.IN_FLIGHT), yielding each one's result
+    and error in order. Once one finds the server unavailable no other run is started: the
+    ones in flight finish and are yielded, and the rest are not (the caller says so).
+    `on_bytes` is called from several threads."""
+    server = client.creds.base_url
+
+    def one(local: LocalRun) -> tuple[LocalRun, RunSync, SyncError | None]:
+        r = RunSync(local.key)  # what the server confirmed, even if a later request fails
+        try:
+            if up_to_date(local, server):  # marked synced, unchanged: no request at all
+                r.skipped = r.complete = True
+            else:
+                sync_run(client, local, entities.of(local), on_bytes=on_bytes, result=r)
+        except SyncError as e:
+            return local, r, e
+        return local, r, None
+
+    window: deque[Future[tuple[LocalRun, RunSync, SyncError | None]]] = deque()
+    todo = iter(runs)
+    stopped = False
+    with ThreadPoolExecutor(segment_upload.IN_FLIGHT) as pool:
+        while True:
+            while not stopped and len(window) < segment_upload.IN_FLIGHT:
+                local = next(todo, None)
+                if local is None:
+                    break
+                window.append(pool.submit(one, local))
+            if not window:
+                return
+            got = window.popleft().result()
+            stopped = stopped or isinstance(got[2], ServerUnavailableError)
+            yield got
+
+
+def _send(
+    client: ServerClient,
+    target: tuple[str, str, str],
+    todo: list[tuple[str, Path]],
+    have: dict[str, set[str]],
+    result: RunSync,
+    on_bytes: Callable[[int], None] | None,
+) -> None:
+    """Send the segments the server lacks and count what it confirmed; then raise the first
+    failure, or name every segment it refused."""
+
+    def done(items: list[tuple[str, Path]]) -> None:
+        if on_bytes:
+            for _, path in items:
+                on_bytes(path.stat().st_size)
+
+    sent = segment_upload.send(client, target, todo, done)
+    for stream, path in sent.confirmed:
+        have[stream].add(path.name)
+    result.sent += len(sent.stored)
+    result.bytes += sum(path.stat().st_size for _, path in sent.stored)
+    if sent.failure is not None:
+        raise sent.failure
+    if sent.refused:
+        more = f" (and {len(sent.refused) - 3} more)" if len(sent.refused) > 3 else ""
+        raise ServerRejectedError(
+            f"{len(sent.refused)} segment(s) of {'/'.join(target)} refused; the others were "
+            f"stored: {'; '.join(sent.refused[:3])}{more}"
+        )
 
 
 def _mark(

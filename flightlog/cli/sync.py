@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -169,10 +170,9 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
         NotLoggedInError,
         ServerStorageFullError,
         ServerUnavailableError,
-        SyncError,
     )
     from flightlog.store.layout import RunPaths
-    from flightlog.sync.uploader import Entities, RunSync, load_local, sync_run, up_to_date
+    from flightlog.sync.uploader import Entities, load_local, sync_many, up_to_date
 
     locals_ = [load_local(RunPaths(d)) for d in dirs]
     total_mb = sum(lr.total_bytes() for lr in locals_) / 1e6
@@ -182,6 +182,8 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
     done, failed, pending, sent, sent_bytes = [], [], [], 0, 0
     blobs = {"files": 0, "bytes": 0}
     seen = {"segments": 0, "bytes": 0}
+    counting = threading.Lock()
+    unavailable: ServerUnavailableError | None = None
     start = time.monotonic()
     with Progress(
         TextColumn("{task.description}"),
@@ -194,49 +196,46 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
         runs_task = bar.add_task("runs", total=len(locals_), detail=f"0/{len(locals_)}")
         seg_task = bar.add_task("data", total=total_mb or None, detail="")
 
-        def on_bytes(n: int) -> None:
-            seen["segments"] += 1
-            seen["bytes"] += n
-            mb = seen["bytes"] / 1e6
-            bar.update(
-                seg_task,
-                completed=mb,
-                detail=f"{seen['segments']}/{total_segments} segments, {mb:.1f}/{total_mb:.1f} MB",
-            )
+        def on_bytes(n: int) -> None:  # called from the threads that upload
+            with counting:
+                seen["segments"] += 1
+                seen["bytes"] += n
+                mb = seen["bytes"] / 1e6
+                rate = mb / max(time.monotonic() - start, 1e-3)
+                detail = (
+                    f"{seen['segments']}/{total_segments} segments, "
+                    f"{mb:.1f}/{total_mb:.1f} MB, {rate:.1f} MB/s"
+                )
+            bar.update(seg_task, completed=mb, detail=detail)
 
         server = client.creds.base_url
-        for i, lr in enumerate(locals_, 1):
-            r = RunSync(lr.key)  # what the server confirmed, even if a later request fails
-            try:
-                if up_to_date(lr, server):  # marked synced, unchanged: no request at all
-                    r.skipped = r.complete = True
-                else:
-                    sync_run(client, lr, entities.of(lr), on_bytes=on_bytes, result=r)
-            except NotLoggedInError:
-                raise  # nothing else can work either: one line, non-zero exit
-            except ServerUnavailableError as e:
-                failed.append((lr.key, _partly(r, e)))
-                why = (
-                    "the server is out of disk space"
-                    if isinstance(e, ServerStorageFullError)
-                    else "the server is unreachable"
-                )
-                for o in locals_[i:]:  # what needs no request is done all the same
-                    if up_to_date(o, server):
-                        done.append((o.key, ""))
-                    else:
-                        failed.append((o.key, f"not tried: {why}"))
-                break
-            except SyncError as e:
+        tried = 0
+        for lr, r, e in sync_many(client, locals_, entities, on_bytes):
+            tried += 1
+            if isinstance(e, NotLoggedInError):
+                raise e  # nothing else can work either: one line, non-zero exit
+            if isinstance(e, ServerUnavailableError) and unavailable is None:
+                unavailable = e
+            if e is not None:
                 failed.append((lr.key, _partly(r, e)))
             else:
                 (done if r.complete else pending).append((lr.key, ", ".join(r.pending)))
-            finally:
-                sent += r.sent
-                sent_bytes += r.bytes
-                blobs["files"] += r.blobs
-                blobs["bytes"] += r.blob_bytes
-            bar.update(runs_task, completed=i, detail=f"{i}/{len(locals_)}")
+            sent += r.sent
+            sent_bytes += r.bytes
+            blobs["files"] += r.blobs
+            blobs["bytes"] += r.blob_bytes
+            bar.update(runs_task, completed=tried, detail=f"{tried}/{len(locals_)}")
+        if unavailable is not None:
+            why = (
+                "the server is out of disk space"
+                if isinstance(unavailable, ServerStorageFullError)
+                else "the server is unreachable"
+            )
+            for o in locals_[tried:]:  # what needs no request is done all the same
+                if up_to_date(o, server):
+                    done.append((o.key, ""))
+                else:
+                    failed.append((o.key, f"not tried: {why}"))
     secs = time.monotonic() - start
     out.print(
         f"synced {len(done)} run(s) to {client.creds.base_url}: {sent} segment(s) sent, "

@@ -1,0 +1,106 @@
+"""`POST /runs/{entity}/{project}/{run_id}/segments`: many sealed segments in one request.
+
+A run that seals a segment every few seconds has hundreds of small ones; one request each
+costs more in round trips, authentication and fsyncs than the bytes do. A batch body carries
+them framed (bodies.py: a JSON header line `{"stream", "name", "size"}`, then the bytes), and
+each segment is still checked and stored exactly as a single PUT would: its own temp file,
+sha256, Parquet check, the idempotent rename. The answer is one result per segment, in
+order, by name - `{"results": [{"stream", "name", "status", "stored"[, "error", "message"]}]}`
+- so a refused segment is reported and the valid ones next to it land. A malformed body
+(a bad frame, cut short, over the size limit) is refused whole and stores nothing. A full
+disk stops the batch: what was placed is reported stored, the rest 507.
+"""
+
+import errno
+from collections.abc import Callable
+from functools import partial
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from flightlog.store.atomic import fsync_dir
+from flightlog.store.layout import RunPaths
+
+from .bodies import Part, disk_full, segments_to_files
+from .limits import ServerLimits
+from .receive import STREAMS, ReceivingStore, check_segment_name
+from .refused import Refused
+
+API = "/api/v1"
+
+
+def batch_router(
+    store: Any,
+    user: Callable[..., str],
+    access: Callable[..., object],
+    limits: ServerLimits,
+) -> APIRouter:
+    """The batch route over `store` (a ReceivingStore or a replica's SharedStore)."""
+    router = APIRouter()
+    #: batches checked at once (each checks its segments one after another)
+    checks = anyio.CapacityLimiter(limits.concurrent_checks)
+
+    @router.post(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/segments")
+    async def put_segments(
+        entity: str,
+        project: str,
+        run_id: str,
+        request: Request,
+        who: Annotated[str, Depends(user)],
+    ) -> JSONResponse:
+        """Upload many sealed segments of one run; each is idempotent, each answered."""
+        access(who, entity, project, run_id, write=True)
+        paths = store.require_run(entity, project, run_id)
+        parts = await segments_to_files(request, store.uploads, limits, check_segment_name)
+        try:
+            results = await anyio.to_thread.run_sync(place_all, store, paths, parts, limiter=checks)
+        finally:
+            for p in parts:
+                if p.tmp is not None:
+                    p.tmp.unlink(missing_ok=True)
+        request.state.segment_statuses = [r["status"] for r in results]  # for /metrics
+        return JSONResponse({"results": results})
+
+    return router
+
+
+def place_all(store: Any, paths: RunPaths, parts: list[Part]) -> list[dict[str, Any]]:
+    """Check and place each received segment, in order; one result each. On a local store
+    the renames are made durable together, one fsync per directory (a replica's placement
+    is durable in its bucket and catalog, segment by segment)."""
+    local = isinstance(store, ReceivingStore)
+    place = partial(store.place_segment, sync_dir=False) if local else store.place_segment
+    try:
+        return _place_each(place, paths, parts)
+    finally:
+        if local:
+            for stream in {p.stream for p in parts if p.stream in STREAMS}:
+                fsync_dir(paths.stream(stream))
+
+
+def _place_each(
+    place: Callable[..., bool], paths: RunPaths, parts: list[Part]
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    full: Refused | None = None
+    for p in parts:
+        r: dict[str, Any] = {"stream": p.stream, "name": p.name}
+        refused = p.refused or full
+        if refused is None:
+            assert p.tmp is not None
+            try:
+                seg = check_segment_name(p.stream, p.name)
+                stored = place(paths, p.stream, seg, p.tmp, p.digest)
+                r.update(status=201 if stored else 200, stored=stored)
+            except Refused as e:
+                refused = e
+            except OSError as e:
+                if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                refused = full = disk_full(e)
+        if refused is not None:
+            r.update(status=refused.status, stored=False, error=refused.code, message=str(refused))
+        out.append(r)
+    return out

@@ -1,0 +1,272 @@
+"""Many small segments in one request (sync/batch_routes.py), for real: a server subprocess
+killed -9 mid-batch, a batch mixing valid and refused segments, two clients uploading the
+same run at once, hostile batch bodies. Every segment lands exactly once or is reported."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from flightlog.sync.client import BATCH_TYPE, frame_header
+
+from .conftest import cli, python_script
+from .servers import LiveServer, segment_file, server_rows, tidy_table
+
+pytestmark = pytest.mark.slow
+
+TRAIN = """
+import time, flightlog
+settings = {{"segment_rows": {rows}, "flush_interval": 0.01}}  # a segment per pause
+run = flightlog.init(project="p", mode="offline", settings=settings)
+print(run.id, flush=True)
+for i in range({steps}):
+    run.log({{"i": i}})
+    if i % {rows} == {rows} - 1:
+        time.sleep(0.01)
+run.finish()
+"""
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    srv = LiveServer(tmp_path / "server").start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def key(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A signed-in machine: the key and URL in the environment."""
+    k = server.user("alice")
+    for name, value in server.env(k).items():
+        monkeypatch.setenv(name, value)
+    return k
+
+
+def train(steps: int, rows: int = 20) -> tuple[str, list[Path]]:
+    """A real offline run of many small sealed segments: (its id, its segment files)."""
+    r = python_script(TRAIN.format(rows=rows, steps=steps), timeout=120)
+    assert r.returncode == 0, r.stderr
+    run_id = r.stdout.strip()
+    local = sorted((Path(os.environ["FLIGHTLOG_DIR"]) / "runs/p" / run_id / "history").iterdir())
+    assert len(local) >= 5, f"only {len(local)} segments: the batch needs many"
+    return run_id, local
+
+
+def on_server(server: LiveServer, run_id: str) -> list[str]:
+    return sorted(p.name for p in server.root.glob(f"runs/@alice/p/{run_id}/history/*.parquet"))
+
+
+def wait_until(cond: Callable[[], object], timeout: float, what: str) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def assert_exactly_once(server: LiveServer, run_id: str, local: list[Path], steps: int) -> None:
+    names = on_server(server, run_id)
+    assert names == sorted(p.name for p in local)  # each once: names carry writer and seq
+    assert [r["i"] for r in server_rows(server.root, "alice", "p", run_id)] == list(range(steps))
+
+
+def test_server_killed_9_mid_batch_body_then_the_client_resumes(server: LiveServer, key: str):
+    steps = 2000
+    run_id, local = train(steps)
+    with server.client(key) as c:
+        meta = json.loads((local[0].parents[1] / "run.json").read_text())
+        c.put_run("alice", "p", run_id, meta, [])
+    frames = b"".join(frame_header("history", p) + p.read_bytes() for p in local)
+    cut = len(frames) * 2 // 3  # most segments whole, then one cut off inside
+    head = (
+        f"POST /api/v1/runs/alice/p/{run_id}/segments HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {key}\r\nContent-Type: {BATCH_TYPE}\r\n"
+        f"Content-Length: {len(frames)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port)) as s:
+        s.sendall(head + frames[:cut])
+        uploads = server.root / ".uploads"
+        wait_until(lambda: len(list(uploads.iterdir())) >= 5, 60, "segments received")
+        server.kill()
+    assert on_server(server, run_id) == []  # a batch is placed once it has all arrived
+    server.start()
+    r = cli("sync", "--all", timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"{len(local)} segment(s) sent" in r.stdout
+    assert_exactly_once(server, run_id, local, steps)
+    assert list((server.root / ".uploads").iterdir()) == []
+
+
+def test_server_killed_9_while_placing_a_batch_then_the_client_resumes(
+    server: LiveServer, key: str
+):
+    steps = 8000
+    run_id, local = train(steps)
+    sync = subprocess.Popen(
+        [sys.executable, "-m", "flightlog.cli", "sync", "--all"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_until(lambda: on_server(server, run_id), 120, "the first segment placed")
+        server.kill()
+        placed = len(on_server(server, run_id))
+        out, _ = sync.communicate(timeout=120)
+    finally:
+        if sync.poll() is None:
+            sync.kill()
+            sync.wait()
+    assert placed < len(local), "the batch was placed whole before the kill: make it bigger"
+    assert sync.returncode == 1 and "cannot reach" in out, out
+    server.start()
+    r = cli("sync", "--all", timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    sent = int(re.search(r"(\d+) segment\(s\) sent", r.stdout).group(1))
+    assert placed + sent == len(on_server(server, run_id)) == len(local)  # none twice
+    assert_exactly_once(server, run_id, local, steps)
+
+
+def test_a_batch_mixing_valid_and_refused_segments(server: LiveServer, key: str, tmp_path):
+    with server.client(key) as c:
+        c.put_run("alice", "p", "r1", {"id": "r1"}, [])
+        good = segment_file(tmp_path / "a", tidy_table(10), seq=1)
+        bad_values = segment_file(tmp_path / "b", tidy_table(10, kind=9), seq=2)
+        wrong_hash = tmp_path / "c" / f"w1-000003-{'0' * 64}.parquet"
+        wrong_hash.parent.mkdir()
+        wrong_hash.write_bytes(good.read_bytes())
+        items = [("history", good), ("history", bad_values), ("history", wrong_hash)]
+        answers = c.put_segments("alice", "p", "r1", items)
+        again = c.put_segments("alice", "p", "r1", [("history", good), ("history", good)])
+    assert answers is not None and again is not None
+    assert [a["name"] for a in answers] == [p.name for _, p in items]  # each by name
+    assert [(a["status"], a["stored"]) for a in answers] == [
+        (201, True),
+        (400, False),
+        (400, False),
+    ]
+    assert answers[1]["error"] == "invalid_values" and "kind 9" in answers[1]["message"]
+    assert answers[2]["error"] == "hash_mismatch"
+    assert on_server(server, "r1") == [good.name]
+    assert [(a["status"], a["stored"]) for a in again] == [(200, False), (200, False)]
+
+
+def test_sync_reports_a_refused_segment_by_name_and_stores_the_rest(server: LiveServer, key: str):
+    steps = 2000
+    run_id, local = train(steps)
+    bad = segment_file(local[0].parent, tidy_table(5, kind=9), writer="w1", seq=99)
+    r = cli("sync", "--all", timeout=180)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert bad.name in r.stdout and "unknown value kind 9" in r.stdout, r.stdout
+    assert "failed" in r.stdout
+    assert_exactly_once(server, run_id, local, steps)  # every valid one landed
+    runs = json.loads(cli("runs", "--json").stdout)
+    assert [x["sync"] for x in runs] != ["synced"]  # not marked synced: it lacks one
+
+
+def test_two_clients_upload_the_same_run_at_once(server: LiveServer, key: str, tmp_path):
+    steps = 3000
+    run_id, local = train(steps)
+    twin = tmp_path / "twin"
+    shutil.copytree(os.environ["FLIGHTLOG_DIR"], twin)  # the same run on a second machine
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "flightlog.cli", "sync", "--all", *root],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for root in ([], ["--root", str(twin)])
+    ]
+    outs = [p.communicate(timeout=180)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    sent = [int(re.search(r"(\d+) segment\(s\) sent", o).group(1)) for o in outs]
+    assert sum(sent) == len(local), outs  # each segment stored by exactly one of them
+    assert_exactly_once(server, run_id, local, steps)
+
+
+def _post(server: LiveServer, key: str, body: bytes) -> tuple[int, dict]:
+    import httpx
+
+    r = httpx.post(
+        f"{server.url}/api/v1/runs/alice/p/r1/segments",
+        content=body,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": BATCH_TYPE},
+        timeout=60,
+    )
+    return r.status_code, r.json()
+
+
+def test_malformed_batch_bodies_are_refused_whole_and_store_nothing(
+    server: LiveServer, key: str, tmp_path: Path
+):
+    with server.client(key) as c:
+        c.put_run("alice", "p", "r1", {"id": "r1"}, [])
+    good = segment_file(tmp_path, tidy_table(10), seq=1)
+    frame = frame_header("history", good) + good.read_bytes()
+    bodies = {
+        "short of a segment": frame + frame[: len(frame) // 2],
+        "ends inside a frame header": frame + b'{"stream": "hist',
+        "a frame header is longer": frame + b"x" * 5000,
+        "a frame header must be": frame + b"not json\n",
+        "size is negative": frame + b'{"stream": "history", "name": "x", "size": -1}\n',
+    }
+    for why, body in bodies.items():
+        status, doc = _post(server, key, body)
+        assert status == 400 and why in doc["message"], (why, doc)
+    status, doc = _post(server, key, frame * 1001)
+    assert status == 413 and "at most 1000 segments" in doc["message"]
+    assert on_server(server, "r1") == []
+    assert list((server.root / ".uploads").iterdir()) == []
+    size = good.stat().st_size
+    traversal = f'{{"stream": "history", "name": "../../x.parquet", "size": {size}}}\n'
+    status, doc = _post(server, key, traversal.encode() + good.read_bytes() + frame)
+    assert status == 200  # a bad name is that segment's refusal; its bytes are read past
+    assert [(r["name"], r.get("error"), r["stored"]) for r in doc["results"]] == [
+        ("../../x.parquet", "invalid_name", False),
+        (good.name, None, True),
+    ]
+    assert on_server(server, "r1") == [good.name]
+
+
+def test_the_stores_memory_of_placed_segments_follows_changes_made_by_hand(tmp_path: Path):
+    """Placement remembers each directory's names (no listing per upload); a segment removed
+    by hand is stored again, one put there by hand with other content is a conflict."""
+    import time as clock
+
+    from flightlog.store.layout import parse_segment_name
+    from flightlog.sync.receive import ReceivingStore, Refused
+
+    store = ReceivingStore(tmp_path / "server")
+    paths = store.paths("alice", "p", "r1")
+    store.put_run("alice", "p", "r1", {"id": "r1"}, [])
+
+    def place(seg: Path) -> bool:
+        tmp = store.uploads / "t.tmp"
+        shutil.copy(seg, tmp)
+        parsed = parse_segment_name(seg.name)
+        return store.place_segment(paths, "history", parsed, tmp, parsed.sha256)
+
+    one = segment_file(tmp_path / "a", tidy_table(10), seq=1)
+    assert place(one) is True
+    assert place(one) is False
+    clock.sleep(0.05)  # a later mtime, whatever the filesystem's clock tick
+    (paths.history / one.name).unlink()  # by hand
+    assert place(one) is True
+    other = segment_file(tmp_path / "b", tidy_table(11), seq=2)
+    clock.sleep(0.05)
+    shutil.copy(other, paths.history / other.name.replace(other.name[10:20], "0" * 10))
+    with pytest.raises(Refused, match="already stored with different content"):
+        place(other)
