@@ -7,6 +7,7 @@ Each is a pane (`SystemPane`, `ConsolePane`) shown in the run screen's workspace
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,8 +20,8 @@ from textual.widgets import Footer, Header, Input, RichLog, Static
 
 from flightlog.store.text import safe
 
-from .charts import MetricChart
-from .data import Curves, load_system, read_console
+from .charts import COLORS, ChartCard
+from .data import Curves, Reading, load_system, read_console
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 from .workspace import leave
 
@@ -28,16 +29,24 @@ NO_OUTPUT = "(no console output recorded: FLIGHTLOG_CONSOLE=off, or none yet)"
 
 
 class SystemPane(Vertical):
-    """One chart per system metric (CPU, memory, disk, network, GPUs) against run time."""
+    """One chart per system metric (CPU, memory, disk, network, GPUs) against run time.
+
+    System metrics are sampled by time, not by step: the screen's step cursor reaches them
+    as the wall time of the run's nearest logged step (`show_time`). Each chart then marks
+    the sample nearest that time, and its legend reads that sample's stored value."""
 
     DEFAULT_CSS = """
     SystemPane > #system-title { height: auto; padding: 0 1; color: $text-muted; }
     SystemPane > VerticalScroll { height: 1fr; }
+    SystemPane .legend { display: none; }
+    SystemPane .legend.shown { display: block; }
     """
 
     def __init__(self, run_key: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.run_key = run_key
+        self.curves: Curves = {}
+        self.at: float | None = None  # the wall time the step cursor points at
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -54,13 +63,61 @@ class SystemPane(Vertical):
                 "no system metrics recorded for this run (FLIGHTLOG_STATS_INTERVAL=0?)"
             )
             return
-        charts = {c.key: c for c in box.query(MetricChart)}
-        if list(charts) != list(curves):
+        self.curves = curves
+        cards = {c.key: c for c in box.query(ChartCard)}
+        if list(cards) != list(curves):
             await box.remove_children()
-            await box.mount_all([MetricChart(k) for k in curves])
-            charts = {c.key: c for c in box.query(MetricChart)}
+            await box.mount_all([ChartCard(k) for k in curves])
+            cards = {c.key: c for c in box.query(ChartCard)}
         for key, series in curves.items():
-            charts[key].draw({self.run_key: series}, {}, x_label="seconds")
+            cards[key].chart.draw({self.run_key: series}, {}, x_label="seconds")
+        self.show_time(self.at)
+
+    def show_time(self, at: float | None) -> None:
+        """The step cursor at wall time `at` (None: off): each chart's cursor and legend at
+        its sample nearest that time."""
+        self.at = at
+        for card in self.query(ChartCard):
+            sample = nearest_sample(self.curves.get(card.key), at)
+            card.chart.move_cursor(sample[0] if sample else None)
+            legend = card.query_one(".legend", Static)
+            legend.set_class(sample is not None, "shown")
+            legend.update(system_legend(*sample) if sample else "")
+
+
+def nearest_sample(
+    series: dict[str, list[Any]] | None, at: float | None
+) -> tuple[float, float, float] | None:
+    """(run time, wall time, value) of the sample with a value nearest wall time `at`."""
+    if series is None or at is None:
+        return None
+    samples = [
+        (x, t, v)
+        for x, t, v in zip(series["x"], series["time"], series["last"], strict=True)
+        if v is not None and t is not None
+    ]
+    return min(samples, key=lambda s: abs(s[1] - at), default=None)
+
+
+def system_legend(runtime: float, at: float, value: float) -> Text:
+    """A system chart's legend: the sample's value, its run time and its wall clock."""
+    out = Text(no_wrap=True, overflow="ellipsis")
+    out.append("━━ ", style=COLORS[0])
+    out.append(f"{value:.6g}", style="bold")
+    stamp = time.strftime("%H:%M:%S", time.localtime(at))
+    out.append(f" @ {runtime:.1f} s · {stamp}", style="dim")
+    return out
+
+
+def cursor_time(
+    readings: dict[str, dict[str, Reading]], run_key: str, at: float | None
+) -> float | None:
+    """The wall time of run `run_key` at the step cursor: the time of its logged x nearest
+    the cursor, among the values the legends read (None: no cursor or no reading)."""
+    own = [per_run[run_key] for per_run in readings.values() if run_key in per_run]
+    if at is None or not own:
+        return None
+    return min(own, key=lambda r: (abs(r.x - at), r.step)).time
 
 
 class ConsolePane(Vertical):
@@ -144,6 +201,11 @@ class ContextLoads:
         for pane in self.query(ConsolePane):  # type: ignore[attr-defined]
             if pane.display:
                 self.load_console(pane.read_offset)
+
+    def follow_time(self, at: float | None) -> None:
+        """The system panes' cursors to wall time `at` (the step cursor's, None: off)."""
+        for pane in self.query(SystemPane):  # type: ignore[attr-defined]
+            pane.show_time(at)
 
     @store_work("loading system metrics", group="system")
     def load_system(self) -> None:
