@@ -3,15 +3,27 @@ the compare screen following runs while they train."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import flightlog
 from flightlog.tui import FlightlogApp
 from flightlog.tui.charts import ChartCard
+from flightlog.tui.compare_media import CompareMedia
 from flightlog.tui.context_screens import SystemPane
 
 from .conftest import python_script
-from .tui_helpers import open_run, settle
+from .tui_helpers import (
+    legend_line,
+    legends,
+    open_compare,
+    open_run,
+    rows,
+    settle,
+    wait_for_runs_dir,
+)
 
 SAMPLED = """
     import flightlog, time
@@ -71,3 +83,86 @@ async def test_the_system_pane_follows_the_step_cursor_by_wall_time(
                 assert card.chart.cursor == expected[card.key]["_runtime"]
         await pilot.press("0")  # the cursor off: the system legends go too
         await settle(pilot, lambda: all(t == "" for t in system_legends(screen).values()))
+
+
+TRAINER = """
+    import flightlog, numpy as np, os, sys, time
+    name, scale, stop = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+    run = flightlog.init(project="live", id=name, name=name)
+    end, i = time.monotonic() + 300, 0
+    while time.monotonic() < end and not os.path.exists(stop):  # until the test has seen enough
+        row = {"loss": scale * i}
+        if i % 100 == 0:
+            row["sample"] = flightlog.Image(np.full((8, 8, 3), i % 256, dtype=np.uint8))
+        run.log(row)
+        i += 1
+        time.sleep(0.005)
+    run.finish()
+"""
+
+
+def summary_text(screen, key: str, column: int):
+    """A cell of the compare screen's summary table (column 1 is the first run's), as Text."""
+    table = screen.query_one("#summary")
+    row = next(r for r in range(table.row_count) if str(table.get_row_at(r)[0]) == key)
+    return table.get_row_at(row)[column]
+
+
+def summary_cell(screen, key: str, column: int) -> str:
+    return str(summary_text(screen, key, column))
+
+
+async def test_the_compare_screen_follows_training_runs_keeping_zoom_and_cursor(
+    store: Path,
+) -> None:
+    stop = store.parent / "stop-training"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(TRAINER), name, scale, str(stop)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for name, scale in (("a", "1"), ("b", "2"))
+    ]
+    try:
+        wait_for_runs_dir(store)
+        app = FlightlogApp(store)
+        async with app.run_test(size=(160, 50)) as pilot:
+            await settle(pilot, lambda: len(rows(app)) == 2 and {r[1] for r in rows(app)} == {"●"})
+            screen = await open_compare(app, pilot)
+            await settle(pilot, lambda: screen.bounds and screen.bounds[1] > 300)
+            by_name = {n: k for k, n in screen.names.items()}
+            col_a = 1 + screen.run_keys.index(by_name["a"])  # its summary column
+            await pilot.press("8")  # the media pane: each run's last image
+            media = screen.query_one(CompareMedia)
+            await settle(pilot, lambda: media.loaded and media.current()[by_name["a"]])
+            first_image = media.current()[by_name["a"]]
+            screen.set_range(100.0, 200.0)
+            screen.set_cursor(150.0)
+            await settle(pilot, lambda: all("@ step 150 " in t for t in legends(app).values()))
+            seen = screen.bounds[1]
+            loss_a = float(summary_cell(screen, "loss", col_a))
+            await settle(pilot, lambda: screen.bounds[1] > seen + 200)  # the live reloads
+            await settle(pilot, lambda: float(summary_cell(screen, "loss", col_a)) > loss_a)
+            await settle(pilot, lambda: media.current()[by_name["a"]] != first_image)
+            assert screen.x_range == (100.0, 200.0) and screen.cursor == 150.0
+            for name, scale in (("a", 1.0), ("b", 2.0)):
+                curve = screen.curves["loss"][by_name[name]]
+                assert curve["x"] == list(range(100, 201))  # one bucket a step, none beyond
+                assert curve["last"] == [scale * i for i in range(100, 201)]
+            chart = screen.query_one(ChartCard).chart
+            assert chart.x_view == (100.0, 200.0) and chart.cursor == 150.0
+            lines = legends(app)["loss"].splitlines()
+            assert "150 @ step 150 " in legend_line(lines, "a")
+            assert "300 @ step 150 " in legend_line(lines, "b")
+            # the lower loss is the best (in green) as the runs go on
+            assert "green" in str(summary_text(screen, "loss", col_a).style)
+    finally:
+        stop.touch()
+        for proc in procs:
+            try:
+                proc.wait(timeout=60)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
