@@ -1,8 +1,8 @@
 """The compare screen's tables: the config keys that differ between the runs, and their
 summaries side by side with the best value of each in green.
 
-Filled again on every live refresh (the runs train): the table is cleared and refilled, the
-cursor kept on its row. Every stored value is shown escaped."""
+Filled again on every live refresh (the runs train): the table is cleared and refilled
+(tui/table_fill.py), the cursor kept on its row. Every stored value is shown escaped."""
 
 from __future__ import annotations
 
@@ -16,17 +16,7 @@ from flightlog.store.goals import best_value, goal_of
 from flightlog.store.text import fmt, fmt_value
 
 from .data import RunDetail
-
-
-def refill(table: DataTable[Any], header: list[Any], rows: list[list[Any]]) -> None:
-    """`table` with these columns and rows, its cursor on the same row as before."""
-    row = table.cursor_row
-    table.clear(columns=True)
-    table.add_columns(*header)
-    for cells in rows:
-        table.add_row(*cells)
-    if rows:
-        table.move_cursor(row=min(row, len(rows) - 1))
+from .table_fill import fill_table
 
 
 def fill_config_diff(
@@ -42,7 +32,7 @@ def fill_config_diff(
     ]
     if not differ:
         rows = [["(identical configs)", *[""] * len(details)]]
-    refill(table, ["key", *map(Text, names.values())], rows)
+    fill_table(table, ["key", *map(Text, names.values())], rows)
 
 
 def fill_summary(table: DataTable[Any], details: list[RunDetail], names: dict[str, str]) -> None:
@@ -65,4 +55,4 @@ def fill_summary(table: DataTable[Any], details: list[RunDetail], names: dict[st
                 Text(goal.label if goal else "-", style="dim"),
             ]
         )
-    refill(table, ["key", *map(Text, names.values()), "better"], rows)
+    fill_table(table, ["key", *map(Text, names.values()), "better"], rows)
