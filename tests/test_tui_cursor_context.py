@@ -3,6 +3,7 @@ the compare screen following runs while they train."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -13,8 +14,8 @@ from flightlog.tui import FlightlogApp
 from flightlog.tui.charts import ChartCard
 from flightlog.tui.compare_media import CompareMedia
 from flightlog.tui.context_screens import SystemPane
+from flightlog.tui.runs_pane import RunsPane
 
-from .conftest import python_script
 from .tui_helpers import (
     legend_line,
     legends,
@@ -26,8 +27,8 @@ from .tui_helpers import (
 )
 
 SAMPLED = """
-    import flightlog, time
-    run = flightlog.init(project="sys", id="s1")
+    import flightlog, sys, time
+    run = flightlog.init(project="sys", id=sys.argv[1], name=sys.argv[1])
     for i in range(40):
         run.log({"loss": 1 / (i + 1)})
         time.sleep(0.05)
@@ -40,9 +41,21 @@ def system_legends(screen) -> dict[str, str]:
     return {c.key: str(c.query_one(".legend").render()) for c in pane.query(ChartCard)}
 
 
-def nearest_samples(api: flightlog.Api, at: float) -> dict[str, dict]:
-    """metric -> the stored system sample with a value nearest wall time `at`."""
-    samples = list(api.run("sys/s1").scan_history(stream="system"))
+def sampled_run(run_id: str) -> None:
+    """A run of 40 steps over ~2 s, its system metrics sampled every 0.1 s."""
+    res = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(SAMPLED), run_id],
+        env={**os.environ, "FLIGHTLOG_STATS_INTERVAL": "0.1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+
+
+def nearest_samples(api: flightlog.Api, run_id: str, at: float) -> dict[str, dict]:
+    """metric -> the stored system sample of a run with a value nearest wall time `at`."""
+    samples = list(api.run(f"sys/{run_id}").scan_history(stream="system"))
     keys = {k for s in samples for k in s if not k.startswith("_")}
     return {
         k: min(
@@ -56,8 +69,7 @@ def nearest_samples(api: flightlog.Api, at: float) -> dict[str, dict]:
 async def test_the_system_pane_follows_the_step_cursor_by_wall_time(
     store: Path, api: flightlog.Api
 ) -> None:
-    res = python_script(SAMPLED, env={"FLIGHTLOG_STATS_INTERVAL": "0.1"})
-    assert res.returncode == 0, res.stderr
+    sampled_run("s1")
     times = {r["_step"]: r["_timestamp"] for r in api.run("sys/s1").scan_history()}
     app = FlightlogApp(store)
     async with app.run_test(size=(200, 60)) as pilot:
@@ -71,7 +83,7 @@ async def test_the_system_pane_follows_the_step_cursor_by_wall_time(
         assert all(text == "" for text in system_legends(screen).values())  # no cursor yet
         for keys, step in ((["comma"], 39), (["less_than_sign", "less_than_sign"], 19)):
             await pilot.press(*keys)
-            expected = nearest_samples(api, times[step])
+            expected = nearest_samples(api, "s1", times[step])
             wanted = {k: f"{s[k]:.6g} @ {s['_runtime']:.1f} s" for k, s in expected.items()}
             await settle(
                 pilot,
@@ -83,6 +95,51 @@ async def test_the_system_pane_follows_the_step_cursor_by_wall_time(
                 assert card.chart.cursor == expected[card.key]["_runtime"]
         await pilot.press("0")  # the cursor off: the system legends go too
         await settle(pilot, lambda: all(t == "" for t in system_legends(screen).values()))
+
+
+def wants(api: flightlog.Api, run_id: str, at: float) -> dict[str, str]:
+    """metric -> what the system legend says of the run's sample nearest wall time `at`."""
+    return {
+        k: f"{s[k]:.6g} @ {s['_runtime']:.1f} s"
+        for k, s in nearest_samples(api, run_id, at).items()
+    }
+
+
+async def test_the_compare_screens_system_pane_follows_the_reference_run(
+    store: Path, api: flightlog.Api
+) -> None:
+    for run_id in ("s1", "s2"):
+        sampled_run(run_id)
+    times = {
+        run_id: {r["_step"]: r["_timestamp"] for r in api.run(f"sys/{run_id}").scan_history()}
+        for run_id in ("s1", "s2")
+    }
+    app = FlightlogApp(store)
+    async with app.run_test(size=(200, 60)) as pilot:
+        screen = await open_compare(app, pilot)
+        await pilot.press("6")
+        pane = screen.query_one(SystemPane)
+        first = screen.names[screen.run_keys[0]]  # the reference run until another is pinned
+        await settle(pilot, lambda: pane.query(ChartCard) and pane.run_key == screen.run_keys[0])
+        screen.set_cursor(20.0)
+        wanted = wants(api, first, times[first][20])
+        await settle(pilot, lambda: all(wanted[k] in t for k, t in system_legends(screen).items()))
+        other = screen.run_keys[1]
+        runs = screen.query_one(RunsPane)
+        runs.focus()
+        runs.move_cursor(row=[r["run_key"] for r in runs.run_rows].index(other))
+        await pilot.press("p")  # pin the other run: the system pane shows its samples
+        name = screen.names[other]
+        wanted = wants(api, name, times[name][20])
+        await settle(
+            pilot,
+            lambda: (
+                pane.run_key == other
+                and set(system_legends(screen)) == set(wanted)
+                and all(wanted[k] in t for k, t in system_legends(screen).items())
+            ),
+        )
+        assert name in str(pane.query_one("#system-title").render())
 
 
 TRAINER = """

@@ -18,7 +18,8 @@ from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange
 from .charts import COLORS, ChartCard
 from .compare_media import CompareMedia
 from .compare_tables import fill_config_diff, fill_summary
-from .data import Curves, RunDetail, load_curves, load_run
+from .context_screens import ContextLoads, SystemPane, cursor_time
+from .data import Curves, Reading, RunDetail, load_curves, load_run
 from .runs_pane import RunsPane
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 from .workspace import LEAVE, Pane, Workspace, pane_bindings
@@ -60,6 +61,15 @@ COMPARE_PANES: tuple[Pane, ...] = (
     ),
     Pane("charts", "4", "charts", "main", 10, lambda s: VerticalScroll(id="charts")),
     Pane(
+        "system",
+        "6",
+        "system metrics of the reference run (pinned, else the first), at the cursor's time",
+        "bottom",
+        8,
+        lambda s: SystemPane(s.run_keys[0], id="system"),
+        default=False,
+    ),
+    Pane(
         "media",
         "8",
         "media side by side at the cursor's step (, . step when focused)",
@@ -71,7 +81,7 @@ COMPARE_PANES: tuple[Pane, ...] = (
 )
 
 
-class CompareScreen(ChartView, Workspace, StoreScreen):
+class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
     PANES = COMPARE_PANES
     LAYOUT_NAME = "compare"
     BINDINGS: ClassVar = [
@@ -105,14 +115,31 @@ class CompareScreen(ChartView, Workspace, StoreScreen):
         self.x_axis = "step"  # the compare screen plots by step
         self.fit_panes()
         self.load(self.x_range)
+        self.load_context()
         self.refresh_every(REFRESH_SECONDS, self.reload_if_running, "compare")
+        self.refresh_every(REFRESH_SECONDS, self.load_context_if_running, "system")
 
     def on_resize(self) -> None:
         self.fit_panes()
         self.apply_grid()
 
     def pane_toggled(self, name: str) -> None:
+        self.load_context()
         self.call_after_refresh(self.apply_grid)
+
+    @property
+    def run_key(self) -> str:  # type: ignore[override]  # ContextLoads': the system pane's run
+        """The reference run: the pinned one, else the first drawn."""
+        return (self.chart_runs() or self.run_keys)[0]
+
+    def load_context_if_running(self) -> None:
+        if self.running:
+            self.load_context()
+
+    def show_legends(self, readings: dict[str, dict[str, Reading]]) -> None:
+        """The legends, and the system pane's cursor at the reference run's time there."""
+        super().show_legends(readings)
+        self.follow_time(cursor_time(readings, self.run_key, self.cursor))
 
     def reload_if_running(self) -> None:
         """While a compared run trains: its curves, summary, best values and media again."""
@@ -177,6 +204,7 @@ class CompareScreen(ChartView, Workspace, StoreScreen):
     def on_runs_pane_changed(self, event: RunsPane.Changed) -> None:
         self.drawn, self.pinned = set(event.selected), event.pinned
         self.show_run_colors()
+        self.load_context()  # the system pane shows the new reference run
         self.redraw()
         self.read_legend()
 

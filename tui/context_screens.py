@@ -25,6 +25,7 @@ from .data import Curves, Reading, load_system, read_console
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 from .workspace import leave
 
+NO_SYSTEM = "no system metrics recorded for this run (FLIGHTLOG_STATS_INTERVAL=0?)"
 NO_OUTPUT = "(no console output recorded: FLIGHTLOG_CONSOLE=off, or none yet)"
 
 
@@ -49,19 +50,21 @@ class SystemPane(Vertical):
         self.at: float | None = None  # the wall time the step cursor points at
 
     def compose(self) -> ComposeResult:
-        yield Static(
-            f"system metrics of {safe(self.run_key)} (x: seconds since the run started)",
-            id="system-title",
-            markup=False,
-        )
+        yield Static(self.heading(), id="system-title", markup=False)
         yield VerticalScroll(id="system-charts")
 
-    async def show(self, curves: Curves) -> None:
+    def heading(self) -> str:
+        return f"system metrics of {safe(self.run_key)} (x: seconds since the run started)"
+
+    async def show(self, curves: Curves, run_key: str | None = None) -> None:
+        """Draw `curves`, those of `run_key` (the compare screen's reference run: it changes
+        when another is pinned)."""
         box = self.query_one("#system-charts", VerticalScroll)
+        if run_key is not None and run_key != self.run_key:
+            self.run_key, self.curves = run_key, {}
+            await box.remove_children()
+        self.query_one("#system-title", Static).update(self.heading() if curves else NO_SYSTEM)
         if not curves:
-            self.query_one("#system-title", Static).update(
-                "no system metrics recorded for this run (FLIGHTLOG_STATS_INTERVAL=0?)"
-            )
             return
         self.curves = curves
         cards = {c.key: c for c in box.query(ChartCard)}
@@ -197,7 +200,7 @@ class ContextLoads:
     def load_context(self) -> None:
         for pane in self.query(SystemPane):  # type: ignore[attr-defined]
             if pane.display:
-                self.load_system()
+                self.load_system(self.run_key)
         for pane in self.query(ConsolePane):  # type: ignore[attr-defined]
             if pane.display:
                 self.load_console(pane.read_offset)
@@ -208,12 +211,12 @@ class ContextLoads:
             pane.show_time(at)
 
     @store_work("loading system metrics", group="system")
-    def load_system(self) -> None:
-        curves = load_system(self.root, self.run_key)
-        deliver(self, self._show_system, curves)  # type: ignore[arg-type]
+    def load_system(self, run_key: str) -> None:
+        curves = load_system(self.root, run_key)
+        deliver(self, self._show_system, curves, run_key)  # type: ignore[arg-type]
 
-    async def _show_system(self, curves: Curves) -> None:
-        await self.query_one(SystemPane).show(curves)  # type: ignore[attr-defined]
+    async def _show_system(self, curves: Curves, run_key: str) -> None:
+        await self.query_one(SystemPane).show(curves, run_key)  # type: ignore[attr-defined]
 
     @store_work("reading the console output", group="console")
     def load_console(self, offset: int) -> None:
