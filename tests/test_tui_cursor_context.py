@@ -223,3 +223,24 @@ async def test_the_compare_screen_follows_training_runs_keeping_zoom_and_cursor(
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
+
+
+async def test_tab_moves_the_keys_pane_to_pane_past_the_text_boxes(samples: Path) -> None:
+    app = FlightlogApp(samples)
+    async with app.run_test(size=(200, 50)) as pilot:
+        screen = await open_run(app, pilot)
+        await pilot.press("5", "7")  # the runs list and the console too
+        await settle(pilot, lambda: screen.query_one("#console").display)
+        screen.query_one("#metrics").focus()
+        order = ["config", "charts", "console-log", "runs", "metrics"]  # the registry's order
+        for expected in order:
+            await pilot.press("tab")
+            await settle(pilot, lambda e=expected: screen.focused.id == e)
+        for expected in reversed(order[:-1]):
+            await pilot.press("shift+tab")
+            await settle(pilot, lambda e=expected: screen.focused.id == e)
+        await pilot.press("/")  # the regex bar: tab leaves it for the first pane
+        await settle(pilot, lambda: screen.focused.id == "regex")
+        await pilot.press("tab", "7")  # a pane key again, not typed into a text box
+        await settle(pilot, lambda: not screen.query_one("#console").display)
+        assert screen.focused.id == "runs" and screen.query_one("#regex").value == ""

@@ -11,6 +11,7 @@ from textual.widgets import DataTable
 import flightlog
 from flightlog.tui.data import load_run
 from flightlog.tui.run_overview import fill_metric_table
+from flightlog.tui.runs_pane import RunsPane
 
 from .tui_helpers import settle
 
@@ -50,3 +51,31 @@ async def test_metric_names_are_whole_in_a_frame_drawn_before_the_idle_pass(
         lines = drawn(table)
         for name in ("grad_norm", "train/loss", "val/acc", "161"):
             assert any(name in line for line in lines), (name, lines)
+
+
+class PaneApp(App[None]):
+    CSS = "RunsPane { height: 1fr; }"
+
+    def compose(self) -> ComposeResult:
+        yield RunsPane(["p/a"], id="runs")
+
+
+async def test_runs_pane_names_are_whole_in_a_frame_drawn_before_the_idle_pass() -> None:
+    runs = [
+        {"run_key": f"p/{c}", "state": "finished", "name": f"graceful-ocean-{c}", "project": "p"}
+        for c in "abc"
+    ]
+    app = PaneApp()
+    async with app.run_test(size=(100, 12)) as pilot:
+        pane = app.query_one(RunsPane)
+        await pilot.pause()
+        pane.show_runs(runs)
+        drawn(pane)  # a frame drawn before the pane measured its rows (a loaded machine)
+        await settle(pilot, lambda: not pane._require_update_dimensions)
+        await pilot.pause()
+        lines = drawn(pane)
+        for c in "abc":
+            assert any(f"graceful-ocean-{c}" in line for line in lines), lines
+        pane.focus()
+        await pilot.press("down", "space")  # a mark set in place shows in its column
+        await settle(pilot, lambda: any("•" in line for line in drawn(pane)))
