@@ -9,9 +9,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+from rich.text import Text
+
 import flightlog
 from flightlog.tui import FlightlogApp
-from flightlog.tui.charts import ChartCard
+from flightlog.tui.charts import ChartCard, MetricChart
 from flightlog.tui.compare_media import CompareMedia
 from flightlog.tui.context_screens import SystemPane
 from flightlog.tui.runs_pane import RunsPane
@@ -37,8 +39,10 @@ SAMPLED = """
 
 
 def system_legends(screen) -> dict[str, str]:
+    """Each system chart's legend: in its title (in view in a pane lower than the chart)."""
     pane = screen.query_one(SystemPane)
-    return {c.key: str(c.query_one(".legend").render()) for c in pane.query(ChartCard)}
+    titles = {c.key: Text.from_markup(str(c.border_title)).plain for c in pane.query(MetricChart)}
+    return {k: title.removeprefix(k) for k, title in titles.items()}
 
 
 def sampled_run(run_id: str) -> None:
@@ -78,7 +82,7 @@ async def test_the_system_pane_follows_the_step_cursor_by_wall_time(
         pane = screen.query_one(SystemPane)
         await settle(
             pilot,
-            lambda: pane.query(ChartCard) and all(c.chart.draws for c in pane.query(ChartCard)),
+            lambda: pane.query(MetricChart) and all(c.draws for c in pane.query(MetricChart)),
         )
         assert all(text == "" for text in system_legends(screen).values())  # no cursor yet
         for keys, step in ((["comma"], 39), (["less_than_sign", "less_than_sign"], 19)):
@@ -91,8 +95,8 @@ async def test_the_system_pane_follows_the_step_cursor_by_wall_time(
             )
             assert round(screen.cursor) == step
             assert set(system_legends(screen)) == set(expected)
-            for card in pane.query(ChartCard):  # each chart's cursor at its sample's run time
-                assert card.chart.cursor == expected[card.key]["_runtime"]
+            for chart in pane.query(MetricChart):  # each chart's cursor at its sample's run time
+                assert chart.cursor == expected[chart.key]["_runtime"]
         await pilot.press("0")  # the cursor off: the system legends go too
         await settle(pilot, lambda: all(t == "" for t in system_legends(screen).values()))
 
@@ -120,7 +124,7 @@ async def test_the_compare_screens_system_pane_follows_the_reference_run(
         await pilot.press("6")
         pane = screen.query_one(SystemPane)
         first = screen.names[screen.run_keys[0]]  # the reference run until another is pinned
-        await settle(pilot, lambda: pane.query(ChartCard) and pane.run_key == screen.run_keys[0])
+        await settle(pilot, lambda: pane.query(MetricChart) and pane.run_key == screen.run_keys[0])
         screen.set_cursor(20.0)
         wanted = wants(api, first, times[first][20])
         await settle(pilot, lambda: all(wanted[k] in t for k, t in system_legends(screen).items()))

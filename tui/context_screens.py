@@ -20,7 +20,7 @@ from textual.widgets import Footer, Header, Input, RichLog, Static
 
 from flightlog.store.text import safe
 
-from .charts import COLORS, ChartCard
+from .charts import MetricChart
 from .data import Curves, Reading, load_system, read_console
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 from .workspace import leave
@@ -34,13 +34,12 @@ class SystemPane(Vertical):
 
     System metrics are sampled by time, not by step: the screen's step cursor reaches them
     as the wall time of the run's nearest logged step (`show_time`). Each chart then marks
-    the sample nearest that time, and its legend reads that sample's stored value."""
+    the sample nearest that time, and its legend - in the chart's title, on its top border,
+    in view even in a pane lower than the chart - reads that sample's stored value."""
 
     DEFAULT_CSS = """
     SystemPane > #system-title { height: auto; padding: 0 1; color: $text-muted; }
     SystemPane > VerticalScroll { height: 1fr; }
-    SystemPane .legend { display: none; }
-    SystemPane .legend.shown { display: block; }
     """
 
     def __init__(self, run_key: str, **kwargs: Any) -> None:
@@ -67,25 +66,23 @@ class SystemPane(Vertical):
         if not curves:
             return
         self.curves = curves
-        cards = {c.key: c for c in box.query(ChartCard)}
-        if list(cards) != list(curves):
+        charts = {c.key: c for c in box.query(MetricChart)}
+        if list(charts) != list(curves):
             await box.remove_children()
-            await box.mount_all([ChartCard(k) for k in curves])
-            cards = {c.key: c for c in box.query(ChartCard)}
+            await box.mount_all([MetricChart(k) for k in curves])
+            charts = {c.key: c for c in box.query(MetricChart)}
         for key, series in curves.items():
-            cards[key].chart.draw({self.run_key: series}, {}, x_label="seconds")
-        self.show_time(self.at)
+            charts[key].draw({self.run_key: series}, {}, x_label="seconds")
+        self.show_time(self.at)  # a draw clears the cursor
 
     def show_time(self, at: float | None) -> None:
         """The step cursor at wall time `at` (None: off): each chart's cursor and legend at
         its sample nearest that time."""
         self.at = at
-        for card in self.query(ChartCard):
-            sample = nearest_sample(self.curves.get(card.key), at)
-            card.chart.move_cursor(sample[0] if sample else None)
-            legend = card.query_one(".legend", Static)
-            legend.set_class(sample is not None, "shown")
-            legend.update(system_legend(*sample) if sample else "")
+        for chart in self.query(MetricChart):
+            sample = nearest_sample(self.curves.get(chart.key), at)
+            chart.move_cursor(sample[0] if sample else None)
+            chart.border_title = system_legend(chart.key, sample)
 
 
 def nearest_sample(
@@ -102,13 +99,16 @@ def nearest_sample(
     return min(samples, key=lambda s: abs(s[1] - at), default=None)
 
 
-def system_legend(runtime: float, at: float, value: float) -> Text:
-    """A system chart's legend: the sample's value, its run time and its wall clock."""
-    out = Text(no_wrap=True, overflow="ellipsis")
-    out.append("━━ ", style=COLORS[0])
-    out.append(f"{value:.6g}", style="bold")
-    stamp = time.strftime("%H:%M:%S", time.localtime(at))
-    out.append(f" @ {runtime:.1f} s · {stamp}", style="dim")
+def system_legend(key: str, sample: tuple[float, float, float] | None) -> Text:
+    """A system chart's title: its metric, and at the cursor the sample's value, run time
+    and wall clock."""
+    out = Text(safe(key))  # a stored key: never markup
+    if sample is not None:
+        runtime, at, value = sample
+        out.append(" · ")
+        out.append(f"{value:.6g}", style="bold")
+        stamp = time.strftime("%H:%M:%S", time.localtime(at))
+        out.append(f" @ {runtime:.1f} s · {stamp}")
     return out
 
 
