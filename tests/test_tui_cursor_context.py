@@ -25,6 +25,7 @@ from .tui_helpers import (
     open_run,
     rows,
     settle,
+    stop_trainers,
     wait_for_runs_dir,
 )
 
@@ -219,14 +220,7 @@ async def test_the_compare_screen_follows_training_runs_keeping_zoom_and_cursor(
             # the lower loss is the best (in green) as the runs go on
             assert "green" in str(summary_text(screen, "loss", col_a).style)
     finally:
-        stop.touch()
-        for proc in procs:
-            try:
-                proc.wait(timeout=60)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
+        stop_trainers(stop, procs)
 
 
 async def test_tab_moves_the_keys_pane_to_pane_past_the_text_boxes(samples: Path) -> None:
