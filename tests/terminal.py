@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -66,8 +67,13 @@ def tui_in_tmux(store: Path, size: tuple[int, int] = (80, 24)) -> Iterator[Tmux]
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed")
     session = f"flightlog-tui-{os.getpid()}-{time.monotonic_ns()}"
-    # COLUMNS/LINES (set under pytest) would override the window's size for Textual
-    cmd = f"env -u COLUMNS -u LINES {sys.executable} -m flightlog.cli tui {store}"
+    # COLUMNS/LINES (set under pytest) would override the window's size for Textual. A tmux
+    # server already running (any other session) starts the command with its own environment,
+    # not the test's: the test's FLIGHTLOG_ variables (its config dir) are passed explicitly,
+    # else the TUI read the user's real layout file and pane keys hid panes already shown.
+    ours = [f"{k}={v}" for k, v in os.environ.items() if k.startswith("FLIGHTLOG_")]
+    tui = [sys.executable, "-m", "flightlog.cli", "tui", str(store)]
+    cmd = shlex.join(["env", "-u", "COLUMNS", "-u", "LINES", *ours, *tui])
     subprocess.run(
         ["tmux", "new-session", "-d", "-s", session, "-x", str(size[0]), "-y", str(size[1]), cmd],
         check=True,

@@ -392,7 +392,12 @@ async def test_help_lists_the_workspace_keys(samples: Path) -> None:
             ("G", "rows"),
             ("l", "log scale"),
             ("m", "smoothing"),
+            ("tab", "next pane"),
+            ("shift+tab", "previous pane"),
         ):
             assert any(line.split()[:1] == [key] and what in line for line in run), key
         assert any(line.startswith("runs pane") for line in text)
+        media = text[next(i for i, line in enumerate(text) if line.startswith("media pane")) :]
+        assert any(line.split()[:1] == ["v"] and "system viewer" in line for line in media)
+        assert any(line.startswith("compare media pane") for line in text)
         assert any(line.split()[:1] == ["p"] and "pin" in line for line in text)

@@ -139,3 +139,16 @@ def help_text(app: FlightlogApp) -> list[str]:
     for static in app.screen.query("HelpScreen Static"):
         console.print(static.content)
     return [line.rstrip() for line in console.export_text().splitlines()]
+
+
+def stop_trainers(stop: Path, procs: list) -> None:
+    """Tell training subprocesses to finish (their loop watches the `stop` file), wait for
+    each, and kill one that does not stop within a minute."""
+    stop.touch()
+    for proc in procs:
+        try:
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

@@ -55,6 +55,7 @@ class CompareMedia(Widget):
         self.selected: str | None = None
         self.step: int | None = None  # None: each run's last value
         self.loaded = False
+        self.labels: list[str] = []  # the key list's lines
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -76,6 +77,10 @@ class CompareMedia(Widget):
         self.step = step
         self._show()
 
+    def reload(self) -> None:
+        """Read the runs' media again (they train): the key and step shown are kept."""
+        self._load()
+
     def current(self) -> dict[str, MediaRef | None]:
         """Run key -> the reference on show (None: the run did not log the key)."""
         return {k: ref for k, (_, ref) in zip(self.run_keys, self._at_step(), strict=True)}
@@ -90,8 +95,13 @@ class CompareMedia(Widget):
         self.media = media
         keys = sorted({key for per_run in media.values() for key in per_run})
         options = self.query_one("#compare-media-keys", OptionList)
-        options.clear_options()
-        options.add_options([Option(Text(self._key_label(k)), k) for k in keys])
+        labels = [self._key_label(k) for k in keys]
+        if labels != self.labels:  # a live reload of the same keys keeps the list as it is
+            self.labels = labels
+            options.clear_options()
+            options.add_options(
+                [Option(Text(label), k) for label, k in zip(labels, keys, strict=True)]
+            )
         self.loaded = True
         if not keys:
             self.query_one("#compare-media-info", Static).update(

@@ -4,7 +4,6 @@ picks which runs are drawn (space) and pins one as the reference (p)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -13,15 +12,16 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
-from flightlog.store.goals import best_value, goal_of
-from flightlog.store.text import fmt, fmt_value
+from flightlog.store.text import fmt
 
 from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange
 from .charts import COLORS, ChartCard
 from .compare_media import CompareMedia
-from .data import Curves, RunDetail, load_curves, load_run
+from .compare_tables import fill_config_diff, fill_summary
+from .context_screens import ContextLoads, SystemPane, cursor_time
+from .data import Curves, Reading, RunDetail, load_curves, load_run
 from .runs_pane import RunsPane
-from .workers import StoreScreen, deliver, store_work
+from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 from .workspace import LEAVE, Pane, Workspace, pane_bindings
 
 MAX_CHARTS = 8
@@ -61,6 +61,15 @@ COMPARE_PANES: tuple[Pane, ...] = (
     ),
     Pane("charts", "4", "charts", "main", 10, lambda s: VerticalScroll(id="charts")),
     Pane(
+        "system",
+        "6",
+        "system metrics of the reference run (pinned, else the first), at the cursor's time",
+        "bottom",
+        8,
+        lambda s: SystemPane(s.run_keys[0], id="system"),
+        default=False,
+    ),
+    Pane(
         "media",
         "8",
         "media side by side at the cursor's step (, . step when focused)",
@@ -72,7 +81,7 @@ COMPARE_PANES: tuple[Pane, ...] = (
 )
 
 
-class CompareScreen(ChartView, Workspace, StoreScreen):
+class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
     PANES = COMPARE_PANES
     LAYOUT_NAME = "compare"
     BINDINGS: ClassVar = [
@@ -90,6 +99,7 @@ class CompareScreen(ChartView, Workspace, StoreScreen):
         self.drawn: set[str] = set(run_keys)  # the runs pane's selection
         self.curves: dict[str, dict[str, Any]] = {}  # metric -> run_key -> series
         self.bounds: XRange | None = None
+        self.running = False  # a compared run was training at the last load
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -104,71 +114,83 @@ class CompareScreen(ChartView, Workspace, StoreScreen):
         self.load_layout()
         self.x_axis = "step"  # the compare screen plots by step
         self.fit_panes()
-        self.load()
+        self.load(self.x_range)
+        self.load_context()
+        self.refresh_every(REFRESH_SECONDS, self.reload_if_running, "compare")
+        self.refresh_every(REFRESH_SECONDS, self.load_context_if_running, "system")
 
     def on_resize(self) -> None:
         self.fit_panes()
         self.apply_grid()
 
     def pane_toggled(self, name: str) -> None:
+        self.load_context()
         self.call_after_refresh(self.apply_grid)
 
-    @store_work("loading the runs to compare")
-    def load(self) -> None:
-        details = [load_run(self.root, k, buckets=BUCKETS) for k in self.run_keys]
+    @property
+    def run_key(self) -> str:  # type: ignore[override]  # ContextLoads': the system pane's run
+        """The reference run: the pinned one, else the first drawn."""
+        return (self.chart_runs() or self.run_keys)[0]
+
+    def load_context_if_running(self) -> None:
+        if self.running:
+            self.load_context()
+
+    def show_legends(self, readings: dict[str, dict[str, Reading]]) -> None:
+        """The legends, and the system pane's cursor at the reference run's time there."""
+        super().show_legends(readings)
+        self.follow_time(cursor_time(readings, self.run_key, self.cursor))
+
+    def reload_if_running(self) -> None:
+        """While a compared run trains: its curves, summary, best values and media again."""
+        if self.running:
+            self.load(self.x_range)
+            if self.query_one(CompareMedia).display:
+                self.query_one(CompareMedia).reload()
+
+    @store_work("loading the runs to compare", group="compare")
+    def load(self, x_range: XRange | None) -> None:
+        """Every run's stats, and its curves over `x_range` (the zoom kept while it trains)."""
+        details = [load_run(self.root, k, buckets=BUCKETS, x_range=x_range) for k in self.run_keys]
         metrics = sorted({k for d in details for k in d.curves})[:MAX_CHARTS]
         curves = {
             m: {d.row["run_key"]: d.curves[m] for d in details if m in d.curves} for m in metrics
         }
-        deliver(self, self.show, details, metrics, curves)
+        deliver(self, self.show, details, metrics, curves, x_range)
 
     async def show(
-        self, details: list[RunDetail], metrics: list[str], curves: dict[str, Any]
+        self,
+        details: list[RunDetail],
+        metrics: list[str],
+        curves: dict[str, Any],
+        x_range: XRange | None,
     ) -> None:
-        names = {d.row["run_key"]: fmt(d.row["name"]) for d in details}
-        self.names, self.curves = names, curves
+        first = not self.names
+        self.names = {d.row["run_key"]: fmt(d.row["name"]) for d in details}
         self.ids = {d.row["run_key"]: fmt(d.row["id"]) for d in details}
+        self.running = any(d.row["state"] == "running" for d in details)
         spans = [d.x_bounds for d in details if d.x_bounds]
         self.bounds = (min(b[0] for b in spans), max(b[1] for b in spans)) if spans else None
         runs = self.query_one(RunsPane)
-        runs.selected = list(self.run_keys)
+        if first:
+            runs.selected = list(self.run_keys)
         runs.show_runs([d.row for d in details])
         self.show_run_colors()
-
-        cfg = self.query_one("#config-diff", DataTable)
-        cfg.add_columns("key", *map(Text, names.values()))
-        keys = sorted({k for d in details for k in d.config})
-        differ = [
-            k
-            for k in keys
-            if len({json.dumps(d.config.get(k), sort_keys=True) for d in details}) > 1
-        ]
-        for k in differ:
-            cfg.add_row(*map(Text, [fmt(k), *[fmt_value(d.config.get(k)) for d in details]]))
-        if not differ:
-            cfg.add_row("(identical configs)", *[""] * len(details))
-
-        summ = self.query_one("#summary", DataTable)
-        summ.add_columns("key", *map(Text, names.values()), "better")
-        skeys = sorted({k for d in details for k in d.summary if not k.startswith("_")})
-        definitions = [m for d in details for m in d.meta.get("metrics") or []]
-        for k in skeys:
-            values = [d.summary.get(k) for d in details]
-            goal = goal_of(k, definitions)
-            best = best_value(values, goal)
-            summ.add_row(
-                Text(fmt(k)),
-                *[
-                    Text(fmt(v), style="bold green" if best is not None and v == best else "")
-                    for v in values
-                ],
-                Text(goal.label if goal else "-", style="dim"),
-            )
+        fill_config_diff(self.query_one("#config-diff", DataTable), details, self.names)
+        fill_summary(self.query_one("#summary", DataTable), details, self.names)
 
         box = self.query_one("#charts", VerticalScroll)
-        await box.mount_all([ChartCard(m) for m in metrics])
-        self.apply_grid()
+        if [c.key for c in box.query(ChartCard)] != metrics:
+            await box.remove_children()
+            await box.mount_all([ChartCard(m) for m in metrics])
+            self.apply_grid()
+        if x_range == self.x_range:  # else a zoom's query is on its way with its curves
+            self.curves, self.curves_range = curves, x_range
+        else:
+            self.curves = {m: self.curves.get(m, {}) for m in metrics}
         self.redraw()
+        if self.cursor is not None:
+            self.read_legend()  # new cards, or a run that reached the cursor's step
 
     def show_run_colors(self) -> None:
         """The line over the charts: each run drawn, in its colour (the pinned one first)."""
@@ -182,6 +204,7 @@ class CompareScreen(ChartView, Workspace, StoreScreen):
     def on_runs_pane_changed(self, event: RunsPane.Changed) -> None:
         self.drawn, self.pinned = set(event.selected), event.pinned
         self.show_run_colors()
+        self.load_context()  # the system pane shows the new reference run
         self.redraw()
         self.read_legend()
 

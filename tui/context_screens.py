@@ -7,6 +7,7 @@ Each is a pane (`SystemPane`, `ConsolePane`) shown in the run screen's workspace
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,15 +21,21 @@ from textual.widgets import Footer, Header, Input, RichLog, Static
 from flightlog.store.text import safe
 
 from .charts import MetricChart
-from .data import Curves, load_system, read_console
+from .data import Curves, Reading, load_system, read_console
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 from .workspace import leave
 
+NO_SYSTEM = "no system metrics recorded for this run (FLIGHTLOG_STATS_INTERVAL=0?)"
 NO_OUTPUT = "(no console output recorded: FLIGHTLOG_CONSOLE=off, or none yet)"
 
 
 class SystemPane(Vertical):
-    """One chart per system metric (CPU, memory, disk, network, GPUs) against run time."""
+    """One chart per system metric (CPU, memory, disk, network, GPUs) against run time.
+
+    System metrics are sampled by time, not by step: the screen's step cursor reaches them
+    as the wall time of the run's nearest logged step (`show_time`). Each chart then marks
+    the sample nearest that time, and its legend - in the chart's title, on its top border,
+    in view even in a pane lower than the chart - reads that sample's stored value."""
 
     DEFAULT_CSS = """
     SystemPane > #system-title { height: auto; padding: 0 1; color: $text-muted; }
@@ -38,22 +45,27 @@ class SystemPane(Vertical):
     def __init__(self, run_key: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.run_key = run_key
+        self.curves: Curves = {}
+        self.at: float | None = None  # the wall time the step cursor points at
 
     def compose(self) -> ComposeResult:
-        yield Static(
-            f"system metrics of {safe(self.run_key)} (x: seconds since the run started)",
-            id="system-title",
-            markup=False,
-        )
+        yield Static(self.heading(), id="system-title", markup=False)
         yield VerticalScroll(id="system-charts")
 
-    async def show(self, curves: Curves) -> None:
+    def heading(self) -> str:
+        return f"system metrics of {safe(self.run_key)} (x: seconds since the run started)"
+
+    async def show(self, curves: Curves, run_key: str | None = None) -> None:
+        """Draw `curves`, those of `run_key` (the compare screen's reference run: it changes
+        when another is pinned)."""
         box = self.query_one("#system-charts", VerticalScroll)
+        if run_key is not None and run_key != self.run_key:
+            self.run_key, self.curves = run_key, {}
+            await box.remove_children()
+        self.query_one("#system-title", Static).update(self.heading() if curves else NO_SYSTEM)
         if not curves:
-            self.query_one("#system-title", Static).update(
-                "no system metrics recorded for this run (FLIGHTLOG_STATS_INTERVAL=0?)"
-            )
             return
+        self.curves = curves
         charts = {c.key: c for c in box.query(MetricChart)}
         if list(charts) != list(curves):
             await box.remove_children()
@@ -61,6 +73,54 @@ class SystemPane(Vertical):
             charts = {c.key: c for c in box.query(MetricChart)}
         for key, series in curves.items():
             charts[key].draw({self.run_key: series}, {}, x_label="seconds")
+        self.show_time(self.at)  # a draw clears the cursor
+
+    def show_time(self, at: float | None) -> None:
+        """The step cursor at wall time `at` (None: off): each chart's cursor and legend at
+        its sample nearest that time."""
+        self.at = at
+        for chart in self.query(MetricChart):
+            sample = nearest_sample(self.curves.get(chart.key), at)
+            chart.move_cursor(sample[0] if sample else None)
+            chart.border_title = system_legend(chart.key, sample)
+
+
+def nearest_sample(
+    series: dict[str, list[Any]] | None, at: float | None
+) -> tuple[float, float, float] | None:
+    """(run time, wall time, value) of the sample with a value nearest wall time `at`."""
+    if series is None or at is None:
+        return None
+    samples = [
+        (x, t, v)
+        for x, t, v in zip(series["x"], series["time"], series["last"], strict=True)
+        if v is not None and t is not None
+    ]
+    return min(samples, key=lambda s: abs(s[1] - at), default=None)
+
+
+def system_legend(key: str, sample: tuple[float, float, float] | None) -> Text:
+    """A system chart's title: its metric, and at the cursor the sample's value, run time
+    and wall clock."""
+    out = Text(safe(key))  # a stored key: never markup
+    if sample is not None:
+        runtime, at, value = sample
+        out.append(" · ")
+        out.append(f"{value:.6g}", style="bold")
+        stamp = time.strftime("%H:%M:%S", time.localtime(at))
+        out.append(f" @ {runtime:.1f} s · {stamp}")
+    return out
+
+
+def cursor_time(
+    readings: dict[str, dict[str, Reading]], run_key: str, at: float | None
+) -> float | None:
+    """The wall time of run `run_key` at the step cursor: the time of its logged x nearest
+    the cursor, among the values the legends read (None: no cursor or no reading)."""
+    own = [per_run[run_key] for per_run in readings.values() if run_key in per_run]
+    if at is None or not own:
+        return None
+    return min(own, key=lambda r: (abs(r.x - at), r.step)).time
 
 
 class ConsolePane(Vertical):
@@ -140,18 +200,23 @@ class ContextLoads:
     def load_context(self) -> None:
         for pane in self.query(SystemPane):  # type: ignore[attr-defined]
             if pane.display:
-                self.load_system()
+                self.load_system(self.run_key)
         for pane in self.query(ConsolePane):  # type: ignore[attr-defined]
             if pane.display:
                 self.load_console(pane.read_offset)
 
-    @store_work("loading system metrics", group="system")
-    def load_system(self) -> None:
-        curves = load_system(self.root, self.run_key)
-        deliver(self, self._show_system, curves)  # type: ignore[arg-type]
+    def follow_time(self, at: float | None) -> None:
+        """The system panes' cursors to wall time `at` (the step cursor's, None: off)."""
+        for pane in self.query(SystemPane):  # type: ignore[attr-defined]
+            pane.show_time(at)
 
-    async def _show_system(self, curves: Curves) -> None:
-        await self.query_one(SystemPane).show(curves)  # type: ignore[attr-defined]
+    @store_work("loading system metrics", group="system")
+    def load_system(self, run_key: str) -> None:
+        curves = load_system(self.root, run_key)
+        deliver(self, self._show_system, curves, run_key)  # type: ignore[arg-type]
+
+    async def _show_system(self, curves: Curves, run_key: str) -> None:
+        await self.query_one(SystemPane).show(curves, run_key)  # type: ignore[attr-defined]
 
     @store_work("reading the console output", group="console")
     def load_console(self, offset: int) -> None:

@@ -228,11 +228,13 @@ def load_system(root: Path | Source, run_key: str, limit: int = 2000) -> Curves:
 
 
 def system_curves(table: pa.Table, limit: int) -> Curves:
-    """The last `limit` samples of a wide system-metrics table, against `_runtime`."""
+    """The last `limit` samples of a wide system-metrics table, against `_runtime` (each
+    series also keeps the samples' wall `time`: the step cursor finds a sample by it)."""
     if table.num_rows == 0:
         return {}
     table = table.slice(max(0, table.num_rows - limit))
     x = table.column("_runtime").to_pylist()
+    times = table.column("_timestamp").to_pylist()
     out: Curves = {}
     for name in table.column_names:
         if name.startswith("_"):
@@ -240,7 +242,7 @@ def system_curves(table: pa.Table, limit: int) -> Curves:
         values = table.column(name).to_pylist()
         if all(isinstance(v, int | float) or v is None for v in values):
             ys = [float(v) if v is not None else None for v in values]
-            out[name] = {"x": x, "last": ys, "min": ys, "max": ys}
+            out[name] = {"x": x, "last": ys, "min": ys, "max": ys, "time": times}
     return out
 
 

@@ -35,8 +35,10 @@ FILTER = [
 
 def screens() -> list[tuple[str, type[Any]]]:
     from .artifacts_screen import ArtifactsScreen
+    from .compare_media import CompareMedia
     from .compare_screen import CompareScreen
     from .context_screens import ConsoleScreen, SystemScreen
+    from .media_pane import MediaPane
     from .run_screen import RunScreen
     from .runs_pane import RunsPane
     from .runs_screen import RunsScreen
@@ -46,6 +48,8 @@ def screens() -> list[tuple[str, type[Any]]]:
         ("run", RunScreen),
         ("compare", CompareScreen),
         ("runs pane (5, on the run and compare screens)", RunsPane),
+        ("media pane (8 on the run screen, i full screen), when it has the keys", MediaPane),
+        ("compare media pane (8 on the compare screen), when it has the keys", CompareMedia),
         ("system metrics", SystemScreen),
         ("console output", ConsoleScreen),
         ("artifacts (A, on the runs and run screens)", ArtifactsScreen),

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Tree
 from flightlog.store.text import fmt, fmt_value, metric_cells, safe
 
 from .data import STATE_ICON, RunDetail, plural
+from .table_fill import fill_table
 
 METRIC_COLUMNS = ("metric", "last", "min", "max", "n", "")
 
@@ -83,11 +84,6 @@ def fill_config_tree(tree: Tree[Any], config: dict[str, Any]) -> None:
 def fill_metric_table(table: DataTable[Any], stats: list[dict[str, Any]], narrow: bool) -> None:
     """The metric table, whole at any width: when `narrow` the sparkline column goes (the
     charts show the curve), so names and counts fit. The cursor stays on its row."""
-    row = table.cursor_row
     columns = METRIC_COLUMNS[:-1] if narrow else METRIC_COLUMNS
-    table.clear(columns=True)
-    table.add_columns(*columns)
-    for st in stats:
-        table.add_row(*map(Text, metric_cells(st)[: len(columns)]), key=st["key"])
-    if stats:
-        table.move_cursor(row=min(row, len(stats) - 1))
+    rows = [list(map(Text, metric_cells(st)[: len(columns)])) for st in stats]
+    fill_table(table, columns, rows, keys=[st["key"] for st in stats])

@@ -19,10 +19,12 @@ from textual.widgets import DataTable
 from flightlog.store.text import fmt
 
 from .data import STATE_ICON
+from .table_fill import fill_table
 
 FIXED = "◆"  # the screen's own runs: always drawn
 SELECTED = "•"
 PINNED = "★"
+HEADER = (" ", " ", "name", "project")  # the marks' column one wide: they change in place
 
 
 class RunsPane(DataTable[Any]):
@@ -48,7 +50,7 @@ class RunsPane(DataTable[Any]):
         self.run_rows: list[dict[str, Any]] = []
 
     def on_mount(self) -> None:
-        self.add_columns("", "", "name", "project")
+        self.add_columns(*HEADER)
 
     def show_runs(self, rows: list[dict[str, Any]]) -> None:
         """The store's runs (the screen's own first), keeping the cursor on its run."""
@@ -57,16 +59,17 @@ class RunsPane(DataTable[Any]):
         if _shown(ordered) == _shown(self.run_rows):
             return  # the periodic refresh of an unchanged store: nothing to redraw or re-measure
         self.run_rows = ordered
-        self.clear()
-        for r in self.run_rows:
-            self.add_row(
-                Text(self.mark(r["run_key"])),
+        keys = [r["run_key"] for r in self.run_rows]
+        cells = [
+            [
+                Text(self.mark(k)),
                 STATE_ICON.get(r["state"], ""),
                 Text(fmt(r["name"])),
                 Text(fmt(r["project"])),
-                key=r["run_key"],
-            )
-        keys = [r["run_key"] for r in self.run_rows]
+            ]
+            for k, r in zip(keys, self.run_rows, strict=True)
+        ]
+        fill_table(self, HEADER, cells, keys)  # widths set now: see tui/table_fill.py
         if current in keys:
             self.move_cursor(row=keys.index(current))
 

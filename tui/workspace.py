@@ -60,6 +60,20 @@ def pane_bindings(panes: tuple[Pane, ...]) -> list[Binding]:
             )
             for p in panes
         ),
+        Binding(
+            "tab",
+            "focus_pane(1)",
+            show=False,
+            description="next pane",
+            tooltip="focus the next pane shown (text boxes are reached by their own keys)",
+        ),
+        Binding(
+            "shift+tab",
+            "focus_pane(-1)",
+            show=False,
+            description="previous pane",
+            tooltip="focus the previous pane shown",
+        ),
         Binding("g", "grid_columns", "Grid", tooltip="charts in 1, 2 or 3 columns"),
         Binding(
             "G",
@@ -209,6 +223,25 @@ class Workspace:
         self.fit_panes()
         self.save_layout()
         self.pane_toggled(name)
+
+    def action_focus_pane(self, step: int) -> None:
+        """tab / shift+tab: the keys to the next (previous) pane shown that takes them, in the
+        registry's order, skipping text boxes (Textual's own tab stops in every one, and a
+        pane key pressed there is typed instead)."""
+        focused = self.focused  # type: ignore[attr-defined]
+        chain = [w for w in self.focus_chain if not isinstance(w, Input)]  # type: ignore[attr-defined]
+        stops: list[Widget] = []  # each shown pane's first widget taking keys
+        current = None
+        for p in self.PANES:
+            pane = self.query_one(f"#{p.name}")  # type: ignore[attr-defined]
+            inside = [w for w in chain if w is pane or pane in w.ancestors]
+            if not pane.display or not inside:
+                continue
+            if focused is not None and (focused is pane or pane in focused.ancestors):
+                current = len(stops)
+            stops.append(inside[0])
+        if stops:
+            stops[0 if current is None else (current + step) % len(stops)].focus()
 
     def pane_toggled(self, name: str) -> None:
         """The screen's hook: a pane was shown or hidden (load its data, say so)."""

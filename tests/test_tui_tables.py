@@ -1,0 +1,81 @@
+"""Tables filled whole: a frame drawn before the table's idle pass shows every cell whole
+(the flaky `test_snapshot_run_screen`: metric names cut at the header's width)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable
+
+import flightlog
+from flightlog.tui.data import load_run
+from flightlog.tui.run_overview import fill_metric_table
+from flightlog.tui.runs_pane import RunsPane
+
+from .tui_helpers import settle
+
+
+class TableApp(App[None]):
+    """The metric table as the run screen holds it: a fixed height (a table of auto height
+    grows with its rows, and that resize hid the stale cells)."""
+
+    CSS = "DataTable { height: 1fr; }"
+
+    def compose(self) -> ComposeResult:
+        yield DataTable(id="metrics", cursor_type="row")
+
+
+def drawn(table: DataTable) -> list[str]:
+    """The table's lines as a frame draws them now."""
+    return [table.render_line(y).text for y in range(table.size.height)]
+
+
+async def test_metric_names_are_whole_in_a_frame_drawn_before_the_idle_pass(
+    store: Path,
+) -> None:
+    run = flightlog.init(project="p", name="wide")
+    for i in range(161):
+        run.log({"grad_norm": 0.5086 + i, "train/loss": 1 / (i + 1), "val/acc": i / 161})
+    run.finish(quiet=True)
+    stats = load_run(store, f"p/{run.id}").metrics
+    app = TableApp()
+    async with app.run_test(size=(100, 12)) as pilot:
+        table = app.query_one(DataTable)
+        fill_metric_table(table, [], narrow=True)  # as the run screen mounts: no run read yet
+        await pilot.pause()
+        fill_metric_table(table, stats, narrow=True)  # the run arrives
+        drawn(table)  # a frame drawn before the table measured its new rows (a loaded machine)
+        await settle(pilot, lambda: not table._require_update_dimensions)
+        await pilot.pause()
+        lines = drawn(table)
+        for name in ("grad_norm", "train/loss", "val/acc", "161"):
+            assert any(name in line for line in lines), (name, lines)
+
+
+class PaneApp(App[None]):
+    CSS = "RunsPane { height: 1fr; }"
+
+    def compose(self) -> ComposeResult:
+        yield RunsPane(["p/a"], id="runs")
+
+
+async def test_runs_pane_names_are_whole_in_a_frame_drawn_before_the_idle_pass() -> None:
+    runs = [
+        {"run_key": f"p/{c}", "state": "finished", "name": f"graceful-ocean-{c}", "project": "p"}
+        for c in "abc"
+    ]
+    app = PaneApp()
+    async with app.run_test(size=(100, 12)) as pilot:
+        pane = app.query_one(RunsPane)
+        await pilot.pause()
+        pane.show_runs(runs)
+        drawn(pane)  # a frame drawn before the pane measured its rows (a loaded machine)
+        await settle(pilot, lambda: not pane._require_update_dimensions)
+        await pilot.pause()
+        lines = drawn(pane)
+        for c in "abc":
+            assert any(f"graceful-ocean-{c}" in line for line in lines), lines
+        pane.focus()
+        await pilot.press("down", "space")  # a mark set in place shows in its column
+        await settle(pilot, lambda: any("•" in line for line in drawn(pane)))
