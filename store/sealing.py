@@ -12,17 +12,23 @@ import hashlib
 import os
 import secrets
 from collections.abc import Callable, Iterable
+from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .arrow_take import key_order, take
 from .atomic import fsync_dir
 from .journal import MARK_KEY, Mark, encode_mark
 from .layout import SegmentName, sealed_segment_name
 
 #: rows per Parquet row group: large for compression and scans, bounded for memory
 ROW_GROUP = 64 * 1024  # also what a finish() arriving mid-encode may wait for
+#: least rows per Parquet row group of a key range (`key_groups`): smaller skips more rows
+#: when a few keys are read, larger costs less metadata and compresses better
+KEY_GROUP = 16384
 _PARQUET_OPTIONS = dict(
     compression="zstd",
     use_dictionary=["key", "text", "kind"],
@@ -33,6 +39,28 @@ _PARQUET_OPTIONS = dict(
     },
     write_statistics=True,
 )
+
+
+def key_groups(table: pa.Table, min_rows: int = KEY_GROUP) -> list[pa.RecordBatch]:
+    """`table` sorted by (key, step) and cut at key boundaries into row groups of at least
+    `min_rows` rows (but the last): each group's `key` statistics then name a narrow range
+    of keys, which readers use to skip the others (store/key_pruning.py).
+
+    The sort is stable and the rows of a key are already in step order, so sorting by the
+    key alone keeps each key's steps in order. It runs on the writer thread with numpy
+    alone (store/arrow_take.py): a few ms per ROW_GROUP rows."""
+    if table.num_rows == 0:
+        return []
+    batch = table.combine_chunks().to_batches()[0]
+    order, group = key_order(batch.column("key"))
+    batch = take(batch, order)
+    bounds = np.flatnonzero(group[1:] != group[:-1]) + 1
+    cuts, start = [0], 0
+    while (i := int(np.searchsorted(bounds, start + min_rows))) < len(bounds):
+        start = int(bounds[i])
+        cuts.append(start)
+    cuts.append(batch.num_rows)
+    return [batch.slice(a, b - a) for a, b in pairwise(cuts)]
 
 
 class IncrementalSeal:
@@ -73,7 +101,8 @@ class IncrementalSeal:
     def _flush(self) -> None:
         if self._pending:
             table = pa.Table.from_batches(self._pending, schema=self._schema)
-            self._writer.write_table(table, row_group_size=self._rows)
+            for group in key_groups(table):
+                self._writer.write_batch(group, row_group_size=group.num_rows)
             self._pending, self._rows = [], 0
 
     def finish(self, mark: Mark | None) -> Path:
