@@ -146,11 +146,10 @@ class Grid:
             return pa.array(self.decoded(j, None, as_text=True), pa.string())
         valid = self.valid[j]
         mask = None if valid.all() else ~valid
-        if kind is int:
-            return pa.array(self.values[j].astype(np.int64), mask=mask)
-        if kind is bool:
-            return pa.array(self.values[j] != 0, mask=mask)
-        return pa.array(self.values[j], mask=mask)
+        if kind is float:
+            return pa.array(self.values[j], mask=mask)
+        plain = np.where(valid, self.values[j], 0)  # a logged None is NaN here
+        return pa.array(plain.astype(np.int64) if kind is int else plain != 0, mask=mask)
 
 
 #: `_types` codes -> the Python type of a plain-number key (None: decoded cell by cell)
