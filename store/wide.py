@@ -71,20 +71,23 @@ class Grid:
         self.values = np.zeros(k * n, np.float64)
         self.values[flat] = tidy.column("value").to_numpy(zero_copy_only=False)
         self.values = self.values.reshape(k, n)
-        #: a cell was logged (with any value, None included) / holds a value
-        logged = np.zeros(k * n, bool)
-        logged[flat] = True
-        self.logged = logged.reshape(k, n)
+        #: a cell was logged (with any value, None included) / holds a value (uint8
+        #: scatters, viewed as bool: numpy's bool scatter is many times slower)
+        logged = np.zeros(k * n, np.uint8)
+        logged[flat] = 1
+        self.logged = logged.view(bool).reshape(k, n)
         all_kinds = np.bincount(self.kind, minlength=_KINDS)
         if all_kinds[NONE]:
-            valid = np.zeros(k * n, bool)
-            valid[flat[self.kind != NONE]] = True
-            self.valid = valid.reshape(k, n)
+            valid = np.zeros(k * n, np.uint8)
+            valid[flat[self.kind != NONE]] = 1
+            self.valid = valid.view(bool).reshape(k, n)
         else:
             self.valid = self.logged
+        #: per key, how many cells hold a value
+        self.filled = np.count_nonzero(self.valid, axis=1)
         if np.count_nonzero(all_kinds) == 1:  # one kind for every key (all floats, usually)
             self.kinds = np.zeros((k, _KINDS), np.int64)
-            self.kinds[:, int(np.argmax(all_kinds))] = np.bincount(self.key, minlength=k)
+            self.kinds[:, int(np.argmax(all_kinds))] = np.count_nonzero(self.logged, axis=1)
         else:
             self.kinds = np.bincount(self.key * _KINDS + self.kind, minlength=k * _KINDS).reshape(
                 k, _KINDS
@@ -98,6 +101,7 @@ class Grid:
         self._types = _types(self.kinds, self.texts)
         self._tidy = tidy
         self._by_key: tuple[np.ndarray, np.ndarray] | None = None
+        self._float_buffers: tuple[pa.Buffer | None, pa.Buffer] | None = None
 
     def numeric(self, j: int) -> type | None:
         """float, int or bool when key `j` holds only that kind of plain number (None cells
@@ -144,10 +148,25 @@ class Grid:
             if not self.kinds[j].any() or self.kinds[j][NONE] == self.kinds[j].sum():
                 return pa.nulls(self.n, pa.string())
             return pa.array(self.decoded(j, None, as_text=True), pa.string())
+        if kind is float:  # a view of the grid, no copy
+            if self._float_buffers is None:
+                full = self.filled == self.n
+                bits = None if full.all() else np.packbits(self.valid, bitorder="little")
+                self._float_buffers = (
+                    None if bits is None else pa.py_buffer(bits),
+                    pa.py_buffer(self.values),
+                )
+            nulls = self.n - int(self.filled[j])
+            validity = self._float_buffers[0] if nulls else None
+            return pa.Array.from_buffers(
+                pa.float64(),
+                self.n,
+                [validity, self._float_buffers[1]],
+                null_count=nulls,
+                offset=j * self.n,
+            )
         valid = self.valid[j]
-        mask = None if valid.all() else ~valid
-        if kind is float:
-            return pa.array(self.values[j], mask=mask)
+        mask = None if self.filled[j] == self.n else ~valid
         plain = np.where(valid, self.values[j], 0)  # a logged None is NaN here
         return pa.array(plain.astype(np.int64) if kind is int else plain != 0, mask=mask)
 
