@@ -1,9 +1,15 @@
-"""Writing sealed segments: Parquet with large row groups, fsynced, named by their sha256.
+"""Writing sealed segments: Parquet sorted by key, fsynced, named by their sha256.
 
 `write_sealed` turns a stream of batches into a sealed file in one go (sealing an IPC
 segment, recovering a journal). `IncrementalSeal` builds the sealed twin of the segment a
-writer is filling while it fills it, a row group whenever one is full: closing the segment
-then costs its last row group, not the whole file, which keeps `finish()` short.
+writer is filling while it fills it, ROW_GROUP rows at a time: closing the segment then
+costs its last rows, not the whole file, which keeps `finish()` short.
+
+Each ROW_GROUP rows are sorted by (key, step) and written as row groups cut at key
+boundaries (`key_groups`), so a row group's `key` statistics name a narrow range of keys
+and `history(keys=[...])` (store/key_pruning.py), DuckDB's `key IN (...)` and pyarrow's
+`filters=` skip the others. Segments sealed before that hold every key in every row group;
+readers read both alike (no reader relies on the order of rows in a file).
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ from .layout import SegmentName, sealed_segment_name
 #: rows per Parquet row group: large for compression and scans, bounded for memory
 ROW_GROUP = 64 * 1024  # also what a finish() arriving mid-encode may wait for
 #: least rows per Parquet row group of a key range (`key_groups`): smaller skips more rows
-#: when a few keys are read, larger costs less metadata and compresses better
-KEY_GROUP = 16384
+#: when a few keys are read, larger costs less metadata and compresses better. A third of
+#: ROW_GROUP keeps a segment at most 4 groups per ROW_GROUP rows: a 4M-row segment (the most
+#: a server takes, sync/limits.py) has at most 245 row groups, under its limit of 256
+KEY_GROUP = ROW_GROUP // 3
 _PARQUET_OPTIONS = dict(
     compression="zstd",
     use_dictionary=["key", "text", "kind"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +230,43 @@ def test_the_committed_sample_runs_read_as_their_files_hold(tmp_path: Path) -> N
             assert all(same(expected[k], values[k]) for k in values), row["_step"]
         checked += 1
     assert checked
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    keys=st.lists(st.text(max_size=12), min_size=1, max_size=300),
+    texts=st.lists(st.one_of(st.none(), st.text(max_size=5)), min_size=1, max_size=300),
+    min_rows=st.integers(1, 120),
+    start=st.integers(0, 3),
+    chunk=st.integers(1, 100),
+)
+def test_key_groups_sort_by_key_keep_each_keys_order_and_cut_at_key_boundaries(
+    keys: list[str], texts: list[str | None], min_rows: int, start: int, chunk: int
+) -> None:
+    """What the writer thread seals: the same rows, sorted bytewise by key, each key's rows
+    in their logged order, row groups of at least `min_rows` rows (but the last) that
+    never split a key, and so at most rows / min_rows + 1 of them."""
+    from flightlog.store.schema import HISTORY_SCHEMA
+    from flightlog.store.sealing import key_groups
+
+    n = len(keys)
+    rows = [
+        {"step": i, "time": i, "key": k, "value": None if i % 5 == 0 else i / 2, "kind": 0,
+         "text": texts[i % len(texts)]}
+        for i, k in enumerate(keys)
+    ]  # fmt: skip
+    table = pa.Table.from_pylist(rows, schema=HISTORY_SCHEMA)
+    table = pa.Table.from_batches(table.to_batches(max_chunksize=chunk)).slice(min(start, n - 1))
+    want = table.to_pylist()
+    groups = key_groups(table, min_rows)
+    got = [r for g in groups for r in g.to_pylist()]
+    assert sorted(got, key=lambda r: r["step"]) == want  # every row, unchanged
+    assert [r["key"].encode() for r in got] == sorted(r["key"].encode() for r in got)
+    for k in {r["key"] for r in want}:
+        assert [r["step"] for r in got if r["key"] == k] == [
+            r["step"] for r in want if r["key"] == k
+        ]
+    assert all(g.num_rows >= min_rows for g in groups[:-1])
+    assert len(groups) <= len(want) // min_rows + 1
+    for a, b in pairwise(groups):
+        assert a.column("key")[-1].as_py() != b.column("key")[0].as_py()
