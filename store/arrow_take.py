@@ -22,18 +22,29 @@ def key_order(keys: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     equal keys get one group and keep their order (their steps stay in order)."""
     offsets, data = _string_buffers(keys)
     starts, lengths = offsets[:-1], np.diff(offsets)
-    width = max(8, min(_KEY_PREFIX, int(lengths.max(initial=0)) + 7) // 8 * 8)
-    pos = starts[:, None] + np.arange(width)
-    inside = np.arange(width) < lengths[:, None]
-    padded = np.where(inside, data[np.minimum(pos, max(len(data) - 1, 0))] if len(data) else 0, 0)
-    words = padded.astype(np.uint8).view(">u8").reshape(len(keys), width // 8)
-    order = np.lexsort((lengths, *words.T[::-1]))
-    sorted_words, sorted_len = words[order], lengths[order]
-    new = np.ones(len(order), bool)
-    new[1:] = (sorted_words[1:] != sorted_words[:-1]).any(axis=1) | (
-        sorted_len[1:] != sorted_len[:-1]
-    )
+    words = max(1, (min(_KEY_PREFIX, int(lengths.max(initial=0))) + 7) // 8)
+    padded = np.zeros(len(data) + 8 * words, np.uint8)  # every 8-byte read stays inside
+    padded[: len(data)] = data
+    columns = [_word(padded, starts + 8 * i, lengths - 8 * i) for i in range(words)]
+    order = np.lexsort((lengths, *columns[::-1]))  # the first word is the primary key
+    new = np.zeros(len(order), bool)
+    for col in (lengths, *columns):
+        ordered = col[order]
+        new[1:] |= ordered[1:] != ordered[:-1]
+    new[0] = True
     return order, np.cumsum(new) - 1
+
+
+def _word(padded: np.ndarray, at: np.ndarray, left: np.ndarray) -> np.ndarray:
+    """The 8 bytes at each of `at` as a big-endian uint64, bytes past the string's end
+    (`left` bytes of it remain) zeroed: one gather per byte over the rows, no (rows x 8)
+    matrices (several times faster)."""
+    word = np.zeros(len(at), np.uint64)
+    for b in range(8):
+        word |= padded[at + b].astype(np.uint64) << np.uint64(56 - 8 * b)
+    keep = np.clip(left, 0, 8)
+    shift = np.minimum((8 - keep) * 8, 63).astype(np.uint64)  # 64 (nothing kept): masked
+    return np.where(keep > 0, (word >> shift) << shift, np.uint64(0))
 
 
 def take(batch: pa.RecordBatch, order: np.ndarray) -> pa.RecordBatch:
