@@ -55,6 +55,8 @@ def take(batch: pa.RecordBatch, order: np.ndarray) -> pa.RecordBatch:
 
 
 def _take(col: pa.Array, order: np.ndarray) -> pa.Array:
+    if col.null_count == len(col):  # `text` of numbers: nothing to move
+        return pa.nulls(len(order), col.type)
     validity = _validity(col)
     valid = None if validity is None else validity[order]
     buffers: list[pa.Buffer | None]
