@@ -54,7 +54,7 @@ def segment_files(root: Path, project: str) -> list[Path]:
     return sorted((root / "runs" / project).glob("*/history/*.parquet"))
 
 
-def floor_read(root: Path, project: str, keys: list[str] | None = None) -> Callable[[], object]:
+def floor_read(root: Path, project: str, keys: list[str] | None = None) -> Callable[[], pa.Table]:
     files = segment_files(root, project)
     filters = None if keys is None else [("key", "in", keys)]
     return lambda: pa.concat_tables([pq.read_table(f, filters=filters) for f in files])
@@ -105,6 +105,16 @@ def main() -> None:
             "filtered",
         )
         report("scan_history()", *pair(lambda: sum(1 for _ in long_run.scan_history()), floor))
+        try:
+            import pandas  # noqa: F401  (wandb's shape: a DataFrame)
+        except ImportError:
+            print("history(pandas=True): pandas is not installed")
+        else:
+            report(
+                "history(pandas=True)",
+                *pair(lambda: long_run.history(pandas=True), lambda: floor().to_pandas()),
+                "floor+to_pandas",
+            )
         print(f"200 steps x {args.wide_keys:,} keys")
         wfloor = floor_read(root, "wide")
         three = wide[:1] + wide[len(wide) // 2 : len(wide) // 2 + 1] + wide[-1:]
