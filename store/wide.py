@@ -40,12 +40,17 @@ def codes(col: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     chunks = [c if pa.types.is_dictionary(c.type) else pc.dictionary_encode(c) for c in col.chunks]
     if not chunks:
         return np.empty(0, np.int64), []
-    names = pc.unique(pa.concat_arrays([c.dictionary.cast(pa.string()) for c in chunks]))
+    dicts = [
+        d if d.type == pa.string() else d.cast(pa.string())
+        for c in chunks
+        if (d := c.dictionary) is not None
+    ]
+    names = pc.unique(pa.concat_arrays(dicts))
     names = names.take(pc.sort_indices(names))
     out = np.empty(len(col), np.int64)
     pos = 0
-    for c in chunks:
-        remap = pc.index_in(c.dictionary.cast(pa.string()), value_set=names)
+    for c, d in zip(chunks, dicts, strict=True):
+        remap = pc.index_in(d, value_set=names)
         out[pos : pos + len(c)] = remap.to_numpy(zero_copy_only=False)[c.indices.to_numpy()]
         pos += len(c)
     return out, names.to_pylist()
@@ -64,7 +69,7 @@ class Grid:
         self.key, self.names = codes(tidy.column("key"))
         k = len(self.names)
         us = np.empty(n, np.int64)
-        us[self.row] = tidy.column("time").cast(pa.int64()).to_numpy()
+        us[self.row] = tidy.column("time").to_numpy().view(np.int64)  # datetime64[us]
         self.time = us / 1e6
         self.kind = tidy.column("kind").to_numpy()
         flat = self.key * n + self.row
