@@ -275,22 +275,32 @@ def row_blocks(
         keep &= g.logged[g.names.index(key)]
     kept = np.flatnonzero(keep)
     cols = [_python_column(g, j, run_dir) for j in range(len(g.names))]
-    meta = (g.step, g.time, g.time - created_at, np.array(g.writers, dtype=object)[g.wcode])
+    runtime = g.time - created_at
+    by_row = np.array(g.writers, dtype=object)[g.wcode] if len(g.writers) > 1 else None
+
+    def meta(rows: Any) -> list[list[Any]]:
+        """The `_` columns of `rows` (one writer: its label, without an object array)."""
+        n = len(range(*rows.indices(g.n))) if isinstance(rows, slice) else len(rows)
+        writer = [g.writers[0]] * n if by_row is None else by_row[rows].tolist()
+        return [g.step[rows].tolist(), g.time[rows].tolist(), runtime[rows].tolist(), writer]
+
     block = max(1, _BLOCK_CELLS // max(len(g.names), 1))
+    every = len(kept) == g.n  # no row filtered out: blocks are slices, not copies
     for a in range(0, len(kept), block):
-        rows = kept[a : a + block]
+        rows: Any = slice(a, a + block) if every else kept[a : a + block]
         logged = g.logged[:, rows]
         if logged.all():  # every key in every row: the usual dense run
-            yield _dicts(list(_META) + g.names, [c[rows].tolist() for c in (*meta, *cols)])
+            yield _dicts(list(_META) + g.names, meta(rows) + [c[rows].tolist() for c in cols])
             continue
+        if every:
+            rows = np.arange(a, min(a + block, g.n))
         slots: list[dict[str, Any]] = [{}] * len(rows)
         patterns, which = np.unique(logged.T, axis=0, return_inverse=True)
         which = which.reshape(-1)
         for p, pattern in enumerate(patterns):
             at = np.flatnonzero(which == p)
             present = np.flatnonzero(pattern).tolist()
-            columns = [m[rows[at]].tolist() for m in meta]
-            columns += [cols[j][rows[at]].tolist() for j in present]
+            columns = meta(rows[at]) + [cols[j][rows[at]].tolist() for j in present]
             keys = list(_META) + [g.names[j] for j in present]
             for r, d in zip(at.tolist(), _dicts(keys, columns), strict=True):
                 slots[r] = d
