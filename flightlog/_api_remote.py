@@ -57,7 +57,7 @@ class RemoteRun(ApiRun):
     def dir(self) -> Path:
         raise UnsupportedError(f"run {self.path} is on {self._reader.url}: it has no directory")
 
-    def tidy(self, keys: Iterable[str] | None = None, stream: str = "history") -> pa.Table:
+    def _long(self, keys: Iterable[str] | None, stream: str) -> pa.Table:
         return self._reader.tidy(self._run["run_key"], None if keys is None else list(keys), stream)
 
     def files(self) -> list[RunFile]:

@@ -12,6 +12,7 @@ import json
 import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -132,12 +133,10 @@ class ApiRun(StoredRun):
         min_step: int | None = None,
         max_step: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every row, in step order, values as logged; `min_step <= _step < max_step`."""
+        """Every row, in step order, values as logged; `min_step <= _step < max_step`; with
+        `keys`, the rows that hold every one of them."""
         keys = None if keys is None else list(keys)
-        for row in super().scan_history(keys, _stream(stream)):
-            step = row["_step"]
-            in_range = (min_step is None or step >= min_step) and (
-                max_step is None or step < max_step
-            )
-            if in_range and (keys is None or all(k in row for k in keys)):
-                yield row
+        blocks = self._row_blocks(
+            keys, _stream(stream), min_step=min_step, max_step=max_step, every_key=keys or ()
+        )
+        return chain.from_iterable(blocks)

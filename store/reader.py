@@ -10,30 +10,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .atomic import read_json
 from .layout import RunPaths
 from .liveness import run_state
-from .schema import (
-    BOOL,
-    FLOAT,
-    INT,
-    MEDIA,
-    NONE,
-    WRITER_ID_KEY,
-    WRITER_LABEL_KEY,
-    decode_value,
-)
+from .schema import WRITER_ID_KEY, WRITER_LABEL_KEY
 from .segments import read_segments
-
-#: wide-history schema metadata: the JSON list of columns holding media references
-MEDIA_COLUMNS = b"flightlog.media_columns"
+from .wide import MEDIA_COLUMNS as MEDIA_COLUMNS
+from .wide import pivot as pivot
+from .wide import row_blocks
 
 
 @dataclass
@@ -128,90 +119,75 @@ class StoredRun:
                 merged.update(summary)
         return merged
 
-    # -- history ---------------------------------------------------------------------------
+    # -- history ----------------------------------------------------------------------------
     def tidy(self, keys: Iterable[str] | None = None, stream: str = "history") -> pa.Table:
         """All rows of a stream ("history", or "system" metrics) in the long form, plus a
         `writer` label column."""
+        table = self._long(keys, stream)
+        return table.set_column(
+            table.schema.get_field_index("key"), "key", table.column("key").cast(pa.string())
+        ).set_column(
+            table.schema.get_field_index("writer"),
+            "writer",
+            table.column("writer").cast(pa.string()),
+        )
+
+    def _long(self, keys: Iterable[str] | None, stream: str) -> pa.Table:
+        """`tidy()` as history() and scan_history() read it: `key` and `writer` may be
+        dictionaries (sealed files are read that way, without a string per row), and with
+        `keys` only the row groups that may hold them are decoded (store/key_pruning.py).
+        A remote run (flightlog/_api_remote.py) gives the server's rows here instead."""
+        wanted = None if keys is None else frozenset(keys)
         parts = []
-        for name, table in read_segments(self.paths.stream(stream)):
+        for name, table in read_segments(self.paths.stream(stream), wanted, dictionary_keys=True):
             md = table.schema.metadata or {}
             label = md.get(WRITER_LABEL_KEY) or md.get(WRITER_ID_KEY) or name.writer.encode()
             table = table.replace_schema_metadata(None)
-            parts.append(table.append_column("writer", pa.repeat(label.decode(), len(table))))
-        if not parts:
-            return pa.table(
-                {
-                    "step": pa.array([], pa.int64()),
-                    "time": pa.array([], pa.timestamp("us", tz="UTC")),
-                    "key": pa.array([], pa.string()),
-                    "value": pa.array([], pa.float64()),
-                    "kind": pa.array([], pa.int8()),
-                    "text": pa.array([], pa.string()),
-                    "writer": pa.array([], pa.string()),
-                }
+            key = table.column("key")
+            if not pa.types.is_dictionary(key.type):  # open segments, journals
+                key = pc.dictionary_encode(key)
+            table = table.set_column(table.schema.get_field_index("key"), "key", key)
+            writer = pa.DictionaryArray.from_arrays(
+                pa.repeat(pa.scalar(0, pa.int32()), len(table)), pa.array([label.decode()])
             )
-        table = pa.concat_tables(parts)
-        if keys is not None:
-            table = table.filter(pc.is_in(table.column("key"), pa.array(list(keys), pa.string())))
-        return table
+            parts.append(table.append_column("writer", writer))
+        if not parts:
+            return _EMPTY_TIDY
+        return pa.concat_tables(parts, promote_options="permissive")
 
     def history(self, keys: Iterable[str] | None = None, stream: str = "history") -> pa.Table:
         """One row per (writer, step): `_step _timestamp _runtime _writer` + a column per key.
 
         `stream="system"` gives the system metrics (`_step` is then the sample's number)."""
-        return pivot(self.tidy(keys, stream), _start(self.meta))
+        return pivot(self._long(keys, stream), _start(self.meta))
 
     def scan_history(
         self, keys: Iterable[str] | None = None, stream: str = "history"
     ) -> Iterator[dict[str, Any]]:
-        """One dict per logged row, in step order, values exactly as they were logged.
+        """One dict per logged row, in step order, values exactly as they were logged
+        (store/wide.py builds them a block of rows at a time, column-wise). Lazy: the
+        files are read when the first row is asked for."""
+        return chain.from_iterable(self._row_blocks(keys, stream))
 
-        Values are decoded column-wise (floats, the common case, straight from Arrow; other
-        kinds one by one) and each row is built by one `dict.update` over its slice: ~1 µs
-        per value instead of a Python decode call per value."""
-        tidy = self.tidy(keys, stream)
-        if tidy.num_rows == 0:
-            return
-        rows, _ = _row_index(tidy)
-        order = None if _is_sorted(rows) else pa.array(np.argsort(rows, kind="stable"))
-
-        def col(name: str) -> pa.ChunkedArray:
-            c = tidy.column(name)
-            return c if order is None else c.take(order)
-
-        rows_sorted = rows if order is None else rows[order.to_numpy()]
-        starts = np.concatenate(([0], np.flatnonzero(np.diff(rows_sorted)) + 1))
-        ends = np.append(starts[1:], len(rows_sorted)).tolist()
-        first = pa.array(starts)
-        steps = col("step").take(first).to_pylist()
-        times = (col("time").take(first).cast(pa.int64()).to_numpy() / 1e6).tolist()
-        writers = col("writer").take(first).to_pylist()
-        keys_ = col("key").to_pylist()
-        values = _decoded(col("value"), col("kind"), col("text"), self.paths.dir)
-        start = _start(self.meta)
-        for a, b, step, t, w in zip(starts.tolist(), ends, steps, times, writers, strict=True):
-            row = {"_step": step, "_timestamp": t, "_runtime": t - start, "_writer": w}
-            row.update(zip(keys_[a:b], values[a:b], strict=True))
-            yield row
+    def _row_blocks(
+        self, keys: Iterable[str] | None, stream: str, **only: Any
+    ) -> Iterator[Iterable[dict[str, Any]]]:
+        """`scan_history`'s rows a block at a time; `only`: row_blocks' row filters."""
+        tidy = self._long(keys, stream)
+        yield from row_blocks(tidy, _start(self.meta), self.paths.dir, **only)
 
 
-def _decoded(
-    value: pa.ChunkedArray, kind: pa.ChunkedArray, text: pa.ChunkedArray, run_dir: Path
-) -> list[Any]:
-    """Every tidy value as it was logged: floats as read, the other kinds decoded (media
-    references resolved against `run_dir`)."""
-    out = value.to_pylist()
-    kinds = kind.to_numpy()
-    others = np.flatnonzero(kinds != FLOAT)
-    if len(others):
-        texts = text.take(pa.array(others)).to_pylist()
-        for i, t in zip(others.tolist(), texts, strict=True):
-            out[i] = decode_value(out[i], int(kinds[i]), t, run_dir)
-    return out
-
-
-def _is_sorted(a: np.ndarray) -> bool:
-    return bool(len(a) < 2 or (a[1:] >= a[:-1]).all())
+_EMPTY_TIDY = pa.table(
+    {
+        "step": pa.array([], pa.int64()),
+        "time": pa.array([], pa.timestamp("us", tz="UTC")),
+        "key": pa.array([], pa.string()),
+        "value": pa.array([], pa.float64()),
+        "kind": pa.array([], pa.int8()),
+        "text": pa.array([], pa.string()),
+        "writer": pa.array([], pa.string()),
+    }
+)
 
 
 def text_list(v: Any) -> list[str]:
@@ -241,94 +217,6 @@ def _read_meta(paths: RunPaths) -> tuple[dict[str, Any] | None, str | None]:
     if not isinstance(meta, dict):
         return None, f"{paths.meta} is unreadable: a JSON {type(meta).__name__}, not an object"
     return meta, None
-
-
-def _row_index(tidy: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-    """For each tidy row, the index of its logical row (sorted by step, then writer)."""
-    steps = tidy.column("step").to_numpy()
-    wcodes = pc.dictionary_encode(tidy.column("writer")).combine_chunks()
-    nw = max(len(wcodes.dictionary), 1)
-    row_key = steps * nw + wcodes.indices.to_numpy(zero_copy_only=False)
-    if _is_sorted(row_key):  # one writer, segments in order: the usual run, in O(n)
-        new_row = np.empty(len(row_key), bool)
-        new_row[:1] = True
-        np.not_equal(row_key[1:], row_key[:-1], out=new_row[1:])
-        return np.cumsum(new_row) - 1, row_key[new_row]
-    uniq, inverse = np.unique(row_key, return_inverse=True)
-    return inverse, uniq
-
-
-def pivot(tidy: pa.Table, created_at: float) -> pa.Table:
-    """Long history -> wide table (one column per key, typed by what was logged)."""
-    if tidy.num_rows == 0:
-        return pa.table(
-            {
-                "_step": pa.array([], pa.int64()),
-                "_timestamp": pa.array([], pa.float64()),
-                "_runtime": pa.array([], pa.float64()),
-                "_writer": pa.array([], pa.string()),
-            }
-        )
-    rows, uniq = _row_index(tidy)
-    n = len(uniq)
-    steps = np.empty(n, np.int64)
-    steps[rows] = tidy.column("step").to_numpy()
-    ts = np.empty(n, np.float64)
-    ts[rows] = tidy.column("time").cast(pa.int64()).to_numpy() / 1e6
-    writer_col = tidy.column("writer").combine_chunks()
-    writer_take = np.empty(n, np.int64)
-    writer_take[rows] = np.arange(len(rows))
-    out: dict[str, pa.Array] = {
-        "_step": pa.array(steps),
-        "_timestamp": pa.array(ts),
-        "_runtime": pa.array(ts - created_at),
-        "_writer": writer_col.take(pa.array(writer_take)),
-    }
-    kcodes = pc.dictionary_encode(tidy.column("key")).combine_chunks()
-    codes = kcodes.indices.to_numpy(zero_copy_only=False)
-    names = kcodes.dictionary.to_pylist()
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
-    value = tidy.column("value").to_numpy(zero_copy_only=False)
-    kind = tidy.column("kind").to_numpy()
-    text = tidy.column("text")
-    media = []
-    for j in sorted(range(len(names)), key=lambda j: names[j]):
-        idx = order[bounds[j] : bounds[j + 1]]
-        out[names[j]] = _key_column(n, rows[idx], value[idx], kind[idx], text, idx)
-        if (kind[idx] == MEDIA).any():
-            media.append(names[j])
-    # media columns hold each reference's JSON; named here so readers can rebuild MediaRefs
-    return pa.table(out).replace_schema_metadata({MEDIA_COLUMNS: json.dumps(media).encode()})
-
-
-def _key_column(
-    n: int, rows: np.ndarray, value: np.ndarray, kind: np.ndarray, text: pa.ChunkedArray, idx: Any
-) -> pa.Array:
-    """One key's wide column, typed by the kinds logged under that key."""
-    kinds = set(np.unique(kind).tolist()) - {NONE}
-    present = kind != NONE
-    valid = np.zeros(n, bool)
-    valid[rows[present]] = True
-    if (
-        kinds
-        and kinds <= {FLOAT, INT, BOOL}
-        and text.take(pa.array(idx)).null_count == len(idx)  # no int beyond 2**53
-    ):
-        col = np.zeros(n, np.float64)
-        col[rows[present]] = value[present]
-        if kinds == {INT}:
-            return pa.array(col.astype(np.int64), mask=~valid)
-        if kinds == {BOOL}:
-            return pa.array(col.astype(bool), mask=~valid)
-        return pa.array(col, mask=~valid)
-    # strings, huge ints, or a mix with strings: a string column of the logged values
-    texts = text.take(pa.array(idx)).to_pylist()
-    cells: list[str | None] = [None] * n
-    for r, v, k, t in zip(rows.tolist(), value.tolist(), kind.tolist(), texts, strict=True):
-        if k != NONE:
-            cells[r] = str(decode_value(v, k, t))
-    return pa.array(cells, pa.string())
 
 
 def _start(meta: dict[str, Any]) -> float:

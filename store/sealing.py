@@ -1,9 +1,15 @@
-"""Writing sealed segments: Parquet with large row groups, fsynced, named by their sha256.
+"""Writing sealed segments: Parquet sorted by key, fsynced, named by their sha256.
 
 `write_sealed` turns a stream of batches into a sealed file in one go (sealing an IPC
 segment, recovering a journal). `IncrementalSeal` builds the sealed twin of the segment a
-writer is filling while it fills it, a row group whenever one is full: closing the segment
-then costs its last row group, not the whole file, which keeps `finish()` short.
+writer is filling while it fills it, ROW_GROUP rows at a time: closing the segment then
+costs its last rows, not the whole file, which keeps `finish()` short.
+
+Each ROW_GROUP rows are sorted by (key, step) and written as row groups cut at key
+boundaries (`key_groups`), so a row group's `key` statistics name a narrow range of keys
+and `history(keys=[...])` (store/key_pruning.py), DuckDB's `key IN (...)` and pyarrow's
+`filters=` skip the others. Segments sealed before that hold every key in every row group;
+readers read both alike (no reader relies on the order of rows in a file).
 """
 
 from __future__ import annotations
@@ -12,17 +18,25 @@ import hashlib
 import os
 import secrets
 from collections.abc import Callable, Iterable
+from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .arrow_take import key_order, take
 from .atomic import fsync_dir
 from .journal import MARK_KEY, Mark, encode_mark
 from .layout import SegmentName, sealed_segment_name
 
 #: rows per Parquet row group: large for compression and scans, bounded for memory
 ROW_GROUP = 64 * 1024  # also what a finish() arriving mid-encode may wait for
+#: least rows per Parquet row group of a key range (`key_groups`): smaller skips more rows
+#: when a few keys are read, larger costs less metadata and compresses better. A third of
+#: ROW_GROUP keeps a segment at most 4 groups per ROW_GROUP rows: a 4M-row segment (the most
+#: a server takes, sync/limits.py) has at most 245 row groups, under its limit of 256
+KEY_GROUP = ROW_GROUP // 3
 _PARQUET_OPTIONS = dict(
     compression="zstd",
     use_dictionary=["key", "text", "kind"],
@@ -33,6 +47,28 @@ _PARQUET_OPTIONS = dict(
     },
     write_statistics=True,
 )
+
+
+def key_groups(table: pa.Table, min_rows: int = KEY_GROUP) -> list[pa.RecordBatch]:
+    """`table` sorted by (key, step) and cut at key boundaries into row groups of at least
+    `min_rows` rows (but the last): each group's `key` statistics then name a narrow range
+    of keys, which readers use to skip the others (store/key_pruning.py).
+
+    The sort is stable and the rows of a key are already in step order, so sorting by the
+    key alone keeps each key's steps in order. It runs on the writer thread with numpy
+    alone (store/arrow_take.py): a few ms per ROW_GROUP rows."""
+    if table.num_rows == 0:
+        return []
+    batch = table.combine_chunks().to_batches()[0]
+    order, group = key_order(batch.column("key"))
+    batch = take(batch, order)
+    bounds = np.flatnonzero(group[1:] != group[:-1]) + 1
+    cuts, start = [0], 0
+    while (i := int(np.searchsorted(bounds, start + min_rows))) < len(bounds):
+        start = int(bounds[i])
+        cuts.append(start)
+    cuts.append(batch.num_rows)
+    return [batch.slice(a, b - a) for a, b in pairwise(cuts)]
 
 
 class IncrementalSeal:
@@ -73,7 +109,8 @@ class IncrementalSeal:
     def _flush(self) -> None:
         if self._pending:
             table = pa.Table.from_batches(self._pending, schema=self._schema)
-            self._writer.write_table(table, row_group_size=self._rows)
+            for group in key_groups(table):
+                self._writer.write_batch(group, row_group_size=group.num_rows)
             self._pending, self._rows = [], 0
 
     def finish(self, mark: Mark | None) -> Path:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Collection
 from pathlib import Path
 
 import pyarrow as pa
@@ -33,6 +34,7 @@ from .journal import (
     parse_journal_name,
 )
 from .journal import SUFFIX as JOURNAL_SUFFIX
+from .key_pruning import only_keys, plain_key_schema, read_parquet_keys
 from .layout import SegmentName, claimed_segment_name, parse_segment_name
 from .rows import journal_tail
 from .schema import HISTORY_SCHEMA, WRITER_ID_KEY, WRITER_LABEL_KEY
@@ -42,33 +44,45 @@ from .streams import read_ipc_checked, stream_batches, table_mark, validate_segm
 from .streams import read_ipc_segment as read_ipc_segment
 
 
-def read_segment(path: Path) -> pa.Table:
+def read_segment(
+    path: Path, keys: Collection[str] | None = None, dictionary_keys: bool = False
+) -> pa.Table:
     """A segment's rows (open or sealed). Raises SegmentDamaged (a ValueError) on a sealed
-    file that fails its sha256 or cannot be decoded; warns about damaged IPC batches."""
-    table, damage = read_segment_checked(path)
+    file that fails its sha256 or cannot be decoded; warns about damaged IPC batches.
+
+    `keys`: only the rows of these keys (a sealed file decodes only the row groups that may
+    hold them); `dictionary_keys`: a sealed file's `key` column as a dictionary."""
+    table, damage = read_segment_checked(path, keys, dictionary_keys)
     if damage:
         warnings.warn(f"flightlog: {damage}", stacklevel=2)
     return table
 
 
-def read_segment_checked(path: Path) -> tuple[pa.Table, str | None]:
+def read_segment_checked(
+    path: Path, keys: Collection[str] | None = None, dictionary_keys: bool = False
+) -> tuple[pa.Table, str | None]:
     """(a segment's intact rows, why some rows were left out or None); raises
-    SegmentDamaged for a sealed file that is unusable as a whole."""
+    SegmentDamaged for a sealed file that is unusable as a whole. `keys`, `dictionary_keys`:
+    as for `read_segment`."""
     if path.suffix == JOURNAL_SUFFIX:
-        return read_journal_checked(path)
+        table, note = read_journal_checked(path)
+        return only_keys(table, keys), note
     name = parse_segment_name(path.name)
     if path.suffix != ".parquet":
-        return read_ipc_checked(path)
+        table, note = read_ipc_checked(path)
+        return only_keys(table, keys), note
     with open(path, "rb") as f:
         data = f.read()
     if name is not None and name.sha256:
         check_sha256(data, name.sha256, str(path))
     try:
-        pf = pq.ParquetFile(pa.BufferReader(data))
-        table = pf.read()
+        pf = pq.ParquetFile(
+            pa.BufferReader(data), read_dictionary=["key"] if dictionary_keys else None
+        )
+        table = read_parquet_keys(pf, keys)
     except (pa.ArrowException, OSError) as e:
         raise SegmentDamaged(f"{path} cannot be decoded: {e}") from e
-    validate_segment(table, path)
+    validate_segment(plain_key_schema(table.schema).empty_table(), path)
     return with_mark(table, decode_mark((pf.metadata.metadata or {}).get(MARK_KEY))), None
 
 
@@ -163,29 +177,37 @@ def open_leftovers(history_dir: Path) -> list[tuple[SegmentName, Path]]:
     ]
 
 
-def read_live_segment(name: SegmentName, path: Path) -> pa.Table:
+def read_live_segment(
+    name: SegmentName,
+    path: Path,
+    keys: Collection[str] | None = None,
+    dictionary_keys: bool = False,
+) -> pa.Table:
     """Read a listed segment; an open one sealed since it was listed is read from its twin.
 
     Sealing renames the Parquet file into place and then removes the IPC file, so a reader
     that listed the directory just before may find the IPC file gone: the rows are in the
-    sealed twin by then."""
+    sealed twin by then. `keys`, `dictionary_keys`: as for `read_segment`."""
+    opts = (keys, dictionary_keys)
     try:
-        return read_segment(path)
+        return read_segment(path, *opts)
     except FileNotFoundError:
         if name.sealed:
             raise
     if not name.claimed:  # claimed since it was listed: renamed, then sealed (takeover.py)
         try:
-            return read_segment(path.with_name(claimed_segment_name(name.writer, name.seq)))
+            return read_segment(path.with_name(claimed_segment_name(name.writer, name.seq)), *opts)
         except FileNotFoundError:
             pass
     twin = sealed_twin(path.parent, name)
     if twin is None:
         raise FileNotFoundError(f"segment {path} vanished and has no sealed twin")
-    return read_segment(twin)
+    return read_segment(twin, *opts)
 
 
-def read_segments(history_dir: Path) -> list[tuple[SegmentName, pa.Table]]:
+def read_segments(
+    history_dir: Path, keys: Collection[str] | None = None, dictionary_keys: bool = False
+) -> list[tuple[SegmentName, pa.Table]]:
     """Every readable segment's rows, then each writer's journal rows no segment holds yet
     (a writer killed before its thread wrote them, or still running); a corrupt file is
     skipped with a warning naming it.
@@ -195,12 +217,12 @@ def read_segments(history_dir: Path) -> list[tuple[SegmentName, pa.Table]]:
     before it was read had all its rows in segments fsynced before, read after; rows
     committed after a journal was read are in no part of this read, or, if the writer
     thread wrote them meanwhile, only in the segments: the read is a prefix of each
-    writer's rows, in order."""
+    writer's rows, in order. `keys`, `dictionary_keys`: as for `read_segment`."""
     snapshots = read_journals(history_dir)
     out = []
     for name, path in list_segments(history_dir):
         try:
-            out.append((name, read_live_segment(name, path)))
+            out.append((name, read_live_segment(name, path, keys, dictionary_keys)))
         except FileNotFoundError:
             continue  # removed since the listing (its run deleted): not part of this read
         except SegmentDamaged as e:
@@ -219,6 +241,7 @@ def read_segments(history_dir: Path) -> list[tuple[SegmentName, pa.Table]]:
             warnings.warn(f"flightlog: skipping rows of {e}", stacklevel=2)
             continue
         if tail is not None:
+            tail = only_keys(tail, keys)
             out.append((SegmentName(jname.writer, jname.jseq, None, False), tail))
     return out
 

@@ -5,9 +5,12 @@
 Two runs are logged through flightlog: STEPS steps of 3 floats, and 200 steps of WIDE_KEYS
 keys. Each read is timed alternately with its floor (`pq.read_table` of every segment of the
 run, concatenated), medians of 3, and printed with the ratio (targets of issue 16:
-`history()` <= 2x, `scan_history()` <= 5x). `history(keys=[3 keys])` of the wide run shows
-what reading a few keys costs: the segments hold the long (step, key, value) form, so every
-row group is decoded and filtered; only the pivot is pruned. Prints numbers; asserts nothing.
+`history()` <= 2x, `scan_history()` <= 5x, and `keys=` reading only those keys). A `keys=`
+read is also shown next to pyarrow's own filtered read of the same files (`filters=`, which
+skips row groups by their statistics too). Sealed segments are sorted by (key, step) in row
+groups cut at key boundaries, so `keys=` decodes only the row groups holding those keys; the
+last lines give what that sort costs the writer thread and what `finish()` took. Prints
+numbers; asserts nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import flightlog
+from flightlog.store.sealing import ROW_GROUP, key_groups
 
 
 def pair(new: Callable[[], object], floor: Callable[[], object], repeat: int = 3) -> tuple:
@@ -36,20 +40,45 @@ def pair(new: Callable[[], object], floor: Callable[[], object], repeat: int = 3
     return statistics.median(times[0]), statistics.median(times[1])
 
 
-def log_run(root: Path, project: str, steps: int, keys: list[str]) -> None:
+def log_run(root: Path, project: str, steps: int, keys: list[str]) -> float:
+    """Log the run; returns the seconds `finish()` took."""
     run = flightlog.init(project=project, dir=str(root), mode="offline", reinit=True)
     for i in range(steps):
         run.log({k: i * 0.5 + j for j, k in enumerate(keys)})
-    run.finish()
+    t0 = time.perf_counter()
+    run.finish(quiet=True)
+    return time.perf_counter() - t0
 
 
-def floor_read(root: Path, project: str) -> Callable[[], pa.Table]:
-    files = sorted((root / "runs" / project).glob("*/history/*.parquet"))
-    return lambda: pa.concat_tables([pq.read_table(f) for f in files])
+def segment_files(root: Path, project: str) -> list[Path]:
+    return sorted((root / "runs" / project).glob("*/history/*.parquet"))
 
 
-def report(what: str, new: float, floor: float) -> None:
-    print(f"{what:<36} {new * 1000:9.0f} ms   floor {floor * 1000:7.0f} ms   {new / floor:5.2f}x")
+def floor_read(root: Path, project: str, keys: list[str] | None = None) -> Callable[[], pa.Table]:
+    files = segment_files(root, project)
+    filters = None if keys is None else [("key", "in", keys)]
+    return lambda: pa.concat_tables([pq.read_table(f, filters=filters) for f in files])
+
+
+def report(what: str, new: float, floor: float, floor_name: str = "floor") -> None:
+    print(
+        f"{what:<34} {new * 1000:8.0f} ms   {floor_name} {floor * 1000:7.0f} ms   "
+        f"{new / floor:5.2f}x"
+    )
+
+
+def sort_cost(root: Path, project: str) -> tuple[float, int]:
+    """Seconds the writer thread's key sort takes over the run's rows, per ROW_GROUP rows,
+    next to the number of such batches."""
+    table = pa.concat_tables([pq.read_table(f) for f in segment_files(root, project)])
+    spent, batches = 0.0, 0
+    for a in range(0, table.num_rows, ROW_GROUP):
+        part = table.slice(a, ROW_GROUP)
+        t0 = time.perf_counter()
+        key_groups(part)
+        spent += time.perf_counter() - t0
+        batches += 1
+    return spent, batches
 
 
 def main() -> None:
@@ -59,20 +88,51 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        log_run(root, "long", args.steps, ["loss", "acc", "lr"])
+        finish_long = log_run(root, "long", args.steps, ["loss", "acc", "lr"])
         wide = [f"k{j:05d}" for j in range(args.wide_keys)]
-        log_run(root, "wide", 200, wide)
+        finish_wide = log_run(root, "wide", 200, wide)
         api = flightlog.Api(dir=str(root))
-        long_run, wide_run = api.runs("long")[0], api.runs("wide")[0]
+        long_run = api.run(f"long/{api.runs('long')[0].id}")
+        wide_run = api.run(f"wide/{api.runs('wide')[0].id}")
         floor = floor_read(root, "long")
         print(f"{args.steps:,} steps x 3 keys")
         report("history()", *pair(long_run.history, floor))
-        report("history(keys=['loss'])", *pair(lambda: long_run.history(keys=["loss"]), floor))
+        one = ["loss"]
+        report("history(keys=['loss'])", *pair(lambda: long_run.history(keys=one), floor))
+        report(
+            "  same, next to pyarrow filters=",
+            *pair(lambda: long_run.history(keys=one), floor_read(root, "long", one)),
+            "filtered",
+        )
         report("scan_history()", *pair(lambda: sum(1 for _ in long_run.scan_history()), floor))
+        try:
+            import pandas  # noqa: F401  (wandb's shape: a DataFrame)
+        except ImportError:
+            print("history(pandas=True): pandas is not installed")
+        else:
+            report(
+                "history(pandas=True)",
+                *pair(lambda: long_run.history(pandas=True), lambda: floor().to_pandas()),
+                "floor+to_pandas",
+            )
         print(f"200 steps x {args.wide_keys:,} keys")
         wfloor = floor_read(root, "wide")
+        three = wide[:1] + wide[len(wide) // 2 : len(wide) // 2 + 1] + wide[-1:]
         report("history()", *pair(wide_run.history, wfloor))
-        report("history(keys=[3 keys])", *pair(lambda: wide_run.history(keys=wide[:3]), wfloor))
+        report("history(keys=[3 keys])", *pair(lambda: wide_run.history(keys=three), wfloor))
+        report(
+            "  same, next to pyarrow filters=",
+            *pair(lambda: wide_run.history(keys=three), floor_read(root, "wide", three)),
+            "filtered",
+        )
+        report("scan_history()", *pair(lambda: sum(1 for _ in wide_run.scan_history()), wfloor))
+        for project, finished in (("long", finish_long), ("wide", finish_wide)):
+            spent, batches = sort_cost(root, project)
+            print(
+                f"{project}: finish() {finished * 1000:.0f} ms; the seal's key sort "
+                f"{spent * 1000:.0f} ms in all ({spent / max(batches, 1) * 1000:.1f} ms per "
+                f"{ROW_GROUP:,} rows, on the writer thread)"
+            )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,323 @@
+"""Long history -> wide: the table behind `history()` and the row dicts behind `scan_history()`.
+
+Both are a few numpy passes over the long (tidy) rows, whatever the number of keys: keys and
+writers become integer codes (read as Parquet dictionaries where the files allow it), each
+tidy row's logical row (step, writer) is its rank among the (step, writer) pairs (a dense
+bitmap when steps are dense, a sort otherwise), and every value is scattered at once into one
+(keys x rows) grid. The grid is the size of the wide table itself. Only values that are not
+plain numbers (strings, lists, histograms, media, ints past 2**53, keys mixing kinds) are
+decoded one by one in Python.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .schema import BOOL, FLOAT, INT, MEDIA, NONE, decode_value
+
+#: wide-history schema metadata: the JSON list of columns holding media references
+MEDIA_COLUMNS = b"flightlog.media_columns"
+#: number of value kinds (schema.py's FLOAT..MEDIA)
+_KINDS = MEDIA + 1
+#: cells of row dicts built per block in `row_dicts` (bounds its memory)
+_BLOCK_CELLS = 1 << 20
+_META = ("_step", "_timestamp", "_runtime", "_writer")
+
+
+def codes(col: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """Each value's index in the sorted list of distinct values, and that list.
+
+    Works on plain strings and on dictionaries (each chunk may have its own): only the
+    dictionaries are compared as strings, never the rows."""
+    chunks = [c if pa.types.is_dictionary(c.type) else pc.dictionary_encode(c) for c in col.chunks]
+    if not chunks:
+        return np.empty(0, np.int64), []
+    dicts = [
+        d if d.type == pa.string() else d.cast(pa.string())
+        for c in chunks
+        if (d := c.dictionary) is not None
+    ]
+    names = pc.unique(pa.concat_arrays(dicts))
+    names = names.take(pc.sort_indices(names))
+    out = np.empty(len(col), np.int64)
+    pos = 0
+    for c, d in zip(chunks, dicts, strict=True):
+        remap = pc.index_in(d, value_set=names)
+        out[pos : pos + len(c)] = remap.to_numpy(zero_copy_only=False)[c.indices.to_numpy()]
+        pos += len(c)
+    return out, names.to_pylist()
+
+
+class Grid:
+    """A tidy table laid out as rows (step, writer) x keys."""
+
+    def __init__(self, tidy: pa.Table) -> None:
+        step = tidy.column("step").to_numpy()
+        wcode, self.writers = codes(tidy.column("writer"))
+        nw = len(self.writers)
+        self.row, row_key = _row_index(step if nw == 1 else step * nw + wcode)
+        self.n = n = len(row_key)
+        self.step, self.wcode = (row_key, np.zeros(n, np.int64)) if nw == 1 else divmod(row_key, nw)
+        self.key, self.names = codes(tidy.column("key"))
+        k = len(self.names)
+        us = np.empty(n, np.int64)
+        us[self.row] = tidy.column("time").to_numpy().view(np.int64)  # datetime64[us]
+        self.time = us / 1e6
+        self.kind = tidy.column("kind").to_numpy()
+        flat = self.key * n + self.row
+        self.values = np.zeros(k * n, np.float64)
+        self.values[flat] = tidy.column("value").to_numpy(zero_copy_only=False)
+        self.values = self.values.reshape(k, n)
+        #: a cell was logged (with any value, None included) / holds a value (uint8
+        #: scatters, viewed as bool: numpy's bool scatter is many times slower)
+        logged = np.zeros(k * n, np.uint8)
+        logged[flat] = 1
+        self.logged = logged.view(bool).reshape(k, n)
+        all_kinds = np.bincount(self.kind, minlength=_KINDS)
+        if all_kinds[NONE]:
+            valid = np.zeros(k * n, np.uint8)
+            valid[flat[self.kind != NONE]] = 1
+            self.valid = valid.view(bool).reshape(k, n)
+        else:
+            self.valid = self.logged
+        #: per key, how many cells hold a value
+        self.filled = np.count_nonzero(self.valid, axis=1)
+        if np.count_nonzero(all_kinds) == 1:  # one kind for every key (all floats, usually)
+            self.kinds = np.zeros((k, _KINDS), np.int64)
+            self.kinds[:, int(np.argmax(all_kinds))] = np.count_nonzero(self.logged, axis=1)
+        else:
+            self.kinds = np.bincount(self.key * _KINDS + self.kind, minlength=k * _KINDS).reshape(
+                k, _KINDS
+            )
+        text = tidy.column("text")
+        if text.null_count == len(text):
+            self.texts = np.zeros(k, np.int64)
+        else:
+            has_text = pc.is_valid(text).to_numpy(zero_copy_only=False)
+            self.texts = np.bincount(self.key[has_text], minlength=k)
+        self._types = _types(self.kinds, self.texts)
+        self._tidy = tidy
+        self._by_key: tuple[np.ndarray, np.ndarray] | None = None
+        self._float_buffers: tuple[pa.Buffer | None, pa.Buffer] | None = None
+
+    def numeric(self, j: int) -> type | None:
+        """float, int or bool when key `j` holds only that kind of plain number (None cells
+        allowed); None when its cells need decoding one by one."""
+        return _NUMERIC[int(self._types[j])]
+
+    def one_kind(self, j: int) -> bool:
+        """Key `j` holds one kind of value only (Nones aside): an int key that once got a
+        float is a float column in `history()`, but its ints stay ints in `scan_history()`."""
+        counts = self.kinds[j].copy()
+        counts[NONE] = 0
+        return np.count_nonzero(counts) == 1
+
+    def tidy_rows(self, j: int) -> np.ndarray:
+        """The positions in the tidy table of key `j`'s values, in tidy order."""
+        if self._by_key is None:
+            order = np.argsort(self.key, kind="stable")
+            bounds = np.searchsorted(self.key[order], np.arange(len(self.names) + 1))
+            self._by_key = order, bounds
+        order, bounds = self._by_key
+        return order[bounds[j] : bounds[j + 1]]
+
+    def decoded(self, j: int, run_dir: Path | None, as_text: bool) -> list[Any]:
+        """Key `j`'s cells as logged (None where nothing was logged), or as the text a wide
+        string column shows (`as_text`: None also for logged Nones)."""
+        idx = self.tidy_rows(j)
+        cells: list[Any] = [None] * self.n
+        take = pa.array(idx)
+        texts = self._tidy.column("text").take(take).to_pylist()
+        values = self._tidy.column("value").take(take).to_pylist()
+        for r, v, k, t in zip(
+            self.row[idx].tolist(), values, self.kind[idx].tolist(), texts, strict=True
+        ):
+            if as_text:
+                cells[r] = None if k == NONE else str(decode_value(v, k, t))
+            else:
+                cells[r] = decode_value(v, k, t, run_dir)
+        return cells
+
+    def column(self, j: int) -> pa.Array:
+        """Key `j`'s wide column, typed by the kinds logged under it."""
+        kind = self.numeric(j)
+        if kind is None:
+            if not self.kinds[j].any() or self.kinds[j][NONE] == self.kinds[j].sum():
+                return pa.nulls(self.n, pa.string())
+            return pa.array(self.decoded(j, None, as_text=True), pa.string())
+        if kind is float:  # a view of the grid, no copy
+            if self._float_buffers is None:
+                full = self.filled == self.n
+                bits = None if full.all() else np.packbits(self.valid, bitorder="little")
+                self._float_buffers = (
+                    None if bits is None else pa.py_buffer(bits),
+                    pa.py_buffer(self.values),
+                )
+            nulls = self.n - int(self.filled[j])
+            validity = self._float_buffers[0] if nulls else None
+            return pa.Array.from_buffers(
+                pa.float64(),
+                self.n,
+                [validity, self._float_buffers[1]],
+                null_count=nulls,
+                offset=j * self.n,
+            )
+        valid = self.valid[j]
+        mask = None if self.filled[j] == self.n else ~valid
+        plain = np.where(valid, self.values[j], 0)  # a logged None is NaN here
+        return pa.array(plain.astype(np.int64) if kind is int else plain != 0, mask=mask)
+
+
+#: `_types` codes -> the Python type of a plain-number key (None: decoded cell by cell)
+_NUMERIC: tuple[type | None, ...] = (None, float, int, bool)
+
+
+def _types(kinds: np.ndarray, texts: np.ndarray) -> np.ndarray:
+    """Per key: 1 float, 2 int, 3 bool (only that kind of plain number, Nones allowed; an
+    int past 2**53 has a text), 0 when the cells must be decoded one by one."""
+    counts = kinds.copy()
+    counts[:, NONE] = 0
+    number = counts[:, [FLOAT, INT, BOOL]].sum(axis=1)
+    plain = (number > 0) & (number == counts.sum(axis=1)) & (texts == 0)
+    out = np.where(plain, 1, 0)
+    out[plain & (counts[:, INT] == number)] = 2
+    out[plain & (counts[:, BOOL] == number)] = 3
+    return out
+
+
+def _row_index(row_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each tidy row, the index of its logical row (`row_key`: step, or step x writers
+    + writer), and the sorted distinct row keys."""
+    if not len(row_key):
+        return row_key, row_key
+    lo, hi = int(row_key.min()), int(row_key.max())
+    if hi - lo < 4 * len(row_key) + 4096:  # dense steps (the usual run): a bitmap, O(n)
+        seen = np.zeros(hi - lo + 1, bool)
+        seen[row_key - lo if lo else row_key] = True
+        if seen.all():  # every step from the first to the last: the row is the step
+            return (row_key - lo if lo else row_key), np.arange(lo, hi + 1)
+        rank = np.cumsum(seen) - 1
+        return rank[row_key - lo], np.flatnonzero(seen) + lo
+    uniq, inverse = np.unique(row_key, return_inverse=True)
+    return inverse.reshape(-1), uniq
+
+
+def _empty() -> pa.Table:
+    return pa.table(
+        {
+            "_step": pa.array([], pa.int64()),
+            "_timestamp": pa.array([], pa.float64()),
+            "_runtime": pa.array([], pa.float64()),
+            "_writer": pa.array([], pa.string()),
+        }
+    )
+
+
+def pivot(tidy: pa.Table, created_at: float) -> pa.Table:
+    """Long history -> wide table (one column per key, typed by what was logged); `key`
+    and `writer` may be plain strings or dictionaries."""
+    if tidy.num_rows == 0:
+        return _empty()
+    g = Grid(tidy)
+    out: dict[str, pa.Array] = {
+        "_step": pa.array(g.step),
+        "_timestamp": pa.array(g.time),
+        "_runtime": pa.array(g.time - created_at),
+        "_writer": pa.DictionaryArray.from_arrays(
+            pa.array(g.wcode.astype(np.int32)), pa.array(g.writers, pa.string())
+        ).cast(pa.string()),
+    }
+    media = []
+    for j, name in enumerate(g.names):
+        out[name] = g.column(j)
+        if g.kinds[j][MEDIA]:
+            media.append(name)
+    # media columns hold each reference's JSON; named here so readers can rebuild MediaRefs
+    return pa.table(out).replace_schema_metadata({MEDIA_COLUMNS: json.dumps(media).encode()})
+
+
+def row_blocks(
+    tidy: pa.Table,
+    created_at: float,
+    run_dir: Path | None,
+    *,
+    min_step: int | None = None,
+    max_step: int | None = None,
+    every_key: Sequence[str] = (),
+) -> Iterator[Iterable[dict[str, Any]]]:
+    """One dict per logged row, in (step, writer) order, values exactly as they were logged
+    (the keys logged in that row only, None included when None was logged), a block of
+    rows at a time: `itertools.chain.from_iterable` of it hands them out without a Python
+    frame per row. Only rows with `min_step <= _step < max_step` holding every key of
+    `every_key` are given.
+
+    Rows logging the same keys are made together, one `dict(zip(...))` per row over values
+    converted to Python a column at a time."""
+    if tidy.num_rows == 0:
+        return
+    g = Grid(tidy)
+    if any(key not in g.names for key in every_key):
+        return
+    keep = np.ones(g.n, bool)
+    if min_step is not None:
+        keep &= g.step >= min_step
+    if max_step is not None:
+        keep &= g.step < max_step
+    for key in every_key:
+        keep &= g.logged[g.names.index(key)]
+    kept = np.flatnonzero(keep)
+    cols = [_python_column(g, j, run_dir) for j in range(len(g.names))]
+    runtime = g.time - created_at
+    by_row = np.array(g.writers, dtype=object)[g.wcode] if len(g.writers) > 1 else None
+
+    def meta(rows: Any) -> list[list[Any]]:
+        """The `_` columns of `rows` (one writer: its label, without an object array)."""
+        n = len(range(*rows.indices(g.n))) if isinstance(rows, slice) else len(rows)
+        writer = [g.writers[0]] * n if by_row is None else by_row[rows].tolist()
+        return [g.step[rows].tolist(), g.time[rows].tolist(), runtime[rows].tolist(), writer]
+
+    block = max(1, _BLOCK_CELLS // max(len(g.names), 1))
+    every = len(kept) == g.n  # no row filtered out: blocks are slices, not copies
+    for a in range(0, len(kept), block):
+        rows: Any = slice(a, a + block) if every else kept[a : a + block]
+        logged = g.logged[:, rows]
+        if logged.all():  # every key in every row: the usual dense run
+            yield _dicts(list(_META) + g.names, meta(rows) + [c[rows].tolist() for c in cols])
+            continue
+        if every:
+            rows = np.arange(a, min(a + block, g.n))
+        slots: list[dict[str, Any]] = [{}] * len(rows)
+        patterns, which = np.unique(logged.T, axis=0, return_inverse=True)
+        which = which.reshape(-1)
+        for p, pattern in enumerate(patterns):
+            at = np.flatnonzero(which == p)
+            present = np.flatnonzero(pattern).tolist()
+            columns = meta(rows[at]) + [cols[j][rows[at]].tolist() for j in present]
+            keys = list(_META) + [g.names[j] for j in present]
+            for r, d in zip(at.tolist(), _dicts(keys, columns), strict=True):
+                slots[r] = d
+        yield slots
+
+
+def _python_column(g: Grid, j: int, run_dir: Path | None) -> np.ndarray:
+    """Key `j`'s cells, as numbers numpy converts to the logged Python type, or (keys that
+    hold other kinds, or Nones) as the decoded Python values."""
+    kind = g.numeric(j)
+    if kind is None or not g.one_kind(j) or g.valid[j].sum() != g.logged[j].sum():
+        return np.array(g.decoded(j, run_dir, as_text=False), dtype=object)
+    if kind is int:
+        return g.values[j].astype(np.int64)
+    return g.values[j] != 0 if kind is bool else g.values[j]
+
+
+def _dicts(keys: list[str], columns: list[list[Any]]) -> Iterator[dict[str, Any]]:
+    """One dict per row of `columns` (a list of values per key in `keys`), built in C."""
+    return map(dict, map(zip, repeat(keys), zip(*columns, strict=True)))
