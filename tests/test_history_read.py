@@ -181,6 +181,7 @@ def test_keys_decode_only_the_row_groups_that_hold_them() -> None:
     run = flightlog.init(reinit=True)
     for step in range(1000):
         run.log({k: step + j / 1000 for j, k in enumerate(keys)})
+    run._writer.flush()  # else finish() may leave a backlog in the journal, sealed later
     run.finish(quiet=True)
     (seg,) = (Path(run.dir) / "history").glob("*.parquet")
     pf = pq.ParquetFile(seg)
