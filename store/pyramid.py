@@ -1,0 +1,311 @@
+"""Chart pyramids: per sealed segment, min/max/last/count of every metric per step bucket, at
+several bucket widths, so a chart of a long run reads kilobytes instead of every row.
+
+    <root>/.pyramids/<sha[:2]>/<segment sha256>      one sidecar per sealed segment
+
+A sidecar is a Parquet file with one row group per level (bucket width LEVELS[i] steps,
+buckets aligned to multiples of the width, so buckets of different segments merge), plus one
+row group (level TEXT_LEVEL) summarising each key's non-numeric rows: first and last step,
+count, last text. Min and max skip NaN, as the raw query does; a bucket's `vlast` is the value
+at its highest step.
+
+Why a sidecar addressed by the segment's sha256 and not a column of the index: a sealed
+segment never changes, so its pyramid is valid wherever the segment is (the index, a copy of
+the store, the team server reading its own root); deleting it (or all of `.pyramids/`) only
+costs a rebuild. Why not BlobStore's own digest as the name: the reader knows the segment's
+digest, not the sidecar's. Integrity: pages carry CRCs (checked on read), the footer names the
+segment it summarises; a sidecar that fails either is treated as missing and rebuilt from the
+segment, so a damaged sidecar never yields a wrong value.
+
+Built when the index first describes a large sealed segment (store/describe.py, which holds
+its bytes already), else lazily the first time a chart needs it; never on the write path.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .atomic import atomic_write_bytes
+from .blobs import BlobStore
+from .integrity import check_sha256
+from .layout import parse_segment_name
+
+VERSION = 1
+#: bucket widths in steps, finest first: each level has a quarter of the previous's rows
+LEVELS = (16, 64, 256, 1024, 4096, 16384, 65536)
+TEXT_LEVEL = -1
+#: a segment with at least this many rows gets its pyramid when the index describes it;
+#: smaller ones only when a chart wide enough to use it asks (most never do)
+EAGER_ROWS = 200_000
+DIR_NAME = ".pyramids"
+_META_KEY = b"flightlog.pyramid"
+
+SCHEMA = pa.schema(
+    [
+        pa.field("level", pa.int32(), nullable=False),
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("step_min", pa.int64(), nullable=False),
+        pa.field("step_max", pa.int64(), nullable=False),
+        pa.field("vmin", pa.float64()),
+        pa.field("vmax", pa.float64()),
+        pa.field("vlast", pa.float64()),
+        pa.field("n", pa.int64(), nullable=False),
+        pa.field("last_text", pa.string()),
+    ]
+)
+_INPUT_COLUMNS = ["step", "key", "value", "kind", "text"]
+
+
+def level_for(bucket_width: float) -> int | None:
+    """The coarsest level whose buckets are at most 1/8 of a chart bucket (so a pyramid
+    bucket moves a chart bucket's edge by under an eighth of its width), or None: too
+    narrow, read the raw rows."""
+    fine = [p for p in LEVELS if p * 8 <= bucket_width]
+    return fine[-1] if fine else None
+
+
+# -- building ------------------------------------------------------------------------------
+def _groups(code: np.ndarray, bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last) index of each run of equal (code, bucket) in rows sorted by both."""
+    if len(code) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    change = np.flatnonzero((code[1:] != code[:-1]) | (bucket[1:] != bucket[:-1])) + 1
+    starts = np.concatenate(([0], change))
+    ends = np.concatenate((change, [len(code)])) - 1
+    return starts, ends
+
+
+def _level(
+    units: dict[str, np.ndarray], width: int
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Merge `units` (sorted by key code, then step) into buckets of `width` steps."""
+    starts, ends = _groups(units["code"], units["step_min"] // width)
+    if len(starts) == 0:
+        return units, units
+    out = {
+        "code": units["code"][starts],
+        "step_min": units["step_min"][starts],
+        "step_max": units["step_max"][ends],
+        "vmin": np.fmin.reduceat(units["vmin"], starts),  # NaN only if all were NaN
+        "vmax": np.fmax.reduceat(units["vmax"], starts),
+        "vlast": units["vlast"][ends],
+        "n": np.add.reduceat(units["n"], starts),
+    }
+    return out, out
+
+
+def _arrow_level(level: int, keys: list[str], u: dict[str, np.ndarray]) -> pa.Table:
+    nan_min, nan_max = np.isnan(u["vmin"]), np.isnan(u["vmax"])
+    return pa.table(
+        {
+            "level": pa.array(np.full(len(u["code"]), level, np.int32)),
+            "key": pa.array(np.asarray(keys, dtype=object)[u["code"]] if keys else [], pa.string()),
+            "step_min": pa.array(u["step_min"], pa.int64()),
+            "step_max": pa.array(u["step_max"], pa.int64()),
+            "vmin": pa.array(u["vmin"], pa.float64(), mask=nan_min),
+            "vmax": pa.array(u["vmax"], pa.float64(), mask=nan_max),
+            "vlast": pa.array(u["vlast"], pa.float64()),
+            "n": pa.array(u["n"], pa.int64()),
+            "last_text": pa.nulls(len(u["code"]), pa.string()),
+        },
+        schema=SCHEMA,
+    )
+
+
+def build(table: pa.Table) -> list[pa.Table]:
+    """A segment's pyramid, one table per level (LEVELS order, then TEXT_LEVEL)."""
+    table = table.select(_INPUT_COLUMNS).combine_chunks()
+    encoded = pc.dictionary_encode(table.column("key").cast(pa.string())).combine_chunks()
+    keys = encoded.dictionary.to_pylist()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    step = table.column("step").to_numpy()
+    value_col = table.column("value")
+    numeric = pc.and_(
+        pc.is_in(table.column("kind"), pa.array([0, 1, 2], pa.int8())), pc.is_valid(value_col)
+    )
+    mask = numeric.to_numpy(zero_copy_only=False)
+    values = value_col.fill_null(np.nan).to_numpy()[mask]
+    code, step = codes[mask], step[mask]
+    if len(step) < 2 or bool((step[1:] >= step[:-1]).all()):  # as logged: sort keys only
+        order = np.argsort(
+            code.astype(np.uint16 if len(keys) < 1 << 16 else np.int64), kind="stable"
+        )
+    else:
+        order = np.lexsort((step, code))  # stable: equal steps keep file order
+    step, values = step[order], values[order]
+    units = {
+        "code": code[order],
+        "step_min": step,
+        "step_max": step,
+        "vmin": values,
+        "vmax": values,
+        "vlast": values,
+        "n": np.ones(len(order), np.int64),
+    }
+    levels = []
+    for width in LEVELS:
+        units, out = _level(units, width)
+        levels.append(_arrow_level(width, keys, out))
+    levels.append(_text_level(table.filter(pc.invert(numeric))))
+    return levels
+
+
+def _text_level(rows: pa.Table) -> pa.Table:
+    """Per key, the non-numeric rows: first and last step, count, last non-null text."""
+    if rows.num_rows == 0:
+        return SCHEMA.empty_table()
+    lasts = (
+        rows.filter(pc.is_valid(rows.column("text")))
+        .sort_by([("key", "ascending"), ("step", "ascending")])
+        .group_by("key", use_threads=False)
+        .aggregate([("text", "last")])
+    )
+    last = dict(
+        zip(lasts.column("key").to_pylist(), lasts.column("text_last").to_pylist(), strict=True)
+    )
+    agg = rows.group_by("key").aggregate([("step", "min"), ("step", "max"), ("step", "count")])
+    keys = agg.column("key").to_pylist()
+    return pa.table(
+        {
+            "level": pa.array([TEXT_LEVEL] * len(keys), pa.int32()),
+            "key": pa.array(keys, pa.string()),
+            "step_min": agg.column("step_min"),
+            "step_max": agg.column("step_max"),
+            "vmin": pa.nulls(len(keys), pa.float64()),
+            "vmax": pa.nulls(len(keys), pa.float64()),
+            "vlast": pa.nulls(len(keys), pa.float64()),
+            "n": agg.column("step_count"),
+            "last_text": pa.array([last.get(k) for k in keys], pa.string()),
+        },
+        schema=SCHEMA,
+    )
+
+
+def encode(levels: list[pa.Table], segment_sha256: str) -> bytes:
+    """The sidecar's bytes: one row group per level, page CRCs, the segment's digest."""
+    meta = {_META_KEY: json.dumps({"version": VERSION, "segment": segment_sha256}).encode()}
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(
+        sink, SCHEMA.with_metadata(meta), write_page_checksum=True, compression="zstd"
+    ) as w:
+        for t in levels:
+            if t.num_rows:
+                w.write_table(t, row_group_size=max(t.num_rows, 1))
+    return sink.getvalue().to_pybytes()
+
+
+# -- the sidecar directory -----------------------------------------------------------------
+class Pyramids:
+    """One store's sidecars. `read` answers one level of one segment, building (and storing,
+    where the directory is writable) a missing or damaged sidecar from the segment itself;
+    levels read are kept in a small per-process cache (sealed segments never change)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.blobs = BlobStore(directory)
+
+    def path(self, segment_sha256: str) -> Path:
+        return self.blobs.path(segment_sha256)
+
+    def store(self, segment_sha256: str, levels: list[pa.Table]) -> None:
+        """Write a sidecar (atomically; a cache, so not fsynced: a torn one is rebuilt)."""
+        path = self.path(segment_sha256)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, encode(levels, segment_sha256), durable=False)
+        except OSError:
+            pass  # a read-only store: charts read the segment's rows instead
+
+    def read(self, segment: Path, level: int) -> pa.Table | None:
+        """Level `level` (and the TEXT_LEVEL rows) of a sealed segment, or None if neither
+        the sidecar nor the segment can be read (the caller reads raw rows, or skips)."""
+        name = parse_segment_name(segment.name)
+        if name is None or not name.sealed or name.sha256 is None:
+            return None
+        key = (name.sha256, level)
+        with _cache_lock:
+            if key in _cache:
+                _cache.move_to_end(key)
+                return _cache[key]
+        found = _read_sidecar(self.path(name.sha256), name.sha256, level)
+        if found is None:
+            found = self._rebuild(segment, name.sha256, level)
+        if found is not None:
+            _remember(key, found)
+        return found
+
+    def _rebuild(self, segment: Path, sha256: str, level: int) -> pa.Table | None:
+        try:
+            data = segment.read_bytes()
+            check_sha256(data, sha256, str(segment))
+            table = pq.read_table(pa.BufferReader(data), columns=_INPUT_COLUMNS)
+        except (OSError, ValueError, pa.ArrowException):
+            return None  # gone or damaged: the raw path skips it with its warning
+        levels = build(table)
+        self.store(sha256, levels)
+        wanted = [t for t in levels if t.num_rows and t["level"][0].as_py() in (level, TEXT_LEVEL)]
+        return pa.concat_tables(wanted) if wanted else SCHEMA.empty_table()
+
+
+def build_when_described(root: Path, sha256: str, pf: pq.ParquetFile) -> None:
+    """The index describing a sealed segment it just verified: a large one gets its
+    sidecar now, from the bytes in hand (a small one waits for a chart that needs it)."""
+    if pf.metadata.num_rows < EAGER_ROWS:
+        return
+    store = Pyramids(pyramid_dir(root))
+    try:
+        if not store.path(sha256).exists():
+            store.store(sha256, build(pf.read(columns=_INPUT_COLUMNS, use_threads=False)))
+    except (OSError, ValueError, pa.ArrowException):
+        pass  # never a reason to call the segment damaged: charts read its rows instead
+
+
+def _read_sidecar(path: Path, sha256: str, level: int) -> pa.Table | None:
+    """The rows of `level` and TEXT_LEVEL from a sidecar, None if missing or damaged."""
+    try:
+        pf = pq.ParquetFile(path, page_checksum_verification=True)
+        meta = json.loads((pf.schema_arrow.metadata or {}).get(_META_KEY, b"{}"))
+        if meta != {"version": VERSION, "segment": sha256} or not pf.schema_arrow.equals(
+            SCHEMA, check_metadata=False
+        ):
+            return None
+        md = pf.metadata
+        groups = []
+        for g in range(md.num_row_groups):
+            stats = md.row_group(g).column(0).statistics
+            if stats is None or not stats.has_min_max:
+                return None
+            if stats.min in (level, TEXT_LEVEL) and stats.min == stats.max:
+                groups.append(g)
+        table = pf.read_row_groups(groups, use_threads=False) if groups else SCHEMA.empty_table()
+        table = table.replace_schema_metadata(None)
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+    for col in ("level", "key", "step_min", "step_max", "n"):
+        if table.column(col).null_count:
+            return None
+    return table
+
+
+_cache: OrderedDict[tuple[str, int], pa.Table] = OrderedDict()
+_cache_lock = threading.Lock()
+_CACHE_BYTES = 64 << 20
+
+
+def _remember(key: tuple[str, int], table: pa.Table) -> None:
+    with _cache_lock:
+        _cache[key] = table
+        while len(_cache) > 1 and sum(t.nbytes for t in _cache.values()) > _CACHE_BYTES:
+            _cache.popitem(last=False)
+
+
+def pyramid_dir(root: Path) -> Path:
+    """Where a store's sidecars live."""
+    return Path(root) / DIR_NAME

@@ -1,0 +1,230 @@
+"""A step chart from pyramids (store/pyramid.py): the buckets of `downsample(x="step")`
+without reading every row.
+
+Every sealed segment answers with its pyramid level whose buckets are at most 1/8 of a chart
+bucket; open segments, segments without a usable pyramid, and the steps at the edges of a
+zoomed range that a pyramid bucket only partly covers, answer with their raw rows (the range
+prunes Parquet row groups). Both become "units" (a step range with its min, max, last, count)
+that DuckDB merges into the chart's buckets, so the answer has the raw query's columns.
+
+Exactness: each chart bucket's vmin, vmax, vlast and n are those of the stored values at the
+steps it reports (x_min..x_max), never an estimate: a spike is always in its bucket's max. A
+pyramid bucket goes whole to the chart bucket of its first step, so a chart bucket's edges
+may move by less than 1/8 of its width from the raw query's (and a zoomed chart's first and
+last buckets stop exactly at the range's ends, from raw rows).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .pyramid import TEXT_LEVEL, Pyramids, level_for, pyramid_dir
+from .query import NUMERIC, _Segments, _segments, history_view
+
+#: raw rows as units: a NaN counts towards n and vlast, never towards min and max
+_RAW_UNITS = (
+    "SELECT run_key, key, step AS step_min, step AS step_max, "
+    "CASE WHEN isnan(value) THEN NULL ELSE value END AS vmin, "
+    "CASE WHEN isnan(value) THEN NULL ELSE value END AS vmax, value AS vlast, "
+    "CAST(1 AS BIGINT) AS n FROM {view} WHERE {numeric}{where}"
+)
+
+
+def pyramids_of(idx: Any) -> Pyramids:
+    """The sidecars of the store `idx` reads (a server's one-run view names its own)."""
+    return Pyramids(getattr(idx, "pyramid_dir", None) or pyramid_dir(idx.root))
+
+
+def _approx_steps(segs: _Segments) -> tuple[float, float] | None:
+    """The step extent of the sealed segments (index rows, else Parquet footers): enough to
+    pick a level; the chart's own bounds come from the data."""
+    lo, hi = math.inf, -math.inf
+    for _, path, _ in segs.sealed:
+        span = segs.steps.get(path) or _footer_steps(path)
+        if span is not None:
+            lo, hi = min(lo, span[0]), max(hi, span[1])
+    return (lo, hi) if lo <= hi else None
+
+
+def _footer_steps(path: str) -> tuple[int, int] | None:
+    try:
+        md = pq.read_metadata(path)
+        si = [md.schema.column(i).name for i in range(md.num_columns)].index("step")
+        stats = [md.row_group(g).column(si).statistics for g in range(md.num_row_groups)]
+        if not stats or any(s is None or not s.has_min_max for s in stats):
+            return None
+        return min(s.min for s in stats), max(s.max for s in stats)
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+
+
+def _inside(x_range: tuple[float, float] | None, level: int) -> tuple[int, int] | None:
+    """(first, last) start step of the pyramid buckets wholly inside a zoomed range."""
+    if x_range is None:
+        return None
+    lo, hi = x_range
+    return math.ceil(lo / level) * level, (math.floor((hi + 1) / level) - 1) * level
+
+
+def downsample_steps(
+    idx: Any,
+    run_keys: Sequence[str],
+    keys: str | Sequence[str] | None,
+    buckets: int,
+    x_range: tuple[float, float] | None,
+    texts: bool,
+) -> pa.Table | None:
+    """downsample(x="step") from pyramids, or None when they would not help (a range too
+    narrow for the finest level, no sealed segment): the caller reads the raw rows."""
+    segs = _segments(idx, run_keys)
+    extent = x_range or _approx_steps(segs)
+    level = level_for((extent[1] - extent[0]) / max(buckets, 1)) if extent else None
+    if level is None:
+        return None
+    wanted = [keys] if isinstance(keys, str) else (list(keys) if keys is not None else None)
+    pyramids = pyramids_of(idx)
+    inside = _inside(x_range, level)
+    units, text_units = [_UNITS.empty_table()], [_TEXTS.empty_table()]
+    covered, fallback = [], []
+    for run_key, path, label in segs.sealed:
+        table = pyramids.read(Path(path), level)
+        if table is None:
+            fallback.append((run_key, path, label))
+            continue
+        covered.append((run_key, path, label))
+        if wanted is not None:
+            table = table.filter(pc.is_in(table.column("key"), pa.array(wanted, pa.string())))
+        is_text = pc.equal(table.column("level"), TEXT_LEVEL)
+        nums = table.filter(pc.invert(is_text))
+        if inside is not None:
+            start = pc.multiply(pc.divide(nums.column("step_min"), level), level)
+            nums = nums.filter(
+                pc.and_(pc.greater_equal(start, inside[0]), pc.less_equal(start, inside[1]))
+            )
+        runs = pa.repeat(run_key, nums.num_rows)
+        units.append(nums.select(_UNITS.names[1:]).add_column(0, "run_key", runs).cast(_UNITS))
+        text = table.filter(is_text).select(["key", "step_min", "step_max", "last_text", "n"])
+        runs = pa.repeat(run_key, text.num_rows)
+        text_units.append(text.add_column(0, "run_key", runs).cast(_TEXTS))
+    idx.con.register("_pyr_units", pa.concat_tables(units))
+    parts = ["SELECT * FROM _pyr_units"]
+    rest = _Segments(fallback, segs.open, segs.steps)
+    rest_view = (
+        history_view(idx, run_keys, wanted, "pyr_raw", rest) if fallback or segs.open else None
+    )
+    in_range = f" AND step BETWEEN {x_range[0]!r} AND {x_range[1]!r}" if x_range else ""
+    if rest_view:
+        parts.append(_RAW_UNITS.format(view=rest_view, numeric=NUMERIC, where=in_range))
+    if inside is not None and covered:  # the edges of the range no whole bucket covers
+        edge_view = history_view(idx, run_keys, wanted, "pyr_edge", _Segments(covered, []))
+        edges = f"{in_range} AND NOT step BETWEEN {inside[0]} AND {inside[1] + level - 1}"
+        parts.append(_RAW_UNITS.format(view=edge_view, numeric=NUMERIC, where=edges))
+    idx.con.execute("CREATE OR REPLACE TEMP VIEW pyr_units AS " + " UNION ALL ".join(parts))
+    table = _buckets(idx, run_keys, buckets, x_range)
+    if texts:
+        table = pa.concat_tables(
+            [
+                table,
+                _texts(idx, run_keys, wanted, x_range, text_units, rest_view).cast(table.schema),
+            ]
+        )
+    for name in ("_pyr_units", "_pyr_bounds", "_pyr_texts"):
+        idx.con.unregister(name)  # (DuckDB: unregistering an unknown name is no error)
+    return table
+
+
+_UNITS = pa.schema(
+    [
+        ("run_key", pa.string()),
+        ("key", pa.string()),
+        ("step_min", pa.int64()),
+        ("step_max", pa.int64()),
+        ("vmin", pa.float64()),
+        ("vmax", pa.float64()),
+        ("vlast", pa.float64()),
+        ("n", pa.int64()),
+    ]
+)
+_TEXTS = pa.schema(
+    [
+        ("run_key", pa.string()),
+        ("key", pa.string()),
+        ("step_min", pa.int64()),
+        ("step_max", pa.int64()),
+        ("last_text", pa.string()),
+        ("n", pa.int64()),
+    ]
+)
+
+
+def _buckets(
+    idx: Any, run_keys: Sequence[str], buckets: int, x_range: tuple[float, float] | None
+) -> pa.Table:
+    """The chart's numeric buckets from the units: as the raw query buckets steps, with a
+    unit counted at its first step."""
+    if x_range is not None:
+        lo, hi = float(x_range[0]), float(x_range[1])
+        bounds = pa.table(
+            {"run_key": list(run_keys), "lo": [lo] * len(run_keys), "hi": [hi] * len(run_keys)}
+        )
+    else:
+        bounds = idx.arrow(
+            "SELECT run_key, CAST(min(step_min) AS DOUBLE) AS lo, "
+            "CAST(max(step_max) AS DOUBLE) AS hi FROM pyr_units GROUP BY run_key"
+        )
+    idx.con.register("_pyr_bounds", bounds)
+    return idx.arrow(
+        """
+        SELECT u.run_key, u.key,
+               CAST(least(floor((u.step_min - b.lo) * ? / greatest(b.hi - b.lo, 1e-9)), ? - 1)
+                    AS BIGINT) AS bucket,
+               min(u.step_min) AS x_min, max(u.step_max) AS x_max,
+               min(u.vmin) AS vmin, max(u.vmax) AS vmax, arg_max(u.vlast, u.step_max) AS vlast,
+               CAST(NULL AS VARCHAR) AS last_text, CAST(sum(u.n) AS BIGINT) AS n
+        FROM pyr_units u JOIN _pyr_bounds b USING (run_key)
+        GROUP BY ALL ORDER BY u.run_key, u.key, bucket
+        """,
+        [buckets, buckets],
+    )
+
+
+def _texts(
+    idx: Any,
+    run_keys: Sequence[str],
+    wanted: list[str] | None,
+    x_range: tuple[float, float] | None,
+    text_units: list[pa.Table],
+    rest_view: str | None,
+) -> pa.Table:
+    """One row per metric with non-numeric values (bucket -1), as the raw query gives it:
+    from the pyramids' per-segment summaries over the whole run; over a zoomed range, from
+    the rows in that range (a summary covers its whole segment)."""
+    raw = (
+        "SELECT run_key, key, step AS step_min, step AS step_max, text AS last_text, "
+        "CAST(1 AS BIGINT) AS n FROM {view} WHERE NOT ({numeric}){where}"
+    )
+    if x_range is not None:
+        view = history_view(idx, run_keys, wanted, "pyr_text")
+        where = f" AND step BETWEEN {x_range[0]!r} AND {x_range[1]!r}"
+        source = raw.format(view=view, numeric=NUMERIC, where=where)
+    else:
+        idx.con.register("_pyr_texts", pa.concat_tables(text_units))
+        source = "SELECT * FROM _pyr_texts"
+        if rest_view:
+            source += " UNION ALL " + raw.format(view=rest_view, numeric=NUMERIC, where="")
+    return idx.arrow(
+        f"""
+        SELECT run_key, key, CAST(-1 AS BIGINT) AS bucket, min(step_min) AS x_min,
+               max(step_max) AS x_max, CAST(NULL AS DOUBLE) AS vmin, CAST(NULL AS DOUBLE) AS vmax,
+               CAST(NULL AS DOUBLE) AS vlast, arg_max(last_text, step_max) AS last_text,
+               CAST(sum(n) AS BIGINT) AS n
+        FROM ({source}) GROUP BY ALL
+        """
+    )
