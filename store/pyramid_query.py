@@ -43,14 +43,27 @@ def pyramids_of(idx: Any) -> Pyramids:
 
 
 def _approx_steps(segs: _Segments) -> tuple[float, float] | None:
-    """The step extent of the sealed segments (index rows, else Parquet footers): enough to
-    pick a level; the chart's own bounds come from the data."""
+    """The step extent of the sealed segments (index rows, else Parquet footers, noted in
+    `segs.steps`): enough to pick a level; the chart's own bounds come from the data."""
     lo, hi = math.inf, -math.inf
     for _, path, _ in segs.sealed:
-        span = segs.steps.get(path) or _footer_steps(path)
-        if span is not None:
-            lo, hi = min(lo, span[0]), max(hi, span[1])
+        if path not in segs.steps and (span := _footer_steps(path)) is not None:
+            segs.steps[path] = span
+        if path in segs.steps:
+            lo, hi = min(lo, segs.steps[path][0]), max(hi, segs.steps[path][1])
     return (lo, hi) if lo <= hi else None
+
+
+def _touching(
+    segs: _Segments, found: list[tuple[str, str, str]], *ranges: tuple[float, float]
+) -> list[tuple[str, str, str]]:
+    """The segments of `found` that may hold steps in any of `ranges` (unknown: they may)."""
+    out = []
+    for seg in found:
+        span = segs.steps.get(seg[1])
+        if span is None or any(lo <= span[1] and span[0] <= hi for lo, hi in ranges if lo <= hi):
+            out.append(seg)
+    return out
 
 
 def _footer_steps(path: str) -> tuple[int, int] | None:
@@ -84,7 +97,10 @@ def downsample_steps(
     """downsample(x="step") from pyramids, or None when they would not help (a range too
     narrow for the finest level, no sealed segment): the caller reads the raw rows."""
     segs = _segments(idx, run_keys)
-    extent = x_range or _approx_steps(segs)
+    extent = _approx_steps(segs)
+    if x_range is not None:  # only the segments that hold steps in the range
+        extent = x_range
+        segs.sealed = _touching(segs, segs.sealed, x_range)
     level = level_for((extent[1] - extent[0]) / max(buckets, 1)) if extent else None
     if level is None:
         return None
@@ -122,19 +138,19 @@ def downsample_steps(
     in_range = f" AND step BETWEEN {x_range[0]!r} AND {x_range[1]!r}" if x_range else ""
     if rest_view:
         parts.append(_RAW_UNITS.format(view=rest_view, numeric=NUMERIC, where=in_range))
-    if inside is not None and covered:  # the edges of the range no whole bucket covers
-        edge_view = history_view(idx, run_keys, wanted, "pyr_edge", _Segments(covered, []))
+    edge_segs = []
+    if inside is not None:  # the edges of the range no whole bucket covers
+        first, past = inside[0] - 1, inside[1] + level
+        edge_segs = _touching(segs, covered, (extent[0], first), (past, extent[1]))
+    if edge_segs:
+        edge_view = history_view(idx, run_keys, wanted, "pyr_edge", _Segments(edge_segs, []))
         edges = f"{in_range} AND NOT step BETWEEN {inside[0]} AND {inside[1] + level - 1}"
         parts.append(_RAW_UNITS.format(view=edge_view, numeric=NUMERIC, where=edges))
     idx.con.execute("CREATE OR REPLACE TEMP VIEW pyr_units AS " + " UNION ALL ".join(parts))
     table = _buckets(idx, run_keys, buckets, x_range)
     if texts:
-        table = pa.concat_tables(
-            [
-                table,
-                _texts(idx, run_keys, wanted, x_range, text_units, rest_view).cast(table.schema),
-            ]
-        )
+        text = _texts(idx, run_keys, wanted, x_range, text_units, rest_view, segs)
+        table = pa.concat_tables([table, text.cast(table.schema)])
     for name in ("_pyr_units", "_pyr_bounds", "_pyr_texts"):
         idx.con.unregister(name)  # (DuckDB: unregistering an unknown name is no error)
     return table
@@ -202,6 +218,7 @@ def _texts(
     x_range: tuple[float, float] | None,
     text_units: list[pa.Table],
     rest_view: str | None,
+    segs: _Segments,
 ) -> pa.Table:
     """One row per metric with non-numeric values (bucket -1), as the raw query gives it:
     from the pyramids' per-segment summaries over the whole run; over a zoomed range, from
@@ -210,8 +227,8 @@ def _texts(
         "SELECT run_key, key, step AS step_min, step AS step_max, text AS last_text, "
         "CAST(1 AS BIGINT) AS n FROM {view} WHERE NOT ({numeric}){where}"
     )
-    if x_range is not None:
-        view = history_view(idx, run_keys, wanted, "pyr_text")
+    if x_range is not None:  # (segs: those that touch the range)
+        view = history_view(idx, run_keys, wanted, "pyr_text", segs)
         where = f" AND step BETWEEN {x_range[0]!r} AND {x_range[1]!r}"
         source = raw.format(view=view, numeric=NUMERIC, where=where)
     else:

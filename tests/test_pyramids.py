@@ -119,14 +119,18 @@ def test_every_pyramid_bucket_equals_its_rows_computed_by_hand(rows: list[Row]) 
 
 
 def long_run() -> tuple[str, list[Row]]:
-    """A run in 4 sealed segments: `loss` every step (a few NaN, one spike), `acc` every 7
+    """A run in at least 4 sealed segments: `loss` every step (a few NaN, one spike), `acc` every 7
     steps, a text metric now and then. Returns its key and its rows."""
     run = flightlog.init(
         project="p", name="long", settings={"segment_rows": 2500, "flush_interval": 0.01}
     )
+    history = Path(run.dir) / "history"
     for i in range(12_000):
-        if i % 2_000 == 0:
-            time.sleep(0.1)  # the writer flushes: a segment seals each 3,000 rows or so
+        if i and i % 3_000 == 0:  # ~3,400 rows since the last seal: wait for this one
+            deadline = time.monotonic() + 60
+            while len(list(history.glob("*.parquet"))) < i // 3_000:
+                assert time.monotonic() < deadline, "the writer sealed no segment in 60 s"
+                time.sleep(0.01)
         row: dict[str, Any] = {"loss": math.sin(i / 300) + (40.0 if i == 7_777 else 0.0)}
         if i % 997 == 0:
             row["loss"] = math.nan
@@ -137,7 +141,7 @@ def long_run() -> tuple[str, list[Row]]:
         run.log(row)
     run.finish(quiet=True)
     rows: list[Row] = []
-    for path in sorted(Path(run.dir).glob("history/*.parquet")):
+    for path in sorted(history.glob("*.parquet")):
         t = pq.read_table(path)
         cols = ("step", "key", "value", "kind", "text")
         rows += zip(*(t.column(c).to_pylist() for c in cols), strict=True)
