@@ -29,6 +29,7 @@ from .pyramid import TEXT_LEVEL, Pyramids, level_for, pyramid_dir
 from .query import NUMERIC, _Segments, _segments, history_view
 
 #: raw rows as units: a NaN counts towards n and vlast, never towards min and max
+Seg = tuple[str, str, str]  # run key, path, writer label
 _RAW_UNITS = (
     "SELECT run_key, key, step AS step_min, step AS step_max, "
     "CASE WHEN isnan(value) THEN NULL ELSE value END AS vmin, "
@@ -54,9 +55,7 @@ def _approx_steps(segs: _Segments) -> tuple[float, float] | None:
     return (lo, hi) if lo <= hi else None
 
 
-def _touching(
-    segs: _Segments, found: list[tuple[str, str, str]], *ranges: tuple[float, float]
-) -> list[tuple[str, str, str]]:
+def _touching(segs: _Segments, found: list[Seg], *ranges: tuple[float, float]) -> list[Seg]:
     """The segments of `found` that may hold steps in any of `ranges` (unknown: they may)."""
     out = []
     for seg in found:
@@ -78,12 +77,20 @@ def _footer_steps(path: str) -> tuple[int, int] | None:
         return None
 
 
+def _steps_in(x_range: tuple[float, float] | None) -> str:
+    """A filter on the steps in range, as integers (a float literal such as 5e-324 is not
+    read back exactly)."""
+    if x_range is None:
+        return ""
+    return f" AND step BETWEEN {math.ceil(x_range[0])} AND {math.floor(x_range[1])}"
+
+
 def _inside(x_range: tuple[float, float] | None, level: int) -> tuple[int, int] | None:
     """(first, last) start step of the pyramid buckets wholly inside a zoomed range."""
     if x_range is None:
         return None
-    lo, hi = x_range
-    return math.ceil(lo / level) * level, (math.floor((hi + 1) / level) - 1) * level
+    lo, hi = math.ceil(x_range[0]), math.floor(x_range[1])  # steps are integers
+    return -(-lo // level) * level, ((hi + 1) // level - 1) * level
 
 
 def downsample_steps(
@@ -107,7 +114,8 @@ def downsample_steps(
     wanted = [keys] if isinstance(keys, str) else (list(keys) if keys is not None else None)
     pyramids = pyramids_of(idx)
     inside = _inside(x_range, level)
-    units, text_units = [_UNITS.empty_table()], [_TEXTS.empty_table()]
+    units: list[pa.Table] = [_UNITS.empty_table()]
+    summaries: dict[str, tuple[Seg, pa.Table]] = {}
     covered, fallback = [], []
     for run_key, path, label in segs.sealed:
         table = pyramids.read(Path(path), level)
@@ -128,14 +136,14 @@ def downsample_steps(
         units.append(nums.select(_UNITS.names[1:]).add_column(0, "run_key", runs).cast(_UNITS))
         text = table.filter(is_text).select(["key", "step_min", "step_max", "last_text", "n"])
         runs = pa.repeat(run_key, text.num_rows)
-        text_units.append(text.add_column(0, "run_key", runs).cast(_TEXTS))
+        summaries[path] = ((run_key, path, label), text.add_column(0, "run_key", runs))
     idx.con.register("_pyr_units", pa.concat_tables(units))
     parts = ["SELECT * FROM _pyr_units"]
     rest = _Segments(fallback, segs.open, segs.steps)
     rest_view = (
         history_view(idx, run_keys, wanted, "pyr_raw", rest) if fallback or segs.open else None
     )
-    in_range = f" AND step BETWEEN {x_range[0]!r} AND {x_range[1]!r}" if x_range else ""
+    in_range = _steps_in(x_range)
     if rest_view:
         parts.append(_RAW_UNITS.format(view=rest_view, numeric=NUMERIC, where=in_range))
     edge_segs = []
@@ -149,7 +157,8 @@ def downsample_steps(
     idx.con.execute("CREATE OR REPLACE TEMP VIEW pyr_units AS " + " UNION ALL ".join(parts))
     table = _buckets(idx, run_keys, buckets, x_range)
     if texts:
-        text = _texts(idx, run_keys, wanted, x_range, text_units, rest_view, segs)
+        rest = _Segments(fallback, segs.open, segs.steps)
+        text = _texts(idx, run_keys, wanted, x_range, summaries, rest, rest_view)
         table = pa.concat_tables([table, text.cast(table.schema)])
     for name in ("_pyr_units", "_pyr_bounds", "_pyr_texts"):
         idx.con.unregister(name)  # (DuckDB: unregistering an unknown name is no error)
@@ -216,26 +225,32 @@ def _texts(
     run_keys: Sequence[str],
     wanted: list[str] | None,
     x_range: tuple[float, float] | None,
-    text_units: list[pa.Table],
+    summaries: dict[str, tuple[Seg, pa.Table]],
+    rest: _Segments,
     rest_view: str | None,
-    segs: _Segments,
 ) -> pa.Table:
     """One row per metric with non-numeric values (bucket -1), as the raw query gives it:
-    from the pyramids' per-segment summaries over the whole run; over a zoomed range, from
-    the rows in that range (a summary covers its whole segment)."""
+    from the pyramids' per-segment summaries of the segments wholly in range, and from the
+    rows in range of the others (a summary covers its whole segment)."""
     raw = (
         "SELECT run_key, key, step AS step_min, step AS step_max, text AS last_text, "
         "CAST(1 AS BIGINT) AS n FROM {view} WHERE NOT ({numeric}){where}"
     )
-    if x_range is not None:  # (segs: those that touch the range)
-        view = history_view(idx, run_keys, wanted, "pyr_text", segs)
-        where = f" AND step BETWEEN {x_range[0]!r} AND {x_range[1]!r}"
-        source = raw.format(view=view, numeric=NUMERIC, where=where)
-    else:
-        idx.con.register("_pyr_texts", pa.concat_tables(text_units))
-        source = "SELECT * FROM _pyr_texts"
-        if rest_view:
-            source += " UNION ALL " + raw.format(view=rest_view, numeric=NUMERIC, where="")
+    whole, partial = [_TEXTS.empty_table()], []
+    for path, (seg, table) in summaries.items():
+        span = rest.steps.get(path)
+        if x_range is None or (span and x_range[0] <= span[0] and span[1] <= x_range[1]):
+            whole.append(table.cast(_TEXTS))
+        else:
+            partial.append(seg)
+    idx.con.register("_pyr_texts", pa.concat_tables(whole))
+    source = "SELECT * FROM _pyr_texts"
+    view = rest_view
+    if partial:
+        raw_segs = _Segments(partial + rest.sealed, rest.open, rest.steps)
+        view = history_view(idx, run_keys, wanted, "pyr_text", raw_segs)
+    if view:
+        source += " UNION ALL " + raw.format(view=view, numeric=NUMERIC, where=_steps_in(x_range))
     return idx.arrow(
         f"""
         SELECT run_key, key, CAST(-1 AS BIGINT) AS bucket, min(step_min) AS x_min,

@@ -160,6 +160,14 @@ def check_exact(table: pa.Table, rows: list[Row], keys: list[str], lo: float, hi
             for col in ("vmin", "vmax", "vlast", "n"):
                 assert same(g[col], want[col]), (key, col, g, want)
         assert sum(g["n"] for g in got) == brute(rows, key, lo, hi)["n"]
+    texts = {r["key"]: r for r in table.to_pylist() if r["bucket"] == -1}
+    if "phase" in keys:  # the text metric: one row, as the rows in range say
+        mine = [(r[0], i, r[4]) for i, r in enumerate(rows) if r[1] == "phase" and lo <= r[0] <= hi]
+        assert ("phase" in texts) == bool(mine)
+        if mine:
+            t = texts["phase"]
+            assert (t["x_min"], t["x_max"], t["n"]) == (min(mine)[0], max(mine)[0], len(mine))
+            assert t["last_text"] == max(mine)[2]
 
 
 def test_charts_from_pyramids_are_exact_for_any_range(store: Path) -> None:
@@ -170,7 +178,7 @@ def test_charts_from_pyramids_are_exact_for_any_range(store: Path) -> None:
     assert len(segments) >= 3
     sidecars = [p for p in (store / ".pyramids").rglob("*") if p.is_file()]
     assert len(sidecars) == len(segments)  # built by the first chart
-    check_exact(whole, rows, ["loss", "acc"], 0, 11_999)
+    check_exact(whole, rows, ["loss", "acc", "phase"], 0, 11_999)
     spike = math.sin(7_777 / 300) + 40.0
     assert max(r["vmax"] for r in whole.to_pylist() if r["key"] == "loss") == spike
     phase = next(r for r in whole.to_pylist() if r["key"] == "phase")
@@ -187,7 +195,7 @@ def test_charts_from_pyramids_are_exact_for_any_range(store: Path) -> None:
         hi = lo + width
         with Index(store) as idx:
             table = downsample(idx, [run_key], keys, buckets=buckets, x_range=(lo, hi))
-        check_exact(table, rows, keys or ["loss", "acc"], lo, hi)
+        check_exact(table, rows, keys or ["loss", "acc", "phase"], lo, hi)
 
     zoomed()
 

@@ -153,7 +153,9 @@ def load_run(
         table = downsample(idx, [run_key], None, buckets=buckets, x=x)
         zoomed = table
         if x_range is not None:
-            zoomed = downsample(idx, [run_key], None, buckets=buckets, x=x, x_range=x_range)
+            zoomed = downsample(  # its curves only: no text rows
+                idx, [run_key], None, buckets=buckets, x=x, x_range=x_range, texts=False
+            )
         return RunDetail.of(
             row,
             meta,
