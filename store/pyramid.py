@@ -296,14 +296,26 @@ def _read_sidecar(path: Path, sha256: str, level: int) -> pa.Table | None:
 
 _cache: OrderedDict[tuple[str, int], pa.Table] = OrderedDict()
 _cache_lock = threading.Lock()
-_CACHE_BYTES = 64 << 20
+_cache_bytes = 0
+_CACHE_LIMIT = 64 << 20
 
 
 def _remember(key: tuple[str, int], table: pa.Table) -> None:
+    global _cache_bytes
     with _cache_lock:
-        _cache[key] = table
-        while len(_cache) > 1 and sum(t.nbytes for t in _cache.values()) > _CACHE_BYTES:
-            _cache.popitem(last=False)
+        if key not in _cache:
+            _cache[key] = table
+            _cache_bytes += table.nbytes
+        while len(_cache) > 1 and _cache_bytes > _CACHE_LIMIT:
+            _cache_bytes -= _cache.popitem(last=False)[1].nbytes
+
+
+def forget_all() -> None:
+    """Empty the per-process cache of levels read (what a new process starts with)."""
+    global _cache_bytes
+    with _cache_lock:
+        _cache.clear()
+        _cache_bytes = 0
 
 
 def pyramid_dir(root: Path) -> Path:

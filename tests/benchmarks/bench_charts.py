@@ -134,7 +134,7 @@ def chart_row(cache: Path, exp: int, with_raw: bool) -> str:
 
         def chart(x_range: tuple[float, float] | None = None, cold: bool = True) -> None:
             if cold:
-                pyramid._cache.clear()  # what a new process finds: the sidecars on disk
+                pyramid.forget_all()  # what a new process finds: the sidecars on disk
             downsample(idx, [run_key], None, buckets=240, x_range=x_range)
 
         cold = median_ms(chart)
