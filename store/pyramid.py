@@ -23,9 +23,11 @@ its bytes already), else lazily the first time a chart needs it; never on the wr
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +37,6 @@ import pyarrow.parquet as pq
 
 from .atomic import atomic_write_bytes
 from .blobs import BlobStore
-from .integrity import check_sha256
 from .layout import parse_segment_name
 
 VERSION = 1
@@ -83,23 +84,22 @@ def _groups(code: np.ndarray, bucket: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return starts, ends
 
 
-def _level(
-    units: dict[str, np.ndarray], width: int
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Merge `units` (sorted by key code, then step) into buckets of `width` steps."""
-    starts, ends = _groups(units["code"], units["step_min"] // width)
+def _level(units: dict[str, np.ndarray], width: int) -> dict[str, np.ndarray]:
+    """Merge `units` (sorted by key code, then last step; stable, so ties keep file order)
+    into buckets of `width` steps: min and max skip NaN, `vlast` is the value at the highest
+    step (the later one on a tie)."""
+    starts, ends = _groups(units["code"], units["step_max"] // width)
     if len(starts) == 0:
-        return units, units
-    out = {
+        return units
+    return {
         "code": units["code"][starts],
-        "step_min": units["step_min"][starts],
+        "step_min": np.minimum.reduceat(units["step_min"], starts),
         "step_max": units["step_max"][ends],
         "vmin": np.fmin.reduceat(units["vmin"], starts),  # NaN only if all were NaN
         "vmax": np.fmax.reduceat(units["vmax"], starts),
         "vlast": units["vlast"][ends],
         "n": np.add.reduceat(units["n"], starts),
     }
-    return out, out
 
 
 def _arrow_level(level: int, keys: list[str], u: dict[str, np.ndarray]) -> pa.Table:
@@ -120,47 +120,68 @@ def _arrow_level(level: int, keys: list[str], u: dict[str, np.ndarray]) -> pa.Ta
     )
 
 
-def build(table: pa.Table) -> list[pa.Table]:
-    """A segment's pyramid, one table per level (LEVELS order, then TEXT_LEVEL)."""
+_UNIT_TYPES = {
+    "code": np.int64,
+    "step_min": np.int64,
+    "step_max": np.int64,
+    "vmin": np.float64,
+    "vmax": np.float64,
+    "vlast": np.float64,
+    "n": np.int64,
+}
+
+
+def build(tables: Iterable[pa.Table]) -> list[pa.Table]:
+    """A segment's pyramid from its rows, given a row group at a time (memory holds one row
+    group and the finest level, a server's bound), one table per level (LEVELS order, then
+    TEXT_LEVEL)."""
+    codes: dict[str, int] = {}
+    parts, texts = [], []
+    for table in tables:
+        units, text = _finest(table, codes)
+        parts.append(units)
+        texts.append(text)
+    units = {
+        k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, t)
+        for k, t in _UNIT_TYPES.items()
+    }
+    order = np.lexsort((units["step_max"], units["code"]))  # buckets cut by row groups meet
+    units = {k: v[order] for k, v in units.items()}
+    levels = []
+    for width in LEVELS:
+        units = _level(units, width)
+        levels.append(_arrow_level(width, list(codes), units))
+    levels.append(_text_level(pa.concat_tables(texts) if texts else None))
+    return levels
+
+
+def _finest(table: pa.Table, codes: dict[str, int]) -> tuple[dict[str, np.ndarray], pa.Table]:
+    """(the finest level of some rows, with key codes from `codes`; their non-numeric rows)."""
     table = table.select(_INPUT_COLUMNS).combine_chunks()
     encoded = pc.dictionary_encode(table.column("key").cast(pa.string())).combine_chunks()
-    keys = encoded.dictionary.to_pylist()
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    step = table.column("step").to_numpy()
+    local = [codes.setdefault(k, len(codes)) for k in encoded.dictionary.to_pylist()]
+    code = np.asarray(local, np.int64)[encoded.indices.to_numpy(zero_copy_only=False)]
     value_col = table.column("value")
     numeric = pc.and_(
         pc.is_in(table.column("kind"), pa.array([0, 1, 2], pa.int8())), pc.is_valid(value_col)
     )
     mask = numeric.to_numpy(zero_copy_only=False)
     values = value_col.fill_null(np.nan).to_numpy()[mask]
-    code, step = codes[mask], step[mask]
+    code, step = code[mask], table.column("step").to_numpy()[mask]
     if len(step) < 2 or bool((step[1:] >= step[:-1]).all()):  # as logged: sort keys only
-        order = np.argsort(
-            code.astype(np.uint16 if len(keys) < 1 << 16 else np.int64), kind="stable"
-        )
+        small = code.astype(np.uint16 if len(codes) < 1 << 16 else np.int64)  # a radix sort
+        order = np.argsort(small, kind="stable")
     else:
         order = np.lexsort((step, code))  # stable: equal steps keep file order
     step, values = step[order], values[order]
-    units = {
-        "code": code[order],
-        "step_min": step,
-        "step_max": step,
-        "vmin": values,
-        "vmax": values,
-        "vlast": values,
-        "n": np.ones(len(order), np.int64),
-    }
-    levels = []
-    for width in LEVELS:
-        units, out = _level(units, width)
-        levels.append(_arrow_level(width, keys, out))
-    levels.append(_text_level(table.filter(pc.invert(numeric))))
-    return levels
+    raw = {"code": code[order], "step_min": step, "step_max": step}
+    raw |= {"vmin": values, "vmax": values, "vlast": values, "n": np.ones(len(step), np.int64)}
+    return _level(raw, LEVELS[0]), table.filter(pc.invert(numeric)).select(["step", "key", "text"])
 
 
-def _text_level(rows: pa.Table) -> pa.Table:
+def _text_level(rows: pa.Table | None) -> pa.Table:
     """Per key, the non-numeric rows: first and last step, count, last non-null text."""
-    if rows.num_rows == 0:
+    if rows is None or rows.num_rows == 0:
         return SCHEMA.empty_table()
     lasts = (
         rows.filter(pc.is_valid(rows.column("text")))
@@ -208,8 +229,11 @@ class Pyramids:
     where the directory is writable) a missing or damaged sidecar from the segment itself;
     levels read are kept in a small per-process cache (sealed segments never change)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, build: bool = True) -> None:
+        """`build=False`: a missing or damaged sidecar is not built (a team server's read
+        requests have a memory bound; its index builds them as a local one does)."""
         self.blobs = BlobStore(directory)
+        self.build = build
 
     def path(self, segment_sha256: str) -> Path:
         return self.blobs.path(segment_sha256)
@@ -235,7 +259,7 @@ class Pyramids:
                 _cache.move_to_end(key)
                 return _cache[key]
         found = _read_sidecar(self.path(name.sha256), name.sha256, level)
-        if found is None:
+        if found is None and self.build:
             found = self._rebuild(segment, name.sha256, level)
         if found is not None:
             _remember(key, found)
@@ -243,15 +267,25 @@ class Pyramids:
 
     def _rebuild(self, segment: Path, sha256: str, level: int) -> pa.Table | None:
         try:
-            data = segment.read_bytes()
-            check_sha256(data, sha256, str(segment))
-            table = pq.read_table(pa.BufferReader(data), columns=_INPUT_COLUMNS)
+            digest = hashlib.sha256()
+            with open(segment, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+            if digest.hexdigest() != sha256:
+                return None  # damaged: the raw path skips it with its warning
+            levels = build(_row_groups(pq.ParquetFile(segment, pre_buffer=False)))
         except (OSError, ValueError, pa.ArrowException):
-            return None  # gone or damaged: the raw path skips it with its warning
-        levels = build(table)
+            return None  # gone or unreadable: the raw path skips it with its warning
+        finally:
+            pa.default_memory_pool().release_unused()  # a server's reads have a bound
         self.store(sha256, levels)
         wanted = [t for t in levels if t.num_rows and t["level"][0].as_py() in (level, TEXT_LEVEL)]
         return pa.concat_tables(wanted) if wanted else SCHEMA.empty_table()
+
+
+def _row_groups(pf: pq.ParquetFile) -> Iterator[pa.Table]:
+    for g in range(pf.metadata.num_row_groups):
+        yield pf.read_row_group(g, columns=_INPUT_COLUMNS, use_threads=False)
 
 
 def build_when_described(root: Path, sha256: str, pf: pq.ParquetFile) -> None:
@@ -262,7 +296,7 @@ def build_when_described(root: Path, sha256: str, pf: pq.ParquetFile) -> None:
     store = Pyramids(pyramid_dir(root))
     try:
         if not store.path(sha256).exists():
-            store.store(sha256, build(pf.read(columns=_INPUT_COLUMNS, use_threads=False)))
+            store.store(sha256, build(_row_groups(pf)))
     except (OSError, ValueError, pa.ArrowException):
         pass  # never a reason to call the segment damaged: charts read its rows instead
 

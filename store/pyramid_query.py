@@ -40,8 +40,8 @@ _RAW_UNITS = (
 
 
 def pyramids_of(idx: Any) -> Pyramids:
-    """The sidecars of the store `idx` reads (a server's one-run view names its own)."""
-    return Pyramids(getattr(idx, "pyramid_dir", None) or pyramid_dir(idx.root))
+    """The sidecars of the store `idx` reads (a server's one-run view brings its own)."""
+    return getattr(idx, "pyramids", None) or Pyramids(pyramid_dir(idx.root))
 
 
 def _approx_steps(segs: _Segments) -> tuple[float, float] | None:
