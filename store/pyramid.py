@@ -18,7 +18,9 @@ segment it summarises; a sidecar that fails either is treated as missing and reb
 segment, so a damaged sidecar never yields a wrong value.
 
 Built when the index first describes a large sealed segment (store/describe.py, which holds
-its bytes already), else lazily the first time a chart needs it; never on the write path.
+its bytes already; a team server's index too), else lazily the first time a chart needs it
+(never by a team server's read request, which has a memory bound); never on the write path.
+Sidecars of deleted runs stay until `.pyramids/` is removed (nothing reads them).
 """
 
 from __future__ import annotations
@@ -245,7 +247,7 @@ class Pyramids:
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(path, encode(levels, segment_sha256), durable=False)
         except OSError:
-            pass  # a read-only store: charts read the segment's rows instead
+            pass  # a read-only store: the levels just built serve this process, unkept
 
     def read(self, segment: Path, level: int) -> pa.Table | None:
         """Level `level` (and the TEXT_LEVEL rows) of a sealed segment, or None if neither
