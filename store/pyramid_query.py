@@ -56,16 +56,6 @@ def _approx_steps(segs: _Segments) -> tuple[float, float] | None:
     return (lo, hi) if lo <= hi else None
 
 
-def _touching(segs: _Segments, found: list[Seg], *ranges: tuple[float, float]) -> list[Seg]:
-    """The segments of `found` that may hold steps in any of `ranges` (unknown: they may)."""
-    out = []
-    for seg in found:
-        span = segs.steps.get(seg[1])
-        if span is None or any(lo <= span[1] and span[0] <= hi for lo, hi in ranges if lo <= hi):
-            out.append(seg)
-    return out
-
-
 def _footer_steps(path: str) -> tuple[int, int] | None:
     try:
         md = pq.read_metadata(path)
@@ -117,7 +107,7 @@ def downsample_steps(
     extent = _approx_steps(segs)
     if x_range is not None:  # only the segments that hold steps in the range
         extent = x_range
-        segs.sealed = _touching(segs, segs.sealed, x_range)
+        segs.sealed = segs.touching(x_range)
     level = level_for((extent[1] - extent[0]) / max(buckets, 1)) if extent else None
     if level is None:
         return None
@@ -165,7 +155,9 @@ def downsample_steps(
     edge_segs = []
     if inside is not None:  # the edges of the range no whole bucket covers
         first, past = inside[0] - 1, inside[1] + level
-        edge_segs = _touching(segs, covered, (extent[0], first), (past, extent[1]))
+        edge_segs = _Segments(covered, [], segs.steps).touching(
+            (extent[0], first), (past, extent[1])
+        )
     if edge_segs:
         edge_view = history_view(idx, run_keys, wanted, "pyr_edge", _Segments(edge_segs, []))
         edges = f"{in_range} AND NOT step BETWEEN {inside[0]} AND {inside[1] + level - 1}"

@@ -37,6 +37,15 @@ class _Segments:
     #: absolute path -> (step min, max) of a sealed segment, where the index knows it
     steps: dict[str, tuple[int, int]] = field(default_factory=dict)
 
+    def touching(self, *ranges: tuple[float, float]) -> list[tuple[str, str, str]]:
+        """The sealed segments that may hold steps in any of `ranges` (unknown: they may)."""
+        return [
+            seg
+            for seg in self.sealed
+            if (span := self.steps.get(seg[1])) is None
+            or any(lo <= span[1] and span[0] <= hi for lo, hi in ranges if lo <= hi)
+        ]
+
 
 def _segments(idx: Index, run_keys: Sequence[str] | None) -> _Segments:
     """The segments to scan: sealed ones that passed the index's sha256 check and still exist
