@@ -29,13 +29,14 @@ import pyarrow.parquet as pq
 from .pyramid import SCHEMA, TEXT_LEVEL, Pyramids, level_for, pyramid_dir
 from .query import NUMERIC, _Segments, _segments, history_view
 
-#: raw rows as units: a NaN counts towards n and vlast, never towards min and max
 Seg = tuple[str, str, str]  # run key, path, writer label
+#: raw rows as units. Their NaNs are left out of min and max only after the union with the
+#: pyramids' rows: DuckDB 2.0 folds `isnan(value)` of a Parquet column to false when the
+#: file's statistics (which skip NaN) say min and max are numbers, so a NaN row's value
+#: would become a bucket's max; the union's column has no statistics to fold by.
 _RAW_UNITS = (
-    "SELECT run_key, key, step AS step_min, step AS step_max, "
-    "CASE WHEN isnan(value) THEN NULL ELSE value END AS vmin, "
-    "CASE WHEN isnan(value) THEN NULL ELSE value END AS vmax, value AS vlast, "
-    "CAST(1 AS BIGINT) AS n FROM {view} WHERE {numeric}{where}"
+    "SELECT run_key, key, step AS step_min, step AS step_max, value AS vmin, value AS vmax, "
+    "value AS vlast, CAST(1 AS BIGINT) AS n FROM {view} WHERE {numeric}{where}"
 )
 
 
@@ -219,7 +220,9 @@ def _buckets(
                CAST(least(floor((u.step_min - b.lo) * ? / greatest(b.hi - b.lo, 1e-9)), ? - 1)
                     AS BIGINT) AS bucket,
                min(u.step_min) AS x_min, max(u.step_max) AS x_max,
-               min(u.vmin) AS vmin, max(u.vmax) AS vmax, arg_max(u.vlast, u.step_max) AS vlast,
+               min(u.vmin) FILTER (WHERE NOT isnan(u.vmin)) AS vmin,
+               max(u.vmax) FILTER (WHERE NOT isnan(u.vmax)) AS vmax,
+               arg_max(u.vlast, u.step_max) AS vlast,
                CAST(NULL AS VARCHAR) AS last_text, CAST(sum(u.n) AS BIGINT) AS n
         FROM pyr_units u JOIN _pyr_bounds b USING (run_key)
         GROUP BY ALL ORDER BY u.run_key, u.key, bucket

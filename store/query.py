@@ -211,6 +211,8 @@ def downsample(
         found = downsample_steps(idx, run_keys, keys, buckets, x_range, texts)
         if found is not None:
             return found
+    # (`+ 0 * random()` below: DuckDB 2.0 folds isnan() of a Parquet column to false when
+    # the file's statistics, which skip NaN, hold numbers; a NaN became a bucket's max)
     view, x = _x_view(idx, run_keys, keys, x)
     in_range = h_in_range = ""  # a zoomed range: on the view's x, and on the joined h.x
     if x_range is not None:
@@ -235,8 +237,8 @@ def downsample(
                CAST(least(floor((h.{x} - b.lo) * ? / greatest(b.hi - b.lo, 1e-9)), ? - 1)
                     AS BIGINT) AS bucket,
                min(h.{x}) AS x_min, max(h.{x}) AS x_max,
-               min(h.value) FILTER (WHERE NOT isnan(h.value)) AS vmin,
-               max(h.value) FILTER (WHERE NOT isnan(h.value)) AS vmax,
+               min(h.value) FILTER (WHERE NOT isnan(h.value + 0 * random())) AS vmin,
+               max(h.value) FILTER (WHERE NOT isnan(h.value + 0 * random())) AS vmax,
                arg_max(h.value, h.step) AS vlast, CAST(NULL AS VARCHAR) AS last_text,
                count(*) AS n
         FROM {view} h JOIN _ds_bounds b USING (run_key)

@@ -247,3 +247,19 @@ def test_a_long_segment_gets_its_pyramid_when_the_index_first_describes_it(store
     (sidecar,) = (p for p in (store / ".pyramids").rglob("*") if p.is_file())
     (segment,) = Path(run.dir).glob("history/*.parquet")
     assert segment.name.split("-")[-1].removesuffix(".parquet") == sidecar.name
+
+
+def test_a_nan_is_never_a_buckets_min_or_max_in_a_one_segment_run(store: Path) -> None:
+    """DuckDB folded isnan() of a Parquet column to false from the file's statistics (which
+    skip NaN): the raw query showed a bucket holding a NaN with max NaN."""
+    run = flightlog.init(project="p", name="nan")
+    for i in range(100):
+        run.log({"loss": math.nan if i in (0, 50) else 1.0 + i})
+    run.finish(quiet=True)
+    with Index(store) as idx:
+        for x_range in (None, (0.0, 10.0)):
+            table = downsample(idx, [f"p/{run.id}"], ["loss"], buckets=2, x_range=x_range)
+            for b in table.to_pylist():
+                lo, hi = b["x_min"], b["x_max"]
+                finite = [1.0 + i for i in range(lo, hi + 1) if i not in (0, 50)]
+                assert (b["vmin"], b["vmax"]) == (min(finite), max(finite))
