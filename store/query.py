@@ -79,10 +79,14 @@ def history_view(
     keys: Sequence[str] | None = None,
     name: str = "h",
     segs: _Segments | None = None,
+    steps: tuple[float, float] | None = None,
 ) -> str:
     """Create (or replace) a temp view `name` with HISTORY_COLUMNS; returns its name.
-    `segs`: only these segments (default: every readable one of `run_keys`)."""
+    `segs`: only these segments (default: every readable one of `run_keys`); `steps`: only
+    the sealed ones that may hold steps in that range (a zoomed chart of a long run)."""
     segs = _segments(idx, run_keys) if segs is None else segs
+    if steps is not None:
+        segs = _Segments(segs.touching(steps), segs.open, segs.steps)
     parts = []
     key_filter = ""
     params: list[object] = []
@@ -146,7 +150,11 @@ def history_view(
 
 
 def _x_view(
-    idx: Index, run_keys: Sequence[str], keys: str | Sequence[str] | None, x: str
+    idx: Index,
+    run_keys: Sequence[str],
+    keys: str | Sequence[str] | None,
+    x: str,
+    x_range: tuple[float, float] | None = None,
 ) -> tuple[str, str]:
     """The history of `run_keys` (only `keys`, if given) with an x column: (view, x column).
 
@@ -158,7 +166,8 @@ def _x_view(
     wanted = [keys] if isinstance(keys, str) else (list(keys) if keys is not None else None)
     if x_metric and wanted is not None:
         wanted.append(x_metric)
-    view = history_view(idx, run_keys, wanted, name="ds")
+    steps = x_range if x == "step" else None  # a zoomed step chart: its segments only
+    view = history_view(idx, run_keys, wanted, name="ds", steps=steps)
     if not x_metric:
         return view, x
     # each value paired with the x metric logged at the same step by its writer
@@ -213,7 +222,7 @@ def downsample(
             return found
     # (`+ 0 * random()` below: DuckDB 2.0 folds isnan() of a Parquet column to false when
     # the file's statistics, which skip NaN, hold numbers; a NaN became a bucket's max)
-    view, x = _x_view(idx, run_keys, keys, x)
+    view, x = _x_view(idx, run_keys, keys, x, x_range)
     in_range = h_in_range = ""  # a zoomed range: on the view's x, and on the joined h.x
     if x_range is not None:
         lo, hi = float(x_range[0]), float(x_range[1])
