@@ -26,6 +26,7 @@ from .integrity import SegmentDamaged, check_sha256
 from .journal import list_journals
 from .layout import RunPaths, SegmentName, parse_segment_name, split_run_key
 from .liveness import RUNNING, writer_state
+from .pyramid import build_when_described
 from .reader import StoredRun, text_list
 from .schema import WRITER_LABEL_KEY
 from .segments import list_segments, read_segment_checked, sealed_twin
@@ -99,7 +100,7 @@ def _describe(
     if name.sealed and cache_key in _SEALED_CACHE and _SEALED_CACHE[cache_key].row[0] == run_key:
         return _SEALED_CACHE[cache_key]
     try:
-        label, rows, steps, times, keys, note = _read(path, name)
+        label, rows, steps, times, keys, note = _read(root, path, name)
         damage = None
     except (SegmentDamaged, pa.ArrowException, OSError, ValueError) as e:
         if isinstance(e, FileNotFoundError):
@@ -114,7 +115,7 @@ def _describe(
 
 
 def _read(
-    path: Path, name: SegmentName
+    root: Path, path: Path, name: SegmentName
 ) -> tuple[str, int, tuple[Any, Any], tuple[Any, Any], list[str], str | None]:
     """(label, rows, step range, time range, metric keys, damage note) of a segment."""
     if not name.sealed:
@@ -127,6 +128,7 @@ def _read(
     assert name.sha256 is not None
     check_sha256(data, name.sha256, str(path))  # the one verification: remembered after
     pf = pq.ParquetFile(pa.BufferReader(data), read_dictionary=["key"])  # no strings decoded
+    build_when_described(root, name.sha256, pf)  # a long run's chart pyramid, once
     label = (pf.schema_arrow.metadata or {}).get(WRITER_LABEL_KEY, b"").decode()
     keys_col = pf.read(columns=["key"]).column("key")
     keys_col = pa.chunked_array([c.dictionary for c in keys_col.chunks], pa.string())

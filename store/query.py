@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,19 +34,33 @@ HISTORY_COLUMNS = "run_key, writer, step, time, key, value, kind, text"
 class _Segments:
     sealed: list[tuple[str, str, str]]  # (run_key, absolute path, label)
     open: list[tuple[str, str, str]]
+    #: absolute path -> (step min, max) of a sealed segment, where the index knows it
+    steps: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def touching(self, *ranges: tuple[float, float]) -> list[tuple[str, str, str]]:
+        """The sealed segments that may hold steps in any of `ranges` (unknown: they may)."""
+        return [
+            seg
+            for seg in self.sealed
+            if (span := self.steps.get(seg[1])) is None
+            or any(lo <= span[1] and span[0] <= hi for lo, hi in ranges if lo <= hi)
+        ]
 
 
 def _segments(idx: Index, run_keys: Sequence[str] | None) -> _Segments:
     """The segments to scan: sealed ones that passed the index's sha256 check and still exist
     (a run deleted since the index was read is no error), and every open one."""
-    sql = "SELECT run_key, path, coalesce(nullif(label, ''), writer), sealed, damage FROM segments"
+    sql = (
+        "SELECT run_key, path, coalesce(nullif(label, ''), writer), sealed, damage, step_min, "
+        "step_max FROM segments"
+    )
     params: list[object] = []
     if run_keys is not None:
         sql += " WHERE run_key IN (SELECT unnest(?::VARCHAR[]))"
         params.append(list(run_keys))
     out = _Segments([], [])
     rows = idx.con.execute(sql + " ORDER BY path", params).fetchall()
-    for run_key, rel, label, sealed, damage in rows:
+    for run_key, rel, label, sealed, damage, step_min, step_max in rows:
         path = str(idx.root / rel)
         if damage:
             warnings.warn(f"flightlog: skipping {damage}", stacklevel=3)
@@ -54,6 +68,8 @@ def _segments(idx: Index, run_keys: Sequence[str] | None) -> _Segments:
             out.open.append((run_key, path, label))
         elif os.path.exists(path):
             out.sealed.append((run_key, path, label))
+            if step_min is not None and step_max is not None:
+                out.steps[path] = (step_min, step_max)
     return out
 
 
@@ -62,9 +78,15 @@ def history_view(
     run_keys: Sequence[str] | None = None,
     keys: Sequence[str] | None = None,
     name: str = "h",
+    segs: _Segments | None = None,
+    steps: tuple[float, float] | None = None,
 ) -> str:
-    """Create (or replace) a temp view `name` with HISTORY_COLUMNS; returns its name."""
-    segs = _segments(idx, run_keys)
+    """Create (or replace) a temp view `name` with HISTORY_COLUMNS; returns its name.
+    `segs`: only these segments (default: every readable one of `run_keys`); `steps`: only
+    the sealed ones that may hold steps in that range (a zoomed chart of a long run)."""
+    segs = _segments(idx, run_keys) if segs is None else segs
+    if steps is not None:
+        segs = _Segments(segs.touching(steps), segs.open, segs.steps)
     parts = []
     key_filter = ""
     params: list[object] = []
@@ -128,7 +150,11 @@ def history_view(
 
 
 def _x_view(
-    idx: Index, run_keys: Sequence[str], keys: str | Sequence[str] | None, x: str
+    idx: Index,
+    run_keys: Sequence[str],
+    keys: str | Sequence[str] | None,
+    x: str,
+    x_range: tuple[float, float] | None = None,
 ) -> tuple[str, str]:
     """The history of `run_keys` (only `keys`, if given) with an x column: (view, x column).
 
@@ -140,7 +166,8 @@ def _x_view(
     wanted = [keys] if isinstance(keys, str) else (list(keys) if keys is not None else None)
     if x_metric and wanted is not None:
         wanted.append(x_metric)
-    view = history_view(idx, run_keys, wanted, name="ds")
+    steps = x_range if x == "step" else None  # a zoomed step chart: its segments only
+    view = history_view(idx, run_keys, wanted, name="ds", steps=steps)
     if not x_metric:
         return view, x
     # each value paired with the x metric logged at the same step by its writer
@@ -180,13 +207,25 @@ def downsample(
     over a narrower span, so detail hidden at full range comes back, down to single steps.
     The range is a filter on the scan (Parquet row groups outside it are skipped).
     `texts=False` leaves out the non-numeric rows (charts draw none): one scan fewer.
+
+    x="step" over a range wide enough (>= 128 steps a bucket) reads the sealed segments'
+    pyramids (store/pyramid_query.py) instead of their rows: the same columns, each bucket
+    exact over the steps it reports, its edges within 1/8 of a bucket of these.
     """
-    view, x = _x_view(idx, run_keys, keys, x)
+    if x_range is not None and not float(x_range[0]) <= float(x_range[1]):
+        raise ValueError(f"x_range must be (low, high), got {x_range!r}")
+    if x == "step":  # a long run's sealed segments answer from their pyramids
+        from .pyramid_query import downsample_steps  # (it builds on this module)
+
+        found = downsample_steps(idx, run_keys, keys, buckets, x_range, texts)
+        if found is not None:
+            return found
+    # (`+ 0 * random()` below: DuckDB 2.0 folds isnan() of a Parquet column to false when
+    # the file's statistics, which skip NaN, hold numbers; a NaN became a bucket's max)
+    view, x = _x_view(idx, run_keys, keys, x, x_range)
     in_range = h_in_range = ""  # a zoomed range: on the view's x, and on the joined h.x
     if x_range is not None:
         lo, hi = float(x_range[0]), float(x_range[1])
-        if not lo <= hi:
-            raise ValueError(f"x_range must be (low, high), got {x_range!r}")
         between = f" BETWEEN {lo!r} AND {hi!r}"
         in_range, h_in_range = f" AND {x}{between}", f" AND h.{x}{between}"
         bounds = pa.table(
@@ -207,8 +246,8 @@ def downsample(
                CAST(least(floor((h.{x} - b.lo) * ? / greatest(b.hi - b.lo, 1e-9)), ? - 1)
                     AS BIGINT) AS bucket,
                min(h.{x}) AS x_min, max(h.{x}) AS x_max,
-               min(h.value) FILTER (WHERE NOT isnan(h.value)) AS vmin,
-               max(h.value) FILTER (WHERE NOT isnan(h.value)) AS vmax,
+               min(h.value) FILTER (WHERE NOT isnan(h.value + 0 * random())) AS vmin,
+               max(h.value) FILTER (WHERE NOT isnan(h.value + 0 * random())) AS vmax,
                arg_max(h.value, h.step) AS vlast, CAST(NULL AS VARCHAR) AS last_text,
                count(*) AS n
         FROM {view} h JOIN _ds_bounds b USING (run_key)

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from flightlog.store.index import SEGMENTS
 from flightlog.store.layout import RunPaths
+from flightlog.store.pyramid import Pyramids, pyramid_dir
 from flightlog.store.query import downsample, values_at
 from flightlog.store.schema import (
     HISTORY_SCHEMA,
@@ -295,6 +296,7 @@ class _OneRun:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, reader: RunReader) -> None:
         self.con = con
+        self.pyramids = Pyramids(pyramid_dir(reader.spill.parent), build=False)  # its index's
         con.execute(f"CREATE TEMP TABLE segments {SEGMENTS}")  # the index's own columns
         if reader.segments:  # only readable segments: none is damaged (damage is null)
             con.executemany(

@@ -96,6 +96,7 @@ async def test_zoom_requeries_and_reveals_a_single_step_spike(store: Path) -> No
             lambda: (
                 screen.x_range is not None
                 and screen.x_range[1] - screen.x_range[0] < 240
+                and screen.curves_range == screen.x_range  # the curves of this range
                 and 50.0 in screen.detail.curves["loss"]["last"]
             ),
         )

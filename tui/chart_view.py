@@ -4,7 +4,9 @@ The cursor is one x for the whole screen: each chart draws it as a vertical line
 reads, for every run plotted, the stored value at the logged x nearest to it (a query, not the
 bucket's min or max). Zoom and pan set one x range for every chart, and the screen re-queries
 the store for that range (store.query.downsample's x_range), so a single-step spike hidden in a
-bucket at full range comes back; the range is kept across live refreshes until reset.
+bucket at full range comes back; the range is kept across live refreshes until reset. The
+re-query reads the pyramids (store/pyramid_query.py), so it usually lands before a first
+draw of the curves in hand would be worth its cost; if it is late, they are drawn meanwhile.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from .workers import deliver, store_work
 XRange = tuple[float, float]
 SMOOTHING = (0.0, 0.6, 0.9)  # the weights m cycles through
 WINDOW = 100  # the legend's query reads x within 1/100 of the view of the cursor first
+FIRST_DRAW_WAIT = (
+    0.2  # s a zoom waits for its re-query (the target) before drawing the curves in hand
+)
 
 CHART_BINDINGS: list[Binding] = [
     Binding("l", "toggle_log", "Log y", tooltip="log scale on y"),
@@ -191,8 +196,14 @@ class ChartView:
             hi = lo + span
             wanted = None if lo <= full[0] and hi >= full[1] else (lo, hi)  # all of it
         self.x_range = wanted
-        self.redraw()  # the curves in hand over the new range at once, then the detail
-        self.requery()
+        self.requery()  # from the pyramids: drawn once, when it lands (usually well in time)
+        self.set_timer(FIRST_DRAW_WAIT, self.draw_in_hand)  # type: ignore[attr-defined]
+
+    def draw_in_hand(self) -> None:
+        """A re-query that is late: the curves in hand over the new range meanwhile (a draw
+        costs ~50-150 ms on a busy machine, so drawing twice would double a quick zoom)."""
+        if self.drawn_range != self.x_range:
+            self.redraw()
 
     def zoom_around(self, center: float, factor: float) -> None:
         view = self.view()

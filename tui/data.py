@@ -21,6 +21,7 @@ from flightlog.store import RunPaths, StoredRun
 from flightlog.store.catalog import RunLookupError, common_summary_keys, select_runs, values_of
 from flightlog.store.index import Index
 from flightlog.store.query import downsample, metric_summaries, values_at
+from flightlog.store.run_snapshot import open_snapshot, remember
 
 
 class Source:
@@ -151,9 +152,12 @@ def load_run(
             idx.con.execute("SELECT meta FROM runs WHERE run_key = ?", [run_key]).fetchone()[0]
         )
         table = downsample(idx, [run_key], None, buckets=buckets, x=x)
+        remember(idx, [run_key])  # its zooms and cursor need not open the index again
         zoomed = table
         if x_range is not None:
-            zoomed = downsample(idx, [run_key], None, buckets=buckets, x=x, x_range=x_range)
+            zoomed = downsample(  # its curves only: no text rows
+                idx, [run_key], None, buckets=buckets, x=x, x_range=x_range, texts=False
+            )
         return RunDetail.of(
             row,
             meta,
@@ -176,7 +180,7 @@ def load_curves(
     range, none of the run's stats."""
     if isinstance(root, Source):
         return root.load_curves(run_keys, keys, x, buckets, x_range)
-    with Index(root) as idx:
+    with open_snapshot(root, run_keys) as idx:
         table = downsample(idx, run_keys, keys, buckets=buckets, x=x, x_range=x_range, texts=False)
         return curves_of(table)
 
@@ -204,7 +208,7 @@ def read_cursor(
     if isinstance(root, Source):
         found = root.read_cursor(run_keys, keys, at, x, window)
     else:
-        with Index(root) as idx:
+        with open_snapshot(root, run_keys) as idx:
             found = values_at(idx, run_keys, keys, at, x=x, window=window).to_pylist()
     out: dict[str, dict[str, Reading]] = {}
     for r in found:

@@ -1,0 +1,76 @@
+"""A finished run's zoom and cursor read a kept listing of its segments, with the index's
+answers; a run still writing is always read through the index."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import flightlog
+from flightlog.store.index import Index
+from flightlog.store.query import downsample
+from flightlog.store.run_snapshot import Snapshot, open_snapshot
+from flightlog.tui.data import curves_of, load_curves, load_run, read_cursor
+
+from .conftest import spawn
+from .tui_helpers import wait_for_runs_dir
+
+
+def test_a_finished_runs_zoom_and_cursor_answer_as_the_index_does(store: Path) -> None:
+    run = flightlog.init(project="p", name="done")
+    for i in range(50_000):
+        run.log({"loss": 1.0 / (i + 1), "acc": float(i % 97)})
+    run.finish(quiet=True)
+    run_key = f"p/{run.id}"
+    load_run(store, run_key)  # the run screen opens: the index is read once
+    with open_snapshot(store, [run_key]) as kept:
+        assert isinstance(kept, Snapshot)
+    for x_range in ((10_000.0, 40_000.0), (123.0, 456.0), None):
+        got = load_curves(store, [run_key], ["loss", "acc"], x_range=x_range)
+        with Index(store) as idx:
+            table = downsample(idx, [run_key], ["loss", "acc"], 240, x_range=x_range, texts=False)
+        assert got == curves_of(table)
+    reading = read_cursor(store, [run_key], ["loss", "acc"], 31_337.4, window=100)
+    assert reading["loss"][run_key].value == 1.0 / 31_338
+    assert reading["acc"][run_key].value == float(31_337 % 97)
+
+
+def test_a_run_still_writing_is_read_through_the_index_every_time(store: Path) -> None:
+    stop = store.parent / "stop"
+    proc = spawn(f"""
+        import flightlog, os, time
+        run = flightlog.init(project="live", name="trainer")
+        i = 0
+        while not os.path.exists({str(stop)!r}) and i < 200_000:
+            run.log({{"loss": float(i)}})
+            i += 1
+            time.sleep(0.001)
+        run.finish()
+    """)
+    try:
+        wait_for_runs_dir(store)
+        deadline = time.monotonic() + 60
+        while True:
+            with Index(store) as idx:
+                found = idx.con.execute("SELECT run_key, steps FROM runs").fetchall()
+            if found and found[0][1] > 200:
+                break
+            assert time.monotonic() < deadline, "the trainer logged nothing in 60 s"
+            time.sleep(0.1)
+        run_key = found[0][0]
+        load_run(store, run_key)
+        with open_snapshot(store, [run_key]) as idx:
+            assert isinstance(idx, Index)  # not kept: its segments change as it writes
+        seen = load_curves(store, [run_key], ["loss"])[run_key]["loss"]["x"][-1]
+        deadline = time.monotonic() + 60
+        while load_curves(store, [run_key], ["loss"])[run_key]["loss"]["x"][-1] <= seen + 100:
+            assert time.monotonic() < deadline, "the chart never showed the new rows"
+            time.sleep(0.1)
+    finally:
+        stop.touch()
+        try:
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
