@@ -9,7 +9,7 @@ read-only into memory, then builds its view in memory from the files - never an 
 never a hang. A long-lived index (the server's, `keep_files=True`) works on an in-memory
 copy instead, so it never holds the file. Training processes never open the index.
 
-Catch-up compares each run's stamp (store/scan.py: its directories' mtimes; one stat for a
+Catch-up compares each run's stamp (store/scan.py: its directories' mtimes; two stats for a
 finished run, three for a live one) with what the index saw last time and lists and
 re-reads only runs that changed, so a store that gained one run costs one run's work plus
 a stat per run. A cold build inserts a batch of runs at a time, so an interrupted one

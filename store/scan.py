@@ -34,10 +34,11 @@ class Stamp:
     the mtimes of its three directories, whether it had files that grow in place (open
     segments, journals), and whether it was quiet (finished or failed, nothing open).
 
-    A quiet run is looked at with one stat, of its own directory: nothing can change its
-    writers/ or history/ without also changing that directory (a resume rewrites run.json,
-    the agent writes sync.json), except recovering an abandoned segment, and a run with
-    one is not quiet. Every other run costs three stats, and one with open files a listing."""
+    A quiet run is looked at with two stats, of its own directory and of history/ (where
+    `doctor --repair` quarantines a damaged segment, or a user deletes one): nothing changes
+    its writers/ without also changing its directory (a resume rewrites run.json), except
+    `doctor` recording a dead writer, and a run with one is not quiet (it is crashed).
+    Every other run costs three stats, and one with open files a listing."""
 
     dirs: tuple[int | None, int | None, int | None]
     open: bool = False
@@ -105,8 +106,9 @@ def _unchanged(path: str, prev: Stamp, settled: int) -> bool:
     """Whether a run whose last catch-up left `prev` is the same, by one or three stats."""
     if prev.open:
         return False
-    subs = _SUBDIRS[:1] if prev.quiet else _SUBDIRS
-    for sub, before in zip(subs, prev.dirs, strict=False):
+    for sub, before in zip(_SUBDIRS, prev.dirs, strict=True):
+        if prev.quiet and sub == "writers/":
+            continue
         mtime = _mtime(path + "/" + sub)
         if mtime != before or (mtime is None and sub == "") or (mtime or 0) >= settled:
             return False

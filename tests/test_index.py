@@ -290,11 +290,12 @@ def test_an_index_from_another_version_is_rebuilt(store: Path) -> None:
         assert idx.last.runs_indexed == 2
 
 
-def test_an_unchanged_finished_run_costs_one_stat_and_no_listing(
+def test_an_unchanged_finished_run_costs_two_stats_and_no_listing(
     store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A catch-up of a store whose runs are all finished looks at each run's directory once
-    (its stamp), never lists it, and reads no file: 10,000 runs cost 10,000 stats."""
+    """A catch-up of a store whose runs are all finished looks at each run's directory and
+    its history/ (its stamp), never lists them, and reads no file: 10,000 runs cost 20,000
+    stats."""
     import os
 
     _make_runs(4)
@@ -315,7 +316,7 @@ def test_an_unchanged_finished_run_costs_one_stat_and_no_listing(
         monkeypatch.setattr(os, name, spy)
     with Index(store) as idx:
         assert idx.last.runs_indexed == 0 and idx.last.runs_seen == 4
-    assert len(looked) == 4 and all(s.startswith("stat ") for s in looked), looked
+    assert len(looked) == 8 and all(s.startswith("stat ") for s in looked), looked
 
 
 def test_an_interrupted_cold_build_keeps_what_it_indexed(
