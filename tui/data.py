@@ -18,7 +18,13 @@ from typing import Any
 import pyarrow as pa
 
 from flightlog.store import RunPaths, StoredRun
-from flightlog.store.catalog import RunLookupError, common_summary_keys, select_runs, values_of
+from flightlog.store.catalog import (
+    RunLookupError,
+    common_summary_keys,
+    count_runs,
+    select_runs,
+    values_of,
+)
 from flightlog.store.index import Index
 from flightlog.store.query import downsample, metric_summaries, values_at
 
@@ -50,6 +56,11 @@ class RunList:
     sorted_by: str | None = None
 
 
+#: runs a listing loads at a time: what paints first, and all a store of 100,000 runs holds in
+#: memory until the user scrolls past it (the same page as a server's, tui/remote_source.py)
+PAGE = 500
+
+
 def load_runs(
     root: Path | Source,
     where: str | None,
@@ -57,15 +68,22 @@ def load_runs(
     metrics: list[str] | None = None,
     limit: int | None = None,
 ) -> RunList:
-    """The runs matching `where`; a server's listing sorts by `sort` and stops after `limit`
-    runs (at least its first page), a store's is whole (the screen sorts it)."""
+    """The first `limit` runs (at least one page, whole pages) matching `where`, in the
+    order of `sort` (a catalog sort: run field, summary.KEY, config.KEY, `-` descending;
+    None: by start). DuckDB filters and sorts, so the first page of a store of 10,000 runs
+    holds its best runs and costs what a store of 500 does; `RunList.total` says how many
+    match. A listing that holds every match says it is unsorted: the screen sorts it."""
     if isinstance(root, Source):
         return root.load_runs(where, sort, metrics, limit)
+    wanted = max(1, -(-(limit or 0) // PAGE)) * PAGE
     with Index(root) as idx:
-        rows = select_runs(idx, where=where, sort=sort)
+        rows = select_runs(idx, where=where, sort=sort, limit=wanted)
+        total = len(rows) if len(rows) < wanted else count_runs(idx, where=where)
         keys = [r["run_key"] for r in rows]
         chosen = metrics if metrics else common_summary_keys(idx, keys, limit=3)
-        return RunList(rows, chosen, values_of(idx, "summary", keys))
+        partial = total > len(rows)
+        summaries = values_of(idx, "summary", keys)
+        return RunList(rows, chosen, summaries, total=total, sorted_by=sort if partial else None)
 
 
 Curves = dict[str, dict[str, list[float]]]  # metric -> {"x", "last", "min", "max"}

@@ -1,7 +1,9 @@
 """The runs screen: every run in a table with a filter bar, marks for compare, live refresh.
 
-On a team server the server filters and sorts (the column sorted by, either way) and the
-table holds its first pages: reaching the last row, or L, loads the next page."""
+The store's index (or a team server) filters and sorts by the column sorted by, and the
+table holds the first pages of the answer (tui/data.py's PAGE runs each): reaching the last
+row, or L, loads the next page. A store of 10,000 runs paints as fast as one of 500 and
+holds as little; a listing that fits in one page is sorted and grouped in place."""
 
 from __future__ import annotations
 
@@ -93,7 +95,7 @@ class RunsScreen(StoreScreen):
             "load_more",
             "More",
             show=False,
-            tooltip="a server's next page of runs (also loaded on reaching the last row)",
+            tooltip="the next page of runs (also loaded on reaching the last row)",
         ),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -113,7 +115,7 @@ class RunsScreen(StoreScreen):
         self.agent_note: str | None = None  # pending runs and no sync agent (sync/lock.py)
         self.remote = isinstance(root, Source)
         self.sort_desc = self.remote  # a server's runs: newest first, as its first page
-        self.limit: int | None = None  # runs asked of a server (None: its first page)
+        self.limit: int | None = None  # runs asked for (None: the first page)
         self.placed_row = -1  # where a refresh put the cursor (not a move of the user's)
 
     def compose(self) -> ComposeResult:
@@ -143,7 +145,7 @@ class RunsScreen(StoreScreen):
     # -- loading -------------------------------------------------------------------------
     @store_work("listing the runs", group="runs")
     def reload(self) -> None:
-        sort = server_sort(self.sort_column, self.sort_desc) if self.remote else None
+        sort = server_sort(self.sort_column, self.sort_desc)
         runs = load_runs(self.root, self.where, sort, self.metrics, self.limit)
         from flightlog.sync.lock import idle_agent_note
 
@@ -306,22 +308,27 @@ class RunsScreen(StoreScreen):
             self.sort_column, self.sort_desc = column, False
         self.arrange_rows()
         self.update_status()
-        if self.remote:  # which runs come first is the server's answer
+        if self.paged():  # which runs come first is the index's (or the server's) answer
             self.limit = None
             self.reload()
 
-    def action_load_more(self) -> None:
-        """A server's next page of runs, below those shown."""
+    def paged(self) -> bool:
+        """Whether the table holds only the first pages of the runs that match."""
         runs = self.runs
-        if runs is None or runs.total is None or len(runs.rows) >= runs.total:
+        return runs is not None and runs.total is not None and len(runs.rows) < runs.total
+
+    def action_load_more(self) -> None:
+        """The next page of runs, below those shown."""
+        runs = self.runs
+        if runs is None or not self.paged():
             return
         self.limit = len(runs.rows) + 1  # the source rounds up to its next page
         self.reload()
 
     def on_data_table_row_highlighted(self, event: Any) -> None:
-        """The user reaching the last row of a server's runs loads the next page."""
+        """The user reaching the last row of a paged listing loads the next page."""
         last = len(self.order) - 1
-        if self.remote and event.cursor_row == last != self.placed_row:
+        if self.paged() and event.cursor_row == last != self.placed_row:
             self.action_load_more()
 
     def on_data_table_header_selected(self, event: Any) -> None:
