@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,16 +68,19 @@ def load_runs(
     sort: str | None,
     metrics: list[str] | None = None,
     limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RunList:
     """The first `limit` runs (at least one page, whole pages) matching `where`, in the
     order of `sort` (a catalog sort: run field, summary.KEY, config.KEY, `-` descending;
     None: by start). DuckDB filters and sorts, so the first page of a store of 10,000 runs
     holds its best runs and costs what a store of 500 does; `RunList.total` says how many
-    match. A listing that holds every match says it is unsorted: the screen sorts it."""
+    match. A listing that holds every match says it is unsorted: the screen sorts it.
+    `progress(done, total)` follows a first build of the store's index (it may raise to
+    stop it: what was built is kept)."""
     if isinstance(root, Source):
         return root.load_runs(where, sort, metrics, limit)
     wanted = max(1, -(-(limit or 0) // PAGE)) * PAGE
-    with Index(root) as idx:
+    with Index(root, progress=progress) as idx:
         rows = select_runs(idx, where=where, sort=sort, limit=wanted)
         total = len(rows) if len(rows) < wanted else count_runs(idx, where=where)
         keys = [r["run_key"] for r in rows]

@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Footer, Header, Input, Static
+from textual.worker import get_current_worker
 
 from flightlog.store.layout import split_run_key
 from flightlog.store.text import safe
@@ -33,6 +34,10 @@ EMPTY = """[b]No runs in {root} yet.[/b] Log a first one in three lines:
     run.log({{"loss": 0.5}}); run.finish()
 
 then come back here (runs appear within 2 seconds), or open another store: flightlog tui DIR"""
+
+
+class IndexingStopped(Exception):
+    """The screen left while the store's index was being built (the built part is kept)."""
 
 
 class RunsScreen(StoreScreen):
@@ -146,7 +151,17 @@ class RunsScreen(StoreScreen):
     @store_work("listing the runs", group="runs")
     def reload(self) -> None:
         sort = server_sort(self.sort_column, self.sort_desc)
-        runs = load_runs(self.root, self.where, sort, self.metrics, self.limit)
+        worker = get_current_worker()
+
+        def progress(done: int, total: int) -> None:
+            """A first build of a big store's index: how far it got; leaving stops it."""
+            if worker.is_cancelled:
+                raise IndexingStopped(f"stopped after indexing {done:,} of {total:,} runs")
+            if self.runs is None and (done % 100 == 0 or done == total):
+                text = f"indexing runs: {done:,} of {total:,} (kept if you quit)"
+                self.app.call_from_thread(self.query_one("#status", Static).update, text)
+
+        runs = load_runs(self.root, self.where, sort, self.metrics, self.limit, progress)
         from flightlog.sync.lock import idle_agent_note
 
         if isinstance(self.root, Path):  # a server's runs have no local sync agent
