@@ -173,6 +173,9 @@ class RunsScreen(StoreScreen):
         self.reload()
 
     def show_runs(self, runs: RunList) -> None:
+        if self.runs is not None and _same(self.runs, runs):
+            self.update_status()  # (the sync agent's note may have changed)
+            return  # the periodic refresh of an unchanged store: no table to rebuild
         self.runs = runs
         self.arrange_rows()
         empty = not runs.rows and not self.where
@@ -389,3 +392,14 @@ class RunsScreen(StoreScreen):
             path = str(self.root / "runs" / key)
             self.app.copy_to_clipboard(path)
             self.notify(f"copied {path}")
+
+
+def _same(a: RunList, b: RunList) -> bool:
+    """Whether two listings show the same (the time each was loaded aside)."""
+    return (a.rows, a.metrics, a.summaries, a.total, a.sorted_by) == (
+        b.rows,
+        b.metrics,
+        b.summaries,
+        b.total,
+        b.sorted_by,
+    )
