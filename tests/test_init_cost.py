@@ -56,10 +56,7 @@ def test_init_lists_nothing_starts_no_process_and_waits_for_no_disk(store: Path)
     for i in range(300):
         (project / f"r{i:04d}").mkdir(parents=True)
         (project / f"r{i:04d}" / "run.json").write_text("{}")
-    python_script(  # the project's first run claims the numbering markers
-        "import flightlog, sys; flightlog.init(project='p', dir=sys.argv[1]).finish(quiet=True)".replace(
-            "sys.argv[1]", repr(str(store))
-        )
-    )
+    first = f"import flightlog; flightlog.init(project='p', dir={str(store)!r}).finish(quiet=True)"
+    python_script(first)  # the project's first run claims the numbering markers
     found = _init_in_child(store)
     assert found == [], f"init() did {found}"
