@@ -23,7 +23,8 @@ import json
 import threading
 import time
 import warnings
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -246,10 +247,21 @@ class Index:
             rows["stamps"] = [
                 _stamp_row(k, Stamp.of(k, scan.listed[k], states.get(k))) for k in batch
             ]
-            self._delete(schema, [k for k in batch if k in stamps])  # new: nothing to drop
-            self._insert(schema, rows)
+            with self._transaction():  # one commit (one WAL write) a batch, not one a table
+                self._delete(schema, [k for k in batch if k in stamps])  # new: nothing to drop
+                self._insert(schema, rows)
             stats.runs_indexed += len(batch)
         return stats
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
 
     def _stamps(self, schema: str, run_keys: Collection[str] | None) -> dict[str, Stamp]:
         """The stamps of the runs the index holds (of `run_keys` only, if given)."""
@@ -277,16 +289,14 @@ class Index:
     def _delete(self, schema: str, run_keys: list[str]) -> None:
         if not run_keys:
             return
-        self.con.execute("CREATE OR REPLACE TEMP TABLE _gone (run_key VARCHAR)")
-        self.con.executemany("INSERT INTO _gone VALUES (?)", [(k,) for k in run_keys])
+        gone = "run_key IN (SELECT unnest(?::VARCHAR[]))"
         self.con.execute(
             f"DELETE FROM {schema}.segment_keys WHERE path IN "
-            f"(SELECT path FROM {schema}.segments WHERE run_key IN (SELECT run_key FROM _gone))"
+            f"(SELECT path FROM {schema}.segments WHERE {gone})",
+            [run_keys],
         )
         for t in ("runs", "config", "summary", "segments", "files", "stamps"):
-            self.con.execute(
-                f"DELETE FROM {schema}.{t} WHERE run_key IN (SELECT run_key FROM _gone)"
-            )
+            self.con.execute(f"DELETE FROM {schema}.{t} WHERE {gone}", [run_keys])
 
     def _insert(self, schema: str, rows: dict[str, list[tuple[Any, ...]]]) -> None:
         for table, values in rows.items():
