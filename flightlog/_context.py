@@ -36,7 +36,7 @@ def process_context() -> dict[str, Any]:
         "host": HOSTNAME,
         "user": user,
         "python": platform.python_version(),
-        "os": platform.platform(terse=True),
+        "os": _os_name(),
         "started_at": time.time(),
         "cpu_count": os.cpu_count(),
         "memory_gb": _memory_gb(),
@@ -55,6 +55,15 @@ def _scheduler_env() -> dict[str, str]:
         for k, v in sorted(os.environ.items())
         if k.startswith(_SCHEDULER_PREFIXES) and not any(s in k.upper() for s in _SCHEDULER_SECRETS)
     }
+
+
+def _os_name() -> str:
+    """`Linux-6.1.0-x86_64`: from uname(2) (platform.platform() starts `uname -p`, a
+    process, on init's path)."""
+    if hasattr(os, "uname"):
+        u = os.uname()
+        return f"{u.sysname}-{u.release}-{u.machine}"
+    return platform.platform(terse=True)
 
 
 def _memory_gb() -> float | None:

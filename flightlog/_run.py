@@ -208,7 +208,7 @@ class Run(RunCompat):
         self._writer.sync_hooks.append(self._media.sync)
         self._live = True
         self._paths.writers.mkdir(parents=True, exist_ok=True)
-        self._writer.write_state()
+        self._writer.write_state(durable=False)  # the first heartbeat (1 s) fsyncs it
         if create:  # after the state file: a process joining (shared) finds this one live
             atomic_write_json(self._paths.meta, self._meta, durable=False)
         self._writer.start()

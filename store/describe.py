@@ -130,7 +130,8 @@ def _read(
     pf = pq.ParquetFile(pa.BufferReader(data), read_dictionary=["key"])  # no strings decoded
     build_when_described(root, name.sha256, pf)  # a long run's chart pyramid, once
     label = (pf.schema_arrow.metadata or {}).get(WRITER_LABEL_KEY, b"").decode()
-    keys_col = pf.read(columns=["key"]).column("key")
+    # one thread: a thread pool per segment costs more than it saves (a cold index build)
+    keys_col = pf.read(columns=["key"], use_threads=False).column("key")
     keys_col = pa.chunked_array([c.dictionary for c in keys_col.chunks], pa.string())
     return label, pf.metadata.num_rows, *_stats(pf), pc.unique(keys_col).to_pylist(), None
 

@@ -1,14 +1,19 @@
 """index.duckdb: a derived, rebuildable index of a store, caught up incrementally.
 
 The files under runs/ are the truth; the index only makes them fast to list, filter and
-query. Every reader works on an in-memory DuckDB database: it ATTACHes index.duckdb
-read-write just long enough to catch it up and copy its tables, then detaches. DuckDB allows
-one read-write process per file, so when another process holds it a reader retries briefly,
-then attaches read-only, then builds its view in memory from the files - never an error,
-never a hang. Training processes never open the index.
+query. A reader ATTACHes index.duckdb read-write, catches it up and queries it in place
+(views in its own in-memory database name the file's tables), and detaches when closed: the
+file is held only while a command or a UI read runs. DuckDB allows one read-write process
+per file, so when another process holds it a reader retries briefly, then copies it
+read-only into memory, then builds its view in memory from the files - never an error,
+never a hang. A long-lived index (the server's, `keep_files=True`) works on an in-memory
+copy instead, so it never holds the file. Training processes never open the index.
 
-Catch-up compares every run file's (path, size, mtime) with what the index saw last time and
-re-reads only runs that changed, so a store that gained one run costs one run's work.
+Catch-up compares each run's stamp (store/scan.py: its directories' mtimes; two stats for a
+finished run, three for a live one) with what the index saw last time and lists and
+re-reads only runs that changed, so a store that gained one run costs one run's work plus
+a stat per run. A cold build inserts a batch of runs at a time, so an interrupted one
+resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import json
 import threading
 import time
 import warnings
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,17 +32,21 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from .describe import describe_run
 from .liveness import RUNNING, run_state
-from .scan import scan_files, scan_runs
+from .scan import Files, Stamp, scan_files, scan_runs, scan_store
 
 __all__ = ["INDEX_FILE", "CatchUp", "Index", "rebuild", "scan_files"]
 
 INDEX_FILE = "index.duckdb"
-INDEX_VERSION = 6  # 6: entities a level of their own (runs/@E/P/)
+INDEX_VERSION = 7  # 7: run stamps (store/scan.py)
 #: seconds a reader waits for another process's catch-up before falling back
 LOCK_WAIT = 1.0
-_ATTACH_LOCK = threading.Lock()
+#: seconds a thread waits for another thread of this process to close the file
+THREAD_WAIT = 60.0
+#: runs described between two inserts of a cold build (what an interruption loses at most)
+BATCH = 500
+_ATTACH_LOCK = threading.RLock()
+_held = threading.local()
 
 #: the segments table's columns: store/query.py scans what it lists (and so does a server's
 #: one-run read, sync/run_reads.py, which fills a table of its own with them)
@@ -63,12 +73,15 @@ CREATE TABLE IF NOT EXISTS {s}.segments """
     + """;
 CREATE TABLE IF NOT EXISTS {s}.segment_keys (path VARCHAR, key VARCHAR);
 CREATE TABLE IF NOT EXISTS {s}.files (run_key VARCHAR, path VARCHAR, size BIGINT, mtime_ns BIGINT);
+CREATE TABLE IF NOT EXISTS {s}.stamps (
+    run_key VARCHAR, run_dir BIGINT, writers_dir BIGINT, history_dir BIGINT, open BOOLEAN,
+    quiet BOOLEAN);
 """
 )
 SCHEMA_HASH = hashlib.sha256(f"{INDEX_VERSION}:{SCHEMA}".encode()).hexdigest()[:16]
-TABLES = ("info", "runs", "config", "summary", "segments", "segment_keys", "files")
-#: what queries need in memory (`files` only serves the catch-up, which reads it in the file)
-MEMORY_TABLES = TABLES[:-1]
+TABLES = ("info", "runs", "config", "summary", "segments", "segment_keys", "files", "stamps")
+#: what queries need in memory (`files` and `stamps` only serve the catch-up)
+MEMORY_TABLES = TABLES[:-2]
 
 
 @dataclass
@@ -84,7 +97,8 @@ class CatchUp:
 
 
 class Index:
-    """An in-memory DuckDB view of a store, caught up with its files."""
+    """A DuckDB view of a store, caught up with its files: the file itself while open, or an
+    in-memory copy (`keep_files`, or when another process holds the file)."""
 
     def __init__(
         self,
@@ -94,59 +108,79 @@ class Index:
         progress: Callable[[int, int], None] | None = None,
         keep_files: bool = False,
     ) -> None:
-        """`keep_files`: keep the file table in memory too, for a long-lived index that
-        catches up again (`catch_up(run_keys=...)`), as the server's does."""
+        """`keep_files`: work on an in-memory copy that keeps the file and stamp tables too,
+        for a long-lived index that catches up again (`catch_up(run_keys=...)`), as the
+        server's does: it never holds the file. `progress(done, total)` is called as runs
+        are described (it may raise to interrupt a long build)."""
         self.root = Path(root)
+        self._copy = keep_files
         self._tables = TABLES if keep_files else MEMORY_TABLES
         self.con = duckdb.connect()
-        self.con.execute(SCHEMA.format(s="main"))
         self.last = CatchUp()
         self._progress = progress
+        #: where the tables are: "idx" (the attached file) or "main" (in memory)
+        self.schema = "main"
+        self._holding = False
         self._open(persist)
 
     # -- opening ---------------------------------------------------------------------------
     def _open(self, persist: bool) -> None:
-        # DuckDB refuses to attach one file twice in a process: threads (UI workers) take turns
-        with _ATTACH_LOCK:
-            self._open_locked(persist)
-
-    def _open_locked(self, persist: bool) -> None:
-        path = self.root / INDEX_FILE
+        # DuckDB refuses to attach one file twice in a process: threads (UI workers) take
+        # turns, and an index opened inside another one's block works in memory
         t0 = time.perf_counter()
-        if persist and (self.root / "runs").is_dir():
-            deadline = time.monotonic() + LOCK_WAIT
-            while True:
-                try:
-                    self.con.execute(f"ATTACH '{_sql_str(str(path))}' AS idx")
-                    break
-                except duckdb.Error as e:
-                    if not _is_lock_error(e) or time.monotonic() > deadline:
-                        self._open_fallback(path, e)
-                        break
-                    time.sleep(0.05)
-            if self._attached():
-                try:
-                    self._prepare_file()
-                    self.last = self.catch_up("idx")
-                    for t in self._tables:
-                        self.con.execute(f"INSERT INTO main.{t} SELECT * FROM idx.{t}")
-                finally:
-                    self.con.execute("DETACH idx")
+        nested = getattr(_held, "count", 0) > 0
+        file_usable = persist and not nested and (self.root / "runs").is_dir()
+        if not file_usable or not _ATTACH_LOCK.acquire(timeout=THREAD_WAIT):
+            self._in_memory()
         else:
-            self.last = self.catch_up("main")
-            self.last.source = "memory"
-        self.refresh_states()
+            try:
+                self._open_locked()
+            finally:
+                if not self._holding:
+                    _ATTACH_LOCK.release()
+        try:
+            self.refresh_states()
+        except BaseException:
+            self.close()
+            raise
         self.last.seconds = time.perf_counter() - t0
 
-    def _attached(self) -> bool:
-        return bool(
-            self.con.execute(
-                "SELECT count(*) FROM duckdb_databases() WHERE database_name = 'idx'"
-            ).fetchone()[0]
-        )
+    def _in_memory(self) -> None:
+        self.con.execute(SCHEMA.format(s="main"))
+        self.last = self.catch_up("main")
+        self.last.source = "memory"
+
+    def _open_locked(self) -> None:
+        path = self.root / INDEX_FILE
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                self.con.execute(f"ATTACH '{_sql_str(str(path))}' AS idx")
+                break
+            except duckdb.Error as e:
+                if not _is_lock_error(e) or time.monotonic() > deadline:
+                    self._open_fallback(path, e)
+                    return
+                time.sleep(0.05)
+        try:
+            self._prepare_file()
+            self.last = self.catch_up("idx")
+            if self._copy:
+                self.con.execute(SCHEMA.format(s="main"))
+                for t in self._tables:
+                    self.con.execute(f"INSERT INTO main.{t} SELECT * FROM idx.{t}")
+            else:
+                for t in TABLES:
+                    self.con.execute(f"CREATE VIEW main.{t} AS SELECT * FROM idx.{t}")
+                self.schema, self._holding = "idx", True
+                _held.count = getattr(_held, "count", 0) + 1
+        finally:
+            if not self._holding:
+                self.con.execute("DETACH idx")
 
     def _open_fallback(self, path: Path, err: Exception) -> None:
         """Another process holds the file (or it is unreadable): read-only, else memory."""
+        self.con.execute(SCHEMA.format(s="main"))
         if path.exists():
             try:
                 self.con.execute(f"ATTACH '{_sql_str(str(path))}' AS ro (READ_ONLY)")
@@ -165,7 +199,7 @@ class Index:
         self.last = self.catch_up("main")
         self.last.source = "memory"
         if not _is_lock_error(err):
-            warnings.warn(f"flightlog: ignoring unusable index {path}: {err}", stacklevel=3)
+            warnings.warn(f"flightlog: ignoring unusable index {path}: {err}", stacklevel=4)
 
     def _info(self, schema: str, name: str) -> str | None:
         try:
@@ -192,46 +226,77 @@ class Index:
     def catch_up(self, schema: str = "main", run_keys: Collection[str] | None = None) -> CatchUp:
         """Bring `schema`'s tables in line with the files (of `run_keys` only, if given: runs
         the caller knows changed); returns what it did."""
+        from .describe import describe_run  # pyarrow.parquet and compute: only when needed
+
         stats = CatchUp()
-        known: dict[str, dict[str, tuple[int, int]]] = {}
-        only = "" if run_keys is None else " WHERE run_key IN (SELECT unnest(?::VARCHAR[]))"
-        for run_key, path, size, mtime in self.con.execute(
-            f"SELECT run_key, path, size, mtime_ns FROM {schema}.files{only}",
-            [] if run_keys is None else [list(run_keys)],
-        ).fetchall():
-            known.setdefault(run_key, {})[path] = (size, mtime)
-        if run_keys is None:
-            on_disk = scan_files(self.root, known)
-        else:
-            on_disk = scan_runs(self.root, run_keys)
-        stats.runs_seen = len(on_disk)
-        changed = [k for k, files in on_disk.items() if known.get(k) != files]
-        removed = [k for k in known if k not in on_disk]
-        stats.runs_removed = len(removed)
-        self._delete(schema, removed + [k for k in changed if k in known])  # new: nothing to drop
-        rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in TABLES if t != "info"}
-        for i, run_key in enumerate(changed):
-            seg_count = describe_run(self.root, run_key, on_disk[run_key], rows)
-            stats.segments_read += seg_count
-            if self._progress:
-                self._progress(i + 1, len(changed))
-        stats.runs_indexed = len(changed)
-        self._insert(schema, rows)
+        stamps = self._stamps(schema, run_keys)
+        scan = scan_store(self.root, stamps) if run_keys is None else scan_runs(self.root, run_keys)
+        known = self._files(schema, [k for k in scan.listed if k in stamps])
+        changed = [k for k, files in scan.listed.items() if known.get(k) != files]
+        removed = [k for k in stamps if k not in scan.seen]
+        stats.runs_seen, stats.runs_removed = len(scan.seen), len(removed)
+        self._delete(schema, removed)
+        for start in range(0, len(changed), BATCH):
+            batch = changed[start : start + BATCH]
+            rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in TABLES if t != "info"}
+            for i, run_key in enumerate(batch, start + 1):
+                stats.segments_read += describe_run(self.root, run_key, scan.listed[run_key], rows)
+                if self._progress:
+                    self._progress(i, len(changed))
+            states = {r[0]: r[9] for r in rows["runs"]}
+            rows["stamps"] = [
+                _stamp_row(k, Stamp.of(k, scan.listed[k], states.get(k))) for k in batch
+            ]
+            with self._transaction():  # one commit (one WAL write) a batch, not one a table
+                self._delete(schema, [k for k in batch if k in stamps])  # new: nothing to drop
+                self._insert(schema, rows)
+            stats.runs_indexed += len(batch)
         return stats
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def _stamps(self, schema: str, run_keys: Collection[str] | None) -> dict[str, Stamp]:
+        """The stamps of the runs the index holds (of `run_keys` only, if given)."""
+        only = "" if run_keys is None else " WHERE run_key IN (SELECT unnest(?::VARCHAR[]))"
+        rows = self.con.execute(
+            f"SELECT run_key, run_dir, writers_dir, history_dir, open, quiet "
+            f"FROM {schema}.stamps{only}",
+            [] if run_keys is None else [list(run_keys)],
+        ).fetchall()
+        return {r[0]: Stamp((r[1], r[2], r[3]), bool(r[4]), bool(r[5])) for r in rows}
+
+    def _files(self, schema: str, run_keys: list[str]) -> dict[str, Files]:
+        """The files the index saw of `run_keys`, as the scan lists them."""
+        out: dict[str, Files] = {}
+        if not run_keys:
+            return out
+        for run_key, path, size, mtime in self.con.execute(
+            f"SELECT run_key, path, size, mtime_ns FROM {schema}.files "
+            "WHERE run_key IN (SELECT unnest(?::VARCHAR[]))",
+            [run_keys],
+        ).fetchall():
+            out.setdefault(run_key, {})[path] = (size, mtime)
+        return out
 
     def _delete(self, schema: str, run_keys: list[str]) -> None:
         if not run_keys:
             return
-        self.con.execute("CREATE OR REPLACE TEMP TABLE _gone (run_key VARCHAR)")
-        self.con.executemany("INSERT INTO _gone VALUES (?)", [(k,) for k in run_keys])
+        gone = "run_key IN (SELECT unnest(?::VARCHAR[]))"
         self.con.execute(
             f"DELETE FROM {schema}.segment_keys WHERE path IN "
-            f"(SELECT path FROM {schema}.segments WHERE run_key IN (SELECT run_key FROM _gone))"
+            f"(SELECT path FROM {schema}.segments WHERE {gone})",
+            [run_keys],
         )
-        for t in ("runs", "config", "summary", "segments", "files"):
-            self.con.execute(
-                f"DELETE FROM {schema}.{t} WHERE run_key IN (SELECT run_key FROM _gone)"
-            )
+        for t in ("runs", "config", "summary", "segments", "files", "stamps"):
+            self.con.execute(f"DELETE FROM {schema}.{t} WHERE {gone}", [run_keys])
 
     def _insert(self, schema: str, rows: dict[str, list[tuple[Any, ...]]]) -> None:
         for table, values in rows.items():
@@ -251,14 +316,15 @@ class Index:
     def refresh_states(self) -> int:
         """Re-derive the state of runs indexed as running: their process may have died.
         Returns how many changed."""
+        runs = f"{self.schema}.runs"
         running = self.con.execute(
-            "SELECT run_key, writers FROM runs WHERE state = ?", [RUNNING]
+            f"SELECT run_key, writers FROM {runs} WHERE state = ?", [RUNNING]
         ).fetchall()
         changed = 0
         for run_key, writers in running:
             state = run_state(json.loads(writers))
             if state != RUNNING:
-                self.con.execute("UPDATE runs SET state = ? WHERE run_key = ?", [state, run_key])
+                self.con.execute(f"UPDATE {runs} SET state = ? WHERE run_key = ?", [state, run_key])
                 changed += 1
         return changed
 
@@ -268,6 +334,16 @@ class Index:
         return self.con.sql(sql, params=params).to_arrow_table()
 
     def close(self) -> None:
+        """Detach the file (letting other processes and threads at it) and close."""
+        if self._holding:
+            self._holding = False
+            _held.count -= 1
+            try:
+                for t in TABLES:
+                    self.con.execute(f"DROP VIEW IF EXISTS main.{t}")
+                self.con.execute("DETACH idx")
+            finally:
+                _ATTACH_LOCK.release()
         self.con.close()
 
     def __enter__(self) -> Index:
@@ -275,6 +351,10 @@ class Index:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _stamp_row(run_key: str, stamp: Stamp) -> tuple[Any, ...]:
+    return (run_key, *stamp.dirs, stamp.open, stamp.quiet)
 
 
 def _is_lock_error(e: Exception) -> bool:

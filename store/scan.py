@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .journal import parse_journal_name
@@ -24,55 +25,103 @@ DIR_MTIME_SETTLE_NS = 2_000_000_000
 
 Files = dict[str, tuple[int, int]]  # relative path -> (size, mtime_ns)
 _SUBDIRS = ("", "writers/", "history/")
+_OPEN = (".arrows", ".journal")
 
 
-def scan_files(root: Path, known: dict[str, Files] | None = None) -> dict[str, Files]:
-    """run_key -> {relative path: (size, mtime_ns)} for every file that describes a run.
+@dataclass(frozen=True)
+class Stamp:
+    """What a catch-up remembers of a run to tell, by stats alone, that it did not change:
+    the mtimes of its three directories, whether it had files that grow in place (open
+    segments, journals), and whether it was quiet (finished or failed, nothing open).
+
+    A quiet run is looked at with two stats, of its own directory and of history/ (where
+    `doctor --repair` quarantines a damaged segment, or a user deletes one): nothing changes
+    its writers/ without also changing its directory (a resume rewrites run.json), except
+    `doctor` recording a dead writer, and a run with one is not quiet (it is crashed).
+    Every other run costs three stats, and one with open files a listing."""
+
+    dirs: tuple[int | None, int | None, int | None]
+    open: bool = False
+    quiet: bool = False
+
+    @classmethod
+    def of(cls, run_key: str, files: Files, state: str | None) -> Stamp:
+        base = f"runs/{run_key}/"
+        dirs = tuple(files.get(base + sub, (0, None))[1] for sub in _SUBDIRS)
+        is_open = any(k.endswith(_OPEN) for k in files)
+        return cls(dirs, is_open, not is_open and state in ("finished", "failed"))  # type: ignore[arg-type]
+
+
+@dataclass
+class Scan:
+    """One look at the store: every run on disk, and the files of those that may have
+    changed since their stamps (all of them when there are no stamps)."""
+
+    seen: set[str] = field(default_factory=set)
+    listed: dict[str, Files] = field(default_factory=dict)
+
+
+def scan_store(root: Path, stamps: dict[str, Stamp] | None = None) -> Scan:
+    """The runs of the store, listing only those whose stamp says they may have changed.
 
     Files are only ever added, renamed into place or removed - each changes its directory's
-    mtime - except open segments, which grow in place. So a run whose three directories
-    (itself, writers/, history/) kept their mtimes, and which had no open segment, is taken
-    from `known` without listing it: three stats instead of three listings.
-
-    A run directory is listed when it has a run.json, or data without one (a lost or
-    unreadable run.json must not make a run vanish); an empty one is a run being created.
-    """
-    out: dict[str, Files] = {}
-    known = known or {}
+    mtime - except open segments and journals, which grow in place. A run directory is a
+    run when it has a run.json, or data without one (a lost or unreadable run.json must not
+    make a run vanish); an empty one is a run being created."""
+    out = Scan()
+    stamps = stamps or {}
     settled = time.time_ns() - DIR_MTIME_SETTLE_NS
     for prefix, project in project_dirs(root):
         for run in _subdirs(str(project)):
             run_key = f"{prefix}/{run.name}"
-            files = _scan_run(run.path, run_key, known.get(run_key), settled)
+            prev = stamps.get(run_key)
+            if prev is not None and _unchanged(run.path, prev, settled):
+                out.seen.add(run_key)
+                continue
+            files = _list_run(run.path, run_key)
             if files is not None:
-                out[run_key] = files
+                out.seen.add(run_key)
+                out.listed[run_key] = files
     return out
 
 
-def scan_runs(root: Path, run_keys: Iterable[str]) -> dict[str, Files]:
-    """scan_files for the named runs only (those still on disk): what a server that saw
+def scan_files(root: Path) -> dict[str, Files]:
+    """run_key -> {relative path: (size, mtime_ns)} for every file that describes a run."""
+    return scan_store(root).listed
+
+
+def scan_runs(root: Path, run_keys: Iterable[str]) -> Scan:
+    """scan_store for the named runs only (those still on disk): what a server that saw
     them change catches up, without listing the whole store."""
-    out: dict[str, Files] = {}
+    out = Scan()
     for run_key in run_keys:
-        files = _scan_run(os.path.join(root, "runs", run_key), run_key, None, 0)
+        files = _list_run(os.path.join(root, "runs", run_key), run_key)
         if files is not None:
-            out[run_key] = files
+            out.seen.add(run_key)
+            out.listed[run_key] = files
     return out
 
 
-def _scan_run(path: str, run_key: str, prev: Files | None, settled: int) -> Files | None:
+def _unchanged(path: str, prev: Stamp, settled: int) -> bool:
+    """Whether a run whose last catch-up left `prev` is the same, by one or three stats."""
+    if prev.open:
+        return False
+    for sub, before in zip(_SUBDIRS, prev.dirs, strict=True):
+        if prev.quiet and sub == "writers/":
+            continue
+        mtime = _mtime(path + "/" + sub)
+        if mtime != before or (mtime is None and sub == "") or (mtime or 0) >= settled:
+            return False
+    return True
+
+
+def _list_run(path: str, run_key: str) -> Files | None:
     base = f"runs/{run_key}/"
     dirs = {}
     for sub in _SUBDIRS:
         mtime = _mtime(path + "/" + sub)
         if mtime is not None:
             dirs[base + sub] = (0, mtime)
-    if (
-        prev is not None
-        and all(prev.get(d) == v and v[1] < settled for d, v in dirs.items())
-        and not any(k.endswith((".arrows", ".journal")) for k in prev)
-    ):
-        return prev
     files: Files = dict(dirs)
     for sub in _SUBDIRS:
         files.update(_list_run_files(path, base, sub))

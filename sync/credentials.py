@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,8 @@ def config_dir(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     if env.get("FLIGHTLOG_CONFIG_DIR"):
         return Path(env["FLIGHTLOG_CONFIG_DIR"])
+    if sys.platform.startswith("linux"):  # platformdirs' rule, without its import on init's path
+        return Path(env.get("XDG_CONFIG_HOME", "").strip() or Path.home() / ".config") / "flightlog"
     import platformdirs
 
     return Path(platformdirs.user_config_dir("flightlog"))

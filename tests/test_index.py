@@ -288,3 +288,53 @@ def test_an_index_from_another_version_is_rebuilt(store: Path) -> None:
     con.close()
     with Index(store) as idx:
         assert idx.last.runs_indexed == 2
+
+
+def test_an_unchanged_finished_run_costs_two_stats_and_no_listing(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catch-up of a store whose runs are all finished looks at each run's directory and
+    its history/ (its stamp), never lists them, and reads no file: 10,000 runs cost 20,000
+    stats."""
+    import os
+
+    _make_runs(4)
+    for d in (store / "runs").rglob("*"):  # settled: written more than 2 s ago
+        if d.is_dir():
+            os.utime(d, ns=(d.stat().st_atime_ns, d.stat().st_mtime_ns - 10**10))
+    Index(store).close()
+    looked: list[str] = []
+    runs_dir = str(store / "runs")
+    for name in ("stat", "scandir", "listdir"):
+        real = getattr(os, name)
+
+        def spy(path: object = ".", *a: object, _real=real, _name=name, **k: object) -> object:
+            if str(path).startswith(runs_dir) and str(path).count("/") > runs_dir.count("/") + 1:
+                looked.append(f"{_name} {path}")
+            return _real(path, *a, **k)
+
+        monkeypatch.setattr(os, name, spy)
+    with Index(store) as idx:
+        assert idx.last.runs_indexed == 0 and idx.last.runs_seen == 4
+    assert len(looked) == 8 and all(s.startswith("stat ") for s in looked), looked
+
+
+def test_an_interrupted_cold_build_keeps_what_it_indexed(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during a long first build (10,000 runs: tens of seconds) loses at most one
+    batch: the next open goes on from there."""
+    from flightlog.store import index
+
+    _make_runs(5)
+    monkeypatch.setattr(index, "BATCH", 2)
+
+    def stop_at_third(done: int, total: int) -> None:
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Index(store, progress=stop_at_third)
+    with Index(store) as idx:
+        assert idx.last.runs_indexed == 3  # runs 1 and 2 were kept
+        assert len(select_runs(idx)) == 5

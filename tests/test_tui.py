@@ -107,6 +107,32 @@ async def test_sort_by_the_cursor_column_both_ways(samples: Path) -> None:
         assert column(app, "steps")[0] == "3"  # the failed run's 3 steps first
 
 
+async def test_a_store_larger_than_a_page_is_listed_a_page_at_a_time(
+    samples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index sorts and pages (as a server does): the first page of a big store holds
+    its first runs in the order asked for, and the last row brings the next page."""
+    from flightlog.store.catalog import select_runs
+    from flightlog.store.index import Index
+    from flightlog.tui import data
+
+    monkeypatch.setattr(data, "PAGE", 5, raising=False)  # as 500 of 10,000 runs
+    with Index(samples) as idx:
+        every = sorted(r["name"] for r in select_runs(idx))
+    app = FlightlogApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == 5)
+        assert "first 5 of 12 runs" in str(app.screen.query_one("#status").render())
+        table = app.screen.query_one(RunsTable)
+        table.move_cursor(column=2)  # name
+        await pilot.press("s")
+        await settle(pilot, lambda: names(app) == every[:5])
+        await pilot.press("s")
+        await settle(pilot, lambda: names(app) == every[::-1][:5])
+        await pilot.press("end")
+        await settle(pilot, lambda: names(app) == every[::-1][:10])
+
+
 async def test_mark_and_compare(samples: Path) -> None:
     app = FlightlogApp(samples)
     async with app.run_test(size=SIZE) as pilot:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,13 @@ from typing import Any
 import pyarrow as pa
 
 from flightlog.store import RunPaths, StoredRun
-from flightlog.store.catalog import RunLookupError, common_summary_keys, select_runs, values_of
+from flightlog.store.catalog import (
+    RunLookupError,
+    common_summary_keys,
+    count_runs,
+    select_runs,
+    values_of,
+)
 from flightlog.store.index import Index
 from flightlog.store.query import downsample, metric_summaries, values_at
 from flightlog.store.run_snapshot import open_snapshot, remember
@@ -51,22 +58,37 @@ class RunList:
     sorted_by: str | None = None
 
 
+#: runs a listing loads at a time: what paints first, and all a store of 100,000 runs holds in
+#: memory until the user scrolls past it (the same page as a server's, tui/remote_source.py)
+PAGE = 500
+
+
 def load_runs(
     root: Path | Source,
     where: str | None,
     sort: str | None,
     metrics: list[str] | None = None,
     limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RunList:
-    """The runs matching `where`; a server's listing sorts by `sort` and stops after `limit`
-    runs (at least its first page), a store's is whole (the screen sorts it)."""
+    """The first `limit` runs (at least one page, whole pages) matching `where`, in the
+    order of `sort` (a catalog sort: run field, summary.KEY, config.KEY, `-` descending;
+    None: by start). DuckDB filters and sorts, so the first page of a store of 10,000 runs
+    holds its best runs and costs what a store of 500 does; `RunList.total` says how many
+    match. A listing that holds every match says it is unsorted: the screen sorts it.
+    `progress(done, total)` follows a first build of the store's index (it may raise to
+    stop it: what was built is kept)."""
     if isinstance(root, Source):
         return root.load_runs(where, sort, metrics, limit)
-    with Index(root) as idx:
-        rows = select_runs(idx, where=where, sort=sort)
+    wanted = max(1, -(-(limit or 0) // PAGE)) * PAGE
+    with Index(root, progress=progress) as idx:
+        rows = select_runs(idx, where=where, sort=sort, limit=wanted)
+        total = len(rows) if len(rows) < wanted else count_runs(idx, where=where)
         keys = [r["run_key"] for r in rows]
         chosen = metrics if metrics else common_summary_keys(idx, keys, limit=3)
-        return RunList(rows, chosen, values_of(idx, "summary", keys))
+        partial = total > len(rows)
+        summaries = values_of(idx, "summary", keys)
+        return RunList(rows, chosen, summaries, total=total, sorted_by=sort if partial else None)
 
 
 Curves = dict[str, dict[str, list[float]]]  # metric -> {"x", "last", "min", "max"}

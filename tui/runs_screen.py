@@ -1,7 +1,9 @@
 """The runs screen: every run in a table with a filter bar, marks for compare, live refresh.
 
-On a team server the server filters and sorts (the column sorted by, either way) and the
-table holds its first pages: reaching the last row, or L, loads the next page."""
+The store's index (or a team server) filters and sorts by the column sorted by, and the
+table holds the first pages of the answer (tui/data.py's PAGE runs each): reaching the last
+row, or L, loads the next page. A store of 10,000 runs paints as fast as one of 500 and
+holds as little; a listing that fits in one page is sorted and grouped in place."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Footer, Header, Input, Static
+from textual.worker import get_current_worker
 
 from flightlog.store.layout import split_run_key
 from flightlog.store.text import safe
@@ -31,6 +34,10 @@ EMPTY = """[b]No runs in {root} yet.[/b] Log a first one in three lines:
     run.log({{"loss": 0.5}}); run.finish()
 
 then come back here (runs appear within 2 seconds), or open another store: flightlog tui DIR"""
+
+
+class IndexingStopped(Exception):
+    """The screen left while the store's index was being built (the built part is kept)."""
 
 
 class RunsScreen(StoreScreen):
@@ -93,7 +100,7 @@ class RunsScreen(StoreScreen):
             "load_more",
             "More",
             show=False,
-            tooltip="a server's next page of runs (also loaded on reaching the last row)",
+            tooltip="the next page of runs (also loaded on reaching the last row)",
         ),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -113,7 +120,7 @@ class RunsScreen(StoreScreen):
         self.agent_note: str | None = None  # pending runs and no sync agent (sync/lock.py)
         self.remote = isinstance(root, Source)
         self.sort_desc = self.remote  # a server's runs: newest first, as its first page
-        self.limit: int | None = None  # runs asked of a server (None: its first page)
+        self.limit: int | None = None  # runs asked for (None: the first page)
         self.placed_row = -1  # where a refresh put the cursor (not a move of the user's)
 
     def compose(self) -> ComposeResult:
@@ -143,8 +150,18 @@ class RunsScreen(StoreScreen):
     # -- loading -------------------------------------------------------------------------
     @store_work("listing the runs", group="runs")
     def reload(self) -> None:
-        sort = server_sort(self.sort_column, self.sort_desc) if self.remote else None
-        runs = load_runs(self.root, self.where, sort, self.metrics, self.limit)
+        sort = server_sort(self.sort_column, self.sort_desc)
+        worker = get_current_worker()
+
+        def progress(done: int, total: int) -> None:
+            """A first build of a big store's index: how far it got; leaving stops it."""
+            if worker.is_cancelled:
+                raise IndexingStopped(f"stopped after indexing {done:,} of {total:,} runs")
+            if self.runs is None and (done % 100 == 0 or done == total):
+                text = f"indexing runs: {done:,} of {total:,} (kept if you quit)"
+                self.app.call_from_thread(self.query_one("#status", Static).update, text)
+
+        runs = load_runs(self.root, self.where, sort, self.metrics, self.limit, progress)
         from flightlog.sync.lock import idle_agent_note
 
         if isinstance(self.root, Path):  # a server's runs have no local sync agent
@@ -156,6 +173,9 @@ class RunsScreen(StoreScreen):
         self.reload()
 
     def show_runs(self, runs: RunList) -> None:
+        if self.runs is not None and _same(self.runs, runs):
+            self.update_status()  # (the sync agent's note may have changed)
+            return  # the periodic refresh of an unchanged store: no table to rebuild
         self.runs = runs
         self.arrange_rows()
         empty = not runs.rows and not self.where
@@ -306,22 +326,27 @@ class RunsScreen(StoreScreen):
             self.sort_column, self.sort_desc = column, False
         self.arrange_rows()
         self.update_status()
-        if self.remote:  # which runs come first is the server's answer
+        if self.paged():  # which runs come first is the index's (or the server's) answer
             self.limit = None
             self.reload()
 
-    def action_load_more(self) -> None:
-        """A server's next page of runs, below those shown."""
+    def paged(self) -> bool:
+        """Whether the table holds only the first pages of the runs that match."""
         runs = self.runs
-        if runs is None or runs.total is None or len(runs.rows) >= runs.total:
+        return runs is not None and runs.total is not None and len(runs.rows) < runs.total
+
+    def action_load_more(self) -> None:
+        """The next page of runs, below those shown."""
+        runs = self.runs
+        if runs is None or not self.paged():
             return
         self.limit = len(runs.rows) + 1  # the source rounds up to its next page
         self.reload()
 
     def on_data_table_row_highlighted(self, event: Any) -> None:
-        """The user reaching the last row of a server's runs loads the next page."""
+        """The user reaching the last row of a paged listing loads the next page."""
         last = len(self.order) - 1
-        if self.remote and event.cursor_row == last != self.placed_row:
+        if self.paged() and event.cursor_row == last != self.placed_row:
             self.action_load_more()
 
     def on_data_table_header_selected(self, event: Any) -> None:
@@ -367,3 +392,14 @@ class RunsScreen(StoreScreen):
             path = str(self.root / "runs" / key)
             self.app.copy_to_clipboard(path)
             self.notify(f"copied {path}")
+
+
+def _same(a: RunList, b: RunList) -> bool:
+    """Whether two listings show the same (the time each was loaded aside)."""
+    return (a.rows, a.metrics, a.summaries, a.total, a.sorted_by) == (
+        b.rows,
+        b.metrics,
+        b.summaries,
+        b.total,
+        b.sorted_by,
+    )

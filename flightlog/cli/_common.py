@@ -40,7 +40,16 @@ def open_index(args: argparse.Namespace):
             f"no flightlog store at {r}: pass --root DIR or set FLIGHTLOG_DIR "
             "(a store is the directory that holds runs/)"
         )
-    return Index(r)
+    return Index(r, progress=index_progress if sys.stderr.isatty() else None)
+
+
+def index_progress(done: int, total: int) -> None:
+    """A first build of a big store takes seconds (10,000 runs: ~10 s): how far it got, on
+    the terminal's stderr (stdout is the answer). Ctrl-C stops it; what it built is kept."""
+    if total < 200 or (done % 100 and done != total):
+        return
+    line = f"indexing runs: {done:,} of {total:,} (Ctrl-C stops; what is indexed is kept)"
+    print("\r\x1b[K" + (line if done < total else ""), end="", file=sys.stderr, flush=True)
 
 
 def console() -> Console:

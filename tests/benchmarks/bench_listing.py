@@ -1,0 +1,398 @@
+"""Listing at scale: `flightlog runs`, the runs screen, init() and live refresh, at 100 /
+1,000 / 10,000 runs (issue 16 section 4). Each figure prints next to a baseline measured in
+the same run.
+
+    python tests/benchmarks/bench_listing.py [--sizes 100,1000,10000] [--init-sizes 0,10000,100000]
+                                            [--skip tui,init,live]
+
+Stores are built once under /tmp (`/tmp/flightlog-listing-N`) and reused: one 50-step run is
+written through the real writer, then cloned N times by writing the store's files directly
+(run.json, the writer's state file with its own summary, the sealed segment), which is ~100x
+faster than N writer processes; `flightlog doctor` checks the result is a valid store.
+Prints numbers; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+ENV = {"FLIGHTLOG_STATS_INTERVAL": "0", "FLIGHTLOG_CONSOLE": "off", "FLIGHTLOG_SILENT": "1"}
+STEPS = 50
+
+
+def _template(tmp: Path) -> Path:
+    """One real run of STEPS steps, written by the writer: what every clone copies."""
+    code = (
+        "import sys, flightlog\n"
+        "r = flightlog.init(project='t', id='template', dir=sys.argv[1],"
+        " config={'lr': 0.1}, tags=['bench'])\n"
+        f"for s in range({STEPS}): r.log({{'loss': 1 / (s + 1), 'acc': s / {STEPS}}})\n"
+        "r.finish(quiet=True)\n"
+    )
+    env = {**os.environ, **ENV, "FLIGHTLOG_DISABLE_GIT": "1"}
+    subprocess.run([sys.executable, "-c", code, str(tmp)], env=env, check=True)
+    return tmp / "runs" / "t" / "template"
+
+
+def build_store(store: Path, runs: int) -> float:
+    """A store of `runs` finished runs (5 projects, 20 groups), reused when already built;
+    returns the seconds building took (0 when reused)."""
+    marker = store / f".bench-listing-{runs}"
+    if marker.exists():
+        return 0.0
+    shutil.rmtree(store, ignore_errors=True)
+    t = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        tpl = _template(Path(tmp))
+        meta = json.loads((tpl / "run.json").read_text())
+        (wfile,) = (tpl / "writers").iterdir()
+        wstate = json.loads(wfile.read_text())
+        (seg,) = (tpl / "history").iterdir()
+        seg_bytes = seg.read_bytes()
+        rng = random.Random(0)
+        t0 = time.time() - runs * 60.0
+        for i in range(runs):
+            project = f"proj-{i % 5}"
+            run_id = f"r{i:07d}"
+            d = store / "runs" / project / run_id
+            for sub in ("writers", "history", "files"):
+                (d / sub).mkdir(parents=True)
+            created = t0 + i * 60.0
+            lr = 10 ** rng.uniform(-5, -1)
+            m = {
+                **meta,
+                "id": run_id,
+                "name": f"bench-run-{i}",
+                "number": i,
+                "project": project,
+                "group": f"g{i % 20}",
+                "tags": ["bench", "odd" if i % 2 else "even"],
+                "created_at": created,
+                "started_at": created,
+                "config": {"lr": lr, "seed": i, "layers": i % 7},
+            }
+            (d / "run.json").write_text(json.dumps(m, indent=1))
+            loss = rng.random()
+            w = {
+                **wstate,
+                "started_at": created,
+                "heartbeat_at": created + 30,
+                "finished_at": created + 30,
+                "summary": {
+                    **wstate["summary"],
+                    "loss": loss,
+                    "acc": 1 - loss,
+                    "_timestamp": created + 30,
+                },
+            }
+            (d / "writers" / wfile.name).write_text(json.dumps(w, indent=1))
+            (d / "history" / seg.name).write_bytes(seg_bytes)
+    marker.touch()
+    return time.perf_counter() - t
+
+
+def timed(fn: Callable[[], object], repeat: int = 3) -> float:
+    """Median seconds of `repeat` calls."""
+    out = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return statistics.median(out)
+
+
+def run_cli(store: Path, *argv: str) -> float:
+    """Seconds of a whole `flightlog` command in a fresh process."""
+    t = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "flightlog.cli", *argv, "--root", str(store)],
+        capture_output=True,
+        check=True,
+        env={**os.environ, **ENV},
+    )
+    return time.perf_counter() - t
+
+
+def read_every_run_json(store: Path) -> None:
+    """The floor an index must beat: open and parse every run.json of the store."""
+    for project in (store / "runs").iterdir():
+        for run in project.iterdir():
+            if run.name.startswith("."):
+                continue
+            with open(run / "run.json", "rb") as f:
+                json.load(f)
+
+
+def drop_index(store: Path) -> None:
+    for name in ("index.duckdb", "index.duckdb.wal"):
+        (store / name).unlink(missing_ok=True)
+
+
+def listing(store: Path, n: int) -> dict[str, float]:
+    """`flightlog runs --limit 50`, cold and warm, in-process work and whole command."""
+    from flightlog.cli import main as cli
+
+    def work() -> None:
+        with open(os.devnull, "w") as null:
+            old, sys.stdout = sys.stdout, null
+            try:
+                cli(["runs", "--limit", "50", "--root", str(store)])
+            finally:
+                sys.stdout = old
+
+    out: dict[str, float] = {}
+    out["floor_ms"] = timed(lambda: read_every_run_json(store)) * 1000
+    drop_index(store)
+    out["cold_cmd_ms"] = run_cli(store, "runs", "--limit", "50") * 1000
+    run_cli(store, "runs", "--limit", "50")
+    out["warm_work_ms"] = timed(work, 5) * 1000
+    out["warm_cmd_ms"] = timed(lambda: run_cli(store, "runs", "--limit", "50")) * 1000
+    out["bare_cmd_ms"] = timed(lambda: run_cli(store, "--version")) * 1000
+    # catch-up after one new run: clone the first run under a new id
+    src = next((store / "runs" / "proj-0").iterdir())
+    new = store / "runs" / "proj-0" / f"new{time.time_ns()}"
+    shutil.copytree(src, new)
+    meta = json.loads((new / "run.json").read_text())
+    (new / "run.json").write_text(json.dumps({**meta, "id": new.name}))
+    t = time.perf_counter()
+    work()
+    out["catch_up_one_ms"] = (time.perf_counter() - t) * 1000
+    shutil.rmtree(new)
+    work()
+    return out
+
+
+TUI_CHILD = """
+import asyncio, json, resource, sys, time
+from pathlib import Path
+from flightlog.tui import FlightlogApp
+from flightlog.tui.runs_table import RunsTable
+
+async def main(store):
+    t = time.perf_counter()
+    app = FlightlogApp(Path(store))
+    async with app.run_test(size=(160, 50)) as pilot:
+        while True:
+            await pilot.pause(0.01)
+            if app.screen.query(RunsTable) and app.screen.query_one(RunsTable).row_count:
+                break
+        tti = time.perf_counter() - t
+        # a key at the end of the table: how long the last run takes to come into view
+        t = time.perf_counter()
+        await pilot.press("end")
+        await pilot.pause(0)
+        end = time.perf_counter() - t
+        await pilot.pause(2.5)  # one live refresh
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"tti_ms": tti * 1000, "end_ms": end * 1000, "rss_mb": rss}))
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def tui(store: Path) -> dict[str, float]:
+    """Time to interactive and peak RSS of the UI on `store`, in a fresh process."""
+    out = subprocess.run(
+        [sys.executable, "-c", TUI_CHILD, str(store)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **ENV},
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+INIT_CHILD = """
+import sys, time, flightlog
+t = time.perf_counter()
+r = flightlog.init(project='p', dir=sys.argv[1])
+print((time.perf_counter() - t) * 1000)
+r.finish(quiet=True)
+"""
+
+
+def init_ms(runs: int, repeat: int = 5) -> float:
+    """Median init() (fresh process, sampler and console capture off) of a run in a
+    project that holds `runs` run directories (each with a run.json), numbered as the
+    writer numbers them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp) / "runs" / "p"
+        (project / ".numbers").mkdir(parents=True)
+        for i in range(runs):
+            d = project / f"r{i:07d}"
+            d.mkdir()
+            (d / "run.json").write_text("{}")
+        (project / ".numbers" / "next").write_text(str(runs))
+        times = []
+        for _ in range(repeat + 1):
+            out = subprocess.run(
+                [sys.executable, "-c", INIT_CHILD, tmp],
+                capture_output=True,
+                text=True,
+                env={**os.environ, **ENV},
+                check=True,
+            )
+            times.append(float(out.stdout.split()[-1]))
+    return statistics.median(times[1:])
+
+
+LIVE_TRAINER = """
+import flightlog, math, sys, time
+run = flightlog.init(project="live", reinit=True, config={"rank": int(sys.argv[1])})
+end = time.time() + float(sys.argv[2])
+i = 0
+while time.time() < end:
+    run.log({"loss": math.exp(-i / 500), "acc": 1 - math.exp(-i / 500)})
+    i += 1
+    time.sleep(0.005)
+run.finish()
+"""
+
+REFRESH_CHILD = """
+import asyncio, resource, sys, time
+from pathlib import Path
+from flightlog.tui import FlightlogApp
+
+async def main(store, seconds):
+    app = FlightlogApp(Path(store))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(3.0)
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
+        t0 = time.perf_counter()
+        await pilot.pause(seconds)
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        wall = time.perf_counter() - t0
+    print((r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / wall)
+
+asyncio.run(main(sys.argv[1], float(sys.argv[2])))
+"""
+
+
+def refresh_share(store: Path, seconds: float) -> float:
+    """Share of one core the runs screen uses over `seconds` (after its first paint)."""
+    out = subprocess.run(
+        [sys.executable, "-c", REFRESH_CHILD, str(store), str(seconds)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **ENV},
+    )
+    return float(out.stdout.split()[-1])
+
+
+def live(store: Path, seconds: float) -> tuple[float, float]:
+    """(share of a core with 8 runs training into `store`, the same app idle on it)."""
+    idle = refresh_share(store, seconds)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", LIVE_TRAINER, str(r), str(seconds + 8)],
+            env={**os.environ, **ENV, "FLIGHTLOG_DIR": str(store)},
+        )
+        for r in range(8)
+    ]
+    try:
+        time.sleep(1.0)
+        busy = refresh_share(store, seconds)
+    finally:
+        for pr in procs:
+            pr.wait()
+    return busy, idle
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--sizes", default="100,1000,10000")
+    p.add_argument("--init-sizes", default="0,10000,100000")
+    p.add_argument("--skip", default="", help="comma-separated: list, tui, init, live")
+    p.add_argument("--seconds", type=float, default=10.0)
+    args = p.parse_args()
+    skip = set(args.skip.split(","))
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    stores = {n: Path(f"/tmp/flightlog-listing-{n}") for n in sizes}
+    for n, store in stores.items():
+        built = build_store(store, n)
+        if built:
+            doctor = subprocess.run(
+                [sys.executable, "-m", "flightlog.cli", "doctor", "--root", str(store)],
+                capture_output=True,
+                text=True,
+            )
+            print(
+                f"built {n:,} runs in {built:.1f}s; doctor exit {doctor.returncode}: "
+                f"{doctor.stdout.strip().splitlines()[-1] if doctor.stdout.strip() else ''}"
+            )
+    results: dict[int, dict[str, float]] = {n: {} for n in sizes}
+    if "list" not in skip:
+        for n, store in stores.items():
+            r = listing(store, n)
+            results[n].update(r)
+            print(
+                f"{n:>6,} runs: `runs --limit 50` cold {r['cold_cmd_ms']:,.0f} ms (target "
+                f"3,000 at 10k), warm {r['warm_cmd_ms']:,.0f} ms whole command / "
+                f"{r['warm_work_ms']:,.0f} ms work (target 300); floor: every run.json "
+                f"{r['floor_ms']:,.0f} ms, python+imports `--version` {r['bare_cmd_ms']:,.0f} ms; "
+                f"after one new run {r['catch_up_one_ms']:,.0f} ms",
+                flush=True,
+            )
+    if "tui" not in skip:
+        for n, store in stores.items():
+            r = tui(store)
+            results[n].update(r)
+            print(
+                f"{n:>6,} runs: UI interactive {r['tti_ms']:,.0f} ms (target 1,000), "
+                f"`end` {r['end_ms']:,.0f} ms, peak RSS {r['rss_mb']:.0f} MB",
+                flush=True,
+            )
+    _curve(results, sizes)
+    if "init" not in skip:
+        base = init_ms(0)
+        for n in [int(s) for s in args.init_sizes.split(",") if s]:
+            ms = init_ms(n) if n else base
+            print(
+                f"init() with {n:,} runs in the project: {ms:.1f} ms (target 10; "
+                f"0 runs in the same run: {base:.1f} ms)",
+                flush=True,
+            )
+    if "live" not in skip:
+        for n in [s for s in sizes if s <= 1000][-1:] or sizes[:1]:
+            store = stores[n]
+            busy, idle = live(store, args.seconds)
+            print(
+                f"live refresh, 8 runs training into the {n:,}-run store: {busy * 100:.1f}% "
+                f"of a core (target 3%; idle on the same store: {idle * 100:.1f}%)",
+                flush=True,
+            )
+            shutil.rmtree(store / "runs" / "live", ignore_errors=True)
+    print(json.dumps(results))
+
+
+def _curve(results: dict[int, dict[str, float]], sizes: list[int]) -> None:
+    """Each figure's growth between sizes, against linear (10x runs -> 10x cost)."""
+    if len(sizes) < 2:
+        return
+    for key in sorted({k for r in results.values() for k in r}):
+        pts = [(n, results[n][key]) for n in sizes if key in results[n]]
+        if len(pts) < 2:
+            continue
+        steps = [
+            f"{b / a if a else float('nan'):.1f}x for {m / n:.0f}x runs"
+            for (n, a), (m, b) in itertools.pairwise(pts)
+        ]
+        print(f"  {key}: " + " -> ".join(f"{v:,.0f}" for _, v in pts) + f"  ({'; '.join(steps)})")
+
+
+if __name__ == "__main__":
+    main()
