@@ -241,6 +241,7 @@ def test_a_long_segment_gets_its_pyramid_when_the_index_first_describes_it(store
     run = flightlog.init(project="p", name="big")
     for i in range(pyramid.EAGER_ROWS // 2 + 1):
         run.log({"a": float(i), "b": -float(i)})
+    run._writer.flush()  # else finish() may leave a backlog in the journal, sealed later
     run.finish(quiet=True)
     assert not (store / ".pyramids").exists()
     Index(store).close()  # the catch-up describes the sealed segment: one read of its bytes

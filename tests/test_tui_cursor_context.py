@@ -198,7 +198,6 @@ async def test_the_compare_screen_follows_training_runs_keeping_zoom_and_cursor(
             await pilot.press("8")  # the media pane: each run's last image
             media = screen.query_one(CompareMedia)
             await settle(pilot, lambda: media.loaded and media.current()[by_name["a"]])
-            first_image = media.current()[by_name["a"]]
             screen.set_range(100.0, 200.0)
             screen.set_cursor(150.0)
             await settle(pilot, lambda: all("@ step 150 " in t for t in legends(app).values()))
@@ -206,7 +205,12 @@ async def test_the_compare_screen_follows_training_runs_keeping_zoom_and_cursor(
             loss_a = float(summary_cell(screen, "loss", col_a))
             await settle(pilot, lambda: screen.bounds[1] > seen + 200)  # the live reloads
             await settle(pilot, lambda: float(summary_cell(screen, "loss", col_a)) > loss_a)
-            await settle(pilot, lambda: media.current()[by_name["a"]] != first_image)
+            # new images arrive with the live reloads; the one shown stays the cursor's
+            # (the last logged at or before step 150: step 100's)
+            logged = list(media.media[by_name["a"]]["sample"].steps)
+            await settle(pilot, lambda: media.media[by_name["a"]]["sample"].steps[-1] > logged[-1])
+            at_cursor = media.media[by_name["a"]]["sample"]
+            assert media.current()[by_name["a"]] == at_cursor.refs[at_cursor.steps.index(100)]
             assert screen.x_range == (100.0, 200.0) and screen.cursor == 150.0
             for name, scale in (("a", 1.0), ("b", 2.0)):
                 curve = screen.curves["loss"][by_name[name]]
