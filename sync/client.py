@@ -115,22 +115,36 @@ class ServerClient:
         return bool(self._put_run(entity, project, run_id, meta, writers).get("created"))
 
     def start_run(
-        self, entity: str, project: str, run_id: str, meta: dict[str, Any], writers: list[Any]
-    ) -> dict[str, set[str]]:
-        """Create or update a run's metadata and return the sealed segments the server has
-        for it, per stream: one request where an older server needs two."""
-        doc = self._put_run(entity, project, run_id, meta, writers)
+        self,
+        entity: str,
+        project: str,
+        run_id: str,
+        meta: dict[str, Any],
+        writers: list[Any],
+        extras: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, set[str]], dict[str, Any]]:
+        """Create or update a run's metadata; return the sealed segments the server has for
+        it, per stream (one request where an older server needs two), and the whole answer:
+        with `extras` (the run's blobs and files, sync/blob_upload.py), what the server says
+        of them."""
+        doc = self._put_run(entity, project, run_id, meta, writers, extras)
         if "segments" not in doc:
-            return self.segments(entity, project, run_id)
-        return {s: set(names) for s, names in (doc["segments"] or {}).items()}
+            return self.segments(entity, project, run_id), doc
+        return {s: set(names) for s, names in (doc["segments"] or {}).items()}, doc
 
     def _put_run(
-        self, entity: str, project: str, run_id: str, meta: dict[str, Any], writers: list[Any]
+        self,
+        entity: str,
+        project: str,
+        run_id: str,
+        meta: dict[str, Any],
+        writers: list[Any],
+        extras: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         r = self._call(
             "PUT",
             f"/runs/{entity}/{project}/{run_id}",
-            content=dumps({"meta": meta, "writers": writers}, indent=None),
+            content=dumps({"meta": meta, "writers": writers, **(extras or {})}, indent=None),
             headers={"Content-Type": "application/json"},
         )
         return dict(r.json())

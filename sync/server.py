@@ -136,6 +136,13 @@ def create_app(
             raise Refused(f"no project {entity}/{project}", "project_not_found", 404)
         return a
 
+    made: set[tuple[str, str]] = set()  # projects known to exist: no database write per run
+
+    def ensure_project(entity: str, project: str) -> None:
+        if (entity, project) not in made:  # projects are never removed
+            accounts.ensure_project(entity, project)
+            made.add((entity, project))
+
     def load_run(entity: str, project: str, run_id: str) -> StoredRun:
         run = StoredRun.load(store.readable(entity, project, run_id))
         if run is None:
@@ -209,12 +216,15 @@ def create_app(
         """Create or update a run: body `{"meta": run.json, "writers": [state, ...]}`."""
         access(who, entity, project, run_id, write=True)
         body = await read_body(request, limits.max_meta, limits)
-        meta, writers = parse_meta_body(body, limits)
+        meta, writers, extras = parse_meta_body(body, limits)
+        # the run's blobs and files (checked before anything is written): no /missing request
+        answer = await anyio.to_thread.run_sync(blobs.run_extras, entity, project, run_id, extras)
         new = await anyio.to_thread.run_sync(store.put_run, entity, project, run_id, meta, writers)
-        await anyio.to_thread.run_sync(accounts.ensure_project, entity, project)
+        await anyio.to_thread.run_sync(ensure_project, entity, project)
         # what it has of the run: the uploader needs no GET of /segments
         have = await anyio.to_thread.run_sync(store.segments, entity, project, run_id)
-        return JSONResponse({"created": new, "segments": have}, status_code=201 if new else 200)
+        answer.update(created=new, segments=have)
+        return JSONResponse(answer, status_code=201 if new else 200)
 
     @app.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/segments")
     def list_segments(entity: str, project: str, run_id: str, who: User) -> dict[str, Any]:
@@ -290,9 +300,8 @@ def create_app(
         table = await limited(reads, r.chart, wanted, buckets, _bounded("x", x), x_range)
         return _json({"buckets": table.drop_columns(["run_key"]).to_pylist(), "skipped": r.skipped})
 
-    app.include_router(
-        blob_routes.router(store, accounts.driver, limits, user, access, accounts.ensure_project)
-    )
+    blobs = blob_routes.router(store, accounts.driver, limits, user, access, ensure_project)
+    app.include_router(blobs)
     app.include_router(web_router(sessions, limits))
     app.add_middleware(AccessLog)
     return app

@@ -29,7 +29,7 @@ from flightlog.store.syncmark import read_mark, write_mark
 from flightlog.store.takeover import may_seal, recover_journals, seal_taken, writers_by_id
 
 from . import segment_upload
-from .blob_upload import fingerprint, sync_blobs
+from .blob_upload import fingerprint, run_extras, sync_blobs, to_send
 from .client import ServerClient
 
 STREAMS = ("history", "system")
@@ -112,7 +112,7 @@ def up_to_date(local: LocalRun, server: str) -> bool:
         return False
     if state.get("fingerprint") != local.fingerprint or local.open_segments:
         return False
-    if (state.get("blobs") or {}).get("fingerprint") != fingerprint(local.paths):
+    if (state.get("blobs") or {}).get("fingerprint") != fingerprint(local.paths, local.running):
         return False
     confirmed = state.get("confirmed") or {}
     return all({p.name for p in local.sealed[s]} <= set(confirmed.get(s) or ()) for s in STREAMS)
@@ -156,11 +156,16 @@ def sync_run(
         result = RunSync("")
     result.target = f"{entity}/{project}/{run_id}"
     server = client.creds.base_url
+    last = read_mark(local.paths)
+    known = (last.get("blobs") or {}) if last.get("server") == server else {}
+    found = None
     if up_to_date(local, server):
         result.skipped = result.complete = True
-        have = {}
+        have: dict[str, set[str]] = {}
     else:
-        have = client.start_run(entity, project, run_id, meta, local.stored.writers)
+        found = to_send(local, known, result.target)  # None: no file changed since the mark
+        extras = run_extras(found) if found is not None else {}
+        have, answer = client.start_run(entity, project, run_id, meta, local.stored.writers, extras)
     todo: list[tuple[str, Path]] = []
     for stream in STREAMS:
         for path in local.sealed[stream]:
@@ -173,9 +178,10 @@ def sync_run(
         _send(client, (entity, project, run_id), todo, have, result, on_bytes)
     if result.skipped:
         return result
-    last = read_mark(local.paths)
-    known = (last.get("blobs") or {}) if last.get("server") == server else {}
-    blobs = sync_blobs(client, local, entity, project, run_id, result, known, on_blob_part)
+    blobs = known
+    if found is not None:
+        target = (entity, project, run_id)
+        blobs = sync_blobs(client, local, target, result, known, found, answer, on_blob_part)
     if local.running:
         result.pending.append("still running")
     if local.open_segments:
