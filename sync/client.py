@@ -59,6 +59,14 @@ def backoff_delay(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
     return random.uniform(base / 2, min(cap, base * 2**attempt))
 
 
+def _code(r: httpx.Response) -> str:
+    """The error code of a JSON refusal ("" if there is none)."""
+    try:
+        return str(r.json().get("error", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
 def join_page(rows: list[dict[str, Any]], page: list[dict[str, Any]]) -> None:
     """Append a history page to `rows`, joining the row a page boundary cut in two (the
     same step and writer on both sides)."""
@@ -178,25 +186,58 @@ class ServerClient:
         result per segment, in order (`stored`, or `error` and `message` for a refused one).
         None when the server has no batch route (an older server): send them one by one.
         `retries` replaces the client's own for this request."""
+        url = f"/runs/{entity}/{project}/{run_id}/segments"
+        r = self._batch(url, b"", items, retries)
+        if r.status_code in (404, 405):
+            return None
+        return list(r.json()["results"])
+
+    def sync_run(
+        self,
+        entity: str,
+        project: str,
+        run_id: str,
+        doc: dict[str, Any],
+        items: list[tuple[str, Path]],
+        retries: int | None = None,
+    ) -> dict[str, Any] | None:
+        """A run's PUT body `doc` and sealed segments in one request (sync/run_sync_routes.py):
+        the run PUT's answer (`segments` as the server has them after this request) with
+        `results`, one per segment as put_segments. None when the server has no such route
+        (an older server): PUT the run, then send the segments."""
+        body = dumps(doc, indent=None)
+        head = dumps({"stream": "run", "name": "run.json", "size": len(body)}, indent=None)
+        url = f"/runs/{entity}/{project}/{run_id}/sync"
+        r = self._batch(url, head + b"\n" + body, items, retries)
+        if r.status_code in (404, 405):
+            return None
+        return dict(r.json())
+
+    def _batch(
+        self, url: str, first: bytes, items: list[tuple[str, Path]], retries: int | None = None
+    ) -> httpx.Response:
+        """POST `first` then a frame per segment, streamed from the files. A 405, or a 404
+        for want of the route (not of an entity or run), is returned: an older server."""
         frames = [(frame_header(stream, p), p) for stream, p in items]
-        total = sum(len(h) + p.stat().st_size for h, p in frames)
+        total = len(first) + sum(len(h) + p.stat().st_size for h, p in frames)
 
         def body() -> Iterator[bytes]:
+            yield first
             for header, path in frames:
                 yield header
                 yield from file_chunks(path)
 
         r = self._call(
             "POST",
-            f"/runs/{entity}/{project}/{run_id}/segments",
+            url,
             body=body,
             headers={"Content-Type": BATCH_TYPE, "Content-Length": str(total)},
-            allow=(405,),
+            allow=(404, 405),
             retries=retries,
         )
-        if r.status_code == 405:
-            return None
-        return list(r.json()["results"])
+        if r.status_code == 404 and _code(r) != "not_found":
+            raise self._error(r, url)
+        return r
 
     def runs(self, entity: str, project: str, page: int = 100) -> list[dict[str, Any]]:
         """Every run of a project, fetched `page` runs at a time."""

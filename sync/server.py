@@ -37,10 +37,10 @@ from .receive import (
     Refused,
     check_names,
     check_segment_name,
-    parse_meta_body,
     public_meta,
 )
 from .run_reads import RunReader, decode_cursor
+from .run_sync_routes import run_sync_router, store_run
 from .runs_api import runs_router
 from .sessions import Sessions
 from .shared_store import open_store
@@ -216,15 +216,10 @@ def create_app(
         """Create or update a run: body `{"meta": run.json, "writers": [state, ...]}`."""
         access(who, entity, project, run_id, write=True)
         body = await read_body(request, limits.max_meta, limits)
-        meta, writers, extras = parse_meta_body(body, limits)
-        # the run's blobs and files (checked before anything is written): no /missing request
-        answer = await anyio.to_thread.run_sync(blobs.run_extras, entity, project, run_id, extras)
-        new = await anyio.to_thread.run_sync(store.put_run, entity, project, run_id, meta, writers)
-        await anyio.to_thread.run_sync(ensure_project, entity, project)
-        # what it has of the run: the uploader needs no GET of /segments
-        have = await anyio.to_thread.run_sync(store.segments, entity, project, run_id)
-        answer.update(created=new, segments=have)
-        return JSONResponse(answer, status_code=201 if new else 200)
+        answer, status = await anyio.to_thread.run_sync(
+            store_run, store, blobs, ensure_project, (entity, project, run_id), body, limits
+        )
+        return JSONResponse(answer, status_code=status)
 
     @app.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/segments")
     def list_segments(entity: str, project: str, run_id: str, who: User) -> dict[str, Any]:
@@ -302,6 +297,7 @@ def create_app(
 
     blobs = blob_routes.router(store, accounts.driver, limits, user, access, ensure_project)
     app.include_router(blobs)
+    app.include_router(run_sync_router(store, user, access, limits, ensure_project, blobs))
     app.include_router(web_router(sessions, limits))
     app.add_middleware(AccessLog)
     return app

@@ -93,18 +93,19 @@ def test_a_running_run_whose_files_did_not_change_asks_nothing_about_them(
         _wait_sealed(run, 1)
         first, asked = _sync(server, key, run.dir)
         assert first.blobs >= 1 and not first.complete  # still running
-        # the blobs rode on the run's PUT: no "which do you lack" request
-        assert "POST missing" not in _kinds(asked), asked
+        # the blobs rode on the run's metadata, sent with its segment: no "which do you
+        # lack" request, no PUT of the run
+        assert _kinds(asked)[0] == "POST sync" and "POST missing" not in _kinds(asked), asked
+        assert "PUT run" not in _kinds(asked), asked
 
         for i in range(5, 10):
             run.log({"x": i})
         _wait_sealed(run, 2)
         second, asked = _sync(server, key, run.dir)
         assert second.sent == 1 and second.blobs == 0
-        # metadata and the new segment only (before: also POST missing and PUT files)
-        kinds = _kinds(asked)
-        assert len(kinds) == 2 and "PUT run" in kinds, asked
-        assert any(k.endswith(" segments") for k in kinds), asked
+        # metadata and the new segment in one request (before: PUT run, the segment, POST
+        # missing and PUT files)
+        assert _kinds(asked) == ["POST sync"], asked
 
         media = BlobStore(Path(run.dir) / "media").put_bytes(b"\x89PNG a new image")
         third, asked = _sync(server, key, run.dir)
@@ -134,8 +135,9 @@ def test_a_file_list_the_server_can_record_at_once_costs_no_request(
     (Path(run.dir) / "sync.json").unlink()  # the mark lost: the server is asked again
     again, asked = _sync(server, key, run.dir)
     assert again.complete and again.sent == 0 and again.blobs == 0
-    # the server held every blob: the run's PUT recorded the list (before: + missing + files)
-    assert _kinds(asked) == ["PUT run"], asked
+    # the server held every blob: the run's request recorded the list (before: PUT run,
+    # POST missing, PUT files); its segment went unasked and was answered "already stored"
+    assert _kinds(asked) == ["POST sync"], asked
     with server.client(key) as c:
         files = c.request("GET", f"/runs/alice/p/{run.id}/files").json()["files"]
         log = c.request("GET", f"/runs/alice/p/{run.id}/files/output.log").text
