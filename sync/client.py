@@ -32,25 +32,10 @@ from flightlog._errors import (
 from flightlog.store.atomic import dumps
 
 from .credentials import Credentials
+from .frames import BATCH_TYPE, batch_body, file_chunks
+from .frames import frame_header as frame_header  # where callers have found it
 
 API = "/api/v1"
-#: the media type of a batch of segments (sync/bodies.py reads it)
-BATCH_TYPE = "application/x-flightlog-segments"
-#: bytes read from a segment file at a time while it is sent
-READ_CHUNK = 1024 * 1024
-
-
-def file_chunks(path: Path) -> Iterator[bytes]:
-    """A file's bytes a MB at a time: an upload holds one chunk, whatever the file's size."""
-    with open(path, "rb") as f:
-        while chunk := f.read(READ_CHUNK):
-            yield chunk
-
-
-def frame_header(stream: str, path: Path) -> bytes:
-    """The line that introduces a segment in a batch body."""
-    doc = {"stream": stream, "name": path.name, "size": path.stat().st_size}
-    return dumps(doc, indent=None) + b"\n"
 
 
 def backoff_delay(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
@@ -218,15 +203,7 @@ class ServerClient:
     ) -> httpx.Response:
         """POST `first` then a frame per segment, streamed from the files. A 405, or a 404
         for want of the route (not of an entity or run), is returned: an older server."""
-        frames = [(frame_header(stream, p), p) for stream, p in items]
-        total = len(first) + sum(len(h) + p.stat().st_size for h, p in frames)
-
-        def body() -> Iterator[bytes]:
-            yield first
-            for header, path in frames:
-                yield header
-                yield from file_chunks(path)
-
+        total, body = batch_body(first, items)
         r = self._call(
             "POST",
             url,
