@@ -82,28 +82,45 @@ def run_sync_router(
         access(who, entity, project, run_id, write=True)
         parts = await segments_to_files(request, store.uploads, limits, check_name)
         try:
-            body = await anyio.to_thread.run_sync(_run_body, parts, limits)
-            target = (entity, project, run_id)
             answer, status = await anyio.to_thread.run_sync(
-                store_run, store, blobs, ensure_project, target, body, limits
-            )
-            paths = store.paths(entity, project, run_id)
-            results = await anyio.to_thread.run_sync(
-                place_all, store, paths, parts[1:], limiter=checks
+                _store_all,
+                store,
+                blobs,
+                ensure_project,
+                (entity, project, run_id),
+                parts,
+                limits,
+                limiter=checks,
             )
         finally:
             for p in parts:
                 if p.tmp is not None:
                     p.tmp.unlink(missing_ok=True)
+        results = answer["results"]
         request.state.segment_statuses = [r["status"] for r in results]  # for /metrics
-        if any(r.get("stored") for r in results):
-            answer["segments"] = await anyio.to_thread.run_sync(
-                store.segments, entity, project, run_id
-            )
-        answer["results"] = results
         return JSONResponse(answer, status_code=status)
 
     return router
+
+
+def _store_all(
+    store: Any,
+    blobs: BlobRouter,
+    ensure_project: Callable[[str, str], None],
+    target: tuple[str, str, str],
+    parts: list[Part],
+    limits: ServerLimits,
+) -> tuple[dict[str, Any], int]:
+    """The run, then its segments, in one trip off the event loop: the run PUT's answer
+    with `results` (and `segments` as they are after the placing)."""
+    answer, status = store_run(
+        store, blobs, ensure_project, target, _run_body(parts, limits), limits
+    )
+    results = place_all(store, store.paths(*target), parts[1:])
+    if any(r.get("stored") for r in results):
+        answer["segments"] = store.segments(*target)
+    answer["results"] = results
+    return answer, status
 
 
 def _run_body(parts: list[Part], limits: ServerLimits) -> bytes:

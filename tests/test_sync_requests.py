@@ -4,6 +4,7 @@ since its last sync asks nothing about them; a change is still sent, exactly onc
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import flightlog
 from flightlog.store.blobs import BlobStore
 from flightlog.store.layout import RunPaths
+from flightlog.sync.frames import BATCH_TYPE, frame_header
 from flightlog.sync.uploader import RunSync, load_local, sync_run
 
 from .servers import LiveServer
@@ -158,3 +160,36 @@ def test_a_run_put_with_a_bad_blob_list_is_refused_before_the_run_is_written(
         )
         assert r.status_code == 400 and "nothex" in r.json()["message"], r.text
         assert c.request("GET", "/runs/alice/p/r1", allow=(404,)).status_code == 404
+
+
+def test_a_sync_body_must_start_with_the_run_and_stores_nothing_otherwise(
+    server: LiveServer, tmp_path: Path
+):
+    key = server.user("alice")
+    run = flightlog.init(project="p", entity="alice", mode="offline")
+    run.log({"x": 1})
+    run.finish()
+    seg = next((Path(run.dir) / "history").glob("*.parquet"))
+    frame = frame_header("history", seg) + seg.read_bytes()
+    meta = json.dumps({"meta": {"id": run.id, "project": "p"}, "writers": []}).encode()
+    head = json.dumps({"stream": "run", "name": "run.json", "size": len(meta)}).encode()
+    with server.client(key) as c:
+        for body in (frame, frame + head + b"\n" + meta):  # no run first
+            r = c.request(
+                "POST",
+                f"/runs/alice/p/{run.id}/sync",
+                content=body,
+                headers={"Content-Type": BATCH_TYPE},
+                allow=(400,),
+            )
+            assert r.status_code == 400 and "first frame must be the run" in r.text, r.text
+        assert c.request("GET", f"/runs/alice/p/{run.id}", allow=(404,)).status_code == 404
+        assert not list((server.root / "runs").rglob("*.parquet"))
+        r = c.request(
+            "POST",
+            f"/runs/alice/p/{run.id}/sync",
+            content=head + b"\n" + meta + frame,
+            headers={"Content-Type": BATCH_TYPE},
+        )
+        assert r.status_code == 201 and r.json()["results"][0]["stored"], r.text
+        assert r.json()["segments"]["history"] == [seg.name]
