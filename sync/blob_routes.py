@@ -9,6 +9,10 @@
     PUT  /api/v1/artifacts/{entity}/{project}/{name}        a version's manifest
     GET  /api/v1/artifacts/{entity}/{project}/{name}/{alias}     a version (vN or an alias)
 
+A run PUT (sync/server.py) may carry the run's blobs and file list too (`BlobRouter.run_extras`):
+its answer then says which blobs the project lacks, and records the file list when it holds
+them all, so an uploader asks no /missing and often sends no /files.
+
 Writes need membership of the project, reads the project's read permission: the same rules
 as segments (`access` from sync/server.py). Request memory is bounded as for segments: a
 part streams to a temp file (at most --max-upload-mb), lists and manifests are read within
@@ -48,6 +52,32 @@ API = "/api/v1"
 MISSING_BATCH = 10_000
 
 
+class BlobRouter(APIRouter):
+    """The blob routes, and what a run PUT's blobs and files are answered with."""
+
+    blobs: BlobReceiver
+
+    def run_extras(
+        self, entity: str, project: str, run_id: str, extras: dict[str, Any]
+    ) -> dict[str, Any]:
+        """`{"missing": {sha256: offset}}` for the run's `blobs` (as POST .../missing), and
+        `{"files": n}` when its `files` were recorded (every blob they name is held, as PUT
+        .../files needs; otherwise the uploader sends them after the blobs). The caller
+        checked write access; the run need not be stored yet (a bad list is refused before
+        it is)."""
+        out: dict[str, Any] = {}
+        missing: dict[str, int] = {}
+        if "blobs" in extras:
+            wanted = blob_list(extras["blobs"], MISSING_BATCH)
+            missing = out["missing"] = self.blobs.missing(entity, project, wanted)
+        files = extras.get("files")
+        if isinstance(files, dict) and not missing:
+            named = {e.get("sha256") if isinstance(e, dict) else None for e in files.values()}
+            if named <= set(wanted if "blobs" in extras else ()):
+                out["files"] = self.blobs.put_run_files(entity, project, run_id, files)
+        return out
+
+
 def router(
     store: ReceivingStore | SharedStore,
     driver: Driver,
@@ -55,14 +85,15 @@ def router(
     user: Callable[..., str],
     access: Callable[..., Any],
     ensure_project: Callable[[str, str], None],
-) -> APIRouter:
+) -> BlobRouter:
     """The routes, over the server's store and database; `user` is the key dependency, `access` the
     permission check and `ensure_project` the project creation of sync/server.py (shared, so
     the rules cannot drift apart): a project written to by a blob exists, as by a run."""
     objects, registry = backends(store, driver)
     blobs = BlobReceiver(objects, BlobTable(driver), store.root)
     placing = anyio.CapacityLimiter(limits.concurrent_checks)
-    r = APIRouter()
+    r = BlobRouter()
+    r.blobs = blobs
     User = Annotated[str, Depends(user)]
 
     @r.post(f"{API}/blobs/{{entity}}/{{project}}/missing")

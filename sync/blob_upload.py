@@ -6,8 +6,11 @@ Exactly once: the server is asked which blobs the project lacks and only those a
 each from where an interrupted upload stopped. What the server confirmed is kept in the
 run's sync mark (`blobs`): the digest of each run file by size and mtime, so unchanged files
 are not hashed again, the artifact versions pushed, and a fingerprint of the file and media
-directories, so a synced run whose files did not change costs no request. The console log of
-a running run waits for its end (see LIVE_FILES).
+directories, so a run whose files did not change costs no blob request when its segments
+are synced. The blobs and the file list ride on the run's PUT (`run_extras`): its answer says
+which blobs the project lacks and whether it recorded the list, so a run's files cost no
+request of their own unless some must be uploaded. The console log of a running run waits
+for its end (see LIVE_FILES).
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from flightlog._errors import ArtifactNotFoundError, ServerRejectedError
 from flightlog.artifacts.names import LATEST
 from flightlog.artifacts.registry import Registry, Version
 from flightlog.artifacts.remote import push
+from flightlog.store.atomic import dumps
 from flightlog.store.blobs import check_sha256_name, sha256_file
 from flightlog.store.layout import RunPaths
 
-from .blob_client import lacking, upload
+from .blob_client import BATCH, lacking, upload
 from .client import ServerClient
 
 if TYPE_CHECKING:
@@ -57,9 +61,11 @@ def _walk(directory: Path) -> list[tuple[str, os.stat_result, Path]]:
 Listing = list[tuple[str, list[tuple[str, os.stat_result, Path]]]]
 
 
-def _listing(paths: RunPaths) -> Listing:
-    """The run's files, then its media: (directory name, `_walk` of it)."""
-    return [(sub.name, _walk(sub)) for sub in (paths.files, paths.dir / MEDIA)]
+def _listing(paths: RunPaths, running: bool) -> Listing:
+    """The run's files, then its media: (directory name, `_walk` of it); a running run's
+    LIVE_FILES are left out (they are not sent before its end)."""
+    files = [f for f in _walk(paths.files) if not (running and f[0] in LIVE_FILES)]
+    return [(paths.files.name, files), (MEDIA, _walk(paths.dir / MEDIA))]
 
 
 def _fingerprint(listing: Listing) -> str:
@@ -70,10 +76,15 @@ def _fingerprint(listing: Listing) -> str:
     return h.hexdigest()
 
 
-def fingerprint(paths: RunPaths) -> str:
+def fingerprint(paths: RunPaths, running: bool = False) -> str:
     """What the run's files and media look like on disk (names, sizes, times): a mark with
     the same fingerprint needs no blob request."""
-    return _fingerprint(_listing(paths))
+    return _fingerprint(_listing(paths, running))
+
+
+def _refs(local: LocalRun) -> str:
+    """The artifact versions the run's metadata names (a new one must be pushed)."""
+    return hashlib.sha256(dumps(local.stored.meta.get("artifacts") or [], indent=None)).hexdigest()
 
 
 @dataclass
@@ -92,12 +103,10 @@ class RunBlobs:
 def collect(local: LocalRun, cached: dict[str, Any]) -> RunBlobs:
     """The run's blobs now, and the fingerprint of the same walk; a file whose size and
     mtime match `cached` keeps its digest."""
-    listing = _listing(local.paths)
+    listing = _listing(local.paths, local.running)
     out = RunBlobs(_fingerprint(listing))
     (_, files), (_, media) = listing
     for name, st, path in files:
-        if local.running and name in LIVE_FILES:
-            continue
         old = cached.get(name) or {}
         if old.get("size") == st.st_size and old.get("mtime_ns") == st.st_mtime_ns:
             sha = str(old["sha256"])
@@ -125,24 +134,49 @@ def collect(local: LocalRun, cached: dict[str, Any]) -> RunBlobs:
     return out
 
 
+def to_send(local: LocalRun, state: dict[str, Any], target: str) -> RunBlobs | None:
+    """The run's blobs now, or None when the last sync to `target` (`state`, the mark's
+    `blobs`) confirmed them and its files, media and artifacts did not change since."""
+    if (
+        state.get("target") == target
+        and state.get("fingerprint") == fingerprint(local.paths, local.running)
+        and state.get("refs") == _refs(local)
+    ):
+        return None
+    return collect(local, state.get("files") or {})
+
+
+def run_extras(found: RunBlobs) -> dict[str, Any]:
+    """What the run's PUT carries for `found` (sync/blob_routes.py `run_extras`)."""
+    if len(found.blobs) > BATCH:
+        return {}  # asked in batches by /missing
+    return {
+        "blobs": [{"sha256": s, "size": n} for s, (n, _) in sorted(found.blobs.items())],
+        "files": {n: {"sha256": f["sha256"]} for n, f in found.files.items()},
+    }
+
+
 def sync_blobs(
     client: ServerClient,
     local: LocalRun,
-    entity: str,
-    project: str,
-    run_id: str,
+    target: tuple[str, str, str],
     result: RunSync,
     state: dict[str, Any],
+    found: RunBlobs,
+    answer: dict[str, Any],
     on_part: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Send the blobs the server lacks, then the run's file list and the manifests of its
-    artifact versions not pushed yet. `state` is the mark's `blobs` from the last sync;
-    returns the new one."""
-    found = collect(local, state.get("files") or {})
+    artifact versions not pushed yet. `state` is the mark's `blobs` from the last sync,
+    `answer` the run PUT's (its `missing` and `files`, when the server gave them); returns
+    the new state."""
+    entity, project, run_id = target
+    if "missing" in answer:
+        missing = {str(s): int(o) for s, o in answer["missing"].items()}
+    else:  # an older server, or too many blobs for one PUT
+        missing = lacking(client, entity, project, {s: n for s, (n, _) in found.blobs.items()})
     changed: set[str] = set()
-    for sha, offset in lacking(
-        client, entity, project, {s: n for s, (n, _) in found.blobs.items()}
-    ).items():
+    for sha, offset in missing.items():
         size, path = found.blobs[sha]
         try:
             result.blob_bytes += upload(client, entity, project, sha, size, path, offset, on_part)
@@ -153,11 +187,12 @@ def sync_blobs(
             raise
         result.blobs += 1
     files = {n: f for n, f in found.files.items() if f["sha256"] not in changed}
-    client.request(
-        "PUT",
-        f"/runs/{entity}/{project}/{run_id}/files",
-        json={"files": {n: {"sha256": f["sha256"]} for n, f in files.items()}},
-    )
+    if "files" not in answer or changed:  # not recorded with the run's PUT
+        client.request(
+            "PUT",
+            f"/runs/{entity}/{project}/{run_id}/files",
+            json={"files": {n: {"sha256": f["sha256"]} for n, f in files.items()}},
+        )
     pushed = set(state.get("artifacts") or [])
     registry = Registry(local.paths.root)
     for v in found.versions:
@@ -168,7 +203,9 @@ def sync_blobs(
     if changed:
         result.pending.append(f"{len(changed)} file(s) changed while being sent")
     return {
+        "target": "/".join(target),
         "fingerprint": "" if changed else found.fingerprint,
+        "refs": _refs(local),
         "files": files,
         "artifacts": sorted(pushed),
     }

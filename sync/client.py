@@ -32,31 +32,24 @@ from flightlog._errors import (
 from flightlog.store.atomic import dumps
 
 from .credentials import Credentials
+from .frames import BATCH_TYPE, batch_body, file_chunks
+from .frames import frame_header as frame_header  # where callers have found it
 
 API = "/api/v1"
-#: the media type of a batch of segments (sync/bodies.py reads it)
-BATCH_TYPE = "application/x-flightlog-segments"
-#: bytes read from a segment file at a time while it is sent
-READ_CHUNK = 1024 * 1024
-
-
-def file_chunks(path: Path) -> Iterator[bytes]:
-    """A file's bytes a MB at a time: an upload holds one chunk, whatever the file's size."""
-    with open(path, "rb") as f:
-        while chunk := f.read(READ_CHUNK):
-            yield chunk
-
-
-def frame_header(stream: str, path: Path) -> bytes:
-    """The line that introduces a segment in a batch body."""
-    doc = {"stream": stream, "name": path.name, "size": path.stat().st_size}
-    return dumps(doc, indent=None) + b"\n"
 
 
 def backoff_delay(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
     """Exponential backoff with full jitter (AWS style), never above `cap` seconds: a server
     that comes back is noticed within `cap` plus one request."""
     return random.uniform(base / 2, min(cap, base * 2**attempt))
+
+
+def _code(r: httpx.Response) -> str:
+    """The error code of a JSON refusal ("" if there is none)."""
+    try:
+        return str(r.json().get("error", ""))
+    except (ValueError, AttributeError):
+        return ""
 
 
 def join_page(rows: list[dict[str, Any]], page: list[dict[str, Any]]) -> None:
@@ -115,22 +108,36 @@ class ServerClient:
         return bool(self._put_run(entity, project, run_id, meta, writers).get("created"))
 
     def start_run(
-        self, entity: str, project: str, run_id: str, meta: dict[str, Any], writers: list[Any]
-    ) -> dict[str, set[str]]:
-        """Create or update a run's metadata and return the sealed segments the server has
-        for it, per stream: one request where an older server needs two."""
-        doc = self._put_run(entity, project, run_id, meta, writers)
+        self,
+        entity: str,
+        project: str,
+        run_id: str,
+        meta: dict[str, Any],
+        writers: list[Any],
+        extras: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, set[str]], dict[str, Any]]:
+        """Create or update a run's metadata; return the sealed segments the server has for
+        it, per stream (one request where an older server needs two), and the whole answer:
+        with `extras` (the run's blobs and files, sync/blob_upload.py), what the server says
+        of them."""
+        doc = self._put_run(entity, project, run_id, meta, writers, extras)
         if "segments" not in doc:
-            return self.segments(entity, project, run_id)
-        return {s: set(names) for s, names in (doc["segments"] or {}).items()}
+            return self.segments(entity, project, run_id), doc
+        return {s: set(names) for s, names in (doc["segments"] or {}).items()}, doc
 
     def _put_run(
-        self, entity: str, project: str, run_id: str, meta: dict[str, Any], writers: list[Any]
+        self,
+        entity: str,
+        project: str,
+        run_id: str,
+        meta: dict[str, Any],
+        writers: list[Any],
+        extras: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         r = self._call(
             "PUT",
             f"/runs/{entity}/{project}/{run_id}",
-            content=dumps({"meta": meta, "writers": writers}, indent=None),
+            content=dumps({"meta": meta, "writers": writers, **(extras or {})}, indent=None),
             headers={"Content-Type": "application/json"},
         )
         return dict(r.json())
@@ -164,25 +171,50 @@ class ServerClient:
         result per segment, in order (`stored`, or `error` and `message` for a refused one).
         None when the server has no batch route (an older server): send them one by one.
         `retries` replaces the client's own for this request."""
-        frames = [(frame_header(stream, p), p) for stream, p in items]
-        total = sum(len(h) + p.stat().st_size for h, p in frames)
-
-        def body() -> Iterator[bytes]:
-            for header, path in frames:
-                yield header
-                yield from file_chunks(path)
-
-        r = self._call(
-            "POST",
-            f"/runs/{entity}/{project}/{run_id}/segments",
-            body=body,
-            headers={"Content-Type": BATCH_TYPE, "Content-Length": str(total)},
-            allow=(405,),
-            retries=retries,
-        )
-        if r.status_code == 405:
+        url = f"/runs/{entity}/{project}/{run_id}/segments"
+        r = self._batch(url, b"", items, retries)
+        if r.status_code in (404, 405):
             return None
         return list(r.json()["results"])
+
+    def sync_run(
+        self,
+        entity: str,
+        project: str,
+        run_id: str,
+        doc: dict[str, Any],
+        items: list[tuple[str, Path]],
+        retries: int | None = None,
+    ) -> dict[str, Any] | None:
+        """A run's PUT body `doc` and sealed segments in one request (sync/run_sync_routes.py):
+        the run PUT's answer (`segments` as the server has them after this request) with
+        `results`, one per segment as put_segments. None when the server has no such route
+        (an older server): PUT the run, then send the segments."""
+        body = dumps(doc, indent=None)
+        head = dumps({"stream": "run", "name": "run.json", "size": len(body)}, indent=None)
+        url = f"/runs/{entity}/{project}/{run_id}/sync"
+        r = self._batch(url, head + b"\n" + body, items, retries)
+        if r.status_code in (404, 405):
+            return None
+        return dict(r.json())
+
+    def _batch(
+        self, url: str, first: bytes, items: list[tuple[str, Path]], retries: int | None = None
+    ) -> httpx.Response:
+        """POST `first` then a frame per segment, streamed from the files. A 405, or a 404
+        for want of the route (not of an entity or run), is returned: an older server."""
+        total, body = batch_body(first, items)
+        r = self._call(
+            "POST",
+            url,
+            body=body,
+            headers={"Content-Type": BATCH_TYPE, "Content-Length": str(total)},
+            allow=(404, 405),
+            retries=retries,
+        )
+        if r.status_code == 404 and _code(r) != "not_found":
+            raise self._error(r, url)
+        return r
 
     def runs(self, entity: str, project: str, page: int = 100) -> list[dict[str, Any]]:
         """Every run of a project, fetched `page` runs at a time."""

@@ -115,8 +115,17 @@ def check_segment_name(stream: str, name: str) -> SegmentName:
     return seg
 
 
-def parse_meta_body(body: bytes, limits: ServerLimits) -> tuple[dict[str, Any], list[Any]]:
-    """`{"meta": run.json, "writers": [state, ...]}`, or Refused naming what is wrong."""
+#: what a run PUT may carry besides its metadata, answered by the blob routes (blob_routes.py):
+#: the run's blobs (`[{"sha256", "size"}]`: the answer says which the project lacks) and its
+#: file list (`{name: {"sha256"}}`: recorded at once when the project holds every one)
+RUN_EXTRAS = ("blobs", "files")
+
+
+def parse_meta_body(
+    body: bytes, limits: ServerLimits
+) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
+    """`{"meta": run.json, "writers": [state, ...]}` and the RUN_EXTRAS it carries, or
+    Refused naming what is wrong."""
     try:
         doc = json.loads(body)
     except ValueError as e:
@@ -133,7 +142,7 @@ def parse_meta_body(body: bytes, limits: ServerLimits) -> tuple[dict[str, Any], 
             f"{len(writers)} writer states; the server takes at most {limits.max_writers}",
             "invalid",
         )
-    return doc["meta"], writers
+    return doc["meta"], writers, {k: doc[k] for k in RUN_EXTRAS if k in doc}
 
 
 def run_documents(

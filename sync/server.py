@@ -37,10 +37,10 @@ from .receive import (
     Refused,
     check_names,
     check_segment_name,
-    parse_meta_body,
     public_meta,
 )
 from .run_reads import RunReader, decode_cursor
+from .run_sync_routes import run_sync_router, store_run
 from .runs_api import runs_router
 from .sessions import Sessions
 from .shared_store import open_store
@@ -136,6 +136,13 @@ def create_app(
             raise Refused(f"no project {entity}/{project}", "project_not_found", 404)
         return a
 
+    made: set[tuple[str, str]] = set()  # projects known to exist: no database write per run
+
+    def ensure_project(entity: str, project: str) -> None:
+        if (entity, project) not in made:  # projects are never removed
+            accounts.ensure_project(entity, project)
+            made.add((entity, project))
+
     def load_run(entity: str, project: str, run_id: str) -> StoredRun:
         run = StoredRun.load(store.readable(entity, project, run_id))
         if run is None:
@@ -209,12 +216,10 @@ def create_app(
         """Create or update a run: body `{"meta": run.json, "writers": [state, ...]}`."""
         access(who, entity, project, run_id, write=True)
         body = await read_body(request, limits.max_meta, limits)
-        meta, writers = parse_meta_body(body, limits)
-        new = await anyio.to_thread.run_sync(store.put_run, entity, project, run_id, meta, writers)
-        await anyio.to_thread.run_sync(accounts.ensure_project, entity, project)
-        # what it has of the run: the uploader needs no GET of /segments
-        have = await anyio.to_thread.run_sync(store.segments, entity, project, run_id)
-        return JSONResponse({"created": new, "segments": have}, status_code=201 if new else 200)
+        answer, status = await anyio.to_thread.run_sync(
+            store_run, store, blobs, ensure_project, (entity, project, run_id), body, limits
+        )
+        return JSONResponse(answer, status_code=status)
 
     @app.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/segments")
     def list_segments(entity: str, project: str, run_id: str, who: User) -> dict[str, Any]:
@@ -290,9 +295,9 @@ def create_app(
         table = await limited(reads, r.chart, wanted, buckets, _bounded("x", x), x_range)
         return _json({"buckets": table.drop_columns(["run_key"]).to_pylist(), "skipped": r.skipped})
 
-    app.include_router(
-        blob_routes.router(store, accounts.driver, limits, user, access, accounts.ensure_project)
-    )
+    blobs = blob_routes.router(store, accounts.driver, limits, user, access, ensure_project)
+    app.include_router(blobs)
+    app.include_router(run_sync_router(store, user, access, limits, ensure_project, blobs))
     app.include_router(web_router(sessions, limits))
     app.add_middleware(AccessLog)
     return app

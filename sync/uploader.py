@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flightlog._errors import ServerRejectedError, ServerUnavailableError, SyncError
+from flightlog._errors import (
+    ServerRejectedError,
+    ServerStorageFullError,
+    ServerUnavailableError,
+    SyncError,
+)
 from flightlog.store.atomic import dumps
 from flightlog.store.layout import RunPaths
 from flightlog.store.liveness import RUNNING
@@ -29,7 +34,7 @@ from flightlog.store.syncmark import read_mark, write_mark
 from flightlog.store.takeover import may_seal, recover_journals, seal_taken, writers_by_id
 
 from . import segment_upload
-from .blob_upload import fingerprint, sync_blobs
+from .blob_upload import fingerprint, run_extras, sync_blobs, to_send
 from .client import ServerClient
 
 STREAMS = ("history", "system")
@@ -112,7 +117,7 @@ def up_to_date(local: LocalRun, server: str) -> bool:
         return False
     if state.get("fingerprint") != local.fingerprint or local.open_segments:
         return False
-    if (state.get("blobs") or {}).get("fingerprint") != fingerprint(local.paths):
+    if (state.get("blobs") or {}).get("fingerprint") != fingerprint(local.paths, local.running):
         return False
     confirmed = state.get("confirmed") or {}
     return all({p.name for p in local.sealed[s]} <= set(confirmed.get(s) or ()) for s in STREAMS)
@@ -156,33 +161,86 @@ def sync_run(
         result = RunSync("")
     result.target = f"{entity}/{project}/{run_id}"
     server = client.creds.base_url
+    last = read_mark(local.paths)
+    known = (last.get("blobs") or {}) if last.get("server") == server else {}
+    found = None
+    refused: dict[str, str] = {}  # "stream/name" -> why, of segments sent with the metadata
     if up_to_date(local, server):
         result.skipped = result.complete = True
-        have = {}
+        have: dict[str, set[str]] = {}
     else:
-        have = client.start_run(entity, project, run_id, meta, local.stored.writers)
+        found = to_send(local, known, result.target)  # None: no file changed since the mark
+        extras = run_extras(found) if found is not None else {}
+        doc = {"meta": meta, "writers": local.stored.writers, **extras}
+        answer, refused = _together(client, local, last, result, doc)
+        if answer is None:  # nothing new, too much to send unasked, or an older server
+            have, answer = client.start_run(
+                entity, project, run_id, meta, local.stored.writers, extras
+            )
+        else:
+            have = {st: set(names) for st, names in (answer.get("segments") or {}).items()}
     todo: list[tuple[str, Path]] = []
     for stream in STREAMS:
         for path in local.sealed[stream]:
             if result.skipped or path.name in have.setdefault(stream, set()):
                 if on_bytes:
                     on_bytes(path.stat().st_size)
-            else:
+            elif f"{stream}/{path.name}" not in refused:
                 todo.append((stream, path))
-    if todo:
-        _send(client, (entity, project, run_id), todo, have, result, on_bytes)
+    if todo or refused:
+        _send(client, (entity, project, run_id), todo, have, result, on_bytes, refused)
     if result.skipped:
         return result
-    last = read_mark(local.paths)
-    known = (last.get("blobs") or {}) if last.get("server") == server else {}
-    blobs = sync_blobs(client, local, entity, project, run_id, result, known, on_blob_part)
+    blobs = known
+    if found is not None:
+        target = (entity, project, run_id)
+        blobs = sync_blobs(client, local, target, result, known, found, answer, on_blob_part)
     if local.running:
         result.pending.append("still running")
     if local.open_segments:
         result.pending.append(f"{local.open_segments} open segment(s) not sealed yet")
     result.complete = not result.pending
-    _mark(local, server, entity, have, result.complete, blobs)
+    _mark(local, server, entity, result.target, have, result.complete, blobs)
     return result
+
+
+def _together(
+    client: ServerClient,
+    local: LocalRun,
+    last: dict[str, Any],
+    result: RunSync,
+    doc: dict[str, Any],
+) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """Send the run's PUT body with the segments the server should lack - those its sync
+    mark does not list, or all of them if it was never synced to this target - in one
+    request (sync/run_sync_routes.py). The answer (None if not sent: nothing new, more than
+    one batch, or an older server) and the segments refused, "stream/name" -> why."""
+    server = client.creds.base_url
+    same = last.get("server") == server and last.get("target") == result.target
+    confirmed = (last.get("confirmed") or {}) if same else {}
+    items = [
+        (s, p)
+        for s in STREAMS
+        for p in local.sealed[s]
+        if p.name not in set(confirmed.get(s) or ())
+    ]
+    if not items or len(segment_upload.plan(items)) > 1:
+        return None, {}
+    try:  # not retried: a link that cuts long requests still carries the usual ones
+        answer = client.sync_run(*result.target.split("/"), doc, items, retries=0)
+    except ServerStorageFullError:
+        raise
+    except ServerUnavailableError:
+        return None, {}
+    if answer is None:
+        return None, {}
+    sent = segment_upload.Sent()
+    segment_upload._take(client, sent, items, answer["results"], None)
+    result.sent += len(sent.stored)
+    result.bytes += sum(path.stat().st_size for _, path in sent.stored)
+    if sent.failure is not None:
+        raise sent.failure
+    return answer, {r.split(": ", 1)[0]: r for r in sent.refused}
 
 
 def sync_many(
@@ -232,9 +290,10 @@ def _send(
     have: dict[str, set[str]],
     result: RunSync,
     on_bytes: Callable[[int], None] | None,
+    refused: dict[str, str] | None = None,
 ) -> None:
     """Send the segments the server lacks and count what it confirmed; then raise the first
-    failure, or name every segment it refused."""
+    failure, or name every segment it refused (with those `refused` already)."""
 
     def done(items: list[tuple[str, Path]]) -> None:
         if on_bytes:
@@ -242,6 +301,7 @@ def _send(
                 on_bytes(path.stat().st_size)
 
     sent = segment_upload.send(client, target, todo, done)
+    sent.refused[:0] = (refused or {}).values()
     for stream, path in sent.confirmed:
         have[stream].add(path.name)
     result.sent += len(sent.stored)
@@ -260,6 +320,7 @@ def _mark(
     local: LocalRun,
     server: str,
     entity: str,
+    target: str,
     have: dict[str, set[str]],
     complete: bool,
     blobs: dict[str, Any],
@@ -271,6 +332,7 @@ def _mark(
         {
             "server": server,
             "entity": entity,
+            "target": target,
             "complete": complete,
             "fingerprint": local.fingerprint,
             "confirmed": {s: sorted(have.get(s, ())) for s in STREAMS},

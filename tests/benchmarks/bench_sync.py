@@ -43,16 +43,18 @@ from tests.servers import LiveServer  # noqa: E402
 
 @contextmanager
 def previous_client() -> Iterator[None]:
-    """The client as it was before batches and requests in flight: one PUT per segment, one
-    request and one run at a time (the comparison, measured in the same run)."""
-    from flightlog.sync import segment_upload
+    """The client as it was before batches and requests in flight: the run's PUT, then one
+    PUT per segment, one request and one run at a time (the comparison, measured in the
+    same run; its blob questions still ride on the run's PUT)."""
+    from flightlog.sync import segment_upload, uploader
 
-    saved = segment_upload.SMALL, segment_upload.IN_FLIGHT
+    saved = segment_upload.SMALL, segment_upload.IN_FLIGHT, uploader._together
     segment_upload.SMALL, segment_upload.IN_FLIGHT = 0, 1
+    uploader._together = lambda *a: (None, {})  # no metadata and segments in one request
     try:
         yield
     finally:
-        segment_upload.SMALL, segment_upload.IN_FLIGHT = saved
+        segment_upload.SMALL, segment_upload.IN_FLIGHT, uploader._together = saved
 
 
 def upload(store: Path, work: Path, label: str, first: int | None = None) -> None:
@@ -99,11 +101,13 @@ def upload(store: Path, work: Path, label: str, first: int | None = None) -> Non
         sent = sum(r.sent for _, r, _ in results)
         n = len(files)
         on_server = len(list(server.root.glob("runs/*/*/*/*/*.parquet")))
+        log = (server.root / "server.log").read_text(errors="replace")
+        requests = log.count(" /api/v1/runs/") + log.count(" /api/v1/blobs/")
         print(
             f"[{label}] upload of {len(runs)} runs, {n} segments, {size / 1e6:.0f} MB over "
             f"loopback: {wall:.1f} s, {size / 1e6 / wall:.1f} MB/s, {n / wall:.0f} segments/s, "
             f"{len(runs) / wall:.0f} runs/s ({sent} sent, {on_server} on the server, "
-            f"{len(errors)} errors)"
+            f"{len(errors)} errors; {requests / len(runs):.2f} requests per run)"
         )
         print(
             f"  client floor (read + sha256 every file): {size / 1e6 / floor_read:.0f} MB/s, "

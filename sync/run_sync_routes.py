@@ -1,0 +1,144 @@
+"""`POST /runs/{entity}/{project}/{run_id}/sync`: a run's metadata and its new segments in
+one request.
+
+Syncing a run that seals a segment now and then used to take two requests - the run's PUT,
+then its segments - and the server's per-request work (routing, authentication, the access
+check, the answer) costs more CPU than a small run's bytes do. Here the body is a batch body
+(bodies.py, as for POST .../segments) whose first frame is the run's PUT body:
+`{"stream": "run", "name": "run.json", "size": N}` then `{"meta", "writers"[, "blobs",
+"files"]}`. The server does what the PUT does - the blob answer, run.json and the writers'
+states, the project - then places each segment as the batch route does, and answers with
+both: `{"created", "segments": what it has now, "missing", "files", "results": [...]}`.
+The client sends only segments it believes the server lacks (never synced there, or not in
+its sync mark); one the server had after all is answered "already stored" and costs only
+its bytes.
+"""
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from .batch_routes import place_all
+from .blob_routes import BlobRouter
+from .bodies import Part, segments_to_files
+from .limits import ServerLimits
+from .receive import check_segment_name, parse_meta_body
+from .refused import Refused
+
+API = "/api/v1"
+#: the first frame's stream and name: the run's PUT body
+RUN_FRAME = ("run", "run.json")
+
+
+def store_run(
+    store: Any,
+    blobs: BlobRouter,
+    ensure_project: Callable[[str, str], None],
+    target: tuple[str, str, str],
+    body: bytes,
+    limits: ServerLimits,
+) -> tuple[dict[str, Any], int]:
+    """What PUT /runs/E/P/ID does with its body (the caller checked write access): the
+    answer (`created`, `segments` and the blob answer) and its status (201 when new).
+    Blocking: run it off the event loop."""
+    entity, project, run_id = target
+    meta, writers, extras = parse_meta_body(body, limits)
+    answer = blobs.run_extras(entity, project, run_id, extras)  # checked before any write
+    new = store.put_run(entity, project, run_id, meta, writers)
+    ensure_project(entity, project)
+    # what it has of the run: the uploader needs no GET of /segments
+    answer.update(created=new, segments=store.segments(entity, project, run_id))
+    return answer, 201 if new else 200
+
+
+def run_sync_router(
+    store: Any,
+    user: Callable[..., str],
+    access: Callable[..., object],
+    limits: ServerLimits,
+    ensure_project: Callable[[str, str], None],
+    blobs: BlobRouter,
+) -> APIRouter:
+    """The route over `store` (a ReceivingStore or a replica's SharedStore)."""
+    router = APIRouter()
+    checks = anyio.CapacityLimiter(limits.concurrent_checks)
+
+    def check_name(stream: str, name: str) -> None:
+        if (stream, name) != RUN_FRAME:
+            check_segment_name(stream, name)
+
+    @router.post(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/sync")
+    async def sync_run(
+        entity: str,
+        project: str,
+        run_id: str,
+        request: Request,
+        who: Annotated[str, Depends(user)],
+    ) -> JSONResponse:
+        """A run's metadata, then any of its sealed segments; each segment idempotent."""
+        access(who, entity, project, run_id, write=True)
+        parts = await segments_to_files(request, store.uploads, limits, check_name)
+        try:
+            answer, status = await anyio.to_thread.run_sync(
+                _store_all,
+                store,
+                blobs,
+                ensure_project,
+                (entity, project, run_id),
+                parts,
+                limits,
+                limiter=checks,
+            )
+        finally:
+            for p in parts:
+                if p.tmp is not None:
+                    p.tmp.unlink(missing_ok=True)
+        results = answer["results"]
+        request.state.segment_statuses = [r["status"] for r in results]  # for /metrics
+        return JSONResponse(answer, status_code=status)
+
+    return router
+
+
+def _store_all(
+    store: Any,
+    blobs: BlobRouter,
+    ensure_project: Callable[[str, str], None],
+    target: tuple[str, str, str],
+    parts: list[Part],
+    limits: ServerLimits,
+) -> tuple[dict[str, Any], int]:
+    """The run, then its segments, in one trip off the event loop: the run PUT's answer
+    with `results` (and `segments` as they are after the placing)."""
+    answer, status = store_run(
+        store, blobs, ensure_project, target, _run_body(parts, limits), limits
+    )
+    results = place_all(store, store.paths(*target), parts[1:])
+    if any(r.get("stored") for r in results):
+        answer["segments"] = store.segments(*target)
+    answer["results"] = results
+    return answer, status
+
+
+def _run_body(parts: list[Part], limits: ServerLimits) -> bytes:
+    """The first frame's bytes: the run's PUT body, or Refused naming what is wrong."""
+    if not parts or (parts[0].stream, parts[0].name) != RUN_FRAME:
+        raise Refused(
+            'the first frame must be the run: {"stream": "run", "name": "run.json", ...}',
+            "invalid",
+        )
+    if any((p.stream, p.name) == RUN_FRAME for p in parts[1:]):
+        raise Refused("only the first frame may be the run", "invalid")
+    if parts[0].size > limits.max_meta:
+        raise Refused(
+            f"run metadata of {parts[0].size} bytes; the server takes at most {limits.max_meta}",
+            "too_large",
+            413,
+        )
+    if parts[0].refused is not None:  # a full disk
+        raise parts[0].refused
+    assert parts[0].tmp is not None
+    return parts[0].tmp.read_bytes()
