@@ -121,6 +121,9 @@ class Index:
         self._tables = TABLES if keep_files else MEMORY_TABLES
         self.con = duckdb.connect()
         self.last = CatchUp()
+        #: each run's stamp after the last whole-store catch-up (store/scan.py): what a
+        #: reader keeps to tell by stats that its answer still holds (tui/data.py)
+        self.stamps: dict[str, Stamp] = {}
         self._progress = progress
         #: where the tables are: "idx" (the attached file) or "main" (in memory)
         self.schema = "main"
@@ -239,6 +242,8 @@ class Index:
         changed = [k for k, files in scan.listed.items() if known.get(k) != files]
         removed = [k for k in stamps if k not in scan.seen]
         stats.runs_seen, stats.runs_removed = len(scan.seen), len(removed)
+        if run_keys is None:
+            self.stamps = {k: v for k, v in stamps.items() if k in scan.seen}
         self._delete(schema, removed)
         for start in range(0, len(changed), BATCH):
             batch = changed[start : start + BATCH]
@@ -248,9 +253,10 @@ class Index:
                 if self._progress:
                     self._progress(i, len(changed))
             states = {r[0]: r[9] for r in rows["runs"]}
-            rows["stamps"] = [
-                _stamp_row(k, Stamp.of(k, scan.listed[k], states.get(k))) for k in batch
-            ]
+            new = {k: Stamp.of(k, scan.listed[k], states.get(k)) for k in batch}
+            if run_keys is None:
+                self.stamps.update(new)
+            rows["stamps"] = [_stamp_row(k, stamp) for k, stamp in new.items()]
             with self._transaction():  # one commit (one WAL write) a batch, not one a table
                 self._delete(schema, [k for k in batch if k in stamps])  # new: nothing to drop
                 self._insert(schema, rows)

@@ -1,8 +1,11 @@
-"""What a catch-up costs the index file: a small change stays in DuckDB's write-ahead log
-instead of being folded into the file (a checkpoint: tens of ms) on every read."""
+"""What reading a store costs: a small change stays in DuckDB's write-ahead log instead of
+being folded into the index file (a checkpoint: tens of ms) on every read, and the runs
+screen's refresh of a store that did not change costs its stats, not an index read."""
 
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ import pytest
 from flightlog.store.catalog import select_runs
 from flightlog.store.index import INDEX_FILE, Index
 
-from .conftest import cli
+from .conftest import cli, spawn
 from .test_index import _make_runs
 
 
@@ -47,3 +50,89 @@ def test_a_log_grown_past_the_limit_is_folded_into_the_file(
     assert not (store / (INDEX_FILE + ".wal")).exists()
     with Index(store) as idx:
         assert len(select_runs(idx)) == 2
+
+
+def _settle(store: Path) -> None:
+    """Wait for the writers to seal their journals (finish() may leave that to its writer
+    thread), then backdate every directory past the 2 s in which a stat may miss a change."""
+    import os
+
+    deadline = time.monotonic() + 60
+    while list(store.rglob("*.journal")):
+        assert time.monotonic() < deadline, "journals left unsealed"
+        time.sleep(0.1)
+    for d in [store, *(store / "runs").rglob("*")]:
+        if d.is_dir():
+            st = d.stat()
+            os.utime(d, ns=(st.st_atime_ns, st.st_mtime_ns - 10**10))
+
+
+def _counting_index(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    from flightlog.tui import data
+
+    opened: list[int] = []
+
+    class Counting(Index):
+        def __init__(self, *a: object, **k: object) -> None:
+            opened.append(1)
+            super().__init__(*a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(data, "Index", Counting)
+    return opened
+
+
+def test_refreshing_an_unchanged_store_opens_no_index(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from flightlog.tui.data import load_runs
+
+    runs = _make_runs(3)
+    _settle(store)
+    opened = _counting_index(monkeypatch)
+    first = load_runs(store, None, None)
+    assert len(first.rows) == 3 and len(opened) == 1
+    assert load_runs(store, None, None) is first  # the refresh: stats only
+    assert len(opened) == 1
+    assert len(load_runs(store, "config.i > 0", None).rows) == 2  # another question: read
+    assert len(opened) == 2
+    _make_runs(1, project="late")  # a new run is seen at once
+    assert len(load_runs(store, None, None).rows) == 4
+    shutil.rmtree(runs[0].dir)  # and a deleted one
+    assert {r["id"] for r in load_runs(store, None, None).rows} == {r.id for r in runs[1:]} | {
+        r["id"] for r in load_runs(store, "project = 'late'", None).rows
+    }
+
+
+def test_a_running_run_is_read_again_on_each_refresh(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its state follows its process, which no stat of its files sees die."""
+    from flightlog.tui.data import load_runs
+
+    _make_runs(1)
+    proc = spawn(
+        f"""
+        import sys, flightlog
+        run = flightlog.init(project="p", dir={str(store)!r})
+        run.log({{"loss": 1.0}})
+        print("logged", flush=True)
+        sys.stdin.read()
+    """,
+        stdin=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "logged"
+        opened = _counting_index(monkeypatch)
+        states = sorted(r["state"] for r in load_runs(store, None, None).rows)
+        assert states == ["finished", "running"]
+        load_runs(store, None, None)
+        assert len(opened) == 2
+    finally:
+        proc.kill()
+        proc.communicate()
+    deadline = time.monotonic() + 60
+    while "running" in {r["state"] for r in load_runs(store, None, None).rows}:
+        assert time.monotonic() < deadline, "the killed run stayed running"
+        time.sleep(0.2)
