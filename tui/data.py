@@ -98,14 +98,24 @@ def load_runs(
         partial = total > len(rows)
         summaries = values_of(idx, "summary", keys)
         runs = RunList(rows, chosen, summaries, total=total, sorted_by=sort if partial else None)
-        # a running run's state follows its process, which no stat sees die: not kept
-        steady = count_runs(idx, state=RUNNING) == 0
+        steady = _steady(idx)
     with _LAST_LOCK:
         if steady:
             _LAST[str(root)] = (asked, idx.stamps, runs)
         else:
             _LAST.pop(str(root), None)
     return runs
+
+
+def _steady(idx: Index) -> bool:
+    """Whether the index's answers change only when the files do: not while a run is
+    running (its state follows its process, which no stat sees die), nor while a run with
+    neither an end nor a last row has a duration that runs up to now."""
+    (n,) = idx.con.execute(
+        "SELECT count(*) FROM runs WHERE state = ? OR (ended_at IS NULL AND last_time IS NULL)",
+        [RUNNING],
+    ).fetchone()
+    return n == 0
 
 
 #: store -> (what was asked, the runs' stamps then, the answer): the last listing, which a
