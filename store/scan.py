@@ -102,6 +102,13 @@ def scan_runs(root: Path, run_keys: Iterable[str]) -> Scan:
     return out
 
 
+def unchanged_since(root: Path, stamps: dict[str, Stamp]) -> bool:
+    """Whether the store holds exactly the runs of `stamps`, none changed since: by stats
+    alone (two a quiet run), so a reader that kept an answer can keep showing it."""
+    scan = scan_store(root, stamps)
+    return not scan.listed and scan.seen == stamps.keys()
+
+
 def _unchanged(path: str, prev: Stamp, settled: int) -> bool:
     """Whether a run whose last catch-up left `prev` is the same, by one or three stats."""
     if prev.open:
