@@ -26,13 +26,11 @@ from .test_tui import SIZE, rows, settle
 
 def _sealed_run(run_id: str, segments: int = 3, per: int = 100) -> Path:
     """A finished run whose rows `v = step / 2` lie in `segments` sealed files."""
-    import time
-
     run = flightlog.init(project="p", id=run_id, settings={"segment_rows": per}, reinit=True)
     for i in range(segments * per):
         run.log({"v": i / 2})
         if i % per == per - 1:
-            time.sleep(0.3)  # the writer rotates and seals the full segment
+            run._writer.flush()  # the writer rotates and seals the full segment
     run.finish(quiet=True)
     segs = sorted((Path(run.dir) / "history").glob("*.parquet"))
     assert len(segs) == segments

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -33,6 +34,9 @@ def _make_runs(n: int, project: str = "p", steps: int = 50) -> list[flightlog.Ru
             run.log({"loss": (i + 1) / (s + 1), "acc": s / steps})
         run.finish(quiet=True)
         runs.append(run)
+    for t in threading.enumerate():  # finish() leaves removing its journals to a thread
+        if t.name == "flightlog-settle":
+            t.join()
     return runs
 
 

@@ -188,7 +188,7 @@ def test_sync_through_a_connection_cutting_proxy(server: LiveServer, store: Path
             os.environ.pop(k, None)
         proxy.close()
     assert r.returncode == 0, r.stdout + r.stderr
-    assert proxy.cuts >= 5, f"the proxy cut only {proxy.cuts} connections"
+    assert proxy.cuts >= 3, f"the proxy cut only {proxy.cuts} connections"  # batches: few requests
     rows = server_rows(server.root, "alice", "p", run_id)
     assert [r["i"] for r in rows] == list(range(6000))
     local = list((store / "runs" / "p" / run_id / "history").glob("*.parquet"))
