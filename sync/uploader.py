@@ -63,14 +63,13 @@ class LocalRun:
     sealed: dict[str, list[Path]]
     open_segments: int
     fingerprint: str
+    #: taken once, with the writer states that are sent: read later, a writer that exited
+    #: meanwhile would look crashed, and a run sent as running would be marked synced
+    running: bool
 
     @property
     def key(self) -> str:
         return f"{self.paths.dir.parent.name}/{self.paths.dir.name}"
-
-    @property
-    def running(self) -> bool:
-        return self.stored.state == RUNNING
 
     def total_bytes(self) -> int:
         return sum(p.stat().st_size for ps in self.sealed.values() for p in ps)
@@ -107,7 +106,7 @@ def load_local(paths: RunPaths) -> LocalRun:
                 open_segments += 1
     # what was just read, not the files again: metadata and writer states as loaded
     fingerprint = hashlib.sha256(dumps([stored.meta, stored.writers], indent=None)).hexdigest()
-    return LocalRun(paths, stored, sealed, open_segments, fingerprint)
+    return LocalRun(paths, stored, sealed, open_segments, fingerprint, stored.state == RUNNING)
 
 
 def up_to_date(local: LocalRun, server: str) -> bool:

@@ -5,6 +5,7 @@ since its last sync asks nothing about them; a change is still sent, exactly onc
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -13,9 +14,11 @@ import pytest
 import flightlog
 from flightlog.store.blobs import BlobStore
 from flightlog.store.layout import RunPaths
+from flightlog.store.syncmark import read_mark
 from flightlog.sync.frames import BATCH_TYPE, frame_header
 from flightlog.sync.uploader import RunSync, load_local, sync_run
 
+from .conftest import spawn
 from .servers import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -193,3 +196,33 @@ def test_a_sync_body_must_start_with_the_run_and_stores_nothing_otherwise(
         )
         assert r.status_code == 201 and r.json()["results"][0]["stored"], r.text
         assert r.json()["segments"]["history"] == [seg.name]
+
+
+def test_a_run_sent_as_running_is_not_marked_synced_when_its_writer_dies_meanwhile(
+    server: LiveServer,
+) -> None:
+    """The writer states sent decide: read as running, then its process exits before the
+    sync ends, the run was sent as running (the server shows it running), so the sync is
+    not complete. (The state was read again at the end: the dead writer looked crashed, the
+    run was marked synced and the agent never sent its final state.)"""
+    key = server.user("alice")
+    child = spawn(
+        """
+        import flightlog, sys
+        run = flightlog.init(project="p", settings={"segment_rows": 1, "stats_interval": 0})
+        run.log({"x": 1.0})
+        run._writer.flush()  # its one row sealed: nothing open
+        print(run.dir, flush=True)
+        sys.stdin.readline()
+    """,
+        stdin=subprocess.PIPE,
+    )
+    run_dir = child.stdout.readline().strip()
+    local = load_local(RunPaths(Path(run_dir)))
+    child.kill()  # dies as a run still running: its state file stays "running"
+    child.wait(timeout=60)
+    with server.client(key) as c:
+        result = sync_run(c, local, "alice")
+    assert not local.open_segments
+    assert not result.complete and "still running" in result.pending
+    assert read_mark(RunPaths(Path(run_dir))).get("complete") is False
