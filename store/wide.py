@@ -59,10 +59,24 @@ def codes(col: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
 class Grid:
     """A tidy table laid out as rows (step, writer) x keys."""
 
+    def _by_start(self, wcode: np.ndarray, time_us: np.ndarray) -> np.ndarray:
+        """Writers in the order they started logging (their first row's time), not by
+        label: rows of one step from several writers come in that order (labels are
+        "host:pid", and "vm:10351" sorts before "vm:9876")."""
+        first = np.full(len(self.writers), np.iinfo(np.int64).max)
+        np.minimum.at(first, wcode, time_us)
+        order = np.argsort(first, kind="stable")
+        self.writers = [self.writers[i] for i in order]
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        return rank[wcode]
+
     def __init__(self, tidy: pa.Table) -> None:
         step = tidy.column("step").to_numpy()
         wcode, self.writers = codes(tidy.column("writer"))
         nw = len(self.writers)
+        if nw > 1:
+            wcode = self._by_start(wcode, tidy.column("time").to_numpy().view(np.int64))
         self.row, row_key = _row_index(step if nw == 1 else step * nw + wcode)
         self.n = n = len(row_key)
         self.step, self.wcode = (row_key, np.zeros(n, np.int64)) if nw == 1 else divmod(row_key, nw)

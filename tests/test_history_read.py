@@ -274,3 +274,26 @@ def test_key_groups_sort_by_key_keep_each_keys_order_and_cut_at_key_boundaries(
     assert len(groups) <= len(want) // min_rows + 1
     for a, b in pairwise(groups):
         assert a.column("key")[-1].as_py() != b.column("key")[0].as_py()
+
+
+def test_rows_of_one_step_from_several_writers_come_in_the_order_the_writers_started() -> None:
+    """Two writers of a shared run log step 0: the first to start comes first, whatever
+    their labels ("host:pid": "vm:10351" sorts before "vm:9876", so a child whose pid had
+    one more digit came first, and `history()["a"][0]` was None)."""
+    first = flightlog.init(project="p", id="sh", settings={"label": "vm:9876"}, reinit=True)
+    first.log({"a": 1})
+    first._writer.flush()
+    second = flightlog.init(
+        project="p",
+        id="sh",
+        mode="shared",
+        resume="allow",
+        reinit="create_new",
+        settings={"label": "vm:10351"},
+    )
+    second.log({"b": 2})
+    second.finish(quiet=True)
+    first.finish(quiet=True)
+    h = flightlog.Api().run(first.path).history()
+    assert h.column("_writer").to_pylist() == ["vm:9876", "vm:10351"]
+    assert h.column("a").to_pylist() == [1, None] and h.column("b").to_pylist() == [None, 2]
