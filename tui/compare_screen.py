@@ -18,8 +18,8 @@ from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange
 from .charts import COLORS, ChartCard
 from .compare_media import CompareMedia
 from .compare_tables import fill_config_diff, fill_summary
-from .context_screens import ContextLoads, SystemPane, cursor_time
-from .data import Curves, Reading, RunDetail, load_curves, load_run
+from .context_screens import ContextLoads, SystemPane
+from .data import Curves, RunDetail, load_curves, load_run
 from .runs_pane import RunsPane
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 from .workspace import LEAVE, Pane, Workspace, pane_bindings
@@ -135,11 +135,6 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
     def load_context_if_running(self) -> None:
         if self.running:
             self.load_context()
-
-    def show_legends(self, readings: dict[str, dict[str, Reading]]) -> None:
-        """The legends, and the system pane's cursor at the reference run's time there."""
-        super().show_legends(readings)
-        self.follow_time(cursor_time(readings, self.run_key, self.cursor))
 
     def reload_if_running(self) -> None:
         """While a compared run trains: its curves, summary, best values and media again."""
