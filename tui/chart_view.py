@@ -23,9 +23,8 @@ from .workers import deliver, store_work
 XRange = tuple[float, float]
 SMOOTHING = (0.0, 0.6, 0.9)  # the weights m cycles through
 WINDOW = 100  # the legend's query reads x within 1/100 of the view of the cursor first
-FIRST_DRAW_WAIT = (
-    0.2  # s a zoom waits for its re-query (the target) before drawing the curves in hand
-)
+# seconds a zoom waits for its re-query (the target) before drawing the curves in hand
+FIRST_DRAW_WAIT = 0.2
 
 CHART_BINDINGS: list[Binding] = [
     Binding("l", "toggle_log", "Log y", tooltip="log scale on y"),

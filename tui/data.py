@@ -125,7 +125,8 @@ _LAST: dict[str, tuple[tuple[Any, ...], dict[str, Stamp], RunList]] = {}
 _LAST_LOCK = threading.Lock()
 
 
-Curves = dict[str, dict[str, list[float]]]  # metric -> {"x", "last", "min", "max"}
+# metric -> {"x", "last", "min", "max"} (a system metric's also "time": its samples' wall time)
+Curves = dict[str, dict[str, list[float]]]
 XRange = tuple[float, float]
 
 
