@@ -63,8 +63,8 @@ class SystemPane(Vertical):
             self.run_key, self.curves = run_key, {}
             await box.remove_children()
         self.query_one("#system-title", Static).update(self.heading() if curves else NO_SYSTEM)
-        if not curves:
-            return
+        if not curves or curves == self.curves:
+            return  # a refresh of samples that did not change (a finished run): drawn already
         self.curves = curves
         charts = {c.key: c for c in box.query(MetricChart)}
         if list(charts) != list(curves):
