@@ -19,7 +19,7 @@ from .charts import COLORS, ChartCard
 from .compare_media import CompareMedia
 from .compare_tables import fill_config_diff, fill_summary
 from .context_screens import ContextLoads, SystemPane
-from .data import Curves, RunDetail, load_curves, load_run
+from .data import Curves, RunDetail, load_curves, load_runs_detail
 from .runs_pane import RunsPane
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 from .workspace import LEAVE, Pane, Workspace, pane_bindings
@@ -146,7 +146,7 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
     @store_work("loading the runs to compare", group="compare")
     def load(self, x_range: XRange | None) -> None:
         """Every run's stats, and its curves over `x_range` (the zoom kept while it trains)."""
-        details = [load_run(self.root, k, buckets=BUCKETS, x_range=x_range) for k in self.run_keys]
+        details = load_runs_detail(self.root, self.run_keys, buckets=BUCKETS, x_range=x_range)
         metrics = sorted({k for d in details for k in d.curves})[:MAX_CHARTS]
         curves = {
             m: {d.row["run_key"]: d.curves[m] for d in details if m in d.curves} for m in metrics
