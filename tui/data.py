@@ -213,7 +213,9 @@ def load_runs_detail(
     if isinstance(root, Source):
         return [root.load_run(k, x, buckets, x_range) for k in run_keys]
     with Index(root) as idx:
-        return [_run_detail(idx, root, k, x, buckets, x_range) for k in run_keys]
+        details = [_run_detail(idx, root, k, x, buckets, x_range) for k in run_keys]
+        remember(idx, run_keys)  # their zooms and cursor need not open the index again
+        return details
 
 
 def _run_detail(
@@ -227,7 +229,6 @@ def _run_detail(
         idx.con.execute("SELECT meta FROM runs WHERE run_key = ?", [run_key]).fetchone()[0]
     )
     table = downsample(idx, [run_key], None, buckets=buckets, x=x)
-    remember(idx, [run_key])  # its zooms and cursor need not open the index again
     zoomed = table
     if x_range is not None:
         zoomed = downsample(  # its curves only: no text rows
