@@ -18,6 +18,7 @@ from .terminal import tui_in_tmux
 from .tui_helpers import (
     SIZE,
     SIZES,
+    charts_drawn,
     column,
     help_text,
     names,
@@ -471,9 +472,10 @@ def test_snapshot_compare_screen(snap_compare, sample_cwd: Path) -> None:
             lambda: (
                 isinstance(pilot.app.screen, CompareScreen)
                 and len(pilot.app.screen.query("MetricChart")) == 6
+                and charts_drawn(pilot.app)
             ),
         )
-        await pilot.pause(0.3)
+        await still(pilot)  # the tables' columns and the charts take their widths in later frames
 
     assert snap_compare(FlightlogApp(sample_cwd), terminal_size=SIZE, run_before=ready)
 

@@ -26,6 +26,8 @@ from .tui_helpers import (
     open_run,
     rows,
     settle,
+    still,
+    stop_trainers,
     stored,
     wait_for_runs_dir,
 )
@@ -142,13 +144,7 @@ async def test_a_live_run_keeps_its_zoomed_range_while_it_grows(store: Path) -> 
             assert curve["last"] == [float(i) for i in range(100, 201)]
             assert screen.query_one(ChartCard).chart.x_view == (100.0, 200.0)
     finally:
-        stop.touch()
-        try:
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        stop_trainers(stop, [proc])
 
 
 async def test_click_puts_the_cursor_and_the_wheel_zooms_around_the_mouse(store: Path) -> None:
@@ -192,7 +188,7 @@ def test_snapshot_panes_hidden_grid_and_cursor(snap_compare, size: str) -> None:
         await settle(pilot, lambda: isinstance(app.screen, RunScreen) and charts_drawn(app))
         await pilot.press("1", "3", "g", "comma", "less_than_sign")
         await settle(pilot, lambda: all("step" in v for v in legends(app).values()))
-        await pilot.pause(0.3)
+        await still(pilot)
 
     assert snap_compare(FlightlogApp(Path("samples")), terminal_size=SIZES[size], run_before=ready)
 

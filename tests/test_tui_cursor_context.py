@@ -246,3 +246,30 @@ async def test_tab_moves_the_keys_pane_to_pane_past_the_text_boxes(samples: Path
         await pilot.press("tab", "7")  # a pane key again, not typed into a text box
         await settle(pilot, lambda: not screen.query_one("#console").display)
         assert screen.focused.id == "runs" and screen.query_one("#regex").value == ""
+
+
+async def test_the_system_pane_of_a_finished_run_is_not_redrawn_by_each_refresh(
+    store: Path, monkeypatch
+) -> None:
+    """The pane reads the run's samples again every refresh; a draw costs ~50-150 ms a chart
+    on a busy machine, so samples that did not change leave the charts as they are."""
+    sampled_run("s1")
+    shown = []
+    real_show = SystemPane.show
+
+    async def counted(pane: SystemPane, *args, **kwargs) -> None:
+        await real_show(pane, *args, **kwargs)
+        shown.append(pane.run_key)
+
+    monkeypatch.setattr(SystemPane, "show", counted)
+    app = FlightlogApp(store)
+    async with app.run_test(size=(200, 60)) as pilot:
+        screen = await open_run(app, pilot)
+        await pilot.press("6")
+        pane = screen.query_one(SystemPane)
+        await settle(pilot, lambda: pane.query(MetricChart) and shown)
+        draws = {c.key: c.draws for c in pane.query(MetricChart)}
+        assert all(draws.values())
+        seen = len(shown)
+        await settle(pilot, lambda: len(shown) >= seen + 2)  # two refreshes read it again
+        assert {c.key: c.draws for c in pane.query(MetricChart)} == draws

@@ -23,9 +23,8 @@ from .workers import deliver, store_work
 XRange = tuple[float, float]
 SMOOTHING = (0.0, 0.6, 0.9)  # the weights m cycles through
 WINDOW = 100  # the legend's query reads x within 1/100 of the view of the cursor first
-FIRST_DRAW_WAIT = (
-    0.2  # s a zoom waits for its re-query (the target) before drawing the curves in hand
-)
+# seconds a zoom waits for its re-query (the target) before drawing the curves in hand
+FIRST_DRAW_WAIT = 0.2
 
 CHART_BINDINGS: list[Binding] = [
     Binding("l", "toggle_log", "Log y", tooltip="log scale on y"),
@@ -77,13 +76,25 @@ CHART_BINDINGS: list[Binding] = [
 ]
 
 
+def cursor_time(
+    readings: dict[str, dict[str, Reading]], run_key: str, at: float | None
+) -> float | None:
+    """The wall time of run `run_key` at the step cursor: the time of its logged x nearest
+    the cursor, among the values the legends read (None: no cursor or no reading)."""
+    own = [per_run[run_key] for per_run in readings.values() if run_key in per_run]
+    if at is None or not own:
+        return None
+    return min(own, key=lambda r: (abs(r.x - at), r.step)).time
+
+
 class ChartView:
     """Mixed into a StoreScreen that shows ChartCards (its BINDINGS must include
     CHART_BINDINGS: Textual only merges bindings of DOM classes). The screen provides `root`,
     `x_axis`, `names` (run key -> label), `chart_runs()` (run keys plotted), `plotted()`
     (metric -> run_key -> series on screen), `full_range()`, `redraw()` and `requery()`
     (reload curves for `self.x_range`, then redraw); the Workspace mixin provides
-    `save_layout()`."""
+    `save_layout()`, the ContextLoads mixin `run_key` (the run whose system pane follows the
+    cursor) and `follow_time()`."""
 
     root: Path
     x_axis: str
@@ -93,6 +104,7 @@ class ChartView:
     x_range: XRange | None = None
     readings: dict[str, dict[str, Reading]] | None = None
     names: dict[str, str]  # run key -> the label its legend lines show
+    run_key: str  # the run the system pane shows (ContextLoads)
     pinned: str | None = None  # the reference run: drawn first, the legend's deltas are to it
     curves_range: XRange | None = None  # the x range the curves in hand were queried for
     drawn_range: object = ()  # the curves_range last drawn (() before the first draw)
@@ -166,6 +178,8 @@ class ChartView:
                 card.show_legend("")
             else:
                 card.show_legend(legend(readings.get(card.key, {}), self.names, runs, self.pinned))
+        # the system pane's cursor at the wall time of the run's step there
+        self.follow_time(cursor_time(readings, self.run_key, self.cursor))  # type: ignore[attr-defined]
 
     def on_metric_chart_picked(self, event: MetricChart.Picked) -> None:
         pts = self.points()

@@ -18,8 +18,8 @@ from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange
 from .charts import COLORS, ChartCard
 from .compare_media import CompareMedia
 from .compare_tables import fill_config_diff, fill_summary
-from .context_screens import ContextLoads, SystemPane, cursor_time
-from .data import Curves, Reading, RunDetail, load_curves, load_run
+from .context_screens import ContextLoads, SystemPane
+from .data import Curves, RunDetail, load_curves, load_runs_detail
 from .runs_pane import RunsPane
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 from .workspace import LEAVE, Pane, Workspace, pane_bindings
@@ -136,11 +136,6 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         if self.running:
             self.load_context()
 
-    def show_legends(self, readings: dict[str, dict[str, Reading]]) -> None:
-        """The legends, and the system pane's cursor at the reference run's time there."""
-        super().show_legends(readings)
-        self.follow_time(cursor_time(readings, self.run_key, self.cursor))
-
     def reload_if_running(self) -> None:
         """While a compared run trains: its curves, summary, best values and media again."""
         if self.running:
@@ -151,7 +146,7 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
     @store_work("loading the runs to compare", group="compare")
     def load(self, x_range: XRange | None) -> None:
         """Every run's stats, and its curves over `x_range` (the zoom kept while it trains)."""
-        details = [load_run(self.root, k, buckets=BUCKETS, x_range=x_range) for k in self.run_keys]
+        details = load_runs_detail(self.root, self.run_keys, buckets=BUCKETS, x_range=x_range)
         metrics = sorted({k for d in details for k in d.curves})[:MAX_CHARTS]
         curves = {
             m: {d.row["run_key"]: d.curves[m] for d in details if m in d.curves} for m in metrics

@@ -21,7 +21,7 @@ from textual.widgets import Footer, Header, Input, RichLog, Static
 from flightlog.store.text import safe
 
 from .charts import MetricChart
-from .data import Curves, Reading, load_system, read_console
+from .data import Curves, load_system, read_console
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 from .workspace import leave
 
@@ -63,8 +63,8 @@ class SystemPane(Vertical):
             self.run_key, self.curves = run_key, {}
             await box.remove_children()
         self.query_one("#system-title", Static).update(self.heading() if curves else NO_SYSTEM)
-        if not curves:
-            return
+        if not curves or curves == self.curves:
+            return  # a refresh of samples that did not change (a finished run): drawn already
         self.curves = curves
         charts = {c.key: c for c in box.query(MetricChart)}
         if list(charts) != list(curves):
@@ -110,17 +110,6 @@ def system_legend(key: str, sample: tuple[float, float, float] | None) -> Text:
         stamp = time.strftime("%H:%M:%S", time.localtime(at))
         out.append(f" @ {runtime:.1f} s · {stamp}")
     return out
-
-
-def cursor_time(
-    readings: dict[str, dict[str, Reading]], run_key: str, at: float | None
-) -> float | None:
-    """The wall time of run `run_key` at the step cursor: the time of its logged x nearest
-    the cursor, among the values the legends read (None: no cursor or no reading)."""
-    own = [per_run[run_key] for per_run in readings.values() if run_key in per_run]
-    if at is None or not own:
-        return None
-    return min(own, key=lambda r: (abs(r.x - at), r.step)).time
 
 
 class ConsolePane(Vertical):

@@ -21,8 +21,8 @@ from flightlog.store.text import fmt, safe
 from .artifacts_screen import ArtifactsScreen
 from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange
 from .charts import ChartCard, MetricChart
-from .context_screens import ConsoleScreen, ContextLoads, SystemScreen, cursor_time
-from .data import Curves, Reading, RunDetail, load_curves, load_run, load_runs
+from .context_screens import ConsoleScreen, ContextLoads, SystemScreen
+from .data import Curves, RunDetail, load_curves, load_run, load_runs
 from .media_screen import MediaScreen  # imports textual-image before the app starts
 from .run_overview import fill_config_tree, fill_metric_table, overview
 from .run_panes import RUN_PANES
@@ -284,11 +284,6 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
             for k in self.chart_keys()
             if k in self.detail.curves
         }
-
-    def show_legends(self, readings: dict[str, dict[str, Reading]]) -> None:
-        """The legends, and the system pane's cursor at the wall time of this run's step."""
-        super().show_legends(readings)
-        self.follow_time(cursor_time(readings, self.run_key, self.cursor))
 
     def full_range(self) -> XRange | None:
         spans = [s for s in (self.detail and self.detail.x_bounds, self.others_range) if s]
