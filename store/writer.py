@@ -260,7 +260,7 @@ class RunWriter:
     def _convert(self) -> None:
         """Queue, as tidy batches, every row the journals received since the last tick."""
         try:
-            self._queue.extend(self._rows.take(self._schema))
+            self._rows.take(self._schema, self._queue)
         except Exception as e:  # never expected: a journal this process wrote itself
             self._disk_problem(f"could not convert rows of {self.paths.history}: {e!r}")
 

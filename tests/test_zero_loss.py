@@ -246,3 +246,38 @@ def test_a_reader_sees_no_gap_when_log_goes_on_in_the_next_journal_meanwhile(
     assert len(got) >= 20  # every row committed before the read began
     run.finish()
     assert [r["i"] for r in api.run("z/gap").scan_history()] == list(range(420))
+
+
+def test_rows_converted_before_a_damaged_journal_are_still_written(
+    api: flightlog.Api, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer thread converts a full journal and then one whose rows do not hold
+    together (damaged under it): the damaged rows are lost, with a warning, but the rows
+    converted before them in the same pass are written. Dropped with them, the full journal
+    was retired and removed once a later batch was written, and readers, told by that
+    batch's mark that segments hold everything before it, lost a whole journal silently."""
+    from flightlog.store import rowlog
+
+    monkeypatch.setattr(rowlog, "ROWS_CAP", 300)  # journals rotate every ~300 rows
+    monkeypatch.setattr(rowlog, "WORDS_CAP", 1500)
+    run = flightlog.init(
+        project="z",
+        id="dmg",
+        settings={"flush_interval": 60, "console": "off", "stats_interval": 0},
+    )
+    for i in range(400):  # the first journal full, the next one holds the last ~100
+        run.log({"i": i})
+    history = store / "runs" / "z" / "dmg" / "history"
+    second = sorted(history.glob("*.journal"))[1]
+    with open(second, "r+b") as f:  # a row record whose data ends before its start
+        f.seek(journal.HEADER + 32 * 5 + 24)
+        f.write((0).to_bytes(8, "little"))
+    run.save()  # the writer thread converts both journals
+    for i in range(400, 410):
+        run.log({"i": i})
+    run.finish()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = [r["i"] for r in api.run("z/dmg").scan_history()]
+    assert got[:200] == list(range(200)), f"rows of the first journal lost: {got[:5]}..."
+    assert got[-10:] == list(range(400, 410))
