@@ -112,6 +112,8 @@ class RowLog:
                 if new is not None:  # too small for this row: it stays empty, removed
                     self._discard(new)
                 new = self._new(words)
+            commit_pending(self.journal)  # a commit store a KeyboardInterrupt cut short:
+            # readers would see the next journal's rows without this one's last row
             self._journals.append(new)
             self.journal = new  # one store: log() goes on there
         return new

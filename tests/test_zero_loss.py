@@ -281,3 +281,39 @@ def test_rows_converted_before_a_damaged_journal_are_still_written(
         got = [r["i"] for r in api.run("z/dmg").scan_history()]
     assert got[:200] == list(range(200)), f"rows of the first journal lost: {got[:5]}..."
     assert got[-10:] == list(range(400, 410))
+
+
+def test_a_commit_cut_short_is_made_when_log_goes_on_in_the_next_journal(
+    api: flightlog.Api, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KeyboardInterrupt between a row's record and its commit store leaves the row whole
+    but uncounted in the journal's header; the next commit counts it. If the next row goes
+    into a new journal instead, readers of the running run saw that journal's rows and not
+    the row before them (and a kill -9 lost it) until the writer thread converted it."""
+    from flightlog.store import rowlog
+
+    monkeypatch.setattr(rowlog, "ROWS_CAP", 300)
+    monkeypatch.setattr(rowlog, "WORDS_CAP", 1500)
+    run = flightlog.init(
+        project="z",
+        id="cut",
+        settings={"flush_interval": 60, "console": "off", "stats_interval": 0},
+    )
+    history = store / "runs" / "z" / "cut" / "history"
+    for i in range(100):
+        run.log({"i": i})
+    run.save()  # written, and the next journal made ready
+    first, _ = sorted(history.glob("*.journal"))
+    full = rowlog.ROWS_CAP - 1  # records a journal takes (it keeps room for one more)
+    i = 100
+    while journal.JournalSnapshot.read(first).rows < full:
+        run.log({"i": i})
+        i += 1
+    with open(first, "r+b") as f:  # the last commit store undone, as a KeyboardInterrupt
+        f.seek(8)  # just before it leaves it
+        f.write((full - 1).to_bytes(8, "little"))
+    run.log({"i": i})  # does not fit: the first row of the next journal
+    got = [r["i"] for r in api.run("z/cut").scan_history()]
+    assert got[-1] == i  # the next journal's row is read
+    assert got == list(range(i + 1)), f"a row missing before the next journal's: {len(got)}"
+    run.finish()
