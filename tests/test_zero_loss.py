@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import flightlog
-from flightlog.store import journal
+from flightlog.store import journal, rowlog
 from flightlog.store.doctor import check, repair
 
 from .conftest import python_script, spawn
@@ -197,6 +197,15 @@ def test_a_large_last_batch_cut_short_is_a_torn_write_not_damage(tmp_path: Path)
     assert table.num_rows == 10 and note is not None and "cannot be read" in note
 
 
+def _small_journals_run(monkeypatch: pytest.MonkeyPatch, run_id: str) -> flightlog.Run:
+    """A run in this process whose journals rotate every ~300 rows and whose writer thread
+    converts only when asked (flush_interval 60 s)."""
+    monkeypatch.setattr(rowlog, "ROWS_CAP", 300)
+    monkeypatch.setattr(rowlog, "WORDS_CAP", 1500)
+    settings = {"flush_interval": 60, "console": "off", "stats_interval": 0}
+    return flightlog.init(project="z", id=run_id, settings=settings)
+
+
 def test_a_reader_sees_no_gap_when_log_goes_on_in_the_next_journal_meanwhile(
     api: flightlog.Api, store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -206,15 +215,7 @@ def test_a_reader_sees_no_gap_when_log_goes_on_in_the_next_journal_meanwhile(
     rows without the last ones of the journal before, a gap in the middle of a running
     run's history (once seen as 602 rows missing from scan_history). The interleaving is
     forced by logging from inside the reader's first journal read."""
-    from flightlog.store import rowlog
-
-    monkeypatch.setattr(rowlog, "ROWS_CAP", 300)  # journals rotate every ~300 rows
-    monkeypatch.setattr(rowlog, "WORDS_CAP", 1500)
-    run = flightlog.init(
-        project="z",
-        id="gap",
-        settings={"flush_interval": 60, "console": "off", "stats_interval": 0},
-    )
+    run = _small_journals_run(monkeypatch, "gap")
     logged = 0
 
     def log(n: int) -> None:
@@ -256,15 +257,7 @@ def test_rows_converted_before_a_damaged_journal_are_still_written(
     converted before them in the same pass are written. Dropped with them, the full journal
     was retired and removed once a later batch was written, and readers, told by that
     batch's mark that segments hold everything before it, lost a whole journal silently."""
-    from flightlog.store import rowlog
-
-    monkeypatch.setattr(rowlog, "ROWS_CAP", 300)  # journals rotate every ~300 rows
-    monkeypatch.setattr(rowlog, "WORDS_CAP", 1500)
-    run = flightlog.init(
-        project="z",
-        id="dmg",
-        settings={"flush_interval": 60, "console": "off", "stats_interval": 0},
-    )
+    run = _small_journals_run(monkeypatch, "dmg")
     for i in range(400):  # the first journal full, the next one holds the last ~100
         run.log({"i": i})
     history = store / "runs" / "z" / "dmg" / "history"
@@ -290,15 +283,7 @@ def test_a_commit_cut_short_is_made_when_log_goes_on_in_the_next_journal(
     but uncounted in the journal's header; the next commit counts it. If the next row goes
     into a new journal instead, readers of the running run saw that journal's rows and not
     the row before them (and a kill -9 lost it) until the writer thread converted it."""
-    from flightlog.store import rowlog
-
-    monkeypatch.setattr(rowlog, "ROWS_CAP", 300)
-    monkeypatch.setattr(rowlog, "WORDS_CAP", 1500)
-    run = flightlog.init(
-        project="z",
-        id="cut",
-        settings={"flush_interval": 60, "console": "off", "stats_interval": 0},
-    )
+    run = _small_journals_run(monkeypatch, "cut")
     history = store / "runs" / "z" / "cut" / "history"
     for i in range(100):
         run.log({"i": i})
