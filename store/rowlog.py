@@ -112,6 +112,8 @@ class RowLog:
                 if new is not None:  # too small for this row: it stays empty, removed
                     self._discard(new)
                 new = self._new(words)
+            commit_pending(self.journal)  # a commit store a KeyboardInterrupt cut short:
+            # readers would see the next journal's rows without this one's last row
             self._journals.append(new)
             self.journal = new  # one store: log() goes on there
         return new
@@ -163,11 +165,13 @@ class RowLog:
                 self._spare = self._new(self._widest)
                 self._spare.populate_ahead(AHEAD_ROWS, AHEAD_WORDS)
 
-    def take(self, schema: pa.Schema) -> list[tuple[pa.RecordBatch, Mark]]:
-        """The rows committed since the last call, as tidy batches with their marks; about
-        TAKE_VALUES values at most, so that one tick (and a finish() waiting for it) stays
-        short: `pending_values` says what is left."""
-        out: list[tuple[pa.RecordBatch, Mark]] = []
+    def take(self, schema: pa.Schema, out: deque[tuple[pa.RecordBatch, Mark]]) -> None:
+        """Append to `out` the rows committed since the last call, as tidy batches with their
+        marks; about TAKE_VALUES values at most, so that one tick (and a finish() waiting for
+        it) stays short: `pending_values` says what is left. Each batch goes to `out` as it
+        is made: rows that fail to convert are not tried again, and a batch made before them
+        (perhaps of a journal already retired) must not be dropped with them, or a later
+        batch's mark would cover rows that no segment holds."""
         budget = TAKE_VALUES
         while True:
             with self._lock:
@@ -194,7 +198,7 @@ class RowLog:
                     del words
                     view.release()
             if last or budget <= 0:
-                return out
+                return
             with self._lock:
                 self._journals.popleft()
             self._retired.append((j, (j.jseq, n)))

@@ -259,9 +259,14 @@ def read_journal_checked(path: Path) -> tuple[pa.Table, str | None]:
 
 
 def read_journals(history_dir: Path) -> list[tuple[JournalName, JournalSnapshot]]:
-    """A snapshot of every journal's committed rows."""
+    """A snapshot of every journal's committed rows, oldest first.
+
+    They are read newest first: a writer's log() goes on in its next journal only once the
+    one before is full, so a journal read after a newer one that has rows lacks none of its
+    own. Read oldest first, log() could fill the first one read and go on in the next (the
+    spare the writer keeps ready, so already listed): its rows came with a gap before them."""
     out = []
-    for jname, path in list_journals(history_dir):
+    for jname, path in reversed(list_journals(history_dir)):
         try:
             snap = JournalSnapshot.read(path)
         except FileNotFoundError:
@@ -272,4 +277,4 @@ def read_journals(history_dir: Path) -> list[tuple[JournalName, JournalSnapshot]
         if snap.note:
             warnings.warn(f"flightlog: {snap.note}", stacklevel=2)
         out.append((jname, snap))
-    return out
+    return out[::-1]

@@ -20,8 +20,6 @@ journals of a writer recorded finished, for a resume, `flightlog sync`, the agen
 
 from __future__ import annotations
 
-import os
-import queue
 import secrets
 import threading
 import time
@@ -35,22 +33,15 @@ import pyarrow as pa
 
 from .atomic import atomic_write_json
 from .journal import Mark
-from .layout import RunPaths, open_segment_name, parse_segment_name
+from .layout import RunPaths
 from .media_ref import MediaValue
 from .rowlog import RowLog
 from .runmeta import MetaPatch, apply_patch
 from .schema import segment_schema
 from .sealing import IncrementalSeal
-from .segments import list_segments, seal
-from .streams import OpenSegment
+from .segment_sealer import Sealer, open_segment, release_arrow_memory
 from .takeover import HeldSegment, warn_taken
 from .threads import start_thread
-
-
-def release_arrow_memory() -> None:
-    """Arrow's allocator (mimalloc) keeps freed pages resident, per thread; hand them back so
-    a long run's memory stays flat (costs ~1 µs)."""
-    pa.default_memory_pool().release_unused()
 
 
 @dataclass
@@ -108,8 +99,7 @@ class RunWriter:
         #: the open segment's sealed twin, built as it fills (None: sealed from the IPC file)
         self._sealing: IncrementalSeal | None = None
         self._seq = 0
-        self._to_seal: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
-        self._sealer: threading.Thread | None = None
+        self._sealer = Sealer(paths.history, writer_id, self._disk_problem)
         self._tick_lock = threading.RLock()  # the thread, flush() and a signal handler
         self._stop = threading.Event()
         self._closed = False
@@ -178,11 +168,8 @@ class RunWriter:
         self._tick(force=True, closing=True)  # the seal below makes it durable
         for hook in self.sync_hooks:  # the blobs first, then the seal that makes rows durable
             hook()
-        self._close_segment(seal_it=True)
-        if self._sealer is not None:
-            self._to_seal.put(None)
-            self._sealer.join()
-        self._seal_leftovers()
+        self._close_segment()
+        self._sealer.join()
         left = sum(b.num_rows for b, _ in self._queue)  # converted, never written
         all_removed = self._rows.close(self._written)
         # not fsynced: a power loss right after leaves the last heartbeat's state (the run
@@ -260,7 +247,7 @@ class RunWriter:
     def _convert(self) -> None:
         """Queue, as tidy batches, every row the journals received since the last tick."""
         try:
-            self._queue.extend(self._rows.take(self._schema))
+            self._rows.take(self._schema, self._queue)
         except Exception as e:  # never expected: a journal this process wrote itself
             self._disk_problem(f"could not convert rows of {self.paths.history}: {e!r}")
 
@@ -295,7 +282,7 @@ class RunWriter:
             self._rows.sync()
             self._last_fsync = now
         if self._segment is not None and self._segment_full(now):
-            self._close_segment(seal_it=True)
+            self._close_segment()
         if wrote:
             release_arrow_memory()
         patch = self._meta()
@@ -317,7 +304,9 @@ class RunWriter:
             batch, mark = self._queue[0]
             try:
                 if self._segment is None:
-                    self._open_segment()
+                    self._segment, self._sealing, self._seq = open_segment(
+                        self.paths.history, self.writer_id, self._seq, self._schema
+                    )
                 assert self._segment is not None
                 self._segment.write(batch, mark)
                 self._add_to_seal(batch)
@@ -396,23 +385,6 @@ class RunWriter:
         age = self.settings.segment_seconds
         return age is not None and seg.rows > 0 and now - seg.opened >= age
 
-    def _open_segment(self) -> None:
-        self.paths.history.mkdir(parents=True, exist_ok=True)
-        while True:
-            self._seq += 1
-            path = self.paths.history / open_segment_name(self.writer_id, self._seq)
-            try:
-                self._segment = HeldSegment(OpenSegment(path, self._schema))
-            except FileExistsError:
-                continue
-            name = parse_segment_name(path.name)
-            assert name is not None
-            try:
-                self._sealing = IncrementalSeal(path.parent, name, self._schema)
-            except (OSError, pa.ArrowException):
-                self._sealing = None  # sealed from the IPC file when it is closed
-            return
-
     def _segment_taken(self) -> None:
         """A sealer claimed our segment (this process looked dead: store/takeover.py). The
         batches it may have missed are written first into a new segment; warned once."""
@@ -435,9 +407,9 @@ class RunWriter:
         if seg.segment.rows == 0:
             seg.path.unlink(missing_ok=True)
 
-    def _close_segment(self, seal_it: bool) -> None:
-        """fsync and close the open segment, and queue it for sealing. One found taken goes
-        on in a new segment, which is closed in turn."""
+    def _close_segment(self) -> None:
+        """fsync, close and seal the open segment. One found taken goes on in a new segment,
+        which is closed in turn."""
         while True:
             if self._queue:
                 self._write_queue()  # after a disk error the rest waits for the next tick
@@ -445,8 +417,8 @@ class RunWriter:
             if seg is None:
                 return
             try:
-                if seal_it and self._sealing is not None and not self._queue:
-                    if seg.held():  # the sealed twin's fsync below makes every row durable
+                if self._sealing is not None and not self._queue:
+                    if seg.held():  # the sealed twin's fsync makes every row durable
                         break
                 elif seg.fsync():
                     self._fsynced()
@@ -458,55 +430,8 @@ class RunWriter:
                 return
         self._segment = None
         sealing, self._sealing = self._sealing, None
-        try:
-            seg.segment.close()
-        except OSError as e:
-            if sealing is not None:
-                sealing.abandon()
-            self._disk_problem(f"cannot close {seg.path}: {e.strerror or e}")
-            return
-        if seal_it and sealing is not None:
-            try:
-                sealing.finish(self._written)  # the twin of every batch: only the rest to write
-            except OSError:
-                sealing = None  # sealed from the IPC file instead, once that is fsynced
-            else:
-                self._fsynced()
-                # not made durable: an IPC file back after a power loss is its twin's
-                # leftover, removed on recovery (segments.open_leftovers)
-                seg.path.unlink()
-                return
-            try:
-                with open(seg.path, "rb") as f:
-                    os.fsync(f.fileno())
-                self._fsynced()
-            except OSError as e:
-                self._disk_problem(f"cannot fsync {seg.path}: {e.strerror or e}")
-        elif sealing is not None:
-            sealing.abandon()
-        if seal_it:
-            if self._sealer is None:  # one long-lived sealer: one seal in memory at a time
-                self._sealer = start_thread(self._seal_loop, "flightlog-seal")
-            self._to_seal.put(seg.path)
-
-    def _seal_loop(self) -> None:
-        while (path := self._to_seal.get()) is not None:
-            self._seal_quietly(path)
-
-    def _seal_quietly(self, path: Path) -> None:
-        try:
-            seal(path)
-            release_arrow_memory()
-        except FileNotFoundError:
-            pass  # claimed by another sealer after our last fsync: it has every row
-        except OSError as e:
-            self._disk_problem(f"cannot seal {path}: {e.strerror or e}")
-
-    def _seal_leftovers(self) -> None:
-        """Seal this writer's segments left open by earlier disk errors."""
-        for name, path in list_segments(self.paths.history):
-            if name.writer == self.writer_id and not name.sealed and not name.claimed:
-                self._seal_quietly(path)
+        if self._sealer.close_segment(seg, sealing, self._written):
+            self._fsynced()
 
     # -- small files -----------------------------------------------------------------------
     def write_state(self, durable: bool = True) -> None:
