@@ -244,22 +244,10 @@ def init_ms(runs: int, repeat: int = 5) -> float:
 
 
 REFRESH_CHILD = """
-import asyncio, resource, sys, time
+import asyncio, sys
 from pathlib import Path
-from flightlog.tui import FlightlogApp
-
-async def main(store, seconds):
-    app = FlightlogApp(Path(store))
-    async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(3.0)
-        r0 = resource.getrusage(resource.RUSAGE_SELF)
-        t0 = time.perf_counter()
-        await pilot.pause(seconds)
-        r1 = resource.getrusage(resource.RUSAGE_SELF)
-        wall = time.perf_counter() - t0
-    print((r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / wall)
-
-asyncio.run(main(sys.argv[1], float(sys.argv[2])))
+from bench_tui import refresh_cost
+print(asyncio.run(refresh_cost(Path(sys.argv[1]), float(sys.argv[2]), settle=3.0)))
 """
 
 
@@ -270,7 +258,7 @@ def refresh_share(store: Path, seconds: float) -> float:
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, **ENV},
+        env={**os.environ, **ENV, "PYTHONPATH": str(HERE.parent)},
     )
     return float(out.stdout.split()[-1])
 
