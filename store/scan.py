@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .journal import parse_journal_name
 from .layout import parse_segment_name, project_dirs
+from .liveness import FAILED, FINISHED
 from .syncmark import SYNC_FILE
 
 #: a directory whose mtime is at least this old is trusted not to have changed unseen
@@ -54,7 +55,7 @@ class Stamp:
         is_open = any(k.endswith(_OPEN) for k in files) or any(
             d is not None and d >= settled for d in dirs
         )
-        return cls(dirs, is_open, not is_open and state in ("finished", "failed"))  # type: ignore[arg-type]
+        return cls(dirs, is_open, not is_open and state in (FINISHED, FAILED))  # type: ignore[arg-type]
 
 
 @dataclass
