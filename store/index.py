@@ -33,7 +33,7 @@ import duckdb
 import pyarrow as pa
 
 from .liveness import RUNNING, run_state
-from .scan import Files, Stamp, scan_files, scan_runs, scan_store
+from .scan import Files, Scan, Stamp, scan_files, scan_runs, scan_store
 
 __all__ = ["INDEX_FILE", "CatchUp", "Index", "rebuild", "scan_files"]
 
@@ -246,6 +246,10 @@ class Index:
         if run_keys is None:
             self.stamps = {k: v for k, v in stamps.items() if k in scan.seen}
         self._delete(schema, removed)
+        same = [k for k, files in scan.listed.items() if known.get(k) == files]
+        restamped = self._restamp(schema, scan, {k: stamps[k] for k in same})
+        if run_keys is None:
+            self.stamps.update(restamped)
         for start in range(0, len(changed), BATCH):
             batch = changed[start : start + BATCH]
             rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in TABLES if t != "info"}
@@ -254,7 +258,7 @@ class Index:
                 if self._progress:
                     self._progress(i, len(changed))
             states = {r[0]: r[9] for r in rows["runs"]}
-            new = {k: Stamp.of(k, scan.listed[k], states.get(k)) for k in batch}
+            new = {k: Stamp.of(k, scan.listed[k], states.get(k), scan.settled) for k in batch}
             if run_keys is None:
                 self.stamps.update(new)
             rows["stamps"] = [_stamp_row(k, stamp) for k, stamp in new.items()]
@@ -263,6 +267,30 @@ class Index:
                 self._insert(schema, rows)
             stats.runs_indexed += len(batch)
         return stats
+
+    def _restamp(self, schema: str, scan: Scan, same: dict[str, Stamp]) -> dict[str, Stamp]:
+        """New stamps for runs listed again whose files did not change (`same`: their
+        stamps), as their directories settled: else they would be listed on every catch-up."""
+        if not same:
+            return {}
+        states = dict(
+            self.con.execute(
+                f"SELECT run_key, state FROM {schema}.runs "
+                "WHERE run_key IN (SELECT unnest(?::VARCHAR[]))",
+                [list(same)],
+            ).fetchall()
+        )
+        new = {k: Stamp.of(k, scan.listed[k], states.get(k), scan.settled) for k in same}
+        new = {k: v for k, v in new.items() if v != same[k]}
+        if not new:
+            return new
+        with self._transaction():
+            self.con.execute(
+                f"DELETE FROM {schema}.stamps WHERE run_key IN (SELECT unnest(?::VARCHAR[]))",
+                [list(new)],
+            )
+            self._insert(schema, {"stamps": [_stamp_row(k, v) for k, v in new.items()]})
+        return new
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .journal import parse_journal_name
 from .layout import parse_segment_name, project_dirs
+from .liveness import FAILED, FINISHED
 from .syncmark import SYNC_FILE
 
 #: a directory whose mtime is at least this old is trusted not to have changed unseen
@@ -31,8 +32,10 @@ _OPEN = (".arrows", ".journal")
 @dataclass(frozen=True)
 class Stamp:
     """What a catch-up remembers of a run to tell, by stats alone, that it did not change:
-    the mtimes of its three directories, whether it had files that grow in place (open
-    segments, journals), and whether it was quiet (finished or failed, nothing open).
+    the mtimes of its three directories, whether it is `open` (listed again next time: it
+    had files that grow in place - open segments, journals - or a directory changed within
+    DIR_MTIME_SETTLE_NS of the listing, whose mtime a later change in the same coarse tick
+    can leave as it was), and whether it was quiet (finished or failed, nothing open).
 
     A quiet run is looked at with two stats, of its own directory and of history/ (where
     `doctor --repair` quarantines a damaged segment, or a user deletes one): nothing changes
@@ -45,11 +48,14 @@ class Stamp:
     quiet: bool = False
 
     @classmethod
-    def of(cls, run_key: str, files: Files, state: str | None) -> Stamp:
+    def of(cls, run_key: str, files: Files, state: str | None, settled: int) -> Stamp:
+        """From a listing whose directories older than `settled` (ns) are trusted."""
         base = f"runs/{run_key}/"
         dirs = tuple(files.get(base + sub, (0, None))[1] for sub in _SUBDIRS)
-        is_open = any(k.endswith(_OPEN) for k in files)
-        return cls(dirs, is_open, not is_open and state in ("finished", "failed"))  # type: ignore[arg-type]
+        is_open = any(k.endswith(_OPEN) for k in files) or any(
+            d is not None and d >= settled for d in dirs
+        )
+        return cls(dirs, is_open, not is_open and state in (FINISHED, FAILED))  # type: ignore[arg-type]
 
 
 @dataclass
@@ -59,6 +65,8 @@ class Scan:
 
     seen: set[str] = field(default_factory=set)
     listed: dict[str, Files] = field(default_factory=dict)
+    #: directories with an older mtime (ns) are trusted not to have changed unseen
+    settled: int = field(default_factory=lambda: time.time_ns() - DIR_MTIME_SETTLE_NS)
 
 
 def scan_store(root: Path, stamps: dict[str, Stamp] | None = None) -> Scan:
@@ -70,12 +78,11 @@ def scan_store(root: Path, stamps: dict[str, Stamp] | None = None) -> Scan:
     make a run vanish); an empty one is a run being created."""
     out = Scan()
     stamps = stamps or {}
-    settled = time.time_ns() - DIR_MTIME_SETTLE_NS
     for prefix, project in project_dirs(root):
         for run in _subdirs(str(project)):
             run_key = f"{prefix}/{run.name}"
             prev = stamps.get(run_key)
-            if prev is not None and _unchanged(run.path, prev, settled):
+            if prev is not None and _unchanged(run.path, prev):
                 out.seen.add(run_key)
                 continue
             files = _list_run(run.path, run_key)
@@ -109,15 +116,16 @@ def unchanged_since(root: Path, stamps: dict[str, Stamp]) -> bool:
     return not scan.listed and scan.seen == stamps.keys()
 
 
-def _unchanged(path: str, prev: Stamp, settled: int) -> bool:
-    """Whether a run whose last catch-up left `prev` is the same, by one or three stats."""
+def _unchanged(path: str, prev: Stamp) -> bool:
+    """Whether a run whose last catch-up left `prev` is the same, by two or three stats (a
+    stamp is kept only of settled directories: an mtime equal to one is an old one)."""
     if prev.open:
         return False
     for sub, before in zip(_SUBDIRS, prev.dirs, strict=True):
         if prev.quiet and sub == "writers/":
             continue
         mtime = _mtime(path + "/" + sub)
-        if mtime != before or (mtime is None and sub == "") or (mtime or 0) >= settled:
+        if mtime != before or (mtime is None and sub == ""):
             return False
     return True
 

@@ -342,3 +342,50 @@ def test_an_interrupted_cold_build_keeps_what_it_indexed(
     with Index(store) as idx:
         assert idx.last.runs_indexed == 3  # runs 1 and 2 were kept
         assert len(select_runs(idx)) == 5
+
+
+def test_a_change_in_the_same_mtime_tick_as_a_catch_up_is_seen(store: Path) -> None:
+    """Directory mtimes are coarse (a jiffy on Linux, seconds on some network filesystems):
+    a segment removed (or sealed in) just after a catch-up listed history/ can leave its
+    mtime as the catch-up recorded it. Such a recent mtime tells nothing, so the run is
+    listed again on the next catch-up, however much later it comes."""
+    import os
+
+    _make_runs(1)
+    history = next((store / "runs").rglob("history"))
+    recent = time.time_ns() - 10**9  # changed 1 s before the catch-up: within its settle window
+    for d in (history.parent, history.parent / "writers", history):
+        os.utime(d, ns=(recent, recent))
+    with Index(store) as idx:
+        assert idx.con.execute("SELECT count(*) FROM segments").fetchone()[0] > 0
+    for seg in history.iterdir():  # in the same mtime tick as that listing
+        seg.unlink()
+    os.utime(history, ns=(recent, recent))
+    while time.time_ns() - recent < 3 * 10**9:  # the recorded mtime is now an old one
+        time.sleep(0.1)
+    with Index(store) as idx:
+        assert idx.con.execute("SELECT count(*) FROM segments").fetchone()[0] == 0
+
+
+def test_a_run_listed_again_for_its_recent_mtimes_is_stamped_once_settled(store: Path) -> None:
+    """The run listed again because its directories had just changed gets a stamp once they
+    settled, though its files did not change: later catch-ups (and the runs screen's
+    refresh) look at it by stats alone instead of listing it every time."""
+    import os
+
+    from flightlog.store.scan import unchanged_since
+
+    _make_runs(1)
+    run_dir = next((store / "runs").rglob("history")).parent
+    recent = time.time_ns() - 10**9
+    for d in (run_dir, run_dir / "writers", run_dir / "history"):
+        os.utime(d, ns=(recent, recent))
+    with Index(store) as idx:
+        assert not unchanged_since(store, idx.stamps)  # too recent to be trusted
+    while time.time_ns() - recent < 3 * 10**9:
+        time.sleep(0.1)
+    with Index(store) as idx:
+        assert idx.last.runs_indexed == 0
+        assert unchanged_since(store, idx.stamps)
+    with Index(store) as idx:
+        assert unchanged_since(store, idx.stamps)

@@ -25,10 +25,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
+sys.path[:0] = [str(HERE.parent)]
+
+from bench_index import timed  # noqa: E402
+from bench_tui import TRAINER  # noqa: E402
+
 ENV = {"FLIGHTLOG_STATS_INTERVAL": "0", "FLIGHTLOG_CONSOLE": "off", "FLIGHTLOG_SILENT": "1"}
 STEPS = 50
 
@@ -104,16 +108,6 @@ def build_store(store: Path, runs: int) -> float:
     return time.perf_counter() - t
 
 
-def timed(fn: Callable[[], object], repeat: int = 3) -> float:
-    """Median seconds of `repeat` calls."""
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return statistics.median(out)
-
-
 def run_cli(store: Path, *argv: str) -> float:
     """Seconds of a whole `flightlog` command in a fresh process."""
     t = time.perf_counter()
@@ -154,13 +148,13 @@ def listing(store: Path, n: int) -> dict[str, float]:
                 sys.stdout = old
 
     out: dict[str, float] = {}
-    out["floor_ms"] = timed(lambda: read_every_run_json(store)) * 1000
+    out["floor_ms"] = timed(lambda: read_every_run_json(store), 3) * 1000
     drop_index(store)
     out["cold_cmd_ms"] = run_cli(store, "runs", "--limit", "50") * 1000
     run_cli(store, "runs", "--limit", "50")
     out["warm_work_ms"] = timed(work, 5) * 1000
-    out["warm_cmd_ms"] = timed(lambda: run_cli(store, "runs", "--limit", "50")) * 1000
-    out["bare_cmd_ms"] = timed(lambda: run_cli(store, "--version")) * 1000
+    out["warm_cmd_ms"] = timed(lambda: run_cli(store, "runs", "--limit", "50"), 3) * 1000
+    out["bare_cmd_ms"] = timed(lambda: run_cli(store, "--version"), 3) * 1000
     # catch-up after one new run: clone the first run under a new id
     src = next((store / "runs" / "proj-0").iterdir())
     new = store / "runs" / "proj-0" / f"new{time.time_ns()}"
@@ -249,35 +243,11 @@ def init_ms(runs: int, repeat: int = 5) -> float:
     return statistics.median(times[1:])
 
 
-LIVE_TRAINER = """
-import flightlog, math, sys, time
-run = flightlog.init(project="live", reinit=True, config={"rank": int(sys.argv[1])})
-end = time.time() + float(sys.argv[2])
-i = 0
-while time.time() < end:
-    run.log({"loss": math.exp(-i / 500), "acc": 1 - math.exp(-i / 500)})
-    i += 1
-    time.sleep(0.005)
-run.finish()
-"""
-
 REFRESH_CHILD = """
-import asyncio, resource, sys, time
+import asyncio, sys
 from pathlib import Path
-from flightlog.tui import FlightlogApp
-
-async def main(store, seconds):
-    app = FlightlogApp(Path(store))
-    async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(3.0)
-        r0 = resource.getrusage(resource.RUSAGE_SELF)
-        t0 = time.perf_counter()
-        await pilot.pause(seconds)
-        r1 = resource.getrusage(resource.RUSAGE_SELF)
-        wall = time.perf_counter() - t0
-    print((r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / wall)
-
-asyncio.run(main(sys.argv[1], float(sys.argv[2])))
+from bench_tui import refresh_cost
+print(asyncio.run(refresh_cost(Path(sys.argv[1]), float(sys.argv[2]), settle=3.0)))
 """
 
 
@@ -288,7 +258,7 @@ def refresh_share(store: Path, seconds: float) -> float:
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, **ENV},
+        env={**os.environ, **ENV, "PYTHONPATH": str(HERE.parent)},
     )
     return float(out.stdout.split()[-1])
 
@@ -298,7 +268,7 @@ def live(store: Path, seconds: float) -> tuple[float, float]:
     idle = refresh_share(store, seconds)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", LIVE_TRAINER, str(r), str(seconds + 8)],
+            [sys.executable, "-c", TRAINER, str(r), str(seconds + 8)],
             env={**os.environ, **ENV, "FLIGHTLOG_DIR": str(store)},
         )
         for r in range(8)

@@ -166,13 +166,14 @@ async def cursor_and_zoom(store: Path, run_key: str, repeat: int = 5) -> dict[st
     return {k: median(v) * 1000 for k, v in times.items()}
 
 
-async def refresh_cost(store: Path, seconds: float) -> float:
-    """Share of one core the app uses (all its threads) while it sits on the runs screen."""
+async def refresh_cost(store: Path, seconds: float, settle: float = 2.0) -> float:
+    """Share of one core the app uses (all its threads) while it sits on the runs screen
+    (measured from `settle` seconds after it started: its first paint done)."""
     from flightlog.tui import FlightlogApp
 
     app = FlightlogApp(store)
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(2.0)
+        await pilot.pause(settle)
         r0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         await pilot.pause(seconds)
