@@ -39,8 +39,11 @@ __all__ = ["INDEX_FILE", "CatchUp", "Index", "rebuild", "scan_files"]
 
 INDEX_FILE = "index.duckdb"
 INDEX_VERSION = 7  # 7: run stamps (store/scan.py)
-#: seconds a reader waits for another process's catch-up before falling back
-LOCK_WAIT = 1.0
+#: seconds a reader waits for another process's read before falling back: a reader holds the
+#: file for its whole read (well under a second), and the fallback - the read-only attach
+#: fails too while the file is held - is a catch-up in memory, seconds on a large store
+#: (4 s at 1,000 runs: waiting 1 s made a second reader that slow)
+LOCK_WAIT = 10.0
 #: seconds a thread waits for another thread of this process to close the file
 THREAD_WAIT = 60.0
 #: runs described between two inserts of a cold build (what an interruption loses at most)

@@ -126,6 +126,33 @@ def test_a_reader_never_fails_when_another_process_holds_the_index(store: Path) 
         holder.communicate()
 
 
+def test_a_reader_waits_for_another_process_s_read_instead_of_rebuilding_in_memory(
+    store: Path,
+) -> None:
+    """Another process reading (it holds the file for its read): a second reader waits for
+    it and reads the file, instead of catching the whole store up in memory (seconds on a
+    large store) after 1 s."""
+    _make_runs(2)
+    Index(store).close()
+    holder = spawn(
+        f"""
+        import time
+        from flightlog.store.index import Index
+        with Index({str(store)!r}):
+            print("holding", flush=True)
+            time.sleep(3)  # a long read
+        """
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        with Index(store) as idx:
+            assert idx.last.source == "file"
+            assert len(select_runs(idx)) == 2
+    finally:
+        holder.kill()
+        holder.communicate()
+
+
 def test_running_run_state_follows_its_process(store: Path) -> None:
     proc = spawn("""
         import flightlog, time
