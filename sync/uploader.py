@@ -234,7 +234,7 @@ def _together(
     if answer is None:
         return None, {}
     sent = segment_upload.Sent()
-    segment_upload._take(client, sent, items, answer["results"], None)
+    sent.take(client, items, answer["results"])
     result.sent += len(sent.stored)
     result.bytes += sum(path.stat().st_size for _, path in sent.stored)
     if sent.failure is not None:
