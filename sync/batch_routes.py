@@ -14,7 +14,7 @@ disk stops the batch: what was placed is reported stored, the rest 507.
 import errno
 from collections.abc import Callable
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import APIRouter, Depends, Request
@@ -29,6 +29,7 @@ from .receive import STREAMS, ReceivingStore, check_segment_name
 from .refused import Refused
 
 API = "/api/v1"
+T = TypeVar("T")
 
 
 def batch_router(
@@ -53,17 +54,32 @@ def batch_router(
         """Upload many sealed segments of one run; each is idempotent, each answered."""
         access(who, entity, project, run_id, write=True)
         paths = store.require_run(entity, project, run_id)
-        parts = await segments_to_files(request, store.uploads, limits, check_segment_name)
-        try:
-            results = await anyio.to_thread.run_sync(place_all, store, paths, parts, limiter=checks)
-        finally:
-            for p in parts:
-                if p.tmp is not None:
-                    p.tmp.unlink(missing_ok=True)
+        place = partial(place_all, store, paths)
+        results = await with_parts(request, store, limits, check_segment_name, place, checks)
         request.state.segment_statuses = [r["status"] for r in results]  # for /metrics
         return JSONResponse({"results": results})
 
     return router
+
+
+async def with_parts(
+    request: Request,
+    store: Any,
+    limits: ServerLimits,
+    check: Callable[[str, str], object],
+    work: Callable[[list[Part]], T],
+    limiter: anyio.CapacityLimiter,
+) -> T:
+    """Read a batch body into temp files (each frame's name checked by `check` first), run
+    `work(parts)` off the event loop under `limiter`, and remove the temp files whatever
+    happens: what every batch route does around its own work."""
+    parts = await segments_to_files(request, store.uploads, limits, check)
+    try:
+        return await anyio.to_thread.run_sync(work, parts, limiter=limiter)
+    finally:
+        for p in parts:
+            if p.tmp is not None:
+                p.tmp.unlink(missing_ok=True)
 
 
 def place_all(store: Any, paths: RunPaths, parts: list[Part]) -> list[dict[str, Any]]:

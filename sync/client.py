@@ -33,7 +33,6 @@ from flightlog.store.atomic import dumps
 
 from .credentials import Credentials
 from .frames import BATCH_TYPE, batch_body, file_chunks
-from .frames import frame_header as frame_header  # where callers have found it
 
 API = "/api/v1"
 

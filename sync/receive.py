@@ -211,20 +211,29 @@ class SealedNames:
         self._dirs: OrderedDict[Path, tuple[int, dict[str, str]]] = OrderedDict()
 
     def twin(self, directory: Path, seg: SegmentName) -> str | None:
-        """The name of the sealed segment stored with `seg`'s writer and number, if any."""
+        """The name of the sealed segment stored with `seg`'s writer and number, if any.
+
+        A directory's mtime moves in clock ticks (milliseconds): a file removed in the tick
+        of the last placement leaves it unchanged, so a remembered name is checked to exist
+        (one stat, not a listing) - "already stored" is never answered for a file that is
+        gone. A file put there by hand in that same tick is not seen until the next change."""
         mtime = directory.stat().st_mtime_ns
         known = self._dirs.get(directory)
-        if known is None or known[0] != mtime:
-            names = {}
-            for name in os.listdir(directory):
-                parsed = parse_segment_name(name)
-                if parsed is not None and parsed.sealed:
-                    names[parsed.stem] = name
-            known = self._dirs[directory] = (mtime, names)
-            if len(self._dirs) > self.DIRECTORIES:
-                self._dirs.popitem(last=False)
+        if known is not None and known[0] == mtime:
+            name = known[1].get(seg.stem)
+            if name is None or (directory / name).exists():
+                self._dirs.move_to_end(directory)
+                return name
+        names = {}
+        for entry in os.listdir(directory):
+            parsed = parse_segment_name(entry)
+            if parsed is not None and parsed.sealed:
+                names[parsed.stem] = entry
+        self._dirs[directory] = (mtime, names)
         self._dirs.move_to_end(directory)
-        return known[1].get(seg.stem)
+        if len(self._dirs) > self.DIRECTORIES:
+            self._dirs.popitem(last=False)
+        return names.get(seg.stem)
 
     def placed(self, directory: Path, seg: SegmentName, name: str) -> None:
         """`name` was just renamed into `directory` by this store."""

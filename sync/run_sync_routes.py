@@ -15,15 +15,16 @@ its bytes.
 """
 
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from .batch_routes import place_all
+from .batch_routes import place_all, with_parts
 from .blob_routes import BlobRouter
-from .bodies import Part, segments_to_files
+from .bodies import Part
 from .limits import ServerLimits
 from .receive import check_segment_name, parse_meta_body
 from .refused import Refused
@@ -80,22 +81,9 @@ def run_sync_router(
     ) -> JSONResponse:
         """A run's metadata, then any of its sealed segments; each segment idempotent."""
         access(who, entity, project, run_id, write=True)
-        parts = await segments_to_files(request, store.uploads, limits, check_name)
-        try:
-            answer, status = await anyio.to_thread.run_sync(
-                _store_all,
-                store,
-                blobs,
-                ensure_project,
-                (entity, project, run_id),
-                parts,
-                limits,
-                limiter=checks,
-            )
-        finally:
-            for p in parts:
-                if p.tmp is not None:
-                    p.tmp.unlink(missing_ok=True)
+        target = (entity, project, run_id)
+        work = partial(_store_all, store, blobs, ensure_project, target, limits)
+        answer, status = await with_parts(request, store, limits, check_name, work, checks)
         results = answer["results"]
         request.state.segment_statuses = [r["status"] for r in results]  # for /metrics
         return JSONResponse(answer, status_code=status)
@@ -108,8 +96,8 @@ def _store_all(
     blobs: BlobRouter,
     ensure_project: Callable[[str, str], None],
     target: tuple[str, str, str],
-    parts: list[Part],
     limits: ServerLimits,
+    parts: list[Part],
 ) -> tuple[dict[str, Any], int]:
     """The run, then its segments, in one trip off the event loop: the run PUT's answer
     with `results` (and `segments` as they are after the placing)."""

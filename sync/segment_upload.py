@@ -41,6 +41,27 @@ class Sent:
     refused: list[str] = field(default_factory=list)  # "stream/name: why"
     failure: BaseException | None = None  # a request that failed (server unavailable)
 
+    def take(
+        self, client: ServerClient, job: list[Item], result: list[dict[str, Any]] | BaseException
+    ) -> None:
+        """Record one request's answer for `job` - one result per segment, in order, as the
+        batch and run+segments routes give them - or the exception it failed with. The first
+        failure is kept (a full disk over any other: it is the one that says wait)."""
+        if isinstance(result, BaseException):
+            if self.failure is None or isinstance(result, ServerStorageFullError):
+                self.failure = result
+            return
+        for item, answer in zip(job, result, strict=True):
+            if answer.get("error"):
+                if answer["error"] == "insufficient_storage" and self.failure is None:
+                    self.failure = client.storage_full()
+                else:
+                    self.refused.append(f"{item[0]}/{item[1].name}: {answer.get('message')}")
+                continue
+            self.confirmed.append(item)
+            if answer.get("stored"):
+                self.stored.append(item)
+
 
 def plan(items: list[Item]) -> list[list[Item]]:
     """The requests to make: each large segment alone, the small ones in batches."""
@@ -74,14 +95,17 @@ def send(
     out = Sent()
     jobs = plan(items)
     if len(jobs) <= 1:  # the agent's usual case: no thread, no wait
-        results = [_settle(lambda j=j: _request(client, target, j)) for j in jobs]
-        for job, result in zip(jobs, results, strict=True):
-            _take(client, out, job, result, on_done)
+        for job in jobs:
+            out.take(client, job, _settle(lambda j=job: _request(client, target, j)))
+            if on_done:
+                on_done(job)
         return out
     with ThreadPoolExecutor(min(IN_FLIGHT, len(jobs))) as pool:
         futures = {pool.submit(_request, client, target, j): j for j in jobs}
         for f in as_completed(futures):
-            _take(client, out, futures[f], _settle(f.result), on_done)
+            out.take(client, futures[f], _settle(f.result))
+            if on_done:
+                on_done(futures[f])
     return out
 
 
@@ -90,31 +114,6 @@ def _settle(fn: Callable[[], Any]) -> Any:
         return fn()
     except Exception as e:  # kept and raised by the caller once the others are in
         return e
-
-
-def _take(
-    client: ServerClient,
-    out: Sent,
-    job: list[Item],
-    result: Any,
-    on_done: Callable[[list[Item]], None] | None,
-) -> None:
-    if isinstance(result, BaseException):
-        if out.failure is None or isinstance(result, ServerStorageFullError):
-            out.failure = result
-    else:
-        for item, answer in zip(job, result, strict=True):
-            if answer.get("error"):
-                if answer["error"] == "insufficient_storage" and out.failure is None:
-                    out.failure = client.storage_full()
-                else:
-                    out.refused.append(f"{item[0]}/{item[1].name}: {answer.get('message')}")
-                continue
-            out.confirmed.append(item)
-            if answer.get("stored"):
-                out.stored.append(item)
-    if on_done:
-        on_done(job)
 
 
 def _request(

@@ -217,12 +217,8 @@ def _together(
     server = client.creds.base_url
     same = last.get("server") == server and last.get("target") == result.target
     confirmed = (last.get("confirmed") or {}) if same else {}
-    items = [
-        (s, p)
-        for s in STREAMS
-        for p in local.sealed[s]
-        if p.name not in set(confirmed.get(s) or ())
-    ]
+    known = {s: set(confirmed.get(s) or ()) for s in STREAMS}
+    items = [(s, p) for s in STREAMS for p in local.sealed[s] if p.name not in known[s]]
     if not items or len(segment_upload.plan(items)) > 1:
         return None, {}
     try:  # not retried: a link that cuts long requests still carries the usual ones
@@ -234,7 +230,7 @@ def _together(
     if answer is None:
         return None, {}
     sent = segment_upload.Sent()
-    segment_upload._take(client, sent, items, answer["results"], None)
+    sent.take(client, items, answer["results"])
     result.sent += len(sent.stored)
     result.bytes += sum(path.stat().st_size for _, path in sent.stored)
     if sent.failure is not None:

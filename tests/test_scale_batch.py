@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flightlog.sync.client import BATCH_TYPE, frame_header
 from flightlog.sync.db.catalog import Catalog
+from flightlog.sync.frames import BATCH_TYPE, frame_header
 from tests.scale_cluster import Cluster
 from tests.scale_services import (  # noqa: F401 - fixtures
     S3Server,

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from flightlog.sync.client import BATCH_TYPE, frame_header
+from flightlog.store.layout import RunPaths
+from flightlog.sync.frames import BATCH_TYPE, frame_header
 
 from .conftest import cli, python_script
 from .servers import LiveServer, segment_file, server_rows, tidy_table
@@ -241,15 +242,13 @@ def test_malformed_batch_bodies_are_refused_whole_and_store_nothing(
     assert on_server(server, "r1") == [good.name]
 
 
-def test_the_stores_memory_of_placed_segments_follows_changes_made_by_hand(tmp_path: Path):
-    """Placement remembers each directory's names (no listing per upload); a segment removed
-    by hand is stored again, one put there by hand with other content is a conflict."""
-    import time as clock
-
+def _placer(root: Path) -> tuple[RunPaths, Callable[[Path], bool]]:
+    """A server store with run alice/p/r1, and a function that uploads a segment file into
+    it as the routes do (a temp copy under .uploads, then place_segment)."""
     from flightlog.store.layout import parse_segment_name
-    from flightlog.sync.receive import ReceivingStore, Refused
+    from flightlog.sync.receive import ReceivingStore
 
-    store = ReceivingStore(tmp_path / "server")
+    store = ReceivingStore(root)
     paths = store.paths("alice", "p", "r1")
     store.put_run("alice", "p", "r1", {"id": "r1"}, [])
 
@@ -257,8 +256,20 @@ def test_the_stores_memory_of_placed_segments_follows_changes_made_by_hand(tmp_p
         tmp = store.uploads / "t.tmp"
         shutil.copy(seg, tmp)
         parsed = parse_segment_name(seg.name)
+        assert parsed is not None
         return store.place_segment(paths, "history", parsed, tmp, parsed.sha256)
 
+    return paths, place
+
+
+def test_the_stores_memory_of_placed_segments_follows_changes_made_by_hand(tmp_path: Path):
+    """Placement remembers each directory's names (no listing per upload); a segment removed
+    by hand is stored again, one put there by hand with other content is a conflict."""
+    import time as clock
+
+    from flightlog.sync.receive import Refused
+
+    paths, place = _placer(tmp_path / "server")
     one = segment_file(tmp_path / "a", tidy_table(10), seq=1)
     assert place(one) is True
     assert place(one) is False
@@ -270,3 +281,19 @@ def test_the_stores_memory_of_placed_segments_follows_changes_made_by_hand(tmp_p
     shutil.copy(other, paths.history / other.name.replace(other.name[10:20], "0" * 10))
     with pytest.raises(Refused, match="already stored with different content"):
         place(other)
+
+
+def test_a_segment_removed_without_moving_its_directorys_mtime_is_stored_again(tmp_path: Path):
+    """The store's memory of placed names trusts a directory's mtime; a removal can leave it
+    as placement left it - within one clock tick on filesystems with coarse timestamps
+    (1-2 s on ext3, HFS+, FAT and many NFS servers), or by a tool that restores times
+    (`rsync -a`, `touch -r`). "Already stored" must still not be answered for a file that
+    is gone: the client would mark the run synced and never send it again."""
+    paths, place = _placer(tmp_path / "server")
+    one = segment_file(tmp_path / "a", tidy_table(10), seq=1)
+    assert place(one) is True
+    placed = paths.history.stat().st_mtime_ns
+    (paths.history / one.name).unlink()  # by hand, in the tick of the placement
+    os.utime(paths.history, ns=(placed, placed))
+    assert place(one) is True
+    assert (paths.history / one.name).exists()
