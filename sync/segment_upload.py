@@ -121,15 +121,14 @@ def _request(
 ) -> list[dict[str, Any]]:
     """One request for `job`: a PUT for one segment, a batch for more (one PUT each when
     the server has no batch route). A batch that fails on the way is tried once, then sent
-    again in halves: a link that cuts long requests still carries short ones, and a server
-    that is down is found out by one segment's retries, not every segment's."""
+    again in halves: a link that cuts long requests still carries short ones, a server
+    whose disk cannot take the whole body (507) still stores what fits, and a server that is
+    down is found out by one segment's retries, not every segment's."""
     if len(job) == 1:
         return list(_one_by_one(client, target, job))
     try:
         answers = client.put_segments(*target, job, retries=0)
-    except ServerStorageFullError:
-        raise
-    except ServerUnavailableError:
+    except ServerUnavailableError:  # a full disk (ServerStorageFullError) too
         half = len(job) // 2
         return _request(client, target, job[:half]) + _request(client, target, job[half:])
     if answers is None:

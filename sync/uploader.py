@@ -21,7 +21,6 @@ from typing import Any
 
 from flightlog._errors import (
     ServerRejectedError,
-    ServerStorageFullError,
     ServerUnavailableError,
     SyncError,
 )
@@ -223,10 +222,8 @@ def _together(
         return None, {}
     try:  # not retried: a link that cuts long requests still carries the usual ones
         answer = client.sync_run(*result.target.split("/"), doc, items, retries=0)
-    except ServerStorageFullError:
-        raise
-    except ServerUnavailableError:
-        return None, {}
+    except ServerUnavailableError:  # also a disk too full for the whole body: the batches
+        return None, {}  # that follow are halved until what fits is stored
     if answer is None:
         return None, {}
     sent = segment_upload.Sent()
