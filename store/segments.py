@@ -259,9 +259,15 @@ def read_journal_checked(path: Path) -> tuple[pa.Table, str | None]:
 
 
 def read_journals(history_dir: Path) -> list[tuple[JournalName, JournalSnapshot]]:
-    """A snapshot of every journal's committed rows."""
+    """A snapshot of every journal's committed rows, oldest first, read newest first.
+
+    The snapshots are taken one after the other while `log()` may go on: read oldest first,
+    a journal's snapshot could miss the rows committed after it, up to its end, while the
+    next journal (the writer's spare, listed before `log()` reached it) was read with rows
+    past them, a hole. Read newest first, a journal with rows means the ones before it were
+    full when it was read, so they are read whole: each writer's snapshots are a prefix."""
     out = []
-    for jname, path in list_journals(history_dir):
+    for jname, path in reversed(list_journals(history_dir)):
         try:
             snap = JournalSnapshot.read(path)
         except FileNotFoundError:
@@ -272,4 +278,4 @@ def read_journals(history_dir: Path) -> list[tuple[JournalName, JournalSnapshot]
         if snap.note:
             warnings.warn(f"flightlog: {snap.note}", stacklevel=2)
         out.append((jname, snap))
-    return out
+    return out[::-1]
