@@ -220,7 +220,7 @@ def read_segments(
     writer's rows, in order. `keys`, `dictionary_keys`: as for `read_segment`."""
     snapshots = read_journals(history_dir)
     out = []
-    for name, path in list_segments(history_dir):
+    for name, path in _listed_with_sealed_meanwhile(history_dir):
         try:
             out.append((name, read_live_segment(name, path, keys, dictionary_keys)))
         except FileNotFoundError:
@@ -244,6 +244,26 @@ def read_segments(
             tail = only_keys(tail, keys)
             out.append((SegmentName(jname.writer, jname.jseq, None, False), tail))
     return out
+
+
+def _listed_with_sealed_meanwhile(history_dir: Path) -> list[tuple[SegmentName, Path]]:
+    """`list_segments`, plus the segments it showed under neither name: readdir need not
+    show a file renamed into place or removed while it runs, so a segment sealed then is
+    missing while its writer's next segment, with a later mark, is there (its rows would be
+    cut from the journal and read nowhere). A second listing shows its sealed file; only
+    segments older than a listed one of their writer are taken from it (a newer one may
+    have been started after an open segment listed was read: not part of this read)."""
+    first = list_segments(history_dir)
+    newest: dict[str, int] = {}
+    for n, _ in first:
+        newest[n.writer] = max(newest.get(n.writer, n.seq), n.seq)
+    stems = {n.stem for n, _ in first}
+    missed = [
+        (n, p)
+        for n, p in list_segments(history_dir)
+        if n.stem not in stems and n.seq < newest.get(n.writer, -1)
+    ]
+    return sorted(first + missed, key=lambda s: s[0].stem) if missed else first
 
 
 def read_journal_checked(path: Path) -> tuple[pa.Table, str | None]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -335,3 +336,43 @@ def test_a_read_while_log_fills_a_journal_and_goes_on_in_the_next_misses_no_row(
     run.finish(quiet=True)
     steps = [r["_step"] for r in flightlog.Api().run(run.path).scan_history(keys=["i"])]
     assert steps == list(range(logged))
+
+
+def test_a_segment_sealed_while_the_directory_is_listed_is_still_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """readdir need not show a file renamed into place or removed while it runs: a listing
+    taken while a segment is sealed may hold neither its open nor its sealed name, while
+    the next segment, with a later mark, is there. Such a listing is made here by leaving
+    that segment out of the read's first directory scan."""
+    run = flightlog.init(reinit=True, settings={"segment_rows": 10})
+    for i in range(50):
+        run.log({"i": i})
+        if i % 10 == 9:
+            run._writer.flush()  # a full segment: sealed, the next one started
+    run.finish(quiet=True)
+    history = Path(run.dir) / "history"
+    assert len(list(history.glob("*-000002-*.parquet"))) == 1
+    scandir = os.scandir
+    scans = 0
+
+    class Scan(list):  # what os.scandir gives: entries, and a context manager
+        def __enter__(self) -> Scan:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    def scan_mid_seal(path: Any = ".") -> Scan:
+        nonlocal scans
+        entries = Scan(scandir(path))
+        if Path(path) == history:
+            scans += 1
+            if scans == 1:  # the first scan of the read: segment 2 is being sealed
+                return Scan(e for e in entries if "-000002" not in e.name)
+        return entries
+
+    monkeypatch.setattr(os, "scandir", scan_mid_seal)
+    steps = [r["_step"] for r in flightlog.Api().run(run.path).scan_history(keys=["i"])]
+    assert scans >= 1
+    assert steps == list(range(50))
