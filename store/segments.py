@@ -212,7 +212,8 @@ def read_segments(
     (a writer killed before its thread wrote them, or still running); a corrupt file is
     skipped with a warning naming it.
 
-    Exactly once, also while writers write: journals are read first, segments after. A row
+    Exactly once, also while writers write: journals are read first (each writer's newest
+    first: `read_journals`), segments after (`_listed_with_sealed_meanwhile`). A row
     the segments hold is cut from the journal by their highest mark; a journal removed
     before it was read had all its rows in segments fsynced before, read after; rows
     committed after a journal was read are in no part of this read, or, if the writer
