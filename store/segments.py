@@ -212,7 +212,8 @@ def read_segments(
     (a writer killed before its thread wrote them, or still running); a corrupt file is
     skipped with a warning naming it.
 
-    Exactly once, also while writers write: journals are read first, segments after. A row
+    Exactly once, also while writers write: journals are read first (each writer's newest
+    first: `read_journals`), segments after (`_listed_with_sealed_meanwhile`). A row
     the segments hold is cut from the journal by their highest mark; a journal removed
     before it was read had all its rows in segments fsynced before, read after; rows
     committed after a journal was read are in no part of this read, or, if the writer
@@ -220,7 +221,7 @@ def read_segments(
     writer's rows, in order. `keys`, `dictionary_keys`: as for `read_segment`."""
     snapshots = read_journals(history_dir)
     out = []
-    for name, path in list_segments(history_dir):
+    for name, path in _listed_with_sealed_meanwhile(history_dir):
         try:
             out.append((name, read_live_segment(name, path, keys, dictionary_keys)))
         except FileNotFoundError:
@@ -246,6 +247,26 @@ def read_segments(
     return out
 
 
+def _listed_with_sealed_meanwhile(history_dir: Path) -> list[tuple[SegmentName, Path]]:
+    """`list_segments`, plus the segments it showed under neither name: readdir need not
+    show a file renamed into place or removed while it runs, so a segment sealed then is
+    missing while its writer's next segment, with a later mark, is there (its rows would be
+    cut from the journal and read nowhere). A second listing shows its sealed file; only
+    segments older than a listed one of their writer are taken from it (a newer one may
+    have been started after an open segment listed was read: not part of this read)."""
+    first = list_segments(history_dir)
+    newest: dict[str, int] = {}
+    for n, _ in first:
+        newest[n.writer] = max(newest.get(n.writer, n.seq), n.seq)
+    stems = {n.stem for n, _ in first}
+    missed = [
+        (n, p)
+        for n, p in list_segments(history_dir)
+        if n.stem not in stems and n.seq < newest.get(n.writer, -1)
+    ]
+    return sorted(first + missed, key=lambda s: s[0].stem) if missed else first
+
+
 def read_journal_checked(path: Path) -> tuple[pa.Table, str | None]:
     """(the rows of one journal that its writer's segments lack, why some were left out);
     for readers that take files one by one (the index). Raises JournalDamaged."""
@@ -259,12 +280,13 @@ def read_journal_checked(path: Path) -> tuple[pa.Table, str | None]:
 
 
 def read_journals(history_dir: Path) -> list[tuple[JournalName, JournalSnapshot]]:
-    """A snapshot of every journal's committed rows, oldest first.
+    """A snapshot of every journal's committed rows, oldest first, read newest first.
 
-    They are read newest first: a writer's log() goes on in its next journal only once the
-    one before is full, so a journal read after a newer one that has rows lacks none of its
-    own. Read oldest first, log() could fill the first one read and go on in the next (the
-    spare the writer keeps ready, so already listed): its rows came with a gap before them."""
+    The snapshots are taken one after the other while `log()` may go on: read oldest first,
+    a journal's snapshot could miss the rows committed after it, up to its end, while the
+    next journal (the writer's spare, listed before `log()` reached it) was read with rows
+    past them, a hole. Read newest first, a journal with rows means the ones before it were
+    full when it was read, so they are read whole: each writer's snapshots are a prefix."""
     out = []
     for jname, path in reversed(list_journals(history_dir)):
         try:

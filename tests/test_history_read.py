@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 
 import flightlog
 from flightlog import Histogram
-from flightlog.store.journal import MARK_KEY
+from flightlog.store.journal import MARK_KEY, ROWS_CAP, JournalSnapshot
 from flightlog.store.key_pruning import row_groups_with
 from flightlog.store.layout import parse_segment_name, sealed_segment_name
 from flightlog.store.sealing import _PARQUET_OPTIONS, ROW_GROUP
@@ -297,3 +298,81 @@ def test_rows_of_one_step_from_several_writers_come_in_the_order_the_writers_sta
     h = flightlog.Api().run(first.path).history()
     assert h.column("_writer").to_pylist() == ["vm:9876", "vm:10351"]
     assert h.column("a").to_pylist() == [1, None] and h.column("b").to_pylist() == [None, 2]
+
+
+def test_a_read_while_log_fills_a_journal_and_goes_on_in_the_next_misses_no_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read takes one snapshot per journal; meanwhile `log()` may fill the one read and go
+    on in the spare journal read next. The rows committed in between were in neither
+    snapshot, yet later rows were: `scan_history` skipped about one batch (steps 0..195,999
+    then 196,602.., a journal's end) while a run logged. The interleaving is made exact by
+    logging from inside the read, between two journal snapshots."""
+    run = flightlog.init(reinit=True, settings={"flush_interval": 60})
+    for i in range(1000):
+        run.log({"i": i, "j": -i})
+    run._writer.flush()  # these rows reach a segment; the writer thread readies a spare
+    for i in range(1000, 2000):
+        run.log({"i": i, "j": -i})  # only the journal holds these
+    history = Path(run.dir) / "history"
+    assert len(list(history.glob("*.journal"))) == 2  # log()'s journal and the spare
+    read = JournalSnapshot.read
+    logged = 2000
+
+    def read_then_log(path: Path) -> JournalSnapshot:
+        nonlocal logged
+        snap = read(path)
+        if logged == 2000:  # fill log()'s journal and go on in the spare one
+            for i in range(2000, ROWS_CAP + 500):
+                run.log({"i": i, "j": -i})
+            logged = ROWS_CAP + 500
+        return snap
+
+    with monkeypatch.context() as m:
+        m.setattr(JournalSnapshot, "read", read_then_log)
+        steps = [r["_step"] for r in flightlog.Api().run(run.path).scan_history(keys=["i"])]
+    assert len(steps) >= 2000
+    assert steps == list(range(len(steps)))  # a prefix of what was logged: no hole
+    run.finish(quiet=True)
+    steps = [r["_step"] for r in flightlog.Api().run(run.path).scan_history(keys=["i"])]
+    assert steps == list(range(logged))
+
+
+def test_a_segment_sealed_while_the_directory_is_listed_is_still_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """readdir need not show a file renamed into place or removed while it runs: a listing
+    taken while a segment is sealed may hold neither its open nor its sealed name, while
+    the next segment, with a later mark, is there. Such a listing is made here by leaving
+    that segment out of the read's first directory scan."""
+    run = flightlog.init(reinit=True, settings={"segment_rows": 10})
+    for i in range(50):
+        run.log({"i": i})
+        if i % 10 == 9:
+            run._writer.flush()  # a full segment: sealed, the next one started
+    run.finish(quiet=True)
+    history = Path(run.dir) / "history"
+    assert len(list(history.glob("*-000002-*.parquet"))) == 1
+    scandir = os.scandir
+    scans = 0
+
+    class Scan(list):  # what os.scandir gives: entries, and a context manager
+        def __enter__(self) -> Scan:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    def scan_mid_seal(path: Any = ".") -> Scan:
+        nonlocal scans
+        entries = Scan(scandir(path))
+        if Path(path) == history:
+            scans += 1
+            if scans == 1:  # the first scan of the read: segment 2 is being sealed
+                return Scan(e for e in entries if "-000002" not in e.name)
+        return entries
+
+    monkeypatch.setattr(os, "scandir", scan_mid_seal)
+    steps = [r["_step"] for r in flightlog.Api().run(run.path).scan_history(keys=["i"])]
+    assert scans >= 1
+    assert steps == list(range(50))

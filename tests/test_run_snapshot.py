@@ -13,7 +13,7 @@ from flightlog.store.run_snapshot import Snapshot, open_snapshot
 from flightlog.tui.data import curves_of, load_curves, load_run, read_cursor
 
 from .conftest import spawn
-from .tui_helpers import wait_for_runs_dir
+from .tui_helpers import stop_trainers, wait_for_runs_dir
 
 
 def test_a_finished_runs_zoom_and_cursor_answer_as_the_index_does(store: Path) -> None:
@@ -67,10 +67,4 @@ def test_a_run_still_writing_is_read_through_the_index_every_time(store: Path) -
             assert time.monotonic() < deadline, "the chart never showed the new rows"
             time.sleep(0.1)
     finally:
-        stop.touch()
-        try:
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        stop_trainers(stop, [proc])
