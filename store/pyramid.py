@@ -371,6 +371,8 @@ def orphans(root: Path, idle_seconds: float) -> list[Path]:
     sealed, so a sidecar this listing sees has its segment in the later listing unless that
     segment is gone, and one built meanwhile is not seen. Removing a sidecar never costs a
     wrong value anyway: a reader that opened it reads on, one that finds it gone rebuilds it."""
+    if not (Path(root) / "runs").is_dir():
+        return []  # no runs to judge by (not a store, or its runs are not mounted)
     cutoff = time.time() - idle_seconds
     sidecars: dict[str, Path] = {}
     stale: list[Path] = []
