@@ -314,31 +314,38 @@ def test_doctor_reports_and_repair_removes_sidecars_of_deleted_segments(
 
 
 def test_sidecars_built_while_doctor_repairs_are_kept(store: Path) -> None:
-    """A real process seals runs and builds their sidecars while doctor checks and repairs
-    in a tight loop: no sidecar of a segment that exists is ever removed."""
+    """A real process seals segment after segment (renamed into history/) and stores each
+    one's sidecar right after, as the index does, while doctor sweeps orphans in a tight
+    loop: no sidecar of a segment that exists is removed (listing segments before sidecars
+    removed about half of them, in 3 of 3 tries)."""
+    history = store / "runs" / "p" / "r1" / "history"
+    history.mkdir(parents=True)
+    (history.parent / "run.json").write_text("{}")
     child = spawn(
         f"""
+        import hashlib, os
         from pathlib import Path
-        import flightlog
         from flightlog.store import pyramid
-        sidecars = pyramid.Pyramids(pyramid.pyramid_dir(Path({str(store)!r})))
-        for i in range(30):
-            run = flightlog.init(project="p", name=f"r{{i}}")
-            run.log({{"loss": float(i)}})
-            run.finish(quiet=True)
-            for s in Path(run.dir, "history").glob("*.parquet"):
-                assert sidecars.read(s, {LEVELS[0]}) is not None
+        root = Path({str(store)!r})
+        history = root / "runs" / "p" / "r1" / "history"
+        sidecars = pyramid.Pyramids(pyramid.pyramid_dir(root))
+        levels = pyramid.build([])
+        for i in range(1000):
+            sha = hashlib.sha256(str(i).encode()).hexdigest()
+            tmp = history / f".{{i}}.tmp"
+            tmp.write_bytes(b"sealed")
+            os.replace(tmp, history / f"abcdefghijklm-{{i:06d}}-{{sha}}.parquet")
+            sidecars.store(sha, levels)
         """
     )
     sweeps = 0
     while child.poll() is None or sweeps == 0:
         if sweeps % 50 == 0:  # the whole doctor now and then, its orphan sweep in between
-            found = [p for p in doctor.check(store) if p.kind == "orphan-pyramid"]
+            found = [p.path for p in doctor.check(store) if p.kind == "orphan-pyramid"]
         else:
             found = pyramid.orphans(store, 3600)
         doctor.repair(store, [doctor.Problem("orphan-pyramid", p, "", "") for p in found])
         sweeps += 1
     assert child.returncode == 0, child.stderr.read() if child.stderr else ""
-    sealed = {p.name.split("-")[-1][:64] for p in store.glob("runs/p/*/history/*.parquet")}
     built = {p.name for p in (store / ".pyramids").glob("*/*")}
-    assert len(sealed) >= 30 and built == sealed
+    assert len(built) == 1000
