@@ -43,10 +43,14 @@ class ArtifactReader:
         return self.root / "artifacts" / project / name
 
     def names(self, project: str | None = None) -> list[tuple[str, str]]:
-        """(project, name) of every artifact in the store, or in one project."""
+        """(project, name) of every artifact in the store, or in one project: the directories
+        that hold versions. A store made in a repository's root shares `artifacts/` with the
+        package's source (`__init__.py`, `__pycache__/`), which is no artifact."""
         base = self.root / "artifacts"
         projects = [base / project] if project else _subdirs(base)
-        return [(p.name, d.name) for p in projects for d in _subdirs(p)]
+        return [
+            (p.name, d.name) for p in projects for d in _subdirs(p) if (d / "versions").is_dir()
+        ]
 
     def numbers(self, project: str, name: str) -> list[int]:
         """The version numbers of an artifact, ascending."""
@@ -128,5 +132,5 @@ def size_text(n: int) -> str:
 def _subdirs(path: Path) -> list[Path]:
     try:
         return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return []

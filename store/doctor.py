@@ -26,6 +26,7 @@ from .index import INDEX_FILE, Index, scan_files
 from .journal import JournalSnapshot, parse_journal_name
 from .layout import RunPaths, SegmentName, iter_run_dirs, parse_segment_name
 from .liveness import CRASHED, RUNNING, writer_state
+from .pyramid import orphans
 from .schema import validate_history_table
 from .segments import read_ipc_segment
 from .takeover import (
@@ -44,7 +45,7 @@ QUARANTINE = "quarantine"
 @dataclass
 class Problem:
     #: corrupt-segment, unsealed-segment, unsealed-journal, dead-writer, stalled-writer,
-    #: stale-temp, orphan-file, bad-run, stale-index
+    #: stale-temp, orphan-file, orphan-pyramid, bad-run, stale-index
     kind: str
     path: Path
     detail: str
@@ -78,8 +79,23 @@ def check(root: Path, progress: Callable[[int, int], None] | None = None) -> lis
         if progress:
             progress(i + 1, len(runs))
     problems.extend(_stale_blob_temps(root / "blobs"))
+    problems.extend(_orphan_pyramids(root))
     problems.extend(_stale_index(root))
     return problems
+
+
+def _orphan_pyramids(root: Path) -> list[Problem]:
+    """Chart sidecars of segments no run holds any more (store/pyramid.py): a cache that
+    would otherwise grow forever as runs are deleted."""
+    return [
+        Problem(
+            "orphan-pyramid",
+            path,
+            "chart summary of a segment no run holds (deleted?)",
+            "remove it (a cache: nothing else refers to it)",
+        )
+        for path in orphans(root, seal_after())
+    ]
 
 
 def _stale_blob_temps(blobs: Path) -> list[Problem]:
@@ -258,7 +274,7 @@ def repair(root: Path, problems: list[Problem]) -> list[str]:
             writers = {w["writer"]: w for w in map(read_json, paths.writers.glob("*.json")) if w}
             for sealed in recover_journals(paths, writers):
                 done.append(f"recovered {p.path.relative_to(root)} -> {sealed.name}")
-        elif p.kind == "stale-temp":
+        elif p.kind in ("stale-temp", "orphan-pyramid"):
             p.path.unlink(missing_ok=True)
             done.append(f"removed {p.path.relative_to(root)}")
         elif p.kind in ("corrupt-segment", "orphan-file"):

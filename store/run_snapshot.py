@@ -8,10 +8,17 @@ index verified, damage noted) stay true; a `Snapshot` of them answers store.quer
 `downsample` and `values_at` exactly as the index would. Other runs are never kept (a
 running writer's open segments are sealed and renamed while it runs, and so are a crashed
 one's by whoever recovers them): their charts open the index every time, as before.
+
+A kept run is trusted only while its history directory holds exactly the kept segments: a
+finished run resumed (a writer adds its journal or open segment there before any of its rows
+can be read) or a segment moved aside by `doctor` makes the next read open the index again,
+and tells a screen showing the run to reload it (`changed`). Sealed segments never change in
+place, so a listing of names is enough (no mtime, whose coarse ticks can hide a change).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +53,8 @@ def remember(idx: Index, run_keys: Sequence[str]) -> None:
             rows[row[0]].append(row)
     for k in [k for k, segs in rows.items() if not all(seg[5] for seg in segs)]:
         del rows[k]  # an open segment (a crashed writer's) may be sealed, renamed, any time
+    for k in [k for k, segs in rows.items() if not _current(idx.root, k, segs)]:
+        del rows[k]  # resumed since the index listed it
     root = str(idx.root)
     with _lock:
         for k in run_keys:
@@ -53,6 +62,32 @@ def remember(idx: Index, run_keys: Sequence[str]) -> None:
         if len(_kept) + len(rows) > _MAX_RUNS:
             _kept.clear()
         _kept.update(((root, k), v) for k, v in rows.items())
+
+
+def changed(root: Path | str, run_key: str) -> bool:
+    """Whether a kept run is no longer what was kept (resumed, or a segment moved aside): its
+    screen reloads it (and the kept rows are dropped). False for a run not kept."""
+    key = (str(root), run_key)
+    with _lock:
+        rows = _kept.get(key)
+    if rows is None or _current(Path(root), run_key, rows):
+        return False
+    with _lock:
+        _kept.pop(key, None)
+    return True
+
+
+def _current(root: Path, run_key: str, rows: list[tuple[Any, ...]]) -> bool:
+    """Whether the run's history directory holds exactly the segments of `rows` (index rows:
+    paths relative to the root): no journal, no other segment (names starting with '.' are
+    a sealer's temp files). One listing, no parsing: 2 ms at 1,000 segments, busy machine."""
+    base = f"runs/{run_key}/history/"
+    try:
+        names = os.listdir(root / base)
+    except (FileNotFoundError, NotADirectoryError):
+        names = []
+    now = {n for n in names if not n.startswith(".")}
+    return now == {row[1][len(base) :] for row in rows if row[1].startswith(base)}
 
 
 _db: duckdb.DuckDBPyConnection | None = None
@@ -99,7 +134,9 @@ def open_snapshot(root: Path | str, run_keys: Sequence[str]) -> Snapshot | Index
     root = Path(root)
     with _lock:
         kept = [_kept.get((str(root), k)) for k in run_keys]
-    if run_keys and all(rows is not None for rows in kept):
+    if run_keys and all(
+        rows is not None and _current(root, k, rows) for k, rows in zip(run_keys, kept, strict=True)
+    ):
         return Snapshot(root, [row for rows in kept if rows for row in rows])
     idx = Index(root)
     remember(idx, run_keys)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,15 +14,19 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import flightlog
-from flightlog.store import pyramid
+from flightlog.cli import main
+from flightlog.store import doctor, pyramid
 from flightlog.store.index import Index
 from flightlog.store.pyramid import LEVELS, TEXT_LEVEL, build
 from flightlog.store.query import downsample
 from flightlog.store.schema import HISTORY_SCHEMA
+
+from .conftest import spawn
 
 Row = tuple[int, str, float | None, int, str | None]  # step, key, value, kind, text
 
@@ -264,3 +270,82 @@ def test_a_nan_is_never_a_buckets_min_or_max_in_a_one_segment_run(store: Path) -
                 lo, hi = b["x_min"], b["x_max"]
                 finite = [1.0 + i for i in range(lo, hi + 1) if i not in (0, 50)]
                 assert (b["vmin"], b["vmax"]) == (min(finite), max(finite))
+
+
+def _run_with_sidecars(store: Path, name: str) -> tuple[Path, list[Path]]:
+    """A finished run and the sidecars of its sealed history segments (built by a read)."""
+    run = flightlog.init(project="p", name=name)
+    for i in range(50):
+        run.log({"loss": float(i)})
+    run.finish(quiet=True)
+    sidecars = pyramid.Pyramids(pyramid.pyramid_dir(store))
+    segments = sorted(Path(run.dir, "history").glob("*.parquet"))
+    assert segments and all(sidecars.read(s, LEVELS[0]) is not None for s in segments)
+    paths = [sidecars.path(s.name.split("-")[-1].removesuffix(".parquet")) for s in segments]
+    assert all(p.is_file() for p in paths)
+    return Path(run.dir), paths
+
+
+def test_doctor_reports_and_repair_removes_sidecars_of_deleted_segments(
+    store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, kept = _run_with_sidecars(store, "kept")
+    gone_dir, gone = _run_with_sidecars(store, "deleted")
+    quarantined_dir, quarantined = _run_with_sidecars(store, "quarantined")
+    shutil.rmtree(gone_dir)
+    (segment,) = quarantined_dir.glob("history/*.parquet")
+    segment.rename(store / "moved-aside.parquet")
+    dead = kept[0].with_name(f".{kept[0].name}.dead.tmp")  # a builder killed long ago
+    dead.write_bytes(b"half")
+    os.utime(dead, (time.time() - 7200, time.time() - 7200))
+    live = kept[0].with_name(f".{kept[0].name}.live.tmp")  # being written now
+    live.write_bytes(b"half")
+    orphans = sorted(str(p.relative_to(store)) for p in [*gone, *quarantined, dead])
+
+    assert main(["doctor"]) == 1
+    lines = [ln.split() for ln in capsys.readouterr().out.splitlines() if ln.strip()]
+    assert sorted(ln[1].rstrip(":") for ln in lines if ln[0] == "orphan-pyramid") == orphans
+    assert main(["doctor", "--repair"]) == 0
+    assert not any(p.exists() for p in [*gone, *quarantined, dead])
+    assert all(p.is_file() for p in [*kept, live])  # a segment's that exists, one being written
+    capsys.readouterr()
+    assert main(["doctor"]) == 0
+    assert "no problems found" in capsys.readouterr().out
+
+
+def test_sidecars_built_while_doctor_repairs_are_kept(store: Path) -> None:
+    """A real process seals segment after segment (renamed into history/) and stores each
+    one's sidecar right after, as the index does, while doctor sweeps orphans in a tight
+    loop: no sidecar of a segment that exists is removed (listing segments before sidecars
+    removed about half of them, in 3 of 3 tries)."""
+    history = store / "runs" / "p" / "r1" / "history"
+    history.mkdir(parents=True)
+    (history.parent / "run.json").write_text("{}")
+    child = spawn(
+        f"""
+        import hashlib, os
+        from pathlib import Path
+        from flightlog.store import pyramid
+        root = Path({str(store)!r})
+        history = root / "runs" / "p" / "r1" / "history"
+        sidecars = pyramid.Pyramids(pyramid.pyramid_dir(root))
+        levels = pyramid.build([])
+        for i in range(1000):
+            sha = hashlib.sha256(str(i).encode()).hexdigest()
+            tmp = history / f".{{i}}.tmp"
+            tmp.write_bytes(b"sealed")
+            os.replace(tmp, history / f"abcdefghijklm-{{i:06d}}-{{sha}}.parquet")
+            sidecars.store(sha, levels)
+        """
+    )
+    sweeps = 0
+    while child.poll() is None or sweeps == 0:
+        if sweeps % 50 == 0:  # the whole doctor now and then, its orphan sweep in between
+            found = [p.path for p in doctor.check(store) if p.kind == "orphan-pyramid"]
+        else:
+            found = pyramid.orphans(store, 3600)
+        doctor.repair(store, [doctor.Problem("orphan-pyramid", p, "", "") for p in found])
+        sweeps += 1
+    assert child.returncode == 0, child.stderr.read() if child.stderr else ""
+    built = {p.name for p in (store / ".pyramids").glob("*/*")}
+    assert len(built) == 1000

@@ -151,3 +151,31 @@ def test_the_run_screen_reads_a_server_as_the_store_whole_and_zoomed(world: Worl
             assert load_curves(server, *wanted) == load_curves(world.store, *wanted) != {}
     finally:
         server.reader.close()
+
+
+def test_compare_host_reads_each_runs_meta_without_a_history_scan(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`compare --host` prints config and summary differences: it asked the server for each
+    run's view (24 buckets of stats, a scan of the run's history) only to read its meta."""
+    from flightlog.cli import main
+    from flightlog.sync.remote import RemoteReader
+
+    for k, v in {**world.env("alice"), "FLIGHTLOG_CONFIG_DIR": str(world.config)}.items():
+        monkeypatch.setenv(k, v)
+    views: list[str] = []
+    real_view = RemoteReader.view
+
+    def counted(self: RemoteReader, key: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        views.append(key)
+        return real_view(self, key, *args, **kwargs)
+
+    monkeypatch.setattr(RemoteReader, "view", counted)
+    ids = [r["id"] for r in json_of(world, "alice", "runs", "--json", "--sort", "created_at")][:2]
+    assert main(["compare", *ids, "--json", "--host", world.server.url]) == 0
+    remote = json.loads(capsys.readouterr().out)
+    assert main(["compare", *ids, "--json"]) == 0
+    assert remote == json.loads(capsys.readouterr().out)
+    assert views == []
+    assert main(["show", ids[0], "--json", "--host", world.server.url]) == 0
+    assert len(views) == 1  # show: one view serves its stats and its meta

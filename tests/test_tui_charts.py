@@ -15,6 +15,7 @@ from flightlog.tui.run_screen import RunScreen
 from flightlog.tui.runs_table import RunsTable
 
 from .conftest import spawn
+from .test_run_snapshot import finished_run, resumed_writer
 from .tui_helpers import (
     SIZE,
     SIZES,
@@ -145,6 +146,34 @@ async def test_a_live_run_keeps_its_zoomed_range_while_it_grows(store: Path) -> 
             assert screen.query_one(ChartCard).chart.x_view == (100.0, 200.0)
     finally:
         stop_trainers(stop, [proc])
+
+
+async def test_a_finished_run_resumed_while_its_screen_is_open_shows_the_new_rows(
+    store: Path,
+) -> None:
+    """The run screen of a finished run keeps its segment listing for zooms: a real writer
+    resuming the run makes the screen reload (running, steps 100-199) and a zoom read them."""
+    run_key = finished_run(store)
+    app = FlightlogApp(store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_run(app, pilot)
+        assert screen.run_key == run_key and screen.detail.x_bounds == (0, 99)
+        proc = resumed_writer(store)
+        try:
+            await settle(
+                pilot,
+                lambda: (
+                    screen.detail.row["state"] == "running" and screen.detail.x_bounds == (0, 199)
+                ),
+            )
+            screen.set_range(150.0, 199.0)
+            await settle(pilot, lambda: screen.curves_range == (150.0, 199.0))
+            curve = screen.detail.curves["loss"]
+            assert curve["x"] == list(range(150, 200))
+            assert curve["last"] == [1000.0 + i for i in range(50, 100)]
+        finally:
+            stop_trainers(store.parent / "stop", [proc])
+        await settle(pilot, lambda: screen.detail.row["state"] == "finished")
 
 
 async def test_click_puts_the_cursor_and_the_wheel_zooms_around_the_mouse(store: Path) -> None:

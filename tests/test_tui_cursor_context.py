@@ -110,9 +110,12 @@ def wants(api: flightlog.Api, run_id: str, at: float) -> dict[str, str]:
     }
 
 
-async def test_the_compare_screens_system_pane_follows_the_reference_run(
+async def test_the_compare_screens_system_pane_overlays_every_run_at_the_cursor(
     store: Path, api: flightlog.Api
 ) -> None:
+    """Every compared run's system metrics in each chart, in the charts' colours; the legend
+    reads each run's sample nearest the wall time of its own step at the cursor, and the
+    chart's cursor is at the reference run's (pinned, else the first)."""
     for run_id in ("s1", "s2"):
         sampled_run(run_id)
     times = {
@@ -124,27 +127,41 @@ async def test_the_compare_screens_system_pane_follows_the_reference_run(
         screen = await open_compare(app, pilot)
         await pilot.press("6")
         pane = screen.query_one(SystemPane)
-        first = screen.names[screen.run_keys[0]]  # the reference run until another is pinned
-        await settle(pilot, lambda: pane.query(MetricChart) and pane.run_key == screen.run_keys[0])
-        screen.set_cursor(20.0)
-        wanted = wants(api, first, times[first][20])
-        await settle(pilot, lambda: all(wanted[k] in t for k, t in system_legends(screen).items()))
-        other = screen.run_keys[1]
-        runs = screen.query_one(RunsPane)
-        runs.focus()
-        runs.move_cursor(row=[r["run_key"] for r in runs.run_rows].index(other))
-        await pilot.press("p")  # pin the other run: the system pane shows its samples
-        name = screen.names[other]
-        wanted = wants(api, name, times[name][20])
+        first, other = screen.run_keys
+        names = [screen.names[k] for k in (first, other)]
         await settle(
             pilot,
-            lambda: (
-                pane.run_key == other
-                and set(system_legends(screen)) == set(wanted)
-                and all(wanted[k] in t for k, t in system_legends(screen).items())
-            ),
+            lambda: pane.query(MetricChart) and all(c.draws for c in pane.query(MetricChart)),
         )
-        assert name in str(pane.query_one("#system-title").render())
+        for chart in pane.query(MetricChart):  # both runs drawn, named in the chart's legend
+            picture = chart.render().plain
+            assert all(name in picture for name in names), (chart.key, picture)
+        assert all(n in str(pane.query_one("#system-title").render()) for n in names)
+        screen.set_cursor(20.0)
+        for reference in (first, other):
+            ref_name = screen.names[reference]
+            wanted = {n: wants(api, n, times[n][20]) for n in names}
+            await settle(
+                pilot,
+                lambda w=wanted, r=reference: (
+                    pane.run_key == r
+                    and set(system_legends(screen)) == set(w[names[0]]) | set(w[names[1]])
+                    and all(
+                        w[n][k] in t
+                        for n in names
+                        for k, t in system_legends(screen).items()
+                        if k in w[n]
+                    )
+                ),
+            )
+            samples = nearest_samples(api, ref_name, times[ref_name][20])
+            for chart in pane.query(MetricChart):  # the cursor at the reference's sample
+                assert chart.cursor == samples[chart.key]["_runtime"]
+            if reference == first:  # pin the other run: it is the reference now
+                runs = screen.query_one(RunsPane)
+                runs.focus()
+                runs.move_cursor(row=[r["run_key"] for r in runs.run_rows].index(other))
+                await pilot.press("p")
 
 
 TRAINER = """

@@ -10,7 +10,7 @@ from flightlog.tui.compare_screen import CompareScreen
 from flightlog.tui.context_screens import ConsoleScreen
 from flightlog.tui.run_screen import RunScreen
 
-from .tui_helpers import SIZE, names, rows, settle
+from .tui_helpers import SIZE, names, rows, settle, still
 
 
 def summary_rows(app: FlightlogApp) -> dict[str, list]:
@@ -89,12 +89,13 @@ async def test_console_wraps_long_lines_and_says_no_output_once(store: Path) -> 
         await settle(pilot, lambda: isinstance(app.screen, RunScreen))
         await pilot.press("o")
         await settle(pilot, lambda: isinstance(app.screen, ConsoleScreen) and app.screen.lines)
-        await pilot.pause(0.3)
-        shown = [
-            "".join(seg.text for seg in line).rstrip()
-            for line in app.screen.query_one("#console-log").lines
-        ]
-        assert "".join(shown[1:]) == long and all(len(line) <= 80 for line in shown)  # wrapped
+
+        def shown() -> list[str]:
+            log = app.screen.query_one("#console-log")
+            return ["".join(seg.text for seg in line).rstrip() for line in log.lines]
+
+        await settle(pilot, lambda: "".join(shown()[1:]) == long)  # once written at its width
+        assert all(len(line) <= 80 for line in shown())  # wrapped
         await pilot.press("escape", "escape")
         app.screen.query_one("RunsTable").move_cursor(row=names(app).index("silent"))
         await pilot.press("enter")
@@ -119,7 +120,7 @@ async def test_charts_draw_no_stray_dots(samples: Path) -> None:
                 and all(c.draws for c in app.screen.query("MetricChart"))
             ),
         )
-        await pilot.pause(0.3)
+        await still(pilot)  # the drawn charts painted
         screen = app.export_screenshot()
         assert "⣀" in screen or "⡇" in screen  # the curves are drawn
         assert "•" not in screen

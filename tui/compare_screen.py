@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from flightlog.store.text import fmt
 
-from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange
+from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange, cursor_time
 from .charts import COLORS, ChartCard
 from .compare_media import CompareMedia
 from .compare_tables import fill_config_diff, fill_summary
@@ -63,7 +63,7 @@ COMPARE_PANES: tuple[Pane, ...] = (
     Pane(
         "system",
         "6",
-        "system metrics of the reference run (pinned, else the first), at the cursor's time",
+        "system metrics of the runs drawn, overlaid (the reference first), at the cursor's time",
         "bottom",
         8,
         lambda s: SystemPane(s.run_keys[0], id="system"),
@@ -114,8 +114,7 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         self.load_layout()
         self.x_axis = "step"  # the compare screen plots by step
         self.fit_panes()
-        self.load(self.x_range)
-        self.load_context()
+        self.load(self.x_range)  # then the context panes (they need the runs' names)
         self.refresh_every(REFRESH_SECONDS, self.reload_if_running, "compare")
         self.refresh_every(REFRESH_SECONDS, self.load_context_if_running, "system")
 
@@ -131,6 +130,21 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
     def run_key(self) -> str:  # type: ignore[override]  # ContextLoads': the system pane's run
         """The reference run: the pinned one, else the first drawn."""
         return (self.chart_runs() or self.run_keys)[0]
+
+    def system_runs(self) -> list[str]:
+        """Every run drawn, the reference first (as the charts order them)."""
+        drawn = [k for k in self.run_keys if k in self.drawn]
+        return sorted(drawn, key=lambda k: k != self.pinned) or self.run_keys[:1]
+
+    def system_labels(self) -> dict[str, str]:
+        return self.names
+
+    def follow_time(self, at: float | None) -> None:
+        """Each run's system charts at the wall time of its own step at the cursor (`at`,
+        the reference run's, is one of them)."""
+        readings = self.readings or {}
+        for pane in self.query(SystemPane):
+            pane.show_times({k: cursor_time(readings, k, self.cursor) for k in pane.run_keys})
 
     def load_context_if_running(self) -> None:
         if self.running:
@@ -169,6 +183,7 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         runs = self.query_one(RunsPane)
         if first:
             runs.selected = list(self.run_keys)
+            self.load_context()  # with the runs' names
         runs.show_runs([d.row for d in details])
         self.show_run_colors()
         fill_config_diff(self.query_one("#config-diff", DataTable), details, self.names)

@@ -20,7 +20,7 @@ from textual.widgets import Footer, Header, Input, RichLog, Static
 
 from flightlog.store.text import safe
 
-from .charts import MetricChart
+from .charts import COLORS, MetricChart
 from .data import Curves, load_system, read_console
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 from .workspace import leave
@@ -30,12 +30,15 @@ NO_OUTPUT = "(no console output recorded: FLIGHTLOG_CONSOLE=off, or none yet)"
 
 
 class SystemPane(Vertical):
-    """One chart per system metric (CPU, memory, disk, network, GPUs) against run time.
+    """One chart per system metric (CPU, memory, disk, network, GPUs) against run time: of
+    one run (run screen), or of every compared run overlaid in the charts' colours, the
+    reference run first (compare screen).
 
     System metrics are sampled by time, not by step: the screen's step cursor reaches them
-    as the wall time of the run's nearest logged step (`show_time`). Each chart then marks
-    the sample nearest that time, and its legend - in the chart's title, on its top border,
-    in view even in a pane lower than the chart - reads that sample's stored value."""
+    as the wall time of each run's nearest logged step (`show_times`). Each chart then marks
+    the reference run's sample nearest that time, and its legend - in the chart's title, on
+    its top border, in view even in a pane lower than the chart - reads each run's sample
+    there."""
 
     DEFAULT_CSS = """
     SystemPane > #system-title { height: auto; padding: 0 1; color: $text-muted; }
@@ -44,45 +47,62 @@ class SystemPane(Vertical):
 
     def __init__(self, run_key: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.run_key = run_key
-        self.curves: Curves = {}
-        self.at: float | None = None  # the wall time the step cursor points at
+        self.run_keys = [run_key]  # the reference run first
+        self.labels: dict[str, str] = {}
+        self.curves: dict[str, Curves] = {}  # run key -> its system series
+        self.at: dict[str, float | None] = {}  # run key -> the wall time of the step cursor
+
+    @property
+    def run_key(self) -> str:
+        """The reference run: its samples place the charts' cursor."""
+        return self.run_keys[0]
 
     def compose(self) -> ComposeResult:
         yield Static(self.heading(), id="system-title", markup=False)
         yield VerticalScroll(id="system-charts")
 
     def heading(self) -> str:
-        return f"system metrics of {safe(self.run_key)} (x: seconds since the run started)"
+        if len(self.run_keys) == 1:
+            return f"system metrics of {safe(self.run_key)} (x: seconds since the run started)"
+        runs = ", ".join(safe(self.labels.get(k, k)) for k in self.run_keys)
+        return f"system metrics of {runs} (x: seconds since each run started)"
 
-    async def show(self, curves: Curves, run_key: str | None = None) -> None:
-        """Draw `curves`, those of `run_key` (the compare screen's reference run: it changes
-        when another is pinned)."""
+    async def show(self, by_run: dict[str, Curves], labels: dict[str, str] | None = None) -> None:
+        """Draw each run's series (`by_run`: the reference run first); the runs can change
+        (the compare screen's drawn runs, or another pinned)."""
         box = self.query_one("#system-charts", VerticalScroll)
-        if run_key is not None and run_key != self.run_key:
-            self.run_key, self.curves = run_key, {}
+        if list(by_run) != self.run_keys:
+            self.run_keys, self.curves = list(by_run), {}
             await box.remove_children()
-        self.query_one("#system-title", Static).update(self.heading() if curves else NO_SYSTEM)
-        if not curves or curves == self.curves:
-            return  # a refresh of samples that did not change (a finished run): drawn already
-        self.curves = curves
+        self.labels = labels or {}
+        shown = any(by_run.values())
+        self.query_one("#system-title", Static).update(self.heading() if shown else NO_SYSTEM)
+        if not shown or by_run == self.curves:
+            return  # a refresh of samples that did not change (finished runs): drawn already
+        self.curves = by_run
+        metrics = list(dict.fromkeys(k for curves in by_run.values() for k in curves))
         charts = {c.key: c for c in box.query(MetricChart)}
-        if list(charts) != list(curves):
+        if list(charts) != metrics:
             await box.remove_children()
-            await box.mount_all([MetricChart(k) for k in curves])
+            await box.mount_all([MetricChart(k) for k in metrics])
             charts = {c.key: c for c in box.query(MetricChart)}
-        for key, series in curves.items():
-            charts[key].draw({self.run_key: series}, {}, x_label="seconds")
-        self.show_time(self.at)  # a draw clears the cursor
+        for key in metrics:
+            series = {k: c[key] for k, c in by_run.items() if key in c}
+            charts[key].draw(series, self.labels, x_label="seconds", order=self.run_keys)
+        self.show_times(self.at)  # a draw clears the cursor
 
-    def show_time(self, at: float | None) -> None:
-        """The step cursor at wall time `at` (None: off): each chart's cursor and legend at
-        its sample nearest that time."""
+    def show_times(self, at: dict[str, float | None]) -> None:
+        """The step cursor at wall time `at[run]` of each run (None or absent: off): each
+        chart's cursor at the reference run's sample nearest its time, its legend each run's
+        sample."""
         self.at = at
         for chart in self.query(MetricChart):
-            sample = nearest_sample(self.curves.get(chart.key), at)
-            chart.move_cursor(sample[0] if sample else None)
-            chart.border_title = system_legend(chart.key, sample)
+            samples = [
+                nearest_sample(self.curves.get(k, {}).get(chart.key), at.get(k))
+                for k in self.run_keys
+            ]
+            chart.move_cursor(samples[0][0] if samples[0] else None)
+            chart.border_title = system_legend(chart.key, samples)
 
 
 def nearest_sample(
@@ -99,16 +119,22 @@ def nearest_sample(
     return min(samples, key=lambda s: abs(s[1] - at), default=None)
 
 
-def system_legend(key: str, sample: tuple[float, float, float] | None) -> Text:
-    """A system chart's title: its metric, and at the cursor the sample's value, run time
-    and wall clock."""
+def system_legend(key: str, samples: list[tuple[float, float, float] | None]) -> Text:
+    """A system chart's title: its metric and, at the cursor, each run's sample (in the
+    charts' colours when there are several): value and run time, and for one run the wall
+    clock."""
     out = Text(safe(key))  # a stored key: never markup
-    if sample is not None:
+    for i, sample in enumerate(samples):
+        if sample is None:
+            continue
         runtime, at, value = sample
         out.append(" · ")
+        if len(samples) > 1:
+            out.append("━ ", style=COLORS[i % len(COLORS)])
         out.append(f"{value:.6g}", style="bold")
-        stamp = time.strftime("%H:%M:%S", time.localtime(at))
-        out.append(f" @ {runtime:.1f} s · {stamp}")
+        out.append(f" @ {runtime:.1f} s")
+        if len(samples) == 1:
+            out.append(f" · {time.strftime('%H:%M:%S', time.localtime(at))}")
     return out
 
 
@@ -189,7 +215,7 @@ class ContextLoads:
     def load_context(self) -> None:
         for pane in self.query(SystemPane):  # type: ignore[attr-defined]
             if pane.display:
-                self.load_system(self.run_key)
+                self.load_system(self.system_runs())
         for pane in self.query(ConsolePane):  # type: ignore[attr-defined]
             if pane.display:
                 self.load_console(pane.read_offset)
@@ -197,15 +223,25 @@ class ContextLoads:
     def follow_time(self, at: float | None) -> None:
         """The system panes' cursors to wall time `at` (the step cursor's, None: off)."""
         for pane in self.query(SystemPane):  # type: ignore[attr-defined]
-            pane.show_time(at)
+            pane.show_times({pane.run_key: at})
+
+    def system_runs(self) -> list[str]:
+        """The runs the system pane shows, the reference first (the compare screen: every
+        run drawn)."""
+        return [self.run_key]
+
+    def system_labels(self) -> dict[str, str]:
+        """Run key -> its label in the system charts (the compare screen: the runs' names)."""
+        return {}
 
     @store_work("loading system metrics", group="system")
-    def load_system(self, run_key: str) -> None:
-        curves = load_system(self.root, run_key)
-        deliver(self, self._show_system, curves, run_key)  # type: ignore[arg-type]
+    def load_system(self, run_keys: list[str]) -> None:
+        by_run = {k: load_system(self.root, k) for k in run_keys}
+        deliver(self, self._show_system, by_run)  # type: ignore[arg-type]
 
-    async def _show_system(self, curves: Curves, run_key: str) -> None:
-        await self.query_one(SystemPane).show(curves, run_key)  # type: ignore[attr-defined]
+    async def _show_system(self, by_run: dict[str, Curves]) -> None:
+        pane = self.query_one(SystemPane)  # type: ignore[attr-defined]
+        await pane.show(by_run, self.system_labels())
 
     @store_work("reading the console output", group="console")
     def load_console(self, offset: int) -> None:

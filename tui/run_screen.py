@@ -16,6 +16,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
 from flightlog.store.layout import split_run_key
+from flightlog.store.run_snapshot import changed
 from flightlog.store.text import fmt, safe
 
 from .artifacts_screen import ArtifactsScreen
@@ -191,7 +192,11 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
             self.redraw()
 
     def reload_if_running(self) -> None:
-        if self.detail is not None and self.detail.row["state"] == "running":
+        """A running run, or a finished one resumed since it was read (store/run_snapshot.py)."""
+        if self.detail is not None and (
+            self.detail.row["state"] == "running"
+            or (isinstance(self.root, Path) and changed(self.root, self.run_key))
+        ):
             self.reload()
 
     def show_detail(

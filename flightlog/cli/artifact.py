@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from flightlog._errors import ArtifactNotFoundError
 from flightlog.store.artifact_read import size_text
 
 from ._common import fmt_time, print_table, root, safe
@@ -116,6 +117,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     ref = parse_ref(args.artifact)
     project = registry.project_of(ref.name, ref.project)
     if ":" not in args.artifact:
+        if not registry.numbers(project, ref.name):
+            raise ArtifactNotFoundError(
+                f"no artifact {project}/{ref.name} in {registry.root}: "
+                "`flightlog artifact ls` lists the artifacts there are"
+            )
         aliases = registry.aliases(project, ref.name)
         return _print_rows(
             args,

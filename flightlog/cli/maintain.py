@@ -39,9 +39,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         parents=[common],
         help="check a store; --repair fixes it",
         description="Finds corrupt or truncated segments, unsealed segments of "
-        "dead runs, orphan files and a stale index. --repair seals "
-        "what can be recovered and moves the rest to quarantine/ "
-        "(nothing is deleted). Example: flightlog doctor --repair",
+        "dead runs, orphan files, chart summaries of deleted segments and a stale index. "
+        "--repair seals what can be recovered, removes those summaries (a cache) and moves "
+        "the rest to quarantine/ (no data is deleted). Example: flightlog doctor --repair",
     )
     p.add_argument("--repair", action="store_true")
     p.set_defaults(func=cmd_doctor)
@@ -103,7 +103,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if not args.repair:
         print(
             f"{len(problems)} problem(s); run `flightlog doctor --repair` to fix them "
-            "(nothing is deleted)"
+            "(no data is deleted)"
         )
         return 1
     for line in repair(r, problems):

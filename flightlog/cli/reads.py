@@ -117,7 +117,14 @@ class RemoteReads:
         return self._views[key]
 
     def meta(self, key: str) -> dict[str, Any]:
-        return self._view(key)["meta"]
+        """From the run's view when `stats` read it (show), else the run alone (compare: no
+        scan of its history on the server for stats it does not print)."""
+        if key in self._views:
+            return self._views[key]["meta"]
+        from flightlog.store.layout import split_run_key
+
+        entity, project, run_id = split_run_key(key)
+        return self.reader.client.run(str(entity), project, run_id)["meta"]
 
     def stats(self, key: str) -> list[dict[str, Any]]:
         from flightlog.store.query import metric_summaries
