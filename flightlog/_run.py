@@ -22,7 +22,7 @@ from flightlog.store.liveness import FAILED, FINISHED, HOSTNAME, RUNNING, proces
 from flightlog.store.rows import Signature, signature
 from flightlog.store.runmeta import MetaPatch
 from flightlog.store.text import fmt
-from flightlog.store.threads import start_thread
+from flightlog.store.threads import start_unwaited
 
 from . import _hooks
 from ._config import Config
@@ -99,7 +99,11 @@ class Run(RunCompat):
         self._console: ConsoleCapture | None = None
         self._saver: FileSaver | None = None
         self._live = False  # True while this process records the run
-        self._context_thread: threading.Thread | None = None
+        #: set by the background start (`_start_background`): its threads are started, and
+        #: then the context (git, packages, GPUs) is captured
+        self._threads_started: threading.Event | None = None
+        self._context_done: threading.Event | None = None
+        self._background_ident: int | None = None
 
     # -- identity --------------------------------------------------------------------------
     @property
@@ -211,25 +215,64 @@ class Run(RunCompat):
         self._writer.write_state(durable=False)  # the first heartbeat (1 s) fsyncs it
         if create:  # after the state file: a process joining (shared) finds this one live
             atomic_write_json(self._paths.meta, self._meta, durable=False)
-        self._writer.start()
-        if s.console == "wrap" and not _hooks.console_taken():
+        self._segment_seconds = ws.segment_seconds
+        if s.console == "wrap" and not _hooks.console_taken():  # print() is copied from now on
             self._console = _hooks.take_console(
                 ConsoleCapture(
                     self._paths.files / "output.log", int(s.console_max_bytes or CONSOLE_MAX_BYTES)
                 )
             )
-        interval = 15.0 if s.stats_interval is None else float(s.stats_interval)
-        if interval > 0:
-            self._sampler = Sampler(
-                self._paths.dir,
-                writer_id,
-                self._writer_label,
-                interval,
-                self._warn_once_cb,
-                ws.segment_seconds,  # sealed by age like history: shipped while training
-            )
-        self._context_thread = start_thread(self._capture_context, "flightlog-context")
         _hooks.register(self)
+
+    def _start_background(self) -> None:
+        """init()'s last step: start the rest on a thread that init() does not wait for.
+
+        Starting a thread waits until the scheduler runs it (milliseconds on a busy machine),
+        and git takes a process or five, so neither is on init()'s path. Nothing a reader or
+        a kill -9 needs waits for it: run.json, the writer's state and log()'s journal exist
+        before init() returns. finish() (and `run.git`) wait for it."""
+        self._threads_started = threading.Event()
+        self._context_done = threading.Event()
+        start_unwaited(self._background)
+
+    def _background(self) -> None:
+        assert self._threads_started is not None and self._context_done is not None
+        self._background_ident = threading.get_ident()
+        try:
+            self._start_threads()
+        finally:
+            self._threads_started.set()
+        try:
+            self._capture_context()
+        finally:
+            self._context_done.set()
+
+    def _start_threads(self) -> None:
+        """The writer thread, the console copy's and the system sampler's, unless the run
+        finished meanwhile. One that cannot start (the interpreter is exiting, or out of
+        threads) is said once: the writer's work is then done by finish()."""
+        assert self._paths is not None and self._writer is not None
+        s = self.settings
+        interval = 15.0 if s.stats_interval is None else float(s.stats_interval)
+        try:
+            if not self._finished:
+                self._writer.start()
+            if not self._finished and self._console is not None:
+                self._console.start()
+            if not self._finished and interval > 0:
+                self._sampler = Sampler(
+                    self._paths.dir,
+                    self._writer_id,
+                    self._writer_label,
+                    interval,
+                    self._warn_once_cb,
+                    self._segment_seconds,  # sealed by age like history: shipped while training
+                )
+        except RuntimeError as e:
+            self._warn_once_cb(
+                f"could not start a background thread ({e}): rows stay in the journal until "
+                "finish() writes them"
+            )
 
     def _capture_context(self) -> None:
         """The slow part of the context, off init()'s path: git, packages, GPUs."""
@@ -244,9 +287,13 @@ class Run(RunCompat):
             self._set_meta("gpus", gpus)
 
     def _wait_context(self, timeout: float) -> None:
-        t = self._context_thread
-        if t is not None and t.is_alive() and threading.current_thread() is not t:
-            t.join(timeout)
+        """Wait (up to `timeout` s for each) until the background start has started its
+        threads and captured the context."""
+        if self._background_ident == threading.get_ident():
+            return
+        for done in (self._threads_started, self._context_done):
+            if done is not None:
+                done.wait(timeout)
 
     # -- logging ---------------------------------------------------------------------------
     def log(
