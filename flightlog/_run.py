@@ -270,8 +270,9 @@ class Run(RunCompat):
                 )
         except RuntimeError as e:
             self._warn_once_cb(
-                f"could not start a background thread ({e}): rows stay in the journal until "
-                "finish() writes them"
+                f"could not start a background thread ({e}): every row is still kept (in the "
+                "journal, written at finish() at the latest); system metrics or the console "
+                "copy may be missing"
             )
 
     def _capture_context(self) -> None:
