@@ -4,7 +4,8 @@
                                           [--baseline /tmp/old/.venv/bin/python]
 
 Each figure is the median of `repeat` fresh processes (after one warm-up), with the defaults
-(system sampler and console capture on) and with both off, next to a floor measured in the
+(system sampler and console capture on) and with both off: wall time, and the CPU time of
+init()'s thread (which a busy machine does not stretch), next to a floor measured in the
 same processes: creating a run directory and writing its run.json atomically, the least a
 run that readers can see needs. `--baseline` runs the same children with another
 interpreter (an older checkout's venv), alternated with this one. The project's runs are
@@ -27,16 +28,16 @@ OFF = {**QUIET, "FLIGHTLOG_STATS_INTERVAL": "0", "FLIGHTLOG_CONSOLE": "off"}
 
 CHILD = """
 import json, os, sys, time, flightlog
-t = time.perf_counter()
+t, c = time.perf_counter(), time.thread_time()
 r = flightlog.init(project='p', dir=sys.argv[1])
-ms = (time.perf_counter() - t) * 1000
+ms, cpu = (time.perf_counter() - t) * 1000, (time.thread_time() - c) * 1000
 t = time.perf_counter()
 d = os.path.join(sys.argv[1], 'floor-' + r.id)
 os.mkdir(d)
 with open(os.path.join(d, '.run.json.tmp'), 'w') as f:
     json.dump(r._meta, f, indent=1)
 os.replace(os.path.join(d, '.run.json.tmp'), os.path.join(d, 'run.json'))
-print(ms, (time.perf_counter() - t) * 1000)
+print(ms, cpu, (time.perf_counter() - t) * 1000)
 r.finish(quiet=True)
 """
 
@@ -52,7 +53,8 @@ def project(root: Path, runs: int) -> None:
     (p / ".numbers" / "next").write_text(str(runs))
 
 
-def _child(python: str, store: Path, env: dict[str, str]) -> tuple[float, float]:
+def _child(python: str, store: Path, env: dict[str, str]) -> tuple[float, float, float]:
+    """init()'s wall and CPU ms in a fresh process, and the floor's wall ms."""
     out = subprocess.run(
         [python, "-c", CHILD, str(store)],
         capture_output=True,
@@ -60,8 +62,8 @@ def _child(python: str, store: Path, env: dict[str, str]) -> tuple[float, float]
         env={**os.environ, **env},
         check=True,
     )
-    ms, floor = out.stdout.split()[-2:]
-    return float(ms), float(floor)
+    ms, cpu, floor = out.stdout.split()[-3:]
+    return float(ms), float(cpu), float(floor)
 
 
 def init_ms(runs: int, repeat: int = 5, defaults: bool = False) -> float:
@@ -85,18 +87,19 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             project(Path(tmp), n)
             for label, env in (("defaults", QUIET), ("sampler+console off", OFF)):
-                got: dict[str, list[tuple[float, float]]] = {k: [] for k in pythons}
+                got: dict[str, list[tuple[float, float, float]]] = {k: [] for k in pythons}
                 for i in range(args.repeat + 1):
                     for k in pythons if i % 2 else reversed(pythons):
                         ms = _child(pythons[k], Path(tmp), env)
                         if i:
                             got[k].append(ms)
                 cols = [
-                    f"{k} {statistics.median(t for t, _ in v):.1f} ms "
-                    f"({min(t for t, _ in v):.1f}-{max(t for t, _ in v):.1f})"
+                    f"{k} {statistics.median(t for t, _, _ in v):.1f} ms "
+                    f"({min(t for t, _, _ in v):.1f}-{max(t for t, _, _ in v):.1f}), "
+                    f"CPU {statistics.median(c for _, c, _ in v):.1f} ms"
                     for k, v in got.items()
                 ]
-                floor = statistics.median(f for v in got.values() for _, f in v)
+                floor = statistics.median(f for v in got.values() for _, _, f in v)
                 print(
                     f"init() with {n:,} runs, {label}: {'; '.join(cols)}; floor {floor:.2f} ms "
                     f"(load {os.getloadavg()[0]:.1f})",
