@@ -22,14 +22,13 @@ from flightlog.store.liveness import FAILED, FINISHED, HOSTNAME, RUNNING, proces
 from flightlog.store.rows import Signature, signature
 from flightlog.store.runmeta import MetaPatch
 from flightlog.store.text import fmt
-from flightlog.store.threads import start_unwaited
 
 from . import _hooks
 from ._config import Config
 from ._console import DEFAULT_MAX_BYTES as CONSOLE_MAX_BYTES
 from ._console import ConsoleCapture
-from ._context import capture_git, gpu_info, write_requirements
 from ._files import FileSaver
+from ._run_background import RunBackground
 from ._run_compat import RunCompat
 from ._settings import Settings
 from ._shapes import Shapes
@@ -51,7 +50,7 @@ def say(message: str, settings: Settings | None = None) -> None:
         print(f"flightlog: {message}", file=sys.stderr, flush=True)
 
 
-class Run(RunCompat):
+class Run(RunCompat, RunBackground):
     """A run being recorded by this process (or a do-nothing run when mode="disabled")."""
 
     def __init__(
@@ -223,78 +222,6 @@ class Run(RunCompat):
                 )
             )
         _hooks.register(self)
-
-    def _start_background(self) -> None:
-        """init()'s last step: start the rest on a thread that init() does not wait for.
-
-        Starting a thread waits until the scheduler runs it (milliseconds on a busy machine),
-        and git takes a process or five, so neither is on init()'s path. Nothing a reader or
-        a kill -9 needs waits for it: run.json, the writer's state and log()'s journal exist
-        before init() returns. finish() (and `run.git`) wait for it."""
-        self._threads_started = threading.Event()
-        self._context_done = threading.Event()
-        start_unwaited(self._background)
-
-    def _background(self) -> None:
-        assert self._threads_started is not None and self._context_done is not None
-        self._background_ident = threading.get_ident()
-        try:
-            self._start_threads()
-        finally:
-            self._threads_started.set()
-        try:
-            self._capture_context()
-        finally:
-            self._context_done.set()
-
-    def _start_threads(self) -> None:
-        """The writer thread, the console copy's and the system sampler's, unless the run
-        finished meanwhile. One that cannot start (the interpreter is exiting, or out of
-        threads) is said once: the writer's work is then done by finish()."""
-        assert self._paths is not None and self._writer is not None
-        s = self.settings
-        interval = 15.0 if s.stats_interval is None else float(s.stats_interval)
-        try:
-            if not self._finished:
-                self._writer.start()
-            if not self._finished and self._console is not None:
-                self._console.start()
-            if not self._finished and interval > 0:
-                self._sampler = Sampler(
-                    self._paths.dir,
-                    self._writer_id,
-                    self._writer_label,
-                    interval,
-                    self._warn_once_cb,
-                    self._segment_seconds,  # sealed by age like history: shipped while training
-                )
-        except RuntimeError as e:
-            self._warn_once_cb(
-                f"could not start a background thread ({e}): every row is still kept (in the "
-                "journal, written at finish() at the latest); system metrics or the console "
-                "copy may be missing"
-            )
-
-    def _capture_context(self) -> None:
-        """The slow part of the context, off init()'s path: git, packages, GPUs."""
-        assert self._paths is not None
-        if not self.settings.disable_git:
-            info = capture_git(self._meta.get("cwd") or os.getcwd(), self._paths.files)
-            if info is not None:
-                self._set_meta("git", info)
-        self._set_meta("packages", write_requirements(self._paths.files))
-        gpus = gpu_info()
-        if gpus is not None:
-            self._set_meta("gpus", gpus)
-
-    def _wait_context(self, timeout: float) -> None:
-        """Wait (up to `timeout` s for each) until the background start has started its
-        threads and captured the context."""
-        if self._background_ident == threading.get_ident():
-            return
-        for done in (self._threads_started, self._context_done):
-            if done is not None:
-                done.wait(timeout)
 
     # -- logging ---------------------------------------------------------------------------
     def log(
