@@ -3,10 +3,11 @@
 What the user sees is unchanged (every write goes to the real stream first). The copy is
 kept as lines: a carriage return restarts the current line, so a tqdm bar is stored as its
 final state, not as thousands of fragments. Writes from every thread pass through the same
-tee. A background thread appends finished lines to the file every 0.2 s and fsyncs every
-second, so kill -9 loses at most about a second; the unfinished last line is written at
-finish. The file is capped (a note says so when the cap is reached). Output written by C
-code or subprocesses straight to the file descriptors is not seen (as with wandb's "wrap").
+tee. A background thread (started by `start()`, off init()'s path: until then the lines wait
+in memory) appends finished lines to the file every 0.2 s and fsyncs every second, so kill -9
+loses at most about a second; the unfinished last line is written at finish. The file is
+capped (a note says so when the cap is reached). Output written by C code or subprocesses
+straight to the file descriptors is not seen (as with wandb's "wrap").
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from flightlog.store.threads import start_thread
 
@@ -47,7 +48,8 @@ class _Tee:
 
 
 class ConsoleCapture:
-    """Tees the process's stdout and stderr into `path` until `stop()`."""
+    """Tees the process's stdout and stderr into `path` from its creation until `stop()`;
+    `start()` opens the file and starts writing to it."""
 
     def __init__(self, path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.path = path
@@ -59,13 +61,27 @@ class ConsoleCapture:
         self._written = 0
         self._capped = False
         self._stop = threading.Event()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(path, "ab")  # noqa: SIM115 - closed in stop()
+        self._file: BinaryIO | None = None
+        self._closed = False
+        self._thread: threading.Thread | None = None
         self._last_fsync = time.monotonic()
         self._real = (sys.stdout, sys.stderr)
         sys.stdout = _Tee(sys.stdout, self, "stdout")  # type: ignore[assignment]
         sys.stderr = _Tee(sys.stderr, self, "stderr")  # type: ignore[assignment]
+
+    def start(self) -> None:
+        """Create the file and start the thread that appends to it."""
+        self._open()
         self._thread = start_thread(self._loop, "flightlog-console")
+
+    def _open(self) -> BinaryIO | None:
+        if self._file is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = open(self.path, "ab")  # noqa: SIM115 - closed in stop()
+            except OSError:
+                pass  # a full disk costs the console copy, never the training
+        return self._file
 
     def feed(self, stream: str, text: str) -> None:
         with self._lock:
@@ -99,12 +115,15 @@ class ConsoleCapture:
             ).encode()
             with self._lock:
                 self._capped = True
+        f = self._open()
+        if f is None:
+            return
         try:
-            self._file.write(data)
-            self._file.flush()
+            f.write(data)
+            f.flush()
             self._written += len(data)
             if final or time.monotonic() - self._last_fsync >= FSYNC_EVERY:
-                os.fsync(self._file.fileno())
+                os.fsync(f.fileno())
                 self._last_fsync = time.monotonic()
         except OSError:
             pass  # a full disk costs the console copy, never the training
@@ -116,8 +135,12 @@ class ConsoleCapture:
         if isinstance(sys.stderr, _Tee) and sys.stderr._capture is self:
             sys.stderr = self._real[1]
         self._stop.set()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout=5)
-        if not self._file.closed:  # a stop() cut short by Ctrl-C runs again
+        t = self._thread
+        if t is not None and threading.current_thread() is not t:
+            t.join(timeout=5)
+        if not self._closed:  # a stop() cut short by Ctrl-C runs again
             self._flush(final=True)
-            self._file.close()
+            f = self._open()  # created even when nothing was printed
+            if f is not None:
+                f.close()
+            self._closed = True

@@ -1,8 +1,9 @@
 """`init()`: settings, resume rules, creating the run directory, starting the writer.
 
-Offline (the default) never opens a network connection. The time budget is tens of
-milliseconds: git is asked in the background and nothing here imports duckdb, textual,
-httpx or watchdog.
+Offline (the default) never opens a network connection. The time budget is 10 ms at any
+store size: nothing here lists the project, waits for a thread to start or for the disk
+(no fsync), or imports duckdb, textual, httpx or watchdog; git, the writer's and the other
+threads are started in the background (`Run._start_background`).
 """
 
 from __future__ import annotations
@@ -146,6 +147,7 @@ def _start(s: Settings, cfg: dict[str, Any]) -> Run:
         _go_online(s, root)
     where = run.dir
     say(f"run {run.name} ({run.id}) in {where} · view it: flightlog show {run.id} --root {root}", s)
+    run._start_background()  # threads and git: last, and not waited for
     return run
 
 

@@ -22,14 +22,13 @@ from flightlog.store.liveness import FAILED, FINISHED, HOSTNAME, RUNNING, proces
 from flightlog.store.rows import Signature, signature
 from flightlog.store.runmeta import MetaPatch
 from flightlog.store.text import fmt
-from flightlog.store.threads import start_thread
 
 from . import _hooks
 from ._config import Config
 from ._console import DEFAULT_MAX_BYTES as CONSOLE_MAX_BYTES
 from ._console import ConsoleCapture
-from ._context import capture_git, gpu_info, write_requirements
 from ._files import FileSaver
+from ._run_background import RunBackground
 from ._run_compat import RunCompat
 from ._settings import Settings
 from ._shapes import Shapes
@@ -51,7 +50,7 @@ def say(message: str, settings: Settings | None = None) -> None:
         print(f"flightlog: {message}", file=sys.stderr, flush=True)
 
 
-class Run(RunCompat):
+class Run(RunCompat, RunBackground):
     """A run being recorded by this process (or a do-nothing run when mode="disabled")."""
 
     def __init__(
@@ -99,7 +98,11 @@ class Run(RunCompat):
         self._console: ConsoleCapture | None = None
         self._saver: FileSaver | None = None
         self._live = False  # True while this process records the run
-        self._context_thread: threading.Thread | None = None
+        #: set by the background start (`_start_background`): its threads are started, and
+        #: then the context (git, packages, GPUs) is captured
+        self._threads_started: threading.Event | None = None
+        self._context_done: threading.Event | None = None
+        self._background_ident: int | None = None
 
     # -- identity --------------------------------------------------------------------------
     @property
@@ -211,42 +214,14 @@ class Run(RunCompat):
         self._writer.write_state(durable=False)  # the first heartbeat (1 s) fsyncs it
         if create:  # after the state file: a process joining (shared) finds this one live
             atomic_write_json(self._paths.meta, self._meta, durable=False)
-        self._writer.start()
-        if s.console == "wrap" and not _hooks.console_taken():
+        self._segment_seconds = ws.segment_seconds
+        if s.console == "wrap" and not _hooks.console_taken():  # print() is copied from now on
             self._console = _hooks.take_console(
                 ConsoleCapture(
                     self._paths.files / "output.log", int(s.console_max_bytes or CONSOLE_MAX_BYTES)
                 )
             )
-        interval = 15.0 if s.stats_interval is None else float(s.stats_interval)
-        if interval > 0:
-            self._sampler = Sampler(
-                self._paths.dir,
-                writer_id,
-                self._writer_label,
-                interval,
-                self._warn_once_cb,
-                ws.segment_seconds,  # sealed by age like history: shipped while training
-            )
-        self._context_thread = start_thread(self._capture_context, "flightlog-context")
         _hooks.register(self)
-
-    def _capture_context(self) -> None:
-        """The slow part of the context, off init()'s path: git, packages, GPUs."""
-        assert self._paths is not None
-        if not self.settings.disable_git:
-            info = capture_git(self._meta.get("cwd") or os.getcwd(), self._paths.files)
-            if info is not None:
-                self._set_meta("git", info)
-        self._set_meta("packages", write_requirements(self._paths.files))
-        gpus = gpu_info()
-        if gpus is not None:
-            self._set_meta("gpus", gpus)
-
-    def _wait_context(self, timeout: float) -> None:
-        t = self._context_thread
-        if t is not None and t.is_alive() and threading.current_thread() is not t:
-            t.join(timeout)
 
     # -- logging ---------------------------------------------------------------------------
     def log(

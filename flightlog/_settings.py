@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import ArgumentError, ArgumentTypeError
+from ._user_config import CREDENTIALS_FILE, config_dir
 from ._validate import check_settings
 
 MODES = ("online", "offline", "disabled", "shared")
@@ -168,6 +169,8 @@ def _mode(mode: str | None, s: Settings) -> str:
     if mode is None:
         if s.api_key:
             return "online"
+        if not (config_dir() / CREDENTIALS_FILE).exists():  # nobody logged in here
+            return "offline"
         from flightlog.sync.credentials import load
 
         return "online" if load(base_url=s.base_url).logged_in else "offline"

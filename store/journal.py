@@ -161,6 +161,10 @@ class JournalFile:
             try:
                 os.posix_fallocate(fd, 0, size)
                 self.mm = mmap.mmap(fd, size)
+                # no read-around: the first store below faulted in the whole file (2 ms with
+                # the GIL held, on Linux 6.18 ext4); the writer thread faults in log()'s pages
+                if hasattr(mmap, "MADV_RANDOM"):
+                    self.mm.madvise(mmap.MADV_RANDOM)
             except BaseException:
                 os.close(fd)
                 path.unlink(missing_ok=True)

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flightlog._user_config import CREDENTIALS_FILE as FILE_NAME
+from flightlog._user_config import config_dir as config_dir
 from flightlog.store.atomic import atomic_write_bytes, dumps, fsync_dir
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
-FILE_NAME = "credentials.json"
 
 
 @dataclass(frozen=True)
@@ -32,17 +32,6 @@ class Credentials:
     @property
     def logged_in(self) -> bool:
         return bool(self.api_key)
-
-
-def config_dir(environ: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    if env.get("FLIGHTLOG_CONFIG_DIR"):
-        return Path(env["FLIGHTLOG_CONFIG_DIR"])
-    if sys.platform.startswith("linux"):  # platformdirs' rule, without its import on init's path
-        return Path(env.get("XDG_CONFIG_HOME", "").strip() or Path.home() / ".config") / "flightlog"
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("flightlog"))
 
 
 def normalize_url(url: str) -> str:

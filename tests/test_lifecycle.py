@@ -10,6 +10,8 @@ import pytest
 
 import flightlog
 
+from .conftest import python_script
+
 
 def test_second_init_returns_the_current_run_by_default() -> None:
     a = flightlog.init()
@@ -180,3 +182,23 @@ def test_silent_env(capsys) -> None:
     assert os.environ["FLIGHTLOG_SILENT"] == "1"
     flightlog.init().finish()
     assert capsys.readouterr().err == ""
+
+
+def test_a_thread_that_cannot_start_costs_no_row(api: flightlog.Api) -> None:
+    """init() starts its threads in the background; one that cannot start (the interpreter
+    is exiting, or out of threads) is said once, and finish() writes every row itself."""
+    res = python_script("""
+        import flightlog
+        from flightlog.store.writer import RunWriter
+        def refuse(self):
+            raise RuntimeError("can't start new thread")
+        RunWriter.start = refuse
+        run = flightlog.init(project="p", id="t1")
+        for i in range(100):
+            run.log({"x": i})
+        run._wait_context(60)  # the background start has tried (finish() might come first)
+        run.finish()
+    """)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.count("could not start a background thread") == 1, res.stderr
+    assert [r["x"] for r in api.run("p/t1").scan_history()] == list(range(100))

@@ -1,14 +1,18 @@
-"""What init() records about the machine and the job, without being asked."""
+"""What init() records about the machine and the job, without being asked; what of it is
+captured in the background (git, packages) is there however soon the run ends."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 import flightlog
 
-from .conftest import python_script
+from .conftest import python_script, spawn
 
 
 def test_scheduler_cpu_memory_and_packages(
@@ -59,3 +63,65 @@ def test_gpu_names_driver_and_cuda_through_nvml(api: flightlog.Api, tmp_path: Pa
         "driver": "550.54.15",
         "cuda": "12.4",
     }
+
+
+def _work_tree(repo: Path, script: str) -> str:
+    """A git work tree whose one commit holds `script` as train.py; returns the commit."""
+    repo.mkdir()
+    (repo / "train.py").write_text(script)
+    for args in (["init", "-q", "-b", "main"], ["add", "train.py"], ["commit", "-q", "-m", "1"]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True
+        )
+    head = ["git", "rev-parse", "HEAD"]
+    return subprocess.run(head, cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        'import flightlog\nflightlog.init(project="ctx", id="r1").finish()\n',
+        'import flightlog\nflightlog.init(project="ctx", id="r1")\n',  # finished at exit
+    ],
+    ids=["finish-right-after-init", "script-ends-right-after-init"],
+)
+def test_a_run_that_ends_right_after_init_has_its_git_and_packages(
+    api: flightlog.Api, tmp_path: Path, script: str
+) -> None:
+    commit = _work_tree(tmp_path / "repo", script)
+    res = subprocess.run(
+        [sys.executable, "train.py", "--lr", "0.1"],
+        cwd=tmp_path / "repo",
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    run = api.run("ctx/r1")
+    assert run.state == "finished"
+    assert run.git["commit"] == commit and run.git["branch"] == "main"
+    assert run.git["dirty"] is False
+    assert run.meta["command"][-3:] == ["train.py", "--lr", "0.1"]
+    reqs = (run.dir / "files" / "requirements.txt").read_text().splitlines()
+    assert run.meta["packages"] == len(reqs) > 0
+    assert (run.dir / "files" / "output.log").exists()  # the console copy, empty
+
+
+def test_kill_9_right_after_init_leaves_a_readable_run(api: flightlog.Api) -> None:
+    proc = spawn("""
+        import time, flightlog
+        run = flightlog.init(project="ctx", id="k1", config={"lr": 0.1})
+        print("started", flush=True)
+        time.sleep(120)
+    """)
+    try:
+        assert proc.stdout.readline() == "started\n"
+    finally:
+        proc.kill()
+        proc.wait()
+    run = api.run("ctx/k1")
+    assert run.state == "crashed"
+    assert run.config == {"lr": 0.1} and run.name.endswith("-1")
+    assert run.meta["command"] and run.meta["host"]
+    assert [r.id for r in api.runs("ctx")] == ["k1"]

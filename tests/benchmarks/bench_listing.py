@@ -20,7 +20,6 @@ import json
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ HERE = Path(__file__).resolve()
 sys.path[:0] = [str(HERE.parent)]
 
 from bench_index import timed  # noqa: E402
+from bench_init import init_ms  # noqa: E402
 from bench_tui import TRAINER  # noqa: E402
 
 ENV = {"FLIGHTLOG_STATS_INTERVAL": "0", "FLIGHTLOG_CONSOLE": "off", "FLIGHTLOG_SILENT": "1"}
@@ -207,40 +207,6 @@ def tui(store: Path) -> dict[str, float]:
         env={**os.environ, **ENV},
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-INIT_CHILD = """
-import sys, time, flightlog
-t = time.perf_counter()
-r = flightlog.init(project='p', dir=sys.argv[1])
-print((time.perf_counter() - t) * 1000)
-r.finish(quiet=True)
-"""
-
-
-def init_ms(runs: int, repeat: int = 5) -> float:
-    """Median init() (fresh process, sampler and console capture off) of a run in a
-    project that holds `runs` run directories (each with a run.json), numbered as the
-    writer numbers them."""
-    with tempfile.TemporaryDirectory() as tmp:
-        project = Path(tmp) / "runs" / "p"
-        (project / ".numbers").mkdir(parents=True)
-        for i in range(runs):
-            d = project / f"r{i:07d}"
-            d.mkdir()
-            (d / "run.json").write_text("{}")
-        (project / ".numbers" / "next").write_text(str(runs))
-        times = []
-        for _ in range(repeat + 1):
-            out = subprocess.run(
-                [sys.executable, "-c", INIT_CHILD, tmp],
-                capture_output=True,
-                text=True,
-                env={**os.environ, **ENV},
-                check=True,
-            )
-            times.append(float(out.stdout.split()[-1]))
-    return statistics.median(times[1:])
 
 
 REFRESH_CHILD = """

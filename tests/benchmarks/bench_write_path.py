@@ -39,6 +39,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench_init import init_ms
+
 ENV = {"FLIGHTLOG_STATS_INTERVAL": "0", "FLIGHTLOG_CONSOLE": "off", "FLIGHTLOG_SILENT": "1"}
 
 
@@ -193,34 +195,6 @@ def _whole(code: str, repeat: int = 5) -> float:
     return statistics.median(times)
 
 
-def _init_ms(runs: int) -> float:
-    """Median init() of a fresh process's run in a project that holds `runs` runs (their
-    directories: init() must not look at them)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        project = Path(tmp) / "runs" / "p"
-        project.mkdir(parents=True)
-        for i in range(runs):
-            (project / f"r{i:06d}").mkdir()
-        code = (
-            "import sys, time, flightlog\n"
-            "t = time.perf_counter()\n"
-            "r = flightlog.init(project='p', dir=sys.argv[1])\n"
-            "print((time.perf_counter() - t) * 1000)\n"
-            "r.finish(quiet=True)\n"
-        )
-        times = []
-        for _ in range(6):
-            out = subprocess.run(
-                [sys.executable, "-c", code, tmp],
-                capture_output=True,
-                text=True,
-                env={**os.environ, **ENV},
-                check=True,
-            )
-            times.append(float(out.stdout.split()[-1]))
-    return statistics.median(times[1:])  # the first one counts the runs once (old stores)
-
-
 KILL_CHILD = """
     import os, sys, time, flightlog
     run = flightlog.init(project="k", id="r", dir=sys.argv[1])
@@ -306,7 +280,7 @@ def main() -> None:
     print(f"\nwhole one-log script s: flightlog {one:.3f}, floor import pyarrow + one Parquet ")
     print(f"  {floor:.3f} ({one / floor:.2f}x), bare python {bare:.3f}")
     for runs in (0, 10_000):
-        ms = _init_ms(runs)
+        ms = init_ms(runs)
         print(f"init() with {runs:,} runs in the project: {ms:.1f} ms (median of 5; floor 0)")
     print("\nkill -9 at a random moment: rows whose log() returned -> rows read back")
     rng = random.Random(1)
