@@ -138,7 +138,9 @@ def _git(cwd: str, *args: str) -> str | None:
             check=False,
             env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"},
         )
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, subprocess.SubprocessError, RuntimeError):
+        # RuntimeError: Python 3.12+ refuses new processes while the interpreter shuts down,
+        # which a script that ends right after init() can reach (git is then not recorded)
         return None
     if out.returncode != 0:
         return None
