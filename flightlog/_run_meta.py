@@ -4,7 +4,8 @@ The summary is computed when read (`_summary_dict`: the last value or the define
 of each key, then what the script set); run.json changes are collected as a patch
 (`_meta_if_dirty`) that the writer thread merges into the file, because other processes of a
 shared run change it too. `save()` lives here because, without arguments, it persists that
-patch now. `Run` inherits these; `flightlog._summary.Summary` and `Config` call them.
+patch now. `Run` inherits these; `flightlog._summary.Summary` and the run's `Config` (through
+`_config_changed`) call them.
 """
 
 from __future__ import annotations
