@@ -33,7 +33,8 @@ from ._config import jsonable
 from ._context import process_context
 from ._errors import ResumeError, UsageError
 from ._names import new_run_id, new_run_name
-from ._run import Run, say
+from ._run import Run
+from ._run_finish import say
 from ._settings import Settings, resolve, root_of
 from ._validate import checked_config
 

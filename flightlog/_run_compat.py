@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._run_artifacts import RunArtifacts
+from ._run_finish import say
 from ._values import normalize
 from ._watch import Watch
 
@@ -86,8 +87,6 @@ class RunCompat(RunArtifacts):
         entry = {"title": str(title), "text": str(text), "level": lvl, "time": time.time()}
         with self._lock:
             self._set_meta("alerts", [*(self._meta.get("alerts") or []), entry])
-        from ._run import say
-
         say(f"alert [{lvl}] {title}: {text}", self.settings)
 
     def watch(

@@ -44,8 +44,8 @@ TAKEN = "was sealed by another process"
 WRITER = """
     import os, sys, time
     if os.environ.get("FAKE_HOST"):  # no root for unshare: record another host name
-        import flightlog._run, flightlog.store.liveness
-        flightlog._run.HOSTNAME = flightlog.store.liveness.HOSTNAME = os.environ["FAKE_HOST"]
+        import flightlog._run_writer, flightlog.store.liveness
+        flightlog._run_writer.HOSTNAME = flightlog.store.liveness.HOSTNAME = os.environ["FAKE_HOST"]
     import flightlog
     stop = sys.argv[1]
     run = flightlog.init(project="p", id="w")

@@ -1,0 +1,117 @@
+"""What a run says about itself: its summary and its run.json.
+
+The summary is computed when read (`_summary_dict`: the last value or the defined aggregate
+of each key, then what the script set); run.json changes are collected as a patch
+(`_meta_if_dirty`) that the writer thread merges into the file, because other processes of a
+shared run change it too. `save()` lives here because, without arguments, it persists that
+patch now. `Run` inherits these; `flightlog._summary.Summary` and the run's `Config` (through
+`_config_changed`) call them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from flightlog.store.runmeta import MetaPatch
+
+from ._files import FileSaver
+from ._values import to_scalar
+
+if TYPE_CHECKING:
+    from ._run import Run
+
+
+class RunMeta:
+    """The summary and run.json members of `Run` (see the module's docstring)."""
+
+    def _summary_dict(self: Run) -> dict[str, Any]:
+        with self._lock:
+            out = {}
+            for k, v in self._last.items():
+                rule = self._aggs.rule(k) if self._aggs.defs else "last"
+                if rule == "none":
+                    continue
+                if rule != "last":
+                    if k not in self._aggs.values:
+                        continue
+                    v = self._aggs.values[k]
+                out[k] = v
+            if self._last_time is not None:
+                out["_step"] = self._last_step
+                out["_timestamp"] = self._last_time
+                out["_runtime"] = self._last_time - self.start_time
+            out.update(self._overrides)
+            return out
+
+    def _set_summary(self: Run, data: dict[str, Any]) -> None:
+        clean = {k: to_scalar(k, v) for k, v in data.items()}
+        with self._lock:
+            self._overrides.update(clean)
+
+    def _del_summary(self: Run, key: str) -> None:
+        with self._lock:
+            found = self._overrides.pop(key, None) is not None
+            found = self._last.pop(key, None) is not None or found
+        if not found:
+            raise KeyError(key)
+
+    def _set_meta(self: Run, key: str, value: Any) -> None:
+        with self._lock:
+            self._meta[key] = value
+            self._meta_changed.add(key)
+            self._meta_dirty = True
+
+    def _join_changes(self: Run, stored: dict[str, Any]) -> None:
+        """Joining or resuming a stored run: what init() changed in it is this process's
+        change to merge into run.json (other processes may be writing it too)."""
+        with self._lock:
+            self._meta_changed.update(k for k, v in self._meta.items() if stored.get(k) != v)
+            self._config_written = dict(stored.get("config") or {})
+            self._meta_dirty = True
+
+    def _config_changed(self: Run) -> None:
+        self._set_meta("config", self.config.as_dict())
+
+    def _meta_if_dirty(self: Run) -> MetaPatch | None:
+        """What this process changed in run.json since it last wrote it (the writer thread
+        merges it into the file: other processes of a shared run change it too)."""
+        with self._lock:
+            if not self._meta_dirty:
+                return None
+            self._meta_dirty = False
+            fields = {k: self._meta[k] for k in self._meta_changed if k != "config"}
+            self._meta_changed.clear()
+            config, base = self.config.as_dict(), self._config_written
+            self._config_written = dict(config)
+            return MetaPatch(
+                fields,
+                {k: v for k, v in config.items() if k not in base or base[k] != v},
+                set(base) - set(config),
+                fallback=dict(self._meta),
+            )
+
+    def save(
+        self: Run, glob_str: str | None = None, base_path: str | None = None, policy: str = "live"
+    ) -> list[str]:
+        """Without arguments, persist the run's metadata now (after `run.name = ...`).
+
+        With a glob, keep copies of the matching files with the run (see flightlog._files):
+        policy "now", "end" (at finish) or "live" (now and whenever they change)."""
+        if glob_str is not None:
+            if self._paths is None:
+                return []  # a disabled run keeps nothing
+            if self._saver is None:
+                self._saver = FileSaver(self._paths.files, self._file_saved, self._warn_once_cb)
+            return self._saver.save(str(glob_str), base_path, policy)
+        if self._writer is not None and os.getpid() == self._pid:
+            with self._lock:
+                self._meta_dirty = True
+            self._writer.flush()
+        return []
+
+    def _file_saved(self: Run, name: str, sha256: str) -> None:
+        with self._lock:
+            saved = dict(self._meta.get("saved_files") or {})
+            saved[name] = sha256
+            self._set_meta("saved_files", saved)
