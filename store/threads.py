@@ -23,10 +23,15 @@ def start_thread(
     the interpreter must wait for it)."""
 
     def run() -> None:
-        if hasattr(signal, "pthread_sigmask"):
-            signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
+        block_signals()
         target(*args)
 
     t = threading.Thread(target=run, name=name, daemon=daemon)
     t.start()
     return t
+
+
+def block_signals() -> None:
+    """Block the process's signals in the calling thread (a pool's `initializer`)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)

@@ -5,7 +5,10 @@
 Two runs are logged through flightlog: STEPS steps of 3 floats, and 200 steps of WIDE_KEYS
 keys. Each read is timed alternately with its floor (`pq.read_table` of every segment of the
 run, concatenated), medians of 3, and printed with the ratio (targets of issue 16:
-`history()` <= 2x, `scan_history()` <= 5x, and `keys=` reading only those keys). A `keys=`
+`history()` <= 2x, `scan_history()` <= 5x, and `keys=` reading only those keys); the
+backlog `finish()` leaves in a journal is sealed first, as the agent would, so that the floor
+reads every row. `scan_history()` is also shown next to the least a scan can cost (the
+floor, then 1M dicts from ready lists by the cheapest CPython construct). A `keys=`
 read is also shown next to pyarrow's own filtered read of the same files (`filters=`, which
 skips row groups by their statistics too). Sealed segments are sorted by (key, step) in row
 groups cut at key boundaries, so `keys=` decodes only the row groups holding those keys; the
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +30,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import flightlog
+from flightlog.store.layout import RunPaths
+from flightlog.store.reader import StoredRun
 from flightlog.store.sealing import ROW_GROUP, key_groups
+from flightlog.store.takeover import recover_journals, writers_by_id
+from flightlog.store.wide import _dicts
 
 
 def pair(new: Callable[[], object], floor: Callable[[], object], repeat: int = 3) -> tuple:
@@ -41,13 +49,23 @@ def pair(new: Callable[[], object], floor: Callable[[], object], repeat: int = 3
 
 
 def log_run(root: Path, project: str, steps: int, keys: list[str]) -> float:
-    """Log the run; returns the seconds `finish()` took."""
+    """Log the run, then seal the backlog finish() leaves in its journal (as the agent or
+    `doctor --repair` would), so that the floor reads every row too; returns the seconds
+    `finish()` took."""
     run = flightlog.init(project=project, dir=str(root), mode="offline", reinit=True)
     for i in range(steps):
         run.log({k: i * 0.5 + j for j, k in enumerate(keys)})
     t0 = time.perf_counter()
     run.finish(quiet=True)
-    return time.perf_counter() - t0
+    took = time.perf_counter() - t0
+    for t in threading.enumerate():  # finish() leaves removing its journals to a thread
+        if t.name == "flightlog-settle":
+            t.join()
+    paths = RunPaths(Path(run.dir))
+    stored = StoredRun.load(paths)
+    assert stored is not None
+    recover_journals(paths, writers_by_id(stored.writers))
+    return took
 
 
 def segment_files(root: Path, project: str) -> list[Path]:
@@ -58,6 +76,26 @@ def floor_read(root: Path, project: str, keys: list[str] | None = None) -> Calla
     files = segment_files(root, project)
     filters = None if keys is None else [("key", "in", keys)]
     return lambda: pa.concat_tables([pq.read_table(f, filters=filters) for f in files])
+
+
+def floor_dicts(floor: Callable[[], pa.Table], wide: pa.Table) -> Callable[[], int]:
+    """The least a scan can cost: the floor's read, then one dict per row of the wide table
+    (already pivoted, for free) from its columns made Python lists, by the cheapest CPython
+    construct measured (a dict display, store/wide.py `_dicts`)."""
+    names = wide.column_names
+
+    def run() -> int:
+        floor()
+        cols = []
+        for c in names:
+            col = wide.column(c)
+            if pa.types.is_string(col.type) and col.null_count == 0 and len(col.unique()) == 1:
+                cols.append([col[0].as_py()] * len(col))  # one writer: one label
+            else:
+                cols.append(col.to_numpy(zero_copy_only=False).tolist())
+        return sum(1 for _ in _dicts(names, cols))
+
+    return run
 
 
 def report(what: str, new: float, floor: float, floor_name: str = "floor") -> None:
@@ -91,6 +129,8 @@ def main() -> None:
         finish_long = log_run(root, "long", args.steps, ["loss", "acc", "lr"])
         wide = [f"k{j:05d}" for j in range(args.wide_keys)]
         finish_wide = log_run(root, "wide", 200, wide)
+        read = sum(pq.read_metadata(f).num_rows for f in segment_files(root, "long"))
+        print(f"the floor reads {read:,} rows of {args.steps * 3:,} logged (journals sealed)")
         api = flightlog.Api(dir=str(root))
         long_run = api.run(f"long/{api.runs('long')[0].id}")
         wide_run = api.run(f"wide/{api.runs('wide')[0].id}")
@@ -104,7 +144,10 @@ def main() -> None:
             *pair(lambda: long_run.history(keys=one), floor_read(root, "long", one)),
             "filtered",
         )
-        report("scan_history()", *pair(lambda: sum(1 for _ in long_run.scan_history()), floor))
+        scan = lambda: sum(1 for _ in long_run.scan_history())  # noqa: E731
+        report("scan_history()", *pair(scan, floor))
+        dicts = floor_dicts(floor, long_run.history())
+        report("  same, next to floor + 1M dicts", *pair(scan, dicts), "fl+dicts")
         try:
             import pandas  # noqa: F401  (wandb's shape: a DataFrame)
         except ImportError:
