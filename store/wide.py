@@ -289,8 +289,8 @@ def row_blocks(
     frame per row. Only rows with `min_step <= _step < max_step` holding every key of
     `every_key` are given.
 
-    Rows logging the same keys are made together, one `dict(zip(...))` per row over values
-    converted to Python a column at a time."""
+    Rows logging the same keys are made together, one dict per row (`_dicts`) over values
+    converted to Python a column at a time (wide rows of floats: a block at a time)."""
     if tidy.num_rows == 0:
         return
     g = Grid(tidy)
@@ -304,7 +304,11 @@ def row_blocks(
     for key in every_key:
         keep &= g.logged[g.names.index(key)]
     kept = np.flatnonzero(keep)
-    cols = [_python_column(g, j, run_dir) for j in range(len(g.names))]
+    floats = _only_floats(g)
+    if floats:  # each key's cells are the grid's row as it is: no per-key checks
+        cols: Sequence[np.ndarray] = g.values
+    else:
+        cols = [_python_column(g, j, run_dir) for j in range(len(g.names))]
     runtime = g.time - created_at
     by_row = np.array(g.writers, dtype=object)[g.wcode] if len(g.writers) > 1 else None
 
@@ -319,6 +323,12 @@ def row_blocks(
     for a in range(0, len(kept), block):
         rows: Any = slice(a, a + block) if every else kept[a : a + block]
         logged = g.logged[:, rows]
+        if logged.all() and floats and len(g.names) > _DISPLAY_KEYS:  # wide rows of floats
+            # each row's values by one tolist of the block, not a list per key: 2x faster
+            heads = map(list, zip(*meta(rows), strict=True))
+            values = map(list.__add__, heads, g.values[:, rows].T.tolist())
+            yield map(dict, map(zip, repeat(list(_META) + g.names), values))
+            continue
         if logged.all():  # every key in every row: the usual dense run
             yield _dicts(list(_META) + g.names, meta(rows) + [c[rows].tolist() for c in cols])
             continue
@@ -335,6 +345,12 @@ def row_blocks(
             for r, d in zip(at.tolist(), _dicts(keys, columns), strict=True):
                 slots[r] = d
         yield slots
+
+
+def _only_floats(g: Grid) -> bool:
+    """Every logged cell holds a float (no None, no other kind): the grid's values are the
+    logged ones."""
+    return bool(g.kinds[:, FLOAT].sum() == g.kinds.sum() and not g.texts.any())
 
 
 def _python_column(g: Grid, j: int, run_dir: Path | None) -> np.ndarray:
