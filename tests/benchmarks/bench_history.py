@@ -38,14 +38,17 @@ from flightlog.store.wide import _dicts
 
 
 def pair(new: Callable[[], object], floor: Callable[[], object], repeat: int = 3) -> tuple:
-    """Median seconds of `new` and of `floor`, measured alternately."""
-    times: tuple[list[float], list[float]] = ([], [])
+    """Median seconds of `new` and of `floor`, measured alternately, then the same in CPU
+    seconds of the process (all its threads): steadier on a shared machine, where a wall
+    clock also counts the time other processes held the cores."""
+    times: tuple[list[float], ...] = ([], [], [], [])
     for _ in range(repeat):
-        for fn, out in ((new, times[0]), (floor, times[1])):
-            t0 = time.perf_counter()
+        for fn, wall, cpu in ((new, times[0], times[2]), (floor, times[1], times[3])):
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
-            out.append(time.perf_counter() - t0)
-    return statistics.median(times[0]), statistics.median(times[1])
+            wall.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+    return tuple(statistics.median(t) for t in times)
 
 
 def log_run(root: Path, project: str, steps: int, keys: list[str]) -> float:
@@ -98,10 +101,12 @@ def floor_dicts(floor: Callable[[], pa.Table], wide: pa.Table) -> Callable[[], i
     return run
 
 
-def report(what: str, new: float, floor: float, floor_name: str = "floor") -> None:
+def report(
+    what: str, new: float, floor: float, new_cpu: float, floor_cpu: float, name: str = "floor"
+) -> None:
     print(
-        f"{what:<34} {new * 1000:8.0f} ms   {floor_name} {floor * 1000:7.0f} ms   "
-        f"{new / floor:5.2f}x"
+        f"{what:<34} {new * 1000:6.0f} ms  {name} {floor * 1000:5.0f} ms  {new / floor:5.2f}x"
+        f"  (CPU {new_cpu * 1000:5.0f} / {floor_cpu * 1000:5.0f} ms  {new_cpu / floor_cpu:5.2f}x)"
     )
 
 
@@ -147,7 +152,7 @@ def main() -> None:
         scan = lambda: sum(1 for _ in long_run.scan_history())  # noqa: E731
         report("scan_history()", *pair(scan, floor))
         dicts = floor_dicts(floor, long_run.history())
-        report("  same, next to floor + 1M dicts", *pair(scan, dicts), "fl+dicts")
+        report("  same, next to floor + the dicts", *pair(scan, dicts), "fl+dicts")
         try:
             import pandas  # noqa: F401  (wandb's shape: a DataFrame)
         except ImportError:
