@@ -4,7 +4,8 @@
 
 Two runs are logged through flightlog: STEPS steps of 3 floats, and 200 steps of WIDE_KEYS
 keys. Each read is timed alternately with its floor (`pq.read_table` of every segment of the
-run, concatenated), medians of 3, and printed with the ratio (targets of issue 16:
+run, concatenated), medians of 3 after one untimed call of each, wall clock and CPU time,
+and printed with the ratio (targets of issue 16:
 `history()` <= 2x, `scan_history()` <= 5x, and `keys=` reading only those keys); the
 backlog `finish()` leaves in a journal is sealed first, as the agent would, so that the floor
 reads every row. `scan_history()` is also shown next to the least a scan can cost (the
@@ -38,9 +39,11 @@ from flightlog.store.wide import _dicts
 
 
 def pair(new: Callable[[], object], floor: Callable[[], object], repeat: int = 3) -> tuple:
-    """Median seconds of `new` and of `floor`, measured alternately, then the same in CPU
-    seconds of the process (all its threads): steadier on a shared machine, where a wall
-    clock also counts the time other processes held the cores."""
+    """Median seconds of `new` and of `floor`, measured alternately after one untimed call
+    of each (the first calls after logging page in fresh memory: up to 2x slower), then the
+    same in CPU seconds of the process (all its threads): steadier on a shared machine,
+    where a wall clock also counts the time other processes held the cores."""
+    new(), floor()
     times: tuple[list[float], ...] = ([], [], [], [])
     for _ in range(repeat):
         for fn, wall, cpu in ((new, times[0], times[2]), (floor, times[1], times[3])):
