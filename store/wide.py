@@ -12,8 +12,7 @@ decoded one by one in Python.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from functools import cache
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .row_dicts import DISPLAY_KEYS, make_dicts
 from .schema import BOOL, FLOAT, INT, MEDIA, NONE, decode_value
 
 #: wide-history schema metadata: the JSON list of columns holding media references
@@ -91,12 +91,12 @@ class Grid:
         self.key, self.names = codes(tidy.column("key"))
         k = len(self.names)
         us = np.empty(n, np.int64)
-        us[self.row] = tidy.column("time").to_numpy().view(np.int64)  # datetime64[us]
+        _scatter(us, self.row, tidy.column("time"))  # datetime64[us] as int64
         self.time = us / 1e6
         self.kind = tidy.column("kind").to_numpy()
         flat = self.key * n + self.row
         self.values = np.zeros(k * n, np.float64)
-        self.values[flat] = tidy.column("value").to_numpy(zero_copy_only=False)
+        _scatter(self.values, flat, tidy.column("value"))
         self.values = self.values.reshape(k, n)
         #: a cell was logged (with any value, None included) / holds a value (uint8
         #: scatters, viewed as bool: numpy's bool scatter is many times slower)
@@ -198,6 +198,14 @@ class Grid:
         return pa.array(plain.astype(np.int64) if kind is int else plain != 0, mask=mask)
 
 
+def _scatter(out: np.ndarray, at: np.ndarray, col: pa.ChunkedArray) -> None:
+    """`out[at] = col`, a chunk at a time: no concatenated copy of the column."""
+    pos = 0
+    for c in col.chunks:
+        out[at[pos : pos + len(c)]] = c.to_numpy(zero_copy_only=False).view(out.dtype)
+        pos += len(c)
+
+
 def _kind_counts(kind: np.ndarray) -> np.ndarray:
     """How many values of each kind (one kind only, the usual run: without counting)."""
     if len(kind) and kind.min() == kind.max():
@@ -290,8 +298,9 @@ def row_blocks(
     frame per row. Only rows with `min_step <= _step < max_step` holding every key of
     `every_key` are given.
 
-    Rows logging the same keys are made together, one dict per row (`_dicts`) over values
-    converted to Python a column at a time (wide rows of floats: a block at a time)."""
+    Rows logging the same keys are made together, one dict per row (store/row_dicts.py)
+    over values converted to Python a column at a time (wide rows of floats: a block at a
+    time)."""
     if tidy.num_rows == 0:
         return
     g = Grid(tidy)
@@ -324,14 +333,14 @@ def row_blocks(
     for a in range(0, len(kept), block):
         rows: Any = slice(a, a + block) if every else kept[a : a + block]
         logged = g.logged[:, rows]
-        if logged.all() and floats and len(g.names) > _DISPLAY_KEYS:  # wide rows of floats
+        if logged.all() and floats and len(g.names) > DISPLAY_KEYS:  # wide rows of floats
             # each row's values by one tolist of the block, not a list per key: 2x faster
             heads = map(list, zip(*meta(rows), strict=True))
             values = map(list.__add__, heads, g.values[:, rows].T.tolist())
             yield map(dict, map(zip, repeat(list(_META) + g.names), values))
             continue
         if logged.all():  # every key in every row: the usual dense run
-            yield _dicts(list(_META) + g.names, meta(rows) + [c[rows].tolist() for c in cols])
+            yield make_dicts(list(_META) + g.names, meta(rows) + [c[rows].tolist() for c in cols])
             continue
         if every:
             rows = np.arange(a, min(a + block, g.n))
@@ -343,7 +352,7 @@ def row_blocks(
             present = np.flatnonzero(pattern).tolist()
             columns = meta(rows[at]) + [cols[j][rows[at]].tolist() for j in present]
             keys = list(_META) + [g.names[j] for j in present]
-            for r, d in zip(at.tolist(), _dicts(keys, columns), strict=True):
+            for r, d in zip(at.tolist(), make_dicts(keys, columns), strict=True):
                 slots[r] = d
         yield slots
 
@@ -363,37 +372,3 @@ def _python_column(g: Grid, j: int, run_dir: Path | None) -> np.ndarray:
     if kind is int:
         return g.values[j].astype(np.int64)
     return g.values[j] != 0 if kind is bool else g.values[j]
-
-
-def _dicts(keys: list[str], columns: list[list[Any]]) -> Iterator[dict[str, Any]]:
-    """One dict per row of `columns` (a list of values per key in `keys`), lazily.
-
-    Up to _DISPLAY_KEYS keys, each dict is a dict display `{k0: v0, k1: v1, ...}` of a
-    function made for that number of keys: CPython builds it presized, in one instruction,
-    about twice as fast as `dict(zip(keys, row))` (which resizes as it grows and makes a zip
-    per row). Wider rows are dominated by their inserts: `dict(zip(...))` in C."""
-    rows = zip(*columns, strict=True)
-    if len(keys) <= _DISPLAY_KEYS:
-        return _row_maker(len(keys))(keys, rows)
-    return map(dict, map(zip, repeat(keys), rows))
-
-
-#: rows of up to this many keys are built by a generated dict display (`_row_maker`)
-_DISPLAY_KEYS = 256
-
-
-@cache
-def _row_maker(n: int) -> Callable[[list[str], Iterator[tuple[Any, ...]]], Iterator[dict]]:
-    """A function giving, for `n` keys and an iterator of n-tuples, a generator of dicts built
-    by a dict display. Its source holds only names made of numbers (k0, v0, ...): the keys
-    are its argument, never code."""
-    ks = [f"k{i}" for i in range(n)]
-    vs = [f"v{i}" for i in range(n)]
-    display = ", ".join(f"{k}: {v}" for k, v in zip(ks, vs, strict=True))
-    source = (
-        f"def make(keys, rows):\n    {', '.join(ks)}, = keys\n"
-        f"    return ({{{display}}} for {', '.join(vs)}, in rows)\n"
-    )
-    namespace: dict[str, Any] = {}
-    exec(source, namespace)  # generated from `n` alone
-    return namespace["make"]

@@ -33,9 +33,9 @@ import pyarrow.parquet as pq
 import flightlog
 from flightlog.store.layout import RunPaths
 from flightlog.store.reader import StoredRun
+from flightlog.store.row_dicts import make_dicts
 from flightlog.store.sealing import ROW_GROUP, key_groups
 from flightlog.store.takeover import recover_journals, writers_by_id
-from flightlog.store.wide import _dicts
 
 
 def pair(new: Callable[[], object], floor: Callable[[], object], repeat: int = 3) -> tuple:
@@ -87,7 +87,7 @@ def floor_read(root: Path, project: str, keys: list[str] | None = None) -> Calla
 def floor_dicts(floor: Callable[[], pa.Table], wide: pa.Table) -> Callable[[], int]:
     """The least a scan can cost: the floor's read, then one dict per row of the wide table
     (already pivoted, for free) from its columns made Python lists, by the cheapest CPython
-    construct measured (a dict display, store/wide.py `_dicts`)."""
+    construct measured (a dict display, store/row_dicts.py)."""
     names = wide.column_names
 
     def run() -> int:
@@ -99,7 +99,7 @@ def floor_dicts(floor: Callable[[], pa.Table], wide: pa.Table) -> Callable[[], i
                 cols.append([col[0].as_py()] * len(col))  # one writer: one label
             else:
                 cols.append(col.to_numpy(zero_copy_only=False).tolist())
-        return sum(1 for _ in _dicts(names, cols))
+        return sum(1 for _ in make_dicts(names, cols))
 
     return run
 
