@@ -2,9 +2,9 @@
 
 `scan_history()` hands out a million dicts for a million steps: building them is most of its
 cost (store/wide.py converts the values a column at a time; this module only pairs them with
-their keys). Measured over 1M rows of 7 keys: a dict display `{k0: v0, ...}` in a generator
-~0.6 s under load where `map(dict, map(zip, repeat(keys), rows))` took ~1.3 s and a list
-comprehension of `dict(zip(keys, row))` ~1.0 s.
+their keys). Measured over 1M rows of 7 keys (CPU time, each dict dropped as made): a dict
+display `{k0: v0, ...}` in a generator 0.22 s, `map(dict, map(zip, repeat(keys), rows))`
+0.43 s, the same display in a list comprehension (every dict alive at once) 0.46 s.
 """
 
 from __future__ import annotations
