@@ -42,7 +42,7 @@ from .sealing import write_sealed
 from .streams import OpenSegment as OpenSegment
 from .streams import read_ipc_checked, stream_batches, table_mark, validate_segment, with_mark
 from .streams import read_ipc_segment as read_ipc_segment
-from .threads import block_signals
+from .threads import start_thread
 
 
 def read_segment(
@@ -243,8 +243,10 @@ def read_segments(
             continue  # removed since the listing (its run deleted): not part of this read
         elif isinstance(got, SegmentDamaged):
             warnings.warn(f"flightlog: skipping segment {got}", stacklevel=2)
-        else:
+        elif isinstance(got, pa.ArrowException | OSError | ValueError):
             warnings.warn(f"flightlog: skipping unreadable segment {path}: {got}", stacklevel=2)
+        else:
+            raise got
     for name, table in out:
         _cover(covered, name.writer, table_mark(table))
     for jname, snap in snapshots:
@@ -268,21 +270,26 @@ def _read_each(
     keys: Collection[str] | None,
     dictionary_keys: bool,
 ) -> list[pa.Table | Exception]:
-    """Each listed segment's rows, or why it could not be read; several at once: a long
-    run's segments are read ~1.5x faster on 2 cores than one after the other."""
+    """Each listed segment's rows, or why it could not be read; several at once, on threads
+    taking the next segment until none is left: a long run's segments are read ~1.5x faster
+    on 2 cores than one after the other (when the cores are free)."""
+    got: list[pa.Table | Exception] = [RuntimeError("not read")] * len(listed)
+    todo = iter(range(len(listed)))  # shared: next() on it is atomic under the GIL
 
-    def one(seg: tuple[SegmentName, Path]) -> pa.Table | Exception:
-        try:
-            return read_live_segment(seg[0], seg[1], keys, dictionary_keys)
-        except (pa.ArrowException, OSError, ValueError) as e:
-            return e
+    def work() -> None:
+        for i in todo:
+            try:
+                got[i] = read_live_segment(*listed[i], keys, dictionary_keys)
+            except Exception as e:  # handed to the caller's thread
+                got[i] = e
 
     if len(listed) < 2:
-        return [one(seg) for seg in listed]
-    from concurrent.futures import ThreadPoolExecutor  # readers only: not `import flightlog`
-
-    with ThreadPoolExecutor(min(READ_THREADS, len(listed)), initializer=block_signals) as pool:
-        return list(pool.map(one, listed))
+        work()
+        return got
+    threads = [start_thread(work, "flightlog-read") for _ in range(min(READ_THREADS, len(listed)))]
+    for t in threads:
+        t.join()
+    return got
 
 
 def _cover(covered: dict[str, Mark], writer: str, mark: Mark | None) -> None:

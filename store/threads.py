@@ -23,15 +23,10 @@ def start_thread(
     the interpreter must wait for it)."""
 
     def run() -> None:
-        block_signals()
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
         target(*args)
 
     t = threading.Thread(target=run, name=name, daemon=daemon)
     t.start()
     return t
-
-
-def block_signals() -> None:
-    """Block the process's signals in the calling thread (a pool's `initializer`)."""
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
