@@ -42,7 +42,6 @@ from .sealing import write_sealed
 from .streams import OpenSegment as OpenSegment
 from .streams import read_ipc_checked, stream_batches, table_mark, validate_segment, with_mark
 from .streams import read_ipc_segment as read_ipc_segment
-from .threads import start_thread
 
 
 def read_segment(
@@ -230,23 +229,18 @@ def read_segments(
     snapshots = read_journals(history_dir)
     out = []
     covered: dict[str, Mark] = {}
-    listed = []
     for name, path in _listed_with_sealed_meanwhile(history_dir):
         if name.sealed and name.stem in read_elsewhere:
             _cover(covered, name.writer, segment_mark(path))
-        else:
-            listed.append((name, path))
-    for (name, path), got in zip(listed, _read_each(listed, keys, dictionary_keys), strict=True):
-        if isinstance(got, pa.Table):
-            out.append((name, got))
-        elif isinstance(got, FileNotFoundError):
+            continue
+        try:
+            out.append((name, read_live_segment(name, path, keys, dictionary_keys)))
+        except FileNotFoundError:
             continue  # removed since the listing (its run deleted): not part of this read
-        elif isinstance(got, SegmentDamaged):
-            warnings.warn(f"flightlog: skipping segment {got}", stacklevel=2)
-        elif isinstance(got, pa.ArrowException | OSError | ValueError):
-            warnings.warn(f"flightlog: skipping unreadable segment {path}: {got}", stacklevel=2)
-        else:
-            raise got
+        except SegmentDamaged as e:
+            warnings.warn(f"flightlog: skipping segment {e}", stacklevel=2)
+        except (pa.ArrowException, OSError, ValueError) as e:
+            warnings.warn(f"flightlog: skipping unreadable segment {path}: {e}", stacklevel=2)
     for name, table in out:
         _cover(covered, name.writer, table_mark(table))
     for jname, snap in snapshots:
@@ -259,37 +253,6 @@ def read_segments(
             tail = only_keys(tail, keys)
             out.append((SegmentName(jname.writer, jname.jseq, None, False), tail))
     return out
-
-
-#: segments read at once by `read_segments` (decoding and sha256 release the GIL)
-READ_THREADS = 4
-
-
-def _read_each(
-    listed: list[tuple[SegmentName, Path]],
-    keys: Collection[str] | None,
-    dictionary_keys: bool,
-) -> list[pa.Table | Exception]:
-    """Each listed segment's rows, or why it could not be read; several at once, on threads
-    taking the next segment until none is left: a long run's segments are read ~1.5x faster
-    on 2 cores than one after the other (when the cores are free)."""
-    got: list[pa.Table | Exception] = [RuntimeError("not read")] * len(listed)
-    todo = iter(range(len(listed)))  # shared: next() on it is atomic under the GIL
-
-    def work() -> None:
-        for i in todo:
-            try:
-                got[i] = read_live_segment(*listed[i], keys, dictionary_keys)
-            except Exception as e:  # handed to the caller's thread
-                got[i] = e
-
-    if len(listed) < 2:
-        work()
-        return got
-    threads = [start_thread(work, "flightlog-read") for _ in range(min(READ_THREADS, len(listed)))]
-    for t in threads:
-        t.join()
-    return got
 
 
 def _cover(covered: dict[str, Mark], writer: str, mark: Mark | None) -> None:
