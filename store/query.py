@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from .index import Index
 from .layout import parse_segment_name
-from .segments import read_live_segment, read_segment
+from .schema import WRITER_LABEL_KEY
+from .segments import read_segments
 from .text import sparkline
 
 HISTORY_COLUMNS = "run_key, writer, step, time, key, value, kind, text"
@@ -109,25 +109,7 @@ def history_view(
         )
         if keys is not None:
             params.append(list(keys))
-    tables = []
-    for run_key, path, label in segs.open:
-        seg_name = parse_segment_name(Path(path).name)
-        try:
-            if seg_name is None:  # a journal: the rows of a killed writer no segment holds
-                t = read_segment(Path(path))
-            else:  # sealed since the index saw it: its twin
-                t = read_live_segment(seg_name, Path(path))
-        except FileNotFoundError:
-            continue  # removed with its run since the index was read
-        except (pa.ArrowException, OSError, ValueError) as e:
-            warnings.warn(f"flightlog: skipping unreadable segment {path}: {e}", stacklevel=2)
-            continue
-        if keys is not None:
-            t = t.filter(pc.is_in(t.column("key"), pa.array(list(keys), pa.string())))
-        t = t.replace_schema_metadata(None)
-        t = t.append_column("run_key", pa.repeat(run_key, len(t)))
-        t = t.append_column("writer", pa.repeat(label, len(t)))
-        tables.append(t)
+    tables = _unindexed_rows(idx, segs.open, keys)
     if tables:
         idx.con.register(f"_{name}_open", pa.concat_tables(tables))
         parts.append(
@@ -147,6 +129,42 @@ def history_view(
         sql = sql.replace("?::VARCHAR[]", literal + "::VARCHAR[]")
     idx.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
     return name
+
+
+def _unindexed_rows(
+    idx: Index, open_segs: list[tuple[str, str, str]], keys: Sequence[str] | None
+) -> list[pa.Table]:
+    """The rows of the run directories holding `open_segs` that the index's sealed files
+    lack (open segments, journals, segments sealed since the index listed them), with
+    `run_key` and `writer` columns.
+
+    Read by `read_segments` with the sealed files the index lists left to DuckDB: a journal
+    is cut by the segments this query reads. Cut by the segments on disk, the rows of a
+    journal sealed between the index's listing and this read were in neither part."""
+    dirs: dict[Path, str] = {}
+    for run_key, path, _ in open_segs:
+        dirs.setdefault(Path(path).parent, run_key)
+    if not dirs:
+        return []
+    indexed: dict[Path, set[str]] = {}
+    rows = idx.con.execute(
+        "SELECT path FROM segments WHERE sealed AND run_key IN (SELECT unnest(?::VARCHAR[]))",
+        [sorted(set(dirs.values()))],
+    ).fetchall()
+    for (rel,) in rows:
+        path = idx.root / rel
+        if (name := parse_segment_name(path.name)) is not None:
+            indexed.setdefault(path.parent, set()).add(name.stem)
+    tables = []
+    for history_dir, run_key in dirs.items():
+        for name, t in read_segments(
+            history_dir, keys, read_elsewhere=indexed.get(history_dir, ())
+        ):
+            label = ((t.schema.metadata or {}).get(WRITER_LABEL_KEY) or b"").decode()
+            t = t.replace_schema_metadata(None)
+            t = t.append_column("run_key", pa.repeat(run_key, len(t)))
+            tables.append(t.append_column("writer", pa.repeat(label or name.writer, len(t))))
+    return tables
 
 
 def _x_view(

@@ -206,7 +206,10 @@ def read_live_segment(
 
 
 def read_segments(
-    history_dir: Path, keys: Collection[str] | None = None, dictionary_keys: bool = False
+    history_dir: Path,
+    keys: Collection[str] | None = None,
+    dictionary_keys: bool = False,
+    read_elsewhere: Collection[str] = (),
 ) -> list[tuple[SegmentName, pa.Table]]:
     """Every readable segment's rows, then each writer's journal rows no segment holds yet
     (a writer killed before its thread wrote them, or still running); a corrupt file is
@@ -218,10 +221,18 @@ def read_segments(
     before it was read had all its rows in segments fsynced before, read after; rows
     committed after a journal was read are in no part of this read, or, if the writer
     thread wrote them meanwhile, only in the segments: the read is a prefix of each
-    writer's rows, in order. `keys`, `dictionary_keys`: as for `read_segment`."""
+    writer's rows, in order. `keys`, `dictionary_keys`: as for `read_segment`.
+
+    `read_elsewhere`: the stems of sealed segments the caller reads itself (DuckDB, from the
+    index): left out, yet their marks cut the journals, so that these are cut by what the
+    whole read holds, whatever was sealed since the caller listed them."""
     snapshots = read_journals(history_dir)
     out = []
+    covered: dict[str, Mark] = {}
     for name, path in _listed_with_sealed_meanwhile(history_dir):
+        if name.sealed and name.stem in read_elsewhere:
+            _cover(covered, name.writer, segment_mark(path))
+            continue
         try:
             out.append((name, read_live_segment(name, path, keys, dictionary_keys)))
         except FileNotFoundError:
@@ -230,11 +241,8 @@ def read_segments(
             warnings.warn(f"flightlog: skipping segment {e}", stacklevel=2)
         except (pa.ArrowException, OSError, ValueError) as e:
             warnings.warn(f"flightlog: skipping unreadable segment {path}: {e}", stacklevel=2)
-    covered: dict[str, Mark] = {}
     for name, table in out:
-        mark = table_mark(table)
-        if mark is not None and (name.writer not in covered or mark > covered[name.writer]):
-            covered[name.writer] = mark
+        _cover(covered, name.writer, table_mark(table))
     for jname, snap in snapshots:
         try:
             tail = journal_tail(snap, covered.get(jname.writer))
@@ -245,6 +253,12 @@ def read_segments(
             tail = only_keys(tail, keys)
             out.append((SegmentName(jname.writer, jname.jseq, None, False), tail))
     return out
+
+
+def _cover(covered: dict[str, Mark], writer: str, mark: Mark | None) -> None:
+    """Raise `writer`'s highest mark held by segments to `mark`."""
+    if mark is not None and (writer not in covered or mark > covered[writer]):
+        covered[writer] = mark
 
 
 def _listed_with_sealed_meanwhile(history_dir: Path) -> list[tuple[SegmentName, Path]]:

@@ -376,3 +376,49 @@ def test_a_segment_sealed_while_the_directory_is_listed_is_still_read(
     steps = [r["_step"] for r in flightlog.Api().run(run.path).scan_history(keys=["i"])]
     assert scans >= 1
     assert steps == list(range(50))
+
+
+def test_wide_rows_of_floats_read_back_as_logged() -> None:
+    """Rows of more keys than a dict display is made for (300 floats, NaN and infinities
+    among them) are built a block at a time from the grid: the same dicts, keys in the same
+    order, as the narrow rows'; a row that logged fewer keys has only those."""
+    keys = [f"w/{j:03d}" for j in range(300)]
+    special = [math.nan, math.inf, -math.inf, -0.0]
+    logged = [
+        {k: (special[j % 4] if (i + j) % 17 == 0 else i + j / 8) for j, k in enumerate(keys)}
+        for i in range(500)  # 150,000 cells: several blocks of rows
+    ]
+    logged[499] = {k: 1.5 for k in keys[::3]}
+    run = flightlog.init(reinit=True)
+    for row in logged:
+        run.log(row)
+    run.finish(quiet=True)
+    check_reads(run.path, logged, [keys[0], keys[150]])
+    api = flightlog.Api()
+    back = list(api.run(run.path).scan_history())
+    assert [list(r) for r in back] == [[*META, *sorted(row)] for row in logged]
+    assert {type(r["_step"]) for r in back} == {int}
+    assert {type(r["_timestamp"]) for r in back} == {float}
+    some = list(api.run(run.path).scan_history(min_step=5, max_step=499))  # every key
+    assert [list(r) for r in some] == [list(r) for r in back[5:499]]
+    assert all(same(a[k], b[k]) for a, b in zip(some, back[5:499], strict=True) for k in a)
+
+
+def test_rows_across_many_blocks_read_back_as_logged() -> None:
+    """70,000 rows (dicts are built a block of rows at a time): ints, floats and bools in
+    every row, a key logged every 1,000 steps, every row back in order, as logged."""
+    logged: list[dict[str, Any]] = []
+    for i in range(70_000):
+        row: dict[str, Any] = {"n": i, "x": i / 4, "ok": i % 3 == 0}
+        if i % 1000 == 0:
+            row["rare"] = -i
+        logged.append(row)
+    run = flightlog.init(reinit=True)
+    for row in logged:
+        run.log(row)
+    run.finish(quiet=True)
+    back = list(flightlog.Api().run(run.path).scan_history())
+    assert [{k: v for k, v in r.items() if k not in META} for r in back] == logged
+    assert all(type(r["n"]) is int and type(r["ok"]) is bool for r in back)
+    rare = list(flightlog.Api().run(run.path).scan_history(keys=["rare"]))
+    assert [r["_step"] for r in rare] == list(range(0, 70_000, 1000))

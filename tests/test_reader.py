@@ -102,3 +102,57 @@ def test_a_segment_sealed_after_listing_is_read_from_its_twin(tmp_path: Path) ->
     seal(path)  # ...the writer seals it and removes the IPC file...
     assert not path.exists()
     assert read_live_segment(name, path).column("value").to_pylist() == [1.0]  # ...no hole
+
+
+def test_a_chart_read_while_a_finished_runs_journal_is_sealed_misses_no_row(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """finish() after a fast loop leaves its backlog in the journal, for the agent, `sync` or
+    `doctor --repair` to seal. A chart read while that happens (the index listed the journal;
+    the recovered segment, sealed just after the chart read the journal, is not in the index
+    yet) cut the journal by the segments on disk, not by those the chart read: the rows were
+    in neither part, and the chart of a dead writer lacked them until the next refresh. The
+    interleaving is made exact by recovering from inside the chart's journal read."""
+    import threading
+
+    from flightlog.store.index import Index
+    from flightlog.store.journal import JournalSnapshot
+    from flightlog.store.layout import RunPaths
+    from flightlog.store.query import downsample
+    from flightlog.store.reader import StoredRun
+    from flightlog.store.takeover import recover_journals, writers_by_id
+
+    steps = 100_000  # more than finish() converts: the rest stays in the journal
+    run = flightlog.init(project="p", settings={"flush_interval": 60})
+    for i in range(steps):
+        run.log({"i": i})
+    run.finish(quiet=True)
+    for t in threading.enumerate():  # finish() leaves removing its journals to a thread
+        if t.name == "flightlog-settle":
+            t.join()
+    paths = RunPaths(Path(run.dir))
+    assert list(paths.history.glob("*.journal"))  # the backlog, in the journal only
+    read = JournalSnapshot.read
+    recovered: list[Path] = []
+
+    def read_then_recover(path: Path) -> JournalSnapshot:
+        snap = read(path)
+        if not recovered:  # the agent seals the backlog now (its reads are the real ones)
+            monkeypatch.setattr(JournalSnapshot, "read", read)
+            stored = StoredRun.load(paths)
+            assert stored is not None
+            recovered.extend(recover_journals(paths, writers_by_id(stored.writers)))
+            monkeypatch.setattr(JournalSnapshot, "read", read_then_recover)
+        return snap
+
+    with Index(store) as idx:
+        idx.catch_up()
+        monkeypatch.setattr(JournalSnapshot, "read", read_then_recover)
+        chart = downsample(idx, [f"p/{run.id}"], ["i"], buckets=10, texts=False)
+    assert recovered  # the journal was sealed between the chart's two reads
+    assert sum(chart.column("n").to_pylist()) == steps
+    monkeypatch.setattr(JournalSnapshot, "read", read)
+    with Index(store) as idx:  # and the next refresh, the recovered segment indexed
+        idx.catch_up()
+        chart = downsample(idx, [f"p/{run.id}"], ["i"], buckets=10, texts=False)
+    assert sum(chart.column("n").to_pylist()) == steps
