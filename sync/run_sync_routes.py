@@ -128,5 +128,4 @@ def _run_body(parts: list[Part], limits: ServerLimits) -> bytes:
         )
     if parts[0].refused is not None:  # a full disk
         raise parts[0].refused
-    assert parts[0].tmp is not None
-    return parts[0].tmp.read_bytes()
+    return parts[0].body()
