@@ -112,7 +112,8 @@ def _place_each(
             assert p.tmp is not None
             try:
                 seg = check_segment_name(p.stream, p.name)
-                stored = place(paths, p.stream, seg, p.tmp, p.digest)
+                stored = place(paths, p.stream, seg, p.tmp, p.digest, contents=p.data)
+                p.data = None
                 r.update(status=201 if stored else 200, stored=stored)
             except Refused as e:
                 refused = e

@@ -157,7 +157,7 @@ class Part:
     tmp: Path | None = None
     digest: str = ""
     refused: Refused | None = None
-    data: bytes | None = None  # a small frame's bytes, not yet in a file
+    data: bytes | None = None  # a small frame's bytes (also once written, for the check)
 
     def body(self) -> bytes:
         """The frame's bytes, from memory or its temp file."""
@@ -169,12 +169,13 @@ class Part:
 
 def write_parts(parts: list[Part], directory: Path, durable: bool = True) -> Refused | None:
     """Write the frames still in memory (but a MEMORY_STREAM one) to temp files in
-    `directory`, hashed, then (`durable`) fsync every temp file of `parts` together.
-    Blocking: run it in a worker thread. A full disk refuses the frame it hit and those after
-    it (507, returned); the ones before stay. The caller removes the files."""
+    `directory`, hashed, then (`durable`) fsync every temp file of `parts` together and keep
+    their bytes in `data` for the check (else they are let go). Blocking: run it in a worker
+    thread. A full disk refuses the frame it hit and those after it (507, returned); the ones
+    before stay. The caller removes the files."""
     full = None
     for p in parts:
-        if p.data is None or p.stream == MEMORY_STREAM:
+        if p.data is None or p.stream == MEMORY_STREAM or p.tmp is not None:
             continue
         if full is None:
             tmp = directory / f".upload-{secrets.token_hex(8)}.tmp"
@@ -189,7 +190,8 @@ def write_parts(parts: list[Part], directory: Path, durable: bool = True) -> Ref
                 p.tmp, full = None, disk_full(e)
             else:
                 p.digest = hashlib.sha256(p.data).hexdigest()
-        p.data = None
+        if not durable or full is not None:
+            p.data = None
         p.refused = p.refused or full
     if durable:
         fsync_all([p.tmp for p in parts if p.tmp is not None])
