@@ -92,12 +92,16 @@ def place_all(store: Any, paths: RunPaths, parts: list[Part]) -> list[dict[str, 
     is durable in its bucket and catalog, segment by segment)."""
     local = isinstance(store, ReceivingStore)
     place = partial(store.place_segment, sync_dir=False) if local else store.place_segment
+    touched = {p.stream for p in parts if p.stream in STREAMS}  # if one fails midway
     try:
-        return _place_each(place, paths, parts)
+        results = _place_each(place, paths, parts)
+        # only where something was renamed in: a batch sent again renames nothing
+        touched = {r["stream"] for r in results if r.get("stored")}
     finally:
         if local:
-            for stream in {p.stream for p in parts if p.stream in STREAMS}:
+            for stream in touched:
                 fsync_dir(paths.stream(stream))
+    return results
 
 
 def _place_each(

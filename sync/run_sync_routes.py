@@ -105,8 +105,10 @@ def _store_all(
         store, blobs, ensure_project, target, _run_body(parts, limits), limits
     )
     results = place_all(store, store.paths(*target), parts[1:])
-    if any(r.get("stored") for r in results):
-        answer["segments"] = store.segments(*target)
+    have = answer["segments"]  # listed before the placing: add what it placed
+    for r in results:
+        if r.get("stored"):
+            have[r["stream"]] = sorted({*have[r["stream"]], r["name"]})
     answer["results"] = results
     return answer, status
 

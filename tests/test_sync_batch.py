@@ -312,3 +312,38 @@ def test_a_segment_removed_without_moving_its_directorys_mtime_is_stored_again(t
     os.utime(paths.history, ns=(placed, placed))
     assert place(one) is True
     assert (paths.history / one.name).exists()
+
+
+def test_a_batch_sent_again_places_nothing_and_syncs_no_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A retried batch (its first answer lost) finds every segment stored: nothing is renamed,
+    so no directory needs an fsync - each took ~2 ms of a worker's time on a busy disk,
+    answering "already stored". The first sending fsyncs the directory it placed into."""
+    from flightlog.sync import batch_routes
+    from flightlog.sync.bodies import Part, write_parts
+    from flightlog.sync.receive import ReceivingStore
+
+    store = ReceivingStore(tmp_path / "server")
+    store.put_run("alice", "p", "r1", {"id": "r1"}, [])
+    paths = store.paths("alice", "p", "r1")
+    segs = [segment_file(tmp_path / "a", tidy_table(10, start=i * 10), seq=i) for i in (1, 2)]
+    synced: list[Path] = []
+    real = batch_routes.fsync_dir
+    monkeypatch.setattr(batch_routes, "fsync_dir", lambda d: (synced.append(d), real(d)))
+
+    def send() -> list[bool]:
+        parts = [Part("history", p.name, p.stat().st_size, data=p.read_bytes()) for p in segs]
+        write_parts(parts, store.uploads)
+        try:
+            return [r["stored"] for r in batch_routes.place_all(store, paths, parts)]
+        finally:
+            for p in parts:
+                if p.tmp is not None:
+                    p.tmp.unlink(missing_ok=True)
+
+    assert send() == [True, True] and synced == [paths.history]
+    synced.clear()
+    assert send() == [False, False]
+    assert synced == []
+    assert sorted(p.name for p in paths.history.iterdir()) == sorted(p.name for p in segs)
