@@ -141,8 +141,9 @@ def _fsync(path: Path) -> None:
 MAX_FRAME_HEADER = 1024
 
 
-#: frames of the "run" stream (a run's metadata, run_sync_routes.py) stay in memory:
-#: read once, never stored as they came
+#: frames of the "run" stream (a run's metadata, run_sync_routes.py) stay in memory - read
+#: once, never stored as they came - up to WRITE_CHUNK bytes of them per body; more go to
+#: temp files as the others do
 MEMORY_STREAM = "run"
 
 
@@ -158,6 +159,7 @@ class Part:
     digest: str = ""
     refused: Refused | None = None
     data: bytes | None = None  # a small frame's bytes (also once written, for the check)
+    memory_only: bool = False  # never written to a file (a MEMORY_STREAM frame)
 
     def body(self) -> bytes:
         """The frame's bytes, from memory or its temp file."""
@@ -168,14 +170,14 @@ class Part:
 
 
 def write_parts(parts: list[Part], directory: Path, durable: bool = True) -> Refused | None:
-    """Write the frames still in memory (but a MEMORY_STREAM one) to temp files in
+    """Write the frames still in memory (but `memory_only` ones) to temp files in
     `directory`, hashed, then (`durable`) fsync every temp file of `parts` together and keep
     their bytes in `data` for the check (else they are let go). Blocking: run it in a worker
     thread. A full disk refuses the frame it hit and those after it (507, returned); the ones
     before stay. The caller removes the files."""
     full = None
     for p in parts:
-        if p.data is None or p.stream == MEMORY_STREAM or p.tmp is not None:
+        if p.data is None or p.memory_only or p.tmp is not None:
             continue
         if full is None:
             tmp = directory / f".upload-{secrets.token_hex(8)}.tmp"
@@ -292,6 +294,7 @@ async def segments_to_files(
     body = _Buffered(_chunks(request, limits.max_upload, limits))
     parts: list[Part] = []
     held: list[Part] = []  # in memory, not yet written
+    pending = kept = 0  # bytes held, and bytes of memory_only frames
     full: Refused | None = None  # the disk filled up: the rest is read past, answered 507
     try:
         while (header := await body.line(MAX_FRAME_HEADER)) is not None:
@@ -311,10 +314,14 @@ async def segments_to_files(
                 continue
             if part.size < WRITE_CHUNK:
                 part.data = b"".join([piece async for piece in body.take(part.size)])
+                if part.stream == MEMORY_STREAM and kept + part.size <= WRITE_CHUNK:
+                    part.memory_only, kept = True, kept + part.size
+                    continue
                 held.append(part)
-                if sum(p.size for p in held) >= WRITE_CHUNK:
+                pending += part.size
+                if pending >= WRITE_CHUNK:
                     full = await run_in_threadpool(write_parts, held, directory, False)
-                    held = []
+                    held, pending = [], 0
                 continue
             try:
                 part.tmp, part.digest = await _to_file(body.take(part.size), directory, False)
