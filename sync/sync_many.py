@@ -159,13 +159,13 @@ def _send_together(
     server = client.creds.base_url
     entity = entities.of(group[0])
     project = names_of(group[0])[0]
-    sends = []
+    sends, puts = [], []
     for local in group:
         run_id = names_of(local)[1]
         last = read_mark(local.paths)
         target = f"{entity}/{project}/{run_id}"
-        extras = put_extras(local, last, target, server)[2]
-        doc = {"meta": local.stored.meta, "writers": local.stored.writers, **extras}
+        puts.append(put_extras(local, last, target, server))
+        doc = {"meta": local.stored.meta, "writers": local.stored.writers, **puts[-1][2]}
         sends.append((run_id, doc, unconfirmed(local, last, target, server)))
     try:  # not retried: each run is then synced on its own, with retries
         answers = client.sync_runs(entity, project, sends, retries=0)
@@ -175,7 +175,7 @@ def _send_together(
         grouping[0] = False
         return {}
     return {
-        local.key: (items, answer)
-        for local, (_, _, items), answer in zip(group, sends, answers, strict=True)
+        local.key: (items, answer, put)
+        for local, (_, _, items), put, answer in zip(group, sends, puts, answers, strict=True)
         if not answer.get("error")
     }

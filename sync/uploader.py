@@ -166,7 +166,10 @@ def sync_run(
         known: dict[str, Any] = {}
         have: dict[str, set[str]] = {}
     else:
-        known, found, extras = put_extras(local, last, result.target, server)
+        if together is not None:
+            known, found, extras = together[2]
+        else:
+            known, found, extras = put_extras(local, last, result.target, server)
         doc = {"meta": meta, "writers": local.stored.writers, **extras}
         answer, refused = _together(client, local, last, result, doc, together)
         if answer is None:  # nothing new, too much to send unasked, or an older server
@@ -208,9 +211,7 @@ def names_of(local: LocalRun) -> tuple[str, str]:
     )
 
 
-def put_extras(
-    local: LocalRun, last: dict[str, Any], target: str, server: str
-) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any]]:
+def put_extras(local: LocalRun, last: dict[str, Any], target: str, server: str) -> Extras:
     """What the run's PUT says of its files: (the blobs its mark knows, the files to send -
     None if none changed since the mark - and the PUT body's extras)."""
     known = (last.get("blobs") or {}) if last.get("server") == server else {}
@@ -242,7 +243,7 @@ def _together(
     and was answered. The answer (None if not sent: nothing new, more than one batch, or an
     older server) and the segments refused, "stream/name" -> why."""
     if together is not None:
-        items, answer = together
+        items, answer, _ = together
     else:
         items = unconfirmed(local, last, result.target, client.creds.base_url)
         if not items or len(segment_upload.plan(items)) > 1:
@@ -262,8 +263,10 @@ def _together(
     return answer, {r.split(": ", 1)[0]: r for r in sent.refused}
 
 
-#: the segments sent with a run's metadata, and the server's answer (sync_many.py)
-Together = tuple[list[segment_upload.Item], dict[str, Any]]
+#: what a request for several runs (sync_many.py) sent of a run - its segments, and
+#: `put_extras` for its PUT body - and the server's answer
+Extras = tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any]]
+Together = tuple[list[segment_upload.Item], dict[str, Any], Extras]
 
 
 def _send(

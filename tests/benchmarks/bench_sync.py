@@ -106,7 +106,7 @@ def upload(store: Path, work: Path, label: str, first: int | None = None) -> Non
         n = len(files)
         on_server = len(list(server.root.glob("runs/*/*/*/*/*.parquet")))
         log = (server.root / "server.log").read_text(errors="replace")
-        requests = log.count(" /api/v1/runs/") + log.count(" /api/v1/blobs/")
+        requests = sum(log.count(f" /api/v1/{r}/") for r in ("runs", "blobs", "sync"))
         print(
             f"[{label}] upload of {len(runs)} runs, {n} segments, {size / 1e6:.0f} MB over "
             f"loopback: {wall:.1f} s, {size / 1e6 / wall:.1f} MB/s, {n / wall:.0f} segments/s, "
