@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from flightlog.store.atomic import fsync_dir
 from flightlog.store.layout import RunPaths
 
-from .bodies import Part, disk_full, segments_to_files
+from .bodies import Part, disk_full, remove_parts, segments_to_files, write_parts
 from .limits import ServerLimits
 from .receive import STREAMS, ReceivingStore, check_segment_name
 from .refused import Refused
@@ -70,16 +70,20 @@ async def with_parts(
     work: Callable[[list[Part]], T],
     limiter: anyio.CapacityLimiter,
 ) -> T:
-    """Read a batch body into temp files (each frame's name checked by `check` first), run
-    `work(parts)` off the event loop under `limiter`, and remove the temp files whatever
-    happens: what every batch route does around its own work."""
+    """Read a batch body (each frame's name checked by `check` first), then in one trip off
+    the event loop, under `limiter`, write the frames held in memory and fsync them
+    (bodies.write_parts) and run `work(parts)`; remove the temp files whatever happens: what
+    every batch route does around its own work."""
     parts = await segments_to_files(request, store.uploads, limits, check)
+
+    def written() -> T:
+        write_parts(parts, store.uploads)
+        return work(parts)
+
     try:
-        return await anyio.to_thread.run_sync(work, parts, limiter=limiter)
+        return await anyio.to_thread.run_sync(written, limiter=limiter)
     finally:
-        for p in parts:
-            if p.tmp is not None:
-                p.tmp.unlink(missing_ok=True)
+        remove_parts(parts)
 
 
 def place_all(store: Any, paths: RunPaths, parts: list[Part]) -> list[dict[str, Any]]:
@@ -88,12 +92,16 @@ def place_all(store: Any, paths: RunPaths, parts: list[Part]) -> list[dict[str, 
     is durable in its bucket and catalog, segment by segment)."""
     local = isinstance(store, ReceivingStore)
     place = partial(store.place_segment, sync_dir=False) if local else store.place_segment
+    touched = {p.stream for p in parts if p.stream in STREAMS}  # if one fails midway
     try:
-        return _place_each(place, paths, parts)
+        results = _place_each(place, paths, parts)
+        # only where something was renamed in: a batch sent again renames nothing
+        touched = {r["stream"] for r in results if r.get("stored")}
     finally:
         if local:
-            for stream in {p.stream for p in parts if p.stream in STREAMS}:
+            for stream in touched:
                 fsync_dir(paths.stream(stream))
+    return results
 
 
 def _place_each(
@@ -108,7 +116,8 @@ def _place_each(
             assert p.tmp is not None
             try:
                 seg = check_segment_name(p.stream, p.name)
-                stored = place(paths, p.stream, seg, p.tmp, p.digest)
+                stored = place(paths, p.stream, seg, p.tmp, p.digest, contents=p.data)
+                p.data = None
                 r.update(status=201 if stored else 200, stored=stored)
             except Refused as e:
                 refused = e

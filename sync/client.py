@@ -32,7 +32,7 @@ from flightlog._errors import (
 from flightlog.store.atomic import dumps
 
 from .credentials import Credentials
-from .frames import BATCH_TYPE, batch_body, file_chunks
+from .frames import BATCH_TYPE, file_chunks, runs_body
 
 API = "/api/v1"
 
@@ -49,6 +49,12 @@ def _code(r: httpx.Response) -> str:
         return str(r.json().get("error", ""))
     except (ValueError, AttributeError):
         return ""
+
+
+def _run_frame(name: str, doc: dict[str, Any]) -> bytes:
+    """A run frame of a batch body: its header line, then the run's PUT body."""
+    body = dumps(doc, indent=None)
+    return dumps({"stream": "run", "name": name, "size": len(body)}, indent=None) + b"\n" + body
 
 
 def join_page(rows: list[dict[str, Any]], page: list[dict[str, Any]]) -> None:
@@ -171,7 +177,7 @@ class ServerClient:
         None when the server has no batch route (an older server): send them one by one.
         `retries` replaces the client's own for this request."""
         url = f"/runs/{entity}/{project}/{run_id}/segments"
-        r = self._batch(url, b"", items, retries)
+        r = self._batch(url, [(b"", items)], retries)
         if r.status_code in (404, 405):
             return None
         return list(r.json()["results"])
@@ -189,20 +195,39 @@ class ServerClient:
         the run PUT's answer (`segments` as the server has them after this request) with
         `results`, one per segment as put_segments. None when the server has no such route
         (an older server): PUT the run, then send the segments."""
-        body = dumps(doc, indent=None)
-        head = dumps({"stream": "run", "name": "run.json", "size": len(body)}, indent=None)
         url = f"/runs/{entity}/{project}/{run_id}/sync"
-        r = self._batch(url, head + b"\n" + body, items, retries)
+        r = self._batch(url, [(_run_frame("run.json", doc), items)], retries)
         if r.status_code in (404, 405):
             return None
         return dict(r.json())
 
+    def sync_runs(
+        self,
+        entity: str,
+        project: str,
+        runs: list[tuple[str, dict[str, Any], list[tuple[str, Path]]]],
+        retries: int | None = None,
+    ) -> list[dict[str, Any]] | None:
+        """Several runs of a project - each (run id, PUT body, segments) - in one request
+        (sync/project_sync_routes.py): one answer per run, in order, as sync_run's, or with
+        `error` and `message` for a run the server refused. None when the server has no
+        such route (an older server)."""
+        body = [(_run_frame(f"{run_id}/run.json", doc), items) for run_id, doc, items in runs]
+        r = self._batch(f"/sync/{entity}/{project}", body, retries)
+        if r.status_code in (404, 405):
+            return None
+        return list(r.json()["runs"])
+
     def _batch(
-        self, url: str, first: bytes, items: list[tuple[str, Path]], retries: int | None = None
+        self,
+        url: str,
+        runs: list[tuple[bytes, list[tuple[str, Path]]]],
+        retries: int | None = None,
     ) -> httpx.Response:
-        """POST `first` then a frame per segment, streamed from the files. A 405, or a 404
-        for want of the route (not of an entity or run), is returned: an older server."""
-        total, body = batch_body(first, items)
+        """POST each run's first bytes then a frame per segment, streamed from the files. A
+        405, or a 404 for want of the route (not of an entity or run), is returned: an
+        older server."""
+        total, body = runs_body(runs)
         r = self._call(
             "POST",
             url,

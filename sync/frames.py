@@ -1,6 +1,7 @@
 """Request bodies the uploader streams from segment files: a segment alone, or a batch of
-them framed (sync/bodies.py reads it: a JSON header line `{"stream", "name", "size"}`, then
-the bytes), read a MB at a time so an upload holds one chunk whatever the files' sizes."""
+them - of one run or of several, each run's after its run frame - framed (sync/bodies.py
+reads it: a JSON header line `{"stream", "name", "size"}`, then the bytes), read a MB at a
+time so an upload holds one chunk whatever the files' sizes."""
 
 from __future__ import annotations
 
@@ -28,18 +29,19 @@ def frame_header(stream: str, path: Path) -> bytes:
     return dumps(doc, indent=None) + b"\n"
 
 
-def batch_body(
-    first: bytes, items: list[tuple[str, Path]]
+def runs_body(
+    runs: list[tuple[bytes, list[tuple[str, Path]]]],
 ) -> tuple[int, Callable[[], Iterator[bytes]]]:
-    """`first`, then a frame per (stream, segment file): its length, and a function that
-    streams it afresh (for each attempt of a retried request)."""
-    frames = [(frame_header(stream, p), p) for stream, p in items]
-    total = len(first) + sum(len(h) + p.stat().st_size for h, p in frames)
+    """For each of `runs`, its first bytes (a run frame, or nothing) then a frame per
+    (stream, segment file): the body's length, and a function that streams it afresh."""
+    framed = [(first, [(frame_header(s, p), p) for s, p in items]) for first, items in runs]
+    total = sum(len(f) + sum(len(h) + p.stat().st_size for h, p in fs) for f, fs in framed)
 
     def body() -> Iterator[bytes]:
-        yield first
-        for header, path in frames:
-            yield header
-            yield from file_chunks(path)
+        for first, frames in framed:
+            yield first
+            for header, path in frames:
+                yield header
+                yield from file_chunks(path)
 
     return total, body

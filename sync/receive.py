@@ -309,18 +309,20 @@ class ReceivingStore:
         tmp: Path,
         digest: str,
         sync_dir: bool = True,
+        contents: bytes | None = None,
     ) -> bool:
         """Check the uploaded temp file and rename it into place; False when this content is
         already stored (a no-op). The caller removes `tmp` whatever happens. `sync_dir=False`:
         the caller makes the rename durable (fsync_dir) before it answers - a batch does it
-        once per directory."""
+        once per directory. `contents`: the file's bytes, when the caller holds them (checked
+        from memory rather than read back)."""
         check_digest(seg, digest)
         name = sealed_segment_name(seg.writer, seg.seq, digest)
         directory = paths.stream(stream)
         with self._place:
             if self._names.twin(directory, seg) == name:
                 return False
-        check_segment_file(tmp, seg.writer, self.limits.segment)
+        check_segment_file(tmp if contents is None else contents, seg.writer, self.limits.segment)
         with self._place:
             existing = self._names.twin(directory, seg)
             if existing is not None:

@@ -99,20 +99,7 @@ def _store_all(
     limits: ServerLimits,
     parts: list[Part],
 ) -> tuple[dict[str, Any], int]:
-    """The run, then its segments, in one trip off the event loop: the run PUT's answer
-    with `results` (and `segments` as they are after the placing)."""
-    answer, status = store_run(
-        store, blobs, ensure_project, target, _run_body(parts, limits), limits
-    )
-    results = place_all(store, store.paths(*target), parts[1:])
-    if any(r.get("stored") for r in results):
-        answer["segments"] = store.segments(*target)
-    answer["results"] = results
-    return answer, status
-
-
-def _run_body(parts: list[Part], limits: ServerLimits) -> bytes:
-    """The first frame's bytes: the run's PUT body, or Refused naming what is wrong."""
+    """The run, then its segments, in one trip off the event loop."""
     if not parts or (parts[0].stream, parts[0].name) != RUN_FRAME:
         raise Refused(
             'the first frame must be the run: {"stream": "run", "name": "run.json", ...}',
@@ -120,13 +107,40 @@ def _run_body(parts: list[Part], limits: ServerLimits) -> bytes:
         )
     if any((p.stream, p.name) == RUN_FRAME for p in parts[1:]):
         raise Refused("only the first frame may be the run", "invalid")
-    if parts[0].size > limits.max_meta:
+    return store_with_segments(store, blobs, ensure_project, target, limits, parts)
+
+
+def store_with_segments(
+    store: Any,
+    blobs: BlobRouter,
+    ensure_project: Callable[[str, str], None],
+    target: tuple[str, str, str],
+    limits: ServerLimits,
+    parts: list[Part],
+) -> tuple[dict[str, Any], int]:
+    """`parts[0]` a run's PUT body, the rest its segments (the caller checked which is
+    which): the run PUT's answer with `results` (and `segments` as they are after the
+    placing), and its status. Blocking."""
+    answer, status = store_run(
+        store, blobs, ensure_project, target, _run_body(parts[0], limits), limits
+    )
+    results = place_all(store, store.paths(*target), parts[1:])
+    have = answer["segments"]  # listed before the placing: add what it placed
+    for r in results:
+        if r.get("stored"):
+            have[r["stream"]] = sorted({*have[r["stream"]], r["name"]})
+    answer["results"] = results
+    return answer, status
+
+
+def _run_body(part: Part, limits: ServerLimits) -> bytes:
+    """A run frame's bytes: the run's PUT body, or Refused naming what is wrong."""
+    if part.size > limits.max_meta:
         raise Refused(
-            f"run metadata of {parts[0].size} bytes; the server takes at most {limits.max_meta}",
+            f"run metadata of {part.size} bytes; the server takes at most {limits.max_meta}",
             "too_large",
             413,
         )
-    if parts[0].refused is not None:  # a full disk
-        raise parts[0].refused
-    assert parts[0].tmp is not None
-    return parts[0].tmp.read_bytes()
+    if part.refused is not None:  # a full disk
+        raise part.refused
+    return part.body()

@@ -10,11 +10,17 @@ million times is looked at once and never expanded; the decoded size of the text
 from the dictionary and bounded too. A segment that passes decodes into at most
 `SegmentLimits` worth of memory, which is what every later reader of the server's store
 relies on.
+
+The file is opened once for all of it - footer, schema, page headers and values - and read
+from memory when the server holds the bytes anyway (a segment under a MB of a batch body):
+opening a Parquet file costs pyarrow more than decoding a 0.7 MB segment does.
 """
 
 from __future__ import annotations
 
 import mmap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -54,12 +60,10 @@ def _too_big(what: str, got: int, limit: int, unit: str, flag: str) -> Refused:
     )
 
 
-def _footer(path: Path, size: int) -> None:
-    with open(path, "rb") as f:
-        if size < 12 or f.read(4) != b"PAR1":
-            raise Refused("the body is not a Parquet file (no PAR1 magic)", "not_parquet")
-        f.seek(size - 8)
-        tail = f.read(8)
+def _footer(head: bytes, tail: bytes, size: int) -> None:
+    """The PAR1 magic at both ends and a footer length within bounds, or Refused."""
+    if size < 12 or head != b"PAR1":
+        raise Refused("the body is not a Parquet file (no PAR1 magic)", "not_parquet")
     if tail[4:] != b"PAR1":
         raise Refused("the body is not a Parquet file (no PAR1 footer)", "not_parquet")
     length = int.from_bytes(tail[:4], "little")
@@ -70,11 +74,32 @@ def _footer(path: Path, size: int) -> None:
         )
 
 
-def check_segment_file(path: Path, writer: str, limits: SegmentLimits) -> None:
-    """Refused unless `path` is a history segment of `writer` within `limits`."""
-    _footer(path, path.stat().st_size)
+@contextmanager
+def _pages_of(source: Path | bytes) -> Iterator[bytes | mmap.mmap]:
+    """The file's bytes to read page headers from: `source` itself, or the file mapped
+    (only the headers are touched, not the pages)."""
+    if isinstance(source, bytes):
+        yield source
+        return
+    with open(source, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        yield data
+
+
+def check_segment_file(source: Path | bytes, writer: str, limits: SegmentLimits) -> None:
+    """Refused unless `source` (a file, or its bytes) is a history segment of `writer`
+    within `limits`."""
+    if isinstance(source, bytes):
+        _footer(source[:4], source[-8:], len(source))
+        opened: Path | pa.BufferReader = pa.BufferReader(source)
+    else:
+        size = source.stat().st_size
+        with open(source, "rb") as f:
+            head = f.read(4)
+            f.seek(max(size - 8, 0))
+            _footer(head, f.read(8), size)
+        opened = source
     try:
-        pf = pq.ParquetFile(path, **_THRIFT)
+        pf = pq.ParquetFile(opened, **_THRIFT)
         md = pf.metadata
     except Exception as e:  # pyarrow raises several types for garbage
         raise Refused(f"the body is not a Parquet file: {e}", "not_parquet") from None
@@ -85,11 +110,12 @@ def check_segment_file(path: Path, writer: str, limits: SegmentLimits) -> None:
                 f"{len(HISTORY_SCHEMA)}",
                 "wrong_schema",
             )
+        schema = pf.schema_arrow
         try:
-            validate_history_table(pf.schema_arrow.empty_table())
+            validate_history_table(schema.empty_table())
         except ValueError as e:
             raise Refused(str(e), "wrong_schema") from None
-        wid = (pf.schema_arrow.metadata or {}).get(WRITER_ID_KEY)
+        wid = (schema.metadata or {}).get(WRITER_ID_KEY)
         if wid is not None and wid.decode(errors="replace") != writer:
             raise Refused(
                 f"the segment was written by writer {wid.decode(errors='replace')!r}, "
@@ -122,43 +148,45 @@ def check_segment_file(path: Path, writer: str, limits: SegmentLimits) -> None:
             raise _too_big(
                 "declares", declared, limits.uncompressed, "bytes uncompressed", "--max-segment-mb"
             )
-        _check_pages(path, md, limits)
-    _check_values(path, md.num_rows, limits)
+        with _pages_of(source) as data:
+            _check_pages(data, md)
+        _check_values(opened, md, limits)
 
 
-def _check_pages(path: Path, md: pq.FileMetaData, limits: SegmentLimits) -> None:
+def _check_pages(data: bytes | mmap.mmap, md: pq.FileMetaData) -> None:
     """Every page header within its column chunk's declared size and MAX_PAGE: what pyarrow
     will allocate to decompress a page is then bounded before it decodes any."""
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        for i in range(md.num_row_groups):
-            rg = md.row_group(i)
-            for j in range(rg.num_columns):
-                c = rg.column(j)
-                start = c.data_page_offset
-                if c.has_dictionary_page and 0 < (c.dictionary_page_offset or 0) < start:
-                    start = c.dictionary_page_offset
-                total = 0
-                try:
-                    for uncompressed, _ in page_sizes(data, start, c.total_compressed_size):
-                        if uncompressed > MAX_PAGE:
-                            raise _too_big(
-                                "has a page that declares", uncompressed, MAX_PAGE, "bytes", ""
-                            )
-                        total += uncompressed
-                except BadPage as e:
-                    raise Refused(f"not a valid Parquet file: {e}", "not_parquet") from None
-                if total > c.total_uncompressed_size:
-                    raise Refused(
-                        f"the pages of column {c.path_in_schema!r} declare {total:,} bytes, "
-                        f"its footer {c.total_uncompressed_size:,}: not a valid Parquet file",
-                        "not_parquet",
-                    )
+    for i in range(md.num_row_groups):
+        rg = md.row_group(i)
+        for j in range(rg.num_columns):
+            c = rg.column(j)
+            start = c.data_page_offset
+            if c.has_dictionary_page and 0 < (c.dictionary_page_offset or 0) < start:
+                start = c.dictionary_page_offset
+            total = 0
+            try:
+                for uncompressed, _ in page_sizes(data, start, c.total_compressed_size):
+                    if uncompressed > MAX_PAGE:
+                        raise _too_big(
+                            "has a page that declares", uncompressed, MAX_PAGE, "bytes", ""
+                        )
+                    total += uncompressed
+            except BadPage as e:
+                raise Refused(f"not a valid Parquet file: {e}", "not_parquet") from None
+            if total > c.total_uncompressed_size:
+                raise Refused(
+                    f"the pages of column {c.path_in_schema!r} declare {total:,} bytes, "
+                    f"its footer {c.total_uncompressed_size:,}: not a valid Parquet file",
+                    "not_parquet",
+                )
 
 
-def _check_values(path: Path, declared_rows: int, limits: SegmentLimits) -> None:
-    try:
-        with pq.ParquetFile(path, read_dictionary=["key", "text"], **_THRIFT) as pf:
-            _check_batches(pf, declared_rows, limits)
+def _check_values(
+    opened: Path | pa.BufferReader, md: pq.FileMetaData, limits: SegmentLimits
+) -> None:
+    try:  # the footer read once: `metadata=`
+        with pq.ParquetFile(opened, metadata=md, read_dictionary=["key", "text"]) as pf:
+            _check_batches(pf, md.num_rows, limits)
     except Refused:
         raise
     except (OSError, pa.ArrowException) as e:

@@ -2,9 +2,12 @@
 
 uvicorn closes idle keep-alive connections (`timeout_keep_alive`) but waits forever for the
 headers of a request: a client that opens connections and trickles header bytes (slow loris)
-would hold them all. `_TimedH11` closes a connection whose request headers are not complete
-within `header_timeout` seconds of the connection opening or the previous response ending.
-Bodies are bounded in the app itself (`bodies.py`).
+would hold them all. `_protocol`'s class closes a connection whose request headers are not
+complete within `header_timeout` seconds of the connection opening or the previous response
+ending. Bodies are bounded in the app itself (`bodies.py`).
+
+It is built on uvicorn's httptools parser (C) rather than h11 (pure Python): receiving a
+0.7 MB segment through h11 cost the server more CPU than checking it.
 """
 
 from __future__ import annotations
@@ -56,9 +59,9 @@ def serve(
 
 
 def _protocol(header_timeout: float) -> type:
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class _TimedH11(H11Protocol):
+    class _TimedHttpTools(HttpToolsProtocol):
         _header_timer: asyncio.TimerHandle | None = None
 
         def _arm(self) -> None:
@@ -78,10 +81,9 @@ def _protocol(header_timeout: float) -> type:
             super().connection_made(transport)
             self._arm()
 
-        def handle_events(self) -> None:
-            super().handle_events()
-            if self.cycle is not None and not self.cycle.response_complete:
-                self._disarm()  # the headers are in: the app bounds the body
+        def on_headers_complete(self) -> None:
+            super().on_headers_complete()
+            self._disarm()  # the headers are in: the app bounds the body
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
@@ -91,4 +93,4 @@ def _protocol(header_timeout: float) -> type:
             self._disarm()
             super().connection_lost(exc)
 
-    return _TimedH11
+    return _TimedHttpTools

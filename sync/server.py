@@ -32,6 +32,7 @@ from .bodies import body_to_file, read_body
 from .db.catalog import Catalog
 from .limits import ServerLimits
 from .ops import install_ops
+from .project_sync_routes import project_sync_router
 from .receive import (
     STREAMS,
     Refused,
@@ -298,6 +299,7 @@ def create_app(
     blobs = blob_routes.router(store, accounts.driver, limits, user, access, ensure_project)
     app.include_router(blobs)
     app.include_router(run_sync_router(store, user, access, limits, ensure_project, blobs))
+    app.include_router(project_sync_router(store, user, access, limits, ensure_project, blobs))
     app.include_router(web_router(sessions, limits))
     app.add_middleware(AccessLog)
     return app

@@ -86,16 +86,24 @@ class SharedStore:
         return out
 
     def place_segment(
-        self, paths: RunPaths, stream: str, seg: SegmentName, tmp: Path, digest: str
+        self,
+        paths: RunPaths,
+        stream: str,
+        seg: SegmentName,
+        tmp: Path,
+        digest: str,
+        contents: bytes | None = None,
     ) -> bool:
-        """Check, store once in the bucket, record; False when it was already stored."""
+        """Check, store once in the bucket, record; False when it was already stored
+        (`contents`: the file's bytes, if the caller holds them)."""
         entity, project, run_id = paths.address
         assert entity is not None, f"{paths.dir} is not a server run directory"
         check_digest(seg, digest)
         row = SegmentRow(stream, seg.writer, seg.seq, digest, tmp.stat().st_size)
         known = self.catalog.segment(entity, project, run_id, stream, seg.writer, seg.seq)
         if known is None:
-            check_segment_file(tmp, seg.writer, self.limits.segment)
+            source = tmp if contents is None else contents
+            check_segment_file(source, seg.writer, self.limits.segment)
             key = ObjectStore.segment_key(entity, project, run_id, stream, row.name)
             self.objects.put(key, tmp, seg.sha256)
             known = self.catalog.add_segment(entity, project, run_id, row)

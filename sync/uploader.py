@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,6 @@ from typing import Any
 from flightlog._errors import (
     ServerRejectedError,
     ServerUnavailableError,
-    SyncError,
 )
 from flightlog.store.atomic import dumps
 from flightlog.store.layout import RunPaths
@@ -146,31 +143,35 @@ def sync_run(
     on_bytes: Callable[[int], None] | None = None,
     result: RunSync | None = None,
     on_blob_part: Callable[[int], None] | None = None,
+    together: Together | None = None,
 ) -> RunSync:
     """Ship one run; raises the client's errors (the caller decides to retry or report).
     `on_bytes(size)` is called once per segment, sent or not, for progress bars. `result`,
     when given, is filled in as the server confirms segments, so a caller knows what was
     stored even when a later request fails. The run's blobs follow its segments
-    (`on_blob_part(size)` after each part of one)."""
+    (`on_blob_part(size)` after each part of one). `together`: the segments sent with its
+    metadata and the server's answer, when a request for several runs carried them
+    (sync_many)."""
     meta = local.stored.meta
-    project = str(meta.get("project") or local.paths.dir.parent.name)
-    run_id = str(meta.get("id") or local.paths.dir.name)
+    project, run_id = names_of(local)
     if result is None:
         result = RunSync("")
     result.target = f"{entity}/{project}/{run_id}"
     server = client.creds.base_url
     last = read_mark(local.paths)
-    known = (last.get("blobs") or {}) if last.get("server") == server else {}
     found = None
     refused: dict[str, str] = {}  # "stream/name" -> why, of segments sent with the metadata
     if up_to_date(local, server):
         result.skipped = result.complete = True
+        known: dict[str, Any] = {}
         have: dict[str, set[str]] = {}
     else:
-        found = to_send(local, known, result.target)  # None: no file changed since the mark
-        extras = run_extras(found) if found is not None else {}
+        if together is not None:
+            known, found, extras = together[2]
+        else:
+            known, found, extras = put_extras(local, last, result.target, server)
         doc = {"meta": meta, "writers": local.stored.writers, **extras}
-        answer, refused = _together(client, local, last, result, doc)
+        answer, refused = _together(client, local, last, result, doc, together)
         if answer is None:  # nothing new, too much to send unasked, or an older server
             have, answer = client.start_run(
                 entity, project, run_id, meta, local.stored.writers, extras
@@ -202,30 +203,57 @@ def sync_run(
     return result
 
 
+def names_of(local: LocalRun) -> tuple[str, str]:
+    """The run's project and id on the server."""
+    meta = local.stored.meta
+    return str(meta.get("project") or local.paths.dir.parent.name), str(
+        meta.get("id") or local.paths.dir.name
+    )
+
+
+def put_extras(local: LocalRun, last: dict[str, Any], target: str, server: str) -> Extras:
+    """What the run's PUT says of its files: (the blobs its mark knows, the files to send -
+    None if none changed since the mark - and the PUT body's extras)."""
+    known = (last.get("blobs") or {}) if last.get("server") == server else {}
+    found = to_send(local, known, target)
+    return known, found, run_extras(found) if found is not None else {}
+
+
+def unconfirmed(
+    local: LocalRun, last: dict[str, Any], target: str, server: str
+) -> list[segment_upload.Item]:
+    """The sealed segments the server should lack: those the sync mark does not list, or
+    all of them if the run was never synced to this target."""
+    same = last.get("server") == server and last.get("target") == target
+    confirmed = (last.get("confirmed") or {}) if same else {}
+    known = {s: set(confirmed.get(s) or ()) for s in STREAMS}
+    return [(s, p) for s in STREAMS for p in local.sealed[s] if p.name not in known[s]]
+
+
 def _together(
     client: ServerClient,
     local: LocalRun,
     last: dict[str, Any],
     result: RunSync,
     doc: dict[str, Any],
+    together: Together | None = None,
 ) -> tuple[dict[str, Any] | None, dict[str, str]]:
-    """Send the run's PUT body with the segments the server should lack - those its sync
-    mark does not list, or all of them if it was never synced to this target - in one
-    request (sync/run_sync_routes.py). The answer (None if not sent: nothing new, more than
-    one batch, or an older server) and the segments refused, "stream/name" -> why."""
-    server = client.creds.base_url
-    same = last.get("server") == server and last.get("target") == result.target
-    confirmed = (last.get("confirmed") or {}) if same else {}
-    known = {s: set(confirmed.get(s) or ()) for s in STREAMS}
-    items = [(s, p) for s in STREAMS for p in local.sealed[s] if p.name not in known[s]]
-    if not items or len(segment_upload.plan(items)) > 1:
-        return None, {}
-    try:  # not retried: a link that cuts long requests still carries the usual ones
-        answer = client.sync_run(*result.target.split("/"), doc, items, retries=0)
-    except ServerUnavailableError:  # also a disk too full for the whole body: the batches
-        return None, {}  # that follow are halved until what fits is stored
-    if answer is None:
-        return None, {}
+    """Send the run's PUT body with the segments the server should lack in one request
+    (sync/run_sync_routes.py) - or take `together`, what a request for several runs sent
+    and was answered. The answer (None if not sent: nothing new, more than one batch, or an
+    older server) and the segments refused, "stream/name" -> why."""
+    if together is not None:
+        items, answer, _ = together
+    else:
+        items = unconfirmed(local, last, result.target, client.creds.base_url)
+        if not items or len(segment_upload.plan(items)) > 1:
+            return None, {}
+        try:  # not retried: a link that cuts long requests still carries the usual ones
+            answer = client.sync_run(*result.target.split("/"), doc, items, retries=0)
+        except ServerUnavailableError:  # also a disk too full for the whole body: the
+            return None, {}  # batches that follow are halved until what fits is stored
+        if answer is None:
+            return None, {}
     sent = segment_upload.Sent()
     sent.take(client, items, answer["results"])
     result.sent += len(sent.stored)
@@ -235,44 +263,10 @@ def _together(
     return answer, {r.split(": ", 1)[0]: r for r in sent.refused}
 
 
-def sync_many(
-    client: ServerClient,
-    runs: list[LocalRun],
-    entities: Entities,
-    on_bytes: Callable[[int], None] | None = None,
-) -> Iterator[tuple[LocalRun, RunSync, SyncError | None]]:
-    """Sync `runs`, a few at a time (segment_upload.IN_FLIGHT), yielding each one's result
-    and error in order. Once one finds the server unavailable no other run is started: the
-    ones in flight finish and are yielded, and the rest are not (the caller says so).
-    `on_bytes` is called from several threads."""
-    server = client.creds.base_url
-
-    def one(local: LocalRun) -> tuple[LocalRun, RunSync, SyncError | None]:
-        r = RunSync(local.key)  # what the server confirmed, even if a later request fails
-        try:
-            if up_to_date(local, server):  # marked synced, unchanged: no request at all
-                r.skipped = r.complete = True
-            else:
-                sync_run(client, local, entities.of(local), on_bytes=on_bytes, result=r)
-        except SyncError as e:
-            return local, r, e
-        return local, r, None
-
-    window: deque[Future[tuple[LocalRun, RunSync, SyncError | None]]] = deque()
-    todo = iter(runs)
-    stopped = False
-    with ThreadPoolExecutor(segment_upload.IN_FLIGHT) as pool:
-        while True:
-            while not stopped and len(window) < segment_upload.IN_FLIGHT:
-                local = next(todo, None)
-                if local is None:
-                    break
-                window.append(pool.submit(one, local))
-            if not window:
-                return
-            got = window.popleft().result()
-            stopped = stopped or isinstance(got[2], ServerUnavailableError)
-            yield got
+#: what a request for several runs (sync_many.py) sent of a run - its segments, and
+#: `put_extras` for its PUT body - and the server's answer
+Extras = tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any]]
+Together = tuple[list[segment_upload.Item], dict[str, Any], Extras]
 
 
 def _send(

@@ -149,3 +149,24 @@ def test_a_page_header_that_claims_more_than_its_footer_is_refused_before_decodi
     assert (r.status_code, r.json()["error"]) == (status, code), r.text
     assert grew < RSS_BOUND_MB
     assert store_tree(server.root) == tree
+
+
+def test_many_run_frames_in_one_body_are_not_held_in_memory(server: LiveServer, tmp_path: Path):
+    """A run's sync request holds its run.json frame in memory (it is read, never stored);
+    a body of a hundred such frames of almost a MB each is refused - one run per request -
+    and was never all in memory: past a MB, they go to temp files like segments."""
+    headers, url = _prepared(server, tmp_path)
+    frame = b'{"stream": "run", "name": "run.json", "size": %d}\n' % (2**20 - 1)
+    body = (frame + b" " * (2**20 - 1)) * 100
+    before = server.reset_peak()
+    r = httpx.post(
+        f"{url}/sync",
+        content=body,
+        headers={**headers, "Content-Type": "application/x-flightlog-segments"},
+        timeout=300,
+    )
+    grew = server.peak_mb() - before
+    print(f"100 run frames of 1 MB: HTTP {r.status_code}, peak RSS +{grew:.1f} MB")
+    assert r.status_code == 400 and "only the first frame may be the run" in r.text
+    assert grew < RSS_BOUND_MB, f"server peak RSS grew by {grew:.0f} MB"
+    assert list((server.root / ".uploads").iterdir()) == []

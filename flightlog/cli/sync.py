@@ -172,7 +172,8 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
         ServerUnavailableError,
     )
     from flightlog.store.layout import RunPaths
-    from flightlog.sync.uploader import Entities, load_local, sync_many, up_to_date
+    from flightlog.sync.sync_many import sync_many
+    from flightlog.sync.uploader import Entities, load_local, up_to_date
 
     locals_ = [load_local(RunPaths(d)) for d in dirs]
     total_mb = sum(lr.total_bytes() for lr in locals_) / 1e6

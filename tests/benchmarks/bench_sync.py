@@ -46,15 +46,18 @@ def previous_client() -> Iterator[None]:
     """The client as it was before batches and requests in flight: the run's PUT, then one
     PUT per segment, one request and one run at a time (the comparison, measured in the
     same run; its blob questions still ride on the run's PUT)."""
-    from flightlog.sync import segment_upload, uploader
+    from flightlog.sync import segment_upload, sync_many, uploader
 
     saved = segment_upload.SMALL, segment_upload.IN_FLIGHT, uploader._together
+    groups = sync_many.GROUP_RUNS
     segment_upload.SMALL, segment_upload.IN_FLIGHT = 0, 1
     uploader._together = lambda *a: (None, {})  # no metadata and segments in one request
+    sync_many.GROUP_RUNS = 1  # no runs together in one request
     try:
         yield
     finally:
         segment_upload.SMALL, segment_upload.IN_FLIGHT, uploader._together = saved
+        sync_many.GROUP_RUNS = groups
 
 
 def upload(store: Path, work: Path, label: str, first: int | None = None) -> None:
@@ -67,7 +70,8 @@ def upload(store: Path, work: Path, label: str, first: int | None = None) -> Non
     from flightlog.store.layout import iter_run_dirs
     from flightlog.sync.client import ServerClient
     from flightlog.sync.credentials import Credentials
-    from flightlog.sync.uploader import Entities, load_local, sync_many
+    from flightlog.sync.sync_many import sync_many
+    from flightlog.sync.uploader import Entities, load_local
 
     for p in store.glob("runs/*/*/sync.json"):
         p.unlink()  # a previous benchmark's marks
@@ -102,7 +106,7 @@ def upload(store: Path, work: Path, label: str, first: int | None = None) -> Non
         n = len(files)
         on_server = len(list(server.root.glob("runs/*/*/*/*/*.parquet")))
         log = (server.root / "server.log").read_text(errors="replace")
-        requests = log.count(" /api/v1/runs/") + log.count(" /api/v1/blobs/")
+        requests = sum(log.count(f" /api/v1/{r}/") for r in ("runs", "blobs", "sync"))
         print(
             f"[{label}] upload of {len(runs)} runs, {n} segments, {size / 1e6:.0f} MB over "
             f"loopback: {wall:.1f} s, {size / 1e6 / wall:.1f} MB/s, {n / wall:.0f} segments/s, "

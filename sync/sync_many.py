@@ -1,0 +1,181 @@
+"""Syncing many runs: a few requests in flight, consecutive small runs of a project in one.
+
+`flightlog sync --all` over a store of many small runs - a sweep, a thousand runs of one
+0.7 MB segment each - made a request per run, and the server's work per request (HTTP, the
+key and the permission, a hop to a worker thread, the answer) cost about as much as the
+run's bytes. Runs whose new segments fit one batch now go several to a request (POST
+/sync/E/P, sync/project_sync_routes.py); each is then finished as `sync_run` finishes it
+(the segments the answer confirms, its blobs, its sync mark). A run the server refused in
+such a request, or all of them if the request failed or the server is older, is synced on
+its own, as before: the same requests, the same errors.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from flightlog._errors import ServerUnavailableError, SyncError
+from flightlog.store.syncmark import read_mark
+
+from . import segment_upload
+from .client import ServerClient
+from .uploader import (
+    Entities,
+    LocalRun,
+    RunSync,
+    Together,
+    names_of,
+    put_extras,
+    sync_run,
+    unconfirmed,
+    up_to_date,
+)
+
+#: runs sent in one request at most (POST /sync/E/P, sync/project_sync_routes.py), and
+#: their bytes: a run goes in one if its new segments fit one batch
+GROUP_RUNS = 64
+GROUP_BYTES = segment_upload.BATCH_BYTES
+Synced = tuple[LocalRun, RunSync, SyncError | None]
+
+
+def sync_many(
+    client: ServerClient,
+    runs: list[LocalRun],
+    entities: Entities,
+    on_bytes: Callable[[int], None] | None = None,
+) -> Iterator[Synced]:
+    """Sync `runs`, a few requests at a time (segment_upload.IN_FLIGHT), yielding each
+    one's result and error in order. Consecutive small runs of a project go in one request
+    (`_groups`). Once one finds the server unavailable no other run is started: the ones in
+    flight finish and are yielded, and the rest are not (the caller says so). `on_bytes` is
+    called from several threads."""
+    server = client.creds.base_url
+    grouping = [True]  # until the server turns out to have no route for it
+    #: (entity/project, sha256) of the blobs runs sent in this sync: a run answered in a
+    #: request with others may be told one is missing that another run sent meanwhile
+    sent: set[tuple[str, str]] = set()
+
+    def one(local: LocalRun, together: Together | None = None) -> Synced:
+        r = RunSync(local.key)  # what the server confirmed, even if a later request fails
+        try:
+            if up_to_date(local, server):  # marked synced, unchanged: no request at all
+                r.skipped = r.complete = True
+            else:
+                entity = entities.of(local)
+                sync_run(client, local, entity, on_bytes=on_bytes, result=r, together=together)
+        except SyncError as e:
+            return local, r, e
+        return local, r, None
+
+    def several(group: list[LocalRun]) -> list[Synced]:
+        answers = _send_together(client, group, entities, grouping) if len(group) > 1 else {}
+        out: list[Synced] = []
+        for local in group:
+            if out and isinstance(out[-1][2], ServerUnavailableError):  # not tried
+                out.append((local, RunSync(local.key), out[-1][2]))
+                continue
+            together = answers.get(local.key)
+            if together is None:
+                out.append(one(local))
+                continue
+            # answered before the runs ahead of it sent their blobs: not those again
+            where = f"{entities.of(local)}/{names_of(local)[0]}"  # blobs are a project's
+            missing = together[1].get("missing") or {}
+            together[1]["missing"] = {k: o for k, o in missing.items() if (where, k) not in sent}
+            out.append(one(local, together))
+            if out[-1][2] is None:
+                sent.update((where, k) for k in together[1]["missing"])
+        return out
+
+    window: deque[Future[list[Synced]]] = deque()
+    todo = _groups(runs, server, entities)
+    stopped = False
+    with ThreadPoolExecutor(segment_upload.IN_FLIGHT) as pool:
+        while True:
+            while not stopped and len(window) < segment_upload.IN_FLIGHT:
+                group = next(todo, None)
+                if group is None:
+                    break
+                window.append(pool.submit(several, group))
+            if not window:
+                return
+            for got in window.popleft().result():
+                stopped = stopped or isinstance(got[2], ServerUnavailableError)
+                yield got
+
+
+def _groups(runs: list[LocalRun], server: str, entities: Entities) -> Iterator[list[LocalRun]]:
+    """`runs` in order, consecutive small ones of a project together: those not synced
+    whose new segments fit one batch, up to GROUP_RUNS runs and GROUP_BYTES bytes."""
+    group: list[LocalRun] = []
+    key: tuple[str, str] | None = None
+    size = 0
+    for local in runs:
+        n, where = _small(local, server, entities)
+        if group and (
+            n is None or where != key or size + n > GROUP_BYTES or len(group) >= GROUP_RUNS
+        ):
+            yield group
+            group, size = [], 0
+        if n is None:
+            yield [local]
+            continue
+        group.append(local)
+        key, size = where, size + n
+    if group:
+        yield group
+
+
+def _small(
+    local: LocalRun, server: str, entities: Entities
+) -> tuple[int | None, tuple[str, str] | None]:
+    """The bytes of the run's new segments and its (entity, project), if it may go in a
+    request with others: not synced, and what it has to send fits one batch."""
+    if up_to_date(local, server):
+        return None, None
+    try:
+        entity = entities.of(local)
+    except SyncError:  # the server was asked: the run goes alone, and says why it failed
+        return None, None
+    project, run_id = names_of(local)
+    items = unconfirmed(local, read_mark(local.paths), f"{entity}/{project}/{run_id}", server)
+    size = sum(p.stat().st_size for _, p in items)
+    if not items or size > GROUP_BYTES or len(segment_upload.plan(items)) > 1:
+        return None, None
+    return size, (entity, project)
+
+
+def _send_together(
+    client: ServerClient, group: list[LocalRun], entities: Entities, grouping: list[bool]
+) -> dict[str, Together]:
+    """Send the runs of `group` (one project) with their new segments in one request: by
+    run key, what was sent and answered, for the runs the server did not refuse (the others
+    are synced on their own, and say why). Nothing when the request failed, or the server
+    has no route for it (`grouping` is then turned off)."""
+    if not grouping[0]:
+        return {}
+    server = client.creds.base_url
+    entity = entities.of(group[0])
+    project = names_of(group[0])[0]
+    sends, puts = [], []
+    for local in group:
+        run_id = names_of(local)[1]
+        last = read_mark(local.paths)
+        target = f"{entity}/{project}/{run_id}"
+        puts.append(put_extras(local, last, target, server))
+        doc = {"meta": local.stored.meta, "writers": local.stored.writers, **puts[-1][2]}
+        sends.append((run_id, doc, unconfirmed(local, last, target, server)))
+    try:  # not retried: each run is then synced on its own, with retries
+        answers = client.sync_runs(entity, project, sends, retries=0)
+    except ServerUnavailableError:
+        return {}
+    if answers is None:
+        grouping[0] = False
+        return {}
+    return {
+        local.key: (items, answer, put)
+        for local, (_, _, items), put, answer in zip(group, sends, puts, answers, strict=True)
+        if not answer.get("error")
+    }

@@ -1,0 +1,176 @@
+"""Several small runs of a project in one request (sync/project_sync_routes.py, sync_many.py),
+for real: a store of small runs is shipped in fewer requests than runs, each segment exactly
+once; every name in such a body is checked before anything is stored, a refused run leaves
+the others to land, and a server killed -9 mid-body is caught up with by the next sync."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+
+from flightlog.sync.frames import BATCH_TYPE, frame_header
+
+from .conftest import cli, python_script
+from .servers import LiveServer, segment_file, server_rows, tidy_table
+from .test_sync_batch import read_by_server, wait_until
+
+pytestmark = pytest.mark.slow
+
+RUNS = """
+import flightlog
+for i in range({runs}):
+    run = flightlog.init(project="p", mode="offline", settings={{"segment_rows": 50}})
+    for s in range(120):
+        run.log({{"i": s, "r": i}})
+    run.finish()
+    print(run.id, flush=True)
+"""
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    srv = LiveServer(tmp_path / "server").start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def key(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    k = server.user("alice")
+    for name, value in server.env(k).items():
+        monkeypatch.setenv(name, value)
+    return k
+
+
+def small_runs(n: int) -> list[str]:
+    r = python_script(RUNS.format(runs=n), timeout=180)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()
+
+
+def local_segments(run_id: str) -> list[str]:
+    d = Path(os.environ["FLIGHTLOG_DIR"]) / "runs/p" / run_id / "history"
+    return sorted(p.name for p in d.glob("*.parquet"))
+
+
+def on_server(server: LiveServer, run_id: str) -> list[str]:
+    return sorted(p.name for p in server.root.glob(f"runs/@alice/p/{run_id}/history/*.parquet"))
+
+
+def requests_made(server: LiveServer, what: str) -> int:
+    return (server.root / "server.log").read_text(errors="replace").count(what)
+
+
+def test_small_runs_go_several_to_a_request_each_segment_once(server: LiveServer, key: str):
+    ids = small_runs(12)
+    r = cli("sync", "--all", timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for run_id in ids:
+        assert on_server(server, run_id) == local_segments(run_id) != []
+        rows = server_rows(server.root, "alice", "p", run_id)
+        assert [row["i"] for row in rows] == list(range(120))
+    grouped = requests_made(server, "POST /api/v1/sync/alice/p ")
+    assert 1 <= grouped < len(ids)
+    assert requests_made(server, "/sync ") == 0  # no run went alone
+    again = cli("sync", "--all", timeout=120)
+    assert again.returncode == 0 and requests_made(server, "POST /api/v1/sync/") == grouped
+
+
+def _post(server: LiveServer, key: str, body: bytes, project: str = "p") -> httpx.Response:
+    return httpx.post(
+        f"{server.url}/api/v1/sync/alice/{project}",
+        content=body,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": BATCH_TYPE},
+        timeout=60,
+    )
+
+
+def _run_frame(name: str, run_id: str) -> bytes:
+    doc = json.dumps({"meta": {"id": run_id}, "writers": []}).encode()
+    return frame_header_raw("run", name, len(doc)) + doc
+
+
+def frame_header_raw(stream: str, name: str, size: int) -> bytes:
+    return json.dumps({"stream": stream, "name": name, "size": size}).encode() + b"\n"
+
+
+def test_every_name_and_the_permission_are_checked_and_a_refused_run_leaves_the_others(
+    server: LiveServer, key: str, tmp_path: Path
+):
+    good = segment_file(tmp_path / "a", tidy_table(10), seq=1)
+    seg = frame_header("history", good) + good.read_bytes()
+    body = (
+        _run_frame("../../etc/run.json", "x")  # a path in the run id
+        + seg
+        + _run_frame("r1/run.json", "r1")
+        + seg
+        + _run_frame("r2/run.json", "not-r2")  # its metadata names another run
+        + seg
+        + _run_frame("r3/run.json", "r3")
+        + frame_header_raw("history", "../x.parquet", good.stat().st_size)
+        + good.read_bytes()
+    )
+    r = _post(server, key, body)
+    assert r.status_code == 200, r.text
+    runs = r.json()["runs"]
+    assert [(a["run"], a["status"], a.get("error")) for a in runs] == [
+        ("../../etc/run.json", 400, "invalid_name"),
+        ("r1", 201, None),
+        ("r2/run.json", 400, "invalid"),
+        ("r3", 201, None),
+    ]
+    assert [(x["stored"], x.get("error")) for x in runs[1]["results"]] == [(True, None)]
+    assert [(x["stored"], x.get("error")) for x in runs[3]["results"]] == [(False, "invalid_name")]
+    assert on_server(server, "r1") == [good.name]
+    assert on_server(server, "r3") == []
+    assert sorted(p.name for p in (server.root / "runs/@alice/p").iterdir()) == ["r1", "r3"]
+    assert not list(server.root.rglob("etc")) and list((server.root / ".uploads").iterdir()) == []
+    # a body that does not begin with a run, and a project the key may not write to
+    assert _post(server, key, seg).status_code == 400
+    server.user("bob")
+    server.accounts.ensure_project("bob", "q")
+    r = httpx.post(
+        f"{server.url}/api/v1/sync/bob/q",
+        content=_run_frame("r9/run.json", "r9") + seg,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": BATCH_TYPE},
+    )
+    assert r.status_code == 403 and r.json()["error"] == "no_permission"
+    assert not (server.root / "runs/@bob").exists()
+
+
+def test_server_killed_9_mid_body_of_several_runs_then_the_client_resumes(
+    server: LiveServer, key: str
+):
+    ids = small_runs(6)
+    root = Path(os.environ["FLIGHTLOG_DIR"]) / "runs/p"
+    body = b""
+    for run_id in ids:
+        meta = json.loads((root / run_id / "run.json").read_text())
+        doc = json.dumps({"meta": meta, "writers": []}).encode()
+        body += frame_header_raw("run", f"{run_id}/run.json", len(doc)) + doc
+        for name in local_segments(run_id):
+            path = root / run_id / "history" / name
+            body += frame_header("history", path) + path.read_bytes()
+    head = (
+        f"POST /api/v1/sync/alice/p HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: {BATCH_TYPE}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port)) as s:
+        s.sendall(head + body[: len(body) * 2 // 3])
+        port = s.getsockname()[1]
+        wait_until(lambda: read_by_server(server.port, port), 60, "the body read so far")
+        server.kill()
+    assert not any(on_server(server, run_id) for run_id in ids)  # placed once all arrived
+    server.start()
+    r = cli("sync", "--all", timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for run_id in ids:
+        assert on_server(server, run_id) == local_segments(run_id)
+        rows = server_rows(server.root, "alice", "p", run_id)
+        assert [row["i"] for row in rows] == list(range(120))
+    assert list((server.root / ".uploads").iterdir()) == []
