@@ -222,6 +222,7 @@ class RunWriter:
 
     # -- the loop --------------------------------------------------------------------------
     def _loop(self) -> None:
+        self._rows.prepare()  # a spare journal before log() fills its first one
         while not self._stop.is_set():
             self._wake.wait(self.settings.flush_interval)
             self._wake.clear()
@@ -266,6 +267,8 @@ class RunWriter:
                 wrote = self._write_queue() or wrote
         if self._failing is not None:
             self._bound_queue()
+        if self._yield_to_close():
+            return  # closing fsyncs, seals and writes the state: finish() waits for no more
         now = time.monotonic()
         if not closing and (force or now - self._last_fsync >= self.settings.fsync_interval):
             if self._unsynced and self._segment is not None:
