@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow._compute as kernels  # type: ignore[import-not-found]
 import pyarrow.parquet as pq
 
+from .arrow_build import primitive
 from .atomic import fsync_dir
 from .journal import MARK_KEY, Mark, encode_mark
 from .layout import SegmentName, sealed_segment_name
@@ -71,7 +72,7 @@ def key_groups(table: pa.Table, min_rows: int = KEY_GROUP) -> list[pa.RecordBatc
     rank = np.empty(len(by_key), np.int32)
     rank[by_key] = np.arange(len(by_key), dtype=np.int32)
     ranks = rank[encoded.indices.to_numpy()]
-    order = kernels.call_function("array_sort_indices", [pa.array(ranks)])  # stable
+    order = kernels.call_function("array_sort_indices", [primitive(ranks, pa.int32())])  # stable
     batch = kernels.call_function("take", [batch, order])
     group = ranks[np.asarray(order)]
     bounds = np.flatnonzero(group[1:] != group[:-1]) + 1
