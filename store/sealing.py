@@ -101,12 +101,14 @@ class IncrementalSeal:
         self._sha = hashlib.sha256()
         self._hashed = 0
 
-    def add(self, batch: pa.RecordBatch) -> None:
+    def add(self, batch: pa.RecordBatch, durable: bool = True) -> None:
+        """Add a batch; each ROW_GROUP rows are written, and fdatasynced if `durable` (not
+        when `finish` follows at once: its fsync covers them)."""
         self._pending.append(batch.replace_schema_metadata(self._schema.metadata))
         self._rows += batch.num_rows
         if self._rows >= ROW_GROUP:
             self._flush()
-            self._catch_up(durable=True)
+            self._catch_up(durable)
 
     def _catch_up(self, durable: bool) -> None:
         """Hash what the file has gained since the last call and, if `durable`, fdatasync

@@ -35,7 +35,7 @@ from .atomic import atomic_write_json
 from .journal import Mark
 from .layout import RunPaths
 from .media_ref import MediaValue
-from .rowlog import RowLog
+from .rowlog import RowLog, RowsSkipped
 from .runmeta import MetaPatch, apply_patch
 from .schema import segment_schema
 from .sealing import IncrementalSeal
@@ -177,9 +177,9 @@ class RunWriter:
         self.write_state(durable=False)
         self._closed = True
         if threading.main_thread().is_alive():  # the interpreter waits for it at exit
-            start_thread(self._rows.settle, "flightlog-settle", daemon=False)
+            start_thread(self._settle, "flightlog-settle", daemon=False)
         else:  # exiting (an atexit hook finishes the run): it would not wait
-            self._rows.settle()
+            self._settle()
         if left > 0:
             where = (
                 "they are lost"
@@ -191,6 +191,12 @@ class RunWriter:
                 f"{left:,} values could not be written to {self.paths.dir} "
                 f"({self._failing or 'disk error'}); {where}"
             )
+
+    def _settle(self) -> None:
+        """What closing leaves to a thread finish() does not wait for: removing files whose
+        rows are sealed (dropping their pages costs ms per MiB) and msyncing kept journals."""
+        self._sealer.remove_leftovers()
+        self._rows.settle()
 
     def append(self, step: int, t: float, row: dict[str, Any], sid: int) -> None:
         """Commit one row (training thread, under `lock`) into the journal: no Arrow, and
@@ -246,11 +252,13 @@ class RunWriter:
             self._tick_locked(force, closing)
 
     def _convert(self) -> None:
-        """Queue, as tidy batches, every row the journals received since the last tick."""
+        """Queue, as tidy batches, every row the journals received since the last tick. Rows
+        that cannot be converted (never expected: a journal this process wrote itself) are
+        skipped, not retried: no disk problem, nothing held in memory for them."""
         try:
             self._rows.take(self._schema, self._queue)
-        except Exception as e:  # never expected: a journal this process wrote itself
-            self._disk_problem(f"could not convert rows of {self.paths.history}: {e!r}")
+        except RowsSkipped as e:
+            self._warn(f"{e}: they are skipped; the rows logged before and after them are kept")
 
     def _tick_locked(self, force: bool, closing: bool = False) -> None:
         """One round of the writer's work; `closing` leaves out the fsyncs and the state
@@ -344,7 +352,7 @@ class RunWriter:
         if self._sealing is None:
             return
         try:
-            self._sealing.add(batch)
+            self._sealing.add(batch, durable=not self._closing)
         except (OSError, pa.ArrowException):
             self._drop_sealing()
 
@@ -435,6 +443,8 @@ class RunWriter:
         sealing, self._sealing = self._sealing, None
         if self._sealer.close_segment(seg, sealing, self._written):
             self._fsynced()
+        if not self._closing:  # closing leaves it to the settle thread
+            self._sealer.remove_leftovers()
 
     # -- small files -----------------------------------------------------------------------
     def write_state(self, durable: bool = True) -> None:
