@@ -7,12 +7,11 @@ Each figure runs in a fresh interpreter, one after the other, next to its floor:
   log() per call, by row shape (10 floats; mixed: ints, floats, a nested dict, numpy
   scalars, a histogram every 100 steps; 10,000 floats): median, p99, p99.9, max. Floor:
   appending the same dict to a list (the dict is built outside the timed call in both).
-  Each log() call over 50 µs is put down, by the training thread's scheduler statistics
-  (Linux /proc schedstat) and the threads' CPU clocks, to: the GIL (the training thread
-  was neither running nor waiting for a CPU, and a flightlog thread ran: it held the GIL),
-  a CPU (the training thread waited in the run queue; "flightlog ran" if a flightlog
-  thread used a CPU meanwhile, competing with it), or neither (the machine: page faults,
-  other processes). Without schedstat, by the CPU clocks alone.
+  Each log() call over 50 µs is put down to its own work (the training thread ran most
+  of it: a histogram, the cyclic GC), to flightlog's own threads (another thread of the
+  process used CPU meanwhile: the writer holding the GIL, or taking a CPU the training
+  thread waited for) or to the machine (no thread of the process ran), by the threads'
+  CPU clocks.
   --baseline PYTHON runs each flightlog figure also with another interpreter (a venv of
   the previous code), in the same run, for before/after figures.
   Wide rows also print the floor "list + one Parquet" per row (the Parquet written once,
@@ -96,19 +95,17 @@ def worker(tracker: str, shape: str, steps: int, workdir: Path) -> dict[str, flo
     builds = []
     rows = _rows(shape, steps)
     clocks = _ThreadClocks()
-    sched = _Schedstat()
     slow = {k: [0, 0] for k in SLOW_CAUSES}
     for _ in range(steps):
         b = perf()
         d = next(rows)
         before = clocks.read()
-        queue0 = sched.read()
+        cpu = time.thread_time_ns()
         s = perf()
         log(d)
         took = perf() - s
-        if took > 50_000:  # who ran meanwhile: another thread of ours (the GIL), or nobody
-            ours = clocks.others_ran(before, clocks.read()) > 0.3 * took
-            cell = slow[sched.cause(queue0, took, ours)]
+        if took > 50_000:  # who ran meanwhile: this thread, another thread of ours, nobody
+            cell = slow[_cause(cpu, took, clocks.others_ran(before, clocks.read()))]
             cell[0] += 1
             cell[1] += took > 1_000_000
         timings.append(took)
@@ -176,38 +173,18 @@ class _ThreadClocks:
         return sum(max(0, b - a) for a, b in zip(before, after, strict=True))
 
 
-SLOW_CAUSES = ("its own work", "the GIL", "a CPU, flightlog ran", "a CPU", "the machine")
+SLOW_CAUSES = ("its own work", "flightlog's threads", "the machine")
 
 
-class _Schedstat:
-    """The training thread's time on a CPU (its CPU clock) and waiting for one (/proc
-    schedstat, in ns): a slow call that did neither was blocked, on the GIL if a flightlog
-    thread ran meanwhile."""
-
-    def __init__(self) -> None:
-        import threading
-
-        try:
-            self._fd: int | None = os.open(
-                f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY
-            )
-        except OSError:
-            self._fd = None
-
-    def read(self) -> tuple[int, int]:
-        queued = 0 if self._fd is None else int(os.pread(self._fd, 128, 0).split()[1])
-        return time.thread_time_ns(), queued
-
-    def cause(self, before: tuple[int, int], took: int, ours: bool) -> str:
-        oncpu, queued = (a - b for a, b in zip(self.read(), before, strict=True))
-        if oncpu >= took / 2:
-            return "its own work"
-        if self._fd is None:  # the CPU clocks alone
-            return "the GIL" if ours else "the machine"
-        if queued >= took / 2:
-            return "a CPU, flightlog ran" if ours else "a CPU"
-        blocked = took - oncpu - queued
-        return "the GIL" if ours and blocked >= took / 2 else "the machine"
+def _cause(cpu_before: int, took: int, others_ran: int) -> str:
+    """Why a log() call took `took` ns: the training thread ran most of it (its own work:
+    a histogram, the cyclic GC), or another thread of the process ran meanwhile (the
+    writer holding the GIL, or competing for a CPU), or neither (the machine). Only clocks
+    are read: a system call that releases the GIL next to the timed call would let the
+    writer take the GIL there instead, out of the timed call."""
+    if time.thread_time_ns() - cpu_before >= took / 2:
+        return "its own work"
+    return "flightlog's threads" if others_ran > 0.3 * took else "the machine"
 
 
 def _run_worker(
