@@ -40,6 +40,17 @@ AHEAD_ROWS = 8192
 AHEAD_WORDS = 8 * AHEAD_ROWS
 
 
+class RowsSkipped(ValueError):
+    """Committed rows that could not be converted (a journal damaged in memory or on disk:
+    never expected). They are not tried again: the writer goes on with the next rows, and
+    the marks of later batches cover them, so readers skip them too."""
+
+    def __init__(self, rows: int, path: Path | None, cause: Exception) -> None:
+        where = path if path is not None else "the in-memory journal"
+        super().__init__(f"{rows:,} logged rows in {where} could not be converted ({cause!r})")
+        self.rows = rows
+
+
 class RowLog:
     """The journals of one writer, oldest first; the last one takes `log()`'s rows."""
 
@@ -191,9 +202,14 @@ class RowLog:
                 view = memoryview(j.mm)[j.voff : j.voff + 8 * end]
                 words = np.frombuffer(view, np.float64)
                 self._read = (n, end)  # rows that fail to convert are not tried again
+                reached = 0
                 try:
                     for batch, r in journal_batches(records, words, view, start, table, schema):
                         out.append((batch, (j.jseq, done + r)))
+                        reached = r
+                except (ValueError, KeyError, TypeError, IndexError) as e:
+                    rows = int((records["sid"][reached:] != DEFINE).sum())
+                    raise RowsSkipped(rows, j.path, e) from e
                 finally:
                     del words
                     view.release()

@@ -10,6 +10,11 @@ boundaries (`key_groups`), so a row group's `key` statistics name a narrow range
 and `history(keys=[...])` (store/key_pruning.py), DuckDB's `key IN (...)` and pyarrow's
 `filters=` skip the others. Segments sealed before that hold every key in every row group;
 readers read both alike (no reader relies on the order of rows in a file).
+
+The sort runs in Arrow's C++ kernels, which release the GIL: the writer thread sorting a
+row group (a few ms) must not keep `log()` in the training thread waiting. They are called
+through `pyarrow._compute` (the kernels alone, ~4 ms to import), not `pyarrow.compute`,
+whose Python wrappers cost ~0.1 s to build and which `import flightlog` must not load.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow._compute as kernels  # type: ignore[import-not-found]
 import pyarrow.parquet as pq
 
-from .arrow_take import key_order, take
+from .arrow_build import primitive
 from .atomic import fsync_dir
 from .journal import MARK_KEY, Mark, encode_mark
 from .layout import SegmentName, sealed_segment_name
@@ -55,13 +61,20 @@ def key_groups(table: pa.Table, min_rows: int = KEY_GROUP) -> list[pa.RecordBatc
     of keys, which readers use to skip the others (store/key_pruning.py).
 
     The sort is stable and the rows of a key are already in step order, so sorting by the
-    key alone keeps each key's steps in order. It runs on the writer thread with numpy
-    alone (store/arrow_take.py): a few ms per ROW_GROUP rows."""
+    key alone keeps each key's steps in order. Keys are ranked once per distinct key (their
+    dictionary, sorted bytewise), then the rows are sorted by rank: the sort, the take and
+    the encoding run in Arrow's kernels with the GIL released; numpy only gathers ranks."""
     if table.num_rows == 0:
         return []
     batch = table.combine_chunks().to_batches()[0]
-    order, group = key_order(batch.column("key"))
-    batch = take(batch, order)
+    encoded = kernels.call_function("dictionary_encode", [batch.column("key")])
+    by_key = np.asarray(kernels.call_function("array_sort_indices", [encoded.dictionary]))
+    rank = np.empty(len(by_key), np.int32)
+    rank[by_key] = np.arange(len(by_key), dtype=np.int32)
+    ranks = rank[encoded.indices.to_numpy()]
+    order = kernels.call_function("array_sort_indices", [primitive(ranks, pa.int32())])  # stable
+    batch = kernels.call_function("take", [batch, order])
+    group = ranks[np.asarray(order)]
     bounds = np.flatnonzero(group[1:] != group[:-1]) + 1
     cuts, start = [0], 0
     while (i := int(np.searchsorted(bounds, start + min_rows))) < len(bounds):
@@ -88,12 +101,14 @@ class IncrementalSeal:
         self._sha = hashlib.sha256()
         self._hashed = 0
 
-    def add(self, batch: pa.RecordBatch) -> None:
+    def add(self, batch: pa.RecordBatch, durable: bool = True) -> None:
+        """Add a batch; each ROW_GROUP rows are written, and fdatasynced if `durable` (not
+        when `finish` follows at once: its fsync covers them)."""
         self._pending.append(batch.replace_schema_metadata(self._schema.metadata))
         self._rows += batch.num_rows
         if self._rows >= ROW_GROUP:
             self._flush()
-            self._catch_up(durable=True)
+            self._catch_up(durable)
 
     def _catch_up(self, durable: bool) -> None:
         """Hash what the file has gained since the last call and, if `durable`, fdatasync

@@ -32,15 +32,14 @@ from typing import Any
 import pyarrow as pa
 
 from .atomic import atomic_write_json
+from .current_segment import CurrentSegment
 from .journal import Mark
 from .layout import RunPaths
-from .media_ref import MediaValue
-from .rowlog import RowLog
+from .pending_media import PendingMedia
+from .rowlog import RowLog, RowsSkipped
 from .runmeta import MetaPatch, apply_patch
 from .schema import segment_schema
-from .sealing import IncrementalSeal
-from .segment_sealer import Sealer, open_segment, release_arrow_memory
-from .takeover import HeldSegment, warn_taken
+from .segment_sealer import Sealer, release_arrow_memory
 from .threads import start_thread
 
 
@@ -95,23 +94,21 @@ class RunWriter:
         self._written: Mark | None = None
         self._state = state
         self._meta = meta
-        self._segment: HeldSegment | None = None
-        #: the open segment's sealed twin, built as it fills (None: sealed from the IPC file)
-        self._sealing: IncrementalSeal | None = None
-        self._seq = 0
         self._sealer = Sealer(paths.history, writer_id, self._disk_problem)
+        self._segment = CurrentSegment(paths.history, writer_id, self._schema, self._sealer, warn)
         self._tick_lock = threading.RLock()  # the thread, flush() and a signal handler
         self._stop = threading.Event()
         self._closed = False
         #: close() is writing: no tick yields to it any more
         self._closing = False
+        #: closing leaves `_settle` to a thread (see `close`)
+        self._settle_later = False
         self._flush_waiters: deque[threading.Event] = deque()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         #: fsyncs of files rows refer to (a run's media blobs), run with the journal's msync
         self.sync_hooks: list[Callable[[], None]] = []
-        #: (step, time, media values) of committed rows, for this thread to encode
-        self._media_rows: deque[tuple[int, float, dict[str, MediaValue]]] = deque()
+        self._media = PendingMedia()
         self._last_fsync = time.monotonic()
         self._last_beat = 0.0
         self._unsynced = False
@@ -144,7 +141,12 @@ class RunWriter:
         The writer thread does the work and the caller waits for it, so a KeyboardInterrupt
         (or what a script's own signal handler raises) can only cut the wait short, never the
         work; a later close() waits again. A disk or format error is warned about, never
-        raised: this runs at exit and in signal handlers of someone's training script."""
+        raised: this runs at exit and in signal handlers of someone's training script.
+
+        Called by the main thread, which goes on after finish(), it leaves the slow cleanup
+        to a thread that finish() does not wait for (`_settle`); any other caller (SIGTERM's
+        helper thread, which ends the process next) waits for the cleanup too."""
+        self._settle_later = threading.current_thread() is threading.main_thread()
         self._stop.set()
         self._wake.set()
         t = self._thread
@@ -164,7 +166,7 @@ class RunWriter:
         more than DEFER_VALUES values (a loop that outran this thread) stays in its journals,
         msynced, instead of keeping finish() waiting; never one held in memory only."""
         self._closing = True
-        self._store_media()
+        self._media.store(self._lock, self._rows.append)
         self._tick(force=True, closing=True)  # the seal below makes it durable
         for hook in self.sync_hooks:  # the blobs first, then the seal that makes rows durable
             hook()
@@ -176,10 +178,10 @@ class RunWriter:
         # shows crashed; its history is sealed and fsynced), and finish() saves an fsync
         self.write_state(durable=False)
         self._closed = True
-        if threading.main_thread().is_alive():  # the interpreter waits for it at exit
-            start_thread(self._rows.settle, "flightlog-settle", daemon=False)
-        else:  # exiting (an atexit hook finishes the run): it would not wait
-            self._rows.settle()
+        if self._settle_later and threading.main_thread().is_alive():
+            start_thread(self._settle, "flightlog-settle", daemon=False)  # waited for at exit
+        else:  # exiting (an atexit hook, SIGTERM): the process would not wait for a thread
+            self._settle()
         if left > 0:
             where = (
                 "they are lost"
@@ -192,6 +194,12 @@ class RunWriter:
                 f"({self._failing or 'disk error'}); {where}"
             )
 
+    def _settle(self) -> None:
+        """What closing leaves to a thread finish() does not wait for: removing files whose
+        rows are sealed (dropping their pages costs ms per MiB) and msyncing kept journals."""
+        self._sealer.remove_leftovers()
+        self._rows.settle()
+
     def append(self, step: int, t: float, row: dict[str, Any], sid: int) -> None:
         """Commit one row (training thread, under `lock`) into the journal: no Arrow, and
         no system call but on the rare journal rotation (store/rowlog.py).
@@ -199,29 +207,13 @@ class RunWriter:
         `sid` is the row's signature id from `signatures` (registered under `lock`). Media
         values (never on the fast path) wait for this thread to encode them: the rest of the
         row is committed now, their references later as values of the same step."""
-        if sid < 0:
-            media = {k: v for k, v in row.items() if isinstance(v, MediaValue)}
-            if media:
-                self._media_rows.append((step, t, media))
-                row = {k: v for k, v in row.items() if k not in media}
-                if not row:
-                    return
-        self._rows.append(step, t, row, sid)
-
-    def _store_media(self) -> None:
-        """Encode and store the media of committed rows (off the training thread, outside
-        the run's lock), then commit their references: a blob exists before its reference.
-        A kill -9 before this loses those media values only, never a row's other values."""
-        while self._media_rows:
-            step, t, media = self._media_rows[0]
-            for value in media.values():
-                value.reference()  # encodes once; never raises (a failure is a reference)
-            with self._lock:
-                self._rows.append(step, t, media, -1)
-                self._media_rows.popleft()
+        rest = self._media.set_aside(step, t, row) if sid < 0 else row
+        if rest is not None:
+            self._rows.append(step, t, rest, sid)
 
     # -- the loop --------------------------------------------------------------------------
     def _loop(self) -> None:
+        self._rows.prepare()  # a spare journal before log() fills its first one
         while not self._stop.is_set():
             self._wake.wait(self.settings.flush_interval)
             self._wake.clear()
@@ -245,16 +237,18 @@ class RunWriter:
             self._tick_locked(force, closing)
 
     def _convert(self) -> None:
-        """Queue, as tidy batches, every row the journals received since the last tick."""
+        """Queue, as tidy batches, every row the journals received since the last tick. Rows
+        that cannot be converted (never expected: a journal this process wrote itself) are
+        skipped, not retried: no disk problem, nothing held in memory for them."""
         try:
             self._rows.take(self._schema, self._queue)
-        except Exception as e:  # never expected: a journal this process wrote itself
-            self._disk_problem(f"could not convert rows of {self.paths.history}: {e!r}")
+        except RowsSkipped as e:
+            self._warn(f"{e}: they are skipped; the rows logged before and after them are kept")
 
     def _tick_locked(self, force: bool, closing: bool = False) -> None:
         """One round of the writer's work; `closing` leaves out the fsyncs and the state
         file, which closing does once, after sealing."""
-        self._store_media()
+        self._media.store(self._lock, self._rows.append)
         if closing and self._rows.on_disk() and self._queued_values() > DEFER_VALUES:
             self._queue.clear()  # converted, not written: their journals keep them too
             wrote = False
@@ -266,22 +260,25 @@ class RunWriter:
                 wrote = self._write_queue() or wrote
         if self._failing is not None:
             self._bound_queue()
+        if self._yield_to_close():
+            return  # closing fsyncs, seals and writes the state: finish() waits for no more
         now = time.monotonic()
         if not closing and (force or now - self._last_fsync >= self.settings.fsync_interval):
-            if self._unsynced and self._segment is not None:
+            held = self._segment.held
+            if self._unsynced and held is not None:
                 try:
-                    if self._segment.fsync():
+                    if held.fsync():
                         self._fsynced()
                     else:
                         self._segment_taken()
                 except OSError as e:
-                    self._disk_problem(f"fsync of {self._segment.path} failed: {e.strerror or e}")
+                    self._disk_problem(f"fsync of {held.path} failed: {e.strerror or e}")
                 self._unsynced = False
             for hook in self.sync_hooks:
                 hook()
             self._rows.sync()
             self._last_fsync = now
-        if self._segment is not None and self._segment_full(now):
+        if self._segment.full(now, self.settings.segment_rows, self.settings.segment_seconds):
             self._close_segment()
         if wrote:
             release_arrow_memory()
@@ -303,25 +300,18 @@ class RunWriter:
         while self._queue and not self._yield_to_close():
             batch, mark = self._queue[0]
             try:
-                if self._segment is None:
-                    self._segment, self._sealing, self._seq = open_segment(
-                        self.paths.history, self.writer_id, self._seq, self._schema
-                    )
-                assert self._segment is not None
-                self._segment.write(batch, mark)
-                self._add_to_seal(batch)
+                self._segment.write(batch, mark, durable=not self._closing)
             except OSError as e:
-                where = self._segment.path if self._segment else self.paths.history
-                self._disk_problem(f"cannot write {where}: {e.strerror or e}")
-                self._abandon_segment()
+                self._disk_problem(f"cannot write {self._segment.where}: {e.strerror or e}")
+                self._segment.abandon()
                 return wrote  # the batch stays first in the queue: retried on the next tick
             self._queue.popleft()
             self.rows_written += batch.num_rows
             self._written = mark if self._written is None else max(self._written, mark)
             wrote = True
             self._unsynced = True
-        if wrote and self._segment is not None:
-            if self._segment.check():  # one stat a flush: is the segment still ours?
+        if wrote and self._segment.held is not None:
+            if self._segment.held.check():  # one stat a flush: is the segment still ours?
                 self._rows.release(self._written)  # the page cache keeps them from here
             else:
                 self._segment_taken()
@@ -335,20 +325,6 @@ class RunWriter:
         """Is finish() waiting for this tick? Then the tick ends at the next batch: closing
         decides what is left (all written, or a backlog left to the journals)."""
         return self._stop.is_set() and not self._closing
-
-    def _add_to_seal(self, batch: pa.RecordBatch) -> None:
-        """Feed the sealed twin; if that fails the segment is sealed from its IPC file."""
-        if self._sealing is None:
-            return
-        try:
-            self._sealing.add(batch)
-        except (OSError, pa.ArrowException):
-            self._drop_sealing()
-
-    def _drop_sealing(self) -> None:
-        if self._sealing is not None:
-            self._sealing.abandon()
-            self._sealing = None
 
     def _fsynced(self) -> None:
         """Every batch written so far is on disk: the journals holding only those rows go
@@ -377,35 +353,9 @@ class RunWriter:
             )
 
     # -- segments --------------------------------------------------------------------------
-    def _segment_full(self, now: float) -> bool:
-        assert self._segment is not None
-        seg = self._segment.segment
-        if seg.rows >= self.settings.segment_rows:
-            return True
-        age = self.settings.segment_seconds
-        return age is not None and seg.rows > 0 and now - seg.opened >= age
-
     def _segment_taken(self) -> None:
-        """A sealer claimed our segment (this process looked dead: store/takeover.py). The
-        batches it may have missed are written first into a new segment; warned once."""
-        seg = self._segment
-        assert seg is not None
-        self._segment = None
-        self._drop_sealing()
-        self._queue.extendleft(reversed(seg.hand_over()))
-        warn_taken(self.writer_id, seg.path, self._warn)
-
-    def _abandon_segment(self) -> None:
-        """After a write error the stream may be torn: stop using it (it is sealed later,
-        or removed if no batch ever reached it, so a long outage leaves no empty files)."""
-        seg = self._segment
-        if seg is None:
-            return
-        self._segment = None
-        self._drop_sealing()
-        seg.abandon()  # what it holds is on disk, in a segment sealed later
-        if seg.segment.rows == 0:
-            seg.path.unlink(missing_ok=True)
+        """A sealer claimed our segment: the batches it may have missed go first."""
+        self._queue.extendleft(reversed(self._segment.take_back()))
 
     def _close_segment(self) -> None:
         """fsync, close and seal the open segment. One found taken goes on in a new segment,
@@ -413,25 +363,21 @@ class RunWriter:
         while True:
             if self._queue:
                 self._write_queue()  # after a disk error the rest waits for the next tick
-            seg = self._segment
-            if seg is None:
+            held = self._segment.held
+            if held is None:
                 return
             try:
-                if self._sealing is not None and not self._queue:
-                    if seg.held():  # the sealed twin's fsync makes every row durable
-                        break
-                elif seg.fsync():
-                    self._fsynced()
+                if self._segment.ready_to_close(queued=bool(self._queue)):
                     break
                 self._segment_taken()
             except OSError as e:
-                self._segment = None
-                self._disk_problem(f"cannot close {seg.path}: {e.strerror or e}")
+                self._segment.forget()
+                self._disk_problem(f"cannot close {held.path}: {e.strerror or e}")
                 return
-        self._segment = None
-        sealing, self._sealing = self._sealing, None
-        if self._sealer.close_segment(seg, sealing, self._written):
+        if self._segment.close(self._written):
             self._fsynced()
+        if not self._closing:  # closing leaves it to the settle thread
+            self._sealer.remove_leftovers()
 
     # -- small files -----------------------------------------------------------------------
     def write_state(self, durable: bool = True) -> None:

@@ -10,6 +10,7 @@ they are sealed.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import time
@@ -302,3 +303,35 @@ def test_a_commit_cut_short_is_made_when_log_goes_on_in_the_next_journal(
     assert got[-1] == i  # the next journal's row is read
     assert got == list(range(i + 1)), f"a row missing before the next journal's: {len(got)}"
     run.finish()
+
+
+def test_rows_that_cannot_be_converted_are_said_to_be_skipped_not_retried(
+    api: flightlog.Api, store: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A row the writer thread cannot convert (its journal record names a signature never
+    defined) is skipped, never retried: the warning says so and how many rows, and does
+    not claim a disk problem that flightlog retries (nor, later, that writing "works
+    again"). The rows logged before and after are kept."""
+    run = flightlog.init(project="z", id="conv", settings={"console": "off"})
+    run.log({"a": 0.0})
+    run.save()  # converted and written
+    path = min((store / "runs" / "z" / "conv" / "history").glob("*.journal"))  # log()'s
+    with run._lock:  # the writer thread reads no new row until the damage is done
+        for i in (1, 2, 3):
+            run.log({"a": float(i)})
+        with open(path, "r+b") as f:
+            committed = int.from_bytes(os.pread(f.fileno(), 8, 8), "little")
+            # the middle row's signature id (its record's third field): never defined
+            os.pwrite(
+                f.fileno(), (999).to_bytes(8, "little"), journal.HEADER + 32 * (committed - 2) + 16
+            )
+    run.save()
+    run.log({"a": 4.0})
+    run.finish(quiet=True)
+    said = capfd.readouterr().err
+    assert "3 logged rows in" in said and "could not be converted" in said, said
+    assert "skipped" in said, said
+    assert "retries" not in said and "works again" not in said, said
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert [r["a"] for r in api.run("z/conv").scan_history()] == [0.0, 4.0]

@@ -1,14 +1,19 @@
 """The write path against its floors, measured side by side in one run (issue 16, 1-3).
 
     python tests/benchmarks/bench_write_path.py [--steps 100000] [--trials 5]
+        [--baseline /tmp/old/.venv/bin/python]
 
 Each figure runs in a fresh interpreter, one after the other, next to its floor:
   log() per call, by row shape (10 floats; mixed: ints, floats, a nested dict, numpy
   scalars, a histogram every 100 steps; 10,000 floats): median, p99, p99.9, max. Floor:
   appending the same dict to a list (the dict is built outside the timed call in both).
-  Each log() call over 50 µs is put down to flightlog's own threads (another thread of the
-  process used CPU meanwhile: the writer holding the GIL) or to the machine (no thread of
-  the process ran: the training thread waited for a CPU), by the threads' CPU clocks.
+  Each log() call over 50 µs is put down to its own work (the training thread ran most
+  of it: a histogram, the cyclic GC), to flightlog's own threads (another thread of the
+  process used CPU meanwhile: the writer holding the GIL, or taking a CPU the training
+  thread waited for) or to the machine (no thread of the process ran), by the threads'
+  CPU clocks.
+  --baseline PYTHON runs each flightlog figure also with another interpreter (a venv of
+  the previous code), in the same run, for before/after figures.
   Wide rows also print the floor "list + one Parquet" per row (the Parquet written once,
   shared by the rows).
   finish(), peak RSS growth: floor "list + one Parquet" (pyarrow.Table.from_pylist of the
@@ -92,17 +97,17 @@ def worker(tracker: str, shape: str, steps: int, workdir: Path) -> dict[str, flo
     builds = []
     rows = _rows(shape, steps)
     clocks = _ThreadClocks()
-    slow: dict[str, list[int]] = {"flightlog's threads": [0, 0], "the machine": [0, 0]}
+    slow = {k: [0, 0] for k in SLOW_CAUSES}
     for _ in range(steps):
         b = perf()
         d = next(rows)
         before = clocks.read()
+        cpu = time.thread_time_ns()
         s = perf()
         log(d)
         took = perf() - s
-        if took > 50_000:  # who ran meanwhile: another thread of ours (the GIL), or nobody
-            ours = clocks.others_ran(before, clocks.read())
-            cell = slow["flightlog's threads" if ours > 0.3 * took else "the machine"]
+        if took > 50_000:  # who ran meanwhile: this thread, another thread of ours, nobody
+            cell = slow[_cause(cpu, took, clocks.others_ran(before, clocks.read()))]
             cell[0] += 1
             cell[1] += took > 1_000_000
         timings.append(took)
@@ -170,9 +175,25 @@ class _ThreadClocks:
         return sum(max(0, b - a) for a, b in zip(before, after, strict=True))
 
 
-def _run_worker(tracker: str, shape: str, steps: int) -> dict[str, float]:
+SLOW_CAUSES = ("its own work", "flightlog's threads", "the machine")
+
+
+def _cause(cpu_before: int, took: int, others_ran: int) -> str:
+    """Why a log() call took `took` ns: the training thread ran most of it (its own work:
+    a histogram, the cyclic GC), or another thread of the process ran meanwhile (the
+    writer holding the GIL, or competing for a CPU), or neither (the machine). Only clocks
+    are read: a system call that releases the GIL next to the timed call would let the
+    writer take the GIL there instead, out of the timed call."""
+    if time.thread_time_ns() - cpu_before >= took / 2:
+        return "its own work"
+    return "flightlog's threads" if others_ran > 0.3 * took else "the machine"
+
+
+def _run_worker(
+    tracker: str, shape: str, steps: int, python: str = sys.executable
+) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        argv = [sys.executable, __file__, "--worker", tracker, "--shape", shape]
+        argv = [python, __file__, "--worker", tracker, "--shape", shape]
         argv += ["--steps", str(steps), "--dir", tmp]
         out = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **ENV})
     if out.returncode:
@@ -239,6 +260,7 @@ def main() -> None:
     p.add_argument("--worker")
     p.add_argument("--shape", default="plain")
     p.add_argument("--dir")
+    p.add_argument("--baseline", help="another interpreter (venv) whose flightlog to compare")
     args = p.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.shape, args.steps, Path(args.dir))))
@@ -250,27 +272,33 @@ def main() -> None:
     )
     plain: dict[str, dict[str, Any]] = {}
     slow_lines = []
+    runs = [("floor", sys.executable), ("flightlog", sys.executable)]
+    if args.baseline:
+        runs.append(("baseline", args.baseline))
     for shape, steps in (("plain", args.steps), ("mixed", args.steps), ("wide", 300)):
-        for tracker in ("floor", "flightlog"):
-            r = _run_worker(tracker, shape, steps)
+        for name, python in runs:
+            tracker = "floor" if name == "floor" else "flightlog"
+            r = _run_worker(tracker, shape, steps, python)
             cells = "".join(f"{r[k]:>9.2f}" for k in ("median", "p99", "p99.9", "max"))
-            print(
-                f"  {shape:6} {tracker:9} x{steps:<7,}{cells} {r['over_1ms']:>5}   {r['build']:.2f}"
-            )
+            print(f"  {shape:6} {name:9} x{steps:<7,}{cells} {r['over_1ms']:>5}   {r['build']:.2f}")
             if tracker == "floor" and r["parquet_per_row"]:
                 per_row = r["median"] + r["parquet_per_row"]
                 print(f"  {shape:6} floor list + one Parquet, per row: {per_row:.2f}")
             if tracker == "flightlog":
                 cells = "; ".join(f"{k} {n} ({big} >1ms)" for k, (n, big) in r["slow"].items())
-                slow_lines.append(f"  {shape:6} calls >50 µs that waited for: {cells}")
+                slow_lines.append(f"  {shape:6} {name:9} calls >50 µs that waited for: {cells}")
             if shape == "plain":
-                plain[tracker] = r
+                plain[name] = r
     print("\n".join(["", *slow_lines]))
-    f, fl = plain["floor"], plain["flightlog"]
-    print(f"\nafter {args.steps:,} steps of 10 floats     flightlog   floor list+Parquet")
-    print(f"  finish() ms               {fl['finish_ms']:>10.1f} {f['finish_ms']:>10.1f}")
-    print(f"  finish() CPU ms           {fl['finish_cpu_ms']:>10.1f} {f['finish_cpu_ms']:>10.1f}")
-    print(f"  peak RSS growth MB        {fl['rss_mb']:>10.1f} {f['rss_mb']:>10.1f}")
+    names = [n for n, _ in runs[1:]] + ["floor"]
+    print(f"\nafter {args.steps:,} steps of 10 floats " + "".join(f"{n:>11}" for n in names))
+    for label, key in (
+        ("finish() ms", "finish_ms"),
+        ("finish() CPU ms", "finish_cpu_ms"),
+        ("peak RSS growth MB", "rss_mb"),
+    ):
+        print(f"  {label:28}" + "".join(f"{plain[n][key]:>11.1f}" for n in names))
+    print("  (floor: list + one Parquet)")
     one = _whole("import flightlog as m\nr = m.init(project='b', dir=D)\nr.log({'a': 1.0})\n")
     floor = _whole(
         "import pyarrow as pa, pyarrow.parquet as pq\n"

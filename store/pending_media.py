@@ -1,0 +1,47 @@
+"""Media values of committed rows, waiting for the writer thread to encode and store them.
+
+Split out of store/writer.py: `log()` commits a row's other values at once and leaves its
+media (an image, an audio clip) here; the writer thread encodes them off the training thread
+and outside the run's lock, and only then commits their references, as values of the same
+step: a blob exists before its reference. A kill -9 before that loses those media values
+only, never a row's other values.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from .media_ref import MediaValue
+
+#: commits one row (step, time, values, signature id) to the journal, under the run's lock
+Commit = Callable[[int, float, dict[str, Any], int], None]
+
+
+class PendingMedia:
+    """(step, time, media values) of committed rows, oldest first."""
+
+    def __init__(self) -> None:
+        self._rows: deque[tuple[int, float, dict[str, MediaValue]]] = deque()
+
+    def set_aside(self, step: int, t: float, row: dict[str, Any]) -> dict[str, Any] | None:
+        """Keep the media values of `row` (training thread, under the run's lock) and return
+        the rest of it, to commit now (None: the row held media only)."""
+        media = {k: v for k, v in row.items() if isinstance(v, MediaValue)}
+        if not media:
+            return row
+        self._rows.append((step, t, media))
+        return {k: v for k, v in row.items() if k not in media} or None
+
+    def store(self, lock: threading.RLock, commit: Commit) -> None:
+        """Encode and store every media value set aside (writer thread), then commit their
+        references, a row at a time."""
+        while self._rows:
+            step, t, media = self._rows[0]
+            for value in media.values():
+                value.reference()  # encodes once; never raises (a failure is a reference)
+            with lock:
+                commit(step, t, media, -1)
+                self._rows.popleft()
