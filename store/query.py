@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from .index import Index
 from .layout import parse_segment_name
+from .liveness import RUNNING
 from .schema import WRITER_LABEL_KEY
 from .segments import read_segments
 from .text import sparkline
@@ -33,7 +34,9 @@ HISTORY_COLUMNS = "run_key, writer, step, time, key, value, kind, text"
 @dataclass
 class _Segments:
     sealed: list[tuple[str, str, str]]  # (run_key, absolute path, label)
-    open: list[tuple[str, str, str]]
+    #: (run_key, history directory) whose rows the sealed files may lack: runs with an open
+    #: segment, and running runs (a writer's first rows are in its journal only)
+    open: list[tuple[str, str]]
     #: absolute path -> (step min, max) of a sealed segment, where the index knows it
     steps: dict[str, tuple[int, int]] = field(default_factory=dict)
 
@@ -59,18 +62,37 @@ def _segments(idx: Index, run_keys: Sequence[str] | None) -> _Segments:
         sql += " WHERE run_key IN (SELECT unnest(?::VARCHAR[]))"
         params.append(list(run_keys))
     out = _Segments([], [])
+    dirs: dict[str, str] = {}  # history directory -> run_key
     rows = idx.con.execute(sql + " ORDER BY path", params).fetchall()
     for run_key, rel, label, sealed, damage, step_min, step_max in rows:
         path = str(idx.root / rel)
         if damage:
             warnings.warn(f"flightlog: skipping {damage}", stacklevel=3)
         elif not sealed:
-            out.open.append((run_key, path, label))
+            dirs.setdefault(os.path.dirname(path), run_key)
         elif os.path.exists(path):
             out.sealed.append((run_key, path, label))
             if step_min is not None and step_max is not None:
                 out.steps[path] = (step_min, step_max)
+    for run_key, run_dir in _running(idx, run_keys):
+        dirs.setdefault(str(idx.root / run_dir / "history"), run_key)
+    out.open = [(run_key, d) for d, run_key in dirs.items()]
     return out
+
+
+def _running(idx: Index, run_keys: Sequence[str] | None) -> list[tuple[str, str]]:
+    """(run_key, run directory) of the running runs: a writer's newest rows may be in its
+    journal only, which the index does not list while the writer runs (its state file has
+    its progress). Only an Index knows: a kept Snapshot holds no running run, and a server's
+    one-run read has only uploaded, sealed segments."""
+    if not isinstance(idx, Index):
+        return []
+    sql = "SELECT run_key, dir FROM runs WHERE state = ?"
+    params: list[object] = [RUNNING]
+    if run_keys is not None:
+        sql += " AND run_key IN (SELECT unnest(?::VARCHAR[]))"
+        params.append(list(run_keys))
+    return idx.con.execute(sql, params).fetchall()
 
 
 def history_view(
@@ -132,18 +154,16 @@ def history_view(
 
 
 def _unindexed_rows(
-    idx: Index, open_segs: list[tuple[str, str, str]], keys: Sequence[str] | None
+    idx: Index, open_dirs: list[tuple[str, str]], keys: Sequence[str] | None
 ) -> list[pa.Table]:
-    """The rows of the run directories holding `open_segs` that the index's sealed files
-    lack (open segments, journals, segments sealed since the index listed them), with
-    `run_key` and `writer` columns.
+    """The rows of the history directories `open_dirs` that the index's sealed files lack
+    (open segments, journals, segments sealed since the index listed them), with `run_key`
+    and `writer` columns.
 
     Read by `read_segments` with the sealed files the index lists left to DuckDB: a journal
     is cut by the segments this query reads. Cut by the segments on disk, the rows of a
     journal sealed between the index's listing and this read were in neither part."""
-    dirs: dict[Path, str] = {}
-    for run_key, path, _ in open_segs:
-        dirs.setdefault(Path(path).parent, run_key)
+    dirs = {Path(d): run_key for run_key, d in open_dirs}
     if not dirs:
         return []
     indexed: dict[Path, set[str]] = {}

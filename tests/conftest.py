@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,8 @@ import pytest
 
 import flightlog
 from flightlog import _hooks, _state
+from flightlog.store import RunPaths, StoredRun
+from flightlog.store.takeover import recover_journals, writers_by_id
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
@@ -41,6 +44,20 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     for run in _hooks.live_runs():
         run.finish(quiet=True)
     _state._current = None
+
+
+def settled(run: flightlog.Run | None = None) -> None:
+    """Wait for the threads finish() leaves its cleanup to (removing journals and the sealed
+    segment's IPC file); with `run`, also seal the backlog a finished run leaves in its
+    journal, as the agent or `doctor --repair` would: its history is then sealed segments."""
+    for t in threading.enumerate():
+        if t.name == "flightlog-settle":
+            t.join()
+    if run is not None:
+        paths = RunPaths(Path(run.dir))
+        stored = StoredRun.load(paths)
+        assert stored is not None
+        recover_journals(paths, writers_by_id(stored.writers))
 
 
 @pytest.fixture

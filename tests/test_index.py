@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from flightlog.store.filters import FilterError, compile_filter
 from flightlog.store.index import INDEX_FILE, Index, rebuild
 from flightlog.store.query import downsample, metric_summaries
 
-from .conftest import cli, spawn
+from .conftest import cli, settled, spawn
 
 
 def _make_runs(n: int, project: str = "p", steps: int = 50) -> list[flightlog.Run]:
@@ -34,9 +33,7 @@ def _make_runs(n: int, project: str = "p", steps: int = 50) -> list[flightlog.Ru
             run.log({"loss": (i + 1) / (s + 1), "acc": s / steps})
         run.finish(quiet=True)
         runs.append(run)
-    for t in threading.enumerate():  # finish() leaves removing its journals to a thread
-        if t.name == "flightlog-settle":
-            t.join()
+    settled()  # finish() leaves removing its journals to a thread
     return runs
 
 

@@ -9,7 +9,7 @@ import pytest
 import flightlog
 from flightlog.store.layout import parse_segment_name
 
-from .conftest import spawn
+from .conftest import settled, spawn
 
 
 def _two_segment_run() -> flightlog.Run:
@@ -113,7 +113,6 @@ def test_a_chart_read_while_a_finished_runs_journal_is_sealed_misses_no_row(
     yet) cut the journal by the segments on disk, not by those the chart read: the rows were
     in neither part, and the chart of a dead writer lacked them until the next refresh. The
     interleaving is made exact by recovering from inside the chart's journal read."""
-    import threading
 
     from flightlog.store.index import Index
     from flightlog.store.journal import JournalSnapshot
@@ -127,9 +126,7 @@ def test_a_chart_read_while_a_finished_runs_journal_is_sealed_misses_no_row(
     for i in range(steps):
         run.log({"i": i})
     run.finish(quiet=True)
-    for t in threading.enumerate():  # finish() leaves removing its journals to a thread
-        if t.name == "flightlog-settle":
-            t.join()
+    settled()  # finish() leaves removing its journals to a thread
     paths = RunPaths(Path(run.dir))
     assert list(paths.history.glob("*.journal"))  # the backlog, in the journal only
     read = JournalSnapshot.read

@@ -12,7 +12,7 @@ from flightlog.store.query import downsample
 from flightlog.store.run_snapshot import Snapshot, open_snapshot
 from flightlog.tui.data import curves_of, load_curves, load_run, read_cursor
 
-from .conftest import spawn
+from .conftest import settled, spawn
 from .tui_helpers import stop_trainers, wait_for_runs_dir
 
 
@@ -21,6 +21,7 @@ def test_a_finished_runs_zoom_and_cursor_answer_as_the_index_does(store: Path) -
     for i in range(50_000):
         run.log({"loss": 1.0 / (i + 1), "acc": float(i % 97)})
     run.finish(quiet=True)
+    settled(run)  # a backlog left in the journal (the writer fell behind) is never kept
     run_key = f"p/{run.id}"
     load_run(store, run_key)  # the run screen opens: the index is read once
     with open_snapshot(store, [run_key]) as kept:
@@ -72,7 +73,9 @@ def test_a_run_still_writing_is_read_through_the_index_every_time(store: Path) -
 
 RESUME = """
     import flightlog, os, sys, time
-    run = flightlog.init(project="p", id="resumed1", resume="must")
+    run = flightlog.init(
+        project="p", id="resumed1", resume="must", settings={{"flush_interval": {flush}}}
+    )
     for i in range(100):
         run.log({{"loss": 1000.0 + i}})
     print("logged", flush=True)
@@ -82,10 +85,11 @@ RESUME = """
 """
 
 
-def resumed_writer(store: Path):
+def resumed_writer(store: Path, flush: float = 0.1):
     """A real process that resumes run p/resumed1 (steps 0-99 finished), logs steps
-    100-199, says so on stdout and keeps running until `store/../stop` exists."""
-    proc = spawn(RESUME.format(stop=str(store.parent / "stop")))
+    100-199, says so on stdout and keeps running until `store/../stop` exists. Its writer
+    thread turns its journal into a segment every `flush` seconds."""
+    proc = spawn(RESUME.format(stop=str(store.parent / "stop"), flush=flush))
     line = proc.stdout.readline() if proc.stdout else ""
     assert line.strip() == "logged", proc.stderr.read() if proc.stderr else ""
     return proc
@@ -119,6 +123,22 @@ def test_a_finished_run_resumed_is_read_through_the_index_again(store: Path) -> 
         loss = curves[run_key]["loss"]
         assert min(loss["x"]) >= 150 and max(loss["x"]) == 199
         assert max(loss["max"]) == 1099.0
+        assert reading["loss"][run_key].value == 1070.0
+    finally:
+        stop_trainers(store.parent / "stop", [proc])
+
+
+def test_a_resumed_runs_first_rows_are_in_the_first_chart_read(store: Path) -> None:
+    """The resumed writer's rows are in its journal only until its thread converts them: a
+    running run with no open segment must still have its directory read (every read, not
+    polled: before, every read missed them until the writer's next tick)."""
+    run_key = finished_run(store)
+    proc = resumed_writer(store, flush=60)  # the rows stay in the journal
+    try:
+        curves = load_curves(store, [run_key], ["loss"])
+        assert max(curves[run_key]["loss"]["x"]) == 199
+        assert max(curves[run_key]["loss"]["max"]) == 1099.0
+        reading = read_cursor(store, [run_key], ["loss"], 170.0, window=5)
         assert reading["loss"][run_key].value == 1070.0
     finally:
         stop_trainers(store.parent / "stop", [proc])
