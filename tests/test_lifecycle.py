@@ -202,3 +202,32 @@ def test_a_thread_that_cannot_start_costs_no_row(api: flightlog.Api) -> None:
     assert res.returncode == 0, res.stderr
     assert res.stderr.count("could not start a background thread") == 1, res.stderr
     assert [r["x"] for r in api.run("p/t1").scan_history()] == list(range(100))
+
+
+def test_a_script_that_ends_while_its_threads_start_warns_nothing(api: flightlog.Api) -> None:
+    """Python 3.12+ refuses new threads once the main thread has ended; a script that ends
+    right after init() can reach the background start then. The exit hook finishes the run
+    and writes every row, so nothing is said. (Simulated here on any Python: the writer
+    thread's start waits for the main thread to end, then is refused as 3.12 refuses it.)"""
+    res = python_script("""
+        import threading
+        import flightlog
+        from flightlog.store.writer import RunWriter
+        entered = threading.Event()
+        def start_at_exit(self):
+            entered.set()
+            threading.main_thread().join(60)  # returns once the script has ended
+            raise RuntimeError("can't create new thread at interpreter shutdown")
+        RunWriter.start = start_at_exit
+        run = flightlog.init(project="p", id="t2")
+        print("hello")
+        for i in range(100):
+            run.log({"x": i})
+        assert entered.wait(60)
+    """)
+    assert res.returncode == 0, res.stderr
+    assert "could not start" not in res.stderr, res.stderr
+    run = api.run("p/t2")
+    assert run.state == "finished"
+    assert [r["x"] for r in run.scan_history()] == list(range(100))
+    assert "hello" in (run.dir / "files" / "output.log").read_text()
