@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
 
 import flightlog
 
-from .conftest import python_script
+from .conftest import python_script, spawn
 
 
 def test_second_init_returns_the_current_run_by_default() -> None:
@@ -231,3 +232,48 @@ def test_a_script_that_ends_while_its_threads_start_warns_nothing(api: flightlog
     assert run.state == "finished"
     assert [r["x"] for r in run.scan_history()] == list(range(100))
     assert "hello" in (run.dir / "files" / "output.log").read_text()
+
+
+def test_a_forked_child_records_nothing_into_its_parents_run(api: flightlog.Api) -> None:
+    """A forked child shares its parent's journal mapping: its log() landed there, and when
+    the parent then died the child's rows were recovered as the parent's steps. Now the
+    child's log() says once that it is not recorded, its print() is not copied, and the
+    parent's run holds exactly the parent's rows and output."""
+    proc = spawn("""
+        import os, sys, time, flightlog
+        run = flightlog.init(project="p", id="f1")
+        for i in range(5):
+            run.log({"x": i})
+        print("parent says", flush=True)
+        pid = os.fork()
+        if pid == 0:
+            print("child says", flush=True)
+            for i in range(3):
+                run.log({"child": i})
+            sys.stderr.flush()
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print("ready", file=sys.stderr, flush=True)
+        time.sleep(120)
+    """)
+    try:
+        err = []
+        for line in proc.stderr:
+            err.append(line)
+            if line == "ready\n":
+                break
+        run = api.run("p/f1")
+        deadline = time.monotonic() + 60  # the parent's writer thread writes its output copy
+        out = run.dir / "files" / "output.log"
+        while not (out.exists() and "parent says" in out.read_text()):
+            assert time.monotonic() < deadline, "".join(err)
+            time.sleep(0.2)
+    finally:
+        proc.kill()  # kill -9: the run is recovered from its journal
+        proc.wait()
+    rows = list(api.run("p/f1").scan_history())
+    assert [(r["_step"], r.get("x"), r.get("child")) for r in rows] == [
+        (i, i, None) for i in range(5)
+    ]
+    assert "log() in this forked process is not recorded" in "".join(err)
+    assert "child says" not in out.read_text()
