@@ -130,10 +130,7 @@ class ConsoleCapture:
 
     def stop(self) -> None:
         """Restore the real streams and write what is left, the unfinished lines too."""
-        if isinstance(sys.stdout, _Tee) and sys.stdout._capture is self:
-            sys.stdout = self._real[0]
-        if isinstance(sys.stderr, _Tee) and sys.stderr._capture is self:
-            sys.stderr = self._real[1]
+        self._restore_streams()
         self._stop.set()
         t = self._thread
         if t is not None and threading.current_thread() is not t:
@@ -144,3 +141,17 @@ class ConsoleCapture:
             if f is not None:
                 f.close()
             self._closed = True
+
+    def detach(self) -> None:
+        """In a forked child: its print() goes to the real streams only. No thread writes a
+        copy there (the parent writes the file), and a thread of the parent that held the
+        lock at the fork would never release it: every print() would hang."""
+        self._restore_streams()
+        self._lines = []
+        self._closed = True
+
+    def _restore_streams(self) -> None:
+        if isinstance(sys.stdout, _Tee) and sys.stdout._capture is self:
+            sys.stdout = self._real[0]
+        if isinstance(sys.stderr, _Tee) and sys.stderr._capture is self:
+            sys.stderr = self._real[1]

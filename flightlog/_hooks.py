@@ -68,6 +68,24 @@ def release_console(capture: Any) -> None:
         _console = None
 
 
+def _in_forked_child() -> None:
+    """A forked child (multiprocessing's workers on Linux) inherits its parent's runs but
+    not their threads, and shares their journals' memory: its log() wrote into the parent's
+    journal, and a crash of the parent then recovered the child's rows as its own. In the
+    child they record nothing (log() says so once) and print() is not copied."""
+    global _console
+    for run in _live:
+        run._live = False
+    _live.clear()
+    if _console is not None:
+        _console.detach()
+        _console = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_in_forked_child)
+
+
 def _at_exit() -> None:
     for run in reversed(_live[:]):
         run._finish()

@@ -50,8 +50,9 @@ class RunBackground:
 
     def _start_threads(self: Run) -> None:
         """The writer thread, the console copy's and the system sampler's, unless the run
-        finished meanwhile. One that cannot start (the interpreter is exiting, or out of
-        threads) is said once: the writer's work is then done by finish()."""
+        finished meanwhile. One that cannot start (out of threads) is said once: the
+        writer's work is then done by finish(). Nothing is said when the script has ended
+        (Python 3.12+ refuses threads then): the exit hook is about to finish the run."""
         assert self._paths is not None and self._writer is not None
         s = self.settings
         interval = 15.0 if s.stats_interval is None else float(s.stats_interval)
@@ -70,6 +71,8 @@ class RunBackground:
                     self._segment_seconds,  # sealed by age like history: shipped while training
                 )
         except RuntimeError as e:
+            if not threading.main_thread().is_alive():
+                return  # the script ended (3.12+ refuses threads then): the exit hook finishes
             self._warn_once_cb(
                 f"could not start a background thread ({e}): every row is still kept (in the "
                 "journal, written at finish() at the latest); system metrics or the console "

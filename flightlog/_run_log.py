@@ -7,6 +7,7 @@ before skip validation (`_normalize`). `Run` inherits these.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +81,14 @@ class RunLog:
     def _log_after_finish(self: Run) -> None:
         """A row for a finished run is not recorded: counted, and said once unless the run
         was finished for a signal (the process is ending; see _hooks.terminate)."""
+        if self._pid != os.getpid():  # a forked child (flightlog._hooks)
+            self._warn_once(
+                "forked",
+                f"run {self.id} is recorded by process {self._pid}; log() in this forked "
+                'process is not recorded (flightlog.init(reinit="create_new") starts a run '
+                "of its own here)",
+            )
+            return
         if not self._finished:
             return  # a disabled run
         self._dropped_after_finish += 1

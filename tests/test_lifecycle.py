@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
 
 import flightlog
 
-from .conftest import python_script
+from .conftest import python_script, spawn
 
 
 def test_second_init_returns_the_current_run_by_default() -> None:
@@ -202,3 +203,77 @@ def test_a_thread_that_cannot_start_costs_no_row(api: flightlog.Api) -> None:
     assert res.returncode == 0, res.stderr
     assert res.stderr.count("could not start a background thread") == 1, res.stderr
     assert [r["x"] for r in api.run("p/t1").scan_history()] == list(range(100))
+
+
+def test_a_script_that_ends_while_its_threads_start_warns_nothing(api: flightlog.Api) -> None:
+    """Python 3.12+ refuses new threads once the main thread has ended; a script that ends
+    right after init() can reach the background start then. The exit hook finishes the run
+    and writes every row, so nothing is said. (Simulated here on any Python: the writer
+    thread's start waits for the main thread to end, then is refused as 3.12 refuses it.)"""
+    res = python_script("""
+        import threading
+        import flightlog
+        from flightlog.store.writer import RunWriter
+        entered = threading.Event()
+        def start_at_exit(self):
+            entered.set()
+            threading.main_thread().join(60)  # returns once the script has ended
+            raise RuntimeError("can't create new thread at interpreter shutdown")
+        RunWriter.start = start_at_exit
+        run = flightlog.init(project="p", id="t2")
+        print("hello")
+        for i in range(100):
+            run.log({"x": i})
+        assert entered.wait(60)
+    """)
+    assert res.returncode == 0, res.stderr
+    assert "could not start" not in res.stderr, res.stderr
+    run = api.run("p/t2")
+    assert run.state == "finished"
+    assert [r["x"] for r in run.scan_history()] == list(range(100))
+    assert "hello" in (run.dir / "files" / "output.log").read_text()
+
+
+def test_a_forked_child_records_nothing_into_its_parents_run(api: flightlog.Api) -> None:
+    """A forked child shares its parent's journal mapping: its log() landed there, and when
+    the parent then died the child's rows were recovered as the parent's steps. Now the
+    child's log() says once that it is not recorded, its print() is not copied, and the
+    parent's run holds exactly the parent's rows and output."""
+    proc = spawn("""
+        import os, sys, time, flightlog
+        run = flightlog.init(project="p", id="f1")
+        for i in range(5):
+            run.log({"x": i})
+        print("parent says", flush=True)
+        pid = os.fork()
+        if pid == 0:
+            print("child says", flush=True)
+            for i in range(3):
+                run.log({"child": i})
+            sys.stderr.flush()
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print("ready", file=sys.stderr, flush=True)
+        time.sleep(120)
+    """)
+    try:
+        err = []
+        for line in proc.stderr:
+            err.append(line)
+            if line == "ready\n":
+                break
+        run = api.run("p/f1")
+        deadline = time.monotonic() + 60  # the parent's writer thread writes its output copy
+        out = run.dir / "files" / "output.log"
+        while not (out.exists() and "parent says" in out.read_text()):
+            assert time.monotonic() < deadline, "".join(err)
+            time.sleep(0.2)
+    finally:
+        proc.kill()  # kill -9: the run is recovered from its journal
+        proc.wait()
+    rows = list(api.run("p/f1").scan_history())
+    assert [(r["_step"], r.get("x"), r.get("child")) for r in rows] == [
+        (i, i, None) for i in range(5)
+    ]
+    assert "log() in this forked process is not recorded" in "".join(err)
+    assert "child says" not in out.read_text()

@@ -159,6 +159,7 @@ def test_compare_host_reads_each_runs_meta_without_a_history_scan(
     """`compare --host` prints config and summary differences: it asked the server for each
     run's view (24 buckets of stats, a scan of the run's history) only to read its meta."""
     from flightlog.cli import main
+    from flightlog.sync.client import ServerClient
     from flightlog.sync.remote import RemoteReader
 
     for k, v in {**world.env("alice"), "FLIGHTLOG_CONFIG_DIR": str(world.config)}.items():
@@ -171,11 +172,19 @@ def test_compare_host_reads_each_runs_meta_without_a_history_scan(
         return real_view(self, key, *args, **kwargs)
 
     monkeypatch.setattr(RemoteReader, "view", counted)
+    metas: list[str] = []
+    real_run = ServerClient.run
+
+    def counted_run(self: ServerClient, *args: Any) -> dict[str, Any]:
+        metas.append(args[-1])
+        return real_run(self, *args)
+
+    monkeypatch.setattr(ServerClient, "run", counted_run)
     ids = [r["id"] for r in json_of(world, "alice", "runs", "--json", "--sort", "created_at")][:2]
     assert main(["compare", *ids, "--json", "--host", world.server.url]) == 0
     remote = json.loads(capsys.readouterr().out)
     assert main(["compare", *ids, "--json"]) == 0
     assert remote == json.loads(capsys.readouterr().out)
-    assert views == []
+    assert views == [] and len(metas) == 2
     assert main(["show", ids[0], "--json", "--host", world.server.url]) == 0
-    assert len(views) == 1  # show: one view serves its stats and its meta
+    assert len(views) == 1 and len(metas) == 2  # show: one view serves its stats and its meta

@@ -195,10 +195,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     with reads(args) as src:
         row = src.resolve(args.run)
         key = row["run_key"]
+        stats = src.stats(key)  # one scan; from a server, its view serves the meta too
         meta = src.meta(key)
         config = src.values("config", [key])[key]
         summary = src.values("summary", [key])[key]
-        stats = src.stats(key)  # one scan
     if args.json:
         print(
             json.dumps(
