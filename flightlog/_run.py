@@ -155,10 +155,12 @@ class Run(RunLog, RunMeta, RunWriterLink, RunFinish, RunCompat, RunBackground):
         return f"<flightlog.Run {self.name} ({self.id}) {self.project}>"
 
     # -- warnings --------------------------------------------------------------------------
-    def _warn_once(self, topic: str, message: str) -> None:
+    def _warn_once(self, topic: str, message: str, depth: int = 0) -> None:
+        """Warn about `topic` once, at the user's line: `depth` is the number of flightlog
+        frames between the public method the user called and this call."""
         if topic not in self._warned:
             self._warned.add(topic)
-            warnings.warn(f"flightlog: {message}", RuntimeWarning, stacklevel=3)
+            warnings.warn(f"flightlog: {message}", RuntimeWarning, stacklevel=3 + depth)
 
     def _warn_once_cb(self, message: str) -> None:
         # from the writer thread: print, since warnings filters may hide it

@@ -87,6 +87,7 @@ class RunLog:
                 f"run {self.id} is recorded by process {self._pid}; log() in this forked "
                 'process is not recorded (flightlog.init(reinit="create_new") starts a run '
                 "of its own here)",
+                depth=1,
             )
             return
         if not self._finished:
@@ -97,6 +98,7 @@ class RunLog:
                 "finished",
                 f"run {self.id} is finished; log() is ignored. "
                 "Start another run with flightlog.init()",
+                depth=1,
             )
 
     def _commit(

@@ -200,8 +200,9 @@ def test_log_after_finish_warns_and_ignores() -> None:
     run = flightlog.init()
     run.log({"a": 1})
     run.finish(quiet=True)
-    with pytest.warns(RuntimeWarning, match="is finished"):
+    with pytest.warns(RuntimeWarning, match="is finished") as said:
         run.log({"a": 2})
+    assert said[0].filename == __file__  # the user's line, not flightlog's
     assert [r["a"] for r in flightlog.Api().run(run.path).scan_history()] == [1]
 
 
