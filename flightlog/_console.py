@@ -58,6 +58,9 @@ class ConsoleCapture:
         self._lock = threading.RLock()
         self._partial: dict[str, str] = {"stdout": "", "stderr": ""}
         self._lines: list[str] = []
+        #: characters in `_lines`: they wait for the thread (memory stays bounded by the cap
+        #: even if it never starts)
+        self._waiting = 0
         self._written = 0
         self._capped = False
         self._stop = threading.Event()
@@ -90,7 +93,11 @@ class ConsoleCapture:
             buf = self._partial[stream] + text
             *done, rest = buf.split("\n")
             for line in done:
-                self._lines.append(line[line.rfind("\r") + 1 :] + "\n")
+                if self._written + self._waiting > self.max_bytes:
+                    break  # past the cap already: the next flush writes the cap's note
+                kept = line[line.rfind("\r") + 1 :] + "\n"
+                self._lines.append(kept)
+                self._waiting += len(kept)
             # a carriage return restarts the line: keep only what follows the last one
             self._partial[stream] = rest[rest.rfind("\r") + 1 :] if "\r" in rest else rest
 
@@ -100,7 +107,7 @@ class ConsoleCapture:
 
     def _flush(self, final: bool = False) -> None:
         with self._lock:
-            lines, self._lines = self._lines, []
+            lines, self._lines, self._waiting = self._lines, [], 0
             if final:
                 lines += [p + "\n" for p in self._partial.values() if p.strip()]
                 self._partial = {"stdout": "", "stderr": ""}

@@ -86,6 +86,36 @@ def test_size_cap_with_a_note(api: flightlog.Api) -> None:
     assert len(log.encode()) < 2000 + 200
 
 
+def test_output_waiting_for_a_thread_that_never_starts_stays_under_the_cap(
+    api: flightlog.Api,
+) -> None:
+    """The console thread cannot start (out of threads): the printed lines wait in memory
+    for finish(), up to the cap, not all of them (before: 300 MB printed, 100+ MB held)."""
+    res = python_script("""
+        import os, resource, sys
+        import flightlog
+        from flightlog._console import ConsoleCapture
+        def refuse(self):
+            raise RuntimeError("can't start new thread")
+        ConsoleCapture.start = refuse
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)  # the terminal side of the tee: 300 MB shown to nobody
+        run = flightlog.init(project="con", id="nothread", settings={"console_max_bytes": 2000})
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        line = "x" * 999
+        for i in range(300_000):
+            print(line)
+        grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+        run.finish()
+        sys.__stderr__.write(f"grown {grown}\\n")
+    """)
+    assert res.returncode == 0, res.stderr
+    grown_kb = int(res.stderr.split("grown ")[1].split()[0])
+    assert grown_kb < 30_000, res.stderr  # KB; holding every line is > 100,000
+    log = (api.run("con/nothread").dir / "files" / "output.log").read_text()
+    assert "reached its 2,000-byte cap" in log and len(log.encode()) < 2000 + 200
+
+
 def test_bad_console_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLIGHTLOG_CONSOLE", "tee")
     with pytest.raises(flightlog.UsageError, match="unknown console='tee'"):
