@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .filters import RUN_FIELDS, FilterError, compile_filter
+from .filters import RUN_FIELDS, FilterError, compile_filter, reads_history
 from .index import Index
 from .layout import ENTITY_MARK
 
@@ -94,22 +94,40 @@ def select_runs(
     **query: Any,
 ) -> list[dict[str, Any]]:
     """Runs matching every given condition (RunQuery's fields), as dicts of the index's run
-    columns. Thread-safe: each call reads through its own cursor of the index."""
+    columns. Thread-safe: each call reads through its own cursor of the index, except on
+    an index holding partial runs (a listing's: store/index_tables.py), which it describes
+    first - all of them if the filter or sort reads what they lack, else those it lists."""
     where, params = RunQuery(**query).sql()
     sql = f"SELECT {LIST_COLUMNS} FROM runs{where} " + _order(sort, params)
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     if offset:
         sql += f" OFFSET {int(offset)}"
+    _complete_for(idx, sql)
+    rows = _fetch(idx, sql, params)
+    if idx.partial and rows and idx.complete([r["run_key"] for r in rows]):
+        rows = _fetch(idx, sql, params)  # the same runs, in the same order: now described
+    return rows
+
+
+def _fetch(idx: Index, sql: str, params: list[Any]) -> list[dict[str, Any]]:
     with idx.con.cursor() as cur:
         cur.execute(sql, params)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
+def _complete_for(idx: Index, sql: str) -> None:
+    """Describe every partial run before a query whose filter or order reads what a
+    partial run lacks (its steps, its last row's time): else it would answer wrongly."""
+    if idx.partial and reads_history(sql.partition(" FROM runs")[2]):
+        idx.complete()
+
+
 def count_runs(idx: Index, **query: Any) -> int:
     """How many runs select_runs would list without a limit."""
     where, params = RunQuery(**query).sql()
+    _complete_for(idx, f"SELECT count(*) FROM runs{where}")
     with idx.con.cursor() as cur:
         return int(cur.execute(f"SELECT count(*) FROM runs{where}", params).fetchone()[0])
 
