@@ -29,7 +29,7 @@ from .describe_segments import (
 )
 from .layout import RunPaths, parse_segment_name, split_run_key
 from .reader import StoredRun, text_list
-from .syncmark import read_mark, sync_status
+from .syncmark import SYNC_FILE, read_mark, sync_status
 
 __all__ = ["_SEALED_CACHE", "describe_history_of", "describe_run", "describe_segment"]
 
@@ -224,7 +224,7 @@ def _describe_run(
         json.dumps(stored.meta, default=str),
         "\n".join(warnings + m.problems + git.problems + h.warnings) or None,
         defined,
-        sync_status(stored.meta, read_mark(stored.paths), _sealed(files)),
+        sync_status(stored.meta, _mark(stored, files), _sealed(files)),
         history is None,
     )
     rows["runs"].append(run_row)
@@ -235,8 +235,15 @@ def _describe_run(
 
 def _sealed(files: dict[str, tuple[int, int]]) -> list[str]:
     """The sealed segments the listing saw (what a sync mark confirms)."""
-    names = (p.rpartition("/")[2] for p in files if "/history/" in p)
+    names = (p.rpartition("/")[2] for p in files if p.endswith(".parquet") and "/history/" in p)
     return [n for n in names if (seg := parse_segment_name(n)) is not None and seg.sealed]
+
+
+def _mark(stored: StoredRun, files: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    """The run's sync mark, read only when the listing saw one (most runs never synced: a
+    failed open a run is a tenth of a first build's work)."""
+    synced = any(p.endswith("/" + SYNC_FILE) for p in files)
+    return read_mark(stored.paths) if synced else {}
 
 
 def _entity_project(entity: str | None, project: str, m: _Meta) -> tuple[str | None, str]:

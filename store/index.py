@@ -55,6 +55,12 @@ THREAD_WAIT = 60.0
 WAL_KEEP = 64 << 10
 _ATTACH_LOCK = threading.RLock()
 _held = threading.local()
+#: an idle connection of a listing's index, its views naming the file's tables: connecting
+#: costs 25-80 ms on a busy machine, most of a runs screen refresh, which opens the index
+#: every 2 s while runs train; only listings (store/catalog.py queries) reuse it, so no
+#: temporary view or registered table of store/query.py is ever left in it
+_spare: list[duckdb.DuckDBPyConnection] = []
+_SPARE_LOCK = threading.Lock()
 
 
 class Index(CatchingUp):
@@ -84,7 +90,11 @@ class Index(CatchingUp):
         self.root = Path(root)
         self._copy = keep_files
         self._tables = TABLES if keep_files else MEMORY_TABLES
-        self.con = duckdb.connect()
+        with _SPARE_LOCK:
+            spare = _spare.pop() if lazy and _spare else None
+        #: whether main's views name the attached file's tables (a spare connection's do)
+        self._views = spare is not None
+        self.con = spare or duckdb.connect()
         self.last = CatchUp()
         #: each run's stamp after the last whole-store catch-up (store/scan.py): what a
         #: reader keeps to tell by stats that its answer still holds (tui/data.py)
@@ -121,6 +131,7 @@ class Index(CatchingUp):
         self.last.seconds = time.perf_counter() - t0
 
     def _in_memory(self) -> None:
+        self._drop_views()
         self.con.execute(SCHEMA.format(s="main"))
         self.last = self._look("main")
         self.last.source = "memory"
@@ -154,8 +165,10 @@ class Index(CatchingUp):
                 for t in self._tables:
                     self.con.execute(f"INSERT INTO main.{t} SELECT * FROM idx.{t}")
             else:
-                for t in TABLES:
-                    self.con.execute(f"CREATE VIEW main.{t} AS SELECT * FROM idx.{t}")
+                if not self._views:
+                    for t in TABLES:
+                        self.con.execute(f"CREATE VIEW main.{t} AS SELECT * FROM idx.{t}")
+                    self._views = True
                 self.schema, self._holding = "idx", True
                 _held.count = getattr(_held, "count", 0) + 1
         finally:
@@ -164,6 +177,7 @@ class Index(CatchingUp):
 
     def _open_fallback(self, path: Path, err: Exception) -> None:
         """Another process holds the file (or it is unreadable): read-only, else memory."""
+        self._drop_views()
         self.con.execute(SCHEMA.format(s="main"))
         if path.exists():
             try:
@@ -235,21 +249,30 @@ class Index(CatchingUp):
             small = wal.stat().st_size < WAL_KEEP
         except FileNotFoundError:
             small = True
-        if small:
-            self.con.execute("PRAGMA disable_checkpoint_on_shutdown")
+        # (a reused connection keeps the setting: set it either way)
+        self.con.execute(f"PRAGMA {'disable' if small else 'enable'}_checkpoint_on_shutdown")
         self.con.execute("DETACH idx")
 
+    def _drop_views(self) -> None:
+        if self._views:
+            for t in TABLES:
+                self.con.execute(f"DROP VIEW IF EXISTS main.{t}")
+            self._views = False
+
     def close(self) -> None:
-        """Detach the file (letting other processes and threads at it) and close."""
+        """Detach the file (letting other processes and threads at it) and close (a
+        listing's connection is kept for the next listing)."""
         if self._holding:
             self._holding = False
             _held.count -= 1
             try:
-                for t in TABLES:
-                    self.con.execute(f"DROP VIEW IF EXISTS main.{t}")
                 self._detach()
             finally:
                 _ATTACH_LOCK.release()
+            with _SPARE_LOCK:
+                if self._lazy and self._views and not _spare:
+                    _spare.append(self.con)
+                    return
         self.con.close()
 
     def __enter__(self) -> Index:

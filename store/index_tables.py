@@ -11,6 +11,7 @@ only is `partial`: those columns are NULL (not known) until the second.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Collection
 from typing import Any
 
@@ -59,6 +60,19 @@ MEMORY_TABLES = TABLES[:-2]
 
 
 Rows = dict[str, list[tuple[Any, ...]]]  # table name -> rows to insert
+
+
+def _columns() -> dict[str, list[str]]:
+    """Each table's column names, in order (what a row tuple holds), read from SCHEMA (no
+    type of which has a comma)."""
+    out = {}
+    for name, body in re.findall(r"\{s\}\.(\w+) \((.*?)\);", SCHEMA, re.S):
+        out[name] = [col.split()[0].strip('"') for col in body.split(",")]
+    return out
+
+
+#: table -> its column names (asking DuckDB at each insert is a statement a table a batch)
+COLUMNS = _columns()
 _IN = "run_key IN (SELECT unnest(?::VARCHAR[]))"
 
 
@@ -117,8 +131,7 @@ def insert_rows(con: duckdb.DuckDBPyConnection, schema: str, rows: Rows) -> None
             marks = ", ".join("?" * len(values[0]))
             con.executemany(f"INSERT INTO {schema}.{table} VALUES ({marks})", values)
             continue
-        cols = con.execute(f"SELECT * FROM {schema}.{table} LIMIT 0").description
-        names = [c[0] for c in cols]
+        names = COLUMNS[table]
         arrow = pa.table({n: [r[i] for r in values] for i, n in enumerate(names)})
         con.register("_incoming", arrow)
         con.execute(f"INSERT INTO {schema}.{table} SELECT * FROM _incoming")

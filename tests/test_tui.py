@@ -115,7 +115,7 @@ async def test_a_store_larger_than_a_page_is_listed_a_page_at_a_time(
     its first runs in the order asked for, and the last row brings the next page."""
     from flightlog.store.catalog import select_runs
     from flightlog.store.index import Index
-    from flightlog.tui import data
+    from flightlog.tui import runs_data as data
 
     monkeypatch.setattr(data, "PAGE", 5, raising=False)  # as 500 of 10,000 runs
     with Index(samples) as idx:
@@ -190,7 +190,7 @@ async def test_a_first_build_lists_at_once_and_describes_the_rest_in_the_backgro
     from flightlog.store import catch_up
     from flightlog.store.catalog import select_runs
     from flightlog.store.index import Index
-    from flightlog.tui import data
+    from flightlog.tui import runs_data as data
 
     whole_copy = tmp_path / "whole"
     shutil.copytree(samples, whole_copy)

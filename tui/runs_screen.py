@@ -22,8 +22,9 @@ from flightlog.store.layout import split_run_key
 from flightlog.store.text import safe
 
 from .artifacts_screen import ArtifactsScreen
-from .data import RunList, Source, describe_more, load_last_look, load_runs, plural
+from .data import plural
 from .filterbar import FilterBar
+from .runs_data import RunList, Source, describe_more, load_last_look, load_runs
 from .runs_table import RunsTable, build_table, columns_of, server_sort, sort_key
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 
