@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from .index_tables import (
+    SEGMENT_TABLES,
     TABLES,
-    delete_runs,
-    delete_segments,
-    insert_rows,
     read_files,
     read_stamps,
     stamp_row,
+    write_rows,
 )
 from .scan import Scan, Stamp, scan_runs, scan_store
 
@@ -76,7 +76,9 @@ class CatchingUp:
         stats.runs_seen, stats.runs_removed = len(scan.seen), len(removed)
         if run_keys is None:
             self.stamps = {k: v for k, v in stamps.items() if k in scan.seen}
-        delete_runs(self.con, schema, removed)
+        if removed:
+            with self._transaction():
+                write_rows(self.con, schema, {}, gone=removed)
         same = [k for k, files in scan.listed.items() if known.get(k) == files]
         restamped = self._restamp(schema, scan, {k: stamps[k] for k in same})
         if run_keys is None:
@@ -97,8 +99,7 @@ class CatchingUp:
                 self.stamps.update(new)
             rows["stamps"] = [stamp_row(k, stamp) for k, stamp in new.items()]
             with self._transaction():  # one commit (one WAL write) a batch, not one a table
-                delete_runs(self.con, schema, [k for k in batch if k in stamps])  # new: none
-                insert_rows(self.con, schema, rows)
+                write_rows(self.con, schema, rows, gone=[k for k in batch if k in stamps])
             stats.runs_indexed += len(batch)
         return stats
 
@@ -119,11 +120,8 @@ class CatchingUp:
         if not new:
             return new
         with self._transaction():
-            self.con.execute(
-                f"DELETE FROM {schema}.stamps WHERE run_key IN (SELECT unnest(?::VARCHAR[]))",
-                [list(new)],
-            )
-            insert_rows(self.con, schema, {"stamps": [stamp_row(k, v) for k, v in new.items()]})
+            stamps = {"stamps": [stamp_row(k, v) for k, v in new.items()]}
+            write_rows(self.con, schema, stamps, gone=list(new), drop=("stamps",))
         return new
 
     @contextmanager
@@ -161,13 +159,18 @@ class CatchingUp:
                     updates.append((*found, run_key))
                 if self._progress and run_keys is None:
                     self._progress(i, len(todo))
+            update = pa.table(
+                {
+                    "run_key": pa.array([u[4] for u in updates], pa.string()),
+                    "steps": pa.array([u[0] for u in updates], pa.int64()),
+                    "values": pa.array([u[1] for u in updates], pa.int64()),
+                    "last_time": pa.array([u[2] for u in updates], pa.float64()),
+                    "warnings": pa.array([u[3] for u in updates], pa.string()),
+                    "partial": pa.array([False] * len(updates), pa.bool_()),
+                }
+            )
             with self._transaction():
-                delete_segments(self.con, schema, [u[-1] for u in updates])
-                insert_rows(self.con, schema, rows)
-                self.con.executemany(
-                    f'UPDATE {schema}.runs SET steps = ?, "values" = ?, last_time = ?, '
-                    "warnings = ?, partial = false WHERE run_key = ?",
-                    updates,
-                )
+                gone = [u[4] for u in updates]
+                write_rows(self.con, schema, rows, gone, SEGMENT_TABLES, update)
             self.partial -= len(updates)
         return len(todo)

@@ -133,3 +133,28 @@ def test_filters_and_sorts_on_a_cold_listing_answer_as_a_full_build(
         want = _shown(select_runs(idx, where=where, sort=sort, limit=limit))
         want_count = count_runs(idx, where=where)
     assert (got, got_count) == (want, want_count)
+
+
+def test_a_first_paint_shows_not_known_for_what_is_not_described_yet(
+    stores: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runs screen's first paint (the index as last seen, nothing described on the way):
+    a partial run's steps show as not known, never as a guess, and a sort by what partial
+    runs lack waits for the catch-up instead of painting a wrong order."""
+    from flightlog.tui.runs_data import load_last_look
+
+    cold, full = stores
+    monkeypatch.setattr(catch_up, "LAZY_OVER", 2)
+    with Index(cold, lazy=True) as idx:
+        select_runs(idx, limit=3)  # `flightlog runs --limit 3`: 3 runs described
+    with Index(full) as idx:
+        want = {r["run_key"]: r for r in select_runs(idx)}
+    first = load_last_look(cold, None, None)
+    assert first is not None and len(first.rows) == RUNS
+    assert sum(r["steps"] is None for r in first.rows) == RUNS - 3
+    for r in first.rows:
+        w = want[r["run_key"]]
+        assert r["steps"] in (None, w["steps"])
+        assert r["duration"] is None or abs(r["duration"] - w["duration"]) < 1e-6
+    assert load_last_look(cold, None, "-steps") is None
+    assert load_last_look(cold, "steps > 3", None) is None

@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flightlog.store.catalog import common_summary_keys, count_runs, select_runs, values_of
+from flightlog.store.catalog import (
+    common_summary_keys,
+    count_runs,
+    needs_history,
+    select_runs,
+    values_of,
+)
 from flightlog.store.catch_up import BATCH
 from flightlog.store.index import INDEX_FILE, Index
 from flightlog.store.liveness import RUNNING
@@ -107,21 +113,32 @@ def load_last_look(
     with Index(root, fresh=False, lazy=True) as idx:
         if idx.con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0:
             return None
-        return _listing(idx, where, sort, metrics, _whole_pages(limit))
+        if idx.partial and needs_history(sort, where=where):
+            return None  # its answer needs every run described: the catch-up's turn
+        return _listing(idx, where, sort, metrics, _whole_pages(limit), describe=False)
 
 
-def describe_more(root: Path | Source) -> int:
+def describe_more(root: Path | Source, stop: Callable[[], bool] = lambda: False) -> int:
     """Describe the segments of up to a batch of the runs a first build left partial (in
-    the background, after the listing showed); returns how many are left."""
+    the background, after the listing showed), STEP runs at a time until `stop()` says
+    the user asked for something; returns how many are left."""
     if isinstance(root, Source):
         return 0
     with Index(root, lazy=True) as idx:
-        todo = idx.con.execute(
-            "SELECT run_key FROM runs WHERE partial ORDER BY run_key LIMIT ?", [BATCH]
-        ).fetchall()
-        if todo:
-            idx.complete([k for (k,) in todo])
+        done = 0
+        while done < BATCH and idx.partial and not stop():
+            todo = idx.con.execute(
+                "SELECT run_key FROM runs WHERE partial ORDER BY run_key LIMIT ?",
+                [min(STEP, BATCH - done)],
+            ).fetchall()
+            if not todo:
+                break
+            done += idx.complete([k for (k,) in todo])
         return idx.partial
+
+
+#: runs `describe_more` describes between two looks at whether to stop (~0.1 s)
+STEP = 100
 
 
 def _whole_pages(limit: int | None) -> int:
@@ -129,9 +146,15 @@ def _whole_pages(limit: int | None) -> int:
 
 
 def _listing(
-    idx: Index, where: str | None, sort: str | None, metrics: list[str] | None, wanted: int
+    idx: Index,
+    where: str | None,
+    sort: str | None,
+    metrics: list[str] | None,
+    wanted: int,
+    describe: bool = True,
 ) -> RunList:
-    rows = select_runs(idx, where=where, sort=sort, limit=wanted)
+    """The listing's page(s); `describe=False`: partial runs' history fields not known."""
+    rows = select_runs(idx, where=where, sort=sort, limit=wanted, describe=describe)
     total = len(rows) if len(rows) < wanted else count_runs(idx, where=where)
     keys = [r["run_key"] for r in rows]
     chosen = metrics if metrics else common_summary_keys(idx, keys, limit=3)

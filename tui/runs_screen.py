@@ -174,7 +174,7 @@ class RunsScreen(StoreScreen):
             self.agent_note = idle_agent_note(self.root, pending)
         deliver(self, self.show_runs, runs)
         if runs.partial and not worker.is_cancelled:
-            describe_more(self.root)  # a batch a refresh, until the first build is whole
+            describe_more(self.root, lambda: worker.is_cancelled)  # a batch a refresh
 
     def action_reload(self) -> None:
         self.reload()
