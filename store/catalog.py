@@ -7,14 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .filters import RUN_FIELDS, FilterError, compile_filter
+from .filters import RUN_FIELDS, FilterError, compile_filter, reads_history
 from .index import Index
 from .layout import ENTITY_MARK
 
 LIST_COLUMNS = (
     'run_key, entity, project, id, name, "group", job_type, tags, state, steps, "values", '
     'created_at, ended_at, last_time, host, "user", notes, error, dir, warnings, sync, '
-    "coalesce(ended_at, last_time, epoch(now())) - created_at AS duration"
+    "CASE WHEN partial AND ended_at IS NULL THEN NULL "  # not known yet: not guessed
+    "ELSE coalesce(ended_at, last_time, epoch(now())) - created_at END AS duration"
 )
 
 
@@ -91,16 +92,39 @@ def select_runs(
     sort: str | None = None,
     limit: int | None = None,
     offset: int = 0,
+    describe: bool = True,
     **query: Any,
 ) -> list[dict[str, Any]]:
     """Runs matching every given condition (RunQuery's fields), as dicts of the index's run
-    columns. Thread-safe: each call reads through its own cursor of the index."""
+    columns. Thread-safe: each call reads through its own cursor of the index, except on
+    an index holding partial runs (a listing's: store/index_tables.py), which it describes
+    first - all of them if the filter or sort reads what they lack, else those it lists.
+    `describe=False`: partial runs as they are (steps, values, duration not known: None),
+    for a query that `needs_history` says does not read them."""
     where, params = RunQuery(**query).sql()
     sql = f"SELECT {LIST_COLUMNS} FROM runs{where} " + _order(sort, params)
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     if offset:
         sql += f" OFFSET {int(offset)}"
+    if not describe:
+        return _fetch(idx, sql, params)
+    if idx.partial and reads_history(sql.partition(" FROM runs")[2]):
+        idx.complete()  # else the filter or order would answer wrongly
+    rows = _fetch(idx, sql, params)
+    if idx.partial and rows and idx.complete([r["run_key"] for r in rows]):
+        rows = _fetch(idx, sql, params)  # the same runs, in the same order: now described
+    return rows
+
+
+def needs_history(sort: str | None = None, **query: Any) -> bool:
+    """Whether the query's filter or order reads what a partial run lacks (its steps, its
+    last row's time): answering it needs every run described."""
+    where, params = RunQuery(**query).sql()
+    return reads_history(where + " " + _order(sort, params))
+
+
+def _fetch(idx: Index, sql: str, params: list[Any]) -> list[dict[str, Any]]:
     with idx.con.cursor() as cur:
         cur.execute(sql, params)
         names = [d[0] for d in cur.description]
@@ -110,6 +134,8 @@ def select_runs(
 def count_runs(idx: Index, **query: Any) -> int:
     """How many runs select_runs would list without a limit."""
     where, params = RunQuery(**query).sql()
+    if idx.partial and reads_history(where):
+        idx.complete()
     with idx.con.cursor() as cur:
         return int(cur.execute(f"SELECT count(*) FROM runs{where}", params).fetchone()[0])
 

@@ -1,194 +1,40 @@
-"""Describing one run's files as index rows: its segments, its metadata, config and summary.
+"""Describing one run's files as index rows: its metadata, config and summary, and (through
+store/describe_segments.py) its segments.
 
-Two promises make a listing survive anything a store holds:
-
-- A segment that disappears between listing and reading (sealed into its Parquet twin,
-  removed with its run) is described from its twin, or left out; a segment that fails its
-  checksum is described as damaged (the queries skip it) with a warning naming it.
-- run.json may hold anything: written by an older version, edited by hand, uploaded by
-  someone else, or unreadable. Every field is coerced to its column's type (a problem noted
-  as a warning, so the run is listed with `!`); a run is never left out, and never breaks the
-  listing of the others.
+A run is described in two tiers (store/index_tables.py): `describe_run(segments=False)`
+reads only its run.json and state files and leaves it `partial`; `describe_history_of`
+adds its segments later. run.json may hold anything: written by an older version, edited by
+hand, uploaded by someone else, or unreadable. Every field is coerced to its column's type (a
+problem noted as a warning, so the run is listed with `!`); a run is never left out, and
+never breaks the listing of the others.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
-from .integrity import SegmentDamaged, check_sha256
-from .journal import list_journals
-from .layout import RunPaths, SegmentName, parse_segment_name, split_run_key
-from .liveness import RUNNING, writer_state
-from .pyramid import build_when_described
+from .describe_segments import (
+    _SEALED_CACHE,
+    History,
+    Row,
+    Rows,
+    describe_history,
+    describe_segment,
+    number_value,
+    text_value,
+)
+from .layout import RunPaths, parse_segment_name, split_run_key
 from .reader import StoredRun, text_list
-from .schema import WRITER_LABEL_KEY
-from .segments import list_segments, read_segment_checked, sealed_twin
-from .syncmark import read_mark, sync_status
+from .syncmark import SYNC_FILE, read_mark, sync_status
 
-Row = tuple[Any, ...]
-Rows = dict[str, list[Row]]  # table name -> rows to insert
-
-
-class Segment:
-    """One segment's `segments` row, its metric keys, and what is wrong with it (if anything)."""
-
-    __slots__ = ("keys", "row", "warning")
-
-    def __init__(self, row: Row, keys: list[str], warning: str | None) -> None:
-        self.row, self.keys, self.warning = row, keys, warning
-
-    @property
-    def values(self) -> int | None:
-        return self.row[6]
-
-    @property
-    def step_max(self) -> int | None:
-        return self.row[8]
-
-    @property
-    def time_max(self) -> float | None:
-        return self.row[10]
-
-
-#: sealed segments by (path, size, mtime): immutable and content-addressed, so each is read
-#: (and its sha256 verified) once per process, and once per index file
-_SEALED_CACHE: dict[tuple[str, int, int], Segment] = {}
-
-
-def describe_segment(
-    root: Path, run_key: str, name: SegmentName, path: Path, live: dict[str, Any] | None
-) -> Segment | None:
-    """A listed segment, or its sealed twin if it was sealed since; None if it is gone."""
-    try:
-        return _describe(root, run_key, name, path, live)
-    except FileNotFoundError:
-        twin = None if name.sealed else sealed_twin(path.parent, name)
-        twin_name = parse_segment_name(twin.name) if twin is not None else None
-        if twin is None or twin_name is None:
-            return None  # removed (its run deleted): not part of this listing
-        try:
-            return _describe(root, run_key, twin_name, twin, None)
-        except FileNotFoundError:
-            return None
-
-
-def _describe(
-    root: Path, run_key: str, name: SegmentName, path: Path, live: dict[str, Any] | None
-) -> Segment:
-    st = path.stat()
-    rel = str(path.relative_to(root))
-    base = (run_key, rel, name.writer)
-    tail = (name.sha256, st.st_size, st.st_mtime_ns)
-    if live is not None:
-        # growing right now: its writer's state file (rewritten every second) says how far it
-        # got; reading the stream itself every refresh would cost more the longer it runs
-        step = live.get("step")
-        row = (*base, _text(live.get("label")) or "", name.seq, False, None, None)
-        row += (step if type(step) is int and step >= 0 else None, None)
-        row += (_number(live.get("heartbeat_at")), *tail, None)
-        summary = live.get("summary")
-        keys = [k for k in summary if not k.startswith("_")] if isinstance(summary, dict) else []
-        return Segment(row, keys, None)
-    cache_key = (rel, st.st_size, st.st_mtime_ns)
-    if name.sealed and cache_key in _SEALED_CACHE and _SEALED_CACHE[cache_key].row[0] == run_key:
-        return _SEALED_CACHE[cache_key]
-    try:
-        label, rows, steps, times, keys, note = _read(root, path, name)
-        damage = None
-    except (SegmentDamaged, pa.ArrowException, OSError, ValueError) as e:
-        if isinstance(e, FileNotFoundError):
-            raise
-        label, rows, steps, times, keys = "", 0, (None, None), (None, None), []
-        note = damage = f"unreadable segment {rel}: {e}"
-    row = (*base, label, name.seq, name.sealed, rows, *steps, *times, *tail, damage)
-    out = Segment(row, keys, note)
-    if name.sealed:
-        _SEALED_CACHE[cache_key] = out
-    return out
-
-
-def _read(
-    root: Path, path: Path, name: SegmentName
-) -> tuple[str, int, tuple[Any, Any], tuple[Any, Any], list[str], str | None]:
-    """(label, rows, step range, time range, metric keys, damage note) of a segment."""
-    if not name.sealed:
-        table, note = read_segment_checked(path)
-        label = ((table.schema.metadata or {}).get(WRITER_LABEL_KEY) or b"").decode()
-        keys = pc.unique(table.column("key")).to_pylist()
-        return label, table.num_rows, *_ranges(table), keys, note
-    with open(path, "rb") as f:
-        data = f.read()
-    assert name.sha256 is not None
-    check_sha256(data, name.sha256, str(path))  # the one verification: remembered after
-    pf = pq.ParquetFile(pa.BufferReader(data), read_dictionary=["key"])  # no strings decoded
-    build_when_described(root, name.sha256, pf)  # a long run's chart pyramid, once
-    label = (pf.schema_arrow.metadata or {}).get(WRITER_LABEL_KEY, b"").decode()
-    # one thread: a thread pool per segment costs more than it saves (a cold index build)
-    keys_col = pf.read(columns=["key"], use_threads=False).column("key")
-    keys_col = pa.chunked_array([c.dictionary for c in keys_col.chunks], pa.string())
-    return label, pf.metadata.num_rows, *_stats(pf), pc.unique(keys_col).to_pylist(), None
-
-
-def _minmax(col: pa.ChunkedArray) -> tuple[Any, Any]:
-    if len(col) == 0:
-        return None, None
-    mm = pc.min_max(col).as_py()
-    return mm["min"], mm["max"]
-
-
-def _ranges(table: pa.Table) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
-    """(step min, max) and (time min, max in epoch seconds) of a history table."""
-    t0, t1 = _minmax(table.column("time").cast(pa.int64()))
-    return _minmax(table.column("step")), (
-        t0 / 1e6 if t0 is not None else None,
-        t1 / 1e6 if t1 is not None else None,
-    )
-
-
-def _stats(pf: pq.ParquetFile) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
-    """Step and time ranges from the row-group statistics (no data read)."""
-    md = pf.metadata
-    names = [md.schema.column(i).name for i in range(md.num_columns)]
-    si, ti = names.index("step"), names.index("time")
-    smin = smax = tmin = tmax = None
-    for g in range(md.num_row_groups):
-        rg = md.row_group(g)
-        s, t = rg.column(si).statistics, rg.column(ti).statistics
-        if s is None or not s.has_min_max or t is None or not t.has_min_max:
-            return _ranges(pf.read(columns=["step", "time"]))
-        smin = s.min if smin is None else min(smin, s.min)
-        smax = s.max if smax is None else max(smax, s.max)
-        tmn, tmx = _epoch(t.min), _epoch(t.max)
-        tmin = tmn if tmin is None else min(tmin, tmn)
-        tmax = tmx if tmax is None else max(tmax, tmx)
-    return (smin, smax), (tmin, tmax)
-
-
-def _epoch(v: Any) -> float:
-    if hasattr(v, "timestamp"):
-        return float(v.timestamp())
-    return float(v) / 1e6
+__all__ = ["_SEALED_CACHE", "describe_history_of", "describe_run", "describe_segment"]
 
 
 # -- run metadata --------------------------------------------------------------------------
-def _text(v: Any) -> str | None:
-    """A text column's value: strings as they are, anything else as its JSON text."""
-    if v is None or isinstance(v, str):
-        return v
-    return json.dumps(v, default=str)
-
-
-def _number(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-
-
 def _flatten(d: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
     """Nested config dicts become dotted keys (config.optimizer.lr), as log() does."""
     for k, v in d.items():
@@ -201,7 +47,18 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
 def _value_row(run_key: str, key: str, v: Any) -> Row:
     num = float(v) if isinstance(v, int | float) else None
     text = v if isinstance(v, str) else (json.dumps(v) if isinstance(v, bool) else None)
-    return (run_key, key, num, text, json.dumps(v, default=str))
+    return (run_key, key, num, text, _json(v))
+
+
+def _json(v: Any) -> str:
+    """json.dumps(v, default=str), without its machinery for the plain numbers most config
+    and summary values are (a cold index build writes ~10 of them a run)."""
+    t = type(v)
+    if t is float and math.isfinite(v):
+        return float.__repr__(v)  # what json.dumps writes for a finite float
+    if t is int:
+        return int.__repr__(v)
+    return json.dumps(v, default=str)
 
 
 class _Meta:
@@ -218,13 +75,13 @@ class _Meta:
         v = self.meta.get(field)
         if v is not None and not isinstance(v, str):
             self._odd(field, v, "shown as text")
-        return _text(v)
+        return text_value(v)
 
     def number(self, field: str) -> float | None:
         v = self.meta.get(field)
-        if v is not None and _number(v) is None:
+        if v is not None and number_value(v) is None:
             self._odd(field, v, "ignored")
-        return _number(v)
+        return number_value(v)
 
     def strings(self, field: str) -> list[str]:
         v = self.meta.get(field)
@@ -250,8 +107,11 @@ class _Meta:
         return v
 
 
-def describe_run(root: Path, run_key: str, files: dict[str, tuple[int, int]], rows: Rows) -> int:
-    """Append one run's rows to `rows`; returns how many segments it has.
+def describe_run(
+    root: Path, run_key: str, files: dict[str, tuple[int, int]], rows: Rows, segments: bool = True
+) -> int:
+    """Append one run's rows to `rows`; returns how many segments it has (0 and a partial
+    run when `segments` is False: its run.json and state files only).
 
     Whatever its files hold, the run gets its `runs` row: metadata that does not fit is
     coerced and noted, and if describing it fails anyway, a bare row says why."""
@@ -261,7 +121,9 @@ def describe_run(root: Path, run_key: str, files: dict[str, tuple[int, int]], ro
         return 0  # the run was deleted since the listing
     out: Rows = {t: [] for t in rows}
     try:
-        n = _describe_run(root, run_key, stored, files, out)
+        history = describe_history(root, run_key, stored, out) if segments else None
+        _describe_run(run_key, stored, files, out, history)
+        n = history.segments if history else 0
     except Exception as e:  # one run's oddity must not hide the others
         out = {t: [] for t in rows}
         out["runs"].append(_bare_run_row(run_key, paths, f"cannot index this run: {e!r}"))
@@ -270,6 +132,19 @@ def describe_run(root: Path, run_key: str, files: dict[str, tuple[int, int]], ro
     for t, values in out.items():
         rows[t].extend(values)
     return n
+
+
+def describe_history_of(
+    root: Path, run_key: str, warnings: str | None, rows: Rows
+) -> tuple[int, int, float | None, str | None] | None:
+    """The second tier of a partial run whose first left `warnings`: its segment rows
+    appended to `rows`, and its (steps, values, last_time, warnings); None if it is gone."""
+    stored = StoredRun.load_any(RunPaths.of_key(root, run_key))
+    if stored.problem and not stored.paths.dir.is_dir():
+        return None
+    h = describe_history(root, run_key, stored, rows)
+    notes = "\n".join(([warnings] if warnings else []) + h.warnings) or None
+    return max(h.step_max, stored.last_step) + 1, h.values, h.last_time, notes
 
 
 def _bare_run_row(run_key: str, paths: RunPaths, warning: str) -> Row:
@@ -293,46 +168,28 @@ def _bare_run_row(run_key: str, paths: RunPaths, warning: str) -> Row:
         warning,
         [],
         None,
+        False,  # partial: nothing more to describe
     )
 
 
 def _describe_run(
-    root: Path, run_key: str, stored: StoredRun, files: dict[str, tuple[int, int]], rows: Rows
-) -> int:
+    run_key: str,
+    stored: StoredRun,
+    files: dict[str, tuple[int, int]],
+    rows: Rows,
+    history: History | None,
+) -> None:
+    """The run's `runs`, `config`, `summary` and `files` rows; `history` None: partial."""
     entity, project, run_id = split_run_key(run_key)
     warnings = [stored.problem] if stored.problem else []
-    live = {w.get("writer"): w for w in stored.writers if writer_state(w) == RUNNING}
-    step_max, last_time, n_values, n_segments = -1, None, 0, 0
-    sealed = []
-    for name, path, journal in _listed(stored.paths.history, live):
-        if journal:
-            seg = _describe_journal(root, run_key, name, path)
-        else:
-            # a sealed segment is complete: described from its file even while its writer
-            # runs (on a server every segment is sealed, and the writer's state lags uploads)
-            growing = None if name.sealed else live.get(name.writer)
-            seg = describe_segment(root, run_key, name, path, growing)
-        if seg is None:
-            continue
-        if seg.row[5]:
-            sealed.append(Path(seg.row[1]).name)
-        n_segments += 1
-        rows["segments"].append(seg.row)
-        rows["segment_keys"].extend((seg.row[1], k) for k in seg.keys)
-        if seg.warning:
-            warnings.append(seg.warning)
-        n_values += seg.values if seg.values is not None else _count(live, name.writer)
-        if seg.step_max is not None:
-            step_max = max(step_max, seg.step_max)
-        if seg.time_max is not None:
-            last_time = seg.time_max if last_time is None else max(last_time, seg.time_max)
+    h = history or History()
     m = _Meta(stored.meta)
     git = _Meta(m.mapping("git"))
-    ended = [e for w in stored.writers if (e := _number(w.get("finished_at")))]
+    ended = [e for w in stored.writers if (e := number_value(w.get("finished_at")))]
     command = m.meta.get("command")
     metrics = m.meta.get("metrics")
     defined = [
-        _text(d.get("name")) or ""
+        text_value(d.get("name")) or ""
         for d in (metrics if isinstance(metrics, list) else [])
         if isinstance(d, dict) and d.get("summary") not in (None, "last")
     ]
@@ -351,29 +208,42 @@ def _describe_run(
         stored.state,
         m.number("created_at"),
         max(ended) if ended else None,
-        last_time,
-        max(step_max, stored.last_step) + 1,
-        n_values,
+        h.last_time if history else None,
+        max(h.step_max, stored.last_step) + 1 if history else None,
+        h.values if history else None,
         m.text("host"),
         m.text("user"),
-        " ".join(map(str, command)) if isinstance(command, list) else _text(command),
+        " ".join(map(str, command)) if isinstance(command, list) else text_value(command),
         git.text("commit"),
         git.text("branch"),
         git.text("remote"),
         git.meta.get("dirty") if isinstance(git.meta.get("dirty"), bool) else None,
-        _text(stored.error),
+        text_value(stored.error),
         str(stored.paths.dir),
         json.dumps(stored.writers, default=str),
         json.dumps(stored.meta, default=str),
-        "\n".join(warnings + m.problems + git.problems) or None,
+        "\n".join(warnings + m.problems + git.problems + h.warnings) or None,
         defined,
-        sync_status(stored.meta, read_mark(stored.paths), sealed),
+        sync_status(stored.meta, _mark(stored, files), _sealed(files)),
+        history is None,
     )
     rows["runs"].append(run_row)
     rows["config"].extend(_value_row(run_key, k, v) for k, v in _flatten(config))
     rows["summary"].extend(_value_row(run_key, k, v) for k, v in stored.summary.items())
     rows["files"].extend((run_key, p, s, t) for p, (s, t) in files.items())
-    return n_segments
+
+
+def _sealed(files: dict[str, tuple[int, int]]) -> list[str]:
+    """The sealed segments the listing saw (what a sync mark confirms)."""
+    names = (p.rpartition("/")[2] for p in files if p.endswith(".parquet") and "/history/" in p)
+    return [n for n in names if (seg := parse_segment_name(n)) is not None and seg.sealed]
+
+
+def _mark(stored: StoredRun, files: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    """The run's sync mark, read only when the listing saw one (most runs never synced: a
+    failed open a run is a tenth of a first build's work)."""
+    synced = any(p.endswith("/" + SYNC_FILE) for p in files)
+    return read_mark(stored.paths) if synced else {}
 
 
 def _entity_project(entity: str | None, project: str, m: _Meta) -> tuple[str | None, str]:
@@ -390,25 +260,3 @@ def _entity_project(entity: str | None, project: str, m: _Meta) -> tuple[str | N
     ):
         return said_entity, said_project
     return m.text("entity"), project
-
-
-def _listed(history: Path, live: dict[Any, dict[str, Any]]) -> list[tuple[SegmentName, Path, bool]]:
-    """The segments, then the journals of writers not running (a running one's progress is
-    in its state file): their rows that no segment holds (a writer killed, not recovered)."""
-    out = [(name, path, False) for name, path in list_segments(history)]
-    for j, path in list_journals(history):
-        if j.writer not in live:
-            out.append((SegmentName(j.writer, j.jseq, None, False), path, True))
-    return out
-
-
-def _describe_journal(root: Path, run_key: str, name: SegmentName, path: Path) -> Segment | None:
-    try:
-        return _describe(root, run_key, name, path, None)
-    except FileNotFoundError:
-        return None  # recovered into a segment since the listing: the next catch-up has it
-
-
-def _count(live: dict[Any, dict[str, Any]], writer: str) -> int:
-    rows = live.get(writer, {}).get("rows")
-    return rows if type(rows) is int else 0

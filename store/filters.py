@@ -41,6 +41,17 @@ RUN_FIELDS = {
     "duration": "(coalesce(runs.ended_at, runs.last_time, epoch(now())) - runs.created_at)",
 }
 NUMERIC_FIELDS = {"steps", "created_at", "started", "duration"}
+#: the run columns a run's segments give (store/describe_segments.py): unknown (NULL) in a
+#: partial run, so a filter or sort reading them needs every run described first
+HISTORY_COLUMNS = ("runs.steps", 'runs."values"', "runs.last_time")
+
+
+def reads_history(sql: str) -> bool:
+    """Whether compiled SQL (a WHERE and ORDER BY over `runs`) reads a HISTORY_COLUMNS
+    column. Values are parameters, never in the text, so a match is a column."""
+    return any(c in sql for c in HISTORY_COLUMNS)
+
+
 OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "==": "=", "!=": "<>", "~": "~"}
 
 _TOKEN = re.compile(

@@ -352,10 +352,10 @@ def test_an_interrupted_cold_build_keeps_what_it_indexed(
 ) -> None:
     """Ctrl-C during a long first build (10,000 runs: tens of seconds) loses at most one
     batch: the next open goes on from there."""
-    from flightlog.store import index
+    from flightlog.store import catch_up
 
     _make_runs(5)
-    monkeypatch.setattr(index, "BATCH", 2)
+    monkeypatch.setattr(catch_up, "BATCH", 2)
 
     def stop_at_third(done: int, total: int) -> None:
         if done == 3:

@@ -68,7 +68,7 @@ def _settle(store: Path) -> None:
 
 
 def _counting_index(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    from flightlog.tui import data
+    from flightlog.tui import runs_data as data
 
     opened: list[int] = []
 

@@ -115,7 +115,7 @@ async def test_a_store_larger_than_a_page_is_listed_a_page_at_a_time(
     its first runs in the order asked for, and the last row brings the next page."""
     from flightlog.store.catalog import select_runs
     from flightlog.store.index import Index
-    from flightlog.tui import data
+    from flightlog.tui import runs_data as data
 
     monkeypatch.setattr(data, "PAGE", 5, raising=False)  # as 500 of 10,000 runs
     with Index(samples) as idx:
@@ -132,6 +132,89 @@ async def test_a_store_larger_than_a_page_is_listed_a_page_at_a_time(
         await settle(pilot, lambda: names(app) == every[::-1][:5])
         await pilot.press("end")
         await settle(pilot, lambda: names(app) == every[::-1][:10])
+
+
+def _add_run(store: Path, run_id: str, name: str) -> None:
+    """A copy of a sample run under a new id and name: a run that appeared since."""
+    import json
+
+    project = store / "runs" / "digits-mlp"
+    src = sorted(p for p in project.iterdir() if not p.name.startswith("."))[0]
+    dst = project / run_id
+    shutil.copytree(src, dst)
+    meta = json.loads((dst / "run.json").read_text())
+    (dst / "run.json").write_text(json.dumps({**meta, "id": run_id, "name": name}))
+
+
+async def test_the_last_listing_shows_at_once_and_the_look_at_the_files_follows(
+    samples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big store's runs screen paints what its index saw last before the stat pass of
+    the catch-up (seconds at 10,000 runs on a cold disk) ends; a run added since appears
+    when it does. The stat pass is held here until the first page is checked."""
+    import threading
+
+    from flightlog.store import catch_up
+    from flightlog.store.catalog import select_runs
+    from flightlog.store.index import Index
+
+    with Index(samples) as idx:
+        before = len(select_runs(idx))
+    _add_run(samples, "added01", "added-since")
+    looked = threading.Event()
+    real_scan = catch_up.scan_store
+
+    def held_scan(*args, **kwargs):  # the stat pass, held until the test lets it go
+        assert looked.wait(120), "the test never released the stat pass"
+        return real_scan(*args, **kwargs)
+
+    monkeypatch.setattr(catch_up, "scan_store", held_scan)
+    app = FlightlogApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == before)
+        status = lambda: str(app.screen.query_one("#status").render())  # noqa: E731
+        assert "looking for changes" in status()
+        assert "added-since" not in names(app)
+        looked.set()
+        await settle(pilot, lambda: "added-since" in names(app))
+        await settle(pilot, lambda: "looking for changes" not in status())
+        assert len(rows(app)) == before + 1
+
+
+async def test_a_first_build_lists_at_once_and_describes_the_rest_in_the_background(
+    samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store whose index was never built: the first page shows with its runs' steps as
+    a full description gives them, and the segments of the runs not shown are described
+    in the background until the index holds every run whole."""
+    from flightlog.store import catch_up
+    from flightlog.store.catalog import select_runs
+    from flightlog.store.index import Index
+    from flightlog.tui import runs_data as data
+
+    whole_copy = tmp_path / "whole"
+    shutil.copytree(samples, whole_copy)
+    with Index(whole_copy) as idx:  # every run described in full, as before
+        whole = {r["name"]: (r["steps"], r["values"], r["last_time"]) for r in select_runs(idx)}
+    monkeypatch.setattr(data, "PAGE", 5, raising=False)  # as 500 of 10,000 runs
+    monkeypatch.setattr(catch_up, "LAZY_OVER", 2)  # as a first build of 10,000 runs
+    monkeypatch.setattr(data, "BATCH", 3)
+    app = FlightlogApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == 5)
+        shown = dict(zip(names(app), column(app, "steps"), strict=True))
+        assert shown == {n: str(whole[n][0]) for n in shown}
+        await settle(pilot, lambda: _partial(samples) == 0)
+    with Index(samples) as idx:
+        now = {r["name"]: (r["steps"], r["values"], r["last_time"]) for r in select_runs(idx)}
+    assert now == whole
+
+
+def _partial(store: Path) -> int:
+    from flightlog.store.index import Index
+
+    with Index(store, fresh=False, lazy=True) as idx:
+        return idx.partial
 
 
 async def test_mark_and_compare(samples: Path) -> None:

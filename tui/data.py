@@ -3,42 +3,32 @@
 Called from Textual workers (threads), so nothing here touches widgets, and no DuckDB
 connection is shared between threads. `root` is a store's directory, or a RemoteSource
 (tui/remote_source.py): the same values read from a team server, so screens do not care.
-Opening the index is its catch-up: on the 1,000-run benchmark store it costs ~50 ms when
-nothing changed, so the runs screen's refresh of a store whose stamps show no change (and
-no run running) shows its last listing again instead (`load_runs`).
+The runs screen's listing is tui/runs_data.py's (its names are here too).
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from flightlog.store import RunPaths, StoredRun
-from flightlog.store.catalog import (
-    RunLookupError,
-    common_summary_keys,
-    count_runs,
-    select_runs,
-    values_of,
-)
+from flightlog.store.catalog import RunLookupError, select_runs, values_of
 from flightlog.store.index import Index
-from flightlog.store.liveness import RUNNING
 from flightlog.store.query import downsample, metric_summaries, values_at
 from flightlog.store.run_snapshot import open_snapshot, remember
-from flightlog.store.scan import Stamp, unchanged_since
 
-
-class Source:
-    """Where the UI reads from when it is not a store's directory (tui/remote_source.py):
-    each function below hands its call to the source's method of the same name."""
-
+from .runs_data import (  # noqa: F401 (the listing's values, where every screen looks)
+    PAGE,
+    RunList,
+    Source,
+    describe_more,
+    load_last_look,
+    load_runs,
+)
 
 STATE_ICON = {"running": "●", "finished": "✓", "failed": "✗", "crashed": "☠"}
 
@@ -46,83 +36,6 @@ STATE_ICON = {"running": "●", "finished": "✓", "failed": "✗", "crashed": "
 def plural(n: int, noun: str) -> str:
     """`1 run`, `2 runs`: counts as a person writes them."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-@dataclass
-class RunList:
-    """The runs screen's rows (already filtered and sorted) and its metric columns."""
-
-    rows: list[dict[str, Any]]
-    metrics: list[str]
-    summaries: dict[str, dict[str, Any]]
-    loaded_at: float = field(default_factory=time.time)
-    #: runs matching, when `rows` is only the first pages of them (a server's listing)
-    total: int | None = None
-    #: the server sort `rows` already come in (a server's listing), None when unsorted
-    sorted_by: str | None = None
-
-
-#: runs a listing loads at a time: what paints first, and all a store of 100,000 runs holds in
-#: memory until the user scrolls past it (the same page as a server's, tui/remote_source.py)
-PAGE = 500
-
-
-def load_runs(
-    root: Path | Source,
-    where: str | None,
-    sort: str | None,
-    metrics: list[str] | None = None,
-    limit: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> RunList:
-    """The first `limit` runs (at least one page, whole pages) matching `where`, in the
-    order of `sort` (a catalog sort: run field, summary.KEY, config.KEY, `-` descending;
-    None: by start). DuckDB filters and sorts, so the first page of a store of 10,000 runs
-    holds its best runs and costs what a store of 500 does; `RunList.total` says how many
-    match. A listing that holds every match says it is unsorted: the screen sorts it.
-    `progress(done, total)` follows a first build of the store's index (it may raise to
-    stop it: what was built is kept)."""
-    if isinstance(root, Source):
-        return root.load_runs(where, sort, metrics, limit)
-    wanted = max(1, -(-(limit or 0) // PAGE)) * PAGE
-    asked = (where, sort, tuple(metrics or ()), wanted)
-    with _LAST_LOCK:
-        last = _LAST.get(str(root))
-    if last is not None and last[0] == asked and unchanged_since(root, last[1]):
-        return last[2]  # the refresh of a store that did not change: its stats only
-    with Index(root, progress=progress) as idx:
-        rows = select_runs(idx, where=where, sort=sort, limit=wanted)
-        total = len(rows) if len(rows) < wanted else count_runs(idx, where=where)
-        keys = [r["run_key"] for r in rows]
-        chosen = metrics if metrics else common_summary_keys(idx, keys, limit=3)
-        partial = total > len(rows)
-        summaries = values_of(idx, "summary", keys)
-        runs = RunList(rows, chosen, summaries, total=total, sorted_by=sort if partial else None)
-        steady = _steady(idx)
-    with _LAST_LOCK:
-        if steady:
-            _LAST[str(root)] = (asked, idx.stamps, runs)
-        else:
-            _LAST.pop(str(root), None)
-    return runs
-
-
-def _steady(idx: Index) -> bool:
-    """Whether the index's answers change only when the files do: not while a run is
-    running (its state follows its process, which no stat sees die), nor while a run with
-    neither an end nor a last row has a duration that runs up to now."""
-    (n,) = idx.con.execute(
-        "SELECT count(*) FROM runs WHERE state = ? OR (ended_at IS NULL AND last_time IS NULL)",
-        [RUNNING],
-    ).fetchone()
-    return n == 0
-
-
-#: store -> (what was asked, the runs' stamps then, the answer): the last listing, which a
-#: refresh of an unchanged store shows again after a stat pass instead of opening the
-#: index and querying it (~5% of a core every 2 s at 1,000 runs)
-_LAST: dict[str, tuple[tuple[Any, ...], dict[str, Stamp], RunList]] = {}
-_LAST_LOCK = threading.Lock()
 
 
 # metric -> {"x", "last", "min", "max"} (a system metric's also "time": its samples' wall time)

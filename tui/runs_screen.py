@@ -22,8 +22,9 @@ from flightlog.store.layout import split_run_key
 from flightlog.store.text import safe
 
 from .artifacts_screen import ArtifactsScreen
-from .data import RunList, Source, load_runs, plural
+from .data import plural
 from .filterbar import FilterBar
+from .runs_data import RunList, Source, describe_more, load_last_look, load_runs
 from .runs_table import RunsTable, build_table, columns_of, server_sort, sort_key
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 
@@ -122,6 +123,7 @@ class RunsScreen(StoreScreen):
         self.sort_desc = self.remote  # a server's runs: newest first, as its first page
         self.limit: int | None = None  # runs asked for (None: the first page)
         self.placed_row = -1  # where a refresh put the cursor (not a move of the user's)
+        self.checking = False  # showing the index's last look while the files are looked at
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -161,19 +163,27 @@ class RunsScreen(StoreScreen):
                 text = f"indexing runs: {done:,} of {total:,} (kept if you quit)"
                 self.app.call_from_thread(self.query_one("#status", Static).update, text)
 
-        runs = load_runs(self.root, self.where, sort, self.metrics, self.limit, progress)
+        args = (self.root, self.where, sort, self.metrics, self.limit)
+        if self.runs is None and (first := load_last_look(*args)) is not None:
+            deliver(self, self.show_runs, first, True)  # at once; the stat pass follows
+        runs = load_runs(*args, progress)
         from flightlog.sync.lock import idle_agent_note
 
         if isinstance(self.root, Path):  # a server's runs have no local sync agent
             pending = sum(r["sync"] == "pending" for r in runs.rows)
             self.agent_note = idle_agent_note(self.root, pending)
         deliver(self, self.show_runs, runs)
+        if runs.partial and not worker.is_cancelled:
+            describe_more(self.root, lambda: worker.is_cancelled)  # a batch a refresh
 
     def action_reload(self) -> None:
         self.reload()
 
-    def show_runs(self, runs: RunList) -> None:
-        if self.runs is not None and _same(self.runs, runs):
+    def show_runs(self, runs: RunList, last_look: bool = False) -> None:
+        """Show `runs`; `last_look`: as the index saw the store last, a look at the files
+        under way (said in the status line until it ends)."""
+        self.checking = last_look
+        if self.runs is not None and self.runs.shows_the_same(runs):
             self.update_status()  # (the sync agent's note may have changed)
             return  # the periodic refresh of an unchanged store: no table to rebuild
         self.runs = runs
@@ -240,6 +250,8 @@ class RunsScreen(StoreScreen):
             parts.append(f"{len(self.marked)} marked (c: compare)")
         if self.agent_note:
             parts.append(escape(self.agent_note))
+        if self.checking:
+            parts.append("as last seen: looking for changes…")
         if self.where:  # last: the part a long note or filter may push out of sight
             parts.append(f"filter {escape(safe(self.where))}")
         self.query_one("#status", Static).update(" · ".join(parts))
@@ -392,14 +404,3 @@ class RunsScreen(StoreScreen):
             path = str(self.root / "runs" / key)
             self.app.copy_to_clipboard(path)
             self.notify(f"copied {path}")
-
-
-def _same(a: RunList, b: RunList) -> bool:
-    """Whether two listings show the same (the time each was loaded aside)."""
-    return (a.rows, a.metrics, a.summaries, a.total, a.sorted_by) == (
-        b.rows,
-        b.metrics,
-        b.summaries,
-        b.total,
-        b.sorted_by,
-    )

@@ -86,7 +86,7 @@ def build_table(runs: RunList, order: list[dict[str, Any]], marked: set[str]) ->
         )
         cols["group"].append(fmt(r["group"]))
         cols["tags"].append(fmt(r["tags"] or []))
-        cols["steps"].append(str(r["steps"]))
+        cols["steps"].append("…" if r["steps"] is None else str(r["steps"]))  # not known yet
         cols["started"].append(fmt_time(r["created_at"]))
         cols["duration"].append(fmt_duration(r["duration"]))
         cols["sync"].append(r.get("sync") or "local")

@@ -31,7 +31,7 @@ def root(args: argparse.Namespace) -> Path:
     return root_of(resolve({}, None))
 
 
-def open_index(args: argparse.Namespace):
+def open_index(args: argparse.Namespace, lazy: bool = False):
     from flightlog.store.index import Index
 
     r = root(args)
@@ -40,7 +40,7 @@ def open_index(args: argparse.Namespace):
             f"no flightlog store at {r}: pass --root DIR or set FLIGHTLOG_DIR "
             "(a store is the directory that holds runs/)"
         )
-    return Index(r, progress=index_progress if sys.stderr.isatty() else None)
+    return Index(r, progress=index_progress if sys.stderr.isatty() else None, lazy=lazy)
 
 
 def index_progress(done: int, total: int) -> None:

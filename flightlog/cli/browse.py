@@ -110,7 +110,7 @@ def _path(row: dict[str, Any]) -> str:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    with reads(args) as src:
+    with reads(args, listing=True) as src:
         rows = src.runs(
             project=args.project,
             entity=args.entity,

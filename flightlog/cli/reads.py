@@ -140,8 +140,10 @@ class RemoteReads:
 
 
 @contextmanager
-def reads(args: argparse.Namespace) -> Iterator[LocalReads | RemoteReads]:
-    """The store or server a command reads (`--host` wins over `--root`)."""
+def reads(args: argparse.Namespace, listing: bool = False) -> Iterator[LocalReads | RemoteReads]:
+    """The store or server a command reads (`--host` wins over `--root`). `listing`: a
+    command that only lists runs (`runs`), whose first build of a store's index describes
+    the segments of the runs it prints only (store/catch_up.py)."""
     if getattr(args, "host", None):
         remote = RemoteReads(args.host)
         try:
@@ -149,5 +151,5 @@ def reads(args: argparse.Namespace) -> Iterator[LocalReads | RemoteReads]:
         finally:
             remote.close()
         return
-    with open_index(args) as idx:
+    with open_index(args, lazy=listing) as idx:
         yield LocalReads(idx)

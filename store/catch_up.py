@@ -1,0 +1,176 @@
+"""Catching an index up with its store's files, by stamps, in batches, in two tiers.
+
+Catch-up compares each run's stamp (store/scan.py: its directories' mtimes; two stats for a
+finished run, three for a live one) with what the index saw last time and lists and
+re-reads only runs that changed, so a store that gained one run costs one run's work plus
+a stat per run. A cold build inserts a batch of runs at a time, so an interrupted one
+resumes where it stopped. A listing's cold build describes each run's run.json and state
+only (partial runs, store/index_tables.py) and their segments later (`complete`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from .index_tables import (
+    SEGMENT_TABLES,
+    TABLES,
+    read_files,
+    read_stamps,
+    stamp_row,
+    write_rows,
+)
+from .scan import Scan, Stamp, scan_runs, scan_store
+
+#: runs described between two inserts of a cold build (what an interruption loses at most)
+BATCH = 500
+#: a listing's catch-up (`lazy`) that finds more changed runs than this describes their
+#: run.json and state only, and their segments only for the runs it shows: a cold build of
+#: 10,000 runs answers its first page without opening 10,000 Parquet files
+LAZY_OVER = 200
+
+
+@dataclass
+class CatchUp:
+    """What one catch-up did (for `flightlog index`, doctor and the benchmark)."""
+
+    runs_seen: int = 0
+    runs_indexed: int = 0
+    runs_removed: int = 0
+    segments_read: int = 0
+    seconds: float = 0.0
+    source: str = "file"  # "file", "read-only", "memory"
+
+
+class CatchingUp:
+    """The catch-up half of store/index.py's Index (which opens and holds the file)."""
+
+    root: Path
+    con: duckdb.DuckDBPyConnection
+    schema: str
+    stamps: dict[str, Stamp]
+    partial: int
+    _progress: Callable[[int, int], None] | None
+
+    def catch_up(
+        self, schema: str = "main", run_keys: Collection[str] | None = None, lazy: bool = False
+    ) -> CatchUp:
+        """Bring `schema`'s tables in line with the files (of `run_keys` only, if given: runs
+        the caller knows changed); returns what it did. `lazy`: more than LAZY_OVER changed
+        runs are described in the first tier only (left partial)."""
+        from .describe import describe_run  # pyarrow.parquet and compute: only when needed
+
+        stats = CatchUp()
+        stamps = read_stamps(self.con, schema, run_keys)
+        scan = scan_store(self.root, stamps) if run_keys is None else scan_runs(self.root, run_keys)
+        known = read_files(self.con, schema, [k for k in scan.listed if k in stamps])
+        changed = [k for k, files in scan.listed.items() if known.get(k) != files]
+        removed = [k for k in stamps if k not in scan.seen]
+        stats.runs_seen, stats.runs_removed = len(scan.seen), len(removed)
+        if run_keys is None:
+            self.stamps = {k: v for k, v in stamps.items() if k in scan.seen}
+        if removed:
+            with self._transaction():
+                write_rows(self.con, schema, {}, gone=removed)
+        same = [k for k, files in scan.listed.items() if known.get(k) == files]
+        restamped = self._restamp(schema, scan, {k: stamps[k] for k in same})
+        if run_keys is None:
+            self.stamps.update(restamped)
+        segments = not lazy or len(changed) <= LAZY_OVER
+        for start in range(0, len(changed), BATCH):
+            batch = changed[start : start + BATCH]
+            rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in TABLES if t != "info"}
+            for i, run_key in enumerate(batch, start + 1):
+                stats.segments_read += describe_run(
+                    self.root, run_key, scan.listed[run_key], rows, segments=segments
+                )
+                if self._progress:
+                    self._progress(i, len(changed))
+            states = {r[0]: r[9] for r in rows["runs"]}
+            new = {k: Stamp.of(k, scan.listed[k], states.get(k), scan.settled) for k in batch}
+            if run_keys is None:
+                self.stamps.update(new)
+            rows["stamps"] = [stamp_row(k, stamp) for k, stamp in new.items()]
+            with self._transaction():  # one commit (one WAL write) a batch, not one a table
+                write_rows(self.con, schema, rows, gone=[k for k in batch if k in stamps])
+            stats.runs_indexed += len(batch)
+        return stats
+
+    def _restamp(self, schema: str, scan: Scan, same: dict[str, Stamp]) -> dict[str, Stamp]:
+        """New stamps for runs listed again whose files did not change (`same`: their
+        stamps), as their directories settled: else they would be listed on every catch-up."""
+        if not same:
+            return {}
+        states = dict(
+            self.con.execute(
+                f"SELECT run_key, state FROM {schema}.runs "
+                "WHERE run_key IN (SELECT unnest(?::VARCHAR[]))",
+                [list(same)],
+            ).fetchall()
+        )
+        new = {k: Stamp.of(k, scan.listed[k], states.get(k), scan.settled) for k in same}
+        new = {k: v for k, v in new.items() if v != same[k]}
+        if not new:
+            return new
+        with self._transaction():
+            stamps = {"stamps": [stamp_row(k, v) for k, v in new.items()]}
+            write_rows(self.con, schema, stamps, gone=list(new), drop=("stamps",))
+        return new
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def _count_partial(self, schema: str) -> int:
+        (n,) = self.con.execute(f"SELECT count(*) FROM {schema}.runs WHERE partial").fetchone()
+        return int(n)
+
+    def complete(self, run_keys: Sequence[str] | None = None, schema: str | None = None) -> int:
+        """Describe the segments of the partial runs (of `run_keys` only, if given): their
+        steps, values, last row and metric keys. Returns how many it described."""
+        from .describe import describe_history_of
+
+        schema = schema or self.schema
+        only = "" if run_keys is None else " AND run_key IN (SELECT unnest(?::VARCHAR[]))"
+        todo = self.con.execute(
+            f"SELECT run_key, warnings FROM {schema}.runs WHERE partial{only} ORDER BY run_key",
+            [] if run_keys is None else [list(run_keys)],
+        ).fetchall()
+        for start in range(0, len(todo), BATCH):
+            batch = todo[start : start + BATCH]
+            rows: dict[str, list[tuple[Any, ...]]] = {"segments": [], "segment_keys": []}
+            updates = []
+            for i, (run_key, warnings_before) in enumerate(batch, start + 1):
+                found = describe_history_of(self.root, run_key, warnings_before, rows)
+                if found is not None:  # else deleted since: the next catch-up drops it
+                    updates.append((*found, run_key))
+                if self._progress and run_keys is None:
+                    self._progress(i, len(todo))
+            update = pa.table(
+                {
+                    "run_key": pa.array([u[4] for u in updates], pa.string()),
+                    "steps": pa.array([u[0] for u in updates], pa.int64()),
+                    "values": pa.array([u[1] for u in updates], pa.int64()),
+                    "last_time": pa.array([u[2] for u in updates], pa.float64()),
+                    "warnings": pa.array([u[3] for u in updates], pa.string()),
+                    "partial": pa.array([False] * len(updates), pa.bool_()),
+                }
+            )
+            with self._transaction():
+                gone = [u[4] for u in updates]
+                write_rows(self.con, schema, rows, gone, SEGMENT_TABLES, update)
+            self.partial -= len(updates)
+        return len(todo)

@@ -1,0 +1,160 @@
+"""index.duckdb's tables: their schema, and reading and writing a batch of runs' rows.
+
+What store/index.py's Index catches up, by table. A run is described in two tiers
+(store/describe.py): its `runs`, `config` and `summary` rows from run.json and its writers'
+state files, enough to list, sort and filter it by name, state, start, group, tags, config
+and summary; and its segments (`segments`, `segment_keys`, and the `runs` columns they
+give: steps, values, last_time) from its history files. A run described in the first tier
+only is `partial`: those columns are NULL (not known) until the second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from .scan import Files, Stamp
+
+INDEX_VERSION = 8  # 7: run stamps (store/scan.py); 8: partial runs (two tiers)
+
+#: the segments table's columns: store/query.py scans what it lists (and so does a server's
+#: one-run read, sync/run_reads.py, which fills a table of its own with them)
+SEGMENTS = """(
+    run_key VARCHAR, path VARCHAR, writer VARCHAR, label VARCHAR, seq INTEGER, sealed BOOLEAN,
+    "rows" BIGINT, step_min BIGINT, step_max BIGINT, time_min DOUBLE, time_max DOUBLE,
+    sha256 VARCHAR, size BIGINT, mtime_ns BIGINT, damage VARCHAR)"""
+SCHEMA = (
+    """
+CREATE TABLE IF NOT EXISTS {s}.info (name VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS {s}.runs (
+    run_key VARCHAR PRIMARY KEY, project VARCHAR, id VARCHAR, name VARCHAR, entity VARCHAR,
+    "group" VARCHAR, job_type VARCHAR, tags VARCHAR[], notes VARCHAR, state VARCHAR,
+    created_at DOUBLE, ended_at DOUBLE, last_time DOUBLE, steps BIGINT, "values" BIGINT,
+    host VARCHAR, "user" VARCHAR, command VARCHAR, git_commit VARCHAR, git_branch VARCHAR,
+    git_remote VARCHAR, git_dirty BOOLEAN, error VARCHAR, dir VARCHAR, writers VARCHAR,
+    meta VARCHAR, warnings VARCHAR, defined_metrics VARCHAR[], sync VARCHAR,
+    partial BOOLEAN);
+CREATE TABLE IF NOT EXISTS {s}.config (
+    run_key VARCHAR, key VARCHAR, num DOUBLE, text VARCHAR, json VARCHAR);
+CREATE TABLE IF NOT EXISTS {s}.summary (
+    run_key VARCHAR, key VARCHAR, num DOUBLE, text VARCHAR, json VARCHAR);
+CREATE TABLE IF NOT EXISTS {s}.segments """
+    + SEGMENTS
+    + """;
+CREATE TABLE IF NOT EXISTS {s}.segment_keys (path VARCHAR, key VARCHAR);
+CREATE TABLE IF NOT EXISTS {s}.files (run_key VARCHAR, path VARCHAR, size BIGINT, mtime_ns BIGINT);
+CREATE TABLE IF NOT EXISTS {s}.stamps (
+    run_key VARCHAR, run_dir BIGINT, writers_dir BIGINT, history_dir BIGINT, open BOOLEAN,
+    quiet BOOLEAN);
+"""
+)
+SCHEMA_HASH = hashlib.sha256(f"{INDEX_VERSION}:{SCHEMA}".encode()).hexdigest()[:16]
+TABLES = ("info", "runs", "config", "summary", "segments", "segment_keys", "files", "stamps")
+#: what queries need in memory (`files` and `stamps` only serve the catch-up)
+MEMORY_TABLES = TABLES[:-2]
+
+
+Rows = dict[str, list[tuple[Any, ...]]]  # table name -> rows to insert
+
+
+def _columns() -> dict[str, list[str]]:
+    """Each table's column names, in order (what a row tuple holds), read from SCHEMA (no
+    type of which has a comma)."""
+    out = {}
+    for name, body in re.findall(r"\{s\}\.(\w+) \((.*?)\);", SCHEMA, re.S):
+        out[name] = [col.split()[0].strip('"') for col in body.split(",")]
+    return out
+
+
+#: table -> its column names (asking DuckDB at each insert is a statement a table a batch)
+COLUMNS = _columns()
+_IN = "run_key IN (SELECT unnest(?::VARCHAR[]))"
+
+
+def read_stamps(
+    con: duckdb.DuckDBPyConnection, schema: str, run_keys: Collection[str] | None
+) -> dict[str, Stamp]:
+    """The stamps of the runs the index holds (of `run_keys` only, if given)."""
+    only = "" if run_keys is None else f" WHERE {_IN}"
+    rows = con.execute(
+        f"SELECT run_key, run_dir, writers_dir, history_dir, open, quiet "
+        f"FROM {schema}.stamps{only}",
+        [] if run_keys is None else [list(run_keys)],
+    ).fetchall()
+    return {r[0]: Stamp((r[1], r[2], r[3]), bool(r[4]), bool(r[5])) for r in rows}
+
+
+def read_files(
+    con: duckdb.DuckDBPyConnection, schema: str, run_keys: list[str]
+) -> dict[str, Files]:
+    """The files the index saw of `run_keys`, as the scan lists them."""
+    out: dict[str, Files] = {}
+    if not run_keys:
+        return out
+    for run_key, path, size, mtime in con.execute(
+        f"SELECT run_key, path, size, mtime_ns FROM {schema}.files WHERE {_IN}", [run_keys]
+    ).fetchall():
+        out.setdefault(run_key, {})[path] = (size, mtime)
+    return out
+
+
+#: the tables holding a run's rows, in the order they are dropped (segment_keys names its
+#: segments by path: dropped before them)
+RUN_TABLES = ("segment_keys", "segments", "runs", "config", "summary", "files", "stamps")
+SEGMENT_TABLES = RUN_TABLES[:2]
+
+
+def write_rows(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    rows: Rows,
+    gone: Sequence[str] = (),
+    drop: Sequence[str] = RUN_TABLES,
+    update: pa.Table | None = None,
+) -> None:
+    """Drop the `drop` tables' rows of the runs `gone`, append `rows` to their tables, and
+    set `update`'s runs columns (a table with run_key and the columns to set), as one list
+    of statements: a catch-up of the few runs that train costs one call into DuckDB, not a
+    statement a table (~1 ms each on a busy machine, every 2 s of a live refresh)."""
+    sql, names = [], []
+
+    def register(name: str, table: pa.Table) -> str:
+        con.register(name, table)
+        names.append(name)
+        return name
+
+    if gone:
+        keys = register("_gone", pa.table({"run_key": pa.array(list(gone), pa.string())}))
+        within = f"run_key IN (SELECT run_key FROM {keys})"
+        for t in drop:
+            if t == "segment_keys":
+                sql.append(
+                    f"DELETE FROM {schema}.segment_keys WHERE path IN "
+                    f"(SELECT path FROM {schema}.segments WHERE {within})"
+                )
+            else:
+                sql.append(f"DELETE FROM {schema}.{t} WHERE {within}")
+    for table, values in rows.items():
+        if values:
+            cols = {n: [r[i] for r in values] for i, n in enumerate(COLUMNS[table])}
+            name = register(f"_in_{table}", pa.table(cols))
+            sql.append(f"INSERT INTO {schema}.{table} SELECT * FROM {name}")
+    if update is not None and update.num_rows:
+        name = register("_update", update)
+        sets = ", ".join(f'"{c}" = u."{c}"' for c in update.column_names if c != "run_key")
+        sql.append(f"UPDATE {schema}.runs SET {sets} FROM {name} u WHERE runs.run_key = u.run_key")
+    try:
+        if sql:
+            con.execute(";\n".join(sql))
+    finally:
+        for name in names:
+            con.unregister(name)
+
+
+def stamp_row(run_key: str, stamp: Stamp) -> tuple[Any, ...]:
+    return (run_key, *stamp.dirs, stamp.open, stamp.quiet)

@@ -1,0 +1,207 @@
+"""The runs screen's listing, as plain values: pages of runs from the store's index.
+
+Called from Textual workers (threads), so nothing here touches widgets. `root` is a store's
+directory, or a Source (tui/remote_source.py): a team server, whose listing is its own. A
+store's listing opens its index as a listing (store/index.py's `lazy`): a first build of a
+big store describes the runs shown and leaves the rest to `describe_more`, in the
+background; `load_last_look` answers without a look at the files, for a first paint; a
+refresh of a store whose stamps show no change (and no run running) shows its last listing
+again (`load_runs`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flightlog.store.catalog import (
+    common_summary_keys,
+    count_runs,
+    needs_history,
+    select_runs,
+    values_of,
+)
+from flightlog.store.catch_up import BATCH
+from flightlog.store.index import INDEX_FILE, Index
+from flightlog.store.liveness import RUNNING
+from flightlog.store.scan import Stamp, unchanged_since
+
+
+class Source:
+    """Where the UI reads from when it is not a store's directory (tui/remote_source.py):
+    each function below hands its call to the source's method of the same name."""
+
+
+@dataclass
+class RunList:
+    """The runs screen's rows (already filtered and sorted) and its metric columns."""
+
+    rows: list[dict[str, Any]]
+    metrics: list[str]
+    summaries: dict[str, dict[str, Any]]
+    loaded_at: float = field(default_factory=time.time)
+    #: runs matching, when `rows` is only the first pages of them (a server's listing)
+    total: int | None = None
+    #: the server sort `rows` already come in (a server's listing), None when unsorted
+    sorted_by: str | None = None
+    #: runs of the store whose segments are not described yet (`describe_more`)
+    partial: int = 0
+
+    def shows_the_same(self, other: RunList) -> bool:
+        """Whether two listings show the same (the time each was loaded aside)."""
+        fields = ("rows", "metrics", "summaries", "total", "sorted_by")
+        return all(getattr(self, f) == getattr(other, f) for f in fields)
+
+
+#: runs a listing loads at a time: what paints first, and all a store of 100,000 runs holds in
+#: memory until the user scrolls past it (the same page as a server's, tui/remote_source.py)
+PAGE = 500
+
+
+def load_runs(
+    root: Path | Source,
+    where: str | None,
+    sort: str | None,
+    metrics: list[str] | None = None,
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunList:
+    """The first `limit` runs (at least one page, whole pages) matching `where`, in the
+    order of `sort` (a catalog sort: run field, summary.KEY, config.KEY, `-` descending;
+    None: by start). DuckDB filters and sorts, so the first page of a store of 10,000 runs
+    holds its best runs and costs what a store of 500 does; `RunList.total` says how many
+    match. A listing that holds every match says it is unsorted: the screen sorts it.
+    `progress(done, total)` follows a first build of the store's index (it may raise to
+    stop it: what was built is kept); that build describes the segments of the runs shown
+    only (`RunList.partial`: how many it left for `describe_more`)."""
+    if isinstance(root, Source):
+        return root.load_runs(where, sort, metrics, limit)
+    wanted = _whole_pages(limit)
+    asked = (where, sort, tuple(metrics or ()), wanted)
+    with _LAST_LOCK:
+        last = _LAST.get(str(root))
+    if last is not None and last[0] == asked and unchanged_since(root, last[1]):
+        return last[2]  # the refresh of a store that did not change: its stats only
+    with Index(root, progress=progress, lazy=True) as idx:
+        runs = _listing(idx, where, sort, metrics, wanted)
+        steady = _steady(idx)
+    with _LAST_LOCK:
+        if steady:
+            _LAST[str(root)] = (asked, idx.stamps, runs)
+        else:
+            _LAST.pop(str(root), None)
+    return runs
+
+
+def load_last_look(
+    root: Path | Source,
+    where: str | None,
+    sort: str | None,
+    metrics: list[str] | None = None,
+    limit: int | None = None,
+) -> RunList | None:
+    """`load_runs` as the store's index saw it last, without a look at the files: what a
+    big store paints at once, before the stat pass of its catch-up (seconds at 10,000 runs
+    on a cold disk) tells what changed since. None when there is no such listing (a
+    server, or a store whose index was never built: its first build shows progress)."""
+    if isinstance(root, Source) or not (root / INDEX_FILE).is_file():
+        return None
+    with Index(root, fresh=False, lazy=True) as idx:
+        if idx.con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0:
+            return None
+        if idx.partial and needs_history(sort, where=where):
+            return None  # its answer needs every run described: the catch-up's turn
+        return _listing(idx, where, sort, metrics, _whole_pages(limit), describe=False)
+
+
+def describe_more(root: Path | Source, stop: Callable[[], bool] = lambda: False) -> int:
+    """Describe the segments of up to a batch of the runs a first build left partial (in
+    the background, after the listing showed), STEP runs at a time until `stop()` says
+    the user asked for something; returns how many are left."""
+    if isinstance(root, Source):
+        return 0
+    with Index(root, lazy=True) as idx:
+        done = 0
+        while done < BATCH and idx.partial and not stop():
+            todo = idx.con.execute(
+                "SELECT run_key FROM runs WHERE partial ORDER BY run_key LIMIT ?",
+                [min(STEP, BATCH - done)],
+            ).fetchall()
+            if not todo:
+                break
+            done += idx.complete([k for (k,) in todo])
+        return idx.partial
+
+
+#: runs `describe_more` describes between two looks at whether to stop (~0.1 s)
+STEP = 100
+
+
+def _whole_pages(limit: int | None) -> int:
+    return max(1, -(-(limit or 0) // PAGE)) * PAGE
+
+
+def _listing(
+    idx: Index,
+    where: str | None,
+    sort: str | None,
+    metrics: list[str] | None,
+    wanted: int,
+    describe: bool = True,
+) -> RunList:
+    """The listing's page(s); `describe=False`: partial runs' history fields not known."""
+    rows = select_runs(idx, where=where, sort=sort, limit=wanted, describe=describe)
+    total = len(rows) if len(rows) < wanted else count_runs(idx, where=where)
+    keys = [r["run_key"] for r in rows]
+    chosen = metrics if metrics else common_summary_keys(idx, keys, limit=3)
+    partial = total > len(rows)
+    summaries = _summaries(idx, keys)
+    sorted_by = sort if partial else None
+    return RunList(rows, chosen, summaries, total=total, sorted_by=sorted_by, partial=idx.partial)
+
+
+def _summaries(idx: Index, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """values_of(summary) of `keys`, reading only those of runs whose stamp changed since
+    the last listing (json of ~40 values a run: most of a refresh while runs train)."""
+    root, kept, todo = str(idx.root), {}, []
+    for k in keys:
+        stamp, hit = idx.stamps.get(k), _SUMMARIES.get((root, k))
+        if stamp is not None and not stamp.open and hit is not None and hit[0] == stamp:
+            kept[k] = hit[1]
+        else:
+            todo.append(k)
+    read = values_of(idx, "summary", todo) if todo else {}
+    if len(_SUMMARIES) > 4 * PAGE:
+        _SUMMARIES.clear()
+    for k, v in read.items():
+        if (stamp := idx.stamps.get(k)) is not None and not stamp.open:
+            _SUMMARIES[(root, k)] = (stamp, v)
+    return {k: kept[k] if k in kept else read[k] for k in keys}
+
+
+#: (store, run) -> (its stamp, its summary) for settled runs: the stamp tells it held still
+_SUMMARIES: dict[tuple[str, str], tuple[Stamp, dict[str, Any]]] = {}
+
+
+def _steady(idx: Index) -> bool:
+    """Whether the index's answers change only when the files do: not while a run is
+    running (its state follows its process, which no stat sees die), nor while a run with
+    neither an end nor a last row has a duration that runs up to now, nor while runs are
+    partial (described in the background)."""
+    (n,) = idx.con.execute(
+        "SELECT count(*) FROM runs WHERE state = ? OR partial "
+        "OR (ended_at IS NULL AND last_time IS NULL)",
+        [RUNNING],
+    ).fetchone()
+    return n == 0
+
+
+#: store -> (what was asked, the runs' stamps then, the answer): the last listing, which a
+#: refresh of an unchanged store shows again after a stat pass instead of opening the
+#: index and querying it (~5% of a core every 2 s at 1,000 runs)
+_LAST: dict[str, tuple[tuple[Any, ...], dict[str, Stamp], RunList]] = {}
+_LAST_LOCK = threading.Lock()
