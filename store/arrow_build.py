@@ -1,4 +1,4 @@
-"""Arrow arrays built from numpy buffers, for the writer thread.
+"""Arrow arrays built from numpy buffers (and integer arrays read back), for the writer thread.
 
 `pa.array()` imports pandas (and pyarrow.compute) the first time it is called when pandas is
 installed: ~0.5 s of imports under the GIL and the import lock, which stalled `log()` in the
@@ -54,3 +54,11 @@ def all_null_strings(n: int) -> pa.Array:
         ],
         null_count=n,
     )
+
+
+def numbers(array: pa.Array) -> np.ndarray:
+    """The values of a fixed-width `array` without nulls (sort indices, dictionary indices),
+    as a numpy view of its buffer: `to_numpy()` and `np.asarray()` import pandas too."""
+    width = array.type.bit_width // 8
+    dtype = np.dtype(f"{'u' if pa.types.is_unsigned_integer(array.type) else 'i'}{width}")
+    return np.frombuffer(array.buffers()[1], dtype, len(array), array.offset * width)

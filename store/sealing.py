@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow._compute as kernels  # type: ignore[import-not-found]
 import pyarrow.parquet as pq
 
-from .arrow_build import primitive
+from .arrow_build import numbers, primitive
 from .atomic import fsync_dir
 from .journal import MARK_KEY, Mark, encode_mark
 from .layout import SegmentName, sealed_segment_name
@@ -68,13 +68,13 @@ def key_groups(table: pa.Table, min_rows: int = KEY_GROUP) -> list[pa.RecordBatc
         return []
     batch = table.combine_chunks().to_batches()[0]
     encoded = kernels.call_function("dictionary_encode", [batch.column("key")])
-    by_key = np.asarray(kernels.call_function("array_sort_indices", [encoded.dictionary]))
+    by_key = numbers(kernels.call_function("array_sort_indices", [encoded.dictionary]))
     rank = np.empty(len(by_key), np.int32)
     rank[by_key] = np.arange(len(by_key), dtype=np.int32)
-    ranks = rank[encoded.indices.to_numpy()]
+    ranks = rank[numbers(encoded.indices)]
     order = kernels.call_function("array_sort_indices", [primitive(ranks, pa.int32())])  # stable
     batch = kernels.call_function("take", [batch, order])
-    group = ranks[np.asarray(order)]
+    group = ranks[numbers(order)]
     bounds = np.flatnonzero(group[1:] != group[:-1]) + 1
     cuts, start = [0], 0
     while (i := int(np.searchsorted(bounds, start + min_rows))) < len(bounds):
