@@ -82,7 +82,8 @@ def _in_process(fn) -> str | None:
 def test_every_reader_keeps_working_while_six_runs_train(store: Path, api) -> None:
     procs = _start_training(store)
     try:
-        run_id = next((store / "runs" / "load").iterdir()).name
+        # (a project directory also holds `.numbers/`, the run numbers claimed)
+        run_id = next(d.name for d in (store / "runs" / "load").iterdir() if d.name[0] != ".")
 
         def history() -> None:
             for run in api.runs("load"):
