@@ -141,7 +141,8 @@ def write_rows(
                 sql.append(f"DELETE FROM {schema}.{t} WHERE {within}")
     for table, values in rows.items():
         if values:
-            cols = {n: [r[i] for r in values] for i, n in enumerate(COLUMNS[table])}
+            columns = zip(*values, strict=True)  # rows to columns, in one pass
+            cols = {n: list(c) for n, c in zip(COLUMNS[table], columns, strict=True)}
             name = register(f"_in_{table}", pa.table(cols))
             sql.append(f"INSERT INTO {schema}.{table} SELECT * FROM {name}")
     if update is not None and update.num_rows:
