@@ -57,6 +57,7 @@ class CatchingUp:
     schema: str
     stamps: dict[str, Stamp]
     partial: int
+    _unsteady: int
     _progress: Callable[[int, int], None] | None
 
     def catch_up(
@@ -133,10 +134,6 @@ class CatchingUp:
             self.con.execute("ROLLBACK")
             raise
         self.con.execute("COMMIT")
-
-    def _count_partial(self, schema: str) -> int:
-        (n,) = self.con.execute(f"SELECT count(*) FROM {schema}.runs WHERE partial").fetchone()
-        return int(n)
 
     def complete(self, run_keys: Sequence[str] | None = None, schema: str | None = None) -> int:
         """Describe the segments of the partial runs (of `run_keys` only, if given): their
