@@ -11,12 +11,14 @@ the same either way.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
-from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
 
 from .index_tables import Rows
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 #: changed runs above which a build splits (a fork and the pickled rows cost ~50 ms)
 SPLIT_OVER = 2000
@@ -34,6 +36,8 @@ def describe_batches(keys: Sequence[str], batch: int, describe: Describe, split:
     if not split or len(keys) <= SPLIT_OVER or not _can_fork():
         yield from _here(keys, 0, batch, describe)
         return
+    import multiprocessing  # only here: every command imports this module
+
     half = len(keys) // 2
     theirs = _chunks(keys[half:], batch)
     ctx = multiprocessing.get_context("fork")
@@ -75,7 +79,7 @@ def _child(send: Connection, chunks: list[Sequence[str]], describe: Describe) ->
 
 
 def _can_fork() -> bool:
-    if "fork" not in multiprocessing.get_all_start_methods():
+    if not hasattr(os, "fork"):
         return False
     try:
         return len(os.sched_getaffinity(0)) > 1

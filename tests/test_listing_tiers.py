@@ -5,6 +5,7 @@ a full description gives: a field not yet described is never shown, filtered or 
 from __future__ import annotations
 
 import io
+import multiprocessing
 import os
 import shutil
 import threading
@@ -176,10 +177,8 @@ def test_a_cold_build_split_over_two_processes_answers_as_a_full_build(
     if child == "dies":
         monkeypatch.setattr(describe_split, "_child", lambda *a: os._exit(3))
     forks = []
-    real = describe_split.multiprocessing.get_context
-    monkeypatch.setattr(
-        describe_split.multiprocessing, "get_context", lambda m: forks.append(m) or real(m)
-    )
+    real = multiprocessing.get_context
+    monkeypatch.setattr(multiprocessing, "get_context", lambda m: forks.append(m) or real(m))
     with Index(cold, lazy=True) as idx:
         assert idx.last.runs_indexed == RUNS
         got = _shown(select_runs(idx, sort="-created_at", limit=RUNS))
