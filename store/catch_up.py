@@ -60,6 +60,7 @@ class CatchingUp:
     stamps: dict[str, Stamp]
     partial: int
     _unsteady: int
+    total: int | None
     _progress: Callable[[int, int], None] | None
 
     def catch_up(
@@ -71,6 +72,7 @@ class CatchingUp:
         from .describe import describe_run  # pyarrow.parquet and compute: only when needed
 
         stats = CatchUp()
+        self.total = None  # until the next survey counts them
         stamps = read_stamps(self.con, schema, run_keys)
         scan = scan_store(self.root, stamps) if run_keys is None else scan_runs(self.root, run_keys)
         known = read_files(self.con, schema, [k for k in scan.listed if k in stamps])

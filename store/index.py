@@ -107,6 +107,8 @@ class Index(CatchingUp):
         self.partial = 0
         #: runs whose listing may change with no file changing (`steady`)
         self._unsteady = 0
+        #: how many runs the index holds, as its last survey counted them (None: not known)
+        self.total: int | None = None
         #: where the tables are: "idx" (the attached file) or "main" (in memory)
         self.schema = "main"
         self._holding = False
@@ -227,16 +229,16 @@ class Index(CatchingUp):
 
     def _survey(self, schema: str) -> int:
         """One statement over the runs after a catch-up (each costs ~1 ms on a busy machine,
-        every 2 s of a live refresh): how many are `partial`; the state of those indexed as
-        running, re-derived (their process may have died; returns how many changed); and
-        `steady`, whether the index's answers change only when the files do: not while a
-        run is running (its state follows its process, which no stat sees die), nor while
-        one with neither an end nor a last row has a duration that runs up to now, nor
-        while runs are partial (described in the background)."""
+        every 2 s of a live refresh): how many there are (`total`) and are `partial`; the
+        state of those indexed as running, re-derived (their process may have died; returns
+        how many changed); and `steady`, whether the index's answers change only when the
+        files do: not while a run is running (its state follows its process, which no stat
+        sees die), nor while one with neither an end nor a last row has a duration that runs
+        up to now, nor while runs are partial (described in the background)."""
         runs = f"{schema}.runs"
-        partial, unended, running = self.con.execute(
-            "SELECT count(*) FILTER (WHERE partial), count(*) FILTER (WHERE state IS DISTINCT "
-            "FROM ? AND ended_at IS NULL AND last_time IS NULL), list({'key': run_key, "
+        total, partial, unended, running = self.con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE partial), count(*) FILTER (WHERE state "
+            "IS DISTINCT FROM ? AND ended_at IS NULL AND last_time IS NULL), list({'key': run_key, "
             "'writers': writers, 'unended': ended_at IS NULL AND last_time IS NULL}) "
             f"FILTER (WHERE state = ?) FROM {runs}",
             [RUNNING, RUNNING],
@@ -250,7 +252,7 @@ class Index(CatchingUp):
             self.con.execute(f"UPDATE {runs} SET state = ? WHERE run_key = ?", [state, run["key"]])
             changed += 1
             unended += run["unended"]
-        self.partial = int(partial)
+        self.partial, self.total = int(partial), int(total)
         self._unsteady = unended + still
         return changed
 

@@ -118,16 +118,14 @@ def unchanged_since(root: Path, stamps: dict[str, Stamp]) -> bool:
 
 def _unchanged(path: str, prev: Stamp) -> bool:
     """Whether a run whose last catch-up left `prev` is the same, by two or three stats (a
-    stamp is kept only of settled directories: an mtime equal to one is an old one)."""
-    if prev.open:
+    stamp is kept only of settled directories: an mtime equal to one is an old one). Run
+    on every run of the store every 2 s of a live refresh: written out, not looped."""
+    run_dir, writers, history = prev.dirs
+    if prev.open or run_dir is None or _mtime(path + "/") != run_dir:
         return False
-    for sub, before in zip(_SUBDIRS, prev.dirs, strict=True):
-        if prev.quiet and sub == "writers/":
-            continue
-        mtime = _mtime(path + "/" + sub)
-        if mtime != before or (mtime is None and sub == ""):
-            return False
-    return True
+    if _mtime(path + "/history/") != history:
+        return False
+    return prev.quiet or _mtime(path + "/writers/") == writers
 
 
 def _list_run(path: str, run_key: str) -> Files | None:
