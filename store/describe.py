@@ -227,13 +227,13 @@ def _describe_run(
         meta_text or json.dumps(stored.meta, default=str),
         "\n".join(warnings + m.problems + git.problems + h.warnings) or None,
         defined,
-        sync_status(stored.meta, _mark(stored, files), _sealed(files)),
+        sync_status(stored.meta, _mark(run_key, stored, files), _sealed(files)),
         history is None,
     )
     rows["runs"].append(run_row)
-    rows["config"].extend(_value_row(run_key, k, v) for k, v in _flatten(config))
-    rows["summary"].extend(_value_row(run_key, k, v) for k, v in stored.summary.items())
-    rows["files"].extend((run_key, p, s, t) for p, (s, t) in files.items())
+    rows["config"] += [_value_row(run_key, k, v) for k, v in _flatten(config)]
+    rows["summary"] += [_value_row(run_key, k, v) for k, v in stored.summary.items()]
+    rows["files"] += [(run_key, p, s, t) for p, (s, t) in files.items()]
 
 
 def _sealed(files: dict[str, tuple[int, int]]) -> Iterator[str]:
@@ -243,10 +243,10 @@ def _sealed(files: dict[str, tuple[int, int]]) -> Iterator[str]:
     return (n for n in names if (seg := parse_segment_name(n)) is not None and seg.sealed)
 
 
-def _mark(stored: StoredRun, files: dict[str, tuple[int, int]]) -> dict[str, Any]:
+def _mark(run_key: str, stored: StoredRun, files: dict[str, tuple[int, int]]) -> dict[str, Any]:
     """The run's sync mark, read only when the listing saw one (most runs never synced: a
     failed open a run is a tenth of a first build's work)."""
-    synced = any(p.endswith("/" + SYNC_FILE) for p in files)
+    synced = f"runs/{run_key}/{SYNC_FILE}" in files
     return read_mark(stored.paths) if synced else {}
 
 
