@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from .journal import parse_journal_name
 from .layout import parse_segment_name, project_dirs
@@ -29,8 +30,7 @@ _SUBDIRS = ("", "writers/", "history/")
 _OPEN = (".arrows", ".journal")
 
 
-@dataclass(frozen=True)
-class Stamp:
+class Stamp(NamedTuple):
     """What a catch-up remembers of a run to tell, by stats alone, that it did not change:
     the mtimes of its three directories, whether it is `open` (listed again next time: it
     had files that grow in place - open segments, journals - or a directory changed within
@@ -41,7 +41,8 @@ class Stamp:
     `doctor --repair` quarantines a damaged segment, or a user deletes one): nothing changes
     its writers/ without also changing its directory (a resume rewrites run.json), except
     `doctor` recording a dead writer, and a run with one is not quiet (it is crashed).
-    Every other run costs three stats, and one with open files a listing."""
+    Every other run costs three stats, and one with open files a listing. (A named tuple: a
+    live refresh reads the stamps of every run of the store every 2 s.)"""
 
     dirs: tuple[int | None, int | None, int | None]
     open: bool = False
