@@ -19,7 +19,6 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from .describe_split import describe_batches
 from .index_tables import (
     SEGMENT_TABLES,
     TABLES,
@@ -89,19 +88,15 @@ class CatchingUp:
         if run_keys is None:
             self.stamps.update(restamped)
         segments = not lazy or len(changed) <= LAZY_OVER
-
-        def describe(batch: Sequence[str], before: int | None) -> tuple[Rows, int]:
+        for start in range(0, len(changed), BATCH):
+            batch = changed[start : start + BATCH]
             rows: Rows = {t: [] for t in TABLES if t != "info"}
-            n = 0
-            for i, run_key in enumerate(batch, (before or 0) + 1):
-                n += describe_run(self.root, run_key, scan.listed[run_key], rows, segments)
-                if self._progress and before is not None:
+            for i, run_key in enumerate(batch, start + 1):
+                stats.segments_read += describe_run(
+                    self.root, run_key, scan.listed[run_key], rows, segments=segments
+                )
+                if self._progress:
                     self._progress(i, len(changed))
-            return rows, n
-
-        # a first tier reads no segment (no pyarrow): a forked child can describe half
-        for batch, rows, n in describe_batches(changed, BATCH, describe, split=not segments):
-            stats.segments_read += n
             states = {r[0]: r[9] for r in rows["runs"]}
             new = {k: Stamp.of(k, scan.listed[k], states.get(k), scan.settled) for k in batch}
             if run_keys is None:
@@ -110,8 +105,6 @@ class CatchingUp:
             with self._transaction():  # one commit (one WAL write) a batch, not one a table
                 write_rows(self.con, schema, rows, gone=[k for k in batch if k in stamps])
             stats.runs_indexed += len(batch)
-            if self._progress:
-                self._progress(stats.runs_indexed, len(changed))
         return stats
 
     def _restamp(self, schema: str, scan: Scan, same: dict[str, Stamp]) -> dict[str, Stamp]:

@@ -5,8 +5,6 @@ a full description gives: a field not yet described is never shown, filtered or 
 from __future__ import annotations
 
 import io
-import multiprocessing
-import os
 import shutil
 import threading
 from contextlib import redirect_stdout
@@ -160,34 +158,3 @@ def test_a_first_paint_shows_not_known_for_what_is_not_described_yet(
         assert r["duration"] is None or abs(r["duration"] - w["duration"]) < 1e-6
     assert load_last_look(cold, None, "-steps") is None
     assert load_last_look(cold, "steps > 3", None) is None
-
-
-@pytest.mark.parametrize("child", ["works", "dies"])
-def test_a_cold_build_split_over_two_processes_answers_as_a_full_build(
-    stores: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, child: str
-) -> None:
-    """A big first build describes half its runs in a forked child (store/describe_split.py):
-    the listing is the same, and if the child dies its runs are described here."""
-    from flightlog.store import describe_split
-
-    cold, full = stores
-    monkeypatch.setattr(catch_up, "LAZY_OVER", 2)
-    monkeypatch.setattr(describe_split, "SPLIT_OVER", 4)
-    monkeypatch.setattr(catch_up, "BATCH", 5)  # batches on both sides of the split
-    monkeypatch.setattr(describe_split, "_idle_core", lambda: True)  # (a busy machine)
-    if child == "dies":
-        monkeypatch.setattr(describe_split, "_child", lambda *a: os._exit(3))
-    forks = []
-    real = multiprocessing.get_context
-    monkeypatch.setattr(multiprocessing, "get_context", lambda m: forks.append(m) or real(m))
-    with Index(cold, lazy=True) as idx:
-        assert idx.last.runs_indexed == RUNS
-        got = _shown(select_runs(idx, sort="-created_at", limit=RUNS))
-        assert idx.partial == 0
-    with Index(full) as idx:
-        assert got == _shown(select_runs(idx, sort="-created_at", limit=RUNS))
-    with Index(cold) as idx:  # the segments left partial: described as a full build does
-        whole = _shown(select_runs(idx))
-    with Index(full) as idx:
-        assert whole == _shown(select_runs(idx))
-    assert forks == ["fork"]
