@@ -10,8 +10,7 @@ only (partial runs, store/index_tables.py) and their segments later (`complete`)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import pyarrow as pa
 from .index_tables import (
     SEGMENT_TABLES,
     TABLES,
+    Rows,
     read_files,
     read_stamps,
     stamp_row,
@@ -57,6 +57,8 @@ class CatchingUp:
     schema: str
     stamps: dict[str, Stamp]
     partial: int
+    _unsteady: int
+    total: int | None
     _progress: Callable[[int, int], None] | None
 
     def catch_up(
@@ -68,6 +70,7 @@ class CatchingUp:
         from .describe import describe_run  # pyarrow.parquet and compute: only when needed
 
         stats = CatchUp()
+        self.total = None  # until the next survey counts them
         stamps = read_stamps(self.con, schema, run_keys)
         scan = scan_store(self.root, stamps) if run_keys is None else scan_runs(self.root, run_keys)
         known = read_files(self.con, schema, [k for k in scan.listed if k in stamps])
@@ -77,8 +80,7 @@ class CatchingUp:
         if run_keys is None:
             self.stamps = {k: v for k, v in stamps.items() if k in scan.seen}
         if removed:
-            with self._transaction():
-                write_rows(self.con, schema, {}, gone=removed)
+            write_rows(self.con, schema, {}, gone=removed)
         same = [k for k, files in scan.listed.items() if known.get(k) == files]
         restamped = self._restamp(schema, scan, {k: stamps[k] for k in same})
         if run_keys is None:
@@ -86,7 +88,7 @@ class CatchingUp:
         segments = not lazy or len(changed) <= LAZY_OVER
         for start in range(0, len(changed), BATCH):
             batch = changed[start : start + BATCH]
-            rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in TABLES if t != "info"}
+            rows: Rows = {t: [] for t in TABLES if t != "info"}
             for i, run_key in enumerate(batch, start + 1):
                 stats.segments_read += describe_run(
                     self.root, run_key, scan.listed[run_key], rows, segments=segments
@@ -98,8 +100,7 @@ class CatchingUp:
             if run_keys is None:
                 self.stamps.update(new)
             rows["stamps"] = [stamp_row(k, stamp) for k, stamp in new.items()]
-            with self._transaction():  # one commit (one WAL write) a batch, not one a table
-                write_rows(self.con, schema, rows, gone=[k for k in batch if k in stamps])
+            write_rows(self.con, schema, rows, gone=[k for k in batch if k in stamps])
             stats.runs_indexed += len(batch)
         return stats
 
@@ -119,24 +120,9 @@ class CatchingUp:
         new = {k: v for k, v in new.items() if v != same[k]}
         if not new:
             return new
-        with self._transaction():
-            stamps = {"stamps": [stamp_row(k, v) for k, v in new.items()]}
-            write_rows(self.con, schema, stamps, gone=list(new), drop=("stamps",))
+        stamps = {"stamps": [stamp_row(k, v) for k, v in new.items()]}
+        write_rows(self.con, schema, stamps, gone=list(new), drop=("stamps",))
         return new
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            yield
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        self.con.execute("COMMIT")
-
-    def _count_partial(self, schema: str) -> int:
-        (n,) = self.con.execute(f"SELECT count(*) FROM {schema}.runs WHERE partial").fetchone()
-        return int(n)
 
     def complete(self, run_keys: Sequence[str] | None = None, schema: str | None = None) -> int:
         """Describe the segments of the partial runs (of `run_keys` only, if given): their
@@ -169,8 +155,7 @@ class CatchingUp:
                     "partial": pa.array([False] * len(updates), pa.bool_()),
                 }
             )
-            with self._transaction():
-                gone = [u[4] for u in updates]
-                write_rows(self.con, schema, rows, gone, SEGMENT_TABLES, update)
+            gone = [u[4] for u in updates]
+            write_rows(self.con, schema, rows, gone, SEGMENT_TABLES, update)
             self.partial -= len(updates)
         return len(todo)

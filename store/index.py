@@ -105,6 +105,10 @@ class Index(CatchingUp):
         self._fresh, self._lazy = fresh, lazy
         #: how many runs the index holds described in the first tier only
         self.partial = 0
+        #: runs whose listing may change with no file changing (`steady`)
+        self._unsteady = 0
+        #: how many runs the index holds, as its last survey counted them (None: not known)
+        self.total: int | None = None
         #: where the tables are: "idx" (the attached file) or "main" (in memory)
         self.schema = "main"
         self._holding = False
@@ -125,11 +129,6 @@ class Index(CatchingUp):
             finally:
                 if not self._holding:
                     _ATTACH_LOCK.release()
-        try:
-            self.refresh_states()
-        except BaseException:
-            self.close()
-            raise
         self.last.seconds = time.perf_counter() - t0
 
     def _in_memory(self) -> None:
@@ -142,9 +141,10 @@ class Index(CatchingUp):
         """The catch-up an open makes: none for a stale (`fresh=False`) open; a listing's
         may leave runs partial, every other index's describes them all."""
         stats = self.catch_up(schema, lazy=self._lazy) if self._fresh else CatchUp()
-        self.partial = self._count_partial(schema)
+        self._survey(schema)
         if self.partial and not self._lazy and self._fresh:
             self.complete(schema=schema)
+            self._survey(schema)
         return stats
 
     def _open_locked(self) -> None:
@@ -224,18 +224,43 @@ class Index(CatchingUp):
 
     def refresh_states(self) -> int:
         """Re-derive the state of runs indexed as running: their process may have died.
-        Returns how many changed."""
-        runs = f"{self.schema}.runs"
-        running = self.con.execute(
-            f"SELECT run_key, writers FROM {runs} WHERE state = ?", [RUNNING]
-        ).fetchall()
-        changed = 0
-        for run_key, writers in running:
-            state = run_state(json.loads(writers))
-            if state != RUNNING:
-                self.con.execute(f"UPDATE {runs} SET state = ? WHERE run_key = ?", [state, run_key])
-                changed += 1
+        Returns how many changed (and counts the partial runs again, and `steady`)."""
+        return self._survey(self.schema)
+
+    def _survey(self, schema: str) -> int:
+        """One statement over the runs after a catch-up (each costs ~1 ms on a busy machine,
+        every 2 s of a live refresh): how many there are (`total`) and are `partial`; the
+        state of those indexed as running, re-derived (their process may have died; returns
+        how many changed); and `steady`, whether the index's answers change only when the
+        files do: not while a run is running (its state follows its process, which no stat
+        sees die), nor while one with neither an end nor a last row has a duration that runs
+        up to now, nor while runs are partial (described in the background)."""
+        runs = f"{schema}.runs"
+        total, partial, unended, running = self.con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE partial), count(*) FILTER (WHERE state "
+            "IS DISTINCT FROM ? AND ended_at IS NULL AND last_time IS NULL), list({'key': run_key, "
+            "'writers': writers, 'unended': ended_at IS NULL AND last_time IS NULL}) "
+            f"FILTER (WHERE state = ?) FROM {runs}",
+            [RUNNING, RUNNING],
+        ).fetchone()
+        changed = still = 0
+        for run in running or ():
+            state = run_state(json.loads(run["writers"]))
+            if state == RUNNING:
+                still += 1
+                continue
+            self.con.execute(f"UPDATE {runs} SET state = ? WHERE run_key = ?", [state, run["key"]])
+            changed += 1
+            unended += run["unended"]
+        self.partial, self.total = int(partial), int(total)
+        self._unsteady = unended + still
         return changed
+
+    @property
+    def steady(self) -> bool:
+        """Whether the index's answers change only when the files do (`_survey`; a partial
+        run described since keeps it unsteady until the next open: the safe side)."""
+        return self.partial == 0 and self._unsteady == 0
 
     # -- queries ---------------------------------------------------------------------------
     def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:

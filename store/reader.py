@@ -8,6 +8,7 @@ job of a writer resuming the run or of `flightlog doctor --repair`.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
@@ -17,7 +18,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .atomic import read_json
 from .layout import RunPaths
 from .liveness import run_state
 from .schema import WRITER_ID_KEY, WRITER_LABEL_KEY
@@ -36,6 +36,10 @@ class StoredRun:
     writers: list[dict[str, Any]] = field(default_factory=list)
     #: why run.json could not be read (`load_any` only)
     problem: str | None = None
+    #: run.json's text and the writers' as a JSON list, as read (`load_any`; None: not UTF-8)
+    json_texts: tuple[str | None, str | None] = field(
+        default=(None, None), repr=False, compare=False
+    )
 
     @classmethod
     def load(cls, paths: RunPaths) -> StoredRun | None:
@@ -44,22 +48,27 @@ class StoredRun:
         return None if run.problem else run
 
     @classmethod
-    def load_any(cls, paths: RunPaths) -> StoredRun:
+    def load_any(cls, paths: RunPaths, writer_names: Iterable[str] | None = None) -> StoredRun:
         """The run in `paths` whatever its run.json holds (listings and sync: a run must not
         vanish because of it); an unreadable one leaves `meta` with just the id and project
-        its directory names, and `problem` saying why."""
-        meta, problem = _read_meta(paths)
+        its directory names, and `problem` saying why. `writer_names`: the writers/ files a
+        listing just saw (an index's catch-up: it need not list the directory again)."""
+        meta, problem, meta_text = _read_meta(paths)
         if meta is None:
             meta = {"id": paths.dir.name, "project": paths.dir.parent.name}
-        writers = []
+        writers, texts = [], []
+        wdir = str(paths.writers)
         try:
-            for p in sorted(paths.writers.glob("*.json")):
-                w = read_json(p)
+            names = _json_names(wdir) if writer_names is None else writer_names
+            for name in sorted(names):
+                w, text = _read_object(f"{wdir}/{name}")
                 if w is not None:
                     writers.append(w)
+                    texts.append(text)
         except OSError:
             pass
-        return cls(paths, meta, writers, problem)
+        joined = None if None in texts else "[" + ",".join(texts) + "]"  # type: ignore[arg-type]
+        return cls(paths, meta, writers, problem, (meta_text, joined))
 
     # -- metadata --------------------------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
@@ -205,18 +214,59 @@ def _beat(writer: dict[str, Any]) -> float:
     return float(beat) if isinstance(beat, int | float) else 0.0
 
 
-def _read_meta(paths: RunPaths) -> tuple[dict[str, Any] | None, str | None]:
-    """(run.json's object, None) or (None, why it cannot be read)."""
+def _read_meta(paths: RunPaths) -> tuple[dict[str, Any] | None, str | None, str | None]:
+    """(run.json's object, None, its text) or (None, why it cannot be read, None)."""
     try:
-        with open(paths.meta, "rb") as f:
-            meta = json.load(f)
+        meta, text = _read_object(paths.meta, strict=True)
     except FileNotFoundError:
-        return None, f"{paths.meta} is missing"
+        return None, f"{paths.meta} is missing", None
     except (OSError, ValueError) as e:
-        return None, f"{paths.meta} is unreadable: {e}"
+        return None, f"{paths.meta} is unreadable: {e}", None
     if not isinstance(meta, dict):
-        return None, f"{paths.meta} is unreadable: a JSON {type(meta).__name__}, not an object"
-    return meta, None
+        kind = type(meta).__name__
+        return None, f"{paths.meta} is unreadable: a JSON {kind}, not an object", None
+    return meta, None, text
+
+
+def _read_object(path: str | Path, strict: bool = False) -> tuple[Any, str | None]:
+    """The JSON in `path` and its text (None unless plain UTF-8); non-`strict`: (None,
+    None) when it is missing, unreadable or not an object (a writer's state file)."""
+    try:
+        raw = _read_bytes(path)
+        data = json.loads(raw)
+    except (OSError, ValueError):
+        if strict:
+            raise
+        return None, None
+    if not strict and not isinstance(data, dict):
+        return None, None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return data, None
+    return data, None if text.startswith("\ufeff") else text  # a BOM json.loads(str) refuses
+
+
+def _read_bytes(path: str | Path) -> bytes:
+    """The file's bytes, by plain reads (a listing reads two small files a run: a buffered
+    file object costs twice the system calls)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        parts = [os.read(fd, 1 << 16)]
+        while parts[-1]:
+            parts.append(os.read(fd, 1 << 20))
+    finally:
+        os.close(fd)
+    return b"".join(parts)
+
+
+def _json_names(directory: str) -> list[str]:
+    """The `*.json` names in `directory` (none if it is missing)."""
+    try:
+        with os.scandir(directory) as it:
+            return [e.name for e in it if e.name.endswith(".json")]
+    except FileNotFoundError:
+        return []
 
 
 def _start(meta: dict[str, Any]) -> float:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from .journal import parse_journal_name
 from .layout import parse_segment_name, project_dirs
@@ -29,8 +30,7 @@ _SUBDIRS = ("", "writers/", "history/")
 _OPEN = (".arrows", ".journal")
 
 
-@dataclass(frozen=True)
-class Stamp:
+class Stamp(NamedTuple):
     """What a catch-up remembers of a run to tell, by stats alone, that it did not change:
     the mtimes of its three directories, whether it is `open` (listed again next time: it
     had files that grow in place - open segments, journals - or a directory changed within
@@ -41,7 +41,8 @@ class Stamp:
     `doctor --repair` quarantines a damaged segment, or a user deletes one): nothing changes
     its writers/ without also changing its directory (a resume rewrites run.json), except
     `doctor` recording a dead writer, and a run with one is not quiet (it is crashed).
-    Every other run costs three stats, and one with open files a listing."""
+    Every other run costs three stats, and one with open files a listing. (A named tuple: a
+    live refresh reads the stamps of every run of the store every 2 s.)"""
 
     dirs: tuple[int | None, int | None, int | None]
     open: bool = False
@@ -118,16 +119,14 @@ def unchanged_since(root: Path, stamps: dict[str, Stamp]) -> bool:
 
 def _unchanged(path: str, prev: Stamp) -> bool:
     """Whether a run whose last catch-up left `prev` is the same, by two or three stats (a
-    stamp is kept only of settled directories: an mtime equal to one is an old one)."""
-    if prev.open:
+    stamp is kept only of settled directories: an mtime equal to one is an old one). Run
+    on every run of the store every 2 s of a live refresh: written out, not looped."""
+    run_dir, writers, history = prev.dirs
+    if prev.open or run_dir is None or _mtime(path + "/") != run_dir:
         return False
-    for sub, before in zip(_SUBDIRS, prev.dirs, strict=True):
-        if prev.quiet and sub == "writers/":
-            continue
-        mtime = _mtime(path + "/" + sub)
-        if mtime != before or (mtime is None and sub == ""):
-            return False
-    return True
+    if _mtime(path + "/history/") != history:
+        return False
+    return prev.quiet or _mtime(path + "/writers/") == writers
 
 
 def _list_run(path: str, run_key: str) -> Files | None:

@@ -27,7 +27,6 @@ from flightlog.store.catalog import (
 )
 from flightlog.store.catch_up import BATCH
 from flightlog.store.index import INDEX_FILE, Index
-from flightlog.store.liveness import RUNNING
 from flightlog.store.scan import Stamp, unchanged_since
 
 
@@ -88,7 +87,7 @@ def load_runs(
         return last[2]  # the refresh of a store that did not change: its stats only
     with Index(root, progress=progress, lazy=True) as idx:
         runs = _listing(idx, where, sort, metrics, wanted)
-        steady = _steady(idx)
+        steady = idx.steady
     with _LAST_LOCK:
         if steady:
             _LAST[str(root)] = (asked, idx.stamps, runs)
@@ -185,19 +184,6 @@ def _summaries(idx: Index, keys: list[str]) -> dict[str, dict[str, Any]]:
 
 #: (store, run) -> (its stamp, its summary) for settled runs: the stamp tells it held still
 _SUMMARIES: dict[tuple[str, str], tuple[Stamp, dict[str, Any]]] = {}
-
-
-def _steady(idx: Index) -> bool:
-    """Whether the index's answers change only when the files do: not while a run is
-    running (its state follows its process, which no stat sees die), nor while a run with
-    neither an end nor a last row has a duration that runs up to now, nor while runs are
-    partial (described in the background)."""
-    (n,) = idx.con.execute(
-        "SELECT count(*) FROM runs WHERE state = ? OR partial "
-        "OR (ended_at IS NULL AND last_time IS NULL)",
-        [RUNNING],
-    ).fetchone()
-    return n == 0
 
 
 #: store -> (what was asked, the runs' stamps then, the answer): the last listing, which a

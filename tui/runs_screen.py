@@ -124,6 +124,7 @@ class RunsScreen(StoreScreen):
         self.limit: int | None = None  # runs asked for (None: the first page)
         self.placed_row = -1  # where a refresh put the cursor (not a move of the user's)
         self.checking = False  # showing the index's last look while the files are looked at
+        self.status_text = ""  # what the status line shows
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -161,6 +162,7 @@ class RunsScreen(StoreScreen):
                 raise IndexingStopped(f"stopped after indexing {done:,} of {total:,} runs")
             if self.runs is None and (done % 100 == 0 or done == total):
                 text = f"indexing runs: {done:,} of {total:,} (kept if you quit)"
+                self.status_text = text
                 self.app.call_from_thread(self.query_one("#status", Static).update, text)
 
         args = (self.root, self.where, sort, self.metrics, self.limit)
@@ -254,7 +256,10 @@ class RunsScreen(StoreScreen):
             parts.append("as last seen: looking for changes…")
         if self.where:  # last: the part a long note or filter may push out of sight
             parts.append(f"filter {escape(safe(self.where))}")
-        self.query_one("#status", Static).update(" · ".join(parts))
+        text = " · ".join(parts)
+        if text != self.status_text:  # an update lays the screen out again (every 2 s)
+            self.status_text = text
+            self.query_one("#status", Static).update(text)
 
     def current_item(self) -> dict[str, Any] | None:
         table = self.query_one(RunsTable)
