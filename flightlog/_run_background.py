@@ -68,7 +68,8 @@ class RunBackground:
                     self._writer_label,
                     interval,
                     self._warn_once_cb,
-                    self._segment_seconds,  # sealed by age like history: shipped while training
+                    # sealed by age like history: shipped while training
+                    self._writer.settings.segment_seconds,
                 )
         except RuntimeError as e:
             if not threading.main_thread().is_alive():

@@ -1,8 +1,8 @@
 """`Run.log` and `define_metric`: the training thread's hot path.
 
-`log()` validates, merges into the pending row and, on commit, appends the row to the
-writer's C-array buffer under the run's lock; nothing here touches disk. Rows of a shape seen
-before skip validation (`_normalize`). `Run` inherits these.
+`log()` validates, merges into the pending row and, on commit, stores the row in the
+writer's memory-mapped journal (store/rowlog.py) under the run's lock: no system call, no
+Arrow. Rows of a shape seen before skip validation (`_normalize`). `Run` inherits these.
 """
 
 from __future__ import annotations

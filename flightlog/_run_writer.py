@@ -75,7 +75,6 @@ class RunWriterLink:
         self._writer.write_state(durable=False)  # the first heartbeat (1 s) fsyncs it
         if create:  # after the state file: a process joining (shared) finds this one live
             atomic_write_json(self._paths.meta, self._meta, durable=False)
-        self._segment_seconds = ws.segment_seconds
         if s.console == "wrap" and not _hooks.console_taken():  # print() is copied from now on
             self._console = _hooks.take_console(
                 ConsoleCapture(

@@ -166,8 +166,7 @@ class RunWriter:
         more than DEFER_VALUES values (a loop that outran this thread) stays in its journals,
         msynced, instead of keeping finish() waiting; never one held in memory only."""
         self._closing = True
-        self._media.store(self._lock, self._rows.append)
-        self._tick(force=True, closing=True)  # the seal below makes it durable
+        self._tick(force=True, closing=True)  # media first; the seal below makes it durable
         for hook in self.sync_hooks:  # the blobs first, then the seal that makes rows durable
             hook()
         self._close_segment()
