@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flightlog._user_config import CREDENTIALS_FILE as FILE_NAME
-from flightlog._user_config import config_dir as config_dir
+from flightlog._user_config import config_dir
 from flightlog.store.atomic import atomic_write_bytes, dumps, fsync_dir
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"

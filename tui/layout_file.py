@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flightlog.store.atomic import atomic_write_json
-from flightlog.sync.credentials import config_dir
+from flightlog._user_config import config_dir
 
 FILE_NAME = "tui-layout.json"
 _told: set[Path] = set()  # files whose damage was already reported in this process
