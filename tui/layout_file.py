@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from flightlog.store.atomic import atomic_write_json
 from flightlog._user_config import config_dir
+from flightlog.store.atomic import atomic_write_json
 
 FILE_NAME = "tui-layout.json"
 _told: set[Path] = set()  # files whose damage was already reported in this process
