@@ -440,7 +440,7 @@ def test_keys_that_read_as_code_come_back_as_logged() -> None:
 
 
 @given(
-    keys=st.lists(st.text(), min_size=1, max_size=8),
+    keys=st.lists(st.text(), max_size=8),
     n=st.integers(0, 3),
     wide=st.booleans(),
 )
