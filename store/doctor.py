@@ -26,7 +26,7 @@ from .index import INDEX_FILE, Index, scan_files
 from .journal import JournalSnapshot, parse_journal_name
 from .layout import RunPaths, SegmentName, iter_run_dirs, parse_segment_name
 from .liveness import CRASHED, RUNNING, writer_state
-from .pyramid import orphans
+from .pyramid_sweep import orphans
 from .schema import validate_history_table
 from .segments import read_ipc_segment
 from .takeover import (

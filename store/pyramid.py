@@ -20,17 +20,15 @@ segment, so a damaged sidecar never yields a wrong value.
 Built when the index first describes a large sealed segment (store/describe.py, which holds
 its bytes already; a team server's index too), else lazily the first time a chart needs it
 (never by a team server's read request, which has a memory bound); never on the write path.
-Sidecars of deleted runs or segments are found by `orphans` (what `flightlog doctor` reports
-and `--repair` removes).
+Sidecars of deleted runs or segments are found by store/pyramid_sweep.py (what `flightlog
+doctor` reports and `--repair` removes).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -42,7 +40,7 @@ import pyarrow.parquet as pq
 
 from .atomic import atomic_write_bytes
 from .blobs import BlobStore
-from .layout import parse_segment_name, project_dirs
+from .layout import parse_segment_name
 
 VERSION = 1
 #: bucket widths in steps, finest first: each level has a quarter of the previous's rows
@@ -360,63 +358,3 @@ def forget_all() -> None:
 def pyramid_dir(root: Path) -> Path:
     """Where a store's sidecars live."""
     return Path(root) / DIR_NAME
-
-
-def orphans(root: Path, idle_seconds: float) -> list[Path]:
-    """The sidecars of `root` whose segment is in no run of the store (the run or the
-    segment was deleted, or moved to quarantine), and the temp files of a builder that
-    stopped (untouched for `idle_seconds`; a younger one is being written).
-
-    Sidecars are listed before segments: a sidecar is written only once its segment is
-    sealed, so a sidecar this listing sees has its segment in the later listing unless that
-    segment is gone, and one built meanwhile is not seen. Removing a sidecar never costs a
-    wrong value anyway: a reader that opened it reads on, one that finds it gone rebuilds it."""
-    if not (Path(root) / "runs").is_dir():
-        return []  # no runs to judge by (not a store, or its runs are not mounted)
-    cutoff = time.time() - idle_seconds
-    sidecars: dict[str, Path] = {}
-    stale: list[Path] = []
-    for sub in _dirs(pyramid_dir(root)):
-        for entry in _names(sub):
-            path = sub / entry
-            if entry.startswith(".") and entry.endswith(".tmp"):
-                if _mtime(path) < cutoff:
-                    stale.append(path)
-            elif len(entry) == 64 and entry.startswith(sub.name):
-                sidecars[entry] = path
-    kept = _sealed_digests(root)
-    return sorted(p for sha, p in sidecars.items() if sha not in kept) + sorted(stale)
-
-
-def _sealed_digests(root: Path) -> set[str]:
-    """The sha256 of every sealed segment under the store's run directories (with or
-    without a readable run.json: a damaged run's segments keep their sidecars)."""
-    out: set[str] = set()
-    for _, project in project_dirs(root):
-        for run in _dirs(project):
-            for entry in _names(run / "history") + _names(run / "system"):
-                name = parse_segment_name(entry)
-                if name is not None and name.sha256:
-                    out.add(name.sha256)
-    return out
-
-
-def _dirs(path: Path) -> list[Path]:
-    try:
-        return [Path(e.path) for e in os.scandir(path) if e.is_dir()]
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-
-
-def _names(path: Path) -> list[str]:
-    try:
-        return os.listdir(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:
-        return time.time()  # renamed into place meanwhile: not a stale one

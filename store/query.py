@@ -34,9 +34,10 @@ HISTORY_COLUMNS = "run_key, writer, step, time, key, value, kind, text"
 @dataclass
 class _Segments:
     sealed: list[tuple[str, str, str]]  # (run_key, absolute path, label)
-    #: (run_key, history directory) whose rows the sealed files may lack: runs with an open
-    #: segment, and running runs (a writer's first rows are in its journal only)
-    open: list[tuple[str, str]]
+    #: (run_key, history directory, stems of its sealed segments the index lists) whose rows
+    #: the sealed files may lack: runs with an open segment, and running runs (a writer's
+    #: first rows are in its journal only)
+    open: list[tuple[str, str, frozenset[str]]]
     #: absolute path -> (step min, max) of a sealed segment, where the index knows it
     steps: dict[str, tuple[int, int]] = field(default_factory=dict)
 
@@ -63,9 +64,12 @@ def _segments(idx: Index, run_keys: Sequence[str] | None) -> _Segments:
         params.append(list(run_keys))
     out = _Segments([], [])
     dirs: dict[str, str] = {}  # history directory -> run_key
+    indexed: dict[str, set[str]] = {}  # history directory -> stems of its sealed segments
     rows = idx.con.execute(sql + " ORDER BY path", params).fetchall()
     for run_key, rel, label, sealed, damage, step_min, step_max in rows:
         path = str(idx.root / rel)
+        if sealed and (seg_name := parse_segment_name(os.path.basename(path))) is not None:
+            indexed.setdefault(os.path.dirname(path), set()).add(seg_name.stem)
         if damage:
             warnings.warn(f"flightlog: skipping {damage}", stacklevel=3)
         elif not sealed:
@@ -76,7 +80,7 @@ def _segments(idx: Index, run_keys: Sequence[str] | None) -> _Segments:
                 out.steps[path] = (step_min, step_max)
     for run_key, run_dir in _running(idx, run_keys):
         dirs.setdefault(str(idx.root / run_dir / "history"), run_key)
-    out.open = [(run_key, d) for d, run_key in dirs.items()]
+    out.open = [(run_key, d, frozenset(indexed.get(d, ()))) for d, run_key in dirs.items()]
     return out
 
 
@@ -131,7 +135,7 @@ def history_view(
         )
         if keys is not None:
             params.append(list(keys))
-    tables = _unindexed_rows(idx, segs.open, keys)
+    tables = _unindexed_rows(segs.open, keys)
     if tables:
         idx.con.register(f"_{name}_open", pa.concat_tables(tables))
         parts.append(
@@ -154,7 +158,7 @@ def history_view(
 
 
 def _unindexed_rows(
-    idx: Index, open_dirs: list[tuple[str, str]], keys: Sequence[str] | None
+    open_dirs: list[tuple[str, str, frozenset[str]]], keys: Sequence[str] | None
 ) -> list[pa.Table]:
     """The rows of the history directories `open_dirs` that the index's sealed files lack
     (open segments, journals, segments sealed since the index listed them), with `run_key`
@@ -163,23 +167,9 @@ def _unindexed_rows(
     Read by `read_segments` with the sealed files the index lists left to DuckDB: a journal
     is cut by the segments this query reads. Cut by the segments on disk, the rows of a
     journal sealed between the index's listing and this read were in neither part."""
-    dirs = {Path(d): run_key for run_key, d in open_dirs}
-    if not dirs:
-        return []
-    indexed: dict[Path, set[str]] = {}
-    rows = idx.con.execute(
-        "SELECT path FROM segments WHERE sealed AND run_key IN (SELECT unnest(?::VARCHAR[]))",
-        [sorted(set(dirs.values()))],
-    ).fetchall()
-    for (rel,) in rows:
-        path = idx.root / rel
-        if (name := parse_segment_name(path.name)) is not None:
-            indexed.setdefault(path.parent, set()).add(name.stem)
     tables = []
-    for history_dir, run_key in dirs.items():
-        for name, t in read_segments(
-            history_dir, keys, read_elsewhere=indexed.get(history_dir, ())
-        ):
+    for run_key, history_dir, indexed in open_dirs:
+        for name, t in read_segments(Path(history_dir), keys, read_elsewhere=indexed):
             label = ((t.schema.metadata or {}).get(WRITER_LABEL_KEY) or b"").decode()
             t = t.replace_schema_metadata(None)
             t = t.append_column("run_key", pa.repeat(run_key, len(t)))

@@ -41,8 +41,8 @@ def _row_maker(n: int) -> Callable[[list[str], Iterator[tuple[Any, ...]]], Itera
     vs = [f"v{i}" for i in range(n)]
     display = ", ".join(f"{k}: {v}" for k, v in zip(ks, vs, strict=True))
     source = (
-        f"def make(keys, rows):\n    {', '.join(ks)}, = keys\n"
-        f"    return ({{{display}}} for {', '.join(vs)}, in rows)\n"
+        f"def make(keys, rows):\n    [{', '.join(ks)}] = keys\n"  # list targets: n may be 0
+        f"    return ({{{display}}} for [{', '.join(vs)}] in rows)\n"
     )
     namespace: dict[str, Any] = {}
     exec(source, namespace)  # generated from `n` alone

@@ -24,6 +24,7 @@ from flightlog import Histogram
 from flightlog.store.journal import MARK_KEY, ROWS_CAP, JournalSnapshot
 from flightlog.store.key_pruning import row_groups_with
 from flightlog.store.layout import parse_segment_name, sealed_segment_name
+from flightlog.store.row_dicts import DISPLAY_KEYS, make_dicts
 from flightlog.store.sealing import _PARQUET_OPTIONS, ROW_GROUP
 
 META = ("_step", "_timestamp", "_runtime", "_writer")
@@ -422,3 +423,35 @@ def test_rows_across_many_blocks_read_back_as_logged() -> None:
     assert all(type(r["n"]) is int and type(r["ok"]) is bool for r in back)
     rare = list(flightlog.Api().run(run.path).scan_history(keys=["rare"]))
     assert [r["_step"] for r in rare] == list(range(0, 70_000, 1000))
+
+
+def test_keys_that_read_as_code_come_back_as_logged() -> None:
+    """Row dicts are built by generated code (store/row_dicts.py): keys are its data, never
+    its source, so keys that look like that code, or like Python, come back as logged."""
+    keys = ["k0", "v0", "keys", "rows", "make", "'}, {'", '"),\nimport os #', "{k0: v0}", "é x"]
+    run = flightlog.init(reinit=True)
+    for i in range(3):
+        run.log({k: i + j for j, k in enumerate(keys)})
+    run.finish(quiet=True)
+    back = list(flightlog.Api().run(run.path).scan_history())
+    assert [{k: v for k, v in r.items() if k not in META} for r in back] == [
+        {k: i + j for j, k in enumerate(keys)} for i in range(3)
+    ]
+
+
+@given(
+    keys=st.lists(st.text(), max_size=8),
+    n=st.integers(0, 3),
+    wide=st.booleans(),
+)
+def test_row_dicts_pair_any_key_strings_with_their_values(
+    keys: list[str], n: int, wide: bool
+) -> None:
+    """`make_dicts` gives what `dict(zip(keys, row))` gives for any key strings (duplicates
+    too: the last wins), narrow rows by a generated dict display, wide ones past it."""
+    if wide:
+        keys = keys + [f"w{j}" for j in range(DISPLAY_KEYS)]
+    columns = [[f"{j}.{i}" for i in range(n)] for j in range(len(keys))]
+    want = [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
+    got = list(make_dicts(keys, columns))
+    assert got == want and [list(d) for d in got] == [list(d) for d in want]

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import flightlog
 from flightlog.cli import main
-from flightlog.store import doctor, pyramid
+from flightlog.store import doctor, pyramid, pyramid_sweep
 from flightlog.store.index import Index
 from flightlog.store.pyramid import LEVELS, TEXT_LEVEL, build
 from flightlog.store.query import downsample
@@ -343,7 +343,7 @@ def test_sidecars_built_while_doctor_repairs_are_kept(store: Path) -> None:
         if sweeps % 50 == 0:  # the whole doctor now and then, its orphan sweep in between
             found = [p.path for p in doctor.check(store) if p.kind == "orphan-pyramid"]
         else:
-            found = pyramid.orphans(store, 3600)
+            found = pyramid_sweep.orphans(store, 3600)
         doctor.repair(store, [doctor.Problem("orphan-pyramid", p, "", "") for p in found])
         sweeps += 1
     assert child.returncode == 0, child.stderr.read() if child.stderr else ""

@@ -93,8 +93,8 @@ class ChartView:
     `x_axis`, `names` (run key -> label), `chart_runs()` (run keys plotted), `plotted()`
     (metric -> run_key -> series on screen), `full_range()`, `redraw()` and `requery()`
     (reload curves for `self.x_range`, then redraw); the Workspace mixin provides
-    `save_layout()`, the ContextLoads mixin `run_key` (the run whose system pane follows the
-    cursor) and `follow_time()`."""
+    `save_layout()`, the ContextLoads mixin `follow_time()` (the system pane follows the
+    cursor)."""
 
     root: Path
     x_axis: str
@@ -104,7 +104,6 @@ class ChartView:
     x_range: XRange | None = None
     readings: dict[str, dict[str, Reading]] | None = None
     names: dict[str, str]  # run key -> the label its legend lines show
-    run_key: str  # the run the system pane shows (ContextLoads)
     pinned: str | None = None  # the reference run: drawn first, the legend's deltas are to it
     curves_range: XRange | None = None  # the x range the curves in hand were queried for
     drawn_range: object = ()  # the curves_range last drawn (() before the first draw)
@@ -178,8 +177,8 @@ class ChartView:
                 card.show_legend("")
             else:
                 card.show_legend(legend(readings.get(card.key, {}), self.names, runs, self.pinned))
-        # the system pane's cursor at the wall time of the run's step there
-        self.follow_time(cursor_time(readings, self.run_key, self.cursor))  # type: ignore[attr-defined]
+        # the system pane's cursor at the wall time of each run's step there
+        self.follow_time(lambda k: cursor_time(readings, k, self.cursor))  # type: ignore[attr-defined]
 
     def on_metric_chart_picked(self, event: MetricChart.Picked) -> None:
         pts = self.points()

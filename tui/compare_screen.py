@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from flightlog.store.text import fmt
 
-from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange, cursor_time
+from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange
 from .charts import COLORS, ChartCard
 from .compare_media import CompareMedia
 from .compare_tables import fill_config_diff, fill_summary
@@ -138,13 +138,6 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
 
     def system_labels(self) -> dict[str, str]:
         return self.names
-
-    def follow_time(self, at: float | None) -> None:
-        """Each run's system charts at the wall time of its own step at the cursor (`at`,
-        the reference run's, is one of them)."""
-        readings = self.readings or {}
-        for pane in self.query(SystemPane):
-            pane.show_times({k: cursor_time(readings, k, self.cursor) for k in pane.run_keys})
 
     def load_context_if_running(self) -> None:
         if self.running:

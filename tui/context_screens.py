@@ -8,6 +8,7 @@ Each is a pane (`SystemPane`, `ConsolePane`) shown in the run screen's workspace
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -220,10 +221,11 @@ class ContextLoads:
             if pane.display:
                 self.load_console(pane.read_offset)
 
-    def follow_time(self, at: float | None) -> None:
-        """The system panes' cursors to wall time `at` (the step cursor's, None: off)."""
+    def follow_time(self, time_of: Callable[[str], float | None]) -> None:
+        """The system panes' cursors to each run's wall time at the step cursor (`time_of`
+        a run key; None: off)."""
         for pane in self.query(SystemPane):  # type: ignore[attr-defined]
-            pane.show_times({pane.run_key: at})
+            pane.show_times({k: time_of(k) for k in pane.run_keys})
 
     def system_runs(self) -> list[str]:
         """The runs the system pane shows, the reference first (the compare screen: every

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,11 +31,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import flightlog
-from flightlog.store.layout import RunPaths
-from flightlog.store.reader import StoredRun
 from flightlog.store.row_dicts import make_dicts
 from flightlog.store.sealing import ROW_GROUP, key_groups
-from flightlog.store.takeover import recover_journals, writers_by_id
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository: its tests
+from tests.conftest import settled
 
 
 def pair(new: Callable[[], object], floor: Callable[[], object], repeat: int = 3) -> tuple:
@@ -64,13 +64,7 @@ def log_run(root: Path, project: str, steps: int, keys: list[str]) -> float:
     t0 = time.perf_counter()
     run.finish(quiet=True)
     took = time.perf_counter() - t0
-    for t in threading.enumerate():  # finish() leaves removing its journals to a thread
-        if t.name == "flightlog-settle":
-            t.join()
-    paths = RunPaths(Path(run.dir))
-    stored = StoredRun.load(paths)
-    assert stored is not None
-    recover_journals(paths, writers_by_id(stored.writers))
+    settled(run)
     return took
 
 
