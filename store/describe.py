@@ -21,12 +21,12 @@ from .describe_segments import (
     _SEALED_CACHE,
     History,
     Row,
-    Rows,
     describe_history,
     describe_segment,
     number_value,
     text_value,
 )
+from .index_tables import Rows
 from .layout import RunPaths, parse_segment_name, split_run_key
 from .reader import StoredRun, text_list
 from .syncmark import SYNC_FILE, read_mark, sync_status
@@ -146,7 +146,7 @@ def describe_history_of(
         return None
     h = describe_history(root, run_key, stored, rows)
     notes = "\n".join(([warnings] if warnings else []) + h.warnings) or None
-    return max(h.step_max, stored.last_step) + 1, h.values, h.last_time, notes
+    return h.steps(stored), h.values, h.last_time, notes
 
 
 def _bare_run_row(run_key: str, paths: RunPaths, warning: str) -> Row:
@@ -212,7 +212,7 @@ def _describe_run(
         m.number("created_at"),
         max(ended) if ended else None,
         h.last_time if history else None,
-        max(h.step_max, stored.last_step) + 1 if history else None,
+        h.steps(stored) if history else None,
         h.values if history else None,
         m.text("host"),
         m.text("user"),
