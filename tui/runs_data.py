@@ -157,9 +157,9 @@ def _listing(
     total = len(rows) if len(rows) < wanted else count_runs(idx, where=where)
     keys = [r["run_key"] for r in rows]
     chosen = metrics if metrics else common_summary_keys(idx, keys, limit=3)
-    partial = total > len(rows)
+    paged = total > len(rows)  # DuckDB sorted it: the screen cannot sort a part
     summaries = _summaries(idx, keys)
-    sorted_by = sort if partial else None
+    sorted_by = sort if paged else None
     return RunList(rows, chosen, summaries, total=total, sorted_by=sorted_by, partial=idx.partial)
 
 
