@@ -110,7 +110,7 @@ def load_last_look(
     if isinstance(root, Source) or not (root / INDEX_FILE).is_file():
         return None
     with Index(root, fresh=False, lazy=True) as idx:
-        if idx.con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0:
+        if not idx.total:  # (counted by the open's survey)
             return None
         if idx.partial and needs_history(sort, where=where):
             return None  # its answer needs every run described: the catch-up's turn
