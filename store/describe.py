@@ -18,11 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from .describe_segments import (
-    _SEALED_CACHE,
     History,
     Row,
     describe_history,
-    describe_segment,
     number_value,
     text_value,
 )
@@ -31,7 +29,7 @@ from .layout import RunPaths, parse_segment_name, split_run_key
 from .reader import StoredRun, text_list
 from .syncmark import SYNC_FILE, read_mark, sync_status
 
-__all__ = ["_SEALED_CACHE", "describe_history_of", "describe_run", "describe_segment"]
+__all__ = ["describe_history_of", "describe_run"]
 
 
 # -- run metadata --------------------------------------------------------------------------
