@@ -131,15 +131,23 @@ class CatchingUp:
         write_rows(self.con, schema, stamps, gone=list(new), drop=("stamps",))
         return new
 
-    def complete(self, run_keys: Sequence[str] | None = None, schema: str | None = None) -> int:
-        """Describe the segments of the partial runs (of `run_keys` only, if given): their
-        steps, values, last row and metric keys. Returns how many it described."""
+    def complete(
+        self,
+        run_keys: Sequence[str] | None = None,
+        schema: str | None = None,
+        limit: int | None = None,
+    ) -> int:
+        """Describe the segments of the partial runs (of `run_keys` only, if given; the
+        first `limit` by key, if given): their steps, values, last row and metric keys.
+        Returns how many it described."""
         from .describe import describe_history_of
 
         schema = schema or self.schema
         only = "" if run_keys is None else " AND run_key IN (SELECT unnest(?::VARCHAR[]))"
+        first = "" if limit is None else f" LIMIT {int(limit)}"
         todo = self.con.execute(
-            f"SELECT run_key, warnings FROM {schema}.runs WHERE partial{only} ORDER BY run_key",
+            f"SELECT run_key, warnings FROM {schema}.runs WHERE partial{only} "
+            f"ORDER BY run_key{first}",
             [] if run_keys is None else [list(run_keys)],
         ).fetchall()
         for start in range(0, len(todo), BATCH):

@@ -126,13 +126,10 @@ def describe_more(root: Path | Source, stop: Callable[[], bool] = lambda: False)
     with Index(root, lazy=True) as idx:
         done = 0
         while done < BATCH and idx.partial and not stop():
-            todo = idx.con.execute(
-                "SELECT run_key FROM runs WHERE partial ORDER BY run_key LIMIT ?",
-                [min(STEP, BATCH - done)],
-            ).fetchall()
-            if not todo:
+            step = idx.complete(limit=min(STEP, BATCH - done))
+            if not step:
                 break
-            done += idx.complete([k for (k,) in todo])
+            done += step
         return idx.partial
 
 
