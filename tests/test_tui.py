@@ -117,7 +117,7 @@ async def test_a_store_larger_than_a_page_is_listed_a_page_at_a_time(
     from flightlog.store.index import Index
     from flightlog.tui import runs_data as data
 
-    monkeypatch.setattr(data, "PAGE", 5, raising=False)  # as 500 of 10,000 runs
+    monkeypatch.setattr(data, "PAGE", 5)  # as 500 of 10,000 runs
     with Index(samples) as idx:
         every = sorted(r["name"] for r in select_runs(idx))
     app = FlightlogApp(samples)
@@ -229,7 +229,7 @@ async def test_a_first_build_lists_at_once_and_describes_the_rest_in_the_backgro
     shutil.copytree(samples, whole_copy)
     with Index(whole_copy) as idx:  # every run described in full, as before
         whole = {r["name"]: (r["steps"], r["values"], r["last_time"]) for r in select_runs(idx)}
-    monkeypatch.setattr(data, "PAGE", 5, raising=False)  # as 500 of 10,000 runs
+    monkeypatch.setattr(data, "PAGE", 5)  # as 500 of 10,000 runs
     monkeypatch.setattr(catch_up, "LAZY_OVER", 2)  # as a first build of 10,000 runs
     monkeypatch.setattr(data, "BATCH", 3)
     app = FlightlogApp(samples)
