@@ -101,15 +101,15 @@ def select_runs(
     first - all of them if the filter or sort reads what they lack, else those it lists.
     `describe=False`: partial runs as they are (steps, values, duration not known: None),
     for a query that `needs_history` says does not read them."""
-    where, params = RunQuery(**query).sql()
-    sql = f"SELECT {LIST_COLUMNS} FROM runs{where} " + _order(sort, params)
+    clauses, params = _clauses(sort, query)
+    sql = f"SELECT {LIST_COLUMNS} FROM runs{clauses}"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     if offset:
         sql += f" OFFSET {int(offset)}"
     if not describe:
         return _fetch(idx, sql, params)
-    if idx.partial and reads_history(sql.partition(" FROM runs")[2]):
+    if idx.partial and reads_history(clauses):
         idx.complete()  # else the filter or order would answer wrongly
     rows = _fetch(idx, sql, params)
     if idx.partial and rows and idx.complete([r["run_key"] for r in rows]):
@@ -120,8 +120,13 @@ def select_runs(
 def needs_history(sort: str | None = None, **query: Any) -> bool:
     """Whether the query's filter or order reads what a partial run lacks (its steps, its
     last row's time): answering it needs every run described."""
+    return reads_history(_clauses(sort, query)[0])
+
+
+def _clauses(sort: str | None, query: dict[str, Any]) -> tuple[str, list[Any]]:
+    """A listing's WHERE and ORDER BY (what `reads_history` looks at), and their parameters."""
     where, params = RunQuery(**query).sql()
-    return reads_history(where + " " + _order(sort, params))
+    return f"{where} {_order(sort, params)}", params
 
 
 def _fetch(idx: Index, sql: str, params: list[Any]) -> list[dict[str, Any]]:

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from .index_tables import (
+    COLUMNS,
     SEGMENT_TABLES,
     TABLES,
     Rows,
@@ -35,6 +35,13 @@ BATCH = 500
 #: run.json and state only, and their segments only for the runs it shows: a cold build of
 #: 10,000 runs answers its first page without opening 10,000 Parquet files
 LAZY_OVER = 200
+#: where a `runs` row holds its state (what a new stamp needs)
+_STATE = COLUMNS["runs"].get_field_index("state")
+#: the `runs` columns `complete` sets (its update table's: run_key first, partial last)
+_COMPLETED = pa.schema(
+    COLUMNS["runs"].field(n)
+    for n in ("run_key", "steps", "values", "last_time", "warnings", "partial")
+)
 
 
 @dataclass
@@ -95,7 +102,7 @@ class CatchingUp:
                 )
                 if self._progress:
                     self._progress(i, len(changed))
-            states = {r[0]: r[9] for r in rows["runs"]}
+            states = {r[0]: r[_STATE] for r in rows["runs"]}
             new = {k: Stamp.of(k, scan.listed[k], states.get(k), scan.settled) for k in batch}
             if run_keys is None:
                 self.stamps.update(new)
@@ -124,38 +131,38 @@ class CatchingUp:
         write_rows(self.con, schema, stamps, gone=list(new), drop=("stamps",))
         return new
 
-    def complete(self, run_keys: Sequence[str] | None = None, schema: str | None = None) -> int:
-        """Describe the segments of the partial runs (of `run_keys` only, if given): their
-        steps, values, last row and metric keys. Returns how many it described."""
+    def complete(
+        self,
+        run_keys: Sequence[str] | None = None,
+        schema: str | None = None,
+        limit: int | None = None,
+    ) -> int:
+        """Describe the segments of the partial runs (of `run_keys` only, if given; the
+        first `limit` by key, if given): their steps, values, last row and metric keys.
+        Returns how many it described."""
         from .describe import describe_history_of
 
         schema = schema or self.schema
         only = "" if run_keys is None else " AND run_key IN (SELECT unnest(?::VARCHAR[]))"
+        first = "" if limit is None else f" LIMIT {int(limit)}"
         todo = self.con.execute(
-            f"SELECT run_key, warnings FROM {schema}.runs WHERE partial{only} ORDER BY run_key",
+            f"SELECT run_key, warnings FROM {schema}.runs WHERE partial{only} "
+            f"ORDER BY run_key{first}",
             [] if run_keys is None else [list(run_keys)],
         ).fetchall()
         for start in range(0, len(todo), BATCH):
             batch = todo[start : start + BATCH]
-            rows: dict[str, list[tuple[Any, ...]]] = {"segments": [], "segment_keys": []}
+            rows: Rows = {"segments": [], "segment_keys": []}
             updates = []
             for i, (run_key, warnings_before) in enumerate(batch, start + 1):
                 found = describe_history_of(self.root, run_key, warnings_before, rows)
                 if found is not None:  # else deleted since: the next catch-up drops it
-                    updates.append((*found, run_key))
+                    values = (run_key, *found, False)
+                    updates.append(dict(zip(_COMPLETED.names, values, strict=True)))
                 if self._progress and run_keys is None:
                     self._progress(i, len(todo))
-            update = pa.table(
-                {
-                    "run_key": pa.array([u[4] for u in updates], pa.string()),
-                    "steps": pa.array([u[0] for u in updates], pa.int64()),
-                    "values": pa.array([u[1] for u in updates], pa.int64()),
-                    "last_time": pa.array([u[2] for u in updates], pa.float64()),
-                    "warnings": pa.array([u[3] for u in updates], pa.string()),
-                    "partial": pa.array([False] * len(updates), pa.bool_()),
-                }
-            )
-            gone = [u[4] for u in updates]
+            update = pa.Table.from_pylist(updates, schema=_COMPLETED)
+            gone = [u["run_key"] for u in updates]
             write_rows(self.con, schema, rows, gone, SEGMENT_TABLES, update)
             self.partial -= len(updates)
         return len(todo)

@@ -18,20 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from .describe_segments import (
-    _SEALED_CACHE,
     History,
     Row,
-    Rows,
     describe_history,
-    describe_segment,
     number_value,
     text_value,
 )
+from .index_tables import Rows
 from .layout import RunPaths, parse_segment_name, split_run_key
 from .reader import StoredRun, text_list
 from .syncmark import SYNC_FILE, read_mark, sync_status
 
-__all__ = ["_SEALED_CACHE", "describe_history_of", "describe_run", "describe_segment"]
+__all__ = ["describe_history_of", "describe_run"]
 
 
 # -- run metadata --------------------------------------------------------------------------
@@ -146,7 +144,7 @@ def describe_history_of(
         return None
     h = describe_history(root, run_key, stored, rows)
     notes = "\n".join(([warnings] if warnings else []) + h.warnings) or None
-    return max(h.step_max, stored.last_step) + 1, h.values, h.last_time, notes
+    return h.steps(stored), h.values, h.last_time, notes
 
 
 def _bare_run_row(run_key: str, paths: RunPaths, warning: str) -> Row:
@@ -212,7 +210,7 @@ def _describe_run(
         m.number("created_at"),
         max(ended) if ended else None,
         h.last_time if history else None,
-        max(h.step_max, stored.last_step) + 1 if history else None,
+        h.steps(stored) if history else None,
         h.values if history else None,
         m.text("host"),
         m.text("user"),

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .index_tables import Rows
 from .integrity import SegmentDamaged, check_sha256
 from .journal import list_journals
 from .layout import SegmentName, parse_segment_name
@@ -29,7 +30,6 @@ from .schema import WRITER_LABEL_KEY
 from .segments import list_segments, read_segment_checked, sealed_twin
 
 Row = tuple[Any, ...]
-Rows = dict[str, list[Row]]  # table name -> rows to insert
 
 
 def text_value(v: Any) -> str | None:
@@ -52,6 +52,10 @@ class History:
     last_time: float | None = None
     values: int = 0
     warnings: list[str] = field(default_factory=list)
+
+    def steps(self, stored: StoredRun) -> int:
+        """The run's steps: past the last its segments or its writers' state saw."""
+        return max(self.step_max, stored.last_step) + 1
 
 
 def describe_history(root: Path, run_key: str, stored: StoredRun, rows: Rows) -> History:

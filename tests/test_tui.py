@@ -117,7 +117,7 @@ async def test_a_store_larger_than_a_page_is_listed_a_page_at_a_time(
     from flightlog.store.index import Index
     from flightlog.tui import runs_data as data
 
-    monkeypatch.setattr(data, "PAGE", 5, raising=False)  # as 500 of 10,000 runs
+    monkeypatch.setattr(data, "PAGE", 5)  # as 500 of 10,000 runs
     with Index(samples) as idx:
         every = sorted(r["name"] for r in select_runs(idx))
     app = FlightlogApp(samples)
@@ -181,6 +181,39 @@ async def test_the_last_listing_shows_at_once_and_the_look_at_the_files_follows(
         assert len(rows(app)) == before + 1
 
 
+async def test_a_first_paint_shows_a_duration_not_known_yet_as_not_known(
+    samples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that never ended (the sample store's crashed one) lasts until its last row,
+    which only its segments tell: the first paint of an index whose first build left it
+    partial shows its duration as not known (`…`, as its steps), not as no duration."""
+    import threading
+
+    from flightlog.store import catch_up
+    from flightlog.store.index import Index
+
+    monkeypatch.setattr(catch_up, "LAZY_OVER", 2)  # as a first build of 10,000 runs
+    Index(samples, lazy=True).close()  # a listing's first build: every run partial
+    looked = threading.Event()
+    real_scan = catch_up.scan_store
+
+    def held_scan(*args, **kwargs):  # the stat pass, held until the test lets it go
+        assert looked.wait(120), "the test never released the stat pass"
+        return real_scan(*args, **kwargs)
+
+    monkeypatch.setattr(catch_up, "scan_store", held_scan)
+    app = FlightlogApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        try:
+            await settle(pilot, lambda: "wild-sea-10" in names(app))
+            duration = lambda: dict(zip(names(app), column(app, "duration"), strict=True))  # noqa: E731
+            steps = dict(zip(names(app), column(app, "steps"), strict=True))
+            assert (steps["wild-sea-10"], duration()["wild-sea-10"]) == ("…", "…")
+        finally:
+            looked.set()
+        await settle(pilot, lambda: duration()["wild-sea-10"] not in ("…", ""))
+
+
 async def test_a_first_build_lists_at_once_and_describes_the_rest_in_the_background(
     samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -196,7 +229,7 @@ async def test_a_first_build_lists_at_once_and_describes_the_rest_in_the_backgro
     shutil.copytree(samples, whole_copy)
     with Index(whole_copy) as idx:  # every run described in full, as before
         whole = {r["name"]: (r["steps"], r["values"], r["last_time"]) for r in select_runs(idx)}
-    monkeypatch.setattr(data, "PAGE", 5, raising=False)  # as 500 of 10,000 runs
+    monkeypatch.setattr(data, "PAGE", 5)  # as 500 of 10,000 runs
     monkeypatch.setattr(catch_up, "LAZY_OVER", 2)  # as a first build of 10,000 runs
     monkeypatch.setattr(data, "BATCH", 3)
     app = FlightlogApp(samples)

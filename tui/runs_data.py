@@ -110,7 +110,7 @@ def load_last_look(
     if isinstance(root, Source) or not (root / INDEX_FILE).is_file():
         return None
     with Index(root, fresh=False, lazy=True) as idx:
-        if idx.con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0:
+        if not idx.total:  # (counted by the open's survey)
             return None
         if idx.partial and needs_history(sort, where=where):
             return None  # its answer needs every run described: the catch-up's turn
@@ -126,13 +126,10 @@ def describe_more(root: Path | Source, stop: Callable[[], bool] = lambda: False)
     with Index(root, lazy=True) as idx:
         done = 0
         while done < BATCH and idx.partial and not stop():
-            todo = idx.con.execute(
-                "SELECT run_key FROM runs WHERE partial ORDER BY run_key LIMIT ?",
-                [min(STEP, BATCH - done)],
-            ).fetchall()
-            if not todo:
+            step = idx.complete(limit=min(STEP, BATCH - done))
+            if not step:
                 break
-            done += idx.complete([k for (k,) in todo])
+            done += step
         return idx.partial
 
 
@@ -157,9 +154,9 @@ def _listing(
     total = len(rows) if len(rows) < wanted else count_runs(idx, where=where)
     keys = [r["run_key"] for r in rows]
     chosen = metrics if metrics else common_summary_keys(idx, keys, limit=3)
-    partial = total > len(rows)
+    paged = total > len(rows)  # DuckDB sorted it: the screen cannot sort a part
     summaries = _summaries(idx, keys)
-    sorted_by = sort if partial else None
+    sorted_by = sort if paged else None
     return RunList(rows, chosen, summaries, total=total, sorted_by=sorted_by, partial=idx.partial)
 
 

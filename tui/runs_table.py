@@ -88,7 +88,9 @@ def build_table(runs: RunList, order: list[dict[str, Any]], marked: set[str]) ->
         cols["tags"].append(fmt(r["tags"] or []))
         cols["steps"].append("…" if r["steps"] is None else str(r["steps"]))  # not known yet
         cols["started"].append(fmt_time(r["created_at"]))
-        cols["duration"].append(fmt_duration(r["duration"]))
+        # a partial run's (steps not known) with no end runs to its last row: not known yet
+        unknown = r["duration"] is None and r["steps"] is None
+        cols["duration"].append("…" if unknown else fmt_duration(r["duration"]))
         cols["sync"].append(r.get("sync") or "local")
         for m in runs.metrics:
             cols[m].append(fmt(s.get(m)))

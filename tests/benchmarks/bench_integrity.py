@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
-from flightlog.store.describe import _SEALED_CACHE, describe_segment
+from flightlog.store.describe_segments import _SEALED_CACHE, describe_segment
 from flightlog.store.layout import parse_segment_name
 from flightlog.store.schema import HISTORY_SCHEMA
 from flightlog.store.segments import OpenSegment, read_segment, seal
