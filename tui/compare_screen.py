@@ -207,7 +207,7 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
     def on_runs_pane_changed(self, event: RunsPane.Changed) -> None:
         self.drawn, self.pinned = set(event.selected), event.pinned
         self.show_run_colors()
-        self.load_context()  # the system pane shows the new reference run
+        self.load_context()  # the system pane follows the runs drawn and the reference
         self.redraw()
         self.read_legend()
 

@@ -30,10 +30,9 @@ from .data import (
     curves_of,
     system_curves,
 )
+from .runs_data import PAGE  # a server is paged as a store is
 
 T = TypeVar("T")
-#: runs a listing asks the server for at a time (its first page is what paints first)
-PAGE = 500
 #: the listing's order when the screen names none: newest first
 NEWEST = "-created_at"
 

@@ -1,7 +1,7 @@
 """The runs screen: every run in a table with a filter bar, marks for compare, live refresh.
 
 The store's index (or a team server) filters and sorts by the column sorted by, and the
-table holds the first pages of the answer (tui/data.py's PAGE runs each): reaching the last
+table holds the first pages of the answer (tui/runs_data.py's PAGE runs each): reaching the last
 row, or L, loads the next page. A store of 10,000 runs paints as fast as one of 500 and
 holds as little; a listing that fits in one page is sorted and grouped in place."""
 
