@@ -22,11 +22,14 @@ from .test_sync_batch import read_by_server, wait_until
 pytestmark = pytest.mark.slow
 
 RUNS = """
-import flightlog
+import time, flightlog
 for i in range({runs}):
-    run = flightlog.init(project="p", mode="offline", settings={{"segment_rows": 50}})
+    settings = {{"segment_rows": {rows}, "flush_interval": 0.01}}
+    run = flightlog.init(project="p", mode="offline", settings=settings)
     for s in range(120):
         run.log({{"i": s, "r": i}})
+        if s % {rows} == {rows} - 1:
+            time.sleep({pause})  # a segment per pause
     run.finish()
     print(run.id, flush=True)
 """
@@ -47,8 +50,8 @@ def key(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> str:
     return k
 
 
-def small_runs(n: int) -> list[str]:
-    r = python_script(RUNS.format(runs=n), timeout=180)
+def small_runs(n: int, rows: int = 50, pause: float = 0) -> list[str]:
+    r = python_script(RUNS.format(runs=n, rows=rows, pause=pause), timeout=300)
     assert r.returncode == 0, r.stderr
     return r.stdout.split()
 
@@ -79,6 +82,20 @@ def test_small_runs_go_several_to_a_request_each_segment_once(server: LiveServer
     assert requests_made(server, "/sync ") == 0  # no run went alone
     again = cli("sync", "--all", timeout=120)
     assert again.returncode == 0 and requests_made(server, "POST /api/v1/sync/") == grouped
+
+
+def test_runs_of_many_segments_go_together_within_the_servers_frame_limit(
+    server: LiveServer, key: str
+):
+    """70 runs of 24 small segments each: 64 such runs in one request would be 1,600
+    frames, more than the server takes in one body (1,000: 413), and `sync --all` failed."""
+    ids = small_runs(70, rows=5, pause=0.02)
+    r = cli("sync", "--all", timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for run_id in ids:
+        assert on_server(server, run_id) == local_segments(run_id) != []
+    assert requests_made(server, "POST /api/v1/sync/alice/p ") >= 1
+    assert requests_made(server, " 413 ") == 0
 
 
 def _post(server: LiveServer, key: str, body: bytes, project: str = "p") -> httpx.Response:
