@@ -100,7 +100,7 @@ def _store_runs(
     for i, j in zip(starts, [*starts[1:], len(parts)], strict=True):
         run = parts[i]
         try:
-            if run.refused is not None:  # its name, or a full disk
+            if run.refused is not None:  # its name, its size, or a full disk
                 raise run.refused
             run_id = run_of(run.name)
             target = (*project, run_id)
