@@ -49,10 +49,11 @@ def project_sync_router(
     limits: ServerLimits,
     ensure_project: Callable[[str, str], None],
     blobs: BlobRouter,
+    checks: anyio.CapacityLimiter,
 ) -> APIRouter:
-    """The route over `store` (a ReceivingStore or a replica's SharedStore)."""
+    """The route over `store` (a ReceivingStore or a replica's SharedStore), its checks
+    under `checks` (shared by every upload route)."""
     router = APIRouter()
-    checks = anyio.CapacityLimiter(limits.concurrent_checks)
 
     @router.post(f"{API}/sync/{{entity}}/{{project}}")
     async def sync_runs(

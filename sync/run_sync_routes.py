@@ -62,10 +62,11 @@ def run_sync_router(
     limits: ServerLimits,
     ensure_project: Callable[[str, str], None],
     blobs: BlobRouter,
+    checks: anyio.CapacityLimiter,
 ) -> APIRouter:
-    """The route over `store` (a ReceivingStore or a replica's SharedStore)."""
+    """The route over `store` (a ReceivingStore or a replica's SharedStore), its checks
+    under `checks` (shared by every upload route)."""
     router = APIRouter()
-    checks = anyio.CapacityLimiter(limits.concurrent_checks)
 
     def check_name(stream: str, name: str) -> None:
         if (stream, name) != RUN_FRAME:
