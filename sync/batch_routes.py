@@ -37,11 +37,11 @@ def batch_router(
     user: Callable[..., str],
     access: Callable[..., object],
     limits: ServerLimits,
+    checks: anyio.CapacityLimiter,
 ) -> APIRouter:
-    """The batch route over `store` (a ReceivingStore or a replica's SharedStore)."""
+    """The batch route over `store` (a ReceivingStore or a replica's SharedStore); `checks`
+    bounds the segment checks of every upload route together (limits.concurrent_checks)."""
     router = APIRouter()
-    #: batches checked at once (each checks its segments one after another)
-    checks = anyio.CapacityLimiter(limits.concurrent_checks)
 
     @router.post(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/segments")
     async def put_segments(

@@ -288,7 +288,8 @@ async def segments_to_files(
     `size` raw bytes - into temp files: a large frame into its own as it arrives, hashed on
     the way; small ones into memory, written by `write_parts` once a MB is held (and by the
     caller for the rest, in its worker thread, fsyncing them all). A segment whose name
-    `check_name` refuses is read past and carries its refusal, and so does each one that
+    `check_name` refuses, or a run frame over `max_meta`, is read past and carries its
+    refusal, and so does each one that
     finds the disk full (507), so the segments that arrived before still land; a malformed
     body refuses the whole request, leaving no file."""
     body = _Buffered(_chunks(request, limits.max_upload, limits))
@@ -306,6 +307,13 @@ async def segments_to_files(
             parts.append(part)
             try:
                 check_name(part.stream, part.name)
+                if part.stream == MEMORY_STREAM and part.size > limits.max_meta:
+                    raise Refused(
+                        f"run metadata of {part.size} bytes; the server takes at most "
+                        f"{limits.max_meta}",
+                        "too_large",
+                        413,
+                    )
             except Refused as e:
                 part.refused = e
             if part.refused is not None or full is not None:

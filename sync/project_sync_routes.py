@@ -49,10 +49,11 @@ def project_sync_router(
     limits: ServerLimits,
     ensure_project: Callable[[str, str], None],
     blobs: BlobRouter,
+    checks: anyio.CapacityLimiter,
 ) -> APIRouter:
-    """The route over `store` (a ReceivingStore or a replica's SharedStore)."""
+    """The route over `store` (a ReceivingStore or a replica's SharedStore), its checks
+    under `checks` (shared by every upload route)."""
     router = APIRouter()
-    checks = anyio.CapacityLimiter(limits.concurrent_checks)
 
     @router.post(f"{API}/sync/{{entity}}/{{project}}")
     async def sync_runs(
@@ -100,7 +101,7 @@ def _store_runs(
     for i, j in zip(starts, [*starts[1:], len(parts)], strict=True):
         run = parts[i]
         try:
-            if run.refused is not None:  # its name, or a full disk
+            if run.refused is not None:  # its name, its size, or a full disk
                 raise run.refused
             run_id = run_of(run.name)
             target = (*project, run_id)

@@ -62,10 +62,11 @@ def run_sync_router(
     limits: ServerLimits,
     ensure_project: Callable[[str, str], None],
     blobs: BlobRouter,
+    checks: anyio.CapacityLimiter,
 ) -> APIRouter:
-    """The route over `store` (a ReceivingStore or a replica's SharedStore)."""
+    """The route over `store` (a ReceivingStore or a replica's SharedStore), its checks
+    under `checks` (shared by every upload route)."""
     router = APIRouter()
-    checks = anyio.CapacityLimiter(limits.concurrent_checks)
 
     def check_name(stream: str, name: str) -> None:
         if (stream, name) != RUN_FRAME:
@@ -121,9 +122,9 @@ def store_with_segments(
     """`parts[0]` a run's PUT body, the rest its segments (the caller checked which is
     which): the run PUT's answer with `results` (and `segments` as they are after the
     placing), and its status. Blocking."""
-    answer, status = store_run(
-        store, blobs, ensure_project, target, _run_body(parts[0], limits), limits
-    )
+    if parts[0].refused is not None:  # as it arrived: over max_meta, or a full disk
+        raise parts[0].refused
+    answer, status = store_run(store, blobs, ensure_project, target, parts[0].body(), limits)
     results = place_all(store, store.paths(*target), parts[1:])
     have = answer["segments"]  # listed before the placing: add what it placed
     for r in results:
@@ -131,16 +132,3 @@ def store_with_segments(
             have[r["stream"]] = sorted({*have[r["stream"]], r["name"]})
     answer["results"] = results
     return answer, status
-
-
-def _run_body(part: Part, limits: ServerLimits) -> bytes:
-    """A run frame's bytes: the run's PUT body, or Refused naming what is wrong."""
-    if part.size > limits.max_meta:
-        raise Refused(
-            f"run metadata of {part.size} bytes; the server takes at most {limits.max_meta}",
-            "too_large",
-            413,
-        )
-    if part.refused is not None:  # a full disk
-        raise part.refused
-    return part.body()

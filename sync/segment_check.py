@@ -11,9 +11,9 @@ from the dictionary and bounded too. A segment that passes decodes into at most
 `SegmentLimits` worth of memory, which is what every later reader of the server's store
 relies on.
 
-The file is opened once for all of it - footer, schema, page headers and values - and read
-from memory when the server holds the bytes anyway (a segment under a MB of a batch body):
-opening a Parquet file costs pyarrow more than decoding a 0.7 MB segment does.
+The footer is parsed once (the values' reader is handed its metadata) and the whole check
+reads from memory when the server holds the bytes anyway (a segment under a MB of a batch
+body): opening a Parquet file costs pyarrow more than decoding a 0.7 MB segment does.
 """
 
 from __future__ import annotations

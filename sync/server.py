@@ -199,7 +199,7 @@ def create_app(
         return {"user": who, "teams": teams, "entities": [who, *teams]}
 
     app.include_router(runs_router(store, accounts, user, access, limits))
-    app.include_router(batch_router(store, user, access, limits))
+    app.include_router(batch_router(store, user, access, limits, checks))
 
     @app.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}")
     def get_run(entity: str, project: str, run_id: str, who: User) -> Response:
@@ -298,8 +298,10 @@ def create_app(
 
     blobs = blob_routes.router(store, accounts.driver, limits, user, access, ensure_project)
     app.include_router(blobs)
-    app.include_router(run_sync_router(store, user, access, limits, ensure_project, blobs))
-    app.include_router(project_sync_router(store, user, access, limits, ensure_project, blobs))
+    app.include_router(run_sync_router(store, user, access, limits, ensure_project, blobs, checks))
+    app.include_router(
+        project_sync_router(store, user, access, limits, ensure_project, blobs, checks)
+    )
     app.include_router(web_router(sessions, limits))
     app.add_middleware(AccessLog)
     return app

@@ -37,6 +37,8 @@ from .uploader import (
 #: their bytes: a run goes in one if its new segments fit one batch
 GROUP_RUNS = 64
 GROUP_BYTES = segment_upload.BATCH_BYTES
+#: frames in one such request at most: a server takes 1,000 (ServerLimits.batch_segments)
+GROUP_FRAMES = segment_upload.BATCH_SEGMENTS
 Synced = tuple[LocalRun, RunSync, SyncError | None]
 
 
@@ -108,43 +110,49 @@ def sync_many(
 
 def _groups(runs: list[LocalRun], server: str, entities: Entities) -> Iterator[list[LocalRun]]:
     """`runs` in order, consecutive small ones of a project together: those not synced
-    whose new segments fit one batch, up to GROUP_RUNS runs and GROUP_BYTES bytes."""
+    whose new segments fit one batch, up to GROUP_RUNS runs, GROUP_BYTES bytes and
+    GROUP_FRAMES frames (a run's and its segments')."""
     group: list[LocalRun] = []
     key: tuple[str, str] | None = None
-    size = 0
+    size = frames = 0
     for local in runs:
-        n, where = _small(local, server, entities)
+        n, count, where = _small(local, server, entities)
         if group and (
-            n is None or where != key or size + n > GROUP_BYTES or len(group) >= GROUP_RUNS
+            n is None
+            or where != key
+            or size + n > GROUP_BYTES
+            or frames + count > GROUP_FRAMES
+            or len(group) >= GROUP_RUNS
         ):
             yield group
-            group, size = [], 0
+            group, size, frames = [], 0, 0
         if n is None:
             yield [local]
             continue
         group.append(local)
-        key, size = where, size + n
+        key, size, frames = where, size + n, frames + count
     if group:
         yield group
 
 
 def _small(
     local: LocalRun, server: str, entities: Entities
-) -> tuple[int | None, tuple[str, str] | None]:
-    """The bytes of the run's new segments and its (entity, project), if it may go in a
-    request with others: not synced, and what it has to send fits one batch."""
+) -> tuple[int | None, int, tuple[str, str] | None]:
+    """The bytes of the run's new segments, its frames in a request (its run frame and a
+    segment frame each) and its (entity, project), if it may go in a request with others:
+    not synced, and what it has to send fits one batch."""
     if up_to_date(local, server):
-        return None, None
+        return None, 0, None
     try:
         entity = entities.of(local)
     except SyncError:  # the server was asked: the run goes alone, and says why it failed
-        return None, None
+        return None, 0, None
     project, run_id = names_of(local)
     items = unconfirmed(local, read_mark(local.paths), f"{entity}/{project}/{run_id}", server)
     size = sum(p.stat().st_size for _, p in items)
     if not items or size > GROUP_BYTES or len(segment_upload.plan(items)) > 1:
-        return None, None
-    return size, (entity, project)
+        return None, 0, None
+    return size, 1 + len(items), (entity, project)
 
 
 def _send_together(

@@ -170,3 +170,102 @@ def test_many_run_frames_in_one_body_are_not_held_in_memory(server: LiveServer, 
     assert r.status_code == 400 and "only the first frame may be the run" in r.text
     assert grew < RSS_BOUND_MB, f"server peak RSS grew by {grew:.0f} MB"
     assert list((server.root / ".uploads").iterdir()) == []
+
+
+def test_segment_checks_at_once_are_bounded_across_every_upload_route(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """README's "2 segment checks at once" (limits.concurrent_checks) holds for the server,
+    not per route: a segment PUT, a batch, a run's sync and a project's sync arriving together
+    check at most 2 segments at once (each route had its own 2: 4 here, 8 at most, each check
+    holding up to a row group in memory)."""
+    import threading
+
+    import uvicorn
+
+    from flightlog.sync import receive
+    from flightlog.sync.accounts import Accounts
+    from flightlog.sync.frames import BATCH_TYPE, frame_header
+    from flightlog.sync.server import create_app
+
+    from .servers import free_port
+
+    root = tmp_path / "server"
+    accounts = Accounts(root)
+    accounts.add_user("alice")
+    auth = {"Authorization": f"Bearer {accounts.create_key('alice')}"}
+    inside = most = 0
+    lock, crowded = threading.Lock(), threading.Event()
+    real = receive.check_segment_file
+
+    def counted(*args: object) -> None:
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+            if inside > 2:
+                crowded.set()
+        crowded.wait(10)  # room for more checks to come in, if the server lets them
+        try:
+            real(*args)
+        finally:
+            with lock:
+                inside -= 1
+
+    monkeypatch.setattr(receive, "check_segment_file", counted)
+    port = free_port()
+    config = uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(1200):
+            if server.started:
+                break
+            threading.Event().wait(0.05)
+        url = f"http://127.0.0.1:{port}/api/v1"
+        seg = segment_file(tmp_path / "a", tidy_table(10), seq=1)
+        framed = frame_header("history", seg) + seg.read_bytes()
+        meta = b'{"meta": {"id": "%s"}, "writers": []}'
+
+        def run_frame(name: str, run_id: str) -> bytes:
+            doc = meta % run_id.encode()
+            return (
+                b'{"stream": "run", "name": "%s", "size": %d}\n' % (name.encode(), len(doc)) + doc
+            )
+
+        for run_id in ("r1", "r2"):
+            r = httpx.put(
+                f"{url}/runs/alice/p/{run_id}", content=meta % run_id.encode(), headers=auth
+            )
+            assert r.status_code == 201, r.text
+        batch = {**auth, "Content-Type": BATCH_TYPE}
+        requests = [
+            ("PUT", f"/runs/alice/p/r1/segments/history/{seg.name}", seg.read_bytes(), auth),
+            ("POST", "/runs/alice/p/r2/segments", framed, batch),
+            ("POST", "/runs/alice/p/r3/sync", run_frame("run.json", "r3") + framed, batch),
+            ("POST", "/sync/alice/p", run_frame("r4/run.json", "r4") + framed, batch),
+        ]
+        answers: list[int] = []
+
+        def send(method: str, path: str, body: bytes, headers: dict[str, str]) -> None:
+            r = httpx.request(method, url + path, content=body, headers=headers, timeout=120)
+            answers.append(r.status_code)
+
+        senders = [threading.Thread(target=send, args=req) for req in requests]
+        for t in senders:
+            t.start()
+        for t in senders:
+            t.join()
+        assert sorted(answers) == [200, 200, 201, 201], answers
+        assert sorted(p.name for p in (root / "runs/@alice/p").iterdir()) == [
+            "r1",
+            "r2",
+            "r3",
+            "r4",
+        ]
+        assert all((root / f"runs/@alice/p/r{i}/history" / seg.name).exists() for i in range(1, 5))
+        assert most <= 2, f"{most} segment checks at once"
+    finally:
+        server.should_exit = True
+        thread.join(60)

@@ -321,7 +321,7 @@ def test_a_batch_sent_again_places_nothing_and_syncs_no_directory(
     so no directory needs an fsync - each took ~2 ms of a worker's time on a busy disk,
     answering "already stored". The first sending fsyncs the directory it placed into."""
     from flightlog.sync import batch_routes
-    from flightlog.sync.bodies import Part, write_parts
+    from flightlog.sync.bodies import Part, remove_parts, write_parts
     from flightlog.sync.receive import ReceivingStore
 
     store = ReceivingStore(tmp_path / "server")
@@ -338,9 +338,7 @@ def test_a_batch_sent_again_places_nothing_and_syncs_no_directory(
         try:
             return [r["stored"] for r in batch_routes.place_all(store, paths, parts)]
         finally:
-            for p in parts:
-                if p.tmp is not None:
-                    p.tmp.unlink(missing_ok=True)
+            remove_parts(parts)
 
     assert send() == [True, True] and synced == [paths.history]
     synced.clear()

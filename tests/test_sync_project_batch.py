@@ -22,11 +22,14 @@ from .test_sync_batch import read_by_server, wait_until
 pytestmark = pytest.mark.slow
 
 RUNS = """
-import flightlog
+import time, flightlog
 for i in range({runs}):
-    run = flightlog.init(project="p", mode="offline", settings={{"segment_rows": 50}})
+    settings = {{"segment_rows": {rows}, "flush_interval": 0.01}}
+    run = flightlog.init(project="p", mode="offline", settings=settings)
     for s in range(120):
         run.log({{"i": s, "r": i}})
+        if s % {rows} == {rows} - 1:
+            time.sleep({pause})  # a segment per pause
     run.finish()
     print(run.id, flush=True)
 """
@@ -47,8 +50,8 @@ def key(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> str:
     return k
 
 
-def small_runs(n: int) -> list[str]:
-    r = python_script(RUNS.format(runs=n), timeout=180)
+def small_runs(n: int, rows: int = 50, pause: float = 0) -> list[str]:
+    r = python_script(RUNS.format(runs=n, rows=rows, pause=pause), timeout=300)
     assert r.returncode == 0, r.stderr
     return r.stdout.split()
 
@@ -79,6 +82,20 @@ def test_small_runs_go_several_to_a_request_each_segment_once(server: LiveServer
     assert requests_made(server, "/sync ") == 0  # no run went alone
     again = cli("sync", "--all", timeout=120)
     assert again.returncode == 0 and requests_made(server, "POST /api/v1/sync/") == grouped
+
+
+def test_runs_of_many_segments_go_together_within_the_servers_frame_limit(
+    server: LiveServer, key: str
+):
+    """70 runs of 24 small segments each: 64 such runs in one request would be 1,600
+    frames, more than the server takes in one body (1,000: 413), and `sync --all` failed."""
+    ids = small_runs(70, rows=5, pause=0.02)
+    r = cli("sync", "--all", timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for run_id in ids:
+        assert on_server(server, run_id) == local_segments(run_id) != []
+    assert requests_made(server, "POST /api/v1/sync/alice/p ") >= 1
+    assert requests_made(server, " 413 ") == 0
 
 
 def _post(server: LiveServer, key: str, body: bytes, project: str = "p") -> httpx.Response:
@@ -174,3 +191,52 @@ def test_server_killed_9_mid_body_of_several_runs_then_the_client_resumes(
         rows = server_rows(server.root, "alice", "p", run_id)
         assert [row["i"] for row in rows] == list(range(120))
     assert list((server.root / ".uploads").iterdir()) == []
+
+
+def _answer(s: socket.socket) -> httpx.Response:
+    """The HTTP response read off a raw socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(65536)
+    head, body = data.split(b"\r\n\r\n", 1)
+    lines = head.decode().split("\r\n")
+    fields = dict(line.split(": ", 1) for line in lines[1:])
+    while len(body) < int(fields.get("content-length", fields.get("Content-Length", 0))):
+        body += s.recv(65536)
+    return httpx.Response(int(lines[0].split()[1]), content=body)
+
+
+def test_a_run_frame_over_the_metadata_limit_is_read_past_not_written(tmp_path: Path):
+    """A run frame larger than --max-meta-mb is refused as its header arrives: its bytes are
+    read past, never written to a temp file, and the runs after it land."""
+    server = LiveServer(tmp_path / "server", flags=("--max-meta-mb", "1")).start()
+    try:
+        key = server.user("alice")
+        big = 3 * 2**20
+        body = (
+            frame_header_raw("run", "r1/run.json", big)
+            + b" " * big
+            + _run_frame("r2/run.json", "r2")
+        )
+        head = (
+            f"POST /api/v1/sync/alice/p HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: {BATCH_TYPE}\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        cut = 2 * 2**20
+        with socket.create_connection(("127.0.0.1", server.port)) as s:
+            s.sendall(head + body[:cut])
+            port = s.getsockname()[1]
+            wait_until(lambda: read_by_server(server.port, port), 60, "the body read so far")
+            assert list((server.root / ".uploads").iterdir()) == []
+            s.sendall(body[cut:])
+            r = _answer(s)
+        assert r.status_code == 200, r.text
+        runs = r.json()["runs"]
+        assert [(a["run"], a["status"], a.get("error")) for a in runs] == [
+            ("r1/run.json", 413, "too_large"),
+            ("r2", 201, None),
+        ]
+        assert "run metadata of 3145728 bytes" in runs[0]["message"]
+        assert sorted(p.name for p in (server.root / "runs/@alice/p").iterdir()) == ["r2"]
+    finally:
+        server.stop()
