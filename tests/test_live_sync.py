@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from flightlog.store.layout import RunPaths
-from flightlog.sync.lock import LOCK_FILE
+from flightlog.sync.lock import LOCK_FILE, LOG_FILE
 
 from .browser import (
     browser_fixture,  # noqa: F401 (the `browser` fixture)
@@ -54,14 +54,17 @@ class Training(NamedTuple):
     child: Popen[str]
 
 
-def wait_until(what: str, cond: Callable[[], object], timeout: float = 90.0) -> object:
+def wait_until(
+    what: str, cond: Callable[[], object], timeout: float = 90.0, why: Callable[[], str] = str
+) -> object:
+    """`cond()` once it is true; else fail saying `what`, and what `why()` tells of the cause."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         got = cond()
         if got:
             return got
         time.sleep(0.2)
-    raise AssertionError(f"not within {timeout} s: {what}")
+    raise AssertionError(f"not within {timeout} s: {what}\n{why()}")
 
 
 @pytest.fixture
@@ -151,9 +154,24 @@ def test_the_browser_view_follows_a_running_run_until_it_finishes(training: Trai
         except (NoSuchElementException, StaleElementReferenceException):
             return 0.0
 
+    def seen() -> str:
+        """What the page, the server and the agent said (it failed once in a full suite under
+        load, not since, alone or with CPU burners)."""
+        state = httpx.get(summary, headers=auth, timeout=30).json().get("state")
+        log = go.parent / "store" / LOG_FILE
+        agent = log.read_text()[-1500:] if log.exists() else "(no agent log)"
+        return (
+            f"page: {text_of(browser, 'main')[:600]!r}\nstatus: {text_of(browser, '#status')!r}"
+            f"\nserver state: {state}\nagent log:\n{agent}"
+        )
+
     first = wait_until("the chart drawn", x_max)
     wait_until("the chart redrawn with newer steps", lambda: x_max() > first)
     go.touch()
     assert child.wait(timeout=60) == 0
-    wait_until("the page showing it finished", lambda: text_of(browser, "h2.state-finished"))
-    wait_until("no more refreshing", lambda: "refreshing" not in text_of(browser, "#status"))
+    wait_until(
+        "the page showing it finished", lambda: text_of(browser, "h2.state-finished"), why=seen
+    )
+    wait_until(
+        "no more refreshing", lambda: "refreshing" not in text_of(browser, "#status"), why=seen
+    )
