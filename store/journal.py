@@ -19,8 +19,9 @@ Layout (little-endian): a 4 KiB header, then `rows_cap` row records of 32 bytes
 (step i64, time f64, sid i64, end i64: where the row's data ends in the data region, in
 8-byte words), then `words_cap` words of data. A row's data starts where the previous row's
 ends: float64 values for a row of a known signature (sid >= 0), or JSON for the others
-(sid GENERIC: a row's tidy values; sid DEFINE: a signature's keys and kinds, written once per
-journal before its first row). The header's committed row count is stored last, in one
+(sid GENERIC: a row's tidy values; sid PACKED: the same with histograms' numbers as words,
+store/packed_rows.py; sid DEFINE: a signature's keys and kinds, written once per journal
+before its first row). The header's committed row count is stored last, in one
 8-byte store: the commit point. A KeyboardInterrupt inside `log()` therefore leaves a row
 whole or not at all (see `append_fast`).
 
@@ -50,8 +51,9 @@ _COMMIT = struct.Struct("<Q")
 _COMMIT_AT, _SYNCED_AT = 8, 16
 _REC = struct.Struct("<qdqq")
 REC_DTYPE = [("step", "<i8"), ("time", "<f8"), ("sid", "<i8"), ("end", "<i8")]
-#: sid of a row stored as JSON tidy values, and of a signature definition
-GENERIC, DEFINE = -1, -2
+#: sid of a row stored as JSON tidy values, of a signature definition, and of a row of JSON
+#: tidy values whose histograms are packed as words (store/packed_rows.py)
+GENERIC, DEFINE, PACKED = -1, -2, -3
 #: journal capacity: rotation every ~50k rows of 10 values (6 MiB of disk, reserved). Small
 #: enough that removing the last one at finish() is cheap (dropping its dirty pages costs
 #: ~1.5 ms per MiB), large enough that a spare is always ready before log() needs it

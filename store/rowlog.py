@@ -19,7 +19,6 @@ import pyarrow as pa
 
 from .journal import (
     DEFINE,
-    GENERIC,
     ROWS_CAP,
     WORDS_CAP,
     JournalFile,
@@ -30,7 +29,8 @@ from .journal import (
     journal_name,
     list_journals,
 )
-from .rows import SignatureTable, generic_json, journal_batches, records_view
+from .packed_rows import journal_blob
+from .rows import SignatureTable, journal_batches, records_view
 
 #: values converted per `take` at most (~3k rows of 10 values, about a ms of work): the
 #: writer holds the GIL in short stretches, and a finish() arriving meanwhile waits little
@@ -101,10 +101,10 @@ class RowLog:
                 j = self._define(j, sid, words)
             append_fast(j, step, t, sid, sigs.packers[sid], row.values(), words)
         else:
-            data = generic_json(row)
+            code, data = journal_blob(row)
             if not j.fits(len(data) // 8 + 1):
                 j = self.rotate(len(data) // 8 + 1)
-            j.append_blob(step, t, GENERIC, data)
+            j.append_blob(step, t, code, data)
 
     def _define(self, j: JournalFile, sid: int, words: int) -> JournalFile:
         keys, kinds = self.signatures.definition(sid)

@@ -21,12 +21,14 @@ from .journal import (
     DEFINE,
     GENERIC,
     MARK_KEY,
+    PACKED,
     REC_DTYPE,
     JournalDamaged,
     JournalSnapshot,
     Mark,
     encode_mark,
 )
+from .packed_rows import tidy_values
 from .schema import BOOL, FLOAT, INT, encode_value, segment_schema
 
 #: a row's signature: its keys and the types of its values, in order
@@ -145,11 +147,6 @@ def table_from_defines(records: np.ndarray, data: bytes) -> Table:
     return _table(entries, keys)
 
 
-def generic_json(row: dict[str, Any]) -> bytes:
-    """A row that cannot take the fast path, as the journal stores it: its tidy values."""
-    return json.dumps([[k, *encode_value(v)] for k, v in row.items()]).encode()
-
-
 def _starts(records: np.ndarray, first_start: int) -> np.ndarray:
     ends = records["end"]
     starts = np.empty(len(ends), np.int64)
@@ -214,7 +211,7 @@ def _chunk(
     codes = flat_codes[kidx]
     values = words[np.repeat(starts[fast], lens) + within]
     kinds = flat_kinds[kidx]
-    generic = np.flatnonzero(sids == GENERIC)
+    generic = np.flatnonzero((sids == GENERIC) | (sids == PACKED))
     if not len(generic):
         if total == 0:
             return None
@@ -224,7 +221,7 @@ def _chunk(
         g_rows, g_keys, g_vals, g_kinds, g_texts = [], [], [], [], []
         for i in generic.tolist():
             blob = bytes(data[8 * int(starts[i]) : 8 * int(rec["end"][i])])
-            for k, v, kind, text in json.loads(blob):
+            for k, v, kind, text in tidy_values(int(sids[i]), blob):
                 g_rows.append(i)
                 g_keys.append(k)
                 g_vals.append(v)

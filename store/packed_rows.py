@@ -1,0 +1,66 @@
+"""Journal rows that cannot take the fast path: JSON of their tidy values, histograms packed.
+
+A row of plain float/int/bool values goes into the journal as float64 words (store/rows.py);
+any other row as JSON of its tidy values (key, value, kind, text). A histogram's text there
+cost `log()` ~40 µs: its 129 numbers printed, then that text escaped again inside the row's
+JSON. A row holding histograms is therefore stored as a PACKED row: one word giving the JSON's
+length, the JSON (each histogram's entry holds its number of counts where its text goes), then
+each histogram's bins as float64 words and counts as int64 words, in the entries' order. The
+writer thread (and recovery) prints the text, the very text `encode_value` would have printed:
+a float64 or int64 read back is the same Python float or int, which prints the same.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+import numpy as np
+
+from .journal import GENERIC, PACKED
+from .schema import HIST, encode_value
+
+_LEN = struct.Struct("<q")
+#: values that are never histograms (checked before asking a value to pack itself)
+_PLAIN = frozenset({float, int, bool, str, type(None), list})
+
+
+def journal_blob(row: dict[str, Any]) -> tuple[int, bytes]:
+    """(sid code, data) of a row for the journal: GENERIC JSON, or PACKED with histograms."""
+    entries: list[list[Any]] = []
+    packed: list[bytes] = []
+    for k, v in row.items():
+        words = None if type(v) in _PLAIN else getattr(v, "journal_words", None)
+        packs = words() if words is not None else None  # flightlog.Histogram
+        if packs is None:
+            entries.append([k, *encode_value(v)])
+        else:
+            entries.append([k, None, HIST, packs[0]])
+            packed.append(packs[1])
+    head = json.dumps(entries).encode()
+    if not packed:
+        return GENERIC, head
+    head += b" " * (-len(head) % 8)
+    return PACKED, b"".join([_LEN.pack(len(head)), head, *packed])
+
+
+def tidy_values(sid: int, blob: bytes) -> list[list[Any]]:
+    """The [key, value, kind, text] entries of a GENERIC or PACKED row's data. Raises
+    ValueError (or KeyError, TypeError, IndexError) on data that does not hold together."""
+    if sid == GENERIC:
+        return json.loads(blob)  # type: ignore[no-any-return]
+    if len(blob) < 8:
+        raise ValueError("a packed journal row is too short")
+    (n,) = _LEN.unpack_from(blob)
+    entries = json.loads(blob[8 : 8 + n])
+    at = 8 + n
+    for e in entries:
+        if e[2] == HIST and type(e[3]) is int:
+            c = e[3]
+            bins = np.frombuffer(blob, np.float64, c + 1, at).tolist()
+            at += 8 * (c + 1)
+            counts = np.frombuffer(blob, np.int64, c, at).tolist()
+            at += 8 * c
+            e[3] = json.dumps({"_type": "histogram", "bins": bins, "counts": counts})
+    return entries  # type: ignore[no-any-return]

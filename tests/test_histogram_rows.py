@@ -1,0 +1,139 @@
+"""Histogram rows on the fast road: stored and read back exactly as before.
+
+log() stores a histogram's numbers as words in the journal (store/packed_rows.py) and bins a
+numpy array with numpy alone (flightlog/_histogram.py); the text the writer thread makes, and
+what readers see, must be what printing the histogram in log() made.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import flightlog
+from flightlog import Histogram
+from flightlog._values import to_scalar
+from flightlog.store.journal import GENERIC, PACKED
+from flightlog.store.packed_rows import journal_blob, tidy_values
+from flightlog.store.schema import encode_value
+
+from .conftest import python_script
+
+any_float = st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True)
+any_int = st.integers(-(2**70), 2**70)
+
+
+@st.composite
+def histograms(draw: st.DrawFn) -> Histogram:
+    counts = draw(st.lists(any_int, min_size=1, max_size=70))
+    bins = draw(st.lists(any_float, min_size=len(counts) + 1, max_size=len(counts) + 1))
+    h = Histogram(np_histogram=([0] * len(counts), [0.0] * (len(counts) + 1)))
+    h.counts, h.bins = counts, bins  # any values someone may set, not only what numpy makes
+    if draw(st.booleans()):  # ints among the bins, bools among the counts: printed as such
+        h.bins[0] = draw(st.integers(-5, 5))
+        h.counts[-1] = draw(st.booleans())
+    return h
+
+
+values = st.one_of(histograms(), any_float, any_int, st.booleans(), st.text(), st.none())
+
+
+def expected(row: dict[str, Any]) -> list[list[Any]]:
+    """What the journal held before: the row's tidy values as JSON."""
+    return json.loads(json.dumps([[k, *encode_value(v)] for k, v in row.items()]))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.text(min_size=1), values, min_size=1, max_size=6))
+def test_a_packed_row_reads_back_as_its_json_did(row: dict[str, Any]) -> None:
+    code, data = journal_blob(row)
+    data += b" " * (-len(data) % 8)  # as the journal pads it
+    packs = any(isinstance(v, Histogram) and v.journal_words() is not None for v in row.values())
+    assert code == (PACKED if packs else GENERIC)
+    got = tidy_values(code, data)
+    want = expected(row)
+    assert json.dumps(got) == json.dumps(want)  # the same text, NaN and -0.0 included
+
+
+def test_a_packed_row_cut_short_is_refused_as_damage() -> None:
+    h = Histogram(np_histogram=np.histogram(np.arange(10), bins=2))  # numpy's are packed
+    code, data = journal_blob({"h": h, "x": 1.0})
+    assert code == PACKED
+    for cut in (4, len(data) - 8):
+        with pytest.raises((ValueError, IndexError)):
+            tidy_values(code, data[:cut])
+
+
+#: (values whose range numpy cannot split into 64 bins, such as many equal values past 2**47,
+#: make np.histogram raise, with or without this change: left out)
+dtypes = [np.float64, np.float32, np.float16, np.int64, np.int8, np.uint64]
+arrays = st.sampled_from(dtypes).flatmap(
+    lambda dtype: hnp.arrays(
+        dtype=dtype,
+        shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=12),
+        elements=hnp.from_dtype(np.dtype(dtype), min_value=0, max_value=100),
+    )
+)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(arrays)
+def test_numpy_arrays_become_the_list_or_histogram_their_numbers_make(a: np.ndarray) -> None:
+    got = to_scalar("w", a)
+    numbers = a.ravel().tolist()  # the Python numbers, as log() used to walk them
+    if len(numbers) <= 32:
+        assert json.dumps(got) == json.dumps(numbers)  # NaN is NaN
+        assert [type(x) for x in got] == [type(x) for x in numbers]
+    else:
+        want = Histogram(numbers)
+        assert isinstance(got, Histogram)
+        assert got.counts == want.counts
+        assert json.dumps(got.bins) == json.dumps(want.bins)
+
+
+def test_nan_and_infinity_in_an_array_are_left_out_as_before() -> None:
+    a = np.array([np.nan, np.inf, -np.inf, *range(40)], np.float32)
+    got = to_scalar("w", a)
+    assert got == Histogram(a.tolist()) and sum(got.counts) == 40
+
+
+def test_arrays_of_other_kinds_are_refused_as_before() -> None:
+    with pytest.raises(TypeError, match="'w' is a sequence holding bool"):
+        to_scalar("w", np.ones(40, bool))
+    with pytest.raises(TypeError, match="'w' is a sequence holding complex"):
+        to_scalar("w", np.ones(40, complex))
+
+
+def test_histogram_rows_in_the_journal_survive_kill_9() -> None:
+    """Rows whose log() returned are read back from the journal after a kill -9, before any
+    segment holds them (the writer ticks once a minute), their histograms as logged."""
+    out = python_script(
+        """
+        import os, signal, numpy as np, flightlog
+        run = flightlog.init(project="h", id="k", settings={"flush_interval": 60,
+                             "console": "off", "stats_interval": 0})
+        rng = np.random.default_rng(0)
+        for i in range(50):
+            run.log({"w": rng.normal(size=1000).astype(np.float32), "i": i, "s": "x",
+                     "h": flightlog.Histogram(np_histogram=([i, 1], [-0.0, 0.5, 1e300]))})
+        print("logged", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    assert out.returncode == -signal.SIGKILL and "logged" in out.stdout, out.stderr
+    rows = list(flightlog.Api().run("h/k").scan_history())
+    rng = np.random.default_rng(0)
+    assert [r["i"] for r in rows] == list(range(50))
+    for i, r in enumerate(rows):
+        want = Histogram(rng.normal(size=1000).astype(np.float32).tolist())
+        assert r["w"] == want and r["s"] == "x"
+        assert r["h"].counts == [i, 1] and r["h"].bins == [0.0, 0.5, 1e300]
+        assert math.copysign(1, r["h"].bins[0]) == -1  # -0.0 stays -0.0
