@@ -1,7 +1,7 @@
 """The write path against its floors, measured side by side in one run (issue 16, 1-3).
 
     python tests/benchmarks/bench_write_path.py [--steps 100000] [--trials 5]
-        [--baseline /tmp/old/.venv/bin/python]
+        [--baseline /tmp/old/.venv/bin/python] [--log-only]
 
 Each figure runs in a fresh interpreter, one after the other, next to its floor:
   log() per call, by row shape (10 floats; mixed: ints, floats, a nested dict, numpy
@@ -11,7 +11,12 @@ Each figure runs in a fresh interpreter, one after the other, next to its floor:
   of it: a histogram, the cyclic GC), to flightlog's own threads (another thread of the
   process used CPU meanwhile: the writer holding the GIL, or taking a CPU the training
   thread waited for) or to the machine (no thread of the process ran), by the threads'
-  CPU clocks.
+  CPU clocks (the threads are listed again when their number changes: init() starts the
+  writer's from a thread it does not wait for). Each call over 1 ms is also counted as
+  blocked (this thread slept: the GIL or the run's lock held by another thread of the
+  process) or only preempted (it waited for a CPU), from its voluntary and involuntary
+  context switches. Mixed rows also print the median call of a row holding a histogram.
+  --log-only stops after the log() figures of plain and mixed rows (quick iterations).
   --baseline PYTHON runs each flightlog figure also with another interpreter (a venv of
   the previous code), in the same run, for before/after figures.
   Wide rows also print the floor "list + one Parquet" per row (the Parquet written once,
@@ -98,20 +103,35 @@ def worker(tracker: str, shape: str, steps: int, workdir: Path) -> dict[str, flo
     rows = _rows(shape, steps)
     clocks = _ThreadClocks()
     slow = {k: [0, 0] for k in SLOW_CAUSES}
-    for _ in range(steps):
+    hist_calls = []
+    #: calls over 1 ms during which this thread blocked (the GIL or the run's lock held by
+    #: another thread: a voluntary context switch) / was only preempted (a CPU wait)
+    blocked = preempted = 0
+    usage = resource.getrusage  # no GIL release: the writer cannot slip in here
+    for i in range(steps):
         b = perf()
         d = next(rows)
+        clocks.refresh()
         before = clocks.read()
+        u0 = usage(resource.RUSAGE_THREAD)
         cpu = time.thread_time_ns()
         s = perf()
         log(d)
         took = perf() - s
+        if took > 1_000_000:
+            u1 = usage(resource.RUSAGE_THREAD)
+            if u1.ru_nvcsw > u0.ru_nvcsw:
+                blocked += 1
+            elif u1.ru_nivcsw > u0.ru_nivcsw:
+                preempted += 1
         if took > 50_000:  # who ran meanwhile: this thread, another thread of ours, nobody
             cell = slow[_cause(cpu, took, clocks.others_ran(before, clocks.read()))]
             cell[0] += 1
             cell[1] += took > 1_000_000
         timings.append(took)
         builds.append(s - b)
+        if shape == "mixed" and i % 100 == 0:
+            hist_calls.append(took)
     t = time.perf_counter()
     cpu = time.process_time()
     parquet_ms = 0.0
@@ -142,17 +162,30 @@ def worker(tracker: str, shape: str, steps: int, workdir: Path) -> dict[str, flo
         "finish_cpu_ms": finish_cpu_ms,
         "parquet_per_row": parquet_ms * 1000 / steps,
         "slow": slow,
+        "blocked": blocked,
+        "preempted": preempted,
+        "hist": statistics.median(hist_calls) / 1000 if hist_calls else 0.0,
         "rss_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024,
     }
 
 
 class _ThreadClocks:
     """CPU clocks of the process's threads: a log() call that took long either waited for
-    another thread of the process (the writer holding the GIL) or for a CPU (the machine)."""
+    another thread of the process (the writer holding the GIL) or for a CPU (the machine).
+    init() starts the writer's thread from a thread it does not wait for, so the threads are
+    listed again whenever their number changes (else the writer was never watched)."""
 
     def __init__(self) -> None:
+        self._count = -1
+        self._others: list[int] = []
+        self.refresh()
+
+    def refresh(self) -> None:
         import threading
 
+        if threading.active_count() == self._count:
+            return
+        self._count = threading.active_count()
         main = threading.main_thread()
         self._others = [
             time.pthread_getcpuclockid(t.ident)
@@ -261,6 +294,7 @@ def main() -> None:
     p.add_argument("--shape", default="plain")
     p.add_argument("--dir")
     p.add_argument("--baseline", help="another interpreter (venv) whose flightlog to compare")
+    p.add_argument("--log-only", action="store_true", help="log() of plain and mixed rows only")
     args = p.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.shape, args.steps, Path(args.dir))))
@@ -275,7 +309,8 @@ def main() -> None:
     runs = [("floor", sys.executable), ("flightlog", sys.executable)]
     if args.baseline:
         runs.append(("baseline", args.baseline))
-    for shape, steps in (("plain", args.steps), ("mixed", args.steps), ("wide", 300)):
+    shapes = [("plain", args.steps), ("mixed", args.steps)]
+    for shape, steps in shapes if args.log_only else [*shapes, ("wide", 300)]:
         for name, python in runs:
             tracker = "floor" if name == "floor" else "flightlog"
             r = _run_worker(tracker, shape, steps, python)
@@ -287,9 +322,19 @@ def main() -> None:
             if tracker == "flightlog":
                 cells = "; ".join(f"{k} {n} ({big} >1ms)" for k, (n, big) in r["slow"].items())
                 slow_lines.append(f"  {shape:6} {name:9} calls >50 µs that waited for: {cells}")
+                slow_lines.append(
+                    f"  {'':6} {name:9} calls >1 ms that blocked (GIL or lock held by another "
+                    f"thread) {r['blocked']}, only preempted (CPU) {r['preempted']}"
+                )
+                if shape == "mixed":
+                    slow_lines.append(
+                        f"  {'':6} {name:9} a histogram row's call: {r['hist']:.1f} µs median"
+                    )
             if shape == "plain":
                 plain[name] = r
     print("\n".join(["", *slow_lines]))
+    if args.log_only:
+        return
     names = [n for n, _ in runs[1:]] + ["floor"]
     print(f"\nafter {args.steps:,} steps of 10 floats " + "".join(f"{n:>11}" for n in names))
     for label, key in (
