@@ -36,7 +36,7 @@ class Histogram:
             values = values[np.isfinite(values)]
             if not 1 <= num_bins <= 512:
                 raise ValueError(f"num_bins must be between 1 and 512, got {num_bins}")
-            counts, bins = np.histogram(values, bins=num_bins)
+            counts, bins = _histogram(values, num_bins)
             self.counts = counts.astype(int).tolist()
             self.bins = bins.astype(float).tolist()
         else:
@@ -78,6 +78,21 @@ class Histogram:
 
     def __repr__(self) -> str:
         return f"Histogram({len(self.counts)} bins, {sum(self.counts)} values)"
+
+
+def _histogram(values: Any, num_bins: int) -> tuple[Any, Any]:
+    """np.histogram, also of values whose range numpy cannot split into `num_bins` bins (many
+    equal values past 2**46, or a range wider than the largest float), where it raises
+    ValueError: those are binned scaled into [-1, 1], their edges scaled back."""
+    import numpy as np
+
+    try:
+        with np.errstate(all="ignore"):  # a range past the largest float overflows first
+            return np.histogram(values, bins=num_bins)  # type: ignore[no-any-return]
+    except ValueError:
+        scale = float(np.abs(values).max())
+        counts, bins = np.histogram(values / scale, bins=num_bins)
+        return counts, bins * scale
 
 
 def _flat(values: Any) -> list[Any]:

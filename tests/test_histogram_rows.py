@@ -72,8 +72,6 @@ def test_a_packed_row_cut_short_is_refused_as_damage() -> None:
             tidy_values(code, data[:cut])
 
 
-#: (values whose range numpy cannot split into 64 bins, such as many equal values past 2**47,
-#: make np.histogram raise, with or without this change: left out)
 dtypes = [np.float64, np.float32, np.float16, np.int64, np.int8, np.uint64]
 arrays = st.sampled_from(dtypes).flatmap(
     lambda dtype: hnp.arrays(
@@ -103,6 +101,22 @@ def test_nan_and_infinity_in_an_array_are_left_out_as_before() -> None:
     a = np.array([np.nan, np.inf, -np.inf, *range(40)], np.float32)
     got = to_scalar("w", a)
     assert got == Histogram(a.tolist()) and sum(got.counts) == 40
+
+
+@pytest.mark.parametrize(
+    "values", [[2.0**50] * 40, [1e308] * 40, [1e308, -1e308] * 20, list(range(2**62, 2**62 + 40))]
+)
+def test_arrays_numpy_cannot_split_into_64_bins_still_log(values: list[float]) -> None:
+    """np.histogram raises ValueError for these ("Too many bins for data range"): log() did
+    too, and a training script died of a valid array."""
+    run = flightlog.init()
+    run.log({"w": np.array(values), "l": values})
+    run.finish(quiet=True)
+    (row,) = flightlog.Api().run(run.path).scan_history()
+    for h in (row["w"], row["l"]):
+        assert sum(h.counts) == len(values) and len(h.bins) == 65
+        assert h.bins[0] <= min(values) and h.bins[-1] >= max(values)
+        assert all(math.isfinite(b) for b in h.bins)
 
 
 def test_arrays_of_other_kinds_are_refused_as_before() -> None:
