@@ -195,6 +195,8 @@ def _chunk(
     import, which the writer thread would take from the training loop (the GIL)."""
     offsets, lengths, flat_codes, flat_kinds, key_dict = table
     sids = rec["sid"]
+    if (sids < PACKED).any():  # never skipped in silence: they may hold what a user logged
+        raise ValueError("a journal row of a kind this version does not know (a newer one's?)")
     fast = np.flatnonzero(sids >= 0)
     fs = sids[fast]
     if len(fs) and int(fs.max()) >= len(lengths):

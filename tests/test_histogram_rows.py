@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import signal
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,8 +22,9 @@ from hypothesis.extra import numpy as hnp
 import flightlog
 from flightlog import Histogram
 from flightlog._values import to_scalar
-from flightlog.store.journal import GENERIC, PACKED
+from flightlog.store.journal import GENERIC, PACKED, JournalDamaged, JournalFile, JournalSnapshot
 from flightlog.store.packed_rows import journal_blob, tidy_values
+from flightlog.store.rows import journal_tail
 from flightlog.store.schema import encode_value
 
 from .conftest import python_script
@@ -70,6 +72,19 @@ def test_a_packed_row_cut_short_is_refused_as_damage() -> None:
     for cut in (4, len(data) - 8):
         with pytest.raises((ValueError, IndexError)):
             tidy_values(code, data[:cut])
+
+
+def test_a_journal_row_of_an_unknown_kind_is_damage_not_a_silent_gap(tmp_path: Path) -> None:
+    """A row whose kind this version does not know (a later version's) may hold what a user
+    logged: a reader says so instead of leaving it out."""
+    path = tmp_path / "w-j000001.journal"
+    j = JournalFile(path, 1, {"writer": "w", "label": "", "jseq": 1}, 16, 1024)
+    code, data = journal_blob({"x": "a"})
+    j.append_blob(0, 1.0, code, data)
+    j.append_blob(1, 2.0, PACKED - 1, data)
+    j.close()
+    with pytest.raises(JournalDamaged, match="kind this version does not know"):
+        journal_tail(JournalSnapshot.read(path), None)
 
 
 dtypes = [np.float64, np.float32, np.float16, np.int64, np.int8, np.uint64]
