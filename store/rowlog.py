@@ -9,6 +9,7 @@ removes the journals whose rows written segments hold (`release`).
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ import pyarrow as pa
 
 from .journal import (
     DEFINE,
+    PACKED,
     ROWS_CAP,
     WORDS_CAP,
     JournalFile,
@@ -35,6 +37,10 @@ from .rows import SignatureTable, journal_batches, records_view
 #: values converted per `take` at most (~3k rows of 10 values, about a ms of work): the
 #: writer holds the GIL in short stretches, and a finish() arriving meanwhile waits little
 TAKE_VALUES = 1 << 15
+#: seconds the writer sleeps after a batch holding histograms (store/packed_rows.py): long
+#: enough for a log() waiting for the GIL to wake and take it (time.sleep(0) returns before
+#: a waiting thread wakes, and the writer takes the GIL back)
+PAUSE = 1e-4
 #: pages faulted in ahead of log() at least: ~8k rows of 10 values
 AHEAD_ROWS = 8192
 AHEAD_WORDS = 8 * AHEAD_ROWS
@@ -206,6 +212,8 @@ class RowLog:
                 try:
                     for batch, r in journal_batches(records, words, view, start, table, schema):
                         out.append((batch, (j.jseq, done + r)))
+                        if (records["sid"][reached:r] == PACKED).any():
+                            time.sleep(PAUSE)  # see PAUSE
                         reached = r
                 except (ValueError, KeyError, TypeError, IndexError) as e:
                     rows = int((records["sid"][reached:] != DEFINE).sum())

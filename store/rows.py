@@ -28,7 +28,7 @@ from .journal import (
     Mark,
     encode_mark,
 )
-from .packed_rows import tidy_values
+from .packed_rows import PACKED_PER_BATCH, tidy_values
 from .schema import BOOL, FLOAT, INT, encode_value, segment_schema
 
 #: a row's signature: its keys and the types of its values, in order
@@ -173,10 +173,13 @@ def journal_batches(
     if (widths < 0).any():
         raise ValueError("journal rows overlap")
     cum = np.cumsum(widths)
+    packed = np.cumsum(records["sid"] == PACKED)  # printing their histograms holds the GIL
     r0 = 0
     while r0 < len(records):
         base = int(cum[r0] - widths[r0])
-        r1 = max(int(np.searchsorted(cum, base + CHUNK_VALUES, side="right")), r0 + 1)
+        r1 = int(np.searchsorted(cum, base + CHUNK_VALUES, side="right"))
+        cut = int(packed[r0 - 1]) + PACKED_PER_BATCH if r0 else PACKED_PER_BATCH
+        r1 = max(min(r1, int(np.searchsorted(packed, cut, side="right"))), r0 + 1)
         batch = _chunk(records[r0:r1], starts[r0:r1], words, data, table, schema)
         if batch is not None:
             yield batch, r1

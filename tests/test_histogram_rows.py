@@ -23,9 +23,9 @@ import flightlog
 from flightlog import Histogram
 from flightlog._values import to_scalar
 from flightlog.store.journal import GENERIC, PACKED, JournalDamaged, JournalFile, JournalSnapshot
-from flightlog.store.packed_rows import journal_blob, tidy_values
+from flightlog.store.packed_rows import PACKED_PER_BATCH, journal_blob, tidy_values
 from flightlog.store.rows import journal_tail
-from flightlog.store.schema import encode_value
+from flightlog.store.schema import HIST, encode_value
 
 from .conftest import python_script
 
@@ -166,3 +166,25 @@ def test_histogram_rows_in_the_journal_survive_kill_9() -> None:
         assert r["w"] == want and r["s"] == "x"
         assert r["h"].counts == [i, 1] and r["h"].bins == [0.0, 0.5, 1e300]
         assert math.copysign(1, r["h"].bins[0]) == -1  # -0.0 stays -0.0
+
+
+def test_histogram_rows_are_converted_a_few_at_a_time(tmp_path: Path) -> None:
+    """The writer thread holds the GIL while it prints histograms: a batch holds at most
+    PACKED_PER_BATCH of them (and the writer pauses between such batches), every row kept,
+    in order."""
+    path = tmp_path / "w-j000001.journal"
+    j = JournalFile(path, 1, {"writer": "w", "label": "", "jseq": 1}, 256, 1 << 16)
+    for step in range(100):
+        h = Histogram(np_histogram=([step, 1], [0.0, 0.5, 1.0]))
+        row = {"h": h, "x": float(step)} if step % 3 else {"x": float(step)}
+        j.append_blob(step, 1.0, *journal_blob(row))
+    j.close()
+    table = journal_tail(JournalSnapshot.read(path), None)
+    assert table is not None
+    hists = [b.column("kind").to_pylist().count(HIST) for b in table.to_batches()]
+    assert max(hists) == PACKED_PER_BATCH and sum(hists) == 66
+    steps = table.column("step").to_pylist()
+    assert steps == sorted(steps) and sorted(set(steps)) == list(range(100))
+    texts = [t for t in table.column("text").to_pylist() if t is not None]
+    want = [Histogram(np_histogram=([s, 1], [0.0, 0.5, 1.0])) for s in range(100) if s % 3]
+    assert texts == [json.dumps(h.to_json()) for h in want]
