@@ -182,13 +182,16 @@ class RowLog:
                 self._spare = self._new(self._widest)
                 self._spare.populate_ahead(AHEAD_ROWS, AHEAD_WORDS)
 
-    def take(self, schema: pa.Schema, out: deque[tuple[pa.RecordBatch, Mark]]) -> None:
+    def take(
+        self, schema: pa.Schema, out: deque[tuple[pa.RecordBatch, Mark]], pause: bool = True
+    ) -> None:
         """Append to `out` the rows committed since the last call, as tidy batches with their
         marks; about TAKE_VALUES values at most, so that one tick (and a finish() waiting for
         it) stays short: `pending_values` says what is left. Each batch goes to `out` as it
         is made: rows that fail to convert are not tried again, and a batch made before them
         (perhaps of a journal already retired) must not be dropped with them, or a later
-        batch's mark would cover rows that no segment holds."""
+        batch's mark would cover rows that no segment holds. `pause`: see PAUSE (closing,
+        whom finish() waits for, does not)."""
         budget = TAKE_VALUES
         while True:
             with self._lock:
@@ -212,7 +215,7 @@ class RowLog:
                 try:
                     for batch, r in journal_batches(records, words, view, start, table, schema):
                         out.append((batch, (j.jseq, done + r)))
-                        if (records["sid"][reached:r] == PACKED).any():
+                        if pause and (records["sid"][reached:r] == PACKED).any():
                             time.sleep(PAUSE)  # see PAUSE
                         reached = r
                 except (ValueError, KeyError, TypeError, IndexError) as e:

@@ -240,7 +240,7 @@ class RunWriter:
         that cannot be converted (never expected: a journal this process wrote itself) are
         skipped, not retried: no disk problem, nothing held in memory for them."""
         try:
-            self._rows.take(self._schema, self._queue)
+            self._rows.take(self._schema, self._queue, pause=not self._closing)
         except RowsSkipped as e:
             self._warn(f"{e}: they are skipped; the rows logged before and after them are kept")
 
