@@ -118,7 +118,9 @@ def _number_array(values: Any) -> Any:
         return None
     if values.dtype.kind not in "iuf":  # bools, complex, objects: checked value by value
         return None
-    return values.ravel()
+    import numpy as np
+
+    return np.asarray(values).ravel()  # (np.matrix stays 2-d through its own ravel)
 
 
 def array_value(key: str, v: Any) -> list[float | int] | Histogram:

@@ -112,6 +112,11 @@ def test_numpy_arrays_become_the_list_or_histogram_their_numbers_make(a: np.ndar
         assert json.dumps(got.bins) == json.dumps(want.bins)
 
 
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # numpy's, about np.matrix
+def test_a_numpy_matrix_is_flattened_as_before() -> None:
+    assert to_scalar("m", np.matrix([[1, 2], [3, 4]])) == [1, 2, 3, 4]
+
+
 def test_nan_and_infinity_in_an_array_are_left_out_as_before() -> None:
     a = np.array([np.nan, np.inf, -np.inf, *range(40)], np.float32)
     got = to_scalar("w", a)
