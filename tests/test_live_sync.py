@@ -17,6 +17,7 @@ from typing import NamedTuple
 import httpx
 import pytest
 
+import flightlog
 from flightlog.store.layout import RunPaths
 from flightlog.sync.lock import LOCK_FILE, LOG_FILE
 
@@ -175,3 +176,51 @@ def test_the_browser_view_follows_a_running_run_until_it_finishes(training: Trai
     wait_until(
         "no more refreshing", lambda: "refreshing" not in text_of(browser, "#status"), why=seen
     )
+
+
+def test_a_finished_writers_state_reaches_the_server_at_once_not_with_the_next_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Summaries are sent at most every META_EVERY seconds; a final state is not held back
+    with them: until it arrives the server shows the run running, or crashed (the page
+    stops following it). META_EVERY is an hour here: only the final state's own event
+    can bring it."""
+    import threading
+
+    from flightlog.sync import agent as agent_module
+
+    server = LiveServer(tmp_path / "server").start()
+    key = server.user("alice")
+    client = server.client(key, retries=2)
+    run = flightlog.init(project="p", mode="offline")
+    run.log({"loss": 1.0})
+    run.finish(quiet=True)
+    state_file = next(Path(run.dir, "writers").glob("*.json"))
+    final = json.loads(state_file.read_text())
+
+    def rewrite(**changes: object) -> None:  # as the writer does: a new file renamed in
+        tmp = state_file.with_name(".state.tmp")
+        tmp.write_text(json.dumps({**final, **changes}))
+        tmp.replace(state_file)
+
+    # still training, on another host: running while its heartbeat is fresh
+    rewrite(state="running", host="elsewhere", heartbeat_at=time.time(), finished_at=None)
+    monkeypatch.setattr(agent_module, "META_EVERY", 3600.0)
+    agent = agent_module.Agent(Path(run.dir).parents[2], client, log=lambda _m: None)
+    thread = threading.Thread(target=agent.run, daemon=True)
+    url = f"{server.url}/api/v1/runs/alice/p/{run.id}"
+
+    def state() -> str:
+        r = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        return r.json().get("state", "") if r.status_code == 200 else ""
+
+    try:
+        thread.start()
+        wait_until("the run running on the server", lambda: state() == "running")
+        rewrite(host="elsewhere")  # finished, as finish() writes it last
+        wait_until("the finished state on the server", lambda: state() == "finished")
+    finally:
+        agent.stop.set()
+        thread.join(timeout=30)
+        client.close()
+        server.stop()
