@@ -6,8 +6,6 @@ starts, a real server and a headless Chromium."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ import pytest
 
 import flightlog
 from flightlog.store.layout import RunPaths
-from flightlog.sync.lock import LOCK_FILE, LOG_FILE
+from flightlog.sync.lock import LOG_FILE
 
 from .browser import (
     browser_fixture,  # noqa: F401 (the `browser` fixture)
@@ -29,7 +27,7 @@ from .browser import (
     text_of,
 )
 from .conftest import spawn
-from .servers import LiveServer
+from .servers import LiveServer, stop_store_agent
 
 pytestmark = pytest.mark.slow
 
@@ -69,13 +67,9 @@ def wait_until(
 
 
 @pytest.fixture
-def training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Training]:
-    """A server, and an online training script (with the agent it starts) logging until
-    the test touches `go`."""
-    server = LiveServer(tmp_path / "server").start()
-    key = server.user("alice")
-    for k, v in server.env(key).items():
-        monkeypatch.setenv(k, v)
+def training(server: LiveServer, key: str, tmp_path: Path) -> Iterator[Training]:
+    """An online training script (with the agent it starts) logging to `server` until the
+    test touches `go`."""
     go = tmp_path / "go"
     child = spawn(TRAIN.format(go=str(go)))
     try:
@@ -86,12 +80,7 @@ def training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Traini
         go.touch()
         if child.poll() is None:
             child.kill()
-        try:  # the detached agent the online run started
-            pid = json.loads((tmp_path / "store" / LOCK_FILE).read_text())["pid"]
-            os.kill(pid, signal.SIGTERM)
-        except (OSError, ValueError, KeyError):
-            pass
-        server.stop()
+        stop_store_agent(tmp_path / "store")  # the detached agent the online run started
 
 
 def test_a_training_runs_state_and_system_metrics_reach_the_server_while_it_runs(
@@ -179,7 +168,7 @@ def test_the_browser_view_follows_a_running_run_until_it_finishes(training: Trai
 
 
 def test_a_finished_writers_state_reaches_the_server_at_once_not_with_the_next_summary(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ):
     """Summaries are sent at most every META_EVERY seconds; a final state is not held back
     with them: until it arrives the server shows the run running, or crashed (the page
@@ -189,7 +178,6 @@ def test_a_finished_writers_state_reaches_the_server_at_once_not_with_the_next_s
 
     from flightlog.sync import agent as agent_module
 
-    server = LiveServer(tmp_path / "server").start()
     key = server.user("alice")
     client = server.client(key, retries=2)
     run = flightlog.init(project="p", mode="offline")
@@ -223,4 +211,3 @@ def test_a_finished_writers_state_reaches_the_server_at_once_not_with_the_next_s
         agent.stop.set()
         thread.join(timeout=30)
         client.close()
-        server.stop()

@@ -16,8 +16,14 @@ import pytest
 from flightlog.sync.frames import BATCH_TYPE, frame_header
 
 from .conftest import cli, python_script
-from .servers import LiveServer, segment_file, server_rows, tidy_table
-from .test_sync_batch import read_by_server, wait_until
+from .servers import (
+    LiveServer,
+    read_by_server,
+    segment_file,
+    server_rows,
+    tidy_table,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -33,21 +39,6 @@ for i in range({runs}):
     run.finish()
     print(run.id, flush=True)
 """
-
-
-@pytest.fixture
-def server(tmp_path: Path):
-    srv = LiveServer(tmp_path / "server").start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def key(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> str:
-    k = server.user("alice")
-    for name, value in server.env(k).items():
-        monkeypatch.setenv(name, value)
-    return k
 
 
 def small_runs(n: int, rows: int = 50, pause: float = 0) -> list[str]:

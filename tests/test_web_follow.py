@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,9 +58,8 @@ def send_state(client: ServerClient, state: str, pid: int) -> None:
 
 
 @pytest.fixture
-def followed(tmp_path: Path, browser: Any) -> Iterator[tuple[Any, ServerClient, Any]]:
+def followed(server: LiveServer, browser: Any) -> Iterator[tuple[Any, ServerClient, Any]]:
     """A server with a running run (its writer: a live process here), open in the browser."""
-    server = LiveServer(tmp_path / "server").start()
     script = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     try:
         key = server.user("alice")
@@ -75,7 +73,6 @@ def followed(tmp_path: Path, browser: Any) -> Iterator[tuple[Any, ServerClient, 
     finally:
         script.kill()
         script.wait()
-        server.stop()
 
 
 def test_the_page_keeps_refreshing_after_a_refresh_cut_mid_answer(followed):

@@ -5,7 +5,6 @@ one access line per request that never holds a key or a session id."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -14,17 +13,9 @@ import pytest
 from flightlog.sync.accounts import Accounts
 from flightlog.sync.sessions import COOKIE, Sessions
 
-from .servers import LiveServer
-from .test_server_errors import _answer, _raw
+from .servers import LiveServer, answer_of, raw_request
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    srv = LiveServer(tmp_path / "server").start()
-    yield srv
-    srv.stop()
 
 
 def login(srv: LiveServer, key: str, **headers: str) -> httpx.Response:
@@ -166,7 +157,7 @@ def test_a_stalled_login_body_is_cut_off_like_any_other_body(tmp_path: Path):
             "POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             'Content-Length: 1000\r\n\r\n{"key": '
         )
-        answer = _answer(_raw(srv, head))  # then nothing: up to 60 s for an answer
+        answer = answer_of(raw_request(srv, head))  # then nothing: up to 60 s for an answer
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
         assert b'"error":"body_timeout"' in answer
     finally:
