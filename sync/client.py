@@ -386,8 +386,8 @@ class ServerClient:
         """A 507, of a request or of one segment of a batch."""
         return ServerStorageFullError(
             f"{self.creds.base_url} is out of disk space (HTTP 507): nothing was lost, the "
-            "data stays in the local store; sync again later (the sync agent retries by "
-            "itself)",
+            "data stays in the local store; free space on the server (its admin), then run "
+            "`flightlog sync` again (a running sync agent retries by itself)",
             reason=f"{self.creds.base_url} is out of disk space (HTTP 507)",
         )
 

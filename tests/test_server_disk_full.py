@@ -144,3 +144,31 @@ def _wait(cond: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
     while not cond():
         assert time.monotonic() < end, f"timed out waiting until {what}"
         time.sleep(0.2)
+
+
+def test_a_grouped_sync_on_a_full_disk_names_the_problem_and_the_fix(small_disk: Path):
+    """Small runs of a project go several to a request (sync/sync_many.py): each run the
+    full disk refused, and each not tried after it, says the server is out of space and
+    what to do - free space on it, then sync again - not only "later"."""
+    r = python_script(
+        "import numpy as np, flightlog\n"
+        "rng = np.random.default_rng(0)\n"
+        "for r in range(30):\n"
+        "    run = flightlog.init(project='p', settings={'stats_interval': 0})\n"
+        "    for x in rng.random(8000):\n"
+        "        run.log({'x': float(x)})\n"
+        "    run.finish()\n",
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    assert cli("doctor", "--repair").returncode == 0
+    server = LiveServer(small_disk).start()
+    try:
+        rc, out = _sync(server, server.user("alice"))
+    finally:
+        server.stop()
+    failed = [line for line in out.splitlines() if line.strip().startswith("failed:")]
+    assert rc == 1 and failed, out  # 30 runs of ~100 KB each: 2 MB takes some, not all
+    for line in failed:
+        assert "out of disk space" in line, out
+        assert "free space on" in line and "flightlog sync" in line, out
