@@ -155,12 +155,17 @@ class LiveServer:
 class DroppingProxy:
     """Forwards 127.0.0.1:port to a server and cuts connections mid-request: every
     connection dies after `budget` bytes from the client, except every `every`-th, which
-    gets 20 times more. A flaky network between a cluster and its server."""
+    gets 20 times more. A flaky network between a cluster and its server. With `stall`
+    (and no budget), the first connection's request body is held back that many seconds
+    after its head: a client stalled mid-body (a loaded machine)."""
 
-    def __init__(self, upstream: int, budget: int = 4000, every: int = 3) -> None:
+    def __init__(
+        self, upstream: int, budget: int | None = 4000, every: int = 3, stall: float = 0.0
+    ) -> None:
         self.upstream = upstream
         self.budget = budget
         self.every = every
+        self.stall = stall
         self.port = free_port()
         self.connections = 0
         self.cuts = 0
@@ -182,19 +187,30 @@ class DroppingProxy:
             except OSError:
                 return
             self.connections += 1
-            budget = self.budget * (20 if self.connections % self.every == 0 else 1)
+            budget = self.budget
+            if budget is not None and self.connections % self.every == 0:
+                budget *= 20
+            stall = self.stall if self.connections == 1 else 0.0
             try:
                 server = socket.create_connection(("127.0.0.1", self.upstream))
             except OSError:
                 client.close()
                 continue
-            threading.Thread(target=self._pipe, args=(client, server, budget), daemon=True).start()
+            up = (client, server, budget, stall)
+            threading.Thread(target=self._pipe, args=up, daemon=True).start()
             threading.Thread(target=self._pipe, args=(server, client, None), daemon=True).start()
 
-    def _pipe(self, src: socket.socket, dst: socket.socket, budget: int | None) -> None:
+    def _pipe(
+        self, src: socket.socket, dst: socket.socket, budget: int | None, stall: float = 0.0
+    ) -> None:
         sent = 0
         try:
             while data := src.recv(65536):
+                if stall and b"\r\n\r\n" in data:  # the head now, the body after the stall
+                    end = data.index(b"\r\n\r\n") + 4
+                    dst.sendall(data[:end])
+                    time.sleep(stall)
+                    data, stall = data[end:], 0.0
                 if budget is not None and sent + len(data) > budget:
                     dst.sendall(data[: budget - sent])  # half a request, then nothing
                     self.cuts += 1

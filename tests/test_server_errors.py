@@ -17,7 +17,15 @@ import pytest
 from flightlog.sync.client import ServerClient
 from flightlog.sync.credentials import Credentials
 
-from .servers import LiveServer, answer_of, raw_request, segment_file, store_tree, tidy_table
+from .servers import (
+    DroppingProxy,
+    LiveServer,
+    answer_of,
+    raw_request,
+    segment_file,
+    store_tree,
+    tidy_table,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -128,3 +136,21 @@ def test_connections_beyond_the_limit_are_answered_503_not_queued(tmp_path: Path
             time.sleep(0.2)
     finally:
         server.stop()
+
+
+def test_a_body_the_server_timed_out_is_sent_again_not_taken_for_a_refusal(
+    server: LiveServer,
+):
+    """A 408 (the body stalled past --idle-timeout: a loaded client) is the link's problem,
+    not a no: retried like a 5xx. It was a ServerRejectedError, which the sync agent
+    retries only after REFUSED_RETRY (300 s) - a finished run's last state held back."""
+    key = server.user("alice")
+    proxy = DroppingProxy(server.port, budget=None, stall=4.0)  # the idle timeout is 2 s
+    try:
+        with ServerClient(Credentials(proxy.url, key, "file"), retries=2) as c:
+            c.start_run("alice", "p", "r1", {"id": "r1", "project": "p"}, [])
+    finally:
+        proxy.close()
+    log = (server.root / "server.log").read_text()
+    assert "PUT /api/v1/runs/alice/p/r1 408" in log  # the first attempt was timed out
+    assert json.loads((server.root / "runs/@alice/p/r1/run.json").read_text())["id"] == "r1"
