@@ -100,7 +100,8 @@ def test_the_page_follows_a_run_that_looks_crashed_until_its_final_state_arrives
     script.kill()  # the training script exits; its final state is not on the server yet
     script.wait()
     wait_page(browser, "the run shown crashed (its pid is gone)", "h2.state-crashed")
-    assert "refreshing" in text_of(browser, "#status")  # its final state may be on its way
+    # the status line comes once the page is drawn: its final state may be on its way
+    assert "refreshing" in wait_page(browser, "the status line", "#status")
     send_state(client, "finished", script.pid)
     wait_page(browser, "the page showing the run finished", "h2.state-finished")
     assert "refreshing" not in text_of(browser, "#status")
