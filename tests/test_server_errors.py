@@ -116,26 +116,25 @@ def test_stalled_and_trickled_bodies_and_headers_are_cut_off(server: LiveServer,
     assert not list((server.root / ".uploads").iterdir())
 
 
-def test_connections_beyond_the_limit_are_answered_503_not_queued(tmp_path: Path):
-    server = LiveServer(tmp_path / "server", flags=("--max-connections", "4")).start()
-    try:
-        key = server.user("alice")
-        idle = [raw_request(server, "GET /api/v1/whoami HTTP/1.1\r\n") for _ in range(4)]
-        r = httpx.get(f"{server.url}/api/v1/whoami", headers={"Authorization": f"Bearer {key}"})
-        assert r.status_code == 503
-        for s in idle:
-            s.close()
+def test_connections_beyond_the_limit_are_answered_503_not_queued(
+    live_server: Callable[..., LiveServer],
+):
+    server = live_server(flags=("--max-connections", "4"))
+    key = server.user("alice")
+    idle = [raw_request(server, "GET /api/v1/whoami HTTP/1.1\r\n") for _ in range(4)]
+    r = httpx.get(f"{server.url}/api/v1/whoami", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 503
+    for s in idle:
+        s.close()
 
-        def served() -> bool:
-            h = {"Authorization": f"Bearer {key}"}
-            return httpx.get(f"{server.url}/api/v1/whoami", headers=h).status_code == 200
+    def served() -> bool:
+        h = {"Authorization": f"Bearer {key}"}
+        return httpx.get(f"{server.url}/api/v1/whoami", headers=h).status_code == 200
 
-        end = time.monotonic() + 60
-        while not served():
-            assert time.monotonic() < end
-            time.sleep(0.2)
-    finally:
-        server.stop()
+    end = time.monotonic() + 60
+    while not served():
+        assert time.monotonic() < end
+        time.sleep(0.2)
 
 
 def test_a_body_the_server_timed_out_is_sent_again_not_taken_for_a_refusal(
