@@ -24,14 +24,15 @@ let seenRunning = { hash: "", at: 0 }; // the run last seen running, and when
  * answer at all (a body that broke off, a page bug): the page says it and tries again. */
 const transient = (e) => !(e instanceof HttpError) || e.status === 0 || e.status >= 500;
 
-/** The status line while a run's page keeps refreshing, or "" when it stops. */
-function following(state) {
+/** The status line while the page of a run (at `hash`) keeps refreshing, or "" when it
+ * stops. */
+function following(state, hash) {
   const every = "refreshing every " + REFRESH_MS / 1000 + " s";
   if (state === "running") {
-    seenRunning = { hash: location.hash, at: Date.now() };
+    seenRunning = { hash, at: Date.now() };
     return "running: " + every;
   }
-  if (state === "crashed" && seenRunning.hash === location.hash &&
+  if (state === "crashed" && seenRunning.hash === hash &&
       Date.now() - seenRunning.at < FOLLOW_CRASHED_MS) {
     return "no sign of life from the run: crashed, or its final state is on its way; " + every;
   }
@@ -89,6 +90,7 @@ function setCrumbs(parts) {
 
 async function route() {
   const mine = ++generation;
+  const hash = location.hash;
   clearTimeout(timer);
   let me;
   try {
@@ -105,7 +107,7 @@ async function route() {
   try {
     let live = "";
     if (parts[0] === "p" && parts.length >= 3) await runsView(main, parts[1], parts[2], query);
-    else if (parts[0] === "r" && parts.length >= 4) live = following(await runView(main, parts[1], parts[2], parts[3]));
+    else if (parts[0] === "r" && parts.length >= 4) live = following(await runView(main, parts[1], parts[2], parts[3]), hash);
     else if (parts[0] === "c" && parts.length >= 4) await compareView(main, parts[1], parts[2], parts[3].split(","));
     else await projectsView(main);
     if (mine !== generation) return;
