@@ -6,7 +6,9 @@ happened while no agent ran. Runs are synced one at a time from a due-time queue
 
 - a sealed segment or a rewritten run.json makes its run due now;
 - a writer's state file (rewritten every second) makes it due at most every META_EVERY
-  seconds - that is how a finished run's final state, and a running run's summary, arrive;
+  seconds - that is how a running run's summary and liveness arrive - except a final state
+  (finished, failed), which makes it due now: the script has exited, and until that state
+  arrives the server shows the run running, or crashed once it sees the pid gone;
 - while the server is unreachable the queue waits with jittered exponential backoff capped at
   BACKOFF_CAP seconds, so a returning server is noticed within ~10 s.
 
@@ -18,6 +20,7 @@ leaves a stale lock.
 from __future__ import annotations
 
 import heapq
+import json
 import os
 import threading
 import time
@@ -28,6 +31,7 @@ from typing import Any
 
 from flightlog._errors import ServerStorageFullError, ServerUnavailableError, SyncError
 from flightlog.store.layout import RunPaths, iter_run_dirs, split_run_path
+from flightlog.store.liveness import RUNNING
 
 from .client import ServerClient, backoff_delay
 from .uploader import Entities, load_local, sync_run
@@ -85,6 +89,15 @@ class RunQueue:
             return len(self._due)
 
 
+def _final(state_file: Path) -> bool:
+    """Whether a writer's state file says it ended (a file being replaced, or unreadable,
+    says nothing: its next event decides)."""
+    try:
+        return json.loads(state_file.read_bytes()).get("state", RUNNING) != RUNNING
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 class Agent:
     """Syncs the store at `root` until `stop` is set (or, with `idle_exit`, until idle)."""
 
@@ -124,7 +137,8 @@ class Agent:
         if sealed or inside == ("run.json",):
             self.queue.push(run, now)
         elif inside[0] == "writers" and inside[-1].endswith(".json"):
-            self.queue.push(run, max(now, self._last_meta.get(run, 0.0) + META_EVERY))
+            due = now if _final(Path(path)) else self._last_meta.get(run, 0.0) + META_EVERY
+            self.queue.push(run, max(now, due))
 
     def _observer(self) -> Any:
         from watchdog.events import FileSystemEvent, FileSystemEventHandler

@@ -1,11 +1,11 @@
 """The HTTP client of a flightlog server (httpx), with the errors a user can act on.
 
 Each failure becomes one exception of `flightlog._errors` whose message names the fix: no key
-(`flightlog login`), unknown entity, no permission on the project. A network error or a 5xx
-is retried with backoff and then raised as ServerUnavailableError - never as a permission
-problem, since the server did not say no. A full disk on the server (507) is not retried at
-once: it is ServerStorageFullError, a ServerUnavailableError, so `sync` stops and the agent
-backs off and tries again later.
+(`flightlog login`), unknown entity, no permission on the project. A network error, a 5xx or a
+408 (a body that stalled) is retried with backoff and then raised as ServerUnavailableError -
+never as a permission problem, since the server did not say no. A full disk on the server
+(507) is not retried at once: it is ServerStorageFullError, a ServerUnavailableError, so `sync`
+stops and the agent backs off and tries again later.
 """
 
 from __future__ import annotations
@@ -35,6 +35,11 @@ from .credentials import Credentials
 from .frames import BATCH_TYPE, file_chunks, runs_body
 
 API = "/api/v1"
+
+
+#: a request body the server gave up on (it stalled past its idle timeout): the link's
+#: problem, not a refusal - retried like a 5xx
+STALLED = 408
 
 
 def backoff_delay(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
@@ -366,7 +371,7 @@ class ServerClient:
             except httpx.TransportError as e:
                 failure = f"cannot reach {self.creds.base_url}: {type(e).__name__} {e}".strip()
             else:
-                if r.status_code < 500:
+                if r.status_code < 500 and r.status_code != STALLED:
                     if r.status_code >= 400 and r.status_code not in allow:
                         raise self._error(r, url)
                     return r
@@ -386,8 +391,8 @@ class ServerClient:
         """A 507, of a request or of one segment of a batch."""
         return ServerStorageFullError(
             f"{self.creds.base_url} is out of disk space (HTTP 507): nothing was lost, the "
-            "data stays in the local store; sync again later (the sync agent retries by "
-            "itself)",
+            "data stays in the local store; free space on the server (its admin), then run "
+            "`flightlog sync` again (a running sync agent retries by itself)",
             reason=f"{self.creds.base_url} is out of disk space (HTTP 507)",
         )
 

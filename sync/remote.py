@@ -162,6 +162,12 @@ class RemoteReader:
         return rows[0]
 
     # -- one run ---------------------------------------------------------------------------
+    def run(self, key: str) -> dict[str, Any]:
+        """The server's RUN object (meta, state, summary): no scan of its history, which a
+        view makes for its charts."""
+        entity, project, run_id = split_run_key(key)
+        return self._call(lambda: self.client.run(str(entity), project, run_id))
+
     def view(
         self,
         key: str,

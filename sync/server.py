@@ -10,6 +10,7 @@ its own exceptions. The OpenAPI description is at /openapi.json, the docs at /do
 
 import errno
 import logging
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -92,21 +93,29 @@ def create_app(
         )
         return _error(400, "invalid", f"invalid request parameters: {where}"[:500])
 
+    def _full(e: Exception) -> JSONResponse:
+        log.error("disk full: %s", e)
+        return _error(
+            507,
+            "insufficient_storage",
+            "the server's disk is full: nothing was stored by this request; the data "
+            "stays with the client, sync again later",
+        )
+
     @app.exception_handler(OSError)
     async def _os_error(request: Request, e: OSError) -> JSONResponse:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            log.error("disk full: %s", e)
-            return _error(
-                507,
-                "insufficient_storage",
-                "the server's disk is full: nothing was stored by this request; the data "
-                "stays with the client, sync again later",
-            )
+            return _full(e)
         log.exception("I/O error on %s %s", request.method, request.url.path)
         return _error(500, "internal", f"the server failed to read or write its store: {e}")
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, e: Exception) -> JSONResponse:
+        # a database's full disk is no OSError: SQLite's SQLITE_FULL, PostgreSQL's disk_full
+        if getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or (
+            getattr(e, "sqlstate", None) == "53100"
+        ):
+            return _full(e)
         log.exception("error on %s %s", request.method, request.url.path)
         return _error(500, "internal", "the server failed; its log says why")
 

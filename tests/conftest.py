@@ -1,4 +1,5 @@
-"""Shared fixtures: every test gets its own store and a clean `flightlog.run`."""
+"""Shared fixtures: every test gets its own store and a clean `flightlog.run`; a real
+server (tests/servers.py) and a machine signed in to it, for the tests that sync."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -17,6 +19,9 @@ import flightlog
 from flightlog import _hooks, _state
 from flightlog.store import RunPaths, StoredRun
 from flightlog.store.takeover import recover_journals, writers_by_id
+
+if TYPE_CHECKING:
+    from .servers import LiveServer
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
@@ -130,3 +135,37 @@ def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """Start real servers - `live_server(root=tmp_path/"server", **LiveServer options)` -
+    each stopped after the test (stopping one earlier is fine)."""
+    from .servers import LiveServer
+
+    started: list[LiveServer] = []
+
+    def start(root: Path | None = None, **options: Any) -> LiveServer:
+        srv = LiveServer(root or tmp_path / "server", **options)
+        started.append(srv)
+        return srv.start()
+
+    yield start
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture
+def server(live_server: Callable[..., LiveServer]) -> LiveServer:
+    """A real server (`flightlog server` in a subprocess) with its store in tmp_path/server."""
+    return live_server()
+
+
+@pytest.fixture
+def key(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A signed-in machine, as on a cluster: alice's key, with it and the server's URL in
+    the environment."""
+    k = server.user("alice")
+    for name, value in server.env(k).items():
+        monkeypatch.setenv(name, value)
+    return k

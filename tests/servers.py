@@ -1,14 +1,19 @@
 """A real flightlog server in a subprocess on 127.0.0.1, and a TCP proxy that drops
-connections, for the sync tests; the server's memory (RSS and its peak) and a snapshot of its
-store, for the hardening tests."""
+connections, for the sync tests; raw requests on a socket and what the server read of them;
+the server's memory (RSS and its peak) and a snapshot of its store, for the hardening tests;
+stopping a store's sync agent."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -16,6 +21,7 @@ import psutil
 from flightlog.sync.accounts import Accounts
 from flightlog.sync.client import ServerClient
 from flightlog.sync.credentials import Credentials
+from flightlog.sync.lock import LOCK_FILE
 
 
 def free_port() -> int:
@@ -149,12 +155,17 @@ class LiveServer:
 class DroppingProxy:
     """Forwards 127.0.0.1:port to a server and cuts connections mid-request: every
     connection dies after `budget` bytes from the client, except every `every`-th, which
-    gets 20 times more. A flaky network between a cluster and its server."""
+    gets 20 times more. A flaky network between a cluster and its server. With `stall`
+    (and no budget), the first connection's request body is held back that many seconds
+    after its head: a client stalled mid-body (a loaded machine)."""
 
-    def __init__(self, upstream: int, budget: int = 4000, every: int = 3) -> None:
+    def __init__(
+        self, upstream: int, budget: int | None = 4000, every: int = 3, stall: float = 0.0
+    ) -> None:
         self.upstream = upstream
         self.budget = budget
         self.every = every
+        self.stall = stall
         self.port = free_port()
         self.connections = 0
         self.cuts = 0
@@ -176,19 +187,30 @@ class DroppingProxy:
             except OSError:
                 return
             self.connections += 1
-            budget = self.budget * (20 if self.connections % self.every == 0 else 1)
+            budget = self.budget
+            if budget is not None and self.connections % self.every == 0:
+                budget *= 20
+            stall = self.stall if self.connections == 1 else 0.0
             try:
                 server = socket.create_connection(("127.0.0.1", self.upstream))
             except OSError:
                 client.close()
                 continue
-            threading.Thread(target=self._pipe, args=(client, server, budget), daemon=True).start()
+            up = (client, server, budget, stall)
+            threading.Thread(target=self._pipe, args=up, daemon=True).start()
             threading.Thread(target=self._pipe, args=(server, client, None), daemon=True).start()
 
-    def _pipe(self, src: socket.socket, dst: socket.socket, budget: int | None) -> None:
+    def _pipe(
+        self, src: socket.socket, dst: socket.socket, budget: int | None, stall: float = 0.0
+    ) -> None:
         sent = 0
         try:
             while data := src.recv(65536):
+                if stall and b"\r\n\r\n" in data:  # the head now, the body after the stall
+                    end = data.index(b"\r\n\r\n") + 4
+                    dst.sendall(data[:end])
+                    time.sleep(stall)
+                    data, stall = data[end:], 0.0
                 if budget is not None and sent + len(data) > budget:
                     dst.sendall(data[: budget - sent])  # half a request, then nothing
                     self.cuts += 1
@@ -291,3 +313,69 @@ def segment_file(directory: Path, tables, writer: str = "w1", seq: int = 1, **kw
     path = directory / f"{writer}-{seq:06d}-{sha256_file(tmp)[0]}.parquet"
     tmp.rename(path)
     return path
+
+
+def wait_until(cond: Callable[[], object], timeout: float, what: str) -> float:
+    """Poll `cond` until it is true: the seconds that took; else fail saying `what`."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if cond():
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def raw_request(server: LiveServer, head: str) -> socket.socket:
+    """A connection to the server that has sent `head` (and whatever the test sends next)."""
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+    s.sendall(head.encode())
+    return s
+
+
+def answer_of(s: socket.socket, trickle: bool = False) -> bytes:
+    """What the server sends back before it closes the connection (trickling a byte a
+    second meanwhile, if asked); the socket's 60 s timeout bounds the wait."""
+    s.settimeout(1.0 if trickle else 60)
+    out = b""
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        try:
+            data = s.recv(65536)
+        except TimeoutError:
+            try:
+                s.sendall(b"x")
+            except OSError:
+                break
+            continue
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    s.close()
+    return out
+
+
+def read_by_server(server_port: int, client_port: int) -> bool:
+    """Whether the server process has read every byte the client sent on this loopback
+    connection: nothing in flight (the client's send queue) nor unread (the server's
+    receive queue), per /proc/net/tcp. A batch's small segments are held in memory until
+    its body ends, so no temp file shows that the server has them."""
+    queues = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, tx_rx = fields[1], fields[2], fields[4]
+        tx, rx = (int(q, 16) for q in tx_rx.split(":"))
+        queues[(int(local.split(":")[1], 16), int(remote.split(":")[1], 16))] = (tx, rx)
+    mine, theirs = queues.get((client_port, server_port)), queues.get((server_port, client_port))
+    return mine is not None and theirs is not None and mine[0] == 0 and theirs[1] == 0
+
+
+def stop_store_agent(store: Path) -> None:
+    """SIGTERM the sync agent holding `store`'s lock, if one does (the detached agent an
+    online run started outlives it)."""
+    try:
+        pid = json.loads((store / LOCK_FILE).read_text())["pid"]
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError, KeyError):
+        pass

@@ -26,13 +26,6 @@ from .servers import LiveServer
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    srv = LiveServer(tmp_path / "server").start()
-    yield srv
-    srv.stop()
-
-
 _client = LiveServer.client  # (server, key): a client signed in with `key`, no retries
 
 

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from .servers import free_port
-from .test_sync_agent import _kill_agent
+from .servers import free_port, stop_store_agent
 
 pytestmark = pytest.mark.slow
 
@@ -133,7 +132,7 @@ def test_the_readme_install_then_a_script_twice_python_c_and_the_agent(tmp_path:
         log = (work / "flightlog" / "sync-agent.log").read_text()
         assert held.stdout.strip() == "True", f"the agent never came up:\n{log}"
     finally:
-        _kill_agent(work / "flightlog")
+        stop_store_agent(work / "flightlog")
 
 
 def test_a_plain_install_too(tmp_path: Path) -> None:

@@ -6,8 +6,6 @@ starts, a real server and a headless Chromium."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,8 +15,9 @@ from typing import NamedTuple
 import httpx
 import pytest
 
+import flightlog
 from flightlog.store.layout import RunPaths
-from flightlog.sync.lock import LOCK_FILE, LOG_FILE
+from flightlog.sync.lock import LOG_FILE
 
 from .browser import (
     browser_fixture,  # noqa: F401 (the `browser` fixture)
@@ -28,7 +27,7 @@ from .browser import (
     text_of,
 )
 from .conftest import spawn
-from .servers import LiveServer
+from .servers import LiveServer, stop_store_agent
 
 pytestmark = pytest.mark.slow
 
@@ -68,13 +67,9 @@ def wait_until(
 
 
 @pytest.fixture
-def training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Training]:
-    """A server, and an online training script (with the agent it starts) logging until
-    the test touches `go`."""
-    server = LiveServer(tmp_path / "server").start()
-    key = server.user("alice")
-    for k, v in server.env(key).items():
-        monkeypatch.setenv(k, v)
+def training(server: LiveServer, key: str, tmp_path: Path) -> Iterator[Training]:
+    """An online training script (with the agent it starts) logging to `server` until the
+    test touches `go`."""
     go = tmp_path / "go"
     child = spawn(TRAIN.format(go=str(go)))
     try:
@@ -85,12 +80,7 @@ def training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Traini
         go.touch()
         if child.poll() is None:
             child.kill()
-        try:  # the detached agent the online run started
-            pid = json.loads((tmp_path / "store" / LOCK_FILE).read_text())["pid"]
-            os.kill(pid, signal.SIGTERM)
-        except (OSError, ValueError, KeyError):
-            pass
-        server.stop()
+        stop_store_agent(tmp_path / "store")  # the detached agent the online run started
 
 
 def test_a_training_runs_state_and_system_metrics_reach_the_server_while_it_runs(
@@ -175,3 +165,49 @@ def test_the_browser_view_follows_a_running_run_until_it_finishes(training: Trai
     wait_until(
         "no more refreshing", lambda: "refreshing" not in text_of(browser, "#status"), why=seen
     )
+
+
+def test_a_finished_writers_state_reaches_the_server_at_once_not_with_the_next_summary(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+):
+    """Summaries are sent at most every META_EVERY seconds; a final state is not held back
+    with them: until it arrives the server shows the run running, or crashed (the page
+    stops following it). META_EVERY is an hour here: only the final state's own event
+    can bring it."""
+    import threading
+
+    from flightlog.sync import agent as agent_module
+
+    key = server.user("alice")
+    client = server.client(key, retries=2)
+    run = flightlog.init(project="p", mode="offline")
+    run.log({"loss": 1.0})
+    run.finish(quiet=True)
+    state_file = next(Path(run.dir, "writers").glob("*.json"))
+    final = json.loads(state_file.read_text())
+
+    def rewrite(**changes: object) -> None:  # as the writer does: a new file renamed in
+        tmp = state_file.with_name(".state.tmp")
+        tmp.write_text(json.dumps({**final, **changes}))
+        tmp.replace(state_file)
+
+    # still training, on another host: running while its heartbeat is fresh
+    rewrite(state="running", host="elsewhere", heartbeat_at=time.time(), finished_at=None)
+    monkeypatch.setattr(agent_module, "META_EVERY", 3600.0)
+    agent = agent_module.Agent(Path(run.dir).parents[2], client, log=lambda _m: None)
+    thread = threading.Thread(target=agent.run, daemon=True)
+    url = f"{server.url}/api/v1/runs/alice/p/{run.id}"
+
+    def state() -> str:
+        r = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        return r.json().get("state", "") if r.status_code == 200 else ""
+
+    try:
+        thread.start()
+        wait_until("the run running on the server", lambda: state() == "running")
+        rewrite(host="elsewhere")  # finished, as finish() writes it last
+        wait_until("the finished state on the server", lambda: state() == "finished")
+    finally:
+        agent.stop.set()
+        thread.join(timeout=30)
+        client.close()

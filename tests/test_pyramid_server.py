@@ -3,7 +3,6 @@ with every bucket exact; a read request never builds one (its memory bound)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,13 +11,6 @@ from .servers import LiveServer, segment_file, tidy_table
 
 pytestmark = pytest.mark.slow
 STEPS = 150_000  # per segment: 300,000 rows of two keys, a segment the index builds for
-
-
-@pytest.fixture
-def server(tmp_path: Path):
-    srv = LiveServer(tmp_path / "server").start()
-    yield srv
-    srv.stop()
 
 
 def exact(buckets: list[dict[str, Any]], lo: int, hi: int) -> None:

@@ -13,6 +13,7 @@ from flightlog.store.run_snapshot import Snapshot, open_snapshot
 from flightlog.tui.data import curves_of, load_curves, load_run, read_cursor
 
 from .conftest import settled, spawn
+from .resumed_run import finished_run, resumed_writer
 from .tui_helpers import stop_trainers, wait_for_runs_dir
 
 
@@ -69,38 +70,6 @@ def test_a_run_still_writing_is_read_through_the_index_every_time(store: Path) -
             time.sleep(0.1)
     finally:
         stop_trainers(stop, [proc])
-
-
-RESUME = """
-    import flightlog, os, sys, time
-    run = flightlog.init(
-        project="p", id="resumed1", resume="must", settings={{"flush_interval": {flush}}}
-    )
-    for i in range(100):
-        run.log({{"loss": 1000.0 + i}})
-    print("logged", flush=True)
-    while not os.path.exists({stop!r}):
-        time.sleep(0.05)
-    run.finish()
-"""
-
-
-def resumed_writer(store: Path, flush: float = 0.1):
-    """A real process that resumes run p/resumed1 (steps 0-99 finished), logs steps
-    100-199, says so on stdout and keeps running until `store/../stop` exists. Its writer
-    thread turns its journal into a segment every `flush` seconds."""
-    proc = spawn(RESUME.format(stop=str(store.parent / "stop"), flush=flush))
-    line = proc.stdout.readline() if proc.stdout else ""
-    assert line.strip() == "logged", proc.stderr.read() if proc.stderr else ""
-    return proc
-
-
-def finished_run(store: Path) -> str:
-    run = flightlog.init(project="p", id="resumed1", name="resumed")
-    for i in range(100):
-        run.log({"loss": float(i)})
-    run.finish(quiet=True)
-    return "p/resumed1"
 
 
 def test_a_finished_run_resumed_is_read_through_the_index_again(store: Path) -> None:

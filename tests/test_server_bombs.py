@@ -24,13 +24,6 @@ pytestmark = pytest.mark.slow
 RSS_BOUND_MB = 64
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    srv = LiveServer(tmp_path / "server").start()
-    yield srv
-    srv.stop()
-
-
 def _prepared(server: LiveServer, tmp_path: Path) -> tuple[dict[str, str], str]:
     key = server.user("alice")
     c = ServerClient(Credentials(server.url, key, "file"), retries=0)

@@ -57,24 +57,30 @@ def _sync(server: LiveServer, key: str) -> tuple[int, str]:
     return r.returncode, r.stdout + r.stderr
 
 
-def _make_run() -> list[Path]:
-    """One local run of about 6 MB of sealed segments: three times the server's disk."""
+def _make_runs(runs: int = 1, rows: int = 1_200_000) -> list[Path]:
+    """Local runs of random values (they do not compress: ~10 bytes a row), history only;
+    their sealed segments."""
     r = python_script(
         "import numpy as np, flightlog\n"
         "settings = {'segment_rows': 20_000, 'stats_interval': 0}  # history only\n"
-        "run = flightlog.init(project='p', settings=settings)\n"
         "rng = np.random.default_rng(0)\n"
-        "for i in range(60):\n"
-        "    for x in rng.random(20_000):\n"
+        f"for _ in range({runs}):\n"
+        "    run = flightlog.init(project='p', settings=settings)\n"
+        f"    for x in rng.random({rows}):\n"
         "        run.log({'x': float(x)})\n"
-        "run.finish()\n",
+        "    run.finish()\n",
         timeout=300,
     )
     assert r.returncode == 0, r.stderr
     # a loop this fast leaves its last rows in the journal at finish(): seal them now, so
     # the segments counted here are all the sync will send
     assert cli("doctor", "--repair").returncode == 0
-    local = list(Path("store/runs/p").glob("*/history/*.parquet"))
+    return list(Path("store/runs/p").glob("*/history/*.parquet"))
+
+
+def _make_run() -> list[Path]:
+    """One local run of about 6 MB of sealed segments: three times the server's disk."""
+    local = _make_runs()
     assert len(local) >= 10 and sum(p.stat().st_size for p in local) > 4_000_000
     return local
 
@@ -144,3 +150,44 @@ def _wait(cond: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
     while not cond():
         assert time.monotonic() < end, f"timed out waiting until {what}"
         time.sleep(0.2)
+
+
+def test_a_grouped_sync_on_a_full_disk_names_the_problem_and_the_fix(small_disk: Path):
+    """Small runs of a project go several to a request (sync/sync_many.py): each run the
+    full disk refused, and each not tried after it, says the server is out of space and
+    what to do - free space on it, then sync again - not only "later"."""
+    _make_runs(runs=30, rows=8000)
+    server = LiveServer(small_disk).start()
+    try:
+        rc, out = _sync(server, server.user("alice"))
+    finally:
+        server.stop()
+    failed = [line for line in out.splitlines() if line.strip().startswith("failed:")]
+    assert rc == 1 and failed, out  # 30 runs of ~100 KB each: 2 MB takes some, not all
+    for line in failed:
+        assert "out of disk space" in line, out
+        assert "free space on" in line and "flightlog sync" in line, out
+
+
+def test_a_database_write_on_a_full_disk_is_a_507_too(small_disk: Path):
+    """The server's SQLite (sessions, blobs) says "database or disk is full", not ENOSPC:
+    still the 507 a client reads as "out of disk space" (it was a 500, "the server failed",
+    also for a grouped sync whose runs' files the blob table records)."""
+    import httpx
+
+    server = LiveServer(small_disk).start()
+    try:
+        key = server.user("alice")
+        try:
+            with open(small_disk / "filler", "wb") as f:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+        except OSError:
+            pass  # the disk is full
+        r = httpx.post(f"{server.url}/api/v1/session", json={"key": key}, timeout=60)
+        assert r.status_code == 507, r.text
+        assert r.json()["error"] == "insufficient_storage"
+        assert "disk is full" in r.json()["message"]
+    finally:
+        server.stop()

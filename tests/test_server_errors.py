@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -17,19 +17,22 @@ import pytest
 from flightlog.sync.client import ServerClient
 from flightlog.sync.credentials import Credentials
 
-from .servers import LiveServer, segment_file, store_tree, tidy_table
+from .servers import (
+    DroppingProxy,
+    LiveServer,
+    answer_of,
+    raw_request,
+    segment_file,
+    store_tree,
+    tidy_table,
+)
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def server(tmp_path: Path):
-    srv = LiveServer(
-        tmp_path / "server",
-        flags=("--idle-timeout", "2", "--body-timeout", "5", "--max-meta-mb", "1"),
-    ).start()
-    yield srv
-    srv.stop()
+def server(live_server: Callable[..., LiveServer]) -> LiveServer:
+    return live_server(flags=("--idle-timeout", "2", "--body-timeout", "5", "--max-meta-mb", "1"))
 
 
 def _setup(server: LiveServer, tmp_path: Path) -> tuple[dict[str, str], str]:
@@ -88,46 +91,16 @@ def test_every_refusal_is_a_4xx_json_error_that_changes_nothing(server: LiveServ
     assert "Traceback" not in (server.root / "server.log").read_text()
 
 
-def _raw(server: LiveServer, head: str) -> socket.socket:
-    s = socket.create_connection(("127.0.0.1", server.port), timeout=60)
-    s.sendall(head.encode())
-    return s
-
-
-def _answer(s: socket.socket, trickle: bool = False) -> bytes:
-    """What the server sends back before it closes the connection (trickling a byte a
-    second meanwhile, if asked); the socket's 60 s timeout bounds the wait."""
-    s.settimeout(1.0 if trickle else 60)
-    out = b""
-    end = time.monotonic() + 60
-    while time.monotonic() < end:
-        try:
-            data = s.recv(65536)
-        except TimeoutError:
-            try:
-                s.sendall(b"x")
-            except OSError:
-                break
-            continue
-        except OSError:
-            break
-        if not data:
-            break
-        out += data
-    s.close()
-    return out
-
-
 def test_stalled_and_trickled_bodies_and_headers_are_cut_off(server: LiveServer, tmp_path: Path):
     h, _ = _setup(server, tmp_path)
     auth = f"Authorization: {h['Authorization']}\r\n"
     path = "/api/v1/runs/alice/p/r1/segments/history/w1-000002-" + "0" * 64 + ".parquet"
     tree = store_tree(server.root)
     head = f"PUT {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 100000\r\n\r\n"
-    stalled = _raw(server, head + "PAR1")  # then nothing
-    trickled = _raw(server, head + "PAR1")  # then a byte a second, never idle for 2 s
-    headers_only = _raw(server, f"GET /api/v1/whoami HTTP/1.1\r\nHost: x\r\n{auth}")
-    meta = _raw(
+    stalled = raw_request(server, head + "PAR1")  # then nothing
+    trickled = raw_request(server, head + "PAR1")  # then a byte a second, never idle for 2 s
+    headers_only = raw_request(server, f"GET /api/v1/whoami HTTP/1.1\r\nHost: x\r\n{auth}")
+    meta = raw_request(
         server,
         f"PUT /api/v1/runs/alice/p/r1 HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 1000\r\n\r\n{{",
     )
@@ -135,31 +108,48 @@ def test_stalled_and_trickled_bodies_and_headers_are_cut_off(server: LiveServer,
     with ServerClient(Credentials(server.url, h["Authorization"][7:], "file")) as c:
         assert c.whoami()["user"] == "alice"
     for s, trickle in ((stalled, False), (meta, False), (trickled, True)):
-        answer = _answer(s, trickle)
+        answer = answer_of(s, trickle)
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
         assert b'"error":"body_timeout"' in answer
-    assert _answer(headers_only) == b""  # closed without a word: no request was made
+    assert answer_of(headers_only) == b""  # closed without a word: no request was made
     assert store_tree(server.root) == tree
     assert not list((server.root / ".uploads").iterdir())
 
 
-def test_connections_beyond_the_limit_are_answered_503_not_queued(tmp_path: Path):
-    server = LiveServer(tmp_path / "server", flags=("--max-connections", "4")).start()
+def test_connections_beyond_the_limit_are_answered_503_not_queued(
+    live_server: Callable[..., LiveServer],
+):
+    server = live_server(flags=("--max-connections", "4"))
+    key = server.user("alice")
+    idle = [raw_request(server, "GET /api/v1/whoami HTTP/1.1\r\n") for _ in range(4)]
+    r = httpx.get(f"{server.url}/api/v1/whoami", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 503
+    for s in idle:
+        s.close()
+
+    def served() -> bool:
+        h = {"Authorization": f"Bearer {key}"}
+        return httpx.get(f"{server.url}/api/v1/whoami", headers=h).status_code == 200
+
+    end = time.monotonic() + 60
+    while not served():
+        assert time.monotonic() < end
+        time.sleep(0.2)
+
+
+def test_a_body_the_server_timed_out_is_sent_again_not_taken_for_a_refusal(
+    server: LiveServer,
+):
+    """A 408 (the body stalled past --idle-timeout: a loaded client) is the link's problem,
+    not a no: retried like a 5xx. It was a ServerRejectedError, which the sync agent
+    retries only after REFUSED_RETRY (300 s) - a finished run's last state held back."""
+    key = server.user("alice")
+    proxy = DroppingProxy(server.port, budget=None, stall=4.0)  # the idle timeout is 2 s
     try:
-        key = server.user("alice")
-        idle = [_raw(server, "GET /api/v1/whoami HTTP/1.1\r\n") for _ in range(4)]
-        r = httpx.get(f"{server.url}/api/v1/whoami", headers={"Authorization": f"Bearer {key}"})
-        assert r.status_code == 503
-        for s in idle:
-            s.close()
-
-        def served() -> bool:
-            h = {"Authorization": f"Bearer {key}"}
-            return httpx.get(f"{server.url}/api/v1/whoami", headers=h).status_code == 200
-
-        end = time.monotonic() + 60
-        while not served():
-            assert time.monotonic() < end
-            time.sleep(0.2)
+        with ServerClient(Credentials(proxy.url, key, "file"), retries=2) as c:
+            c.start_run("alice", "p", "r1", {"id": "r1", "project": "p"}, [])
     finally:
-        server.stop()
+        proxy.close()
+    log = (server.root / "server.log").read_text()
+    assert "PUT /api/v1/runs/alice/p/r1 408" in log  # the first attempt was timed out
+    assert json.loads((server.root / "runs/@alice/p/r1/run.json").read_text())["id"] == "r1"

@@ -24,13 +24,6 @@ RSS_BOUND_MB = 64
 KEYS = tuple(f"k{i}" for i in range(10))
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    srv = LiveServer(tmp_path / "server").start()
-    yield srv
-    srv.stop()
-
-
 def _run(server: LiveServer, c: ServerClient, run_id: str, tables: list[pa.Table]) -> Path:
     """A run on the server whose segments are placed straight into its store (as uploads
     would place them), so that building a large run costs no upload time."""

@@ -19,13 +19,6 @@ from .servers import LiveServer, segment_file, store_tree, tidy_table
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    srv = LiveServer(tmp_path / "server").start()
-    yield srv
-    srv.stop()
-
-
 def _one_row(kind: int, value: float | None, text: str | None, schema=None) -> pa.Table:
     schema = schema or segment_schema("w1", "")
     return pa.table(

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,25 +18,9 @@ from flightlog.sync.client import backoff_delay
 from flightlog.sync.lock import LOCK_FILE, AgentLock
 
 from .conftest import cli, python_script, spawn
-from .servers import DroppingProxy, LiveServer, server_rows
+from .servers import DroppingProxy, LiveServer, server_rows, stop_store_agent, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def server(tmp_path: Path):
-    srv = LiveServer(tmp_path / "server").start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def env(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A signed-in machine: the key and URL in the environment, as on a cluster."""
-    e = server.env(server.user("alice"))
-    for k, v in e.items():
-        monkeypatch.setenv(k, v)
-    return e
 
 
 def start_agent(store: Path, *extra: str) -> subprocess.Popen[str]:
@@ -57,15 +40,6 @@ def stop(proc: subprocess.Popen[str]) -> str:
         except subprocess.TimeoutExpired:
             proc.kill()
     return proc.stdout.read() if proc.stdout else ""
-
-
-def wait_until(cond: Callable[[], object], timeout: float, what: str) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if cond():
-            return time.monotonic() - start
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def server_segments(server: LiveServer, project: str = "p") -> list[Path]:
@@ -98,7 +72,7 @@ def test_backoff_is_jittered_and_capped():
 
 @pytest.mark.slow
 def test_agent_ships_a_training_run_progressively_then_marks_it_synced(
-    server: LiveServer, env: dict[str, str], store: Path
+    server: LiveServer, key: str, store: Path
 ):
     agent = start_agent(store)
     try:
@@ -124,7 +98,7 @@ def test_agent_ships_a_training_run_progressively_then_marks_it_synced(
     assert "synced" in log
 
 
-def test_a_second_agent_exits_naming_the_first(server: LiveServer, env: dict[str, str], store):
+def test_a_second_agent_exits_naming_the_first(server: LiveServer, key: str, store):
     first = start_agent(store)
     try:
         wait_until(
@@ -148,7 +122,7 @@ def test_a_second_agent_exits_naming_the_first(server: LiveServer, env: dict[str
 
 @pytest.mark.slow
 def test_server_killed_mid_sync_then_restarted_every_row_once(
-    server: LiveServer, env: dict[str, str], store: Path
+    server: LiveServer, key: str, store: Path
 ):
     r = python_script(TRAIN.format(rows=200, steps=40_000, pause=0.03))
     assert r.returncode == 0, r.stderr
@@ -216,17 +190,9 @@ print(run.id, len(connects), flush=True)
 """
 
 
-def _kill_agent(store: Path) -> None:
-    try:
-        pid = json.loads((store / LOCK_FILE).read_text())["pid"]
-        os.kill(pid, signal.SIGTERM)
-    except (OSError, ValueError, KeyError):
-        pass
-
-
 @pytest.mark.slow
 def test_online_mode_starts_a_detached_agent_and_never_touches_the_network(
-    server: LiveServer, env: dict[str, str], store: Path
+    server: LiveServer, key: str, store: Path
 ):
     try:
         r = python_script(ONLINE)
@@ -243,7 +209,7 @@ def test_online_mode_starts_a_detached_agent_and_never_touches_the_network(
         log = (store / "sync-agent.log").read_text()
         assert log.count("sync agent for") == 1, log
     finally:
-        _kill_agent(store)
+        stop_store_agent(store)
 
 
 def test_run_url_online_is_the_runs_address_on_the_server(server: LiveServer, store: Path):
@@ -272,11 +238,11 @@ def test_run_url_online_is_the_runs_address_on_the_server(server: LiveServer, st
         answer = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
         assert answer.status_code == 200, answer.text
     finally:
-        _kill_agent(store)
+        stop_store_agent(store)
 
 
 def test_online_mode_warns_once_when_the_agent_cannot_start(
-    server: LiveServer, env: dict[str, str], store: Path
+    server: LiveServer, key: str, store: Path
 ):
     r = python_script(
         "import sys, flightlog\n"

@@ -11,7 +11,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +20,14 @@ from flightlog.store.layout import RunPaths
 from flightlog.sync.frames import BATCH_TYPE, frame_header
 
 from .conftest import cli, python_script
-from .servers import LiveServer, segment_file, server_rows, tidy_table
+from .servers import (
+    LiveServer,
+    read_by_server,
+    segment_file,
+    server_rows,
+    tidy_table,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -38,22 +44,6 @@ run.finish()
 """
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    srv = LiveServer(tmp_path / "server").start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def key(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A signed-in machine: the key and URL in the environment."""
-    k = server.user("alice")
-    for name, value in server.env(k).items():
-        monkeypatch.setenv(name, value)
-    return k
-
-
 def train(steps: int, rows: int = 20) -> tuple[str, list[Path]]:
     """A real offline run of many small sealed segments: (its id, its segment files)."""
     r = python_script(TRAIN.format(rows=rows, steps=steps), timeout=120)
@@ -66,30 +56,6 @@ def train(steps: int, rows: int = 20) -> tuple[str, list[Path]]:
 
 def on_server(server: LiveServer, run_id: str) -> list[str]:
     return sorted(p.name for p in server.root.glob(f"runs/@alice/p/{run_id}/history/*.parquet"))
-
-
-def wait_until(cond: Callable[[], object], timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"not within {timeout} s: {what}")
-
-
-def read_by_server(server_port: int, client_port: int) -> bool:
-    """Whether the server process has read every byte the client sent on this loopback
-    connection: nothing in flight (the client's send queue) nor unread (the server's
-    receive queue), per /proc/net/tcp. A batch's small segments are held in memory until
-    its body ends, so no temp file shows that the server has them."""
-    queues = {}
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote, tx_rx = fields[1], fields[2], fields[4]
-        tx, rx = (int(q, 16) for q in tx_rx.split(":"))
-        queues[(int(local.split(":")[1], 16), int(remote.split(":")[1], 16))] = (tx, rx)
-    mine, theirs = queues.get((client_port, server_port)), queues.get((server_port, client_port))
-    return mine is not None and theirs is not None and mine[0] == 0 and theirs[1] == 0
 
 
 def assert_exactly_once(server: LiveServer, run_id: str, local: list[Path], steps: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -16,8 +17,14 @@ import pytest
 from flightlog.sync.frames import BATCH_TYPE, frame_header
 
 from .conftest import cli, python_script
-from .servers import LiveServer, segment_file, server_rows, tidy_table
-from .test_sync_batch import read_by_server, wait_until
+from .servers import (
+    LiveServer,
+    read_by_server,
+    segment_file,
+    server_rows,
+    tidy_table,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -33,21 +40,6 @@ for i in range({runs}):
     run.finish()
     print(run.id, flush=True)
 """
-
-
-@pytest.fixture
-def server(tmp_path: Path):
-    srv = LiveServer(tmp_path / "server").start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def key(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> str:
-    k = server.user("alice")
-    for name, value in server.env(k).items():
-        monkeypatch.setenv(name, value)
-    return k
 
 
 def small_runs(n: int, rows: int = 50, pause: float = 0) -> list[str]:
@@ -206,37 +198,34 @@ def _answer(s: socket.socket) -> httpx.Response:
     return httpx.Response(int(lines[0].split()[1]), content=body)
 
 
-def test_a_run_frame_over_the_metadata_limit_is_read_past_not_written(tmp_path: Path):
+def test_a_run_frame_over_the_metadata_limit_is_read_past_not_written(
+    live_server: Callable[..., LiveServer],
+):
     """A run frame larger than --max-meta-mb is refused as its header arrives: its bytes are
     read past, never written to a temp file, and the runs after it land."""
-    server = LiveServer(tmp_path / "server", flags=("--max-meta-mb", "1")).start()
-    try:
-        key = server.user("alice")
-        big = 3 * 2**20
-        body = (
-            frame_header_raw("run", "r1/run.json", big)
-            + b" " * big
-            + _run_frame("r2/run.json", "r2")
-        )
-        head = (
-            f"POST /api/v1/sync/alice/p HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
-            f"Content-Type: {BATCH_TYPE}\r\nContent-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        cut = 2 * 2**20
-        with socket.create_connection(("127.0.0.1", server.port)) as s:
-            s.sendall(head + body[:cut])
-            port = s.getsockname()[1]
-            wait_until(lambda: read_by_server(server.port, port), 60, "the body read so far")
-            assert list((server.root / ".uploads").iterdir()) == []
-            s.sendall(body[cut:])
-            r = _answer(s)
-        assert r.status_code == 200, r.text
-        runs = r.json()["runs"]
-        assert [(a["run"], a["status"], a.get("error")) for a in runs] == [
-            ("r1/run.json", 413, "too_large"),
-            ("r2", 201, None),
-        ]
-        assert "run metadata of 3145728 bytes" in runs[0]["message"]
-        assert sorted(p.name for p in (server.root / "runs/@alice/p").iterdir()) == ["r2"]
-    finally:
-        server.stop()
+    server = live_server(flags=("--max-meta-mb", "1"))
+    key = server.user("alice")
+    big = 3 * 2**20
+    body = (
+        frame_header_raw("run", "r1/run.json", big) + b" " * big + _run_frame("r2/run.json", "r2")
+    )
+    head = (
+        f"POST /api/v1/sync/alice/p HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: {BATCH_TYPE}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    cut = 2 * 2**20
+    with socket.create_connection(("127.0.0.1", server.port)) as s:
+        s.sendall(head + body[:cut])
+        port = s.getsockname()[1]
+        wait_until(lambda: read_by_server(server.port, port), 60, "the body read so far")
+        assert list((server.root / ".uploads").iterdir()) == []
+        s.sendall(body[cut:])
+        r = _answer(s)
+    assert r.status_code == 200, r.text
+    runs = r.json()["runs"]
+    assert [(a["run"], a["status"], a.get("error")) for a in runs] == [
+        ("r1/run.json", 413, "too_large"),
+        ("r2", 201, None),
+    ]
+    assert "run metadata of 3145728 bytes" in runs[0]["message"]
+    assert sorted(p.name for p in (server.root / "runs/@alice/p").iterdir()) == ["r2"]

@@ -24,13 +24,6 @@ from .servers import LiveServer
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    srv = LiveServer(tmp_path / "server").start()
-    yield srv
-    srv.stop()
-
-
 def _requests(srv: LiveServer, since: int) -> list[str]:
     """The access-log lines ("METHOD PATH STATUS ...") the server wrote after byte `since`."""
     with open(srv.root / "server.log", "rb") as f:

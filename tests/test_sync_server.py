@@ -7,6 +7,7 @@ import io
 import json
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -24,10 +25,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def server(tmp_path: Path):
-    srv = LiveServer(tmp_path / "server", max_upload_mb=1).start()
-    yield srv
-    srv.stop()
+def server(live_server: Callable[..., LiveServer]) -> LiveServer:
+    return live_server(max_upload_mb=1)
 
 
 def client(srv: LiveServer, key: str | None, retries: int = 0) -> ServerClient:

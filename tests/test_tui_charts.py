@@ -15,7 +15,7 @@ from flightlog.tui.run_screen import RunScreen
 from flightlog.tui.runs_table import RunsTable
 
 from .conftest import spawn
-from .test_run_snapshot import finished_run, resumed_writer
+from .resumed_run import finished_run, resumed_writer
 from .tui_helpers import (
     SIZE,
     SIZES,

@@ -5,7 +5,7 @@ one access line per request that never holds a key or a session id."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -14,17 +14,9 @@ import pytest
 from flightlog.sync.accounts import Accounts
 from flightlog.sync.sessions import COOKIE, Sessions
 
-from .servers import LiveServer
-from .test_server_errors import _answer, _raw
+from .servers import LiveServer, answer_of, raw_request
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    srv = LiveServer(tmp_path / "server").start()
-    yield srv
-    srv.stop()
 
 
 def login(srv: LiveServer, key: str, **headers: str) -> httpx.Response:
@@ -147,27 +139,24 @@ def test_one_access_line_per_request_never_a_key_or_session(server: LiveServer):
     assert "\x1b" not in text
 
 
-def test_no_access_log_turns_the_lines_off(tmp_path: Path):
-    srv = LiveServer(tmp_path / "server", flags=("--no-access-log",)).start()
-    try:
-        assert httpx.get(f"{srv.url}/api/v1/whoami", timeout=30).status_code == 401
-        assert httpx.get(f"{srv.url}/", timeout=30).status_code == 200
-    finally:
-        srv.stop()
+def test_no_access_log_turns_the_lines_off(live_server: Callable[..., LiveServer]):
+    srv = live_server(flags=("--no-access-log",))
+    assert httpx.get(f"{srv.url}/api/v1/whoami", timeout=30).status_code == 401
+    assert httpx.get(f"{srv.url}/", timeout=30).status_code == 200
+    srv.stop()  # its log complete
     assert " INFO " not in (srv.root / "server.log").read_text()
 
 
-def test_a_stalled_login_body_is_cut_off_like_any_other_body(tmp_path: Path):
+def test_a_stalled_login_body_is_cut_off_like_any_other_body(
+    live_server: Callable[..., LiveServer],
+):
     """The login reads its body within the server's idle and body timeouts (bodies.py): a
     client that sends the headers and then nothing does not hold the request forever."""
-    srv = LiveServer(tmp_path / "server", flags=("--idle-timeout", "2")).start()
-    try:
-        head = (
-            "POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            'Content-Length: 1000\r\n\r\n{"key": '
-        )
-        answer = _answer(_raw(srv, head))  # then nothing: up to 60 s for an answer
-        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
-        assert b'"error":"body_timeout"' in answer
-    finally:
-        srv.stop()
+    srv = live_server(flags=("--idle-timeout", "2"))
+    head = (
+        "POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        'Content-Length: 1000\r\n\r\n{"key": '
+    )
+    answer = answer_of(raw_request(srv, head))  # then nothing: up to 60 s for an answer
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b'"error":"body_timeout"' in answer

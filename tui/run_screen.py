@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
 from flightlog.store.layout import split_run_key
@@ -20,21 +19,19 @@ from flightlog.store.run_snapshot import changed
 from flightlog.store.text import fmt, safe
 
 from .artifacts_screen import ArtifactsScreen
-from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange
-from .charts import ChartCard, MetricChart
+from .chart_view import CHART_BINDINGS, XRange
 from .context_screens import ConsoleScreen, ContextLoads, SystemScreen
 from .data import Curves, RunDetail, load_curves, load_run, load_runs
 from .media_screen import MediaScreen  # imports textual-image before the app starts
+from .run_charts import RunCharts
 from .run_overview import fill_config_tree, fill_metric_table, overview
 from .run_panes import RUN_PANES
 from .runs_pane import RunsPane
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 from .workspace import LEAVE, NARROW, Workspace, pane_bindings
 
-MAX_CHARTS = 12
 
-
-class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
+class RunScreen(RunCharts, Workspace, ContextLoads, StoreScreen):
     """One run, live while it trains."""
 
     PANES = RUN_PANES
@@ -100,9 +97,9 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         self.charted: list[str] = []
         self.regex: re.Pattern[str] | None = None
         self.loading_charts = False
-        self.overlaid: tuple[str, ...] = ()  # other runs drawn over the charts (runs pane)
-        self.others: dict[str, Curves] = {}  # their curves, over the view
-        self.others_range: XRange | None = None  # their whole x extent
+        self.overlaid: tuple[str, ...] = ()
+        self.others: dict[str, Curves] = {}
+        self.others_range: XRange | None = None
         self.names: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
@@ -263,83 +260,6 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         assert self.detail is not None
         fill_config_tree(self.query_one("#config", Tree), self.detail.config)
 
-    # -- charts --------------------------------------------------------------------------
-    def chart_keys(self) -> list[str]:
-        if self.detail is None:
-            return []
-        numeric = [s["key"] for s in self.detail.metrics if s["last"] is not None]
-        if self.regex is not None:
-            return [k for k in numeric if self.regex.search(k)][:MAX_CHARTS]
-        return self.charted[:MAX_CHARTS]
-
-    def chart_runs(self) -> list[str]:
-        """This run and the overlaid ones, the pinned run first."""
-        keys = [self.run_key, *self.overlaid]
-        if self.pinned in keys:
-            keys.insert(0, self.pinned)
-        return list(dict.fromkeys(keys))
-
-    def plotted(self) -> dict[str, dict[str, Any]]:
-        if self.detail is None:
-            return {}
-        by_run = {**self.others, self.run_key: self.detail.curves}
-        runs = self.chart_runs()
-        return {
-            k: {r: by_run[r][k] for r in runs if k in by_run.get(r, {})}
-            for k in self.chart_keys()
-            if k in self.detail.curves
-        }
-
-    def full_range(self) -> XRange | None:
-        spans = [s for s in (self.detail and self.detail.x_bounds, self.others_range) if s]
-        return (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
-
-    def redraw(self) -> None:
-        """Charts from the curves loaded with the run (no query: toggles are instant)."""
-        if self.detail is not None:
-            keys = self.chart_keys()
-            self.run_worker(
-                self.show_charts(keys, self.plotted(), self.curves_range),
-                exclusive=True,
-                group="charts",
-                description="drawing the charts",
-                exit_on_error=False,
-            )
-
-    async def show_charts(self, keys: list[str], curves: dict[str, Any], loaded: object) -> None:
-        box = self.query_one("#charts", VerticalScroll)
-        existing = {c.key: c for c in box.query(ChartCard)}
-        # a draw cancelled by a newer one (exclusive workers) can leave cards half mounted
-        if list(existing) != keys or not all(c.query(MetricChart) for c in existing.values()):
-            await box.remove_children()
-            await box.mount_all([ChartCard(k) for k in keys])
-            existing = {c.key: c for c in box.query(ChartCard)}
-            self.show_legends(self.readings or {})
-            self.apply_grid()
-        x_label = {"step": "step", "time": "time (s since epoch)"}.get(
-            self.x_axis, self.x_axis.removeprefix("metric:")
-        )
-        for k in keys:
-            existing[k].chart.draw(
-                curves.get(k, {}),
-                self.names,
-                order=self.chart_runs(),
-                x_label=x_label,
-                log_y=self.log_y,
-                smoothing=SMOOTHING[self.smoothing],
-                x_view=self.view(),
-                zoomed=self.x_range is not None,
-                cursor=self.cursor,
-            )
-        self.drawn_range = loaded
-
-    def charts_changed(self) -> None:
-        """Other metrics charted: zoomed, their curves over the range are queried first."""
-        if self.x_range is not None:
-            self.requery()
-        else:
-            self.redraw()
-
     @on(Input.Changed, "#regex")
     def regex_changed(self, event: Input.Changed) -> None:
         text = event.value.strip()
@@ -353,39 +273,8 @@ class RunScreen(ChartView, Workspace, ContextLoads, StoreScreen):
     def action_focus_regex(self) -> None:
         self.query_one("#regex", Input).focus()
 
-    def action_toggle_metric(self) -> None:
-        table = self.query_one("#metrics", DataTable)
-        if self.detail is None or not self.detail.metrics:
-            return
-        key = self.detail.metrics[table.cursor_row]["key"]
-        self.charted = (
-            [k for k in self.charted if k != key] if key in self.charted else [key, *self.charted]
-        )
-        self.charts_changed()
-
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_toggle_metric()
-
-    def action_toggle_x(self) -> None:
-        self.set_x_axis("time" if self.x_axis == "step" else "step")
-
-    def action_x_metric(self, key: str | None = None) -> None:
-        """Plot every chart against the metric under the cursor (e.g. epoch, tokens)."""
-        if key is None:
-            if self.detail is None or not self.detail.metrics:
-                return
-            key = self.detail.metrics[self.query_one("#metrics", DataTable).cursor_row]["key"]
-        self.set_x_axis("step" if self.x_axis == f"metric:{key}" else f"metric:{key}")
-        self.notify(f"x axis: {safe(self.x_axis.removeprefix('metric:'))}", markup=False)
-
-    def set_x_axis(self, axis: str) -> None:
-        """Plot by `axis` (remembered in the layout): the zoom and the cursor were in units
-        of the old axis and go, and the curves are bucketed along the new one (one scan)."""
-        self.x_axis = axis
-        self.x_range = self.cursor = None
-        self.save_layout()
-        self.loading_charts = True
-        self.reload()
 
     def action_system(self) -> None:
         self.app.push_screen(SystemScreen(self.root, self.run_key))

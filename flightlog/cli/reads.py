@@ -121,10 +121,7 @@ class RemoteReads:
         scan of its history on the server for stats it does not print)."""
         if key in self._views:
             return self._views[key]["meta"]
-        from flightlog.store.layout import split_run_key
-
-        entity, project, run_id = split_run_key(key)
-        return self.reader.client.run(str(entity), project, run_id)["meta"]
+        return self.reader.run(key)["meta"]
 
     def stats(self, key: str) -> list[dict[str, Any]]:
         from flightlog.store.query import metric_summaries

@@ -228,7 +228,7 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
             bar.update(runs_task, completed=tried, detail=f"{tried}/{len(locals_)}")
         if unavailable is not None:
             why = (
-                "the server is out of disk space"
+                "the server is out of disk space: free space on it, then `flightlog sync` again"
                 if isinstance(unavailable, ServerStorageFullError)
                 else "the server is unreachable"
             )

@@ -62,11 +62,21 @@ async function request(method, path, { params, body, headers } = {}) {
   return response;
 }
 
+/** The body's text; a connection that breaks mid-answer is an HttpError of status 0 (the
+ * browser's own error has no status, and the page retries only errors it knows). */
+async function bodyOf(response) {
+  try {
+    return await response.text();
+  } catch (e) {
+    throw new HttpError(0, "cut", "the server's answer broke off; retrying");
+  }
+}
+
 async function fail(response) {
   let code = "http_" + response.status;
   let message = response.status + " " + response.statusText;
   try {
-    const doc = parseJSON(await response.text());
+    const doc = parseJSON(await bodyOf(response));
     if (doc && doc.message) message = String(doc.message);
     if (doc && doc.error) code = String(doc.error);
   } catch (e) { /* not JSON: keep the status line */ }
@@ -76,7 +86,7 @@ async function fail(response) {
 export async function getJSON(path, params) {
   const response = await request("GET", path, { params });
   if (!response.ok) await fail(response);
-  return parseJSON(await response.text());
+  return parseJSON(await bodyOf(response));
 }
 
 /** {text, cut} of a file's last `maxBytes` (cut: the file is longer), or null when the
@@ -89,7 +99,7 @@ export async function getText(path, maxBytes) {
   if (!response.ok) await fail(response);
   const range = response.headers.get("Content-Range") || "";
   const total = Number(range.split("/")[1]);
-  const text = await response.text();
+  const text = await bodyOf(response);
   const cut = response.status === 206 && !range.startsWith("bytes 0-") && total > 0;
   return { text: cut ? text.slice(text.indexOf("\n") + 1) : text, cut };
 }
@@ -97,7 +107,7 @@ export async function getText(path, maxBytes) {
 export async function sendJSON(method, path, body) {
   const response = await request(method, path, { body: body || {} });
   if (!response.ok) await fail(response);
-  return parseJSON(await response.text());
+  return parseJSON(await bodyOf(response));
 }
 
 export const enc = encodeURIComponent;

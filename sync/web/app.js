@@ -2,7 +2,7 @@
 // the status line (a dropped server is a status, never a crash) and live refresh of
 // running runs.
 
-import { getJSON, sendJSON } from "./api.js";
+import { getJSON, HttpError, sendJSON } from "./api.js";
 import { compareView, h, projectHash, projectsView, runHash, runsView, runView } from "./views.js";
 
 const main = document.getElementById("main");
@@ -12,8 +12,32 @@ const logoutButton = document.getElementById("logout");
 const crumbs = document.getElementById("crumbs");
 const REFRESH_MS = 10000;
 const RETRY_MS = 5000;
+// a run seen running that the server then calls crashed is followed this long: its final
+// state may be on its way (a server on the training host sees the script's pid gone before
+// the agent's last sync arrives; an agent backing off from a dropped server sends it later)
+const FOLLOW_CRASHED_MS = 5 * 60 * 1000;
 let timer = null;
 let generation = 0;
+let seenRunning = { hash: "", at: 0 }; // the run last seen running, and when
+
+/** Worth retrying: the server unreachable or failing (5xx), or anything that is no HTTP
+ * answer at all (a body that broke off, a page bug): the page says it and tries again. */
+const transient = (e) => !(e instanceof HttpError) || e.status === 0 || e.status >= 500;
+
+/** The status line while the page of a run (at `hash`) keeps refreshing, or "" when it
+ * stops. */
+function following(state, hash) {
+  const every = "refreshing every " + REFRESH_MS / 1000 + " s";
+  if (state === "running") {
+    seenRunning = { hash, at: Date.now() };
+    return "running: " + every;
+  }
+  if (state === "crashed" && seenRunning.hash === hash &&
+      Date.now() - seenRunning.at < FOLLOW_CRASHED_MS) {
+    return "no sign of life from the run: crashed, or its final state is on its way; " + every;
+  }
+  return "";
+}
 
 function say(text, isError) {
   status.textContent = text || "";
@@ -66,6 +90,7 @@ function setCrumbs(parts) {
 
 async function route() {
   const mine = ++generation;
+  const hash = location.hash;
   clearTimeout(timer);
   let me;
   try {
@@ -80,29 +105,29 @@ async function route() {
   setCrumbs(parts);
   say("");
   try {
-    let live = false;
+    let live = "";
     if (parts[0] === "p" && parts.length >= 3) await runsView(main, parts[1], parts[2], query);
-    else if (parts[0] === "r" && parts.length >= 4) live = await runView(main, parts[1], parts[2], parts[3]);
+    else if (parts[0] === "r" && parts.length >= 4) live = following(await runView(main, parts[1], parts[2], parts[3]), hash);
     else if (parts[0] === "c" && parts.length >= 4) await compareView(main, parts[1], parts[2], parts[3].split(","));
     else await projectsView(main);
     if (mine !== generation) return;
     main.dataset.ready = "1";
     if (live) {
-      say("running: refreshing every " + REFRESH_MS / 1000 + " s");
+      say(live);
       timer = setTimeout(() => { if (mine === generation) route(); }, REFRESH_MS);
     }
   } catch (e) {
     if (mine !== generation) return;
     if (e.status === 401) return loginForm("your session ended: log in again");
-    if (e.status === 0 || e.status >= 500) return retry(e, mine);
+    if (transient(e)) return retry(e, mine);
     main.replaceChildren(h("p", { class: "error", id: "problem", text: e.message }));
     main.dataset.ready = "1";
   }
 }
 
 function retry(e, mine) {
-  say(e.message, true);
-  if (e.status === 0 || e.status >= 500) {
+  say(e.message || String(e), true);
+  if (transient(e)) {
     timer = setTimeout(() => { if (mine === generation) route(); }, RETRY_MS);
   }
 }

@@ -232,7 +232,7 @@ export async function runView(main, entity, project, id) {
     console_.textContent = head + (consoleText(log.text) || "(empty)");
     console_.scrollTop = console_.scrollHeight; // the end of the log first, as a tail
   }
-  return run.state === "running";
+  return String(run.state); // app.js decides whether to refresh
 }
 
 // -- compare -------------------------------------------------------------------------------
