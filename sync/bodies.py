@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import secrets
+import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
@@ -117,15 +118,24 @@ def _write(f: BinaryIO, digest: Any, data: bytes, last: bool = False, durable: b
         f.close()
 
 
+#: the threads fsync_all waits on the disk with (made once: a pool a call cost ~1 ms)
+_FSYNCS = 16
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
 def fsync_all(paths: list[Path]) -> None:
-    """fsync many small files at once: the disk commits them together (for 4 KB files about
-    0.15 ms each here, against 2.4 ms one after another)."""
-    if len(paths) <= 1:  # no pool of threads for one file
+    """fsync many files (or directories) at once: the disk commits them together (for 4 KB
+    files about 0.15 ms each here, against 2.4 ms one after another)."""
+    global _pool
+    if len(paths) <= 1:  # no thread for one file
         for path in paths:
             _fsync(path)
         return
-    with ThreadPoolExecutor(min(16, len(paths))) as pool:
-        list(pool.map(_fsync, paths))
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_FSYNCS, thread_name_prefix="fsync")
+    list(_pool.map(_fsync, paths))
 
 
 def _fsync(path: Path) -> None:

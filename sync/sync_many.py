@@ -193,8 +193,8 @@ def _send_together(
         sends.append((run_id, doc, unconfirmed(local, last, target, server)))
     try:  # not retried: each run is then synced on its own, with retries
         answers = client.sync_runs(entity, project, sends, retries=0)
-    except ServerUnavailableError:
-        return {}
+    except SyncError:  # unavailable, or refused whole (no such entity, no permission): each
+        return {}  # run on its own says why
     if answers is None:
         grouping[0] = False
         return {}

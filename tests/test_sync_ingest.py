@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import cli
+from .conftest import cli, python_script
 from .servers import LiveServer
 from .test_sync_project_batch import local_segments, on_server, requests_made, small_runs
 
@@ -49,3 +49,21 @@ def test_runs_sharing_files_cost_no_request_each_to_record_them(server: LiveServ
     log = (server.root / "server.log").read_text(errors="replace").splitlines()
     assert sum("PUT /api/v1/runs/" in line and "/files " in line for line in log) <= 1
     assert requests_made(server, "POST /api/v1/sync/alice/p ") < len(ids)
+
+
+def test_small_runs_of_an_entity_the_server_lacks_each_say_so(server: LiveServer, key: str):
+    """Small runs sent together to an entity the server does not have: the request is
+    refused whole, and each run then says why, as a run sent alone does (the refusal
+    escaped `sync --all` before)."""
+    r = python_script(
+        "import flightlog\n"
+        "for _ in range(3):\n"
+        "    run = flightlog.init(project='p', entity='ghost', reinit='create_new', "
+        "mode='offline')\n"
+        "    run.log({'x': 1}); run.finish()\n"
+    )
+    assert r.returncode == 0, r.stderr
+    out = cli("sync", "--all", timeout=180)
+    assert out.returncode == 1
+    assert out.stdout.count("entity 'ghost' does not exist") == 3, out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
