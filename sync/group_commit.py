@@ -37,14 +37,16 @@ class GroupCommit:
             f.write(data)
 
     def make_dirs(self, directory: Path) -> None:
-        """`mkdir -p directory`; each directory created is made durable in its parent."""
-        missing = []
-        while not directory.is_dir():
-            missing.append(directory)
-            directory = directory.parent
-        for d in reversed(missing):
-            d.mkdir(exist_ok=True)  # another request may have made it meanwhile
-            self._dirs.add(d.parent)
+        """`mkdir -p directory`; each directory created is made durable in its parent (one
+        mkdir where the parent exists, the usual case: no stat first)."""
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            return
+        except FileNotFoundError:
+            self.make_dirs(directory.parent)
+            directory.mkdir(exist_ok=True)  # another request may have made it meanwhile
+        self._dirs.add(directory.parent)
 
     def changed(self, directory: Path) -> None:
         """An entry of `directory` was added or renamed in: fsync it at the commit."""

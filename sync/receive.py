@@ -303,10 +303,8 @@ class ReceivingStore:
         commit = commit or GroupCommit()
         try:
             new = not paths.meta.exists()
-            commit.make_dirs(paths.dir)
-            for d in (paths.writers, paths.history, paths.system):
-                if new or not d.is_dir():
-                    commit.make_dirs(d)
+            for d in (paths.dir, paths.writers, paths.history, paths.system):
+                commit.make_dirs(d)
             for wid, b in states.items():
                 commit.write(paths.writer_state(wid), b)
             commit.write(paths.meta, meta)

@@ -44,8 +44,9 @@ from .refused import Refused
 MAX_FOOTER = 1 * MB
 #: one page, decompressed (pyarrow writes pages of 1 MB)
 MAX_PAGE = 64 * MB
-#: rows decoded at a time while the values are checked (~2 MB of fixed-width columns)
-BATCH_ROWS = 64 * 1024
+#: rows decoded at a time while the values are checked (~4 MB of fixed-width columns): a
+#: writer's row group (131,072 rows) in one batch, not two
+BATCH_ROWS = 128 * 1024
 #: pyarrow's bounds on decoding the footer (its defaults allow 100 MB strings)
 _THRIFT = {"thrift_string_size_limit": MAX_FOOTER, "thrift_container_size_limit": 64 * 1024}
 
