@@ -54,7 +54,7 @@ def sync_many(
     flight finish and are yielded, and the rest are not (the caller says so). `on_bytes` is
     called from several threads."""
     server = client.creds.base_url
-    grouping = [True]  # until the server turns out to have no route for it
+    grouping = [GROUP_RUNS > 1]  # until the server turns out to have no route for it
     #: (entity/project, sha256) of the blobs runs sent in this sync: a run answered in a
     #: request with others may be told one is missing that another run sent meanwhile
     sent: set[tuple[str, str]] = set()
