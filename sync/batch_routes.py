@@ -24,6 +24,7 @@ from flightlog.store.atomic import fsync_dir
 from flightlog.store.layout import RunPaths
 
 from .bodies import Part, disk_full, remove_parts, segments_to_files, write_parts
+from .group_commit import GroupCommit
 from .limits import ServerLimits
 from .receive import STREAMS, ReceivingStore, check_segment_name
 from .refused import Refused
@@ -54,7 +55,10 @@ def batch_router(
         """Upload many sealed segments of one run; each is idempotent, each answered."""
         access(who, entity, project, run_id, write=True)
         paths = store.require_run(entity, project, run_id)
-        place = partial(place_all, store, paths)
+
+        def place(parts: list[Part]) -> list[dict[str, Any]]:
+            return committed(store, partial(place_all, store, paths, parts))
+
         results = await with_parts(request, store, limits, check_segment_name, place, checks)
         request.state.segment_statuses = [r["status"] for r in results]  # for /metrics
         return JSONResponse({"results": results})
@@ -86,10 +90,13 @@ async def with_parts(
         remove_parts(parts)
 
 
-def place_all(store: Any, paths: RunPaths, parts: list[Part]) -> list[dict[str, Any]]:
+def place_all(
+    store: Any, paths: RunPaths, parts: list[Part], commit: GroupCommit | None = None
+) -> list[dict[str, Any]]:
     """Check and place each received segment, in order; one result each. On a local store
-    the renames are made durable together, one fsync per directory (a replica's placement
-    is durable in its bucket and catalog, segment by segment)."""
+    the renames are made durable together, one fsync per directory - by `commit` if given
+    (the request's, committed by the caller before it answers), else before this returns
+    (a replica's placement is durable in its bucket and catalog, segment by segment)."""
     local = isinstance(store, ReceivingStore)
     place = partial(store.place_segment, sync_dir=False) if local else store.place_segment
     touched = {p.stream for p in parts if p.stream in STREAMS}  # if one fails midway
@@ -100,8 +107,27 @@ def place_all(store: Any, paths: RunPaths, parts: list[Part]) -> list[dict[str, 
     finally:
         if local:
             for stream in touched:
-                fsync_dir(paths.stream(stream))
+                if commit is not None:
+                    commit.changed(paths.stream(stream))
+                else:
+                    fsync_dir(paths.stream(stream))
     return results
+
+
+def committed(store: Any, work: Callable[[GroupCommit | None], T]) -> T:
+    """`work(commit)` with a GroupCommit for a local store (None for a replica's), committed
+    when it returns - everything it wrote durable before the request is answered - or
+    abandoned if it raises."""
+    if not isinstance(store, ReceivingStore):
+        return work(None)
+    commit = GroupCommit()
+    try:
+        out = work(commit)
+    except BaseException:
+        commit.abandon()
+        raise
+    commit.commit()
+    return out
 
 
 def _place_each(

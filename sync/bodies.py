@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import secrets
+import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
@@ -78,17 +79,16 @@ async def body_to_file(request: Request, directory: Path, limits: ServerLimits) 
     return await _to_file(_chunks(request, limits.max_upload, limits), directory, durable=True)
 
 
-async def _to_file(
-    pieces: AsyncIterator[bytes], directory: Path, durable: bool
-) -> tuple[Path, str]:
-    """Write `pieces` to a new temp file, hashed on the way, one thread hop per MB. `durable`:
+async def _to_file(pieces: AsyncIterator[Any], directory: Path, durable: bool) -> tuple[Path, str]:
+    """Write `pieces` (bytes or memoryviews) to a new temp file, hashed on the way, one
+    thread hop per MB. `durable`:
     fsynced before this returns; otherwise the caller fsyncs it (`fsync_all`) before it may
     be renamed into the store. The file is removed again if the body or the disk fails."""
     tmp = directory / f".upload-{secrets.token_hex(8)}.tmp"
     digest = hashlib.sha256()
     f = await run_in_threadpool(open, tmp, "xb")
     try:
-        pending: list[bytes] = []
+        pending: list[bytes | memoryview] = []
         size = 0
         async for chunk in pieces:
             pending.append(chunk)
@@ -117,15 +117,24 @@ def _write(f: BinaryIO, digest: Any, data: bytes, last: bool = False, durable: b
         f.close()
 
 
+#: the threads fsync_all waits on the disk with (made once: a pool a call cost ~1 ms)
+_FSYNCS = 16
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
 def fsync_all(paths: list[Path]) -> None:
-    """fsync many small files at once: the disk commits them together (for 4 KB files about
-    0.15 ms each here, against 2.4 ms one after another)."""
-    if len(paths) <= 1:  # no pool of threads for one file
+    """fsync many files (or directories) at once: the disk commits them together (for 4 KB
+    files about 0.15 ms each here, against 2.4 ms one after another)."""
+    global _pool
+    if len(paths) <= 1:  # no thread for one file
         for path in paths:
             _fsync(path)
         return
-    with ThreadPoolExecutor(min(16, len(paths))) as pool:
-        list(pool.map(_fsync, paths))
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_FSYNCS, thread_name_prefix="fsync")
+    list(_pool.map(_fsync, paths))
 
 
 def _fsync(path: Path) -> None:
@@ -201,50 +210,60 @@ def write_parts(parts: list[Part], directory: Path, durable: bool = True) -> Ref
 
 
 class _Buffered:
-    """Lines and counted runs of bytes over a body's chunks."""
+    """Lines and counted runs of bytes over a body's chunks. The chunk at hand is kept as it
+    came, with a position in it, and handed on in slices of it (memoryviews): a 0.7 MB
+    segment used to be copied four times on its way through (appended to a buffer, sliced,
+    made bytes, deleted from the buffer's front)."""
 
     def __init__(self, chunks: AsyncIterator[bytes]) -> None:
         self._chunks = chunks
-        self._buf = bytearray()
+        self._buf = b""
+        self._pos = 0  # what of _buf was handed on
         self._ended = False
         self.owed = 0
 
     async def _fill(self) -> bool:
+        """The next chunk after what is left of this one; False at the body's end."""
         if self._ended:
             return False
         try:
-            self._buf += await self._chunks.__anext__()
+            chunk = await self._chunks.__anext__()
         except StopAsyncIteration:
             self._ended = True
-        return not self._ended
+            return False
+        rest = self._buf[self._pos :]  # (a frame header cut by the chunk's end, at most)
+        self._buf, self._pos = (rest + chunk if rest else chunk), 0
+        return True
 
     async def line(self, limit: int) -> bytes | None:
         """The next line (without its newline), or None where the body ends cleanly."""
         while True:
-            i = self._buf.find(b"\n", 0, limit + 1)
+            i = self._buf.find(b"\n", self._pos, self._pos + limit + 1)
             if i >= 0:
-                out = bytes(self._buf[:i])
-                del self._buf[: i + 1]
+                out = self._buf[self._pos : i]
+                self._pos = i + 1
                 return out
-            if len(self._buf) > limit:
+            if len(self._buf) - self._pos > limit:
                 raise Refused(f"a frame header is longer than {limit} bytes", "invalid")
             if not await self._fill():
-                if self._buf:
+                if self._pos < len(self._buf):
                     raise Refused("the batch body ends inside a frame header", "invalid")
                 return None
 
-    async def take(self, n: int) -> AsyncIterator[bytes]:
-        """The next `n` bytes, as they arrive; `owed` says how many are still to come if
-        the reader stops early (`skip` them)."""
+    async def take(self, n: int) -> AsyncIterator[bytes | memoryview]:
+        """The next `n` bytes, as they arrive, in pieces that stay valid; `owed` says how
+        many are still to come if the reader stops early (`skip` them)."""
         self.owed = n
         while self.owed > 0:
-            if not self._buf and not await self._fill():
+            if self._pos >= len(self._buf) and not await self._fill():
                 raise Refused(
                     f"the batch body ends {self.owed} bytes short of a segment", "invalid"
                 )
-            piece = bytes(self._buf[: self.owed])
-            del self._buf[: len(piece)]
-            self.owed -= len(piece)
+            start, end = self._pos, min(len(self._buf), self._pos + self.owed)
+            whole = start == 0 and end == len(self._buf)
+            piece = self._buf if whole else memoryview(self._buf)[start:end]
+            self._pos = end
+            self.owed -= end - start
             yield piece
 
     async def skip(self, n: int) -> None:

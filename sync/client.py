@@ -1,11 +1,11 @@
 """The HTTP client of a flightlog server (httpx), with the errors a user can act on.
 
 Each failure becomes one exception of `flightlog._errors` whose message names the fix: no key
-(`flightlog login`), unknown entity, no permission on the project. A network error, a 5xx or a
-408 (a body that stalled) is retried with backoff and then raised as ServerUnavailableError -
-never as a permission problem, since the server did not say no. A full disk on the server
-(507) is not retried at once: it is ServerStorageFullError, a ServerUnavailableError, so `sync`
-stops and the agent backs off and tries again later.
+(`flightlog login`), unknown entity, no permission on the project (client_errors.py says
+which). A network error, a 5xx or a 408 (a body that stalled) is retried with backoff and then
+raised as ServerUnavailableError - never as a permission problem, since the server did not say
+no. A full disk on the server (507) is not retried at once: it is ServerStorageFullError, a
+ServerUnavailableError, so `sync` stops and the agent backs off and tries again later.
 """
 
 from __future__ import annotations
@@ -20,17 +20,10 @@ from typing import Any
 import httpx
 
 from flightlog import __version__
-from flightlog._errors import (
-    EntityNotFoundError,
-    NotFoundError,
-    NotLoggedInError,
-    PermissionDeniedError,
-    ServerRejectedError,
-    ServerStorageFullError,
-    ServerUnavailableError,
-)
+from flightlog._errors import NotLoggedInError, ServerStorageFullError, ServerUnavailableError
 from flightlog.store.atomic import dumps
 
+from .client_errors import error_code, refusal, storage_full
 from .credentials import Credentials
 from .frames import BATCH_TYPE, file_chunks, runs_body
 
@@ -46,14 +39,6 @@ def backoff_delay(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
     """Exponential backoff with full jitter (AWS style), never above `cap` seconds: a server
     that comes back is noticed within `cap` plus one request."""
     return random.uniform(base / 2, min(cap, base * 2**attempt))
-
-
-def _code(r: httpx.Response) -> str:
-    """The error code of a JSON refusal ("" if there is none)."""
-    try:
-        return str(r.json().get("error", ""))
-    except (ValueError, AttributeError):
-        return ""
 
 
 def _run_frame(name: str, doc: dict[str, Any]) -> bytes:
@@ -241,7 +226,7 @@ class ServerClient:
             allow=(404, 405),
             retries=retries,
         )
-        if r.status_code == 404 and _code(r) != "not_found":
+        if r.status_code == 404 and error_code(r) != "not_found":
             raise self._error(r, url)
         return r
 
@@ -389,44 +374,7 @@ class ServerClient:
 
     def storage_full(self) -> ServerStorageFullError:
         """A 507, of a request or of one segment of a batch."""
-        return ServerStorageFullError(
-            f"{self.creds.base_url} is out of disk space (HTTP 507): nothing was lost, the "
-            "data stays in the local store; free space on the server (its admin), then run "
-            "`flightlog sync` again (a running sync agent retries by itself)",
-            reason=f"{self.creds.base_url} is out of disk space (HTTP 507)",
-        )
+        return storage_full(self.creds.base_url)
 
     def _error(self, r: httpx.Response, url: str) -> Exception:
-        try:
-            doc = r.json()
-            code, message = doc.get("error", ""), doc.get("message", "")
-        except ValueError:
-            code, message = "", r.text[:200]
-        host = self.creds.base_url
-        parts = url.split("/")  # /runs/{entity}/{project}/...: what the refusal is about
-        entity, where = (parts[2] if len(parts) > 2 else ""), "/".join(parts[2:4])
-        if r.status_code == 401:
-            if self.creds.source == "typed":
-                return NotLoggedInError(
-                    f"{host} does not accept that API key (nothing was stored): check it, or "
-                    "ask the server's admin for one (`flightlog server key create USER`)"
-                )
-            how = "from the environment" if self.creds.source == "env" else "stored on this machine"
-            return NotLoggedInError(
-                f"{host} does not accept the API key {how}: run `flightlog login --host {host}` "
-                "with a key from `flightlog server key create USER`"
-            )
-        if code == "entity_not_found":
-            return EntityNotFoundError(
-                f"entity {entity!r} does not exist on {host}: check the "
-                "run's entity (init(entity=...) or FLIGHTLOG_ENTITY), or ask the server's admin "
-                "to create it (`flightlog server user add` / `team add`)"
-            )
-        if r.status_code == 403:  # the server's message names the change that grants it
-            return PermissionDeniedError(f"no permission on project {where} on {host}: {message}")
-        if code in ("project_not_found", "run_not_found"):
-            return NotFoundError(
-                f"{message} on {host} (or it is private to its members): `flightlog runs "
-                f"--host {host}` lists what you can read"
-            )
-        return ServerRejectedError(f"{host} refused the request: {message or r.status_code}")
+        return refusal(r, url, self.creds)

@@ -22,9 +22,10 @@ import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from .batch_routes import with_parts
+from .batch_routes import committed, with_parts
 from .blob_routes import BlobRouter
 from .bodies import MEMORY_STREAM, Part
+from .group_commit import GroupCommit
 from .limits import ServerLimits
 from .receive import check_names, check_segment_name
 from .refused import Refused
@@ -71,7 +72,10 @@ def project_sync_router(
             else:
                 check_segment_name(stream, name)
 
-        work = partial(_store_runs, store, blobs, ensure_project, (entity, project), limits)
+        def work(parts: list[Part]) -> list[dict[str, Any]]:
+            runs = partial(_store_runs, store, blobs, ensure_project, (entity, project), limits)
+            return committed(store, partial(runs, parts))
+
         answers = await with_parts(request, store, limits, check_name, work, checks)
         request.state.segment_statuses = [  # for /metrics
             r["status"] for a in answers for r in a.get("results", ())
@@ -88,8 +92,10 @@ def _store_runs(
     project: tuple[str, str],
     limits: ServerLimits,
     parts: list[Part],
+    commit: GroupCommit | None,
 ) -> list[dict[str, Any]]:
-    """Each run of `parts` with its segments; one answer per run, in order."""
+    """Each run of `parts` with its segments; one answer per run, in order, all written by
+    `commit` (durable together before the request is answered)."""
     if not parts or parts[0].stream != MEMORY_STREAM:
         raise Refused(
             f'the first frame must be a run: {{"stream": "run", "name": "<run id>{RUN_FILE}", '
@@ -106,7 +112,7 @@ def _store_runs(
             run_id = run_of(run.name)
             target = (*project, run_id)
             answer, status = store_with_segments(
-                store, blobs, ensure_project, target, limits, parts[i:j]
+                store, blobs, ensure_project, target, limits, parts[i:j], commit
             )
             answer.update(run=run_id, status=status)
         except Refused as e:

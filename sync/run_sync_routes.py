@@ -22,11 +22,12 @@ import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from .batch_routes import place_all, with_parts
+from .batch_routes import committed, place_all, with_parts
 from .blob_routes import BlobRouter
 from .bodies import Part
+from .group_commit import GroupCommit
 from .limits import ServerLimits
-from .receive import check_segment_name, parse_meta_body
+from .receive import check_segment_name, parse_meta_body, stored_segments
 from .refused import Refused
 
 API = "/api/v1"
@@ -41,17 +42,24 @@ def store_run(
     target: tuple[str, str, str],
     body: bytes,
     limits: ServerLimits,
+    commit: GroupCommit | None = None,
 ) -> tuple[dict[str, Any], int]:
     """What PUT /runs/E/P/ID does with its body (the caller checked write access): the
     answer (`created`, `segments` and the blob answer) and its status (201 when new).
+    `commit`: the request's (a local store's), which makes run.json durable with the rest.
     Blocking: run it off the event loop."""
     entity, project, run_id = target
     meta, writers, extras = parse_meta_body(body, limits)
     answer = blobs.run_extras(entity, project, run_id, extras)  # checked before any write
-    new = store.put_run(entity, project, run_id, meta, writers)
+    if commit is None:
+        new = store.put_run(entity, project, run_id, meta, writers)
+        have = store.segments(entity, project, run_id)
+    else:  # run.json is renamed in by the commit: listed without it
+        new = store.put_run(entity, project, run_id, meta, writers, commit=commit)
+        have = stored_segments(store.paths(entity, project, run_id))
     ensure_project(entity, project)
     # what it has of the run: the uploader needs no GET of /segments
-    answer.update(created=new, segments=store.segments(entity, project, run_id))
+    answer.update(created=new, segments=have)
     return answer, 201 if new else 200
 
 
@@ -108,7 +116,8 @@ def _store_all(
         )
     if any((p.stream, p.name) == RUN_FRAME for p in parts[1:]):
         raise Refused("only the first frame may be the run", "invalid")
-    return store_with_segments(store, blobs, ensure_project, target, limits, parts)
+    work = partial(store_with_segments, store, blobs, ensure_project, target, limits, parts)
+    return committed(store, work)
 
 
 def store_with_segments(
@@ -118,14 +127,16 @@ def store_with_segments(
     target: tuple[str, str, str],
     limits: ServerLimits,
     parts: list[Part],
+    commit: GroupCommit | None = None,
 ) -> tuple[dict[str, Any], int]:
     """`parts[0]` a run's PUT body, the rest its segments (the caller checked which is
     which): the run PUT's answer with `results` (and `segments` as they are after the
-    placing), and its status. Blocking."""
+    placing), and its status. Written by `commit` (batch_routes.committed). Blocking."""
     if parts[0].refused is not None:  # as it arrived: over max_meta, or a full disk
         raise parts[0].refused
-    answer, status = store_run(store, blobs, ensure_project, target, parts[0].body(), limits)
-    results = place_all(store, store.paths(*target), parts[1:])
+    body = parts[0].body()
+    answer, status = store_run(store, blobs, ensure_project, target, body, limits, commit)
+    results = place_all(store, store.paths(*target), parts[1:], commit)
     have = answer["segments"]  # listed before the placing: add what it placed
     for r in results:
         if r.get("stored"):

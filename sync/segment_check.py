@@ -44,8 +44,9 @@ from .refused import Refused
 MAX_FOOTER = 1 * MB
 #: one page, decompressed (pyarrow writes pages of 1 MB)
 MAX_PAGE = 64 * MB
-#: rows decoded at a time while the values are checked (~2 MB of fixed-width columns)
-BATCH_ROWS = 64 * 1024
+#: rows decoded at a time while the values are checked (~4 MB of fixed-width columns): a
+#: writer's row group (131,072 rows) in one batch, not two
+BATCH_ROWS = 128 * 1024
 #: pyarrow's bounds on decoding the footer (its defaults allow 100 MB strings)
 _THRIFT = {"thrift_string_size_limit": MAX_FOOTER, "thrift_container_size_limit": 64 * 1024}
 
@@ -196,18 +197,50 @@ def _check_values(
 
 
 def _check_batches(pf: pq.ParquetFile, declared_rows: int, limits: SegmentLimits) -> None:
-    """One batch in memory at a time; the strings stay dictionaries."""
-    rows = text = 0
+    """One batch in memory at a time; the strings stay dictionaries. The decoded size of
+    the text is bounded first by each dictionary's longest string times its rows (a few
+    compute calls on a dictionary of tens of keys); only once that bound passes the limit
+    is it summed exactly (`_text_before`, then batch by batch), so a segment is refused
+    exactly when, and where, the exact sum passes the limit."""
+    rows = bound = 0
+    text: int | None = None  # the exact sum, once the bound no longer settles it
     for batch in pf.iter_batches(batch_size=BATCH_ROWS, use_threads=False):
         rows += batch.num_rows
         if rows > declared_rows:
             raise Refused("the segment holds more rows than its footer says", "not_parquet")
-        for name in ("key", "text"):
-            text += _decoded_bytes(batch.column(name))
-        if text > limits.text:
-            raise _too_big("decodes to", text, limits.text, "bytes of text", "--max-segment-mb")
+        if text is None:
+            bound += sum(_longest(batch.column(name)) for name in ("key", "text"))
+            if bound > limits.text:
+                text = _text_before(pf, rows - batch.num_rows)
+        if text is not None:
+            text += sum(_decoded_bytes(batch.column(name)) for name in ("key", "text"))
+            if text > limits.text:
+                raise _too_big("decodes to", text, limits.text, "bytes of text", "--max-segment-mb")
         if not _numbers_only(batch):
             validate_history_values(batch)
+
+
+def _text_before(pf: pq.ParquetFile, rows: int) -> int:
+    """The exact decoded size of the text of the segment's first `rows` rows (read again,
+    `key` and `text` alone)."""
+    total = 0
+    for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=["key", "text"], use_threads=False):
+        if rows <= 0:
+            break
+        part = batch.slice(0, rows)
+        rows -= part.num_rows
+        total += sum(_decoded_bytes(part.column(name)) for name in ("key", "text"))
+    return total
+
+
+def _longest(col: pa.Array) -> int:
+    """At least the bytes the column's strings take once decoded: its longest string
+    (of the dictionary) times its values."""
+    present = len(col) - col.null_count
+    if not present:
+        return 0
+    strings = col.dictionary if isinstance(col, pa.DictionaryArray) else col
+    return present * int(pc.max(pc.binary_length(strings)).as_py() or 0)
 
 
 def _numbers_only(batch: pa.RecordBatch) -> bool:

@@ -54,7 +54,7 @@ def sync_many(
     flight finish and are yielded, and the rest are not (the caller says so). `on_bytes` is
     called from several threads."""
     server = client.creds.base_url
-    grouping = [True]  # until the server turns out to have no route for it
+    grouping = [GROUP_RUNS > 1]  # until the server turns out to have no route for it
     #: (entity/project, sha256) of the blobs runs sent in this sync: a run answered in a
     #: request with others may be told one is missing that another run sent meanwhile
     sent: set[tuple[str, str]] = set()
@@ -71,8 +71,8 @@ def sync_many(
             return local, r, e
         return local, r, None
 
-    def several(group: list[LocalRun]) -> list[Synced]:
-        answers = _send_together(client, group, entities, grouping) if len(group) > 1 else {}
+    def several(group: list[LocalRun], small: bool) -> list[Synced]:
+        answers = _send_together(client, group, entities, grouping) if small else {}
         out: list[Synced] = []
         for local in group:
             if out and isinstance(out[-1][2], ServerUnavailableError):  # not tried
@@ -94,27 +94,39 @@ def sync_many(
     window: deque[Future[list[Synced]]] = deque()
     todo = _groups(runs, server, entities)
     stopped = False
+    first: Future[list[Synced]] | None = None  # a project's first run: nothing after it yet
     with ThreadPoolExecutor(segment_upload.IN_FLIGHT) as pool:
         while True:
-            while not stopped and len(window) < segment_upload.IN_FLIGHT:
-                group = next(todo, None)
-                if group is None:
+            while not stopped and first is None and len(window) < segment_upload.IN_FLIGHT:
+                group, small, leads = next(todo, ([], False, False))
+                if not group:
                     break
-                window.append(pool.submit(several, group))
+                window.append(pool.submit(several, group, small))
+                first = window[-1] if leads else None
             if not window:
                 return
-            for got in window.popleft().result():
+            done = window.popleft()
+            first = None if done is first else first
+            for got in done.result():
                 stopped = stopped or isinstance(got[2], ServerUnavailableError)
                 yield got
 
 
-def _groups(runs: list[LocalRun], server: str, entities: Entities) -> Iterator[list[LocalRun]]:
+def _groups(
+    runs: list[LocalRun], server: str, entities: Entities
+) -> Iterator[tuple[list[LocalRun], bool, bool]]:
     """`runs` in order, consecutive small ones of a project together: those not synced
     whose new segments fit one batch, up to GROUP_RUNS runs, GROUP_BYTES bytes and
-    GROUP_FRAMES frames (a run's and its segments')."""
+    GROUP_FRAMES frames (a run's and its segments'). With each group, whether it is of
+    small runs (sent with POST /sync/E/P) and whether it leads its project: the first small
+    run of a project goes alone and is synced before any other is sent, so that the blobs
+    runs share (the same requirements.txt, an empty output.log) are on the server when the
+    next ones ask - else every run of the first requests in flight is told they are missing
+    and costs a request of its own to record its files."""
     group: list[LocalRun] = []
     key: tuple[str, str] | None = None
     size = frames = 0
+    seen: set[tuple[str, str]] = set()
     for local in runs:
         n, count, where = _small(local, server, entities)
         if group and (
@@ -124,15 +136,19 @@ def _groups(runs: list[LocalRun], server: str, entities: Entities) -> Iterator[l
             or frames + count > GROUP_FRAMES
             or len(group) >= GROUP_RUNS
         ):
-            yield group
+            yield group, True, False
             group, size, frames = [], 0, 0
         if n is None:
-            yield [local]
+            yield [local], False, False
+            continue
+        if where not in seen:
+            seen.add(where)  # (where is not None: n is not)
+            yield [local], True, True
             continue
         group.append(local)
         key, size, frames = where, size + n, frames + count
     if group:
-        yield group
+        yield group, True, False
 
 
 def _small(
@@ -177,8 +193,8 @@ def _send_together(
         sends.append((run_id, doc, unconfirmed(local, last, target, server)))
     try:  # not retried: each run is then synced on its own, with retries
         answers = client.sync_runs(entity, project, sends, retries=0)
-    except ServerUnavailableError:
-        return {}
+    except SyncError:  # unavailable, or refused whole (no such entity, no permission): each
+        return {}  # run on its own says why
     if answers is None:
         grouping[0] = False
         return {}

@@ -96,11 +96,16 @@ def upload(store: Path, work: Path, label: str, first: int | None = None) -> Non
 
         proc = psutil.Process(server.proc.pid)
         cpu0 = sum(proc.cpu_times()[:2])
+        loop0 = _main_thread_cpu(proc)
+        me = psutil.Process()
+        client0 = sum(me.cpu_times()[:2])
         t = time.perf_counter()
         with ServerClient(creds) as client:
             results = list(sync_many(client, runs, Entities(client, "bench"), _bar(size)))
         wall = time.perf_counter() - t
         server_cpu = sum(proc.cpu_times()[:2]) - cpu0
+        loop_cpu = _main_thread_cpu(proc) - loop0
+        client_cpu = sum(me.cpu_times()[:2]) - client0
         errors = [e for _, _, e in results if e is not None]
         sent = sum(r.sent for _, r, _ in results)
         n = len(files)
@@ -126,6 +131,11 @@ def upload(store: Path, work: Path, label: str, first: int | None = None) -> Non
             f"per server CPU-second ({server_cpu * 1000 / (size / 1e6):.1f} ms of CPU per MB: "
             "sha256, page headers, every value checked, fsync)"
         )
+        print(
+            f"  CPU per run: server {server_cpu * 1000 / len(runs):.1f} ms (its event loop "
+            f"{loop_cpu * 1000 / len(runs):.1f}, the rest in worker threads), client "
+            f"{client_cpu * 1000 / len(runs):.1f} ms; load average {os.getloadavg()[0]:.1f}"
+        )
         t = time.perf_counter()
         with ServerClient(creds) as client:
             again = [load_local(r.paths) for r in runs]
@@ -135,6 +145,12 @@ def upload(store: Path, work: Path, label: str, first: int | None = None) -> Non
         server.stop()
         for p in store.glob("runs/*/*/sync.json"):
             p.unlink()
+
+
+def _main_thread_cpu(proc) -> float:
+    """CPU seconds of the server's main thread (its event loop: HTTP, routing, bodies)."""
+    main = [t for t in proc.threads() if t.id == proc.pid]
+    return main[0].user_time + main[0].system_time if main else 0.0
 
 
 def _bar(total: int):
