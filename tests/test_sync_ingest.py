@@ -3,8 +3,6 @@ each run, beyond its bytes (sync_many.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import pytest
 
@@ -13,21 +11,6 @@ from .servers import LiveServer
 from .test_sync_project_batch import local_segments, on_server, requests_made, small_runs
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def server(tmp_path: Path):
-    srv = LiveServer(tmp_path / "server").start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def key(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> str:
-    k = server.user("alice")
-    for name, value in server.env(k).items():
-        monkeypatch.setenv(name, value)
-    return k
 
 
 def test_runs_sharing_files_cost_no_request_each_to_record_them(server: LiveServer, key: str):
