@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from .row_dicts import DISPLAY_KEYS, make_dicts
 from .schema import BOOL, FLOAT, INT, MEDIA, NONE, decode_value
+from .two_threads import both, halves
 
 #: wide-history schema metadata: the JSON list of columns holding media references
 MEDIA_COLUMNS = b"flightlog.media_columns"
@@ -39,21 +40,34 @@ def codes(col: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
 
     Works on plain strings and on dictionaries (each chunk may have its own): only the
     dictionaries are compared as strings, never the rows."""
-    chunks = [c if pa.types.is_dictionary(c.type) else pc.dictionary_encode(c) for c in col.chunks]
-    if not chunks:
-        return np.empty(0, np.int64), []
-    dicts = [
-        d if d.type == pa.string() else d.cast(pa.string())
-        for c in chunks
-        if (d := c.dictionary) is not None
-    ]
-    names = pc.unique(pa.concat_arrays(dicts))
-    names = names.take(pc.sort_indices(names))
-    if len(names) == 1:  # one writer, or one key: no row to look at
+    names = _sorted_names(col)
+    if len(names) <= 1:  # one writer, or one key: no row to look at
         return np.zeros(len(col), np.int64), names.to_pylist()
     out = np.empty(len(col), np.int64)
+    halves(lambda a, b: _fill_codes(out[a:b], col.slice(a, b - a), names), len(col))
+    return out, names.to_pylist()
+
+
+def _sorted_names(col: pa.ChunkedArray) -> pa.Array:
+    """The distinct values of `col`, sorted: of its chunks' dictionaries (or values)."""
+    if not col.num_chunks:
+        return pa.array([], pa.string())
+    dicts = [_as_string(c.dictionary if pa.types.is_dictionary(c.type) else c) for c in col.chunks]
+    names = pc.unique(pa.concat_arrays(dicts))
+    return names.take(pc.sort_indices(names))
+
+
+def _as_string(a: pa.Array) -> pa.Array:
+    return a if a.type == pa.string() else a.cast(pa.string())
+
+
+def _fill_codes(out: np.ndarray, col: pa.ChunkedArray, names: pa.Array) -> None:
+    """`out[i]`: the index in `names` of `col[i]` (a chunk at a time)."""
     pos = 0
-    for c, d in zip(chunks, dicts, strict=True):
+    for c in col.chunks:
+        if not pa.types.is_dictionary(c.type):
+            c = pc.dictionary_encode(c)
+        d = _as_string(c.dictionary)
         indices = c.indices.to_numpy(zero_copy_only=False)
         if d.equals(names):  # each file's dictionary of keys is usually the whole, sorted
             out[pos : pos + len(c)] = indices
@@ -61,7 +75,6 @@ def codes(col: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
             remap = pc.index_in(d, value_set=names).to_numpy(zero_copy_only=False)
             out[pos : pos + len(c)] = remap[indices]
         pos += len(c)
-    return out, names.to_pylist()
 
 
 class Grid:
@@ -80,7 +93,14 @@ class Grid:
         return rank[wcode]
 
     def __init__(self, tidy: pa.Table) -> None:
-        step = tidy.column("step").to_numpy()
+        m = tidy.num_rows
+        step, self.kind = np.empty(m, np.int64), np.empty(m, np.int8)
+
+        def load(a: int, b: int) -> None:
+            _copy(step[a:b], tidy, "step", a, b)
+            _copy(self.kind[a:b], tidy, "kind", a, b)
+
+        halves(load, m)
         wcode, self.writers = codes(tidy.column("writer"))
         nw = len(self.writers)
         if nw > 1:
@@ -90,18 +110,21 @@ class Grid:
         self.step, self.wcode = (row_key, np.zeros(n, np.int64)) if nw == 1 else divmod(row_key, nw)
         self.key, self.names = codes(tidy.column("key"))
         k = len(self.names)
-        us = np.empty(n, np.int64)
-        _scatter(us, self.row, tidy.column("time"))  # datetime64[us] as int64
-        self.time = us / 1e6
-        self.kind = tidy.column("kind").to_numpy()
-        flat = self.key * n + self.row
+        flat = np.empty(m, np.int64)
+        halves(lambda a, b: np.add(self.key[a:b] * n, self.row[a:b], out=flat[a:b]), m)
         self.values = np.zeros(k * n, np.float64)
-        _scatter(self.values, flat, tidy.column("value"))
-        self.values = self.values.reshape(k, n)
+        us = np.empty(n, np.int64)
         #: a cell was logged (with any value, None included) / holds a value (uint8
         #: scatters, viewed as bool: numpy's bool scatter is many times slower)
         logged = np.zeros(k * n, np.uint8)
-        logged[flat] = 1
+
+        def rows_and_cells() -> None:  # each scatter in tidy order: the last value wins
+            _scatter(us, self.row, tidy.column("time"))  # datetime64[us] as int64
+            logged[flat] = 1
+
+        both(lambda: _scatter(self.values, flat, tidy.column("value")), rows_and_cells, m)
+        self.time = us / 1e6
+        self.values = self.values.reshape(k, n)
         self.logged = logged.view(bool).reshape(k, n)
         all_kinds = _kind_counts(self.kind)
         if all_kinds[NONE]:
@@ -198,6 +221,14 @@ class Grid:
         return pa.array(plain.astype(np.int64) if kind is int else plain != 0, mask=mask)
 
 
+def _copy(out: np.ndarray, tidy: pa.Table, name: str, a: int, b: int) -> None:
+    """`out[:] = tidy[name][a:b]`, a chunk at a time: no concatenated copy of the column."""
+    pos = 0
+    for c in tidy.column(name).slice(a, b - a).chunks:
+        out[pos : pos + len(c)] = c.to_numpy(zero_copy_only=False)
+        pos += len(c)
+
+
 def _scatter(out: np.ndarray, at: np.ndarray, col: pa.ChunkedArray) -> None:
     """`out[at] = col`, a chunk at a time: no concatenated copy of the column."""
     pos = 0
@@ -235,18 +266,28 @@ def _types(kinds: np.ndarray, texts: np.ndarray) -> np.ndarray:
 def _row_index(row_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each tidy row, the index of its logical row (`row_key`: step, or step x writers
     + writer), and the sorted distinct row keys."""
-    if not len(row_key):
+    m = len(row_key)
+    if not m:
         return row_key, row_key
-    lo, hi = int(row_key.min()), int(row_key.max())
-    if hi - lo < 4 * len(row_key) + 4096:  # dense steps (the usual run): a bitmap, O(n)
-        seen = np.zeros(hi - lo + 1, bool)
-        seen[row_key - lo if lo else row_key] = True
-        if seen.all():  # every step from the first to the last: the row is the step
-            return (row_key - lo if lo else row_key), np.arange(lo, hi + 1)
-        rank = np.cumsum(seen) - 1
-        return rank[row_key - lo], np.flatnonzero(seen) + lo
-    uniq, inverse = np.unique(row_key, return_inverse=True)
-    return inverse.reshape(-1), uniq
+    ends: list[tuple[int, int]] = []
+    halves(lambda a, b: ends.append((int(row_key[a:b].min()), int(row_key[a:b].max()))), m)
+    lo, hi = min(e[0] for e in ends), max(e[1] for e in ends)
+    if hi - lo >= 4 * m + 4096:  # sparse steps: a sort
+        uniq, inverse = np.unique(row_key, return_inverse=True)
+        return inverse.reshape(-1), uniq
+    # dense steps (the usual run): a bitmap, O(n)
+    seen = np.zeros(hi - lo + 1, bool)
+    halves(lambda a, b: seen.__setitem__(row_key[a:b] - lo, True), m)  # each writes True
+    if seen.all():  # every step from the first to the last: the row is the step
+        if not lo:
+            return row_key, np.arange(hi + 1)
+        row = np.empty(m, np.int64)
+        halves(lambda a, b: np.subtract(row_key[a:b], lo, out=row[a:b]), m)
+        return row, np.arange(lo, hi + 1)
+    rank = np.cumsum(seen) - 1
+    row = np.empty(m, np.int64)
+    halves(lambda a, b: np.take(rank, row_key[a:b] - lo, out=row[a:b]), m)
+    return row, np.flatnonzero(seen) + lo
 
 
 def _empty() -> pa.Table:
