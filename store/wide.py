@@ -61,19 +61,27 @@ def _as_string(a: pa.Array) -> pa.Array:
     return a if a.type == pa.string() else a.cast(pa.string())
 
 
-def _fill_codes(out: np.ndarray, col: pa.ChunkedArray, names: pa.Array) -> None:
-    """`out[i]`: the index in `names` of `col[i]` (a chunk at a time)."""
+def _fill_codes(
+    out: np.ndarray,
+    col: pa.ChunkedArray,
+    names: pa.Array,
+    scale: int = 1,
+    plus: np.ndarray | None = None,
+) -> None:
+    """`out[i]`: the index in `names` of `col[i]`, times `scale`, plus `plus[i]` (a chunk at a
+    time, from the chunks' own dictionary codes)."""
     pos = 0
     for c in col.chunks:
         if not pa.types.is_dictionary(c.type):
             c = pc.dictionary_encode(c)
         d = _as_string(c.dictionary)
         indices = c.indices.to_numpy(zero_copy_only=False)
-        if d.equals(names):  # each file's dictionary of keys is usually the whole, sorted
-            out[pos : pos + len(c)] = indices
-        else:
-            remap = pc.index_in(d, value_set=names).to_numpy(zero_copy_only=False)
-            out[pos : pos + len(c)] = remap[indices]
+        if not d.equals(names):  # each file's dictionary of keys is usually the whole, sorted
+            indices = pc.index_in(d, value_set=names).to_numpy(zero_copy_only=False)[indices]
+        at = out[pos : pos + len(c)]
+        np.multiply(indices, scale, out=at)
+        if plus is not None:
+            at += plus[pos : pos + len(c)]
         pos += len(c)
 
 
@@ -94,6 +102,7 @@ class Grid:
 
     def __init__(self, tidy: pa.Table) -> None:
         m = tidy.num_rows
+        self._key: np.ndarray | None = None
         step, self.kind = np.empty(m, np.int64), np.empty(m, np.int8)
 
         def load(a: int, b: int) -> None:
@@ -108,10 +117,18 @@ class Grid:
         self.row, row_key = _row_index(step if nw == 1 else step * nw + wcode)
         self.n = n = len(row_key)
         self.step, self.wcode = (row_key, np.zeros(n, np.int64)) if nw == 1 else divmod(row_key, nw)
-        self.key, self.names = codes(tidy.column("key"))
+        key, names = tidy.column("key"), _sorted_names(tidy.column("key"))
+        self.names: list[str] = names.to_pylist()
         k = len(self.names)
-        flat = np.empty(m, np.int64)
-        halves(lambda a, b: np.add(self.key[a:b] * n, self.row[a:b], out=flat[a:b]), m)
+        #: each long row's cell in the (keys x rows) grid: key * n + row
+        self.flat = flat = self.row if k == 1 else np.empty(m, np.int64)
+        if k > 1:
+            part = (
+                lambda a, b: _fill_codes(  # noqa: E731
+                    flat[a:b], key.slice(a, b - a), names, n, self.row[a:b]
+                )
+            )
+            halves(part, m)
         self.values = np.zeros(k * n, np.float64)
         us = np.empty(n, np.int64)
         #: a cell was logged (with any value, None included) / holds a value (uint8
@@ -137,7 +154,10 @@ class Grid:
         self.filled = np.count_nonzero(self.valid, axis=1)
         if np.count_nonzero(all_kinds) == 1:  # one kind for every key (all floats, usually)
             self.kinds = np.zeros((k, _KINDS), np.int64)
-            self.kinds[:, int(np.argmax(all_kinds))] = np.count_nonzero(self.logged, axis=1)
+            logged_per_key = self.filled if self.valid is self.logged else None
+            if logged_per_key is None:
+                logged_per_key = np.count_nonzero(self.logged, axis=1)
+            self.kinds[:, int(np.argmax(all_kinds))] = logged_per_key
         else:
             self.kinds = np.bincount(self.key * _KINDS + self.kind, minlength=k * _KINDS).reshape(
                 k, _KINDS
@@ -152,6 +172,13 @@ class Grid:
         self._tidy = tidy
         self._by_key: tuple[np.ndarray, np.ndarray] | None = None
         self._float_buffers: tuple[pa.Buffer | None, pa.Buffer] | None = None
+
+    @property
+    def key(self) -> np.ndarray:
+        """Each long row's key code (only reads of values other than plain numbers ask)."""
+        if self._key is None:
+            self._key = self.flat // self.n
+        return self._key
 
     def numeric(self, j: int) -> type | None:
         """float, int or bool when key `j` holds only that kind of plain number (None cells
