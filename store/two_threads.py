@@ -14,15 +14,18 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from .threads import start_thread
 
 #: fewer long rows than this are worked on by the calling thread only
 MIN_ROWS = 1 << 17
 
-_Job = tuple[Callable[[], object], Future]
+T = TypeVar("T")
+R = TypeVar("R")
+_Reply = queue.SimpleQueue[BaseException | None]
+_Job = tuple[Callable[[], object], _Reply]
 _lock = threading.Lock()
 _jobs: queue.SimpleQueue[_Job] | None = None
 _helper: threading.Thread | None = None
@@ -37,12 +40,16 @@ def both(first: Callable[[], object], second: Callable[[], object], rows: int) -
         first()
         second()
         return
-    done: Future = Future()
-    _queue().put((first, done))
+    _both(first, second)
+
+
+def _both(first: Callable[[], object], second: Callable[[], object]) -> None:
+    reply: _Reply = queue.SimpleQueue()
+    _queue().put((first, reply))
     try:
         second()
     finally:
-        error = done.exception()  # waits for `first`, whatever `second` did
+        error = reply.get()  # waits for `first`, whatever `second` did
     if error is not None:
         raise error
 
@@ -57,6 +64,27 @@ def halves(work: Callable[[int, int], object], n: int) -> None:
     both(lambda: work(0, h), lambda: work(h, n), n)
 
 
+def each(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """`[work(x) for x in items]`, this thread and the helper each taking the next item
+    until none is left (files of a run: from two on)."""
+    if len(items) < 2 or threading.current_thread() is _helper:
+        return [work(x) for x in items]
+    out: list[Any] = [None] * len(items)
+    left = iter(range(len(items)))
+    take = threading.Lock()
+
+    def drain() -> None:
+        while True:
+            with take:
+                i = next(left, None)
+            if i is None:
+                return
+            out[i] = work(items[i])
+
+    _both(drain, drain)
+    return out
+
+
 def _queue() -> queue.SimpleQueue[_Job]:
     global _jobs, _helper
     with _lock:
@@ -68,13 +96,13 @@ def _queue() -> queue.SimpleQueue[_Job]:
 
 def _serve(jobs: queue.SimpleQueue[_Job]) -> None:
     while True:
-        fn, done = jobs.get()
+        fn, reply = jobs.get()
         try:
             fn()
         except BaseException as e:  # handed to the waiting caller, raised there
-            done.set_exception(e)
+            reply.put(e)
         else:
-            done.set_result(None)
+            reply.put(None)
 
 
 def _forget_helper() -> None:

@@ -67,9 +67,13 @@ def _fill_codes(
     names: pa.Array,
     scale: int = 1,
     plus: np.ndarray | None = None,
+    a: int = 0,
+    b: int = 0,
 ) -> None:
-    """`out[i]`: the index in `names` of `col[i]`, times `scale`, plus `plus[i]` (a chunk at a
-    time, from the chunks' own dictionary codes)."""
+    """`out[i]`: the index in `names` of `col[i]`, times `scale`, plus `plus[a:b][i]` (a
+    chunk at a time, from the chunks' own dictionary codes)."""
+    if plus is not None:
+        plus = plus[a:b]
     pos = 0
     for c in col.chunks:
         if not pa.types.is_dictionary(c.type):
@@ -117,18 +121,15 @@ class Grid:
         self.row, row_key = _row_index(step if nw == 1 else step * nw + wcode)
         self.n = n = len(row_key)
         self.step, self.wcode = (row_key, np.zeros(n, np.int64)) if nw == 1 else divmod(row_key, nw)
-        key, names = tidy.column("key"), _sorted_names(tidy.column("key"))
+        names = _sorted_names(tidy.column("key"))
+        cell_of = (names, n, self.row)
         self.names: list[str] = names.to_pylist()
         k = len(self.names)
         #: each long row's cell in the (keys x rows) grid: key * n + row
         self.flat = flat = self.row if k == 1 else np.empty(m, np.int64)
         if k > 1:
-            part = (
-                lambda a, b: _fill_codes(  # noqa: E731
-                    flat[a:b], key.slice(a, b - a), names, n, self.row[a:b]
-                )
-            )
-            halves(part, m)
+            key_col = tidy.column("key")
+            halves(lambda a, b: _fill_codes(flat[a:b], key_col.slice(a, b - a), *cell_of, a, b), m)
         self.values = np.zeros(k * n, np.float64)
         us = np.empty(n, np.int64)
         #: a cell was logged (with any value, None included) / holds a value (uint8
