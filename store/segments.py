@@ -238,7 +238,8 @@ def read_segments(
     from .two_threads import each  # readers only: the write path imports this module
 
     # two files at a time (store/two_threads.py): decoding releases the GIL
-    read = each(lambda s: _read_listed(*s, keys, dictionary_keys), listed)
+    nbytes = sum(_size(path) for _, path in listed)
+    read = each(lambda s: _read_listed(*s, keys, dictionary_keys), listed, nbytes)
     for (name, _), (table, problem) in zip(listed, read, strict=True):
         if problem is not None:
             warnings.warn(problem, stacklevel=2)
@@ -271,6 +272,13 @@ def _read_listed(
         return None, f"flightlog: skipping segment {e}"
     except (pa.ArrowException, OSError, ValueError) as e:
         return None, f"flightlog: skipping unreadable segment {path}: {e}"
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _cover(covered: dict[str, Mark], writer: str, mark: Mark | None) -> None:

@@ -21,6 +21,9 @@ from .threads import start_thread
 
 #: fewer long rows than this are worked on by the calling thread only
 MIN_ROWS = 1 << 17
+#: files of fewer bytes than this in all are read by the calling thread only (a sealed
+#: segment holds ~0.3-3 bytes a long row)
+MIN_BYTES = 1 << 18
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -64,22 +67,27 @@ def halves(work: Callable[[int, int], object], n: int) -> None:
     both(lambda: work(0, h), lambda: work(h, n), n)
 
 
-def each(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+def each(work: Callable[[T], R], items: Sequence[T], nbytes: int) -> list[R]:
     """`[work(x) for x in items]`, this thread and the helper each taking the next item
-    until none is left (files of a run: from two on)."""
-    if len(items) < 2 or threading.current_thread() is _helper:
+    until none is left (files of a run: from two on, of `nbytes` >= MIN_BYTES in all)."""
+    if len(items) < 2 or nbytes < MIN_BYTES or threading.current_thread() is _helper:
         return [work(x) for x in items]
     out: list[Any] = [None] * len(items)
     left = iter(range(len(items)))
     take = threading.Lock()
+    failed = threading.Event()  # one side failed (or was interrupted): the other stops too
 
     def drain() -> None:
-        while True:
-            with take:
-                i = next(left, None)
-            if i is None:
-                return
-            out[i] = work(items[i])
+        try:
+            while not failed.is_set():
+                with take:
+                    i = next(left, None)
+                if i is None:
+                    return
+                out[i] = work(items[i])
+        except BaseException:
+            failed.set()
+            raise
 
     _both(drain, drain)
     return out

@@ -1,9 +1,10 @@
 """history() and scan_history() give the same rows when their pivot works on two threads.
 
 Long reads split the pivot's passes over the long rows between the calling thread and a
-helper (store/two_threads.py) from MIN_ROWS rows on; these tests lower MIN_ROWS to 1 so that
-every pass of every read here is split, and compare with a straightforward reference and
-with the same read on one thread.
+helper (store/two_threads.py) from MIN_ROWS rows on, and read a run's files two at a time
+from MIN_BYTES on; these tests lower both so that every pass and every read of two files or
+more here is split, and compare with a straightforward reference and with the same read on
+one thread.
 """
 
 from __future__ import annotations
@@ -41,13 +42,14 @@ VALUES = st.one_of(
 
 @contextmanager
 def split_at(rows: int) -> Iterator[None]:
-    """Reads of `rows` long rows or more split their passes over two threads."""
-    before = two_threads.MIN_ROWS
-    two_threads.MIN_ROWS = rows
+    """Reads of `rows` long rows or more split their passes over two threads, and read
+    their files two at a time whatever their size."""
+    before = two_threads.MIN_ROWS, two_threads.MIN_BYTES
+    two_threads.MIN_ROWS, two_threads.MIN_BYTES = rows, 0 if rows < 10**9 else 10**18
     try:
         yield
     finally:
-        two_threads.MIN_ROWS = before
+        two_threads.MIN_ROWS, two_threads.MIN_BYTES = before
 
 
 @st.composite
@@ -152,7 +154,7 @@ def test_a_pivot_on_two_threads_gives_the_rows_and_table_of_one_thread(
     with split_at(10**9):
         alone, alone_rows = pivot(tidy, 5.0), scan(tidy)
         alone_some = scan(tidy, min_step=bounds[0], max_step=bounds[1], every_key=["a"])
-    with split_at(1):
+    with split_at(2):
         split, split_rows = pivot(tidy, 5.0), scan(tidy)
         split_some = scan(tidy, min_step=bounds[0], max_step=bounds[1], every_key=["a"])
     assert split.schema.equals(alone.schema, check_metadata=True)
@@ -183,7 +185,7 @@ def test_runs_read_on_two_threads_read_back_as_logged(
         run.log(row)
     keys = sorted({k for row in logged for k in row})
     subset = data.draw(st.lists(st.sampled_from(keys), min_size=1, max_size=2, unique=True))
-    with split_at(1):
+    with split_at(2):
         check_reads(run.path, logged, subset)
         run.finish(quiet=True)
         check_reads(run.path, logged, subset)
@@ -205,3 +207,20 @@ print(sorted(t.name for t in threading.enumerate() if "read-helper" in t.name))
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_files_read_two_at_a_time_still_skip_a_corrupt_one_with_a_warning(api) -> None:
+    """Four sealed segments read two at a time: the corrupt one is named in a warning given
+    to the reader, and the rows of the other three come back in order."""
+    run = flightlog.init(project="p", settings={"segment_rows": 10})
+    for i in range(40):
+        if i and i % 10 == 0:
+            run._writer.flush()  # the segment is full: it rotates (and seals) before row i
+        run.log({"i": i})
+    run.finish(quiet=True)
+    segs = sorted((Path(run.dir) / "history").glob("*.parquet"))
+    assert len(segs) == 4
+    segs[2].write_bytes(b"this is not parquet")
+    with split_at(2), pytest.warns(UserWarning, match=segs[2].name):
+        rows = [r["i"] for r in api.run(run.path).scan_history()]
+    assert rows == [*range(20), *range(30, 40)]
