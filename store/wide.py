@@ -40,53 +40,55 @@ def codes(col: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
 
     Works on plain strings and on dictionaries (each chunk may have its own): only the
     dictionaries are compared as strings, never the rows."""
-    names = _sorted_names(col)
-    if len(names) <= 1:  # one writer, or one key: no row to look at
-        return np.zeros(len(col), np.int64), names.to_pylist()
+    coder = Coder(col)
+    if len(coder.names) <= 1:  # one writer, or one key: no row to look at
+        return np.zeros(len(col), np.int64), coder.names.to_pylist()
     out = np.empty(len(col), np.int64)
-    halves(lambda a, b: _fill_codes(out[a:b], col.slice(a, b - a), names), len(col))
-    return out, names.to_pylist()
+    halves(lambda a, b: coder.fill(out, a, b), len(col))
+    return out, coder.names.to_pylist()
 
 
-def _sorted_names(col: pa.ChunkedArray) -> pa.Array:
-    """The distinct values of `col`, sorted: of its chunks' dictionaries (or values)."""
-    if not col.num_chunks:
-        return pa.array([], pa.string())
-    dicts = [_as_string(c.dictionary if pa.types.is_dictionary(c.type) else c) for c in col.chunks]
-    names = pc.unique(pa.concat_arrays(dicts))
-    return names.take(pc.sort_indices(names))
+class Coder:
+    """A string column's distinct values, sorted (`names`), and how each chunk's own
+    dictionary codes map to their places in `names`."""
+
+    def __init__(self, col: pa.ChunkedArray) -> None:
+        chunks = [
+            c if pa.types.is_dictionary(c.type) else pc.dictionary_encode(c) for c in col.chunks
+        ]
+        dicts = [_as_string(c.dictionary) for c in chunks]
+        names = pc.unique(pa.concat_arrays(dicts)) if dicts else pa.array([], pa.string())
+        self.names: pa.Array = names.take(pc.sort_indices(names))
+        # each file's dictionary of keys is usually the whole, sorted: no map; the others
+        # are looked up in `names` at once (one hash of `names`, not one a chunk)
+        other = [i for i, d in enumerate(dicts) if not d.equals(self.names)]
+        maps: list[np.ndarray | None] = [None] * len(chunks)
+        if other:
+            found = pc.index_in(pa.concat_arrays([dicts[i] for i in other]), value_set=self.names)
+            at = np.cumsum([0] + [len(dicts[i]) for i in other]).tolist()
+            places = found.to_numpy(zero_copy_only=False)
+            for n, i in enumerate(other):
+                maps[i] = places[at[n] : at[n + 1]]
+        self._chunks = [(c.indices, m) for c, m in zip(chunks, maps, strict=True)]
+
+    def fill(
+        self, out: np.ndarray, a: int, b: int, scale: int = 1, plus: np.ndarray | None = None
+    ) -> None:
+        """`out[i] = code(i) * scale + plus[i]` for i in [a, b), a chunk at a time."""
+        pos = 0
+        for indices, remap in self._chunks:
+            lo, hi = max(a, pos), min(b, pos + len(indices))
+            if lo < hi:
+                idx = indices.slice(lo - pos, hi - lo).to_numpy(zero_copy_only=False)
+                at = out[lo:hi]
+                np.multiply(idx if remap is None else remap[idx], scale, out=at)
+                if plus is not None:
+                    at += plus[lo:hi]
+            pos += len(indices)
 
 
 def _as_string(a: pa.Array) -> pa.Array:
     return a if a.type == pa.string() else a.cast(pa.string())
-
-
-def _fill_codes(
-    out: np.ndarray,
-    col: pa.ChunkedArray,
-    names: pa.Array,
-    scale: int = 1,
-    plus: np.ndarray | None = None,
-    a: int = 0,
-    b: int = 0,
-) -> None:
-    """`out[i]`: the index in `names` of `col[i]`, times `scale`, plus `plus[a:b][i]` (a
-    chunk at a time, from the chunks' own dictionary codes)."""
-    if plus is not None:
-        plus = plus[a:b]
-    pos = 0
-    for c in col.chunks:
-        if not pa.types.is_dictionary(c.type):
-            c = pc.dictionary_encode(c)
-        d = _as_string(c.dictionary)
-        indices = c.indices.to_numpy(zero_copy_only=False)
-        if not d.equals(names):  # each file's dictionary of keys is usually the whole, sorted
-            indices = pc.index_in(d, value_set=names).to_numpy(zero_copy_only=False)[indices]
-        at = out[pos : pos + len(c)]
-        np.multiply(indices, scale, out=at)
-        if plus is not None:
-            at += plus[pos : pos + len(c)]
-        pos += len(c)
 
 
 class Grid:
@@ -121,15 +123,13 @@ class Grid:
         self.row, row_key = _row_index(step if nw == 1 else step * nw + wcode)
         self.n = n = len(row_key)
         self.step, self.wcode = (row_key, np.zeros(n, np.int64)) if nw == 1 else divmod(row_key, nw)
-        names = _sorted_names(tidy.column("key"))
-        cell_of = (names, n, self.row)
-        self.names: list[str] = names.to_pylist()
+        coder = Coder(tidy.column("key"))
+        self.names: list[str] = coder.names.to_pylist()
         k = len(self.names)
         #: each long row's cell in the (keys x rows) grid: key * n + row
         self.flat = flat = self.row if k == 1 else np.empty(m, np.int64)
         if k > 1:
-            key_col = tidy.column("key")
-            halves(lambda a, b: _fill_codes(flat[a:b], key_col.slice(a, b - a), *cell_of, a, b), m)
+            halves(lambda a, b: coder.fill(flat, a, b, n, self.row), m)
         self.values = np.zeros(k * n, np.float64)
         us = np.empty(n, np.int64)
         #: a cell was logged (with any value, None included) / holds a value (uint8
@@ -172,7 +172,7 @@ class Grid:
         self._types = _types(self.kinds, self.texts)
         self._tidy = tidy
         self._by_key: tuple[np.ndarray, np.ndarray] | None = None
-        self._float_buffers: tuple[pa.Buffer | None, pa.Buffer] | None = None
+        self._float_arrays: tuple[pa.Array, pa.Array] | None = None
 
     @property
     def key(self) -> np.ndarray:
@@ -180,6 +180,19 @@ class Grid:
         if self._key is None:
             self._key = self.flat // self.n
         return self._key
+
+    def _floats(self, with_nulls: bool) -> pa.Array:
+        """The whole grid as one float64 array, with the validity bitmap of the cells
+        holding a value or (columns without a null) without one."""
+        if self._float_arrays is None:
+            full = bool((self.filled == self.n).all())
+            bits = None if full else pa.py_buffer(np.packbits(self.valid, bitorder="little"))
+            data = pa.py_buffer(self.values)
+            f64, size = pa.float64(), self.values.size
+            plain = pa.Array.from_buffers(f64, size, [None, data], null_count=0)
+            some = plain if bits is None else pa.Array.from_buffers(f64, size, [bits, data])
+            self._float_arrays = (plain, some)
+        return self._float_arrays[with_nulls]
 
     def numeric(self, j: int) -> type | None:
         """float, int or bool when key `j` holds only that kind of plain number (None cells
@@ -226,23 +239,9 @@ class Grid:
             if not self.kinds[j].any() or self.kinds[j][NONE] == self.kinds[j].sum():
                 return pa.nulls(self.n, pa.string())
             return pa.array(self.decoded(j, None, as_text=True), pa.string())
-        if kind is float:  # a view of the grid, no copy
-            if self._float_buffers is None:
-                full = self.filled == self.n
-                bits = None if full.all() else np.packbits(self.valid, bitorder="little")
-                self._float_buffers = (
-                    None if bits is None else pa.py_buffer(bits),
-                    pa.py_buffer(self.values),
-                )
+        if kind is float:  # a view of the grid, no copy: a slice of it as one array
             nulls = self.n - int(self.filled[j])
-            validity = self._float_buffers[0] if nulls else None
-            return pa.Array.from_buffers(
-                pa.float64(),
-                self.n,
-                [validity, self._float_buffers[1]],
-                null_count=nulls,
-                offset=j * self.n,
-            )
+            return self._floats(with_nulls=nulls > 0).slice(j * self.n, self.n)
         valid = self.valid[j]
         mask = None if self.filled[j] == self.n else ~valid
         plain = np.where(valid, self.values[j], 0)  # a logged None is NaN here
