@@ -170,7 +170,8 @@ class StoredRun:
         """One row per (writer, step): `_step _timestamp _runtime _writer` + a column per key.
 
         `stream="system"` gives the system metrics (`_step` is then the sample's number)."""
-        return pivot(self._long(keys, stream), _start(self.meta))
+        wanted = None if keys is None else list(keys)
+        return pivot(self._long(wanted, stream), _start(self.meta), wanted)
 
     def scan_history(
         self, keys: Iterable[str] | None = None, stream: str = "history"
@@ -184,8 +185,9 @@ class StoredRun:
         self, keys: Iterable[str] | None, stream: str, **only: Any
     ) -> Iterator[Iterable[dict[str, Any]]]:
         """`scan_history`'s rows a block at a time; `only`: row_blocks' row filters."""
-        tidy = self._long(keys, stream)
-        yield from row_blocks(tidy, _start(self.meta), self.paths.dir, **only)
+        wanted = None if keys is None else list(keys)
+        tidy = self._long(wanted, stream)
+        yield from row_blocks(tidy, _start(self.meta), self.paths.dir, keys=wanted, **only)
 
 
 _EMPTY_TIDY = pa.table(

@@ -12,7 +12,7 @@ decoded one by one in Python.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -52,12 +52,14 @@ class Coder:
     """A string column's distinct values, sorted (`names`), and how each chunk's own
     dictionary codes map to their places in `names`."""
 
-    def __init__(self, col: pa.ChunkedArray) -> None:
+    def __init__(self, col: pa.ChunkedArray, only: Collection[str] | None = None) -> None:
         chunks = [
             c if pa.types.is_dictionary(c.type) else pc.dictionary_encode(c) for c in col.chunks
         ]
         dicts = [_as_string(c.dictionary) for c in chunks]
         names = pc.unique(pa.concat_arrays(dicts)) if dicts else pa.array([], pa.string())
+        if only is not None:  # a file's dictionary also names the keys of rows read past
+            names = names.filter(pc.is_in(names, value_set=pa.array(list(only), pa.string())))
         self.names: pa.Array = names.take(pc.sort_indices(names))
         # each file's dictionary of keys is usually the whole, sorted: no map; the others
         # are looked up in `names` at once (one hash of `names`, not one a chunk)
@@ -65,6 +67,7 @@ class Coder:
         maps: list[np.ndarray | None] = [None] * len(chunks)
         if other:
             found = pc.index_in(pa.concat_arrays([dicts[i] for i in other]), value_set=self.names)
+            found = pc.fill_null(found, -1)  # names of no row read (`only`)
             at = np.cumsum([0] + [len(dicts[i]) for i in other]).tolist()
             places = found.to_numpy(zero_copy_only=False)
             for n, i in enumerate(other):
@@ -106,7 +109,8 @@ class Grid:
         rank[order] = np.arange(len(order))
         return rank[wcode]
 
-    def __init__(self, tidy: pa.Table) -> None:
+    def __init__(self, tidy: pa.Table, keys: Collection[str] | None = None) -> None:
+        """`keys`: the rows are those of these keys only (a read with `keys=`)."""
         m = tidy.num_rows
         self._key: np.ndarray | None = None
         step, self.kind = np.empty(m, np.int64), np.empty(m, np.int8)
@@ -123,7 +127,7 @@ class Grid:
         self.row, row_key = _row_index(step if nw == 1 else step * nw + wcode)
         self.n = n = len(row_key)
         self.step, self.wcode = (row_key, np.zeros(n, np.int64)) if nw == 1 else divmod(row_key, nw)
-        coder = Coder(tidy.column("key"))
+        coder = Coder(tidy.column("key"), keys)
         self.names: list[str] = coder.names.to_pylist()
         k = len(self.names)
         #: each long row's cell in the (keys x rows) grid: key * n + row
@@ -328,12 +332,13 @@ def _empty() -> pa.Table:
     )
 
 
-def pivot(tidy: pa.Table, created_at: float) -> pa.Table:
+def pivot(tidy: pa.Table, created_at: float, keys: Collection[str] | None = None) -> pa.Table:
     """Long history -> wide table (one column per key, typed by what was logged); `key`
-    and `writer` may be plain strings or dictionaries."""
+    and `writer` may be plain strings or dictionaries; `keys`: the rows are those of these
+    keys only (their files' dictionaries may name others: they get no column)."""
     if tidy.num_rows == 0:
         return _empty()
-    g = Grid(tidy)
+    g = Grid(tidy, keys)
     out: dict[str, pa.Array] = {
         "_step": pa.array(g.step),
         "_timestamp": pa.array(g.time),
@@ -359,6 +364,7 @@ def row_blocks(
     min_step: int | None = None,
     max_step: int | None = None,
     every_key: Sequence[str] = (),
+    keys: Collection[str] | None = None,
 ) -> Iterator[Iterable[dict[str, Any]]]:
     """One dict per logged row, in (step, writer) order, values exactly as they were logged
     (the keys logged in that row only, None included when None was logged), a block of
@@ -371,7 +377,7 @@ def row_blocks(
     time)."""
     if tidy.num_rows == 0:
         return
-    g = Grid(tidy)
+    g = Grid(tidy, keys)
     if any(key not in g.names for key in every_key):
         return
     keep = np.ones(g.n, bool)

@@ -26,9 +26,12 @@ from hypothesis import strategies as st
 
 import flightlog
 from flightlog.store import two_threads
+from flightlog.store.layout import RunPaths
+from flightlog.store.reader import StoredRun
 from flightlog.store.schema import encode_value
 from flightlog.store.wide import pivot, row_blocks
-from tests.test_history_read import check_reads, runs
+from tests.conftest import cli
+from tests.test_history_read import META, check_reads, runs
 
 LABELS = ["vm:9876", "vm:10351", "gpu-2:77"]
 VALUES = st.one_of(
@@ -224,3 +227,23 @@ def test_files_read_two_at_a_time_still_skip_a_corrupt_one_with_a_warning(api) -
     with split_at(2), pytest.warns(UserWarning, match=segs[2].name):
         rows = [r["i"] for r in api.run(run.path).scan_history()]
     assert rows == [*range(20), *range(30, 40)]
+
+
+def test_history_of_some_keys_has_columns_for_those_keys_only(store: Path) -> None:
+    """A sealed file's dictionary of keys names every key of the row groups read; the keys
+    asked for are the only ones that get a column (`flightlog export --keys` wrote a
+    column of nulls for every other key of the file)."""
+    run = flightlog.init(project="p")
+    for i in range(5):
+        run.log({"a": float(i), "b": i, "c": "x"})
+    run.finish(quiet=True)
+    assert any((Path(run.dir) / "history").glob("*.parquet"))
+    stored = StoredRun.load(RunPaths(Path(run.dir)))
+    assert stored is not None
+    assert stored.history(keys=["a"]).column_names == [*META, "a"]
+    assert [sorted(r) for r in stored.scan_history(keys=["b"])] == [sorted([*META, "b"])] * 5
+    res = cli("export", run.id, "--root", str(store), "--keys", "a", "--format", "csv")
+    assert res.returncode == 0, res.stderr
+    header, *rows = res.stdout.splitlines()
+    assert header.replace('"', "").split(",") == [*META, "a"]
+    assert len(rows) == 5
