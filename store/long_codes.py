@@ -54,6 +54,9 @@ class Coder:
             places = found.to_numpy(zero_copy_only=False)
             for n, i in enumerate(other):
                 maps[i] = places[at[n] : at[n + 1]]
+                if only is not None and _names_a_row(maps[i], chunks[i].indices):
+                    self.__init__(col)  # rows of keys not asked for (a reader that sends
+                    return  # them): every key is named, as without `only`
         self._chunks = [(c.indices, m) for c, m in zip(chunks, maps, strict=True)]
 
     def fill(
@@ -70,6 +73,14 @@ class Coder:
                 if plus is not None:
                     at += plus[lo:hi]
             pos += len(indices)
+
+
+def _names_a_row(remap: np.ndarray, indices: pa.Array) -> bool:
+    """Whether a row's dictionary code maps to no name (-1 in `remap`)."""
+    if not (remap < 0).any():
+        return False
+    used = np.bincount(indices.to_numpy(zero_copy_only=False), minlength=len(remap))
+    return bool(used[remap < 0].any())
 
 
 def _as_string(a: pa.Array) -> pa.Array:

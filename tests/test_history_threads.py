@@ -247,3 +247,15 @@ def test_history_of_some_keys_has_columns_for_those_keys_only(store: Path) -> No
     header, *rows = res.stdout.splitlines()
     assert header.replace('"', "").split(",") == [*META, "a"]
     assert len(rows) == 5
+
+
+def test_rows_of_keys_not_asked_for_still_get_their_columns() -> None:
+    """A reader handing over rows of other keys too (one that ignores `keys=`) loses none of
+    them to the narrower list of names: they are pivoted as a read of every key."""
+    rows = [(0, "w", 1, "a", 1.0), (0, "w", 1, "b", 2.0), (1, "w", 2, "a", 3.0)]
+    tidy = tidy_table(rows, [], dictionaries=True)
+    table = pivot(tidy, 0.0, ["a"])
+    assert table.column_names == [*META, "a", "b"]
+    assert table.column("b").to_pylist() == [2.0, None]
+    only_a = tidy.filter(pc.equal(tidy.column("key").cast(pa.string()), "a"))
+    assert pivot(only_a, 0.0, ["a"]).column_names == [*META, "a"]
