@@ -16,8 +16,7 @@ cheapest CPython construct). A `keys=` read is also shown next to pyarrow's own 
 read of the same files (`filters=`, which skips row groups by their statistics too).
 Sealed segments are sorted by (key, step) in row groups cut at key boundaries, so `keys=`
 decodes only the row groups holding those keys; the last lines give what that sort costs
-the writer thread and what `finish()` took. Prints
-numbers; asserts nothing.
+the writer thread and what `finish()` took. Prints numbers; asserts nothing.
 """
 
 from __future__ import annotations
