@@ -238,7 +238,7 @@ def read_segments(
     from .two_threads import each  # readers only: the write path imports this module
 
     # two files at a time (store/two_threads.py): decoding releases the GIL
-    nbytes = sum(_size(path) for _, path in listed)
+    nbytes = sum(_size(path) for _, path in listed) if len(listed) > 1 else 0
     read = each(lambda s: _read_listed(*s, keys, dictionary_keys), listed, nbytes)
     for (name, _), (table, problem) in zip(listed, read, strict=True):
         if problem is not None:
