@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import two_threads
 from .long_codes import Coder, codes, row_index
 from .row_dicts import DISPLAY_KEYS, make_dicts
 from .schema import BOOL, FLOAT, INT, MEDIA, NONE, decode_value
@@ -56,13 +57,16 @@ class Grid:
         """`keys`: the rows are those of these keys only (a read with `keys=`)."""
         m = tidy.num_rows
         self._key: np.ndarray | None = None
-        step, self.kind = np.empty(m, np.int64), np.empty(m, np.int8)
+        if m < two_threads.MIN_ROWS:  # one copy of each column, by Arrow
+            step, self.kind = tidy.column("step").to_numpy(), tidy.column("kind").to_numpy()
+        else:
+            step, self.kind = np.empty(m, np.int64), np.empty(m, np.int8)
 
-        def load(a: int, b: int) -> None:
-            _copy(step[a:b], tidy, "step", a, b)
-            _copy(self.kind[a:b], tidy, "kind", a, b)
+            def load(a: int, b: int) -> None:
+                _copy(step[a:b], tidy, "step", a, b)
+                _copy(self.kind[a:b], tidy, "kind", a, b)
 
-        halves(load, m)
+            halves(load, m)
         wcode, self.writers = codes(tidy.column("writer"))
         nw = len(self.writers)
         if nw > 1:
