@@ -15,6 +15,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -156,9 +157,10 @@ class StoredRun:
             if not pa.types.is_dictionary(key.type):  # open segments, journals
                 key = pc.dictionary_encode(key)
             table = table.set_column(table.schema.get_field_index("key"), "key", key)
-            writer = pa.DictionaryArray.from_arrays(
-                pa.repeat(pa.scalar(0, pa.int32()), len(table)), pa.array([label.decode()])
-            )
+            # the label's code, 0, for every row: zeroed pages from the OS, not a filled array
+            # (a run of one writer never reads them: store/wide.py looks at the dictionary)
+            zeros = pa.array(np.zeros(len(table), np.int32))
+            writer = pa.DictionaryArray.from_arrays(zeros, pa.array([label.decode()]))
             parts.append(table.append_column("writer", writer))
         if not parts:
             return _EMPTY_TIDY
@@ -168,7 +170,8 @@ class StoredRun:
         """One row per (writer, step): `_step _timestamp _runtime _writer` + a column per key.
 
         `stream="system"` gives the system metrics (`_step` is then the sample's number)."""
-        return pivot(self._long(keys, stream), _start(self.meta))
+        wanted = None if keys is None else list(keys)
+        return pivot(self._long(wanted, stream), _start(self.meta), wanted)
 
     def scan_history(
         self, keys: Iterable[str] | None = None, stream: str = "history"
@@ -182,8 +185,9 @@ class StoredRun:
         self, keys: Iterable[str] | None, stream: str, **only: Any
     ) -> Iterator[Iterable[dict[str, Any]]]:
         """`scan_history`'s rows a block at a time; `only`: row_blocks' row filters."""
-        tidy = self._long(keys, stream)
-        yield from row_blocks(tidy, _start(self.meta), self.paths.dir, **only)
+        wanted = None if keys is None else list(keys)
+        tidy = self._long(wanted, stream)
+        yield from row_blocks(tidy, _start(self.meta), self.paths.dir, keys=wanted, **only)
 
 
 _EMPTY_TIDY = pa.table(

@@ -229,18 +229,22 @@ def read_segments(
     snapshots = read_journals(history_dir)
     out = []
     covered: dict[str, Mark] = {}
+    listed = []
     for name, path in _listed_with_sealed_meanwhile(history_dir):
         if name.sealed and name.stem in read_elsewhere:
             _cover(covered, name.writer, segment_mark(path))
-            continue
-        try:
-            out.append((name, read_live_segment(name, path, keys, dictionary_keys)))
-        except FileNotFoundError:
-            continue  # removed since the listing (its run deleted): not part of this read
-        except SegmentDamaged as e:
-            warnings.warn(f"flightlog: skipping segment {e}", stacklevel=2)
-        except (pa.ArrowException, OSError, ValueError) as e:
-            warnings.warn(f"flightlog: skipping unreadable segment {path}: {e}", stacklevel=2)
+        else:
+            listed.append((name, path))
+    from .two_threads import each  # readers only: the write path imports this module
+
+    # two files at a time (store/two_threads.py): decoding releases the GIL
+    nbytes = sum(_size(path) for _, path in listed) if len(listed) > 1 else 0
+    read = each(lambda s: _read_listed(*s, keys, dictionary_keys), listed, nbytes)
+    for (name, _), (table, problem) in zip(listed, read, strict=True):
+        if problem is not None:
+            warnings.warn(problem, stacklevel=2)
+        elif table is not None:
+            out.append((name, table))
     for name, table in out:
         _cover(covered, name.writer, table_mark(table))
     for jname, snap in snapshots:
@@ -253,6 +257,28 @@ def read_segments(
             tail = only_keys(tail, keys)
             out.append((SegmentName(jname.writer, jname.jseq, None, False), tail))
     return out
+
+
+def _read_listed(
+    name: SegmentName, path: Path, keys: Collection[str] | None, dictionary_keys: bool
+) -> tuple[pa.Table | None, str | None]:
+    """(a listed segment's rows, None), (None, why it is skipped), or (None, None) when it
+    was removed since the listing (its run deleted: not part of this read)."""
+    try:
+        return read_live_segment(name, path, keys, dictionary_keys), None
+    except FileNotFoundError:
+        return None, None
+    except SegmentDamaged as e:
+        return None, f"flightlog: skipping segment {e}"
+    except (pa.ArrowException, OSError, ValueError) as e:
+        return None, f"flightlog: skipping unreadable segment {path}: {e}"
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _cover(covered: dict[str, Mark], writer: str, mark: Mark | None) -> None:

@@ -3,16 +3,17 @@
 Both are a few numpy passes over the long (tidy) rows, whatever the number of keys: keys and
 writers become integer codes (read as Parquet dictionaries where the files allow it), each
 tidy row's logical row (step, writer) is its rank among the (step, writer) pairs (a dense
-bitmap when steps are dense, a sort otherwise), and every value is scattered at once into one
-(keys x rows) grid. The grid is the size of the wide table itself. Only values that are not
-plain numbers (strings, lists, histograms, media, ints past 2**53, keys mixing kinds) are
-decoded one by one in Python.
+bitmap when steps are dense, a sort otherwise: store/long_codes.py), and every value is
+scattered at once into one (keys x rows) grid. Long reads split these passes between two
+threads (store/two_threads.py). The grid is the size of the wide table itself. Only values
+that are not plain numbers (strings, lists, histograms, media, ints past 2**53, keys mixing
+kinds) are decoded one by one in Python.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import two_threads
+from .long_codes import Coder, codes, row_index
 from .row_dicts import DISPLAY_KEYS, make_dicts
 from .schema import BOOL, FLOAT, INT, MEDIA, NONE, decode_value
+from .two_threads import both, halves
 
 #: wide-history schema metadata: the JSON list of columns holding media references
 MEDIA_COLUMNS = b"flightlog.media_columns"
@@ -32,36 +36,6 @@ _KINDS = MEDIA + 1
 #: Python objects stay in the CPU's caches (10-15% less CPU than blocks of 1 << 20)
 _BLOCK_CELLS = 1 << 16
 _META = ("_step", "_timestamp", "_runtime", "_writer")
-
-
-def codes(col: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
-    """Each value's index in the sorted list of distinct values, and that list.
-
-    Works on plain strings and on dictionaries (each chunk may have its own): only the
-    dictionaries are compared as strings, never the rows."""
-    chunks = [c if pa.types.is_dictionary(c.type) else pc.dictionary_encode(c) for c in col.chunks]
-    if not chunks:
-        return np.empty(0, np.int64), []
-    dicts = [
-        d if d.type == pa.string() else d.cast(pa.string())
-        for c in chunks
-        if (d := c.dictionary) is not None
-    ]
-    names = pc.unique(pa.concat_arrays(dicts))
-    names = names.take(pc.sort_indices(names))
-    if len(names) == 1:  # one writer, or one key: no row to look at
-        return np.zeros(len(col), np.int64), names.to_pylist()
-    out = np.empty(len(col), np.int64)
-    pos = 0
-    for c, d in zip(chunks, dicts, strict=True):
-        indices = c.indices.to_numpy(zero_copy_only=False)
-        if d.equals(names):  # each file's dictionary of keys is usually the whole, sorted
-            out[pos : pos + len(c)] = indices
-        else:
-            remap = pc.index_in(d, value_set=names).to_numpy(zero_copy_only=False)
-            out[pos : pos + len(c)] = remap[indices]
-        pos += len(c)
-    return out, names.to_pylist()
 
 
 class Grid:
@@ -79,29 +53,47 @@ class Grid:
         rank[order] = np.arange(len(order))
         return rank[wcode]
 
-    def __init__(self, tidy: pa.Table) -> None:
-        step = tidy.column("step").to_numpy()
+    def __init__(self, tidy: pa.Table, keys: Collection[str] | None = None) -> None:
+        """`keys`: the rows are those of these keys only (a read with `keys=`)."""
+        m = tidy.num_rows
+        self._key: np.ndarray | None = None
+        if m < two_threads.MIN_ROWS:  # one copy of each column, by Arrow
+            step, self.kind = tidy.column("step").to_numpy(), tidy.column("kind").to_numpy()
+        else:
+            step, self.kind = np.empty(m, np.int64), np.empty(m, np.int8)
+
+            def load(a: int, b: int) -> None:
+                _copy(step[a:b], tidy, "step", a, b)
+                _copy(self.kind[a:b], tidy, "kind", a, b)
+
+            halves(load, m)
         wcode, self.writers = codes(tidy.column("writer"))
         nw = len(self.writers)
         if nw > 1:
             wcode = self._by_start(wcode, tidy.column("time").to_numpy().view(np.int64))
-        self.row, row_key = _row_index(step if nw == 1 else step * nw + wcode)
+        self.row, row_key = row_index(step if nw == 1 else step * nw + wcode)
         self.n = n = len(row_key)
         self.step, self.wcode = (row_key, np.zeros(n, np.int64)) if nw == 1 else divmod(row_key, nw)
-        self.key, self.names = codes(tidy.column("key"))
+        coder = Coder(tidy.column("key"), keys)
+        self.names: list[str] = coder.names.to_pylist()
         k = len(self.names)
-        us = np.empty(n, np.int64)
-        _scatter(us, self.row, tidy.column("time"))  # datetime64[us] as int64
-        self.time = us / 1e6
-        self.kind = tidy.column("kind").to_numpy()
-        flat = self.key * n + self.row
+        #: each long row's cell in the (keys x rows) grid: key * n + row
+        self.flat = flat = self.row if k == 1 else np.empty(m, np.int64)
+        if k > 1:
+            halves(lambda a, b: coder.fill(flat, a, b, n, self.row), m)
         self.values = np.zeros(k * n, np.float64)
-        _scatter(self.values, flat, tidy.column("value"))
-        self.values = self.values.reshape(k, n)
+        us = np.empty(n, np.int64)
         #: a cell was logged (with any value, None included) / holds a value (uint8
         #: scatters, viewed as bool: numpy's bool scatter is many times slower)
         logged = np.zeros(k * n, np.uint8)
-        logged[flat] = 1
+
+        def rows_and_cells() -> None:  # each scatter in tidy order: the last value wins
+            _scatter(us, self.row, tidy.column("time"))  # datetime64[us] as int64
+            logged[flat] = 1
+
+        both(lambda: _scatter(self.values, flat, tidy.column("value")), rows_and_cells, m)
+        self.time = us / 1e6
+        self.values = self.values.reshape(k, n)
         self.logged = logged.view(bool).reshape(k, n)
         all_kinds = _kind_counts(self.kind)
         if all_kinds[NONE]:
@@ -114,7 +106,10 @@ class Grid:
         self.filled = np.count_nonzero(self.valid, axis=1)
         if np.count_nonzero(all_kinds) == 1:  # one kind for every key (all floats, usually)
             self.kinds = np.zeros((k, _KINDS), np.int64)
-            self.kinds[:, int(np.argmax(all_kinds))] = np.count_nonzero(self.logged, axis=1)
+            logged_per_key = self.filled if self.valid is self.logged else None
+            if logged_per_key is None:
+                logged_per_key = np.count_nonzero(self.logged, axis=1)
+            self.kinds[:, int(np.argmax(all_kinds))] = logged_per_key
         else:
             self.kinds = np.bincount(self.key * _KINDS + self.kind, minlength=k * _KINDS).reshape(
                 k, _KINDS
@@ -128,7 +123,27 @@ class Grid:
         self._types = _types(self.kinds, self.texts)
         self._tidy = tidy
         self._by_key: tuple[np.ndarray, np.ndarray] | None = None
-        self._float_buffers: tuple[pa.Buffer | None, pa.Buffer] | None = None
+        self._float_arrays: tuple[pa.Array, pa.Array] | None = None
+
+    @property
+    def key(self) -> np.ndarray:
+        """Each long row's key code (only reads of values other than plain numbers ask)."""
+        if self._key is None:
+            self._key = self.flat // self.n
+        return self._key
+
+    def _floats(self, with_nulls: bool) -> pa.Array:
+        """The whole grid as one float64 array, with the validity bitmap of the cells
+        holding a value or (columns without a null) without one."""
+        if self._float_arrays is None:
+            full = bool((self.filled == self.n).all())
+            bits = None if full else pa.py_buffer(np.packbits(self.valid, bitorder="little"))
+            data = pa.py_buffer(self.values)
+            f64, size = pa.float64(), self.values.size
+            plain = pa.Array.from_buffers(f64, size, [None, data], null_count=0)
+            some = plain if bits is None else pa.Array.from_buffers(f64, size, [bits, data])
+            self._float_arrays = (plain, some)
+        return self._float_arrays[with_nulls]
 
     def numeric(self, j: int) -> type | None:
         """float, int or bool when key `j` holds only that kind of plain number (None cells
@@ -175,27 +190,21 @@ class Grid:
             if not self.kinds[j].any() or self.kinds[j][NONE] == self.kinds[j].sum():
                 return pa.nulls(self.n, pa.string())
             return pa.array(self.decoded(j, None, as_text=True), pa.string())
-        if kind is float:  # a view of the grid, no copy
-            if self._float_buffers is None:
-                full = self.filled == self.n
-                bits = None if full.all() else np.packbits(self.valid, bitorder="little")
-                self._float_buffers = (
-                    None if bits is None else pa.py_buffer(bits),
-                    pa.py_buffer(self.values),
-                )
+        if kind is float:  # a view of the grid, no copy: a slice of it as one array
             nulls = self.n - int(self.filled[j])
-            validity = self._float_buffers[0] if nulls else None
-            return pa.Array.from_buffers(
-                pa.float64(),
-                self.n,
-                [validity, self._float_buffers[1]],
-                null_count=nulls,
-                offset=j * self.n,
-            )
+            return self._floats(with_nulls=nulls > 0).slice(j * self.n, self.n)
         valid = self.valid[j]
         mask = None if self.filled[j] == self.n else ~valid
         plain = np.where(valid, self.values[j], 0)  # a logged None is NaN here
         return pa.array(plain.astype(np.int64) if kind is int else plain != 0, mask=mask)
+
+
+def _copy(out: np.ndarray, tidy: pa.Table, name: str, a: int, b: int) -> None:
+    """`out[:] = tidy[name][a:b]`, a chunk at a time: no concatenated copy of the column."""
+    pos = 0
+    for c in tidy.column(name).slice(a, b - a).chunks:
+        out[pos : pos + len(c)] = c.to_numpy(zero_copy_only=False)
+        pos += len(c)
 
 
 def _scatter(out: np.ndarray, at: np.ndarray, col: pa.ChunkedArray) -> None:
@@ -232,23 +241,6 @@ def _types(kinds: np.ndarray, texts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _row_index(row_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each tidy row, the index of its logical row (`row_key`: step, or step x writers
-    + writer), and the sorted distinct row keys."""
-    if not len(row_key):
-        return row_key, row_key
-    lo, hi = int(row_key.min()), int(row_key.max())
-    if hi - lo < 4 * len(row_key) + 4096:  # dense steps (the usual run): a bitmap, O(n)
-        seen = np.zeros(hi - lo + 1, bool)
-        seen[row_key - lo if lo else row_key] = True
-        if seen.all():  # every step from the first to the last: the row is the step
-            return (row_key - lo if lo else row_key), np.arange(lo, hi + 1)
-        rank = np.cumsum(seen) - 1
-        return rank[row_key - lo], np.flatnonzero(seen) + lo
-    uniq, inverse = np.unique(row_key, return_inverse=True)
-    return inverse.reshape(-1), uniq
-
-
 def _empty() -> pa.Table:
     return pa.table(
         {
@@ -260,12 +252,13 @@ def _empty() -> pa.Table:
     )
 
 
-def pivot(tidy: pa.Table, created_at: float) -> pa.Table:
+def pivot(tidy: pa.Table, created_at: float, keys: Collection[str] | None = None) -> pa.Table:
     """Long history -> wide table (one column per key, typed by what was logged); `key`
-    and `writer` may be plain strings or dictionaries."""
+    and `writer` may be plain strings or dictionaries; `keys`: the rows are those of these
+    keys only (their files' dictionaries may name others: they get no column)."""
     if tidy.num_rows == 0:
         return _empty()
-    g = Grid(tidy)
+    g = Grid(tidy, keys)
     out: dict[str, pa.Array] = {
         "_step": pa.array(g.step),
         "_timestamp": pa.array(g.time),
@@ -291,6 +284,7 @@ def row_blocks(
     min_step: int | None = None,
     max_step: int | None = None,
     every_key: Sequence[str] = (),
+    keys: Collection[str] | None = None,
 ) -> Iterator[Iterable[dict[str, Any]]]:
     """One dict per logged row, in (step, writer) order, values exactly as they were logged
     (the keys logged in that row only, None included when None was logged), a block of
@@ -303,7 +297,7 @@ def row_blocks(
     time)."""
     if tidy.num_rows == 0:
         return
-    g = Grid(tidy)
+    g = Grid(tidy, keys)
     if any(key not in g.names for key in every_key):
         return
     keep = np.ones(g.n, bool)

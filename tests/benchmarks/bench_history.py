@@ -2,24 +2,27 @@
 
     python tests/benchmarks/bench_history.py [--steps 1000000] [--wide-keys 10000]
 
-Two runs are logged through flightlog: STEPS steps of 3 floats, and 200 steps of WIDE_KEYS
-keys. Each read is timed alternately with its floor (`pq.read_table` of every segment of the
-run, concatenated), medians of 3 after one untimed call of each, wall clock and CPU time,
-and printed with the ratio (targets of issue 16:
-`history()` <= 2x, `scan_history()` <= 5x, and `keys=` reading only those keys); the
-backlog `finish()` leaves in a journal is sealed first, as the agent would, so that the floor
-reads every row. `scan_history()` is also shown next to the least a scan can cost (the
-floor, then 1M dicts from ready lists by the cheapest CPython construct). A `keys=`
-read is also shown next to pyarrow's own filtered read of the same files (`filters=`, which
-skips row groups by their statistics too). Sealed segments are sorted by (key, step) in row
-groups cut at key boundaries, so `keys=` decodes only the row groups holding those keys; the
-last lines give what that sort costs the writer thread and what `finish()` took. Prints
-numbers; asserts nothing.
+Three runs are logged through flightlog: STEPS steps of 3 floats, 200 steps of WIDE_KEYS
+keys, and 100 steps of 3 floats (a short read, which must not pay for the second thread long
+reads use: store/two_threads.py). Each read is timed alternately with its floor
+(`pq.read_table` of every segment of the run, concatenated), medians of 3 after one untimed
+call of each, wall clock and CPU time, and printed with the ratio (targets of issue 16:
+`history()` <= 2x, `scan_history()` <= 5x, and `keys=` reading only those keys). The load
+average is printed first: wall ratios depend on idle cores (the floor decodes on all of
+them, flightlog's reads on two). The backlog `finish()` leaves in a journal is sealed
+first, as the agent would, so that the floor reads every row. `scan_history()` is also
+shown next to the least a scan can cost (the floor, then 1M dicts from ready lists by the
+cheapest CPython construct). A `keys=` read is also shown next to pyarrow's own filtered
+read of the same files (`filters=`, which skips row groups by their statistics too).
+Sealed segments are sorted by (key, step) in row groups cut at key boundaries, so `keys=`
+decodes only the row groups holding those keys; the last lines give what that sort costs
+the writer thread and what `finish()` took. Prints numbers; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -101,9 +104,12 @@ def floor_dicts(floor: Callable[[], pa.Table], wide: pa.Table) -> Callable[[], i
 def report(
     what: str, new: float, floor: float, new_cpu: float, floor_cpu: float, name: str = "floor"
 ) -> None:
+    def ms(s: float, width: int) -> str:  # short reads: a tenth of a ms
+        return f"{s * 1000:{width}.{0 if s >= 0.01 else 1}f}"
+
     print(
-        f"{what:<34} {new * 1000:6.0f} ms  {name} {floor * 1000:5.0f} ms  {new / floor:5.2f}x"
-        f"  (CPU {new_cpu * 1000:5.0f} / {floor_cpu * 1000:5.0f} ms  {new_cpu / floor_cpu:5.2f}x)"
+        f"{what:<34} {ms(new, 6)} ms  {name} {ms(floor, 5)} ms  {new / floor:5.2f}x"
+        f"  (CPU {ms(new_cpu, 5)} / {ms(floor_cpu, 5)} ms  {new_cpu / floor_cpu:5.2f}x)"
     )
 
 
@@ -131,6 +137,9 @@ def main() -> None:
         finish_long = log_run(root, "long", args.steps, ["loss", "acc", "lr"])
         wide = [f"k{j:05d}" for j in range(args.wide_keys)]
         finish_wide = log_run(root, "wide", 200, wide)
+        log_run(root, "short", 100, ["loss", "acc", "lr"])
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"load average {load} on {os.cpu_count()} cores")
         read = sum(pq.read_metadata(f).num_rows for f in segment_files(root, "long"))
         print(f"the floor reads {read:,} rows of {args.steps * 3:,} logged (journals sealed)")
         api = flightlog.Api(dir=str(root))
@@ -171,6 +180,12 @@ def main() -> None:
             "filtered",
         )
         report("scan_history()", *pair(lambda: sum(1 for _ in wide_run.scan_history()), wfloor))
+        print("100 steps x 3 keys (read on the calling thread alone)")
+        short_run = api.run(f"short/{api.runs('short')[0].id}")
+        sfloor = floor_read(root, "short")
+        report("history()", *pair(short_run.history, sfloor, repeat=21))
+        short_scan = lambda: sum(1 for _ in short_run.scan_history())  # noqa: E731
+        report("scan_history()", *pair(short_scan, sfloor, repeat=21))
         for project, finished in (("long", finish_long), ("wide", finish_wide)):
             spent, batches = sort_cost(root, project)
             print(
