@@ -62,9 +62,13 @@ def tidy_values(sid: int, blob: bytes) -> list[list[Any]]:
     for e in entries:
         if e[2] == HIST and type(e[3]) is int:
             c = e[3]
+            if c < 0:  # np.frombuffer would read count -1 as "all the rest"
+                raise ValueError("a packed histogram with a negative number of counts")
             bins = np.frombuffer(blob, np.float64, c + 1, at).tolist()
             at += 8 * (c + 1)
             counts = np.frombuffer(blob, np.int64, c, at).tolist()
             at += 8 * c
             e[3] = json.dumps({"_type": "histogram", "bins": bins, "counts": counts})
+    if at != len(blob):
+        raise ValueError("a packed journal row's words do not match its histograms")
     return entries  # type: ignore[no-any-return]
