@@ -64,9 +64,11 @@ class ConsoleCapture:
         self._written = 0
         self._capped = False
         self._stop = threading.Event()
+        #: held while lines are written to the file, by the thread or by `stop()`, which
+        #: so need not wait for the thread to end (a busy machine may not run it for ms)
+        self._io = threading.RLock()
         self._file: BinaryIO | None = None
         self._closed = False
-        self._thread: threading.Thread | None = None
         self._last_fsync = time.monotonic()
         self._real = (sys.stdout, sys.stderr)
         sys.stdout = _Tee(sys.stdout, self, "stdout")  # type: ignore[assignment]
@@ -74,8 +76,11 @@ class ConsoleCapture:
 
     def start(self) -> None:
         """Create the file and start the thread that appends to it."""
-        self._open()
-        self._thread = start_thread(self._loop, "flightlog-console")
+        with self._io:
+            if self._closed:
+                return  # stopped first (a run finished before its background start)
+            self._open()
+        start_thread(self._loop, "flightlog-console")
 
     def _open(self) -> BinaryIO | None:
         if self._file is None:
@@ -106,6 +111,11 @@ class ConsoleCapture:
             self._flush()
 
     def _flush(self, final: bool = False) -> None:
+        with self._io:
+            if not self._closed:
+                self._write_lines(final)
+
+    def _write_lines(self, final: bool) -> None:
         with self._lock:
             lines, self._lines, self._waiting = self._lines, [], 0
             if final:
@@ -132,22 +142,20 @@ class ConsoleCapture:
             if final or time.monotonic() - self._last_fsync >= FSYNC_EVERY:
                 os.fsync(f.fileno())
                 self._last_fsync = time.monotonic()
-        except OSError:
+        except (OSError, ValueError):  # ValueError: closed by a stop() that interrupted this
             pass  # a full disk costs the console copy, never the training
 
     def stop(self) -> None:
         """Restore the real streams and write what is left, the unfinished lines too."""
         self._restore_streams()
-        self._stop.set()
-        t = self._thread
-        if t is not None and threading.current_thread() is not t:
-            t.join(timeout=5)
-        if not self._closed:  # a stop() cut short by Ctrl-C runs again
-            self._flush(final=True)
-            f = self._open()  # created even when nothing was printed
-            if f is not None:
-                f.close()
-            self._closed = True
+        self._stop.set()  # the thread ends at its next wake-up; nothing waits for it
+        with self._io:
+            if not self._closed:  # a stop() cut short by Ctrl-C runs again
+                self._write_lines(final=True)
+                f = self._open()  # created even when nothing was printed
+                if f is not None:
+                    f.close()
+                self._closed = True
 
     def detach(self) -> None:
         """In a forked child: its print() goes to the real streams only. No thread writes a
