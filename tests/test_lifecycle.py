@@ -212,7 +212,8 @@ def test_a_thread_start_failing_with_oserror_is_said_once_and_keeps_nothing_wait
     process is out of threads; MemoryError). The background start then says so once, still
     records the run's context, and sets what finish() waits for (before, the error ended
     the background thread: finish() waited 10 s, and packages and git were never recorded)."""
-    res = python_script("""
+    res = python_script(
+        """
         import threading
         import flightlog
         def refuse(self):
@@ -223,7 +224,9 @@ def test_a_thread_start_failing_with_oserror_is_said_once_and_keeps_nothing_wait
             run.log({"x": i})
         assert run._context_done.wait(60), "the background start never ended"
         run.finish()
-    """, timeout=120)
+    """,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     assert res.stderr.count("could not start a background thread") == 1, res.stderr
     assert "Resource temporarily unavailable" in res.stderr
