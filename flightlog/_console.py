@@ -110,19 +110,30 @@ class ConsoleCapture:
         while not self._stop.wait(FLUSH_EVERY):
             self._flush()
 
-    def _flush(self, final: bool = False) -> None:
+    def _flush(self) -> None:
+        """The thread's periodic write. Its fsync runs outside `_io` (on a duplicate of the
+        descriptor, which stays valid if `stop()` closes the file meanwhile), so that
+        `stop()` waits for a write, never for the disk."""
         with self._io:
-            if not self._closed:
-                self._write_lines(final)
+            fd = None if self._closed else self._write_lines(final=False)
+        if fd is not None:
+            try:
+                os.fsync(fd)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
 
-    def _write_lines(self, final: bool) -> None:
+    def _write_lines(self, final: bool) -> int | None:
+        """Write the finished lines (`final`: the unfinished ones too, fsynced); returns a
+        duplicate descriptor to fsync when the periodic fsync is due."""
         with self._lock:
             lines, self._lines, self._waiting = self._lines, [], 0
             if final:
                 lines += [p + "\n" for p in self._partial.values() if p.strip()]
                 self._partial = {"stdout": "", "stderr": ""}
         if not lines:
-            return
+            return None
         data = "".join(lines).encode("utf-8", errors="replace")
         if self._written + len(data) > self.max_bytes:
             data = data[: max(0, self.max_bytes - self._written)]
@@ -134,16 +145,19 @@ class ConsoleCapture:
                 self._capped = True
         f = self._open()
         if f is None:
-            return
+            return None
         try:
             f.write(data)
             f.flush()
             self._written += len(data)
-            if final or time.monotonic() - self._last_fsync >= FSYNC_EVERY:
+            if final:
                 os.fsync(f.fileno())
+            elif time.monotonic() - self._last_fsync >= FSYNC_EVERY:
                 self._last_fsync = time.monotonic()
+                return os.dup(f.fileno())
         except (OSError, ValueError):  # ValueError: closed by a stop() that interrupted this
             pass  # a full disk costs the console copy, never the training
+        return None
 
     def stop(self) -> None:
         """Restore the real streams and write what is left, the unfinished lines too."""
