@@ -52,7 +52,9 @@ def start_unwaited(target: Callable[..., Any], *args: Any, wait_at_exit: bool = 
     they start). The thread cannot be joined (`target` says itself when it is done, e.g.
     with an Event) and is not in `threading.enumerate()`; the interpreter waits for it at
     exit only if `wait_at_exit` (through atexit, where a non-daemon thread is waited for
-    just before). `target` must catch its own exceptions."""
+    just before): work that must be done, which runs here and now if no thread can start
+    (out of threads or memory, or the interpreter is exiting). `target` must catch its
+    own exceptions."""
     run = _blocking_signals(target, args)
     if not wait_at_exit:
         _thread.start_new_thread(run, ())
@@ -72,9 +74,8 @@ def start_unwaited(target: Callable[..., Any], *args: Any, wait_at_exit: bool = 
         atexit.register(join_unwaited)
     try:
         _thread.start_new_thread(tracked, ())
-    except BaseException:
-        _unfinished.discard(done)
-        raise
+    except (RuntimeError, OSError, MemoryError):
+        tracked()
 
 
 def join_unwaited() -> None:
