@@ -64,9 +64,11 @@ class ConsoleCapture:
         self._written = 0
         self._capped = False
         self._stop = threading.Event()
+        #: held while lines are written to the file, by the thread or by `stop()`, which
+        #: so need not wait for the thread to end (a busy machine may not run it for ms)
+        self._io = threading.RLock()
         self._file: BinaryIO | None = None
         self._closed = False
-        self._thread: threading.Thread | None = None
         self._last_fsync = time.monotonic()
         self._real = (sys.stdout, sys.stderr)
         sys.stdout = _Tee(sys.stdout, self, "stdout")  # type: ignore[assignment]
@@ -74,8 +76,11 @@ class ConsoleCapture:
 
     def start(self) -> None:
         """Create the file and start the thread that appends to it."""
-        self._open()
-        self._thread = start_thread(self._loop, "flightlog-console")
+        with self._io:
+            if self._closed:
+                return  # stopped first (a run finished before its background start)
+            self._open()
+        start_thread(self._loop, "flightlog-console")
 
     def _open(self) -> BinaryIO | None:
         if self._file is None:
@@ -105,14 +110,30 @@ class ConsoleCapture:
         while not self._stop.wait(FLUSH_EVERY):
             self._flush()
 
-    def _flush(self, final: bool = False) -> None:
+    def _flush(self) -> None:
+        """The thread's periodic write. Its fsync runs outside `_io` (on a duplicate of the
+        descriptor, which stays valid if `stop()` closes the file meanwhile), so that
+        `stop()` waits for a write, never for the disk."""
+        with self._io:
+            fd = None if self._closed else self._write_lines(final=False)
+        if fd is not None:
+            try:
+                os.fsync(fd)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+
+    def _write_lines(self, final: bool) -> int | None:
+        """Write the finished lines (`final`: the unfinished ones too, fsynced); returns a
+        duplicate descriptor to fsync when the periodic fsync is due."""
         with self._lock:
             lines, self._lines, self._waiting = self._lines, [], 0
             if final:
                 lines += [p + "\n" for p in self._partial.values() if p.strip()]
                 self._partial = {"stdout": "", "stderr": ""}
         if not lines:
-            return
+            return None
         data = "".join(lines).encode("utf-8", errors="replace")
         if self._written + len(data) > self.max_bytes:
             data = data[: max(0, self.max_bytes - self._written)]
@@ -124,30 +145,31 @@ class ConsoleCapture:
                 self._capped = True
         f = self._open()
         if f is None:
-            return
+            return None
         try:
             f.write(data)
             f.flush()
             self._written += len(data)
-            if final or time.monotonic() - self._last_fsync >= FSYNC_EVERY:
+            if final:
                 os.fsync(f.fileno())
+            elif time.monotonic() - self._last_fsync >= FSYNC_EVERY:
                 self._last_fsync = time.monotonic()
-        except OSError:
+                return os.dup(f.fileno())
+        except (OSError, ValueError):  # ValueError: closed by a stop() that interrupted this
             pass  # a full disk costs the console copy, never the training
+        return None
 
     def stop(self) -> None:
         """Restore the real streams and write what is left, the unfinished lines too."""
         self._restore_streams()
-        self._stop.set()
-        t = self._thread
-        if t is not None and threading.current_thread() is not t:
-            t.join(timeout=5)
-        if not self._closed:  # a stop() cut short by Ctrl-C runs again
-            self._flush(final=True)
-            f = self._open()  # created even when nothing was printed
-            if f is not None:
-                f.close()
-            self._closed = True
+        self._stop.set()  # the thread ends at its next wake-up; nothing waits for it
+        with self._io:
+            if not self._closed:  # a stop() cut short by Ctrl-C runs again
+                self._write_lines(final=True)
+                f = self._open()  # created even when nothing was printed
+                if f is not None:
+                    f.close()
+                self._closed = True
 
     def detach(self) -> None:
         """In a forked child: its print() goes to the real streams only. No thread writes a

@@ -139,8 +139,9 @@ def _git(cwd: str, *args: str) -> str | None:
             env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"},
         )
     except (OSError, subprocess.SubprocessError, RuntimeError):
-        # RuntimeError: Python 3.12+ refuses new processes while the interpreter shuts down,
-        # which a script that ends right after init() can reach (git is then not recorded)
+        # RuntimeError: refused while the interpreter shuts down. Python 3.12 and 3.13 start
+        # this process then (they refuse only os.fork() and preexec_fn; 3.12 refuses
+        # threads), which a script that ends right after init() reaches: git is recorded
         return None
     if out.returncode != 0:
         return None

@@ -37,6 +37,8 @@ class RunBackground:
         start_unwaited(self._background)
 
     def _background(self: Run) -> None:
+        """Both steps. A failure of either is said once and never keeps finish() waiting:
+        both Events are set whatever happens."""
         assert self._threads_started is not None and self._context_done is not None
         self._background_ident = threading.get_ident()
         try:
@@ -45,14 +47,17 @@ class RunBackground:
             self._threads_started.set()
         try:
             self._capture_context()
+        except Exception as e:  # (git, packages and GPUs each catch their own: a bug)
+            self._warn_once_cb(f"could not record the run's git state and packages: {e!r}")
         finally:
             self._context_done.set()
 
     def _start_threads(self: Run) -> None:
         """The writer thread, the console copy's and the system sampler's, unless the run
-        finished meanwhile. One that cannot start (out of threads) is said once: the
-        writer's work is then done by finish(). Nothing is said when the script has ended
-        (Python 3.12+ refuses threads then): the exit hook is about to finish the run."""
+        finished meanwhile. One that cannot start (out of threads or memory: RuntimeError,
+        OSError, MemoryError) is said once: the writer's work is then done by finish().
+        Nothing is said when the script has ended (Python 3.12 refuses threads then): the
+        exit hook finishes the run, and the context is still captured (a process can start)."""
         assert self._paths is not None and self._writer is not None
         s = self.settings
         interval = 15.0 if s.stats_interval is None else float(s.stats_interval)
@@ -71,13 +76,13 @@ class RunBackground:
                     # sealed by age like history: shipped while training
                     self._writer.settings.segment_seconds,
                 )
-        except RuntimeError as e:
-            if not threading.main_thread().is_alive():
-                return  # the script ended (3.12+ refuses threads then): the exit hook finishes
+        except Exception as e:
+            if isinstance(e, RuntimeError) and not threading.main_thread().is_alive():
+                return  # the script ended (3.12 refuses threads then): nothing to say
             self._warn_once_cb(
-                f"could not start a background thread ({e}): every row is still kept (in the "
-                "journal, written at finish() at the latest); system metrics or the console "
-                "copy may be missing"
+                f"could not start a background thread ({e!r}): every row is still kept (in "
+                "the journal, written at finish() at the latest); system metrics or the "
+                "console copy may be missing"
             )
 
     def _capture_context(self: Run) -> None:

@@ -75,7 +75,11 @@ class Sampler:
         self.writer = SampleWriter(run_dir / "system", writer_id, label, warn, seal_after)
         self._run_dir = run_dir
         self._stop = threading.Event()
-        self._thread = start_thread(self._loop, "flightlog-system")
+        #: held while a sample is written and while `stop()` seals the stream, which so
+        #: need not wait for the thread to end (a busy machine may not run it for ms)
+        self._writing = threading.RLock()
+        self._closed = False
+        start_thread(self._loop, "flightlog-system")
 
     def _loop(self) -> None:
         try:
@@ -110,10 +114,15 @@ class Sampler:
                 row["system/net_recv_mb"] = (net.bytes_recv - net0.bytes_recv) / MB
             if gpus is not None:
                 row.update(gpus.sample())
-            self.writer.write(time.time(), row)
+            with self._writing:
+                if self._closed:
+                    return
+                self.writer.write(time.time(), row)
 
     def stop(self) -> None:
+        """Seal the stream; the thread ends at its next wake-up, and nothing waits for it."""
         self._stop.set()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout=5)
-        self.writer.close()
+        with self._writing:
+            if not self._closed:
+                self._closed = True
+                self.writer.close()

@@ -9,6 +9,8 @@ never. So every thread flightlog starts blocks them first.
 from __future__ import annotations
 
 import _thread
+import atexit
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -36,12 +38,52 @@ def start_thread(
     return t
 
 
-def start_unwaited(target: Callable[..., Any], *args: Any) -> None:
+#: the threads `start_unwaited(..., wait_at_exit=True)` started that have not ended yet:
+#: the interpreter's exit waits for them, as it waits for a non-daemon thread
+_unfinished: set[threading.Event] = set()
+_exit_hook: list[bool] = []  # [True] once `join_unwaited` is registered with atexit
+
+
+def start_unwaited(target: Callable[..., Any], *args: Any, wait_at_exit: bool = False) -> None:
     """Start `target(*args)` on a new thread, signals blocked, and return at once.
 
-    `threading.Thread.start()` waits until the new thread has run: on a busy machine, the
-    milliseconds until the scheduler gets to it (init() uses this for what it starts). The
-    thread cannot be joined (`target` says itself when it is done, e.g. with an Event), is
-    not in `threading.enumerate()`, and the interpreter does not wait for it at exit.
-    `target` must catch its own exceptions."""
-    _thread.start_new_thread(_blocking_signals(target, args), ())
+    `threading.Thread.start()` waits until the new thread has run: on a busy machine, tens
+    of milliseconds until the scheduler gets to it (init() and finish() use this for what
+    they start). The thread cannot be joined (`target` says itself when it is done, e.g.
+    with an Event) and is not in `threading.enumerate()`; the interpreter waits for it at
+    exit only if `wait_at_exit` (through atexit, where a non-daemon thread is waited for
+    just before): work that must be done, which runs here and now if no thread can start
+    (out of threads or memory, or the interpreter is exiting). `target` must catch its
+    own exceptions."""
+    run = _blocking_signals(target, args)
+    if not wait_at_exit:
+        _thread.start_new_thread(run, ())
+        return
+    done = threading.Event()
+
+    def tracked() -> None:
+        try:
+            run()
+        finally:
+            _unfinished.discard(done)
+            done.set()
+
+    _unfinished.add(done)
+    if not _exit_hook:
+        _exit_hook.append(True)
+        atexit.register(join_unwaited)
+    try:
+        _thread.start_new_thread(tracked, ())
+    except (RuntimeError, OSError, MemoryError):
+        tracked()
+
+
+def join_unwaited() -> None:
+    """Wait for every thread `start_unwaited(..., wait_at_exit=True)` started (finish()'s
+    cleanup): what the interpreter's exit does, and what a test does before it looks."""
+    for done in list(_unfinished):
+        done.wait()
+
+
+# a forked child has none of its parent's threads: its exit waits for none of them
+os.register_at_fork(after_in_child=_unfinished.clear)

@@ -40,7 +40,7 @@ from .rowlog import RowLog, RowsSkipped
 from .runmeta import MetaPatch, apply_patch
 from .schema import segment_schema
 from .segment_sealer import Sealer, release_arrow_memory
-from .threads import start_thread
+from .threads import start_thread, start_unwaited
 
 
 @dataclass
@@ -178,7 +178,7 @@ class RunWriter:
         self.write_state(durable=False)
         self._closed = True
         if self._settle_later and threading.main_thread().is_alive():
-            start_thread(self._settle, "flightlog-settle", daemon=False)  # waited for at exit
+            start_unwaited(self._settle, wait_at_exit=True)  # not waited for: see `_settle`
         else:  # exiting (an atexit hook, SIGTERM): the process would not wait for a thread
             self._settle()
         if left > 0:

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ import flightlog
 from flightlog import _hooks, _state
 from flightlog.store import RunPaths, StoredRun
 from flightlog.store.takeover import recover_journals, writers_by_id
+from flightlog.store.threads import join_unwaited
 
 if TYPE_CHECKING:
     from .servers import LiveServer
@@ -55,9 +55,7 @@ def settled(run: flightlog.Run | None = None) -> None:
     """Wait for the threads finish() leaves its cleanup to (removing journals and the sealed
     segment's IPC file); with `run`, also seal the backlog a finished run leaves in its
     journal, as the agent or `doctor --repair` would: its history is then sealed segments."""
-    for t in threading.enumerate():
-        if t.name == "flightlog-settle":
-            t.join()
+    join_unwaited()
     if run is not None:
         paths = RunPaths(Path(run.dir))
         stored = StoredRun.load(paths)

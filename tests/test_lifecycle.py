@@ -205,6 +205,61 @@ def test_a_thread_that_cannot_start_costs_no_row(api: flightlog.Api) -> None:
     assert [r["x"] for r in api.run("p/t1").scan_history()] == list(range(100))
 
 
+def test_a_thread_start_failing_with_oserror_is_said_once_and_keeps_nothing_waiting(
+    api: flightlog.Api,
+) -> None:
+    """Starting a thread can fail otherwise than with RuntimeError (OSError: EAGAIN when the
+    process is out of threads; MemoryError). The background start then says so once, still
+    records the run's context, and sets what finish() waits for (before, the error ended
+    the background thread: finish() waited 10 s, and packages and git were never recorded)."""
+    res = python_script(
+        """
+        import threading
+        import flightlog
+        def refuse(self):
+            raise OSError(11, "Resource temporarily unavailable")
+        threading.Thread.start = refuse  # every thread start, as when out of threads
+        run = flightlog.init(project="p", id="t3")
+        for i in range(100):
+            run.log({"x": i})
+        assert run._context_done.wait(60), "the background start never ended"
+        run.finish()
+    """,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.count("could not start a background thread") == 1, res.stderr
+    assert "Resource temporarily unavailable" in res.stderr
+    assert "Traceback" not in res.stderr, res.stderr
+    run = api.run("p/t3")
+    assert run.state == "finished"
+    assert [r["x"] for r in run.scan_history()] == list(range(100))
+    assert run.meta["packages"] > 0  # the context was still recorded
+
+
+def test_finish_cleans_up_itself_when_no_thread_can_start(api: flightlog.Api) -> None:
+    """finish() leaves removing the journals to a thread it does not wait for; when no
+    thread can start, it does that itself (no traceback, no journal left behind)."""
+    res = python_script("""
+        import _thread
+        import flightlog
+        run = flightlog.init(project="p", id="t4")
+        for i in range(100):
+            run.log({"x": i})
+        run._wait_context(60)
+        def refuse(*args):
+            raise RuntimeError("can't start new thread")
+        _thread.start_new_thread = refuse
+        run.finish()
+    """)
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr, res.stderr
+    run = api.run("p/t4")
+    assert run.state == "finished"
+    assert [r["x"] for r in run.scan_history()] == list(range(100))
+    assert not list((run.dir / "history").glob("*.journal"))
+
+
 def test_a_script_that_ends_while_its_threads_start_warns_nothing(api: flightlog.Api) -> None:
     """Python 3.12+ refuses new threads once the main thread has ended; a script that ends
     right after init() can reach the background start then. The exit hook finishes the run

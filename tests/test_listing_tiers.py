@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import threading
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from flightlog.cli import main as cli_main
 from flightlog.store import catch_up
 from flightlog.store.catalog import count_runs, select_runs
 from flightlog.store.index import INDEX_FILE, Index
+from flightlog.store.threads import join_unwaited
 
 RUNS = 24
 
@@ -36,9 +36,7 @@ def _write_runs(n: int) -> None:
         for s in range(3 + (i * 7) % 11):
             run.log({"loss": (i + 1) / (s + 1)})
         run.finish(exit_code=1 if i == 5 else 0, quiet=True)
-    for t in threading.enumerate():  # finish() leaves removing its journals to a thread
-        if t.name == "flightlog-settle":
-            t.join()
+    join_unwaited()  # finish() leaves removing its journals to a thread
 
 
 @pytest.fixture

@@ -108,6 +108,40 @@ def test_a_run_that_ends_right_after_init_has_its_git_and_packages(
     assert (run.dir / "files" / "output.log").exists()  # the console copy, empty
 
 
+def test_git_is_recorded_when_the_background_start_runs_after_the_script_ended(
+    api: flightlog.Api, tmp_path: Path
+) -> None:
+    """The background start may first run once the script has ended (a busy machine): on
+    Python 3.12 no thread can start then, but a process can, so git and the packages are
+    still recorded by the exit hook's wait. (Forced here on any Python: the background
+    start waits for the main thread to end.)"""
+    commit = _work_tree(
+        tmp_path / "repo",
+        "import threading, flightlog\n"
+        "from flightlog._run_background import RunBackground\n"
+        "start = RunBackground._start_threads\n"
+        "def late(self):\n"
+        "    threading.main_thread().join(60)\n"
+        "    start(self)\n"
+        "RunBackground._start_threads = late\n"
+        'flightlog.init(project="ctx", id="late")\n',
+    )
+    res = subprocess.run(
+        [sys.executable, "train.py"],
+        cwd=tmp_path / "repo",
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "could not" not in res.stderr, res.stderr
+    run = api.run("ctx/late")
+    assert run.state == "finished"
+    assert run.git["commit"] == commit and run.git["dirty"] is False
+    assert run.meta["packages"] > 0
+
+
 def test_kill_9_right_after_init_leaves_a_readable_run(api: flightlog.Api) -> None:
     proc = spawn("""
         import time, flightlog
