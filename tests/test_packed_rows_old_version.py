@@ -11,6 +11,7 @@ run from source in a child interpreter) meets a real journal of a writer killed 
 from __future__ import annotations
 
 import subprocess
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +19,12 @@ import pytest
 
 import flightlog
 from flightlog import Histogram
-from flightlog.store.journal import DEFINE, PACKED, REC_DTYPE, JournalSnapshot
+from flightlog.store.journal import DEFINE, GENERIC, PACKED, REC_DTYPE, JournalSnapshot
 from flightlog.store.packed_rows import NEEDS_PACKED
+from flightlog.store.rowlog import RowLog
 from flightlog.store.rows import journal_tail
 
 from .conftest import python_script, spawn
-
-pytestmark = pytest.mark.slow
 
 OLD = "c3a9f72"
 REPO = Path(__file__).resolve().parents[1]
@@ -101,6 +101,25 @@ def _want() -> list[dict]:
     return out
 
 
+def test_every_journal_marks_its_own_first_packed_row(tmp_path: Path) -> None:
+    """The mark goes into each journal once, also after a rotation (a journal is recovered
+    on its own)."""
+    log = RowLog(tmp_path, "w", "", threading.RLock(), warn=print)
+    h = Histogram(np_histogram=([1], [0.0, 1.0]))
+    for step in range(3):
+        if step == 2:
+            log.rotate()
+        log.append(step, 1.0, {"h": h, "x": "s"}, -1)
+    log.append(3, 1.0, {"x": "s"}, -1)
+    got = [
+        np.frombuffer(JournalSnapshot.read(p).records, REC_DTYPE)["sid"].tolist()
+        for p in sorted(tmp_path.glob("*.journal"))
+    ]
+    log.close(None)
+    assert got == [[DEFINE, PACKED, PACKED], [DEFINE, PACKED, GENERIC]]
+
+
+@pytest.mark.slow
 def test_a_journal_marks_packed_rows_before_the_first_one(store: Path) -> None:
     """What the old version fails on: a DEFINE row whose "sid" is not a number."""
     snaps = [
@@ -115,6 +134,7 @@ def test_a_journal_marks_packed_rows_before_the_first_one(store: Path) -> None:
     assert journal_tail(snap, None).num_rows == 2 * ROWS  # this version reads every row
 
 
+@pytest.mark.slow
 def test_old_version_refuses_and_keeps_the_journal_new_one_recovers_it(
     store: Path, api: flightlog.Api, old_tree: Path
 ) -> None:
