@@ -19,6 +19,7 @@ import pytest
 
 import flightlog
 from flightlog import Histogram
+from flightlog.cli import main
 from flightlog.store.journal import DEFINE, GENERIC, PACKED, REC_DTYPE, JournalSnapshot
 from flightlog.store.packed_rows import NEEDS_PACKED
 from flightlog.store.rowlog import RowLog
@@ -31,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 ROWS = 50
 
 VICTIM = """
-import os, sys, numpy as np, flightlog
+import flightlog
 run = flightlog.init(project="old", id="r", settings={"console": "off", "flush_interval": 60})
 for i in range(ROWS):
     run.log({"loss": 1.0 / (i + 1)})  # scalars, then histograms past them
@@ -68,9 +69,11 @@ def old_tree(tmp_path: Path) -> Path:
     return tree
 
 
-def old_python(tree: Path, code: str) -> subprocess.CompletedProcess[str]:
+def old_python(
+    tree: Path, code: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     prelude = OLD_PRELUDE.replace("OLD_TREE", repr(str(tree)))
-    return python_script(prelude + code)
+    return python_script(prelude + code, env=env, timeout=120)
 
 
 def _killed_writer(history: Path) -> list[Path]:
@@ -148,17 +151,15 @@ def test_old_version_refuses_and_keeps_the_journal_new_one_recovers_it(
         f"sys.exit(main(['doctor', '--repair', '--root', {str(store)!r}]))",
     )
     out = doctor.stdout + doctor.stderr
-    assert doctor.returncode != 0, out
+    assert doctor.returncode == 1 and "flightlog: error: journal" in doctor.stderr, out
     assert "is damaged" in out and "only a newer flightlog reads" in out, out
 
-    agent = old_python(  # what the old sync agent does first with a run (sync/agent.py)
+    agent = old_python(  # the sync agent: it meets the journal before any request
         old_tree,
-        "from pathlib import Path\n"
-        "from flightlog.store.layout import RunPaths\n"
-        "from flightlog.sync.uploader import load_local\n"
-        f"load_local(RunPaths(Path({str(run_dir)!r})))",
+        "from flightlog.cli import main\nsys.exit(main(['sync', '--watch', '--idle-exit', '5']))",
+        env={"FLIGHTLOG_API_KEY": "k", "FLIGHTLOG_BASE_URL": "http://127.0.0.1:9"},
     )
-    assert agent.returncode != 0 and "only a newer flightlog reads" in agent.stderr, agent.stderr
+    assert agent.returncode == 1 and "only a newer flightlog reads" in agent.stderr, agent.stderr
 
     resume = old_python(
         old_tree,
@@ -175,10 +176,9 @@ def test_old_version_refuses_and_keeps_the_journal_new_one_recovers_it(
     for p, data in before.items():
         assert p.read_bytes() == data, f"the old version touched {p.name}"
 
-    from flightlog.cli import main
-
-    assert main(["doctor", "--repair", "--root", str(store)]) in (0, 1)
+    assert main(["doctor", "--repair", "--root", str(store)]) == 0
     assert not list((run_dir / "history").glob("*.journal"))
     assert _scan(api) == _want()
     for what, res in (("doctor", doctor), ("agent", agent), ("resume", resume), ("reader", reader)):
-        print(f"old {what} said:", (res.stdout + res.stderr).strip().splitlines()[-1])
+        said = [ln for ln in (res.stdout + res.stderr).splitlines() if "newer flightlog" in ln]
+        print(f"old {what} said:", said[-1])
