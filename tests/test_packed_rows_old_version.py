@@ -10,6 +10,7 @@ run from source in a child interpreter) meets a real journal of a writer killed 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -58,7 +59,12 @@ assert flightlog.store.rows.__file__.startswith(OLD_TREE), flightlog.store.rows.
 def old_tree(tmp_path: Path) -> Path:
     """c3a9f72's source, laid out as its build backend maps it (store/ -> flightlog.store...)."""
     git = ["git", "-C", str(REPO)]
-    if subprocess.run([*git, "cat-file", "-e", f"{OLD}^{{commit}}"]).returncode != 0:
+    if (
+        shutil.which("git") is None
+        or subprocess.run(
+            [*git, "cat-file", "-e", f"{OLD}^{{commit}}"], capture_output=True
+        ).returncode
+    ):
         pytest.skip(f"commit {OLD} (the version before PACKED rows) is not in this clone")
     tree = tmp_path / "old"
     tree.mkdir()
