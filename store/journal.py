@@ -21,7 +21,8 @@ Layout (little-endian): a 4 KiB header, then `rows_cap` row records of 32 bytes
 ends: float64 values for a row of a known signature (sid >= 0), or JSON for the others
 (sid GENERIC: a row's tidy values; sid PACKED: the same with histograms' numbers as words,
 store/packed_rows.py; sid DEFINE: a signature's keys and kinds, written once per journal
-before its first row). The header's committed row count is stored last, in one
+before its first row, and NEEDS_PACKED before its first PACKED row, which older versions
+refuse). The header's committed row count is stored last, in one
 8-byte store: the commit point. A KeyboardInterrupt inside `log()` therefore leaves a row
 whole or not at all (see `append_fast`).
 

@@ -8,6 +8,13 @@ length, the JSON (each histogram's entry holds its number of counts where its te
 each histogram's bins as float64 words and counts as int64 words, in the entries' order. The
 writer thread (and recovery) prints the text, the very text `encode_value` would have printed:
 a float64 or int64 read back is the same Python float or int, which prints the same.
+
+Versions before PACKED rows (c3a9f72 and older) skip rows of a kind they do not know while
+their mark covers them: an old `doctor --repair`, resume or sync agent taking over a killed
+writer's journal would seal it without its histograms and remove it, in silence. So a journal
+holds NEEDS_PACKED before its first PACKED row: a DEFINE row whose "sid" is a sentence. Their
+`int(d["sid"])` fails on it, they refuse the journal as damaged, naming that sentence, and
+leave it on disk for this version, which skips it (`table_from_defines`).
 """
 
 from __future__ import annotations
@@ -28,6 +35,19 @@ _LEN = struct.Struct("<q")
 PACKED_PER_BATCH = 8
 #: values that are never histograms (checked before asking a value to pack itself)
 _PLAIN = frozenset({float, int, bool, str, type(None), list})
+#: the DEFINE row before a journal's first PACKED row (see the module's docstring)
+NEEDS_PACKED = json.dumps(
+    {
+        "sid": "this journal holds rows only a newer flightlog reads (packed histograms): "
+        "upgrade flightlog, then run `flightlog doctor --repair`; keep this file until then",
+        "needs": ["packed"],
+    }
+).encode()
+
+
+def needs_read_here(define: Any) -> bool:
+    """Whether a journal's DEFINE entry is NEEDS_PACKED (to skip) rather than a signature."""
+    return type(define) is dict and define.get("needs") == ["packed"]
 
 
 def journal_blob(row: dict[str, Any]) -> tuple[int, bytes]:

@@ -31,7 +31,7 @@ from .journal import (
     journal_name,
     list_journals,
 )
-from .packed_rows import journal_blob
+from .packed_rows import NEEDS_PACKED, journal_blob
 from .rows import SignatureTable, journal_batches, records_view
 
 #: values converted per `take` at most (~3k rows of 10 values, about a ms of work): the
@@ -104,17 +104,20 @@ class RowLog:
             if not j.fits(words):
                 j = self.rotate(words)
             if sid not in j.defined:
-                j = self._define(j, sid, words)
+                j = self._define(j, sid, define_json(sid, *sigs.definition(sid)), words)
             append_fast(j, step, t, sid, sigs.packers[sid], row.values(), words)
         else:
             code, data = journal_blob(row)
-            if not j.fits(len(data) // 8 + 1):
-                j = self.rotate(len(data) // 8 + 1)
+            words = len(data) // 8 + 1
+            if not j.fits(words):
+                j = self.rotate(words)
+            if code == PACKED and PACKED not in j.defined:  # what older versions refuse
+                j = self._define(j, PACKED, NEEDS_PACKED, words)
             j.append_blob(step, t, code, data)
 
-    def _define(self, j: JournalFile, sid: int, words: int) -> JournalFile:
-        keys, kinds = self.signatures.definition(sid)
-        data = define_json(sid, keys, kinds)
+    def _define(self, j: JournalFile, sid: int, data: bytes, words: int) -> JournalFile:
+        """Write DEFINE row `data` (of signature `sid`, or PACKED's mark) once per journal,
+        in the journal that then takes the row of `words` words."""
         if not j.fits(len(data) // 8 + 1 + words):
             j = self.rotate(len(data) // 8 + 1 + words)
         j.append_blob(0, 0.0, DEFINE, data)

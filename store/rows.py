@@ -28,7 +28,7 @@ from .journal import (
     Mark,
     encode_mark,
 )
-from .packed_rows import PACKED_PER_BATCH, tidy_values
+from .packed_rows import PACKED_PER_BATCH, needs_read_here, tidy_values
 from .schema import BOOL, FLOAT, INT, encode_value, segment_schema
 
 #: a row's signature: its keys and the types of its values, in order
@@ -133,6 +133,8 @@ def table_from_defines(records: np.ndarray, data: bytes) -> Table:
     starts = _starts(records, 0)
     for i in np.flatnonzero(records["sid"] == DEFINE).tolist():
         d = json.loads(bytes(data[8 * int(starts[i]) : 8 * int(records["end"][i])]))
+        if needs_read_here(d):
+            continue
         sid = int(d["sid"])
         while len(entries) <= sid:
             entries.append(None)
