@@ -142,14 +142,12 @@ def write_rows(
         names.append(name)
         return name
 
-    # runs described again replace their `runs` rows by key (one statement, not two)
-    replace = "runs" in drop and set(gone) <= {r[0] for r in rows.get("runs", ())}
+    # (runs described again lose their `runs` rows and get new ones: an INSERT OR REPLACE by
+    # the primary key costs twice a DELETE and an INSERT)
     if gone:
         keys = register("_gone", pa.table({"run_key": pa.array(list(gone), pa.string())}))
         within = f"run_key IN (SELECT run_key FROM {keys})"
         for t in drop:
-            if t == "runs" and replace:
-                continue
             if t == "segment_keys":
                 sql.append(
                     f"DELETE FROM {schema}.segment_keys WHERE path IN "
@@ -160,8 +158,7 @@ def write_rows(
     for table, values in rows.items():
         if values:
             name = register(f"_in_{table}", _arrow(COLUMNS[table], values))
-            verb = "INSERT OR REPLACE" if table == "runs" and replace else "INSERT"
-            sql.append(f"{verb} INTO {schema}.{table} SELECT * FROM {name}")
+            sql.append(f"INSERT INTO {schema}.{table} SELECT * FROM {name}")
     if update is not None and update.num_rows:
         name = register("_update", update)
         sets = ", ".join(f'"{c}" = u."{c}"' for c in update.column_names if c != "run_key")

@@ -4,8 +4,10 @@ the same run.
 
     python tests/benchmarks/bench_listing.py [--sizes 100,1000,10000] [--init-sizes 0,10000,100000]
                                             [--skip tui,init,live]
+                                            [--seconds 10] [--stores PREFIX]
 
-Stores are built once under /tmp (`/tmp/flightlog-listing-N`) and reused: one 50-step run is
+Stores are built once under /tmp (`/tmp/flightlog-listing-N`, or `--stores PREFIX`: PREFIX + N)
+and reused: one 50-step run is
 written through the real writer, then cloned N times by writing the store's files directly
 (run.json, the writer's state file with its own summary, the sealed segment), which is ~100x
 faster than N writer processes; `flightlog doctor` checks the result is a valid store.
@@ -260,10 +262,15 @@ def main() -> None:
     p.add_argument("--init-sizes", default="0,10000,100000")
     p.add_argument("--skip", default="", help="comma-separated: list, tui, init, live")
     p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument(
+        "--stores",
+        default="/tmp/flightlog-listing-",
+        help="where the stores are built: PREFIX + number of runs (default %(default)sN)",
+    )
     args = p.parse_args()
     skip = set(args.skip.split(","))
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    stores = {n: Path(f"/tmp/flightlog-listing-{n}") for n in sizes}
+    stores = {n: Path(f"{args.stores}{n}") for n in sizes}
     for n, store in stores.items():
         built = build_store(store, n)
         if built:
