@@ -135,18 +135,13 @@ def write_rows(
     transaction of statements: a catch-up of the few runs that train costs one call into
     DuckDB, not a statement a table (~1 ms each on a busy machine, every 2 s of a live
     refresh)."""
-    sql, names = [], []
-
-    def register(name: str, table: pa.Table) -> str:
-        con.register(name, table)
-        names.append(name)
-        return name
-
+    sql: list[str] = []
+    tables: dict[str, pa.Table] = {}
     # (runs described again lose their `runs` rows and get new ones: an INSERT OR REPLACE by
     # the primary key costs twice a DELETE and an INSERT)
     if gone:
-        keys = register("_gone", pa.table({"run_key": pa.array(list(gone), pa.string())}))
-        within = f"run_key IN (SELECT run_key FROM {keys})"
+        tables["_gone"] = pa.table({"run_key": pa.array(list(gone), pa.string())})
+        within = "run_key IN (SELECT run_key FROM _gone)"
         for t in drop:
             if t == "segment_keys":
                 sql.append(
@@ -157,23 +152,39 @@ def write_rows(
                 sql.append(f"DELETE FROM {schema}.{t} WHERE {within}")
     for table, values in rows.items():
         if values:
-            name = register(f"_in_{table}", _arrow(COLUMNS[table], values))
-            sql.append(f"INSERT INTO {schema}.{table} SELECT * FROM {name}")
+            tables[f"_in_{table}"] = _arrow(COLUMNS[table], values)
+            sql.append(f"INSERT INTO {schema}.{table} SELECT * FROM _in_{table}")
     if update is not None and update.num_rows:
-        name = register("_update", update)
+        tables["_update"] = update
         sets = ", ".join(f'"{c}" = u."{c}"' for c in update.column_names if c != "run_key")
-        sql.append(f"UPDATE {schema}.runs SET {sets} FROM {name} u WHERE runs.run_key = u.run_key")
-    try:
-        if sql:  # one transaction, one commit (one WAL write), and one call
-            try:
-                con.execute(";\n".join(["BEGIN TRANSACTION", *sql, "COMMIT"]))
-            except BaseException:
-                with suppress(duckdb.Error):  # (no transaction left to roll back)
-                    con.execute("ROLLBACK")
-                raise
-    finally:
-        for name in names:
-            con.unregister(name)
+        sql.append(f"UPDATE {schema}.runs SET {sets} FROM _update u WHERE runs.run_key = u.run_key")
+    if sql:  # one transaction, one commit (one WAL write), and one call
+        try:
+            _run_script(con, ";\n".join(["BEGIN TRANSACTION", *sql, "COMMIT"]), **tables)
+        except BaseException:
+            with suppress(duckdb.Error):  # (no transaction left to roll back)
+                con.execute("ROLLBACK")
+            raise
+
+
+def _run_script(
+    con: duckdb.DuckDBPyConnection,
+    script: str,
+    _gone: pa.Table | None = None,
+    _update: pa.Table | None = None,
+    _in_runs: pa.Table | None = None,
+    _in_config: pa.Table | None = None,
+    _in_summary: pa.Table | None = None,
+    _in_segments: pa.Table | None = None,
+    _in_segment_keys: pa.Table | None = None,
+    _in_files: pa.Table | None = None,
+    _in_stamps: pa.Table | None = None,
+) -> None:
+    """Run `script`, whose statements read the Arrow tables passed by these names: DuckDB
+    finds each among the local variables of the frame that calls it (a replacement scan),
+    at half the cost of registering it with the connection and unregistering it (~0.5 ms
+    a table, 8 a live refresh)."""
+    con.execute(script)
 
 
 def _arrow(schema: pa.Schema, rows: list[tuple[Any, ...]]) -> pa.Table:
