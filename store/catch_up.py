@@ -24,6 +24,7 @@ from .index_tables import (
     SEGMENT_TABLES,
     TABLES,
     Rows,
+    arrow_rows,
     read_files,
     read_stamps,
     stamp_row,
@@ -56,6 +57,51 @@ class CatchUp:
     segments_read: int = 0
     seconds: float = 0.0
     source: str = "file"  # "file", "read-only", "memory"
+
+
+#: the `runs` columns that do not come from run.json: all a run described again with the run.json
+#: the index holds sets (its other columns and its config rows stay: two statements less a
+#: live refresh, and a third of the write-ahead log it leaves)
+_VOLATILE = (
+    "run_key",
+    "state",
+    "ended_at",
+    "last_time",
+    "steps",
+    "values",
+    "error",
+    "writers",
+    "warnings",
+    "sync",
+    "partial",
+)
+_VOLATILE_AT = [COLUMNS["runs"].get_field_index(c) for c in _VOLATILE]
+_VOLATILE_SCHEMA = pa.schema(COLUMNS["runs"].field(i) for i in _VOLATILE_AT)
+
+
+def _same_meta(
+    batch: list[str], known: dict[str, Files], listed: dict[str, Files], rows: Rows
+) -> set[str]:
+    """The runs of `batch` described again (a `runs` row in `rows`) whose run.json is the one
+    the index described (same size and mtime: it is replaced whole, never edited in place).
+    (A run whose description failed leaves its run.json out of its files: store/describe.py.)"""
+    described = {r[0] for r in rows["runs"]}
+    out = set()
+    for k in batch:
+        path = f"runs/{k}/run.json"
+        was = known.get(k, {}).get(path)
+        if k in described and was is not None and was == listed[k].get(path):
+            out.add(k)
+    return out
+
+
+def _volatile(rows: Rows, kept: set[str]) -> pa.Table:
+    """Take the `kept` runs' `runs` and `config` rows out of `rows`: their columns that do
+    not come from run.json, as write_rows' `update` table."""
+    mine = [r for r in rows["runs"] if r[0] in kept]
+    rows["runs"] = [r for r in rows["runs"] if r[0] not in kept]
+    rows["config"] = [r for r in rows["config"] if r[0] not in kept]
+    return arrow_rows(_VOLATILE_SCHEMA, [tuple(r[i] for i in _VOLATILE_AT) for r in mine])
 
 
 @dataclass
@@ -168,7 +214,10 @@ class CatchingUp:
             if run_keys is None:
                 self.stamps.update(new)
             rows["stamps"] = [stamp_row(k, stamp) for k, stamp in new.items()]
-            write_rows(self.con, schema, rows, gone=[k for k in batch if k in stamps])
+            kept = _same_meta(batch, known, scan.listed, rows)
+            update = _volatile(rows, kept) if kept else None
+            gone = [k for k in batch if k in stamps]
+            write_rows(self.con, schema, rows, gone=gone, update=update, kept=kept)
             stats.runs_indexed += len(batch)
             for run_key, path, size, mtime in rows["files"]:
                 if new[run_key].open:

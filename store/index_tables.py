@@ -129,8 +129,10 @@ def write_rows(
     gone: Sequence[str] = (),
     drop: Sequence[str] = RUN_TABLES,
     update: pa.Table | None = None,
+    kept: Collection[str] = (),
 ) -> None:
-    """Drop the `drop` tables' rows of the runs `gone`, append `rows` to their tables, and
+    """Drop the `drop` tables' rows of the runs `gone` (but the `runs` and `config` rows of
+    those `kept`), append `rows` to their tables, and
     set `update`'s runs columns (a table with run_key and the columns to set), as one
     transaction of statements: a catch-up of the few runs that train costs one call into
     DuckDB, not a statement a table (~1 ms each on a busy machine, every 2 s of a live
@@ -140,7 +142,13 @@ def write_rows(
     # (runs described again lose their `runs` rows and get new ones: an INSERT OR REPLACE by
     # the primary key costs twice a DELETE and an INSERT)
     if gone:
-        tables["_gone"] = pa.table({"run_key": pa.array(list(gone), pa.string())})
+        keep = set(kept)
+        tables["_gone"] = pa.table(
+            {
+                "run_key": pa.array(list(gone), pa.string()),
+                "kept": pa.array([k in keep for k in gone], pa.bool_()),
+            }
+        )
         within = "run_key IN (SELECT run_key FROM _gone)"
         for t in drop:
             if t == "segment_keys":
@@ -148,11 +156,16 @@ def write_rows(
                     f"DELETE FROM {schema}.segment_keys WHERE path IN "
                     f"(SELECT path FROM {schema}.segments WHERE {within})"
                 )
+            elif t in ("runs", "config") and keep:
+                sql.append(
+                    f"DELETE FROM {schema}.{t} WHERE run_key IN "
+                    "(SELECT run_key FROM _gone WHERE NOT kept)"
+                )
             else:
                 sql.append(f"DELETE FROM {schema}.{t} WHERE {within}")
     for table, values in rows.items():
         if values:
-            tables[f"_in_{table}"] = _arrow(COLUMNS[table], values)
+            tables[f"_in_{table}"] = arrow_rows(COLUMNS[table], values)
             sql.append(f"INSERT INTO {schema}.{table} SELECT * FROM _in_{table}")
     if update is not None and update.num_rows:
         tables["_update"] = update
@@ -187,7 +200,7 @@ def _run_script(
     con.execute(script)
 
 
-def _arrow(schema: pa.Schema, rows: list[tuple[Any, ...]]) -> pa.Table:
+def arrow_rows(schema: pa.Schema, rows: list[tuple[Any, ...]]) -> pa.Table:
     """`rows` as a table of `schema`; a value of another type (run.json may hold anything
     that coercion missed) leaves Arrow to infer the column and DuckDB to cast it."""
     columns = [list(c) for c in zip(*rows, strict=True)]  # rows to columns, in one pass

@@ -7,6 +7,8 @@ query of their own."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -126,3 +128,76 @@ def test_default_columns_from_the_summaries_in_hand_are_the_index_query_s(
         declared = set(defined) if len(keys) > 1 else set()  # (run 1, 3, ... declare them)
         for n in (1, 3):
             assert common_keys(held, declared, limit=n) == common_summary_keys(idx, keys, limit=n)
+
+
+TRAINING = """
+import sys, flightlog
+run = flightlog.init(project="p", name="first", config={{"lr": 0.5}}, dir={store!r})
+for line in sys.stdin:
+    run.log({{"loss": 1.0}})
+    print("logged", flush=True)
+run.finish()
+"""
+
+
+def _step(proc: subprocess.Popen[str]) -> None:
+    """One more row logged by the training run."""
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline().strip() == "logged"
+
+
+def _wait_listing(store: Path, where: str, want: object, what: str) -> None:
+    """Refresh until the runs matching `where` show as `want`: [(name, steps), ...]."""
+    deadline = time.monotonic() + 60
+    while (shown := [(r["name"], r["steps"]) for r in load_runs(store, where, None).rows]) != want:
+        assert time.monotonic() < deadline, f"{what}: the listing shows {shown}"
+        time.sleep(0.2)
+
+
+def test_a_training_run_keeps_its_config_and_shows_a_new_run_json(store: Path) -> None:
+    """A refresh sets a training run's state, steps and summary and keeps the run.json
+    columns and config it already holds; a new run.json (a rename, a resume) is read."""
+    proc = spawn(TRAINING.format(store=str(store)), stdin=subprocess.PIPE)
+    try:
+        _step(proc)
+        _wait_listing(store, "config.lr = 0.5", [("first", 1)], "first look")
+        for steps in (2, 3):  # described again: its config still answers the filter
+            _step(proc)
+            _wait_listing(store, "config.lr = 0.5", [("first", steps)], "while training")
+        (run_dir,) = (d for d in (store / "runs" / "p").iterdir() if (d / "run.json").exists())
+        meta = json.loads((run_dir / "run.json").read_text())
+        tmp = run_dir / ".run.json.tmp"
+        tmp.write_text(json.dumps({**meta, "name": "renamed", "config": {"lr": 0.25}}))
+        os.replace(tmp, run_dir / "run.json")
+        _wait_listing(store, "config.lr = 0.25", [("renamed", 3)], "after the new run.json")
+        assert load_runs(store, "config.lr = 0.5", None).rows == []
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+def test_a_run_whose_description_failed_gets_its_config_once_it_works(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that could not be described is listed bare (with why); described again later
+    with the same run.json, it gets its config rows too, not only its volatile columns."""
+    from flightlog.store import describe
+
+    proc = spawn(TRAINING.format(store=str(store)), stdin=subprocess.PIPE)
+    try:
+        _step(proc)
+
+        def broken(*a: object, **k: object) -> None:
+            raise RuntimeError("unreadable for this test")
+
+        with monkeypatch.context() as m:
+            m.setattr(describe, "describe_history", broken)
+            (row,) = load_runs(store, None, None).rows
+            assert "cannot index this run" in row["warnings"]
+            assert load_runs(store, "config.lr = 0.5", None).rows == []
+        _step(proc)  # (it trains: listed again at each refresh)
+        _wait_listing(store, "config.lr = 0.5", [("first", 2)], "once it can be described")
+    finally:
+        proc.kill()
+        proc.communicate()
