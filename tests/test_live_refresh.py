@@ -201,3 +201,37 @@ def test_a_run_whose_description_failed_gets_its_config_once_it_works(
     finally:
         proc.kill()
         proc.communicate()
+
+
+async def test_a_refresh_draws_the_training_run_s_new_cells_and_keeps_the_rest(store: Path) -> None:
+    """Each refresh while a run trains redraws only its row (tui/table_redraw.py): what the
+    table draws is what a table drawn from scratch with the same data draws."""
+    from flightlog.tui import FlightlogApp
+    from flightlog.tui.runs_table import RunsTable
+
+    from .tui_helpers import column, names, settle
+
+    _make_runs(2)
+    proc = spawn(TRAINING.format(store=str(store)), stdin=subprocess.PIPE)
+    try:
+        _step(proc)
+        app = FlightlogApp(store)
+        async with app.run_test(size=(160, 30)) as pilot:
+            table = app.screen.query_one(RunsTable)
+
+            def steps() -> str | None:
+                return dict(zip(names(app), column(app, "steps"), strict=True)).get("first")
+
+            await settle(pilot, lambda: steps() == "1")
+            for n in (2, 3):
+                _step(proc)
+                await settle(pilot, lambda n=n: steps() == str(n))
+                await pilot.pause(0.1)
+                shown = [table.render_line(y).text for y in range(table.size.height)]
+                table._clear_caches()  # the same data drawn from scratch
+                fresh = [table.render_line(y).text for y in range(table.size.height)]
+                assert shown == fresh
+                assert any("first" in line and f" {n} " in line for line in shown)
+    finally:
+        proc.kill()
+        proc.communicate()
