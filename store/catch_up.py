@@ -10,9 +10,11 @@ only (partial runs, store/index_tables.py) and their segments later (`complete`)
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -22,12 +24,13 @@ from .index_tables import (
     SEGMENT_TABLES,
     TABLES,
     Rows,
+    arrow_rows,
     read_files,
     read_stamps,
     stamp_row,
     write_rows,
 )
-from .scan import Scan, Stamp, scan_runs, scan_store
+from .scan import Files, Scan, Stamp, scan_runs, scan_store
 
 #: runs described between two inserts of a cold build (what an interruption loses at most)
 BATCH = 500
@@ -56,6 +59,104 @@ class CatchUp:
     source: str = "file"  # "file", "read-only", "memory"
 
 
+#: the `runs` columns that do not come from run.json: all a run described again with the run.json
+#: the index holds sets (its other columns and its config rows stay: two statements less a
+#: live refresh, and a third of the write-ahead log it leaves)
+_VOLATILE = (
+    "run_key",
+    "state",
+    "ended_at",
+    "last_time",
+    "steps",
+    "values",
+    "error",
+    "writers",
+    "warnings",
+    "sync",
+    "partial",
+)
+_VOLATILE_AT = [COLUMNS["runs"].get_field_index(c) for c in _VOLATILE]
+_VOLATILE_SCHEMA = pa.schema(COLUMNS["runs"].field(i) for i in _VOLATILE_AT)
+
+
+def _same_meta(
+    batch: list[str], known: dict[str, Files], listed: dict[str, Files], rows: Rows
+) -> set[str]:
+    """The runs of `batch` described again (a `runs` row in `rows`) whose run.json is the one
+    the index described (same size and mtime: it is replaced whole, never edited in place).
+    (A run whose description failed leaves its run.json out of its files: store/describe.py.)"""
+    described = {r[0] for r in rows["runs"]}
+    out = set()
+    for k in batch:
+        path = f"runs/{k}/run.json"
+        was = known.get(k, {}).get(path)
+        if k in described and was is not None and was == listed[k].get(path):
+            out.add(k)
+    return out
+
+
+def _volatile(rows: Rows, kept: set[str]) -> pa.Table:
+    """Take the `kept` runs' `runs` and `config` rows out of `rows`: their columns that do
+    not come from run.json, as write_rows' `update` table."""
+    mine = [r for r in rows["runs"] if r[0] in kept]
+    rows["runs"] = [r for r in rows["runs"] if r[0] not in kept]
+    rows["config"] = [r for r in rows["config"] if r[0] not in kept]
+    return arrow_rows(_VOLATILE_SCHEMA, [tuple(r[i] for i in _VOLATILE_AT) for r in mine])
+
+
+@dataclass
+class Left:
+    """What a whole-store catch-up left in the index file: every run's stamp, and the files
+    of the runs it will list again (open ones: runs training). A reader that finds the file
+    as it left it (`recall`) reads neither again: two statements less a live refresh."""
+
+    stamps: dict[str, Stamp]
+    files: dict[str, Files]
+
+
+def _signature(path: Path) -> tuple[tuple[int, int, int, int] | None, ...]:
+    """The index file's and its write-ahead log's identity, size and times: any write by
+    any process (a commit appends to the log, a checkpoint rewrites the file) changes it."""
+    out = []
+    for p in (path, path.with_name(path.name + ".wal")):
+        try:
+            st = p.stat()
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        except FileNotFoundError:
+            out.append(None)
+    return tuple(out)
+
+
+#: index file -> (its signature when this process detached it, what it held then)
+_LEFT: dict[str, tuple[tuple[Any, ...], Left]] = {}
+_LEFT_LOCK = threading.Lock()
+
+
+def remember(path: Path, left: Left | None) -> None:
+    """After detaching `path` (its file lock still held by this thread): what it holds now."""
+    with _LEFT_LOCK:
+        if left is None:
+            _LEFT.pop(str(path), None)
+        else:
+            _LEFT[str(path)] = (_signature(path), left)
+
+
+def recall(path: Path) -> Left | None:
+    """After attaching `path`: what this process left in it, if nothing wrote to it since."""
+    with _LEFT_LOCK:
+        hit = _LEFT.get(str(path))
+    return hit[1] if hit is not None and hit[0] == _signature(path) else None
+
+
+def _known_files(
+    con: duckdb.DuckDBPyConnection, schema: str, run_keys: list[str], left: Left | None
+) -> dict[str, Files]:
+    """The files the index saw of `run_keys`: those `left` holds, the rest read."""
+    kept = {k: left.files[k] for k in run_keys if k in left.files} if left else {}
+    rest = [k for k in run_keys if k not in kept]
+    return {**kept, **read_files(con, schema, rest)} if rest else kept
+
+
 class CatchingUp:
     """The catch-up half of store/index.py's Index (which opens and holds the file)."""
 
@@ -67,6 +168,10 @@ class CatchingUp:
     _unsteady: int
     total: int | None
     _progress: Callable[[int, int], None] | None
+    #: what this process left in the file, if the file is still as it left it (`recall`)
+    _left: Left | None
+    #: what close() remembers of the file once it detached it (`remember`)
+    _leaving: Left | None
 
     def catch_up(
         self, schema: str = "main", run_keys: Collection[str] | None = None, lazy: bool = False
@@ -78,9 +183,10 @@ class CatchingUp:
 
         stats = CatchUp()
         self.total = None  # until the next survey counts them
-        stamps = read_stamps(self.con, schema, run_keys)
+        left = self._left if schema == "idx" and run_keys is None else None
+        stamps = left.stamps if left else read_stamps(self.con, schema, run_keys)
         scan = scan_store(self.root, stamps) if run_keys is None else scan_runs(self.root, run_keys)
-        known = read_files(self.con, schema, [k for k in scan.listed if k in stamps])
+        known = _known_files(self.con, schema, [k for k in scan.listed if k in stamps], left)
         changed = [k for k, files in scan.listed.items() if known.get(k) != files]
         removed = [k for k in stamps if k not in scan.seen]
         stats.runs_seen, stats.runs_removed = len(scan.seen), len(removed)
@@ -93,6 +199,7 @@ class CatchingUp:
         if run_keys is None:
             self.stamps.update(restamped)
         segments = not lazy or len(changed) <= LAZY_OVER
+        written: dict[str, Files] = {}  # the files rows written of runs listed again next time
         for start in range(0, len(changed), BATCH):
             batch = changed[start : start + BATCH]
             rows: Rows = {t: [] for t in TABLES if t != "info"}
@@ -107,8 +214,17 @@ class CatchingUp:
             if run_keys is None:
                 self.stamps.update(new)
             rows["stamps"] = [stamp_row(k, stamp) for k, stamp in new.items()]
-            write_rows(self.con, schema, rows, gone=[k for k in batch if k in stamps])
+            kept = _same_meta(batch, known, scan.listed, rows)
+            update = _volatile(rows, kept) if kept else None
+            gone = [k for k in batch if k in stamps]
+            write_rows(self.con, schema, rows, gone=gone, update=update, kept=kept)
             stats.runs_indexed += len(batch)
+            for run_key, path, size, mtime in rows["files"]:
+                if new[run_key].open:
+                    written.setdefault(run_key, {})[path] = (size, mtime)
+        if schema == "idx" and run_keys is None:  # what close() remembers (`Left`)
+            kept = {k: known[k] for k in same if self.stamps[k].open}
+            self._leaving = Left(self.stamps, {**kept, **written})
         return stats
 
     def _restamp(self, schema: str, scan: Scan, same: dict[str, Stamp]) -> dict[str, Stamp]:

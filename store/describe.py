@@ -127,7 +127,9 @@ def describe_run(
     except Exception as e:  # one run's oddity must not hide the others
         out = {t: [] for t in rows}
         out["runs"].append(_bare_run_row(run_key, paths, f"cannot index this run: {e!r}"))
-        out["files"].extend((run_key, p, s, t) for p, (s, t) in files.items())
+        # (its run.json left out: the next description rewrites its config, store/catch_up.py)
+        meta = f"runs/{run_key}/run.json"
+        out["files"].extend((run_key, p, s, t) for p, (s, t) in files.items() if p != meta)
         n = 0
     for t, values in out.items():
         rows[t].extend(values)

@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from .catch_up import CatchingUp, CatchUp
+from .catch_up import CatchingUp, CatchUp, recall, remember
 from .index_tables import (
     INDEX_VERSION,
     MEMORY_TABLES,
@@ -112,6 +112,7 @@ class Index(CatchingUp):
         #: where the tables are: "idx" (the attached file) or "main" (in memory)
         self.schema = "main"
         self._holding = False
+        self._left = self._leaving = None
         self._open(persist)
 
     # -- opening ---------------------------------------------------------------------------
@@ -160,7 +161,9 @@ class Index(CatchingUp):
                     return
                 time.sleep(0.05)
         try:
-            self._prepare_file()
+            self._left = recall(path)  # (a file as this process left it needs no check)
+            if self._left is None:
+                self._prepare_file()
             self.last = self._look("idx")
             if self._copy:
                 self.con.execute(SCHEMA.format(s="main"))
@@ -294,6 +297,8 @@ class Index(CatchingUp):
             _held.count -= 1
             try:
                 self._detach()
+                if self._leaving is not None:
+                    remember(self.root / INDEX_FILE, self._leaving)
             finally:
                 _ATTACH_LOCK.release()
             with _SPARE_LOCK:

@@ -11,6 +11,7 @@ again (`load_runs`).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -18,13 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flightlog.store.catalog import (
-    common_summary_keys,
-    count_runs,
-    needs_history,
-    select_runs,
-    values_of,
-)
+from flightlog.store.catalog import count_runs, needs_history, select_runs
 from flightlog.store.catch_up import BATCH
 from flightlog.store.index import INDEX_FILE, Index
 from flightlog.store.scan import Stamp, unchanged_since
@@ -153,34 +148,69 @@ def _listing(
     rows = select_runs(idx, where=where, sort=sort, limit=wanted, describe=describe)
     total = len(rows) if len(rows) < wanted else count_runs(idx, where=where)
     keys = [r["run_key"] for r in rows]
-    chosen = metrics if metrics else common_summary_keys(idx, keys, limit=3)
     paged = total > len(rows)  # DuckDB sorted it: the screen cannot sort a part
-    summaries = _summaries(idx, keys)
+    summaries, defined = _summaries(idx, keys)
+    chosen = metrics if metrics else common_keys(summaries, defined, limit=3)
     sorted_by = sort if paged else None
     return RunList(rows, chosen, summaries, total=total, sorted_by=sorted_by, partial=idx.partial)
 
 
-def _summaries(idx: Index, keys: list[str]) -> dict[str, dict[str, Any]]:
-    """values_of(summary) of `keys`, reading only those of runs whose stamp changed since
-    the last listing (json of ~40 values a run: most of a refresh while runs train)."""
+def common_keys(
+    summaries: dict[str, dict[str, Any]], defined: set[str], limit: int = 3
+) -> list[str]:
+    """store/catalog.py's `common_summary_keys` of runs whose summaries (and metrics
+    declared with define_metric, `defined`) are in hand: no statement more a refresh. The
+    declared keys first, then the numeric keys (not `_`-prefixed) most runs share, by name."""
+    counts: dict[str, int] = {}
+    for summary in summaries.values():
+        for k, v in summary.items():
+            if isinstance(v, int | float) and not k.startswith("_"):
+                counts[k] = counts.get(k, 0) + 1
+    return sorted(counts, key=lambda k: (k not in defined, -counts[k], k))[:limit]
+
+
+def _summaries(idx: Index, keys: list[str]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """values_of(summary) of `keys`, and the metrics their runs declared with define_metric,
+    reading (in one statement) only those of runs whose stamp changed since the last listing
+    (json of ~40 values a run: most of a refresh while runs train)."""
     root, kept, todo = str(idx.root), {}, []
     for k in keys:
         stamp, hit = idx.stamps.get(k), _SUMMARIES.get((root, k))
         if stamp is not None and not stamp.open and hit is not None and hit[0] == stamp:
-            kept[k] = hit[1]
+            kept[k] = hit[1:]
         else:
             todo.append(k)
-    read = values_of(idx, "summary", todo) if todo else {}
+    read = _read_summaries(idx, todo) if todo else {}
     if len(_SUMMARIES) > 4 * PAGE:
         _SUMMARIES.clear()
     for k, v in read.items():
         if (stamp := idx.stamps.get(k)) is not None and not stamp.open:
-            _SUMMARIES[(root, k)] = (stamp, v)
-    return {k: kept[k] if k in kept else read[k] for k in keys}
+            _SUMMARIES[(root, k)] = (stamp, *v)
+    got = {k: kept[k] if k in kept else read[k] for k in keys}
+    return {k: v[0] for k, v in got.items()}, {m for v in got.values() for m in v[1]}
 
 
-#: (store, run) -> (its stamp, its summary) for settled runs: the stamp tells it held still
-_SUMMARIES: dict[tuple[str, str], tuple[Stamp, dict[str, Any]]] = {}
+def _read_summaries(idx: Index, keys: list[str]) -> dict[str, tuple[dict[str, Any], list[str]]]:
+    """run -> (values_of(summary), the metrics it declared with define_metric)."""
+    out: dict[str, tuple[dict[str, Any], list[str]]] = {k: ({}, []) for k in keys}
+    with idx.con.cursor() as cur:
+        rows = cur.execute(
+            "SELECT run_key, key, json, NULL FROM summary WHERE run_key IN "
+            "(SELECT unnest(?::VARCHAR[])) UNION ALL SELECT run_key, NULL, NULL, "
+            "defined_metrics FROM runs WHERE run_key IN (SELECT unnest(?::VARCHAR[]))",
+            [keys, keys],
+        ).fetchall()
+    for run_key, key, value, defined in rows:
+        if key is not None:
+            out[run_key][0][key] = json.loads(value)
+        elif defined:
+            out[run_key][1].extend(defined)
+    return out
+
+
+#: (store, run) -> (its stamp, its summary, its declared metrics) for settled runs: the
+#: stamp tells it held still
+_SUMMARIES: dict[tuple[str, str], tuple[Stamp, dict[str, Any], list[str]]] = {}
 
 
 #: store -> (what was asked, the runs' stamps then, the answer): the last listing, which a

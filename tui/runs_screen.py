@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,10 +21,10 @@ from flightlog.store.layout import split_run_key
 from flightlog.store.text import safe
 
 from .artifacts_screen import ArtifactsScreen
-from .data import plural
 from .filterbar import FilterBar
 from .runs_data import RunList, Source, describe_more, load_last_look, load_runs
-from .runs_table import RunsTable, build_table, columns_of, server_sort, sort_key
+from .runs_order import ordered_rows, status_text
+from .runs_table import RunsTable, build_table, columns_of, server_sort
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 
 EMPTY = """[b]No runs in {root} yet.[/b] Log a first one in three lines:
@@ -199,64 +198,28 @@ class RunsScreen(StoreScreen):
         """Sort (and group) the loaded runs into the table, keeping the cursor on its row."""
         if self.runs is None:
             return
-        runs, table, col = self.runs, self.query_one(RunsTable), self.sort_column
+        table = self.query_one(RunsTable)
         current = cursor_key or self.current_key() or self.current_header()
-
-        def key(r: dict[str, Any]) -> tuple[int, Any]:
-            return sort_key(col, r, runs.summaries.get(r["run_key"], {}))
-
-        if runs.sorted_by and runs.sorted_by == server_sort(col, self.sort_desc):
-            ordered = list(runs.rows)  # the server's order, over every run it holds
-        else:
-            ordered = sorted(runs.rows, key=key, reverse=self.sort_desc)
-            ordered.sort(key=lambda r: key(r)[0])  # missing values last, whatever the direction
-        if self.group_by:
-            groups: dict[str, list[dict[str, Any]]] = {}
-            for r in ordered:
-                groups.setdefault(r[self.group_by] or "(none)", []).append(r)
-            self.order = []
-            for name in sorted(groups):
-                self.order.append(
-                    {
-                        "header": name,
-                        "count": len(groups[name]),
-                        "collapsed": name in self.collapsed,
-                    }
-                )
-                if name not in self.collapsed:
-                    self.order.extend(groups[name])
-        else:
-            self.order = ordered
+        self.order = ordered_rows(
+            self.runs, self.sort_column, self.sort_desc, self.group_by, self.collapsed
+        )
         ids = [o.get("run_key") or ("group:" + o["header"]) for o in self.order]
         row = ids.index(current) + cursor_shift if current in ids else table.cursor_row
         self.placed_row = min(max(row, 0), len(ids) - 1)
-        table.show(build_table(runs, self.order, self.marked), row)
+        table.show(build_table(self.runs, self.order, self.marked), row)
 
     def update_status(self) -> None:
         if self.runs is None:
             return
-        states: dict[str, int] = {}
-        for r in self.runs.rows:
-            states[r["state"]] = states.get(r["state"], 0) + 1
-        parts = [plural(len(self.runs.rows), "run")]
-        if self.runs.total is not None and self.runs.total > len(self.runs.rows):
-            parts[0] = (
-                f"first {len(self.runs.rows):,} of {self.runs.total:,} runs "
-                "(L or the last row: more; filter to narrow)"
-            )
-        parts += [f"{n} {s}" for s, n in sorted(states.items())]
-        parts.append(f"sorted by {self.sort_column or 'started'}{' ↓' if self.sort_desc else ' ↑'}")
-        if self.group_by:
-            parts.append(f"grouped by {self.group_by}")
-        if self.marked:
-            parts.append(f"{len(self.marked)} marked (c: compare)")
-        if self.agent_note:
-            parts.append(escape(self.agent_note))
-        if self.checking:
-            parts.append("as last seen: looking for changes…")
-        if self.where:  # last: the part a long note or filter may push out of sight
-            parts.append(f"filter {escape(safe(self.where))}")
-        text = " · ".join(parts)
+        text = status_text(
+            self.runs,
+            sort=(self.sort_column, self.sort_desc),
+            group_by=self.group_by,
+            marked=len(self.marked),
+            note=self.agent_note,
+            checking=self.checking,
+            where=self.where,
+        )
         if text != self.status_text:  # an update lays the screen out again (every 2 s)
             self.status_text = text
             self.query_one("#status", Static).update(text)

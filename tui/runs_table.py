@@ -21,6 +21,7 @@ from textual_fastdatatable import ArrowBackend, DataTable
 from flightlog.store.text import fmt, fmt_duration, fmt_time, safe
 
 from .data import STATE_ICON, RunList
+from .table_redraw import redraw_changed
 
 LEAD_COLUMNS = ["", "state", "name"]  # fixed while scrolling sideways
 TAIL_COLUMNS = ["steps", "duration", "started", "tags", "group", "project", "id", "sync"]
@@ -114,11 +115,12 @@ class RunsTable(DataTable):
         )
 
     def show(self, table: pa.Table, cursor_row: int) -> None:
-        self.backend = ArrowBackend(table)
-        self._column_labels = None
-        self._ordered_columns = None
-        self._require_update_dimensions = True
-        self._clear_caches()
-        self.refresh(layout=True)
+        if not redraw_changed(self, table):  # (a refresh while runs train: their rows only)
+            self.backend = ArrowBackend(table)
+            self._column_labels = None
+            self._ordered_columns = None
+            self._require_update_dimensions = True
+            self._clear_caches()
+            self.refresh(layout=True)
         if table.num_rows:
             self.move_cursor(row=min(max(cursor_row, 0), table.num_rows - 1), animate=False)

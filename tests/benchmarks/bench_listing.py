@@ -4,11 +4,14 @@ the same run.
 
     python tests/benchmarks/bench_listing.py [--sizes 100,1000,10000] [--init-sizes 0,10000,100000]
                                             [--skip tui,init,live]
+                                            [--seconds 10] [--stores PREFIX] [--newest]
 
-Stores are built once under /tmp (`/tmp/flightlog-listing-N`) and reused: one 50-step run is
-written through the real writer, then cloned N times by writing the store's files directly
-(run.json, the writer's state file with its own summary, the sealed segment), which is ~100x
-faster than N writer processes; `flightlog doctor` checks the result is a valid store.
+Stores are built once under /tmp (`/tmp/flightlog-listing-N`, or PREFIX + N) and reused:
+one 50-step run is written through the real writer, then cloned N times by writing the
+store's files directly (run.json, the writer's state file with its own summary, the sealed
+segment), which is ~100x faster than N writer processes; `flightlog doctor` checks the
+result is a valid store. The live refresh sorts the screen by start, oldest first (the
+training runs on a later page) unless `--newest` (them in view, redrawn every refresh).
 Prints numbers; asserts nothing.
 """
 
@@ -222,11 +225,33 @@ from bench_tui import refresh_cost
 print(asyncio.run(refresh_cost(Path(sys.argv[1]), float(sys.argv[2]), settle=3.0)))
 """
 
+#: refresh_cost with the newest runs first (`s` on the first column): the training runs on
+#: screen, so each refresh also redraws the table
+NEWEST_CHILD = """
+import asyncio, resource, sys, time
+from pathlib import Path
+from flightlog.tui import FlightlogApp
 
-def refresh_share(store: Path, seconds: float) -> float:
-    """Share of one core the runs screen uses over `seconds` (after its first paint)."""
+async def main(store, seconds):
+    app = FlightlogApp(store)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(3.0)
+        await pilot.press("s")
+        await pilot.pause(2.5)
+        r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        await pilot.pause(seconds)
+        r1, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - t0
+    return (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / wall
+
+print(asyncio.run(main(Path(sys.argv[1]), float(sys.argv[2]))))
+"""
+
+
+def refresh_share(store: Path, seconds: float, newest: bool = False) -> float:
+    """Share of one core the runs screen uses over `seconds` (after its first paint);
+    `newest`: sorted newest first (the runs training in view)."""
     out = subprocess.run(
-        [sys.executable, "-c", REFRESH_CHILD, str(store), str(seconds)],
+        [sys.executable, "-c", NEWEST_CHILD if newest else REFRESH_CHILD, str(store), str(seconds)],
         capture_output=True,
         text=True,
         check=True,
@@ -235,9 +260,10 @@ def refresh_share(store: Path, seconds: float) -> float:
     return float(out.stdout.split()[-1])
 
 
-def live(store: Path, seconds: float) -> tuple[float, float]:
-    """(share of a core with 8 runs training into `store`, the same app idle on it)."""
-    idle = refresh_share(store, seconds)
+def live(store: Path, seconds: float, newest: bool = False) -> tuple[float, float]:
+    """(share of a core with 8 runs training into `store`, the same app idle on it);
+    `newest`: the screen sorted newest first, the training runs in view."""
+    idle = refresh_share(store, seconds, newest)
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", TRAINER, str(r), str(seconds + 8)],
@@ -247,7 +273,7 @@ def live(store: Path, seconds: float) -> tuple[float, float]:
     ]
     try:
         time.sleep(1.0)
-        busy = refresh_share(store, seconds)
+        busy = refresh_share(store, seconds, newest)
     finally:
         for pr in procs:
             pr.wait()
@@ -260,10 +286,20 @@ def main() -> None:
     p.add_argument("--init-sizes", default="0,10000,100000")
     p.add_argument("--skip", default="", help="comma-separated: list, tui, init, live")
     p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument(
+        "--newest",
+        action="store_true",
+        help="live refresh with the runs screen sorted newest first (the training runs shown)",
+    )
+    p.add_argument(
+        "--stores",
+        default="/tmp/flightlog-listing-",
+        help="where the stores are built: PREFIX + number of runs (default %(default)sN)",
+    )
     args = p.parse_args()
     skip = set(args.skip.split(","))
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    stores = {n: Path(f"/tmp/flightlog-listing-{n}") for n in sizes}
+    stores = {n: Path(f"{args.stores}{n}") for n in sizes}
     for n, store in stores.items():
         built = build_store(store, n)
         if built:
@@ -312,10 +348,12 @@ def main() -> None:
     if "live" not in skip:
         for n in [s for s in sizes if s <= 1000][-1:] or sizes[:1]:
             store = stores[n]
-            busy, idle = live(store, args.seconds)
+            busy, idle = live(store, args.seconds, args.newest)
+            shown = ", newest first (the training runs in view)" if args.newest else ""
             print(
-                f"live refresh, 8 runs training into the {n:,}-run store: {busy * 100:.1f}% "
-                f"of a core (target 3%; idle on the same store: {idle * 100:.1f}%)",
+                f"live refresh, 8 runs training into the {n:,}-run store{shown}: "
+                f"{busy * 100:.1f}% of a core (target 3%; idle on the same store: "
+                f"{idle * 100:.1f}%)",
                 flush=True,
             )
             shutil.rmtree(store / "runs" / "live", ignore_errors=True)
