@@ -92,7 +92,8 @@ def spawn(
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code)],
-        env={**os.environ, **(env or {})},
+        # a child that hangs dumps every thread's stack on SIGABRT (see test_signals._ended)
+        env={"PYTHONFAULTHANDLER": "1", **os.environ, **(env or {})},
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -52,10 +53,20 @@ STORM_SCRIPT = """
 """
 
 
-def _ended(proc, timeout: float = 300) -> int:
-    """The child's exit code; a child that hangs is killed (never left running) and fails."""
+def _ended(proc, timeout: float = 180) -> int:
+    """The child's exit code; a child that hangs is killed (never left running) and fails,
+    showing where each of its threads waited (faulthandler's dump on SIGABRT)."""
     try:
         return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        hung = f"the child hung for {timeout} s; its threads:\n{err[-20000:]}"
+        raise AssertionError(hung) from None
     except BaseException:
         proc.kill()
         proc.wait()
