@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
+from flightlog.store.atomic import fsync_and_close
 from flightlog.store.threads import start_thread
 
 FLUSH_EVERY = 0.2
@@ -117,12 +118,7 @@ class ConsoleCapture:
         with self._io:
             fd = None if self._closed else self._write_lines(final=False)
         if fd is not None:
-            try:
-                os.fsync(fd)
-            except OSError:
-                pass
-            finally:
-                os.close(fd)
+            fsync_and_close(fd)
 
     def _write_lines(self, final: bool) -> int | None:
         """Write the finished lines (`final`: the unfinished ones too, fsynced); returns a

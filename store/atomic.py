@@ -19,6 +19,12 @@ def fsync_dir(path: Path) -> None:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return
+    fsync_and_close(fd)
+
+
+def fsync_and_close(fd: int) -> None:
+    """fsync `fd`, then close it. A failing fsync is left to the caller's next durable write
+    to report (a full or failing disk): this one is best effort."""
     try:
         os.fsync(fd)
     except OSError:

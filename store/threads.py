@@ -41,7 +41,6 @@ def start_thread(
 #: the threads `start_unwaited(..., wait_at_exit=True)` started that have not ended yet:
 #: the interpreter's exit waits for them, as it waits for a non-daemon thread
 _unfinished: set[threading.Event] = set()
-_exit_hook: list[bool] = []  # [True] once `join_unwaited` is registered with atexit
 
 
 def start_unwaited(target: Callable[..., Any], *args: Any, wait_at_exit: bool = False) -> None:
@@ -69,9 +68,6 @@ def start_unwaited(target: Callable[..., Any], *args: Any, wait_at_exit: bool = 
             done.set()
 
     _unfinished.add(done)
-    if not _exit_hook:
-        _exit_hook.append(True)
-        atexit.register(join_unwaited)
     try:
         _thread.start_new_thread(tracked, ())
     except (RuntimeError, OSError, MemoryError):
@@ -85,5 +81,6 @@ def join_unwaited() -> None:
         done.wait()
 
 
+atexit.register(join_unwaited)  # a no-op unless such a thread is still running
 # a forked child has none of its parent's threads: its exit waits for none of them
 os.register_at_fork(after_in_child=_unfinished.clear)

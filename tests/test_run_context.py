@@ -77,6 +77,18 @@ def _work_tree(repo: Path, script: str) -> str:
     return subprocess.run(head, cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
 
 
+def _train(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `repo`'s train.py with `args`, as a user does, from the work tree."""
+    return subprocess.run(
+        [sys.executable, "train.py", *args],
+        cwd=repo,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 @pytest.mark.parametrize(
     "script",
     [
@@ -89,14 +101,7 @@ def test_a_run_that_ends_right_after_init_has_its_git_and_packages(
     api: flightlog.Api, tmp_path: Path, script: str
 ) -> None:
     commit = _work_tree(tmp_path / "repo", script)
-    res = subprocess.run(
-        [sys.executable, "train.py", "--lr", "0.1"],
-        cwd=tmp_path / "repo",
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    res = _train(tmp_path / "repo", "--lr", "0.1")
     assert res.returncode == 0, res.stderr
     run = api.run("ctx/r1")
     assert run.state == "finished"
@@ -126,14 +131,7 @@ def test_git_is_recorded_when_the_background_start_runs_after_the_script_ended(
         "RunBackground._start_threads = late\n"
         'flightlog.init(project="ctx", id="late")\n',
     )
-    res = subprocess.run(
-        [sys.executable, "train.py"],
-        cwd=tmp_path / "repo",
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    res = _train(tmp_path / "repo")
     assert res.returncode == 0, res.stderr
     assert "could not" not in res.stderr, res.stderr
     run = api.run("ctx/late")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -134,6 +135,22 @@ async def test_a_store_larger_than_a_page_is_listed_a_page_at_a_time(
         await settle(pilot, lambda: names(app) == every[::-1][:10])
 
 
+def hold_stat_pass(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Hold the runs screen's stat pass (catch_up.scan_store) until the returned event is
+    set: what the screen shows before it has looked at the files."""
+    from flightlog.store import catch_up
+
+    looked = threading.Event()
+    real_scan = catch_up.scan_store
+
+    def held_scan(*args, **kwargs):
+        assert looked.wait(120), "the test never released the stat pass"
+        return real_scan(*args, **kwargs)
+
+    monkeypatch.setattr(catch_up, "scan_store", held_scan)
+    return looked
+
+
 def _add_run(store: Path, run_id: str, name: str) -> None:
     """A copy of a sample run under a new id and name: a run that appeared since."""
     import json
@@ -152,23 +169,13 @@ async def test_the_last_listing_shows_at_once_and_the_look_at_the_files_follows(
     """A big store's runs screen paints what its index saw last before the stat pass of
     the catch-up (seconds at 10,000 runs on a cold disk) ends; a run added since appears
     when it does. The stat pass is held here until the first page is checked."""
-    import threading
-
-    from flightlog.store import catch_up
     from flightlog.store.catalog import select_runs
     from flightlog.store.index import Index
 
     with Index(samples) as idx:
         before = len(select_runs(idx))
     _add_run(samples, "added01", "added-since")
-    looked = threading.Event()
-    real_scan = catch_up.scan_store
-
-    def held_scan(*args, **kwargs):  # the stat pass, held until the test lets it go
-        assert looked.wait(120), "the test never released the stat pass"
-        return real_scan(*args, **kwargs)
-
-    monkeypatch.setattr(catch_up, "scan_store", held_scan)
+    looked = hold_stat_pass(monkeypatch)
     app = FlightlogApp(samples)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, lambda: len(rows(app)) == before)
@@ -187,21 +194,12 @@ async def test_a_first_paint_shows_a_duration_not_known_yet_as_not_known(
     """A run that never ended (the sample store's crashed one) lasts until its last row,
     which only its segments tell: the first paint of an index whose first build left it
     partial shows its duration as not known (`…`, as its steps), not as no duration."""
-    import threading
-
     from flightlog.store import catch_up
     from flightlog.store.index import Index
 
     monkeypatch.setattr(catch_up, "LAZY_OVER", 2)  # as a first build of 10,000 runs
     Index(samples, lazy=True).close()  # a listing's first build: every run partial
-    looked = threading.Event()
-    real_scan = catch_up.scan_store
-
-    def held_scan(*args, **kwargs):  # the stat pass, held until the test lets it go
-        assert looked.wait(120), "the test never released the stat pass"
-        return real_scan(*args, **kwargs)
-
-    monkeypatch.setattr(catch_up, "scan_store", held_scan)
+    looked = hold_stat_pass(monkeypatch)
     app = FlightlogApp(samples)
     async with app.run_test(size=SIZE) as pilot:
         try:
