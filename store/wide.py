@@ -98,7 +98,8 @@ class Grid:
         all_kinds = _kind_counts(self.kind)
         if all_kinds[NONE]:
             valid = np.zeros(k * n, np.uint8)
-            valid[flat[self.kind != NONE]] = 1
+            # last wins, as for the values: a cell logged a number, then None, holds None
+            valid[flat] = self.kind != NONE
             self.valid = valid.view(bool).reshape(k, n)
         else:
             self.valid = self.logged

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from flightlog.store.layout import RunPaths
@@ -144,6 +144,9 @@ def _segments(draw: st.DrawFn) -> list[tuple[str, list[tuple[int, str, Any]]]]:
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+# a number then None at one step: the local pivot kept the number's NaN (last-wins values,
+# any-wins validity) where the server's pages say None
+@example(segments=[("wa", [(0, "a", 0.0), (0, "a", None)])], page=1, keys=None)
 @given(
     segments=_segments(), page=st.integers(1, 25), keys=st.sampled_from([None, ["a"], ["b", "c.d"]])
 )
