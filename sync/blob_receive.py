@@ -243,9 +243,17 @@ class BlobReceiver:
             self.objects.delete(self._part_key(entity, project, sha, start, part_sha))
 
     # -- a run's files -----------------------------------------------------------------------
-    def put_run_files(self, entity: str, project: str, run_id: str, files: Any) -> int:
+    def put_run_files(
+        self,
+        entity: str,
+        project: str,
+        run_id: str,
+        files: Any,
+        later: list[tuple[str, str, str, dict[str, Any]]] | None = None,
+    ) -> int:
         """Record a run's files, `{name: {"sha256": ...}}`; each blob must be held by the
-        project already (uploaded through it)."""
+        project already (uploaded through it). `later`: the checked list is added to it,
+        for `record_files` to write with the request's other runs' (one transaction)."""
         if not isinstance(files, dict):
             raise Refused('"files" must map file names to {"sha256": ...}', "invalid")
         doc = {}
@@ -255,8 +263,16 @@ class BlobReceiver:
                 raise Refused(f"invalid file name {name[:100]!r}", "invalid_name")
             size = self.held_size(entity, project, str(sha), f"file {name[:100]!r}")
             doc[name] = {"sha256": sha, "size": size}
-        self.table.put_run_files(entity, project, run_id, doc)
+        if later is None:
+            self.table.put_run_files([(entity, project, run_id, doc)])
+        else:
+            later.append((entity, project, run_id, doc))
         return len(doc)
+
+    def record_files(self, later: list[tuple[str, str, str, dict[str, Any]]]) -> None:
+        """Write the file lists `put_run_files` checked and set aside, in one transaction."""
+        if later:
+            self.table.put_run_files(later)
 
     def run_files(self, entity: str, project: str, run_id: str) -> dict[str, dict[str, Any]]:
         return self.table.run_files(entity, project, run_id)
@@ -279,5 +295,5 @@ def adopt_local_files(root: Path, table: BlobTable) -> None:
         entity, project, run_id = paths.address
         files = (read_json(paths.dir / LEGACY_RUN_FILES) or {}).get("files")
         if entity is not None and isinstance(files, dict):
-            table.put_run_files(entity, project, run_id, files)
+            table.put_run_files([(entity, project, run_id, files)])
     refs.rename(root / "blob_refs.adopted")

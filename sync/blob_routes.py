@@ -58,13 +58,19 @@ class BlobRouter(APIRouter):
     blobs: BlobReceiver
 
     def run_extras(
-        self, entity: str, project: str, run_id: str, extras: dict[str, Any]
+        self,
+        entity: str,
+        project: str,
+        run_id: str,
+        extras: dict[str, Any],
+        later: list[tuple[str, str, str, dict[str, Any]]] | None = None,
     ) -> dict[str, Any]:
         """`{"missing": {sha256: offset}}` for the run's `blobs` (as POST .../missing), and
         `{"files": n}` when its `files` were recorded (every blob they name is held, as PUT
         .../files needs; otherwise the uploader sends them after the blobs). The caller
         checked write access; the run need not be stored yet (a bad list is refused before
-        it is)."""
+        it is). `later`: the file list is checked now and recorded by the caller's
+        `blobs.record_files(later)` with its other runs' (BlobReceiver.put_run_files)."""
         out: dict[str, Any] = {}
         missing: dict[str, int] = {}
         if "blobs" in extras:
@@ -74,7 +80,7 @@ class BlobRouter(APIRouter):
         if isinstance(files, dict) and not missing:
             named = {e.get("sha256") if isinstance(e, dict) else None for e in files.values()}
             if named <= set(wanted if "blobs" in extras else ()):
-                out["files"] = self.blobs.put_run_files(entity, project, run_id, files)
+                out["files"] = self.blobs.put_run_files(entity, project, run_id, files, later)
         return out
 
 

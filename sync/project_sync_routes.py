@@ -95,7 +95,8 @@ def _store_runs(
     commit: GroupCommit | None,
 ) -> list[dict[str, Any]]:
     """Each run of `parts` with its segments; one answer per run, in order, all written by
-    `commit` (durable together before the request is answered)."""
+    `commit` (durable together before the request is answered), the runs' file lists in one
+    transaction."""
     if not parts or parts[0].stream != MEMORY_STREAM:
         raise Refused(
             f'the first frame must be a run: {{"stream": "run", "name": "<run id>{RUN_FILE}", '
@@ -104,6 +105,7 @@ def _store_runs(
         )
     starts = [i for i, p in enumerate(parts) if p.stream == MEMORY_STREAM]
     out = []
+    later: list[Any] = []  # the runs' file lists, recorded in one transaction
     for i, j in zip(starts, [*starts[1:], len(parts)], strict=True):
         run = parts[i]
         try:
@@ -112,11 +114,12 @@ def _store_runs(
             run_id = run_of(run.name)
             target = (*project, run_id)
             answer, status = store_with_segments(
-                store, blobs, ensure_project, target, limits, parts[i:j], commit
+                store, blobs, ensure_project, target, limits, parts[i:j], commit, later
             )
             answer.update(run=run_id, status=status)
         except Refused as e:
             answer = {"run": run.name[:100], "status": e.status, "error": e.code}
             answer["message"] = str(e)
         out.append(answer)
+    blobs.blobs.record_files(later)
     return out

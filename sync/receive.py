@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from .accounts import check_entity
 from .group_commit import GroupCommit
 from .limits import ServerLimits
 from .refused import Refused
+from .sealed_names import SealedNames
 from .segment_check import check_segment_file
 
 __all__ = ["ReceivingStore", "Refused", "check_names", "migrate_joined_projects", "public_meta"]
@@ -199,51 +199,6 @@ def key_of(paths: RunPaths) -> str:
     return run_key(project, run_id, entity)
 
 
-class SealedNames:
-    """The sealed segment names of the run directories uploads were placed into lately, by
-    stem (writer and number): one listing per directory rather than one per upload, which
-    made a run's sync quadratic (listing a 500-segment directory takes 2-5 ms here). A
-    directory whose mtime is not the one this cache left it at was changed by someone else
-    (a file removed or put there by hand): it is listed again. Holds DIRECTORIES at most."""
-
-    DIRECTORIES = 256
-
-    def __init__(self) -> None:
-        self._dirs: OrderedDict[Path, tuple[int, dict[str, str]]] = OrderedDict()
-
-    def twin(self, directory: Path, seg: SegmentName) -> str | None:
-        """The name of the sealed segment stored with `seg`'s writer and number, if any.
-
-        A directory's mtime moves in clock ticks (milliseconds): a file removed in the tick
-        of the last placement leaves it unchanged, so a remembered name is checked to exist
-        (one stat, not a listing) - "already stored" is never answered for a file that is
-        gone. A file put there by hand in that same tick is not seen until the next change."""
-        mtime = directory.stat().st_mtime_ns
-        known = self._dirs.get(directory)
-        if known is not None and known[0] == mtime:
-            name = known[1].get(seg.stem)
-            if name is None or (directory / name).exists():
-                self._dirs.move_to_end(directory)
-                return name
-        names = {}
-        for entry in os.listdir(directory):
-            parsed = parse_segment_name(entry)
-            if parsed is not None and parsed.sealed:
-                names[parsed.stem] = entry
-        self._dirs[directory] = (mtime, names)
-        self._dirs.move_to_end(directory)
-        if len(self._dirs) > self.DIRECTORIES:
-            self._dirs.popitem(last=False)
-        return names.get(seg.stem)
-
-    def placed(self, directory: Path, seg: SegmentName, name: str) -> None:
-        """`name` was just renamed into `directory` by this store."""
-        known = self._dirs.get(directory)
-        if known is not None:
-            known[1][seg.stem] = name
-            self._dirs[directory] = (directory.stat().st_mtime_ns, known[1])
-
-
 class ReceivingStore:
     """Run directories of a server root, keyed by entity, project and run id."""
 
@@ -303,7 +258,9 @@ class ReceivingStore:
         commit = commit or GroupCommit()
         try:
             new = not paths.meta.exists()
-            for d in (paths.dir, paths.writers, paths.history, paths.system):
+            # not system/: made by the run's first system segment (place_segment), as most
+            # runs synced have none
+            for d in (paths.dir, paths.writers, paths.history):
                 commit.make_dirs(d)
             for wid, b in states.items():
                 commit.write(paths.writer_state(wid), b)
@@ -343,11 +300,11 @@ class ReceivingStore:
         name = sealed_segment_name(seg.writer, seg.seq, digest)
         directory = paths.stream(stream)
         with self._place:
-            if self._names.twin(directory, seg) == name:
+            if self._twin(paths, directory, seg, make=False) == name:
                 return False
         check_segment_file(tmp if contents is None else contents, seg.writer, self.limits.segment)
         with self._place:
-            existing = self._names.twin(directory, seg)
+            existing = self._twin(paths, directory, seg, make=True)
             if existing is not None:
                 if existing == name:
                     return False
@@ -358,6 +315,19 @@ class ReceivingStore:
             fsync_dir(directory)
         self.on_change(key_of(paths))
         return True
+
+    def _twin(self, paths: RunPaths, directory: Path, seg: SegmentName, make: bool) -> str | None:
+        """SealedNames.twin in the run's stream directory. A missing one holds nothing; `make`:
+        it is made, durable in the run's directory at once (system/ is made by a run's first
+        system segment, not by write_run: most runs synced have none). Under _place."""
+        try:
+            return self._names.twin(directory, seg)
+        except FileNotFoundError:
+            if not make:
+                return None
+        directory.mkdir(exist_ok=True)
+        fsync_dir(paths.dir)
+        return self._names.twin(directory, seg)
 
     # -- what a replica on a shared store does differently (shared_store.py) --------------
     def readable(self, entity: str, project: str, run_id: str) -> RunPaths:

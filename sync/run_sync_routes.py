@@ -43,14 +43,16 @@ def store_run(
     body: bytes,
     limits: ServerLimits,
     commit: GroupCommit | None = None,
+    later: list[Any] | None = None,
 ) -> tuple[dict[str, Any], int]:
     """What PUT /runs/E/P/ID does with its body (the caller checked write access): the
     answer (`created`, `segments` and the blob answer) and its status (201 when new).
-    `commit`: the request's (a local store's), which makes run.json durable with the rest.
+    `commit`: the request's (a local store's), which makes run.json durable with the rest;
+    `later`: the request's file lists, recorded together by the caller (BlobRouter.run_extras).
     Blocking: run it off the event loop."""
     entity, project, run_id = target
     meta, writers, extras = parse_meta_body(body, limits)
-    answer = blobs.run_extras(entity, project, run_id, extras)  # checked before any write
+    answer = blobs.run_extras(entity, project, run_id, extras, later)  # checked before any write
     if commit is None:
         new = store.put_run(entity, project, run_id, meta, writers)
         have = store.segments(entity, project, run_id)
@@ -128,14 +130,16 @@ def store_with_segments(
     limits: ServerLimits,
     parts: list[Part],
     commit: GroupCommit | None = None,
+    later: list[Any] | None = None,
 ) -> tuple[dict[str, Any], int]:
     """`parts[0]` a run's PUT body, the rest its segments (the caller checked which is
     which): the run PUT's answer with `results` (and `segments` as they are after the
-    placing), and its status. Written by `commit` (batch_routes.committed). Blocking."""
+    placing), and its status. Written by `commit` (batch_routes.committed); the run's file
+    list set aside in `later` if given (store_run). Blocking."""
     if parts[0].refused is not None:  # as it arrived: over max_meta, or a full disk
         raise parts[0].refused
     body = parts[0].body()
-    answer, status = store_run(store, blobs, ensure_project, target, body, limits, commit)
+    answer, status = store_run(store, blobs, ensure_project, target, body, limits, commit, later)
     results = place_all(store, store.paths(*target), parts[1:], commit)
     have = answer["segments"]  # listed before the placing: add what it placed
     for r in results:

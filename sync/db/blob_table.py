@@ -94,13 +94,16 @@ class BlobTable:
             )
 
     # -- a run's files ------------------------------------------------------------------
-    def put_run_files(self, entity: str, project: str, run_id: str, files: dict[str, Any]) -> None:
+    def put_run_files(self, rows: list[tuple[str, str, str, dict[str, Any]]]) -> None:
+        """Record the file lists `(entity, project, run_id, files)` in one transaction (a
+        request's runs together: one commit, not one each)."""
         with self.driver.tx() as db:
-            db.execute(
-                "INSERT INTO run_files VALUES (?, ?, ?, ?) ON CONFLICT (entity, project, run_id) "
-                "DO UPDATE SET files = excluded.files",
-                [entity, project, run_id, json.dumps(files)],
-            )
+            for entity, project, run_id, files in rows:
+                db.execute(
+                    "INSERT INTO run_files VALUES (?, ?, ?, ?) ON CONFLICT (entity, project, "
+                    "run_id) DO UPDATE SET files = excluded.files",
+                    [entity, project, run_id, json.dumps(files)],
+                )
 
     def run_files(self, entity: str, project: str, run_id: str) -> dict[str, dict[str, Any]]:
         with self.driver.tx() as db:
