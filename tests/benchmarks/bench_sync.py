@@ -50,15 +50,15 @@ def previous_client() -> Iterator[None]:
     from flightlog.sync import segment_upload, sync_many, uploader
 
     saved = segment_upload.SMALL, segment_upload.IN_FLIGHT, uploader._together
-    groups = sync_many.GROUP_RUNS
+    groups = sync_many.GROUP_RUNS, sync_many.RUNS_IN_FLIGHT
     segment_upload.SMALL, segment_upload.IN_FLIGHT = 0, 1
     uploader._together = lambda *a: (None, {})  # no metadata and segments in one request
-    sync_many.GROUP_RUNS = 1  # no runs together in one request
+    sync_many.GROUP_RUNS = sync_many.RUNS_IN_FLIGHT = 1  # one run, one request at a time
     try:
         yield
     finally:
         segment_upload.SMALL, segment_upload.IN_FLIGHT, uploader._together = saved
-        sync_many.GROUP_RUNS = groups
+        sync_many.GROUP_RUNS, sync_many.RUNS_IN_FLIGHT = groups
 
 
 def upload(store: Path, work: Path, label: str, first: int | None = None) -> None:
