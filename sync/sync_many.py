@@ -13,10 +13,10 @@ The shape of those requests is what keeps the server busy. It checks a request's
 after another in one thread, two requests at a time, and starts only once the whole body is
 in: groups of 16 MB (22 runs of the 1,000-run benchmark store, 0.07 requests per run) took
 ~0.5 s to arrive on a loaded machine before any check began, and left the server's check
-slots empty 21% of the time. Groups of at most 2 MB (3 such runs; any number of tiny runs
-up to GROUP_RUNS) with RUNS_IN_FLIGHT requests out keep both slots busy (81%) and synced
-the store 20-90% faster in the same runs, for 0.35 requests per run
-(tests/benchmarks/bench_sync.py prints the breakdown).
+slots empty 21% of the time. Groups of at most 2 MB (3 such runs; tiny runs still up to
+GROUP_RUNS) with RUNS_IN_FLIGHT out keep both busy 81% of the time (empty 12%): 30-34 MB/s
+against 20-29 for the 1,000-run store in alternating runs on a machine at load 30-40, for
+0.41 requests per run (tests/benchmarks/bench_sync.py prints the breakdown).
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ from .uploader import (
 #: their bytes (a run whose new segments fit one batch but not this goes in one alone)
 GROUP_RUNS = 64
 GROUP_BYTES = 2 * 1024 * 1024
-#: requests (a group, or a run synced on its own) out at once
+#: groups, or runs synced on their own, on their way at once (a run on its own has up to
+#: segment_upload.IN_FLIGHT requests out)
 RUNS_IN_FLIGHT = 8
 #: frames in one such request at most: a server takes 1,000 (ServerLimits.batch_segments)
 GROUP_FRAMES = segment_upload.BATCH_SEGMENTS
