@@ -8,6 +8,15 @@ run's bytes. Runs whose new segments fit one batch now go several to a request (
 (the segments the answer confirms, its blobs, its sync mark). A run the server refused in
 such a request, or all of them if the request failed or the server is older, is synced on
 its own, as before: the same requests, the same errors.
+
+The shape of those requests is what keeps the server busy. It checks a request's runs one
+after another in one thread, two requests at a time, and starts only once the whole body is
+in: groups of 16 MB (22 runs of the 1,000-run benchmark store, 0.07 requests per run) took
+~0.5 s to arrive on a loaded machine before any check began, and left the server's check
+slots empty 21% of the time. Groups of at most 2 MB (3 such runs; tiny runs still up to
+GROUP_RUNS) with RUNS_IN_FLIGHT out keep both busy 81% of the time (empty 12%): 30-34 MB/s
+against 20-29 for the 1,000-run store in alternating runs on a machine at load 30-40, for
+0.41 requests per run (tests/benchmarks/bench_sync.py prints the breakdown).
 """
 
 from __future__ import annotations
@@ -34,9 +43,12 @@ from .uploader import (
 )
 
 #: runs sent in one request at most (POST /sync/E/P, sync/project_sync_routes.py), and
-#: their bytes: a run goes in one if its new segments fit one batch
+#: their bytes (a run whose new segments fit one batch but not this goes in one alone)
 GROUP_RUNS = 64
-GROUP_BYTES = segment_upload.BATCH_BYTES
+GROUP_BYTES = 2 * 1024 * 1024
+#: groups, or runs synced on their own, on their way at once (a run on its own has up to
+#: segment_upload.IN_FLIGHT requests out)
+RUNS_IN_FLIGHT = 8
 #: frames in one such request at most: a server takes 1,000 (ServerLimits.batch_segments)
 GROUP_FRAMES = segment_upload.BATCH_SEGMENTS
 Synced = tuple[LocalRun, RunSync, SyncError | None]
@@ -48,7 +60,7 @@ def sync_many(
     entities: Entities,
     on_bytes: Callable[[int], None] | None = None,
 ) -> Iterator[Synced]:
-    """Sync `runs`, a few requests at a time (segment_upload.IN_FLIGHT), yielding each
+    """Sync `runs`, a few requests at a time (RUNS_IN_FLIGHT), yielding each
     one's result and error in order. Consecutive small runs of a project go in one request
     (`_groups`). Once one finds the server unavailable no other run is started: the ones in
     flight finish and are yielded, and the rest are not (the caller says so). `on_bytes` is
@@ -95,9 +107,9 @@ def sync_many(
     todo = _groups(runs, server, entities)
     stopped = False
     first: Future[list[Synced]] | None = None  # a project's first run: nothing after it yet
-    with ThreadPoolExecutor(segment_upload.IN_FLIGHT) as pool:
+    with ThreadPoolExecutor(RUNS_IN_FLIGHT) as pool:
         while True:
-            while not stopped and first is None and len(window) < segment_upload.IN_FLIGHT:
+            while not stopped and first is None and len(window) < RUNS_IN_FLIGHT:
                 group, small, leads = next(todo, ([], False, False))
                 if not group:
                     break
@@ -118,11 +130,11 @@ def _groups(
     """`runs` in order, consecutive small ones of a project together: those not synced
     whose new segments fit one batch, up to GROUP_RUNS runs, GROUP_BYTES bytes and
     GROUP_FRAMES frames (a run's and its segments'). With each group, whether it is of
-    small runs (sent with POST /sync/E/P) and whether it leads its project: the first small
-    run of a project goes alone and is synced before any other is sent, so that the blobs
+    small runs (sent with POST /sync/E/P) and whether it leads its project: the first run of
+    a project to sync goes alone and is synced before any other is sent, so that the blobs
     runs share (the same requirements.txt, an empty output.log) are on the server when the
     next ones ask - else every run of the first requests in flight is told they are missing
-    and costs a request of its own to record its files."""
+    and sends them, or records its files in a request of its own."""
     group: list[LocalRun] = []
     key: tuple[str, str] | None = None
     size = frames = 0
@@ -138,12 +150,12 @@ def _groups(
         ):
             yield group, True, False
             group, size, frames = [], 0, 0
+        if where is not None and where not in seen:
+            seen.add(where)
+            yield [local], n is not None, True
+            continue
         if n is None:
             yield [local], False, False
-            continue
-        if where not in seen:
-            seen.add(where)  # (where is not None: n is not)
-            yield [local], True, True
             continue
         group.append(local)
         key, size, frames = where, size + n, frames + count
@@ -154,9 +166,9 @@ def _groups(
 def _small(
     local: LocalRun, server: str, entities: Entities
 ) -> tuple[int | None, int, tuple[str, str] | None]:
-    """The bytes of the run's new segments, its frames in a request (its run frame and a
-    segment frame each) and its (entity, project), if it may go in a request with others:
-    not synced, and what it has to send fits one batch."""
+    """The bytes of the run's new segments and its frames in a request (its run frame and a
+    segment frame each) if it may go in a request with others - not synced, and what it has
+    to send fits one batch - else None and 0; and its (entity, project) if it is to sync."""
     if up_to_date(local, server):
         return None, 0, None
     try:
@@ -165,10 +177,9 @@ def _small(
         return None, 0, None
     project, run_id = names_of(local)
     items = unconfirmed(local, read_mark(local.paths), f"{entity}/{project}/{run_id}", server)
-    size = sum(p.stat().st_size for _, p in items)
-    if not items or size > GROUP_BYTES or len(segment_upload.plan(items)) > 1:
-        return None, 0, None
-    return size, 1 + len(items), (entity, project)
+    if not items or len(segment_upload.plan(items)) > 1:
+        return None, 0, (entity, project)
+    return sum(p.stat().st_size for _, p in items), 1 + len(items), (entity, project)
 
 
 def _send_together(

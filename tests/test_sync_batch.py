@@ -28,6 +28,7 @@ from .servers import (
     tidy_table,
     wait_until,
 )
+from .test_sync_in_flight import sync_until_killed
 
 pytestmark = pytest.mark.slow
 
@@ -96,23 +97,10 @@ def test_server_killed_9_while_placing_a_batch_then_the_client_resumes(
 ):
     steps = 8000
     run_id, local = train(steps)
-    sync = subprocess.Popen(
-        [sys.executable, "-m", "flightlog.cli", "sync", "--all"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        wait_until(lambda: on_server(server, run_id), 120, "the first segment placed")
-        server.kill()
-        placed = len(on_server(server, run_id))
-        out, _ = sync.communicate(timeout=120)
-    finally:
-        if sync.poll() is None:
-            sync.kill()
-            sync.wait()
+    code, out = sync_until_killed(server, lambda: on_server(server, run_id))
+    placed = len(on_server(server, run_id))
     assert placed < len(local), "the batch was placed whole before the kill: make it bigger"
-    assert sync.returncode == 1 and "cannot reach" in out, out
+    assert code == 1 and "cannot reach" in out, out
     server.start()
     r = cli("sync", "--all", timeout=180)
     assert r.returncode == 0, r.stdout + r.stderr

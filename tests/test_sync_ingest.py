@@ -3,11 +3,14 @@ each run, beyond its bytes (sync_many.py)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import httpx
 import pytest
 
 from .conftest import cli, python_script
-from .servers import LiveServer
+from .servers import LiveServer, segment_file, tidy_table
 from .test_sync_project_batch import local_segments, on_server, requests_made, small_runs
 
 pytestmark = pytest.mark.slow
@@ -50,3 +53,20 @@ def test_small_runs_of_an_entity_the_server_lacks_each_say_so(server: LiveServer
     assert out.returncode == 1
     assert out.stdout.count("entity 'ghost' does not exist") == 3, out.stdout + out.stderr
     assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_large_runs_sharing_files_send_each_blob_once(server: LiveServer, key: str):
+    """Runs too large to go several to a request (here 300 segments each: two batches) went
+    out a few at once, each told the shared blobs were missing: 4 runs, 8 blob uploads of 2
+    blobs. The first run of a project goes first, alone, whatever its size."""
+    ids = small_runs(4)
+    store = Path(os.environ["FLIGHTLOG_DIR"]) / "runs/p"
+    for i, run_id in enumerate(ids):
+        for seq in range(10, 310):
+            table = tidy_table(1, ("a",), f"big{i}", start=seq)
+            segment_file(store / run_id / "history", table, writer=f"big{i}", seq=seq)
+    r = cli("sync", "--all", timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for run_id in ids:
+        assert on_server(server, run_id) == local_segments(run_id)
+    assert requests_made(server, "PUT /api/v1/blobs/") == 2  # requirements.txt, output.log

@@ -37,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parents[1])]
 
 from bench_index import ensure_store  # noqa: E402
+from sync_breakdown import watch  # noqa: E402
 
 from tests.servers import LiveServer  # noqa: E402
 
@@ -49,15 +50,15 @@ def previous_client() -> Iterator[None]:
     from flightlog.sync import segment_upload, sync_many, uploader
 
     saved = segment_upload.SMALL, segment_upload.IN_FLIGHT, uploader._together
-    groups = sync_many.GROUP_RUNS
+    groups = sync_many.GROUP_RUNS, sync_many.RUNS_IN_FLIGHT
     segment_upload.SMALL, segment_upload.IN_FLIGHT = 0, 1
     uploader._together = lambda *a: (None, {})  # no metadata and segments in one request
-    sync_many.GROUP_RUNS = 1  # no runs together in one request
+    sync_many.GROUP_RUNS = sync_many.RUNS_IN_FLIGHT = 1  # one run, one request at a time
     try:
         yield
     finally:
         segment_upload.SMALL, segment_upload.IN_FLIGHT, uploader._together = saved
-        sync_many.GROUP_RUNS = groups
+        sync_many.GROUP_RUNS, sync_many.RUNS_IN_FLIGHT = groups
 
 
 def upload(store: Path, work: Path, label: str, first: int | None = None) -> None:
@@ -100,7 +101,7 @@ def upload(store: Path, work: Path, label: str, first: int | None = None) -> Non
         me = psutil.Process()
         client0 = sum(me.cpu_times()[:2])
         t = time.perf_counter()
-        with ServerClient(creds) as client:
+        with watch(server.proc.pid) as breakdown, ServerClient(creds) as client:
             results = list(sync_many(client, runs, Entities(client, "bench"), _bar(size)))
         wall = time.perf_counter() - t
         server_cpu = sum(proc.cpu_times()[:2]) - cpu0
@@ -136,6 +137,7 @@ def upload(store: Path, work: Path, label: str, first: int | None = None) -> Non
             f"{loop_cpu * 1000 / len(runs):.1f}, the rest in worker threads), client "
             f"{client_cpu * 1000 / len(runs):.1f} ms; load average {os.getloadavg()[0]:.1f}"
         )
+        print(breakdown.report(wall))
         t = time.perf_counter()
         with ServerClient(creds) as client:
             again = [load_local(r.paths) for r in runs]
@@ -295,6 +297,9 @@ def main() -> None:
     p.add_argument("--small-segments", type=int, default=5000, help="~4 KB each, in 10 runs")
     p.add_argument("--skip-throughput", action="store_true")
     p.add_argument("--skip-latency", action="store_true")
+    p.add_argument("--first", type=int, help="upload only the first N runs of the big store")
+    p.add_argument("--skip-previous", action="store_true", help="not the previous client")
+    p.add_argument("--skip-small", action="store_true", help="not the small segments' store")
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="flightlog-bench-sync-"))
     try:
@@ -302,13 +307,16 @@ def main() -> None:
             gen = ensure_store(Path(args.store), args.runs, args.steps)
             if gen:
                 print(f"generated the benchmark store in {gen:.0f} s")
-            upload(Path(args.store), work, f"{args.runs} runs")
-            with previous_client():
-                upload(Path(args.store), work, "previous client, first 200 runs", 200)
-            small = small_store(Path(args.small_store), 10, args.small_segments // 10)
-            upload(small, work, f"{args.small_segments} small segments")
-            with previous_client():
-                upload(small, work, "previous client, first 1/10 of them", 1)
+            upload(Path(args.store), work, f"{args.first or args.runs} runs", args.first)
+            if not args.skip_previous:
+                with previous_client():
+                    upload(Path(args.store), work, "previous client, first 200 runs", 200)
+            if not args.skip_small:
+                small = small_store(Path(args.small_store), 10, args.small_segments // 10)
+                upload(small, work, f"{args.small_segments} small segments")
+                if not args.skip_previous:
+                    with previous_client():
+                        upload(small, work, "previous client, first 1/10 of them", 1)
         if not args.skip_latency:
             latency(work)
     finally:
