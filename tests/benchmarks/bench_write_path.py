@@ -1,7 +1,7 @@
 """The write path against its floors, measured side by side in one run (issue 16, 1-3).
 
     python tests/benchmarks/bench_write_path.py [--steps 100000] [--trials 5]
-        [--baseline /tmp/old/.venv/bin/python] [--log-only]
+        [--baseline /tmp/old/.venv/bin/python] [--log-only] [--mixed-only]
 
 Each figure runs in a fresh interpreter, one after the other, next to its floor:
   log() per call, by row shape (10 floats; mixed: ints, floats, a nested dict, numpy
@@ -16,7 +16,8 @@ Each figure runs in a fresh interpreter, one after the other, next to its floor:
   blocked (this thread slept: the GIL or the run's lock held by another thread of the
   process) or only preempted (it waited for a CPU), from its voluntary and involuntary
   context switches. Mixed rows also print the median call of a row holding a histogram.
-  --log-only stops after the log() figures of plain and mixed rows (quick iterations).
+  --log-only stops after the log() figures of plain and mixed rows (quick iterations);
+  --mixed-only after those of mixed rows.
   --baseline PYTHON runs each flightlog figure also with another interpreter (a venv of
   the previous code), in the same run, for before/after figures.
   Wide rows also print the floor "list + one Parquet" per row (the Parquet written once,
@@ -295,6 +296,7 @@ def main() -> None:
     p.add_argument("--dir")
     p.add_argument("--baseline", help="another interpreter (venv) whose flightlog to compare")
     p.add_argument("--log-only", action="store_true", help="log() of plain and mixed rows only")
+    p.add_argument("--mixed-only", action="store_true", help="log() of mixed rows only")
     args = p.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.shape, args.steps, Path(args.dir))))
@@ -309,7 +311,8 @@ def main() -> None:
     runs = [("floor", sys.executable), ("flightlog", sys.executable)]
     if args.baseline:
         runs.append(("baseline", args.baseline))
-    shapes = [("plain", args.steps), ("mixed", args.steps)]
+    shapes = [("plain", args.steps), ("mixed", args.steps)][args.mixed_only :]
+    args.log_only |= args.mixed_only
     for shape, steps in shapes if args.log_only else [*shapes, ("wide", 300)]:
         for name, python in runs:
             tracker = "floor" if name == "floor" else "flightlog"
