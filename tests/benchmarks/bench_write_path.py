@@ -35,6 +35,7 @@ Prints numbers; asserts nothing. The machine may be busy: compare columns, not r
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -108,7 +109,14 @@ def worker(tracker: str, shape: str, steps: int, workdir: Path) -> dict[str, flo
     #: calls over 1 ms during which this thread blocked (the GIL or the run's lock held by
     #: another thread: a voluntary context switch) / was only preempted (a CPU wait)
     blocked = preempted = 0
+    #: calls over 50 µs that took a page fault (the journal's pages not faulted in ahead);
+    #: those of histogram rows, by cause
+    faulted = 0
+    slow_hist = dict.fromkeys(SLOW_CAUSES, 0)
     usage = resource.getrusage  # no GIL release: the writer cannot slip in here
+    gcs = [0]  # cyclic GC passes started, in any thread
+    gc.callbacks.append(lambda phase, _info: phase == "start" and gcs.__setitem__(0, gcs[0] + 1))
+    in_gc = 0  # calls over 50 µs during which a cyclic GC pass started
     for i in range(steps):
         b = perf()
         d = next(rows)
@@ -116,6 +124,7 @@ def worker(tracker: str, shape: str, steps: int, workdir: Path) -> dict[str, flo
         before = clocks.read()
         u0 = usage(resource.RUSAGE_THREAD)
         cpu = time.thread_time_ns()
+        g0 = gcs[0]
         s = perf()
         log(d)
         took = perf() - s
@@ -126,9 +135,15 @@ def worker(tracker: str, shape: str, steps: int, workdir: Path) -> dict[str, flo
             elif u1.ru_nivcsw > u0.ru_nivcsw:
                 preempted += 1
         if took > 50_000:  # who ran meanwhile: this thread, another thread of ours, nobody
-            cell = slow[_cause(cpu, took, clocks.others_ran(before, clocks.read()))]
+            cause = _cause(cpu, took, clocks.others_ran(before, clocks.read()))
+            cell = slow[cause]
             cell[0] += 1
             cell[1] += took > 1_000_000
+            u1 = usage(resource.RUSAGE_THREAD)
+            in_gc += gcs[0] > g0
+            faulted += u1.ru_minflt + u1.ru_majflt > u0.ru_minflt + u0.ru_majflt
+            if shape == "mixed" and i % 100 == 0:
+                slow_hist[cause] += 1
         timings.append(took)
         builds.append(s - b)
         if shape == "mixed" and i % 100 == 0:
@@ -163,6 +178,9 @@ def worker(tracker: str, shape: str, steps: int, workdir: Path) -> dict[str, flo
         "finish_cpu_ms": finish_cpu_ms,
         "parquet_per_row": parquet_ms * 1000 / steps,
         "slow": slow,
+        "faulted": faulted,
+        "in_gc": in_gc,
+        "slow_hist": slow_hist,
         "blocked": blocked,
         "preempted": preempted,
         "hist": statistics.median(hist_calls) / 1000 if hist_calls else 0.0,
@@ -329,9 +347,16 @@ def main() -> None:
                     f"  {'':6} {name:9} calls >1 ms that blocked (GIL or lock held by another "
                     f"thread) {r['blocked']}, only preempted (CPU) {r['preempted']}"
                 )
+                faults = r["faulted"]
+                slow_lines.append(
+                    f"  {'':6} {name:9} calls >50 µs with a page fault {faults}, "
+                    f"during a cyclic GC pass {r['in_gc']}"
+                )
                 if shape == "mixed":
+                    cells = ", ".join(f"{k} {n}" for k, n in r["slow_hist"].items())
                     slow_lines.append(
-                        f"  {'':6} {name:9} a histogram row's call: {r['hist']:.1f} µs median"
+                        f"  {'':6} {name:9} a histogram row's call: {r['hist']:.1f} µs median; "
+                        f"histogram rows among the calls >50 µs: {cells}"
                     )
             if shape == "plain":
                 plain[name] = r
