@@ -29,10 +29,10 @@ from .journal import GENERIC, PACKED
 from .schema import HIST, encode_value
 
 _LEN = struct.Struct("<q")
-#: PACKED rows per record batch at most: printing a histogram's text takes the writer thread
-#: ~25 µs with the GIL held, so a batch of mixed rows (~45 histograms in 32k values) held it
-#: ~1.2 ms at a stretch; the writer pauses between batches that hold some (store/rowlog.py)
-PACKED_PER_BATCH = 8
+#: PACKED rows printed between two pauses of the writer thread: printing a histogram's text
+#: takes it ~15-25 µs with the GIL held, so a batch of mixed rows (~45 histograms in 32k
+#: values) held it ~1 ms at a stretch; it hands the GIL back between groups (store/rowlog.py)
+PACKED_PER_PAUSE = 8
 #: values that are never histograms (checked before asking a value to pack itself)
 _PLAIN = frozenset({float, int, bool, str, type(None), list})
 #: values a split row's plain part may hold (the fast path's kinds)

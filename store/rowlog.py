@@ -38,13 +38,19 @@ from .rows import SignatureTable, journal_batches, records_view, signature
 #: values converted per `take` at most (~3k rows of 10 values, about a ms of work): the
 #: writer holds the GIL in short stretches, and a finish() arriving meanwhile waits little
 TAKE_VALUES = 1 << 15
-#: seconds the writer sleeps after a batch holding histograms (store/packed_rows.py): long
-#: enough for a log() waiting for the GIL to wake and take it (time.sleep(0) returns before
-#: a waiting thread wakes, and the writer takes the GIL back)
+#: seconds the writer sleeps after every PACKED_PER_PAUSE histograms it printed, and after
+#: the last ones of a batch (store/packed_rows.py): long enough for a log() waiting for the
+#: GIL to wake and take it (time.sleep(0) returns before a waiting thread wakes, and the
+#: writer takes the GIL back)
 PAUSE = 1e-4
 #: pages faulted in ahead of log() at least: ~8k rows of 10 values
 AHEAD_ROWS = 8192
 AHEAD_WORDS = 8 * AHEAD_ROWS
+
+
+def _pause() -> None:
+    """Hand the GIL to a log() waiting for it (see PAUSE)."""
+    time.sleep(PAUSE)
 
 
 class RowsSkipped(ValueError):
@@ -242,11 +248,12 @@ class RowLog:
                 words = np.frombuffer(view, np.float64)
                 self._read = (n, end)  # rows that fail to convert are not tried again
                 reached = 0
+                batches = journal_batches(
+                    records, words, view, start, table, schema, _pause if pause else None
+                )
                 try:
-                    for batch, r in journal_batches(records, words, view, start, table, schema):
+                    for batch, r in batches:
                         out.append((batch, (j.jseq, done + r)))
-                        if pause and (records["sid"][reached:r] == PACKED).any():
-                            time.sleep(PAUSE)  # see PAUSE
                         reached = r
                 except (ValueError, KeyError, TypeError, IndexError) as e:
                     rows = int((records["sid"][reached:] != DEFINE).sum())

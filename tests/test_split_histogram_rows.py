@@ -49,7 +49,7 @@ def tidy(row: dict[str, Any]) -> list[list[Any]]:
     return json.loads(json.dumps([[k, *encode_value(v)] for k, v in row.items()]))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(rows(), min_size=1, max_size=12), st.integers(0, 12))
 def test_split_rows_read_back_as_the_whole_rows_did(
     tmp_path_factory: Any, logged: list[dict[str, Any]], rotate_at: int
@@ -118,3 +118,39 @@ def test_split_rows_past_a_journals_end_go_whole_into_the_next(tmp_path: Path) -
         assert table.column("key").to_pylist() == ["x", "h"] * (len(sids) // 2 - 1)
         steps += table.column("step").to_pylist()[::2]
     assert len([s for s in snaps if s.rows]) >= 2 and steps == list(range(n))
+
+
+other_rows = st.one_of(
+    st.builds(lambda h, x: {"loss": x, "n": 1.0, "h": h}, histograms(), st.floats()),
+    st.builds(lambda s: {"phase": s, "loss": 0.5}, st.one_of(st.text(), st.none())),
+    st.builds(lambda h: {"h": h}, histograms()),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(st.builds(lambda x: {"loss": x, "n": 1.0}, st.floats()), other_rows),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_rows_of_one_signature_with_others_between_read_back_in_order(
+    tmp_path_factory: Any, logged: list[dict[str, Any]]
+) -> None:
+    """The common batch of a training loop: one signature's rows, and now and then a row
+    with a histogram, a string or a None (each value put after the rows before its own)."""
+    history = tmp_path_factory.mktemp("h")
+    log = RowLog(history, "w", "", threading.RLock(), warn=print)
+    for step, row in enumerate(logged):
+        log.append(step, float(step), row, -1)
+    (snap,) = [s for p in history.glob("*.journal") if (s := JournalSnapshot.read(p)).rows]
+    log.close(None)
+    table = journal_tail(snap, None)
+    assert table is not None
+    cols = [table.column(c).to_pylist() for c in ("key", "value", "kind", "text")]
+    want = [v for row in logged for v in tidy(row)]
+    assert json.dumps([list(v) for v in zip(*cols, strict=True)]) == json.dumps(want)
+    steps = [s for s, row in enumerate(logged) for _ in row]
+    assert table.column("step").to_pylist() == steps
+    assert [t.timestamp() for t in table.column("time").to_pylist()] == [float(s) for s in steps]
