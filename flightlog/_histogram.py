@@ -7,11 +7,13 @@ tidy history as JSON text with their own kind, and read back as a list / a Histo
 
 from __future__ import annotations
 
-from array import array
+import struct
 from collections.abc import Sequence
 from typing import Any
 
 MAX_LIST = 32
+#: per number of counts, the struct that packs bins and counts (`journal_words`)
+_WORDS: dict[int, struct.Struct] = {}
 
 
 class Histogram:
@@ -65,9 +67,13 @@ class Histogram:
             or not {*map(type, counts)} <= {int}
         ):
             return None
+        n = len(counts)
+        words = _WORDS.get(n)
+        if words is None:
+            words = _WORDS[n] = struct.Struct(f"<{n + 1}d{n}q")  # one call, not two arrays
         try:
-            return len(counts), array("d", bins).tobytes() + array("q", counts).tobytes()
-        except OverflowError:
+            return n, words.pack(*bins, *counts)
+        except struct.error:  # an int past 64 bits
             return None
 
     def __eq__(self, other: object) -> bool:

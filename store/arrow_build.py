@@ -9,6 +9,7 @@ without a copy).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -62,3 +63,94 @@ def numbers(array: pa.Array) -> np.ndarray:
     width = array.type.bit_width // 8
     dtype = np.dtype(f"{'u' if pa.types.is_unsigned_integer(array.type) else 'i'}{width}")
     return np.frombuffer(array.buffers()[1], dtype, len(array), array.offset * width)
+
+
+def gather_strings(dictionary: pa.Array, codes: np.ndarray) -> pa.Array:
+    """`dictionary[codes]` as a plain string array, built from its buffers with numpy."""
+    offsets_buf, data_buf = dictionary.buffers()[1:3]
+    offs = np.frombuffer(offsets_buf, np.int32)[
+        dictionary.offset : dictionary.offset + len(dictionary) + 1
+    ]
+    blob = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    lens = (offs[1:] - offs[:-1])[codes]
+    out_offs = np.zeros(len(codes) + 1, np.int32)  # a batch holds far less than 2 GiB
+    np.cumsum(lens, out=out_offs[1:])
+    n = int(out_offs[-1])
+    src = np.repeat(offs[:-1][codes] - out_offs[:-1], lens) + np.arange(n)
+    return pa.Array.from_buffers(
+        pa.string(), len(codes), [None, pa.py_buffer(out_offs), pa.py_buffer(blob[src])]
+    )
+
+
+def tiled_strings(one: pa.Array, times: int) -> pa.Array:
+    """The strings of `one` (a fresh array: offsets from 0) repeated `times` times."""
+    offs = np.frombuffer(one.buffers()[1], np.int32)[: len(one) + 1]
+    width = int(offs[-1])
+    data = one.buffers()[2]
+    blob = np.frombuffer(data, np.uint8)[:width] if data is not None else np.zeros(0, np.uint8)
+    out_offs = np.empty(times * len(one) + 1, np.int32)  # a batch holds far less than 2 GiB
+    starts = np.arange(times, dtype=np.int32)[:, None] * width + offs[:-1]
+    out_offs[:-1] = starts.ravel()
+    out_offs[-1] = times * width
+    return pa.Array.from_buffers(
+        pa.string(),
+        times * len(one),
+        [None, pa.py_buffer(out_offs), pa.py_buffer(np.tile(blob, times))],
+    )
+
+
+def after_nulls(n: int, items: list[str | None], order: np.ndarray) -> pa.Array:
+    """`n` nulls followed by `items`, permuted by `order` (a stable sort that keeps `items` in
+    their order): built from buffers, so only `items` become Python objects."""
+    encoded = [b"" if t is None else t.encode() for t in items]
+    lens = np.zeros(n + len(items), np.int32)
+    lens[n:] = [len(b) for b in encoded]
+    valid = np.zeros(n + len(items), bool)
+    valid[n:] = [t is not None for t in items]
+    lens, valid = lens[order], valid[order]
+    offsets = np.zeros(len(lens) + 1, np.int32)
+    np.cumsum(lens, out=offsets[1:])
+    return _string_array(valid, offsets, b"".join(encoded))
+
+
+def _string_array(valid: np.ndarray, offsets: np.ndarray, data: Any) -> pa.Array:
+    """A string array from its validity (bools), offsets (int32) and bytes."""
+    nulls = int(len(valid) - valid.sum())
+    validity = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+    return pa.Array.from_buffers(
+        pa.string(), len(valid), [validity, pa.py_buffer(offsets), pa.py_buffer(data)], nulls
+    )
+
+
+def spread(base: np.ndarray, items: Sequence[Any], ins: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """`base` with `items` put at the positions `ins` of the result (`keep`: the others)."""
+    out = np.empty(len(keep), base.dtype)
+    out[keep] = base
+    out[ins] = items
+    return out
+
+
+def inserted_strings(
+    one: pa.Array | None, times: int, ins: np.ndarray, keep: np.ndarray, items: list[str | None]
+) -> pa.Array:
+    """The strings of `one` (a fresh array: offsets from 0) repeated `times` times, or
+    `times` nulls if None, with `items` put at the positions `ins` (see `spread`)."""
+    if one is None:
+        lens, blob = np.zeros(times, np.int32), np.zeros(0, np.uint8)
+    else:
+        offs = np.frombuffer(one.buffers()[1], np.int32)[: len(one) + 1]
+        data = one.buffers()[2]
+        one_blob = np.frombuffer(data, np.uint8)[: int(offs[-1])] if data is not None else None
+        lens = np.tile(np.diff(offs), times)
+        blob = np.tile(one_blob, times) if one_blob is not None else np.zeros(0, np.uint8)
+    valid = spread(np.full(len(lens), one is not None), [s is not None for s in items], ins, keep)
+    encoded = [b"" if s is None else s.encode() for s in items]
+    item_lens = np.fromiter(map(len, encoded), np.int32, len(encoded))
+    offsets = np.zeros(len(keep) + 1, np.int32)  # a batch holds far less than 2 GiB
+    np.cumsum(spread(lens, item_lens, ins, keep), out=offsets[1:])
+    added = np.frombuffer(b"".join(encoded), np.uint8)
+    within = np.arange(len(added)) - np.repeat(np.cumsum(item_lens) - item_lens, item_lens)
+    at = np.repeat(offsets[ins], item_lens) + within  # the items' bytes in the result
+    kept = np.ones(int(offsets[-1]), bool)
+    kept[at] = False
+    return _string_array(valid, offsets, spread(blob, added, at, kept))

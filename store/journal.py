@@ -184,9 +184,9 @@ class JournalFile:
         self.populated = (0, 0)
         self._addr: int | None = None
 
-    def fits(self, words: int) -> bool:
+    def fits(self, words: int, rows: int = 1) -> bool:
         n, end = self.pos
-        return n + 2 <= self.rows_cap and end + words <= self.words_cap
+        return n + rows + 1 <= self.rows_cap and end + words <= self.words_cap
 
     def append_blob(self, step: int, t: float, sid: int, data: bytes) -> None:
         """Append a JSON row (GENERIC or DEFINE); padded with spaces to whole words."""
@@ -246,6 +246,23 @@ def append_fast(
     _REC.pack_into(j.mm, j.roff + 32 * n, step, t, sid, start + words)
     j.pos = (n + 1, start + words)
     _COMMIT.pack_into(j.mm, _COMMIT_AT, n + 1)
+
+
+def append_split(
+    j: JournalFile, step: int, t: float, sid: int, pack: Any, values: Any, words: int, data: bytes
+) -> None:
+    """Append a row split in two (store/packed_rows.py `split_histograms`): its numbers as
+    `append_fast` does, then its PACKED `data` (whole words), both made visible by one
+    commit store, so that an interruption leaves the row whole or not at all."""
+    n, start = j.pos
+    pack(j.mm, j.voff + 8 * start, *values)
+    _REC.pack_into(j.mm, j.roff + 32 * n, step, t, sid, start + words)
+    off = j.voff + 8 * (start + words)
+    j.mm[off : off + len(data)] = data
+    end = start + words + len(data) // 8
+    _REC.pack_into(j.mm, j.roff + 32 * (n + 1), step, t, PACKED, end)
+    j.pos = (n + 2, end)
+    _COMMIT.pack_into(j.mm, _COMMIT_AT, n + 2)
 
 
 def commit_pending(j: JournalFile) -> None:

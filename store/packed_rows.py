@@ -29,12 +29,16 @@ from .journal import GENERIC, PACKED
 from .schema import HIST, encode_value
 
 _LEN = struct.Struct("<q")
-#: PACKED rows per record batch at most: printing a histogram's text takes the writer thread
-#: ~25 µs with the GIL held, so a batch of mixed rows (~45 histograms in 32k values) held it
-#: ~1.2 ms at a stretch; the writer pauses between batches that hold some (store/rowlog.py)
-PACKED_PER_BATCH = 8
+#: PACKED rows printed between two pauses of the writer thread: printing a histogram's text
+#: takes it ~15-25 µs with the GIL held, so a batch of mixed rows (~45 histograms in 32k
+#: values) held it ~1 ms at a stretch; it hands the GIL back between groups (store/rowlog.py)
+PACKED_PER_PAUSE = 8
 #: values that are never histograms (checked before asking a value to pack itself)
 _PLAIN = frozenset({float, int, bool, str, type(None), list})
+#: values a split row's plain part may hold (the fast path's kinds)
+_FAST = frozenset({float, int, bool})
+#: the start of a split row's PACKED data, by its histograms' keys and numbers of counts
+_HEADS: dict[tuple[tuple[str, int], ...], bytes] = {}
 #: the DEFINE row before a journal's first PACKED row (see the module's docstring)
 NEEDS_PACKED = json.dumps(
     {
@@ -55,18 +59,58 @@ def journal_blob(row: dict[str, Any]) -> tuple[int, bytes]:
     entries: list[list[Any]] = []
     packed: list[bytes] = []
     for k, v in row.items():
-        words = None if type(v) in _PLAIN else getattr(v, "journal_words", None)
-        packs = words() if words is not None else None  # flightlog.Histogram
+        packs = _packs(v)
         if packs is None:
             entries.append([k, *encode_value(v)])
         else:
             entries.append([k, None, HIST, packs[0]])
             packed.append(packs[1])
-    head = json.dumps(entries).encode()
     if not packed:
-        return GENERIC, head
+        return GENERIC, json.dumps(entries).encode()
+    return PACKED, b"".join([_head(entries), *packed])
+
+
+def split_histograms(row: dict[str, Any]) -> tuple[dict[str, Any], bytes] | None:
+    """(the row's leading float/int/bool values, PACKED data of the histograms after them)
+    for a row of plain numbers followed by histograms only (a training loop's metrics with
+    a histogram every N steps), else None. The numbers then take the fast path as float64
+    words (store/rows.py) and only the histograms go as PACKED: printing the numbers' JSON
+    was half of such a row's `log()`. Only a row whose histograms come last is split, so the
+    two journal rows keep the row's order of values."""
+    plain: dict[str, Any] = {}
+    heads: list[tuple[str, int]] = []  # (key, number of counts) per histogram
+    packed: list[bytes] = []
+    for k, v in row.items():
+        if not packed and type(v) in _FAST:
+            plain[k] = v
+            continue
+        packs = _packs(v)
+        if packs is None:
+            return None
+        heads.append((k, packs[0]))
+        packed.append(packs[1])
+    if not plain or not packed:
+        return None
+    key = tuple(heads)
+    head = _HEADS.get(key)
+    if head is None:  # the same few histograms come back row after row
+        head = _head([[k, None, HIST, n] for k, n in heads])
+        if len(_HEADS) < 1024:
+            _HEADS[key] = head
+    return plain, b"".join([head, *packed])
+
+
+def _packs(v: Any) -> tuple[int, bytes] | None:
+    """A flightlog.Histogram's `journal_words`, or None for any other value."""
+    words = None if type(v) in _PLAIN else getattr(v, "journal_words", None)
+    return words() if words is not None else None  # type: ignore[no-any-return]
+
+
+def _head(entries: list[list[Any]]) -> bytes:
+    """A PACKED row's start: the JSON's length, then the JSON padded to whole words."""
+    head = json.dumps(entries).encode()
     head += b" " * (-len(head) % 8)
-    return PACKED, b"".join([_LEN.pack(len(head)), head, *packed])
+    return _LEN.pack(len(head)) + head
 
 
 def tidy_values(sid: int, blob: bytes) -> list[list[Any]]:

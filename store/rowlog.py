@@ -26,24 +26,31 @@ from .journal import (
     JournalFile,
     Mark,
     append_fast,
+    append_split,
     commit_pending,
     define_json,
     journal_name,
     list_journals,
 )
-from .packed_rows import NEEDS_PACKED, journal_blob
-from .rows import SignatureTable, journal_batches, records_view
+from .packed_rows import NEEDS_PACKED, journal_blob, split_histograms
+from .rows import SignatureTable, journal_batches, records_view, signature
 
 #: values converted per `take` at most (~3k rows of 10 values, about a ms of work): the
 #: writer holds the GIL in short stretches, and a finish() arriving meanwhile waits little
 TAKE_VALUES = 1 << 15
-#: seconds the writer sleeps after a batch holding histograms (store/packed_rows.py): long
-#: enough for a log() waiting for the GIL to wake and take it (time.sleep(0) returns before
-#: a waiting thread wakes, and the writer takes the GIL back)
+#: seconds the writer sleeps after every PACKED_PER_PAUSE histograms it printed, and after
+#: the last ones of a batch (store/packed_rows.py): long enough for a log() waiting for the
+#: GIL to wake and take it (time.sleep(0) returns before a waiting thread wakes, and the
+#: writer takes the GIL back)
 PAUSE = 1e-4
 #: pages faulted in ahead of log() at least: ~8k rows of 10 values
 AHEAD_ROWS = 8192
 AHEAD_WORDS = 8 * AHEAD_ROWS
+
+
+def _pause() -> None:
+    """Hand the GIL to a log() waiting for it (see PAUSE)."""
+    time.sleep(PAUSE)
 
 
 class RowsSkipped(ValueError):
@@ -106,7 +113,7 @@ class RowLog:
             if sid not in j.defined:
                 j = self._define(j, sid, define_json(sid, *sigs.definition(sid)), words)
             append_fast(j, step, t, sid, sigs.packers[sid], row.values(), words)
-        else:
+        elif (split := split_histograms(row)) is None or not self._append_split(step, t, *split):
             code, data = journal_blob(row)
             words = len(data) // 8 + 1
             if not j.fits(words):
@@ -114,6 +121,32 @@ class RowLog:
             if code == PACKED and PACKED not in j.defined:  # what older versions refuse
                 j = self._define(j, PACKED, NEEDS_PACKED, words)
             j.append_blob(step, t, code, data)
+
+    def _append_split(self, step: int, t: float, plain: dict[str, Any], data: bytes) -> bool:
+        """Append a row of numbers then histograms as two journal rows (one commit); False
+        if its numbers cannot take the fast path (an int not exact as a float64)."""
+        sigs = self.signatures
+        sig = signature(plain)
+        sid = sigs.ids.get(sig)
+        if sid is None:
+            sid = sigs.register(sig)
+        if not sigs.fast_ok(sid, plain):
+            return False
+        words = len(plain)
+        room = words + len(data) // 8
+        j = self.journal
+        if not (sid in j.defined and PACKED in j.defined and j.fits(room, rows=2)):
+            define = define_json(sid, *sigs.definition(sid))
+            # room for both DEFINE rows too, so that no rotation comes between them
+            room += len(define) // 8 + len(NEEDS_PACKED) // 8 + 2
+            if not j.fits(room, rows=4):
+                j = self.rotate(room)
+            for code, text in ((sid, define), (PACKED, NEEDS_PACKED)):
+                if code not in j.defined:
+                    j.append_blob(0, 0.0, DEFINE, text)
+                    j.defined.add(code)
+        append_split(j, step, t, sid, sigs.packers[sid], plain.values(), words, data)
+        return True
 
     def _define(self, j: JournalFile, sid: int, data: bytes, words: int) -> JournalFile:
         """Write DEFINE row `data` (of signature `sid`, or PACKED's mark) once per journal,
@@ -215,11 +248,12 @@ class RowLog:
                 words = np.frombuffer(view, np.float64)
                 self._read = (n, end)  # rows that fail to convert are not tried again
                 reached = 0
+                batches = journal_batches(
+                    records, words, view, start, table, schema, _pause if pause else None
+                )
                 try:
-                    for batch, r in journal_batches(records, words, view, start, table, schema):
+                    for batch, r in batches:
                         out.append((batch, (j.jseq, done + r)))
-                        if pause and (records["sid"][reached:r] == PACKED).any():
-                            time.sleep(PAUSE)  # see PAUSE
                         reached = r
                 except (ValueError, KeyError, TypeError, IndexError) as e:
                     rows = int((records["sid"][reached:] != DEFINE).sum())

@@ -16,7 +16,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .arrow_build import all_null_strings, primitive, strings
+from .arrow_build import (
+    after_nulls,
+    all_null_strings,
+    gather_strings,
+    primitive,
+    strings,
+    tiled_strings,
+)
+from .inserted_rows import generic_values, inserted_columns
 from .journal import (
     DEFINE,
     GENERIC,
@@ -28,7 +36,7 @@ from .journal import (
     Mark,
     encode_mark,
 )
-from .packed_rows import PACKED_PER_BATCH, needs_read_here, tidy_values
+from .packed_rows import needs_read_here
 from .schema import BOOL, FLOAT, INT, encode_value, segment_schema
 
 #: a row's signature: its keys and the types of its values, in order
@@ -165,24 +173,23 @@ def journal_batches(
     first_start: int,
     table: Table,
     schema: pa.Schema,
+    pause: Callable[[], None] | None = None,
 ) -> Iterator[tuple[pa.RecordBatch, int]]:
     """Tidy record batches of journal rows `records` (a REC_DTYPE array), in their order,
     each with how many of `records` it reaches; `words` / `data` are the journal's data
-    region as float64 / bytes, `first_start` where the first row's data starts. Raises
-    ValueError on rows that do not match their signature (a damaged journal)."""
+    region as float64 / bytes, `first_start` where the first row's data starts; `pause` is
+    called after every PACKED_PER_PAUSE histograms printed. Raises ValueError on rows that
+    do not match their signature (a damaged journal)."""
     starts = _starts(records, first_start)
     widths = records["end"] - starts
     if (widths < 0).any():
         raise ValueError("journal rows overlap")
     cum = np.cumsum(widths)
-    packed = np.cumsum(records["sid"] == PACKED)  # printing their histograms holds the GIL
     r0 = 0
     while r0 < len(records):
         base = int(cum[r0] - widths[r0])
-        r1 = int(np.searchsorted(cum, base + CHUNK_VALUES, side="right"))
-        cut = int(packed[r0 - 1]) + PACKED_PER_BATCH if r0 else PACKED_PER_BATCH
-        r1 = max(min(r1, int(np.searchsorted(packed, cut, side="right"))), r0 + 1)
-        batch = _chunk(records[r0:r1], starts[r0:r1], words, data, table, schema)
+        r1 = max(int(np.searchsorted(cum, base + CHUNK_VALUES, side="right")), r0 + 1)
+        batch = _chunk(records[r0:r1], starts[r0:r1], words, data, table, schema, pause)
         if batch is not None:
             yield batch, r1
         r0 = r1
@@ -195,6 +202,7 @@ def _chunk(
     data: bytes | memoryview,
     table: Table,
     schema: pa.Schema,
+    pause: Callable[[], None] | None = None,
 ) -> pa.RecordBatch | None:
     """One batch of journal rows, built with numpy alone: pyarrow.compute costs ~0.1 s to
     import, which the writer thread would take from the training loop (the GIL)."""
@@ -210,30 +218,27 @@ def _chunk(
     if (lens != rec["end"][fast] - starts[fast]).any():
         raise ValueError("a journal row does not match its signature")
     total = int(lens.sum())
-    if total and len(fs) == len(rec) and (fs == fs[0]).all():
+    generic = np.flatnonzero((sids == GENERIC) | (sids == PACKED))
+    one = total > 0 and bool((fs == fs[0]).all())
+    if one and len(fs) == len(rec):  # (no DEFINE row between them either)
         return _one_signature(rec, words[starts[0] : starts[0] + total], table, schema)
+    if len(generic):
+        g_rows, g_keys, g_vals, g_kinds, g_texts = generic_values(rec, starts, generic, data, pause)
+        if one:
+            g = (np.array(g_rows, np.int64), g_keys, g_vals, g_kinds, g_texts)
+            return _batch(*inserted_columns(rec, starts[fast], fast, words, g, table), schema)
     within = np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens)
     kidx = np.repeat(offsets[fs], lens) + within
     row_of = np.repeat(fast, lens)
     codes = flat_codes[kidx]
     values = words[np.repeat(starts[fast], lens) + within]
     kinds = flat_kinds[kidx]
-    generic = np.flatnonzero((sids == GENERIC) | (sids == PACKED))
     if not len(generic):
         if total == 0:
             return None
-        keys: pa.Array = _gather_strings(key_dict, codes)
+        keys: pa.Array = gather_strings(key_dict, codes)
         nulls, texts = None, all_null_strings(total)
     else:
-        g_rows, g_keys, g_vals, g_kinds, g_texts = [], [], [], [], []
-        for i in generic.tolist():
-            blob = bytes(data[8 * int(starts[i]) : 8 * int(rec["end"][i])])
-            for k, v, kind, text in tidy_values(int(sids[i]), blob):
-                g_rows.append(i)
-                g_keys.append(k)
-                g_vals.append(v)
-                g_kinds.append(kind)
-                g_texts.append(text)
         # the generic values go after the fast ones, then a stable sort by row puts every
         # value in place: the generic ones keep their order. Only they are Python objects.
         rows_all = np.concatenate([row_of, np.array(g_rows, np.int64)])
@@ -241,13 +246,13 @@ def _chunk(
         row_of = rows_all[order]
         both = strings(key_dict.to_pylist() + g_keys)  # the signatures' keys, then these
         g_codes = len(key_dict) + np.arange(len(g_keys))
-        keys = _gather_strings(both, np.concatenate([codes, g_codes])[order])
+        keys = gather_strings(both, np.concatenate([codes, g_codes])[order])
         g_null = np.array([v is None for v in g_vals], bool)
         g_num = np.array([0.0 if v is None else v for v in g_vals], np.float64)
         values = np.concatenate([values, g_num])[order]
         nulls = np.concatenate([np.zeros(total, bool), g_null])[order]
         kinds = np.concatenate([kinds, np.array(g_kinds, np.int8)])[order]
-        texts = _after_nulls(total, g_texts, order)
+        texts = after_nulls(total, g_texts, order)
         total = len(order)
     return _batch(
         rec["step"][row_of], rec["time"][row_of], keys, values, nulls, kinds, texts, schema
@@ -262,7 +267,7 @@ def _one_signature(
     offsets, lengths, flat_codes, flat_kinds, key_dict = table
     sid = int(rec["sid"][0])
     o, n = int(offsets[sid]), int(lengths[sid])
-    keys = _tiled_strings(_gather_strings(key_dict, flat_codes[o : o + n]), len(rec))
+    keys = tiled_strings(gather_strings(key_dict, flat_codes[o : o + n]), len(rec))
     kinds = np.tile(flat_kinds[o : o + n], len(rec))
     steps, times = np.repeat(rec["step"], n), np.repeat(rec["time"], n)
     texts = all_null_strings(len(values))
@@ -290,64 +295,6 @@ def _batch(
             texts,
         ],
         schema=schema,
-    )
-
-
-def _gather_strings(dictionary: pa.Array, codes: np.ndarray) -> pa.Array:
-    """`dictionary[codes]` as a plain string array, built from its buffers with numpy."""
-    offsets_buf, data_buf = dictionary.buffers()[1:3]
-    offs = np.frombuffer(offsets_buf, np.int32)[
-        dictionary.offset : dictionary.offset + len(dictionary) + 1
-    ]
-    blob = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    lens = (offs[1:] - offs[:-1])[codes]
-    out_offs = np.zeros(len(codes) + 1, np.int32)  # a batch holds far less than 2 GiB
-    np.cumsum(lens, out=out_offs[1:])
-    n = int(out_offs[-1])
-    src = np.repeat(offs[:-1][codes] - out_offs[:-1], lens) + np.arange(n)
-    return pa.Array.from_buffers(
-        pa.string(), len(codes), [None, pa.py_buffer(out_offs), pa.py_buffer(blob[src])]
-    )
-
-
-def _tiled_strings(one: pa.Array, times: int) -> pa.Array:
-    """The strings of `one` (a fresh array: offsets from 0) repeated `times` times."""
-    offs = np.frombuffer(one.buffers()[1], np.int32)[: len(one) + 1]
-    width = int(offs[-1])
-    data = one.buffers()[2]
-    blob = np.frombuffer(data, np.uint8)[:width] if data is not None else np.zeros(0, np.uint8)
-    out_offs = np.empty(times * len(one) + 1, np.int32)  # a batch holds far less than 2 GiB
-    starts = np.arange(times, dtype=np.int32)[:, None] * width + offs[:-1]
-    out_offs[:-1] = starts.ravel()
-    out_offs[-1] = times * width
-    return pa.Array.from_buffers(
-        pa.string(),
-        times * len(one),
-        [None, pa.py_buffer(out_offs), pa.py_buffer(np.tile(blob, times))],
-    )
-
-
-def _after_nulls(n: int, items: list[str | None], order: np.ndarray) -> pa.Array:
-    """`n` nulls followed by `items`, permuted by `order` (a stable sort that keeps `items` in
-    their order): built from buffers, so only `items` become Python objects."""
-    encoded = [b"" if t is None else t.encode() for t in items]
-    lens = np.zeros(n + len(items), np.int32)
-    lens[n:] = [len(b) for b in encoded]
-    valid = np.zeros(n + len(items), bool)
-    valid[n:] = [t is not None for t in items]
-    lens, valid = lens[order], valid[order]
-    offsets = np.zeros(len(lens) + 1, np.int32)
-    np.cumsum(lens, out=offsets[1:])
-    nulls = int(len(valid) - valid.sum())
-    return pa.Array.from_buffers(
-        pa.string(),
-        len(lens),
-        [
-            pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None,
-            pa.py_buffer(offsets),
-            pa.py_buffer(b"".join(encoded)),
-        ],
-        null_count=nulls,
     )
 
 

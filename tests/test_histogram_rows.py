@@ -22,10 +22,18 @@ from hypothesis.extra import numpy as hnp
 import flightlog
 from flightlog import Histogram
 from flightlog._values import to_scalar
-from flightlog.store.journal import GENERIC, PACKED, JournalDamaged, JournalFile, JournalSnapshot
-from flightlog.store.packed_rows import PACKED_PER_BATCH, journal_blob, tidy_values
+from flightlog.store import inserted_rows, rows
+from flightlog.store.journal import (
+    GENERIC,
+    PACKED,
+    REC_DTYPE,
+    JournalDamaged,
+    JournalFile,
+    JournalSnapshot,
+)
+from flightlog.store.packed_rows import PACKED_PER_PAUSE, journal_blob, tidy_values
 from flightlog.store.rows import journal_tail
-from flightlog.store.schema import HIST, encode_value
+from flightlog.store.schema import encode_value, segment_schema
 
 from .conftest import python_script
 
@@ -173,10 +181,12 @@ def test_histogram_rows_in_the_journal_survive_kill_9() -> None:
         assert math.copysign(1, r["h"].bins[0]) == -1  # -0.0 stays -0.0
 
 
-def test_histogram_rows_are_converted_a_few_at_a_time(tmp_path: Path) -> None:
-    """The writer thread holds the GIL while it prints histograms: a batch holds at most
-    PACKED_PER_BATCH of them (and the writer pauses between such batches), every row kept,
-    in order."""
+def test_histogram_rows_are_printed_a_few_between_pauses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer thread holds the GIL while it prints histograms: it hands it back (the
+    pause) after every PACKED_PER_PAUSE of them and before the batch's numpy work, in a
+    batch as large as rows without histograms make; every row kept, in order."""
     path = tmp_path / "w-j000001.journal"
     j = JournalFile(path, 1, {"writer": "w", "label": "", "jseq": 1}, 256, 1 << 16)
     for step in range(100):
@@ -184,12 +194,34 @@ def test_histogram_rows_are_converted_a_few_at_a_time(tmp_path: Path) -> None:
         row = {"h": h, "x": float(step)} if step % 3 else {"x": float(step)}
         j.append_blob(step, 1.0, *journal_blob(row))
     j.close()
-    table = journal_tail(JournalSnapshot.read(path), None)
-    assert table is not None
-    hists = [b.column("kind").to_pylist().count(HIST) for b in table.to_batches()]
-    assert max(hists) == PACKED_PER_BATCH and sum(hists) == 66
-    steps = table.column("step").to_pylist()
+    printed: list[int] = []  # histograms printed, at each pause
+    count = [0]
+
+    def counting(sid: int, blob: bytes) -> list[list[Any]]:
+        count[0] += sid == PACKED
+        return tidy_values(sid, blob)
+
+    monkeypatch.setattr(inserted_rows, "tidy_values", counting)
+    snap = JournalSnapshot.read(path)
+    records = np.frombuffer(snap.records, REC_DTYPE)
+    words = np.frombuffer(snap.data, np.float64)
+    table = rows.table_from_defines(records, snap.data)
+    batches = list(
+        rows.journal_batches(
+            records,
+            words,
+            snap.data,
+            0,
+            table,
+            segment_schema("w", ""),
+            pause=lambda: printed.append(count[0]),
+        )
+    )
+    assert len(batches) == 1 and count[0] == 66
+    assert printed == [*range(PACKED_PER_PAUSE, 66, PACKED_PER_PAUSE), 66]
+    batch = batches[0][0]
+    steps = batch.column("step").to_pylist()
     assert steps == sorted(steps) and sorted(set(steps)) == list(range(100))
-    texts = [t for t in table.column("text").to_pylist() if t is not None]
+    texts = [t for t in batch.column("text").to_pylist() if t is not None]
     want = [Histogram(np_histogram=([s, 1], [0.0, 0.5, 1.0])) for s in range(100) if s % 3]
     assert texts == [json.dumps(h.to_json()) for h in want]

@@ -1,7 +1,7 @@
 """The write path against its floors, measured side by side in one run (issue 16, 1-3).
 
     python tests/benchmarks/bench_write_path.py [--steps 100000] [--trials 5]
-        [--baseline /tmp/old/.venv/bin/python] [--log-only]
+        [--baseline /tmp/old/.venv/bin/python] [--log-only] [--mixed-only]
 
 Each figure runs in a fresh interpreter, one after the other, next to its floor:
   log() per call, by row shape (10 floats; mixed: ints, floats, a nested dict, numpy
@@ -16,7 +16,8 @@ Each figure runs in a fresh interpreter, one after the other, next to its floor:
   blocked (this thread slept: the GIL or the run's lock held by another thread of the
   process) or only preempted (it waited for a CPU), from its voluntary and involuntary
   context switches. Mixed rows also print the median call of a row holding a histogram.
-  --log-only stops after the log() figures of plain and mixed rows (quick iterations).
+  --log-only stops after the log() figures of plain and mixed rows (quick iterations);
+  --mixed-only after those of mixed rows.
   --baseline PYTHON runs each flightlog figure also with another interpreter (a venv of
   the previous code), in the same run, for before/after figures.
   Wide rows also print the floor "list + one Parquet" per row (the Parquet written once,
@@ -34,6 +35,7 @@ Prints numbers; asserts nothing. The machine may be busy: compare columns, not r
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -107,7 +109,14 @@ def worker(tracker: str, shape: str, steps: int, workdir: Path) -> dict[str, flo
     #: calls over 1 ms during which this thread blocked (the GIL or the run's lock held by
     #: another thread: a voluntary context switch) / was only preempted (a CPU wait)
     blocked = preempted = 0
+    #: calls over 50 µs that took a page fault (the journal's pages not faulted in ahead);
+    #: those of histogram rows, by cause
+    faulted = 0
+    slow_hist = dict.fromkeys(SLOW_CAUSES, 0)
     usage = resource.getrusage  # no GIL release: the writer cannot slip in here
+    gcs = [0]  # cyclic GC passes started, in any thread
+    gc.callbacks.append(lambda phase, _info: phase == "start" and gcs.__setitem__(0, gcs[0] + 1))
+    in_gc = 0  # calls over 50 µs during which a cyclic GC pass started
     for i in range(steps):
         b = perf()
         d = next(rows)
@@ -115,6 +124,7 @@ def worker(tracker: str, shape: str, steps: int, workdir: Path) -> dict[str, flo
         before = clocks.read()
         u0 = usage(resource.RUSAGE_THREAD)
         cpu = time.thread_time_ns()
+        g0 = gcs[0]
         s = perf()
         log(d)
         took = perf() - s
@@ -125,9 +135,15 @@ def worker(tracker: str, shape: str, steps: int, workdir: Path) -> dict[str, flo
             elif u1.ru_nivcsw > u0.ru_nivcsw:
                 preempted += 1
         if took > 50_000:  # who ran meanwhile: this thread, another thread of ours, nobody
-            cell = slow[_cause(cpu, took, clocks.others_ran(before, clocks.read()))]
+            cause = _cause(cpu, took, clocks.others_ran(before, clocks.read()))
+            cell = slow[cause]
             cell[0] += 1
             cell[1] += took > 1_000_000
+            u1 = usage(resource.RUSAGE_THREAD)
+            in_gc += gcs[0] > g0
+            faulted += u1.ru_minflt + u1.ru_majflt > u0.ru_minflt + u0.ru_majflt
+            if shape == "mixed" and i % 100 == 0:
+                slow_hist[cause] += 1
         timings.append(took)
         builds.append(s - b)
         if shape == "mixed" and i % 100 == 0:
@@ -162,6 +178,9 @@ def worker(tracker: str, shape: str, steps: int, workdir: Path) -> dict[str, flo
         "finish_cpu_ms": finish_cpu_ms,
         "parquet_per_row": parquet_ms * 1000 / steps,
         "slow": slow,
+        "faulted": faulted,
+        "in_gc": in_gc,
+        "slow_hist": slow_hist,
         "blocked": blocked,
         "preempted": preempted,
         "hist": statistics.median(hist_calls) / 1000 if hist_calls else 0.0,
@@ -295,6 +314,7 @@ def main() -> None:
     p.add_argument("--dir")
     p.add_argument("--baseline", help="another interpreter (venv) whose flightlog to compare")
     p.add_argument("--log-only", action="store_true", help="log() of plain and mixed rows only")
+    p.add_argument("--mixed-only", action="store_true", help="log() of mixed rows only")
     args = p.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.shape, args.steps, Path(args.dir))))
@@ -309,7 +329,8 @@ def main() -> None:
     runs = [("floor", sys.executable), ("flightlog", sys.executable)]
     if args.baseline:
         runs.append(("baseline", args.baseline))
-    shapes = [("plain", args.steps), ("mixed", args.steps)]
+    shapes = [("plain", args.steps), ("mixed", args.steps)][args.mixed_only :]
+    args.log_only |= args.mixed_only
     for shape, steps in shapes if args.log_only else [*shapes, ("wide", 300)]:
         for name, python in runs:
             tracker = "floor" if name == "floor" else "flightlog"
@@ -326,9 +347,16 @@ def main() -> None:
                     f"  {'':6} {name:9} calls >1 ms that blocked (GIL or lock held by another "
                     f"thread) {r['blocked']}, only preempted (CPU) {r['preempted']}"
                 )
+                faults = r["faulted"]
+                slow_lines.append(
+                    f"  {'':6} {name:9} calls >50 µs with a page fault {faults}, "
+                    f"during a cyclic GC pass {r['in_gc']}"
+                )
                 if shape == "mixed":
+                    cells = ", ".join(f"{k} {n}" for k, n in r["slow_hist"].items())
                     slow_lines.append(
-                        f"  {'':6} {name:9} a histogram row's call: {r['hist']:.1f} µs median"
+                        f"  {'':6} {name:9} a histogram row's call: {r['hist']:.1f} µs median; "
+                        f"histogram rows among the calls >50 µs: {cells}"
                     )
             if shape == "plain":
                 plain[name] = r
