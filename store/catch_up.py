@@ -179,7 +179,7 @@ class CatchingUp:
         """Bring `schema`'s tables in line with the files (of `run_keys` only, if given: runs
         the caller knows changed); returns what it did. `lazy`: more than LAZY_OVER changed
         runs are described in the first tier only (left partial)."""
-        from .describe import describe_run  # pyarrow.parquet and compute: only when needed
+        from .describe import describe_runs  # pyarrow.parquet and compute: only when needed
 
         stats = CatchUp()
         self.total = None  # until the next survey counts them
@@ -203,10 +203,9 @@ class CatchingUp:
         for start in range(0, len(changed), BATCH):
             batch = changed[start : start + BATCH]
             rows: Rows = {t: [] for t in TABLES if t != "info"}
-            for i, run_key in enumerate(batch, start + 1):
-                stats.segments_read += describe_run(
-                    self.root, run_key, scan.listed[run_key], rows, segments=segments
-                )
+            described = describe_runs(self.root, batch, scan.listed, rows, segments)
+            for i, n in enumerate(described, start + 1):
+                stats.segments_read += n
                 if self._progress:
                     self._progress(i, len(changed))
             states = {r[0]: r[_STATE] for r in rows["runs"]}

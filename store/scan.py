@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from .fan_out import fan_out
 from .journal import parse_journal_name
 from .layout import parse_segment_name, project_dirs
 from .liveness import FAILED, FINISHED
@@ -79,6 +80,7 @@ def scan_store(root: Path, stamps: dict[str, Stamp] | None = None) -> Scan:
     make a run vanish); an empty one is a run being created."""
     out = Scan()
     stamps = stamps or {}
+    todo: list[tuple[str, str]] = []  # (path, run_key) of the runs to list
     for prefix, project in project_dirs(root):
         for run in _subdirs(str(project)):
             run_key = f"{prefix}/{run.name}"
@@ -86,11 +88,21 @@ def scan_store(root: Path, stamps: dict[str, Stamp] | None = None) -> Scan:
             if prev is not None and _unchanged(run.path, prev):
                 out.seen.add(run_key)
                 continue
-            files = _list_run(run.path, run_key)
-            if files is not None:
-                out.seen.add(run_key)
-                out.listed[run_key] = files
+            todo.append((run.path, run_key))
+    _add_listings(out, todo)
     return out
+
+
+def _add_listings(out: Scan, todo: list[tuple[str, str]]) -> None:
+    """List the runs of `todo` (a first build's: every run, several at once, store/fan_out.py)."""
+    for (_, run_key), files in zip(todo, fan_out(_list_run_at, todo), strict=True):
+        if files is not None:
+            out.seen.add(run_key)
+            out.listed[run_key] = files
+
+
+def _list_run_at(item: tuple[str, str]) -> Files | None:
+    return _list_run(*item)
 
 
 def scan_files(root: Path) -> dict[str, Files]:
@@ -102,11 +114,7 @@ def scan_runs(root: Path, run_keys: Iterable[str]) -> Scan:
     """scan_store for the named runs only (those still on disk): what a server that saw
     them change catches up, without listing the whole store."""
     out = Scan()
-    for run_key in run_keys:
-        files = _list_run(os.path.join(root, "runs", run_key), run_key)
-        if files is not None:
-            out.seen.add(run_key)
-            out.listed[run_key] = files
+    _add_listings(out, [(os.path.join(root, "runs", k), k) for k in run_keys])
     return out
 
 

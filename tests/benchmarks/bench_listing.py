@@ -1,10 +1,13 @@
 """Listing at scale: `flightlog runs`, the runs screen, init() and live refresh, at 100 /
 1,000 / 10,000 runs (issue 16 section 4). Each figure prints next to a baseline measured in
-the same run.
+the same run. The cold listing is measured from a cold disk too (`evict`: the kernel's
+caches dropped, as root, else the store's pages evicted), as on NFS, where each read is a
+round trip.
 
     python tests/benchmarks/bench_listing.py [--sizes 100,1000,10000] [--init-sizes 0,10000,100000]
                                             [--skip tui,init,live]
                                             [--seconds 10] [--stores PREFIX] [--newest]
+                                            [--baseline /tmp/old/.venv/bin/python]
 
 Stores are built once under /tmp (`/tmp/flightlog-listing-N`, or PREFIX + N) and reused:
 one 50-step run is written through the real writer, then cloned N times by writing the
@@ -111,16 +114,52 @@ def build_store(store: Path, runs: int) -> float:
     return time.perf_counter() - t
 
 
-def run_cli(store: Path, *argv: str) -> float:
-    """Seconds of a whole `flightlog` command in a fresh process."""
+def run_cli(store: Path, *argv: str, python: str = sys.executable) -> float:
+    """Seconds of a whole `flightlog` command in a fresh process (of `python`: another
+    checkout's interpreter for a baseline)."""
+    return run_cli_cpu(store, *argv, python=python)[0]
+
+
+def run_cli_cpu(store: Path, *argv: str, python: str = sys.executable) -> tuple[float, float]:
+    """(wall, CPU) seconds of a whole `flightlog` command in a fresh process: on a busy
+    machine the CPU is the steadier figure, the wall time what a user waits."""
+    before = os.times()
     t = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "flightlog.cli", *argv, "--root", str(store)],
+        [python, "-m", "flightlog.cli", *argv, "--root", str(store)],
         capture_output=True,
         check=True,
         env={**os.environ, **ENV},
     )
-    return time.perf_counter() - t
+    wall, after = time.perf_counter() - t, os.times()
+    return wall, (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+
+
+def evict(store: Path) -> str:
+    """Make the store cold, as after a reboot or on another NFS client: the kernel's page,
+    inode and directory caches dropped (`/proc/sys/vm/drop_caches`, as root), else every
+    file's and directory's pages evicted (posix_fadvise DONTNEED: their data only, the
+    inodes and directory entries stay cached). Returns which was done."""
+    os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3")
+        return "drop_caches"
+    except OSError:
+        pass
+    for d, dirs, files in os.walk(store):
+        for name in [*files, *dirs, "."]:
+            try:
+                fd = os.open(os.path.join(d, name), os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+    return "fadvise"
 
 
 def read_every_run_json(store: Path) -> None:
@@ -138,8 +177,32 @@ def drop_index(store: Path) -> None:
         (store / name).unlink(missing_ok=True)
 
 
-def listing(store: Path, n: int) -> dict[str, float]:
-    """`flightlog runs --limit 50`, cold and warm, in-process work and whole command."""
+#: what `flightlog runs` imports, read back from disk before a cold-disk listing
+WARM_IMPORTS = "import duckdb, pyarrow.parquet, flightlog.cli, flightlog.store.catalog"
+
+
+def cold_and_warm(store: Path, python: str = sys.executable) -> dict[str, float]:
+    """`flightlog runs --limit 50` with no index, from a cold disk (`evict`) and with the
+    files cached, then warm: whole commands of `python`, wall and CPU (ms)."""
+    out: dict[str, float] = {}
+    args = ("runs", "--limit", "50")
+    drop_index(store)
+    out["evicted_by"] = evict(store)  # type: ignore[assignment]
+    # the interpreter's and libraries' files read back first: the store's reads are measured
+    subprocess.run([python, "-c", WARM_IMPORTS], check=True, env={**os.environ, **ENV})
+    out["cold_disk_cmd_ms"], out["cold_disk_cpu_ms"] = run_cli_cpu(store, *args, python=python)
+    drop_index(store)
+    read_every_run_json(store)  # (the files cached, as after the first run)
+    out["cold_cmd_ms"], out["cold_cpu_ms"] = run_cli_cpu(store, *args, python=python)
+    run_cli(store, *args, python=python)  # (what the cold listing left, described)
+    warm = [run_cli_cpu(store, *args, python=python) for _ in range(3)]
+    out["warm_cmd_ms"], out["warm_cpu_ms"] = sorted(warm)[1]
+    return {k: v * 1000 if k.endswith("_ms") else v for k, v in out.items()}
+
+
+def listing(store: Path, n: int, baseline: str | None = None) -> dict[str, float]:
+    """`flightlog runs --limit 50`, cold and warm, in-process work and whole command;
+    `baseline`: the cold and warm commands of another interpreter too, alternating."""
     from flightlog.cli import main as cli
     from flightlog.store.index import Index
 
@@ -153,16 +216,19 @@ def listing(store: Path, n: int) -> dict[str, float]:
 
     out: dict[str, float] = {}
     out["floor_ms"] = timed(lambda: read_every_run_json(store), 3) * 1000
-    drop_index(store)
-    out["cold_cmd_ms"] = run_cli(store, "runs", "--limit", "50") * 1000
+    if baseline:
+        base = cold_and_warm(store, baseline)
+        out.update({f"base_{k}": v for k, v in base.items()})
+    out.update(cold_and_warm(store))
     # what the cold listing left for later (store/catch_up.py): any other reader's first open
     # (or the runs screen, in the background) describes the rest of the runs' segments
+    drop_index(store)
+    run_cli(store, "runs", "--limit", "50")
     t = time.perf_counter()
     Index(store).close()
     out["rest_ms"] = (time.perf_counter() - t) * 1000
     run_cli(store, "runs", "--limit", "50")
     out["warm_work_ms"] = timed(work, 5) * 1000
-    out["warm_cmd_ms"] = timed(lambda: run_cli(store, "runs", "--limit", "50"), 3) * 1000
     out["bare_cmd_ms"] = timed(lambda: run_cli(store, "--version"), 3) * 1000
     # catch-up after one new run: clone the first run under a new id
     src = next((store / "runs" / "proj-0").iterdir())
@@ -287,6 +353,11 @@ def main() -> None:
     p.add_argument("--skip", default="", help="comma-separated: list, tui, init, live")
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument(
+        "--baseline",
+        metavar="PYTHON",
+        help="another checkout's interpreter: its cold and warm listings in the same run",
+    )
+    p.add_argument(
         "--newest",
         action="store_true",
         help="live refresh with the runs screen sorted newest first (the training runs shown)",
@@ -315,11 +386,14 @@ def main() -> None:
     results: dict[int, dict[str, float]] = {n: {} for n in sizes}
     if "list" not in skip:
         for n, store in stores.items():
-            r = listing(store, n)
+            r = listing(store, n, args.baseline)
             results[n].update(r)
+            print(f"{n:>6,} runs, load average {os.getloadavg()[0]:.1f}:", _cold_line(r))
+            if args.baseline:
+                base = {k[5:]: v for k, v in r.items() if k.startswith("base_")}
+                print(f"{n:>6,} runs, the baseline's:", _cold_line(base))
             print(
-                f"{n:>6,} runs: `runs --limit 50` cold {r['cold_cmd_ms']:,.0f} ms (target "
-                f"3,000 at 10k), warm {r['warm_cmd_ms']:,.0f} ms whole command / "
+                f"{n:>6,} runs: `runs --limit 50` warm {r['warm_cmd_ms']:,.0f} ms whole command / "
                 f"{r['warm_work_ms']:,.0f} ms work (target 300); floor: every run.json "
                 f"{r['floor_ms']:,.0f} ms, python+imports `--version` {r['bare_cmd_ms']:,.0f} ms; "
                 f"after one new run {r['catch_up_one_ms']:,.0f} ms; the segments the cold "
@@ -367,12 +441,22 @@ def main() -> None:
     print(json.dumps(results))
 
 
+def _cold_line(r: dict[str, float]) -> str:
+    """`runs --limit 50` cold from disk, cold cached and warm, wall (CPU) ms."""
+    return (
+        f"`runs --limit 50` cold from disk ({r['evicted_by']}) {r['cold_disk_cmd_ms']:,.0f} ms "
+        f"(CPU {r['cold_disk_cpu_ms']:,.0f}), cold cached {r['cold_cmd_ms']:,.0f} "
+        f"({r['cold_cpu_ms']:,.0f}) (target 3,000 at 10k), warm {r['warm_cmd_ms']:,.0f} "
+        f"({r['warm_cpu_ms']:,.0f})"
+    )
+
+
 def _curve(results: dict[int, dict[str, float]], sizes: list[int]) -> None:
     """Each figure's growth between sizes, against linear (10x runs -> 10x cost)."""
     if len(sizes) < 2:
         return
     for key in sorted({k for r in results.values() for k in r}):
-        pts = [(n, results[n][key]) for n in sizes if key in results[n]]
+        pts = [(n, v) for n in sizes if isinstance(v := results[n].get(key), float)]
         if len(pts) < 2:
             continue
         steps = [
