@@ -203,11 +203,9 @@ class CatchingUp:
         for start in range(0, len(changed), BATCH):
             batch = changed[start : start + BATCH]
             rows: Rows = {t: [] for t in TABLES if t != "info"}
-            described = describe_runs(self.root, batch, scan.listed, rows, segments)
-            for i, n in enumerate(described, start + 1):
-                stats.segments_read += n
-                if self._progress:
-                    self._progress(i, len(changed))
+            stats.segments_read += describe_runs(
+                self.root, batch, scan.listed, rows, segments, self._done(start, len(changed))
+            )
             states = {r[0]: r[_STATE] for r in rows["runs"]}
             new = {k: Stamp.of(k, scan.listed[k], states.get(k), scan.settled) for k in batch}
             if run_keys is None:
@@ -225,6 +223,11 @@ class CatchingUp:
             kept = {k: known[k] for k in same if self.stamps[k].open}
             self._leaving = Left(self.stamps, {**kept, **written})
         return stats
+
+    def _done(self, start: int, total: int) -> Callable[[int], None] | None:
+        """describe_runs' `done` for a batch from `start`: the build's progress."""
+        progress = self._progress
+        return None if progress is None else lambda i: progress(start + i, total)
 
     def _restamp(self, schema: str, scan: Scan, same: dict[str, Stamp]) -> dict[str, Stamp]:
         """New stamps for runs listed again whose files did not change (`same`: their

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from .describe_segments import (
     number_value,
     text_value,
 )
-from .fan_out import fan_out
+from .fan_out import THREADS, fan_out
 from .index_tables import Rows
 from .layout import RunPaths, parse_segment_name, split_run_key
 from .reader import StoredRun, text_list
@@ -108,13 +109,19 @@ class _Meta:
 
 
 def describe_runs(
-    root: Path, run_keys: Sequence[str], listed: dict[str, Files], rows: Rows, segments: bool
-) -> Iterator[int]:
-    """Append the rows of each of `run_keys` (`listed`: their files) to `rows`, in order,
-    yielding how many segments each has (0, and a partial run, when `segments` is False:
-    its run.json and state files only). Whatever its files hold, a run gets its `runs`
-    row: metadata that does not fit is coerced and noted, and if describing it fails
-    anyway, a bare row says why.
+    root: Path,
+    run_keys: Sequence[str],
+    listed: dict[str, Files],
+    rows: Rows,
+    segments: bool,
+    done: Callable[[int], None] | None = None,
+) -> int:
+    """Append the rows of each of `run_keys` (`listed`: their files) to `rows`, in order;
+    returns how many segments they have (0, and partial runs, when `segments` is False:
+    their run.json and state files only). `done(i)` after the i-th run (it may raise to
+    interrupt a build). Whatever its files hold, a run gets its `runs` row: metadata that
+    does not fit is coerced and noted, and if describing it fails anyway, a bare row says
+    why.
 
     A first tier's many runs (a first build) are read several at once (store/fan_out.py):
     their files are small and each read waits on the disk, or the network; a second tier's
@@ -124,10 +131,15 @@ def describe_runs(
     def one(run_key: str) -> tuple[int, Rows]:
         return _described(root, run_key, listed[run_key], tables, segments)
 
-    for n, out in map(one, run_keys) if segments else fan_out(one, run_keys):
-        for t, values in out.items():
-            rows[t].extend(values)
-        yield n
+    total = 0
+    with closing(fan_out(one, run_keys, threads=1 if segments else THREADS)) as described:
+        for i, (n, out) in enumerate(described, 1):
+            for t, values in out.items():
+                rows[t].extend(values)
+            total += n
+            if done:
+                done(i)
+    return total
 
 
 def _described(

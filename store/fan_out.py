@@ -33,8 +33,9 @@ CHUNK = 16
 def fan_out(fn: Callable[[T], R], items: Sequence[T], threads: int = THREADS) -> Iterator[R]:
     """`map(fn, items)`, on `threads` threads when there are more than OVER items; in
     order, each result as soon as it and those before it are ready. Closing the iterator
-    early (an interrupted build) cancels what has not started."""
-    if len(items) <= OVER:
+    early (an interrupted build: `contextlib.closing`) cancels what has not started and
+    waits for what has."""
+    if len(items) <= OVER or threads <= 1:
         yield from map(fn, items)
         return
     chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]

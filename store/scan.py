@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -95,10 +96,11 @@ def scan_store(root: Path, stamps: dict[str, Stamp] | None = None) -> Scan:
 
 def _add_listings(out: Scan, todo: list[tuple[str, str]]) -> None:
     """List the runs of `todo` (a first build's: every run, several at once, store/fan_out.py)."""
-    for (_, run_key), files in zip(todo, fan_out(_list_run_at, todo), strict=True):
-        if files is not None:
-            out.seen.add(run_key)
-            out.listed[run_key] = files
+    with closing(fan_out(_list_run_at, todo)) as listings:
+        for (_, run_key), files in zip(todo, listings, strict=True):
+            if files is not None:
+                out.seen.add(run_key)
+                out.listed[run_key] = files
 
 
 def _list_run_at(item: tuple[str, str]) -> Files | None:
