@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from .fan_out import fan_out
+from .fan_out import fan_out, fan_out_if_slow
 from .journal import parse_journal_name
 from .layout import parse_segment_name, project_dirs
 from .liveness import FAILED, FINISHED
@@ -82,14 +82,21 @@ def scan_store(root: Path, stamps: dict[str, Stamp] | None = None) -> Scan:
     out = Scan()
     stamps = stamps or {}
     todo: list[tuple[str, str]] = []  # (path, run_key) of the runs to list
+    known: list[tuple[str, str, Stamp]] = []  # and of the runs to check by their stamps
     for prefix, project in project_dirs(root):
         for run in _subdirs(str(project)):
             run_key = f"{prefix}/{run.name}"
             prev = stamps.get(run_key)
-            if prev is not None and _unchanged(run.path, prev):
+            if prev is None:
+                todo.append((run.path, run_key))
+            else:
+                known.append((run.path, run_key, prev))
+    with closing(fan_out_if_slow(_unchanged_at, known)) as checks:
+        for (path, run_key, _), same in zip(known, checks, strict=True):
+            if same:
                 out.seen.add(run_key)
-                continue
-            todo.append((run.path, run_key))
+            else:
+                todo.append((path, run_key))
     _add_listings(out, todo)
     return out
 
@@ -105,6 +112,10 @@ def _add_listings(out: Scan, todo: list[tuple[str, str]]) -> None:
 
 def _list_run_at(item: tuple[str, str]) -> Files | None:
     return _list_run(*item)
+
+
+def _unchanged_at(item: tuple[str, str, Stamp]) -> bool:
+    return _unchanged(item[0], item[2])
 
 
 def scan_files(root: Path) -> dict[str, Files]:

@@ -120,3 +120,22 @@ def test_an_interrupted_first_build_keeps_its_batches_and_stops_reading(
         assert idx.con.execute("SELECT count(*) FROM runs").fetchone()[0] == 10
     with Index(odd_store) as idx:
         assert idx.con.execute("SELECT count(*) FROM runs").fetchone()[0] == RUNS
+
+
+def test_a_stat_pass_goes_to_threads_only_when_its_first_items_wait() -> None:
+    """fan_out_if_slow: quick items (a cached store's stats) all on the calling thread; items
+    that wait (a cold disk, NFS) after the first OVER on the pool; results in order."""
+    items = list(range(fan_out.OVER * 3))
+
+    def where(x: int, wait: float = 0.0) -> tuple[int, str]:
+        threading.Event().wait(wait)
+        return x, threading.current_thread().name
+
+    quick = list(fan_out.fan_out_if_slow(where, items))
+    assert [x for x, _ in quick] == items
+    assert {name for _, name in quick} == {threading.current_thread().name}
+    slow = list(fan_out.fan_out_if_slow(lambda x: where(x, 0.002), items))
+    assert [x for x, _ in slow] == items
+    names = [name for _, name in slow]
+    assert set(names[: fan_out.OVER]) == {threading.current_thread().name}
+    assert all(n.startswith("flightlog-read") for n in names[fan_out.OVER :])
