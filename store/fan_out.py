@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .threads import block_process_signals
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -42,6 +44,8 @@ def fan_out(fn: Callable[[T], R], items: Sequence[T], threads: int = THREADS) ->
     if len(items) <= OVER or threads <= 1:
         yield from map(fn, items)
         return
+    from concurrent.futures import ThreadPoolExecutor  # (~20 ms of imports: a warm read needs none)
+
     chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
     pool = ThreadPoolExecutor(threads, "flightlog-read", initializer=block_process_signals)
     try:

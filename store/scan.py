@@ -5,6 +5,10 @@ an entry (a writer seals its open segment into a Parquet twin and removes the IP
 times a minute; a run directory may be deleted): such a file is simply not part of this
 listing. Each directory is stat'ed *before* it is listed, so anything that changed after the
 listing also changed the recorded directory mtime, and the next catch-up looks again.
+
+A first build lists its runs several at a time, and a stat pass goes to threads when its
+first runs' stats wait for the disk (store/fan_out.py): on a cold disk or NFS each stat and
+listing is a read, or a round trip, that would otherwise wait alone.
 """
 
 from __future__ import annotations

@@ -12,11 +12,13 @@ would only add its start.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .threads import block_process_signals
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 
 class WriteBehind:
@@ -24,12 +26,14 @@ class WriteBehind:
     leaving the block waits for the last one (its error raised, unless the block's is)."""
 
     def __init__(self, behind: bool) -> None:
-        self._pool = (
-            ThreadPoolExecutor(1, "flightlog-index-write", initializer=block_process_signals)
-            if behind
-            else None
-        )
+        self._pool: ThreadPoolExecutor | None = None
         self._pending: Future[Any] | None = None
+        if behind:
+            from concurrent.futures import ThreadPoolExecutor  # (a warm read needs none)
+
+            self._pool = ThreadPoolExecutor(
+                1, "flightlog-index-write", initializer=block_process_signals
+            )
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         if self._pool is None:
