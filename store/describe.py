@@ -25,7 +25,7 @@ from .describe_segments import (
     number_value,
     text_value,
 )
-from .fan_out import THREADS, fan_out
+from .fan_out import fan_out, fan_out_if_slow
 from .index_tables import Rows
 from .layout import RunPaths, parse_segment_name, split_run_key
 from .reader import StoredRun, text_list
@@ -123,16 +123,17 @@ def describe_runs(
     does not fit is coerced and noted, and if describing it fails anyway, a bare row says
     why.
 
-    A first tier's many runs (a first build) are read several at once (store/fan_out.py):
-    their files are small and each read waits on the disk, or the network; a second tier's
-    Parquet reads stay one at a time (each segment's chart pyramid is built as it is read)."""
+    A first tier's many runs (a first build) are read several at once when their first
+    ones wait for the disk, or the network (store/fan_out.py); a second tier's Parquet reads
+    stay one at a time (each segment's chart pyramid is built as it is read)."""
     tables = tuple(rows)
 
     def one(run_key: str) -> tuple[int, Rows]:
         return _described(root, run_key, listed[run_key], tables, segments)
 
     total = 0
-    with closing(fan_out(one, run_keys, threads=1 if segments else THREADS)) as described:
+    reads = fan_out(one, run_keys, threads=1) if segments else fan_out_if_slow(one, run_keys)
+    with closing(reads) as described:
         for i, (n, out) in enumerate(described, 1):
             for t, values in out.items():
                 rows[t].extend(values)

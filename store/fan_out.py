@@ -31,8 +31,9 @@ THREADS = 8
 OVER = 64
 #: items per task (a future per item costs more than the read of a cached one)
 CHUNK = 16
-#: an item of `fan_out_if_slow` that took longer waited for the disk or the network (a
-#: cached run's two or three stats take 3-10 µs; one read from a disk 50 µs and more)
+#: an item of `fan_out_if_slow` that waited longer (its time less its thread's CPU time) waited
+#: for the disk or the network: a cached run's stats or small reads wait for nothing, one
+#: read from a disk 50 µs and more, a round trip to an NFS server more still
 SLOW = 40e-6
 
 
@@ -59,14 +60,15 @@ def fan_out(fn: Callable[[T], R], items: Sequence[T], threads: int = THREADS) ->
 
 
 def fan_out_if_slow(fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
-    """`fan_out` for work that is quick when the kernel has its files cached (a warm
-    catch-up's stats, every 2 s of a live refresh): its first OVER items run on the
-    calling thread, timed, and the rest go to threads only if most of those were SLOW
-    (a cold disk, a network filesystem), so a cached store starts no thread."""
+    """`fan_out` for work that waits only when the kernel lacks the files (a catch-up's
+    stats, every 2 s of a live refresh; a first build's listings and small reads): its first
+    OVER items run on the calling thread, timed, and the rest go to threads only if most of
+    those waited (a cold disk, a network filesystem). Cached, everything stays on the calling
+    thread: threads would only add their switching to work that holds the GIL."""
     slow = 0
     for x in items[:OVER]:
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.thread_time()
         yield fn(x)
-        slow += time.perf_counter() - t > SLOW
+        slow += (time.perf_counter() - t) - (time.thread_time() - cpu) > SLOW
     rest = items[OVER:]
     yield from fan_out(fn, rest) if slow > OVER // 2 else map(fn, rest)

@@ -6,9 +6,9 @@ times a minute; a run directory may be deleted): such a file is simply not part 
 listing. Each directory is stat'ed *before* it is listed, so anything that changed after the
 listing also changed the recorded directory mtime, and the next catch-up looks again.
 
-A first build lists its runs several at a time, and a stat pass goes to threads when its
-first runs' stats wait for the disk (store/fan_out.py): on a cold disk or NFS each stat and
-listing is a read, or a round trip, that would otherwise wait alone.
+A first build's listings and a stat pass go to threads when their first runs wait for the
+disk (store/fan_out.py): on a cold disk or NFS each stat and listing is a read, or a round
+trip, that would otherwise wait alone.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from .fan_out import fan_out, fan_out_if_slow
+from .fan_out import fan_out_if_slow
 from .journal import parse_journal_name
 from .layout import parse_segment_name, project_dirs
 from .liveness import FAILED, FINISHED
@@ -106,8 +106,9 @@ def scan_store(root: Path, stamps: dict[str, Stamp] | None = None) -> Scan:
 
 
 def _add_listings(out: Scan, todo: list[tuple[str, str]]) -> None:
-    """List the runs of `todo` (a first build's: every run, several at once, store/fan_out.py)."""
-    with closing(fan_out(_list_run_at, todo)) as listings:
+    """List the runs of `todo` (a first build's: every run; on threads if they wait for the
+    disk, store/fan_out.py)."""
+    with closing(fan_out_if_slow(_list_run_at, todo)) as listings:
         for (_, run_key), files in zip(todo, listings, strict=True):
             if files is not None:
                 out.seen.add(run_key)

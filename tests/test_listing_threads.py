@@ -1,6 +1,6 @@
-"""A first build reads its runs several at a time (store/fan_out.py): what it indexes must be
-what a build reading one run after another indexes, odd runs included, and an interrupted
-build keeps its committed runs and leaves no reading thread behind."""
+"""A first build on a cold disk reads its runs several at a time (store/fan_out.py): what it
+indexes must be what a build reading one run after another indexes, odd runs included, and
+an interrupted build keeps its committed runs and leaves no reading thread behind."""
 
 from __future__ import annotations
 
@@ -63,12 +63,14 @@ def _tables(root: Path) -> dict[str, list[tuple]]:
         }
 
 
-def _build(root: Path, monkeypatch: pytest.MonkeyPatch, over: int) -> dict[str, list[tuple]]:
-    """A listing's first build (first tier for every run, then every run described) with
-    fan_out's threshold `over`; the index's tables after each tier."""
+def _build(root: Path, monkeypatch: pytest.MonkeyPatch, slow: float) -> dict[str, list[tuple]]:
+    """A listing's first build (first tier for every run, then every run described) whose
+    reads count as waiting for the disk when they wait longer than `slow` (-1: always, as
+    on a cold disk; 1e9: never); the index's tables after each tier."""
     for name in (INDEX_FILE, INDEX_FILE + ".wal"):
         (root / name).unlink(missing_ok=True)
-    monkeypatch.setattr(fan_out, "OVER", over)
+    monkeypatch.setattr(fan_out, "OVER", 2)
+    monkeypatch.setattr(fan_out, "SLOW", slow)
     monkeypatch.setattr(fan_out, "CHUNK", 3)
     monkeypatch.setattr(catch_up, "LAZY_OVER", 2)  # as a first build of 10,000 runs
     Index(root, lazy=True).close()
@@ -89,9 +91,9 @@ def test_a_first_build_on_threads_indexes_what_one_run_at_a_time_does(
         block()
 
     monkeypatch.setattr(fan_out, "block_process_signals", noted)
-    one_at_a_time = _build(odd_store, monkeypatch, over=10**9)
+    one_at_a_time = _build(odd_store, monkeypatch, slow=1e9)
     assert not used
-    on_threads = _build(odd_store, monkeypatch, over=0)
+    on_threads = _build(odd_store, monkeypatch, slow=-1)
     assert used and all(n.startswith("flightlog-read") for n in used)
     assert on_threads == one_at_a_time
     assert len(on_threads["runs"]) == RUNS
@@ -105,7 +107,8 @@ def test_an_interrupted_first_build_keeps_its_batches_and_stops_reading(
     """Ctrl-C (here: the progress callback raising) at run 12 of a build committing 5 runs
     at a time: the 10 runs of the first two batches are kept, no reading thread is left,
     and the next open builds the rest."""
-    monkeypatch.setattr(fan_out, "OVER", 0)
+    monkeypatch.setattr(fan_out, "OVER", 2)
+    monkeypatch.setattr(fan_out, "SLOW", -1)  # every read waits, as on a cold disk
     monkeypatch.setattr(fan_out, "CHUNK", 2)
     monkeypatch.setattr(catch_up, "BATCH", 5)
 
@@ -123,8 +126,9 @@ def test_an_interrupted_first_build_keeps_its_batches_and_stops_reading(
 
 
 def test_a_stat_pass_goes_to_threads_only_when_its_first_items_wait() -> None:
-    """fan_out_if_slow: quick items (a cached store's stats) all on the calling thread; items
-    that wait (a cold disk, NFS) after the first OVER on the pool; results in order."""
+    """fan_out_if_slow: items that wait for nothing (a cached store's stats) all on the
+    calling thread; items that wait (a cold disk, NFS) after the first OVER on the pool;
+    results in order."""
     items = list(range(fan_out.OVER * 3))
 
     def where(x: int, wait: float = 0.0) -> tuple[int, str]:
