@@ -205,8 +205,9 @@ class CatchingUp:
             for start in range(0, len(changed), BATCH):
                 batch = changed[start : start + BATCH]
                 rows: Rows = {t: [] for t in TABLES if t != "info"}
+                done = self._done(start, len(changed))
                 stats.segments_read += describe_runs(
-                    self.root, batch, scan.listed, rows, segments, self._done(start, len(changed))
+                    self.root, batch, scan.listed, rows, segments, done, scan.pace
                 )
                 states = {r[0]: r[_STATE] for r in rows["runs"]}
                 new = {k: Stamp.of(k, scan.listed[k], states.get(k), scan.settled) for k in batch}

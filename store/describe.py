@@ -25,7 +25,7 @@ from .describe_segments import (
     number_value,
     text_value,
 )
-from .fan_out import fan_out, fan_out_if_slow
+from .fan_out import Pace, fan_out, fan_out_if_slow
 from .index_tables import Rows
 from .layout import RunPaths, parse_segment_name, split_run_key
 from .reader import StoredRun, text_list
@@ -115,6 +115,7 @@ def describe_runs(
     rows: Rows,
     segments: bool,
     done: Callable[[int], None] | None = None,
+    pace: Pace | None = None,
 ) -> int:
     """Append the rows of each of `run_keys` (`listed`: their files) to `rows`, in order;
     returns how many segments they have (0, and partial runs, when `segments` is False:
@@ -123,16 +124,17 @@ def describe_runs(
     does not fit is coerced and noted, and if describing it fails anyway, a bare row says
     why.
 
-    A first tier's many runs (a first build) are read several at once when their first
-    ones wait for the disk, or the network (store/fan_out.py); a second tier's Parquet reads
-    stay one at a time (each segment's chart pyramid is built as it is read)."""
+    A first tier's many runs (a first build) are read several at once when the store's
+    reads wait for the disk, or the network (store/fan_out.py; `pace`: what the listing
+    found, store/scan.py); a second tier's Parquet reads stay one at a time (each segment's
+    chart pyramid is built as it is read)."""
     tables = tuple(rows)
 
     def one(run_key: str) -> tuple[int, Rows]:
         return _described(root, run_key, listed[run_key], tables, segments)
 
     total = 0
-    reads = fan_out(one, run_keys, threads=1) if segments else fan_out_if_slow(one, run_keys)
+    reads = fan_out(one, run_keys, threads=1) if segments else fan_out_if_slow(one, run_keys, pace)
     with closing(reads) as described:
         for i, (n, out) in enumerate(described, 1):
             for t, values in out.items():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from .threads import block_process_signals
@@ -59,16 +60,33 @@ def fan_out(fn: Callable[[T], R], items: Sequence[T], threads: int = THREADS) ->
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def fan_out_if_slow(fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+@dataclass
+class Pace:
+    """Whether a store's reads wait for the disk (None: not known yet), as the first
+    `fan_out_if_slow` over it found: the later ones follow it without timing their own
+    first items (a first build's describing runs while its index writes hold the GIL, a
+    wait that is not the disk's)."""
+
+    slow: bool | None = None
+
+
+def fan_out_if_slow(
+    fn: Callable[[T], R], items: Sequence[T], pace: Pace | None = None
+) -> Iterator[R]:
     """`fan_out` for work that waits only when the kernel lacks the files (a catch-up's
     stats, every 2 s of a live refresh; a first build's listings and small reads): its first
     OVER items run on the calling thread, timed, and the rest go to threads only if most of
-    those waited (a cold disk, a network filesystem). Cached, everything stays on the calling
-    thread: threads would only add their switching to work that holds the GIL."""
-    slow = 0
-    for x in items[:OVER]:
-        t, cpu = time.perf_counter(), time.thread_time()
-        yield fn(x)
-        slow += (time.perf_counter() - t) - (time.thread_time() - cpu) > SLOW
-    rest = items[OVER:]
-    yield from fan_out(fn, rest) if slow > OVER // 2 else map(fn, rest)
+    those waited (a cold disk, a network filesystem); `pace` keeps what was found, or gives
+    it. Cached, everything stays on the calling thread: threads would only add their
+    switching to work that holds the GIL."""
+    pace = pace or Pace()
+    if pace.slow is None:
+        slow = 0
+        for x in items[:OVER]:
+            t, cpu = time.perf_counter(), time.thread_time()
+            yield fn(x)
+            slow += (time.perf_counter() - t) - (time.thread_time() - cpu) > SLOW
+        if len(items) >= OVER:  # (fewer: too few to tell)
+            pace.slow = slow > OVER // 2
+        items = items[OVER:]
+    yield from fan_out(fn, items) if pace.slow else map(fn, items)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from .fan_out import fan_out_if_slow
+from .fan_out import Pace, fan_out_if_slow
 from .journal import parse_journal_name
 from .layout import parse_segment_name, project_dirs
 from .liveness import FAILED, FINISHED
@@ -74,6 +74,9 @@ class Scan:
     listed: dict[str, Files] = field(default_factory=dict)
     #: directories with an older mtime (ns) are trusted not to have changed unseen
     settled: int = field(default_factory=lambda: time.time_ns() - DIR_MTIME_SETTLE_NS)
+    #: whether the store's reads waited for the disk (store/fan_out.py): the runs' files
+    #: are read on threads as its runs were listed
+    pace: Pace = field(default_factory=Pace)
 
 
 def scan_store(root: Path, stamps: dict[str, Stamp] | None = None) -> Scan:
@@ -95,7 +98,7 @@ def scan_store(root: Path, stamps: dict[str, Stamp] | None = None) -> Scan:
                 todo.append((run.path, run_key))
             else:
                 known.append((run.path, run_key, prev))
-    with closing(fan_out_if_slow(_unchanged_at, known)) as checks:
+    with closing(fan_out_if_slow(_unchanged_at, known, out.pace)) as checks:
         for (path, run_key, _), same in zip(known, checks, strict=True):
             if same:
                 out.seen.add(run_key)
@@ -108,7 +111,7 @@ def scan_store(root: Path, stamps: dict[str, Stamp] | None = None) -> Scan:
 def _add_listings(out: Scan, todo: list[tuple[str, str]]) -> None:
     """List the runs of `todo` (a first build's: every run; on threads if they wait for the
     disk, store/fan_out.py)."""
-    with closing(fan_out_if_slow(_list_run_at, todo)) as listings:
+    with closing(fan_out_if_slow(_list_run_at, todo, out.pace)) as listings:
         for (_, run_key), files in zip(todo, listings, strict=True):
             if files is not None:
                 out.seen.add(run_key)
