@@ -31,6 +31,7 @@ from .index_tables import (
     write_rows,
 )
 from .scan import Files, Scan, Stamp, scan_runs, scan_store
+from .write_behind import WriteBehind
 
 #: runs described between two inserts of a cold build (what an interruption loses at most)
 BATCH = 500
@@ -179,7 +180,7 @@ class CatchingUp:
         """Bring `schema`'s tables in line with the files (of `run_keys` only, if given: runs
         the caller knows changed); returns what it did. `lazy`: more than LAZY_OVER changed
         runs are described in the first tier only (left partial)."""
-        from .describe import describe_run  # pyarrow.parquet and compute: only when needed
+        from .describe import describe_runs  # pyarrow.parquet and compute: only when needed
 
         stats = CatchUp()
         self.total = None  # until the next survey counts them
@@ -200,32 +201,36 @@ class CatchingUp:
             self.stamps.update(restamped)
         segments = not lazy or len(changed) <= LAZY_OVER
         written: dict[str, Files] = {}  # the files rows written of runs listed again next time
-        for start in range(0, len(changed), BATCH):
-            batch = changed[start : start + BATCH]
-            rows: Rows = {t: [] for t in TABLES if t != "info"}
-            for i, run_key in enumerate(batch, start + 1):
-                stats.segments_read += describe_run(
-                    self.root, run_key, scan.listed[run_key], rows, segments=segments
+        with WriteBehind(len(changed) > BATCH) as writes:  # store/write_behind.py
+            for start in range(0, len(changed), BATCH):
+                batch = changed[start : start + BATCH]
+                rows: Rows = {t: [] for t in TABLES if t != "info"}
+                done = self._done(start, len(changed))
+                stats.segments_read += describe_runs(
+                    self.root, batch, scan.listed, rows, segments, done, scan.pace
                 )
-                if self._progress:
-                    self._progress(i, len(changed))
-            states = {r[0]: r[_STATE] for r in rows["runs"]}
-            new = {k: Stamp.of(k, scan.listed[k], states.get(k), scan.settled) for k in batch}
-            if run_keys is None:
-                self.stamps.update(new)
-            rows["stamps"] = [stamp_row(k, stamp) for k, stamp in new.items()]
-            kept = _same_meta(batch, known, scan.listed, rows)
-            update = _volatile(rows, kept) if kept else None
-            gone = [k for k in batch if k in stamps]
-            write_rows(self.con, schema, rows, gone=gone, update=update, kept=kept)
-            stats.runs_indexed += len(batch)
-            for run_key, path, size, mtime in rows["files"]:
-                if new[run_key].open:
-                    written.setdefault(run_key, {})[path] = (size, mtime)
+                states = {r[0]: r[_STATE] for r in rows["runs"]}
+                new = {k: Stamp.of(k, scan.listed[k], states.get(k), scan.settled) for k in batch}
+                if run_keys is None:
+                    self.stamps.update(new)
+                rows["stamps"] = [stamp_row(k, stamp) for k, stamp in new.items()]
+                kept = _same_meta(batch, known, scan.listed, rows)
+                update = _volatile(rows, kept) if kept else None
+                gone = [k for k in batch if k in stamps]
+                writes.submit(write_rows, self.con, schema, rows, gone, update=update, kept=kept)
+                stats.runs_indexed += len(batch)
+                for run_key, path, size, mtime in rows["files"]:
+                    if new[run_key].open:
+                        written.setdefault(run_key, {})[path] = (size, mtime)
         if schema == "idx" and run_keys is None:  # what close() remembers (`Left`)
             kept = {k: known[k] for k in same if self.stamps[k].open}
             self._leaving = Left(self.stamps, {**kept, **written})
         return stats
+
+    def _done(self, start: int, total: int) -> Callable[[int], None] | None:
+        """describe_runs' `done` for a batch from `start`: the build's progress."""
+        progress = self._progress
+        return None if progress is None else lambda i: progress(start + i, total)
 
     def _restamp(self, schema: str, scan: Scan, same: dict[str, Stamp]) -> dict[str, Stamp]:
         """New stamps for runs listed again whose files did not change (`same`: their

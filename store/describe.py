@@ -1,7 +1,7 @@
 """Describing one run's files as index rows: its metadata, config and summary, and (through
 store/describe_segments.py) its segments.
 
-A run is described in two tiers (store/index_tables.py): `describe_run(segments=False)`
+A run is described in two tiers (store/index_tables.py): `describe_runs(segments=False)`
 reads only its run.json and state files and leaves it `partial`; `describe_history_of`
 adds its segments later. run.json may hold anything: written by an older version, edited by
 hand, uploaded by someone else, or unreadable. Every field is coerced to its column's type (a
@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,14 @@ from .describe_segments import (
     number_value,
     text_value,
 )
+from .fan_out import Pace, fan_out, fan_out_if_slow
 from .index_tables import Rows
 from .layout import RunPaths, parse_segment_name, split_run_key
 from .reader import StoredRun, text_list
+from .scan import Files
 from .syncmark import SYNC_FILE, read_mark, sync_status
 
-__all__ = ["describe_history_of", "describe_run"]
+__all__ = ["describe_history_of", "describe_runs"]
 
 
 # -- run metadata --------------------------------------------------------------------------
@@ -105,35 +108,66 @@ class _Meta:
         return v
 
 
-def describe_run(
-    root: Path, run_key: str, files: dict[str, tuple[int, int]], rows: Rows, segments: bool = True
+def describe_runs(
+    root: Path,
+    run_keys: Sequence[str],
+    listed: dict[str, Files],
+    rows: Rows,
+    segments: bool,
+    done: Callable[[int], None] | None = None,
+    pace: Pace | None = None,
 ) -> int:
-    """Append one run's rows to `rows`; returns how many segments it has (0 and a partial
-    run when `segments` is False: its run.json and state files only).
+    """Append the rows of each of `run_keys` (`listed`: their files) to `rows`, in order;
+    returns how many segments they have (0, and partial runs, when `segments` is False:
+    their run.json and state files only). `done(i)` after the i-th run (it may raise to
+    interrupt a build). Whatever its files hold, a run gets its `runs` row: metadata that
+    does not fit is coerced and noted, and if describing it fails anyway, a bare row says
+    why.
 
-    Whatever its files hold, the run gets its `runs` row: metadata that does not fit is
-    coerced and noted, and if describing it fails anyway, a bare row says why."""
+    A first tier's many runs (a first build) are read several at once when the store's
+    reads wait for the disk, or the network (store/fan_out.py; `pace`: what the listing
+    found, store/scan.py); a second tier's Parquet reads stay one at a time (each segment's
+    chart pyramid is built as it is read)."""
+    tables = tuple(rows)
+
+    def one(run_key: str) -> tuple[int, Rows]:
+        return _described(root, run_key, listed[run_key], tables, segments)
+
+    total = 0
+    reads = fan_out(one, run_keys, threads=1) if segments else fan_out_if_slow(one, run_keys, pace)
+    with closing(reads) as described:
+        for i, (n, out) in enumerate(described, 1):
+            for t, values in out.items():
+                rows[t].extend(values)
+            total += n
+            if done:
+                done(i)
+    return total
+
+
+def _described(
+    root: Path, run_key: str, files: Files, tables: Sequence[str], segments: bool
+) -> tuple[int, Rows]:
+    """One run's segments and rows, in rows of its own (what a thread can make)."""
     paths = RunPaths(Path(root, "runs", run_key))  # RunPaths.of_key's, at a tenth of the cost
     base = f"runs/{run_key}/writers/"
     writers = [p[len(base) :] for p in files if p.startswith(base) and p.endswith(".json")]
     stored = StoredRun.load_any(paths, writers)
+    out: Rows = {t: [] for t in tables}
     if stored.problem and not paths.dir.is_dir():
-        return 0  # the run was deleted since the listing
-    out: Rows = {t: [] for t in rows}
+        return 0, out  # the run was deleted since the listing
     try:
         history = describe_history(root, run_key, stored, out) if segments else None
         _describe_run(run_key, stored, files, out, history)
         n = history.segments if history else 0
     except Exception as e:  # one run's oddity must not hide the others
-        out = {t: [] for t in rows}
+        out = {t: [] for t in tables}
         out["runs"].append(_bare_run_row(run_key, paths, f"cannot index this run: {e!r}"))
         # (its run.json left out: the next description rewrites its config, store/catch_up.py)
         meta = f"runs/{run_key}/run.json"
         out["files"].extend((run_key, p, s, t) for p, (s, t) in files.items() if p != meta)
         n = 0
-    for t, values in out.items():
-        rows[t].extend(values)
-    return n
+    return n, out
 
 
 def describe_history_of(

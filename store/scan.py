@@ -5,6 +5,10 @@ an entry (a writer seals its open segment into a Parquet twin and removes the IP
 times a minute; a run directory may be deleted): such a file is simply not part of this
 listing. Each directory is stat'ed *before* it is listed, so anything that changed after the
 listing also changed the recorded directory mtime, and the next catch-up looks again.
+
+A first build's listings and a stat pass go to threads when their first runs wait for the
+disk (store/fan_out.py): on a cold disk or NFS each stat and listing is a read, or a round
+trip, that would otherwise wait alone.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from .fan_out import Pace, fan_out_if_slow
 from .journal import parse_journal_name
 from .layout import parse_segment_name, project_dirs
 from .liveness import FAILED, FINISHED
@@ -68,6 +74,9 @@ class Scan:
     listed: dict[str, Files] = field(default_factory=dict)
     #: directories with an older mtime (ns) are trusted not to have changed unseen
     settled: int = field(default_factory=lambda: time.time_ns() - DIR_MTIME_SETTLE_NS)
+    #: whether the store's reads waited for the disk (store/fan_out.py): the runs' files
+    #: are read on threads as its runs were listed
+    pace: Pace = field(default_factory=Pace)
 
 
 def scan_store(root: Path, stamps: dict[str, Stamp] | None = None) -> Scan:
@@ -79,18 +88,42 @@ def scan_store(root: Path, stamps: dict[str, Stamp] | None = None) -> Scan:
     make a run vanish); an empty one is a run being created."""
     out = Scan()
     stamps = stamps or {}
+    todo: list[tuple[str, str]] = []  # (path, run_key) of the runs to list
+    known: list[tuple[str, str, Stamp]] = []  # and of the runs to check by their stamps
     for prefix, project in project_dirs(root):
         for run in _subdirs(str(project)):
             run_key = f"{prefix}/{run.name}"
             prev = stamps.get(run_key)
-            if prev is not None and _unchanged(run.path, prev):
+            if prev is None:
+                todo.append((run.path, run_key))
+            else:
+                known.append((run.path, run_key, prev))
+    with closing(fan_out_if_slow(_unchanged_at, known, out.pace)) as checks:
+        for (path, run_key, _), same in zip(known, checks, strict=True):
+            if same:
                 out.seen.add(run_key)
-                continue
-            files = _list_run(run.path, run_key)
+            else:
+                todo.append((path, run_key))
+    _add_listings(out, todo)
+    return out
+
+
+def _add_listings(out: Scan, todo: list[tuple[str, str]]) -> None:
+    """List the runs of `todo` (a first build's: every run; on threads if they wait for the
+    disk, store/fan_out.py)."""
+    with closing(fan_out_if_slow(_list_run_at, todo, out.pace)) as listings:
+        for (_, run_key), files in zip(todo, listings, strict=True):
             if files is not None:
                 out.seen.add(run_key)
                 out.listed[run_key] = files
-    return out
+
+
+def _list_run_at(item: tuple[str, str]) -> Files | None:
+    return _list_run(*item)
+
+
+def _unchanged_at(item: tuple[str, str, Stamp]) -> bool:
+    return _unchanged(item[0], item[2])
 
 
 def scan_files(root: Path) -> dict[str, Files]:
@@ -102,11 +135,7 @@ def scan_runs(root: Path, run_keys: Iterable[str]) -> Scan:
     """scan_store for the named runs only (those still on disk): what a server that saw
     them change catches up, without listing the whole store."""
     out = Scan()
-    for run_key in run_keys:
-        files = _list_run(os.path.join(root, "runs", run_key), run_key)
-        if files is not None:
-            out.seen.add(run_key)
-            out.listed[run_key] = files
+    _add_listings(out, [(os.path.join(root, "runs", k), k) for k in run_keys])
     return out
 
 

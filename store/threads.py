@@ -19,10 +19,15 @@ from typing import Any
 _BLOCKED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2}
 
 
+def block_process_signals() -> None:
+    """Block the process's signals on the calling thread (a pool's initializer)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
+
+
 def _blocking_signals(target: Callable[..., Any], args: tuple[Any, ...]) -> Callable[[], None]:
     def run() -> None:
-        if hasattr(signal, "pthread_sigmask"):
-            signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
+        block_process_signals()
         target(*args)
 
     return run

@@ -1,10 +1,13 @@
 """Listing at scale: `flightlog runs`, the runs screen, init() and live refresh, at 100 /
 1,000 / 10,000 runs (issue 16 section 4). Each figure prints next to a baseline measured in
-the same run.
+the same run. The cold listing is measured from a cold disk too (listing_cli.py's `evict`:
+the kernel's caches dropped, as root, else the store's pages evicted), as on NFS, where
+each read is a round trip.
 
     python tests/benchmarks/bench_listing.py [--sizes 100,1000,10000] [--init-sizes 0,10000,100000]
                                             [--skip tui,init,live]
                                             [--seconds 10] [--stores PREFIX] [--newest]
+                                            [--baseline /tmp/old/.venv/bin/python]
 
 Stores are built once under /tmp (`/tmp/flightlog-listing-N`, or PREFIX + N) and reused:
 one 50-step run is written through the real writer, then cloned N times by writing the
@@ -32,11 +35,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 sys.path[:0] = [str(HERE.parent)]
 
-from bench_index import timed  # noqa: E402
 from bench_init import init_ms  # noqa: E402
 from bench_tui import TRAINER  # noqa: E402
+from listing_cli import ENV, cold_line, listing  # noqa: E402
 
-ENV = {"FLIGHTLOG_STATS_INTERVAL": "0", "FLIGHTLOG_CONSOLE": "off", "FLIGHTLOG_SILENT": "1"}
 STEPS = 50
 
 
@@ -109,73 +111,6 @@ def build_store(store: Path, runs: int) -> float:
             (d / "history" / seg.name).write_bytes(seg_bytes)
     marker.touch()
     return time.perf_counter() - t
-
-
-def run_cli(store: Path, *argv: str) -> float:
-    """Seconds of a whole `flightlog` command in a fresh process."""
-    t = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "flightlog.cli", *argv, "--root", str(store)],
-        capture_output=True,
-        check=True,
-        env={**os.environ, **ENV},
-    )
-    return time.perf_counter() - t
-
-
-def read_every_run_json(store: Path) -> None:
-    """The floor an index must beat: open and parse every run.json of the store."""
-    for project in (store / "runs").iterdir():
-        for run in project.iterdir():
-            if run.name.startswith("."):
-                continue
-            with open(run / "run.json", "rb") as f:
-                json.load(f)
-
-
-def drop_index(store: Path) -> None:
-    for name in ("index.duckdb", "index.duckdb.wal"):
-        (store / name).unlink(missing_ok=True)
-
-
-def listing(store: Path, n: int) -> dict[str, float]:
-    """`flightlog runs --limit 50`, cold and warm, in-process work and whole command."""
-    from flightlog.cli import main as cli
-    from flightlog.store.index import Index
-
-    def work() -> None:
-        with open(os.devnull, "w") as null:
-            old, sys.stdout = sys.stdout, null
-            try:
-                cli(["runs", "--limit", "50", "--root", str(store)])
-            finally:
-                sys.stdout = old
-
-    out: dict[str, float] = {}
-    out["floor_ms"] = timed(lambda: read_every_run_json(store), 3) * 1000
-    drop_index(store)
-    out["cold_cmd_ms"] = run_cli(store, "runs", "--limit", "50") * 1000
-    # what the cold listing left for later (store/catch_up.py): any other reader's first open
-    # (or the runs screen, in the background) describes the rest of the runs' segments
-    t = time.perf_counter()
-    Index(store).close()
-    out["rest_ms"] = (time.perf_counter() - t) * 1000
-    run_cli(store, "runs", "--limit", "50")
-    out["warm_work_ms"] = timed(work, 5) * 1000
-    out["warm_cmd_ms"] = timed(lambda: run_cli(store, "runs", "--limit", "50"), 3) * 1000
-    out["bare_cmd_ms"] = timed(lambda: run_cli(store, "--version"), 3) * 1000
-    # catch-up after one new run: clone the first run under a new id
-    src = next((store / "runs" / "proj-0").iterdir())
-    new = store / "runs" / "proj-0" / f"new{time.time_ns()}"
-    shutil.copytree(src, new)
-    meta = json.loads((new / "run.json").read_text())
-    (new / "run.json").write_text(json.dumps({**meta, "id": new.name}))
-    t = time.perf_counter()
-    work()
-    out["catch_up_one_ms"] = (time.perf_counter() - t) * 1000
-    shutil.rmtree(new)
-    work()
-    return out
 
 
 TUI_CHILD = """
@@ -287,6 +222,11 @@ def main() -> None:
     p.add_argument("--skip", default="", help="comma-separated: list, tui, init, live")
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument(
+        "--baseline",
+        metavar="PYTHON",
+        help="another checkout's interpreter: its cold and warm listings in the same run",
+    )
+    p.add_argument(
         "--newest",
         action="store_true",
         help="live refresh with the runs screen sorted newest first (the training runs shown)",
@@ -315,11 +255,14 @@ def main() -> None:
     results: dict[int, dict[str, float]] = {n: {} for n in sizes}
     if "list" not in skip:
         for n, store in stores.items():
-            r = listing(store, n)
+            r = listing(store, n, args.baseline)
             results[n].update(r)
+            print(f"{n:>6,} runs, load average {os.getloadavg()[0]:.1f}:", cold_line(r))
+            if args.baseline:
+                base = {k[5:]: v for k, v in r.items() if k.startswith("base_")}
+                print(f"{n:>6,} runs, the baseline's:", cold_line(base))
             print(
-                f"{n:>6,} runs: `runs --limit 50` cold {r['cold_cmd_ms']:,.0f} ms (target "
-                f"3,000 at 10k), warm {r['warm_cmd_ms']:,.0f} ms whole command / "
+                f"{n:>6,} runs: `runs --limit 50` warm {r['warm_cmd_ms']:,.0f} ms whole command / "
                 f"{r['warm_work_ms']:,.0f} ms work (target 300); floor: every run.json "
                 f"{r['floor_ms']:,.0f} ms, python+imports `--version` {r['bare_cmd_ms']:,.0f} ms; "
                 f"after one new run {r['catch_up_one_ms']:,.0f} ms; the segments the cold "
@@ -372,7 +315,7 @@ def _curve(results: dict[int, dict[str, float]], sizes: list[int]) -> None:
     if len(sizes) < 2:
         return
     for key in sorted({k for r in results.values() for k in r}):
-        pts = [(n, results[n][key]) for n in sizes if key in results[n]]
+        pts = [(n, v) for n in sizes if isinstance(v := results[n].get(key), float)]
         if len(pts) < 2:
             continue
         steps = [
