@@ -5,7 +5,8 @@ summary changed and nothing else; replacing the table's data and clearing its re
 caches redrew every visible row (~5% of a core with 8 runs in view, most of a refresh).
 textual-fastdatatable caches each rendered cell and row line by its row index, so when the
 new data has the same columns, rows and column widths, only the cache entries of the rows
-whose cells differ are dropped and the table repaints without a new layout.
+whose cells differ are dropped and only those rows are repainted, without a new layout
+(repainting the whole table drew every visible line again: most of a refresh on screen).
 """
 
 from __future__ import annotations
@@ -34,9 +35,12 @@ def redraw_changed(table: DataTable, new: pa.Table) -> bool:
             for key in list(cache.keys()):
                 if key[0] in changed:  # (both caches' keys start with the row index)
                     cache.discard(key)
-        table._line_cache.clear()
+        for key in list(table._line_cache.keys()):
+            if key[0] - 1 in changed:  # (a line's key starts with its y: the header is 0)
+                table._line_cache.discard(key)
         table._tooltip_cache.clear()
-        table.refresh()
+        for row in changed:  # (the compositor draws those lines only, not the whole table)
+            table.refresh_row(row)
     return True
 
 
