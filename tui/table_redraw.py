@@ -5,7 +5,8 @@ summary changed and nothing else; replacing the table's data and clearing its re
 caches redrew every visible row (~5% of a core with 8 runs in view, most of a refresh).
 textual-fastdatatable caches each rendered cell and row line by its row index, so when the
 new data has the same columns, rows and column widths, only the cache entries of the rows
-whose cells differ are dropped and only those rows are repainted, without a new layout
+whose cells differ (and the cell entries of the cells that differ) are dropped and only
+those rows are repainted, without a new layout
 (repainting the whole table drew every visible line again: most of a refresh on screen).
 """
 
@@ -28,13 +29,16 @@ def redraw_changed(table: DataTable, new: pa.Table) -> bool:
     fresh = ArrowBackend(new)
     if fresh.column_content_widths != backend.column_content_widths:
         return False
-    changed = changed_rows(old, new)
+    cells = changed_cells(old, new)
+    changed = {row for row, _ in cells}
     table.backend = fresh
     if changed:
-        for cache in (table._row_render_cache, table._cell_render_cache):
-            for key in list(cache.keys()):
-                if key[0] in changed:  # (both caches' keys start with the row index)
-                    cache.discard(key)
+        for key in list(table._row_render_cache.keys()):
+            if key[0] in changed:  # (the row cache's keys start with the row index)
+                table._row_render_cache.discard(key)
+        for key in list(table._cell_render_cache.keys()):
+            if key[:2] in cells:  # (and the cell cache's with the row's and column's)
+                table._cell_render_cache.discard(key)
         for key in list(table._line_cache.keys()):
             if key[0] - 1 in changed:  # (a line's key starts with its y: the header is 0)
                 table._line_cache.discard(key)
@@ -44,11 +48,13 @@ def redraw_changed(table: DataTable, new: pa.Table) -> bool:
     return True
 
 
-def changed_rows(old: pa.Table, new: pa.Table) -> set[int]:
-    """The indexes of the rows whose cells differ between two tables of the same shape."""
-    out: set[int] = set()
-    for a, b in zip(old.columns, new.columns, strict=True):
+def changed_cells(old: pa.Table, new: pa.Table) -> set[tuple[int, int]]:
+    """The (row, column) indexes of the cells that differ between two tables of the same
+    shape (a training run's steps, duration and metrics: its other cells are drawn from
+    the render cache)."""
+    out: set[tuple[int, int]] = set()
+    for j, (a, b) in enumerate(zip(old.columns, new.columns, strict=True)):
         if not a.equals(b):
             pairs = zip(a.to_pylist(), b.to_pylist(), strict=True)
-            out.update(i for i, (x, y) in enumerate(pairs) if x != y)
+            out.update((i, j) for i, (x, y) in enumerate(pairs) if x != y)
     return out
