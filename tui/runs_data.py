@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -166,12 +168,27 @@ def common_keys(
     """store/catalog.py's `common_summary_keys` of runs whose summaries (and metrics
     declared with define_metric, `defined`) are in hand: no statement more a refresh. The
     declared keys first, then the numeric keys (not `_`-prefixed) most runs share, by name."""
-    counts: dict[str, int] = {}
-    for summary in summaries.values():
-        for k, v in summary.items():
-            if isinstance(v, int | float) and not k.startswith("_"):
-                counts[k] = counts.get(k, 0) + 1
+    counts = Counter(chain.from_iterable(_numeric_keys(s) for s in summaries.values()))
     return sorted(counts, key=lambda k: (k not in defined, -counts[k], k))[:limit]
+
+
+def _numeric_keys(summary: dict[str, Any]) -> tuple[str, ...]:
+    """The numeric keys (not `_`-prefixed) of a summary, looked at once per summary read:
+    a settled run's is the same object at every refresh (`_SUMMARIES`)."""
+    hit = _NUMERIC.get(id(summary))
+    if hit is not None and hit[0] is summary:
+        return hit[1]
+    keys = tuple(
+        k for k, v in summary.items() if isinstance(v, int | float) and not k.startswith("_")
+    )
+    if len(_NUMERIC) > 4 * PAGE:
+        _NUMERIC.clear()
+    _NUMERIC[id(summary)] = (summary, keys)  # (held: its id is not reused meanwhile)
+    return keys
+
+
+#: id(a summary) -> (it, its numeric keys) (summaries are never changed once read)
+_NUMERIC: dict[int, tuple[dict[str, Any], tuple[str, ...]]] = {}
 
 
 def _summaries(
