@@ -122,3 +122,12 @@ async def test_a_refresh_repaints_the_changed_rows_only(monkeypatch) -> None:
         await pilot.pause()
         assert painted == [3]
         assert "52" in drawn(table)[3] and "52" not in drawn(table)[4]
+        table.show(data({80: "51", 2: "5200"}), 0)  # a wider cell: columns move
+        await settle(pilot, lambda: "5200" in drawn(table)[3])
+        await pilot.pause()
+        painted.clear()
+        table.show(data({80: "51", 2: "52"}), 0)  # the column's widest cell narrows
+        await pilot.pause()
+        await pilot.pause()
+        assert painted == [3]
+        assert drawn(table)[3].split() == ["run-2", "52"]
