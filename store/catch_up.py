@@ -11,8 +11,9 @@ only (partial runs, store/index_tables.py) and their segments later (`complete`)
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from .index_tables import (
     stamp_row,
     write_rows,
 )
+from .live_runs import LiveRun, files_of, hold_back, remember_written
 from .scan import Files, Scan, Stamp, scan_runs, scan_store
 from .write_behind import WriteBehind
 
@@ -113,6 +115,9 @@ class Left:
 
     stamps: dict[str, Stamp]
     files: dict[str, Files]
+    #: the training runs this process wrote last, and their descriptions it held back
+    #: (store/live_runs.py): the file holds their files as written, not as `stamps` say
+    live: dict[str, LiveRun] = field(default_factory=dict)
 
 
 def _signature(path: Path) -> tuple[tuple[int, int, int, int] | None, ...]:
@@ -173,6 +178,9 @@ class CatchingUp:
     _left: Left | None
     #: what close() remembers of the file once it detached it (`remember`)
     _leaving: Left | None
+    #: a live listing's index: training runs' new descriptions may be held back in memory
+    #: (store/live_runs.py) instead of written into the file
+    _live: bool
 
     def catch_up(
         self, schema: str = "main", run_keys: Collection[str] | None = None, lazy: bool = False
@@ -201,6 +209,8 @@ class CatchingUp:
             self.stamps.update(restamped)
         segments = not lazy or len(changed) <= LAZY_OVER
         written: dict[str, Files] = {}  # the files rows written of runs listed again next time
+        live = {k: v for k, v in left.live.items() if k in scan.seen} if left else {}
+        now = time.time()
         with WriteBehind(len(changed) > BATCH) as writes:  # store/write_behind.py
             for start in range(0, len(changed), BATCH):
                 batch = changed[start : start + BATCH]
@@ -215,8 +225,13 @@ class CatchingUp:
                     self.stamps.update(new)
                 rows["stamps"] = [stamp_row(k, stamp) for k, stamp in new.items()]
                 kept = _same_meta(batch, known, scan.listed, rows)
+                if self._live and segments:
+                    kept -= hold_back(rows, live, new, kept, now)
+                if schema == "idx" and run_keys is None:
+                    remember_written(live, rows, new, now)
                 update = _volatile(rows, kept) if kept else None
-                gone = [k for k in batch if k in stamps]
+                to_file = {r[0] for r in rows["stamps"]}  # (a run held back has none)
+                gone = [k for k in batch if k in stamps and k in to_file]
                 writes.submit(write_rows, self.con, schema, rows, gone, update=update, kept=kept)
                 stats.runs_indexed += len(batch)
                 for run_key, path, size, mtime in rows["files"]:
@@ -224,7 +239,7 @@ class CatchingUp:
                         written.setdefault(run_key, {})[path] = (size, mtime)
         if schema == "idx" and run_keys is None:  # what close() remembers (`Left`)
             kept = {k: known[k] for k in same if self.stamps[k].open}
-            self._leaving = Left(self.stamps, {**kept, **written})
+            self._leaving = Left(self.stamps, {**kept, **written, **files_of(live, known)}, live)
         return stats
 
     def _done(self, start: int, total: int) -> Callable[[int], None] | None:

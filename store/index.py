@@ -34,7 +34,9 @@ from .index_tables import (
     SCHEMA_HASH,
     SEGMENTS,
     TABLES,
+    Rows,
 )
+from .live_runs import held
 from .liveness import RUNNING, run_state
 from .scan import Stamp, scan_files
 
@@ -76,6 +78,7 @@ class Index(CatchingUp):
         keep_files: bool = False,
         fresh: bool = True,
         lazy: bool = False,
+        live: bool = False,
     ) -> None:
         """`keep_files`: work on an in-memory copy that keeps the file and stamp tables too,
         for a long-lived index that catches up again (`catch_up(run_keys=...)`), as the
@@ -86,7 +89,10 @@ class Index(CatchingUp):
         (no stat pass: a first paint of a big store before its catch-up). `lazy`: a
         listing's index, which may hold `partial` runs (store/index_tables.py) that
         store/catalog.py describes fully before it shows or filters on what they lack;
-        every other index describes them all when it opens."""
+        every other index describes them all when it opens. `live`: a listing whose query
+        reads no column a training run changes (store/live_runs.py's `reads_live`), which
+        patches its rows with `held_rows`: training runs' new descriptions may stay in
+        memory instead of being written into the file."""
         self.root = Path(root)
         self._copy = keep_files
         self._tables = TABLES if keep_files else MEMORY_TABLES
@@ -102,7 +108,7 @@ class Index(CatchingUp):
         #: reader keeps to tell by stats that its answer still holds (tui/data.py)
         self.stamps: dict[str, Stamp] = {}
         self._progress = progress
-        self._fresh, self._lazy = fresh, lazy
+        self._fresh, self._lazy, self._live = fresh, lazy, live
         #: how many runs the index holds described in the first tier only
         self.partial = 0
         #: runs whose listing may change with no file changing (`steady`)
@@ -253,11 +259,19 @@ class Index(CatchingUp):
                 still += 1
                 continue
             self.con.execute(f"UPDATE {runs} SET state = ? WHERE run_key = ?", [state, run["key"]])
+            if self._leaving is not None:  # (its held-back description says it runs)
+                self._leaving.live.pop(run["key"], None)
             changed += 1
             unended += run["unended"]
         self.partial, self.total = int(partial), int(total)
         self._unsteady = unended + still
         return changed
+
+    @property
+    def held_rows(self) -> dict[str, Rows]:
+        """The training runs whose latest description this catch-up held back from the
+        file (`live`): run -> its rows (store/live_runs.py patches a listing with them)."""
+        return held(self._leaving.live) if self._leaving is not None else {}
 
     @property
     def steady(self) -> bool:

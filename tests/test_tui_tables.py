@@ -79,3 +79,55 @@ async def test_runs_pane_names_are_whole_in_a_frame_drawn_before_the_idle_pass()
         pane.focus()
         await pilot.press("down", "space")  # a mark set in place shows in its column
         await settle(pilot, lambda: any("•" in line for line in drawn(pane)))
+
+
+class RunsApp(App[None]):
+    CSS = "RunsTable { height: 1fr; }"
+
+    def compose(self) -> ComposeResult:
+        from flightlog.tui.runs_table import RunsTable
+
+        yield RunsTable(id="runs")
+
+
+async def test_a_refresh_repaints_the_changed_rows_only(monkeypatch) -> None:
+    """A refresh whose data changed in one row (a training run's steps) has the screen
+    repaint that row's line, and none when the row is out of view: repainting every visible
+    line at each refresh was most of a live refresh with runs on screen."""
+    import pyarrow as pa
+
+    from flightlog.tui.runs_table import RunsTable
+
+    def data(steps: dict[int, str]) -> pa.Table:
+        names = [f"run-{i}" for i in range(100)]
+        cells = [steps.get(i, "50") for i in range(100)]
+        return pa.table({"name": pa.array(names), "steps": pa.array(cells)})
+
+    painted: list[int] = []
+    real = RunsTable.render_line
+    monkeypatch.setattr(RunsTable, "render_line", lambda t, y: painted.append(y) or real(t, y))
+    app = RunsApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(RunsTable)
+        table.show(data({}), 0)
+        await settle(pilot, lambda: "run-0" in drawn(table)[1])
+        await pilot.pause()
+        painted.clear()
+        table.show(data({80: "51"}), 0)  # out of view
+        await pilot.pause()
+        await pilot.pause()
+        assert painted == []
+        table.show(data({80: "51", 2: "52"}), 0)  # the third row: line 3 (under the header)
+        await pilot.pause()
+        await pilot.pause()
+        assert painted == [3]
+        assert "52" in drawn(table)[3] and "52" not in drawn(table)[4]
+        table.show(data({80: "51", 2: "5200"}), 0)  # a wider cell: columns move
+        await settle(pilot, lambda: "5200" in drawn(table)[3])
+        await pilot.pause()
+        painted.clear()
+        table.show(data({80: "51", 2: "52"}), 0)  # the column's widest cell narrows
+        await pilot.pause()
+        await pilot.pause()
+        assert painted == [3]
+        assert drawn(table)[3].split() == ["run-2", "52"]

@@ -14,14 +14,18 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from flightlog.store.catalog import count_runs, needs_history, select_runs
 from flightlog.store.catch_up import BATCH
 from flightlog.store.index import INDEX_FILE, Index
+from flightlog.store.index_tables import Rows
+from flightlog.store.live_runs import live_summary, patch_rows, reads_live
 from flightlog.store.scan import Stamp, unchanged_since
 
 
@@ -80,7 +84,8 @@ def load_runs(
         last = _LAST.get(str(root))
     if last is not None and last[0] == asked and unchanged_since(root, last[1]):
         return last[2]  # the refresh of a store that did not change: its stats only
-    with Index(root, progress=progress, lazy=True) as idx:
+    live = not reads_live(where, sort)  # (training runs' new rows may stay in memory)
+    with Index(root, progress=progress, lazy=True, live=live) as idx:
         runs = _listing(idx, where, sort, metrics, wanted)
         steady = idx.steady
     with _LAST_LOCK:
@@ -118,7 +123,7 @@ def describe_more(root: Path | Source, stop: Callable[[], bool] = lambda: False)
     the user asked for something; returns how many are left."""
     if isinstance(root, Source):
         return 0
-    with Index(root, lazy=True) as idx:
+    with Index(root, lazy=True, live=True) as idx:  # (it lists nothing)
         done = 0
         while done < BATCH and idx.partial and not stop():
             step = idx.complete(limit=min(STEP, BATCH - done))
@@ -146,10 +151,12 @@ def _listing(
 ) -> RunList:
     """The listing's page(s); `describe=False`: partial runs' history fields not known."""
     rows = select_runs(idx, where=where, sort=sort, limit=wanted, describe=describe)
+    held = idx.held_rows
+    patch_rows(rows, held)  # (training runs as described now, not as the file holds them)
     total = len(rows) if len(rows) < wanted else count_runs(idx, where=where)
     keys = [r["run_key"] for r in rows]
     paged = total > len(rows)  # DuckDB sorted it: the screen cannot sort a part
-    summaries, defined = _summaries(idx, keys)
+    summaries, defined = _summaries(idx, keys, held)
     chosen = metrics if metrics else common_keys(summaries, defined, limit=3)
     sorted_by = sort if paged else None
     return RunList(rows, chosen, summaries, total=total, sorted_by=sorted_by, partial=idx.partial)
@@ -161,22 +168,42 @@ def common_keys(
     """store/catalog.py's `common_summary_keys` of runs whose summaries (and metrics
     declared with define_metric, `defined`) are in hand: no statement more a refresh. The
     declared keys first, then the numeric keys (not `_`-prefixed) most runs share, by name."""
-    counts: dict[str, int] = {}
-    for summary in summaries.values():
-        for k, v in summary.items():
-            if isinstance(v, int | float) and not k.startswith("_"):
-                counts[k] = counts.get(k, 0) + 1
+    counts = Counter(chain.from_iterable(_numeric_keys(s) for s in summaries.values()))
     return sorted(counts, key=lambda k: (k not in defined, -counts[k], k))[:limit]
 
 
-def _summaries(idx: Index, keys: list[str]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+def _numeric_keys(summary: dict[str, Any]) -> tuple[str, ...]:
+    """The numeric keys (not `_`-prefixed) of a summary, looked at once per summary read:
+    a settled run's is the same object at every refresh (`_SUMMARIES`)."""
+    hit = _NUMERIC.get(id(summary))
+    if hit is not None and hit[0] is summary:
+        return hit[1]
+    keys = tuple(
+        k for k, v in summary.items() if isinstance(v, int | float) and not k.startswith("_")
+    )
+    if len(_NUMERIC) > 4 * PAGE:
+        _NUMERIC.clear()
+    _NUMERIC[id(summary)] = (summary, keys)  # (held: its id is not reused meanwhile)
+    return keys
+
+
+#: id(a summary) -> (it, its numeric keys) (summaries are never changed once read)
+_NUMERIC: dict[int, tuple[dict[str, Any], tuple[str, ...]]] = {}
+
+
+def _summaries(
+    idx: Index, keys: list[str], held: dict[str, Rows]
+) -> tuple[dict[str, dict[str, Any]], set[str]]:
     """values_of(summary) of `keys`, and the metrics their runs declared with define_metric,
     reading (in one statement) only those of runs whose stamp changed since the last listing
-    (json of ~40 values a run: most of a refresh while runs train)."""
+    (json of ~40 values a run: most of a refresh while runs train), and those of training
+    runs the catch-up `held` back in memory from those rows."""
     root, kept, todo = str(idx.root), {}, []
     for k in keys:
         stamp, hit = idx.stamps.get(k), _SUMMARIES.get((root, k))
-        if stamp is not None and not stamp.open and hit is not None and hit[0] == stamp:
+        if k in held:
+            kept[k] = live_summary(held[k])
+        elif stamp is not None and not stamp.open and hit is not None and hit[0] == stamp:
             kept[k] = hit[1:]
         else:
             todo.append(k)

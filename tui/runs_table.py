@@ -68,34 +68,80 @@ def server_sort(column: str, desc: bool) -> str | None:
 
 
 def build_table(runs: RunList, order: list[dict[str, Any]], marked: set[str]) -> pa.Table:
-    cols: dict[str, list[str]] = {c: [] for c in columns_of(runs.metrics)}
+    names = columns_of(runs.metrics)
+    rows: list[tuple[str, ...]] = []
+    blank = ("",) * (len(names) - 3)
     for r in order:
         if "header" in r:  # a group: "▼ name (n)", folded with "▶"
-            cols[""].append("▶" if r["collapsed"] else "▼")
-            cols["state"].append("")
-            cols["name"].append(f"{safe(r['header'])} ({r['count']})")
-            for c in [*TAIL_COLUMNS, *runs.metrics]:
-                cols[c].append("")
-            continue
-        s = runs.summaries.get(r["run_key"], {})
-        cols[""].append("•" if r["run_key"] in marked else " ")
-        cols["state"].append(STATE_ICON.get(r["state"], "?") + ("!" if r["warnings"] else ""))
-        cols["name"].append(fmt(r["name"]))
-        cols["id"].append(fmt(r["id"]))
-        cols["project"].append(
-            fmt(f"{r['entity']}/{r['project']}" if r["entity"] else r["project"])
-        )
-        cols["group"].append(fmt(r["group"]))
-        cols["tags"].append(fmt(r["tags"] or []))
-        cols["steps"].append("…" if r["steps"] is None else str(r["steps"]))  # not known yet
-        cols["started"].append(fmt_time(r["created_at"]))
-        # a partial run's (steps not known) with no end runs to its last row: not known yet
-        unknown = r["duration"] is None and r["steps"] is None
-        cols["duration"].append("…" if unknown else fmt_duration(r["duration"]))
-        cols["sync"].append(r.get("sync") or "local")
-        for m in runs.metrics:
-            cols[m].append(fmt(s.get(m)))
-    return pa.table({safe(k): pa.array(v, pa.string()) for k, v in cols.items()})
+            head = "▶" if r["collapsed"] else "▼"
+            rows.append((head, "", f"{safe(r['header'])} ({r['count']})", *blank))
+        else:
+            summary = runs.summaries.get(r["run_key"], {})
+            rows.append(_cells(r, summary, runs.metrics, r["run_key"] in marked))
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    return pa.table(
+        {safe(k): pa.array(v, pa.string()) for k, v in zip(names, columns, strict=True)}
+    )
+
+
+#: a run's cells by what they show (its listing row's values, its summary's metrics, its
+#: mark): a refresh while runs train formats their rows only, not the page's 500
+_CELLS: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+
+def _cells(
+    r: dict[str, Any], summary: dict[str, Any], metrics: list[str], marked: bool
+) -> tuple[str, ...]:
+    """One run's cells, in columns_of(metrics)'s order."""
+    key = (
+        r["run_key"],
+        marked,
+        r["state"],
+        r["warnings"],
+        r["name"],
+        r["id"],
+        r["entity"],
+        r["project"],
+        r["group"],
+        tuple(r["tags"] or ()),
+        r["steps"],
+        r["created_at"],
+        r["duration"],
+        r.get("sync"),
+        tuple(metrics),
+        *(summary.get(m) for m in metrics),
+    )
+    try:
+        return _CELLS[key]
+    except KeyError:
+        pass
+    except TypeError:  # (a summary value that is a dict or a list: formatted every time)
+        return _format(r, summary, metrics, marked)
+    if len(_CELLS) > 4096:
+        _CELLS.clear()
+    out = _CELLS[key] = _format(r, summary, metrics, marked)
+    return out
+
+
+def _format(
+    r: dict[str, Any], summary: dict[str, Any], metrics: list[str], marked: bool
+) -> tuple[str, ...]:
+    # a partial run's (steps not known) with no end runs to its last row: not known yet
+    unknown = r["duration"] is None and r["steps"] is None
+    return (
+        "•" if marked else " ",
+        STATE_ICON.get(r["state"], "?") + ("!" if r["warnings"] else ""),
+        fmt(r["name"]),
+        *(fmt(summary.get(m)) for m in metrics),
+        "…" if r["steps"] is None else str(r["steps"]),  # not known yet
+        "…" if unknown else fmt_duration(r["duration"]),
+        fmt_time(r["created_at"]),
+        fmt(r["tags"] or []),
+        fmt(r["group"]),
+        fmt(f"{r['entity']}/{r['project']}" if r["entity"] else r["project"]),
+        fmt(r["id"]),
+        r.get("sync") or "local",
+    )
 
 
 class RunsTable(DataTable):

@@ -172,6 +172,8 @@ async def main(store, seconds):
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause(3.0)
         await pilot.press("s")
+        await pilot.pause(0.5)
+        await pilot.press("home")  # (the cursor stays on its run: back to the newest)
         await pilot.pause(2.5)
         r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         await pilot.pause(seconds)
