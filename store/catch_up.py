@@ -183,13 +183,19 @@ class CatchingUp:
     _live: bool
 
     def catch_up(
-        self, schema: str = "main", run_keys: Collection[str] | None = None, lazy: bool = False
+        self,
+        schema: str | None = None,
+        run_keys: Collection[str] | None = None,
+        lazy: bool = False,
     ) -> CatchUp:
-        """Bring `schema`'s tables in line with the files (of `run_keys` only, if given: runs
-        the caller knows changed); returns what it did. `lazy`: more than LAZY_OVER changed
-        runs are described in the first tier only (left partial)."""
+        """Bring `schema`'s tables (the index's own, `self.schema`, by default) in line with
+        the files (of `run_keys` only, if given: runs the caller knows changed); returns what
+        it did. `lazy`: more than LAZY_OVER changed runs are described in the first tier only
+        (left partial). (The default was "main", which holds read-only views while the index
+        holds its file: a catch-up that had to write there failed.)"""
         from .describe import describe_runs  # pyarrow.parquet and compute: only when needed
 
+        schema = schema or self.schema
         stats = CatchUp()
         self.total = None  # until the next survey counts them
         left = self._left if schema == "idx" and run_keys is None else None

@@ -49,6 +49,20 @@ def test_catch_up_is_incremental(store: Path) -> None:
         assert len(select_runs(idx)) == 6
 
 
+def test_an_index_holding_its_file_catches_up_again(store: Path) -> None:
+    """catch_up() on an open index writes into the file's tables: it wrote into the in-memory
+    schema's views of them and failed ("Can only delete from base table") whenever it had a
+    run to add, remove or restamp (a full suite under load met it in test_reader)."""
+    _make_runs(2)
+    with Index(store) as idx:
+        assert idx.schema == "idx"  # it holds the file
+        _make_runs(1, project="q")
+        assert idx.catch_up().runs_indexed == 1
+        assert len(select_runs(idx)) == 3
+    with Index(store) as idx:
+        assert idx.last.runs_indexed == 0  # the file kept it
+
+
 def test_removed_runs_leave_the_index(store: Path) -> None:
     import shutil
 
