@@ -33,11 +33,12 @@ def test_eight_processes_write_eight_runs_into_one_store(api: flightlog.Api) -> 
         import sys, time, flightlog
         rank = int(sys.argv[1])
         run = flightlog.init(project="many", group="sweep", config={"rank": rank},
-                             settings={"segment_rows": 5000})
+                             settings={"segment_rows": 1000})
         for i in range(3000):
             run.log({"loss": 1.0 / (i + 1), "rank": rank, "i": i})
             if i % 500 == 499:
-                time.sleep(0.15)  # span several flushes, so segments rotate
+                time.sleep(0.15)  # span several flushes (1,000-row segments rotate anyway:
+                                  # at load 40 every row of a run once came in one flush)
         run.finish()
     """
     _join([_start(code, str(r)) for r in range(8)])
