@@ -317,11 +317,11 @@ def row_blocks(
     runtime = g.time - created_at
     by_row = np.array(g.writers, dtype=object)[g.wcode] if len(g.writers) > 1 else None
 
-    def meta(rows: Any) -> list[list[Any]]:
+    def meta(rows: Any) -> list[Iterable[Any]]:
         """The `_` columns of `rows` (one writer: its label, without an object array)."""
         n = len(range(*rows.indices(g.n))) if isinstance(rows, slice) else len(rows)
-        writer = [g.writers[0]] * n if by_row is None else by_row[rows].tolist()
-        return [g.step[rows].tolist(), g.time[rows].tolist(), runtime[rows].tolist(), writer]
+        writer = repeat(g.writers[0], n) if by_row is None else by_row[rows].tolist()
+        return [_values(g.step[rows]), _values(g.time[rows]), _values(runtime[rows]), writer]
 
     block = max(1, _BLOCK_CELLS // max(len(g.names), 1))
     every = len(kept) == g.n  # no row filtered out: blocks are slices, not copies
@@ -335,7 +335,7 @@ def row_blocks(
             yield map(dict, map(zip, repeat(list(_META) + g.names), values))
             continue
         if logged.all():  # every key in every row: the usual dense run
-            yield make_dicts(list(_META) + g.names, meta(rows) + [c[rows].tolist() for c in cols])
+            yield make_dicts(list(_META) + g.names, meta(rows) + [_values(c[rows]) for c in cols])
             continue
         if every:
             rows = np.arange(a, min(a + block, g.n))
@@ -345,11 +345,19 @@ def row_blocks(
         for p, pattern in enumerate(patterns):
             at = np.flatnonzero(which == p)
             present = np.flatnonzero(pattern).tolist()
-            columns = meta(rows[at]) + [cols[j][rows[at]].tolist() for j in present]
+            columns = meta(rows[at]) + [_values(cols[j][rows[at]]) for j in present]
             keys = list(_META) + [g.names[j] for j in present]
             for r, d in zip(at.tolist(), make_dicts(keys, columns), strict=True):
                 slots[r] = d
         yield slots
+
+
+def _values(column: np.ndarray) -> Iterable[Any]:
+    """A column's Python values (int, float or bool as numpy holds them), made one at a time
+    as the rows are built: an iterator of a memoryview makes each value when its row's dict
+    takes it, where `tolist()` would make them all at once (store/row_dicts.py says what that
+    saves). Decoded values are objects already: a list of them."""
+    return column.tolist() if column.dtype == object else memoryview(column)
 
 
 def _only_floats(g: Grid) -> bool:
