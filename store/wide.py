@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from itertools import repeat
+from operator import call
 from pathlib import Path
 from typing import Any
 
@@ -339,17 +340,50 @@ def row_blocks(
             continue
         if every:
             rows = np.arange(a, min(a + block, g.n))
-        slots: list[dict[str, Any]] = [{}] * len(rows)
-        patterns, which = np.unique(logged.T, axis=0, return_inverse=True)
-        which = which.reshape(-1)
-        for p, pattern in enumerate(patterns):
-            at = np.flatnonzero(which == p)
-            present = np.flatnonzero(pattern).tolist()
-            columns = meta(rows[at]) + [_values(cols[j][rows[at]]) for j in present]
-            keys = list(_META) + [g.names[j] for j in present]
-            for r, d in zip(at.tolist(), make_dicts(keys, columns), strict=True):
-                slots[r] = d
-        yield slots
+        which, patterns = _key_sets(logged)
+        if len(patterns) == 1:  # every row of the block logs the same keys
+            present = patterns[0]
+            columns = meta(rows) + [_values(cols[j][rows]) for j in present]
+            yield make_dicts(list(_META) + [g.names[j] for j in present], columns)
+            continue
+        # the dicts of each key set made lazily, in row order; each row takes the next of its
+        # set's (in C: no Python frame per row, and each dict made when it is asked for)
+        small = which.astype(np.uint16) if len(patterns) <= 1 << 16 else which
+        order = np.argsort(small, kind="stable")  # a radix sort for 16-bit numbers
+        ends = np.cumsum(np.bincount(which, minlength=len(patterns))).tolist()
+        nexts = np.empty(len(patterns), object)
+        for p, (present, start, end) in enumerate(zip(patterns, [0, *ends], ends, strict=False)):
+            at = rows[order[start:end]]
+            columns = meta(at) + [_values(cols[j][at]) for j in present]
+            nexts[p] = make_dicts(list(_META) + [g.names[j] for j in present], columns).__next__
+        yield map(call, nexts[which].tolist())
+
+
+def _key_sets(logged: np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
+    """For a block's (keys x rows) `logged` cells: each row's key set as an index into the
+    list of key sets (each the sorted key numbers it holds). Rows are told apart by their
+    cells packed into bits: up to 16 keys a number below 2**16, counted, not sorted; up to 64
+    one uint64, which numpy sorts fast (it sorts the rows of a 2-D array as opaque records,
+    ~100x slower: more keys than 64 only)."""
+    k, m = logged.shape
+    packed = np.packbits(logged, axis=0, bitorder="little")  # (ceil(k / 8), m)
+    if k <= 16:
+        code = packed[0].astype(np.intp)
+        if k > 8:
+            code |= packed[1].astype(np.intp) << 8
+        sets = np.flatnonzero(np.bincount(code))
+        number = np.empty(int(sets[-1]) + 1, np.intp)
+        number[sets] = np.arange(len(sets))
+        return number[code], [[j for j in range(k) if s >> j & 1] for s in sets.tolist()]
+    if len(packed) <= 8:
+        words = np.zeros((m, 8), np.uint8)
+        words[:, : len(packed)] = packed.T
+        codes, which = np.unique(words.view(np.uint64).reshape(m), return_inverse=True)
+        bits = np.unpackbits(codes.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
+    else:
+        codes, which = np.unique(packed.T, axis=0, return_inverse=True)
+        bits = np.unpackbits(codes, axis=1, bitorder="little")
+    return which.reshape(m), [np.flatnonzero(b[:k]).tolist() for b in bits]
 
 
 def _values(column: np.ndarray) -> Iterable[Any]:
