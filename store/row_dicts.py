@@ -19,6 +19,8 @@ from itertools import repeat
 from types import CodeType, FunctionType
 from typing import Any
 
+import numpy as np
+
 
 def make_dicts(keys: Sequence[str], columns: Sequence[Iterable[Any]]) -> Iterator[dict[str, Any]]:
     """One dict per row of `columns` (an iterable of values per key in `keys`, all of the
@@ -66,3 +68,38 @@ def _display_code(n: int) -> tuple[CodeType, tuple[str, ...]]:
     namespace: dict[str, Any] = {}
     exec(f"def make({', '.join(vs)}):\n    return {{{display}}}\n", namespace)  # from `n` alone
     return namespace["make"].__code__, placeholders
+
+
+def key_sets(logged: np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
+    """For a block's (keys x rows) `logged` cells: each row's key set as an index into the
+    list of key sets (each the sorted key numbers it holds). Rows are told apart by their
+    cells packed into bits: up to 16 keys a number below 2**16, counted, not sorted; up to 64
+    one uint64, which numpy sorts fast (it sorts the rows of a 2-D array as opaque records,
+    ~100x slower: more keys than 64 only)."""
+    k, m = logged.shape
+    packed = np.packbits(logged, axis=0, bitorder="little")  # (ceil(k / 8), m)
+    if k <= 16:
+        code = packed[0].astype(np.intp)
+        if k > 8:
+            code |= packed[1].astype(np.intp) << 8
+        sets = np.flatnonzero(np.bincount(code))
+        number = np.empty(int(sets[-1]) + 1, np.intp)
+        number[sets] = np.arange(len(sets))
+        return number[code], [[j for j in range(k) if s >> j & 1] for s in sets.tolist()]
+    if len(packed) <= 8:
+        words = np.zeros((m, 8), np.uint8)
+        words[:, : len(packed)] = packed.T
+        codes, which = np.unique(words.view(np.uint64).reshape(m), return_inverse=True)
+        bits = np.unpackbits(codes.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
+    else:
+        codes, which = np.unique(packed.T, axis=0, return_inverse=True)
+        bits = np.unpackbits(codes, axis=1, bitorder="little")
+    return which.reshape(m), [np.flatnonzero(b[:k]).tolist() for b in bits]
+
+
+def python_values(column: np.ndarray) -> Iterable[Any]:
+    """A column's Python values (int, float or bool as numpy holds them), made one at a time
+    as the rows are built: an iterator of a memoryview makes each value when its row's dict
+    takes it, where `tolist()` would make them all at once (the module's docstring says what
+    that saves). Decoded values are objects already: a list of them."""
+    return column.tolist() if column.dtype == object else memoryview(column)

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from . import two_threads
 from .long_codes import Coder, codes, row_index
-from .row_dicts import DISPLAY_KEYS, make_dicts
+from .row_dicts import DISPLAY_KEYS, key_sets, make_dicts, python_values
 from .schema import BOOL, FLOAT, INT, MEDIA, NONE, decode_value
 from .two_threads import both, halves
 
@@ -322,7 +322,12 @@ def row_blocks(
         """The `_` columns of `rows` (one writer: its label, without an object array)."""
         n = len(range(*rows.indices(g.n))) if isinstance(rows, slice) else len(rows)
         writer = repeat(g.writers[0], n) if by_row is None else by_row[rows].tolist()
-        return [_values(g.step[rows]), _values(g.time[rows]), _values(runtime[rows]), writer]
+        return [
+            python_values(g.step[rows]),
+            python_values(g.time[rows]),
+            python_values(runtime[rows]),
+            writer,
+        ]
 
     block = max(1, _BLOCK_CELLS // max(len(g.names), 1))
     every = len(kept) == g.n  # no row filtered out: blocks are slices, not copies
@@ -336,14 +341,16 @@ def row_blocks(
             yield map(dict, map(zip, repeat(list(_META) + g.names), values))
             continue
         if logged.all():  # every key in every row: the usual dense run
-            yield make_dicts(list(_META) + g.names, meta(rows) + [_values(c[rows]) for c in cols])
+            yield make_dicts(
+                list(_META) + g.names, meta(rows) + [python_values(c[rows]) for c in cols]
+            )
             continue
         if every:
             rows = np.arange(a, min(a + block, g.n))
-        which, patterns = _key_sets(logged)
+        which, patterns = key_sets(logged)
         if len(patterns) == 1:  # every row of the block logs the same keys
             present = patterns[0]
-            columns = meta(rows) + [_values(cols[j][rows]) for j in present]
+            columns = meta(rows) + [python_values(cols[j][rows]) for j in present]
             yield make_dicts(list(_META) + [g.names[j] for j in present], columns)
             continue
         # the dicts of each key set made lazily, in row order; each row takes the next of its
@@ -354,44 +361,9 @@ def row_blocks(
         nexts = np.empty(len(patterns), object)
         for p, (present, start, end) in enumerate(zip(patterns, [0, *ends], ends, strict=False)):
             at = rows[order[start:end]]
-            columns = meta(at) + [_values(cols[j][at]) for j in present]
+            columns = meta(at) + [python_values(cols[j][at]) for j in present]
             nexts[p] = make_dicts(list(_META) + [g.names[j] for j in present], columns).__next__
         yield map(call, nexts[which].tolist())
-
-
-def _key_sets(logged: np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
-    """For a block's (keys x rows) `logged` cells: each row's key set as an index into the
-    list of key sets (each the sorted key numbers it holds). Rows are told apart by their
-    cells packed into bits: up to 16 keys a number below 2**16, counted, not sorted; up to 64
-    one uint64, which numpy sorts fast (it sorts the rows of a 2-D array as opaque records,
-    ~100x slower: more keys than 64 only)."""
-    k, m = logged.shape
-    packed = np.packbits(logged, axis=0, bitorder="little")  # (ceil(k / 8), m)
-    if k <= 16:
-        code = packed[0].astype(np.intp)
-        if k > 8:
-            code |= packed[1].astype(np.intp) << 8
-        sets = np.flatnonzero(np.bincount(code))
-        number = np.empty(int(sets[-1]) + 1, np.intp)
-        number[sets] = np.arange(len(sets))
-        return number[code], [[j for j in range(k) if s >> j & 1] for s in sets.tolist()]
-    if len(packed) <= 8:
-        words = np.zeros((m, 8), np.uint8)
-        words[:, : len(packed)] = packed.T
-        codes, which = np.unique(words.view(np.uint64).reshape(m), return_inverse=True)
-        bits = np.unpackbits(codes.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
-    else:
-        codes, which = np.unique(packed.T, axis=0, return_inverse=True)
-        bits = np.unpackbits(codes, axis=1, bitorder="little")
-    return which.reshape(m), [np.flatnonzero(b[:k]).tolist() for b in bits]
-
-
-def _values(column: np.ndarray) -> Iterable[Any]:
-    """A column's Python values (int, float or bool as numpy holds them), made one at a time
-    as the rows are built: an iterator of a memoryview makes each value when its row's dict
-    takes it, where `tolist()` would make them all at once (store/row_dicts.py says what that
-    saves). Decoded values are objects already: a list of them."""
-    return column.tolist() if column.dtype == object else memoryview(column)
 
 
 def _only_floats(g: Grid) -> bool:
