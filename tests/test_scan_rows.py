@@ -122,25 +122,16 @@ def flat(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-leaf = st.one_of(
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.integers(-(2**62), 2**62),
-    st.booleans(),
-    st.none(),
-    st.text(max_size=3),
-)
-
-
 @st.composite
 def logged_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
     """Rows of log() calls: some keys every step, some now and then, nested dicts."""
     rows = []
     for step in range(draw(st.integers(1, 30))):
-        row: dict[str, Any] = {"loss": draw(leaf)}
+        row: dict[str, Any] = {"loss": draw(VALUES)}
         if step % 3 == 0:
-            row["eval"] = {"acc": draw(leaf), "deep": {"x": draw(leaf)}}
+            row["eval"] = {"acc": draw(VALUES), "deep": {"x": draw(VALUES)}}
         if draw(st.booleans()):
-            row["rare"] = draw(leaf)
+            row["rare"] = draw(VALUES)
         rows.append(row)
     return rows
 
