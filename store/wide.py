@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from itertools import repeat
-from operator import call
+from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import Any
 
@@ -353,17 +352,20 @@ def row_blocks(
             columns = meta(rows) + [python_values(cols[j][rows]) for j in present]
             yield make_dicts(list(_META) + [g.names[j] for j in present], columns)
             continue
-        # the dicts of each key set made lazily, in row order; each row takes the next of its
-        # set's (in C: no Python frame per row, and each dict made when it is asked for)
+        # the dicts of each key set made lazily, in row order; each stretch of rows of one key
+        # set takes that many from its set's (in C: no Python frame per row, and each dict
+        # made when it is asked for)
         small = which.astype(np.uint16) if len(patterns) <= 1 << 16 else which
         order = np.argsort(small, kind="stable")  # a radix sort for 16-bit numbers
         ends = np.cumsum(np.bincount(which, minlength=len(patterns))).tolist()
-        nexts = np.empty(len(patterns), object)
+        made = np.empty(len(patterns), object)
         for p, (present, start, end) in enumerate(zip(patterns, [0, *ends], ends, strict=False)):
             at = rows[order[start:end]]
             columns = meta(at) + [python_values(cols[j][at]) for j in present]
-            nexts[p] = make_dicts(list(_META) + [g.names[j] for j in present], columns).__next__
-        yield map(call, nexts[which].tolist())
+            made[p] = make_dicts(list(_META) + [g.names[j] for j in present], columns)
+        starts = np.flatnonzero(np.diff(which, prepend=-1))
+        lengths = np.diff(starts, append=len(which)).tolist()
+        yield chain.from_iterable(map(islice, made[which[starts]].tolist(), lengths))
 
 
 def _only_floats(g: Grid) -> bool:
