@@ -293,9 +293,9 @@ def row_blocks(
     frame per row. Only rows with `min_step <= _step < max_step` holding every key of
     `every_key` are given.
 
-    Rows logging the same keys are made together, one dict per row (store/row_dicts.py)
-    over values converted to Python a column at a time (wide rows of floats: a block at a
-    time)."""
+    Rows logging the same keys are made together, one dict per row (store/row_dicts.py),
+    each value made as its row is built (wide rows of floats: a block at a time); a block of
+    rows of several key sets takes each stretch of rows from its key set's dicts."""
     if tidy.num_rows == 0:
         return
     g = Grid(tidy, keys)
