@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from itertools import repeat
+from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from . import two_threads
 from .long_codes import Coder, codes, row_index
-from .row_dicts import DISPLAY_KEYS, make_dicts
+from .row_dicts import DISPLAY_KEYS, key_sets, make_dicts, python_values
 from .schema import BOOL, FLOAT, INT, MEDIA, NONE, decode_value
 from .two_threads import both, halves
 
@@ -293,9 +293,9 @@ def row_blocks(
     frame per row. Only rows with `min_step <= _step < max_step` holding every key of
     `every_key` are given.
 
-    Rows logging the same keys are made together, one dict per row (store/row_dicts.py)
-    over values converted to Python a column at a time (wide rows of floats: a block at a
-    time)."""
+    Rows logging the same keys are made together, one dict per row (store/row_dicts.py),
+    each value made as its row is built (wide rows of floats: a block at a time); a block of
+    rows of several key sets takes each stretch of rows from its key set's dicts."""
     if tidy.num_rows == 0:
         return
     g = Grid(tidy, keys)
@@ -317,11 +317,16 @@ def row_blocks(
     runtime = g.time - created_at
     by_row = np.array(g.writers, dtype=object)[g.wcode] if len(g.writers) > 1 else None
 
-    def meta(rows: Any) -> list[list[Any]]:
+    def meta(rows: Any) -> list[Iterable[Any]]:
         """The `_` columns of `rows` (one writer: its label, without an object array)."""
         n = len(range(*rows.indices(g.n))) if isinstance(rows, slice) else len(rows)
-        writer = [g.writers[0]] * n if by_row is None else by_row[rows].tolist()
-        return [g.step[rows].tolist(), g.time[rows].tolist(), runtime[rows].tolist(), writer]
+        writer = repeat(g.writers[0], n) if by_row is None else by_row[rows].tolist()
+        return [
+            python_values(g.step[rows]),
+            python_values(g.time[rows]),
+            python_values(runtime[rows]),
+            writer,
+        ]
 
     block = max(1, _BLOCK_CELLS // max(len(g.names), 1))
     every = len(kept) == g.n  # no row filtered out: blocks are slices, not copies
@@ -335,21 +340,32 @@ def row_blocks(
             yield map(dict, map(zip, repeat(list(_META) + g.names), values))
             continue
         if logged.all():  # every key in every row: the usual dense run
-            yield make_dicts(list(_META) + g.names, meta(rows) + [c[rows].tolist() for c in cols])
+            yield make_dicts(
+                list(_META) + g.names, meta(rows) + [python_values(c[rows]) for c in cols]
+            )
             continue
         if every:
             rows = np.arange(a, min(a + block, g.n))
-        slots: list[dict[str, Any]] = [{}] * len(rows)
-        patterns, which = np.unique(logged.T, axis=0, return_inverse=True)
-        which = which.reshape(-1)
-        for p, pattern in enumerate(patterns):
-            at = np.flatnonzero(which == p)
-            present = np.flatnonzero(pattern).tolist()
-            columns = meta(rows[at]) + [cols[j][rows[at]].tolist() for j in present]
-            keys = list(_META) + [g.names[j] for j in present]
-            for r, d in zip(at.tolist(), make_dicts(keys, columns), strict=True):
-                slots[r] = d
-        yield slots
+        which, patterns = key_sets(logged)
+        if len(patterns) == 1:  # every row of the block logs the same keys
+            present = patterns[0]
+            columns = meta(rows) + [python_values(cols[j][rows]) for j in present]
+            yield make_dicts(list(_META) + [g.names[j] for j in present], columns)
+            continue
+        # the dicts of each key set made lazily, in row order; each stretch of rows of one key
+        # set takes that many from its set's (in C: no Python frame per row, and each dict
+        # made when it is asked for)
+        small = which.astype(np.uint16) if len(patterns) <= 1 << 16 else which
+        order = np.argsort(small, kind="stable")  # a radix sort for 16-bit numbers
+        ends = np.cumsum(np.bincount(which, minlength=len(patterns))).tolist()
+        made = np.empty(len(patterns), object)
+        for p, (present, start, end) in enumerate(zip(patterns, [0, *ends], ends, strict=False)):
+            at = rows[order[start:end]]
+            columns = meta(at) + [python_values(cols[j][at]) for j in present]
+            made[p] = make_dicts(list(_META) + [g.names[j] for j in present], columns)
+        starts = np.flatnonzero(np.diff(which, prepend=-1))
+        lengths = np.diff(starts, append=len(which)).tolist()
+        yield chain.from_iterable(map(islice, made[which[starts]].tolist(), lengths))
 
 
 def _only_floats(g: Grid) -> bool:

@@ -2,7 +2,8 @@
 
     python tests/benchmarks/bench_history.py [--steps 1000000] [--wide-keys 10000]
 
-Three runs are logged through flightlog: STEPS steps of 3 floats, 200 steps of WIDE_KEYS
+Four runs are logged through flightlog: STEPS steps of 3 floats, the same with a fourth key
+every 100 steps (rows of two key sets, as a run with an eval metric), 200 steps of WIDE_KEYS
 keys, and 100 steps of 3 floats (a short read, which must not pay for the second thread long
 reads use: store/two_threads.py). Each read is timed alternately with its floor
 (`pq.read_table` of every segment of the run, concatenated), medians of 3 after one untimed
@@ -11,9 +12,10 @@ call of each, wall clock and CPU time, and printed with the ratio (targets of is
 average is printed first: wall ratios depend on idle cores (the floor decodes on all of
 them, flightlog's reads on two). The backlog `finish()` leaves in a journal is sealed
 first, as the agent would, so that the floor reads every row. `scan_history()` is also
-shown next to the least a scan can cost (the floor, then 1M dicts from ready lists by the
-cheapest CPython construct). A `keys=` read is also shown next to pyarrow's own filtered
-read of the same files (`filters=`, which skips row groups by their statistics too).
+shown next to the least a scan can cost (the floor, then 1M dicts from the pivoted table's
+columns by the cheapest CPython construct). A `keys=` read is also shown next to pyarrow's
+own filtered read of the same files (`filters=`, which skips row groups by their
+statistics too).
 Sealed segments are sorted by (key, step) in row groups cut at key boundaries, so `keys=`
 decodes only the row groups holding those keys; the last lines give what that sort costs
 the writer thread and what `finish()` took. Prints numbers; asserts nothing.
@@ -27,7 +29,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from itertools import repeat
 from pathlib import Path
 
 import pyarrow as pa
@@ -57,13 +60,16 @@ def pair(new: Callable[[], object], floor: Callable[[], object], repeat: int = 3
     return tuple(statistics.median(t) for t in times)
 
 
-def log_run(root: Path, project: str, steps: int, keys: list[str]) -> float:
-    """Log the run, then seal the backlog finish() leaves in its journal (as the agent or
-    `doctor --repair` would), so that the floor reads every row too; returns the seconds
-    `finish()` took."""
+def log_run(root: Path, project: str, steps: int, keys: list[str], rare: str = "") -> float:
+    """Log the run (with `rare`, that key too every 100 steps: rows of two key sets), then
+    seal the backlog finish() leaves in its journal (as the agent or `doctor --repair`
+    would), so that the floor reads every row too; returns the seconds `finish()` took."""
     run = flightlog.init(project=project, dir=str(root), mode="offline", reinit=True)
     for i in range(steps):
-        run.log({k: i * 0.5 + j for j, k in enumerate(keys)})
+        row = {k: i * 0.5 + j for j, k in enumerate(keys)}
+        if rare and i % 100 == 0:
+            row[rare] = i * 0.1
+        run.log(row)
     t0 = time.perf_counter()
     run.finish(quiet=True)
     took = time.perf_counter() - t0
@@ -83,19 +89,19 @@ def floor_read(root: Path, project: str, keys: list[str] | None = None) -> Calla
 
 def floor_dicts(floor: Callable[[], pa.Table], wide: pa.Table) -> Callable[[], int]:
     """The least a scan can cost: the floor's read, then one dict per row of the wide table
-    (already pivoted, for free) from its columns made Python lists, by the cheapest CPython
-    construct measured (a dict display, store/row_dicts.py)."""
+    (already pivoted, for free) from its columns, by the cheapest CPython construct measured
+    (store/row_dicts.py: a dict display over values made as each row is built)."""
     names = wide.column_names
 
     def run() -> int:
         floor()
-        cols = []
+        cols: list[Iterable[object]] = []
         for c in names:
             col = wide.column(c)
             if pa.types.is_string(col.type) and col.null_count == 0 and len(col.unique()) == 1:
-                cols.append([col[0].as_py()] * len(col))  # one writer: one label
+                cols.append(repeat(col[0].as_py(), len(col)))  # one writer: one label
             else:
-                cols.append(col.to_numpy(zero_copy_only=False).tolist())
+                cols.append(memoryview(col.to_numpy(zero_copy_only=False)))
         return sum(1 for _ in make_dicts(names, cols))
 
     return run
@@ -138,6 +144,7 @@ def main() -> None:
         wide = [f"k{j:05d}" for j in range(args.wide_keys)]
         finish_wide = log_run(root, "wide", 200, wide)
         log_run(root, "short", 100, ["loss", "acc", "lr"])
+        log_run(root, "sparse", args.steps, ["loss", "acc", "lr"], rare="val/loss")
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"load average {load} on {os.cpu_count()} cores")
         read = sum(pq.read_metadata(f).num_rows for f in segment_files(root, "long"))
@@ -169,6 +176,12 @@ def main() -> None:
                 *pair(lambda: long_run.history(pandas=True), lambda: floor().to_pandas()),
                 "floor+to_pandas",
             )
+        print(f"{args.steps:,} steps x 3 keys, and 'val/loss' every 100 steps")
+        sparse_run = api.run(f"sparse/{api.runs('sparse')[0].id}")
+        sparse_floor = floor_read(root, "sparse")
+        report("history()", *pair(sparse_run.history, sparse_floor))
+        sparse_scan = lambda: sum(1 for _ in sparse_run.scan_history())  # noqa: E731
+        report("scan_history()", *pair(sparse_scan, sparse_floor))
         print(f"200 steps x {args.wide_keys:,} keys")
         wfloor = floor_read(root, "wide")
         three = wide[:1] + wide[len(wide) // 2 : len(wide) // 2 + 1] + wide[-1:]
