@@ -33,14 +33,14 @@ import pyarrow as pa
 
 from .atomic import atomic_write_json
 from .current_segment import CurrentSegment
-from .journal import Mark
+from .journal import Mark, commit_pending
 from .layout import RunPaths
 from .pending_media import PendingMedia
 from .rowlog import RowLog, RowsSkipped
 from .runmeta import MetaPatch, apply_patch
 from .schema import segment_schema
 from .segment_sealer import Sealer, release_arrow_memory
-from .threads import start_thread, start_unwaited
+from .threads import finished, start_thread, wait_at_exit
 
 
 @dataclass
@@ -62,6 +62,8 @@ DEFER_VALUES = 1 << 16
 
 #: seconds flush() waits for the writer thread before it lets the script go on
 FLUSH_WAIT = 10.0
+#: seconds the writer thread, stopped, waits for close()'s caller to be done before it goes on
+GO_ON_WAIT = 1.0
 
 
 class RunWriter:
@@ -101,8 +103,15 @@ class RunWriter:
         self._closed = False
         #: close() is writing: no tick yields to it any more
         self._closing = False
-        #: closing leaves `_settle` to a thread (see `close`)
-        self._settle_later = False
+        #: the state file says finished while the thread still seals (see `close`)
+        self._sealing = False
+        #: set when a kill -9 would lose nothing (`_record_finished`), and at the thread's end
+        self._recorded = threading.Event()
+        self._done = threading.Event()
+        #: close()'s caller is done (`then`): the thread writes and seals from here
+        self._go_on = threading.Event()
+        self._state_lock = threading.RLock()  # a signal handler's flush() may nest
+        self._states_taken = self._state_written = 0
         self._flush_waiters: deque[threading.Event] = deque()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -135,25 +144,52 @@ class RunWriter:
         self._wake.set()
         done.wait(FLUSH_WAIT)
 
-    def close(self) -> None:
-        """Stop the thread, write everything, seal every segment of this writer.
+    def close(self, then: Callable[[], object] | None = None) -> None:
+        """Record the writer finished, and leave writing and sealing its last rows to its
+        thread (which the interpreter waits for at exit), unless the caller is not the main
+        thread (SIGTERM's helper thread, which ends the process next): then wait for all.
+        `then` (what finish() does next) runs first: the thread does not compete with it
+        for the GIL (each file operation of the caller would let it run for ms).
 
-        The writer thread does the work and the caller waits for it, so a KeyboardInterrupt
-        (or what a script's own signal handler raises) can only cut the wait short, never the
-        work; a later close() waits again. A disk or format error is warned about, never
-        raised: this runs at exit and in signal handlers of someone's training script.
-
-        Called by the main thread, which goes on after finish(), it leaves the slow cleanup
-        to a thread that finish() does not wait for (`_settle`); any other caller (SIGTERM's
-        helper thread, which ends the process next) waits for the cleanup too."""
-        self._settle_later = threading.current_thread() is threading.main_thread()
-        self._stop.set()
-        self._wake.set()
+        The main thread records only what a kill -9 right after finish() must find: every
+        committed row whole in the journals (the page cache keeps them) and the state file
+        saying finished, with `sealing` set (`_record_finished`), which tells sealers to
+        leave this live process's files alone (store/takeover.py `writer_gone`) while
+        readers read its journals. Converting the last rows and sealing the segment (ms of
+        CPU), fsyncs and removing what the sealed files hold are the thread's: no tick in
+        flight is waited for. Media set aside in memory are stored by the thread first, and
+        waited for. A KeyboardInterrupt can cut a wait short, never the work: the thread
+        does it and a later close() waits again. A disk error is warned about, never raised."""
         t = self._thread
-        if t is not None and t is not threading.current_thread():
+        main = threading.main_thread()
+        if t is None or not t.is_alive() or t is threading.current_thread():
+            self._stop.set()  # no thread will write again: everything here and now
+            if then is not None:
+                then()
+            if not self._closed:
+                self._close_quietly()
+        elif threading.current_thread() is not main or not main.is_alive():  # exiting
+            self._stop.set()
+            self._wake.set()
+            if then is not None:
+                then()
+            self._go_on.set()
             t.join()
-        if not self._closed:  # no thread ran the last steps (never started, or this is it)
-            self._close_quietly()
+        else:
+            self._stop.set()  # the tick in flight ends at its next batch
+            self._wake.set()
+            wait_at_exit(self._done)
+            try:
+                if self._media:  # the thread stores them first, then records
+                    self._go_on.set()
+                    self._recorded.wait()
+                elif not self._recorded.is_set():
+                    self._record_finished()
+                    self._recorded.set()
+                if then is not None:
+                    then()
+            finally:
+                self._go_on.set()
 
     def _close_quietly(self) -> None:
         try:
@@ -175,12 +211,10 @@ class RunWriter:
         all_removed = self._rows.close(self._written)
         # not fsynced: a power loss right after leaves the last heartbeat's state (the run
         # shows crashed; its history is sealed and fsynced), and finish() saves an fsync
+        self._sealing = False
         self.write_state(durable=False)
         self._closed = True
-        if self._settle_later and threading.main_thread().is_alive():
-            start_unwaited(self._settle, wait_at_exit=True)  # not waited for: see `_settle`
-        else:  # exiting (an atexit hook, SIGTERM): the process would not wait for a thread
-            self._settle()
+        self._settle()
         if left > 0:
             where = (
                 "they are lost"
@@ -194,8 +228,8 @@ class RunWriter:
             )
 
     def _settle(self) -> None:
-        """What closing leaves to a thread finish() does not wait for: removing files whose
-        rows are sealed (dropping their pages costs ms per MiB) and msyncing kept journals."""
+        """Remove the files whose rows are sealed (dropping their pages costs ms per MiB)
+        and msync the journals kept."""
         self._sealer.remove_leftovers()
         self._rows.settle()
 
@@ -212,6 +246,13 @@ class RunWriter:
 
     # -- the loop --------------------------------------------------------------------------
     def _loop(self) -> None:
+        try:
+            self._run()
+        finally:
+            self._recorded.set()
+            finished(self._done)
+
+    def _run(self) -> None:
         self._rows.prepare()  # a spare journal before log() fills its first one
         while not self._stop.is_set():
             self._wake.wait(self.settings.flush_interval)
@@ -227,9 +268,25 @@ class RunWriter:
                 self._disk_problem(f"unexpected error in the writer thread: {e!r}")
             for _ in range(waiters):
                 self._flush_waiters.popleft().set()
+        self._go_on.wait(GO_ON_WAIT)  # close() records, then its `then`; bounded: no hang
+        if not self._recorded.is_set():  # media to store first, or a close() cut short
+            with self._tick_lock:
+                self._media.store(self._lock, self._rows.append)
+                self._record_finished()
+            self._recorded.set()
         self._close_quietly()
         while self._flush_waiters:
             self._flush_waiters.popleft().set()
+
+    def _record_finished(self) -> None:
+        """What finish() waits for (`close`): every committed row whole in the journals,
+        and the state file saying finished, `sealing` while this thread goes on. Not
+        msynced: a power loss loses at most the fsync interval, as while the run ran (the
+        thread's seal, ms later, fsyncs every row)."""
+        with self._lock:
+            commit_pending(self._rows.journal)  # a commit a KeyboardInterrupt cut short
+        self._sealing = True
+        self.write_state(durable=False)
 
     def _tick(self, force: bool = False, closing: bool = False) -> None:
         with self._tick_lock:
@@ -290,7 +347,7 @@ class RunWriter:
         if not closing and (force or now - self._last_beat >= self.settings.heartbeat_interval):
             self.write_state()
             self._last_beat = now
-        if not closing:
+        if not closing and not self._stop.is_set():
             self._rows.prepare()  # last: rows first reach the segments
 
     def _write_queue(self) -> bool:
@@ -381,7 +438,16 @@ class RunWriter:
     # -- small files -----------------------------------------------------------------------
     def write_state(self, durable: bool = True) -> None:
         """Rewrite this writer's state file (heartbeat, step, summary) now."""
-        self._write_file(self.paths.writer_state(self.writer_id), self._state(), durable)
+        with self._lock:  # states taken in order, written in that order (`_state_lock`)
+            state = self._state()
+            if self._sealing:  # store/takeover.py leaves this process's files to it meanwhile
+                state["sealing"] = True
+            self._states_taken += 1
+            seq = self._states_taken
+        with self._state_lock:  # a heartbeat taken before finish() must not land after it
+            if seq > self._state_written:
+                self._state_written = seq
+                self._write_file(self.paths.writer_state(self.writer_id), state, durable)
 
     def _write_file(self, path: Path, obj: dict[str, Any], durable: bool = True) -> None:
         try:
