@@ -12,10 +12,11 @@ counted) and are retried on the next tick; the journal keeps every row meanwhile
 
 Readers recover a journal's rows that no segment holds yet (store/segments.py
 `read_segments`); a sealer with proof that this writer is gone turns them into a segment
-(store/takeover.py `recover_journals`). That proof is also how `finish()` stays short after a
-loop that outran this thread: a backlog of more than DEFER_VALUES values stays in the
-journals of a writer recorded finished, for a resume, `flightlog sync`, the agent or
-`doctor --repair` to seal.
+(store/takeover.py `recover_journals`). That proof is also how the process's exit stays
+short after a loop that outran this thread: a backlog of more than DEFER_VALUES values stays
+in the journals of a writer recorded finished, for a resume, `flightlog sync`, the agent or
+`doctor --repair` to seal. How `finish()` closes the writer without waiting for its last
+rows to be written and sealed: store/writer_close.py.
 """
 
 from __future__ import annotations
@@ -26,21 +27,20 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from .atomic import atomic_write_json
 from .current_segment import CurrentSegment
-from .journal import Mark, commit_pending
+from .journal import Mark
 from .layout import RunPaths
 from .pending_media import PendingMedia
 from .rowlog import RowLog, RowsSkipped
 from .runmeta import MetaPatch, apply_patch
 from .schema import segment_schema
 from .segment_sealer import Sealer, release_arrow_memory
-from .threads import finished, start_thread, wait_at_exit
+from .threads import finished, start_thread
+from .writer_close import WriterClose
 
 
 @dataclass
@@ -62,11 +62,9 @@ DEFER_VALUES = 1 << 16
 
 #: seconds flush() waits for the writer thread before it lets the script go on
 FLUSH_WAIT = 10.0
-#: seconds the writer thread, stopped, waits for close()'s caller to be done before it goes on
-GO_ON_WAIT = 1.0
 
 
-class RunWriter:
+class RunWriter(WriterClose):
     """Persists one process's rows and state for one run, from a background thread."""
 
     def __init__(
@@ -144,95 +142,6 @@ class RunWriter:
         self._wake.set()
         done.wait(FLUSH_WAIT)
 
-    def close(self, then: Callable[[], object] | None = None) -> None:
-        """Record the writer finished, and leave writing and sealing its last rows to its
-        thread (which the interpreter waits for at exit), unless the caller is not the main
-        thread (SIGTERM's helper thread, which ends the process next): then wait for all.
-        `then` (what finish() does next) runs first: the thread does not compete with it
-        for the GIL (each file operation of the caller would let it run for ms).
-
-        The main thread records only what a kill -9 right after finish() must find: every
-        committed row whole in the journals (the page cache keeps them) and the state file
-        saying finished, with `sealing` set (`_record_finished`), which tells sealers to
-        leave this live process's files alone (store/takeover.py `writer_gone`) while
-        readers read its journals. Converting the last rows and sealing the segment (ms of
-        CPU), fsyncs and removing what the sealed files hold are the thread's: no tick in
-        flight is waited for. Media set aside in memory are stored by the thread first, and
-        waited for. A KeyboardInterrupt can cut a wait short, never the work: the thread
-        does it and a later close() waits again. A disk error is warned about, never raised."""
-        t = self._thread
-        main = threading.main_thread()
-        if t is None or not t.is_alive() or t is threading.current_thread():
-            self._stop.set()  # no thread will write again: everything here and now
-            if then is not None:
-                then()
-            if not self._closed:
-                self._close_quietly()
-        elif threading.current_thread() is not main or not main.is_alive():  # exiting
-            self._stop.set()
-            self._wake.set()
-            if then is not None:
-                then()
-            self._go_on.set()
-            t.join()
-        else:
-            self._stop.set()  # the tick in flight ends at its next batch
-            self._wake.set()
-            wait_at_exit(self._done)
-            try:
-                if self._media:  # the thread stores them first, then records
-                    self._go_on.set()
-                    self._recorded.wait()
-                elif not self._recorded.is_set():
-                    self._record_finished()
-                    self._recorded.set()
-                if then is not None:
-                    then()
-            finally:
-                self._go_on.set()
-
-    def _close_quietly(self) -> None:
-        try:
-            self._close()
-        except (OSError, ValueError, pa.ArrowException) as e:
-            self._warn(f"could not finish writing {self.paths.dir}: {e!r}")
-
-    def _close(self) -> None:
-        """Write what log() committed, seal, and record the writer finished. A backlog of
-        more than DEFER_VALUES values (a loop that outran this thread) stays in its journals,
-        msynced, instead of keeping finish() waiting; never one held in memory only."""
-        self._closing = True
-        self._tick(force=True, closing=True)  # media first; the seal below makes it durable
-        for hook in self.sync_hooks:  # the blobs first, then the seal that makes rows durable
-            hook()
-        self._close_segment()
-        self._sealer.join()
-        left = sum(b.num_rows for b, _ in self._queue)  # converted, never written
-        all_removed = self._rows.close(self._written)
-        # not fsynced: a power loss right after leaves the last heartbeat's state (the run
-        # shows crashed; its history is sealed and fsynced), and finish() saves an fsync
-        self._sealing = False
-        self.write_state(durable=False)
-        self._closed = True
-        self._settle()
-        if left > 0:
-            where = (
-                "they are lost"
-                if all_removed
-                else "they are kept in its journal, which `flightlog doctor --repair`, "
-                "`flightlog sync` or a resume turns into a segment"
-            )
-            self._warn(
-                f"{left:,} values could not be written to {self.paths.dir} "
-                f"({self._failing or 'disk error'}); {where}"
-            )
-
-    def _settle(self) -> None:
-        """Remove the files whose rows are sealed (dropping their pages costs ms per MiB)
-        and msync the journals kept."""
-        self._sealer.remove_leftovers()
-        self._rows.settle()
-
     def append(self, step: int, t: float, row: dict[str, Any], sid: int) -> None:
         """Commit one row (training thread, under `lock`) into the journal: no Arrow, and
         no system call but on the rare journal rotation (store/rowlog.py).
@@ -268,25 +177,7 @@ class RunWriter:
                 self._disk_problem(f"unexpected error in the writer thread: {e!r}")
             for _ in range(waiters):
                 self._flush_waiters.popleft().set()
-        self._go_on.wait(GO_ON_WAIT)  # close() records, then its `then`; bounded: no hang
-        if not self._recorded.is_set():  # media to store first, or a close() cut short
-            with self._tick_lock:
-                self._media.store(self._lock, self._rows.append)
-                self._record_finished()
-            self._recorded.set()
-        self._close_quietly()
-        while self._flush_waiters:
-            self._flush_waiters.popleft().set()
-
-    def _record_finished(self) -> None:
-        """What finish() waits for (`close`): every committed row whole in the journals,
-        and the state file saying finished, `sealing` while this thread goes on. Not
-        msynced: a power loss loses at most the fsync interval, as while the run ran (the
-        thread's seal, ms later, fsyncs every row)."""
-        with self._lock:
-            commit_pending(self._rows.journal)  # a commit a KeyboardInterrupt cut short
-        self._sealing = True
-        self.write_state(durable=False)
+        self._finish_closing()
 
     def _tick(self, force: bool = False, closing: bool = False) -> None:
         with self._tick_lock:
@@ -434,26 +325,6 @@ class RunWriter:
             self._fsynced()
         if not self._closing:  # closing leaves it to the settle thread
             self._sealer.remove_leftovers()
-
-    # -- small files -----------------------------------------------------------------------
-    def write_state(self, durable: bool = True) -> None:
-        """Rewrite this writer's state file (heartbeat, step, summary) now."""
-        with self._lock:  # states taken in order, written in that order (`_state_lock`)
-            state = self._state()
-            if self._sealing:  # store/takeover.py leaves this process's files to it meanwhile
-                state["sealing"] = True
-            self._states_taken += 1
-            seq = self._states_taken
-        with self._state_lock:  # a heartbeat taken before finish() must not land after it
-            if seq > self._state_written:
-                self._state_written = seq
-                self._write_file(self.paths.writer_state(self.writer_id), state, durable)
-
-    def _write_file(self, path: Path, obj: dict[str, Any], durable: bool = True) -> None:
-        try:
-            atomic_write_json(path, obj, durable=durable)
-        except OSError as e:
-            self._disk_problem(f"cannot write {path}: {e.strerror or e}")
 
 
 def new_writer_id() -> str:
