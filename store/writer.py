@@ -97,6 +97,7 @@ class RunWriter(WriterClose):
         self._sealer = Sealer(paths.history, writer_id, self._disk_problem)
         self._segment = CurrentSegment(paths.history, writer_id, self._schema, self._sealer, warn)
         self._tick_lock = threading.RLock()  # the thread, flush() and a signal handler
+        self._meta_lock = threading.RLock()
         self._stop = threading.Event()
         self._closed = False
         #: close() is writing: no tick yields to it any more
@@ -229,17 +230,23 @@ class RunWriter(WriterClose):
             self._close_segment()
         if wrote:
             release_arrow_memory()
-        patch = self._meta()
-        if patch:
-            try:
-                apply_patch(self.paths.meta, patch)
-            except OSError as e:
-                self._disk_problem(f"cannot write {self.paths.meta}: {e.strerror or e}")
+        self._write_meta()
         if not closing and (force or now - self._last_beat >= self.settings.heartbeat_interval):
             self.write_state()
             self._last_beat = now
         if not closing and not self._stop.is_set():
             self._rows.prepare()  # last: rows first reach the segments
+
+    def _write_meta(self) -> None:
+        """Merge what the run changed in run.json into the file, if anything (this thread's
+        ticks and finish()'s record: one at a time, so an older patch never lands last)."""
+        with self._meta_lock:
+            patch = self._meta()
+            if patch:
+                try:
+                    apply_patch(self.paths.meta, patch)
+                except OSError as e:
+                    self._disk_problem(f"cannot write {self.paths.meta}: {e.strerror or e}")
 
     def _write_queue(self) -> bool:
         """Write every converted batch, in order; returns whether anything was written."""

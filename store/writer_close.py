@@ -2,13 +2,14 @@
 writes and seals the last rows.
 
 What `finish()` waits for is what a kill -9 right after it must find: every committed row
-whole in the journals (the page cache keeps them) and the writer's state file saying
-finished, with `sealing` set while this process still writes (`_record_finished`). Sealers
-leave the files of a sealing writer whose process lives alone (store/takeover.py
-`writer_gone`); readers read its journals meanwhile, and once its process is gone (killed
-before the seal), anyone may seal them. Converting the last rows and sealing the segment
-(ms of CPU), the fsyncs and removing the files the sealed segment holds run on the writer
-thread after `finish()` returned, and the interpreter waits for them at exit
+whole in the journals (the page cache keeps them), run.json's pending changes, and the
+writer's state file saying finished, with `sealing` set while this process still writes
+(`_record_finished`). Sealers leave the files of a sealing writer whose process lives
+alone (store/takeover.py `writer_gone`); readers read its journals meanwhile, and once its
+process is gone (killed before the seal), anyone may seal them. Converting the last rows
+and sealing the segment (ms of CPU), the fsyncs and removing the files the sealed segment
+holds run on the writer thread after `finish()` returned, and the interpreter waits for
+them at exit
 (store/threads.py `wait_at_exit`). The thread starts only once finish() has stopped the
 console copy and the sampler (`close`'s `then`): each file operation of the caller releases
 the GIL, and a busy writer thread would keep it for ms each time.
@@ -126,11 +127,12 @@ class WriterClose:
 
     def _record_finished(self: RunWriter) -> None:
         """What finish() waits for (`close`): every committed row whole in the journals,
-        and the state file saying finished, `sealing` while this thread goes on. Not
-        msynced: a power loss loses at most the fsync interval, as while the run ran (the
-        thread's seal, ms later, fsyncs every row)."""
+        run.json's pending changes written, and the state file saying finished, `sealing`
+        while this thread goes on. Not msynced: a power loss loses at most the fsync
+        interval, as while the run ran (the thread's seal, ms later, fsyncs every row)."""
         with self._lock:
             commit_pending(self._rows.journal)  # a commit a KeyboardInterrupt cut short
+        self._write_meta()  # run.json's changes (a resume's, config set late) are not rows
         self._sealing = True
         self.write_state(durable=False)
 

@@ -48,6 +48,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     yield
     for run in _hooks.live_runs():
         run.finish(quiet=True)
+    join_unwaited()  # the writer threads' last seals: none runs on into the next test
     _state._current = None
 
 

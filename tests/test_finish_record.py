@@ -35,6 +35,7 @@ writer_close.WriterClose._close = held
 run = flightlog.init(project="p", id="r", settings={"console": "off"})
 for i in range(STEPS):
     run.log({"loss": i * 0.5, "acc": 1.0 / (i + 1)})
+run.config.update({"late": 1})  # run.json's last change: written by finish(), not after
 run.finish(quiet=True)
 state = os.path.join(run.dir, "writers", run._writer_id + ".json")
 print(json.dumps(json.load(open(state))), flush=True)
@@ -60,14 +61,15 @@ def test_a_kill_right_after_finish_loses_no_row_and_the_run_reads_finished(
     api: flightlog.Api, store: Path, tmp_path: Path
 ) -> None:
     """kill -9 after finish() returned, before the writer thread wrote the last rows: every
-    row is read (from the journals), in order and once; the run is finished; doctor seals
-    what is left and the history reads the same."""
+    row is read (from the journals), in order and once; the run is finished and run.json
+    holds the config set last; doctor seals what is left and the history reads the same."""
     proc = _child(tmp_path / "never", kill=True)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == -9, err
     state = json.loads(out)
     assert state["state"] == "finished" and state["sealing"] is True
     _every_row(api)
+    assert json.loads((store / "runs" / "p" / "r" / "run.json").read_text())["config"]["late"] == 1
     problems = check(store)
     kinds = {"unsealed-journal", "unsealed-segment", "stale-temp", "stale-index"}
     assert {p.kind for p in problems} <= kinds, problems
