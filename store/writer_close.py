@@ -67,12 +67,12 @@ class WriterClose:
             self._go_on.set()
             t.join()
         else:
-            self._stop.set()  # the tick in flight ends at its next batch
-            self._wake.set()
-            wait_at_exit(self._done)
+            self._stop.set()  # a tick in flight ends at its next batch; no thread is woken
+            wait_at_exit(self._done)  # yet: it would take the GIL from this one for ms
             try:
                 if self._media:  # the thread stores them first, then records
                     self._go_on.set()
+                    self._wake.set()
                     self._recorded.wait()
                 elif not self._recorded.is_set():
                     self._record_finished()
@@ -81,6 +81,7 @@ class WriterClose:
                     then()
             finally:
                 self._go_on.set()
+                self._wake.set()
 
     def _close_quietly(self: RunWriter) -> None:
         try:
