@@ -12,7 +12,9 @@ import _thread
 import atexit
 import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -36,11 +38,6 @@ def start_thread(
     t = threading.Thread(target=_blocking_signals(target, args), name=name, daemon=daemon)
     t.start()
     return t
-
-
-#: the threads `start_unwaited(..., wait_at_exit=True)` started that have not ended yet:
-#: the interpreter's exit waits for them, as it waits for a non-daemon thread
-_unfinished: set[threading.Event] = set()
 
 
 def start_unwaited(target: Callable[..., Any], *args: Any) -> None:
@@ -73,14 +70,35 @@ def finished(done: threading.Event) -> None:
     done.set()
 
 
-def join_unwaited() -> None:
+#: seconds the interpreter's exit waits for that work at most. What it waits for is never
+#: all a kill -9 would leave: a writer's rows are in its journals, its run recorded finished,
+#: before its thread seals (store/writer_close.py); a thread stuck past this (a hung disk,
+#: a lock never released) must not keep the process from exiting
+EXIT_WAIT = 120.0
+
+
+def join_unwaited(timeout: float | None = None) -> bool:
     """Wait for the work handed to threads that `wait_at_exit` names (finish()'s last seal):
-    what the interpreter's exit does, and what a test does before it looks."""
+    what the interpreter's exit does, and what a test does before it looks. Returns
+    whether all of it is done (`timeout`: seconds in all)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     for done in list(_unfinished):
-        done.wait()
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not done.wait(left):
+            return False
         _unfinished.discard(done)
+    return True
 
 
-atexit.register(join_unwaited)  # a no-op unless such work is still going on
+def _at_exit() -> None:
+    if not join_unwaited(EXIT_WAIT):
+        sys.stderr.write(
+            f"flightlog: a writer thread did not finish sealing within {EXIT_WAIT:g} s; "
+            "exiting anyway: its rows are kept in its journals, which `flightlog doctor "
+            "--repair`, `flightlog sync` or a resume turns into segments\n"
+        )
+
+
+atexit.register(_at_exit)  # a no-op unless such work is still going on
 # a forked child has none of its parent's threads: its exit waits for none of them
 os.register_at_fork(after_in_child=_unfinished.clear)

@@ -24,7 +24,8 @@ STEPS = 30_000
 #: (KILL) or exits; its writer thread's close waits (up to 120 s) for the file GO
 CHILD = """
 import json, os, signal, time, flightlog
-from flightlog.store import writer_close
+from flightlog.store import threads, writer_close
+threads.EXIT_WAIT = EXIT_WAIT
 closing = writer_close.WriterClose._close
 def held(self):
     deadline = time.monotonic() + 120
@@ -44,8 +45,8 @@ if KILL:
 """
 
 
-def _child(go: Path, kill: bool):
-    code = f"GO, KILL, STEPS = {str(go)!r}, {kill}, {STEPS}\n" + CHILD
+def _child(go: Path, kill: bool, exit_wait: float = 120.0):
+    code = f"GO, KILL, STEPS, EXIT_WAIT = {str(go)!r}, {kill}, {STEPS}, {exit_wait}\n" + CHILD
     return spawn(code)
 
 
@@ -132,3 +133,21 @@ def test_a_finished_writer_still_sealing_is_gone_only_once_its_process_is() -> N
     other_host = {**me, "host": HOSTNAME + "-not-this-one"}
     assert not writer_gone(other_host)  # heard from recently
     assert writer_gone({**other_host, "heartbeat_at": 0.0})
+
+
+def test_exit_waits_for_a_stuck_writer_thread_a_bounded_time_and_loses_nothing(
+    store: Path, tmp_path: Path
+) -> None:
+    """A writer thread that never finishes sealing (a hung disk, a lock never released)
+    does not keep the process from exiting: the exit waits store/threads.py's EXIT_WAIT,
+    says so, and the rows are kept in the journals, the run finished, for doctor to seal."""
+    proc = _child(tmp_path / "never", kill=False, exit_wait=1.0)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "did not finish sealing within 1 s" in err and "doctor --repair" in err, err
+    api = flightlog.Api(store)
+    _every_row(api)
+    problems = check(store)
+    assert any(p.kind == "unsealed-journal" for p in problems), problems
+    repair(store, problems)
+    _every_row(flightlog.Api(store))
