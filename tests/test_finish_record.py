@@ -34,6 +34,7 @@ def held(self):
     closing(self)
 writer_close.WriterClose._close = held
 run = flightlog.init(project="p", id="r", settings={"console": "off"})
+run._wait_context(60.0)  # its writer thread runs (a busy machine may start it late)
 for i in range(STEPS):
     run.log({"loss": i * 0.5, "acc": 1.0 / (i + 1)})
 run.config.update({"late": 1})  # run.json's last change: written by finish(), not after
