@@ -55,7 +55,7 @@ class WriterSettings:
     max_buffered_rows: int = 4_000_000
 
 
-#: a backlog (values log() committed, not converted) that finish() leaves in the journals
+#: a backlog (values log() committed, not converted) that closing leaves in the journals
 #: instead of converting it: readers read it there, a resume, `flightlog sync`, the agent or
 #: `doctor --repair` seal it (store/takeover.py `recover_journals`)
 DEFER_VALUES = 1 << 16
