@@ -52,21 +52,25 @@ class RunFinish:
                 self._meta_dirty = True
         if self._writer is not None:
             self._wait_context(10.0)
-            if self._sampler is not None:
-                self._sampler.stop()
-                self._sampler = None
-            if self._saver is not None:
-                self._saver.close()
-                self._saver = None
-            if self._console is not None:
-                self._console.stop()
-                _hooks.release_console(self._console)
-                self._console = None
-            self._writer.close()
+            # recorded finished first; the writer thread seals after the rest, off this path
+            self._writer.close(then=self._stop_context)
         self._closed = True
         _hooks.unregister(self)
         if self._writer is not None and not quiet:
             say(self._finish_line(), self.settings)
+
+    def _stop_context(self: Run) -> None:
+        """Stop the system sampler, the file saver and the console copy (no thread joined)."""
+        if self._sampler is not None:
+            self._sampler.stop()
+            self._sampler = None
+        if self._saver is not None:
+            self._saver.close()
+            self._saver = None
+        if self._console is not None:
+            self._console.stop()
+            _hooks.release_console(self._console)
+            self._console = None
 
     def _finish_line(self: Run) -> str:
         took = time.time() - self._started

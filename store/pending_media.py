@@ -26,6 +26,10 @@ class PendingMedia:
     def __init__(self) -> None:
         self._rows: deque[tuple[int, float, dict[str, MediaValue]]] = deque()
 
+    def __len__(self) -> int:
+        """Rows whose media values are held in memory only, not stored yet."""
+        return len(self._rows)
+
     def set_aside(self, step: int, t: float, row: dict[str, Any]) -> dict[str, Any] | None:
         """Keep the media values of `row` (training thread, under the run's lock) and return
         the rest of it, to commit now (None: the row held media only)."""

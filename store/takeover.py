@@ -3,7 +3,8 @@
 A writer seals its own segments. Anyone else (`flightlog sync`, the agent, `doctor --repair`,
 a resume) may seal one only with proof that its writer is gone for good:
 
-- the writer recorded itself finished or failed (a leftover of a disk error);
+- the writer recorded itself finished or failed (a leftover of a disk error), and is not
+  `sealing` (finish() returned; its process still writes and seals its last rows);
 - same host: its process is gone (or its pid was reused);
 - another host: no heartbeat for `seal_after()` seconds (FLIGHTLOG_STALE_SECONDS, an hour by
   default). A host paused by a scheduler, a stopped process or a stuck NFS/Lustre metadata
@@ -99,7 +100,7 @@ def claim_grace() -> float:
 
 def writer_gone(w: dict[str, Any], now: float | None = None) -> bool:
     """Is there proof that the writer of state file `w` will never write again?"""
-    if w.get("state") in (FINISHED, FAILED):
+    if w.get("state") in (FINISHED, FAILED) and not w.get("sealing"):
         return True
     if w.get("host") == HOSTNAME and isinstance(w.get("pid"), int):
         return not pid_alive(w["pid"], w.get("pid_start"))
@@ -179,7 +180,7 @@ def journal_recoverable(w: dict[str, Any] | None, path: Path, now: float | None 
     now = time.time() if now is None else now
     if w is None:  # no state file: the journal's own last write is the only heartbeat
         return _age(path, "st_mtime", now) > seal_after()
-    if w.get("state") in (FINISHED, FAILED):
+    if w.get("state") in (FINISHED, FAILED) and not w.get("sealing"):
         return True
     return w.get("host") == HOSTNAME and writer_gone(w, now)
 

@@ -12,7 +12,9 @@ import _thread
 import atexit
 import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -43,49 +45,65 @@ def start_thread(
     return t
 
 
-#: the threads `start_unwaited(..., wait_at_exit=True)` started that have not ended yet:
-#: the interpreter's exit waits for them, as it waits for a non-daemon thread
-_unfinished: set[threading.Event] = set()
-
-
-def start_unwaited(target: Callable[..., Any], *args: Any, wait_at_exit: bool = False) -> None:
+def start_unwaited(target: Callable[..., Any], *args: Any) -> None:
     """Start `target(*args)` on a new thread, signals blocked, and return at once.
 
     `threading.Thread.start()` waits until the new thread has run: on a busy machine, tens
-    of milliseconds until the scheduler gets to it (init() and finish() use this for what
-    they start). The thread cannot be joined (`target` says itself when it is done, e.g.
-    with an Event) and is not in `threading.enumerate()`; the interpreter waits for it at
-    exit only if `wait_at_exit` (through atexit, where a non-daemon thread is waited for
-    just before): work that must be done, which runs here and now if no thread can start
-    (out of threads or memory, or the interpreter is exiting). `target` must catch its
-    own exceptions."""
-    run = _blocking_signals(target, args)
-    if not wait_at_exit:
-        _thread.start_new_thread(run, ())
-        return
-    done = threading.Event()
-
-    def tracked() -> None:
-        try:
-            run()
-        finally:
-            _unfinished.discard(done)
-            done.set()
-
-    _unfinished.add(done)
-    try:
-        _thread.start_new_thread(tracked, ())
-    except (RuntimeError, OSError, MemoryError):
-        tracked()
+    of milliseconds until the scheduler gets to it (init() uses this for what it starts).
+    The thread cannot be joined (`target` says itself when it is done, e.g. with an Event),
+    is not in `threading.enumerate()` and is not waited for at exit. `target` must catch
+    its own exceptions."""
+    _thread.start_new_thread(_blocking_signals(target, args), ())
 
 
-def join_unwaited() -> None:
-    """Wait for every thread `start_unwaited(..., wait_at_exit=True)` started (finish()'s
-    cleanup): what the interpreter's exit does, and what a test does before it looks."""
+#: work that threads go on with after the call that handed it to them returned (the
+#: writer's last rows and seal after finish()): the interpreter's exit waits for each
+_unfinished: set[threading.Event] = set()
+
+
+def wait_at_exit(done: threading.Event) -> None:
+    """Have the interpreter's exit (and `join_unwaited`) wait until `done` is set by
+    `finished`, as it waits for a non-daemon thread."""
+    if not done.is_set():
+        _unfinished.add(done)
+
+
+def finished(done: threading.Event) -> None:
+    """The work `done` stands for is done (call it in a `finally`: an Event never set
+    would hang the interpreter's exit)."""
+    _unfinished.discard(done)
+    done.set()
+
+
+#: seconds the interpreter's exit waits for that work at most. What it waits for is never
+#: all a kill -9 would leave: a writer's rows are in its journals, its run recorded finished,
+#: before its thread seals (store/writer_close.py); a thread stuck past this (a hung disk,
+#: a lock never released) must not keep the process from exiting
+EXIT_WAIT = 120.0
+
+
+def join_unwaited(timeout: float | None = None) -> bool:
+    """Wait for the work handed to threads that `wait_at_exit` names (finish()'s last seal):
+    what the interpreter's exit does, and what a test does before it looks. Returns
+    whether all of it is done (`timeout`: seconds in all)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     for done in list(_unfinished):
-        done.wait()
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not done.wait(left):
+            return False
+        _unfinished.discard(done)
+    return True
 
 
-atexit.register(join_unwaited)  # a no-op unless such a thread is still running
+def _at_exit() -> None:
+    if not join_unwaited(EXIT_WAIT):
+        sys.stderr.write(
+            f"flightlog: a writer thread did not finish sealing within {EXIT_WAIT:g} s; "
+            "exiting anyway: its rows are kept in its journals, which `flightlog doctor "
+            "--repair`, `flightlog sync` or a resume turns into segments\n"
+        )
+
+
+atexit.register(_at_exit)  # a no-op unless such work is still going on
 # a forked child has none of its parent's threads: its exit waits for none of them
 os.register_at_fork(after_in_child=_unfinished.clear)

@@ -12,10 +12,11 @@ counted) and are retried on the next tick; the journal keeps every row meanwhile
 
 Readers recover a journal's rows that no segment holds yet (store/segments.py
 `read_segments`); a sealer with proof that this writer is gone turns them into a segment
-(store/takeover.py `recover_journals`). That proof is also how `finish()` stays short after a
-loop that outran this thread: a backlog of more than DEFER_VALUES values stays in the
-journals of a writer recorded finished, for a resume, `flightlog sync`, the agent or
-`doctor --repair` to seal.
+(store/takeover.py `recover_journals`). That proof is also how the process's exit stays
+short after a loop that outran this thread: a backlog of more than DEFER_VALUES values stays
+in the journals of a writer recorded finished, for a resume, `flightlog sync`, the agent or
+`doctor --repair` to seal. How `finish()` closes the writer without waiting for its last
+rows to be written and sealed: store/writer_close.py.
 """
 
 from __future__ import annotations
@@ -26,12 +27,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from .atomic import atomic_write_json
 from .current_segment import CurrentSegment
 from .journal import Mark
 from .layout import RunPaths
@@ -40,7 +39,8 @@ from .rowlog import RowLog, RowsSkipped
 from .runmeta import MetaPatch, apply_patch
 from .schema import segment_schema
 from .segment_sealer import Sealer, release_arrow_memory
-from .threads import start_thread, start_unwaited
+from .threads import finished, start_thread
+from .writer_close import WriterClose
 
 
 @dataclass
@@ -55,7 +55,7 @@ class WriterSettings:
     max_buffered_rows: int = 4_000_000
 
 
-#: a backlog (values log() committed, not converted) that finish() leaves in the journals
+#: a backlog (values log() committed, not converted) that closing leaves in the journals
 #: instead of converting it: readers read it there, a resume, `flightlog sync`, the agent or
 #: `doctor --repair` seal it (store/takeover.py `recover_journals`)
 DEFER_VALUES = 1 << 16
@@ -64,7 +64,7 @@ DEFER_VALUES = 1 << 16
 FLUSH_WAIT = 10.0
 
 
-class RunWriter:
+class RunWriter(WriterClose):
     """Persists one process's rows and state for one run, from a background thread."""
 
     def __init__(
@@ -97,12 +97,20 @@ class RunWriter:
         self._sealer = Sealer(paths.history, writer_id, self._disk_problem)
         self._segment = CurrentSegment(paths.history, writer_id, self._schema, self._sealer, warn)
         self._tick_lock = threading.RLock()  # the thread, flush() and a signal handler
+        self._meta_lock = threading.RLock()
         self._stop = threading.Event()
         self._closed = False
         #: close() is writing: no tick yields to it any more
         self._closing = False
-        #: closing leaves `_settle` to a thread (see `close`)
-        self._settle_later = False
+        #: the state file says finished while the thread still seals (see `close`)
+        self._sealing = False
+        #: set when a kill -9 would lose nothing (`_record_finished`), and at the thread's end
+        self._recorded = threading.Event()
+        self._done = threading.Event()
+        #: close()'s caller is done (`then`): the thread writes and seals from here
+        self._go_on = threading.Event()
+        self._state_lock = threading.RLock()  # a signal handler's flush() may nest
+        self._states_taken = self._state_written = 0
         self._flush_waiters: deque[threading.Event] = deque()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -135,70 +143,6 @@ class RunWriter:
         self._wake.set()
         done.wait(FLUSH_WAIT)
 
-    def close(self) -> None:
-        """Stop the thread, write everything, seal every segment of this writer.
-
-        The writer thread does the work and the caller waits for it, so a KeyboardInterrupt
-        (or what a script's own signal handler raises) can only cut the wait short, never the
-        work; a later close() waits again. A disk or format error is warned about, never
-        raised: this runs at exit and in signal handlers of someone's training script.
-
-        Called by the main thread, which goes on after finish(), it leaves the slow cleanup
-        to a thread that finish() does not wait for (`_settle`); any other caller (SIGTERM's
-        helper thread, which ends the process next) waits for the cleanup too."""
-        self._settle_later = threading.current_thread() is threading.main_thread()
-        self._stop.set()
-        self._wake.set()
-        t = self._thread
-        if t is not None and t is not threading.current_thread():
-            t.join()
-        if not self._closed:  # no thread ran the last steps (never started, or this is it)
-            self._close_quietly()
-
-    def _close_quietly(self) -> None:
-        try:
-            self._close()
-        except (OSError, ValueError, pa.ArrowException) as e:
-            self._warn(f"could not finish writing {self.paths.dir}: {e!r}")
-
-    def _close(self) -> None:
-        """Write what log() committed, seal, and record the writer finished. A backlog of
-        more than DEFER_VALUES values (a loop that outran this thread) stays in its journals,
-        msynced, instead of keeping finish() waiting; never one held in memory only."""
-        self._closing = True
-        self._tick(force=True, closing=True)  # media first; the seal below makes it durable
-        for hook in self.sync_hooks:  # the blobs first, then the seal that makes rows durable
-            hook()
-        self._close_segment()
-        self._sealer.join()
-        left = sum(b.num_rows for b, _ in self._queue)  # converted, never written
-        all_removed = self._rows.close(self._written)
-        # not fsynced: a power loss right after leaves the last heartbeat's state (the run
-        # shows crashed; its history is sealed and fsynced), and finish() saves an fsync
-        self.write_state(durable=False)
-        self._closed = True
-        if self._settle_later and threading.main_thread().is_alive():
-            start_unwaited(self._settle, wait_at_exit=True)  # not waited for: see `_settle`
-        else:  # exiting (an atexit hook, SIGTERM): the process would not wait for a thread
-            self._settle()
-        if left > 0:
-            where = (
-                "they are lost"
-                if all_removed
-                else "they are kept in its journal, which `flightlog doctor --repair`, "
-                "`flightlog sync` or a resume turns into a segment"
-            )
-            self._warn(
-                f"{left:,} values could not be written to {self.paths.dir} "
-                f"({self._failing or 'disk error'}); {where}"
-            )
-
-    def _settle(self) -> None:
-        """What closing leaves to a thread finish() does not wait for: removing files whose
-        rows are sealed (dropping their pages costs ms per MiB) and msyncing kept journals."""
-        self._sealer.remove_leftovers()
-        self._rows.settle()
-
     def append(self, step: int, t: float, row: dict[str, Any], sid: int) -> None:
         """Commit one row (training thread, under `lock`) into the journal: no Arrow, and
         no system call but on the rare journal rotation (store/rowlog.py).
@@ -212,6 +156,13 @@ class RunWriter:
 
     # -- the loop --------------------------------------------------------------------------
     def _loop(self) -> None:
+        try:
+            self._run()
+        finally:
+            self._recorded.set()
+            finished(self._done)
+
+    def _run(self) -> None:
         self._rows.prepare()  # a spare journal before log() fills its first one
         while not self._stop.is_set():
             self._wake.wait(self.settings.flush_interval)
@@ -227,9 +178,7 @@ class RunWriter:
                 self._disk_problem(f"unexpected error in the writer thread: {e!r}")
             for _ in range(waiters):
                 self._flush_waiters.popleft().set()
-        self._close_quietly()
-        while self._flush_waiters:
-            self._flush_waiters.popleft().set()
+        self._finish_closing()
 
     def _tick(self, force: bool = False, closing: bool = False) -> None:
         with self._tick_lock:
@@ -281,17 +230,23 @@ class RunWriter:
             self._close_segment()
         if wrote:
             release_arrow_memory()
-        patch = self._meta()
-        if patch:
-            try:
-                apply_patch(self.paths.meta, patch)
-            except OSError as e:
-                self._disk_problem(f"cannot write {self.paths.meta}: {e.strerror or e}")
+        self._write_meta()
         if not closing and (force or now - self._last_beat >= self.settings.heartbeat_interval):
             self.write_state()
             self._last_beat = now
-        if not closing:
+        if not closing and not self._stop.is_set():
             self._rows.prepare()  # last: rows first reach the segments
+
+    def _write_meta(self) -> None:
+        """Merge what the run changed in run.json into the file, if anything (this thread's
+        ticks and finish()'s record: one at a time, so an older patch never lands last)."""
+        with self._meta_lock:
+            patch = self._meta()
+            if patch:
+                try:
+                    apply_patch(self.paths.meta, patch)
+                except OSError as e:
+                    self._disk_problem(f"cannot write {self.paths.meta}: {e.strerror or e}")
 
     def _write_queue(self) -> bool:
         """Write every converted batch, in order; returns whether anything was written."""
@@ -377,17 +332,6 @@ class RunWriter:
             self._fsynced()
         if not self._closing:  # closing leaves it to the settle thread
             self._sealer.remove_leftovers()
-
-    # -- small files -----------------------------------------------------------------------
-    def write_state(self, durable: bool = True) -> None:
-        """Rewrite this writer's state file (heartbeat, step, summary) now."""
-        self._write_file(self.paths.writer_state(self.writer_id), self._state(), durable)
-
-    def _write_file(self, path: Path, obj: dict[str, Any], durable: bool = True) -> None:
-        try:
-            atomic_write_json(path, obj, durable=durable)
-        except OSError as e:
-            self._disk_problem(f"cannot write {path}: {e.strerror or e}")
 
 
 def new_writer_id() -> str:

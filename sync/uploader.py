@@ -28,6 +28,7 @@ from flightlog.store.reader import StoredRun
 from flightlog.store.segments import list_segments
 from flightlog.store.syncmark import read_mark, write_mark
 from flightlog.store.takeover import may_seal, recover_journals, seal_taken, writers_by_id
+from flightlog.store.threads import join_unwaited
 
 from . import segment_upload
 from .blob_upload import fingerprint, run_extras, sync_blobs, to_send
@@ -77,6 +78,7 @@ def load_local(paths: RunPaths) -> LocalRun:
     looks crashed - a stalled host - keeps its segment (store/takeover.py). A run whose
     run.json cannot be read is still shipped: its segments, with the id and project its
     directory names."""
+    join_unwaited()  # a run this process finished: its writer thread seals it first
     stored = StoredRun.load_any(paths)
     writers = writers_by_id(stored.writers)
     sealed: dict[str, list[Path]] = {}

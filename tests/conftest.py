@@ -48,6 +48,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     yield
     for run in _hooks.live_runs():
         run.finish(quiet=True)
+    join_unwaited()  # the writer threads' last seals: none runs on into the next test
     _state._current = None
 
 
@@ -77,6 +78,7 @@ def python_script(
     code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """Run `code` in a real child interpreter with the test's environment (+ `env`)."""
+    join_unwaited()  # it sees the runs this process finished sealed, as after its exit
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         env={**os.environ, **(env or {})},
@@ -128,6 +130,7 @@ def sample_cwd(samples: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """The `flightlog` command in a real subprocess."""
+    join_unwaited()  # it sees the runs this process finished sealed, as after its exit
     return subprocess.run(
         [sys.executable, "-m", "flightlog.cli", *args],
         capture_output=True,

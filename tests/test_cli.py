@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 import flightlog
 
-from .conftest import cli
+from .conftest import cli, settled
 
 
 def test_runs_table_lists_every_sample_run_with_states(samples: Path) -> None:
@@ -204,6 +204,7 @@ def test_doctor_checks_system_segments_too(store: Path) -> None:
     while not list((Path(run.dir) / "system").glob("*.arrows")) and time.time() < deadline:
         time.sleep(0.05)  # the sampler has written a first sample
     run.finish(quiet=True)
+    settled()  # the writer thread seals after finish()
     seg = next((Path(run.dir) / "system").glob("*.parquet"))
     seg.write_bytes(b"broken")
     res = cli("doctor", "--root", str(store))

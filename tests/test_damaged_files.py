@@ -20,7 +20,7 @@ from flightlog.store.segments import OpenSegment, read_segment_checked
 from flightlog.tui import FlightlogApp
 from flightlog.tui.run_screen import RunScreen
 
-from .conftest import cli, spawn
+from .conftest import cli, settled, spawn
 from .test_tui import SIZE, rows, settle
 
 
@@ -32,6 +32,7 @@ def _sealed_run(run_id: str, segments: int = 3, per: int = 100) -> Path:
         if i % per == per - 1:
             run._writer.flush()  # the writer rotates and seals the full segment
     run.finish(quiet=True)
+    settled()  # the writer thread seals after finish()
     segs = sorted((Path(run.dir) / "history").glob("*.parquet"))
     assert len(segs) == segments
     return Path(run.dir)
@@ -289,6 +290,7 @@ def test_batch_checksums_survive_the_round_trip(tmp_path_factory, batches) -> No
 def test_a_run_that_cannot_be_described_is_still_listed_marked(store: Path) -> None:
     for run_id in ("ok", "odd"):
         flightlog.init(project="p", id=run_id, reinit=True).finish(quiet=True)
+        settled()  # the writer thread seals after finish()
     (state,) = (store / "runs" / "p" / "odd" / "writers").glob("*.json")
     state.write_text(json.dumps({"generation": "first", "state": 5}))
     with Index(store, persist=False) as idx:

@@ -27,6 +27,8 @@ from flightlog.store.layout import parse_segment_name, sealed_segment_name
 from flightlog.store.row_dicts import DISPLAY_KEYS, make_dicts
 from flightlog.store.sealing import _PARQUET_OPTIONS, ROW_GROUP
 
+from .conftest import settled
+
 META = ("_step", "_timestamp", "_runtime", "_writer")
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
@@ -185,6 +187,7 @@ def test_keys_decode_only_the_row_groups_that_hold_them() -> None:
         run.log({k: step + j / 1000 for j, k in enumerate(keys)})
     run._writer.flush()  # else finish() may leave a backlog in the journal, sealed later
     run.finish(quiet=True)
+    settled()  # the writer thread seals after finish()
     (seg,) = (Path(run.dir) / "history").glob("*.parquet")
     pf = pq.ParquetFile(seg)
     groups = pf.metadata.num_row_groups
@@ -352,6 +355,7 @@ def test_a_segment_sealed_while_the_directory_is_listed_is_still_read(
         if i % 10 == 9:
             run._writer.flush()  # a full segment: sealed, the next one started
     run.finish(quiet=True)
+    settled()  # the writer thread seals after finish()
     history = Path(run.dir) / "history"
     assert len(list(history.glob("*-000002-*.parquet"))) == 1
     scandir = os.scandir

@@ -30,7 +30,7 @@ from flightlog.store.layout import RunPaths
 from flightlog.store.reader import StoredRun
 from flightlog.store.schema import encode_value
 from flightlog.store.wide import pivot, row_blocks
-from tests.conftest import cli
+from tests.conftest import cli, settled
 from tests.test_history_read import META, check_reads, runs
 
 LABELS = ["vm:9876", "vm:10351", "gpu-2:77"]
@@ -221,6 +221,7 @@ def test_files_read_two_at_a_time_still_skip_a_corrupt_one_with_a_warning(api) -
             run._writer.flush()  # the segment is full: it rotates (and seals) before row i
         run.log({"i": i})
     run.finish(quiet=True)
+    settled()  # the writer thread seals after finish()
     segs = sorted((Path(run.dir) / "history").glob("*.parquet"))
     assert len(segs) == 4
     segs[2].write_bytes(b"this is not parquet")
@@ -237,6 +238,7 @@ def test_history_of_some_keys_has_columns_for_those_keys_only(store: Path) -> No
     for i in range(5):
         run.log({"a": float(i), "b": i, "c": "x"})
     run.finish(quiet=True)
+    settled()  # the writer thread seals after finish()
     assert any((Path(run.dir) / "history").glob("*.parquet"))
     stored = StoredRun.load(RunPaths(Path(run.dir)))
     assert stored is not None

@@ -26,7 +26,7 @@ from .browser import (
     open_hash,
     text_of,
 )
-from .conftest import spawn
+from .conftest import settled, spawn
 from .servers import LiveServer, stop_store_agent
 
 pytestmark = pytest.mark.slow
@@ -183,6 +183,7 @@ def test_a_finished_writers_state_reaches_the_server_at_once_not_with_the_next_s
     run = flightlog.init(project="p", mode="offline")
     run.log({"loss": 1.0})
     run.finish(quiet=True)
+    settled()  # the writer thread seals after finish()
     state_file = next(Path(run.dir, "writers").glob("*.json"))
     final = json.loads(state_file.read_text())
 

@@ -26,7 +26,7 @@ from flightlog.store.pyramid import LEVELS, TEXT_LEVEL, build
 from flightlog.store.query import downsample
 from flightlog.store.schema import HISTORY_SCHEMA
 
-from .conftest import spawn
+from .conftest import settled, spawn
 
 Row = tuple[int, str, float | None, int, str | None]  # step, key, value, kind, text
 
@@ -149,6 +149,7 @@ def long_run() -> tuple[str, list[Row]]:
             row["phase"] = f"phase {i}"
         run.log(row)
     run.finish(quiet=True)
+    settled()  # the writer thread seals after finish()
     rows: list[Row] = []
     for path in sorted(history.glob("*.parquet")):
         t = pq.read_table(path)
@@ -249,6 +250,7 @@ def test_a_long_segment_gets_its_pyramid_when_the_index_first_describes_it(store
         run.log({"a": float(i), "b": -float(i)})
     run._writer.flush()  # else finish() may leave a backlog in the journal, sealed later
     run.finish(quiet=True)
+    settled()  # the writer thread seals after finish()
     assert not (store / ".pyramids").exists()
     Index(store).close()  # the catch-up describes the sealed segment: one read of its bytes
     (sidecar,) = (p for p in (store / ".pyramids").rglob("*") if p.is_file())
@@ -278,6 +280,7 @@ def _run_with_sidecars(store: Path, name: str) -> tuple[Path, list[Path]]:
     for i in range(50):
         run.log({"loss": float(i)})
     run.finish(quiet=True)
+    settled()  # the writer thread seals after finish()
     sidecars = pyramid.Pyramids(pyramid.pyramid_dir(store))
     segments = sorted(Path(run.dir, "history").glob("*.parquet"))
     assert segments and all(sidecars.read(s, LEVELS[0]) is not None for s in segments)

@@ -20,6 +20,7 @@ def _two_segment_run() -> flightlog.Run:
     for i in range(10, 20):
         run.log({"i": i})
     run.finish(quiet=True)
+    settled()  # the writer thread seals after finish()
     return run
 
 

@@ -18,7 +18,7 @@ from flightlog.store.syncmark import read_mark
 from flightlog.sync.frames import BATCH_TYPE, frame_header
 from flightlog.sync.uploader import RunSync, load_local, sync_run
 
-from .conftest import spawn
+from .conftest import settled, spawn
 from .servers import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -165,6 +165,7 @@ def test_a_sync_body_must_start_with_the_run_and_stores_nothing_otherwise(
     run = flightlog.init(project="p", entity="alice", mode="offline")
     run.log({"x": 1})
     run.finish()
+    settled()  # the writer thread seals after finish()
     seg = next((Path(run.dir) / "history").glob("*.parquet"))
     frame = frame_header("history", seg) + seg.read_bytes()
     meta = json.dumps({"meta": {"id": run.id, "project": "p"}, "writers": []}).encode()

@@ -34,7 +34,7 @@ from flightlog.store.schema import HISTORY_SCHEMA
 from flightlog.store.segments import OpenSegment, list_segments, read_live_segment, seal
 from flightlog.store.takeover import may_seal, seal_taken, writer_gone
 
-from .conftest import cli, python_script
+from .conftest import cli, python_script, settled
 
 pytestmark = pytest.mark.slow
 
@@ -350,6 +350,7 @@ def test_segments_claimed_while_their_writer_writes_lose_no_row(
                 if not name.sealed and not name.claimed and seal_taken(name, path):
                     claimed += 1
     run.finish()
+    settled()  # the writer thread writes its last rows and seals after finish()
     values = _logged_values(api)
     assert set(values) == set(range(20_000)), f"{20_000 - len(values)} rows lost"
     assert claimed >= 5  # the writer went on in a new segment each time

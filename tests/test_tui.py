@@ -14,7 +14,7 @@ from flightlog.tui.compare_screen import CompareScreen
 from flightlog.tui.run_screen import RunScreen
 from flightlog.tui.runs_table import RunsTable
 
-from .conftest import spawn
+from .conftest import settled, spawn
 from .terminal import tui_in_tmux
 from .tui_helpers import (
     SIZE,
@@ -463,6 +463,7 @@ async def test_cursor_stays_on_its_run_when_rows_change(store: Path) -> None:
         await pilot.press("down")
         assert app.screen.current_key().endswith(column(app, "id")[1])
         flightlog.init(project="p", name="a-run", reinit=True).finish(quiet=True)
+        settled()  # the writer thread seals after finish()
         await settle(pilot, lambda: len(rows(app)) == 3)
         assert rows(app)[table.cursor_row][2] == "c-run"
 

@@ -15,8 +15,10 @@ bench_listing.py and bench_write_path.py print.
 
 `--finish STEPS` measures `finish()` instead (issue 16, 3: ≤ 30 ms after 100,000 steps):
 straight after a hot loop of STEPS `log()` calls of a 10-float dict, wall time and the
-process's CPU time (all threads: finish() waits for the writer's), defaults and sampler +
-console off. `--burners N` runs N CPU burners (`while 1: pass`) meanwhile, to measure on a
+process's CPU time meanwhile (all threads: what the writer thread does while finish() runs
+competes with it), defaults and sampler + console off. finish() records the run finished and
+returns; the writer thread seals after it (store/writer_close.py), before the process
+exits. `--burners N` runs N CPU burners (`while 1: pass`) meanwhile, to measure on a
 machine busier than it is; they are killed at the end. Prints numbers; asserts nothing.
 """
 

@@ -1,0 +1,154 @@
+"""finish() records the run finished and returns; the writer thread writes and seals the last
+rows after it (store/writer_close.py). Each child here holds that thread back (its `_close`
+waits for a file the test creates), so what a reader, `doctor` or a sealer sees in that
+window is pinned, not left to the scheduler."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import flightlog
+from flightlog.store import RunPaths, StoredRun
+from flightlog.store.doctor import check, repair
+from flightlog.store.liveness import HOSTNAME, process_start_ticks
+from flightlog.store.takeover import recover_journals, seal_abandoned, writer_gone, writers_by_id
+
+from .conftest import spawn
+
+STEPS = 30_000
+
+#: logs STEPS rows in a hot loop, finishes, prints its writer's state file, then kills itself
+#: (KILL) or exits; its writer thread's close waits (up to 120 s) for the file GO
+CHILD = """
+import json, os, signal, time, flightlog
+from flightlog.store import threads, writer_close
+threads.EXIT_WAIT = EXIT_WAIT
+closing = writer_close.WriterClose._close
+def held(self):
+    deadline = time.monotonic() + 120
+    while not os.path.exists(GO) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    closing(self)
+writer_close.WriterClose._close = held
+run = flightlog.init(project="p", id="r", settings={"console": "off"})
+run._wait_context(60.0)  # its writer thread runs (a busy machine may start it late)
+for i in range(STEPS):
+    run.log({"loss": i * 0.5, "acc": 1.0 / (i + 1)})
+run.config.update({"late": 1})  # run.json's last change: written by finish(), not after
+run.finish(quiet=True)
+state = os.path.join(run.dir, "writers", run._writer_id + ".json")
+print(json.dumps(json.load(open(state))), flush=True)
+if KILL:
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _child(go: Path, kill: bool, exit_wait: float = 120.0):
+    code = f"GO, KILL, STEPS, EXIT_WAIT = {str(go)!r}, {kill}, {STEPS}, {exit_wait}\n" + CHILD
+    return spawn(code)
+
+
+def _every_row(api: flightlog.Api) -> None:
+    run = api.run("p/r")
+    assert run.state == "finished"
+    rows = list(run.scan_history(keys=["loss"]))
+    assert [r["_step"] for r in rows] == list(range(STEPS)), "a row missing, out of order or twice"
+    assert rows[-1]["loss"] == (STEPS - 1) * 0.5
+
+
+def test_a_kill_right_after_finish_loses_no_row_and_the_run_reads_finished(
+    api: flightlog.Api, store: Path, tmp_path: Path
+) -> None:
+    """kill -9 after finish() returned, before the writer thread wrote the last rows: every
+    row is read (from the journals), in order and once; the run is finished and run.json
+    holds the config set last; doctor seals what is left and the history reads the same."""
+    proc = _child(tmp_path / "never", kill=True)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == -9, err
+    state = json.loads(out)
+    assert state["state"] == "finished" and state["sealing"] is True
+    _every_row(api)
+    assert json.loads((store / "runs" / "p" / "r" / "run.json").read_text())["config"]["late"] == 1
+    problems = check(store)
+    kinds = {"unsealed-journal", "unsealed-segment", "stale-temp", "stale-index"}
+    assert {p.kind for p in problems} <= kinds, problems
+    assert any(p.kind == "unsealed-journal" for p in problems), problems
+    repair(store, problems)
+    assert not {p.kind for p in check(store)} - {"stale-index"}
+    history = store / "runs" / "p" / "r" / "history"
+    assert not list(history.glob("*.journal")) and not list(history.glob("*.arrows"))
+    _every_row(flightlog.Api(store))
+
+
+def test_a_sealing_writer_is_left_alone_while_its_process_lives(
+    api: flightlog.Api, store: Path, tmp_path: Path
+) -> None:
+    """Between finish() and the writer thread's seal, the state file says finished and
+    `sealing`: no sealer (sync, the agent, doctor, a resume) turns its journals into a
+    segment of its own while the process lives, which would store rows twice; readers
+    read every row meanwhile; and the interpreter's exit waits for the seal."""
+    go = tmp_path / "go"
+    proc = _child(go, kill=False)
+    try:
+        line = proc.stdout.readline()
+        state = json.loads(line)
+        assert state["state"] == "finished" and state["sealing"] is True
+        assert not writer_gone(state)
+        paths = RunPaths(store / "runs" / "p" / "r")
+        stored = StoredRun.load(paths)
+        assert stored is not None
+        assert recover_journals(paths, writers_by_id(stored.writers)) == []
+        assert seal_abandoned(paths, stored.writers) == 0
+        found = {p.kind for p in check(store)} - {"stale-index"}
+        assert not found, "doctor must not offer to seal a live writer's files"
+        assert list(paths.history.glob("*.journal"))
+        _every_row(api)
+    finally:
+        go.touch()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    history = store / "runs" / "p" / "r" / "history"
+    assert not list(history.glob("*.journal")) and not list(history.glob("*.arrows"))
+    (writer,) = (store / "runs" / "p" / "r" / "writers").glob("*.json")
+    assert "sealing" not in json.loads(writer.read_text())
+    _every_row(flightlog.Api(store))
+
+
+def test_a_finished_writer_still_sealing_is_gone_only_once_its_process_is() -> None:
+    """The rule every sealer follows (store/takeover.py `writer_gone`), for the state file
+    finish() leaves until its writer thread has sealed."""
+    me = {
+        "state": "finished",
+        "sealing": True,
+        "host": HOSTNAME,
+        "pid": os.getpid(),
+        "pid_start": process_start_ticks(os.getpid()),
+        "heartbeat_at": time.time(),
+    }
+    assert not writer_gone(me)
+    assert writer_gone({**me, "pid_start": -1})  # the pid reused: that process is gone
+    assert writer_gone({k: v for k, v in me.items() if k != "sealing"})
+    other_host = {**me, "host": HOSTNAME + "-not-this-one"}
+    assert not writer_gone(other_host)  # heard from recently
+    assert writer_gone({**other_host, "heartbeat_at": 0.0})
+
+
+def test_exit_waits_for_a_stuck_writer_thread_a_bounded_time_and_loses_nothing(
+    store: Path, tmp_path: Path
+) -> None:
+    """A writer thread that never finishes sealing (a hung disk, a lock never released)
+    does not keep the process from exiting: the exit waits store/threads.py's EXIT_WAIT,
+    says so, and the rows are kept in the journals, the run finished, for doctor to seal."""
+    proc = _child(tmp_path / "never", kill=False, exit_wait=1.0)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "did not finish sealing within 1 s" in err and "doctor --repair" in err, err
+    api = flightlog.Api(store)
+    _every_row(api)
+    problems = check(store)
+    assert any(p.kind == "unsealed-journal" for p in problems), problems
+    repair(store, problems)
+    _every_row(flightlog.Api(store))
