@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -207,6 +208,13 @@ def test_a_running_runs_console_log_is_sent_once_when_the_run_has_ended(
     (tmp_path / "cfg.yaml").write_text("lr: 0.1")
     run.save(str(tmp_path / "cfg.yaml"), base_path=str(tmp_path), policy="now")
     run.log({"loss": 1.0})
+    # save() copies on the run's file thread: at load 15 the sync once ran before the copy
+    deadline = time.monotonic() + 60
+    while "cfg.yaml" not in json.loads((Path(run.dir) / "run.json").read_text()).get(
+        "saved_files", {}
+    ):
+        assert time.monotonic() < deadline, "run.save(policy='now') never recorded its copy"
+        time.sleep(0.02)
     live = _sync(server, key, run.dir)
     assert "still running" in live.pending
 
