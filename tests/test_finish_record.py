@@ -152,3 +152,47 @@ def test_exit_waits_for_a_stuck_writer_thread_a_bounded_time_and_loses_nothing(
     assert any(p.kind == "unsealed-journal" for p in problems), problems
     repair(store, problems)
     _every_row(flightlog.Api(store))
+
+
+#: logs rows with an image, finishes and exits at once; its writer thread's close waits until
+#: the interpreter's exit has begun (threading's shutdown flag, private: no public sign),
+#: then a little more, so the seal runs among the exit's hooks, not before them
+AT_EXIT_CHILD = """
+import threading, time, numpy as np, flightlog
+from flightlog.store import writer_close
+closing = writer_close.WriterClose._close
+def held(self):
+    deadline = time.monotonic() + 120
+    while not threading._SHUTTING_DOWN and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # the exit hooks that run before the wait have run
+    print("sealing at exit", flush=True)
+    closing(self)
+writer_close.WriterClose._close = held
+run = flightlog.init(project="p", id="m", settings={"console": "off"})
+run._wait_context(60.0)  # its writer thread runs (else finish() closes on this thread)
+for i in range(500):
+    row = {"loss": i * 0.5}
+    if i % 100 == 0:
+        row["img"] = flightlog.Image(np.full((8, 8, 3), i % 255, np.uint8))
+    run.log(row)
+run.finish(quiet=True)
+"""
+
+
+def test_a_seal_left_to_the_exit_completes_with_media_to_fsync(api: flightlog.Api) -> None:
+    """The seal after finish() runs while the interpreter exits: it must still be able to use
+    a thread pool (the media fsyncs). The exit's wait ran after concurrent.futures' exit hook,
+    so the seal failed with "can't register atexit after shutdown", a traceback on stderr
+    and its journals left for doctor (1 script exit in 2-6)."""
+    proc = spawn(AT_EXIT_CHILD)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    assert out.strip() == "sealing at exit"  # (not on the caller's thread, in finish())
+    assert "Traceback" not in err and "Exception in thread" not in err, err
+    run = api.run("p/m")
+    assert [r["_step"] for r in run.scan_history(keys=["loss"])] == list(range(500))
+    history = sorted(p.name for p in run.paths.history.iterdir())
+    assert not [n for n in history if n.endswith((".journal", ".arrows", ".tmp"))], history
+    problems = check(Path(os.environ["FLIGHTLOG_DIR"]))
+    assert [p for p in problems if p.kind != "stale-index"] == []

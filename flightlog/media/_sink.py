@@ -126,10 +126,10 @@ class MediaSink:
             paths, self._unsynced = self._unsynced, []
         if not paths:
             return
-        from concurrent.futures import ThreadPoolExecutor
-
         dirs = [*sorted({p.parent for p in paths}), self.blobs.dir]
         try:
+            from concurrent.futures import ThreadPoolExecutor  # (RuntimeError at exit too)
+
             with ThreadPoolExecutor(min(SYNC_THREADS, len(paths))) as pool:
                 list(pool.map(_fsync_file, paths))
                 list(pool.map(fsync_dir, dirs))
