@@ -24,6 +24,7 @@ from flightlog.store import journal, rowlog
 from flightlog.store.doctor import check, repair
 
 from .conftest import python_script, spawn
+from .history_state import describe, missing
 
 pytestmark = pytest.mark.slow
 
@@ -65,9 +66,9 @@ def _check(api: flightlog.Api, run_id: str, returned: int) -> None:
         warnings.simplefilter("error")  # a row left out with a warning is still lost
         rows = list(run.scan_history())
     got = [r["i"] for r in rows]
-    files = sorted(p.name for p in run.paths.history.iterdir())
     assert got[:returned] == list(range(returned)), (
-        f"a returned row is missing or repeated: {len(got)} read, {returned} returned; {files}"
+        f"a returned row is missing or repeated: {len(got)} read, {returned} returned, "
+        f"missing {missing(got, returned)}\n{describe(run.paths.history)}"
     )
     assert len(got) - returned in (0, 1), f"{len(got)} rows read, {returned} returned"
     for r in rows:
