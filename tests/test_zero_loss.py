@@ -24,6 +24,7 @@ from flightlog.store import journal, rowlog
 from flightlog.store.doctor import check, repair
 
 from .conftest import python_script, settled, spawn
+from .history_state import describe, missing
 
 pytestmark = pytest.mark.slow
 
@@ -65,9 +66,9 @@ def _check(api: flightlog.Api, run_id: str, returned: int) -> None:
         warnings.simplefilter("error")  # a row left out with a warning is still lost
         rows = list(run.scan_history())
     got = [r["i"] for r in rows]
-    files = sorted(p.name for p in run.paths.history.iterdir())
     assert got[:returned] == list(range(returned)), (
-        f"a returned row is missing or repeated: {len(got)} read, {returned} returned; {files}"
+        f"a returned row is missing or repeated: {len(got)} read, {returned} returned, "
+        f"missing {missing(got, returned)}\n{describe(run.paths.history)}"
     )
     assert len(got) - returned in (0, 1), f"{len(got)} rows read, {returned} returned"
     for r in rows:
@@ -103,6 +104,43 @@ def test_kill_9_loses_no_row_whose_log_returned(
         _check(api, run_id, n)
         history = store / "runs" / "z" / run_id / "history"
         assert not list(history.glob("*.journal")) and not list(history.glob("*.arrows"))
+
+
+LAST_BATCH_CHILD = """
+    import os, flightlog
+    import flightlog.store.rowlog as rowlog
+    rowlog.ROWS_CAP, rowlog.WORDS_CAP = 300, 1500
+    run = flightlog.init(project="z", id={run_id!r}, settings={{
+        "segment_rows": 4000, "console": "off", "stats_interval": 0, "flush_interval": 60}})
+    for i in range(1380):
+        if i == {save_at}:
+            run.save()  # the writer thread writes what came before; then it waits 60 s
+        row = {{"i": i, "x": i / 4, "flag": i % 2 == 0}}
+        if i % 7 == 0:
+            row["note"] = "n" * (i % 5)
+        if i % 11 == 0:
+            row["extra"] = {{"deep": i}}
+        run.log(row)
+    os.kill(os.getpid(), 9)
+"""
+
+
+@pytest.mark.parametrize("save_at", [1150, 1200, 1360])
+def test_the_rows_after_the_last_write_are_read_from_the_journals(
+    api: flightlog.Api, store: Path, save_at: int
+) -> None:
+    """The state a kill -9 at load 30 once left when the last 20 rows (1360..1379) were
+    reported lost: the open segment 000001 and its sealed twin being written, and journals
+    j000004 and j000005 (save_at=1150: the segment holds rows 0..1149, j000004 was log()'s
+    journal at the write). The writer thread's last write comes at a chosen row, then the
+    process kills itself: every row after it must be read from the journals."""
+    res = python_script(LAST_BATCH_CHILD.format(run_id=f"w{save_at}", save_at=save_at))
+    assert res.returncode == -signal.SIGKILL, res.stderr
+    history = store / "runs" / "z" / f"w{save_at}" / "history"
+    if save_at == 1150:
+        names = sorted(p.name.split("-", 1)[1] for p in history.iterdir())
+        assert names[1:] == ["000001.arrows", "j000004.journal", "j000005.journal"], names
+    _check(api, f"w{save_at}", 1380)
 
 
 def test_a_reader_that_cannot_tell_the_boot_still_reads_every_row(
