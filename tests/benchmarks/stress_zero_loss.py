@@ -81,6 +81,19 @@ CHILD = """
 """
 
 
+def start_child(code: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """The child script `code` (CHILD, formatted) in its own interpreter, pipes open."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc
+
+
 def trial(
     k: int, root: Path, tiny: bool, paced: bool, seed: int, at_pause: bool, jitter: bool
 ) -> tuple[int, str | None]:
@@ -102,14 +115,7 @@ def trial(
         jitter=jitter,
         jitter_list=JITTER,
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
+    proc = start_child(code, env)
     if proc.stdout.readline().strip() != "started":
         return k, f"child did not start: {proc.stderr.read() if proc.stderr else ''}"
     if kill_at < 0:

@@ -12,17 +12,15 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from stress_zero_loss import CHILD, JITTER
+from stress_zero_loss import CHILD, JITTER, start_child
 
 from tests.history_state import describe, missing
 
@@ -56,14 +54,7 @@ def child(k: int, root: Path, args: argparse.Namespace) -> list[str]:
         jitter=args.jitter,
         jitter_list=JITTER,
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
+    proc = start_child(code, env)
     failures: list[str] = []
     if proc.stdout.readline().strip() != "started":
         return [f"child {k} did not start"]
