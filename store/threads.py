@@ -105,15 +105,15 @@ def _at_exit() -> None:
 
 
 def _register_exit_wait() -> None:
-    """Wait for that work where the interpreter's exit still lets it run whole: among
-    threading's exit hooks (before non-daemon threads are joined and long before the
-    interpreter finalizes, when Python 3.12 refuses new threads), registered after
-    concurrent.futures' own so it runs first, while thread pools still take work (a media
-    seal fsyncs on one). Registered with `atexit`, the wait came after both: a seal
-    begun at exit failed ("can't register atexit after shutdown") and left its journals
-    for doctor (found by a script run twice in a fresh clone: 1 in 2-6 exits)."""
-    import concurrent.futures.thread  # noqa: F401  (its exit hook first, so it runs after ours)
-
+    """Wait for that work at the earliest point of the interpreter's exit: among threading's
+    exit hooks (before non-daemon threads are joined, long before the interpreter finalizes
+    and Python 3.12 refuses new threads). Registered with `atexit`, the wait came after
+    threading's shutdown, and a seal begun at exit that imported concurrent.futures for the
+    first time failed ("can't register atexit after shutdown") and left its journals for
+    doctor (a script run twice in a fresh clone: 1 exit in 2-6). A thread pool may still be
+    shut down by then (concurrent.futures' hook, if imported later, runs before this one):
+    what the seal runs on one falls back to this thread (flightlog/media/_sink.py). Not
+    imported here to order the hooks: `import flightlog` loads what the write path needs."""
     register = getattr(threading, "_register_atexit", None)  # private since 3.9, kept in 3.13
     if register is None:
         atexit.register(_at_exit)

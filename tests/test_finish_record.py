@@ -10,6 +10,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 import flightlog
 from flightlog.store import RunPaths, StoredRun
 from flightlog.store.doctor import check, repair
@@ -159,6 +161,8 @@ def test_exit_waits_for_a_stuck_writer_thread_a_bounded_time_and_loses_nothing(
 #: then a little more, so the seal runs among the exit's hooks, not before them
 AT_EXIT_CHILD = """
 import threading, time, numpy as np, flightlog
+if POOLS_FIRST:  # a library's thread pools: their exit hook then runs before flightlog's
+    import concurrent.futures.thread
 from flightlog.store import writer_close
 closing = writer_close.WriterClose._close
 def held(self):
@@ -180,12 +184,15 @@ run.finish(quiet=True)
 """
 
 
-def test_a_seal_left_to_the_exit_completes_with_media_to_fsync(api: flightlog.Api) -> None:
+@pytest.mark.parametrize("pools_first", [False, True], ids=["pools-later", "pools-first"])
+def test_a_seal_left_to_the_exit_completes_with_media_to_fsync(
+    api: flightlog.Api, pools_first: bool
+) -> None:
     """The seal after finish() runs while the interpreter exits: it must still be able to use
     a thread pool (the media fsyncs). The exit's wait ran after concurrent.futures' exit hook,
     so the seal failed with "can't register atexit after shutdown", a traceback on stderr
     and its journals left for doctor (1 script exit in 2-6)."""
-    proc = spawn(AT_EXIT_CHILD)
+    proc = spawn(f"POOLS_FIRST = {pools_first}\n" + AT_EXIT_CHILD)
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, err
     assert out.strip() == "sealing at exit"  # (not on the caller's thread, in finish())
