@@ -12,6 +12,8 @@ from PIL import Image as PILImage
 import flightlog
 from flightlog.media import MediaSink, _sink, prepare
 
+from .conftest import settled
+
 
 def media_files(run: flightlog.Run) -> list[Path]:
     return sorted(p for p in (Path(run.dir) / "media").glob("??/*"))
@@ -159,9 +161,11 @@ def test_every_media_file_is_fsynced_before_the_row_naming_it_is_made_durable(
     durable(RowLog, "sync")
     durable(RunWriter, "_close_segment")
     run = flightlog.init(project="m")
+    run._wait_context(60.0)  # its writer thread runs: the seal comes after finish() returned
     for i in range(20):
         run.log({"img": flightlog.Image(np.full((4, 4), i, np.uint8)), "i": i})
     run.finish()
+    settled()  # the whole sequence of fsyncs and seals, not the part before finish() returned
     refs = [r["img"] for r in rows(api, run)]
     assert len(refs) == 20
     for ref in refs:
