@@ -48,8 +48,14 @@ CHILD = """
         os.write(fd, b"%d\\n" % i)
         i += 1
         if {paced} and i % 20 == 0:
+            {at_pause}  # (tests/benchmarks/stress_zero_loss.py kills the child here)
             time.sleep(0.002)
 """
+
+
+def child(at_pause: str = "pass", **fields: object) -> str:
+    """CHILD with its `fields`; `at_pause`: one statement run at each pause (paced)."""
+    return CHILD.format(at_pause=at_pause, **fields)
 
 
 def _returned(path: Path) -> int:
@@ -87,7 +93,7 @@ def test_kill_9_loses_no_row_whose_log_returned(
         run_id = f"t{trial}"
         returned = tmp_path / f"{run_id}.returned"
         tiny = trial % 2 == 1
-        proc = spawn(CHILD.format(tiny=tiny, run_id=run_id, returned=str(returned), paced=paced))
+        proc = spawn(child(tiny=tiny, run_id=run_id, returned=str(returned), paced=paced))
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "started", proc.stderr and proc.stderr.read()
         time.sleep(rng.uniform(0.02, 0.7))
@@ -150,7 +156,7 @@ def test_a_reader_that_cannot_tell_the_boot_still_reads_every_row(
     it) must not take the journal for one written before a reboot: that hid every row not
     yet msynced, for the rest of the reader's life."""
     returned = tmp_path / "b.returned"
-    proc = spawn(CHILD.format(tiny=False, run_id="b", returned=str(returned), paced=False))
+    proc = spawn(child(tiny=False, run_id="b", returned=str(returned), paced=False))
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "started", proc.stderr and proc.stderr.read()
     time.sleep(0.05)  # long before the first msync (every second)

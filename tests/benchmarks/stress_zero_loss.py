@@ -29,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.history_state import describe, missing
+from tests.test_zero_loss import child as test_child
 
 #: where --jitter makes the writer thread stall: (module, class, methods)
 JITTER = [
@@ -40,51 +41,52 @@ JITTER = [
     ("journal", "JournalFile", ["sync", "populate_ahead"]),
 ]
 
-CHILD = """
-    JITTER = {jitter_list!r}
-    import os, time, flightlog
-    import flightlog.store.rowlog as rowlog
-    if {tiny}:
-        rowlog.ROWS_CAP, rowlog.WORDS_CAP = 300, 1500
-    if {jitter}:  # the writer thread stalls at random, as on a machine at load 30-40
-        import random, sys, importlib
-        sys.setswitchinterval(1e-5)
-        def slow(f):
-            def g(*a, **k):
-                if random.random() < 0.3:
-                    time.sleep(random.uniform(0, 0.03))
-                return f(*a, **k)
-            return g
-        for mod, cls, names in JITTER:
-            c = getattr(importlib.import_module("flightlog.store." + mod), cls)
-            for n in names:
-                setattr(c, n, slow(getattr(c, n)))
-    run = flightlog.init(project="z", id={run_id!r},
-                         settings={{"segment_rows": 4000, "console": "off", "stats_interval": 0}})
-    fd = os.open({returned!r}, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    print("started", flush=True)
-    i = 0
-    while True:
-        row = {{"i": i, "x": i / 4, "flag": i % 2 == 0}}
-        if i % 7 == 0:
-            row["note"] = "n" * (i % 5)
-        if i % 11 == 0:
-            row["extra"] = {{"deep": i}}
-        run.log(row)
-        os.write(fd, b"%d\\n" % i)
-        i += 1
-        if {paced} and i % 20 == 0:
-            if i == {kill_at}:  # at a pause, as the kill that found the loss landed
-                time.sleep({kill_delay})
-                os.kill(os.getpid(), 9)
-            time.sleep(0.002)
+#: what --jitter runs before the test's child: the writer thread stalls at random, as on a
+#: machine at load 30-40
+JITTER_SETUP = """
+    import importlib, random, sys, time
+    sys.setswitchinterval(1e-5)
+    def slow(f):
+        def g(*a, **k):
+            if random.random() < 0.3:
+                time.sleep(random.uniform(0, 0.03))
+            return f(*a, **k)
+        return g
+    for mod, cls, names in {jitter_list!r}:
+        c = getattr(importlib.import_module("flightlog.store." + mod), cls)
+        for n in names:
+            setattr(c, n, slow(getattr(c, n)))
 """
 
 
+def child_code(
+    run_id: str,
+    returned: Path,
+    tiny: bool,
+    paced: bool,
+    jitter: bool,
+    kill_at: int = -1,
+    kill_delay: float = 0.0,
+) -> str:
+    """tests/test_zero_loss.py's child (tiny journals, paced, unless told otherwise), with
+    --jitter's stalls first and, at `kill_at` rows, a kill -9 at a pause (as the kill that
+    found the loss landed)."""
+    kill = f"if i == {kill_at}: time.sleep({kill_delay}); os.kill(os.getpid(), 9)"
+    setup = textwrap.dedent(JITTER_SETUP.format(jitter_list=JITTER)) if jitter else ""
+    body = test_child(
+        at_pause=kill if kill_at >= 0 else "pass",
+        tiny=tiny,
+        run_id=run_id,
+        returned=str(returned),
+        paced=paced,
+    )
+    return setup + textwrap.dedent(body)
+
+
 def start_child(code: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    """The child script `code` (CHILD, formatted) in its own interpreter, pipes open."""
+    """The child script `code` (`child_code`) in its own interpreter, pipes open."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)],
+        [sys.executable, "-c", code],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -105,16 +107,7 @@ def trial(
     returned = root / f"r{k}"
     env = {**os.environ, "FLIGHTLOG_DIR": str(store), "FLIGHTLOG_SILENT": "1"}
     kill_at = 20 * rng.randrange(50, 100) if at_pause else -1
-    code = CHILD.format(
-        tiny=tiny,
-        run_id=f"t{k}",
-        returned=str(returned),
-        paced=paced,
-        kill_at=kill_at,
-        kill_delay=rng.uniform(0, 0.002),
-        jitter=jitter,
-        jitter_list=JITTER,
-    )
+    code = child_code(f"t{k}", returned, tiny, paced, jitter, kill_at, rng.uniform(0, 0.002))
     proc = start_child(code, env)
     if proc.stdout.readline().strip() != "started":
         return k, f"child did not start: {proc.stderr.read() if proc.stderr else ''}"

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from stress_zero_loss import CHILD, JITTER, start_child
+from stress_zero_loss import child_code, start_child
 
 from tests.history_state import describe, missing
 
@@ -44,16 +44,7 @@ def child(k: int, root: Path, args: argparse.Namespace) -> list[str]:
     store = root / f"s{k}"
     returned = root / f"r{k}"
     env = {**os.environ, "FLIGHTLOG_DIR": str(store), "FLIGHTLOG_SILENT": "1"}
-    code = CHILD.format(
-        tiny=not args.big,
-        run_id=f"t{k}",
-        returned=str(returned),
-        paced=not args.hot,
-        kill_at=-1,
-        kill_delay=0,
-        jitter=args.jitter,
-        jitter_list=JITTER,
-    )
+    code = child_code(f"t{k}", returned, not args.big, not args.hot, args.jitter)
     proc = start_child(code, env)
     failures: list[str] = []
     if proc.stdout.readline().strip() != "started":
