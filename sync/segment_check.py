@@ -95,21 +95,20 @@ def _pages_of(source: Path | bytes) -> Iterator[bytes | mmap.mmap]:
 def check_segment_file(source: Path | bytes, writer: str, limits: SegmentLimits) -> None:
     """Refused unless `source` (a file, or its bytes) is a history segment of `writer`
     within `limits`."""
+    opened: Path | pa.BufferReader
     if isinstance(source, Path):
-        with open(source, "rb") as f:  # one open; at most IN_MEMORY read
+        with open(source, "rb") as f:  # one open: the whole file up to IN_MEMORY, else its ends
             size = os.fstat(f.fileno()).st_size
             if size <= IN_MEMORY:
                 source = f.read(size)
+            else:
+                head = f.read(4)
+                f.seek(max(size - 8, 0))
+                _footer(head, f.read(8), size)
+                opened = source
     if isinstance(source, bytes):
         _footer(source[:4], source[-8:], len(source))
-        opened: Path | pa.BufferReader = pa.BufferReader(source)
-    else:
-        size = source.stat().st_size
-        with open(source, "rb") as f:
-            head = f.read(4)
-            f.seek(max(size - 8, 0))
-            _footer(head, f.read(8), size)
-        opened = source
+        opened = pa.BufferReader(source)
     try:
         pf = pq.ParquetFile(opened, **_THRIFT)
         md = pf.metadata

@@ -60,7 +60,7 @@ def sync_many(
     entities: Entities,
     on_bytes: Callable[[int], None] | None = None,
 ) -> Iterator[Synced]:
-    """Sync `runs`, a few requests at a time (RUNS_IN_FLIGHT), yielding each
+    """Sync `runs`, up to RUNS_IN_FLIGHT runs or groups of runs at a time, yielding each
     one's result and error in order. Consecutive small runs of a project go in one request
     (`_groups`). Once one finds the server unavailable no other run is started: the ones in
     flight finish and are yielded, and the rest are not (the caller says so). `on_bytes` is

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from flightlog.store.layout import RunPaths
 from flightlog.sync import blob_client
 from flightlog.sync.uploader import RunSync, load_local, sync_run
 
-from .servers import LiveServer
+from .servers import LiveServer, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -209,12 +208,12 @@ def test_a_running_runs_console_log_is_sent_once_when_the_run_has_ended(
     run.save(str(tmp_path / "cfg.yaml"), base_path=str(tmp_path), policy="now")
     run.log({"loss": 1.0})
     # save() copies on the run's file thread: at load 15 the sync once ran before the copy
-    deadline = time.monotonic() + 60
-    while "cfg.yaml" not in json.loads((Path(run.dir) / "run.json").read_text()).get(
-        "saved_files", {}
-    ):
-        assert time.monotonic() < deadline, "run.save(policy='now') never recorded its copy"
-        time.sleep(0.02)
+    saved = Path(run.dir) / "run.json"
+    wait_until(
+        lambda: "cfg.yaml" in json.loads(saved.read_text()).get("saved_files", {}),
+        60,
+        "run.save(policy='now') recorded its copy",
+    )
     live = _sync(server, key, run.dir)
     assert "still running" in live.pending
 

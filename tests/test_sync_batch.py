@@ -28,7 +28,7 @@ from .servers import (
     tidy_table,
     wait_until,
 )
-from .test_sync_in_flight import sync_until_killed
+from .sync_runs import sync_until_killed
 
 pytestmark = pytest.mark.slow
 

@@ -8,37 +8,16 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .servers import LiveServer, server_rows, wait_until
-from .test_sync_project_batch import local_segments, on_server, small_runs
+from .servers import LiveServer, server_rows
+from .sync_runs import local_segments, on_server, small_runs, sync_until_killed
 
 pytestmark = pytest.mark.slow
 
 RUNS = 150  # a project's first run alone, then groups of up to 64: three requests in flight
-
-
-def sync_until_killed(server: LiveServer, ready: Callable[[], object]) -> tuple[int, str]:
-    """`flightlog sync --all` in a real subprocess, the server killed -9 once `ready()`:
-    the sync's exit code and output."""
-    sync = subprocess.Popen(
-        [sys.executable, "-m", "flightlog.cli", "sync", "--all"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        wait_until(ready, 240, "the upload under way")
-        server.kill()
-        out, _ = sync.communicate(timeout=240)
-    finally:
-        if sync.poll() is None:
-            sync.kill()
-            sync.wait()
-    return sync.returncode, out
 
 
 def _runs_on_server(server: LiveServer, ids: list[str]) -> int:

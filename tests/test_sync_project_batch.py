@@ -16,7 +16,7 @@ import pytest
 
 from flightlog.sync.frames import BATCH_TYPE, frame_header
 
-from .conftest import cli, python_script
+from .conftest import cli
 from .servers import (
     LiveServer,
     read_by_server,
@@ -25,36 +25,9 @@ from .servers import (
     tidy_table,
     wait_until,
 )
+from .sync_runs import local_segments, on_server, small_runs
 
 pytestmark = pytest.mark.slow
-
-RUNS = """
-import time, flightlog
-for i in range({runs}):
-    settings = {{"segment_rows": {rows}, "flush_interval": 0.01}}
-    run = flightlog.init(project="p", mode="offline", settings=settings)
-    for s in range(120):
-        run.log({{"i": s, "r": i}})
-        if s % {rows} == {rows} - 1:
-            time.sleep({pause})  # a segment per pause
-    run.finish()
-    print(run.id, flush=True)
-"""
-
-
-def small_runs(n: int, rows: int = 50, pause: float = 0) -> list[str]:
-    r = python_script(RUNS.format(runs=n, rows=rows, pause=pause), timeout=300)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.split()
-
-
-def local_segments(run_id: str) -> list[str]:
-    d = Path(os.environ["FLIGHTLOG_DIR"]) / "runs/p" / run_id / "history"
-    return sorted(p.name for p in d.glob("*.parquet"))
-
-
-def on_server(server: LiveServer, run_id: str) -> list[str]:
-    return sorted(p.name for p in server.root.glob(f"runs/@alice/p/{run_id}/history/*.parquet"))
 
 
 def requests_made(server: LiveServer, what: str) -> int:

@@ -2,9 +2,9 @@
 thread does with `POST /sync/E/P` once the body is read (write and hash the frames, check
 each segment, write run.json and the writer states, commit), timed with this thread's CPU
 clock and split into its parts - a repeatable figure on a noisy machine, where the
-whole-server figure of bench_ingest.py moves by ±10% from run to run.
+whole-server figure of bench_sync.py moves by ±10% from run to run.
 
-    python tests/benchmarks/ingest_work.py [--store DIR] [--runs 300] [--batch 22]
+    python tests/benchmarks/ingest_work.py [--store DIR] [--runs 300] [--batch 3]
 
 Run it from a worktree of the code to measure, or from an older one for its figure (the
 imported `flightlog` is measured). The fsync pool's threads are not in this thread's CPU.
@@ -75,7 +75,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--store", default="/tmp/flightlog-bench-store")
     ap.add_argument("--runs", type=int, default=300)
-    ap.add_argument("--batch", type=int, default=22, help="runs per request")
+    ap.add_argument(
+        "--batch", type=int, default=3, help="runs per request (2 MB groups: ~3 such runs)"
+    )
     args = ap.parse_args()
     import flightlog
     from flightlog.sync import batch_routes, receive, segment_check

@@ -1,0 +1,62 @@
+"""Small offline runs of project "p" for the sync tests, and where their segments are: in
+the local store and on a test server (uploaded by `flightlog sync --all`, which a test may
+have the server killed under)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from .conftest import python_script
+from .servers import LiveServer, wait_until
+
+RUNS = """
+import time, flightlog
+for i in range({runs}):
+    settings = {{"segment_rows": {rows}, "flush_interval": 0.01}}
+    run = flightlog.init(project="p", mode="offline", settings=settings)
+    for s in range(120):
+        run.log({{"i": s, "r": i}})
+        if s % {rows} == {rows} - 1:
+            time.sleep({pause})  # a segment per pause
+    run.finish()
+    print(run.id, flush=True)
+"""
+
+
+def small_runs(n: int, rows: int = 50, pause: float = 0) -> list[str]:
+    r = python_script(RUNS.format(runs=n, rows=rows, pause=pause), timeout=300)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()
+
+
+def local_segments(run_id: str) -> list[str]:
+    d = Path(os.environ["FLIGHTLOG_DIR"]) / "runs/p" / run_id / "history"
+    return sorted(p.name for p in d.glob("*.parquet"))
+
+
+def on_server(server: LiveServer, run_id: str) -> list[str]:
+    return sorted(p.name for p in server.root.glob(f"runs/@alice/p/{run_id}/history/*.parquet"))
+
+
+def sync_until_killed(server: LiveServer, ready: Callable[[], object]) -> tuple[int, str]:
+    """`flightlog sync --all` in a real subprocess, the server killed -9 once `ready()`:
+    the sync's exit code and output."""
+    sync = subprocess.Popen(
+        [sys.executable, "-m", "flightlog.cli", "sync", "--all"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_until(ready, 240, "the upload under way")
+        server.kill()
+        out, _ = sync.communicate(timeout=240)
+    finally:
+        if sync.poll() is None:
+            sync.kill()
+            sync.wait()
+    return sync.returncode, out
