@@ -106,6 +106,7 @@ class RunWriter(WriterClose):
         self._sealing = False
         #: set when a kill -9 would lose nothing (`_record_finished`), and at the thread's end
         self._recorded = threading.Event()
+        self._record_lock = threading.Lock()  # one record of the finish (`_record_once`)
         self._done = threading.Event()
         #: close()'s caller is done (`then`): the thread writes and seals from here
         self._go_on = threading.Event()
@@ -189,7 +190,7 @@ class RunWriter(WriterClose):
         that cannot be converted (never expected: a journal this process wrote itself) are
         skipped, not retried: no disk problem, nothing held in memory for them."""
         try:
-            self._rows.take(self._schema, self._queue, pause=not self._closing)
+            self._rows.take(self._schema, self._queue)
         except RowsSkipped as e:
             self._warn(f"{e}: they are skipped; the rows logged before and after them are kept")
 
@@ -209,7 +210,7 @@ class RunWriter(WriterClose):
         if self._failing is not None:
             self._bound_queue()
         if self._yield_to_close():
-            return  # closing fsyncs, seals and writes the state: finish() waits for no more
+            return  # closing fsyncs, seals and writes the state, right after this tick
         now = time.monotonic()
         if not closing and (force or now - self._last_fsync >= self.settings.fsync_interval):
             held = self._segment.held
@@ -276,8 +277,8 @@ class RunWriter(WriterClose):
         return wrote
 
     def _yield_to_close(self) -> bool:
-        """Is finish() waiting for this tick? Then the tick ends at the next batch: closing
-        decides what is left (all written, or a backlog left to the journals)."""
+        """Has close() been called during this tick? Then the tick ends at the next batch:
+        closing decides what is left (all written, or a backlog left to the journals)."""
         return self._stop.is_set() and not self._closing
 
     def _fsynced(self) -> None:
@@ -330,8 +331,7 @@ class RunWriter(WriterClose):
                 return
         if self._segment.close(self._written):
             self._fsynced()
-        if not self._closing:  # closing leaves it to the settle thread
-            self._sealer.remove_leftovers()
+        self._sealer.remove_leftovers()
 
 
 def new_writer_id() -> str:

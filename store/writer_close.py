@@ -10,9 +10,10 @@ process is gone (killed before the seal), anyone may seal them. Converting the l
 and sealing the segment (ms of CPU), the fsyncs and removing the files the sealed segment
 holds run on the writer thread after `finish()` returned, and the interpreter waits for
 them at exit
-(store/threads.py `wait_at_exit`). The thread starts only once finish() has stopped the
+(store/threads.py `wait_at_exit`). The thread goes on only once finish() has stopped the
 console copy and the sampler (`close`'s `then`): each file operation of the caller releases
-the GIL, and a busy writer thread would keep it for ms each time.
+the GIL, and a busy writer thread would keep it for ms each time. (Media held in memory are
+the exception: the thread stores them first, as the record must name them.)
 
 The state file is written by the writer thread (heartbeats) and by `close` (the record):
 states are taken in order under the run's lock and a state older than one written is
@@ -74,9 +75,8 @@ class WriterClose:
                     self._go_on.set()
                     self._wake.set()
                     self._recorded.wait()
-                elif not self._recorded.is_set():
-                    self._record_finished()
-                    self._recorded.set()
+                else:
+                    self._record_once()
                 if then is not None:
                     then()
             finally:
@@ -126,6 +126,16 @@ class WriterClose:
         self._sealer.remove_leftovers()
         self._rows.settle()
 
+    def _record_once(self: RunWriter) -> None:
+        """`_record_finished`, by whichever of close()'s caller and the thread comes first:
+        the thread records itself when the caller takes longer than GO_ON_WAIT (a run.json
+        write on a stalled NFS host), and a second record after the seal would set `sealing`
+        again for the rest of the process's life."""
+        with self._record_lock:
+            if not self._recorded.is_set():
+                self._record_finished()
+                self._recorded.set()
+
     def _record_finished(self: RunWriter) -> None:
         """What finish() waits for (`close`): every committed row whole in the journals,
         run.json's pending changes written, and the state file saying finished, `sealing`
@@ -143,8 +153,7 @@ class WriterClose:
         if not self._recorded.is_set():  # media to store first, or a close() cut short
             with self._tick_lock:
                 self._media.store(self._lock, self._rows.append)
-                self._record_finished()
-            self._recorded.set()
+                self._record_once()
         self._close_quietly()
         while self._flush_waiters:
             self._flush_waiters.popleft().set()

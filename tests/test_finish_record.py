@@ -18,7 +18,7 @@ from flightlog.store.doctor import check, repair
 from flightlog.store.liveness import HOSTNAME, process_start_ticks
 from flightlog.store.takeover import recover_journals, seal_abandoned, writer_gone, writers_by_id
 
-from .conftest import spawn
+from .conftest import settled, spawn
 
 STEPS = 30_000
 
@@ -203,3 +203,35 @@ def test_a_seal_left_to_the_exit_completes_with_media_to_fsync(
     assert not [n for n in history if n.endswith((".journal", ".arrows", ".tmp"))], history
     problems = check(Path(os.environ["FLIGHTLOG_DIR"]))
     assert [p for p in problems if p.kind != "stale-index"] == []
+
+
+def test_a_slow_record_by_finish_and_the_threads_own_leave_one_finished_state(
+    api: flightlog.Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """finish()'s record takes longer than the writer thread waits for it (run.json written
+    on a stalled NFS host): the thread records and seals meanwhile. finish()'s own record
+    then came second and set `sealing` again for the rest of the process's life, and no
+    sealer could take the run's files; one of the two records now does it all."""
+    import threading
+
+    from flightlog.store import writer, writer_close
+
+    monkeypatch.setattr(writer_close, "GO_ON_WAIT", 0.05)
+    write_meta = writer.RunWriter._write_meta
+
+    def slow_on_the_caller(self) -> None:  # type: ignore[no-untyped-def]
+        if threading.current_thread() is threading.main_thread() and self._stop.is_set():
+            time.sleep(0.5)  # the thread's own record (after GO_ON_WAIT) goes first
+        write_meta(self)
+
+    monkeypatch.setattr(writer.RunWriter, "_write_meta", slow_on_the_caller)
+    run = flightlog.init(project="p", id="slow", settings={"console": "off"})
+    run._wait_context(60.0)  # its writer thread runs (else finish() closes on this thread)
+    for i in range(100):
+        run.log({"loss": i * 0.5})
+    run.finish(quiet=True)
+    settled()
+    [state] = (Path(run.dir) / "writers").glob("*.json")
+    doc = json.loads(state.read_text())
+    assert doc["state"] == "finished" and not doc.get("sealing"), doc
+    assert [r["_step"] for r in api.run("p/slow").scan_history()] == list(range(100))
