@@ -54,7 +54,7 @@ class Histogram:
 
     def journal_words(self) -> tuple[int, bytes] | None:
         """(number of counts, bins as float64 words + counts as int64 words): how log() stores
-        a histogram, two copies instead of printing 129 numbers (store/packed_rows.py). None
+        a histogram, packed as numbers instead of printing 129 of them (store/packed_rows.py). None
         when the words would not print back as `to_json` does: a subclass, or bins / counts
         someone set to values other than floats / ints of 64 bits."""
         bins, counts = self.bins, self.counts
@@ -69,8 +69,10 @@ class Histogram:
             return None
         n = len(counts)
         words = _WORDS.get(n)
-        if words is None:
-            words = _WORDS[n] = struct.Struct(f"<{n + 1}d{n}q")  # one call, not two arrays
+        if words is None:  # one pack call, not two arrays; a few counts come back row after row
+            words = struct.Struct(f"<{n + 1}d{n}q")
+            if len(_WORDS) < 64:
+                _WORDS[n] = words
         try:
             return n, words.pack(*bins, *counts)
         except struct.error:  # an int past 64 bits

@@ -34,7 +34,8 @@ class RunFinish:
     """The finishing members of `Run` (see the module's docstring)."""
 
     def finish(self: Run, exit_code: int | None = None, quiet: bool | None = None) -> None:
-        """Commit the pending row, write and seal everything, mark the run finished/failed."""
+        """Commit the pending row and mark the run finished/failed; the writer thread writes
+        and seals the last rows after it returns (store/writer_close.py)."""
         if exit_code and self._error is None:
             self._error = f"exit code {exit_code}"
         self._finish(quiet=bool(quiet))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -78,19 +79,23 @@ def split_histograms(row: dict[str, Any]) -> tuple[dict[str, Any], bytes] | None
     was half of such a row's `log()`. Only a row whose histograms come last is split, so the
     two journal rows keep the row's order of values."""
     plain: dict[str, Any] = {}
-    heads: list[tuple[str, int]] = []  # (key, number of counts) per histogram
-    packed: list[bytes] = []
+    histograms: list[tuple[str, Callable[[], tuple[int, bytes]]]] = []
     for k, v in row.items():
-        if not packed and type(v) in _FAST:
+        if not histograms and type(v) in _FAST:
             plain[k] = v
             continue
-        packs = _packs(v)
-        if packs is None:
+        words = _words_of(v)
+        if words is None:
             return None
-        heads.append((k, packs[0]))
-        packed.append(packs[1])
-    if not plain or not packed:
-        return None
+        histograms.append((k, words))
+    if not plain or not histograms:
+        return None  # (told before packing any: the row is then packed once, as a whole)
+    heads: list[tuple[str, int]] = []  # (key, number of counts) per histogram
+    packed: list[bytes] = []
+    for k, words in histograms:
+        n, data = words()
+        heads.append((k, n))
+        packed.append(data)
     key = tuple(heads)
     head = _HEADS.get(key)
     if head is None:  # the same few histograms come back row after row
@@ -102,8 +107,13 @@ def split_histograms(row: dict[str, Any]) -> tuple[dict[str, Any], bytes] | None
 
 def _packs(v: Any) -> tuple[int, bytes] | None:
     """A flightlog.Histogram's `journal_words`, or None for any other value."""
-    words = None if type(v) in _PLAIN else getattr(v, "journal_words", None)
-    return words() if words is not None else None  # type: ignore[no-any-return]
+    words = _words_of(v)
+    return words() if words is not None else None
+
+
+def _words_of(v: Any) -> Callable[[], tuple[int, bytes]] | None:
+    """A flightlog.Histogram's `journal_words` method, or None for any other value."""
+    return None if type(v) in _PLAIN else getattr(v, "journal_words", None)
 
 
 def _head(entries: list[list[Any]]) -> bytes:

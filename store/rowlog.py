@@ -36,7 +36,7 @@ from .packed_rows import NEEDS_PACKED, journal_blob, split_histograms
 from .rows import SignatureTable, journal_batches, records_view, signature
 
 #: values converted per `take` at most (~3k rows of 10 values, about a ms of work): the
-#: writer holds the GIL in short stretches, and a finish() arriving meanwhile waits little
+#: writer holds the GIL in short stretches, and a close() arriving meanwhile is taken up soon
 TAKE_VALUES = 1 << 15
 #: seconds the writer sleeps after every PACKED_PER_PAUSE histograms it printed, and after
 #: the last ones of a batch (store/packed_rows.py): long enough for a log() waiting for the
@@ -218,16 +218,14 @@ class RowLog:
                 self._spare = self._new(self._widest)
                 self._spare.populate_ahead(AHEAD_ROWS, AHEAD_WORDS)
 
-    def take(
-        self, schema: pa.Schema, out: deque[tuple[pa.RecordBatch, Mark]], pause: bool = True
-    ) -> None:
+    def take(self, schema: pa.Schema, out: deque[tuple[pa.RecordBatch, Mark]]) -> None:
         """Append to `out` the rows committed since the last call, as tidy batches with their
-        marks; about TAKE_VALUES values at most, so that one tick (and a finish() waiting for
-        it) stays short: `pending_values` says what is left. Each batch goes to `out` as it
-        is made: rows that fail to convert are not tried again, and a batch made before them
-        (perhaps of a journal already retired) must not be dropped with them, or a later
-        batch's mark would cover rows that no segment holds. `pause`: see PAUSE (closing,
-        whom finish() waits for, does not)."""
+        marks; about TAKE_VALUES values at most, so that one tick stays short: `pending_values`
+        says what is left. Each batch goes to `out` as it is made: rows that fail to convert
+        are not tried again, and a batch made before them (perhaps of a journal already
+        retired) must not be dropped with them, or a later batch's mark would cover rows that
+        no segment holds. It pauses as PAUSE says, closing too: the training thread goes on
+        (with the next run of a sweep) while the writer closes after finish() returned."""
         budget = TAKE_VALUES
         while True:
             with self._lock:
@@ -248,9 +246,7 @@ class RowLog:
                 words = np.frombuffer(view, np.float64)
                 self._read = (n, end)  # rows that fail to convert are not tried again
                 reached = 0
-                batches = journal_batches(
-                    records, words, view, start, table, schema, _pause if pause else None
-                )
+                batches = journal_batches(records, words, view, start, table, schema, _pause)
                 try:
                     for batch, r in batches:
                         out.append((batch, (j.jseq, done + r)))
@@ -332,8 +328,8 @@ class RowLog:
         return not kept and not self._retired
 
     def settle(self) -> None:
-        """The slow half of `close` (ms per MiB of dirty pages), which finish() does not wait
-        for: remove the journals closed, msync the ones kept."""
+        """The slow half of `close` (ms per MiB of dirty pages), done after the seal: remove
+        the journals closed, msync the ones kept."""
         for path in self._to_remove:
             path.unlink(missing_ok=True)
         self.sync()

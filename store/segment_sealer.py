@@ -102,8 +102,8 @@ class Sealer:
     def remove_leftovers(self) -> None:
         """Remove the IPC files of the segments sealed from their twins. Not made durable:
         one back after a power loss is removed on recovery (segments.open_leftovers). It
-        drops the file's pages from the page cache (~1 ms per 3 MiB), which finish() leaves
-        to the writer's settle thread."""
+        drops the file's pages from the page cache (~1 ms per 3 MiB): the writer thread does
+        it, never log()'s or finish()'s caller."""
         while self._leftovers:
             self._leftovers.pop().unlink(missing_ok=True)
 

@@ -98,9 +98,14 @@ def claim_grace() -> float:
     return min(STALE_AFTER, seal_after())
 
 
+def _done_writing(w: dict[str, Any]) -> bool:
+    """The writer recorded itself finished or failed, and its thread no longer seals."""
+    return w.get("state") in (FINISHED, FAILED) and not w.get("sealing")
+
+
 def writer_gone(w: dict[str, Any], now: float | None = None) -> bool:
     """Is there proof that the writer of state file `w` will never write again?"""
-    if w.get("state") in (FINISHED, FAILED) and not w.get("sealing"):
+    if _done_writing(w):
         return True
     if w.get("host") == HOSTNAME and isinstance(w.get("pid"), int):
         return not pid_alive(w["pid"], w.get("pid_start"))
@@ -180,7 +185,7 @@ def journal_recoverable(w: dict[str, Any] | None, path: Path, now: float | None 
     now = time.time() if now is None else now
     if w is None:  # no state file: the journal's own last write is the only heartbeat
         return _age(path, "st_mtime", now) > seal_after()
-    if w.get("state") in (FINISHED, FAILED) and not w.get("sealing"):
+    if _done_writing(w):
         return True
     return w.get("host") == HOSTNAME and writer_gone(w, now)
 

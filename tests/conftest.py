@@ -53,9 +53,10 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def settled(run: flightlog.Run | None = None) -> None:
-    """Wait for the threads finish() leaves its cleanup to (removing journals and the sealed
-    segment's IPC file); with `run`, also seal the backlog a finished run leaves in its
-    journal, as the agent or `doctor --repair` would: its history is then sealed segments."""
+    """Wait for what the writer threads do after finish() returned (write and seal the last
+    rows, remove the journals and the sealed segment's IPC file); with `run`, also seal the
+    backlog a finished run leaves in its journal, as the agent or `doctor --repair` would:
+    its history is then sealed segments."""
     join_unwaited()
     if run is not None:
         paths = RunPaths(Path(run.dir))
