@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .filters import RUN_FIELDS, FilterError, compile_filter, reads_history
+from .filters import HISTORY_COLUMNS, RUN_FIELDS, FilterError, compile_filter, reads_history
 from .index import Index
 from .layout import ENTITY_MARK
 
@@ -121,6 +121,21 @@ def needs_history(sort: str | None = None, **query: Any) -> bool:
     """Whether the query's filter or order reads what a partial run lacks (its steps, its
     last row's time): answering it needs every run described."""
     return reads_history(_clauses(sort, query)[0])
+
+
+#: what a listing's SQL holds when it reads a column a training run changes
+LIVE_READS = (*HISTORY_COLUMNS, "runs.ended_at", "FROM summary")
+
+
+def reads_live(where: str | None, sort: str | None) -> bool:
+    """Whether a listing's filter or order reads a column a training run changes (then the
+    index must hold the runs' latest: nothing is held back, store/live_runs.py). A filter
+    that does not compile counts as one (the listing itself reports it)."""
+    try:
+        sql = _clauses(sort, {"where": where})[0]
+    except FilterError:
+        return True
+    return any(c in sql for c in LIVE_READS)
 
 
 def _clauses(sort: str | None, query: dict[str, Any]) -> tuple[str, list[Any]]:

@@ -231,13 +231,12 @@ class CatchingUp:
                     self.stamps.update(new)
                 rows["stamps"] = [stamp_row(k, stamp) for k, stamp in new.items()]
                 kept = _same_meta(batch, known, scan.listed, rows)
-                if self._live and segments:
-                    kept -= hold_back(rows, live, new, kept, now)
+                held = hold_back(rows, live, new, kept, now) if self._live and segments else set()
+                kept -= held
                 if schema == "idx" and run_keys is None:
                     remember_written(live, rows, new, now)
                 update = _volatile(rows, kept) if kept else None
-                to_file = {r[0] for r in rows["stamps"]}  # (a run held back has none)
-                gone = [k for k in batch if k in stamps and k in to_file]
+                gone = [k for k in batch if k in stamps and k not in held]
                 writes.submit(write_rows, self.con, schema, rows, gone, update=update, kept=kept)
                 stats.runs_indexed += len(batch)
                 for run_key, path, size, mtime in rows["files"]:

@@ -25,7 +25,7 @@ from .describe_segments import (
     number_value,
     text_value,
 )
-from .fan_out import Pace, fan_out, fan_out_if_slow
+from .fan_out import Pace, fan_out_if_slow
 from .index_tables import Rows
 from .layout import RunPaths, parse_segment_name, split_run_key
 from .reader import StoredRun, text_list
@@ -134,7 +134,8 @@ def describe_runs(
         return _described(root, run_key, listed[run_key], tables, segments)
 
     total = 0
-    reads = fan_out(one, run_keys, threads=1) if segments else fan_out_if_slow(one, run_keys, pace)
+    # (a second tier's reads one at a time: a pace that found the store quick)
+    reads = fan_out_if_slow(one, run_keys, Pace(slow=False) if segments else pace)
     with closing(reads) as described:
         for i, (n, out) in enumerate(described, 1):
             for t, values in out.items():

@@ -38,18 +38,18 @@ CHUNK = 16
 SLOW = 40e-6
 
 
-def fan_out(fn: Callable[[T], R], items: Sequence[T], threads: int = THREADS) -> Iterator[R]:
-    """`map(fn, items)`, on `threads` threads when there are more than OVER items; in
-    order, each result as soon as it and those before it are ready. Closing the iterator
-    early (an interrupted build: `contextlib.closing`) cancels what has not started and
-    waits for what has."""
-    if len(items) <= OVER or threads <= 1:
+def fan_out(fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+    """`map(fn, items)`, on THREADS threads when there are more than OVER items; in order,
+    each result as soon as it and those before it are ready. Closing the iterator early (an
+    interrupted build: `contextlib.closing`) cancels what has not started and waits for what
+    has."""
+    if len(items) <= OVER:
         yield from map(fn, items)
         return
     from concurrent.futures import ThreadPoolExecutor  # (~20 ms of imports: a warm read needs none)
 
     chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
-    pool = ThreadPoolExecutor(threads, "flightlog-read", initializer=block_process_signals)
+    pool = ThreadPoolExecutor(THREADS, "flightlog-read", initializer=block_process_signals)
     try:
         futures: list[Future[list[R]]] = [
             pool.submit(lambda chunk: [fn(x) for x in chunk], c) for c in chunks
@@ -84,8 +84,9 @@ def fan_out_if_slow(
         slow = 0
         for x in items[:OVER]:
             t, cpu = time.perf_counter(), time.thread_time()
-            yield fn(x)
+            r = fn(x)  # (timed before the yield: the consumer's work is no wait of fn's)
             slow += (time.perf_counter() - t) - (time.thread_time() - cpu) > SLOW
+            yield r
         if len(items) >= OVER:  # (fewer: too few to tell)
             pace.slow = slow > OVER // 2
         items = items[OVER:]

@@ -90,7 +90,7 @@ class Index(CatchingUp):
         listing's index, which may hold `partial` runs (store/index_tables.py) that
         store/catalog.py describes fully before it shows or filters on what they lack;
         every other index describes them all when it opens. `live`: a listing whose query
-        reads no column a training run changes (store/live_runs.py's `reads_live`), which
+        reads no column a training run changes (store/catalog.py's `reads_live`), which
         patches its rows with `held_rows`: training runs' new descriptions may stay in
         memory instead of being written into the file."""
         self.root = Path(root)

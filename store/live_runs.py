@@ -4,7 +4,7 @@ While runs train, each refresh of the runs screen finds their files changed (a j
 grew, a state file was rewritten) and describes them again; writing those descriptions
 into index.duckdb (a DuckDB write transaction, ~40% of a refresh) only to read them back
 costs most of a live refresh. A listing whose filter and order read none of the columns
-a training run changes (`reads_live`: its steps, values, times, warnings, sync mark or
+a training run changes (store/catalog.py's `reads_live`: its steps, values, times or
 summary; the default order by start, a filter on state, name, tags or config) keeps a
 training run's new description here instead, and patches the rows the index answers with
 it (`patch_rows`, `live_summary`). The index is written as before when something a query
@@ -25,7 +25,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .filters import RUN_FIELDS, compile_filter
 from .index_tables import COLUMNS, Rows
 from .liveness import RUNNING
 from .scan import Files, Stamp
@@ -38,17 +37,7 @@ LIVE_WRITE_SECONDS = 30.0
 LIVE_COLUMNS = ("steps", "values", "last_time", "ended_at", "error", "warnings", "sync")
 _AT = {c: COLUMNS["runs"].get_field_index(c) for c in (*LIVE_COLUMNS, "defined_metrics")}
 _STATE = COLUMNS["runs"].get_field_index("state")
-#: what compiled SQL reading a live column (or the summary table) contains
-_READS = (
-    "runs.steps",
-    'runs."values"',
-    "runs.last_time",
-    "runs.ended_at",
-    "runs.error",
-    "runs.warnings",
-    "runs.sync",
-    "FROM summary",
-)
+_PARTIAL = COLUMNS["runs"].get_field_index("partial")
 
 
 @dataclass
@@ -60,21 +49,6 @@ class LiveRun:
     state: str | None
     written: float
     rows: Rows | None = None
-
-
-def reads_live(where: str | None, sort: str | None) -> bool:
-    """Whether a listing's filter or order reads a column a training run changes (then
-    the index must hold the runs' latest: nothing is held back). A filter that does not
-    compile reads nothing (the listing itself reports it)."""
-    text = ""
-    if where:
-        try:
-            text = compile_filter(where).sql
-        except ValueError:
-            return True
-    key = (sort or "").lstrip("-+")
-    text += " FROM summary" if key.startswith("summary.") else " " + RUN_FIELDS.get(key, "")
-    return any(c in text for c in _READS)
 
 
 def hold_back(
@@ -135,7 +109,7 @@ def remember_written(
     (the next refresh may hold them back), and forget the rest."""
     for r in rows["runs"]:
         k = r[0]
-        if r[_STATE] == RUNNING and stamps[k].open and not r[-1]:  # (r[-1]: partial)
+        if r[_STATE] == RUNNING and stamps[k].open and not r[_PARTIAL]:
             live[k] = LiveRun(r[_STATE], now)
         else:
             live.pop(k, None)
@@ -164,7 +138,7 @@ def patch_rows(rows: list[dict[str, Any]], held_rows: dict[str, Rows]) -> None:
 
 def live_summary(mine: Rows) -> tuple[dict[str, Any], list[str]]:
     """A held-back run's (summary as logged, metrics it declared with define_metric)."""
-    summary = {key: json.loads(text) for _, key, _, _, text in mine["summary"]}
+    summary = {key: json.loads(js) for _, key, _, _, js in mine["summary"]}
     run = mine["runs"][0] if mine["runs"] else None
     defined = list(run[_AT["defined_metrics"]] or []) if run else []
     return summary, defined

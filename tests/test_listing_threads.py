@@ -14,7 +14,8 @@ import pytest
 import flightlog
 from flightlog.store import catch_up, fan_out
 from flightlog.store.index import INDEX_FILE, Index
-from flightlog.store.threads import join_unwaited
+
+from .conftest import settled
 
 RUNS = 30
 #: (stamps: their directories' mtimes; whether a directory had settled depends on the clock)
@@ -44,7 +45,7 @@ def odd_store(store: Path) -> Path:
         for s in range(2 + (i * 7) % 9):
             run.log({"loss": (i + 1) / (s + 1), "acc": s / 10})
         run.finish(exit_code=1 if i == 5 else 0, quiet=True)
-    join_unwaited()  # finish() leaves removing its journals to a thread
+    settled()  # the runs' last rows sealed
     runs = sorted(p for p in (store / "runs").glob("p*/*") if p.is_dir())
     (runs[0] / "run.json").write_text("{not json")
     (runs[1] / "run.json").write_text(json.dumps([1, 2]))
@@ -111,13 +112,17 @@ def test_an_interrupted_first_build_keeps_its_batches_and_stops_reading(
     monkeypatch.setattr(fan_out, "SLOW", -1)  # every read waits, as on a cold disk
     monkeypatch.setattr(fan_out, "CHUNK", 2)
     monkeypatch.setattr(catch_up, "BATCH", 5)
+    monkeypatch.setattr(catch_up, "LAZY_OVER", 2)  # a first tier: runs described on threads
+    reading: list[str] = []
 
     def progress(done: int, total: int) -> None:
         if done == 12:
+            reading.extend(t.name for t in threading.enumerate())
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         Index(odd_store, progress=progress, lazy=True)
+    assert any(n.startswith("flightlog-read") for n in reading)  # (threads were reading)
     assert not [t for t in threading.enumerate() if t.name.startswith("flightlog-read")]
     with Index(odd_store, fresh=False) as idx:
         assert idx.con.execute("SELECT count(*) FROM runs").fetchone()[0] == 10
@@ -125,10 +130,13 @@ def test_an_interrupted_first_build_keeps_its_batches_and_stops_reading(
         assert idx.con.execute("SELECT count(*) FROM runs").fetchone()[0] == RUNS
 
 
-def test_a_stat_pass_goes_to_threads_only_when_its_first_items_wait() -> None:
+def test_a_stat_pass_goes_to_threads_only_when_its_first_items_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """fan_out_if_slow: items that wait for nothing (a cached store's stats) all on the
     calling thread; items that wait (a cold disk, NFS) after the first OVER on the pool;
     results in order."""
+    monkeypatch.setattr(fan_out, "SLOW", 1e-3)  # (a loaded machine's preemption is no wait)
     items = list(range(fan_out.OVER * 3))
 
     def where(x: int, wait: float = 0.0) -> tuple[int, str]:

@@ -12,9 +12,9 @@ import duckdb
 import pytest
 
 from flightlog.store import live_runs
-from flightlog.store.catalog import select_runs
+from flightlog.store.catalog import reads_live, select_runs
+from flightlog.store.catch_up import _signature
 from flightlog.store.index import INDEX_FILE, Index
-from flightlog.store.live_runs import reads_live
 from flightlog.tui.runs_data import load_runs
 
 from .conftest import cli, spawn
@@ -23,18 +23,6 @@ from .test_live_refresh import TRAINING, _step
 
 #: what the listing shows that a refresh may move on its own (a heartbeat: its last row's time)
 _TICKING = ("last_time", "duration")
-
-
-def _fingerprint(store: Path) -> list[tuple[int, int] | None]:
-    """index.duckdb's and its write-ahead log's size and mtime: any write changes one."""
-    out = []
-    for name in (INDEX_FILE, INDEX_FILE + ".wal"):
-        try:
-            st = (store / name).stat()
-            out.append((st.st_size, st.st_mtime_ns))
-        except FileNotFoundError:
-            out.append(None)
-    return out
 
 
 def _wait(store: Path, want: Any, what: str, where: str | None = None) -> list[dict[str, Any]]:
@@ -80,11 +68,11 @@ def test_a_refresh_of_a_training_run_leaves_the_index_file_as_it_was(
     gets its stamp rewritten once: the file may change then, the run's row may not.)"""
     _step(training)
     _wait(store, ("running", 2, 0.5), "second row")  # (written once, as it runs)
-    before = _fingerprint(store)
+    before = _signature(store / INDEX_FILE)
     for steps in (3, 4):
         _step(training)
         _wait(store, ("running", steps, 1 / steps), "held back")
-    if _fingerprint(store) != before:  # only a restamp may have written
+    if _signature(store / INDEX_FILE) != before:  # only a restamp may have written
         with duckdb.connect(str(store / INDEX_FILE), read_only=True) as con:
             written = con.execute("SELECT steps FROM runs WHERE name = 'first'").fetchall()
         assert written[0][0] <= 2, f"a training run's new steps were written: {written}"
@@ -150,10 +138,9 @@ def test_the_live_listing_answers_as_a_fresh_index(
     store: Path, training: subprocess.Popen[str]
 ) -> None:
     """Every filter and order, answered while the training run is held back, lists what a
-    reader that describes it afresh lists (the time of its last heartbeat aside)."""
-    for steps in (2, 3):
-        _step(training)
-        _wait(store, ("running", steps, 1 / steps), "held back")
+    reader that describes it afresh lists (the time of its last heartbeat aside). The run
+    steps before each query: the fresh reader writes the file, and a listing then finds
+    nothing new to hold back."""
     queries = [
         (None, None),
         (None, "-created_at"),
@@ -164,7 +151,9 @@ def test_the_live_listing_answers_as_a_fresh_index(
         (None, "-summary.loss"),
         (None, "-steps"),
     ]
-    for where, sort in queries:
+    for steps, (where, sort) in enumerate(queries, 2):
+        _step(training)
+        _wait(store, ("running", steps, 1 / steps), "held back")
         live = load_runs(store, where, sort)
         with Index(store, lazy=True) as idx:  # (not live: describes and writes it)
             truth = select_runs(idx, where=where, sort=sort)

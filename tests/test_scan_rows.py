@@ -22,6 +22,8 @@ from flightlog.store import wide
 from flightlog.store.wide import row_blocks
 from tests.test_history_threads import LABELS, VALUES, reference_rows, tidy_table
 
+from .conftest import settled
+
 META = ("_step", "_timestamp", "_runtime", "_writer")
 
 
@@ -165,7 +167,8 @@ def test_scan_history_of_a_running_run_and_of_the_ended_run(
 ) -> None:
     """Rows with nested keys, None, NaN and keys missing from some rows, read while the run
     logs (sealed segments, the open one and rows only the journal holds yet), then again
-    once it ended, a few rows a block."""
+    once finish() returned (its writer thread may still be sealing) and once it is sealed, a
+    few rows a block."""
     run = flightlog.init(reinit=True, settings={"segment_rows": 6, "flush_interval": 60})
     for i, row in enumerate(logged):
         if i == cut:
@@ -174,4 +177,6 @@ def test_scan_history_of_a_running_run_and_of_the_ended_run(
     with blocks_of(5):
         check_scan(run.path, logged, *bounds)
         run.finish(quiet=True)
+        check_scan(run.path, logged, *bounds)
+        settled()
         check_scan(run.path, logged, *bounds)

@@ -11,7 +11,9 @@ from textual.widgets import DataTable
 import flightlog
 from flightlog.tui.data import load_run
 from flightlog.tui.run_overview import fill_metric_table
+from flightlog.tui.runs_data import RunList
 from flightlog.tui.runs_pane import RunsPane
+from flightlog.tui.runs_table import build_table
 
 from .tui_helpers import settle
 
@@ -131,3 +133,19 @@ async def test_a_refresh_repaints_the_changed_rows_only(monkeypatch) -> None:
         await pilot.pause()
         assert painted == [3]
         assert drawn(table)[3].split() == ["run-2", "52"]
+
+
+def test_a_metric_that_changes_type_is_printed_anew() -> None:
+    """A run's cells are kept by what they show; a summary value of 1, then True (equal as
+    keys, printed "1" and "True"), kept the first one's cell."""
+    row = {
+        "run_key": "p/a", "state": "running", "warnings": None, "name": "a", "id": "a",
+        "entity": None, "project": "p", "group": None, "tags": [], "steps": 1,
+        "created_at": 1.0, "duration": 1.0, "sync": None,
+    }  # fmt: skip
+
+    def shown(value: object) -> str:
+        table = build_table(RunList([row], ["m"], {"p/a": {"m": value}}), [row], set())
+        return table.column("m")[0].as_py()
+
+    assert [shown(1), shown(True), shown(1.0)] == ["1", "True", "1"]

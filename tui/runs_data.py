@@ -21,11 +21,11 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from flightlog.store.catalog import count_runs, needs_history, select_runs
+from flightlog.store.catalog import count_runs, needs_history, reads_live, select_runs
 from flightlog.store.catch_up import BATCH
 from flightlog.store.index import INDEX_FILE, Index
 from flightlog.store.index_tables import Rows
-from flightlog.store.live_runs import live_summary, patch_rows, reads_live
+from flightlog.store.live_runs import live_summary, patch_rows
 from flightlog.store.scan import Stamp, unchanged_since
 
 

@@ -70,7 +70,7 @@ def server_sort(column: str, desc: bool) -> str | None:
 def build_table(runs: RunList, order: list[dict[str, Any]], marked: set[str]) -> pa.Table:
     names = columns_of(runs.metrics)
     rows: list[tuple[str, ...]] = []
-    blank = ("",) * (len(names) - 3)
+    blank = ("",) * (len(names) - len(LEAD_COLUMNS))
     for r in order:
         if "header" in r:  # a group: "▼ name (n)", folded with "▶"
             head = "▶" if r["collapsed"] else "▼"
@@ -109,7 +109,8 @@ def _cells(
         r["duration"],
         r.get("sync"),
         tuple(metrics),
-        *(summary.get(m) for m in metrics),
+        # (with its type: 1, 1.0 and True are equal keys, and print differently)
+        *((v, type(v)) for v in (summary.get(m) for m in metrics)),
     )
     try:
         return _CELLS[key]

@@ -108,7 +108,8 @@ def cold_and_warm(store: Path, python: str = sys.executable) -> dict[str, float]
 
 def listing(store: Path, n: int, baseline: str | None = None) -> dict[str, float]:
     """`flightlog runs --limit 50`, cold and warm, in-process work and whole command;
-    `baseline`: the cold and warm commands of another interpreter too, alternating."""
+    `baseline`: the cold and warm commands of another interpreter too, just before this
+    checkout's, in the same run."""
     from flightlog.cli import main as cli
     from flightlog.store.index import Index
 
