@@ -151,3 +151,16 @@ def test_a_stat_pass_goes_to_threads_only_when_its_first_items_wait(
     names = [name for _, name in slow]
     assert set(names[: fan_out.OVER]) == {threading.current_thread().name}
     assert all(n.startswith("flightlog-read") for n in names[fan_out.OVER :])
+
+
+def test_a_slow_consumer_is_no_wait_of_the_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fan_out_if_slow times each of its first items' reads alone: a consumer that takes
+    its time with each result (a first build's index writes, holding the GIL) made quick
+    reads look like disk waits, and the rest went to threads for nothing."""
+    monkeypatch.setattr(fan_out, "SLOW", 1e-3)
+    items = list(range(fan_out.OVER * 3))
+    names = []
+    for _, name in fan_out.fan_out_if_slow(lambda x: (x, threading.current_thread().name), items):
+        names.append(name)
+        threading.Event().wait(0.002)  # the consumer's work
+    assert set(names) == {threading.current_thread().name}

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flightlog import Histogram
 from flightlog.store.journal import DEFINE, PACKED, REC_DTYPE, JournalSnapshot
+from flightlog.store.packed_rows import journal_blob, split_histograms
 from flightlog.store.rowlog import RowLog
 from flightlog.store.rows import journal_tail
 from flightlog.store.schema import encode_value
@@ -154,3 +156,24 @@ def test_rows_of_one_signature_with_others_between_read_back_in_order(
     steps = [s for s, row in enumerate(logged) for _ in row]
     assert table.column("step").to_pylist() == steps
     assert [t.timestamp() for t in table.column("time").to_pylist()] == [float(s) for s in steps]
+
+
+def test_a_row_that_does_not_split_packs_its_histograms_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """log()'s path: a row with a histogram that cannot be split (the histogram first, or a
+    string after it) was packed by the split's attempt, then again whole (2 packs a row)."""
+    packs = []
+    words = Histogram.journal_words
+
+    def counted(self):  # type: ignore[no-untyped-def]
+        packs.append(1)
+        return words(self)
+
+    monkeypatch.setattr(Histogram, "journal_words", counted)
+    h = Histogram(np.arange(100.0))
+    for row in ({"h": h}, {"h": h, "loss": 0.5}, {"loss": 0.5, "h": h, "s": "x"}, {"i": 1, "h": h}):
+        packs.clear()
+        if split_histograms(row) is None:
+            journal_blob(row)
+        assert len(packs) == 1, row
