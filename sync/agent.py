@@ -121,6 +121,7 @@ class Agent:
         self._last_meta: dict[Path, float] = {}
         self._entities = Entities(client, entity)
         self._failures = 0
+        self._failing: str | None = None  # what the log last said of the server's failure
         self._retry_at = 0.0  # while the server is unreachable: no request before this
         self._refused: set[str] = set()
 
@@ -211,10 +212,11 @@ class Agent:
             result = sync_run(self.client, local, self._entities.of(local))
         except ServerUnavailableError as e:
             delay = backoff_delay(self._failures, cap=BACKOFF_CAP)
-            if self._failures == 0:
-                full = isinstance(e, ServerStorageFullError)
-                what = "out of disk space" if full else "unreachable"
+            full = isinstance(e, ServerStorageFullError)
+            what = "out of disk space" if full else "unreachable"
+            if what != self._failing:  # once per spell, and again when the cause changes
                 self.log(f"server {what} ({e.reason}); retrying with backoff, data stays local")
+                self._failing = what
             self._failures += 1
             self._retry_at = time.monotonic() + delay
             self.queue.push(run, self._retry_at)
@@ -233,6 +235,7 @@ class Agent:
         if self._failures:
             self.log("server reachable again")
             self._failures = 0
+            self._failing = None
         if result.sent or result.blobs:
             self.log(
                 f"{result.target}: {result.sent} segment(s), {result.bytes} bytes; "

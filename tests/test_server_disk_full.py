@@ -66,14 +66,16 @@ def _make_runs(runs: int = 1, rows: int = 1_200_000) -> list[Path]:
         "rng = np.random.default_rng(0)\n"
         f"for _ in range({runs}):\n"
         "    run = flightlog.init(project='p', settings=settings)\n"
-        f"    for x in rng.random({rows}):\n"
+        f"    for i, x in enumerate(rng.random({rows})):\n"
         "        run.log({'x': float(x)})\n"
+        "        if i % 20_000 == 19_999:\n"
+        "            run._writer.flush()  # a full segment each time, whatever the machine's pace\n"
         "    run.finish()\n",
         timeout=300,
     )
     assert r.returncode == 0, r.stderr
-    # a loop this fast leaves its last rows in the journal at finish(): seal them now, so
-    # the segments counted here are all the sync will send
+    # a loop that outran the writer thread leaves its last rows in the journal at finish():
+    # seal them now, so the segments counted here are all the sync will send
     assert cli("doctor", "--repair").returncode == 0
     return list(Path("store/runs/p").glob("*/history/*.parquet"))
 
@@ -123,14 +125,7 @@ def test_the_sync_agent_backs_off_on_a_full_disk_and_ships_the_rest_later(
     server = LiveServer(small_disk).start()
     agent_log = tmp_path / "agent.log"
     try:
-        key = server.user("alice")
-        with open(agent_log, "w") as out:
-            agent = subprocess.Popen(
-                [sys.executable, "-m", "flightlog.cli", "sync", "--watch", "store"],
-                env={**os.environ, **server.env(key)},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        agent = _agent(server, server.user("alice"), agent_log)
         try:
             _wait(lambda: "HTTP 507" in agent_log.read_text(), "the agent meets the full disk")
             assert 0 < len(_on_server(small_disk)) < len(local)
@@ -143,6 +138,43 @@ def test_the_sync_agent_backs_off_on_a_full_disk_and_ships_the_rest_later(
         assert "Traceback" not in agent_log.read_text()
     finally:
         server.stop()
+
+
+def test_the_agent_says_when_a_server_it_could_not_reach_is_back_with_a_full_disk(
+    small_disk: Path, tmp_path: Path
+):
+    """The agent says a failure once, not at every retry, but again when its cause changes:
+    a server back from a restart with its disk full is out of space, no longer unreachable
+    (it went on saying unreachable, the cause of the first failure, as long as it failed)."""
+    _make_run()
+    server = LiveServer(small_disk).start()
+    agent_log = tmp_path / "agent.log"
+    try:
+        key = server.user("alice")
+        server.stop()
+        agent = _agent(server, key, agent_log)
+        try:
+            _wait(lambda: "server unreachable" in agent_log.read_text(), "the agent fails")
+            server.start()
+            _wait(lambda: "HTTP 507" in agent_log.read_text(), "the agent meets the full disk")
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            agent.wait(timeout=30)
+        said = agent_log.read_text()
+        assert said.count("server unreachable") == 1 and said.count("HTTP 507") == 1, said
+    finally:
+        server.stop()
+
+
+def _agent(server: LiveServer, key: str, log: Path) -> subprocess.Popen[bytes]:
+    """`flightlog sync --watch store` for `server`, its output into `log`."""
+    with open(log, "w") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "flightlog.cli", "sync", "--watch", "store"],
+            env={**os.environ, **server.env(key)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _wait(cond: Callable[[], bool], what: str, timeout: float = 90.0) -> None:

@@ -1,0 +1,97 @@
+"""Recovering a large backlog of journal rows (store/takeover.py `recover_journals`): a hot
+loop's finish() leaves what the writer thread had not converted in the journals, and whoever
+seals them (doctor --repair, sync, the agent, a resume) does so in pieces of about
+RECOVER_ROWS rows, one piece in memory at a time, every row exactly once, even when the
+sealer dies between two pieces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+import flightlog
+from flightlog.store import takeover
+from flightlog.store.doctor import check, repair
+from flightlog.store.layout import parse_segment_name
+
+from .conftest import python_script
+
+STEPS = 40_000  # 80,000 values: more than finish() converts (DEFER_VALUES)
+JOURNAL_ROWS = 2000
+PIECE = 10_000
+
+#: a run whose writer thread never ticks (flush_interval 60), in journals of 2,000 rows: every
+#: row is still in a journal when finish() returns, as after a loop that outran the thread
+BACKLOG = f"""
+    import flightlog
+    import flightlog.store.rowlog as rowlog
+    rowlog.ROWS_CAP = {JOURNAL_ROWS}
+    run = flightlog.init(project="r", id="backlog", settings={{
+        "flush_interval": 60, "console": "off", "stats_interval": 0}})
+    for i in range({STEPS}):
+        run.log({{"i": i, "x": i / 4}})
+    run.finish()
+"""
+
+
+@pytest.fixture
+def backlog(store: Path) -> Path:
+    res = python_script(BACKLOG)
+    assert res.returncode == 0, res.stderr
+    history = store / "runs" / "r" / "backlog" / "history"
+    assert len(list(history.glob("*.journal"))) > 10, "the backlog is not in journals"
+    return history
+
+
+def _steps(api: flightlog.Api) -> list[int]:
+    return [r["i"] for r in api.run("r/backlog").scan_history()]
+
+
+def _recovered(history: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in history.glob("*.parquet")
+        if (n := parse_segment_name(p.name)) is not None and n.seq >= takeover.RECOVERED_SEQ
+    )
+
+
+def test_a_backlog_is_sealed_in_pieces_of_bounded_size(
+    backlog: Path, store: Path, api: flightlog.Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(takeover, "RECOVER_ROWS", PIECE)
+    repair(store, check(store))
+    pieces = _recovered(backlog)
+    sizes = [pq.ParquetFile(p).metadata.num_rows for p in pieces]
+    assert len(pieces) >= 5, sizes  # one segment of all the rows before
+    assert max(sizes) < PIECE + 2 * JOURNAL_ROWS, sizes  # ends with the journal that fills it
+    assert not list(backlog.glob("*.journal"))
+    assert _steps(api) == list(range(STEPS))
+
+
+def test_a_sealer_killed_between_pieces_leaves_the_rest_to_the_next_one(
+    backlog: Path, store: Path, api: flightlog.Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(takeover, "RECOVER_ROWS", PIECE)
+    write = takeover._write_recovered
+    written: list[Path] = []
+
+    def dies_after_two(*args: object) -> Path:
+        if len(written) == 2:
+            raise KeyboardInterrupt  # the sealer's end, between two pieces
+        written.append(write(*args))  # type: ignore[arg-type]
+        return written[-1]
+
+    monkeypatch.setattr(takeover, "_write_recovered", dies_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        repair(store, check(store))
+    assert _recovered(backlog) == sorted(written)
+    assert list(backlog.glob("*.journal")), "the journals went before their rows were sealed"
+    assert _steps(api) == list(range(STEPS)), "a reader of the half-recovered run"
+
+    monkeypatch.setattr(takeover, "_write_recovered", write)
+    repair(store, check(store))
+    assert len(_recovered(backlog)) > 2
+    assert not list(backlog.glob("*.journal"))
+    assert _steps(api) == list(range(STEPS))
