@@ -145,7 +145,10 @@ def test_the_rows_after_the_last_write_are_read_from_the_journals(
     history = store / "runs" / "z" / f"w{save_at}" / "history"
     if save_at == 1150:
         names = sorted(p.name.split("-", 1)[1] for p in history.iterdir())
-        assert names[1:] == ["000001.arrows", "j000004.journal", "j000005.journal"], names
+        # (with the sealed twin being written, 000001.<hash>.parquet.tmp, when the writer
+        # thread started sealing before the kill: the incident's very state)
+        kept = [n for n in names[1:] if not n.endswith(".parquet.tmp")]
+        assert kept == ["000001.arrows", "j000004.journal", "j000005.journal"], names
     _check(api, f"w{save_at}", 1380)
 
 
