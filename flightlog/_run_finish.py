@@ -55,7 +55,10 @@ class RunFinish:
             self._wait_context(10.0)
             # recorded finished first; the writer thread seals after the rest, off this path
             self._writer.close(then=self._stop_context)
-        self._closed = True
+        with self._lock:  # two finishing threads (SIGTERM's helper) both get here: one says it
+            done_before, self._closed = self._closed, True
+        if done_before:
+            return
         _hooks.unregister(self)
         if self._writer is not None and not quiet:
             say(self._finish_line(), self.settings)

@@ -107,6 +107,7 @@ class RunWriter(WriterClose):
         #: set when a kill -9 would lose nothing (`_record_finished`), and at the thread's end
         self._recorded = threading.Event()
         self._record_lock = threading.Lock()  # one record of the finish (`_record_once`)
+        self._close_lock = threading.Lock()  # one close (`_close_quietly`)
         self._done = threading.Event()
         #: close()'s caller is done (`then`): the thread writes and seals from here
         self._go_on = threading.Event()

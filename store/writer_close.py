@@ -58,8 +58,7 @@ class WriterClose:
             self._stop.set()  # no thread will write again: everything here and now
             if then is not None:
                 then()
-            if not self._closed:
-                self._close_quietly()
+            self._close_quietly()
         elif threading.current_thread() is not main or not main.is_alive():  # exiting
             self._stop.set()
             self._wake.set()
@@ -84,10 +83,16 @@ class WriterClose:
                 self._wake.set()
 
     def _close_quietly(self: RunWriter) -> None:
-        try:
-            self._close()
-        except (OSError, ValueError, pa.ArrowException) as e:
-            self._warn(f"could not finish writing {self.paths.dir}: {e!r}")
+        """`_close` once: a second closer (SIGTERM's helper thread while finish() closes on
+        the caller's thread, the writer thread never started) waits for the first and finds
+        the writer closed; two at once tore the journal's map from under each other."""
+        with self._close_lock:
+            if self._closed:
+                return
+            try:
+                self._close()
+            except (OSError, ValueError, pa.ArrowException) as e:
+                self._warn(f"could not finish writing {self.paths.dir}: {e!r}")
 
     def _close(self: RunWriter) -> None:
         """Write what log() committed, seal, and record the writer finished. A backlog of

@@ -235,3 +235,52 @@ def test_a_slow_record_by_finish_and_the_threads_own_leave_one_finished_state(
     doc = json.loads(state.read_text())
     assert doc["state"] == "finished" and not doc.get("sealing"), doc
     assert [r["_step"] for r in api.run("p/slow").scan_history()] == list(range(100))
+
+
+#: finish() closes on the caller's thread (the writer thread never started: a short script on
+#: a busy machine) and a SIGTERM lands in that close, whose helper thread finishes the run too
+SIGTERM_IN_CLOSE = """
+import os, signal, threading, flightlog
+from flightlog import _run_background
+from flightlog.store import writer
+_run_background.RunBackground._start_threads = lambda self: None
+helper_closes, first_sealed = threading.Event(), threading.Event()
+closing, sealing = writer.RunWriter.close, writer.RunWriter._close_segment
+def close(self, then=None):
+    if threading.current_thread() is not threading.main_thread():
+        helper_closes.set()
+    closing(self, then)
+def close_segment(self):
+    if threading.current_thread() is threading.main_thread():
+        os.kill(os.getpid(), signal.SIGTERM)
+        helper_closes.wait(60)
+        sealing(self)
+        first_sealed.set()
+    else:
+        first_sealed.wait(60)
+        sealing(self)
+writer.RunWriter.close, writer.RunWriter._close_segment = close, close_segment
+run = flightlog.init(project="p", id="t", settings={"console": "off", "stats_interval": 0})
+for i in range(5000):
+    run.log({"i": i})
+run.finish()
+threading.Event().wait(60)  # SIGTERM ends the process here
+"""
+
+
+def test_a_sigterm_while_finish_closes_on_the_callers_thread_closes_once_and_ends_it(
+    api: flightlog.Api, store: Path
+) -> None:
+    """The SIGTERM helper's close waits for the one under way and finds the run closed.
+    Two closes at once tore the journal's map from under each other: the helper died on a
+    TypeError, so the process was never ended (it ran on after Slurm's SIGTERM) and said
+    the finish line twice."""
+    proc = spawn(SIGTERM_IN_CLOSE, env={"FLIGHTLOG_SILENT": ""})
+    out, err = proc.communicate(timeout=120)
+    said = out + err
+    assert proc.returncode == -15, said
+    assert "Traceback" not in said and said.count("flightlog: failed") == 1, said
+    run = api.run("p/t")
+    assert run.state == "failed", said
+    assert [r["i"] for r in run.scan_history()] == list(range(5000))
+    assert {p.kind for p in check(store)} <= {"stale-index"}

@@ -6,6 +6,10 @@ sealer dies between two pieces."""
 
 from __future__ import annotations
 
+import random
+import signal
+import textwrap
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -16,7 +20,7 @@ from flightlog.store import takeover
 from flightlog.store.doctor import check, repair
 from flightlog.store.layout import parse_segment_name
 
-from .conftest import python_script
+from .conftest import python_script, spawn
 
 STEPS = 40_000  # 80,000 values: more than finish() converts (DEFER_VALUES)
 JOURNAL_ROWS = 2000
@@ -28,7 +32,7 @@ BACKLOG = f"""
     import flightlog
     import flightlog.store.rowlog as rowlog
     rowlog.ROWS_CAP = {JOURNAL_ROWS}
-    run = flightlog.init(project="r", id="backlog", settings={{
+    run = flightlog.init(project="r", id=RUN_ID, settings={{
         "flush_interval": 60, "console": "off", "stats_interval": 0}})
     for i in range({STEPS}):
         run.log({{"i": i, "x": i / 4}})
@@ -36,17 +40,21 @@ BACKLOG = f"""
 """
 
 
-@pytest.fixture
-def backlog(store: Path) -> Path:
-    res = python_script(BACKLOG)
+def _make_backlog(store: Path, run_id: str = "backlog") -> Path:
+    res = python_script(f"RUN_ID = {run_id!r}\n" + textwrap.dedent(BACKLOG))
     assert res.returncode == 0, res.stderr
-    history = store / "runs" / "r" / "backlog" / "history"
+    history = store / "runs" / "r" / run_id / "history"
     assert len(list(history.glob("*.journal"))) > 10, "the backlog is not in journals"
     return history
 
 
-def _steps(api: flightlog.Api) -> list[int]:
-    return [r["i"] for r in api.run("r/backlog").scan_history()]
+@pytest.fixture
+def backlog(store: Path) -> Path:
+    return _make_backlog(store)
+
+
+def _steps(api: flightlog.Api, run_id: str = "backlog") -> list[int]:
+    return [r["i"] for r in api.run(f"r/{run_id}").scan_history()]
 
 
 def _recovered(history: Path) -> list[Path]:
@@ -95,3 +103,38 @@ def test_a_sealer_killed_between_pieces_leaves_the_rest_to_the_next_one(
     assert len(_recovered(backlog)) > 2
     assert not list(backlog.glob("*.journal"))
     assert _steps(api) == list(range(STEPS))
+
+
+#: `flightlog doctor --repair` with pieces of PIECE rows
+REPAIR = f"""
+from flightlog.store import takeover
+from flightlog.cli import main
+takeover.RECOVER_ROWS = {PIECE}
+raise SystemExit(main(["doctor", "--repair"]))
+"""
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_sealer_at_random_points_loses_and_repeats_no_row(
+    store: Path, api: flightlog.Api
+) -> None:
+    """A real `doctor --repair` killed with SIGKILL after a random number of pieces, at a
+    random point of the next: the half-recovered run reads every row once, and the next
+    repair completes it."""
+    rng = random.Random(16)
+    for trial in range(8):
+        run_id = f"k{trial}"
+        history = _make_backlog(store, run_id)
+        proc = spawn(REPAIR)
+        pieces = rng.randint(1, 6)  # of about 8
+        deadline = time.monotonic() + 120
+        while len(_recovered(history)) < pieces and proc.poll() is None:
+            assert time.monotonic() < deadline, "no piece sealed"
+            time.sleep(0.001)
+        time.sleep(rng.uniform(0, 0.05))  # anywhere in the next piece
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+        assert _steps(api, run_id) == list(range(STEPS)), f"trial {trial}, after the kill"
+        repair(store, check(store))
+        assert not list(history.glob("*.journal")), f"trial {trial}"
+        assert _steps(api, run_id) == list(range(STEPS)), f"trial {trial}, repaired"
