@@ -55,13 +55,14 @@ class RunFinish:
             self._wait_context(10.0)
             # recorded finished first; the writer thread seals after the rest, off this path
             self._writer.close(then=self._stop_context)
-        with self._lock:  # two finishing threads (SIGTERM's helper) both get here: one says it
+        # two finishing threads (SIGTERM's helper) both get here: the first says the line
+        # before the other goes on (the helper then ends the process)
+        with self._lock:
             done_before, self._closed = self._closed, True
-        if done_before:
-            return
-        _hooks.unregister(self)
-        if self._writer is not None and not quiet:
-            say(self._finish_line(), self.settings)
+            if not done_before and self._writer is not None and not quiet:
+                say(self._finish_line(), self.settings)
+        if not done_before:
+            _hooks.unregister(self)
 
     def _stop_context(self: Run) -> None:
         """Stop the system sampler, the file saver and the console copy (no thread joined)."""

@@ -268,14 +268,41 @@ threading.Event().wait(60)  # SIGTERM ends the process here
 """
 
 
+#: then the caller's finish() ends the run first and is slow to say its line, while SIGTERM's
+#: helper, its close done, goes on to end the process
+CALLER_SAYS_LATE = """
+import time
+from flightlog import _run_finish
+ended = threading.Event()
+line, closing_first = _run_finish.RunFinish._finish_line, writer.RunWriter.close
+def finish_line(self):
+    if threading.current_thread() is threading.main_thread():
+        ended.set()
+        time.sleep(2)
+    return line(self)
+def close_second(self, then=None):
+    closing_first(self, then)
+    if threading.current_thread() is not threading.main_thread():
+        ended.wait(60)
+_run_finish.RunFinish._finish_line, writer.RunWriter.close = finish_line, close_second
+run = flightlog.init("""
+
+
+@pytest.mark.parametrize(
+    "script",
+    [SIGTERM_IN_CLOSE, SIGTERM_IN_CLOSE.replace("run = flightlog.init(", CALLER_SAYS_LATE)],
+    ids=["closes", "caller-says-late"],
+)
 def test_a_sigterm_while_finish_closes_on_the_callers_thread_closes_once_and_ends_it(
-    api: flightlog.Api, store: Path
+    api: flightlog.Api, store: Path, script: str
 ) -> None:
     """The SIGTERM helper's close waits for the one under way and finds the run closed.
     Two closes at once tore the journal's map from under each other: the helper died on a
     TypeError, so the process was never ended (it ran on after Slurm's SIGTERM) and said
-    the finish line twice."""
-    proc = spawn(SIGTERM_IN_CLOSE, env={"FLIGHTLOG_SILENT": ""})
+    the finish line twice. The finish line is said once, also when the caller's finish()
+    ended the run first: the helper ended the process before the caller had said it (no
+    line; seen under load)."""
+    proc = spawn(script, env={"FLIGHTLOG_SILENT": ""})
     out, err = proc.communicate(timeout=120)
     said = out + err
     assert proc.returncode == -15, said
