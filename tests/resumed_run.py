@@ -8,7 +8,7 @@ from pathlib import Path
 
 import flightlog
 
-from .conftest import spawn
+from .conftest import settled, spawn
 
 RESUME = """
     import flightlog, os, sys, time
@@ -39,4 +39,5 @@ def finished_run(store: Path) -> str:
     for i in range(100):
         run.log({"loss": float(i)})
     run.finish(quiet=True)
+    settled()  # sealed: what a later process finds (the writer thread seals after finish())
     return "p/resumed1"
