@@ -212,6 +212,7 @@ def recover_journals(paths: RunPaths, writers: dict[str, dict[str, Any]]) -> lis
         marks = [segment_mark(p) for n, p in list_segments(history) if n.writer == wid]
         covered = max((m for m in marks if m is not None), default=None)
         tails: list[pa.Table] = []
+        rows = 0
         for path in journals:
             try:
                 tail = journal_tail(JournalSnapshot.read(path), covered)
@@ -219,9 +220,10 @@ def recover_journals(paths: RunPaths, writers: dict[str, dict[str, Any]]) -> lis
                 break  # another sealer recovered them all: it removes journals last
             if tail is not None:
                 tails.append(tail)
-            if tails and (sum(t.num_rows for t in tails) >= RECOVER_ROWS or path == journals[-1]):
+                rows += tail.num_rows
+            if tails and (rows >= RECOVER_ROWS or path == journals[-1]):
                 out.append(_write_recovered(history, wid, path, tails))
-                tails = []
+                tails, rows = [], 0
         else:
             for path in journals:
                 path.unlink(missing_ok=True)
