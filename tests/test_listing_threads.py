@@ -12,12 +12,15 @@ from pathlib import Path
 import pytest
 
 import flightlog
-from flightlog.store import catch_up, fan_out
+from flightlog.store import catch_up, fan_out, two_threads
 from flightlog.store.index import INDEX_FILE, Index
 
 from .conftest import settled
 
 RUNS = 30
+#: the read pool's threads' names (ThreadPoolExecutor: prefix_n); not the process-lifetime
+#: helper of a large read (store/two_threads.py), "flightlog-read-helper"
+POOL = "flightlog-read_"
 #: (stamps: their directories' mtimes; whether a directory had settled depends on the clock)
 TABLES = {
     "runs": "*",
@@ -95,7 +98,7 @@ def test_a_first_build_on_threads_indexes_what_one_run_at_a_time_does(
     one_at_a_time = _build(odd_store, monkeypatch, slow=1e9)
     assert not used
     on_threads = _build(odd_store, monkeypatch, slow=-1)
-    assert used and all(n.startswith("flightlog-read") for n in used)
+    assert used and all(n.startswith(POOL) for n in used)
     assert on_threads == one_at_a_time
     assert len(on_threads["runs"]) == RUNS
     warned = [r for r in on_threads["first runs"] if "run.json" in r]
@@ -107,7 +110,9 @@ def test_an_interrupted_first_build_keeps_its_batches_and_stops_reading(
 ) -> None:
     """Ctrl-C (here: the progress callback raising) at run 12 of a build committing 5 runs
     at a time: the 10 runs of the first two batches are kept, no reading thread is left,
-    and the next open builds the rest."""
+    and the next open builds the rest. The process has read a large history before (its
+    two-thread helper lives as long as the process): that thread is no reading thread left."""
+    two_threads.both(lambda: None, lambda: None, two_threads.MIN_ROWS)  # starts the helper
     monkeypatch.setattr(fan_out, "OVER", 2)
     monkeypatch.setattr(fan_out, "SLOW", -1)  # every read waits, as on a cold disk
     monkeypatch.setattr(fan_out, "CHUNK", 2)
@@ -122,8 +127,8 @@ def test_an_interrupted_first_build_keeps_its_batches_and_stops_reading(
 
     with pytest.raises(KeyboardInterrupt):
         Index(odd_store, progress=progress, lazy=True)
-    assert any(n.startswith("flightlog-read") for n in reading)  # (threads were reading)
-    assert not [t for t in threading.enumerate() if t.name.startswith("flightlog-read")]
+    assert any(n.startswith(POOL) for n in reading)  # (threads were reading)
+    assert not [t for t in threading.enumerate() if t.name.startswith(POOL)]
     with Index(odd_store, fresh=False) as idx:
         assert idx.con.execute("SELECT count(*) FROM runs").fetchone()[0] == 10
     with Index(odd_store) as idx:
@@ -150,7 +155,7 @@ def test_a_stat_pass_goes_to_threads_only_when_its_first_items_wait(
     assert [x for x, _ in slow] == items
     names = [name for _, name in slow]
     assert set(names[: fan_out.OVER]) == {threading.current_thread().name}
-    assert all(n.startswith("flightlog-read") for n in names[fan_out.OVER :])
+    assert all(n.startswith(POOL) for n in names[fan_out.OVER :])
 
 
 def test_a_slow_consumer_is_no_wait_of_the_reads(monkeypatch: pytest.MonkeyPatch) -> None:
