@@ -24,7 +24,9 @@ store/packed_rows.py; sid DEFINE: a signature's keys and kinds, written once per
 before its first row, and NEEDS_PACKED before its first PACKED row, which older versions
 refuse). The header's committed row count is stored last, in one
 8-byte store: the commit point. A KeyboardInterrupt inside `log()` therefore leaves a row
-whole or not at all (see `append_fast`).
+whole or not at all (see `append_fast`). Readers do not stop at the commit point when the
+records go on past it: they read on while each record proves whole
+(store/journal_past_commit.py says why).
 
 Power loss: pages reach the disk in any order, so after a reboot only the rows counted in
 the header's `synced` field (set after an msync) are trusted; the header records the boot
@@ -256,18 +258,27 @@ def append_split(
     commit store, so that an interruption leaves the row whole or not at all."""
     n, start = j.pos
     pack(j.mm, j.voff + 8 * start, *values)
-    _REC.pack_into(j.mm, j.roff + 32 * n, step, t, sid, start + words)
     off = j.voff + 8 * (start + words)
     j.mm[off : off + len(data)] = data
     end = start + words + len(data) // 8
+    # the second record first: a first record that is written has its histograms behind
+    # it (readers look past the commit word, store/journal_past_commit.py)
     _REC.pack_into(j.mm, j.roff + 32 * (n + 1), step, t, PACKED, end)
+    _REC.pack_into(j.mm, j.roff + 32 * n, step, t, sid, start + words)
     j.pos = (n + 2, end)
     _COMMIT.pack_into(j.mm, _COMMIT_AT, n + 2)
 
 
 def commit_pending(j: JournalFile) -> None:
-    """Make a row whose commit store was interrupted visible (at close)."""
-    _COMMIT.pack_into(j.mm, _COMMIT_AT, j.pos[0])
+    """Make a row whose commit store was interrupted visible (at close and rotation), and
+    clear the record slot after the last row: a row whose record was written but whose
+    `log()` was cut short before counting it must not be read past the commit word."""
+    n = j.pos[0]
+    if n < j.rows_cap:
+        _REC.pack_into(j.mm, j.roff + 32 * n, 0, 0.0, 0, 0)
+    if n + 1 < j.rows_cap:  # (a split row writes its second record first)
+        _REC.pack_into(j.mm, j.roff + 32 * (n + 1), 0, 0.0, 0, 0)
+    _COMMIT.pack_into(j.mm, _COMMIT_AT, n)
 
 
 def define_json(sid: int, keys: list[str], kinds: list[int]) -> bytes:
@@ -314,11 +325,25 @@ class JournalSnapshot:
                 n = synced
             n = min(n, rows_cap)
             f.seek(HEADER)
-            records = f.read(32 * n)
-            n = len(records) // 32
+            records = f.read(32 * (n + 1))  # and the slot after: written past the commit?
+            n = min(n, len(records) // 32)
             end = _REC.unpack_from(records, 32 * (n - 1))[3] if n else 0
             if not 0 <= end <= words_cap:
                 raise JournalDamaged(f"journal {path} has a damaged row record")
             f.seek(HEADER + 32 * rows_cap)
-            data = f.read(8 * end)
+            if note is None and len(records) > 32 * n and _REC.unpack_from(records, 32 * n)[3]:
+                from .journal_past_commit import whole_past  # (readers only, and rarely)
+
+                records += _read_at(f, HEADER + len(records), 32 * rows_cap - len(records))
+                at = HEADER + 32 * rows_cap
+                n += whole_past(records, lambda k: _read_at(f, at, min(k, 8 * words_cap)), n)
+                end = _REC.unpack_from(records, 32 * (n - 1))[3] if n else 0
+                data = _read_at(f, HEADER + 32 * rows_cap, 8 * end)
+            else:
+                data = f.read(8 * end)
         return cls(path, meta if isinstance(meta, dict) else {}, records[: 32 * n], data, note)
+
+
+def _read_at(f: Any, offset: int, size: int) -> bytes:
+    f.seek(offset)
+    return f.read(size)

@@ -67,6 +67,26 @@ def describe(history: Path) -> str:
     return "\n".join(lines)
 
 
+def commit_lags(history: Path) -> list[str]:
+    """Journals whose records go more than a split row (2 records) past their commit word:
+    what a kill leaves is at most that, so more means commit stores were lost (seen twice
+    in full suites; readers now read such rows, store/journal_past_commit.py)."""
+    out = []
+    for _, path in journal.list_journals(history):
+        raw = path.read_bytes()
+        if len(raw) < journal.HEADER or raw[:8] != journal.MAGIC:
+            continue
+        _, n, _, rows_cap, _, _, _ = journal._HEAD.unpack_from(raw)
+        recs = np.frombuffer(
+            raw[journal.HEADER : journal.HEADER + 32 * rows_cap], journal.REC_DTYPE
+        )
+        written = np.flatnonzero(recs["end"] != 0)
+        upto = int(written[-1]) + 1 if len(written) else 0
+        if upto > n + 2:
+            out.append(f"{path.name}: commit word {n}, records written up to {upto}")
+    return out
+
+
 def _span(steps: np.ndarray) -> str:
     if not len(steps):
         return "none"
