@@ -40,6 +40,11 @@ from .takeover import (
 )
 
 QUARANTINE = "quarantine"
+#: what `check` finds that is no fault, only work not done yet: rows a writer left in
+#: journals or an open segment (a hot loop's finish() leaves its backlog there by design, a
+#: killed writer its last rows), read as they are and sealed by `--repair`, `flightlog sync`,
+#: the agent or a resume; an index behind the files, which every reader catches up first
+WAITING = frozenset({"unsealed-journal", "unsealed-segment", "stale-index"})
 
 
 @dataclass

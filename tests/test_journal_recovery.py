@@ -20,7 +20,7 @@ from flightlog.store import takeover
 from flightlog.store.doctor import check, repair
 from flightlog.store.layout import parse_segment_name
 
-from .conftest import python_script, spawn
+from .conftest import cli, python_script, spawn
 
 STEPS = 40_000  # 80,000 values: more than finish() converts (DEFER_VALUES)
 JOURNAL_ROWS = 2000
@@ -141,3 +141,16 @@ def test_kill_9_of_a_sealer_at_random_points_loses_and_repeats_no_row(
         assert not list(history.glob("*.journal")), f"trial {trial}"
         assert _steps(api, run_id) == list(range(STEPS)), f"trial {trial}, repaired"
     assert cut, "no kill landed between two pieces: the trials tested nothing"
+
+
+def test_doctor_tells_a_backlog_from_a_problem(backlog: Path, store: Path) -> None:
+    """A backlog left by design is no fault: `flightlog doctor` lists it, says it waits to
+    be sealed and that nothing is wrong, and exits 0; `--repair` seals it."""
+    res = cli("doctor", "--root", str(store))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "unsealed-journal" in res.stdout and "rows waiting to be sealed" in res.stdout
+    assert "no problems found" in res.stdout and "problem(s)" not in res.stdout
+    res = cli("doctor", "--repair", "--root", str(store))
+    assert res.returncode == 0 and "recovered" in res.stdout, res.stdout + res.stderr
+    assert not list(backlog.glob("*.journal"))
+    assert cli("doctor", "--root", str(store)).stdout.strip().endswith("no problems found")

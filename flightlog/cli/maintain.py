@@ -88,21 +88,28 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from flightlog.store.doctor import check, repair
+    from flightlog.store.doctor import WAITING, check, repair
 
     r = root(args)
     if not (r / "runs").is_dir():
         raise FileNotFoundError(f"no flightlog store at {r}: pass --root DIR")
     with _progress("checking runs") as update:
         problems = check(r, progress=update)
-    if not problems:
-        print(f"{r}: no problems found")
-        return 0
+    faults = [p for p in problems if p.kind not in WAITING]
     for p in problems:
         print(safe(p.line(r)))
     if not args.repair:
+        if waiting := len(problems) - len(faults):
+            print(
+                f"{waiting} of these are no fault: rows waiting to be sealed into segments "
+                "and an index behind the files are read as they are; `flightlog doctor "
+                "--repair` (or `flightlog sync`, the sync agent, the next read) does that work"
+            )
+        if not faults:
+            print(f"{r}: no problems found")
+            return 0
         print(
-            f"{len(problems)} problem(s); run `flightlog doctor --repair` to fix them "
+            f"{len(faults)} problem(s); run `flightlog doctor --repair` to fix them "
             "(no data is deleted)"
         )
         return 1
