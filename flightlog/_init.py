@@ -22,7 +22,7 @@ from flightlog.store import (
     new_writer_id,
 )
 from flightlog.store.atomic import atomic_write_json
-from flightlog.store.layout import find_run, project_dir
+from flightlog.store.layout import CREATE_WAIT, find_run, project_dir
 from flightlog.store.liveness import CRASHED, HOSTNAME, RUNNING, writer_state
 from flightlog.store.numbering import claim_run_number
 from flightlog.store.segments import read_segments
@@ -193,11 +193,6 @@ def _create(s: Settings, root: Path, project: str, run_id: str | None, cfg: dict
     run = Run(s, meta, paths)
     run._start_writer(new_writer_id(), create=True)
     return run
-
-
-#: how long init() waits for another process that is creating the same run (torchrun starts
-#: every rank at once; on a slow shared filesystem creating a run can take seconds)
-CREATE_WAIT = 60.0
 
 
 def _wait_for_meta(paths: RunPaths) -> RunPaths:

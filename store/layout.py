@@ -160,6 +160,11 @@ def runs_dir(root: Path | str) -> Path:
 
 
 ENTITY_MARK = "@"
+#: how long a run directory may lack its run.json while the process creating it writes it
+#: (torchrun starts every rank at once; on a slow shared filesystem creating a run can take
+#: seconds): init() waits this long for another process's run.json, and listings take such
+#: a directory for a run being created, not yet a run, until its files are this old
+CREATE_WAIT = 60.0
 
 
 def project_dir(root: Path | str, project: str, entity: str | None = None) -> Path:

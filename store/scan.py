@@ -23,13 +23,15 @@ from typing import NamedTuple
 
 from .fan_out import Pace, fan_out_if_slow
 from .journal import parse_journal_name
-from .layout import parse_segment_name, project_dirs
+from .layout import CREATE_WAIT, parse_segment_name, project_dirs
 from .liveness import FAILED, FINISHED
 from .syncmark import SYNC_FILE
 
 #: a directory whose mtime is at least this old is trusted not to have changed unseen
 #: (coarse mtime granularity on some network filesystems)
 DIR_MTIME_SETTLE_NS = 2_000_000_000
+
+CREATE_WAIT_NS = int(CREATE_WAIT * 1e9)
 
 Files = dict[str, tuple[int, int]]  # relative path -> (size, mtime_ns)
 _SUBDIRS = ("", "writers/", "history/")
@@ -85,7 +87,8 @@ def scan_store(root: Path, stamps: dict[str, Stamp] | None = None) -> Scan:
     Files are only ever added, renamed into place or removed - each changes its directory's
     mtime - except open segments and journals, which grow in place. A run directory is a
     run when it has a run.json, or data without one (a lost or unreadable run.json must not
-    make a run vanish); an empty one is a run being created."""
+    make a run vanish) that has not changed for CREATE_WAIT; an empty or younger one is a
+    run being created."""
     out = Scan()
     stamps = stamps or {}
     todo: list[tuple[str, str]] = []  # (path, run_key) of the runs to list
@@ -168,7 +171,12 @@ def _list_run(path: str, run_key: str) -> Files | None:
     files: Files = dict(dirs)
     for sub in _SUBDIRS:
         files.update(_list_run_files(path, base, sub))
-    if base + "run.json" in files or len(dirs) > 1:
+    if base + "run.json" in files:
+        return files
+    # data without a run.json: a run whose run.json was lost (listed: its data must not
+    # vanish), or one being created right now (its writers/ and history/ come before its
+    # run.json): not a run until that would have been written (it listed as crashed)
+    if len(dirs) > 1 and time.time_ns() - max(m for _, m in dirs.values()) > CREATE_WAIT_NS:
         return files
     return None
 

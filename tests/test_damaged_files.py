@@ -4,7 +4,10 @@ never returns a wrong value, and never loses a run from the listing."""
 from __future__ import annotations
 
 import json
+import os
 import signal
+import textwrap
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,6 +18,7 @@ from hypothesis import strategies as st
 
 import flightlog
 from flightlog.store.index import Index
+from flightlog.store.layout import CREATE_WAIT
 from flightlog.store.schema import HISTORY_SCHEMA
 from flightlog.store.segments import OpenSegment, read_segment_checked
 from flightlog.tui import FlightlogApp
@@ -299,3 +303,56 @@ def test_a_run_that_cannot_be_described_is_still_listed_marked(store: Path) -> N
     assert "cannot index this run" in listed["odd"]
     r = cli("runs")
     assert r.returncode == 0 and r.stdout.count("!") == 1
+
+
+#: init() held between its writer's state file and its run.json, until `go` exists
+CREATING = """
+    import os, time, flightlog
+    import flightlog._run_writer as rw
+    write = rw.atomic_write_json
+
+    def held(path, *args, **kw):
+        if path.name == "run.json" and not os.path.exists(GO):
+            print("creating", flush=True)
+            while not os.path.exists(GO):
+                time.sleep(0.01)
+        return write(path, *args, **kw)
+
+    rw.atomic_write_json = held
+    flightlog.init(project="p", id="new", settings={"console": "off"}).finish(quiet=True)
+"""
+
+
+def test_a_run_being_created_is_not_listed_as_a_crashed_run(store: Path, tmp_path: Path) -> None:
+    """Between a new run's writers/ and history/ and its run.json (ranks starting together
+    on a slow filesystem: up to seconds), listings showed it as a run with no name
+    (and the server answered 404 for a run it listed). Now it is not listed until its
+    run.json is there; a run.json lost long ago still lists the run's data."""
+    flightlog.init(project="p", id="fine", reinit=True).finish(quiet=True)
+    go = tmp_path / "go"
+    proc = spawn(f"GO = {str(go)!r}\n" + textwrap.dedent(CREATING))
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "creating"
+        run_dir = store / "runs" / "p" / "new"
+        assert (run_dir / "writers").is_dir() and (run_dir / "history").is_dir()
+        assert _listed() == {"fine": "finished"}
+        assert [run.id for run in flightlog.Api().runs()] == ["fine"]
+    finally:
+        go.touch()
+        assert proc.wait(timeout=120) == 0, proc.stderr and proc.stderr.read()
+    settled()
+    assert sorted(run.id for run in flightlog.Api().runs()) == ["fine", "new"]
+    (run_dir / "run.json").unlink()  # lost: not listed while young, then listed as data
+    assert _listed() == {"fine": "finished"}
+    lost = time.time() - 2 * CREATE_WAIT
+    for d in (run_dir, run_dir / "writers", run_dir / "history"):
+        os.utime(d, (lost, lost))
+    assert _listed() == {"fine": "finished", "new": "finished"}
+    listed = {run.id: run for run in flightlog.Api().runs()}
+    assert "run.json is missing" in (listed["new"].problem or "")
+
+
+def _listed() -> dict[str, str]:
+    r = cli("runs", "--json")
+    assert r.returncode == 0, r.stderr
+    return {run["id"]: run["state"] for run in json.loads(r.stdout)}

@@ -5,8 +5,10 @@ an interrupted build keeps its committed runs and leaves no reading thread behin
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ import pytest
 import flightlog
 from flightlog.store import catch_up, fan_out, two_threads
 from flightlog.store.index import INDEX_FILE, Index
+from flightlog.store.layout import CREATE_WAIT
 
 from .conftest import settled
 
@@ -53,6 +56,9 @@ def odd_store(store: Path) -> Path:
     (runs[0] / "run.json").write_text("{not json")
     (runs[1] / "run.json").write_text(json.dumps([1, 2]))
     (runs[2] / "run.json").unlink()
+    lost = time.time() - 2 * CREATE_WAIT  # lost long ago: younger, it is a run being created
+    for d in (runs[2], runs[2] / "writers", runs[2] / "history"):
+        os.utime(d, (lost, lost))
     shutil.rmtree(runs[3] / "history")
     (runs[3] / "writers").mkdir(exist_ok=True)
     return store
