@@ -1,0 +1,42 @@
+"""The DataTable every flightlog table is: it repaints its lines when its idle pass changes
+column widths.
+
+Textual's DataTable (8.2.8) measures the cells of rows added and cells updated on its next
+idle pass (`_on_idle` -> `_update_dimensions`), which widens the auto-width columns but leaves
+`_update_count` alone. Every render cache is keyed by that count and none by the columns'
+widths (`_cell_render_cache` for cells, the header's too; `_row_render_cache` for row lines;
+`_line_cache` for screen lines), so a frame drawn between `add_row` and that pass (a loaded
+machine does it now and then) is drawn from the cache at the old widths until something else
+bumps the count: a cursor move, a resize. A table of `height: auto` shows only its header
+before that pass (its height is the measured one), and grows after it: its row lines are then
+drawn fresh and wide, its header from the cache, at the widths of the table without the rows
+(the artifacts snapshot failed so; the Resize that follows bumps the count but repaints
+nothing). Upstream fixed the same for `update_cell` (textual#3533) but not this path.
+
+`table_fill.fill_table` gives every column its width at once, so even the first frame is
+right; this class makes any later width change (auto-width columns) repaint, whoever fills.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellType, RowKey
+
+
+class Table(DataTable[CellType]):
+    """A DataTable whose lines are drawn anew when its idle pass changes column widths."""
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        before = self._widths()
+        super()._update_dimensions(new_rows)
+        if self._widths() != before:
+            self._update_count += 1  # a new key for every render cache: nothing drawn is reused
+            self.refresh()
+
+    def _widths(self) -> list[int]:
+        return [
+            self._row_label_column_width,
+            *(c.get_render_width(self) for c in self.columns.values()),
+        ]
