@@ -14,11 +14,12 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
+from textual.widgets import DataTable
 
 from flightlog.store.text import fmt
 
 from .data import STATE_ICON
-from .table import Table
+from .table import RepaintOnNewWidths
 from .table_fill import fill_table
 
 FIXED = "◆"  # the screen's own runs: always drawn
@@ -27,7 +28,7 @@ PINNED = "★"
 HEADER = (" ", " ", "name", "project")  # the marks' column one wide: they change in place
 
 
-class RunsPane(Table[Any]):
+class RunsPane(RepaintOnNewWidths, DataTable[Any]):
     """Runs of the store, one a row: mark, state, name, project."""
 
     BINDINGS: ClassVar = [
