@@ -14,6 +14,7 @@ from textual.app import App
 from textual.widgets import DataTable
 
 import flightlog
+from flightlog.store.artifact_read import VersionRow
 from flightlog.tui import FlightlogApp
 from flightlog.tui.artifacts_screen import ArtifactsScreen
 from flightlog.tui.run_screen import RunScreen
@@ -168,7 +169,7 @@ class DrawnEarly(ArtifactsScreen):
     """The artifacts screen with a frame drawn as soon as its rows are added, before the
     table's idle pass measures them: what a loaded machine does now and then."""
 
-    def show(self, rows: list) -> None:
+    def show(self, rows: list[VersionRow]) -> None:
         super().show(rows)
         self.app.export_screenshot()  # the compositor draws the screen as a frame does
 
@@ -184,7 +185,7 @@ async def test_the_header_lines_up_with_rows_drawn_before_their_widths(
     store: Path, tmp_path: Path
 ) -> None:
     """The full suite's failing snapshot: every cell right, but the header still drawn at
-    the widths of the empty table, before the rows came."""
+    the widths of the empty table, from a frame drawn before the rows were measured."""
     app = App[None]()
     async with app.run_test(size=(200, 20)) as pilot:
         app.push_screen(DrawnEarly(store))
