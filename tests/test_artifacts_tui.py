@@ -3,14 +3,18 @@ and in a real terminal (tmux)."""
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from textual.app import App
 from textual.widgets import DataTable
 
 import flightlog
+from flightlog.store.artifact_read import VersionRow
 from flightlog.tui import FlightlogApp
 from flightlog.tui.artifacts_screen import ArtifactsScreen
 from flightlog.tui.run_screen import RunScreen
@@ -159,3 +163,46 @@ def test_artifacts_in_a_real_terminal(store: Path, tmp_path: Path) -> None:
         out = term.wait_for(lambda out: "vision/model" in out, "the artifacts")
         assert "latest, best" in out and "vision/eval01" in out, out
         term.keys("q", "q")
+
+
+class DrawnEarly(ArtifactsScreen):
+    """The artifacts screen with a frame drawn as soon as its rows are added, before the
+    table's idle pass measures them: what a loaded machine does now and then."""
+
+    def show(self, rows: list[VersionRow]) -> None:
+        super().show(rows)
+        self.app.export_screenshot()  # the compositor draws the screen as a frame does
+
+
+def screen_lines(app: App) -> list[str]:
+    """The screen as the compositor draws it now, as plain text lines."""
+    console = Console(width=app.size.width, file=io.StringIO(), record=True)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text().splitlines()
+
+
+async def test_the_header_lines_up_with_rows_drawn_before_their_widths(
+    store: Path, tmp_path: Path
+) -> None:
+    """The full suite's failing snapshot: every cell right, but the header still drawn at
+    the widths of the empty table, from a frame drawn before the rows were measured."""
+    app = App[None]()
+    async with app.run_test(size=(200, 20)) as pilot:
+        app.push_screen(DrawnEarly(store))
+        await settle(pilot, lambda: isinstance(app.screen, DrawnEarly) and app.screen.loaded)
+        await still(pilot)  # the empty table drawn: the header at its labels' widths
+        make_lineage(store, tmp_path)
+        await pilot.press("r")  # the user reads the artifacts again: rows come
+        await settle(pilot, lambda: app.screen.query_one("#artifacts", DataTable).row_count)
+        await still(pilot)
+        lines = screen_lines(app)
+        header = next(line for line in lines if line.startswith(" artifact "))
+        row = next(line for line in lines if "latest, best" in line)  # no empty cell in it
+        assert column_starts(header) == column_starts(row), (header, row)
+        assert len(column_starts(row)) == len(ROW)
+
+
+def column_starts(line: str) -> list[int]:
+    """Where each cell of a drawn table line starts (cells are at least two spaces apart:
+    one of padding each side)."""
+    return [m.start() for m in re.finditer(r"\S+(?: \S+)*", line)]

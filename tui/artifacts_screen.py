@@ -20,6 +20,7 @@ from flightlog.store.artifact_read import ArtifactReader, VersionRow, size_text
 from flightlog.store.layout import split_run_key
 from flightlog.store.text import safe
 
+from .table import Table
 from .workers import StoreScreen, deliver, store_work
 
 COLUMNS = ("artifact", "version", "type", "aliases", "size", "digest", "logged by", "used by")
@@ -42,7 +43,7 @@ class ArtifactsScreen(StoreScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield DataTable(id="artifacts", zebra_stripes=True, cursor_type="row")
+        yield Table(id="artifacts", zebra_stripes=True, cursor_type="row")
         yield Static("loading artifacts…", id="artifacts-status")
         yield Footer()
 

@@ -21,6 +21,7 @@ from .compare_tables import fill_config_diff, fill_summary
 from .context_screens import ContextLoads, SystemPane
 from .data import Curves, RunDetail, load_curves, load_runs_detail
 from .runs_pane import RunsPane
+from .table import Table
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 from .workspace import LEAVE, Pane, Workspace, pane_bindings
 
@@ -29,7 +30,7 @@ BUCKETS = 200
 
 
 def _table(name: str, title: str) -> DataTable[Any]:
-    table: DataTable[Any] = DataTable(id=name, zebra_stripes=True)
+    table: DataTable[Any] = Table(id=name, zebra_stripes=True)
     table.border_title = title
     return table
 

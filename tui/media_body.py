@@ -24,6 +24,7 @@ from flightlog.store.text import safe
 
 from .image_support import ImageWidget
 from .media_data import describe, load_content
+from .table import RepaintOnNewWidths
 from .workers import deliver
 
 
@@ -71,7 +72,7 @@ class MediaBody(VerticalScroll):
             await self.mount(Static(Text(safe(note))))
 
 
-class _SortedTable(DataTable[Text]):
+class _SortedTable(RepaintOnNewWidths, DataTable[Text]):
     """A logged table: a click (or enter) on a header sorts by that column, again reverses."""
 
     sorted_by: tuple[Any, bool] | None = None

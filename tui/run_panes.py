@@ -8,11 +8,12 @@ follows the charts' step cursor (the run screen calls it on every cursor move).
 from __future__ import annotations
 
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Static, Tree
+from textual.widgets import Static, Tree
 
 from .context_screens import ConsolePane, SystemPane
 from .media_pane import MediaPane
 from .runs_pane import RunsPane
+from .table import Table
 from .workspace import Pane
 
 RUN_PANES: tuple[Pane, ...] = (
@@ -32,7 +33,7 @@ RUN_PANES: tuple[Pane, ...] = (
         "metric table",
         "left",
         6,
-        lambda s: DataTable(id="metrics", cursor_type="row", zebra_stripes=True),
+        lambda s: Table(id="metrics", cursor_type="row", zebra_stripes=True),
     ),
     Pane("config", "3", "config tree", "left", 4, lambda s: Tree("config", id="config")),
     Pane("charts", "4", "charts", "main", 10, lambda s: VerticalScroll(id="charts")),

@@ -19,6 +19,7 @@ from textual.widgets import DataTable
 from flightlog.store.text import fmt
 
 from .data import STATE_ICON
+from .table import RepaintOnNewWidths
 from .table_fill import fill_table
 
 FIXED = "◆"  # the screen's own runs: always drawn
@@ -27,7 +28,7 @@ PINNED = "★"
 HEADER = (" ", " ", "name", "project")  # the marks' column one wide: they change in place
 
 
-class RunsPane(DataTable[Any]):
+class RunsPane(RepaintOnNewWidths, DataTable[Any]):
     """Runs of the store, one a row: mark, state, name, project."""
 
     BINDINGS: ClassVar = [
