@@ -1,13 +1,13 @@
 """A script that reads a run's history through `flightlog.Api` and exits, exits cleanly.
 
-Once in a full suite (and 4 times in 850 runs of such a script under load) it did not: exit
+Once in a full suite (and 6 times in 850 runs of such a script under load) it did not: exit
 code 134, "terminate called without an active exception". A core dump showed an Arrow pool
 thread freeing the last reference to a parquet decode task's source buffer, a wrapper of
 Python bytes, after the interpreter had begun to finalize: the wrapper's destructor takes the
 GIL, the interpreter ends such a thread with pthread_exit, and unwinding through a noexcept
 destructor calls std::terminate (store/arrow_owned.py; DuckDB was not even imported).
 
-Load made it rare; the child here makes it certain, on Linux. It runs on one CPU, and
+Load made it rare; the child here makes it near certain, on Linux. It runs on one CPU, and
 Arrow's pool threads (started from a SCHED_IDLE thread, whose policy they inherit) lose the
 CPU to the main thread the moment they wake it with a read's result, before they drop their
 references. The main thread then drops its own, takes the GIL and keeps it (a switch interval
