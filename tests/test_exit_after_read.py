@@ -36,13 +36,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 CHILD = """
-import ctypes, io, os, random, sys, threading, time
-os.sched_setaffinity(0, {{random.choice(sorted(os.sched_getaffinity(0)))}})  # one CPU
+import contextlib, ctypes, io, os, random, sys, threading, time
+with contextlib.suppress(OSError):  # (where it is refused, the race is only not forced)
+    os.sched_setaffinity(0, {{random.choice(sorted(os.sched_getaffinity(0)))}})  # one CPU
 import pyarrow as pa, pyarrow.parquet as pq
 import flightlog
 
 def start_idle_pool():
-    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # inherited by what it starts
+    with contextlib.suppress(OSError):  # inherited by the threads it starts
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     sink = io.BytesIO()
     pq.write_table(pa.table({{f"c{{i}}": list(range(100)) for i in range(16)}}), sink)
     pq.ParquetFile(pa.BufferReader(sink.getvalue())).read()
@@ -57,7 +59,7 @@ pool = [int(t) for t in os.listdir("/proc/self/task")
 
 def runnable(pool=pool, libc=ctypes.PyDLL(None), buf=ctypes.create_string_buffer(512)):
     \"\"\"Whether a pool thread waits for the CPU, read from /proc holding the GIL (os.read
-    would let it go; at exit, no builtin is used: they may be gone).\"\"\"
+    would let it go).\"\"\"
     for tid in pool:
         fd = libc.open(f"/proc/self/task/{{tid}}/stat".encode(), 0)
         if fd >= 0:
@@ -67,23 +69,36 @@ def runnable(pool=pool, libc=ctypes.PyDLL(None), buf=ctypes.create_string_buffer
                 return True
     return False
 
+def thread_states(api=ctypes.pythonapi):
+    \"\"\"How many thread states the interpreter has: a pool thread that asks for the GIL gets
+    one (PyGILState_Ensure) until it lets the GIL go.\"\"\"
+    api.PyInterpreterState_Get.restype = api.PyInterpreterState_ThreadHead.restype = ctypes.c_void_p
+    api.PyInterpreterState_ThreadHead.argtypes = api.PyThreadState_Next.argtypes = [ctypes.c_void_p]
+    api.PyThreadState_Next.restype = ctypes.c_void_p
+    n, t = 0, api.PyInterpreterState_ThreadHead(api.PyInterpreterState_Get())
+    while t:
+        n, t = n + 1, api.PyThreadState_Next(t)
+    return n
+
 class SlowExit:
-    def __del__(self, time=time, runnable=runnable):
-        \"\"\"Finalizing: the GIL goes to a pool thread waiting for it, until it has run.\"\"\"
-        deadline = time.monotonic() + 30
-        time.sleep(0.1)
-        while runnable() and time.monotonic() < deadline:
-            time.sleep(0.05)
+    waits = False
+
+    def __del__(self, time=time):
+        \"\"\"Finalizing: the GIL goes to a pool thread that waits for it.\"\"\"
+        if self.waits:
+            time.sleep(30)
 
 slow_exit = SlowExit()
 sys.setswitchinterval(100.0)
+alone = thread_states()
 for attempt in range(20):  # until a pool thread lost the CPU as it handed a read's rows over
     rows = {read}
     if runnable():
         break
 deadline = time.monotonic() + 30
 while runnable() and time.monotonic() < deadline:
-    pass
+    pass  # the pool thread runs: back to its queue, or to wait for the GIL this one holds
+slow_exit.waits = thread_states() > alone
 print(len(rows), flush=True)
 {ending}
 """
