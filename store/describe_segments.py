@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .arrow_owned import read_file
 from .index_tables import Rows
 from .integrity import SegmentDamaged, check_sha256
 from .journal import list_journals
@@ -173,8 +174,7 @@ def _read(
         label = ((table.schema.metadata or {}).get(WRITER_LABEL_KEY) or b"").decode()
         keys = pc.unique(table.column("key")).to_pylist()
         return label, table.num_rows, *_ranges(table), keys, note
-    with open(path, "rb") as f:
-        data = f.read()
+    data = read_file(path)  # never Python bytes: Arrow's threads drop it (store/arrow_owned.py)
     assert name.sha256 is not None
     check_sha256(data, name.sha256, str(path))  # the one verification: remembered after
     pf = pq.ParquetFile(pa.BufferReader(data), read_dictionary=["key"])  # no strings decoded

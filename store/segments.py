@@ -21,6 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .arrow_owned import read_file
 from .atomic import fsync_dir
 from .integrity import SegmentDamaged, check_sha256
 from .journal import (
@@ -71,8 +72,7 @@ def read_segment_checked(
     if path.suffix != ".parquet":
         table, note = read_ipc_checked(path)
         return only_keys(table, keys), note
-    with open(path, "rb") as f:
-        data = f.read()
+    data = read_file(path)  # never Python bytes: Arrow's threads drop it (store/arrow_owned.py)
     if name is not None and name.sha256:
         check_sha256(data, name.sha256, str(path))
     try:

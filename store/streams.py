@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from .arrow_owned import read_file
 from .integrity import BATCH_CRC_KEY, SegmentDamaged, batch_checksum, batch_intact
 from .journal import MARK_KEY, Mark, decode_mark, encode_mark
 from .schema import HISTORY_SCHEMA, validate_history_table
@@ -81,8 +82,7 @@ def read_ipc_segment(path: Path) -> pa.Table:
 
 def read_ipc_checked(path: Path) -> tuple[pa.Table, str | None]:
     """(every intact batch of an IPC stream, why some were left out or None)."""
-    with open(path, "rb") as f:
-        data = pa.py_buffer(f.read())
+    data = read_file(path)  # never Python bytes: Arrow's threads drop it (store/arrow_owned.py)
     if not data.size:
         return HISTORY_SCHEMA.empty_table(), None
     opened = _checked_stream(data, path)
