@@ -24,6 +24,7 @@ from flightlog.store.atomic import fsync_dir
 from flightlog.store.layout import RunPaths
 
 from .bodies import Part, disk_full, remove_parts, segments_to_files, write_parts
+from .check_slots import CheckSlots
 from .group_commit import GroupCommit
 from .limits import ServerLimits
 from .receive import STREAMS, ReceivingStore, check_segment_name
@@ -38,7 +39,7 @@ def batch_router(
     user: Callable[..., str],
     access: Callable[..., object],
     limits: ServerLimits,
-    checks: anyio.CapacityLimiter,
+    checks: CheckSlots,
 ) -> APIRouter:
     """The batch route over `store` (a ReceivingStore or a replica's SharedStore); `checks`
     bounds the segment checks of every upload route together (limits.concurrent_checks)."""
@@ -70,34 +71,45 @@ async def with_parts(
     limits: ServerLimits,
     check: Callable[[str, str], object],
     work: Callable[[list[Part], GroupCommit | None], T],
-    limiter: anyio.CapacityLimiter,
+    slots: CheckSlots,
 ) -> T:
-    """Read a batch body (each frame's name checked by `check` first), then off the event
-    loop write the frames held in memory and fsync them (bodies.write_parts), then under
-    `limiter` run `work(parts, commit)`, then commit what it wrote; remove the temp files
-    whatever happens: what every batch route does around its own work. `commit` is a
-    GroupCommit for a local store (None for a replica's, whose placement is durable segment
-    by segment), made durable before the request is answered, or abandoned if anything
-    fails. The fsyncs wait for the disk outside the limiter: a batch of 256 small segments
-    held a check slot ~260 ms for them with no check running, and the commit's fsyncs and
-    file-list transaction held it 30-50% of the time a run of the 1,000-run benchmark store
-    took, so the slots sat idle while checks waited. Once the body is in, the writes and the
-    commit are not cancelled (a client gone meanwhile): the commit always follows the work."""
+    """Read a batch body (each frame's name checked by `check` first), then in one worker
+    thread (check_slots.py) write the frames held in memory and fsync them
+    (bodies.write_parts), run `work(parts, commit)` holding a check slot, and commit what it
+    wrote; remove the temp files whatever happens: what every batch route does around its
+    own work. `commit` is a GroupCommit for a local store (None for a replica's, whose
+    placement is durable segment by segment), made durable before the request is answered,
+    or abandoned if anything fails. The fsyncs wait for the disk without a check slot: a
+    batch of 256 small segments held one ~260 ms for them with no check running, and the
+    commit's fsyncs and file-list transaction held one 30-50% of the time a run of the
+    1,000-run benchmark store took. Once the body is in, the work is not cancelled (a
+    client gone meanwhile): the commit always follows it."""
     parts = await segments_to_files(request, store.uploads, limits, check)
-    commit = GroupCommit() if isinstance(store, ReceivingStore) else None
     try:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(write_parts, parts, store.uploads)
-            out = await anyio.to_thread.run_sync(work, parts, commit, limiter=limiter)
-            if commit is not None:
-                await anyio.to_thread.run_sync(commit.commit)
-        return out
+            return await slots.run(_work_and_commit, store, parts, work, slots)
+    finally:
+        remove_parts(parts)
+
+
+def _work_and_commit(
+    store: Any,
+    parts: list[Part],
+    work: Callable[[list[Part], GroupCommit | None], T],
+    slots: CheckSlots,
+) -> T:
+    write_parts(parts, store.uploads)
+    commit = GroupCommit() if isinstance(store, ReceivingStore) else None
+    try:
+        with slots.checking():
+            out = work(parts, commit)
+        if commit is not None:
+            commit.commit()
     except BaseException:
         if commit is not None:
             commit.abandon()
         raise
-    finally:
-        remove_parts(parts)
+    return out
 
 
 def place_all(

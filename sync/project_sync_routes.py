@@ -18,13 +18,13 @@ from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from .batch_routes import with_parts
 from .blob_routes import BlobRouter
 from .bodies import MEMORY_STREAM, Part
+from .check_slots import CheckSlots
 from .group_commit import GroupCommit
 from .limits import ServerLimits
 from .receive import check_names, check_segment_name
@@ -50,7 +50,7 @@ def project_sync_router(
     limits: ServerLimits,
     ensure_project: Callable[[str, str], None],
     blobs: BlobRouter,
-    checks: anyio.CapacityLimiter,
+    checks: CheckSlots,
 ) -> APIRouter:
     """The route over `store` (a ReceivingStore or a replica's SharedStore), its checks
     under `checks` (shared by every upload route)."""
