@@ -27,6 +27,7 @@ class GroupCommit:
         self._files: list[tuple[Path, Path]] = []  # (temp file, where it goes)
         self._dirs: set[Path] = set()
         self._after: list[Callable[[], None]] = []
+        self._first: list[Callable[[], None]] = []
 
     def write(self, path: Path, data: bytes) -> None:
         """Write `data` to a temp file next to `path`; renamed over `path` by `commit`, so a
@@ -52,6 +53,11 @@ class GroupCommit:
         """An entry of `directory` was added or renamed in: fsync it at the commit."""
         self._dirs.add(directory)
 
+    def first(self, fn: Callable[[], None]) -> None:
+        """Call `fn` when the commit starts, before anything is renamed into place (a
+        database transaction of the request: if it fails, nothing is committed)."""
+        self._first.append(fn)
+
     def after(self, fn: Callable[[], None]) -> None:
         """Call `fn` once the commit is durable (telling the index of a run)."""
         self._after.append(fn)
@@ -59,7 +65,10 @@ class GroupCommit:
     def commit(self) -> None:
         """fsync the files, rename them into place, fsync the directories: all durable."""
         files, self._files = self._files, []
+        first, self._first = self._first, []
         try:
+            for fn in first:
+                fn()
             fsync_all([tmp for tmp, _ in files])
             for tmp, path in files:
                 os.replace(tmp, path)
@@ -79,6 +88,7 @@ class GroupCommit:
         _remove(tmp for tmp, _ in files)
         self._dirs.clear()
         self._after.clear()
+        self._first.clear()
 
 
 def _remove(paths: Iterable[Path]) -> None:

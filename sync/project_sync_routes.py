@@ -18,13 +18,13 @@ from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from .batch_routes import committed, with_parts
+from .batch_routes import with_parts
 from .blob_routes import BlobRouter
 from .bodies import MEMORY_STREAM, Part
+from .check_slots import CheckSlots
 from .group_commit import GroupCommit
 from .limits import ServerLimits
 from .receive import check_names, check_segment_name
@@ -50,7 +50,7 @@ def project_sync_router(
     limits: ServerLimits,
     ensure_project: Callable[[str, str], None],
     blobs: BlobRouter,
-    checks: anyio.CapacityLimiter,
+    checks: CheckSlots,
 ) -> APIRouter:
     """The route over `store` (a ReceivingStore or a replica's SharedStore), its checks
     under `checks` (shared by every upload route)."""
@@ -72,10 +72,7 @@ def project_sync_router(
             else:
                 check_segment_name(stream, name)
 
-        def work(parts: list[Part]) -> list[dict[str, Any]]:
-            runs = partial(_store_runs, store, blobs, ensure_project, (entity, project), limits)
-            return committed(store, partial(runs, parts))
-
+        work = partial(_store_runs, store, blobs, ensure_project, (entity, project), limits)
         answers = await with_parts(request, store, limits, check_name, work, checks)
         request.state.segment_statuses = [  # for /metrics
             r["status"] for a in answers for r in a.get("results", ())
@@ -96,7 +93,7 @@ def _store_runs(
 ) -> list[dict[str, Any]]:
     """Each run of `parts` with its segments; one answer per run, in order, all written by
     `commit` (durable together before the request is answered), the runs' file lists in one
-    transaction."""
+    transaction - at the commit's start, out of the check slot, when there is a commit."""
     if not parts or parts[0].stream != MEMORY_STREAM:
         raise Refused(
             f'the first frame must be a run: {{"stream": "run", "name": "<run id>{RUN_FILE}", '
@@ -121,5 +118,8 @@ def _store_runs(
             answer = {"run": run.name[:100], "status": e.status, "error": e.code}
             answer["message"] = str(e)
         out.append(answer)
-    blobs.blobs.record_files(later)
+    if commit is None:
+        blobs.blobs.record_files(later)
+    else:
+        commit.first(partial(blobs.blobs.record_files, later))
     return out

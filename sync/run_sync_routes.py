@@ -18,13 +18,13 @@ from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from .batch_routes import committed, place_all, with_parts
+from .batch_routes import place_all, with_parts
 from .blob_routes import BlobRouter
 from .bodies import Part
+from .check_slots import CheckSlots
 from .group_commit import GroupCommit
 from .limits import ServerLimits
 from .receive import check_segment_name, parse_meta_body, stored_segments
@@ -72,7 +72,7 @@ def run_sync_router(
     limits: ServerLimits,
     ensure_project: Callable[[str, str], None],
     blobs: BlobRouter,
-    checks: anyio.CapacityLimiter,
+    checks: CheckSlots,
 ) -> APIRouter:
     """The route over `store` (a ReceivingStore or a replica's SharedStore), its checks
     under `checks` (shared by every upload route)."""
@@ -109,8 +109,9 @@ def _store_all(
     target: tuple[str, str, str],
     limits: ServerLimits,
     parts: list[Part],
+    commit: GroupCommit | None,
 ) -> tuple[dict[str, Any], int]:
-    """The run, then its segments, in one trip off the event loop."""
+    """The run, then its segments, in one trip off the event loop, written by `commit`."""
     if not parts or (parts[0].stream, parts[0].name) != RUN_FRAME:
         raise Refused(
             'the first frame must be the run: {"stream": "run", "name": "run.json", ...}',
@@ -118,8 +119,7 @@ def _store_all(
         )
     if any((p.stream, p.name) == RUN_FRAME for p in parts[1:]):
         raise Refused("only the first frame may be the run", "invalid")
-    work = partial(store_with_segments, store, blobs, ensure_project, target, limits, parts)
-    return committed(store, work)
+    return store_with_segments(store, blobs, ensure_project, target, limits, parts, commit)
 
 
 def store_with_segments(
@@ -134,7 +134,7 @@ def store_with_segments(
 ) -> tuple[dict[str, Any], int]:
     """`parts[0]` a run's PUT body, the rest its segments (the caller checked which is
     which): the run PUT's answer with `results` (and `segments` as they are after the
-    placing), and its status. Written by `commit` (batch_routes.committed); the run's file
+    placing), and its status. Written by `commit` (batch_routes.with_parts); the run's file
     list set aside in `later` if given (store_run). Blocking."""
     if parts[0].refused is not None:  # as it arrived: over max_meta, or a full disk
         raise parts[0].refused

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pyarrow as pa
 import pytest
 
 from flightlog.sync.frames import BATCH_TYPE, frame_header
@@ -61,6 +62,28 @@ def test_runs_of_many_segments_go_together_within_the_servers_frame_limit(
         assert on_server(server, run_id) == local_segments(run_id) != []
     assert requests_made(server, "POST /api/v1/sync/alice/p ") >= 1
     assert requests_made(server, " 413 ") == 0
+
+
+def test_runs_of_a_large_segment_each_go_many_to_a_request(server: LiveServer, key: str):
+    """Runs of one ~0.7 MB segment each (the 1,000-run benchmark store's shape) go up to
+    8 MB to a request (sync_many.GROUP_BYTES): the project's first run alone, then the other
+    seven (~5 MB) together, where 2 MB groups took a request per two of them."""
+    import numpy as np
+
+    ids = small_runs(8)
+    store = Path(os.environ["FLIGHTLOG_DIR"]) / "runs/p"
+    rng = np.random.default_rng(0)
+    for run_id in ids:
+        table = tidy_table(45_000, writer="big")
+        values = pa.array(rng.random(table.num_rows))  # incompressible: ~0.7 MB a segment
+        table = table.set_column(table.schema.get_field_index("value"), "value", values)
+        segment_file(store / run_id / "history", table, writer="big", seq=1)
+    r = cli("sync", "--all", timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for run_id in ids:
+        assert on_server(server, run_id) == local_segments(run_id) != []
+    assert requests_made(server, "POST /api/v1/sync/alice/p ") == 2
+    assert requests_made(server, "/sync ") == 0  # no run went alone
 
 
 def _post(server: LiveServer, key: str, body: bytes, project: str = "p") -> httpx.Response:

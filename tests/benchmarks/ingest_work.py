@@ -80,9 +80,9 @@ def main() -> None:
     )
     args = ap.parse_args()
     import flightlog
-    from flightlog.sync import batch_routes, receive, segment_check
     from flightlog.sync import bodies as bodies_mod
     from flightlog.sync import project_sync_routes as psr
+    from flightlog.sync import receive, segment_check
     from flightlog.sync.bodies import Part
 
     receive.check_segment_file = timed("check", receive.check_segment_file)
@@ -112,7 +112,9 @@ def main() -> None:
             work = functools.partial(
                 psr._store_runs, store, NoBlobs, lambda e, p: None, ("bench", "p"), store.limits
             )
-            answers = batch_routes.committed(store, functools.partial(work, parts))
+            commit = GroupCommit()
+            answers = work(parts, commit)
+            commit.commit()
             total += time.thread_time() - t
             bodies_mod.remove_parts(parts)
             bad = [a for a in answers if "error" in a or any("error" in r for r in a["results"])]
