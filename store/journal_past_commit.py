@@ -41,10 +41,10 @@ def whole_past(records: bytes, read_data: Callable[[int], bytes], committed: int
     """How many records after the first `committed` of `records` prove whole (0 almost
     always); `read_data(n)`: the first `n` bytes of the journal's data region."""
     recs = np.frombuffer(records, REC_DTYPE, count=len(records) // 32)
-    written = recs["end"][committed:] != 0
-    candidates = recs[
-        committed : committed + int(np.argmin(written) if not written.all() else len(written))
-    ]
+    unwritten = np.flatnonzero(recs["end"][committed:] == 0)  # (zeros until log() writes)
+    candidates = (
+        recs[committed : committed + int(unwritten[0])] if len(unwritten) else recs[committed:]
+    )
     if not len(candidates):
         return 0
     data = read_data(8 * max(int(candidates["end"].max()), 0))
