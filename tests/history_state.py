@@ -76,14 +76,18 @@ def commit_lags(history: Path) -> list[str]:
         raw = path.read_bytes()
         if len(raw) < journal.HEADER or raw[:8] != journal.MAGIC:
             continue
-        _, n, _, rows_cap, _, _, _ = journal._HEAD.unpack_from(raw)
+        _, n, synced, rows_cap, _, boot, _ = journal._HEAD.unpack_from(raw)
         recs = np.frombuffer(
             raw[journal.HEADER : journal.HEADER + 32 * rows_cap], journal.REC_DTYPE
         )
         written = np.flatnonzero(recs["end"] != 0)
         upto = int(written[-1]) + 1 if len(written) else 0
         if upto > n + 2:
-            out.append(f"{path.name}: commit word {n}, records written up to {upto}")
+            same = "this boot" if boot == journal.boot_id() else f"boot {boot.hex()}"
+            out.append(
+                f"{path.name}: commit word {n}, synced {synced}, {same}, records written up "
+                f"to {upto}, journals {[p.name for _, p in journal.list_journals(history)]}"
+            )
     return out
 
 
