@@ -174,7 +174,14 @@ class BlobReceiver:
             )
         if offset == have and (length or size == 0):
             key = self._part_key(entity, project, sha, offset, digest)
-            self.objects.put(key, tmp, digest)
+            try:
+                self.objects.put(key, tmp, digest)
+            except FileNotFoundError:
+                # read back after a concurrent upload of the same blob placed it and dropped
+                # its parts (runs sharing a file, synced at once): the blob is stored
+                if self.holds(entity, project, sha):
+                    return {"offset": size, "stored": False}
+                raise
             if not self.table.add_part(entity, project, sha, offset, length, digest):
                 kept = {start: part for start, _, part in self.table.parts(entity, project, sha)}
                 if kept.get(offset) != digest:  # another upload kept other bytes here first

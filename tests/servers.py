@@ -1,5 +1,6 @@
-"""A real flightlog server in a subprocess on 127.0.0.1, and a TCP proxy that drops
-connections, for the sync tests; raw requests on a socket and what the server read of them;
+"""A real flightlog server in a subprocess on 127.0.0.1 (or on a thread, for tests that hook
+its code), and a TCP proxy that drops connections, for the sync tests; raw requests on a
+socket and what the server read of them;
 the server's memory (RSS and its peak) and a snapshot of its store, for the hardening tests;
 stopping a store's sync agent."""
 
@@ -13,7 +14,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -323,6 +325,25 @@ def wait_until(cond: Callable[[], object], timeout: float, what: str) -> float:
             return time.monotonic() - start
         time.sleep(0.05)
     raise AssertionError(f"not within {timeout} s: {what}")
+
+
+@contextmanager
+def app_in_thread(app: object) -> Iterator[int]:
+    """`app` served by a real uvicorn on a thread of this process, on a free port of
+    127.0.0.1 (for a test that hooks the server's code: its monkeypatches reach it); yields
+    the port once the server is up, and stops it after."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: server.started, 120, "the in-process server to start")
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(60)
 
 
 def raw_request(server: LiveServer, head: str) -> socket.socket:

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .servers import free_port, segment_file, tidy_table
+from .servers import app_in_thread, segment_file, tidy_table
 
 #: a generous bound for a request on a loaded machine (the test waits on conditions)
 PATIENCE = 120.0
@@ -29,8 +29,6 @@ def _run_frame(name: str, run_id: str) -> bytes:
 def test_a_commit_waiting_for_the_disk_holds_no_check_slot(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    import uvicorn
-
     from flightlog.sync import group_commit
     from flightlog.sync.accounts import Accounts
     from flightlog.sync.frames import BATCH_TYPE, frame_header
@@ -57,40 +55,31 @@ def test_a_commit_waiting_for_the_disk_holds_no_check_slot(
         real_commit(self)
 
     monkeypatch.setattr(group_commit.GroupCommit, "commit", slow_commit)
-    port = free_port()
-    app = create_app(root, ServerLimits(concurrent_checks=1))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     answers: dict[str, httpx.Response] = {}
+    with app_in_thread(create_app(root, ServerLimits(concurrent_checks=1))) as port:
 
-    def sync(run_id: str) -> None:
-        seg = segment_file(tmp_path / run_id, tidy_table(10, writer=run_id), writer=run_id, seq=1)
-        body = _run_frame("run.json", run_id) + frame_header("history", seg) + seg.read_bytes()
-        url = f"http://127.0.0.1:{port}/api/v1/runs/alice/p/{run_id}/sync"
-        answers[run_id] = httpx.post(url, content=body, headers=headers, timeout=PATIENCE)
+        def sync(run_id: str) -> None:
+            tidy = tidy_table(10, writer=run_id)
+            seg = segment_file(tmp_path / run_id, tidy, writer=run_id, seq=1)
+            body = _run_frame("run.json", run_id) + frame_header("history", seg) + seg.read_bytes()
+            url = f"http://127.0.0.1:{port}/api/v1/runs/alice/p/{run_id}/sync"
+            answers[run_id] = httpx.post(url, content=body, headers=headers, timeout=PATIENCE)
 
-    try:
-        for _ in range(1200):
-            if server.started:
-                break
-            threading.Event().wait(0.05)
-        first = threading.Thread(target=sync, args=("ra",))
-        first.start()
-        assert committing.wait(PATIENCE), "the first request never reached its commit"
-        sync("rb")  # on a single check slot, while the first request's commit waits
-        assert not disk_back.is_set() and "ra" not in answers
-        assert answers["rb"].status_code == 201, answers["rb"].text
-        assert [r["stored"] for r in answers["rb"].json()["results"]] == [True]
-        disk_back.set()
-        first.join(PATIENCE)
-        assert answers["ra"].status_code == 201, answers["ra"].text
-        assert [r["stored"] for r in answers["ra"].json()["results"]] == [True]
-        for run_id in ("ra", "rb"):
-            history = root / f"runs/@alice/p/{run_id}/history"
-            assert len(list(history.glob("*.parquet"))) == 1
-            assert (root / f"runs/@alice/p/{run_id}/run.json").exists()
-    finally:
-        disk_back.set()
-        server.should_exit = True
-        thread.join(60)
+        try:
+            first = threading.Thread(target=sync, args=("ra",))
+            first.start()
+            assert committing.wait(PATIENCE), "the first request never reached its commit"
+            sync("rb")  # on a single check slot, while the first request's commit waits
+            assert not disk_back.is_set() and "ra" not in answers
+            assert answers["rb"].status_code == 201, answers["rb"].text
+            assert [r["stored"] for r in answers["rb"].json()["results"]] == [True]
+            disk_back.set()
+            first.join(PATIENCE)
+            assert answers["ra"].status_code == 201, answers["ra"].text
+            assert [r["stored"] for r in answers["ra"].json()["results"]] == [True]
+            for run_id in ("ra", "rb"):
+                history = root / f"runs/@alice/p/{run_id}/history"
+                assert len(list(history.glob("*.parquet"))) == 1
+                assert (root / f"runs/@alice/p/{run_id}/run.json").exists()
+        finally:
+            disk_back.set()
