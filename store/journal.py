@@ -330,20 +330,12 @@ class JournalSnapshot:
             end = _REC.unpack_from(records, 32 * (n - 1))[3] if n else 0
             if not 0 <= end <= words_cap:
                 raise JournalDamaged(f"journal {path} has a damaged row record")
-            f.seek(HEADER + 32 * rows_cap)
             if note is None and len(records) > 32 * n and _REC.unpack_from(records, 32 * n)[3]:
-                from .journal_past_commit import whole_past  # (readers only, and rarely)
+                from .journal_past_commit import read_past  # (readers only, and rarely)
 
-                records += _read_at(f, HEADER + len(records), 32 * rows_cap - len(records))
-                at = HEADER + 32 * rows_cap
-                n += whole_past(records, lambda k: _read_at(f, at, min(k, 8 * words_cap)), n)
-                end = _REC.unpack_from(records, 32 * (n - 1))[3] if n else 0
-                data = _read_at(f, HEADER + 32 * rows_cap, 8 * end)
+                records, data = read_past(f, records, n, rows_cap, words_cap)
             else:
+                records = records[: 32 * n]
+                f.seek(HEADER + 32 * rows_cap)
                 data = f.read(8 * end)
-        return cls(path, meta if isinstance(meta, dict) else {}, records[: 32 * n], data, note)
-
-
-def _read_at(f: Any, offset: int, size: int) -> bytes:
-    f.seek(offset)
-    return f.read(size)
+        return cls(path, meta if isinstance(meta, dict) else {}, records, data, note)

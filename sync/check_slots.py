@@ -48,5 +48,5 @@ class CheckSlots:
 
     def checked(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` holding a check slot (blocking)."""
-        with self._checks:
+        with self.checking():
             return fn(*args)

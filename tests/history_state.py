@@ -32,20 +32,15 @@ def describe(history: Path) -> str:
     """Every journal's header and records, every segment's steps and mark (see above)."""
     lines = [f"files: {sorted(p.name for p in history.iterdir())}"]
     for _, path in journal.list_journals(history):
-        raw = path.read_bytes()
-        if len(raw) < journal.HEADER or raw[:8] != journal.MAGIC:
-            lines.append(f"journal {path.name}: {len(raw)} bytes, no header")
+        head = _header(path)
+        if head is None:
+            lines.append(f"journal {path.name}: {path.stat().st_size} bytes, no header")
             continue
-        _, n, synced, rows_cap, _, boot, _ = journal._HEAD.unpack_from(raw)
-        region = raw[journal.HEADER : journal.HEADER + 32 * rows_cap]
-        recs = np.frombuffer(region, journal.REC_DTYPE)
-        written = np.flatnonzero(recs["end"] != 0)
-        upto = int(written[-1]) + 1 if len(written) else 0
+        n, synced, boot, recs, upto = head
         rows = recs[:n][recs[:n]["sid"] != journal.DEFINE]
         past = recs[n:upto][recs[n:upto]["sid"] != journal.DEFINE]
-        same = "this boot" if boot == journal.boot_id() else f"boot {boot.hex()}"
         lines.append(
-            f"journal {path.name}: committed {n}, synced {synced}, {same}; steps "
+            f"journal {path.name}: committed {n}, synced {synced}, {boot}; steps "
             f"{_span(rows['step'])}; records past the commit word: {_span(past['step'])}"
         )
     for _, path in list_segments(history):
@@ -69,26 +64,32 @@ def describe(history: Path) -> str:
 
 def commit_lags(history: Path) -> list[str]:
     """Journals whose records go more than a split row (2 records) past their commit word:
-    what a kill leaves is at most that, so more means commit stores were lost (seen twice
-    in full suites; readers now read such rows, store/journal_past_commit.py)."""
+    what a kill leaves is at most that, so more means commit stores were lost (seen three
+    times in full suites; readers now read such rows, store/journal_past_commit.py)."""
+    journals = [path for _, path in journal.list_journals(history)]
     out = []
-    for _, path in journal.list_journals(history):
-        raw = path.read_bytes()
-        if len(raw) < journal.HEADER or raw[:8] != journal.MAGIC:
-            continue
-        _, n, synced, rows_cap, _, boot, _ = journal._HEAD.unpack_from(raw)
-        recs = np.frombuffer(
-            raw[journal.HEADER : journal.HEADER + 32 * rows_cap], journal.REC_DTYPE
-        )
-        written = np.flatnonzero(recs["end"] != 0)
-        upto = int(written[-1]) + 1 if len(written) else 0
-        if upto > n + 2:
-            same = "this boot" if boot == journal.boot_id() else f"boot {boot.hex()}"
+    for path in journals:
+        head = _header(path)
+        if head is not None and head[4] > head[0] + 2:
+            n, synced, boot, _, upto = head
             out.append(
-                f"{path.name}: commit word {n}, synced {synced}, {same}, records written up "
-                f"to {upto}, journals {[p.name for _, p in journal.list_journals(history)]}"
+                f"{path.name}: commit word {n}, synced {synced}, {boot}, records written up "
+                f"to {upto}, journals {[p.name for p in journals]}"
             )
     return out
+
+
+def _header(path: Path) -> tuple[int, int, str, np.ndarray, int] | None:
+    """A journal's (commit word, synced count, boot, records, records written up to), as
+    its file holds them; None before its header is written."""
+    raw = path.read_bytes()
+    if len(raw) < journal.HEADER or raw[:8] != journal.MAGIC:
+        return None
+    _, n, synced, rows_cap, _, boot, _ = journal._HEAD.unpack_from(raw)
+    recs = np.frombuffer(raw[journal.HEADER : journal.HEADER + 32 * rows_cap], journal.REC_DTYPE)
+    written = np.flatnonzero(recs["end"] != 0)
+    same = "this boot" if boot == journal.boot_id() else f"boot {boot.hex()}"
+    return n, synced, same, recs, int(written[-1]) + 1 if len(written) else 0
 
 
 def _span(steps: np.ndarray) -> str:

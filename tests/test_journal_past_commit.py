@@ -1,12 +1,13 @@
 """Rows written past a journal's commit word are read when they prove whole
-(store/journal_past_commit.py): a header whose commit stores were lost - twice in full
-suites, a journal whose word stayed 0 under 256 returned rows - loses no row; a torn last
+(store/journal_past_commit.py): a header whose commit stores were lost - three times in full
+suites, a journal whose word stayed 0 under its returned rows - loses no row; a torn last
 record, a record whose `log()` was cut short, and half a split row stay out."""
 
 from __future__ import annotations
 
 import json
 import struct
+import warnings
 from pathlib import Path
 
 import pytest
@@ -96,19 +97,18 @@ def test_a_torn_last_record_past_the_commit_word_stays_out(
         f.seek(journal.HEADER + 32 * (n - 1) + 24)
         f.write(struct.pack("<q", end & 0xFF if end > 0xFF else end - 1))
     _set_commit(last, n - 3)
-    with __import__("warnings").catch_warnings():
-        __import__("warnings").simplefilter("error")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         assert _rows(api) == rows[:-1]
 
 
 def _journal(tmp_path: Path) -> tuple[JournalFile, struct.Struct]:
+    """A journal of five rows of signature 0 (two values), and its record's layout."""
     j = JournalFile(tmp_path / "w1-j000001.journal", 1, {"writer": "w1", "label": "", "jseq": 1})
-    define = json.dumps({"sid": 0, "keys": ["a", "b"], "kinds": [0, 0]}).encode()
-    j.append_blob(0, 0.0, journal.DEFINE, define)
-    pack = struct.Struct("<dd").pack_into
+    j.append_blob(0, 0.0, journal.DEFINE, journal.define_json(0, ["a", "b"], [0, 0]))
     for i in range(5):
-        append_fast(j, i, 1.0 + i, 0, lambda mm, off, *v: pack(mm, off, *v), (i, i / 2), 2)
-    return j, struct.Struct("<qdqq")
+        append_fast(j, i, 1.0 + i, 0, struct.Struct("<dd").pack_into, (i, i / 2), 2)
+    return j, journal._REC
 
 
 def test_a_row_whose_log_was_cut_short_before_it_was_counted_stays_out(tmp_path: Path) -> None:

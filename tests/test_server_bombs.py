@@ -174,14 +174,12 @@ def test_segment_checks_at_once_are_bounded_across_every_upload_route(
     holding up to a row group in memory)."""
     import threading
 
-    import uvicorn
-
     from flightlog.sync import receive
     from flightlog.sync.accounts import Accounts
     from flightlog.sync.frames import BATCH_TYPE, frame_header
     from flightlog.sync.server import create_app
 
-    from .servers import free_port
+    from .servers import app_in_thread
 
     root = tmp_path / "server"
     accounts = Accounts(root)
@@ -206,16 +204,7 @@ def test_segment_checks_at_once_are_bounded_across_every_upload_route(
                 inside -= 1
 
     monkeypatch.setattr(receive, "check_segment_file", counted)
-    port = free_port()
-    config = uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(1200):
-            if server.started:
-                break
-            threading.Event().wait(0.05)
+    with app_in_thread(create_app(root)) as port:
         url = f"http://127.0.0.1:{port}/api/v1"
         seg = segment_file(tmp_path / "a", tidy_table(10), seq=1)
         framed = frame_header("history", seg) + seg.read_bytes()
@@ -259,6 +248,3 @@ def test_segment_checks_at_once_are_bounded_across_every_upload_route(
         ]
         assert all((root / f"runs/@alice/p/r{i}/history" / seg.name).exists() for i in range(1, 5))
         assert most <= 2, f"{most} segment checks at once"
-    finally:
-        server.should_exit = True
-        thread.join(60)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -68,8 +69,6 @@ def test_runs_of_a_large_segment_each_go_many_to_a_request(server: LiveServer, k
     """Runs of one ~0.7 MB segment each (the 1,000-run benchmark store's shape) go up to
     8 MB to a request (sync_many.GROUP_BYTES): the project's first run alone, then the other
     seven (~5 MB) together, where 2 MB groups took a request per two of them."""
-    import numpy as np
-
     ids = small_runs(8)
     store = Path(os.environ["FLIGHTLOG_DIR"]) / "runs/p"
     rng = np.random.default_rng(0)
