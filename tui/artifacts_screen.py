@@ -14,12 +14,13 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from flightlog.store.artifact_read import ArtifactReader, VersionRow, size_text
 from flightlog.store.layout import split_run_key
 from flightlog.store.text import safe
 
+from .footer import KeyFooter
 from .table import Table
 from .workers import StoreScreen, deliver, store_work
 
@@ -45,7 +46,7 @@ class ArtifactsScreen(StoreScreen):
         yield Header()
         yield Table(id="artifacts", zebra_stripes=True, cursor_type="row")
         yield Static("loading artifacts…", id="artifacts-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"artifacts of {self.run_key}" if self.run_key else "artifacts"

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from flightlog.store.text import fmt
 
@@ -20,6 +20,7 @@ from .compare_media import CompareMedia
 from .compare_tables import fill_config_diff, fill_summary
 from .context_screens import ContextLoads, SystemPane
 from .data import Curves, RunDetail, load_curves, load_runs_detail
+from .footer import KeyFooter
 from .runs_pane import RunsPane
 from .table import Table
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
@@ -109,7 +110,7 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
             yield Static("", id="legend")
 
         yield from self.compose_regions(legend_bar)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.load_layout()

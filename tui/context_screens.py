@@ -17,12 +17,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Footer, Header, Input, RichLog, Static
+from textual.widgets import Header, Input, RichLog, Static
 
 from flightlog.store.text import safe
 
 from .charts import COLORS, MetricChart
 from .data import Curves, load_system, read_console
+from .footer import KeyFooter
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 from .workspace import leave
 
@@ -268,7 +269,7 @@ class SystemScreen(ContextLoads, StoreScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield SystemPane(self.run_key, id="system")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.load_context()
@@ -290,7 +291,7 @@ class ConsoleScreen(ContextLoads, StoreScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield ConsolePane(id="console")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#console-log").focus()

@@ -7,8 +7,9 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
+from .footer import KeyFooter
 from .media_pane import MediaPane
 from .workers import StoreScreen
 
@@ -25,7 +26,7 @@ class MediaScreen(StoreScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield MediaPane(self.root, self.run_key, id="media")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"media of {self.run_key}"

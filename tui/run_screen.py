@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
+from textual.widgets import DataTable, Header, Input, Static, Tree
 
 from flightlog.store.layout import split_run_key
 from flightlog.store.run_snapshot import changed
@@ -22,6 +22,7 @@ from .artifacts_screen import ArtifactsScreen
 from .chart_view import CHART_BINDINGS, XRange
 from .context_screens import ConsoleScreen, ContextLoads, SystemScreen
 from .data import Curves, RunDetail, load_curves, load_run, load_runs
+from .footer import KeyFooter
 from .media_screen import MediaScreen  # imports textual-image before the app starts
 from .run_charts import RunCharts
 from .run_overview import fill_config_tree, fill_metric_table, overview
@@ -113,7 +114,7 @@ class RunScreen(RunCharts, Workspace, ContextLoads, StoreScreen):
             )
 
         yield from self.compose_regions(regex_bar)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.load_layout()

@@ -14,7 +14,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 from textual.worker import get_current_worker
 
 from flightlog.store.layout import split_run_key
@@ -22,6 +22,7 @@ from flightlog.store.text import safe
 
 from .artifacts_screen import ArtifactsScreen
 from .filterbar import FilterBar
+from .footer import KeyFooter
 from .runs_data import RunList, Source, describe_more, load_last_look, load_runs
 from .runs_order import ordered_rows, status_text
 from .runs_table import RunsTable, build_table, columns_of, server_sort
@@ -138,7 +139,7 @@ class RunsScreen(StoreScreen):
             yield RunsTable(id="runs")
             yield Static(EMPTY.format(root=self.root), id="empty")
             yield Static("loading…", id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#empty").display = False
