@@ -21,12 +21,13 @@ from flightlog.store import (
     iter_run_dirs,
     new_writer_id,
 )
-from flightlog.store.atomic import atomic_write_json
+from flightlog.store.atomic import atomic_write_json, read_json
 from flightlog.store.layout import CREATE_WAIT, find_run, project_dir
-from flightlog.store.liveness import CRASHED, HOSTNAME, RUNNING, writer_state
+from flightlog.store.liveness import CRASHED, HOSTNAME, RUNNING, still_beating, writer_state
 from flightlog.store.numbering import claim_run_number
 from flightlog.store.segments import read_segments
 from flightlog.store.takeover import seal_abandoned
+from flightlog.store.text import safe
 
 from . import _state
 from ._config import jsonable
@@ -157,10 +158,7 @@ def _create(s: Settings, root: Path, project: str, run_id: str | None, cfg: dict
     try:
         pdir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UsageError(
-            f"cannot create the store at {pdir}: {e.strerror or e}. Set FLIGHTLOG_DIR "
-            "or init(dir=...) to a writable directory"
-        ) from e
+        raise _unwritable(pdir, e) from e
     while True:
         rid = run_id or new_run_id()
         paths = RunPaths.of(root, project, rid, s.entity)
@@ -170,6 +168,8 @@ def _create(s: Settings, root: Path, project: str, run_id: str | None, cfg: dict
         except FileExistsError:
             if run_id is not None:  # another process is creating this run right now
                 return _join_existing(s, _wait_for_meta(paths), cfg)
+        except OSError as e:  # a project directory of the store this user may not write
+            raise _unwritable(paths.dir, e) from e
     number = claim_run_number(pdir, rid)  # O(1), unique across processes
     meta: dict[str, Any] = {
         "schema": 1,
@@ -193,6 +193,13 @@ def _create(s: Settings, root: Path, project: str, run_id: str | None, cfg: dict
     run = Run(s, meta, paths)
     run._start_writer(new_writer_id(), create=True)
     return run
+
+
+def _unwritable(where: Path, e: OSError) -> UsageError:
+    return UsageError(
+        f"cannot create the store at {where}: {e.strerror or e}. Set FLIGHTLOG_DIR "
+        "or init(dir=...) to a writable directory"
+    )
 
 
 def _wait_for_meta(paths: RunPaths) -> RunPaths:
@@ -222,6 +229,17 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
             "pass resume='allow' to continue it, mode='shared' to log into it from several "
             "processes, or choose another id"
         )
+    if live and s.mode != "shared":  # a resume: is the writer of another host still there?
+        for w in live:
+            if w.get("host") != HOSTNAME:
+                say(
+                    f"run {stored.meta['id']} has a writer on host {safe(str(w.get('host')))} "
+                    "whose last heartbeat is recent: waiting a few seconds for the next one "
+                    "(none: it died there, and this run resumes; one: this process joins it)",
+                    s,
+                )
+                break
+        live = still_beating(live, lambda w: read_writer(paths, w))
     meta = dict(stored.meta)
     if live:  # shared: another process is writing this run right now
         generation = max(int(w.get("generation", 0)) for w in live)
@@ -250,10 +268,18 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
 
 
 def _mark_crashed(paths: RunPaths, writers: list[dict[str, Any]]) -> None:
-    """Writers that died without finishing are recorded as crashed before a resume."""
+    """Writers that died without finishing are recorded as crashed before a resume: every one
+    whose file still says running (a writer of another host that looked alive was watched
+    first, `still_beating`, and beat no more)."""
     for w in writers:
-        if w.get("state") == RUNNING and writer_state(w) == CRASHED and w.get("writer"):
-            atomic_write_json(paths.writer_state(w["writer"]), {**w, "state": CRASHED})
+        now = read_writer(paths, w) if w.get("writer") else None
+        if now is not None and now.get("state") == RUNNING:
+            atomic_write_json(paths.writer_state(w["writer"]), {**now, "state": CRASHED})
+
+
+def read_writer(paths: RunPaths, w: dict[str, Any]) -> dict[str, Any] | None:
+    """Writer `w`'s state file as it is now."""
+    return read_json(paths.writer_state(str(w.get("writer"))))
 
 
 def _last_step(paths: RunPaths) -> int:

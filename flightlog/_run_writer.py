@@ -85,6 +85,7 @@ class RunWriterLink:
 
     def _writer_state(self: Run) -> dict[str, Any]:
         now = time.time()
+        beat = self._writer.settings.heartbeat_interval if self._writer else None
         with self._lock:
             state = RUNNING if not self._finished else (FAILED if self._error else FINISHED)
             return {
@@ -96,6 +97,7 @@ class RunWriterLink:
                 "generation": self._generation,
                 "started_at": self._started,
                 "heartbeat_at": now,
+                "heartbeat_every": beat,
                 "finished_at": now if self._finished else None,
                 "state": state,
                 "error": self._error,

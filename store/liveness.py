@@ -12,11 +12,15 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 RUNNING, FINISHED, FAILED, CRASHED = "running", "finished", "failed", "crashed"
 STATES = (RUNNING, FINISHED, FAILED, CRASHED)
 STALE_AFTER = 60.0
+#: seconds a resume watches a writer of another host for a new heartbeat (writers record how
+#: often they beat, `heartbeat_every`; older ones every second) before taking it for dead
+BEAT_WAIT = 5.0
 
 HOSTNAME = socket.gethostname()
 
@@ -81,3 +85,32 @@ def run_state(writers: list[dict[str, Any]], now: float | None = None) -> str:
         if s in states:
             return s
     return FINISHED
+
+
+def still_beating(
+    writers: list[dict[str, Any]], reread: Callable[[dict[str, Any]], dict[str, Any] | None]
+) -> list[dict[str, Any]]:
+    """Of `writers`, running by their state files, those alive. This host's are judged by their
+    pid. Another host's heartbeat is recent for a minute after its process died (a Slurm job
+    killed there and requeued here), so each is watched, through `reread` (its state file now,
+    or None), until its heartbeat moves or three of its beats (at least BEAT_WAIT s) pass."""
+    alive = [w for w in writers if w.get("host") == HOSTNAME]
+    watched = [w for w in writers if w.get("host") != HOSTNAME]
+    start = time.monotonic()
+    while watched:
+        time.sleep(0.05)
+        waited = time.monotonic() - start
+        for w in list(watched):
+            now = reread(w)
+            if now is not None and now.get("heartbeat_at") != w.get("heartbeat_at"):
+                watched.remove(w)
+                if now.get("state") == RUNNING:
+                    alive.append(now)
+            elif waited > max(BEAT_WAIT, 3 * _beat(w)):
+                watched.remove(w)
+    return alive
+
+
+def _beat(w: dict[str, Any]) -> float:
+    every = w.get("heartbeat_every")
+    return float(every) if isinstance(every, int | float) and every > 0 else 1.0
