@@ -50,18 +50,21 @@ def shared_store() -> Iterator[Path]:
         shutil.rmtree(top, ignore_errors=True)
 
 
-def as_nobody(code: str, store: Path) -> subprocess.CompletedProcess[str]:
-    """`code` in a real interpreter running as user nobody, on `store`."""
-    env = {
+def as_nobody(
+    code: str, store: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`code` in a real interpreter running as user nobody, on `store` (+ `env`; by default
+    a config directory with no login in it)."""
+    base = {
         **os.environ,
         "FLIGHTLOG_DIR": str(store),
         "FLIGHTLOG_SILENT": "",
-        "FLIGHTLOG_CONFIG_DIR": str(store.parent / "config"),  # none: not signed in
+        "FLIGHTLOG_CONFIG_DIR": str(store.parent / "config"),
         "HOME": "/",
     }
     res = subprocess.run(
         [*NOBODY, sys.executable, "-c", textwrap.dedent(code)],
-        env=env,
+        env={**base, **(env or {})},
         cwd="/",
         capture_output=True,
         text=True,
