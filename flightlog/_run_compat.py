@@ -140,10 +140,7 @@ class RunCompat(RunArtifacts):
                 self.save(main, base_path=str(Path(main).parent), policy="now")
             return
         base = Path(root).resolve()
-        for p in sorted(base.rglob("*.py")):
-            parts = p.relative_to(base).parts[:-1]
-            if any(d.startswith(".") or d in SKIP_DIRS for d in parts):
-                continue
+        for p in _code_files(base, self._paths.root.resolve() if self._paths else None):
             if include_fn is not None and not _call(include_fn, str(p), str(base)):
                 continue
             if exclude_fn is not None and _call(exclude_fn, str(p), str(base)):
@@ -205,3 +202,18 @@ def _call(fn: Any, path: str, root: str) -> bool:
         return bool(fn(path, root))
     except TypeError:
         return bool(fn(path))
+
+
+def _code_files(base: Path, store: Path | None) -> list[Path]:
+    """The `.py` files under `base`, sorted, without walking into environments, caches, dot
+    directories or the store itself: the default store (./flightlog) sits in the code's
+    directory, and walking it copied every earlier run's code into each new run."""
+    found = []
+    for top, dirs, files in os.walk(base):
+        dirs[:] = [
+            d
+            for d in dirs
+            if not d.startswith(".") and d not in SKIP_DIRS and Path(top, d).resolve() != store
+        ]
+        found += [Path(top, f) for f in files if f.endswith(".py")]
+    return sorted(found)

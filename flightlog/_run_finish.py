@@ -15,7 +15,7 @@ import traceback
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from flightlog.store.text import fmt
+from flightlog.store.text import fmt, safe
 
 from . import _hooks
 from ._settings import Settings
@@ -81,7 +81,7 @@ class RunFinish:
         took = time.time() - self._started
         steps = self._step
         summ = self._summary_dict()
-        shown = [f"{k} {fmt(v)}" for k, v in summ.items() if not k.startswith("_")][:4]
+        shown = [f"{safe(k)} {fmt(v)}" for k, v in summ.items() if not k.startswith("_")][:4]
         state = "failed" if self._error else "finished"
         tail = f" · {', '.join(shown)}" if shown else ""
         noun = "step" if steps == 1 else "steps"

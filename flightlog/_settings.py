@@ -169,7 +169,10 @@ def _mode(mode: str | None, s: Settings) -> str:
     if mode is None:
         if s.api_key:
             return "online"
-        if not (config_dir() / CREDENTIALS_FILE).exists():  # nobody logged in here
+        # nobody logged in here, or a config directory this user may not read (a container
+        # run as another user with HOME=/root): os.path.exists, unlike Path.exists, is
+        # False on EACCES instead of raising
+        if not os.path.exists(config_dir() / CREDENTIALS_FILE):
             return "offline"
         from flightlog.sync.credentials import load
 

@@ -274,6 +274,12 @@ class RowLog:
         """Is every row in a journal file (none held in memory only after a disk error)?"""
         return not self._memory_only
 
+    def kept_in_files(self) -> bool:
+        """After `close`: does a journal file still hold rows? Rows of journals kept in
+        memory only (no file could be created) are gone with the process."""
+        kept = [*self._journals, *(j for j, _ in self._retired)]
+        return any(j.path is not None for j in kept)
+
     def sync(self) -> None:
         """msync every journal still holding rows (power-loss safety, every fsync interval)."""
         for j in [r[0] for r in self._retired] + list(self._journals):
@@ -297,11 +303,11 @@ class RowLog:
                 keep.append((j, last))
         self._retired = keep
 
-    def close(self, mark: Mark | None) -> bool:
+    def close(self, mark: Mark | None) -> None:
         """At the writer's close, after everything taken was written and fsynced up to
         `mark`: close every journal that holds no row beyond it, for `settle` to remove with
-        the files of journal creations a KeyboardInterrupt cut short. Returns whether all
-        go (the others stay for readers, and for store/takeover.py to seal)."""
+        the files of journal creations a KeyboardInterrupt cut short (the others stay for
+        readers, and for store/takeover.py to seal: `kept_in_files`)."""
         with self._lock:
             commit_pending(self.journal)
         self.release(mark)
@@ -325,7 +331,6 @@ class RowLog:
             for name, path in list_journals(self.history)
             if name.writer == self.writer_id and path not in held
         ]
-        return not kept and not self._retired
 
     def settle(self) -> None:
         """The slow half of `close` (ms per MiB of dirty pages), done after the seal: remove

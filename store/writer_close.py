@@ -106,7 +106,7 @@ class WriterClose:
         self._close_segment()
         self._sealer.join()
         left = sum(b.num_rows for b, _ in self._queue)  # converted, never written
-        all_removed = self._rows.close(self._written)
+        self._rows.close(self._written)
         # not fsynced: a power loss right after leaves an earlier state (finished and
         # sealing, or a heartbeat: crashed); its history is sealed and fsynced
         self._sealing = False
@@ -114,12 +114,13 @@ class WriterClose:
         self._closed = True
         self._settle()
         if left > 0:
-            where = (
-                "they are lost"
-                if all_removed
-                else "they are kept in its journal, which `flightlog doctor --repair`, "
-                "`flightlog sync` or a resume turns into a segment"
-            )
+            where = "they are lost: no journal file holds them"
+            if self._rows.kept_in_files():  # not said of rows a memory-only journal held
+                where = (
+                    "they are kept in its journal, which `flightlog doctor --repair`, "
+                    "`flightlog sync` or a resume turns into a segment"
+                    + ("" if self._rows.on_disk() else ", but for those kept in memory only")
+                )
             self._warn(
                 f"{left:,} values could not be written to {self.paths.dir} "
                 f"({self._failing or 'disk error'}); {where}"
