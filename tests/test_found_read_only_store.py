@@ -90,11 +90,6 @@ def test_init_in_a_new_project_of_a_read_only_store_names_the_fix(shared_store: 
     assert "writable directory" in res.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an existing project's directory raises pathlib's PermissionError from mkdir "
-    "(flightlog/_init.py _create turns only the project directory's OSError into UsageError)",
-)
 def test_init_in_an_existing_project_of_a_read_only_store_names_the_fix(
     shared_store: Path,
 ) -> None:
