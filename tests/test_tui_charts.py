@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import warnings
 from pathlib import Path
 
 import pytest
@@ -241,3 +243,22 @@ async def test_panes_toggle_and_the_charts_take_the_width(samples: Path) -> None
         await pilot.pause()
         assert not screen.query_one("#run-right").display
         assert screen.query_one("#metrics").size.width >= 78
+
+
+async def test_a_draw_replaced_before_it_started_leaves_no_coroutine_behind(store: Path) -> None:
+    """Toggles redraw at once; a redraw replaced by the next before it ran (exclusive workers)
+    used to leave a coroutine never awaited: a RuntimeWarning printed under a loaded machine."""
+    run = flightlog.init(project="p", name="redraws")
+    for i in range(100):
+        run.log({"loss": 1 / (i + 1), "acc": i / 100})
+    run.finish(quiet=True)
+    app = FlightlogApp(store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_run(app, pilot)
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            for _ in range(5):
+                screen.redraw()  # each cancels the one before, which has not started
+            await settle(pilot, lambda: charts_drawn(app))
+            gc.collect()
+        assert not [w for w in said if "never awaited" in str(w.message)]

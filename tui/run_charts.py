@@ -6,6 +6,7 @@ plotted against, and drawing the grid from the curves in hand. A mixin of RunScr
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 from textual.containers import VerticalScroll
@@ -66,8 +67,9 @@ class RunCharts(ChartView):
         """Charts from the curves loaded with the run (no query: toggles are instant)."""
         if self.detail is not None:
             keys = self.chart_keys()
-            self.run_worker(
-                self.show_charts(keys, self.plotted(), self.curves_range),
+            self.run_worker(  # the coroutine is made when the worker runs: a draw replaced
+                # before it started (exclusive) leaves no coroutine that was never awaited
+                partial(self.show_charts, keys, self.plotted(), self.curves_range),
                 exclusive=True,
                 group="charts",
                 description="drawing the charts",
