@@ -25,6 +25,7 @@ from flightlog.store.atomic import atomic_write_json, read_json
 from flightlog.store.layout import CREATE_WAIT, find_run, project_dir
 from flightlog.store.liveness import CRASHED, HOSTNAME, RUNNING, still_beating, writer_state
 from flightlog.store.numbering import claim_run_number
+from flightlog.store.runmeta import merged_tags
 from flightlog.store.segments import read_segments
 from flightlog.store.takeover import seal_abandoned
 from flightlog.store.text import safe
@@ -102,6 +103,8 @@ def init(
     current = _state.current()
     if current is not None:
         if s.reinit == "return_previous":
+            given = dict(project=project, name=name, id=id, group=group, job_type=job_type)
+            _warn_returned(current, {**given, "notes": notes, "tags": s.tags}, cfg)
             return current
         if s.reinit == "finish_previous":
             current.finish()
@@ -113,6 +116,29 @@ def init(
 
         apply_init_extras(run, kwargs)
     return run
+
+
+def _warn_returned(current: Run, given: dict[str, Any], cfg: dict[str, Any]) -> None:
+    """init() with a run active returns that run (reinit's default, as in wandb): say which
+    of the arguments given here it ignores. A sweep loop that forgot run.finish() otherwise
+    logs every trial into the first, under the first trial's config, and nothing says so."""
+    meta = current._meta
+    ignored = [
+        k
+        for k, v in given.items()
+        if v is not None and meta.get(k) != (list(v) if k == "tags" else v)
+    ]
+    if any(current.config.get(k) != v for k, v in cfg.items()):
+        ignored.append("config")
+    if ignored:
+        warnings.warn(
+            f"flightlog: init() returned the run already active, {safe(current.name)} "
+            f"({current.id}), and ignored the {', '.join(ignored)} given: call run.finish() "
+            "before the next init(), or pass reinit='finish_previous' (or 'create_new' for "
+            "runs side by side)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _disabled_run(s: Settings, cfg: dict[str, Any]) -> Run:
@@ -243,7 +269,12 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
     meta = dict(stored.meta)
     if live:  # shared: another process is writing this run right now
         generation = max(int(w.get("generation", 0)) for w in live)
-        first_step = 0
+        # after the earlier generations' rows, as the writer it joins (each rank of a
+        # requeued job resumes, a moment apart: the first resumes, the others join it)
+        earlier = {
+            w.get("writer") for w in stored.writers if int(w.get("generation", 0)) < generation
+        }
+        first_step = _last_step(paths, earlier) + 1 if earlier else 0
         base_summary: dict[str, Any] = {}
     else:
         generation = max((int(w.get("generation", 0)) for w in stored.writers), default=-1) + 1
@@ -257,8 +288,8 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
     for key in ("name", "notes", "group", "job_type"):
         if getattr(s, key) is not None:
             meta[key] = getattr(s, key)
-    if s.tags is not None:
-        meta["tags"] = list(s.tags)
+    if s.tags is not None:  # added to the run's: each rank of a shared run gives its own
+        meta["tags"] = merged_tags(meta.get("tags"), list(s.tags))
     run = Run(
         s, meta, paths, first_step=first_step, generation=generation, base_summary=base_summary
     )
@@ -282,14 +313,14 @@ def read_writer(paths: RunPaths, w: dict[str, Any]) -> dict[str, Any] | None:
     return read_json(paths.writer_state(str(w.get("writer"))))
 
 
-def _last_step(paths: RunPaths) -> int:
-    """The highest step in the history files: a resume continues right after the last row
-    that is really stored. No writer's recorded step is trusted: a killed writer's may run
-    ahead of its files (rows committed, never flushed), and one killed inside finish() has
-    already recorded itself finished."""
+def _last_step(paths: RunPaths, writers: set[Any] | None = None) -> int:
+    """The highest step in the history files (of `writers` only, if given): a resume
+    continues right after the last row that is really stored. No writer's recorded step is
+    trusted: a killed writer's may run ahead of its files (rows committed, never flushed),
+    and one killed inside finish() has already recorded itself finished."""
     best = -1
-    for _name, table in read_segments(paths.history):
-        if table.num_rows:
+    for name, table in read_segments(paths.history):
+        if table.num_rows and (writers is None or name.writer in writers):
             best = max(best, int(table.column("step").to_numpy().max()))
     return best
 

@@ -66,7 +66,11 @@ class RunMeta:
         """Joining or resuming a stored run: what init() changed in it is this process's
         change to merge into run.json (other processes may be writing it too)."""
         with self._lock:
-            self._meta_changed.update(k for k, v in self._meta.items() if stored.get(k) != v)
+            self._meta_changed.update(
+                k for k, v in self._meta.items() if stored.get(k) != v and k != "tags"
+            )
+            had = stored.get("tags") or []
+            self._tags_added = [t for t in self._meta.get("tags") or () if t not in had]
             self._config_written = dict(stored.get("config") or {})
             self._meta_dirty = True
 
@@ -82,12 +86,14 @@ class RunMeta:
             self._meta_dirty = False
             fields = {k: self._meta[k] for k in self._meta_changed if k != "config"}
             self._meta_changed.clear()
+            added, self._tags_added = self._tags_added, []
             config, base = self.config.as_dict(), self._config_written
             self._config_written = dict(config)
             return MetaPatch(
                 fields,
                 {k: v for k, v in config.items() if k not in base or base[k] != v},
                 set(base) - set(config),
+                tags_added=added,
                 fallback=dict(self._meta),
             )
 

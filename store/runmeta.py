@@ -32,11 +32,13 @@ class MetaPatch:
     fields: dict[str, Any] = field(default_factory=dict)  # top-level keys, not config
     config_set: dict[str, Any] = field(default_factory=dict)
     config_deleted: set[str] = field(default_factory=set)
+    #: tags this process adds to the run's (init(tags=) of a process joining or resuming it)
+    tags_added: list[str] = field(default_factory=list)
     #: the process's whole view, used when run.json is missing or unreadable
     fallback: dict[str, Any] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.fields or self.config_set or self.config_deleted)
+        return bool(self.fields or self.config_set or self.config_deleted or self.tags_added)
 
 
 @contextlib.contextmanager
@@ -73,5 +75,13 @@ def apply_patch(meta_path: Path, patch: MetaPatch) -> dict[str, Any]:
         for key in patch.config_deleted:
             config.pop(key, None)
         current["config"] = config
+        if patch.tags_added:
+            current["tags"] = merged_tags(current.get("tags"), patch.tags_added)
         atomic_write_json(meta_path, current)
     return current
+
+
+def merged_tags(tags: Any, added: list[str]) -> list[str]:
+    """`tags` (a run.json value) and then those of `added` it lacks, in order."""
+    have = [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+    return have + [t for t in dict.fromkeys(added) if t not in have]
