@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from flightlog.store.runmeta import MetaPatch
 
 from ._files import FileSaver
-from ._values import to_scalar
+from ._values import flat
 
 if TYPE_CHECKING:
     from ._run import Run
@@ -56,7 +56,7 @@ class RunMeta:
             )
 
     def _set_summary(self: Run, data: dict[str, Any]) -> None:
-        clean = {k: to_scalar(k, v) for k, v in data.items()}
+        clean = flat(data)
         self._changed_after_finish("summary")
         with self._lock:
             self._overrides.update(clean)
