@@ -84,17 +84,20 @@ class Pty:
         os.write(self.fd, keys)
 
     def close(self) -> int | None:
-        """Quit: `q` backs out to the runs screen, `q` there quits."""
-        since = len(self.text())
-        self.type(b"q")
-        self.wait_for("sorted by", since=since)
-        self.type(b"q")
+        """Quit: `q` backs out to the runs screen, `q` there quits. The exit code, or None
+        when it did not quit (then it is killed: a failed test leaves no UI running)."""
         try:
+            since = len(self.text())
+            self.type(b"q")
+            self.wait_for("sorted by", since=since)
+            self.type(b"q")
             return self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        except (AssertionError, OSError, subprocess.TimeoutExpired):
             return None
         finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
             os.close(self.fd)
 
 
