@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from flightlog.store.runmeta import MetaPatch
 
 from ._files import FileSaver
-from ._values import to_scalar
+from ._values import flat
 
 if TYPE_CHECKING:
     from ._run import Run
@@ -44,8 +44,20 @@ class RunMeta:
             out.update(self._overrides)
             return out
 
+    def _changed_after_finish(self: Run, what: str) -> None:
+        """A summary or config change after finish() is not stored (the writer is closed):
+        said once, at the user's line, as log() after finish is, never raised."""
+        if self._finished and self._writer is not None and not self.terminated:
+            self._warn_once(
+                f"{what} after finish",
+                f"run {self.id} is finished; this {what} change is not stored: make it "
+                "before run.finish()",
+                depth=2,
+            )
+
     def _set_summary(self: Run, data: dict[str, Any]) -> None:
-        clean = {k: to_scalar(k, v) for k, v in data.items()}
+        clean = flat(data)
+        self._changed_after_finish("summary")
         with self._lock:
             self._overrides.update(clean)
 
@@ -75,6 +87,7 @@ class RunMeta:
             self._meta_dirty = True
 
     def _config_changed(self: Run) -> None:
+        self._changed_after_finish("config")
         self._set_meta("config", self.config.as_dict())
 
     def _meta_if_dirty(self: Run) -> MetaPatch | None:

@@ -50,6 +50,14 @@ def normalize(
     return out, sig, known.get(sig)
 
 
+def flat(data: Mapping[Any, Any]) -> dict[str, Any]:
+    """`data` with nested dicts flattened to dotted keys and every value checked, as a row's
+    are (no media): a summary update takes what log() takes."""
+    out: dict[str, Any] = {}
+    _flatten(data, "", out, None)
+    return out
+
+
 def _check_key(k: str) -> None:
     if not k:
         raise ValueError("log() got an empty key: give every value a name")

@@ -24,7 +24,7 @@ from .atomic import atomic_write_json, read_json
 from .blobs import BlobStore, sha256_file
 from .index import INDEX_FILE, Index, scan_files
 from .journal import JournalSnapshot, parse_journal_name
-from .layout import RunPaths, SegmentName, iter_run_dirs, parse_segment_name
+from .layout import RunPaths, SegmentName, iter_run_dirs, parse_segment_name, project_dirs
 from .liveness import CRASHED, RUNNING, writer_state
 from .pyramid_sweep import orphans
 from .schema import validate_history_table
@@ -84,9 +84,31 @@ def check(root: Path, progress: Callable[[int, int], None] | None = None) -> lis
         if progress:
             progress(i + 1, len(runs))
     problems.extend(_stale_blob_temps(root / "blobs"))
+    problems.extend(_headless_runs(root))
     problems.extend(_orphan_pyramids(root))
     problems.extend(_stale_index(root))
     return problems
+
+
+def _headless_runs(root: Path) -> list[Problem]:
+    """Run directories with history but no run.json (an interrupted copy or rsync of a
+    store leaves them: files/ and history/ come before run.json). No tool lists such a run,
+    so this is the one place that says its rows are there."""
+    out = []
+    for _, project in project_dirs(root):
+        for name in _listdir(project):
+            meta, history = project / name / "run.json", project / name / "history"
+            if meta.exists() or not history.is_dir() or not (n := len(_listdir(history))):
+                continue
+            out.append(
+                Problem(
+                    "bad-run",
+                    meta,
+                    f"run.json is missing: no tool lists this run or its {n} history files",
+                    "none (copy run.json back from where the run came from)",
+                )
+            )
+    return out
 
 
 def _orphan_pyramids(root: Path) -> list[Problem]:

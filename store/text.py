@@ -37,16 +37,29 @@ def safe(text: Any, *, newlines: bool = False) -> str:
     return (_CONTROL_OR_NEWLINE_OK if newlines else CONTROL).sub(_escape, s)
 
 
+#: the longest cell `fmt` makes: a table pads every row of a column to its widest cell, so
+#: one generated text logged as a metric made every line of `show` that wide (10 MB each);
+#: long enough for a cluster's data paths in a config
+CELL_CHARS = 200
+
+
 def fmt(v: Any) -> str:
     """A value as a short, terminal-safe cell: 4 significant digits, lists comma-joined, None
-    empty, control characters escaped."""
+    empty, control characters escaped, text cut to CELL_CHARS with an ellipsis."""
     if v is None:
         return ""
     if isinstance(v, float):
         return str(v) if math.isnan(v) or math.isinf(v) else f"{v:.4g}"
     if isinstance(v, list | tuple):
-        return safe(",".join(str(x) for x in v))
-    return safe(v)
+        return short(",".join(str(x) for x in v))
+    return short(v)
+
+
+def short(text: Any) -> str:
+    """`safe(text)` cut to CELL_CHARS (escapes counted as shown), with an ellipsis."""
+    s = text if type(text) is str else str(text)
+    cut = safe(s[: CELL_CHARS + 1])  # a long text is escaped only as far as it is shown
+    return cut if len(cut) <= CELL_CHARS and len(s) <= CELL_CHARS else cut[: CELL_CHARS - 1] + "…"
 
 
 def fmt_value(v: Any) -> str:
@@ -89,7 +102,7 @@ def sparkline(values: Sequence[float | None]) -> str:
 def metric_cells(stat: dict[str, Any]) -> list[str]:
     """One metric_summaries() entry as table cells: key, last, min, max, n, sparkline
     (a string metric's last value is its text)."""
-    last = fmt(stat["last"]) if stat["last"] is not None else safe(stat["last_text"] or "")
+    last = fmt(stat["last"]) if stat["last"] is not None else short(stat["last_text"] or "")
     return [
         safe(stat["key"]),
         last,

@@ -41,11 +41,13 @@ def test_requeued_ranks_both_continue_after_the_last_step(api: flightlog.Api) ->
     last = max(row["_step"] for row in api.run("p/ranks001").scan_history())
     first = spawn(rank(0, 2, 300, hold=True), stdin=-1)
     assert first.stdout is not None and first.stdin is not None
-    wait_until(lambda: first.stdout.readline().startswith("LOGGED"), 60, "rank 0 back")
-    second = python_script(rank(1, 2, 300))
-    assert second.returncode == 0, second.stderr
-    first.stdin.close()
-    assert first.wait(timeout=60) == 0
+    try:
+        wait_until(lambda: first.stdout.readline().startswith("LOGGED"), 60, "rank 0 back")
+        second = python_script(rank(1, 2, 300))
+        assert second.returncode == 0, second.stderr
+    finally:
+        first.stdin.close()  # rank 0 finishes
+        assert first.wait(timeout=60) == 0
     resumed = collections.defaultdict(list)  # the requeued job's steps, by rank
     for row in api.run("p/ranks001").scan_history():
         if row["job"] == 2:

@@ -69,9 +69,11 @@ def on_node2(code: str) -> subprocess.CompletedProcess[str]:
 def test_requeued_job_on_another_host_continues_the_steps(api: flightlog.Api) -> None:
     first = spawn(FIRST)
     assert first.stdout is not None
-    wait_until(lambda: first.stdout.readline().startswith("LOGGED"), 60, "the first job's rows")
-    first.kill()  # every row whose log() returned is in its journal
-    first.wait()
+    try:
+        wait_until(lambda: first.stdout.readline().startswith("LOGGED"), 60, "the first rows")
+    finally:
+        first.kill()  # every row whose log() returned is in its journal
+        first.wait()
     second = on_node2(SECOND)
     assert second.returncode == 0, second.stderr
     assert "START 1000" in second.stdout, second.stdout + second.stderr

@@ -60,4 +60,9 @@ class FlightlogApp(App[None]):
 
 
 def run(root: Path | str | Source) -> None:
+    # textual-image asks the terminal what it can draw when it is imported: now, while the
+    # terminal is still ours. Imported with the first run screen, Textual was already
+    # reading the keys, and the terminal's answer (ESC [ ? 62 ; 4 c) arrived as keystrokes
+    from . import image_support  # noqa: F401
+
     FlightlogApp(root).run()

@@ -6,7 +6,9 @@ screen those replies are not all consumed: the multiplexer answers the Kitty que
 device attributes, the probe gives up after two characters, and the rest ("?1;2;4c") reaches
 the app as keystrokes (the `?` opened the help screen). Neither protocol passes a multiplexer
 by default, so there flightlog skips the probe and draws Unicode half blocks, which work in
-any terminal; elsewhere textual-image picks the best protocol itself.
+any terminal; elsewhere textual-image picks the best protocol itself. It skips the probe
+too in a terminal that reports 0 columns or rows (a pty nobody sized: `ssh -tt` from a
+script, a container's exec before its first resize): textual-image divides by them.
 """
 
 from __future__ import annotations
@@ -46,9 +48,18 @@ def _no_terminal_probe() -> Iterator[None]:
         sys.__stdout__ = real  # type: ignore[misc]
 
 
+def unsized() -> bool:
+    """The terminal reports 0 columns or rows (Textual then draws at 80x25)."""
+    try:
+        size = os.get_terminal_size(sys.__stdout__.fileno())  # type: ignore[union-attr]
+    except (AttributeError, OSError, ValueError):
+        return False  # not a terminal: textual-image does not probe it
+    return size.columns == 0 or size.lines == 0
+
+
 def image_widget_class() -> type:
     """The widget class for images in this terminal (imports textual-image once)."""
-    if multiplexed():
+    if multiplexed() or unsized():
         with _no_terminal_probe():
             from textual_image.widget import HalfcellImage
         return HalfcellImage

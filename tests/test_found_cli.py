@@ -1,0 +1,78 @@
+"""What the command line says on a damaged or mistyped store: one readable line and exit 1
+for an error, warnings without Python's source lines, and no claim that contradicts the
+store. Found by the breaker session; the fixes belong in flightlog/cli/ (owned elsewhere),
+so each test is an expected failure until then."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import flightlog
+
+from .conftest import cli
+
+
+def a_run(name: str, rows: int = 5) -> Path:
+    run = flightlog.init(project="p", name=name, reinit=True)
+    for i in range(rows):
+        run.log({"loss": 1.0 / (i + 1)})
+    run.finish(quiet=True)
+    return Path(run.dir)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli/reads.py LocalReads.history asserts StoredRun.load() found run.json: "
+    "'flightlog: error: AssertionError' (Api().run(...).history() reads such a run)",
+)
+def test_export_of_a_run_whose_run_json_is_torn(store: Path) -> None:
+    run_dir = a_run("torn")
+    (run_dir / "run.json").write_text('{"id": "x", "name": ')  # a write cut short
+    res = cli("export", run_dir.name, "--root", str(store))
+    assert "AssertionError" not in res.stderr
+    # the history is intact: export it, as `show` and the Api read it, or name the problem
+    assert res.returncode == 0 or "run.json" in res.stderr, res.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="warnings from the store's readers print with Python's default format: the "
+    "module's path and line, then a line of source code (the CLI sets no formatwarning)",
+)
+def test_a_damaged_segment_is_one_warning_line_without_source_code(store: Path) -> None:
+    run_dir = a_run("damaged", rows=50)
+    (segment,) = (run_dir / "history").glob("*.parquet")
+    data = bytearray(segment.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    res = cli("show", "damaged", "--root", str(store))
+    assert res.returncode == 0, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert lines and all(ln.startswith("flightlog: ") for ln in lines), lines
+    assert ".py:" not in res.stderr, res.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli alerts reads no store check: a mistyped --root is 'no alerts', exit 0",
+)
+def test_alerts_of_a_missing_store_is_an_error(tmp_path: Path) -> None:
+    res = cli("alerts", "--root", str(tmp_path / "typo"))
+    assert res.returncode == 1, res.stdout
+    assert "no flightlog store" in res.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli runs --limit 0 prints the empty-store help ('no runs in ... yet — log one "
+    "with'), and --limit -1 DuckDB's 'Binder Error: LIMIT/OFFSET cannot be negative'",
+)
+def test_runs_limit_out_of_range(store: Path) -> None:
+    a_run("only")
+    zero = cli("runs", "--limit", "0", "--root", str(store))
+    assert "yet" not in zero.stdout + zero.stderr, zero.stdout
+    negative = cli("runs", "--limit", "-1", "--root", str(store))
+    assert negative.returncode != 0
+    assert "Binder Error" not in negative.stderr, negative.stderr

@@ -1,0 +1,129 @@
+"""The terminal UI on a real pseudo-terminal, outside tmux (the other terminal tests run in
+tmux, where textual-image's terminal probe is skipped): opening a run works in a terminal
+that answers queries as xterm, GNOME Terminal or iTerm2 do, and in one that reports no size.
+
+Found by the breaker session. textual-image probes the terminal when it is imported, and
+the run screen imported it only when the first run was opened, with Textual already reading
+the keys: the terminal's answer to the device-attributes query (ESC [ ? 62 ; 4 c) reached
+the app as keystrokes, and its `?` opened the help screen over the run. In a terminal that
+reports 0 columns (a pty nobody sized: `ssh -tt` from a script, a container's exec before
+its first resize) the probe divided by them: a ZeroDivisionError traceback, the UI gone."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+import flightlog
+
+ANSI = re.compile(r"\x1b(\[[0-9;?]*[a-zA-Z]|\][^\x07\x1b]*(\x07|\x1b\\)|_[^\x1b]*\x1b\\)")
+#: what xterm (with Sixel) answers: device attributes, then the cell size in pixels
+XTERM = {b"\x1b[c": b"\x1b[?62;4c", b"\x1b[16t": b"\x1b[6;16;8t"}
+
+
+class Pty:
+    """`flightlog tui ROOT` on a real pseudo-terminal of `rows` x `cols` (0 x 0: unsized)
+    that answers the queries in `answers` as a terminal does."""
+
+    def __init__(
+        self, root: Path, rows: int, cols: int, answers: dict[bytes, bytes] | None = None
+    ) -> None:
+        self.fd, child = os.openpty()
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "flightlog.cli", "tui", str(root)],
+            stdin=child,
+            stdout=child,
+            stderr=child,
+            env={**os.environ, "TERM": "xterm-256color"},
+            start_new_session=True,
+        )
+        os.close(child)
+        self.out = b""
+        self.answers = answers or {}
+        self.answered: dict[bytes, int] = {}
+
+    def text(self) -> str:
+        """What the UI wrote so far, escape sequences taken out."""
+        return " ".join(ANSI.sub(" ", self.out.decode("utf-8", "replace")).split())
+
+    def _read(self) -> bool:
+        ready, _, _ = select.select([self.fd], [], [], 0.2)
+        if ready:
+            try:
+                self.out += os.read(self.fd, 1 << 16)
+            except OSError:  # the UI ended: nothing more to read
+                return False
+        for query, answer in self.answers.items():
+            while self.answered.get(query, 0) < self.out.count(query):
+                self.answered[query] = self.answered.get(query, 0) + 1
+                os.write(self.fd, answer)
+        return True
+
+    def wait_for(self, found: str, timeout: float = 60, since: int = 0) -> None:
+        """Until the UI wrote `found` after the first `since` characters of `text()`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if found in self.text()[since:] or "Traceback" in self.text():
+                return
+            if not self._read():
+                return
+        raise AssertionError(f"{found!r} never appeared: {self.text()[-2000:]}")
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.fd, keys)
+
+    def close(self) -> int | None:
+        """Quit: `q` backs out to the runs screen, `q` there quits. The exit code, or None
+        when it did not quit (then it is killed: a failed test leaves no UI running)."""
+        try:
+            since = len(self.text())
+            self.type(b"q")
+            self.wait_for("sorted by", since=since)
+            self.type(b"q")
+            return self.proc.wait(timeout=30)
+        except (AssertionError, OSError, subprocess.TimeoutExpired):
+            return None
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            os.close(self.fd)
+
+
+@pytest.mark.parametrize(
+    ("rows", "cols", "answers"),
+    [(0, 0, None), (30, 100, XTERM)],
+    ids=["unsized", "xterm-answers"],
+)
+def test_opening_a_run_in_a_real_terminal(
+    store: Path, rows: int, cols: int, answers: dict[bytes, bytes] | None
+) -> None:
+    run = flightlog.init(project="p", name="terminal-run")
+    for i in range(20):
+        run.log({"loss": 1.0 / (i + 1)})
+    run.finish(quiet=True)
+    ui = Pty(store, rows, cols, answers)
+    try:
+        ui.wait_for("terminal-run")
+        since = len(ui.text())
+        ui.type(b"\r")  # open the run
+        ui.wait_for("metric last min max", since=since)
+        # the run screen and nothing over it: no help screen opened by a stray `?`
+        ui.wait_for("esc Back", since=since)
+        assert "Traceback" not in ui.text(), ui.text()[-3000:]
+        assert "flightlog keys" not in ui.text()[since:], ui.text()[-3000:]
+    finally:
+        code = ui.close()
+    assert "ZeroDivisionError" not in ui.text()
+    assert code == 0
