@@ -99,6 +99,8 @@ def select_runs(
     columns. Thread-safe: each call reads through its own cursor of the index, except on
     an index holding partial runs (a listing's: store/index_tables.py), which it describes
     first - all of them if the filter or sort reads what they lack, else those it lists.
+    Stubs (known by start only) are described first, all of them unless the query only
+    orders by start (`by_start_only`), and always those it lists.
     `describe=False`: partial runs as they are (steps, values, duration not known: None),
     for a query that `needs_history` says does not read them."""
     clauses, params = _clauses(sort, query)
@@ -107,14 +109,25 @@ def select_runs(
         sql += f" LIMIT {int(limit)}"
     if offset:
         sql += f" OFFSET {int(offset)}"
-    if not describe:
-        return _fetch(idx, sql, params)
-    if idx.partial and reads_history(clauses):
+    if idx.stubs and not by_start_only(sort, **query):
+        idx.describe_stubs()  # else the filter or order would answer wrongly
+    if describe and idx.partial and reads_history(clauses):
         idx.complete()  # else the filter or order would answer wrongly
     rows = _fetch(idx, sql, params)
-    if idx.partial and rows and idx.complete([r["run_key"] for r in rows]):
+    # the stubs listed, read: a stub's ledger may be wrong of its start, or its run gone
+    while idx.stubs and rows and idx.describe_stubs([r["run_key"] for r in rows], None, describe):
+        rows = _fetch(idx, sql, params)
+    if describe and idx.partial and rows and idx.complete([r["run_key"] for r in rows]):
         rows = _fetch(idx, sql, params)  # the same runs, in the same order: now described
     return rows
+
+
+def by_start_only(sort: str | None = None, **query: Any) -> bool:
+    """Whether a listing orders by start and filters on nothing (but run keys): all a stub
+    knows, so its answer needs only the stubs it lists described."""
+    return (sort or "created_at").lstrip("-+") in ("created_at", "started") and not any(
+        v for k, v in query.items() if k != "run_keys"
+    )
 
 
 def needs_history(sort: str | None = None, **query: Any) -> bool:
@@ -156,6 +169,8 @@ def count_runs(idx: Index, **query: Any) -> int:
     where, params = RunQuery(**query).sql()
     if not where and idx.total is not None:
         return idx.total  # counted by the open's survey (a statement less a live refresh)
+    if idx.stubs and not by_start_only(**query):
+        idx.describe_stubs()
     if idx.partial and reads_history(where):
         idx.complete()
     with idx.con.cursor() as cur:
