@@ -99,8 +99,8 @@ def select_runs(
     columns. Thread-safe: each call reads through its own cursor of the index, except on
     an index holding partial runs (a listing's: store/index_tables.py), which it describes
     first - all of them if the filter or sort reads what they lack, else those it lists.
-    Stubs (known by start only) are described first, all of them unless the query only
-    orders by start (`by_start_only`), and always those it lists.
+    Stubs (known by key and start only) are described first where the query reads more
+    of them (`stubs_in_doubt`), and always those it lists.
     `describe=False`: partial runs as they are (steps, values, duration not known: None),
     for a query that `needs_history` says does not read them."""
     clauses, params = _clauses(sort, query)
@@ -109,8 +109,8 @@ def select_runs(
         sql += f" LIMIT {int(limit)}"
     if offset:
         sql += f" OFFSET {int(offset)}"
-    if idx.stubs and not by_start_only(sort, **query):
-        idx.describe_stubs()  # else the filter or order would answer wrongly
+    if idx.stubs and (doubt := stubs_in_doubt(sort, **query)):
+        idx.describe_stubs(where=doubt)  # else the filter or order would answer wrongly
     if describe and idx.partial and reads_history(clauses):
         idx.complete()  # else the filter or order would answer wrongly
     rows = _fetch(idx, sql, params)
@@ -122,12 +122,28 @@ def select_runs(
     return rows
 
 
-def by_start_only(sort: str | None = None, **query: Any) -> bool:
-    """Whether a listing orders by start and filters on nothing (but run keys): all a stub
-    knows, so its answer needs only the stubs it lists described."""
-    return (sort or "created_at").lstrip("-+") in ("created_at", "started") and not any(
-        v for k, v in query.items() if k != "run_keys"
-    )
+#: what a stub knows (store/index_tables.py): RunQuery's fields it can be filtered on
+_STUB_KNOWS = ("run_keys", "project", "entity", "scopes")
+
+
+def stubs_in_doubt(sort: str | None = None, **query: Any) -> str | None:
+    """Which stubs a query reads more of than a stub holds (a condition on their rows),
+    None if none: the default order (by start) knows them all, and so do filters on their
+    key; a project, or an entity, is their directory's, except where run.json may name
+    another: the entity of a run under runs/<project>/, and the project of a run under an
+    earlier server root's runs/<entity>.<project>/ (store/describe.py)."""
+    key = (sort or "created_at").lstrip("-+")
+    if key not in ("created_at", "started") or any(
+        v for k, v in query.items() if k not in _STUB_KNOWS and v
+    ):
+        return "TRUE"
+    scoped = query.get("scopes") is not None
+    doubt = []
+    if scoped or query.get("entity") is not None:
+        doubt.append("entity IS NULL")
+    if scoped or query.get("project") is not None:
+        doubt.append("(entity IS NULL AND contains(project, '.'))")
+    return " OR ".join(doubt) or None
 
 
 def needs_history(sort: str | None = None, **query: Any) -> bool:
@@ -169,8 +185,8 @@ def count_runs(idx: Index, **query: Any) -> int:
     where, params = RunQuery(**query).sql()
     if not where and idx.total is not None:
         return idx.total  # counted by the open's survey (a statement less a live refresh)
-    if idx.stubs and not by_start_only(**query):
-        idx.describe_stubs()
+    if idx.stubs and (doubt := stubs_in_doubt(**query)):
+        idx.describe_stubs(where=doubt)
     if idx.partial and reads_history(where):
         idx.complete()
     with idx.con.cursor() as cur:

@@ -359,12 +359,14 @@ class CatchingUp:
         run_keys: Sequence[str] | None = None,
         schema: str | None = None,
         segments: bool = True,
+        where: str = "TRUE",
     ) -> int:
-        """Read and describe the stubs (of `run_keys` only, if given): whole, or their first
-        tier only if all of them are asked for (the rest is `complete`'s) or not `segments`.
-        A stub whose run is gone is dropped. Returns how many stubs there were."""
+        """Read and describe the stubs (of `run_keys` only, if given; whose rows meet
+        `where`): whole, or their first tier only if not named (the rest is `complete`'s)
+        or not `segments`. A stub whose run is gone is dropped. Returns how many stubs
+        there were."""
         schema = schema or self.schema
-        stubs = sorted(read_stubs(self.con, schema, run_keys))
+        stubs = sorted(read_stubs(self.con, schema, run_keys, where))
         if stubs:
             whole = run_keys is not None and segments
             self.catch_up(schema, run_keys=stubs, lazy=not whole, over=None if whole else 0)

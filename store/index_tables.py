@@ -109,12 +109,16 @@ def read_stamps(
 
 
 def read_stubs(
-    con: duckdb.DuckDBPyConnection, schema: str, run_keys: Collection[str] | None
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    run_keys: Collection[str] | None,
+    where: str = "TRUE",
 ) -> set[str]:
-    """The runs the index holds as stubs (of `run_keys` only, if given)."""
+    """The runs the index holds as stubs (of `run_keys` only, if given; `where`: a
+    condition on their rows)."""
     only = "" if run_keys is None else f" AND {_IN}"
     rows = con.execute(
-        f"SELECT run_key FROM {schema}.runs WHERE stub{only}",
+        f"SELECT run_key FROM {schema}.runs WHERE stub AND ({where}){only}",
         [] if run_keys is None else [list(run_keys)],
     ).fetchall()
     return {r[0] for r in rows}

@@ -198,3 +198,27 @@ def test_any_other_reader_describes_the_stubs_a_cold_listing_left(
 
 def _no_dir(rows: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "dir"} for r in rows]
+
+
+def test_a_project_or_entity_filter_reads_the_stubs_whose_run_json_may_name_another(
+    stores: tuple[Path, Path],
+) -> None:
+    """A stub's project and entity are its directory's, except a run under runs/<project>/
+    whose run.json names an entity, and a run under an earlier server root's
+    runs/<entity>.<project>/: a filter on either reads those before answering."""
+    cold, full = stores
+    src = next((cold / "runs" / "p0").glob("[!.]*"))
+    meta = json.loads((src / "run.json").read_text())
+    (src / "run.json").write_text(json.dumps({**meta, "entity": "alice"}))
+    old = cold / "runs" / "team.p1"
+    shutil.copytree(src, old / "oldrun01")
+    (old / "oldrun01" / "run.json").write_text(
+        json.dumps({**meta, "id": "oldrun01", "entity": "team", "project": "p1"})
+    )
+    (old / ".numbers").mkdir()
+    append_created(old, "oldrun01", meta["created_at"])
+    _full_copy(cold, full)
+    _runs(cold, "--limit", "1")  # (the rest left as stubs)
+    for query in (("--project", "p1"), ("--entity", "alice"), ("--entity", "team")):
+        assert _runs(cold, *query) == _runs(full, *query)
+    assert "oldrun01" in _runs(cold, "--project", "p1")
