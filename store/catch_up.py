@@ -6,15 +6,18 @@ re-reads only runs that changed, so a store that gained one run costs one run's 
 a stat per run. A cold build inserts a batch of runs at a time, so an interrupted one
 resumes where it stopped. A listing's cold build describes each run's run.json and state
 only (partial runs, store/index_tables.py) and their segments later (`complete`); the runs
-its projects' ledgers name (store/run_ledger.py) it does not even list: they are stubs,
-known by key and start, described when a query needs them (store/catalog.py).
+whose start it can tell without listing them (their projects' ledgers, else their run.json
+alone: store/run_ledger.py) it does not even list: they are stubs, known by key and start,
+described when a query needs them (store/catalog.py).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from .fan_out import fan_out_if_slow
 from .index_tables import (
     COLUMNS,
     SEGMENT_TABLES,
@@ -35,7 +39,7 @@ from .index_tables import (
     write_rows,
 )
 from .live_runs import LiveRun, files_of, hold_back, remember_written
-from .run_ledger import read_ledger
+from .run_ledger import read_ledger, start_in_run_json
 from .scan import Defer, Files, Scan, Stamp, scan_runs, scan_store
 from .write_behind import WriteBehind
 
@@ -160,9 +164,11 @@ def recall(path: Path) -> Left | None:
     return hit[1] if hit is not None and hit[0] == _signature(path) else None
 
 
-def _from_ledgers(root: Path) -> Defer:
+def _starts(root: Path) -> Defer:
     """A first build's `defer` (store/scan.py): when more than LAZY_OVER runs have no stamp,
-    those their projects' ledgers name, with their starts (each ledger read once)."""
+    their starts, unlisted: from their projects' ledgers (each read once), else from their
+    run.json alone (one read instead of a run's ~8: a store written before ledgers; on
+    threads if they wait for the disk). A run whose start neither gives is listed."""
 
     def defer(new: list[str]) -> dict[str, float]:
         if len(new) <= LAZY_OVER:
@@ -175,6 +181,12 @@ def _from_ledgers(root: Path) -> Defer:
                 ledgers[project] = read_ledger(Path(root, "runs", project))
             if (created_at := ledgers[project].get(run_id)) is not None:
                 out[k] = created_at
+        rest = [k for k in new if k not in out]
+        dirs = [os.path.join(root, "runs", k) for k in rest]
+        with closing(fan_out_if_slow(start_in_run_json, dirs)) as starts:
+            for k, created_at in zip(rest, starts, strict=True):
+                if created_at is not None:
+                    out[k] = created_at
         return out
 
     return defer
@@ -232,7 +244,7 @@ class CatchingUp:
         stamps = left.stamps if left else read_stamps(self.con, schema, run_keys)
         stubs = left.stubs if left else read_stubs(self.con, schema, run_keys)
         if run_keys is None:
-            defer = _from_ledgers(self.root) if lazy else None
+            defer = _starts(self.root) if lazy else None
             scan = scan_store(self.root, stamps, defer)
         else:
             scan = scan_runs(self.root, run_keys)

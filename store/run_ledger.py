@@ -11,19 +11,21 @@ known by key and start until a query needs more of them.
 
 Strictly a cache. The project's directory listing stays the truth of which runs exist: a
 line for a run whose directory is gone is ignored, and a run without a line (a store
-written by older code, a run rsync'd in or received by a server, a line lost or torn) is
-read the old way. Each line carries a CRC-32 of its text, so a torn last line, or lines
-interleaved by appends from many processes on a filesystem where O_APPEND is not atomic
-(NFS), are skipped rather than misread; a run id written twice (a run deleted and created
-again) is taken from its last line. It lives in the project's `.numbers/` directory
-(store/numbering.py), which every listing already skips: no new entry in the store's
-layout. The one thing it cannot see is a run.json whose `created_at` was edited by hand
-after the run started (init and resume never change it): such a run is ordered by its
-original start until it is described.
+written by older code, a run rsync'd in or received by a server, a line lost or torn) has
+its start read from its run.json alone (`start_in_run_json`: one file instead of a run's
+~8 reads), or, if that cannot tell, is read the old way. Each line carries a CRC-32 of
+its text, so a torn last line, or lines interleaved by appends from many processes on a
+filesystem where O_APPEND is not atomic (NFS), are skipped rather than misread; a run id
+written twice (a run deleted and created again) is taken from its last line. It lives in
+the project's `.numbers/` directory (store/numbering.py), which every listing already
+skips: no new entry in the store's layout. The one thing it cannot see is a run.json whose
+`created_at` was edited by hand after the run started (init and resume never change it):
+such a run is ordered by its original start until it is described.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import zlib
@@ -81,3 +83,16 @@ def read_ledger(project_dir: Path | str) -> dict[str, float]:
         if _ID.fullmatch(run_id) and created_at == created_at:  # (not NaN)
             out[run_id] = created_at
     return out
+
+
+def start_in_run_json(run_dir: str) -> float | None:
+    """A run's start as its run.json says, the one file read (what a listing's first build
+    reads of a run no ledger line names); None if it cannot say (missing, unreadable, no
+    number there): the run is then listed and described whole."""
+    try:
+        with open(os.path.join(run_dir, "run.json"), "rb") as f:
+            created_at = json.loads(f.read()).get("created_at")
+    except (OSError, ValueError, AttributeError):
+        return None
+    ok = isinstance(created_at, int | float) and not isinstance(created_at, bool)
+    return float(created_at) if ok and created_at == created_at else None

@@ -222,3 +222,20 @@ def test_a_project_or_entity_filter_reads_the_stubs_whose_run_json_may_name_anot
     for query in (("--project", "p1"), ("--entity", "alice"), ("--entity", "team")):
         assert _runs(cold, *query) == _runs(full, *query)
     assert "oldrun01" in _runs(cold, "--project", "p1")
+
+
+def test_a_store_written_before_ledgers_is_listed_from_its_run_json_files_alone(
+    stores: tuple[Path, Path], reads: list[str]
+) -> None:
+    """No ledger: a cold listing reads each run's run.json for its start, and the rest of
+    the files of the runs it prints only, and of a run whose run.json gives no start."""
+    cold, full = stores
+    for ledger in (cold / "runs").glob("*/.numbers/ledger"):
+        ledger.unlink()
+    unreadable = next((cold / "runs" / "p1").glob("[!.]*"))
+    (unreadable / "run.json").write_text("{not json")
+    want = _runs(_full_copy(cold, full), "--limit", "5")
+    reads.clear()
+    assert _runs(cold, "--limit", "5") == want
+    assert sorted(set(reads)) == sorted([*_ids(want), unreadable.name])
+    assert _runs(cold, "--sort", "name") == _runs(full, "--sort", "name")
