@@ -258,9 +258,8 @@ class CatchingUp:
             self.stamps = {k: v for k, v in stamps.items() if k in scan.seen}
         new_stubs = [k for k in scan.deferred if k not in stubs]
         if removed or new_stubs:
-            made = [
-                stub_row(k, str(Path(self.root, "runs", k)), scan.deferred[k]) for k in new_stubs
-            ]
+            runs = os.path.join(self.root, "runs")  # (a Path a run: a tenth of a 10,000-run build)
+            made = [stub_row(k, os.path.join(runs, k), scan.deferred[k]) for k in new_stubs]
             write_rows(self.con, schema, {"runs": made}, gone=removed)
         same = [k for k, files in scan.listed.items() if known.get(k) == files]
         restamped = self._restamp(schema, scan, {k: stamps[k] for k in same})
