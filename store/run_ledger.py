@@ -29,6 +29,7 @@ import json
 import os
 import re
 import zlib
+from contextlib import suppress
 from pathlib import Path
 
 from .numbering import NUMBERS_DIR
@@ -48,10 +49,17 @@ def _line(created_at: float, run_id: str) -> bytes:
 
 def append_created(project_dir: Path | str, run_id: str, created_at: float) -> None:
     """Note that `run_id` of the project in `project_dir` started at `created_at` (its
-    run.json's): one write to the end of the ledger, never waited for. Any failure is
-    ignored: a run without a line is listed the old way."""
+    run.json's): one write to the end of the ledger, never waited for (its `.numbers/`
+    made if the project has none: a server's, which claims no run numbers). Any failure
+    is ignored: a run without a line is read from its run.json."""
+    path = ledger_path(project_dir)
     try:
-        fd = os.open(ledger_path(project_dir), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            with suppress(FileExistsError):  # (made by another process meanwhile)
+                os.mkdir(os.path.dirname(path))
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     except OSError:
         return
     try:

@@ -62,6 +62,15 @@ def test_a_torn_last_line_and_damaged_lines_are_skipped(tmp_path: Path) -> None:
     assert read_ledger(tmp_path / "nowhere") == {}
 
 
+def test_a_project_without_run_numbers_gets_its_ledger_too(tmp_path: Path) -> None:
+    """A server's project claims no run numbers: its `.numbers/` is made for the ledger;
+    a project directory that does not exist gets nothing, and no error."""
+    append_created(tmp_path, "aaaa1111", 1000.0)
+    assert read_ledger(tmp_path) == {"aaaa1111": 1000.0}
+    append_created(tmp_path / "gone" / "p", "bbbb2222", 1001.0)
+    assert not (tmp_path / "gone").exists()
+
+
 def test_a_run_id_written_twice_is_taken_from_its_last_line(tmp_path: Path) -> None:
     """A run deleted and created again under the same id: its second start holds."""
     (tmp_path / ".numbers").mkdir()
