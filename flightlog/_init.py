@@ -25,6 +25,7 @@ from flightlog.store.atomic import atomic_write_json, read_json
 from flightlog.store.layout import CREATE_WAIT, find_run, project_dir
 from flightlog.store.liveness import CRASHED, HOSTNAME, RUNNING, still_beating, writer_state
 from flightlog.store.numbering import claim_run_number
+from flightlog.store.run_ledger import append_created
 from flightlog.store.runmeta import merged_tags
 from flightlog.store.segments import read_segments
 from flightlog.store.takeover import seal_abandoned
@@ -218,6 +219,7 @@ def _create(s: Settings, root: Path, project: str, run_id: str | None, cfg: dict
     }
     run = Run(s, meta, paths)
     run._start_writer(new_writer_id(), create=True)
+    append_created(pdir, rid, meta["created_at"])  # after run.json: what listings order by
     return run
 
 

@@ -99,6 +99,8 @@ def select_runs(
     columns. Thread-safe: each call reads through its own cursor of the index, except on
     an index holding partial runs (a listing's: store/index_tables.py), which it describes
     first - all of them if the filter or sort reads what they lack, else those it lists.
+    Stubs (known by key and start only) are described first where the query reads more
+    of them (`stubs_in_doubt`), and always those it lists.
     `describe=False`: partial runs as they are (steps, values, duration not known: None),
     for a query that `needs_history` says does not read them."""
     clauses, params = _clauses(sort, query)
@@ -107,14 +109,41 @@ def select_runs(
         sql += f" LIMIT {int(limit)}"
     if offset:
         sql += f" OFFSET {int(offset)}"
-    if not describe:
-        return _fetch(idx, sql, params)
-    if idx.partial and reads_history(clauses):
+    if idx.stubs and (doubt := stubs_in_doubt(sort, **query)):
+        idx.describe_stubs(where=doubt)  # else the filter or order would answer wrongly
+    if describe and idx.partial and reads_history(clauses):
         idx.complete()  # else the filter or order would answer wrongly
     rows = _fetch(idx, sql, params)
-    if idx.partial and rows and idx.complete([r["run_key"] for r in rows]):
+    # the stubs listed, read: a stub's ledger may be wrong of its start, or its run gone
+    while idx.stubs and rows and idx.describe_stubs([r["run_key"] for r in rows], None, describe):
+        rows = _fetch(idx, sql, params)
+    if describe and idx.partial and rows and idx.complete([r["run_key"] for r in rows]):
         rows = _fetch(idx, sql, params)  # the same runs, in the same order: now described
     return rows
+
+
+#: what a stub knows (store/index_tables.py): RunQuery's fields it can be filtered on
+_STUB_KNOWS = ("run_keys", "project", "entity", "scopes")
+
+
+def stubs_in_doubt(sort: str | None = None, **query: Any) -> str | None:
+    """Which stubs a query reads more of than a stub holds (a condition on their rows),
+    None if none: the default order (by start) knows them all, and so do filters on their
+    key; a project, or an entity, is their directory's, except where run.json may name
+    another: the entity of a run under runs/<project>/, and the project of a run under an
+    earlier server root's runs/<entity>.<project>/ (store/describe.py)."""
+    key = (sort or "created_at").lstrip("-+")
+    if key not in ("created_at", "started") or any(
+        v for k, v in query.items() if k not in _STUB_KNOWS and v
+    ):
+        return "TRUE"
+    scoped = query.get("scopes") is not None
+    doubt = []
+    if scoped or query.get("entity") is not None:
+        doubt.append("entity IS NULL")
+    if scoped or query.get("project") is not None:
+        doubt.append("(entity IS NULL AND contains(project, '.'))")
+    return " OR ".join(doubt) or None
 
 
 def needs_history(sort: str | None = None, **query: Any) -> bool:
@@ -156,6 +185,8 @@ def count_runs(idx: Index, **query: Any) -> int:
     where, params = RunQuery(**query).sql()
     if not where and idx.total is not None:
         return idx.total  # counted by the open's survey (a statement less a live refresh)
+    if idx.stubs and (doubt := stubs_in_doubt(**query)):
+        idx.describe_stubs(where=doubt)
     if idx.partial and reads_history(where):
         idx.complete()
     with idx.con.cursor() as cur:

@@ -5,14 +5,19 @@ finished run, three for a live one) with what the index saw last time and lists 
 re-reads only runs that changed, so a store that gained one run costs one run's work plus
 a stat per run. A cold build inserts a batch of runs at a time, so an interrupted one
 resumes where it stopped. A listing's cold build describes each run's run.json and state
-only (partial runs, store/index_tables.py) and their segments later (`complete`).
+only (partial runs, store/index_tables.py) and their segments later (`complete`); the runs
+whose start it can tell without listing them (their projects' ledgers, else their run.json
+alone: store/run_ledger.py) it does not even list: they are stubs, known by key and start,
+described when a query needs them (store/catalog.py).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +25,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from .fan_out import fan_out_if_slow
 from .index_tables import (
     COLUMNS,
     SEGMENT_TABLES,
@@ -28,11 +34,13 @@ from .index_tables import (
     arrow_rows,
     read_files,
     read_stamps,
+    read_stubs,
     stamp_row,
     write_rows,
 )
 from .live_runs import LiveRun, files_of, hold_back, remember_written
-from .scan import Files, Scan, Stamp, scan_runs, scan_store
+from .run_ledger import read_ledger, start_in_run_json
+from .scan import Defer, Files, Scan, Stamp, scan_runs, scan_store
 from .write_behind import WriteBehind
 
 #: runs described between two inserts of a cold build (what an interruption loses at most)
@@ -118,6 +126,8 @@ class Left:
     #: the training runs this process wrote last, and their descriptions it held back
     #: (store/live_runs.py): the file holds their files as written, not as `stamps` say
     live: dict[str, LiveRun] = field(default_factory=dict)
+    #: the runs the file holds as stubs (store/index_tables.py)
+    stubs: set[str] = field(default_factory=set)
 
 
 def _signature(path: Path) -> tuple[tuple[int, int, int, int] | None, ...]:
@@ -154,6 +164,34 @@ def recall(path: Path) -> Left | None:
     return hit[1] if hit is not None and hit[0] == _signature(path) else None
 
 
+def _starts(root: Path) -> Defer:
+    """A first build's `defer` (store/scan.py): when more than LAZY_OVER runs have no stamp,
+    their starts, unlisted: from their projects' ledgers (each read once), else from their
+    run.json alone (one read instead of a run's ~8: a store written before ledgers; on
+    threads if they wait for the disk). A run whose start neither gives is listed."""
+
+    def defer(new: list[str]) -> dict[str, float]:
+        if len(new) <= LAZY_OVER:
+            return {}
+        ledgers: dict[str, dict[str, float]] = {}
+        out = {}
+        for k in new:
+            project, _, run_id = k.rpartition("/")
+            if project not in ledgers:
+                ledgers[project] = read_ledger(Path(root, "runs", project))
+            if (created_at := ledgers[project].get(run_id)) is not None:
+                out[k] = created_at
+        rest = [k for k in new if k not in out]
+        dirs = [os.path.join(root, "runs", k) for k in rest]
+        with closing(fan_out_if_slow(start_in_run_json, dirs)) as starts:
+            for k, created_at in zip(rest, starts, strict=True):
+                if created_at is not None:
+                    out[k] = created_at
+        return out
+
+    return defer
+
+
 def _known_files(
     con: duckdb.DuckDBPyConnection, schema: str, run_keys: list[str], left: Left | None
 ) -> dict[str, Files]:
@@ -171,6 +209,7 @@ class CatchingUp:
     schema: str
     stamps: dict[str, Stamp]
     partial: int
+    stubs: int
     _unsteady: int
     total: int | None
     _progress: Callable[[int, int], None] | None
@@ -187,33 +226,46 @@ class CatchingUp:
         schema: str | None = None,
         run_keys: Collection[str] | None = None,
         lazy: bool = False,
+        over: int | None = None,
     ) -> CatchUp:
         """Bring `schema`'s tables (the index's own, `self.schema`, by default) in line with
         the files (of `run_keys` only, if given: runs the caller knows changed); returns what
-        it did. `lazy`: more than LAZY_OVER changed runs are described in the first tier only
-        (left partial). (The default was "main", which holds read-only views while the index
-        holds its file: a catch-up that had to write there failed.)"""
-        from .describe import describe_runs  # pyarrow.parquet and compute: only when needed
+        it did. `lazy`: more than LAZY_OVER (or `over`) changed runs are described in the
+        first tier only (left partial), and a whole-store catch-up that finds that many runs
+        it has no stamp of keeps those their projects' ledgers name as stubs, unlisted.
+        (The default was "main", which holds read-only views while the index holds its
+        file: a catch-up that had to write there failed.)"""
+        from .describe import describe_runs, stub_row  # pyarrow.parquet: only when needed
 
         schema = schema or self.schema
         stats = CatchUp()
         self.total = None  # until the next survey counts them
         left = self._left if schema == "idx" and run_keys is None else None
         stamps = left.stamps if left else read_stamps(self.con, schema, run_keys)
-        scan = scan_store(self.root, stamps) if run_keys is None else scan_runs(self.root, run_keys)
+        stubs = left.stubs if left else read_stubs(self.con, schema, run_keys)
+        if run_keys is None:
+            defer = _starts(self.root) if lazy else None
+            scan = scan_store(self.root, stamps, defer)
+        else:
+            scan = scan_runs(self.root, run_keys)
+            if schema == "idx":  # (what close() would remember no longer holds)
+                self._leaving = None
         known = _known_files(self.con, schema, [k for k in scan.listed if k in stamps], left)
         changed = [k for k, files in scan.listed.items() if known.get(k) != files]
-        removed = [k for k in stamps if k not in scan.seen]
+        removed = [k for k in (*stamps, *stubs) if k not in scan.seen]
         stats.runs_seen, stats.runs_removed = len(scan.seen), len(removed)
         if run_keys is None:
             self.stamps = {k: v for k, v in stamps.items() if k in scan.seen}
-        if removed:
-            write_rows(self.con, schema, {}, gone=removed)
+        new_stubs = [k for k in scan.deferred if k not in stubs]
+        if removed or new_stubs:
+            runs = os.path.join(self.root, "runs")  # (a Path a run: a tenth of a 10,000-run build)
+            made = [stub_row(k, os.path.join(runs, k), scan.deferred[k]) for k in new_stubs]
+            write_rows(self.con, schema, {"runs": made}, gone=removed)
         same = [k for k, files in scan.listed.items() if known.get(k) == files]
         restamped = self._restamp(schema, scan, {k: stamps[k] for k in same})
         if run_keys is None:
             self.stamps.update(restamped)
-        segments = not lazy or len(changed) <= LAZY_OVER
+        segments = not lazy or len(changed) <= (LAZY_OVER if over is None else over)
         written: dict[str, Files] = {}  # the files rows written of runs listed again next time
         live = {k: v for k, v in left.live.items() if k in scan.seen} if left else {}
         now = time.time()
@@ -236,7 +288,7 @@ class CatchingUp:
                 if schema == "idx" and run_keys is None:
                     remember_written(live, rows, new, now)
                 update = _volatile(rows, kept) if kept else None
-                gone = [k for k in batch if k in stamps and k not in held]
+                gone = [k for k in batch if (k in stamps or k in stubs) and k not in held]
                 writes.submit(write_rows, self.con, schema, rows, gone, update=update, kept=kept)
                 stats.runs_indexed += len(batch)
                 for run_key, path, size, mtime in rows["files"]:
@@ -244,7 +296,8 @@ class CatchingUp:
                         written.setdefault(run_key, {})[path] = (size, mtime)
         if schema == "idx" and run_keys is None:  # what close() remembers (`Left`)
             kept = {k: known[k] for k in same if self.stamps[k].open}
-            self._leaving = Left(self.stamps, {**kept, **written, **files_of(live, known)}, live)
+            files = {**kept, **written, **files_of(live, known)}
+            self._leaving = Left(self.stamps, files, live, set(scan.deferred))
         return stats
 
     def _done(self, start: int, total: int) -> Callable[[int], None] | None:
@@ -279,18 +332,22 @@ class CatchingUp:
         limit: int | None = None,
     ) -> int:
         """Describe the segments of the partial runs (of `run_keys` only, if given; the
-        first `limit` by key, if given): their steps, values, last row and metric keys.
-        Returns how many it described."""
+        first `limit` by key, if given): their steps, values, last row and metric keys; and
+        stubs whole (`describe_stubs`). Returns how many it described."""
         from .describe import describe_history_of
 
         schema = schema or self.schema
         only = "" if run_keys is None else " AND run_key IN (SELECT unnest(?::VARCHAR[]))"
         first = "" if limit is None else f" LIMIT {int(limit)}"
         todo = self.con.execute(
-            f"SELECT run_key, warnings FROM {schema}.runs WHERE partial{only} "
+            f"SELECT run_key, warnings, stub FROM {schema}.runs WHERE partial{only} "
             f"ORDER BY run_key{first}",
             [] if run_keys is None else [list(run_keys)],
         ).fetchall()
+        stubs = [k for k, _, stub in todo if stub]
+        if stubs:
+            self.describe_stubs(stubs, schema)
+        todo = [(k, warnings) for k, warnings, stub in todo if not stub]
         for start in range(0, len(todo), BATCH):
             batch = todo[start : start + BATCH]
             rows: Rows = {"segments": [], "segment_keys": []}
@@ -306,4 +363,26 @@ class CatchingUp:
             gone = [u["run_key"] for u in updates]
             write_rows(self.con, schema, rows, gone, SEGMENT_TABLES, update)
             self.partial -= len(updates)
-        return len(todo)
+        return len(todo) + len(stubs)
+
+    def describe_stubs(
+        self,
+        run_keys: Sequence[str] | None = None,
+        schema: str | None = None,
+        segments: bool = True,
+        where: str = "TRUE",
+    ) -> int:
+        """Read and describe the stubs (of `run_keys` only, if given; whose rows meet
+        `where`): whole, or their first tier only if not named (the rest is `complete`'s)
+        or not `segments`. A stub whose run is gone is dropped. Returns how many stubs
+        there were."""
+        schema = schema or self.schema
+        stubs = sorted(read_stubs(self.con, schema, run_keys, where))
+        if stubs:
+            whole = run_keys is not None and segments
+            self.catch_up(schema, run_keys=stubs, lazy=not whole, over=None if whole else 0)
+            self.total, self.partial, self.stubs = self.con.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE partial), count(*) FILTER (WHERE stub) "
+                f"FROM {schema}.runs"
+            ).fetchone()
+        return len(stubs)

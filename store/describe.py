@@ -32,7 +32,7 @@ from .reader import StoredRun, text_list
 from .scan import Files
 from .syncmark import SYNC_FILE, read_mark, sync_status
 
-__all__ = ["describe_history_of", "describe_runs"]
+__all__ = ["describe_history_of", "describe_runs", "stub_row"]
 
 
 # -- run metadata --------------------------------------------------------------------------
@@ -186,10 +186,22 @@ def describe_history_of(
 
 def _bare_run_row(run_key: str, paths: RunPaths, warning: str) -> Row:
     """A `runs` row from the directory alone: listed, marked, nothing guessed."""
+    return _path_row(run_key, str(paths.dir), None, warning, stub=False)
+
+
+def stub_row(run_key: str, run_dir: str, created_at: float) -> Row:
+    """A stub's `runs` row (store/index_tables.py): its key and its start, from its
+    project's ledger (store/run_ledger.py); described when a query needs more."""
+    return _path_row(run_key, run_dir, created_at, None, stub=True)
+
+
+def _path_row(
+    run_key: str, run_dir: str, created_at: float | None, warning: str | None, stub: bool
+) -> Row:
     entity, project, run_id = split_run_key(run_key)
     ids = (run_key, project, run_id, run_id)  # run_key, project, id, name
     nothing = (entity, None, None)  # entity, group, job_type
-    counts = (None, None, None, 0, 0)  # created_at, ended_at, last_time, steps, values
+    counts = (created_at, None, None, 0, 0) if not stub else (created_at, *(None,) * 4)
     more = (None,) * 8  # host ... git_dirty, error
     return (
         *ids,
@@ -197,15 +209,16 @@ def _bare_run_row(run_key: str, paths: RunPaths, warning: str) -> Row:
         [],
         None,
         None,
-        *counts,
+        *counts,  # created_at, ended_at, last_time, steps, values
         *more,
-        str(paths.dir),
+        run_dir,
         "[]",
         "{}",
         warning,
         [],
         None,
-        False,  # partial: nothing more to describe
+        stub,  # partial: a stub has all to describe, a bare row nothing more
+        stub,
     )
 
 
@@ -264,6 +277,7 @@ def _describe_run(
         defined,
         sync_status(stored.meta, _mark(run_key, stored, files), _sealed(files)),
         history is None,
+        False,  # stub
     )
     rows["runs"].append(run_row)
     rows["config"] += [_value_row(run_key, k, v) for k, v in _flatten(config)]

@@ -109,8 +109,10 @@ class Index(CatchingUp):
         self.stamps: dict[str, Stamp] = {}
         self._progress = progress
         self._fresh, self._lazy, self._live = fresh, lazy, live
-        #: how many runs the index holds described in the first tier only
+        #: how many runs the index holds described in the first tier only, or not at all
         self.partial = 0
+        #: how many of those it holds as stubs, known by key and start only (their ledger's)
+        self.stubs = 0
         #: runs whose listing may change with no file changing (`steady`)
         self._unsteady = 0
         #: how many runs the index holds, as its last survey counted them (None: not known)
@@ -245,8 +247,9 @@ class Index(CatchingUp):
         sees die), nor while one with neither an end nor a last row has a duration that runs
         up to now, nor while runs are partial (described in the background)."""
         runs = f"{schema}.runs"
-        total, partial, unended, running = self.con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE partial), count(*) FILTER (WHERE state "
+        total, partial, stubs, unended, running = self.con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE partial), count(*) FILTER (WHERE stub), "
+            "count(*) FILTER (WHERE state "
             "IS DISTINCT FROM ? AND ended_at IS NULL AND last_time IS NULL), list({'key': run_key, "
             "'writers': writers, 'unended': ended_at IS NULL AND last_time IS NULL}) "
             f"FILTER (WHERE state = ?) FROM {runs}",
@@ -263,7 +266,7 @@ class Index(CatchingUp):
                 self._leaving.live.pop(run["key"], None)
             changed += 1
             unended += run["unended"]
-        self.partial, self.total = int(partial), int(total)
+        self.partial, self.stubs, self.total = int(partial), int(stubs), int(total)
         self._unsteady = unended + still
         return changed
 

@@ -6,6 +6,11 @@ state files, enough to list, sort and filter it by name, state, start, group, ta
 and summary; and its segments (`segments`, `segment_keys`, and the `runs` columns they
 give: steps, values, last_time) from its history files. A run described in the first tier
 only is `partial`: those columns are NULL (not known) until the second.
+
+Before either, a listing's first build may hold a run as a `stub` (partial too): its key,
+project, id and start from its project's ledger (store/run_ledger.py), nothing read of its
+files, no stamp; store/catalog.py describes stubs before it shows them or answers a query
+that reads anything but their start.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import pyarrow as pa
 
 from .scan import Files, Stamp
 
-INDEX_VERSION = 8  # 7: run stamps (store/scan.py); 8: partial runs (two tiers)
+#: 7: run stamps (store/scan.py); 8: partial runs (two tiers); 9: stub runs (the ledger's)
+INDEX_VERSION = 9
 
 #: the segments table's columns: store/query.py scans what it lists (and so does a server's
 #: one-run read, sync/run_reads.py, which fills a table of its own with them)
@@ -39,7 +45,7 @@ CREATE TABLE IF NOT EXISTS {s}.runs (
     host VARCHAR, "user" VARCHAR, command VARCHAR, git_commit VARCHAR, git_branch VARCHAR,
     git_remote VARCHAR, git_dirty BOOLEAN, error VARCHAR, dir VARCHAR, writers VARCHAR,
     meta VARCHAR, warnings VARCHAR, defined_metrics VARCHAR[], sync VARCHAR,
-    partial BOOLEAN);
+    partial BOOLEAN, stub BOOLEAN);
 CREATE TABLE IF NOT EXISTS {s}.config (
     run_key VARCHAR, key VARCHAR, num DOUBLE, text VARCHAR, json VARCHAR);
 CREATE TABLE IF NOT EXISTS {s}.summary (
@@ -100,6 +106,22 @@ def read_stamps(
         [] if run_keys is None else [list(run_keys)],
     ).fetchall()
     return {r[0]: Stamp((r[1], r[2], r[3]), bool(r[4]), bool(r[5])) for r in rows}
+
+
+def read_stubs(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    run_keys: Collection[str] | None,
+    where: str = "TRUE",
+) -> set[str]:
+    """The runs the index holds as stubs (of `run_keys` only, if given; `where`: a
+    condition on their rows)."""
+    only = "" if run_keys is None else f" AND {_IN}"
+    rows = con.execute(
+        f"SELECT run_key FROM {schema}.runs WHERE stub AND ({where}){only}",
+        [] if run_keys is None else [list(run_keys)],
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def read_files(

@@ -5,6 +5,8 @@
     <root>/runs/<project>/<run_id>/writers/<wid>.json one state file per writer process
     <root>/runs/<project>/<run_id>/history/           append-only segments
     <root>/runs/<project>/<run_id>/files/             saved files, git diff, console output
+    <root>/runs/<project>/.numbers/                   run numbers claimed (store/numbering.py),
+                                                      the ledger of run starts (run_ledger.py)
     <root>/index.duckdb                               derived, rebuildable
 
 Entities are a level of their own: `@alice/online-demo/<id>` names the entity and the

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,10 +79,20 @@ class Scan:
     #: whether the store's reads waited for the disk (store/fan_out.py): the runs' files
     #: are read on threads as its runs were listed
     pace: Pace = field(default_factory=Pace)
+    #: runs seen but not listed, as `scan_store`'s `defer` chose: run_key -> its start
+    deferred: dict[str, float] = field(default_factory=dict)
 
 
-def scan_store(root: Path, stamps: dict[str, Stamp] | None = None) -> Scan:
-    """The runs of the store, listing only those whose stamp says they may have changed.
+#: `scan_store`'s `defer`: of the runs the index has no stamp of, those to leave unlisted
+#: (run_key -> start): a listing's first build knows them from their projects' ledgers
+Defer = Callable[[list[str]], dict[str, float]]
+
+
+def scan_store(
+    root: Path, stamps: dict[str, Stamp] | None = None, defer: Defer | None = None
+) -> Scan:
+    """The runs of the store, listing only those whose stamp says they may have changed,
+    and of those without a stamp, not those `defer` returns (`Scan.deferred`).
 
     Files are only ever added, renamed into place or removed - each changes its directory's
     mtime - except open segments and journals, which grow in place. A run directory is a
@@ -101,6 +111,10 @@ def scan_store(root: Path, stamps: dict[str, Stamp] | None = None) -> Scan:
                 todo.append((run.path, run_key))
             else:
                 known.append((run.path, run_key, prev))
+    if defer is not None and todo:
+        out.deferred = defer([k for _, k in todo])
+        out.seen.update(out.deferred)
+        todo = [(path, k) for path, k in todo if k not in out.deferred]
     with closing(fan_out_if_slow(_unchanged_at, known, out.pace)) as checks:
         for (path, run_key, _), same in zip(known, checks, strict=True):
             if same:

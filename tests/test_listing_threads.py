@@ -74,16 +74,18 @@ def _tables(root: Path) -> dict[str, list[tuple]]:
 
 
 def _build(root: Path, monkeypatch: pytest.MonkeyPatch, slow: float) -> dict[str, list[tuple]]:
-    """A listing's first build (first tier for every run, then every run described) whose
-    reads count as waiting for the disk when they wait longer than `slow` (-1: always, as
-    on a cold disk; 1e9: never); the index's tables after each tier."""
+    """A listing's first build (first tier for every run: the runs it leaves as stubs, as
+    a filter reads them; then every run described) whose reads count as waiting for the
+    disk when they wait longer than `slow` (-1: always, as on a cold disk; 1e9: never); the
+    index's tables after each tier."""
     for name in (INDEX_FILE, INDEX_FILE + ".wal"):
         (root / name).unlink(missing_ok=True)
     monkeypatch.setattr(fan_out, "OVER", 2)
     monkeypatch.setattr(fan_out, "SLOW", slow)
     monkeypatch.setattr(fan_out, "CHUNK", 3)
     monkeypatch.setattr(catch_up, "LAZY_OVER", 2)  # as a first build of 10,000 runs
-    Index(root, lazy=True).close()
+    with Index(root, lazy=True) as idx:
+        idx.describe_stubs()
     first = _tables(root)
     Index(root).close()  # any other reader describes every run
     return {**{f"first {t}": v for t, v in first.items()}, **_tables(root)}
@@ -115,9 +117,11 @@ def test_an_interrupted_first_build_keeps_its_batches_and_stops_reading(
     odd_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ctrl-C (here: the progress callback raising) at run 12 of a build committing 5 runs
-    at a time: the 10 runs of the first two batches are kept, no reading thread is left,
-    and the next open builds the rest. The process has read a large history before (its
-    two-thread helper lives as long as the process): that thread is no reading thread left."""
+    at a time (the first tier of the runs a listing's first build left as stubs): the 10
+    runs of the first two batches are kept, no reading thread is left, and the next open
+    builds the rest. The
+    process has read a large history before (its two-thread helper lives as long as the
+    process): that thread is no reading thread left."""
     two_threads.both(lambda: None, lambda: None, two_threads.MIN_ROWS)  # starts the helper
     monkeypatch.setattr(fan_out, "OVER", 2)
     monkeypatch.setattr(fan_out, "SLOW", -1)  # every read waits, as on a cold disk
@@ -131,12 +135,12 @@ def test_an_interrupted_first_build_keeps_its_batches_and_stops_reading(
             reading.extend(t.name for t in threading.enumerate())
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
-        Index(odd_store, progress=progress, lazy=True)
+    with pytest.raises(KeyboardInterrupt), Index(odd_store, progress=progress, lazy=True) as idx:
+        idx.describe_stubs()
     assert any(n.startswith(POOL) for n in reading)  # (threads were reading)
     assert not [t for t in threading.enumerate() if t.name.startswith(POOL)]
     with Index(odd_store, fresh=False) as idx:
-        assert idx.con.execute("SELECT count(*) FROM runs").fetchone()[0] == 10
+        assert idx.con.execute("SELECT count(*) FROM runs WHERE NOT stub").fetchone()[0] == 10
     with Index(odd_store) as idx:
         assert idx.con.execute("SELECT count(*) FROM runs").fetchone()[0] == RUNS
 

@@ -12,8 +12,9 @@ each read is a round trip.
 Stores are built once under /tmp (`/tmp/flightlog-listing-N`, or PREFIX + N) and reused:
 one 50-step run is written through the real writer, then cloned N times by writing the
 store's files directly (run.json, the writer's state file with its own summary, the sealed
-segment), which is ~100x faster than N writer processes; `flightlog doctor` checks the
-result is a valid store. The live refresh sorts the screen by start, oldest first (the
+segment, and the line init() appends to its project's ledger, store/run_ledger.py), which
+is ~100x faster than N writer processes; `flightlog doctor` checks the result is a valid
+store. The live refresh sorts the screen by start, oldest first (the
 training runs on a later page) unless `--newest` (them in view, redrawn every refresh).
 Prints numbers; asserts nothing.
 """
@@ -59,10 +60,13 @@ def _template(tmp: Path) -> Path:
 def build_store(store: Path, runs: int) -> float:
     """A store of `runs` finished runs (5 projects, 20 groups), reused when already built;
     returns the seconds building took (0 when reused)."""
-    marker = store / f".bench-listing-{runs}"
+    marker = store / f".bench-listing-{runs}-ledger"
     if marker.exists():
         return 0.0
     shutil.rmtree(store, ignore_errors=True)
+    from flightlog.store.numbering import NUMBERS_DIR
+    from flightlog.store.run_ledger import append_created
+
     t = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         tpl = _template(Path(tmp))
@@ -94,6 +98,8 @@ def build_store(store: Path, runs: int) -> float:
                 "config": {"lr": lr, "seed": i, "layers": i % 7},
             }
             (d / "run.json").write_text(json.dumps(m, indent=1))
+            (d.parent / NUMBERS_DIR).mkdir(exist_ok=True)
+            append_created(d.parent, run_id, created)  # (as init() does)
             loss = rng.random()
             w = {
                 **wstate,

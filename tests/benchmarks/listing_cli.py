@@ -2,7 +2,9 @@
 disk and with the store's files cached, then warm, as whole commands of this checkout's or
 another's interpreter (`--baseline`), wall and CPU; and in-process work. Cold from disk:
 `evict` drops the kernel's caches (as root), else evicts the store's pages, as on NFS, where
-each read is a round trip.
+each read is a round trip: with no index (the projects' ledgers there, as init() writes
+them, and hidden, as in a store written by older code), and with the index the listing
+before left.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench_index import timed
@@ -78,6 +82,22 @@ def read_every_run_json(store: Path) -> None:
                 json.load(f)
 
 
+@contextmanager
+def ledgers_hidden(store: Path) -> Iterator[None]:
+    """The store as older code wrote it: no project ledger (store/run_ledger.py)."""
+    from flightlog.store.run_ledger import ledger_path
+
+    paths = [ledger_path(p) for p in (store / "runs").iterdir() if p.is_dir()]
+    moved = [p for p in paths if os.path.exists(p)]
+    for p in moved:
+        os.rename(p, p + ".hidden")
+    try:
+        yield
+    finally:
+        for p in moved:
+            os.rename(p + ".hidden", p)
+
+
 def drop_index(store: Path) -> None:
     for name in ("index.duckdb", "index.duckdb.wal"):
         (store / name).unlink(missing_ok=True)
@@ -87,16 +107,33 @@ def drop_index(store: Path) -> None:
 WARM_IMPORTS = "import duckdb, pyarrow.parquet, flightlog.cli, flightlog.store.catalog"
 
 
+def cold_disk(store: Path, python: str, index: bool = False) -> tuple[float, float]:
+    """(wall, CPU) of `runs --limit 50` from a cold disk: with no index, or (`index`) with
+    the one the listing before left."""
+    if not index:
+        drop_index(store)
+    evict(store)
+    # the interpreter's and libraries' files read back first: the store's reads are measured
+    subprocess.run([python, "-c", WARM_IMPORTS], check=True, env={**os.environ, **ENV})
+    return run_cli_cpu(store, "runs", "--limit", "50", python=python)
+
+
 def cold_and_warm(store: Path, python: str = sys.executable) -> dict[str, float]:
-    """`flightlog runs --limit 50` with no index, from a cold disk (`evict`) and with the
-    files cached, then warm: whole commands of `python`, wall and CPU (ms)."""
+    """`flightlog runs --limit 50` with no index, from a cold disk (`evict`; with the
+    projects' ledgers, without, then with the index the first left, and with every run
+    described in it) and with the files cached, then warm: whole commands of `python`,
+    wall and CPU (ms)."""
     out: dict[str, float] = {}
     args = ("runs", "--limit", "50")
     drop_index(store)
     out["evicted_by"] = evict(store)  # type: ignore[assignment]
-    # the interpreter's and libraries' files read back first: the store's reads are measured
-    subprocess.run([python, "-c", WARM_IMPORTS], check=True, env={**os.environ, **ENV})
-    out["cold_disk_cmd_ms"], out["cold_disk_cpu_ms"] = run_cli_cpu(store, *args, python=python)
+    out["cold_disk_cmd_ms"], out["cold_disk_cpu_ms"] = cold_disk(store, python)
+    out["indexed_disk_cmd_ms"], out["indexed_disk_cpu_ms"] = cold_disk(store, python, index=True)
+    describe_all = f"from flightlog.store.index import Index; Index({str(store)!r}).close()"
+    subprocess.run([python, "-c", describe_all], check=True, env={**os.environ, **ENV})
+    out["described_disk_cmd_ms"], out["described_disk_cpu_ms"] = cold_disk(store, python, True)
+    with ledgers_hidden(store):
+        out["old_store_disk_cmd_ms"], out["old_store_disk_cpu_ms"] = cold_disk(store, python)
     drop_index(store)
     read_every_run_json(store)  # (the files cached, as after the first run)
     out["cold_cmd_ms"], out["cold_cpu_ms"] = run_cli_cpu(store, *args, python=python)
@@ -152,10 +189,14 @@ def listing(store: Path, n: int, baseline: str | None = None) -> dict[str, float
 
 
 def cold_line(r: dict[str, float]) -> str:
-    """`runs --limit 50` cold from disk, cold cached and warm, wall (CPU) ms."""
+    """`runs --limit 50` cold from disk (no index; no ledger either; the index the first
+    left), cold cached and warm, wall (CPU) ms."""
     return (
         f"`runs --limit 50` cold from disk ({r['evicted_by']}) {r['cold_disk_cmd_ms']:,.0f} ms "
-        f"(CPU {r['cold_disk_cpu_ms']:,.0f}), cold cached {r['cold_cmd_ms']:,.0f} "
+        f"(CPU {r['cold_disk_cpu_ms']:,.0f}), without ledgers {r['old_store_disk_cmd_ms']:,.0f} "
+        f"({r['old_store_disk_cpu_ms']:,.0f}), indexed {r['indexed_disk_cmd_ms']:,.0f} "
+        f"({r['indexed_disk_cpu_ms']:,.0f}), every run described {r['described_disk_cmd_ms']:,.0f} "
+        f"({r['described_disk_cpu_ms']:,.0f}); cold cached {r['cold_cmd_ms']:,.0f} "
         f"({r['cold_cpu_ms']:,.0f}) (target 3,000 at 10k), warm {r['warm_cmd_ms']:,.0f} "
         f"({r['warm_cpu_ms']:,.0f})"
     )
