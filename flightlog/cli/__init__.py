@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from flightlog import __version__
@@ -50,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 0
     debug = args.debug or bool(os.environ.get("FLIGHTLOG_DEBUG"))
+    if not debug:
+        warnings.formatwarning = _one_line
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -64,6 +67,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = message.splitlines()[0]
         print(f"flightlog: error: {safe(message, newlines=True)}", file=sys.stderr)
         return 1
+
+
+def _one_line(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    """A warning as one line (Python's own format adds the warning's source file, line and
+    code: noise to someone reading a damaged store's report; --debug keeps it)."""
+    text = safe(str(message), newlines=True)
+    return (text if text.startswith("flightlog: ") else f"flightlog: {text}") + "\n"
 
 
 if __name__ == "__main__":

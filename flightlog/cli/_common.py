@@ -17,6 +17,7 @@ __all__ = [
     "fmt_time",
     "fmt_value",
     "open_index",
+    "positive_int",
     "print_table",
     "root",
     "safe",
@@ -31,15 +32,33 @@ def root(args: argparse.Namespace) -> Path:
     return root_of(resolve({}, None))
 
 
-def open_index(args: argparse.Namespace, lazy: bool = False):
-    from flightlog.store.index import Index
+def positive_int(text: str) -> int:
+    """An argparse type: a count of 1 or more (argparse says which option and value)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} is not 1 or more")
+    return n
 
+
+def store_root(args: argparse.Namespace) -> Path:
+    """The store `args` names; an error naming the fix when there is none (a mistyped
+    --root must not read as an empty store)."""
     r = root(args)
     if not (r / "runs").is_dir():
         raise FileNotFoundError(
             f"no flightlog store at {r}: pass --root DIR or set FLIGHTLOG_DIR "
             "(a store is the directory that holds runs/)"
         )
+    return r
+
+
+def open_index(args: argparse.Namespace, lazy: bool = False):
+    from flightlog.store.index import Index
+
+    r = store_root(args)
     return Index(r, progress=index_progress if sys.stderr.isatty() else None, lazy=lazy)
 
 

@@ -15,6 +15,7 @@ from ._common import (
     fmt_duration,
     fmt_time,
     fmt_value,
+    positive_int,
     print_table,
     safe,
 )
@@ -55,7 +56,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         metavar="KEY",
         help="summary columns to show (default: the 3 most common)",
     )
-    p.add_argument("--limit", type=int)
+    p.add_argument("--limit", type=positive_int, help="list this many runs at most")
     p.add_argument("--json", action="store_true", help="a JSON array of run objects")
     add_host(p)
     p.set_defaults(func=cmd_runs)

@@ -79,10 +79,10 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     import flightlog
     from flightlog.store.text import fmt_time
 
-    from ._common import print_table, root
+    from ._common import print_table, store_root
 
     rows = []
-    for run in flightlog.Api(root(args)).runs(args.project):
+    for run in flightlog.Api(store_root(args)).runs(args.project):
         alerts = run.meta.get("alerts")
         for a in alerts if isinstance(alerts, list) else []:
             if isinstance(a, dict) and (args.level is None or a.get("level") == args.level):
