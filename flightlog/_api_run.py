@@ -63,6 +63,16 @@ class ApiRun(StoredRun):
         return self.summary
 
     @property
+    def display_name(self) -> str:
+        """wandb's name for the run's name (`run.name` is the same)."""
+        return str(self.name)
+
+    @property
+    def lastHistoryStep(self) -> int:  # wandb's name
+        """The last step logged (-1 for none), as wandb's Run has it."""
+        return self.last_step
+
+    @property
     def url(self) -> str:
         """Where the run is: its directory in the store (a local store has no web page)."""
         return str(self.dir)

@@ -1,6 +1,6 @@
 """`flightlog.Api` in wandb's shapes: "entity/project" paths, MongoDB-style filters, wandb's
 sort keys, `history(keys=, samples=, x_axis=, pandas=)`, `scan_history`, `summary_metrics`,
-`files()`, `url`."""
+`display_name`, `lastHistoryStep`, `files()`, `url`."""
 
 from __future__ import annotations
 
@@ -71,6 +71,7 @@ def test_history_in_wandbs_shape(store: Path, three_runs: list[str]) -> None:
     rows = list(run.scan_history(keys=["val"], min_step=1, max_step=7))
     assert [r["_step"] for r in rows] == [3, 6]
     assert run.summary_metrics["acc"] == 0.5 and run.url == str(run.dir)
+    assert (run.display_name, run.lastHistoryStep) == ("run-0", 9)
 
 
 def test_files_lists_and_downloads_what_the_run_kept(store: Path, tmp_path: Path) -> None:
