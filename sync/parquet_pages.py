@@ -16,7 +16,7 @@ from __future__ import annotations
 import mmap
 from collections.abc import Iterator
 
-Buffer = bytes | mmap.mmap
+Buffer = bytes | memoryview | mmap.mmap
 
 #: a page header is tens of bytes (plus statistics); a longer one is not a page header
 MAX_HEADER = 64 * 1024

@@ -80,6 +80,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     import flightlog
+    from flightlog.store.arrow_owned import owned  # as the server receives a segment
     from flightlog.sync import bodies as bodies_mod
     from flightlog.sync import project_sync_routes as psr
     from flightlog.sync import receive, segment_check
@@ -106,7 +107,7 @@ def main() -> None:
             for run_id, body, segs in runs[i : i + args.batch]:
                 parts.append(Part("run", f"{run_id}/run.json", len(body), data=body))
                 parts[-1].memory_only = True
-                parts += [Part("history", name, len(b), data=b) for name, b in segs]
+                parts += [Part("history", name, len(b), data=owned(b)) for name, b in segs]
             t = time.thread_time()
             write_parts(parts, store.uploads)
             work = functools.partial(
