@@ -47,7 +47,7 @@ from flightlog.store.schema import (
 )
 
 from .limits import MB, SegmentLimits
-from .parquet_pages import BadPage, page_sizes
+from .parquet_pages import BadPage, chunk_pages
 from .refused import Refused
 
 #: a history footer is a few KB; anything near this is not one of ours
@@ -180,12 +180,9 @@ def _check_pages(data: memoryview | mmap.mmap, md: pq.FileMetaData) -> None:
         rg = md.row_group(i)
         for j in range(rg.num_columns):
             c = rg.column(j)
-            start = c.data_page_offset
-            if c.has_dictionary_page and 0 < (c.dictionary_page_offset or 0) < start:
-                start = c.dictionary_page_offset
             total = 0
             try:
-                for uncompressed, _ in page_sizes(data, start, c.total_compressed_size):
+                for uncompressed, _ in chunk_pages(data, c):
                     if uncompressed > MAX_PAGE:
                         raise _too_big(
                             "has a page that declares", uncompressed, MAX_PAGE, "bytes", ""
