@@ -50,8 +50,8 @@ KEY_GROUP = ROW_GROUP // 3
 #: as they are; `text` may hold real strings and keeps zstd. A data page holds a column
 #: chunk's rows up to the data page size (1 MB), not 20,000 rows (pyarrow 22's new limit,
 #: settable from pyarrow 23: `max_rows_per_page`; earlier ones had none): a segment of the
-#: 1,000-run benchmark store has 35 pages instead of 75, the server checks it in ~22% less
-#: CPU, it seals ~20% faster and weighs 7.04 bytes per scalar instead of 7.10.
+#: 1,000-run benchmark store has 35 pages instead of 75, the server checks it in 14-22% less
+#: CPU, it is written in ~20% less and weighs 7.04 bytes per scalar instead of 7.10.
 _PARQUET_OPTIONS: dict[str, Any] = dict(
     compression={
         "step": "zstd",

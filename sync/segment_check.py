@@ -21,8 +21,10 @@ Those bytes are always in memory Arrow allocated (store/arrow_owned.py): the bat
 receive a segment's frame into it (bodies.py), a file is read into it, and bytes handed in
 are copied into it. Arrow must never hold a buffer over a Python object here: the last
 thread to let such a buffer go takes the GIL to free it, and an Arrow thread that does so
-while the interpreter exits aborts the process (exit 134) - for a server, a kill mid-upload
-away from losing what it was answering.
+while the interpreter exits aborts the process (exit 134, as the readers did). The check
+decodes on its own thread (`use_threads=False`), which lets its buffers go holding the GIL;
+Arrow's memory keeps the server safe from that abort whatever reads the bytes, threaded or
+not.
 """
 
 from __future__ import annotations
