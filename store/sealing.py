@@ -25,6 +25,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -43,8 +44,23 @@ ROW_GROUP = 64 * 1024  # also what a finish() arriving mid-encode may wait for
 #: ROW_GROUP keeps a segment at most 4 groups per ROW_GROUP rows: a 4M-row segment (the most
 #: a server takes, sync/limits.py) has at most 245 row groups, under its limit of 256
 KEY_GROUP = ROW_GROUP // 3
-_PARQUET_OPTIONS = dict(
-    compression="zstd",
+#: Each page costs its reader (the server checks every one) a page header to parse and a zstd
+#: context to decompress it. `key` and `kind` are dictionary indices of rows sorted by key:
+#: runs of a few values, that zstd makes larger (170 bytes against 157), so they are stored
+#: as they are; `text` may hold real strings and keeps zstd. A data page holds a column
+#: chunk's rows up to the data page size (1 MB), not 20,000 rows (pyarrow 22's new limit,
+#: settable from pyarrow 23: `max_rows_per_page`; earlier ones had none): a segment of the
+#: 1,000-run benchmark store has 35 pages instead of 75, the server checks it in 14-22% less
+#: CPU, it is written in ~20% less and weighs 7.04 bytes per scalar instead of 7.10.
+_PARQUET_OPTIONS: dict[str, Any] = dict(
+    compression={
+        "step": "zstd",
+        "time": "zstd",
+        "key": "none",
+        "value": "zstd",
+        "kind": "none",
+        "text": "zstd",
+    },
     use_dictionary=["key", "text", "kind"],
     column_encoding={
         "step": "DELTA_BINARY_PACKED",
@@ -53,6 +69,8 @@ _PARQUET_OPTIONS = dict(
     },
     write_statistics=True,
 )
+if int(pa.__version__.split(".")[0]) >= 23:
+    _PARQUET_OPTIONS["max_rows_per_page"] = 1 << 30  # the page size alone cuts pages
 
 
 def key_groups(table: pa.Table, min_rows: int = KEY_GROUP) -> list[pa.RecordBatch]:

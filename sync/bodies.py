@@ -7,9 +7,10 @@ A segment body goes to a temp file as it arrives, hashed on the way, so an uploa
 chunk of memory whatever its size. A batch body (many small segments in one request, see
 batch_routes.py) is framed - a JSON header line, then the segment's bytes. A frame of a MB
 or more goes to its own temp file the same way; smaller ones are gathered in memory (at most
-a MB per request) and written, hashed and fsynced together in the thread that then checks
-and places them (`write_parts`): a run's sync request - run.json and a 0.7 MB segment - costs
-one hop to a worker thread rather than six and a thread pool.
+a MB per request; a segment straight into memory Arrow allocated, which the check reads
+without a copy, segment_check.py) and written, hashed and fsynced together in the thread
+that then checks and places them (`write_parts`): a run's sync request - run.json and a
+0.7 MB segment - costs one hop to a worker thread rather than six and a thread pool.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import pyarrow as pa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+
+from flightlog.store.arrow_owned import writable
 
 from .limits import ServerLimits
 from .refused import Refused
@@ -167,13 +171,17 @@ class Part:
     tmp: Path | None = None
     digest: str = ""
     refused: Refused | None = None
-    data: bytes | None = None  # a small frame's bytes (also once written, for the check)
+    #: a small frame's bytes (also once written, for the check): a segment's in memory
+    #: Arrow allocated (`_Buffered.gather`), a run frame's as bytes (parsed as JSON)
+    data: pa.Buffer | bytes | None = None
     memory_only: bool = False  # never written to a file (a MEMORY_STREAM frame)
 
     def body(self) -> bytes:
         """The frame's bytes, from memory or its temp file."""
-        if self.data is not None:
+        if isinstance(self.data, bytes):
             return self.data
+        if self.data is not None:
+            return self.data.to_pybytes()
         assert self.tmp is not None
         return self.tmp.read_bytes()
 
@@ -266,6 +274,16 @@ class _Buffered:
             self.owed -= end - start
             yield piece
 
+    async def gather(self, n: int) -> pa.Buffer:
+        """The next `n` bytes, copied as they arrive into one buffer Arrow allocated (what
+        the segment check hands to Arrow: never a Python object, store/arrow_owned.py)."""
+        buf, view = writable(n)
+        pos = 0
+        async for piece in self.take(n):
+            view[pos : pos + len(piece)] = piece
+            pos += len(piece)
+        return buf
+
     async def skip(self, n: int) -> None:
         async for _ in self.take(n):
             pass
@@ -340,10 +358,11 @@ async def segments_to_files(
                 await body.skip(part.size)
                 continue
             if part.size < WRITE_CHUNK:
-                part.data = b"".join([piece async for piece in body.take(part.size)])
                 if part.stream == MEMORY_STREAM and kept + part.size <= WRITE_CHUNK:
+                    part.data = b"".join([piece async for piece in body.take(part.size)])
                     part.memory_only, kept = True, kept + part.size
                     continue
+                part.data = await body.gather(part.size)
                 held.append(part)
                 pending += part.size
                 if pending >= WRITE_CHUNK:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import mmap
 from collections.abc import Iterator
+from typing import Any
 
-Buffer = bytes | mmap.mmap
+Buffer = bytes | memoryview | mmap.mmap
 
 #: a page header is tens of bytes (plus statistics); a longer one is not a page header
 MAX_HEADER = 64 * 1024
@@ -136,3 +137,12 @@ def page_sizes(data: Buffer, start: int, length: int) -> Iterator[tuple[int, int
         pos = r.pos + compressed
     if pos != end:
         raise BadPage("the pages run past their column chunk")
+
+
+def chunk_pages(data: Buffer, column: Any) -> Iterator[tuple[int, int]]:
+    """`page_sizes` of a column chunk (its footer's `ColumnChunkMetaData`), from its
+    dictionary page if it has one."""
+    start = column.data_page_offset
+    if column.has_dictionary_page and 0 < (column.dictionary_page_offset or 0) < start:
+        start = column.dictionary_page_offset
+    return page_sizes(data, start, column.total_compressed_size)

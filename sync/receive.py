@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from flightlog.store.arrow_owned import Bytes
 from flightlog.store.atomic import dumps, fsync_dir
 from flightlog.store.layout import (
     ENTITY_MARK,
@@ -289,13 +290,13 @@ class ReceivingStore:
         tmp: Path,
         digest: str,
         sync_dir: bool = True,
-        contents: bytes | None = None,
+        contents: Bytes | None = None,
     ) -> bool:
         """Check the uploaded temp file and rename it into place; False when this content is
         already stored (a no-op). The caller removes `tmp` whatever happens. `sync_dir=False`:
         the caller makes the rename durable (fsync_dir) before it answers - a batch does it
         once per directory. `contents`: the file's bytes, when the caller holds them (checked
-        from memory rather than read back)."""
+        from memory rather than read back; in Arrow's memory, or copied into it)."""
         check_digest(seg, digest)
         name = sealed_segment_name(seg.writer, seg.seq, digest)
         directory = paths.stream(stream)

@@ -16,12 +16,20 @@ reads from memory when the server holds the bytes anyway (a segment under a MB o
 body), or when the file is small (up to IN_MEMORY: read whole, one copy from the page
 cache): pyarrow opening a file - twice, for the footer and for the values - and mapping it
 for the page headers cost 0.2-0.5 ms a 0.7 MB segment (its decoding ~1.3).
+
+Those bytes are always in memory Arrow allocated (store/arrow_owned.py): the batch routes
+receive a segment's frame into it (bodies.py), a file is read into it, and bytes handed in
+are copied into it. Arrow must never hold a buffer over a Python object here: the last
+thread to let such a buffer go takes the GIL to free it, and an Arrow thread that does so
+while the interpreter exits aborts the process (exit 134, as the readers did). The check
+decodes on its own thread (`use_threads=False`), which lets its buffers go holding the GIL;
+Arrow's memory keeps the server safe from that abort whatever reads the bytes, threaded or
+not.
 """
 
 from __future__ import annotations
 
 import mmap
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from flightlog.store.arrow_owned import Bytes, owned, read_file
 from flightlog.store.schema import (
     BOOL,
     FLOAT,
@@ -40,7 +49,7 @@ from flightlog.store.schema import (
 )
 
 from .limits import MB, SegmentLimits
-from .parquet_pages import BadPage, page_sizes
+from .parquet_pages import BadPage, chunk_pages
 from .refused import Refused
 
 #: a history footer is a few KB; anything near this is not one of ours
@@ -82,33 +91,35 @@ def _footer(head: bytes, tail: bytes, size: int) -> None:
 
 
 @contextmanager
-def _pages_of(source: Path | bytes) -> Iterator[bytes | mmap.mmap]:
+def _pages_of(source: Path | memoryview) -> Iterator[memoryview | mmap.mmap]:
     """The file's bytes to read page headers from: `source` itself, or the file mapped
     (only the headers are touched, not the pages)."""
-    if isinstance(source, bytes):
+    if isinstance(source, memoryview):
         yield source
         return
     with open(source, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         yield data
 
 
-def check_segment_file(source: Path | bytes, writer: str, limits: SegmentLimits) -> None:
-    """Refused unless `source` (a file, or its bytes) is a history segment of `writer`
-    within `limits`."""
+def check_segment_file(source: Path | Bytes, writer: str, limits: SegmentLimits) -> None:
+    """Refused unless `source` (a file, or its bytes: an Arrow buffer `arrow_owned` made,
+    or bytes, copied into one) is a history segment of `writer` within `limits`."""
     opened: Path | pa.BufferReader
     if isinstance(source, Path):
-        with open(source, "rb") as f:  # one open: the whole file up to IN_MEMORY, else its ends
-            size = os.fstat(f.fileno()).st_size
-            if size <= IN_MEMORY:
-                source = f.read(size)
-            else:
+        size = source.stat().st_size
+        if size <= IN_MEMORY:
+            source = read_file(source)  # one read, into Arrow's memory
+        else:
+            with open(source, "rb") as f:
                 head = f.read(4)
                 f.seek(max(size - 8, 0))
                 _footer(head, f.read(8), size)
-                opened = source
-    if isinstance(source, bytes):
-        _footer(source[:4], source[-8:], len(source))
-        opened = pa.BufferReader(source)
+            opened = source
+    if not isinstance(source, Path):
+        buf = owned(source)
+        source = memoryview(buf).cast("B")
+        _footer(bytes(source[:4]), bytes(source[-8:]), len(source))
+        opened = pa.BufferReader(buf)
     try:
         pf = pq.ParquetFile(opened, **_THRIFT)
         md = pf.metadata
@@ -164,19 +175,16 @@ def check_segment_file(source: Path | bytes, writer: str, limits: SegmentLimits)
         _check_values(opened, md, limits)
 
 
-def _check_pages(data: bytes | mmap.mmap, md: pq.FileMetaData) -> None:
+def _check_pages(data: memoryview | mmap.mmap, md: pq.FileMetaData) -> None:
     """Every page header within its column chunk's declared size and MAX_PAGE: what pyarrow
     will allocate to decompress a page is then bounded before it decodes any."""
     for i in range(md.num_row_groups):
         rg = md.row_group(i)
         for j in range(rg.num_columns):
             c = rg.column(j)
-            start = c.data_page_offset
-            if c.has_dictionary_page and 0 < (c.dictionary_page_offset or 0) < start:
-                start = c.dictionary_page_offset
             total = 0
             try:
-                for uncompressed, _ in page_sizes(data, start, c.total_compressed_size):
+                for uncompressed, _ in chunk_pages(data, c):
                     if uncompressed > MAX_PAGE:
                         raise _too_big(
                             "has a page that declares", uncompressed, MAX_PAGE, "bytes", ""

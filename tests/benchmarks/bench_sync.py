@@ -7,7 +7,9 @@
    real server on loopback, as `flightlog sync --all` does, and prints MB/s and segments/s
    next to two baselines from the same run: reading + hashing the same files (the client's
    floor) and bare authenticated requests (the HTTP floor). The server's ingest rate is given
-   per second of its own CPU time. The same for a store of 5,000 segments of ~4 KB (10 runs
+   per second of its own CPU time, and the pages per segment (fewer since the writer's
+   settings of cfa1c05: a store generated before has the old ones until it is regenerated).
+   The same for a store of 5,000 segments of ~4 KB (10 runs
    sealing often: the batched case). Each is followed by the previous client (one request
    and one run at a time, no batches) on part of the same store, in the same run.
 2. With an agent running, a training script in online mode seals a segment every 0.5 s:
@@ -120,6 +122,11 @@ def upload(store: Path, work: Path, label: str, first: int | None = None) -> Non
             f"{len(errors)} errors; {requests / len(runs):.2f} requests per run)"
         )
         print(
+            f"  {pages(files[:20]):.0f} pages per segment (the 1,000-run store sealed since "
+            "cfa1c05: 38, before: 57; a store generated before keeps its pages: generate "
+            "another, --store DIR, to measure segments as they are sealed now)"
+        )
+        print(
             f"  client floor (read + sha256 every file): {size / 1e6 / floor_read:.0f} MB/s, "
             f"{n / floor_read:.0f} files/s -> upload is {floor_read / wall:.2f}x of it"
         )
@@ -147,6 +154,23 @@ def upload(store: Path, work: Path, label: str, first: int | None = None) -> Non
         server.stop()
         for p in store.glob("runs/*/*/sync.json"):
             p.unlink()
+
+
+def pages(files: list[Path]) -> float:
+    """Pages per segment file, on average (what the server's check parses and decompresses
+    one by one)."""
+    import pyarrow.parquet as pq
+
+    from flightlog.sync.parquet_pages import chunk_pages
+
+    total = 0
+    for f in files:
+        data = f.read_bytes()
+        md = pq.ParquetFile(f).metadata
+        for i in range(md.num_row_groups):
+            for j in range(md.num_columns):
+                total += sum(1 for _ in chunk_pages(data, md.row_group(i).column(j)))
+    return total / max(len(files), 1)
 
 
 def _main_thread_cpu(proc) -> float:
