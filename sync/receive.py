@@ -36,6 +36,7 @@ from flightlog.store.layout import (
     run_key,
     sealed_segment_name,
 )
+from flightlog.store.run_ledger import append_created
 from flightlog.store.segments import list_segments
 
 from .accounts import check_entity
@@ -244,7 +245,7 @@ class ReceivingStore:
         are durable when this returns)."""
         paths = self.paths(entity, project, run_id)
         docs = run_documents(entity, project, run_id, meta, writers)
-        return self.write_run(paths, *docs, commit=commit)
+        return self.write_run(paths, *docs, commit=commit, created_at=meta.get("created_at"))
 
     def write_run(
         self,
@@ -252,9 +253,12 @@ class ReceivingStore:
         meta: bytes,
         states: dict[str, bytes],
         commit: GroupCommit | None = None,
+        created_at: Any = None,
     ) -> bool:
         """Write documents `run_documents` checked; True when the run is new here. Written
-        by `commit` (its own if None, committed before this returns)."""
+        by `commit` (its own if None, committed before this returns). A new run's start
+        (`created_at`, its run.json's) goes to its project's ledger once it is stored, as
+        init() notes it (store/run_ledger.py: listings then need not read its run.json)."""
         own = commit is None
         commit = commit or GroupCommit()
         try:
@@ -267,6 +271,8 @@ class ReceivingStore:
                 commit.write(paths.writer_state(wid), b)
             commit.write(paths.meta, meta)
             commit.after(lambda: self.on_change(key_of(paths)))
+            if new and type(created_at) in (int, float):
+                commit.after(lambda: append_created(paths.dir.parent, paths.dir.name, created_at))
             if own:
                 commit.commit()
         except BaseException:

@@ -12,7 +12,8 @@ import flightlog
 from flightlog.store.layout import project_dir
 from flightlog.store.run_ledger import append_created, ledger_path, read_ledger
 
-from .conftest import spawn
+from .conftest import cli, spawn
+from .servers import LiveServer
 
 
 def _starts(store: Path, project: str) -> dict[str, float]:
@@ -110,3 +111,18 @@ def test_many_processes_starting_runs_at_once_each_leave_a_whole_line(store: Pat
     assert sum(k.startswith("burst") for k in got) == 8 * 200
     lines = Path(ledger_path(project_dir(store, "p"))).read_bytes().split(b"\n")
     assert lines[-1] == b"" and len(lines) - 1 == 24 + 8 * 200
+
+
+def test_a_server_notes_the_start_of_each_run_it_receives(server: LiveServer, key: str) -> None:
+    """Runs received by a server are in their project's ledger there, so that a listing of
+    the server's root knows their order without opening each run.json."""
+    started = []
+    for _ in range(3):
+        run = flightlog.init(project="p", mode="offline", reinit="create_new")
+        run.log({"loss": 1.0})
+        run.finish(quiet=True)
+        started.append((run.id, json.loads((Path(run.dir) / "run.json").read_text())))
+    r = cli("sync", "--all", timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    ledger = read_ledger(server.root / "runs" / "@alice" / "p")
+    assert ledger == {rid: meta["created_at"] for rid, meta in started}
