@@ -14,6 +14,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.widgets import Header, Input, Static
 from textual.worker import get_current_worker
 
@@ -35,6 +36,17 @@ EMPTY = """[b]No runs in {root} yet.[/b] Log a first one in three lines:
     run.log({{"loss": 0.5}}); run.finish()
 
 then come back here (runs appear within 2 seconds), or open another store: flightlog tui DIR"""
+
+GONE = """[b]{root} is not there any more.[/b] Was it moved, deleted or unmounted?
+
+Its runs show here again when it is back."""
+
+
+def empty_text(root: Path | Source, gone: bool) -> str:
+    """What the screen says in place of an empty table: how to log a first run, or that the
+    store's directory is gone (a scratch purge, an unmounted filesystem: not a store with no
+    runs yet). The path is escaped: `sweep[lr=0.1]` showed as `sweep`."""
+    return (GONE if gone else EMPTY).format(root=escape(safe(str(root))))
 
 
 class IndexingStopped(Exception):
@@ -119,6 +131,7 @@ class RunsScreen(StoreScreen):
         self.group_by: str | None = None
         self.collapsed: set[str] = set()
         self.agent_note: str | None = None  # pending runs and no sync agent (sync/lock.py)
+        self.gone = False  # the store's directory is not there (looked at by the worker)
         self.remote = isinstance(root, Source)
         self.sort_desc = self.remote  # a server's runs: newest first, as its first page
         self.limit: int | None = None  # runs asked for (None: the first page)
@@ -137,7 +150,7 @@ class RunsScreen(StoreScreen):
             )
             yield Static("", id="columns-hint", markup=False)
             yield RunsTable(id="runs")
-            yield Static(EMPTY.format(root=self.root), id="empty")
+            yield Static(empty_text(self.root, False), id="empty")
             yield Static("loading…", id="status")
         yield KeyFooter()
 
@@ -174,6 +187,7 @@ class RunsScreen(StoreScreen):
         if isinstance(self.root, Path):  # a server's runs have no local sync agent
             pending = sum(r["sync"] == "pending" for r in runs.rows)
             self.agent_note = idle_agent_note(self.root, pending)
+            self.gone = not runs.rows and not self.root.exists()
         deliver(self, self.show_runs, runs)
         if runs.partial and not worker.is_cancelled:
             describe_more(self.root, lambda: worker.is_cancelled)  # a batch a refresh
@@ -191,6 +205,8 @@ class RunsScreen(StoreScreen):
         self.runs = runs
         self.arrange_rows()
         empty = not runs.rows and not self.where
+        if empty:
+            self.query_one("#empty", Static).update(empty_text(self.root, self.gone))
         self.query_one("#empty").display = empty
         self.query_one(RunsTable).display = not empty
         self.update_status()

@@ -16,6 +16,7 @@ import math
 from typing import Any
 
 import pyarrow as pa
+from rich.text import Text
 from textual_fastdatatable import ArrowBackend, DataTable
 
 from flightlog.store.text import fmt, fmt_duration, fmt_time, safe
@@ -164,7 +165,9 @@ class RunsTable(DataTable):
     def show(self, table: pa.Table, cursor_row: int) -> None:
         if not redraw_changed(self, table):  # (a refresh while runs train: their rows only)
             self.backend = ArrowBackend(table)
-            self._column_labels = None
+            # headers as typed: the table reads a str label as markup (`acc[top1]` showed
+            # as `acc`, and a key holding `[/]` stopped the UI with a MarkupError)
+            self._column_labels = [Text(name) for name in table.column_names]
             self._ordered_columns = None
             self._require_update_dimensions = True
             self._clear_caches()

@@ -13,6 +13,7 @@ failure of a screen that is already gone is only logged.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -67,6 +68,13 @@ def deliver(screen: Screen[Any], callback: Callable[..., Any], *args: Any) -> No
 class StoreScreen(Screen[None]):
     """Base of flightlog's screens: failed workers become a toast, never an exit."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: each error's text and when its toast was shown: a refresh that fails the same
+        #: way every 2 s (a revoked key, a store that went unreadable) showed a new toast
+        #: each time, ten of them stacked over the table
+        self._toasts: dict[str, float] = {}
+
     def refresh_every(self, seconds: float, load: Callable[[], Any], *groups: str) -> None:
         """Call `load` every `seconds`, skipping a tick while this screen's previous load in
         any of `groups` (the worker groups `load` starts) is still running. Store workers are
@@ -89,8 +97,13 @@ class StoreScreen(Screen[None]):
         self.log.error(f"worker {worker.name!r} failed: {worker.error!r}")
         if showing(self):
             what = worker.description or worker.name or "a background task"
+            text = safe(f"{what} failed: {type(worker.error).__name__}: {worker.error}")
+            now = time.monotonic()
+            if text in self._toasts and now - self._toasts[text] < TOAST_SECONDS:
+                return  # still on screen
+            self._toasts[text] = now
             self.app.notify(
-                safe(f"{what} failed: {type(worker.error).__name__}: {worker.error}"),
+                text,
                 title="flightlog",
                 severity="error",
                 timeout=TOAST_SECONDS,
