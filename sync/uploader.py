@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from flightlog._errors import (
+    NotFoundError,
     ServerRejectedError,
     ServerUnavailableError,
+    SyncError,
 )
 from flightlog.store.atomic import dumps
 from flightlog.store.layout import RunPaths
@@ -118,6 +120,36 @@ def up_to_date(local: LocalRun, server: str) -> bool:
         return False
     confirmed = state.get("confirmed") or {}
     return all({p.name for p in local.sealed[s]} <= set(confirmed.get(s) or ()) for s in STREAMS)
+
+
+def forget_lost(client: ServerClient, runs: list[LocalRun], entities: Entities) -> int:
+    """Clear the marks of runs marked synced that the server no longer has (its root
+    restored from an older backup, a project deleted there), so that this sync sends them
+    again; returns how many. One listing per project of marked runs: a mark alone said
+    "synced" of runs the server had lost, and nothing ever sent them again. A project the
+    server does not know has lost them all; any other failure checks nothing (the sync that
+    follows says what is wrong)."""
+    server = client.creds.base_url
+    by_project: dict[tuple[str, str], list[LocalRun]] = {}
+    try:
+        for local in runs:
+            if up_to_date(local, server):
+                where = (entities.of(local), names_of(local)[0])
+                by_project.setdefault(where, []).append(local)
+    except SyncError:  # asking for the key's user failed: the sync says why
+        return 0
+    lost = []
+    for (entity, project), marked in by_project.items():
+        try:
+            there = {r.get("id") for r in client.runs(entity, project)}
+        except NotFoundError:
+            there = set()
+        except SyncError:
+            continue
+        lost += [local for local in marked if names_of(local)[1] not in there]
+    for local in lost:
+        write_mark(local.paths, {})
+    return len(lost)
 
 
 class Entities:

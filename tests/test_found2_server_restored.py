@@ -36,11 +36,6 @@ def backed_up(server: LiveServer, key: str, tmp_path: Path) -> Path:
     return backup
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sync trusts sync.json: a run marked synced is skipped without asking the server "
-    "(sync/uploader.py up_to_date), so runs the server lost are never uploaded again",
-)
 def test_sync_all_uploads_again_what_a_restored_server_lost(
     server: LiveServer, backed_up: Path
 ) -> None:
@@ -58,11 +53,6 @@ def test_sync_all_uploads_again_what_a_restored_server_lost(
         assert on_server(server, i) == local_segments(i), (i, again.stdout)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a run named on the command line is skipped on its sync.json mark too "
-    "(sync/uploader.py up_to_date): 'synced 1 run(s) ... 0 segment(s) sent'",
-)
 def test_sync_of_a_named_run_checks_the_server(server: LiveServer, backed_up: Path) -> None:
     (run_id,) = small_runs(1)
     assert cli("sync", run_id).returncode == 0

@@ -100,7 +100,8 @@ def test_seed_offline_snippet_then_sync_of_its_run_directory(server: LiveServer,
     assert "synced 1 run(s)" in out and "1 segment(s) sent" in out
     rows = server_rows(server.root, "alice", "offline-demo", run_dir.name)
     assert [r["accuracy"] for r in rows] == list(range(100))
-    # a second sync resumes where the server is: nothing to send, no request needed
+    # a second sync resumes where the server is: nothing to send (one listing asks whether
+    # the server still has the run)
     rc, out, _ = run_cli("sync", str(run_dir), env=env)
     assert rc == 0 and "0 segment(s) sent" in out
     rc, out, _ = run_cli("runs", env=env)

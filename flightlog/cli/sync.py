@@ -173,13 +173,20 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
     )
     from flightlog.store.layout import RunPaths
     from flightlog.sync.sync_many import sync_many
-    from flightlog.sync.uploader import Entities, load_local, up_to_date
+    from flightlog.sync.uploader import Entities, forget_lost, load_local, up_to_date
 
     locals_ = [load_local(RunPaths(d)) for d in dirs]
+    entities = Entities(client, entity)
+    lost = forget_lost(client, locals_, entities)
+    if lost:
+        print(
+            f"flightlog: {lost} run(s) marked synced are not on {client.creds.base_url} "
+            "any more (a server restored from a backup?): sending them again",
+            file=sys.stderr,
+        )
     total_mb = sum(lr.total_bytes() for lr in locals_) / 1e6
     total_segments = sum(len(ps) for lr in locals_ for ps in lr.sealed.values())
     out = console()
-    entities = Entities(client, entity)
     done, failed, pending, sent, sent_bytes = [], [], [], 0, 0
     blobs = {"files": 0, "bytes": 0}
     seen = {"segments": 0, "bytes": 0}
