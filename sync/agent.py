@@ -29,11 +29,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flightlog._errors import ServerStorageFullError, ServerUnavailableError, SyncError
+from flightlog._errors import (
+    NotLoggedInError,
+    ServerStorageFullError,
+    ServerUnavailableError,
+    SyncError,
+)
 from flightlog.store.layout import RunPaths, iter_run_dirs, split_run_path
 from flightlog.store.liveness import RUNNING
 
 from .client import ServerClient, backoff_delay
+from .credentials import load as load_credentials
 from .uploader import Entities, load_local, sync_run
 
 META_EVERY = 10.0  # seconds between metadata-only syncs of a run (state files, summaries)
@@ -124,6 +130,9 @@ class Agent:
         self._failing: str | None = None  # what the log last said of the server's failure
         self._retry_at = 0.0  # while the server is unreachable: no request before this
         self._refused: set[str] = set()
+        self._entity = entity
+        #: runs refused for the key (revoked, unknown): sent again once a new login is seen
+        self._held: set[Path] = set()
 
     # -- events ----------------------------------------------------------------------------
     def on_path(self, path: str) -> None:
@@ -191,6 +200,8 @@ class Agent:
                 if wait > 0:  # backing off: new events queue up but do not retry early
                     self.stop.wait(min(wait, 1.0))
                     continue
+                if self._held:
+                    self._relogin()
                 run = self.queue.pop(1.0, self.stop)
                 if run is None:
                     idle = time.monotonic() - idle_since
@@ -203,6 +214,22 @@ class Agent:
         finally:
             observer.stop()
             observer.join(timeout=5)
+
+    def _relogin(self) -> None:
+        """While the server refuses the key, look at the stored login (a cheap file read, once
+        a second): a new `flightlog login` to the same server ships the held runs at once,
+        without restarting the agent (it read its key once, and never shipped again)."""
+        url = self.client.creds.base_url
+        fresh = load_credentials(base_url=url)
+        if not fresh.api_key or fresh.api_key == self.client.creds.api_key:
+            return
+        self.client.use_key(fresh)
+        self._entities = Entities(self.client, self._entity)  # the new key's user
+        self._refused.clear()
+        self.log(f"a new login to {url}: sending the runs it refused")
+        for run in self._held:
+            self.queue.push(run, time.monotonic())
+        self._held.clear()
 
     def _sync(self, run: Path) -> None:
         now = time.monotonic()
@@ -222,6 +249,8 @@ class Agent:
             self.queue.push(run, self._retry_at)
             return
         except SyncError as e:  # refused (key, entity, permission, input): not retried soon
+            if isinstance(e, NotLoggedInError):
+                self._held.add(run)
             message = str(e)
             if message not in self._refused:  # say it once, not every retry
                 self._refused.add(message)

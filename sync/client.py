@@ -83,6 +83,12 @@ class ServerClient:
             transport=transport,
         )
 
+    def use_key(self, creds: Credentials) -> None:
+        """Go on with another key for the same server (a new `flightlog login`)."""
+        self.creds = creds
+        self._cache.clear()
+        self._http.headers["Authorization"] = f"Bearer {creds.api_key}"
+
     def close(self) -> None:
         self._http.close()
 

@@ -10,13 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from .conftest import cli
 from .servers import LiveServer, wait_until
 from .sync_runs import local_segments, on_server, small_runs
-
-pytestmark = pytest.mark.slow  # (an xfail waits out its deadline)
 
 
 def login(server: LiveServer, key: str) -> None:
@@ -30,11 +26,6 @@ def login(server: LiveServer, key: str) -> None:
     assert r.returncode == 0, r.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the agent reads the credentials once (flightlog/cli/sync.py _watch builds one "
-    "ServerClient): after a revoked key and a new `flightlog login` it never ships again",
-)
 def test_the_agent_ships_again_after_a_new_login(
     server: LiveServer, store: Path, tmp_path: Path
 ) -> None:
