@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from flightlog._errors import NotFoundError, ServerUnavailableError
+from flightlog._errors import NotFoundError, NotLoggedInError, ServerUnavailableError
 from flightlog.store.catalog import quote, run_ref_filters
 from flightlog.store.layout import run_key, split_run_key
 
@@ -69,13 +69,21 @@ class RemoteReader:
         self.url = creds.base_url
         self.client = ServerClient(creds, retries=retries, timeout=timeout)
         self.status = Connection(self.url)
+        self._environ = environ
 
     def close(self) -> None:
         self.client.close()
 
     def _call(self, fn: Callable[[], T]) -> T:
         try:
-            out = fn()
+            try:
+                out = fn()
+            except NotLoggedInError:  # a new `flightlog login` since? then read with its key
+                fresh = credentials.load(self._environ, base_url=self.url)
+                if not fresh.api_key or fresh.api_key == self.client.creds.api_key:
+                    raise
+                self.client.use_key(fresh)
+                out = fn()
         except ServerUnavailableError as e:
             if self.status.down_since is None:
                 self.status.down_since = time.time()

@@ -57,11 +57,6 @@ async def test_a_failing_refresh_shows_its_error_once(
         assert len(shown) == 1, shown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sync/remote.py RemoteReader builds its ServerClient once: a new `flightlog "
-    "login` is not seen until the UI restarts",
-)
 async def test_the_ui_reads_again_after_a_new_login(
     server: LiveServer, store: Path, synced: None
 ) -> None:
