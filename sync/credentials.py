@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,10 +48,29 @@ def _env(environ: Mapping[str, str], suffix: str) -> str | None:
 
 def _read(path: Path) -> dict:
     try:
-        doc = json.loads(path.read_text())
+        with open(path, "rb") as f:
+            _say_if_others_read(path, os.fstat(f.fileno()).st_mode)
+            doc = json.loads(f.read())
     except (OSError, ValueError):
         return {}
     return doc if isinstance(doc, dict) else {}
+
+
+_warned: set[str] = set()
+
+
+def _say_if_others_read(path: Path, mode: int) -> None:
+    """A key file other users may read (copied with `cp`, or from a tarball, it keeps 0644):
+    said once per process, with the fix, as ssh does of a private key (the key still works:
+    refusing it would stop a training job's sync over a file mode)."""
+    if mode & 0o077 and str(path) not in _warned:
+        _warned.add(str(path))
+        warnings.warn(
+            f"flightlog: {path} holds API keys and other users may read it (mode "
+            f"{mode & 0o777:o}): run `chmod 600 {path}`",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
 
 def load(environ: Mapping[str, str] | None = None, base_url: str | None = None) -> Credentials:

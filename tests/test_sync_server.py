@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import flightlog
 from flightlog.sync.client import ServerClient
 from flightlog.sync.credentials import Credentials
 
@@ -77,6 +78,28 @@ def test_login_good_key_is_stored_0600_and_never_printed(server: LiveServer, tmp
     rc, out, _ = run_cli("logout", env={})
     assert rc == 0 and server.url in out
     assert server.url not in json.loads(creds.read_text())["keys"]
+
+
+def test_a_key_file_others_may_read_is_said_once_with_the_fix(server: LiveServer, tmp_path: Path):
+    """A credentials.json copied with cp or out of a tarball keeps mode 0644: the key still
+    works, and every command says once how to make it private again."""
+    key = server.user("alice")
+    assert run_cli("login", "--host", server.url, key, env={})[0] == 0
+    creds = tmp_path / "config" / "credentials.json"
+    creds.chmod(0o644)
+    run = flightlog.init(project="p", mode="offline")
+    run.log({"loss": 1.0})
+    run.finish(quiet=True)
+    rc, out, err = run_cli("sync", "--all", env={})
+    assert rc == 0, err
+    said = [line for line in err.splitlines() if "other users may read it" in line]
+    assert said == [
+        f"flightlog: {creds} holds API keys and other users may read it (mode 644): "
+        f"run `chmod 600 {creds}`"
+    ]
+    assert key not in out + err
+    creds.chmod(0o600)
+    assert "other users" not in run_cli("sync", "--all", env={})[2]
 
 
 def test_login_bad_key_is_refused_and_not_stored(server: LiveServer, tmp_path: Path):
