@@ -102,6 +102,18 @@ def test_a_key_file_others_may_read_is_said_once_with_the_fix(server: LiveServer
     assert "other users" not in run_cli("sync", "--all", env={})[2]
 
 
+def test_login_where_the_key_cannot_be_stored_names_the_fix(server: LiveServer, tmp_path: Path):
+    key = server.user("alice")
+    blocked = tmp_path / "home-file"
+    blocked.write_text("")  # the config dir's parent is a file: nothing can be made in it
+    env = {"FLIGHTLOG_CONFIG_DIR": str(blocked / "flightlog")}
+    rc, out, err = run_cli("login", "--host", server.url, key, env=env)
+    assert rc == 1
+    assert err.count("\n") == 1 and "flightlog: error: the key is good" in err, err
+    assert "FLIGHTLOG_CONFIG_DIR" in err and "FLIGHTLOG_API_KEY" in err
+    assert key not in out + err
+
+
 def test_login_bad_key_is_refused_and_not_stored(server: LiveServer, tmp_path: Path):
     server.user("alice")
     rc, out, err = run_cli("login", "--host", server.url, "flk_not-a-real-key", env={})

@@ -100,7 +100,15 @@ def cmd_login(args: argparse.Namespace) -> int:
                 "again when the server is up",
                 reason=e.reason,
             ) from None
-    path = credentials.save(creds.base_url, key, user=str(who["user"]))
+    try:
+        path = credentials.save(creds.base_url, key, user=str(who["user"]))
+    except OSError as e:  # a config dir this user may not write (a shared or read-only home)
+        where = credentials.config_dir()
+        raise OSError(
+            f"the key is good, but it cannot be stored in {where}: {e.strerror or e}. Set "
+            "FLIGHTLOG_CONFIG_DIR to a directory you may write, or give the key to each job "
+            "as FLIGHTLOG_API_KEY"
+        ) from None
     print(f"logged in to {creds.base_url} as {who['user']} (key stored in {path})")
     return 0
 
