@@ -249,13 +249,14 @@ class Agent:
             self.queue.push(run, self._retry_at)
             return
         except SyncError as e:  # refused (key, entity, permission, input): not retried soon
-            if isinstance(e, NotLoggedInError):
-                self._held.add(run)
             message = str(e)
             if message not in self._refused:  # say it once, not every retry
                 self._refused.add(message)
                 self.log(f"{run.parent.name}/{run.name}: {message}")
-            self.queue.push(run, time.monotonic() + REFUSED_RETRY)
+            if isinstance(e, NotLoggedInError):  # held for a new login (`_relogin`), not
+                self._held.add(run)  # queued: an agent with --idle-exit still exits
+            else:
+                self.queue.push(run, time.monotonic() + REFUSED_RETRY)
             return
         except OSError as e:  # the run is being written or removed under us
             self.log(f"{run.parent.name}/{run.name}: {e}; retrying")

@@ -59,3 +59,21 @@ def test_the_agent_ships_again_after_a_new_login(
     finally:
         agent.terminate()
         agent.wait(timeout=30)
+
+
+def test_an_agent_whose_key_is_refused_still_exits_when_idle(
+    server: LiveServer, store: Path, tmp_path: Path
+) -> None:
+    """`--idle-exit` (online mode's agent): runs held for a new login do not keep it alive
+    forever on a login node; a later sync or agent sends them."""
+    login(server, server.user("alice"))
+    assert cli("server", "key", "revoke", "alice", "--root", str(server.root)).returncode == 0
+    small_runs(1)
+    agent = subprocess.run(
+        [sys.executable, "-m", "flightlog.cli", "sync", "--watch", "--idle-exit", "2", str(store)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert agent.returncode == 0, agent.stderr
+    assert "flightlog login" in agent.stdout and "agent exits" in agent.stdout, agent.stdout
