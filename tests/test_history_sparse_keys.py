@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import flightlog
-from flightlog.store import wide
+from flightlog.store import step_pieces
 
 VALUE = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False, width=64),
@@ -33,9 +33,9 @@ ROWS = st.lists(
 @pytest.fixture
 def small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pieces from a handful of rows on, so that a test run of tens of rows is cut."""
-    monkeypatch.setattr(wide, "SPARSE_ROWS", 4)
-    monkeypatch.setattr(wide, "SPARSE_CELLS", 8)
-    monkeypatch.setattr(wide, "SPARSE_DENSITY", 0)
+    monkeypatch.setattr(step_pieces, "SPARSE_ROWS", 4)
+    monkeypatch.setattr(step_pieces, "SPARSE_CELLS", 8)
+    monkeypatch.setattr(step_pieces, "SPARSE_DENSITY", 0)
 
 
 def logged_rows(spec: list[tuple[list[int], Any]]) -> list[dict[str, Any]]:
