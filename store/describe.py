@@ -287,9 +287,17 @@ def _describe_run(
 
 def _sealed(files: dict[str, tuple[int, int]]) -> Iterator[str]:
     """The sealed segments the listing saw (what a sync mark confirms; looked at only for a
-    run with a complete one)."""
-    names = (p.rpartition("/")[2] for p in files if p.endswith(".parquet") and "/history/" in p)
-    return (n for n in names if (seg := parse_segment_name(n)) is not None and seg.sealed)
+    run with a complete one). Of two seals of one segment (store/segments.py `_better`),
+    the larger file, the one readers read: a run whose server holds only the shorter is not
+    synced."""
+    by_stem: dict[str, tuple[int, str]] = {}
+    for p, (size, _) in files.items():
+        name = p.rpartition("/")[2]
+        if p.endswith(".parquet") and "/history/" in p:
+            seg = parse_segment_name(name)
+            if seg is not None and seg.sealed and size > by_stem.get(seg.stem, (-1, ""))[0]:
+                by_stem[seg.stem] = (size, name)
+    return (name for _, name in by_stem.values())
 
 
 def _mark(run_key: str, stored: StoredRun, files: dict[str, tuple[int, int]]) -> dict[str, Any]:

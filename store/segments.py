@@ -156,9 +156,28 @@ def list_segments(history_dir: Path) -> list[tuple[SegmentName, Path]]:
         if parsed is None:
             continue
         prev = by_stem.get(parsed.stem)
-        if prev is None or (parsed.sealed and not prev[0].sealed):
+        if prev is None or _better(parsed, Path(e.path), *prev):
             by_stem[parsed.stem] = (parsed, Path(e.path))
     return [by_stem[k] for k in sorted(by_stem)]
+
+
+def _better(name: SegmentName, path: Path, prev: SegmentName, prev_path: Path) -> bool:
+    """Is `path` the file to read of a segment `prev_path` is also a file of? Sealed over
+    open; of two sealed, the one with more rows (`sealed_rows`)."""
+    if name.sealed != prev.sealed:
+        return name.sealed
+    return name.sealed and sealed_rows(path) > sealed_rows(prev_path)
+
+
+def sealed_rows(path: Path) -> int:
+    """Rows of a sealed segment, from its footer (-1 if unreadable). Two sealed files of one
+    writer and number are two seals of one segment at different lengths, its rows growing
+    by appends (a store copied while a run trained, sealed there, then copied again after
+    the run sealed it itself): the longer holds the other's rows and more."""
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except (OSError, pa.ArrowException):
+        return -1
 
 
 def open_leftovers(history_dir: Path) -> list[tuple[SegmentName, Path]]:

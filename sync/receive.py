@@ -43,6 +43,7 @@ from .accounts import check_entity
 from .group_commit import GroupCommit
 from .limits import ServerLimits
 from .refused import Refused
+from .seal_growth import grown
 from .sealed_names import SealedNames
 from .segment_check import check_segment_file
 
@@ -315,7 +316,11 @@ class ReceivingStore:
             if existing is not None:
                 if existing == name:
                     return False
-                raise conflict(seg, existing)
+                longer = grown(directory / existing, tmp if contents is None else contents)
+                if longer is None:
+                    raise conflict(seg, existing)
+                if not longer:
+                    return False  # a shorter seal of what is stored: nothing it lacks
             tmp.replace(directory / name)
             self._names.placed(directory, seg, name)
         if sync_dir:

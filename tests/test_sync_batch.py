@@ -252,6 +252,27 @@ def test_the_stores_memory_of_placed_segments_follows_changes_made_by_hand(tmp_p
         place(other)
 
 
+def test_two_seals_of_one_segment_are_kept_and_the_longer_is_read(tmp_path: Path):
+    """A store copied while a run trained seals the run's open segment there; the run seals
+    it itself later, longer, under the same writer and number (tests/test_found2_copied_store
+    has the whole story). The server keeps both and reads the longer; the shorter sent after
+    is already stored; other rows under that number are still a conflict."""
+    from flightlog.store.segments import list_segments
+    from flightlog.sync.receive import Refused
+
+    paths, place = _placer(tmp_path / "server")
+    short = segment_file(tmp_path / "copy", tidy_table(1500), seq=1)
+    long = segment_file(tmp_path / "job", tidy_table(3000), seq=1)
+    assert place(short) is True
+    assert place(long) is True
+    assert [p.name for _, p in list_segments(paths.history)] == [long.name]
+    assert place(short) is False  # what the longer holds: stored
+    other = segment_file(tmp_path / "other", tidy_table(4000, start=10), seq=1)
+    with pytest.raises(Refused, match="already stored with different content"):
+        place(other)
+    assert sorted(p.name for p in paths.history.iterdir()) == sorted([short.name, long.name])
+
+
 def test_a_segment_removed_without_moving_its_directorys_mtime_is_stored_again(tmp_path: Path):
     """The store's memory of placed names trusts a directory's mtime; a removal can leave it
     as placement left it - within one clock tick on filesystems with coarse timestamps
