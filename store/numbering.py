@@ -4,8 +4,8 @@ Each number is claimed by creating the empty file `<project>/.numbers/<N>` with 
 two processes never get the same one, on a local or a shared filesystem alike. A hint file,
 `.numbers/next`, says where to start looking: it is rewritten after each claim and never
 trusted beyond that (a stale hint costs one failed create per run created meanwhile). A
-project that predates the markers starts from the number of its run directories, counted
-once.
+project that predates the markers starts after the number of its runs (directories that
+hold a run.json), counted once.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ def claim_run_number(project_dir: Path, run_id: str) -> int:
         n = int((numbers / _HINT).read_text())
     except (OSError, ValueError):
         n = 0
-    if n <= 0:
+    if n <= 0:  # the project's first number, or a project older than the markers
         numbers.mkdir(exist_ok=True)
-        n = sum(1 for e in os.scandir(project_dir) if e.is_dir() and not e.name.startswith("."))
+        n = 1 + sum(1 for e in os.scandir(project_dir) if _made_before(e, run_id))
     while True:
         try:
             fd = os.open(numbers / str(n), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -43,3 +43,15 @@ def claim_run_number(project_dir: Path, run_id: str) -> int:
     except OSError:
         pass  # a hint only: the next run looks a little further
     return n
+
+
+def _made_before(entry: os.DirEntry[str], run_id: str) -> bool:
+    """A run of the project that had its run.json when we looked: the runs of a store older
+    than the markers. Not the directories of runs being created by processes that started
+    with this one (ranks starting together): counted, they made the first number 2 or 3."""
+    return (
+        entry.name != run_id
+        and not entry.name.startswith(".")
+        and entry.is_dir()
+        and os.path.exists(os.path.join(entry.path, "run.json"))
+    )
