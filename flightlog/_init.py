@@ -257,17 +257,15 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
             "pass resume='allow' to continue it, mode='shared' to log into it from several "
             "processes, or choose another id"
         )
-    if live and s.mode != "shared":  # a resume: is the writer of another host still there?
-        for w in live:
-            if w.get("host") != HOSTNAME:
-                say(
-                    f"run {stored.meta['id']} has a writer on host {safe(str(w.get('host')))} "
-                    "whose last heartbeat is recent: waiting a few seconds for the next one "
-                    "(none: it died there, and this run resumes; one: this process joins it)",
-                    s,
-                )
-                break
-        live = still_beating(live, lambda w: read_writer(paths, w))
+    elsewhere = [w for w in live if w.get("host") != HOSTNAME]
+    if elsewhere and s.mode != "shared":  # a resume: is the writer of another host there?
+        say(
+            f"run {stored.meta['id']} has a writer on host {safe(str(elsewhere[0].get('host')))} "
+            "whose last heartbeat is recent: waiting a few seconds for the next one "
+            "(none: it died there, and this run resumes; one: this process joins it)",
+            s,
+        )
+        live = still_beating(live, lambda w: _read_writer(paths, w))
     meta = dict(stored.meta)
     if live:  # shared: another process is writing this run right now
         generation = max(int(w.get("generation", 0)) for w in live)
@@ -305,12 +303,12 @@ def _mark_crashed(paths: RunPaths, writers: list[dict[str, Any]]) -> None:
     whose file still says running (a writer of another host that looked alive was watched
     first, `still_beating`, and beat no more)."""
     for w in writers:
-        now = read_writer(paths, w) if w.get("writer") else None
+        now = _read_writer(paths, w) if w.get("writer") else None
         if now is not None and now.get("state") == RUNNING:
             atomic_write_json(paths.writer_state(w["writer"]), {**now, "state": CRASHED})
 
 
-def read_writer(paths: RunPaths, w: dict[str, Any]) -> dict[str, Any] | None:
+def _read_writer(paths: RunPaths, w: dict[str, Any]) -> dict[str, Any] | None:
     """Writer `w`'s state file as it is now."""
     return read_json(paths.writer_state(str(w.get("writer"))))
 

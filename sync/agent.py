@@ -39,7 +39,6 @@ from flightlog.store.layout import RunPaths, iter_run_dirs, split_run_path
 from flightlog.store.liveness import RUNNING
 
 from .client import ServerClient, backoff_delay
-from .credentials import load as load_credentials
 from .uploader import Entities, load_local, sync_run
 
 META_EVERY = 10.0  # seconds between metadata-only syncs of a run (state files, summaries)
@@ -219,14 +218,11 @@ class Agent:
         """While the server refuses the key, look at the stored login (a cheap file read, once
         a second): a new `flightlog login` to the same server ships the held runs at once,
         without restarting the agent (it read its key once, and never shipped again)."""
-        url = self.client.creds.base_url
-        fresh = load_credentials(base_url=url)
-        if not fresh.api_key or fresh.api_key == self.client.creds.api_key:
+        if not self.client.relogin():
             return
-        self.client.use_key(fresh)
         self._entities = Entities(self.client, self._entity)  # the new key's user
         self._refused.clear()
-        self.log(f"a new login to {url}: sending the runs it refused")
+        self.log(f"a new login to {self.client.creds.base_url}: sending the runs it refused")
         for run in self._held:
             self.queue.push(run, time.monotonic())
         self._held.clear()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from flightlog.store.atomic import dumps
 
 from .client_errors import error_code, refusal, storage_full
 from .credentials import Credentials
+from .credentials import load as load_credentials
 from .frames import BATCH_TYPE, file_chunks, runs_body
 
 API = "/api/v1"
@@ -83,11 +84,16 @@ class ServerClient:
             transport=transport,
         )
 
-    def use_key(self, creds: Credentials) -> None:
-        """Go on with another key for the same server (a new `flightlog login`)."""
-        self.creds = creds
+    def relogin(self, environ: Mapping[str, str] | None = None) -> bool:
+        """Take the key stored for this server now, if a `flightlog login` since changed it
+        (the agent and the remote UI, after a refused key); False when it did not."""
+        fresh = load_credentials(environ, base_url=self.creds.base_url)
+        if not fresh.api_key or fresh.api_key == self.creds.api_key:
+            return False
+        self.creds = fresh
         self._cache.clear()
-        self._http.headers["Authorization"] = f"Bearer {creds.api_key}"
+        self._http.headers["Authorization"] = f"Bearer {fresh.api_key}"
+        return True
 
     def close(self) -> None:
         self._http.close()

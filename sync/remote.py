@@ -79,10 +79,8 @@ class RemoteReader:
             try:
                 out = fn()
             except NotLoggedInError:  # a new `flightlog login` since? then read with its key
-                fresh = credentials.load(self._environ, base_url=self.url)
-                if not fresh.api_key or fresh.api_key == self.client.creds.api_key:
+                if not self.client.relogin(self._environ):
                     raise
-                self.client.use_key(fresh)
                 out = fn()
         except ServerUnavailableError as e:
             if self.status.down_since is None:
