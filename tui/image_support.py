@@ -13,6 +13,7 @@ script, a container's exec before its first resize): textual-image divides by th
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -63,6 +64,10 @@ def image_widget_class() -> type:
         with _no_terminal_probe():
             from textual_image.widget import HalfcellImage
         return HalfcellImage
+    # a terminal slow to answer the cell-size query (a loaded login node, a slow link: it
+    # waits 0.1 s) makes textual-image log a warning with its traceback, printed over the
+    # terminal before the app starts; its fallback (VT340 cell sizes) draws fine
+    logging.getLogger("textual_image._terminal").setLevel(logging.ERROR)
     from textual_image.widget import Image
 
     return Image
