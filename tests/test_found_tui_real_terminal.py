@@ -36,12 +36,17 @@ class Pty:
     that answers the queries in `answers` as a terminal does."""
 
     def __init__(
-        self, root: Path, rows: int, cols: int, answers: dict[bytes, bytes] | None = None
+        self,
+        root: Path,
+        rows: int,
+        cols: int,
+        answers: dict[bytes, bytes] | None = None,
+        python: tuple[str, ...] = ("-m", "flightlog.cli"),
     ) -> None:
         self.fd, child = os.openpty()
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "flightlog.cli", "tui", str(root)],
+            [sys.executable, *python, "tui", str(root)],
             stdin=child,
             stdout=child,
             stderr=child,
@@ -127,3 +132,38 @@ def test_opening_a_run_in_a_real_terminal(
         code = ui.close()
     assert "ZeroDivisionError" not in ui.text()
     assert code == 0
+
+
+#: `flightlog tui` with a defect planted in the UI: opening a run raises
+CRASHING_UI = """
+import sys
+from flightlog.cli import main
+import flightlog.tui.run_screen as run_screen
+
+def broken(*args):
+    raise RuntimeError("a defect in the UI")
+
+run_screen.RunScreen = broken
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_crash_in_the_ui_is_a_failed_exit(store: Path) -> None:
+    """A UI that crashed exits non-zero (it exited 0: `cmd_tui` ignored the app's return
+    code, so `flightlog tui && next-step` and an ssh session's status said it went fine)."""
+    run = flightlog.init(project="p", name="crash-run")
+    run.log({"loss": 1.0})
+    run.finish(quiet=True)
+    ui = Pty(store, 30, 100, python=("-c", CRASHING_UI))
+    try:
+        ui.wait_for("crash-run")
+        ui.type(b"\r")  # open the run: the planted defect raises
+        code = ui.proc.wait(timeout=60)
+        while ui._read():  # the rest of what it wrote, up to the pty's end
+            pass
+    finally:
+        if ui.proc.poll() is None:
+            ui.proc.kill()
+        os.close(ui.fd)
+    assert "RuntimeError" in ui.text()  # Textual's traceback
+    assert code == 1

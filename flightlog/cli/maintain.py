@@ -142,10 +142,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
     if not url and args.store and args.store.startswith(("http://", "https://")):
         url = args.store
     if url:
-        run(_remote_source(url))
-        return 0
+        return run(_remote_source(url))
     r = root(args) if not args.store else root(argparse.Namespace(root=args.store))
     if not r.is_dir():
         raise FileNotFoundError(f"no flightlog store at {r}: pass a directory that holds runs/")
-    run(r)
-    return 0
+    return run(r)
