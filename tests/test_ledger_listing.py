@@ -130,7 +130,8 @@ def test_runs_the_ledger_lacks_are_read_the_old_way(
     """A run of a store written before ledgers (no line), one rsync'd in from another store,
     a torn last line: each is read, and listed where its run.json puts it."""
     cold, full = stores
-    first = _ids(_runs(_full_copy(cold, full), "--limit", "1"))[0]
+    oldest = ("--sort", "created_at", "--limit")  # (`--limit` alone lists the newest)
+    first = _ids(_runs(_full_copy(cold, full), *oldest, "1"))[0]
     _rewrite_ledger(cold, "p0", lambda line: first.encode() not in line)
     _rewrite_ledger(cold, "p1", lambda line: first.encode() not in line)
     other = tmp_path / "other"
@@ -144,9 +145,9 @@ def test_runs_the_ledger_lacks_are_read_the_old_way(
     (copied / "run.json").write_text(json.dumps({**meta, "created_at": 1.0}))
     path = Path(ledger_path(project_dir(cold, "p0")))
     path.write_bytes(path.read_bytes() + b"1.5 torn")
-    want = _runs(_full_copy(cold, full), "--limit", "5")
+    want = _runs(_full_copy(cold, full), *oldest, "5")
     assert _ids(want)[:2] == [run.id, first]
-    assert _runs(cold, "--limit", "5") == want
+    assert _runs(cold, *oldest, "5") == want
 
 
 def test_lines_for_runs_whose_directories_are_gone_list_nothing(
@@ -169,14 +170,16 @@ def test_lines_for_runs_whose_directories_are_gone_list_nothing(
 def test_a_wrong_start_in_the_ledger_does_not_reorder_the_listing(
     stores: tuple[Path, Path],
 ) -> None:
-    """The ledger says the newest run started first (a hand-edited line, or a run created
-    again under its id): the run is read before it is printed, and placed by run.json."""
+    """The ledger says the newest run started first (a hand-edited line): the run is read
+    before it is printed, and placed by run.json. (A newest-first listing, `--limit` alone,
+    trusts a start the ledger gives to be no earlier than the run's: init() writes both.)"""
     cold, full = stores
     newest = _ids(_runs(_full_copy(cold, full)))[-1]
     pdir = next(p for p in (cold / "runs").iterdir() if (p / newest).is_dir())
     append_created(pdir, newest, 2.0)  # (its last line: the one a reader takes)
     append_created(pdir, newest, 2.0)  # (and a duplicate)
-    assert _runs(cold, "--limit", "3") == _runs(full, "--limit", "3")
+    oldest = ("--sort", "created_at", "--limit", "3")
+    assert _runs(cold, *oldest) == _runs(full, *oldest)
     assert _runs(cold) == _runs(full)
 
 

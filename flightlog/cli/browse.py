@@ -56,7 +56,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         metavar="KEY",
         help="summary columns to show (default: the 3 most common)",
     )
-    p.add_argument("--limit", type=positive_int, help="list this many runs at most")
+    p.add_argument(
+        "--limit",
+        type=positive_int,
+        metavar="N",
+        help="the N most recent runs (with --sort: the first N in its order)",
+    )
     p.add_argument("--json", action="store_true", help="a JSON array of run objects")
     add_host(p)
     p.set_defaults(func=cmd_runs)
@@ -111,6 +116,10 @@ def _path(row: dict[str, Any]) -> str:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    sort = ("-" + args.sort.lstrip("-")) if args.sort and args.desc else args.sort
+    # `--limit N` alone: the listing's last N lines (the newest runs, as `tail` would show
+    # them), not its first N - the oldest runs, which nobody asking for a few wants
+    newest = args.limit is not None and not sort
     with reads(args, listing=True) as src:
         rows = src.runs(
             project=args.project,
@@ -119,9 +128,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
             tags=args.tag,
             state=args.state,
             where=args.where,
-            sort=("-" + args.sort.lstrip("-")) if args.sort and args.desc else args.sort,
+            sort="-created_at" if newest else sort,
             limit=args.limit,
         )
+        if newest:
+            rows.reverse()
         keys = [r["run_key"] for r in rows]
         from flightlog.sync.lock import idle_agent_note
 
