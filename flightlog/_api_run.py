@@ -12,6 +12,7 @@ import json
 import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,17 @@ class ApiRun(StoredRun):
     def lastHistoryStep(self) -> int:  # wandb's name
         """The last step logged (-1 for none), as wandb's Run has it."""
         return self.last_step
+
+    @property
+    def created_at(self) -> str | None:
+        """When the run started, as wandb's Run gives it: an ISO 8601 string in UTC to the
+        second ("2026-11-27T06:30:00"), so `datetime.fromisoformat` and pandas read it (an
+        epoch float, as run.json holds it, reads as 1970 in `pd.to_datetime`). None when
+        run.json lacks it."""
+        t = self.meta.get("created_at")
+        if not isinstance(t, int | float) or isinstance(t, bool):
+            return None
+        return datetime.fromtimestamp(t, UTC).replace(tzinfo=None).isoformat(timespec="seconds")
 
     @property
     def url(self) -> str:

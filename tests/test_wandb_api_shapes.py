@@ -4,6 +4,7 @@ sort keys, `history(keys=, samples=, x_axis=, pandas=)`, `scan_history`, `summar
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,19 @@ def test_history_in_wandbs_shape(store: Path, three_runs: list[str]) -> None:
     assert [r["_step"] for r in rows] == [3, 6]
     assert run.summary_metrics["acc"] == 0.5 and run.url == str(run.dir)
     assert (run.display_name, run.lastHistoryStep) == ("run-0", 9)
+
+
+def test_created_at_is_wandbs_iso_string(store: Path, three_runs: list[str]) -> None:
+    """wandb's `run.created_at` is "YYYY-MM-DDTHH:MM:SS" in UTC; scripts parse it with
+    `datetime.fromisoformat` / `strptime` (an epoch float raised TypeError there) and
+    filter runs by it."""
+    api = flightlog.Api(store)
+    run = api.run(f"p/{three_runs[0]}")
+    started = datetime.strptime(run.created_at, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    assert abs(started.timestamp() - run.meta["created_at"]) < 1
+    assert abs(started - datetime.now(UTC)) < timedelta(hours=1)
+    later = api.runs("p", filters={"created_at": {"$gte": run.created_at}})
+    assert run.id in [r.id for r in later]
 
 
 def test_files_lists_and_downloads_what_the_run_kept(store: Path, tmp_path: Path) -> None:

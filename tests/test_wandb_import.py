@@ -77,11 +77,11 @@ def test_a_wandb_offline_run_imports_value_by_value(
     assert run.summary["best"] == 0.9 and run.summary["late"] == 5
     assert run.summary["loss"] == pytest.approx(1 / STEPS + 0.5)
     times = [r["_timestamp"] for r in run.scan_history()]
-    assert times == sorted(times) and times[0] >= run.created_at  # wandb's own clock
+    assert times == sorted(times) and times[0] >= run.meta["created_at"]  # wandb's clock
     assert "console line" in (run.dir / "files" / "output.log").read_text()
     system = run.history(stream="system").to_pydict()
     assert system["_step"] and any(k.startswith("system/proc.memory") for k in system)
-    assert min(system["_timestamp"]) >= run.created_at
+    assert min(system["_timestamp"]) >= run.meta["created_at"]
 
     assert main(["import", "wandb", str(wandb_run), "--root", str(store)]) == 0  # again
     assert "skipped" in capsys.readouterr().out
