@@ -86,15 +86,21 @@ def checked(data: Mapping[Any, Any]) -> dict[str, Any]:
 
 
 def as_mapping(obj: Any) -> dict[str, Any]:
-    """Accept a dict, an argparse Namespace or any object with __dict__ as config input."""
+    """Accept a dict, an argparse Namespace, any object with __dict__ or the path of a YAML
+    file (str or Path) as config input."""
     if obj is None:
         return {}
     if isinstance(obj, Mapping):
         return dict(obj)
+    if isinstance(obj, str | PurePath):
+        from ._config_file import config_from_file
+
+        return config_from_file(obj)
     if isinstance(obj, argparse.Namespace) or hasattr(obj, "__dict__"):
         return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
     raise ArgumentTypeError(
-        f"config must be a dict or an argparse.Namespace, got {type(obj).__name__} {obj!r}"
+        f"config must be a dict, an argparse.Namespace or a YAML file's path, got "
+        f"{type(obj).__name__} {obj!r}"
     )
 
 

@@ -74,6 +74,7 @@ BAD_INIT: list[tuple[dict[str, Any], type[Exception], str]] = [
         "out of range",
     ),
     ({"config": 5}, ArgumentTypeError, "config must be a dict"),
+    ({"config": "no/such/params.yaml"}, flightlog.ConfigError, "params.yaml' does not exist"),
     ({"config": {(1, 2): 3}}, flightlog.ConfigError, r"keys must be non-empty strings.*tuple"),
     ({"config": {"opt": {(1, 2): 3}}}, flightlog.ConfigError, r"config\['opt'\] has the key"),
     ({"config": circular()}, flightlog.ConfigError, r"config\['self'\].* refers back"),

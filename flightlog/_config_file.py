@@ -1,0 +1,49 @@
+"""`init(config="params.yaml")`: a config read from a YAML file, as wandb's init() takes one.
+
+wandb reads its own format, where every key holds `{value: ..., desc: ...}` (the
+`config.yaml` it writes beside a run, with `wandb_version: 1`); most people's files are
+plain `lr: 0.1` mappings, which wandb fails on. Both are read here: the wandb format when the
+file says `wandb_version` or when every key holds a mapping with a `value`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ._errors import ConfigError
+
+
+def config_from_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The config a YAML file holds; ConfigError naming the file and what is wrong (missing,
+    unreadable, not YAML, not a mapping of keys) before the run is created."""
+    import yaml  # only for a config file: `import flightlog` stays lean
+
+    where = Path(path)
+    try:
+        text = where.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {str(where)!r} does not exist: pass a dict or the path of a YAML "
+            "file (relative to the current directory)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config file {str(where)!r}: {e}") from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {str(where)!r} is not valid YAML: {e}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(
+            f"config file {str(where)!r} holds a {type(loaded).__name__}, not a mapping of "
+            "keys to values (e.g. `lr: 0.001`)"
+        )
+    version = loaded.pop("wandb_version", None)
+    wrapped = all(isinstance(v, dict) and "value" in v for v in loaded.values())
+    if version is not None or (loaded and wrapped):
+        return {
+            k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in loaded.items()
+        }
+    return loaded
