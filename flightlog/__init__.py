@@ -19,6 +19,7 @@ from ._errors import ConfigError, Error, ResumeError, UsageError
 from ._histogram import Histogram
 from ._init import init
 from ._run import Run
+from ._run_compat import AlertLevel
 from ._summary import MetricDef
 from ._wandb_api import (
     alert,
@@ -45,6 +46,7 @@ from .media import Audio, Html, Image, Molecule, Object3D, Plotly, Table, Video,
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlertLevel",
     "Api",
     "Artifact",
     "Audio",

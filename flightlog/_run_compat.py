@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,16 @@ from ._watch import Watch
 if TYPE_CHECKING:
     from ._run import Run
 
-ALERT_LEVELS = ("INFO", "WARN", "ERROR")
+
+class AlertLevel(StrEnum):
+    """wandb's alert levels (`wandb.AlertLevel.WARN`); `alert()` takes these or the names."""
+
+    INFO = "INFO"
+    WARN = "WARN"
+    ERROR = "ERROR"
+
+
+ALERT_LEVELS = tuple(level.value for level in AlertLevel)
 #: directories log_code() never walks into (environments, caches)
 SKIP_DIRS = frozenset({"__pycache__", "site-packages", "node_modules", "venv", "env"})
 
@@ -47,6 +57,12 @@ class RunCompat(RunArtifacts):
     def resumed(self: Run) -> bool:
         """True when this process continued a stopped run (resume=...)."""
         return bool(self._meta.get("resumed"))
+
+    @property
+    def sweep_id(self: Run) -> None:
+        """wandb's sweep of the run: None, as flightlog runs no sweep controller (scripts
+        written for sweeps test it to tell a trial from a plain run)."""
+        return None
 
     @property
     def url(self: Run) -> str | None:

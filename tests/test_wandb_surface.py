@@ -102,6 +102,7 @@ def test_artifacts_are_kept_in_the_store_and_recorded_with_the_run(
 def test_alert_label_preempting_are_kept_with_the_run(store: Path) -> None:
     run = wandb.init(project="x")
     wandb.alert(title="diverged", text="loss is NaN", level="WARN")
+    wandb.alert(title="slow", text="epoch took 2 h", level=wandb.AlertLevel.INFO)
     run._label(code="transformers_trainer")
     wandb.mark_preempting()
     with pytest.raises(ValueError, match="alert level 'LOUD'"):
@@ -109,7 +110,8 @@ def test_alert_label_preempting_are_kept_with_the_run(store: Path) -> None:
     run.finish()
     meta = _meta(run)
     assert [(a["title"], a["text"], a["level"]) for a in meta["alerts"]] == [
-        ("diverged", "loss is NaN", "WARN")
+        ("diverged", "loss is NaN", "WARN"),
+        ("slow", "epoch took 2 h", "INFO"),
     ]
     assert meta["integration"] == {"code": "transformers_trainer"}
     assert meta["preempting"] > 0
@@ -121,6 +123,7 @@ def test_url_resumed_config_as_dict_and_requirements(store: Path) -> None:
         Path(run.dir).parent
     )
     assert run.resumed is False and run.config.as_dict() == {"lr": 0.1}
+    assert run.sweep_id is None  # (no sweeps: scripts test it to tell a trial apart)
     assert run.start_time > 0
     wandb.require("core")
     wandb.require("service")
