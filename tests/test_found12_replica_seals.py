@@ -32,7 +32,6 @@ from tests.test_scale_replicas import (  # noqa: F401 - the cluster fixture
 from tests.test_sync_batch import _placer
 
 
-@pytest.mark.xfail(strict=True, reason="a replica refuses a longer seal of a stored segment (409)")
 def test_a_store_synced_from_copies_reaches_the_replicas_whole(
     cluster: Cluster, store: Path, tmp_path: Path
 ) -> None:
@@ -61,7 +60,6 @@ def test_a_store_synced_from_copies_reaches_the_replicas_whole(
     assert rc == 0 and "synced" in out, out
 
 
-@pytest.mark.xfail(strict=True, reason="a replica refuses a longer seal of a stored segment (409)")
 def test_the_longer_seal_is_stored_the_shorter_after_it_is_stored_other_rows_conflict(
     cluster: Cluster, tmp_path: Path
 ) -> None:
