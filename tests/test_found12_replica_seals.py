@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from flightlog.cli import main
 from flightlog.sync.accounts import Accounts
@@ -96,7 +95,6 @@ def test_the_longer_seal_is_stored_the_shorter_after_it_is_stored_other_rows_con
         assert len(rows) == 3000
 
 
-@pytest.mark.xfail(strict=True, reason="migrate calls a longer seal of a migrated segment damaged")
 def test_a_segment_sealed_longer_after_a_migration_is_migrated_by_the_next(
     tmp_path: Path, pg_url: str, s3_env: S3Server
 ) -> None:
