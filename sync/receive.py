@@ -311,18 +311,24 @@ class ReceivingStore:
             if self._twin(paths, directory, seg, make=False) == name:
                 return False
         check_segment_file(tmp if contents is None else contents, seg.writer, self.limits.segment)
-        with self._place:
-            existing = self._twin(paths, directory, seg, make=True)
-            if existing is not None:
-                if existing == name:
+        compared = None  # the stored seal `tmp` was found to be a longer seal of
+        while True:
+            with self._place:
+                existing = self._twin(paths, directory, seg, make=True)
+                if existing is not None and (existing == name or (directory / name).exists()):
                     return False
-                longer = grown(directory / existing, tmp if contents is None else contents)
-                if longer is None:
-                    raise conflict(seg, existing)
-                if not longer:
-                    return False  # a shorter seal of what is stored: nothing it lacks
-            tmp.replace(directory / name)
-            self._names.placed(directory, seg, name)
+                if existing is None or existing == compared:
+                    tmp.replace(directory / name)
+                    self._names.placed(directory, seg, name)
+                    break
+            # another seal of this segment is stored: compared out of the lock every upload
+            # of the server takes (a comparison reads both files), then placed if unchanged
+            longer = grown(directory / existing, tmp, self.limits.read_memory)
+            if longer is None:
+                raise conflict(seg, existing)
+            if not longer:
+                return False  # a shorter seal of what is stored: nothing it lacks
+            compared = existing
         if sync_dir:
             fsync_dir(directory)
         self.on_change(key_of(paths))

@@ -110,11 +110,10 @@ class SharedStore:
         known = self.catalog.segment(entity, project, run_id, stream, seg.writer, seg.seq)
         if known == digest:
             return False
-        source = tmp if contents is None else contents
-        check_segment_file(source, seg.writer, self.limits.segment)
+        check_segment_file(tmp if contents is None else contents, seg.writer, self.limits.segment)
         written = False
         while True:
-            if known is not None and not self._grows(paths, stream, seg, known, source):
+            if known is not None and not self._grows(paths, stream, seg, known, tmp):
                 return False  # a shorter seal of what is stored: nothing it lacks
             if not written:
                 key = ObjectStore.segment_key(entity, project, run_id, stream, row.name)
@@ -131,7 +130,7 @@ class SharedStore:
                 return False
 
     def _grows(
-        self, paths: RunPaths, stream: str, seg: SegmentName, stored: str, new: Path | Bytes
+        self, paths: RunPaths, stream: str, seg: SegmentName, stored: str, new: Path
     ) -> bool:
         """Whether `new` is a longer seal of the segment stored with sha256 `stored` (False:
         a shorter one, nothing to store), or Refused as a conflict (seal_growth.py). The
@@ -143,7 +142,7 @@ class SharedStore:
         if not path.exists():
             key = ObjectStore.segment_key(entity, project, run_id, stream, name)
             self.objects.get(key, path, stored)
-        longer = grown(path, new)
+        longer = grown(path, new, self.limits.read_memory)
         if longer is None:
             raise conflict(seg, f"sha256 {stored}")
         return longer

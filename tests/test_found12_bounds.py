@@ -41,7 +41,6 @@ def test_a_filter_nested_deeper_than_the_parser_goes_is_a_400_saying_so(
     assert "RecursionError" not in log and "Traceback" not in log, log[-2000:]
 
 
-@pytest.mark.xfail(strict=True, reason="comparing two seals of a segment holds every row in Python")
 def test_a_longer_seal_of_millions_of_rows_is_compared_in_bounded_memory(
     server: LiveServer, tmp_path: Path
 ) -> None:
