@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 from flightlog.sync.db.catalog import Catalog
 from tests.scale_cluster import Cluster
 from tests.scale_services import S3Server, pg_url, postgres, s3_env, s3server  # noqa: F401
@@ -30,7 +28,6 @@ def state(node: int) -> dict[str, object]:
     return {"writer": f"n{node}", "state": "running", "rows": 10, "summary": {f"node{node}": node}}
 
 
-@pytest.mark.xfail(strict=True, reason="replicas merging a run's writer states drop each other's")
 def test_every_nodes_writer_state_is_kept_when_nodes_sync_at_once(cluster: Cluster) -> None:
     key = cluster.user("alice")
     replicas = cluster.replicas

@@ -44,21 +44,28 @@ class Catalog:
         self, entity: str, project: str, run_id: str, meta: str, writers: dict[str, str]
     ) -> bool:
         """Store run.json and the writers' states (JSON text, as validated); True when new.
-        Writer states merge: a state not sent again is kept."""
+        Writer states merge: a state not sent again is kept. The merge holds the run's row
+        locked: the nodes of a multi-node run each sync their own writers' states, through
+        any replica, at once - read, then written unlocked, the last write dropped the state
+        the other had just stored."""
         now = time.time()
-        with self.driver.tx() as db:
-            row = db.execute(
-                "SELECT writers FROM runs WHERE entity = ? AND project = ? AND run_id = ?",
-                [entity, project, run_id],
-            ).fetchone()
-            states = {**(json.loads(row[0]) if row else {}), **writers}
-            db.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (entity, project, run_id) DO UPDATE SET meta = excluded.meta, "
-                "writers = excluded.writers, updated = excluded.updated",
-                [entity, project, run_id, meta, json.dumps(states), now, now],
-            )
-        return row is None
+        lock = " FOR UPDATE" if self.driver.dialect == "postgresql" else ""  # SQLite: tx(lock)
+        where = "WHERE entity = ? AND project = ? AND run_id = ?"
+        with self.driver.tx(lock=True) as db:
+            new = db.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [entity, project, run_id, meta, json.dumps(writers), now, now],
+            ).rowcount
+            if not new:
+                sql = f"SELECT writers FROM runs {where}{lock}"
+                row = db.execute(sql, [entity, project, run_id]).fetchone()
+                assert row is not None  # there: the insert found it, and runs are never removed
+                states = {**json.loads(row[0]), **writers}
+                db.execute(
+                    f"UPDATE runs SET meta = ?, writers = ?, updated = ? {where}",
+                    [meta, json.dumps(states), now, entity, project, run_id],
+                )
+        return new == 1
 
     def run(self, entity: str, project: str, run_id: str) -> tuple[str, dict[str, str]] | None:
         """(run.json text, {writer: state text}) or None when the run is not here."""
