@@ -46,6 +46,7 @@ from .refused import Refused
 from .seal_growth import grown
 from .sealed_names import SealedNames
 from .segment_check import check_segment_file
+from .writer_states import older_than_stored
 
 __all__ = ["ReceivingStore", "Refused", "check_names", "migrate_joined_projects", "public_meta"]
 
@@ -269,7 +270,8 @@ class ReceivingStore:
             for d in (paths.dir, paths.writers, paths.history):
                 commit.make_dirs(d)
             for wid, b in states.items():
-                commit.write(paths.writer_state(wid), b)
+                if not older_than_stored(paths.writer_state(wid), b):
+                    commit.write(paths.writer_state(wid), b)
             commit.write(paths.meta, meta)
             commit.after(lambda: self.on_change(key_of(paths)))
             if new and type(created_at) in (int, float):

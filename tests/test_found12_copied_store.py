@@ -9,14 +9,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
 from .conftest import cli, spawn
 from .servers import LiveServer, server_rows
 from .test_found2_copied_store import TRAIN, copy_store
 
 
-@pytest.mark.xfail(strict=True, reason="an older copy's writer state overwrites the server's")
 def test_an_older_copy_synced_last_leaves_the_run_finished_with_its_last_summary(
     server: LiveServer, key: str, store: Path, tmp_path: Path
 ) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from flightlog.store.layout import sealed_segment_name
 
+from ..writer_states import merged
 from .drivers import Driver
 
 
@@ -60,7 +61,7 @@ class Catalog:
                 sql = f"SELECT writers FROM runs {where}{lock}"
                 row = db.execute(sql, [entity, project, run_id]).fetchone()
                 assert row is not None  # there: the insert found it, and runs are never removed
-                states = {**json.loads(row[0]), **writers}
+                states = merged(json.loads(row[0]), writers)  # (writer_states.py)
                 db.execute(
                     f"UPDATE runs SET meta = ?, writers = ?, updated = ? {where}",
                     [meta, json.dumps(states), now, entity, project, run_id],
