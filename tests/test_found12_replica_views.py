@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.scale_cluster import Cluster
 from tests.scale_services import S3Server, pg_url, postgres, s3_env, s3server  # noqa: F401
@@ -23,7 +22,6 @@ from tests.test_scale_replicas import (  # noqa: F401 - the cluster fixture
 )
 
 
-@pytest.mark.xfail(strict=True, reason="a replica's run view reads its cache, not the catalog")
 def test_a_run_synced_through_one_replica_is_viewed_whole_through_the_other(
     cluster: Cluster, tmp_path: Path
 ) -> None:
