@@ -136,7 +136,9 @@ def router(
     def get_blob(entity: str, project: str, sha256: str, who: User) -> FileResponse:
         """A blob's content, if the project holds it (and the key may read the project)."""
         access(who, entity, project, write=False)
-        return FileResponse(blobs.path(entity, project, sha256), media_type=_OCTETS)
+        return FileResponse(
+            blobs.path(entity, project, sha256), media_type=_OCTETS, headers=CONTENT_HEADERS
+        )
 
     @r.put(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/files")
     async def put_files(
@@ -168,9 +170,12 @@ def router(
         if not isinstance(entry, dict):
             raise Refused(f"run {run_id} has no file {name[:100]!r}", "file_not_found", 404)
         kind = mimetypes.guess_type(name)[0] or _OCTETS
-        if name.endswith((".log", ".patch", ".diff", ".txt", ".py", ".md", ".yaml", ".yml")):
+        if kind in _AS_TEXT or name.endswith(
+            (".log", ".patch", ".diff", ".txt", ".py", ".md", ".yaml", ".yml")
+        ):
             kind = "text/plain; charset=utf-8"
-        return FileResponse(blobs.path(entity, project, str(entry.get("sha256"))), media_type=kind)
+        path = blobs.path(entity, project, str(entry.get("sha256")))
+        return FileResponse(path, media_type=kind, headers=CONTENT_HEADERS)
 
     @r.put(f"{API}/artifacts/{{entity}}/{{project}}/{{name}}")
     async def put_artifact(
@@ -220,6 +225,19 @@ def router(
 
 
 _OCTETS = "application/octet-stream"
+#: on every stored content served: a run's files are written by any member of the project,
+#: and served from the browser view's origin, to which a logged-in browser sends its session
+#: cookie. A page or a drawing (.html, .svg) opened there would run its scripts with the
+#: session of whoever opened it; sandboxed, it is shown with no script and no origin of its
+#: own, and a browser takes no other type for the one declared
+CONTENT_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+    "sandbox",
+    "X-Content-Type-Options": "nosniff",
+}
+#: types served as plain text: the browser view's own policy lets this origin's scripts and
+#: styles in, so a run's .js or .css must never be one (with nosniff, text is neither)
+_AS_TEXT = ("text/javascript", "application/javascript", "text/css")
 
 
 def backends(

@@ -53,7 +53,6 @@ def upload_files(url: str, key: str, run: tuple[str, str, str], files: dict[str,
     assert r.status_code == 200, r.text
 
 
-@pytest.mark.xfail(strict=True, reason="a run's .html/.svg file runs its scripts in the origin")
 @needs_chromium
 def test_a_run_file_of_markup_runs_no_script_in_the_servers_origin(tmp_path: Path, browser) -> None:
     """Mallory, who may write an open project, saves a page and a drawing in her run; Bob,
