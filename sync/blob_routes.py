@@ -43,7 +43,7 @@ from .db.blob_table import BlobTable
 from .db.drivers import Driver
 from .limits import ServerLimits
 from .objstore import ObjectStore
-from .receive import ReceivingStore, project_dir_name
+from .receive import ReceivingStore, project_dir_name, public_files
 from .refused import Refused
 from .shared_store import SharedStore
 
@@ -155,18 +155,19 @@ def router(
 
     @r.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/files")
     def list_files(entity: str, project: str, run_id: str, who: User) -> Response:
-        """`{"files": [{"name", "size", "sha256"}, ...]}`: console log, diff, saved files."""
-        access(who, entity, project, run_id, write=False)
+        """`{"files": [{"name", "size", "sha256"}, ...]}`: console log, diff (members only),
+        saved files."""
+        a = access(who, entity, project, run_id, write=False)
         store.require_run(entity, project, run_id)
-        files = blobs.run_files(entity, project, run_id)
+        files = public_files(blobs.run_files(entity, project, run_id), a.member)
         return _json({"files": [{"name": n, **e} for n, e in sorted(files.items())]})
 
     @r.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/files/{{name:path}}")
     def get_file(entity: str, project: str, run_id: str, name: str, who: User) -> FileResponse:
         """One file's content (text types as UTF-8 text, the rest as bytes)."""
-        access(who, entity, project, run_id, write=False)
+        a = access(who, entity, project, run_id, write=False)
         store.require_run(entity, project, run_id)
-        entry = blobs.run_files(entity, project, run_id).get(name)
+        entry = public_files(blobs.run_files(entity, project, run_id), a.member).get(name)
         if not isinstance(entry, dict):
             raise Refused(f"run {run_id} has no file {name[:100]!r}", "file_not_found", 404)
         kind = mimetypes.guess_type(name)[0] or _OCTETS

@@ -48,13 +48,23 @@ from .sealed_names import SealedNames
 from .segment_check import check_segment_file
 from .writer_states import older_than_stored
 
-__all__ = ["ReceivingStore", "Refused", "check_names", "migrate_joined_projects", "public_meta"]
+__all__ = [
+    "ReceivingStore",
+    "Refused",
+    "check_names",
+    "migrate_joined_projects",
+    "public_files",
+    "public_meta",
+]
 
 STREAMS = ("history", "system")
 UPLOADS = ".uploads"
 _WRITER_RE = re.compile(r"^[a-z0-9]{1,32}$")
 #: run.json fields shown to project members only (the seed: "visible to members only")
 MEMBER_ONLY_FIELDS = ("git", "command", "program", "cwd")
+#: a run's files shown to members only: the dirty diff of its git work tree, which
+#: flightlog/_context.py capture_git saves as a run file (run.json's git.diff names it)
+MEMBER_ONLY_FILES = ("diff.patch",)
 
 
 def migrate_joined_projects(root: Path) -> list[str]:
@@ -384,3 +394,10 @@ def public_meta(meta: dict[str, Any], member: bool) -> dict[str, Any]:
     if member:
         return meta
     return {k: v for k, v in meta.items() if k not in MEMBER_ONLY_FIELDS}
+
+
+def public_files(files: dict[str, Any], member: bool) -> dict[str, Any]:
+    """A run's file list as a reader may see it: the git diff is for members only."""
+    if member:
+        return files
+    return {name: f for name, f in files.items() if name not in MEMBER_ONLY_FILES}

@@ -21,7 +21,6 @@ run.finish()
 """
 
 
-@pytest.mark.xfail(strict=True, reason="an open project serves the dirty git diff to anyone")
 def test_the_dirty_diff_of_a_run_in_an_open_project_is_for_members_only(
     server: LiveServer, key: str, tmp_path: Path
 ) -> None:
