@@ -90,7 +90,6 @@ def test_a_run_file_of_markup_runs_no_script_in_the_servers_origin(tmp_path: Pat
         srv.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="one run's out-of-range created_at stops the runs table")
 @needs_chromium
 def test_a_run_whose_start_time_is_out_of_range_leaves_the_page_working(
     tmp_path: Path, browser
