@@ -18,7 +18,6 @@ pytestmark = pytest.mark.slow
 READ_MB = ServerLimits().read_memory / MB
 
 
-@pytest.mark.xfail(strict=True, reason="a deeply nested filter is a 500 (RecursionError)")
 @pytest.mark.parametrize(
     "nested",
     ["(" * 3000 + "state:running" + ")" * 3000, "not " * 2000],
