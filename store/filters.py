@@ -21,6 +21,7 @@ free text (quote it to search for it).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,9 @@ NUMERIC_FIELDS = {"steps", "created_at", "started", "duration"}
 #: the run columns a run's segments give (store/describe_segments.py): unknown (NULL) in a
 #: partial run, so a filter or sort reading them needs every run described first
 HISTORY_COLUMNS = ("runs.steps", 'runs."values"', "runs.last_time")
+#: levels of '(', 'not' and '-(' a filter may nest: each is a recursion of the parser (and of
+#: DuckDB's); a filter of a query parameter's 8,192 characters could nest thousands
+MAX_DEPTH = 64
 
 
 def reads_history(sql: str) -> bool:
@@ -103,6 +107,7 @@ class _Parser:
         self.toks = _tokens(text)
         self.i = 0
         self.params: list[Any] = []
+        self.depth = 0
 
     def fail(self, message: str, tok: _Tok | None = None) -> FilterError:
         pos = tok.pos if tok else len(self.text)
@@ -115,6 +120,20 @@ class _Parser:
         t = self.peek()
         self.i += 1
         return t
+
+    def deeper(self, parse: Callable[[], str]) -> str:
+        """`parse()` one nesting level down, at most MAX_DEPTH levels."""
+        if self.depth >= MAX_DEPTH:
+            raise self.fail(
+                f"the filter nests '(', 'not' or '-(' more than {MAX_DEPTH} levels deep: "
+                "write it with fewer levels",
+                self.peek(),
+            )
+        self.depth += 1
+        try:
+            return parse()
+        finally:
+            self.depth -= 1
 
     def keyword(self, word: str) -> bool:
         t = self.peek()
@@ -151,7 +170,7 @@ class _Parser:
 
     def neg(self) -> str:
         if self.keyword("not"):
-            return _not(self.neg())
+            return _not(self.deeper(self.neg))
         t = self.peek()
         if t is None or t.kind == "op" or t.text == ")":
             got = f", got {t.text!r}" if t is not None else ""
@@ -159,10 +178,10 @@ class _Parser:
         nxt = self.toks[self.i + 1] if self.i + 1 < len(self.toks) else None
         if t.text == "-" and nxt is not None and nxt.text == "(":  # -( ... ) negates a group
             self.take()
-            return _not(self.neg())
+            return _not(self.deeper(self.neg))
         if t.text == "(":
             self.take()
-            inner = self.expr()
+            inner = self.deeper(self.expr)
             close = self.take()
             if close is None or close.text != ")":
                 raise self.fail("missing ')'", close)

@@ -43,7 +43,7 @@ from .db.blob_table import BlobTable
 from .db.drivers import Driver
 from .limits import ServerLimits
 from .objstore import ObjectStore
-from .receive import ReceivingStore, project_dir_name
+from .receive import ReceivingStore, project_dir_name, public_files
 from .refused import Refused
 from .shared_store import SharedStore
 
@@ -136,7 +136,9 @@ def router(
     def get_blob(entity: str, project: str, sha256: str, who: User) -> FileResponse:
         """A blob's content, if the project holds it (and the key may read the project)."""
         access(who, entity, project, write=False)
-        return FileResponse(blobs.path(entity, project, sha256), media_type=_OCTETS)
+        return FileResponse(
+            blobs.path(entity, project, sha256), media_type=_OCTETS, headers=CONTENT_HEADERS
+        )
 
     @r.put(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/files")
     async def put_files(
@@ -153,24 +155,28 @@ def router(
 
     @r.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/files")
     def list_files(entity: str, project: str, run_id: str, who: User) -> Response:
-        """`{"files": [{"name", "size", "sha256"}, ...]}`: console log, diff, saved files."""
-        access(who, entity, project, run_id, write=False)
+        """`{"files": [{"name", "size", "sha256"}, ...]}`: console log, diff (members only),
+        saved files."""
+        a = access(who, entity, project, run_id, write=False)
         store.require_run(entity, project, run_id)
-        files = blobs.run_files(entity, project, run_id)
+        files = public_files(blobs.run_files(entity, project, run_id), a.member)
         return _json({"files": [{"name": n, **e} for n, e in sorted(files.items())]})
 
     @r.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/files/{{name:path}}")
     def get_file(entity: str, project: str, run_id: str, name: str, who: User) -> FileResponse:
         """One file's content (text types as UTF-8 text, the rest as bytes)."""
-        access(who, entity, project, run_id, write=False)
+        a = access(who, entity, project, run_id, write=False)
         store.require_run(entity, project, run_id)
-        entry = blobs.run_files(entity, project, run_id).get(name)
+        entry = public_files(blobs.run_files(entity, project, run_id), a.member).get(name)
         if not isinstance(entry, dict):
             raise Refused(f"run {run_id} has no file {name[:100]!r}", "file_not_found", 404)
         kind = mimetypes.guess_type(name)[0] or _OCTETS
-        if name.endswith((".log", ".patch", ".diff", ".txt", ".py", ".md", ".yaml", ".yml")):
+        if kind in _AS_TEXT or name.endswith(
+            (".log", ".patch", ".diff", ".txt", ".py", ".md", ".yaml", ".yml")
+        ):
             kind = "text/plain; charset=utf-8"
-        return FileResponse(blobs.path(entity, project, str(entry.get("sha256"))), media_type=kind)
+        path = blobs.path(entity, project, str(entry.get("sha256")))
+        return FileResponse(path, media_type=kind, headers=CONTENT_HEADERS)
 
     @r.put(f"{API}/artifacts/{{entity}}/{{project}}/{{name}}")
     async def put_artifact(
@@ -220,6 +226,19 @@ def router(
 
 
 _OCTETS = "application/octet-stream"
+#: on every stored content served: a run's files are written by any member of the project,
+#: and served from the browser view's origin, to which a logged-in browser sends its session
+#: cookie. A page or a drawing (.html, .svg) opened there would run its scripts with the
+#: session of whoever opened it; sandboxed, it is shown with no script and no origin of its
+#: own, and a browser takes no other type for the one declared
+CONTENT_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+    "sandbox",
+    "X-Content-Type-Options": "nosniff",
+}
+#: types served as plain text: the browser view's own policy lets this origin's scripts and
+#: styles in, so a run's .js or .css must never be one (with nosniff, text is neither)
+_AS_TEXT = ("text/javascript", "application/javascript", "text/css")
 
 
 def backends(

@@ -16,13 +16,14 @@ is reported and left behind, never copied.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from flightlog.artifacts.registry import Registry
 from flightlog.store.blobs import sha256_file
-from flightlog.store.layout import RunPaths, iter_run_dirs
+from flightlog.store.layout import RunPaths, iter_run_dirs, sealed_segment_name
 from flightlog.store.segments import list_segments
 
 from .accounts import Accounts
@@ -30,6 +31,7 @@ from .db.artifact_table import ArtifactTable
 from .db.catalog import Catalog, SegmentRow
 from .objstore import ObjectStore
 from .receive import STREAMS
+from .seal_growth import grown
 
 log = logging.getLogger("flightlog.server")
 #: the accounts tables, in an order that never names a row before it exists
@@ -153,16 +155,31 @@ def _copy(s: _Segment, catalog: Catalog, objects: ObjectStore, report: Migration
     if known == row.sha256:
         report.skipped += 1
         return
-    if known is not None:
-        log.warning("not copied: %s; the target holds %s for that segment", s.path, known)
-        report.damaged.append(str(s.path))
-        return
     if sha256_file(s.path)[0] != row.sha256:
         log.warning("not copied: %s does not match the sha256 in its name", s.path)
         report.damaged.append(str(s.path))
         return
+    if known is not None:
+        longer = _grown_over(objects, s, known)
+        if longer is None:
+            log.warning("not copied: %s; the target holds %s for that segment", s.path, known)
+            report.damaged.append(str(s.path))
+            return
+        if not longer:  # the target holds a longer seal of it (sync/seal_growth.py)
+            report.skipped += 1
+            return
     key = ObjectStore.segment_key(s.entity, s.project, s.run_id, row.stream, row.name)
     objects.put(key, s.path, row.sha256)
-    catalog.add_segment(s.entity, s.project, s.run_id, row)
+    catalog.add_segment(s.entity, s.project, s.run_id, row, replacing=known)
     report.segments += 1
     report.bytes += row.size
+
+
+def _grown_over(objects: ObjectStore, s: _Segment, known: str) -> bool | None:
+    """Whether `s` is a longer seal of the segment the target holds with sha256 `known`
+    (a server that received the longer after an earlier migration: both seals are in its
+    root, and it reads the longer), a shorter one (False), or neither (None)."""
+    name = sealed_segment_name(s.row.writer, s.row.seq, known)
+    key = ObjectStore.segment_key(s.entity, s.project, s.run_id, s.row.stream, name)
+    with tempfile.TemporaryDirectory(prefix="flightlog-migrate-") as tmp:
+        return grown(objects.get(key, Path(tmp) / name, known), s.path)

@@ -46,14 +46,25 @@ from .refused import Refused
 from .seal_growth import grown
 from .sealed_names import SealedNames
 from .segment_check import check_segment_file
+from .writer_states import older_than_stored
 
-__all__ = ["ReceivingStore", "Refused", "check_names", "migrate_joined_projects", "public_meta"]
+__all__ = [
+    "ReceivingStore",
+    "Refused",
+    "check_names",
+    "migrate_joined_projects",
+    "public_files",
+    "public_meta",
+]
 
 STREAMS = ("history", "system")
 UPLOADS = ".uploads"
 _WRITER_RE = re.compile(r"^[a-z0-9]{1,32}$")
 #: run.json fields shown to project members only (the seed: "visible to members only")
 MEMBER_ONLY_FIELDS = ("git", "command", "program", "cwd")
+#: a run's files shown to members only: the dirty diff of its git work tree, which
+#: flightlog/_context.py capture_git saves as a run file (run.json's git.diff names it)
+MEMBER_ONLY_FILES = ("diff.patch",)
 
 
 def migrate_joined_projects(root: Path) -> list[str]:
@@ -269,7 +280,8 @@ class ReceivingStore:
             for d in (paths.dir, paths.writers, paths.history):
                 commit.make_dirs(d)
             for wid, b in states.items():
-                commit.write(paths.writer_state(wid), b)
+                if not older_than_stored(paths.writer_state(wid), b):
+                    commit.write(paths.writer_state(wid), b)
             commit.write(paths.meta, meta)
             commit.after(lambda: self.on_change(key_of(paths)))
             if new and type(created_at) in (int, float):
@@ -311,18 +323,24 @@ class ReceivingStore:
             if self._twin(paths, directory, seg, make=False) == name:
                 return False
         check_segment_file(tmp if contents is None else contents, seg.writer, self.limits.segment)
-        with self._place:
-            existing = self._twin(paths, directory, seg, make=True)
-            if existing is not None:
-                if existing == name:
+        compared = None  # the stored seal `tmp` was found to be a longer seal of
+        while True:
+            with self._place:
+                existing = self._twin(paths, directory, seg, make=True)
+                if existing is not None and (existing == name or (directory / name).exists()):
                     return False
-                longer = grown(directory / existing, tmp if contents is None else contents)
-                if longer is None:
-                    raise conflict(seg, existing)
-                if not longer:
-                    return False  # a shorter seal of what is stored: nothing it lacks
-            tmp.replace(directory / name)
-            self._names.placed(directory, seg, name)
+                if existing is None or existing == compared:
+                    tmp.replace(directory / name)
+                    self._names.placed(directory, seg, name)
+                    break
+            # another seal of this segment is stored: compared out of the lock every upload
+            # of the server takes (a comparison reads both files), then placed if unchanged
+            longer = grown(directory / existing, tmp, self.limits.read_memory)
+            if longer is None:
+                raise conflict(seg, existing)
+            if not longer:
+                return False  # a shorter seal of what is stored: nothing it lacks
+            compared = existing
         if sync_dir:
             fsync_dir(directory)
         self.on_change(key_of(paths))
@@ -376,3 +394,10 @@ def public_meta(meta: dict[str, Any], member: bool) -> dict[str, Any]:
     if member:
         return meta
     return {k: v for k, v in meta.items() if k not in MEMBER_ONLY_FIELDS}
+
+
+def public_files(files: dict[str, Any], member: bool) -> dict[str, Any]:
+    """A run's file list as a reader may see it: the git diff is for members only."""
+    if member:
+        return files
+    return {name: f for name, f in files.items() if name not in MEMBER_ONLY_FILES}

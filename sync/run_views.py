@@ -47,9 +47,12 @@ def views_router(
     reads = anyio.CapacityLimiter(limits.concurrent_reads)
 
     def reader(entity: str, project: str, run_id: str) -> tuple[StoredRun, RunReader]:
-        run = StoredRun.load(store.paths(entity, project, run_id))
+        """The run as the store has it now: on a replica, its cache brought up to date from
+        the catalog first (a run synced or grown through another replica)."""
+        run = StoredRun.load(store.readable(entity, project, run_id))
         if run is None:
             raise Refused(f"no run {entity}/{project}/{run_id}", "run_not_found", 404)
+        store.fetch_segments(entity, project, run_id)
         created = run.meta.get("created_at")
         start = float(created) if isinstance(created, int | float) else 0.0
         return run, RunReader(run.paths, "history", limits, store.uploads, start)

@@ -12,7 +12,10 @@ An upload is placed in this order: its sha256 and content checked in a local tem
 object written (or found already there), read back and checked, then recorded in the
 catalog, and only then answered 201. Two replicas storing the same segment at once both
 write the same key (identical bytes) and one catalog row wins; the other answers 200
-`{"stored": false}`. A different content under the same writer and number is a 409.
+`{"stored": false}`. Under the same writer and number, a longer seal that holds every row of
+the stored one (a store copied mid-run, sealed there, then sealed by the run itself:
+seal_growth.py) is stored beside it and the catalog row moves to it, a shorter one is
+already stored, and any other content is a 409 - as a one-machine server answers.
 """
 
 from __future__ import annotations
@@ -22,14 +25,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from flightlog.store.arrow_owned import Bytes
 from flightlog.store.atomic import atomic_write_bytes
-from flightlog.store.layout import RunPaths, SegmentName, run_key
+from flightlog.store.layout import RunPaths, SegmentName, run_key, sealed_segment_name
 
 from .db.catalog import Catalog, SegmentRow
 from .limits import ServerLimits
 from .objstore import ObjectStore
 from .receive import STREAMS, ReceivingStore, check_digest, conflict, key_of, run_documents
 from .refused import Refused
+from .seal_growth import grown
 from .segment_check import check_segment_file
 
 CACHE = "cache"
@@ -92,30 +97,55 @@ class SharedStore:
         seg: SegmentName,
         tmp: Path,
         digest: str,
-        contents: bytes | None = None,
+        contents: Bytes | None = None,
     ) -> bool:
         """Check, store once in the bucket, record; False when it was already stored
-        (`contents`: the file's bytes, if the caller holds them)."""
+        (`contents`: the file's bytes, if the caller holds them). A longer seal of a segment
+        stored shorter takes its place in the catalog, a shorter one is already stored, any
+        other content is a conflict: as a one-machine server answers (receive.py)."""
         entity, project, run_id = paths.address
         assert entity is not None, f"{paths.dir} is not a server run directory"
         check_digest(seg, digest)
         row = SegmentRow(stream, seg.writer, seg.seq, digest, tmp.stat().st_size)
         known = self.catalog.segment(entity, project, run_id, stream, seg.writer, seg.seq)
-        if known is None:
-            source = tmp if contents is None else contents
-            check_segment_file(source, seg.writer, self.limits.segment)
-            key = ObjectStore.segment_key(entity, project, run_id, stream, row.name)
-            self.objects.put(key, tmp, seg.sha256)
-            known = self.catalog.add_segment(entity, project, run_id, row)
+        if known == digest:
+            return False
+        check_segment_file(tmp if contents is None else contents, seg.writer, self.limits.segment)
+        written = False
+        while True:
+            if known is not None and not self._grows(paths, stream, seg, known, tmp):
+                return False  # a shorter seal of what is stored: nothing it lacks
+            if not written:
+                key = ObjectStore.segment_key(entity, project, run_id, stream, row.name)
+                self.objects.put(key, tmp, seg.sha256)
+                written = True
+            known = self.catalog.add_segment(entity, project, run_id, row, replacing=known)
             if known is None:
                 directory = paths.stream(stream)
                 directory.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, directory / row.name)  # this replica's cache
                 self.on_change(key_of(paths))
                 return True
-        if known == digest:
-            return False
-        raise conflict(seg, f"sha256 {known}")
+            if known == digest:
+                return False
+
+    def _grows(
+        self, paths: RunPaths, stream: str, seg: SegmentName, stored: str, new: Path
+    ) -> bool:
+        """Whether `new` is a longer seal of the segment stored with sha256 `stored` (False:
+        a shorter one, nothing to store), or Refused as a conflict (seal_growth.py). The
+        stored file is compared from this replica's cache, fetched into it if missing."""
+        entity, project, run_id = paths.address
+        assert entity is not None
+        name = sealed_segment_name(seg.writer, seg.seq, stored)
+        path = paths.stream(stream) / name
+        if not path.exists():
+            key = ObjectStore.segment_key(entity, project, run_id, stream, name)
+            self.objects.get(key, path, stored)
+        longer = grown(path, new, self.limits.read_memory)
+        if longer is None:
+            raise conflict(seg, f"sha256 {stored}")
+        return longer
 
     # -- reads: the cache, brought up to date from the catalog -------------------------
     def run_ids(self, entity: str, project: str) -> list[str]:

@@ -6,7 +6,8 @@ and only eventually tidy; the catalog is the one place that says what exists. A 
 inserted only after its object was written and its sha256 checked, so a row always names
 readable bytes; the primary key (run, stream, writer, seq) makes two replicas storing the same
 segment at once end with one row, and a different content for the same writer and sequence a
-conflict. The rows are also the run's sync state: what the server has confirmed.
+conflict - unless it is a longer seal of the same segment (sync/seal_growth.py), to which the
+row then moves. The rows are also the run's sync state: what the server has confirmed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from flightlog.store.layout import sealed_segment_name
 
+from ..writer_states import merged
 from .drivers import Driver
 
 
@@ -43,21 +45,28 @@ class Catalog:
         self, entity: str, project: str, run_id: str, meta: str, writers: dict[str, str]
     ) -> bool:
         """Store run.json and the writers' states (JSON text, as validated); True when new.
-        Writer states merge: a state not sent again is kept."""
+        Writer states merge: a state not sent again is kept. The merge holds the run's row
+        locked: the nodes of a multi-node run each sync their own writers' states, through
+        any replica, at once - read, then written unlocked, the last write dropped the state
+        the other had just stored."""
         now = time.time()
-        with self.driver.tx() as db:
-            row = db.execute(
-                "SELECT writers FROM runs WHERE entity = ? AND project = ? AND run_id = ?",
-                [entity, project, run_id],
-            ).fetchone()
-            states = {**(json.loads(row[0]) if row else {}), **writers}
-            db.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (entity, project, run_id) DO UPDATE SET meta = excluded.meta, "
-                "writers = excluded.writers, updated = excluded.updated",
-                [entity, project, run_id, meta, json.dumps(states), now, now],
-            )
-        return row is None
+        lock = " FOR UPDATE" if self.driver.dialect == "postgresql" else ""  # SQLite: tx(lock)
+        where = "WHERE entity = ? AND project = ? AND run_id = ?"
+        with self.driver.tx(lock=True) as db:
+            new = db.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [entity, project, run_id, meta, json.dumps(writers), now, now],
+            ).rowcount
+            if not new:
+                sql = f"SELECT writers FROM runs {where}{lock}"
+                row = db.execute(sql, [entity, project, run_id]).fetchone()
+                assert row is not None  # there: the insert found it, and runs are never removed
+                states = merged(json.loads(row[0]), writers)  # (writer_states.py)
+                db.execute(
+                    f"UPDATE runs SET meta = ?, writers = ?, updated = ? {where}",
+                    [meta, json.dumps(states), now, entity, project, run_id],
+                )
+        return new == 1
 
     def run(self, entity: str, project: str, run_id: str) -> tuple[str, dict[str, str]] | None:
         """(run.json text, {writer: state text}) or None when the run is not here."""
@@ -124,28 +133,34 @@ class Catalog:
             ).fetchone()
         return row[0] if row else None
 
-    def add_segment(self, entity: str, project: str, run_id: str, seg: SegmentRow) -> str | None:
+    def add_segment(
+        self, entity: str, project: str, run_id: str, seg: SegmentRow, replacing: str | None = None
+    ) -> str | None:
         """Record a stored segment. None when this call recorded it, else the sha256 already
-        recorded for its writer and number (the same one: a no-op; another: a conflict)."""
+        recorded for its writer and number (the same one: a no-op; another: a conflict).
+        `replacing`: the sha256 recorded now, of a shorter seal of the same segment whose rows
+        `seg` holds (sync/seal_growth.py); the row is moved to `seg` only if it still names
+        that one (two replicas growing it at once: one wins, the other is answered with it).
+        Readers then read the longer; the shorter's object stays, as sealed files do."""
+        now = time.time()
         with self.driver.tx() as db:
-            n = db.execute(
-                "INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [
-                    entity,
-                    project,
-                    run_id,
-                    seg.stream,
-                    seg.writer,
-                    seg.seq,
-                    seg.sha256,
-                    seg.size,
-                    time.time(),
-                ],
-            ).rowcount
+            if replacing is None:
+                n = db.execute(
+                    "INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    [entity, project, run_id, *_key(seg), seg.sha256, seg.size, now],
+                ).rowcount
+            else:
+                n = db.execute(
+                    "UPDATE segments SET sha256 = ?, size = ?, stored = ? WHERE entity = ? AND "
+                    "project = ? AND run_id = ? AND stream = ? AND writer = ? AND seq = ? AND "
+                    "sha256 = ?",
+                    [seg.sha256, seg.size, now, entity, project, run_id, *_key(seg), replacing],
+                ).rowcount
             if n == 1:  # the run changed: listings on every replica catch up (changed_since)
                 db.execute(
                     "UPDATE runs SET updated = ? WHERE entity = ? AND project = ? AND run_id = ?",
-                    [time.time(), entity, project, run_id],
+                    [now, entity, project, run_id],
                 )
         if n == 1:
             return None
@@ -157,3 +172,8 @@ class Catalog:
             runs = db.execute("SELECT count(*) FROM runs").fetchone()
             segs = db.execute("SELECT count(*), coalesce(sum(size), 0) FROM segments").fetchone()
         return int(runs[0]), int(segs[0]), int(segs[1])
+
+
+def _key(seg: SegmentRow) -> tuple[str, str, int]:
+    """A segment row's stream, writer and number: what names it within its run."""
+    return seg.stream, seg.writer, seg.seq

@@ -30,8 +30,12 @@ export function fmt(v) {
   return String(v);
 }
 
+// a time past what a Date holds (a run.json's created_at in ms or µs) is shown as its number:
+// toISOString() throws on it, which stopped the whole page
 function fmtTime(t) {
-  return typeof t === "number" ? new Date(t * 1000).toISOString().slice(0, 16).replace("T", " ") : "";
+  if (typeof t !== "number") return "";
+  const d = new Date(t * 1000);
+  return isNaN(d.getTime()) ? fmt(t) : d.toISOString().slice(0, 16).replace("T", " ");
 }
 
 // terminal colours and cursor moves in a console log: dropped, as a terminal would not show
