@@ -11,10 +11,6 @@ from flightlog._errors import ArtifactError
 from flightlog.artifacts.registry import Registry
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a logged Artifact logged again makes a new empty version and moves latest to it",
-)
 def test_an_artifact_logged_again_stays_its_version_and_takes_the_new_aliases(
     store: Path, tmp_path: Path
 ) -> None:
@@ -34,9 +30,6 @@ def test_an_artifact_logged_again_stays_its_version_and_takes_the_new_aliases(
     run.finish()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="add_dir leaves out the files under a symlinked directory, silently"
-)
 def test_add_dir_follows_symlinked_directories_as_wandb_does(store: Path, tmp_path: Path) -> None:
     """A checkpoint directory whose shards live elsewhere (an HF cache snapshot, a scratch
     volume linked in): wandb's add_dir walks with followlinks=True and keeps every file."""
