@@ -30,11 +30,6 @@ def _torchrun(code: str, tmp_path: Path, nproc: int = 2) -> subprocess.Completed
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FlightlogTracker() sets up accelerate's PartialState before Accelerator(cpu=True): "
-    "every rank is rank 0 of 1, trains alone and makes its own run",
-)
 def test_accelerate_tracker_under_torchrun_keeps_ddp_and_makes_one_run(
     store: Path, tmp_path: Path
 ) -> None:

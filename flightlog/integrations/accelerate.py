@@ -14,12 +14,17 @@ import flightlog
 
 
 class FlightlogTracker(GeneralTracker):
-    """`run_name` is the project (as Accelerate's wandb tracker); `init_kwargs` go to init()."""
+    """`run_name` is the project (as Accelerate's wandb tracker); `init_kwargs` go to init().
+
+    Building one touches no distributed state: it is built before the Accelerator it is
+    given to, and `on_main_process` here set up accelerate's PartialState first, so that
+    `Accelerator(cpu=True)` under torchrun made every rank rank 0 of 1 (no DDP, a run per
+    rank) and ignored its kwargs_handlers. The run starts in `start()`, on the main process,
+    as accelerate's own trackers do."""
 
     name = "flightlog"
     requires_logging_directory = False
 
-    @on_main_process
     def __init__(self, run_name: str, **init_kwargs: Any) -> None:
         super().__init__()
         self.run_name = run_name
