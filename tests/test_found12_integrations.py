@@ -107,11 +107,6 @@ def _train(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return r
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FlightlogLogger.save_dir is the run's directory in the store: Lightning writes "
-    "the checkpoints into the store, ignoring Trainer(default_root_dir)",
-)
 def test_lightning_checkpoints_go_where_the_trainer_says_not_into_the_store(
     store: Path, tmp_path: Path
 ) -> None:
@@ -126,16 +121,11 @@ if __name__ == "__main__":
         tmp_path,
     )
     [run] = flightlog.Api(store).runs("pl")
-    ckpt = Path(r.stdout.split("CKPT ")[1].strip())
+    ckpt = tmp_path / r.stdout.split("CKPT ")[1].strip()  # relative to the script's cwd
     assert ckpt.parent == tmp_path / "out" / "pl" / run.id / "checkpoints"
     assert not list(store.rglob("*.ckpt"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="under strategy='ddp_spawn' each fit()/test() starts a run of its own in its "
-    "spawned rank 0 (3 runs for fit + test), where WandbLogger keeps one",
-)
 def test_lightning_ddp_spawn_fit_and_test_log_into_one_run(store: Path, tmp_path: Path) -> None:
     """'spawn' pickles the logger into each worker: the run must be the parent's, as
     WandbLogger's (it starts the run in __getstate__ and the workers attach to it)."""

@@ -19,25 +19,46 @@ from lightning.pytorch.loggers.logger import Logger, rank_zero_experiment
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 import flightlog
+from flightlog._wandb_api import _attach
 
 
 class FlightlogLogger(Logger):
-    """The run starts on first use (rank zero only). Picklable for 'spawn': a run unpickles
-    as the same run (see `flightlog.Run.__reduce__`)."""
+    """The run starts on first use (rank zero only). `save_dir` is where Lightning puts
+    checkpoints (SAVE_DIR/project/run-id/checkpoints); None, the default, means the
+    Trainer's `default_root_dir`, never the store (a checkpoint is no part of a run's
+    history: it went into the run's directory there, hidden from the user).
+
+    Picklable for 'spawn' (`ddp_spawn`): the run starts in the parent when the logger is
+    pickled, and rank zero of each spawned worker joins that run (see `_attach`), as
+    WandbLogger does; before, each spawned fit() or test() started a run of its own."""
 
     LOGGER_JOIN_CHAR = "-"
 
-    def __init__(self, prefix: str = "", **init_kwargs: Any) -> None:
+    def __init__(self, prefix: str = "", save_dir: str | None = None, **init_kwargs: Any) -> None:
         super().__init__()
         self._prefix = prefix
+        self._save_dir = save_dir
         self._init_kwargs = init_kwargs
         self._run: flightlog.Run | None = None
+        self._attach_id: str | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        if self._run is None and rank_zero_only.rank == 0:
+            _ = self.experiment
+        state = self.__dict__.copy()
+        if self._run is not None:
+            state["_attach_id"] = self._run._attach_id
+        state["_run"] = None  # joined again on first use, by rank zero only
+        return state
 
     @property
     @rank_zero_experiment
     def experiment(self) -> flightlog.Run:
         if self._run is None:
-            self._run = flightlog.run or flightlog.init(**self._init_kwargs)
+            if self._attach_id is not None:
+                self._run = _attach(self._attach_id)
+            else:
+                self._run = flightlog.run or flightlog.init(**self._init_kwargs)
             self._run.define_metric("trainer/global_step")
             self._run.define_metric("*", step_metric="trainer/global_step")
             self._run._label(code="flightlog_lightning")
@@ -53,7 +74,7 @@ class FlightlogLogger(Logger):
 
     @property
     def save_dir(self) -> str | None:
-        return self._run.dir if self._run else None
+        return self._save_dir
 
     @rank_zero_only
     def log_hyperparams(self, params: dict[str, Any] | Namespace) -> None:
