@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 import flightlog
 
@@ -58,3 +59,70 @@ def test_table_cells_holding_arrays_read_back_as_their_numbers(api: flightlog.Ap
     loaded = _log_and_read(api, {"t": table})["t"].load()
     assert loaded.get_column("embedding") == [e.tolist() for e in embeddings]
     assert loaded.get_column("extra") == [{"score": 0.5 + i} for i in range(3)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Image(tensor) raises in the script for float8, sparse and meta tensors",
+)
+def test_an_image_of_any_tensor_never_raises_in_the_script(api: flightlog.Api) -> None:
+    """A media constructor records what is wrong and log() warns: a sparse tensor is made
+    dense, a float8 one read as floats, a meta tensor (no data) said and left out."""
+    torch = pytest.importorskip("torch")
+    sparse = (torch.arange(16.0).reshape(4, 4) / 15).to_sparse()
+    float8 = torch.full((4, 4), 0.5).to(torch.float8_e4m3fn)
+    meta = torch.zeros(4, 4, device="meta")
+    images = {k: flightlog.Image(v) for k, v in (("s", sparse), ("f", float8), ("m", meta))}
+    assert images["m"].problem is not None and "meta" in images["m"].problem
+    with pytest.warns(RuntimeWarning, match="'m' is left out"):
+        row = _log_and_read(api, images)
+    assert np.array_equal(row["s"].load(), np.rint(np.arange(16.0).reshape(4, 4) / 15 * 255))
+    assert (row["f"].load() == 128).all()
+    assert "m" not in row
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="PIL images of modes PNG cannot hold (F, I, CMYK, YCbCr) are dropped: "
+    "'could not be stored', said once per run, then silently",
+)
+def test_pil_images_of_any_mode_are_stored(api: flightlog.Api) -> None:
+    """A depth map (mode F or I), a CMYK scan: stored as PNG after wandb's pixel rules
+    (floats in [0, 1] scaled by 255, ints clipped to 0..255), colour modes as RGB."""
+    from PIL import Image as PILImage
+
+    floats = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    ints = np.arange(64, dtype=np.int32).reshape(8, 8) * 5
+    cmyk = PILImage.new("CMYK", (8, 8), (0, 255, 255, 0))  # red
+    row = _log_and_read(
+        api,
+        {
+            "f": flightlog.Image(PILImage.fromarray(floats, mode="F")),
+            "i": flightlog.Image(PILImage.fromarray(ints)),
+            "cmyk": flightlog.Image(cmyk),
+            "ycc": flightlog.Image(cmyk.convert("RGB").convert("YCbCr")),
+        },
+    )
+    assert all(row[k].dropped is None for k in ("f", "i", "cmyk", "ycc"))
+    assert np.array_equal(row["f"].load(), np.rint(floats * 255))
+    assert np.array_equal(row["i"].load(), np.clip(ints, 0, 255))
+    assert (row["cmyk"].load()[..., :3] == (255, 0, 0)).all()
+    assert np.abs(row["ycc"].load().astype(int) - (255, 0, 0)).max() <= 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Image(batch of tensors) is refused ('log a batch as a list') where wandb "
+    "tiles it into one grid image; a numpy batch of one is refused where wandb squeezes it",
+)
+def test_a_batch_tensor_is_one_grid_image_as_in_wandb(api: flightlog.Api) -> None:
+    """wandb.Image(samples) with samples B×C×H×W (a GAN's or a diffusion model's output):
+    wandb draws torchvision's make_grid (8 a row, 2 pixels of padding); `Image(x[None])`
+    of numpy is squeezed."""
+    torch = pytest.importorskip("torch")
+    batch = torch.rand(10, 3, 6, 5)
+    one = np.random.default_rng(0).integers(0, 256, (1, 6, 5, 3), dtype=np.uint8)
+    row = _log_and_read(api, {"grid": flightlog.Image(batch), "one": flightlog.Image(one)})
+    grid = row["grid"].load()
+    assert grid.shape == (2 + 2 * (6 + 2), 2 + 8 * (5 + 2), 3)  # 2 rows of 8, padded
+    assert np.array_equal(row["one"].load(), one[0])
