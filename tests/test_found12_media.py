@@ -61,10 +61,6 @@ def test_table_cells_holding_arrays_read_back_as_their_numbers(api: flightlog.Ap
     assert loaded.get_column("extra") == [{"score": 0.5 + i} for i in range(3)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Image(tensor) raises in the script for float8, sparse and meta tensors",
-)
 def test_an_image_of_any_tensor_never_raises_in_the_script(api: flightlog.Api) -> None:
     """A media constructor records what is wrong and log() warns: a sparse tensor is made
     dense, a float8 one read as floats, a meta tensor (no data) said and left out."""
@@ -81,11 +77,6 @@ def test_an_image_of_any_tensor_never_raises_in_the_script(api: flightlog.Api) -
     assert "m" not in row
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PIL images of modes PNG cannot hold (F, I, CMYK, YCbCr) are dropped: "
-    "'could not be stored', said once per run, then silently",
-)
 def test_pil_images_of_any_mode_are_stored(api: flightlog.Api) -> None:
     """A depth map (mode F or I), a CMYK scan: stored as PNG after wandb's pixel rules
     (floats in [0, 1] scaled by 255, ints clipped to 0..255), colour modes as RGB."""
@@ -110,11 +101,6 @@ def test_pil_images_of_any_mode_are_stored(api: flightlog.Api) -> None:
     assert np.abs(row["ycc"].load().astype(int) - (255, 0, 0)).max() <= 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Image(batch of tensors) is refused ('log a batch as a list') where wandb "
-    "tiles it into one grid image; a numpy batch of one is refused where wandb squeezes it",
-)
 def test_a_batch_tensor_is_one_grid_image_as_in_wandb(api: flightlog.Api) -> None:
     """wandb.Image(samples) with samples B×C×H×W (a GAN's or a diffusion model's output):
     wandb draws torchvision's make_grid (8 a row, 2 pixels of padding); `Image(x[None])`
