@@ -185,3 +185,42 @@ if __name__ == "__main__":
     versions = flightlog.Api(store).artifact(f"pl/model-{run.id}:latest", type="model")
     assert [f.path for f in versions.files()] == ["model.ckpt"]
     assert "best" in versions.aliases and versions.version == "v1"  # a checkpoint an epoch
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="FlightlogTracker lacks WandBTracker's log_images and log_table: AttributeError",
+)
+def test_accelerate_tracker_logs_images_and_tables_as_wandbs_tracker(
+    store: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("accelerate")
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+                import numpy as np
+                from accelerate import Accelerator
+                from flightlog.integrations.accelerate import FlightlogTracker
+
+                acc = Accelerator(log_with=FlightlogTracker("acc"), cpu=True)
+                acc.init_trackers("acc")
+                tracker = acc.get_tracker("flightlog")
+                tracker.log_images({"samples": [np.zeros((4, 4, 3), np.uint8)]}, step=0)
+                tracker.log_table("preds", columns=["x"], data=[[1]], step=1)
+                acc.end_training()
+                """
+            ),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    [run] = flightlog.Api(store).runs("acc")
+    rows = list(run.scan_history())
+    assert [i.load().shape for i in rows[0]["samples"].refs()] == [(4, 4, 3)]
+    assert rows[1]["preds"].load().data == [[1]]
