@@ -187,10 +187,6 @@ if __name__ == "__main__":
     assert "best" in versions.aliases and versions.version == "v1"  # a checkpoint an epoch
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FlightlogTracker lacks WandBTracker's log_images and log_table: AttributeError",
-)
 def test_accelerate_tracker_logs_images_and_tables_as_wandbs_tracker(
     store: Path, tmp_path: Path
 ) -> None:

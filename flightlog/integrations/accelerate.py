@@ -2,6 +2,9 @@
 
 acc = Accelerator(log_with=FlightlogTracker("my-project"))
 acc.init_trackers("my-project", config={...})
+
+It has WandBTracker's methods (log, log_images, log_table), so code calling them through
+`acc.get_tracker(...)` runs on either.
 """
 
 from __future__ import annotations
@@ -46,6 +49,25 @@ class FlightlogTracker(GeneralTracker):
     @on_main_process
     def log(self, values: dict[str, Any], step: int | None = None, **kwargs: Any) -> None:
         self.run.log(values, step=step, **kwargs)
+
+    @on_main_process
+    def log_images(self, values: dict[str, Any], step: int | None = None, **kwargs: Any) -> None:
+        """Each key's list of images (arrays, tensors, PIL images), as WandBTracker's."""
+        images = {k: [flightlog.Image(image) for image in v] for k, v in values.items()}
+        self.run.log(images, step=step, **kwargs)
+
+    @on_main_process
+    def log_table(
+        self,
+        table_name: str,
+        columns: list[str] | None = None,
+        data: list[list[Any]] | None = None,
+        dataframe: Any = None,
+        step: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        table = flightlog.Table(columns=columns, data=data, dataframe=dataframe)
+        self.run.log({table_name: table}, step=step, **kwargs)
 
     @on_main_process
     def finish(self) -> None:
