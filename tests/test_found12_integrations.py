@@ -254,11 +254,6 @@ def _hf(code: str, tmp_path: Path, env: dict[str, str] | None = None) -> None:
     assert r.returncode == 0, r.stderr[-3000:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FlightlogCallback ignores WANDB_LOG_MODEL (no checkpoint is recorded, silently) "
-    "and trainer.predict()'s metrics (WandbCallback logs both)",
-)
 def test_hf_callback_logs_checkpoints_and_predict_metrics_as_wandbs(
     store: Path, tmp_path: Path
 ) -> None:
