@@ -51,3 +51,25 @@ def test_add_dir_follows_symlinked_directories_as_wandb_does(store: Path, tmp_pa
     with pytest.raises(ArtifactError, match=r"tokenizer\.json is a broken symlink"):
         flightlog.Artifact("ckpt", "model").add_dir(ckpt)  # said, not left out
     run.finish()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Api runs have no logged_artifacts()/used_artifacts() (wandb's Api Run has both): "
+    "AttributeError; the fix belongs in flightlog/_api_run.py (owned elsewhere)",
+)
+def test_api_runs_list_the_artifacts_they_logged_and_used(store: Path, tmp_path: Path) -> None:
+    """A notebook finding a run's checkpoints: `api.run(path).logged_artifacts()`."""
+    (tmp_path / "m.ckpt").write_bytes(b"w")
+    producer = flightlog.init(project="p", reinit="create_new")
+    producer.log_model(tmp_path / "m.ckpt", name="net")
+    producer.finish()
+    consumer = flightlog.init(project="p", reinit="create_new")
+    consumer.use_artifact("net:latest")
+    consumer.finish()
+    api = flightlog.Api(store)
+    [logged] = api.run(producer.path).logged_artifacts()
+    assert (logged.name, logged.version, logged.type) == ("net", "v0", "model")
+    assert [f.path for f in logged.files()] == ["m.ckpt"]
+    [used] = api.run(consumer.path).used_artifacts()
+    assert used.digest == logged.digest
