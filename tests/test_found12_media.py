@@ -114,11 +114,6 @@ def test_a_batch_tensor_is_one_grid_image_as_in_wandb(api: flightlog.Api) -> Non
     assert np.array_equal(row["one"].load(), one[0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="wandb.plot.confusion_matrix / line_series / pr_curve / roc_curve / plot_table "
-    "are missing: AttributeError in the script",
-)
 def test_wandbs_chart_presets_are_logged_as_their_tables(api: flightlog.Api) -> None:
     """The presets classification scripts log (wandb.plot.confusion_matrix(...) and co):
     each a table of wandb's columns with the chart it draws."""
