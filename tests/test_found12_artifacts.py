@@ -114,3 +114,31 @@ def test_every_rank_of_a_shared_run_keeps_the_artifacts_it_logged(
         assert p.returncode == 0
     meta = json.loads((store / "runs" / "p" / "shared01" / "run.json").read_text())
     assert sorted(a["name"] for a in meta["artifacts"]) == ["net0", "net1"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="download() leaves out file:// references (wandb copies them) and says nothing "
+    "of the references it does not fetch",
+)
+def test_download_copies_file_references_and_names_the_ones_it_cannot_fetch(
+    store: Path, tmp_path: Path
+) -> None:
+    """A dataset on a shared filesystem added by reference (wandb's file:// references):
+    download() gives its files; an s3:// one is named, not silently missing."""
+    shared = tmp_path / "nfs" / "data"
+    shared.mkdir(parents=True)
+    (shared / "train.csv").write_text("a,b\n1,2\n")
+    (shared / "val").mkdir()
+    (shared / "val" / "v.csv").write_text("a,b\n3,4\n")
+    run = flightlog.init(project="p")
+    art = flightlog.Artifact("data", "dataset")
+    art.add_reference(f"file://{shared / 'train.csv'}")
+    art.add_reference(f"file://{shared / 'val'}")
+    art.add_reference("s3://bucket/extra.csv")
+    run.log_artifact(art)
+    with pytest.warns(RuntimeWarning, match="s3://bucket/extra.csv"):
+        out = Path(run.use_artifact("data:latest").download(tmp_path / "got"))
+    assert (out / "train.csv").read_text() == "a,b\n1,2\n"
+    assert (out / "val" / "v.csv").read_text() == "a,b\n3,4\n"
+    run.finish()
