@@ -1,13 +1,12 @@
 """Reading stored media files back (MediaRef.load()): images, tables, audio, video, HTML.
 
 Pillow is imported only to read an image or a video; tables are Parquet (pyarrow), audio is
-WAV (the standard library's `wave`).
+WAV (store/media_wav.py).
 """
 
 from __future__ import annotations
 
 import json
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .media_ref import JSON_COLUMNS_KEY, MediaRef
+from .media_wav import wav_info, wav_samples
 
 
 @dataclass
@@ -88,16 +88,17 @@ def _cell(value: Any, run_dir: Path | None) -> Any:
 
 
 def _audio(path: Path, ref: dict[str, Any]) -> LoadedAudio:
-    with wave.open(str(path), "rb") as w:
-        frames = w.readframes(w.getnframes())
-        channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
-    dtype = {1: np.uint8, 2: np.int16, 4: np.int32}[width]
-    samples = np.frombuffer(frames, dtype)
-    if channels > 1:
-        samples = samples.reshape(-1, channels)
+    raw = path.read_bytes()
+    info = wav_info(raw)
+    if info is None:
+        raise ValueError(
+            f"a {ref.get('format') or 'non-WAV'} audio file is not decoded here: open "
+            "ref.file() with soundfile or torchaudio"
+        )
+    samples = wav_samples(raw, info)
     if ref.get("dtype") == "float":  # logged as floats in [-1, 1]: stored as 16-bit PCM
         samples = samples.astype(np.float32) / np.float32(32767)
-    return LoadedAudio(samples, rate)
+    return LoadedAudio(samples, info.rate)
 
 
 def _video(path: Path, ref: dict[str, Any]) -> np.ndarray:

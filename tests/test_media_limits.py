@@ -75,7 +75,7 @@ def test_a_bad_media_budget_setting_is_refused_by_init() -> None:
     ("value", "message"),
     [
         (lambda: flightlog.Image(np.zeros((5, 5, 7))), "shape \\(5, 5, 7\\) is not HW, HWC or CHW"),
-        (lambda: flightlog.Image(np.zeros((2, 4, 4, 3))), "log a batch as a list"),
+        (lambda: flightlog.Image(np.zeros((2, 5, 5, 7))), "nor a batch of them"),
         (lambda: flightlog.Image(np.full((4, 4), np.nan)), "NaN or infinite"),
         (lambda: flightlog.Image(object()), "expected numbers"),
         (lambda: flightlog.Image("missing.png"), "cannot read image file 'missing.png'"),

@@ -27,6 +27,32 @@ from .names import check_artifact_name, check_entry_path
 from .registry import Registry, Version
 
 
+def _files_under(top: Path) -> Iterator[Path]:
+    """Every file under `top`, through symlinked directories as wandb's add_dir walks
+    (`os.walk(followlinks=True)`: a checkpoint whose shards are linked in from a cache or a
+    scratch volume keeps them), except a link back to a directory it is inside (a loop).
+    A broken link is an ArtifactError naming it: its file cannot be kept."""
+    chains = {str(top): frozenset({os.path.realpath(top)})}
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=True):
+        chain = chains.pop(dirpath)
+        keep = []
+        for d in dirnames:
+            real = os.path.realpath(os.path.join(dirpath, d))
+            if real not in chain:
+                keep.append(d)
+                chains[os.path.join(dirpath, d)] = chain | {real}
+        dirnames[:] = keep
+        for f in filenames:
+            p = Path(dirpath, f)
+            if p.is_file():
+                yield p
+            elif p.is_symlink() and not p.exists():
+                raise ArtifactError(
+                    f"add_dir({str(top)!r}): {p} is a broken symlink (to "
+                    f"{os.readlink(p)!r}); remove it or add the other files one by one"
+                )
+
+
 @dataclass(frozen=True)
 class Reference:
     """An entry that is a URI, kept as given and never fetched."""
@@ -99,9 +125,10 @@ class Artifact:
                 f"add_dir({str(local_path)!r}): no such directory (add_file() takes a file)"
             )
         prefix = check_entry_path(name) + "/" if name else ""
-        found = sorted(p for p in base.resolve().rglob("*") if p.is_file())
+        top = base.resolve()
         staged = {
-            check_entry_path(prefix + p.relative_to(base.resolve()).as_posix()): p for p in found
+            check_entry_path(prefix + p.relative_to(top).as_posix()): p
+            for p in sorted(_files_under(top))
         }
         for entry, p in staged.items():
             self._check_free(entry, p)
@@ -154,8 +181,13 @@ class Artifact:
 
     def _build_manifest(self) -> dict[str, Any]:
         """Store the staged files as blobs and return the manifest (raises before storing
-        anything if a staged file has gone)."""
+        anything if a staged file has gone). A version logged again is its own manifest, so
+        it finds itself by digest and takes the new aliases, as in wandb (its files are no
+        longer staged: building from them made an empty version and moved `latest` to it)."""
         assert self._registry is not None
+        if self._version is not None:
+            kept = ("name", "type", "description", "metadata", "entries", "size")
+            return {k: v for k, v in self._version.manifest.items() if k in kept}
         gone = [str(s) for s in self._staged.values() if isinstance(s, Path) and not s.is_file()]
         if gone:
             raise ArtifactError(

@@ -1,13 +1,16 @@
 """`FlightlogLogger`: a Lightning logger writing to flightlog, with WandbLogger's keys
-(`trainer/global_step` next to every metric) and its `watch()`.
+(`trainer/global_step` next to every metric) and its surface: `watch()`, `log_image`,
+`log_table`, `log_text`, `log_audio`, `log_video` and `log_model=` (checkpoints as model
+artifacts), so a LightningModule written for WandbLogger runs unchanged.
 
-    trainer = L.Trainer(logger=FlightlogLogger(project="my-project"))
+    trainer = L.Trainer(logger=FlightlogLogger(project="my-project", log_model="all"))
 """
 
 from __future__ import annotations
 
 from argparse import Namespace
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from lightning.fabric.utilities.logger import (
@@ -16,28 +19,66 @@ from lightning.fabric.utilities.logger import (
     _sanitize_callable_params,
 )
 from lightning.pytorch.loggers.logger import Logger, rank_zero_experiment
+from lightning.pytorch.loggers.utilities import _scan_checkpoints
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 import flightlog
+from flightlog._wandb_api import _attach
 
 
 class FlightlogLogger(Logger):
-    """The run starts on first use (rank zero only). Picklable for 'spawn': a run unpickles
-    as the same run (see `flightlog.Run.__reduce__`)."""
+    """The run starts on first use (rank zero only). `save_dir` is where Lightning puts
+    checkpoints (SAVE_DIR/project/run-id/checkpoints); None, the default, means the
+    Trainer's `default_root_dir`, never the store (a checkpoint is no part of a run's
+    history: it went into the run's directory there, hidden from the user).
+
+    Picklable for 'spawn' (`ddp_spawn`): the run starts in the parent when the logger is
+    pickled, and rank zero of each spawned worker joins that run (see `_attach`), as
+    WandbLogger does; before, each spawned fit() or test() started a run of its own.
+
+    `log_model` as WandbLogger's: "all" logs every checkpoint as it is saved, True the
+    checkpoints kept when training ends (every one as saved when save_top_k=-1), each as a
+    version of the `model` artifact `checkpoint_name` (model-RUN_ID), the best aliased
+    "best"."""
 
     LOGGER_JOIN_CHAR = "-"
 
-    def __init__(self, prefix: str = "", **init_kwargs: Any) -> None:
+    def __init__(
+        self,
+        prefix: str = "",
+        save_dir: str | None = None,
+        log_model: bool | str = False,
+        checkpoint_name: str | None = None,
+        **init_kwargs: Any,
+    ) -> None:
         super().__init__()
         self._prefix = prefix
+        self._save_dir = save_dir
+        self._log_model = log_model
+        self._checkpoint_name = checkpoint_name
         self._init_kwargs = init_kwargs
         self._run: flightlog.Run | None = None
+        self._attach_id: str | None = None
+        self._logged_model_time: dict[str, float] = {}
+        self._checkpoint_callbacks: dict[int, Any] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        if self._run is None and rank_zero_only.rank == 0:
+            _ = self.experiment
+        state = self.__dict__.copy()
+        if self._run is not None:
+            state["_attach_id"] = self._run._attach_id
+        state["_run"] = None  # joined again on first use, by rank zero only
+        return state
 
     @property
     @rank_zero_experiment
     def experiment(self) -> flightlog.Run:
         if self._run is None:
-            self._run = flightlog.run or flightlog.init(**self._init_kwargs)
+            if self._attach_id is not None:
+                self._run = _attach(self._attach_id)
+            else:
+                self._run = flightlog.run or flightlog.init(**self._init_kwargs)
             self._run.define_metric("trainer/global_step")
             self._run.define_metric("*", step_metric="trainer/global_step")
             self._run._label(code="flightlog_lightning")
@@ -53,7 +94,7 @@ class FlightlogLogger(Logger):
 
     @property
     def save_dir(self) -> str | None:
-        return self._run.dir if self._run else None
+        return self._save_dir
 
     @rank_zero_only
     def log_hyperparams(self, params: dict[str, Any] | Namespace) -> None:
@@ -66,12 +107,83 @@ class FlightlogLogger(Logger):
         extra = {} if step is None else {"trainer/global_step": step}
         self.experiment.log({**metrics, **extra})
 
+    @rank_zero_only
+    def log_table(
+        self,
+        key: str,
+        columns: list[str] | None = None,
+        data: list[list[Any]] | None = None,
+        dataframe: Any = None,
+        step: int | None = None,
+    ) -> None:
+        self.log_metrics({key: flightlog.Table(columns, data, dataframe=dataframe)}, step)
+
+    log_text = log_table  # text is a table of strings, as in WandbLogger
+
+    @rank_zero_only
+    def log_image(self, key: str, images: list[Any], step: int | None = None, **kw: Any) -> None:
+        """Images (tensors, arrays, PIL images, paths); each kwarg a list, one value an image."""
+        self._log_media(key, flightlog.Image, images, step, kw)
+
+    @rank_zero_only
+    def log_audio(self, key: str, audios: list[Any], step: int | None = None, **kw: Any) -> None:
+        self._log_media(key, flightlog.Audio, audios, step, kw)
+
+    @rank_zero_only
+    def log_video(self, key: str, videos: list[Any], step: int | None = None, **kw: Any) -> None:
+        self._log_media(key, flightlog.Video, videos, step, kw)
+
+    def _log_media(
+        self,
+        key: str,
+        kind: Callable[..., Any],
+        items: list[Any],
+        step: int | None,
+        kwargs: dict[str, list[Any]],
+    ) -> None:
+        """`items` as one list of `kind` under `key`, item i given kwargs' i-th values."""
+        if not isinstance(items, list):
+            raise TypeError(f"{key!r}: expected a list of items, got {type(items).__name__}")
+        for name, values in kwargs.items():
+            if len(values) != len(items):
+                raise ValueError(
+                    f"{key!r}: {name}= has {len(values)} values for {len(items)} items: "
+                    "give one per item"
+                )
+        media = [kind(x, **{k: v[i] for k, v in kwargs.items()}) for i, x in enumerate(items)]
+        self.log_metrics({key: media}, step)  # type: ignore[dict-item]
+
     def watch(
         self, model: Any, log: str | None = "gradients", log_freq: int = 100, log_graph: bool = True
     ) -> None:
         self.experiment.watch(model, log=log, log_freq=log_freq, log_graph=log_graph)
 
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
+        if self._log_model == "all" or (
+            self._log_model is True and checkpoint_callback.save_top_k == -1
+        ):
+            self._log_checkpoints(checkpoint_callback)
+        elif self._log_model is True:
+            self._checkpoint_callbacks[id(checkpoint_callback)] = checkpoint_callback
+
+    def _log_checkpoints(self, checkpoint_callback: Any) -> None:
+        """The callback's checkpoints not logged yet (or saved again since), oldest first."""
+        run = self.experiment
+        name = self._checkpoint_name or f"model-{run.id}"
+        new = _scan_checkpoints(checkpoint_callback, self._logged_model_time)
+        for mtime, path, score, _ in new:
+            art = flightlog.Artifact(
+                name, "model", metadata={"score": score, "original_filename": Path(path).name}
+            )
+            art.add_file(path, name="model.ckpt")
+            best = path == checkpoint_callback.best_model_path
+            run.log_artifact(art, aliases=["best"] if best else [])
+            self._logged_model_time[path] = mtime
+
     @rank_zero_only
     def finalize(self, status: str) -> None:
         if self._run is not None and status == "failed":
             self._run.finish(exit_code=1)
+        elif status == "success" and self._run is not None:
+            for callback in self._checkpoint_callbacks.values():
+                self._log_checkpoints(callback)

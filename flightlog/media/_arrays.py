@@ -53,10 +53,10 @@ class ArrayOrFile(Media):
 def copy_array(data: Any) -> tuple[np.ndarray | None, str | None]:
     """(a private copy of `data` as a numpy array, None) or (None, what is wrong)."""
     if hasattr(data, "detach") and hasattr(data, "cpu"):  # a torch tensor
-        data = data.detach().cpu()
-        if str(getattr(data, "dtype", "")) == "torch.bfloat16":
-            data = data.float()
-        data = data.numpy()
+        try:
+            data = _tensor_numbers(data)
+        except (TypeError, ValueError, RuntimeError, NotImplementedError) as e:
+            return None, f"cannot read the tensor's numbers ({e})"
     try:
         arr = np.array(data, copy=True)
     except (TypeError, ValueError) as e:
@@ -70,6 +70,25 @@ def copy_array(data: Any) -> tuple[np.ndarray | None, str | None]:
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         return None, "the array holds NaN or infinite values: fix or np.nan_to_num() it"
     return arr, None
+
+
+#: the float dtypes numpy holds; others (bfloat16, float8) are read as float32
+_NUMPY_FLOATS = frozenset({"torch.float16", "torch.float32", "torch.float64"})
+
+
+def _tensor_numbers(t: Any) -> Any:
+    """A torch tensor's numbers as numpy: a sparse tensor made dense, floats numpy lacks read
+    as float32. Raises what torch raises for one that has none (a meta tensor: ValueError)."""
+    if getattr(t, "is_meta", False):
+        raise ValueError("a tensor on the meta device holds no data")
+    t = t.detach()
+    if str(getattr(t, "layout", "torch.strided")) != "torch.strided":
+        t = t.to_dense()
+    t = t.cpu()
+    dtype = getattr(t, "dtype", None)
+    if getattr(dtype, "is_floating_point", False) and str(dtype) not in _NUMPY_FLOATS:
+        t = t.float()
+    return t.numpy()
 
 
 def to_uint8(arr: np.ndarray) -> np.ndarray:

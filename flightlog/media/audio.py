@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from flightlog.store.media_wav import wav_info
+
 from ._arrays import ArrayOrFile
 from ._base import check_caption
 from ._sink import MediaSink
@@ -41,10 +43,10 @@ class Audio(ArrayOrFile):
 
         ref = self._fields()
         ref["format"] = self._format
-        if self._file is not None:
-            if self._format == "wav":
-                with wave.open(io.BytesIO(self._file), "rb") as w:
-                    ref.update(_wav_fields(w.getframerate(), w.getnframes(), w.getnchannels()))
+        if self._file is not None:  # stored as it is; a WAV's header says what it holds
+            info = wav_info(self._file) if self._format == "wav" else None
+            if info is not None and info.rate > 0:
+                ref.update(_wav_fields(info.rate, info.frames, info.channels))
             return sink.put(self._file, ref)
         arr = self._array
         assert arr is not None and self.sample_rate is not None

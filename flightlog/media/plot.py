@@ -61,3 +61,100 @@ def bar(table: Table, label: str, value: str, title: str = "", **_: Any) -> Plot
 
 def histogram(table: Table, value: str, title: str = "", **_: Any) -> Plot:
     return _plot("histogram", table, title, value=value)
+
+
+def plot_table(
+    vega_spec_name: str,
+    data_table: Table,
+    fields: dict[str, str],
+    string_fields: dict[str, Any] | None = None,
+    split_table: bool = False,
+) -> Plot:
+    """wandb's custom chart: the table, the spec's name and which column fills each field."""
+    chart = {"type": vega_spec_name, "fields": list(fields.values()), **fields}
+    return Plot(data_table, {**chart, **(string_fields or {})})
+
+
+def line_series(
+    xs: Any,
+    ys: Any,
+    keys: list[str] | None = None,
+    title: str = "",
+    xname: str = "x",
+    split_table: bool = False,
+) -> Plot:
+    """Several lines, one per `ys` item, over shared `xs` or one xs each (wandb's columns
+    step, lineKey, lineVal)."""
+    ys = [list(y) for y in ys]
+    xs = list(xs)
+    per_line = [list(x) for x in xs] if xs and _is_sequence(xs[0]) else [xs] * len(ys)
+    keys = list(keys) if keys is not None else [f"key_{i}" for i in range(len(ys))]
+    data = [
+        [x, key, y]
+        for key, line_x, line_y in zip(keys, per_line, ys, strict=False)
+        for x, y in zip(line_x, line_y, strict=False)
+    ]
+    table = Table(columns=["step", "lineKey", "lineVal"], data=data)
+    fields = {"step": "step", "lineKey": "lineKey", "lineVal": "lineVal"}
+    return plot_table("line_series", table, fields, {"title": title, "xname": xname})
+
+
+def confusion_matrix(
+    probs: Any = None,
+    y_true: Any = None,
+    preds: Any = None,
+    class_names: list[str] | None = None,
+    title: str = "Confusion Matrix Curve",
+    split_table: bool = False,
+) -> Plot:
+    """Counts of (actual, predicted) pairs, from `preds` or the argmax of `probs` (wandb's
+    columns Actual, Predicted, nPredictions; classes Class_1.. unless named)."""
+    from ._curves import confusion_counts
+
+    table = Table(
+        columns=["Actual", "Predicted", "nPredictions"],
+        data=confusion_counts(probs, y_true, preds, class_names),
+    )
+    fields = {"Actual": "Actual", "Predicted": "Predicted", "nPredictions": "nPredictions"}
+    return plot_table("confusion_matrix", table, fields, {"title": title})
+
+
+def pr_curve(
+    y_true: Any = None,
+    y_probas: Any = None,
+    labels: list[str] | None = None,
+    classes_to_plot: list[Any] | None = None,
+    interp_size: int = 21,
+    title: str = "Precision-Recall Curve",
+    split_table: bool = False,
+) -> Plot:
+    """Each class's precision against recall, one class against the rest (wandb's columns
+    class, precision, recall; `interp_size` recall points)."""
+    from ._curves import curves
+
+    rows = curves("pr", y_true, y_probas, labels, classes_to_plot, interp_size)
+    table = Table(columns=["class", "precision", "recall"], data=rows)
+    fields = {"x": "recall", "y": "precision", "class": "class"}
+    return plot_table("pr_curve", table, fields, {"title": title})
+
+
+def roc_curve(
+    y_true: Any = None,
+    y_probas: Any = None,
+    labels: list[str] | None = None,
+    classes_to_plot: list[Any] | None = None,
+    title: str = "ROC Curve",
+    split_table: bool = False,
+) -> Plot:
+    """Each class's true positive rate against its false positive rate, one class against
+    the rest (wandb's columns class, fpr, tpr)."""
+    from ._curves import curves
+
+    rows = curves("roc", y_true, y_probas, labels, classes_to_plot, 0)
+    table = Table(columns=["class", "fpr", "tpr"], data=rows)
+    fields = {"x": "fpr", "y": "tpr", "class": "class"}
+    return plot_table("roc_curve", table, fields, {"title": title})
+
+
+def _is_sequence(value: Any) -> bool:
+    return hasattr(value, "__len__") and not isinstance(value, str | bytes)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from flightlog._config import jsonable
 from flightlog.store.media_ref import JSON_COLUMNS_KEY
 
 from ._base import Media
@@ -125,14 +126,14 @@ class Table(Media):
 
 
 def _cell(value: Any, sink: MediaSink) -> Any:
+    """A cell as stored: media encoded to their reference; anything else as JSON holds it,
+    as config values are (numpy / torch scalars unwrapped, arrays and tensors as lists of
+    their numbers: an embedding column once read back as its truncated str())."""
     if isinstance(value, Media):
         if value.problem:
             return {"_type": value._type, "dropped": value.problem}
         return value.encode(sink)
-    item = getattr(value, "item", None)  # numpy / torch scalars
-    if callable(item) and getattr(value, "shape", None) == ():
-        return item()
-    return value
+    return jsonable(value, "Table cell")
 
 
 def _typed(cells: list[Any]) -> pa.Array | None:

@@ -1,0 +1,278 @@
+"""The framework integrations as users run them (session 12's fault hunt): several processes,
+checkpoints, resumes, on CPU in real child processes. Skipped when the framework is not
+installed (the `integrations` extra installs them)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import flightlog
+
+pytestmark = pytest.mark.slow
+
+
+def _torchrun(code: str, tmp_path: Path, nproc: int = 2) -> subprocess.CompletedProcess[str]:
+    """`code` as a script started by torchrun on `nproc` CPU ranks."""
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(code))
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    return subprocess.run(
+        [*torchrun, f"--nproc_per_node={nproc}", str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_accelerate_tracker_under_torchrun_keeps_ddp_and_makes_one_run(
+    store: Path, tmp_path: Path
+) -> None:
+    """A tracker object is built before the Accelerator it is given to; building it must not
+    set up the distributed state (accelerate's own trackers wait for start())."""
+    pytest.importorskip("accelerate")
+    r = _torchrun(
+        """
+        from accelerate import Accelerator
+        from flightlog.integrations.accelerate import FlightlogTracker
+
+        acc = Accelerator(log_with=FlightlogTracker("ddp"), cpu=True)
+        print(f"RANK {acc.process_index} OF {acc.num_processes}", flush=True)
+        acc.init_trackers("ddp", config={"world": acc.num_processes})
+        for step in range(3):
+            acc.log({"loss": 1.0 / (step + 1)}, step=step)
+        acc.end_training()
+        """,
+        tmp_path,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert sorted(line for line in r.stdout.splitlines() if line.startswith("RANK")) == [
+        "RANK 0 OF 2",
+        "RANK 1 OF 2",
+    ]
+    runs = flightlog.Api(store).runs("ddp")
+    assert len(runs) == 1 and runs[0].state == "finished"
+    assert runs[0].config == {"world": 2}
+
+
+LIGHTNING = """
+import torch
+import lightning as L
+from flightlog.integrations.lightning import FlightlogLogger
+
+
+class Tiny(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(4, 1)
+
+    def training_step(self, batch, _):
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.layer(x), y)
+        self.log("train_loss", loss)
+        return loss
+
+    def test_step(self, batch, _):
+        x, y = batch
+        self.log("test_loss", torch.nn.functional.mse_loss(self.layer(x), y))
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def trainer(**kw):
+    return L.Trainer(max_epochs=2, log_every_n_steps=2, accelerator="cpu",
+                     enable_progress_bar=False, enable_model_summary=False, **kw)
+
+
+torch.manual_seed(0)
+x = torch.randn(64, 4)
+loader = torch.utils.data.DataLoader(
+    torch.utils.data.TensorDataset(x, x.sum(1, keepdim=True)), batch_size=8)
+"""
+
+
+def _train(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "train.py"
+    script.write_text(LIGHTNING + textwrap.dedent(code))
+    r = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r
+
+
+def test_lightning_checkpoints_go_where_the_trainer_says_not_into_the_store(
+    store: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("lightning")
+    r = _train(
+        """
+if __name__ == "__main__":
+    t = trainer(logger=FlightlogLogger(project="pl"), default_root_dir="out")
+    t.fit(Tiny(), loader)
+    print("CKPT", t.checkpoint_callback.best_model_path)
+""",
+        tmp_path,
+    )
+    [run] = flightlog.Api(store).runs("pl")
+    ckpt = tmp_path / r.stdout.split("CKPT ")[1].strip()  # relative to the script's cwd
+    assert ckpt.parent == tmp_path / "out" / "pl" / run.id / "checkpoints"
+    assert not list(store.rglob("*.ckpt"))
+
+
+def test_lightning_ddp_spawn_fit_and_test_log_into_one_run(store: Path, tmp_path: Path) -> None:
+    """'spawn' pickles the logger into each worker: the run must be the parent's, as
+    WandbLogger's (it starts the run in __getstate__ and the workers attach to it)."""
+    pytest.importorskip("lightning")
+    r = _train(
+        """
+if __name__ == "__main__":
+    logger = FlightlogLogger(project="pl")
+    t = trainer(logger=logger, devices=2, strategy="ddp_spawn", default_root_dir="out")
+    model = Tiny()
+    t.fit(model, loader)
+    t.test(model, loader)
+    print("RUN", logger.experiment.id)
+""",
+        tmp_path,
+    )
+    [run] = flightlog.Api(store).runs("pl")
+    assert r.stdout.split("RUN ")[1].strip() == run.id
+    h = run.history().to_pydict()
+    assert any(v is not None for v in h["train_loss"])
+    assert any(v is not None for v in h["test_loss"])
+    assert run.state == "finished"
+
+
+def test_lightning_logger_takes_wandb_loggers_media_calls_and_log_model(
+    store: Path, tmp_path: Path
+) -> None:
+    """Code written for WandbLogger (`self.logger.log_image(...)` in a module,
+    `log_model="all"`) runs unchanged on FlightlogLogger."""
+    pytest.importorskip("lightning")
+    _train(
+        """
+import numpy as np
+
+
+class WithMedia(Tiny):
+    def on_train_epoch_end(self):
+        self.logger.log_image("samples", [np.zeros((4, 4, 3), np.uint8)], caption=["zeros"])
+        self.logger.log_table("preds", columns=["x", "y"], data=[[1, 2.5]])
+        self.logger.log_text("notes", columns=["text"], data=[["epoch done"]])
+
+
+if __name__ == "__main__":
+    logger = FlightlogLogger(project="pl", log_model="all")
+    trainer(logger=logger, default_root_dir="out").fit(WithMedia(), loader)
+""",
+        tmp_path,
+    )
+    [run] = flightlog.Api(store).runs("pl")
+    rows = list(run.scan_history())
+    samples, preds, notes = ([r[k] for r in rows if k in r] for k in ("samples", "preds", "notes"))
+    assert len(samples) == len(preds) == len(notes) == 2  # one per epoch
+    [image] = samples[-1].refs()
+    assert image["caption"] == "zeros" and image.load().shape == (4, 4, 3)
+    assert preds[-1].load().data == [[1, 2.5]]
+    assert notes[-1].load().data == [["epoch done"]]
+    versions = flightlog.Api(store).artifact(f"pl/model-{run.id}:latest", type="model")
+    assert [f.path for f in versions.files()] == ["model.ckpt"]
+    assert "best" in versions.aliases and versions.version == "v1"  # a checkpoint an epoch
+
+
+def test_accelerate_tracker_logs_images_and_tables_as_wandbs_tracker(
+    store: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("accelerate")
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+                import numpy as np
+                from accelerate import Accelerator
+                from flightlog.integrations.accelerate import FlightlogTracker
+
+                acc = Accelerator(log_with=FlightlogTracker("acc"), cpu=True)
+                acc.init_trackers("acc")
+                tracker = acc.get_tracker("flightlog")
+                tracker.log_images({"samples": [np.zeros((4, 4, 3), np.uint8)]}, step=0)
+                tracker.log_table("preds", columns=["x"], data=[[1]], step=1)
+                acc.end_training()
+                """
+            ),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    [run] = flightlog.Api(store).runs("acc")
+    rows = list(run.scan_history())
+    assert [i.load().shape for i in rows[0]["samples"].refs()] == [(4, 4, 3)]
+    assert rows[1]["preds"].load().data == [[1]]
+
+
+HF = """
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
+from flightlog.integrations.transformers import FlightlogCallback
+
+torch.manual_seed(0)
+model = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=16, n_head=2, vocab_size=50, n_positions=16))
+data = [{"input_ids": torch.randint(0, 50, (8,))} for _ in range(40)]
+for d in data:
+    d["labels"] = d["input_ids"]
+args = TrainingArguments(
+    output_dir="out", max_steps=8, logging_steps=2, save_steps=4, per_device_train_batch_size=4,
+    report_to="none", use_cpu=True, disable_tqdm=True, learning_rate=1e-3,
+)
+"""
+
+
+def _hf(code: str, tmp_path: Path, env: dict[str, str] | None = None) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(HF + textwrap.dedent(code))
+    r = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
+def test_hf_callback_logs_checkpoints_and_predict_metrics_as_wandbs(
+    store: Path, tmp_path: Path
+) -> None:
+    """A job script that sets WANDB_LOG_MODEL=checkpoint for wandb's callback gets the same
+    from FlightlogCallback: each checkpoint a version of model-RUN_ID, aliased by step."""
+    pytest.importorskip("transformers")
+    _hf(
+        """
+trainer = Trainer(model=model, args=args, train_dataset=data,
+                  callbacks=[FlightlogCallback(project="hf")])
+trainer.train()
+trainer.predict(data[:8])
+""",
+        tmp_path,
+        env={"WANDB_LOG_MODEL": "checkpoint"},
+    )
+    [run] = flightlog.Api(store).runs("hf")
+    assert any(r.get("test/loss") for r in run.scan_history())
+    api = flightlog.Api(store)
+    for step, version in ((4, "v0"), (8, "v1")):
+        art = api.artifact(f"hf/model-{run.id}:checkpoint_global_step_{step}", type="model")
+        assert art.version == version and "model.safetensors" in [f.path for f in art.files()]
