@@ -1,13 +1,16 @@
 """The reading calls of a flightlog server's API - listings, a run, its history and
 charts - and the ETag cache that makes a poll of an unchanged listing or run cost a 304:
 the half of ServerClient (sync/client.py) that sync/remote.py, the TUI and `Api(host=)`
-read through."""
+read through, and with which `flightlog sync` asks which runs the server still has."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 import httpx
+
+#: run ids per page of `run_ids` (a server's largest page, sync/limits.py list_runs)
+ID_PAGE = 1000
 
 
 def join_page(rows: list[dict[str, Any]], page: list[dict[str, Any]]) -> None:
@@ -41,6 +44,19 @@ class ReadCalls:
             params = {"limit": page, "after": after}
             doc = self._json(self._call("GET", f"/runs/{entity}/{project}", params=params))
             out.extend(doc["runs"])
+            if not doc.get("next"):
+                return out
+            after = doc["next"]
+
+    def run_ids(self, entity: str, project: str) -> set[str]:
+        """The ids of a project's runs, ID_PAGE at a time and nothing else of them
+        (`fields=id`); an older server, which ignores `fields`, answers whole runs."""
+        out: set[str] = set()
+        after = ""
+        while True:
+            params = {"limit": ID_PAGE, "after": after, "fields": "id"}
+            doc = self._json(self._call("GET", f"/runs/{entity}/{project}", params=params))
+            out.update(str(r.get("id")) for r in doc["runs"])
             if not doc.get("next"):
                 return out
             after = doc["next"]
