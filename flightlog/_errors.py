@@ -65,6 +65,11 @@ class ServerRejectedError(SyncError):
     """The server refused a request as invalid (a 4xx other than the three above)."""
 
 
+class WrongServerError(SyncError):
+    """The URL answers, but not as a flightlog server does (a web page, a proxy's login, a
+    404 for /api/v1): no request there can work until the URL is fixed."""
+
+
 class ServerUnavailableError(SyncError, ConnectionError):
     """The server could not be reached or failed (5xx): retried, never a permission error.
 

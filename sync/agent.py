@@ -12,6 +12,14 @@ happened while no agent ran. Runs are synced one at a time from a due-time queue
 - while the server is unreachable the queue waits with jittered exponential backoff capped at
   BACKOFF_CAP seconds, so a returning server is noticed within ~10 s.
 
+A request is not retried inside a cycle (the client's retries are 0): the backoff is the
+retry, and a cycle stays one attempt long - a SIGTERM, or a returning server, waits for one
+request at most. Except a connection that failed fast while the server was last seen up
+(refused, reset, or closed before an answer, as a link that drops idle connections does to
+a kept-alive one): that request is sent once more at once, on a new connection (RECONNECTS,
+the client's `reconnects`), so such a blip costs no "server unreachable", no backoff and no
+second pass over the run. While the agent backs off it takes none: each cycle is one try.
+
 One agent per store: `sync-agent.lock` is held with flock while the agent lives; a second
 agent exits naming the first. The lock dies with its process, so a killed agent never
 leaves a stale lock.
@@ -44,6 +52,7 @@ from .uploader import Entities, load_local, sync_run
 META_EVERY = 10.0  # seconds between metadata-only syncs of a run (state files, summaries)
 BACKOFF_CAP = 8.0  # plus a request's connect timeout: a returning server is seen within 10 s
 REFUSED_RETRY = 300.0  # a run the server refused (permissions, bad key) is retried this late
+RECONNECTS = 1  # quick retries of a request whose connection failed fast (module docstring)
 
 
 @dataclass(order=True)
@@ -230,6 +239,7 @@ class Agent:
     def _sync(self, run: Path) -> None:
         now = time.monotonic()
         self._last_meta[run] = now
+        self.client.reconnects = 0 if self._failures else RECONNECTS  # backing off: one try
         try:
             local = load_local(RunPaths(run))
             result = sync_run(self.client, local, self._entities.of(local))

@@ -5,15 +5,25 @@ Each failure becomes one exception of `flightlog._errors` whose message names th
 which). A network error, a 5xx or a 408 (a body that stalled) is retried with backoff and then
 raised as ServerUnavailableError - never as a permission problem, since the server did not say
 no. A full disk on the server (507) is not retried at once: it is ServerStorageFullError, a
-ServerUnavailableError, so `sync` stops and the agent backs off and tries again later.
+ServerUnavailableError, so `sync` stops and the agent backs off and tries again later. An
+answer no flightlog server gives (a redirect, HTML, a 501) is WrongServerError at once.
+
+`reconnects` adds attempts, taken at once, for a request whose connection failed fast
+(refused, reset, closed before an answer - a link that drops idle connections does that to
+a kept-alive one): the agent takes one while the server was last seen up, so such a blip
+costs no backoff. Every request on its way is listed by `waiting()`, with its attempt and
+how long the server has been silent: `flightlog sync` says so while it waits.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +33,9 @@ from flightlog import __version__
 from flightlog._errors import NotLoggedInError, ServerStorageFullError, ServerUnavailableError
 from flightlog.store.atomic import dumps
 
-from .client_errors import error_code, refusal, storage_full
+from .client_errors import check_url, error_code, refusal, storage_full, wrong_server
+from .client_reads import ReadCalls
+from .client_reads import join_page as join_page  # where tests and readers import it
 from .credentials import Credentials
 from .credentials import load as load_credentials
 from .frames import BATCH_TYPE, file_chunks, runs_body
@@ -34,6 +46,21 @@ API = "/api/v1"
 #: a request body the server gave up on (it stalled past its idle timeout): the link's
 #: problem, not a refusal - retried like a 5xx
 STALLED = 408
+#: 501 Not Implemented: a plain web server's answer to PUT or POST, never a flightlog
+#: server's (a proxy's 502-504 are retried: the server behind it may come back)
+NOT_IMPLEMENTED = 501
+
+
+@dataclass(eq=False)  # one object per try: kept in sets by identity
+class Attempt:
+    """A request on its way (`ServerClient.waiting`): what a caller waiting on a silent
+    server can tell the user."""
+
+    method: str
+    url: str  # the API path
+    number: int  # 1 for the first try
+    tries: int  # at most, before the request fails
+    since: float  # time.monotonic() of its last sign of life: sent, or a body chunk taken
 
 
 def backoff_delay(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
@@ -48,19 +75,9 @@ def _run_frame(name: str, doc: dict[str, Any]) -> bytes:
     return dumps({"stream": "run", "name": name, "size": len(body)}, indent=None) + b"\n" + body
 
 
-def join_page(rows: list[dict[str, Any]], page: list[dict[str, Any]]) -> None:
-    """Append a history page to `rows`, joining the row a page boundary cut in two (the
-    same step and writer on both sides)."""
-    for row in page:
-        prev = rows[-1] if rows else None
-        if prev and (prev["_step"], prev["_writer"]) == (row["_step"], row["_writer"]):
-            prev.update(row)
-        else:
-            rows.append(row)
-
-
-class ServerClient:
-    """One server, one key. `retries` bounds the attempts on network errors and 5xx."""
+class ServerClient(ReadCalls):
+    """One server, one key. `retries` bounds the attempts on network errors and 5xx;
+    `reconnects` adds quick ones after a connection that failed fast (module docstring)."""
 
     def __init__(
         self,
@@ -69,9 +86,16 @@ class ServerClient:
         retries: int = 4,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        reconnects: int = 0,
     ) -> None:
+        check_url(creds.base_url)  # else httpx says only "Invalid port"
         self.creds = creds
         self.retries = retries
+        self.reconnects = reconnects
+        self.timeout = timeout
+        self._waiting: dict[int, Attempt] = {}
+        self._waiting_lock = threading.Lock()
+        self._ids = itertools.count()
         headers = {"User-Agent": f"flightlog/{__version__}"}
         if creds.api_key:
             headers["Authorization"] = f"Bearer {creds.api_key}"
@@ -106,7 +130,11 @@ class ServerClient:
 
     # -- the API ---------------------------------------------------------------------------
     def whoami(self) -> dict[str, Any]:
-        return self._call("GET", "/whoami").json()
+        r = self._call("GET", "/whoami")
+        doc = self._json(r)
+        if not isinstance(doc, dict) or "user" not in doc:  # another API's JSON
+            raise wrong_server(r, self.creds.base_url)
+        return doc
 
     def put_run(
         self, entity: str, project: str, run_id: str, meta: dict[str, Any], writers: list[Any]
@@ -147,12 +175,12 @@ class ServerClient:
             content=dumps({"meta": meta, "writers": writers, **(extras or {})}, indent=None),
             headers={"Content-Type": "application/json"},
         )
-        return dict(r.json())
+        return dict(self._json(r))
 
     def segments(self, entity: str, project: str, run_id: str) -> dict[str, set[str]]:
         """The sealed segments the server has for a run, per stream."""
         r = self._call("GET", f"/runs/{entity}/{project}/{run_id}/segments")
-        return {s: set(names) for s, names in r.json()["segments"].items()}
+        return {s: set(names) for s, names in self._json(r)["segments"].items()}
 
     def put_segment(self, entity: str, project: str, run_id: str, stream: str, path: Path) -> bool:
         """Upload one sealed segment, streamed from its file; False when the server already
@@ -164,7 +192,7 @@ class ServerClient:
             body=lambda: file_chunks(path),
             headers={"Content-Type": "application/vnd.apache.parquet", "Content-Length": str(size)},
         )
-        return bool(r.json().get("stored"))
+        return bool(self._json(r).get("stored"))
 
     def put_segments(
         self,
@@ -182,7 +210,7 @@ class ServerClient:
         r = self._batch(url, [(b"", items)], retries)
         if r.status_code in (404, 405):
             return None
-        return list(r.json()["results"])
+        return list(self._json(r)["results"])
 
     def sync_run(
         self,
@@ -201,7 +229,7 @@ class ServerClient:
         r = self._batch(url, [(_run_frame("run.json", doc), items)], retries)
         if r.status_code in (404, 405):
             return None
-        return dict(r.json())
+        return dict(self._json(r))
 
     def sync_runs(
         self,
@@ -218,7 +246,7 @@ class ServerClient:
         r = self._batch(f"/sync/{entity}/{project}", body, retries)
         if r.status_code in (404, 405):
             return None
-        return list(r.json()["runs"])
+        return list(self._json(r)["runs"])
 
     def _batch(
         self,
@@ -238,88 +266,9 @@ class ServerClient:
             allow=(404, 405),
             retries=retries,
         )
-        if r.status_code == 404 and error_code(r) != "not_found":
-            raise self._error(r, url)
+        if r.status_code in (404, 405) and error_code(r) not in ("not_found", "method_not_allowed"):
+            raise self._error(r, url)  # no such entity or run, or not a flightlog server
         return r
-
-    def runs(self, entity: str, project: str, page: int = 100) -> list[dict[str, Any]]:
-        """Every run of a project, fetched `page` runs at a time."""
-        out: list[dict[str, Any]] = []
-        after = ""
-        while True:
-            params = {"limit": page, "after": after}
-            doc = self._call("GET", f"/runs/{entity}/{project}", params=params).json()
-            out.extend(doc["runs"])
-            if not doc.get("next"):
-                return out
-            after = doc["next"]
-
-    def run(self, entity: str, project: str, run_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/runs/{entity}/{project}/{run_id}").json()
-
-    def history(
-        self,
-        entity: str,
-        project: str,
-        run_id: str,
-        keys: list[str] | None = None,
-        stream: str = "history",
-        page: int = 5000,
-    ) -> list[dict[str, Any]]:
-        """Every logged row, fetched `page` values at a time (a row cut by a page's end is
-        joined up again)."""
-        params: dict[str, Any] = {"stream": stream, "limit": page}
-        if keys:
-            params["keys"] = ",".join(keys)
-        rows: list[dict[str, Any]] = []
-        while True:
-            url = f"/runs/{entity}/{project}/{run_id}/history"
-            doc = self._call("GET", url, params=params).json()
-            join_page(rows, doc["rows"])
-            if not doc.get("next"):
-                return rows
-            params["cursor"] = doc["next"]
-
-    def chart(
-        self,
-        entity: str,
-        project: str,
-        run_id: str,
-        keys: list[str] | None,
-        buckets: int = 500,
-        x: str = "step",
-        x_range: tuple[float, float] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Per key (every key: None), `buckets` buckets along x with min, max, last and count
-        (downsampled on the server, as the local UI draws a chart), over the whole run or
-        `x_range` (a zoomed chart)."""
-        params: dict[str, Any] = {"buckets": buckets, "x": x}
-        if keys is not None:
-            params["keys"] = ",".join(keys)
-        if x_range is not None:
-            params.update(lo=x_range[0], hi=x_range[1])
-        r = self._call("GET", f"/runs/{entity}/{project}/{run_id}/chart", params=params)
-        return r.json()["buckets"]
-
-    def get_cached(self, url: str, params: dict[str, Any] | None = None) -> Any:
-        """GET a JSON answer, sending the ETag of the last answer to the same request: an
-        unchanged listing or run costs a 304 and no body. Keeps the latest 256 answers."""
-        key = (url, repr(sorted((params or {}).items())))
-        held = self._cache.get(key)
-        headers = {"If-None-Match": held[0]} if held else {}
-        r = self._call("GET", url, params=params, headers=headers)
-        if r.status_code == 304 and held:
-            return held[1]
-        doc = r.json()
-        if etag := r.headers.get("ETag"):
-            if len(self._cache) >= 256:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = (etag, doc)
-        return doc
-
-    def get(self, url: str, params: dict[str, Any] | None = None) -> httpx.Response:
-        """A GET of the API (errors mapped as for every call)."""
-        return self._call("GET", url, params=params)
 
     # -- plumbing --------------------------------------------------------------------------
     def request(
@@ -335,7 +284,7 @@ class ServerClient:
         starts the download again."""
         try:
             with self._http.stream("GET", url) as r:
-                if 400 <= r.status_code < 500:
+                if 400 <= r.status_code < 500 or r.is_redirect:
                     r.read()
                     raise self._error(r, url)
                 if r.status_code >= 500:
@@ -359,21 +308,28 @@ class ServerClient:
         body = kw.pop("body", None)  # the content, made afresh for each attempt
         retries = kw.pop("retries", None)
         retries = self.retries if retries is None else retries
-        attempt = 0
+        attempt = quick = 0
         while True:
             try:
-                if body is not None:
-                    kw["content"] = body()
-                r = self._http.request(method, url, **kw)
+                tried = Attempt(method, url, attempt + 1, retries + 1, time.monotonic())
+                r = self._attempt(body, tried, kw)
             except httpx.TransportError as e:
                 failure = f"cannot reach {self.creds.base_url}: {type(e).__name__} {e}".strip()
+                if quick < self.reconnects and not isinstance(e, httpx.TimeoutException):
+                    quick += 1  # failed fast: again at once, on a new connection
+                    time.sleep(backoff_delay(0))
+                    continue
             else:
                 if r.status_code < 500 and r.status_code != STALLED:
+                    if r.is_redirect:  # a proxy's login, or http:// for an https server
+                        raise wrong_server(r, self.creds.base_url)
                     if r.status_code >= 400 and r.status_code not in allow:
                         raise self._error(r, url)
                     return r
                 if r.status_code == 507:
                     raise self.storage_full()
+                if r.status_code == NOT_IMPLEMENTED:
+                    raise wrong_server(r, self.creds.base_url)
                 failure = f"{self.creds.base_url} failed: HTTP {r.status_code}"
             if attempt >= retries:
                 raise ServerUnavailableError(
@@ -384,9 +340,42 @@ class ServerClient:
             time.sleep(backoff_delay(attempt))
             attempt += 1
 
+    def _attempt(self, body: Any, attempt: Attempt, kw: dict[str, Any]) -> httpx.Response:
+        """One try of a request, listed in `waiting()` while it is on its way."""
+        key = next(self._ids)
+        with self._waiting_lock:
+            self._waiting[key] = attempt
+        try:
+            if body is not None:
+                kw["content"] = _alive(body(), attempt)
+            return self._http.request(attempt.method, attempt.url, **kw)
+        finally:
+            with self._waiting_lock:
+                del self._waiting[key]
+
+    def waiting(self) -> list[Attempt]:
+        """The requests on their way now, the longest silent first."""
+        with self._waiting_lock:
+            out = list(self._waiting.values())
+        return sorted(out, key=lambda a: a.since)
+
+    def _json(self, r: httpx.Response) -> Any:
+        """The answer's JSON: an answer that is none is not a flightlog server's."""
+        try:
+            return r.json()
+        except ValueError:
+            raise wrong_server(r, self.creds.base_url) from None
+
     def storage_full(self) -> ServerStorageFullError:
         """A 507, of a request or of one segment of a batch."""
         return storage_full(self.creds.base_url)
 
     def _error(self, r: httpx.Response, url: str) -> Exception:
         return refusal(r, url, self.creds)
+
+
+def _alive(chunks: Iterable[bytes], attempt: Attempt) -> Iterator[bytes]:
+    """A request body's chunks, each taken (the server reads on) marking `attempt` alive."""
+    for chunk in chunks:
+        attempt.since = time.monotonic()
+        yield chunk

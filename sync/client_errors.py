@@ -4,9 +4,18 @@ exception of `flightlog._errors` whose message names the fix (sync/client.py rai
 A 401 says how to sign in (with a key typed, from the environment or stored), an unknown
 entity how to create it, a 403 the server's own message (it names the change that grants
 the permission), a 507 that nothing was lost and to sync again later.
+
+A URL that is not a flightlog server's - a web server's HTML, a proxy's login page or
+redirect, another API's 404 for /api/v1 - answers without flightlog's JSON error (`{"error":
+code, "message": ...}`, sync/server.py): that is WrongServerError, one line naming the URL,
+the status, a short escaped gist of the answer and where the URL comes from. So is a URL
+that cannot be parsed (httpx said only "Invalid port").
 """
 
 from __future__ import annotations
+
+import html
+import re
 
 import httpx
 
@@ -17,17 +26,92 @@ from flightlog._errors import (
     PermissionDeniedError,
     ServerRejectedError,
     ServerStorageFullError,
+    WrongServerError,
 )
+from flightlog.store.text import safe
 
 from .credentials import Credentials
+
+#: where the server's URL comes from, and how to change it (every wrong-URL error ends so)
+URL_FIX = (
+    "check the server's URL: --host URL, FLIGHTLOG_BASE_URL, or the server of the last "
+    "`flightlog login` (`flightlog login --host URL` stores another)"
+)
+#: characters of a server's answer quoted in an error, at most
+GIST_CHARS = 80
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def check_url(url: str) -> None:
+    """Raise WrongServerError naming the fix when `url` cannot be a server's address."""
+    try:
+        parsed = httpx.URL(url)
+        why = "" if parsed.host and "%" not in parsed.host else "no host name"
+        if parsed.port is not None and not 0 < parsed.port < 65536:
+            why = f"port {parsed.port} is not between 1 and 65535"
+        if parsed.scheme not in ("http", "https"):
+            why = f"{parsed.scheme!r} is not http or https"
+    except (httpx.InvalidURL, TypeError, ValueError) as e:
+        why = str(e) or type(e).__name__
+    if why:
+        raise WrongServerError(f"{_cut(url)} is not a server URL ({_cut(why)}); {URL_FIX}")
+
+
+def flightlog_error(r: httpx.Response) -> dict[str, str] | None:
+    """The JSON error a flightlog server answers with, or None when the answer is not one
+    (then the URL is not a flightlog server's)."""
+    try:
+        doc = r.json()
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("error"), str):
+        return None
+    return {"error": doc["error"], "message": str(doc.get("message", ""))}
+
+
+def wrong_server(r: httpx.Response, host: str) -> WrongServerError:
+    """An answer no flightlog server gives (a 4xx or 501 without its JSON error, a
+    redirect, HTML where JSON was asked for)."""
+    status = f"HTTP {r.status_code}"
+    if r.status_code == 413:  # a proxy in front of the server, with its own body limit
+        return WrongServerError(
+            f"something between here and {host} (a proxy?) refused a request body as too "
+            f"large ({status}, {_gist(r)}), not the flightlog server: raise its limit "
+            "(nginx: client_max_body_size 64m), or sync from where the server is reached "
+            "directly"
+        )
+    return WrongServerError(
+        f"{host} does not look like a flightlog server: its /api/v1 answered {status} "
+        f"({_gist(r)}); {URL_FIX}"
+    )
+
+
+def _gist(r: httpx.Response) -> str:
+    """What the answer was, in a few escaped words: a redirect's target, a page's title,
+    else the start of its text."""
+    if r.is_redirect:
+        return f"a redirect to {_cut(r.headers.get('location', '?'))}"
+    kind = r.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+    try:
+        text = r.text[:65536]
+    except (UnicodeDecodeError, LookupError):
+        text = ""
+    if "html" in kind and (title := _TITLE.search(text)):
+        text = html.unescape(title.group(1))
+    text = " ".join(text.split())
+    return f'{kind}: "{_cut(text)}"' if text else f"{kind}, empty"
+
+
+def _cut(text: str) -> str:
+    """`text` escaped (no control character reaches a terminal or a log) and cut short."""
+    shown = safe(text[: GIST_CHARS + 1])
+    return shown if len(shown) <= GIST_CHARS else shown[: GIST_CHARS - 1] + "…"
 
 
 def error_code(r: httpx.Response) -> str:
     """The error code of a JSON refusal ("" if there is none)."""
-    try:
-        return str(r.json().get("error", ""))
-    except (ValueError, AttributeError):
-        return ""
+    doc = flightlog_error(r)
+    return doc["error"] if doc else ""
 
 
 def storage_full(host: str) -> ServerStorageFullError:
@@ -42,12 +126,11 @@ def storage_full(host: str) -> ServerStorageFullError:
 
 def refusal(r: httpx.Response, url: str, creds: Credentials) -> Exception:
     """The exception for a 4xx answer `r` to `url` (an API path, /runs/{entity}/...)."""
-    try:
-        doc = r.json()
-        code, message = doc.get("error", ""), doc.get("message", "")
-    except ValueError:
-        code, message = "", r.text[:200]
     host = creds.base_url
+    doc = flightlog_error(r)
+    if doc is None:
+        return wrong_server(r, host)
+    code, message = doc["error"], doc["message"]
     parts = url.split("/")  # /runs/{entity}/{project}/...: what the refusal is about
     entity, where = (parts[2] if len(parts) > 2 else ""), "/".join(parts[2:4])
     if r.status_code == 401:
@@ -74,4 +157,7 @@ def refusal(r: httpx.Response, url: str, creds: Credentials) -> Exception:
             f"{message} on {host} (or it is private to its members): `flightlog runs "
             f"--host {host}` lists what you can read"
         )
-    return ServerRejectedError(f"{host} refused the request: {message or r.status_code}")
+    return ServerRejectedError(
+        f"{host} refused the request (HTTP {r.status_code}{f', {code}' if code else ''}): "
+        f"{safe(message[:300]) or 'no reason given'}"
+    )

@@ -6,8 +6,8 @@ next to the server's store (`server_index.py`), with the server's permissions.
         the projects the caller may read: every project of their own entity and teams, and
         every open project; a private project of another entity is not listed (nor counted).
 
-    GET /api/v1/runs/{entity}/{project}?filter=&sort=&offset=&limit=&after=
-    GET /api/v1/runs?filter=&sort=&offset=&limit=          (every project the caller reads)
+    GET /api/v1/runs/{entity}/{project}?filter=&sort=&offset=&limit=&after=&fields=
+    GET /api/v1/runs?filter=&sort=&offset=&limit=&fields=  (every project the caller reads)
         {"entity", "project",                              (the first form only)
          "total": runs matching the filter, "offset", "limit",
          "runs": [RUN, ...], "next": the `after` of the next page, or null}
@@ -16,6 +16,10 @@ next to the server's store (`server_index.py`), with the server's permissions.
            "created_at", "ended_at", "last_time", "duration", "steps", "values", "host",
            "user", "error", "warnings", "config": {key: value}, "summary": {key: value},
            "git": {...}, "command": "..."}       git and command: for members only
+
+`fields=id` lists each run as `{"id"}` only: what `flightlog sync` asks to see which runs the
+server still has, without their config and summary (a server before it ignores `fields`
+and answers whole runs, which carry the id as well).
 
 `filter` is the filter language of `flightlog runs --where` and the UI's filter bar
 (store/filters.py), `sort` a field, `summary.KEY` or `config.KEY`, `-` first for descending.
@@ -37,7 +41,7 @@ from fastapi import APIRouter, Depends, Header
 from fastapi.responses import Response
 
 from flightlog.store.atomic import dumps
-from flightlog.store.catalog import count_runs, select_runs
+from flightlog.store.catalog import count_runs, needs_history, select_runs
 from flightlog.store.filters import FilterError
 from flightlog.store.index import Index
 
@@ -109,7 +113,11 @@ def runs_router(
         offset: int,
         limit: int,
         after: str | None,
+        fields: str | None = None,
     ) -> bytes:
+        if fields not in (None, "", "id"):
+            raise Refused(f"fields may be id (ids only) or left out, not {fields!r}")
+        ids = fields == "id"
         for name, value in (("filter", filter), ("sort", sort), ("after", after)):
             if value is not None and len(value) > limits.query_chars:
                 raise Refused(f"{name} is {len(value)} characters; at most {limits.query_chars}")
@@ -132,7 +140,13 @@ def runs_router(
             try:
                 total = count_runs(idx, scopes=scopes, where=where)
                 rows = select_runs(
-                    idx, scopes=scopes, where=where, sort=sort, offset=offset, limit=limit + 1
+                    idx,
+                    scopes=scopes,
+                    where=where,
+                    sort=sort,
+                    offset=offset,
+                    limit=limit + 1,
+                    describe=not ids or needs_history(sort, where=where),
                 )
             except FilterError as e:
                 raise Refused(f"invalid filter: {e}", "invalid_filter") from None
@@ -143,12 +157,12 @@ def runs_router(
                 "total": total,
                 "offset": offset,
                 "limit": limit,
-                "runs": run_items(idx, rows, members),
+                "runs": [{"id": r["id"]} for r in rows] if ids else run_items(idx, rows, members),
                 "next": rows[-1]["id"] if more and after is not None else None,
             }
             return dumps(doc, indent=None)
 
-        key = (tuple(scopes), tuple(sorted(members)), where, sort, offset, limit, after)
+        key = (tuple(scopes), tuple(sorted(members)), where, sort, offset, limit, after, ids)
         return index.cached(key, make)
 
     @router.get("/runs")
@@ -158,6 +172,7 @@ def runs_router(
         sort: str | None = None,
         offset: int = 0,
         limit: int = 100,
+        fields: str | None = None,
         if_none_match: str | None = Header(None),
         accept_encoding: str | None = Header(None),
     ) -> Response:
@@ -167,7 +182,7 @@ def runs_router(
             found = readable(who)
             scopes = [(p["entity"], p["project"]) for p in found]
             members = {p["entity"] for p in found if p["member"]}
-            return listing(scopes, members, {}, filter, sort, offset, limit, None)
+            return listing(scopes, members, {}, filter, sort, offset, limit, None, fields)
 
         body = await anyio.to_thread.run_sync(work, limiter=reads)
         return with_etag(body, if_none_match, accept_encoding)
@@ -182,6 +197,7 @@ def runs_router(
         offset: int = 0,
         limit: int = 100,
         after: str | None = None,
+        fields: str | None = None,
         if_none_match: str | None = Header(None),
         accept_encoding: str | None = Header(None),
     ) -> Response:
@@ -192,7 +208,8 @@ def runs_router(
         members = {entity} if a.member else set()
 
         def work() -> bytes:
-            return listing([(entity, project)], members, head, filter, sort, offset, limit, after)
+            scope = [(entity, project)]
+            return listing(scope, members, head, filter, sort, offset, limit, after, fields)
 
         body = await anyio.to_thread.run_sync(work, limiter=reads)
         return with_etag(body, if_none_match, accept_encoding)

@@ -65,6 +65,9 @@ class LocalRun:
     #: taken once, with the writer states that are sent: read later, a writer that exited
     #: meanwhile would look crashed, and a run sent as running would be marked synced
     running: bool
+    #: `up_to_date`'s answer and the server it is of: a sync asks it of each run several
+    #: times, and it reads the run's mark and walks its files; a new mark resets it
+    fresh: tuple[str, bool] | None = field(default=None, repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -110,7 +113,14 @@ def load_local(paths: RunPaths) -> LocalRun:
 
 
 def up_to_date(local: LocalRun, server: str) -> bool:
-    """Marked synced to `server`, and nothing changed since."""
+    """Marked synced to `server`, and nothing changed since; worked out once per run and
+    server (`LocalRun.fresh`)."""
+    if local.fresh is None or local.fresh[0] != server:
+        local.fresh = (server, _up_to_date(local, server))
+    return local.fresh[1]
+
+
+def _up_to_date(local: LocalRun, server: str) -> bool:
     state = read_mark(local.paths)
     if not state.get("complete") or state.get("server") != server:
         return False
@@ -125,10 +135,11 @@ def up_to_date(local: LocalRun, server: str) -> bool:
 def forget_lost(client: ServerClient, runs: list[LocalRun], entities: Entities) -> int:
     """Clear the marks of runs marked synced that the server no longer has (its root
     restored from an older backup, a project deleted there), so that this sync sends them
-    again; returns how many. One listing per project of marked runs: a mark alone said
-    "synced" of runs the server had lost, and nothing ever sent them again. A project the
-    server does not know has lost them all; any other failure checks nothing (the sync that
-    follows says what is wrong)."""
+    again; returns how many. One listing of run ids per project of marked runs (a mark
+    alone said "synced" of runs the server had lost, and nothing ever sent them again),
+    `up_to_date` kept for the sync that follows. A project the server does not know has
+    lost them all; any other failure checks nothing (the sync that follows says what is
+    wrong)."""
     server = client.creds.base_url
     by_project: dict[tuple[str, str], list[LocalRun]] = {}
     try:
@@ -141,7 +152,7 @@ def forget_lost(client: ServerClient, runs: list[LocalRun], entities: Entities) 
     lost = []
     for (entity, project), marked in by_project.items():
         try:
-            there = {r.get("id") for r in client.runs(entity, project)}
+            there = client.run_ids(entity, project)
         except NotFoundError:
             there = set()
         except SyncError:
@@ -149,6 +160,7 @@ def forget_lost(client: ServerClient, runs: list[LocalRun], entities: Entities) 
         lost += [local for local in marked if names_of(local)[1] not in there]
     for local in lost:
         write_mark(local.paths, {})
+        local.fresh = (server, False)
     return len(lost)
 
 
@@ -347,6 +359,7 @@ def _mark(
 ) -> None:
     """Record what the server confirmed (the server stays the truth: this saves round trips
     and shows the state in `flightlog runs` and the UI)."""
+    local.fresh = None
     write_mark(
         local.paths,
         {

@@ -159,15 +159,23 @@ class DroppingProxy:
     connection dies after `budget` bytes from the client, except every `every`-th, which
     gets 20 times more. A flaky network between a cluster and its server. With `stall`
     (and no budget), the first connection's request body is held back that many seconds
-    after its head: a client stalled mid-body (a loaded machine)."""
+    after its head: a client stalled mid-body (a loaded machine). With `one_request`, a
+    connection carries one request: the next one on it is cut without an answer, as a
+    link that drops idle connections does to a kept-alive one."""
 
     def __init__(
-        self, upstream: int, budget: int | None = 4000, every: int = 3, stall: float = 0.0
+        self,
+        upstream: int,
+        budget: int | None = 4000,
+        every: int = 3,
+        stall: float = 0.0,
+        one_request: bool = False,
     ) -> None:
         self.upstream = upstream
         self.budget = budget
         self.every = every
         self.stall = stall
+        self.one_request = one_request
         self.port = free_port()
         self.connections = 0
         self.cuts = 0
@@ -198,16 +206,31 @@ class DroppingProxy:
             except OSError:
                 client.close()
                 continue
-            up = (client, server, budget, stall)
+            answered = threading.Event() if self.one_request else None
+            up = (client, server, budget, stall, answered)
+            down = (server, client, None, 0.0, None, answered)
             threading.Thread(target=self._pipe, args=up, daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client, None), daemon=True).start()
+            threading.Thread(target=self._pipe, args=down, daemon=True).start()
 
     def _pipe(
-        self, src: socket.socket, dst: socket.socket, budget: int | None, stall: float = 0.0
+        self,
+        src: socket.socket,
+        dst: socket.socket,
+        budget: int | None,
+        stall: float = 0.0,
+        cut_once: threading.Event | None = None,
+        answers: threading.Event | None = None,
     ) -> None:
+        """Forward `src` to `dst`; a request coming after `cut_once` is set (its connection
+        answered one) is cut; `answers` is set once anything went back to the client."""
         sent = 0
         try:
             while data := src.recv(65536):
+                if cut_once is not None and cut_once.is_set():
+                    self.cuts += 1
+                    break
+                if answers is not None:
+                    answers.set()
                 if stall and b"\r\n\r\n" in data:  # the head now, the body after the stall
                     end = data.index(b"\r\n\r\n") + 4
                     dst.sendall(data[:end])

@@ -1,12 +1,13 @@
 """Small offline runs of project "p" for the sync tests, and where their segments are: in
 the local store and on a test server (uploaded by `flightlog sync --all`, which a test may
-have the server killed under)."""
+have the server killed under); a `flightlog` subprocess whose lines are read as they come."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -60,3 +61,40 @@ def sync_until_killed(server: LiveServer, ready: Callable[[], object]) -> tuple[
             sync.kill()
             sync.wait()
     return sync.returncode, out
+
+
+class Lines:
+    """`flightlog ARGS` in a subprocess (stdout a pipe, stderr with it), its lines read as
+    they come."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "flightlog.cli", *args],
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def having(self, text: str) -> list[str]:
+        return [line for line in list(self.lines) if text in line]
+
+    def finish(self, timeout: float) -> str:
+        """Wait for the exit; everything it printed."""
+        self.proc.wait(timeout=timeout)
+        self._thread.join(timeout)
+        return "\n".join(self.lines)
+
+    def stop(self) -> str:
+        """SIGTERM (an agent stops so), then `finish`."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        return self.finish(timeout=30)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -172,63 +171,40 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> int:
     """Sync each run once; a run the server refuses does not stop the others."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from flightlog._errors import (
         NotLoggedInError,
         ServerStorageFullError,
         ServerUnavailableError,
+        WrongServerError,
     )
     from flightlog.store.layout import RunPaths
     from flightlog.sync.sync_many import sync_many
     from flightlog.sync.uploader import Entities, forget_lost, load_local, up_to_date
 
+    from .sync_report import SyncReport
+
     locals_ = [load_local(RunPaths(d)) for d in dirs]
     entities = Entities(client, entity)
-    lost = forget_lost(client, locals_, entities)
-    if lost:
-        print(
-            f"flightlog: {lost} run(s) marked synced are not on {client.creds.base_url} "
-            "any more (a server restored from a backup?): sending them again",
-            file=sys.stderr,
-        )
     total_mb = sum(lr.total_bytes() for lr in locals_) / 1e6
     total_segments = sum(len(ps) for lr in locals_ for ps in lr.sealed.values())
     out = console()
     done, failed, pending, sent, sent_bytes = [], [], [], 0, 0
     blobs = {"files": 0, "bytes": 0}
-    seen = {"segments": 0, "bytes": 0}
-    counting = threading.Lock()
     unavailable: ServerUnavailableError | None = None
     start = time.monotonic()
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[detail]}"),
-        TimeElapsedColumn(),
-        console=out,
-        transient=True,
-    ) as bar:
-        runs_task = bar.add_task("runs", total=len(locals_), detail=f"0/{len(locals_)}")
-        seg_task = bar.add_task("data", total=total_mb or None, detail="")
-
-        def on_bytes(n: int) -> None:  # called from the threads that upload
-            with counting:
-                seen["segments"] += 1
-                seen["bytes"] += n
-                mb = seen["bytes"] / 1e6
-                rate = mb / max(time.monotonic() - start, 1e-3)
-                detail = (
-                    f"{seen['segments']}/{total_segments} segments, "
-                    f"{mb:.1f}/{total_mb:.1f} MB, {rate:.1f} MB/s"
-                )
-            bar.update(seg_task, completed=mb, detail=detail)
-
-        server = client.creds.base_url
+    server = client.creds.base_url
+    with SyncReport(client, out, len(locals_), total_segments, total_mb) as report:
+        lost = forget_lost(client, locals_, entities)
+        if lost:
+            print(
+                f"flightlog: {lost} run(s) marked synced are not on {server} any more (a "
+                "server restored from a backup?): sending them again",
+                file=sys.stderr,
+            )
         tried = 0
-        for lr, r, e in sync_many(client, locals_, entities, on_bytes):
+        for lr, r, e in sync_many(client, locals_, entities, report.on_bytes):
             tried += 1
-            if isinstance(e, NotLoggedInError):
+            if isinstance(e, NotLoggedInError | WrongServerError):
                 raise e  # nothing else can work either: one line, non-zero exit
             if isinstance(e, ServerUnavailableError) and unavailable is None:
                 unavailable = e
@@ -240,7 +216,7 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
             sent_bytes += r.bytes
             blobs["files"] += r.blobs
             blobs["bytes"] += r.blob_bytes
-            bar.update(runs_task, completed=tried, detail=f"{tried}/{len(locals_)}")
+            report.run_done()
         if unavailable is not None:
             why = (
                 "the server is out of disk space: free space on it, then `flightlog sync` again"
@@ -254,7 +230,7 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
                     failed.append((o.key, f"not tried: {why}"))
     secs = time.monotonic() - start
     out.print(
-        f"synced {len(done)} run(s) to {client.creds.base_url}: {sent} segment(s) sent, "
+        f"synced {len(done)} run(s) to {server}: {sent} segment(s) sent, "
         f"{sent_bytes / 1e6:.2f} MB, {blobs['files']} file(s) {blobs['bytes'] / 1e6:.2f} MB "
         f"in {secs:.1f} s"
         + (f"; {len(pending)} partly (still being written)" if pending else "")
@@ -280,9 +256,9 @@ def _watch(args: argparse.Namespace, creds: Credentials) -> int:
     from flightlog.sync.lock import AgentLock
 
     store = Path(args.runs[0]) if args.runs else root(args)
+    client = ServerClient(creds, retries=0, timeout=15.0)  # the agent's backoff retries
     lock = AgentLock(store)
     lock.acquire()  # AgentRunningError names the running agent
-    client = ServerClient(creds, retries=0, timeout=15.0)
 
     def log(message: str) -> None:
         print(time.strftime("%Y-%m-%d %H:%M:%S"), message, flush=True)

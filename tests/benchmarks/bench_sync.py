@@ -2,6 +2,7 @@
 
     python tests/benchmarks/bench_sync.py [--store DIR] [--runs 1000] [--steps 10000]
         [--small-segments 5000] [--skip-throughput] [--skip-latency]
+        [--resync --baseline PYTHON [--rounds 3]]
 
 1. Uploads the 1,000-run benchmark store (bench_index.py's, generated once and reused) to a
    real server on loopback, as `flightlog sync --all` does, and prints MB/s and segments/s
@@ -16,6 +17,10 @@
    the time from each seal to the segment being on the server (median, p95). Then the server
    is killed for 15 s while training goes on: the time from its restart to each segment
    sealed meanwhile arriving.
+3. With --resync: `flightlog sync --all` of the 1,000-run store once synced (nothing to
+   send: every run is checked against its mark, and the server asked which runs it still
+   has), this code's and the baseline interpreter's, alternating: seconds, CPU seconds of
+   the client and requests per re-sync.
 Prints numbers; asserts nothing.
 """
 
@@ -312,6 +317,62 @@ def latency(work: Path) -> None:
         server.stop()
 
 
+def resync(store: Path, work: Path, baseline: str, rounds: int) -> None:
+    """`flightlog sync --all` of `store` once synced to a server (this code's), by this
+    code and by `baseline`'s, alternating: what a cron job or a requeued job's epilogue
+    pays when nothing is new."""
+    import resource
+
+    for p in store.glob("runs/*/*/sync.json"):
+        p.unlink()  # a previous benchmark's marks
+    server = LiveServer(work / "server-resync").start()
+    env = {
+        **os.environ,
+        **server.env(server.user("bench")),
+        "FLIGHTLOG_CONFIG_DIR": str(work / "config"),
+        "FLIGHTLOG_SILENT": "1",
+    }
+    args = ["-m", "flightlog.cli", "sync", "--all", "--root", str(store), "--entity", "bench"]
+    log = server.root / "server.log"
+
+    def once(python: str) -> tuple[float, float, int]:
+        seen = log.stat().st_size
+        cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        r = subprocess.run([python, *args], env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if r.returncode != 0:
+            raise SystemExit(f"{python}: {r.stdout}{r.stderr}")
+        with open(log, "rb") as f:
+            f.seek(seen)
+            requests = f.read().count(b" /api/v1/")
+        return wall, after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime, requests
+
+    try:
+        t = time.perf_counter()
+        once(sys.executable)
+        print(f"[re-sync] first sync of {store}: {time.perf_counter() - t:.0f} s")
+        got: dict[str, list[tuple[float, float, int]]] = {"this code": [], "baseline": []}
+        for _ in range(rounds):
+            got["this code"].append(once(sys.executable))
+            got["baseline"].append(once(baseline))
+        for label, runs in got.items():
+            walls = sorted(w for w, _, _ in runs)
+            cpus = sorted(c for _, c, _ in runs)
+            print(
+                f"  {label}: re-sync of the synced store {statistics.median(walls):.2f} s "
+                f"(median of {rounds}, {walls[0]:.2f}-{walls[-1]:.2f}), client CPU "
+                f"{statistics.median(cpus):.2f} s, {runs[-1][2]} request(s)"
+            )
+        mine, base = (statistics.median(w for w, _, _ in got[k]) for k in got)
+        print(f"  -> {base / mine:.2f}x faster; load average {os.getloadavg()[0]:.1f}")
+    finally:
+        server.stop()
+        for p in store.glob("runs/*/*/sync.json"):
+            p.unlink()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--store", default="/tmp/flightlog-bench-store")
@@ -324,7 +385,12 @@ def main() -> None:
     p.add_argument("--first", type=int, help="upload only the first N runs of the big store")
     p.add_argument("--skip-previous", action="store_true", help="not the previous client")
     p.add_argument("--skip-small", action="store_true", help="not the small segments' store")
+    p.add_argument("--resync", action="store_true", help="re-sync of the synced store")
+    p.add_argument("--baseline", metavar="PYTHON", help="with --resync: the old code's python")
+    p.add_argument("--rounds", type=int, default=3, help="with --resync: runs of each")
     args = p.parse_args()
+    if args.resync and not args.baseline:
+        p.error("--resync needs --baseline PYTHON (an interpreter that runs the old code)")
     work = Path(tempfile.mkdtemp(prefix="flightlog-bench-sync-"))
     try:
         if not args.skip_throughput:
@@ -341,6 +407,9 @@ def main() -> None:
                 if not args.skip_previous:
                     with previous_client():
                         upload(small, work, "previous client, first 1/10 of them", 1)
+        if args.resync:
+            ensure_store(Path(args.store), args.runs, args.steps)
+            resync(Path(args.store), work, args.baseline, args.rounds)
         if not args.skip_latency:
             latency(work)
     finally:

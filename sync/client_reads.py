@@ -1,0 +1,129 @@
+"""The reading calls of a flightlog server's API - listings, a run, its history and
+charts - and the ETag cache that makes a poll of an unchanged listing or run cost a 304:
+the half of ServerClient (sync/client.py) that sync/remote.py, the TUI and `Api(host=)`
+read through, and with which `flightlog sync` asks which runs the server still has."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+#: run ids per page of `run_ids` (a server's largest page, sync/limits.py list_runs)
+ID_PAGE = 1000
+
+
+def join_page(rows: list[dict[str, Any]], page: list[dict[str, Any]]) -> None:
+    """Append a history page to `rows`, joining the row a page boundary cut in two (the
+    same step and writer on both sides)."""
+    for row in page:
+        prev = rows[-1] if rows else None
+        if prev and (prev["_step"], prev["_writer"]) == (row["_step"], row["_writer"]):
+            prev.update(row)
+        else:
+            rows.append(row)
+
+
+class ReadCalls:
+    """ServerClient's reading half: it supplies `_call` (a request with its retries and
+    errors), `_json` (the answer's JSON, or WrongServerError) and `_cache`."""
+
+    _cache: dict[tuple[str, str], tuple[str, Any]]
+
+    if TYPE_CHECKING:
+
+        def _call(self, method: str, url: str, **kw: Any) -> httpx.Response: ...
+
+        def _json(self, r: httpx.Response) -> Any: ...
+
+    def runs(self, entity: str, project: str, page: int = 100) -> list[dict[str, Any]]:
+        """Every run of a project, fetched `page` runs at a time."""
+        out: list[dict[str, Any]] = []
+        after = ""
+        while True:
+            params = {"limit": page, "after": after}
+            doc = self._json(self._call("GET", f"/runs/{entity}/{project}", params=params))
+            out.extend(doc["runs"])
+            if not doc.get("next"):
+                return out
+            after = doc["next"]
+
+    def run_ids(self, entity: str, project: str) -> set[str]:
+        """The ids of a project's runs, ID_PAGE at a time and nothing else of them
+        (`fields=id`); an older server, which ignores `fields`, answers whole runs."""
+        out: set[str] = set()
+        after = ""
+        while True:
+            params = {"limit": ID_PAGE, "after": after, "fields": "id"}
+            doc = self._json(self._call("GET", f"/runs/{entity}/{project}", params=params))
+            out.update(str(r.get("id")) for r in doc["runs"])
+            if not doc.get("next"):
+                return out
+            after = doc["next"]
+
+    def run(self, entity: str, project: str, run_id: str) -> dict[str, Any]:
+        return self._json(self._call("GET", f"/runs/{entity}/{project}/{run_id}"))
+
+    def history(
+        self,
+        entity: str,
+        project: str,
+        run_id: str,
+        keys: list[str] | None = None,
+        stream: str = "history",
+        page: int = 5000,
+    ) -> list[dict[str, Any]]:
+        """Every logged row, fetched `page` values at a time (a row cut by a page's end is
+        joined up again)."""
+        params: dict[str, Any] = {"stream": stream, "limit": page}
+        if keys:
+            params["keys"] = ",".join(keys)
+        rows: list[dict[str, Any]] = []
+        while True:
+            url = f"/runs/{entity}/{project}/{run_id}/history"
+            doc = self._json(self._call("GET", url, params=params))
+            join_page(rows, doc["rows"])
+            if not doc.get("next"):
+                return rows
+            params["cursor"] = doc["next"]
+
+    def chart(
+        self,
+        entity: str,
+        project: str,
+        run_id: str,
+        keys: list[str] | None,
+        buckets: int = 500,
+        x: str = "step",
+        x_range: tuple[float, float] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Per key (every key: None), `buckets` buckets along x with min, max, last and count
+        (downsampled on the server, as the local UI draws a chart), over the whole run or
+        `x_range` (a zoomed chart)."""
+        params: dict[str, Any] = {"buckets": buckets, "x": x}
+        if keys is not None:
+            params["keys"] = ",".join(keys)
+        if x_range is not None:
+            params.update(lo=x_range[0], hi=x_range[1])
+        r = self._call("GET", f"/runs/{entity}/{project}/{run_id}/chart", params=params)
+        return self._json(r)["buckets"]
+
+    def get_cached(self, url: str, params: dict[str, Any] | None = None) -> Any:
+        """GET a JSON answer, sending the ETag of the last answer to the same request: an
+        unchanged listing or run costs a 304 and no body. Keeps the latest 256 answers."""
+        key = (url, repr(sorted((params or {}).items())))
+        held = self._cache.get(key)
+        headers = {"If-None-Match": held[0]} if held else {}
+        r = self._call("GET", url, params=params, headers=headers)
+        if r.status_code == 304 and held:
+            return held[1]
+        doc = self._json(r)
+        if etag := r.headers.get("ETag"):
+            if len(self._cache) >= 256:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = (etag, doc)
+        return doc
+
+    def get(self, url: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        """A GET of the API (errors mapped as for every call)."""
+        return self._call("GET", url, params=params)
