@@ -38,8 +38,8 @@ from .rows import SignatureTable, journal_batches, records_view, signature
 #: values converted per `take` at most (~3k rows of 10 values, about a ms of work): the
 #: writer holds the GIL in short stretches, and a close() arriving meanwhile is taken up soon
 TAKE_VALUES = 1 << 15
-#: seconds the writer sleeps after every PACKED_PER_PAUSE histograms it printed, and after
-#: the last ones of a batch (store/packed_rows.py): long enough for a log() waiting for the
+#: seconds the writer sleeps after printing histograms for PRINT_SLICE, and after the last
+#: ones of a batch (store/packed_rows.py): long enough for a log() waiting for the
 #: GIL to wake and take it (time.sleep(0) returns before a waiting thread wakes, and the
 #: writer takes the GIL back)
 PAUSE = 1e-4

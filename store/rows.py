@@ -178,7 +178,7 @@ def journal_batches(
     """Tidy record batches of journal rows `records` (a REC_DTYPE array), in their order,
     each with how many of `records` it reaches; `words` / `data` are the journal's data
     region as float64 / bytes, `first_start` where the first row's data starts; `pause` is
-    called after every PACKED_PER_PAUSE histograms printed. Raises ValueError on rows that
+    called as store/inserted_rows.py `generic_values` says. Raises ValueError on rows that
     do not match their signature (a damaged journal)."""
     starts = _starts(records, first_start)
     widths = records["end"] - starts
