@@ -9,6 +9,7 @@ the signature's columns repeat, and the few other values are put in place (`spre
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ import pyarrow as pa
 
 from .arrow_build import gather_strings, inserted_strings, spread
 from .journal import PACKED
-from .packed_rows import PACKED_PER_PAUSE, tidy_values
+from .packed_rows import PRINT_SLICE, tidy_values
 
 if TYPE_CHECKING:
     from .rows import Table
@@ -36,17 +37,20 @@ def generic_values(
     pause: Callable[[], None] | None,
 ) -> tuple[list[int], list[str], list[Any], list[int], list[str | None]]:
     """(rows, keys, values, kinds, texts) of the GENERIC and PACKED rows `generic`, in order:
-    the only values that become Python objects. `pause` every PACKED_PER_PAUSE histograms
-    printed, and after the last ones (the numpy work that follows is a stretch of its own)."""
+    the only values that become Python objects. `pause` once PRINT_SLICE of printing PACKED
+    rows has passed since the last one, and after the last ones (the numpy work that follows
+    is a stretch of its own)."""
     sids = rec["sid"]
     g_rows, g_keys, g_vals, g_kinds, g_texts = [], [], [], [], []
-    printed = 0  # histograms (PACKED rows) since the last pause
+    clock = time.perf_counter
+    since = clock()  # the last pause
+    printed = False  # PACKED rows since the last pause
     for i in generic.tolist():
         if pause is not None and sids[i] == PACKED:
-            printed += 1
-            if printed > PACKED_PER_PAUSE:
+            if printed and clock() - since >= PRINT_SLICE:
                 pause()
-                printed = 1
+                since = clock()
+            printed = True
         blob = bytes(data[8 * int(starts[i]) : 8 * int(rec["end"][i])])
         for k, v, kind, text in tidy_values(int(sids[i]), blob):
             g_rows.append(i)

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .prefault import mapping_address, msync, populate
+from .prefault import PAGE, mapping_address, msync, populate
 
 HEADER = 4096
 MAGIC = b"FLJRNL1\0"
@@ -219,13 +219,21 @@ class JournalFile:
         self.populated = (to_rows, to_words)
 
     def sync(self) -> None:
-        """msync what is committed, then record it as safe from a power loss."""
+        """msync what is committed, then record it as safe from a power loss. Only the
+        records and data written so far: msync write-protects the pages it writes back, so
+        the next store into each faults again, and the record pages faulted in ahead of
+        `log()` took that fault in `log()` (one every 128 rows)."""
         n, end = self.pos
         if self.path is not None:
             if self._addr is None:
                 self._addr = mapping_address(self.mm)
-            upto = self.voff + 8 * end  # the records and data written so far
-            if self._addr is None or not msync(self._addr, upto):
+            addr = self._addr
+            data = self.voff - self.voff % PAGE  # (msync takes a page-aligned address)
+            if (
+                addr is None
+                or not msync(addr, self.roff + 32 * n)  # the header and the records
+                or not msync(addr + data, self.voff + 8 * end - data)
+            ):
                 self.mm.flush()
             _COMMIT.pack_into(self.mm, _SYNCED_AT, n)
 

@@ -30,10 +30,12 @@ from .journal import GENERIC, PACKED
 from .schema import HIST, encode_value
 
 _LEN = struct.Struct("<q")
-#: PACKED rows printed between two pauses of the writer thread: printing a histogram's text
-#: takes it ~15-25 µs with the GIL held, so a batch of mixed rows (~45 histograms in 32k
-#: values) held it ~1 ms at a stretch; it hands the GIL back between groups (store/rowlog.py)
-PACKED_PER_PAUSE = 8
+#: seconds of printing PACKED rows after which the writer thread pauses (hands the GIL back,
+#: store/rowlog.py): a 64-bin histogram's text takes it ~15-30 µs with the GIL held, and a
+#: log() waiting for the GIL waits as long. Eight at a stretch (120-240 µs) were the longest
+#: GIL holds of a mixed-row loop's writer, one log() call over 50 µs each when they fell in
+#: one; now a stretch prints about one
+PRINT_SLICE = 20e-6
 #: values that are never histograms (checked before asking a value to pack itself)
 _PLAIN = frozenset({float, int, bool, str, type(None), list})
 #: values a split row's plain part may hold (the fast path's kinds)

@@ -38,14 +38,21 @@ from .rows import SignatureTable, journal_batches, records_view, signature
 #: values converted per `take` at most (~3k rows of 10 values, about a ms of work): the
 #: writer holds the GIL in short stretches, and a close() arriving meanwhile is taken up soon
 TAKE_VALUES = 1 << 15
-#: seconds the writer sleeps after every PACKED_PER_PAUSE histograms it printed, and after
-#: the last ones of a batch (store/packed_rows.py): long enough for a log() waiting for the
+#: seconds the writer sleeps after printing histograms for PRINT_SLICE, and after the last
+#: ones of a batch (store/packed_rows.py): long enough for a log() waiting for the
 #: GIL to wake and take it (time.sleep(0) returns before a waiting thread wakes, and the
 #: writer takes the GIL back)
 PAUSE = 1e-4
 #: pages faulted in ahead of log() at least: ~8k rows of 10 values
 AHEAD_ROWS = 8192
 AHEAD_WORDS = 8 * AHEAD_ROWS
+#: and at least this many times what log() wrote since the last look, and what it writes
+#: in AHEAD_SECONDS at that rate: behind a hot loop each step of a tick waits for the GIL
+#: (up to the 5 ms switch interval), so a tick takes up to ~0.5 s, several times the one
+#: before (twice the last tick was outrun by a mixed-row loop: 0.4-1.6k of its log() calls
+#: per 200k took a page fault)
+AHEAD_TICKS = 4
+AHEAD_SECONDS = 1.0
 
 
 def _pause() -> None:
@@ -83,6 +90,9 @@ class RowLog:
         self._warn = warn
         self._create_lock = threading.Lock()
         self._spare: JournalFile | None = None
+        #: spares too small for the row that needed one: the writer thread removes them (it
+        #: may be faulting in their pages meanwhile: `prepare`)
+        self._unused: list[JournalFile] = []
         #: journals with rows not converted yet (the last one is log()'s)
         self._journals: deque[JournalFile] = deque()
         #: rows of `_journals[0]` converted so far, and where the next one's data starts
@@ -93,6 +103,7 @@ class RowLog:
         #: log()'s journal and position at the last `prepare`
         self._seen_journal: JournalFile | None = None
         self._seen = (0, 0)
+        self._seen_at = time.monotonic()
         self._memory_only = False
         #: journal files `settle` removes (see `close`)
         self._to_remove: list[Path] = []
@@ -163,7 +174,7 @@ class RowLog:
             new, self._spare = self._spare, None
             if new is None or not new.fits(words + 1):
                 if new is not None:  # too small for this row: it stays empty, removed
-                    self._discard(new)
+                    self._unused.append(new)
                 new = self._new(words)
             commit_pending(self.journal)  # a commit store a KeyboardInterrupt cut short:
             # readers would see the next journal's rows without this one's last row
@@ -202,21 +213,32 @@ class RowLog:
     # -- the writer thread ------------------------------------------------------------------
     def prepare(self) -> None:
         """Fault in the pages log() writes next, and have a spare journal ready for when
-        log()'s is full (creating one takes ~1 ms): both off the training thread."""
+        log()'s is full (creating one takes ~1 ms): both off the training thread. What runs
+        past the end of log()'s journal is faulted in at the start of the spare, where log()
+        goes on (the spare alone had AHEAD_ROWS: log() faulted after each rotation)."""
+        while self._unused:
+            self._discard(self._unused.pop())
         j = self.journal
         n, end = j.pos
-        seen_rows, seen_words = self._seen if self._seen_journal is j else (0, 0)
-        self._seen_journal, self._seen = j, (n, end)
-        # twice what the last tick took, so that log() stays inside faulted-in pages
-        j.populate_ahead(
-            max(AHEAD_ROWS, 2 * (n - seen_rows)), max(AHEAD_WORDS, 2 * (end - seen_words))
-        )
-        if self._spare is not None:
-            return
+        rows, words = n, end  # written since the last look
+        if self._seen_journal is j:
+            rows, words = n - self._seen[0], end - self._seen[1]
+        elif self._seen_journal is not None:  # a rotation since: the old one's last rows too
+            old_n, old_end = self._seen_journal.pos
+            rows, words = rows + old_n - self._seen[0], words + old_end - self._seen[1]
+        now = time.monotonic()
+        ahead = max(AHEAD_TICKS, AHEAD_SECONDS / max(now - self._seen_at, 1e-3))
+        self._seen_journal, self._seen, self._seen_at = j, (n, end), now
+        rows = max(AHEAD_ROWS, int(ahead * rows))
+        words = max(AHEAD_WORDS, int(ahead * words))
+        j.populate_ahead(rows, words)
+        past = (n + rows - j.rows_cap, end + words - j.words_cap)
         with self._create_lock:
             if self._spare is None and self.journal is j:
                 self._spare = self._new(self._widest)
-                self._spare.populate_ahead(AHEAD_ROWS, AHEAD_WORDS)
+            spare = self._spare
+        if spare is not None:
+            spare.populate_ahead(max(AHEAD_ROWS, past[0]), max(AHEAD_WORDS, past[1]))
 
     def take(self, schema: pa.Schema, out: deque[tuple[pa.RecordBatch, Mark]]) -> None:
         """Append to `out` the rows committed since the last call, as tidy batches with their
@@ -323,6 +345,8 @@ class RowLog:
             if self._spare is not None:
                 gone.append(self._spare)
                 self._spare = None
+            gone += self._unused
+            self._unused = []
         for j in gone:
             j.close()
         held = {j.path for j in kept} | {j.path for j, _ in self._retired}
