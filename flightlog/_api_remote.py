@@ -66,6 +66,12 @@ class RemoteRun(ApiRun):
             "Api(dir=...) on the server's store"
         )
 
+    def _artifacts(self, key: str) -> list[Any]:
+        raise UnsupportedError(
+            "artifacts of a run on a server are not listed by Api(host=) yet: fetch one with "
+            "`flightlog artifact get ENTITY/PROJECT/NAME:vN --host URL`"
+        )
+
 
 def remote_runs(reader: RemoteReader, **query: Any) -> list[RemoteRun]:
     return [RemoteRun(reader, r) for r in reader.select(**query)]

@@ -99,6 +99,31 @@ class ApiRun(StoredRun):
             if p.is_file()
         ]
 
+    def logged_artifacts(self) -> list[Any]:
+        """The artifact versions this run logged, in the order it logged them (wandb's
+        `Run.logged_artifacts()`): Artifacts whose `download()` copies their files out."""
+        return self._artifacts("artifacts")
+
+    def used_artifacts(self) -> list[Any]:
+        """The artifact versions this run used (`use_artifact`), in the order it used them."""
+        return self._artifacts("used_artifacts")
+
+    def _artifacts(self, key: str) -> list[Any]:
+        from .artifacts import Artifact
+        from .artifacts.registry import Registry
+
+        registry = Registry(self.paths.root)
+        out, seen = [], set()
+        for entry in self.meta.get(key) or []:
+            if not isinstance(entry, dict):
+                continue  # (not as _note_artifact writes them: a hand-edited run.json)
+            ref = tuple(str(entry.get(k)) for k in ("project", "name", "version"))
+            if ref in seen:
+                continue  # a version logged again with new aliases is listed once
+            seen.add(ref)
+            out.append(Artifact._from_version(registry, registry.resolve(*ref)))
+        return out
+
     def file(self, name: str) -> RunFile:
         for f in self.files():
             if f.name == name:

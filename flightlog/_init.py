@@ -26,7 +26,7 @@ from flightlog.store.layout import CREATE_WAIT, find_run, project_dir
 from flightlog.store.liveness import CRASHED, HOSTNAME, RUNNING, still_beating, writer_state
 from flightlog.store.numbering import claim_run_number
 from flightlog.store.run_ledger import append_created
-from flightlog.store.runmeta import merged_tags
+from flightlog.store.runmeta import merged_list
 from flightlog.store.segments import read_segments
 from flightlog.store.takeover import seal_abandoned
 from flightlog.store.text import safe
@@ -289,7 +289,7 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
         if getattr(s, key) is not None:
             meta[key] = getattr(s, key)
     if s.tags is not None:  # added to the run's: each rank of a shared run gives its own
-        meta["tags"] = merged_tags(meta.get("tags"), list(s.tags))
+        meta["tags"] = merged_list(meta.get("tags"), list(s.tags))
     run = Run(
         s, meta, paths, first_step=first_step, generation=generation, base_summary=base_summary
     )

@@ -70,7 +70,8 @@ class Run(RunLog, RunMeta, RunWriterLink, RunFinish, RunCompat, RunBackground):
         self.config = Config(on_change=self._config_changed)
         self.config._data.update(meta.get("config") or {})
         self._meta_changed: set[str] = set()  # run.json keys this process changed
-        self._tags_added: list[str] = []  # tags init() adds to a stored run's (merged)
+        #: what this process appended to run.json's lists since it last wrote (merged)
+        self._appended: dict[str, list[Any]] = {}
         self._config_written = dict(meta.get("config") or {})  # as of our last write
         self.summary = Summary(self)
         for d in meta.get("metrics") or []:

@@ -117,8 +117,7 @@ class RunArtifacts:
             "digest": version.digest,
             **extra,
         }
-        with self._lock:
-            self._set_meta(key, [*(self._meta.get(key) or []), entry])
+        self._append_meta(key, entry)
 
 
 def _as_artifact(value: Any, name: str | None, type: str | None) -> Artifact:

@@ -101,8 +101,7 @@ class RunCompat(RunArtifacts):
         if lvl not in ALERT_LEVELS:
             raise ValueError(f"alert level {level!r}: use one of {', '.join(ALERT_LEVELS)}")
         entry = {"title": str(title), "text": str(text), "level": lvl, "time": time.time()}
-        with self._lock:
-            self._set_meta("alerts", [*(self._meta.get("alerts") or []), entry])
+        self._append_meta("alerts", entry)
         say(f"alert [{lvl}] {title}: {text}", self.settings)
 
     def watch(

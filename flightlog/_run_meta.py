@@ -74,6 +74,14 @@ class RunMeta:
             self._meta_changed.add(key)
             self._meta_dirty = True
 
+    def _append_meta(self: Run, key: str, entry: Any) -> None:
+        """Add `entry` to run.json's list `key` (artifacts, alerts): merged into the file's
+        list, never written over it, as the run's other processes append to it too."""
+        with self._lock:
+            self._meta[key] = [*(self._meta.get(key) or []), entry]
+            self._appended.setdefault(key, []).append(entry)
+            self._meta_dirty = True
+
     def _join_changes(self: Run, stored: dict[str, Any]) -> None:
         """Joining or resuming a stored run: what init() changed in it is this process's
         change to merge into run.json (other processes may be writing it too)."""
@@ -82,7 +90,8 @@ class RunMeta:
                 k for k, v in self._meta.items() if stored.get(k) != v and k != "tags"
             )
             had = stored.get("tags") or []
-            self._tags_added = [t for t in self._meta.get("tags") or () if t not in had]
+            if added := [t for t in self._meta.get("tags") or () if t not in had]:
+                self._appended["tags"] = added
             self._config_written = dict(stored.get("config") or {})
             self._meta_dirty = True
 
@@ -99,14 +108,14 @@ class RunMeta:
             self._meta_dirty = False
             fields = {k: self._meta[k] for k in self._meta_changed if k != "config"}
             self._meta_changed.clear()
-            added, self._tags_added = self._tags_added, []
+            appended, self._appended = self._appended, {}
             config, base = self.config.as_dict(), self._config_written
             self._config_written = dict(config)
             return MetaPatch(
                 fields,
                 {k: v for k, v in config.items() if k not in base or base[k] != v},
                 set(base) - set(config),
-                tags_added=added,
+                appended=appended,
                 fallback=dict(self._meta),
             )
 

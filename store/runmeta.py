@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -32,13 +33,15 @@ class MetaPatch:
     fields: dict[str, Any] = field(default_factory=dict)  # top-level keys, not config
     config_set: dict[str, Any] = field(default_factory=dict)
     config_deleted: set[str] = field(default_factory=set)
-    #: tags this process adds to the run's (init(tags=) of a process joining or resuming it)
-    tags_added: list[str] = field(default_factory=list)
+    #: entries this process appended to run.json's lists: tags (init(tags=) of a process
+    #: joining or resuming the run), artifacts logged and used, alerts. Merged into the
+    #: file's lists, which the run's other processes append to as well
+    appended: dict[str, list[Any]] = field(default_factory=dict)
     #: the process's whole view, used when run.json is missing or unreadable
     fallback: dict[str, Any] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.fields or self.config_set or self.config_deleted or self.tags_added)
+        return bool(self.fields or self.config_set or self.config_deleted or self.appended)
 
 
 @contextlib.contextmanager
@@ -75,13 +78,23 @@ def apply_patch(meta_path: Path, patch: MetaPatch) -> dict[str, Any]:
         for key in patch.config_deleted:
             config.pop(key, None)
         current["config"] = config
-        if patch.tags_added:
-            current["tags"] = merged_tags(current.get("tags"), patch.tags_added)
+        for key, added in patch.appended.items():
+            current[key] = merged_list(current.get(key), added)
         atomic_write_json(meta_path, current)
     return current
 
 
-def merged_tags(tags: Any, added: list[str]) -> list[str]:
-    """`tags` (a run.json value) and then those of `added` it lacks, in order."""
-    have = [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
-    return have + [t for t in dict.fromkeys(added) if t not in have]
+def merged_list(have: Any, added: list[Any]) -> list[Any]:
+    """`have` (a run.json list; anything else counts as empty), then the entries of `added`
+    it lacks, in order: a process's appends land once, whoever else appended meanwhile."""
+    out = list(have) if isinstance(have, list) else []
+    seen = {_identity(x) for x in out}
+    for x in added:
+        if (ident := _identity(x)) not in seen:
+            seen.add(ident)
+            out.append(x)
+    return out
+
+
+def _identity(entry: Any) -> str:
+    return json.dumps(entry, sort_keys=True, default=str)

@@ -57,11 +57,6 @@ def test_add_dir_follows_symlinked_directories_as_wandb_does(store: Path, tmp_pa
     run.finish()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Api runs have no logged_artifacts()/used_artifacts() (wandb's Api Run has both): "
-    "AttributeError; the fix belongs in flightlog/_api_run.py (owned elsewhere)",
-)
 def test_api_runs_list_the_artifacts_they_logged_and_used(store: Path, tmp_path: Path) -> None:
     """A notebook finding a run's checkpoints: `api.run(path).logged_artifacts()`."""
     (tmp_path / "m.ckpt").write_bytes(b"w")
@@ -92,12 +87,6 @@ run.finish()
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="two processes of a shared run each logging an artifact: run.json keeps one "
-    "process's 'artifacts' list (a field patch replaces the list; the other's entry is lost). "
-    "The merge belongs in store/runmeta.py MetaPatch (owned elsewhere)",
-)
 def test_every_rank_of_a_shared_run_keeps_the_artifacts_it_logged(
     store: Path, tmp_path: Path
 ) -> None:
