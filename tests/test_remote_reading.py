@@ -42,6 +42,8 @@ def test_runs_show_compare_export_answer_as_the_local_store(world: World):
     local = json_of(world, "alice", "runs", "--json", "--sort", "created_at")
     remote = json_of(world, "alice", "runs", "--json", "--sort", "created_at", *host)
     assert len(local) == 3 and without(remote) == without(local)
+    newest = json_of(world, "alice", "runs", "--json", "--limit", "2", *host)
+    assert [r["id"] for r in newest] == [r["id"] for r in local[1:]]  # as `--limit` locally
     assert {(r["entity"], r["project"]) for r in remote} == {
         ("alice", "secret"),
         ("vision", "shared"),
