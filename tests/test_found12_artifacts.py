@@ -116,11 +116,6 @@ def test_every_rank_of_a_shared_run_keeps_the_artifacts_it_logged(
     assert sorted(a["name"] for a in meta["artifacts"]) == ["net0", "net1"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="download() leaves out file:// references (wandb copies them) and says nothing "
-    "of the references it does not fetch",
-)
 def test_download_copies_file_references_and_names_the_ones_it_cannot_fetch(
     store: Path, tmp_path: Path
 ) -> None:

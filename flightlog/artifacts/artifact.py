@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import warnings
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from flightlog._config import jsonable
 from flightlog._errors import ArtifactError, ArtifactNotFoundError, UnsupportedError
@@ -25,6 +28,23 @@ from flightlog.store.blobs import sha256_file
 
 from .names import check_artifact_name, check_entry_path
 from .registry import Registry, Version
+
+
+def fetch_file_ref(uri: str, dest: Path) -> Path | None:
+    """Copy what a file:// reference names (a file, or a directory's tree) to `dest`; None
+    for a reference of another scheme. ArtifactNotFoundError when the path is gone."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "file":
+        return None
+    source = Path(url2pathname(parsed.path))
+    if source.is_dir():
+        shutil.copytree(source, dest, dirs_exist_ok=True)
+    elif source.is_file():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest)
+    else:
+        raise ArtifactNotFoundError(f"the reference {uri} names {source}, which is gone")
+    return dest
 
 
 def _files_under(top: Path) -> Iterator[Path]:
@@ -71,9 +91,13 @@ class ArtifactEntry:
     _artifact: Artifact
 
     def download(self, root: str | os.PathLike[str] | None = None) -> str:
-        """Copy this file out under `root` (the artifact's download directory by default)."""
+        """Copy this file out under `root` (the artifact's download directory by default);
+        a file:// reference is copied from its place, another one is not fetched."""
         if self.ref is not None:
-            raise ArtifactError(f"entry {self.path!r} is a reference to {self.ref}: not fetched")
+            dest = self._artifact._root(root) / check_entry_path(self.path)
+            if fetch_file_ref(self.ref, dest) is None:
+                raise ArtifactError(f"entry {self.path!r} refers to {self.ref}: not fetched")
+            return str(dest)
         return str(self._artifact._export(self.path, self.digest or "", root))
 
 
@@ -307,13 +331,25 @@ class Artifact:
 
     def download(self, root: str | os.PathLike[str] | None = None, **_kwargs: Any) -> str:
         """Copy the version's files into `root` (default ./artifacts/NAME:vN) with their
-        relative paths; references are not fetched. Returns the directory."""
+        relative paths, file:// references from where they point (as wandb); other
+        references are not fetched, and a warning names them. Returns the directory."""
         v = self._logged("files")
         target = self._root(root)
+        unfetched = []
         for path, e in sorted(v.entries.items()):
             if "sha256" in e:
                 self._export(path, e["sha256"], target)
+            elif e.get("ref") and fetch_file_ref(e["ref"], target / check_entry_path(path)) is None:
+                unfetched.append(str(e["ref"]))
         target.mkdir(parents=True, exist_ok=True)
+        if unfetched:
+            warnings.warn(
+                f"flightlog: artifact {self.qualified_name}: {len(unfetched)} reference(s) are "
+                f"kept, not fetched: {', '.join(unfetched[:5])}; fetch them from there "
+                "(ArtifactEntry.ref)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return str(target)
 
     def file(self, root: str | os.PathLike[str] | None = None) -> str:
