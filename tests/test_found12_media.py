@@ -148,3 +148,22 @@ def test_wandbs_chart_presets_are_logged_as_their_tables(api: flightlog.Api) -> 
     roc_a = [(r[1], r[2]) for r in roc.data if r[0] == "a"]  # columns: class, fpr, tpr
     assert (0.0, 0.0) in roc_a and (1.0, 1.0) in roc_a
     assert row["custom"]["chart"] == {"type": "me/spec", "fields": ["x"], "x": "x", "t": "T"}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Audio(sample_rate=np.int64(16000)) and Video(fps=np.int64(8)) are refused: "
+    "'needs sample_rate= a positive int, got 16000' (a numpy int is no Python int)",
+)
+def test_numpy_numbers_are_good_sample_rates_and_fps(api: flightlog.Api) -> None:
+    """A rate read from an .npz or a dataset's column is a numpy scalar."""
+    rate, fps = np.int64(16000), np.int64(8)
+    row = _log_and_read(
+        api,
+        {
+            "clip": flightlog.Audio(np.zeros(1600, np.int16), sample_rate=rate),
+            "video": flightlog.Video(np.zeros((2, 3, 4, 4), np.uint8), fps=fps),
+        },
+    )
+    assert (row["clip"]["sample_rate"], row["clip"]["duration"]) == (16000, 0.1)
+    assert row["video"]["fps"] == 8
