@@ -150,11 +150,6 @@ def test_wandbs_chart_presets_are_logged_as_their_tables(api: flightlog.Api) -> 
     assert row["custom"]["chart"] == {"type": "me/spec", "fields": ["x"], "x": "x", "t": "T"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Audio(sample_rate=np.int64(16000)) and Video(fps=np.int64(8)) are refused: "
-    "'needs sample_rate= a positive int, got 16000' (a numpy int is no Python int)",
-)
 def test_numpy_numbers_are_good_sample_rates_and_fps(api: flightlog.Api) -> None:
     """A rate read from an .npz or a dataset's column is a numpy scalar."""
     rate, fps = np.int64(16000), np.int64(8)
