@@ -139,11 +139,6 @@ def test_download_copies_file_references_and_names_the_ones_it_cannot_fetch(
     run.finish()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="add_dir of a directory holding the store (add_dir('.') with ./flightlog) takes "
-    "the store's own files; one a live run renames meanwhile makes log_artifact raise",
-)
 def test_add_dir_of_a_directory_holding_the_store_leaves_the_store_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,8 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 from flightlog._config import jsonable
 from flightlog._errors import ArtifactError, ArtifactNotFoundError, UnsupportedError
@@ -28,49 +26,7 @@ from flightlog.store.blobs import sha256_file
 
 from .names import check_artifact_name, check_entry_path
 from .registry import Registry, Version
-
-
-def fetch_file_ref(uri: str, dest: Path) -> Path | None:
-    """Copy what a file:// reference names (a file, or a directory's tree) to `dest`; None
-    for a reference of another scheme. ArtifactNotFoundError when the path is gone."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "file":
-        return None
-    source = Path(url2pathname(parsed.path))
-    if source.is_dir():
-        shutil.copytree(source, dest, dirs_exist_ok=True)
-    elif source.is_file():
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, dest)
-    else:
-        raise ArtifactNotFoundError(f"the reference {uri} names {source}, which is gone")
-    return dest
-
-
-def _files_under(top: Path) -> Iterator[Path]:
-    """Every file under `top`, through symlinked directories as wandb's add_dir walks
-    (`os.walk(followlinks=True)`: a checkpoint whose shards are linked in from a cache or a
-    scratch volume keeps them), except a link back to a directory it is inside (a loop).
-    A broken link is an ArtifactError naming it: its file cannot be kept."""
-    chains = {str(top): frozenset({os.path.realpath(top)})}
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=True):
-        chain = chains.pop(dirpath)
-        keep = []
-        for d in dirnames:
-            real = os.path.realpath(os.path.join(dirpath, d))
-            if real not in chain:
-                keep.append(d)
-                chains[os.path.join(dirpath, d)] = chain | {real}
-        dirnames[:] = keep
-        for f in filenames:
-            p = Path(dirpath, f)
-            if p.is_file():
-                yield p
-            elif p.is_symlink() and not p.exists():
-                raise ArtifactError(
-                    f"add_dir({str(top)!r}): {p} is a broken symlink (to "
-                    f"{os.readlink(p)!r}); remove it or add the other files one by one"
-                )
+from .sources import fetch_file_ref, files_under, store_roots
 
 
 @dataclass(frozen=True)
@@ -150,10 +106,18 @@ class Artifact:
             )
         prefix = check_entry_path(name) + "/" if name else ""
         top = base.resolve()
+        stores: list[str] = []
         staged = {
             check_entry_path(prefix + p.relative_to(top).as_posix()): p
-            for p in sorted(_files_under(top))
+            for p in sorted(files_under(top, store_roots(), stores))
         }
+        if stores:
+            warnings.warn(
+                f"flightlog: add_dir({str(local_path)!r}): the flightlog store in {stores[0]} "
+                "is left out: its files are the tracker's, and change while runs write",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         for entry, p in staged.items():
             self._check_free(entry, p)
         self._staged.update(staged)
