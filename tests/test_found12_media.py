@@ -162,3 +162,23 @@ def test_numpy_numbers_are_good_sample_rates_and_fps(api: flightlog.Api) -> None
     )
     assert (row["clip"]["sample_rate"], row["clip"]["duration"]) == (16000, 0.1)
     assert row["video"]["fps"] == 8
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Api run.file(summary['img']['path']) (wandb's way to fetch a logged image or "
+    "table) says the run keeps no such file; the fix belongs in flightlog/_api_run.py "
+    "(owned elsewhere): files() lists files/ only, not media/",
+)
+def test_a_logged_media_file_is_fetched_by_its_path_as_in_wandb(
+    api: flightlog.Api, tmp_path: Path
+) -> None:
+    """`run.file(run.summary["samples"]["path"]).download()`: how wandb's Api reads a
+    logged table or image back."""
+    pixels = np.full((4, 4, 3), 200, np.uint8)
+    run = flightlog.init(project="m")
+    run.log({"img": flightlog.Image(pixels)})
+    run.finish()
+    stored = api.run(run.path)
+    got = stored.file(stored.summary["img"]["path"]).download(str(tmp_path / "out"))
+    assert Path(got).read_bytes() == (Path(stored.dir) / stored.summary["img"]["path"]).read_bytes()
