@@ -279,12 +279,6 @@ trainer.predict(data[:8])
         assert art.version == version and "model.safetensors" in [f.path for f in art.files()]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FlightlogCallback logs every trial of a hyperparameter search into the first "
-    "trial's run (WandbCallback starts a run per trial): steps restart, the config is the "
-    "last trial's",
-)
 def test_hf_callback_gives_each_hyperparameter_trial_its_own_run(
     store: Path, tmp_path: Path
 ) -> None:
