@@ -105,11 +105,6 @@ def test_every_rank_of_a_shared_run_keeps_the_artifacts_it_logged(
     assert sorted(a["name"] for a in meta["artifacts"]) == ["net0", "net1"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="download() leaves out file:// references (wandb copies them) and says nothing "
-    "of the references it does not fetch",
-)
 def test_download_copies_file_references_and_names_the_ones_it_cannot_fetch(
     store: Path, tmp_path: Path
 ) -> None:
@@ -131,3 +126,22 @@ def test_download_copies_file_references_and_names_the_ones_it_cannot_fetch(
     assert (out / "train.csv").read_text() == "a,b\n1,2\n"
     assert (out / "val" / "v.csv").read_text() == "a,b\n3,4\n"
     run.finish()
+
+
+def test_add_dir_of_a_directory_holding_the_store_leaves_the_store_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project snapshot, `art.add_dir(".")`, in a directory whose ./flightlog is the store:
+    the store's journals and segments change as runs write (a journal sealed into a segment
+    is gone by the time the artifact is logged)."""
+    monkeypatch.delenv("FLIGHTLOG_DIR")  # the default store, ./flightlog
+    (tmp_path / "train.py").write_text("print('hi')\n")
+    run = flightlog.init(project="p")
+    run.log({"loss": 1.0})
+    run.save()
+    art = flightlog.Artifact("project", "code")
+    with pytest.warns(RuntimeWarning, match="left out"):
+        art.add_dir(tmp_path)
+    run.finish()  # its journal is sealed into a segment: that file is gone
+    logged = flightlog.init(project="p", reinit="create_new").log_artifact(art)
+    assert [f.path for f in logged.files()] == ["train.py"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import flightlog
+from flightlog._wandb_install import enable
 
 pytestmark = pytest.mark.slow
 
@@ -276,3 +277,33 @@ trainer.predict(data[:8])
     for step, version in ((4, "v0"), (8, "v1")):
         art = api.artifact(f"hf/model-{run.id}:checkpoint_global_step_{step}", type="model")
         assert art.version == version and "model.safetensors" in [f.path for f in art.files()]
+
+
+def test_hf_callback_gives_each_hyperparameter_trial_its_own_run(
+    store: Path, tmp_path: Path
+) -> None:
+    """trainer.hyperparameter_search() calls train(trial=...) once a trial; the state says
+    is_hyper_param_search. The trials here are given as a wandb sweep gives them (dicts:
+    transformers takes those when `import wandb` works, so the alias is on the path)."""
+    pytest.importorskip("transformers")
+    alias = tmp_path / "alias"
+    enable(alias)
+    _hf(
+        """
+from transformers.trainer_utils import HPSearchBackend
+
+args.save_strategy = "no"
+trainer = Trainer(model=model, args=args, train_dataset=data,
+                  callbacks=[FlightlogCallback(project="hp")])
+trainer.hp_search_backend = HPSearchBackend.WANDB  # trials as dicts, as a sweep gives them
+for lr in (1e-3, 1e-4):
+    trainer.train(trial={"learning_rate": lr})
+""",
+        tmp_path,
+        env={"PYTHONPATH": os.pathsep.join([str(alias), os.environ.get("PYTHONPATH", "")])},
+    )
+    runs = sorted(flightlog.Api(store).runs("hp"), key=lambda r: r.config["learning_rate"])
+    assert [r.config["learning_rate"] for r in runs] == [1e-4, 1e-3]
+    for r in runs:
+        assert r.state == "finished"
+        assert r.history().to_pydict()["train/global_step"][0] == 2  # each from its start

@@ -148,3 +148,37 @@ def test_wandbs_chart_presets_are_logged_as_their_tables(api: flightlog.Api) -> 
     roc_a = [(r[1], r[2]) for r in roc.data if r[0] == "a"]  # columns: class, fpr, tpr
     assert (0.0, 0.0) in roc_a and (1.0, 1.0) in roc_a
     assert row["custom"]["chart"] == {"type": "me/spec", "fields": ["x"], "x": "x", "t": "T"}
+
+
+def test_numpy_numbers_are_good_sample_rates_and_fps(api: flightlog.Api) -> None:
+    """A rate read from an .npz or a dataset's column is a numpy scalar."""
+    rate, fps = np.int64(16000), np.int64(8)
+    row = _log_and_read(
+        api,
+        {
+            "clip": flightlog.Audio(np.zeros(1600, np.int16), sample_rate=rate),
+            "video": flightlog.Video(np.zeros((2, 3, 4, 4), np.uint8), fps=fps),
+        },
+    )
+    assert (row["clip"]["sample_rate"], row["clip"]["duration"]) == (16000, 0.1)
+    assert row["video"]["fps"] == 8
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Api run.file(summary['img']['path']) (wandb's way to fetch a logged image or "
+    "table) says the run keeps no such file; the fix belongs in flightlog/_api_run.py "
+    "(owned elsewhere): files() lists files/ only, not media/",
+)
+def test_a_logged_media_file_is_fetched_by_its_path_as_in_wandb(
+    api: flightlog.Api, tmp_path: Path
+) -> None:
+    """`run.file(run.summary["samples"]["path"]).download()`: how wandb's Api reads a
+    logged table or image back."""
+    pixels = np.full((4, 4, 3), 200, np.uint8)
+    run = flightlog.init(project="m")
+    run.log({"img": flightlog.Image(pixels)})
+    run.finish()
+    stored = api.run(run.path)
+    got = stored.file(stored.summary["img"]["path"]).download(str(tmp_path / "out"))
+    assert Path(got).read_bytes() == (Path(stored.dir) / stored.summary["img"]["path"]).read_bytes()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import warnings
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,32 +26,7 @@ from flightlog.store.blobs import sha256_file
 
 from .names import check_artifact_name, check_entry_path
 from .registry import Registry, Version
-
-
-def _files_under(top: Path) -> Iterator[Path]:
-    """Every file under `top`, through symlinked directories as wandb's add_dir walks
-    (`os.walk(followlinks=True)`: a checkpoint whose shards are linked in from a cache or a
-    scratch volume keeps them), except a link back to a directory it is inside (a loop).
-    A broken link is an ArtifactError naming it: its file cannot be kept."""
-    chains = {str(top): frozenset({os.path.realpath(top)})}
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=True):
-        chain = chains.pop(dirpath)
-        keep = []
-        for d in dirnames:
-            real = os.path.realpath(os.path.join(dirpath, d))
-            if real not in chain:
-                keep.append(d)
-                chains[os.path.join(dirpath, d)] = chain | {real}
-        dirnames[:] = keep
-        for f in filenames:
-            p = Path(dirpath, f)
-            if p.is_file():
-                yield p
-            elif p.is_symlink() and not p.exists():
-                raise ArtifactError(
-                    f"add_dir({str(top)!r}): {p} is a broken symlink (to "
-                    f"{os.readlink(p)!r}); remove it or add the other files one by one"
-                )
+from .sources import fetch_file_ref, files_under, store_roots
 
 
 @dataclass(frozen=True)
@@ -71,9 +47,13 @@ class ArtifactEntry:
     _artifact: Artifact
 
     def download(self, root: str | os.PathLike[str] | None = None) -> str:
-        """Copy this file out under `root` (the artifact's download directory by default)."""
+        """Copy this file out under `root` (the artifact's download directory by default);
+        a file:// reference is copied from its place, another one is not fetched."""
         if self.ref is not None:
-            raise ArtifactError(f"entry {self.path!r} is a reference to {self.ref}: not fetched")
+            dest = self._artifact._root(root) / check_entry_path(self.path)
+            if fetch_file_ref(self.ref, dest) is None:
+                raise ArtifactError(f"entry {self.path!r} refers to {self.ref}: not fetched")
+            return str(dest)
         return str(self._artifact._export(self.path, self.digest or "", root))
 
 
@@ -126,10 +106,18 @@ class Artifact:
             )
         prefix = check_entry_path(name) + "/" if name else ""
         top = base.resolve()
+        stores: list[str] = []
         staged = {
             check_entry_path(prefix + p.relative_to(top).as_posix()): p
-            for p in sorted(_files_under(top))
+            for p in sorted(files_under(top, store_roots(), stores))
         }
+        if stores:
+            warnings.warn(
+                f"flightlog: add_dir({str(local_path)!r}): the flightlog store in {stores[0]} "
+                "is left out: its files are the tracker's, and change while runs write",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         for entry, p in staged.items():
             self._check_free(entry, p)
         self._staged.update(staged)
@@ -307,13 +295,25 @@ class Artifact:
 
     def download(self, root: str | os.PathLike[str] | None = None, **_kwargs: Any) -> str:
         """Copy the version's files into `root` (default ./artifacts/NAME:vN) with their
-        relative paths; references are not fetched. Returns the directory."""
+        relative paths, file:// references from where they point (as wandb); other
+        references are not fetched, and a warning names them. Returns the directory."""
         v = self._logged("files")
         target = self._root(root)
+        unfetched = []
         for path, e in sorted(v.entries.items()):
             if "sha256" in e:
                 self._export(path, e["sha256"], target)
+            elif e.get("ref") and fetch_file_ref(e["ref"], target / check_entry_path(path)) is None:
+                unfetched.append(str(e["ref"]))
         target.mkdir(parents=True, exist_ok=True)
+        if unfetched:
+            warnings.warn(
+                f"flightlog: artifact {self.qualified_name}: {len(unfetched)} reference(s) are "
+                f"kept, not fetched: {', '.join(unfetched[:5])}; fetch them from there "
+                "(ArtifactEntry.ref)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return str(target)
 
     def file(self, root: str | os.PathLike[str] | None = None) -> str:

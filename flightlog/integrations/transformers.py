@@ -51,8 +51,8 @@ class FlightlogCallback(TrainerCallback):
         if not state.is_world_process_zero or self.run is not None:
             return
         kwargs = {"project": os.getenv("WANDB_PROJECT", "huggingface"), **self.init_kwargs}
-        if args.run_name is not None and "name" not in kwargs:
-            kwargs["name"] = args.run_name
+        if args.run_name is not None and "name" not in kwargs and not state.is_hyper_param_search:
+            kwargs["name"] = args.run_name  # (trials are named by flightlog, each its own)
         self.run = flightlog.run or flightlog.init(**kwargs)
         config = {**args.to_dict()}
         model_config = getattr(model, "config", None)
@@ -73,6 +73,12 @@ class FlightlogCallback(TrainerCallback):
     def on_train_begin(
         self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any
     ) -> None:
+        """Each trial of a hyperparameter search is a run of its own, as with wandb's
+        callback (before, every trial went into the first one's run: steps restarting,
+        the first trial's config)."""
+        if state.is_hyper_param_search and self.run is not None:
+            self.run.finish()
+            self.run = None
         self.setup(args, state, model)
 
     def on_log(

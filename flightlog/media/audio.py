@@ -4,6 +4,7 @@ library's `wave`: floats in [-1, 1] as 16-bit PCM, int16 / int32 exactly), or a 
 from __future__ import annotations
 
 import io
+import numbers
 import os
 from typing import Any
 
@@ -28,10 +29,13 @@ class Audio(ArrayOrFile):
     ) -> None:
         self.caption = check_caption(caption)
         self.problem = None
+        # a numpy or torch integer is as good a rate as a Python int (an .npz, a dataset)
+        if isinstance(sample_rate, numbers.Integral) and not isinstance(sample_rate, bool):
+            sample_rate = int(sample_rate)
         self.sample_rate = sample_rate
         if isinstance(data_or_path, str | os.PathLike):
             self._read(data_or_path, "audio")
-        elif isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
+        elif not isinstance(sample_rate, int) or sample_rate <= 0:
             self.problem = (
                 f"Audio of an array needs sample_rate= a positive int, got {sample_rate!r}"
             )

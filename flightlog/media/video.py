@@ -34,7 +34,8 @@ class Video(ArrayOrFile):
     ) -> None:
         self.caption = check_caption(caption)
         self.problem = None
-        self.fps = 4 if fps is None else fps
+        # a numpy number is as good as a Python one (np.int64 is no int)
+        self.fps = 4 if fps is None else fps.item() if isinstance(fps, np.generic) else fps
         if isinstance(data_or_path, str | os.PathLike):
             self._read(data_or_path, "video")
         elif format not in (None, "gif"):
