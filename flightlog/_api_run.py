@@ -90,14 +90,12 @@ class ApiRun(StoredRun):
         return str(self.dir)
 
     def files(self) -> list[RunFile]:
-        base = self.paths.files
-        if not base.is_dir():
-            return []
-        return [
-            RunFile(str(p.relative_to(base)), p.stat().st_size, p)
-            for p in sorted(base.rglob("*"))
-            if p.is_file()
-        ]
+        """The files kept with the run (`run.save`, output.log, requirements.txt...), named
+        as wandb names them, then its logged media by the `path` their summary and history
+        values hold (`media/...`), so `run.file(row["img"]["path"]).download()` fetches an
+        image or table back as with wandb."""
+        kept = self.paths.files
+        return [*_listed(kept, kept), *_listed(self.paths.dir / "media", self.paths.dir)]
 
     def logged_artifacts(self) -> list[Any]:
         """The artifact versions this run logged, in the order it logged them (wandb's
@@ -187,3 +185,12 @@ class ApiRun(StoredRun):
             keys, _stream(stream), min_step=min_step, max_step=max_step, every_key=keys or ()
         )
         return chain.from_iterable(blocks)
+
+
+def _listed(top: Path, base: Path) -> list[RunFile]:
+    """The files below `top` (none when it is missing), named by their path from `base`."""
+    return [
+        RunFile(str(p.relative_to(base)), p.stat().st_size, p)
+        for p in sorted(top.rglob("*"))
+        if p.is_file()
+    ]

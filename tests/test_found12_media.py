@@ -164,12 +164,6 @@ def test_numpy_numbers_are_good_sample_rates_and_fps(api: flightlog.Api) -> None
     assert row["video"]["fps"] == 8
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Api run.file(summary['img']['path']) (wandb's way to fetch a logged image or "
-    "table) says the run keeps no such file; the fix belongs in flightlog/_api_run.py "
-    "(owned elsewhere): files() lists files/ only, not media/",
-)
 def test_a_logged_media_file_is_fetched_by_its_path_as_in_wandb(
     api: flightlog.Api, tmp_path: Path
 ) -> None:
