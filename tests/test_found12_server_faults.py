@@ -14,7 +14,6 @@ from .servers import LiveServer, free_port, wait_for_port
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.xfail(strict=True, reason="a second server on a root in use starts and serves")
 def test_a_second_server_on_a_root_in_use_refuses_to_start_naming_the_first(
     live_server: Callable[..., LiveServer],
 ) -> None:
