@@ -64,7 +64,6 @@ def test_a_longer_seal_of_millions_of_rows_is_compared_in_bounded_memory(
     assert grew < READ_MB, f"server peak RSS grew by {grew:.0f} MB"
 
 
-@pytest.mark.xfail(strict=True, reason="a chart cursor at nan/inf is a 500 (a DuckDB binder error)")
 @pytest.mark.parametrize(
     "params",
     [{"at": "nan"}, {"at": "inf"}, {"at": "1", "window": "nan"}, {"at": "1", "window": "-inf"}],
