@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import anyio
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -182,11 +182,13 @@ def create_app(
             float(created) if isinstance(created, int | float) else 0.0,
         )
 
-    def key_list(keys: str | None) -> list[str] | None:
-        if keys is None:
+    def key_list(keys: str | None, key: list[str] | None = None) -> list[str] | None:
+        """The metric names asked for: `keys` comma-separated, and each `key` (repeated) as
+        it is - a name that holds a comma can be asked for only so."""
+        if keys is None and not key:
             return None
-        _bounded("keys", keys)
-        out = [k for k in keys.split(",") if k]
+        out = [k for k in _bounded("keys", keys or "").split(",") if k]
+        out += [_bounded("key", k) for k in key or ()]
         if len(out) > limits.query_keys:
             raise Refused(
                 f"{len(out)} keys asked for; at most {limits.query_keys} per request", "invalid"
@@ -270,17 +272,19 @@ def create_app(
         run_id: str,
         who: User,
         keys: str | None = None,
+        key: Annotated[list[str] | None, Query()] = None,
         stream: str = "history",
         format: str = "json",
         limit: int = 1000,
         cursor: str | None = None,
     ) -> Response:
-        """Logged values. JSON: a page `{"rows", "next", "skipped"}` of at most `limit` values
-        (pass `next` back as `cursor`). `format=arrow`: the tidy table, streamed whole."""
+        """Logged values (of the metrics `keys`, comma-separated, and each `key`: every one if
+        neither). JSON: a page `{"rows", "next", "skipped"}` of at most `limit` values (pass
+        `next` back as `cursor`). `format=arrow`: the tidy table, streamed whole."""
         access(who, entity, project, run_id, write=False)
         if format not in ("json", "arrow"):
             raise Refused("format is 'json' or 'arrow'", "invalid")
-        wanted = key_list(keys)
+        wanted = key_list(keys, key)
         in_range("limit", limit, 1, limits.page_rows)
         after = decode_cursor(_bounded("cursor", cursor)) if cursor else None
         r = await anyio.to_thread.run_sync(reader, entity, project, run_id, stream)
@@ -298,6 +302,7 @@ def create_app(
         run_id: str,
         who: User,
         keys: str | None = None,
+        key: Annotated[list[str] | None, Query()] = None,
         buckets: int = 500,
         x: str = "step",
         stream: str = "history",
@@ -308,7 +313,7 @@ def create_app(
         or metric:KEY), over the whole run or x in [lo, hi] (a zoomed chart): x range, min,
         max, last and count - what a chart draws, computed in DuckDB, never every row."""
         access(who, entity, project, run_id, write=False)
-        wanted = key_list(keys)
+        wanted = key_list(keys, key)
         in_range("buckets", buckets, 1, limits.chart_buckets)
         x_range = (lo, hi) if lo is not None and hi is not None else None
         r = await anyio.to_thread.run_sync(reader, entity, project, run_id, stream)

@@ -117,7 +117,6 @@ def test_a_run_whose_start_time_is_out_of_range_leaves_the_page_working(
         srv.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="a metric whose name holds a comma cannot be asked for")
 @needs_chromium
 def test_a_metric_whose_name_holds_a_comma_is_charted_and_read(tmp_path: Path, browser) -> None:
     """Metric names are any text (`run.log({"f1,macro": ...})`); the read routes took the
