@@ -24,7 +24,6 @@ def run_with_a_comma_metric(server: LiveServer, key: str, tmp_path: Path) -> Non
         )
 
 
-@pytest.mark.xfail(strict=True, reason="Api(host=) asks for metric names comma-separated")
 def test_api_on_a_server_reads_a_metric_whose_name_holds_a_comma(
     server: LiveServer, key: str, tmp_path: Path
 ) -> None:
