@@ -32,6 +32,7 @@ from .batch_routes import batch_router
 from .bodies import body_to_file, read_body
 from .check_slots import CheckSlots
 from .db.catalog import Catalog
+from .db.drivers import BUSY_TIMEOUT
 from .limits import ServerLimits
 from .ops import install_ops
 from .project_sync_routes import project_sync_router
@@ -117,6 +118,14 @@ def create_app(
             getattr(e, "sqlstate", None) == "53100"
         ):
             return _full(e)
+        if _busy(e):
+            log.warning("database busy on %s %s: %s", request.method, request.url.path, e)
+            return _error(
+                503,
+                "database_busy",
+                f"the server's database stayed locked or out of connections for {BUSY_TIMEOUT:g} "
+                "s (another process holds it: an admin command, a backup): try again shortly",
+            )
         log.exception("error on %s %s", request.method, request.url.path)
         return _error(500, "internal", "the server failed; its log says why")
 
@@ -347,6 +356,16 @@ def no_write_permission(who: str, entity: str, project: str, accounts: Accounts)
             "belong to (init(entity=...) or FLIGHTLOG_ENTITY)"
         )
     return f"{who!r} may not write to project {entity}/{project}: {fix}"
+
+
+def _busy(e: Exception) -> bool:
+    """A database that did not let this request in within BUSY_TIMEOUT: SQLite's lock held by
+    another process, or no PostgreSQL connection free in the pool - not a bug, and a retry
+    later succeeds (clients retry a 503)."""
+    code = getattr(e, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return True  # (extended codes, such as SQLITE_BUSY_SNAPSHOT, keep the primary's low byte)
+    return type(e).__name__ == "PoolTimeout"  # psycopg_pool's (not imported without --db)
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:

@@ -43,7 +43,6 @@ def test_a_second_server_on_a_root_in_use_refuses_to_start_naming_the_first(
     assert httpx.get(f"{first.url}/healthz", timeout=30).status_code == 200  # still serving
 
 
-@pytest.mark.xfail(strict=True, reason="a database locked by another process is a 500 'bug'")
 def test_a_database_locked_by_another_process_is_a_503_to_retry_not_a_bug(
     server: LiveServer,
 ) -> None:
