@@ -154,6 +154,10 @@ class Accounts:
         return row[0] if row else None
 
     def revoke_keys(self, user: str) -> int:
+        """Revoke every key of `user`; how many. A name that is no user is an error, not
+        "0 keys": an admin revoking a leaked key must not read a typo as done."""
+        if self.kind(user) != "user":
+            raise LookupError(f"no user {user!r}: `flightlog server user list` lists them")
         with self._db() as db:
             return db.execute('DELETE FROM keys WHERE "user" = ?', [user]).rowcount
 

@@ -24,19 +24,22 @@ class AgentRunningError(RuntimeError):
     """Another agent holds this store's lock."""
 
 
-def _describe(info: dict[str, Any], path: Path) -> str:
+def _describe(info: dict[str, Any], path: Path, holder: str) -> str:
     since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.get("started_at", 0)))
     return (
-        f"another sync agent is already running for this store: pid {info.get('pid')} on "
+        f"another {holder} is already running for this store: pid {info.get('pid')} on "
         f"{info.get('host')}, since {since} (lock {path})"
     )
 
 
 class AgentLock:
-    """The store's agent lock (flock). `held_elsewhere()` tells whether an agent holds it."""
+    """The store's agent lock (flock). `held_elsewhere()` tells whether an agent holds it.
+    `file` and `holder`: another process that must be alone on a store, under its own
+    lock file (the server: sync/serve.py)."""
 
-    def __init__(self, root: Path) -> None:
-        self.path = Path(root) / LOCK_FILE
+    def __init__(self, root: Path, file: str = LOCK_FILE, holder: str = "sync agent") -> None:
+        self.path = Path(root) / file
+        self.holder = holder
         self._file: IO[str] | None = None
 
     def acquire(self) -> None:
@@ -51,7 +54,7 @@ class AgentLock:
             except ValueError:
                 info = {}
             f.close()
-            raise AgentRunningError(_describe(info, self.path)) from None
+            raise AgentRunningError(_describe(info, self.path, self.holder)) from None
         f.seek(0)
         f.truncate()
         f.write(

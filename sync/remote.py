@@ -215,7 +215,8 @@ class RemoteReader:
         StoredRun.tidy gives them: the server's Arrow stream."""
         params: dict[str, Any] = {"format": "arrow", "stream": stream}
         if keys is not None:
-            params["keys"] = ",".join(keys)
+            # each name as it is ("a,b" is one); `keys` empty: none asked for is none read
+            params.update(keys="", key=list(keys))
         r = self._call(lambda: self.client.get(_run_url(key, "history"), params))
         return pa.ipc.open_stream(io.BytesIO(r.content)).read_all()
 

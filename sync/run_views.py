@@ -16,6 +16,7 @@ is a 304).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -118,6 +119,8 @@ def views_router(
     ) -> Response:
         """The stored values nearest a chart's cursor (see the module's docstring)."""
         access(who, entity, project, run_id, write=False)
+        if not math.isfinite(at) or (window is not None and not math.isfinite(window)):
+            raise Refused(f"at and window must be finite numbers, not {at} and {window}")
         wanted = [k for k in keys.split(",") if k]
         if len(keys) > limits.query_chars or len(wanted) > limits.query_keys:
             raise Refused(f"at most {limits.query_keys} keys and {limits.query_chars} characters")

@@ -4,7 +4,8 @@ uvicorn closes idle keep-alive connections (`timeout_keep_alive`) but waits fore
 headers of a request: a client that opens connections and trickles header bytes (slow loris)
 would hold them all. `_protocol`'s class closes a connection whose request headers are not
 complete within `header_timeout` seconds of the connection opening or the previous response
-ending. Bodies are bounded in the app itself (`bodies.py`).
+ending. Bodies are bounded in the app itself (`bodies.py`). A root is served by one server at
+a time (`SERVER_LOCK`).
 
 It is built on uvicorn's httptools parser (C) rather than h11 (pure Python): receiving a
 0.7 MB segment through h11 cost the server more CPU than checking it.
@@ -19,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from .limits import ServerLimits
+from .lock import AgentLock, AgentRunningError
+
+#: held (flock) by the server serving a root, while it lives: see `serve`
+SERVER_LOCK = "server.lock"
 
 
 def serve(
@@ -38,6 +43,16 @@ def serve(
 
     from .server import create_app
 
+    # one server per root: a second one lists only the runs it received itself, and its
+    # start empties the upload directory under the first's uploads under way
+    lock = AgentLock(Path(root), SERVER_LOCK, "flightlog server")
+    try:
+        lock.acquire()
+    except AgentRunningError as e:
+        raise ValueError(
+            f"{e}: stop it first, or give this server a --root of its own (replicas share "
+            "--db and --store, each with its own --root)"
+        ) from None
     limits = limits or ServerLimits()
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -61,7 +76,10 @@ def serve(
         timeout_graceful_shutdown=10,
         limit_concurrency=limits.max_connections,
     )
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        lock.release()
 
 
 def _protocol(header_timeout: float) -> type:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import anyio
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -32,6 +32,7 @@ from .batch_routes import batch_router
 from .bodies import body_to_file, read_body
 from .check_slots import CheckSlots
 from .db.catalog import Catalog
+from .db.drivers import BUSY_TIMEOUT
 from .limits import ServerLimits
 from .ops import install_ops
 from .project_sync_routes import project_sync_router
@@ -117,6 +118,14 @@ def create_app(
             getattr(e, "sqlstate", None) == "53100"
         ):
             return _full(e)
+        if _busy(e):
+            log.warning("database busy on %s %s: %s", request.method, request.url.path, e)
+            return _error(
+                503,
+                "database_busy",
+                f"the server's database stayed locked or out of connections for {BUSY_TIMEOUT:g} "
+                "s (another process holds it: an admin command, a backup): try again shortly",
+            )
         log.exception("error on %s %s", request.method, request.url.path)
         return _error(500, "internal", "the server failed; its log says why")
 
@@ -182,11 +191,13 @@ def create_app(
             float(created) if isinstance(created, int | float) else 0.0,
         )
 
-    def key_list(keys: str | None) -> list[str] | None:
-        if keys is None:
+    def key_list(keys: str | None, key: list[str] | None = None) -> list[str] | None:
+        """The metric names asked for: `keys` comma-separated, and each `key` (repeated) as
+        it is - a name that holds a comma can be asked for only so."""
+        if keys is None and not key:
             return None
-        _bounded("keys", keys)
-        out = [k for k in keys.split(",") if k]
+        out = [k for k in _bounded("keys", keys or "").split(",") if k]
+        out += [_bounded("key", k) for k in key or ()]
         if len(out) > limits.query_keys:
             raise Refused(
                 f"{len(out)} keys asked for; at most {limits.query_keys} per request", "invalid"
@@ -270,17 +281,19 @@ def create_app(
         run_id: str,
         who: User,
         keys: str | None = None,
+        key: Annotated[list[str] | None, Query()] = None,
         stream: str = "history",
         format: str = "json",
         limit: int = 1000,
         cursor: str | None = None,
     ) -> Response:
-        """Logged values. JSON: a page `{"rows", "next", "skipped"}` of at most `limit` values
-        (pass `next` back as `cursor`). `format=arrow`: the tidy table, streamed whole."""
+        """Logged values (of the metrics `keys`, comma-separated, and each `key`: every one if
+        neither). JSON: a page `{"rows", "next", "skipped"}` of at most `limit` values (pass
+        `next` back as `cursor`). `format=arrow`: the tidy table, streamed whole."""
         access(who, entity, project, run_id, write=False)
         if format not in ("json", "arrow"):
             raise Refused("format is 'json' or 'arrow'", "invalid")
-        wanted = key_list(keys)
+        wanted = key_list(keys, key)
         in_range("limit", limit, 1, limits.page_rows)
         after = decode_cursor(_bounded("cursor", cursor)) if cursor else None
         r = await anyio.to_thread.run_sync(reader, entity, project, run_id, stream)
@@ -298,6 +311,7 @@ def create_app(
         run_id: str,
         who: User,
         keys: str | None = None,
+        key: Annotated[list[str] | None, Query()] = None,
         buckets: int = 500,
         x: str = "step",
         stream: str = "history",
@@ -308,7 +322,7 @@ def create_app(
         or metric:KEY), over the whole run or x in [lo, hi] (a zoomed chart): x range, min,
         max, last and count - what a chart draws, computed in DuckDB, never every row."""
         access(who, entity, project, run_id, write=False)
-        wanted = key_list(keys)
+        wanted = key_list(keys, key)
         in_range("buckets", buckets, 1, limits.chart_buckets)
         x_range = (lo, hi) if lo is not None and hi is not None else None
         r = await anyio.to_thread.run_sync(reader, entity, project, run_id, stream)
@@ -342,6 +356,16 @@ def no_write_permission(who: str, entity: str, project: str, accounts: Accounts)
             "belong to (init(entity=...) or FLIGHTLOG_ENTITY)"
         )
     return f"{who!r} may not write to project {entity}/{project}: {fix}"
+
+
+def _busy(e: Exception) -> bool:
+    """A database that did not let this request in within BUSY_TIMEOUT: SQLite's lock held by
+    another process, or no PostgreSQL connection free in the pool - not a bug, and a retry
+    later succeeds (clients retry a 503)."""
+    code = getattr(e, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return True  # (extended codes, such as SQLITE_BUSY_SNAPSHOT, keep the primary's low byte)
+    return type(e).__name__ == "PoolTimeout"  # psycopg_pool's (not imported without --db)
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:

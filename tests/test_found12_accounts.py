@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from .conftest import cli
 
 
-@pytest.mark.xfail(strict=True, reason="revoking the keys of a misspelt user says it revoked 0")
 def test_revoking_the_keys_of_a_user_who_does_not_exist_fails_naming_the_users(
     tmp_path: Path,
 ) -> None:

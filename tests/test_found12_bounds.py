@@ -62,3 +62,28 @@ def test_a_longer_seal_of_millions_of_rows_is_compared_in_bounded_memory(
     r, grew = _upload(server, headers, url, other)
     assert r.status_code == 409, r.text
     assert grew < READ_MB, f"server peak RSS grew by {grew:.0f} MB"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"at": "nan"}, {"at": "inf"}, {"at": "1", "window": "nan"}, {"at": "1", "window": "-inf"}],
+    ids=["nan", "inf", "nan-window", "inf-window"],
+)
+def test_a_chart_cursor_not_at_a_finite_x_is_a_400_saying_so(
+    server: LiveServer, tmp_path: Path, params: dict[str, str]
+) -> None:
+    """GET .../cursor?at= takes any float FastAPI parses, 'nan' and 'inf' too: written into
+    the query as text, they named columns that do not exist."""
+    key = server.user("alice")
+    with server.client(key) as c:
+        c.put_run("alice", "p", "r1", {"id": "r1", "name": "r1"}, [])
+        seg = segment_file(tmp_path, tidy_table(100), seq=1)
+        assert c.put_segment("alice", "p", "r1", "history", seg)
+    r = httpx.get(
+        f"{server.url}/api/v1/runs/alice/p/r1/cursor",
+        params={"keys": "loss", **params},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    )
+    assert r.status_code == 400 and "finite" in r.json()["message"], r.text
+    assert "Traceback" not in (server.root / "server.log").read_text()

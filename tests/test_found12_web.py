@@ -115,3 +115,43 @@ def test_a_run_whose_start_time_is_out_of_range_leaves_the_page_working(
         assert "micros-run" in text_of(browser, "#main h2")
     finally:
         srv.stop()
+
+
+@needs_chromium
+def test_a_metric_whose_name_holds_a_comma_is_charted_and_read(tmp_path: Path, browser) -> None:
+    """Metric names are any text (`run.log({"f1,macro": ...})`); the read routes took the
+    names asked for comma-separated only, so such a metric was never found: its chart was
+    missing from the run's page, and its history read empty, with no error."""
+    from selenium.webdriver.common.by import By
+
+    from .browser import open_hash, wait_for
+    from .servers import segment_file, tidy_table
+
+    srv = LiveServer(tmp_path / "server").start()
+    try:
+        alice = srv.user("alice")
+        names = ("loss", "f1,macro")
+        with ServerClient(Credentials(srv.url, alice, "file"), retries=0) as c:
+            writer = {"writer": "w1", "state": "finished", "rows": 200, "heartbeat_at": 1.0}
+            writer["summary"] = {"loss": 99.0, "f1,macro": 99.0}
+            c.put_run("alice", "p", "r1", {"id": "r1", "name": "r1"}, [writer])
+            seg = segment_file(tmp_path, tidy_table(100, keys=names), seq=1)
+            assert c.put_segment("alice", "p", "r1", "history", seg)
+        r = httpx.get(
+            f"{srv.url}/api/v1/runs/alice/p/r1/history",
+            params={"key": "f1,macro"},
+            headers={"Authorization": f"Bearer {alice}"},
+            timeout=60,
+        )
+        assert r.status_code == 200, r.text
+        rows = r.json()["rows"]
+        assert [row["f1,macro"] for row in rows] == [float(s) for s in range(100)], rows[:2]
+        assert all("loss" not in row for row in rows), rows[:2]
+        login(browser, srv.url, alice)
+        open_hash(browser, srv.url, "#/r/alice/p/r1")
+        figures = wait_for(
+            "the charts", lambda: browser.find_elements(By.CSS_SELECTOR, "#charts figcaption")
+        )
+        assert sorted(f.text for f in figures) == ["f1,macro", "loss"]
+    finally:
+        srv.stop()

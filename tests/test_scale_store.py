@@ -118,7 +118,7 @@ def test_one_server_on_sqlite_and_a_file_store_keeps_segments_in_the_store(
     acc.add_user("alice")
     h = {"Authorization": f"Bearer {acc.create_key('alice')}"}
     seg = segment_file(tmp_path / "s", tidy_table(40), seq=1)
-    other = segment_file(tmp_path / "o", tidy_table(41), seq=1)
+    other = segment_file(tmp_path / "o", tidy_table(41, start=5), seq=1)  # not its rows
     url = "/api/v1/runs/alice/p/r1"
     with TestClient(create_app(root, store_uri=f"file://{bucket}")) as c:
         assert c.put(url, json={"meta": {"id": "r1"}, "writers": []}, headers=h).status_code == 201

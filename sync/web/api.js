@@ -46,7 +46,8 @@ export function num(v) {
 async function request(method, path, { params, body, headers } = {}) {
   const url = new URL(path, location.origin);
   for (const [k, v] of Object.entries(params || {})) {
-    if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, String(v));
+    if (Array.isArray(v)) for (const one of v) url.searchParams.append(k, String(one));
+    else if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, String(v));
   }
   const init = { method, headers: { ...(headers || {}) }, credentials: "same-origin" };
   if (body !== undefined) {

@@ -172,7 +172,7 @@ async function chartBuckets(entity, project, id, keys, stream) {
   const byKey = new Map();
   for (let i = 0; i < keys.length; i += CHART_KEYS) {
     const doc = await getJSON(runPath(entity, project, id) + "/chart",
-      { keys: keys.slice(i, i + CHART_KEYS).join(","), buckets: BUCKETS, stream });
+      { key: keys.slice(i, i + CHART_KEYS), buckets: BUCKETS, stream }); // each as it is: "a,b" is one name
     for (const b of doc.buckets || []) {
       if (!byKey.has(b.key)) byKey.set(b.key, []);
       byKey.get(b.key).push(b);
