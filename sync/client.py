@@ -33,7 +33,14 @@ from flightlog import __version__
 from flightlog._errors import NotLoggedInError, ServerStorageFullError, ServerUnavailableError
 from flightlog.store.atomic import dumps
 
-from .client_errors import check_url, error_code, refusal, storage_full, wrong_server
+from .client_errors import (
+    check_url,
+    error_code,
+    not_https,
+    refusal,
+    storage_full,
+    wrong_server,
+)
 from .client_reads import ReadCalls
 from .client_reads import join_page as join_page  # where tests and readers import it
 from .credentials import Credentials
@@ -314,6 +321,8 @@ class ServerClient(ReadCalls):
                 tried = Attempt(method, url, attempt + 1, retries + 1, time.monotonic())
                 r = self._attempt(body, tried, kw)
             except httpx.TransportError as e:
+                if wrong := not_https(e, self.creds.base_url):
+                    raise wrong from None
                 failure = f"cannot reach {self.creds.base_url}: {type(e).__name__} {e}".strip()
                 if quick < self.reconnects and not isinstance(e, httpx.TimeoutException):
                     quick += 1  # failed fast: again at once, on a new connection
