@@ -291,7 +291,7 @@ class ServerClient(ReadCalls):
         starts the download again."""
         try:
             with self._http.stream("GET", url) as r:
-                if 400 <= r.status_code < 500 or r.is_redirect:
+                if 400 <= r.status_code < 500 or r.has_redirect_location:
                     r.read()
                     raise self._error(r, url)
                 if r.status_code >= 500:
@@ -330,7 +330,7 @@ class ServerClient(ReadCalls):
                     continue
             else:
                 if r.status_code < 500 and r.status_code != STALLED:
-                    if r.is_redirect:  # a proxy's login, or http:// for an https server
+                    if r.has_redirect_location:  # a proxy's login, or http:// for an https server
                         raise wrong_server(r, self.creds.base_url)
                     if r.status_code >= 400 and r.status_code not in allow:
                         raise self._error(r, url)

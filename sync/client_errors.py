@@ -102,7 +102,7 @@ def not_https(e: httpx.TransportError, host: str) -> WrongServerError | None:
 def _gist(r: httpx.Response) -> str:
     """What the answer was, in a few escaped words: a redirect's target, a page's title,
     else the start of its text."""
-    if r.is_redirect:
+    if r.has_redirect_location:
         return f"a redirect to {_cut(r.headers.get('location', '?'))}"
     kind = r.headers.get("content-type", "").split(";")[0].strip() or "no content type"
     try:
