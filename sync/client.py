@@ -33,7 +33,14 @@ from flightlog import __version__
 from flightlog._errors import NotLoggedInError, ServerStorageFullError, ServerUnavailableError
 from flightlog.store.atomic import dumps
 
-from .client_errors import check_url, error_code, refusal, storage_full, wrong_server
+from .client_errors import (
+    check_url,
+    error_code,
+    not_https,
+    refusal,
+    storage_full,
+    wrong_server,
+)
 from .client_reads import ReadCalls
 from .client_reads import join_page as join_page  # where tests and readers import it
 from .credentials import Credentials
@@ -284,7 +291,7 @@ class ServerClient(ReadCalls):
         starts the download again."""
         try:
             with self._http.stream("GET", url) as r:
-                if 400 <= r.status_code < 500 or r.is_redirect:
+                if 400 <= r.status_code < 500 or r.has_redirect_location:
                     r.read()
                     raise self._error(r, url)
                 if r.status_code >= 500:
@@ -314,6 +321,8 @@ class ServerClient(ReadCalls):
                 tried = Attempt(method, url, attempt + 1, retries + 1, time.monotonic())
                 r = self._attempt(body, tried, kw)
             except httpx.TransportError as e:
+                if wrong := not_https(e, self.creds.base_url):
+                    raise wrong from None
                 failure = f"cannot reach {self.creds.base_url}: {type(e).__name__} {e}".strip()
                 if quick < self.reconnects and not isinstance(e, httpx.TimeoutException):
                     quick += 1  # failed fast: again at once, on a new connection
@@ -321,7 +330,7 @@ class ServerClient(ReadCalls):
                     continue
             else:
                 if r.status_code < 500 and r.status_code != STALLED:
-                    if r.is_redirect:  # a proxy's login, or http:// for an https server
+                    if r.has_redirect_location:  # a proxy's login, or http:// for an https server
                         raise wrong_server(r, self.creds.base_url)
                     if r.status_code >= 400 and r.status_code not in allow:
                         raise self._error(r, url)

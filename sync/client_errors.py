@@ -86,10 +86,23 @@ def wrong_server(r: httpx.Response, host: str) -> WrongServerError:
     )
 
 
+def not_https(e: httpx.TransportError, host: str) -> WrongServerError | None:
+    """An https:// URL whose server answered in plain HTTP (the TLS handshake read an HTTP
+    answer: OpenSSL's "wrong version number"): not a link that may come back, so not
+    retried as one; None for any other transport error."""
+    if not host.startswith("https://") or "WRONG_VERSION_NUMBER" not in str(e):
+        return None
+    plain = "http://" + host.removeprefix("https://")
+    return WrongServerError(
+        f"{host} does not speak HTTPS (its answer to the TLS handshake was plain HTTP): use "
+        f"{plain} if that is the flightlog server; {URL_FIX}"
+    )
+
+
 def _gist(r: httpx.Response) -> str:
     """What the answer was, in a few escaped words: a redirect's target, a page's title,
     else the start of its text."""
-    if r.is_redirect:
+    if r.has_redirect_location:
         return f"a redirect to {_cut(r.headers.get('location', '?'))}"
     kind = r.headers.get("content-type", "").split(";")[0].strip() or "no content type"
     try:

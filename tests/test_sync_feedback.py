@@ -56,3 +56,21 @@ def test_sync_off_a_terminal_prints_plain_lines(server: LiveServer, key: str) ->
     assert last.startswith(f"synced 2 run(s) to {server.url}: "), output
     assert not sync.having("waiting for"), output  # the server answered at once
     assert_plain(output)
+
+
+def test_login_to_a_hung_server_says_what_it_waits_for(server: LiveServer) -> None:
+    key = server.user("alice")
+    os.kill(server.pid, signal.SIGSTOP)
+    try:
+        login = Lines("login", key, "--host", server.url)
+        wait_until(lambda: login.having("waiting for"), 90, "a line saying login waits")
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+    output = login.finish(timeout=120)
+    assert login.proc.returncode == 0, output
+    (waiting,) = login.having("waiting for")
+    assert server.url in waiting and "GET /api/v1/whoami" in waiting, waiting
+    assert "attempt 1 of 2" in waiting and "then 1 more attempt(s)" in waiting, waiting
+    assert "the key is stored once the server answers" in waiting, waiting
+    assert login.having(f"logged in to {server.url} as alice"), output
+    assert_plain(output)

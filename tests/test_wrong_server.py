@@ -151,3 +151,18 @@ def test_the_agent_logs_a_wrong_url_once(
     assert url in told[0] and quoted in told[0], told
     assert "does not look like a flightlog server" in told[0], told
     assert not CONTROL.search(told[0]), repr(told[0])
+
+
+def test_https_for_a_server_that_speaks_http(server, monkeypatch) -> None:
+    """Not retried as an unreachable server (five tries, then "run it again when the server
+    is up"): one line with the URL that works."""
+    https = server.url.replace("http://", "https://")
+    small_runs(1)
+    monkeypatch.setenv("FLIGHTLOG_BASE_URL", https)
+    monkeypatch.setenv("FLIGHTLOG_API_KEY", server.user("alice"))
+    for args in (("login", "--host", https), ("sync", "--all")):
+        r = cli(*args)
+        assert r.returncode == 1
+        (line,) = r.stderr.strip().splitlines()
+        assert line.startswith(f"flightlog: error: {https} does not speak HTTPS"), line
+        assert f"use {server.url} if that is the flightlog server" in line, line

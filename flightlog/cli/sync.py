@@ -78,6 +78,8 @@ def cmd_login(args: argparse.Namespace) -> int:
     from flightlog.sync import credentials
     from flightlog.sync.client import ServerClient
 
+    from .sync_report import Stalls, watching
+
     current = credentials.load(base_url=args.host)
     key = args.key or (current.api_key if current.source == "env" else None)
     if not key:
@@ -91,8 +93,10 @@ def cmd_login(args: argparse.Namespace) -> int:
         )
     creds = credentials.Credentials(current.base_url, key, "typed")  # checked before stored
     with ServerClient(creds, retries=1) as client:
+        said = Stalls(client, _stderr, "the key is stored once the server answers")
         try:
-            who = client.whoami()
+            with watching(said.check):
+                who = client.whoami()
         except ServerUnavailableError as e:  # not the client's advice to sync again
             raise ServerUnavailableError(
                 f"cannot check the key: {e.reason}; nothing was stored. Run `flightlog login` "
@@ -110,6 +114,10 @@ def cmd_login(args: argparse.Namespace) -> int:
         ) from None
     print(f"logged in to {creds.base_url} as {who['user']} (key stored in {path})")
     return 0
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def cmd_logout(args: argparse.Namespace) -> int:

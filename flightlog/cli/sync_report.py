@@ -1,9 +1,10 @@
 """What `flightlog sync` shows while it works: a progress bar on a terminal; elsewhere (a
 Slurm job's log, nohup.out, a pipe) plain lines, never control codes - where it starts, then
 its progress every LINE_EVERY seconds while it moves. In both, a request the server has left
-unanswered STALLED_AFTER seconds gets one line: the server's URL, how long it has been
-silent, when that attempt gives up and how many are left. Before, a sync to a hung server
-said nothing off a terminal until it gave up, five attempts later.
+unanswered STALLED_AFTER seconds gets one line (`Stalls`, `flightlog login` says them too):
+the server's URL, how long it has been silent, when that attempt gives up and how many are
+left. Before, a sync to a hung server said nothing off a terminal until it gave up, five
+attempts later.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -29,6 +32,53 @@ LINE_EVERY = 10.0
 TICK = 0.5
 
 
+class Stalls:
+    """Says, once per attempt, a request that `client`'s server leaves unanswered
+    STALLED_AFTER seconds (the longest silent named, the others counted); `then` ends the
+    line: what waiting costs."""
+
+    def __init__(self, client: ServerClient, say: Callable[[str], None], then: str) -> None:
+        self.client, self.say, self.then = client, say, then
+        self._said: weakref.WeakSet[Attempt] = weakref.WeakSet()
+
+    def check(self) -> None:
+        from flightlog.sync.client import API
+
+        now = time.monotonic()
+        waiting = [a for a in self.client.waiting() if now - a.since >= STALLED_AFTER]
+        if not waiting or all(a in self._said for a in waiting):
+            return
+        self._said.update(waiting)
+        a = waiting[0]
+        left = a.tries - a.number
+        after = f"then {left} more attempt(s)" if left else "the last of this request"
+        others = f"; {len(waiting) - 1} other request(s) wait too" if len(waiting) > 1 else ""
+        self.say(
+            f"flightlog: waiting for {self.client.creds.base_url}: no answer for "
+            f"{now - a.since:.0f} s to {a.method} {API}{a.url} (attempt {a.number} of "
+            f"{a.tries}: it gives up after {self.client.timeout:.0f} s of silence, {after})"
+            f"{others}; {self.then}"
+        )
+
+
+@contextmanager
+def watching(check: Callable[[], None]) -> Iterator[None]:
+    """`check()` every TICK seconds on a thread while the block runs."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(TICK):
+            check()
+
+    thread = threading.Thread(target=loop, name="flightlog-watch", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 class SyncReport:
     """The progress of one `flightlog sync`, updated from the threads that upload, and a
     watcher thread that says when the server keeps a request waiting."""
@@ -43,12 +93,11 @@ class SyncReport:
         self.seen_bytes = 0
         self.start = time.monotonic()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._said: weakref.WeakSet[Attempt] = weakref.WeakSet()
+        self._stalls = Stalls(client, self.say, "nothing is lost, the runs stay in the local store")
         self._bar: Progress | None = None
         self._runs_task = self._data_task = 0  # the bar's rows (TaskID)
         self._last_line = (self.start, self._state())
-        self._watcher = threading.Thread(target=self._watch, name="sync-report", daemon=True)
+        self._open = ExitStack()
 
     # -- what the sync reports ---------------------------------------------------------------
     def on_bytes(self, n: int) -> None:
@@ -87,7 +136,7 @@ class SyncReport:
                 console=self.out,
                 transient=True,
             )
-            self._bar.__enter__()
+            self._open.enter_context(self._bar)
             self._runs_task = self._bar.add_task("runs", total=self.runs, detail=f"0/{self.runs}")
             self._data_task = self._bar.add_task("data", total=self.mb or None, detail="")
         else:
@@ -95,7 +144,7 @@ class SyncReport:
                 f"flightlog: syncing {self.runs} run(s), {self.segments} segment(s), "
                 f"{self.mb:.1f} MB to {self.client.creds.base_url}"
             )
-        self._watcher.start()
+        self._open.enter_context(watching(self._tick))  # left first: the bar outlives it
         return self
 
     def __exit__(
@@ -104,10 +153,7 @@ class SyncReport:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._stop.set()
-        self._watcher.join()
-        if self._bar is not None:
-            self._bar.__exit__(kind, exc, tb)
+        self._open.__exit__(kind, exc, tb)
 
     def _data(self) -> str:
         mb = self.seen_bytes / 1e6
@@ -120,35 +166,13 @@ class SyncReport:
     def _state(self) -> tuple[int, int]:
         return self.tried, self.seen_segments
 
-    def _watch(self) -> None:
-        while not self._stop.wait(TICK):
-            now = time.monotonic()
-            self._stalled(now)
-            if self._bar is None and now - self._last_line[0] >= LINE_EVERY:
-                with self._lock:
-                    state, data = self._state(), self._data()
-                if state != self._last_line[1]:  # nothing moved: the stall line says why
-                    self._last_line = (now, state)
-                    elapsed = now - self.start
-                    self.say(f"flightlog: {self.tried}/{self.runs} runs, {data}, {elapsed:.0f} s")
-
-    def _stalled(self, now: float) -> None:
-        """One line for each attempt that waits STALLED_AFTER seconds on the server (the
-        longest silent named, the others counted)."""
-        waiting = [a for a in self.client.waiting() if now - a.since >= STALLED_AFTER]
-        if not waiting or all(a in self._said for a in waiting):
-            return
-        from flightlog.sync.client import API
-
-        self._said.update(waiting)
-        a = waiting[0]
-        left = a.tries - a.number
-        then = f"then {left} more attempt(s)" if left else "the last of this request"
-        others = f"; {len(waiting) - 1} other request(s) wait too" if len(waiting) > 1 else ""
-        self.say(
-            f"flightlog: waiting for {self.client.creds.base_url}: no answer for "
-            f"{now - a.since:.0f} s to {a.method} {API}{a.url} (attempt {a.number} of "
-            f"{a.tries}: it gives up after {self.client.timeout:.0f} s of silence, {then})"
-            f"{others}; "
-            "nothing is lost, the runs stay in the local store"
-        )
+    def _tick(self) -> None:
+        now = time.monotonic()
+        self._stalls.check()
+        if self._bar is None and now - self._last_line[0] >= LINE_EVERY:
+            with self._lock:
+                state, data = self._state(), self._data()
+            if state != self._last_line[1]:  # nothing moved: the stall line says why
+                self._last_line = (now, state)
+                elapsed = now - self.start
+                self.say(f"flightlog: {self.tried}/{self.runs} runs, {data}, {elapsed:.0f} s")
