@@ -52,13 +52,18 @@ def _set_commit(path: Path, n: int) -> None:
         f.write(struct.pack("<Q", n))
 
 
+def _journals(history: Path) -> list[Path]:
+    """The run's journals that hold rows (not the empty spare the writer had made ready)."""
+    return [p for _, p in journal.list_journals(history) if JournalSnapshot.read(p).rows]
+
+
 @pytest.fixture
 def killed(store: Path, api: flightlog.Api) -> tuple[Path, list[dict]]:
     """A run killed with every row in journals, and what a reader reads of it."""
     res = python_script(CHILD)
     assert res.returncode == -9, res.stderr
     history = store / "runs" / "pc" / "r" / "history"
-    journals = [p for _, p in journal.list_journals(history)]
+    journals = _journals(history)
     assert len(journals) > 3 and not list(history.glob("*.parquet"))
     rows = _rows(api)
     assert [r["i"] for r in rows] == list(range(ROWS))
@@ -72,7 +77,7 @@ def test_a_journal_whose_commit_word_stayed_behind_loses_no_row(
     """The commit word of one journal set back to 0 (as found in the failing suites) or to
     half its rows: the same rows are read, then sealed by `doctor --repair`, once each."""
     history, rows = killed
-    journals = [p for _, p in journal.list_journals(history)]
+    journals = _journals(history)
     path = {"first": journals[0], "middle": journals[len(journals) // 2], "last": journals[-1]}
     committed = JournalSnapshot.read(path[where]).rows
     _set_commit(path[where], 0 if where != "middle" else committed // 2)
@@ -89,7 +94,7 @@ def test_a_torn_last_record_past_the_commit_word_stays_out(
     store), and its commit word behind: every row before it is read, it is not, and no
     warning says the journal is damaged."""
     history, rows = killed
-    last = [p for _, p in journal.list_journals(history)][-1]
+    last = _journals(history)[-1]
     n = JournalSnapshot.read(last).rows
     with open(last, "r+b") as f:
         f.seek(journal.HEADER + 32 * (n - 1) + 24)
