@@ -77,7 +77,7 @@ class ReadCalls:
         joined up again)."""
         params: dict[str, Any] = {"stream": stream, "limit": page}
         if keys:
-            params["keys"] = ",".join(keys)
+            params.update(keys="", key=list(keys))  # each name as it is: "f1,macro" is one
         rows: list[dict[str, Any]] = []
         while True:
             url = f"/runs/{entity}/{project}/{run_id}/history"
@@ -102,7 +102,7 @@ class ReadCalls:
         `x_range` (a zoomed chart)."""
         params: dict[str, Any] = {"buckets": buckets, "x": x}
         if keys is not None:
-            params["keys"] = ",".join(keys)
+            params.update(keys="", key=list(keys))  # (empty: no key asked for, none read)
         if x_range is not None:
             params.update(lo=x_range[0], hi=x_range[1])
         r = self._call("GET", f"/runs/{entity}/{project}/{run_id}/chart", params=params)

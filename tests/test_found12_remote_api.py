@@ -33,11 +33,6 @@ def test_api_on_a_server_reads_a_metric_whose_name_holds_a_comma(
     assert got.column("f1,macro").to_pylist() == [float(s) for s in range(100)], got.slice(0, 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="syncux's ServerClient.history/chart join metric names with ',' (sync/client.py): "
-    "send each as key= (the server takes it since 35fa935)",
-)
 def test_the_sync_clients_history_and_chart_read_a_metric_whose_name_holds_a_comma(
     server: LiveServer, key: str, tmp_path: Path
 ) -> None:
