@@ -71,9 +71,9 @@ class RunLog:
         sid = known.get(shape)
         if sid is not None:
             return data, shape, sid
-        flat = self._shapes.flatten(shape, data)
+        flat = self._shapes.flatten(shape, data, known)
         if flat is not None:
-            return flat[0], flat[1], known.get(flat[1])
+            return flat
         row, sig, sid = normalize(data, known, self._media)
         self._shapes.learn(shape, data, row)
         return row, sig, sid

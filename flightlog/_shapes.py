@@ -79,20 +79,28 @@ class Shapes:
     """Plans by shape, for one run (the run's lock is not needed: a plan is one store)."""
 
     def __init__(self) -> None:
-        #: per shape: its compiled plan and the signature of every row it makes (the keys
-        #: are the shape's, and each value's type follows from the plan), or None
-        self._plans: dict[Signature, tuple[Flatten, Signature] | None] = {}
+        #: per shape: its compiled plan, the signature of every row it makes (the keys are
+        #: the shape's, and each value's type follows from the plan) and that signature's
+        #: id once the writer's table holds it, or None
+        self._plans: dict[Signature, list[Any] | None] = {}
 
     def flatten(
-        self, shape: Signature, data: dict[str, Any]
-    ) -> tuple[dict[str, Any], Signature] | None:
-        """`data` flattened by the plan of its shape, and its signature; None if there is no
-        plan or it does not fit."""
+        self, shape: Signature, data: dict[str, Any], known: dict[Signature, int]
+    ) -> tuple[dict[str, Any], Signature, int | None] | None:
+        """`data` flattened by the plan of its shape, its signature and that signature's id
+        in `known` (the writer's table, append-only: an id found is kept, which spares
+        hashing the signature again for every row); None if there is no plan or it does not
+        fit."""
         plan = self._plans.get(shape)
         if plan is None:
             return None
         flat = plan[0](data)
-        return None if flat is None else (flat, plan[1])
+        if flat is None:
+            return None
+        sid = plan[2]
+        if sid is None:
+            sid = plan[2] = known.get(plan[1])
+        return flat, plan[1], sid
 
     def learn(self, shape: Signature, data: dict[str, Any], row: dict[str, Any]) -> None:
         """Keep a plan for `shape` if one reproduces `row` (what normalize made of `data`)."""
@@ -116,4 +124,4 @@ class Shapes:
         flat = _compile(shape[0], tuple(plan))
         out = flat(data)
         same = out == row and list(out or ()) == list(row)
-        self._plans[shape] = (flat, signature(row)) if same else None
+        self._plans[shape] = [flat, signature(row), None] if same else None

@@ -203,8 +203,9 @@ class JournalFile:
 
     def populate_ahead(self, rows: int, words: int) -> None:
         """Fault in the pages of the next `rows` records and `words` data words past what
-        `log()` has written (writer thread; store/prefault.py says why)."""
-        if self.path is None:
+        `log()` has written (writer thread; store/prefault.py says why). Not once closed (a
+        flush() after finish()): the address may be another mapping's by then."""
+        if self.path is None or self.mm.closed:
             return
         if self._addr is None:
             self._addr = mapping_address(self.mm)

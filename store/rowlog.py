@@ -213,11 +213,20 @@ class RowLog:
     # -- the writer thread ------------------------------------------------------------------
     def prepare(self) -> None:
         """Fault in the pages log() writes next, and have a spare journal ready for when
-        log()'s is full (creating one takes ~1 ms): both off the training thread. What runs
-        past the end of log()'s journal is faulted in at the start of the spare, where log()
-        goes on (the spare alone had AHEAD_ROWS: log() faulted after each rotation)."""
+        log()'s is full (creating one takes ~1 ms): both off the training thread."""
         while self._unused:
             self._discard(self._unused.pop())
+        with self._create_lock:
+            if self._spare is None:
+                self._spare = self._new(self._widest)
+        self._fault_in_ahead()
+
+    def _fault_in_ahead(self) -> None:
+        """Fault in the pages log() writes next (AHEAD_TICKS says how far), at the end of
+        each tick and at the start of the next: the first tick (imports, a new segment)
+        is the longest, and the first look knows no rate yet. What runs past the end of
+        log()'s journal is faulted in at the start of the spare, where log() goes on (the
+        spare alone had AHEAD_ROWS: log() faulted after each rotation)."""
         j = self.journal
         n, end = j.pos
         rows, words = n, end  # written since the last look
@@ -232,12 +241,9 @@ class RowLog:
         rows = max(AHEAD_ROWS, int(ahead * rows))
         words = max(AHEAD_WORDS, int(ahead * words))
         j.populate_ahead(rows, words)
-        past = (n + rows - j.rows_cap, end + words - j.words_cap)
-        with self._create_lock:
-            if self._spare is None and self.journal is j:
-                self._spare = self._new(self._widest)
-            spare = self._spare
-        if spare is not None:
+        spare = self._spare
+        if spare is not None and spare is not j:
+            past = (n + rows - j.rows_cap, end + words - j.words_cap)
             spare.populate_ahead(max(AHEAD_ROWS, past[0]), max(AHEAD_WORDS, past[1]))
 
     def take(self, schema: pa.Schema, out: deque[tuple[pa.RecordBatch, Mark]]) -> None:
@@ -248,6 +254,7 @@ class RowLog:
         retired) must not be dropped with them, or a later batch's mark would cover rows that
         no segment holds. It pauses as PAUSE says, closing too: the training thread goes on
         (with the next run of a sweep) while the writer closes after finish() returned."""
+        self._fault_in_ahead()
         budget = TAKE_VALUES
         while True:
             with self._lock:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import resource
 import sys
 import threading
+from collections import deque
 from pathlib import Path
 
 import pytest
 
 from flightlog.store.rowlog import AHEAD_TICKS, RowLog
 from flightlog.store.rows import signature
+from flightlog.store.schema import segment_schema
 
 pytestmark = pytest.mark.skipif(
     sys.platform != "linux", reason="pages are faulted in ahead on Linux only"
@@ -61,4 +63,21 @@ def test_rows_logged_after_the_writers_msync_take_no_page_fault(tmp_path: Path) 
         log.append(step, 1.0, row, sid)
     faults = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - faults
     assert faults <= 4  # the pages msync left half written, and any of Python's own
+    log.close(None)
+
+
+def test_the_writer_faults_pages_in_at_the_start_of_a_tick_too(tmp_path: Path) -> None:
+    """The first look (the writer thread's start) knows no rate and faults in AHEAD_ROWS;
+    the first tick (imports, a new segment) is the longest. Its start looks again, so a
+    loop that ran past the first pages meanwhile stays ahead of its faults (it faulted on
+    every new page until that tick's end: 20-30k rows of a hot loop)."""
+    log = RowLog(tmp_path, "w", "", threading.RLock(), warn=print)
+    log.prepare()
+    row = {f"m{i}": 0.5 for i in range(7)}
+    sid = log.signatures.register(signature(row))
+    for step in range(12_000):
+        log.append(step, 1.0, row, sid)
+    log.take(segment_schema("w", ""), deque())
+    j = log.journal
+    assert j.populated[0] >= min(j.rows_cap, 12_000 + AHEAD_TICKS * 12_000)
     log.close(None)
