@@ -6,26 +6,17 @@ to an earlier state."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from .conftest import cli, spawn
+from .conftest import cli
 from .servers import LiveServer, server_rows
-from .test_found2_copied_store import TRAIN, copy_store
+from .test_found2_copied_store import copied_mid_run
 
 
 def test_an_older_copy_synced_last_leaves_the_run_finished_with_its_last_summary(
     server: LiveServer, key: str, store: Path, tmp_path: Path
 ) -> None:
-    job = spawn(TRAIN, cwd=tmp_path)
-    assert job.stdout is not None
-    assert job.stdout.readline().strip() == "copy now", job.stderr.read()  # type: ignore[union-attr]
-    time.sleep(0.2)  # (the rows up to the print are in the journal: flush_interval 0.01)
-    copy = tmp_path / "login-node"
-    copy_store(store, copy)
-    (tmp_path / "go").touch()
-    _, err = job.communicate(timeout=120)
-    assert job.returncode == 0, err
+    copy = copied_mid_run(store, tmp_path)
 
     node = cli("sync", "--all")  # the node syncs its own store, the job done
     assert node.returncode == 0, node.stdout + node.stderr

@@ -9,7 +9,6 @@ the team server."""
 # ruff: noqa: F811 - the services' fixtures are imported, then named as parameters
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
@@ -17,11 +16,10 @@ import httpx
 from flightlog.cli import main
 from flightlog.sync.accounts import Accounts
 from flightlog.sync.db.catalog import Catalog
-from tests.conftest import spawn
 from tests.scale_cluster import Cluster, Replica
 from tests.scale_services import S3Server, pg_url, postgres, s3_env, s3server  # noqa: F401
 from tests.servers import segment_file, tidy_table
-from tests.test_found2_copied_store import TRAIN, copy_store
+from tests.test_found2_copied_store import copied_mid_run, copy_store
 from tests.test_scale_replicas import (  # noqa: F401 - the cluster fixture
     client,
     cluster,
@@ -35,15 +33,7 @@ def test_a_store_synced_from_copies_reaches_the_replicas_whole(
     cluster: Cluster, store: Path, tmp_path: Path
 ) -> None:
     key = cluster.user("alice")
-    job = spawn(TRAIN, cwd=tmp_path)
-    assert job.stdout is not None
-    assert job.stdout.readline().strip() == "copy now", job.stderr.read()  # type: ignore[union-attr]
-    time.sleep(0.2)  # (the rows up to the print are in the journal: flush_interval 0.01)
-    copy = tmp_path / "login-node"
-    copy_store(store, copy)
-    (tmp_path / "go").touch()
-    _, err = job.communicate(timeout=120)
-    assert job.returncode == 0, err
+    copy = copied_mid_run(store, tmp_path)
 
     rc, out = with_env(cluster.env(key), "sync", "--all", "--root", str(copy))
     assert rc == 0, out

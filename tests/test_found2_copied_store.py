@@ -41,11 +41,11 @@ def copy_store(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst, dirs_exist_ok=True)
 
 
-def test_a_store_synced_from_copies_reaches_the_server_whole(
-    server: LiveServer, key: str, store: Path, tmp_path: Path
-) -> None:
+def copied_mid_run(store: Path, tmp_path: Path) -> Path:
+    """Run TRAIN in `tmp_path`, copy `store` to a "login node" while it trains, let the job
+    finish; the copy (taken mid-segment), the job's own store finished beside it."""
     job = spawn(TRAIN, cwd=tmp_path)
-    assert job.stdout is not None
+    assert job.stdout is not None and job.stderr is not None
     assert job.stdout.readline().strip() == "copy now", job.stderr.read()
     time.sleep(0.2)  # (the rows up to the print are in the journal: flush_interval 0.01)
     copy = tmp_path / "login-node"
@@ -53,6 +53,13 @@ def test_a_store_synced_from_copies_reaches_the_server_whole(
     (tmp_path / "go").touch()
     _, err = job.communicate(timeout=120)
     assert job.returncode == 0, err
+    return copy
+
+
+def test_a_store_synced_from_copies_reaches_the_server_whole(
+    server: LiveServer, key: str, store: Path, tmp_path: Path
+) -> None:
+    copy = copied_mid_run(store, tmp_path)
 
     first = cli("sync", "--all", "--root", str(copy))  # the job's process is gone now
     assert first.returncode == 0, first.stdout + first.stderr
