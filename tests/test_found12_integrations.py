@@ -307,3 +307,27 @@ for lr in (1e-3, 1e-4):
     for r in runs:
         assert r.state == "finished"
         assert r.history().to_pydict()["train/global_step"][0] == 2  # each from its start
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="FlightlogLogger(offline=True, version=...), WandbLogger's arguments, reach "
+    "init(): TypeError at the Trainer's setup",
+)
+def test_lightning_logger_takes_wandb_loggers_offline_and_version(
+    store: Path, tmp_path: Path
+) -> None:
+    """WandbLogger(project=..., offline=True, version=ID) is how cluster jobs use wandb:
+    the same arguments on FlightlogLogger mean the same."""
+    pytest.importorskip("lightning")
+    _train(
+        """
+if __name__ == "__main__":
+    logger = FlightlogLogger(project="pl", offline=True, version="job00042")
+    trainer(logger=logger, default_root_dir="out").fit(Tiny(), loader)
+    print("MODE", logger.experiment.settings.mode)
+""",
+        tmp_path,
+    )
+    [run] = flightlog.Api(store).runs("pl")
+    assert run.id == "job00042" and run.state == "finished"
