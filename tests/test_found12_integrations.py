@@ -309,11 +309,6 @@ for lr in (1e-3, 1e-4):
         assert r.history().to_pydict()["train/global_step"][0] == 2  # each from its start
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FlightlogLogger(offline=True, version=...), WandbLogger's arguments, reach "
-    "init(): TypeError at the Trainer's setup",
-)
 def test_lightning_logger_takes_wandb_loggers_offline_and_version(
     store: Path, tmp_path: Path
 ) -> None:

@@ -36,6 +36,9 @@ class FlightlogLogger(Logger):
     pickled, and rank zero of each spawned worker joins that run (see `_attach`), as
     WandbLogger does; before, each spawned fit() or test() started a run of its own.
 
+    WandbLogger's `version` (the run's id), `offline` (mode="offline") and `experiment` (a
+    run to log into) mean what they mean there; other keywords go to `flightlog.init()`.
+
     `log_model` as WandbLogger's: "all" logs every checkpoint as it is saved, True the
     checkpoints kept when training ends (every one as saved when save_top_k=-1), each as a
     version of the `model` artifact `checkpoint_name` (model-RUN_ID), the best aliased
@@ -49,6 +52,9 @@ class FlightlogLogger(Logger):
         save_dir: str | None = None,
         log_model: bool | str = False,
         checkpoint_name: str | None = None,
+        version: str | None = None,
+        offline: bool = False,
+        experiment: flightlog.Run | None = None,
         **init_kwargs: Any,
     ) -> None:
         super().__init__()
@@ -56,8 +62,12 @@ class FlightlogLogger(Logger):
         self._save_dir = save_dir
         self._log_model = log_model
         self._checkpoint_name = checkpoint_name
+        if version is not None:  # WandbLogger's name for the run's id
+            init_kwargs.setdefault("id", version)
+        if offline:
+            init_kwargs.setdefault("mode", "offline")
         self._init_kwargs = init_kwargs
-        self._run: flightlog.Run | None = None
+        self._run: flightlog.Run | None = experiment
         self._attach_id: str | None = None
         self._logged_model_time: dict[str, float] = {}
         self._checkpoint_callbacks: dict[int, Any] = {}
