@@ -184,11 +184,6 @@ def test_a_logged_media_file_is_fetched_by_its_path_as_in_wandb(
     assert Path(got).read_bytes() == (Path(stored.dir) / stored.summary["img"]["path"]).read_bytes()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Video(B x T x C x H x W) is refused ('expected frames T×C×H×W') where wandb tiles "
-    "the batch into one video",
-)
 def test_a_batch_of_videos_is_one_tiled_video_as_in_wandb(api: flightlog.Api) -> None:
     """RL scripts log a batch of episodes as one video: wandb pads the batch to a power of
     two and tiles it, frame by frame (3 clips: one row of 4, the 4th black)."""
