@@ -197,11 +197,6 @@ def test_a_batch_of_videos_is_one_tiled_video_as_in_wandb(api: flightlog.Api) ->
     assert not video[..., 15:].any()  # the padding clip is black
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an HTML file that is not UTF-8 (a report in latin-1, shift_jis) is left out: "
-    "'cannot read HTML file ... utf-8 codec can't decode'",
-)
 def test_an_html_file_in_its_declared_or_a_legacy_encoding_is_stored(
     api: flightlog.Api, tmp_path: Path
 ) -> None:
