@@ -326,3 +326,36 @@ if __name__ == "__main__":
     )
     [run] = flightlog.Api(store).runs("pl")
     assert run.id == "job00042" and run.state == "finished"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="FlightlogLogger lacks WandbLogger's use_artifact and download_artifact: "
+    "AttributeError in a script that fine-tunes from a logged checkpoint",
+)
+def test_lightning_logger_uses_and_downloads_artifacts_as_wandb_logger(
+    store: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("lightning")
+    (tmp_path / "base.ckpt").write_bytes(b"weights")
+    _train(
+        """
+import flightlog
+
+if __name__ == "__main__":
+    first = flightlog.init(project="pl")
+    first.log_model("base.ckpt", name="base")
+    first.finish()
+    path = FlightlogLogger.download_artifact("pl/base:latest", save_dir="dl", artifact_type="model")
+    assert open(f"{path}/base.ckpt", "rb").read() == b"weights"
+    logger = FlightlogLogger(project="pl")
+    art = logger.use_artifact("base:latest", artifact_type="model")
+    assert art.version == "v0"
+    trainer(logger=logger, default_root_dir="out").fit(Tiny(), loader)
+    print("USED", logger.experiment.id)
+""",
+        tmp_path,
+    )
+    runs = {r.id: r for r in flightlog.Api(store).runs("pl")}
+    [used] = [r for r in runs.values() if r.meta.get("used_artifacts")]
+    assert [a["name"] for a in used.meta["used_artifacts"]] == ["base"]
