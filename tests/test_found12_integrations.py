@@ -328,11 +328,6 @@ if __name__ == "__main__":
     assert run.id == "job00042" and run.state == "finished"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FlightlogLogger lacks WandbLogger's use_artifact and download_artifact: "
-    "AttributeError in a script that fine-tunes from a logged checkpoint",
-)
 def test_lightning_logger_uses_and_downloads_artifacts_as_wandb_logger(
     store: Path, tmp_path: Path
 ) -> None:

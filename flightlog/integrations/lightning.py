@@ -168,6 +168,27 @@ class FlightlogLogger(Logger):
     ) -> None:
         self.experiment.watch(model, log=log, log_freq=log_freq, log_graph=log_graph)
 
+    def use_artifact(self, artifact: str, artifact_type: str | None = None) -> flightlog.Artifact:
+        """The artifact version, recorded as used by this run (WandbLogger's)."""
+        return self.experiment.use_artifact(artifact, type=artifact_type)
+
+    @staticmethod
+    @rank_zero_only
+    def download_artifact(
+        artifact: str,
+        save_dir: str | None = None,
+        artifact_type: str | None = None,
+        use_artifact: bool | None = True,
+    ) -> str:
+        """Copy an artifact version's files out (WandbLogger's): through the current run,
+        which records the use, or from the store when there is none."""
+        run = flightlog.run
+        if run is not None and use_artifact:
+            found = run.use_artifact(artifact, type=artifact_type)
+        else:
+            found = flightlog.Api().artifact(artifact, type=artifact_type)
+        return found.download(root=save_dir)
+
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
         if self._log_model == "all" or (
             self._log_model is True and checkpoint_callback.save_top_k == -1
