@@ -1,7 +1,8 @@
 """`FlightlogLogger`: a Lightning logger writing to flightlog, with WandbLogger's keys
 (`trainer/global_step` next to every metric) and its surface: `watch()`, `log_image`,
-`log_table`, `log_text`, `log_audio`, `log_video` and `log_model=` (checkpoints as model
-artifacts), so a LightningModule written for WandbLogger runs unchanged.
+`log_table`, `log_text`, `log_audio`, `log_video`, `use_artifact`, `download_artifact` and
+`log_model=` (checkpoints as model artifacts), so a LightningModule written for WandbLogger
+runs unchanged.
 
     trainer = L.Trainer(logger=FlightlogLogger(project="my-project", log_model="all"))
 """
