@@ -354,3 +354,32 @@ if __name__ == "__main__":
     runs = {r.id: r for r in flightlog.Api(store).runs("pl")}
     [used] = [r for r in runs.values() if r.meta.get("used_artifacts")]
     assert [a["name"] for a in used.meta["used_artifacts"]] == ["base"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="in a hyperparameter search the Trainer saves to OUTPUT/run-TRIAL/checkpoint-N; "
+    "FlightlogCallback(log_model='checkpoint') looks in OUTPUT/checkpoint-N and raises "
+    "ArtifactError in on_save, killing the search",
+)
+def test_hf_callback_logs_the_checkpoints_of_each_trial(store: Path, tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    alias = tmp_path / "alias"
+    enable(alias)
+    _hf(
+        """
+from transformers.trainer_utils import HPSearchBackend
+
+trainer = Trainer(model=model, args=args, train_dataset=data,
+                  callbacks=[FlightlogCallback(project="hp", log_model="checkpoint")])
+trainer.hp_search_backend = HPSearchBackend.WANDB  # trials as dicts, as a sweep gives them
+for lr in (1e-3, 1e-4):
+    trainer.train(trial={"learning_rate": lr})
+""",
+        tmp_path,
+        env={"PYTHONPATH": os.pathsep.join([str(alias), os.environ.get("PYTHONPATH", "")])},
+    )
+    api = flightlog.Api(store)
+    for run in api.runs("hp"):
+        art = api.artifact(f"hp/model-{run.id}:checkpoint_global_step_8", type="model")
+        assert "model.safetensors" in [f.path for f in art.files()]
