@@ -356,12 +356,6 @@ if __name__ == "__main__":
     assert [a["name"] for a in used.meta["used_artifacts"]] == ["base"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="in a hyperparameter search the Trainer saves to OUTPUT/run-TRIAL/checkpoint-N; "
-    "FlightlogCallback(log_model='checkpoint') looks in OUTPUT/checkpoint-N and raises "
-    "ArtifactError in on_save, killing the search",
-)
 def test_hf_callback_logs_the_checkpoints_of_each_trial(store: Path, tmp_path: Path) -> None:
     pytest.importorskip("transformers")
     alias = tmp_path / "alias"
