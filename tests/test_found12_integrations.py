@@ -307,3 +307,73 @@ for lr in (1e-3, 1e-4):
     for r in runs:
         assert r.state == "finished"
         assert r.history().to_pydict()["train/global_step"][0] == 2  # each from its start
+
+
+def test_lightning_logger_takes_wandb_loggers_offline_and_version(
+    store: Path, tmp_path: Path
+) -> None:
+    """WandbLogger(project=..., offline=True, version=ID) is how cluster jobs use wandb:
+    the same arguments on FlightlogLogger mean the same."""
+    pytest.importorskip("lightning")
+    _train(
+        """
+if __name__ == "__main__":
+    logger = FlightlogLogger(project="pl", offline=True, version="job00042")
+    trainer(logger=logger, default_root_dir="out").fit(Tiny(), loader)
+    print("MODE", logger.experiment.settings.mode)
+""",
+        tmp_path,
+    )
+    [run] = flightlog.Api(store).runs("pl")
+    assert run.id == "job00042" and run.state == "finished"
+
+
+def test_lightning_logger_uses_and_downloads_artifacts_as_wandb_logger(
+    store: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("lightning")
+    (tmp_path / "base.ckpt").write_bytes(b"weights")
+    _train(
+        """
+import flightlog
+
+if __name__ == "__main__":
+    first = flightlog.init(project="pl")
+    first.log_model("base.ckpt", name="base")
+    first.finish()
+    path = FlightlogLogger.download_artifact("pl/base:latest", save_dir="dl", artifact_type="model")
+    assert open(f"{path}/base.ckpt", "rb").read() == b"weights"
+    logger = FlightlogLogger(project="pl")
+    art = logger.use_artifact("base:latest", artifact_type="model")
+    assert art.version == "v0"
+    trainer(logger=logger, default_root_dir="out").fit(Tiny(), loader)
+    print("USED", logger.experiment.id)
+""",
+        tmp_path,
+    )
+    runs = {r.id: r for r in flightlog.Api(store).runs("pl")}
+    [used] = [r for r in runs.values() if r.meta.get("used_artifacts")]
+    assert [a["name"] for a in used.meta["used_artifacts"]] == ["base"]
+
+
+def test_hf_callback_logs_the_checkpoints_of_each_trial(store: Path, tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    alias = tmp_path / "alias"
+    enable(alias)
+    _hf(
+        """
+from transformers.trainer_utils import HPSearchBackend
+
+trainer = Trainer(model=model, args=args, train_dataset=data,
+                  callbacks=[FlightlogCallback(project="hp", log_model="checkpoint")])
+trainer.hp_search_backend = HPSearchBackend.WANDB  # trials as dicts, as a sweep gives them
+for lr in (1e-3, 1e-4):
+    trainer.train(trial={"learning_rate": lr})
+""",
+        tmp_path,
+        env={"PYTHONPATH": os.pathsep.join([str(alias), os.environ.get("PYTHONPATH", "")])},
+    )
+    api = flightlog.Api(store)
+    for run in api.runs("hp"):
+        art = api.artifact(f"hp/model-{run.id}:checkpoint_global_step_8", type="model")
+        assert "model.safetensors" in [f.path for f in art.files()]

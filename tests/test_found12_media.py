@@ -176,3 +176,28 @@ def test_a_logged_media_file_is_fetched_by_its_path_as_in_wandb(
     stored = api.run(run.path)
     got = stored.file(stored.summary["img"]["path"]).download(str(tmp_path / "out"))
     assert Path(got).read_bytes() == (Path(stored.dir) / stored.summary["img"]["path"]).read_bytes()
+
+
+def test_a_batch_of_videos_is_one_tiled_video_as_in_wandb(api: flightlog.Api) -> None:
+    """RL scripts log a batch of episodes as one video: wandb pads the batch to a power of
+    two and tiles it, frame by frame (3 clips: one row of 4, the 4th black)."""
+    rng = np.random.default_rng(7)
+    clips = rng.integers(0, 4, (3, 2, 3, 4, 5), dtype=np.uint8) * 60  # B T C H W
+    row = _log_and_read(api, {"episodes": flightlog.Video(clips, fps=4)})
+    video = row["episodes"].load()  # T C H W
+    assert video.shape == (2, 3, 4, 4 * 5)
+    for i in range(3):
+        assert np.array_equal(video[..., 5 * i : 5 * (i + 1)], clips[i])
+    assert not video[..., 15:].any()  # the padding clip is black
+
+
+def test_an_html_file_in_its_declared_or_a_legacy_encoding_is_stored(
+    api: flightlog.Api, tmp_path: Path
+) -> None:
+    latin = tmp_path / "report.html"
+    latin.write_bytes("<p>Résumé: 3 °C</p>".encode("latin-1"))
+    japanese = tmp_path / "jp.html"
+    japanese.write_bytes('<meta charset="shift_jis"><p>学習曲線</p>'.encode("shift_jis"))
+    row = _log_and_read(api, {"a": flightlog.Html(str(latin)), "b": flightlog.Html(japanese)})
+    assert row["a"].load() == "<p>Résumé: 3 °C</p>"
+    assert row["b"].load() == '<meta charset="shift_jis"><p>学習曲線</p>'

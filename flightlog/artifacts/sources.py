@@ -9,7 +9,6 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 from flightlog._errors import ArtifactError, ArtifactNotFoundError
 
@@ -20,6 +19,8 @@ def fetch_file_ref(uri: str, dest: Path) -> Path | None:
     parsed = urlparse(uri)
     if parsed.scheme != "file":
         return None
+    from urllib.request import url2pathname  # (http.client, email: not at import flightlog)
+
     source = Path(url2pathname(parsed.path))
     if source.is_dir():
         shutil.copytree(source, dest, dirs_exist_ok=True)

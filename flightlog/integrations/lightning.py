@@ -1,7 +1,8 @@
 """`FlightlogLogger`: a Lightning logger writing to flightlog, with WandbLogger's keys
 (`trainer/global_step` next to every metric) and its surface: `watch()`, `log_image`,
-`log_table`, `log_text`, `log_audio`, `log_video` and `log_model=` (checkpoints as model
-artifacts), so a LightningModule written for WandbLogger runs unchanged.
+`log_table`, `log_text`, `log_audio`, `log_video`, `use_artifact`, `download_artifact` and
+`log_model=` (checkpoints as model artifacts), so a LightningModule written for WandbLogger
+runs unchanged.
 
     trainer = L.Trainer(logger=FlightlogLogger(project="my-project", log_model="all"))
 """
@@ -36,6 +37,9 @@ class FlightlogLogger(Logger):
     pickled, and rank zero of each spawned worker joins that run (see `_attach`), as
     WandbLogger does; before, each spawned fit() or test() started a run of its own.
 
+    WandbLogger's `version` (the run's id), `offline` (mode="offline") and `experiment` (a
+    run to log into) mean what they mean there; other keywords go to `flightlog.init()`.
+
     `log_model` as WandbLogger's: "all" logs every checkpoint as it is saved, True the
     checkpoints kept when training ends (every one as saved when save_top_k=-1), each as a
     version of the `model` artifact `checkpoint_name` (model-RUN_ID), the best aliased
@@ -49,6 +53,9 @@ class FlightlogLogger(Logger):
         save_dir: str | None = None,
         log_model: bool | str = False,
         checkpoint_name: str | None = None,
+        version: str | None = None,
+        offline: bool = False,
+        experiment: flightlog.Run | None = None,
         **init_kwargs: Any,
     ) -> None:
         super().__init__()
@@ -56,8 +63,12 @@ class FlightlogLogger(Logger):
         self._save_dir = save_dir
         self._log_model = log_model
         self._checkpoint_name = checkpoint_name
+        if version is not None:  # WandbLogger's name for the run's id
+            init_kwargs.setdefault("id", version)
+        if offline:
+            init_kwargs.setdefault("mode", "offline")
         self._init_kwargs = init_kwargs
-        self._run: flightlog.Run | None = None
+        self._run: flightlog.Run | None = experiment
         self._attach_id: str | None = None
         self._logged_model_time: dict[str, float] = {}
         self._checkpoint_callbacks: dict[int, Any] = {}
@@ -157,6 +168,27 @@ class FlightlogLogger(Logger):
         self, model: Any, log: str | None = "gradients", log_freq: int = 100, log_graph: bool = True
     ) -> None:
         self.experiment.watch(model, log=log, log_freq=log_freq, log_graph=log_graph)
+
+    def use_artifact(self, artifact: str, artifact_type: str | None = None) -> flightlog.Artifact:
+        """The artifact version, recorded as used by this run (WandbLogger's)."""
+        return self.experiment.use_artifact(artifact, type=artifact_type)
+
+    @staticmethod
+    @rank_zero_only
+    def download_artifact(
+        artifact: str,
+        save_dir: str | None = None,
+        artifact_type: str | None = None,
+        use_artifact: bool | None = True,
+    ) -> str:
+        """Copy an artifact version's files out (WandbLogger's): through the current run,
+        which records the use, or from the store when there is none."""
+        run = flightlog.run
+        if run is not None and use_artifact:
+            found = run.use_artifact(artifact, type=artifact_type)
+        else:
+            found = flightlog.Api().artifact(artifact, type=artifact_type)
+        return found.download(root=save_dir)
 
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
         if self._log_model == "all" or (

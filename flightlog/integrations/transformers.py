@@ -13,6 +13,7 @@ model-RUN (aliases `epoch_E`, `checkpoint_global_step_N`), "end" the final model
 
 from __future__ import annotations
 
+import glob
 import numbers
 import os
 import tempfile
@@ -108,8 +109,14 @@ class FlightlogCallback(TrainerCallback):
         if self.log_model is not WandbLogModel.CHECKPOINT or self.run is None:
             return
         step = state.global_step
+        saved = _checkpoint_dir(args.output_dir, step)
+        if saved is None:  # never raise in the Trainer's loop: say it once
+            self.run._warn_once(
+                "checkpoint", f"log_model: no checkpoint-{step} under {args.output_dir}"
+            )
+            return
         art = self._model_artifact(args)
-        art.add_dir(os.path.join(args.output_dir, f"checkpoint-{step}"))
+        art.add_dir(saved)
         aliases = [f"epoch_{round(state.epoch or 0, 2)}", f"checkpoint_global_step_{step}"]
         self.run.log_artifact(art, aliases=aliases)
 
@@ -148,3 +155,13 @@ class FlightlogCallback(TrainerCallback):
         }
         numbers_["model/num_parameters"] = run.config.get("model/num_parameters")
         return flightlog.Artifact(name, "model", metadata={**numbers_, **metadata})
+
+
+def _checkpoint_dir(output_dir: str, step: int) -> str | None:
+    """Where the Trainer saved the checkpoint of `step`: OUTPUT/checkpoint-N, or, in a
+    hyperparameter search, OUTPUT/run-TRIAL/checkpoint-N (the newest, if several trials
+    reached that step); None when there is none."""
+    name = f"checkpoint-{step}"
+    found = [os.path.join(output_dir, name), *glob.glob(os.path.join(output_dir, "run-*", name))]
+    found = [d for d in found if os.path.isdir(d)]
+    return max(found, key=os.path.getmtime) if found else None

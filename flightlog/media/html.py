@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from ._base import Media
@@ -25,9 +26,9 @@ class Html(Media):
             isinstance(data, str) and not data_is_not_path and _is_file(data)
         ):
             try:
-                with open(data, encoding="utf-8") as f:
-                    data = f.read()
-            except (OSError, UnicodeDecodeError) as e:
+                with open(data, "rb") as f:
+                    data = _decoded(f.read())
+            except OSError as e:
                 self.problem = f"cannot read HTML file {os.fspath(data)!r}: {e}"
                 return
         if isinstance(data, bytes):
@@ -44,6 +45,25 @@ class Html(Media):
         ref = self._fields()
         ref["format"] = "html"
         return sink.put(self._text.encode("utf-8"), ref)
+
+
+_CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+def _decoded(raw: bytes) -> str:
+    """An HTML file's text: UTF-8, else the charset its head declares, else latin-1 (which
+    reads any bytes; a report written by an older tool was left out for not being UTF-8)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    declared = _CHARSET.search(raw[:4096])
+    if declared:
+        try:
+            return raw.decode(declared.group(1).decode("ascii"))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return raw.decode("latin-1")
 
 
 def _is_file(text: str) -> bool:

@@ -1,5 +1,6 @@
 """`flightlog.Video`: frames T×C×H×W (C = 1 or 3, uint8 or float) and `fps`, stored as an
 animated GIF by Pillow (wandb's default format; no system ffmpeg needed), or a file as is.
+A batch B×T×C×H×W is one video, its clips tiled as wandb tiles them (`_tiled`).
 
 Frames with at most 256 colours are stored exactly (their own palette); others are quantised
 to 256 colours by Pillow, as any GIF is.
@@ -52,6 +53,8 @@ class Video(ArrayOrFile):
             return sink.put(self._file, ref)
         arr = self._array
         assert arr is not None
+        if arr.ndim == 5:
+            arr = _tiled(arr)
         frames = to_uint8(arr).transpose(0, 2, 3, 1)
         if frames.shape[3] == 1:
             frames = np.repeat(frames, 3, axis=3)
@@ -71,9 +74,24 @@ class Video(ArrayOrFile):
 
 
 def _frames_problem(arr: np.ndarray) -> str | None:
-    if arr.ndim != 4 or arr.shape[1] not in (1, 3):
-        return f"expected frames T×C×H×W with C = 1 or 3, got shape {arr.shape}"
+    if arr.ndim not in (4, 5) or arr.shape[-3] not in (1, 3):
+        return (
+            f"expected frames T×C×H×W with C = 1 or 3 (or a batch B×T×C×H×W), got shape {arr.shape}"
+        )
     return None
+
+
+def _tiled(clips: np.ndarray) -> np.ndarray:
+    """B×T×C×H×W clips as one T×C×H'×W' video, as wandb tiles a batch: padded with black
+    clips to a power of two, 2^((bits(B) - 1) // 2) rows of them."""
+    b, t, c, h, w = clips.shape
+    padded = 1 << (b - 1).bit_length()
+    if padded > b:
+        clips = np.concatenate([clips, np.zeros((padded - b, t, c, h, w), clips.dtype)])
+    rows = 2 ** ((b.bit_length() - 1) // 2)
+    cols = padded // rows
+    grid = clips.reshape(rows, cols, t, c, h, w).transpose(2, 3, 0, 4, 1, 5)
+    return grid.reshape(t, c, rows * h, cols * w)
 
 
 def _paletted(frame: np.ndarray) -> Any:
