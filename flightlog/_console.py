@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -52,9 +53,17 @@ class ConsoleCapture:
     """Tees the process's stdout and stderr into `path` from its creation until `stop()`;
     `start()` opens the file and starts writing to it."""
 
-    def __init__(self, path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        path: Path,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
         self.path = path
         self.max_bytes = max_bytes
+        #: says, once, that the copy could not be written (a full disk): never raised
+        self._warn = warn
+        self._lost = False
         # re-entrant: a signal handler that finishes the run may interrupt feed() holding it
         self._lock = threading.RLock()
         self._partial: dict[str, str] = {"stdout": "", "stderr": ""}
@@ -88,9 +97,19 @@ class ConsoleCapture:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._file = open(self.path, "ab")  # noqa: SIM115 - closed in stop()
-            except OSError:
-                pass  # a full disk costs the console copy, never the training
+            except OSError as e:
+                self._failed(e)
         return self._file
+
+    def _failed(self, e: OSError) -> None:
+        """A full or failing disk costs the console copy, never the training: said once."""
+        if not self._lost:
+            self._lost = True
+            if self._warn is not None:
+                self._warn(
+                    f"the console copy {self.path} could not be written ({e.strerror or e}): "
+                    "the output is shown, but not all of it is saved"
+                )
 
     def feed(self, stream: str, text: str) -> None:
         with self._lock:
@@ -151,8 +170,10 @@ class ConsoleCapture:
             elif time.monotonic() - self._last_fsync >= FSYNC_EVERY:
                 self._last_fsync = time.monotonic()
                 return os.dup(f.fileno())
-        except (OSError, ValueError):  # ValueError: closed by a stop() that interrupted this
-            pass  # a full disk costs the console copy, never the training
+        except ValueError:  # closed by a stop() that interrupted this
+            pass
+        except OSError as e:
+            self._failed(e)
         return None
 
     def stop(self) -> None:
@@ -163,9 +184,12 @@ class ConsoleCapture:
             if not self._closed:  # a stop() cut short by Ctrl-C runs again
                 self._write_lines(final=True)
                 f = self._open()  # created even when nothing was printed
-                if f is not None:
-                    f.close()
                 self._closed = True
+                if f is not None:
+                    try:
+                        f.close()  # (flushes what a failed write left in its buffer)
+                    except OSError as e:
+                        self._failed(e)
 
     def detach(self) -> None:
         """In a forked child: its print() goes to the real streams only. No thread writes a

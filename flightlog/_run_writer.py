@@ -78,7 +78,9 @@ class RunWriterLink:
         if s.console == "wrap" and not _hooks.console_taken():  # print() is copied from now on
             self._console = _hooks.take_console(
                 ConsoleCapture(
-                    self._paths.files / "output.log", int(s.console_max_bytes or CONSOLE_MAX_BYTES)
+                    self._paths.files / "output.log",
+                    int(s.console_max_bytes or CONSOLE_MAX_BYTES),
+                    self._warn_once_cb,
                 )
             )
         _hooks.register(self)
