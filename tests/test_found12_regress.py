@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import flightlog
 
 #: a plain YAML config (no `wandb_version`) whose every key holds a mapping that happens to
@@ -20,11 +18,6 @@ threshold:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a plain YAML config whose every key holds a mapping with a `value` is taken for "
-    "wandb's format: each mapping is cut to its value, its other settings silently lost",
-)
 def test_a_plain_yaml_config_of_mappings_with_a_value_is_kept_whole(
     store: Path, tmp_path: Path
 ) -> None:
