@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import flightlog
+
+from .conftest import python_script
 
 #: a plain YAML config (no `wandb_version`) whose every key holds a mapping that happens to
 #: have a `value` among its other settings: not wandb's format ({value, desc} only)
@@ -30,3 +34,34 @@ def test_a_plain_yaml_config_of_mappings_with_a_value_is_kept_whole(
         "loss": {"name": "focal", "value": 2.0},
         "threshold": {"metric": "f1", "value": 0.5},
     }
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="pre-existing, for the lead (flightlog/_console.py stop: f.close() unguarded): a "
+    "full disk under the console copy (files/output.log) makes run.finish() raise OSError "
+    "ENOSPC into the script, and the finished run is recorded as failed",
+)
+def test_a_full_disk_under_the_console_copy_does_not_crash_finish(
+    api: flightlog.Api, tmp_path: Path
+) -> None:
+    # files/output.log on /dev/full: every write that reaches the disk fails with ENOSPC,
+    # as on a full disk; print()'s lines are buffered, then flushed at finish()
+    res = python_script(
+        """
+        import os, flightlog
+        from pathlib import Path
+        run = flightlog.init(project="p", id="r1")
+        log = Path(run.dir) / "files" / "output.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink("/dev/full", log)
+        print("epoch 1 done")
+        run.log({"a": 1})
+        run.finish()
+        print("script survived")
+        """
+    )
+    assert res.returncode == 0, res.stderr
+    assert "script survived" in res.stdout
+    assert api.run("p/r1").state == "finished"
