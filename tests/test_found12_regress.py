@@ -8,7 +8,8 @@ import pytest
 
 import flightlog
 
-from .conftest import python_script
+from .conftest import cli, python_script
+from .servers import LiveServer
 
 #: a plain YAML config (no `wandb_version`) whose every key holds a mapping that happens to
 #: have a `value` among its other settings: not wandb's format ({value, desc} only)
@@ -65,3 +66,25 @@ def test_a_full_disk_under_the_console_copy_does_not_crash_finish(
     assert res.returncode == 0, res.stderr
     assert "script survived" in res.stdout
     assert api.run("p/r1").state == "finished"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a flightlog server's URL with a path (http://host:port/api/v1, the API's own "
+    "address) gets 'refused the request (HTTP 404, not_found): GET /api/v1/api/v1/whoami' "
+    "with no word of the URL being wrong nor of how to fix it",
+)
+@pytest.mark.parametrize("path", ["/api/v1", "/flightlog"])
+def test_a_server_url_with_a_path_that_is_not_its_root_says_the_url_is_wrong(
+    server: LiveServer, path: str, tmp_path: Path
+) -> None:
+    key = server.user("alice")
+    url = server.url + path
+    r = cli("login", key, "--host", url)
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    # the URL and the fix are named: the server answers, but there is no such route
+    assert url in lines[0] and "--host" in lines[0] and "FLIGHTLOG_BASE_URL" in lines[0], r.stderr
+    assert "not the flightlog server's root" in lines[0], r.stderr
+    assert not list((tmp_path / "config").glob("*"))
