@@ -68,12 +68,6 @@ def test_a_full_disk_under_the_console_copy_does_not_crash_finish(
     assert api.run("p/r1").state == "finished"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a flightlog server's URL with a path (http://host:port/api/v1, the API's own "
-    "address) gets 'refused the request (HTTP 404, not_found): GET /api/v1/api/v1/whoami' "
-    "with no word of the URL being wrong nor of how to fix it",
-)
 @pytest.mark.parametrize("path", ["/api/v1", "/flightlog"])
 def test_a_server_url_with_a_path_that_is_not_its_root_says_the_url_is_wrong(
     server: LiveServer, path: str, tmp_path: Path
