@@ -3,7 +3,8 @@
 wandb reads its own format, where every key holds `{value: ..., desc: ...}` (the
 `config.yaml` it writes beside a run, with `wandb_version: 1`); most people's files are
 plain `lr: 0.1` mappings, which wandb fails on. Both are read here: the wandb format when the
-file says `wandb_version` or when every key holds a mapping with a `value`."""
+file says `wandb_version`, or when every key holds a mapping of a `value` (and a `desc`)
+and nothing else: a plain file's `loss: {name: focal, value: 2.0}` is kept whole."""
 
 from __future__ import annotations
 
@@ -41,9 +42,14 @@ def config_from_file(path: str | os.PathLike[str]) -> dict[str, Any]:
             "keys to values (e.g. `lr: 0.001`)"
         )
     version = loaded.pop("wandb_version", None)
-    wrapped = all(isinstance(v, dict) and "value" in v for v in loaded.values())
+    wrapped = all(_wrapped(v) for v in loaded.values())
     if version is not None or (loaded and wrapped):
         return {
             k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in loaded.items()
         }
     return loaded
+
+
+def _wrapped(value: Any) -> bool:
+    """`value` is a key's entry in wandb's format: `{value: ..., desc: ...}`, nothing else."""
+    return isinstance(value, dict) and "value" in value and set(value) <= {"value", "desc"}

@@ -9,7 +9,9 @@ A URL that is not a flightlog server's - a web server's HTML, a proxy's login pa
 redirect, another API's 404 for /api/v1 - answers without flightlog's JSON error (`{"error":
 code, "message": ...}`, sync/server.py): that is WrongServerError, one line naming the URL,
 the status, a short escaped gist of the answer and where the URL comes from. So is a URL
-that cannot be parsed (httpx said only "Invalid port").
+that cannot be parsed (httpx said only "Invalid port"), and a flightlog server's own 404 for
+a route it lacks (`not_found`, where a missing run or project has a code of its own): a URL
+with a path that is not the server's root, such as .../api/v1.
 """
 
 from __future__ import annotations
@@ -144,6 +146,12 @@ def refusal(r: httpx.Response, url: str, creds: Credentials) -> Exception:
     if doc is None:
         return wrong_server(r, host)
     code, message = doc["error"], doc["message"]
+    if r.status_code == 404 and code == "not_found":  # a route it lacks, not a missing thing
+        return WrongServerError(
+            f"{host}/api/v1{_cut(url)} is no route of the flightlog server there (HTTP 404): "
+            "the URL's path is not the flightlog server's root (give its address without "
+            f"/api/v1 or another path), or that server is older than this flightlog; {URL_FIX}"
+        )
     parts = url.split("/")  # /runs/{entity}/{project}/...: what the refusal is about
     entity, where = (parts[2] if len(parts) > 2 else ""), "/".join(parts[2:4])
     if r.status_code == 401:
