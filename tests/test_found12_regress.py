@@ -38,12 +38,6 @@ def test_a_plain_yaml_config_of_mappings_with_a_value_is_kept_whole(
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
-@pytest.mark.xfail(
-    strict=True,
-    reason="pre-existing, for the lead (flightlog/_console.py stop: f.close() unguarded): a "
-    "full disk under the console copy (files/output.log) makes run.finish() raise OSError "
-    "ENOSPC into the script, and the finished run is recorded as failed",
-)
 def test_a_full_disk_under_the_console_copy_does_not_crash_finish(
     api: flightlog.Api, tmp_path: Path
 ) -> None:
@@ -66,6 +60,7 @@ def test_a_full_disk_under_the_console_copy_does_not_crash_finish(
     assert res.returncode == 0, res.stderr
     assert "script survived" in res.stdout
     assert api.run("p/r1").state == "finished"
+    assert "could not be written (No space left on device)" in res.stderr  # said, once
 
 
 @pytest.mark.parametrize("path", ["/api/v1", "/flightlog"])
