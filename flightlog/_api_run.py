@@ -112,7 +112,8 @@ class ApiRun(StoredRun):
 
         registry = Registry(self.paths.root)
         out, seen = [], set()
-        for entry in self.meta.get(key) or []:
+        entries = self.meta.get(key)
+        for entry in entries if isinstance(entries, list) else []:
             if not isinstance(entry, dict):
                 continue  # (not as _note_artifact writes them: a hand-edited run.json)
             ref = tuple(str(entry.get(k)) for k in ("project", "name", "version"))

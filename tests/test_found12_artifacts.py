@@ -145,3 +145,13 @@ def test_add_dir_of_a_directory_holding_the_store_leaves_the_store_out(
     run.finish()  # its journal is sealed into a segment: that file is gone
     logged = flightlog.init(project="p", reinit="create_new").log_artifact(art)
     assert [f.path for f in logged.files()] == ["train.py"]
+
+
+def test_logged_artifacts_of_a_hand_edited_run_json_are_none(store: Path) -> None:
+    """A run.json whose `artifacts` is not a list (edited by hand) lists no artifact; it
+    raised TypeError (found by breaker5)."""
+    run = flightlog.init(project="p", reinit="create_new")
+    run.finish()
+    meta_path = Path(run.dir) / "run.json"
+    meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "artifacts": 3}))
+    assert flightlog.Api(store).run(run.path).logged_artifacts() == []

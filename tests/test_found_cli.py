@@ -71,3 +71,13 @@ def test_runs_limit_lists_the_newest_runs(store: Path) -> None:
     # with an order asked for, the first N in it
     by_name = cli("runs", "--sort", "name", "--limit", "2", "--root", str(store)).stdout
     assert [line.split()[1] for line in by_name.splitlines()[1:]] == ["first", "fourth"]
+
+
+def test_a_state_or_group_filter_matching_nothing_is_no_match(store: Path) -> None:
+    """`runs --state failed` on a store of finished runs said "no runs in STORE yet — log
+    one with ...", as if the store were empty (found by breaker5)."""
+    a_run("ok")
+    for flag in (("--state", "failed"), ("--group", "nope")):
+        res = cli("runs", *flag, "--root", str(store))
+        assert res.returncode == 0, res.stderr
+        assert "no runs match" in res.stdout and "yet" not in res.stdout, res.stdout

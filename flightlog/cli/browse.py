@@ -154,7 +154,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not rows:
         print(
             f"no runs match in {src.where}"
-            if (args.where or args.project or args.entity or args.tag)
+            if (args.where or args.project or args.entity or args.tag or args.state or args.group)
             else f"no runs in {src.where} yet — log one with:\n  import flightlog\n"
             "  run = flightlog.init(project='demo')\n  run.log({'loss': 0.1}); "
             "run.finish()"
