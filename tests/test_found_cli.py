@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import flightlog
+from flightlog.store.threads import join_unwaited
 
 from .conftest import cli
 
@@ -17,6 +18,7 @@ def a_run(name: str, rows: int = 5) -> Path:
     for i in range(rows):
         run.log({"loss": 1.0 / (i + 1)})
     run.finish(quiet=True)
+    join_unwaited()  # sealed, as after the script's exit (finish() returns before the seal)
     return Path(run.dir)
 
 
