@@ -66,6 +66,9 @@ from .segments import (
 STALE_SECONDS_ENV = "FLIGHTLOG_STALE_SECONDS"
 #: default seconds without a heartbeat before another host's writer's segments are sealed
 DEFAULT_SEAL_AFTER = 3600.0
+#: how long a writer whose segment was claimed waits for the claimer's seal (a segment of
+#: 500,000 rows seals in about a second; a loaded machine stretches that)
+CLAIM_SEAL_WAIT = 30.0
 
 _warned_env: set[str] = set()
 
@@ -295,13 +298,13 @@ class HeldSegment:
 
     def hand_over(self) -> list[tuple[pa.RecordBatch, Mark | None]]:
         """Close a taken segment (its claimer seals it); returns the batches to write again:
-        those not proven captured, less those its sealed twin, if already there, holds (a
-        sealer keeps a prefix of whole batches), so a writer back from a long pause stores
-        no row twice."""
+        those not proven captured, less those its sealed twin holds (a sealer keeps a prefix
+        of whole batches; the twin is waited for while the claimer seals), so a writer back
+        from a long pause stores no row twice."""
         written = self.segment.rows
         pending = self.abandon()
         name = parse_segment_name(self.path.name)
-        twin = sealed_twin(self.path.parent, name) if name is not None else None
+        twin = self._twin_when_sealed(name) if name is not None else None
         if twin is None:
             return pending
         try:
@@ -312,6 +315,20 @@ class HeldSegment:
         while pending and skip >= pending[0][0].num_rows:
             skip -= pending.pop(0)[0].num_rows
         return pending
+
+    def _twin_when_sealed(self, name: SegmentName) -> Path | None:
+        """The claimer's sealed file. A claimer renames the segment, then seals it
+        (`seal_taken`): while the claimed file is there, the twin is on its way, and what it
+        holds is known only once it is written (without it every unproven batch is written
+        again, and held twice). Waited for up to CLAIM_SEAL_WAIT seconds: a claimer that
+        died mid-seal leaves its claimed file, and its batches are then written again."""
+        claimed = self.path.with_name(claimed_segment_name(name.writer, name.seq))
+        deadline = time.monotonic() + CLAIM_SEAL_WAIT
+        while (twin := sealed_twin(self.path.parent, name)) is None:
+            if not claimed.exists() or time.monotonic() > deadline:
+                return sealed_twin(self.path.parent, name)  # (sealed since the first look?)
+            time.sleep(0.01)
+        return twin
 
 
 _taken_lock = threading.Lock()

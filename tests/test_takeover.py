@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -378,3 +379,30 @@ def test_the_system_metrics_stream_goes_on_in_a_new_segment_when_taken(tmp_path:
     assert sorted(steps) == list(range(10))
     assert len(warned) == 1 and TAKEN in warned[0]
     assert not list((tmp_path / "system").glob("*.arrows"))
+
+
+@pytest.mark.parametrize("local", [True, False], ids=["local-disk", "network-fs"])
+def test_a_writer_that_sees_the_claim_before_the_seal_writes_no_row_twice(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, local: bool
+) -> None:
+    """A claimer renames the segment, then seals it. A writer that notices the claim in
+    between found no sealed twin yet and wrote every batch it could not prove again: the
+    sealer's file held them too. Under a loaded machine's slow seals this compounded claim
+    after claim (rows stored 5 times in a full suite: the test above failed its bound)."""
+    from flightlog.store.takeover import HeldSegment
+
+    if not local:
+        monkeypatch.setattr("flightlog.store.takeover.is_local_filesystem", lambda path: False)
+    held = HeldSegment(OpenSegment(tmp_path / "abc-000001.arrows", HISTORY_SCHEMA))
+    for step in range(3):
+        held.write(_row(step))
+    claimed = tmp_path / claimed_segment_name("abc", 1)
+    os.rename(held.path, claimed)  # claimed; sealed a moment later (a loaded machine)
+    sealer = threading.Timer(0.5, seal, (claimed,))
+    sealer.start()
+    try:
+        assert not held.check()
+        again = held.hand_over()
+    finally:
+        sealer.join()
+    assert [b.column("step").to_pylist() for b, _ in again] == []  # the sealed file has them
