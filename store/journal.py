@@ -201,22 +201,28 @@ class JournalFile:
         self.pos = (n + 1, end)
         _COMMIT.pack_into(self.mm, _COMMIT_AT, n + 1)  # the commit point
 
+    def _address(self) -> int | None:
+        """The mapping's address, looked up once (None where populating is not available:
+        store/prefault.py)."""
+        if self._addr is None:
+            self._addr = mapping_address(self.mm)
+        return self._addr
+
     def populate_ahead(self, rows: int, words: int) -> None:
         """Fault in the pages of the next `rows` records and `words` data words past what
         `log()` has written (writer thread; store/prefault.py says why). Not once closed (a
         flush() after finish()): the address may be another mapping's by then."""
         if self.path is None or self.mm.closed:
             return
-        if self._addr is None:
-            self._addr = mapping_address(self.mm)
-            if self._addr is None:
-                return  # not on this system
+        addr = self._address()
+        if addr is None:
+            return  # not on this system
         n, end = self.pos
         done_rows, done_words = self.populated
         to_rows = min(self.rows_cap, max(done_rows, n + rows))
         to_words = min(self.words_cap, max(done_words, end + words))
-        populate(self._addr, self.roff + 32 * max(done_rows, n), self.roff + 32 * to_rows)
-        populate(self._addr, self.voff + 8 * max(done_words, end), self.voff + 8 * to_words)
+        populate(addr, self.roff + 32 * max(done_rows, n), self.roff + 32 * to_rows)
+        populate(addr, self.voff + 8 * max(done_words, end), self.voff + 8 * to_words)
         self.populated = (to_rows, to_words)
 
     def sync(self) -> None:
@@ -226,9 +232,7 @@ class JournalFile:
         `log()` took that fault in `log()` (one every 128 rows)."""
         n, end = self.pos
         if self.path is not None:
-            if self._addr is None:
-                self._addr = mapping_address(self.mm)
-            addr = self._addr
+            addr = self._address()
             data = self.voff - self.voff % PAGE  # (msync takes a page-aligned address)
             if (
                 addr is None

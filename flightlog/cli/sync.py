@@ -199,7 +199,6 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
     done, failed, pending, sent, sent_bytes = [], [], [], 0, 0
     blobs = {"files": 0, "bytes": 0}
     unavailable: ServerUnavailableError | None = None
-    start = time.monotonic()
     server = client.creds.base_url
     with SyncReport(client, out, len(locals_), total_segments, total_mb) as report:
         lost = forget_lost(client, locals_, entities)
@@ -209,9 +208,7 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
                 "server restored from a backup?): sending them again",
                 file=sys.stderr,
             )
-        tried = 0
         for lr, r, e in sync_many(client, locals_, entities, report.on_bytes):
-            tried += 1
             if isinstance(e, NotLoggedInError | WrongServerError):
                 raise e  # nothing else can work either: one line, non-zero exit
             if isinstance(e, ServerUnavailableError) and unavailable is None:
@@ -231,12 +228,12 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
                 if isinstance(unavailable, ServerStorageFullError)
                 else "the server is unreachable"
             )
-            for o in locals_[tried:]:  # what needs no request is done all the same
+            for o in locals_[report.tried :]:  # what needs no request is done all the same
                 if up_to_date(o, server):
                     done.append((o.key, ""))
                 else:
                     failed.append((o.key, f"not tried: {why}"))
-    secs = time.monotonic() - start
+    secs = time.monotonic() - report.start
     out.print(
         f"synced {len(done)} run(s) to {server}: {sent} segment(s) sent, "
         f"{sent_bytes / 1e6:.2f} MB, {blobs['files']} file(s) {blobs['bytes'] / 1e6:.2f} MB "

@@ -52,8 +52,9 @@ def curves(
     classes_to_plot: list[Any] | None,
     interp_size: int,
 ) -> list[list[Any]]:
-    """[class, y, x] rows of each class's curve: ("pr") precision, recall at `interp_size`
-    recall points; ("roc") fpr, tpr at every distinct score."""
+    """[class, a, b] rows of each class's curve: ("pr") precision, recall at `interp_size`
+    recall points; ("roc") fpr, tpr at every distinct score (at most MAX_CURVE_POINTS).
+    A class is named as given (a numpy label is made plain where the Table stores it)."""
     truth = np.asarray(y_true)
     scores = np.asarray(y_probas, dtype=np.float64)
     if scores.ndim != 2 or len(scores) != len(truth):
@@ -70,12 +71,12 @@ def curves(
         tp, fp = _counts(truth == c, scores[:, column])
         if kind == "roc":
             a, b = fp / max(fp[-1], 1), tp / max(tp[-1], 1)
-            rows += [[_plain(name), float(x), float(y)] for x, y in _thin(a, b)]
+            rows += [[name, float(x), float(y)] for x, y in _thin(a, b)]
         else:
             recall = np.linspace(0, 1, interp_size)
             precision = np.interp(recall, *_precision_by_recall(tp, fp))
             points = zip(recall, precision, strict=True)
-            rows += [[_plain(name), float(p), float(r)] for r, p in points]
+            rows += [[name, float(p), float(r)] for r, p in points]
     return rows
 
 
@@ -102,8 +103,3 @@ def _thin(x: np.ndarray, y: np.ndarray) -> zip[tuple[Any, Any]]:
         keep = np.unique(np.linspace(0, len(x) - 1, MAX_CURVE_POINTS).round().astype(int))
         x, y = x[keep], y[keep]
     return zip(x, y, strict=True)
-
-
-def _plain(value: Any) -> Any:
-    item = getattr(value, "item", None)
-    return item() if callable(item) else value

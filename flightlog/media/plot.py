@@ -130,12 +130,8 @@ def pr_curve(
 ) -> Plot:
     """Each class's precision against recall, one class against the rest (wandb's columns
     class, precision, recall; `interp_size` recall points)."""
-    from ._curves import curves
-
-    rows = curves("pr", y_true, y_probas, labels, classes_to_plot, interp_size)
-    table = Table(columns=["class", "precision", "recall"], data=rows)
-    fields = {"x": "recall", "y": "precision", "class": "class"}
-    return plot_table("pr_curve", table, fields, {"title": title})
+    curve = ("pr", y_true, y_probas, labels, classes_to_plot, interp_size)
+    return _curve_plot(curve, ["precision", "recall"], "recall", "precision", title)
 
 
 def roc_curve(
@@ -148,12 +144,18 @@ def roc_curve(
 ) -> Plot:
     """Each class's true positive rate against its false positive rate, one class against
     the rest (wandb's columns class, fpr, tpr)."""
+    curve = ("roc", y_true, y_probas, labels, classes_to_plot, 0)
+    return _curve_plot(curve, ["fpr", "tpr"], "fpr", "tpr", title)
+
+
+def _curve_plot(curve: tuple[Any, ...], columns: list[str], x: str, y: str, title: str) -> Plot:
+    """The `curves(*curve)` rows as a table of "class" and `columns` (in the order of a row's
+    numbers), drawn `y` against `x` per class."""
     from ._curves import curves
 
-    rows = curves("roc", y_true, y_probas, labels, classes_to_plot, 0)
-    table = Table(columns=["class", "fpr", "tpr"], data=rows)
-    fields = {"x": "fpr", "y": "tpr", "class": "class"}
-    return plot_table("roc_curve", table, fields, {"title": title})
+    table = Table(columns=["class", *columns], data=curves(*curve))
+    fields = {"x": x, "y": y, "class": "class"}
+    return plot_table(f"{curve[0]}_curve", table, fields, {"title": title})
 
 
 def _is_sequence(value: Any) -> bool:
