@@ -163,6 +163,13 @@ def root_of(s: Settings) -> Path:
     return Path(s.dir) if s.dir is not None else Path("flightlog")
 
 
+def env_root() -> Path:
+    """The store init() opens here by default, from the environment's FLIGHTLOG_DIR /
+    WANDB_DIR alone: no other variable is checked, so a caller that only needs the path
+    (add_dir leaving the store out) is not failed by an unrelated bad one."""
+    return root_of(Settings(dir=_from_env(os.environ)[0].get("dir")))
+
+
 def _mode(mode: str | None, s: Settings) -> str:
     """As wandb: online when a key is configured (environment or `flightlog login`), else
     offline - on an air-gapped cluster nothing is attempted unless asked for."""

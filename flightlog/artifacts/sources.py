@@ -36,9 +36,9 @@ def store_roots() -> set[str]:
     """Where the stores an add_dir may hold are: the current run's, and the one init()
     would open here (FLIGHTLOG_DIR, WANDB_DIR/flightlog or ./flightlog)."""
     from flightlog import _state
-    from flightlog._settings import Settings, _from_env, root_of
+    from flightlog._settings import env_root
 
-    roots = {os.path.realpath(root_of(Settings(dir=_from_env(os.environ)[0].get("dir"))))}
+    roots = {os.path.realpath(env_root())}
     run = _state.current()
     registry = run._artifacts() if run is not None else None
     if registry is not None:
