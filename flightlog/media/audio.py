@@ -29,7 +29,7 @@ class Audio(ArrayOrFile):
     ) -> None:
         self.caption = check_caption(caption)
         self.problem = None
-        # a numpy or torch integer is as good a rate as a Python int (an .npz, a dataset)
+        # a numpy integer is as good a rate as a Python int (read from an .npz, a dataset)
         if isinstance(sample_rate, numbers.Integral) and not isinstance(sample_rate, bool):
             sample_rate = int(sample_rate)
         self.sample_rate = sample_rate
