@@ -24,6 +24,13 @@ def join_page(rows: list[dict[str, Any]], page: list[dict[str, Any]]) -> None:
             rows.append(row)
 
 
+def key_params(keys: list[str]) -> dict[str, Any]:
+    """The query parameters asking for the metrics `keys`: each name as it is, in a `key` of
+    its own ("f1,macro" is one name), and an empty `keys` so that no name asked for reads
+    none (the server's key_list, sync/server.py)."""
+    return {"keys": "", "key": list(keys)}
+
+
 class ReadCalls:
     """ServerClient's reading half: it supplies `_call` (a request with its retries and
     errors), `_json` (the answer's JSON, or WrongServerError) and `_cache`."""
@@ -77,7 +84,7 @@ class ReadCalls:
         joined up again)."""
         params: dict[str, Any] = {"stream": stream, "limit": page}
         if keys:
-            params.update(keys="", key=list(keys))  # each name as it is: "f1,macro" is one
+            params.update(key_params(keys))
         rows: list[dict[str, Any]] = []
         while True:
             url = f"/runs/{entity}/{project}/{run_id}/history"
@@ -102,7 +109,7 @@ class ReadCalls:
         `x_range` (a zoomed chart)."""
         params: dict[str, Any] = {"buckets": buckets, "x": x}
         if keys is not None:
-            params.update(keys="", key=list(keys))  # (empty: no key asked for, none read)
+            params.update(key_params(keys))
         if x_range is not None:
             params.update(lo=x_range[0], hi=x_range[1])
         r = self._call("GET", f"/runs/{entity}/{project}/{run_id}/chart", params=params)
