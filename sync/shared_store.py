@@ -134,9 +134,9 @@ class SharedStore:
         self, paths: RunPaths, seg: SegmentName, row: SegmentRow, stored: str, new: Path
     ) -> bool:
         """Whether `new` (`seg`, `row`) is a longer seal of the segment stored with sha256
-        `stored`
-        (False: a shorter one, nothing to store), or Refused as a conflict (seal_growth.py).
-        The stored file is compared from this replica's cache, fetched into it if missing."""
+        `stored` (False: a shorter one, nothing to store), or Refused as a conflict
+        (seal_growth.py). The stored file is compared from this replica's cache, fetched
+        into it if missing (`fetch_segment`)."""
         entity, project, run_id = paths.address
         assert entity is not None
         was = replace(row, sha256=stored)
