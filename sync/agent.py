@@ -247,7 +247,7 @@ class Agent:
             result = sync_run(self.client, local, self._entities.of(local))
         except ServerUnavailableError as e:
             # the backoff's steps so far: a spell's first failure took its quick retries
-            self._failures += 1 if self._failures else 1 + self.client.reconnects
+            self._failures += 1 if self._failures else 1 + RECONNECTS
             delay = backoff_delay(self._failures - 1, cap=BACKOFF_CAP)
             full = isinstance(e, ServerStorageFullError)
             what = "out of disk space" if full else "unreachable"

@@ -153,21 +153,23 @@ def router(
         )
         return _json({"files": n})
 
+    def run_files(entity: str, project: str, run_id: str, who: User) -> dict[str, Any]:
+        """The run's files `who` may read (the git diff: members only), by name."""
+        a = access(who, entity, project, run_id, write=False)
+        store.require_run(entity, project, run_id)
+        return public_files(blobs.run_files(entity, project, run_id), a.member)
+
     @r.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/files")
     def list_files(entity: str, project: str, run_id: str, who: User) -> Response:
         """`{"files": [{"name", "size", "sha256"}, ...]}`: console log, diff (members only),
         saved files."""
-        a = access(who, entity, project, run_id, write=False)
-        store.require_run(entity, project, run_id)
-        files = public_files(blobs.run_files(entity, project, run_id), a.member)
+        files = run_files(entity, project, run_id, who)
         return _json({"files": [{"name": n, **e} for n, e in sorted(files.items())]})
 
     @r.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/files/{{name:path}}")
     def get_file(entity: str, project: str, run_id: str, name: str, who: User) -> FileResponse:
         """One file's content (text types as UTF-8 text, the rest as bytes)."""
-        a = access(who, entity, project, run_id, write=False)
-        store.require_run(entity, project, run_id)
-        entry = public_files(blobs.run_files(entity, project, run_id), a.member).get(name)
+        entry = run_files(entity, project, run_id, who).get(name)
         if not isinstance(entry, dict):
             raise Refused(f"run {run_id} has no file {name[:100]!r}", "file_not_found", 404)
         kind = mimetypes.guess_type(name)[0] or _OCTETS

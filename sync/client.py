@@ -17,7 +17,6 @@ how long the server has been silent: `flightlog sync` says so while it waits.
 
 from __future__ import annotations
 
-import itertools
 import random
 import threading
 import time
@@ -100,9 +99,8 @@ class ServerClient(ReadCalls):
         self.retries = retries
         self.reconnects = reconnects
         self.timeout = timeout
-        self._waiting: dict[int, Attempt] = {}
+        self._waiting: set[Attempt] = set()
         self._waiting_lock = threading.Lock()
-        self._ids = itertools.count()
         headers = {"User-Agent": f"flightlog/{__version__}"}
         if creds.api_key:
             headers["Authorization"] = f"Bearer {creds.api_key}"
@@ -214,10 +212,8 @@ class ServerClient(ReadCalls):
         None when the server has no batch route (an older server): send them one by one.
         `retries` replaces the client's own for this request."""
         url = f"/runs/{entity}/{project}/{run_id}/segments"
-        r = self._batch(url, [(b"", items)], retries)
-        if r.status_code in (404, 405):
-            return None
-        return list(self._json(r)["results"])
+        doc = self._batch(url, [(b"", items)], retries)
+        return None if doc is None else list(doc["results"])
 
     def sync_run(
         self,
@@ -233,10 +229,8 @@ class ServerClient(ReadCalls):
         `results`, one per segment as put_segments. None when the server has no such route
         (an older server): PUT the run, then send the segments."""
         url = f"/runs/{entity}/{project}/{run_id}/sync"
-        r = self._batch(url, [(_run_frame("run.json", doc), items)], retries)
-        if r.status_code in (404, 405):
-            return None
-        return dict(self._json(r))
+        answer = self._batch(url, [(_run_frame("run.json", doc), items)], retries)
+        return None if answer is None else dict(answer)
 
     def sync_runs(
         self,
@@ -250,20 +244,18 @@ class ServerClient(ReadCalls):
         `error` and `message` for a run the server refused. None when the server has no
         such route (an older server)."""
         body = [(_run_frame(f"{run_id}/run.json", doc), items) for run_id, doc, items in runs]
-        r = self._batch(f"/sync/{entity}/{project}", body, retries)
-        if r.status_code in (404, 405):
-            return None
-        return list(self._json(r)["runs"])
+        doc = self._batch(f"/sync/{entity}/{project}", body, retries)
+        return None if doc is None else list(doc["runs"])
 
     def _batch(
         self,
         url: str,
         runs: list[tuple[bytes, list[tuple[str, Path]]]],
         retries: int | None = None,
-    ) -> httpx.Response:
-        """POST each run's first bytes then a frame per segment, streamed from the files. A
-        405, or a 404 for want of the route (not of an entity or run), is returned: an
-        older server."""
+    ) -> Any:
+        """POST each run's first bytes then a frame per segment, streamed from the files; the
+        answer's JSON. None for a 405, or a 404 for want of the route (not of an entity or
+        run): an older server."""
         total, body = runs_body(runs)
         r = self._call(
             "POST",
@@ -273,9 +265,11 @@ class ServerClient(ReadCalls):
             allow=(404, 405),
             retries=retries,
         )
-        if r.status_code in (404, 405) and error_code(r) not in ("not_found", "method_not_allowed"):
-            raise self._error(r, url)  # no such entity or run, or not a flightlog server
-        return r
+        if r.status_code in (404, 405):
+            if error_code(r) not in ("not_found", "method_not_allowed"):
+                raise self._error(r, url)  # no such entity or run, or not a flightlog server
+            return None
+        return self._json(r)
 
     # -- plumbing --------------------------------------------------------------------------
     def request(
@@ -351,21 +345,20 @@ class ServerClient(ReadCalls):
 
     def _attempt(self, body: Any, attempt: Attempt, kw: dict[str, Any]) -> httpx.Response:
         """One try of a request, listed in `waiting()` while it is on its way."""
-        key = next(self._ids)
         with self._waiting_lock:
-            self._waiting[key] = attempt
+            self._waiting.add(attempt)
         try:
             if body is not None:
                 kw["content"] = _alive(body(), attempt)
             return self._http.request(attempt.method, attempt.url, **kw)
         finally:
             with self._waiting_lock:
-                del self._waiting[key]
+                self._waiting.discard(attempt)
 
     def waiting(self) -> list[Attempt]:
         """The requests on their way now, the longest silent first."""
         with self._waiting_lock:
-            out = list(self._waiting.values())
+            out = list(self._waiting)
         return sorted(out, key=lambda a: a.since)
 
     def _json(self, r: httpx.Response) -> Any:

@@ -5,6 +5,7 @@ read through, and with which `flightlog sync` asks which runs the server still h
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -24,6 +25,13 @@ def join_page(rows: list[dict[str, Any]], page: list[dict[str, Any]]) -> None:
             rows.append(row)
 
 
+def key_params(keys: list[str]) -> dict[str, Any]:
+    """The query parameters asking for the metrics `keys`: each name as it is, in a `key` of
+    its own ("f1,macro" is one name), and an empty `keys` so that no name asked for reads
+    none (the server's key_list, sync/server.py)."""
+    return {"keys": "", "key": list(keys)}
+
+
 class ReadCalls:
     """ServerClient's reading half: it supplies `_call` (a request with its retries and
     errors), `_json` (the answer's JSON, or WrongServerError) and `_cache`."""
@@ -38,27 +46,25 @@ class ReadCalls:
 
     def runs(self, entity: str, project: str, page: int = 100) -> list[dict[str, Any]]:
         """Every run of a project, fetched `page` runs at a time."""
-        out: list[dict[str, Any]] = []
-        after = ""
-        while True:
-            params = {"limit": page, "after": after}
-            doc = self._json(self._call("GET", f"/runs/{entity}/{project}", params=params))
-            out.extend(doc["runs"])
-            if not doc.get("next"):
-                return out
-            after = doc["next"]
+        return list(self._listing(entity, project, {"limit": page}))
 
     def run_ids(self, entity: str, project: str) -> set[str]:
         """The ids of a project's runs, ID_PAGE at a time and nothing else of them
         (`fields=id`); an older server, which ignores `fields`, answers whole runs."""
-        out: set[str] = set()
+        runs = self._listing(entity, project, {"limit": ID_PAGE, "fields": "id"})
+        return {str(r.get("id")) for r in runs}
+
+    def _listing(
+        self, entity: str, project: str, params: dict[str, Any]
+    ) -> Iterator[dict[str, Any]]:
+        """A project's runs, page after page (`after` the last page's `next`)."""
         after = ""
         while True:
-            params = {"limit": ID_PAGE, "after": after, "fields": "id"}
-            doc = self._json(self._call("GET", f"/runs/{entity}/{project}", params=params))
-            out.update(str(r.get("id")) for r in doc["runs"])
+            url = f"/runs/{entity}/{project}"
+            doc = self._json(self._call("GET", url, params={**params, "after": after}))
+            yield from doc["runs"]
             if not doc.get("next"):
-                return out
+                return
             after = doc["next"]
 
     def run(self, entity: str, project: str, run_id: str) -> dict[str, Any]:
@@ -77,7 +83,7 @@ class ReadCalls:
         joined up again)."""
         params: dict[str, Any] = {"stream": stream, "limit": page}
         if keys:
-            params.update(keys="", key=list(keys))  # each name as it is: "f1,macro" is one
+            params.update(key_params(keys))
         rows: list[dict[str, Any]] = []
         while True:
             url = f"/runs/{entity}/{project}/{run_id}/history"
@@ -102,7 +108,7 @@ class ReadCalls:
         `x_range` (a zoomed chart)."""
         params: dict[str, Any] = {"buckets": buckets, "x": x}
         if keys is not None:
-            params.update(keys="", key=list(keys))  # (empty: no key asked for, none read)
+            params.update(key_params(keys))
         if x_range is not None:
             params.update(lo=x_range[0], hi=x_range[1])
         r = self._call("GET", f"/runs/{entity}/{project}/{run_id}/chart", params=params)

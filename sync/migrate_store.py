@@ -18,12 +18,12 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from flightlog.artifacts.registry import Registry
 from flightlog.store.blobs import sha256_file
-from flightlog.store.layout import RunPaths, iter_run_dirs, sealed_segment_name
+from flightlog.store.layout import RunPaths, iter_run_dirs
 from flightlog.store.segments import list_segments
 
 from .accounts import Accounts
@@ -32,6 +32,7 @@ from .db.catalog import Catalog, SegmentRow
 from .objstore import ObjectStore
 from .receive import STREAMS
 from .seal_growth import grown
+from .shared_store import fetch_segment
 
 log = logging.getLogger("flightlog.server")
 #: the accounts tables, in an order that never names a row before it exists
@@ -179,7 +180,7 @@ def _grown_over(objects: ObjectStore, s: _Segment, known: str) -> bool | None:
     """Whether `s` is a longer seal of the segment the target holds with sha256 `known`
     (a server that received the longer after an earlier migration: both seals are in its
     root, and it reads the longer), a shorter one (False), or neither (None)."""
-    name = sealed_segment_name(s.row.writer, s.row.seq, known)
-    key = ObjectStore.segment_key(s.entity, s.project, s.run_id, s.row.stream, name)
+    was = replace(s.row, sha256=known)
     with tempfile.TemporaryDirectory(prefix="flightlog-migrate-") as tmp:
-        return grown(objects.get(key, Path(tmp) / name, known), s.path)
+        stored = fetch_segment(objects, (s.entity, s.project, s.run_id), was, Path(tmp))
+        return grown(stored, s.path)

@@ -27,6 +27,7 @@ from flightlog.store.layout import run_key, split_run_key
 
 from . import credentials
 from .client import ServerClient
+from .client_reads import key_params
 
 T = TypeVar("T")
 #: runs per request when every run is wanted (the server's largest page)
@@ -215,8 +216,7 @@ class RemoteReader:
         StoredRun.tidy gives them: the server's Arrow stream."""
         params: dict[str, Any] = {"format": "arrow", "stream": stream}
         if keys is not None:
-            # each name as it is ("a,b" is one); `keys` empty: none asked for is none read
-            params.update(keys="", key=list(keys))
+            params.update(key_params(keys))
         r = self._call(lambda: self.client.get(_run_url(key, "history"), params))
         return pa.ipc.open_stream(io.BytesIO(r.content)).read_all()
 

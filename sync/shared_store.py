@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from flightlog.store.arrow_owned import Bytes
 from flightlog.store.atomic import atomic_write_bytes
-from flightlog.store.layout import RunPaths, SegmentName, run_key, sealed_segment_name
+from flightlog.store.layout import RunPaths, SegmentName, run_key
 
 from .db.catalog import Catalog, SegmentRow
 from .limits import ServerLimits
@@ -113,7 +114,7 @@ class SharedStore:
         check_segment_file(tmp if contents is None else contents, seg.writer, self.limits.segment)
         written = False
         while True:
-            if known is not None and not self._grows(paths, stream, seg, known, tmp):
+            if known is not None and not self._grows(paths, seg, row, known, tmp):
                 return False  # a shorter seal of what is stored: nothing it lacks
             if not written:
                 key = ObjectStore.segment_key(entity, project, run_id, stream, row.name)
@@ -130,18 +131,16 @@ class SharedStore:
                 return False
 
     def _grows(
-        self, paths: RunPaths, stream: str, seg: SegmentName, stored: str, new: Path
+        self, paths: RunPaths, seg: SegmentName, row: SegmentRow, stored: str, new: Path
     ) -> bool:
-        """Whether `new` is a longer seal of the segment stored with sha256 `stored` (False:
-        a shorter one, nothing to store), or Refused as a conflict (seal_growth.py). The
-        stored file is compared from this replica's cache, fetched into it if missing."""
+        """Whether `new` (`seg`, `row`) is a longer seal of the segment stored with sha256
+        `stored` (False: a shorter one, nothing to store), or Refused as a conflict
+        (seal_growth.py). The stored file is compared from this replica's cache, fetched
+        into it if missing (`fetch_segment`)."""
         entity, project, run_id = paths.address
         assert entity is not None
-        name = sealed_segment_name(seg.writer, seg.seq, stored)
-        path = paths.stream(stream) / name
-        if not path.exists():
-            key = ObjectStore.segment_key(entity, project, run_id, stream, name)
-            self.objects.get(key, path, stored)
+        was = replace(row, sha256=stored)
+        path = fetch_segment(self.objects, (entity, project, run_id), was, paths.stream(row.stream))
         longer = grown(path, new, self.limits.read_memory)
         if longer is None:
             raise conflict(seg, f"sha256 {stored}")
@@ -170,10 +169,7 @@ class SharedStore:
         """Download the run's segments this replica's cache lacks (checked by sha256)."""
         paths = self.paths(entity, project, run_id)
         for row in self.catalog.segments(entity, project, run_id):
-            dest = paths.stream(row.stream) / row.name
-            if not dest.exists():
-                key = ObjectStore.segment_key(entity, project, run_id, row.stream, row.name)
-                self.objects.get(key, dest, row.sha256)
+            fetch_segment(self.objects, (entity, project, run_id), row, paths.stream(row.stream))
 
     def changed_runs(self) -> list[str]:
         """Keys of the runs the catalog says changed since the last call - through any
@@ -199,6 +195,17 @@ class SharedStore:
     def check(self) -> None:
         """Raise unless the object store answers."""
         self.objects.check()
+
+
+def fetch_segment(
+    objects: ObjectStore, address: tuple[str, str, str], row: SegmentRow, directory: Path
+) -> Path:
+    """The file of `row` (its stream, name and sha256; the run at `address`: entity, project,
+    id) in `directory`, downloaded from the object store and checked unless already there."""
+    path = directory / row.name
+    if not path.exists():
+        objects.get(ObjectStore.segment_key(*address, row.stream, row.name), path, row.sha256)
+    return path
 
 
 def _write_if_changed(path: Path, body: bytes) -> None:
