@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from .refused import Refused
+
 MB = 1024 * 1024
 
 
@@ -46,6 +48,29 @@ class ServerLimits:
     concurrent_reads: int = 4  # history and chart reads at once
     concurrent_checks: int = 2  # segment checks at once
     max_connections: int = 512  # open connections (beyond: 503, which clients retry)
+
+    def bounded(self, name: str, value: str) -> str:
+        """A query parameter's value, refused past `query_chars`."""
+        if len(value) > self.query_chars:
+            raise Refused(
+                f"query parameter {name!r} is {len(value)} characters; at most {self.query_chars}",
+                "invalid",
+            )
+        return value
+
+    def metric_names(self, keys: str | None, key: list[str] | None = None) -> list[str] | None:
+        """The metric names a read asks for (None: every one): `keys` comma-separated, and
+        each `key` (repeated) as it is - a name that holds a comma can be asked for only so.
+        Every route that takes names reads them here."""
+        if keys is None and not key:
+            return None
+        out = [k for k in self.bounded("keys", keys or "").split(",") if k]
+        out += [self.bounded("key", k) for k in key or ()]
+        if len(out) > self.query_keys:
+            raise Refused(
+                f"{len(out)} keys asked for; at most {self.query_keys} per request", "invalid"
+            )
+        return out
 
 
 #: `flightlog server` flags: (flag, the fields it sets, unit, help). A flag's default is the

@@ -206,7 +206,7 @@ class RemoteReader:
     def cursor(
         self, key: str, keys: list[str], at: float, x: str = "step", window: float | None = None
     ) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {"keys": ",".join(keys), "at": at, "x": x}
+        params: dict[str, Any] = {**key_params(keys), "at": at, "x": x}
         if window is not None:
             params["window"] = window
         return self._call(lambda: self.client.get(_run_url(key, "cursor"), params)).json()["values"]

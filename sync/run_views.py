@@ -6,7 +6,7 @@
          [lo, hi] or null, "skipped": [unreadable segment, ...]}
         BUCKET = {"key", "bucket", "x_min", "x_max", "vmin", "vmax", "vlast", "last_text",
                   "n"}: store.query.downsample's rows, as the local run screen draws them
-    GET /api/v1/runs/{entity}/{project}/{id}/cursor?keys=a,b&at=STEP&x=step&window=
+    GET /api/v1/runs/{entity}/{project}/{id}/cursor?keys=a,b&key=NAME&at=STEP&x=step&window=
         {"values": [{"key", "x", "step", "time", "value"}, ...]}: the stored value nearest
         the chart cursor per key (store.query.values_at)
 
@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response
 
 from flightlog.store.atomic import dumps
@@ -111,8 +111,9 @@ def views_router(
         entity: str,
         project: str,
         run_id: str,
-        keys: str,
         at: float,
+        keys: str = "",
+        key: Annotated[list[str] | None, Query()] = None,
         who: str = Depends(user),
         x: str = "step",
         window: float | None = None,
@@ -121,9 +122,7 @@ def views_router(
         access(who, entity, project, run_id, write=False)
         if not math.isfinite(at) or (window is not None and not math.isfinite(window)):
             raise Refused(f"at and window must be finite numbers, not {at} and {window}")
-        wanted = [k for k in keys.split(",") if k]
-        if len(keys) > limits.query_chars or len(wanted) > limits.query_keys:
-            raise Refused(f"at most {limits.query_keys} keys and {limits.query_chars} characters")
+        wanted = limits.metric_names(keys, key) or []
 
         def work() -> bytes:
             _, r = reader(entity, project, run_id)

@@ -191,28 +191,6 @@ def create_app(
             float(created) if isinstance(created, int | float) else 0.0,
         )
 
-    def key_list(keys: str | None, key: list[str] | None = None) -> list[str] | None:
-        """The metric names asked for: `keys` comma-separated, and each `key` (repeated) as
-        it is - a name that holds a comma can be asked for only so."""
-        if keys is None and not key:
-            return None
-        out = [k for k in _bounded("keys", keys or "").split(",") if k]
-        out += [_bounded("key", k) for k in key or ()]
-        if len(out) > limits.query_keys:
-            raise Refused(
-                f"{len(out)} keys asked for; at most {limits.query_keys} per request", "invalid"
-            )
-        return out
-
-    def _bounded(name: str, value: str) -> str:
-        if len(value) > limits.query_chars:
-            raise Refused(
-                f"query parameter {name!r} is {len(value)} characters; at most "
-                f"{limits.query_chars}",
-                "invalid",
-            )
-        return value
-
     def in_range(name: str, value: int, low: int, high: int) -> int:
         if not low <= value <= high:
             raise Refused(f"{name} must be between {low} and {high}, not {value}", "invalid")
@@ -293,9 +271,9 @@ def create_app(
         access(who, entity, project, run_id, write=False)
         if format not in ("json", "arrow"):
             raise Refused("format is 'json' or 'arrow'", "invalid")
-        wanted = key_list(keys, key)
+        wanted = limits.metric_names(keys, key)
         in_range("limit", limit, 1, limits.page_rows)
-        after = decode_cursor(_bounded("cursor", cursor)) if cursor else None
+        after = decode_cursor(limits.bounded("cursor", cursor)) if cursor else None
         r = await anyio.to_thread.run_sync(reader, entity, project, run_id, stream)
         if format == "arrow":
             return StreamingResponse(
@@ -322,11 +300,11 @@ def create_app(
         or metric:KEY), over the whole run or x in [lo, hi] (a zoomed chart): x range, min,
         max, last and count - what a chart draws, computed in DuckDB, never every row."""
         access(who, entity, project, run_id, write=False)
-        wanted = key_list(keys, key)
+        wanted = limits.metric_names(keys, key)
         in_range("buckets", buckets, 1, limits.chart_buckets)
         x_range = (lo, hi) if lo is not None and hi is not None else None
         r = await anyio.to_thread.run_sync(reader, entity, project, run_id, stream)
-        table = await limited(reads, r.chart, wanted, buckets, _bounded("x", x), x_range)
+        table = await limited(reads, r.chart, wanted, buckets, limits.bounded("x", x), x_range)
         return _json({"buckets": table.drop_columns(["run_key"]).to_pylist(), "skipped": r.skipped})
 
     blobs = blob_routes.router(store, accounts.driver, limits, user, access, ensure_project)

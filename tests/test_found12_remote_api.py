@@ -42,3 +42,14 @@ def test_the_sync_clients_history_and_chart_read_a_metric_whose_name_holds_a_com
         buckets = c.chart("alice", "p", "r1", keys=["f1,macro"], buckets=10)
     assert [row.get("f1,macro") for row in rows] == [float(s) for s in range(100)], rows[:2]
     assert {b["key"] for b in buckets} == {"f1,macro"}, buckets[:2]
+
+
+def test_the_remote_uis_cursor_reads_a_metric_whose_name_holds_a_comma(
+    server: LiveServer, key: str, tmp_path: Path
+) -> None:
+    """The chart cursor's readout (`flightlog tui --host`): its route split the names asked
+    for on commas when history and chart no longer did, so `f1,macro` read nothing."""
+    run_with_a_comma_metric(server, key, tmp_path)
+    run = flightlog.Api(host=server.url).run("alice/p/r1")
+    values = run._reader.cursor(run._run["run_key"], ["f1,macro", "loss"], at=50.0)
+    assert {(v["key"], v["step"]) for v in values} == {("f1,macro", 50), ("loss", 50)}, values
