@@ -11,12 +11,12 @@ data = [{"input_ids": torch.randint(0, 50, (8,))} for _ in range(40)]
 for d in data:
     d["labels"] = d["input_ids"]
 
-def args(run_name, report_to):
-    return TrainingArguments(
-        output_dir="out", max_steps=20, logging_steps=5, per_device_train_batch_size=4,
-        report_to=report_to, save_strategy="no", use_cpu=True, run_name=run_name,
-        disable_tqdm=True, learning_rate=1e-3,
-    )
+def args(run_name, report_to, **kw):
+    return TrainingArguments(**{
+        "output_dir": "out", "max_steps": 20, "logging_steps": 5, "per_device_train_batch_size": 4,
+        "report_to": report_to, "save_strategy": "no", "use_cpu": True, "run_name": run_name,
+        "disable_tqdm": True, "learning_rate": 1e-3, **kw,
+    })
 """
 
 LIGHTNING_MODULE = """
