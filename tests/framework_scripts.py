@@ -34,6 +34,9 @@ class Tiny(L.LightningModule):
         loss = torch.nn.functional.mse_loss(self.layer(x), y)
         self.log("train_loss", loss)
         return loss
+    def test_step(self, batch, _):
+        x, y = batch
+        self.log("test_loss", torch.nn.functional.mse_loss(self.layer(x), y))
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
 
@@ -42,10 +45,12 @@ x = torch.randn(64, 4)
 dataset = torch.utils.data.TensorDataset(x, x.sum(1, keepdim=True))
 loader = torch.utils.data.DataLoader(dataset, batch_size=8)
 
+def trainer(max_epochs=2, **kw):
+    return L.Trainer(max_epochs=max_epochs, log_every_n_steps=2, accelerator="cpu",
+                     enable_progress_bar=False, enable_model_summary=False, **kw)
+
 def fit(logger, model):
-    trainer = L.Trainer(max_epochs=3, logger=logger, log_every_n_steps=2, accelerator="cpu",
-                        enable_progress_bar=False, enable_model_summary=False)
-    trainer.fit(model, loader)
+    trainer(max_epochs=3, logger=logger).fit(model, loader)
 """
 
 ACCELERATE_LOOP = """

@@ -16,7 +16,7 @@ import pytest
 import flightlog
 from flightlog._wandb_install import enable
 
-from .framework_scripts import HF_MODEL
+from .framework_scripts import HF_MODEL, LIGHTNING_MODULE
 
 pytestmark = pytest.mark.slow
 
@@ -66,41 +66,8 @@ def test_accelerate_tracker_under_torchrun_keeps_ddp_and_makes_one_run(
     assert runs[0].config == {"world": 2}
 
 
-LIGHTNING = """
-import torch
-import lightning as L
-from flightlog.integrations.lightning import FlightlogLogger
-
-
-class Tiny(L.LightningModule):
-    def __init__(self):
-        super().__init__()
-        self.layer = torch.nn.Linear(4, 1)
-
-    def training_step(self, batch, _):
-        x, y = batch
-        loss = torch.nn.functional.mse_loss(self.layer(x), y)
-        self.log("train_loss", loss)
-        return loss
-
-    def test_step(self, batch, _):
-        x, y = batch
-        self.log("test_loss", torch.nn.functional.mse_loss(self.layer(x), y))
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.1)
-
-
-def trainer(**kw):
-    return L.Trainer(max_epochs=2, log_every_n_steps=2, accelerator="cpu",
-                     enable_progress_bar=False, enable_model_summary=False, **kw)
-
-
-torch.manual_seed(0)
-x = torch.randn(64, 4)
-loader = torch.utils.data.DataLoader(
-    torch.utils.data.TensorDataset(x, x.sum(1, keepdim=True)), batch_size=8)
-"""
+# framework_scripts' tiny module; trainer() fits 2 epochs
+LIGHTNING = LIGHTNING_MODULE + "\nfrom flightlog.integrations.lightning import FlightlogLogger\n"
 
 
 def _train(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
