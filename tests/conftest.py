@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,6 +104,18 @@ def spawn(
         text=True,
         **kw,
     )
+
+
+@contextmanager
+def reaped(proc: subprocess.Popen[str]) -> Iterator[subprocess.Popen[str]]:
+    """`proc`, killed and reaped on the way out if it still runs (a test that failed or a
+    wait that timed out never leaves it running)."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_runs"

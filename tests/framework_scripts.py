@@ -11,12 +11,12 @@ data = [{"input_ids": torch.randint(0, 50, (8,))} for _ in range(40)]
 for d in data:
     d["labels"] = d["input_ids"]
 
-def args(run_name, report_to):
-    return TrainingArguments(
-        output_dir="out", max_steps=20, logging_steps=5, per_device_train_batch_size=4,
-        report_to=report_to, save_strategy="no", use_cpu=True, run_name=run_name,
-        disable_tqdm=True, learning_rate=1e-3,
-    )
+def args(run_name, report_to, **kw):
+    return TrainingArguments(**{
+        "output_dir": "out", "max_steps": 20, "logging_steps": 5, "per_device_train_batch_size": 4,
+        "report_to": report_to, "save_strategy": "no", "use_cpu": True, "run_name": run_name,
+        "disable_tqdm": True, "learning_rate": 1e-3, **kw,
+    })
 """
 
 LIGHTNING_MODULE = """
@@ -34,6 +34,9 @@ class Tiny(L.LightningModule):
         loss = torch.nn.functional.mse_loss(self.layer(x), y)
         self.log("train_loss", loss)
         return loss
+    def test_step(self, batch, _):
+        x, y = batch
+        self.log("test_loss", torch.nn.functional.mse_loss(self.layer(x), y))
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
 
@@ -42,10 +45,12 @@ x = torch.randn(64, 4)
 dataset = torch.utils.data.TensorDataset(x, x.sum(1, keepdim=True))
 loader = torch.utils.data.DataLoader(dataset, batch_size=8)
 
+def trainer(max_epochs=2, **kw):
+    return L.Trainer(max_epochs=max_epochs, log_every_n_steps=2, accelerator="cpu",
+                     enable_progress_bar=False, enable_model_summary=False, **kw)
+
 def fit(logger, model):
-    trainer = L.Trainer(max_epochs=3, logger=logger, log_every_n_steps=2, accelerator="cpu",
-                        enable_progress_bar=False, enable_model_summary=False)
-    trainer.fit(model, loader)
+    trainer(max_epochs=3, logger=logger).fit(model, loader)
 """
 
 ACCELERATE_LOOP = """

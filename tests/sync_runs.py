@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from .conftest import python_script
+from .conftest import python_script, reaped
 from .servers import LiveServer, wait_until
 
 RUNS = """
@@ -52,14 +52,10 @@ def sync_until_killed(server: LiveServer, ready: Callable[[], object]) -> tuple[
         stderr=subprocess.STDOUT,
         text=True,
     )
-    try:
+    with reaped(sync):
         wait_until(ready, 240, "the upload under way")
         server.kill()
         out, _ = sync.communicate(timeout=240)
-    finally:
-        if sync.poll() is None:
-            sync.kill()
-            sync.wait()
     return sync.returncode, out
 
 
@@ -88,8 +84,10 @@ class Lines:
         return [line for line in list(self.lines) if text in line]
 
     def finish(self, timeout: float) -> str:
-        """Wait for the exit; everything it printed."""
-        self.proc.wait(timeout=timeout)
+        """Wait for the exit (killed if it does not come: never left running); everything
+        it printed."""
+        with reaped(self.proc):
+            self.proc.wait(timeout=timeout)
         self._thread.join(timeout)
         return "\n".join(self.lines)
 

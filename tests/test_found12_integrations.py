@@ -16,6 +16,8 @@ import pytest
 import flightlog
 from flightlog._wandb_install import enable
 
+from .framework_scripts import HF_MODEL, LIGHTNING_MODULE
+
 pytestmark = pytest.mark.slow
 
 
@@ -64,41 +66,8 @@ def test_accelerate_tracker_under_torchrun_keeps_ddp_and_makes_one_run(
     assert runs[0].config == {"world": 2}
 
 
-LIGHTNING = """
-import torch
-import lightning as L
-from flightlog.integrations.lightning import FlightlogLogger
-
-
-class Tiny(L.LightningModule):
-    def __init__(self):
-        super().__init__()
-        self.layer = torch.nn.Linear(4, 1)
-
-    def training_step(self, batch, _):
-        x, y = batch
-        loss = torch.nn.functional.mse_loss(self.layer(x), y)
-        self.log("train_loss", loss)
-        return loss
-
-    def test_step(self, batch, _):
-        x, y = batch
-        self.log("test_loss", torch.nn.functional.mse_loss(self.layer(x), y))
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.1)
-
-
-def trainer(**kw):
-    return L.Trainer(max_epochs=2, log_every_n_steps=2, accelerator="cpu",
-                     enable_progress_bar=False, enable_model_summary=False, **kw)
-
-
-torch.manual_seed(0)
-x = torch.randn(64, 4)
-loader = torch.utils.data.DataLoader(
-    torch.utils.data.TensorDataset(x, x.sum(1, keepdim=True)), batch_size=8)
-"""
+# framework_scripts' tiny module; trainer() fits 2 epochs
+LIGHTNING = LIGHTNING_MODULE + "\nfrom flightlog.integrations.lightning import FlightlogLogger\n"
 
 
 def _train(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -226,21 +195,15 @@ def test_accelerate_tracker_logs_images_and_tables_as_wandbs_tracker(
     assert rows[1]["preds"].load().data == [[1]]
 
 
-HF = """
-import torch
-from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
+# framework_scripts' tiny GPT-2, saving a checkpoint every 4 of its 8 steps
+HF = (
+    HF_MODEL
+    + """
 from flightlog.integrations.transformers import FlightlogCallback
 
-torch.manual_seed(0)
-model = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=16, n_head=2, vocab_size=50, n_positions=16))
-data = [{"input_ids": torch.randint(0, 50, (8,))} for _ in range(40)]
-for d in data:
-    d["labels"] = d["input_ids"]
-args = TrainingArguments(
-    output_dir="out", max_steps=8, logging_steps=2, save_steps=4, per_device_train_batch_size=4,
-    report_to="none", use_cpu=True, disable_tqdm=True, learning_rate=1e-3,
-)
+args = args(None, "none", max_steps=8, logging_steps=2, save_strategy="steps", save_steps=4)
 """
+)
 
 
 def _hf(code: str, tmp_path: Path, env: dict[str, str] | None = None) -> None:
@@ -317,7 +280,7 @@ def test_lightning_logger_takes_wandb_loggers_offline_and_version(
     """WandbLogger(project=..., offline=True, version=ID) is how cluster jobs use wandb:
     the same arguments on FlightlogLogger mean the same."""
     pytest.importorskip("lightning")
-    _train(
+    r = _train(
         """
 if __name__ == "__main__":
     logger = FlightlogLogger(project="pl", offline=True, version="job00042")
@@ -328,6 +291,7 @@ if __name__ == "__main__":
     )
     [run] = flightlog.Api(store).runs("pl")
     assert run.id == "job00042" and run.state == "finished"
+    assert "MODE offline" in r.stdout, r.stdout  # offline=True is the run's mode
 
 
 def test_lightning_logger_uses_and_downloads_artifacts_as_wandb_logger(
@@ -335,7 +299,7 @@ def test_lightning_logger_uses_and_downloads_artifacts_as_wandb_logger(
 ) -> None:
     pytest.importorskip("lightning")
     (tmp_path / "base.ckpt").write_bytes(b"weights")
-    _train(
+    r = _train(
         """
 import flightlog
 
@@ -356,6 +320,7 @@ if __name__ == "__main__":
     runs = {r.id: r for r in flightlog.Api(store).runs("pl")}
     [used] = [r for r in runs.values() if r.meta.get("used_artifacts")]
     assert [a["name"] for a in used.meta["used_artifacts"]] == ["base"]
+    assert f"USED {used.id}" in r.stdout, r.stdout  # the logger's own run
 
 
 def test_hf_callback_logs_the_checkpoints_of_each_trial(store: Path, tmp_path: Path) -> None:

@@ -176,6 +176,10 @@ def test_a_logged_media_file_is_fetched_by_its_path_as_in_wandb(
     stored = api.run(run.path)
     got = stored.file(stored.summary["img"]["path"]).download(str(tmp_path / "out"))
     assert Path(got).read_bytes() == (Path(stored.dir) / stored.summary["img"]["path"]).read_bytes()
+    from PIL import Image as PILImage
+
+    with PILImage.open(got) as fetched:  # the image logged, not merely a copy of a file
+        assert np.array_equal(np.asarray(fetched), pixels)
 
 
 def test_a_batch_of_videos_is_one_tiled_video_as_in_wandb(api: flightlog.Api) -> None:

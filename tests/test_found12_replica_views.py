@@ -33,13 +33,8 @@ def test_a_run_synced_through_one_replica_is_viewed_whole_through_the_other(
 
     def put_through_a(seq: int) -> None:
         seg = segment_file(tmp_path / str(seq), tidy_table(100, start=(seq - 1) * 100), seq=seq)
-        r = httpx.put(
-            f"{a.url}/api/v1/runs/alice/p/r1/segments/history/{seg.name}",
-            content=seg.read_bytes(),
-            headers=auth,
-            timeout=120,
-        )
-        assert r.status_code == 201, r.text
+        with client(a.url, key) as c:
+            assert c.put_segment("alice", "p", "r1", "history", seg)  # stored (201)
 
     def view_on_b() -> tuple[float, int]:
         """(the last step drawn, the values counted) of B's view of the run."""

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from .conftest import reaped
 from .servers import LiveServer, free_port, wait_for_port
 
 pytestmark = pytest.mark.slow
@@ -29,14 +30,10 @@ def test_a_second_server_on_a_root_in_use_refuses_to_start_naming_the_first(
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
+    with reaped(second):
         with pytest.raises(TimeoutError):  # it exits rather than serving
             wait_for_port(port, second)
         _, err = second.communicate(timeout=60)
-    finally:
-        if second.poll() is None:
-            second.kill()
-            second.wait()
     assert second.returncode == 1, err
     assert "another flightlog server" in err and f"pid {first.proc.pid}" in err, err
     assert "--root" in err and "Traceback" not in err, err

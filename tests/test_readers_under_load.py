@@ -16,7 +16,7 @@ import flightlog
 from flightlog.tui import FlightlogApp
 from flightlog.tui.run_screen import RunScreen
 
-from .conftest import spawn
+from .conftest import reaped, spawn
 from .test_tui import SIZE, rows, settle
 
 pytestmark = pytest.mark.slow
@@ -55,12 +55,8 @@ def _stop_training(store: Path) -> None:
 
 def _finish(procs: list[subprocess.Popen[str]]) -> None:
     for p in procs:
-        try:
+        with reaped(p):
             _, err = p.communicate(timeout=120)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
         assert p.returncode == 0, err
 
 

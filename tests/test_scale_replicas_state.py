@@ -60,16 +60,10 @@ def test_a_run_synced_through_one_replica_is_listed_by_the_other(cluster: Cluste
     auth = {"Authorization": f"Bearer {key}"}
 
     def sync_through_a(run_id: str, rows: int) -> None:
+        seg = segment_file(tmp_path / run_id, tidy_table(rows), seq=1)
         with client(a.url, key) as c:
             c.put_run("alice", "p", run_id, {"id": run_id, "name": run_id}, [])
-        seg = segment_file(tmp_path / run_id, tidy_table(rows), seq=1)
-        r = httpx.put(
-            f"{a.url}/api/v1/runs/alice/p/{run_id}/segments/history/{seg.name}",
-            content=seg.read_bytes(),
-            headers=auth,
-            timeout=120,
-        )
-        assert r.status_code == 201, r.text
+            assert c.put_segment("alice", "p", run_id, "history", seg)  # stored (201)
 
     def listed_by_b() -> dict[str, object]:
         r = httpx.get(f"{b.url}/api/v1/runs/alice/p", headers=auth, timeout=60)

@@ -26,6 +26,10 @@ pytestmark = pytest.mark.slow
 LOGIN_TITLE = "Corp SSO \x1b]0;owned\x07 - please sign in"
 
 
+#: where python's http.server logs the requests it answered (in the test's tmp_path)
+ACCESS_LOG = "http.server.log"
+
+
 def _page(status: int, body: bytes, kind: bytes, extra: list | None = None):
     """An ASGI app that answers every request so (and counts them in `app.hits`)."""
 
@@ -65,12 +69,13 @@ def wrong_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[
     if request.param == "http.server":  # python's own: HTML 404 to GET, 501 to PUT/POST
         port = free_port()
         (tmp_path / "www").mkdir()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
-            cwd=tmp_path / "www",
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with (tmp_path / ACCESS_LOG).open("w") as log:  # a line a request
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+                cwd=tmp_path / "www",
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         try:
             wait_for_port(port, proc)  # type: ignore[arg-type]
             yield f"http://127.0.0.1:{port}", "HTTP "
@@ -132,18 +137,21 @@ def test_login_to_text_that_is_no_url(host: str) -> None:
 
 
 def test_the_agent_logs_a_wrong_url_once(
-    wrong_url: tuple[str, str], store: Path, request: pytest.FixtureRequest
+    wrong_url: tuple[str, str], store: Path, tmp_path: Path
 ) -> None:
     url, quoted = wrong_url
     small_runs(3)
     env = {"FLIGHTLOG_BASE_URL": url, "FLIGHTLOG_API_KEY": "fl_k"}
     agent = Lines("sync", "--watch", str(store), env=env)
+    access_log = tmp_path / ACCESS_LOG  # the plain web server's requests
+
+    def hits() -> int:
+        served = access_log.read_text().count("HTTP/1.") if access_log.exists() else 0
+        return served + sum(len(app.hits) for app, _ in PAGES.values())
+
     try:
         wait_until(lambda: agent.having("flightlog server"), 120, "the agent to say so")
-        # each of the three runs tried (the plain web server does not count its requests)
-        hits = lambda: sum(len(app.hits) for app, _ in PAGES.values())  # noqa: E731
-        if "http.server" not in request.node.callspec.id:
-            wait_until(lambda: hits() >= 3, 120, "the agent to try every run")
+        wait_until(lambda: hits() >= 3, 120, "the agent to try every run")  # each of the three
     finally:
         log = agent.stop()
     told = agent.having("flightlog server")
