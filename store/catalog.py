@@ -102,7 +102,7 @@ def select_runs(
     Stubs (known by key and start only) are described first where the query reads more
     of them (`stubs_in_doubt`), and always those it lists.
     `describe=False`: partial runs as they are (steps, values, duration not known: None),
-    for a query that `needs_history` says does not read them."""
+    unless the filter or order reads them (then every run is described first, as always)."""
     clauses, params = _clauses(sort, query)
     sql = f"SELECT {LIST_COLUMNS} FROM runs{clauses}"
     if limit is not None:
@@ -111,7 +111,7 @@ def select_runs(
         sql += f" OFFSET {int(offset)}"
     if idx.stubs and (doubt := stubs_in_doubt(sort, **query)):
         idx.describe_stubs(where=doubt)  # else the filter or order would answer wrongly
-    if describe and idx.partial and reads_history(clauses):
+    if idx.partial and reads_history(clauses):
         idx.complete()  # else the filter or order would answer wrongly
     rows = _fetch(idx, sql, params)
     # the stubs listed, read: a stub's ledger may be wrong of its start, or its run gone

@@ -41,7 +41,7 @@ from fastapi import APIRouter, Depends, Header
 from fastapi.responses import Response
 
 from flightlog.store.atomic import dumps
-from flightlog.store.catalog import count_runs, needs_history, select_runs
+from flightlog.store.catalog import count_runs, select_runs
 from flightlog.store.filters import FilterError
 from flightlog.store.index import Index
 
@@ -146,7 +146,7 @@ def runs_router(
                     sort=sort,
                     offset=offset,
                     limit=limit + 1,
-                    describe=not ids or needs_history(sort, where=where),
+                    describe=not ids,  # an ids-only page needs no run described
                 )
             except FilterError as e:
                 raise Refused(f"invalid filter: {e}", "invalid_filter") from None
