@@ -43,7 +43,7 @@ def lacking(
             content=dumps(body, indent=None),
             headers=_JSON,
         )
-        out.update({s: int(o) for s, o in r.json()["missing"].items()})
+        out.update({s: int(o) for s, o in client.answer(r, "missing").items()})
     return out
 
 
@@ -76,7 +76,7 @@ def upload(
             sent += len(data)
             if on_part is not None:
                 on_part(len(data))
-            kept = int(r.json()["offset"])
+            kept = int(client.answer(r, "offset"))
             if kept >= size:
                 return sent
             if kept <= offset:

@@ -136,7 +136,7 @@ class ServerClient(ReadCalls):
     # -- the API ---------------------------------------------------------------------------
     def whoami(self) -> dict[str, Any]:
         r = self._call("GET", "/whoami")
-        doc = self._json(r)
+        doc = self.answer(r)
         if not isinstance(doc, dict) or "user" not in doc:  # another API's JSON
             raise wrong_server(r, self.creds.base_url)
         return doc
@@ -180,12 +180,12 @@ class ServerClient(ReadCalls):
             content=dumps({"meta": meta, "writers": writers, **(extras or {})}, indent=None),
             headers={"Content-Type": "application/json"},
         )
-        return dict(self._json(r))
+        return dict(self.answer(r))
 
     def segments(self, entity: str, project: str, run_id: str) -> dict[str, set[str]]:
         """The sealed segments the server has for a run, per stream."""
         r = self._call("GET", f"/runs/{entity}/{project}/{run_id}/segments")
-        return {s: set(names) for s, names in self._json(r)["segments"].items()}
+        return {s: set(names) for s, names in self.answer(r, "segments").items()}
 
     def put_segment(self, entity: str, project: str, run_id: str, stream: str, path: Path) -> bool:
         """Upload one sealed segment, streamed from its file; False when the server already
@@ -197,7 +197,7 @@ class ServerClient(ReadCalls):
             body=lambda: file_chunks(path),
             headers={"Content-Type": "application/vnd.apache.parquet", "Content-Length": str(size)},
         )
-        return bool(self._json(r).get("stored"))
+        return bool(self.answer(r).get("stored"))
 
     def put_segments(
         self,
@@ -269,7 +269,7 @@ class ServerClient(ReadCalls):
             if error_code(r) not in ("not_found", "method_not_allowed"):
                 raise self._error(r, url)  # no such entity or run, or not a flightlog server
             return None
-        return self._json(r)
+        return self.answer(r)
 
     # -- plumbing --------------------------------------------------------------------------
     def request(
@@ -361,12 +361,20 @@ class ServerClient(ReadCalls):
             out = list(self._waiting)
         return sorted(out, key=lambda a: a.since)
 
-    def _json(self, r: httpx.Response) -> Any:
-        """The answer's JSON: an answer that is none is not a flightlog server's."""
+    def answer(self, r: httpx.Response, field: str | None = None) -> Any:
+        """The answer's JSON, or its `field`: an answer that is not JSON, or lacks the field
+        (a proxy's or a captive portal's page with a 2xx, another API's JSON), is not a
+        flightlog server's - WrongServerError naming the URL and the fix, never a bare
+        ValueError or KeyError."""
         try:
-            return r.json()
+            doc = r.json()
         except ValueError:
             raise wrong_server(r, self.creds.base_url) from None
+        if field is None:
+            return doc
+        if not isinstance(doc, dict) or field not in doc:
+            raise wrong_server(r, self.creds.base_url)
+        return doc[field]
 
     def storage_full(self) -> ServerStorageFullError:
         """A 507, of a request or of one segment of a batch."""

@@ -34,7 +34,7 @@ def key_params(keys: list[str]) -> dict[str, Any]:
 
 class ReadCalls:
     """ServerClient's reading half: it supplies `_call` (a request with its retries and
-    errors), `_json` (the answer's JSON, or WrongServerError) and `_cache`."""
+    errors), `answer` (the answer's JSON, or WrongServerError) and `_cache`."""
 
     _cache: dict[tuple[str, str], tuple[str, Any]]
 
@@ -42,7 +42,7 @@ class ReadCalls:
 
         def _call(self, method: str, url: str, **kw: Any) -> httpx.Response: ...
 
-        def _json(self, r: httpx.Response) -> Any: ...
+        def answer(self, r: httpx.Response, field: str | None = None) -> Any: ...
 
     def runs(self, entity: str, project: str, page: int = 100) -> list[dict[str, Any]]:
         """Every run of a project, fetched `page` runs at a time."""
@@ -61,14 +61,14 @@ class ReadCalls:
         after = ""
         while True:
             url = f"/runs/{entity}/{project}"
-            doc = self._json(self._call("GET", url, params={**params, "after": after}))
+            doc = self.answer(self._call("GET", url, params={**params, "after": after}))
             yield from doc["runs"]
             if not doc.get("next"):
                 return
             after = doc["next"]
 
     def run(self, entity: str, project: str, run_id: str) -> dict[str, Any]:
-        return self._json(self._call("GET", f"/runs/{entity}/{project}/{run_id}"))
+        return self.answer(self._call("GET", f"/runs/{entity}/{project}/{run_id}"))
 
     def history(
         self,
@@ -87,7 +87,7 @@ class ReadCalls:
         rows: list[dict[str, Any]] = []
         while True:
             url = f"/runs/{entity}/{project}/{run_id}/history"
-            doc = self._json(self._call("GET", url, params=params))
+            doc = self.answer(self._call("GET", url, params=params))
             join_page(rows, doc["rows"])
             if not doc.get("next"):
                 return rows
@@ -112,7 +112,7 @@ class ReadCalls:
         if x_range is not None:
             params.update(lo=x_range[0], hi=x_range[1])
         r = self._call("GET", f"/runs/{entity}/{project}/{run_id}/chart", params=params)
-        return self._json(r)["buckets"]
+        return self.answer(r, "buckets")
 
     def get_cached(self, url: str, params: dict[str, Any] | None = None) -> Any:
         """GET a JSON answer, sending the ETag of the last answer to the same request: an
@@ -123,7 +123,7 @@ class ReadCalls:
         r = self._call("GET", url, params=params, headers=headers)
         if r.status_code == 304 and held:
             return held[1]
-        doc = self._json(r)
+        doc = self.answer(r)
         if etag := r.headers.get("ETag"):
             if len(self._cache) >= 256:
                 self._cache.pop(next(iter(self._cache)))

@@ -27,6 +27,7 @@ from flightlog.store.layout import run_key, split_run_key
 
 from . import credentials
 from .client import ServerClient
+from .client_errors import wrong_server
 from .client_reads import key_params
 
 T = TypeVar("T")
@@ -209,7 +210,8 @@ class RemoteReader:
         params: dict[str, Any] = {**key_params(keys), "at": at, "x": x}
         if window is not None:
             params["window"] = window
-        return self._call(lambda: self.client.get(_run_url(key, "cursor"), params)).json()["values"]
+        r = self._call(lambda: self.client.get(_run_url(key, "cursor"), params))
+        return self.client.answer(r, "values")
 
     def tidy(self, key: str, keys: list[str] | None = None, stream: str = "history") -> pa.Table:
         """The run's logged values in the long form (plus `writer`), as the local
@@ -218,7 +220,10 @@ class RemoteReader:
         if keys is not None:
             params.update(key_params(keys))
         r = self._call(lambda: self.client.get(_run_url(key, "history"), params))
-        return pa.ipc.open_stream(io.BytesIO(r.content)).read_all()
+        try:
+            return pa.ipc.open_stream(io.BytesIO(r.content)).read_all()
+        except pa.ArrowInvalid:  # a page where the Arrow stream should be
+            raise wrong_server(r, self.url) from None
 
     def rows(self, key: str, stream: str = "history") -> Iterator[dict[str, Any]]:
         entity, project, run_id = split_run_key(key)
