@@ -111,7 +111,11 @@ class IncrementalSeal:
         self.name = name
         self.tmp = directory / f".{name.stem}.{secrets.token_hex(4)}.parquet.tmp"
         self._schema = schema
-        self._writer = pq.ParquetWriter(self.tmp, schema, **_PARQUET_OPTIONS)
+        try:
+            self._writer = pq.ParquetWriter(self.tmp, schema, **_PARQUET_OPTIONS)
+        except BaseException:  # a full disk: the file was made, its header not written
+            self.tmp.unlink(missing_ok=True)  # else each retry of the writer leaves one
+            raise
         self._pending: list[pa.RecordBatch] = []
         self._rows = 0
         #: sha256 of the file's first `_hashed` bytes: Parquet only appends, so each row
