@@ -80,9 +80,10 @@ class ReadCalls:
         page: int = 5000,
     ) -> list[dict[str, Any]]:
         """Every logged row, fetched `page` values at a time (a row cut by a page's end is
-        joined up again)."""
+        joined up again); with `keys`, the rows holding any of them - none for an empty
+        list, as the chart and the local `Api` read it (None reads every key)."""
         params: dict[str, Any] = {"stream": stream, "limit": page}
-        if keys:
+        if keys is not None:
             params.update(key_params(keys))
         rows: list[dict[str, Any]] = []
         while True:
