@@ -1,20 +1,31 @@
-"""`flightlog.Table`: wandb's `Table` (columns + data, a pandas DataFrame, `add_data`), cells
+"""`flightlog.Table`: wandb's `Table` (columns + data, a pandas DataFrame, `add_data`,
+`add_column`, `add_computed_columns`, `iterrows`, `get_column`, `get_index`, `cast`), cells
 holding numbers, text, None or media (an Image cell is stored as its own file), stored as
 Parquet. A column whose cells mix types (ints and floats too), or hold media, is stored as
-JSON text, so every cell reads back as the type it was logged with."""
+JSON text, so every cell reads back as the type it was logged with.
+
+Row limit, as wandb: a logged table keeps its first `MAX_ARTIFACT_ROWS` rows (200,000: what
+wandb's table artifact keeps; `MAX_ROWS`, 10,000, is what older wandb truncated a logged
+table to, and scripts raise it - the larger of the two is the limit) and warns that it cut
+the rest, naming the setting that raises it.
+"""
 
 from __future__ import annotations
 
 import io
 import json
+import numbers
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from flightlog._config import jsonable
 from flightlog.store.media_ref import JSON_COLUMNS_KEY
 
-from ._base import Media
+from ._base import Media, _script_level
 from ._sink import MediaSink
 
 
@@ -25,6 +36,10 @@ class Table(Media):
     log() takes a snapshot of the rows: rows added later go into the next log() only."""
 
     _type = "table-file"
+    #: wandb's rows per logged table file, which scripts raise (`wandb.Table.MAX_ROWS = N`)
+    MAX_ROWS = 10000
+    #: wandb's rows per table artifact: the rows a logged table keeps, if MAX_ROWS is less
+    MAX_ARTIFACT_ROWS = 200000
 
     def __init__(
         self,
@@ -69,16 +84,76 @@ class Table(Media):
             )
         self.data.append(list(data))
 
-    def add_column(self, name: str, data: list[Any]) -> None:
-        if len(data) != len(self.data):
-            raise ValueError(f"column {name!r} has {len(data)} cells for {len(self.data)} rows")
-        self.columns.append(str(name))
-        for row, cell in zip(self.data, data, strict=True):
+    def add_row(self, *row: Any) -> None:
+        """wandb's older name of add_data."""
+        self.add_data(*row)
+
+    def add_column(self, name: str, data: Any, optional: bool = False) -> None:
+        """Add a column of cells, one per row (a list or a numpy array); the first column of
+        a table without any makes its rows. `optional` is wandb's: there it types the column,
+        and None cells are taken either way."""
+        name = str(name)
+        if name in self.columns:
+            raise ValueError(f"the table already has a column {name!r}: name each one once")
+        cells = list(data)
+        if self.columns and len(cells) != len(self.data):
+            raise ValueError(f"column {name!r} has {len(cells)} cells for {len(self.data)} rows")
+        if not self.columns:
+            self.data = [[] for _ in cells]
+        self.columns.append(name)
+        for row, cell in zip(self.data, cells, strict=True):
             row.append(cell)
 
-    def get_column(self, name: str) -> list[Any]:
+    def add_computed_columns(self, fn: Callable[[int, dict[str, Any]], dict[str, Any]]) -> None:
+        """Add the columns `fn(index, row as a dict)` returns for each row (a dict of the new
+        columns' cells), as wandb does."""
+        new: dict[str, list[Any]] = {}
+        for i, row in self.iterrows():
+            cells = fn(i, dict(zip(self.columns, row, strict=True)))
+            if not isinstance(cells, dict):
+                raise TypeError(
+                    f"add_computed_columns: the function returned a {type(cells).__name__} "
+                    "for a row: return a dict of the new columns' cells"
+                )
+            for k, v in cells.items():
+                new.setdefault(k, []).append(v)
+        for k, cells in new.items():
+            self.add_column(k, cells)
+
+    def iterrows(self) -> Iterator[tuple[int, list[Any]]]:
+        """Each row with its index: (0, [cells]), (1, [cells]), ..."""
+        yield from enumerate(self.data)
+
+    def get_column(self, name: str, convert_to: str | None = None) -> Any:
+        """A column's cells; a numpy array with `convert_to="numpy"`."""
+        if name not in self.columns:
+            raise KeyError(f"the table has no column {name!r} (it has {self.columns})")
+        if convert_to not in (None, "numpy"):
+            raise ValueError(f"convert_to={convert_to!r}: give None or 'numpy'")
         i = self.columns.index(name)
-        return [row[i] for row in self.data]
+        cells = [row[i] for row in self.data]
+        if convert_to == "numpy":
+            return np.array(cells)
+        return cells
+
+    def get_index(self) -> list[int]:
+        """The rows' indexes, 0 to len-1 (wandb links other tables' rows through them)."""
+        return list(range(len(self.data)))
+
+    def index_ref(self, index: int) -> int:
+        """The index of row `index`, checked."""
+        if not 0 <= index < len(self.data):
+            raise IndexError(f"the table has {len(self.data)} rows, no row {index}")
+        return index
+
+    def cast(self, col_name: str, dtype: Any, optional: bool = False) -> None:
+        """Check that every cell of a column is a `dtype` (a class such as int, str or
+        flightlog.Image, or an example value; None only if `optional`): TypeError naming
+        the first that is not. A dtype that is no class of these (wandb's own type objects)
+        is taken without a check."""
+        if col_name not in self.columns:
+            raise KeyError(f"the table has no column {col_name!r} (it has {self.columns})")
+        _check_cells(col_name, self.get_column(col_name), dtype, optional)
 
     def get_dataframe(self) -> Any:
         import pandas as pd
@@ -86,10 +161,19 @@ class Table(Media):
         return pd.DataFrame(self.data, columns=self.columns)
 
     def snapshot(self) -> Table:
-        """A copy of the rows as they are now (what log() keeps)."""
+        """A copy of the rows as they are now (what log() keeps), cut at the row limit."""
+        limit = max(type(self).MAX_ROWS, type(self).MAX_ARTIFACT_ROWS)
+        if len(self.data) > limit:
+            warnings.warn(
+                f"flightlog: a Table of {len(self.data):,} rows is cut to its first {limit:,} "
+                "(as wandb does): raise the limit with flightlog.Table.MAX_ARTIFACT_ROWS = N "
+                "(or wandb.Table.MAX_ARTIFACT_ROWS)",
+                RuntimeWarning,
+                stacklevel=_script_level(),
+            )
         copy = Table.__new__(Table)
         copy.columns = list(self.columns)
-        copy.data = [list(r) for r in self.data]
+        copy.data = [list(r) for r in self.data[:limit]]
         copy.problem = self.problem
         copy.caption = self.caption
         return copy
@@ -134,6 +218,37 @@ def _cell(value: Any, sink: MediaSink) -> Any:
             return {"_type": value._type, "dropped": value.problem}
         return value.encode(sink)
     return jsonable(value, "Table cell")
+
+
+#: the classes `cast` checks, and what each accepts (numpy's numbers too: wandb's "number")
+_CHECKED: dict[type, tuple[type, ...]] = {
+    int: (numbers.Integral,),
+    float: (numbers.Real,),
+    bool: (bool, np.bool_),
+    str: (str,),
+    list: (list, tuple, np.ndarray),
+    dict: (dict,),
+}
+
+
+def _check_cells(name: str, cells: list[Any], dtype: Any, optional: bool) -> None:
+    """TypeError naming the first cell of column `name` that is None (unless `optional`) or
+    not a `dtype` (a class, or an example value; an int is a float too, as in wandb)."""
+    kind = dtype if isinstance(dtype, type) or dtype is None else type(dtype)
+    if kind is not None and kind not in _CHECKED and not issubclass(kind, Media):
+        kind = None  # wandb's own type objects: nothing here to check them by
+    kinds = _CHECKED.get(kind, (kind,)) if kind else ()
+    for i, cell in enumerate(cells):
+        if cell is None:
+            if not optional:
+                raise TypeError(
+                    f"column {name!r} has None in row {i}: pass optional=True to allow it"
+                )
+        elif kinds and not isinstance(cell, kinds):
+            raise TypeError(
+                f"column {name!r} row {i} holds a {type(cell).__name__} ({cell!r:.40}), "
+                f"not a {kind.__name__}"
+            )
 
 
 def _typed(cells: list[Any]) -> pa.Array | None:
