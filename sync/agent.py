@@ -233,7 +233,7 @@ class Agent:
             return
         self._entities = Entities(self.client, self._entity)  # the new key's user
         self._refused.clear()
-        self.log(f"a new login to {self.client.creds.base_url}: sending the runs it refused")
+        self.log(f"a new login to {self.client.shown}: sending the runs it refused")
         for run in self._held:
             self.queue.push(run, time.monotonic())
         self._held.clear()

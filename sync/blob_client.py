@@ -81,7 +81,7 @@ def upload(
                 return sent
             if kept <= offset:
                 raise SyncError(
-                    f"{client.creds.base_url} keeps {kept} bytes of blob {sha256} after a part "
+                    f"{client.shown} keeps {kept} bytes of blob {sha256} after a part "
                     f"at {offset}: the upload makes no progress; sync again later"
                 )
             offset = kept
@@ -96,6 +96,4 @@ def download(
         try:
             return store.put_chunks(r.iter_bytes(CHUNK), expect=sha256)
         except ValueError as e:
-            raise SyncError(
-                f"blob {sha256} from {client.creds.base_url}: {e}; nothing was stored"
-            ) from None
+            raise SyncError(f"blob {sha256} from {client.shown}: {e}; nothing was stored") from None

@@ -37,6 +37,7 @@ from .client_errors import (
     error_code,
     not_https,
     refusal,
+    shown_url,
     storage_full,
     wrong_server,
 )
@@ -112,6 +113,11 @@ class ServerClient(ReadCalls):
             timeout=httpx.Timeout(timeout, connect=5.0),
             transport=transport,
         )
+
+    @property
+    def shown(self) -> str:
+        """The server's URL as messages show it: without its password (shown_url)."""
+        return shown_url(self.creds.base_url)
 
     def relogin(self, environ: Mapping[str, str] | None = None) -> bool:
         """Take the key stored for this server now, if a `flightlog login` since changed it
@@ -292,7 +298,7 @@ class ServerClient(ReadCalls):
                     raise httpx.HTTPError(f"HTTP {r.status_code}")
                 yield r
         except httpx.HTTPError as e:
-            failure = f"download from {self.creds.base_url} failed: {type(e).__name__} {e}"
+            failure = f"download from {self.shown} failed: {type(e).__name__} {e}"
             raise ServerUnavailableError(
                 f"{failure}; nothing was stored, run it again when the server is back",
                 reason=failure,
@@ -303,8 +309,8 @@ class ServerClient(ReadCalls):
     ) -> httpx.Response:
         if not self.creds.api_key:
             raise NotLoggedInError(
-                f"not signed in to {self.creds.base_url} on this machine: run "
-                f"`flightlog login --host {self.creds.base_url}` (or set FLIGHTLOG_API_KEY)"
+                f"not signed in to {self.shown} on this machine: run "
+                f"`flightlog login --host {self.shown}` (or set FLIGHTLOG_API_KEY)"
             )
         body = kw.pop("body", None)  # the content, made afresh for each attempt
         retries = kw.pop("retries", None)
@@ -317,7 +323,7 @@ class ServerClient(ReadCalls):
             except httpx.TransportError as e:
                 if wrong := not_https(e, self.creds.base_url):
                     raise wrong from None
-                failure = f"cannot reach {self.creds.base_url}: {type(e).__name__} {e}".strip()
+                failure = f"cannot reach {self.shown}: {type(e).__name__} {e}".strip()
                 if quick < self.reconnects and not isinstance(e, httpx.TimeoutException):
                     quick += 1  # failed fast: again at once, on a new connection
                     time.sleep(backoff_delay(0))
@@ -333,7 +339,7 @@ class ServerClient(ReadCalls):
                     raise self.storage_full()
                 if r.status_code == NOT_IMPLEMENTED:
                     raise wrong_server(r, self.creds.base_url)
-                failure = f"{self.creds.base_url} failed: HTTP {r.status_code}"
+                failure = f"{self.shown} failed: HTTP {r.status_code}"
             if attempt >= retries:
                 raise ServerUnavailableError(
                     f"{failure} (after {attempt + 1} attempts); nothing was lost: the data stays "

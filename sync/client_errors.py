@@ -42,6 +42,16 @@ URL_FIX = (
 #: characters of a server's answer quoted in an error, at most
 GIST_CHARS = 80
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+#: a URL's `user:password@` (the password up to the last @ before the path: typed raw, it
+#: may hold an @ of its own)
+_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/:@]*):[^/]*@")
+
+
+def shown_url(url: str) -> str:
+    """`url` as it may be shown - in a sync line, a progress line, an error or a log: a
+    password in it (`https://user:secret@host`) becomes `user:***@host`. Every message
+    naming a server's URL goes through here."""
+    return _PASSWORD.sub(r"\1:***@", url)
 
 
 def check_url(url: str) -> None:
@@ -56,7 +66,8 @@ def check_url(url: str) -> None:
     except (httpx.InvalidURL, TypeError, ValueError) as e:
         why = str(e) or type(e).__name__
     if why:
-        raise WrongServerError(f"{_cut(url)} is not a server URL ({_cut(why)}); {URL_FIX}")
+        shown = _cut(shown_url(url))
+        raise WrongServerError(f"{shown} is not a server URL ({_cut(why)}); {URL_FIX}")
 
 
 def flightlog_error(r: httpx.Response) -> dict[str, str] | None:
@@ -74,7 +85,7 @@ def flightlog_error(r: httpx.Response) -> dict[str, str] | None:
 def wrong_server(r: httpx.Response, host: str) -> WrongServerError:
     """An answer no flightlog server gives (a 4xx or 501 without its JSON error, a
     redirect, HTML where JSON was asked for)."""
-    status = f"HTTP {r.status_code}"
+    host, status = shown_url(host), f"HTTP {r.status_code}"
     if r.status_code == 413:  # a proxy in front of the server, with its own body limit
         return WrongServerError(
             f"something between here and {host} (a proxy?) refused a request body as too "
@@ -94,6 +105,7 @@ def not_https(e: httpx.TransportError, host: str) -> WrongServerError | None:
     retried as one; None for any other transport error."""
     if not host.startswith("https://") or "WRONG_VERSION_NUMBER" not in str(e):
         return None
+    host = shown_url(host)
     plain = "http://" + host.removeprefix("https://")
     return WrongServerError(
         f"{host} does not speak HTTPS (its answer to the TLS handshake was plain HTTP): use "
@@ -131,6 +143,7 @@ def error_code(r: httpx.Response) -> str:
 
 def storage_full(host: str) -> ServerStorageFullError:
     """A 507, of a request or of one segment of a batch."""
+    host = shown_url(host)
     return ServerStorageFullError(
         f"{host} is out of disk space (HTTP 507): nothing was lost, the data stays in the "
         "local store; free space on the server (its admin), then run `flightlog sync` again "
@@ -141,7 +154,7 @@ def storage_full(host: str) -> ServerStorageFullError:
 
 def refusal(r: httpx.Response, url: str, creds: Credentials) -> Exception:
     """The exception for a 4xx answer `r` to `url` (an API path, /runs/{entity}/...)."""
-    host = creds.base_url
+    host = shown_url(creds.base_url)
     doc = flightlog_error(r)
     if doc is None:
         return wrong_server(r, host)

@@ -68,8 +68,8 @@ class RemoteReader:
         environ: Mapping[str, str] | None = None,
     ) -> None:
         creds = credentials.load(environ, base_url=url)
-        self.url = creds.base_url
         self.client = ServerClient(creds, retries=retries, timeout=timeout)
+        self.url = self.client.shown  # what the UI and messages show: no password
         self.status = Connection(self.url)
         self._environ = environ
 
