@@ -2,11 +2,13 @@
 
 Each failure becomes one exception of `flightlog._errors` whose message names the fix: no key
 (`flightlog login`), unknown entity, no permission on the project (client_errors.py says
-which). A network error, a 5xx or a 408 (a body that stalled) is retried with backoff and then
-raised as ServerUnavailableError - never as a permission problem, since the server did not say
-no. A full disk on the server (507) is not retried at once: it is ServerStorageFullError, a
-ServerUnavailableError, so `sync` stops and the agent backs off and tries again later. An
-answer no flightlog server gives (a redirect, HTML, a 501) is WrongServerError at once.
+which). A network error, a 5xx, a 408 (a body that stalled) or a 429 (a rate limit) is
+retried with backoff - no sooner than the answer's Retry-After, up to RETRY_AFTER_CAP - and
+then raised as ServerUnavailableError - never as a permission problem, since the server did
+not say no. A full disk on the server (507) is not retried at once: it is
+ServerStorageFullError, a ServerUnavailableError, so `sync` stops and the agent backs off and
+tries again later. An answer no flightlog server gives (a redirect, HTML, a 501, a proxy's
+401 or 407), or a certificate this machine does not trust, is WrongServerError at once.
 
 `reconnects` adds attempts, taken at once, for a request whose connection failed fast
 (refused, reset, closed before an answer - a link that drops idle connections does that to
@@ -17,7 +19,6 @@ how long the server has been silent: `flightlog sync` says so while it waits.
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -35,7 +36,7 @@ from flightlog.store.atomic import dumps
 from .client_errors import (
     check_url,
     error_code,
-    not_https,
+    link_fault,
     refusal,
     shown_url,
     storage_full,
@@ -46,13 +47,12 @@ from .client_reads import join_page as join_page  # where tests and readers impo
 from .credentials import Credentials
 from .credentials import load as load_credentials
 from .frames import BATCH_TYPE, file_chunks, runs_body
+from .retry_policy import RATE_LIMITED, STALLED, retry_after
+from .retry_policy import backoff_delay as backoff_delay  # where the agent and tests import it
 
 API = "/api/v1"
 
 
-#: a request body the server gave up on (it stalled past its idle timeout): the link's
-#: problem, not a refusal - retried like a 5xx
-STALLED = 408
 #: 501 Not Implemented: a plain web server's answer to PUT or POST, never a flightlog
 #: server's (a proxy's 502-504 are retried: the server behind it may come back)
 NOT_IMPLEMENTED = 501
@@ -68,12 +68,6 @@ class Attempt:
     number: int  # 1 for the first try
     tries: int  # at most, before the request fails
     since: float  # time.monotonic() of its last sign of life: sent, or a body chunk taken
-
-
-def backoff_delay(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
-    """Exponential backoff with full jitter (AWS style), never above `cap` seconds: a server
-    that comes back is noticed within `cap` plus one request."""
-    return random.uniform(base / 2, min(cap, base * 2**attempt))
 
 
 def _run_frame(name: str, doc: dict[str, Any]) -> bytes:
@@ -298,6 +292,8 @@ class ServerClient(ReadCalls):
                     raise httpx.HTTPError(f"HTTP {r.status_code}")
                 yield r
         except httpx.HTTPError as e:
+            if wrong := link_fault(e, self.creds.base_url):
+                raise wrong from None
             failure = f"download from {self.shown} failed: {type(e).__name__} {e}"
             raise ServerUnavailableError(
                 f"{failure}; nothing was stored, run it again when the server is back",
@@ -317,11 +313,12 @@ class ServerClient(ReadCalls):
         retries = self.retries if retries is None else retries
         attempt = quick = 0
         while True:
+            wait = 0.0  # what the server asked for (Retry-After), at least
             try:
                 tried = Attempt(method, url, attempt + 1, retries + 1, time.monotonic())
                 r = self._attempt(body, tried, kw)
             except httpx.TransportError as e:
-                if wrong := not_https(e, self.creds.base_url):
+                if wrong := link_fault(e, self.creds.base_url):
                     raise wrong from None
                 failure = f"cannot reach {self.shown}: {type(e).__name__} {e}".strip()
                 if quick < self.reconnects and not isinstance(e, httpx.TimeoutException):
@@ -329,7 +326,7 @@ class ServerClient(ReadCalls):
                     time.sleep(backoff_delay(0))
                     continue
             else:
-                if r.status_code < 500 and r.status_code != STALLED:
+                if r.status_code < 500 and r.status_code not in (STALLED, RATE_LIMITED):
                     if r.has_redirect_location:  # a proxy's login, or http:// for an https server
                         raise wrong_server(r, self.creds.base_url)
                     if r.status_code >= 400 and r.status_code not in allow:
@@ -340,13 +337,16 @@ class ServerClient(ReadCalls):
                 if r.status_code == NOT_IMPLEMENTED:
                     raise wrong_server(r, self.creds.base_url)
                 failure = f"{self.shown} failed: HTTP {r.status_code}"
+                if r.status_code == RATE_LIMITED:
+                    failure = f"{self.shown} (or a proxy before it) is rate-limiting: HTTP 429"
+                wait = retry_after(r)
             if attempt >= retries:
                 raise ServerUnavailableError(
                     f"{failure} (after {attempt + 1} attempts); nothing was lost: the data stays "
                     "in the local store, run `flightlog sync` again when the server is back",
                     reason=failure,
                 )
-            time.sleep(backoff_delay(attempt))
+            time.sleep(max(wait, backoff_delay(attempt)))
             attempt += 1
 
     def _attempt(self, body: Any, attempt: Attempt, kw: dict[str, Any]) -> httpx.Response:

@@ -3,15 +3,19 @@ exception of `flightlog._errors` whose message names the fix (sync/client.py rai
 
 A 401 says how to sign in (with a key typed, from the environment or stored), an unknown
 entity how to create it, a 403 the server's own message (it names the change that grants
-the permission), a 507 that nothing was lost and to sync again later.
+the permission), a 507 that nothing was lost and to sync again later. A certificate this
+machine does not trust, or plain HTTP for an https:// URL, is a WrongServerError too
+(`link_fault`): retrying cannot help.
 
 A URL that is not a flightlog server's - a web server's HTML, a proxy's login page or
 redirect, another API's 404 for /api/v1 - answers without flightlog's JSON error (`{"error":
 code, "message": ...}`, sync/server.py): that is WrongServerError, one line naming the URL,
-the status, a short escaped gist of the answer and where the URL comes from. So is a URL
-that cannot be parsed (httpx said only "Invalid port"), and a flightlog server's own 404 for
-a route it lacks (`not_found`, where a missing run or project has a code of its own): a URL
-with a path that is not the server's root, such as .../api/v1.
+the status, a short escaped gist of the answer and where the URL comes from; a 401 or 407
+without that JSON says that a proxy or gateway refused authentication, and how to give it
+its own. So is a URL that cannot be parsed (httpx said only "Invalid port"), and a
+flightlog server's own 404 for a route it lacks (`not_found`, where a missing run or
+project has a code of its own): a URL with a path that is not the server's root, such as
+.../api/v1.
 """
 
 from __future__ import annotations
@@ -93,17 +97,40 @@ def wrong_server(r: httpx.Response, host: str) -> WrongServerError:
             "(nginx: client_max_body_size 64m), or sync from where the server is reached "
             "directly"
         )
+    if r.status_code == 407:  # a forward proxy that wants its own credentials
+        return WrongServerError(
+            f"the proxy between here and {host} refused authentication ({status}, "
+            f"{_gist(r)}), not the flightlog server: give the proxy's user and password in "
+            "HTTPS_PROXY / HTTP_PROXY (http://user:password@proxy:port), or sync from where "
+            "the server is reached without that proxy"
+        )
+    if r.status_code == 401:  # a flightlog server refuses a key with its own JSON error
+        return WrongServerError(
+            f"a proxy or gateway in front of {host} refused authentication ({status}, "
+            f"{_gist(r)}), not the flightlog server (which names a refused key itself): the "
+            "gateway wants its own sign-in - ask its admin to let /api/v1 through with "
+            "flightlog's 'Authorization: Bearer' key, or use the server's direct URL"
+        )
     return WrongServerError(
         f"{host} does not look like a flightlog server: its /api/v1 answered {status} "
         f"({_gist(r)}); {URL_FIX}"
     )
 
 
-def not_https(e: httpx.TransportError, host: str) -> WrongServerError | None:
-    """An https:// URL whose server answered in plain HTTP (the TLS handshake read an HTTP
-    answer: OpenSSL's "wrong version number"): not a link that may come back, so not
-    retried as one; None for any other transport error."""
-    if not host.startswith("https://") or "WRONG_VERSION_NUMBER" not in str(e):
+def link_fault(e: httpx.HTTPError, host: str) -> WrongServerError | None:
+    """A transport error that is no link that may come back, so not retried as one: an
+    https:// URL whose server answered in plain HTTP, or a certificate this machine does
+    not trust (a self-signed server, a company CA); None for any other."""
+    text = str(e)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        why = text.partition("certificate verify failed: ")[2].split(" (_ssl")[0]
+        return WrongServerError(
+            f"{shown_url(host)}'s TLS certificate is not trusted here ({why or text}): if it "
+            "is self-signed or signed by your own CA, point SSL_CERT_FILE at that certificate "
+            "or CA in PEM form (SSL_CERT_DIR: a directory of them) - it replaces the default "
+            "CA list for flightlog's requests; or fix the certificate on the server"
+        )
+    if not host.startswith("https://") or "WRONG_VERSION_NUMBER" not in text:
         return None
     host = shown_url(host)
     plain = "http://" + host.removeprefix("https://")
