@@ -18,9 +18,9 @@ request at most. Except a connection that failed fast while the server was last 
 (refused, reset, or closed before an answer, as a link that drops idle connections does to
 a kept-alive one): that request is sent once more at once, on a new connection (RECONNECTS,
 the client's `reconnects`), so such a blip costs no "server unreachable", no backoff and no
-second pass over the run. That quick retry is the backoff's first step, taken inside the
-cycle: if it fails too, the agent's backoff goes on from the second. While the agent backs
-off it takes none: each cycle is one try.
+second pass over the run. That quick retry is no step of the backoff: if it fails too (the
+server is down), the agent's backoff starts at its first step, as after any other failure.
+While the agent backs off it takes none: each cycle is one try.
 
 One agent per store: `sync-agent.lock` is held with flock while the agent lives; a second
 agent exits naming the first. The lock dies with its process, so a killed agent never
@@ -246,8 +246,7 @@ class Agent:
             local = load_local(RunPaths(run))
             result = sync_run(self.client, local, self._entities.of(local))
         except ServerUnavailableError as e:
-            # the backoff's steps so far: a spell's first failure took its quick retries
-            self._failures += 1 if self._failures else 1 + RECONNECTS
+            self._failures += 1  # the backoff's steps so far (a quick retry is none)
             delay = backoff_delay(self._failures - 1, cap=BACKOFF_CAP)
             full = isinstance(e, ServerStorageFullError)
             what = "out of disk space" if full else "unreachable"

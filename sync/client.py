@@ -322,9 +322,8 @@ class ServerClient(ReadCalls):
                     raise wrong from None
                 failure = f"cannot reach {self.shown}: {type(e).__name__} {e}".strip()
                 if quick < self.reconnects and not isinstance(e, httpx.TimeoutException):
-                    quick += 1  # failed fast: again at once, on a new connection
-                    time.sleep(backoff_delay(0))
-                    continue
+                    quick += 1  # failed fast: again at once, on a new connection - no
+                    continue  # backoff step: a dropped idle connection is not a server down
             else:
                 if r.status_code < 500 and r.status_code not in (STALLED, RATE_LIMITED):
                     if r.has_redirect_location:  # a proxy's login, or http:// for an https server
