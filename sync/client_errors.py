@@ -195,6 +195,12 @@ def refusal(r: httpx.Response, url: str, creds: Credentials) -> Exception:
     parts = url.split("/")  # /runs/{entity}/{project}/...: what the refusal is about
     entity, where = (parts[2] if len(parts) > 2 else ""), "/".join(parts[2:4])
     if r.status_code == 401:
+        if httpx.URL(creds.base_url).userinfo:  # httpx sends it in the key's place
+            return NotLoggedInError(
+                f"{host} was sent the user and password in its URL (HTTP Basic) instead of "
+                "the API key - both go in the Authorization header, so the key never reached "
+                "it: give the server's URL without user:password@"
+            )
         if creds.source == "typed":
             return NotLoggedInError(
                 f"{host} does not accept that API key (nothing was stored): check it, or "

@@ -1,7 +1,9 @@
 """A server URL with a password in it (`http://bob:s3cret@host`) is shown everywhere as
 `http://bob:***@host`: in errors, in the remote UI's connection line, in `flightlog sync`'s
 lines; and the API key is never shown. Before, every message printed the URL as given,
-password and all."""
+password and all. And since httpx sends such a URL's user:password as the Authorization
+header, in the key's place, the server's refusal says so (before: "does not accept the API
+key", of a key it never saw)."""
 
 from __future__ import annotations
 
@@ -70,6 +72,7 @@ def test_a_refusal_from_the_server_hides_password_and_key(
     (error,) = [line for line in r.stderr.splitlines() if line.startswith("flightlog: error:")]
     assert "bob:***@127.0.0.1" in error, error
     assert PASSWORD not in error and KEY not in error, error
+    assert "instead of the API key" in error and "without user:password@" in error, error
 
 
 @pytest.mark.xfail(
