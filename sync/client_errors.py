@@ -117,18 +117,31 @@ def wrong_server(r: httpx.Response, host: str) -> WrongServerError:
     )
 
 
+#: how to trust a certificate a CA of this machine did not sign: what httpx honours
+_TRUST_CA = (
+    "if it is self-signed or signed by your own CA, point SSL_CERT_FILE at that certificate "
+    "or CA in PEM form (SSL_CERT_DIR: a directory of them) - it replaces the default CA list "
+    "for flightlog's requests; or fix the certificate on the server"
+)
+#: OpenSSL's words for a certificate that trusting its CA would not make good, and the fix
+_CERT_FIXES = (
+    (("mismatch",), "the certificate is for another name: use the host name it names in "
+     "the URL, or give the server a certificate for this one"),
+    (("expired", "not yet valid"), "renew the server's certificate (or set this machine's "
+     "clock right)"),
+)  # fmt: skip
+
+
 def link_fault(e: httpx.HTTPError, host: str) -> WrongServerError | None:
     """A transport error that is no link that may come back, so not retried as one: an
     https:// URL whose server answered in plain HTTP, or a certificate this machine does
     not trust (a self-signed server, a company CA); None for any other."""
     text = str(e)
     if "CERTIFICATE_VERIFY_FAILED" in text:
-        why = text.partition("certificate verify failed: ")[2].split(" (_ssl")[0]
+        why = text.partition("certificate verify failed: ")[2].split(" (_ssl")[0] or text
+        fix = next((f for words, f in _CERT_FIXES if any(w in why for w in words)), _TRUST_CA)
         return WrongServerError(
-            f"{shown_url(host)}'s TLS certificate is not trusted here ({why or text}): if it "
-            "is self-signed or signed by your own CA, point SSL_CERT_FILE at that certificate "
-            "or CA in PEM form (SSL_CERT_DIR: a directory of them) - it replaces the default "
-            "CA list for flightlog's requests; or fix the certificate on the server"
+            f"{shown_url(host)}'s TLS certificate is not trusted here ({_cut(why)}): {fix}"
         )
     if not host.startswith("https://") or "WRONG_VERSION_NUMBER" not in text:
         return None

@@ -89,6 +89,19 @@ def test_an_untrusted_certificate_is_one_line_with_the_fix_that_works(
     assert "logged in" in r.stdout and "as alice" in r.stdout, r.stdout
 
 
+def test_a_certificate_for_another_name_says_so(
+    tls_server: tuple[str, Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, cert, alice = tls_server
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trusted, but issued for 127.0.0.1
+    other = url.replace("127.0.0.1", "localhost")
+    client = ServerClient(Credentials(other, alice, "env"), retries=4)
+    with client, pytest.raises(WrongServerError) as e:
+        client.whoami()
+    text = str(e.value)
+    assert "Hostname mismatch" in text and "the certificate is for another name" in text, text
+
+
 def _answers(*answers: tuple[int, list[tuple[bytes, bytes]], bytes]):
     """An ASGI app giving `answers` in turn (the last one from then on), noting when each
     request came in `app.times`."""
