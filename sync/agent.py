@@ -10,7 +10,8 @@ happened while no agent ran. Runs are synced one at a time from a due-time queue
   (finished, failed), which makes it due now: the script has exited, and until that state
   arrives the server shows the run running, or crashed once it sees the pid gone;
 - while the server is unreachable the queue waits with jittered exponential backoff capped at
-  BACKOFF_CAP seconds, so a returning server is noticed within ~10 s.
+  BACKOFF_CAP seconds, so a returning server is noticed within ~10 s - or longer if its
+  answer's Retry-After asked for more (a rate limit: sync/retry_policy.py bounds it).
 
 A request is not retried inside a cycle (the client's retries are 0): the backoff is the
 retry, and a cycle stays one attempt long - a SIGTERM, or a returning server, waits for one
@@ -248,6 +249,7 @@ class Agent:
         except ServerUnavailableError as e:
             self._failures += 1  # the backoff's steps so far (a quick retry is none)
             delay = backoff_delay(self._failures - 1, cap=BACKOFF_CAP)
+            delay = max(delay, self.client.asked_wait)  # a rate limit's Retry-After
             full = isinstance(e, ServerStorageFullError)
             what = "out of disk space" if full else "unreachable"
             if what != self._failing:  # once per spell, and again when the cause changes

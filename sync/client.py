@@ -93,6 +93,9 @@ class ServerClient(ReadCalls):
         self.creds = creds
         self.retries = retries
         self.reconnects = reconnects
+        #: the wait the last failed request's answer asked for (Retry-After of a 429 or 5xx,
+        #: bounded; 0 without one): the agent, whose client does not retry, waits as long
+        self.asked_wait = 0.0
         self.timeout = timeout
         self._waiting: set[Attempt] = set()
         self._waiting_lock = threading.Lock()
@@ -313,7 +316,7 @@ class ServerClient(ReadCalls):
         retries = self.retries if retries is None else retries
         attempt = quick = 0
         while True:
-            wait = 0.0  # what the server asked for (Retry-After), at least
+            wait = self.asked_wait = 0.0  # what the server asked for (Retry-After)
             try:
                 tried = Attempt(method, url, attempt + 1, retries + 1, time.monotonic())
                 r = self._attempt(body, tried, kw)
@@ -338,7 +341,7 @@ class ServerClient(ReadCalls):
                 failure = f"{self.shown} failed: HTTP {r.status_code}"
                 if r.status_code == RATE_LIMITED:
                     failure = f"{self.shown} (or a proxy before it) is rate-limiting: HTTP 429"
-                wait = retry_after(r)
+                wait = self.asked_wait = retry_after(r)
             if attempt >= retries:
                 raise ServerUnavailableError(
                     f"{failure} (after {attempt + 1} attempts); nothing was lost: the data stays "

@@ -19,6 +19,7 @@ import pytest
 
 from flightlog._errors import ServerUnavailableError, WrongServerError
 from flightlog.sync.accounts import Accounts
+from flightlog.sync.agent import Agent
 from flightlog.sync.client import ServerClient
 from flightlog.sync.credentials import Credentials
 from flightlog.sync.retry_policy import RETRY_AFTER_CAP, retry_after
@@ -26,6 +27,7 @@ from flightlog.sync.server import create_app
 
 from .conftest import cli
 from .servers import app_in_thread, free_port, wait_until
+from .sync_runs import small_runs
 
 pytestmark = pytest.mark.slow
 
@@ -144,6 +146,29 @@ def test_a_rate_limit_that_lasts_is_said_so() -> None:
             client.whoami()
     assert "is rate-limiting: HTTP 429" in str(e.value), e.value
     assert "does not look like a flightlog server" not in str(e.value)
+
+
+def test_the_agent_waits_as_a_rate_limit_asks(store: Path) -> None:
+    """The agent's client does not retry (its backoff does): its backoff honours Retry-After
+    too, where it tried again after 0.25-1 s."""
+    small_runs(1)
+    limited = (429, [*HTML, (b"retry-after", b"2")], b"<title>Too Many Requests</title>")
+    app = _answers(limited)
+    lines: list[str] = []
+    with app_in_thread(app) as port:
+        client = ServerClient(Credentials(f"http://127.0.0.1:{port}", "fl_key", "env"), retries=0)
+        agent = Agent(store, client, log=lines.append)
+        thread = threading.Thread(target=agent.run, daemon=True)
+        thread.start()
+        try:
+            wait_until(lambda: len(app.times) >= 3, 120, "three tries of the agent")
+        finally:
+            agent.stop.set()
+            thread.join(60)
+            client.close()
+    gaps = [b - a for a, b in zip(app.times, app.times[1:], strict=False)]
+    assert min(gaps) >= 2.0, gaps  # no sooner than asked
+    assert any("HTTP 429" in m for m in lines), lines
 
 
 @pytest.mark.parametrize(
