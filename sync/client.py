@@ -288,11 +288,11 @@ class ServerClient(ReadCalls):
         starts the download again."""
         try:
             with self._http.stream("GET", url) as r:
-                if 400 <= r.status_code < 500 or r.has_redirect_location:
+                if r.status_code >= 500 or r.status_code == RATE_LIMITED:
+                    raise httpx.HTTPError(f"HTTP {r.status_code}")
+                if r.status_code >= 400 or r.has_redirect_location:
                     r.read()
                     raise self._error(r, url)
-                if r.status_code >= 500:
-                    raise httpx.HTTPError(f"HTTP {r.status_code}")
                 yield r
         except httpx.HTTPError as e:
             if wrong := link_fault(e, self.creds.base_url):

@@ -18,8 +18,10 @@ import httpx
 import pytest
 
 from flightlog._errors import ServerUnavailableError, WrongServerError
+from flightlog.store.blobs import BlobStore
 from flightlog.sync.accounts import Accounts
 from flightlog.sync.agent import Agent
+from flightlog.sync.blob_client import download
 from flightlog.sync.client import ServerClient
 from flightlog.sync.credentials import Credentials
 from flightlog.sync.retry_policy import RETRY_AFTER_CAP, retry_after
@@ -146,6 +148,15 @@ def test_a_rate_limit_that_lasts_is_said_so() -> None:
             client.whoami()
     assert "is rate-limiting: HTTP 429" in str(e.value), e.value
     assert "does not look like a flightlog server" not in str(e.value)
+
+
+def test_a_rate_limited_download_is_to_be_tried_again(tmp_path: Path) -> None:
+    limited = (429, HTML, b"<title>Too Many Requests</title>")
+    with app_in_thread(_answers(limited)) as port:
+        client = ServerClient(Credentials(f"http://127.0.0.1:{port}", "fl_key", "env"))
+        with client, pytest.raises(ServerUnavailableError) as e:
+            download(client, "alice", "p", "ab" * 32, BlobStore(tmp_path / "blobs"))
+    assert "HTTP 429" in str(e.value) and "run it again" in str(e.value), e.value
 
 
 def test_the_agent_waits_as_a_rate_limit_asks(store: Path) -> None:
