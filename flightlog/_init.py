@@ -369,7 +369,7 @@ def _go_online(s: Settings, root: Path) -> None:
     if not _signed_in(s):
         _note_once(
             "online",
-            f"not signed in to {creds.base_url} on this machine: this run is stored offline; "
+            f"not signed in to {creds.shown} on this machine: this run is stored offline; "
             "run `flightlog login` (or set FLIGHTLOG_API_KEY), then `flightlog sync --all`",
             s,
         )

@@ -69,10 +69,10 @@ def login(
         return True
     if verify:
         raise NotLoggedInError(
-            f"not signed in to {creds.base_url}: run `flightlog login` or set FLIGHTLOG_API_KEY"
+            f"not signed in to {creds.shown}: run `flightlog login` or set FLIGHTLOG_API_KEY"
         )
     termlog(
-        f"not signed in to {creds.base_url}; runs are stored offline (`flightlog login` to sync)",
+        f"not signed in to {creds.shown}; runs are stored offline (`flightlog login` to sync)",
         repeat=False,
     )
     return False

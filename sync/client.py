@@ -38,7 +38,6 @@ from .client_errors import (
     error_code,
     link_fault,
     refusal,
-    shown_url,
     storage_full,
     wrong_server,
 )
@@ -113,8 +112,8 @@ class ServerClient(ReadCalls):
 
     @property
     def shown(self) -> str:
-        """The server's URL as messages show it: without its password (shown_url)."""
-        return shown_url(self.creds.base_url)
+        """The server's URL as messages show it: without its password (credentials.shown_url)."""
+        return self.creds.shown
 
     def relogin(self, environ: Mapping[str, str] | None = None) -> bool:
         """Take the key stored for this server now, if a `flightlog login` since changed it

@@ -36,7 +36,7 @@ from flightlog._errors import (
 )
 from flightlog.store.text import safe
 
-from .credentials import Credentials
+from .credentials import Credentials, shown_url
 
 #: where the server's URL comes from, and how to change it (every wrong-URL error ends so)
 URL_FIX = (
@@ -46,18 +46,10 @@ URL_FIX = (
 #: characters of a server's answer quoted in an error, at most
 GIST_CHARS = 80
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
 #: a URL's `user:password@` (the password up to the last @ before the path: typed raw, it
 #: may hold an @ of its own)
-_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/:@]*):[^/]*@")
-
-
-def shown_url(url: str) -> str:
-    """`url` as it may be shown - in a sync line, a progress line, an error or a log: a
-    password in it (`https://user:secret@host`) becomes `user:***@host`. Every message
-    naming a server's URL goes through here."""
-    return _PASSWORD.sub(r"\1:***@", url)
-
-
 def check_url(url: str) -> None:
     """Raise WrongServerError naming the fix when `url` cannot be a server's address."""
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,21 @@ class Credentials:
     @property
     def logged_in(self) -> bool:
         return bool(self.api_key)
+
+    @property
+    def shown(self) -> str:
+        """The server's URL as messages show it: without its password (shown_url)."""
+        return shown_url(self.base_url)
+
+
+_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/:@]*):[^/]*@")
+
+
+def shown_url(url: str) -> str:
+    """`url` as it may be shown - in a sync line, a progress line, an error or a log: a
+    password in it (`https://user:secret@host`) becomes `user:***@host`. Every message
+    naming a server's URL goes through here."""
+    return _PASSWORD.sub(r"\1:***@", url)
 
 
 def normalize_url(url: str) -> str:

@@ -75,12 +75,6 @@ def test_a_refusal_from_the_server_hides_password_and_key(
     assert "instead of the API key" in error and "without user:password@" in error, error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flightlog/cli/sync.py (lines 'syncing N run(s) ... to', 'synced N run(s) to', "
-    "'not on ... any more') and cli/sync_report.py ('waiting for', progress) print "
-    "client.creds.base_url: they should print client.shown (sync/client.py) - not mine",
-)
 def test_sync_lines_hide_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
     small_runs(1)
     monkeypatch.setenv("FLIGHTLOG_BASE_URL", _with_password(f"http://127.0.0.1:{free_port()}"))

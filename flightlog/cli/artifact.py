@@ -219,4 +219,4 @@ def _fetch(
         if not ref.entity:
             ref = replace(ref, entity=str(client.whoami()["user"]))
         version, fetched, size = fetch(client, ref, registry)
-    return version, fetched, size, creds.base_url
+    return version, fetched, size, creds.shown

@@ -86,7 +86,7 @@ def cmd_login(args: argparse.Namespace) -> int:
         if not sys.stdin.isatty():
             key = sys.stdin.readline().strip()
         else:
-            key = getpass.getpass(f"API key for {current.base_url} (not echoed): ").strip()
+            key = getpass.getpass(f"API key for {current.shown} (not echoed): ").strip()
     if not key:
         raise ValueError(
             "no API key given: pass KEY, type it at the prompt, or set FLIGHTLOG_API_KEY"
@@ -112,7 +112,7 @@ def cmd_login(args: argparse.Namespace) -> int:
             "FLIGHTLOG_CONFIG_DIR to a directory you may write, or give the key to each job "
             "as FLIGHTLOG_API_KEY"
         ) from None
-    print(f"logged in to {creds.base_url} as {who['user']} (key stored in {path})")
+    print(f"logged in to {creds.shown} as {who['user']} (key stored in {path})")
     return 0
 
 
@@ -199,7 +199,7 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
     done, failed, pending, sent, sent_bytes = [], [], [], 0, 0
     blobs = {"files": 0, "bytes": 0}
     unavailable: ServerUnavailableError | None = None
-    server = client.creds.base_url
+    server = client.shown
     with SyncReport(client, out, len(locals_), total_segments, total_mb) as report:
         lost = forget_lost(client, locals_, entities)
         if lost:
@@ -273,7 +273,7 @@ def _watch(args: argparse.Namespace, creds: Credentials) -> int:
     )
     signal.signal(signal.SIGTERM, lambda *_: agent.stop.set())
     log(
-        f"sync agent for {store} -> {creds.base_url} "
+        f"sync agent for {store} -> {creds.shown} "
         f"({f'polling every {args.poll:g} s' if args.poll else 'file events'})"
     )
     try:

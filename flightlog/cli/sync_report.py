@@ -54,7 +54,7 @@ class Stalls:
         after = f"then {left} more attempt(s)" if left else "the last of this request"
         others = f"; {len(waiting) - 1} other request(s) wait too" if len(waiting) > 1 else ""
         self.say(
-            f"flightlog: waiting for {self.client.creds.base_url}: no answer for "
+            f"flightlog: waiting for {self.client.shown}: no answer for "
             f"{now - a.since:.0f} s to {a.method} {API}{a.url} (attempt {a.number} of "
             f"{a.tries}: it gives up after {self.client.timeout:.0f} s of silence, {after})"
             f"{others}; {self.then}"
@@ -142,7 +142,7 @@ class SyncReport:
         else:
             self.say(
                 f"flightlog: syncing {self.runs} run(s), {self.segments} segment(s), "
-                f"{self.mb:.1f} MB to {self.client.creds.base_url}"
+                f"{self.mb:.1f} MB to {self.client.shown}"
             )
         self._open.enter_context(watching(self._tick))  # left first: the bar outlives it
         return self
