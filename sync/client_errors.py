@@ -186,7 +186,7 @@ def storage_full(host: str) -> ServerStorageFullError:
 
 def refusal(r: httpx.Response, url: str, creds: Credentials) -> Exception:
     """The exception for a 4xx answer `r` to `url` (an API path, /runs/{entity}/...)."""
-    host = shown_url(creds.base_url)
+    host = creds.shown
     doc = flightlog_error(r)
     if doc is None:
         return wrong_server(r, host)
