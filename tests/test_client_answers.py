@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from flightlog._errors import WrongServerError
+from flightlog.artifacts import remote as artifacts_remote
+from flightlog.artifacts.names import parse_ref
+from flightlog.artifacts.registry import Registry
 from flightlog.sync import blob_client
 from flightlog.sync.client import ServerClient
 from flightlog.sync.credentials import Credentials
@@ -77,4 +80,18 @@ def test_the_blob_calls_on_a_portal_page(portal: str, tmp_path: Path) -> None:
         _one_line_naming(e, portal)
         with pytest.raises(WrongServerError) as e:
             blob_client.upload(client, "alice", "p", sha, 100, data)
+        _one_line_naming(e, portal)
+
+
+def test_the_artifact_calls_on_a_portal_page(portal: str, tmp_path: Path) -> None:
+    """`flightlog artifact get` / `use_artifact` of a server's version, and a logged version's
+    manifest sent to it: a bare JSONDecodeError or AttributeError before."""
+    registry = Registry(tmp_path / "store")
+    with ServerClient(Credentials(portal, "fl_key", "file"), retries=0) as client:
+        with pytest.raises(WrongServerError) as e:
+            artifacts_remote.fetch(client, parse_ref("alice/p/weights:latest"), registry)
+        _one_line_naming(e, portal)
+        version, _ = registry.commit("p", "weights", {}, [])
+        with pytest.raises(WrongServerError) as e:
+            artifacts_remote.push(client, "alice", "p", version, [])
         _one_line_naming(e, portal)

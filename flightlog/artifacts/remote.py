@@ -23,15 +23,16 @@ if TYPE_CHECKING:
 
 def push(
     client: ServerClient, entity: str, project: str, version: Version, aliases: list[str]
-) -> dict[str, Any]:
-    """Send a version's manifest (every file's blob must be on the server in that project)."""
+) -> int:
+    """Send a version's manifest (every file's blob must be on the server in that project);
+    the server's number of that version."""
     r = client.request(
         "PUT",
         f"/artifacts/{entity}/{project}/{version.name}",
         content=dumps({"manifest": version.manifest, "aliases": aliases}, indent=None),
         headers={"Content-Type": "application/json"},
     )
-    return r.json()
+    return int(client.answer(r, "version"))
 
 
 def fetch(client: ServerClient, ref: ArtifactRef, registry: Registry) -> tuple[Version, int, int]:
@@ -41,10 +42,9 @@ def fetch(client: ServerClient, ref: ArtifactRef, registry: Registry) -> tuple[V
     from flightlog.sync.blob_client import download
 
     assert ref.entity and ref.project
-    doc = client.request(
-        "GET", f"/artifacts/{ref.entity}/{ref.project}/{ref.name}/{ref.alias}"
-    ).json()
-    manifest = doc.get("manifest")
+    r = client.request("GET", f"/artifacts/{ref.entity}/{ref.project}/{ref.name}/{ref.alias}")
+    manifest = client.answer(r, "manifest")
+    doc = r.json()
     shas = _checked_blobs(manifest, str(ref))
     fetched = size = 0
     for sha in sorted(shas):
