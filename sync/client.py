@@ -214,7 +214,7 @@ class ServerClient(ReadCalls):
         None when the server has no batch route (an older server): send them one by one.
         `retries` replaces the client's own for this request."""
         url = f"/runs/{entity}/{project}/{run_id}/segments"
-        doc = self._batch(url, [(b"", items)], retries)
+        doc = self._batch(url, [(b"", items)], retries, "results")
         return None if doc is None else list(doc["results"])
 
     def sync_run(
@@ -231,7 +231,7 @@ class ServerClient(ReadCalls):
         `results`, one per segment as put_segments. None when the server has no such route
         (an older server): PUT the run, then send the segments."""
         url = f"/runs/{entity}/{project}/{run_id}/sync"
-        answer = self._batch(url, [(_run_frame("run.json", doc), items)], retries)
+        answer = self._batch(url, [(_run_frame("run.json", doc), items)], retries, "results")
         return None if answer is None else dict(answer)
 
     def sync_runs(
@@ -246,18 +246,19 @@ class ServerClient(ReadCalls):
         `error` and `message` for a run the server refused. None when the server has no
         such route (an older server)."""
         body = [(_run_frame(f"{run_id}/run.json", doc), items) for run_id, doc, items in runs]
-        doc = self._batch(f"/sync/{entity}/{project}", body, retries)
+        doc = self._batch(f"/sync/{entity}/{project}", body, retries, "runs")
         return None if doc is None else list(doc["runs"])
 
     def _batch(
         self,
         url: str,
         runs: list[tuple[bytes, list[tuple[str, Path]]]],
-        retries: int | None = None,
+        retries: int | None,
+        field: str,
     ) -> Any:
         """POST each run's first bytes then a frame per segment, streamed from the files; the
-        answer's JSON. None for a 405, or a 404 for want of the route (not of an entity or
-        run): an older server."""
+        answer's JSON, which holds `field`. None for a 405, or a 404 for want of the route
+        (not of an entity or run): an older server."""
         total, body = runs_body(runs)
         r = self._call(
             "POST",
@@ -271,7 +272,7 @@ class ServerClient(ReadCalls):
             if error_code(r) not in ("not_found", "method_not_allowed"):
                 raise self._error(r, url)  # no such entity or run, or not a flightlog server
             return None
-        return self.answer(r)
+        return self.document(r, field)
 
     # -- plumbing --------------------------------------------------------------------------
     def request(
@@ -369,19 +370,22 @@ class ServerClient(ReadCalls):
         return sorted(out, key=lambda a: a.since)
 
     def answer(self, r: httpx.Response, field: str | None = None) -> Any:
-        """The answer's JSON, or its `field`: an answer that is not JSON, or lacks the field
-        (a proxy's or a captive portal's page with a 2xx, another API's JSON), is not a
-        flightlog server's - WrongServerError naming the URL and the fix, never a bare
+        """The answer's JSON, or its `field` (see document)."""
+        doc = self.document(r, *(field,) if field else ())
+        return doc if field is None else doc[field]
+
+    def document(self, r: httpx.Response, *fields: str) -> Any:
+        """The answer's JSON, holding every one of `fields`: an answer that is not JSON, or
+        lacks one (a proxy's or a captive portal's page with a 2xx, another API's JSON), is
+        not a flightlog server's - WrongServerError naming the URL and the fix, never a bare
         ValueError or KeyError."""
         try:
             doc = r.json()
         except ValueError:
             raise wrong_server(r, self.creds.base_url) from None
-        if field is None:
-            return doc
-        if not isinstance(doc, dict) or field not in doc:
+        if fields and (not isinstance(doc, dict) or any(f not in doc for f in fields)):
             raise wrong_server(r, self.creds.base_url)
-        return doc[field]
+        return doc
 
     def storage_full(self) -> ServerStorageFullError:
         """A 507, of a request or of one segment of a batch."""

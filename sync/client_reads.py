@@ -44,6 +44,8 @@ class ReadCalls:
 
         def answer(self, r: httpx.Response, field: str | None = None) -> Any: ...
 
+        def document(self, r: httpx.Response, *fields: str) -> Any: ...
+
     def runs(self, entity: str, project: str, page: int = 100) -> list[dict[str, Any]]:
         """Every run of a project, fetched `page` runs at a time."""
         return list(self._listing(entity, project, {"limit": page}))
@@ -61,7 +63,7 @@ class ReadCalls:
         after = ""
         while True:
             url = f"/runs/{entity}/{project}"
-            doc = self.answer(self._call("GET", url, params={**params, "after": after}))
+            doc = self.document(self._call("GET", url, params={**params, "after": after}), "runs")
             yield from doc["runs"]
             if not doc.get("next"):
                 return
@@ -88,7 +90,7 @@ class ReadCalls:
         rows: list[dict[str, Any]] = []
         while True:
             url = f"/runs/{entity}/{project}/{run_id}/history"
-            doc = self.answer(self._call("GET", url, params=params))
+            doc = self.document(self._call("GET", url, params=params), "rows")
             join_page(rows, doc["rows"])
             if not doc.get("next"):
                 return rows
@@ -115,16 +117,19 @@ class ReadCalls:
         r = self._call("GET", f"/runs/{entity}/{project}/{run_id}/chart", params=params)
         return self.answer(r, "buckets")
 
-    def get_cached(self, url: str, params: dict[str, Any] | None = None) -> Any:
-        """GET a JSON answer, sending the ETag of the last answer to the same request: an
-        unchanged listing or run costs a 304 and no body. Keeps the latest 256 answers."""
+    def get_cached(
+        self, url: str, params: dict[str, Any] | None = None, fields: tuple[str, ...] = ()
+    ) -> Any:
+        """GET a JSON answer holding `fields` (document), sending the ETag of the last answer
+        to the same request: an unchanged listing or run costs a 304 and no body. Keeps the
+        latest 256 answers."""
         key = (url, repr(sorted((params or {}).items())))
         held = self._cache.get(key)
         headers = {"If-None-Match": held[0]} if held else {}
         r = self._call("GET", url, params=params, headers=headers)
         if r.status_code == 304 and held:
             return held[1]
-        doc = self.answer(r)
+        doc = self.document(r, *fields)
         if etag := r.headers.get("ETag"):
             if len(self._cache) >= 256:
                 self._cache.pop(next(iter(self._cache)))

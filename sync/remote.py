@@ -99,7 +99,9 @@ class RemoteReader:
 
     # -- listings --------------------------------------------------------------------------
     def projects(self) -> list[dict[str, Any]]:
-        return self._call(lambda: self.client.get_cached("/projects"))["projects"]
+        return self._call(lambda: self.client.get_cached("/projects", None, ("projects",)))[
+            "projects"
+        ]
 
     def runs_page(
         self,
@@ -118,7 +120,7 @@ class RemoteReader:
             params["filter"] = where
         if project and not entity:  # a project name without its entity: any entity's
             params["filter"] = f"project = {quote(project)}" + (f" and ({where})" if where else "")
-        doc = self._call(lambda: self.client.get_cached(url, params))
+        doc = self._call(lambda: self.client.get_cached(url, params, ("runs", "total")))
         for r in doc["runs"]:
             r["run_key"] = run_key(r["project"], r["id"], r["entity"])
         return doc
@@ -187,7 +189,7 @@ class RemoteReader:
         params: dict[str, Any] = {"x": x, "buckets": buckets}
         if x_range is not None:
             params.update(lo=x_range[0], hi=x_range[1])
-        doc = self._call(lambda: self.client.get_cached(_run_url(key, "view"), params))
+        doc = self._call(lambda: self.client.get_cached(_run_url(key, "view"), params, ("run",)))
         doc["run"]["run_key"] = key
         return doc
 

@@ -95,3 +95,28 @@ def test_the_artifact_calls_on_a_portal_page(portal: str, tmp_path: Path) -> Non
         with pytest.raises(WrongServerError) as e:
             artifacts_remote.push(client, "alice", "p", version, [])
         _one_line_naming(e, portal)
+
+
+def test_the_listings_and_history_on_a_portal_page(portal: str) -> None:
+    """`flightlog runs --host`, Api(host=) and the remote UI's runs list, a run's history and
+    the sync's batches: a bare KeyError('runs') / KeyError('rows') before, for another API's
+    JSON."""
+    with ServerClient(Credentials(portal, "fl_key", "file"), retries=0) as client:
+        for read in (
+            lambda: client.runs("alice", "p"),
+            lambda: client.run_ids("alice", "p"),
+            lambda: client.history("alice", "p", "run1", ["loss"]),
+            lambda: client.put_segments("alice", "p", "run1", []),
+            lambda: client.sync_runs("alice", "p", []),
+        ):
+            with pytest.raises(WrongServerError) as e:
+                read()
+            _one_line_naming(e, portal)
+    reader = RemoteReader(portal, environ={"FLIGHTLOG_API_KEY": "fl_key"})
+    try:
+        for read in (reader.projects, lambda: reader.select(project="p", entity="alice")):
+            with pytest.raises(WrongServerError) as e:
+                read()
+            _one_line_naming(e, portal)
+    finally:
+        reader.close()
