@@ -144,7 +144,8 @@ class Catalog:
         `replacing`: the sha256 recorded now, of a shorter seal of the same segment whose rows
         `seg` holds (sync/seal_growth.py); the row is moved to `seg` only if it still names
         that one (two replicas growing it at once: one wins, the other is answered with it).
-        Readers then read the longer; the shorter's object stays, as sealed files do."""
+        Readers then read the longer; the caller moves the shorter's object out of the
+        bucket's Hive tree (shared_store.py retire_seal)."""
         now = time.time()
         with self.driver.tx() as db:
             if replacing is None:
