@@ -34,9 +34,10 @@ def _rows(spec: dict[str, Any]) -> list[str]:
                 for p in op.get("parameters", [])
                 if p.get("in") == "query"
             )
+            what = (op.get("description") or "").strip().split("\n")[0] or op.get("summary", "")
             rows.append(
                 f"<tr><td><code>{method.upper()}</code></td><td><code>{escape(path)}</code>"
-                f"</td><td>{escape(op.get('summary', ''))}</td><td><code>{params}</code></td></tr>"
+                f"</td><td>{escape(what)}</td><td><code>{params}</code></td></tr>"
             )
     return rows
 
