@@ -278,7 +278,8 @@ def cmd_user_remove(args: argparse.Namespace) -> int:
     n = _accounts(args).remove_user(args.name)
     print(
         f"user {args.name} removed, with {n} key(s) and their team memberships; "
-        "their runs stay in the store"
+        f"their runs stay in the store (a user or team added as {args.name} later gets "
+        "them only with --reclaim)"
     )
     return 0
 
@@ -291,7 +292,10 @@ def cmd_team_list(args: argparse.Namespace) -> int:
 
 def cmd_team_remove(args: argparse.Namespace) -> int:
     n = _accounts(args).remove_team(args.name)
-    print(f"team {args.name} removed, with its {n} membership(s); its runs stay in the store")
+    print(
+        f"team {args.name} removed, with its {n} membership(s); its runs stay in the store "
+        f"(a team or user added as {args.name} later gets them only with --reclaim)"
+    )
     return 0
 
 
