@@ -7,16 +7,15 @@ their progress, sync/writer_states.py). On the one-machine server and on replica
 # ruff: noqa: F811 - the services' fixtures are imported, then named as parameters
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import cli, spawn
+from .conftest import cli
 from .scale_cluster import Cluster
 from .scale_services import S3Server, pg_url, postgres, s3_env, s3server  # noqa: F401
 from .servers import LiveServer
-from .test_found2_copied_store import copy_store
+from .test_found2_copied_store import copied_mid_run
 from .test_scale_replicas import client, with_env
 
 TRAIN = """
@@ -39,21 +38,6 @@ run.finish()
 """
 
 
-def _copied_mid_run(store: Path, tmp_path: Path) -> Path:
-    """TRAIN run in `tmp_path`, `store` copied to a "login node" before its rename and
-    config change; the job's own store finished beside it."""
-    job = spawn(TRAIN, cwd=tmp_path)
-    assert job.stdout is not None and job.stderr is not None
-    assert job.stdout.readline().strip() == "copy now", job.stderr.read()
-    time.sleep(0.2)  # (run.json and the rows up to the print are on disk)
-    copy = tmp_path / "login-node"
-    copy_store(store, copy)
-    (tmp_path / "go").touch()
-    _, err = job.communicate(timeout=120)
-    assert job.returncode == 0, err
-    return copy
-
-
 def _final(run: dict) -> tuple:
     return run["meta"]["name"], run["meta"]["config"]["lr"], run["summary"].get("best")
 
@@ -61,7 +45,7 @@ def _final(run: dict) -> tuple:
 def test_an_older_copy_synced_last_leaves_the_runs_final_name_and_config(
     server: LiveServer, key: str, store: Path, tmp_path: Path
 ) -> None:
-    copy = _copied_mid_run(store, tmp_path)
+    copy = copied_mid_run(store, tmp_path, TRAIN)
     node = cli("sync", "--all")  # the node syncs its own store, the job done
     assert node.returncode == 0, node.stdout + node.stderr
     with server.client(key) as c:
@@ -81,7 +65,7 @@ def test_an_older_copy_synced_last_through_a_replica_leaves_the_final_name_and_c
     cluster = Cluster(tmp_path / "cluster", pg_url, s3_env.new_bucket())
     try:
         key = cluster.user("alice")
-        copy = _copied_mid_run(store, tmp_path)
+        copy = copied_mid_run(store, tmp_path, TRAIN)
         a, b = cluster.replicas
         rc, out = with_env(a.env(key), "sync", "--all")
         assert rc == 0, out
