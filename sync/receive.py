@@ -18,7 +18,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ from .refused import Refused
 from .seal_growth import grown
 from .sealed_names import SealedNames
 from .segment_check import check_segment_file
-from .writer_states import not_behind, run_json_behind
+from .writer_states import not_behind, run_json_behind, stored_states
 
 __all__ = [
     "ReceivingStore",
@@ -281,7 +281,7 @@ class ReceivingStore:
             # runs synced have none
             for d in (paths.dir, paths.writers, paths.history):
                 commit.make_dirs(d)
-            stored = _stored_states(paths, states)
+            stored = stored_states(paths, states)
             for wid, b in not_behind(stored, states).items():
                 commit.write(paths.writer_state(wid), b)
             if not run_json_behind(stored, states):  # an older copy's: kept out
@@ -385,17 +385,6 @@ class ReceivingStore:
         """Raise unless the store can be written (the health check)."""
         if not os.access(self.uploads, os.W_OK):
             raise OSError(f"{self.uploads} is not writable")
-
-
-def _stored_states(paths: RunPaths, wids: Iterable[str]) -> dict[str, bytes]:
-    """The state files stored for the writers `wids` (those that are there)."""
-    out = {}
-    for wid in wids:
-        try:
-            out[wid] = paths.writer_state(wid).read_bytes()
-        except OSError:
-            pass
-    return out
 
 
 def stored_segments(paths: RunPaths) -> dict[str, list[str]]:

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
+from flightlog.store.layout import RunPaths
 from flightlog.store.liveness import FAILED, FINISHED
 
 #: a writer's states after which it writes no other
@@ -87,3 +88,15 @@ def run_json_behind(stored: Mapping[str, T], incoming: Mapping[str, T]) -> bool:
             return False
         some_behind = some_behind or behind(state, stored[wid])
     return some_behind
+
+
+def stored_states(paths: RunPaths, wids: Iterable[str]) -> dict[str, bytes]:
+    """The state files stored in the run directory `paths` for the writers `wids` (those
+    that are there)."""
+    out = {}
+    for wid in wids:
+        try:
+            out[wid] = paths.writer_state(wid).read_bytes()
+        except OSError:
+            pass
+    return out
