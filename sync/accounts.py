@@ -77,21 +77,36 @@ class Accounts:
         return self.driver.tx()
 
     # -- entities --------------------------------------------------------------------------
-    def add_user(self, name: str) -> None:
-        self._add_entity(name, "user")
+    def add_user(self, name: str, reclaim: bool = False) -> None:
+        """`reclaim`: take the projects a removed entity left under `name` (`left_behind`)."""
+        self._add_entity(name, "user", reclaim)
 
-    def add_team(self, name: str, members: list[str]) -> None:
+    def add_team(self, name: str, members: list[str], reclaim: bool = False) -> None:
         self._check_users(members)  # before the team exists: no half-made team
-        self._add_entity(name, "team")
+        self._add_entity(name, "team", reclaim)
         self._insert_members(name, members)
 
-    def _add_entity(self, name: str, kind: str) -> None:
+    def _add_entity(self, name: str, kind: str, reclaim: bool) -> None:
         check_entity(name)
         with self._db() as db:
             row = db.execute("SELECT kind FROM entities WHERE name = ?", [name]).fetchone()
             if row is not None:
                 raise ValueError(f"{row[0]} {name!r} already exists (users and teams share names)")
+            left = [] if reclaim else _left_behind(db, name)
+            if left:
+                more = f" and {len(left) - 5} more" if len(left) > 5 else ""
+                shown = ", ".join(left[:5]) + more
+                raise ValueError(
+                    f"a removed user or team left {len(left)} project(s) under the name "
+                    f"{name!r} ({shown}), private ones included: pass --reclaim to give them "
+                    f"to the new {kind} (the same {kind} again), or pick another name"
+                )
             db.execute("INSERT INTO entities VALUES (?, ?, ?)", [name, kind, time.time()])
+
+    def left_behind(self, name: str) -> list[str]:
+        """The projects stored under `name` (none when it is an entity's own)."""
+        with self._db() as db:
+            return _left_behind(db, name)
 
     def add_members(self, team: str, users: list[str]) -> None:
         if self.kind(team) != "team":
@@ -215,13 +230,26 @@ class Accounts:
         return [(n, self.teams_of(n), int(keys.get(n, 0))) for n in names]
 
     def remove_user(self, name: str) -> int:
-        """Remove a user, their keys and memberships (their runs stay in the store, readable
-        by the teams they shared); return how many keys were revoked."""
+        """Remove a user, their keys, browser sessions and memberships (their runs stay in
+        the store, readable by the teams they shared; a user or team added under the name
+        later gets them only when asked to, see `add_user`); return how many keys were
+        revoked."""
         if self.kind(name) != "user":
             raise LookupError(f"no user {name!r}: `flightlog server user list` lists them")
         with self._db() as db:
             n = db.execute('DELETE FROM keys WHERE "user" = ?', [name]).rowcount
+            db.execute('DELETE FROM sessions WHERE "user" = ?', [name])
             db.execute('DELETE FROM members WHERE "user" = ?', [name])
+            db.execute("DELETE FROM entities WHERE name = ?", [name])
+        return n
+
+    def remove_team(self, name: str) -> int:
+        """Remove a team and its memberships (its runs stay in the store, as a removed
+        user's do); return how many members it had."""
+        if self.kind(name) != "team":
+            raise LookupError(f"no team {name!r}: `flightlog server team list` lists them")
+        with self._db() as db:
+            n = db.execute("DELETE FROM members WHERE team = ?", [name]).rowcount
             db.execute("DELETE FROM entities WHERE name = ?", [name])
         return n
 
@@ -260,3 +288,15 @@ class Accounts:
             else:
                 rows = db.execute(sql + ' WHERE "user" = ? ORDER BY created', [user]).fetchall()
         return [(u, h or "", float(c or 0)) for u, h, c in rows]
+
+
+def _left_behind(db: Conn, name: str) -> list[str]:
+    """Projects stored under the entity name `name`: its projects' rows (made on a project's
+    first write) and the replicas' run catalog. Under a removed entity's name they are that
+    entity's, private ones too: a new entity of that name must not read them unasked."""
+    rows = db.execute(
+        "SELECT name FROM projects WHERE entity = ? UNION SELECT project FROM runs "
+        "WHERE entity = ? ORDER BY 1",
+        [name, name],
+    ).fetchall()
+    return [r[0] for r in rows]

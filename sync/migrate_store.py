@@ -9,8 +9,9 @@ rows are inserted with ON CONFLICT DO NOTHING (key hashes as they are: every key
 working); a run's run.json and writer states are upserted; a segment is skipped when the
 catalog already lists it with the same sha256. A segment is uploaded (and read back) before its
 catalog row is written, so a migration killed at any point leaves nothing half-listed, and
-running it again finishes the job. A segment whose bytes do not match the sha256 in its name
-is reported and left behind, never copied.
+running it again finishes the job. A longer seal recorded over a shorter one moves the
+shorter to `superseded/`, as a replica does (objstore.py). A segment whose bytes do not
+match the sha256 in its name is reported and left behind, never copied.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .db.catalog import Catalog, SegmentRow
 from .objstore import ObjectStore
 from .receive import STREAMS
 from .seal_growth import grown
-from .shared_store import fetch_segment
+from .shared_store import fetch_segment, retire_seal
 
 log = logging.getLogger("flightlog.server")
 #: the accounts tables, in an order that never names a row before it exists
@@ -169,9 +170,14 @@ def _copy(s: _Segment, catalog: Catalog, objects: ObjectStore, report: Migration
         if not longer:  # the target holds a longer seal of it (sync/seal_growth.py)
             report.skipped += 1
             return
-    key = ObjectStore.segment_key(s.entity, s.project, s.run_id, row.stream, row.name)
-    objects.put(key, s.path, row.sha256)
-    catalog.add_segment(s.entity, s.project, s.run_id, row, replacing=known)
+    address = (s.entity, s.project, s.run_id)
+    objects.put(ObjectStore.segment_key(*address, row.stream, row.name), s.path, row.sha256)
+    now = catalog.add_segment(*address, row, replacing=known)
+    if now is None and known is not None:  # the shorter seal leaves the Hive tree
+        retire_seal(objects, address, replace(row, sha256=known))
+    elif now not in (None, row.sha256):  # a replica recorded another seal meanwhile
+        retire_seal(objects, address, row)
+        return
     report.segments += 1
     report.bytes += row.size
 

@@ -10,8 +10,16 @@ Layout (Hive-style partitions, plain Parquet, so DuckDB, Spark, Trino or Polars 
 bucket as one table):
 
     PREFIX/segments/stream=history/entity=E/project=P/run_id=R/<writer>-<seq>-<sha256>.parquet
+    PREFIX/superseded/segments/stream=.../<writer>-<seq>-<sha256>.parquet   shorter seals
     PREFIX/blobs/<sha[:2]>/<sha256>
     PREFIX/blob_parts/<project hash>-<sha256>-<offset>-<part sha256>   uploads under way
+
+The `segments/` tree holds one seal per writer and number, the one the catalog names, so a
+reader of the bucket counts every row once. A segment sealed twice (a store copied mid-run,
+sealed there, then sealed longer by the run itself: seal_growth.py) has its shorter seal
+moved to `superseded/` once the longer is recorded (`retire`), and a seal the catalog ended
+up not naming (an upload that lost a race to a longer one) too; readers that learnt a
+shorter seal's name just before it moved find it there (`get_segment`).
 
 The invariants, as litestream states its own:
 1. A key's content never changes: the sha256 is in the key, and a key that exists is never
@@ -75,6 +83,11 @@ class ObjectStore:
     @staticmethod
     def segment_key(entity: str, project: str, run_id: str, stream: str, name: str) -> str:
         return f"segments/stream={stream}/entity={entity}/project={project}/run_id={run_id}/{name}"
+
+    @staticmethod
+    def superseded_key(segment_key: str) -> str:
+        """Where a shorter seal is kept once it leaves the `segments/` tree."""
+        return f"superseded/{segment_key}"
 
     @staticmethod
     def blob_key(sha256: str) -> str:
@@ -147,6 +160,31 @@ class ObjectStore:
             tmp.unlink(missing_ok=True)
             raise
         return dest
+
+    def get_segment(self, key: str, dest: Path, sha256: str) -> Path:
+        """`get` a segment from the `segments/` tree, or from `superseded/` when it moved
+        there (`retire`) after the caller read its name from the catalog."""
+        try:
+            return self.get(key, dest, sha256)
+        except FileNotFoundError:
+            return self.get(self.superseded_key(key), dest, sha256)
+
+    def retire(self, key: str) -> None:
+        """Move the segment `key` to `superseded/` (absent: already moved). A rename on a
+        local store; a server-side copy then a delete on S3, so the object is under one key
+        or both at every moment, never none."""
+        src, dst = self._path(key), self._path(self.superseded_key(key))
+        if self.local:
+            Path(dst).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.local:
+                self.fs.move(src, dst)
+            else:
+                self.fs.copy_file(src, dst)
+                self.fs.delete_file(src)
+        except OSError:  # (S3 names a missing key in a plain OSError)
+            if self.size(key) is not None or self.size(self.superseded_key(key)) is None:
+                raise
 
     def chunks(self, key: str) -> Iterator[bytes]:
         """An object's content, streamed."""

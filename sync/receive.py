@@ -42,11 +42,12 @@ from flightlog.store.segments import list_segments
 from .accounts import check_entity
 from .group_commit import GroupCommit
 from .limits import ServerLimits
+from .new_dirs import NewDirs
 from .refused import Refused
 from .seal_growth import grown
 from .sealed_names import SealedNames
 from .segment_check import check_segment_file
-from .writer_states import older_than_stored
+from .writer_states import not_behind, run_json_behind, stored_states
 
 __all__ = [
     "ReceivingStore",
@@ -226,6 +227,7 @@ class ReceivingStore:
         self.uploads.mkdir()
         self._place = threading.Lock()  # the twin check and the rename, as one step
         self._names = SealedNames()  # used under _place
+        self._new_dirs = NewDirs()
         #: called with a run's key after its metadata or a segment is stored (the index)
         self.on_change: Callable[[str], None] = lambda run_key: None
 
@@ -279,10 +281,11 @@ class ReceivingStore:
             # runs synced have none
             for d in (paths.dir, paths.writers, paths.history):
                 commit.make_dirs(d)
-            for wid, b in states.items():
-                if not older_than_stored(paths.writer_state(wid), b):
-                    commit.write(paths.writer_state(wid), b)
-            commit.write(paths.meta, meta)
+            stored = stored_states(paths, states)
+            for wid, b in not_behind(stored, states).items():
+                commit.write(paths.writer_state(wid), b)
+            if not run_json_behind(stored, states):  # an older copy's: kept out
+                commit.write(paths.meta, meta)
             commit.after(lambda: self.on_change(key_of(paths)))
             if new and type(created_at) in (int, float):
                 commit.after(lambda: append_created(paths.dir.parent, paths.dir.name, created_at))
@@ -319,45 +322,49 @@ class ReceivingStore:
         check_digest(seg, digest)
         name = sealed_segment_name(seg.writer, seg.seq, digest)
         directory = paths.stream(stream)
-        with self._place:
-            if self._twin(paths, directory, seg, make=False) == name:
-                return False
-        check_segment_file(tmp if contents is None else contents, seg.writer, self.limits.segment)
-        compared = None  # the stored seal `tmp` was found to be a longer seal of
-        while True:
+        made = None  # set when this call made `directory`
+        try:
             with self._place:
-                existing = self._twin(paths, directory, seg, make=True)
-                if existing is not None and (existing == name or (directory / name).exists()):
+                if self._twin(directory, seg) == name:
                     return False
-                if existing is None or existing == compared:
-                    tmp.replace(directory / name)
-                    self._names.placed(directory, seg, name)
-                    break
-            # another seal of this segment is stored: compared out of the lock every upload
-            # of the server takes (a comparison reads both files), then placed if unchanged
-            longer = grown(directory / existing, tmp, self.limits.read_memory)
-            if longer is None:
-                raise conflict(seg, existing)
-            if not longer:
-                return False  # a shorter seal of what is stored: nothing it lacks
-            compared = existing
-        if sync_dir:
-            fsync_dir(directory)
+            check_segment_file(
+                tmp if contents is None else contents, seg.writer, self.limits.segment
+            )
+            compared = None  # the stored seal `tmp` was found to be a longer seal of
+            while True:
+                with self._place:
+                    try:
+                        existing = self._names.twin(directory, seg)
+                    except FileNotFoundError:
+                        made, existing = self._new_dirs.make(directory), None
+                    if existing is not None and (existing == name or (directory / name).exists()):
+                        return False
+                    if existing is None or existing == compared:
+                        tmp.replace(directory / name)
+                        self._names.placed(directory, seg, name)
+                        break
+                # another seal of this segment is stored: compared out of the lock every upload
+                # of the server takes (a comparison reads both files), then placed if unchanged
+                longer = grown(directory / existing, tmp, self.limits.read_memory)
+                if longer is None:
+                    raise conflict(seg, existing)
+                if not longer:
+                    return False  # a shorter seal of what is stored: nothing it lacks
+                compared = existing
+            if sync_dir:
+                fsync_dir(directory)
+        finally:
+            self._new_dirs.settle(directory, made)  # (new_dirs.py)
         self.on_change(key_of(paths))
         return True
 
-    def _twin(self, paths: RunPaths, directory: Path, seg: SegmentName, make: bool) -> str | None:
-        """SealedNames.twin in the run's stream directory. A missing one holds nothing; `make`:
-        it is made, durable in the run's directory at once (system/ is made by a run's first
-        system segment, not by write_run: most runs synced have none). Under _place."""
+    def _twin(self, directory: Path, seg: SegmentName) -> str | None:
+        """SealedNames.twin in the run's stream directory; a missing one holds nothing.
+        Under _place."""
         try:
             return self._names.twin(directory, seg)
         except FileNotFoundError:
-            if not make:
-                return None
-        directory.mkdir(exist_ok=True)
-        fsync_dir(paths.dir)
-        return self._names.twin(directory, seg)
+            return None
 
     # -- what a replica on a shared store does differently (shared_store.py) --------------
     def readable(self, entity: str, project: str, run_id: str) -> RunPaths:

@@ -5,7 +5,8 @@ checks permissions before touching the store. Every request is bounded (`limits.
 by size and time, queries by length, answers by pages or streams, and reads and segment
 checks by how many run at once. Errors are JSON `{"error": code, "message": text}` - a 4xx
 for a refusal, 507 when the disk is full, 500 for a bug - and the client maps the codes to
-its own exceptions. The OpenAPI description is at /openapi.json, the docs at /docs.
+its own exceptions. The OpenAPI description is at /openapi.json, a page of the routes at /docs
+(api_docs.py: nothing the server serves loads from the internet).
 """
 
 import errno
@@ -28,6 +29,7 @@ from flightlog.store.reader import StoredRun
 from . import blob_routes
 from .access_log import AccessLog
 from .accounts import Access, Accounts
+from .api_docs import install_api_docs
 from .batch_routes import batch_router
 from .bodies import body_to_file, read_body
 from .check_slots import CheckSlots
@@ -71,12 +73,15 @@ def create_app(
     sessions = Sessions(accounts)
     reads = anyio.CapacityLimiter(limits.concurrent_reads)
     checks = CheckSlots(limits.concurrent_checks)
-    app = FastAPI(
+    app = FastAPI(  # no Swagger UI nor ReDoc: both need a CDN (api_docs.py)
         title="flightlog server",
         version=__version__,
         description="Receives sealed run segments from `flightlog sync` and serves runs.",
+        docs_url=None,
+        redoc_url=None,
     )
     install_ops(app, accounts.driver, store)
+    install_api_docs(app)
 
     @app.exception_handler(Refused)
     async def _refused(request: Request, e: Refused) -> JSONResponse:

@@ -15,11 +15,14 @@ write the same key (identical bytes) and one catalog row wins; the other answers
 `{"stored": false}`. Under the same writer and number, a longer seal that holds every row of
 the stored one (a store copied mid-run, sealed there, then sealed by the run itself:
 seal_growth.py) is stored beside it and the catalog row moves to it, a shorter one is
-already stored, and any other content is a 409 - as a one-machine server answers.
+already stored, and any other content is a 409 - as a one-machine server answers. The seal
+the catalog no longer names (or never came to name) then leaves the bucket's Hive tree for
+`superseded/` (`retire_seal`, objstore.py), so readers of the bucket count its rows once.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import replace
@@ -38,6 +41,7 @@ from .refused import Refused
 from .seal_growth import grown
 from .segment_check import check_segment_file
 
+log = logging.getLogger("flightlog.server")
 CACHE = "cache"
 #: seconds each look for changed runs reaches back past the newest change seen
 CLOCK_SLACK = 10.0
@@ -112,23 +116,31 @@ class SharedStore:
         if known == digest:
             return False
         check_segment_file(tmp if contents is None else contents, seg.writer, self.limits.segment)
+        address = (entity, project, run_id)
+        key = ObjectStore.segment_key(*address, stream, row.name)
         written = False
-        while True:
-            if known is not None and not self._grows(paths, seg, row, known, tmp):
-                return False  # a shorter seal of what is stored: nothing it lacks
-            if not written:
-                key = ObjectStore.segment_key(entity, project, run_id, stream, row.name)
-                self.objects.put(key, tmp, seg.sha256)
-                written = True
-            known = self.catalog.add_segment(entity, project, run_id, row, replacing=known)
-            if known is None:
-                directory = paths.stream(stream)
-                directory.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp, directory / row.name)  # this replica's cache
-                self.on_change(key_of(paths))
-                return True
-            if known == digest:
-                return False
+        try:
+            while True:
+                if known is not None and not self._grows(paths, seg, row, known, tmp):
+                    return False  # a shorter seal of what is stored: nothing it lacks
+                if not written:
+                    self.objects.put(key, tmp, seg.sha256)
+                    written = True
+                was = known
+                known = self.catalog.add_segment(entity, project, run_id, row, replacing=was)
+                if known is None:
+                    if was is not None:  # the shorter seal leaves the Hive tree (objstore.py)
+                        retire_seal(self.objects, address, replace(row, sha256=was))
+                    directory = paths.stream(stream)
+                    directory.mkdir(parents=True, exist_ok=True)
+                    os.replace(tmp, directory / row.name)  # this replica's cache
+                    self.on_change(key_of(paths))
+                    return True
+                if known == digest:
+                    return False
+        finally:
+            if written and known not in (None, digest):  # stored, then not recorded
+                retire_seal(self.objects, address, row)
 
     def _grows(
         self, paths: RunPaths, seg: SegmentName, row: SegmentRow, stored: str, new: Path
@@ -204,8 +216,21 @@ def fetch_segment(
     id) in `directory`, downloaded from the object store and checked unless already there."""
     path = directory / row.name
     if not path.exists():
-        objects.get(ObjectStore.segment_key(*address, row.stream, row.name), path, row.sha256)
+        key = ObjectStore.segment_key(*address, row.stream, row.name)
+        objects.get_segment(key, path, row.sha256)
     return path
+
+
+def retire_seal(objects: ObjectStore, address: tuple[str, str, str], row: SegmentRow) -> None:
+    """Move the seal `row` of the run at `address` to `superseded/` (ObjectStore.retire):
+    the catalog names another seal of its segment now, and a direct reader of the bucket's
+    Hive tree counted its rows twice. A failure is logged, not raised: the upload it follows
+    is stored and recorded, and the seal is still one the server reads right."""
+    key = ObjectStore.segment_key(*address, row.stream, row.name)
+    try:
+        objects.retire(key)
+    except OSError as e:
+        log.warning("%s stays in the segments/ tree (move it to superseded/): %s", key, e)
 
 
 def _write_if_changed(path: Path, body: bytes) -> None:

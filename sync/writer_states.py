@@ -10,20 +10,30 @@ with a half-way summary, for good. A writer's rows committed and its heartbeat o
 and a final state comes after every running one, so a state that has fewer rows, or as many
 and is running where the stored one ended, or an earlier heartbeat, is an older one and is
 not stored over the later.
+
+run.json came with the same story (the copy's had the run's first name and config, and
+replaced the renamed, reconfigured run's) and carries no version of its own: no sequence,
+no time of its last change, and stores written by earlier versions must keep syncing. What
+orders two copies of it is the writer states sent with each, read from the same run
+directory: a run.json sent with states of which some are behind the stored ones and none
+ahead (nor a writer the server lacks) comes from an older copy, and the stored one stays
+(`run_json_behind`). Sent with states equal to the stored ones - a rename after the run
+ended, through an API or by hand - it is stored, as before.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
+from flightlog.store.layout import RunPaths
 from flightlog.store.liveness import FAILED, FINISHED
 
 #: a writer's states after which it writes no other
 ENDED = (FINISHED, FAILED)
+T = TypeVar("T", str, bytes)
 
 
 def _progress(state: Mapping[str, Any]) -> tuple[float, bool, float]:
@@ -37,31 +47,56 @@ def _progress(state: Mapping[str, Any]) -> tuple[float, bool, float]:
     )
 
 
+def _parsed(state: str | bytes) -> tuple[float, bool, float] | None:
+    """A state's progress, or None when it does not parse as a state."""
+    try:
+        doc = json.loads(state)
+    except ValueError:
+        return None
+    return _progress(doc) if isinstance(doc, dict) else None
+
+
 def behind(incoming: str | bytes, stored: str | bytes) -> bool:
     """Whether the state `incoming` (JSON text) is older than `stored`, of the same writer.
     A state that does not parse is never behind (it is stored, as it always was)."""
-    try:
-        new, old = json.loads(incoming), json.loads(stored)
-    except ValueError:
-        return False
-    if not isinstance(new, dict) or not isinstance(old, dict):
-        return False
-    return _progress(new) < _progress(old)
+    new, old = _parsed(incoming), _parsed(stored)
+    return new is not None and old is not None and new < old
+
+
+def not_behind(stored: Mapping[str, T], incoming: Mapping[str, T]) -> dict[str, T]:
+    """The states of `incoming` to store: each that is not behind the one `stored`."""
+    return {
+        wid: state
+        for wid, state in incoming.items()
+        if wid not in stored or not behind(state, stored[wid])
+    }
 
 
 def merged(stored: Mapping[str, str], incoming: Mapping[str, str]) -> dict[str, str]:
     """Writer states by writer id: `stored` updated with each of `incoming` that is not
     behind the one stored (a state not sent again is kept)."""
-    out = dict(stored)
+    return {**stored, **not_behind(stored, incoming)}
+
+
+def run_json_behind(stored: Mapping[str, T], incoming: Mapping[str, T]) -> bool:
+    """Whether the run.json sent with the writer states `incoming` is older than the one
+    stored with `stored` (see the module's docstring): some incoming state behind, none
+    ahead, no writer new."""
+    some_behind = False
     for wid, state in incoming.items():
-        if wid not in out or not behind(state, out[wid]):
-            out[wid] = state
+        if wid not in stored or behind(stored[wid], state):
+            return False
+        some_behind = some_behind or behind(state, stored[wid])
+    return some_behind
+
+
+def stored_states(paths: RunPaths, wids: Iterable[str]) -> dict[str, bytes]:
+    """The state files stored in the run directory `paths` for the writers `wids` (those
+    that are there)."""
+    out = {}
+    for wid in wids:
+        try:
+            out[wid] = paths.writer_state(wid).read_bytes()
+        except OSError:
+            pass
     return out
-
-
-def older_than_stored(path: Path, state: bytes) -> bool:
-    """Whether `state` is older than the state file `path` of the same writer (none: no)."""
-    try:
-        return behind(state, path.read_bytes())
-    except OSError:
-        return False

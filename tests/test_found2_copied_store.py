@@ -41,10 +41,11 @@ def copy_store(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst, dirs_exist_ok=True)
 
 
-def copied_mid_run(store: Path, tmp_path: Path) -> Path:
-    """Run TRAIN in `tmp_path`, copy `store` to a "login node" while it trains, let the job
-    finish; the copy (taken mid-segment), the job's own store finished beside it."""
-    job = spawn(TRAIN, cwd=tmp_path)
+def copied_mid_run(store: Path, tmp_path: Path, train: str = TRAIN) -> Path:
+    """Run `train` in `tmp_path`, copy `store` to a "login node" once it prints "copy now",
+    let the job finish; the copy (taken mid-segment), the job's own store finished beside
+    it."""
+    job = spawn(train, cwd=tmp_path)
     assert job.stdout is not None and job.stderr is not None
     assert job.stdout.readline().strip() == "copy now", job.stderr.read()
     time.sleep(0.2)  # (the rows up to the print are in the journal: flush_interval 0.01)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flightlog.sync import receive, segment_check
+from flightlog.sync import new_dirs, receive, segment_check
 from flightlog.sync.limits import SegmentLimits
 from flightlog.sync.refused import Refused
 
@@ -65,10 +65,12 @@ def test_a_run_gets_its_system_directory_with_its_first_system_segment(
 ):
     """Most runs synced have no system samples: their run.json does not make system/ (a
     mkdir, and an entry for the run directory's fsync, per run). The first system segment
-    makes it, durable in the run's directory before it is placed, and reads back."""
+    makes it, durable in the run's directory before the upload is answered (fsynced out of
+    the lock every upload takes: sync/new_dirs.py), and reads back."""
     synced: list[Path] = []
     real = receive.fsync_dir
-    monkeypatch.setattr(receive, "fsync_dir", lambda d: (synced.append(d), real(d)))
+    for module in (receive, new_dirs):
+        monkeypatch.setattr(module, "fsync_dir", lambda d: (synced.append(d), real(d)))
     store = receive.ReceivingStore(tmp_path / "server")
     store.put_run("alice", "p", "r1", {"id": "r1"}, [])
     paths = store.paths("alice", "p", "r1")
@@ -81,7 +83,7 @@ def test_a_run_gets_its_system_directory_with_its_first_system_segment(
     tmp.write_bytes(seg.read_bytes())
     synced.clear()
     assert store.place_segment(paths, "system", parsed, tmp, parsed.sha256) is True
-    assert synced.index(paths.dir) < synced.index(paths.system)  # the mkdir, then the rename
+    assert paths.dir in synced and paths.system in synced  # the mkdir and the rename
     assert store.segments("alice", "p", "r1") == {"history": [], "system": [seg.name]}
     tmp.write_bytes(seg.read_bytes())
     assert store.place_segment(paths, "system", parsed, tmp, parsed.sha256) is False

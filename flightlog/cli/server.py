@@ -112,6 +112,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
             "name",
         ),
         ("team", "list", "list teams and their members", "", cmd_team_list, None),
+        ("team", "remove", "remove a team and its memberships", "vision", cmd_team_remove, "name"),
         (
             "team",
             "remove-member",
@@ -147,8 +148,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
             a.add_argument("user", nargs="?")
         elif positional:
             a.add_argument(positional)
-        if group == "team":
+        if group == "team" and action != "remove":
             a.add_argument("--member", action="append", default=[], metavar="USER")
+        if action == "add":
+            a.add_argument(
+                "--reclaim",
+                action="store_true",
+                help="take the projects a removed user or team left under this name "
+                "(the same person or team again)",
+            )
         a.set_defaults(func=func)
 
 
@@ -192,10 +200,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reclaimed(acc: Accounts, args: argparse.Namespace) -> str:
+    """What `--reclaim` gave the new entity, for its line of output."""
+    left = acc.left_behind(args.name) if args.reclaim else []
+    return f", with the {len(left)} project(s) left under the name" if left else ""
+
+
 def cmd_user_add(args: argparse.Namespace) -> int:
-    _accounts(args).add_user(args.name)
+    acc = _accounts(args)
+    acc.add_user(args.name, reclaim=args.reclaim)
     print(
-        f"user {args.name} added; give them a key: "
+        f"user {args.name} added{_reclaimed(acc, args)}; give them a key: "
         f"flightlog server key create {args.name} --root {shlex.quote(str(args.root))}"
     )
     return 0
@@ -207,8 +222,11 @@ def cmd_team_add(args: argparse.Namespace) -> int:
         acc.add_members(args.name, args.member)
         print(f"team {args.name}: added {', '.join(args.member) or 'nobody'}")
     else:
-        acc.add_team(args.name, args.member)
-        print(f"team {args.name} added with {', '.join(args.member) or 'no members'}")
+        acc.add_team(args.name, args.member, reclaim=args.reclaim)
+        print(
+            f"team {args.name} added with {', '.join(args.member) or 'no members'}"
+            f"{_reclaimed(acc, args)}"
+        )
     return 0
 
 
@@ -260,7 +278,8 @@ def cmd_user_remove(args: argparse.Namespace) -> int:
     n = _accounts(args).remove_user(args.name)
     print(
         f"user {args.name} removed, with {n} key(s) and their team memberships; "
-        "their runs stay in the store"
+        f"their runs stay in the store (a user or team added as {args.name} later gets "
+        "them only with --reclaim)"
     )
     return 0
 
@@ -268,6 +287,15 @@ def cmd_user_remove(args: argparse.Namespace) -> int:
 def cmd_team_list(args: argparse.Namespace) -> int:
     for name, members in _accounts(args).teams():
         print(f"{safe(name)}  members: {safe(', '.join(members)) or '-'}")
+    return 0
+
+
+def cmd_team_remove(args: argparse.Namespace) -> int:
+    n = _accounts(args).remove_team(args.name)
+    print(
+        f"team {args.name} removed, with its {n} membership(s); its runs stay in the store "
+        f"(a team or user added as {args.name} later gets them only with --reclaim)"
+    )
     return 0
 
 

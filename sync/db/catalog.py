@@ -19,7 +19,7 @@ from typing import Any
 
 from flightlog.store.layout import sealed_segment_name
 
-from ..writer_states import merged
+from ..writer_states import merged, run_json_behind
 from .drivers import Driver
 
 
@@ -52,6 +52,7 @@ class Catalog:
         now = time.time()
         lock = " FOR UPDATE" if self.driver.dialect == "postgresql" else ""  # SQLite: tx(lock)
         where = "WHERE entity = ? AND project = ? AND run_id = ?"
+        key = [entity, project, run_id]
         with self.driver.tx(lock=True) as db:
             new = db.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -59,12 +60,14 @@ class Catalog:
             ).rowcount
             if not new:
                 sql = f"SELECT writers FROM runs {where}{lock}"
-                row = db.execute(sql, [entity, project, run_id]).fetchone()
+                row = db.execute(sql, key).fetchone()
                 assert row is not None  # there: the insert found it, and runs are never removed
-                states = merged(json.loads(row[0]), writers)  # (writer_states.py)
+                stored = json.loads(row[0])  # (writer_states.py: which are the later)
+                if run_json_behind(stored, writers):  # an older copy's run.json: kept out
+                    meta = db.execute(f"SELECT meta FROM runs {where}", key).fetchone()[0]
                 db.execute(
                     f"UPDATE runs SET meta = ?, writers = ?, updated = ? {where}",
-                    [meta, json.dumps(states), now, entity, project, run_id],
+                    [meta, json.dumps(merged(stored, writers)), now, *key],
                 )
         return new == 1
 
@@ -141,7 +144,8 @@ class Catalog:
         `replacing`: the sha256 recorded now, of a shorter seal of the same segment whose rows
         `seg` holds (sync/seal_growth.py); the row is moved to `seg` only if it still names
         that one (two replicas growing it at once: one wins, the other is answered with it).
-        Readers then read the longer; the shorter's object stays, as sealed files do."""
+        Readers then read the longer; the caller moves the shorter's object out of the
+        bucket's Hive tree (shared_store.py retire_seal)."""
         now = time.time()
         with self.driver.tx() as db:
             if replacing is None:
