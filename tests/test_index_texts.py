@@ -12,11 +12,14 @@ import pytest
 import flightlog
 from flightlog.store.index import Index
 
+from .conftest import settled
+
 
 def _one_run(store: Path) -> Path:
     run = flightlog.init(project="p", id="r1", config={"lr": 0.5, "note": "é"})
     run.log({"loss": 1.0})
     run.finish(quiet=True)
+    settled()  # the writer's last state ('sealing' no more) is written after finish() returns
     return store / "runs" / "p" / "r1"
 
 
