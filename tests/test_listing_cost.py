@@ -1,0 +1,102 @@
+"""What `flightlog runs` pays for on a store whose index is built (issue 16, 4: a warm
+listing within 300 ms at 10,000 runs, the whole command): no module it does not need - not
+the write path's pyarrow and numpy (~150-250 ms), not rich - and no ledger read again for
+the runs a first listing left as stubs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import flightlog
+from flightlog.store.threads import join_unwaited
+
+from .conftest import cli, python_script
+
+#: what a warm listing needs none of: the write path (flightlog/_public.py's modules and
+#: pyarrow with numpy, which pyarrow imports), pandas (which pyarrow imports at its first
+#: array when installed), the readers and rich
+NOT_FOR_A_LISTING = [
+    "pyarrow",
+    "numpy",
+    "pandas",
+    "rich",
+    "flightlog._init",
+    "flightlog.store.writer",
+    "flightlog.store.reader",
+    "flightlog.store.describe",
+]
+
+
+def _runs(store: Path, n: int) -> None:
+    for i in range(n):
+        run = flightlog.init(project=f"p{i % 2}", config={"i": i}, reinit="create_new")
+        run.log({"loss": 1 / (i + 1)})
+        run.finish(quiet=True)
+    join_unwaited()
+
+
+def _imported(stderr: str) -> set[str]:
+    """The modules `python -X importtime` reported."""
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+def test_a_warm_listing_imports_no_write_path_reader_or_rich(store: Path) -> None:
+    _runs(store, 4)
+    first = cli("runs", "--root", str(store))  # (builds the index)
+    assert first.returncode == 0, first.stderr
+    listing = ["runs", "--limit", "3", "--root", str(store)]
+    res = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "flightlog.cli", *listing],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    assert len(res.stdout.splitlines()) == 1 + 3, res.stdout  # the header and three runs
+    assert [m for m in NOT_FOR_A_LISTING if m in _imported(res.stderr)] == []
+
+
+def test_a_training_script_still_gets_the_write_path_with_import_flightlog() -> None:
+    # (its init() and first log() import nothing: bench_init.py times init() alone)
+    res = python_script("""
+        import sys, flightlog
+        print("flightlog._init" in sys.modules, "pyarrow" in sys.modules, flightlog.init)
+    """)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("True True <function init"), res.stdout
+
+
+#: a child that opens a listing's index with LAZY_OVER lowered (as a first build of 10,000
+#: runs: stubs), counting the projects' ledgers read
+LEDGER_READS = """
+import sys
+from flightlog.store import catch_up
+from flightlog.store.catalog import select_runs
+from flightlog.store.index import Index
+
+catch_up.LAZY_OVER = 2
+reads = []
+read_ledger = catch_up.read_ledger
+catch_up.read_ledger = lambda d: reads.append(d) or read_ledger(d)
+with Index(STORE, lazy=True) as idx:
+    ids = [r["id"] for r in select_runs(idx, sort="-created_at", limit=2)]
+    print(len(reads), idx.stubs, ids)
+"""
+
+
+def test_a_later_listing_reads_no_ledger_again(store: Path) -> None:
+    _runs(store, 8)
+    script = f"STORE = {str(store)!r}\n{LEDGER_READS}"
+    first = python_script(script)
+    assert first.returncode == 0, first.stderr
+    reads, stubs, ids = first.stdout.split(maxsplit=2)
+    assert (reads, stubs) == ("2", "6"), first.stdout  # two projects; all but two runs
+    again = python_script(script)  # (a fresh process: nothing remembered but the index)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.split(maxsplit=2) == ["0", "6", ids], again.stdout
