@@ -5,8 +5,10 @@ the runs a first listing left as stubs."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import flightlog
@@ -30,11 +32,16 @@ NOT_FOR_A_LISTING = [
 
 
 def _runs(store: Path, n: int) -> None:
+    """`n` finished runs, their directories last changed a minute ago: settled, as a warm
+    listing finds them (one within 2 s of a change lists them again: store/scan.py)."""
     for i in range(n):
         run = flightlog.init(project=f"p{i % 2}", config={"i": i}, reinit="create_new")
         run.log({"loss": 1 / (i + 1)})
         run.finish(quiet=True)
     join_unwaited()
+    then = time.time() - 60
+    for d, _, _ in os.walk(store / "runs"):
+        os.utime(d, (then, then))
 
 
 def _imported(stderr: str) -> set[str]:
@@ -100,3 +107,28 @@ def test_a_later_listing_reads_no_ledger_again(store: Path) -> None:
     again = python_script(script)  # (a fresh process: nothing remembered but the index)
     assert again.returncode == 0, again.stderr
     assert again.stdout.split(maxsplit=2) == ["0", "6", ids], again.stdout
+
+
+def test_each_command_module_registers_the_commands_the_parser_builds_it_for() -> None:
+    # `flightlog CMD` builds the parsers of CMD's module only (cli.COMMANDS): a command moved
+    # to another module without COMMANDS saying so would lose its parser
+    import argparse
+    import importlib
+
+    from flightlog.cli import COMMANDS, build_parser
+
+    for module, names in COMMANDS.items():
+        sub = argparse.ArgumentParser().add_subparsers()
+        mod = importlib.import_module(f"flightlog.cli.{module}")
+        mod.register(sub, argparse.ArgumentParser(add_help=False))
+        assert tuple(sub.choices) == names, module
+    every = [name for names in COMMANDS.values() for name in names]
+    help_text = cli("--help").stdout  # (every module's commands, in COMMANDS' order)
+    listed = [
+        line.split()[0]
+        for line in help_text.splitlines()
+        if line[4:5].strip() and not line[:4].strip()
+    ]
+    assert listed == every, help_text
+    (action,) = [a for a in build_parser(["--debug", "show", "x"])._actions if a.choices]
+    assert list(action.choices) == list(COMMANDS["browse"])
