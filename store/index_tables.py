@@ -253,7 +253,8 @@ def arrow_rows(schema: pa.Schema, rows: list[tuple[Any, ...]]) -> pa.Table:
     that coercion missed) leaves Arrow to infer the column and DuckDB to cast it."""
     import pyarrow as pa
 
-    values = [list(c) for c in zip(*rows, strict=True)]  # rows to columns, in one pass
+    # rows to columns, in one pass (no rows: a run described meanwhile deleted, in `complete`)
+    values = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in schema]
     try:
         return pa.table(values, schema=schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError):

@@ -132,3 +132,11 @@ def test_each_command_module_registers_the_commands_the_parser_builds_it_for() -
     assert listed == every, help_text
     (action,) = [a for a in build_parser(["--debug", "show", "x"])._actions if a.choices]
     assert list(action.choices) == list(COMMANDS["browse"])
+
+
+def test_an_update_of_no_runs_is_an_empty_table_of_its_columns() -> None:
+    # complete() builds one from the runs it described: none when all were deleted meanwhile
+    from flightlog.store.index_tables import runs_update
+
+    table = runs_update(("run_key", "steps", "partial"), [])
+    assert (table.num_rows, table.column_names) == (0, ["run_key", "steps", "partial"])
