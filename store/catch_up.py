@@ -20,21 +20,20 @@ from collections.abc import Callable, Collection, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from .fan_out import fan_out_if_slow
 from .index_tables import (
-    COLUMNS,
+    NAMES,
     SEGMENT_TABLES,
     TABLES,
     Rows,
-    arrow_rows,
     read_files,
     read_stamps,
     read_stubs,
+    runs_update,
     stamp_row,
     write_rows,
 )
@@ -43,6 +42,9 @@ from .run_ledger import read_ledger, start_in_run_json
 from .scan import Defer, Files, Scan, Stamp, scan_runs, scan_store
 from .write_behind import WriteBehind
 
+if TYPE_CHECKING:  # (loaded when a catch-up writes: one that finds nothing changed needs none)
+    import pyarrow as pa
+
 #: runs described between two inserts of a cold build (what an interruption loses at most)
 BATCH = 500
 #: a listing's catch-up (`lazy`) that finds more changed runs than this describes their
@@ -50,12 +52,9 @@ BATCH = 500
 #: 10,000 runs answers its first page without opening 10,000 Parquet files
 LAZY_OVER = 200
 #: where a `runs` row holds its state (what a new stamp needs)
-_STATE = COLUMNS["runs"].get_field_index("state")
+_STATE = NAMES["runs"].index("state")
 #: the `runs` columns `complete` sets (its update table's: run_key first, partial last)
-_COMPLETED = pa.schema(
-    COLUMNS["runs"].field(n)
-    for n in ("run_key", "steps", "values", "last_time", "warnings", "partial")
-)
+_COMPLETED = ("run_key", "steps", "values", "last_time", "warnings", "partial")
 
 
 @dataclass
@@ -86,8 +85,7 @@ _VOLATILE = (
     "sync",
     "partial",
 )
-_VOLATILE_AT = [COLUMNS["runs"].get_field_index(c) for c in _VOLATILE]
-_VOLATILE_SCHEMA = pa.schema(COLUMNS["runs"].field(i) for i in _VOLATILE_AT)
+_VOLATILE_AT = [NAMES["runs"].index(c) for c in _VOLATILE]
 
 
 def _same_meta(
@@ -112,7 +110,7 @@ def _volatile(rows: Rows, kept: set[str]) -> pa.Table:
     mine = [r for r in rows["runs"] if r[0] in kept]
     rows["runs"] = [r for r in rows["runs"] if r[0] not in kept]
     rows["config"] = [r for r in rows["config"] if r[0] not in kept]
-    return arrow_rows(_VOLATILE_SCHEMA, [tuple(r[i] for i in _VOLATILE_AT) for r in mine])
+    return runs_update(_VOLATILE, [tuple(r[i] for i in _VOLATILE_AT) for r in mine])
 
 
 @dataclass
@@ -126,8 +124,8 @@ class Left:
     #: the training runs this process wrote last, and their descriptions it held back
     #: (store/live_runs.py): the file holds their files as written, not as `stamps` say
     live: dict[str, LiveRun] = field(default_factory=dict)
-    #: the runs the file holds as stubs (store/index_tables.py)
-    stubs: set[str] = field(default_factory=set)
+    #: the runs the file holds as stubs (store/index_tables.py), and their starts
+    stubs: dict[str, float] = field(default_factory=dict)
 
 
 def _signature(path: Path) -> tuple[tuple[int, int, int, int] | None, ...]:
@@ -164,18 +162,22 @@ def recall(path: Path) -> Left | None:
     return hit[1] if hit is not None and hit[0] == _signature(path) else None
 
 
-def _starts(root: Path) -> Defer:
+def _starts(root: Path, stubs: dict[str, float]) -> Defer:
     """A first build's `defer` (store/scan.py): when more than LAZY_OVER runs have no stamp,
-    their starts, unlisted: from their projects' ledgers (each read once), else from their
-    run.json alone (one read instead of a run's ~8: a store written before ledgers; on
-    threads if they wait for the disk). A run whose start neither gives is listed."""
+    their starts, unlisted: the index's for those it holds as stubs already (`stubs`: a
+    later listing reads no ledger again), else from their projects' ledgers (each read
+    once), else from their run.json alone (one read instead of a run's ~8: a store written
+    before ledgers; on threads if they wait for the disk). A run whose start none gives is
+    listed."""
 
     def defer(new: list[str]) -> dict[str, float]:
         if len(new) <= LAZY_OVER:
             return {}
         ledgers: dict[str, dict[str, float]] = {}
-        out = {}
+        out = {k: stubs[k] for k in new if k in stubs}
         for k in new:
+            if k in out:
+                continue
             project, _, run_id = k.rpartition("/")
             if project not in ledgers:
                 ledgers[project] = read_ledger(Path(root, "runs", project))
@@ -235,8 +237,6 @@ class CatchingUp:
         it has no stamp of keeps those their projects' ledgers name as stubs, unlisted.
         (The default was "main", which holds read-only views while the index holds its
         file: a catch-up that had to write there failed.)"""
-        from .describe import describe_runs, stub_row  # pyarrow.parquet: only when needed
-
         schema = schema or self.schema
         stats = CatchUp()
         self.total = None  # until the next survey counts them
@@ -244,7 +244,7 @@ class CatchingUp:
         stamps = left.stamps if left else read_stamps(self.con, schema, run_keys)
         stubs = left.stubs if left else read_stubs(self.con, schema, run_keys)
         if run_keys is None:
-            defer = _starts(self.root) if lazy else None
+            defer = _starts(self.root, stubs) if lazy else None
             scan = scan_store(self.root, stamps, defer)
         else:
             scan = scan_runs(self.root, run_keys)
@@ -258,6 +258,8 @@ class CatchingUp:
             self.stamps = {k: v for k, v in stamps.items() if k in scan.seen}
         new_stubs = [k for k in scan.deferred if k not in stubs]
         if removed or new_stubs:
+            from .describe import stub_row  # (pyarrow: only when the index changes)
+
             runs = os.path.join(self.root, "runs")  # (a Path a run: a tenth of a 10,000-run build)
             made = [stub_row(k, os.path.join(runs, k), scan.deferred[k]) for k in new_stubs]
             write_rows(self.con, schema, {"runs": made}, gone=removed)
@@ -269,6 +271,8 @@ class CatchingUp:
         written: dict[str, Files] = {}  # the files rows written of runs listed again next time
         live = {k: v for k, v in left.live.items() if k in scan.seen} if left else {}
         now = time.time()
+        if changed:
+            from .describe import describe_runs  # (pyarrow.parquet: only when needed)
         with WriteBehind(len(changed) > BATCH) as writes:  # store/write_behind.py
             for start in range(0, len(changed), BATCH):
                 batch = changed[start : start + BATCH]
@@ -297,7 +301,7 @@ class CatchingUp:
         if schema == "idx" and run_keys is None:  # what close() remembers (`Left`)
             kept = {k: known[k] for k in same if self.stamps[k].open}
             files = {**kept, **written, **files_of(live, known)}
-            self._leaving = Left(self.stamps, files, live, set(scan.deferred))
+            self._leaving = Left(self.stamps, files, live, scan.deferred)
         return stats
 
     def _done(self, start: int, total: int) -> Callable[[int], None] | None:
@@ -334,8 +338,6 @@ class CatchingUp:
         """Describe the segments of the partial runs (of `run_keys` only, if given; the
         first `limit` by key, if given): their steps, values, last row and metric keys; and
         stubs whole (`describe_stubs`). Returns how many it described."""
-        from .describe import describe_history_of
-
         schema = schema or self.schema
         only = "" if run_keys is None else " AND run_key IN (SELECT unnest(?::VARCHAR[]))"
         first = "" if limit is None else f" LIMIT {int(limit)}"
@@ -348,6 +350,8 @@ class CatchingUp:
         if stubs:
             self.describe_stubs(stubs, schema)
         todo = [(k, warnings) for k, warnings, stub in todo if not stub]
+        if todo:  # (pyarrow.parquet: only when there are segments to describe)
+            from .describe import describe_history_of
         for start in range(0, len(todo), BATCH):
             batch = todo[start : start + BATCH]
             rows: Rows = {"segments": [], "segment_keys": []}
@@ -355,12 +359,11 @@ class CatchingUp:
             for i, (run_key, warnings_before) in enumerate(batch, start + 1):
                 found = describe_history_of(self.root, run_key, warnings_before, rows)
                 if found is not None:  # else deleted since: the next catch-up drops it
-                    values = (run_key, *found, False)
-                    updates.append(dict(zip(_COMPLETED.names, values, strict=True)))
+                    updates.append((run_key, *found, False))
                 if self._progress and run_keys is None:
                     self._progress(i, len(todo))
-            update = pa.Table.from_pylist(updates, schema=_COMPLETED)
-            gone = [u["run_key"] for u in updates]
+            update = runs_update(_COMPLETED, updates)
+            gone = [u[0] for u in updates]
             write_rows(self.con, schema, rows, gone, SEGMENT_TABLES, update)
             self.partial -= len(updates)
         return len(todo) + len(stubs)

@@ -21,10 +21,9 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from .catch_up import CatchingUp, CatchUp, recall, remember
 from .index_tables import (
@@ -39,6 +38,9 @@ from .index_tables import (
 from .live_runs import held
 from .liveness import RUNNING, run_state
 from .scan import Stamp, scan_files
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["INDEX_FILE", "SEGMENTS", "CatchUp", "Index", "rebuild", "scan_files"]
 

@@ -19,12 +19,15 @@ import hashlib
 import re
 from collections.abc import Collection, Sequence
 from contextlib import suppress
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from .scan import Files, Stamp
+
+if TYPE_CHECKING:  # (pyarrow loads when rows are written: a listing that writes none needs none)
+    import pyarrow as pa
 
 #: 7: run stamps (store/scan.py); 8: partial runs (two tiers); 9: stub runs (the ledger's)
 INDEX_VERSION = 9
@@ -69,29 +72,50 @@ MEMORY_TABLES = TABLES[:-2]
 Rows = dict[str, list[tuple[Any, ...]]]  # table name -> rows to insert
 
 
-_ARROW = {
-    "VARCHAR": pa.string(),
-    "BIGINT": pa.int64(),
-    "INTEGER": pa.int32(),
-    "DOUBLE": pa.float64(),
-    "BOOLEAN": pa.bool_(),
-    "VARCHAR[]": pa.list_(pa.string()),
+#: table -> its columns, in order (what a row tuple holds), with their types, read from
+#: SCHEMA (no type of which has a comma)
+_DECLARED = {
+    name: [col.split()[:2] for col in body.split(",")]
+    for name, body in re.findall(r"\{s\}\.(\w+) \((.*?)\);", SCHEMA, re.S)
 }
+#: table -> its column names, in order
+NAMES = {name: tuple(n.strip('"') for n, _ in cols) for name, cols in _DECLARED.items()}
 
 
-def _columns() -> dict[str, pa.Schema]:
-    """Each table's columns, in order (what a row tuple holds), read from SCHEMA (no type of
-    which has a comma), as the Arrow schema its inserted rows take."""
-    out = {}
-    for name, body in re.findall(r"\{s\}\.(\w+) \((.*?)\);", SCHEMA, re.S):
-        cols = [col.split()[:2] for col in body.split(",")]
-        out[name] = pa.schema([(n.strip('"'), _ARROW[t]) for n, t in cols])
-    return out
+@cache
+def columns() -> dict[str, pa.Schema]:
+    """Table -> the Arrow schema its inserted rows take (asking DuckDB at each insert is a
+    statement a table a batch; typed, Arrow need not infer each column's type from its
+    Python values: ~30% of an insert)."""
+    import pyarrow as pa
+
+    arrow = {
+        "VARCHAR": pa.string(),
+        "BIGINT": pa.int64(),
+        "INTEGER": pa.int32(),
+        "DOUBLE": pa.float64(),
+        "BOOLEAN": pa.bool_(),
+        "VARCHAR[]": pa.list_(pa.string()),
+    }
+    return {
+        name: pa.schema([(n.strip('"'), arrow[t]) for n, t in cols])
+        for name, cols in _DECLARED.items()
+    }
 
 
-#: table -> its columns (asking DuckDB at each insert is a statement a table a batch; typed,
-#: Arrow need not infer each column's type from its Python values: ~30% of an insert)
-COLUMNS = _columns()
+def runs_update(names: Sequence[str], rows: list[tuple[Any, ...]]) -> pa.Table:
+    """`rows` of these `runs` columns (run_key first) as write_rows' `update` table."""
+    import pyarrow as pa
+
+    return arrow_rows(pa.schema(columns()["runs"].field(n) for n in names), rows)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "COLUMNS":  # table -> its Arrow schema (`columns()`), built on first use
+        return columns()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _IN = "run_key IN (SELECT unnest(?::VARCHAR[]))"
 
 
@@ -113,15 +137,15 @@ def read_stubs(
     schema: str,
     run_keys: Collection[str] | None,
     where: str = "TRUE",
-) -> set[str]:
+) -> dict[str, float]:
     """The runs the index holds as stubs (of `run_keys` only, if given; `where`: a
-    condition on their rows)."""
+    condition on their rows), and their starts."""
     only = "" if run_keys is None else f" AND {_IN}"
     rows = con.execute(
-        f"SELECT run_key FROM {schema}.runs WHERE stub AND ({where}){only}",
+        f"SELECT run_key, created_at FROM {schema}.runs WHERE stub AND ({where}){only}",
         [] if run_keys is None else [list(run_keys)],
     ).fetchall()
-    return {r[0] for r in rows}
+    return dict(rows)
 
 
 def read_files(
@@ -159,6 +183,8 @@ def write_rows(
     transaction of statements: a catch-up of the few runs that train costs one call into
     DuckDB, not a statement a table (~1 ms each on a busy machine, every 2 s of a live
     refresh)."""
+    import pyarrow as pa
+
     sql: list[str] = []
     tables: dict[str, pa.Table] = {}
     # (runs described again lose their `runs` rows and get new ones: an INSERT OR REPLACE by
@@ -187,7 +213,7 @@ def write_rows(
                 sql.append(f"DELETE FROM {schema}.{t} WHERE {within}")
     for table, values in rows.items():
         if values:
-            tables[f"_in_{table}"] = arrow_rows(COLUMNS[table], values)
+            tables[f"_in_{table}"] = arrow_rows(columns()[table], values)
             sql.append(f"INSERT INTO {schema}.{table} SELECT * FROM _in_{table}")
     if update is not None and update.num_rows:
         tables["_update"] = update
@@ -225,11 +251,14 @@ def _run_script(
 def arrow_rows(schema: pa.Schema, rows: list[tuple[Any, ...]]) -> pa.Table:
     """`rows` as a table of `schema`; a value of another type (run.json may hold anything
     that coercion missed) leaves Arrow to infer the column and DuckDB to cast it."""
-    columns = [list(c) for c in zip(*rows, strict=True)]  # rows to columns, in one pass
+    import pyarrow as pa
+
+    # rows to columns, in one pass (no rows: a run described meanwhile deleted, in `complete`)
+    values = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in schema]
     try:
-        return pa.table(columns, schema=schema)
+        return pa.table(values, schema=schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.table(dict(zip(schema.names, columns, strict=True)))
+        return pa.table(dict(zip(schema.names, values, strict=True)))
 
 
 def stamp_row(run_key: str, stamp: Stamp) -> tuple[Any, ...]:

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .index_tables import COLUMNS, Rows
+from .index_tables import NAMES, Rows
 from .liveness import RUNNING
 from .scan import Files, Stamp
 
@@ -35,9 +35,9 @@ LIVE_WRITE_SECONDS = 30.0
 
 #: the `runs` columns a training run changes as it logs, as a listing names them
 LIVE_COLUMNS = ("steps", "values", "last_time", "ended_at", "error", "warnings", "sync")
-_AT = {c: COLUMNS["runs"].get_field_index(c) for c in (*LIVE_COLUMNS, "defined_metrics")}
-_STATE = COLUMNS["runs"].get_field_index("state")
-_PARTIAL = COLUMNS["runs"].get_field_index("partial")
+_AT = {c: NAMES["runs"].index(c) for c in (*LIVE_COLUMNS, "defined_metrics")}
+_STATE = NAMES["runs"].index("state")
+_PARTIAL = NAMES["runs"].index("partial")
 
 
 @dataclass

@@ -89,9 +89,11 @@ def idle_agent_note(root: Path, pending: int) -> str | None:
     """The one line `flightlog runs` and the TUI show when runs wait for an agent that is
     not running (it was never started, died at start, or was killed): else None. A server's
     root holds runs that arrived from online scripts; no agent ships those."""
-    from .accounts import ACCOUNTS_FILE
+    if pending <= 0:
+        return None
+    from .accounts import ACCOUNTS_FILE  # (SQLite and the schema: only when runs are pending)
 
-    if pending <= 0 or (Path(root) / ACCOUNTS_FILE).exists() or AgentLock(root).held_elsewhere():
+    if (Path(root) / ACCOUNTS_FILE).exists() or AgentLock(root).held_elsewhere():
         return None
     log = Path(root) / LOG_FILE
     why = f"; why the last one stopped: {log}" if log.is_file() else ""

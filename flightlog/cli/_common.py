@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from flightlog.store.text import fmt, fmt_duration, fmt_time, fmt_value, safe
+
+if TYPE_CHECKING:  # (rich: loaded by the commands that print through it, not by `runs`)
+    from rich.console import Console
 
 __all__ = [
     "console",
@@ -72,6 +74,8 @@ def index_progress(done: int, total: int) -> None:
 
 
 def console() -> Console:
+    from rich.console import Console
+
     # piped output gets the full width: never truncate names or ids
     return Console(width=None if sys.stdout.isatty() else 1000, highlight=False)
 

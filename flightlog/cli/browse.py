@@ -7,8 +7,6 @@ import json
 import sys
 from typing import Any
 
-from rich.markup import escape
-
 from ._common import (
     console,
     fmt,
@@ -226,6 +224,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             )
         )
         return 0
+    from rich.markup import escape
+
     c = console()
     c.print(
         f"[bold]{escape(safe(row['name']))}[/] ({escape(safe(row['id']))}) · "

@@ -38,7 +38,7 @@ sys.path[:0] = [str(HERE.parent)]
 
 from bench_init import init_ms  # noqa: E402
 from bench_tui import TRAINER  # noqa: E402
-from listing_cli import ENV, cold_line, listing  # noqa: E402
+from listing_cli import ENV, cold_line, listing, warm_line  # noqa: E402
 
 STEPS = 50
 
@@ -269,6 +269,7 @@ def main() -> None:
             if args.baseline:
                 base = {k[5:]: v for k, v in r.items() if k.startswith("base_")}
                 print(f"{n:>6,} runs, the baseline's:", cold_line(base))
+            print(f"{n:>6,} runs, load average {os.getloadavg()[0]:.1f}:", warm_line(r))
             print(
                 f"{n:>6,} runs: `runs --limit 50` warm {r['warm_cmd_ms']:,.0f} ms whole command / "
                 f"{r['warm_work_ms']:,.0f} ms work (target 300); floor: every run.json "

@@ -4,7 +4,8 @@ another's interpreter (`--baseline`), wall and CPU; and in-process work. Cold fr
 `evict` drops the kernel's caches (as root), else evicts the store's pages, as on NFS, where
 each read is a round trip: with no index (the projects' ledgers there, as init() writes
 them, and hidden, as in a store written by older code), and with the index the listing
-before left.
+before left. A command is the console script next to the interpreter (`command`), as a
+user runs it, with its bytecode written (`command_env`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -30,21 +32,54 @@ def run_cli(store: Path, *argv: str, python: str = sys.executable) -> float:
     return run_cli_cpu(store, *argv, python=python)[0]
 
 
+def command(python: str) -> list[str]:
+    """The `flightlog` command as a user runs it: the console script installed next to
+    `python`, else `python -m flightlog.cli`."""
+    script = Path(python).with_name("flightlog")
+    return [str(script)] if script.is_file() else [python, "-m", "flightlog.cli"]
+
+
+def command_env() -> dict[str, str]:
+    """The children's environment: quiet, and with bytecode written as an installed
+    package has it (PYTHONDONTWRITEBYTECODE makes every command compile flightlog's
+    modules again: ~40 ms of CPU)."""
+    env = {**os.environ, **ENV}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def run_cli_cpu(store: Path, *argv: str, python: str = sys.executable) -> tuple[float, float]:
     """(wall, CPU) seconds of a whole `flightlog` command in a fresh process: on a busy
     machine the CPU is the steadier figure, the wall time what a user waits."""
     before = os.times()
     t = time.perf_counter()
     subprocess.run(
-        [python, "-m", "flightlog.cli", *argv, "--root", str(store)],
+        [*command(python), *argv, "--root", str(store)],
         capture_output=True,
         check=True,
-        env={**os.environ, **ENV},
+        env=command_env(),
     )
     wall, after = time.perf_counter() - t, os.times()
     return wall, (after.children_user - before.children_user) + (
         after.children_system - before.children_system
     )
+
+
+def warm_pairs(store: Path, pythons: dict[str, str], n: int = 9) -> dict[str, float]:
+    """The warm `runs --limit 50` of each interpreter, alternating, `n` times each (after
+    one listing each): median wall and CPU ms, `{label}_warm_cmd_ms`/`_warm_cpu_ms`."""
+    args = ("runs", "--limit", "50")
+    got: dict[str, list[tuple[float, float]]] = {k: [] for k in pythons}
+    for python in pythons.values():
+        run_cli(store, *args, python=python)
+    for i in range(n):
+        for label in pythons if i % 2 else reversed(pythons):
+            got[label].append(run_cli_cpu(store, *args, python=pythons[label]))
+    out = {}
+    for label, times in got.items():
+        out[f"{label}_warm_cmd_ms"] = statistics.median(w for w, _ in times) * 1000
+        out[f"{label}_warm_cpu_ms"] = statistics.median(c for _, c in times) * 1000
+    return out
 
 
 def evict(store: Path) -> str:
@@ -114,7 +149,7 @@ def cold_disk(store: Path, python: str, index: bool = False) -> tuple[float, flo
         drop_index(store)
     evict(store)
     # the interpreter's and libraries' files read back first: the store's reads are measured
-    subprocess.run([python, "-c", WARM_IMPORTS], check=True, env={**os.environ, **ENV})
+    subprocess.run([python, "-c", WARM_IMPORTS], check=True, env=command_env())
     return run_cli_cpu(store, "runs", "--limit", "50", python=python)
 
 
@@ -130,7 +165,7 @@ def cold_and_warm(store: Path, python: str = sys.executable) -> dict[str, float]
     out["cold_disk_cmd_ms"], out["cold_disk_cpu_ms"] = cold_disk(store, python)
     out["indexed_disk_cmd_ms"], out["indexed_disk_cpu_ms"] = cold_disk(store, python, index=True)
     describe_all = f"from flightlog.store.index import Index; Index({str(store)!r}).close()"
-    subprocess.run([python, "-c", describe_all], check=True, env={**os.environ, **ENV})
+    subprocess.run([python, "-c", describe_all], check=True, env=command_env())
     out["described_disk_cmd_ms"], out["described_disk_cpu_ms"] = cold_disk(store, python, True)
     with ledgers_hidden(store):
         out["old_store_disk_cmd_ms"], out["old_store_disk_cpu_ms"] = cold_disk(store, python)
@@ -146,7 +181,8 @@ def cold_and_warm(store: Path, python: str = sys.executable) -> dict[str, float]
 def listing(store: Path, n: int, baseline: str | None = None) -> dict[str, float]:
     """`flightlog runs --limit 50`, cold and warm, in-process work and whole command;
     `baseline`: the cold and warm commands of another interpreter too, just before this
-    checkout's, in the same run."""
+    checkout's, in the same run, and the warm ones again alternating with this
+    checkout's (`warm_pairs`)."""
     from flightlog.cli import main as cli
     from flightlog.store.index import Index
 
@@ -164,6 +200,9 @@ def listing(store: Path, n: int, baseline: str | None = None) -> dict[str, float
         base = cold_and_warm(store, baseline)
         out.update({f"base_{k}": v for k, v in base.items()})
     out.update(cold_and_warm(store))
+    out.update(
+        warm_pairs(store, {"now": sys.executable, **({"base": baseline} if baseline else {})})
+    )
     # what the cold listing left for later (store/catch_up.py): any other reader's first open
     # (or the runs screen, in the background) describes the rest of the runs' segments
     drop_index(store)
@@ -200,3 +239,14 @@ def cold_line(r: dict[str, float]) -> str:
         f"({r['cold_cpu_ms']:,.0f}) (target 3,000 at 10k), warm {r['warm_cmd_ms']:,.0f} "
         f"({r['warm_cpu_ms']:,.0f})"
     )
+
+
+def warm_line(r: dict[str, float]) -> str:
+    """The warm `runs --limit 50` of this checkout and the baseline's, alternating."""
+    line = f"warm `runs --limit 50`, alternating: {r['now_warm_cmd_ms']:,.0f} ms (CPU "
+    line += f"{r['now_warm_cpu_ms']:,.0f})"
+    if "base_warm_cmd_ms" in r:
+        line += (
+            f", the baseline's {r['base_warm_cmd_ms']:,.0f} ms (CPU {r['base_warm_cpu_ms']:,.0f})"
+        )
+    return line
