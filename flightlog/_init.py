@@ -39,6 +39,7 @@ from ._names import new_run_id, new_run_name
 from ._run import Run
 from ._run_finish import say
 from ._settings import Settings, resolve, root_of
+from ._summary import MISSING
 from ._validate import checked_config
 
 DEFAULT_PROJECT = "uncategorized"
@@ -247,6 +248,8 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
     """Resume a stopped run (new generation, steps continue) or join a live one (shared)."""
     from flightlog.store.reader import StoredRun  # numpy: only when a run is resumed
 
+    from ._summary_past import past_aggregates
+
     stored = StoredRun.load(paths)
     if stored is None:
         raise ResumeError(f"run directory {paths.dir} has no readable run.json")
@@ -274,14 +277,19 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
         earlier = {
             w.get("writer") for w in stored.writers if int(w.get("generation", 0)) < generation
         }
-        first_step = _last_step(paths, earlier) + 1 if earlier else 0
+        first_step = _last_step(read_segments(paths.history), earlier) + 1 if earlier else 0
         base_summary: dict[str, Any] = {}
+        past = None
     else:
         generation = max((int(w.get("generation", 0)) for w in stored.writers), default=-1) + 1
         _mark_crashed(paths, stored.writers)
         seal_abandoned(paths, stored.writers)  # a stalled writer's segments stay its own
-        first_step = _last_step(paths) + 1
-        base_summary = {k: v for k, v in stored.summary.items() if not k.startswith("_")}
+        segments = read_segments(paths.history)
+        first_step = _last_step(segments) + 1
+        past = past_aggregates([table for _, table in segments])
+        base_summary = {k: p.last for k, p in past.items() if p.last is not MISSING}
+        # what the writers recorded wins: it holds run.summary[...] = ... overrides
+        base_summary.update((k, v) for k, v in stored.summary.items() if not k.startswith("_"))
         meta["resumed"] = int(meta.get("resumed", 0)) + 1
         meta["resumed_at"] = time.time()
     meta["config"] = {**(meta.get("config") or {}), **{k: jsonable(v) for k, v in cfg.items()}}
@@ -291,7 +299,13 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
     if s.tags is not None:  # added to the run's: each rank of a shared run gives its own
         meta["tags"] = merged_list(meta.get("tags"), list(s.tags))
     run = Run(
-        s, meta, paths, first_step=first_step, generation=generation, base_summary=base_summary
+        s,
+        meta,
+        paths,
+        first_step=first_step,
+        generation=generation,
+        base_summary=base_summary,
+        past=past,
     )
     run._join_changes(stored.meta)
     run._start_writer(new_writer_id())
@@ -313,13 +327,13 @@ def _read_writer(paths: RunPaths, w: dict[str, Any]) -> dict[str, Any] | None:
     return read_json(paths.writer_state(str(w.get("writer"))))
 
 
-def _last_step(paths: RunPaths, writers: set[Any] | None = None) -> int:
-    """The highest step in the history files (of `writers` only, if given): a resume
+def _last_step(segments: list[tuple[Any, Any]], writers: set[Any] | None = None) -> int:
+    """The highest step in the history `segments` (of `writers` only, if given): a resume
     continues right after the last row that is really stored. No writer's recorded step is
     trusted: a killed writer's may run ahead of its files (rows committed, never flushed),
     and one killed inside finish() has already recorded itself finished."""
     best = -1
-    for name, table in read_segments(paths.history):
+    for name, table in segments:
         if table.num_rows and (writers is None or name.writer in writers):
             best = max(best, int(table.column("step").to_numpy().max()))
     return best

@@ -29,10 +29,6 @@ def _generation(rows: list[tuple[float, float, float, float]], end: str) -> None
     assert res.returncode == (0 if end == "run.finish()" else 9), res.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a resumed run's min/max/mean/first summaries forget the earlier generations' rows",
-)
 def test_a_requeued_run_keeps_its_best_values_in_the_summary(api: flightlog.Api) -> None:
     # killed by the scheduler after its best epoch, then requeued and finished
     _generation([(0.9, 0.1, 1e-3, 1.0), (0.2, 0.8, 5e-4, 3.0)], "os._exit(9)")
@@ -44,10 +40,6 @@ def test_a_requeued_run_keeps_its_best_values_in_the_summary(api: flightlog.Api)
     assert summary["grad"] == pytest.approx(3.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a resumed run's min summary drops a key the new generation has not logged yet",
-)
 def test_a_resumed_run_that_has_not_logged_a_key_yet_still_summarises_it() -> None:
     _generation([(0.9, 0.1, 1e-3, 1.0), (0.2, 0.8, 5e-4, 3.0)], "os._exit(9)")
     run = flightlog.init(project="p", id="requeue1", resume="allow")
