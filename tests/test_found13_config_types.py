@@ -4,18 +4,12 @@ as any other object is, instead of failing init(). Found by the session-13 break
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import flightlog
 
 from .conftest import settled
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a class with a tolist attribute (np.float32) in config fails init() with "
-    "'unbound method generic.tolist() needs an argument'",
-)
 def test_a_numpy_dtype_class_in_the_config_is_stored(api: flightlog.Api) -> None:
     run = flightlog.init(project="p", config={"dtype": np.float32, "lr": 0.1})
     run.config.update({"array_type": np.ndarray})
