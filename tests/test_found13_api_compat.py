@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import flightlog
 
 from .conftest import settled
@@ -23,9 +21,6 @@ def _two_epochs() -> flightlog.Run:
     return run
 
 
-@pytest.mark.xfail(
-    strict=True, reason="history(keys=[...], x_axis='epoch') says epoch is not a logged key"
-)
 def test_history_with_keys_reads_the_x_axis_too(api: flightlog.Api) -> None:
     run = _two_epochs()
     table = api.run(f"p/{run.id}").history(keys=["val_loss"], x_axis="epoch")
@@ -33,9 +28,6 @@ def test_history_with_keys_reads_the_x_axis_too(api: flightlog.Api) -> None:
     assert [(r["epoch"], r["val_loss"]) for r in rows] == [(0, 0.5), (1, 0.4)]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="Api(timeout=)/Api(overrides=) and runs(path=, per_page=) raise TypeError"
-)
 def test_wandb_api_arguments_are_accepted(store: Path) -> None:
     run = _two_epochs()
     api = flightlog.Api(timeout=19)
