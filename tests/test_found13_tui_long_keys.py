@@ -26,11 +26,6 @@ class MetricsApp(App[None]):
         yield DataTable(id="metrics", cursor_type="row")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="one 300-character metric name widens the name column past the screen: "
-    "no metric's last/min/max is visible",
-)
 @pytest.mark.parametrize("width", [60, 120])
 async def test_every_metric_value_shows_beside_a_very_long_metric_name(
     store: Path, width: int
