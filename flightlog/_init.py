@@ -18,7 +18,6 @@ from flightlog.store import (
     RunPaths,
     check_name,
     check_run_id,
-    iter_run_dirs,
     new_writer_id,
 )
 from flightlog.store.atomic import atomic_write_json, read_json
@@ -32,6 +31,7 @@ from flightlog.store.takeover import seal_abandoned
 from flightlog.store.text import safe
 
 from . import _state
+from ._auto_resume import auto_resume_candidate
 from ._config import jsonable
 from ._context import process_context
 from ._errors import ResumeError, UsageError
@@ -161,7 +161,7 @@ def _start(s: Settings, cfg: dict[str, Any]) -> Run:
         check_name(s.entity, "entity")
     run_id = check_run_id(s.id) if s.id else None
     if s.resume == "auto" and run_id is None:
-        run_id = _auto_resume_candidate(root, project, s.entity)
+        run_id = auto_resume_candidate(root, project, s.entity)
     existing = find_run(root, project, run_id, s.entity) if run_id else None
     if existing is not None and existing.meta.exists():
         run = _join_existing(s, existing, cfg)
@@ -337,28 +337,6 @@ def _last_step(segments: list[tuple[Any, Any]], writers: set[Any] | None = None)
         if table.num_rows and (writers is None or name.writer in writers):
             best = max(best, int(table.column("step").to_numpy().max()))
     return best
-
-
-def _auto_resume_candidate(root: Path, project: str, entity: str | None) -> str | None:
-    """The latest crashed run of `project` (of `entity`, or from before runs had one)
-    started from this directory on this host."""
-    cwd = os.getcwd()
-    best: tuple[float, str] | None = None
-    from flightlog.store.reader import StoredRun
-
-    for paths in iter_run_dirs(root, project):
-        if paths.address[0] not in (None, entity):
-            continue
-        stored = StoredRun.load(paths)
-        if stored is None:
-            continue
-        m = stored.meta
-        if m.get("cwd") != cwd or m.get("host") != HOSTNAME or stored.state != CRASHED:
-            continue
-        key = (float(m.get("created_at") or 0), m["id"])
-        if best is None or key > best:
-            best = key
-    return best[1] if best else None
 
 
 _noted: set[str] = set()

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import signal
 
-import pytest
-
 import flightlog
 
 from .conftest import python_script, reaped, spawn
@@ -36,11 +34,6 @@ def _requeued() -> tuple[str, bool, int]:
     return run_id, resumed == "True", int(step)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resume='auto' resumes only crashed runs: a run SIGTERM'd by the scheduler is "
-    "'failed', and the requeued job starts a new run",
-)
 def test_a_preempted_job_continues_its_run_when_requeued(api: flightlog.Api) -> None:
     with reaped(spawn(JOB.replace("sys.argv[-1]", "'preempted'"))) as job:
         assert job.stdout is not None
