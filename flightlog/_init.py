@@ -160,6 +160,11 @@ def _start(s: Settings, cfg: dict[str, Any]) -> Run:
     if s.entity is not None:
         check_name(s.entity, "entity")
     run_id = check_run_id(s.id) if s.id else None
+    if s.resume == "must" and run_id is None:
+        raise ResumeError(
+            "resume='must' continues an existing run and needs its id: pass id=... to init(), "
+            "or set FLIGHTLOG_RUN_ID (or WANDB_RUN_ID)"
+        )
     if s.resume == "auto" and run_id is None:
         run_id = auto_resume_candidate(root, project, s.entity)
     existing = find_run(root, project, run_id, s.entity) if run_id else None

@@ -9,7 +9,6 @@ import flightlog
 from flightlog._errors import ResumeError
 
 
-@pytest.mark.xfail(strict=True, reason="resume='must' without an id says 'run None does not exist'")
 def test_resume_must_without_an_id_asks_for_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_RESUME", "must")
     with pytest.raises(ResumeError) as raised:
