@@ -4,14 +4,11 @@ flightlog must not end the script. Found by the session-13 breaker."""
 
 from __future__ import annotations
 
-import pytest
-
 import flightlog
 
 from .conftest import python_script
 
 
-@pytest.mark.xfail(strict=True, reason="save() of a glob matching no file yet raises UsageError")
 def test_a_save_glob_matching_nothing_yet_does_not_stop_training(api: flightlog.Api) -> None:
     res = python_script(
         """
