@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import flightlog
 from flightlog.tui import FlightlogApp
 from flightlog.tui.runs_table import RunsTable
@@ -16,10 +14,6 @@ from .conftest import settled
 from .tui_helpers import SIZE, column, rows, settle
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sorting by a column of numbers and text raises TypeError in sorted(): the TUI exits",
-)
 async def test_sorting_a_column_of_numbers_and_text_keeps_the_ui_up(store: Path) -> None:
     for name, value in (("b", 0.5), ("a", "n/a"), ("c", 0.25), ("d", None)):
         run = flightlog.init(project="p", name=name, reinit="finish_previous")
