@@ -39,7 +39,6 @@ from ._names import new_run_id, new_run_name
 from ._run import Run
 from ._run_finish import say
 from ._settings import Settings, resolve, root_of
-from ._summary import MISSING
 from ._validate import checked_config
 
 DEFAULT_PROJECT = "uncategorized"
@@ -253,7 +252,7 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
     """Resume a stopped run (new generation, steps continue) or join a live one (shared)."""
     from flightlog.store.reader import StoredRun  # numpy: only when a run is resumed
 
-    from ._summary_past import past_aggregates
+    from ._summary_past import resumed_summary
 
     stored = StoredRun.load(paths)
     if stored is None:
@@ -291,10 +290,7 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
         seal_abandoned(paths, stored.writers)  # a stalled writer's segments stay its own
         segments = read_segments(paths.history)
         first_step = _last_step(segments) + 1
-        past = past_aggregates([table for _, table in segments])
-        base_summary = {k: p.last for k, p in past.items() if p.last is not MISSING}
-        # what the writers recorded wins: it holds run.summary[...] = ... overrides
-        base_summary.update((k, v) for k, v in stored.summary.items() if not k.startswith("_"))
+        past, base_summary = resumed_summary([t for _, t in segments], stored.summary)
         meta["resumed"] = int(meta.get("resumed", 0)) + 1
         meta["resumed_at"] = time.time()
     meta["config"] = {**(meta.get("config") or {}), **{k: jsonable(v) for k, v in cfg.items()}}
