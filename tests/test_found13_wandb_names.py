@@ -4,16 +4,11 @@ the `import wandb` alias. Found by the session-13 breaker."""
 
 from __future__ import annotations
 
-import pytest
-
 import flightlog
 
 from .conftest import python_script
 
 
-@pytest.mark.xfail(
-    strict=True, reason="import flightlog as wandb has no wandb.util / wandb.errors: AttributeError"
-)
 def test_wandbs_util_and_errors_work_through_import_flightlog_as_wandb(
     api: flightlog.Api,
 ) -> None:
