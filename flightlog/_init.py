@@ -33,6 +33,7 @@ from flightlog.store.text import safe
 from . import _state
 from ._auto_resume import auto_resume_candidate
 from ._config import jsonable
+from ._config_file import config_defaults
 from ._context import process_context
 from ._errors import ResumeError, UsageError
 from ._names import new_run_id, new_run_name
@@ -101,6 +102,7 @@ def init(
         settings,
     )
     cfg = checked_config(config, config_include_keys, config_exclude_keys)
+    cfg = {**checked_config(config_defaults()), **cfg}  # wandb's config-defaults.yaml, under it
     current = _state.current()
     if current is not None:
         if s.reinit == "return_previous":

@@ -6,16 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import flightlog
 
 from .conftest import python_script
 
 
-@pytest.mark.xfail(
-    strict=True, reason="config-defaults.yaml is not read: wandb.config.epochs raises"
-)
 def test_config_defaults_yaml_fills_the_config(tmp_path: Path, api: flightlog.Api) -> None:
     (tmp_path / "config-defaults.yaml").write_text(
         "epochs:\n  desc: passes over the data\n  value: 3\nlr:\n  value: 0.01\n"
