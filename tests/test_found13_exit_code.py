@@ -21,9 +21,6 @@ print(run.id)
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="sys.exit(3) after logging leaves the run 'finished', with no error"
-)
 @pytest.mark.parametrize(
     ("end", "code", "state", "error"),
     [
@@ -49,9 +46,6 @@ def test_a_zero_exit_finishes_the_run(api: flightlog.Api, end: str) -> None:
     assert run.state == "finished" and not run.error
 
 
-@pytest.mark.xfail(
-    strict=True, reason="sys.exit(0) inside `with run:` fails the run with 'SystemExit: 0'"
-)
 def test_a_zero_exit_inside_the_with_block_finishes_the_run(api: flightlog.Api) -> None:
     res = python_script(
         """
