@@ -23,6 +23,7 @@ from flightlog.store import StoredRun
 from flightlog.store.media_ref import MediaRef
 from flightlog.store.reader import MEDIA_COLUMNS
 
+from ._api_edits import ApiRunEdits
 from ._errors import ArgumentError, UsageError
 
 #: wandb's stream names -> flightlog's
@@ -56,7 +57,7 @@ class RunFile:
         return dest
 
 
-class ApiRun(StoredRun):
+class ApiRun(ApiRunEdits, StoredRun):
     """A stored run read through `flightlog.Api`, shaped like wandb's `Api().run()`."""
 
     @property

@@ -20,10 +20,6 @@ def _finished_run() -> str:
     return run.id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Api runs have no update(): tags.append/config edits are lost in memory, AttributeError",
-)
 def test_tags_name_notes_and_config_edited_through_the_api_are_stored(
     api: flightlog.Api,
 ) -> None:
