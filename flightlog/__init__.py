@@ -125,4 +125,8 @@ def __getattr__(name: str) -> Any:
     if name in ("config", "summary"):
         run = _state.current()
         return getattr(run, name) if run is not None else _state.PreInit(name)
+    from ._wandb_alias import WANDB_NAMES, wandb_name
+
+    if name in WANDB_NAMES:  # wandb.util.generate_id(), wandb.errors.CommError, ...
+        return wandb_name(name)
     raise AttributeError(f"module 'flightlog' has no attribute {name!r}")

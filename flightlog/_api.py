@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,36 +18,63 @@ from ._settings import resolve, root_of
 
 class Api:
     """Runs of one store (default: FLIGHTLOG_DIR, else WANDB_DIR/flightlog, else ./flightlog),
-    or of the team server at `host` (read with the key `flightlog login` stored for it)."""
+    or of the team server at `host` (read with the key `flightlog login` stored for it, or
+    `api_key`).
+
+    wandb's arguments work as there: `overrides` ({"project": ..., "base_url": ...}: the
+    project `runs()` lists by default, the server; also taken as the first argument, as
+    wandb's `Api({...})`), `timeout` (seconds per request to a server), `api_key`."""
 
     def __init__(
-        self, dir: str | os.PathLike[str] | None = None, *, host: str | None = None
+        self,
+        dir: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+        *,
+        host: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        api_key: str | None = None,
     ) -> None:
+        if isinstance(dir, Mapping):  # wandb.Api({"entity": ..., "project": ...})
+            dir, overrides = None, {**dir, **(overrides or {})}
+        overrides = overrides or {}
+        host = host or overrides.get("base_url")
+        self._project: str | None = overrides.get("project")
         self.root = Path(dir) if dir is not None else root_of(resolve({}, None))
         self._remote = None
         if host is not None:
             from flightlog.sync.remote import RemoteReader
 
-            self._remote = RemoteReader(host, retries=2)
+            environ = {**os.environ, "FLIGHTLOG_API_KEY": api_key} if api_key else None
+            self._remote = RemoteReader(
+                host, retries=2, timeout=10.0 if timeout is None else timeout, environ=environ
+            )
 
     def runs(
         self,
         project: str | None = None,
         filters: str | dict[str, Any] | None = None,
         order: str | None = None,
+        per_page: int | None = None,
+        include_sweeps: bool = True,
         *,
+        path: str | None = None,
         group: str | None = None,
         tags: tuple[str, ...] = (),
         state: str | None = None,
     ) -> list[ApiRun]:
-        """Runs of the store (of `project`), oldest first, found through the index.
+        """Runs of the store (of `project`, default the `overrides` one), oldest first,
+        found through the index.
 
         `filters` is the `flightlog runs --where` language, e.g.
         "summary.val/loss < 0.3 and config.lr >= 1e-3", or wandb's MongoDB-style dict
         ({"config.lr": {"$gte": 1e-3}}); `order` a sort key ("-summary.acc", or wandb's
-        "-summary_metrics.acc"). `project` may be wandb's "entity/project" path.
+        "-summary_metrics.acc"). `project` (or wandb's keyword, `path`) may be wandb's
+        "entity/project" path. `per_page` and `include_sweeps` are accepted for wandb's
+        scripts: the list comes whole, and flightlog runs no sweeps.
         """
         from ._wandb_filters import translate, wandb_order
+
+        project = project or path or self._project
 
         if self._remote is not None:
             from ._api_remote import remote_runs

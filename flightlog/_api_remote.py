@@ -57,6 +57,13 @@ class RemoteRun(ApiRun):
     def dir(self) -> Path:
         raise UnsupportedError(f"run {self.path} is on {self._reader.url}: it has no directory")
 
+    def update(self) -> None:
+        """Not here: Api(host=...) only reads (an edit would be written to a local path)."""
+        raise UnsupportedError(
+            f"run {self.path} is on {self._reader.url}, which Api(host=...) only reads: edit "
+            "it through flightlog.Api() on the store that logged it"
+        )
+
     def _long(self, keys: Iterable[str] | None, stream: str) -> pa.Table:
         return self._reader.tidy(self._run["run_key"], None if keys is None else list(keys), stream)
 

@@ -23,6 +23,7 @@ from flightlog.store import StoredRun
 from flightlog.store.media_ref import MediaRef
 from flightlog.store.reader import MEDIA_COLUMNS
 
+from ._api_edits import ApiRunEdits
 from ._errors import ArgumentError, UsageError
 
 #: wandb's stream names -> flightlog's
@@ -56,7 +57,7 @@ class RunFile:
         return dest
 
 
-class ApiRun(StoredRun):
+class ApiRun(ApiRunEdits, StoredRun):
     """A stored run read through `flightlog.Api`, shaped like wandb's `Api().run()`."""
 
     @property
@@ -138,17 +139,20 @@ class ApiRun(StoredRun):
         x_axis: str = "_step",
         pandas: bool = False,
     ) -> Any:
-        """The history, wide: with `keys`, those columns (and the `_` ones) in the rows that
-        hold any of them; `samples` rows at most, evenly spaced, first and last kept."""
+        """The history, wide: with `keys`, those columns, `x_axis`'s and the `_` ones in the
+        rows that hold any of them; `samples` rows at most, evenly spaced, first and last
+        kept."""
         keys = None if keys is None else list(keys)
+        if keys and x_axis not in keys and not x_axis.startswith("_"):
+            keys.append(x_axis)  # wandb reads it with the keys: history(["acc"], x_axis="epoch")
         table = super().history(keys, _stream(stream))
+        if x_axis not in table.column_names:
+            raise UsageError(f"x_axis {x_axis!r} is not a logged key of run {self.path}")
         if keys:
             for k in keys:
                 if k not in table.column_names:
                     table = table.append_column(k, pa.nulls(len(table)))
             table = table.select([c for c in table.column_names if c.startswith("_") or c in keys])
-        if x_axis not in table.column_names:
-            raise UsageError(f"x_axis {x_axis!r} is not a logged key of run {self.path}")
         if samples is not None and len(table) > samples:
             if samples < 1:
                 raise UsageError(f"samples must be at least 1, got {samples}")

@@ -48,7 +48,7 @@ def jsonable(v: Any, path: str = "config", _seen: tuple[int, ...] = ()) -> Any:
         if isinstance(v, base):
             return base(v)
     tolist = getattr(v, "tolist", None)  # numpy arrays and scalars, torch tensors
-    if callable(tolist):
+    if callable(tolist) and not isinstance(v, type):  # not np.float32, the class: its name
         return jsonable(tolist(), path, _seen)
     return str(v)
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from ._errors import ConfigError
 
+DEFAULTS_FILE = "config-defaults.yaml"
+
 
 def config_from_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The config a YAML file holds; ConfigError naming the file and what is wrong (missing,
@@ -48,6 +50,12 @@ def config_from_file(path: str | os.PathLike[str]) -> dict[str, Any]:
             k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in loaded.items()
         }
     return loaded
+
+
+def config_defaults() -> dict[str, Any]:
+    """wandb's `config-defaults.yaml` in the current directory, which wandb reads into every
+    run's config under init()'s `config=` ({} when there is none: one stat, no yaml import)."""
+    return config_from_file(DEFAULTS_FILE) if os.path.isfile(DEFAULTS_FILE) else {}
 
 
 def _wrapped(value: Any) -> bool:

@@ -44,20 +44,25 @@ class FileSaver:
         self._observer: Any = None
         self._watched: dict[Path, str] = {}
         self._lock = threading.Lock()
+        self._unmatched: set[str] = set()  # the patterns said to match nothing
         self._thread = start_thread(self._loop, "flightlog-files")
 
     def save(self, pattern: str, base_path: str | None, policy: str) -> list[str]:
-        """Register the files matching `pattern`; returns their names under files/."""
+        """Register the files matching `pattern`; returns their names under files/ (none
+        when nothing matches: said once per pattern, never raised - training goes on)."""
         if policy not in POLICIES:
             raise UsageError(f"unknown policy {policy!r}: use one of {', '.join(POLICIES)}")
         paths = [
             Path(p) for p in sorted(globlib.glob(pattern, recursive=True)) if Path(p).is_file()
         ]
-        if not paths:
-            raise UsageError(
-                f"run.save({pattern!r}) matched no file (relative paths are "
-                f"taken from {os.getcwd()})"
-            )
+        if not paths:  # wandb's scripts save "ckpt/*.pt" before the first checkpoint
+            if pattern not in self._unmatched:
+                self._unmatched.add(pattern)
+                self._warn(
+                    f"run.save({pattern!r}) matched no file (relative paths are taken from "
+                    f"{os.getcwd()}): nothing saved; call run.save again once the files exist"
+                )
+            return []
         names = []
         for p in paths:
             p = _absolute(p)  # links are not resolved: the copy reads what they point to

@@ -1,7 +1,8 @@
 """Process-exit hooks: every live run is finished however the process ends.
 
 - normal exit: `atexit` finishes runs (failed, with the traceback, if an exception escaped:
-  recorded by the chained `sys.excepthook`);
+  recorded by the chained `sys.excepthook`; failed with "exit code N" after `sys.exit(N)`,
+  N not 0, which the wrapped `sys.exit` records, as wandb's does);
 - SIGTERM (what Slurm sends at the time limit): runs are finished (from a helper thread: see
   `_on_sigterm`) and marked failed, then the signal is delivered again with the default
   disposition so the process ends as it would have.
@@ -30,6 +31,8 @@ _console: Any = None  # the ConsoleCapture of this process, if a run holds one
 _installed_pid: int | None = None
 _prev_excepthook = sys.excepthook
 _prev_sigterm: Any = signal.SIG_DFL
+_prev_exit = sys.exit
+_exit_status: Any = None  # what the script passed to sys.exit()
 
 
 def register(run: Run) -> None:
@@ -38,6 +41,7 @@ def register(run: Run) -> None:
         _installed_pid = os.getpid()
         atexit.register(_at_exit)
         _install_excepthook()
+        _install_exit()
         _install_sigterm()
     _live.append(run)
 
@@ -87,8 +91,33 @@ if hasattr(os, "register_at_fork"):
 
 
 def _at_exit() -> None:
+    error = exit_error(_exit_status)
     for run in reversed(_live[:]):
-        run._finish()
+        if error is None:
+            run._finish()
+        else:
+            run._fail(error)
+
+
+def exit_error(status: Any) -> str | None:
+    """A run's error for the process ending with `sys.exit(status)`: None for success (0,
+    None), "exit code N", or the message (which Python prints, exit code 1)."""
+    if status is None or status == 0:
+        return None
+    return f"exit code {status}" if isinstance(status, int) else f"exit code 1: {status}"
+
+
+def _install_exit() -> None:
+    global _prev_exit
+    if sys.exit is not _exit:
+        _prev_exit, sys.exit = sys.exit, _exit
+
+
+def _exit(status: Any = None) -> None:
+    """`sys.exit`, noting the status for `_at_exit` (SystemExit runs no excepthook)."""
+    global _exit_status
+    _exit_status = status
+    _prev_exit(status)
 
 
 def _install_excepthook() -> None:

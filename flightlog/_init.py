@@ -18,7 +18,6 @@ from flightlog.store import (
     RunPaths,
     check_name,
     check_run_id,
-    iter_run_dirs,
     new_writer_id,
 )
 from flightlog.store.atomic import atomic_write_json, read_json
@@ -32,7 +31,9 @@ from flightlog.store.takeover import seal_abandoned
 from flightlog.store.text import safe
 
 from . import _state
+from ._auto_resume import auto_resume_candidate
 from ._config import jsonable
+from ._config_file import config_defaults
 from ._context import process_context
 from ._errors import ResumeError, UsageError
 from ._names import new_run_id, new_run_name
@@ -101,6 +102,7 @@ def init(
         settings,
     )
     cfg = checked_config(config, config_include_keys, config_exclude_keys)
+    cfg = {**checked_config(config_defaults()), **cfg}  # wandb's config-defaults.yaml, under it
     current = _state.current()
     if current is not None:
         if s.reinit == "return_previous":
@@ -159,8 +161,13 @@ def _start(s: Settings, cfg: dict[str, Any]) -> Run:
     if s.entity is not None:
         check_name(s.entity, "entity")
     run_id = check_run_id(s.id) if s.id else None
+    if s.resume == "must" and run_id is None:
+        raise ResumeError(
+            "resume='must' continues an existing run and needs its id: pass id=... to init(), "
+            "or set FLIGHTLOG_RUN_ID (or WANDB_RUN_ID)"
+        )
     if s.resume == "auto" and run_id is None:
-        run_id = _auto_resume_candidate(root, project, s.entity)
+        run_id = auto_resume_candidate(root, project, s.entity)
     existing = find_run(root, project, run_id, s.entity) if run_id else None
     if existing is not None and existing.meta.exists():
         run = _join_existing(s, existing, cfg)
@@ -247,6 +254,8 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
     """Resume a stopped run (new generation, steps continue) or join a live one (shared)."""
     from flightlog.store.reader import StoredRun  # numpy: only when a run is resumed
 
+    from ._summary_past import resumed_summary
+
     stored = StoredRun.load(paths)
     if stored is None:
         raise ResumeError(f"run directory {paths.dir} has no readable run.json")
@@ -274,14 +283,16 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
         earlier = {
             w.get("writer") for w in stored.writers if int(w.get("generation", 0)) < generation
         }
-        first_step = _last_step(paths, earlier) + 1 if earlier else 0
+        first_step = _last_step(read_segments(paths.history), earlier) + 1 if earlier else 0
         base_summary: dict[str, Any] = {}
+        past = None
     else:
         generation = max((int(w.get("generation", 0)) for w in stored.writers), default=-1) + 1
         _mark_crashed(paths, stored.writers)
         seal_abandoned(paths, stored.writers)  # a stalled writer's segments stay its own
-        first_step = _last_step(paths) + 1
-        base_summary = {k: v for k, v in stored.summary.items() if not k.startswith("_")}
+        segments = read_segments(paths.history)
+        first_step = _last_step(segments) + 1
+        past, base_summary = resumed_summary([t for _, t in segments], stored.summary)
         meta["resumed"] = int(meta.get("resumed", 0)) + 1
         meta["resumed_at"] = time.time()
     meta["config"] = {**(meta.get("config") or {}), **{k: jsonable(v) for k, v in cfg.items()}}
@@ -291,7 +302,13 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
     if s.tags is not None:  # added to the run's: each rank of a shared run gives its own
         meta["tags"] = merged_list(meta.get("tags"), list(s.tags))
     run = Run(
-        s, meta, paths, first_step=first_step, generation=generation, base_summary=base_summary
+        s,
+        meta,
+        paths,
+        first_step=first_step,
+        generation=generation,
+        base_summary=base_summary,
+        past=past,
     )
     run._join_changes(stored.meta)
     run._start_writer(new_writer_id())
@@ -313,38 +330,16 @@ def _read_writer(paths: RunPaths, w: dict[str, Any]) -> dict[str, Any] | None:
     return read_json(paths.writer_state(str(w.get("writer"))))
 
 
-def _last_step(paths: RunPaths, writers: set[Any] | None = None) -> int:
-    """The highest step in the history files (of `writers` only, if given): a resume
+def _last_step(segments: list[tuple[Any, Any]], writers: set[Any] | None = None) -> int:
+    """The highest step in the history `segments` (of `writers` only, if given): a resume
     continues right after the last row that is really stored. No writer's recorded step is
     trusted: a killed writer's may run ahead of its files (rows committed, never flushed),
     and one killed inside finish() has already recorded itself finished."""
     best = -1
-    for name, table in read_segments(paths.history):
+    for name, table in segments:
         if table.num_rows and (writers is None or name.writer in writers):
             best = max(best, int(table.column("step").to_numpy().max()))
     return best
-
-
-def _auto_resume_candidate(root: Path, project: str, entity: str | None) -> str | None:
-    """The latest crashed run of `project` (of `entity`, or from before runs had one)
-    started from this directory on this host."""
-    cwd = os.getcwd()
-    best: tuple[float, str] | None = None
-    from flightlog.store.reader import StoredRun
-
-    for paths in iter_run_dirs(root, project):
-        if paths.address[0] not in (None, entity):
-            continue
-        stored = StoredRun.load(paths)
-        if stored is None:
-            continue
-        m = stored.meta
-        if m.get("cwd") != cwd or m.get("host") != HOSTNAME or stored.state != CRASHED:
-            continue
-        key = (float(m.get("created_at") or 0), m["id"])
-        if best is None or key > best:
-            best = key
-    return best[1] if best else None
 
 
 _noted: set[str] = set()

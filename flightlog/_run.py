@@ -27,7 +27,7 @@ from ._run_meta import RunMeta
 from ._run_writer import RunWriterLink
 from ._settings import Settings
 from ._shapes import Shapes
-from ._summary import Aggregates, MetricDef, Summary
+from ._summary import Aggregates, MetricDef, Past, Summary
 from ._sysmetrics import Sampler
 from ._validate import check_setting
 from .media._sink import MediaSink
@@ -45,6 +45,7 @@ class Run(RunLog, RunMeta, RunWriterLink, RunFinish, RunCompat, RunBackground):
         first_step: int = 0,
         generation: int = 0,
         base_summary: dict[str, Any] | None = None,
+        past: dict[str, Past] | None = None,
     ) -> None:
         self.settings = settings
         self._meta = meta
@@ -56,7 +57,7 @@ class Run(RunLog, RunMeta, RunWriterLink, RunFinish, RunCompat, RunBackground):
         self._pending: dict[str, Any] = {}
         self._last: dict[str, Any] = dict(base_summary or {})
         self._overrides: dict[str, Any] = {}
-        self._aggs = Aggregates()
+        self._aggs = Aggregates(past)  # a resumed run's: from its earlier rows
         self._last_time: float | None = None
         self._finished = False  # no more rows: log() drops them (counted)
         self._closed = False  # everything written and sealed

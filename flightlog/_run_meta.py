@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from flightlog.store.runmeta import MetaPatch
 
 from ._files import FileSaver
+from ._summary import MISSING
 from ._values import flat
 
 if TYPE_CHECKING:
@@ -33,9 +34,9 @@ class RunMeta:
                 if rule == "none":
                     continue
                 if rule != "last":
-                    if k not in self._aggs.values:
+                    v = self._aggs.value(k, rule)
+                    if v is MISSING:
                         continue
-                    v = self._aggs.values[k]
                 out[k] = v
             if self._last_time is not None:
                 out["_step"] = self._last_step

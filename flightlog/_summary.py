@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._errors import UsageError
 from ._values import summarizable
@@ -20,6 +20,21 @@ if TYPE_CHECKING:
     from ._run import Run
 
 AGGREGATES = ("min", "max", "mean", "first", "last", "none")
+#: "no value": a key of the earlier generations with no first value or no numbers
+MISSING: Any = object()
+
+
+class Past(NamedTuple):
+    """A key's figures over the rows a resumed run's earlier generations stored
+    (flightlog/_summary_past.py): its first and last value, and min, max, sum and count of
+    its numbers."""
+
+    first: Any = MISSING
+    last: Any = MISSING
+    low: Any = MISSING
+    high: Any = MISSING
+    total: float = 0.0
+    count: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,13 +67,15 @@ def parse_metric(
 
 
 class Aggregates:
-    """Per-key min/max/mean/first state for keys whose metric definition asks for it."""
+    """Per-key min/max/mean/first state for keys whose metric definition asks for it; a
+    resumed run's starts from `past`, the earlier generations' figures."""
 
-    def __init__(self) -> None:
+    def __init__(self, past: dict[str, Past] | None = None) -> None:
         self.defs: list[MetricDef] = []
         self._rule_cache: dict[str, str] = {}
         self.values: dict[str, Any] = {}
         self._sums: dict[str, tuple[float, int]] = {}
+        self._past = past or {}
 
     def define(self, d: MetricDef) -> None:
         self.defs = [x for x in self.defs if x.name != d.name] + [d]
@@ -80,12 +97,30 @@ class Aggregates:
             self._rule_cache[key] = r
         return r
 
+    def value(self, key: str, rule: str) -> Any:
+        """`key`'s aggregate by `rule` (not "last" or "none"), MISSING while it has none."""
+        if key not in self.values and key in self._past:
+            self._resume(key, rule)
+        return self.values.get(key, MISSING)
+
+    def _resume(self, key: str, rule: str) -> None:
+        """Start `key`'s aggregate from the earlier generations' figures."""
+        past = self._past.pop(key)
+        start = {"first": past.first, "min": past.low, "max": past.high}.get(rule, MISSING)
+        if rule == "mean" and past.count:
+            self._sums[key] = (past.total, past.count)
+            start = past.total / past.count
+        if start is not MISSING:
+            self.values[key] = start
+
     def fold(self, row: dict[str, Any]) -> None:
         """Update the aggregates with one committed row (only called when defs exist)."""
         for k, v in row.items():
             r = self.rule(k)
             if r == "last" or r == "none":
                 continue
+            if k in self._past and k not in self.values:
+                self._resume(k, r)
             if r == "first":
                 self.values.setdefault(k, v)
             elif summarizable(v):

@@ -74,6 +74,21 @@ def install(namespace: dict[str, Any]) -> Any:
     return flightlog.__getattr__
 
 
+#: wandb's names `import flightlog as wandb` gives too, as the alias does (`wandb_name`)
+WANDB_NAMES = frozenset({"errors", "sdk", "wandb_run", "util", "agent", "sweep"})
+_built: dict[str, Any] = {}
+
+
+def wandb_name(name: str) -> Any:
+    """One of WANDB_NAMES for `import flightlog as wandb`: a resume script's
+    `wandb.util.generate_id()`, an `except wandb.errors.CommError:`. Built once, as
+    `install()` builds them for the alias, under a private package name."""
+    if not _built:
+        _built["__name__"] = "flightlog._wandb"
+        install(_built)
+    return _built[name]
+
+
 def init(*args: Any, dir: Any = None, **kwargs: Any) -> Any:
     """`wandb.init()` with wandb's meaning of `dir=D`: D holds the tracker's folder, as
     WANDB_DIR=D does, so the store is D/flightlog, unless FLIGHTLOG_DIR names the store

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.markup import escape
 from textual.widgets import DataTable, Tree
@@ -19,6 +20,8 @@ from .data import STATE_ICON, RunDetail, plural
 from .table_fill import fill_table
 
 METRIC_COLUMNS = ("metric", "last", "min", "max", "n", "")
+#: cells a metric name may take before the table has a width, and at least
+NAME_ROOM, MIN_NAME = 40, 16
 
 
 def text(value: object) -> str:
@@ -83,7 +86,35 @@ def fill_config_tree(tree: Tree[Any], config: dict[str, Any]) -> None:
 
 def fill_metric_table(table: DataTable[Any], stats: list[dict[str, Any]], narrow: bool) -> None:
     """The metric table, whole at any width: when `narrow` the sparkline column goes (the
-    charts show the curve), so names and counts fit. The cursor stays on its row."""
+    charts show the curve), so names and counts fit; a name too long to leave the values
+    room on the table's width (a 300-character key) is cut in its middle, as the leaf name
+    at its end tells metrics apart. The cursor stays on its row."""
     columns = METRIC_COLUMNS[:-1] if narrow else METRIC_COLUMNS
-    rows = [list(map(Text, metric_cells(st)[: len(columns)])) for st in stats]
+    cells = [metric_cells(st)[: len(columns)] for st in stats]
+    values = sum(  # the value columns' widths, each with its cell padding
+        max([len(h), *(cell_len(c[i]) for c in cells)]) + 2 for i, h in enumerate(columns) if i
+    )
+    width = table.size.width - table.scrollbar_size_vertical
+    room = max(width - values - 2 if width > 0 else NAME_ROOM, MIN_NAME)
+    for c in cells:
+        c[0] = middle_cut(c[0], room)
+    rows = [list(map(Text, c)) for c in cells]
     fill_table(table, columns, rows, keys=[st["key"] for st in stats])
+
+
+def middle_cut(name: str, width: int) -> str:
+    """`name` in `width` cells at most: its start, "…", and its end (the longer part)."""
+    if cell_len(name) <= width:
+        return name
+    tail_room = (width - 1) * 2 // 3
+    tail = ""
+    for ch in reversed(name):
+        if cell_len(ch + tail) > tail_room:
+            break
+        tail = ch + tail
+    head = ""
+    for ch in name:
+        if cell_len(head + ch) + 1 + cell_len(tail) > width:
+            break
+        head += ch
+    return f"{head}…{tail}"

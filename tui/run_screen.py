@@ -102,6 +102,7 @@ class RunScreen(RunCharts, Workspace, ContextLoads, StoreScreen):
         self.others: dict[str, Curves] = {}
         self.others_range: XRange | None = None
         self.names: dict[str, str] = {}
+        self.metrics_width = 0  # the metric table's width its names were cut to
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -238,6 +239,12 @@ class RunScreen(RunCharts, Workspace, ContextLoads, StoreScreen):
         self.apply_grid()
         if self.has_class("narrow") != self.narrow:
             self.fill_metrics()
+        self.call_after_refresh(self.refit_metrics)
+
+    def refit_metrics(self) -> None:
+        """The metric table again when its width changed: long names are cut to it."""
+        if self.query_one("#metrics", DataTable).size.width != self.metrics_width:
+            self.fill_metrics()
 
     def pane_toggled(self, name: str) -> None:
         if name == "runs" and self.query_one(RunsPane).display:
@@ -255,7 +262,9 @@ class RunScreen(RunCharts, Workspace, ContextLoads, StoreScreen):
         """The metric table; below NARROW columns the left pane widens (app.tcss)."""
         self.set_class(self.narrow, "narrow")
         stats = self.detail.metrics if self.detail else []
-        fill_metric_table(self.query_one("#metrics", DataTable), stats, self.narrow)
+        table = self.query_one("#metrics", DataTable)
+        fill_metric_table(table, stats, self.narrow)
+        self.metrics_width = table.size.width
 
     def fill_config(self) -> None:
         assert self.detail is not None

@@ -19,10 +19,10 @@ from .runs_table import server_sort, sort_key
 def ordered_rows(
     runs: RunList, column: str, desc: bool, group_by: str | None, collapsed: set[str]
 ) -> list[dict[str, Any]]:
-    """The runs sorted by `column` (missing values last, whatever the direction), or in the
-    order the index or server sorted them when that is the same sort; grouped by
-    `group_by` under one header row a group ("header", "count", "collapsed"), the rows of
-    a `collapsed` group left out."""
+    """The runs sorted by `column` (numbers, then text, then missing values, whatever the
+    direction: `sort_key`'s kinds), or in the order the index or server sorted them when
+    that is the same sort; grouped by `group_by` under one header row a group ("header",
+    "count", "collapsed"), the rows of a `collapsed` group left out."""
 
     def key(r: dict[str, Any]) -> tuple[int, Any]:
         return sort_key(column, r, runs.summaries.get(r["run_key"], {}))
@@ -31,7 +31,7 @@ def ordered_rows(
         ordered = list(runs.rows)  # the server's order, over every run it holds
     else:
         ordered = sorted(runs.rows, key=key, reverse=desc)
-        ordered.sort(key=lambda r: key(r)[0])  # missing values last, whatever the direction
+        ordered.sort(key=lambda r: key(r)[0])  # the kinds in their order, whatever the direction
     if not group_by:
         return ordered
     groups: dict[str, list[dict[str, Any]]] = {}

@@ -36,7 +36,10 @@ def columns_of(metrics: list[str]) -> list[str]:
 
 
 def sort_key(column: str, row: dict[str, Any], summary: dict[str, Any]) -> tuple[int, Any]:
-    """Sort key for a column; missing values sort last whatever the direction."""
+    """Sort key for a column: (0, number), (1, text) or (2, 0) for a missing value. A
+    summary column may hold numbers in some runs and text in others ("n/a"): the kind comes
+    first, so that they never meet in a comparison (ordered_rows keeps numbers, then text,
+    then missing values, whatever the direction)."""
     if column in ("started", ""):
         v: Any = row["created_at"]
     elif column in ("steps", "duration", "name", "id", "project", "group", "state", "sync"):
@@ -46,8 +49,8 @@ def sort_key(column: str, row: dict[str, Any], summary: dict[str, Any]) -> tuple
     else:
         v = summary.get(column)
     if v is None or (isinstance(v, float) and math.isnan(v)):
-        return (1, 0)
-    return (0, v if isinstance(v, int | float) else str(v).lower())
+        return (2, 0)
+    return (0, v) if isinstance(v, int | float) else (1, str(v).lower())
 
 
 #: table columns the server sorts by a run field of the same name (store/filters.py)

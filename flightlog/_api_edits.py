@@ -1,0 +1,71 @@
+"""Editing a stored run through `flightlog.Api`, as wandb's public-API Run allows after the
+fact: `run.tags.append("best")`, `run.name = ...`, `run.notes = ...`, `run.config[k] = v`,
+then `run.update()`.
+
+The edits are kept on the ApiRun (its `tags` and `config` are the lists and dicts a script
+changes in place) until `update()` writes what differs from run.json as read, merged into
+the file as it is now (store/runmeta.py `apply_patch`, under the lock a running run's
+writers take too), so an edit never undoes a writer's. The summary is not editable here: it
+is the writers' own record (store/reader.py).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flightlog.store.reader import text_list
+from flightlog.store.runmeta import MetaPatch, apply_patch
+
+from ._config import jsonable
+from ._validate import check_setting
+
+if TYPE_CHECKING:
+    from flightlog.store import StoredRun
+
+#: run.json fields set as attributes (`run.name = ...`) that `update()` stores
+FIELDS = ("name", "notes", "group", "job_type")
+
+
+class ApiRunEdits:
+    """The editable members of `ApiRun` (see the module's docstring)."""
+
+    @property
+    def tags(self: StoredRun) -> list[str]:
+        if "_tags" not in self.__dict__:
+            self.__dict__["_tags"] = text_list(self.meta.get("tags"))
+        return self.__dict__["_tags"]
+
+    @tags.setter
+    def tags(self: StoredRun, value: Any) -> None:
+        self.__dict__["_tags"] = list(value)
+
+    @property
+    def config(self: StoredRun) -> dict[str, Any]:
+        if "_config" not in self.__dict__:
+            stored = self.meta.get("config")
+            self.__dict__["_config"] = dict(stored) if isinstance(stored, dict) else {}
+        return self.__dict__["_config"]
+
+    def update(self: StoredRun) -> None:
+        """Store the edits made to this run's name, notes, group, job_type, tags and config
+        (wandb's `Run.update()`); a bad value raises before anything is written."""
+        fields = {
+            k: None if v is None else check_setting(k, v, f"run.{k}")
+            for k in FIELDS
+            if k in self.__dict__ and (v := self.__dict__[k]) != self.meta.get(k)
+        }
+        tags = self.__dict__.get("_tags")
+        if tags is not None and tags != text_list(self.meta.get("tags")):
+            fields["tags"] = list(check_setting("tags", tuple(tags), "run.tags"))
+        stored = self.meta.get("config") if isinstance(self.meta.get("config"), dict) else {}
+        config = {k: jsonable(v) for k, v in self.__dict__.get("_config", stored).items()}
+        patch = MetaPatch(
+            fields,
+            {k: v for k, v in config.items() if k not in stored or stored[k] != v},
+            set(stored) - set(config),
+            fallback=dict(self.meta),
+        )
+        if patch:
+            self.meta = apply_patch(self.paths.meta, patch)
+        for k in (*FIELDS, "_tags", "_config"):  # read back from the stored run.json
+            self.__dict__.pop(k, None)
