@@ -48,3 +48,18 @@ def test_sync_to_a_team_does_not_say_the_server_lost_the_runs(server: LiveServer
     assert again.returncode == 0, out
     assert list(server.root.glob(f"runs/@vision/p/{run_id}/history/*.parquet")), out
     assert "backup" not in out and "not on" not in out, out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="an entity given with `sync --entity` that does not exist is blamed on the run "
+    "(init(entity=...) or FLIGHTLOG_ENTITY), not on --entity",
+)
+def test_a_missing_entity_given_with_the_flag_is_said_to_come_from_it(
+    server: LiveServer, key: str
+) -> None:
+    small_runs(1)
+    r = cli("sync", "--all", "--entity", "nobody")
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out
+    assert "'nobody' does not exist" in out and "--entity" in out, out

@@ -1,0 +1,38 @@
+"""Found following the README as a newcomer: after a run in online mode (which starts the
+store's agent), the README's `flightlog sync --watch --poll 5 STORE` stops with "another
+sync agent is already running for this store: pid N on HOST, since T (lock PATH)" and says
+nothing of what to do: that the store is shipped already, or how to stop that agent to
+start one with other options (`--poll` on a network filesystem). The standard: an error
+names the problem and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flightlog.sync.lock import LOCK_FILE
+
+from .conftest import cli
+from .servers import LiveServer, wait_until
+from .test_sync_agent import start_agent, stop
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a second `sync --watch` names the running agent but no way forward "
+    "(it ships the store already; stop it with kill PID to run another)",
+)
+def test_a_second_agent_says_what_to_do(server: LiveServer, key: str, store: Path) -> None:
+    first = start_agent(store)
+    try:
+        wait_until(
+            lambda: (store / LOCK_FILE).exists() and (store / LOCK_FILE).read_text(),
+            60,
+            "first agent holds the lock",
+        )
+        r = cli("sync", "--watch", "--poll", "5", str(store), timeout=60)
+        assert r.returncode == 1
+        assert f"kill {first.pid}" in r.stderr, r.stderr
+    finally:
+        stop(first)
