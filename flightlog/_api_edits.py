@@ -1,20 +1,23 @@
 """Editing a stored run through `flightlog.Api`, as wandb's public-API Run allows after the
 fact: `run.tags.append("best")`, `run.name = ...`, `run.notes = ...`, `run.config[k] = v`,
-then `run.update()`.
+`run.summary[k] = v`, then `run.update()` (or `run.summary.update()`, as in wandb).
 
 The edits are kept on the ApiRun (its `tags` and `config` are the lists and dicts a script
 changes in place) until `update()` writes what differs from run.json as read, merged into
 the file as it is now (store/runmeta.py `apply_patch`, under the lock a running run's
-writers take too), so an edit never undoes a writer's. The summary is not editable here: it
-is the writers' own record (store/reader.py).
+writers take too), so an edit never undoes a writer's. The summary is the writers' own
+record: its edits go to run.json's `summary_edits`, which readers merge at their time
+(store/summary_edits.py).
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from flightlog.store.reader import text_list
 from flightlog.store.runmeta import MetaPatch, apply_patch
+from flightlog.store.summary_edits import FIELD, SummaryEdits
 
 from ._config import jsonable
 from ._validate import check_setting
@@ -46,9 +49,19 @@ class ApiRunEdits:
             self.__dict__["_config"] = dict(stored) if isinstance(stored, dict) else {}
         return self.__dict__["_config"]
 
+    @property
+    def summary(self: StoredRun) -> dict[str, Any]:
+        if "_summary" not in self.__dict__:
+            self.__dict__["_summary"] = EditedSummary(self, self._stored_summary())
+        return self.__dict__["_summary"]
+
+    def _stored_summary(self: StoredRun) -> dict[str, Any]:
+        return super().summary  # type: ignore[misc]
+
     def update(self: StoredRun) -> None:
-        """Store the edits made to this run's name, notes, group, job_type, tags and config
-        (wandb's `Run.update()`); a bad value raises before anything is written."""
+        """Store the edits made to this run's name, notes, group, job_type, tags, config
+        and summary (wandb's `Run.update()`); a bad value raises before anything is
+        written."""
         fields = {
             k: None if v is None else check_setting(k, v, f"run.{k}")
             for k in FIELDS
@@ -65,7 +78,34 @@ class ApiRunEdits:
             set(stored) - set(config),
             fallback=dict(self.meta),
         )
+        if "_summary" in self.__dict__:
+            patch.fields.update(self._summary_patch())
         if patch:
             self.meta = apply_patch(self.paths.meta, patch)
-        for k in (*FIELDS, "_tags", "_config"):  # read back from the stored run.json
+        for k in (*FIELDS, "_tags", "_config", "_summary"):  # read back from the stored run.json
             self.__dict__.pop(k, None)
+
+    def _summary_patch(self: StoredRun) -> dict[str, Any]:
+        """run.json's new `summary_edits`, if the summary was changed: the values set or
+        changed, the keys removed, after those edited before."""
+        stored = self._stored_summary()
+        edited = {k: jsonable(v) for k, v in self.__dict__["_summary"].items()}
+        values = {k: v for k, v in edited.items() if k not in stored or stored[k] != v}
+        removed = set(stored) - set(edited)
+        if not values and not removed:
+            return {}
+        before = SummaryEdits.of(self.meta) or SummaryEdits()
+        return {FIELD: before.then(time.time(), values, removed)}
+
+
+class EditedSummary(dict[str, Any]):
+    """`run.summary` of a stored run: a dict whose `update()` also stores the edits, as
+    wandb's public-API summary does (`run.summary["k"] = v; run.summary.update()`)."""
+
+    def __init__(self, run: ApiRunEdits, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self._run = run
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        super().update(*args, **kwargs)
+        self._run.update()

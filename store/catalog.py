@@ -28,9 +28,11 @@ def _order(sort: str | None, params: list[Any]) -> str:
     if key.startswith(("summary.", "config.")):
         table, k = key.split(".", 1)
         params.append(k)
+        # NaN (a diverged metric) with the runs that lack the key, last: DuckDB orders NaN
+        # above every number, which made it the best run of a sort by accuracy
         return (
-            f"ORDER BY (SELECT coalesce(x.num, NULL) FROM {table} x WHERE "
-            f"x.run_key = runs.run_key AND x.key = ?) {direction} NULLS LAST, runs.run_key"
+            f"ORDER BY (SELECT CASE WHEN isnan(x.num) THEN NULL ELSE x.num END FROM {table} x "
+            f"WHERE x.run_key = runs.run_key AND x.key = ?) {direction} NULLS LAST, runs.run_key"
         )
     col = RUN_FIELDS.get(key)
     if col is None:

@@ -20,6 +20,7 @@ free text (quote it to search for it).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -271,6 +272,10 @@ class _Parser:
                 col = "x.num" if isinstance(value, int | float) else "coalesce(x.text, x.json)"
             self.params.extend([key, value])
             cmp = f"regexp_matches({col}, ?)" if op == "~" else f"{col} {op} ?"
+            if col == "x.num" and op != "<>" and not _is_nan(value):
+                # DuckDB holds NaN equal to itself and above every number: a diverged
+                # metric matched `summary.acc > 0.5`. It is found with `= nan` only
+                cmp += " AND NOT isnan(x.num)"
             return f"EXISTS (SELECT 1 {sub} AND {cmp})"
         if name in ("tag", "tags"):
             if op not in ("=", "<>", "~") or not isinstance(value, str):
@@ -315,6 +320,10 @@ def _misspelt_keyword(word: str) -> str | None:
         if low != kw and (collapsed == kw or low in swaps):
             return kw
     return None
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 def _literal(tok: _Tok) -> Any:

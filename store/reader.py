@@ -23,6 +23,7 @@ from .layout import RunPaths
 from .liveness import run_state
 from .schema import WRITER_ID_KEY, WRITER_LABEL_KEY
 from .segments import read_segments
+from .summary_edits import SummaryEdits
 from .wide import MEDIA_COLUMNS as MEDIA_COLUMNS
 from .wide import pivot as pivot
 from .wide import row_blocks
@@ -121,12 +122,19 @@ class StoredRun:
 
     @property
     def summary(self) -> dict[str, Any]:
-        """Every writer's summary merged, the most recently updated winning."""
+        """Every writer's summary merged, the most recently updated winning; edits made
+        through the public API afterwards at their time (store/summary_edits.py)."""
         merged: dict[str, Any] = {}
+        edits = SummaryEdits.of(self.meta)
         for w in sorted(self.writers, key=_beat):
+            if edits and _beat(w) > edits.at:
+                edits.apply(merged)
+                edits = None
             summary = w.get("summary")
             if isinstance(summary, dict):
                 merged.update(summary)
+        if edits:
+            edits.apply(merged)
         return merged
 
     # -- history ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -111,3 +111,23 @@ def metric_cells(stat: dict[str, Any]) -> list[str]:
         str(stat["n"]),
         stat.get("spark", ""),
     ]
+
+
+def middle_cut(name: str, width: int, cell_len: Callable[[str], int] = len) -> str:
+    """`name` in `width` cells at most (as `cell_len` measures them: the UI's wide
+    characters): its start, "…", and its end (the longer part). A long metric name's end
+    tells it from its siblings."""
+    if cell_len(name) <= width:
+        return name
+    tail_room = (width - 1) * 2 // 3
+    tail = ""
+    for ch in reversed(name):
+        if cell_len(ch + tail) > tail_room:
+            break
+        tail = ch + tail
+    head = ""
+    for ch in name:
+        if cell_len(head + ch) + 1 + cell_len(tail) > width:
+            break
+        head += ch
+    return f"{head}…{tail}"

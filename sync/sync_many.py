@@ -78,7 +78,7 @@ def sync_many(
     def one(local: LocalRun, together: Together | None = None) -> Synced:
         r = RunSync(local.key)  # what the server confirmed, even if a later request fails
         try:
-            if up_to_date(local, server):  # marked synced, unchanged: no request at all
+            if up_to_date(local, server, entities.known(local)):  # synced, unchanged: no request
                 r.skipped = r.complete = True
             else:
                 entity = entities.of(local)
@@ -173,7 +173,7 @@ def _small(
     """The bytes of the run's new segments and its frames in a request (its run frame and a
     segment frame each) if it may go in a request with others - not synced, and what it has
     to send fits one batch - else None and 0; and its (entity, project) if it is to sync."""
-    if up_to_date(local, server):
+    if up_to_date(local, server, entities.known(local)):
         return None, 0, None
     try:
         entity = entities.of(local)

@@ -65,7 +65,7 @@ class LocalRun:
     #: taken once, with the writer states that are sent: read later, a writer that exited
     #: meanwhile would look crashed, and a run sent as running would be marked synced
     running: bool
-    #: `up_to_date`'s answer and the server it is of: a sync asks it of each run several
+    #: `up_to_date`'s answer and the destination it is of: a sync asks it of each run several
     #: times, and it reads the run's mark and walks its files; a new mark resets it
     fresh: tuple[str, bool] | None = field(default=None, repr=False, compare=False)
 
@@ -112,17 +112,22 @@ def load_local(paths: RunPaths) -> LocalRun:
     return LocalRun(paths, stored, sealed, open_segments, fingerprint, stored.state == RUNNING)
 
 
-def up_to_date(local: LocalRun, server: str) -> bool:
-    """Marked synced to `server`, and nothing changed since; worked out once per run and
-    server (`LocalRun.fresh`)."""
-    if local.fresh is None or local.fresh[0] != server:
-        local.fresh = (server, _up_to_date(local, server))
+def up_to_date(local: LocalRun, server: str, entity: str | None) -> bool:
+    """Marked synced to `server`, into `entity` when it is known without asking the server
+    (Entities.known), and nothing changed since; worked out once per run and destination
+    (`LocalRun.fresh`). A run synced to the user's entity and now sent to a team's
+    (`--entity`) is not up to date there."""
+    where = f"{server} {entity or ''}"
+    if local.fresh is None or local.fresh[0] != where:
+        local.fresh = (where, _up_to_date(local, server, entity))
     return local.fresh[1]
 
 
-def _up_to_date(local: LocalRun, server: str) -> bool:
+def _up_to_date(local: LocalRun, server: str, entity: str | None) -> bool:
     state = read_mark(local.paths)
     if not state.get("complete") or state.get("server") != server:
+        return False
+    if entity is not None and state.get("entity") != entity:
         return False
     if state.get("fingerprint") != local.fingerprint or local.open_segments:
         return False
@@ -144,7 +149,7 @@ def forget_lost(client: ServerClient, runs: list[LocalRun], entities: Entities) 
     by_project: dict[tuple[str, str], list[LocalRun]] = {}
     try:
         for local in runs:
-            if up_to_date(local, server):
+            if up_to_date(local, server, entities.known(local)):
                 where = (entities.of(local), names_of(local)[0])
                 by_project.setdefault(where, []).append(local)
     except SyncError:  # asking for the key's user failed: the sync says why
@@ -160,7 +165,7 @@ def forget_lost(client: ServerClient, runs: list[LocalRun], entities: Entities) 
         lost += [local for local in marked if names_of(local)[1] not in there]
     for local in lost:
         write_mark(local.paths, {})
-        local.fresh = (server, False)
+        local.fresh = None
     return len(lost)
 
 
@@ -173,10 +178,14 @@ class Entities:
         self.override = override
         self._user: str | None = None
 
-    def of(self, local: LocalRun) -> str:
+    def known(self, local: LocalRun) -> str | None:
+        """The run's entity if it is known without asking the server."""
         entity = self.override or local.stored.meta.get("entity")
-        if entity:
-            return str(entity)
+        return str(entity) if entity else None
+
+    def of(self, local: LocalRun) -> str:
+        if entity := self.known(local):
+            return entity
         if self._user is None:
             self._user = str(self.client.whoami()["user"])
         return self._user
@@ -207,7 +216,7 @@ def sync_run(
     last = read_mark(local.paths)
     found = None
     refused: dict[str, str] = {}  # "stream/name" -> why, of segments sent with the metadata
-    if up_to_date(local, server):
+    if up_to_date(local, server, entity):
         result.skipped = result.complete = True
         known: dict[str, Any] = {}
         have: dict[str, set[str]] = {}

@@ -5,8 +5,6 @@ session-13 breaker."""
 
 from __future__ import annotations
 
-import pytest
-
 import flightlog
 
 from .conftest import settled
@@ -37,12 +35,6 @@ def test_tags_name_notes_and_config_edited_through_the_api_are_stored(
     assert [r.id for r in api.runs("p", filters={"tags": {"$in": ["best"]}})] == [run_id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="summary edits through the Api are lost: a stored run's summary is its writers' "
-    "files (store/reader.py), which have no place for an edit made after the run; "
-    "store/ is owned elsewhere",
-)
 def test_a_summary_value_set_through_the_api_is_stored(api: flightlog.Api) -> None:
     run_id = _finished_run()
     run = api.run(f"p/{run_id}")
@@ -50,3 +42,24 @@ def test_a_summary_value_set_through_the_api_is_stored(api: flightlog.Api) -> No
     run.summary.update()
     run.update()
     assert flightlog.Api(api.root).run(f"p/{run_id}").summary["best_epoch"] == 7
+
+
+def test_summary_edits_are_listed_removed_and_yield_to_a_resumed_runs_later_values(
+    api: flightlog.Api,
+) -> None:
+    """An evaluation script adds test_acc and drops acc; listings and filters see it; a
+    resume that logs acc again shows its new value, and test_acc stays."""
+    run_id = _finished_run()
+    run = api.run(f"p/{run_id}")
+    run.summary.update({"test_acc": 0.93})  # stored at once, as wandb's summary.update()
+    del run.summary["acc"]
+    run.update()
+    again = flightlog.Api(api.root).run(f"p/{run_id}")
+    assert again.summary.get("test_acc") == 0.93 and "acc" not in again.summary
+    assert [r.id for r in api.runs("p", filters="summary.test_acc > 0.9")] == [run_id]
+    resumed = flightlog.init(project="p", id=run_id, resume="must")
+    resumed.log({"acc": 0.95})
+    resumed.finish()
+    settled()
+    last = flightlog.Api(api.root).run(f"p/{run_id}").summary
+    assert (last.get("acc"), last.get("test_acc")) == (0.95, 0.93)

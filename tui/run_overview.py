@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.markup import escape
 from textual.widgets import DataTable, Tree
 
-from flightlog.store.text import fmt, fmt_value, metric_cells, safe
+from flightlog.store.text import fmt, fmt_value, metric_cells, middle_cut, safe
 
 from .data import STATE_ICON, RunDetail, plural
 from .table_fill import fill_table
@@ -97,24 +97,6 @@ def fill_metric_table(table: DataTable[Any], stats: list[dict[str, Any]], narrow
     width = table.size.width - table.scrollbar_size_vertical
     room = max(width - values - 2 if width > 0 else NAME_ROOM, MIN_NAME)
     for c in cells:
-        c[0] = middle_cut(c[0], room)
+        c[0] = middle_cut(c[0], room, cell_len)
     rows = [list(map(Text, c)) for c in cells]
     fill_table(table, columns, rows, keys=[st["key"] for st in stats])
-
-
-def middle_cut(name: str, width: int) -> str:
-    """`name` in `width` cells at most: its start, "…", and its end (the longer part)."""
-    if cell_len(name) <= width:
-        return name
-    tail_room = (width - 1) * 2 // 3
-    tail = ""
-    for ch in reversed(name):
-        if cell_len(ch + tail) > tail_room:
-            break
-        tail = ch + tail
-    head = ""
-    for ch in name:
-        if cell_len(head + ch) + 1 + cell_len(tail) > width:
-            break
-        head += ch
-    return f"{head}…{tail}"

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flightlog.store.text import fmt, fmt_duration, fmt_time, fmt_value, safe
+from flightlog.store.text import fmt, fmt_duration, fmt_time, fmt_value, middle_cut, safe
 
 if TYPE_CHECKING:  # (rich: loaded by the commands that print through it, not by `runs`)
     from rich.console import Console
@@ -80,14 +80,32 @@ def console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 1000, highlight=False)
 
 
+#: a cut column keeps at least this many characters, however narrow the terminal
+MIN_CUT = 16
+
+
+def _width() -> int | None:
+    """The terminal's columns, or COLUMNS when set; None into a pipe without COLUMNS, where
+    a script reading the output gets every name whole."""
+    import os
+    import shutil
+
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return shutil.get_terminal_size().columns
+    return None
+
+
 def print_table(
     headers: list[str],
     rows: list[list[str]],
     right: set[int] = frozenset(),  # type: ignore[assignment]
     title: str | None = None,
+    shrink: int | None = None,
 ) -> None:
     """Aligned columns, two spaces apart; the header bold on a terminal (not with NO_COLOR).
     Every cell is passed through `safe()`: stored text never reaches the terminal raw.
+    Column `shrink`'s cells are cut in the middle where the lines would pass the terminal's
+    width (`_width`): one 300-character metric name pushed every value off screen.
 
     Hand-rolled because rich's table layout takes ~2 s for 1,000 runs; this takes ~10 ms.
     """
@@ -100,6 +118,12 @@ def print_table(
     for r in rows:
         for i, cell in enumerate(r):
             widths[i] = max(widths[i], len(cell))
+    room = _width()
+    if shrink is not None and room and sum(widths) + 2 * (len(widths) - 1) > room:
+        others = sum(widths) - widths[shrink] + 2 * (len(widths) - 1)
+        widths[shrink] = max(len(headers[shrink]), MIN_CUT, room - others)
+        for r in rows:
+            r[shrink] = middle_cut(r[shrink], widths[shrink])
 
     def line(cells: list[str]) -> str:
         out = [

@@ -270,6 +270,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             ["metric", "last", "min", "max", "n", ""],
             [metric_cells(st) for st in stats],
             right={1, 2, 3, 4},
+            shrink=0,
         )
     extra = {
         k: v

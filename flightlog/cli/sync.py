@@ -229,7 +229,7 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
                 else "the server is unreachable"
             )
             for o in locals_[report.tried :]:  # what needs no request is done all the same
-                if up_to_date(o, server):
+                if up_to_date(o, client.creds.base_url, entities.known(o)):
                     done.append((o.key, ""))
                 else:
                     failed.append((o.key, f"not tried: {why}"))
