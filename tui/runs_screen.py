@@ -92,6 +92,20 @@ class RunsScreen(StoreScreen):
             tooltip="artifact versions, aliases and lineage",
         ),
         Binding("s", "sort", "Sort", tooltip="sort by the cursor's column; again reverses"),
+        Binding(
+            "less_than_sign",
+            "sort_step(-1)",
+            "Sort <",
+            show=False,
+            tooltip="sort by the column left of the one sorted by",
+        ),
+        Binding(
+            "greater_than_sign",
+            "sort_step(1)",
+            "Sort >",
+            show=False,
+            tooltip="sort by the column right of the one sorted by",
+        ),
         Binding("g", "group", "Group", tooltip="group by project, then by group, then not"),
         Binding(
             "m",
@@ -326,6 +340,17 @@ class RunsScreen(StoreScreen):
         if self.paged():  # which runs come first is the index's (or the server's) answer
             self.limit = None
             self.reload()
+
+    def action_sort_step(self, step: int) -> None:
+        """Sort by the column `step` columns away from the one sorted by: the table's cursor
+        is a row cursor, which left and right only scroll, so this is how the keyboard
+        reaches a column (clicking a header does it with the mouse)."""
+        columns = columns_of(self.runs.metrics if self.runs else [])
+        sortable = list(range(1, len(columns)))  # not the marks' column
+        here = columns.index(self.sort_column if self.sort_column in columns else "started")
+        to = sortable[(sortable.index(here) + step) % len(sortable)]
+        self.query_one(RunsTable).move_cursor(column=to)
+        self.action_sort()
 
     def paged(self) -> bool:
         """Whether the table holds only the first pages of the runs that match."""
