@@ -103,6 +103,11 @@ class MediaRef(dict[str, Any]):
             shutil.copyfile(self.file(), dest)
         return dest
 
+    def exports(self, directory: Path) -> list[Path]:
+        """`export` of each file this value holds: a list of images ("images") holds one
+        per image, anything else one."""
+        return [r.export(directory) for r in self.refs()]
+
     def load(self) -> Any:
         """The content: an image as a numpy array (H×W×C uint8, or H×W), a list of them for
         "images", a table as `LoadedTable`, audio as `LoadedAudio`, a video as a T×C×H×W

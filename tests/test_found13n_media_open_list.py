@@ -18,7 +18,6 @@ from .test_media_tui import loaded_pane
 from .test_tui import settle
 
 
-@pytest.mark.xfail(strict=True, reason="`v` on a list of images crashes the UI: KeyError 'sha256'")
 async def test_v_on_a_list_of_images_does_not_stop_the_ui(
     store: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -32,3 +31,6 @@ async def test_v_on_a_list_of_images_does_not_stop_the_ui(
         await pilot.press("v")
         await settle(pilot, lambda: pilot.app._notifications)
         assert pane.is_attached
+        said = " ".join(str(n.message) for n in pilot.app._notifications)
+        assert "2 images copied to" in said and "no system viewer here" in said, said
+        assert len(list((tmp_path / "open").glob("*.png"))) == 2

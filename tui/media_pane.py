@@ -148,11 +148,17 @@ class MediaPane(Widget):
         ref = self.current()
         if ref is None:
             return
-        try:
-            path = ref.export(OPEN_DIR)
-        except OSError as e:
-            self.notify(safe(f"cannot open: {e}"), severity="error", markup=False)
+        try:  # a list of images: the first is opened, and the others are beside it
+            paths = ref.exports(OPEN_DIR)
+        except (OSError, KeyError, ValueError) as e:
+            self.notify(safe(f"cannot open: {e!r}"), severity="error", markup=False)
             return
+        if not paths:
+            self.notify("nothing to open: the list holds no image", markup=False)
+            return
+        path = paths[0]
+        if len(paths) > 1:
+            self.notify(safe(f"{len(paths)} images copied to {path.parent}"), markup=False)
         viewer = shutil.which("open" if sys.platform == "darwin" else "xdg-open")
         if viewer is None:
             self.notify(safe(f"no system viewer here; the file is {path}"), markup=False)
