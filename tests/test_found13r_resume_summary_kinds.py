@@ -5,8 +5,6 @@ re-breaker."""
 
 from __future__ import annotations
 
-import pytest
-
 import flightlog
 
 from .conftest import python_script
@@ -23,7 +21,6 @@ run.finish()
 """
 
 
-@pytest.mark.xfail(strict=True, reason="a resumed max/min of ints and floats is cut to int")
 def test_a_resumed_max_of_ints_and_floats_keeps_the_float(api: flightlog.Api) -> None:
     for rows in ([(1, 3, 1), (2.5, 0.25, 2), (2, 1, 3)], [(0, 2, 1)]):
         res = python_script(TRAIN.format(rows=rows))
