@@ -39,7 +39,6 @@ print(run.id)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="a caught or a thread's sys.exit(N) fails the run")
 @pytest.mark.parametrize("script", [CAUGHT, THREAD], ids=["caught", "thread"])
 def test_a_sys_exit_that_does_not_end_the_process_leaves_the_run_finished(
     api: flightlog.Api, script: str
