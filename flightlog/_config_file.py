@@ -9,10 +9,12 @@ and nothing else: a plain file's `loss: {name: focal, value: 2.0}` is kept whole
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
-from ._errors import ConfigError
+from ._config import checked
+from ._errors import ArgumentError, ConfigError
 
 DEFAULTS_FILE = "config-defaults.yaml"
 
@@ -54,8 +56,22 @@ def config_from_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def config_defaults() -> dict[str, Any]:
     """wandb's `config-defaults.yaml` in the current directory, which wandb reads into every
-    run's config under init()'s `config=` ({} when there is none: one stat, no yaml import)."""
-    return config_from_file(DEFAULTS_FILE) if os.path.isfile(DEFAULTS_FILE) else {}
+    run's config under init()'s `config=` ({} when there is none: one stat, no yaml import).
+    A file that holds no config (a YAML typo, a list, someone else's unreadable file in the
+    home directory a cluster job starts in) is left out with a warning naming it and what
+    is wrong: the script never named it, and training must not end at init() for it."""
+    if not os.path.isfile(DEFAULTS_FILE):
+        return {}
+    try:
+        return checked(config_from_file(DEFAULTS_FILE))
+    except ArgumentError as e:
+        warnings.warn(
+            f"flightlog: {DEFAULTS_FILE} in {os.getcwd()} is left out of the run's config (fix "
+            f"it, or move it away if it is not this project's): {e}",
+            RuntimeWarning,
+            stacklevel=3,  # init()'s caller
+        )
+        return {}
 
 
 def _wrapped(value: Any) -> bool:
