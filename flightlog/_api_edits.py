@@ -11,6 +11,7 @@ is the writers' own record (store/reader.py).
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 from flightlog.store.reader import text_list
@@ -43,7 +44,9 @@ class ApiRunEdits:
     def config(self: StoredRun) -> dict[str, Any]:
         if "_config" not in self.__dict__:
             stored = self.meta.get("config")
-            self.__dict__["_config"] = dict(stored) if isinstance(stored, dict) else {}
+            # a deep copy: a nested value edited in place (config["opt"]["lr"] = ...) must
+            # differ from run.json as read for update() to store it
+            self.__dict__["_config"] = copy.deepcopy(stored) if isinstance(stored, dict) else {}
         return self.__dict__["_config"]
 
     def update(self: StoredRun) -> None:

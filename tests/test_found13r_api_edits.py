@@ -6,14 +6,11 @@ the session-13 re-breaker."""
 
 from __future__ import annotations
 
-import pytest
-
 import flightlog
 
 from .conftest import settled
 
 
-@pytest.mark.xfail(strict=True, reason="a nested config edit through the Api is not stored")
 def test_a_nested_config_value_edited_through_the_api_is_stored(api: flightlog.Api) -> None:
     run = flightlog.init(project="p", config={"optimizer": {"lr": 0.1}, "layers": [32]})
     run.finish()
