@@ -2,9 +2,12 @@
 0.2`, `run.config["layers"].append(64)`, then `run.update()`, as wandb's public Run takes
 it) was lost without a word: the editable config was a shallow copy of the run.json read,
 so the edit changed that too, and update() found nothing that differed to store. Found by
-the session-13 re-breaker."""
+the session-13 re-breaker. And `run.tags = "best"` stored the tags b, e, s, t, where a
+live run's tags refuse a string."""
 
 from __future__ import annotations
+
+import pytest
 
 import flightlog
 
@@ -21,3 +24,17 @@ def test_a_nested_config_value_edited_through_the_api_is_stored(api: flightlog.A
     edited.update()
     again = flightlog.Api(api.root).run(f"p/{run.id}")
     assert again.config == {"optimizer": {"lr": 0.2}, "layers": [32, 64]}
+
+
+@pytest.mark.xfail(strict=True, reason="run.tags = 'best' through the Api stores b, e, s, t")
+def test_tags_set_to_a_string_through_the_api_are_refused_as_a_live_runs_are(
+    api: flightlog.Api,
+) -> None:
+    run = flightlog.init(project="p", tags=["sweep"])
+    run.finish()
+    settled()
+    edited = api.run(f"p/{run.id}")
+    with pytest.raises(TypeError, match=r"run.tags must be a list of strings.*tags=\['best'\]"):
+        edited.tags = "best"
+    edited.update()
+    assert flightlog.Api(api.root).run(f"p/{run.id}").tags == ["sweep"]
