@@ -38,7 +38,8 @@ class ApiRunEdits:
 
     @tags.setter
     def tags(self: StoredRun, value: Any) -> None:
-        self.__dict__["_tags"] = list(value)
+        """Checked as a live run's (a string is refused, not split into letters)."""
+        self.__dict__["_tags"] = list(check_setting("tags", value, "run.tags"))
 
     @property
     def config(self: StoredRun) -> dict[str, Any]:

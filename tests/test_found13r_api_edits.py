@@ -26,7 +26,6 @@ def test_a_nested_config_value_edited_through_the_api_is_stored(api: flightlog.A
     assert again.config == {"optimizer": {"lr": 0.2}, "layers": [32, 64]}
 
 
-@pytest.mark.xfail(strict=True, reason="run.tags = 'best' through the Api stores b, e, s, t")
 def test_tags_set_to_a_string_through_the_api_are_refused_as_a_live_runs_are(
     api: flightlog.Api,
 ) -> None:
