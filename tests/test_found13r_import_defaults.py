@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import flightlog
 from flightlog.cli import main
 
 from .test_wandb_import import wandb_run  # noqa: F401 - the fixture
 
 
-@pytest.mark.xfail(strict=True, reason="flightlog import adds the cwd's config-defaults.yaml")
 def test_an_imported_run_has_the_config_wandb_recorded_only(
     wandb_run: Path,  # noqa: F811
     store: Path,
