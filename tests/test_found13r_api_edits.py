@@ -3,7 +3,7 @@
 it) was lost without a word: the editable config was a shallow copy of the run.json read,
 so the edit changed that too, and update() found nothing that differed to store. Found by
 the session-13 re-breaker. And `run.tags = "best"` stored the tags b, e, s, t, where a
-live run's tags refuse a string."""
+live run's tags refuse a string; `run.config = {...}` raised AttributeError (no setter)."""
 
 from __future__ import annotations
 
@@ -37,3 +37,15 @@ def test_tags_set_to_a_string_through_the_api_are_refused_as_a_live_runs_are(
         edited.tags = "best"
     edited.update()
     assert flightlog.Api(api.root).run(f"p/{run.id}").tags == ["sweep"]
+
+
+@pytest.mark.xfail(strict=True, reason="run.config = {...} on an Api run raises AttributeError")
+def test_a_config_assigned_whole_through_the_api_is_stored(api: flightlog.Api) -> None:
+    run = flightlog.init(project="p", config={"lr": 0.1, "old": 1})
+    run.finish()
+    settled()
+    edited = api.run(f"p/{run.id}")
+    edited.config = {**edited.config, "seed": 2}  # wandb's public Run takes a new dict
+    del edited.config["old"]
+    edited.update()
+    assert flightlog.Api(api.root).run(f"p/{run.id}").config == {"lr": 0.1, "seed": 2}
