@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from flightlog.store.reader import text_list
 from flightlog.store.runmeta import MetaPatch, apply_patch
 
-from ._config import jsonable
+from ._config import as_mapping, jsonable
 from ._validate import check_setting
 
 if TYPE_CHECKING:
@@ -49,6 +49,11 @@ class ApiRunEdits:
             # differ from run.json as read for update() to store it
             self.__dict__["_config"] = copy.deepcopy(stored) if isinstance(stored, dict) else {}
         return self.__dict__["_config"]
+
+    @config.setter
+    def config(self: StoredRun, value: Any) -> None:
+        """A whole new config (`run.config = {...}`, as wandb's public Run takes one)."""
+        self.__dict__["_config"] = copy.deepcopy(as_mapping(value))
 
     def update(self: StoredRun) -> None:
         """Store the edits made to this run's name, notes, group, job_type, tags and config

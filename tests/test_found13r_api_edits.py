@@ -39,7 +39,6 @@ def test_tags_set_to_a_string_through_the_api_are_refused_as_a_live_runs_are(
     assert flightlog.Api(api.root).run(f"p/{run.id}").tags == ["sweep"]
 
 
-@pytest.mark.xfail(strict=True, reason="run.config = {...} on an Api run raises AttributeError")
 def test_a_config_assigned_whole_through_the_api_is_stored(api: flightlog.Api) -> None:
     run = flightlog.init(project="p", config={"lr": 0.1, "old": 1})
     run.finish()
