@@ -12,6 +12,7 @@ record: its edits go to run.json's `summary_edits`, which readers merge at their
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from flightlog.store.reader import text_list
 from flightlog.store.runmeta import MetaPatch, apply_patch
 from flightlog.store.summary_edits import FIELD, SummaryEdits
 
-from ._config import jsonable
+from ._config import as_mapping, jsonable
 from ._validate import check_setting
 
 if TYPE_CHECKING:
@@ -40,19 +41,28 @@ class ApiRunEdits:
 
     @tags.setter
     def tags(self: StoredRun, value: Any) -> None:
-        self.__dict__["_tags"] = list(value)
+        """Checked as a live run's (a string is refused, not split into letters)."""
+        self.__dict__["_tags"] = list(check_setting("tags", value, "run.tags"))
 
     @property
     def config(self: StoredRun) -> dict[str, Any]:
         if "_config" not in self.__dict__:
             stored = self.meta.get("config")
-            self.__dict__["_config"] = dict(stored) if isinstance(stored, dict) else {}
+            # a deep copy: a nested value edited in place (config["opt"]["lr"] = ...) must
+            # differ from run.json as read for update() to store it
+            self.__dict__["_config"] = copy.deepcopy(stored) if isinstance(stored, dict) else {}
         return self.__dict__["_config"]
+
+    @config.setter
+    def config(self: StoredRun, value: Any) -> None:
+        """A whole new config (`run.config = {...}`, as wandb's public Run takes one)."""
+        self.__dict__["_config"] = copy.deepcopy(as_mapping(value))
 
     @property
     def summary(self: StoredRun) -> dict[str, Any]:
         if "_summary" not in self.__dict__:
-            self.__dict__["_summary"] = EditedSummary(self, self._stored_summary())
+            # a deep copy, as the config's: a nested value edited in place must differ
+            self.__dict__["_summary"] = EditedSummary(self, copy.deepcopy(self._stored_summary()))
         return self.__dict__["_summary"]
 
     def _stored_summary(self: StoredRun) -> dict[str, Any]:

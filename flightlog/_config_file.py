@@ -9,12 +9,19 @@ and nothing else: a plain file's `loss: {name: focal, value: 2.0}` is kept whole
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from ._errors import ConfigError
+from ._config import checked
+from ._errors import ArgumentError, ConfigError
 
 DEFAULTS_FILE = "config-defaults.yaml"
+#: whether init() reads DEFAULTS_FILE: not for a run written by `flightlog import` (`own_config`)
+_read_defaults: ContextVar[bool] = ContextVar("flightlog_read_defaults", default=True)
 
 
 def config_from_file(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -54,8 +61,33 @@ def config_from_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def config_defaults() -> dict[str, Any]:
     """wandb's `config-defaults.yaml` in the current directory, which wandb reads into every
-    run's config under init()'s `config=` ({} when there is none: one stat, no yaml import)."""
-    return config_from_file(DEFAULTS_FILE) if os.path.isfile(DEFAULTS_FILE) else {}
+    run's config under init()'s `config=` ({} when there is none: one stat, no yaml import).
+    A file that holds no config (a YAML typo, a list, someone else's unreadable file in the
+    home directory a cluster job starts in) is left out with a warning naming it and what
+    is wrong: the script never named it, and training must not end at init() for it."""
+    if not _read_defaults.get() or not os.path.isfile(DEFAULTS_FILE):
+        return {}
+    try:
+        return checked(config_from_file(DEFAULTS_FILE))
+    except ArgumentError as e:
+        warnings.warn(
+            f"flightlog: {DEFAULTS_FILE} in {os.getcwd()} is left out of the run's config (fix "
+            f"it, or move it away if it is not this project's): {e}",
+            RuntimeWarning,
+            stacklevel=3,  # init()'s caller
+        )
+        return {}
+
+
+@contextmanager
+def own_config() -> Iterator[None]:
+    """init() inside takes the config it is given only, no DEFAULTS_FILE: `flightlog import`
+    writes runs whose config wandb recorded, in a project's directory that holds one."""
+    token = _read_defaults.set(False)
+    try:
+        yield
+    finally:
+        _read_defaults.reset(token)
 
 
 def _wrapped(value: Any) -> bool:

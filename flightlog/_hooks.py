@@ -2,7 +2,8 @@
 
 - normal exit: `atexit` finishes runs (failed, with the traceback, if an exception escaped:
   recorded by the chained `sys.excepthook`; failed with "exit code N" after `sys.exit(N)`,
-  N not 0, which the wrapped `sys.exit` records, as wandb's does);
+  N not 0, which the wrapped `sys.exit` records, as wandb's does - only the main thread's,
+  and only while its SystemExit is not caught: see `_ExitNote`);
 - SIGTERM (what Slurm sends at the time limit): runs are finished (from a helper thread: see
   `_on_sigterm`) and marked failed, then the signal is delivered again with the default
   disposition so the process ends as it would have.
@@ -32,7 +33,32 @@ _installed_pid: int | None = None
 _prev_excepthook = sys.excepthook
 _prev_sigterm: Any = signal.SIG_DFL
 _prev_exit = sys.exit
-_exit_status: Any = None  # what the script passed to sys.exit()
+
+
+class _ExitNote:
+    """Carried by the SystemExit that the main thread's `sys.exit()` raised, to learn when
+    that exception is dropped. One that ends the process is dropped by the interpreter
+    after the script's last frame returned, before `atexit`: its status stays for
+    `_at_exit`. One the script caught (argparse's parse_args in a `try`, a test of a
+    command) is dropped while frames still run: the process goes on and may end well, so
+    its status is forgotten. One kept alive (stored by the script) stays, as before."""
+
+    def __init__(self, number: int) -> None:
+        self.number = number  # which sys.exit() call: a later one's status is not undone
+
+    def __del__(self) -> None:
+        global _exit_status
+        if self.number != _exits:
+            return
+        try:
+            sys._getframe(1)  # a frame below this one: the script still runs
+        except ValueError:
+            return  # no frame: the exception ended the process
+        _exit_status = None
+
+
+_exit_status: Any = None  # what the main thread's sys.exit() ending the process was given
+_exits = 0  # the main thread's sys.exit() calls
 
 
 def register(run: Run) -> None:
@@ -114,10 +140,16 @@ def _install_exit() -> None:
 
 
 def _exit(status: Any = None) -> None:
-    """`sys.exit`, noting the status for `_at_exit` (SystemExit runs no excepthook)."""
-    global _exit_status
-    _exit_status = status
-    _prev_exit(status)
+    """`sys.exit`, noting the main thread's status for `_at_exit` (SystemExit runs no
+    excepthook); another thread's sys.exit() ends that thread only."""
+    global _exit_status, _exits
+    try:
+        _prev_exit(status)
+    except SystemExit as e:
+        if threading.current_thread() is threading.main_thread():
+            _exit_status, _exits = status, _exits + 1
+            e._flightlog_exit = _ExitNote(_exits)  # type: ignore[attr-defined]
+        raise
 
 
 def _install_excepthook() -> None:

@@ -102,7 +102,7 @@ def init(
         settings,
     )
     cfg = checked_config(config, config_include_keys, config_exclude_keys)
-    cfg = {**checked_config(config_defaults()), **cfg}  # wandb's config-defaults.yaml, under it
+    cfg = {**config_defaults(), **cfg}  # wandb's config-defaults.yaml, under it
     current = _state.current()
     if current is not None:
         if s.reinit == "return_previous":

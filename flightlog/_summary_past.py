@@ -53,7 +53,7 @@ def resumed_summary(
     ).group_by("key")
     stats = by_key.aggregate(
         [("number", f) for f in ("min", "max", "sum", "count")]
-        + [("kind", "max"), ("step", "min"), ("step", "max")]
+        + [("kind", "min"), ("kind", "max"), ("step", "min"), ("step", "max")]
     )
     code = pc.index_in(table.column("key"), value_set=stats.column("key")).to_numpy(
         zero_copy_only=False
@@ -65,7 +65,8 @@ def resumed_summary(
     )
     past = {}
     for s in stats.to_pylist():
-        k, whole = s["key"], s["kind_max"] == INT  # only ints logged: min and max stay ints
+        k = s["key"]  # only ints logged (no float among its numbers): min and max stay ints
+        whole = s["kind_min"] == s["kind_max"] == INT
         low, high = s["number_min"], s["number_max"]
         past[k] = Past(
             first=firsts.get(k, MISSING),

@@ -89,26 +89,28 @@ def import_one(wandb_file: Path, root: Path) -> Imported:
 def _write(wandb_file: Path, data: WandbRun, root: Path, project: str, run_id: str) -> Imported:
     import flightlog
 
+    from ._config_file import own_config
     from ._wandb_settings import Settings
 
     r = data.run
     settings = Settings(
         mode="offline", console="off", stats_interval=0, disable_git=True, silent=True
     )
-    run = flightlog.init(
-        dir=root,
-        project=project,
-        id=run_id,
-        name=r.get("name") or None,
-        group=r.get("group") or None,
-        job_type=r.get("job_type") or None,
-        notes=r.get("notes") or None,
-        tags=r.get("tags") or None,
-        entity=r.get("entity") or None,
-        config=data.config,
-        settings=settings,
-        reinit="create_new",
-    )
+    with own_config():  # wandb's, not the config-defaults.yaml of this directory
+        run = flightlog.init(
+            dir=root,
+            project=project,
+            id=run_id,
+            name=r.get("name") or None,
+            group=r.get("group") or None,
+            job_type=r.get("job_type") or None,
+            notes=r.get("notes") or None,
+            tags=r.get("tags") or None,
+            entity=r.get("entity") or None,
+            config=data.config,
+            settings=settings,
+            reinit="create_new",
+        )
     result = Imported(wandb_file, run.path, "imported")
     if r.get("start_time"):
         run._set_meta("created_at", r["start_time"])
