@@ -76,7 +76,7 @@ class Run(RunLog, RunMeta, RunWriterLink, RunFinish, RunCompat, RunBackground):
         self._config_written = dict(meta.get("config") or {})  # as of our last write
         self.summary = Summary(self)
         for d in meta.get("metrics") or []:
-            self._aggs.define(MetricDef(**d))
+            self._aggs.define(MetricDef(**d), {})  # the resume: past figures
         self._writer: RunWriter | None = None
         self._media: MediaSink | None = None
         self._shapes = Shapes()

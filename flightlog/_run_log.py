@@ -148,6 +148,6 @@ class RunLog:
         """Choose how `name` (or a glob like "val/*") is summarised and what its x-axis is."""
         d = parse_metric(name, summary, step_metric, goal, hidden)
         with self._lock:
-            self._aggs.define(d)
+            self._aggs.define(d, self._last)
             self._set_meta("metrics", [x.as_json() for x in self._aggs.defs])
         return d
