@@ -13,9 +13,6 @@ import pytest
 from .conftest import cli
 
 
-@pytest.mark.xfail(
-    strict=True, reason="index and doctor start their stdout with an empty line off a terminal"
-)
 @pytest.mark.parametrize("command", [("index",), ("index", "--rebuild"), ("doctor",)])
 def test_output_starts_with_its_content(samples: Path, command: tuple[str, ...]) -> None:
     r = cli(*command, "--root", str(samples))

@@ -7,15 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from .conftest import cli
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="export --keys with an unknown key prints a KeyError repr and names no fix",
-)
 def test_export_of_an_unknown_key_names_the_fix(samples: Path, tmp_path: Path) -> None:
     out = tmp_path / "curve.csv"
     r = cli(

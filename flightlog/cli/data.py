@@ -51,7 +51,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.keys:
         missing = [k for k in args.keys if k not in table.column_names]
         if missing:
-            raise KeyError(f"run {row['id']} has no metric {', '.join(missing)}")
+            raise ValueError(
+                f"run {row['id']} has no metric {', '.join(missing)}: "
+                f"`flightlog show {row['id']}` lists those it logged"
+            )
     if args.format == "parquet":
         if not args.output:
             raise ValueError("parquet is binary: give a file with -o FILE")

@@ -51,12 +51,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    out = console()
+    if not out.is_terminal:  # a job's log or a pipe: a bar draws nothing there but a blank line
+        yield lambda done, total: None
+        return
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console(),
+        console=out,
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=None)
