@@ -105,7 +105,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if not args.repair:
         if waiting := len(problems) - len(faults):
             print(
-                f"{waiting} of these are no fault: rows waiting to be sealed into segments "
+                f"{waiting} of these {'is' if waiting == 1 else 'are'} no fault: rows waiting "
+                "to be sealed into segments "
                 "and an index behind the files are read as they are; `flightlog doctor "
                 "--repair` (or `flightlog sync`, the sync agent, the next read) does that work"
             )
