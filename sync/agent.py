@@ -259,7 +259,7 @@ class Agent:
             self.queue.push(run, self._retry_at)
             return
         except SyncError as e:  # refused (key, entity, permission, input): not retried soon
-            message = str(e)
+            message = str(self._entities.refused(e))
             if message not in self._refused:  # say it once, not every retry
                 self._refused.add(message)
                 self.log(f"{run.parent.name}/{run.name}: {message}")

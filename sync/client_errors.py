@@ -184,6 +184,20 @@ def storage_full(host: str) -> ServerStorageFullError:
     )
 
 
+#: where a run's entity comes from when no `--entity` overrides it (the key's user, the
+#: last resort, exists)
+RUN_ENTITY = "the run's entity (init(entity=...) or FLIGHTLOG_ENTITY)"
+
+
+def entity_missing(entity: str, host: str, source: str) -> EntityNotFoundError:
+    """An entity the server does not have, naming `source`, where it came from: the run's,
+    or `--entity` (uploader.Entities.refused says which)."""
+    return EntityNotFoundError(
+        f"entity {entity!r} does not exist on {host}: check {source}, or ask the server's "
+        "admin to create it (`flightlog server user add` / `team add`)"
+    )
+
+
 def refusal(r: httpx.Response, url: str, creds: Credentials) -> Exception:
     """The exception for a 4xx answer `r` to `url` (an API path, /runs/{entity}/...)."""
     host = creds.shown
@@ -217,11 +231,7 @@ def refusal(r: httpx.Response, url: str, creds: Credentials) -> Exception:
             "with a key from `flightlog server key create USER`"
         )
     if code == "entity_not_found":
-        return EntityNotFoundError(
-            f"entity {entity!r} does not exist on {host}: check the "
-            "run's entity (init(entity=...) or FLIGHTLOG_ENTITY), or ask the server's admin "
-            "to create it (`flightlog server user add` / `team add`)"
-        )
+        return entity_missing(entity, host, RUN_ENTITY)
     if r.status_code == 403:  # the server's message names the change that grants it
         return PermissionDeniedError(f"no permission on project {where} on {host}: {message}")
     if code in ("project_not_found", "run_not_found"):

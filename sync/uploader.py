@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from flightlog._errors import (
+    EntityNotFoundError,
     NotFoundError,
     ServerRejectedError,
     ServerUnavailableError,
@@ -35,6 +36,7 @@ from flightlog.store.threads import join_unwaited
 from . import segment_upload
 from .blob_upload import fingerprint, run_extras, sync_blobs, to_send
 from .client import ServerClient
+from .client_errors import entity_missing
 
 STREAMS = ("history", "system")
 
@@ -189,6 +191,13 @@ class Entities:
         if self._user is None:
             self._user = str(self.client.whoami()["user"])
         return self._user
+
+    def refused(self, e: SyncError) -> SyncError:
+        """`e`, an unknown entity blamed on `--entity` when the entity came from there (the
+        client, which cannot tell, names the run's entity)."""
+        if isinstance(e, EntityNotFoundError) and self.override:
+            return entity_missing(self.override, self.client.shown, "the --entity given")
+        return e
 
 
 def sync_run(
