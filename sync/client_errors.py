@@ -225,10 +225,15 @@ def refusal(r: httpx.Response, url: str, creds: Credentials) -> Exception:
                 f"{host} does not accept that API key (nothing was stored): check it, or "
                 "ask the server's admin for one (`flightlog server key create USER`)"
             )
-        how = "from the environment" if creds.source == "env" else "stored on this machine"
+        if creds.source == "env":  # it overrides the stored key: a new login cannot help
+            return NotLoggedInError(
+                f"{host} does not accept the API key from the environment: check "
+                "FLIGHTLOG_API_KEY (or WANDB_API_KEY), which overrides `flightlog login`'s key, "
+                "or unset it to use that one; keys come from `flightlog server key create USER`"
+            )
         return NotLoggedInError(
-            f"{host} does not accept the API key {how}: run `flightlog login --host {host}` "
-            "with a key from `flightlog server key create USER`"
+            f"{host} does not accept the API key stored on this machine: run `flightlog "
+            f"login --host {host}` with a key from `flightlog server key create USER`"
         )
     if code == "entity_not_found":
         return entity_missing(entity, host, RUN_ENTITY)

@@ -28,3 +28,5 @@ def test_a_refused_key_is_said_even_with_nothing_to_send(
     out = r.stdout + r.stderr
     assert r.returncode == 1, out
     assert "does not accept" in out or "not known" in out, out
+    # the key comes from the environment, which overrides a stored login: the fix is there
+    assert "FLIGHTLOG_API_KEY" in out, out
