@@ -23,6 +23,10 @@ second pass over the run. That quick retry is no step of the backoff: if it fail
 server is down), the agent's backoff starts at its first step, as after any other failure.
 While the agent backs off it takes none: each cycle is one try.
 
+It ships with the key `flightlog login` stores for its server now, read again before each
+run (`Agent._follow_login`): a new login is taken at once, and after `flightlog logout` the
+agent exits, saying so - nothing more leaves with a forgotten key.
+
 One agent per store: `sync-agent.lock` is held with flock while the agent lives; a second
 agent exits naming the first. The lock dies with its process, so a killed agent never
 leaves a stale lock.
@@ -50,6 +54,7 @@ from flightlog.store.layout import RunPaths, iter_run_dirs, split_run_path
 from flightlog.store.liveness import RUNNING
 
 from .client import ServerClient, backoff_delay
+from .credentials import load as load_credentials
 from .uploader import Entities, load_local, sync_run
 
 META_EVERY = 10.0  # seconds between metadata-only syncs of a run (state files, summaries)
@@ -144,6 +149,10 @@ class Agent:
         self._entity = entity
         #: runs refused for the key (revoked, unknown): sent again once a new login is seen
         self._held: set[Path] = set()
+        #: whether the key is the one `flightlog login` stored (not the environment's, or a
+        #: caller's): then the agent follows that login (`_follow_login`)
+        stored = load_credentials(base_url=client.creds.base_url)
+        self._logged_in = stored.source == "file" and stored.api_key == client.creds.api_key
 
     # -- events ----------------------------------------------------------------------------
     def on_path(self, path: str) -> None:
@@ -211,9 +220,9 @@ class Agent:
                 if wait > 0:  # backing off: new events queue up but do not retry early
                     self.stop.wait(min(wait, 1.0))
                     continue
-                if self._held:
-                    self._relogin()
                 run = self.queue.pop(1.0, self.stop)
+                if not self._follow_login():  # before each run, and once a second idle
+                    return
                 if run is None:
                     idle = time.monotonic() - idle_since
                     if self.idle_exit and len(self.queue) == 0 and idle >= self.idle_exit:
@@ -226,18 +235,34 @@ class Agent:
             observer.stop()
             observer.join(timeout=5)
 
-    def _relogin(self) -> None:
-        """While the server refuses the key, look at the stored login (a cheap file read, once
-        a second): a new `flightlog login` to the same server ships the held runs at once,
-        without restarting the agent (it read its key once, and never shipped again)."""
-        if not self.client.relogin():
-            return
-        self._entities = Entities(self.client, self._entity)  # the new key's user
-        self._refused.clear()
-        self.log(f"a new login to {self.client.shown}: sending the runs it refused")
-        for run in self._held:
-            self.queue.push(run, time.monotonic())
-        self._held.clear()
+    def _follow_login(self) -> bool:
+        """Ship with the key `flightlog login` stores for this server now, read again before
+        each run and once a second idle (a small file). A new login's key is taken at once,
+        without restarting the agent, and the runs the old key had refused are sent again.
+        After `flightlog logout` the agent exits, saying so once (False): a logout means "no
+        more uploads with that key", and an agent waiting on would keep the store's lock from
+        the agent of the next login's online run - whichever server it is to. Runs made
+        meanwhile stay local; that agent's catch-up, or `flightlog sync`, sends them. A key
+        from elsewhere is looked at again only while the server refuses it."""
+        if not (self._logged_in or self._held):
+            return True
+        if self.client.relogin():
+            self._logged_in = True
+            self._entities = Entities(self.client, self._entity)  # the new key's user
+            self._refused.clear()
+            held = f": sending the {len(self._held)} run(s) it refused" if self._held else ""
+            self.log(f"a new login to {self.client.shown}: shipping with its key{held}")
+            for run in self._held:
+                self.queue.push(run, time.monotonic())
+            self._held.clear()
+        elif self._logged_in and self.client.forgotten:
+            self.log(
+                f"logged out of {self.client.shown} (`flightlog logout`): the agent exits and "
+                "sends nothing more with that key; runs stay local until a new `flightlog "
+                "login`, then `flightlog sync --all` or an online run (which starts an agent)"
+            )
+            return False
+        return True
 
     def _sync(self, run: Path) -> None:
         now = time.monotonic()
@@ -259,12 +284,12 @@ class Agent:
             self.queue.push(run, self._retry_at)
             return
         except SyncError as e:  # refused (key, entity, permission, input): not retried soon
-            message = str(e)
+            message = str(self._entities.refused(e))
             if message not in self._refused:  # say it once, not every retry
                 self._refused.add(message)
                 self.log(f"{run.parent.name}/{run.name}: {message}")
-            if isinstance(e, NotLoggedInError):  # held for a new login (`_relogin`), not
-                self._held.add(run)  # queued: an agent with --idle-exit still exits
+            if isinstance(e, NotLoggedInError):  # held for a new login (`_follow_login`),
+                self._held.add(run)  # not queued: an agent with --idle-exit still exits
             else:
                 self.queue.push(run, time.monotonic() + REFUSED_RETRY)
             return

@@ -95,6 +95,8 @@ class ServerClient(ReadCalls):
         #: the wait the last failed request's answer asked for (Retry-After of a 429 or 5xx,
         #: bounded; 0 without one): the agent, whose client does not retry, waits as long
         self.asked_wait = 0.0
+        #: no key for this server was stored at the last `relogin()` (see there)
+        self.forgotten = False
         self.timeout = timeout
         self._waiting: set[Attempt] = set()
         self._waiting_lock = threading.Lock()
@@ -117,8 +119,11 @@ class ServerClient(ReadCalls):
 
     def relogin(self, environ: Mapping[str, str] | None = None) -> bool:
         """Take the key stored for this server now, if a `flightlog login` since changed it
-        (the agent and the remote UI, after a refused key); False when it did not."""
+        (the remote UI after a refused key, the agent before each run); False when it did
+        not. `forgotten` then says whether no key is there any more: a `flightlog logout`
+        since, if this client's key was the stored one."""
         fresh = load_credentials(environ, base_url=self.creds.base_url)
+        self.forgotten = not fresh.api_key
         if not fresh.api_key or fresh.api_key == self.creds.api_key:
             return False
         self.creds = fresh

@@ -184,6 +184,20 @@ def storage_full(host: str) -> ServerStorageFullError:
     )
 
 
+#: where a run's entity comes from when no `--entity` overrides it (the key's user, the
+#: last resort, exists)
+RUN_ENTITY = "the run's entity (init(entity=...) or FLIGHTLOG_ENTITY)"
+
+
+def entity_missing(entity: str, host: str, source: str) -> EntityNotFoundError:
+    """An entity the server does not have, naming `source`, where it came from: the run's,
+    or `--entity` (uploader.Entities.refused says which)."""
+    return EntityNotFoundError(
+        f"entity {entity!r} does not exist on {host}: check {source}, or ask the server's "
+        "admin to create it (`flightlog server user add` / `team add`)"
+    )
+
+
 def refusal(r: httpx.Response, url: str, creds: Credentials) -> Exception:
     """The exception for a 4xx answer `r` to `url` (an API path, /runs/{entity}/...)."""
     host = creds.shown
@@ -211,17 +225,18 @@ def refusal(r: httpx.Response, url: str, creds: Credentials) -> Exception:
                 f"{host} does not accept that API key (nothing was stored): check it, or "
                 "ask the server's admin for one (`flightlog server key create USER`)"
             )
-        how = "from the environment" if creds.source == "env" else "stored on this machine"
+        if creds.source == "env":  # it overrides the stored key: a new login cannot help
+            return NotLoggedInError(
+                f"{host} does not accept the API key from the environment: check "
+                "FLIGHTLOG_API_KEY (or WANDB_API_KEY), which overrides `flightlog login`'s key, "
+                "or unset it to use that one; keys come from `flightlog server key create USER`"
+            )
         return NotLoggedInError(
-            f"{host} does not accept the API key {how}: run `flightlog login --host {host}` "
-            "with a key from `flightlog server key create USER`"
+            f"{host} does not accept the API key stored on this machine: run `flightlog "
+            f"login --host {host}` with a key from `flightlog server key create USER`"
         )
     if code == "entity_not_found":
-        return EntityNotFoundError(
-            f"entity {entity!r} does not exist on {host}: check the "
-            "run's entity (init(entity=...) or FLIGHTLOG_ENTITY), or ask the server's admin "
-            "to create it (`flightlog server user add` / `team add`)"
-        )
+        return entity_missing(entity, host, RUN_ENTITY)
     if r.status_code == 403:  # the server's message names the change that grants it
         return PermissionDeniedError(f"no permission on project {where} on {host}: {message}")
     if code in ("project_not_found", "run_not_found"):

@@ -21,7 +21,14 @@ LOG_FILE = "sync-agent.log"
 
 
 class AgentRunningError(RuntimeError):
-    """Another agent holds this store's lock."""
+    """Another agent holds this store's lock: the message says who; `kill` is the command
+    that stops it, for the caller's advice."""
+
+    def __init__(self, message: str, info: dict[str, Any]) -> None:
+        super().__init__(message)
+        pid, host = info.get("pid"), info.get("host")
+        self.kill = f"`kill {pid}`" if pid else "`kill` (its pid is in the lock file)"
+        self.kill += f" on {host}" if host and host != socket.gethostname() else ""
 
 
 def _describe(info: dict[str, Any], path: Path, holder: str) -> str:
@@ -54,7 +61,7 @@ class AgentLock:
             except ValueError:
                 info = {}
             f.close()
-            raise AgentRunningError(_describe(info, self.path, self.holder)) from None
+            raise AgentRunningError(_describe(info, self.path, self.holder), info) from None
         f.seek(0)
         f.truncate()
         f.write(

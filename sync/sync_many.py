@@ -84,7 +84,7 @@ def sync_many(
                 entity = entities.of(local)
                 sync_run(client, local, entity, on_bytes=on_bytes, result=r, together=together)
         except SyncError as e:
-            return local, r, e
+            return local, r, entities.refused(e)
         return local, r, None
 
     def several(group: list[LocalRun], small: bool) -> list[Synced]:

@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from flightlog._errors import (
+    EntityNotFoundError,
     NotFoundError,
+    NotLoggedInError,
     ServerRejectedError,
     ServerUnavailableError,
     SyncError,
+    WrongServerError,
 )
 from flightlog.store.atomic import dumps
 from flightlog.store.layout import RunPaths
@@ -35,6 +38,7 @@ from flightlog.store.threads import join_unwaited
 from . import segment_upload
 from .blob_upload import fingerprint, run_extras, sync_blobs, to_send
 from .client import ServerClient
+from .client_errors import entity_missing
 
 STREAMS = ("history", "system")
 
@@ -137,14 +141,20 @@ def _up_to_date(local: LocalRun, server: str, entity: str | None) -> bool:
     return all({p.name for p in local.sealed[s]} <= set(confirmed.get(s) or ()) for s in STREAMS)
 
 
+#: refusals of any request to the server: no other request of a sync can work either
+_NO_REQUEST_CAN_WORK = (NotLoggedInError, WrongServerError)
+
+
 def forget_lost(client: ServerClient, runs: list[LocalRun], entities: Entities) -> int:
     """Clear the marks of runs marked synced that the server no longer has (its root
     restored from an older backup, a project deleted there), so that this sync sends them
     again; returns how many. One listing of run ids per project of marked runs (a mark
     alone said "synced" of runs the server had lost, and nothing ever sent them again),
     `up_to_date` kept for the sync that follows. A project the server does not know has
-    lost them all; any other failure checks nothing (the sync that follows says what is
-    wrong)."""
+    lost them all. A refused key, or a URL that is no flightlog server's, is raised: those
+    listings are the only requests of a sync whose runs are all marked, which said "synced"
+    under a key the server refuses. Any other failure checks nothing (the sync that follows
+    says what is wrong)."""
     server = client.creds.base_url
     by_project: dict[tuple[str, str], list[LocalRun]] = {}
     try:
@@ -152,6 +162,8 @@ def forget_lost(client: ServerClient, runs: list[LocalRun], entities: Entities) 
             if up_to_date(local, server, entities.known(local)):
                 where = (entities.of(local), names_of(local)[0])
                 by_project.setdefault(where, []).append(local)
+    except _NO_REQUEST_CAN_WORK:
+        raise
     except SyncError:  # asking for the key's user failed: the sync says why
         return 0
     lost = []
@@ -160,6 +172,8 @@ def forget_lost(client: ServerClient, runs: list[LocalRun], entities: Entities) 
             there = client.run_ids(entity, project)
         except NotFoundError:
             there = set()
+        except _NO_REQUEST_CAN_WORK:
+            raise
         except SyncError:
             continue
         lost += [local for local in marked if names_of(local)[1] not in there]
@@ -189,6 +203,13 @@ class Entities:
         if self._user is None:
             self._user = str(self.client.whoami()["user"])
         return self._user
+
+    def refused(self, e: SyncError) -> SyncError:
+        """`e`, an unknown entity blamed on `--entity` when the entity came from there (the
+        client, which cannot tell, names the run's entity)."""
+        if isinstance(e, EntityNotFoundError) and self.override:
+            return entity_missing(self.override, self.client.shown, "the --entity given")
+        return e
 
 
 def sync_run(

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from flightlog.sync.lock import LOCK_FILE
 
 from .conftest import cli
@@ -18,11 +16,6 @@ from .servers import LiveServer, wait_until
 from .test_sync_agent import start_agent, stop
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a second `sync --watch` names the running agent but no way forward "
-    "(it ships the store already; stop it with kill PID to run another)",
-)
 def test_a_second_agent_says_what_to_do(server: LiveServer, key: str, store: Path) -> None:
     first = start_agent(store)
     try:

@@ -1,32 +1,31 @@
 """Found following the README as a newcomer: `flightlog logout` "forgets the stored key",
 but the store's sync agent (started by an online run, it lives on 10 minutes idle) keeps
 the key it read and goes on uploading: runs made after the logout, offline ones included
-(init() no longer finds a key), land on the server under the logged-out user."""
+(init() no longer finds a key), land on the server under the logged-out user. The agent now
+exits, saying why; its lock free, the next login's online run starts a new one."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
+from flightlog.sync.lock import AgentLock
 
 from .conftest import cli
 from .servers import LiveServer, wait_until
-from .sync_runs import on_server, small_runs
+from .sync_runs import local_segments, on_server, small_runs
 from .test_found2_agent_new_key import login
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after `flightlog logout` a running agent keeps its key and uploads runs made later",
-)
-def test_after_logout_the_agent_uploads_nothing_more(
-    server: LiveServer, store: Path, tmp_path: Path
-) -> None:
-    login(server, server.user("alice"))
+@contextmanager
+def agent_of(server: LiveServer, user: str, store: Path, log: Path) -> Iterator[subprocess.Popen]:
+    """`flightlog sync --watch` of `store`, started after a login as `user`, its output in
+    `log`: stopped on the way out."""
+    login(server, server.user(user))
     store.mkdir()
-    log = tmp_path / "agent.log"
     with open(log, "w") as out:
         agent = subprocess.Popen(
             [sys.executable, "-m", "flightlog.cli", "sync", "--watch", str(store)],
@@ -35,6 +34,17 @@ def test_after_logout_the_agent_uploads_nothing_more(
         )
     try:
         wait_until(lambda: "sync agent for" in log.read_text(), 60, "the agent started")
+        yield agent
+    finally:
+        agent.terminate()
+        agent.wait(timeout=30)
+
+
+def test_after_logout_the_agent_uploads_nothing_more(
+    server: LiveServer, store: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "agent.log"
+    with agent_of(server, "alice", store, log) as agent:
         assert cli("logout", "--host", server.url).returncode == 0
         (after,) = small_runs(1)
         wait_until(
@@ -43,6 +53,24 @@ def test_after_logout_the_agent_uploads_nothing_more(
             "the agent exited or said what it did with the run made after the logout",
         )
         assert not on_server(server, after), log.read_text()
-    finally:
-        agent.terminate()
-        agent.wait(timeout=30)
+        agent.wait(timeout=60)
+        said = log.read_text()
+        assert "logged out of" in said and "agent exits" in said, said
+        assert not AgentLock(store).held_elsewhere()
+
+
+def test_a_new_login_is_taken_at_once(server: LiveServer, store: Path, tmp_path: Path) -> None:
+    """A `flightlog login` with another user's key, with no logout between: the runs made
+    after it go as that user (the agent used to ship them with the key it started with)."""
+    log = tmp_path / "agent.log"
+    with agent_of(server, "alice", store, log):
+        login(server, server.user("bob"))
+        (after,) = small_runs(1)
+        bobs = server.root / "runs/@bob/p" / after / "history"
+        wait_until(
+            lambda: sorted(p.name for p in bobs.glob("*.parquet")) == local_segments(after),
+            60,
+            f"the run made after bob's login on the server as bob's; the agent said:\n"
+            f"{log.read_text()}",
+        )
+        assert not on_server(server, after)  # nothing of it under alice

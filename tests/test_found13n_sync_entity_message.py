@@ -2,22 +2,20 @@
 entity the server does not have, fails with "entity 'nobody' does not exist on URL: check
 the run's entity (init(entity=...) or FLIGHTLOG_ENTITY), or ask the server's admin to create
 it": the entity came from `--entity`, which the message does not name, and the user is
-sent to look at their training script instead."""
+sent to look at their training script instead. The agent (`sync --watch --entity`) said
+the same."""
 
 from __future__ import annotations
 
-import pytest
+import subprocess
+import sys
+from pathlib import Path
 
 from .conftest import cli
-from .servers import LiveServer
+from .servers import LiveServer, wait_until
 from .sync_runs import small_runs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an entity given with `sync --entity` that does not exist is blamed on the run "
-    "(init(entity=...) or FLIGHTLOG_ENTITY), not on --entity",
-)
 def test_a_missing_entity_given_with_the_flag_is_said_to_come_from_it(
     server: LiveServer, key: str
 ) -> None:
@@ -26,3 +24,25 @@ def test_a_missing_entity_given_with_the_flag_is_said_to_come_from_it(
     out = r.stdout + r.stderr
     assert r.returncode == 1, out
     assert "'nobody' does not exist" in out and "--entity" in out, out
+    assert "init(entity=" not in out, out
+
+
+def test_the_agent_says_the_entity_came_from_the_flag(
+    server: LiveServer, key: str, store: Path, tmp_path: Path
+) -> None:
+    small_runs(1)
+    log = tmp_path / "agent.log"
+    with open(log, "w") as out:
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "flightlog.cli", "sync", "--watch", "--entity", "nobody"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: "does not exist" in log.read_text(), 60, "the agent's refusal")
+    finally:
+        agent.terminate()
+        agent.wait(timeout=30)
+    said = log.read_text()
+    assert "'nobody' does not exist" in said and "--entity" in said, said
+    assert "init(entity=" not in said, said

@@ -258,12 +258,18 @@ def _watch(args: argparse.Namespace, creds: Credentials) -> int:
 
     from flightlog.sync.agent import Agent
     from flightlog.sync.client import ServerClient
-    from flightlog.sync.lock import AgentLock
+    from flightlog.sync.lock import AgentLock, AgentRunningError
 
     store = Path(args.runs[0]) if args.runs else root(args)
-    client = ServerClient(creds, retries=0, timeout=15.0)  # the agent's backoff retries
     lock = AgentLock(store)
-    lock.acquire()  # AgentRunningError names the running agent
+    try:
+        lock.acquire()
+    except AgentRunningError as e:  # it names the running agent; say what to do
+        raise RuntimeError(
+            f"{e}: it ships this store already, so there is nothing to start; to run one "
+            f"with other options (--poll, --entity), stop it with {e.kill} and run this again"
+        ) from None
+    client = ServerClient(creds, retries=0, timeout=15.0)  # the agent's backoff retries
 
     def log(message: str) -> None:
         print(time.strftime("%Y-%m-%d %H:%M:%S"), message, flush=True)
