@@ -165,6 +165,8 @@ class BlobReceiver:
                 f"part at {offset} of {length} bytes goes past the blob's size {size}", "invalid"
             )
         have = self.offset(entity, project, sha)
+        if offset > have and self.holds(entity, project, sha):
+            return {"offset": size, "stored": False}  # placed meanwhile, its parts dropped
         if offset > have:
             raise Refused(
                 f"part at offset {offset}, but the server has {have} bytes of this blob: "
@@ -188,6 +190,8 @@ class BlobReceiver:
                     self.objects.delete(key)  # (the same bytes: the same key, theirs: kept)
             have = self.offset(entity, project, sha)
         if have < size:
+            if self.holds(entity, project, sha):  # a concurrent upload of the same blob
+                return {"offset": size, "stored": False}  # placed it and dropped its parts
             return {"offset": have, "stored": False}
         return {"offset": size, "stored": self._place(entity, project, sha, size)}
 
