@@ -16,7 +16,6 @@ import copy
 import time
 from typing import TYPE_CHECKING, Any
 
-from flightlog.store.reader import text_list
 from flightlog.store.runmeta import MetaPatch, apply_patch
 from flightlog.store.summary_edits import FIELD, SummaryEdits
 
@@ -36,7 +35,7 @@ class ApiRunEdits:
     @property
     def tags(self: StoredRun) -> list[str]:
         if "_tags" not in self.__dict__:
-            self.__dict__["_tags"] = text_list(self.meta.get("tags"))
+            self.__dict__["_tags"] = self._stored("tags")
         return self.__dict__["_tags"]
 
     @tags.setter
@@ -47,10 +46,9 @@ class ApiRunEdits:
     @property
     def config(self: StoredRun) -> dict[str, Any]:
         if "_config" not in self.__dict__:
-            stored = self.meta.get("config")
             # a deep copy: a nested value edited in place (config["opt"]["lr"] = ...) must
             # differ from run.json as read for update() to store it
-            self.__dict__["_config"] = copy.deepcopy(stored) if isinstance(stored, dict) else {}
+            self.__dict__["_config"] = copy.deepcopy(self._stored("config"))
         return self.__dict__["_config"]
 
     @config.setter
@@ -62,11 +60,12 @@ class ApiRunEdits:
     def summary(self: StoredRun) -> dict[str, Any]:
         if "_summary" not in self.__dict__:
             # a deep copy, as the config's: a nested value edited in place must differ
-            self.__dict__["_summary"] = EditedSummary(self, copy.deepcopy(self._stored_summary()))
+            self.__dict__["_summary"] = EditedSummary(self, copy.deepcopy(self._stored("summary")))
         return self.__dict__["_summary"]
 
-    def _stored_summary(self: StoredRun) -> dict[str, Any]:
-        return super().summary  # type: ignore[misc]
+    def _stored(self: StoredRun, field: str) -> Any:
+        """StoredRun's `field` (tags, config, summary): the run as read, without the edits."""
+        return getattr(super(), field)
 
     def update(self: StoredRun) -> None:
         """Store the edits made to this run's name, notes, group, job_type, tags, config
@@ -78,9 +77,9 @@ class ApiRunEdits:
             if k in self.__dict__ and (v := self.__dict__[k]) != self.meta.get(k)
         }
         tags = self.__dict__.get("_tags")
-        if tags is not None and tags != text_list(self.meta.get("tags")):
+        if tags is not None and tags != self._stored("tags"):
             fields["tags"] = list(check_setting("tags", tuple(tags), "run.tags"))
-        stored = self.meta.get("config") if isinstance(self.meta.get("config"), dict) else {}
+        stored = self._stored("config")
         config = {k: jsonable(v) for k, v in self.__dict__.get("_config", stored).items()}
         patch = MetaPatch(
             fields,
@@ -98,7 +97,7 @@ class ApiRunEdits:
     def _summary_patch(self: StoredRun) -> dict[str, Any]:
         """run.json's new `summary_edits`, if the summary was changed: the values set or
         changed, the keys removed, after those edited before."""
-        stored = self._stored_summary()
+        stored = self._stored("summary")
         edited = {k: jsonable(v) for k, v in self.__dict__["_summary"].items()}
         values = {k: v for k, v in edited.items() if k not in stored or stored[k] != v}
         removed = set(stored) - set(edited)
