@@ -26,11 +26,10 @@ MISSING: Any = object()
 
 class Past(NamedTuple):
     """A key's figures over the rows a resumed run's earlier generations stored
-    (flightlog/_summary_past.py): its first and last value, and min, max, sum and count of
-    its numbers."""
+    (flightlog/_summary_past.py): its first value, and min, max, sum and count of its
+    numbers (its last value is the resumed summary's, not an aggregate's)."""
 
     first: Any = MISSING
-    last: Any = MISSING
     low: Any = MISSING
     high: Any = MISSING
     total: float = 0.0

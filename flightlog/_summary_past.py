@@ -70,7 +70,6 @@ def resumed_summary(
         low, high = s["number_min"], s["number_max"]
         past[k] = Past(
             first=firsts.get(k, MISSING),
-            last=lasts.get(k, MISSING),
             low=MISSING if low is None else int(low) if whole else low,
             high=MISSING if high is None else int(high) if whole else high,
             total=s["number_sum"] or 0.0,
