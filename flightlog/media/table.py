@@ -150,9 +150,7 @@ class Table(Media):
         """Check that every cell of a column is a `dtype` (a class such as int, str or
         flightlog.Image, or an example value; None only if `optional`): TypeError naming
         the first that is not. A dtype that is no class of these (wandb's own type objects)
-        is taken without a check."""
-        if col_name not in self.columns:
-            raise KeyError(f"the table has no column {col_name!r} (it has {self.columns})")
+        is taken without a check; KeyError for a column the table has not."""
         _check_cells(col_name, self.get_column(col_name), dtype, optional)
 
     def get_dataframe(self) -> Any:
