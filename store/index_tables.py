@@ -110,12 +110,6 @@ def runs_update(names: Sequence[str], rows: list[tuple[Any, ...]]) -> pa.Table:
     return arrow_rows(pa.schema(columns()["runs"].field(n) for n in names), rows)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "COLUMNS":  # table -> its Arrow schema (`columns()`), built on first use
-        return columns()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 _IN = "run_key IN (SELECT unnest(?::VARCHAR[]))"
 
 

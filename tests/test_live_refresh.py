@@ -21,7 +21,7 @@ from flightlog.store import catch_up
 from flightlog.store.catalog import common_summary_keys, values_of
 from flightlog.store.describe import _value_row
 from flightlog.store.index import Index
-from flightlog.store.index_tables import COLUMNS, write_rows
+from flightlog.store.index_tables import NAMES, write_rows
 from flightlog.tui.runs_data import common_keys, load_runs
 
 from .conftest import cli, spawn
@@ -112,10 +112,10 @@ def test_default_columns_from_the_summaries_in_hand_are_the_index_query_s(
     """common_keys over the summaries read back equals catalog.common_summary_keys."""
     with Index(tmp_path / "none", persist=False) as idx:
         keys = [f"p/r{i}" for i in range(len(summaries))]
-        blank = [None] * len(COLUMNS["runs"])
+        blank = [None] * len(NAMES["runs"])
         runs = []
         for i, k in enumerate(keys):
-            row = dict(zip(COLUMNS["runs"].names, blank, strict=True))
+            row = dict(zip(NAMES["runs"], blank, strict=True))
             row.update(run_key=k, defined_metrics=defined if i % 2 else [], tags=[])
             runs.append(tuple(row.values()))
         summary = [
