@@ -110,15 +110,15 @@ def save(
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__ and name != "Api":  # (the command: the write path's, on first use)
-        from . import _public
-
-        value = globals()[name] = getattr(_public, name)
-        return value
     if name == "Api":  # reading loads numpy and pyarrow.compute: not for a training script
         from ._api import Api
 
         return Api
+    if name in __all__:  # (the command: the write path's, on first use)
+        from . import _public
+
+        value = globals()[name] = getattr(_public, name)
+        return value
     # wandb.run / wandb.config / wandb.summary follow the current run
     if name == "run":
         return _state.current()

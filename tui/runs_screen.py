@@ -346,9 +346,8 @@ class RunsScreen(StoreScreen):
         is a row cursor, which left and right only scroll, so this is how the keyboard
         reaches a column (clicking a header does it with the mouse)."""
         columns = columns_of(self.runs.metrics if self.runs else [])
-        sortable = list(range(1, len(columns)))  # not the marks' column
         here = columns.index(self.sort_column if self.sort_column in columns else "started")
-        to = sortable[(sortable.index(here) + step) % len(sortable)]
+        to = 1 + (here - 1 + step) % (len(columns) - 1)  # 1 on: not the marks' column
         self.query_one(RunsTable).move_cursor(column=to)
         self.action_sort()
 
