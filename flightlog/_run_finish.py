@@ -103,12 +103,14 @@ class RunFinish:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        if exc_type is None or (
-            isinstance(exc, SystemExit) and _hooks.exit_error(exc.code) is None
-        ):
-            self._finish()  # sys.exit(0) inside the block: a success
-        elif isinstance(exc, SystemExit):
-            self._fail(str(_hooks.exit_error(exc.code)))
+        if exc_type is None:
+            error = None
+        elif isinstance(exc, SystemExit):  # sys.exit(0) inside the block: a success
+            error = _hooks.exit_error(exc.code)
         else:
-            self._fail("".join(traceback.format_exception(exc_type, exc, tb)))
+            error = "".join(traceback.format_exception(exc_type, exc, tb))
+        if error is None:
+            self._finish()
+        else:
+            self._fail(error)
         return False
