@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -87,7 +88,6 @@ MIN_CUT = 16
 def _width() -> int | None:
     """The terminal's columns, or COLUMNS when set; None into a pipe without COLUMNS, where
     a script reading the output gets every name whole."""
-    import os
     import shutil
 
     if sys.stdout.isatty() or os.environ.get("COLUMNS"):
@@ -109,8 +109,6 @@ def print_table(
 
     Hand-rolled because rich's table layout takes ~2 s for 1,000 runs; this takes ~10 ms.
     """
-    import os
-
     headers = [safe(h) for h in headers]
     rows = [[safe(c) for c in r] for r in rows]
     title = safe(title) if title else title
@@ -118,10 +116,9 @@ def print_table(
     for r in rows:
         for i, cell in enumerate(r):
             widths[i] = max(widths[i], len(cell))
-    room = _width()
-    if shrink is not None and room and sum(widths) + 2 * (len(widths) - 1) > room:
-        others = sum(widths) - widths[shrink] + 2 * (len(widths) - 1)
-        widths[shrink] = max(len(headers[shrink]), MIN_CUT, room - others)
+    used = sum(widths) + 2 * (len(widths) - 1)  # a line's width, the columns two apart
+    if shrink is not None and (room := _width()) and used > room:
+        widths[shrink] = max(len(headers[shrink]), MIN_CUT, room - (used - widths[shrink]))
         for r in rows:
             r[shrink] = middle_cut(r[shrink], widths[shrink])
 
