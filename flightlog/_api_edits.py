@@ -91,8 +91,21 @@ class ApiRunEdits:
             patch.fields.update(self._summary_patch())
         if patch:
             self.meta = apply_patch(self.paths.meta, patch)
-        for k in (*FIELDS, "_tags", "_config", "_summary"):  # read back from the stored run.json
+        self._read_back()
+
+    def _read_back(self: StoredRun) -> None:
+        """The edited members as stored now (merged with what writers wrote meanwhile). The
+        tags, config and summary are refilled in place: a script that holds one
+        (`summary = run.summary`) edits on through it, and its next update() stores that."""
+        for k in FIELDS:
             self.__dict__.pop(k, None)
+        held = self.__dict__
+        if "_tags" in held:
+            held["_tags"][:] = self._stored("tags")
+        for name in ("config", "summary"):
+            if (values := held.get(f"_{name}")) is not None:
+                dict.clear(values)  # (dict's own: EditedSummary.update would store)
+                dict.update(values, copy.deepcopy(self._stored(name)))
 
     def _summary_patch(self: StoredRun) -> dict[str, Any]:
         """run.json's new `summary_edits`, if the summary was changed: the values set or
