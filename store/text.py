@@ -113,6 +113,10 @@ def metric_cells(stat: dict[str, Any]) -> list[str]:
     ]
 
 
+#: a name cut by `middle_cut` keeps at least this many cells, however narrow the screen
+MIN_CUT = 16
+
+
 def middle_cut(name: str, width: int, cell_len: Callable[[str], int] = len) -> str:
     """`name` in `width` cells at most (as `cell_len` measures them: the UI's wide
     characters): its start, "…", and its end (the longer part). A long metric name's end

@@ -14,14 +14,14 @@ from rich.text import Text
 from textual.markup import escape
 from textual.widgets import DataTable, Tree
 
-from flightlog.store.text import fmt, fmt_value, metric_cells, middle_cut, safe
+from flightlog.store.text import MIN_CUT, fmt, fmt_value, metric_cells, middle_cut, safe
 
 from .data import STATE_ICON, RunDetail, plural
 from .table_fill import fill_table
 
 METRIC_COLUMNS = ("metric", "last", "min", "max", "n", "")
-#: cells a metric name may take before the table has a width, and at least
-NAME_ROOM, MIN_NAME = 40, 16
+#: cells a metric name may take before the table has a width
+NAME_ROOM = 40
 
 
 def text(value: object) -> str:
@@ -95,7 +95,7 @@ def fill_metric_table(table: DataTable[Any], stats: list[dict[str, Any]], narrow
         max([len(h), *(cell_len(c[i]) for c in cells)]) + 2 for i, h in enumerate(columns) if i
     )
     width = table.size.width - table.scrollbar_size_vertical
-    room = max(width - values - 2 if width > 0 else NAME_ROOM, MIN_NAME)
+    room = max(width - values - 2 if width > 0 else NAME_ROOM, MIN_CUT)
     for c in cells:
         c[0] = middle_cut(c[0], room, cell_len)
     rows = [list(map(Text, c)) for c in cells]

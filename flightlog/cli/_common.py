@@ -8,7 +8,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flightlog.store.text import fmt, fmt_duration, fmt_time, fmt_value, middle_cut, safe
+from flightlog.store.text import (
+    MIN_CUT,
+    fmt,
+    fmt_duration,
+    fmt_time,
+    fmt_value,
+    middle_cut,
+    safe,
+)
 
 if TYPE_CHECKING:  # (rich: loaded by the commands that print through it, not by `runs`)
     from rich.console import Console
@@ -79,10 +87,6 @@ def console() -> Console:
 
     # piped output gets the full width: never truncate names or ids
     return Console(width=None if sys.stdout.isatty() else 1000, highlight=False)
-
-
-#: a cut column keeps at least this many characters, however narrow the terminal
-MIN_CUT = 16
 
 
 def _width() -> int | None:
