@@ -415,6 +415,12 @@ def read_by_server(server_port: int, client_port: int) -> bool:
     return mine is not None and theirs is not None and mine[0] == 0 and theirs[1] == 0
 
 
+def wait_for_store_agent(store: Path) -> None:
+    """Wait until a sync agent holds `store`'s lock (its lock file written)."""
+    lock = store / LOCK_FILE
+    wait_until(lambda: lock.exists() and lock.read_text(), 60, "first agent holds the lock")
+
+
 def stop_store_agent(store: Path) -> None:
     """SIGTERM the sync agent holding `store`'s lock, if one does (the detached agent an
     online run started outlives it)."""
