@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -351,14 +352,16 @@ def wait_until(cond: Callable[[], object], timeout: float, what: str) -> float:
 
 
 @contextmanager
-def app_in_thread(app: object) -> Iterator[int]:
+def app_in_thread(app: object, **options: Any) -> Iterator[int]:
     """`app` served by a real uvicorn on a thread of this process, on a free port of
-    127.0.0.1 (for a test that hooks the server's code: its monkeypatches reach it); yields
-    the port once the server is up, and stops it after."""
+    127.0.0.1 (for a test that hooks the server's code: its monkeypatches reach it), with
+    uvicorn's `options` (`ssl_certfile=`, ...); yields the port once the server is up, and
+    stops it after."""
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
