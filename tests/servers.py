@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -339,6 +340,17 @@ def segment_file(directory: Path, tables, writer: str = "w1", seq: int = 1, **kw
     path = directory / f"{writer}-{seq:06d}-{sha256_file(tmp)[0]}.parquet"
     tmp.rename(path)
     return path
+
+
+def place_uploaded(store: Any, paths: Any, stream: str, seg: Path, tmp: str = "up.tmp") -> bool:
+    """Place segment file `seg` in `stream` of the run at `paths` of a server store
+    (`ReceivingStore`) as the routes do: a temp copy named `tmp` under its uploads, then
+    place_segment. Whether it was stored (False: the same content was there)."""
+    from flightlog.sync.receive import check_segment_name
+
+    shutil.copy(seg, store.uploads / tmp)
+    parsed = check_segment_name(stream, seg.name)
+    return store.place_segment(paths, stream, parsed, store.uploads / tmp, parsed.sha256)
 
 
 def wait_until(cond: Callable[[], object], timeout: float, what: str) -> float:
