@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -340,6 +342,17 @@ def segment_file(directory: Path, tables, writer: str = "w1", seq: int = 1, **kw
     return path
 
 
+def place_uploaded(store: Any, paths: Any, stream: str, seg: Path, tmp: str = "up.tmp") -> bool:
+    """Place segment file `seg` in `stream` of the run at `paths` of a server store
+    (`ReceivingStore`) as the routes do: a temp copy named `tmp` under its uploads, then
+    place_segment. Whether it was stored (False: the same content was there)."""
+    from flightlog.sync.receive import check_segment_name
+
+    shutil.copy(seg, store.uploads / tmp)
+    parsed = check_segment_name(stream, seg.name)
+    return store.place_segment(paths, stream, parsed, store.uploads / tmp, parsed.sha256)
+
+
 def wait_until(cond: Callable[[], object], timeout: float, what: str) -> float:
     """Poll `cond` until it is true: the seconds that took; else fail saying `what`."""
     start = time.monotonic()
@@ -351,14 +364,16 @@ def wait_until(cond: Callable[[], object], timeout: float, what: str) -> float:
 
 
 @contextmanager
-def app_in_thread(app: object) -> Iterator[int]:
+def app_in_thread(app: object, **options: Any) -> Iterator[int]:
     """`app` served by a real uvicorn on a thread of this process, on a free port of
-    127.0.0.1 (for a test that hooks the server's code: its monkeypatches reach it); yields
-    the port once the server is up, and stops it after."""
+    127.0.0.1 (for a test that hooks the server's code: its monkeypatches reach it), with
+    uvicorn's `options` (`ssl_certfile=`, ...); yields the port once the server is up, and
+    stops it after."""
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -413,6 +428,12 @@ def read_by_server(server_port: int, client_port: int) -> bool:
         queues[(int(local.split(":")[1], 16), int(remote.split(":")[1], 16))] = (tx, rx)
     mine, theirs = queues.get((client_port, server_port)), queues.get((server_port, client_port))
     return mine is not None and theirs is not None and mine[0] == 0 and theirs[1] == 0
+
+
+def wait_for_store_agent(store: Path) -> None:
+    """Wait until a sync agent holds `store`'s lock (its lock file written)."""
+    lock = store / LOCK_FILE
+    wait_until(lambda: lock.exists() and lock.read_text(), 60, "first agent holds the lock")
 
 
 def stop_store_agent(store: Path) -> None:

@@ -1,6 +1,7 @@
 """Small offline runs of project "p" for the sync tests, and where their segments are: in
 the local store and on a test server (uploaded by `flightlog sync --all`, which a test may
-have the server killed under); a `flightlog` subprocess whose lines are read as they come."""
+have the server killed under); a `flightlog` subprocess whose lines are read as they come;
+a login, and a sync agent started after one."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .conftest import python_script, reaped
@@ -96,3 +98,35 @@ class Lines:
         if self.proc.poll() is None:
             self.proc.terminate()
         return self.finish(timeout=30)
+
+
+def login(server: LiveServer, key: str) -> None:
+    """`flightlog login --host` the server with `key`, typed at its prompt."""
+    r = subprocess.run(
+        [sys.executable, "-m", "flightlog.cli", "login", "--host", server.url],
+        input=key + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+
+
+@contextmanager
+def agent_of(server: LiveServer, user: str, store: Path, log: Path) -> Iterator[subprocess.Popen]:
+    """`flightlog sync --watch` of `store`, started after a login as `user`, its output in
+    `log`: stopped on the way out."""
+    login(server, server.user(user))
+    store.mkdir()
+    with open(log, "w") as out:
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "flightlog.cli", "sync", "--watch", str(store)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: "sync agent for" in log.read_text(), 60, "the agent started")
+        yield agent
+    finally:
+        agent.terminate()
+        agent.wait(timeout=30)

@@ -9,21 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flightlog.sync.lock import LOCK_FILE
-
 from .conftest import cli
-from .servers import LiveServer, wait_until
+from .servers import LiveServer, wait_for_store_agent
 from .test_sync_agent import start_agent, stop
 
 
 def test_a_second_agent_says_what_to_do(server: LiveServer, key: str, store: Path) -> None:
     first = start_agent(store)
     try:
-        wait_until(
-            lambda: (store / LOCK_FILE).exists() and (store / LOCK_FILE).read_text(),
-            60,
-            "first agent holds the lock",
-        )
+        wait_for_store_agent(store)
         r = cli("sync", "--watch", "--poll", "5", str(store), timeout=60)
         assert r.returncode == 1
         assert f"kill {first.pid}" in r.stderr, r.stderr

@@ -6,38 +6,13 @@ exits, saying why; its lock free, the next login's online run starts a new one."
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from flightlog.sync.lock import AgentLock
 
 from .conftest import cli
 from .servers import LiveServer, wait_until
-from .sync_runs import local_segments, on_server, small_runs
-from .test_found2_agent_new_key import login
-
-
-@contextmanager
-def agent_of(server: LiveServer, user: str, store: Path, log: Path) -> Iterator[subprocess.Popen]:
-    """`flightlog sync --watch` of `store`, started after a login as `user`, its output in
-    `log`: stopped on the way out."""
-    login(server, server.user(user))
-    store.mkdir()
-    with open(log, "w") as out:
-        agent = subprocess.Popen(
-            [sys.executable, "-m", "flightlog.cli", "sync", "--watch", str(store)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until(lambda: "sync agent for" in log.read_text(), 60, "the agent started")
-        yield agent
-    finally:
-        agent.terminate()
-        agent.wait(timeout=30)
+from .sync_runs import agent_of, local_segments, login, on_server, small_runs
 
 
 def test_after_logout_the_agent_uploads_nothing_more(

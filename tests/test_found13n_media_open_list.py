@@ -15,7 +15,7 @@ import pytest
 import flightlog
 
 from .test_media_tui import loaded_pane
-from .test_tui import settle
+from .tui_helpers import settle
 
 
 async def test_v_on_a_list_of_images_does_not_stop_the_ui(

@@ -7,13 +7,9 @@ the same."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 from .conftest import cli
 from .servers import LiveServer, wait_until
-from .sync_runs import small_runs
+from .sync_runs import Lines, small_runs
 
 
 def test_a_missing_entity_given_with_the_flag_is_said_to_come_from_it(
@@ -27,22 +23,12 @@ def test_a_missing_entity_given_with_the_flag_is_said_to_come_from_it(
     assert "init(entity=" not in out, out
 
 
-def test_the_agent_says_the_entity_came_from_the_flag(
-    server: LiveServer, key: str, store: Path, tmp_path: Path
-) -> None:
+def test_the_agent_says_the_entity_came_from_the_flag(server: LiveServer, key: str) -> None:
     small_runs(1)
-    log = tmp_path / "agent.log"
-    with open(log, "w") as out:
-        agent = subprocess.Popen(
-            [sys.executable, "-m", "flightlog.cli", "sync", "--watch", "--entity", "nobody"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    agent = Lines("sync", "--watch", "--entity", "nobody")
     try:
-        wait_until(lambda: "does not exist" in log.read_text(), 60, "the agent's refusal")
+        wait_until(lambda: agent.having("does not exist"), 60, "the agent's refusal")
     finally:
-        agent.terminate()
-        agent.wait(timeout=30)
-    said = log.read_text()
+        said = agent.stop()
     assert "'nobody' does not exist" in said and "--entity" in said, said
     assert "init(entity=" not in said, said

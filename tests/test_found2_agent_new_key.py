@@ -12,34 +12,14 @@ from pathlib import Path
 
 from .conftest import cli
 from .servers import LiveServer, wait_until
-from .sync_runs import local_segments, on_server, small_runs
-
-
-def login(server: LiveServer, key: str) -> None:
-    r = subprocess.run(
-        [sys.executable, "-m", "flightlog.cli", "login", "--host", server.url],
-        input=key + "\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert r.returncode == 0, r.stderr
+from .sync_runs import agent_of, local_segments, login, on_server, small_runs
 
 
 def test_the_agent_ships_again_after_a_new_login(
     server: LiveServer, store: Path, tmp_path: Path
 ) -> None:
-    login(server, server.user("alice"))
-    store.mkdir()
     log = tmp_path / "agent.log"
-    with open(log, "w") as out:
-        agent = subprocess.Popen(
-            [sys.executable, "-m", "flightlog.cli", "sync", "--watch", str(store)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until(lambda: "sync agent for" in log.read_text(), 60, "the agent started")
+    with agent_of(server, "alice", store, log):
         assert cli("server", "key", "revoke", "alice", "--root", str(server.root)).returncode == 0
         (refused,) = small_runs(1)
         wait_until(lambda: "flightlog login" in log.read_text(), 60, "the agent's advice")
@@ -56,9 +36,6 @@ def test_the_agent_ships_again_after_a_new_login(
             60,
             "the refused run shipped too",
         )
-    finally:
-        agent.terminate()
-        agent.wait(timeout=30)
 
 
 def test_an_agent_whose_key_is_refused_still_exits_when_idle(

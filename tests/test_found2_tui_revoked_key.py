@@ -18,8 +18,7 @@ from flightlog.tui.workers import REFRESH_SECONDS
 
 from .conftest import cli
 from .servers import LiveServer
-from .sync_runs import small_runs
-from .test_found2_agent_new_key import login
+from .sync_runs import login, small_runs
 from .tui_helpers import settle
 
 

@@ -19,6 +19,8 @@ from .conftest import python_script
 
 pytestmark = pytest.mark.slow
 
+SEQ = re.compile(r"-(\d{6})[-.]")  # a segment's number in its file's name
+
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
@@ -40,7 +42,8 @@ def test_a_full_disk_leaves_no_temp_files(small_disk: Path) -> None:
     store = small_disk / "store"
     res = python_script(
         f"""
-        import os, time, flightlog
+        import os, re, time, flightlog
+        SEQ = re.compile({SEQ.pattern!r})
         run = flightlog.init(project="disk", id="full")
         for i in range(100):
             run.log({{"i": i}})
@@ -54,6 +57,11 @@ def test_a_full_disk_leaves_no_temp_files(small_disk: Path) -> None:
         for i in range(100, 400):
             run.log({{"i": i}})
             time.sleep(0.01)
+        history, deadline = os.path.join(run.dir, "history"), time.monotonic() + 120
+        while time.monotonic() < deadline and not any(  # the writer retried on the full disk
+            int(m.group(1)) >= 3 for m in map(SEQ.search, os.listdir(history)) if m
+        ):
+            time.sleep(0.05)
         os.remove({str(small_disk / "filler")!r})
         for i in range(400, 500):
             run.log({{"i": i}})
@@ -67,7 +75,7 @@ def test_a_full_disk_leaves_no_temp_files(small_disk: Path) -> None:
     assert "script survived" in res.stdout
     history = store / "runs" / "disk" / "full" / "history"
     names = sorted(p.name for p in history.iterdir())
-    seqs = [int(m.group(1)) for n in names if (m := re.search(r"-(\d{6})[-.]", n))]
+    seqs = [int(m.group(1)) for n in names if (m := SEQ.search(n))]
     assert max(seqs) >= 3, f"the writer never retried on the full disk: {names}"
     assert not [n for n in names if n.endswith(".tmp")], names
     run = flightlog.Api(store).run("disk/full")

@@ -15,7 +15,7 @@ from flightlog.sync.limits import SegmentLimits
 from flightlog.sync.refused import Refused
 
 from .conftest import cli, python_script
-from .servers import LiveServer, segment_file, tidy_table
+from .servers import LiveServer, place_uploaded, segment_file, tidy_table
 
 
 def _refusal(source: Path | bytes, limits: SegmentLimits) -> tuple[str, str] | None:
@@ -78,15 +78,11 @@ def test_a_run_gets_its_system_directory_with_its_first_system_segment(
     assert store.segments("alice", "p", "r1") == {"history": [], "system": []}
 
     seg = segment_file(tmp_path / "up", tidy_table(10, ("cpu",)), seq=1)
-    parsed = receive.check_segment_name("system", seg.name)
-    tmp = store.uploads / "up.tmp"
-    tmp.write_bytes(seg.read_bytes())
     synced.clear()
-    assert store.place_segment(paths, "system", parsed, tmp, parsed.sha256) is True
+    assert place_uploaded(store, paths, "system", seg) is True
     assert paths.dir in synced and paths.system in synced  # the mkdir and the rename
     assert store.segments("alice", "p", "r1") == {"history": [], "system": [seg.name]}
-    tmp.write_bytes(seg.read_bytes())
-    assert store.place_segment(paths, "system", parsed, tmp, parsed.sha256) is False
+    assert place_uploaded(store, paths, "system", seg) is False
 
 
 def test_a_refused_system_segment_makes_no_directory(tmp_path: Path):

@@ -8,7 +8,6 @@ as its routes drive it."""
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 
 from flightlog.sync import receive
 
-from .servers import segment_file, tidy_table, wait_until
+from .servers import place_uploaded, segment_file, tidy_table, wait_until
 
 
 def test_an_upload_elsewhere_is_not_held_up_by_a_new_directorys_fsync_one_into_it_is(
@@ -40,10 +39,7 @@ def test_an_upload_elsewhere_is_not_held_up_by_a_new_directorys_fsync_one_into_i
 
     def upload(name: str, paths, stream: str, seq: int) -> None:
         seg = segment_file(tmp_path / name, tidy_table(10, start=seq * 10), seq=seq)
-        tmp = store.uploads / f"{name}.tmp"
-        shutil.copy(seg, tmp)
-        parsed = receive.check_segment_name(stream, seg.name)
-        answers[name] = store.place_segment(paths, stream, parsed, tmp, parsed.sha256)
+        answers[name] = place_uploaded(store, paths, stream, seg, f"{name}.tmp")
 
     first = threading.Thread(target=upload, args=("first", r1, "system", 1))
     first.start()

@@ -18,7 +18,14 @@ from flightlog.sync.client import backoff_delay
 from flightlog.sync.lock import LOCK_FILE, AgentLock
 
 from .conftest import cli, python_script, spawn
-from .servers import DroppingProxy, LiveServer, server_rows, stop_store_agent, wait_until
+from .servers import (
+    DroppingProxy,
+    LiveServer,
+    server_rows,
+    stop_store_agent,
+    wait_for_store_agent,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -102,11 +109,7 @@ def test_agent_ships_a_training_run_progressively_then_marks_it_synced(
 def test_a_second_agent_exits_naming_the_first(server: LiveServer, key: str, store):
     first = start_agent(store)
     try:
-        wait_until(
-            lambda: (store / LOCK_FILE).exists() and (store / LOCK_FILE).read_text(),
-            60,
-            "first agent holds the lock",
-        )
+        wait_for_store_agent(store)
         r = cli("sync", "--watch", str(store), timeout=60)
         assert r.returncode == 1
         assert "already running" in r.stderr and f"pid {first.pid}" in r.stderr

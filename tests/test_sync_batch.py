@@ -22,6 +22,7 @@ from flightlog.sync.frames import BATCH_TYPE, frame_header
 from .conftest import cli, python_script
 from .servers import (
     LiveServer,
+    place_uploaded,
     read_by_server,
     segment_file,
     server_rows,
@@ -214,7 +215,6 @@ def test_malformed_batch_bodies_are_refused_whole_and_store_nothing(
 def _placer(root: Path) -> tuple[RunPaths, Callable[[Path], bool]]:
     """A server store with run alice/p/r1, and a function that uploads a segment file into
     it as the routes do (a temp copy under .uploads, then place_segment)."""
-    from flightlog.store.layout import parse_segment_name
     from flightlog.sync.receive import ReceivingStore
 
     store = ReceivingStore(root)
@@ -222,11 +222,7 @@ def _placer(root: Path) -> tuple[RunPaths, Callable[[Path], bool]]:
     store.put_run("alice", "p", "r1", {"id": "r1"}, [])
 
     def place(seg: Path) -> bool:
-        tmp = store.uploads / "t.tmp"
-        shutil.copy(seg, tmp)
-        parsed = parse_segment_name(seg.name)
-        assert parsed is not None
-        return store.place_segment(paths, "history", parsed, tmp, parsed.sha256)
+        return place_uploaded(store, paths, "history", seg)
 
     return paths, place
 

@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -389,6 +388,7 @@ def test_a_writer_that_sees_the_claim_before_the_seal_writes_no_row_twice(
     between found no sealed twin yet and wrote every batch it could not prove again: the
     sealer's file held them too. Under a loaded machine's slow seals this compounded claim
     after claim (rows stored 5 times in a full suite: the test above failed its bound)."""
+    from flightlog.store import takeover
     from flightlog.store.takeover import HeldSegment
 
     if not local:
@@ -397,12 +397,16 @@ def test_a_writer_that_sees_the_claim_before_the_seal_writes_no_row_twice(
     for step in range(3):
         held.write(_row(step))
     claimed = tmp_path / claimed_segment_name("abc", 1)
-    os.rename(held.path, claimed)  # claimed; sealed a moment later (a loaded machine)
-    sealer = threading.Timer(0.5, seal, (claimed,))
-    sealer.start()
-    try:
-        assert not held.check()
-        again = held.hand_over()
-    finally:
-        sealer.join()
+    os.rename(held.path, claimed)  # claimed; sealed a moment later (a loaded machine):
+    real_twin = takeover.sealed_twin
+
+    def sealed_after_the_writers_first_look(directory: Path, name: object) -> Path | None:
+        found = real_twin(directory, name)
+        if found is None and claimed.exists():
+            seal(claimed)
+        return found
+
+    monkeypatch.setattr(takeover, "sealed_twin", sealed_after_the_writers_first_look)
+    assert not held.check()
+    again = held.hand_over()
     assert [b.column("step").to_pylist() for b, _ in again] == []  # the sealed file has them

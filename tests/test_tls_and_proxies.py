@@ -28,7 +28,7 @@ from flightlog.sync.retry_policy import RETRY_AFTER_CAP, retry_after
 from flightlog.sync.server import create_app
 
 from .conftest import cli
-from .servers import app_in_thread, free_port, wait_until
+from .servers import app_in_thread, wait_until
 from .sync_runs import small_runs
 
 pytestmark = pytest.mark.slow
@@ -36,8 +36,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
-    """A real flightlog server (uvicorn, on a thread) over TLS on 127.0.0.1 with a
-    self-signed certificate made by `openssl`: (its URL, the certificate, alice's key)."""
+    """A real flightlog server (uvicorn, on a thread: app_in_thread) over TLS on 127.0.0.1
+    with a self-signed certificate made by `openssl`: (its URL, the certificate, alice's
+    key)."""
     if shutil.which("openssl") is None:
         pytest.skip("no openssl binary to make a certificate with")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
@@ -47,30 +48,12 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
          "-addext", "subjectAltName=IP:127.0.0.1"],
         check=True, capture_output=True,
     )  # fmt: skip
-    import uvicorn
-
     root = tmp_path / "server"
     accounts = Accounts(root)
     accounts.add_user("alice")
     alice = accounts.create_key("alice")
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(root),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        ssl_certfile=str(cert),
-        ssl_keyfile=str(key),
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_until(lambda: server.started, 120, "the TLS server to start")
+    with app_in_thread(create_app(root), ssl_certfile=str(cert), ssl_keyfile=str(key)) as port:
         yield f"https://127.0.0.1:{port}", cert, alice
-    finally:
-        server.should_exit = True
-        thread.join(60)
 
 
 def test_an_untrusted_certificate_is_one_line_with_the_fix_that_works(
