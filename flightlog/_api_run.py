@@ -8,6 +8,7 @@ default is a DataFrame, flightlog's has always been Arrow, which `.to_pandas()` 
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from collections.abc import Iterable, Iterator
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from flightlog.store import StoredRun
 from flightlog.store.media_ref import MediaRef
@@ -142,9 +144,13 @@ class ApiRun(ApiRunEdits, StoredRun):
         """The history, wide: with `keys`, those columns, `x_axis`'s and the `_` ones in the
         rows that hold any of them; `samples` rows at most, evenly spaced, first and last
         kept."""
-        keys = None if keys is None else list(keys)
-        if keys and x_axis not in keys and not x_axis.startswith("_"):
-            keys.append(x_axis)  # wandb reads it with the keys: history(["acc"], x_axis="epoch")
+        asked = None if keys is None else list(keys)
+        keys = asked
+        if asked and x_axis not in asked and not x_axis.startswith("_"):
+            keys = [
+                *asked,
+                x_axis,
+            ]  # wandb reads it with the keys: history(["acc"], x_axis="epoch")
         table = super().history(keys, _stream(stream))
         if x_axis not in table.column_names:
             raise UsageError(f"x_axis {x_axis!r} is not a logged key of run {self.path}")
@@ -153,6 +159,9 @@ class ApiRun(ApiRunEdits, StoredRun):
                 if k not in table.column_names:
                     table = table.append_column(k, pa.nulls(len(table)))
             table = table.select([c for c in table.column_names if c.startswith("_") or c in keys])
+            if keys is not asked:  # the rows holding the keys asked for, not the x-axis alone
+                held = [pc.is_valid(table.column(k)) for k in asked]
+                table = table.filter(functools.reduce(pc.or_, held))
         if samples is not None and len(table) > samples:
             if samples < 1:
                 raise UsageError(f"samples must be at least 1, got {samples}")
