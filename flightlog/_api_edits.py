@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flightlog.store.runmeta import MetaPatch, apply_patch
@@ -88,7 +89,7 @@ class ApiRunEdits:
             fallback=dict(self.meta),
         )
         if "_summary" in self.__dict__:
-            patch.fields.update(self._summary_patch())
+            patch.updated.update(self._summary_patch())
         if patch:
             self.meta = apply_patch(self.paths.meta, patch)
         self._read_back()
@@ -107,17 +108,23 @@ class ApiRunEdits:
                 dict.clear(values)  # (dict's own: EditedSummary.update would store)
                 dict.update(values, copy.deepcopy(self._stored(name)))
 
-    def _summary_patch(self: StoredRun) -> dict[str, Any]:
-        """run.json's new `summary_edits`, if the summary was changed: the values set or
-        changed, the keys removed, after those edited before."""
+    def _summary_patch(self: StoredRun) -> dict[str, Callable[[Any], Any]]:
+        """How run.json's `summary_edits` changes, if the summary was changed: the values set
+        or changed and the keys removed, after the edits the file holds when it is written
+        (another editor's meanwhile included)."""
         stored = self._stored("summary")
         edited = {k: jsonable(v) for k, v in self.__dict__["_summary"].items()}
         values = {k: v for k, v in edited.items() if k not in stored or stored[k] != v}
         removed = set(stored) - set(edited)
         if not values and not removed:
             return {}
-        before = SummaryEdits.of(self.meta) or SummaryEdits()
-        return {FIELD: before.then(time.time(), values, removed)}
+        at = time.time()
+
+        def merged(now: Any) -> dict[str, Any]:
+            before = SummaryEdits.of({FIELD: now}) or SummaryEdits()
+            return before.then(at, values, removed)
+
+        return {FIELD: merged}
 
 
 class EditedSummary(dict[str, Any]):

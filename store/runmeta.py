@@ -15,7 +15,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,11 +37,16 @@ class MetaPatch:
     #: joining or resuming the run), artifacts logged and used, alerts. Merged into the
     #: file's lists, which the run's other processes append to as well
     appended: dict[str, list[Any]] = field(default_factory=dict)
+    #: top-level keys worked out from the file's value as it is under the lock (another
+    #: process's change meanwhile included): a merge of edits to one field
+    updated: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
     #: the process's whole view, used when run.json is missing or unreadable
     fallback: dict[str, Any] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.fields or self.config_set or self.config_deleted or self.appended)
+        return bool(
+            self.fields or self.config_set or self.config_deleted or self.appended or self.updated
+        )
 
 
 @contextlib.contextmanager
@@ -80,6 +85,8 @@ def apply_patch(meta_path: Path, patch: MetaPatch) -> dict[str, Any]:
         current["config"] = config
         for key, added in patch.appended.items():
             current[key] = merged_list(current.get(key), added)
+        for key, update in patch.updated.items():
+            current[key] = update(current.get(key))
         atomic_write_json(meta_path, current)
     return current
 

@@ -63,3 +63,16 @@ def test_summary_edits_are_listed_removed_and_yield_to_a_resumed_runs_later_valu
     settled()
     last = flightlog.Api(api.root).run(f"p/{run_id}").summary
     assert (last.get("acc"), last.get("test_acc")) == (0.95, 0.93)
+
+
+def test_two_api_editors_of_one_summary_keep_both_edits(api: flightlog.Api) -> None:
+    """Two evaluation scripts add their own numbers to one run, each read before the other
+    wrote: both stay (the review found the second replaced the first's summary_edits)."""
+    run_id = _finished_run()
+    first, second = api.run(f"p/{run_id}"), flightlog.Api(api.root).run(f"p/{run_id}")
+    first.summary["test_acc"] = 0.93
+    second.summary["ood_acc"] = 0.71
+    first.update()
+    second.update()
+    summary = flightlog.Api(api.root).run(f"p/{run_id}").summary
+    assert (summary.get("test_acc"), summary.get("ood_acc")) == (0.93, 0.71)
