@@ -43,8 +43,8 @@ def fetch(client: ServerClient, ref: ArtifactRef, registry: Registry) -> tuple[V
 
     assert ref.entity and ref.project
     r = client.request("GET", f"/artifacts/{ref.entity}/{ref.project}/{ref.name}/{ref.alias}")
-    manifest = client.answer(r, "manifest")
-    doc = r.json()
+    doc = client.document(r, "manifest")
+    manifest = doc["manifest"]
     shas = _checked_blobs(manifest, str(ref))
     fetched = size = 0
     for sha in sorted(shas):
