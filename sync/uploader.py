@@ -145,7 +145,8 @@ def _synced_into(local: LocalRun, server: str) -> tuple[str | None, bool]:
 
 
 #: refusals of any request to the server: no other request of a sync can work either
-_NO_REQUEST_CAN_WORK = (NotLoggedInError, WrongServerError)
+#: (forget_lost raises them; `flightlog sync` stops at the first)
+NO_REQUEST_CAN_WORK = (NotLoggedInError, WrongServerError)
 
 
 def forget_lost(client: ServerClient, runs: list[LocalRun], entities: Entities) -> int:
@@ -165,7 +166,7 @@ def forget_lost(client: ServerClient, runs: list[LocalRun], entities: Entities) 
             if up_to_date(local, server, entities.known(local)):
                 where = (entities.of(local), names_of(local)[0])
                 by_project.setdefault(where, []).append(local)
-    except _NO_REQUEST_CAN_WORK:
+    except NO_REQUEST_CAN_WORK:
         raise
     except SyncError:  # asking for the key's user failed: the sync says why
         return 0
@@ -175,7 +176,7 @@ def forget_lost(client: ServerClient, runs: list[LocalRun], entities: Entities) 
             there = client.run_ids(entity, project)
         except NotFoundError:
             there = set()
-        except _NO_REQUEST_CAN_WORK:
+        except NO_REQUEST_CAN_WORK:
             raise
         except SyncError:
             continue
