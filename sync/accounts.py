@@ -104,7 +104,8 @@ class Accounts:
             db.execute("INSERT INTO entities VALUES (?, ?, ?)", [name, kind, time.time()])
 
     def left_behind(self, name: str) -> list[str]:
-        """The projects stored under `name` (none when it is an entity's own)."""
+        """The projects stored under `name`: while no entity has the name, a removed one's
+        (what `--reclaim` gives); once one has it, that entity's own."""
         with self._db() as db:
             return _left_behind(db, name)
 

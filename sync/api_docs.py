@@ -14,7 +14,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from .web_routes import PAGE_HEADERS
@@ -62,5 +62,5 @@ def install_api_docs(app: FastAPI) -> None:
     """Serve `page` at /docs (the app is made with docs_url=None and redoc_url=None)."""
 
     @app.get("/docs", include_in_schema=False)
-    def docs(request: Request) -> HTMLResponse:
+    def docs() -> HTMLResponse:
         return HTMLResponse(page(app.openapi()), headers=PAGE_HEADERS)

@@ -141,9 +141,12 @@ class BlobReceiver:
         except ValueError as e:
             raise StoreError(f"{self.objects.uri}: {key}: {e}") from None
 
-    def offset(self, entity: str, project: str, sha: str) -> int:
-        """Bytes of an upload under way the server keeps: the end of its last whole part."""
-        return _end([(start, size) for start, size, _ in self.table.parts(entity, project, sha)])
+    def offset(self, entity: str, project: str, sha: str, size: int) -> int:
+        """Bytes of an upload under way the server keeps: the end of its last whole part, or
+        `size` once the blob is held - a concurrent upload of it (runs sharing a file, synced
+        at once) placed it and dropped its parts, maybe between their reading and this."""
+        have = _end([(start, n) for start, n, _ in self.table.parts(entity, project, sha)])
+        return size if have < size and self.holds(entity, project, sha) else have
 
     def missing(self, entity: str, project: str, wanted: dict[str, int]) -> dict[str, int]:
         """The blobs the project lacks -> the offset their upload resumes at."""
@@ -164,9 +167,7 @@ class BlobReceiver:
             raise Refused(
                 f"part at {offset} of {length} bytes goes past the blob's size {size}", "invalid"
             )
-        have = self.offset(entity, project, sha)
-        if offset > have and self.holds(entity, project, sha):
-            return {"offset": size, "stored": False}  # placed meanwhile, its parts dropped
+        have = self.offset(entity, project, sha, size)
         if offset > have:
             raise Refused(
                 f"part at offset {offset}, but the server has {have} bytes of this blob: "
@@ -188,10 +189,8 @@ class BlobReceiver:
                 kept = {start: part for start, _, part in self.table.parts(entity, project, sha)}
                 if kept.get(offset) != digest:  # another upload kept other bytes here first
                     self.objects.delete(key)  # (the same bytes: the same key, theirs: kept)
-            have = self.offset(entity, project, sha)
+            have = self.offset(entity, project, sha, size)
         if have < size:
-            if self.holds(entity, project, sha):  # a concurrent upload of the same blob
-                return {"offset": size, "stored": False}  # placed it and dropped its parts
             return {"offset": have, "stored": False}
         return {"offset": size, "stored": self._place(entity, project, sha, size)}
 

@@ -48,8 +48,6 @@ GIST_CHARS = 80
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
-#: a URL's `user:password@` (the password up to the last @ before the path: typed raw, it
-#: may hold an @ of its own)
 def check_url(url: str) -> None:
     """Raise WrongServerError naming the fix when `url` cannot be a server's address."""
     try:

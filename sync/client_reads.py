@@ -28,7 +28,7 @@ def join_page(rows: list[dict[str, Any]], page: list[dict[str, Any]]) -> None:
 def key_params(keys: list[str]) -> dict[str, Any]:
     """The query parameters asking for the metrics `keys`: each name as it is, in a `key` of
     its own ("f1,macro" is one name), and an empty `keys` so that no name asked for reads
-    none (the server's key_list, sync/server.py)."""
+    none (the server's ServerLimits.metric_names, sync/limits.py)."""
     return {"keys": "", "key": list(keys)}
 
 

@@ -41,6 +41,8 @@ class Credentials:
         return shown_url(self.base_url)
 
 
+#: a URL's `user:password@` (the password up to the last @ before the path: typed raw, it
+#: may hold an @ of its own)
 _PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/:@]*):[^/]*@")
 
 

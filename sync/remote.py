@@ -99,9 +99,8 @@ class RemoteReader:
 
     # -- listings --------------------------------------------------------------------------
     def projects(self) -> list[dict[str, Any]]:
-        return self._call(lambda: self.client.get_cached("/projects", None, ("projects",)))[
-            "projects"
-        ]
+        doc = self._call(lambda: self.client.get_cached("/projects", None, ("projects",)))
+        return doc["projects"]
 
     def runs_page(
         self,

@@ -69,9 +69,10 @@ class LocalRun:
     #: taken once, with the writer states that are sent: read later, a writer that exited
     #: meanwhile would look crashed, and a run sent as running would be marked synced
     running: bool
-    #: `up_to_date`'s answer and the destination it is of: a sync asks it of each run several
-    #: times, and it reads the run's mark and walks its files; a new mark resets it
-    fresh: tuple[str, bool] | None = field(default=None, repr=False, compare=False)
+    #: what `up_to_date` read of the run's mark and files, for a server: (server, the entity
+    #: marked, synced there and unchanged since). A sync asks it of each run several times,
+    #: with the entity known or not yet; a new mark resets it
+    fresh: tuple[str, str | None, bool] | None = field(default=None, repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -118,31 +119,34 @@ def load_local(paths: RunPaths) -> LocalRun:
 
 def up_to_date(local: LocalRun, server: str, entity: str | None) -> bool:
     """Marked synced to `server`, into `entity` when it is known without asking the server
-    (Entities.known), and nothing changed since; worked out once per run and destination
-    (`LocalRun.fresh`). A run synced to the user's entity and now sent to a team's
-    (`--entity`) is not up to date there."""
-    where = f"{server} {entity or ''}"
-    if local.fresh is None or local.fresh[0] != where:
-        local.fresh = (where, _up_to_date(local, server, entity))
-    return local.fresh[1]
+    (Entities.known), and nothing changed since; the mark and files are read once per run
+    and server (`LocalRun.fresh`), whichever entity is asked about. A run synced to the
+    user's entity and now sent to a team's (`--entity`) is not up to date there."""
+    if local.fresh is None or local.fresh[0] != server:
+        local.fresh = (server, *_synced_into(local, server))
+    _, marked, unchanged = local.fresh
+    return unchanged and (entity is None or marked == entity)
 
 
-def _up_to_date(local: LocalRun, server: str, entity: str | None) -> bool:
+def _synced_into(local: LocalRun, server: str) -> tuple[str | None, bool]:
+    """The entity the run's mark says it was synced into on `server`, and whether it was
+    synced completely and nothing changed since."""
     state = read_mark(local.paths)
+    entity = state.get("entity")
     if not state.get("complete") or state.get("server") != server:
-        return False
-    if entity is not None and state.get("entity") != entity:
-        return False
+        return entity, False
     if state.get("fingerprint") != local.fingerprint or local.open_segments:
-        return False
+        return entity, False
     if (state.get("blobs") or {}).get("fingerprint") != fingerprint(local.paths, local.running):
-        return False
+        return entity, False
     confirmed = state.get("confirmed") or {}
-    return all({p.name for p in local.sealed[s]} <= set(confirmed.get(s) or ()) for s in STREAMS)
+    sent = all({p.name for p in local.sealed[s]} <= set(confirmed.get(s) or ()) for s in STREAMS)
+    return entity, sent
 
 
 #: refusals of any request to the server: no other request of a sync can work either
-_NO_REQUEST_CAN_WORK = (NotLoggedInError, WrongServerError)
+#: (forget_lost raises them; `flightlog sync` stops at the first)
+NO_REQUEST_CAN_WORK = (NotLoggedInError, WrongServerError)
 
 
 def forget_lost(client: ServerClient, runs: list[LocalRun], entities: Entities) -> int:
@@ -162,7 +166,7 @@ def forget_lost(client: ServerClient, runs: list[LocalRun], entities: Entities) 
             if up_to_date(local, server, entities.known(local)):
                 where = (entities.of(local), names_of(local)[0])
                 by_project.setdefault(where, []).append(local)
-    except _NO_REQUEST_CAN_WORK:
+    except NO_REQUEST_CAN_WORK:
         raise
     except SyncError:  # asking for the key's user failed: the sync says why
         return 0
@@ -172,7 +176,7 @@ def forget_lost(client: ServerClient, runs: list[LocalRun], entities: Entities) 
             there = client.run_ids(entity, project)
         except NotFoundError:
             there = set()
-        except _NO_REQUEST_CAN_WORK:
+        except NO_REQUEST_CAN_WORK:
             raise
         except SyncError:
             continue

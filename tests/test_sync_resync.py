@@ -56,3 +56,21 @@ def test_a_resync_walks_each_runs_files_once(
         results = list(sync_many(client, runs, entities))
     assert all(r.skipped and e is None for _, r, e in results), results
     assert sorted(walks) == sorted(r.paths.dir for r in runs)  # once each, not three times
+
+
+def test_up_to_date_reads_a_runs_mark_once_whichever_entity_is_asked_about(
+    server: LiveServer, key: str, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small_runs(1)  # no entity of its own: the sync asks first without one, then as alice
+    assert cli("sync", "--all").returncode == 0
+    reads: list[Path] = []
+    real = uploader.read_mark
+
+    def counted(paths):  # the real read, counted
+        reads.append(paths.dir)
+        return real(paths)
+
+    monkeypatch.setattr(uploader, "read_mark", counted)
+    (local,) = [load_local(p) for p in iter_run_dirs(store)]
+    asked = [uploader.up_to_date(local, server.url, e) for e in (None, "alice", "vision")]
+    assert asked == [True, True, False] and reads == [local.paths.dir], (asked, reads)

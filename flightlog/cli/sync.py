@@ -179,15 +179,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> int:
     """Sync each run once; a run the server refuses does not stop the others."""
-    from flightlog._errors import (
-        NotLoggedInError,
-        ServerStorageFullError,
-        ServerUnavailableError,
-        WrongServerError,
-    )
+    from flightlog._errors import ServerStorageFullError, ServerUnavailableError
     from flightlog.store.layout import RunPaths
     from flightlog.sync.sync_many import sync_many
-    from flightlog.sync.uploader import Entities, forget_lost, load_local, up_to_date
+    from flightlog.sync.uploader import (
+        NO_REQUEST_CAN_WORK,
+        Entities,
+        forget_lost,
+        load_local,
+        up_to_date,
+    )
 
     from .sync_report import SyncReport
 
@@ -209,7 +210,7 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
                 file=sys.stderr,
             )
         for lr, r, e in sync_many(client, locals_, entities, report.on_bytes):
-            if isinstance(e, NotLoggedInError | WrongServerError):
+            if isinstance(e, NO_REQUEST_CAN_WORK):
                 raise e  # nothing else can work either: one line, non-zero exit
             if isinstance(e, ServerUnavailableError) and unavailable is None:
                 unavailable = e

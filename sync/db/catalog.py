@@ -63,11 +63,10 @@ class Catalog:
                 row = db.execute(sql, key).fetchone()
                 assert row is not None  # there: the insert found it, and runs are never removed
                 stored = json.loads(row[0])  # (writer_states.py: which are the later)
-                if run_json_behind(stored, writers):  # an older copy's run.json: kept out
-                    meta = db.execute(f"SELECT meta FROM runs {where}", key).fetchone()[0]
+                behind = run_json_behind(stored, writers)  # an older copy's run.json: kept out
                 db.execute(
-                    f"UPDATE runs SET meta = ?, writers = ?, updated = ? {where}",
-                    [meta, json.dumps(merged(stored, writers)), now, *key],
+                    f"UPDATE runs SET meta = COALESCE(?, meta), writers = ?, updated = ? {where}",
+                    [None if behind else meta, json.dumps(merged(stored, writers)), now, *key],
                 )
         return new == 1
 
