@@ -73,11 +73,15 @@ class WrongServerError(SyncError):
 class ServerUnavailableError(SyncError, ConnectionError):
     """The server could not be reached or failed (5xx): retried, never a permission error.
 
-    `reason` is what went wrong without the advice (the agent logs it; the CLI prints all)."""
+    `reason` is what went wrong without the advice (the agent logs it; the CLI prints all);
+    `wait` the seconds the server's last answer asked for (Retry-After of a 429 or a 5xx,
+    bounded; 0 without one): the agent, whose client does not retry, waits that long. On the
+    error, not the client: requests in parallel share one client."""
 
-    def __init__(self, message: str, reason: str = "") -> None:
+    def __init__(self, message: str, reason: str = "", wait: float = 0.0) -> None:
         super().__init__(message)
         self.reason = reason or message
+        self.wait = wait
 
 
 class ServerStorageFullError(ServerUnavailableError):

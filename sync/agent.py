@@ -274,7 +274,7 @@ class Agent:
         except ServerUnavailableError as e:
             self._failures += 1  # the backoff's steps so far (a quick retry is none)
             delay = backoff_delay(self._failures - 1, cap=BACKOFF_CAP)
-            delay = max(delay, self.client.asked_wait)  # a rate limit's Retry-After
+            delay = max(delay, e.wait)  # a rate limit's Retry-After
             full = isinstance(e, ServerStorageFullError)
             what = "out of disk space" if full else "unreachable"
             if what != self._failing:  # once per spell, and again when the cause changes

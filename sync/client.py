@@ -92,9 +92,6 @@ class ServerClient(ReadCalls):
         self.creds = creds
         self.retries = retries
         self.reconnects = reconnects
-        #: the wait the last failed request's answer asked for (Retry-After of a 429 or 5xx,
-        #: bounded; 0 without one): the agent, whose client does not retry, waits as long
-        self.asked_wait = 0.0
         #: no key for this server was stored at the last `relogin()` (see there)
         self.forgotten = False
         self.timeout = timeout
@@ -321,7 +318,7 @@ class ServerClient(ReadCalls):
         retries = self.retries if retries is None else retries
         attempt = quick = 0
         while True:
-            wait = self.asked_wait = 0.0  # what the server asked for (Retry-After)
+            wait = 0.0  # what the server asked for (Retry-After)
             try:
                 tried = Attempt(method, url, attempt + 1, retries + 1, time.monotonic())
                 r = self._attempt(body, tried, kw)
@@ -346,12 +343,13 @@ class ServerClient(ReadCalls):
                 failure = f"{self.shown} failed: HTTP {r.status_code}"
                 if r.status_code == RATE_LIMITED:
                     failure = f"{self.shown} (or a proxy before it) is rate-limiting: HTTP 429"
-                wait = self.asked_wait = retry_after(r)
+                wait = retry_after(r)
             if attempt >= retries:
                 raise ServerUnavailableError(
                     f"{failure} (after {attempt + 1} attempts); nothing was lost: the data stays "
                     "in the local store, run `flightlog sync` again when the server is back",
                     reason=failure,
+                    wait=wait,
                 )
             time.sleep(max(wait, backoff_delay(attempt)))
             attempt += 1

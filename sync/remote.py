@@ -93,6 +93,7 @@ class RemoteReader:
                 f"{e.reason}: the server is not answering; nothing changes on it or here, "
                 "read again when it is back (the UI retries by itself)",
                 reason=e.reason,
+                wait=e.wait,
             ) from None
         self.status.down_since, self.status.last_ok = None, time.time()
         return out

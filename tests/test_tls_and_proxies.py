@@ -122,6 +122,20 @@ def test_a_rate_limit_is_waited_out_as_retry_after_asks() -> None:
     assert len(app.times) == 3 and min(gaps) >= 1.0, gaps  # no sooner than asked
 
 
+def test_a_rate_limits_wait_is_on_its_error_whatever_the_client_does_next() -> None:
+    """The agent reads the Retry-After from the error it caught: a request the same client
+    started meanwhile (segments go up in parallel) answered at once and reset the client's
+    own record of the wait before the agent read it."""
+    limited = (429, [*HTML, (b"retry-after", b"2")], b"<title>Too Many Requests</title>")
+    with app_in_thread(_answers(limited, WHOAMI)) as port:
+        url = f"http://127.0.0.1:{port}"
+        with ServerClient(Credentials(url, "fl_key", "env"), retries=0) as client:
+            with pytest.raises(ServerUnavailableError) as e:
+                client.whoami()
+            assert client.whoami()["user"] == "alice"  # another request, after it
+    assert e.value.wait == 2.0
+
+
 def test_a_rate_limit_that_lasts_is_said_so() -> None:
     limited = (429, [*HTML, (b"retry-after", b"0")], b"<title>Too Many Requests</title>")
     with app_in_thread(_answers(limited)) as port:
