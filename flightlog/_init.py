@@ -26,7 +26,7 @@ from flightlog.store.liveness import CRASHED, HOSTNAME, RUNNING, still_beating, 
 from flightlog.store.numbering import claim_run_number
 from flightlog.store.run_ledger import append_created
 from flightlog.store.runmeta import merged_list
-from flightlog.store.segments import read_segments
+from flightlog.store.segments import iter_segments
 from flightlog.store.takeover import seal_abandoned
 from flightlog.store.text import safe
 
@@ -254,7 +254,7 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
     """Resume a stopped run (new generation, steps continue) or join a live one (shared)."""
     from flightlog.store.reader import StoredRun  # numpy: only when a run is resumed
 
-    from ._summary_past import resumed_summary
+    from ._summary_past import HistoryFold
 
     stored = StoredRun.load(paths)
     if stored is None:
@@ -283,16 +283,16 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
         earlier = {
             w.get("writer") for w in stored.writers if int(w.get("generation", 0)) < generation
         }
-        first_step = _last_step(read_segments(paths.history), earlier) + 1 if earlier else 0
+        first_step = _last_step(paths, earlier) + 1 if earlier else 0
         base_summary: dict[str, Any] = {}
         past = None
     else:
         generation = max((int(w.get("generation", 0)) for w in stored.writers), default=-1) + 1
         _mark_crashed(paths, stored.writers)
         seal_abandoned(paths, stored.writers)  # a stalled writer's segments stay its own
-        segments = read_segments(paths.history)
-        first_step = _last_step(segments) + 1
-        past, base_summary = resumed_summary([t for _, t in segments], stored.summary)
+        fold = HistoryFold().add_all(iter_segments(paths.history))
+        first_step = fold.last_step + 1
+        past, base_summary = fold.resumed(stored.summary)
         meta["resumed"] = int(meta.get("resumed", 0)) + 1
         meta["resumed_at"] = time.time()
     meta["config"] = {**(meta.get("config") or {}), **{k: jsonable(v) for k, v in cfg.items()}}
@@ -330,14 +330,14 @@ def _read_writer(paths: RunPaths, w: dict[str, Any]) -> dict[str, Any] | None:
     return read_json(paths.writer_state(str(w.get("writer"))))
 
 
-def _last_step(segments: list[tuple[Any, Any]], writers: set[Any] | None = None) -> int:
-    """The highest step in the history `segments` (of `writers` only, if given): a resume
-    continues right after the last row that is really stored. No writer's recorded step is
-    trusted: a killed writer's may run ahead of its files (rows committed, never flushed),
-    and one killed inside finish() has already recorded itself finished."""
+def _last_step(paths: RunPaths, writers: set[Any]) -> int:
+    """The highest step in the run's history of `writers`: a resume continues right after
+    the last row that is really stored. No writer's recorded step is trusted: a killed
+    writer's may run ahead of its files (rows committed, never flushed), and one killed
+    inside finish() has already recorded itself finished."""
     best = -1
-    for name, table in segments:
-        if table.num_rows and (writers is None or name.writer in writers):
+    for name, table in iter_segments(paths.history):  # one at a time: memory of one segment
+        if table.num_rows and name.writer in writers:
             best = max(best, int(table.column("step").to_numpy().max()))
     return best
 

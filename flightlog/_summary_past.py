@@ -6,84 +6,139 @@ and count, over the rows its earlier generations stored.
 resumes its run, and its best val_loss is in the earlier rows: the aggregates start from
 these figures, read from the history once at resume. The summary a killed writer recorded
 may be a heartbeat old, or missing (killed within a second of its start): a key it lacks
-takes its last stored value from here. One group-by over the rows and two masks, all
-vectorised (a million rows: about the time reading them takes); loaded only on resume.
+takes its last stored value from here.
+
+The history is folded one segment at a time (store/segments.py `iter_segments`): a resume
+holds one segment's rows and a few figures per key, whatever the run's length (reading
+every segment at once, a 100M-row run needed several GB). Each segment is one group-by and
+two masks, all vectorised; loaded only on resume.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flightlog.store.schema import FLOAT, HISTORY_SCHEMA, INT, MEDIA, decode_value
+from flightlog.store.layout import SegmentName
+from flightlog.store.schema import FLOAT, INT, MEDIA, decode_value
+from flightlog.store.two_threads import both
 
 from ._summary import MISSING, Past
 
+_NUMBER_KINDS = pa.array([FLOAT, INT], pa.int8())
 
-def resumed_summary(
-    tables: list[pa.Table], summary: Mapping[str, Any]
-) -> tuple[dict[str, Past], dict[str, Any]]:
-    """The earlier generations' figures of every key in `tables` (history segments), and
-    the summary the resumed run starts from: the writers' recorded `summary` (it holds
-    run.summary[...] = ... overrides), plus the last stored value of each key it lacks."""
-    base = {k: v for k, v in summary.items() if not k.startswith("_")}
-    columns = [f.name for f in HISTORY_SCHEMA]
-    parts = [t.select(columns).cast(HISTORY_SCHEMA) for t in tables if t.num_rows]
-    if not parts:
-        return {}, base
-    table = pa.concat_tables(parts)
-    value, kind = table.column("value"), table.column("kind")
-    numeric = pc.fill_null(  # what `summarizable` takes: floats but NaN, and ints (not bools)
-        pc.and_(
-            pc.is_in(kind, pa.array([FLOAT, INT], pa.int8())),
-            pc.and_(pc.is_valid(value), pc.invert(pc.is_nan(value))),
-        ),
-        False,
-    )
-    by_key = pa.table(
-        {
-            "key": table.column("key"),
-            "step": table.column("step"),
-            "number": pc.if_else(numeric, value, pa.scalar(None, pa.float64())),
-            "kind": pc.if_else(numeric, kind, pa.scalar(None, pa.int8())),
-        }
-    ).group_by("key")
-    stats = by_key.aggregate(
-        [("number", f) for f in ("min", "max", "sum", "count")]
-        + [("kind", "min"), ("kind", "max"), ("step", "min"), ("step", "max")]
-    )
-    code = pc.index_in(table.column("key"), value_set=stats.column("key")).to_numpy(
-        zero_copy_only=False
-    )
-    steps = table.column("step").to_numpy()
-    firsts, lasts = (
-        _values(table.filter(pa.array(steps == stats.column(c).to_numpy()[code])))
-        for c in ("step_min", "step_max")
-    )
-    past = {}
-    for s in stats.to_pylist():
-        k = s["key"]  # only ints logged (no float among its numbers): min and max stay ints
-        whole = s["kind_min"] == s["kind_max"] == INT
-        low, high = s["number_min"], s["number_max"]
-        past[k] = Past(
-            first=firsts.get(k, MISSING),
-            low=MISSING if low is None else int(low) if whole else low,
-            high=MISSING if high is None else int(high) if whole else high,
-            total=s["number_sum"] or 0.0,
-            count=s["number_count"],
+
+@dataclass
+class _Key:
+    """One key's figures so far; `first` and `last` are (step, value) or None; `low` and
+    `high` an int or a float, as the value logged was."""
+
+    first: tuple[int, Any] | None = None
+    last: tuple[int, Any] | None = None
+    low: Any = MISSING
+    high: Any = MISSING
+    total: float = 0.0
+    count: int = 0
+
+    def past(self) -> Past:
+        first = MISSING if self.first is None else self.first[1]
+        return Past(first, self.low, self.high, self.total, self.count)
+
+
+class HistoryFold:
+    """The figures of every key over history segments added one at a time (`add`), and the
+    highest step."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, _Key] = {}
+        self.last_step = -1
+
+    def add_all(self, segments: Iterable[tuple[SegmentName, pa.Table]]) -> HistoryFold:
+        """Fold every segment of `segments`; the next one is read on the read helper thread
+        while this one is folded (store/two_threads.py: both release the GIL), so two
+        segments' rows are in memory at most."""
+        parts = iter(segments)
+        ahead = [next(parts, None)]
+
+        def read_next() -> None:
+            ahead.append(next(parts, None))
+
+        while (part := ahead.pop()) is not None:
+            both(read_next, partial(self.add, part[1]), len(part[1]))
+            del part  # not held while the next one is read
+        return self
+
+    def add(self, table: pa.Table) -> None:
+        if not table.num_rows:
+            return
+        key, step = table.column("key"), table.column("step")
+        self.last_step = max(self.last_step, pc.max(step).as_py())
+        ends = pa.table({"key": key, "step": step}).group_by("key")
+        ends = ends.aggregate([("step", "min"), ("step", "max")])
+        code = pc.index_in(key, value_set=ends.column("key")).to_numpy(zero_copy_only=False)
+        steps = step.to_numpy()
+        firsts, lasts = (
+            _values(table.filter(pa.array(steps == ends.column(c).to_numpy()[code])), c)
+            for c in ("step_min", "step_max")
         )
-    return past, {**lasts, **base}
+        for e in ends.to_pylist():
+            self._ends(e["key"], e, firsts.get(e["key"], MISSING), lasts.get(e["key"], MISSING))
+        value, kind = table.column("value"), table.column("kind")
+        numeric = pc.fill_null(  # what `summarizable` takes: floats but NaN, ints (not bools)
+            pc.and_(
+                pc.is_in(kind, _NUMBER_KINDS),
+                pc.and_(pc.is_valid(value), pc.invert(pc.is_nan(value))),
+            ),
+            False,
+        )
+        numbers = pa.table({"key": key, "kind": kind, "number": value}).filter(numeric)
+        stats = numbers.group_by(["key", "kind"]).aggregate(
+            [("number", f) for f in ("min", "max", "sum", "count")]
+        )
+        for s in stats.to_pylist():
+            self._numbers(self.keys[s["key"]], s)
+
+    def _ends(self, name: str, e: dict[str, Any], first: Any, last: Any) -> None:
+        k = self.keys.get(name)
+        if k is None:
+            k = self.keys[name] = _Key()
+        if first is not MISSING and (k.first is None or e["step_min"] < k.first[0]):
+            k.first = (e["step_min"], first)
+        if last is not MISSING and (k.last is None or e["step_max"] >= k.last[0]):
+            k.last = (e["step_max"], last)
+
+    @staticmethod
+    def _numbers(k: _Key, s: dict[str, Any]) -> None:
+        """Fold one segment's figures of a key's ints or of its floats (`s`) into `k`."""
+        typed = int if s["kind"] == INT else float
+        low, high = typed(s["number_min"]), typed(s["number_max"])
+        k.low = low if k.low is MISSING or low < k.low else k.low
+        k.high = high if k.high is MISSING or high > k.high else k.high
+        k.total += s["number_sum"]
+        k.count += s["number_count"]
+
+    def resumed(self, summary: Mapping[str, Any]) -> tuple[dict[str, Past], dict[str, Any]]:
+        """The earlier generations' figures of every key, and the summary the resumed run
+        starts from: the writers' recorded `summary` (it holds run.summary[...] = ...
+        overrides), plus the last stored value of each key it lacks."""
+        base = {k: v for k, v in summary.items() if not k.startswith("_")}
+        lasts = {name: k.last[1] for name, k in self.keys.items() if k.last is not None}
+        return {name: k.past() for name, k in self.keys.items()}, {**lasts, **base}
 
 
-def _values(rows: pa.Table) -> dict[str, Any]:
-    """Each key's value in `rows` (a key several writers of a shared run logged at that
-    step: one of them); a media value is left out (its reference needs the run's
+def _values(rows: pa.Table, end: str) -> dict[str, Any]:
+    """Each key's value in `rows` (the rows at its first or last step of a segment; a key
+    several writers of a shared run logged at that step: the first row of `step_min`, the
+    last of `step_max`); a media value is left out (its reference needs the run's
     directory, and no summary starts from it)."""
-    return {
-        r["key"]: decode_value(r["value"], r["kind"], r["text"])
-        for r in rows.to_pylist()
-        if r["kind"] != MEDIA
-    }
+    picked = rows.select(["key", "value", "kind", "text"]).to_pylist()
+    out: dict[str, Any] = {}
+    for r in picked if end == "step_max" else reversed(picked):
+        if r["kind"] != MEDIA:
+            out[r["key"]] = decode_value(r["value"], r["kind"], r["text"])
+    return out

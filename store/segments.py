@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -266,6 +266,35 @@ def read_segments(
             out.append((name, table))
     for name, table in out:
         _cover(covered, name.writer, table_mark(table))
+    return out + list(_journal_tails(snapshots, covered, keys))
+
+
+def iter_segments(
+    history_dir: Path, keys: Collection[str] | None = None
+) -> Iterator[tuple[SegmentName, pa.Table]]:
+    """`read_segments`' parts one at a time, each read when the previous one is done with:
+    a reader that folds them (a resume's summary, flightlog/_summary_past.py) holds one
+    segment's rows, not the run's, however long the run. Exactly once as read_segments is:
+    the journals are read first, and each cut by the segments' marks at the end."""
+    snapshots = read_journals(history_dir)
+    covered: dict[str, Mark] = {}
+    for name, path in _listed_with_sealed_meanwhile(history_dir):
+        table, problem = _read_listed(name, path, keys, False)
+        if problem is not None:
+            warnings.warn(problem, stacklevel=2)
+        elif table is not None:
+            _cover(covered, name.writer, table_mark(table))
+            yield name, table
+            del table  # not held while the next one is read
+    yield from _journal_tails(snapshots, covered, keys)
+
+
+def _journal_tails(
+    snapshots: list[tuple[JournalName, JournalSnapshot]],
+    covered: dict[str, Mark],
+    keys: Collection[str] | None,
+) -> Iterator[tuple[SegmentName, pa.Table]]:
+    """Each journal's rows past its writer's highest mark in `covered` (damaged: warned of)."""
     for jname, snap in snapshots:
         try:
             tail = journal_tail(snap, covered.get(jname.writer))
@@ -273,9 +302,7 @@ def read_segments(
             warnings.warn(f"flightlog: skipping rows of {e}", stacklevel=2)
             continue
         if tail is not None:
-            tail = only_keys(tail, keys)
-            out.append((SegmentName(jname.writer, jname.jseq, None, False), tail))
-    return out
+            yield SegmentName(jname.writer, jname.jseq, None, False), only_keys(tail, keys)
 
 
 def _read_listed(
