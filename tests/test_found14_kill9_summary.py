@@ -4,6 +4,8 @@ behind the history's last row (`_step`, and each key's last value)."""
 
 from __future__ import annotations
 
+import pytest
+
 import flightlog
 
 from .conftest import python_script
@@ -21,6 +23,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
+@pytest.mark.xfail(strict=True, reason="the summary is the last heartbeat's, behind the journal")
 def test_a_killed_writers_summary_shows_the_historys_last_row(api: flightlog.Api) -> None:
     res = python_script(KILLED)
     assert res.returncode == -9, res.stderr
