@@ -55,7 +55,9 @@ class Run(RunLog, RunMeta, RunWriterLink, RunFinish, RunCompat, RunBackground):
         self._step = first_step  # the step the next committed row gets
         self._last_step = first_step - 1  # the last committed row's step
         self._pending: dict[str, Any] = {}
-        self._last: dict[str, Any] = dict(base_summary or {})
+        self._last: dict[str, Any] = {}  # each key's latest value this process logged
+        #: a resumed run's summary before this process (its keys' last stored values)
+        self._stored: dict[str, Any] = dict(base_summary or {})
         self._overrides: dict[str, Any] = {}
         self._aggs = Aggregates(past)  # a resumed run's: from its earlier rows
         self._last_time: float | None = None

@@ -29,7 +29,7 @@ class RunMeta:
     def _summary_dict(self: Run) -> dict[str, Any]:
         with self._lock:
             out = {}
-            for k, v in self._last.items():
+            for k, v in ({**self._stored, **self._last} if self._stored else self._last).items():
                 rule = self._aggs.rule(k) if self._aggs.defs else "last"
                 if rule == "none":
                     continue
@@ -66,6 +66,7 @@ class RunMeta:
         with self._lock:
             found = self._overrides.pop(key, None) is not None
             found = self._last.pop(key, None) is not None or found
+            found = self._stored.pop(key, None) is not None or found
         if not found:
             raise KeyError(key)
 

@@ -77,12 +77,13 @@ class Aggregates:
         self._past = past or {}
 
     def define(self, d: MetricDef, last: dict[str, Any]) -> None:
-        """Add `d`. A key it covers that was logged before (`last`: each key's latest value)
-        starts its aggregate from that value, the one this process still holds: defined
-        after its first rows (once the first batch is seen), it fell out of the summary."""
+        """Add `d`. A key it covers that this process logged before (`last`: each key's
+        latest value) starts its aggregate from that value, the one this process still
+        holds, after the earlier generations' figures of a resumed run: defined after its
+        first rows (once the first batch is seen), it fell out of the summary."""
         self.defs = [x for x in self.defs if x.name != d.name] + [d]
         self._rule_cache.clear()
-        self.fold({k: v for k, v in last.items() if k not in self.values and k not in self._past})
+        self.fold({k: v for k, v in last.items() if k not in self.values})
 
     def rule(self, key: str) -> str:
         r = self._rule_cache.get(key)
