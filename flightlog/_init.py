@@ -252,9 +252,8 @@ def _wait_for_meta(paths: RunPaths) -> RunPaths:
 
 def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
     """Resume a stopped run (new generation, steps continue) or join a live one (shared)."""
+    from flightlog.store.history_fold import HistoryFold
     from flightlog.store.reader import StoredRun  # numpy: only when a run is resumed
-
-    from ._summary_past import HistoryFold
 
     stored = StoredRun.load(paths)
     if stored is None:

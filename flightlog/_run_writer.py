@@ -106,4 +106,8 @@ class RunWriterLink:
                 "step": self._last_step,
                 "rows": self._writer.rows_written if self._writer else 0,
                 "summary": self._summary_dict(),
+                # what a reader needs to catch a killed writer's summary up with its last
+                # rows (store/summary_tail.py): the means' sums and counts, keys set by hand
+                "summary_means": self._aggs.sums(),
+                "summary_set": sorted(self._overrides),
             }

@@ -8,10 +8,11 @@ The aggregates are kept incrementally at commit time, so reading them is O(1).
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
+
+from flightlog.store.metric_rules import MISSING, Past, rule_of
 
 from ._errors import UsageError
 from ._values import summarizable
@@ -20,20 +21,6 @@ if TYPE_CHECKING:
     from ._run import Run
 
 AGGREGATES = ("min", "max", "mean", "first", "last", "none")
-#: "no value": a key of the earlier generations with no first value or no numbers
-MISSING: Any = object()
-
-
-class Past(NamedTuple):
-    """A key's figures over the rows a resumed run's earlier generations stored
-    (flightlog/_summary_past.py): its first value, and min, max, sum and count of its
-    numbers (its last value is the resumed summary's, not an aggregate's)."""
-
-    first: Any = MISSING
-    low: Any = MISSING
-    high: Any = MISSING
-    total: float = 0.0
-    count: int = 0
 
 
 @dataclass(frozen=True)
@@ -88,17 +75,7 @@ class Aggregates:
     def rule(self, key: str) -> str:
         r = self._rule_cache.get(key)
         if r is None:
-            r = "last"
-            for d in reversed(self.defs):  # exact names beat globs, later beat earlier
-                if d.name == key:
-                    r = d.summary
-                    break
-            else:
-                for d in reversed(self.defs):
-                    if fnmatch.fnmatchcase(key, d.name):
-                        r = d.summary
-                        break
-            self._rule_cache[key] = r
+            r = self._rule_cache[key] = rule_of(key, ((d.name, d.summary) for d in self.defs))
         return r
 
     def value(self, key: str, rule: str) -> Any:
@@ -116,6 +93,11 @@ class Aggregates:
             start = past.total / past.count
         if start is not MISSING:
             self.values[key] = start
+
+    def sums(self) -> dict[str, tuple[float, int]]:
+        """Each mean's sum and count so far (recorded with the summary: a reader catching a
+        killed writer's summary up with its last rows goes on from them)."""
+        return dict(self._sums)
 
     def fold(self, row: dict[str, Any]) -> None:
         """Update the aggregates with one committed row (only called when defs exist)."""

@@ -124,13 +124,15 @@ class StoredRun:
     def summary(self) -> dict[str, Any]:
         """Every writer's summary merged, the most recently updated winning; edits made
         through the public API afterwards at their time (store/summary_edits.py)."""
+        from .summary_tail import caught_up  # a killed writer's: with its last rows
+
         merged: dict[str, Any] = {}
         edits = SummaryEdits.of(self.meta)
         for w in sorted(self.writers, key=_beat):
             if edits and _beat(w) > edits.at:
                 edits.apply(merged)
                 edits = None
-            summary = w.get("summary")
+            summary = caught_up(self.paths, self.meta, w)
             if isinstance(summary, dict):
                 merged.update(summary)
         if edits:

@@ -273,7 +273,7 @@ def iter_segments(
     history_dir: Path, keys: Collection[str] | None = None
 ) -> Iterator[tuple[SegmentName, pa.Table]]:
     """`read_segments`' parts one at a time, each read when the previous one is done with:
-    a reader that folds them (a resume's summary, flightlog/_summary_past.py) holds one
+    a reader that folds them (a resume's summary, store/history_fold.py) holds one
     segment's rows, not the run's, however long the run. Exactly once as read_segments is:
     the journals are read first, and each cut by the segments' marks at the end."""
     snapshots = read_journals(history_dir)

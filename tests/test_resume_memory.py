@@ -1,4 +1,4 @@
-"""A resume reads the run's whole history for its summary's figures (flightlog/_summary_past.py)
+"""A resume reads the run's whole history for its summary's figures (store/history_fold.py)
 and its last step: one segment at a time, so its memory does not grow with the run's length.
 Reading every segment at once, the figures of a 100M-row run needed several GB at init()."""
 
@@ -12,7 +12,7 @@ from .long_history import long_run
 RESUME = """
 import resource, sys
 import pyarrow.compute, pyarrow.parquet
-import flightlog, flightlog._summary_past, flightlog.store.reader
+import flightlog, flightlog.store.reader
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 run = flightlog.init(project="p", id=sys.argv[1], resume="must")
 grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before

@@ -1,7 +1,7 @@
 """A resumed run's summary is the one the same rows logged by one process give: each key's
 min, max, mean, first and last over every generation, ints staying ints, NaN left out of
 the figures as log() leaves it out, whatever segments the earlier rows were cut into
-(flightlog/_summary_past.py folds them one at a time)."""
+(store/history_fold.py folds them one at a time)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ writer seals them: tests/long_history.py) is resumed by a fresh process (`resume
 each time on a fresh copy of the store: init()'s wall time, the process's peak RSS
 (ru_maxrss) and how much init() raised it over the peak of the imports before it. A resume
 reads the whole history once, for its last step and its summary's figures (min, max, mean,
-first, last of each key: flightlog/_summary_past.py). `--baseline` runs the same children
+first, last of each key: store/history_fold.py). `--baseline` runs the same children
 with another interpreter (an older checkout's venv), alternated with this one. Medians of
 `repeat`; the load average is printed. Prints numbers; asserts nothing.
 """
@@ -31,7 +31,7 @@ from tests.long_history import long_run
 CHILD = """
 import resource, sys, time
 import pyarrow.compute, pyarrow.parquet
-import flightlog, flightlog._summary_past, flightlog.store.reader
+import flightlog, flightlog.store.reader
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
 run = flightlog.init(project="p", id="long", resume="must", dir=sys.argv[1])

@@ -1,5 +1,6 @@
-"""Where a resumed run's summary starts: each key's first and last value, and min, max, sum
-and count, over the rows its earlier generations stored.
+"""A run's summary worked out from its history: each key's first and last value, and min,
+max, sum and count, over stored rows. Where a resumed run's summary starts, and what a
+killed writer's summary is caught up with (store/summary_tail.py).
 
 `define_metric(summary="min")` keeps its aggregate incrementally as rows are committed
 (flightlog/_summary.py), which covers this process's rows only. A job killed and requeued
@@ -24,11 +25,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flightlog.store.layout import SegmentName
-from flightlog.store.schema import FLOAT, INT, MEDIA, decode_value
-from flightlog.store.two_threads import both
-
-from ._summary import MISSING, Past
+from .layout import SegmentName
+from .metric_rules import MISSING, Past
+from .schema import FLOAT, INT, MEDIA, decode_value
+from .two_threads import both
 
 _NUMBER_KINDS = pa.array([FLOAT, INT], pa.int8())
 

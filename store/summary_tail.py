@@ -1,0 +1,125 @@
+"""A killed writer's summary, caught up with the rows it stored after it.
+
+A writer records its summary with its heartbeat (about a second apart) and its rows at once
+(the journal, store/journal.py): after a kill -9 the summary its state file holds is the
+last beat's, up to a beat behind the history's last row. Readers (`StoredRun.summary`: the
+Api, the index, the CLI and the UI) fold the rows the dead writer stored after the step its
+summary reached into that summary, by the run's metric definitions (store/metric_rules.py):
+the last value, min, max, first, and a mean from the sum and count the writer recorded
+beside its summary (`summary_means`; a writer of an older version recorded none: its means
+stay the beat's). Keys it set with `run.summary[k] = v` (`summary_set`) keep that value.
+Never writes: the state file stays as the writer left it.
+
+Only the rows past that step are read: a sealed segment of the writer whose Parquet
+statistics put every step at or before it is skipped unread (int64 statistics are the exact
+min and max; a file without them is read), and so is every other writer's.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .history_fold import HistoryFold
+from .layout import RunPaths
+from .liveness import CRASHED, writer_state
+from .metric_rules import MISSING, rule_of
+from .segments import list_segments, read_segments
+
+
+def caught_up(paths: RunPaths, meta: dict[str, Any], w: dict[str, Any]) -> Any:
+    """Writer `w`'s recorded summary; a killed writer's with the rows it stored after it."""
+    summary = w.get("summary")
+    step = w.get("step")
+    if not isinstance(summary, dict) or type(step) is not int or writer_state(w) != CRASHED:
+        return summary
+    tail = _rows_after(paths.history, str(w.get("writer")), step)
+    if not tail:
+        return summary
+    fold = HistoryFold()
+    for table in tail:
+        fold.add(table)
+    out = _folded(summary, fold, meta, w)
+    out["_step"] = fold.last_step
+    end = max(pc.max(t.column("time")).value for t in tail) / 1e6  # type: ignore[attr-defined]
+    beat = summary.get("_timestamp")
+    if isinstance(beat, int | float) and isinstance(summary.get("_runtime"), int | float):
+        out["_runtime"] = summary["_runtime"] + end - beat
+    out["_timestamp"] = end
+    return out
+
+
+def _rows_after(history: Path, writer: str, step: int) -> list[pa.Table]:
+    """The rows of `writer` after `step`, read from its files that may hold them."""
+    skip = set()
+    for name, path in list_segments(history):
+        if name.sealed and (
+            name.writer != writer or ((last := _max_step(path)) is not None and last <= step)
+        ):
+            skip.add(name.stem)
+    out = []
+    for name, table in read_segments(history, read_elsewhere=skip):
+        if name.writer == writer:
+            rows = table.filter(pc.greater(table.column("step"), step))
+            if rows.num_rows:
+                out.append(rows)
+    return out
+
+
+def _max_step(path: Path) -> int | None:
+    """The highest step of a sealed segment by its footer's statistics; None if unknown."""
+    try:
+        md = pq.read_metadata(path)
+        column = md.schema.to_arrow_schema().get_field_index("step")
+        best = -1
+        for g in range(md.num_row_groups):
+            stats = md.row_group(g).column(column).statistics
+            if stats is None or not stats.has_min_max:
+                return None
+            best = max(best, int(stats.max))
+        return best
+    except (OSError, pa.ArrowException, ValueError):
+        return None
+
+
+def _folded(
+    summary: dict[str, Any], fold: HistoryFold, meta: dict[str, Any], w: dict[str, Any]
+) -> dict[str, Any]:
+    """`summary` with each key's figures over the rows of `fold` added by its rule."""
+    defs = [
+        (d["name"], d.get("summary") or "last")
+        for d in meta.get("metrics") or []
+        if isinstance(d, dict) and isinstance(d.get("name"), str)
+    ]
+    means = w.get("summary_means") if isinstance(w.get("summary_means"), dict) else {}
+    kept = set(w.get("summary_set") or ())
+    out = dict(summary)
+    for key, k in fold.keys.items():
+        rule = rule_of(key, defs)
+        if key in kept or rule == "none":
+            continue
+        if rule == "last" and k.last is not None:
+            out[key] = k.last[1]
+        elif rule == "first" and key not in out and k.first is not None:
+            out[key] = k.first[1]
+        elif rule in ("min", "max"):
+            new, cur = (k.low if rule == "min" else k.high), out.get(key)
+            if new is not MISSING and (
+                not _number(cur) or (new < cur if rule == "min" else new > cur)
+            ):
+                out[key] = new
+        elif rule == "mean" and k.count:
+            total, count = means.get(key) or ((0.0, 0) if key not in out else (None, None))
+            if _number(total) and type(count) is int:
+                out[key] = (total + k.total) / (count + k.count)
+    return out
+
+
+def _number(v: Any) -> bool:
+    """What a min, max or mean takes: an int or a float but NaN (not a bool)."""
+    return type(v) is int or (type(v) is float and not math.isnan(v))
