@@ -334,11 +334,9 @@ def _last_step(paths: RunPaths, writers: set[Any]) -> int:
     the last row that is really stored. No writer's recorded step is trusted: a killed
     writer's may run ahead of its files (rows committed, never flushed), and one killed
     inside finish() has already recorded itself finished."""
-    best = -1
-    for name, table in iter_segments(paths.history):  # one at a time: memory of one segment
-        if table.num_rows and name.writer in writers:
-            best = max(best, int(table.column("step").to_numpy().max()))
-    return best
+    from flightlog.store.last_step import last_step  # sealed files: their footers only
+
+    return last_step(paths.history, {str(w) for w in writers})
 
 
 _noted: set[str] = set()

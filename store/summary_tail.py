@@ -23,9 +23,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from .history_fold import HistoryFold
+from .last_step import sealed_max_step
 from .layout import RunPaths
 from .liveness import CRASHED, writer_state
 from .metric_rules import MISSING, rule_of
@@ -59,7 +59,7 @@ def _rows_after(history: Path, writer: str, step: int) -> list[pa.Table]:
     skip = set()
     for name, path in list_segments(history):
         if name.sealed and (
-            name.writer != writer or ((last := _max_step(path)) is not None and last <= step)
+            name.writer != writer or ((last := sealed_max_step(path)) is not None and last <= step)
         ):
             skip.add(name.stem)
     out = []
@@ -69,22 +69,6 @@ def _rows_after(history: Path, writer: str, step: int) -> list[pa.Table]:
             if rows.num_rows:
                 out.append(rows)
     return out
-
-
-def _max_step(path: Path) -> int | None:
-    """The highest step of a sealed segment by its footer's statistics; None if unknown."""
-    try:
-        md = pq.read_metadata(path)
-        column = md.schema.to_arrow_schema().get_field_index("step")
-        best = -1
-        for g in range(md.num_row_groups):
-            stats = md.row_group(g).column(column).statistics
-            if stats is None or not stats.has_min_max:
-                return None
-            best = max(best, int(stats.max))
-        return best
-    except (OSError, pa.ArrowException, ValueError):
-        return None
 
 
 def _folded(
