@@ -37,14 +37,17 @@ def sealed_max_step(path: Path) -> int | None:
     """The highest step of a sealed segment by its footer's statistics (-1: no rows); None
     when they are missing or unreadable."""
     try:
-        md = pq.read_metadata(path)
-        column = md.schema.to_arrow_schema().get_field_index("step")
-        best = -1
-        for g in range(md.num_row_groups):
-            stats = md.row_group(g).column(column).statistics
-            if stats is None or not stats.has_min_max:
-                return None
-            best = max(best, int(stats.max))
-        return best
+        tops = group_max_steps(pq.read_metadata(path))
     except (OSError, pa.ArrowException, ValueError):
         return None
+    return None if None in tops else max(tops, default=-1)  # type: ignore[type-var]
+
+
+def group_max_steps(md: pq.FileMetaData) -> list[int | None]:
+    """Each row group's highest step by its statistics (None: the group has none)."""
+    column = md.schema.to_arrow_schema().get_field_index("step")
+    out: list[int | None] = []
+    for g in range(md.num_row_groups):
+        stats = md.row_group(g).column(column).statistics
+        out.append(int(stats.max) if stats is not None and stats.has_min_max else None)
+    return out

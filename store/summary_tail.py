@@ -10,23 +10,28 @@ beside its summary (`summary_means`; a writer of an older version recorded none:
 stay the beat's). Keys it set with `run.summary[k] = v` (`summary_set`) keep that value.
 Never writes: the state file stays as the writer left it.
 
-Only the rows past that step are read: a sealed segment of the writer whose Parquet
-statistics put every step at or before it is skipped unread (int64 statistics are the exact
-min and max; a file without them is read), and so is every other writer's.
+Only the rows past that step are decoded: of the writer's sealed segments, the row groups
+whose Parquet statistics reach past it (int64 statistics are the exact min and max; a
+group without them is read), a few of the last 64k rows; every other writer's sealed
+segments are left alone.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
+from .arrow_owned import read_file
 from .history_fold import HistoryFold
-from .last_step import sealed_max_step
-from .layout import RunPaths
+from .integrity import SegmentDamaged, check_sha256
+from .last_step import group_max_steps
+from .layout import RunPaths, SegmentName
 from .liveness import CRASHED, writer_state
 from .metric_rules import MISSING, rule_of
 from .segments import list_segments, read_segments
@@ -55,20 +60,42 @@ def caught_up(paths: RunPaths, meta: dict[str, Any], w: dict[str, Any]) -> Any:
 
 
 def _rows_after(history: Path, writer: str, step: int) -> list[pa.Table]:
-    """The rows of `writer` after `step`, read from its files that may hold them."""
-    skip = set()
+    """The rows of `writer` after `step`: of its sealed segments, the row groups whose
+    footer statistics reach past it; its open segments and journal rows (the journals cut
+    by every sealed segment's mark, as `read_segments` reads them)."""
+    sealed, out = set(), []
     for name, path in list_segments(history):
-        if name.sealed and (
-            name.writer != writer or ((last := sealed_max_step(path)) is not None and last <= step)
-        ):
-            skip.add(name.stem)
-    out = []
-    for name, table in read_segments(history, read_elsewhere=skip):
+        if name.sealed:
+            sealed.add(name.stem)
+            if name.writer == writer and (rows := _sealed_rows_after(path, name, step)):
+                out.append(rows)
+    for name, table in read_segments(history, read_elsewhere=sealed):
         if name.writer == writer:
             rows = table.filter(pc.greater(table.column("step"), step))
             if rows.num_rows:
                 out.append(rows)
     return out
+
+
+def _sealed_rows_after(path: Path, name: SegmentName, step: int) -> pa.Table | None:
+    """A sealed segment's rows after `step`, decoding only the row groups that may hold
+    them; None when none does, or the file is damaged (warned of, as readers do)."""
+    try:
+        tops = group_max_steps(pq.read_metadata(path))  # int64 statistics: exact
+        groups = [g for g, top in enumerate(tops) if top is None or top > step]
+        if not groups:
+            return None
+        data = read_file(path)
+        if name.sha256:
+            check_sha256(data, name.sha256, str(path))
+        table = pq.ParquetFile(pa.BufferReader(data)).read_row_groups(groups)
+    except FileNotFoundError:
+        return None
+    except (SegmentDamaged, pa.ArrowException, OSError, ValueError) as e:
+        warnings.warn(f"flightlog: skipping segment {path}: {e}", stacklevel=2)
+        return None
+    rows = table.filter(pc.greater(table.column("step"), step))
+    return rows if rows.num_rows else None
 
 
 def _folded(

@@ -5,15 +5,21 @@ Readers now fold the rows stored after the beat into it (store/summary_tail.py).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import flightlog
+from flightlog._api_run import ApiRun
+from flightlog.store import RunPaths, StoredRun
+from flightlog.store.takeover import seal_abandoned
 
 from .conftest import python_script
 
 KILLED = """
 import os, signal, time
 import flightlog
+from flightlog._api_run import ApiRun
 run = flightlog.init(project="p", id="killed1")
 run.define_metric("best", summary="max")
 run.define_metric("avg", summary="mean")
@@ -28,11 +34,15 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def test_a_killed_writers_summary_shows_the_historys_last_row(api: flightlog.Api) -> None:
+def _killed(api: flightlog.Api) -> ApiRun:
     res = python_script(KILLED)
     assert res.returncode == -9, res.stderr
     run = api.run("p/killed1")
     assert run.state == "crashed"
+    return run
+
+
+def _caught_up(run: ApiRun) -> None:
     rows = list(run.scan_history())
     assert rows[-1]["_step"] == 50
     summary = dict(run.summary)
@@ -44,3 +54,18 @@ def test_a_killed_writers_summary_shows_the_historys_last_row(api: flightlog.Api
     assert summary["avg"] == pytest.approx((1.0 + 50 * 3.0) / 51)
     assert summary["once"] == 0
     assert summary["fixed"] == "by hand"
+
+
+def test_a_killed_writers_summary_shows_the_historys_last_row(api: flightlog.Api) -> None:
+    _caught_up(_killed(api))
+
+
+def test_it_does_once_its_segments_and_journal_are_sealed(api: flightlog.Api, store: Path) -> None:
+    _killed(api)
+    paths = RunPaths(store / "runs" / "p" / "killed1")  # as sync, a resume or doctor --repair would
+    stored = StoredRun.load(paths)
+    assert stored is not None
+    seal_abandoned(paths, stored.writers)
+    files = [p for p in paths.history.iterdir() if not p.name.startswith(".")]  # not temp
+    assert {p.suffix for p in files} == {".parquet"}
+    _caught_up(api.run("p/killed1"))
