@@ -11,8 +11,9 @@ takes its last stored value from here.
 
 The history is folded one segment at a time (store/segments.py `iter_segments`): a resume
 holds one segment's rows and a few figures per key, whatever the run's length (reading
-every segment at once, a 100M-row run needed several GB). Each segment is one group-by and
-two masks, all vectorised; loaded only on resume.
+every segment at once, a 100M-row run needed several GB). Each segment is two group-bys
+(first and last step by key; min, max, sum and count by key and int or float) and two
+masks, all vectorised; loaded only by a resume and by readers of a killed writer's run.
 """
 
 from __future__ import annotations

@@ -128,11 +128,12 @@ class StoredRun:
 
         merged: dict[str, Any] = {}
         edits = SummaryEdits.of(self.meta)
+        behind = caught_up(self.paths, self.meta, self.writers)
         for w in sorted(self.writers, key=_beat):
             if edits and _beat(w) > edits.at:
                 edits.apply(merged)
                 edits = None
-            summary = caught_up(self.paths, self.meta, w)
+            summary = behind.get(str(w.get("writer")), w.get("summary"))
             if isinstance(summary, dict):
                 merged.update(summary)
         if edits:

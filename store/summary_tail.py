@@ -8,7 +8,9 @@ summary reached into that summary, by the run's metric definitions (store/metric
 the last value, min, max, first, and a mean from the sum and count the writer recorded
 beside its summary (`summary_means`; a writer of an older version recorded none: its means
 stay the beat's). Keys it set with `run.summary[k] = v` (`summary_set`) keep that value.
-Never writes: the state file stays as the writer left it.
+Only the killed writers of the run's latest generation: a resume starts its summary from
+the history (store/history_fold.py), so an earlier generation's is superseded. Never
+writes: the state file stays as the writer left it.
 
 Only the rows past that step are decoded: of the writer's sealed segments, the row groups
 whose Parquet statistics reach past it (int64 statistics are the exact min and max; a
@@ -37,43 +39,69 @@ from .metric_rules import MISSING, rule_of
 from .segments import list_segments, read_segments
 
 
-def caught_up(paths: RunPaths, meta: dict[str, Any], w: dict[str, Any]) -> Any:
-    """Writer `w`'s recorded summary; a killed writer's with the rows it stored after it."""
-    summary = w.get("summary")
-    step = w.get("step")
-    if not isinstance(summary, dict) or type(step) is not int or writer_state(w) != CRASHED:
-        return summary
-    tail = _rows_after(paths.history, str(w.get("writer")), step)
-    if not tail:
-        return summary
-    fold = HistoryFold()
-    for table in tail:
-        fold.add(table)
-    out = _folded(summary, fold, meta, w)
-    out["_step"] = fold.last_step
-    end = max(pc.max(t.column("time")).value for t in tail) / 1e6  # type: ignore[attr-defined]
-    beat = summary.get("_timestamp")
-    if isinstance(beat, int | float) and isinstance(summary.get("_runtime"), int | float):
-        out["_runtime"] = summary["_runtime"] + end - beat
-    out["_timestamp"] = end
+def caught_up(
+    paths: RunPaths, meta: dict[str, Any], writers: list[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """The summaries of the run's killed writers of its latest generation, each with the
+    rows it stored after it, by writer id (the files are read once for all of them). An
+    earlier generation's summary is left as recorded: the resume that followed it started
+    from the history, and its writers' summaries come later in the merge."""
+    behind = _behind(writers)
+    if not behind:
+        return {}
+    tails = _rows_after(paths.history, {wid: int(w["step"]) for wid, w in behind.items()})
+    out = {}
+    for wid, tail in tails.items():
+        w = behind[wid]
+        fold = HistoryFold()
+        for table in tail:
+            fold.add(table)
+        summary = out[wid] = _folded(w["summary"], fold, meta, w)
+        summary["_step"] = fold.last_step
+        end = max(pc.max(t.column("time")).value for t in tail) / 1e6  # type: ignore[attr-defined]
+        beat, runtime = w["summary"].get("_timestamp"), w["summary"].get("_runtime")
+        if isinstance(beat, int | float) and isinstance(runtime, int | float):
+            summary["_runtime"] = runtime + end - beat
+        summary["_timestamp"] = end
     return out
 
 
-def _rows_after(history: Path, writer: str, step: int) -> list[pa.Table]:
-    """The rows of `writer` after `step`: of its sealed segments, the row groups whose
-    footer statistics reach past it; its open segments and journal rows (the journals cut
-    by every sealed segment's mark, as `read_segments` reads them)."""
-    sealed, out = set(), []
+def _behind(writers: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The crashed writers of the latest generation that recorded a summary and a step."""
+
+    def generation(w: dict[str, Any]) -> int:
+        g = w.get("generation", 0)
+        return g if type(g) is int else 0
+
+    latest = max((generation(w) for w in writers), default=0)
+    return {
+        str(w.get("writer")): w
+        for w in writers
+        if generation(w) == latest
+        and isinstance(w.get("summary"), dict)
+        and type(w.get("step")) is int
+        and writer_state(w) == CRASHED
+    }
+
+
+def _rows_after(history: Path, steps: dict[str, int]) -> dict[str, list[pa.Table]]:
+    """The rows of each writer of `steps` after its step: of its sealed segments, the row
+    groups whose footer statistics reach past it; its open segments and journal rows (the
+    journals cut by every sealed segment's mark, as `read_segments` reads them)."""
+    sealed: set[str] = set()
+    out: dict[str, list[pa.Table]] = {}
     for name, path in list_segments(history):
         if name.sealed:
             sealed.add(name.stem)
-            if name.writer == writer and (rows := _sealed_rows_after(path, name, step)):
-                out.append(rows)
+            step = steps.get(name.writer)
+            if step is not None and (rows := _sealed_rows_after(path, name, step)):
+                out.setdefault(name.writer, []).append(rows)
     for name, table in read_segments(history, read_elsewhere=sealed):
-        if name.writer == writer:
+        step = steps.get(name.writer)
+        if step is not None:
             rows = table.filter(pc.greater(table.column("step"), step))
             if rows.num_rows:
-                out.append(rows)
+                out.setdefault(name.writer, []).append(rows)
     return out
 
 
