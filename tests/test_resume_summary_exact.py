@@ -5,38 +5,15 @@ the figures as log() leaves it out, whatever segments the earlier rows were cut 
 
 from __future__ import annotations
 
-import math
 import tempfile
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import flightlog
 
 from .conftest import settled
-
-RULES = {"lo": "min", "hi": "max", "avg": "mean", "one": "first", "end": "last"}
-KEYS = [*RULES, "plain"]
-#: ints, floats that never equal an int (a tie of 3 and 3.0 may keep either), NaN, bools,
-#: strings
-VALUES = st.one_of(
-    st.integers(-50, 50),
-    st.integers(-50, 50).map(lambda i: i + 0.5),
-    st.just(math.nan),
-    st.booleans(),
-    st.sampled_from(["x", "y"]),
-)
-ROWS = st.lists(st.dictionaries(st.sampled_from(KEYS), VALUES, min_size=1), min_size=1, max_size=9)
-
-
-def _typed(summary: dict[str, Any]) -> dict[str, Any]:
-    """What a user sees of each value: its type and value, NaN as itself."""
-    out = {}
-    for k, v in summary.items():
-        if k not in ("_runtime", "_timestamp"):
-            out[k] = (type(v).__name__, "nan" if isinstance(v, float) and math.isnan(v) else v)
-    return out
+from .summary_rows import ROWS, RULES, typed
 
 
 def _generation(root: str, run_id: str, rows: list[dict[str, Any]], **resume: Any) -> None:
@@ -61,4 +38,4 @@ def test_a_resumed_runs_summary_is_the_uninterrupted_runs(
         settled()
         api = flightlog.Api(root)
         whole, split = api.run("p/whole").summary, api.run("p/split").summary
-        assert _typed(dict(split)) == _typed(dict(whole))
+        assert typed(dict(split)) == typed(dict(whole))

@@ -1,0 +1,49 @@
+"""A killed writer's summary, caught up by its readers with the rows it stored after its
+last heartbeat (store/summary_tail.py), is the summary its process held when it died:
+every rule (min, max, mean, first, last), ints staying ints, NaN and non-numbers left out
+of the figures, whatever rows came before and after the beat.
+
+The kill is played in one process: the writer's state as its heartbeat would write it
+after the rows before the beat, put back once the run is finished, with a pid that is not
+its process (as a dead writer's). The real kill -9 is tests/test_found14_kill9_summary.py."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+
+import flightlog
+from flightlog.store import RunPaths, StoredRun
+from flightlog.store.atomic import atomic_write_json
+
+from .conftest import settled
+from .summary_rows import ROWS, RULES, typed
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(before=ROWS, after=ROWS)
+def test_a_killed_writers_summary_is_the_one_its_process_held(
+    before: list[dict[str, Any]], after: list[dict[str, Any]]
+) -> None:
+    with tempfile.TemporaryDirectory() as root:
+        run = flightlog.init(project="p", id="beat", dir=root, settings={"segment_rows": 4})
+        for name, rule in RULES.items():
+            run.define_metric(name, summary=rule)
+        for row in before:
+            run.log(row)
+        beat = run._writer_state()  # what the heartbeat records
+        for row in after:
+            run.log(row)
+        held = dict(run.summary)
+        run.finish(quiet=True)
+        settled()
+        paths = RunPaths(Path(run.dir))
+        dead = {**beat, "state": "running", "pid": os.getpid(), "pid_start": -1}
+        atomic_write_json(paths.writer_state(beat["writer"]), dead)
+        stored = StoredRun.load(paths)
+        assert stored is not None and stored.state == "crashed"
+        assert typed(stored.summary) == typed(held)
