@@ -136,7 +136,8 @@ def _folded(
         if isinstance(d, dict) and isinstance(d.get("name"), str)
     ]
     means = w.get("summary_means") if isinstance(w.get("summary_means"), dict) else {}
-    kept = set(w.get("summary_set") or ())
+    hand = w.get("summary_set")
+    kept = {k for k in hand if isinstance(k, str)} if isinstance(hand, list) else set()
     out = dict(summary)
     for key, k in fold.keys.items():
         rule = rule_of(key, defs)
@@ -153,8 +154,9 @@ def _folded(
             ):
                 out[key] = new
         elif rule == "mean" and k.count:
-            total, count = means.get(key) or ((0.0, 0) if key not in out else (None, None))
-            if _number(total) and type(count) is int:
+            sums = means.get(key, (0.0, 0) if key not in out else None)  # none yet, or unknown
+            total, count = sums if isinstance(sums, list | tuple) and len(sums) == 2 else (0, -1)
+            if _number(total) and type(count) is int and count >= 0:
                 out[key] = (total + k.total) / (count + k.count)
     return out
 

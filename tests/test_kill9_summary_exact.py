@@ -47,3 +47,19 @@ def test_a_killed_writers_summary_is_the_one_its_process_held(
         stored = StoredRun.load(paths)
         assert stored is not None and stored.state == "crashed"
         assert typed(stored.summary) == typed(held)
+
+
+def test_a_state_file_with_odd_figures_still_gives_a_summary(store: Path) -> None:
+    run = flightlog.init(project="p", id="odd")
+    run.define_metric("avg", summary="mean")
+    run.log({"avg": 1.0, "loss": 1.0})
+    beat = run._writer_state()
+    run.log({"avg": 3.0, "loss": 0.5})
+    run.finish(quiet=True)
+    settled()
+    paths = RunPaths(Path(run.dir))
+    odd = {"summary_means": {"avg": "two"}, "summary_set": 7, "pid_start": -1}
+    atomic_write_json(paths.writer_state(beat["writer"]), {**beat, "state": "running", **odd})
+    stored = StoredRun.load(paths)
+    assert stored is not None
+    assert (stored.summary["loss"], stored.summary["avg"]) == (0.5, 1.0)  # the mean: unknown
