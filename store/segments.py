@@ -269,9 +269,7 @@ def read_segments(
     return out + list(_journal_tails(snapshots, covered, keys))
 
 
-def iter_segments(
-    history_dir: Path, keys: Collection[str] | None = None
-) -> Iterator[tuple[SegmentName, pa.Table]]:
+def iter_segments(history_dir: Path) -> Iterator[tuple[SegmentName, pa.Table]]:
     """`read_segments`' parts one at a time, each read when the previous one is done with:
     a reader that folds them (a resume's summary, store/history_fold.py) holds one
     segment's rows, not the run's, however long the run. Exactly once as read_segments is:
@@ -279,14 +277,14 @@ def iter_segments(
     snapshots = read_journals(history_dir)
     covered: dict[str, Mark] = {}
     for name, path in _listed_with_sealed_meanwhile(history_dir):
-        table, problem = _read_listed(name, path, keys, False)
+        table, problem = _read_listed(name, path, None, False)
         if problem is not None:
             warnings.warn(problem, stacklevel=2)
         elif table is not None:
             _cover(covered, name.writer, table_mark(table))
             yield name, table
             del table  # not held while the next one is read
-    yield from _journal_tails(snapshots, covered, keys)
+    yield from _journal_tails(snapshots, covered, None)
 
 
 def _journal_tails(
