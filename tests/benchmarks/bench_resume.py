@@ -28,6 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.long_history import long_run
 
+#: no sync agent started for each copy (a machine signed in to a server would start one)
+OFFLINE = {"FLIGHTLOG_SILENT": "1", "FLIGHTLOG_STATS_INTERVAL": "0", "FLIGHTLOG_MODE": "offline"}
+
 CHILD = """
 import resource, sys, time
 import pyarrow.compute, pyarrow.parquet
@@ -47,7 +50,7 @@ def resume_once(python: str, store: Path, scratch: Path) -> tuple[float, float, 
     copy = scratch / "copy"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(store, copy)
-    env = {**os.environ, "FLIGHTLOG_SILENT": "1", "FLIGHTLOG_STATS_INTERVAL": "0"}
+    env = {**os.environ, **OFFLINE}
     out = subprocess.run(
         [python, "-c", CHILD, str(copy)], capture_output=True, text=True, env=env, check=True
     ).stdout.split()
@@ -63,7 +66,7 @@ def main() -> None:
     pythons = {"now": sys.executable, **({"baseline": args.baseline} if args.baseline else {})}
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
-        os.environ["FLIGHTLOG_SILENT"] = "1"
+        os.environ.update(OFFLINE)
         long_run(scratch / "store", "long", args.rows)
         got: dict[str, list[tuple[float, float, float]]] = {k: [] for k in pythons}
         for _ in range(args.repeat):
