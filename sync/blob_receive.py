@@ -148,10 +148,16 @@ class BlobReceiver:
         have = _end([(start, n) for start, n, _ in self.table.parts(entity, project, sha)])
         return size if have < size and self.holds(entity, project, sha) else have
 
-    def missing(self, entity: str, project: str, wanted: dict[str, int]) -> dict[str, int]:
-        """The blobs the project lacks -> the offset their upload resumes at."""
-        held = self.table.held(entity, project, list(wanted))
-        lacking = [sha for sha in wanted if sha not in held]
+    def missing(
+        self, entity: str, project: str, wanted: dict[str, int], held: dict[str, int] | None = None
+    ) -> dict[str, int]:
+        """The blobs the project lacks -> the offset their upload resumes at. `held`, if
+        given, gets the sizes of the wanted blobs the project holds (what `put_run_files`
+        would otherwise ask the database for one by one)."""
+        sizes = self.table.held(entity, project, list(wanted))
+        if held is not None:
+            held.update(sizes)
+        lacking = [sha for sha in wanted if sha not in sizes]
         parts = self.table.parts_among(entity, project, lacking)
         return {sha: _end(parts.get(sha, [])) for sha in lacking}
 
@@ -260,10 +266,14 @@ class BlobReceiver:
         run_id: str,
         files: Any,
         later: list[tuple[str, str, str, dict[str, Any]]] | None = None,
+        held: dict[str, int] | None = None,
     ) -> int:
         """Record a run's files, `{name: {"sha256": ...}}`; each blob must be held by the
         project already (uploaded through it). `later`: the checked list is added to it,
-        for `record_files` to write with the request's other runs' (one transaction)."""
+        for `record_files` to write with the request's other runs' (one transaction).
+        `held`: sizes of blobs the project was just found to hold (`missing`); the others
+        are looked up."""
+        held = held or {}
         if not isinstance(files, dict):
             raise Refused('"files" must map file names to {"sha256": ...}', "invalid")
         doc = {}
@@ -271,7 +281,9 @@ class BlobReceiver:
             sha = entry.get("sha256") if isinstance(entry, dict) else None
             if not name or name.startswith("/") or ".." in name.split("/") or len(name) > 1024:
                 raise Refused(f"invalid file name {name[:100]!r}", "invalid_name")
-            size = self.held_size(entity, project, str(sha), f"file {name[:100]!r}")
+            size = held.get(sha) if isinstance(sha, str) else None
+            if size is None:
+                size = self.held_size(entity, project, str(sha), f"file {name[:100]!r}")
             doc[name] = {"sha256": sha, "size": size}
         if later is None:
             self.table.put_run_files([(entity, project, run_id, doc)])

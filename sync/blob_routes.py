@@ -73,14 +73,15 @@ class BlobRouter(APIRouter):
         `blobs.record_files(later)` with its other runs' (BlobReceiver.put_run_files)."""
         out: dict[str, Any] = {}
         missing: dict[str, int] = {}
+        held: dict[str, int] = {}  # sizes of the wanted blobs held: the files need them
         if "blobs" in extras:
             wanted = blob_list(extras["blobs"], MISSING_BATCH)
-            missing = out["missing"] = self.blobs.missing(entity, project, wanted)
+            missing = out["missing"] = self.blobs.missing(entity, project, wanted, held)
         files = extras.get("files")
         if isinstance(files, dict) and not missing:
             named = {e.get("sha256") if isinstance(e, dict) else None for e in files.values()}
             if named <= set(wanted if "blobs" in extras else ()):
-                out["files"] = self.blobs.put_run_files(entity, project, run_id, files, later)
+                out["files"] = self.blobs.put_run_files(entity, project, run_id, files, later, held)
         return out
 
 

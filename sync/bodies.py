@@ -127,26 +127,51 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
-def fsync_all(paths: list[Path]) -> None:
-    """fsync many files (or directories) at once: the disk commits them together (for 4 KB
-    files about 0.15 ms each here, against 2.4 ms one after another)."""
+def fsync_all(files: list[Path | int]) -> None:
+    """fsync many files (or directories) at once, each a path or an open descriptor: the disk
+    commits them together (for 4 KB files about 0.15 ms each here, against 2.4 ms one after
+    another)."""
     global _pool
-    if len(paths) <= 1:  # no thread for one file
-        for path in paths:
-            _fsync(path)
+    if len(files) <= 1:  # no thread for one file
+        for f in files:
+            _fsync(f)
         return
     with _pool_lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(_FSYNCS, thread_name_prefix="fsync")
-    list(_pool.map(_fsync, paths))
+    list(_pool.map(_fsync, files))
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def _fsync(file: Path | int) -> None:
+    if isinstance(file, int):
+        os.fsync(file)
+        return
+    fd = os.open(file, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+#: temp files a request keeps open until it fsyncs them (by descriptor: no open and close
+#: again); the ones past it are closed at once and fsynced by path
+KEEP_OPEN = 64
+
+
+def create_file(path: Path, data: Any) -> int:
+    """A new file at `path` holding `data` (bytes-like), left open: its descriptor, to fsync
+    and close. Plain os calls rather than open(): a file object costs four more system calls
+    (fstat, isatty, lseek, close's flush), each a hand-over of the GIL to whichever of the
+    server's threads waits for it - a tenth of the futex calls of an upload."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data).cast("B")
+        while view:
+            view = view[os.write(fd, view) :]
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 # -- a batch of segments in one body ---------------------------------------------------------
@@ -193,27 +218,35 @@ def write_parts(parts: list[Part], directory: Path, durable: bool = True) -> Ref
     thread. A full disk refuses the frame it hit and those after it (507, returned); the ones
     before stay. The caller removes the files."""
     full = None
-    for p in parts:
-        if p.data is None or p.memory_only or p.tmp is not None:
-            continue
-        if full is None:
-            tmp = directory / f".upload-{secrets.token_hex(8)}.tmp"
-            p.tmp = tmp  # set first: removed with the others if the write fails
-            try:
-                with open(tmp, "xb") as f:
-                    f.write(p.data)
-            except OSError as e:
-                if e.errno not in (errno.ENOSPC, errno.EDQUOT):
-                    raise
-                tmp.unlink(missing_ok=True)
-                p.tmp, full = None, disk_full(e)
-            else:
-                p.digest = hashlib.sha256(p.data).hexdigest()
-        if not durable or full is not None:
-            p.data = None
-        p.refused = p.refused or full
-    if durable:
-        fsync_all([p.tmp for p in parts if p.tmp is not None])
+    written: dict[Path, int] = {}  # the files written here, still open: fsynced by descriptor
+    try:
+        for p in parts:
+            if p.data is None or p.memory_only or p.tmp is not None:
+                continue
+            if full is None:
+                tmp = directory / f".upload-{secrets.token_hex(8)}.tmp"
+                p.tmp = tmp  # set first: removed with the others if the write fails
+                try:
+                    fd = create_file(tmp, p.data)
+                except OSError as e:
+                    if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                        raise
+                    tmp.unlink(missing_ok=True)
+                    p.tmp, full = None, disk_full(e)
+                else:
+                    if durable and len(written) < KEEP_OPEN:
+                        written[tmp] = fd
+                    else:
+                        os.close(fd)
+                    p.digest = hashlib.sha256(p.data).hexdigest()
+            if not durable or full is not None:
+                p.data = None
+            p.refused = p.refused or full
+        if durable:
+            fsync_all([written.get(p.tmp, p.tmp) for p in parts if p.tmp is not None])
+    finally:
+        for fd in written.values():
+            os.close(fd)
     return full
 
 

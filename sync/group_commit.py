@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .bodies import fsync_all
+from .bodies import KEEP_OPEN, create_file, fsync_all
 
 
 class GroupCommit:
@@ -25,6 +25,7 @@ class GroupCommit:
 
     def __init__(self) -> None:
         self._files: list[tuple[Path, Path]] = []  # (temp file, where it goes)
+        self._open: dict[Path, int] = {}  # temp file -> its descriptor, until the commit
         self._dirs: set[Path] = set()
         self._after: list[Callable[[], None]] = []
         self._first: list[Callable[[], None]] = []
@@ -34,8 +35,11 @@ class GroupCommit:
         reader sees the old content or the new, whole."""
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
         self._files.append((tmp, path))  # first: removed by `abandon` if the write fails
-        with open(tmp, "xb") as f:
-            f.write(data)
+        fd = create_file(tmp, data)
+        if len(self._open) < KEEP_OPEN:
+            self._open[tmp] = fd
+        else:
+            os.close(fd)
 
     def make_dirs(self, directory: Path) -> None:
         """`mkdir -p directory`; each directory created is made durable in its parent (one
@@ -69,11 +73,13 @@ class GroupCommit:
         try:
             for fn in first:
                 fn()
-            fsync_all([tmp for tmp, _ in files])
+            fsync_all([self._open.get(tmp, tmp) for tmp, _ in files])
+            self._close()
             for tmp, path in files:
                 os.replace(tmp, path)
                 self._dirs.add(path.parent)
         except BaseException:
+            self._close()
             _remove(tmp for tmp, _ in files)
             raise
         dirs, self._dirs = sorted(self._dirs), set()
@@ -85,10 +91,16 @@ class GroupCommit:
     def abandon(self) -> None:
         """Remove the temp files not yet renamed (the request failed: nothing answered)."""
         files, self._files = self._files, []
+        self._close()
         _remove(tmp for tmp, _ in files)
         self._dirs.clear()
         self._after.clear()
         self._first.clear()
+
+    def _close(self) -> None:
+        fds, self._open = self._open, {}
+        for fd in fds.values():
+            os.close(fd)
 
 
 def _remove(paths: Iterable[Path]) -> None:

@@ -118,11 +118,16 @@ class SharedStore:
         check_segment_file(tmp if contents is None else contents, seg.writer, self.limits.segment)
         address = (entity, project, run_id)
         key = ObjectStore.segment_key(*address, stream, row.name)
-        written = False
+        written = unwanted = False  # unwanted: the catalog names a seal this one never replaces
         try:
             while True:
-                if known is not None and not self._grows(paths, seg, row, known, tmp):
-                    return False  # a shorter seal of what is stored: nothing it lacks
+                try:
+                    if known is not None and not self._grows(paths, seg, row, known, tmp):
+                        unwanted = True
+                        return False  # a shorter seal of what is stored: nothing it lacks
+                except Refused:
+                    unwanted = True  # another content under this number: a conflict
+                    raise
                 if not written:
                     self.objects.put(key, tmp, seg.sha256)
                     written = True
@@ -139,7 +144,12 @@ class SharedStore:
                 if known == digest:
                     return False
         finally:
-            if written and known not in (None, digest):  # stored, then not recorded
+            # stored, then not recorded: out of the tree - only when the catalog named a seal
+            # this one cannot replace. A failure (the catalog's, the fetch of the stored seal)
+            # says nothing of what the catalog names: another replica may have recorded these
+            # very bytes, under this key, meanwhile. The client sends it again, and that
+            # upload decides.
+            if written and unwanted:
                 retire_seal(self.objects, address, row)
 
     def _grows(

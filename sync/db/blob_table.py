@@ -30,9 +30,11 @@ class BlobTable:
             ).fetchone()
         return int(row[0]) if row else None
 
-    def held(self, entity: str, project: str, shas: list[str]) -> set[str]:
-        """Which of `shas` the project holds."""
-        return {str(r[0]) for r in self._among("sha256 FROM blob_refs", entity, project, shas)}
+    def held(self, entity: str, project: str, shas: list[str]) -> dict[str, int]:
+        """Which of `shas` the project holds -> their sizes (one query where a run's files
+        then need them: a blob's size never changes, its name is its content's sha256)."""
+        rows = self._among("sha256, size FROM blob_refs", entity, project, shas)
+        return {str(sha): int(size) for sha, size in rows}
 
     def parts_among(
         self, entity: str, project: str, shas: list[str]

@@ -2,7 +2,7 @@
 
     python tests/benchmarks/bench_sync.py [--store DIR] [--runs 1000] [--steps 10000]
         [--small-segments 5000] [--skip-throughput] [--skip-latency]
-        [--resync --baseline PYTHON [--rounds 3]]
+        [--baseline PYTHON --pairs N] [--resync --baseline PYTHON [--rounds 3]]
 
 1. Uploads the 1,000-run benchmark store (bench_index.py's, generated once and reused) to a
    real server on loopback, as `flightlog sync --all` does, and prints MB/s and segments/s
@@ -17,7 +17,11 @@
    the time from each seal to the segment being on the server (median, p95). Then the server
    is killed for 15 s while training goes on: the time from its restart to each segment
    sealed meanwhile arriving.
-3. With --resync: `flightlog sync --all` of the 1,000-run store once synced (nothing to
+3. With --baseline PYTHON --pairs N: the upload of the 1,000-run store (or its --first
+   runs) by this code and by the baseline interpreter's, alternating, each in a fresh
+   process with a fresh server: MB/s, CPU per run of the server and of the client, and the
+   load average, per round and their medians.
+4. With --resync: `flightlog sync --all` of the 1,000-run store once synced (nothing to
    send: every run is checked against its mark, and the server asked which runs it still
    has), this code's and the baseline interpreter's, alternating: seconds, CPU seconds of
    the client and requests per re-sync.
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -126,10 +131,15 @@ def upload(store: Path, work: Path, label: str, first: int | None = None) -> Non
             f"{len(runs) / wall:.0f} runs/s ({sent} sent, {on_server} on the server, "
             f"{len(errors)} errors; {requests / len(runs):.2f} requests per run)"
         )
+        per_segment, compressed = pages(files[:20])
+        page_us = zstd_page_us()
         print(
-            f"  {pages(files[:20]):.0f} pages per segment (the 1,000-run store sealed since "
+            f"  {per_segment:.0f} pages per segment (the 1,000-run store sealed since "
             "cfa1c05: 38, before: 57; a store generated before keeps its pages: generate "
-            "another, --store DIR, to measure segments as they are sealed now)"
+            f"another, --store DIR, to measure segments as they are sealed now), {compressed:.0f} "
+            f"of them compressed: a zstd page costs {page_us:.1f} us of CPU whatever its size "
+            f"(a fresh context each), ~{compressed * page_us / 1000:.2f} ms of the check per "
+            "segment"
         )
         print(
             f"  client floor (read + sha256 every file): {size / 1e6 / floor_read:.0f} MB/s, "
@@ -161,21 +171,38 @@ def upload(store: Path, work: Path, label: str, first: int | None = None) -> Non
             p.unlink()
 
 
-def pages(files: list[Path]) -> float:
-    """Pages per segment file, on average (what the server's check parses and decompresses
-    one by one)."""
+def pages(files: list[Path]) -> tuple[float, float]:
+    """Pages per segment file, and of them compressed ones, on average (what the server's
+    check parses and decompresses one by one)."""
     import pyarrow.parquet as pq
 
     from flightlog.sync.parquet_pages import chunk_pages
 
-    total = 0
+    total = compressed = 0
     for f in files:
         data = f.read_bytes()
         md = pq.ParquetFile(f).metadata
         for i in range(md.num_row_groups):
             for j in range(md.num_columns):
-                total += sum(1 for _ in chunk_pages(data, md.row_group(i).column(j)))
-    return total / max(len(files), 1)
+                column = md.row_group(i).column(j)
+                n = sum(1 for _ in chunk_pages(data, column))
+                total += n
+                compressed += n if column.compression != "UNCOMPRESSED" else 0
+    return total / max(len(files), 1), compressed / max(len(files), 1)
+
+
+def zstd_page_us() -> float:
+    """CPU microseconds of decompressing one tiny zstd page as pyarrow's Parquet reader does
+    (a fresh zstd context per page; making one runs `cpuid` twice, which a hypervisor may
+    trap): the fixed cost each compressed page adds to the server's check, and to readers."""
+    import pyarrow as pa
+
+    codec = pa.Codec("zstd")
+    page = codec.compress(b"\0" * 48)
+    t = time.thread_time()
+    for _ in range(2000):
+        codec.decompress(page, decompressed_size=48)
+    return (time.thread_time() - t) / 2000 * 1e6
 
 
 def _main_thread_cpu(proc) -> float:
@@ -379,6 +406,41 @@ def resync(store: Path, work: Path, baseline: str, rounds: int) -> None:
             p.unlink()
 
 
+#: what `paired` reads from `upload`'s lines
+FIGURES = {
+    "MB/s": r"([\d.]+) MB/s,",
+    "runs/s": r"(\d+) runs/s",
+    "server ms/run": r"CPU per run: server ([\d.]+) ms",
+    "event loop ms/run": r"its event loop ([\d.]+)",
+    "client ms/run": r"client ([\d.]+) ms;",
+    "MB per server CPU-s": r"server ingest: ([\d.]+) MB",
+    "load": r"load average ([\d.]+)",
+}
+
+
+def paired(store: Path, baseline: str, pairs: int, first: int | None) -> None:
+    """The upload of `store` by this code and by `baseline`'s, alternating in fresh
+    processes (this script, each interpreter importing its own flightlog): each round's
+    figures, then the medians."""
+    args = [__file__, "--store", str(store), "--skip-previous", "--skip-small", "--skip-latency"]
+    args += ["--first", str(first)] if first else []
+    got: dict[str, list[dict[str, float]]] = {"this code": [], "baseline": []}
+    for _ in range(pairs):
+        for label, python in (("this code", sys.executable), ("baseline", baseline)):
+            out = subprocess.run([python, *args], capture_output=True, text=True, check=True)
+            found = {k: re.search(rx, out.stdout) for k, rx in FIGURES.items()}
+            if not all(found.values()):
+                raise SystemExit(f"{python}: no figures in\n{out.stdout}{out.stderr}")
+            got[label].append({k: float(m.group(1)) for k, m in found.items() if m})
+            print(f"  {label}: " + ", ".join(f"{k} {v:g}" for k, v in got[label][-1].items()))
+    for label, rounds in got.items():
+        med = {k: statistics.median(r[k] for r in rounds) for k in FIGURES}
+        print(
+            f"[upload, median of {pairs}] {label}: "
+            + ", ".join(f"{k} {v:g}" for k, v in med.items())
+        )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--store", default="/tmp/flightlog-bench-store")
@@ -392,14 +454,18 @@ def main() -> None:
     p.add_argument("--skip-previous", action="store_true", help="not the previous client")
     p.add_argument("--skip-small", action="store_true", help="not the small segments' store")
     p.add_argument("--resync", action="store_true", help="re-sync of the synced store")
-    p.add_argument("--baseline", metavar="PYTHON", help="with --resync: the old code's python")
+    p.add_argument("--baseline", metavar="PYTHON", help="the old code's python (--pairs, --resync)")
+    p.add_argument("--pairs", type=int, help="with --baseline: uploads of each, alternating")
     p.add_argument("--rounds", type=int, default=3, help="with --resync: runs of each")
     args = p.parse_args()
-    if args.resync and not args.baseline:
-        p.error("--resync needs --baseline PYTHON (an interpreter that runs the old code)")
+    if (args.resync or args.pairs) and not args.baseline:
+        p.error("--resync and --pairs need --baseline PYTHON (an interpreter of the old code)")
     work = Path(tempfile.mkdtemp(prefix="flightlog-bench-sync-"))
     try:
-        if not args.skip_throughput:
+        if args.pairs:
+            ensure_store(Path(args.store), args.runs, args.steps)
+            paired(Path(args.store), args.baseline, args.pairs, args.first)
+        elif not args.skip_throughput:
             gen = ensure_store(Path(args.store), args.runs, args.steps)
             if gen:
                 print(f"generated the benchmark store in {gen:.0f} s")
