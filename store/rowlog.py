@@ -81,8 +81,12 @@ class RowLog:
         label: str,
         lock: threading.RLock,
         warn: Callable[[str], None],
+        on_rotate: Callable[[], None] | None = None,
     ) -> None:
+        """`on_rotate` is called (by log()) when log() goes on in the spare: the writer
+        thread wakes to make the next one (see `rotate`)."""
         self.history = history
+        self._on_rotate = on_rotate
         self.writer_id = writer_id
         self.label = label
         self.signatures = SignatureTable()
@@ -190,6 +194,8 @@ class RowLog:
             # readers would see the next journal's rows without this one's last row
             self._journals.append(new)
             self.journal = new  # one store: log() goes on there
+        if self._on_rotate is not None:
+            self._on_rotate()  # the writer thread makes the next spare now
         return new
 
     def _new(self, words: int) -> JournalFile:
