@@ -27,17 +27,17 @@ class RunMeta:
     """The summary and run.json members of `Run` (see the module's docstring)."""
 
     def _summary_dict(self: Run) -> dict[str, Any]:
-        with self._lock:
-            out = {}
-            for k, v in ({**self._stored, **self._last} if self._stored else self._last).items():
-                rule = self._aggs.rule(k) if self._aggs.defs else "last"
-                if rule == "none":
+        with self._lock:  # log() waits on it: a 10,000-key run's copy is C, its loop rules
+            out = {**self._stored, **self._last} if self._stored else dict(self._last)
+            for k in list(out) if self._aggs.defs else ():
+                rule = self._aggs.rule(k)
+                if rule == "last":
                     continue
-                if rule != "last":
-                    v = self._aggs.value(k, rule)
-                    if v is MISSING:
-                        continue
-                out[k] = v
+                v = MISSING if rule == "none" else self._aggs.value(k, rule)
+                if v is MISSING:
+                    del out[k]
+                else:
+                    out[k] = v
             if self._last_time is not None:
                 out["_step"] = self._last_step
                 out["_timestamp"] = self._last_time
