@@ -139,6 +139,10 @@ class Api:
             raise NotFoundError(f"run id {parts[0]!r} is ambiguous: {names}")
         return ApiRun.load_any(matches[0])
 
+    def flush(self) -> None:
+        """wandb's `Api.flush()` clears the cache of what it read; this Api keeps none (each
+        call reads the store or the server afresh), so notebooks that call it just go on."""
+
     def artifact(self, name: str, type: str | None = None) -> Any:
         """A logged artifact version, `[entity/][project/]name[:alias|vN]` (wandb's
         `Api().artifact`); its files come out with `.download()`."""
