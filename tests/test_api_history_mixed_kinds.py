@@ -4,11 +4,14 @@ wandb, whose DataFrame holds such a key as an object column of numbers and strin
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import flightlog
 
 from .conftest import settled
+from .servers import LiveServer, segment_file, tidy_table
 
 
 def _mixed_run() -> flightlog.Run:
@@ -43,3 +46,15 @@ def test_history_as_a_dataframe_holds_the_numbers_as_numbers(api: flightlog.Api)
     assert frame["acc"].tolist()[:3] == [0.5, 0.75, "diverged"]
     assert [type(v) for v in frame["n"].tolist()[:3]] == [int, int, str]
     assert frame["other"].tolist()[3] == 1.0  # the plain columns as before
+
+
+def test_a_servers_run_read_through_the_api_keeps_the_kinds_too(
+    server: LiveServer, key: str, tmp_path: Path
+) -> None:
+    with server.client(key) as c:
+        c.put_run("alice", "p", "r1", {"id": "r1", "name": "r1"}, [])
+        for seq, table in enumerate([tidy_table(2), tidy_table(1, start=2, kind=3, text="x")]):
+            segment = segment_file(tmp_path / str(seq), table, seq=seq + 1)
+            assert c.put_segment("alice", "p", "r1", "history", segment)
+    table = flightlog.Api(host=server.url, api_key=key).run("alice/p/r1").history()
+    assert table.column("loss").to_pylist() == [0.0, 1.0, "x"]
