@@ -23,26 +23,22 @@ def logged_union(cells: list[Any]) -> pa.Array:
     """`cells` (Python values as logged, None for none) as a dense union array: bools,
     ints (within int64), floats and strings as themselves, anything else (lists, media,
     histograms, ints past int64) as its text."""
-    children: dict[tuple[str, pa.DataType], list[Any]] = {}
+    children: dict[tuple[str, pa.DataType], list[Any]] = {}  # in the order first met
     types: list[int] = []
     offsets: list[int] = []
-    order: list[tuple[str, pa.DataType]] = []
     for v in cells:
         child = _CHILDREN.get(type(v), _TEXT)
         if child[0] == "int" and v not in _INT64:
             child = _TEXT
         if child is _TEXT and v is not None and not isinstance(v, str):
             v = str(v)
-        values = children.get(child)
-        if values is None:
-            values = children[child] = []
-            order.append(child)
-        types.append(order.index(child))
+        values = children.setdefault(child, [])
+        types.append(list(children).index(child))
         offsets.append(len(values))
         values.append(v)
     return pa.UnionArray.from_dense(
         pa.array(types, pa.int8()),
         pa.array(offsets, pa.int32()),
-        [pa.array(children[c], c[1]) for c in order],
-        [c[0] for c in order],
+        [pa.array(values, child[1]) for child, values in children.items()],
+        [child[0] for child in children],
     )
