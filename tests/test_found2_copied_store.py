@@ -15,6 +15,7 @@ a 409. Now the longer seal is read, here and on the server, which keeps both fil
 from __future__ import annotations
 
 import shutil
+from contextlib import suppress
 from pathlib import Path
 
 from flightlog.store import RunPaths, StoredRun
@@ -38,8 +39,15 @@ run.finish()
 
 
 def copy_store(src: Path, dst: Path) -> None:
-    """`rsync -a src/ dst/` (no --delete): new and changed files copied over."""
-    shutil.copytree(src, dst, dirs_exist_ok=True)
+    """`rsync -a src/ dst/` (no --delete): new and changed files copied over; a file that
+    vanished since it was listed (a temp file of run.json's atomic rewrite, renamed over it)
+    is skipped, as rsync does ("file has vanished")."""
+    shutil.copytree(src, dst, dirs_exist_ok=True, copy_function=_copy_if_there)
+
+
+def _copy_if_there(src: str, dst: str) -> None:
+    with suppress(FileNotFoundError):
+        shutil.copy2(src, dst)
 
 
 def _logged_to(run: RunPaths, step: int) -> bool:
