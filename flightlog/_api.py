@@ -69,8 +69,10 @@ class Api:
         "summary.val/loss < 0.3 and config.lr >= 1e-3", or wandb's MongoDB-style dict
         ({"config.lr": {"$gte": 1e-3}}); `order` a sort key ("-summary.acc", or wandb's
         "-summary_metrics.acc"). `project` (or wandb's keyword, `path`) may be wandb's
-        "entity/project" path. `per_page` and `include_sweeps` are accepted for wandb's
-        scripts: the list comes whole, and flightlog runs no sweeps.
+        "entity/project" path: that entity's runs, and the runs of no entity (logged
+        without one: a wandb script names its user's entity). `per_page` and
+        `include_sweeps` are accepted for wandb's scripts: the list comes whole, and
+        flightlog runs no sweeps.
         """
         from ._wandb_filters import translate, wandb_order
 
@@ -89,8 +91,10 @@ class Api:
                 sort=wandb_order(order),
                 **query,
             )
+        entity = None
         if project is not None and "/" in project:
-            project = project.rstrip("/").rsplit("/", 1)[-1]  # a local store has no entities
+            entity, _, project = project.rstrip("/").rpartition("/")
+            entity = entity.removeprefix(ENTITY_MARK) or None
         if isinstance(filters, dict):
             filters = translate(filters) or None
         order = wandb_order(order)
@@ -103,8 +107,13 @@ class Api:
             rows = select_runs(
                 idx, project=project, group=group, tags=tags, state=state, where=filters, sort=order
             )
-        # a run whose run.json is unreadable is listed too (its `problem` says why)
-        return [ApiRun.load_any(RunPaths(Path(r["dir"]))) for r in rows]
+        # an entity's runs, and the runs of none (wandb scripts name their own entity); a
+        # run whose run.json is unreadable is listed too (its `problem` says why)
+        return [
+            ApiRun.load_any(RunPaths(Path(r["dir"])))
+            for r in rows
+            if entity is None or r["entity"] in (None, entity)
+        ]
 
     def run(self, path: str) -> ApiRun:
         """A run by "project/run_id", "entity/project/run_id" or a bare run id."""
@@ -129,6 +138,10 @@ class Api:
             names = ", ".join(f"{p.dir.parent.name}/{p.dir.name}" for p in matches)
             raise NotFoundError(f"run id {parts[0]!r} is ambiguous: {names}")
         return ApiRun.load_any(matches[0])
+
+    def flush(self) -> None:
+        """wandb's `Api.flush()` clears the cache of what it read; this Api keeps none (each
+        call reads the store or the server afresh), so notebooks that call it just go on."""
 
     def artifact(self, name: str, type: str | None = None) -> Any:
         """A logged artifact version, `[entity/][project/]name[:alias|vN]` (wandb's

@@ -3,7 +3,9 @@
 `url`), so analysis notebooks written for wandb read a flightlog store.
 
 `history()` returns a pyarrow Table unless `pandas=True` (pandas is optional here; wandb's
-default is a DataFrame, flightlog's has always been Arrow, which `.to_pandas()` converts).
+default is a DataFrame, flightlog's has always been Arrow, which `.to_pandas()` converts). A
+key of several kinds keeps its values as logged, as in wandb's DataFrame: a union column in
+the Table (store/logged_union.py), an object column in the DataFrame.
 """
 
 from __future__ import annotations
@@ -151,7 +153,7 @@ class ApiRun(ApiRunEdits, StoredRun):
                 *asked,
                 x_axis,
             ]  # wandb reads it with the keys: history(["acc"], x_axis="epoch")
-        table = super().history(keys, _stream(stream))
+        table = super().history(keys, _stream(stream), mixed=True)
         if x_axis not in table.column_names:
             raise UsageError(f"x_axis {x_axis!r} is not a logged key of run {self.path}")
         if keys:
@@ -171,17 +173,7 @@ class ApiRun(ApiRunEdits, StoredRun):
             table = table.take(pa.array(idx))
         if not pandas:
             return table
-        try:
-            frame = table.to_pandas()
-        except ImportError:
-            raise UsageError("history(pandas=True) needs pandas: pip install pandas") from None
-        media = json.loads((table.schema.metadata or {}).get(MEDIA_COLUMNS, b"[]"))
-        for c in (c for c in media if c in frame.columns):  # wandb's dicts, loadable
-            frame[c] = [
-                MediaRef(json.loads(v), self.paths.dir) if isinstance(v, str) else None
-                for v in frame[c]
-            ]
-        return frame
+        return _frame(table, self.paths.dir)
 
     def scan_history(  # type: ignore[override]
         self,
@@ -208,3 +200,23 @@ def _listed(top: Path, base: Path) -> list[RunFile]:
         for p in sorted(top.rglob("*"))
         if p.is_file()
     ]
+
+
+def _frame(table: pa.Table, run_dir: Path) -> Any:
+    """`history(pandas=True)`: the table as a DataFrame, as wandb gives it: a key of
+    several kinds (a union) is an object column of its values as logged, and media are
+    wandb's dicts, loadable."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise UsageError("history(pandas=True) needs pandas: pip install pandas") from None
+    mixed = [f.name for f in table.schema if pa.types.is_union(f.type)]
+    frame = table.drop_columns(mixed).to_pandas()
+    for c in mixed:
+        frame.insert(table.column_names.index(c), c, pd.Series(table[c].to_pylist(), dtype=object))
+    media = json.loads((table.schema.metadata or {}).get(MEDIA_COLUMNS, b"[]"))
+    for c in (c for c in media if c in frame.columns and c not in mixed):
+        frame[c] = [
+            MediaRef(json.loads(v), run_dir) if isinstance(v, str) else None for v in frame[c]
+        ]
+    return frame

@@ -361,8 +361,8 @@ def _go_online(s: Settings, root: Path) -> None:
     if not _signed_in(s):
         _note_once(
             "online",
-            f"not signed in to {creds.shown} on this machine: this run is stored offline; "
-            "run `flightlog login` (or set FLIGHTLOG_API_KEY), then `flightlog sync --all`",
+            f"{creds.how_to_sign_in}. This run is stored offline: `flightlog sync --all` "
+            "uploads it once signed in",
             s,
         )
         return

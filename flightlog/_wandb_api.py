@@ -68,13 +68,8 @@ def login(
     if creds.logged_in:
         return True
     if verify:
-        raise NotLoggedInError(
-            f"not signed in to {creds.shown}: run `flightlog login` or set FLIGHTLOG_API_KEY"
-        )
-    termlog(
-        f"not signed in to {creds.shown}; runs are stored offline (`flightlog login` to sync)",
-        repeat=False,
-    )
+        raise NotLoggedInError(creds.how_to_sign_in)
+    termlog(f"{creds.how_to_sign_in}. Runs are stored offline until then", repeat=False)
     return False
 
 

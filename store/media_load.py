@@ -13,17 +13,20 @@ from typing import Any
 
 import numpy as np
 
-from .media_ref import JSON_COLUMNS_KEY, MediaRef
+from .media_ref import JSON_COLUMNS_KEY, TABLE_KEYS_KEY, MediaRef
 from .media_wav import wav_info, wav_samples
 
 
 @dataclass
 class LoadedTable:
     """A logged table read back: its columns and rows, cells as logged (an Image cell is a
-    MediaRef you can `load()`)."""
+    MediaRef you can `load()`), and the key columns `set_pk` / `set_fk` named."""
 
     columns: list[str]
     data: list[list[Any]] = field(default_factory=list)
+    primary_key: str | None = None
+    #: column -> the column of the other table it refers to
+    foreign_keys: dict[str, str] = field(default_factory=dict)
 
     def get_column(self, name: str) -> list[Any]:
         i = self.columns.index(name)
@@ -78,7 +81,11 @@ def _table(path: Path, run_dir: Path | None) -> LoadedTable:
         if name in as_json:
             cells = [_cell(json.loads(c), run_dir) if c is not None else None for c in cells]
         columns.append(cells)
-    return LoadedTable(list(table.column_names), [list(r) for r in zip(*columns, strict=True)])
+    keys = json.loads(meta.get(TABLE_KEYS_KEY, b"{}"))
+    rows = [list(r) for r in zip(*columns, strict=True)]
+    return LoadedTable(
+        list(table.column_names), rows, keys.get("primary_key"), keys.get("foreign_keys") or {}
+    )
 
 
 def _cell(value: Any, run_dir: Path | None) -> Any:

@@ -30,6 +30,9 @@ from typing import Any
 
 #: Parquet schema metadata naming the table columns stored as JSON text (mixed types, media)
 JSON_COLUMNS_KEY = b"flightlog.json_columns"
+#: Parquet schema metadata of a table with key columns (wandb's `set_pk` / `set_fk`):
+#: {"primary_key": column or null, "foreign_keys": {column: the other table's column}}
+TABLE_KEYS_KEY = b"flightlog.table_keys"
 
 #: `_type` of each kind of reference, and the file suffix its blob gets when exported
 SUFFIX = {

@@ -177,12 +177,16 @@ class StoredRun:
             return _EMPTY_TIDY
         return pa.concat_tables(parts, promote_options="permissive")
 
-    def history(self, keys: Iterable[str] | None = None, stream: str = "history") -> pa.Table:
+    def history(
+        self, keys: Iterable[str] | None = None, stream: str = "history", mixed: bool = False
+    ) -> pa.Table:
         """One row per (writer, step): `_step _timestamp _runtime _writer` + a column per key.
 
-        `stream="system"` gives the system metrics (`_step` is then the sample's number)."""
+        `stream="system"` gives the system metrics (`_step` is then the sample's number);
+        `mixed`: a key of several kinds is a union of its values as logged, not their text
+        (store/logged_union.py)."""
         wanted = None if keys is None else list(keys)
-        return pivot(self._long(wanted, stream), _start(self.meta), wanted)
+        return pivot(self._long(wanted, stream), _start(self.meta), wanted, mixed)
 
     def scan_history(
         self, keys: Iterable[str] | None = None, stream: str = "history"

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import step_pieces, two_threads
+from .logged_union import logged_union
 from .long_codes import Coder, codes, row_index
 from .row_dicts import DISPLAY_KEYS, key_sets, make_dicts, python_values
 from .schema import BOOL, FLOAT, INT, MEDIA, NONE, decode_value
@@ -184,12 +185,16 @@ class Grid:
                 cells[r] = decode_value(v, k, t, run_dir)
         return cells
 
-    def column(self, j: int) -> pa.Array:
-        """Key `j`'s wide column, typed by the kinds logged under it."""
+    def column(self, j: int, mixed: bool = False) -> pa.Array:
+        """Key `j`'s wide column, typed by the kinds logged under it; `mixed`: a key of
+        several kinds (not only numbers) holds its values as logged (store/logged_union.py),
+        not their text."""
         kind = self.numeric(j)
         if kind is None:
             if not self.kinds[j].any() or self.kinds[j][NONE] == self.kinds[j].sum():
                 return pa.nulls(self.n, pa.string())
+            if mixed and not self.one_kind(j):
+                return logged_union(self.decoded(j, None, as_text=False))
             return pa.array(self.decoded(j, None, as_text=True), pa.string())
         if kind is float:  # a view of the grid, no copy: a slice of it as one array
             nulls = self.n - int(self.filled[j])
@@ -253,10 +258,13 @@ def _empty() -> pa.Table:
     )
 
 
-def pivot(tidy: pa.Table, created_at: float, keys: Collection[str] | None = None) -> pa.Table:
+def pivot(
+    tidy: pa.Table, created_at: float, keys: Collection[str] | None = None, mixed: bool = False
+) -> pa.Table:
     """Long history -> wide table (one column per key, typed by what was logged); `key`
     and `writer` may be plain strings or dictionaries; `keys`: the rows are those of these
-    keys only (their files' dictionaries may name others: they get no column)."""
+    keys only (their files' dictionaries may name others: they get no column); `mixed`: see
+    `Grid.column`."""
     if tidy.num_rows == 0:
         return _empty()
     g = Grid(tidy, keys)
@@ -270,7 +278,7 @@ def pivot(tidy: pa.Table, created_at: float, keys: Collection[str] | None = None
     }
     media = []
     for j, name in enumerate(g.names):
-        out[name] = g.column(j)
+        out[name] = g.column(j, mixed)
         if g.kinds[j][MEDIA]:
             media.append(name)
     # media columns hold each reference's JSON; named here so readers can rebuild MediaRefs

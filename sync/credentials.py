@@ -30,6 +30,8 @@ class Credentials:
     api_key: str | None = field(default=None, repr=False)  # never printed, never logged
     source: str = "none"  # "env", "file", "typed" (being checked by login) or "none"
     user: str | None = None  # who the stored key belongs to, as the server said at login
+    #: the URL was given (argument, environment, a login): not DEFAULT_BASE_URL by default
+    configured: bool = True
 
     @property
     def logged_in(self) -> bool:
@@ -39,6 +41,17 @@ class Credentials:
     def shown(self) -> str:
         """The server's URL as messages show it: without its password (shown_url)."""
         return shown_url(self.base_url)
+
+    @property
+    def how_to_sign_in(self) -> str:
+        """Why this machine cannot sync yet, and what to do, as messages say it: the default
+        server's address, which no one gave, is not named."""
+        if not self.configured:
+            return (
+                "not signed in: no flightlog server is configured: set FLIGHTLOG_BASE_URL=URL "
+                "and FLIGHTLOG_API_KEY, or run `flightlog login --host URL`"
+            )
+        return f"not signed in to {self.shown}: run `flightlog login` or set FLIGHTLOG_API_KEY"
 
 
 #: a URL's `user:password@` (the password up to the last @ before the path: typed raw, it
@@ -96,13 +109,14 @@ def load(environ: Mapping[str, str] | None = None, base_url: str | None = None) 
     env = os.environ if environ is None else environ
     doc = _read(config_dir(env) / FILE_NAME)
     keys = doc.get("keys") if isinstance(doc.get("keys"), dict) else {}
-    url = normalize_url(base_url or _env(env, "BASE_URL") or doc.get("default") or DEFAULT_BASE_URL)
+    given = base_url or _env(env, "BASE_URL") or doc.get("default")
+    url = normalize_url(given or DEFAULT_BASE_URL)
     if key := _env(env, "API_KEY"):
-        return Credentials(url, key, "env")
+        return Credentials(url, key, "env", configured=bool(given))
     if key := keys.get(url):
         users = doc.get("users") if isinstance(doc.get("users"), dict) else {}
-        return Credentials(url, key, "file", users.get(url))
-    return Credentials(url, None, "none")
+        return Credentials(url, key, "file", users.get(url), bool(given))
+    return Credentials(url, None, "none", configured=bool(given))
 
 
 def save(

@@ -175,8 +175,10 @@ def _copy(s: _Segment, catalog: Catalog, objects: ObjectStore, report: Migration
     now = catalog.add_segment(*address, row, replacing=known)
     if now is None and known is not None:  # the shorter seal leaves the Hive tree
         retire_seal(objects, address, replace(row, sha256=known))
-    elif now not in (None, row.sha256):  # a replica recorded another seal meanwhile
-        retire_seal(objects, address, row)
+    elif now is not None:  # a replica recorded a seal of it meanwhile: it is there
+        if now != row.sha256:  # another seal: this upload leaves the Hive tree
+            retire_seal(objects, address, row)
+        report.skipped += 1
         return
     report.segments += 1
     report.bytes += row.size

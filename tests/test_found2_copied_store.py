@@ -15,11 +15,13 @@ a 409. Now the longer seal is read, here and on the server, which keeps both fil
 from __future__ import annotations
 
 import shutil
-import time
+from contextlib import suppress
 from pathlib import Path
 
+from flightlog.store import RunPaths, StoredRun
+
 from .conftest import cli, spawn
-from .servers import LiveServer, server_rows
+from .servers import LiveServer, server_rows, wait_until
 
 TRAIN = """
 import time, flightlog
@@ -37,18 +39,35 @@ run.finish()
 
 
 def copy_store(src: Path, dst: Path) -> None:
-    """`rsync -a src/ dst/` (no --delete): new and changed files copied over."""
-    shutil.copytree(src, dst, dirs_exist_ok=True)
+    """`rsync -a src/ dst/` (no --delete): new and changed files copied over; a file that
+    vanished since it was listed (a temp file of run.json's atomic rewrite, renamed over it)
+    is skipped, as rsync does ("file has vanished")."""
+    shutil.copytree(src, dst, dirs_exist_ok=True, copy_function=_copy_if_there)
 
 
-def copied_mid_run(store: Path, tmp_path: Path, train: str = TRAIN) -> Path:
-    """Run `train` in `tmp_path`, copy `store` to a "login node" once it prints "copy now",
-    let the job finish; the copy (taken mid-segment), the job's own store finished beside
-    it."""
+def _copy_if_there(src: str, dst: str) -> None:
+    with suppress(FileNotFoundError):
+        shutil.copy2(src, dst)
+
+
+def _logged_to(run: RunPaths, step: int) -> bool:
+    """The run's files (its writer's journal, read as a copy would) hold step `step`."""
+    stored = StoredRun.load(run)
+    if stored is None:
+        return False
+    steps = stored.history(["loss"]).column("_step")
+    return len(steps) > 0 and steps[-1].as_py() >= step
+
+
+def copied_mid_run(store: Path, tmp_path: Path, train: str = TRAIN, at_step: int = 1500) -> Path:
+    """Run `train` (run p/copied) in `tmp_path`, copy `store` to a "login node" once it
+    printed "copy now" and its rows up to `at_step` are in its journal, let the job finish;
+    the copy (taken mid-segment), the job's own store finished beside it."""
     job = spawn(train, cwd=tmp_path)
     assert job.stdout is not None and job.stderr is not None
     assert job.stdout.readline().strip() == "copy now", job.stderr.read()
-    time.sleep(0.2)  # (the rows up to the print are in the journal: flush_interval 0.01)
+    run = RunPaths(store / "runs" / "p" / "copied")
+    wait_until(lambda: _logged_to(run, at_step), 60, f"step {at_step} in the run's journal")
     copy = tmp_path / "login-node"
     copy_store(store, copy)
     (tmp_path / "go").touch()

@@ -45,7 +45,7 @@ def _final(run: dict) -> tuple:
 def test_an_older_copy_synced_last_leaves_the_runs_final_name_and_config(
     server: LiveServer, key: str, store: Path, tmp_path: Path
 ) -> None:
-    copy = copied_mid_run(store, tmp_path, TRAIN)
+    copy = copied_mid_run(store, tmp_path, TRAIN, at_step=299)
     node = cli("sync", "--all")  # the node syncs its own store, the job done
     assert node.returncode == 0, node.stdout + node.stderr
     with server.client(key) as c:
@@ -65,7 +65,7 @@ def test_an_older_copy_synced_last_through_a_replica_leaves_the_final_name_and_c
     cluster = Cluster(tmp_path / "cluster", pg_url, s3_env.new_bucket())
     try:
         key = cluster.user("alice")
-        copy = copied_mid_run(store, tmp_path, TRAIN)
+        copy = copied_mid_run(store, tmp_path, TRAIN, at_step=299)
         a, b = cluster.replicas
         rc, out = with_env(a.env(key), "sync", "--all")
         assert rc == 0, out

@@ -30,9 +30,35 @@ COMMANDS = {
 }
 
 
+def global_options_placed(argv: Sequence[str]) -> list[str]:
+    """`argv` with the global options where the parsers take them, wherever they were
+    typed (users type both `flightlog --root DIR runs` and `flightlog runs --root DIR`):
+    `--debug` before the command, `--root DIR` right after it (each command that reads a
+    store takes it; one that does not refuses it as if it had been typed there). Before
+    `--`, a `--debug` is the option, not an argument."""
+    rest, placed, debug = list(argv), [], False
+    while rest and (rest[0] in ("--debug", "--root") or rest[0].startswith("--root=")):
+        word = rest.pop(0)
+        if word == "--debug":
+            debug = True
+        elif word == "--root":
+            placed += [word, *rest[:1]]
+            del rest[:1]
+        else:
+            placed.append(word)
+    end = rest.index("--") if "--" in rest else len(rest)
+    debug = debug or "--debug" in rest[:end]
+    rest = [a for a in rest[:end] if a != "--debug"] + rest[end:]
+    head = ["--debug"] if debug else []
+    if not rest or rest[0].startswith("-"):  # no command: the main parser takes --root
+        return head + placed + rest
+    return head + rest[:1] + placed + rest[1:]
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The command line's parser; for `argv` (what it will parse), the parsers of its
-    command's module only, when argv starts with the command (after `--debug`)."""
+    """The command line's parser; for `argv` (what it will parse, its global options
+    placed), the parsers of its command's module only, when argv starts with the command
+    (after `--debug`)."""
     words = [a for a in argv or () if a != "--debug"]
     command = words[0] if words else None
     modules = [m for m, names in COMMANDS.items() if command in names] or list(COMMANDS)
@@ -40,14 +66,16 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         prog="flightlog",
         description="Offline-first experiment tracker: list, inspect, compare and query runs.",
         epilog="Every command that reads a store takes --root DIR (default: FLIGHTLOG_DIR, "
-        "else ./flightlog); login and logout take --host URL.",
+        "else ./flightlog), before or after the command; login and logout take --host URL.",
     )
     p.add_argument("--version", action="version", version=f"flightlog {__version__}")
-    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--root", metavar="DIR", help="the store (default: FLIGHTLOG_DIR, else ./flightlog)"
+    p.add_argument(
+        "--debug", action="store_true", help="show tracebacks on errors (before or after COMMAND)"
     )
+    store_help = "the store (default: FLIGHTLOG_DIR, else ./flightlog)"
+    p.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS, help=store_help)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--root", metavar="DIR", help=store_help)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name in modules:
         importlib.import_module(f".{name}", __name__).register(sub, common)
@@ -55,7 +83,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = global_options_placed(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

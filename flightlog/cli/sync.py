@@ -173,6 +173,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if args.watch:
         return _watch(args, creds)
     dirs = _targets(args)
+    if not creds.logged_in:  # said before a line naming a server (the default's, maybe)
+        from flightlog._errors import NotLoggedInError
+
+        raise NotLoggedInError(creds.how_to_sign_in)
     with ServerClient(creds) as client:
         return _sync_once(client, dirs, args.entity)
 

@@ -1,5 +1,6 @@
 """`flightlog.Table`: wandb's `Table` (columns + data, a pandas DataFrame, `add_data`,
-`add_column`, `add_computed_columns`, `iterrows`, `get_column`, `get_index`, `cast`), cells
+`add_column`, `add_computed_columns`, `iterrows`, `get_column`, `get_index`, `cast`,
+`set_pk`, `set_fk`), cells
 holding numbers, text, None or media (an Image cell is stored as its own file), stored as
 Parquet. A column whose cells mix types (ints and floats too), or hold media, is stored as
 JSON text, so every cell reads back as the type it was logged with.
@@ -23,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from flightlog._config import jsonable
-from flightlog.store.media_ref import JSON_COLUMNS_KEY
+from flightlog.store.media_ref import JSON_COLUMNS_KEY, TABLE_KEYS_KEY
 
 from ._base import Media, _script_level
 from ._sink import MediaSink
@@ -64,6 +65,10 @@ class Table(Media):
             columns = ["Input", "Output", "Expected"][:width] if width <= 3 else None
             columns = columns or [f"col{i}" for i in range(width)]
         self.columns = [str(c) for c in columns]
+        #: wandb's key columns (`set_pk`, `set_fk`): this table's and, per column, the
+        #: column of the other table it refers to
+        self.primary_key: str | None = None
+        self.foreign_keys: dict[str, str] = {}
         self._check()
 
     def _check(self) -> None:
@@ -153,6 +158,30 @@ class Table(Media):
         is taken without a check; KeyError for a column the table has not."""
         _check_cells(col_name, self.get_column(col_name), dtype, optional)
 
+    def set_pk(self, col_name: str) -> None:
+        """Make a column the table's primary key (wandb's), which other tables' `set_fk`
+        refer to: its cells must be strings or numbers. Stored with the table."""
+        _check_keys(col_name, self.get_column(col_name))
+        self.foreign_keys.pop(col_name, None)
+        self.primary_key = col_name
+
+    def set_fk(self, col_name: str, table: Table, table_col: str) -> None:
+        """Make a column a foreign key (wandb's): its cells are values of `table_col` in
+        `table`. Stored with the table, by the other table's column name (log that table
+        too: it is not stored with this one)."""
+        if not isinstance(table, Table):
+            raise TypeError(
+                f"set_fk({col_name!r}, ...): the table referred to is a "
+                f"{type(table).__name__}, not a Table: pass the Table itself"
+            )
+        if col_name == self.primary_key:
+            raise ValueError(
+                f"column {col_name!r} is the table's primary key: a foreign key is another one"
+            )
+        table.get_column(table_col)  # KeyError naming the columns it has
+        _check_keys(col_name, self.get_column(col_name))
+        self.foreign_keys[col_name] = table_col
+
     def get_dataframe(self) -> Any:
         import pandas as pd
 
@@ -173,6 +202,7 @@ class Table(Media):
         copy.columns = list(self.columns)
         copy.data = [list(r) for r in self.data[:limit]]
         copy.problem = self.problem
+        copy.primary_key, copy.foreign_keys = self.primary_key, dict(self.foreign_keys)
         copy.caption = self.caption
         return copy
 
@@ -199,7 +229,11 @@ class Table(Media):
                 )
             arrays.append(arr)
         table = pa.table(dict(zip(self.columns, arrays, strict=True))) if arrays else pa.table({})
-        table = table.replace_schema_metadata({JSON_COLUMNS_KEY: json.dumps(as_json).encode()})
+        meta = {JSON_COLUMNS_KEY: json.dumps(as_json).encode()}
+        if self.primary_key is not None or self.foreign_keys:  # (other tables' bytes as before)
+            keys = {"primary_key": self.primary_key, "foreign_keys": self.foreign_keys}
+            meta[TABLE_KEYS_KEY] = json.dumps(keys).encode()
+        table = table.replace_schema_metadata(meta)
         import pyarrow.parquet as pq
 
         buf = io.BytesIO()
@@ -246,6 +280,17 @@ def _check_cells(name: str, cells: list[Any], dtype: Any, optional: bool) -> Non
             raise TypeError(
                 f"column {name!r} row {i} holds a {type(cell).__name__} ({cell!r:.40}), "
                 f"not a {kind.__name__}"
+            )
+
+
+def _check_keys(name: str, cells: list[Any]) -> None:
+    """TypeError naming the first cell of key column `name` that is no string or number
+    (wandb's key types)."""
+    for i, cell in enumerate(cells):
+        if isinstance(cell, bool | np.bool_) or not isinstance(cell, str | numbers.Real):
+            raise TypeError(
+                f"column {name!r} row {i} holds a {type(cell).__name__} ({cell!r:.40}): "
+                "a key column holds strings or numbers"
             )
 
 
