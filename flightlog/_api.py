@@ -115,8 +115,11 @@ class Api:
             if entity is None or r["entity"] in (None, entity)
         ]
 
-    def run(self, path: str) -> ApiRun:
-        """A run by "project/run_id", "entity/project/run_id" or a bare run id."""
+    def run(self, path: str | list[str]) -> ApiRun:
+        """A run by "project/run_id", "entity/project/run_id", a bare run id, or another
+        Api run's `path` list."""
+        if isinstance(path, (list, tuple)):
+            path = "/".join(path)
         if self._remote is not None:
             from ._api_remote import remote_run
 

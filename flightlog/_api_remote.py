@@ -55,12 +55,14 @@ class RemoteRun(ApiRun):
 
     @property
     def dir(self) -> Path:
-        raise UnsupportedError(f"run {self.path} is on {self._reader.url}: it has no directory")
+        raise UnsupportedError(
+            f"run {self.shown_path} is on {self._reader.url}: it has no directory"
+        )
 
     def update(self) -> None:
         """Not here: Api(host=...) only reads (an edit would be written to a local path)."""
         raise UnsupportedError(
-            f"run {self.path} is on {self._reader.url}, which Api(host=...) only reads: edit "
+            f"run {self.shown_path} is on {self._reader.url}, which Api(host=...) only reads: edit "
             "it through flightlog.Api() on the store that logged it"
         )
 

@@ -65,6 +65,17 @@ class ApiRun(ApiRunEdits, StoredRun):
     """A stored run read through `flightlog.Api`, shaped like wandb's `Api().run()`."""
 
     @property
+    def path(self) -> list[str]:  # type: ignore[override]
+        """wandb's `[entity, project, run_id]`: report scripts unpack it or hand
+        `"/".join(run.path)` back to `Api.run()` (entity "" for a run logged with none)."""
+        return [self.meta.get("entity") or "", str(self.meta.get("project")), self.id]
+
+    @property
+    def shown_path(self) -> str:
+        """The run as messages name it, "project/run_id"."""
+        return StoredRun.path.fget(self)  # type: ignore[attr-defined]
+
+    @property
     def summary_metrics(self) -> dict[str, Any]:
         return self.summary
 
@@ -132,7 +143,7 @@ class ApiRun(ApiRunEdits, StoredRun):
         for f in self.files():
             if f.name == name:
                 return f
-        raise FileNotFoundError(f"run {self.path} keeps no file {name!r}")
+        raise FileNotFoundError(f"run {self.shown_path} keeps no file {name!r}")
 
     def history(  # type: ignore[override]
         self,
@@ -155,7 +166,7 @@ class ApiRun(ApiRunEdits, StoredRun):
             ]  # wandb reads it with the keys: history(["acc"], x_axis="epoch")
         table = super().history(keys, _stream(stream), mixed=True)
         if x_axis not in table.column_names:
-            raise UsageError(f"x_axis {x_axis!r} is not a logged key of run {self.path}")
+            raise UsageError(f"x_axis {x_axis!r} is not a logged key of run {self.shown_path}")
         if keys:
             for k in keys:
                 if k not in table.column_names:

@@ -6,18 +6,11 @@ wandb user."""
 
 from __future__ import annotations
 
-import pytest
-
 import flightlog
 
 from .conftest import settled
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ApiRun.path is StoredRun's 'project/id' string, not wandb's [entity, project, id] "
-    "list; StoredRun.path is used in messages and by api.run(run.path) callers: a design call",
-)
 def test_the_api_runs_path_joins_back_to_the_run(api: flightlog.Api) -> None:
     run = flightlog.init(project="p", entity="team")
     run.log({"a": 1})
