@@ -170,7 +170,7 @@ class RunScreen(RunCharts, Workspace, ContextLoads, StoreScreen):
         self.reload()
 
     def requery(self) -> None:
-        self.zoom_to(self.x_range, self.overlaid, self.chart_keys())
+        self.zoom_to(self.x_range, self.overlaid, self.queried_keys())
 
     @store_work("zooming the charts", group="run")
     def zoom_to(
