@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
@@ -166,14 +167,30 @@ async def cursor_and_zoom(store: Path, run_key: str, repeat: int = 5) -> dict[st
     return {k: median(v) * 1000 for k, v in times.items()}
 
 
-async def refresh_cost(store: Path, seconds: float, settle: float = 2.0) -> float:
+async def sort_by_start(app: Any, pilot: Any, newest: bool) -> None:
+    """The runs screen sorted by start, newest or oldest first, whichever the code measured
+    starts with (newest first since session 14; oldest before): `s` on the first column
+    reverses it. Then the view at the top."""
+    screen = app.screen
+    if screen.sort_column != "started" or screen.sort_desc != newest:
+        await pilot.press("s")
+        await pilot.pause(0.5)
+    await pilot.press("home")  # (the cursor stays on its run: back to the first)
+    await pilot.pause(2.5)
+
+
+async def refresh_cost(
+    store: Path, seconds: float, settle: float = 2.0, newest: bool = False
+) -> float:
     """Share of one core the app uses (all its threads) while it sits on the runs screen
-    (measured from `settle` seconds after it started: its first paint done)."""
+    (measured from `settle` seconds after it started: its first paint done), sorted by start
+    oldest first (a store's training runs on a later page) or `newest` first (in view)."""
     from flightlog.tui import FlightlogApp
 
     app = FlightlogApp(store)
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause(settle)
+        await sort_by_start(app, pilot, newest)
         r0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         await pilot.pause(seconds)
