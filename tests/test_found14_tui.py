@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from flightlog.tui import FlightlogApp
 from flightlog.tui.charts import ChartCard
 
 from .tui_helpers import open_run, settle
 
 
-@pytest.mark.xfail(strict=True, reason="g leaves the charts in one column (styles.ws_layout)")
 async def test_g_puts_the_charts_side_by_side(samples: Path) -> None:
     app = FlightlogApp(samples)
     async with app.run_test(size=(160, 45)) as pilot:

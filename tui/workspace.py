@@ -266,7 +266,7 @@ class Workspace:
         1/rows of the box's height (more charts than rows x columns scroll)."""
         box = self.query_one("#charts")  # type: ignore[attr-defined]
         n = self.ws_layout.columns
-        box.styles.ws_layout = "grid" if n > 1 else "vertical"
+        box.styles.layout = "grid" if n > 1 else "vertical"
         box.styles.grid_size_columns = n
         box.styles.grid_rows = "auto"
         height = max(box.size.height // self.ws_layout.rows, 8) if self.ws_layout.rows else None
