@@ -9,10 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from flightlog.tui import FlightlogApp
 from flightlog.tui.charts import ChartCard
 
 from .tui_helpers import open_run, settle
+
+
+def _side_by_side(app: FlightlogApp) -> bool:
+    cards = list(app.screen.query(ChartCard))
+    return len(cards) >= 2 and cards[0].region.y == cards[1].region.y
 
 
 async def test_g_puts_the_charts_side_by_side(samples: Path) -> None:
@@ -21,10 +28,37 @@ async def test_g_puts_the_charts_side_by_side(samples: Path) -> None:
         await open_run(app, pilot)
         await pilot.press("g")
 
-        def side_by_side() -> bool:
-            cards = list(app.screen.query(ChartCard))
-            return len(cards) >= 2 and cards[0].region.y == cards[1].region.y
-
-        await settle(pilot, side_by_side, timeout=20)
+        await settle(pilot, lambda: _side_by_side(app), timeout=20)
         first, second = list(app.screen.query(ChartCard))[:2]
         assert first.region.right <= second.region.x
+
+
+@pytest.mark.xfail(strict=True, reason="g at 80x24 clips the charts: 2 columns of 30 in 34")
+async def test_charts_in_columns_that_do_not_fit_are_not_clipped(samples: Path) -> None:
+    """Found once `g` worked: at 80x24, with the overview and config hidden, the chart box
+    is ~34 columns wide and two charts of at least 30 were cut at its edge (the snapshot
+    test_snapshot_panes_hidden_grid_and_cursor says "nothing clipped"). The grid keeps the
+    columns that fit, says so, and brings the others back when there is room."""
+    from flightlog.tui.run_screen import RunScreen
+
+    app = FlightlogApp(samples)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_run(app, pilot)
+        await pilot.press("1", "3", "g")
+        box = app.screen.query_one("#charts")
+
+        def laid_out() -> bool:
+            cards = list(app.screen.query(ChartCard))
+            return len(cards) >= 2 and all(c.region.width for c in cards)
+
+        await settle(pilot, laid_out)
+        await pilot.pause(0.5)
+        for card in app.screen.query(ChartCard):  # (a chart wider than its grid cell is cut)
+            assert card.chart.outer_size.width <= card.size.width <= box.size.width, (
+                card.chart.outer_size,
+                card.size,
+                box.size,
+            )
+        await pilot.resize_terminal(200, 50)  # room again: two columns
+        await settle(pilot, lambda: _side_by_side(app))
+        assert isinstance(app.screen, RunScreen)
