@@ -32,6 +32,7 @@ from .step_axis import StepAxis
 
 COLORS = ["cyan", "yellow", "green", "magenta", "blue", "red", "white"]  # valid in plotext and rich
 Series = dict[str, list[float]]  # x, last, min, max
+CHART_MIN_WIDTH = 30  # columns: a chart grid keeps as many columns as fit at this width
 CURSOR_STYLE = "on dark_red"  # a column under the braille: the points stay readable
 
 
@@ -56,8 +57,8 @@ def _log(values: list[float]) -> list[float]:
 class MetricChart(PlotextPlot):
     """One metric, one or more runs overlaid with a legend."""
 
-    DEFAULT_CSS = """
-    MetricChart { height: 14; min-width: 30; border: round $panel; }
+    DEFAULT_CSS = f"""
+    MetricChart {{ height: 14; min-width: {CHART_MIN_WIDTH}; border: round $panel; }}
     """
 
     @dataclass
