@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from flightlog.tui import FlightlogApp
 from flightlog.tui.charts import ChartCard
 
@@ -63,7 +61,6 @@ async def test_charts_in_columns_that_do_not_fit_are_not_clipped(samples: Path) 
         assert isinstance(app.screen, RunScreen)
 
 
-@pytest.mark.xfail(strict=True, reason="a sort keeps the view on the cursor's run, not the top")
 async def test_a_sort_shows_the_top_of_the_sorted_list(samples: Path) -> None:
     """Found in tmux on a 10,000-run store: sorting 198 filtered runs by loss (`<`) showed
     the table from the run the cursor was on (the newest, 0.0579), with the best runs

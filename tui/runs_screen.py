@@ -224,8 +224,11 @@ class RunsScreen(StoreScreen):
         self.query_one(RunsTable).display = not empty
         self.update_status()
 
-    def arrange_rows(self, cursor_key: str | None = None, cursor_shift: int = 0) -> None:
-        """Sort (and group) the loaded runs into the table, keeping the cursor on its row."""
+    def arrange_rows(
+        self, cursor_key: str | None = None, cursor_shift: int = 0, top: bool = False
+    ) -> None:
+        """Sort (and group) the loaded runs into the table, keeping the cursor on its row (a
+        refresh), or on the first row (`top`: a sort the user asked for shows its start)."""
         if self.runs is None:
             return
         table = self.query_one(RunsTable)
@@ -235,6 +238,8 @@ class RunsScreen(StoreScreen):
         )
         ids = [o.get("run_key") or ("group:" + o["header"]) for o in self.order]
         row = ids.index(current) + cursor_shift if current in ids else table.cursor_row
+        if top:
+            row = 0
         self.placed_row = min(max(row, 0), len(ids) - 1)
         table.show(build_table(self.runs, self.order, self.marked), row)
 
@@ -334,7 +339,7 @@ class RunsScreen(StoreScreen):
             self.sort_desc = not self.sort_desc
         else:  # a column's first sort: ascending, but start time newest first
             self.sort_column, self.sort_desc = column, column == "started"
-        self.arrange_rows()
+        self.arrange_rows(top=True)
         self.update_status()
         if self.paged():  # which runs come first is the index's (or the server's) answer
             self.limit = None
