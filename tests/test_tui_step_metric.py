@@ -66,3 +66,22 @@ async def test_compare_charts_a_metric_against_its_step_metric(store: Path) -> N
         await settle(pilot, lambda: any(c.key == "val/acc" for c in app.screen.query(ChartCard)))
         label, ticks = _axis(app, "val/acc")
         assert label == "epoch" and ticks and max(ticks) <= 4, (label, ticks)
+
+
+async def test_a_zoomed_step_metric_chart_maps_its_edges(store: Path) -> None:
+    """Zoomed to steps 52-104, the step metric's curve re-read over that range starts at
+    its first point inside it (epoch 2, step 62): step 52 lies between epochs 1 and 2, and
+    the chart's left edge says so instead of clamping to 2."""
+    _epochs_run()
+    app = FlightlogApp(store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_run(app, pilot)
+        screen.charted = ["val/acc"]
+        screen.redraw()
+        await settle(pilot, lambda: [c.key for c in app.screen.query(ChartCard)] == ["val/acc"])
+        await pilot.press("comma")  # the cursor at the last point (step 104)
+        await pilot.press("plus")
+        await settle(pilot, lambda: screen.x_range is not None and screen.drawn_range)
+        await settle(pilot, lambda: screen.drawn_range == screen.x_range)
+        label, ticks = _axis(app, "val/acc")
+        assert label == "epoch" and 1 < min(ticks) < 2 and max(ticks) == 4, (screen.x_range, ticks)

@@ -33,6 +33,7 @@ class RunCharts(ChartView):
     overlaid: tuple[str, ...]  # other runs drawn over the charts (runs pane)
     others: dict[str, Curves]  # their curves, over the view
     others_range: XRange | None  # their whole x extent
+    whole: dict[str, Curves]  # every run's curves over the whole run (the last unzoomed load)
 
     def chart_keys(self) -> list[str]:
         if self.detail is None:
@@ -62,7 +63,7 @@ class RunCharts(ChartView):
         if self.detail is None or self.x_axis != "step":
             return {}
         by_run = {**self.others, self.run_key: self.detail.curves}
-        return chart_axes(self.chart_keys(), self.definitions(), by_run, self.run_key)
+        return chart_axes(self.chart_keys(), self.definitions(), by_run, self.run_key, self.whole)
 
     def chart_runs(self) -> list[str]:
         """This run and the overlaid ones, the pinned run first."""

@@ -49,11 +49,17 @@ class StepAxis:
     values: list[float]
 
     @classmethod
-    def of(cls, name: str, curve: Series | None) -> StepAxis | None:
-        """None when the curve is missing, empty or ever decreases (no map back to steps)."""
+    def of(cls, name: str, curve: Series | None, whole: Series | None = None) -> StepAxis | None:
+        """None when the curve is missing, empty or ever decreases (no map back to steps).
+        `whole`: the step metric over the whole run, under a zoomed `curve` (which starts at
+        its first point inside the range): the view's edges map between the points around
+        them instead of clamping to the range's first and last."""
         if not curve:
             return None
-        pairs = [(s, v) for s, v in zip(curve["x"], curve["last"], strict=False) if v == v]
+        points = {
+            s: v for c in (whole, curve) if c for s, v in zip(c["x"], c["last"], strict=False)
+        }
+        pairs = [(s, v) for s, v in sorted(points.items()) if v == v]
         steps, values = [float(p[0]) for p in pairs], [float(p[1]) for p in pairs]
         if not steps or any(b < a for a, b in pairwise(values)):
             return None
@@ -88,19 +94,26 @@ def chart_axes(
     definitions: Iterable[Any],
     curves: dict[str, dict[str, Series]],
     main: str,
+    whole: dict[str, dict[str, Series]] | None = None,
 ) -> dict[str, dict[str, StepAxis]]:
     """metric -> run_key -> its axis, for each charted metric with a step metric that the
     screen's run `main` logged growing (else that metric is charted by step). An overlaid
-    run without the step metric's curve is mapped by `main`'s."""
+    run without the step metric's curve is mapped by `main`'s. `whole`: each run's curves
+    over the whole run, when `curves` are a zoomed range's."""
     definitions = list(definitions)
+    whole = whole or {}
+
+    def axis(name: str, run: str) -> StepAxis | None:
+        return StepAxis.of(name, curves.get(run, {}).get(name), whole.get(run, {}).get(name))
+
     out: dict[str, dict[str, StepAxis]] = {}
     for key in keys:
         name = step_metric_of(key, definitions)
         if name is None:
             continue
-        own = StepAxis.of(name, curves.get(main, {}).get(name))
+        own = axis(name, main)
         if own is None:
             continue
-        out[key] = {run: StepAxis.of(name, c.get(name)) or own for run, c in curves.items()}
+        out[key] = {run: axis(name, run) or own for run in curves}
         out[key][main] = own
     return out
