@@ -28,9 +28,11 @@ from textual_plotext import PlotextPlot
 from flightlog.store.text import safe
 
 from .data import Reading
+from .step_axis import StepAxis
 
 COLORS = ["cyan", "yellow", "green", "magenta", "blue", "red", "white"]  # valid in plotext and rich
 Series = dict[str, list[float]]  # x, last, min, max
+CHART_MIN_WIDTH = 30  # columns: a chart grid keeps as many columns as fit at this width
 CURSOR_STYLE = "on dark_red"  # a column under the braille: the points stay readable
 
 
@@ -55,8 +57,8 @@ def _log(values: list[float]) -> list[float]:
 class MetricChart(PlotextPlot):
     """One metric, one or more runs overlaid with a legend."""
 
-    DEFAULT_CSS = """
-    MetricChart { height: 14; min-width: 30; border: round $panel; }
+    DEFAULT_CSS = f"""
+    MetricChart {{ height: 14; min-width: {CHART_MIN_WIDTH}; border: round $panel; }}
     """
 
     @dataclass
@@ -78,6 +80,7 @@ class MetricChart(PlotextPlot):
         self.border_title = Text(safe(key))  # a stored key: never markup
         self.draws = 0  # how many times data was drawn (tests and the benchmark wait on it)
         self.x_view: tuple[float, float] | None = None  # the x limits last drawn
+        self.axis: StepAxis | None = None  # drawn against a step metric: steps map through it
         self._canvas = (0, 0)  # (first column, width) of the plot area, from the last render
         self._rows = (0, 0)  # its first and past-last rows
         self._built: tuple[object, Text] | None = None  # (what it was built from, picture)
@@ -119,8 +122,10 @@ class MetricChart(PlotextPlot):
         return out
 
     def column_of(self, x: float) -> int | None:
-        """The widget column of x on the plot area, None outside the view."""
+        """The widget column of step (or x) `x` on the plot area, None outside the view."""
         start, width = self._canvas
+        if self.axis is not None:
+            x = self.axis.to_x(x)
         if self.x_view is None or width <= 1 or not self.x_view[0] <= x <= self.x_view[1]:
             return None
         lo, hi = self.x_view
@@ -132,13 +137,15 @@ class MetricChart(PlotextPlot):
         self.refresh()
 
     def x_at(self, column: int) -> float | None:
-        """The x under a column of the widget (None off the plot area or before a draw)."""
+        """The step (or x) under a column of the widget (None off the plot area or before a
+        draw)."""
         start, width = self._canvas
         if self.x_view is None or width <= 1:
             return None
         lo, hi = self.x_view
         frac = min(max((column - start) / (width - 1), 0.0), 1.0)
-        return lo + frac * (hi - lo)
+        x = lo + frac * (hi - lo)
+        return x if self.axis is None else self.axis.to_step(x)
 
     def on_click(self, event: events.Click) -> None:
         x = self.x_at(event.x)
@@ -170,14 +177,24 @@ class MetricChart(PlotextPlot):
         zoomed: bool = False,
         cursor: float | None = None,
         order: list[str] | None = None,
+        axes: dict[str, StepAxis] | None = None,
+        main: str | None = None,
     ) -> None:
         """Plot `series`; `x_view` fixes the x limits (else the data's; `zoomed` says so in
         the border), `cursor` is the step cursor's x. `order` lists every run of the screen,
         so a run has the same colour on every chart (and its legend) even where another run
-        has no values; the first (the pinned run) is drawn last, on top."""
+        has no values; the first (the pinned run) is drawn last, on top. `axes` (run key ->
+        its step metric's axis, tui/step_axis.py) draws the chart against the step metric:
+        x_view and cursor stay in steps and map through the axis of run `main`."""
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
+        self.axis = (axes or {}).get(main or "")
+        if self.axis is not None and axes:
+            series = {r: axes[r].series(s) if r in axes else s for r, s in series.items()}
+            x_label = self.axis.name
+            if x_view is not None:
+                x_view = (self.axis.to_x(x_view[0]), self.axis.to_x(x_view[1]))
         self.border_subtitle = f"zoom {x_view[0]:g}–{x_view[1]:g}" if zoomed and x_view else ""
         xs_all = [x for s in series.values() for x in s["x"]]
         if x_view is None and xs_all:

@@ -22,6 +22,7 @@ from .context_screens import ContextLoads, SystemPane
 from .data import Curves, RunDetail, load_curves, load_runs_detail
 from .footer import KeyFooter
 from .runs_pane import RunsPane
+from .step_axis import StepAxis, chart_axes
 from .table import Table
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 from .workspace import LEAVE, Pane, Workspace, pane_bindings
@@ -100,6 +101,7 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         self.ids: dict[str, str] = {}
         self.drawn: set[str] = set(run_keys)  # the runs pane's selection
         self.curves: dict[str, dict[str, Any]] = {}  # metric -> run_key -> series
+        self.definitions: list[Any] = []  # the runs' define_metric() records
         self.bounds: XRange | None = None
         self.running = False  # a compared run was training at the last load
 
@@ -172,6 +174,7 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         first = not self.names
         self.names = {d.row["run_key"]: fmt(d.row["name"]) for d in details}
         self.ids = {d.row["run_key"]: fmt(d.row["id"]) for d in details}
+        self.definitions = [m for d in details for m in d.meta.get("metrics") or []]
         self.running = any(d.row["state"] == "running" for d in details)
         spans = [d.x_bounds for d in details if d.x_bounds]
         self.bounds = (min(b[0] for b in spans), max(b[1] for b in spans)) if spans else None
@@ -226,8 +229,18 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
     def full_range(self) -> XRange | None:
         return self.bounds
 
+    def step_axes(self) -> dict[str, dict[str, StepAxis]]:
+        """metric -> run -> the step metric it is drawn against (tui/step_axis.py), when the
+        charts hold the step metric too; the first run drawn maps the cursor and zoom."""
+        runs = self.chart_runs()
+        by_run: dict[str, dict[str, Any]] = {}
+        for m, per in self.curves.items():
+            for k, series in per.items():
+                by_run.setdefault(k, {})[m] = series
+        return chart_axes(list(self.curves), self.definitions, by_run, runs[0]) if runs else {}
+
     def redraw(self) -> None:
-        plotted = self.plotted()
+        plotted, axes, runs = self.plotted(), self.step_axes(), self.chart_runs()
         for card in self.query(ChartCard):
             card.chart.draw(
                 plotted.get(card.key, {}),
@@ -237,7 +250,9 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
                 x_view=self.view(),
                 zoomed=self.x_range is not None,
                 cursor=self.cursor,
-                order=self.chart_runs(),
+                order=runs,
+                axes=axes.get(card.key),
+                main=runs[0] if runs else None,
             )
         self.drawn_range = self.curves_range
 

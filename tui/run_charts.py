@@ -17,6 +17,7 @@ from flightlog.store.text import safe
 from .chart_view import SMOOTHING, ChartView, XRange
 from .charts import ChartCard, MetricChart
 from .data import Curves, RunDetail
+from .step_axis import StepAxis, chart_axes, step_metric_of
 
 MAX_CHARTS = 12
 
@@ -32,6 +33,7 @@ class RunCharts(ChartView):
     overlaid: tuple[str, ...]  # other runs drawn over the charts (runs pane)
     others: dict[str, Curves]  # their curves, over the view
     others_range: XRange | None  # their whole x extent
+    whole: dict[str, Curves]  # every run's curves over the whole run (the last unzoomed load)
 
     def chart_keys(self) -> list[str]:
         if self.detail is None:
@@ -40,6 +42,28 @@ class RunCharts(ChartView):
         if self.regex is not None:
             return [k for k in numeric if self.regex.search(k)][:MAX_CHARTS]
         return self.charted[:MAX_CHARTS]
+
+    def definitions(self) -> list[Any]:
+        """The run's define_metric() records (run.json's `metrics`)."""
+        found = self.detail.meta.get("metrics") if self.detail is not None else None
+        return found if isinstance(found, list) else []
+
+    def queried_keys(self) -> list[str]:
+        """The charted metrics and the step metrics they are drawn against (a zoom reads
+        both: a step metric's curve maps steps to its values)."""
+        keys = self.chart_keys()
+        if self.x_axis != "step":
+            return keys
+        wanted = [step_metric_of(k, self.definitions()) for k in keys]
+        return list(dict.fromkeys([*keys, *(k for k in wanted if k is not None)]))
+
+    def step_axes(self) -> dict[str, dict[str, StepAxis]]:
+        """metric -> run -> the step metric it is drawn against (by step: none). The screen's
+        x axis, once picked (`x`, `X`), draws every chart."""
+        if self.detail is None or self.x_axis != "step":
+            return {}
+        by_run = {**self.others, self.run_key: self.detail.curves}
+        return chart_axes(self.chart_keys(), self.definitions(), by_run, self.run_key, self.whole)
 
     def chart_runs(self) -> list[str]:
         """This run and the overlaid ones, the pinned run first."""
@@ -69,14 +93,22 @@ class RunCharts(ChartView):
             keys = self.chart_keys()
             self.run_worker(  # the coroutine is made when the worker runs: a draw replaced
                 # before it started (exclusive) leaves no coroutine that was never awaited
-                partial(self.show_charts, keys, self.plotted(), self.curves_range),
+                partial(
+                    self.show_charts, keys, self.plotted(), self.curves_range, self.step_axes()
+                ),
                 exclusive=True,
                 group="charts",
                 description="drawing the charts",
                 exit_on_error=False,
             )
 
-    async def show_charts(self, keys: list[str], curves: dict[str, Any], loaded: object) -> None:
+    async def show_charts(
+        self,
+        keys: list[str],
+        curves: dict[str, Any],
+        loaded: object,
+        axes: dict[str, dict[str, StepAxis]],
+    ) -> None:
         box = self.query_one("#charts", VerticalScroll)
         existing = {c.key: c for c in box.query(ChartCard)}
         # a draw cancelled by a newer one (exclusive workers) can leave cards half mounted
@@ -100,6 +132,8 @@ class RunCharts(ChartView):
                 x_view=self.view(),
                 zoomed=self.x_range is not None,
                 cursor=self.cursor,
+                axes=axes.get(k),
+                main=self.run_key,
             )
         self.drawn_range = loaded
 

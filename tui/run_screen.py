@@ -101,6 +101,7 @@ class RunScreen(RunCharts, Workspace, ContextLoads, StoreScreen):
         self.overlaid: tuple[str, ...] = ()
         self.others: dict[str, Curves] = {}
         self.others_range: XRange | None = None
+        self.whole: dict[str, Curves] = {}
         self.names: dict[str, str] = {}
         self.metrics_width = 0  # the metric table's width its names were cut to
 
@@ -170,7 +171,7 @@ class RunScreen(RunCharts, Workspace, ContextLoads, StoreScreen):
         self.reload()
 
     def requery(self) -> None:
-        self.zoom_to(self.x_range, self.overlaid, self.chart_keys())
+        self.zoom_to(self.x_range, self.overlaid, self.queried_keys())
 
     @store_work("zooming the charts", group="run")
     def zoom_to(
@@ -221,6 +222,8 @@ class RunScreen(RunCharts, Workspace, ContextLoads, StoreScreen):
         self.query_one("#charts").loading = False
         self.detail = d
         self.others, self.others_range = others, extent
+        if x_range is None:
+            self.whole = {**others, self.run_key: d.curves}
         self.names[self.run_key] = fmt(d.row["name"])
         self.query_one("#overview", Static).update(overview(d))
         self.fill_metrics()

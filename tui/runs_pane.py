@@ -8,6 +8,7 @@ reloads the curves (widgets post messages, screens act on them).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -61,12 +62,13 @@ class RunsPane(RepaintOnNewWidths, DataTable[Any]):
             return  # the periodic refresh of an unchanged store: nothing to redraw or re-measure
         self.run_rows = ordered
         keys = [r["run_key"] for r in self.run_rows]
+        label = project_labels(self.run_rows)
         cells = [
             [
                 Text(self.mark(k)),
                 STATE_ICON.get(r["state"], ""),
                 Text(fmt(r["name"])),
-                Text(fmt(r["project"])),
+                Text(fmt(label(r))),
             ]
             for k, r in zip(keys, self.run_rows, strict=True)
         ]
@@ -112,6 +114,20 @@ class RunsPane(RepaintOnNewWidths, DataTable[Any]):
         self._changed()
 
 
+def project_labels(rows: list[dict[str, Any]]) -> Callable[[dict[str, Any]], str]:
+    """A run's project as the pane names it: `entity/project` where entities share the
+    project's name among `rows`, else the name alone (the pane is narrow)."""
+    entities: dict[str, set[Any]] = {}
+    for r in rows:
+        entities.setdefault(r["project"], set()).add(r.get("entity"))
+
+    def label(r: dict[str, Any]) -> str:
+        shared = len(entities.get(r["project"], ())) > 1
+        return f"{r['entity']}/{r['project']}" if shared and r.get("entity") else r["project"]
+
+    return label
+
+
 def _shown(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """What the pane shows of each run (its marks are updated in place)."""
-    return [(r["run_key"], r["state"], r["name"], r["project"]) for r in rows]
+    return [(r["run_key"], r["state"], r["name"], r.get("entity"), r["project"]) for r in rows]

@@ -139,7 +139,7 @@ class RunsScreen(StoreScreen):
         self.order: list[dict[str, Any]] = []
         self.marked: set[str] = set()
         self.sort_column = "started"
-        self.sort_desc = False
+        self.sort_desc = True  # newest first, a store's as a server's (wandb's runs table)
         self.where: str | None = None
         self.metrics: list[str] = []  # summary columns the user picked ([]: the default)
         self.group_by: str | None = None
@@ -147,7 +147,6 @@ class RunsScreen(StoreScreen):
         self.agent_note: str | None = None  # pending runs and no sync agent (sync/lock.py)
         self.gone = False  # the store's directory is not there (looked at by the worker)
         self.remote = isinstance(root, Source)
-        self.sort_desc = self.remote  # a server's runs: newest first, as its first page
         self.limit: int | None = None  # runs asked for (None: the first page)
         self.placed_row = -1  # where a refresh put the cursor (not a move of the user's)
         self.checking = False  # showing the index's last look while the files are looked at
@@ -225,8 +224,11 @@ class RunsScreen(StoreScreen):
         self.query_one(RunsTable).display = not empty
         self.update_status()
 
-    def arrange_rows(self, cursor_key: str | None = None, cursor_shift: int = 0) -> None:
-        """Sort (and group) the loaded runs into the table, keeping the cursor on its row."""
+    def arrange_rows(
+        self, cursor_key: str | None = None, cursor_shift: int = 0, top: bool = False
+    ) -> None:
+        """Sort (and group) the loaded runs into the table, keeping the cursor on its row (a
+        refresh), or on the first row (`top`: a sort the user asked for shows its start)."""
         if self.runs is None:
             return
         table = self.query_one(RunsTable)
@@ -236,6 +238,8 @@ class RunsScreen(StoreScreen):
         )
         ids = [o.get("run_key") or ("group:" + o["header"]) for o in self.order]
         row = ids.index(current) + cursor_shift if current in ids else table.cursor_row
+        if top:
+            row = 0
         self.placed_row = min(max(row, 0), len(ids) - 1)
         table.show(build_table(self.runs, self.order, self.marked), row)
 
@@ -333,9 +337,9 @@ class RunsScreen(StoreScreen):
         column = columns[min(table.cursor_column, len(columns) - 1)] or "started"
         if column == self.sort_column:
             self.sort_desc = not self.sort_desc
-        else:
-            self.sort_column, self.sort_desc = column, False
-        self.arrange_rows()
+        else:  # a column's first sort: ascending, but start time newest first
+            self.sort_column, self.sort_desc = column, column == "started"
+        self.arrange_rows(top=True)
         self.update_status()
         if self.paged():  # which runs come first is the index's (or the server's) answer
             self.limit = None

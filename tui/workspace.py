@@ -24,6 +24,7 @@ from textual.widget import Widget
 from textual.widgets import Input
 
 from .chart_view import SMOOTHING
+from .charts import CHART_MIN_WIDTH
 from .layout_file import Layout, load_layout, save_layout
 
 MAX_COLUMNS = 3
@@ -248,10 +249,13 @@ class Workspace:
 
     def action_grid_columns(self) -> None:
         self.ws_layout.columns = self.ws_layout.columns % MAX_COLUMNS + 1
-        self.apply_grid()
+        shown = self.apply_grid()
         self.save_layout()
         n = self.ws_layout.columns
-        self.notify(f"charts in {n} column{'s' if n > 1 else ''}")  # type: ignore[attr-defined]
+        text = f"charts in {n} column{'s' if n > 1 else ''}"
+        if shown < n:
+            text += f" ({shown} fit{'s' if shown == 1 else ''}: widen the terminal or hide a pane)"
+        self.notify(text)  # type: ignore[attr-defined]
 
     def action_grid_rows(self) -> None:
         self.ws_layout.rows = (self.ws_layout.rows + 1) % (MAX_ROWS + 1)
@@ -261,15 +265,19 @@ class Workspace:
         rows = f"charts in {n} row{'s' if n > 1 else ''} filling the pane"
         self.notify(rows if n else "charts 14 rows high")  # type: ignore[attr-defined]
 
-    def apply_grid(self) -> None:
-        """The chart box as rows x columns: columns side by side; with rows set, each chart is
-        1/rows of the box's height (more charts than rows x columns scroll)."""
+    def apply_grid(self) -> int:
+        """The chart box as rows x columns: columns side by side, as many as fit at a chart's
+        least width (a narrow box keeps fewer, never clipped; more come back when it widens,
+        each resize calls this); with rows set, each chart is 1/rows of the box's height
+        (more charts than rows x columns scroll). Returns the columns shown."""
         box = self.query_one("#charts")  # type: ignore[attr-defined]
-        n = self.ws_layout.columns
-        box.styles.ws_layout = "grid" if n > 1 else "vertical"
+        fits = box.size.width // CHART_MIN_WIDTH if box.size.width else MAX_COLUMNS
+        n = max(1, min(self.ws_layout.columns, fits))
+        box.styles.layout = "grid" if n > 1 else "vertical"
         box.styles.grid_size_columns = n
         box.styles.grid_rows = "auto"
         height = max(box.size.height // self.ws_layout.rows, 8) if self.ws_layout.rows else None
         for card in box.children:
             card.styles.height = height if height else "auto"
             card.set_class(bool(height), "fill")
+        return n

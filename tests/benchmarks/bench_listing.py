@@ -166,27 +166,13 @@ from bench_tui import refresh_cost
 print(asyncio.run(refresh_cost(Path(sys.argv[1]), float(sys.argv[2]), settle=3.0)))
 """
 
-#: refresh_cost with the newest runs first (`s` on the first column): the training runs on
-#: screen, so each refresh also redraws the table
+#: refresh_cost with the newest runs first: the training runs on screen, so each refresh
+#: also redraws the table
 NEWEST_CHILD = """
-import asyncio, resource, sys, time
+import asyncio, sys
 from pathlib import Path
-from flightlog.tui import FlightlogApp
-
-async def main(store, seconds):
-    app = FlightlogApp(store)
-    async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(3.0)
-        await pilot.press("s")
-        await pilot.pause(0.5)
-        await pilot.press("home")  # (the cursor stays on its run: back to the newest)
-        await pilot.pause(2.5)
-        r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-        await pilot.pause(seconds)
-        r1, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - t0
-    return (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / wall
-
-print(asyncio.run(main(Path(sys.argv[1]), float(sys.argv[2]))))
+from bench_tui import refresh_cost
+print(asyncio.run(refresh_cost(Path(sys.argv[1]), float(sys.argv[2]), settle=3.0, newest=True)))
 """
 
 
