@@ -18,6 +18,7 @@ masks, all vectorised; loaded only by a resume and by readers of a killed writer
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -28,7 +29,7 @@ import pyarrow.compute as pc
 
 from .layout import SegmentName
 from .metric_rules import MISSING, Past
-from .schema import FLOAT, INT, MEDIA, decode_value
+from .schema import FLOAT, HIST, INT, MEDIA, decode_value
 from .two_threads import both
 
 _NUMBER_KINDS = pa.array([FLOAT, INT], pa.int8())
@@ -53,11 +54,14 @@ class _Key:
 
 class HistoryFold:
     """The figures of every key over history segments added one at a time (`add`), and the
-    highest step."""
+    highest step. `stored`: first and last values as a stored summary holds them (a killed
+    writer's, store/summary_tail.py): histograms and media references as their JSON, not
+    as the objects a live run's summary holds (a resume's)."""
 
-    def __init__(self) -> None:
+    def __init__(self, stored: bool = False) -> None:
         self.keys: dict[str, _Key] = {}
         self.last_step = -1
+        self._stored = stored
 
     def add_all(self, segments: Iterable[tuple[SegmentName, pa.Table]]) -> HistoryFold:
         """Fold every segment of `segments`; the next one is read on the read helper thread
@@ -84,7 +88,9 @@ class HistoryFold:
         code = pc.index_in(key, value_set=ends.column("key")).to_numpy(zero_copy_only=False)
         steps = step.to_numpy()
         firsts, lasts = (
-            _values(table.filter(pa.array(steps == ends.column(c).to_numpy()[code])), c)
+            _values(
+                table.filter(pa.array(steps == ends.column(c).to_numpy()[code])), c, self._stored
+            )
             for c in ("step_min", "step_max")
         )
         for e in ends.to_pylist():
@@ -132,14 +138,17 @@ class HistoryFold:
         return {name: k.past() for name, k in self.keys.items()}, {**lasts, **base}
 
 
-def _values(rows: pa.Table, end: str) -> dict[str, Any]:
+def _values(rows: pa.Table, end: str, stored: bool) -> dict[str, Any]:
     """Each key's value in `rows` (the rows at its first or last step of a segment; a key
     several writers of a shared run logged at that step: the first row of `step_min`, the
-    last of `step_max`); a media value is left out (its reference needs the run's
-    directory, and no summary starts from it)."""
+    last of `step_max`). Unless `stored`, a media value is left out (as an object, its
+    reference needs the run's directory, and no resumed summary starts from it); if
+    `stored`, a histogram or media value is its JSON, as a state file's summary holds it."""
     picked = rows.select(["key", "value", "kind", "text"]).to_pylist()
     out: dict[str, Any] = {}
     for r in picked if end == "step_max" else reversed(picked):
-        if r["kind"] != MEDIA:
+        if stored and r["kind"] in (HIST, MEDIA):
+            out[r["key"]] = json.loads(r["text"])
+        elif r["kind"] != MEDIA:
             out[r["key"]] = decode_value(r["value"], r["kind"], r["text"])
     return out

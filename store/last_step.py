@@ -44,8 +44,11 @@ def sealed_max_step(path: Path) -> int | None:
 
 
 def group_max_steps(md: pq.FileMetaData) -> list[int | None]:
-    """Each row group's highest step by its statistics (None: the group has none)."""
+    """Each row group's highest step by its statistics (None: the group has none); a
+    ValueError for a file without a step column (not a history segment)."""
     column = md.schema.to_arrow_schema().get_field_index("step")
+    if column < 0:
+        raise ValueError("not a flightlog history segment: no step column")
     out: list[int | None] = []
     for g in range(md.num_row_groups):
         stats = md.row_group(g).column(column).statistics

@@ -53,7 +53,7 @@ def caught_up(
     out = {}
     for wid, tail in tails.items():
         w = behind[wid]
-        fold = HistoryFold()
+        fold = HistoryFold(stored=True)
         for table in tail:
             fold.add(table)
         summary = out[wid] = _folded(w["summary"], fold, meta, w)

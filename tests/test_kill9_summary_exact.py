@@ -9,7 +9,6 @@ its process (as a dead writer's). The real kill -9 is tests/test_found14_kill9_s
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from flightlog.store import RunPaths, StoredRun
 from flightlog.store.atomic import atomic_write_json
 
 from .conftest import settled
-from .summary_rows import ROWS, RULES, typed
+from .summary_rows import ROWS, RULES, killed_after, typed
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -39,13 +38,7 @@ def test_a_killed_writers_summary_is_the_one_its_process_held(
         for row in after:
             run.log(row)
         held = dict(run.summary)
-        run.finish(quiet=True)
-        settled()
-        paths = RunPaths(Path(run.dir))
-        dead = {**beat, "state": "running", "pid": os.getpid(), "pid_start": -1}
-        atomic_write_json(paths.writer_state(beat["writer"]), dead)
-        stored = StoredRun.load(paths)
-        assert stored is not None and stored.state == "crashed"
+        stored = killed_after(run, beat)
         assert typed(stored.summary) == typed(held)
 
 
