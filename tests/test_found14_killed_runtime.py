@@ -31,14 +31,12 @@ def _runtime_matches_history(api: flightlog.Api) -> None:
     assert summary.get("_runtime") == pytest.approx(last["_runtime"]), (summary, last)
 
 
-@pytest.mark.xfail(strict=True, reason="caught_up sets _runtime only from a beat that had one")
 def test_a_run_killed_before_its_first_beat_has_a_runtime(api: flightlog.Api) -> None:
     res = python_script(KILLED.format(base=0.0))
     assert res.returncode == -9, res.stderr
     _runtime_matches_history(api)
 
 
-@pytest.mark.xfail(strict=True, reason="caught_up sets _runtime only from a beat that had one")
 def test_a_resumed_run_killed_before_its_first_beat_has_its_runtime(
     api: flightlog.Api,
 ) -> None:
