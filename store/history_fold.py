@@ -18,6 +18,7 @@ masks, all vectorised; loaded only by a resume and by readers of a killed writer
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -28,7 +29,7 @@ import pyarrow.compute as pc
 
 from .layout import SegmentName
 from .metric_rules import MISSING, Past
-from .schema import FLOAT, INT, MEDIA, decode_value
+from .schema import FLOAT, HIST, INT, MEDIA, decode_value
 from .two_threads import both
 
 _NUMBER_KINDS = pa.array([FLOAT, INT], pa.int8())
@@ -135,11 +136,12 @@ class HistoryFold:
 def _values(rows: pa.Table, end: str) -> dict[str, Any]:
     """Each key's value in `rows` (the rows at its first or last step of a segment; a key
     several writers of a shared run logged at that step: the first row of `step_min`, the
-    last of `step_max`); a media value is left out (its reference needs the run's
-    directory, and no summary starts from it)."""
+    last of `step_max`) as a summary holds it: a histogram or a media reference as its JSON
+    (a writer's summary has that; a Histogram object made summaries unprintable as JSON)."""
     picked = rows.select(["key", "value", "kind", "text"]).to_pylist()
     out: dict[str, Any] = {}
     for r in picked if end == "step_max" else reversed(picked):
-        if r["kind"] != MEDIA:
-            out[r["key"]] = decode_value(r["value"], r["kind"], r["text"])
+        kind, text = r["kind"], r["text"]
+        json_form = kind in (HIST, MEDIA) and text is not None
+        out[r["key"]] = json.loads(text) if json_form else decode_value(r["value"], kind, text)
     return out
