@@ -147,7 +147,7 @@ def _values(rows: pa.Table, end: str, stored: bool) -> dict[str, Any]:
     picked = rows.select(["key", "value", "kind", "text"]).to_pylist()
     out: dict[str, Any] = {}
     for r in picked if end == "step_max" else reversed(picked):
-        if stored and r["kind"] in (HIST, MEDIA):
+        if stored and r["kind"] in (HIST, MEDIA) and r["text"] is not None:
             out[r["key"]] = json.loads(r["text"])
         elif r["kind"] != MEDIA:
             out[r["key"]] = decode_value(r["value"], r["kind"], r["text"])

@@ -59,11 +59,24 @@ def caught_up(
         summary = out[wid] = _folded(w["summary"], fold, meta, w)
         summary["_step"] = fold.last_step
         end = max(pc.max(t.column("time")).value for t in tail) / 1e6  # type: ignore[attr-defined]
-        beat, runtime = w["summary"].get("_timestamp"), w["summary"].get("_runtime")
-        if isinstance(beat, int | float) and isinstance(runtime, int | float):
-            summary["_runtime"] = runtime + end - beat
         summary["_timestamp"] = end
+        if (runtime := _runtime(end, meta, w["summary"])) is not None:
+            summary["_runtime"] = runtime
     return out
+
+
+def _runtime(end: float, meta: dict[str, Any], summary: dict[str, Any]) -> float | None:
+    """The run's runtime at its last row: from its creation, as a writer works it out; a
+    beat's summary holds none before a row was logged, and a resumed run's writer starts
+    with none (the earlier generation's stays in the merge). A run.json without its time
+    of creation: the beat's runtime moved on, if it had one."""
+    created = meta.get("created_at")
+    if type(created) in (int, float):
+        return end - created
+    beat, runtime = summary.get("_timestamp"), summary.get("_runtime")
+    if isinstance(beat, int | float) and isinstance(runtime, int | float):
+        return runtime + end - beat
+    return None
 
 
 def _behind(writers: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
