@@ -282,9 +282,16 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
         earlier = {
             w.get("writer") for w in stored.writers if int(w.get("generation", 0)) < generation
         }
-        first_step = _last_step(paths, earlier) + 1 if earlier else 0
+        # and with their figures: a key only this rank logs (define_metric(k, "min")) is
+        # summarised over every job's rows, not this job's alone. Stored rows only: a
+        # killed writer's recorded step may run ahead of its files, and one killed inside
+        # finish() has already recorded itself finished
+        fold = HistoryFold().add_all(
+            part for part in iter_segments(paths.history) if part[0].writer in earlier
+        )
+        first_step = fold.last_step + 1
+        past, _ = fold.resumed({})
         base_summary: dict[str, Any] = {}
-        past = None
     else:
         generation = max((int(w.get("generation", 0)) for w in stored.writers), default=-1) + 1
         _mark_crashed(paths, stored.writers)
@@ -327,16 +334,6 @@ def _mark_crashed(paths: RunPaths, writers: list[dict[str, Any]]) -> None:
 def _read_writer(paths: RunPaths, w: dict[str, Any]) -> dict[str, Any] | None:
     """Writer `w`'s state file as it is now."""
     return read_json(paths.writer_state(str(w.get("writer"))))
-
-
-def _last_step(paths: RunPaths, writers: set[Any]) -> int:
-    """The highest step in the run's history of `writers`: a resume continues right after
-    the last row that is really stored. No writer's recorded step is trusted: a killed
-    writer's may run ahead of its files (rows committed, never flushed), and one killed
-    inside finish() has already recorded itself finished."""
-    from flightlog.store.last_step import last_step  # sealed files: their footers only
-
-    return last_step(paths.history, {str(w) for w in writers})
 
 
 _noted: set[str] = set()

@@ -32,7 +32,6 @@ import pyarrow.parquet as pq
 from .arrow_owned import read_file
 from .history_fold import HistoryFold
 from .integrity import SegmentDamaged, check_sha256
-from .last_step import group_max_steps
 from .layout import RunPaths, SegmentName
 from .liveness import CRASHED, writer_state
 from .metric_rules import MISSING, rule_of
@@ -177,3 +176,16 @@ def _folded(
 def _number(v: Any) -> bool:
     """What a min, max or mean takes: an int or a float but NaN (not a bool)."""
     return type(v) is int or (type(v) is float and not math.isnan(v))
+
+
+def group_max_steps(md: pq.FileMetaData) -> list[int | None]:
+    """Each row group's highest step by its statistics (None: the group has none); a
+    ValueError for a file without a step column (not a history segment)."""
+    column = md.schema.to_arrow_schema().get_field_index("step")
+    if column < 0:
+        raise ValueError("not a flightlog history segment: no step column")
+    out: list[int | None] = []
+    for g in range(md.num_row_groups):
+        stats = md.row_group(g).column(column).statistics
+        out.append(int(stats.max) if stats is not None and stats.has_min_max else None)
+    return out

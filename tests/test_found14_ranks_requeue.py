@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import flightlog
 
 from .conftest import reaped, spawn
@@ -44,7 +42,6 @@ def _job(tmp_path: Path, n: int) -> None:
             assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
 
 
-@pytest.mark.xfail(strict=True, reason="a rank joining a resumed shared run starts with past=None")
 def test_a_joining_ranks_summary_keeps_the_earlier_jobs_best(
     api: flightlog.Api, tmp_path: Path
 ) -> None:
