@@ -35,7 +35,6 @@ def test_root_before_a_command_whose_actions_take_none_is_refused_as_after_them(
     assert "unrecognized arguments: --root somewhere" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(strict=True, reason="the command's --root default (None) hides the main one's")
 def test_an_abbreviated_root_before_the_command_is_not_ignored(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

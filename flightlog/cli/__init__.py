@@ -75,8 +75,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     )
     store_help = "the store (default: FLIGHTLOG_DIR, else ./flightlog)"
     p.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS, help=store_help)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--root", metavar="DIR", help=store_help)
+    common = argparse.ArgumentParser(add_help=False)  # not None: the main parser's kept
+    common.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS, help=store_help)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name in modules:
         importlib.import_module(f".{name}", __name__).register(sub, common)
