@@ -7,16 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from flightlog.tui import FlightlogApp
 from flightlog.tui.charts import ChartCard
 
-from .test_tui_step_metric import _axis, _epochs_run
+from .test_tui_step_metric import _axis, _epochs_run, zoom_in_at_the_end
 from .tui_helpers import SIZE, open_compare, settle
 
 
-@pytest.mark.xfail(strict=True, reason="the compare screen's zoomed step axis clamps its edges")
 async def test_a_zoomed_compare_chart_maps_its_edges_through_the_step_metric(
     store: Path,
 ) -> None:
@@ -27,9 +24,6 @@ async def test_a_zoomed_compare_chart_maps_its_edges_through_the_step_metric(
         await open_compare(app, pilot)
         screen = app.screen
         await settle(pilot, lambda: any(c.key == "val/acc" for c in screen.query(ChartCard)))
-        await pilot.press("comma")  # the cursor at the last point (step 104)
-        await pilot.press("plus")
-        await settle(pilot, lambda: screen.x_range is not None and screen.drawn_range)
-        await settle(pilot, lambda: screen.drawn_range == screen.x_range)
+        await zoom_in_at_the_end(pilot, screen)
         label, ticks = _axis(app, "val/acc")
         assert label == "epoch" and 1 < min(ticks) < 2 and max(ticks) == 4, (screen.x_range, ticks)
