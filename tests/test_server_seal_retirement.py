@@ -78,9 +78,6 @@ def test_a_seal_recorded_by_another_replica_stays_in_the_tree_when_the_catalog_f
     assert in_tree(bucket, long)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a retry that finds its seal superseded leaves it in the tree"
-)
 def test_a_seal_left_by_a_failed_upload_leaves_the_tree_when_its_retry_finds_a_longer_one(
     tmp_path: Path,
 ) -> None:
