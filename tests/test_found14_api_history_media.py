@@ -14,7 +14,6 @@ from flightlog.store.media_ref import MediaRef
 from .conftest import settled
 
 
-@pytest.mark.xfail(strict=True, reason="a mixed key's media cells are JSON text in the DataFrame")
 def test_a_media_cell_of_a_mixed_key_is_loadable_in_the_dataframe(api: flightlog.Api) -> None:
     pytest.importorskip("pandas")
     run = flightlog.init(project="p")
