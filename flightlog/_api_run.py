@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from flightlog.store import StoredRun
+from flightlog.store.logged_union import MEDIA_CHILD
 from flightlog.store.media_ref import MediaRef
 from flightlog.store.reader import MEDIA_COLUMNS
 
@@ -224,10 +225,23 @@ def _frame(table: pa.Table, run_dir: Path) -> Any:
     mixed = [f.name for f in table.schema if pa.types.is_union(f.type)]
     frame = table.drop_columns(mixed).to_pandas()
     for c in mixed:
-        frame.insert(table.column_names.index(c), c, pd.Series(table[c].to_pylist(), dtype=object))
+        cells = _as_logged(table[c], run_dir)
+        frame.insert(table.column_names.index(c), c, pd.Series(cells, dtype=object))
     media = json.loads((table.schema.metadata or {}).get(MEDIA_COLUMNS, b"[]"))
     for c in (c for c in media if c in frame.columns and c not in mixed):
         frame[c] = [
             MediaRef(json.loads(v), run_dir) if isinstance(v, str) else None for v in frame[c]
         ]
     return frame
+
+
+def _as_logged(column: pa.ChunkedArray, run_dir: Path) -> list[Any]:
+    """A union column's cells (store/logged_union.py), its media child's as MediaRefs."""
+    out: list[Any] = []
+    for chunk in column.chunks:
+        kind = chunk.type
+        fields = range(kind.num_fields)
+        media = {kind.type_codes[i] for i in fields if kind.field(i).name == MEDIA_CHILD[0]}
+        for code, v in zip(chunk.type_codes.to_pylist(), chunk.to_pylist(), strict=True):
+            out.append(MediaRef(json.loads(v), run_dir) if code in media and v else v)
+    return out

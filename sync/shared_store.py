@@ -148,8 +148,9 @@ class SharedStore:
             # this one cannot replace. A failure (the catalog's, the fetch of the stored seal)
             # says nothing of what the catalog names: another replica may have recorded these
             # very bytes, under this key, meanwhile. The client sends it again, and that
-            # upload decides.
-            if written and unwanted:
+            # upload decides: it retires what an earlier one left (one HEAD, on this path
+            # only - a shorter seal or a conflict).
+            if unwanted and (written or self.objects.size(key) is not None):
                 retire_seal(self.objects, address, row)
 
     def _grows(

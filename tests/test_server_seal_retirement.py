@@ -76,3 +76,35 @@ def test_a_seal_recorded_by_another_replica_stays_in_the_tree_when_the_catalog_f
     assert not in_tree(bucket, short)
     assert upload(a, long) is False  # the client's retry: already stored
     assert in_tree(bucket, long)
+
+
+def test_a_seal_left_by_a_failed_upload_leaves_the_tree_when_its_retry_finds_a_longer_one(
+    tmp_path: Path,
+) -> None:
+    """The catalog failed as replica a recorded its upload: the seal stays in the tree, and
+    the client's retry decides. Meanwhile replica b recorded a longer seal: the retry finds
+    nothing to store, and the seal the failed upload left must leave the tree then (a direct
+    reader of the bucket counted its rows twice)."""
+    bucket, db = tmp_path / "bucket", tmp_path / "server-db" / "accounts.sqlite"
+    Accounts(db.parent)
+    a, b = (replica(tmp_path / name, bucket, db) for name in ("a", "b"))
+    a.put_run("alice", "p", "r1", {"id": "r1", "name": "r1"}, [])
+    short, mid, long = (
+        segment_file(tmp_path / where, tidy_table(steps), seq=1)
+        for where, steps in (("copy", 1000), ("mid", 2000), ("job", 3000))
+    )
+    assert upload(a, short) is True
+    recorded = a.catalog.add_segment
+
+    def fails(*args, **kw):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    a.catalog.add_segment = fails
+    with pytest.raises(sqlite3.OperationalError):
+        upload(a, mid)  # answered 5xx: the client sends it again
+    a.catalog.add_segment = recorded
+    assert in_tree(bucket, mid)
+    assert upload(b, long) is True  # the longer seal, recorded through replica b
+    assert upload(a, mid) is False  # the retry: nothing the stored seal lacks
+    assert in_tree(bucket, long) and not in_tree(bucket, short)
+    assert not in_tree(bucket, mid)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from flightlog.tui import FlightlogApp
 from flightlog.tui.charts import CURSOR_STYLE, ChartCard
@@ -33,6 +34,14 @@ def _axis(app: FlightlogApp, key: str) -> tuple[str, list[float]]:
     bottom = next(i for i, line in enumerate(lines) if "└" in line)
     ticks = [float(t) for t in re.findall(r"-?\d+(?:\.\d+)?", lines[bottom + 1])]
     return lines[bottom + 2].strip(), ticks
+
+
+async def zoom_in_at_the_end(pilot: Any, screen: Any) -> None:
+    """The cursor at the last point (step 104), zoomed in around it (steps 52-104), drawn."""
+    await pilot.press("comma")
+    await pilot.press("plus")
+    await settle(pilot, lambda: screen.x_range is not None and screen.drawn_range)
+    await settle(pilot, lambda: screen.drawn_range == screen.x_range)
 
 
 async def test_a_metric_with_a_step_metric_is_charted_against_it(store: Path) -> None:
@@ -79,9 +88,6 @@ async def test_a_zoomed_step_metric_chart_maps_its_edges(store: Path) -> None:
         screen.charted = ["val/acc"]
         screen.redraw()
         await settle(pilot, lambda: [c.key for c in app.screen.query(ChartCard)] == ["val/acc"])
-        await pilot.press("comma")  # the cursor at the last point (step 104)
-        await pilot.press("plus")
-        await settle(pilot, lambda: screen.x_range is not None and screen.drawn_range)
-        await settle(pilot, lambda: screen.drawn_range == screen.x_range)
+        await zoom_in_at_the_end(pilot, screen)
         label, ticks = _axis(app, "val/acc")
         assert label == "epoch" and 1 < min(ticks) < 2 and max(ticks) == 4, (screen.x_range, ticks)

@@ -101,6 +101,9 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         self.ids: dict[str, str] = {}
         self.drawn: set[str] = set(run_keys)  # the runs pane's selection
         self.curves: dict[str, dict[str, Any]] = {}  # metric -> run_key -> series
+        #: the curves over the whole runs (the last unzoomed load): a zoomed chart's step
+        #: metric maps the view's edges through them (tui/step_axis.py)
+        self.whole: dict[str, dict[str, Any]] = {}
         self.definitions: list[Any] = []  # the runs' define_metric() records
         self.bounds: XRange | None = None
         self.running = False  # a compared run was training at the last load
@@ -231,13 +234,15 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
 
     def step_axes(self) -> dict[str, dict[str, StepAxis]]:
         """metric -> run -> the step metric it is drawn against (tui/step_axis.py), when the
-        charts hold the step metric too; the first run drawn maps the cursor and zoom."""
+        charts hold the step metric too; the first run drawn maps the cursor and zoom.
+        Unzoomed curves are kept as the whole runs' (`whole`), for a zoom's edges."""
         runs = self.chart_runs()
-        by_run: dict[str, dict[str, Any]] = {}
-        for m, per in self.curves.items():
-            for k, series in per.items():
-                by_run.setdefault(k, {})[m] = series
-        return chart_axes(list(self.curves), self.definitions, by_run, runs[0]) if runs else {}
+        by_run = _by_run(self.curves)
+        if self.curves_range is None:
+            self.whole = by_run
+        if not runs:
+            return {}
+        return chart_axes(list(self.curves), self.definitions, by_run, runs[0], self.whole)
 
     def redraw(self) -> None:
         plotted, axes, runs = self.plotted(), self.step_axes(), self.chart_runs()
@@ -275,3 +280,12 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
             for m in self.curves
         }
         self.redraw()
+
+
+def _by_run(curves: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """metric -> run -> series, as run -> metric -> series."""
+    out: dict[str, dict[str, Any]] = {}
+    for m, per in curves.items():
+        for k, series in per.items():
+            out.setdefault(k, {})[m] = series
+    return out

@@ -33,9 +33,10 @@ COMMANDS = {
 def global_options_placed(argv: Sequence[str]) -> list[str]:
     """`argv` with the global options where the parsers take them, wherever they were
     typed (users type both `flightlog --root DIR runs` and `flightlog runs --root DIR`):
-    `--debug` before the command, `--root DIR` right after it (each command that reads a
-    store takes it; one that does not refuses it as if it had been typed there). Before
-    `--`, a `--debug` is the option, not an argument."""
+    `--debug` before the command, `--root DIR` after the command's words (before a `--`),
+    where its last subcommand reads it (`artifact ls`; each that reads a store takes it, one
+    that does not refuses it as if it had been typed there). Before `--`, a `--debug` is
+    the option, not an argument."""
     rest, placed, debug = list(argv), [], False
     while rest and (rest[0] in ("--debug", "--root") or rest[0].startswith("--root=")):
         word = rest.pop(0)
@@ -48,11 +49,11 @@ def global_options_placed(argv: Sequence[str]) -> list[str]:
             placed.append(word)
     end = rest.index("--") if "--" in rest else len(rest)
     debug = debug or "--debug" in rest[:end]
-    rest = [a for a in rest[:end] if a != "--debug"] + rest[end:]
+    words = [a for a in rest[:end] if a != "--debug"]
     head = ["--debug"] if debug else []
-    if not rest or rest[0].startswith("-"):  # no command: the main parser takes --root
-        return head + placed + rest
-    return head + rest[:1] + placed + rest[1:]
+    if not words or words[0].startswith("-"):  # no command: the main parser takes --root
+        return head + placed + words + rest[end:]
+    return head + words + placed + rest[end:]
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -74,8 +75,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     )
     store_help = "the store (default: FLIGHTLOG_DIR, else ./flightlog)"
     p.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS, help=store_help)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--root", metavar="DIR", help=store_help)
+    common = argparse.ArgumentParser(add_help=False)  # not None: the main parser's kept
+    common.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS, help=store_help)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name in modules:
         importlib.import_module(f".{name}", __name__).register(sub, common)
