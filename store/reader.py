@@ -122,18 +122,18 @@ class StoredRun:
 
     @property
     def summary(self) -> dict[str, Any]:
-        """Every writer's summary merged, the most recently updated winning; edits made
+        """Every writer's summary merged, the most recently logged to winning; edits made
         through the public API afterwards at their time (store/summary_edits.py)."""
         from .summary_tail import caught_up  # a killed writer's: with its last rows
 
         merged: dict[str, Any] = {}
         edits = SummaryEdits.of(self.meta)
         behind = caught_up(self.paths, self.meta, self.writers)
-        for w in sorted(self.writers, key=_beat):
-            if edits and _beat(w) > edits.at:
+        summaries = [(behind.get(str(w.get("writer")), w.get("summary")), w) for w in self.writers]
+        for summary, w in sorted(summaries, key=_logged_at):
+            if edits and _logged_at((summary, w)) > edits.at:
                 edits.apply(merged)
                 edits = None
-            summary = behind.get(str(w.get("writer")), w.get("summary"))
             if isinstance(summary, dict):
                 merged.update(summary)
         if edits:
@@ -226,6 +226,16 @@ def text_list(v: Any) -> list[str]:
     if not isinstance(v, list):
         return []
     return [x if isinstance(x, str) else json.dumps(x, default=str) for x in v]
+
+
+def _logged_at(summary_of: tuple[Any, dict[str, Any]]) -> float:
+    """When a writer's summary was last logged to: its last row's time (`_timestamp`), or
+    its heartbeat if it logged none. Not the heartbeat alone: ranks of a shared run beat
+    apart from when they log, and a killed rank's summary is caught up past its last beat,
+    so the rank that logged a key last gives its value."""
+    summary, writer = summary_of
+    at = summary.get("_timestamp") if isinstance(summary, dict) else None
+    return float(at) if isinstance(at, int | float) else _beat(writer)
 
 
 def _beat(writer: dict[str, Any]) -> float:

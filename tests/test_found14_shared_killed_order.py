@@ -29,7 +29,6 @@ while True:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="StoredRun.summary merges caught-up summaries by beat")
 def test_the_rank_that_logged_last_gives_the_killed_runs_summary(
     api: flightlog.Api, tmp_path: Path
 ) -> None:
