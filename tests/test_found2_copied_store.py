@@ -50,6 +50,12 @@ def _copy_if_there(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
+def _in_segment(run: RunPaths, rows: int) -> bool:
+    """The run's writer reports `rows` rows written into its segments (its heartbeat)."""
+    stored = StoredRun.load(run)
+    return stored is not None and any(int(w.get("rows") or 0) >= rows for w in stored.writers)
+
+
 def _logged_to(run: RunPaths, step: int) -> bool:
     """The run's files (its writer's journal, read as a copy would) hold step `step`."""
     stored = StoredRun.load(run)
@@ -59,15 +65,24 @@ def _logged_to(run: RunPaths, step: int) -> bool:
     return len(steps) > 0 and steps[-1].as_py() >= step
 
 
-def copied_mid_run(store: Path, tmp_path: Path, train: str = TRAIN, at_step: int = 1500) -> Path:
+def copied_mid_run(
+    store: Path,
+    tmp_path: Path,
+    train: str = TRAIN,
+    at_step: int = 1500,
+    in_segment: bool = False,
+) -> Path:
     """Run `train` (run p/copied) in `tmp_path`, copy `store` to a "login node" once it
-    printed "copy now" and its rows up to `at_step` are in its journal, let the job finish;
-    the copy (taken mid-segment), the job's own store finished beside it."""
+    printed "copy now" and its rows up to `at_step` are in its journal (`in_segment`: also
+    written into its open segment, so the copy holds no row in its journal alone), let the
+    job finish; the copy (taken mid-segment), the job's own store finished beside it."""
     job = spawn(train, cwd=tmp_path)
     assert job.stdout is not None and job.stderr is not None
     assert job.stdout.readline().strip() == "copy now", job.stderr.read()
     run = RunPaths(store / "runs" / "p" / "copied")
     wait_until(lambda: _logged_to(run, at_step), 60, f"step {at_step} in the run's journal")
+    if in_segment:
+        wait_until(lambda: _in_segment(run, at_step + 1), 60, f"{at_step + 1} rows written")
     copy = tmp_path / "login-node"
     copy_store(store, copy)
     (tmp_path / "go").touch()
