@@ -116,8 +116,8 @@ def create_app(
         log.exception("I/O error on %s %s", request.method, request.url.path)
         return _error(500, "internal", f"the server failed to read or write its store: {e}")
 
-    @app.exception_handler(Exception)
-    async def _bug(request: Request, e: Exception) -> JSONResponse:
+    def _not_a_bug(request: Request, e: Exception) -> JSONResponse | None:
+        """The answer to a database error that is no bug, else None."""
         # a database's full disk is no OSError: SQLite's SQLITE_FULL, PostgreSQL's disk_full
         if getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or (
             getattr(e, "sqlstate", None) == "53100"
@@ -131,6 +131,23 @@ def create_app(
                 f"the server's database stayed locked or out of connections for {BUSY_TIMEOUT:g} "
                 "s (another process holds it: an admin command, a backup): try again shortly",
             )
+        return None
+
+    @app.exception_handler(sqlite3.Error)
+    async def _sqlite(request: Request, e: sqlite3.Error) -> JSONResponse:
+        """SQLite's lock or full disk answered here, in Starlette's ExceptionMiddleware: the
+        handler of Exception below runs in its ServerErrorMiddleware, which answers and then
+        raises the error again for uvicorn to log as a bug, traceback and all."""
+        answer = _not_a_bug(request, e)
+        if answer is None:
+            raise e  # a bug: to `_bug`
+        return answer
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, e: Exception) -> JSONResponse:
+        answer = _not_a_bug(request, e)  # PostgreSQL's (psycopg is imported only with --db)
+        if answer is not None:
+            return answer
         log.exception("error on %s %s", request.method, request.url.path)
         return _error(500, "internal", "the server failed; its log says why")
 

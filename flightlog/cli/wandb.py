@@ -89,7 +89,13 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                 t = a.get("time")
                 when = fmt_time(t if isinstance(t, int | float) else None)
                 rows.append(
-                    [when, str(a.get("level")), run.path, str(a.get("title")), str(a.get("text"))]
+                    [
+                        when,
+                        str(a.get("level")),
+                        run.shown_path,
+                        str(a.get("title")),
+                        str(a.get("text")),
+                    ]
                 )
     rows.sort(key=lambda r: r[0])
     if not rows:
