@@ -285,10 +285,11 @@ def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:
         # and with their figures: a key only this rank logs (define_metric(k, "min")) is
         # summarised over every job's rows, not this job's alone. Stored rows only: a
         # killed writer's recorded step may run ahead of its files, and one killed inside
-        # finish() has already recorded itself finished
-        fold = HistoryFold().add_all(
-            part for part in iter_segments(paths.history) if part[0].writer in earlier
-        )
+        # finish() has already recorded itself finished. None (ranks of a first job joining
+        # the first to start): nothing to read, however long the live run is already
+        fold = HistoryFold()
+        if earlier:
+            fold.add_all(part for part in iter_segments(paths.history) if part[0].writer in earlier)
         first_step = fold.last_step + 1
         past, _ = fold.resumed({})
         base_summary: dict[str, Any] = {}
