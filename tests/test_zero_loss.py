@@ -154,7 +154,10 @@ def test_the_rows_after_the_last_write_are_read_from_the_journals(
         twins = [n for n in names if n.endswith(".parquet.tmp")]
         assert all(n.startswith("000001.") for n in twins) and len(twins) <= 1, names
         kept = [n for n in names if n not in twins]
-        assert kept == ["000001.arrows", "j000004.journal", "j000005.journal"], names
+        # (and j000006, the spare journal a rotation has the writer make at once, when it
+        # made it before the kill: under load it may not have)
+        state = ["000001.arrows", "j000004.journal", "j000005.journal"]
+        assert kept in (state, [*state, "j000006.journal"]), names
     _check(api, f"w{save_at}", 1380)
 
 
