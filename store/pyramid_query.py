@@ -122,7 +122,7 @@ def downsample_steps(
     summaries: dict[str, tuple[Seg, pa.Table]] = {}
     covered, fallback = [], []
     for seg, table in zip(segs.sealed, found, strict=True):
-        if table is None:
+        if table is None or seg[1] in segs.after:  # (pyramids count the rows cut)
             fallback.append(seg)
             continue
         covered.append(seg)
@@ -146,7 +146,7 @@ def downsample_steps(
         summaries[path] = (seg, text.select(_TEXTS.names))
     idx.con.register("_pyr_units", units)
     parts = ["SELECT * FROM _pyr_units"]
-    rest = _Segments(fallback, segs.open, segs.steps)
+    rest = _Segments(fallback, segs.open, segs.steps, segs.after)
     rest_view = (
         history_view(idx, run_keys, wanted, "pyr_raw", rest) if fallback or segs.open else None
     )
@@ -166,7 +166,7 @@ def downsample_steps(
     idx.con.execute("CREATE OR REPLACE TEMP VIEW pyr_units AS " + " UNION ALL ".join(parts))
     table = _buckets(idx, run_keys, buckets, x_range)
     if texts:
-        rest = _Segments(fallback, segs.open, segs.steps)
+        rest = _Segments(fallback, segs.open, segs.steps, segs.after)
         text = _texts(idx, run_keys, wanted, x_range, summaries, rest, rest_view)
         table = pa.concat_tables([table, text.cast(table.schema)])
     for name in ("_pyr_units", "_pyr_bounds", "_pyr_texts"):
@@ -258,7 +258,7 @@ def _texts(
     source = "SELECT * FROM _pyr_texts"
     view = rest_view
     if partial:
-        raw_segs = _Segments(partial + rest.sealed, rest.open, rest.steps)
+        raw_segs = _Segments(partial + rest.sealed, rest.open, rest.steps, rest.after)
         view = history_view(idx, run_keys, wanted, "pyr_text", raw_segs)
     if view:
         source += " UNION ALL " + raw.format(view=view, numeric=NUMERIC, where=_steps_in(x_range))

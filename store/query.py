@@ -24,6 +24,7 @@ import pyarrow as pa
 from .index import Index
 from .layout import parse_segment_name
 from .liveness import RUNNING
+from .recovered_overlap import held_elsewhere
 from .schema import WRITER_LABEL_KEY
 from .segments import read_segments
 from .text import sparkline
@@ -40,6 +41,9 @@ class _Segments:
     open: list[tuple[str, str, frozenset[str]]]
     #: absolute path -> (step min, max) of a sealed segment, where the index knows it
     steps: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: absolute path -> the step up to which a sealed segment's rows are read from others
+    #: (a recovered segment the writer's own seals overlap: store/recovered_overlap.py)
+    after: dict[str, int] = field(default_factory=dict)
 
     def touching(self, *ranges: tuple[float, float]) -> list[tuple[str, str, str]]:
         """The sealed segments that may hold steps in any of `ranges` (unknown: they may)."""
@@ -56,7 +60,7 @@ def _segments(idx: Index, run_keys: Sequence[str] | None) -> _Segments:
     (a run deleted since the index was read is no error), and every open one."""
     sql = (
         "SELECT run_key, path, coalesce(nullif(label, ''), writer), sealed, damage, step_min, "
-        "step_max FROM segments"
+        "step_max, writer, seq FROM segments"
     )
     params: list[object] = []
     if run_keys is not None:
@@ -66,7 +70,10 @@ def _segments(idx: Index, run_keys: Sequence[str] | None) -> _Segments:
     dirs: dict[str, str] = {}  # history directory -> run_key
     indexed: dict[str, set[str]] = {}  # history directory -> stems of its sealed segments
     rows = idx.con.execute(sql + " ORDER BY path", params).fetchall()
-    for run_key, rel, label, sealed, damage, step_min, step_max in rows:
+    overlaps = held_elsewhere(
+        (r[1], f"{r[0]}/{r[7]}", r[8], r[5], r[6]) for r in rows if r[3] and not r[4]
+    )
+    for run_key, rel, label, sealed, damage, step_min, step_max, _, _ in rows:
         path = str(idx.root / rel)
         if sealed and (seg_name := parse_segment_name(os.path.basename(path))) is not None:
             indexed.setdefault(os.path.dirname(path), set()).add(seg_name.stem)
@@ -74,8 +81,12 @@ def _segments(idx: Index, run_keys: Sequence[str] | None) -> _Segments:
             warnings.warn(f"flightlog: skipping {damage}", stacklevel=3)
         elif not sealed:
             dirs.setdefault(os.path.dirname(path), run_key)
+        elif rel in overlaps and (after := overlaps[rel]) is None:
+            continue  # every row held by the writer's other segments
         elif os.path.exists(path):
             out.sealed.append((run_key, path, label))
+            if rel in overlaps:
+                out.after[path] = after
             if step_min is not None and step_max is not None:
                 out.steps[path] = (step_min, step_max)
     for run_key, run_dir in _running(idx, run_keys):
@@ -112,7 +123,7 @@ def history_view(
     the sealed ones that may hold steps in that range (a zoomed chart of a long run)."""
     segs = _segments(idx, run_keys) if segs is None else segs
     if steps is not None:
-        segs = _Segments(segs.touching(steps), segs.open, segs.steps)
+        segs = _Segments(segs.touching(steps), segs.open, segs.steps, segs.after)
     parts = []
     key_filter = ""
     params: list[object] = []
@@ -124,14 +135,19 @@ def history_view(
                 "filename": [p for _, p, _ in segs.sealed],
                 "run_key": [k for k, _, _ in segs.sealed],
                 "writer": [w for _, _, w in segs.sealed],
+                "after": pa.array([segs.after.get(p) for _, p, _ in segs.sealed], pa.int64()),
             }
         )
         idx.con.register(f"_{name}_files", files)
         paths = "[" + ", ".join("'" + p.replace("'", "''") + "'" for _, p, _ in segs.sealed) + "]"
+        where = [key_filter.replace(" WHERE key", "p.key", 1)] if key_filter else []
+        if segs.after:
+            where.append("(f.after IS NULL OR p.step > f.after)")
         parts.append(
             f"SELECT f.run_key, f.writer, p.step, epoch(p.time) AS time, p.key, p.value, "
             f"p.kind, p.text FROM read_parquet({paths}, filename=true) p "
-            f"JOIN _{name}_files f USING (filename)" + key_filter.replace("key", "p.key", 1)
+            f"JOIN _{name}_files f USING (filename)"
+            + (" WHERE " + " AND ".join(where) if where else "")
         )
         if keys is not None:
             params.append(list(keys))
