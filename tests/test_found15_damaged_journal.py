@@ -50,7 +50,6 @@ def _killed_with_a_damaged_journal(store: Path) -> tuple[Path, list[int]]:
     return damaged, rows
 
 
-@pytest.mark.xfail(strict=True, reason="recover_journals raises JournalDamaged into init()")
 def test_a_resume_skips_a_damaged_journal_and_keeps_the_other_rows(store: Path) -> None:
     damaged, rows = _killed_with_a_damaged_journal(store)
     done = python_script("""
@@ -68,7 +67,6 @@ def test_a_resume_skips_a_damaged_journal_and_keeps_the_other_rows(store: Path) 
     assert "corrupt-segment" in cli("doctor", "--root", str(store)).stdout
 
 
-@pytest.mark.xfail(strict=True, reason="recover_journals raises JournalDamaged: sync fails")
 def test_sync_ships_the_rows_of_a_run_with_a_damaged_journal(
     server: LiveServer, key: str, store: Path
 ) -> None:
@@ -78,7 +76,6 @@ def test_sync_ships_the_rows_of_a_run_with_a_damaged_journal(
     assert [r["i"] for r in server_rows(server.root, "alice", "p", "k")] == rows
 
 
-@pytest.mark.xfail(strict=True, reason="recover_journals raises JournalDamaged: the agent exits")
 def test_the_agent_lives_on_and_ships_a_run_with_a_damaged_journal(
     server: LiveServer, key: str, store: Path
 ) -> None:
