@@ -9,6 +9,8 @@ happened while no agent ran. Runs are synced one at a time from a due-time queue
   seconds - that is how a running run's summary and liveness arrive - except a final state
   (finished, failed), which makes it due now: the script has exited, and until that state
   arrives the server shows the run running, or crashed once it sees the pid gone;
+- a run it cannot read (a file of it damaged, or not as flightlog writes it) is said once
+  and tried again as late as a refused one: one such run never stops the others;
 - while the server is unreachable the queue waits with jittered exponential backoff capped at
   BACKOFF_CAP seconds, so a returning server is noticed within ~10 s - or longer if its
   answer's Retry-After asked for more (a rate limit: sync/retry_policy.py bounds it).
@@ -296,6 +298,13 @@ class Agent:
         except OSError as e:  # the run is being written or removed under us
             self.log(f"{run.parent.name}/{run.name}: {e}; retrying")
             self.queue.push(run, time.monotonic() + META_EVERY)
+            return
+        except ValueError as e:  # a file of it cannot be read as flightlog writes it
+            message = f"cannot be read ({e}); skipped, `flightlog doctor` says what is wrong"
+            if message not in self._refused:  # said once, tried again as a refused run
+                self._refused.add(message)
+                self.log(f"{run.parent.name}/{run.name}: {message}")
+            self.queue.push(run, time.monotonic() + REFUSED_RETRY)
             return
         if self._failures:
             self.log("server reachable again")

@@ -26,7 +26,6 @@ RUNS = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="a ValueError reading one run ends the sync agent")
 def test_the_agent_skips_a_run_it_cannot_read_and_ships_the_others(
     server: LiveServer, key: str, store: Path
 ) -> None:
