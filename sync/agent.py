@@ -26,7 +26,8 @@ server is down), the agent's backoff starts at its first step, as after any othe
 While the agent backs off it takes none: each cycle is one try.
 
 It ships with the key `flightlog login` stores for its server now, read again before each
-run (`Agent._follow_login`): a new login is taken at once, and after `flightlog logout` the
+run (`Agent._follow_login`): a new login is taken at once, a login that made another server
+the default moves the agent there (`Agent._follow_server`), and after `flightlog logout` the
 agent exits, saying so - nothing more leaves with a forgotten key.
 
 One agent per store: `sync-agent.lock` is held with flock while the agent lives; a second
@@ -221,6 +222,8 @@ class Agent:
                 wait = self._retry_at - time.monotonic()
                 if wait > 0:  # backing off: new events queue up but do not retry early
                     self.stop.wait(min(wait, 1.0))
+                    if not self._follow_login():  # (a login elsewhere ends the backoff)
+                        return
                     continue
                 run = self.queue.pop(1.0, self.stop)
                 if not self._follow_login():  # before each run, and once a second idle
@@ -248,6 +251,8 @@ class Agent:
         from elsewhere is looked at again only while the server refuses it."""
         if not (self._logged_in or self._held):
             return True
+        if self._logged_in and self._follow_server():
+            return True
         if self.client.relogin():
             self._logged_in = True
             self._entities = Entities(self.client, self._entity)  # the new key's user
@@ -264,6 +269,27 @@ class Agent:
                 "login`, then `flightlog sync --all` or an online run (which starts an agent)"
             )
             return False
+        return True
+
+    def _follow_server(self) -> bool:
+        """Ship to the server the stored login names now, if a `flightlog login` since made
+        another one the default (the server restarted on another port, or moved): every run
+        is due at once, as for a new agent's catch-up (a run's synced mark is per server, and
+        the server answers what it already has). Kept on the old address, the agent backed
+        off forever and held the store's lock: no online run started one for the new one."""
+        fresh = load_credentials()
+        if fresh.source != "file" or fresh.base_url == self.client.creds.base_url:
+            return False
+        old = self.client
+        self.client = ServerClient(fresh, retries=old.retries, timeout=old.timeout)
+        old.close()
+        self._entities = Entities(self.client, self._entity)
+        self._refused.clear()
+        self._failures, self._failing, self._retry_at = 0, None, 0.0
+        self.log(f"a login to {self.client.shown}: shipping there from now on")
+        for paths in iter_run_dirs(self.root):
+            self.queue.push(paths.dir, time.monotonic())
+        self._held.clear()
         return True
 
     def _sync(self, run: Path) -> None:

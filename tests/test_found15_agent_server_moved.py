@@ -33,7 +33,6 @@ def _online_run() -> str:
     return done.stdout.strip()
 
 
-@pytest.mark.xfail(strict=True, reason="the agent ships to the address it started with forever")
 def test_runs_reach_the_server_after_it_moved_and_the_user_logged_in_there(
     live_server: Callable[..., LiveServer], store: Path, tmp_path: Path
 ) -> None:
