@@ -9,6 +9,7 @@ threads are started in the background (`Run._start_background`).
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -200,10 +201,24 @@ def _create(s: Settings, root: Path, project: str, run_id: str | None, cfg: dict
             paths.dir.mkdir()
             break
         except FileExistsError:
-            if run_id is not None:  # another process is creating this run right now
-                return _join_existing(s, _wait_for_meta(paths), cfg)
+            # another process is creating this run right now (or was: gone, try again)
+            if run_id is not None and _wait_for_meta(paths):
+                return _join_existing(s, paths, cfg)
         except OSError as e:  # a project directory of the store this user may not write
             raise _unwritable(paths.dir, e) from e
+    try:
+        return _new_run(s, pdir, paths, project, cfg)
+    except BaseException:
+        # cut short (Ctrl-C, a signal handler's exception) before run.json: no run is there,
+        # and its directory would keep the id taken, a rerun waiting CREATE_WAIT for nothing
+        if not paths.meta.exists():
+            shutil.rmtree(paths.dir, ignore_errors=True)
+        raise
+
+
+def _new_run(s: Settings, pdir: Path, paths: RunPaths, project: str, cfg: dict[str, Any]) -> Run:
+    """The new run in its directory `paths`, just made: run.json and this process's writer."""
+    rid = paths.dir.name
     number = claim_run_number(pdir, rid)  # O(1), unique across processes
     meta: dict[str, Any] = {
         "schema": 1,
@@ -237,17 +252,20 @@ def _unwritable(where: Path, e: OSError) -> UsageError:
     )
 
 
-def _wait_for_meta(paths: RunPaths) -> RunPaths:
-    """The run directory exists: wait until its creator has written run.json."""
+def _wait_for_meta(paths: RunPaths) -> bool:
+    """The run directory exists: wait until its creator has written run.json (True), or
+    removed the directory, cut short (False)."""
     deadline = time.monotonic() + CREATE_WAIT
     while not paths.meta.exists():
+        if not paths.dir.exists():
+            return False
         if time.monotonic() > deadline:
             raise ResumeError(
                 f"run directory {paths.dir} has had no run.json for {CREATE_WAIT:.0f} s: the "
                 "process creating it died. Remove that directory or choose another id"
             )
         time.sleep(0.01)
-    return paths
+    return True
 
 
 def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:

@@ -47,7 +47,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .journal import JournalSnapshot, Mark, list_journals
+from .journal import JournalDamaged, JournalSnapshot, Mark, list_journals
 from .layout import RunPaths, SegmentName, claimed_segment_name, parse_segment_name
 from .liveness import FAILED, FINISHED, HOSTNAME, STALE_AFTER, pid_alive
 from .rows import journal_tail
@@ -204,7 +204,12 @@ def recover_journals(paths: RunPaths, writers: dict[str, dict[str, Any]]) -> lis
     backlog (a hot loop's finish() can leave millions of steps in journals: one table of
     them took 1.15 GB for 1.9M steps of 10 keys). A sealer killed between pieces leaves the
     journals: the next one starts after the last piece's mark, and as pieces end at the same
-    journals whoever seals them, concurrent sealers write the same files."""
+    journals whoever seals them, concurrent sealers write the same files.
+
+    A damaged journal is skipped, as readers skip it (warned of), and left in place for
+    `flightlog doctor` to report and quarantine: raised, it stopped a resume's init(), a
+    `flightlog sync` and the sync agent over one file, and the other journals' rows were
+    never sealed."""
     history = paths.history
     by_writer: dict[str, list[Path]] = {}
     for jname, path in list_journals(history):
@@ -216,11 +221,16 @@ def recover_journals(paths: RunPaths, writers: dict[str, dict[str, Any]]) -> lis
         covered = max((m for m in marks if m is not None), default=None)
         tails: list[pa.Table] = []
         rows = 0
+        damaged = set()
         for path in journals:
             try:
                 tail = journal_tail(JournalSnapshot.read(path), covered)
             except FileNotFoundError:
                 break  # another sealer recovered them all: it removes journals last
+            except JournalDamaged as e:
+                warnings.warn(f"flightlog: skipping rows of {e}", stacklevel=2)
+                damaged.add(path)
+                tail = None
             if tail is not None:
                 tails.append(tail)
                 rows += tail.num_rows
@@ -229,7 +239,8 @@ def recover_journals(paths: RunPaths, writers: dict[str, dict[str, Any]]) -> lis
                 tails, rows = [], 0
         else:
             for path in journals:
-                path.unlink(missing_ok=True)
+                if path not in damaged:
+                    path.unlink(missing_ok=True)
     return out
 
 

@@ -9,6 +9,8 @@ happened while no agent ran. Runs are synced one at a time from a due-time queue
   seconds - that is how a running run's summary and liveness arrive - except a final state
   (finished, failed), which makes it due now: the script has exited, and until that state
   arrives the server shows the run running, or crashed once it sees the pid gone;
+- a run it cannot read (a file of it damaged, or not as flightlog writes it) is said once
+  and tried again as late as a refused one: one such run never stops the others;
 - while the server is unreachable the queue waits with jittered exponential backoff capped at
   BACKOFF_CAP seconds, so a returning server is noticed within ~10 s - or longer if its
   answer's Retry-After asked for more (a rate limit: sync/retry_policy.py bounds it).
@@ -24,7 +26,8 @@ server is down), the agent's backoff starts at its first step, as after any othe
 While the agent backs off it takes none: each cycle is one try.
 
 It ships with the key `flightlog login` stores for its server now, read again before each
-run (`Agent._follow_login`): a new login is taken at once, and after `flightlog logout` the
+run (`Agent._follow_login`): a new login is taken at once, a login that made another server
+the default moves the agent there (`Agent._follow_server`), and after `flightlog logout` the
 agent exits, saying so - nothing more leaves with a forgotten key.
 
 One agent per store: `sync-agent.lock` is held with flock while the agent lives; a second
@@ -219,6 +222,8 @@ class Agent:
                 wait = self._retry_at - time.monotonic()
                 if wait > 0:  # backing off: new events queue up but do not retry early
                     self.stop.wait(min(wait, 1.0))
+                    if not self._follow_login():  # (a login elsewhere ends the backoff)
+                        return
                     continue
                 run = self.queue.pop(1.0, self.stop)
                 if not self._follow_login():  # before each run, and once a second idle
@@ -246,6 +251,8 @@ class Agent:
         from elsewhere is looked at again only while the server refuses it."""
         if not (self._logged_in or self._held):
             return True
+        if self._logged_in and self._follow_server():
+            return True
         if self.client.relogin():
             self._logged_in = True
             self._entities = Entities(self.client, self._entity)  # the new key's user
@@ -262,6 +269,27 @@ class Agent:
                 "login`, then `flightlog sync --all` or an online run (which starts an agent)"
             )
             return False
+        return True
+
+    def _follow_server(self) -> bool:
+        """Ship to the server the stored login names now, if a `flightlog login` since made
+        another one the default (the server restarted on another port, or moved): every run
+        is due at once, as for a new agent's catch-up (a run's synced mark is per server, and
+        the server answers what it already has). Kept on the old address, the agent backed
+        off forever and held the store's lock: no online run started one for the new one."""
+        fresh = load_credentials()
+        if fresh.source != "file" or fresh.base_url == self.client.creds.base_url:
+            return False
+        old = self.client
+        self.client = ServerClient(fresh, retries=old.retries, timeout=old.timeout)
+        old.close()
+        self._entities = Entities(self.client, self._entity)
+        self._refused.clear()
+        self._failures, self._failing, self._retry_at = 0, None, 0.0
+        self.log(f"a login to {self.client.shown}: shipping there from now on")
+        for paths in iter_run_dirs(self.root):
+            self.queue.push(paths.dir, time.monotonic())
+        self._held.clear()
         return True
 
     def _sync(self, run: Path) -> None:
@@ -296,6 +324,13 @@ class Agent:
         except OSError as e:  # the run is being written or removed under us
             self.log(f"{run.parent.name}/{run.name}: {e}; retrying")
             self.queue.push(run, time.monotonic() + META_EVERY)
+            return
+        except ValueError as e:  # a file of it cannot be read as flightlog writes it
+            message = f"cannot be read ({e}); skipped, `flightlog doctor` says what is wrong"
+            if message not in self._refused:  # said once, tried again as a refused run
+                self._refused.add(message)
+                self.log(f"{run.parent.name}/{run.name}: {message}")
+            self.queue.push(run, time.monotonic() + REFUSED_RETRY)
             return
         if self._failures:
             self.log("server reachable again")
