@@ -46,6 +46,13 @@ class RemoteRun(ApiRun):
         return dict(self._run["summary"])
 
     @property
+    def last_step(self) -> int:
+        """The last step logged (-1 for none), from the server's `steps` (the last step
+        plus one): a run read here has no writers' files, which the local run's is from."""
+        steps = self._run.get("steps")
+        return steps - 1 if isinstance(steps, int) and not isinstance(steps, bool) else -1
+
+    @property
     def error(self) -> str | None:
         return self._run.get("error")
 
@@ -65,6 +72,11 @@ class RemoteRun(ApiRun):
             f"run {self.shown_path} is on {self._reader.url}, which Api(host=...) only reads: edit "
             "it through flightlog.Api() on the store that logged it"
         )
+
+    def _recorded(self) -> dict[str, Any]:
+        """run.json as the server shows it to this key (git and the command: members only),
+        asked when wanted: a listing carries only part of it."""
+        return dict(self._reader.run(self._run["run_key"])["meta"])
 
     def _long(self, keys: Iterable[str] | None, stream: str) -> pa.Table:
         return self._reader.tidy(self._run["run_key"], None if keys is None else list(keys), stream)

@@ -29,6 +29,7 @@ from flightlog.store.media_ref import MediaRef
 from flightlog.store.reader import MEDIA_COLUMNS
 
 from ._api_edits import ApiRunEdits
+from ._api_run_facts import ApiRunFacts
 from ._errors import ArgumentError, UsageError
 
 #: wandb's stream names -> flightlog's
@@ -62,7 +63,7 @@ class RunFile:
         return dest
 
 
-class ApiRun(ApiRunEdits, StoredRun):
+class ApiRun(ApiRunFacts, ApiRunEdits, StoredRun):
     """A stored run read through `flightlog.Api`, shaped like wandb's `Api().run()`."""
 
     @property
