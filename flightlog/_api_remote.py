@@ -73,6 +73,17 @@ class RemoteRun(ApiRun):
             "it through flightlog.Api() on the store that logged it"
         )
 
+    def delete(self, delete_artifacts: bool = False) -> None:
+        """Delete the run from the server (its DELETE route, sync/run_delete_routes.py):
+        for a member of its entity, once no writer of it is alive. Local copies stay."""
+        if delete_artifacts:
+            raise UnsupportedError(
+                f"artifact versions on {self._reader.url} are kept (other runs may use them): "
+                "nothing was deleted; call delete() without delete_artifacts=True"
+            )
+        url = "/runs/{}/{}/{}".format(*self.path)
+        self._reader._call(lambda: self._reader.client.request("DELETE", url, retries=0))
+
     def _recorded(self) -> dict[str, Any]:
         """run.json as the server shows it to this key (git and the command: members only),
         asked when wanted: a listing carries only part of it."""

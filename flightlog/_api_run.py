@@ -30,7 +30,7 @@ from flightlog.store.reader import MEDIA_COLUMNS
 
 from ._api_edits import ApiRunEdits
 from ._api_run_facts import ApiRunFacts
-from ._errors import ArgumentError, UsageError
+from ._errors import ArgumentError, UnsupportedError, UsageError
 
 #: wandb's stream names -> flightlog's
 STREAMS = {"default": "history", "history": "history", "system": "system", "events": "system"}
@@ -140,6 +140,21 @@ class ApiRun(ApiRunFacts, ApiRunEdits, StoredRun):
             seen.add(ref)
             out.append(Artifact._from_version(registry, registry.resolve(*ref)))
         return out
+
+    def delete(self, delete_artifacts: bool = False) -> None:
+        """Remove the run from its store (wandb's `Run.delete()`): refused while a writer
+        of it is alive; a crashed run goes as it is (flightlog/_api_delete.py).
+        `delete_artifacts=True` is refused for a run that logged artifact versions: other
+        runs may use them (nothing is deleted then)."""
+        if delete_artifacts and self.meta.get("artifacts"):
+            raise UnsupportedError(
+                f"run {self.shown_path} logged artifact versions, which flightlog keeps (other "
+                "runs may use them): nothing was deleted; call delete() without "
+                "delete_artifacts=True to delete the run alone"
+            )
+        from ._api_delete import delete_run
+
+        delete_run(self.paths, self.shown_path)
 
     def file(self, name: str) -> RunFile:
         for f in self.files():
