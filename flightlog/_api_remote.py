@@ -9,7 +9,8 @@ was listed: git and the command only for the project's members, as on the server
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import urllib.parse
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,8 @@ import pyarrow as pa
 from flightlog.store.layout import RunPaths
 from flightlog.sync.remote import RemoteReader
 
-from ._api_run import ApiRun, RunFile
+from ._api_files import ApiFile, RemoteFile, select
+from ._api_run import ApiRun
 from ._errors import UnsupportedError
 
 #: RUN fields kept as run.json fields (attributes of the run: run.name, run.group...)
@@ -92,11 +94,28 @@ class RemoteRun(ApiRun):
     def _long(self, keys: Iterable[str] | None, stream: str) -> pa.Table:
         return self._reader.tidy(self._run["run_key"], None if keys is None else list(keys), stream)
 
-    def files(self) -> list[RunFile]:
-        raise UnsupportedError(
-            "files of a run on a server are not listed by Api(host=) yet: read them with "
-            "Api(dir=...) on the server's store"
-        )
+    def files(
+        self, names: Sequence[str] | None = None, pattern: str | None = None, per_page: int = 50
+    ) -> list[ApiFile]:
+        """The files the server keeps of the run (console output, requirements, saved
+        files; the git diff for members only), chosen as locally (`names`, `pattern`);
+        each fetched from the server when downloaded."""
+        url = "/runs/{}/{}/{}/files".format(*self.path)
+        got = self._reader._call(lambda: self._reader.client.request("GET", url))
+        listed = [
+            RemoteFile(str(f["name"]), int(f.get("size") or 0), self._fetcher(url, str(f["name"])))
+            for f in self._reader.client.answer(got, "files")
+        ]
+        return select(listed, names, pattern)
+
+    def _fetcher(self, url: str, name: str) -> Callable[[], bytes]:
+        def fetch() -> bytes:
+            quoted = urllib.parse.quote(name)
+            return self._reader._call(
+                lambda: self._reader.client.request("GET", f"{url}/{quoted}")
+            ).content
+
+        return fetch
 
     def _artifacts(self, key: str) -> list[Any]:
         raise UnsupportedError(

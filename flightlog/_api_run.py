@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
@@ -29,6 +27,7 @@ from flightlog.store.media_ref import MediaRef
 from flightlog.store.reader import MEDIA_COLUMNS
 
 from ._api_edits import ApiRunEdits
+from ._api_files import ApiFile, RunFile, select
 from ._api_run_facts import ApiRunFacts
 from ._errors import ArgumentError, UnsupportedError, UsageError
 
@@ -42,25 +41,6 @@ def _stream(stream: str) -> str:
             f"unknown stream {stream!r}: use 'history' (wandb's 'default') or 'system'"
         )
     return STREAMS[stream]
-
-
-@dataclass
-class RunFile:
-    """A file kept with the run (wandb's `File`): `download()` copies it out."""
-
-    name: str
-    size: int
-    path: Path
-
-    def download(self, root: str = ".", replace: bool = False, exist_ok: bool = False) -> Path:
-        dest = Path(root) / self.name
-        if dest.exists() and not replace:
-            if exist_ok:
-                return dest
-            raise FileExistsError(f"{dest} exists: pass replace=True to overwrite it")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.path, dest)
-        return dest
 
 
 class ApiRun(ApiRunFacts, ApiRunEdits, StoredRun):
@@ -107,13 +87,17 @@ class ApiRun(ApiRunFacts, ApiRunEdits, StoredRun):
         """Where the run is: its directory in the store (a local store has no web page)."""
         return str(self.dir)
 
-    def files(self) -> list[RunFile]:
+    def files(
+        self, names: Sequence[str] | None = None, pattern: str | None = None, per_page: int = 50
+    ) -> list[ApiFile]:
         """The files kept with the run (`run.save`, output.log, requirements.txt...), named
         as wandb names them, then its logged media by the `path` their summary and history
         values hold (`media/...`), so `run.file(row["img"]["path"]).download()` fetches an
-        image or table back as with wandb."""
+        image or table back as with wandb. `names` or `pattern` (SQL LIKE: "%.json") choose
+        some, as in wandb; `per_page` is accepted for wandb's scripts (the list comes whole)."""
         kept = self.paths.files
-        return [*_listed(kept, kept), *_listed(self.paths.dir / "media", self.paths.dir)]
+        listed = [*_listed(kept, kept), *_listed(self.paths.dir / "media", self.paths.dir)]
+        return select(listed, names, pattern)
 
     def logged_artifacts(self) -> list[Any]:
         """The artifact versions this run logged, in the order it logged them (wandb's
@@ -156,7 +140,7 @@ class ApiRun(ApiRunFacts, ApiRunEdits, StoredRun):
 
         delete_run(self.paths, self.shown_path)
 
-    def file(self, name: str) -> RunFile:
+    def file(self, name: str) -> ApiFile:
         for f in self.files():
             if f.name == name:
                 return f

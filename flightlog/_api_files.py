@@ -1,0 +1,79 @@
+"""The files of a run read through `flightlog.Api`, as wandb's public-API `File`s: `name`,
+`size`, `download(root=".", replace=False, exist_ok=False)`; a local run's copied from its
+directory (RunFile), a server's fetched from its files route (RemoteFile).
+
+`select` is `Run.files(names=, pattern=)`'s choice, as wandb's: exact names, or a pattern
+in SQL's LIKE syntax (`%` any text, `_` one character: "%.json").
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from ._errors import ArgumentError
+
+
+@dataclass
+class ApiFile:
+    """A run's file; `download()` writes it to `root/name`."""
+
+    name: str
+    size: int
+
+    def download(self, root: str = ".", replace: bool = False, exist_ok: bool = False) -> Path:
+        dest = Path(root) / self.name
+        if dest.exists() and not replace:
+            if exist_ok:
+                return dest
+            raise FileExistsError(f"{dest} exists: pass replace=True to overwrite it")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._write(dest)
+        return dest
+
+    def _write(self, dest: Path) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class RunFile(ApiFile):
+    """A file in a local run's directory."""
+
+    path: Path
+
+    def _write(self, dest: Path) -> None:
+        shutil.copyfile(self.path, dest)
+
+
+@dataclass
+class RemoteFile(ApiFile):
+    """A file of a run on a server: its bytes asked for when downloaded."""
+
+    fetch: Callable[[], bytes] = field(repr=False)
+
+    def _write(self, dest: Path) -> None:
+        dest.write_bytes(self.fetch())
+
+
+F = TypeVar("F", bound=ApiFile)
+
+
+def select(files: list[F], names: Sequence[str] | None, pattern: str | None) -> list[F]:
+    """The files named in `names` (in the run's order), or matching `pattern` (SQL LIKE), or
+    all of them."""
+    if names and pattern:
+        raise ArgumentError("give files() names or a pattern, not both")
+    if names:
+        if isinstance(names, str):
+            raise ArgumentError(f"names must be a list of file names, not the string {names!r}")
+        wanted = set(names)
+        return [f for f in files if f.name in wanted]
+    if pattern:
+        parts = (".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+        like = re.compile("".join(parts), re.DOTALL)
+        return [f for f in files if like.fullmatch(f.name)]
+    return files

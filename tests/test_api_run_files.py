@@ -1,0 +1,67 @@
+"""`run.files(names=, pattern=)` and `run.file(name).download()` as in wandb's public API,
+from a local store and from a server (`Api(host=)`, which said "not listed by Api(host=)
+yet" for every run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import flightlog
+from flightlog._errors import ArgumentError
+
+from .conftest import cli, python_script
+from .servers import LiveServer
+
+SCRIPT = """
+import flightlog
+from pathlib import Path
+Path("notes.json").write_text('{"lr": 0.1}')
+Path("model.txt").write_text("weights")
+run = flightlog.init(project="p", entity="alice", id="r1", mode="offline")
+run.save("notes.json")
+run.save("model.txt")
+print("training")
+run.log({"loss": 0.5})
+run.finish()
+"""
+
+
+def _logged(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    done = python_script(SCRIPT, cwd=work)
+    assert done.returncode == 0, done.stderr
+
+
+def _check(run: flightlog.Api, tmp_path: Path) -> None:
+    names = [f.name for f in run.files()]
+    assert {"notes.json", "model.txt", "output.log"} <= set(names), names
+    assert [f.name for f in run.files(names=["model.txt", "nope"])] == ["model.txt"]
+    assert [f.name for f in run.files(pattern="%.json")] == ["notes.json"]
+    assert [f.name for f in run.files(pattern="model._xt")] == ["model.txt"]
+    with pytest.raises(ArgumentError, match="not both"):
+        run.files(names=["model.txt"], pattern="%")
+    got = run.file("notes.json").download(str(tmp_path / "out"))
+    assert got.read_text() == '{"lr": 0.1}'
+    assert run.file("notes.json").size == len('{"lr": 0.1}')
+    with pytest.raises(FileExistsError, match="replace=True"):
+        run.file("notes.json").download(str(tmp_path / "out"))
+
+
+def test_a_local_runs_files_by_names_and_pattern(api: flightlog.Api, tmp_path: Path) -> None:
+    _logged(tmp_path)
+    _check(api.run("alice/p/r1"), tmp_path)
+
+
+@pytest.mark.slow
+def test_a_servers_run_lists_and_downloads_its_files(
+    server: LiveServer, key: str, tmp_path: Path
+) -> None:
+    _logged(tmp_path)
+    synced = cli("sync", "--all")
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    run = flightlog.Api(host=server.url).run("alice/p/r1")
+    _check(run, tmp_path)
+    assert "training" in run.file("output.log").download(str(tmp_path / "log")).read_text()
