@@ -12,6 +12,7 @@ from flightlog.store import RunPaths, iter_run_dirs
 from flightlog.store.layout import ENTITY_MARK, find_run
 
 from ._api_run import ApiRun
+from ._api_runs import Runs
 from ._errors import NotFoundError
 from ._settings import resolve, root_of
 
@@ -56,14 +57,16 @@ class Api:
         order: str | None = None,
         per_page: int | None = None,
         include_sweeps: bool = True,
+        lazy: bool = True,
         *,
         path: str | None = None,
         group: str | None = None,
         tags: tuple[str, ...] = (),
         state: str | None = None,
-    ) -> list[ApiRun]:
-        """Runs of the store (of `project`, default the `overrides` one), oldest first,
-        found through the index.
+    ) -> Runs:
+        """Runs of the store (of `project`, default the `overrides` one), oldest first (as
+        wandb's default order, "+created_at"), found through the index: a list, with
+        wandb's `histories()` (flightlog/_api_runs.py).
 
         `filters` is the `flightlog runs --where` language, e.g.
         "summary.val/loss < 0.3 and config.lr >= 1e-3", or wandb's MongoDB-style dict
@@ -72,7 +75,7 @@ class Api:
         "entity/project" path: that entity's runs, and the runs of no entity (logged
         without one: a wandb script names its user's entity). `per_page` and
         `include_sweeps` are accepted for wandb's scripts: the list comes whole, and
-        flightlog runs no sweeps.
+        flightlog runs no sweeps; `lazy` too (a run's config and summary come with it).
         """
         from ._wandb_filters import translate, wandb_order
 
@@ -84,7 +87,7 @@ class Api:
             entity, _, name = (project or "").rstrip("/").rpartition("/")
             where = translate(filters) or None if isinstance(filters, dict) else filters
             query = {"group": group, "tags": tags, "state": state, "where": where}
-            return remote_runs(  # type: ignore[return-value]
+            return remote_runs(
                 self._remote,
                 project=name or None,
                 entity=entity or None,
@@ -99,7 +102,7 @@ class Api:
             filters = translate(filters) or None
         order = wandb_order(order)
         if not (self.root / "runs").is_dir():
-            return []
+            return Runs()
         from flightlog.store.catalog import select_runs
         from flightlog.store.index import Index
 
@@ -109,11 +112,11 @@ class Api:
             )
         # an entity's runs, and the runs of none (wandb scripts name their own entity); a
         # run whose run.json is unreadable is listed too (its `problem` says why)
-        return [
+        return Runs(
             ApiRun.load_any(RunPaths(Path(r["dir"])))
             for r in rows
             if entity is None or r["entity"] in (None, entity)
-        ]
+        )
 
     def run(self, path: str | list[str]) -> ApiRun:
         """A run by "project/run_id", "entity/project/run_id", a bare run id, or another

@@ -21,6 +21,7 @@ from flightlog.sync.remote import RemoteReader
 
 from ._api_files import ApiFile, RemoteFile, select
 from ._api_run import ApiRun
+from ._api_runs import Runs
 from ._errors import UnsupportedError
 
 #: RUN fields kept as run.json fields (attributes of the run: run.name, run.group...)
@@ -86,6 +87,12 @@ class RemoteRun(ApiRun):
         url = "/runs/{}/{}/{}".format(*self.path)
         self._reader._call(lambda: self._reader.client.request("DELETE", url, retries=0))
 
+    def _state_now(self) -> str:
+        """The run's state as the server says now (its summary too, read with it)."""
+        now = self._reader.run(self._run["run_key"])
+        self._run.update(state=now["state"], summary=now["summary"])
+        return self.state
+
     def _recorded(self) -> dict[str, Any]:
         """run.json as the server shows it to this key (git and the command: members only),
         asked when wanted: a listing carries only part of it."""
@@ -124,8 +131,8 @@ class RemoteRun(ApiRun):
         )
 
 
-def remote_runs(reader: RemoteReader, **query: Any) -> list[RemoteRun]:
-    return [RemoteRun(reader, r) for r in reader.select(**query)]
+def remote_runs(reader: RemoteReader, **query: Any) -> Runs:
+    return Runs(RemoteRun(reader, r) for r in reader.select(**query))
 
 
 def remote_run(reader: RemoteReader, path: str) -> RemoteRun:

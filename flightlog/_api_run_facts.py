@@ -10,12 +10,15 @@ the same as a local one.
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow.compute as pc
 
+from flightlog.store.liveness import RUNNING
+from flightlog.store.reader import StoredRun
 from flightlog.store.schema import BOOL, FLOAT, HIST, INT, LIST, MEDIA, NONE, STR
 
 if TYPE_CHECKING:
@@ -114,6 +117,34 @@ class ApiRunFacts:
         return self.meta
 
     @property
+    def commit(self: ApiRun) -> str | None:
+        """The git commit the run was logged at (wandb's `Run.commit`); None outside a git
+        work tree (and, on a server, for anyone but the project's members)."""
+        commit = self.git.get("commit")
+        return None if commit is None else str(commit)
+
+    @property
+    def rawconfig(self: ApiRun) -> dict[str, Any]:
+        """wandb's config with its internal keys: flightlog keeps none, so the config."""
+        return dict(self.config)
+
+    @property
+    def sweep(self) -> None:
+        """flightlog runs no sweeps: None, as wandb's for a run outside one."""
+        return None
+
+    def wait_until_finished(self: ApiRun, poll: float = 5.0) -> None:
+        """Return once the run no longer runs (wandb's asks every 5 s, as `poll`); its
+        `state` (and summary) are then as it ended: finished, failed or crashed."""
+        while self._state_now() == RUNNING:
+            time.sleep(poll)
+
+    def _state_now(self: ApiRun) -> str:
+        """The run's state as its writers' files say now (they are read again)."""
+        self.writers = StoredRun.load_any(self.paths).writers
+        return self.state
+
+    @property
     def description(self: ApiRun) -> str | None:
         """wandb's older name for the run's notes."""
         notes = self.meta.get("notes")
@@ -126,7 +157,7 @@ class ApiRunFacts:
 
     @property
     def sweep_name(self) -> None:
-        """flightlog runs no sweeps: always None, as for a wandb run outside one."""
+        """flightlog runs no sweeps: None, as wandb's for a run outside one."""
         return None
 
     def save(self: ApiRun) -> None:

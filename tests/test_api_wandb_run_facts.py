@@ -59,6 +59,8 @@ def _check(run: flightlog.Api) -> None:
 
     assert run.description == "first try"
     assert run.storage_id == "r1" and run.sweep_name is None
+    run.wait_until_finished(poll=0.1)  # (it ended: at once)
+    assert run.state == "finished" and run.summary["epoch"] == 3
 
 
 def test_a_local_runs_history_keys_system_metrics_and_metadata(api: flightlog.Api) -> None:

@@ -1,0 +1,76 @@
+"""More of wandb's public API that report scripts call: `api.runs(..., lazy=False)`,
+`runs.histories()` (every run's rows with a `run_id`), `run.commit`, `run.rawconfig`,
+`run.sweep`, `run.wait_until_finished()`."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+
+import pytest
+
+import flightlog
+
+from .conftest import reaped, settled, spawn
+
+
+def _two_runs() -> list[str]:
+    ids = []
+    for lr in (0.1, 0.2):
+        run = flightlog.init(project="p", config={"lr": lr}, reinit=True)
+        for i in range(3):
+            run.log({"loss": lr * (3 - i)})
+        run.finish(quiet=True)
+        ids.append(run.id)
+    settled()
+    return ids
+
+
+def test_histories_gives_every_runs_rows_with_its_run_id(api: flightlog.Api) -> None:
+    first, second = _two_runs()
+    runs = api.runs("p", lazy=False)
+    rows = runs.histories(keys=["loss"])
+    assert [(r["run_id"], r["_step"], round(r["loss"], 6)) for r in rows] == [
+        (first, 0, 0.3), (first, 1, 0.2), (first, 2, 0.1),
+        (second, 0, 0.6), (second, 1, 0.4), (second, 2, 0.2),
+    ]  # fmt: skip
+    assert len(runs.histories(samples=2)) == 4  # two a run, first and last kept
+    with pytest.raises(flightlog.UsageError, match="format"):
+        runs.histories(format="csv")
+    if importlib.util.find_spec("pandas"):
+        frame = runs.histories(keys=["loss"], format="pandas")
+        assert list(frame["run_id"]) == [first] * 3 + [second] * 3
+        assert list(frame.columns) == sorted(frame.columns)
+    assert api.runs("nothing").histories() == []
+
+
+def test_commit_rawconfig_and_sweep(api: flightlog.Api) -> None:
+    first, _ = _two_runs()
+    run = api.run(f"p/{first}")
+    assert run.rawconfig == {"lr": 0.1} == run.config
+    assert run.sweep is None and run.commit is None  # (the test's directory is no git tree)
+
+
+LIVE = """
+import time, flightlog
+run = flightlog.init(project="p", id="slow")
+run.log({"loss": 0.5})
+print("logged", flush=True)
+input()
+run.log({"loss": 0.25})
+run.finish()
+"""
+
+
+def test_wait_until_finished_returns_once_the_run_ended(api: flightlog.Api) -> None:
+    with reaped(spawn(LIVE, stdin=subprocess.PIPE)) as proc:
+        assert proc.stdout is not None and proc.stdout.readline() == "logged\n"
+        run = api.run("p/slow")
+        assert run.state == "running"
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        run.wait_until_finished(poll=0.1)
+        assert run.state == "finished"
+        assert run.summary["loss"] == 0.25
+        proc.wait(timeout=60)
