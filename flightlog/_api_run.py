@@ -158,6 +158,11 @@ class ApiRun(ApiRunFacts, ApiRunEdits, StoredRun):
         """The history, wide: with `keys`, those columns, `x_axis`'s and the `_` ones in the
         rows that hold any of them; `samples` rows at most, evenly spaced, first and last
         kept."""
+        if isinstance(keys, int):  # wandb's history(500): its first argument is samples
+            raise ArgumentError(
+                f"history()'s first argument is keys (wandb's is samples): pass "
+                f"samples={keys} by name"
+            )
         asked = None if keys is None else list(keys)
         keys = asked
         if asked and x_axis not in asked and not x_axis.startswith("_"):

@@ -74,3 +74,12 @@ def test_wait_until_finished_returns_once_the_run_ended(api: flightlog.Api) -> N
         assert run.state == "finished"
         assert run.summary["loss"] == 0.25
         proc.wait(timeout=60)
+
+
+def test_history_with_wandbs_positional_samples_says_to_name_it(api: flightlog.Api) -> None:
+    """wandb's `history(samples=500, keys=None, ...)` takes samples first; here keys come
+    first, so `run.history(100)` would read the int as keys (a bare TypeError before)."""
+    first, _ = _two_runs()
+    with pytest.raises(flightlog.UsageError, match="samples=100 by name"):
+        api.run(f"p/{first}").history(100)
+    assert len(api.run(f"p/{first}").history(samples=2)) == 2
