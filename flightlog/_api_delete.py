@@ -14,6 +14,8 @@ Safe by construction:
   from them at their next read (the index drops a run whose directory is gone when it
   catches up). Then the hidden copy is removed; if that is interrupted, what is left is a
   hidden directory nothing lists.
+- The store's index is caught up with that one run at once (`forget`): a UI's first paint
+  shows the index as it was last read, before its catch-up looks at the files.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import secrets
 import shutil
 from pathlib import Path
 
-from flightlog.store.layout import RunPaths
+from flightlog.store.layout import RunPaths, run_key
 from flightlog.store.liveness import RUNNING, writer_state
 from flightlog.store.reader import StoredRun
 
@@ -62,6 +64,19 @@ def delete_run(paths: RunPaths, shown: str) -> None:
         hidden.unlink()
     else:
         shutil.rmtree(hidden)
+    forget(paths)
+
+
+def forget(paths: RunPaths) -> None:
+    """Catch the store's index up with the run in `paths`, gone (none built: nothing to
+    do). Another process holding the index leaves it to that reader's next catch-up."""
+    from flightlog.store.index import INDEX_FILE, Index
+
+    if not (paths.root / INDEX_FILE).is_file():
+        return
+    entity, project, run_id = paths.address
+    with Index(paths.root, fresh=False) as idx:
+        idx.catch_up(run_keys=[run_key(project, run_id, entity)])
 
 
 def _check_place(paths: RunPaths, run: StoredRun) -> None:

@@ -15,7 +15,7 @@ import flightlog
 from flightlog._api_delete import RunRunningError
 from flightlog._errors import NotFoundError, UnsupportedError
 from flightlog.cli import main
-from flightlog.tui.runs_data import load_runs
+from flightlog.tui.runs_data import load_last_look, load_runs
 
 from .conftest import reaped, settled, spawn
 from .servers import store_tree, wait_until
@@ -129,3 +129,15 @@ def test_delete_artifacts_is_refused_for_a_run_that_logged_some(
     stored.delete()
     assert not (store / "runs/p/art").exists()
     assert flightlog.Api(store).artifact("p/model:v0").download(str(tmp_path / "dl"))
+
+
+def test_the_uis_first_paint_no_longer_shows_a_deleted_run(store: Path) -> None:
+    """A big store's runs screen paints first what the index held when last read, before
+    its catch-up looks at the files: delete() tells the index at once, so a UI started
+    after it never shows the run, not even for that first moment."""
+    gone, kept = _run("gone"), _run("kept")
+    settled()
+    assert {r.id for r in flightlog.Api(store).runs()} == {gone, kept}  # (the index built)
+    flightlog.Api(store).run(f"p/{gone}").delete()
+    first = load_last_look(store, None, None)
+    assert first is not None and [r["id"] for r in first.rows] == [kept]
