@@ -11,6 +11,7 @@ from typing import Any
 from flightlog.store import RunPaths, iter_run_dirs
 from flightlog.store.layout import ENTITY_MARK, find_run
 
+from ._api_projects import Project, local_projects, one, remote_projects
 from ._api_run import ApiRun
 from ._api_runs import Runs
 from ._errors import NotFoundError
@@ -22,9 +23,10 @@ class Api:
     or of the team server at `host` (read with the key `flightlog login` stored for it, or
     `api_key`).
 
-    wandb's arguments work as there: `overrides` ({"project": ..., "base_url": ...}: the
-    project `runs()` lists by default, the server; also taken as the first argument, as
-    wandb's `Api({...})`), `timeout` (seconds per request to a server), `api_key`."""
+    wandb's arguments work as there: `overrides` ({"project": ..., "entity": ...,
+    "base_url": ...}: the project `runs()` lists by default, the entity a project named
+    alone is of, the server; also taken as the first argument, as wandb's `Api({...})`),
+    `timeout` (seconds per request to a server), `api_key`."""
 
     def __init__(
         self,
@@ -40,6 +42,7 @@ class Api:
         overrides = overrides or {}
         host = host or overrides.get("base_url")
         self._project: str | None = overrides.get("project")
+        self._entity: str | None = overrides.get("entity")
         self.root = Path(dir) if dir is not None else root_of(resolve({}, None))
         self._remote = None
         if host is not None:
@@ -80,6 +83,8 @@ class Api:
         from ._wandb_filters import translate, wandb_order
 
         project = project or path or self._project
+        if project and "/" not in project and self._entity:  # wandb: the default entity's
+            project = f"{self._entity}/{project}"
 
         if self._remote is not None:
             from ._api_remote import remote_runs
@@ -144,6 +149,31 @@ class Api:
             names = ", ".join(f"{p.dir.parent.name}/{p.dir.name}" for p in matches)
             raise NotFoundError(f"run id {parts[0]!r} is ambiguous: {names}")
         return ApiRun.load_any(matches[0])
+
+    @property
+    def default_entity(self) -> str | None:
+        """wandb's: the entity `overrides` names, else on a server the key's user, else None
+        (a local store's runs of no entity)."""
+        if self._entity is not None or self._remote is None:
+            return self._entity
+        return str(self._remote._call(self._remote.client.whoami)["user"])
+
+    def projects(self, entity: str | None = None, per_page: int = 200) -> list[Project]:
+        """The projects (of `entity`, if given): wandb's `Api.projects()`, each with `name`,
+        `entity` ("" for runs of none) and `run_count`; `per_page` is accepted (the list
+        comes whole)."""
+        found = self._all_projects()
+        return [p for p in found if entity is None or p.entity == entity]
+
+    def project(self, name: str, entity: str | None = None) -> Project:
+        """One project by name (of `entity`, or the only one that has it)."""
+        where = self._remote.url if self._remote is not None else str(self.root)
+        return one(self._all_projects(), name, entity, where)
+
+    def _all_projects(self) -> list[Project]:
+        if self._remote is not None:
+            return remote_projects(self._remote)
+        return local_projects(self.root)
 
     def flush(self) -> None:
         """wandb's `Api.flush()` clears the cache of what it read; this Api keeps none (each

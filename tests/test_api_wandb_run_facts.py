@@ -92,7 +92,10 @@ def test_a_servers_run_answers_as_the_local_one(server: LiveServer, key: str) ->
     _logged()
     synced = cli("sync", "--all")
     assert synced.returncode == 0, synced.stdout + synced.stderr
-    _check(flightlog.Api(host=server.url).run("alice/p/r1"))
+    api = flightlog.Api(host=server.url)
+    _check(api.run("alice/p/r1"))
+    assert [(p.entity, p.name, p.run_count) for p in api.projects()] == [("alice", "p", 1)]
+    assert api.project("p").path == ["alice", "p"] and api.default_entity == "alice"
 
 
 @pytest.mark.slow

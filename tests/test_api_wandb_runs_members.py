@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,31 @@ def test_history_with_wandbs_positional_samples_says_to_name_it(api: flightlog.A
     with pytest.raises(flightlog.UsageError, match="samples=100 by name"):
         api.run(f"p/{first}").history(100)
     assert len(api.run(f"p/{first}").history(samples=2)) == 2
+
+
+def test_projects_project_and_default_entity(store: Path) -> None:
+    """wandb's `api.projects()` / `api.project(name)`, and `overrides={"entity": ...}`: a
+    project named alone is that entity's (with the runs of none), as in wandb."""
+    for entity, project in (("team", "vision"), ("team", "nlp"), (None, "vision")):
+        flightlog.init(project=project, entity=entity, reinit=True).finish(quiet=True)
+    flightlog.init(project="nlp", entity="other", reinit=True).finish(quiet=True)
+    settled()
+    api = flightlog.Api(store)
+    got = [(p.entity, p.name, p.run_count) for p in api.projects()]
+    assert got == [
+        ("", "vision", 1),
+        ("other", "nlp", 1),
+        ("team", "nlp", 1),
+        ("team", "vision", 1),
+    ]
+    assert [p.path for p in api.projects("team")] == [["team", "nlp"], ["team", "vision"]]
+    assert api.project("vision", entity="team").run_count == 1
+    with pytest.raises(LookupError, match="several entities"):
+        api.project("nlp")
+    with pytest.raises(LookupError, match=r"api\.projects\(\)"):
+        api.project("audio")
+    assert api.default_entity is None
+    team = flightlog.Api(store, overrides={"entity": "team"})
+    assert team.default_entity == "team"
+    assert {r.entity for r in team.runs("nlp")} == {"team"}
+    assert {r.entity for r in team.runs("vision")} == {"team", None}
