@@ -87,6 +87,13 @@ class RemoteRun(ApiRun):
         url = "/runs/{}/{}/{}".format(*self.path)
         self._reader._call(lambda: self._reader.client.request("DELETE", url, retries=0))
 
+    def load(self, force: bool = False) -> dict[str, Any]:
+        """Read the run again from the server (wandb's `Run.load()`): state, summary and
+        the listed fields as they are now."""
+        self._run = self._reader.find("/".join(self.path))
+        self.meta = {k: self._run[k] for k in META_FIELDS if k in self._run}
+        return dict(self.meta)
+
     def _state_now(self) -> str:
         """The run's state as the server says now (its summary too, read with it)."""
         now = self._reader.run(self._run["run_key"])

@@ -15,11 +15,14 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from flightlog.store.liveness import RUNNING
 from flightlog.store.reader import StoredRun
 from flightlog.store.schema import BOOL, FLOAT, HIST, INT, LIST, MEDIA, NONE, STR
+
+from ._api_edits import FIELDS
 
 if TYPE_CHECKING:
     from ._api_run import ApiRun
@@ -53,7 +56,7 @@ class ApiRunFacts:
         media = tidy.filter(pc.equal(tidy.column("kind"), MEDIA)).select(["key", "text"])
         for r in media.to_pylist():
             counts[str(r["key"]), _media_type(r["text"])] += 1
-        rows = len(tidy.select(["writer", "step"]).group_by(["writer", "step"]).aggregate([]))
+        rows = _rows(tidy)
         keys: dict[str, dict[str, Any]] = {k: _counted("number", rows) for k in ROW_KEYS}
         for (key, kind), n in sorted(counts.items()):
             keys.setdefault(key, {"typeCounts": []})["typeCounts"].append(
@@ -61,6 +64,12 @@ class ApiRunFacts:
             )
         last = pc.max(tidy.column("step")).as_py()
         return {"lastStep": -1 if last is None else int(last), "keys": keys}
+
+    @property
+    def history_line_count(self: ApiRun) -> int:
+        """wandb's `historyLineCount`: how many history rows the run has (one a writer and
+        step)."""
+        return _rows(self._long(None, "history"))
 
     @property
     def system_metrics(self: ApiRun) -> dict[str, Any]:
@@ -139,6 +148,16 @@ class ApiRunFacts:
         while self._state_now() == RUNNING:
             time.sleep(poll)
 
+    def load(self: ApiRun, force: bool = False) -> dict[str, Any]:
+        """Read the run again (wandb's `Run.load()`): its run.json and its writers' states,
+        so `state`, `summary`, `config`, `tags`... are as they are now; edits not stored by
+        `update()` are dropped. Returns run.json's fields."""
+        fresh = StoredRun.load_any(self.paths)
+        self.meta, self.writers, self.problem = fresh.meta, fresh.writers, fresh.problem
+        for held in (*FIELDS, "_tags", "_config", "_summary"):
+            self.__dict__.pop(held, None)
+        return dict(self.meta)
+
     def _state_now(self: ApiRun) -> str:
         """The run's state as its writers' files say now (they are read again)."""
         self.writers = StoredRun.load_any(self.paths).writers
@@ -163,6 +182,11 @@ class ApiRunFacts:
     def save(self: ApiRun) -> None:
         """wandb's other name for `update()`."""
         self.update()
+
+
+def _rows(tidy: pa.Table) -> int:
+    """How many history rows a long table holds: one a (writer, step)."""
+    return len(tidy.select(["writer", "step"]).group_by(["writer", "step"]).aggregate([]))
 
 
 def _counted(kind: str, n: int) -> dict[str, Any]:

@@ -59,6 +59,7 @@ def _check(run: flightlog.Api) -> None:
 
     assert run.description == "first try"
     assert run.storage_id == "r1" and run.sweep_name is None
+    assert run.history_line_count == 6 and run.load()["id"] == "r1"
     run.wait_until_finished(poll=0.1)  # (it ended: at once)
     assert run.state == "finished" and run.summary["epoch"] == 3
 

@@ -1,6 +1,7 @@
 """More of wandb's public API that report scripts call: `api.runs(..., lazy=False)`,
 `runs.histories()` (every run's rows with a `run_id`), `run.commit`, `run.rawconfig`,
-`run.sweep`, `run.wait_until_finished()`."""
+`run.sweep`, `run.wait_until_finished()`, `run.load()`, `run.history_line_count`,
+`api.projects()`, `api.project()`, `api.default_entity`."""
 
 from __future__ import annotations
 
@@ -66,8 +67,8 @@ run.finish()
 def test_wait_until_finished_returns_once_the_run_ended(api: flightlog.Api) -> None:
     with reaped(spawn(LIVE, stdin=subprocess.PIPE)) as proc:
         assert proc.stdout is not None and proc.stdout.readline() == "logged\n"
-        run = api.run("p/slow")
-        assert run.state == "running"
+        run, stale = api.run("p/slow"), api.run("p/slow")
+        assert run.state == "running" == stale.state
         assert proc.stdin is not None
         proc.stdin.write("go\n")
         proc.stdin.flush()
@@ -75,6 +76,10 @@ def test_wait_until_finished_returns_once_the_run_ended(api: flightlog.Api) -> N
         assert run.state == "finished"
         assert run.summary["loss"] == 0.25
         proc.wait(timeout=60)
+    assert stale.state != "finished"  # its writer's state as read (its process gone now)
+    assert stale.load()["id"] == "slow"  # read again, as wandb's Run.load()
+    assert stale.state == "finished" and stale.summary["loss"] == 0.25
+    assert stale.history_line_count == 2
 
 
 def test_history_with_wandbs_positional_samples_says_to_name_it(api: flightlog.Api) -> None:
