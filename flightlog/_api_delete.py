@@ -80,13 +80,18 @@ def forget(paths: RunPaths) -> None:
 
 
 def _check_place(paths: RunPaths, run: StoredRun) -> None:
-    """Refuse a directory that is not the store's place of this run: outside its runs/,
-    hidden, or named for another id than its run.json's (a copy moved by hand)."""
+    """Refuse a directory that is not the store's place of this run: under no runs/ of the
+    store (a project directory linked from elsewhere), or named for another id than its
+    run.json's (a copy made by hand, which may share files with the run it copies)."""
     runs = (Path(paths.root) / "runs").resolve()
-    name = paths.dir.name
-    inside = paths.dir.parent.resolve().is_relative_to(runs)
-    if not inside or name.startswith(".") or str(run.meta.get("id", name)) != name:
+    if not paths.dir.parent.resolve().is_relative_to(runs):
         raise UsageError(
-            f"{paths.dir} is not where {runs.parent} keeps run {run.meta.get('id')!r}: "
-            "nothing was deleted; delete a run through the store that holds it"
+            f"{paths.dir} is outside {runs} once its links are followed: nothing was "
+            "deleted; remove it by hand if it is not wanted"
+        )
+    said = str(run.meta.get("id", paths.dir.name))
+    if said != paths.dir.name:
+        raise UsageError(
+            f"{paths.dir} holds run {said!r} (its run.json says), not {paths.dir.name!r}: "
+            "a copy made by hand? nothing was deleted; remove it by hand if it is not wanted"
         )

@@ -141,3 +141,34 @@ def test_the_uis_first_paint_no_longer_shows_a_deleted_run(store: Path) -> None:
     flightlog.Api(store).run(f"p/{gone}").delete()
     first = load_last_look(store, None, None)
     assert first is not None and [r["id"] for r in first.rows] == [kept]
+
+
+def test_a_linked_run_directory_goes_and_what_it_points_to_stays(
+    store: Path, tmp_path: Path
+) -> None:
+    """A run directory that is a link (a run kept on another disk): the link is removed,
+    never followed into the directory it names."""
+    elsewhere = tmp_path / "elsewhere"
+    run = flightlog.init(project="p", id="linked", dir=str(elsewhere))
+    run.log({"loss": 0.5})
+    run.finish(quiet=True)
+    settled()
+    target = Path(run.dir)
+    (store / "runs/p").mkdir(parents=True)
+    (store / "runs/p/linked").symlink_to(target)
+    flightlog.Api(store).run("p/linked").delete()
+    assert not (store / "runs/p/linked").exists() and not (store / "runs/p/linked").is_symlink()
+    assert (target / "run.json").exists() and flightlog.Api(elsewhere).run("p/linked").id
+
+
+def test_a_copy_under_another_name_is_refused(store: Path) -> None:
+    """A run directory copied by hand under a new name holds another run's run.json (and
+    may hard-link its files): deleting it by that name is refused, nothing goes."""
+    import shutil
+
+    _run("orig", run_id="orig")
+    settled()
+    shutil.copytree(store / "runs/p/orig", store / "runs/p/copy")
+    with pytest.raises(flightlog.UsageError, match="holds run 'orig'"):
+        flightlog.Api(store).run("p/copy").delete()
+    assert (store / "runs/p/copy/run.json").exists() and (store / "runs/p/orig/run.json").exists()
