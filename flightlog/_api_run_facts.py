@@ -45,7 +45,7 @@ class ApiRunFacts:
         """wandb's `historyKeys`: `{"lastStep": N, "keys": {key: {"typeCounts": [{"type":
         "number", "count": n}, ...]}}}`, from every logged value (-1 and no keys for a run
         that logged none)."""
-        tidy = self._long(None, "history")
+        tidy = _unified(self._long(None, "history"))
         if not len(tidy):
             return {"lastStep": -1, "keys": {}}
         counts: Counter[tuple[str, str]] = Counter()
@@ -69,7 +69,7 @@ class ApiRunFacts:
     def history_line_count(self: ApiRun) -> int:
         """wandb's `historyLineCount`: how many history rows the run has (one a writer and
         step)."""
-        return _rows(self._long(None, "history"))
+        return _rows(_unified(self._long(None, "history")))
 
     @property
     def system_metrics(self: ApiRun) -> dict[str, Any]:
@@ -182,6 +182,12 @@ class ApiRunFacts:
     def save(self: ApiRun) -> None:
         """wandb's other name for `update()`."""
         self.update()
+
+
+def _unified(tidy: pa.Table) -> pa.Table:
+    """The long table with one dictionary per column: each segment read brings its own
+    (key and writer names), which a group_by cannot mix."""
+    return tidy.unify_dictionaries()
 
 
 def _rows(tidy: pa.Table) -> int:

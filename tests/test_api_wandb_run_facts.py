@@ -14,13 +14,13 @@ import pytest
 
 import flightlog
 
-from .conftest import cli, python_script
+from .conftest import cli, python_script, settled
 from .servers import LiveServer
 
 SCRIPT = """
 import time, flightlog
 run = flightlog.init(project="p", entity="alice", id="r1", notes="first try",
-                     settings={"stats_interval": 0.1})
+                     settings={"stats_interval": 0.1, "segment_rows": 4})  # several segments
 for i in range(4):
     run.log({"loss": 1.0 / (i + 1), "epoch": i, "phase": "train", "done": i == 3})
 run.log({"loss": "nan-guarded"})  # a key of two kinds
@@ -111,3 +111,24 @@ def test_a_non_member_sees_no_command_in_a_servers_metadata(
     meta = flightlog.Api(host=server.url, api_key=bob).run("alice/p/r1").metadata
     assert meta is not None and meta["host"]
     assert not {"program", "args", "executable", "git"} & set(meta), meta
+
+
+def test_history_keys_of_a_run_sealed_in_several_row_groups(api: flightlog.Api) -> None:
+    """A sealed segment is cut into row groups of 64 Ki rows by key, each read with a
+    dictionary of the key names it holds: history_keys' group_by could not mix them
+    ("Unifying differing dictionaries": found on a 200,000-step run)."""
+    run = flightlog.init(project="p", id="long", settings={"stats_interval": 0})
+    for i in range(20_000):
+        run.log({"loss": 1.0 / (i + 1), "acc": i % 100, "lr": 0.1, "grad": 0.5})
+        if i == 600:
+            run.log({"note": "half way"})
+    run.finish()
+    settled(run)  # its backlog sealed, as the agent does
+    stored = api.run("p/long")
+    assert [p.suffix for p in (stored.paths.dir / "history").iterdir()] == [".parquet"]
+    keys = stored.history_keys
+    assert keys["lastStep"] == 20_000
+    for k in ("loss", "acc", "lr", "grad"):
+        assert keys["keys"][k]["typeCounts"] == [{"type": "number", "count": 20_000}], k
+    assert keys["keys"]["note"]["typeCounts"] == [{"type": "string", "count": 1}]
+    assert stored.history_line_count == 20_001
