@@ -3,11 +3,13 @@
 directory (RunFile), a server's fetched from its files route (RemoteFile).
 
 `select` is `Run.files(names=, pattern=)`'s choice, as wandb's: exact names, or a pattern
-in SQL's LIKE syntax (`%` any text, `_` one character: "%.json").
+in SQL's LIKE syntax (`%` any text, `_` one character: "%.json"); `upload` is
+`Run.upload_file()`'s copy into a local run's files/.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Callable, Sequence
@@ -77,3 +79,27 @@ def select(files: list[F], names: Sequence[str] | None, pattern: str | None) -> 
         like = re.compile("".join(parts), re.DOTALL)
         return [f for f in files if like.fullmatch(f.name)]
     return files
+
+
+def upload(files: Path, path: str | os.PathLike[str], root: str | os.PathLike[str]) -> RunFile:
+    """Copy `path` into `files` (a run's files/), named by its path from `root`, as
+    wandb's `Run.upload_file(path, root=".")`. A name the run keeps already is refused: a
+    run's files are added, never rewritten (the copy is renamed in, whole)."""
+    source = Path(path).resolve()
+    name = os.path.relpath(source, Path(root).resolve())
+    if name.startswith(".."):
+        raise ArgumentError(f"{path} is not below root {root}: pass root= a directory above it")
+    if not source.is_file():
+        raise ArgumentError(f"{path} is not a file: upload_file() copies one file")
+    dest = files / name
+    if dest.exists():
+        raise FileExistsError(
+            f"the run keeps a file {name!r} already: upload it under another name (a run's "
+            "files are never rewritten)"
+        )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # copied beside files/, not in it: a sync walking files/ never ships half a file
+    part = files.parent / f".upload-{os.getpid()}.part"
+    shutil.copyfile(source, part)
+    os.replace(part, dest)
+    return RunFile(name, dest.stat().st_size, dest)

@@ -122,6 +122,15 @@ class RemoteRun(ApiRun):
         ]
         return select(listed, names, pattern)
 
+    def upload_file(self, path: str, root: str = ".") -> ApiFile:
+        """Not here: Api(host=) only reads (a file kept with the run is synced from the
+        store that logged it)."""
+        raise UnsupportedError(
+            f"run {self.shown_path} is on {self._reader.url}, which Api(host=...) only reads: "
+            "upload the file with run.upload_file() through flightlog.Api() on the store that "
+            "logged the run, and sync it"
+        )
+
     def _fetcher(self, url: str, name: str) -> Callable[[], bytes]:
         def fetch() -> bytes:
             quoted = urllib.parse.quote(name)

@@ -27,7 +27,7 @@ from flightlog.store.media_ref import MediaRef
 from flightlog.store.reader import MEDIA_COLUMNS
 
 from ._api_edits import ApiRunEdits
-from ._api_files import ApiFile, RunFile, select
+from ._api_files import ApiFile, RunFile, select, upload
 from ._api_run_facts import ApiRunFacts
 from ._errors import ArgumentError, UnsupportedError, UsageError
 
@@ -98,6 +98,11 @@ class ApiRun(ApiRunFacts, ApiRunEdits, StoredRun):
         kept = self.paths.files
         listed = [*_listed(kept, kept), *_listed(self.paths.dir / "media", self.paths.dir)]
         return select(listed, names, pattern)
+
+    def upload_file(self, path: str, root: str = ".") -> ApiFile:
+        """Keep a file with the run (wandb's `Run.upload_file`), named by its path from
+        `root`: listed by `files()` and shipped by the next sync."""
+        return upload(self.paths.files, path, root)
 
     def logged_artifacts(self) -> list[Any]:
         """The artifact versions this run logged, in the order it logged them (wandb's

@@ -65,3 +65,24 @@ def test_a_servers_run_lists_and_downloads_its_files(
     run = flightlog.Api(host=server.url).run("alice/p/r1")
     _check(run, tmp_path)
     assert "training" in run.file("output.log").download(str(tmp_path / "log")).read_text()
+
+
+def test_upload_file_keeps_a_file_with_a_finished_run(api: flightlog.Api, tmp_path: Path) -> None:
+    """wandb's `run.upload_file(path, root=".")`: the file is named by its path from root,
+    listed by files() at once; a name the run keeps already is refused (files are never
+    rewritten), as is a file outside root."""
+    _logged(tmp_path)
+    (tmp_path / "analysis").mkdir()
+    (tmp_path / "analysis" / "report.md").write_text("# best run")
+    run = api.run("alice/p/r1")
+    kept = run.upload_file(str(tmp_path / "analysis" / "report.md"), root=str(tmp_path))
+    assert kept.name == "analysis/report.md"
+    again = flightlog.Api().run("alice/p/r1")
+    assert again.file("analysis/report.md").download(str(tmp_path / "dl")).read_text() == (
+        "# best run"
+    )
+    with pytest.raises(FileExistsError, match="another name"):
+        run.upload_file(str(tmp_path / "analysis" / "report.md"), root=str(tmp_path))
+    with pytest.raises(ArgumentError, match="not below root"):
+        run.upload_file(str(tmp_path / "analysis" / "report.md"), root=str(tmp_path / "work"))
+    assert not [p for p in run.paths.dir.iterdir() if p.name.endswith(".part")]
