@@ -65,6 +65,13 @@ def test_a_servers_run_lists_and_downloads_its_files(
     run = flightlog.Api(host=server.url).run("alice/p/r1")
     _check(run, tmp_path)
     assert "training" in run.file("output.log").download(str(tmp_path / "log")).read_text()
+    # a file kept with the run afterwards is shipped by the next sync
+    (tmp_path / "late.txt").write_text("after the fact")
+    flightlog.Api().run("alice/p/r1").upload_file(str(tmp_path / "late.txt"), root=str(tmp_path))
+    again = cli("sync", "--all")
+    assert again.returncode == 0, again.stdout + again.stderr
+    late = flightlog.Api(host=server.url).run("alice/p/r1").file("late.txt")
+    assert late.download(str(tmp_path / "late")).read_text() == "after the fact"
 
 
 def test_upload_file_keeps_a_file_with_a_finished_run(api: flightlog.Api, tmp_path: Path) -> None:
