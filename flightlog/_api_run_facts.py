@@ -163,6 +163,11 @@ class ApiRunFacts:
         self.writers = StoredRun.load_any(self.paths).writers
         return self.state
 
+    def __repr__(self: ApiRun) -> str:
+        """wandb's `<Run entity/project/id (state)>`: a notebook showing `api.runs()` lists
+        runs, not every field of each run.json."""
+        return f"<Run {'/'.join(p for p in self.path if p)} ({self.state})>"
+
     @property
     def description(self: ApiRun) -> str | None:
         """wandb's older name for the run's notes."""

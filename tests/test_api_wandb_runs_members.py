@@ -117,3 +117,11 @@ def test_projects_project_and_default_entity(store: Path) -> None:
     assert team.default_entity == "team"
     assert {r.entity for r in team.runs("nlp")} == {"team"}
     assert {r.entity for r in team.runs("vision")} == {"team", None}
+
+
+def test_a_run_shows_as_wandbs_does(api: flightlog.Api) -> None:
+    """`<Run entity/project/id (state)>`, not the dataclass's every field (a notebook cell
+    showing `api.runs()` printed each run's whole run.json and writers)."""
+    first, second = _two_runs()
+    assert repr(api.run(f"p/{first}")) == f"<Run p/{first} (finished)>"
+    assert repr(api.runs("p")) == f"[<Run p/{first} (finished)>, <Run p/{second} (finished)>]"
