@@ -46,7 +46,7 @@ class RemoteRun(ApiRun):
 
     @property
     def summary(self) -> dict[str, Any]:
-        return dict(self._run["summary"])
+        return ServerSummary(self, self._run["summary"])
 
     @property
     def last_step(self) -> int:
@@ -145,6 +145,18 @@ class RemoteRun(ApiRun):
             "artifacts of a run on a server are not listed by Api(host=) yet: fetch one with "
             "`flightlog artifact get ENTITY/PROJECT/NAME:vN --host URL`"
         )
+
+
+class ServerSummary(dict[str, Any]):
+    """A server run's summary: its `update()`, wandb's way to store a summary edit, says
+    that Api(host=) only reads (a dict's would drop the edit without a word)."""
+
+    def __init__(self, run: RemoteRun, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self._run = run
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        self._run.update()
 
 
 def remote_runs(reader: RemoteReader, **query: Any) -> Runs:

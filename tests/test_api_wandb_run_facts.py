@@ -95,6 +95,8 @@ def test_a_servers_run_answers_as_the_local_one(server: LiveServer, key: str) ->
     assert synced.returncode == 0, synced.stdout + synced.stderr
     api = flightlog.Api(host=server.url)
     _check(api.run("alice/p/r1"))
+    with pytest.raises(flightlog.UsageError, match="only reads"):  # not dropped silently
+        api.run("alice/p/r1").summary.update({"best": 1})
     assert [(p.entity, p.name, p.run_count) for p in api.projects()] == [("alice", "p", 1)]
     assert api.project("p").path == ["alice", "p"] and api.default_entity == "alice"
 
