@@ -11,7 +11,9 @@ from typing import Any
 from flightlog.store import RunPaths, iter_run_dirs
 from flightlog.store.layout import ENTITY_MARK, find_run
 
+from ._api_projects import Project, local_projects, one, remote_projects
 from ._api_run import ApiRun
+from ._api_runs import Runs
 from ._errors import NotFoundError
 from ._settings import resolve, root_of
 
@@ -21,9 +23,10 @@ class Api:
     or of the team server at `host` (read with the key `flightlog login` stored for it, or
     `api_key`).
 
-    wandb's arguments work as there: `overrides` ({"project": ..., "base_url": ...}: the
-    project `runs()` lists by default, the server; also taken as the first argument, as
-    wandb's `Api({...})`), `timeout` (seconds per request to a server), `api_key`."""
+    wandb's arguments work as there: `overrides` ({"project": ..., "entity": ...,
+    "base_url": ...}: the project `runs()` lists by default, the entity a project named
+    alone is of, the server; also taken as the first argument, as wandb's `Api({...})`),
+    `timeout` (seconds per request to a server), `api_key`."""
 
     def __init__(
         self,
@@ -39,6 +42,7 @@ class Api:
         overrides = overrides or {}
         host = host or overrides.get("base_url")
         self._project: str | None = overrides.get("project")
+        self._entity: str | None = overrides.get("entity")
         self.root = Path(dir) if dir is not None else root_of(resolve({}, None))
         self._remote = None
         if host is not None:
@@ -56,14 +60,16 @@ class Api:
         order: str | None = None,
         per_page: int | None = None,
         include_sweeps: bool = True,
+        lazy: bool = True,
         *,
         path: str | None = None,
         group: str | None = None,
         tags: tuple[str, ...] = (),
         state: str | None = None,
-    ) -> list[ApiRun]:
-        """Runs of the store (of `project`, default the `overrides` one), oldest first,
-        found through the index.
+    ) -> Runs:
+        """Runs of the store (of `project`, default the `overrides` one), oldest first (as
+        wandb's default order, "+created_at"), found through the index: a list, with
+        wandb's `histories()` (flightlog/_api_runs.py).
 
         `filters` is the `flightlog runs --where` language, e.g.
         "summary.val/loss < 0.3 and config.lr >= 1e-3", or wandb's MongoDB-style dict
@@ -72,11 +78,13 @@ class Api:
         "entity/project" path: that entity's runs, and the runs of no entity (logged
         without one: a wandb script names its user's entity). `per_page` and
         `include_sweeps` are accepted for wandb's scripts: the list comes whole, and
-        flightlog runs no sweeps.
+        flightlog runs no sweeps; `lazy` too (a run's config and summary come with it).
         """
         from ._wandb_filters import translate, wandb_order
 
         project = project or path or self._project
+        if project and "/" not in project and self._entity:  # wandb: the default entity's
+            project = f"{self._entity}/{project}"
 
         if self._remote is not None:
             from ._api_remote import remote_runs
@@ -84,7 +92,7 @@ class Api:
             entity, _, name = (project or "").rstrip("/").rpartition("/")
             where = translate(filters) or None if isinstance(filters, dict) else filters
             query = {"group": group, "tags": tags, "state": state, "where": where}
-            return remote_runs(  # type: ignore[return-value]
+            return remote_runs(
                 self._remote,
                 project=name or None,
                 entity=entity or None,
@@ -99,7 +107,7 @@ class Api:
             filters = translate(filters) or None
         order = wandb_order(order)
         if not (self.root / "runs").is_dir():
-            return []
+            return Runs()
         from flightlog.store.catalog import select_runs
         from flightlog.store.index import Index
 
@@ -109,11 +117,11 @@ class Api:
             )
         # an entity's runs, and the runs of none (wandb scripts name their own entity); a
         # run whose run.json is unreadable is listed too (its `problem` says why)
-        return [
+        return Runs(
             ApiRun.load_any(RunPaths(Path(r["dir"])))
             for r in rows
             if entity is None or r["entity"] in (None, entity)
-        ]
+        )
 
     def run(self, path: str | list[str]) -> ApiRun:
         """A run by "project/run_id", "entity/project/run_id", a bare run id, or another
@@ -141,6 +149,31 @@ class Api:
             names = ", ".join(f"{p.dir.parent.name}/{p.dir.name}" for p in matches)
             raise NotFoundError(f"run id {parts[0]!r} is ambiguous: {names}")
         return ApiRun.load_any(matches[0])
+
+    @property
+    def default_entity(self) -> str | None:
+        """wandb's: the entity `overrides` names, else on a server the key's user, else None
+        (a local store's runs of no entity)."""
+        if self._entity is not None or self._remote is None:
+            return self._entity
+        return str(self._remote._call(self._remote.client.whoami)["user"])
+
+    def projects(self, entity: str | None = None, per_page: int = 200) -> list[Project]:
+        """The projects (of `entity`, if given): wandb's `Api.projects()`, each with `name`,
+        `entity` ("" for runs of none) and `run_count`; `per_page` is accepted (the list
+        comes whole)."""
+        found = self._all_projects()
+        return [p for p in found if entity is None or p.entity == entity]
+
+    def project(self, name: str, entity: str | None = None) -> Project:
+        """One project by name (of `entity`, or the only one that has it)."""
+        where = self._remote.url if self._remote is not None else str(self.root)
+        return one(self._all_projects(), name, entity, where)
+
+    def _all_projects(self) -> list[Project]:
+        if self._remote is not None:
+            return remote_projects(self._remote)
+        return local_projects(self.root)
 
     def flush(self) -> None:
         """wandb's `Api.flush()` clears the cache of what it read; this Api keeps none (each

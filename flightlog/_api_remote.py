@@ -9,7 +9,8 @@ was listed: git and the command only for the project's members, as on the server
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import urllib.parse
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ import pyarrow as pa
 from flightlog.store.layout import RunPaths
 from flightlog.sync.remote import RemoteReader
 
-from ._api_run import ApiRun, RunFile
+from ._api_files import ApiFile, RemoteFile, select
+from ._api_run import ApiRun
+from ._api_runs import Runs
 from ._errors import UnsupportedError
 
 #: RUN fields kept as run.json fields (attributes of the run: run.name, run.group...)
@@ -43,7 +46,14 @@ class RemoteRun(ApiRun):
 
     @property
     def summary(self) -> dict[str, Any]:
-        return dict(self._run["summary"])
+        return ServerSummary(self, self._run["summary"])
+
+    @property
+    def last_step(self) -> int:
+        """The last step logged (-1 for none), from the server's `steps` (the last step
+        plus one): a run read here has no writers' files, which the local run's is from."""
+        steps = self._run.get("steps")
+        return steps - 1 if isinstance(steps, int) and not isinstance(steps, bool) else -1
 
     @property
     def error(self) -> str | None:
@@ -66,14 +76,69 @@ class RemoteRun(ApiRun):
             "it through flightlog.Api() on the store that logged it"
         )
 
+    def delete(self, delete_artifacts: bool = False) -> None:
+        """Delete the run from the server (its DELETE route, sync/run_delete_routes.py):
+        for a member of its entity, once no writer of it is alive. Local copies stay."""
+        if delete_artifacts:
+            raise UnsupportedError(
+                f"artifact versions on {self._reader.url} are kept (other runs may use them): "
+                "nothing was deleted; call delete() without delete_artifacts=True"
+            )
+        url = "/runs/{}/{}/{}".format(*self.path)
+        self._reader._call(lambda: self._reader.client.request("DELETE", url, retries=0))
+
+    def load(self, force: bool = False) -> dict[str, Any]:
+        """Read the run again from the server (wandb's `Run.load()`): state, summary and
+        the listed fields as they are now."""
+        self._run = self._reader.find("/".join(self.path))
+        self.meta = {k: self._run[k] for k in META_FIELDS if k in self._run}
+        return dict(self.meta)
+
+    def _state_now(self) -> str:
+        """The run's state as the server says now (its summary too, read with it)."""
+        now = self._reader.run(self._run["run_key"])
+        self._run.update(state=now["state"], summary=now["summary"])
+        return self.state
+
+    def _recorded(self) -> dict[str, Any]:
+        """run.json as the server shows it to this key (git and the command: members only),
+        asked when wanted: a listing carries only part of it."""
+        return dict(self._reader.run(self._run["run_key"])["meta"])
+
     def _long(self, keys: Iterable[str] | None, stream: str) -> pa.Table:
         return self._reader.tidy(self._run["run_key"], None if keys is None else list(keys), stream)
 
-    def files(self) -> list[RunFile]:
+    def files(
+        self, names: Sequence[str] | None = None, pattern: str | None = None, per_page: int = 50
+    ) -> list[ApiFile]:
+        """The files the server keeps of the run (console output, requirements, saved
+        files; the git diff for members only), chosen as locally (`names`, `pattern`);
+        each fetched from the server when downloaded."""
+        url = "/runs/{}/{}/{}/files".format(*self.path)
+        got = self._reader._call(lambda: self._reader.client.request("GET", url))
+        listed = [
+            RemoteFile(str(f["name"]), int(f.get("size") or 0), self._fetcher(url, str(f["name"])))
+            for f in self._reader.client.answer(got, "files")
+        ]
+        return select(listed, names, pattern)
+
+    def upload_file(self, path: str, root: str = ".") -> ApiFile:
+        """Not here: Api(host=) only reads (a file kept with the run is synced from the
+        store that logged it)."""
         raise UnsupportedError(
-            "files of a run on a server are not listed by Api(host=) yet: read them with "
-            "Api(dir=...) on the server's store"
+            f"run {self.shown_path} is on {self._reader.url}, which Api(host=...) only reads: "
+            "upload the file with run.upload_file() through flightlog.Api() on the store that "
+            "logged the run, and sync it"
         )
+
+    def _fetcher(self, url: str, name: str) -> Callable[[], bytes]:
+        def fetch() -> bytes:
+            quoted = urllib.parse.quote(name)
+            return self._reader._call(
+                lambda: self._reader.client.request("GET", f"{url}/{quoted}")
+            ).content
+
+        return fetch
 
     def _artifacts(self, key: str) -> list[Any]:
         raise UnsupportedError(
@@ -82,8 +147,20 @@ class RemoteRun(ApiRun):
         )
 
 
-def remote_runs(reader: RemoteReader, **query: Any) -> list[RemoteRun]:
-    return [RemoteRun(reader, r) for r in reader.select(**query)]
+class ServerSummary(dict[str, Any]):
+    """A server run's summary: its `update()`, wandb's way to store a summary edit, says
+    that Api(host=) only reads (a dict's would drop the edit without a word)."""
+
+    def __init__(self, run: RemoteRun, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self._run = run
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        self._run.update()
+
+
+def remote_runs(reader: RemoteReader, **query: Any) -> Runs:
+    return Runs(RemoteRun(reader, r) for r in reader.select(**query))
 
 
 def remote_run(reader: RemoteReader, path: str) -> RemoteRun:

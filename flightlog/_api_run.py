@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
@@ -29,7 +27,9 @@ from flightlog.store.media_ref import MediaRef
 from flightlog.store.reader import MEDIA_COLUMNS
 
 from ._api_edits import ApiRunEdits
-from ._errors import ArgumentError, UsageError
+from ._api_files import ApiFile, RunFile, select, upload
+from ._api_run_facts import ApiRunFacts
+from ._errors import ArgumentError, UnsupportedError, UsageError
 
 #: wandb's stream names -> flightlog's
 STREAMS = {"default": "history", "history": "history", "system": "system", "events": "system"}
@@ -43,26 +43,7 @@ def _stream(stream: str) -> str:
     return STREAMS[stream]
 
 
-@dataclass
-class RunFile:
-    """A file kept with the run (wandb's `File`): `download()` copies it out."""
-
-    name: str
-    size: int
-    path: Path
-
-    def download(self, root: str = ".", replace: bool = False, exist_ok: bool = False) -> Path:
-        dest = Path(root) / self.name
-        if dest.exists() and not replace:
-            if exist_ok:
-                return dest
-            raise FileExistsError(f"{dest} exists: pass replace=True to overwrite it")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.path, dest)
-        return dest
-
-
-class ApiRun(ApiRunEdits, StoredRun):
+class ApiRun(ApiRunFacts, ApiRunEdits, StoredRun):
     """A stored run read through `flightlog.Api`, shaped like wandb's `Api().run()`."""
 
     @property
@@ -106,13 +87,22 @@ class ApiRun(ApiRunEdits, StoredRun):
         """Where the run is: its directory in the store (a local store has no web page)."""
         return str(self.dir)
 
-    def files(self) -> list[RunFile]:
+    def files(
+        self, names: Sequence[str] | None = None, pattern: str | None = None, per_page: int = 50
+    ) -> list[ApiFile]:
         """The files kept with the run (`run.save`, output.log, requirements.txt...), named
         as wandb names them, then its logged media by the `path` their summary and history
         values hold (`media/...`), so `run.file(row["img"]["path"]).download()` fetches an
-        image or table back as with wandb."""
+        image or table back as with wandb. `names` or `pattern` (SQL LIKE: "%.json") choose
+        some, as in wandb; `per_page` is accepted for wandb's scripts (the list comes whole)."""
         kept = self.paths.files
-        return [*_listed(kept, kept), *_listed(self.paths.dir / "media", self.paths.dir)]
+        listed = [*_listed(kept, kept), *_listed(self.paths.dir / "media", self.paths.dir)]
+        return select(listed, names, pattern)
+
+    def upload_file(self, path: str, root: str = ".") -> ApiFile:
+        """Keep a file with the run (wandb's `Run.upload_file`), named by its path from
+        `root`: listed by `files()` and shipped by the next sync."""
+        return upload(self.paths.files, path, root)
 
     def logged_artifacts(self) -> list[Any]:
         """The artifact versions this run logged, in the order it logged them (wandb's
@@ -140,7 +130,22 @@ class ApiRun(ApiRunEdits, StoredRun):
             out.append(Artifact._from_version(registry, registry.resolve(*ref)))
         return out
 
-    def file(self, name: str) -> RunFile:
+    def delete(self, delete_artifacts: bool = False) -> None:
+        """Remove the run from its store (wandb's `Run.delete()`): refused while a writer
+        of it is alive; a crashed run goes as it is (flightlog/_api_delete.py).
+        `delete_artifacts=True` is refused for a run that logged artifact versions: other
+        runs may use them (nothing is deleted then)."""
+        if delete_artifacts and self.meta.get("artifacts"):
+            raise UnsupportedError(
+                f"run {self.shown_path} logged artifact versions, which flightlog keeps (other "
+                "runs may use them): nothing was deleted; call delete() without "
+                "delete_artifacts=True to delete the run alone"
+            )
+        from ._api_delete import delete_run
+
+        delete_run(self.paths, self.shown_path)
+
+    def file(self, name: str) -> ApiFile:
         for f in self.files():
             if f.name == name:
                 return f
@@ -158,6 +163,11 @@ class ApiRun(ApiRunEdits, StoredRun):
         """The history, wide: with `keys`, those columns, `x_axis`'s and the `_` ones in the
         rows that hold any of them; `samples` rows at most, evenly spaced, first and last
         kept."""
+        if isinstance(keys, int):  # wandb's history(500): its first argument is samples
+            raise ArgumentError(
+                f"history()'s first argument is keys (wandb's is samples): pass "
+                f"samples={keys} by name"
+            )
         asked = None if keys is None else list(keys)
         keys = asked
         if asked and x_axis not in asked and not x_axis.startswith("_"):

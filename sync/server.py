@@ -45,6 +45,7 @@ from .receive import (
     check_segment_name,
     public_meta,
 )
+from .run_delete_routes import run_delete_router
 from .run_reads import RunReader, decode_cursor
 from .run_sync_routes import run_sync_router, store_run
 from .runs_api import runs_router
@@ -334,6 +335,7 @@ def create_app(
     app.include_router(
         run_sync_router(store, user_now, access, limits, ensure_project, blobs, checks)
     )
+    app.include_router(run_delete_router(store, user, access))
     app.include_router(
         project_sync_router(store, user_now, access, limits, ensure_project, blobs, checks)
     )

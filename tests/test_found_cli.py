@@ -60,16 +60,16 @@ def test_runs_limit_out_of_range(store: Path) -> None:
 
 
 def test_runs_limit_lists_the_newest_runs(store: Path) -> None:
-    """`runs --limit N` is the listing's last N lines: the newest runs, oldest of them first
-    (it listed the N oldest, so a store of months of runs showed last winter's)."""
+    """`runs --limit N` lists the newest runs, as the listing's first N lines (it listed
+    the N oldest, so a store of months of runs showed last winter's)."""
     for name in ("first", "second", "third", "fourth"):
         a_run(name)
     every = cli("runs", "--root", str(store)).stdout.splitlines()
     limited = cli("runs", "--limit", "2", "--root", str(store))
     assert limited.returncode == 0, limited.stderr
     names = [line.split()[1] for line in limited.stdout.splitlines()[1:]]
-    assert names == ["third", "fourth"]
-    assert limited.stdout.splitlines()[1:] == every[-2:]
+    assert names == ["fourth", "third"]
+    assert limited.stdout.splitlines() == every[:3]
     # with an order asked for, the first N in it
     by_name = cli("runs", "--sort", "name", "--limit", "2", "--root", str(store)).stdout
     assert [line.split()[1] for line in by_name.splitlines()[1:]] == ["first", "fourth"]

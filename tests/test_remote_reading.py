@@ -43,7 +43,7 @@ def test_runs_show_compare_export_answer_as_the_local_store(world: World):
     remote = json_of(world, "alice", "runs", "--json", "--sort", "created_at", *host)
     assert len(local) == 3 and without(remote) == without(local)
     newest = json_of(world, "alice", "runs", "--json", "--limit", "2", *host)
-    assert [r["id"] for r in newest] == [r["id"] for r in local[1:]]  # as `--limit` locally
+    assert [r["id"] for r in newest] == [r["id"] for r in local[:0:-1]]  # the newest first
     assert {(r["entity"], r["project"]) for r in remote} == {
         ("alice", "secret"),
         ("vision", "shared"),

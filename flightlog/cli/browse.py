@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "--limit",
         type=positive_int,
         metavar="N",
-        help="the N most recent runs (with --sort: the first N in its order)",
+        help="the first N runs: the N newest (with --sort: the first N in its order)",
     )
     p.add_argument("--json", action="store_true", help="a JSON array of run objects")
     add_host(p)
@@ -115,9 +115,6 @@ def _path(row: dict[str, Any]) -> str:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     sort = ("-" + args.sort.lstrip("-")) if args.sort and args.desc else args.sort
-    # `--limit N` alone: the listing's last N lines (the newest runs, as `tail` would show
-    # them), not its first N - the oldest runs, which nobody asking for a few wants
-    newest = args.limit is not None and not sort
     with reads(args, listing=True) as src:
         rows = src.runs(
             project=args.project,
@@ -126,11 +123,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
             tags=args.tag,
             state=args.state,
             where=args.where,
-            sort="-created_at" if newest else sort,
+            # newest first unless asked, as the TUI's runs screen and wandb's runs table
+            # list them (`--limit N` alone: the N newest)
+            sort=sort or "-created_at",
             limit=args.limit,
         )
-        if newest:
-            rows.reverse()
         keys = [r["run_key"] for r in rows]
         from flightlog.sync.lock import idle_agent_note
 

@@ -1,0 +1,97 @@
+"""Deleting a run (wandb's `Run.delete()`), from a local store or, through the server's
+DELETE route (sync/run_delete_routes.py), from a server's.
+
+Safe by construction:
+
+- Only the run's own directory goes (`runs/[@entity/]project/id`, checked to be where the
+  store keeps that run). A directory that is a link is unlinked, never followed. Blobs and
+  artifact versions are stored by content, shared with other runs, and stay.
+- A run whose writer is alive is refused: its process would go on writing into a directory
+  that is gone. A crashed run (its process dead, or silent past the heartbeat limit) and a
+  finished or failed one are deleted.
+- The directory is first renamed to a hidden name beside it, one atomic rename: listings,
+  the index and the UI skip hidden names, so they never see half a run, and the run is gone
+  from them at their next read (the index drops a run whose directory is gone when it
+  catches up). Then the hidden copy is removed; if that is interrupted, what is left is a
+  hidden directory nothing lists.
+- The store's index is caught up with that one run at once (`forget`): a UI's first paint
+  shows the index as it was last read, before its catch-up looks at the files.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+from flightlog.store.layout import RunPaths, run_key
+from flightlog.store.liveness import RUNNING, writer_state
+from flightlog.store.reader import StoredRun
+
+from ._errors import NotFoundError, UsageError
+
+#: the prefix of a run directory being removed (listings skip names starting with ".")
+HIDDEN = ".deleting-"
+
+
+class RunRunningError(UsageError):
+    """A run still being written cannot be deleted."""
+
+
+def live_writers(run: StoredRun) -> list[str]:
+    """The run's writers that are alive, as "pid P on HOST" (none: it may be deleted)."""
+    return [
+        f"pid {w.get('pid')} on {w.get('host')}" for w in run.writers if writer_state(w) == RUNNING
+    ]
+
+
+def delete_run(paths: RunPaths, shown: str) -> None:
+    """Remove the run in `paths` (named `shown` in messages) from its store, if no writer
+    of it is alive (see the module's docstring)."""
+    run = StoredRun.load_any(paths)  # its writers as they are now, not as first read
+    if not paths.dir.is_dir() or not paths.meta.exists():
+        raise NotFoundError(f"no run {shown} in {paths.root}: it may be deleted already")
+    if live := live_writers(run):
+        raise RunRunningError(
+            f"run {shown} is still running ({', '.join(live)}): finish it (run.finish()) or "
+            "stop that process, then delete it; a crashed run can be deleted as it is"
+        )
+    _check_place(paths, run)
+    hidden = paths.dir.with_name(f"{HIDDEN}{paths.dir.name}-{secrets.token_hex(4)}")
+    os.rename(paths.dir, hidden)  # (a link is renamed itself: what it points to stays)
+    if hidden.is_symlink():
+        hidden.unlink()
+    else:
+        shutil.rmtree(hidden)
+    forget(paths)
+
+
+def forget(paths: RunPaths) -> None:
+    """Catch the store's index up with the run in `paths`, gone (none built: nothing to
+    do). Another process holding the index leaves it to that reader's next catch-up."""
+    from flightlog.store.index import INDEX_FILE, Index
+
+    if not (paths.root / INDEX_FILE).is_file():
+        return
+    entity, project, run_id = paths.address
+    with Index(paths.root, fresh=False) as idx:
+        idx.catch_up(run_keys=[run_key(project, run_id, entity)])
+
+
+def _check_place(paths: RunPaths, run: StoredRun) -> None:
+    """Refuse a directory that is not the store's place of this run: under no runs/ of the
+    store (a project directory linked from elsewhere), or named for another id than its
+    run.json's (a copy made by hand, which may share files with the run it copies)."""
+    runs = (Path(paths.root) / "runs").resolve()
+    if not paths.dir.parent.resolve().is_relative_to(runs):
+        raise UsageError(
+            f"{paths.dir} is outside {runs} once its links are followed: nothing was "
+            "deleted; remove it by hand if it is not wanted"
+        )
+    said = str(run.meta.get("id", paths.dir.name))
+    if said != paths.dir.name:
+        raise UsageError(
+            f"{paths.dir} holds run {said!r} (its run.json says), not {paths.dir.name!r}: "
+            "a copy made by hand? nothing was deleted; remove it by hand if it is not wanted"
+        )
