@@ -52,6 +52,8 @@ AHEAD_WORDS = 8 * AHEAD_ROWS
 #: before (twice the last tick was outrun by a mixed-row loop: 0.4-1.6k of its log() calls
 #: per 200k took a page fault)
 AHEAD_TICKS = 4
+#: seconds between tries of a journal file after one could not be created (a full disk)
+FILE_RETRY_SECONDS = 1.0
 AHEAD_SECONDS = 1.0
 
 
@@ -110,7 +112,9 @@ class RowLog:
         self._seen_journal: JournalFile | None = None
         self._seen = (0, 0)
         self._seen_at = time.monotonic()
+        #: journals are made in memory only (the last file could not be created), since when
         self._memory_only = False
+        self._memory_since = 0.0
         #: journal files `settle` removes (see `close`)
         self._to_remove: list[Path] = []
         #: the number of the last journal created (or whose creation was tried)
@@ -186,8 +190,8 @@ class RowLog:
         """Go on in the next journal: the spare if it fits, else a new one (rare)."""
         with self._create_lock:
             new, self._spare = self._spare, None
-            if new is None or not new.fits(words + 1):
-                if new is not None:  # too small for this row: it stays empty, removed
+            if new is None or not new.fits(words + 1) or (new.path is None and self._file_again()):
+                if new is not None:  # too small for this row, or in memory: stays empty
                     self._unused.append(new)
                 new = self._new(words)
             commit_pending(self.journal)  # a commit store a KeyboardInterrupt cut short:
@@ -214,10 +218,11 @@ class RowLog:
                 path = self.history / journal_name(self.writer_id, jseq)
                 return JournalFile(path, jseq, meta, ROWS_CAP, cap)
             except OSError as e:
-                self._memory_only = True
+                self._memory_only, self._memory_since = True, time.monotonic()
                 self._warn(
                     f"cannot create a journal in {self.history} ({e.strerror or e}): rows are "
                     "kept in memory until they are written, so a kill -9 may lose the last ones"
+                    "; a journal file is tried again every second"
                 )
         return JournalFile(None, jseq, meta, ROWS_CAP, cap)
 
@@ -233,9 +238,21 @@ class RowLog:
         while self._unused:
             self._discard(self._unused.pop())
         with self._create_lock:
-            if self._spare is None:
+            again = self._file_again()
+            if self._spare is None or again:
+                if self._spare is not None:  # in memory, never written: let go
+                    self._unused.append(self._spare)
                 self._spare = self._new(self._widest)
         self._fault_in_ahead()
+
+    def _file_again(self) -> bool:
+        """Try a journal file again, once a second after one could not be created: the disk
+        may have room again, and log()'s rows go back into files at its next rotation (a
+        process-long switch to memory lost every later row to a kill -9)."""
+        if not self._memory_only or time.monotonic() - self._memory_since < FILE_RETRY_SECONDS:
+            return False
+        self._memory_only = False
+        return True
 
     def _fault_in_ahead(self) -> None:
         """Fault in the pages log() writes next (AHEAD_TICKS says how far), at the end of
@@ -317,7 +334,8 @@ class RowLog:
 
     def on_disk(self) -> bool:
         """Is every row in a journal file (none held in memory only after a disk error)?"""
-        return not self._memory_only
+        with self._lock:
+            return all(j.path is not None for j in self._journals)
 
     def kept_in_files(self) -> bool:
         """After `close`: does a journal file still hold rows? Rows of journals kept in

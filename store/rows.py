@@ -93,9 +93,13 @@ class SignatureTable:
                 self.key_codes[k] = len(self.keys) - 1
             codes.append(self.key_codes[k])
         kinds = np.array([_FAST_KINDS[t] for t in types], np.int8)
-        self.packers.append(struct.Struct(f"<{len(keys)}d").pack_into)
         ints = [k for k, t in zip(keys, types, strict=True) if t is int]
-        self._entries.append((np.array(codes, np.int32), kinds, _exact_ints(ints)))
+        entry = (np.array(codes, np.int32), kinds, _exact_ints(ints))
+        # a KeyboardInterrupt between the two appends of an earlier call left a packer
+        # with no entry: every later id would be packed by its predecessor's packer
+        del self.packers[len(self._entries) :]
+        self.packers.append(struct.Struct(f"<{len(keys)}d").pack_into)
+        self._entries.append(entry)
         sid = len(self._entries) - 1
         self._snapshot = None
         self.ids[sig] = sid

@@ -47,9 +47,6 @@ SCRIPT = """
     rowlog.ROWS_CAP = 300
     run = flightlog.init(project="disk", id="full", dir={store!r},
                          settings={{"console": "off", "flush_interval": 60}})
-    history = os.path.join(run.dir, "history")
-    def journals():
-        return {{n for n in os.listdir(history) if n.endswith(".journal")}}
     i = 0
     for _ in range(100):
         run.log({{"i": i}}); i += 1
@@ -62,12 +59,9 @@ SCRIPT = """
     for _ in range(1000):  # rotations: no journal can be made
         run.log({{"i": i}}); i += 1
     os.unlink({filler!r})
-    before = journals()
     for _ in range(600):  # rotations: the writer makes the next journals, room again
         run.log({{"i": i}}); i += 1
-    deadline = time.monotonic() + 20
-    while not journals() - before and time.monotonic() < deadline:
-        time.sleep(0.01)  # (never, before: every later journal was in memory only)
+    time.sleep(1.5)  # a journal file is tried again a second after the last failure
     for _ in range(300):  # the rest of the journal in memory that log() was in
         run.log({{"i": i}}); i += 1
     first = i
@@ -79,11 +73,6 @@ SCRIPT = """
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store/rowlog.py: a journal creation that failed once (ENOSPC) keeps every later "
-    "journal in memory only, for the process's life; a kill -9 then loses returned rows",
-)
 def test_rows_logged_after_a_full_disk_came_back_survive_a_kill_9(
     small_disk: Path, tmp_path: Path
 ) -> None:

@@ -7,8 +7,6 @@ one before it: the training loop crashed, and rows logged after the interrupt we
 
 from __future__ import annotations
 
-import pytest
-
 import flightlog
 
 from .conftest import python_script
@@ -43,11 +41,6 @@ SCRIPT = """
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store/rows.py SignatureTable.register: an interrupt between packers.append and "
-    "_entries.append misaligns them; later new signatures raise struct.error from log()",
-)
 def test_an_interrupt_while_log_registers_a_signature_never_breaks_later_rows(
     api: flightlog.Api,
 ) -> None:
