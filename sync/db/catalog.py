@@ -123,6 +123,20 @@ class Catalog:
             ).fetchall()
         return [SegmentRow(r[0], r[1], int(r[2]), r[3], int(r[4])) for r in rows]
 
+    def writer_segments(
+        self, entity: str, project: str, run_id: str, stream: str, writer: str, from_seq: int = 0
+    ) -> list[SegmentRow]:
+        """One writer's segments of a stream numbered `from_seq` or more, by number (a range
+        of the primary key: asked after every upload, it reads no other writer's rows)."""
+        with self.driver.tx() as db:
+            rows = db.execute(
+                "SELECT stream, writer, seq, sha256, size FROM segments WHERE entity = ? AND "
+                "project = ? AND run_id = ? AND stream = ? AND writer = ? AND seq >= ? "
+                "ORDER BY seq",
+                [entity, project, run_id, stream, writer, from_seq],
+            ).fetchall()
+        return [SegmentRow(r[0], r[1], int(r[2]), r[3], int(r[4])) for r in rows]
+
     def segment(
         self, entity: str, project: str, run_id: str, stream: str, writer: str, seq: int
     ) -> str | None:
