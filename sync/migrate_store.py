@@ -35,7 +35,7 @@ from .db.catalog import Catalog, SegmentRow
 from .objstore import ObjectStore
 from .receive import STREAMS
 from .seal_growth import MEMORY, grown
-from .shared_store import fetch_segment, retire_recovered, retire_seal
+from .seal_retirement import fetch_segment, retire_recovered, retire_seal
 
 log = logging.getLogger("flightlog.server")
 #: the accounts tables, in an order that never names a row before it exists

@@ -19,7 +19,7 @@ rows as Python objects took gigabytes of the server's memory and minutes of its 
 The same comparison says whether a segment sealed from a writer's journal by someone else
 (store/takeover.py: a copy's sync, numbered from RECOVERED_SEQ) is held by the writer's own
 seals (`held`, over several files): the copy's rows, sealed again by the job itself
-(shared_store.py `retire_recovered`).
+(seal_retirement.py `retire_recovered`).
 """
 
 from __future__ import annotations

@@ -17,16 +17,15 @@ the stored one (a store copied mid-run, sealed there, then sealed by the run its
 seal_growth.py) is stored beside it and the catalog row moves to it, a shorter one is
 already stored, and any other content is a 409 - as a one-machine server answers. The seal
 the catalog no longer names (or never came to name) then leaves the bucket's Hive tree for
-`superseded/` (`retire_seal`, objstore.py), so readers of the bucket count its rows once.
-So does a segment sealed from a writer's journal by a copy's sync, once the writer's own
-seals holding its rows are recorded (`retire_recovered`): looked at after every segment of
-its writer is recorded or found recorded, so the client's retry of an upload cut between
-its steps finishes the move.
+`superseded/` (seal_retirement.py, objstore.py), so readers of the bucket count its rows
+once, and so does a segment sealed from a writer's journal by a copy's sync once the
+writer's own seals holding its rows are recorded: looked at after every segment of its
+writer is recorded or found recorded. A move that fails after the record is a 5xx: the
+client's retry, which finds its seal recorded, finishes it.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable
 from dataclasses import replace
@@ -36,18 +35,16 @@ from typing import Any
 from flightlog.store.arrow_owned import Bytes
 from flightlog.store.atomic import atomic_write_bytes
 from flightlog.store.layout import RunPaths, SegmentName, run_key
-from flightlog.store.segments import segment_mark
-from flightlog.store.takeover import RECOVERED_SEQ
 
 from .db.catalog import Catalog, SegmentRow
 from .limits import ServerLimits
 from .objstore import ObjectStore
 from .receive import STREAMS, ReceivingStore, check_digest, conflict, key_of, run_documents
 from .refused import Refused
-from .seal_growth import grown, held, step_span
+from .seal_growth import grown
+from .seal_retirement import fetch_segment, retire_recovered, retire_seal, retire_twins
 from .segment_check import check_segment_file
 
-log = logging.getLogger("flightlog.server")
 CACHE = "cache"
 #: seconds each look for changed runs reaches back past the newest change seen
 CLOCK_SLACK = 10.0
@@ -119,8 +116,8 @@ class SharedStore:
         check_digest(seg, digest)
         row = SegmentRow(stream, seg.writer, seg.seq, digest, tmp.stat().st_size)
         known = self.catalog.segment(entity, project, run_id, stream, seg.writer, seg.seq)
-        if known == digest:  # (a retry, perhaps of an upload cut before its last step)
-            self._retire_recovered(paths, stream, seg.writer)
+        if known == digest:  # a retry, perhaps of an upload cut between its steps
+            self._finish(paths, row, twins=True)
             return False
         check_segment_file(tmp if contents is None else contents, seg.writer, self.limits.segment)
         address = (entity, project, run_id)
@@ -141,16 +138,17 @@ class SharedStore:
                 was = known
                 known = self.catalog.add_segment(entity, project, run_id, row, replacing=was)
                 if known is None:
-                    if was is not None:  # the shorter seal leaves the Hive tree (objstore.py)
-                        retire_seal(self.objects, address, replace(row, sha256=was))
                     directory = paths.stream(stream)
                     directory.mkdir(parents=True, exist_ok=True)
                     os.replace(tmp, directory / row.name)  # this replica's cache
                     self.on_change(key_of(paths))
-                    self._retire_recovered(paths, stream, seg.writer)
+                    if was is not None:  # the shorter seal leaves the Hive tree (objstore.py)
+                        shorter = replace(row, sha256=was)  # (failing: a 5xx, and the retry)
+                        self.objects.retire(ObjectStore.segment_key(*address, stream, shorter.name))
+                    self._finish(paths, row, twins=False)
                     return True
-                if known == digest:
-                    self._retire_recovered(paths, stream, seg.writer)
+                if known == digest:  # recorded by another replica meanwhile
+                    self._finish(paths, row, twins=False)
                     return False
         finally:
             # stored, then not recorded: out of the tree - only when the catalog named a seal
@@ -162,15 +160,23 @@ class SharedStore:
             if unwanted and (written or self.objects.size(key) is not None):
                 retire_seal(self.objects, address, row)
 
-    def _retire_recovered(self, paths: RunPaths, stream: str, writer: str) -> None:
-        """`retire_recovered` for `writer` of the run at `paths`, after one of its segments
-        was recorded, or found recorded (a retry completes what a cut upload left)."""
+    def _finish(self, paths: RunPaths, row: SegmentRow, twins: bool) -> None:
+        """After `row` was recorded, or found recorded: move out of the Hive tree what its
+        writer's recorded seals hold (seal_retirement.py). `twins`: on a retry, also the
+        other seals of its number an upload cut before its last step left there."""
         entity, project, run_id = paths.address
         assert entity is not None
-        address = (entity, project, run_id)
-        where = paths.stream(stream)
+        address, where = (entity, project, run_id), paths.stream(row.stream)
+        if twins:
+            retire_twins(self.objects, address, row, where, self.limits.read_memory)
         retire_recovered(
-            self.objects, self.catalog, address, stream, writer, where, self.limits.read_memory
+            self.objects,
+            self.catalog,
+            address,
+            row.stream,
+            row.writer,
+            where,
+            self.limits.read_memory,
         )
 
     def _grows(
@@ -238,103 +244,6 @@ class SharedStore:
     def check(self) -> None:
         """Raise unless the object store answers."""
         self.objects.check()
-
-
-def fetch_segment(
-    objects: ObjectStore, address: tuple[str, str, str], row: SegmentRow, directory: Path
-) -> Path:
-    """The file of `row` (its stream, name and sha256; the run at `address`: entity, project,
-    id) in `directory`, downloaded from the object store and checked unless already there."""
-    path = directory / row.name
-    if not path.exists():
-        key = ObjectStore.segment_key(*address, row.stream, row.name)
-        objects.get_segment(key, path, row.sha256)
-    return path
-
-
-def retire_seal(objects: ObjectStore, address: tuple[str, str, str], row: SegmentRow) -> None:
-    """Move the seal `row` of the run at `address` to `superseded/` (ObjectStore.retire):
-    the catalog names another seal of its segment now, and a direct reader of the bucket's
-    Hive tree counted its rows twice. A failure is logged, not raised: the upload it follows
-    is stored and recorded, and the seal is still one the server reads right."""
-    key = ObjectStore.segment_key(*address, row.stream, row.name)
-    try:
-        objects.retire(key)
-    except OSError as e:
-        log.warning("%s stays in the segments/ tree (move it to superseded/): %s", key, e)
-
-
-def retire_recovered(
-    objects: ObjectStore,
-    catalog: Catalog,
-    address: tuple[str, str, str],
-    stream: str,
-    writer: str,
-    directory: Path,
-    memory: int,
-) -> int:
-    """Move to `superseded/` each segment sealed from `writer`'s journal by someone else
-    (store/takeover.py: numbered from RECOVERED_SEQ; a store copied mid-run, synced from
-    the copy) whose rows the writer's own seals recorded in the catalog hold: the job sealed
-    them again itself, and a direct reader of the bucket's Hive tree counted them twice.
-    Returns how many moved. Files compared are fetched into `directory`.
-
-    Only seals the catalog names count, and the catalog only ever moves a row to a longer
-    seal holding its rows: what is held once stays held, so a replica racing another (each
-    recording a segment of the writer, then looking at what the catalog lists) retires
-    nothing that is not. The catalog keeps naming the segment (the server reads it from
-    `superseded/`, as a client asking what is stored is told). A comparison that fails is
-    logged: the segment stays in the tree, read twice there, never lost; a move that fails
-    raises (the upload's answer is a 5xx, and the client's retry, which finds its segment
-    recorded, moves it)."""
-    recovered = catalog.writer_segments(*address, stream, writer, RECOVERED_SEQ)
-    if not recovered:
-        return 0  # (one indexed look per upload: the common case)
-    own = [r for r in catalog.writer_segments(*address, stream, writer) if r.seq < RECOVERED_SEQ]
-    moved = 0
-    for row in recovered if own else []:
-        key = ObjectStore.segment_key(*address, stream, row.name)
-        if objects.size(key) is None:
-            continue  # moved already
-        try:
-            covered = _held_by_own(objects, address, row, own, directory, memory)
-        except OSError as e:
-            log.warning("%s stays in the segments/ tree (its writer's seals unread): %s", key, e)
-            continue
-        if covered:
-            objects.retire(key)
-            moved += 1
-    return moved
-
-
-def _held_by_own(
-    objects: ObjectStore,
-    address: tuple[str, str, str],
-    recovered: SegmentRow,
-    own: list[SegmentRow],
-    directory: Path,
-    memory: int,
-) -> bool:
-    """Whether the writer's seals `own` (by number) hold every row of `recovered`. Its
-    newest seal must reach past its journal mark (a writer killed before it sealed them:
-    one file read, and no); the seals compared are those whose steps meet its steps,
-    newest first, down to one that ends before they start."""
-    path = fetch_segment(objects, address, recovered, directory)
-    mark, span = segment_mark(path), step_span(path)
-    if mark is None or span is None:
-        return False
-    holders = []
-    for i, row in enumerate(reversed(own)):
-        seal = fetch_segment(objects, address, row, directory)
-        reach = segment_mark(seal) if i == 0 else mark
-        if reach is None or reach < mark:
-            return False
-        steps = step_span(seal)
-        if steps is not None and steps[1] < span[0]:
-            break
-        if steps is None or steps[0] <= span[1]:
-            holders.append(seal)
-    return held(path, holders, memory)
 
 
 def _write_if_changed(path: Path, body: bytes) -> None:

@@ -1,6 +1,6 @@
 """A segment sealed from a writer's journal by a copy's sync (store/takeover.py, numbered
 from RECOVERED_SEQ) leaves the bucket's Hive tree for `superseded/` once the writer's own
-seals of its rows are recorded (sync/shared_store.py `retire_recovered`), and only then:
+seals of its rows are recorded (sync/seal_retirement.py `retire_recovered`), and only then:
 two replicas racing never move one whose rows no recorded seal holds, and a move that
 fails leaves its rows in the tree (read twice there, never lost) until the client's retry
 of its upload, answered "already stored", moves it.

@@ -158,7 +158,7 @@ class Catalog:
         `seg` holds (sync/seal_growth.py); the row is moved to `seg` only if it still names
         that one (two replicas growing it at once: one wins, the other is answered with it).
         Readers then read the longer; the caller moves the shorter's object out of the
-        bucket's Hive tree (shared_store.py retire_seal)."""
+        bucket's Hive tree (seal_retirement.py retire_seal)."""
         now = time.time()
         with self.driver.tx() as db:
             if replacing is None:

@@ -1,0 +1,71 @@
+"""A shorter seal whose move out of the bucket's Hive tree failed after the longer was
+recorded (sync/seal_retirement.py): the upload is answered 5xx rather than 201, and the
+client's retry, which finds the longer recorded, moves it. Before, the failure was logged
+and the upload answered 201: the shorter stayed in `segments/` for good (nothing looked at
+it again, a retry included), and a direct reader of the bucket counted its rows twice; so it
+did when the replica died between the record and the move, the client's retry answered
+"already stored" with nothing else done.
+
+Two replicas share a catalog (SQLite) and a bucket on a local directory (the layout and the
+moves are S3's); the move fails as a real filesystem does: a file stands where
+`superseded/` must be made."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flightlog.sync.accounts import Accounts
+from flightlog.sync.shared_store import SharedStore
+from tests.servers import segment_file, tidy_table
+from tests.test_server_seal_retirement import in_tree, replica, upload
+
+
+@pytest.fixture
+def stored(tmp_path: Path) -> tuple[Path, SharedStore, SharedStore, Path, Path]:
+    """(the bucket, replicas a and b, a shorter and a longer seal of one segment), the
+    shorter stored through a."""
+    bucket, db = tmp_path / "bucket", tmp_path / "server-db" / "accounts.sqlite"
+    Accounts(db.parent)
+    a, b = (replica(tmp_path / name, bucket, db) for name in ("a", "b"))
+    a.put_run("alice", "p", "r1", {"id": "r1", "name": "r1"}, [])
+    short, long = (
+        segment_file(tmp_path / where, tidy_table(steps), seq=1)
+        for where, steps in (("copy", 1500), ("job", 3000))
+    )
+    assert upload(a, short) is True
+    return bucket, a, b, short, long
+
+
+def test_a_shorter_seal_whose_move_failed_leaves_the_tree_on_the_clients_retry(
+    stored: tuple[Path, SharedStore, SharedStore, Path, Path],
+) -> None:
+    bucket, a, b, short, long = stored
+    blocker = bucket / "superseded"
+    blocker.write_text("in the way")
+
+    with pytest.raises(OSError):  # a 5xx: the client sends it again (before: 201, no more)
+        upload(b, long)
+    assert in_tree(bucket, short) and in_tree(bucket, long)  # every row still in the tree
+    assert [r.name for r in a.catalog.segments("alice", "p", "r1")] == [long.name]
+
+    blocker.unlink()
+    assert upload(a, long) is False  # the retry, through the other replica: already stored
+    assert in_tree(bucket, long) and not in_tree(bucket, short)  # before: both, for good
+    assert (bucket / "superseded" / "segments").is_dir()
+    a.fetch_segments("alice", "p", "r1")  # the replicas still read it all
+    assert (a.paths("alice", "p", "r1").history / long.name).is_file()
+
+
+def test_a_retry_moves_nothing_the_recorded_seal_does_not_hold(
+    stored: tuple[Path, SharedStore, SharedStore, Path, Path],
+) -> None:
+    """A seal of the same number in the tree that the recorded one does not hold (a longer
+    one another replica is recording right now) stays where it is."""
+    bucket, _, b, short, long = stored
+    # the longer seal's object written, its record not yet made (another replica, mid-upload)
+    key = b.objects.segment_key("alice", "p", "r1", "history", long.name)
+    b.objects.put(key, long, long.name.rsplit("-", 1)[1].removesuffix(".parquet"))
+    assert upload(b, short) is False  # a retry of the recorded seal
+    assert in_tree(bucket, short) and in_tree(bucket, long)
