@@ -138,11 +138,12 @@ def retire_twins(
     One listing of the run's directory: asked on a retry only. A seal it does not hold (a
     longer one another replica is recording now) stays. Returns how many moved; a move
     that fails raises."""
-    stem = f"{recorded.writer}-{recorded.seq:06d}"
     moved = 0
     for name in objects.names(ObjectStore.segment_key(*address, recorded.stream, "")):
         seg = parse_segment_name(name)
-        if seg is None or seg.stem != stem or seg.sha256 in (None, recorded.sha256):
+        if seg is None or (seg.writer, seg.seq) != (recorded.writer, recorded.seq):
+            continue
+        if seg.sha256 is None or seg.sha256 == recorded.sha256:
             continue
         twin = replace(recorded, sha256=seg.sha256)
         try:
