@@ -188,12 +188,6 @@ class ObjectStore:
             if self.size(key) is not None or self.size(self.superseded_key(key)) is None:
                 raise
 
-    def names(self, directory: str) -> list[str]:
-        """The names of the objects right under the key prefix `directory` (a run's
-        segments of one stream); none when there are none."""
-        where = pafs.FileSelector(self._path(directory.rstrip("/")), allow_not_found=True)
-        return [i.base_name for i in self.fs.get_file_info(where) if i.type == pafs.FileType.File]
-
     def chunks(self, key: str) -> Iterator[bytes]:
         """An object's content, streamed."""
         with self.fs.open_input_stream(self._path(key)) as f:

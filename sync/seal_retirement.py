@@ -6,24 +6,23 @@ writer's own recorded seals hold its rows. A seal leaves only when a seal the ca
 holds every row of it; the catalog only ever moves a row to a longer seal holding its rows,
 so what is held once stays held, whichever replica looks and when.
 
-An upload cut between recording its seal and moving what that seal holds (a replica killed,
-a move that failed: a 5xx) is sent again by its client; the retry finds its seal recorded
-and finishes the moves (`retire_twins`, `retire_recovered`).
+An upload cut between recording its seal and moving the journal-sealed segments that seal
+holds (a replica killed, a move that failed: a 5xx) is sent again by its client; the retry
+finds its seal recorded and finishes the moves (`retire_recovered`). A shorter seal whose
+move failed is logged and stays (`retire_seal`): its name is in no record a retry reads.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from pathlib import Path
 
-from flightlog.store.layout import parse_segment_name
 from flightlog.store.segments import segment_mark
 from flightlog.store.takeover import RECOVERED_SEQ
 
 from .db.catalog import Catalog, SegmentRow
 from .objstore import ObjectStore
-from .seal_growth import grown, held, step_span
+from .seal_growth import held, step_span
 
 log = logging.getLogger("flightlog.server")
 
@@ -123,36 +122,3 @@ def _held_by_own(
         if steps is None or steps[0] <= span[1]:
             holders.append(seal)
     return held(path, holders, memory)
-
-
-def retire_twins(
-    objects: ObjectStore,
-    address: tuple[str, str, str],
-    recorded: SegmentRow,
-    directory: Path,
-    memory: int,
-) -> int:
-    """Move to `superseded/` the other seals of `recorded`'s writer and number still in the
-    tree that it holds (shorter ones: an upload cut between recording a longer seal and
-    moving the shorter, or a shorter one stored after it and cut before it moved itself).
-    One listing of the run's directory: asked on a retry only. A seal it does not hold (a
-    longer one another replica is recording now) stays. Returns how many moved; a move
-    that fails raises."""
-    moved = 0
-    for name in objects.names(ObjectStore.segment_key(*address, recorded.stream, "")):
-        seg = parse_segment_name(name)
-        if seg is None or (seg.writer, seg.seq) != (recorded.writer, recorded.seq):
-            continue
-        if seg.sha256 is None or seg.sha256 == recorded.sha256:
-            continue
-        twin = replace(recorded, sha256=seg.sha256)
-        try:
-            ours = fetch_segment(objects, address, recorded, directory)
-            holds = grown(fetch_segment(objects, address, twin, directory), ours, memory)
-        except OSError as e:
-            log.warning("%s stays in the segments/ tree (unread): %s", name, e)
-            continue
-        if holds:  # (the recorded seal is longer and holds every row of it)
-            objects.retire(ObjectStore.segment_key(*address, recorded.stream, name))
-            moved += 1
-    return moved

@@ -20,8 +20,8 @@ the catalog no longer names (or never came to name) then leaves the bucket's Hiv
 `superseded/` (seal_retirement.py, objstore.py), so readers of the bucket count its rows
 once, and so does a segment sealed from a writer's journal by a copy's sync once the
 writer's own seals holding its rows are recorded: looked at after every segment of its
-writer is recorded or found recorded. A move that fails after the record is a 5xx: the
-client's retry, which finds its seal recorded, finishes it.
+writer is recorded or found recorded, so that the client's retry of an upload cut between
+its steps (a move that failed is a 5xx) finishes the move.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from .objstore import ObjectStore
 from .receive import STREAMS, ReceivingStore, check_digest, conflict, key_of, run_documents
 from .refused import Refused
 from .seal_growth import grown
-from .seal_retirement import fetch_segment, retire_recovered, retire_seal, retire_twins
+from .seal_retirement import fetch_segment, retire_recovered, retire_seal
 from .segment_check import check_segment_file
 
 CACHE = "cache"
@@ -117,7 +117,7 @@ class SharedStore:
         row = SegmentRow(stream, seg.writer, seg.seq, digest, tmp.stat().st_size)
         known = self.catalog.segment(entity, project, run_id, stream, seg.writer, seg.seq)
         if known == digest:  # a retry, perhaps of an upload cut between its steps
-            self._finish(paths, row, twins=True)
+            self._retire_recovered(paths, row)
             return False
         check_segment_file(tmp if contents is None else contents, seg.writer, self.limits.segment)
         address = (entity, project, run_id)
@@ -143,12 +143,11 @@ class SharedStore:
                     os.replace(tmp, directory / row.name)  # this replica's cache
                     self.on_change(key_of(paths))
                     if was is not None:  # the shorter seal leaves the Hive tree (objstore.py)
-                        shorter = replace(row, sha256=was)  # (failing: a 5xx, and the retry)
-                        self.objects.retire(ObjectStore.segment_key(*address, stream, shorter.name))
-                    self._finish(paths, row, twins=False)
+                        retire_seal(self.objects, address, replace(row, sha256=was))
+                    self._retire_recovered(paths, row)
                     return True
                 if known == digest:  # recorded by another replica meanwhile
-                    self._finish(paths, row, twins=False)
+                    self._retire_recovered(paths, row)
                     return False
         finally:
             # stored, then not recorded: out of the tree - only when the catalog named a seal
@@ -160,15 +159,13 @@ class SharedStore:
             if unwanted and (written or self.objects.size(key) is not None):
                 retire_seal(self.objects, address, row)
 
-    def _finish(self, paths: RunPaths, row: SegmentRow, twins: bool) -> None:
-        """After `row` was recorded, or found recorded: move out of the Hive tree what its
-        writer's recorded seals hold (seal_retirement.py). `twins`: on a retry, also the
-        other seals of its number an upload cut before its last step left there."""
+    def _retire_recovered(self, paths: RunPaths, row: SegmentRow) -> None:
+        """After `row` was recorded, or found recorded (a retry finishes what an upload cut
+        between its steps left): the segments sealed from its writer's journal that its
+        writer's recorded seals hold leave the Hive tree (seal_retirement.py)."""
         entity, project, run_id = paths.address
         assert entity is not None
         address, where = (entity, project, run_id), paths.stream(row.stream)
-        if twins:
-            retire_twins(self.objects, address, row, where, self.limits.read_memory)
         retire_recovered(
             self.objects,
             self.catalog,

@@ -1,10 +1,15 @@
 """A shorter seal whose move out of the bucket's Hive tree failed after the longer was
-recorded (sync/seal_retirement.py): the upload is answered 5xx rather than 201, and the
-client's retry, which finds the longer recorded, moves it. Before, the failure was logged
-and the upload answered 201: the shorter stayed in `segments/` for good (nothing looked at
-it again, a retry included), and a direct reader of the bucket counted its rows twice; so it
-did when the replica died between the record and the move, the client's retry answered
-"already stored" with nothing else done.
+recorded (sync/seal_retirement.py `retire_seal`: the failure is logged, the upload answered
+201), or whose replica died between the record and the move, stays in `segments/` for good:
+nothing looks at it again, and the client's retry, if any, is answered "already stored" with
+nothing else done. A direct reader of the bucket counts its rows twice. Found by the bucket
+helper (session 15); a fix tried there (a 5xx for the failed move, and every upload found
+already stored listing its run's directory in the bucket for seals of its number the
+recorded one holds) cost a listing per segment of a retried batch: 5.6-7.5 ms against
+0.4 ms per already-stored upload (tests/benchmarks/bench_place_shared.py, a bucket on a
+local directory; more on S3), so it was taken out and this stays a strict xfail. A cheaper
+fix: the catalog keeps the sha256 a row replaced until its move is done, and a retry reads
+it there.
 
 Two replicas share a catalog (SQLite) and a bucket on a local directory (the layout and the
 moves are S3's); the move fails as a real filesystem does: a file stands where
@@ -38,6 +43,11 @@ def stored(tmp_path: Path) -> tuple[Path, SharedStore, SharedStore, Path, Path]:
     return bucket, a, b, short, long
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="a shorter seal whose move to superseded/ failed (logged, answered 201) or was cut "
+    "by a dead replica stays in the Hive tree for good: no retry or later upload moves it",
+)
 def test_a_shorter_seal_whose_move_failed_leaves_the_tree_on_the_clients_retry(
     stored: tuple[Path, SharedStore, SharedStore, Path, Path],
 ) -> None:
@@ -45,14 +55,16 @@ def test_a_shorter_seal_whose_move_failed_leaves_the_tree_on_the_clients_retry(
     blocker = bucket / "superseded"
     blocker.write_text("in the way")
 
-    with pytest.raises(OSError):  # a 5xx: the client sends it again (before: 201, no more)
+    try:  # 201, the failure logged (or a 5xx, after which the client sends it again)
         upload(b, long)
+    except OSError:
+        pass
     assert in_tree(bucket, short) and in_tree(bucket, long)  # every row still in the tree
     assert [r.name for r in a.catalog.segments("alice", "p", "r1")] == [long.name]
 
     blocker.unlink()
-    assert upload(a, long) is False  # the retry, through the other replica: already stored
-    assert in_tree(bucket, long) and not in_tree(bucket, short)  # before: both, for good
+    assert upload(a, long) is False  # sent again, through the other replica: already stored
+    assert in_tree(bucket, long) and not in_tree(bucket, short)  # now: both, for good
     assert (bucket / "superseded" / "segments").is_dir()
     a.fetch_segments("alice", "p", "r1")  # the replicas still read it all
     assert (a.paths("alice", "p", "r1").history / long.name).is_file()

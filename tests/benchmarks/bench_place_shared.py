@@ -7,13 +7,12 @@ catalog's queries), not a network's.
                                                   [--baseline /tmp/old/.venv/bin/python]
 
 Each upload of a new segment of a run now also asks the catalog for its writer's segments
-sealed from a journal (`retire_recovered`: one indexed query, none found); an upload found
-already stored (a client's retry: clients ask what is stored first) does too, and lists the
-run's directory in the bucket once for seals of its number left there (`retire_twins`).
-Measured in a fresh process per interpreter
-and repeat, alternating, each on a new database: `--segments` segments of one run placed
-one after the other, then each sent again. Prints the median and p99 latency of both, the
-ratios to the baseline, and the load average. Asserts nothing.
+sealed from a journal (`retire_recovered`: one indexed query, none found), and so does an
+upload found already stored (a client's retry: clients ask what is stored first).
+Measured in a fresh process per interpreter and repeat, alternating, each on a new database:
+`--segments` segments of one run placed one after the other, then each sent again. Prints
+the median and p99 latency of both, the ratios to the baseline, and the load average.
+Asserts nothing.
 """
 
 from __future__ import annotations
