@@ -10,7 +10,9 @@ working); a run's run.json and writer states are upserted; a segment is skipped 
 catalog already lists it with the same sha256. A segment is uploaded (and read back) before its
 catalog row is written, so a migration killed at any point leaves nothing half-listed, and
 running it again finishes the job. A longer seal recorded over a shorter one moves the
-shorter to `superseded/`, as a replica does (objstore.py). A segment whose bytes do not
+shorter to `superseded/`, as a replica does (objstore.py), and so does a segment sealed from
+a copy's journal once the job's own seals of its rows are recorded (`retire_recovered`,
+after the segments: a migration of a server that received both). A segment whose bytes do not
 match the sha256 in its name is reported and left behind, never copied.
 """
 
@@ -32,8 +34,8 @@ from .db.artifact_table import ArtifactTable
 from .db.catalog import Catalog, SegmentRow
 from .objstore import ObjectStore
 from .receive import STREAMS
-from .seal_growth import grown
-from .shared_store import fetch_segment, retire_seal
+from .seal_growth import MEMORY, grown
+from .seal_retirement import fetch_segment, retire_recovered, retire_seal
 
 log = logging.getLogger("flightlog.server")
 #: the accounts tables, in an order that never names a row before it exists
@@ -121,10 +123,22 @@ def migrate(
     for s in todo:
         _copy(s, catalog, objects, report)
         on_segment(s.row.size)
+    _retire_recovered(todo, catalog, objects)
     _copy_blobs(root, objects, report)
     copy_accounts(source, target, BLOB_TABLES)
     _copy_artifacts(root, ArtifactTable(target.driver))
     return report
+
+
+def _retire_recovered(todo: list[_Segment], catalog: Catalog, objects: ObjectStore) -> None:
+    """`retire_recovered` for every writer of the segments migrated or found there (a
+    migration killed before this step does it when run again): a copy's journal rows the
+    job sealed again leave the Hive tree, as a replica moves them."""
+    writers = sorted({(s.entity, s.project, s.run_id, s.row.stream, s.row.writer) for s in todo})
+    with tempfile.TemporaryDirectory(prefix="flightlog-migrate-") as tmp:
+        for entity, project, run_id, stream, writer in writers:
+            address = (entity, project, run_id)
+            retire_recovered(objects, catalog, address, stream, writer, Path(tmp), MEMORY)
 
 
 def _copy_artifacts(root: Path, table: ArtifactTable) -> None:

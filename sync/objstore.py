@@ -10,7 +10,7 @@ Layout (Hive-style partitions, plain Parquet, so DuckDB, Spark, Trino or Polars 
 bucket as one table):
 
     PREFIX/segments/stream=history/entity=E/project=P/run_id=R/<writer>-<seq>-<sha256>.parquet
-    PREFIX/superseded/segments/stream=.../<writer>-<seq>-<sha256>.parquet   shorter seals
+    PREFIX/superseded/segments/stream=.../<writer>-<seq>-<sha256>.parquet   rows held twice
     PREFIX/blobs/<sha[:2]>/<sha256>
     PREFIX/blob_parts/<project hash>-<sha256>-<offset>-<part sha256>   uploads under way
 
@@ -18,8 +18,10 @@ The `segments/` tree holds one seal per writer and number, the one the catalog n
 reader of the bucket counts every row once. A segment sealed twice (a store copied mid-run,
 sealed there, then sealed longer by the run itself: seal_growth.py) has its shorter seal
 moved to `superseded/` once the longer is recorded (`retire`), and a seal the catalog ended
-up not naming (an upload that lost a race to a longer one) too; readers that learnt a
-shorter seal's name just before it moved find it there (`get_segment`).
+up not naming (an upload that lost a race to a longer one) too, and a segment sealed from
+the copy's journal (store/takeover.py) whose rows the job's own seals hold (the catalog
+names it still: the server finds it there); readers that learnt a moved seal's name just
+before it moved find it there (`get_segment`).
 
 The invariants, as litestream states its own:
 1. A key's content never changes: the sha256 is in the key, and a key that exists is never

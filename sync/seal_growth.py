@@ -15,13 +15,20 @@ The comparison runs in DuckDB, streaming the longer file against the distinct ro
 shorter, within `memory` bytes (the server's --read-memory-mb; beyond it, a conflict): any
 member may upload a segment of millions of rows under a number they stored short, and the
 rows as Python objects took gigabytes of the server's memory and minutes of its CPU.
+
+The same comparison says whether a segment sealed from a writer's journal by someone else
+(store/takeover.py: a copy's sync, numbered from RECOVERED_SEQ) is held by the writer's own
+seals (`held`, over several files): the copy's rows, sealed again by the job itself
+(seal_retirement.py `retire_recovered`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flightlog.store.segments import sealed_rows
@@ -38,10 +45,18 @@ def grown(stored: Path, new: Path, memory: int = MEMORY) -> bool | None:
     if old_rows < 0 or new_rows < 0 or old_rows == new_rows:
         return None  # as long, other bytes: not two seals of one segment
     small, big = (stored, new) if new_rows > old_rows else (new, stored)
+    if not held(small, [big], memory):
+        return None
+    return new_rows > old_rows
+
+
+def held(small: Path, holders: Sequence[Path], memory: int = MEMORY) -> bool:
+    """Whether the sealed files `holders` together hold every row of `small`, as many times
+    as it does (False too when a file does not read, or their columns differ)."""
     try:
         names = pq.read_schema(small).names
-        if pq.read_schema(big).names != names:
-            return None
+        if not holders or any(pq.read_schema(h).names != names for h in holders):
+            return False
         row = "hash(" + ", ".join('"' + n.replace('"', '""') + '"' for n in names) + ")"
         config = {"threads": 1, "memory_limit": f"{max(memory >> 20, 16)}MB", "temp_directory": ""}
         with duckdb.connect(config=config) as con:
@@ -51,10 +66,24 @@ def grown(stored: Path, new: Path, memory: int = MEMORY) -> bool | None:
                 f"b AS (SELECT {row} AS h, count(*) AS n FROM read_parquet($big) "
                 f"WHERE {row} IN (SELECT h FROM s) GROUP BY h) "
                 "SELECT count(*) FROM s LEFT JOIN b USING (h) WHERE b.n IS NULL OR b.n < s.n",
-                {"small": str(small), "big": str(big)},
+                {"small": str(small), "big": [str(h) for h in holders]},
             ).fetchone()
     except (OSError, duckdb.Error, ValueError):
+        return False
+    return found is not None and found[0] == 0
+
+
+def step_span(path: Path) -> tuple[int, int] | None:
+    """The lowest and highest step of a sealed file, from its footer's statistics (None
+    when it does not read or keeps none)."""
+    try:
+        md = pq.read_metadata(path)
+        column = md.schema.to_arrow_schema().get_field_index("step")
+        if column < 0:
+            return None
+        spans = [md.row_group(i).column(column).statistics for i in range(md.num_row_groups)]
+    except (OSError, pa.ArrowException, ValueError):
         return None
-    if found is None or found[0]:
+    if not spans or any(s is None or not s.has_min_max for s in spans):
         return None
-    return new_rows > old_rows
+    return min(int(s.min) for s in spans), max(int(s.max) for s in spans)

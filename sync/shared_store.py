@@ -17,12 +17,15 @@ the stored one (a store copied mid-run, sealed there, then sealed by the run its
 seal_growth.py) is stored beside it and the catalog row moves to it, a shorter one is
 already stored, and any other content is a 409 - as a one-machine server answers. The seal
 the catalog no longer names (or never came to name) then leaves the bucket's Hive tree for
-`superseded/` (`retire_seal`, objstore.py), so readers of the bucket count its rows once.
+`superseded/` (seal_retirement.py, objstore.py), so readers of the bucket count its rows
+once, and so does a segment sealed from a writer's journal by a copy's sync once the
+writer's own seals holding its rows are recorded: looked at after every segment of its
+writer is recorded or found recorded, so that the client's retry of an upload cut between
+its steps (a move that failed is a 5xx) finishes the move.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable
 from dataclasses import replace
@@ -39,9 +42,9 @@ from .objstore import ObjectStore
 from .receive import STREAMS, ReceivingStore, check_digest, conflict, key_of, run_documents
 from .refused import Refused
 from .seal_growth import grown
+from .seal_retirement import fetch_segment, retire_recovered, retire_seal
 from .segment_check import check_segment_file
 
-log = logging.getLogger("flightlog.server")
 CACHE = "cache"
 #: seconds each look for changed runs reaches back past the newest change seen
 CLOCK_SLACK = 10.0
@@ -113,7 +116,8 @@ class SharedStore:
         check_digest(seg, digest)
         row = SegmentRow(stream, seg.writer, seg.seq, digest, tmp.stat().st_size)
         known = self.catalog.segment(entity, project, run_id, stream, seg.writer, seg.seq)
-        if known == digest:
+        if known == digest:  # a retry, perhaps of an upload cut between its steps
+            self._retire_recovered(paths, row)
             return False
         check_segment_file(tmp if contents is None else contents, seg.writer, self.limits.segment)
         address = (entity, project, run_id)
@@ -134,14 +138,16 @@ class SharedStore:
                 was = known
                 known = self.catalog.add_segment(entity, project, run_id, row, replacing=was)
                 if known is None:
-                    if was is not None:  # the shorter seal leaves the Hive tree (objstore.py)
-                        retire_seal(self.objects, address, replace(row, sha256=was))
                     directory = paths.stream(stream)
                     directory.mkdir(parents=True, exist_ok=True)
                     os.replace(tmp, directory / row.name)  # this replica's cache
                     self.on_change(key_of(paths))
+                    if was is not None:  # the shorter seal leaves the Hive tree (objstore.py)
+                        retire_seal(self.objects, address, replace(row, sha256=was))
+                    self._retire_recovered(paths, row)
                     return True
-                if known == digest:
+                if known == digest:  # recorded by another replica meanwhile
+                    self._retire_recovered(paths, row)
                     return False
         finally:
             # stored, then not recorded: out of the tree - only when the catalog named a seal
@@ -152,6 +158,23 @@ class SharedStore:
             # only - a shorter seal or a conflict).
             if unwanted and (written or self.objects.size(key) is not None):
                 retire_seal(self.objects, address, row)
+
+    def _retire_recovered(self, paths: RunPaths, row: SegmentRow) -> None:
+        """After `row` was recorded, or found recorded (a retry finishes what an upload cut
+        between its steps left): the segments sealed from its writer's journal that its
+        writer's recorded seals hold leave the Hive tree (seal_retirement.py)."""
+        entity, project, run_id = paths.address
+        assert entity is not None
+        address, where = (entity, project, run_id), paths.stream(row.stream)
+        retire_recovered(
+            self.objects,
+            self.catalog,
+            address,
+            row.stream,
+            row.writer,
+            where,
+            self.limits.read_memory,
+        )
 
     def _grows(
         self, paths: RunPaths, seg: SegmentName, row: SegmentRow, stored: str, new: Path
@@ -218,30 +241,6 @@ class SharedStore:
     def check(self) -> None:
         """Raise unless the object store answers."""
         self.objects.check()
-
-
-def fetch_segment(
-    objects: ObjectStore, address: tuple[str, str, str], row: SegmentRow, directory: Path
-) -> Path:
-    """The file of `row` (its stream, name and sha256; the run at `address`: entity, project,
-    id) in `directory`, downloaded from the object store and checked unless already there."""
-    path = directory / row.name
-    if not path.exists():
-        key = ObjectStore.segment_key(*address, row.stream, row.name)
-        objects.get_segment(key, path, row.sha256)
-    return path
-
-
-def retire_seal(objects: ObjectStore, address: tuple[str, str, str], row: SegmentRow) -> None:
-    """Move the seal `row` of the run at `address` to `superseded/` (ObjectStore.retire):
-    the catalog names another seal of its segment now, and a direct reader of the bucket's
-    Hive tree counted its rows twice. A failure is logged, not raised: the upload it follows
-    is stored and recorded, and the seal is still one the server reads right."""
-    key = ObjectStore.segment_key(*address, row.stream, row.name)
-    try:
-        objects.retire(key)
-    except OSError as e:
-        log.warning("%s stays in the segments/ tree (move it to superseded/): %s", key, e)
 
 
 def _write_if_changed(path: Path, body: bytes) -> None:

@@ -123,6 +123,20 @@ class Catalog:
             ).fetchall()
         return [SegmentRow(r[0], r[1], int(r[2]), r[3], int(r[4])) for r in rows]
 
+    def writer_segments(
+        self, entity: str, project: str, run_id: str, stream: str, writer: str, from_seq: int = 0
+    ) -> list[SegmentRow]:
+        """One writer's segments of a stream numbered `from_seq` or more, by number (a range
+        of the primary key: asked after every upload, it reads no other writer's rows)."""
+        with self.driver.tx() as db:
+            rows = db.execute(
+                "SELECT stream, writer, seq, sha256, size FROM segments WHERE entity = ? AND "
+                "project = ? AND run_id = ? AND stream = ? AND writer = ? AND seq >= ? "
+                "ORDER BY seq",
+                [entity, project, run_id, stream, writer, from_seq],
+            ).fetchall()
+        return [SegmentRow(r[0], r[1], int(r[2]), r[3], int(r[4])) for r in rows]
+
     def segment(
         self, entity: str, project: str, run_id: str, stream: str, writer: str, seq: int
     ) -> str | None:
@@ -144,7 +158,7 @@ class Catalog:
         `seg` holds (sync/seal_growth.py); the row is moved to `seg` only if it still names
         that one (two replicas growing it at once: one wins, the other is answered with it).
         Readers then read the longer; the caller moves the shorter's object out of the
-        bucket's Hive tree (shared_store.py retire_seal)."""
+        bucket's Hive tree (seal_retirement.py retire_seal)."""
         now = time.time()
         with self.driver.tx() as db:
             if replacing is None:
