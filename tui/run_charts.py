@@ -14,15 +14,14 @@ from textual.widgets import DataTable
 
 from flightlog.store.text import safe
 
+from .chart_pages import ChartPages
 from .chart_view import SMOOTHING, ChartView, XRange
 from .charts import ChartCard, MetricChart
 from .data import Curves, RunDetail
 from .step_axis import StepAxis, chart_axes, step_metric_of
 
-MAX_CHARTS = 12
 
-
-class RunCharts(ChartView):
+class RunCharts(ChartPages, ChartView):
     """The chart grid of one run, with other runs overlaid."""
 
     run_key: str
@@ -35,13 +34,27 @@ class RunCharts(ChartView):
     others_range: XRange | None  # their whole x extent
     whole: dict[str, Curves]  # every run's curves over the whole run (the last unzoomed load)
 
-    def chart_keys(self) -> list[str]:
+    def picked(self) -> list[str]:
+        """The metrics the user asked for: every one matching the regex, else those picked
+        in the table (more than a page of them are paged: tui/chart_pages.py)."""
         if self.detail is None:
             return []
         numeric = [s["key"] for s in self.detail.metrics if s["last"] is not None]
         if self.regex is not None:
-            return [k for k in numeric if self.regex.search(k)][:MAX_CHARTS]
-        return self.charted[:MAX_CHARTS]
+            return [k for k in numeric if self.regex.search(k)]
+        return self.charted
+
+    def chart_keys(self) -> list[str]:
+        return self.page_of(self.picked())
+
+    def show_chart_status(self, drawn: int) -> None:
+        """Say how many metrics asked for are not drawn, and how to reach them."""
+        picked = self.picked()
+        if self.regex is not None:
+            noun = f"metrics matching {safe(self.regex.pattern)}"
+            self.show_status(drawn, len(picked), noun, "/: a narrower regex")
+        else:
+            self.show_status(drawn, len(picked), "metrics picked", "enter on one: not charted")
 
     def definitions(self) -> list[Any]:
         """The run's define_metric() records (run.json's `metrics`)."""
@@ -109,6 +122,7 @@ class RunCharts(ChartView):
         loaded: object,
         axes: dict[str, dict[str, StepAxis]],
     ) -> None:
+        self.show_chart_status(len(keys))
         box = self.query_one("#charts", VerticalScroll)
         existing = {c.key: c for c in box.query(ChartCard)}
         # a draw cancelled by a newer one (exclusive workers) can leave cards half mounted
@@ -152,6 +166,7 @@ class RunCharts(ChartView):
         self.charted = (
             [k for k in self.charted if k != key] if key in self.charted else [key, *self.charted]
         )
+        self.chart_page = 0  # a metric picked is charted first: on the first page
         self.charts_changed()
 
     def action_toggle_x(self) -> None:
