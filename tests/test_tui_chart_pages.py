@@ -89,6 +89,8 @@ async def test_run_screen_says_how_many_matches_it_hides_and_pages_to_them(store
     app = FlightlogApp(store)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_run(app, pilot)
+        await settle(pilot, lambda: "18 of 22 metrics not drawn" in status(app))
+        assert "enter on a metric" in status(app)  # the first 4 are charted
         await pilot.press("slash")
         await type_text(pilot, "m")
         await settle(pilot, lambda: charted(app) == KEYS[:12] and charts_drawn(app))

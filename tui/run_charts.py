@@ -48,13 +48,15 @@ class RunCharts(ChartPages, ChartView):
         return self.page_of(self.picked())
 
     def show_chart_status(self, drawn: int) -> None:
-        """Say how many metrics asked for are not drawn, and how to reach them."""
-        picked = self.picked()
+        """Say how many metrics are not drawn (of those matching the regex, if one is
+        typed; else of the run's), and how to chart them."""
         if self.regex is not None:
             noun = f"metrics matching {safe(self.regex.pattern)}"
-            self.show_status(drawn, len(picked), noun, "/: a narrower regex")
-        else:
-            self.show_status(drawn, len(picked), "metrics picked", "enter on one: not charted")
+            self.show_status(drawn, len(self.picked()), noun, "/: another regex")
+        elif self.detail is not None:
+            numeric = sum(s["last"] is not None for s in self.detail.metrics)
+            hint = "enter on a metric or / (a regex) charts it"
+            self.show_status(drawn, numeric, "metrics", hint)
 
     def definitions(self) -> list[Any]:
         """The run's define_metric() records (run.json's `metrics`)."""
