@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.markup import to_content
 
 import flightlog
 from flightlog.tui import FlightlogApp
@@ -42,3 +43,19 @@ async def test_an_empty_store_with_a_bracket_in_its_path_is_named_as_it_is(
         await settle(pilot, lambda: empty.display)
         first = str(empty.render()).splitlines()[0]
         assert first.startswith(f"No runs in {root} yet. Log a first one"), first
+
+
+async def test_copying_a_runs_path_says_the_path_as_it_is(tmp_path: Path) -> None:
+    root = tmp_path / "exp[red]x"
+    run = flightlog.init(project="p", name="r1", dir=str(root))
+    run.log({"loss": 1.0})
+    run.finish(quiet=True)
+    app = FlightlogApp(root)
+    async with app.run_test(size=(200, 30)) as pilot:
+        await settle(pilot, lambda: len(rows(app)) == 1)
+        await pilot.press("Y")
+        path = str(root / "runs" / "p" / run.id)
+        await settle(pilot, lambda: app._notifications)
+        # as its toast draws it (a headless app mounts no toasts): markup unless said not
+        shown = [to_content(n.message).plain if n.markup else n.message for n in app._notifications]
+        assert f"copied {path}" in shown, shown

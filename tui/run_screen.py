@@ -303,4 +303,4 @@ class RunScreen(RunCharts, Workspace, ContextLoads, StoreScreen):
     def action_copy_id(self) -> None:
         run_id = split_run_key(self.run_key)[2]
         self.app.copy_to_clipboard(run_id)
-        self.notify(f"copied {run_id}")
+        self.notify(f"copied {run_id}", markup=False)

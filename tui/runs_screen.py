@@ -389,11 +389,11 @@ class RunsScreen(StoreScreen):
         if key:
             run_id = split_run_key(key)[2]
             self.app.copy_to_clipboard(run_id)
-            self.notify(f"copied {run_id}")
+            self.notify(f"copied {run_id}", markup=False)
 
     def action_copy_path(self) -> None:
         key = self.current_key()
         if key and isinstance(self.root, Path):
             path = str(self.root / "runs" / key)
             self.app.copy_to_clipboard(path)
-            self.notify(f"copied {path}")
+            self.notify(f"copied {path}", markup=False)
