@@ -41,6 +41,7 @@ class ChartStatus(Static):
     DEFAULT_CSS = """
     ChartStatus { height: auto; padding: 0 1; color: $text-muted; display: none; }
     """
+    said = ""  # the text shown
 
 
 class ChartPages:
@@ -72,7 +73,10 @@ class ChartPages:
             parts = [f"{total - drawn} of {total} {noun} not drawn"]
             if self.pages > 1:
                 parts.append(f"n / N: page {self.chart_page + 1} of {self.pages}")
-            line.update(Text(" · ".join([*parts, hint])))
+            text = " · ".join([*parts, hint])
+            if text != line.said:  # (an update lays the screen out: a live run's every 2 s)
+                line.said = text
+                line.update(Text(text))
 
     def filter_charts(self, text: str) -> None:
         """Chart the keys matching regex `text` (blank: every key), from the first page; a
