@@ -4,16 +4,20 @@ picks which runs are drawn (space) and pins one as the reference (p)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Header, Input, Static
 
-from flightlog.store.text import fmt
+from flightlog.store.text import fmt, safe
 
+from .chart_pages import PAGE_BINDINGS, ChartPages, ChartStatus
 from .chart_view import CHART_BINDINGS, SMOOTHING, ChartView, XRange
 from .charts import COLORS, ChartCard
 from .compare_media import CompareMedia
@@ -22,12 +26,11 @@ from .context_screens import ContextLoads, SystemPane
 from .data import Curves, RunDetail, load_curves, load_runs_detail
 from .footer import KeyFooter
 from .runs_pane import RunsPane
-from .step_axis import StepAxis, chart_axes
+from .step_axis import StepAxis, chart_axes, step_metric_of
 from .table import Table
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
 from .workspace import LEAVE, Pane, Workspace, pane_bindings
 
-MAX_CHARTS = 8
 BUCKETS = 200
 
 
@@ -84,11 +87,20 @@ COMPARE_PANES: tuple[Pane, ...] = (
 )
 
 
-class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
+class CompareScreen(ChartPages, ChartView, Workspace, ContextLoads, StoreScreen):
     PANES = COMPARE_PANES
     LAYOUT_NAME = "compare"
+    PER_PAGE = 8  # charts drawn at once: each overlays every run
     BINDINGS: ClassVar = [
         LEAVE,
+        Binding(
+            "slash",
+            "focus_regex",
+            "Filter keys",
+            show=False,
+            tooltip="chart only the keys matching a regex (loss|acc), as wandb's panel search",
+        ),
+        *PAGE_BINDINGS,
         *CHART_BINDINGS,
         *pane_bindings(COMPARE_PANES),
     ]
@@ -101,6 +113,9 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         self.ids: dict[str, str] = {}
         self.drawn: set[str] = set(run_keys)  # the runs pane's selection
         self.curves: dict[str, dict[str, Any]] = {}  # metric -> run_key -> series
+        self.keys: list[str] = []  # every metric key of the runs, sorted
+        self.shown: list[str] = []  # the keys charted: the page of those the filter left
+        self.regex: re.Pattern[str] | None = None  # the key filter (/)
         #: the curves over the whole runs (the last unzoomed load): a zoomed chart's step
         #: metric maps the view's edges through them (tui/step_axis.py)
         self.whole: dict[str, dict[str, Any]] = {}
@@ -113,6 +128,10 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
 
         def legend_bar() -> Any:
             yield Static("", id="legend")
+            regex = Input(placeholder="charts: keys matching a regex, e.g. loss|acc", id="regex")
+            regex.display = False  # shown by / and while it holds a filter
+            yield regex
+            yield ChartStatus(id="chart-status")
 
         yield from self.compose_regions(legend_bar)
         yield KeyFooter()
@@ -161,7 +180,7 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
     def load(self, x_range: XRange | None) -> None:
         """Every run's stats, and its curves over `x_range` (the zoom kept while it trains)."""
         details = load_runs_detail(self.root, self.run_keys, buckets=BUCKETS, x_range=x_range)
-        metrics = sorted({k for d in details for k in d.curves})[:MAX_CHARTS]
+        metrics = sorted({k for d in details for k in d.curves})
         curves = {
             m: {d.row["run_key"]: d.curves[m] for d in details if m in d.curves} for m in metrics
         }
@@ -190,11 +209,8 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         fill_config_diff(self.query_one("#config-diff", DataTable), details, self.names)
         fill_summary(self.query_one("#summary", DataTable), details, self.names)
 
-        box = self.query_one("#charts", VerticalScroll)
-        if [c.key for c in box.query(ChartCard)] != metrics:
-            await box.remove_children()
-            await box.mount_all([ChartCard(m) for m in metrics])
-            self.apply_grid()
+        self.keys = metrics
+        await self.mount_cards()
         if x_range == self.x_range:  # else a zoom's query is on its way with its curves
             self.curves, self.curves_range = curves, x_range
         else:
@@ -202,6 +218,48 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
         self.redraw()
         if self.cursor is not None:
             self.read_legend()  # new cards, or a run that reached the cursor's step
+
+    async def mount_cards(self) -> None:
+        """A card for each key of the page shown (the filter and page as they stand)."""
+        picked = [k for k in self.keys if self.regex.search(k)] if self.regex else self.keys
+        self.shown = self.page_of(picked)
+        hint = "/: filter by name"
+        if self.regex:
+            hint = f"{len(picked)} match {safe(self.regex.pattern)} · / edits the filter"
+        self.show_status(len(self.shown), len(self.keys), "keys", hint)
+        box = self.query_one("#charts", VerticalScroll)
+        if [c.key for c in box.query(ChartCard)] != self.shown:
+            await box.remove_children()
+            await box.mount_all([ChartCard(m) for m in self.shown])
+            self.apply_grid()
+
+    def charts_changed(self) -> None:
+        """Another page, or another filter: its cards, drawn from the curves in hand (a load
+        holds every key's), else re-queried (a zoom's holds the keys it drew)."""
+
+        async def show_page() -> None:
+            await self.mount_cards()
+            if self.curves_range != self.x_range or any(m not in self.curves for m in self.shown):
+                self.requery()
+            else:
+                self.redraw()
+            if self.cursor is not None:
+                self.read_legend()
+
+        self.call_later(show_page)
+
+    def action_focus_regex(self) -> None:
+        regex = self.query_one("#regex", Input)
+        regex.display = True
+        regex.focus()
+
+    @on(Input.Changed, "#regex")
+    def regex_changed(self, event: Input.Changed) -> None:
+        self.filter_charts(event.value)
+
+    @on(Input.Blurred, "#regex")
+    def regex_left(self, event: Input.Blurred) -> None:
+        event.input.display = bool(event.value.strip())  # an empty box takes no room
 
     def show_run_colors(self) -> None:
         """The line over the charts: each run drawn, in its colour (the pinned one first)."""
@@ -227,7 +285,11 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
 
     def plotted(self) -> dict[str, dict[str, Any]]:
         runs = self.chart_runs()
-        return {m: {k: per[k] for k in runs if k in per} for m, per in self.curves.items()}
+        return {
+            m: {k: per[k] for k in runs if k in per}
+            for m, per in self.curves.items()
+            if m in self.shown
+        }
 
     def full_range(self) -> XRange | None:
         return self.bounds
@@ -242,7 +304,7 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
             self.whole = by_run
         if not runs:
             return {}
-        return chart_axes(list(self.curves), self.definitions, by_run, runs[0], self.whole)
+        return chart_axes(self.shown, self.definitions, by_run, runs[0], self.whole)
 
     def redraw(self) -> None:
         plotted, axes, runs = self.plotted(), self.step_axes(), self.chart_runs()
@@ -266,18 +328,24 @@ class CompareScreen(ChartView, Workspace, ContextLoads, StoreScreen):
 
     @store_work("zooming the charts", group="zoom")
     def zoom_to(self, x_range: XRange | None) -> None:
-        """Every chart's runs re-downsampled over the new range, in one scan."""
+        """The charts' runs re-downsampled over the new range, in one scan: the keys shown
+        and the step metrics they are drawn against (their curves map steps to values)."""
         keys = [k for k in self.run_keys if k in self.names]
-        curves = load_curves(self.root, keys, list(self.curves), buckets=BUCKETS, x_range=x_range)
-        deliver(self, self.show_zoomed, x_range, curves)
+        wanted = [step_metric_of(m, self.definitions) for m in self.shown]
+        metrics = list(dict.fromkeys([*self.shown, *(m for m in wanted if m is not None)]))
+        curves = load_curves(self.root, keys, metrics, buckets=BUCKETS, x_range=x_range)
+        deliver(self, self.show_zoomed, x_range, metrics, curves)
 
-    def show_zoomed(self, x_range: XRange | None, by_run: dict[str, Curves]) -> None:
+    def show_zoomed(
+        self, x_range: XRange | None, metrics: list[str], by_run: dict[str, Curves]
+    ) -> None:
+        """The keys queried over the range, alone in hand: the other pages' are queried when
+        they are shown (charts_changed)."""
         if x_range != self.x_range:
             return  # a newer zoom is on its way
         self.curves_range = x_range
         self.curves = {
-            m: {k: by_run[k][m] for k in self.run_keys if m in by_run.get(k, {})}
-            for m in self.curves
+            m: {k: by_run[k][m] for k in self.run_keys if m in by_run.get(k, {})} for m in metrics
         }
         self.redraw()
 

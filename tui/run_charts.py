@@ -14,15 +14,14 @@ from textual.widgets import DataTable
 
 from flightlog.store.text import safe
 
+from .chart_pages import ChartPages
 from .chart_view import SMOOTHING, ChartView, XRange
 from .charts import ChartCard, MetricChart
 from .data import Curves, RunDetail
 from .step_axis import StepAxis, chart_axes, step_metric_of
 
-MAX_CHARTS = 12
 
-
-class RunCharts(ChartView):
+class RunCharts(ChartPages, ChartView):
     """The chart grid of one run, with other runs overlaid."""
 
     run_key: str
@@ -35,13 +34,29 @@ class RunCharts(ChartView):
     others_range: XRange | None  # their whole x extent
     whole: dict[str, Curves]  # every run's curves over the whole run (the last unzoomed load)
 
-    def chart_keys(self) -> list[str]:
+    def picked(self) -> list[str]:
+        """The metrics the user asked for: every one matching the regex, else those picked
+        in the table (more than a page of them are paged: tui/chart_pages.py)."""
         if self.detail is None:
             return []
         numeric = [s["key"] for s in self.detail.metrics if s["last"] is not None]
         if self.regex is not None:
-            return [k for k in numeric if self.regex.search(k)][:MAX_CHARTS]
-        return self.charted[:MAX_CHARTS]
+            return [k for k in numeric if self.regex.search(k)]
+        return self.charted
+
+    def chart_keys(self) -> list[str]:
+        return self.page_of(self.picked())
+
+    def show_chart_status(self, drawn: int) -> None:
+        """Say how many metrics are not drawn (of those matching the regex, if one is
+        typed; else of the run's), and how to chart them."""
+        if self.regex is not None:
+            noun = f"metrics matching {safe(self.regex.pattern)}"
+            self.show_status(drawn, len(self.picked()), noun, "/: another regex")
+        elif self.detail is not None:
+            numeric = sum(s["last"] is not None for s in self.detail.metrics)
+            hint = "enter on a metric or / (a regex) charts it"
+            self.show_status(drawn, numeric, "metrics", hint)
 
     def definitions(self) -> list[Any]:
         """The run's define_metric() records (run.json's `metrics`)."""
@@ -109,6 +124,7 @@ class RunCharts(ChartView):
         loaded: object,
         axes: dict[str, dict[str, StepAxis]],
     ) -> None:
+        self.show_chart_status(len(keys))
         box = self.query_one("#charts", VerticalScroll)
         existing = {c.key: c for c in box.query(ChartCard)}
         # a draw cancelled by a newer one (exclusive workers) can leave cards half mounted
@@ -152,6 +168,7 @@ class RunCharts(ChartView):
         self.charted = (
             [k for k in self.charted if k != key] if key in self.charted else [key, *self.charted]
         )
+        self.chart_page = 0  # a metric picked is charted first: on the first page
         self.charts_changed()
 
     def action_toggle_x(self) -> None:

@@ -11,7 +11,6 @@ from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual.markup import escape
 from textual.widgets import DataTable, Tree
 
 from flightlog.store.text import MIN_CUT, fmt, fmt_value, metric_cells, middle_cut, safe
@@ -24,42 +23,39 @@ METRIC_COLUMNS = ("metric", "last", "min", "max", "n", "")
 NAME_ROOM = 40
 
 
-def text(value: object) -> str:
-    """A stored value for the overview: control characters and markup escaped."""
-    return escape(fmt(value))
-
-
-def overview(d: RunDetail) -> str:
-    """The overview pane's markup: name, state, group, tags, start, git, command, errors."""
+def overview(d: RunDetail) -> Text:
+    """The overview pane: name, state, group, tags, start, git, command, errors. Built as a
+    Text, never markup: Textual's markup escape leaves `x[1` or a trailing backslash as they
+    are, and they then took the closing tag of the bold name (`[/b]` shown, the rest of the
+    line swallowed)."""
     m = d.meta
-    r = {k: text(v) for k, v in d.row.items()}  # stored text: escaped, never markup
-    git = {k: text(v) for k, v in (m.get("git") or {}).items()}
-    lines = [
-        f"[b]{r['name']}[/b] ({r['id']}) · {r['project']} · "
-        f"{STATE_ICON.get(d.row['state'], '')} {r['state']}",
-        f"group {r['group'] or '-'} · job {r['job_type'] or '-'} · tags {r['tags'] or '-'}",
+    r = {k: fmt(v) for k, v in d.row.items()}  # stored text: control characters escaped
+    git = {k: fmt(v) for k, v in (m.get("git") or {}).items()}
+    out = Text.assemble(
+        (r["name"], "bold"),
+        f" ({r['id']}) · {r['project']} · {STATE_ICON.get(d.row['state'], '')} {r['state']}\n",
+        f"group {r['group'] or '-'} · job {r['job_type'] or '-'} · tags {r['tags'] or '-'}\n",
         f"started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(d.row['created_at']))} "
         f"on {r['host']} · {plural(d.row['steps'] or 0, 'step')}",
-    ]
+    )
     if git:
-        lines.append(
-            f"git {git.get('commit', '')[:12]}"
-            f"{' [b yellow](dirty)[/]' if m['git'].get('dirty') else ''} "
-            f"{git.get('branch') or ''}"
-        )
-    lines.append("$ " + " ".join(text(a) for a in m.get("command") or []))
+        out.append(f"\ngit {git.get('commit', '')[:12]}")
+        if m["git"].get("dirty"):
+            out.append(" (dirty)", "bold yellow")
+        out.append(f" {git.get('branch') or ''}")
+    out.append("\n$ " + " ".join(fmt(a) for a in m.get("command") or []))
     extra = {
         k: v
         for k, v in d.summary.items()
         if not k.startswith("_") and k not in {s["key"] for s in d.metrics}
     }
     if extra:  # summary values set directly (run.summary[k] = v), not in the history
-        lines.append("summary " + ", ".join(f"{text(k)}={text(v)}" for k, v in extra.items()))
+        out.append("\nsummary " + ", ".join(f"{fmt(k)}={fmt(v)}" for k, v in extra.items()))
     if d.row["error"]:
-        lines.append(f"[red]{text(d.row['error'].strip().splitlines()[-1])}[/]")
+        out.append("\n" + fmt(d.row["error"].strip().splitlines()[-1]), "red")
     if r["warnings"]:
-        lines.append(f"[yellow]! {r['warnings']}[/]")
-    return "\n".join(lines)
+        out.append(f"\n! {r['warnings']}", "yellow")
+    return out
 
 
 def fill_config_tree(tree: Tree[Any], config: dict[str, Any]) -> None:

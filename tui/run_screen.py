@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.widget import Widget
 from textual.widgets import DataTable, Header, Input, Static, Tree
 
 from flightlog.store.layout import split_run_key
@@ -19,6 +20,7 @@ from flightlog.store.run_snapshot import changed
 from flightlog.store.text import fmt, safe
 
 from .artifacts_screen import ArtifactsScreen
+from .chart_pages import PAGE_BINDINGS, ChartStatus
 from .chart_view import CHART_BINDINGS, XRange
 from .context_screens import ConsoleScreen, ContextLoads, SystemScreen
 from .data import Curves, RunDetail, load_curves, load_run, load_runs
@@ -86,6 +88,7 @@ class RunScreen(RunCharts, Workspace, ContextLoads, StoreScreen):
             show=False,
             tooltip="images, tables, audio, video, HTML",
         ),
+        *PAGE_BINDINGS,
         *CHART_BINDINGS,
         *pane_bindings(RUN_PANES),
     ]
@@ -108,12 +111,13 @@ class RunScreen(RunCharts, Workspace, ContextLoads, StoreScreen):
     def compose(self) -> ComposeResult:
         yield Header()
 
-        def regex_bar() -> Iterator[Input]:
+        def regex_bar() -> Iterator[Widget]:
             yield Input(
                 placeholder="charts: metrics matching a regex, e.g. loss|acc "
                 "(enter on a metric adds it)",
                 id="regex",
             )
+            yield ChartStatus(id="chart-status")
 
         yield from self.compose_regions(regex_bar)
         yield KeyFooter()
@@ -275,13 +279,7 @@ class RunScreen(RunCharts, Workspace, ContextLoads, StoreScreen):
 
     @on(Input.Changed, "#regex")
     def regex_changed(self, event: Input.Changed) -> None:
-        text = event.value.strip()
-        try:
-            self.regex = re.compile(text) if text else None
-        except re.error as e:
-            self.notify(f"bad regex: {e}", severity="error")
-            return
-        self.charts_changed()
+        self.filter_charts(event.value)
 
     def action_focus_regex(self) -> None:
         self.query_one("#regex", Input).focus()
@@ -305,4 +303,4 @@ class RunScreen(RunCharts, Workspace, ContextLoads, StoreScreen):
     def action_copy_id(self) -> None:
         run_id = split_run_key(self.run_key)[2]
         self.app.copy_to_clipboard(run_id)
-        self.notify(f"copied {run_id}")
+        self.notify(f"copied {run_id}", markup=False)

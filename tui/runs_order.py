@@ -1,18 +1,20 @@
-"""The runs screen's rows in the order shown, and its status line, from a loaded listing.
+"""The runs screen's rows in the order shown, its status line, and what it says in place of
+an empty table, from a loaded listing.
 
 Pure functions of the listing and the screen's choices (sort, grouping, folds, marks), so
 the screen (tui/runs_screen.py) only keeps its cursor and widgets in step with them."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from rich.markup import escape
+from rich.text import Text
 
 from flightlog.store.text import safe
 
 from .data import plural
-from .runs_data import RunList
+from .runs_data import RunList, Source
 from .runs_table import server_sort, sort_key
 
 
@@ -56,9 +58,10 @@ def status_text(
     checking: bool,
     where: str | None,
 ) -> str:
-    """The status line (markup; stored text escaped): how many runs and in which states,
-    the sort, grouping and marks, the sync agent's `note`, whether the files are being
-    looked at (`checking`), and the filter last (a long one is what gets cut)."""
+    """The status line: how many runs and in which states, the sort, grouping and marks,
+    the sync agent's `note`, whether the files are being looked at (`checking`), and the
+    filter last (a long one is what gets cut). Plain text, never markup: a filter's
+    trailing backslash showed doubled."""
     states: dict[str, int] = {}
     for r in runs.rows:
         states[r["state"]] = states.get(r["state"], 0) + 1
@@ -76,9 +79,36 @@ def status_text(
     if marked:
         parts.append(f"{marked} marked (c: compare)")
     if note:
-        parts.append(escape(note))
+        parts.append(note)
     if checking:
         parts.append("as last seen: looking for changes…")
     if where:  # last: the part a long note or filter may push out of sight
-        parts.append(f"filter {escape(safe(where))}")
+        parts.append(f"filter {safe(where)}")
     return " · ".join(parts)
+
+
+EMPTY = (
+    "No runs in {root} yet.",
+    """ Log a first one in three lines:
+
+    import flightlog
+    run = flightlog.init(project="demo")
+    run.log({"loss": 0.5}); run.finish()
+
+then come back here (runs appear within 2 seconds), or open another store: flightlog tui DIR""",
+)
+
+GONE = (
+    "{root} is not there any more.",
+    """ Was it moved, deleted or unmounted?
+
+Its runs show here again when it is back.""",
+)
+
+
+def empty_text(root: Path | Source, gone: bool) -> Text:
+    """What the screen says in place of an empty table: how to log a first run, or that the
+    store's directory is gone (a scratch purge, an unmounted filesystem: not a store with no
+    runs yet). Text, not markup: a path such as `sweep[lr=0.1]` or `exp[1` is shown whole."""
+    head, rest = GONE if gone else EMPTY
+    return Text.assemble((head.format(root=safe(str(root))), "bold"), rest)

@@ -14,7 +14,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.markup import escape
 from textual.widgets import Header, Input, Static
 from textual.worker import get_current_worker
 
@@ -25,28 +24,9 @@ from .artifacts_screen import ArtifactsScreen
 from .filterbar import FilterBar
 from .footer import KeyFooter
 from .runs_data import RunList, Source, describe_more, load_last_look, load_runs
-from .runs_order import ordered_rows, status_text
+from .runs_order import empty_text, ordered_rows, status_text
 from .runs_table import RunsTable, build_table, columns_of, server_sort
 from .workers import REFRESH_SECONDS, StoreScreen, deliver, store_work
-
-EMPTY = """[b]No runs in {root} yet.[/b] Log a first one in three lines:
-
-    import flightlog
-    run = flightlog.init(project="demo")
-    run.log({{"loss": 0.5}}); run.finish()
-
-then come back here (runs appear within 2 seconds), or open another store: flightlog tui DIR"""
-
-GONE = """[b]{root} is not there any more.[/b] Was it moved, deleted or unmounted?
-
-Its runs show here again when it is back."""
-
-
-def empty_text(root: Path | Source, gone: bool) -> str:
-    """What the screen says in place of an empty table: how to log a first run, or that the
-    store's directory is gone (a scratch purge, an unmounted filesystem: not a store with no
-    runs yet). The path is escaped: `sweep[lr=0.1]` showed as `sweep`."""
-    return (GONE if gone else EMPTY).format(root=escape(safe(str(root))))
 
 
 class IndexingStopped(Exception):
@@ -164,7 +144,7 @@ class RunsScreen(StoreScreen):
             yield Static("", id="columns-hint", markup=False)
             yield RunsTable(id="runs")
             yield Static(empty_text(self.root, False), id="empty")
-            yield Static("loading…", id="status")
+            yield Static("loading…", id="status", markup=False)
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -409,11 +389,11 @@ class RunsScreen(StoreScreen):
         if key:
             run_id = split_run_key(key)[2]
             self.app.copy_to_clipboard(run_id)
-            self.notify(f"copied {run_id}")
+            self.notify(f"copied {run_id}", markup=False)
 
     def action_copy_path(self) -> None:
         key = self.current_key()
         if key and isinstance(self.root, Path):
             path = str(self.root / "runs" / key)
             self.app.copy_to_clipboard(path)
-            self.notify(f"copied {path}")
+            self.notify(f"copied {path}", markup=False)

@@ -4,11 +4,11 @@ While runs train, every refresh brings a listing whose training runs' steps, dur
 summary changed and nothing else; replacing the table's data and clearing its render
 caches redrew every visible row (~5% of a core with 8 runs in view, most of a refresh).
 textual-fastdatatable caches each rendered cell and row line by its row index, so when the
-new data has the same columns and rows and no wider cells (a column keeps its width when
-its widest cell narrows), only the cache entries of the rows whose cells differ (and the
-cell entries of the cells that differ) are dropped and only those rows are repainted,
-without a new layout (repainting the whole table drew every visible line again: most of
-a refresh on screen).
+new data has the same columns and rows and no cell wider than its column has room for
+(`shown_widths`: a column keeps its width when its widest cell narrows), only the cache
+entries of the rows whose cells differ (and the cell entries of the cells that differ) are
+dropped and only those rows are repainted, without a new layout (repainting the whole
+table drew every visible line again: most of a refresh on screen).
 """
 
 from __future__ import annotations
@@ -28,12 +28,13 @@ def redraw_changed(table: DataTable, new: pa.Table) -> bool:
     if old.schema != new.schema or old.num_rows != new.num_rows:
         return False
     fresh = ArrowBackend(new)
-    widths = backend.column_content_widths
-    if any(w > was for w, was in zip(fresh.column_content_widths, widths, strict=True)):
+    widths = fresh.column_content_widths
+    if any(w > room for w, room in zip(widths, shown_widths(table), strict=True)):
         return False
     # a column whose widest cell got narrower (a loss of 0.00256 after 0.002559) keeps its
     # width: a new layout redraws every visible line (columns move only when one grows)
-    fresh._column_content_widths = list(widths)
+    was = backend.column_content_widths
+    fresh._column_content_widths = [max(a, b) for a, b in zip(was, widths, strict=True)]
     cells = changed_cells(old, new)
     changed = {row for row, _ in cells}
     table.backend = fresh
@@ -51,6 +52,17 @@ def redraw_changed(table: DataTable, new: pa.Table) -> bool:
         for row in changed:  # (the compositor draws those lines only, not the whole table)
             table.refresh_row(row)
     return True
+
+
+def shown_widths(table: DataTable) -> list[int]:
+    """The widest cell each column has room for as laid out: its widest cell when it was, or
+    its header when wider (a run's steps reaching 1,000 fit under `steps`), at most the
+    table's cap. A cell that fits needs no new layout: a layout draws every visible line
+    again, as much as a whole refresh of the screen while runs train."""
+    cap = table.max_column_content_width
+    return [
+        c.content_width if cap is None else min(c.content_width, cap) for c in table.ordered_columns
+    ]
 
 
 def changed_cells(old: pa.Table, new: pa.Table) -> set[tuple[int, int]]:
