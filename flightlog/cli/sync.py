@@ -196,12 +196,19 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
 
     from .sync_report import SyncReport
 
-    locals_ = [load_local(RunPaths(d)) for d in dirs]
+    locals_, failed = [], []
+    for d in dirs:
+        try:
+            locals_.append(load_local(RunPaths(d)))
+        except ValueError as e:  # a file of it cannot be read as flightlog writes it: the
+            # others are shipped all the same (as the agent does)
+            why = f"cannot be read ({e}); skipped, `flightlog doctor` says what is wrong"
+            failed.append((f"{d.parent.name}/{d.name}", why))
     entities = Entities(client, entity)
     total_mb = sum(lr.total_bytes() for lr in locals_) / 1e6
     total_segments = sum(len(ps) for lr in locals_ for ps in lr.sealed.values())
     out = console()
-    done, failed, pending, sent, sent_bytes = [], [], [], 0, 0
+    done, pending, sent, sent_bytes = [], [], 0, 0
     blobs = {"files": 0, "bytes": 0}
     unavailable: ServerUnavailableError | None = None
     server = client.shown
