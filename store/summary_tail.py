@@ -15,7 +15,11 @@ writes: the state file stays as the writer left it.
 Only the rows past that step are decoded: of the writer's sealed segments, the row groups
 whose Parquet statistics reach past it (int64 statistics are the exact min and max; a
 group without them is read), a few of the last 64k rows; every other writer's sealed
-segments are left alone.
+segments are left alone. A writer of this version also records with each heartbeat where
+its stored rows stood before its summary was taken (`stored_upto`: segment number and
+byte): its segments before that place are not read, and its open segment is read from
+that byte on, not from its start (up to 500k rows, decoded and checksummed, for a beat's).
+An older state file has no such place: the segments are read as before.
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ def caught_up(
     behind = _behind(writers)
     if not behind:
         return {}
-    tails = _rows_after(paths.history, {wid: int(w["step"]) for wid, w in behind.items()})
+    starts = {wid: at for wid, w in behind.items() if (at := stored_upto(w)) is not None}
+    tails = _rows_after(paths.history, {wid: int(w["step"]) for wid, w in behind.items()}, starts)
     out = {}
     for wid, tail in tails.items():
         w = behind[wid]
@@ -96,19 +101,38 @@ def _behind(writers: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     }
 
 
-def _rows_after(history: Path, steps: dict[str, int]) -> dict[str, list[pa.Table]]:
+def stored_upto(w: dict[str, Any]) -> tuple[int, int] | None:
+    """(segment number, byte) a writer's stored rows reached before its summary was taken
+    (store/writer_close.py `write_state`), if its state file says (older writers' do not,
+    and a file with odd figures is read as if it did not)."""
+    at = w.get("stored_upto")
+    if not isinstance(at, dict):
+        return None
+    seq, byte = at.get("segment"), at.get("byte")
+    if type(seq) is int and type(byte) is int and seq >= 0 and byte >= 0:
+        return seq, byte
+    return None
+
+
+def _rows_after(
+    history: Path, steps: dict[str, int], starts: dict[str, tuple[int, int]]
+) -> dict[str, list[pa.Table]]:
     """The rows of each writer of `steps` after its step: of its sealed segments, the row
     groups whose footer statistics reach past it; its open segments and journal rows (the
-    journals cut by every sealed segment's mark, as `read_segments` reads them)."""
+    journals cut by every sealed segment's mark, as `read_segments` reads them). A writer
+    of `starts` stored its rows up to the step before that place (`stored_upto`): its
+    segments before it are not read, its open segment there only from its byte on."""
     sealed: set[str] = set()
     out: dict[str, list[pa.Table]] = {}
     for name, path in list_segments(history):
         if name.sealed:
             sealed.add(name.stem)
             step = steps.get(name.writer)
+            if name.seq < starts.get(name.writer, (0, 0))[0]:
+                continue  # (its mark still cuts the journals: read_segments)
             if step is not None and (rows := _sealed_rows_after(path, name, step)):
                 out.setdefault(name.writer, []).append(rows)
-    for name, table in read_segments(history, read_elsewhere=sealed):
+    for name, table in read_segments(history, read_elsewhere=sealed, start=starts):
         step = steps.get(name.writer)
         if step is not None:
             rows = table.filter(pc.greater(table.column("step"), step))
