@@ -24,8 +24,15 @@ An older state file has no such place: the segments are read as before.
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
 import math
+import os
+import threading
 import warnings
+from collections import OrderedDict
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +48,13 @@ from .liveness import CRASHED, writer_state
 from .metric_rules import MISSING, rule_of
 from .segments import list_segments, read_segments
 
+#: caught-up summaries this process worked out, by what they are a function of (`_identity`):
+#: an Api listing's index describes each run, then its runs' `summary` read it again; the UI
+#: lists a run, then opens it. A few KB each, the least recently used dropped.
+_known: OrderedDict[Hashable, dict[str, dict[str, Any]]] = OrderedDict()
+_KNOWN_MAX = 4096
+_lock = threading.Lock()
+
 
 def caught_up(
     paths: RunPaths, meta: dict[str, Any], writers: list[dict[str, Any]]
@@ -48,10 +62,50 @@ def caught_up(
     """The summaries of the run's killed writers of its latest generation, each with the
     rows it stored after it, by writer id (the files are read once for all of them). An
     earlier generation's summary is left as recorded: the resume that followed it started
-    from the history, and its writers' summaries come later in the merge."""
+    from the history, and its writers' summaries come later in the merge. Worked out once
+    per process while the files stay as they are (`_identity`)."""
     behind = _behind(writers)
     if not behind:
         return {}
+    key = _identity(paths.history, meta, behind)
+    with _lock:
+        known = _known.get(key) if key is not None else None
+        if known is not None:
+            _known.move_to_end(key)
+    if known is None:
+        known = _caught_up(paths, meta, behind)
+        if key is not None:
+            with _lock:
+                _known[key] = known
+                while len(_known) > _KNOWN_MAX:
+                    _known.popitem(last=False)
+    return copy.deepcopy(known)  # (a caller may change what it is handed)
+
+
+def _identity(history: Path, meta: dict[str, Any], behind: dict[str, Any]) -> Hashable | None:
+    """What a caught-up summary is a function of: the dead writers' state files and the
+    run's metric definitions (their content), and the history directory's files (names,
+    sizes, times of change: a dead writer's files change only by being sealed, renamed or
+    removed, by a resume, sync or doctor). None when the directory cannot be listed."""
+    try:
+        with os.scandir(history) as entries:
+            files = sorted((e.name, *_changed(e.stat())) for e in entries)
+    except OSError:
+        return None
+    said = json.dumps(
+        [behind, meta.get("metrics"), meta.get("created_at")], sort_keys=True, default=str
+    )
+    return str(history), hashlib.sha256(said.encode()).digest(), tuple(files)
+
+
+def _changed(st: os.stat_result) -> tuple[int, int]:
+    return st.st_size, st.st_mtime_ns
+
+
+def _caught_up(
+    paths: RunPaths, meta: dict[str, Any], behind: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """`caught_up`'s work, for the writers `_behind` found."""
     starts = {wid: at for wid, w in behind.items() if (at := stored_upto(w)) is not None}
     tails = _rows_after(paths.history, {wid: int(w["step"]) for wid, w in behind.items()}, starts)
     out = {}

@@ -4,10 +4,12 @@ after a heartbeat (Slurm timeouts, preemption), each figure next to a baseline i
 (another checkout, `--baseline`) measured alternating in the same run.
 
 A killed run's summary is read caught up with the rows its writer stored after its last
-heartbeat (store/summary_tail.py): up to a beat's worth of a tight loop's rows per run.
+heartbeat (store/summary_tail.py): up to a beat's worth of a tight loop's rows per run
+(~200k values here), or with `--pace`, a step every PACE s, a few rows: then what each
+run's catch-up costs whatever its rows counts.
 
-    python tests/benchmarks/bench_killed_listing.py [--runs 1000] [--templates 20]
-                                                   [--store DIR] [--repeat 3]
+    python tests/benchmarks/bench_killed_listing.py [--runs 1000] [--templates 20] [--pace 0]
+                                                   [--store DIR] [--repeat 3] [--skip index]
                                                    [--baseline /tmp/old/.venv/bin/python]
 
 The store is built once and reused (`DIR/.built-N`): `--templates` runs are written by real
@@ -40,22 +42,23 @@ sys.path[:0] = [str(HERE.parent)]
 
 from listing_cli import command_env, drop_index, evict, run_cli_cpu  # noqa: E402
 
-#: a training script's hot loop, killed from outside
+#: a training script's loop (a hot one, or a step every argv[3] s), killed from outside
 CHILD = (
-    "import sys, flightlog\n"
+    "import sys, time, flightlog\n"
     "r = flightlog.init(project='k', id=sys.argv[2], dir=sys.argv[1], config={'lr': 0.1})\n"
-    "s = 0\n"
+    "s, pace = 0, float(sys.argv[3])\n"
     "while True:\n"
     "    r.log({'loss': 1 / (s + 1), 'acc': s * 1e-6, 'lr': 0.1})\n"
     "    s += 1\n"
+    "    if pace: time.sleep(pace)\n"
 )
 
 
-def _kill_after_beat(store: Path, run_id: str, beats: int, delay: float) -> None:
+def _kill_after_beat(store: Path, run_id: str, beats: int, delay: float, pace: float) -> None:
     """One run of CHILD, killed `delay` s after the `beats`-th heartbeat that records a step."""
     env = {**command_env(), "FLIGHTLOG_DISABLE_GIT": "1"}
     p = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(store), run_id],
+        [sys.executable, "-c", CHILD, str(store), run_id, str(pace)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -77,8 +80,9 @@ def _kill_after_beat(store: Path, run_id: str, beats: int, delay: float) -> None
     p.wait()
 
 
-def build_store(store: Path, runs: int, templates: int) -> float:
-    """The store (reused when built); the seconds building took (0 when reused)."""
+def build_store(store: Path, runs: int, templates: int, pace: float = 0.0) -> float:
+    """The store (reused when built); the seconds building took (0 when reused). `pace`:
+    seconds between a template's steps (0: a hot loop)."""
     marker = store / f".built-{runs}-{templates}"
     if marker.exists():
         return 0.0
@@ -88,7 +92,7 @@ def build_store(store: Path, runs: int, templates: int) -> float:
     tpl = store.with_name(store.name + "-templates")
     shutil.rmtree(tpl, ignore_errors=True)
     for i in range(templates):
-        _kill_after_beat(tpl, f"t{i:03d}", rng.randint(1, 4), rng.uniform(0.1, 0.9))
+        _kill_after_beat(tpl, f"t{i:03d}", rng.randint(1, 4), rng.uniform(0.1, 0.9), pace)
     sources = sorted((tpl / "runs" / "k").glob("t*"))
     for i in range(runs):
         run_id = f"k{i:05d}"
@@ -131,8 +135,9 @@ def _child_seconds(python: str, code: str, store: Path) -> float:
     return float(out.stdout.split()[-1])
 
 
-def measures(store: Path, python: str) -> dict[str, float]:
-    """One round of every figure for `python`, ms: cold (no index, files cached), warm."""
+def measures(store: Path, python: str, skip: str = "") -> dict[str, float]:
+    """One round of every figure for `python`, ms: cold (no index, files cached), warm;
+    `skip` "index": no index built from nothing (as long as the baseline's Api listing)."""
     args = ("runs", "--limit", "50")
     out: dict[str, float] = {}
     drop_index(store)
@@ -141,8 +146,9 @@ def measures(store: Path, python: str) -> dict[str, float]:
     drop_index(store)
     out["api_cold"] = _child_seconds(python, API_CHILD, store) * 1000
     out["api_warm"] = _child_seconds(python, API_CHILD, store) * 1000
-    drop_index(store)
-    out["index_build"] = _child_seconds(python, INDEX_CHILD, store) * 1000
+    if "index" not in skip:
+        drop_index(store)
+        out["index_build"] = _child_seconds(python, INDEX_CHILD, store) * 1000
     return out
 
 
@@ -152,17 +158,24 @@ def main() -> None:
     ap.add_argument("--templates", type=int, default=20)
     ap.add_argument("--store", type=Path, default=Path("/tmp/flightlog-killed"))
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--pace", type=float, default=0.0, help="s between steps (0: a hot loop)")
+    ap.add_argument("--skip", default="", help="'index': no index built from nothing")
     ap.add_argument("--baseline", help="another checkout's python, measured alternating")
     ap.add_argument("--cold-disk", action="store_true", help="also a listing from a cold disk")
     a = ap.parse_args()
-    store = a.store.with_name(f"{a.store.name}-{a.runs}")
-    built = build_store(store, a.runs, a.templates)
-    print(f"store {store}: {a.runs} killed runs" + (f", built in {built:.0f} s" if built else ""))
+    paced = f"-paced{a.pace:g}" if a.pace else ""
+    store = a.store.with_name(f"{a.store.name}-{a.runs}{paced}")
+    built = build_store(store, a.runs, a.templates, a.pace)
+    loop = f"a step every {a.pace:g} s" if a.pace else "a hot loop"
+    print(
+        f"store {store}: {a.runs} runs killed in {loop}"
+        + (f", built in {built:.0f} s" * bool(built))
+    )
     pythons = {"now": sys.executable, **({"base": a.baseline} if a.baseline else {})}
     got: dict[str, list[dict[str, float]]] = {k: [] for k in pythons}
     for i in range(a.repeat):
         for label in pythons if i % 2 == 0 else reversed(pythons):
-            got[label].append(measures(store, pythons[label]))
+            got[label].append(measures(store, pythons[label], a.skip))
         print(f"round {i + 1}: load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     names = {
         "cold_cmd": "`runs --limit 50` cold (no index), ms",
@@ -174,6 +187,8 @@ def main() -> None:
         "index_build": "Index(store) from nothing, every run described, ms",
     }
     for key, name in names.items():
+        if key not in got["now"][0]:
+            continue
         line = f"{name:52s} now {statistics.median(r[key] for r in got['now']):8,.0f}"
         if "base" in got:
             base = statistics.median(r[key] for r in got["base"])
