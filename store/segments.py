@@ -41,7 +41,14 @@ from .rows import journal_tail
 from .schema import HISTORY_SCHEMA, WRITER_ID_KEY, WRITER_LABEL_KEY
 from .sealing import write_sealed
 from .streams import OpenSegment as OpenSegment
-from .streams import read_ipc_checked, stream_batches, table_mark, validate_segment, with_mark
+from .streams import (
+    ipc_mark,
+    read_ipc_checked,
+    stream_batches,
+    table_mark,
+    validate_segment,
+    with_mark,
+)
 from .streams import read_ipc_segment as read_ipc_segment
 
 
@@ -130,7 +137,7 @@ def segment_mark(path: Path) -> Mark | None:
         if path.suffix == ".parquet":
             md = pq.read_metadata(path).metadata or {}
             return decode_mark(md.get(MARK_KEY))
-        return table_mark(read_ipc_checked(path)[0])
+        return ipc_mark(path)
     except (OSError, pa.ArrowException, ValueError):
         return None
 

@@ -124,7 +124,9 @@ print(time.perf_counter() - t)
 """
 
 
-def _child_seconds(python: str, code: str, store: Path) -> float:
+def _child_seconds(python: str, code: str, store: Path) -> tuple[float, float]:
+    """(the seconds `code` timed itself, the child's CPU seconds)."""
+    before = os.times()
     out = subprocess.run(
         [python, "-c", code, str(store)],
         capture_output=True,
@@ -132,7 +134,10 @@ def _child_seconds(python: str, code: str, store: Path) -> float:
         check=True,
         env=command_env(),
     )
-    return float(out.stdout.split()[-1])
+    after = os.times()
+    cpu = after.children_user - before.children_user
+    cpu += after.children_system - before.children_system
+    return float(out.stdout.split()[-1]), cpu
 
 
 def measures(store: Path, python: str, skip: str = "") -> dict[str, float]:
@@ -144,11 +149,17 @@ def measures(store: Path, python: str, skip: str = "") -> dict[str, float]:
     out["cold_cmd"], out["cold_cpu"] = (x * 1000 for x in run_cli_cpu(store, *args, python=python))
     out["warm_cmd"], out["warm_cpu"] = (x * 1000 for x in run_cli_cpu(store, *args, python=python))
     drop_index(store)
-    out["api_cold"] = _child_seconds(python, API_CHILD, store) * 1000
-    out["api_warm"] = _child_seconds(python, API_CHILD, store) * 1000
+    out["api_cold"], out["api_cold_cpu"] = (
+        x * 1000 for x in _child_seconds(python, API_CHILD, store)
+    )
+    out["api_warm"], out["api_warm_cpu"] = (
+        x * 1000 for x in _child_seconds(python, API_CHILD, store)
+    )
     if "index" not in skip:
         drop_index(store)
-        out["index_build"] = _child_seconds(python, INDEX_CHILD, store) * 1000
+        out["index_build"], out["index_cpu"] = (
+            x * 1000 for x in _child_seconds(python, INDEX_CHILD, store)
+        )
     return out
 
 
@@ -183,8 +194,11 @@ def main() -> None:
         "warm_cmd": "`runs --limit 50` warm, ms",
         "warm_cpu": "  its CPU, ms",
         "api_cold": "Api().runs() + 50 summaries, no index, ms",
+        "api_cold_cpu": "  the process's CPU, ms",
         "api_warm": "Api().runs() + 50 summaries, indexed, ms",
+        "api_warm_cpu": "  the process's CPU, ms",
         "index_build": "Index(store) from nothing, every run described, ms",
+        "index_cpu": "  the process's CPU, ms",
     }
     for key, name in names.items():
         if key not in got["now"][0]:
