@@ -111,9 +111,19 @@ class Api:
         from flightlog.store.catalog import select_runs
         from flightlog.store.index import Index
 
-        with Index(self.root) as idx:
+        # a listing's index: runs described only as far as the query reads them (each run
+        # returned reads its own files; a killed run's history is decoded once, by a reader
+        # of its summary, not for its steps and values: store/summary_tail.py)
+        with Index(self.root, lazy=True) as idx:
             rows = select_runs(
-                idx, project=project, group=group, tags=tags, state=state, where=filters, sort=order
+                idx,
+                project=project,
+                group=group,
+                tags=tags,
+                state=state,
+                where=filters,
+                sort=order,
+                describe=False,
             )
         # an entity's runs, and the runs of none (wandb scripts name their own entity); a
         # run whose run.json is unreadable is listed too (its `problem` says why)

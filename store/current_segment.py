@@ -39,6 +39,10 @@ class CurrentSegment:
         #: the open segment's sealed twin (None: sealed from the IPC file when closed)
         self._sealing: IncrementalSeal | None = None
         self._seq = 0
+        #: (segment number, byte) after this writer's last batch written: every row it
+        #: stored before that place was logged before it was taken (a heartbeat records it,
+        #: so that a killed writer's readers read only the rows after: store/summary_tail.py)
+        self.stored_upto: tuple[int, int] | None = None
 
     @property
     def where(self) -> Path:
@@ -53,6 +57,7 @@ class CurrentSegment:
                 self.history, self.writer_id, self._seq, self._schema
             )
         self.held.write(batch, mark)
+        self.stored_upto = (self._seq, self.held.segment.size)  # (one assignment: a pair)
         if self._sealing is not None:
             try:
                 self._sealing.add(batch, durable)

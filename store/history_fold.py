@@ -83,7 +83,9 @@ class HistoryFold:
             return
         key, step = table.column("key"), table.column("step")
         self.last_step = max(self.last_step, pc.max(step).as_py())
-        ends = pa.table({"key": key, "step": step}).group_by("key")
+        # one thread: Acero's thread pool costs ~2 ms of a loaded machine's time per
+        # group-by whatever its size, most of a killed run's catch-up (a listing's 1,000: s)
+        ends = pa.table({"key": key, "step": step}).group_by("key", use_threads=False)
         ends = ends.aggregate([("step", "min"), ("step", "max")])
         code = pc.index_in(key, value_set=ends.column("key")).to_numpy(zero_copy_only=False)
         steps = step.to_numpy()
@@ -104,7 +106,7 @@ class HistoryFold:
             False,
         )
         numbers = pa.table({"key": key, "kind": kind, "number": value}).filter(numeric)
-        stats = numbers.group_by(["key", "kind"]).aggregate(
+        stats = numbers.group_by(["key", "kind"], use_threads=False).aggregate(
             [("number", f) for f in ("min", "max", "sum", "count")]
         )
         for s in stats.to_pylist():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
 import pyarrow as pa
@@ -41,36 +41,44 @@ from .rows import journal_tail
 from .schema import HISTORY_SCHEMA, WRITER_ID_KEY, WRITER_LABEL_KEY
 from .sealing import write_sealed
 from .streams import OpenSegment as OpenSegment
-from .streams import read_ipc_checked, stream_batches, table_mark, validate_segment, with_mark
+from .streams import (
+    ipc_mark,
+    read_ipc_checked,
+    stream_batches,
+    table_mark,
+    validate_segment,
+    with_mark,
+)
 from .streams import read_ipc_segment as read_ipc_segment
 
 
 def read_segment(
-    path: Path, keys: Collection[str] | None = None, dictionary_keys: bool = False
+    path: Path, keys: Collection[str] | None = None, dictionary_keys: bool = False, after: int = 0
 ) -> pa.Table:
     """A segment's rows (open or sealed). Raises SegmentDamaged (a ValueError) on a sealed
     file that fails its sha256 or cannot be decoded; warns about damaged IPC batches.
 
     `keys`: only the rows of these keys (a sealed file decodes only the row groups that may
-    hold them); `dictionary_keys`: a sealed file's `key` column as a dictionary."""
-    table, damage = read_segment_checked(path, keys, dictionary_keys)
+    hold them); `dictionary_keys`: a sealed file's `key` column as a dictionary; `after`: an
+    open one's batches from that byte on (store/streams.py `read_ipc_checked`)."""
+    table, damage = read_segment_checked(path, keys, dictionary_keys, after)
     if damage:
         warnings.warn(f"flightlog: {damage}", stacklevel=2)
     return table
 
 
 def read_segment_checked(
-    path: Path, keys: Collection[str] | None = None, dictionary_keys: bool = False
+    path: Path, keys: Collection[str] | None = None, dictionary_keys: bool = False, after: int = 0
 ) -> tuple[pa.Table, str | None]:
     """(a segment's intact rows, why some rows were left out or None); raises
-    SegmentDamaged for a sealed file that is unusable as a whole. `keys`, `dictionary_keys`:
-    as for `read_segment`."""
+    SegmentDamaged for a sealed file that is unusable as a whole. `keys`, `dictionary_keys`,
+    `after`: as for `read_segment`."""
     if path.suffix == JOURNAL_SUFFIX:
         table, note = read_journal_checked(path)
         return only_keys(table, keys), note
     name = parse_segment_name(path.name)
     if path.suffix != ".parquet":
-        table, note = read_ipc_checked(path)
+        table, note = read_ipc_checked(path, after)
         return only_keys(table, keys), note
     data = read_file(path)  # never Python bytes: Arrow's threads drop it (store/arrow_owned.py)
     if name is not None and name.sha256:
@@ -129,7 +137,7 @@ def segment_mark(path: Path) -> Mark | None:
         if path.suffix == ".parquet":
             md = pq.read_metadata(path).metadata or {}
             return decode_mark(md.get(MARK_KEY))
-        return table_mark(read_ipc_checked(path)[0])
+        return ipc_mark(path)
     except (OSError, pa.ArrowException, ValueError):
         return None
 
@@ -201,21 +209,24 @@ def read_live_segment(
     path: Path,
     keys: Collection[str] | None = None,
     dictionary_keys: bool = False,
+    after: int = 0,
 ) -> pa.Table:
     """Read a listed segment; an open one sealed since it was listed is read from its twin.
 
     Sealing renames the Parquet file into place and then removes the IPC file, so a reader
     that listed the directory just before may find the IPC file gone: the rows are in the
-    sealed twin by then. `keys`, `dictionary_keys`: as for `read_segment`."""
+    sealed twin by then. `keys`, `dictionary_keys`, `after`: as for `read_segment` (the
+    sealed twin is read whole)."""
     opts = (keys, dictionary_keys)
     try:
-        return read_segment(path, *opts)
+        return read_segment(path, *opts, after)
     except FileNotFoundError:
         if name.sealed:
             raise
     if not name.claimed:  # claimed since it was listed: renamed, then sealed (takeover.py)
         try:
-            return read_segment(path.with_name(claimed_segment_name(name.writer, name.seq)), *opts)
+            claimed = path.with_name(claimed_segment_name(name.writer, name.seq))
+            return read_segment(claimed, *opts, after)  # (the same bytes, renamed)
         except FileNotFoundError:
             pass
     twin = sealed_twin(path.parent, name)
@@ -229,6 +240,7 @@ def read_segments(
     keys: Collection[str] | None = None,
     dictionary_keys: bool = False,
     read_elsewhere: Collection[str] = (),
+    start: Mapping[str, tuple[int, int]] | None = None,
 ) -> list[tuple[SegmentName, pa.Table]]:
     """Every readable segment's rows, then each writer's journal rows no segment holds yet
     (a writer killed before its thread wrote them, or still running); a corrupt file is
@@ -244,22 +256,30 @@ def read_segments(
 
     `read_elsewhere`: the stems of sealed segments the caller reads itself (DuckDB, from the
     index): left out, yet their marks cut the journals, so that these are cut by what the
-    whole read holds, whatever was sealed since the caller listed them."""
+    whole read holds, whatever was sealed since the caller listed them.
+
+    `start`: writer -> (segment number, byte) its rows are read from (a killed writer's
+    rows after its heartbeat, store/summary_tail.py): its segments numbered before are left
+    out (sealed ones' marks, from their footers, still cut its journals), and its open
+    segment of that number is read from that byte on."""
     snapshots = read_journals(history_dir)
     out = []
     covered: dict[str, Mark] = {}
     listed = []
     for name, path in _listed_with_sealed_meanwhile(history_dir):
-        if name.sealed and name.stem in read_elsewhere:
+        first = (start or {}).get(name.writer)
+        before = first is not None and name.seq < first[0]
+        if name.sealed and (name.stem in read_elsewhere or before):
             _cover(covered, name.writer, segment_mark(path))
-        else:
-            listed.append((name, path))
+        elif not before:
+            after = first[1] if first is not None and first[0] == name.seq else 0
+            listed.append((name, path, after))
     from .two_threads import each  # readers only: the write path imports this module
 
     # two files at a time (store/two_threads.py): decoding releases the GIL
-    nbytes = sum(_size(path) for _, path in listed) if len(listed) > 1 else 0
-    read = each(lambda s: _read_listed(*s, keys, dictionary_keys), listed, nbytes)
-    for (name, _), (table, problem) in zip(listed, read, strict=True):
+    nbytes = sum(max(0, _size(p) - after) for _, p, after in listed) if len(listed) > 1 else 0
+    read = each(lambda s: _read_listed(s[0], s[1], keys, dictionary_keys, s[2]), listed, nbytes)
+    for (name, _, _), (table, problem) in zip(listed, read, strict=True):
         if problem is not None:
             warnings.warn(problem, stacklevel=2)
         elif table is not None:
@@ -304,12 +324,16 @@ def _journal_tails(
 
 
 def _read_listed(
-    name: SegmentName, path: Path, keys: Collection[str] | None, dictionary_keys: bool
+    name: SegmentName,
+    path: Path,
+    keys: Collection[str] | None,
+    dictionary_keys: bool,
+    after: int = 0,
 ) -> tuple[pa.Table | None, str | None]:
     """(a listed segment's rows, None), (None, why it is skipped), or (None, None) when it
     was removed since the listing (its run deleted: not part of this read)."""
     try:
-        return read_live_segment(name, path, keys, dictionary_keys), None
+        return read_live_segment(name, path, keys, dictionary_keys, after), None
     except FileNotFoundError:
         return None, None
     except SegmentDamaged as e:

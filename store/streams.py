@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from .arrow_owned import read_file
+from .arrow_owned import read_file, writable
 from .integrity import BATCH_CRC_KEY, SegmentDamaged, batch_checksum, batch_intact
 from .journal import MARK_KEY, Mark, decode_mark, encode_mark
 from .schema import HISTORY_SCHEMA, validate_history_table
@@ -40,6 +40,8 @@ class OpenSegment:
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.path = path
         self.rows = 0
+        #: bytes written: where the next batch's message starts (`read_ipc_checked`'s `after`)
+        self.size = 0
         self.opened = time.monotonic()
         #: the journal mark the next batch's rows reach (store/journal.py), set by its writer
         self.next_mark: Mark | None = None
@@ -59,6 +61,7 @@ class OpenSegment:
             md[MARK_KEY] = encode_mark(self.next_mark)
         self._writer.write_batch(batch, custom_metadata=md)
         self.rows += batch.num_rows
+        self.size = self._file.tell()
 
     def fsync(self) -> None:
         os.fsync(self._file.fileno())
@@ -80,8 +83,20 @@ def read_ipc_segment(path: Path) -> pa.Table:
     return table
 
 
-def read_ipc_checked(path: Path) -> tuple[pa.Table, str | None]:
-    """(every intact batch of an IPC stream, why some were left out or None)."""
+def read_ipc_checked(path: Path, after: int = 0) -> tuple[pa.Table, str | None]:
+    """(every intact batch of an IPC stream, why some were left out or None). `after`: only
+    the batches from that byte on (an `OpenSegment.size` its writer recorded: a message's
+    start), read without the bytes before it; the whole stream if it is no such place."""
+    part = _from(path, after) if after else None
+    if part is not None:
+        opened = _checked_stream(part, path)
+        if opened is not None:
+            schema, batches, damage = opened
+            table = pa.Table.from_batches(list(batches), schema=schema)
+            if damage.note() is None:  # (else not a message's start: read it all)
+                validate_segment(table, path)
+                return with_mark(table, damage.mark), None
+    st = os.stat(path)
     data = read_file(path)  # never Python bytes: Arrow's threads drop it (store/arrow_owned.py)
     if not data.size:
         return HISTORY_SCHEMA.empty_table(), None
@@ -91,7 +106,59 @@ def read_ipc_checked(path: Path) -> tuple[pa.Table, str | None]:
     schema, batches, damage = opened
     table = pa.Table.from_batches(list(batches), schema=schema)
     validate_segment(table, path)
+    if data.size == st.st_size:  # (else it grew meanwhile: what was read is no stat's)
+        _remember_mark(_identity(path, st), damage.mark)
     return with_mark(table, damage.mark), damage.note()
+
+
+#: the journal mark of IPC streams read whole, by the file's identity: an open segment only
+#: grows and its name is never reused, so a size names its content. A dead writer's open
+#: segment is read once to describe it, then asked its mark for each of its journals
+#: (store/segments.py `read_journal_checked`): 2-4 more reads of up to 500k rows
+_MARKS: dict[tuple[str, int, int, int], Mark | None] = {}
+_MARKS_MAX = 4096
+
+
+def _identity(path: Path, st: os.stat_result) -> tuple[str, int, int, int]:
+    return str(path), st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _remember_mark(key: tuple[str, int, int, int], mark: Mark | None) -> None:
+    if len(_MARKS) >= _MARKS_MAX:
+        _MARKS.clear()
+    _MARKS[key] = mark
+
+
+def ipc_mark(path: Path) -> Mark | None:
+    """The journal mark an IPC stream's rows reach (its last intact batch's), read once per
+    size of the file."""
+    key = _identity(path, os.stat(path))
+    if key in _MARKS:
+        return _MARKS[key]
+    table, _ = read_ipc_checked(path)
+    return table_mark(table)
+
+
+def _from(path: Path, after: int) -> pa.Buffer | None:
+    """The stream's schema message followed by its bytes from `after` on, in memory Arrow
+    allocated (store/arrow_owned.py); None when `after` is not past the schema or past the
+    end. Only the pages of the schema and of the tail are read (a memory map)."""
+    try:
+        whole = pa.memory_map(str(path)).read_buffer()
+    except (OSError, pa.ArrowException):
+        return None  # (gone, or empty: read as a whole file is)
+    reader = pa.BufferReader(whole)
+    try:
+        ipc.MessageReader.open_stream(reader).read_next_message()
+    except (pa.ArrowException, OSError, StopIteration):
+        return None
+    head = reader.tell()
+    if not head <= after <= whole.size:
+        return None
+    buf, view = writable(head + whole.size - after)
+    data = memoryview(whole).cast("B")
+    view[:head], view[head:] = data[:head], data[after:]
+    return buf
 
 
 def validate_segment(table: pa.Table, path: Path) -> None:

@@ -15,13 +15,24 @@ writes: the state file stays as the writer left it.
 Only the rows past that step are decoded: of the writer's sealed segments, the row groups
 whose Parquet statistics reach past it (int64 statistics are the exact min and max; a
 group without them is read), a few of the last 64k rows; every other writer's sealed
-segments are left alone.
+segments are left alone. A writer of this version also records with each heartbeat where
+its stored rows stood before its summary was taken (`stored_upto`: segment number and
+byte): its segments before that place are not read, and its open segment is read from
+that byte on, not from its start (up to 500k rows, decoded and checksummed, for a beat's).
+An older state file has no such place: the segments are read as before.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
 import math
+import os
+import threading
 import warnings
+from collections import OrderedDict
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +48,13 @@ from .liveness import CRASHED, writer_state
 from .metric_rules import MISSING, rule_of
 from .segments import list_segments, read_segments
 
+#: caught-up summaries this process worked out, by what they are a function of (`_identity`):
+#: an Api listing's index describes each run, then its runs' `summary` read it again; the UI
+#: lists a run, then opens it. A few KB each, the least recently used dropped.
+_known: OrderedDict[Hashable, dict[str, dict[str, Any]]] = OrderedDict()
+_KNOWN_MAX = 4096
+_lock = threading.Lock()
+
 
 def caught_up(
     paths: RunPaths, meta: dict[str, Any], writers: list[dict[str, Any]]
@@ -44,11 +62,52 @@ def caught_up(
     """The summaries of the run's killed writers of its latest generation, each with the
     rows it stored after it, by writer id (the files are read once for all of them). An
     earlier generation's summary is left as recorded: the resume that followed it started
-    from the history, and its writers' summaries come later in the merge."""
+    from the history, and its writers' summaries come later in the merge. Worked out once
+    per process while the files stay as they are (`_identity`)."""
     behind = _behind(writers)
     if not behind:
         return {}
-    tails = _rows_after(paths.history, {wid: int(w["step"]) for wid, w in behind.items()})
+    key = _identity(paths.history, meta, behind)
+    with _lock:
+        known = _known.get(key) if key is not None else None
+        if known is not None:
+            _known.move_to_end(key)
+    if known is None:
+        known = _caught_up(paths, meta, behind)
+        if key is not None:
+            with _lock:
+                _known[key] = known
+                while len(_known) > _KNOWN_MAX:
+                    _known.popitem(last=False)
+    return copy.deepcopy(known)  # (a caller may change what it is handed)
+
+
+def _identity(history: Path, meta: dict[str, Any], behind: dict[str, Any]) -> Hashable | None:
+    """What a caught-up summary is a function of: the dead writers' state files and the
+    run's metric definitions (their content), and the history directory's files (names,
+    sizes, times of change: a dead writer's files change only by being sealed, renamed or
+    removed, by a resume, sync or doctor). None when the directory cannot be listed."""
+    try:
+        with os.scandir(history) as entries:
+            files = sorted((e.name, *_changed(e.stat())) for e in entries)
+    except OSError:
+        return None
+    said = json.dumps(
+        [behind, meta.get("metrics"), meta.get("created_at")], sort_keys=True, default=str
+    )
+    return str(history), hashlib.sha256(said.encode()).digest(), tuple(files)
+
+
+def _changed(st: os.stat_result) -> tuple[int, int]:
+    return st.st_size, st.st_mtime_ns
+
+
+def _caught_up(
+    paths: RunPaths, meta: dict[str, Any], behind: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """`caught_up`'s work, for the writers `_behind` found."""
+    starts = {wid: at for wid, w in behind.items() if (at := stored_upto(w)) is not None}
+    tails = _rows_after(paths.history, {wid: int(w["step"]) for wid, w in behind.items()}, starts)
     out = {}
     for wid, tail in tails.items():
         w = behind[wid]
@@ -96,19 +155,38 @@ def _behind(writers: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     }
 
 
-def _rows_after(history: Path, steps: dict[str, int]) -> dict[str, list[pa.Table]]:
+def stored_upto(w: dict[str, Any]) -> tuple[int, int] | None:
+    """(segment number, byte) a writer's stored rows reached before its summary was taken
+    (store/writer_close.py `write_state`), if its state file says (older writers' do not,
+    and a file with odd figures is read as if it did not)."""
+    at = w.get("stored_upto")
+    if not isinstance(at, dict):
+        return None
+    seq, byte = at.get("segment"), at.get("byte")
+    if type(seq) is int and type(byte) is int and seq >= 0 and byte >= 0:
+        return seq, byte
+    return None
+
+
+def _rows_after(
+    history: Path, steps: dict[str, int], starts: dict[str, tuple[int, int]]
+) -> dict[str, list[pa.Table]]:
     """The rows of each writer of `steps` after its step: of its sealed segments, the row
     groups whose footer statistics reach past it; its open segments and journal rows (the
-    journals cut by every sealed segment's mark, as `read_segments` reads them)."""
+    journals cut by every sealed segment's mark, as `read_segments` reads them). A writer
+    of `starts` stored its rows up to the step before that place (`stored_upto`): its
+    segments before it are not read, its open segment there only from its byte on."""
     sealed: set[str] = set()
     out: dict[str, list[pa.Table]] = {}
     for name, path in list_segments(history):
         if name.sealed:
             sealed.add(name.stem)
             step = steps.get(name.writer)
+            if name.seq < starts.get(name.writer, (0, 0))[0]:
+                continue  # (its mark still cuts the journals: read_segments)
             if step is not None and (rows := _sealed_rows_after(path, name, step)):
                 out.setdefault(name.writer, []).append(rows)
-    for name, table in read_segments(history, read_elsewhere=sealed):
+    for name, table in read_segments(history, read_elsewhere=sealed, start=starts):
         step = steps.get(name.writer)
         if step is not None:
             rows = table.filter(pc.greater(table.column("step"), step))

@@ -165,9 +165,14 @@ class WriterClose:
             self._flush_waiters.popleft().set()
 
     def write_state(self: RunWriter, durable: bool = True) -> None:
-        """Rewrite this writer's state file (heartbeat, step, summary) now."""
+        """Rewrite this writer's state file (heartbeat, step, summary) now, with where its
+        stored rows stood before its summary was taken (`stored_upto`: the rows a reader
+        folds into the summary if this process is killed are after it)."""
+        upto = self._segment.stored_upto
         with self._lock:  # states taken in order, written in that order (`_state_lock`)
             state = self._state()
+            if upto is not None:
+                state["stored_upto"] = {"segment": upto[0], "byte": upto[1]}
             if self._sealing:  # store/takeover.py leaves this process's files to it meanwhile
                 state["sealing"] = True
             self._states_taken += 1
