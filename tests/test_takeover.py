@@ -290,7 +290,9 @@ def test_a_reader_follows_a_segment_claimed_and_sealed_after_it_listed_it(tmp_pa
 
 
 def _state(**kw: object) -> dict:
-    return {"writer": "w1", "state": "running", "heartbeat_at": time.time(), **kw}
+    """A writer state; `heartbeat_at` as an age in seconds, made a time when the test runs
+    (a time taken at collection was an hour and a half old by then in a loaded suite)."""
+    return {"writer": "w1", "state": "running", "heartbeat_at": 0.0, **kw}
 
 
 @pytest.mark.parametrize(
@@ -299,10 +301,10 @@ def _state(**kw: object) -> dict:
         (_state(state="finished"), None, True),
         (_state(host=os.uname().nodename, pid=os.getpid()), None, False),  # alive, stalled
         (_state(host=os.uname().nodename, pid=2**22 + 1), None, True),  # pid gone
-        (_state(host=OTHER_HOST, heartbeat_at=time.time() - 120), None, False),
-        (_state(host=OTHER_HOST, heartbeat_at=time.time() - 7200), None, True),
-        (_state(host=OTHER_HOST, heartbeat_at=time.time() - 120), "100", True),
-        (_state(host=OTHER_HOST, state="crashed", heartbeat_at=time.time() - 120), None, False),
+        (_state(host=OTHER_HOST, heartbeat_at=120), None, False),
+        (_state(host=OTHER_HOST, heartbeat_at=7200), None, True),
+        (_state(host=OTHER_HOST, heartbeat_at=120), "100", True),
+        (_state(host=OTHER_HOST, state="crashed", heartbeat_at=120), None, False),
     ],
 )
 def test_only_proof_of_death_lets_another_process_seal(
@@ -310,6 +312,7 @@ def test_only_proof_of_death_lets_another_process_seal(
 ) -> None:
     if env:
         monkeypatch.setenv("FLIGHTLOG_STALE_SECONDS", env)
+    state = {**state, "heartbeat_at": time.time() - state["heartbeat_at"]}
     assert writer_gone(state) is gone
     name = parse_segment_name("w1-000001.arrows")
     assert name is not None
