@@ -77,9 +77,11 @@ def api(store: Path) -> flightlog.Api:
 
 
 def python_script(
-    code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
+    code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    """Run `code` in a real child interpreter with the test's environment (+ `env`)."""
+    """Run `code` in a real child interpreter with the test's environment (+ `env`). The
+    timeout only ends a hang: a 40,000-step script took over 60 s in two suites at once on
+    2 cores (load 25)."""
     join_unwaited()  # it sees the runs this process finished sealed, as after its exit
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
@@ -142,7 +144,7 @@ def sample_cwd(samples: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     time.tzset()
 
 
-def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """The `flightlog` command in a real subprocess."""
     join_unwaited()  # it sees the runs this process finished sealed, as after its exit
     return subprocess.run(
