@@ -27,10 +27,13 @@ _EDITED = math.inf
 def merged_summary(writers: list[dict[str, Any]], edits: SummaryEdits | None) -> dict[str, Any]:
     """The run's summary from its writers' states (a killed writer's caught up with its last
     rows, store/summary_tail.py) and its public-API `edits`."""
+    ordered = [(w, carried_keys(w)) for w in sorted(writers, key=logged_at)]
+    carrying = any(carried for _, carried in ordered)
     out: dict[str, Any] = {}
-    #: the generation of the writer that logged each key's value in `out` itself
+    #: the generation of the writer that logged each key's value in `out` itself (kept
+    #: only when a writer carried values: the common merge is dict.update alone)
     logged_in: dict[str, float] = {}
-    for w in sorted(writers, key=logged_at):
+    for w, carried in ordered:
         if edits and logged_at(w) > edits.at:
             edits.apply(out)
             logged_in.update(dict.fromkeys([*edits.set, *edits.removed], _EDITED))
@@ -38,10 +41,11 @@ def merged_summary(writers: list[dict[str, Any]], edits: SummaryEdits | None) ->
         summary = w.get("summary")
         if not isinstance(summary, dict):
             continue
-        carried, made_in = carried_keys(w), generation(w)
+        made_in = generation(w)
         if not carried:  # all its own (most writers): merged in C
             out.update(summary)
-            logged_in.update(dict.fromkeys(summary, made_in))
+            if carrying:
+                logged_in.update(dict.fromkeys(summary, made_in))
             continue
         for k, v in summary.items():
             if k not in carried:
