@@ -90,7 +90,8 @@ class RunWriterLink:
         beat = self._writer.settings.heartbeat_interval if self._writer else None
         with self._lock:
             state = RUNNING if not self._finished else (FAILED if self._error else FINISHED)
-            return {
+            summary = self._summary_dict()
+            out = {
                 "writer": self._writer_id,
                 "label": self._writer_label,
                 "host": HOSTNAME,
@@ -105,9 +106,14 @@ class RunWriterLink:
                 "error": self._error,
                 "step": self._last_step,
                 "rows": self._writer.rows_written if self._writer else 0,
-                "summary": self._summary_dict(),
+                "summary": summary,
                 # what a reader needs to catch a killed writer's summary up with its last
                 # rows (store/summary_tail.py): the means' sums and counts, keys set by hand
                 "summary_means": self._aggs.sums(),
                 "summary_set": sorted(self._overrides),
             }
+            # a resumed run's keys this process only carried from the earlier job's: a
+            # reader lets another rank's logged value win over them (store/summary_merge.py)
+            if carried := self._summary_carried(summary):
+                out["summary_carried"] = carried
+            return out

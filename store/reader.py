@@ -24,6 +24,7 @@ from .liveness import run_state
 from .schema import WRITER_ID_KEY, WRITER_LABEL_KEY
 from .segments import read_segments
 from .summary_edits import SummaryEdits
+from .summary_merge import beat, merged_summary
 from .wide import MEDIA_COLUMNS as MEDIA_COLUMNS
 from .wide import pivot as pivot
 from .wide import row_blocks
@@ -115,30 +116,24 @@ class StoredRun:
     @property
     def error(self) -> str | None:
         """The traceback or reason of a failed writer of the latest generation."""
-        for w in sorted(self.writers, key=_beat, reverse=True):
+        for w in sorted(self.writers, key=beat, reverse=True):
             if w.get("error"):
                 return str(w["error"])
         return None
 
     @property
     def summary(self) -> dict[str, Any]:
-        """Every writer's summary merged, the most recently logged to winning; edits made
-        through the public API afterwards at their time (store/summary_edits.py)."""
+        """Every writer's summary merged, the most recently logged to winning, by key (a
+        value a resuming writer only carried from the earlier job's gives way to one logged
+        since); edits made through the public API afterwards at their time
+        (store/summary_merge.py, store/summary_edits.py)."""
         from .summary_tail import caught_up  # a killed writer's: with its last rows
 
-        merged: dict[str, Any] = {}
-        edits = SummaryEdits.of(self.meta)
         behind = caught_up(self.paths, self.meta, self.writers)
-        summaries = [(behind.get(str(w.get("writer")), w.get("summary")), w) for w in self.writers]
-        for summary, w in sorted(summaries, key=_logged_at):
-            if edits and _logged_at((summary, w)) > edits.at:
-                edits.apply(merged)
-                edits = None
-            if isinstance(summary, dict):
-                merged.update(summary)
-        if edits:
-            edits.apply(merged)
-        return merged
+        states = self.writers
+        if behind:
+            states = [{**w, **behind.get(str(w.get("writer")), {})} for w in states]
+        return merged_summary(states, SummaryEdits.of(self.meta))
 
     # -- history ----------------------------------------------------------------------------
     def tidy(self, keys: Iterable[str] | None = None, stream: str = "history") -> pa.Table:
@@ -226,21 +221,6 @@ def text_list(v: Any) -> list[str]:
     if not isinstance(v, list):
         return []
     return [x if isinstance(x, str) else json.dumps(x, default=str) for x in v]
-
-
-def _logged_at(summary_of: tuple[Any, dict[str, Any]]) -> float:
-    """When a writer's summary was last logged to: its last row's time (`_timestamp`), or
-    its heartbeat if it logged none. Not the heartbeat alone: ranks of a shared run beat
-    apart from when they log, and a killed rank's summary is caught up past its last beat,
-    so the rank that logged a key last gives its value."""
-    summary, writer = summary_of
-    at = summary.get("_timestamp") if isinstance(summary, dict) else None
-    return float(at) if isinstance(at, int | float) else _beat(writer)
-
-
-def _beat(writer: dict[str, Any]) -> float:
-    beat = writer.get("heartbeat_at")
-    return float(beat) if isinstance(beat, int | float) else 0.0
 
 
 def _read_meta(paths: RunPaths) -> tuple[dict[str, Any] | None, str | None, str | None]:

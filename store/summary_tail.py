@@ -8,6 +8,8 @@ summary reached into that summary, by the run's metric definitions (store/metric
 the last value, min, max, first, and a mean from the sum and count the writer recorded
 beside its summary (`summary_means`; a writer of an older version recorded none: its means
 stay the beat's). Keys it set with `run.summary[k] = v` (`summary_set`) keep that value.
+A key it carried from an earlier job's summary (`summary_carried`) and logged in those rows
+is one it logged from then on: the merge (store/summary_merge.py) takes its value as logged.
 Only the killed writers of the run's latest generation: a resume starts its summary from
 the history (store/history_fold.py), so an earlier generation's is superseded. Never
 writes: the state file stays as the writer left it.
@@ -47,6 +49,7 @@ from .layout import RunPaths, SegmentName
 from .liveness import CRASHED, writer_state
 from .metric_rules import MISSING, rule_of
 from .segments import list_segments, read_segments
+from .summary_merge import carried_keys, generation
 
 #: caught-up summaries this process worked out, by what they are a function of (`_identity`):
 #: an Api listing's index describes each run, then its runs' `summary` read it again; the UI
@@ -59,8 +62,10 @@ _lock = threading.Lock()
 def caught_up(
     paths: RunPaths, meta: dict[str, Any], writers: list[dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:
-    """The summaries of the run's killed writers of its latest generation, each with the
-    rows it stored after it, by writer id (the files are read once for all of them). An
+    """What changes in the state of each of the run's killed writers of its latest
+    generation once caught up with the rows it stored after its summary, by writer id: its
+    `summary`, and its `summary_carried` (store/summary_merge.py) less the keys of those
+    rows, which it logged (the files are read once for all of them). An
     earlier generation's summary is left as recorded: the resume that followed it started
     from the history, and its writers' summaries come later in the merge. Worked out once
     per process while the files stay as they are (`_identity`)."""
@@ -114,7 +119,10 @@ def _caught_up(
         fold = HistoryFold(stored=True)
         for table in tail:
             fold.add(table)
-        summary = out[wid] = _folded(w["summary"], fold, meta, w)
+        summary = _folded(w["summary"], fold, meta, w)
+        out[wid] = {"summary": summary}
+        if carried := carried_keys(w):
+            out[wid]["summary_carried"] = sorted(carried - fold.keys.keys())
         summary["_step"] = fold.last_step
         end = max(pc.max(t.column("time")).value for t in tail) / 1e6  # type: ignore[attr-defined]
         summary["_timestamp"] = end
@@ -139,10 +147,6 @@ def _runtime(end: float, meta: dict[str, Any], summary: dict[str, Any]) -> float
 
 def _behind(writers: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The crashed writers of the latest generation that recorded a summary and a step."""
-
-    def generation(w: dict[str, Any]) -> int:
-        g = w.get("generation", 0)
-        return g if type(g) is int else 0
 
     latest = max((generation(w) for w in writers), default=0)
     return {

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import flightlog
 
 from .conftest import reaped, spawn
@@ -51,11 +49,6 @@ def _job(tmp_path: Path, job: int) -> None:
     (tmp_path / "rank1-done").unlink(missing_ok=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store/reader.py merges writers' summaries whole: the resuming rank's summary, "
-    "started from the earlier job, overrides the keys other ranks logged since",
-)
 def test_each_ranks_key_shows_its_last_value_after_a_requeue(
     api: flightlog.Api, tmp_path: Path
 ) -> None:
