@@ -40,8 +40,9 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 #: rows only in journals (no tick writes a segment: flush_interval 60 s), small journals (a
-#: rotation every 300 rows: the writer thread makes each next one, woken by log())
-SCRIPT = """
+#: rotation every 300 rows: the writer thread makes each next one, woken by log()), and the
+#: disk filled
+FILLED = """
     import os, time, flightlog
     from flightlog.store import rowlog
     rowlog.ROWS_CAP = 300
@@ -56,6 +57,10 @@ SCRIPT = """
                 f.write(b"x" * (1 << 16))
         except OSError:
             pass  # the disk is full
+"""
+SCRIPT = (
+    FILLED
+    + """
     for _ in range(1000):  # rotations: no journal can be made
         run.log({{"i": i}}); i += 1
     os.unlink({filler!r})
@@ -71,6 +76,7 @@ SCRIPT = """
         f.write(f"{{first}} {{i}}")
     os.kill(os.getpid(), 9)
 """
+)
 
 
 def test_rows_logged_after_a_full_disk_came_back_survive_a_kill_9(
