@@ -8,7 +8,6 @@ written to a segment: 20,839 rows of a hot loop 3 s after the disk was freed."""
 from __future__ import annotations
 
 import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 import flightlog
 
 from .conftest import spawn
+from .test_full_tmpfs import tmpfs
 from .test_signals import _ended
 
 pytestmark = pytest.mark.slow
@@ -24,19 +24,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 128 MB tmpfs (the journals stay: 4 MiB each; root only: skipped elsewhere),
-    unmounted after the test."""
-    where = tmp_path / "disk"
-    where.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=128m", "tmpfs", str(where)], capture_output=True
-    )
-    if mounted.returncode:
-        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
-    try:
+    """A real 128 MB tmpfs (the journals stay: 4 MiB each), unmounted after the test."""
+    with tmpfs(tmp_path, "128m") as where:
         yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 #: rows only in journals (no tick writes a segment: flush_interval 60 s), small journals (a
