@@ -166,7 +166,7 @@ class Api:
         (a local store's runs of no entity)."""
         if self._entity is not None or self._remote is None:
             return self._entity
-        return str(self._remote._call(self._remote.client.whoami)["user"])
+        return self._remote.whoami()
 
     def projects(self, entity: str | None = None, per_page: int = 200) -> list[Project]:
         """The projects (of `entity`, if given): wandb's `Api.projects()`, each with `name`,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -98,8 +99,15 @@ def upload(files: Path, path: str | os.PathLike[str], root: str | os.PathLike[st
             "files are never rewritten)"
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
-    # copied beside files/, not in it: a sync walking files/ never ships half a file
-    part = files.parent / f".upload-{os.getpid()}.part"
-    shutil.copyfile(source, part)
-    os.replace(part, dest)
+    # copied beside files/, not in it: a sync walking files/ never ships half a file; named
+    # for this copy alone (one name a process: threads' copies renamed in under each other)
+    part = files.parent / f".upload-{secrets.token_hex(8)}.part"
+    try:
+        shutil.copyfile(source, part)
+        with open(part, "rb") as f:  # durable before its name is taken for good
+            os.fsync(f.fileno())
+        os.replace(part, dest)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
     return RunFile(name, dest.stat().st_size, dest)

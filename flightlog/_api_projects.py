@@ -33,7 +33,9 @@ def local_projects(root: Path) -> list[Project]:
         return []
     from flightlog.store.index import Index
 
-    with Index(root) as idx:
+    # a listing's index: counting runs describes none (a cold index of killed runs would
+    # read each one's rows after its last heartbeat, store/summary_tail.py)
+    with Index(root, lazy=True) as idx:
         rows = idx.con.execute(
             "SELECT coalesce(entity, ''), project, count(*) FROM runs GROUP BY ALL ORDER BY ALL"
         ).fetchall()

@@ -9,7 +9,6 @@ was listed: git and the command only for the project's members, as on the server
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -84,8 +83,7 @@ class RemoteRun(ApiRun):
                 f"artifact versions on {self._reader.url} are kept (other runs may use them): "
                 "nothing was deleted; call delete() without delete_artifacts=True"
             )
-        url = "/runs/{}/{}/{}".format(*self.path)
-        self._reader._call(lambda: self._reader.client.request("DELETE", url, retries=0))
+        self._reader.delete(self._run["run_key"])
 
     def load(self, force: bool = False) -> dict[str, Any]:
         """Read the run again from the server (wandb's `Run.load()`): state, summary and
@@ -114,11 +112,10 @@ class RemoteRun(ApiRun):
         """The files the server keeps of the run (console output, requirements, saved
         files; the git diff for members only), chosen as locally (`names`, `pattern`);
         each fetched from the server when downloaded."""
-        url = "/runs/{}/{}/{}/files".format(*self.path)
-        got = self._reader._call(lambda: self._reader.client.request("GET", url))
+        key = self._run["run_key"]
         listed = [
-            RemoteFile(str(f["name"]), int(f.get("size") or 0), self._fetcher(url, str(f["name"])))
-            for f in self._reader.client.answer(got, "files")
+            RemoteFile(str(f["name"]), int(f.get("size") or 0), self._fetcher(key, str(f["name"])))
+            for f in self._reader.files(key)
         ]
         return select(listed, names, pattern)
 
@@ -131,14 +128,8 @@ class RemoteRun(ApiRun):
             "logged the run, and sync it"
         )
 
-    def _fetcher(self, url: str, name: str) -> Callable[[], bytes]:
-        def fetch() -> bytes:
-            quoted = urllib.parse.quote(name)
-            return self._reader._call(
-                lambda: self._reader.client.request("GET", f"{url}/{quoted}")
-            ).content
-
-        return fetch
+    def _fetcher(self, key: str, name: str) -> Callable[[], bytes]:
+        return lambda: self._reader.file(key, name)
 
     def _artifacts(self, key: str) -> list[Any]:
         raise UnsupportedError(

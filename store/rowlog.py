@@ -115,6 +115,8 @@ class RowLog:
         #: journals are made in memory only (the last file could not be created), since when
         self._memory_only = False
         self._memory_since = 0.0
+        #: the outage under way was warned of (reset once a journal file is made again)
+        self._said_memory = False
         #: journal files `settle` removes (see `close`)
         self._to_remove: list[Path] = []
         #: the number of the last journal created (or whose creation was tried)
@@ -216,14 +218,19 @@ class RowLog:
             try:
                 self.history.mkdir(parents=True, exist_ok=True)
                 path = self.history / journal_name(self.writer_id, jseq)
-                return JournalFile(path, jseq, meta, ROWS_CAP, cap)
+                made = JournalFile(path, jseq, meta, ROWS_CAP, cap)
             except OSError as e:
                 self._memory_only, self._memory_since = True, time.monotonic()
-                self._warn(
-                    f"cannot create a journal in {self.history} ({e.strerror or e}): rows are "
-                    "kept in memory until they are written, so a kill -9 may lose the last ones"
-                    "; a journal file is tried again every second"
-                )
+                if not self._said_memory:  # once an outage, not at each try a second
+                    self._said_memory = True
+                    self._warn(
+                        f"cannot create a journal in {self.history} ({e.strerror or e}): rows "
+                        "are kept in memory until they are written, so a kill -9 may lose the "
+                        "last ones; a journal file is tried again every second"
+                    )
+            else:
+                self._said_memory = False
+                return made
         return JournalFile(None, jseq, meta, ROWS_CAP, cap)
 
     def _discard(self, j: JournalFile) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -233,6 +234,25 @@ class RemoteReader:
             lambda: self.client.history(entity or "", project, run_id, stream=stream)
         )
 
+    def files(self, key: str) -> list[dict[str, Any]]:
+        """The files the server keeps of a run (`name`, `size`: the git diff for members
+        only)."""
+        r = self._call(lambda: self.client.request("GET", _run_url(key, "files")))
+        return list(self.client.answer(r, "files"))
+
+    def file(self, key: str, name: str) -> bytes:
+        """One file of a run, whole."""
+        url = _run_url(key, "files/" + urllib.parse.quote(name))
+        return self._call(lambda: self.client.request("GET", url)).content
+
+    def delete(self, key: str) -> None:
+        """Delete a run from the server (run_delete_routes.py): sent once, never retried."""
+        self._call(lambda: self.client.request("DELETE", _run_url(key), retries=0))
+
+    def whoami(self) -> str:
+        """The user the key belongs to."""
+        return str(self._call(self.client.whoami)["user"])
+
     def file_tail(self, key: str, name: str, offset: int, limit: int) -> tuple[bytes, int] | None:
         """A file's bytes from `offset` on, but at most its last `limit` bytes, and the offset
         after them; None when the server has no such file. An HTTP Range request (the files
@@ -290,6 +310,6 @@ def common_keys(summaries: Any, limit: int = 3) -> list[str]:
     return [k for k, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
 
 
-def _run_url(key: str, what: str) -> str:
+def _run_url(key: str, what: str = "") -> str:
     entity, project, run_id = split_run_key(key)
-    return f"/runs/{entity}/{project}/{run_id}/{what}"
+    return f"/runs/{entity}/{project}/{run_id}" + (f"/{what}" if what else "")

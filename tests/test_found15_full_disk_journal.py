@@ -8,7 +8,6 @@ written to a segment: 20,839 rows of a hot loop 3 s after the disk was freed."""
 from __future__ import annotations
 
 import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 import flightlog
 
 from .conftest import spawn
+from .test_full_tmpfs import tmpfs
 from .test_signals import _ended
 
 pytestmark = pytest.mark.slow
@@ -24,24 +24,15 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 128 MB tmpfs (the journals stay: 4 MiB each; root only: skipped elsewhere),
-    unmounted after the test."""
-    where = tmp_path / "disk"
-    where.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=128m", "tmpfs", str(where)], capture_output=True
-    )
-    if mounted.returncode:
-        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
-    try:
+    """A real 128 MB tmpfs (the journals stay: 4 MiB each), unmounted after the test."""
+    with tmpfs(tmp_path, "128m") as where:
         yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 #: rows only in journals (no tick writes a segment: flush_interval 60 s), small journals (a
-#: rotation every 300 rows: the writer thread makes each next one, woken by log())
-SCRIPT = """
+#: rotation every 300 rows: the writer thread makes each next one, woken by log()), and the
+#: disk filled
+FILLED = """
     import os, time, flightlog
     from flightlog.store import rowlog
     rowlog.ROWS_CAP = 300
@@ -56,6 +47,10 @@ SCRIPT = """
                 f.write(b"x" * (1 << 16))
         except OSError:
             pass  # the disk is full
+"""
+SCRIPT = (
+    FILLED
+    + """
     for _ in range(1000):  # rotations: no journal can be made
         run.log({{"i": i}}); i += 1
     os.unlink({filler!r})
@@ -71,6 +66,7 @@ SCRIPT = """
         f.write(f"{{first}} {{i}}")
     os.kill(os.getpid(), 9)
 """
+)
 
 
 def test_rows_logged_after_a_full_disk_came_back_survive_a_kill_9(

@@ -6,6 +6,7 @@ back."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 from collections.abc import Iterator
@@ -22,13 +23,14 @@ pytestmark = pytest.mark.slow
 SEQ = re.compile(r"-(\d{6})[-.]")  # a segment's number in its file's name
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 2 MB tmpfs (root only: skipped elsewhere), unmounted after the test."""
+@contextlib.contextmanager
+def tmpfs(tmp_path: Path, size: str) -> Iterator[Path]:
+    """A real tmpfs of `size` ("2m") in `tmp_path` (root only: the test is skipped
+    elsewhere), unmounted when left."""
     where = tmp_path / "disk"
     where.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True
     )
     if mounted.returncode:
         pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
@@ -36,6 +38,13 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 2 MB tmpfs, unmounted after the test."""
+    with tmpfs(tmp_path, "2m") as where:
+        yield where
 
 
 def test_a_full_disk_leaves_no_temp_files(small_disk: Path) -> None:
