@@ -115,6 +115,8 @@ class RowLog:
         #: journals are made in memory only (the last file could not be created), since when
         self._memory_only = False
         self._memory_since = 0.0
+        #: the last try of a journal file failed, and was said: its retries fail unsaid
+        self._said_failing = False
         #: journal files `settle` removes (see `close`)
         self._to_remove: list[Path] = []
         #: the number of the last journal created (or whose creation was tried)
@@ -216,14 +218,18 @@ class RowLog:
             try:
                 self.history.mkdir(parents=True, exist_ok=True)
                 path = self.history / journal_name(self.writer_id, jseq)
-                return JournalFile(path, jseq, meta, ROWS_CAP, cap)
+                made = JournalFile(path, jseq, meta, ROWS_CAP, cap)
+                self._said_failing = False  # a later failure is news again
+                return made
             except OSError as e:
                 self._memory_only, self._memory_since = True, time.monotonic()
-                self._warn(
-                    f"cannot create a journal in {self.history} ({e.strerror or e}): rows are "
-                    "kept in memory until they are written, so a kill -9 may lose the last ones"
-                    "; a journal file is tried again every second"
-                )
+                if not self._said_failing:  # once, not at every retry of a full disk
+                    self._said_failing = True
+                    self._warn(
+                        f"cannot create a journal in {self.history} ({e.strerror or e}): rows "
+                        "are kept in memory until they are written, so a kill -9 may lose the "
+                        "last ones; a journal file is tried again every second"
+                    )
         return JournalFile(None, jseq, meta, ROWS_CAP, cap)
 
     def _discard(self, j: JournalFile) -> None:
