@@ -28,11 +28,6 @@ run.finish()
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the agent takes the deleted run's renamed files for runs to ship: .deleting-x-... "
-    "refused, and run x's absence shipped (the server's name and config wiped)",
-)
 def test_a_run_deleted_locally_while_the_agent_watches(
     server: LiveServer, key: str, store: Path
 ) -> None:
