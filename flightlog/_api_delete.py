@@ -9,17 +9,21 @@ Safe by construction:
 - A run whose writer is alive is refused: its process would go on writing into a directory
   that is gone. A crashed run (its process dead, or silent past the heartbeat limit) and a
   finished or failed one are deleted.
-- The directory is first renamed to a hidden name beside it, one atomic rename: listings,
-  the index and the UI skip hidden names, so they never see half a run, and the run is gone
+- The directory is first renamed to a hidden name at the store's root, out of runs/, one
+  atomic rename: listings, the index and the UI never see half a run, and the run is gone
   from them at their next read (the index drops a run whose directory is gone when it
-  catches up). Then the hidden copy is removed; if that is interrupted, what is left is a
-  hidden directory nothing lists.
+  catches up). Out of runs/, because the store's sync agent watches that tree: a rename
+  within it showed the agent the run's files under a new run directory (which it tried to
+  ship), and the run's own path changed (it shipped the run as it then was, nothing: the
+  server's copy lost its name and config). Then the hidden copy is removed; if that is
+  interrupted, what is left is a hidden directory nothing lists.
 - The store's index is caught up with that one run at once (`forget`): a UI's first paint
   shows the index as it was last read, before its catch-up looks at the files.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import shutil
@@ -31,7 +35,8 @@ from flightlog.store.reader import StoredRun
 
 from ._errors import NotFoundError, UsageError
 
-#: the prefix of a run directory being removed (listings skip names starting with ".")
+#: the prefix of a run directory being removed, at the store's root (names starting with "."
+#: are skipped by listings)
 HIDDEN = ".deleting-"
 
 
@@ -58,13 +63,27 @@ def delete_run(paths: RunPaths, shown: str) -> None:
             "stop that process, then delete it; a crashed run can be deleted as it is"
         )
     _check_place(paths, run)
-    hidden = paths.dir.with_name(f"{HIDDEN}{paths.dir.name}-{secrets.token_hex(4)}")
-    os.rename(paths.dir, hidden)  # (a link is renamed itself: what it points to stays)
+    hidden = _hide(paths)
     if hidden.is_symlink():
         hidden.unlink()
     else:
         shutil.rmtree(hidden)
     forget(paths)
+
+
+def _hide(paths: RunPaths) -> Path:
+    """Rename the run's directory (a link: the link itself, what it points to stays) to a
+    hidden name at the store's root; beside it when runs/ is on another file system."""
+    name = f"{HIDDEN}{paths.dir.name}-{secrets.token_hex(4)}"
+    hidden = Path(paths.root) / name
+    try:
+        os.rename(paths.dir, hidden)
+    except OSError as e:
+        if e.errno != errno.EXDEV:
+            raise
+        hidden = paths.dir.with_name(name)
+        os.rename(paths.dir, hidden)
+    return hidden
 
 
 def forget(paths: RunPaths) -> None:
