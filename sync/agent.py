@@ -58,7 +58,7 @@ from flightlog.store.liveness import RUNNING
 
 from .client import ServerClient, backoff_delay
 from .credentials import load as load_credentials
-from .uploader import Entities, load_local, sync_run
+from .uploader import Entities, RunGone, load_local, sync_run
 
 META_EVERY = 10.0  # seconds between metadata-only syncs of a run (state files, summaries)
 BACKOFF_CAP = 8.0  # plus a request's connect timeout: a returning server is seen within 10 s
@@ -320,6 +320,10 @@ class Agent:
                 self._held.add(run)  # not queued: an agent with --idle-exit still exits
             else:
                 self.queue.push(run, time.monotonic() + REFUSED_RETRY)
+            return
+        except RunGone as e:  # deleted locally: forgotten, not retried
+            self._last_meta.pop(run, None)
+            self.log(f"{run.parent.name}/{run.name}: {e.strerror}")
             return
         except OSError as e:  # the run is being written or removed under us
             self.log(f"{run.parent.name}/{run.name}: {e}; retrying")

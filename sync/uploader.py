@@ -10,6 +10,7 @@ runs costs no network round trips.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import time
 from collections.abc import Callable
@@ -82,6 +83,11 @@ class LocalRun:
         return sum(p.stat().st_size for ps in self.sealed.values() for p in ps)
 
 
+class RunGone(FileNotFoundError):
+    """The run's directory is gone (deleted locally): nothing of it is shipped, least of all
+    the id-and-project run.json a missing directory reads as, over the server's copy."""
+
+
 def load_local(paths: RunPaths) -> LocalRun:
     """Read a run for syncing; the open segments of writers proven gone are sealed first
     (they will never grow again, and only sealed segments are shipped). A writer that only
@@ -90,6 +96,8 @@ def load_local(paths: RunPaths) -> LocalRun:
     directory names."""
     join_unwaited()  # a run this process finished: its writer thread seals it first
     stored = StoredRun.load_any(paths)
+    if stored.problem is not None and not paths.dir.is_dir():
+        raise RunGone(errno.ENOENT, "the run was deleted here; the server keeps its copy")
     writers = writers_by_id(stored.writers)
     sealed: dict[str, list[Path]] = {}
     open_segments = 0

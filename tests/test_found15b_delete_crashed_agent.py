@@ -36,11 +36,6 @@ time.sleep(600)
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the agent's queued sync of a run deleted locally ships a run.json of id and "
-    "project alone over the server's copy (sync/uploader.py load_local, sync/agent.py)",
-)
 def test_a_crashed_run_deleted_locally_keeps_its_servers_copy(
     server: LiveServer, key: str, store: Path
 ) -> None:

@@ -189,6 +189,7 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
     from flightlog.sync.uploader import (
         NO_REQUEST_CAN_WORK,
         Entities,
+        RunGone,
         forget_lost,
         load_local,
         up_to_date,
@@ -200,6 +201,8 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
     for d in dirs:
         try:
             locals_.append(load_local(RunPaths(d)))
+        except RunGone as e:  # deleted since the store was listed
+            failed.append((f"{d.parent.name}/{d.name}", str(e.strerror)))
         except ValueError as e:  # a file of it cannot be read as flightlog writes it: the
             # others are shipped all the same (as the agent does)
             why = f"cannot be read ({e}); skipped, `flightlog doctor` says what is wrong"
