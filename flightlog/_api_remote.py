@@ -85,6 +85,9 @@ class RemoteRun(ApiRun):
             )
         self._reader.delete(self._run["run_key"])
 
+    def _present(self) -> None:
+        """A run deleted on the server: its reads answer 404 (NotFoundError) themselves."""
+
     def load(self, force: bool = False) -> dict[str, Any]:
         """Read the run again from the server (wandb's `Run.load()`): state, summary and
         the listed fields as they are now."""

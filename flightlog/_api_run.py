@@ -163,6 +163,7 @@ class ApiRun(ApiRunFacts, ApiRunEdits, StoredRun):
         """The history, wide: with `keys`, those columns, `x_axis`'s and the `_` ones in the
         rows that hold any of them; `samples` rows at most, evenly spaced, first and last
         kept."""
+        self._present()
         if isinstance(keys, int):  # wandb's history(500): its first argument is samples
             raise ArgumentError(
                 f"history()'s first argument is keys (wandb's is samples): pass "
@@ -208,6 +209,7 @@ class ApiRun(ApiRunFacts, ApiRunEdits, StoredRun):
     ) -> Iterator[dict[str, Any]]:
         """Every row, in step order, values as logged; `min_step <= _step < max_step`; with
         `keys`, the rows that hold every one of them."""
+        self._present()
         keys = None if keys is None else list(keys)
         blocks = self._row_blocks(
             keys, _stream(stream), min_step=min_step, max_step=max_step, every_key=keys or ()

@@ -23,6 +23,7 @@ from flightlog.store.reader import StoredRun
 from flightlog.store.schema import BOOL, FLOAT, HIST, INT, LIST, MEDIA, NONE, STR
 
 from ._api_edits import FIELDS
+from ._errors import NotFoundError
 
 if TYPE_CHECKING:
     from ._api_run import ApiRun
@@ -148,10 +149,19 @@ class ApiRunFacts:
         while self._state_now() == RUNNING:
             time.sleep(poll)
 
+    def _present(self: ApiRun) -> None:
+        """Raise NotFoundError if the run was deleted since this object was made: a missing
+        directory would read as an empty run (no rows, a run.json of id and project)."""
+        if not self.paths.dir.is_dir():
+            raise NotFoundError(
+                f"run {self.shown_path} was deleted from {self.paths.root} since it was read"
+            )
+
     def load(self: ApiRun, force: bool = False) -> dict[str, Any]:
         """Read the run again (wandb's `Run.load()`): its run.json and its writers' states,
         so `state`, `summary`, `config`, `tags`... are as they are now; edits not stored by
         `update()` are dropped. Returns run.json's fields."""
+        self._present()
         fresh = StoredRun.load_any(self.paths)
         self.meta, self.writers, self.problem = fresh.meta, fresh.writers, fresh.problem
         for held in (*FIELDS, "_tags", "_config", "_summary"):

@@ -17,11 +17,6 @@ from flightlog._errors import NotFoundError
 from .conftest import python_script, settled
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a run object kept across its deletion in another process reads as an empty run, "
-    "no error (flightlog/_api_run.py: history() 0 rows, load() id and project alone)",
-)
 def test_a_run_deleted_by_another_process_is_not_read_as_an_empty_run(store: Path) -> None:
     run = flightlog.init(project="p", id="x", name="named")
     for i in range(10):
