@@ -23,7 +23,8 @@ writer's own seals holding its rows are recorded: looked at after every segment 
 writer is recorded or found recorded, so that the client's retry of an upload cut between
 its steps (a move that failed is a 5xx) finishes the move. A replaced seal's move is owed
 in the catalog until done: the client's retry, the writer's next upload or a replica's
-start does it (`finish_moves`).
+start does it (`finish_moves`). Only the upload that replaced the seal answers 5xx when the
+move fails; later ones log it and try again at the writer's next upload.
 """
 
 from __future__ import annotations
@@ -121,7 +122,10 @@ class SharedStore:
         row = SegmentRow(stream, seg.writer, seg.seq, digest, tmp.stat().st_size)
         known, owed = self.catalog.placed(entity, project, run_id, stream, seg.writer, seg.seq)
         if owed:  # a shorter seal of this writer's that an earlier upload left in the tree
-            self._finish_moves(paths, row)
+            try:
+                self._finish_moves(paths, row)
+            except OSError as e:  # still owed: never holds back the writer's uploads
+                log.warning("replaced seals stay in the segments/ tree for now: %s", e)
         if known == digest:  # a retry, perhaps of an upload cut between its steps
             self._retire_recovered(paths, row)
             return False

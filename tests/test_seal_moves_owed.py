@@ -107,3 +107,16 @@ def test_a_replicas_start_moves_a_replaced_seal_left_in_the_tree(
 
 def _key(seal: Path) -> str:
     return ObjectStore.segment_key("alice", "p", "r1", "history", seal.name)
+
+
+def test_a_move_that_keeps_failing_holds_back_no_upload_of_the_writer(
+    failed: tuple[Path, SharedStore, Path], tmp_path: Path
+) -> None:
+    bucket, a, short = failed
+    (bucket / "superseded").write_text("still in the way")
+    later = segment_file(tmp_path / "job", tidy_table(100, start=3000), seq=2)
+    assert upload(a, later) is True  # stored and recorded; the move stays owed
+    assert in_tree(bucket, short) and in_tree(bucket, later)
+    (bucket / "superseded").unlink()
+    assert upload(a, later) is False  # the client's retry, or any later upload: moved now
+    assert not in_tree(bucket, short)
