@@ -35,7 +35,7 @@ from .db.catalog import Catalog, SegmentRow
 from .objstore import ObjectStore
 from .receive import STREAMS
 from .seal_growth import MEMORY, grown
-from .seal_retirement import fetch_segment, retire_recovered, retire_seal
+from .seal_retirement import fetch_segment, finish_moves, retire_recovered, retire_seal
 
 log = logging.getLogger("flightlog.server")
 #: the accounts tables, in an order that never names a row before it exists
@@ -188,7 +188,11 @@ def _copy(s: _Segment, catalog: Catalog, objects: ObjectStore, report: Migration
     objects.put(ObjectStore.segment_key(*address, row.stream, row.name), s.path, row.sha256)
     now = catalog.add_segment(*address, row, replacing=known)
     if now is None and known is not None:  # the shorter seal leaves the Hive tree
-        retire_seal(objects, address, replace(row, sha256=known))
+        owed = catalog.seal_moves(*address, row.stream, row.writer)
+        try:
+            finish_moves(objects, catalog, owed)
+        except OSError as e:  # still owed: a replica's start moves it
+            log.warning("a seal replaced by %s stays in the segments/ tree: %s", s.path, e)
     elif now is not None:  # a replica recorded a seal of it meanwhile: it is there
         if now != row.sha256:  # another seal: this upload leaves the Hive tree
             retire_seal(objects, address, row)

@@ -8,8 +8,12 @@ so what is held once stays held, whichever replica looks and when.
 
 An upload cut between recording its seal and moving the journal-sealed segments that seal
 holds (a replica killed, a move that failed: a 5xx) is sent again by its client; the retry
-finds its seal recorded and finishes the moves (`retire_recovered`). A shorter seal whose
-move failed is logged and stays (`retire_seal`): its name is in no record a retry reads.
+finds its seal recorded and finishes the moves (`retire_recovered`). A shorter seal a
+longer one replaced is kept in the catalog's `seal_moves`, in the transaction that records
+the longer, until its move is done (`finish_moves`): a move that failed (a 5xx) or was cut
+by a dead replica is finished by the client's retry, the writer's next upload, or a
+replica's start - the catalog says whether one is owed, in the query each upload makes
+anyway, so no upload lists the bucket.
 """
 
 from __future__ import annotations
@@ -49,6 +53,17 @@ def retire_seal(objects: ObjectStore, address: tuple[str, str, str], row: Segmen
         objects.retire(key)
     except OSError as e:
         log.warning("%s stays in the segments/ tree (move it to superseded/): %s", key, e)
+
+
+def finish_moves(
+    objects: ObjectStore, catalog: Catalog, owed: list[tuple[tuple[str, str, str], SegmentRow]]
+) -> None:
+    """Move each seal of `owed` (Catalog.seal_moves: replaced by a longer seal recorded)
+    to `superseded/`, then strike it from the catalog's list. A move that fails raises
+    (the upload's answer is a 5xx): the seal stays owed, and in the tree, never lost."""
+    for address, seal in owed:
+        objects.retire(ObjectStore.segment_key(*address, seal.stream, seal.name))
+        catalog.seal_moved(*address, seal)
 
 
 def retire_recovered(

@@ -21,11 +21,15 @@ the catalog no longer names (or never came to name) then leaves the bucket's Hiv
 once, and so does a segment sealed from a writer's journal by a copy's sync once the
 writer's own seals holding its rows are recorded: looked at after every segment of its
 writer is recorded or found recorded, so that the client's retry of an upload cut between
-its steps (a move that failed is a 5xx) finishes the move.
+its steps (a move that failed is a 5xx) finishes the move. A replaced seal's move is owed
+in the catalog until done: the client's retry, the writer's next upload or a replica's
+start does it (`finish_moves`). Only the upload that replaced the seal answers 5xx when the
+move fails; later ones log it and try again at the writer's next upload.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import replace
@@ -42,9 +46,10 @@ from .objstore import ObjectStore
 from .receive import STREAMS, ReceivingStore, check_digest, conflict, key_of, run_documents
 from .refused import Refused
 from .seal_growth import grown
-from .seal_retirement import fetch_segment, retire_recovered, retire_seal
+from .seal_retirement import fetch_segment, finish_moves, retire_recovered, retire_seal
 from .segment_check import check_segment_file
 
+log = logging.getLogger("flightlog.server")
 CACHE = "cache"
 #: seconds each look for changed runs reaches back past the newest change seen
 CLOCK_SLACK = 10.0
@@ -115,7 +120,12 @@ class SharedStore:
         assert entity is not None, f"{paths.dir} is not a server run directory"
         check_digest(seg, digest)
         row = SegmentRow(stream, seg.writer, seg.seq, digest, tmp.stat().st_size)
-        known = self.catalog.segment(entity, project, run_id, stream, seg.writer, seg.seq)
+        known, owed = self.catalog.placed(entity, project, run_id, stream, seg.writer, seg.seq)
+        if owed:  # a shorter seal of this writer's that an earlier upload left in the tree
+            try:
+                self._finish_moves(paths, row)
+            except OSError as e:  # still owed: never holds back the writer's uploads
+                log.warning("replaced seals stay in the segments/ tree for now: %s", e)
         if known == digest:  # a retry, perhaps of an upload cut between its steps
             self._retire_recovered(paths, row)
             return False
@@ -143,7 +153,7 @@ class SharedStore:
                     os.replace(tmp, directory / row.name)  # this replica's cache
                     self.on_change(key_of(paths))
                     if was is not None:  # the shorter seal leaves the Hive tree (objstore.py)
-                        retire_seal(self.objects, address, replace(row, sha256=was))
+                        self._finish_moves(paths, row)
                     self._retire_recovered(paths, row)
                     return True
                 if known == digest:  # recorded by another replica meanwhile
@@ -158,6 +168,23 @@ class SharedStore:
             # only - a shorter seal or a conflict).
             if unwanted and (written or self.objects.size(key) is not None):
                 retire_seal(self.objects, address, row)
+
+    def _finish_moves(self, paths: RunPaths, row: SegmentRow) -> None:
+        """The shorter seals of `row`'s writer that longer ones replaced leave the Hive
+        tree (seal_retirement.py `finish_moves`; a failure raises: a 5xx, sent again)."""
+        entity, project, run_id = paths.address
+        assert entity is not None
+        owed = self.catalog.seal_moves(entity, project, run_id, row.stream, row.writer)
+        finish_moves(self.objects, self.catalog, owed)
+
+    def finish_moves(self) -> None:
+        """At a replica's start: the seals replaced by longer ones that an upload cut short
+        (a failed move, a killed replica) and no client sent again left in the Hive tree
+        leave it. A failure is logged: the next upload of their writer tries again."""
+        try:
+            finish_moves(self.objects, self.catalog, self.catalog.seal_moves())
+        except OSError as e:
+            log.warning("replaced seals stay in the segments/ tree for now: %s", e)
 
     def _retire_recovered(self, paths: RunPaths, row: SegmentRow) -> None:
         """After `row` was recorded, or found recorded (a retry finishes what an upload cut
@@ -267,4 +294,6 @@ def open_store(
             "AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
             "variables (or ~/.aws) point at it"
         ) from None
-    return SharedStore(root, limits, objects, catalog)
+    store = SharedStore(root, limits, objects, catalog)
+    store.finish_moves()
+    return store

@@ -1,15 +1,11 @@
 """A shorter seal whose move out of the bucket's Hive tree failed after the longer was
-recorded (sync/seal_retirement.py `retire_seal`: the failure is logged, the upload answered
-201), or whose replica died between the record and the move, stays in `segments/` for good:
-nothing looks at it again, and the client's retry, if any, is answered "already stored" with
-nothing else done. A direct reader of the bucket counts its rows twice. Found by the bucket
-helper (session 15); a fix tried there (a 5xx for the failed move, and every upload found
-already stored listing its run's directory in the bucket for seals of its number the
-recorded one holds) cost a listing per segment of a retried batch: 5.6-7.5 ms against
-0.4 ms per already-stored upload (tests/benchmarks/bench_place_shared.py, a bucket on a
-local directory; more on S3), so it was taken out and this stays a strict xfail. A cheaper
-fix: the catalog keeps the sha256 a row replaced until its move is done, and a retry reads
-it there.
+recorded, or whose replica died between the record and the move, stayed in `segments/` for
+good: nothing looked at it again, and the client's retry was answered "already stored" with
+nothing else done; a direct reader of the bucket counted its rows twice (found by the bucket
+helper, session 15). The catalog now keeps the replaced seal owed a move (`seal_moves`) until
+it is done, a failed move answers 5xx, and the retry - told so by the query every upload
+makes anyway, without listing the bucket - finishes it (test_seal_moves_owed.py: the
+writer's next upload, a replica's start).
 
 Two replicas share a catalog (SQLite) and a bucket on a local directory (the layout and the
 moves are S3's); the move fails as a real filesystem does: a file stands where
@@ -43,11 +39,6 @@ def stored(tmp_path: Path) -> tuple[Path, SharedStore, SharedStore, Path, Path]:
     return bucket, a, b, short, long
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a shorter seal whose move to superseded/ failed (logged, answered 201) or was cut "
-    "by a dead replica stays in the Hive tree for good: no retry or later upload moves it",
-)
 def test_a_shorter_seal_whose_move_failed_leaves_the_tree_on_the_clients_retry(
     stored: tuple[Path, SharedStore, SharedStore, Path, Path],
 ) -> None:

@@ -8,6 +8,11 @@ readable bytes; the primary key (run, stream, writer, seq) makes two replicas st
 segment at once end with one row, and a different content for the same writer and sequence a
 conflict - unless it is a longer seal of the same segment (sync/seal_growth.py), to which the
 row then moves. The rows are also the run's sync state: what the server has confirmed.
+
+The shorter seal a row moved off is kept in `seal_moves`, in the same transaction, until its
+object has left the bucket's Hive tree (sync/seal_retirement.py `finish_moves`): a move that
+failed, or a replica killed between the record and the move, is finished by the client's
+retry, the writer's next upload, or a replica's start - none of which lists the bucket.
 """
 
 from __future__ import annotations
@@ -149,6 +154,54 @@ class Catalog:
             ).fetchone()
         return row[0] if row else None
 
+    def placed(
+        self, entity: str, project: str, run_id: str, stream: str, writer: str, seq: int
+    ) -> tuple[str | None, bool]:
+        """(the sha256 stored for this writer's segment number or None, whether any seal of
+        the writer's segments of `stream` still waits to leave the Hive tree): asked once per
+        upload, in one query (two lookups by primary key prefix)."""
+        address = [entity, project, run_id, stream, writer]
+        with self.driver.tx() as db:
+            row = db.execute(
+                "SELECT (SELECT sha256 FROM segments WHERE entity = ? AND project = ? AND "
+                "run_id = ? AND stream = ? AND writer = ? AND seq = ?), EXISTS (SELECT 1 FROM "
+                "seal_moves WHERE entity = ? AND project = ? AND run_id = ? AND stream = ? AND "
+                "writer = ?)",
+                [*address, seq, *address],
+            ).fetchone()
+        return row[0], bool(row[1])
+
+    def seal_moves(
+        self,
+        entity: str | None = None,
+        project: str = "",
+        run_id: str = "",
+        stream: str = "",
+        writer: str = "",
+    ) -> list[tuple[tuple[str, str, str], SegmentRow]]:
+        """((entity, project, run_id), seal) of the shorter seals that still wait to leave
+        the Hive tree: one writer's of one stream, or every run's when `entity` is None (a
+        replica's start)."""
+        sql = "SELECT entity, project, run_id, stream, writer, seq, sha256, size FROM seal_moves"
+        params: list[Any] = []
+        if entity is not None:
+            sql += " WHERE entity = ? AND project = ? AND run_id = ? AND stream = ? AND writer = ?"
+            params = [entity, project, run_id, stream, writer]
+        with self.driver.tx() as db:
+            rows = db.execute(sql + " ORDER BY 1, 2, 3, 4, 5, 6", params).fetchall()
+        return [
+            ((r[0], r[1], r[2]), SegmentRow(r[3], r[4], int(r[5]), r[6], int(r[7]))) for r in rows
+        ]
+
+    def seal_moved(self, entity: str, project: str, run_id: str, seal: SegmentRow) -> None:
+        """`seal` (from `seal_moves`) has left the Hive tree."""
+        with self.driver.tx() as db:
+            db.execute(
+                "DELETE FROM seal_moves WHERE entity = ? AND project = ? AND run_id = ? AND "
+                "stream = ? AND writer = ? AND seq = ? AND sha256 = ?",
+                [entity, project, run_id, *_key(seal), seal.sha256],
+            )
+
     def add_segment(
         self, entity: str, project: str, run_id: str, seg: SegmentRow, replacing: str | None = None
     ) -> str | None:
@@ -157,8 +210,9 @@ class Catalog:
         `replacing`: the sha256 recorded now, of a shorter seal of the same segment whose rows
         `seg` holds (sync/seal_growth.py); the row is moved to `seg` only if it still names
         that one (two replicas growing it at once: one wins, the other is answered with it).
-        Readers then read the longer; the caller moves the shorter's object out of the
-        bucket's Hive tree (seal_retirement.py retire_seal)."""
+        Readers then read the longer; the shorter is kept in `seal_moves` until the caller
+        has moved its object out of the bucket's Hive tree (seal_retirement.py
+        finish_moves)."""
         now = time.time()
         with self.driver.tx() as db:
             if replacing is None:
@@ -167,7 +221,14 @@ class Catalog:
                     "ON CONFLICT DO NOTHING",
                     [entity, project, run_id, *_key(seg), seg.sha256, seg.size, now],
                 ).rowcount
-            else:
+            else:  # the shorter's move is owed from here (whichever replica's update wins)
+                db.execute(
+                    "INSERT INTO seal_moves SELECT entity, project, run_id, stream, writer, seq, "
+                    "sha256, size FROM segments WHERE entity = ? AND project = ? AND run_id = ? "
+                    "AND stream = ? AND writer = ? AND seq = ? AND sha256 = ? "
+                    "ON CONFLICT DO NOTHING",
+                    [entity, project, run_id, *_key(seg), replacing],
+                )
                 n = db.execute(
                     "UPDATE segments SET sha256 = ?, size = ?, stored = ? WHERE entity = ? AND "
                     "project = ? AND run_id = ? AND stream = ? AND writer = ? AND seq = ? AND "

@@ -69,6 +69,17 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "CREATE INDEX runs_updated ON runs (updated)",
         ),
     ),
+    (
+        4,
+        "seal moves: the shorter seals a segment row was moved off, until they leave the "
+        "bucket's Hive tree",
+        (
+            "CREATE TABLE seal_moves (entity TEXT NOT NULL, project TEXT NOT NULL, run_id TEXT "
+            "NOT NULL, stream TEXT NOT NULL, writer TEXT NOT NULL, seq BIGINT NOT NULL, "
+            "sha256 TEXT NOT NULL, size BIGINT NOT NULL, "
+            "PRIMARY KEY (entity, project, run_id, stream, writer, seq, sha256))",
+        ),
+    ),
 )
 LATEST = MIGRATIONS[-1][0]
 _LOCK_ID = 0x666C6967  # PostgreSQL advisory lock: "flig"
