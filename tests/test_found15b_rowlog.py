@@ -12,26 +12,14 @@ import pytest
 import flightlog
 
 from .conftest import python_script
-from .test_found15_full_disk_journal import small_disk  # noqa: F401 (a fixture)
+from .test_found15_full_disk_journal import FILLED, small_disk  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.slow
 
 #: a journal every 300 rows, no segment written by a tick: each rotation wants a journal file
-SCRIPT = """
-    import os, time, flightlog
-    from flightlog.store import rowlog
-    rowlog.ROWS_CAP = 300
-    run = flightlog.init(project="disk", id="full", dir={store!r},
-                         settings={{"console": "off", "flush_interval": 60}})
-    i = 0
-    for _ in range(100):
-        run.log({{"i": i}}); i += 1
-    with open({filler!r}, "wb", buffering=0) as f:
-        try:
-            while True:
-                f.write(b"x" * (1 << 16))
-        except OSError:
-            pass  # the disk is full
+SCRIPT = (
+    FILLED
+    + """
     end = time.monotonic() + 5  # full for 5 s: five tries of a journal file fail
     while time.monotonic() < end:
         run.log({{"i": i}}); i += 1
@@ -40,6 +28,7 @@ SCRIPT = """
     run.finish(quiet=True)
     print(i)
 """
+)
 
 
 def test_a_disk_full_for_seconds_is_said_once(small_disk: Path) -> None:  # noqa: F811
