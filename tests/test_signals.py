@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -53,19 +54,38 @@ STORM_SCRIPT = """
 """
 
 
+def _signal_masks(pid: int) -> str:
+    """Each thread's name and its pending and blocked signal masks (/proc), and the
+    process's shared pending ones: a SIGINT once left a child looping log() for 180 s
+    (suites at load 25) with no KeyboardInterrupt raised, and where it went is unknown."""
+    out, shared = [], "?"
+    for tid in sorted(os.listdir(f"/proc/{pid}/task"), key=int):
+        try:
+            task = Path(f"/proc/{pid}/task/{tid}")
+            name = (task / "comm").read_text().strip()
+            lines = (task / "status").read_text().splitlines()
+            fields = dict(line.split(":\t", 1) for line in lines if ":\t" in line)
+        except OSError:
+            continue
+        out.append(f"{tid} {name} pnd={fields.get('SigPnd')} blk={fields.get('SigBlk')}")
+        shared = fields.get("ShdPnd")
+    return f"shared pending {shared}; threads: " + ", ".join(out)
+
+
 def _ended(proc, timeout: float = 180) -> int:
     """The child's exit code; a child that hangs is killed (never left running) and fails,
     showing where each of its threads waited (faulthandler's dump on SIGABRT)."""
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
+        masks = _signal_masks(proc.pid)  # before the abort: who holds a signal, who blocks it
         proc.send_signal(signal.SIGABRT)
         try:
             _, err = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
             _, err = proc.communicate()
-        hung = f"the child hung for {timeout} s; its threads:\n{err[-20000:]}"
+        hung = f"the child hung for {timeout} s; {masks}; its threads:\n{err[-20000:]}"
         raise AssertionError(hung) from None
     except BaseException:
         proc.kill()
