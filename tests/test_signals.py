@@ -68,7 +68,8 @@ def _signal_masks(pid: int) -> str:
         except OSError:
             continue
         out.append(f"{tid} {name} pnd={fields.get('SigPnd')} blk={fields.get('SigBlk')}")
-        shared = fields.get("ShdPnd")
+        ign, cgt = fields.get("SigIgn"), fields.get("SigCgt")
+        shared = f"{fields.get('ShdPnd')} ignored {ign} caught {cgt}"
     return f"shared pending {shared}; threads: " + ", ".join(out)
 
 
