@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+
+from flightlog.store.atomic import atomic_copy
 
 from ._errors import ArgumentError
 
@@ -99,15 +100,8 @@ def upload(files: Path, path: str | os.PathLike[str], root: str | os.PathLike[st
             "files are never rewritten)"
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
-    # copied beside files/, not in it: a sync walking files/ never ships half a file; named
-    # for this copy alone (one name a process: threads' copies renamed in under each other)
-    part = files.parent / f".upload-{secrets.token_hex(8)}.part"
-    try:
-        shutil.copyfile(source, part)
-        with open(part, "rb") as f:  # durable before its name is taken for good
-            os.fsync(f.fileno())
-        os.replace(part, dest)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
+    # whole and durable before its name is taken for good; a temp name of its own (threads'
+    # copies under one name a process were renamed in under each other), which a sync
+    # walking files/ and files() leave out
+    atomic_copy(source, dest)
     return RunFile(name, dest.stat().st_size, dest)

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from flightlog.store import StoredRun
+from flightlog.store.atomic import is_temp
 from flightlog.store.logged_union import MEDIA_CHILD
 from flightlog.store.media_ref import MediaRef
 from flightlog.store.reader import MEDIA_COLUMNS
@@ -222,7 +223,7 @@ def _listed(top: Path, base: Path) -> list[RunFile]:
     return [
         RunFile(str(p.relative_to(base)), p.stat().st_size, p)
         for p in sorted(top.rglob("*"))
-        if p.is_file()
+        if p.is_file() and not is_temp(p.name)  # (a copy under way: renamed in whole)
     ]
 
 

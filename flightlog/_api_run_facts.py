@@ -143,6 +143,8 @@ class ApiRunFacts:
         """flightlog runs no sweeps: None, as wandb's for a run outside one."""
         return None
 
+    sweep_name = sweep
+
     def wait_until_finished(self: ApiRun, poll: float = 5.0) -> None:
         """Return once the run no longer runs (wandb's asks every 5 s, as `poll`); its
         `state` (and summary) are then as it ended: finished, failed or crashed."""
@@ -188,11 +190,6 @@ class ApiRunFacts:
     def storage_id(self: ApiRun) -> str:
         """wandb's server-side id; a flightlog run has one id, `run.id`."""
         return str(self.id)
-
-    @property
-    def sweep_name(self) -> None:
-        """flightlog runs no sweeps: None, as wandb's for a run outside one."""
-        return None
 
     def save(self: ApiRun) -> None:
         """wandb's other name for `update()`."""

@@ -13,16 +13,15 @@ take a while, so it happens on a background thread, never in the training thread
 from __future__ import annotations
 
 import glob as globlib
-import hashlib
 import os
 import queue
-import secrets
 import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from flightlog.store.atomic import atomic_copy
 from flightlog.store.threads import start_thread
 
 from ._errors import UsageError
@@ -104,23 +103,14 @@ class FileSaver:
 
     def _copy(self, src: Path, name: str) -> None:
         dst = self.files_dir / name
-        tmp = dst.with_name(f".{dst.name}.{secrets.token_hex(4)}.tmp")
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
-            h = hashlib.sha256()
-            with open(src, "rb") as fin, open(tmp, "wb") as fout:
-                while chunk := fin.read(1 << 20):
-                    h.update(chunk)
-                    fout.write(chunk)
-                fout.flush()
-                os.fsync(fout.fileno())
-            os.replace(tmp, dst)
+            digest = atomic_copy(src, dst)
             shutil.copystat(src, dst, follow_symlinks=True)
         except OSError as e:
-            tmp.unlink(missing_ok=True)
             self._warn(f"could not save {src}: {e.strerror or e}")
             return
-        self._on_saved(name, h.hexdigest())
+        self._on_saved(name, digest)
 
     def close(self) -> None:
         """Copy the "end" and "live" files once more, then wait for every copy."""

@@ -49,15 +49,14 @@ class RunMeta:
         """The keys of `summary` this process carried from the earlier job's (a resume's
         `_stored`) and has neither logged nor set since: in a requeued shared job another
         rank may log them, and its value, not this stale one, is the run's
-        (store/summary_merge.py)."""
-        with self._lock:
-            if not self._stored:
-                return []
-            return sorted(
-                k
-                for k in self._stored
-                if k in summary and k not in self._last and k not in self._overrides
-            )
+        (store/summary_merge.py). Under the run's lock (the writer state's)."""
+        if not self._stored:
+            return []
+        return sorted(
+            k
+            for k in self._stored
+            if k in summary and k not in self._last and k not in self._overrides
+        )
 
     def _changed_after_finish(self: Run, what: str) -> None:
         """A summary or config change after finish() is not stored (the writer is closed):

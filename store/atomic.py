@@ -6,6 +6,7 @@ including on NFS where rename is atomic but in-place writes are not.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -33,12 +34,43 @@ def fsync_and_close(fd: int) -> None:
         os.close(fd)
 
 
+def temp_name(path: Path) -> Path:
+    """The name a whole-file write of `path` goes under first, beside it (`is_temp`)."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+
+
+def is_temp(name: str) -> bool:
+    """Whether a file name is a write under way (`temp_name`, or a `.tmp-` one): listings of
+    a run's files and sync leave it out (it is renamed in whole, or removed)."""
+    return name.startswith(".") and (name.endswith(".tmp") or name.startswith(".tmp-"))
+
+
+def atomic_copy(src: Path, dst: Path) -> str:
+    """Copy `src` to `dst` whole: under a temp name beside it, fsynced, then renamed, so a
+    reader (a sync walking files/) never sees half of it; returns its content's sha256. The
+    temp file is removed if the copy fails."""
+    tmp = temp_name(dst)
+    h = hashlib.sha256()
+    try:
+        with open(src, "rb") as fin, open(tmp, "wb") as fout:
+            while chunk := fin.read(1 << 20):
+                h.update(chunk)
+                fout.write(chunk)
+            fout.flush()
+            os.fsync(fout.fileno())
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return h.hexdigest()
+
+
 def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True, mode: int = 0o666) -> None:
     """Replace `path` with `data` so readers see either the old or the new content.
 
     The temp file is created with `mode` (less the umask), so a secret written with 0o600
     is never readable by others, not even for a moment."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    tmp = temp_name(path)
     try:
         with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as f:
             f.write(data)

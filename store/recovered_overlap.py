@@ -28,19 +28,18 @@ def held_elsewhere(segments: Iterable[Listed]) -> dict[str, int | None]:
     """{key: None} for the recovered segments whose every row another segment of the writer
     holds (left out), {key: step} for those that hold rows past `step` only (their rows up
     to it are left out); segments not named are read whole."""
-    by_writer: dict[str, list[Listed]] = {}
-    for seg in segments:
-        by_writer.setdefault(seg[1], []).append(seg)
+    by_writer: dict[str, list[tuple[str, int, int | None, int]]] = {}
+    for key, writer, seq, lo, hi in segments:
+        if seq is not None and hi is not None:
+            by_writer.setdefault(writer, []).append((key, seq, lo, hi))
     out: dict[str, int | None] = {}
     for segs in by_writer.values():
-        known = [s for s in segs if s[2] is not None and s[4] is not None]
-        recovered = [s for s in known if s[2] >= RECOVERED_SEQ]  # type: ignore[operator]
+        recovered = [s for s in segs if s[1] >= RECOVERED_SEQ]
         if not recovered:
             continue
-        own = [s[4] for s in known if s[2] < RECOVERED_SEQ]  # type: ignore[operator]
-        reach = max(own, default=None)  # every row up to this step is read elsewhere
-        for key, _, _, lo, hi in sorted(recovered, key=lambda s: (s[3] or 0, -(s[4] or 0))):
-            assert hi is not None
+        # every row up to this step is read elsewhere
+        reach = max((s[3] for s in segs if s[1] < RECOVERED_SEQ), default=None)
+        for key, _, lo, hi in sorted(recovered, key=lambda s: (s[2] or 0, -s[3])):
             if reach is not None and hi <= reach:
                 out[key] = None
                 continue

@@ -52,9 +52,9 @@ AHEAD_WORDS = 8 * AHEAD_ROWS
 #: before (twice the last tick was outrun by a mixed-row loop: 0.4-1.6k of its log() calls
 #: per 200k took a page fault)
 AHEAD_TICKS = 4
+AHEAD_SECONDS = 1.0
 #: seconds between tries of a journal file after one could not be created (a full disk)
 FILE_RETRY_SECONDS = 1.0
-AHEAD_SECONDS = 1.0
 
 
 def _pause() -> None:

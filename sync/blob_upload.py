@@ -26,7 +26,7 @@ from flightlog._errors import ArtifactNotFoundError, ServerRejectedError
 from flightlog.artifacts.names import LATEST
 from flightlog.artifacts.registry import Registry, Version
 from flightlog.artifacts.remote import push
-from flightlog.store.atomic import dumps
+from flightlog.store.atomic import dumps, is_temp
 from flightlog.store.blobs import check_sha256_name, sha256_file
 from flightlog.store.layout import RunPaths
 
@@ -47,7 +47,7 @@ def _walk(directory: Path) -> list[tuple[str, os.stat_result, Path]]:
     out = []
     for dirpath, _, names in os.walk(directory):
         for n in names:
-            if n.startswith(".") and (n.endswith(".tmp") or n.startswith(".tmp-")):
+            if is_temp(n):
                 continue
             p = Path(dirpath) / n
             try:

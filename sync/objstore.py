@@ -38,12 +38,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
+
+from flightlog.store.atomic import atomic_copy, temp_name
 
 CHUNK = 1 << 20
 
@@ -127,17 +128,7 @@ class ObjectStore:
         """Temp name, fsync, rename: a local object is whole or absent, as on S3."""
         final = Path(path)
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.with_name(f".tmp-{secrets.token_hex(8)}")
-        try:
-            with open(source, "rb") as src, open(tmp, "wb") as out:
-                while chunk := src.read(CHUNK):
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        atomic_copy(source, final)
 
     def sha256(self, key: str) -> str:
         h = hashlib.sha256()
@@ -148,7 +139,7 @@ class ObjectStore:
     def get(self, key: str, dest: Path, sha256: str) -> Path:
         """Copy an object to `dest` (temp then rename), checking its sha256 on the way."""
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
+        tmp = temp_name(dest)
         h = hashlib.sha256()
         try:
             with self.fs.open_input_stream(self._path(key)) as src, open(tmp, "wb") as out:

@@ -93,8 +93,10 @@ def retire_recovered(
     if not recovered:
         return 0  # (one indexed look per upload: the common case)
     own = [r for r in catalog.writer_segments(*address, stream, writer) if r.seq < RECOVERED_SEQ]
+    if not own:
+        return 0  # the job's own seals are not here yet
     moved = 0
-    for row in recovered if own else []:
+    for row in recovered:
         key = ObjectStore.segment_key(*address, stream, row.name)
         if objects.size(key) is None:
             continue  # moved already

@@ -26,13 +26,19 @@ RUNS = """
 """
 
 
-def test_the_agent_skips_a_run_it_cannot_read_and_ships_the_others(
-    server: LiveServer, key: str, store: Path
-) -> None:
+def runs_with_one_unreadable(store: Path) -> None:
+    """Runs p/good and p/bad logged (RUNS), then p/bad's writer states made unreadable as a
+    run: a generation that is not a number."""
     done = python_script(RUNS)
     assert done.returncode == 0, done.stderr
     for state in (store / "runs/p/bad/writers").glob("*.json"):
         state.write_text(state.read_text().replace('"generation": 0', '"generation": "zero"'))
+
+
+def test_the_agent_skips_a_run_it_cannot_read_and_ships_the_others(
+    server: LiveServer, key: str, store: Path
+) -> None:
+    runs_with_one_unreadable(store)
     agent = start_agent(store)
     good = server.root / "runs/@alice/p/good/history"
     try:

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .conftest import cli, python_script
+from .conftest import cli
 from .servers import LiveServer, server_rows
-from .test_found15_agent_unreadable_run import RUNS
+from .test_found15_agent_unreadable_run import runs_with_one_unreadable
 
 
 def test_sync_all_skips_a_run_it_cannot_read_and_ships_the_others(
     server: LiveServer, key: str, store: Path
 ) -> None:
-    done = python_script(RUNS)
-    assert done.returncode == 0, done.stderr
-    for state in (store / "runs/p/bad/writers").glob("*.json"):
-        state.write_text(state.read_text().replace('"generation": 0', '"generation": "zero"'))
+    runs_with_one_unreadable(store)
     synced = cli("sync", "--all")
     assert synced.returncode == 1, synced.stdout + synced.stderr
     assert "failed: p/bad: cannot be read" in synced.stdout

@@ -22,7 +22,7 @@ from flightlog.sync.objstore import ObjectStore
 from flightlog.sync.shared_store import SharedStore, open_store
 from tests.scale_services import Postgres, postgres  # noqa: F401
 from tests.servers import segment_file, tidy_table
-from tests.test_server_seal_retirement import in_tree, upload
+from tests.test_server_seal_retirement import in_tree, shorter_stored, upload
 
 Connect = Callable[[], Driver]
 
@@ -68,12 +68,7 @@ def failed(tmp_path: Path, connect: Connect) -> tuple[Path, SharedStore, Path]:
     recorded through b, whose move of the shorter failed (a 5xx no client sent again)."""
     bucket = tmp_path / "bucket"
     a, b = (replica(tmp_path / name, bucket, connect) for name in ("a", "b"))
-    a.put_run("alice", "p", "r1", {"id": "r1", "name": "r1"}, [])
-    short, long = (
-        segment_file(tmp_path / where, tidy_table(steps), seq=1)
-        for where, steps in (("copy", 1500), ("job", 3000))
-    )
-    assert upload(a, short) is True
+    short, long = shorter_stored(tmp_path, a)
     (bucket / "superseded").write_text("in the way")
     with pytest.raises(OSError):
         upload(b, long)  # recorded, then its move failed: answered 5xx

@@ -19,8 +19,7 @@ import pytest
 
 from flightlog.sync.accounts import Accounts
 from flightlog.sync.shared_store import SharedStore
-from tests.servers import segment_file, tidy_table
-from tests.test_server_seal_retirement import in_tree, replica, upload
+from tests.test_server_seal_retirement import in_tree, replica, shorter_stored, upload
 
 
 @pytest.fixture
@@ -30,12 +29,7 @@ def stored(tmp_path: Path) -> tuple[Path, SharedStore, SharedStore, Path, Path]:
     bucket, db = tmp_path / "bucket", tmp_path / "server-db" / "accounts.sqlite"
     Accounts(db.parent)
     a, b = (replica(tmp_path / name, bucket, db) for name in ("a", "b"))
-    a.put_run("alice", "p", "r1", {"id": "r1", "name": "r1"}, [])
-    short, long = (
-        segment_file(tmp_path / where, tidy_table(steps), seq=1)
-        for where, steps in (("copy", 1500), ("job", 3000))
-    )
-    assert upload(a, short) is True
+    short, long = shorter_stored(tmp_path, a)
     return bucket, a, b, short, long
 
 

@@ -39,6 +39,18 @@ def upload(store: SharedStore, seal: Path) -> bool:
     return store.place_segment(store.paths("alice", "p", "r1"), "history", seg, tmp, seg.sha256)
 
 
+def shorter_stored(tmp_path: Path, a: SharedStore) -> tuple[Path, Path]:
+    """(a shorter and a longer seal of one segment of run alice/p/r1), the shorter stored
+    through replica `a` (a copy's seal, then the job's own)."""
+    a.put_run("alice", "p", "r1", {"id": "r1", "name": "r1"}, [])
+    short, long = (
+        segment_file(tmp_path / where, tidy_table(steps), seq=1)
+        for where, steps in (("copy", 1500), ("job", 3000))
+    )
+    assert upload(a, short) is True
+    return short, long
+
+
 def in_tree(bucket: Path, seal: Path) -> bool:
     key = ObjectStore.segment_key("alice", "p", "r1", "history", seal.name)
     return (bucket / key).is_file()
@@ -50,12 +62,7 @@ def test_a_seal_recorded_by_another_replica_stays_in_the_tree_when_the_catalog_f
     bucket, db = tmp_path / "bucket", tmp_path / "server-db" / "accounts.sqlite"
     Accounts(db.parent)  # the shared database, its tables made
     a, b = (replica(tmp_path / name, bucket, db) for name in ("a", "b"))
-    a.put_run("alice", "p", "r1", {"id": "r1", "name": "r1"}, [])
-    short, long = (
-        segment_file(tmp_path / where, tidy_table(steps), seq=1)
-        for where, steps in (("copy", 1500), ("job", 3000))
-    )
-    assert upload(a, short) is True
+    short, long = shorter_stored(tmp_path, a)
 
     recorded = a.catalog.add_segment
 
