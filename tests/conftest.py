@@ -4,6 +4,7 @@ server (tests/servers.py) and a machine signed in to it, for the tests that sync
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -23,6 +24,15 @@ from flightlog.store.threads import join_unwaited
 
 if TYPE_CHECKING:
     from .servers import LiveServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C as a terminal gives it, to this process and the children the tests start: a
+    suite started in the background (`pytest &` in a script, nohup) inherits SIGINT
+    ignored, children inherit that in turn and Python then raises no KeyboardInterrupt, so
+    a test sending SIGINT to a training script waited 180 s for it, in every such suite."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
