@@ -44,22 +44,28 @@ ROW_GROUP = 64 * 1024  # also what a finish() arriving mid-encode may wait for
 #: ROW_GROUP keeps a segment at most 4 groups per ROW_GROUP rows: a 4M-row segment (the most
 #: a server takes, sync/limits.py) has at most 245 row groups, under its limit of 256
 KEY_GROUP = ROW_GROUP // 3
-#: Each page costs its reader (the server checks every one) a page header to parse and a zstd
-#: context to decompress it. `key` and `kind` are dictionary indices of rows sorted by key:
-#: runs of a few values, that zstd makes larger (170 bytes against 157), so they are stored
-#: as they are; `text` may hold real strings and keeps zstd. A data page holds a column
-#: chunk's rows up to the data page size (1 MB), not 20,000 rows (pyarrow 22's new limit,
-#: settable from pyarrow 23: `max_rows_per_page`; earlier ones had none): a segment of the
-#: 1,000-run benchmark store has 35 pages instead of 75, the server checks it in 14-22% less
-#: CPU, it is written in ~20% less and weighs 7.04 bytes per scalar instead of 7.10.
+#: Each page costs its reader (the server checks every one) a page header to parse and, if zstd,
+#: ~15-35 us of CPU whatever its size: pyarrow makes a fresh zstd context per page, and making one
+#: runs `cpuid`, which a hypervisor may trap. LZ4 (LZ4_RAW) pages cost ~0.5 us each and decode
+#: faster. So zstd only where it pays for itself: `value`, the bulk of a segment (zstd keeps it
+#: ~1.5% of the file smaller than LZ4). `step` and `time` are delta-encoded already; LZ4 packs
+#: `step` as small as zstd does, `time` 1.1% of the file larger. `text` is all null in most segments
+#: (def-levels alone: zstd made its two pages 66 bytes from 48): LZ4, or zstd where it holds strings
+#: (`parquet_options`). `key` and `kind` are dictionary indices of rows sorted by key, runs of a few
+#: values that any codec makes larger: stored as they are. Sealed segments of the 1,000-run
+#: benchmark store: 5 zstd pages instead of 25, the server's check 12-14% less CPU, 1.1% more bytes
+#: (7.12 bytes per scalar instead of 7.04, the same rows and row groups); earlier segments (every
+#: column zstd but `key` and `kind`) read alike. A data page holds a column chunk's rows up to the
+#: data page size (1 MB), not 20,000 rows (pyarrow 22's new limit, settable from pyarrow 23:
+#: `max_rows_per_page`; earlier ones had none): a segment of that store has 35 pages instead of 75.
 _PARQUET_OPTIONS: dict[str, Any] = dict(
     compression={
-        "step": "zstd",
-        "time": "zstd",
+        "step": "lz4",
+        "time": "lz4",
         "key": "none",
         "value": "zstd",
         "kind": "none",
-        "text": "zstd",
+        "text": "lz4",
     },
     use_dictionary=["key", "text", "kind"],
     column_encoding={
@@ -71,6 +77,15 @@ _PARQUET_OPTIONS: dict[str, Any] = dict(
 )
 if int(pa.__version__.split(".")[0]) >= 23:
     _PARQUET_OPTIONS["max_rows_per_page"] = 1 << 30  # the page size alone cuts pages
+
+
+def parquet_options(first: pa.Table | None) -> dict[str, Any]:
+    """The writer's options for a segment whose first row group is `first`: `text` in zstd
+    when it holds strings (histograms' JSON: LZ4 made it twice as large), else in LZ4 (all
+    null: def-levels alone, for which a zstd context per page cost more than the page)."""
+    if first is None or first.column("text").null_count == first.num_rows:
+        return _PARQUET_OPTIONS
+    return {**_PARQUET_OPTIONS, "compression": {**_PARQUET_OPTIONS["compression"], "text": "zstd"}}
 
 
 def key_groups(table: pa.Table, min_rows: int = KEY_GROUP) -> list[pa.RecordBatch]:
@@ -111,11 +126,8 @@ class IncrementalSeal:
         self.name = name
         self.tmp = directory / f".{name.stem}.{secrets.token_hex(4)}.parquet.tmp"
         self._schema = schema
-        try:
-            self._writer = pq.ParquetWriter(self.tmp, schema, **_PARQUET_OPTIONS)
-        except BaseException:  # a full disk: the file was made, its header not written
-            self.tmp.unlink(missing_ok=True)  # else each retry of the writer leaves one
-            raise
+        #: made with the first rows written (`parquet_options`); until then no file exists
+        self._writer: pq.ParquetWriter | None = None
         self._pending: list[pa.RecordBatch] = []
         self._rows = 0
         #: sha256 of the file's first `_hashed` bytes: Parquet only appends, so each row
@@ -146,17 +158,27 @@ class IncrementalSeal:
     def _flush(self) -> None:
         if self._pending:
             table = pa.Table.from_batches(self._pending, schema=self._schema)
+            writer = self._open(table)
             for group in key_groups(table):
-                self._writer.write_batch(group, row_group_size=group.num_rows)
+                writer.write_batch(group, row_group_size=group.num_rows)
             self._pending, self._rows = [], 0
+
+    def _open(self, first: pa.Table | None) -> pq.ParquetWriter:
+        """The file's writer, made with the options its `first` rows call for. Whoever
+        catches an error here removes the temp file (`abandon`, `finish`): a full disk makes
+        the file and fails on its header, and the writer retries every few ms."""
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.tmp, self._schema, **parquet_options(first))
+        return self._writer
 
     def finish(self, mark: Mark | None) -> Path:
         """Write the rest, fsync, and rename to the content-addressed name."""
         try:
             self._flush()
+            writer = self._open(None)  # (no rows: an empty file)
             if mark is not None:
-                self._writer.add_key_value_metadata({MARK_KEY: encode_mark(mark)})
-            self._writer.close()
+                writer.add_key_value_metadata({MARK_KEY: encode_mark(mark)})
+            writer.close()
             self._catch_up(durable=False)
             with open(self.tmp, "rb+") as f:
                 os.fsync(f.fileno())
@@ -171,7 +193,8 @@ class IncrementalSeal:
 
     def abandon(self) -> None:
         try:
-            self._writer.close()
+            if self._writer is not None:
+                self._writer.close()
         except (OSError, pa.ArrowException):
             pass
         self.tmp.unlink(missing_ok=True)
