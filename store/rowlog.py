@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .fault_ahead import FaultAhead
 from .journal import (
     DEFINE,
     PACKED,
@@ -43,16 +44,6 @@ TAKE_VALUES = 1 << 15
 #: GIL to wake and take it (time.sleep(0) returns before a waiting thread wakes, and the
 #: writer takes the GIL back)
 PAUSE = 1e-4
-#: pages faulted in ahead of log() at least: ~8k rows of 10 values
-AHEAD_ROWS = 8192
-AHEAD_WORDS = 8 * AHEAD_ROWS
-#: and at least this many times what log() wrote since the last look, and what it writes
-#: in AHEAD_SECONDS at that rate: behind a hot loop each step of a tick waits for the GIL
-#: (up to the 5 ms switch interval), so a tick takes up to ~0.5 s, several times the one
-#: before (twice the last tick was outrun by a mixed-row loop: 0.4-1.6k of its log() calls
-#: per 200k took a page fault)
-AHEAD_TICKS = 4
-AHEAD_SECONDS = 1.0
 #: seconds between tries of a journal file after one could not be created (a full disk)
 FILE_RETRY_SECONDS = 1.0
 
@@ -108,10 +99,7 @@ class RowLog:
         #: fully converted journals, with their last mark, waiting for an fsync
         self._retired: list[tuple[JournalFile, Mark]] = []
         self._widest = 0
-        #: log()'s journal and position at the last `prepare`
-        self._seen_journal: JournalFile | None = None
-        self._seen = (0, 0)
-        self._seen_at = time.monotonic()
+        self._ahead = FaultAhead()
         #: journals are made in memory only (the last file could not be created), since when
         self._memory_only = False
         self._memory_since = 0.0
@@ -250,7 +238,7 @@ class RowLog:
                 if self._spare is not None:  # in memory, never written: let go
                     self._unused.append(self._spare)
                 self._spare = self._new(self._widest)
-        self._fault_in_ahead()
+        self._ahead.fault_in(self.journal, lambda: self._spare)
 
     def _file_again(self) -> bool:
         """Try a journal file again, once a second after one could not be created: the disk
@@ -261,31 +249,6 @@ class RowLog:
         self._memory_only = False
         return True
 
-    def _fault_in_ahead(self) -> None:
-        """Fault in the pages log() writes next (AHEAD_TICKS says how far), at the end of
-        each tick and at the start of the next: the first tick (imports, a new segment)
-        is the longest, and the first look knows no rate yet. What runs past the end of
-        log()'s journal is faulted in at the start of the spare, where log() goes on (the
-        spare alone had AHEAD_ROWS: log() faulted after each rotation)."""
-        j = self.journal
-        n, end = j.pos
-        rows, words = n, end  # written since the last look
-        if self._seen_journal is j:
-            rows, words = n - self._seen[0], end - self._seen[1]
-        elif self._seen_journal is not None:  # a rotation since: the old one's last rows too
-            old_n, old_end = self._seen_journal.pos
-            rows, words = rows + old_n - self._seen[0], words + old_end - self._seen[1]
-        now = time.monotonic()
-        ahead = max(AHEAD_TICKS, AHEAD_SECONDS / max(now - self._seen_at, 1e-3))
-        self._seen_journal, self._seen, self._seen_at = j, (n, end), now
-        rows = max(AHEAD_ROWS, int(ahead * rows))
-        words = max(AHEAD_WORDS, int(ahead * words))
-        j.populate_ahead(rows, words)
-        spare = self._spare
-        if spare is not None and spare is not j:
-            past = (n + rows - j.rows_cap, end + words - j.words_cap)
-            spare.populate_ahead(max(AHEAD_ROWS, past[0]), max(AHEAD_WORDS, past[1]))
-
     def take(self, schema: pa.Schema, out: deque[tuple[pa.RecordBatch, Mark]]) -> None:
         """Append to `out` the rows committed since the last call, as tidy batches with their
         marks; about TAKE_VALUES values at most, so that one tick stays short: `pending_values`
@@ -294,7 +257,7 @@ class RowLog:
         retired) must not be dropped with them, or a later batch's mark would cover rows that
         no segment holds. It pauses as PAUSE says, closing too: the training thread goes on
         (with the next run of a sweep) while the writer closes after finish() returned."""
-        self._fault_in_ahead()
+        self._ahead.fault_in(self.journal, lambda: self._spare)
         budget = TAKE_VALUES
         while True:
             with self._lock:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from flightlog.store.rowlog import AHEAD_TICKS, RowLog
+from flightlog.store.fault_ahead import AHEAD_TICKS
+from flightlog.store.rowlog import RowLog
 from flightlog.store.rows import signature
 from flightlog.store.schema import segment_schema
 
