@@ -49,15 +49,16 @@ KEY_GROUP = ROW_GROUP // 3
 #: runs `cpuid`, which a hypervisor may trap. LZ4 (LZ4_RAW) pages cost ~0.5 us each and decode
 #: faster. So zstd only where it pays for itself: `value`, the bulk of a segment (zstd keeps it
 #: ~1.5% of the file smaller than LZ4). `step` and `time` are delta-encoded already; LZ4 packs
-#: `step` as small as zstd does, `time` 1.1% of the file larger. `text` is all null in most segments
-#: (def-levels alone: zstd made its two pages 66 bytes from 48): LZ4, or zstd where it holds strings
-#: (`parquet_options`). `key` and `kind` are dictionary indices of rows sorted by key, runs of a few
-#: values that any codec makes larger: stored as they are. Sealed segments of the 1,000-run
-#: benchmark store: 5 zstd pages instead of 25, the server's check 12-14% less CPU, 1.1% more bytes
-#: (7.12 bytes per scalar instead of 7.04, the same rows and row groups); earlier segments (every
-#: column zstd but `key` and `kind`) read alike. A data page holds a column chunk's rows up to the
-#: data page size (1 MB), not 20,000 rows (pyarrow 22's new limit, settable from pyarrow 23:
-#: `max_rows_per_page`; earlier ones had none): a segment of that store has 35 pages instead of 75.
+#: `step` as small as zstd does, `time` 1.1% of the file larger (and 8% of the check's CPU less).
+#: `text` is all null in most segments (def-levels alone: zstd made its two pages 66 bytes from 48):
+#: LZ4, or zstd where it holds strings (`parquet_options`). `key` and `kind` are dictionary indices
+#: of rows sorted by key, runs of a few values that any codec makes larger: stored as they are.
+#: Sealed segments of the 1,000-run benchmark store: 5 zstd pages instead of 25, the server's check
+#: 12-14% less CPU, 1.1% more bytes (7.12 bytes per scalar instead of 7.04, the same rows and row
+#: groups); earlier segments (every column zstd but `key` and `kind`) read alike. A data page holds
+#: a column chunk's rows up to the data page size (1 MB), not 20,000 rows (pyarrow 22's new limit,
+#: settable from pyarrow 23: `max_rows_per_page`; earlier ones had none): a segment of that store
+#: has 35 pages instead of 75.
 _PARQUET_OPTIONS: dict[str, Any] = dict(
     compression={
         "step": "lz4",
