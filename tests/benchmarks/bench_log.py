@@ -33,12 +33,25 @@ def _dir_bytes(path: Path) -> int:
 
 
 def _history_bytes(path: Path, tracker: str) -> int:
-    """Bytes of the logged data itself: history segments / wandb's .wandb file."""
-    if tracker.startswith("flightlog"):
-        return sum(p.stat().st_size for p in path.rglob("history/*") if p.is_file())
+    """Bytes of wandb's logged data itself, its .wandb file (flightlog's: `_sealed_bytes`)."""
     if tracker == "wandb":
         return sum(p.stat().st_size for p in path.rglob("*.wandb"))
     return 0
+
+
+def _sealed_bytes(path: Path) -> int:
+    """Bytes of flightlog's sealed history segments, once the rows a finish() handed on in
+    its journals are sealed as the agent or `doctor --repair` seals them: what the store
+    keeps. Measured right after finish() the journals counted (22-40 bytes per scalar)."""
+    from flightlog.store import RunPaths, StoredRun
+    from flightlog.store.takeover import recover_journals, writers_by_id
+
+    for meta in path.rglob("run.json"):
+        paths = RunPaths(meta.parent)
+        stored = StoredRun.load(paths)
+        if stored is not None:
+            recover_journals(paths, writers_by_id(stored.writers))
+    return sum(p.stat().st_size for p in path.rglob("history/*.parquet"))
 
 
 def worker(tracker: str, steps: int, workdir: Path, timed: bool = True) -> dict[str, float]:
@@ -121,9 +134,12 @@ def run_worker(tracker: str, steps: int, timed: bool = True) -> dict[str, float]
             text=True,
             check=False,
         )
-    if out.returncode != 0:
-        raise RuntimeError(f"{tracker} worker failed:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        if out.returncode != 0:
+            raise RuntimeError(f"{tracker} worker failed:\n{out.stderr[-2000:]}")
+        figures = json.loads(out.stdout.strip().splitlines()[-1])
+        if tracker.startswith("flightlog"):
+            figures["bytes_per_scalar"] = _sealed_bytes(Path(tmp)) / (steps * len(KEYS))
+    return figures
 
 
 def whole_process(tracker: str, repeat: int = 5) -> float:
