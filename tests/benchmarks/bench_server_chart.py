@@ -10,7 +10,8 @@ every row read).
 The run (one metric, every step, 500,000-row segments) is bench_charts.py's, cached under
 --cache. Each measurement is a child process (the footer cache and the pyramids' cache start
 empty: `first` is a server's first request for the run, the others the median of 5 after
-it); `--baseline` runs the same children with another interpreter (an older checkout's
+it), timed by the wall clock and by the process's CPU time (which a loaded machine sways
+less); `--baseline` runs the same children with another interpreter (an older checkout's
 venv), alternated with this one. Medians over `repeat` children; the load average is
 printed. Prints numbers; asserts nothing.
 """
@@ -39,22 +40,25 @@ def child(root: Path, run_key: str, steps: int) -> dict[str, float]:
 
     paths = RunPaths.of_key(root, run_key)
 
-    def chart(x_range: tuple[float, float] | None = None) -> float:
-        t = time.perf_counter()
+    def chart(x_range: tuple[float, float] | None = None) -> tuple[float, float]:
+        t, cpu = time.perf_counter(), time.process_time()
         table = RunReader(paths, "history", ServerLimits(), root / ".uploads").chart(
             None, 240, "step", x_range
         )
         assert table.num_rows, "no buckets"
-        return (time.perf_counter() - t) * 1000
+        return (time.perf_counter() - t) * 1000, (time.process_time() - cpu) * 1000
 
     mid = steps * 3 // 7
-    out = {"first": chart()}
+    out: dict[str, float] = {}
+    out["first"], out["cpu first"] = chart()
     for name, x_range in (
         ("whole", None),
         ("half", (steps / 4, steps * 3 / 4)),
         ("2,000 steps", (mid - 1000, mid + 1000)),
     ):
-        out[name] = statistics.median(chart(x_range) for _ in range(5))
+        times = [chart(x_range) for _ in range(5)]
+        out[name] = statistics.median(w for w, _ in times)
+        out[f"cpu {name}"] = statistics.median(c for _, c in times)
     return out
 
 
@@ -109,16 +113,16 @@ def main() -> None:
             f"server one-run chart, {steps:,} steps, {how}, 240 buckets, ms "
             f"(load {os.getloadavg()[0]:.1f}): " + " | ".join(CASES)
         )
-        for name, runs in got.items():
-            row = [statistics.median(r[c] for r in runs) for c in CASES]
-            print(f"  {name:8} " + " | ".join(f"{v:.0f}" for v in row))
-        if "baseline" in got:
-            ratio = [
-                statistics.median(r[c] for r in got["now"])
-                / statistics.median(r[c] for r in got["baseline"])
-                for c in CASES
-            ]
-            print("  now/base " + " | ".join(f"{v:.2f}" for v in ratio))
+        for clock, prefix in (("wall", ""), ("cpu", "cpu ")):
+            medians = {
+                name: [statistics.median(r[prefix + c] for r in runs) for c in CASES]
+                for name, runs in got.items()
+            }
+            for name, row in medians.items():
+                print(f"  {clock:4} {name:8} " + " | ".join(f"{v:.0f}" for v in row))
+            if "baseline" in medians:
+                ratio = [a / b for a, b in zip(medians["now"], medians["baseline"], strict=True)]
+                print(f"  {clock:4} now/base " + " | ".join(f"{v:.2f}" for v in ratio))
 
 
 if __name__ == "__main__":
