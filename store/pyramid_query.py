@@ -59,14 +59,19 @@ def _approx_steps(segs: _Segments) -> tuple[float, float] | None:
 
 def _footer_steps(path: str) -> tuple[int, int] | None:
     try:
-        md = pq.read_metadata(path)
-        si = [md.schema.column(i).name for i in range(md.num_columns)].index("step")
-        stats = [md.row_group(g).column(si).statistics for g in range(md.num_row_groups)]
-        if not stats or any(s is None or not s.has_min_max for s in stats):
-            return None
-        return min(s.min for s in stats), max(s.max for s in stats)
+        return footer_steps(pq.read_metadata(path))
     except (OSError, ValueError, pa.ArrowException):
         return None
+
+
+def footer_steps(md: pq.FileMetaData) -> tuple[int, int] | None:
+    """(lowest, highest) step of a sealed segment from its footer's row-group statistics
+    (no data read), None if a row group has none; ValueError without a step column."""
+    si = [md.schema.column(i).name for i in range(md.num_columns)].index("step")
+    stats = [md.row_group(g).column(si).statistics for g in range(md.num_row_groups)]
+    if not stats or any(s is None or not s.has_min_max for s in stats):
+        return None
+    return min(s.min for s in stats), max(s.max for s in stats)
 
 
 def _read_all(pyramids: Pyramids, sealed: list[Seg], level: int) -> list[pa.Table | None]:
