@@ -25,6 +25,7 @@ import pyarrow as pa
 from flightlog._errors import NotFoundError, NotLoggedInError, ServerUnavailableError
 from flightlog.store.catalog import quote, run_ref_filters
 from flightlog.store.layout import run_key, split_run_key
+from flightlog.store.summary_columns import default_columns
 
 from . import credentials
 from .client import ServerClient
@@ -299,15 +300,19 @@ def buckets_table(buckets: list[dict[str, Any]], run_key: str) -> pa.Table:
 
 
 def common_keys(summaries: Any, limit: int = 3) -> list[str]:
-    """The default metric columns: the numeric summary keys most runs share."""
+    """The default metric columns of a server's runs: their numeric summary keys, ranked
+    as a store's (store/summary_columns.py)."""
     counts: Counter[str] = Counter()
+    runs = 0
     for s in summaries:
-        counts.update(
+        keys = [
             k
             for k, v in s.items()
             if not k.startswith("_") and isinstance(v, int | float) and not isinstance(v, bool)
-        )
-    return [k for k, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+        ]
+        counts.update(keys)
+        runs += bool(keys)
+    return default_columns(counts, runs, limit=limit)
 
 
 def _run_url(key: str, what: str = "") -> str:
