@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from flightlog.store.history_keys import KeyCounts, tidy_counts
 from flightlog.store.layout import RunPaths
 from flightlog.sync.remote import RemoteReader
 
@@ -108,6 +109,11 @@ class RemoteRun(ApiRun):
 
     def _long(self, keys: Iterable[str] | None, stream: str) -> pa.Table:
         return self._reader.tidy(self._run["run_key"], None if keys is None else list(keys), stream)
+
+    def _key_counts(self) -> KeyCounts:
+        """Counted from the server's rows: no route of the server answers the keys and
+        kinds alone yet, so its whole history stream is read."""
+        return tidy_counts(self._long(None, "history"))
 
     def files(
         self, names: Sequence[str] | None = None, pattern: str | None = None, per_page: int = 50
