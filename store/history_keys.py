@@ -44,28 +44,29 @@ class KeyCounts:
     kinds: Counter[tuple[str, int]] = field(default_factory=Counter)
     media: Counter[tuple[str, str]] = field(default_factory=Counter)
     last_step: int = -1
-    #: writer label -> the steps of its rows, a block a segment
-    _steps: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    #: writer label -> the steps of its rows
+    _steps: dict[str, Steps] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
-        return sum(_distinct(blocks) for blocks in self._steps.values())
+        return sum(s.count() for s in self._steps.values())
 
     def media_keys(self) -> list[str]:
         return sorted({k for k, kind in self.kinds if kind == MEDIA})
 
     def reached(self, writer: str) -> int:
         """The last step of `writer`'s rows counted (-1 for none)."""
-        return max((int(b.max()) for b in self._steps.get(writer, ()) if len(b)), default=-1)
+        steps = self._steps.get(writer)
+        return -1 if steps is None else steps.hi
 
     def add(self, table: pa.Table, writer: str) -> None:
         """Count the rows of a long table (`step`, `key` plain or a dictionary, `kind`) that
         `writer` logged; with a `text` column, its media rows by their type too."""
         if not table.num_rows:
             return
-        steps = table.column("step").to_numpy()
-        self._steps.setdefault(writer, []).append(steps)
-        self.last_step = max(self.last_step, int(steps.max()))
+        steps = self._steps.setdefault(writer, Steps())
+        steps.add(table.column("step").to_numpy())
+        self.last_step = max(self.last_step, steps.hi)
         keys = table.column("key")
         if not pa.types.is_dictionary(keys.type):
             keys = pc.dictionary_encode(keys)
@@ -137,15 +138,39 @@ def _aligned(kinds: pa.ChunkedArray, keys: pa.ChunkedArray) -> Iterable[np.ndarr
         start += len(chunk)
 
 
-def _distinct(blocks: list[np.ndarray]) -> int:
-    """How many distinct steps the blocks hold: a bitmap over their range when it is dense
-    (steps count up from 0, a row at a time), else a sort."""
-    lo = min(int(b.min()) for b in blocks if len(b))
-    hi = max(int(b.max()) for b in blocks if len(b))
-    total = sum(len(b) for b in blocks)
-    if hi - lo < 4 * total + 1024:
-        seen = np.zeros(hi - lo + 1, np.bool_)
-        for b in blocks:
-            seen[b - lo] = True
-        return int(np.count_nonzero(seen))
-    return len(np.unique(np.concatenate(blocks)))
+class Steps:
+    """A set of steps, held as a bitmap over their range while that is dense (a writer's
+    steps count up a row at a time: a byte a step, whatever the values a step), else as
+    sorted arrays."""
+
+    def __init__(self) -> None:
+        self.lo, self.hi = 0, -1
+        self._seen = np.zeros(0, np.bool_)
+        self._values = 0
+        self._sparse: list[np.ndarray] | None = None
+
+    def add(self, steps: np.ndarray) -> None:
+        if not len(steps):
+            return
+        lo, hi = int(steps.min()), int(steps.max())
+        if not len(self._seen) and self._sparse is None:
+            self.lo = lo
+        self._values += len(steps)
+        if self._sparse is None:
+            new_lo, new_hi = min(lo, self.lo), max(hi, self.hi)
+            if new_hi - new_lo < 4 * self._values + 1024:
+                if new_lo < self.lo or new_hi > self.lo + len(self._seen) - 1:
+                    grown = np.zeros(new_hi - new_lo + 1, np.bool_)
+                    grown[self.lo - new_lo : self.lo - new_lo + len(self._seen)] = self._seen
+                    self._seen, self.lo = grown, new_lo
+                self._seen[steps - self.lo] = True
+                self.hi = new_hi
+                return
+            self._sparse = [np.flatnonzero(self._seen) + self.lo]
+        self._sparse.append(np.unique(steps))
+        self.hi = max(self.hi, hi)
+
+    def count(self) -> int:
+        if self._sparse is None:
+            return int(np.count_nonzero(self._seen))
+        return len(np.unique(np.concatenate(self._sparse)))
