@@ -111,9 +111,12 @@ class RemoteRun(ApiRun):
         return self._reader.tidy(self._run["run_key"], None if keys is None else list(keys), stream)
 
     def _key_counts(self) -> KeyCounts:
-        """Counted from the server's rows: no route of the server answers the keys and
-        kinds alone yet, so its whole history stream is read."""
-        return tidy_counts(self._long(None, "history"))
+        """The server's counts (its keys route, sync/run_keys_routes.py: it reads keys and
+        kinds alone); from its whole history stream when the server is older."""
+        doc = self._reader.key_counts(self._run["run_key"])
+        if doc is None:
+            return tidy_counts(self._long(None, "history"))
+        return KeyCounts.of_answer(doc)
 
     def files(
         self, names: Sequence[str] | None = None, pattern: str | None = None, per_page: int = 50

@@ -46,10 +46,28 @@ class KeyCounts:
     last_step: int = -1
     #: writer label -> the steps of its rows
     _steps: dict[str, Steps] = field(default_factory=dict)
+    #: the rows a server counted (`of_answer`): it sends no steps
+    _rows: int = 0
 
     @property
     def rows(self) -> int:
-        return sum(s.count() for s in self._steps.values())
+        return self._rows + sum(s.count() for s in self._steps.values())
+
+    def answer(self) -> dict[str, Any]:
+        """The counts as JSON (a server's answer, sync/run_keys_routes.py)."""
+        return {
+            "last_step": self.last_step,
+            "rows": self.rows,
+            "kinds": [[k, kind, n] for (k, kind), n in sorted(self.kinds.items())],
+            "media": [[k, kind, n] for (k, kind), n in sorted(self.media.items())],
+        }
+
+    @classmethod
+    def of_answer(cls, doc: dict[str, Any]) -> KeyCounts:
+        """The counts a server answered (`answer`)."""
+        kinds = Counter({(str(k), int(kind)): int(n) for k, kind, n in doc["kinds"]})
+        media = Counter({(str(k), str(kind)): int(n) for k, kind, n in doc["media"]})
+        return cls(kinds, media, int(doc["last_step"]), _rows=int(doc["rows"]))
 
     def media_keys(self) -> list[str]:
         return sorted({k for k, kind in self.kinds if kind == MEDIA})

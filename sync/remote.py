@@ -29,7 +29,7 @@ from flightlog.store.summary_columns import default_columns
 
 from . import credentials
 from .client import ServerClient
-from .client_errors import wrong_server
+from .client_errors import flightlog_error, refusal, wrong_server
 from .client_reads import key_params
 
 T = TypeVar("T")
@@ -228,6 +228,18 @@ class RemoteReader:
             return pa.ipc.open_stream(io.BytesIO(r.content)).read_all()
         except pa.ArrowInvalid:  # a page where the Arrow stream should be
             raise wrong_server(r, self.url) from None
+
+    def key_counts(self, key: str, stream: str = "history") -> dict[str, Any] | None:
+        """The run's values per key and kind, rows and last step (run_keys_routes.py), or
+        None from a server older than that route."""
+        url = _run_url(key, "keys")
+        params = {"stream": stream}
+        r = self._call(lambda: self.client.request("GET", url, params=params, allow=(404,)))
+        if r.status_code == 404:
+            if (flightlog_error(r) or {}).get("error") != "not_found":  # (a missing run)
+                raise refusal(r, url, self.client.creds)
+            return None
+        return dict(self.client.answer(r))
 
     def rows(self, key: str, stream: str = "history") -> Iterator[dict[str, Any]]:
         entity, project, run_id = split_run_key(key)

@@ -3,7 +3,7 @@
 whole history. Each answer here is checked against one counted from the full read
 (`scan_history()`, every value as logged): values of every kind and a key of several, a
 run of several segments sealed and open, step metrics, sparse steps, resumed runs, a damaged
-segment, and a run still being written."""
+segment, a run still being written, and a server's run (its keys route)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import pytest
 import flightlog
 from flightlog.store.media_ref import MediaRef
 
-from .conftest import settled
+from .conftest import cli, settled
+from .servers import LiveServer
 
 #: the type names of history_keys by the Python type scan_history gives back
 NAMES = {float: "number", int: "number", bool: "boolean", str: "string", list: "list"}
@@ -134,3 +135,23 @@ def test_a_damaged_segment_is_left_out_as_the_full_read_leaves_it(
     with pytest.warns(UserWarning, match="damaged"):
         got = _same(api, "p/hurt")
     assert 0 < got["keys"]["_step"]["typeCounts"][0]["count"] < 90
+
+
+@pytest.mark.slow
+def test_a_servers_counts_are_the_local_ones(
+    api: flightlog.Api, server: LiveServer, key: str
+) -> None:
+    """Through Api(host=) the server counts (its keys route) as the local store does."""
+    for attempt in range(2):
+        run = flightlog.init(project="p", entity="alice", id="again", resume="allow")
+        _log_every_kind(run, 30 + attempt)
+        run.finish()
+    settled()
+    synced = cli("sync", "--all")
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    remote = flightlog.Api(host=server.url, api_key=key).run("alice/p/again")
+    assert remote.history_keys == _same(api, "alice/p/again") == _from_full_read(remote)
+    assert remote.history_line_count == 61
+    with server.client(key) as c:
+        doc = c.answer(c.request("GET", "/runs/alice/p/again/keys"))
+    assert doc["rows"] == 61 and doc["last_step"] == 60
