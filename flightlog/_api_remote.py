@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from flightlog.store.history_keys import KeyCounts, tidy_counts
 from flightlog.store.layout import RunPaths
 from flightlog.sync.remote import RemoteReader
 
@@ -108,6 +109,14 @@ class RemoteRun(ApiRun):
 
     def _long(self, keys: Iterable[str] | None, stream: str) -> pa.Table:
         return self._reader.tidy(self._run["run_key"], None if keys is None else list(keys), stream)
+
+    def _key_counts(self) -> KeyCounts:
+        """The server's counts (its keys route, sync/run_keys_routes.py: it reads keys and
+        kinds alone); from its whole history stream when the server is older."""
+        doc = self._reader.key_counts(self._run["run_key"])
+        if doc is None:
+            return tidy_counts(self._long(None, "history"))
+        return KeyCounts.of_answer(doc)
 
     def files(
         self, names: Sequence[str] | None = None, pattern: str | None = None, per_page: int = 50

@@ -238,7 +238,7 @@ def _frame(table: pa.Table, run_dir: Path) -> Any:
     mixed = [f.name for f in table.schema if pa.types.is_union(f.type)]
     frame = table.drop_columns(mixed).to_pandas()
     for c in mixed:
-        cells = _as_logged(table[c], run_dir)
+        cells = as_logged(table[c], run_dir)
         frame.insert(table.column_names.index(c), c, pd.Series(cells, dtype=object))
     media = json.loads((table.schema.metadata or {}).get(MEDIA_COLUMNS, b"[]"))
     for c in (c for c in media if c in frame.columns and c not in mixed):
@@ -248,7 +248,7 @@ def _frame(table: pa.Table, run_dir: Path) -> Any:
     return frame
 
 
-def _as_logged(column: pa.ChunkedArray, run_dir: Path) -> list[Any]:
+def as_logged(column: pa.ChunkedArray, run_dir: Path) -> list[Any]:
     """A union column's cells (store/logged_union.py), its media child's as MediaRefs."""
     out: list[Any] = []
     for chunk in column.chunks:

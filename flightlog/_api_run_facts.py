@@ -2,22 +2,20 @@
 shapes: `history_keys`, `system_metrics`, `metadata`, and the names wandb scripts use for
 fields flightlog keeps under others (`description`, `storage_id`, `sweep_name`, `save()`).
 
-Each is computed from what the run's reader gives (`_long`, `scan_history`, `_recorded`),
-so a run read from a server (_api_remote.py, which gives those from the server) answers
-the same as a local one.
+Each is computed from what the run's reader gives (`_key_counts`, `scan_history`,
+`_recorded`), so a run read from a server (_api_remote.py, which gives those from the
+server) answers the same as a local one. `history_keys` and `history_line_count` read a
+local run's keys and kinds alone, never its values (store/history_keys.py).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
+from flightlog.store.history_keys import KeyCounts, key_counts
 from flightlog.store.liveness import RUNNING
 from flightlog.store.reader import StoredRun
 from flightlog.store.schema import BOOL, FLOAT, HIST, INT, LIST, MEDIA, NONE, STR
@@ -46,31 +44,31 @@ class ApiRunFacts:
         """wandb's `historyKeys`: `{"lastStep": N, "keys": {key: {"typeCounts": [{"type":
         "number", "count": n}, ...]}}}`, from every logged value (-1 and no keys for a run
         that logged none)."""
-        tidy = _unified(self._long(None, "history"))
-        if not len(tidy):
+        counted = self._key_counts()
+        if counted.last_step < 0:
             return {"lastStep": -1, "keys": {}}
-        counts: Counter[tuple[str, str]] = Counter()
-        plain = tidy.filter(pc.not_equal(tidy.column("kind"), MEDIA))
-        pairs = plain.group_by(["key", "kind"]).aggregate([("step", "count")])
-        for r in pairs.to_pylist():
-            counts[str(r["key"]), TYPE_NAMES.get(r["kind"], "unknown")] += r["step_count"]
-        media = tidy.filter(pc.equal(tidy.column("kind"), MEDIA)).select(["key", "text"])
-        for r in media.to_pylist():
-            counts[str(r["key"]), _media_type(r["text"])] += 1
-        rows = _rows(tidy)
+        named = Counter(counted.media)
+        for (key, kind), n in counted.kinds.items():
+            if kind != MEDIA:  # (counted by their own type)
+                named[key, TYPE_NAMES.get(kind, "unknown")] += n
+        rows = counted.rows
         keys: dict[str, dict[str, Any]] = {k: _counted("number", rows) for k in ROW_KEYS}
-        for (key, kind), n in sorted(counts.items()):
+        for (key, kind), n in sorted(named.items()):
             keys.setdefault(key, {"typeCounts": []})["typeCounts"].append(
                 {"type": kind, "count": n}
             )
-        last = pc.max(tidy.column("step")).as_py()
-        return {"lastStep": -1 if last is None else int(last), "keys": keys}
+        return {"lastStep": counted.last_step, "keys": keys}
 
     @property
     def history_line_count(self: ApiRun) -> int:
         """wandb's `historyLineCount`: how many history rows the run has (one a writer and
         step)."""
-        return _rows(_unified(self._long(None, "history")))
+        return self._key_counts().rows
+
+    def _key_counts(self: ApiRun) -> KeyCounts:
+        """The history's values per key and kind, rows and last step, from the segments'
+        keys and kinds (store/history_keys.py)."""
+        return key_counts(self.paths.stream("history"))
 
     @property
     def system_metrics(self: ApiRun) -> dict[str, Any]:
@@ -196,28 +194,8 @@ class ApiRunFacts:
         self.update()
 
 
-def _unified(tidy: pa.Table) -> pa.Table:
-    """The long table with one dictionary per column: each segment read brings its own
-    (key and writer names), which a group_by cannot mix."""
-    return tidy.unify_dictionaries()
-
-
-def _rows(tidy: pa.Table) -> int:
-    """How many history rows a long table holds: one a (writer, step)."""
-    return len(tidy.select(["writer", "step"]).group_by(["writer", "step"]).aggregate([]))
-
-
 def _counted(kind: str, n: int) -> dict[str, Any]:
     return {"typeCounts": [{"type": kind, "count": n}]}
-
-
-def _media_type(text: Any) -> str:
-    """A media value's `_type` (its stored reference's), "media" when unreadable."""
-    try:
-        kind = json.loads(text).get("_type")
-    except (TypeError, ValueError, AttributeError):
-        return "media"
-    return str(kind) if kind else "media"
 
 
 def _iso(t: Any) -> str | None:

@@ -10,6 +10,7 @@ from typing import Any
 from .filters import HISTORY_COLUMNS, RUN_FIELDS, FilterError, compile_filter, reads_history
 from .index import Index
 from .layout import ENTITY_MARK
+from .summary_columns import default_columns
 
 LIST_COLUMNS = (
     'run_key, entity, project, id, name, "group", job_type, tags, state, steps, "values", '
@@ -212,17 +213,27 @@ def values_of(idx: Index, table: str, run_keys: Sequence[str]) -> dict[str, dict
 
 
 def common_summary_keys(idx: Index, run_keys: Sequence[str], limit: int = 3) -> list[str]:
-    """The default metric columns: keys the scripts declared with define_metric (their
-    summary is a min/max/mean the author chose), then the numeric keys most runs share."""
-    rows = idx.con.execute(
-        "WITH chosen AS (SELECT DISTINCT unnest(defined_metrics) AS key FROM runs "
-        "WHERE run_key IN (SELECT unnest(?::VARCHAR[]))) "
-        "SELECT s.key FROM summary s WHERE s.run_key IN (SELECT unnest(?::VARCHAR[])) "
-        "AND s.num IS NOT NULL AND NOT starts_with(s.key, '_') GROUP BY s.key "
-        "ORDER BY s.key IN (SELECT key FROM chosen) DESC, count(*) DESC, s.key LIMIT ?",
-        [list(run_keys), list(run_keys), limit],
+    """The default metric columns of `run_keys`' numeric summary keys (not `_`-prefixed),
+    ranked as store/summary_columns.py says: keys the scripts declared with define_metric
+    (their summary is a min/max/mean the author chose), keys most runs share, a loss or an
+    eval metric before bookkeeping."""
+    wanted = list(run_keys)
+    defined = idx.con.execute(
+        "SELECT DISTINCT unnest(defined_metrics) FROM runs "
+        "WHERE run_key IN (SELECT unnest(?::VARCHAR[]))",
+        [wanted],
     ).fetchall()
-    return [r[0] for r in rows]
+    counted = idx.con.execute(
+        "SELECT key, count(DISTINCT run_key), (SELECT count(DISTINCT run_key) FROM summary "
+        "WHERE run_key IN (SELECT unnest($1::VARCHAR[])) AND num IS NOT NULL "
+        "AND NOT starts_with(key, '_')) FROM summary WHERE run_key IN "
+        "(SELECT unnest($1::VARCHAR[])) AND num IS NOT NULL AND NOT starts_with(key, '_') "
+        "GROUP BY key",
+        [wanted],
+    ).fetchall()
+    counts = {str(k): int(n) for k, n, _ in counted}
+    runs = int(counted[0][2]) if counted else 0
+    return default_columns(counts, runs, {str(r[0]) for r in defined}, limit)
 
 
 class RunLookupError(LookupError):

@@ -15,7 +15,7 @@ when keys are filtered.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -37,12 +37,21 @@ def row_groups_with(pf: pq.ParquetFile, keys: Collection[str]) -> list[int]:
     return out
 
 
-def read_parquet_keys(pf: pq.ParquetFile, keys: Collection[str] | None) -> pa.Table:
-    """The rows of `pf`, only those of `keys` if given (only their row groups are read)."""
+def read_parquet_keys(
+    pf: pq.ParquetFile, keys: Collection[str] | None, columns: Sequence[str] | None = None
+) -> pa.Table:
+    """The rows of `pf`, only those of `keys` if given (only their row groups are read);
+    `columns`: only these are decoded (with `keys`, `key` must be one of them)."""
     if keys is None:
-        return pf.read()
-    table = pf.read_row_groups(row_groups_with(pf, keys))
+        return pf.read(columns)
+    table = pf.read_row_groups(row_groups_with(pf, keys), columns)
     return only_keys(table, keys)
+
+
+def only_columns(table: pa.Table, columns: Sequence[str] | None) -> pa.Table:
+    """`table`'s `columns` (every one for None), its schema's metadata kept (a segment's
+    writer and journal mark)."""
+    return table if columns is None else table.select(list(columns))
 
 
 def only_keys(table: pa.Table, keys: Collection[str] | None) -> pa.Table:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -35,7 +35,7 @@ from .journal import (
     parse_journal_name,
 )
 from .journal import SUFFIX as JOURNAL_SUFFIX
-from .key_pruning import only_keys, plain_key_schema, read_parquet_keys
+from .key_pruning import only_columns, only_keys, plain_key_schema, read_parquet_keys
 from .layout import SegmentName, claimed_segment_name, parse_segment_name
 from .rows import journal_tail
 from .schema import HISTORY_SCHEMA, WRITER_ID_KEY, WRITER_LABEL_KEY
@@ -53,33 +53,42 @@ from .streams import read_ipc_segment as read_ipc_segment
 
 
 def read_segment(
-    path: Path, keys: Collection[str] | None = None, dictionary_keys: bool = False, after: int = 0
+    path: Path,
+    keys: Collection[str] | None = None,
+    dictionary_keys: bool = False,
+    after: int = 0,
+    columns: Sequence[str] | None = None,
 ) -> pa.Table:
     """A segment's rows (open or sealed). Raises SegmentDamaged (a ValueError) on a sealed
     file that fails its sha256 or cannot be decoded; warns about damaged IPC batches.
 
     `keys`: only the rows of these keys (a sealed file decodes only the row groups that may
     hold them); `dictionary_keys`: a sealed file's `key` column as a dictionary; `after`: an
-    open one's batches from that byte on (store/streams.py `read_ipc_checked`)."""
-    table, damage = read_segment_checked(path, keys, dictionary_keys, after)
+    open one's batches from that byte on (store/streams.py `read_ipc_checked`); `columns`:
+    only these (a sealed file decodes no other; the checks are the same)."""
+    table, damage = read_segment_checked(path, keys, dictionary_keys, after, columns)
     if damage:
         warnings.warn(f"flightlog: {damage}", stacklevel=2)
     return table
 
 
 def read_segment_checked(
-    path: Path, keys: Collection[str] | None = None, dictionary_keys: bool = False, after: int = 0
+    path: Path,
+    keys: Collection[str] | None = None,
+    dictionary_keys: bool = False,
+    after: int = 0,
+    columns: Sequence[str] | None = None,
 ) -> tuple[pa.Table, str | None]:
     """(a segment's intact rows, why some rows were left out or None); raises
     SegmentDamaged for a sealed file that is unusable as a whole. `keys`, `dictionary_keys`,
-    `after`: as for `read_segment`."""
+    `after`, `columns`: as for `read_segment`."""
     if path.suffix == JOURNAL_SUFFIX:
         table, note = read_journal_checked(path)
-        return only_keys(table, keys), note
+        return only_columns(only_keys(table, keys), columns), note
     name = parse_segment_name(path.name)
     if path.suffix != ".parquet":
         table, note = read_ipc_checked(path, after)
-        return only_keys(table, keys), note
+        return only_columns(only_keys(table, keys), columns), note
     data = read_file(path)  # never Python bytes: Arrow's threads drop it (store/arrow_owned.py)
     if name is not None and name.sha256:
         check_sha256(data, name.sha256, str(path))
@@ -87,10 +96,10 @@ def read_segment_checked(
         pf = pq.ParquetFile(
             pa.BufferReader(data), read_dictionary=["key"] if dictionary_keys else None
         )
-        table = read_parquet_keys(pf, keys)
+        table = read_parquet_keys(pf, keys, columns)
     except (pa.ArrowException, OSError) as e:
         raise SegmentDamaged(f"{path} cannot be decoded: {e}") from e
-    validate_segment(plain_key_schema(table.schema).empty_table(), path)
+    validate_segment(plain_key_schema(pf.schema_arrow).empty_table(), path)
     return with_mark(table, decode_mark((pf.metadata.metadata or {}).get(MARK_KEY))), None
 
 
@@ -210,29 +219,30 @@ def read_live_segment(
     keys: Collection[str] | None = None,
     dictionary_keys: bool = False,
     after: int = 0,
+    columns: Sequence[str] | None = None,
 ) -> pa.Table:
     """Read a listed segment; an open one sealed since it was listed is read from its twin.
 
     Sealing renames the Parquet file into place and then removes the IPC file, so a reader
     that listed the directory just before may find the IPC file gone: the rows are in the
-    sealed twin by then. `keys`, `dictionary_keys`, `after`: as for `read_segment` (the
-    sealed twin is read whole)."""
+    sealed twin by then. `keys`, `dictionary_keys`, `after`, `columns`: as for
+    `read_segment` (the sealed twin is read whole)."""
     opts = (keys, dictionary_keys)
     try:
-        return read_segment(path, *opts, after)
+        return read_segment(path, *opts, after, columns)
     except FileNotFoundError:
         if name.sealed:
             raise
     if not name.claimed:  # claimed since it was listed: renamed, then sealed (takeover.py)
         try:
             claimed = path.with_name(claimed_segment_name(name.writer, name.seq))
-            return read_segment(claimed, *opts, after)  # (the same bytes, renamed)
+            return read_segment(claimed, *opts, after, columns)  # (the same bytes, renamed)
         except FileNotFoundError:
             pass
     twin = sealed_twin(path.parent, name)
     if twin is None:
         raise FileNotFoundError(f"segment {path} vanished and has no sealed twin")
-    return read_segment(twin, *opts)
+    return read_segment(twin, *opts, columns=columns)
 
 
 def read_segments(
@@ -241,6 +251,7 @@ def read_segments(
     dictionary_keys: bool = False,
     read_elsewhere: Collection[str] = (),
     start: Mapping[str, tuple[int, int]] | None = None,
+    columns: Sequence[str] | None = None,
 ) -> list[tuple[SegmentName, pa.Table]]:
     """Every readable segment's rows, then each writer's journal rows no segment holds yet
     (a writer killed before its thread wrote them, or still running); a corrupt file is
@@ -252,7 +263,7 @@ def read_segments(
     before it was read had all its rows in segments fsynced before, read after; rows
     committed after a journal was read are in no part of this read, or, if the writer
     thread wrote them meanwhile, only in the segments: the read is a prefix of each
-    writer's rows, in order. `keys`, `dictionary_keys`: as for `read_segment`.
+    writer's rows, in order. `keys`, `dictionary_keys`, `columns`: as for `read_segment`.
 
     `read_elsewhere`: the stems of sealed segments the caller reads itself (DuckDB, from the
     index): left out, yet their marks cut the journals, so that these are cut by what the
@@ -278,7 +289,9 @@ def read_segments(
 
     # two files at a time (store/two_threads.py): decoding releases the GIL
     nbytes = sum(max(0, _size(p) - after) for _, p, after in listed) if len(listed) > 1 else 0
-    read = each(lambda s: _read_listed(s[0], s[1], keys, dictionary_keys, s[2]), listed, nbytes)
+    read = each(
+        lambda s: _read_listed(s[0], s[1], keys, dictionary_keys, s[2], columns), listed, nbytes
+    )
     for (name, _, _), (table, problem) in zip(listed, read, strict=True):
         if problem is not None:
             warnings.warn(problem, stacklevel=2)
@@ -286,7 +299,8 @@ def read_segments(
             out.append((name, table))
     for name, table in out:
         _cover(covered, name.writer, table_mark(table))
-    return out + list(_journal_tails(snapshots, covered, keys))
+    tails = _journal_tails(snapshots, covered, keys)
+    return out + [(name, only_columns(t, columns)) for name, t in tails]
 
 
 def iter_segments(history_dir: Path) -> Iterator[tuple[SegmentName, pa.Table]]:
@@ -329,11 +343,12 @@ def _read_listed(
     keys: Collection[str] | None,
     dictionary_keys: bool,
     after: int = 0,
+    columns: Sequence[str] | None = None,
 ) -> tuple[pa.Table | None, str | None]:
     """(a listed segment's rows, None), (None, why it is skipped), or (None, None) when it
     was removed since the listing (its run deleted: not part of this read)."""
     try:
-        return read_live_segment(name, path, keys, dictionary_keys, after), None
+        return read_live_segment(name, path, keys, dictionary_keys, after, columns), None
     except FileNotFoundError:
         return None, None
     except SegmentDamaged as e:

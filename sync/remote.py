@@ -25,10 +25,11 @@ import pyarrow as pa
 from flightlog._errors import NotFoundError, NotLoggedInError, ServerUnavailableError
 from flightlog.store.catalog import quote, run_ref_filters
 from flightlog.store.layout import run_key, split_run_key
+from flightlog.store.summary_columns import default_columns
 
 from . import credentials
 from .client import ServerClient
-from .client_errors import wrong_server
+from .client_errors import flightlog_error, refusal, wrong_server
 from .client_reads import key_params
 
 T = TypeVar("T")
@@ -228,6 +229,18 @@ class RemoteReader:
         except pa.ArrowInvalid:  # a page where the Arrow stream should be
             raise wrong_server(r, self.url) from None
 
+    def key_counts(self, key: str, stream: str = "history") -> dict[str, Any] | None:
+        """The run's values per key and kind, rows and last step (run_keys_routes.py), or
+        None from a server older than that route."""
+        url = _run_url(key, "keys")
+        params = {"stream": stream}
+        r = self._call(lambda: self.client.request("GET", url, params=params, allow=(404,)))
+        if r.status_code == 404:
+            if (flightlog_error(r) or {}).get("error") != "not_found":  # (a missing run)
+                raise refusal(r, url, self.client.creds)
+            return None
+        return dict(self.client.answer(r))
+
     def rows(self, key: str, stream: str = "history") -> Iterator[dict[str, Any]]:
         entity, project, run_id = split_run_key(key)
         yield from self._call(
@@ -299,15 +312,19 @@ def buckets_table(buckets: list[dict[str, Any]], run_key: str) -> pa.Table:
 
 
 def common_keys(summaries: Any, limit: int = 3) -> list[str]:
-    """The default metric columns: the numeric summary keys most runs share."""
+    """The default metric columns of a server's runs: their numeric summary keys, ranked
+    as a store's (store/summary_columns.py)."""
     counts: Counter[str] = Counter()
+    runs = 0
     for s in summaries:
-        counts.update(
+        keys = [
             k
             for k, v in s.items()
             if not k.startswith("_") and isinstance(v, int | float) and not isinstance(v, bool)
-        )
-    return [k for k, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+        ]
+        counts.update(keys)
+        runs += bool(keys)
+    return default_columns(counts, runs, limit=limit)
 
 
 def _run_url(key: str, what: str = "") -> str:

@@ -46,6 +46,7 @@ from .receive import (
     public_meta,
 )
 from .run_delete_routes import run_delete_router
+from .run_keys_routes import run_keys_router
 from .run_reads import RunReader, decode_cursor
 from .run_sync_routes import run_sync_router, store_run
 from .runs_api import runs_router
@@ -336,6 +337,7 @@ def create_app(
         run_sync_router(store, user_now, access, limits, ensure_project, blobs, checks)
     )
     app.include_router(run_delete_router(store, user, access))
+    app.include_router(run_keys_router(store, user, access, reads))
     app.include_router(
         project_sync_router(store, user_now, access, limits, ensure_project, blobs, checks)
     )

@@ -27,6 +27,7 @@ from flightlog.store.index import INDEX_FILE, Index
 from flightlog.store.index_tables import Rows
 from flightlog.store.live_runs import live_summary, patch_rows
 from flightlog.store.scan import Stamp, unchanged_since
+from flightlog.store.summary_columns import default_columns
 
 
 class Source:
@@ -166,10 +167,12 @@ def common_keys(
     summaries: dict[str, dict[str, Any]], defined: set[str], limit: int = 3
 ) -> list[str]:
     """store/catalog.py's `common_summary_keys` of runs whose summaries (and metrics
-    declared with define_metric, `defined`) are in hand: no statement more a refresh. The
-    declared keys first, then the numeric keys (not `_`-prefixed) most runs share, by name."""
-    counts = Counter(chain.from_iterable(_numeric_keys(s) for s in summaries.values()))
-    return sorted(counts, key=lambda k: (k not in defined, -counts[k], k))[:limit]
+    declared with define_metric, `defined`) are in hand: no statement more a refresh.
+    Ranked as store/summary_columns.py says (declared, most runs', a loss or an eval
+    metric before bookkeeping) among the numeric keys, not `_`-prefixed."""
+    numeric = [keys for s in summaries.values() if (keys := _numeric_keys(s))]
+    counts = Counter(chain.from_iterable(numeric))
+    return default_columns(counts, len(numeric), defined, limit)
 
 
 def _numeric_keys(summary: dict[str, Any]) -> tuple[str, ...]:

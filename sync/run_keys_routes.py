@@ -1,0 +1,67 @@
+"""`GET /api/v1/runs/{entity}/{project}/{run_id}/keys?stream=history`: what a run's history
+holds per key, without its values - how many values of each kind each key logged, the
+run's rows and its last step (store/history_keys.py, which reads the segments' `step`,
+`key` and `kind` columns and the media keys' texts alone). The Api's `run.history_keys`
+and `history_line_count` through `Api(host=)` ask it instead of the whole history stream.
+
+Who may: whoever may read the run. The counts are JSON of a few values a key:
+
+    200 {"last_step": N, "rows": N, "kinds": [[key, kind, n], ...],
+         "media": [[key, media type, n], ...]}
+    404 run_not_found
+"""
+# (no `from __future__ import annotations`: FastAPI reads the route's Annotated dependency
+# when the route is made, and `user` is a local of run_keys_router)
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from flightlog.store.history_keys import key_counts
+from flightlog.store.reader import StoredRun
+
+from .refused import Refused
+
+API = "/api/v1"
+STREAMS = ("history", "system")
+
+
+def run_keys_router(
+    store: Any,
+    user: Callable[..., str],
+    access: Callable[..., object],
+    reads: anyio.CapacityLimiter,
+) -> APIRouter:
+    """The route over `store`; `user`, `access` and the `reads` limiter as
+    server.create_app gives them."""
+    router = APIRouter()
+
+    @router.get(f"{API}/runs/{{entity}}/{{project}}/{{run_id}}/keys")
+    async def keys(
+        entity: str,
+        project: str,
+        run_id: str,
+        who: Annotated[str, Depends(user)],
+        stream: str = "history",
+    ) -> JSONResponse:
+        """The run's values per key and kind, rows and last step (the module's docstring)."""
+        access(who, entity, project, run_id, write=False)
+        if stream not in STREAMS:
+            raise Refused("stream is 'history' or 'system'", "invalid")
+        counted = await anyio.to_thread.run_sync(
+            _counted, store, entity, project, run_id, stream, limiter=reads
+        )
+        return JSONResponse(counted)
+
+    return router
+
+
+def _counted(store: Any, entity: str, project: str, run_id: str, stream: str) -> dict[str, Any]:
+    run = StoredRun.load(store.readable(entity, project, run_id))
+    if run is None:
+        raise Refused(f"no run {entity}/{project}/{run_id}", "run_not_found", 404)
+    store.fetch_segments(entity, project, run_id)
+    return key_counts(run.paths.stream(stream)).answer()
