@@ -1,0 +1,79 @@
+"""Artifact versions on their way to a server (session 16's fault hunt): every version a run's
+log_artifact() returned reaches the server once, with its content."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import flightlog
+from flightlog.artifacts.registry import Registry
+from flightlog.store.layout import RunPaths
+from flightlog.sync.uploader import load_local, sync_run
+
+from .servers import LiveServer
+
+pytestmark = pytest.mark.slow
+
+
+def _sync(srv: LiveServer, key: str, run_dir: str) -> None:
+    with LiveServer.client(srv, key) as c:
+        assert sync_run(c, load_local(RunPaths(Path(run_dir))), "alice").complete
+
+
+def test_two_artifact_names_holding_the_same_files_both_reach_the_server(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    """A checkpoint logged under a second name (a `best` model copied from the last epoch's,
+    `log_model` of the same file under each run's default name): both versions are on the
+    server after `sync`, not only the first one pushed."""
+    key = server.user("alice")
+    ckpt = tmp_path / "model.ckpt"
+    ckpt.write_bytes(b"weights of epoch 3")
+    run = flightlog.init(project="p", entity="alice")
+    first = flightlog.Artifact("last-model", "model")
+    first.add_file(ckpt)
+    run.log_artifact(first)
+    second = flightlog.Artifact("best-model", "model")
+    second.add_file(ckpt)
+    run.log_artifact(second)
+    run.finish()
+    _sync(server, key, run.dir)
+    with LiveServer.client(server, key) as c:
+        for name in ("last-model", "best-model"):
+            r = c._http.get(f"/artifacts/alice/p/{name}/latest")
+            assert r.status_code == 200, (name, r.status_code, r.text)
+            entry = r.json()["manifest"]["entries"]["model.ckpt"]
+            assert c._http.get(f"/blobs/alice/p/{entry['sha256']}").content == ckpt.read_bytes()
+
+
+def test_a_mark_from_before_names_were_kept_pushes_no_version_again(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    """A sync mark written by the previous flightlog lists bare digests: the versions it
+    pushed are not pushed again when the run next syncs (a push moves the server's
+    `latest` back to that version)."""
+    key = server.user("alice")
+    ckpt = tmp_path / "model.ckpt"
+    ckpt.write_bytes(b"epoch 1")
+    old = flightlog.init(project="p", entity="alice")
+    old.log_artifact(ckpt, name="net", type="model")
+    old.log_artifact(ckpt, name="copy", type="model")
+    old.finish()
+    _sync(server, key, old.dir)
+    mark_path = Path(old.dir) / "sync.json"
+    mark = json.loads(mark_path.read_text())
+    net = Registry(old._paths.root).resolve("p", "net", "latest")
+    mark["blobs"]["artifacts"] = [net.digest]  # as the previous flightlog wrote it
+    mark_path.write_text(json.dumps(mark))
+    ckpt.write_bytes(b"epoch 2")
+    newer = flightlog.init(project="p", entity="alice", reinit="create_new")
+    newer.log_artifact(ckpt, name="net", type="model")
+    newer.finish()
+    _sync(server, key, newer.dir)
+    (Path(old.dir) / "files" / "notes.txt").write_text("changed since")  # a reason to sync
+    _sync(server, key, old.dir)
+    with LiveServer.client(server, key) as c:
+        assert c._http.get("/artifacts/alice/p/net/latest").json()["version"] == 1
