@@ -110,6 +110,9 @@ class RunArtifacts:
         return str(inside[0]) if len(inside) == 1 and inside[0].is_file() else str(path)
 
     def _note_artifact(self: Run, key: str, version: Version, extra: dict[str, Any]) -> None:
+        """List `version` in run.json's `key`, written before the call returns (`save()`):
+        a kill -9 right after log_artifact() returned left the version out of the run,
+        so `logged_artifacts()` missed it and sync never pushed it."""
         entry = {
             "name": version.name,
             "project": version.project,
@@ -118,6 +121,7 @@ class RunArtifacts:
             **extra,
         }
         self._append_meta(key, entry)
+        self.save()
 
 
 def _as_artifact(value: Any, name: str | None, type: str | None) -> Artifact:

@@ -13,6 +13,7 @@ from flightlog.artifacts.registry import Registry
 from flightlog.store.layout import RunPaths
 from flightlog.sync.uploader import load_local, sync_run
 
+from .conftest import python_script
 from .servers import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -77,3 +78,31 @@ def test_a_mark_from_before_names_were_kept_pushes_no_version_again(
     _sync(server, key, old.dir)
     with LiveServer.client(server, key) as c:
         assert c._http.get("/artifacts/alice/p/net/latest").json()["version"] == 1
+
+
+KILLED_AFTER_LOG_ARTIFACT = """
+import os, signal
+import flightlog
+open("m.ckpt", "wb").write(b"weights")
+run = flightlog.init(project="p", entity="alice", id="killed", settings={"heartbeat_interval": 30})
+run.log({"loss": 1.0})
+art = run.log_artifact("m.ckpt", name="net", type="model")
+assert art.version == "v0"
+os.kill(os.getpid(), signal.SIGKILL)  # right after log_artifact() returned
+"""
+
+
+def test_an_artifact_whose_log_artifact_returned_survives_a_kill_9_and_syncs(
+    server: LiveServer, tmp_path: Path, api: flightlog.Api
+) -> None:
+    """kill -9 right after `log_artifact()` returned: the run lists the version it logged
+    (`logged_artifacts()`), and `sync` pushes it to the server."""
+    key = server.user("alice")
+    res = python_script(KILLED_AFTER_LOG_ARTIFACT, cwd=tmp_path)
+    assert res.returncode == -9, res.stderr
+    logged = api.run("alice/p/killed").logged_artifacts()
+    assert [(a.name, a.version) for a in logged] == [("net", "v0")]
+    (run_json,) = (tmp_path / "store").rglob("killed/run.json")
+    _sync(server, key, str(run_json.parent))
+    with LiveServer.client(server, key) as c:
+        assert c._http.get("/artifacts/alice/p/net/latest").status_code == 200
