@@ -85,15 +85,31 @@ class FlightlogLogger(Logger):
     @property
     @rank_zero_experiment
     def experiment(self) -> flightlog.Run:
+        if self._run is not None and self._run._finished:
+            self._run = flightlog.init(**self._resume_kwargs(self._run))
+            self._declare(self._run)
         if self._run is None:
             if self._attach_id is not None:
                 self._run = _attach(self._attach_id)
             else:
                 self._run = flightlog.run or flightlog.init(**self._init_kwargs)
-            self._run.define_metric("trainer/global_step")
-            self._run.define_metric("*", step_metric="trainer/global_step")
-            self._run._label(code="flightlog_lightning")
+            self._declare(self._run)
         return self._run
+
+    def _resume_kwargs(self, run: flightlog.Run) -> dict[str, Any]:
+        """init() arguments continuing `run`, which a failed fit() finished (`finalize`): a
+        script that catches the error and fits again (a retry, then test()) logs into the
+        same run, as with WandbLogger; before, every later metric was dropped."""
+        where = {"project": run.project, "entity": run.entity, "id": run.id, "resume": "must"}
+        if run._paths is not None:  # (a disabled run has no store)
+            where["dir"] = str(run._paths.root)
+        return {**self._init_kwargs, **where}
+
+    @staticmethod
+    def _declare(run: flightlog.Run) -> None:
+        run.define_metric("trainer/global_step")
+        run.define_metric("*", step_metric="trainer/global_step")
+        run._label(code="flightlog_lightning")
 
     @property
     def name(self) -> str | None:
