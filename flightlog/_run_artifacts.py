@@ -98,7 +98,14 @@ class RunArtifacts:
             ref = parse_ref(artifact_or_name)
             version = registry.resolve(ref.project or self.project, ref.name, ref.alias)
             art = Artifact._from_version(registry, version)._expect_type(type)
-        registry.record_use(version, self.project, self.id)
+        try:
+            registry.record_use(version, self.project, self.id)
+        except OSError as e:  # another user's version, a read-only mount: reading is enough
+            self._warn_once(
+                "record_use",
+                f"use_artifact({version.label!r}): the version's lineage could not be written "
+                f"({e}); this run still lists it as used (said once)",
+            )
         self._note_artifact("used_artifacts", version, {"type": art.type})
         return art
 
