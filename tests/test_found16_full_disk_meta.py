@@ -6,7 +6,6 @@ rows are, not dropped."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,6 @@ from .conftest import python_script
 from .test_full_tmpfs import tmpfs
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 16 MB tmpfs (root only: skipped elsewhere), unmounted after the test."""
-    with tmpfs(tmp_path, "16m") as where:
-        yield where
 
 
 SCRIPT = """
@@ -45,16 +37,15 @@ print("script survived")
 """
 
 
-def test_config_and_artifacts_set_while_the_disk_was_full_reach_run_json(
-    small_disk: Path, tmp_path: Path
-) -> None:
-    store = small_disk / "store"
-    code = SCRIPT.format(
-        ckpt=str(tmp_path / "m.ckpt"), store=str(store), filler=str(small_disk / "filler")
-    )
-    res = python_script(code, timeout=180)
-    assert res.returncode == 0, res.stderr
-    assert "script survived" in res.stdout
-    meta = json.loads((store / "runs" / "disk" / "meta" / "run.json").read_text())
+def test_config_and_artifacts_set_while_the_disk_was_full_reach_run_json(tmp_path: Path) -> None:
+    with tmpfs(tmp_path, "16m") as disk:  # (root only: skipped elsewhere)
+        store = disk / "store"
+        code = SCRIPT.format(
+            ckpt=str(tmp_path / "m.ckpt"), store=str(store), filler=str(disk / "filler")
+        )
+        res = python_script(code, timeout=180)
+        assert res.returncode == 0, res.stderr
+        assert "script survived" in res.stdout
+        meta = json.loads((store / "runs" / "disk" / "meta" / "run.json").read_text())
     assert meta["config"] == {"lr": 0.1}
     assert [a["name"] for a in meta.get("used_artifacts") or []] == ["net"]
