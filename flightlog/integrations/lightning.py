@@ -72,6 +72,8 @@ class FlightlogLogger(Logger):
         self._attach_id: str | None = None
         self._logged_model_time: dict[str, float] = {}
         self._checkpoint_callbacks: dict[int, Any] = {}
+        #: finalize("failed") finished the run: the next use resumes it (`_resume_kwargs`)
+        self._failed_fit = False
 
     def __getstate__(self) -> dict[str, Any]:
         if self._run is None and rank_zero_only.rank == 0:
@@ -85,7 +87,8 @@ class FlightlogLogger(Logger):
     @property
     @rank_zero_experiment
     def experiment(self) -> flightlog.Run:
-        if self._run is not None and self._run._finished:
+        if self._run is not None and self._failed_fit:
+            self._failed_fit = False
             self._run = flightlog.init(**self._resume_kwargs(self._run))
             self._declare(self._run)
         if self._run is None:
@@ -232,6 +235,7 @@ class FlightlogLogger(Logger):
     def finalize(self, status: str) -> None:
         if self._run is not None and status == "failed":
             self._run.finish(exit_code=1)
+            self._failed_fit = True
         elif status == "success" and self._run is not None:
             for callback in self._checkpoint_callbacks.values():
                 self._log_checkpoints(callback)
