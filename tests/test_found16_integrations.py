@@ -55,3 +55,28 @@ def test_lightning_fit_tried_again_after_an_error_keeps_logging_into_the_run(
     assert steps == [1, 3, 1, 3, 5, 7, 9, 11, 13, 15]  # the failed fit's, then the retry's
     assert any("test_loss" in row for row in rows)
     assert run.state == "finished"
+
+
+REQUEUED = """
+from flightlog.integrations.lightning import FlightlogLogger
+
+logger = FlightlogLogger(project="pl", version="job-42")  # the job's id, to resume it
+trainer(max_epochs=1, logger=logger).fit(Tiny(), loader)
+print("TRAINED")
+"""
+
+
+def test_lightning_logger_with_a_version_resumes_that_run_as_wandb_logger(
+    store: Path, tmp_path: Path
+) -> None:
+    """A requeued job starts again with the same `version` (WandbLogger: "mainly used to
+    resume a previous run"; it passes resume="allow"): the second start raised ResumeError
+    ("run 'job-42' already exists") at the first metric, so the resumed job died."""
+    pytest.importorskip("lightning")
+    for _ in range(2):
+        r = python_script(LIGHTNING_MODULE + REQUEUED, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert "TRAINED" in r.stdout
+    run = flightlog.Api(store).run("pl/job-42")
+    steps = [row["trainer/global_step"] for row in run.scan_history() if "train_loss" in row]
+    assert steps == [1, 3, 5, 7] * 2

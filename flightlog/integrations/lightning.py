@@ -37,8 +37,9 @@ class FlightlogLogger(Logger):
     pickled, and rank zero of each spawned worker joins that run (see `_attach`), as
     WandbLogger does; before, each spawned fit() or test() started a run of its own.
 
-    WandbLogger's `version` (the run's id), `offline` (mode="offline") and `experiment` (a
-    run to log into) mean what they mean there; other keywords go to `flightlog.init()`.
+    WandbLogger's `version` (the run's id, resumed when it exists: resume="allow", as
+    there), `offline` (mode="offline") and `experiment` (a run to log into) mean what they
+    mean there; other keywords go to `flightlog.init()`.
 
     `log_model` as WandbLogger's: "all" logs every checkpoint as it is saved, True the
     checkpoints kept when training ends (every one as saved when save_top_k=-1), each as a
@@ -65,6 +66,8 @@ class FlightlogLogger(Logger):
         self._checkpoint_name = checkpoint_name
         if version is not None:  # WandbLogger's name for the run's id
             init_kwargs.setdefault("id", version)
+        if "id" in init_kwargs:  # WandbLogger's resume="allow": a requeued job continues
+            init_kwargs.setdefault("resume", "allow")
         if offline:
             init_kwargs.setdefault("mode", "offline")
         self._init_kwargs = init_kwargs
