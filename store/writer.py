@@ -139,7 +139,12 @@ class RunWriter(WriterClose):
 
         The writer thread does it and this waits (up to FLUSH_WAIT s: a hung disk must not
         hang the script); `inline` does it in the calling thread, for a signal handler that
-        may have interrupted log() while it held the lock the writer thread needs."""
+        may have interrupted log() while it held the lock the writer thread needs. After
+        close() (the run finished) there is no row to write: only run.json's changes, here
+        (a rename saved after finish() raised IndexError from the closed journals)."""
+        if self._stop.is_set():
+            self._write_meta()
+            return
         t = self._thread
         if inline or t is None or not t.is_alive() or threading.current_thread() is t:
             self._tick(force=True)
