@@ -27,6 +27,10 @@ from flightlog.store.threads import start_thread
 from ._errors import UsageError
 
 POLICIES = ("live", "now", "end")
+#: watchdog events that say a watched file changed ("closed": closed after writing). Not
+#: "opened" or "closed_no_write": a copy reading the file makes those, and each of them
+#: queued the next copy, so a live file was copied over and over for the run's life
+CHANGES = frozenset({"created", "modified", "moved", "closed"})
 
 
 class FileSaver:
@@ -42,6 +46,8 @@ class FileSaver:
         self._at_end: dict[Path, str] = {}
         self._observer: Any = None
         self._watched: dict[Path, str] = {}
+        self._watched_dirs: set[Path] = set()
+        self._queued: set[Path] = set()  # copies waiting: a change of one is not queued again
         self._lock = threading.Lock()
         self._unmatched: set[str] = set()  # the patterns said to match nothing
         self._thread = start_thread(self._loop, "flightlog-files")
@@ -70,7 +76,7 @@ class FileSaver:
             if policy == "end":
                 self._at_end[p] = name
             else:
-                self._queue.put((p, name))
+                self._enqueue(p, name)
                 if policy == "live":
                     self._watch(p, name)
                     self._at_end[p] = name
@@ -84,21 +90,37 @@ class FileSaver:
 
         class Changed(FileSystemEventHandler):
             def on_any_event(self, event: Any) -> None:
+                if event.event_type not in CHANGES:
+                    return  # an open or a read: the copy's own read of the file was one
                 for attr in ("src_path", "dest_path"):
                     p = getattr(event, attr, None)
                     target = _absolute(Path(os.fsdecode(p))) if p else None
                     if target is not None and target in saver._watched:
-                        saver._queue.put((target, saver._watched[target]))
+                        saver._enqueue(target, saver._watched[target])
 
         with self._lock:
             self._watched[path] = name
+            if path.parent in self._watched_dirs:
+                return  # one watch per directory: its handler serves every file watched
+            self._watched_dirs.add(path.parent)
             if self._observer is None:
                 self._observer = Observer()
                 self._observer.start()
             self._observer.schedule(Changed(), str(path.parent), recursive=False)
 
+    def _enqueue(self, path: Path, name: str) -> None:
+        """Queue a copy of `path` unless one is waiting already: a checkpoint write is many
+        events, and each copy reads the file as it is when it runs."""
+        with self._lock:
+            if path in self._queued:
+                return
+            self._queued.add(path)
+        self._queue.put((path, name))
+
     def _loop(self) -> None:
         while (item := self._queue.get()) is not None:
+            with self._lock:
+                self._queued.discard(item[0])  # a change from here on copies it again
             self._copy(*item)
 
     def _copy(self, src: Path, name: str) -> None:
@@ -119,7 +141,7 @@ class FileSaver:
             self._observer.join(timeout=5)
         for path, name in self._at_end.items():
             if path.exists():
-                self._queue.put((path, name))
+                self._enqueue(path, name)
         self._queue.put(None)
         self._thread.join()
 

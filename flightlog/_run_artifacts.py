@@ -98,7 +98,14 @@ class RunArtifacts:
             ref = parse_ref(artifact_or_name)
             version = registry.resolve(ref.project or self.project, ref.name, ref.alias)
             art = Artifact._from_version(registry, version)._expect_type(type)
-        registry.record_use(version, self.project, self.id)
+        try:
+            registry.record_use(version, self.project, self.id)
+        except OSError as e:  # another user's version, a read-only mount: reading is enough
+            self._warn_once(
+                "record_use",
+                f"use_artifact({version.label!r}): the version's lineage could not be written "
+                f"({e}); this run still lists it as used (said once)",
+            )
         self._note_artifact("used_artifacts", version, {"type": art.type})
         return art
 
@@ -110,6 +117,9 @@ class RunArtifacts:
         return str(inside[0]) if len(inside) == 1 and inside[0].is_file() else str(path)
 
     def _note_artifact(self: Run, key: str, version: Version, extra: dict[str, Any]) -> None:
+        """List `version` in run.json's `key`, written before the call returns (`save()`):
+        a kill -9 right after log_artifact() returned left the version out of the run,
+        so `logged_artifacts()` missed it and sync never pushed it."""
         entry = {
             "name": version.name,
             "project": version.project,
@@ -118,6 +128,7 @@ class RunArtifacts:
             **extra,
         }
         self._append_meta(key, entry)
+        self.save()
 
 
 def _as_artifact(value: Any, name: str | None, type: str | None) -> Artifact:

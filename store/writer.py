@@ -101,6 +101,8 @@ class RunWriter(WriterClose):
         self._segment = CurrentSegment(paths.history, writer_id, self._schema, self._sealer, warn)
         self._tick_lock = threading.RLock()  # the thread, flush() and a signal handler
         self._meta_lock = threading.RLock()
+        #: run.json patches the disk refused, oldest first (`_write_meta`)
+        self._meta_owed: deque[MetaPatch] = deque()
         self._stop = threading.Event()
         self._closed = False
         #: close() is writing: no tick yields to it any more
@@ -137,7 +139,12 @@ class RunWriter(WriterClose):
 
         The writer thread does it and this waits (up to FLUSH_WAIT s: a hung disk must not
         hang the script); `inline` does it in the calling thread, for a signal handler that
-        may have interrupted log() while it held the lock the writer thread needs."""
+        may have interrupted log() while it held the lock the writer thread needs. After
+        close() (the run finished) there is no row to write: only run.json's changes, here
+        (a rename saved after finish() raised IndexError from the closed journals)."""
+        if self._stop.is_set():
+            self._write_meta()
+            return
         t = self._thread
         if inline or t is None or not t.is_alive() or threading.current_thread() is t:
             self._tick(force=True)
@@ -264,14 +271,21 @@ class RunWriter(WriterClose):
 
     def _write_meta(self) -> None:
         """Merge what the run changed in run.json into the file, if anything (this thread's
-        ticks and finish()'s record: one at a time, so an older patch never lands last)."""
+        ticks and finish()'s record: one at a time, so an older patch never lands last). A
+        patch the disk refused is its changes' only copy (the run handed them over): it is
+        kept and merged first on the next try; dropped, a config value set while the disk
+        was full never reached run.json, nor an artifact used or logged then."""
         with self._meta_lock:
             patch = self._meta()
             if patch:
+                self._meta_owed.append(patch)
+            while self._meta_owed:
                 try:
-                    apply_patch(self.paths.meta, patch)
+                    apply_patch(self.paths.meta, self._meta_owed[0])
                 except OSError as e:
                     self._disk_problem(f"cannot write {self.paths.meta}: {e.strerror or e}")
+                    return
+                self._meta_owed.popleft()
 
     def _write_queue(self) -> bool:
         """Write every converted batch, in order; returns whether anything was written."""

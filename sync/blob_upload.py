@@ -193,13 +193,13 @@ def sync_blobs(
             f"/runs/{entity}/{project}/{run_id}/files",
             json={"files": {n: {"sha256": f["sha256"]} for n, f in files.items()}},
         )
-    pushed = set(state.get("artifacts") or [])
+    pushed = _pushed(found.versions, state.get("artifacts") or [])
     registry = Registry(local.paths.root)
     for v in found.versions:
-        if v.digest not in pushed:
+        if _pushed_key(v) not in pushed:
             aliases = registry.aliases(v.project, v.name).get(v.version, [])
             push(client, entity, project, v, [a for a in aliases if a != LATEST])
-            pushed.add(v.digest)
+            pushed.add(_pushed_key(v))
     if changed:
         result.pending.append(f"{len(changed)} file(s) changed while being sent")
     return {
@@ -209,6 +209,25 @@ def sync_blobs(
         "files": files,
         "artifacts": sorted(pushed),
     }
+
+
+def _pushed_key(v: Version) -> str:
+    """How the mark names a pushed version: its name and digest (the same files logged
+    under two names are two versions, each to push)."""
+    return f"{v.project}/{v.name}:{v.digest}"
+
+
+def _pushed(versions: list[Version], marked: list[str]) -> set[str]:
+    """The versions a mark says were pushed. A mark written before `_pushed_key` holds bare
+    digests, each standing for the first version with that digest (the one pushed then):
+    those are not pushed again (a push moves the server's `latest`)."""
+    pushed = {m for m in marked if ":" in m}
+    bare = {m for m in marked if ":" not in m}
+    for v in versions:
+        if v.digest in bare:
+            bare.discard(v.digest)
+            pushed.add(_pushed_key(v))
+    return pushed
 
 
 def _changed(path: Path, sha: str) -> bool:

@@ -46,6 +46,11 @@ class ArtifactEntry:
     ref: str | None
     _artifact: Artifact
 
+    @property
+    def name(self) -> str:
+        """The entry's path, by the name wandb's `Artifact.files()` gives it (`File.name`)."""
+        return self.path
+
     def download(self, root: str | os.PathLike[str] | None = None) -> str:
         """Copy this file out under `root` (the artifact's download directory by default);
         a file:// reference is copied from its place, another one is not fetched."""

@@ -37,8 +37,9 @@ class FlightlogLogger(Logger):
     pickled, and rank zero of each spawned worker joins that run (see `_attach`), as
     WandbLogger does; before, each spawned fit() or test() started a run of its own.
 
-    WandbLogger's `version` (the run's id), `offline` (mode="offline") and `experiment` (a
-    run to log into) mean what they mean there; other keywords go to `flightlog.init()`.
+    WandbLogger's `version` (the run's id, resumed when it exists: resume="allow", as
+    there), `offline` (mode="offline") and `experiment` (a run to log into) mean what they
+    mean there; other keywords go to `flightlog.init()`.
 
     `log_model` as WandbLogger's: "all" logs every checkpoint as it is saved, True the
     checkpoints kept when training ends (every one as saved when save_top_k=-1), each as a
@@ -65,6 +66,8 @@ class FlightlogLogger(Logger):
         self._checkpoint_name = checkpoint_name
         if version is not None:  # WandbLogger's name for the run's id
             init_kwargs.setdefault("id", version)
+        if "id" in init_kwargs:  # WandbLogger's resume="allow": a requeued job continues
+            init_kwargs.setdefault("resume", "allow")
         if offline:
             init_kwargs.setdefault("mode", "offline")
         self._init_kwargs = init_kwargs
@@ -72,6 +75,8 @@ class FlightlogLogger(Logger):
         self._attach_id: str | None = None
         self._logged_model_time: dict[str, float] = {}
         self._checkpoint_callbacks: dict[int, Any] = {}
+        #: finalize("failed") finished the run: the next use resumes it (`_resume_kwargs`)
+        self._failed_fit = False
 
     def __getstate__(self) -> dict[str, Any]:
         if self._run is None and rank_zero_only.rank == 0:
@@ -85,15 +90,32 @@ class FlightlogLogger(Logger):
     @property
     @rank_zero_experiment
     def experiment(self) -> flightlog.Run:
+        if self._run is not None and self._failed_fit:
+            self._failed_fit = False
+            self._run = flightlog.init(**self._resume_kwargs(self._run))
+            self._declare(self._run)
         if self._run is None:
             if self._attach_id is not None:
                 self._run = _attach(self._attach_id)
             else:
                 self._run = flightlog.run or flightlog.init(**self._init_kwargs)
-            self._run.define_metric("trainer/global_step")
-            self._run.define_metric("*", step_metric="trainer/global_step")
-            self._run._label(code="flightlog_lightning")
+            self._declare(self._run)
         return self._run
+
+    def _resume_kwargs(self, run: flightlog.Run) -> dict[str, Any]:
+        """init() arguments continuing `run`, which a failed fit() finished (`finalize`): a
+        script that catches the error and fits again (a retry, then test()) logs into the
+        same run, as with WandbLogger; before, every later metric was dropped."""
+        where = {"project": run.project, "entity": run.entity, "id": run.id, "resume": "must"}
+        if run._paths is not None:  # (a disabled run has no store)
+            where["dir"] = str(run._paths.root)
+        return {**self._init_kwargs, **where}
+
+    @staticmethod
+    def _declare(run: flightlog.Run) -> None:
+        run.define_metric("trainer/global_step")
+        run.define_metric("*", step_metric="trainer/global_step")
+        run._label(code="flightlog_lightning")
 
     @property
     def name(self) -> str | None:
@@ -216,6 +238,7 @@ class FlightlogLogger(Logger):
     def finalize(self, status: str) -> None:
         if self._run is not None and status == "failed":
             self._run.finish(exit_code=1)
+            self._failed_fit = True
         elif status == "success" and self._run is not None:
             for callback in self._checkpoint_callbacks.values():
                 self._log_checkpoints(callback)

@@ -24,8 +24,10 @@ import numpy as np
 import pyarrow as pa
 
 from flightlog._config import jsonable
+from flightlog._errors import ConfigError
 from flightlog.store.media_ref import JSON_COLUMNS_KEY, TABLE_KEYS_KEY
 
+from ._arrays import _tensor_numbers
 from ._base import Media, _script_level
 from ._sink import MediaSink
 
@@ -200,14 +202,22 @@ class Table(Media):
             )
         copy = Table.__new__(Table)
         copy.columns = list(self.columns)
-        copy.data = [list(r) for r in self.data[:limit]]
         copy.problem = self.problem
+        try:
+            copy.data = [[_kept(c) for c in r] for r in self.data[:limit]]
+        except ConfigError as e:
+            copy.data, copy.problem = [], str(e)
         copy.primary_key, copy.foreign_keys = self.primary_key, dict(self.foreign_keys)
         copy.caption = self.caption
         return copy
 
     def nbytes(self) -> int:
-        return sum(m.nbytes() for r in self.data for m in r if isinstance(m, Media))
+        return sum(
+            m.nbytes() if isinstance(m, Media) else m.nbytes
+            for r in self.data
+            for m in r
+            if isinstance(m, Media | np.ndarray)
+        )
 
     # -- the writer side -------------------------------------------------------------------
     def encode(self, sink: MediaSink) -> dict[str, Any]:
@@ -239,6 +249,26 @@ class Table(Media):
         buf = io.BytesIO()
         pq.write_table(table, buf)
         return buf.getvalue()
+
+
+def _kept(value: Any) -> Any:
+    """A cell as log() keeps it until the writer stores it: an array or a tensor copied, a
+    dict or list (or any other object) as the JSON it is stored as, media as their
+    snapshot. A cell held by reference showed what the script put in it after log(): a
+    buffer of predictions filled in place each epoch read back as the last epoch's in
+    every logged table. ConfigError for what JSON cannot hold (a dict holding itself)."""
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, Media):
+        return value.snapshot()
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
+        try:
+            return _tensor_numbers(value).copy()
+        except (TypeError, ValueError, RuntimeError, NotImplementedError):
+            return str(value)  # (what jsonable stores of a tensor without numbers)
+    return jsonable(value, "Table cell")
 
 
 def _cell(value: Any, sink: MediaSink) -> Any:
