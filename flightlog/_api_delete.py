@@ -7,7 +7,10 @@ Safe by construction:
   store keeps that run). A directory that is a link is unlinked, never followed. Blobs and
   artifact versions are stored by content, shared with other runs, and stay.
 - A run whose writer is alive is refused: its process would go on writing into a directory
-  that is gone. A crashed run (its process dead, or silent past the heartbeat limit) and a
+  that is gone. So is one a process is resuming (it holds the run's lock, RUN_LOCK, shared,
+  until its writer is on record: a delete takes it exclusive, waits LOCK_WAIT seconds for
+  it, and refuses if it is still held; a resume that starts meanwhile waits for the delete
+  and then finds no run). A crashed run (its process dead, or silent past the heartbeat limit) and a
   finished or failed one are deleted.
 - The directory is first renamed to a hidden name at the store's root, out of runs/, one
   atomic rename: listings, the index and the UI never see half a run, and the run is gone
@@ -29,6 +32,7 @@ import secrets
 import shutil
 from pathlib import Path
 
+from flightlog.store.file_lock import BUSY, GONE, RUN_LOCK, flocked
 from flightlog.store.layout import RunPaths, run_key
 from flightlog.store.liveness import RUNNING, writer_state
 from flightlog.store.reader import StoredRun
@@ -54,16 +58,23 @@ def live_writers(run: StoredRun) -> list[str]:
 def delete_run(paths: RunPaths, shown: str) -> None:
     """Remove the run in `paths` (named `shown` in messages) from its store, if no writer
     of it is alive (see the module's docstring)."""
-    run = StoredRun.load_any(paths)  # its writers as they are now, not as first read
-    if not paths.dir.is_dir() or not paths.meta.exists():
-        raise NotFoundError(f"no run {shown} in {paths.root}: it may be deleted already")
-    if live := live_writers(run):
-        raise RunRunningError(
-            f"run {shown} is still running ({', '.join(live)}): finish it (run.finish()) or "
-            "stop that process, then delete it; a crashed run can be deleted as it is"
-        )
-    _check_place(paths, run)
-    hidden = _hide(paths)
+    with flocked(paths.dir / RUN_LOCK) as held:  # no process resumes it meanwhile
+        if held == BUSY:
+            raise RunRunningError(
+                f"run {shown} is being resumed by another process (it holds "
+                f"{paths.dir / RUN_LOCK}): nothing was deleted; once it has started, "
+                "finish it or stop it, then delete the run"
+            )
+        run = StoredRun.load_any(paths)  # its writers as they are now, not as first read
+        if held == GONE or not paths.dir.is_dir() or not paths.meta.exists():
+            raise NotFoundError(f"no run {shown} in {paths.root}: it may be deleted already")
+        if live := live_writers(run):
+            raise RunRunningError(
+                f"run {shown} is still running ({', '.join(live)}): finish it (run.finish()) "
+                "or stop that process, then delete it; a crashed run can be deleted as it is"
+            )
+        _check_place(paths, run)
+        hidden = _hide(paths)
     if hidden.is_symlink():
         hidden.unlink()
     else:
