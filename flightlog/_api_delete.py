@@ -30,12 +30,14 @@ import errno
 import os
 import secrets
 import shutil
+import time
 from pathlib import Path
 
 from flightlog.store.file_lock import BUSY, GONE, RUN_LOCK, flocked
 from flightlog.store.layout import RunPaths, run_key
-from flightlog.store.liveness import RUNNING, writer_state
+from flightlog.store.liveness import HOSTNAME, RUNNING, STALE_AFTER, writer_state
 from flightlog.store.reader import StoredRun
+from flightlog.store.text import safe
 
 from ._errors import NotFoundError, UsageError
 
@@ -48,11 +50,36 @@ class RunRunningError(UsageError):
     """A run still being written cannot be deleted."""
 
 
-def live_writers(run: StoredRun) -> list[str]:
-    """The run's writers that are alive, as "pid P on HOST" (none: it may be deleted)."""
-    return [
-        f"pid {w.get('pid')} on {w.get('host')}" for w in run.writers if writer_state(w) == RUNNING
-    ]
+def still_running(run: StoredRun, shown: str, now: float | None = None) -> str | None:
+    """Why run `shown` may not be deleted yet: its live writers, each with what to do
+    (None: it may be). A writer of this host is alive by its pid: finish or stop it. One of
+    another host is taken for alive while its heartbeat is recent, also after its process
+    died there (a node lost, a job killed): when it turns crashed, and so deletable, is
+    said, not "stop that process" (there may be none)."""
+    now = time.time() if now is None else now
+    here, there = [], []
+    for w in run.writers:
+        if writer_state(w, now) != RUNNING:
+            continue
+        who = f"pid {safe(w.get('pid'))} on {safe(w.get('host'))}"
+        if w.get("host") == HOSTNAME and isinstance(w.get("pid"), int):
+            here.append(who)
+        else:
+            beat = float(w["heartbeat_at"])  # a number: else writer_state says crashed
+            stale = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(beat + STALE_AFTER))
+            there.append(
+                f"the writer {who} last beat {max(0.0, now - beat):.0f} s ago; it counts as "
+                f"crashed once its heartbeat is {STALE_AFTER:.0f} s old, at {stale} (in "
+                f"{max(0.0, beat + STALE_AFTER - now):.0f} s): if that process died, retry "
+                "then; if it still runs, finish it (run.finish()) or stop it first"
+            )
+    if here:
+        there.insert(
+            0, f"{', '.join(here)}, alive: finish it (run.finish()) or stop that process first"
+        )
+    if not there:
+        return None
+    return f"run {shown} is still running: {'; '.join(there)}. A crashed run can be deleted"
 
 
 def delete_run(paths: RunPaths, shown: str) -> None:
@@ -61,18 +88,15 @@ def delete_run(paths: RunPaths, shown: str) -> None:
     with flocked(paths.dir / RUN_LOCK) as held:  # no process resumes it meanwhile
         if held == BUSY:
             raise RunRunningError(
-                f"run {shown} is being resumed by another process (it holds "
-                f"{paths.dir / RUN_LOCK}): nothing was deleted; once it has started, "
-                "finish it or stop it, then delete the run"
+                f"run {shown} is being resumed by another process (it holds the run's "
+                "lock): nothing was deleted; once it has started, finish it or stop it, "
+                "then delete the run"
             )
         run = StoredRun.load_any(paths)  # its writers as they are now, not as first read
         if held == GONE or not paths.dir.is_dir() or not paths.meta.exists():
             raise NotFoundError(f"no run {shown} in {paths.root}: it may be deleted already")
-        if live := live_writers(run):
-            raise RunRunningError(
-                f"run {shown} is still running ({', '.join(live)}): finish it (run.finish()) "
-                "or stop that process, then delete it; a crashed run can be deleted as it is"
-            )
+        if (why := still_running(run, shown)) is not None:
+            raise RunRunningError(why)
         _check_place(paths, run)
         hidden = _hide(paths)
     if hidden.is_symlink():
