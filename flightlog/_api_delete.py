@@ -88,9 +88,9 @@ def delete_run(paths: RunPaths, shown: str) -> None:
     with flocked(paths.dir / RUN_LOCK) as held:  # no process resumes it meanwhile
         if held == BUSY:
             raise RunRunningError(
-                f"run {shown} is being resumed by another process (it holds the run's "
-                "lock): nothing was deleted; once it has started, finish it or stop it, "
-                "then delete the run"
+                f"run {shown} is being resumed (or, on a server, uploaded to) by another "
+                "process, which holds the run's lock: nothing was deleted; try again in a "
+                "moment, and if it resumed the run, finish it or stop it first"
             )
         run = StoredRun.load_any(paths)  # its writers as they are now, not as first read
         if held == GONE or not paths.dir.is_dir() or not paths.meta.exists():
