@@ -12,6 +12,7 @@ update or a race beats a training script blocked. A lock not had within its wait
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import time
@@ -55,7 +56,7 @@ def flocked(
     told = [waiting] if waiting is not None else []
     while True:
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = _open(path)
         except FileNotFoundError:
             yield GONE
             return
@@ -69,6 +70,18 @@ def flocked(
                 return
         finally:
             os.close(fd)  # releases the lock
+
+
+def _open(path: Path) -> int:
+    """The lock file, made if missing; read-only when it is another user's (a store shared
+    by a team: flock needs no write access, and the lock still counts)."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except PermissionError:
+        try:
+            return os.open(path, os.O_RDONLY)
+        except FileNotFoundError:  # none there, and none may be made: no lock, not GONE
+            raise PermissionError(errno.EACCES, "cannot create the lock file", str(path)) from None
 
 
 def _lock(fd: int, how: int, deadline: float, told: list[Callable[[], None]]) -> Held:
