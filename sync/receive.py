@@ -247,9 +247,9 @@ class ReceivingStore:
             )
         return paths
 
-    def uploading(self, paths: RunPaths) -> AbstractContextManager[None]:
+    def uploading(self, paths: RunPaths, creating: bool = False) -> AbstractContextManager[None]:
         """Held while an upload writes into the run's directory (upload_hold.py)."""
-        return upload_held(paths)
+        return upload_held(paths, creating)
 
     def put_run(
         self,

@@ -74,7 +74,7 @@ class SharedStore:
     def paths(self, entity: str, project: str, run_id: str) -> RunPaths:
         return self.cache.paths(entity, project, run_id)
 
-    def uploading(self, paths: RunPaths) -> contextlib.nullcontext[None]:
+    def uploading(self, paths: RunPaths, creating: bool = False) -> contextlib.nullcontext[None]:
         """Nothing to hold: a replica's runs are not deleted (run_delete_routes.py)."""
         return contextlib.nullcontext()
 

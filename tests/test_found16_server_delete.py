@@ -18,8 +18,10 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,9 +30,18 @@ import flightlog
 from flightlog._errors import ServerRejectedError
 from flightlog.store.liveness import STALE_AFTER
 
-from .servers import LiveServer, answer_of, raw_request, segment_file, tidy_table, wait_until
+from .servers import (
+    LiveServer,
+    answer_of,
+    app_in_thread,
+    raw_request,
+    segment_file,
+    tidy_table,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
+PATIENCE = 120.0
 
 
 def _put_run(server: LiveServer, key: str, run_id: str, state: str, beat: float) -> None:
@@ -87,3 +98,70 @@ def test_a_segment_arriving_while_its_run_is_deleted_is_404_and_writes_nothing(
     assert '"run_not_found"' in answer and "send its metadata first" in answer, answer
     assert not (server.root / "runs/@alice/p/r1").exists()
     wait_until(lambda: not any(uploads.iterdir()), 60, "the upload's temp file removed")
+
+
+def test_a_delete_waits_for_a_runs_sync_request_it_comes_during(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's sync (POST .../sync: its run.json and segments in one request) wrote the
+    run's documents, then a DELETE renamed the run away before the segments were placed
+    and the request committed: the sync failed with a 500. The request is paused after its
+    run.json's write (a hook in the server's code: the app on a thread) until the DELETE
+    has asked for the run's lock; now the DELETE waits for the request, then deletes."""
+    from flightlog import _api_delete
+    from flightlog.sync.accounts import Accounts
+    from flightlog.sync.client import ServerClient
+    from flightlog.sync.credentials import Credentials
+    from flightlog.sync.receive import ReceivingStore
+    from flightlog.sync.server import create_app
+
+    root = tmp_path / "server"
+    accounts = Accounts(root)
+    accounts.add_user("alice")
+    key = accounts.create_key("alice")
+    written, deleting = threading.Event(), threading.Event()
+    real_write, real_flocked = ReceivingStore.write_run, _api_delete.flocked
+
+    def write_then_wait(self: ReceivingStore, *args: Any, **kw: Any) -> bool:
+        new = real_write(self, *args, **kw)
+        if kw.get("commit") is not None:  # the sync's (the first PUT commits its own)
+            written.set()
+            assert deleting.wait(PATIENCE), "the DELETE never asked for the run's lock"
+        return new
+
+    def flocked_noted(*args: Any, **kw: Any) -> Any:
+        deleting.set()
+        return real_flocked(*args, **kw)
+
+    monkeypatch.setattr(ReceivingStore, "write_run", write_then_wait)
+    monkeypatch.setattr(_api_delete, "flocked", flocked_noted)
+    beat = time.time()
+    writer = {"writer": "w1", "host": "gpu-node-7", "pid": 4242, "state": "finished",
+              "heartbeat_at": beat, "started_at": beat}  # fmt: skip
+    doc = {"meta": {"id": "r1", "project": "p", "entity": "alice"}, "writers": [writer]}
+    seg = segment_file(tmp_path / "seg", tidy_table(10))
+    synced: dict[str, Any] = {}
+    with app_in_thread(create_app(root)) as port:
+        client = ServerClient(Credentials(f"http://127.0.0.1:{port}", key, "file"), retries=0)
+        with client:
+            client.put_run("alice", "p", "r1", doc["meta"], [writer])
+
+            def sync() -> None:
+                try:
+                    synced["answer"] = client.sync_run("alice", "p", "r1", doc, [("history", seg)])
+                except Exception as e:  # what the test reports
+                    synced["error"] = e
+
+            syncing = threading.Thread(target=sync)
+            syncing.start()
+            assert written.wait(PATIENCE), "the sync never wrote the run"
+            deleted = httpx.delete(
+                f"http://127.0.0.1:{port}/api/v1/runs/alice/p/r1",
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=PATIENCE,
+            )
+            syncing.join(PATIENCE)
+    assert "error" not in synced, synced
+    assert synced["answer"]["results"][0]["stored"], synced
+    assert deleted.status_code == 200, deleted.text
+    assert not (root / "runs/@alice/p/r1").exists()
