@@ -10,8 +10,8 @@ Safe by construction:
   that is gone. So is one a process is resuming (it holds the run's lock, RUN_LOCK, shared,
   until its writer is on record: a delete takes it exclusive, waits LOCK_WAIT seconds for
   it, and refuses if it is still held; a resume that starts meanwhile waits for the delete
-  and then finds no run). A crashed run (its process dead, or silent past the heartbeat limit) and a
-  finished or failed one are deleted.
+  and then finds no run). A crashed run (its process dead, or silent past the heartbeat
+  limit) and a finished or failed one are deleted.
 - The directory is first renamed to a hidden name at the store's root, out of runs/, one
   atomic rename: listings, the index and the UI never see half a run, and the run is gone
   from them at their next read (the index drops a run whose directory is gone when it

@@ -289,7 +289,11 @@ def _resume(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run | None:
 
     with flocked(paths.dir / RUN_LOCK, shared=True, waiting=waiting) as held:
         if held == BUSY:
-            say(f"run {paths.dir.name}: its lock is still taken; resuming it without", s)
+            say(
+                f"run {paths.dir.name}: its lock is still held after {LOCK_WAIT:.0f} s (the "
+                "deleting process stopped?); resuming it without",
+                s,
+            )
         if held == GONE or not paths.meta.exists():
             return None
         return _join_existing(s, paths, cfg)
