@@ -19,10 +19,11 @@ from flightlog.store import (
     RunPaths,
     check_name,
     check_run_id,
+    file_lock,
     new_writer_id,
 )
 from flightlog.store.atomic import atomic_write_json, read_json
-from flightlog.store.file_lock import BUSY, GONE, LOCK_WAIT, RUN_LOCK, flocked
+from flightlog.store.file_lock import BUSY, GONE, RUN_LOCK, flocked
 from flightlog.store.layout import CREATE_WAIT, find_run, project_dir
 from flightlog.store.liveness import CRASHED, HOSTNAME, RUNNING, still_beating, writer_state
 from flightlog.store.numbering import claim_run_number
@@ -283,15 +284,17 @@ def _resume(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run | None:
     def waiting() -> None:
         say(
             f"run {paths.dir.name} is being deleted by another process (it holds "
-            f"{paths.dir / RUN_LOCK}): waiting up to {LOCK_WAIT:.0f} s before resuming it",
+            f"{paths.dir / RUN_LOCK}): waiting up to {file_lock.LOCK_WAIT:.0f} s before "
+            "resuming it",
             s,
         )
 
     with flocked(paths.dir / RUN_LOCK, shared=True, waiting=waiting) as held:
         if held == BUSY:
             say(
-                f"run {paths.dir.name}: its lock is still held after {LOCK_WAIT:.0f} s (the "
-                "deleting process stopped?); resuming it without",
+                f"run {paths.dir.name}: its lock is still held after "
+                f"{file_lock.LOCK_WAIT:.0f} s (the deleting process stopped?); resuming it "
+                "without",
                 s,
             )
         if held == GONE or not paths.meta.exists():

@@ -110,9 +110,11 @@ DELETE = """
 
 def _resume_saying(said: Path) -> str:
     """The resuming process, unpaused, its messages (stderr) going to the file `said` as
-    they are printed."""
+    they are printed; it waits for the run's lock as long as the test needs (not 5 s)."""
     return f"""
     import sys
+    import flightlog.store.file_lock
+    flightlog.store.file_lock.LOCK_WAIT = 600
     sys.stderr = open({str(said)!r}, "w", buffering=1)
 """ + RESUME.format(go="", pause="", after=False)
 
