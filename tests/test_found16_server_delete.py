@@ -109,6 +109,7 @@ def test_a_delete_waits_for_a_runs_sync_request_it_comes_during(
     run.json's write (a hook in the server's code: the app on a thread) until the DELETE
     has asked for the run's lock; now the DELETE waits for the request, then deletes."""
     from flightlog import _api_delete
+    from flightlog.store import file_lock
     from flightlog.sync.accounts import Accounts
     from flightlog.sync.client import ServerClient
     from flightlog.sync.credentials import Credentials
@@ -133,6 +134,7 @@ def test_a_delete_waits_for_a_runs_sync_request_it_comes_during(
         deleting.set()
         return real_flocked(*args, **kw)
 
+    monkeypatch.setattr(file_lock, "LOCK_WAIT", PATIENCE)  # the DELETE waits as long as needed
     monkeypatch.setattr(ReceivingStore, "write_run", write_then_wait)
     monkeypatch.setattr(_api_delete, "flocked", flocked_noted)
     beat = time.time()
