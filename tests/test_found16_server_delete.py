@@ -100,14 +100,16 @@ def test_a_segment_arriving_while_its_run_is_deleted_is_404_and_writes_nothing(
     wait_until(lambda: not any(uploads.iterdir()), 60, "the upload's temp file removed")
 
 
-def test_a_delete_waits_for_a_runs_sync_request_it_comes_during(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("route", ["run", "project"])
+def test_a_delete_waits_for_a_sync_request_it_comes_during(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, route: str
 ) -> None:
-    """A run's sync (POST .../sync: its run.json and segments in one request) wrote the
-    run's documents, then a DELETE renamed the run away before the segments were placed
-    and the request committed: the sync failed with a 500. The request is paused after its
-    run.json's write (a hook in the server's code: the app on a thread) until the DELETE
-    has asked for the run's lock; now the DELETE waits for the request, then deletes."""
+    """A run's sync (POST .../runs/E/P/ID/sync, or POST .../sync/E/P with several runs:
+    run.json and segments in one request) wrote the run's documents, then a DELETE renamed
+    the run away before the segments were placed and the request committed: the sync
+    failed with a 500. The request is paused after its run.json's write (a hook in the
+    server's code: the app on a thread) until the DELETE has asked for the run's lock; now
+    the DELETE waits for the request, then deletes."""
     from flightlog import _api_delete
     from flightlog.store import file_lock
     from flightlog.sync.accounts import Accounts
@@ -149,8 +151,12 @@ def test_a_delete_waits_for_a_runs_sync_request_it_comes_during(
             client.put_run("alice", "p", "r1", doc["meta"], [writer])
 
             def sync() -> None:
+                items = [("history", seg)]
                 try:
-                    synced["answer"] = client.sync_run("alice", "p", "r1", doc, [("history", seg)])
+                    if route == "run":
+                        synced["answer"] = client.sync_run("alice", "p", "r1", doc, items)
+                    else:
+                        (synced["answer"],) = client.sync_runs("alice", "p", [("r1", doc, items)])
                 except Exception as e:  # what the test reports
                     synced["error"] = e
 
