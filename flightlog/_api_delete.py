@@ -7,8 +7,11 @@ Safe by construction:
   store keeps that run). A directory that is a link is unlinked, never followed. Blobs and
   artifact versions are stored by content, shared with other runs, and stay.
 - A run whose writer is alive is refused: its process would go on writing into a directory
-  that is gone. A crashed run (its process dead, or silent past the heartbeat limit) and a
-  finished or failed one are deleted.
+  that is gone. So is one a process is resuming (it holds the run's lock, RUN_LOCK, shared,
+  until its writer is on record: a delete takes it exclusive, waits LOCK_WAIT seconds for
+  it, and refuses if it is still held; a resume that starts meanwhile waits for the delete
+  and then finds no run). A crashed run (its process dead, or silent past the heartbeat
+  limit) and a finished or failed one are deleted.
 - The directory is first renamed to a hidden name at the store's root, out of runs/, one
   atomic rename: listings, the index and the UI never see half a run, and the run is gone
   from them at their next read (the index drops a run whose directory is gone when it
@@ -27,11 +30,14 @@ import errno
 import os
 import secrets
 import shutil
+import time
 from pathlib import Path
 
+from flightlog.store.file_lock import BUSY, GONE, RUN_LOCK, flocked
 from flightlog.store.layout import RunPaths, run_key
-from flightlog.store.liveness import RUNNING, writer_state
+from flightlog.store.liveness import HOSTNAME, RUNNING, STALE_AFTER, writer_state
 from flightlog.store.reader import StoredRun
+from flightlog.store.text import safe
 
 from ._errors import NotFoundError, UsageError
 
@@ -44,26 +50,55 @@ class RunRunningError(UsageError):
     """A run still being written cannot be deleted."""
 
 
-def live_writers(run: StoredRun) -> list[str]:
-    """The run's writers that are alive, as "pid P on HOST" (none: it may be deleted)."""
-    return [
-        f"pid {w.get('pid')} on {w.get('host')}" for w in run.writers if writer_state(w) == RUNNING
-    ]
+def still_running(run: StoredRun, shown: str, now: float | None = None) -> str | None:
+    """Why run `shown` may not be deleted yet: its live writers, each with what to do
+    (None: it may be). A writer of this host is alive by its pid: finish or stop it. One of
+    another host is taken for alive while its heartbeat is recent, also after its process
+    died there (a node lost, a job killed): when it turns crashed, and so deletable, is
+    said, not "stop that process" (there may be none)."""
+    now = time.time() if now is None else now
+    here, there = [], []
+    for w in run.writers:
+        if writer_state(w, now) != RUNNING:
+            continue
+        who = f"pid {safe(w.get('pid'))} on {safe(w.get('host'))}"
+        if w.get("host") == HOSTNAME and isinstance(w.get("pid"), int):
+            here.append(who)
+        else:
+            beat = float(w["heartbeat_at"])  # a number: else writer_state says crashed
+            stale = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(beat + STALE_AFTER))
+            there.append(
+                f"the writer {who} last beat {max(0.0, now - beat):.0f} s ago; it counts as "
+                f"crashed once its heartbeat is {STALE_AFTER:.0f} s old, at {stale} (in "
+                f"{max(0.0, beat + STALE_AFTER - now):.0f} s): if that process died, retry "
+                "then; if it still runs, finish it (run.finish()) or stop it first"
+            )
+    if here:
+        there.insert(
+            0, f"{', '.join(here)}, alive: finish it (run.finish()) or stop that process first"
+        )
+    if not there:
+        return None
+    return f"run {shown} is still running: {'; '.join(there)}. A crashed run can be deleted"
 
 
 def delete_run(paths: RunPaths, shown: str) -> None:
     """Remove the run in `paths` (named `shown` in messages) from its store, if no writer
     of it is alive (see the module's docstring)."""
-    run = StoredRun.load_any(paths)  # its writers as they are now, not as first read
-    if not paths.dir.is_dir() or not paths.meta.exists():
-        raise NotFoundError(f"no run {shown} in {paths.root}: it may be deleted already")
-    if live := live_writers(run):
-        raise RunRunningError(
-            f"run {shown} is still running ({', '.join(live)}): finish it (run.finish()) or "
-            "stop that process, then delete it; a crashed run can be deleted as it is"
-        )
-    _check_place(paths, run)
-    hidden = _hide(paths)
+    with flocked(paths.dir / RUN_LOCK) as held:  # no process resumes it meanwhile
+        if held == BUSY:
+            raise RunRunningError(
+                f"run {shown} is being resumed (or, on a server, uploaded to) by another "
+                "process, which holds the run's lock: nothing was deleted; try again in a "
+                "moment, and if it resumed the run, finish it or stop it first"
+            )
+        run = StoredRun.load_any(paths)  # its writers as they are now, not as first read
+        if held == GONE or not paths.dir.is_dir() or not paths.meta.exists():
+            raise NotFoundError(f"no run {shown} in {paths.root}: it may be deleted already")
+        if (why := still_running(run, shown)) is not None:
+            raise RunRunningError(why)
+        _check_place(paths, run)
+        hidden = _hide(paths)
     if hidden.is_symlink():
         hidden.unlink()
     else:

@@ -19,9 +19,11 @@ from flightlog.store import (
     RunPaths,
     check_name,
     check_run_id,
+    file_lock,
     new_writer_id,
 )
 from flightlog.store.atomic import atomic_write_json, read_json
+from flightlog.store.file_lock import BUSY, GONE, RUN_LOCK, flocked
 from flightlog.store.layout import CREATE_WAIT, find_run, project_dir
 from flightlog.store.liveness import CRASHED, HOSTNAME, RUNNING, still_beating, writer_state
 from flightlog.store.numbering import claim_run_number
@@ -170,9 +172,8 @@ def _start(s: Settings, cfg: dict[str, Any]) -> Run:
     if s.resume == "auto" and run_id is None:
         run_id = auto_resume_candidate(root, project, s.entity)
     existing = find_run(root, project, run_id, s.entity) if run_id else None
-    if existing is not None and existing.meta.exists():
-        run = _join_existing(s, existing, cfg)
-    else:
+    run = _resume(s, existing, cfg) if existing is not None and existing.meta.exists() else None
+    if run is None:  # no such run (or deleted while this process waited to resume it)
         if s.resume == "must":
             raise ResumeError(
                 f"resume='must' but run {run_id!r} does not exist in project {project!r} "
@@ -202,8 +203,10 @@ def _create(s: Settings, root: Path, project: str, run_id: str | None, cfg: dict
             break
         except FileExistsError:
             # another process is creating this run right now (or was: gone, try again)
-            if run_id is not None and _wait_for_meta(paths):
-                return _join_existing(s, paths, cfg)
+            # (and resume it, unless it is deleted meanwhile: make it again)
+            joined = _resume(s, paths, cfg) if run_id and _wait_for_meta(paths) else None
+            if joined is not None:
+                return joined
         except OSError as e:  # a project directory of the store this user may not write
             raise _unwritable(paths.dir, e) from e
     try:
@@ -266,6 +269,37 @@ def _wait_for_meta(paths: RunPaths) -> bool:
             )
         time.sleep(0.01)
     return True
+
+
+def _resume(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run | None:
+    """`_join_existing` under the run's lock, shared (store/file_lock.py RUN_LOCK), from
+    before its run.json is read until this process's writer is on record as live: a delete
+    (which takes it exclusive) waits for that and then refuses, a live writer being there;
+    or, deleting already, it is waited for, and the run is gone (None: a new one is made).
+    Without the lock, a delete saw no writer alive while the resume read the run, and the
+    resume either failed or wrote the run back without its history. A lock not had in
+    LOCK_WAIT seconds (a delete's process stopped?) is gone on without: init never blocks
+    training for long."""
+
+    def waiting() -> None:
+        say(
+            f"run {paths.dir.name} is being deleted by another process (it holds "
+            f"{paths.dir / RUN_LOCK}): waiting up to {file_lock.LOCK_WAIT:.0f} s before "
+            "resuming it",
+            s,
+        )
+
+    with flocked(paths.dir / RUN_LOCK, shared=True, waiting=waiting) as held:
+        if held == BUSY:
+            say(
+                f"run {paths.dir.name}: its lock is still held after "
+                f"{file_lock.LOCK_WAIT:.0f} s (the deleting process stopped?); resuming it "
+                "without",
+                s,
+            )
+        if held == GONE or not paths.meta.exists():
+            return None
+        return _join_existing(s, paths, cfg)
 
 
 def _join_existing(s: Settings, paths: RunPaths, cfg: dict[str, Any]) -> Run:

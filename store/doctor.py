@@ -24,7 +24,7 @@ from .atomic import atomic_write_json, read_json
 from .blobs import BlobStore, sha256_file
 from .index import INDEX_FILE, Index, scan_files
 from .journal import JournalSnapshot, parse_journal_name
-from .layout import RunPaths, SegmentName, iter_run_dirs, parse_segment_name, project_dirs
+from .layout import RunPaths, iter_run_dirs, parse_segment_name, project_dirs
 from .liveness import CRASHED, RUNNING, writer_state
 from .pyramid_sweep import orphans
 from .schema import validate_history_table
@@ -38,6 +38,7 @@ from .takeover import (
     seal_taken,
     writer_gone,
 )
+from .temp_leftovers import temp_segment
 
 QUARANTINE = "quarantine"
 #: what `check` finds that is no fault, only work not done yet: rows a writer left in
@@ -170,7 +171,7 @@ def _check_run(paths: RunPaths) -> list[Problem]:
         if parse_journal_name(entry) is not None:
             out.extend(_check_journal(path, writers))
             continue
-        temp_of = _temp_segment(entry)
+        temp_of = temp_segment(entry)
         if temp_of is not None:
             w = writers.get(temp_of.writer)
             if w is None or writer_gone(w):
@@ -233,14 +234,6 @@ def _check_journal(path: Path, writers: dict[str, dict[str, Any]]) -> list[Probl
             "write the rows no segment holds into a sealed segment, remove the journal",
         )
     ]
-
-
-def _temp_segment(entry: str) -> SegmentName | None:
-    """The segment a sealer's temp file `.<wid>-<seq>.<hex>.parquet.tmp` is a copy of."""
-    if not (entry.startswith(".") and entry.endswith(".parquet.tmp")):
-        return None
-    stem = entry[1:].split(".", 1)[0]
-    return parse_segment_name(stem + ".arrows")
 
 
 def _ago(w: dict[str, Any]) -> str:

@@ -4,26 +4,22 @@ Every process rewrites run.json when its own view changes (config, tags, notes, 
 whole-file rewrite would let the last process to write undo the others' changes, so a writer
 sends only what it changed (`MetaPatch`) and it is applied to the file as it is now, under a
 short lock on a sibling file: read, merge, atomic write. The lock is advisory and bounded
-(a lock that cannot be had in LOCK_WAIT seconds, as on an NFS mount without lockd, is passed
-over: a lost update then beats a blocked writer).
+(a lock that cannot be had in file_lock.LOCK_WAIT seconds, or on an NFS mount without
+lockd, is passed over: a lost update then beats a blocked writer).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
-import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_write_json, read_json
+from .file_lock import flocked
 
 LOCK_NAME = ".run.json.lock"
-LOCK_WAIT = 5.0
 
 
 @dataclass
@@ -49,33 +45,9 @@ class MetaPatch:
         )
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError:
-        yield  # a read-only or odd filesystem: the atomic write below says what is wrong
-        return
-    try:
-        deadline = time.monotonic() + LOCK_WAIT
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.01)
-            except OSError:
-                break  # no locks here (ENOLCK): go on without
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
 def apply_patch(meta_path: Path, patch: MetaPatch) -> dict[str, Any]:
     """Merge `patch` into the run.json at `meta_path`; returns what was written."""
-    with _locked(meta_path.with_name(LOCK_NAME)):
+    with flocked(meta_path.with_name(LOCK_NAME)):  # busy: written without it
         current = read_json(meta_path) or dict(patch.fallback)
         current.update(patch.fields)
         config = dict(current.get("config") or {})

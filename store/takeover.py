@@ -62,6 +62,7 @@ from .segments import (
     table_mark,
     write_sealed,
 )
+from .temp_leftovers import unclaimed_temps
 
 STALE_SECONDS_ENV = "FLIGHTLOG_STALE_SECONDS"
 #: default seconds without a heartbeat before another host's writer's segments are sealed
@@ -165,7 +166,9 @@ def writers_by_id(writers: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]
 
 def seal_abandoned(paths: RunPaths, writers: Iterable[dict[str, Any]]) -> int:
     """Seal the open segments, history and system metrics alike, whose writers are proven gone
-    (recovery before a resume). Returns how many; others are left to their writers."""
+    (recovery before a resume), and remove the temp files of sealed copies such a writer
+    was building (store/temp_leftovers.py). Returns how many were sealed; others are left
+    to their writers."""
     by_id = writers_by_id(writers)
     n = 0
     for stream in ("history", "system"):
@@ -174,6 +177,9 @@ def seal_abandoned(paths: RunPaths, writers: Iterable[dict[str, Any]]) -> int:
                 n += 1
         for name, path in open_leftovers(paths.stream(stream)):
             if may_seal(name, path, by_id):
+                path.unlink(missing_ok=True)
+        for name, path in unclaimed_temps(paths.stream(stream), RECOVERED_SEQ):
+            if name.writer in by_id and writer_gone(by_id[name.writer]):  # a killed writer's
                 path.unlink(missing_ok=True)
     return n + len(recover_journals(paths, by_id))
 

@@ -13,6 +13,7 @@ disk stops the batch: what was placed is reported stored, the rest 507.
 
 import errno
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Annotated, Any, TypeVar
 
@@ -58,7 +59,9 @@ def batch_router(
         paths = store.require_run(entity, project, run_id)
 
         place = partial(place_all, store, paths)
-        results = await with_parts(request, store, limits, check_segment_name, place, checks)
+        results = await with_parts(
+            request, store, limits, check_segment_name, place, checks, store.uploading(paths)
+        )
         request.state.segment_statuses = [r["status"] for r in results]  # for /metrics
         return JSONResponse({"results": results})
 
@@ -72,6 +75,7 @@ async def with_parts(
     check: Callable[[str, str], object],
     work: Callable[[list[Part], GroupCommit | None], T],
     slots: CheckSlots,
+    hold: AbstractContextManager[object] | None = None,
 ) -> T:
     """Read a batch body (each frame's name checked by `check` first), then in one worker
     thread (check_slots.py) write the frames held in memory and fsync them
@@ -83,11 +87,12 @@ async def with_parts(
     batch of 256 small segments held one ~260 ms for them with no check running, and the
     commit's fsyncs and file-list transaction held one 30-50% of the time a run of the
     1,000-run benchmark store took. Once the body is in, the work is not cancelled (a
-    client gone meanwhile): the commit always follows it."""
+    client gone meanwhile): the commit always follows it. `hold`: held around the work and
+    its commit (a run's `uploading`: no DELETE of it in between)."""
     parts = await segments_to_files(request, store.uploads, limits, check)
     try:
         with anyio.CancelScope(shield=True):
-            return await slots.run(_work_and_commit, store, parts, work, slots)
+            return await slots.run(_work_and_commit, store, parts, work, slots, hold)
     finally:
         remove_parts(parts)
 
@@ -97,14 +102,16 @@ def _work_and_commit(
     parts: list[Part],
     work: Callable[[list[Part], GroupCommit | None], T],
     slots: CheckSlots,
+    hold: AbstractContextManager[object] | None,
 ) -> T:
     write_parts(parts, store.uploads)
     commit = GroupCommit() if isinstance(store, ReceivingStore) else None
     try:
-        with slots.checking():
-            out = work(parts, commit)
-        if commit is not None:
-            commit.commit()
+        with hold or nullcontext():
+            with slots.checking():
+                out = work(parts, commit)
+            if commit is not None:
+                commit.commit()
     except BaseException:
         if commit is not None:
             commit.abandon()

@@ -15,6 +15,7 @@ refused (the others land).
 """
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from functools import partial
 from typing import Annotated, Any
 
@@ -72,8 +73,9 @@ def project_sync_router(
             else:
                 check_segment_name(stream, name)
 
-        work = partial(_store_runs, store, blobs, ensure_project, (entity, project), limits)
-        answers = await with_parts(request, store, limits, check_name, work, checks)
+        held = ExitStack()  # each run's lock, from its write to the commit (upload_hold.py)
+        work = partial(_store_runs, store, blobs, ensure_project, (entity, project), limits, held)
+        answers = await with_parts(request, store, limits, check_name, work, checks, held)
         request.state.segment_statuses = [  # for /metrics
             r["status"] for a in answers for r in a.get("results", ())
         ]
@@ -88,12 +90,15 @@ def _store_runs(
     ensure_project: Callable[[str, str], None],
     project: tuple[str, str],
     limits: ServerLimits,
+    held: ExitStack,
     parts: list[Part],
     commit: GroupCommit | None,
 ) -> list[dict[str, Any]]:
     """Each run of `parts` with its segments; one answer per run, in order, all written by
     `commit` (durable together before the request is answered), the runs' file lists in one
-    transaction - at the commit's start, out of the check slot, when there is a commit."""
+    transaction - at the commit's start, out of the check slot, when there is a commit.
+    Each run's lock is held, shared, in `held` until the commit is done: no DELETE of the
+    run comes between its writes (upload_hold.py)."""
     if not parts or parts[0].stream != MEMORY_STREAM:
         raise Refused(
             f'the first frame must be a run: {{"stream": "run", "name": "<run id>{RUN_FILE}", '
@@ -110,6 +115,7 @@ def _store_runs(
                 raise run.refused
             run_id = run_of(run.name)
             target = (*project, run_id)
+            held.enter_context(store.uploading(store.paths(*target), creating=True))
             answer, status = store_with_segments(
                 store, blobs, ensure_project, target, limits, parts[i:j], commit, later
             )

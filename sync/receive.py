@@ -19,6 +19,7 @@ import re
 import shutil
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ from .refused import Refused
 from .seal_growth import grown
 from .sealed_names import SealedNames
 from .segment_check import check_segment_file
+from .upload_hold import upload_held
 from .writer_states import not_behind, run_json_behind, stored_states
 
 __all__ = [
@@ -244,6 +246,10 @@ class ReceivingStore:
                 404,
             )
         return paths
+
+    def uploading(self, paths: RunPaths, creating: bool = False) -> AbstractContextManager[None]:
+        """Held while an upload writes into the run's directory (upload_hold.py)."""
+        return upload_held(paths, creating)
 
     def put_run(
         self,

@@ -4,7 +4,9 @@ what wandb's `Run.delete()` does through `flightlog.Api(host=)`.
 Who may: a member of the run's entity, as for uploading to it (403 for anyone else; 404
 for an entity that does not exist). What happens is the local store's deletion
 (flightlog/_api_delete.py): refused while a writer of the run is alive (409 run_running:
-its last heartbeat is recent), else its directory renamed away at once and removed; the
+its last heartbeat is recent; the message says when it counts as crashed) or an upload
+into it holds the run's lock past its wait (upload_hold.py), else its directory renamed
+away at once and removed; the
 listing index is told (`on_change`), so listings drop it at their next read. Blobs stay:
 they are stored once by content and other runs may name them.
 

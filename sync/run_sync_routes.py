@@ -94,7 +94,8 @@ def run_sync_router(
         access(who, entity, project, run_id, write=True)
         target = (entity, project, run_id)
         work = partial(_store_all, store, blobs, ensure_project, target, limits)
-        answer, status = await with_parts(request, store, limits, check_name, work, checks)
+        hold = store.uploading(store.paths(*target), creating=True)  # no DELETE midway
+        answer, status = await with_parts(request, store, limits, check_name, work, checks, hold)
         results = answer["results"]
         request.state.segment_statuses = [r["status"] for r in results]  # for /metrics
         return JSONResponse(answer, status_code=status)

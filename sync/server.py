@@ -52,6 +52,7 @@ from .run_sync_routes import run_sync_router, store_run
 from .runs_api import runs_router
 from .sessions import Sessions
 from .shared_store import open_store
+from .upload_hold import place_held
 from .web_routes import web_router
 
 API = "/api/v1"
@@ -270,8 +271,9 @@ def create_app(
         paths = store.require_run(entity, project, run_id)
         tmp, digest = await body_to_file(request, store.uploads, limits)
         try:
-            place = store.place_segment
-            stored = await checks.run(checks.checked, place, paths, stream, seg, tmp, digest)
+            stored = await checks.run(
+                checks.checked, place_held, store, paths, stream, seg, tmp, digest
+            )
         finally:
             tmp.unlink(missing_ok=True)
         return JSONResponse({"stored": stored}, status_code=201 if stored else 200)

@@ -29,6 +29,7 @@ move fails; later ones log it and try again at the writer's next upload.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -72,6 +73,10 @@ class SharedStore:
 
     def paths(self, entity: str, project: str, run_id: str) -> RunPaths:
         return self.cache.paths(entity, project, run_id)
+
+    def uploading(self, paths: RunPaths, creating: bool = False) -> contextlib.nullcontext[None]:
+        """Nothing to hold: a replica's runs are not deleted (run_delete_routes.py)."""
+        return contextlib.nullcontext()
 
     def require_run(self, entity: str, project: str, run_id: str) -> RunPaths:
         if self.catalog.run(entity, project, run_id) is None:

@@ -11,8 +11,11 @@ and the resume making a new one, as resume="allow" does for an id not there. Wha
   raises ResumeError "has no readable run.json" into the training script;
 - gone while init reads its history: the delete succeeds, and the resume writes the run
   back (run.json, its writer) with the deleted rows' summary and none of their history.
-Both lie in init's resume (flightlog/_init.py): the delete's check and rename cannot see a
-resume that has not yet written anything."""
+Both lay in init's resume (flightlog/_init.py): the delete's check and rename could not see
+a resume that had not yet written anything. Now a resume holds the run's lock (shared,
+store/file_lock.py RUN_LOCK) from before it reads run.json until its writer is on record, a
+delete holds it exclusive until the run is renamed away: the delete waits, then refuses;
+a resume started during a delete waits, then finds no run and makes a new one."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import pytest
 import flightlog
 
 from .conftest import reaped, settled, spawn
+from .servers import wait_until
 
 #: the resuming process: `pause` replaces one step of init with a wait for the file `go`
 RESUME = """
@@ -57,11 +61,6 @@ PAUSES = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a delete racing init(resume='allow') of the run: ResumeError, or the run back "
-    "without its history (flightlog/_init.py)",
-)
 @pytest.mark.parametrize("where", sorted(PAUSES))
 def test_a_run_deleted_while_another_process_resumes_it(
     store: Path, tmp_path: Path, where: str
@@ -89,3 +88,86 @@ def test_a_run_deleted_while_another_process_resumes_it(
         assert "loss" not in after_run.summary and "loss" not in logged
     else:
         assert {"loss", "loss2"} <= logged
+
+
+#: the deleting process: paused, holding the run's lock, once it has checked the run
+DELETE = """
+    import os, time, flightlog
+    from flightlog import _api_delete
+
+    checked = _api_delete._check_place
+    def held(*args):
+        checked(*args)
+        print("paused", flush=True)
+        while not os.path.exists({go!r}):
+            time.sleep(0.01)
+
+    _api_delete._check_place = held
+    flightlog.Api().run("p/x").delete()
+    print("deleted", flush=True)
+"""
+
+
+def _resume_saying(said: Path) -> str:
+    """The resuming process, unpaused, its messages (stderr) going to the file `said` as
+    they are printed; it waits for the run's lock as long as the test needs (not 5 s)."""
+    return f"""
+    import sys
+    import flightlog.store.file_lock
+    flightlog.store.file_lock.LOCK_WAIT = 600
+    sys.stderr = open({str(said)!r}, "w", buffering=1)
+""" + RESUME.format(go="", pause="", after=False)
+
+
+def _finished_run(n: int = 50) -> None:
+    run = flightlog.init(project="p", id="x")
+    for i in range(n):
+        run.log({"loss": float(i)})
+    run.finish(quiet=True)
+    settled(run)
+
+
+def test_a_resume_started_while_the_run_is_deleted_waits_and_makes_a_new_run(
+    store: Path, tmp_path: Path
+) -> None:
+    """The delete had checked the run (no live writer) and not yet renamed it away: a
+    resume found the run, went on, and was deleted under it (its rows gone with the run).
+    Now the resume waits for the delete, says so, finds no run and makes a new one."""
+    _finished_run()
+    go, said = tmp_path / "go", tmp_path / "said"
+    said.touch()
+    with reaped(spawn(DELETE.format(go=str(go)))) as deleting:
+        assert deleting.stdout is not None and deleting.stdout.readline() == "paused\n"
+        with reaped(spawn(_resume_saying(said), env={"FLIGHTLOG_SILENT": "0"})) as resuming:
+            wait_until(
+                lambda: (
+                    resuming.poll() is not None
+                    or "being deleted by another process" in said.read_text()
+                ),
+                120,
+                "the resume to wait for the delete (or to end)",
+            )
+            go.touch()
+            out, err = deleting.communicate(timeout=120)
+            assert out.endswith("deleted\n"), out + err
+            out, err = resuming.communicate(timeout=120)
+            assert out.strip() == "ok", out + err + said.read_text()
+    run = flightlog.Api(store).run("p/x")  # the new run, with nothing of the deleted one
+    logged = {k for r in run.scan_history() for k in r}
+    assert "loss2" in logged and "loss" not in logged and "loss" not in run.summary
+
+
+def test_a_resume_killed_while_it_holds_the_runs_lock_leaves_the_run_deletable(
+    store: Path, tmp_path: Path
+) -> None:
+    """The lock is the kernel's (flock): a resuming process killed -9 while it reads the
+    run's history leaves nothing held, and the delete goes through at once."""
+    _finished_run()
+    pause, after = PAUSES["folding"]
+    never = tmp_path / "never"
+    with reaped(spawn(RESUME.format(go=str(never), pause=pause, after=after))) as proc:
+        assert proc.stdout is not None and proc.stdout.readline() == "paused\n"
+        proc.kill()
+        proc.wait()
+    flightlog.Api(store).run("p/x").delete()
+    assert not (store / "runs/p/x").exists()
