@@ -73,17 +73,25 @@ def test_audio_video_and_html_of_a_server_run_load_as_locally(
     key = server.user("alice")
     clip = (np.sin(np.arange(1600) / 5) * 1000).astype(np.int16)
     frames = np.stack([np.full((3, 4, 4), i * 40, np.uint8) for i in range(3)])
+    noise = np.random.default_rng(0).integers(0, 256, (800, 800, 3), np.uint8)
     run = _logged(
         "m2",
         {
             "clip": flightlog.Audio(clip, sample_rate=16000),
             "video": flightlog.Video(frames, fps=4),
             "page": flightlog.Html("<p>naïve 日本</p>"),
+            "pair": [flightlog.Image(np.full((2, 2, 3), v, np.uint8)) for v in (5, 6)],
+            "noise": flightlog.Image(noise),  # a PNG of ~1.9 MB: streamed in chunks
         },
     )
     _sync(server, key, run)
     (local,) = api.run("alice/p/m2").scan_history()
-    (remote,) = flightlog.Api(host=server.url, api_key=key).run("alice/p/m2").scan_history()
+    on_server = flightlog.Api(host=server.url, api_key=key).run("alice/p/m2")
+    (remote,) = on_server.scan_history()
+    assert [a[0, 0, 0] for a in remote["pair"].load()] == [5, 6]
+    assert remote["noise"]["size"] > 1 << 20  # more than one CHUNK of the download
+    assert np.array_equal(remote["noise"].load(), noise)
+    assert on_server.history(pandas=True)["page"][0].load() == "<p>naïve 日本</p>"
     audio = remote["clip"].load()
     assert (audio.sample_rate, audio.samples.tolist()) == (16000, clip.tolist())
     assert np.array_equal(remote["video"].load(), local["video"].load())
