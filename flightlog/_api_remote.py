@@ -18,6 +18,7 @@ import pyarrow as pa
 from flightlog.store.history_keys import KeyCounts, tidy_counts
 from flightlog.store.layout import RunPaths
 from flightlog.sync.remote import RemoteReader
+from flightlog.sync.remote_blobs import BlobCache, RemoteMedia, cache_dir
 
 from ._api_files import ApiFile, RemoteFile, select
 from ._api_run import ApiRun
@@ -106,6 +107,12 @@ class RemoteRun(ApiRun):
         """run.json as the server shows it to this key (git and the command: members only),
         asked when wanted: a listing carries only part of it."""
         return dict(self._reader.run(self._run["run_key"])["meta"])
+
+    def _media_root(self) -> RemoteMedia:
+        """The run's media are the server's blobs, fetched (once, into this user's cache)
+        when a reference is loaded: sync/remote_blobs.py."""
+        cache = BlobCache.of(cache_dir() / "blobs")
+        return RemoteMedia(self._reader, self._run["run_key"], "/".join(self.path), cache)
 
     def _long(self, keys: Iterable[str] | None, stream: str) -> pa.Table:
         return self._reader.tidy(self._run["run_key"], None if keys is None else list(keys), stream)

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from flightlog.store import StoredRun
 from flightlog.store.atomic import is_temp
 from flightlog.store.logged_union import MEDIA_CHILD
-from flightlog.store.media_ref import MediaRef
+from flightlog.store.media_ref import MediaRef, MediaRoot, bound_at
 from flightlog.store.reader import MEDIA_COLUMNS
 
 from ._api_edits import ApiRunEdits
@@ -197,7 +197,7 @@ class ApiRun(ApiRunFacts, ApiRunEdits, StoredRun):
             table = table.take(pa.array(idx))
         if not pandas:
             return table
-        return _frame(table, self.paths.dir)
+        return _frame(table, self._media_root())
 
     def scan_history(  # type: ignore[override]
         self,
@@ -227,7 +227,7 @@ def _listed(top: Path, base: Path) -> list[RunFile]:
     ]
 
 
-def _frame(table: pa.Table, run_dir: Path) -> Any:
+def _frame(table: pa.Table, run_dir: MediaRoot) -> Any:
     """`history(pandas=True)`: the table as a DataFrame, as wandb gives it: a key of
     several kinds (a union) is an object column of its values as logged, and media are
     wandb's dicts, loadable."""
@@ -238,17 +238,16 @@ def _frame(table: pa.Table, run_dir: Path) -> Any:
     mixed = [f.name for f in table.schema if pa.types.is_union(f.type)]
     frame = table.drop_columns(mixed).to_pandas()
     for c in mixed:
-        cells = as_logged(table[c], run_dir)
+        cells = as_logged(table[c], bound_at(run_dir, c))
         frame.insert(table.column_names.index(c), c, pd.Series(cells, dtype=object))
     media = json.loads((table.schema.metadata or {}).get(MEDIA_COLUMNS, b"[]"))
     for c in (c for c in media if c in frame.columns and c not in mixed):
-        frame[c] = [
-            MediaRef(json.loads(v), run_dir) if isinstance(v, str) else None for v in frame[c]
-        ]
+        root = bound_at(run_dir, c)
+        frame[c] = [MediaRef(json.loads(v), root) if isinstance(v, str) else None for v in frame[c]]
     return frame
 
 
-def as_logged(column: pa.ChunkedArray, run_dir: Path) -> list[Any]:
+def as_logged(column: pa.ChunkedArray, run_dir: MediaRoot | None) -> list[Any]:
     """A union column's cells (store/logged_union.py), its media child's as MediaRefs."""
     out: list[Any] = []
     for chunk in column.chunks:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .media_ref import JSON_COLUMNS_KEY, TABLE_KEYS_KEY, MediaRef
+from .media_ref import JSON_COLUMNS_KEY, TABLE_KEYS_KEY, MediaRef, MediaRoot
 from .media_wav import wav_info, wav_samples
 
 
@@ -69,7 +69,7 @@ def _image(path: Path) -> np.ndarray:
         return np.asarray(im)
 
 
-def _table(path: Path, run_dir: Path | None) -> LoadedTable:
+def _table(path: Path, run_dir: MediaRoot | None) -> LoadedTable:
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
@@ -88,7 +88,7 @@ def _table(path: Path, run_dir: Path | None) -> LoadedTable:
     )
 
 
-def _cell(value: Any, run_dir: Path | None) -> Any:
+def _cell(value: Any, run_dir: MediaRoot | None) -> Any:
     if isinstance(value, dict) and isinstance(value.get("_type"), str):
         return MediaRef(value, run_dir)
     return value

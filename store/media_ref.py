@@ -17,6 +17,9 @@ the row's step (store/writer.py `_store_media`; the row's other values are commi
 log() itself), and the writer fsyncs the run's new blobs before each msync of the journal
 (so a power loss, too, takes a reference with its blob or neither).
 
+A reference read from a server (`Api(host=)`) is bound to a `MediaSource` instead of a run
+directory: its blob is fetched when the file is first wanted (flightlog/sync/remote_blobs.py).
+
 The store never imports the flightlog package: `MediaValue` is the interface flightlog's
 media types implement, and `MediaRef.load()` reads files with numpy, pyarrow and Pillow.
 """
@@ -57,12 +60,34 @@ class MediaValue:
         return self.reference()
 
 
+class MediaSource:
+    """Where the files of references not read from a local run directory come from (a
+    server's blobs): `file(ref)` gives a local copy of the reference's blob. `at(key)` is
+    the same source for the references logged under the history key `key`, so that its
+    errors can name the key."""
+
+    def file(self, ref: MediaRef) -> Path:
+        raise NotImplementedError
+
+    def at(self, key: str) -> MediaSource:
+        return self
+
+
+#: what a reference is bound to: the run directory it was read from, or a MediaSource
+MediaRoot = Path | MediaSource
+
+
+def bound_at(root: MediaRoot | None, key: str) -> MediaRoot | None:
+    """`root` for the references logged under `key` (a MediaSource names the key)."""
+    return root.at(key) if isinstance(root, MediaSource) else root
+
+
 class MediaRef(dict[str, Any]):
     """A media reference read back from history: wandb's dict (`ref["_type"]`, `ref["path"]`,
     `ref["sha256"]`, `ref["width"]`...) that can also `load()` its content and `file()` its
-    path, once bound to the run directory it was read from."""
+    path, once bound to the run directory it was read from (or a server's MediaSource)."""
 
-    def __init__(self, ref: dict[str, Any], run_dir: Path | None = None) -> None:
+    def __init__(self, ref: dict[str, Any], run_dir: MediaRoot | None = None) -> None:
         super().__init__(ref)
         self.run_dir = run_dir
 
@@ -91,6 +116,8 @@ class MediaRef(dict[str, Any]):
                 "this reference is not bound to a run directory: read it with "
                 "Api().run(...).scan_history() or StoredRun.scan_history()"
             )
+        if isinstance(self.run_dir, MediaSource):
+            return self.run_dir.file(self)
         rel = Path(str(self["path"]))
         if rel.is_absolute() or ".." in rel.parts:
             raise FileNotFoundError(f"refusing media path {str(rel)!r} outside the run")

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from .layout import RunPaths
 from .liveness import run_state
+from .media_ref import MediaRoot
 from .schema import WRITER_ID_KEY, WRITER_LABEL_KEY
 from .segments import read_segments
 from .summary_edits import SummaryEdits
@@ -197,7 +198,12 @@ class StoredRun:
         """`scan_history`'s rows a block at a time; `only`: row_blocks' row filters."""
         wanted = None if keys is None else list(keys)
         tidy = self._long(wanted, stream)
-        yield from row_blocks(tidy, _start(self.meta), self.paths.dir, keys=wanted, **only)
+        yield from row_blocks(tidy, _start(self.meta), self._media_root(), keys=wanted, **only)
+
+    def _media_root(self) -> MediaRoot:
+        """What the media references read from the run are bound to (to load them): its
+        directory; a server's blobs for a run read from a server (flightlog/_api_remote.py)."""
+        return self.paths.dir
 
 
 _EMPTY_TIDY = pa.table(

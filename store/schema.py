@@ -9,12 +9,11 @@ what was logged (an int stays an int, a bool a bool), not just a float.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from .media_ref import MediaRef, MediaValue
+from .media_ref import MediaRef, MediaRoot, MediaValue
 
 SCHEMA_VERSION = 1
 
@@ -73,7 +72,7 @@ def encode_value(v: Any) -> tuple[float | None, int, str | None]:
 
 
 def decode_value(
-    value: float | None, kind: int, text: str | None, run_dir: Path | None = None
+    value: float | None, kind: int, text: str | None, run_dir: MediaRoot | None = None
 ) -> Any:
     """Inverse of `encode_value`; a media reference is bound to `run_dir` (to load it)."""
     if kind == FLOAT:

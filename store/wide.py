@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from itertools import chain, islice, repeat
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ import pyarrow.compute as pc
 from . import step_pieces, two_threads
 from .logged_union import logged_union
 from .long_codes import Coder, codes, row_index
+from .media_ref import MediaRoot, bound_at
 from .row_dicts import DISPLAY_KEYS, key_sets, make_dicts, python_values
 from .schema import BOOL, FLOAT, INT, MEDIA, NONE, decode_value
 from .two_threads import both, halves
@@ -168,10 +168,11 @@ class Grid:
         order, bounds = self._by_key
         return order[bounds[j] : bounds[j + 1]]
 
-    def decoded(self, j: int, run_dir: Path | None, as_text: bool) -> list[Any]:
+    def decoded(self, j: int, run_dir: MediaRoot | None, as_text: bool) -> list[Any]:
         """Key `j`'s cells as logged (None where nothing was logged), or as the text a wide
         string column shows (`as_text`: None also for logged Nones)."""
         idx = self.tidy_rows(j)
+        run_dir = bound_at(run_dir, self.names[j])
         cells: list[Any] = [None] * self.n
         take = pa.array(idx)
         texts = self._tidy.column("text").take(take).to_pylist()
@@ -288,7 +289,7 @@ def pivot(
 def row_blocks(
     tidy: pa.Table,
     created_at: float,
-    run_dir: Path | None,
+    run_dir: MediaRoot | None,
     *,
     min_step: int | None = None,
     max_step: int | None = None,
@@ -399,7 +400,7 @@ def _only_floats(g: Grid) -> bool:
     return bool(g.kinds[:, FLOAT].sum() == g.kinds.sum() and not g.texts.any())
 
 
-def _python_column(g: Grid, j: int, run_dir: Path | None) -> np.ndarray:
+def _python_column(g: Grid, j: int, run_dir: MediaRoot | None) -> np.ndarray:
     """Key `j`'s cells, as numbers numpy converts to the logged Python type, or (keys that
     hold other kinds, or Nones) as the decoded Python values."""
     kind = g.numeric(j)

@@ -88,12 +88,18 @@ def upload(
 
 
 def download(
-    client: ServerClient, entity: str, project: str, sha256: str, store: BlobStore
+    client: ServerClient,
+    entity: str,
+    project: str,
+    sha256: str,
+    store: BlobStore,
+    *,
+    durable: bool = True,
 ) -> Blob:
     """Fetch one blob of a project into `store`, streamed through sha256: content that is not
-    what its name says is not stored."""
+    what its name says is not stored. `durable=False` for a cache (no fsync)."""
     with client.stream(f"/blobs/{entity}/{project}/{sha256}") as r:
         try:
-            return store.put_chunks(r.iter_bytes(CHUNK), expect=sha256)
+            return store.put_chunks(r.iter_bytes(CHUNK), expect=sha256, durable=durable)
         except ValueError as e:
             raise SyncError(f"blob {sha256} from {client.shown}: {e}; nothing was stored") from None

@@ -237,6 +237,8 @@ def refusal(r: httpx.Response, url: str, creds: Credentials) -> Exception:
         return entity_missing(entity, host, RUN_ENTITY)
     if r.status_code == 403:  # the server's message names the change that grants it
         return PermissionDeniedError(f"no permission on project {where} on {host}: {message}")
+    if code == "blob_not_found":  # a reference whose blob the run's sync did not send
+        return NotFoundError(f"{message} on {host}")
     if code in ("project_not_found", "run_not_found"):
         return NotFoundError(
             f"{message} on {host} (or it is private to its members): `flightlog runs "

@@ -23,11 +23,13 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 from flightlog._errors import NotFoundError, NotLoggedInError, ServerUnavailableError
+from flightlog.store.blobs import Blob, BlobStore
 from flightlog.store.catalog import quote, run_ref_filters
 from flightlog.store.layout import run_key, split_run_key
 from flightlog.store.summary_columns import default_columns
 
 from . import credentials
+from .blob_client import download
 from .client import ServerClient
 from .client_errors import flightlog_error, refusal, wrong_server
 from .client_reads import key_params
@@ -257,6 +259,14 @@ class RemoteReader:
         """One file of a run, whole."""
         url = _run_url(key, "files/" + urllib.parse.quote(name))
         return self._call(lambda: self.client.request("GET", url)).content
+
+    def blob(self, key: str, sha256: str, store: BlobStore) -> Blob:
+        """A blob of the project of run `key` fetched into `store` (a cache: not fsynced),
+        streamed to disk and checked against its sha256 before it is placed."""
+        entity, project, _ = split_run_key(key)
+        return self._call(
+            lambda: download(self.client, entity or "", project, sha256, store, durable=False)
+        )
 
     def delete(self, key: str) -> None:
         """Delete a run from the server (run_delete_routes.py): sent once, never retried."""

@@ -55,6 +55,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("FLIGHTLOG_DIR", str(tmp_path / "store"))
     monkeypatch.setenv("FLIGHTLOG_SILENT", "1")
     monkeypatch.setenv("FLIGHTLOG_CONFIG_DIR", str(tmp_path / "config"))  # no real logins
+    monkeypatch.setenv("FLIGHTLOG_CACHE_DIR", str(tmp_path / "cache"))  # no real blob cache
     monkeypatch.chdir(tmp_path)
     yield
     for run in _hooks.live_runs():
