@@ -96,8 +96,12 @@ class Pty:
             self.type(b"q")
             self.wait_for("sorted by", since=since)
             self.type(b"q")
-            return self.proc.wait(timeout=30)
-        except (AssertionError, OSError, subprocess.TimeoutExpired):
+            deadline = time.monotonic() + 120
+            while self.proc.poll() is None and time.monotonic() < deadline:
+                if not self._read():  # a terminal reads on: a full pty holds a write up
+                    time.sleep(0.05)
+            return self.proc.poll()
+        except (AssertionError, OSError):
             return None
         finally:
             if self.proc.poll() is None:
