@@ -6,11 +6,11 @@ Counting reads three columns of the long rows, `step`, `key` and `kind`: a seale
 decodes no other (`key` as its Parquet dictionary, never a string per row), so the values,
 times and texts - most of a segment's bytes and of a read's time - are left alone. The
 sha256 of each sealed file is still checked, and damaged files skipped with a warning, as a
-full read does (store/segments.py `read_segments`): the counts are those of the rows
-`history()` returns. Only a media value's type (`image-file`, `table-file`...) is in its
-text: the keys that logged media are read again, those keys alone (store/key_pruning.py),
-and their media rows counted up to the steps the first read reached, so that the counts
-of a run being written describe one moment.
+full read does (store/segments.py `iter_segments`, a segment at a time): the counts are
+those of the rows `history()` returns. Only a media value's type (`image-file`,
+`table-file`...) is in its text: the keys that logged media are read again, those keys
+alone (store/key_pruning.py), and their media rows counted up to the steps the first read
+reached, so that the counts of a run being written describe one moment.
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ import pyarrow.compute as pc
 
 from .layout import SegmentName
 from .schema import MEDIA, WRITER_ID_KEY, WRITER_LABEL_KEY
-from .segments import read_segments
+from .segments import iter_segments
 
 #: the columns counting reads
 COUNTED = ("step", "key", "kind")
+#: and those the media keys' second read decodes
+MEDIA_COUNTED = (*COUNTED, "text")
 #: kind codes a row's (key code, kind) pair is packed with: kind < _KINDS
 _KINDS = 8
 
@@ -110,13 +112,15 @@ class KeyCounts:
 
 def key_counts(history_dir: Path) -> KeyCounts:
     """The counts of a stream's segments and journals (store/segments.py: every readable
-    row once, a damaged file skipped with a warning)."""
+    row once, a damaged file skipped with a warning), folded a segment at a time: a
+    server's keys route holds one segment's three columns, not the run's."""
     counts = KeyCounts()
-    for name, table in read_segments(history_dir, dictionary_keys=True, columns=COUNTED):
+    for name, table in iter_segments(history_dir, dictionary_keys=True, columns=COUNTED):
         counts.add(table, writer_label(name, table))
     wanted = counts.media_keys()
     if wanted:
-        for name, table in read_segments(history_dir, wanted, dictionary_keys=True):
+        media = iter_segments(history_dir, wanted, dictionary_keys=True, columns=MEDIA_COUNTED)
+        for name, table in media:
             counts.add_media(table, counts.reached(writer_label(name, table)))
     return counts
 
@@ -132,7 +136,8 @@ def tidy_counts(tidy: pa.Table) -> KeyCounts:
 
 
 def writer_label(name: SegmentName, table: pa.Table) -> str:
-    """The writer a segment's rows are shown under (its label, else its id)."""
+    """The writer a segment's rows are shown under (its label, else its id): the `writer`
+    of a run's long rows (store/reader.py `_long`), whose rows are one a writer and step."""
     md = table.schema.metadata or {}
     label = md.get(WRITER_LABEL_KEY) or md.get(WRITER_ID_KEY) or name.writer.encode()
     return label.decode()

@@ -2,8 +2,9 @@
 (store/history_keys.py: the `step`, `key` and `kind` columns, the media keys' texts), not its
 whole history. Each answer here is checked against one counted from the full read
 (`scan_history()`, every value as logged): values of every kind and a key of several, a
-run of several segments sealed and open, step metrics, sparse steps, resumed runs, a damaged
-segment, a run still being written, and a server's run (its keys route)."""
+run of several segments sealed and open, step metrics, sparse steps, resumed runs, two
+writers of the same steps, a damaged segment, a run still being written, and a server's
+run (its keys route)."""
 
 from __future__ import annotations
 
@@ -117,6 +118,28 @@ def test_resumed_runs_count_each_writers_rows(api: flightlog.Api) -> None:
     settled()
     got = _same(api, "p/again")
     assert got["keys"]["_step"]["typeCounts"] == [{"type": "number", "count": 93}]
+
+
+def test_several_writers_logging_the_same_steps_count_a_row_each(api: flightlog.Api) -> None:
+    """Two writers of one run (shared mode, labels of their own) log the same steps: a row
+    is one a writer and step, so each step counts twice, as the full read gives it."""
+    first = flightlog.init(project="p", id="ranks", settings={"label": "rank0"}, reinit=True)
+    second = flightlog.init(
+        project="p",
+        id="ranks",
+        mode="shared",
+        resume="allow",
+        reinit="create_new",
+        settings={"label": "rank1"},
+    )
+    for run in (first, second):
+        _log_every_kind(run, 40)
+    second.finish(quiet=True)
+    first.finish(quiet=True)
+    settled()
+    got = _same(api, "p/ranks")
+    assert got["lastStep"] == 39
+    assert got["keys"]["_step"]["typeCounts"] == [{"type": "number", "count": 80}]
 
 
 def test_a_damaged_segment_is_left_out_as_the_full_read_leaves_it(
