@@ -29,7 +29,7 @@ from flightlog.store.summary_columns import default_columns
 
 from . import credentials
 from .client import ServerClient
-from .client_errors import flightlog_error, refusal, wrong_server
+from .client_errors import error_code, refusal, wrong_server
 from .client_reads import key_params
 
 T = TypeVar("T")
@@ -236,7 +236,7 @@ class RemoteReader:
         params = {"stream": stream}
         r = self._call(lambda: self.client.request("GET", url, params=params, allow=(404,)))
         if r.status_code == 404:
-            if (flightlog_error(r) or {}).get("error") != "not_found":  # (a missing run)
+            if error_code(r) != "not_found":  # a missing run, not a route it lacks
                 raise refusal(r, url, self.client.creds)
             return None
         return dict(self.client.answer(r))

@@ -164,7 +164,8 @@ def test_a_damaged_segment_is_left_out_as_the_full_read_leaves_it(
 def test_a_servers_counts_are_the_local_ones(
     api: flightlog.Api, server: LiveServer, key: str
 ) -> None:
-    """Through Api(host=) the server counts (its keys route) as the local store does."""
+    """Through Api(host=) the server counts (its keys route) as the local store does, and
+    from an older server's history stream too."""
     for attempt in range(2):
         run = flightlog.init(project="p", entity="alice", id="again", resume="allow")
         _log_every_kind(run, 30 + attempt)
@@ -178,3 +179,10 @@ def test_a_servers_counts_are_the_local_ones(
     with server.client(key) as c:
         doc = c.answer(c.request("GET", "/runs/alice/p/again/keys"))
     assert doc["rows"] == 61 and doc["last_step"] == 60
+    # a server older than the keys route: counted from its whole history stream, alike
+    counted = remote.history_keys
+    older = flightlog.Api(host=server.url, api_key=key).run("alice/p/again")
+    assert older._reader is not remote._reader  # type: ignore[attr-defined]
+    older._reader.key_counts = lambda *_, **__: None  # type: ignore[attr-defined]
+    assert older.history_keys == counted
+    assert older.history_line_count == 61
