@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,12 +89,16 @@ class KeyCounts:
         keys = table.column("key")
         if not pa.types.is_dictionary(keys.type):
             keys = pc.dictionary_encode(keys)
-        for k, kind in zip(keys.chunks, _aligned(table.column("kind"), keys), strict=True):
-            codes = k.indices.to_numpy(zero_copy_only=False).astype(np.int64) * _KINDS
-            packed = np.bincount(codes + kind, minlength=len(k.dictionary) * _KINDS)
-            names = k.dictionary.to_pylist()
-            for i in np.flatnonzero(packed):
-                self.kinds[names[i // _KINDS], int(i % _KINDS)] += int(packed[i])
+        # one dictionary for the table's chunks (a sealed file's row groups each have theirs)
+        pair = pa.table({"key": keys, "kind": table.column("kind")}).unify_dictionaries()
+        pair = pair.combine_chunks()
+        k = pair.column("key").chunk(0)
+        codes = k.indices.to_numpy(zero_copy_only=False).astype(np.int64) * _KINDS
+        codes += pair.column("kind").chunk(0).to_numpy(zero_copy_only=False)
+        packed = np.bincount(codes, minlength=len(k.dictionary) * _KINDS)
+        names = k.dictionary.to_pylist()
+        for i in np.flatnonzero(packed):
+            self.kinds[names[i // _KINDS], int(i % _KINDS)] += int(packed[i])
         if "text" in table.column_names:
             self.add_media(table)
 
@@ -150,15 +153,6 @@ def media_type(text: Any) -> str:
     except (TypeError, ValueError, AttributeError):
         return "media"
     return str(kind) if kind else "media"
-
-
-def _aligned(kinds: pa.ChunkedArray, keys: pa.ChunkedArray) -> Iterable[np.ndarray]:
-    """`kinds` as numpy arrays cut as `keys`' chunks are."""
-    whole = kinds.to_numpy().astype(np.int64)
-    start = 0
-    for chunk in keys.chunks:
-        yield whole[start : start + len(chunk)]
-        start += len(chunk)
 
 
 class Steps:
