@@ -238,13 +238,31 @@ def _frame(table: pa.Table, run_dir: MediaRoot) -> Any:
     mixed = [f.name for f in table.schema if pa.types.is_union(f.type)]
     frame = table.drop_columns(mixed).to_pandas()
     for c in mixed:
-        cells = as_logged(table[c], bound_at(run_dir, c))
+        cells = cells_as_logged(table, c, run_dir)
         frame.insert(table.column_names.index(c), c, pd.Series(cells, dtype=object))
-    media = json.loads((table.schema.metadata or {}).get(MEDIA_COLUMNS, b"[]"))
-    for c in (c for c in media if c in frame.columns and c not in mixed):
-        root = bound_at(run_dir, c)
-        frame[c] = [MediaRef(json.loads(v), root) if isinstance(v, str) else None for v in frame[c]]
+    for c in (c for c in _media_columns(table) if c in frame.columns and c not in mixed):
+        frame[c] = cells_as_logged(table, c, run_dir)
     return frame
+
+
+def cells_as_logged(table: pa.Table, name: str, run_dir: MediaRoot | None) -> list[Any]:
+    """A column's values as logged: a union's (`as_logged`), a media column's as MediaRefs
+    (wandb's dicts, loadable), any other's as they are."""
+    column = table.column(name)
+    root = bound_at(run_dir, name)
+    if pa.types.is_union(column.type):
+        return as_logged(column, root)
+    if name in _media_columns(table):
+        return [
+            MediaRef(json.loads(v), root) if isinstance(v, str) else None
+            for v in column.to_pylist()
+        ]
+    return column.to_pylist()
+
+
+def _media_columns(table: pa.Table) -> list[str]:
+    """The columns of a run's Table that hold media references (its schema says)."""
+    return json.loads((table.schema.metadata or {}).get(MEDIA_COLUMNS, b"[]"))
 
 
 def as_logged(column: pa.ChunkedArray, run_dir: MediaRoot | None) -> list[Any]:

@@ -14,9 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from flightlog.store.media_ref import MediaRoot, bound_at
-
-from ._api_run import as_logged
+from ._api_run import cells_as_logged
 from ._errors import ArgumentError, UsageError
 
 if TYPE_CHECKING:
@@ -92,7 +90,7 @@ def _polars(tables: list[tuple[ApiRun, pa.Table]]) -> Any:
         frame = pl.from_arrow(t.select(kept)).with_columns(pl.lit(run.id).alias("run_id"))
         frames.append(
             frame.with_columns(
-                pl.Series(c, _cells(t.column(c), bound_at(run._media_root(), c)), dtype=pl.Object)
+                pl.Series(c, cells_as_logged(t, c, run._media_root()), dtype=pl.Object)
                 for c in t.column_names
                 if c in mixed
             )
@@ -119,8 +117,3 @@ def _mixed_columns(tables: list[pa.Table]) -> set[str]:
             and not all(pa.types.is_integer(k) or pa.types.is_floating(k) for k in seen)
         )
     }
-
-
-def _cells(column: pa.ChunkedArray, run_dir: MediaRoot | None) -> list[Any]:
-    """A column's values as logged: a union's as `history(pandas=True)` gives them."""
-    return as_logged(column, run_dir) if pa.types.is_union(column.type) else column.to_pylist()

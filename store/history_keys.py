@@ -6,18 +6,17 @@ Counting reads three columns of the long rows, `step`, `key` and `kind`: a seale
 decodes no other (`key` as its Parquet dictionary, never a string per row), so the values,
 times and texts - most of a segment's bytes and of a read's time - are left alone. The
 sha256 of each sealed file is still checked, and damaged files skipped with a warning, as a
-full read does (store/segments.py `read_segments`): the counts are those of the rows
-`history()` returns. Only a media value's type (`image-file`, `table-file`...) is in its
-text: the keys that logged media are read again, those keys alone (store/key_pruning.py),
-and their media rows counted up to the steps the first read reached, so that the counts
-of a run being written describe one moment.
+full read does (store/segments.py `iter_segments`, a segment at a time): the counts are
+those of the rows `history()` returns. Only a media value's type (`image-file`,
+`table-file`...) is in its text: the keys that logged media are read again, those keys
+alone (store/key_pruning.py), and their media rows counted up to the steps the first read
+reached, so that the counts of a run being written describe one moment.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,12 @@ import pyarrow.compute as pc
 
 from .layout import SegmentName
 from .schema import MEDIA, WRITER_ID_KEY, WRITER_LABEL_KEY
-from .segments import read_segments
+from .segments import iter_segments
 
 #: the columns counting reads
 COUNTED = ("step", "key", "kind")
+#: and those the media keys' second read decodes
+MEDIA_COUNTED = (*COUNTED, "text")
 #: kind codes a row's (key code, kind) pair is packed with: kind < _KINDS
 _KINDS = 8
 
@@ -88,12 +89,16 @@ class KeyCounts:
         keys = table.column("key")
         if not pa.types.is_dictionary(keys.type):
             keys = pc.dictionary_encode(keys)
-        for k, kind in zip(keys.chunks, _aligned(table.column("kind"), keys), strict=True):
-            codes = k.indices.to_numpy(zero_copy_only=False).astype(np.int64) * _KINDS
-            packed = np.bincount(codes + kind, minlength=len(k.dictionary) * _KINDS)
-            names = k.dictionary.to_pylist()
-            for i in np.flatnonzero(packed):
-                self.kinds[names[i // _KINDS], int(i % _KINDS)] += int(packed[i])
+        # one dictionary for the table's chunks (a sealed file's row groups each have theirs)
+        pair = pa.table({"key": keys, "kind": table.column("kind")}).unify_dictionaries()
+        pair = pair.combine_chunks()
+        k = pair.column("key").chunk(0)
+        codes = k.indices.to_numpy(zero_copy_only=False).astype(np.int64) * _KINDS
+        codes += pair.column("kind").chunk(0).to_numpy(zero_copy_only=False)
+        packed = np.bincount(codes, minlength=len(k.dictionary) * _KINDS)
+        names = k.dictionary.to_pylist()
+        for i in np.flatnonzero(packed):
+            self.kinds[names[i // _KINDS], int(i % _KINDS)] += int(packed[i])
         if "text" in table.column_names:
             self.add_media(table)
 
@@ -110,13 +115,15 @@ class KeyCounts:
 
 def key_counts(history_dir: Path) -> KeyCounts:
     """The counts of a stream's segments and journals (store/segments.py: every readable
-    row once, a damaged file skipped with a warning)."""
+    row once, a damaged file skipped with a warning), folded a segment at a time: a
+    server's keys route holds one segment's three columns, not the run's."""
     counts = KeyCounts()
-    for name, table in read_segments(history_dir, dictionary_keys=True, columns=COUNTED):
+    for name, table in iter_segments(history_dir, dictionary_keys=True, columns=COUNTED):
         counts.add(table, writer_label(name, table))
     wanted = counts.media_keys()
     if wanted:
-        for name, table in read_segments(history_dir, wanted, dictionary_keys=True):
+        media = iter_segments(history_dir, wanted, dictionary_keys=True, columns=MEDIA_COUNTED)
+        for name, table in media:
             counts.add_media(table, counts.reached(writer_label(name, table)))
     return counts
 
@@ -132,7 +139,8 @@ def tidy_counts(tidy: pa.Table) -> KeyCounts:
 
 
 def writer_label(name: SegmentName, table: pa.Table) -> str:
-    """The writer a segment's rows are shown under (its label, else its id)."""
+    """The writer a segment's rows are shown under (its label, else its id): the `writer`
+    of a run's long rows (store/reader.py `_long`), whose rows are one a writer and step."""
     md = table.schema.metadata or {}
     label = md.get(WRITER_LABEL_KEY) or md.get(WRITER_ID_KEY) or name.writer.encode()
     return label.decode()
@@ -145,15 +153,6 @@ def media_type(text: Any) -> str:
     except (TypeError, ValueError, AttributeError):
         return "media"
     return str(kind) if kind else "media"
-
-
-def _aligned(kinds: pa.ChunkedArray, keys: pa.ChunkedArray) -> Iterable[np.ndarray]:
-    """`kinds` as numpy arrays cut as `keys`' chunks are."""
-    whole = kinds.to_numpy().astype(np.int64)
-    start = 0
-    for chunk in keys.chunks:
-        yield whole[start : start + len(chunk)]
-        start += len(chunk)
 
 
 class Steps:

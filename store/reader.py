@@ -19,10 +19,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .history_keys import writer_label
 from .layout import RunPaths
 from .liveness import run_state
 from .media_ref import MediaRoot
-from .schema import WRITER_ID_KEY, WRITER_LABEL_KEY
 from .segments import read_segments
 from .summary_edits import SummaryEdits
 from .summary_merge import beat, merged_summary
@@ -157,8 +157,7 @@ class StoredRun:
         wanted = None if keys is None else frozenset(keys)
         parts = []
         for name, table in read_segments(self.paths.stream(stream), wanted, dictionary_keys=True):
-            md = table.schema.metadata or {}
-            label = md.get(WRITER_LABEL_KEY) or md.get(WRITER_ID_KEY) or name.writer.encode()
+            label = writer_label(name, table)
             table = table.replace_schema_metadata(None)
             key = table.column("key")
             if not pa.types.is_dictionary(key.type):  # open segments, journals
@@ -167,7 +166,7 @@ class StoredRun:
             # the label's code, 0, for every row: zeroed pages from the OS, not a filled array
             # (a run of one writer never reads them: store/wide.py looks at the dictionary)
             zeros = pa.array(np.zeros(len(table), np.int32))
-            writer = pa.DictionaryArray.from_arrays(zeros, pa.array([label.decode()]))
+            writer = pa.DictionaryArray.from_arrays(zeros, pa.array([label]))
             parts.append(table.append_column("writer", writer))
         if not parts:
             return _EMPTY_TIDY

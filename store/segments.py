@@ -303,22 +303,30 @@ def read_segments(
     return out + [(name, only_columns(t, columns)) for name, t in tails]
 
 
-def iter_segments(history_dir: Path) -> Iterator[tuple[SegmentName, pa.Table]]:
+def iter_segments(
+    history_dir: Path,
+    keys: Collection[str] | None = None,
+    dictionary_keys: bool = False,
+    columns: Sequence[str] | None = None,
+) -> Iterator[tuple[SegmentName, pa.Table]]:
     """`read_segments`' parts one at a time, each read when the previous one is done with:
-    a reader that folds them (a resume's summary, store/history_fold.py) holds one
-    segment's rows, not the run's, however long the run. Exactly once as read_segments is:
-    the journals are read first, and each cut by the segments' marks at the end."""
+    a reader that folds them (a resume's summary, store/history_fold.py; a run's counts
+    per key, store/history_keys.py) holds one segment's rows, not the run's, however long
+    the run. Exactly once as read_segments is: the journals are read first, and each cut
+    by the segments' marks at the end. `keys`, `dictionary_keys`, `columns`: as for
+    `read_segment`."""
     snapshots = read_journals(history_dir)
     covered: dict[str, Mark] = {}
     for name, path in _listed_with_sealed_meanwhile(history_dir):
-        table, problem = _read_listed(name, path, None, False)
+        table, problem = _read_listed(name, path, keys, dictionary_keys, 0, columns)
         if problem is not None:
             warnings.warn(problem, stacklevel=2)
         elif table is not None:
             _cover(covered, name.writer, table_mark(table))
             yield name, table
             del table  # not held while the next one is read
-    yield from _journal_tails(snapshots, covered, None)
+    for name, tail in _journal_tails(snapshots, covered, keys):
+        yield name, only_columns(tail, columns)
 
 
 def _journal_tails(

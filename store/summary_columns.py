@@ -24,7 +24,9 @@ metric logged once an epoch, which is what runs are compared by.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping
+from itertools import chain
 
 #: a name's words (lowercased): "val/top1_acc" -> val, top1, acc
 _WORDS = re.compile(r"[a-z0-9]+")
@@ -66,3 +68,12 @@ def default_columns(
         return (key not in defined, 2 * n < runs, name_rank(key), -n, key)
 
     return sorted(counts, key=rank)[:limit]
+
+
+def columns_of(
+    numeric_keys: Iterable[Collection[str]], defined: Collection[str] = (), limit: int = 3
+) -> list[str]:
+    """`default_columns` of runs' summaries in hand, given as each run's numeric summary keys
+    (not `_`-prefixed): a run with none does not count (rule 2)."""
+    held = [keys for keys in numeric_keys if keys]
+    return default_columns(Counter(chain.from_iterable(held)), len(held), defined, limit)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import time
 import urllib.parse
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -26,12 +25,12 @@ from flightlog._errors import NotFoundError, NotLoggedInError, ServerUnavailable
 from flightlog.store.blobs import Blob, BlobStore
 from flightlog.store.catalog import quote, run_ref_filters
 from flightlog.store.layout import run_key, split_run_key
-from flightlog.store.summary_columns import default_columns
+from flightlog.store.summary_columns import columns_of
 
 from . import credentials
 from .blob_client import download
 from .client import ServerClient
-from .client_errors import flightlog_error, refusal, wrong_server
+from .client_errors import error_code, refusal, wrong_server
 from .client_reads import key_params
 
 T = TypeVar("T")
@@ -238,7 +237,7 @@ class RemoteReader:
         params = {"stream": stream}
         r = self._call(lambda: self.client.request("GET", url, params=params, allow=(404,)))
         if r.status_code == 404:
-            if (flightlog_error(r) or {}).get("error") != "not_found":  # (a missing run)
+            if error_code(r) != "not_found":  # a missing run, not a route it lacks
                 raise refusal(r, url, self.client.creds)
             return None
         return dict(self.client.answer(r))
@@ -324,17 +323,16 @@ def buckets_table(buckets: list[dict[str, Any]], run_key: str) -> pa.Table:
 def common_keys(summaries: Any, limit: int = 3) -> list[str]:
     """The default metric columns of a server's runs: their numeric summary keys, ranked
     as a store's (store/summary_columns.py)."""
-    counts: Counter[str] = Counter()
-    runs = 0
-    for s in summaries:
-        keys = [
-            k
-            for k, v in s.items()
-            if not k.startswith("_") and isinstance(v, int | float) and not isinstance(v, bool)
-        ]
-        counts.update(keys)
-        runs += bool(keys)
-    return default_columns(counts, runs, limit=limit)
+    return columns_of(map(_numeric_keys, summaries), limit=limit)
+
+
+def _numeric_keys(summary: dict[str, Any]) -> list[str]:
+    """A summary's numeric keys (not `_`-prefixed; a bool is no metric)."""
+    return [
+        k
+        for k, v in summary.items()
+        if not k.startswith("_") and isinstance(v, int | float) and not isinstance(v, bool)
+    ]
 
 
 def _run_url(key: str, what: str = "") -> str:

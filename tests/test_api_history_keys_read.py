@@ -2,8 +2,9 @@
 (store/history_keys.py: the `step`, `key` and `kind` columns, the media keys' texts), not its
 whole history. Each answer here is checked against one counted from the full read
 (`scan_history()`, every value as logged): values of every kind and a key of several, a
-run of several segments sealed and open, step metrics, sparse steps, resumed runs, a damaged
-segment, a run still being written, and a server's run (its keys route)."""
+run of several segments sealed and open, step metrics, sparse steps, resumed runs, two
+writers of the same steps, a damaged segment, a run still being written, and a server's
+run (its keys route)."""
 
 from __future__ import annotations
 
@@ -119,6 +120,28 @@ def test_resumed_runs_count_each_writers_rows(api: flightlog.Api) -> None:
     assert got["keys"]["_step"]["typeCounts"] == [{"type": "number", "count": 93}]
 
 
+def test_several_writers_logging_the_same_steps_count_a_row_each(api: flightlog.Api) -> None:
+    """Two writers of one run (shared mode, labels of their own) log the same steps: a row
+    is one a writer and step, so each step counts twice, as the full read gives it."""
+    first = flightlog.init(project="p", id="ranks", settings={"label": "rank0"}, reinit=True)
+    second = flightlog.init(
+        project="p",
+        id="ranks",
+        mode="shared",
+        resume="allow",
+        reinit="create_new",
+        settings={"label": "rank1"},
+    )
+    for run in (first, second):
+        _log_every_kind(run, 40)
+    second.finish(quiet=True)
+    first.finish(quiet=True)
+    settled()
+    got = _same(api, "p/ranks")
+    assert got["lastStep"] == 39
+    assert got["keys"]["_step"]["typeCounts"] == [{"type": "number", "count": 80}]
+
+
 def test_a_damaged_segment_is_left_out_as_the_full_read_leaves_it(
     api: flightlog.Api, store: Path
 ) -> None:
@@ -141,7 +164,8 @@ def test_a_damaged_segment_is_left_out_as_the_full_read_leaves_it(
 def test_a_servers_counts_are_the_local_ones(
     api: flightlog.Api, server: LiveServer, key: str
 ) -> None:
-    """Through Api(host=) the server counts (its keys route) as the local store does."""
+    """Through Api(host=) the server counts (its keys route) as the local store does, and
+    from an older server's history stream too."""
     for attempt in range(2):
         run = flightlog.init(project="p", entity="alice", id="again", resume="allow")
         _log_every_kind(run, 30 + attempt)
@@ -155,3 +179,10 @@ def test_a_servers_counts_are_the_local_ones(
     with server.client(key) as c:
         doc = c.answer(c.request("GET", "/runs/alice/p/again/keys"))
     assert doc["rows"] == 61 and doc["last_step"] == 60
+    # a server older than the keys route: counted from its whole history stream, alike
+    counted = remote.history_keys
+    older = flightlog.Api(host=server.url, api_key=key).run("alice/p/again")
+    assert older._reader is not remote._reader  # type: ignore[attr-defined]
+    older._reader.key_counts = lambda *_, **__: None  # type: ignore[attr-defined]
+    assert older.history_keys == counted
+    assert older.history_line_count == 61

@@ -11,6 +11,7 @@ import math
 import pytest
 
 import flightlog
+from flightlog.store.media_ref import MediaRef
 
 from .conftest import settled
 
@@ -88,3 +89,24 @@ def test_polars_histories_of_plain_keys_keep_their_types(api: flightlog.Api) -> 
     settled()
     frame = api.runs("q").histories(format="polars")
     assert frame["x"].dtype == pl.Float64 and frame["x"].to_list() == [1.0, 2.5]
+
+
+def test_a_media_key_of_one_run_and_a_number_of_another_is_media_in_both_frames(
+    api: flightlog.Api,
+) -> None:
+    """A key that logged media in one run (a column of references, no union) and a number in
+    another is an object column in polars as in pandas, its media as loadable MediaRefs (the
+    polars frame held the reference's JSON text)."""
+    pytest.importorskip("polars")
+    pytest.importorskip("pandas")
+    for value in (flightlog.Table(columns=["a"], data=[[1]]), 0.5):
+        run = flightlog.init(project="m", reinit=True, settings={"stats_interval": 0})
+        run.log({"x": value})
+        run.finish(quiet=True)
+    settled()
+    runs = api.runs("m")
+    for frame in (
+        runs.histories(format="polars")["x"].to_list(),
+        runs.histories(format="pandas")["x"].tolist(),
+    ):
+        assert isinstance(frame[0], MediaRef) and frame[1] == 0.5

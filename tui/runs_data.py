@@ -14,10 +14,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ from flightlog.store.index import INDEX_FILE, Index
 from flightlog.store.index_tables import Rows
 from flightlog.store.live_runs import live_summary, patch_rows
 from flightlog.store.scan import Stamp, unchanged_since
-from flightlog.store.summary_columns import default_columns
+from flightlog.store.summary_columns import columns_of
 
 
 class Source:
@@ -170,9 +168,7 @@ def common_keys(
     declared with define_metric, `defined`) are in hand: no statement more a refresh.
     Ranked as store/summary_columns.py says (declared, most runs', a loss or an eval
     metric before bookkeeping) among the numeric keys, not `_`-prefixed."""
-    numeric = [keys for s in summaries.values() if (keys := _numeric_keys(s))]
-    counts = Counter(chain.from_iterable(numeric))
-    return default_columns(counts, len(numeric), defined, limit)
+    return columns_of(map(_numeric_keys, summaries.values()), defined, limit)
 
 
 def _numeric_keys(summary: dict[str, Any]) -> tuple[str, ...]:
