@@ -226,6 +226,8 @@ def _push_versions(
     sent: dict[str, set[str]] = {}
     for v in versions:
         key = _pushed_key(v)
+        if key in sent:
+            continue  # listed twice in run.json: logged again (with an alias)
         now = [a for a in registry.aliases(v.project, v.name).get(v.version, []) if a != LATEST]
         if key not in pushed:
             push(client, *where, v, now)
