@@ -240,3 +240,33 @@ def test_only_a_member_of_the_project_may_alias_a_version(
         r = c._http.post("/artifacts/alice/p/net/aliases", json=body)
         assert r.status_code == 200, r.text
     assert _best_and_latest(server, key) == (0, 1)
+
+
+def test_a_mark_from_before_aliases_were_kept_sends_no_alias_again(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    """A sync mark written by the previous flightlog has no `aliases`: the aliases a pushed
+    version has are taken as sent, not sent again (the server's `best` was moved since, by
+    another machine: a re-send would take it back)."""
+    key = server.user("alice")
+    ckpt = tmp_path / "model.ckpt"
+    ckpt.write_bytes(b"epoch 0")
+    run = flightlog.init(project="p", entity="alice")
+    run.log_artifact(ckpt, name="net", type="model", aliases=["best"])
+    run.finish()
+    _sync(server, key, run.dir)
+    with LiveServer.client(server, key) as c:  # another machine's better model, as `best`
+        v0 = c._http.get("/artifacts/alice/p/net/v0").json()["manifest"]
+        other = {"manifest": {**v0, "metadata": {"other": True}}, "aliases": ["best"]}
+        other["manifest"]["entries"] = {"copy.ckpt": v0["entries"]["model.ckpt"]}
+        assert c._http.put("/artifacts/alice/p/net", json=other).json()["version"] == 1
+    mark_path = Path(run.dir) / "sync.json"
+    mark = json.loads(mark_path.read_text())
+    del mark["blobs"]["aliases"]  # as the previous flightlog wrote it
+    mark_path.write_text(json.dumps(mark))
+    (Path(run.dir) / "files" / "notes.txt").write_text("changed since")  # a reason to sync
+    _sync(server, key, run.dir)
+    assert _best_and_latest(server, key) == (1, 1)
+    assert json.loads(mark_path.read_text())["blobs"]["aliases"] == {
+        f"p/net:{v0['digest']}": ["best"]
+    }
