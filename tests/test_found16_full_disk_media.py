@@ -31,6 +31,7 @@ READ = """
 (row,) = flightlog.Api(store).run("disk/media").scan_history()
 img = row["img"]
 print("ROW", row["i"], img.dropped, "" if img.dropped else img.load().mean())
+print("SUMMARY", flightlog.Api(store).run("disk/media").summary["img"].get("dropped"))
 """
 
 
@@ -43,6 +44,7 @@ def test_an_image_logged_while_the_disk_was_full_is_stored_once_there_is_room(
         res = python_script(code, timeout=180)
     assert res.returncode == 0, res.stderr
     assert "ROW 1 None 7.0" in res.stdout, res.stdout
+    assert "SUMMARY None" in res.stdout, res.stdout  # the summary asked first: not final
 
 
 def test_an_image_the_full_disk_never_took_is_dropped_at_close_with_a_warning_naming_it(
@@ -59,4 +61,5 @@ def test_an_image_the_full_disk_never_took_is_dropped_at_close_with_a_warning_na
         )
     assert res.returncode == 0, res.stderr
     assert "ROW 1 could not store" in read.stdout, (read.stdout, read.stderr)
+    assert "SUMMARY could not store" in read.stdout, read.stdout
     assert "'img' at step 0" in res.stderr and "dropped" in res.stderr, res.stderr

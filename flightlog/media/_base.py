@@ -108,7 +108,7 @@ class Pending(MediaValue):
                 self._ref = media.encode(self._sink)
                 why = None
             except OSError as e:  # a full disk: kept for the next tick, unless `final`
-                why = f"{e.strerror or e!r}"
+                why = e.strerror or repr(e)
                 if not final:
                     return why
                 self._ref = {"_type": media._type, "dropped": f"could not store: {why}"}
