@@ -55,6 +55,13 @@ class MediaValue:
     def reference(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    def store(self, final: bool = False) -> str | None:
+        """Encode and store the file now (the writer thread, before it commits the
+        reference): why the disk refused it (a full disk: the value is kept, to try again at
+        the next tick; with `final`, no later try, the reference is marked dropped), or None."""
+        self.reference()
+        return None
+
     def to_json(self) -> dict[str, Any]:
         """The reference, for the run summary (the last value logged under a key)."""
         return self.reference()

@@ -21,10 +21,15 @@ Commit = Callable[[int, float, dict[str, Any], int], None]
 
 
 class PendingMedia:
-    """(step, time, media values) of committed rows, oldest first."""
+    """(step, time, media values) of committed rows, oldest first. A value the disk
+    refuses (full for a moment) keeps its row here, and the rows after it, until a later
+    tick stores it; at close it is committed marked dropped, and `warn` says so once,
+    naming its key and step."""
 
-    def __init__(self) -> None:
+    def __init__(self, warn: Callable[[str], None]) -> None:
         self._rows: deque[tuple[int, float, dict[str, MediaValue]]] = deque()
+        self._warn = warn
+        self._deferred = False  # said that a value waits for room
 
     def __len__(self) -> int:
         """Rows whose media values are held in memory only, not stored yet."""
@@ -39,13 +44,35 @@ class PendingMedia:
         self._rows.append((step, t, media))
         return {k: v for k, v in row.items() if k not in media} or None
 
-    def store(self, lock: threading.RLock, commit: Commit) -> None:
+    def store(self, lock: threading.RLock, commit: Commit, final: bool = False) -> None:
         """Encode and store every media value set aside (writer thread), then commit their
-        references, a row at a time."""
+        references, a row at a time. A value the disk refuses stops here, to be tried again
+        on the next call (one encoding a tick while the disk is full); with `final` (the
+        writer closes) it is committed marked dropped."""
+        dropped: list[str] = []
         while self._rows:
             step, t, media = self._rows[0]
-            for value in media.values():
-                value.reference()  # encodes once; never raises (a failure is a reference)
+            for key, value in media.items():
+                why = value.store(final)
+                if why is not None and not final:
+                    self._wait(key, step, why)
+                    return
+                if why is not None:
+                    dropped.append(f"{key!r} at step {step} ({why})")
             with lock:
                 commit(step, t, media, -1)
                 self._rows.popleft()
+        if dropped:
+            more = f", and {len(dropped) - 1} more" if len(dropped) > 1 else ""
+            self._warn(
+                f"media logged while the disk refused them are dropped: {dropped[0]}{more}; "
+                "their rows are kept, with references marked dropped"
+            )
+
+    def _wait(self, key: str, step: int, why: str) -> None:
+        if not self._deferred:
+            self._deferred = True
+            self._warn(
+                f"the media value {key!r} at step {step} could not be stored ({why}): it is "
+                "kept in memory and stored once the disk has room (said once)"
+            )

@@ -122,7 +122,7 @@ class RunWriter(WriterClose):
         self._thread: threading.Thread | None = None
         #: fsyncs of files rows refer to (a run's media blobs), run with the journal's msync
         self.sync_hooks: list[Callable[[], None]] = []
-        self._media = PendingMedia()
+        self._media = PendingMedia(warn)
         self._last_fsync = time.monotonic()
         self._last_beat = 0.0
         self._unsynced = False
@@ -228,7 +228,7 @@ class RunWriter(WriterClose):
     def _tick_locked(self, force: bool, closing: bool = False) -> None:
         """One round of the writer's work; `closing` leaves out the fsyncs and the state
         file, which closing does once, after sealing."""
-        self._media.store(self._lock, self._rows.append)
+        self._media.store(self._lock, self._rows.append, final=closing)  # closing: no retry
         if closing and self._rows.on_disk() and self._queued_values() > DEFER_VALUES:
             self._queue.clear()  # converted, not written: their journals keep them too
             wrote = False

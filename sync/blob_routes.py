@@ -7,6 +7,7 @@
     GET  /api/v1/runs/{entity}/{project}/{run_id}/files     that list
     GET  /api/v1/runs/{entity}/{project}/{run_id}/files/{name}   one file's content
     PUT  /api/v1/artifacts/{entity}/{project}/{name}        a version's manifest
+    POST /api/v1/artifacts/{entity}/{project}/{name}/aliases     aliases given to it later
     GET  /api/v1/artifacts/{entity}/{project}/{name}/{alias}     a version (vN or an alias)
 
 A run PUT (sync/server.py) may carry the run's blobs and file list too (`BlobRouter.run_extras`):
@@ -181,12 +182,10 @@ def router(
         path = blobs.path(entity, project, str(entry.get("sha256")))
         return FileResponse(path, media_type=kind, headers=CONTENT_HEADERS)
 
-    @r.put(f"{API}/artifacts/{{entity}}/{{project}}/{{name}}")
-    async def put_artifact(
-        entity: str, project: str, name: str, request: Request, who: User
+    async def commit(
+        entity: str, project: str, name: str, request: Request, who: str, move_latest: bool
     ) -> JSONResponse:
-        """Body `{"manifest": {...}, "aliases": [...]}`: a version whose blobs the project
-        holds. The same content again is the same version (its aliases move to it)."""
+        """Body `{"manifest": {...}, "aliases": [...]}`, its blobs held by the project."""
         access(who, entity, project, write=True)
         _artifact_name(name)
         doc = parse_json(await read_body(request, limits.max_meta, limits), "body")
@@ -199,12 +198,29 @@ def router(
         except ValueError as e:
             raise Refused(str(e), "invalid_name") from None
         version, created = await anyio.to_thread.run_sync(
-            registry.commit, project_dir_name(entity, project), name, manifest, chosen
+            registry.commit, project_dir_name(entity, project), name, manifest, chosen, move_latest
         )
         return JSONResponse(
             {"version": version.version, "digest": version.digest, "created": created},
             status_code=201 if created else 200,
         )
+
+    @r.put(f"{API}/artifacts/{{entity}}/{{project}}/{{name}}")
+    async def put_artifact(
+        entity: str, project: str, name: str, request: Request, who: User
+    ) -> JSONResponse:
+        """A version whose blobs the project holds, now `latest`. The same content again is
+        the same version (its aliases move to it)."""
+        return await commit(entity, project, name, request, who, move_latest=True)
+
+    @r.post(f"{API}/artifacts/{{entity}}/{{project}}/{{name}}/aliases")
+    async def alias_artifact(
+        entity: str, project: str, name: str, request: Request, who: User
+    ) -> JSONResponse:
+        """Aliases given to a version after it was pushed (the best checkpoint logged again
+        as `best`): as PUT, but `latest` stays where it is (a member only, as any write).
+        An older server has no such route (405): the uploader leaves the aliases unsent."""
+        return await commit(entity, project, name, request, who, move_latest=False)
 
     @r.get(f"{API}/artifacts/{{entity}}/{{project}}/{{name}}/{{alias}}")
     def get_artifact(entity: str, project: str, name: str, alias: str, who: User) -> Response:

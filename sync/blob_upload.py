@@ -5,12 +5,12 @@ logged, then the lists that name them (the run's file list, each version's manif
 Exactly once: the server is asked which blobs the project lacks and only those are sent,
 each from where an interrupted upload stopped. What the server confirmed is kept in the
 run's sync mark (`blobs`): the digest of each run file by size and mtime, so unchanged files
-are not hashed again, the artifact versions pushed, and a fingerprint of the file and media
-directories, so a run whose files did not change costs no blob request when its segments
-are synced. The blobs and the file list ride on the run's PUT (`run_extras`): its answer says
-which blobs the project lacks and whether it recorded the list, so a run's files cost no
-request of their own unless some must be uploaded. The console log of a running run waits
-for its end (see LIVE_FILES).
+are not hashed again, the artifact versions pushed and the aliases each was given, and a
+fingerprint of the file and media directories, so a run whose files did not change costs no
+blob request when its segments are synced. The blobs and the file list ride on the run's
+PUT (`run_extras`): its answer says which blobs the project lacks and whether it recorded
+the list, so a run's files cost no request of their own unless some must be uploaded. The
+console log of a running run waits for its end (see LIVE_FILES).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from flightlog._errors import ArtifactNotFoundError, ServerRejectedError
 from flightlog.artifacts.names import LATEST
 from flightlog.artifacts.registry import Registry, Version
-from flightlog.artifacts.remote import push
+from flightlog.artifacts.remote import push, push_aliases
 from flightlog.store.atomic import dumps, is_temp
 from flightlog.store.blobs import check_sha256_name, sha256_file
 from flightlog.store.layout import RunPaths
@@ -194,12 +194,7 @@ def sync_blobs(
             json={"files": {n: {"sha256": f["sha256"]} for n, f in files.items()}},
         )
     pushed = _pushed(found.versions, state.get("artifacts") or [])
-    registry = Registry(local.paths.root)
-    for v in found.versions:
-        if _pushed_key(v) not in pushed:
-            aliases = registry.aliases(v.project, v.name).get(v.version, [])
-            push(client, entity, project, v, [a for a in aliases if a != LATEST])
-            pushed.add(_pushed_key(v))
+    sent = _push_versions(client, (entity, project), local, found.versions, pushed, state)
     if changed:
         result.pending.append(f"{len(changed)} file(s) changed while being sent")
     return {
@@ -208,7 +203,43 @@ def sync_blobs(
         "refs": _refs(local),
         "files": files,
         "artifacts": sorted(pushed),
+        "aliases": {k: sorted(a) for k, a in sorted(sent.items()) if a},
     }
+
+
+def _push_versions(
+    client: ServerClient,
+    where: tuple[str, str],
+    local: LocalRun,
+    versions: list[Version],
+    pushed: set[str],
+    state: dict[str, Any],
+) -> dict[str, set[str]]:
+    """Push the versions not in `pushed` (adding them), and the aliases given to pushed
+    ones since (the best checkpoint logged again as `best`) without moving the server's
+    `latest`; returns the aliases the server was given, per pushed version, for the mark.
+    An older server, with no alias route, is given none: they stay unsent, tried again
+    on a later sync. A mark from before aliases were kept counts the aliases a version
+    has now as sent (sending them again could take back one the server moved since)."""
+    registry = Registry(local.paths.root)
+    marked = state.get("aliases")
+    sent: dict[str, set[str]] = {}
+    for v in versions:
+        key = _pushed_key(v)
+        if key in sent:
+            continue  # listed twice in run.json: logged again (with an alias)
+        now = [a for a in registry.aliases(v.project, v.name).get(v.version, []) if a != LATEST]
+        if key not in pushed:
+            push(client, *where, v, now)
+            pushed.add(key)
+            sent[key] = set(now)
+            continue
+        had = sent.get(key, set(now) if marked is None else set(marked.get(key) or ()))
+        sent[key] = had & set(now)  # an alias moved to another version goes again if back
+        new = [a for a in now if a not in had]
+        if new and push_aliases(client, *where, v, new):
+            sent[key].update(new)
+    return sent
 
 
 def _pushed_key(v: Version) -> str:

@@ -25,26 +25,41 @@ with open(filler, "wb", buffering=0) as f:
         pass  # the disk is full
 run.log({{"img": flightlog.Image(np.full((64, 64, 3), 7, np.uint8)), "i": 1}})
 run.save()  # the writer stores the image now: the disk refuses it
-os.remove(filler)
-run.finish()
+{then}
+"""
+READ = """
 (row,) = flightlog.Api(store).run("disk/media").scan_history()
 img = row["img"]
 print("ROW", row["i"], img.dropped, "" if img.dropped else img.load().mean())
+print("SUMMARY", flightlog.Api(store).run("disk/media").summary["img"].get("dropped"))
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flightlog/media/_base.py Pending.reference turns the OSError of the full disk "
-    "(store/blobs.py put) into a reference marked dropped at once; store/pending_media.py "
-    "store should keep the value (and its held bytes) and try again on the next tick, as "
-    "rows are, dropping it only if the disk is still full when the run closes",
-)
 def test_an_image_logged_while_the_disk_was_full_is_stored_once_there_is_room(
     tmp_path: Path,
 ) -> None:
     with tmpfs(tmp_path, "16m") as disk:  # (root only: skipped elsewhere)
-        code = SCRIPT.format(store=str(disk / "store"), filler=str(disk / "filler"))
+        then = "os.remove(filler)\nrun.finish()" + READ
+        code = SCRIPT.format(store=str(disk / "store"), filler=str(disk / "filler"), then=then)
         res = python_script(code, timeout=180)
     assert res.returncode == 0, res.stderr
     assert "ROW 1 None 7.0" in res.stdout, res.stdout
+    assert "SUMMARY None" in res.stdout, res.stdout  # the summary asked first: not final
+
+
+def test_an_image_the_full_disk_never_took_is_dropped_at_close_with_a_warning_naming_it(
+    tmp_path: Path,
+) -> None:
+    """Still full when the run closes: the row keeps its other values and a reference
+    marked dropped, and the warning names the key and the step (nothing silently lost)."""
+    with tmpfs(tmp_path, "16m") as disk:
+        code = SCRIPT.format(store=str(disk / "store"), filler=str(disk / "filler"), then="")
+        res = python_script(code + "run.finish()", timeout=180)  # still full as it exits
+        (disk / "filler").unlink()
+        read = python_script(
+            f"import flightlog\nstore = {str(disk / 'store')!r}" + READ, timeout=180
+        )
+    assert res.returncode == 0, res.stderr
+    assert "ROW 1 could not store" in read.stdout, (read.stdout, read.stderr)
+    assert "SUMMARY could not store" in read.stdout, read.stdout
+    assert "'img' at step 0" in res.stderr and "dropped" in res.stderr, res.stderr

@@ -35,6 +35,24 @@ def push(
     return int(client.answer(r, "version"))
 
 
+def push_aliases(
+    client: ServerClient, entity: str, project: str, version: Version, aliases: list[str]
+) -> bool:
+    """Give a version pushed before the aliases it got since (its `latest` left where it is
+    on the server); False when the server is older and has no such route (nothing sent)."""
+    r = client.request(
+        "POST",
+        f"/artifacts/{entity}/{project}/{version.name}/aliases",
+        content=dumps({"manifest": version.manifest, "aliases": aliases}, indent=None),
+        headers={"Content-Type": "application/json"},
+        allow=(405,),
+    )
+    if r.status_code == 405:
+        return False
+    client.answer(r, "version")
+    return True
+
+
 def fetch(client: ServerClient, ref: ArtifactRef, registry: Registry) -> tuple[Version, int, int]:
     """Fetch `entity/project/name:alias` into the local store (its project `project`), with
     the server's aliases of that version (`latest` only if the name has none here).

@@ -84,8 +84,10 @@ class MediaList(Media):
 
 class Pending(MediaValue):
     """A media value logged in a row: encoded once, by whichever asks first (the writer
-    thread before it commits the reference, store/writer.py `_store_media`, or the run
-    state's summary), then only its reference is kept."""
+    thread before it commits the reference, store/pending_media.py, or the run state's
+    summary), then only its reference is kept. A disk that refuses the file (full for a
+    moment) leaves the value pending, its copy held: the writer tries again at its next
+    tick, as it does the row's other values, and marks it dropped only at close."""
 
     __slots__ = ("_lock", "_media", "_nbytes", "_ref", "_sink")
 
@@ -96,24 +98,41 @@ class Pending(MediaValue):
         self._ref: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
-    def reference(self) -> dict[str, Any]:
+    def store(self, final: bool = False) -> str | None:
         with self._lock:
-            if self._ref is None:
-                media = self._media
-                assert media is not None
-                try:
-                    self._ref = media.encode(self._sink)
-                except Exception as e:  # never fail the writer: the row is kept, marked
-                    self._ref = {"_type": media._type, "dropped": f"could not store: {e!r}"}
-                    self._sink.warn_once(
-                        f"encode:{type(media).__name__}",
-                        f"a {type(media).__name__} could not be stored ({e!r}); "
-                        "its row is kept with a reference marked dropped",
-                    )
-                finally:
-                    self._media = None
-                    self._sink.release(self._nbytes)
-            return self._ref
+            if self._ref is not None:
+                return None
+            media = self._media
+            assert media is not None
+            try:
+                self._ref = media.encode(self._sink)
+                why = None
+            except OSError as e:  # a full disk: kept for the next tick, unless `final`
+                why = e.strerror or repr(e)
+                if not final:
+                    return why
+                self._ref = {"_type": media._type, "dropped": f"could not store: {why}"}
+            except Exception as e:  # never fail the writer: the row is kept, marked
+                why = None
+                self._ref = {"_type": media._type, "dropped": f"could not store: {e!r}"}
+                self._sink.warn_once(
+                    f"encode:{type(media).__name__}",
+                    f"a {type(media).__name__} could not be stored ({e!r}); "
+                    "its row is kept with a reference marked dropped",
+                )
+            self._media = None
+            self._sink.release(self._nbytes)
+            return why
+
+    def reference(self) -> dict[str, Any]:
+        """The stored reference; while the disk refuses the file, one saying so, not kept
+        (the summary asking first must not make the drop final)."""
+        why = self.store()
+        if why is not None:
+            kind = self._media._type if self._media else "media"
+            return {"_type": kind, "dropped": f"not stored yet: {why}"}
+        assert self._ref is not None
+        return self._ref
 
     def __repr__(self) -> str:
         ref = self._ref

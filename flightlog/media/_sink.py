@@ -115,7 +115,13 @@ class MediaSink:
                 "beyond the budget are references marked dropped, with no file",
             )
             return {**ref, "sha256": sha, "size": size, "dropped": "media budget spent"}
-        blob = self.blobs.put_bytes(data, durable=False)
+        try:
+            blob = self.blobs.put_bytes(data, durable=False)
+        except OSError:  # a full disk: tried again later, counted then
+            with self._lock:
+                used_bytes, used_files = self._usage()
+                self._used = (used_bytes - size, used_files - 1)
+            raise
         with self._lock:
             self._unsynced.append(blob.path)
         return done

@@ -32,10 +32,16 @@ class ArtifactTable:
         self.driver = driver
 
     def commit(
-        self, where: str, name: str, manifest: dict[str, Any], aliases: list[str]
+        self,
+        where: str,
+        name: str,
+        manifest: dict[str, Any],
+        aliases: list[str],
+        move_latest: bool = True,
     ) -> tuple[Version, bool]:
-        """A new version of `manifest` (or the one with its digest), given `latest` and
-        `aliases`: (version, created)."""
+        """A new version of `manifest` (or the one with its digest), given `aliases` and
+        `latest` (unless `move_latest` is False and the name has a latest already: an alias
+        given to a version synced before): (version, created)."""
         entity, project = _split(where)
         digest = manifest_digest(manifest.get("entries") or {})
         key = [entity, project, name]
@@ -62,7 +68,15 @@ class ArtifactTable:
                 )
             else:
                 n, body = int(row[0]), json.loads(row[1])
-            for alias in dict.fromkeys([LATEST, *aliases]):
+            kept = (
+                not move_latest
+                and db.execute(
+                    "SELECT 1 FROM artifact_aliases WHERE entity = ? AND project = ? AND name = ? "
+                    "AND alias = ?",
+                    [*key, LATEST],
+                ).fetchone()
+            )
+            for alias in dict.fromkeys(aliases if kept else [LATEST, *aliases]):
                 db.execute(
                     "INSERT INTO artifact_aliases VALUES (?, ?, ?, ?, ?) ON CONFLICT "
                     "(entity, project, name, alias) DO UPDATE SET version = excluded.version",
