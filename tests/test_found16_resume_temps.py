@@ -11,15 +11,19 @@ import signal
 from pathlib import Path
 
 import flightlog
+from flightlog.store.sealing import ROW_GROUP
 
 from .conftest import reaped, spawn
 from .servers import wait_until
 
-WRITER = """
+#: the sealed copy's file is made with its first row group (store/sealing.py)
+ROWS = ROW_GROUP + 100
+
+WRITER = f"""
     import time, flightlog
     run = flightlog.init(project="p", id="t")
-    for i in range(100):
-        run.log({"loss": float(i)})
+    for i in range({ROWS}):
+        run.log({{"loss": float(i)}})
     print("logged", flush=True)
     time.sleep(600)
 """
@@ -40,9 +44,9 @@ def test_a_resume_removes_the_temp_files_its_killed_writer_left(store: Path) -> 
     run = flightlog.init(project="p", id="t", resume="allow")
     try:
         assert not killed & _temps(history), sorted(history.iterdir())
-        run.log({"loss": 100.0})
+        run.log({"loss": float(ROWS)})
     finally:
         run.finish(quiet=True)
     assert [r["loss"] for r in flightlog.Api(store).run("p/t").scan_history()] == [
-        float(i) for i in range(101)
+        float(i) for i in range(ROWS + 1)
     ]
