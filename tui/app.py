@@ -62,7 +62,7 @@ class FlightlogApp(App[None]):
 def run(root: Path | str | Source) -> int:
     """Run the UI until it quits; its exit code (1 when it crashed: Textual has printed the
     traceback by then, and a script or `ssh host flightlog tui` must see the failure)."""
-    # textual-image asks the terminal what it can draw when it is imported: now, while the
+    # the terminal is asked what it can draw when image_support is imported: now, while the
     # terminal is still ours. Imported with the first run screen, Textual was already
     # reading the keys, and the terminal's answer (ESC [ ? 62 ; 4 c) arrived as keystrokes
     from . import image_support  # noqa: F401

@@ -9,13 +9,23 @@ by default, so there flightlog skips the probe and draws Unicode half blocks, wh
 any terminal; elsewhere textual-image picks the best protocol itself. It skips the probe
 too in a terminal that reports 0 columns or rows (a pty nobody sized: `ssh -tt` from a
 script, a container's exec before its first resize): textual-image divides by them.
+
+Elsewhere flightlog asks the terminal itself (`ask_terminal`), and textual-image is imported
+seeing no terminal: textual-image waits 0.1 s for each reply, and a reply later than that (an
+ssh link with a long round trip, a loaded login node) reached the app as keystrokes once
+Textual read the keys - the `?` of the device attributes opened the help screen. flightlog
+sends its queries at once and reads up to the device attributes' reply, which every terminal
+sends and sends last: whatever came late is read by then, none is left for the app.
 """
 
 from __future__ import annotations
 
-import logging
 import os
+import re
+import select
+import struct
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -58,19 +68,75 @@ def unsized() -> bool:
     return size.columns == 0 or size.lines == 0
 
 
+#: seconds to wait for the terminal's replies (one round trip: a slow link's is under 1 s)
+REPLY_WAIT = 3.0
+#: Kitty graphics (a query for an image id), the cell size in pixels, the device attributes
+QUERIES = b"\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\\x1b[16t\x1b[c"
+_ATTRIBUTES = re.compile(rb"\x1b\[\?([\d;]*)c")
+_CELL = re.compile(rb"\x1b\[6;(\d+);(\d+)t")
+_KITTY = b"\x1b_Gi=31;OK\x1b\\"
+
+
+def ask_terminal(keys: int, screen: int, wait: float = REPLY_WAIT) -> bytes:
+    """The terminal's replies (read from `keys`) to QUERIES (written to `screen`), read up to
+    the device attributes' (b"" if none came within `wait`), echo and line editing off."""
+    import termios
+    import tty
+
+    saved = termios.tcgetattr(keys)
+    replies = b""
+    try:
+        tty.setcbreak(keys, termios.TCSANOW)
+        os.write(screen, QUERIES)
+        deadline = time.monotonic() + wait
+        while not _ATTRIBUTES.search(replies):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([keys], [], [], left)[0]:
+                return b""
+            replies += os.read(keys, 1024)
+    finally:
+        termios.tcsetattr(keys, termios.TCSADRAIN, saved)
+    return replies
+
+
+def cell_size(fd: int, replies: bytes) -> tuple[int, int]:
+    """A cell's width and height in pixels: the terminal's window size, else its reply to
+    the cell-size query, else VT340's (textual-image's order)."""
+    import fcntl
+    import termios
+
+    rows, cols, width, height = struct.unpack(
+        "HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
+    )
+    if rows and cols and width and height:
+        return width // cols, height // rows
+    found = _CELL.search(replies)
+    return (int(found[2]), int(found[1])) if found else (10, 20)
+
+
 def image_widget_class() -> type:
     """The widget class for images in this terminal (imports textual-image once)."""
     if multiplexed() or unsized():
         with _no_terminal_probe():
             from textual_image.widget import HalfcellImage
         return HalfcellImage
-    # a terminal slow to answer the cell-size query (a loaded login node, a slow link: it
-    # waits 0.1 s) makes textual-image log a warning with its traceback, printed over the
-    # terminal before the app starts; its fallback (VT340 cell sizes) draws fine
-    logging.getLogger("textual_image._terminal").setLevel(logging.ERROR)
-    from textual_image.widget import Image
+    stdin, stdout = sys.__stdin__, sys.__stdout__
+    if sys.platform == "win32" or not (stdin and stdout and stdin.isatty() and stdout.isatty()):
+        from textual_image.widget import Image  # its own probe (none without a terminal)
 
-    return Image
+        return Image
+    replies = ask_terminal(stdin.fileno(), stdout.fileno())
+    with _no_terminal_probe():  # the cell size is known before its import asks for it
+        from textual_image import _terminal
+
+        size = _terminal.CellSize(*cell_size(stdout.fileno(), replies))
+        _terminal.get_cell_size._result = size  # type: ignore[attr-defined]  # its cache
+        from textual_image.widget import HalfcellImage, SixelImage, TGPImage
+
+    attributes = _ATTRIBUTES.search(replies)
+    if attributes and b"4" in attributes[1].split(b";"):
+        return SixelImage  # first, as textual-image: Konsole and WezTerm answer both
+    return TGPImage if _KITTY in replies else HalfcellImage
 
 
 #: chosen when the TUI is imported, before the app takes the terminal over

@@ -3,10 +3,9 @@
     pane = MediaPane(root, "project/run_id")   # a self-contained widget: mount it anywhere
     pane.show_step(120)                        # every key at its last value at or before 120
 
-Images are drawn by textual-image, which picks the best protocol the terminal has (Kitty
-graphics, Sixel) and falls back to Unicode half blocks (always inside tmux or screen: see
-tui/image_support.py). It asks the terminal when it is imported, before Textual takes the
-terminal over: this module imports it at load time, and tui/run_screen.py imports this one.
+Images are drawn by textual-image, in the best protocol the terminal has (Kitty graphics,
+Sixel), else Unicode half blocks (always inside tmux or screen). tui/image_support.py asks
+the terminal which before Textual takes the terminal over (tui/app.py's run imports it).
 Tables are a sortable DataTable; audio, video and HTML are listed with their metadata, and
 `v` opens the file with the system viewer (xdg-open / open) when there is one. Everything
 read from the store is shown escaped: a caption cannot send escape codes to the terminal.

@@ -47,6 +47,14 @@ def showing(screen: Screen[Any]) -> bool:
         return False
 
 
+def covered(screen: Screen[Any]) -> bool:
+    """True while a screen over `screen` hides it: an opaque one (a modal one, the help over a
+    run's page, lets it show through)."""
+    stack = screen.app.screen_stack
+    above = stack[stack.index(screen) + 1 :] if screen in stack else []
+    return any(s.styles.background.a == 1 for s in above)
+
+
 def deliver(screen: Screen[Any], callback: Callable[..., Any], *args: Any) -> None:
     """From a worker thread: run `callback(*args)` on the UI thread, unless the worker was
     cancelled or `screen` left the stack in the meantime (checked on the UI thread, so no
@@ -74,21 +82,35 @@ class StoreScreen(Screen[None]):
         #: way every 2 s (a revoked key, a store that went unreadable) showed a new toast
         #: each time, ten of them stacked over the table
         self._toasts: dict[str, float] = {}
+        #: the refresh ticks that came while another screen covered this one (`refresh_every`)
+        self._missed: set[Callable[[], None]] = set()
 
     def refresh_every(self, seconds: float, load: Callable[[], Any], *groups: str) -> None:
         """Call `load` every `seconds`, skipping a tick while this screen's previous load in
         any of `groups` (the worker groups `load` starts) is still running. Store workers are
         exclusive (the newest request wins), so on a store slower than the interval - a busy
         NFS server, a loaded node - starting a load every tick would cancel each one before
-        it delivered, and nothing would show."""
+        it delivered, and nothing would show.
+
+        A screen covered by another (the runs list under a run's page) skips its ticks and
+        loads once when it is shown again: its reads competed with those of the screen in
+        view, which on a busy machine waited about twice as long for its first chart."""
 
         def tick() -> None:
-            if not any(
+            if covered(self):
+                self._missed.add(tick)
+            elif not any(
                 w.group in groups and w.node is self and not w.is_finished for w in self.workers
             ):
                 load()
 
         self.set_interval(seconds, tick)
+
+    def on_screen_resume(self) -> None:
+        """Shown again: the loads of the refresh ticks skipped while covered, once each."""
+        missed, self._missed = self._missed, set()
+        for tick in missed:
+            tick()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
