@@ -38,9 +38,11 @@ def column(app: FlightlogApp, name: str) -> list[str]:
     return [r[index] for r in rows(app)]
 
 
-async def settle(pilot, until, timeout: float = 60.0, poll: float = 0.05) -> None:
+async def settle(pilot, until, timeout: float = 180.0, poll: float = 0.05) -> None:
     """Wait (in app time, `poll` seconds a check) until `until()` is true: workers run in
-    threads."""
+    threads. 180 s: with two runs training beside it, a compare screen's first load took
+    45-86 s under 16 CPU burners, and 60 s ran out in two full suites with the frameworks'
+    tests (load 4-21); a UI that never gets there still fails."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await pilot.pause(poll)
