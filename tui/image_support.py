@@ -129,8 +129,11 @@ def image_widget_class() -> type:
     with _no_terminal_probe():  # the cell size is known before its import asks for it
         from textual_image import _terminal
 
-        size = _terminal.CellSize(*cell_size(stdout.fileno(), replies))
-        _terminal.get_cell_size._result = size  # type: ignore[attr-defined]  # its cache
+        try:  # its private cache (textual-image 0.12): another version keeps its default
+            size = _terminal.CellSize(*cell_size(stdout.fileno(), replies))
+            _terminal.get_cell_size._result = size  # type: ignore[attr-defined]
+        except AttributeError:
+            pass
         from textual_image.widget import HalfcellImage, SixelImage, TGPImage
 
     attributes = _ATTRIBUTES.search(replies)
