@@ -50,13 +50,13 @@ class RunRunningError(UsageError):
     """A run still being written cannot be deleted."""
 
 
-def still_running(run: StoredRun, shown: str, now: float | None = None) -> str | None:
+def still_running(run: StoredRun, shown: str) -> str | None:
     """Why run `shown` may not be deleted yet: its live writers, each with what to do
     (None: it may be). A writer of this host is alive by its pid: finish or stop it. One of
     another host is taken for alive while its heartbeat is recent, also after its process
     died there (a node lost, a job killed): when it turns crashed, and so deletable, is
     said, not "stop that process" (there may be none)."""
-    now = time.time() if now is None else now
+    now = time.time()
     here, there = [], []
     for w in run.writers:
         if writer_state(w, now) != RUNNING:
