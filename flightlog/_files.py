@@ -46,7 +46,6 @@ class FileSaver:
         self._at_end: dict[Path, str] = {}
         self._observer: Any = None
         self._watched: dict[Path, str] = {}
-        self._watched_dirs: set[Path] = set()
         self._queued: set[Path] = set()  # copies waiting: a change of one is not queued again
         self._lock = threading.Lock()
         self._unmatched: set[str] = set()  # the patterns said to match nothing
@@ -99,10 +98,10 @@ class FileSaver:
                         saver._enqueue(target, saver._watched[target])
 
         with self._lock:
+            scheduled = any(p.parent == path.parent for p in self._watched)
             self._watched[path] = name
-            if path.parent in self._watched_dirs:
+            if scheduled:
                 return  # one watch per directory: its handler serves every file watched
-            self._watched_dirs.add(path.parent)
             if self._observer is None:
                 self._observer = Observer()
                 self._observer.start()
