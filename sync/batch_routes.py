@@ -13,7 +13,7 @@ disk stops the batch: what was placed is reported stored, the rest 507.
 
 import errno
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from functools import partial
 from typing import Annotated, Any, TypeVar
 
@@ -75,7 +75,7 @@ async def with_parts(
     check: Callable[[str, str], object],
     work: Callable[[list[Part], GroupCommit | None], T],
     slots: CheckSlots,
-    hold: AbstractContextManager[object] | None = None,
+    hold: AbstractContextManager[object],
 ) -> T:
     """Read a batch body (each frame's name checked by `check` first), then in one worker
     thread (check_slots.py) write the frames held in memory and fsync them
@@ -102,12 +102,12 @@ def _work_and_commit(
     parts: list[Part],
     work: Callable[[list[Part], GroupCommit | None], T],
     slots: CheckSlots,
-    hold: AbstractContextManager[object] | None,
+    hold: AbstractContextManager[object],
 ) -> T:
     write_parts(parts, store.uploads)
     commit = GroupCommit() if isinstance(store, ReceivingStore) else None
     try:
-        with hold or nullcontext():
+        with hold:
             with slots.checking():
                 out = work(parts, commit)
             if commit is not None:

@@ -234,7 +234,7 @@ def _push_versions(
             pushed.add(key)
             sent[key] = set(now)
             continue
-        had = sent.get(key, set(now) if marked is None else set(marked.get(key) or ()))
+        had = set(now) if marked is None else set(marked.get(key) or ())
         sent[key] = had & set(now)  # an alias moved to another version goes again if back
         new = [a for a in now if a not in had]
         if new and push_aliases(client, *where, v, new):

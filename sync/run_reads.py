@@ -39,6 +39,7 @@ from flightlog.store.layout import RunPaths
 from flightlog.store.pyramid import Pyramids, pyramid_dir
 from flightlog.store.pyramid_query import footer_steps
 from flightlog.store.query import downsample, values_at
+from flightlog.store.reader import StoredRun
 from flightlog.store.schema import (
     HISTORY_SCHEMA,
     MEDIA,
@@ -50,6 +51,7 @@ from flightlog.store.schema import (
 from flightlog.store.segments import list_segments
 
 from .limits import ServerLimits
+from .receive import STREAMS
 from .refused import Refused
 
 log = logging.getLogger("flightlog.server")
@@ -94,6 +96,22 @@ def _footer(path: Path) -> _Footer | None:
             _footers.clear()
         _footers[key] = footer
     return footer
+
+
+def load_run(
+    store: Any, entity: str, project: str, run_id: str, stream: str | None = None
+) -> StoredRun:
+    """The run as `store` has it (404 run_not_found when it has none). With a `stream` to
+    read (checked first: 'history' or 'system'), the run's segments are brought up to date
+    too (a replica's cache, from the catalog)."""
+    if stream is not None and stream not in STREAMS:
+        raise Refused("stream is 'history' or 'system'", "invalid")
+    run = StoredRun.load(store.readable(entity, project, run_id))
+    if run is None:
+        raise Refused(f"no run {entity}/{project}/{run_id}", "run_not_found", 404)
+    if stream is not None:
+        store.fetch_segments(entity, project, run_id)
+    return run
 
 
 def encode_cursor(row: Sequence[Any]) -> str:

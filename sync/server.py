@@ -24,7 +24,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flightlog import __version__
 from flightlog.store.atomic import dumps
-from flightlog.store.reader import StoredRun
 
 from . import blob_routes
 from .access_log import AccessLog
@@ -39,7 +38,6 @@ from .limits import ServerLimits
 from .ops import install_ops
 from .project_sync_routes import project_sync_router
 from .receive import (
-    STREAMS,
     Refused,
     check_names,
     check_segment_name,
@@ -47,7 +45,7 @@ from .receive import (
 )
 from .run_delete_routes import run_delete_router
 from .run_keys_routes import run_keys_router
-from .run_reads import RunReader, decode_cursor
+from .run_reads import RunReader, decode_cursor, load_run
 from .run_sync_routes import run_sync_router, store_run
 from .runs_api import runs_router
 from .sessions import Sessions
@@ -196,17 +194,8 @@ def create_app(
             accounts.ensure_project(entity, project)
             made.add((entity, project))
 
-    def load_run(entity: str, project: str, run_id: str) -> StoredRun:
-        run = StoredRun.load(store.readable(entity, project, run_id))
-        if run is None:
-            raise Refused(f"no run {entity}/{project}/{run_id}", "run_not_found", 404)
-        return run
-
     def reader(entity: str, project: str, run_id: str, stream: str) -> RunReader:
-        if stream not in STREAMS:
-            raise Refused("stream is 'history' or 'system'", "invalid")
-        run = load_run(entity, project, run_id)
-        store.fetch_segments(entity, project, run_id)
+        run = load_run(store, entity, project, run_id, stream)
         created = run.meta.get("created_at")
         return RunReader(
             run.paths,
@@ -237,7 +226,7 @@ def create_app(
     def get_run(entity: str, project: str, run_id: str, who: User) -> Response:
         """A run's metadata (git and the command for members only), state and summary."""
         a = access(who, entity, project, run_id, write=False)
-        run = load_run(entity, project, run_id)
+        run = load_run(store, entity, project, run_id)
         return _json(
             {"meta": public_meta(run.meta, a.member), "state": run.state, "summary": run.summary}
         )
