@@ -35,8 +35,7 @@ def test_an_image_and_a_table_synced_to_a_server_load_through_api_host(
     run.log({"t": flightlog.Table(columns=["a", "img"], data=[[1, cell]])})
     run.finish()
     settled()
-    with LiveServer.client(server, key) as c:
-        assert sync_run(c, load_local(RunPaths(Path(run.dir))), "alice").complete
+    _sync(server, key, run)
     local = list(api.run("alice/p/m1").scan_history())
     remote = list(flightlog.Api(host=server.url, api_key=key).run("alice/p/m1").scan_history())
     assert [sorted(r) for r in remote] == [sorted(r) for r in local]
