@@ -1,8 +1,8 @@
 """`api.runs(...).histories(format="polars")` raised polars' ComputeError ("cannot create
 series from Union") as soon as one run had a key of several kinds (a float then a string,
 an int then a histogram), where the pandas form gives an object column of the values as
-logged. Both frames now hold such a key alike. polars and pandas are optional (neither is in
-the `[test]` extra): each test is skipped, naming the module, where it is not installed."""
+logged. Both frames now hold such a key alike. polars and pandas are optional for users (the
+`[test]` extra installs both): each test is skipped, naming the module, where one is missing."""
 
 from __future__ import annotations
 

@@ -13,25 +13,23 @@ from fastapi import Request
 
 import flightlog
 from flightlog.artifacts.registry import Registry
-from flightlog.store.layout import RunPaths
 from flightlog.sync import blob_routes
 from flightlog.sync.accounts import Accounts
 from flightlog.sync.server import create_app
-from flightlog.sync.uploader import load_local, sync_run
 
 from .conftest import python_script, settled
 from .scale_cluster import Replica
 from .scale_services import pg_url, postgres  # noqa: F401 - the catalog_server's PostgreSQL
 from .servers import LiveServer, app_in_thread
+from .test_blob_sync import _sync as synced
 
 pytestmark = pytest.mark.slow
 
 
 def _sync(srv: LiveServer, key: str, run_dir: str, running: bool = False) -> None:
     """`flightlog sync` of one run (`running`: the agent's pass over a run still logging)."""
-    with LiveServer.client(srv, key) as c:
-        done = sync_run(c, load_local(RunPaths(Path(run_dir))), "alice")
-        assert done.complete or (running and done.pending == ["still running"]), done
+    done = synced(srv, key, run_dir)
+    assert done.complete or (running and done.pending == ["still running"]), done
 
 
 def test_two_artifact_names_holding_the_same_files_both_reach_the_server(

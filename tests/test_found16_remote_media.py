@@ -15,12 +15,11 @@ import pytest
 
 import flightlog
 from flightlog._errors import NotFoundError, SyncError
-from flightlog.store.layout import RunPaths
 from flightlog.sync.remote_blobs import BlobCache
-from flightlog.sync.uploader import load_local, sync_run
 
 from .conftest import settled
 from .servers import LiveServer
+from .test_blob_sync import _sync as synced
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +34,7 @@ def test_an_image_and_a_table_synced_to_a_server_load_through_api_host(
     run.log({"t": flightlog.Table(columns=["a", "img"], data=[[1, cell]])})
     run.finish()
     settled()
-    with LiveServer.client(server, key) as c:
-        assert sync_run(c, load_local(RunPaths(Path(run.dir))), "alice").complete
+    assert synced(server, key, run.dir).complete
     local = list(api.run("alice/p/m1").scan_history())
     remote = list(flightlog.Api(host=server.url, api_key=key).run("alice/p/m1").scan_history())
     assert [sorted(r) for r in remote] == [sorted(r) for r in local]
@@ -62,11 +60,6 @@ def _logged(run_id: str, values: dict[str, Any]) -> Any:
     return run
 
 
-def _sync(server: LiveServer, key: str, run: Any) -> None:
-    with LiveServer.client(server, key) as c:
-        assert sync_run(c, load_local(RunPaths(Path(run.dir))), "alice").complete
-
-
 def test_audio_video_and_html_of_a_server_run_load_as_locally(
     server: LiveServer, api: flightlog.Api
 ) -> None:
@@ -84,7 +77,7 @@ def test_audio_video_and_html_of_a_server_run_load_as_locally(
             "noise": flightlog.Image(noise),  # a PNG of ~1.9 MB: streamed in chunks
         },
     )
-    _sync(server, key, run)
+    assert synced(server, key, run.dir).complete
     (local,) = api.run("alice/p/m2").scan_history()
     on_server = flightlog.Api(host=server.url, api_key=key).run("alice/p/m2")
     (remote,) = on_server.scan_history()
@@ -115,7 +108,7 @@ def test_a_blob_the_server_lacks_or_garbles_is_an_error_naming_run_key_and_blob(
     row = next(flightlog.Api().run("alice/p/m3").scan_history())
     gone, bad = row["gone"]["sha256"], row["bad"]["sha256"]
     (Path(run.dir) / row["gone"]["path"]).unlink()
-    _sync(server, key, run)
+    assert synced(server, key, run.dir).complete
     (held,) = (server.root / "blobs").rglob(bad)
     held.write_bytes(b"not the image")
     (remote,) = flightlog.Api(host=server.url, api_key=key).run("alice/p/m3").scan_history()
@@ -135,7 +128,7 @@ def test_a_reader_who_may_no_longer_read_the_project_gets_the_usual_refusal(
     key = server.user("alice")
     bob = server.user("bob")
     run = _logged("m4", {"img": flightlog.Image(np.zeros((4, 4, 3), np.uint8))})
-    _sync(server, key, run)
+    assert synced(server, key, run.dir).complete
     server.accounts.set_visibility("alice", "p", "open")
     (row,) = flightlog.Api(host=server.url, api_key=bob).run("alice/p/m4").scan_history()
     server.accounts.set_visibility("alice", "p", "private")

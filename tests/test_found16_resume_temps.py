@@ -41,6 +41,7 @@ def test_a_resume_removes_the_temp_files_its_killed_writer_left(store: Path) -> 
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     killed = _temps(history)
+    assert killed, sorted(history.iterdir())  # (else the check below holds for nothing)
     run = flightlog.init(project="p", id="t", resume="allow")
     try:
         assert not killed & _temps(history), sorted(history.iterdir())

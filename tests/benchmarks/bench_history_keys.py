@@ -6,11 +6,13 @@ checkout's, `--baseline`), measured alternately in the same run.
 
 One run is logged through flightlog: STEPS steps of 4 floats, a string every 100 steps and
 a table (media) every 10,000, its backlog sealed as the agent would. Each interpreter then
-reads it in a child process of its own (`Api(root).run(...).history_keys`, and
-`history_line_count`), REPEAT times after one untimed call, and reports the median wall
-and CPU seconds of each; children of the two interpreters alternate, ROUNDS each, and the
-median of their medians is printed with the ratio, after the load average (the children
-run on a machine others share). The two answers are compared: they must be equal.
+reads it in a child process of its own (`Api(root).run(...).history_keys`,
+`history_line_count`, and the whole history they spare, `history(pandas=False)`: the
+reference measured in every run, baseline or not), REPEAT times after one untimed call, and
+reports the median wall and CPU seconds of each; children of the two interpreters
+alternate, ROUNDS each, and the median of their medians is printed with the ratios (to the
+baseline, and to the whole read), after the load average (the children run on a machine
+others share). The two interpreters' answers are compared: they must be equal.
 `--server`: the same run on a real server (tests/servers.py LiveServer, this checkout's
 code, the run placed in its root as bench_remote.py places runs), read by each
 interpreter's `Api(host=)`: the baseline's client reads the Arrow history stream, this
@@ -41,18 +43,26 @@ import flightlog
 root, path, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
 api = flightlog.Api(host=root, api_key=os.environ["KEY"]) if "://" in root else flightlog.Api(root)
 run = api.run(path)
+reads = {
+    "history_keys": lambda: run.history_keys,
+    "history_line_count": lambda: run.history_line_count,
+    "whole history": lambda: run.history(pandas=False).num_rows,
+}
 out = {}
-for what in ("history_keys", "history_line_count"):
-    answer = getattr(run, what)  # untimed: the files paged in
+for what, read in reads.items():
+    answer = read()  # untimed: the files paged in
     wall, cpu = [], []
     for _ in range(repeat):
         t0, c0 = time.perf_counter(), time.process_time()
-        getattr(run, what)
+        read()
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     out[what] = [statistics.median(wall), statistics.median(cpu), answer]
 print(json.dumps(out))
 """
+
+#: what each child times (CHILD's `reads`)
+READS = ("history_keys", "history_line_count", "whole history")
 
 
 def log_run(root: Path, steps: int) -> str:
@@ -93,19 +103,29 @@ def compare(
         for name, python in pythons.items():
             got[name].append(child(python, where, path, args.repeat, key))
     print("load average:", ", ".join(f"{x:.1f}" for x in os.getloadavg()))
-    for attr in ("history_keys", "history_line_count"):
+    medians = {  # read -> interpreter -> (wall, CPU) seconds
+        attr: {
+            name: (
+                statistics.median(r[attr][0] for r in rounds),
+                statistics.median(r[attr][1] for r in rounds),
+            )
+            for name, rounds in got.items()
+        }
+        for attr in READS
+    }
+    for attr, figures in medians.items():
         line = f"{attr:<20}"
-        figures = {}
-        for name, rounds in got.items():
-            wall = statistics.median(r[attr][0] for r in rounds)
-            cpu = statistics.median(r[attr][1] for r in rounds)
-            figures[name] = (wall, cpu)
+        for name, (wall, cpu) in figures.items():
             line += f"  {name} {wall * 1000:8.1f} ms (CPU {cpu * 1000:8.1f} ms)"
+        (w, c) = figures["now"]
         if "base" in figures:
-            (w, c), (bw, bc) = figures["now"], figures["base"]
+            (bw, bc) = figures["base"]
             line += f"  base/now {bw / w:5.1f}x wall, {bc / c:5.1f}x CPU"
             same = got["now"][0][attr][2] == got["base"][0][attr][2]
             line += "  answers equal" if same else "  ANSWERS DIFFER"
+        if attr != "whole history":  # against the whole read, in the same children
+            (hw, hc) = medians["whole history"]["now"]
+            line += f"  whole history/now {hw / w:5.1f}x wall, {hc / c:5.1f}x CPU"
         print(line)
 
 

@@ -10,10 +10,12 @@ every row read).
 The run (one metric, every step, 500,000-row segments) is bench_charts.py's, cached under
 --cache. Each measurement is a child process (the footer cache and the pyramids' cache start
 empty: `first` is a server's first request for the run, the others the median of 5 after
-it), timed by the wall clock and by the process's CPU time (which a loaded machine sways
-less); `--baseline` runs the same children with another interpreter (an older checkout's
-venv), alternated with this one. Medians over `repeat` children; the load average is
-printed. Prints numbers; asserts nothing.
+it; `floor`: pyarrow reading every segment's step, key and value, as bench_charts.py's,
+measured in every run, baseline or not, each chart's ratio to it printed), timed by the
+wall clock and by the process's CPU time (which a loaded machine sways less); `--baseline`
+runs the same children with another interpreter (an older checkout's venv), alternated
+with this one. Medians over `repeat` children; the load average is printed. Prints
+numbers; asserts nothing.
 """
 
 from __future__ import annotations
@@ -26,27 +28,41 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CASES = ("first", "whole", "half", "2,000 steps")
+#: the charts timed, then the floor: pyarrow reading every segment's step, key and value
+CASES = ("first", "whole", "half", "2,000 steps", "floor")
 
 
 def child(root: Path, run_key: str, steps: int) -> dict[str, float]:
     """ms per chart of the run at `root`, read as the server reads it."""
+    import pyarrow.parquet as pq
+
     from flightlog.store.layout import RunPaths
     from flightlog.sync.limits import ServerLimits
     from flightlog.sync.run_reads import RunReader
 
     paths = RunPaths.of_key(root, run_key)
+    segments = sorted(paths.history.glob("*.parquet"))
+
+    def timed(read: Callable[[], object]) -> tuple[float, float]:
+        t, cpu = time.perf_counter(), time.process_time()
+        read()
+        return (time.perf_counter() - t) * 1000, (time.process_time() - cpu) * 1000
 
     def chart(x_range: tuple[float, float] | None = None) -> tuple[float, float]:
-        t, cpu = time.perf_counter(), time.process_time()
-        table = RunReader(paths, "history", ServerLimits(), root / ".uploads").chart(
-            None, 240, "step", x_range
-        )
-        assert table.num_rows, "no buckets"
-        return (time.perf_counter() - t) * 1000, (time.process_time() - cpu) * 1000
+        def read() -> None:
+            table = RunReader(paths, "history", ServerLimits(), root / ".uploads").chart(
+                None, 240, "step", x_range
+            )
+            assert table.num_rows, "no buckets"
+
+        return timed(read)
+
+    def floor() -> tuple[float, float]:
+        return timed(lambda: [pq.read_table(p, columns=["step", "key", "value"]) for p in segments])
 
     mid = steps * 3 // 7
     out: dict[str, float] = {}
@@ -59,6 +75,9 @@ def child(root: Path, run_key: str, steps: int) -> dict[str, float]:
         times = [chart(x_range) for _ in range(5)]
         out[name] = statistics.median(w for w, _ in times)
         out[f"cpu {name}"] = statistics.median(c for _, c in times)
+    times = [floor() for _ in range(3)]
+    out["floor"] = statistics.median(w for w, _ in times)
+    out["cpu floor"] = statistics.median(c for _, c in times)
     return out
 
 
@@ -123,6 +142,8 @@ def main() -> None:
             if "baseline" in medians:
                 ratio = [a / b for a, b in zip(medians["now"], medians["baseline"], strict=True)]
                 print(f"  {clock:4} now/base " + " | ".join(f"{v:.2f}" for v in ratio))
+            *charts, floor = medians["now"]
+            print(f"  {clock:4} now/floor " + " | ".join(f"{v / floor:.2f}" for v in charts))
 
 
 if __name__ == "__main__":
