@@ -18,12 +18,13 @@ import pyarrow as pa
 from flightlog.store.history_keys import KeyCounts, tidy_counts
 from flightlog.store.layout import RunPaths
 from flightlog.sync.remote import RemoteReader
-from flightlog.sync.remote_blobs import BlobCache, RemoteMedia, cache_dir
+from flightlog.sync.remote_blobs import BlobCache, RemoteMedia
 
 from ._api_files import ApiFile, RemoteFile, select
 from ._api_run import ApiRun
 from ._api_runs import Runs
 from ._errors import UnsupportedError
+from ._user_config import cache_dir
 
 #: RUN fields kept as run.json fields (attributes of the run: run.name, run.group...)
 META_FIELDS = (

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,17 +29,6 @@ from .remote import RemoteReader
 
 #: bytes the cache keeps, about (one blob bigger than that is kept alone)
 CACHE_BYTES = 2 << 30
-
-
-def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """Where this user's caches go: FLIGHTLOG_CACHE_DIR, else platformdirs' user cache
-    directory (as `flightlog login`'s files go to its config directory)."""
-    env = os.environ if environ is None else environ
-    if env.get("FLIGHTLOG_CACHE_DIR"):
-        return Path(env["FLIGHTLOG_CACHE_DIR"])
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("flightlog"))
 
 
 class BlobCache:

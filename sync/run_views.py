@@ -33,7 +33,7 @@ from .accounts import Access
 from .limits import ServerLimits
 from .receive import ReceivingStore, Refused, public_meta
 from .run_objects import run_items, with_etag
-from .run_reads import RunReader
+from .run_reads import RunReader, load_run
 from .server_index import ServerIndex
 
 
@@ -50,10 +50,7 @@ def views_router(
     def reader(entity: str, project: str, run_id: str) -> tuple[StoredRun, RunReader]:
         """The run as the store has it now: on a replica, its cache brought up to date from
         the catalog first (a run synced or grown through another replica)."""
-        run = StoredRun.load(store.readable(entity, project, run_id))
-        if run is None:
-            raise Refused(f"no run {entity}/{project}/{run_id}", "run_not_found", 404)
-        store.fetch_segments(entity, project, run_id)
+        run = load_run(store, entity, project, run_id, "history")
         created = run.meta.get("created_at")
         start = float(created) if isinstance(created, int | float) else 0.0
         return run, RunReader(run.paths, "history", limits, store.uploads, start)
