@@ -299,8 +299,7 @@ def read_segments(
             out.append((name, table))
     for name, table in out:
         _cover(covered, name.writer, table_mark(table))
-    tails = _journal_tails(snapshots, covered, keys)
-    return out + [(name, only_columns(t, columns)) for name, t in tails]
+    return out + list(_journal_tails(snapshots, covered, keys, columns))
 
 
 def iter_segments(
@@ -325,16 +324,26 @@ def iter_segments(
             _cover(covered, name.writer, table_mark(table))
             yield name, table
             del table  # not held while the next one is read
-    for name, tail in _journal_tails(snapshots, covered, keys):
-        yield name, only_columns(tail, columns)
+    yield from _journal_tails(snapshots, covered, keys, columns)
+
+
+def writer_label(name: SegmentName, table: pa.Table) -> str:
+    """The writer a segment's rows are shown under (its label, else its id): the `writer`
+    of a run's long rows (store/reader.py `_long`), whose rows are one a writer and step
+    (store/history_keys.py counts them so)."""
+    md = table.schema.metadata or {}
+    label = md.get(WRITER_LABEL_KEY) or md.get(WRITER_ID_KEY) or name.writer.encode()
+    return label.decode()
 
 
 def _journal_tails(
     snapshots: list[tuple[JournalName, JournalSnapshot]],
     covered: dict[str, Mark],
     keys: Collection[str] | None,
+    columns: Sequence[str] | None,
 ) -> Iterator[tuple[SegmentName, pa.Table]]:
-    """Each journal's rows past its writer's highest mark in `covered` (damaged: warned of)."""
+    """Each journal's rows past its writer's highest mark in `covered` (damaged: warned of);
+    `keys`, `columns`: as for `read_segment`."""
     for jname, snap in snapshots:
         try:
             tail = journal_tail(snap, covered.get(jname.writer))
@@ -342,7 +351,8 @@ def _journal_tails(
             warnings.warn(f"flightlog: skipping rows of {e}", stacklevel=2)
             continue
         if tail is not None:
-            yield SegmentName(jname.writer, jname.jseq, None, False), only_keys(tail, keys)
+            name = SegmentName(jname.writer, jname.jseq, None, False)
+            yield name, only_columns(only_keys(tail, keys), columns)
 
 
 def _read_listed(
