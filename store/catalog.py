@@ -224,11 +224,10 @@ def common_summary_keys(idx: Index, run_keys: Sequence[str], limit: int = 3) -> 
         [wanted],
     ).fetchall()
     counted = idx.con.execute(
-        "SELECT key, count(DISTINCT run_key), (SELECT count(DISTINCT run_key) FROM summary "
-        "WHERE run_key IN (SELECT unnest($1::VARCHAR[])) AND num IS NOT NULL "
-        "AND NOT starts_with(key, '_')) FROM summary WHERE run_key IN "
-        "(SELECT unnest($1::VARCHAR[])) AND num IS NOT NULL AND NOT starts_with(key, '_') "
-        "GROUP BY key",
+        "WITH s AS (SELECT run_key, key FROM summary WHERE run_key IN "
+        "(SELECT unnest(?::VARCHAR[])) AND num IS NOT NULL AND NOT starts_with(key, '_')) "
+        "SELECT key, count(DISTINCT run_key), (SELECT count(DISTINCT run_key) FROM s) "
+        "FROM s GROUP BY key",
         [wanted],
     ).fetchall()
     counts = {str(k): int(n) for k, n, _ in counted}

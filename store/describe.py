@@ -287,7 +287,7 @@ def _describe_run(
 
 def _sealed(files: dict[str, tuple[int, int]]) -> Iterator[str]:
     """The sealed segments the listing saw (what a sync mark confirms; looked at only for a
-    run with a complete one). Of two seals of one segment (store/segments.py `_better`),
+    run with a complete one). Of two seals of one segment (store/segment_files.py `_better`),
     the larger file, the one readers read: a run whose server holds only the shorter is not
     synced."""
     by_stem: dict[str, tuple[int, str]] = {}

@@ -39,20 +39,17 @@ RUN_LOCK = ".run.lock"
 
 @contextlib.contextmanager
 def flocked(
-    path: Path,
-    shared: bool = False,
-    wait: float | None = None,
-    waiting: Callable[[], None] | None = None,
+    path: Path, shared: bool = False, waiting: Callable[[], None] | None = None
 ) -> Iterator[Held]:
     """Hold `path` (created if missing) locked, exclusive or `shared`, for the with-block;
-    yields how it turned out (`Held`) after at most `wait` seconds (LOCK_WAIT, as it is
-    when called). `waiting` is called once if the lock is taken by another process at the
-    first try (to say why this one waits).
+    yields how it turned out (`Held`) after at most LOCK_WAIT seconds (as it is when
+    called). `waiting` is called once if the lock is taken by another process at the first
+    try (to say why this one waits).
 
     The file is checked to be still the one at `path` once locked: a holder that renamed
     its directory away (a run deleted) leaves its waiters a lock on a file no longer
     there; they try the path again, and a path whose directory is gone is `GONE`."""
-    deadline = time.monotonic() + (LOCK_WAIT if wait is None else wait)
+    deadline = time.monotonic() + LOCK_WAIT
     how = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
     told = [waiting] if waiting is not None else []
     while True:

@@ -25,9 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .layout import SegmentName
-from .schema import MEDIA, WRITER_ID_KEY, WRITER_LABEL_KEY
-from .segments import iter_segments
+from .schema import MEDIA
+from .segments import iter_segments, writer_label
 
 #: the columns counting reads
 COUNTED = ("step", "key", "kind")
@@ -136,14 +135,6 @@ def tidy_counts(tidy: pa.Table) -> KeyCounts:
     for writer in pc.unique(writers).to_pylist():
         counts.add(tidy.filter(pc.equal(writers, writer)), str(writer))
     return counts
-
-
-def writer_label(name: SegmentName, table: pa.Table) -> str:
-    """The writer a segment's rows are shown under (its label, else its id): the `writer`
-    of a run's long rows (store/reader.py `_long`), whose rows are one a writer and step."""
-    md = table.schema.metadata or {}
-    label = md.get(WRITER_LABEL_KEY) or md.get(WRITER_ID_KEY) or name.writer.encode()
-    return label.decode()
 
 
 def media_type(text: Any) -> str:

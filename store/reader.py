@@ -19,11 +19,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .history_keys import writer_label
 from .layout import RunPaths
 from .liveness import run_state
 from .media_ref import MediaRoot
-from .segments import read_segments
+from .segments import read_segments, writer_label
 from .summary_edits import SummaryEdits
 from .summary_merge import beat, merged_summary
 from .wide import MEDIA_COLUMNS as MEDIA_COLUMNS

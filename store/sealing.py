@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 from collections.abc import Callable, Iterable
 from itertools import pairwise
 from pathlib import Path
@@ -36,6 +35,7 @@ from .arrow_build import numbers, primitive
 from .atomic import fsync_dir
 from .journal import MARK_KEY, Mark, encode_mark
 from .layout import SegmentName, sealed_segment_name
+from .temp_leftovers import temp_path
 
 #: rows per Parquet row group: large for compression and scans, bounded for memory
 ROW_GROUP = 64 * 1024  # also what a finish() arriving mid-encode may wait for
@@ -125,7 +125,7 @@ class IncrementalSeal:
     def __init__(self, directory: Path, name: SegmentName, schema: pa.Schema) -> None:
         self.directory = directory
         self.name = name
-        self.tmp = directory / f".{name.stem}.{secrets.token_hex(4)}.parquet.tmp"
+        self.tmp = temp_path(directory, name)
         self._schema = schema
         #: made with the first rows written (`parquet_options`); until then no file exists
         self._writer: pq.ParquetWriter | None = None

@@ -1,5 +1,6 @@
-"""Temp files of sealed copies (`.<wid>-<seq>.<hex>.parquet.tmp`, store/sealing.py
-IncrementalSeal) that a killed process left in a run's stream directory.
+"""Temp files of sealed copies (`.<wid>-<seq>.<hex>.parquet.tmp`, named here for
+store/sealing.py IncrementalSeal), and those a killed process left in a run's stream
+directory.
 
 A writer builds its segment's sealed copy batch by batch in such a file while it writes
 the segment, so one killed -9 leaves it behind, as big as the segment. Nothing reads it
@@ -10,6 +11,7 @@ the run (store/takeover.py seal_abandoned), for the writers it proves gone.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from .layout import SegmentName, claimed_segment_name, parse_segment_name
@@ -17,8 +19,14 @@ from .layout import SegmentName, claimed_segment_name, parse_segment_name
 TEMP_SUFFIX = ".parquet.tmp"
 
 
+def temp_path(directory: Path, name: SegmentName) -> Path:
+    """A new temp file for the sealed copy of segment `name` (`temp_segment` reads it)."""
+    return directory / f".{name.stem}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+
+
 def temp_segment(entry: str) -> SegmentName | None:
-    """The segment a sealer's temp file `.<wid>-<seq>.<hex>.parquet.tmp` is a copy of."""
+    """The segment a sealer's temp file `.<wid>-<seq>.<hex>.parquet.tmp` (`temp_path`) is a
+    copy of."""
     if not (entry.startswith(".") and entry.endswith(TEMP_SUFFIX)):
         return None
     stem = entry[1:].split(".", 1)[0]
