@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from flightlog.store.atomic import fsync_dir
+from flightlog.store.atomic import fsync_dir, temp_name
 
 CHUNK = 1 << 20
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -114,7 +114,7 @@ class BlobStore:
         """Copy a blob out to `dest` (a download), temp-then-rename so `dest` is never partial."""
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
+        tmp = temp_name(dest)
         try:
             shutil.copyfile(self.path(sha256), tmp)
             os.replace(tmp, dest)
