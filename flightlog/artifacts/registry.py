@@ -11,18 +11,25 @@ in chunks) before its manifest exists, so a manifest never names a missing blob.
 number is claimed by hard-linking a complete manifest to `v<N>.json`, which fails if the name
 exists (O_EXCL semantics: two processes never get the same number, a reader never sees half a
 manifest), under a per-name `flock` so that two processes logging the same content at once
-make one version. The lock dies with its process, so kill -9 never leaves a name locked.
+make one version. The lock dies with its process, so kill -9 never leaves a name locked, and
+it is waited for a few seconds at most (store/file_lock.py): past that, or on a file system
+without locks, a version is made without it (numbers stay unique; the same content logged
+at that very moment by two processes may then make two versions).
+
+The digest file is written before the number is taken, naming the number about to be
+taken: a process killed between the two leaves a digest file naming a version that is
+missing or holds other content, which is passed over (the manifest's digest is checked),
+never a version that no digest file names, which the same content logged again would
+have duplicated.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import secrets
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +44,7 @@ from flightlog.store.atomic import (
     read_json,
 )
 from flightlog.store.blobs import BlobStore
+from flightlog.store.file_lock import BUSY, LOCK_WAIT, flocked
 
 from .names import LATEST, version_number
 
@@ -94,12 +102,18 @@ class Registry(ArtifactReader):
         for sub in ("versions", "digests", "aliases", "used_by"):
             (d / sub).mkdir(parents=True, exist_ok=True)
         digest = manifest_digest(manifest.get("entries") or {})
-        with _locked(d / ".lock"):
+        with flocked(d / ".lock") as held:
+            if held == BUSY:
+                warnings.warn(
+                    f"flightlog: artifact {project}/{name}: another process held its lock for "
+                    f"{LOCK_WAIT:g} s; this version is stored without it",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
             n = self._version_of_digest(d, digest)
             created = n is None
             if n is None:
-                n = self._claim(d, {**manifest, "digest": digest})
-                atomic_write_bytes(d / "digests" / digest, str(n).encode())
+                n = self._claim(d, {**manifest, "digest": digest}, digest)
             if move_latest or not (d / "aliases" / f"{LATEST}.json").exists():
                 aliases = [LATEST, *aliases]
             for alias in dict.fromkeys(aliases):
@@ -107,14 +121,18 @@ class Registry(ArtifactReader):
         return self.get(project, name, n), created
 
     def _version_of_digest(self, d: Path, digest: str) -> int | None:
+        """The version with content `digest`: the one its digest file names, if that
+        version's manifest has this digest (see the module's docstring)."""
         try:
             n = int((d / "digests" / digest).read_text())
         except (OSError, ValueError):
             return None
-        return n if (d / "versions" / f"v{n}.json").is_file() else None
+        manifest = read_json(d / "versions" / f"v{n}.json")
+        return n if manifest is not None and manifest.get("digest") == digest else None
 
-    def _claim(self, d: Path, manifest: dict[str, Any]) -> int:
-        """The next free version number, taken by linking the finished manifest to it."""
+    def _claim(self, d: Path, manifest: dict[str, Any], digest: str) -> int:
+        """The next free version number, taken by linking the finished manifest to it once
+        the digest file names it."""
         versions = d / "versions"
         n = max(self.numbers(d.parent.name, d.name), default=-1) + 1
         tmp = versions / f".tmp-{secrets.token_hex(8)}"
@@ -125,6 +143,7 @@ class Registry(ArtifactReader):
                     f.write(dumps(body))
                     f.flush()
                     os.fsync(f.fileno())
+                atomic_write_bytes(d / "digests" / digest, str(n).encode())
                 try:
                     os.link(tmp, versions / f"v{n}.json")
                 except FileExistsError:
@@ -211,13 +230,3 @@ class Registry(ArtifactReader):
         raise ArtifactNotFoundError(
             f"artifact {name!r} is in projects {', '.join(projects)}: name one, as PROJECT/{name}"
         )
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
