@@ -52,15 +52,16 @@ class ArrayOrFile(Media):
 
 def copy_array(data: Any) -> tuple[np.ndarray | None, str | None]:
     """(a private copy of `data` as a numpy array, None) or (None, what is wrong)."""
-    if hasattr(data, "detach") and hasattr(data, "cpu"):  # a torch tensor
+    if is_tensor(data):
         try:
-            data = _tensor_numbers(data)
-        except (TypeError, ValueError, RuntimeError, NotImplementedError) as e:
+            arr = tensor_array(data)
+        except TENSOR_ERRORS as e:
             return None, f"cannot read the tensor's numbers ({e})"
-    try:
-        arr = np.array(data, copy=True)
-    except (TypeError, ValueError) as e:
-        return None, f"cannot make an array of {type(data).__name__} ({e})"
+    else:
+        try:
+            arr = np.array(data, copy=True)
+        except (TypeError, ValueError) as e:
+            return None, f"cannot make an array of {type(data).__name__} ({e})"
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         return None, f"expected numbers, got an array of {arr.dtype}"
     if np.iscomplexobj(arr):
@@ -76,19 +77,32 @@ def copy_array(data: Any) -> tuple[np.ndarray | None, str | None]:
 _NUMPY_FLOATS = frozenset({"torch.float16", "torch.float32", "torch.float64"})
 
 
-def _tensor_numbers(t: Any) -> Any:
-    """A torch tensor's numbers as numpy: a sparse tensor made dense, floats numpy lacks read
-    as float32. Raises what torch raises for one that has none (a meta tensor: ValueError)."""
+def is_tensor(value: Any) -> bool:
+    """Whether `value` is a torch tensor (told by its methods: torch is never imported)."""
+    return hasattr(value, "detach") and hasattr(value, "cpu")
+
+
+#: what torch raises for a tensor whose numbers cannot be read (a meta tensor: ValueError)
+TENSOR_ERRORS = (TypeError, ValueError, RuntimeError, NotImplementedError)
+
+
+def tensor_array(t: Any) -> np.ndarray:
+    """A torch tensor's numbers as a numpy array of its own, copied exactly once: a sparse
+    tensor made dense, one on a GPU moved to the CPU, floats numpy lacks read as float32 -
+    each of these steps makes a new tensor, whose memory the array then takes over; a
+    dense CPU tensor of a dtype numpy holds is shared by `.numpy()`, so it is copied then
+    (a copy after a GPU cell's move doubled what log() copied). Raises TENSOR_ERRORS."""
     if getattr(t, "is_meta", False):
         raise ValueError("a tensor on the meta device holds no data")
-    t = t.detach()
+    t = start = t.detach()
     if str(getattr(t, "layout", "torch.strided")) != "torch.strided":
         t = t.to_dense()
-    t = t.cpu()
+    t = t.cpu()  # (the tensor itself when it is on the CPU already)
     dtype = getattr(t, "dtype", None)
     if getattr(dtype, "is_floating_point", False) and str(dtype) not in _NUMPY_FLOATS:
         t = t.float()
-    return t.numpy()
+    arr = t.numpy()
+    return arr.copy() if t is start else arr
 
 
 def to_uint8(arr: np.ndarray) -> np.ndarray:

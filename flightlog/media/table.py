@@ -27,7 +27,7 @@ from flightlog._config import jsonable
 from flightlog._errors import ConfigError
 from flightlog.store.media_ref import JSON_COLUMNS_KEY, TABLE_KEYS_KEY
 
-from ._arrays import _tensor_numbers
+from ._arrays import TENSOR_ERRORS, is_tensor, tensor_array
 from ._base import Media, _script_level
 from ._sink import MediaSink
 
@@ -263,10 +263,10 @@ def _kept(value: Any) -> Any:
         return value.snapshot()
     if isinstance(value, np.ndarray):
         return value.copy()
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
+    if is_tensor(value):
         try:
-            return _tensor_numbers(value).copy()
-        except (TypeError, ValueError, RuntimeError, NotImplementedError):
+            return tensor_array(value)
+        except TENSOR_ERRORS:
             return str(value)  # (what jsonable stores of a tensor without numbers)
     return jsonable(value, "Table cell")
 
