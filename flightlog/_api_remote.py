@@ -21,7 +21,7 @@ from flightlog.sync.remote import RemoteReader
 from flightlog.sync.remote_blobs import BlobCache, RemoteMedia
 
 from ._api_files import ApiFile, RemoteFile, select
-from ._api_run import ApiRun
+from ._api_run import ApiRun, artifact_entries
 from ._api_runs import Runs
 from ._errors import UnsupportedError
 from ._user_config import cache_dir
@@ -112,8 +112,7 @@ class RemoteRun(ApiRun):
     def _media_root(self) -> RemoteMedia:
         """The run's media are the server's blobs, fetched (once, into this user's cache)
         when a reference is loaded: sync/remote_blobs.py."""
-        cache = BlobCache.of(cache_dir() / "blobs")
-        return RemoteMedia(self._reader, self._run["run_key"], "/".join(self.path), cache)
+        return RemoteMedia(self._reader, self._run["run_key"], "/".join(self.path), _cache())
 
     def _long(self, keys: Iterable[str] | None, stream: str) -> pa.Table:
         return self._reader.tidy(self._run["run_key"], None if keys is None else list(keys), stream)
@@ -152,9 +151,14 @@ class RemoteRun(ApiRun):
         return lambda: self._reader.file(key, name)
 
     def _artifacts(self, key: str) -> list[Any]:
-        raise UnsupportedError(
-            "artifacts of a run on a server are not listed by Api(host=) yet: fetch one with "
-            "`flightlog artifact get ENTITY/PROJECT/NAME:vN --host URL`"
+        """The versions run.json lists, each found on the server by its content and
+        downloaded from it (flightlog/artifacts/server_artifact.py)."""
+        from .artifacts.server_artifact import ArtifactServer, server_artifacts
+
+        server = ArtifactServer(self._reader.client, str(self.entity), _cache())
+        did = "logged" if key == "artifacts" else "used"
+        return server_artifacts(
+            server, artifact_entries(self._recorded(), key), self.shown_path, did
         )
 
 
@@ -168,6 +172,11 @@ class ServerSummary(dict[str, Any]):
 
     def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         self._run.update()
+
+
+def _cache() -> BlobCache:
+    """This user's cache of blobs fetched from servers (sync/remote_blobs.py)."""
+    return BlobCache.of(cache_dir() / "blobs")
 
 
 def remote_runs(reader: RemoteReader, **query: Any) -> Runs:

@@ -119,17 +119,12 @@ class ApiRun(ApiRunFacts, ApiRunEdits, StoredRun):
         from .artifacts.registry import Registry
 
         registry = Registry(self.paths.root)
-        out, seen = [], set()
-        entries = self.meta.get(key)
-        for entry in entries if isinstance(entries, list) else []:
-            if not isinstance(entry, dict):
-                continue  # (not as _note_artifact writes them: a hand-edited run.json)
-            ref = tuple(str(entry.get(k)) for k in ("project", "name", "version"))
-            if ref in seen:
-                continue  # a version logged again with new aliases is listed once
-            seen.add(ref)
-            out.append(Artifact._from_version(registry, registry.resolve(*ref)))
-        return out
+        return [
+            Artifact._from_version(
+                registry, registry.resolve(str(e["project"]), str(e["name"]), str(e["version"]))
+            )
+            for e in artifact_entries(self.meta, key)
+        ]
 
     def delete(self, delete_artifacts: bool = False) -> None:
         """Remove the run from its store (wandb's `Run.delete()`): refused while a writer
@@ -274,4 +269,20 @@ def as_logged(column: pa.ChunkedArray, run_dir: MediaRoot | None) -> list[Any]:
         media = {kind.type_codes[i] for i in fields if kind.field(i).name == MEDIA_CHILD[0]}
         for code, v in zip(chunk.type_codes.to_pylist(), chunk.to_pylist(), strict=True):
             out.append(MediaRef(json.loads(v), run_dir) if code in media and v else v)
+    return out
+
+
+def artifact_entries(meta: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """run.json's `key` ("artifacts", "used_artifacts": flightlog/_run_artifacts.py), each
+    version once (one logged again with new aliases is listed again), in order; an entry
+    not as flightlog writes them (a hand-edited run.json) is left out."""
+    entries = meta.get(key)
+    out, seen = [], set()
+    for e in entries if isinstance(entries, list) else []:
+        if not isinstance(e, dict) or any(k not in e for k in ("project", "name", "version")):
+            continue
+        ref = tuple(str(e[k]) for k in ("project", "name", "version"))
+        if ref not in seen:
+            seen.add(ref)
+            out.append(e)
     return out

@@ -85,12 +85,13 @@ class RunArtifacts:
     ) -> Artifact:
         """The version `name:vN`, `name:alias`, `project/name:alias` or
         `entity/project/name:alias` of the local store (the run's project by default), or a
-        logged Artifact; recorded as used by this run."""
+        logged Artifact (one read from a server is fetched into the store); recorded as used
+        by this run."""
         registry = self._artifacts()
         if registry is None:
             raise UsageError("use_artifact(): this run is disabled and has no store to read")
         if isinstance(artifact_or_name, Artifact):
-            art = artifact_or_name
+            art = artifact_or_name._in_store(registry)
             if art._version is None:
                 art = self.log_artifact(art, aliases=aliases)
             version = art._logged("use")

@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from flightlog._config import jsonable
 from flightlog._errors import ArtifactError, ArtifactNotFoundError, UnsupportedError
-from flightlog.store.blobs import sha256_file
+from flightlog.store.blobs import BlobStore, sha256_file
 
 from .names import check_artifact_name, check_entry_path
 from .registry import Registry, Version
@@ -222,6 +222,11 @@ class Artifact:
         )
         return art
 
+    def _in_store(self, registry: Registry) -> Artifact:
+        """This artifact as a run of `registry`'s store uses it: itself (a version read from
+        a server is fetched into the store first: artifacts/server_artifact.py)."""
+        return self
+
     # -- after logging -----------------------------------------------------------------------
     def _expect_type(self, type: str | None) -> Artifact:
         """This artifact, if it has `type` (when one is asked for)."""
@@ -337,16 +342,21 @@ class Artifact:
         return Path("artifacts") / self.source_name
 
     def _export(self, path: str, sha256: str, root: str | os.PathLike[str] | Path | None) -> Path:
-        assert self._registry is not None
         dest = self._root(root) / check_entry_path(path)
+        if dest.is_file() and sha256_file(dest)[0] == sha256:
+            return dest
+        return self._holding(path, sha256).export(sha256, dest)
+
+    def _holding(self, path: str, sha256: str) -> BlobStore:
+        """The blobs holding entry `path`'s content `sha256`: the store's (a version read
+        from a server: its cache, artifacts/server_artifact.py)."""
+        assert self._registry is not None
         if not self._registry.blobs.has(sha256):
             raise ArtifactNotFoundError(
                 f"artifact {self.qualified_name}: the content of {path!r} is not in the store "
                 f"({self._registry.blobs.dir}); fetch it again with `flightlog artifact get`"
             )
-        if dest.is_file() and sha256_file(dest)[0] == sha256:
-            return dest
-        return self._registry.blobs.export(sha256, dest)
+        return self._registry.blobs
 
     def __repr__(self) -> str:
         where = self._version.label if self._version else "not logged"

@@ -1,5 +1,6 @@
 """Artifact versions and a flightlog server: push a logged version (its blobs already sent),
-fetch one into the local store with only the blobs the store lacks.
+fetch one into the local store with only the blobs the store lacks, find the server's
+version holding a run's logged content.
 
 The server numbers versions itself, in the order they arrive, deduplicated by digest (as the
 local store does): a version fetched from the server is committed locally by content, so
@@ -8,6 +9,7 @@ local store does): a version fetched from the server is committed locally by con
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from flightlog._errors import ArtifactError
@@ -15,7 +17,7 @@ from flightlog.store.atomic import dumps
 from flightlog.store.blobs import check_sha256_name
 
 from .names import LATEST, ArtifactRef, check_alias, check_entry_path
-from .registry import Registry, Version
+from .registry import Registry, Version, manifest_digest
 
 if TYPE_CHECKING:
     from flightlog.sync.client import ServerClient
@@ -72,6 +74,59 @@ def fetch(client: ServerClient, ref: ArtifactRef, registry: Registry) -> tuple[V
     aliases = [check_alias(str(a)) for a in doc.get("aliases") or [] if a != LATEST]
     version, _ = registry.commit(ref.project, ref.name, manifest, aliases, move_latest=False)
     return version, fetched, size
+
+
+def server_version(
+    client: ServerClient, entity: str, project: str, name: str, digest: str, number: int | None
+) -> tuple[Version, list[str]] | None:
+    """The server's version of `entity/project/name` holding the content `digest`, and its
+    aliases; None when it has none. Version `number` (the local store's number) is asked
+    first: a name logged on one machine has the same numbers on both sides. Else each
+    version from the newest down (the server numbers versions as they arrive, and has no
+    route that finds one by digest)."""
+    answers: dict[int, dict[str, Any] | None] = {}
+
+    def answer(n: int) -> dict[str, Any] | None:
+        if n not in answers:
+            answers[n] = _answer(client, entity, project, name, f"v{n}")
+        return answers[n]
+
+    def candidates() -> Iterator[dict[str, Any] | None]:
+        if number is not None:
+            yield answer(number)
+        latest = _answer(client, entity, project, name, LATEST)
+        if latest is not None:
+            answers[int(latest["version"])] = latest
+            yield from (answer(n) for n in range(int(latest["version"]), -1, -1))
+
+    doc = next(
+        (d for d in candidates() if d and manifest_digest(d["manifest"]["entries"]) == digest),
+        None,
+    )
+    if doc is None:
+        return None
+    manifest = {**doc["manifest"], "digest": digest}
+    aliases = [str(a) for a in doc.get("aliases") or []]
+    return Version(project, name, int(doc["version"]), manifest), aliases
+
+
+def _answer(
+    client: ServerClient, entity: str, project: str, name: str, alias: str
+) -> dict[str, Any] | None:
+    """The server's `{"version", "manifest", "aliases"}` of `name:alias`, its manifest
+    checked (`_checked_blobs`); None when it has no such version (another refusal, such as
+    a project this key may not read, raises as any)."""
+    from flightlog.sync.client_errors import error_code, refusal
+
+    url = f"/artifacts/{entity}/{project}/{name}/{alias}"
+    r = client.request("GET", url, allow=(404,))
+    if r.status_code == 404:
+        if error_code(r) == "artifact_not_found":
+            return None
+        raise refusal(r, url, client.creds)
+    doc = client.document(r, "version", "manifest")
+    _checked_blobs(doc["manifest"], f"{entity}/{project}/{name}:{alias}")
+    return doc
 
 
 def _checked_blobs(manifest: Any, what: str) -> set[str]:
