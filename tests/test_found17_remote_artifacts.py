@@ -4,6 +4,7 @@ artifact and blob routes - as the local Api's are from the store."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,22 @@ def test_a_local_run_uses_a_version_read_from_the_server_fetched_into_its_store(
     logger = flightlog.init(project="p", reinit="create_new")
     with pytest.raises(flightlog.Error, match="fetch it into this store first"):
         logger.log_artifact(remote)
+
+
+def test_a_version_recorded_without_its_digest_says_how_to_fetch_it(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    """run.json of an older flightlog named a version without its digest: nothing tells it
+    apart on the server, so it is listed, and reading it says how to fetch it by number."""
+    key = server.user("alice")
+    run = _logger(tmp_path, [b"epoch 1"], "logger")
+    run_json = Path(run.dir) / "run.json"
+    meta = json.loads(run_json.read_text())
+    for entry in meta["artifacts"]:
+        del entry["digest"]
+    run_json.write_text(json.dumps(meta))
+    _sync(server, key, run.dir)
+    (art,) = flightlog.Api(host=server.url, api_key=key).run("alice/p/logger").logged_artifacts()
+    assert (art.name, art.type) == ("net", "model")
+    with pytest.raises(NotFoundError, match=r"alice/p/net:v0 .*without its digest.*artifact get"):
+        art.files()

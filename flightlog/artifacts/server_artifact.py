@@ -99,8 +99,8 @@ class ServerArtifact(Artifact):
         raise UnsupportedError(
             f"artifact {self._server.entity}/{self.qualified_name} is on "
             f"{self._server.client.shown}: fetch it into this store first (`flightlog artifact "
-            f"get {self._server.entity}/{self.qualified_name} --host URL`), then use or log "
-            "it by name"
+            f"get {self._server.entity}/{self.qualified_name} --host {self._server.client.shown}`"
+            "), then use or log it by name"
         )
 
 
@@ -111,20 +111,34 @@ def server_artifacts(
     run `run` (a path, for messages), which it `did` ("logged" or "used")."""
     out = []
     for e in entries:
-        project, name, local = str(e["project"]), str(e["name"]), str(e["version"])
-        digest = str(e.get("digest") or "")
-        where = f"{server.entity}/{project}/{name}:{local}"
-        try:
-            number = int(local[1:]) if local[1:].isdigit() else None
-            found = server_version(server.client, server.entity, project, name, digest, number)
-            missing = (
-                f"artifact {where} (as numbered where it was logged; digest {digest[:12]}) that "
-                f"run {run} {did} is not on {server.client.shown}: `flightlog sync` the run "
-                "that logged it, or read it with flightlog.Api() on the store that has it"
-            )
-        except (NotFoundError, PermissionDeniedError) as err:  # a project not there, or closed
-            found, missing = None, f"artifact {where} that run {run} {did}: {err}"
+        found, missing = _find(server, e, f"that run {run} {did}")
+        kind = (found[0].manifest.get("type") if found else None) or e.get("type")
         out.append(
-            ServerArtifact(server, name, str(e.get("type") or "unspecified"), found, missing)
+            ServerArtifact(server, str(e["name"]), str(kind or "unspecified"), found, missing)
         )
     return out
+
+
+def _find(
+    server: ArtifactServer, e: dict[str, Any], why: str
+) -> tuple[tuple[Version, list[str]] | None, str]:
+    """The server's version of run.json's entry `e` (None, and why, when there is none)."""
+    project, name, local = str(e["project"]), str(e["name"]), str(e["version"])
+    digest = str(e.get("digest") or "")
+    where = f"artifact {server.entity}/{project}/{name}:{local} {why}"
+    if not digest:
+        return None, (
+            f"{where} was recorded without its digest (by an older flightlog), so it cannot be "
+            f"told apart on {server.client.shown}: fetch it by its number there with "
+            f"`flightlog artifact get ENTITY/{project}/{name}:vN --host {server.client.shown}`"
+        )
+    try:
+        number = int(local[1:]) if local[1:].isdigit() else None
+        found = server_version(server.client, server.entity, project, name, digest, number)
+    except (NotFoundError, PermissionDeniedError) as err:  # a project not there, or closed
+        return None, f"{where}: {err}"
+    return found, (
+        f"{where} (numbered as where it was logged; digest {digest[:12]}) is not on "
+        f"{server.client.shown}: `flightlog sync` the run that logged it, or read it with "
+        "flightlog.Api() on the store that has it"
+    )
