@@ -44,14 +44,22 @@ class KeyCounts:
     kinds: Counter[tuple[str, int]] = field(default_factory=Counter)
     media: Counter[tuple[str, str]] = field(default_factory=Counter)
     last_step: int = -1
-    #: writer label -> the steps of its rows
-    _steps: dict[str, Steps] = field(default_factory=dict)
-    #: the rows a server counted (`of_answer`): it sends no steps
+    #: writer label -> the steps of its rows; None: the rows are counted elsewhere (a
+    #: server's, in DuckDB within its read memory: a step set takes a byte a step of a
+    #: writer's range, sync/run_reads.py `RunReader.rows`), and set with `counted_rows`
+    _steps: dict[str, Steps] | None = field(default_factory=dict)
+    #: writer label -> the last step of its rows counted
+    _reached: dict[str, int] = field(default_factory=dict)
+    #: the rows a server counted (`of_answer`, `counted_rows`): it sends no steps
     _rows: int = 0
 
     @property
     def rows(self) -> int:
-        return self._rows + sum(s.count() for s in self._steps.values())
+        return self._rows + sum(s.count() for s in (self._steps or {}).values())
+
+    def counted_rows(self, rows: int) -> None:
+        """The rows, counted elsewhere (made with `key_counts(rows=False)`)."""
+        self._rows = rows
 
     def answer(self) -> dict[str, Any]:
         """The counts as JSON (a server's answer, sync/run_keys_routes.py)."""
@@ -74,17 +82,19 @@ class KeyCounts:
 
     def reached(self, writer: str) -> int:
         """The last step of `writer`'s rows counted (-1 for none)."""
-        steps = self._steps.get(writer)
-        return -1 if steps is None else steps.hi
+        return self._reached.get(writer, -1)
 
     def add(self, table: pa.Table, writer: str) -> None:
         """Count the rows of a long table (`step`, `key` plain or a dictionary, `kind`) that
         `writer` logged; with a `text` column, its media rows by their type too."""
         if not table.num_rows:
             return
-        steps = self._steps.setdefault(writer, Steps())
-        steps.add(table.column("step").to_numpy())
-        self.last_step = max(self.last_step, steps.hi)
+        step = table.column("step")
+        hi = int(pc.max(step).as_py())
+        self._reached[writer] = max(self._reached.get(writer, -1), hi)
+        self.last_step = max(self.last_step, hi)
+        if self._steps is not None:
+            self._steps.setdefault(writer, Steps()).add(step.to_numpy())
         keys = table.column("key")
         if not pa.types.is_dictionary(keys.type):
             keys = pc.dictionary_encode(keys)
@@ -112,11 +122,12 @@ class KeyCounts:
             self.media[str(key), media_type(text)] += 1
 
 
-def key_counts(history_dir: Path) -> KeyCounts:
+def key_counts(history_dir: Path, rows: bool = True) -> KeyCounts:
     """The counts of a stream's segments and journals (store/segments.py: every readable
     row once, a damaged file skipped with a warning), folded a segment at a time: a
-    server's keys route holds one segment's three columns, not the run's."""
-    counts = KeyCounts()
+    server's keys route holds one segment's three columns, not the run's. `rows=False`:
+    no step set is kept, the rows are left for the caller to count (`counted_rows`)."""
+    counts = KeyCounts(_steps={} if rows else None)
     for name, table in iter_segments(history_dir, dictionary_keys=True, columns=COUNTED):
         counts.add(table, writer_label(name, table))
     wanted = counts.media_keys()

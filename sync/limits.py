@@ -104,7 +104,7 @@ FLAGS: tuple[tuple[str, tuple[str, ...], int, str], ...] = (
         1,
         "seconds a request may stall, in its headers or its body, before it is dropped",
     ),
-    ("--read-memory-mb", ("read_memory",), MB, "memory for one history or chart read"),
+    ("--read-memory-mb", ("read_memory",), MB, "memory for one history, chart or key-count read"),
     (
         "--max-connections",
         ("max_connections",),
