@@ -1,0 +1,48 @@
+"""A run deleted on the server (`api.run(...).delete()`), then grown locally (resumed) and
+synced again: the sync mark still lists the segments the server held, so the sync sends
+only the new ones with the run's metadata - and the server's answer, which says which
+segments it has now, makes the sync send the old ones too (sync/uploader.py `sync_run`:
+`have` is the server's, not the mark's). A guard: the server shows the whole run, its
+history and its saved file. (Reported as a defect; it passes on 3c15332 as here.)"""
+
+from __future__ import annotations
+
+import pytest
+
+import flightlog
+
+from .conftest import cli, python_script
+from .servers import LiveServer
+
+pytestmark = pytest.mark.slow
+
+LOG = """
+import os
+import flightlog
+first = int(os.environ["FIRST"])
+run = flightlog.init(project="p", entity="alice", id="r1", mode="offline", resume="allow")
+if first == 0:
+    with open("notes.txt", "w") as f:
+        f.write("kept")
+    run.save("notes.txt", policy="now")
+for step in range(first, first + 3):
+    run.log({"loss": float(step)}, step=step)
+run.finish()
+"""
+
+
+def test_a_run_deleted_on_the_server_is_sent_whole_when_synced_again(
+    server: LiveServer, key: str
+) -> None:
+    api = flightlog.Api(host=server.url)
+    for first in (0, 3):  # then resumed: new segments, and old ones the server lost
+        logged = python_script(LOG, env={"FIRST": str(first)})
+        assert logged.returncode == 0, logged.stderr
+        synced = cli("sync", "--all")
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+        if first == 0:
+            api.run("alice/p/r1").delete()
+    run = api.run("alice/p/r1")
+    assert run.history(pandas=False).column("_step").to_pylist() == [0, 1, 2, 3, 4, 5]
+    assert run.history_line_count == 6
+    assert "notes.txt" in [f.name for f in run.files()]
