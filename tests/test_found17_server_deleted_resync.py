@@ -7,6 +7,8 @@ history and its saved file. (Reported as a defect; it passes on 3c15332 as here.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import flightlog
@@ -45,4 +47,25 @@ def test_a_run_deleted_on_the_server_is_sent_whole_when_synced_again(
     run = api.run("alice/p/r1")
     assert run.history(pandas=False).column("_step").to_pylist() == [0, 1, 2, 3, 4, 5]
     assert run.history_line_count == 6
+    assert "notes.txt" in [f.name for f in run.files()]
+
+
+def test_a_run_deleted_on_the_server_then_edited_here_is_sent_whole(
+    server: LiveServer, key: str, store: Path
+) -> None:
+    """Only its metadata changed here (tags), no file: the sync still sends its files' list."""
+    logged = python_script(LOG, env={"FIRST": "0"})
+    assert logged.returncode == 0, logged.stderr
+    remote = flightlog.Api(host=server.url)
+    for edit in (False, True):
+        if edit:
+            remote.run("alice/p/r1").delete()
+            here = flightlog.Api(store).run("alice/p/r1")
+            here.tags = ["kept"]
+            here.update()
+        synced = cli("sync", "--all")
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+    run = remote.run("alice/p/r1")
+    assert run.tags == ["kept"]
+    assert run.history(pandas=False).column("_step").to_pylist() == [0, 1, 2]
     assert "notes.txt" in [f.name for f in run.files()]
