@@ -1,9 +1,13 @@
-"""A run deleted on the server (`api.run(...).delete()`), then grown locally (resumed) and
-synced again: the sync mark still lists the segments the server held, so the sync sends
-only the new ones with the run's metadata - and the server's answer, which says which
-segments it has now, makes the sync send the old ones too (sync/uploader.py `sync_run`:
-`have` is the server's, not the mark's). A guard: the server shows the whole run, its
-history and its saved file. (Reported as a defect; it passes on 3c15332 as here.)"""
+"""A run deleted on the server (`api.run(...).delete()`), then synced again.
+
+Grown here since (resumed) or edited (tags): the sync mark still lists the segments the
+server held, yet the server's answer - the segments it has now - decides what is sent
+(sync/uploader.py `sync_run`), so the whole run goes again: guards (they pass on 3c15332 as
+here; a partial re-sync was reported, and does not happen). Unchanged here: the sync finds
+it gone from the server's listing (`forget_lost`) and sends it whole, and says so - as
+"a server restored from a backup?", wrong after a delete and no word of how to keep the run
+deleted: now "deleted there, or the server restored from a backup ... to keep a run
+deleted there, delete it here too"."""
 
 from __future__ import annotations
 
@@ -48,6 +52,14 @@ def test_a_run_deleted_on_the_server_is_sent_whole_when_synced_again(
     assert run.history(pandas=False).column("_step").to_pylist() == [0, 1, 2, 3, 4, 5]
     assert run.history_line_count == 6
     assert "notes.txt" in [f.name for f in run.files()]
+    # deleted there again, unchanged here: sent whole again, and the sync says why and how to
+    # keep it deleted (it said "a server restored from a backup?")
+    run.delete()
+    synced = cli("sync", "--all")
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert "deleted there" in synced.stderr and "delete it here too" in synced.stderr
+    run = api.run("alice/p/r1")
+    assert run.history(pandas=False).column("_step").to_pylist() == [0, 1, 2, 3, 4, 5]
 
 
 def test_a_run_deleted_on_the_server_then_edited_here_is_sent_whole(
