@@ -20,8 +20,9 @@ pytestmark = pytest.mark.slow
 STEPS, STRIDE, SEGMENTS = 4_000_000, 5, 8
 READ_MEMORY_MB = 64
 #: what the server's peak RSS may grow by: DuckDB's read memory and its own, one segment's
-#: columns (the previous count grew it by 327 MB, 80 bytes a step)
-RSS_BOUND_MB = 160
+#: columns, and what the allocators keep (133-161 MB seen; the previous count grew it by
+#: 327-333 MB, 80 bytes a step, more the longer the run)
+RSS_BOUND_MB = 200
 
 
 def _strided(first: int, steps: int) -> pa.Table:
