@@ -12,6 +12,9 @@ import httpx
 import pyarrow as pa
 import pytest
 
+from flightlog.store.history_keys import key_counts
+from flightlog.store.schema import segment_schema
+
 from .servers import LiveServer, segment_file, tidy_table
 
 pytestmark = pytest.mark.slow
@@ -62,3 +65,24 @@ def test_counting_a_long_runs_keys_takes_bounded_memory(
         "media": [],
     }
     assert grew < RSS_BOUND_MB, f"the server's peak RSS grew by {grew:.0f} MB"
+
+
+def test_the_rows_counted_are_one_a_writer_label_and_step(server: LiveServer) -> None:
+    """Two writers under one label (a job requeued under its label) logging the same steps
+    make one row a step, as `history()` shows them; another label its own rows: the server
+    counts as the local fold does."""
+    key = server.user("alice")
+    with server.client(key) as c:
+        c.put_run("alice", "p", "shared", {"id": "shared", "created_at": 0.0}, [])
+    history = server.root / "runs" / "@alice/p/shared/history"
+    for writer, label, first, steps in (("w1", "a", 0, 10), ("w2", "a", 5, 10), ("w3", "b", 0, 5)):
+        t = tidy_table(steps, ("loss", "acc"), writer=writer, start=first)
+        segment_file(
+            history,
+            t.replace_schema_metadata(segment_schema(writer, label).metadata),
+            writer=writer,
+        )
+    with server.client(key) as c:
+        doc = c.answer(c.request("GET", "/runs/alice/p/shared/keys"))
+    assert doc["rows"] == 15 + 5 == key_counts(history).rows
+    assert doc == key_counts(history).answer()
