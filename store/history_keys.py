@@ -52,6 +52,10 @@ class KeyCounts:
     _reached: dict[str, int] = field(default_factory=dict)
     #: the rows a server counted (`of_answer`, `counted_rows`): it sends no steps
     _rows: int = 0
+    #: the most keys counted, a key of several kinds once a kind (None: any number): past
+    #: it, TooManyKeys - checked before a segment's keys are made Python strings (a
+    #: server's answer, held in its memory)
+    most_keys: int | None = None
 
     @property
     def rows(self) -> int:
@@ -102,14 +106,23 @@ class KeyCounts:
         pair = pa.table({"key": keys, "kind": table.column("kind")}).unify_dictionaries()
         pair = pair.combine_chunks()
         k = pair.column("key").chunk(0)
+        self._check_keys(len(k.dictionary))
         codes = k.indices.to_numpy(zero_copy_only=False).astype(np.int64) * _KINDS
         codes += pair.column("kind").chunk(0).to_numpy(zero_copy_only=False)
         packed = np.bincount(codes, minlength=len(k.dictionary) * _KINDS)
         names = k.dictionary.to_pylist()
         for i in np.flatnonzero(packed):
             self.kinds[names[i // _KINDS], int(i % _KINDS)] += int(packed[i])
+        self._check_keys(len(self.kinds))  # (key, kind) pairs: a key of two kinds is two
         if "text" in table.column_names:
             self.add_media(table)
+
+    def _check_keys(self, keys: int) -> None:
+        if self.most_keys is not None and keys > self.most_keys:
+            raise TooManyKeys(
+                f"the run logged more than {self.most_keys:,} keys: too many to count here; "
+                "read its history in pages, the keys you need alone (scan_history(keys=[...]))"
+            )
 
     def add_media(self, table: pa.Table, upto: int | None = None) -> None:
         """Count the media rows of a long table with its `text`, by their type; `upto`:
@@ -122,12 +135,17 @@ class KeyCounts:
             self.media[str(key), media_type(text)] += 1
 
 
-def key_counts(history_dir: Path, rows: bool = True) -> KeyCounts:
+class TooManyKeys(ValueError):
+    """A run logged more keys than the counts may hold (`most_keys`)."""
+
+
+def key_counts(history_dir: Path, rows: bool = True, most_keys: int | None = None) -> KeyCounts:
     """The counts of a stream's segments and journals (store/segments.py: every readable
     row once, a damaged file skipped with a warning), folded a segment at a time: a
     server's keys route holds one segment's three columns, not the run's. `rows=False`:
-    no step set is kept, the rows are left for the caller to count (`counted_rows`)."""
-    counts = KeyCounts(_steps={} if rows else None)
+    no step set is kept, the rows are left for the caller to count (`counted_rows`);
+    `most_keys`: TooManyKeys past that many keys."""
+    counts = KeyCounts(_steps={} if rows else None, most_keys=most_keys)
     for name, table in iter_segments(history_dir, dictionary_keys=True, columns=COUNTED):
         counts.add(table, writer_label(name, table))
     wanted = counts.media_keys()

@@ -12,7 +12,8 @@ Who may: whoever may read the run. The counts are JSON of a few values a key:
     200 {"last_step": N, "rows": N, "kinds": [[key, kind, n], ...],
          "media": [[key, media type, n], ...]}
     404 run_not_found
-    413 too_large (counting the rows needs more than --read-memory-mb, spilled to disk)
+    413 too_large (more than 100,000 keys, or counting the rows needs more than
+        --read-memory-mb, spilled to disk)
 """
 # (no `from __future__ import annotations`: FastAPI reads the route's Annotated dependency
 # when the route is made, and `user` is a local of run_keys_router)
@@ -24,9 +25,10 @@ import anyio
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from flightlog.store.history_keys import key_counts
+from flightlog.store.history_keys import TooManyKeys, key_counts
 
 from .limits import ServerLimits
+from .refused import Refused
 from .run_reads import RunReader, load_run
 
 API = "/api/v1"
@@ -65,6 +67,9 @@ def _counted(
     store: Any, limits: ServerLimits, entity: str, project: str, run_id: str, stream: str
 ) -> dict[str, Any]:
     run = load_run(store, entity, project, run_id, stream)  # the stream checked first
-    counts = key_counts(run.paths.stream(stream), rows=False)
+    try:
+        counts = key_counts(run.paths.stream(stream), rows=False, most_keys=limits.counted_keys)
+    except TooManyKeys as e:
+        raise Refused(str(e), "too_large", 413) from None
     counts.counted_rows(RunReader(run.paths, stream, limits, store.uploads).rows())
     return counts.answer()

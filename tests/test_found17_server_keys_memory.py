@@ -12,6 +12,7 @@ import httpx
 import pyarrow as pa
 import pytest
 
+import flightlog
 from flightlog.store.history_keys import key_counts
 from flightlog.store.schema import segment_schema
 
@@ -86,3 +87,22 @@ def test_the_rows_counted_are_one_a_writer_label_and_step(server: LiveServer) ->
         doc = c.answer(c.request("GET", "/runs/alice/p/shared/keys"))
     assert doc["rows"] == 15 + 5 == key_counts(history).rows
     assert doc == key_counts(history).answer()
+
+
+def test_a_run_of_more_keys_than_the_server_counts_is_refused_saying_so(
+    server: LiveServer,
+) -> None:
+    """Each key's counts are held (and answered) whole: a run of millions of keys took as
+    many Python strings and counters of the server's memory. Past 100,000, 413 naming the
+    bound and what to read instead, through the route and `run.history_keys` alike."""
+    key = server.user("alice")
+    with server.client(key) as c:
+        c.put_run("alice", "p", "wide", {"id": "wide", "created_at": 0.0}, [])
+    history = server.root / "runs" / "@alice/p/wide/history"
+    segment_file(history, tidy_table(1, tuple(f"k{i}" for i in range(100_001))))
+    with server.client(key) as c:
+        r = c._http.get("/runs/alice/p/wide/keys")
+    assert r.status_code == 413 and r.json()["error"] == "too_large", r.text
+    assert "more than 100,000 keys" in r.json()["message"]
+    with pytest.raises(Exception, match="more than 100,000 keys"):
+        _ = flightlog.Api(host=server.url, api_key=key).run("alice/p/wide").history_keys
