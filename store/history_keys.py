@@ -44,14 +44,26 @@ class KeyCounts:
     kinds: Counter[tuple[str, int]] = field(default_factory=Counter)
     media: Counter[tuple[str, str]] = field(default_factory=Counter)
     last_step: int = -1
-    #: writer label -> the steps of its rows
-    _steps: dict[str, Steps] = field(default_factory=dict)
-    #: the rows a server counted (`of_answer`): it sends no steps
+    #: writer label -> the steps of its rows; None: the rows are counted elsewhere (a
+    #: server's, in DuckDB within its read memory: a step set takes a byte a step of a
+    #: writer's range, sync/run_reads.py `RunReader.rows`), and set with `counted_rows`
+    _steps: dict[str, Steps] | None = field(default_factory=dict)
+    #: writer label -> the last step of its rows counted
+    _reached: dict[str, int] = field(default_factory=dict)
+    #: the rows a server counted (`of_answer`, `counted_rows`): it sends no steps
     _rows: int = 0
+    #: the most keys counted, a key of several kinds once a kind (None: any number): past
+    #: it, TooManyKeys - checked before a segment's keys are made Python strings (a
+    #: server's answer, held in its memory)
+    most_keys: int | None = None
 
     @property
     def rows(self) -> int:
-        return self._rows + sum(s.count() for s in self._steps.values())
+        return self._rows + sum(s.count() for s in (self._steps or {}).values())
+
+    def counted_rows(self, rows: int) -> None:
+        """The rows, counted elsewhere (made with `key_counts(rows=False)`)."""
+        self._rows = rows
 
     def answer(self) -> dict[str, Any]:
         """The counts as JSON (a server's answer, sync/run_keys_routes.py)."""
@@ -74,17 +86,19 @@ class KeyCounts:
 
     def reached(self, writer: str) -> int:
         """The last step of `writer`'s rows counted (-1 for none)."""
-        steps = self._steps.get(writer)
-        return -1 if steps is None else steps.hi
+        return self._reached.get(writer, -1)
 
     def add(self, table: pa.Table, writer: str) -> None:
         """Count the rows of a long table (`step`, `key` plain or a dictionary, `kind`) that
         `writer` logged; with a `text` column, its media rows by their type too."""
         if not table.num_rows:
             return
-        steps = self._steps.setdefault(writer, Steps())
-        steps.add(table.column("step").to_numpy())
-        self.last_step = max(self.last_step, steps.hi)
+        step = table.column("step")
+        hi = int(pc.max(step).as_py())
+        self._reached[writer] = max(self._reached.get(writer, -1), hi)
+        self.last_step = max(self.last_step, hi)
+        if self._steps is not None:
+            self._steps.setdefault(writer, Steps()).add(step.to_numpy())
         keys = table.column("key")
         if not pa.types.is_dictionary(keys.type):
             keys = pc.dictionary_encode(keys)
@@ -92,14 +106,23 @@ class KeyCounts:
         pair = pa.table({"key": keys, "kind": table.column("kind")}).unify_dictionaries()
         pair = pair.combine_chunks()
         k = pair.column("key").chunk(0)
+        self._check_keys(len(k.dictionary))
         codes = k.indices.to_numpy(zero_copy_only=False).astype(np.int64) * _KINDS
         codes += pair.column("kind").chunk(0).to_numpy(zero_copy_only=False)
         packed = np.bincount(codes, minlength=len(k.dictionary) * _KINDS)
         names = k.dictionary.to_pylist()
         for i in np.flatnonzero(packed):
             self.kinds[names[i // _KINDS], int(i % _KINDS)] += int(packed[i])
+        self._check_keys(len(self.kinds))  # (key, kind) pairs: a key of two kinds is two
         if "text" in table.column_names:
             self.add_media(table)
+
+    def _check_keys(self, keys: int) -> None:
+        if self.most_keys is not None and keys > self.most_keys:
+            raise TooManyKeys(
+                f"the run logged more than {self.most_keys:,} keys: too many to count here; "
+                "read its history in pages, the keys you need alone (scan_history(keys=[...]))"
+            )
 
     def add_media(self, table: pa.Table, upto: int | None = None) -> None:
         """Count the media rows of a long table with its `text`, by their type; `upto`:
@@ -112,11 +135,17 @@ class KeyCounts:
             self.media[str(key), media_type(text)] += 1
 
 
-def key_counts(history_dir: Path) -> KeyCounts:
+class TooManyKeys(ValueError):
+    """A run logged more keys than the counts may hold (`most_keys`)."""
+
+
+def key_counts(history_dir: Path, rows: bool = True, most_keys: int | None = None) -> KeyCounts:
     """The counts of a stream's segments and journals (store/segments.py: every readable
     row once, a damaged file skipped with a warning), folded a segment at a time: a
-    server's keys route holds one segment's three columns, not the run's."""
-    counts = KeyCounts()
+    server's keys route holds one segment's three columns, not the run's. `rows=False`:
+    no step set is kept, the rows are left for the caller to count (`counted_rows`);
+    `most_keys`: TooManyKeys past that many keys."""
+    counts = KeyCounts(_steps={} if rows else None, most_keys=most_keys)
     for name, table in iter_segments(history_dir, dictionary_keys=True, columns=COUNTED):
         counts.add(table, writer_label(name, table))
     wanted = counts.media_keys()

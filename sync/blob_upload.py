@@ -219,8 +219,10 @@ def _push_versions(
     ones since (the best checkpoint logged again as `best`) without moving the server's
     `latest`; returns the aliases the server was given, per pushed version, for the mark.
     An older server, with no alias route, is given none: they stay unsent, tried again
-    on a later sync. A mark from before aliases were kept counts the aliases a version
-    has now as sent (sending them again could take back one the server moved since)."""
+    on a later sync. A mark from before aliases were kept counts as sent the aliases a
+    version has now that the server has, on it or on another (sending one again could take
+    back one the server moved since): an alias given here after that mark was written,
+    which the server never had, is sent (`_on_server`: a request an alias, once)."""
     registry = Registry(local.paths.root)
     marked = state.get("aliases")
     sent: dict[str, set[str]] = {}
@@ -234,12 +236,21 @@ def _push_versions(
             pushed.add(key)
             sent[key] = set(now)
             continue
-        had = set(now) if marked is None else set(marked.get(key) or ())
+        if marked is None:
+            had = {a for a in now if _on_server(client, where, v.name, a)}
+        else:
+            had = set(marked.get(key) or ())
         sent[key] = had & set(now)  # an alias moved to another version goes again if back
         new = [a for a in now if a not in had]
         if new and push_aliases(client, *where, v, new):
             sent[key].update(new)
     return sent
+
+
+def _on_server(client: ServerClient, where: tuple[str, str], name: str, alias: str) -> bool:
+    """Whether the server's artifact `name` has `alias`, on any of its versions."""
+    r = client.request("GET", f"/artifacts/{where[0]}/{where[1]}/{name}/{alias}", allow=(404,))
+    return r.status_code != 404
 
 
 def _pushed_key(v: Version) -> str:

@@ -43,6 +43,7 @@ class ServerLimits:
     list_runs: int = 1_000  # runs per page of a listing, at most (the default is 100)
     chart_buckets: int = 2_000  # buckets per chart, at most
     query_keys: int = 256  # metric names in one query
+    counted_keys: int = 100_000  # keys (a key of several kinds: one a kind) a run's counts hold
     query_chars: int = 8_192  # length of any one query parameter
     read_memory: int = 256 * MB  # DuckDB's memory for one read (it spills beyond)
     concurrent_reads: int = 4  # history and chart reads at once
@@ -104,7 +105,7 @@ FLAGS: tuple[tuple[str, tuple[str, ...], int, str], ...] = (
         1,
         "seconds a request may stall, in its headers or its body, before it is dropped",
     ),
-    ("--read-memory-mb", ("read_memory",), MB, "memory for one history or chart read"),
+    ("--read-memory-mb", ("read_memory",), MB, "memory for one history, chart or key-count read"),
     (
         "--max-connections",
         ("max_connections",),

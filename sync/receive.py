@@ -44,7 +44,7 @@ from .accounts import check_entity
 from .group_commit import GroupCommit
 from .limits import ServerLimits
 from .new_dirs import NewDirs
-from .refused import Refused
+from .refused import Refused, run_missing
 from .seal_growth import grown
 from .sealed_names import SealedNames
 from .segment_check import check_segment_file
@@ -240,11 +240,7 @@ class ReceivingStore:
     def require_run(self, entity: str, project: str, run_id: str) -> RunPaths:
         paths = self.paths(entity, project, run_id)
         if not paths.meta.exists():
-            raise Refused(
-                f"run {entity}/{project}/{run_id} does not exist here: send its metadata first",
-                "run_not_found",
-                404,
-            )
+            raise run_missing(entity, project, run_id)
         return paths
 
     def uploading(self, paths: RunPaths, creating: bool = False) -> AbstractContextManager[None]:

@@ -11,3 +11,14 @@ class Refused(ValueError):
         super().__init__(message)
         self.code = code
         self.status = status
+
+
+def run_missing(entity: str, project: str, run_id: str, why: str = "") -> Refused:
+    """404 run_not_found for an upload into a run the server does not hold (never sent, or
+    deleted `why`): what a client does about it - send the run's metadata - said once for
+    every store and route that refuses so."""
+    return Refused(
+        f"run {entity}/{project}/{run_id} does not exist here{why}: send its metadata first",
+        "run_not_found",
+        404,
+    )

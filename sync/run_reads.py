@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -56,6 +56,7 @@ from .refused import Refused
 
 log = logging.getLogger("flightlog.server")
 ARROW_BATCH = 8192
+T = TypeVar("T")
 TIDY_SCHEMA = HISTORY_SCHEMA.append(pa.field("writer", pa.string()))
 
 
@@ -192,9 +193,7 @@ class RunReader:
     def _page_tidy(
         self, keys: list[str] | None, after: list[Any] | None, limit: int
     ) -> list[tuple[Any, ...]]:
-        if not self.segments:
-            return []
-        where, params = ["true"], {"files": [str(s.path) for s in self.segments]}
+        where, params = ["true"], {"limit": limit}
         if keys is not None:
             where.append("p.key IN (SELECT unnest($keys::VARCHAR[]))")
             params["keys"] = keys
@@ -204,37 +203,67 @@ class RunReader:
             )
             where.append("p.step >= $a0")  # the same, in a form Parquet statistics can skip by
             params.update({f"a{i}": v for i, v in enumerate(after)})
-        con = self._connect()
-        try:
-            con.register("f", self._files_table())
-            return con.execute(
-                "SELECT p.step, f.label, p.key, f.seg, p.file_row_number, epoch_us(p.time), "
-                "p.value, p.kind, p.text FROM read_parquet($files, filename=true, "
-                "file_row_number=true) p JOIN f USING (filename) WHERE "
-                + " AND ".join(where)
-                + " ORDER BY p.step, f.label, p.key, f.seg, p.file_row_number LIMIT $limit",
-                {**params, "limit": limit},
-            ).fetchall()
-        except duckdb.OutOfMemoryException:
-            raise Refused(
-                "this page needs more memory than the server gives one read: ask for fewer "
-                "rows (limit=)",
-                "too_large",
-                413,
-            ) from None
-        except duckdb.Error as e:  # a file that fails mid-read: find it, skip it, go on
-            bad = next((s for s in self.segments if str(s.path) in str(e)), None)
-            if bad is None:
-                raise
-            self._skip(bad, e)
-            return self._page_tidy(keys, after, limit)
-        finally:
-            con.close()
+        sql = (
+            "SELECT p.step, f.label, p.key, f.seg, p.file_row_number, epoch_us(p.time), "
+            "p.value, p.kind, p.text FROM read_parquet($files, filename=true, "
+            "file_row_number=true) p JOIN f USING (filename) WHERE "
+            + " AND ".join(where)
+            + " ORDER BY p.step, f.label, p.key, f.seg, p.file_row_number LIMIT $limit"
+        )
+        too_large = "this page needs more memory than the server gives one read: ask for fewer "
+
+        def page(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+            return con.execute(sql, {**params, "files": self._paths()}).fetchall()
+
+        return self._select(page, too_large + "rows (limit=)") or []
+
+    def rows(self) -> int:
+        """The rows `page` reads, one a writer and step, counted in DuckDB within the read
+        memory (it spills beyond), a writer's files at a time (a join to their labels made
+        the count run out of memory where this spills): a set of the steps in Python took a
+        byte or more a step, unbounded (10^8 steps: 100 MB) on a server every account
+        shares."""
+
+        def count(con: duckdb.DuckDBPyConnection) -> int:
+            by_label: dict[str, list[str]] = {}
+            for seg in self.segments:
+                by_label.setdefault(seg.label, []).append(str(seg.path))
+            sql = "SELECT count(DISTINCT step) FROM read_parquet($files)"
+            return sum(con.execute(sql, {"files": f}).fetchall()[0][0] for f in by_label.values())
+
+        too_large = (
+            "counting this run's rows needs more memory than the server gives one read "
+            "(its --read-memory-mb)"
+        )
+        return self._select(count, too_large) or 0
+
+    def _select(self, query: Callable[[duckdb.DuckDBPyConnection], T], too_large: str) -> T | None:
+        """`query` over the readable segments (`f`: their labels), None without any: a
+        segment that fails mid-read is skipped and the query run again; past the read
+        memory, 413 `too_large` saying so."""
+        while self.segments:
+            con = self._connect()
+            try:
+                con.register("f", self._files_table())
+                return query(con)
+            except duckdb.OutOfMemoryException:
+                raise Refused(too_large, "too_large", 413) from None
+            except duckdb.Error as e:  # a file that fails mid-read: find it, skip it, go on
+                bad = next((s for s in self.segments if str(s.path) in str(e)), None)
+                if bad is None:
+                    raise
+                self._skip(bad, e)
+            finally:
+                con.close()
+        return None
+
+    def _paths(self) -> list[str]:
+        return [str(s.path) for s in self.segments]
 
     def _files_table(self) -> pa.Table:
         return pa.table(
             {
-                "filename": [str(s.path) for s in self.segments],
+                "filename": self._paths(),
                 "label": [s.label for s in self.segments],
                 "seg": [s.path.name for s in self.segments],
             }

@@ -328,7 +328,7 @@ def create_app(
         run_sync_router(store, user_now, access, limits, ensure_project, blobs, checks)
     )
     app.include_router(run_delete_router(store, user, access))
-    app.include_router(run_keys_router(store, user, access, reads))
+    app.include_router(run_keys_router(store, user, access, reads, limits))
     app.include_router(
         project_sync_router(store, user_now, access, limits, ensure_project, blobs, checks)
     )

@@ -45,7 +45,7 @@ from .db.catalog import Catalog, SegmentRow
 from .limits import ServerLimits
 from .objstore import ObjectStore
 from .receive import STREAMS, ReceivingStore, check_digest, conflict, key_of, run_documents
-from .refused import Refused
+from .refused import Refused, run_missing
 from .seal_growth import grown
 from .seal_retirement import fetch_segment, finish_moves, retire_recovered, retire_seal
 from .segment_check import check_segment_file
@@ -80,11 +80,7 @@ class SharedStore:
 
     def require_run(self, entity: str, project: str, run_id: str) -> RunPaths:
         if self.catalog.run(entity, project, run_id) is None:
-            raise Refused(
-                f"run {entity}/{project}/{run_id} does not exist here: send its metadata first",
-                "run_not_found",
-                404,
-            )
+            raise run_missing(entity, project, run_id)
         return self.paths(entity, project, run_id)
 
     def put_run(

@@ -24,7 +24,7 @@ from typing import Any
 from flightlog.store.file_lock import GONE, RUN_LOCK, flocked
 from flightlog.store.layout import RunPaths, SegmentName
 
-from .refused import Refused
+from .refused import run_missing
 
 
 @contextlib.contextmanager
@@ -35,13 +35,7 @@ def upload_held(paths: RunPaths, creating: bool = False) -> Iterator[None]:
     is no refusal: it is made (nothing to delete before its run.json is written)."""
     with flocked(paths.dir / RUN_LOCK, shared=True) as held:
         if not creating and (held == GONE or not paths.meta.exists()):
-            entity, project, run_id = paths.address
-            raise Refused(
-                f"run {entity}/{project}/{run_id} does not exist here (deleted while this "
-                "upload arrived): send its metadata first",
-                "run_not_found",
-                404,
-            )
+            raise run_missing(*paths.address, " (deleted while this upload arrived)")
         yield
 
 

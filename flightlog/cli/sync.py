@@ -219,8 +219,9 @@ def _sync_once(client: ServerClient, dirs: list[Path], entity: str | None) -> in
         lost = forget_lost(client, locals_, entities)
         if lost:
             print(
-                f"flightlog: {lost} run(s) marked synced are not on {server} any more (a "
-                "server restored from a backup?): sending them again",
+                f"flightlog: {lost} run(s) marked synced are not on {server} any more "
+                "(deleted there, or the server restored from a backup): sending them again, "
+                "whole; to keep a run deleted there, delete it here too",
                 file=sys.stderr,
             )
         for lr, r, e in sync_many(client, locals_, entities, report.on_bytes):
