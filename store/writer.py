@@ -32,6 +32,7 @@ from typing import Any
 import pyarrow as pa
 
 from .current_segment import CurrentSegment
+from .hot_loop import HotLoop
 from .journal import Mark
 from .layout import RunPaths
 from .pending_media import PendingMedia
@@ -91,6 +92,9 @@ class RunWriter(WriterClose):
         #: log()'s journals (the rows, until written segments hold them)
         self._rows = RowLog(paths.history, writer_id, label, lock, warn, self._rotated)
         self.signatures = self._rows.signatures
+        #: log()'s rate: while it runs hot, its rows wait in the journals (store/hot_loop.py)
+        self._hot = HotLoop()
+        self._deferred = False
         #: converted batches and their journal marks, in order, waiting to be written
         self._queue: deque[tuple[pa.RecordBatch, Mark]] = deque()
         #: the mark of the last batch written
@@ -194,7 +198,11 @@ class RunWriter(WriterClose):
             backlog = False
             try:
                 self._tick(force=waiters > 0)
-                backlog = bool(self._rows.pending_values()) and self._failing is None
+                backlog = (
+                    bool(self._rows.pending_values())
+                    and self._failing is None
+                    and not self._deferred
+                )
             except Exception as e:  # never let the writer thread die silently
                 self._disk_problem(f"unexpected error in the writer thread: {e!r}")
             # a backlog: the next tick at once
@@ -233,7 +241,10 @@ class RunWriter(WriterClose):
             self._queue.clear()  # converted, not written: their journals keep them too
             wrote = False
         else:
-            self._convert()
+            rows = self._rows
+            self._deferred = not force and self._hot.defer(rows.converted, rows.pending_values())
+            if not self._deferred:
+                self._convert()
             wrote = self._write_queue()
             while force and self._rows.pending_values() and not self._yield_to_close():
                 self._convert()  # flush(), finish(): everything

@@ -1,0 +1,42 @@
+"""When the writer thread leaves `log()`'s rows in the journals: while `log()` runs hot.
+
+Every time the writer thread takes the GIL from a training thread in a tight `log()` loop,
+that thread waits for the handover (CPython makes the thread that drops the GIL wait until
+the other has taken it, and a thread waiting for it asks for it only after the 5 ms switch
+interval), and then for the writer's stretch of Python: converting journal rows to Arrow and
+printing histograms took the GIL hundreds of times a second, each a stall of `log()` of up to
+ms (issue 16 §2). Meanwhile the rows are safe where they are: a kill -9 loses none of the
+rows in a journal, and readers read them there. So while `log()` commits more than
+HOT_VALUES_PER_SECOND between two ticks, the writer leaves them in the journals and only
+keeps its light work (heartbeat, msync, pages faulted in ahead); it converts them once the
+loop slows down (an evaluation, the end of the loop), at `flush()`/`finish()`, or once the
+backlog passes HOT_BACKLOG (a loop that long is converted as it goes, as before).
+"""
+
+from __future__ import annotations
+
+import time
+
+#: values committed a second above which the loop is hot (a training step that logs ten
+#: values a hundred times a second is 1,000; a loop that only logs, ~2 million)
+HOT_VALUES_PER_SECOND = 20_000
+#: values (journal words: ~8 bytes each, in files, not the heap) left in the journals at most
+#: while the loop is hot: ~32 MiB, about two seconds of a loop that only logs
+HOT_BACKLOG = 1 << 22
+
+
+class HotLoop:
+    """The writer's look at `log()`'s rate, one a tick (see the module's docstring)."""
+
+    def __init__(self) -> None:
+        #: values committed at the last look, and when
+        self._seen = (0, time.monotonic())
+
+    def defer(self, converted: int, pending: int) -> bool:
+        """Leave the `pending` values in the journals this tick? `converted`: the values
+        converted so far (with `pending`, every value `log()` committed)."""
+        now = time.monotonic()
+        committed = converted + pending
+        seen, at = self._seen
+        self._seen = (committed, now)
+        return 0 < pending < HOT_BACKLOG and committed - seen >= HOT_VALUES_PER_SECOND * (now - at)
