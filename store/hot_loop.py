@@ -10,12 +10,14 @@ rows in a journal, and readers read them there. So while `log()` commits more th
 HOT_VALUES_PER_SECOND between two ticks, the writer leaves them in the journals and only
 keeps its light work (heartbeat, msync, pages faulted in ahead); it converts them once the
 loop slows down (an evaluation, the end of the loop), at `flush()`/`finish()`, or once the
-backlog passes HOT_BACKLOG (a loop that long is converted as it goes, as before).
+backlog passes HOT_BACKLOG: a loop that long is converted as it goes, as before, which is
+said once (its calls of `log()` may take longer from there).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 #: values committed a second above which the loop is hot (a training step that logs ten
 #: values a hundred times a second is 1,000; a loop that only logs, ~2 million)
@@ -28,9 +30,11 @@ HOT_BACKLOG = 1 << 22
 class HotLoop:
     """The writer's look at `log()`'s rate, one a tick (see the module's docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, warn: Callable[[str], None]) -> None:
         #: values committed at the last look, and when
         self._seen = (0, time.monotonic())
+        self._warn = warn
+        self._said = False
 
     def defer(self, converted: int, pending: int) -> bool:
         """Leave the `pending` values in the journals this tick? `converted`: the values
@@ -39,4 +43,15 @@ class HotLoop:
         committed = converted + pending
         seen, at = self._seen
         self._seen = (committed, now)
-        return 0 < pending < HOT_BACKLOG and committed - seen >= HOT_VALUES_PER_SECOND * (now - at)
+        if committed - seen < HOT_VALUES_PER_SECOND * (now - at):
+            return False
+        if pending < HOT_BACKLOG:
+            return pending > 0
+        if not self._said:
+            self._said = True
+            self._warn(
+                f"log() has outrun the writer thread: {pending:,} values wait in the journals, "
+                "so it now converts them while log() runs, and some log() calls may take a "
+                "few ms (said once)"
+            )
+        return False

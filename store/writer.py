@@ -93,7 +93,7 @@ class RunWriter(WriterClose):
         self._rows = RowLog(paths.history, writer_id, label, lock, warn, self._rotated)
         self.signatures = self._rows.signatures
         #: log()'s rate: while it runs hot, its rows wait in the journals (store/hot_loop.py)
-        self._hot = HotLoop()
+        self._hot = HotLoop(warn)
         self._deferred = False
         #: converted batches and their journal marks, in order, waiting to be written
         self._queue: deque[tuple[pa.RecordBatch, Mark]] = deque()

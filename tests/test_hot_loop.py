@@ -10,6 +10,7 @@ from pathlib import Path
 
 import flightlog
 
+from .conftest import python_script
 from .servers import wait_until
 
 #: seconds of the tight loop: several of the writer's ticks (flush_interval)
@@ -44,3 +45,33 @@ def test_a_hot_loops_rows_wait_in_the_journals_until_it_pauses(
     rows = list(api.run("p/hot").scan_history(keys=["m0"]))
     assert [r["_step"] for r in rows] == list(range(steps + 1))
     assert [r["m0"] for r in rows[:3]] == [0.0, 1.0, 2.0]
+
+
+#: a hot loop past a backlog bound made small: the writer converts as it goes, and says so
+PAST_THE_BOUND = """
+import time
+import flightlog
+import flightlog.store.hot_loop as hot_loop
+hot_loop.HOT_BACKLOG = 50_000
+run = flightlog.init(project="p", settings={"console": "off", "stats_interval": 0})
+end = time.monotonic() + 1.5
+i = 0
+while time.monotonic() < end:
+    run.log({f"m{k}": i + k / 10 for k in range(10)})
+    i += 1
+run.finish(quiet=True)
+print(run.id, i)
+"""
+
+
+def test_a_hot_loop_past_the_backlog_bound_is_written_as_it_goes_and_said_once(
+    api: flightlog.Api,
+) -> None:
+    done = python_script(PAST_THE_BOUND, timeout=120)
+    assert done.returncode == 0, done.stderr
+    said = [s for s in done.stderr.splitlines() if "has outrun the writer thread" in s]
+    assert len(said) == 1, done.stderr
+    run_id, steps = done.stdout.split()
+    assert [r["_step"] for r in api.run(f"p/{run_id}").scan_history(keys=["m0"])] == list(
+        range(int(steps))
+    )
