@@ -8,7 +8,8 @@ printing histograms took the GIL hundreds of times a second, each a stall of `lo
 ms (issue 16 §2). Meanwhile the rows are safe where they are: a kill -9 loses none of the
 rows in a journal, and readers read them there. So while `log()` commits more than
 HOT_VALUES_PER_SECOND between two ticks, the writer leaves them in the journals and only
-keeps its light work (heartbeat, msync, pages faulted in ahead); it converts them once the
+keeps its light work (heartbeat, msync, pages faulted in ahead), every HOT_TICK seconds
+rather than every flush interval (each of those takes the GIL too); it converts them once the
 loop slows down (an evaluation, the end of the loop), at `flush()`/`finish()`, or once the
 backlog passes HOT_BACKLOG: a loop that long is converted as it goes, as before, which is
 said once (its calls of `log()` may take longer from there).
@@ -25,6 +26,9 @@ HOT_VALUES_PER_SECOND = 20_000
 #: values (journal words: ~8 bytes each, in files, not the heap) left in the journals at most
 #: while the loop is hot: ~32 MiB, about two seconds of a loop that only logs
 HOT_BACKLOG = 1 << 22
+
+#: seconds between the writer's ticks while it leaves a hot loop's rows in the journals
+HOT_TICK = 0.3
 
 
 class HotLoop:

@@ -32,7 +32,7 @@ from typing import Any
 import pyarrow as pa
 
 from .current_segment import CurrentSegment
-from .hot_loop import HotLoop
+from .hot_loop import HOT_TICK, HotLoop
 from .journal import Mark
 from .layout import RunPaths
 from .pending_media import PendingMedia
@@ -205,8 +205,11 @@ class RunWriter(WriterClose):
                 )
             except Exception as e:  # never let the writer thread die silently
                 self._disk_problem(f"unexpected error in the writer thread: {e!r}")
-            # a backlog: the next tick at once
-            due = time.monotonic() + (0.0 if backlog else self.settings.flush_interval)
+            # a backlog: the next tick at once; a hot loop's: fewer ticks (store/hot_loop.py)
+            wait = self.settings.flush_interval
+            if self._deferred:
+                wait = max(wait, HOT_TICK)
+            due = time.monotonic() + (0.0 if backlog else wait)
             for _ in range(waiters):
                 self._flush_waiters.popleft().set()
         self._finish_closing()
