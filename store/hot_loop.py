@@ -11,8 +11,10 @@ HOT_VALUES_PER_SECOND between two ticks, the writer leaves them in the journals 
 keeps its light work (heartbeat, msync, pages faulted in ahead), every HOT_TICK seconds
 rather than every flush interval (each of those takes the GIL too); it converts them once the
 loop slows down (an evaluation, the end of the loop), at `flush()`/`finish()`, or once the
-backlog passes HOT_BACKLOG: a loop that long is converted as it goes, as before, which is
-said once (its calls of `log()` may take longer from there).
+backlog passes HOT_BACKLOG values or HOT_SECONDS: from there the loop's rows are converted as
+it goes, as before (segments sealed by age still reach a server as the run goes); reaching
+the values bound, which a loop that only logs does in about two seconds, is said once (its
+calls of `log()` may take longer from there).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ HOT_VALUES_PER_SECOND = 20_000
 #: values (journal words: ~8 bytes each, in files, not the heap) left in the journals at most
 #: while the loop is hot: ~32 MiB, about two seconds of a loop that only logs
 HOT_BACKLOG = 1 << 22
+#: seconds the writer leaves a hot loop's rows in the journals at most
+HOT_SECONDS = 10.0
 
 #: seconds between the writer's ticks while it leaves a hot loop's rows in the journals
 HOT_TICK = 0.3
@@ -39,6 +43,8 @@ class HotLoop:
         self._seen = (0, time.monotonic())
         self._warn = warn
         self._said = False
+        #: since when the backlog has been left in the journals (None: it is not)
+        self._since: float | None = None
 
     def defer(self, converted: int, pending: int) -> bool:
         """Leave the `pending` values in the journals this tick? `converted`: the values
@@ -47,10 +53,13 @@ class HotLoop:
         committed = converted + pending
         seen, at = self._seen
         self._seen = (committed, now)
-        if committed - seen < HOT_VALUES_PER_SECOND * (now - at):
+        if committed - seen < HOT_VALUES_PER_SECOND * (now - at) or not pending:
+            self._since = None
             return False
+        if self._since is None:
+            self._since = now
         if pending < HOT_BACKLOG:
-            return pending > 0
+            return now - self._since < HOT_SECONDS
         if not self._said:
             self._said = True
             self._warn(

@@ -8,7 +8,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 import flightlog
+import flightlog.store.hot_loop as hot_loop
 
 from .conftest import python_script
 from .servers import wait_until
@@ -21,16 +24,21 @@ def _segments(history: Path) -> list[Path]:
     return [p for p in history.iterdir() if not p.name.endswith(".journal")]
 
 
-def test_a_hot_loops_rows_wait_in_the_journals_until_it_pauses(
-    store: Path, api: flightlog.Api
-) -> None:
+def _hot_run(store: Path, run_id: str) -> tuple[flightlog.Run, Path]:
+    """A run whose writer ticks every 50 ms, and its history directory."""
     run = flightlog.init(
         project="p",
-        id="hot",
+        id=run_id,
         dir=str(store),
         settings={"console": "off", "stats_interval": 0, "flush_interval": 0.05},
     )
-    history = store / "runs" / "p" / "hot" / "history"
+    return run, store / "runs" / "p" / run_id / "history"
+
+
+def test_a_hot_loops_rows_wait_in_the_journals_until_it_pauses(
+    store: Path, api: flightlog.Api
+) -> None:
+    run, history = _hot_run(store, "hot")
     steps = 0
     end = time.monotonic() + HOT_SECONDS
     while time.monotonic() < end:
@@ -75,3 +83,22 @@ def test_a_hot_loop_past_the_backlog_bound_is_written_as_it_goes_and_said_once(
     assert [r["_step"] for r in api.run(f"p/{run_id}").scan_history(keys=["m0"])] == list(
         range(int(steps))
     )
+
+
+def test_a_hot_loop_longer_than_hot_seconds_is_written_as_it_goes(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loop that stays hot has its rows written once HOT_SECONDS have passed, bound or no
+    bound: a run syncing segments sealed by age reaches the server as it goes."""
+    monkeypatch.setattr(hot_loop, "HOT_SECONDS", 0.3)
+    monkeypatch.setattr(hot_loop, "HOT_BACKLOG", 1 << 40)  # the time bound alone
+    run, history = _hot_run(store, "long")
+    step, written = 0, False
+    end = time.monotonic() + 5
+    while not written and time.monotonic() < end:
+        for _ in range(500):
+            run.log({f"m{k}": step + k / 10 for k in range(10)})
+            step += 1
+        written = bool(_segments(history))
+    assert written, "no segment in the 5 s the loop stayed hot"
+    run.finish()
