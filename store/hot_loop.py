@@ -23,8 +23,10 @@ import time
 from collections.abc import Callable
 
 #: values committed a second above which the loop is hot (a training step that logs ten
-#: values a hundred times a second is 1,000; a loop that only logs, ~2 million)
-HOT_VALUES_PER_SECOND = 20_000
+#: values a hundred times a second is 1,000; a loop that only logs, ~2 million). Below it the
+#: writer's work is small (~2.5 ms a second at most), and a loop that sleeps or waits on a
+#: GPU between its calls hands the GIL over without a forced switch
+HOT_VALUES_PER_SECOND = 100_000
 #: values (journal words: ~8 bytes each, in files, not the heap) left in the journals at most
 #: while the loop is hot: ~32 MiB, about two seconds of a loop that only logs
 HOT_BACKLOG = 1 << 22
