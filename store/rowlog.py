@@ -96,6 +96,8 @@ class RowLog:
         self._journals: deque[JournalFile] = deque()
         #: rows of `_journals[0]` converted so far, and where the next one's data starts
         self._read = (0, 0)
+        #: data words converted so far, in every journal (log()'s rate: store/hot_loop.py)
+        self.converted = 0
         #: fully converted journals, with their last mark, waiting for an fsync
         self._retired: list[tuple[JournalFile, Mark]] = []
         self._widest = 0
@@ -274,6 +276,7 @@ class RowLog:
                     records = records[: max(cut, 1)]
                     n, end, last = done + len(records), int(records["end"][-1]), True
                 budget -= end - start
+                self.converted += end - start
                 view = memoryview(j.mm)[j.voff : j.voff + 8 * end]
                 words = np.frombuffer(view, np.float64)
                 self._read = (n, end)  # rows that fail to convert are not tried again

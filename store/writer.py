@@ -32,6 +32,7 @@ from typing import Any
 import pyarrow as pa
 
 from .current_segment import CurrentSegment
+from .hot_loop import HOT_TICK, HotLoop
 from .journal import Mark
 from .layout import RunPaths
 from .pending_media import PendingMedia
@@ -91,6 +92,9 @@ class RunWriter(WriterClose):
         #: log()'s journals (the rows, until written segments hold them)
         self._rows = RowLog(paths.history, writer_id, label, lock, warn, self._rotated)
         self.signatures = self._rows.signatures
+        #: log()'s rate: while it runs hot, its rows wait in the journals (store/hot_loop.py)
+        self._hot = HotLoop(warn)
+        self._deferred = False
         #: converted batches and their journal marks, in order, waiting to be written
         self._queue: deque[tuple[pa.RecordBatch, Mark]] = deque()
         #: the mark of the last batch written
@@ -194,11 +198,18 @@ class RunWriter(WriterClose):
             backlog = False
             try:
                 self._tick(force=waiters > 0)
-                backlog = bool(self._rows.pending_values()) and self._failing is None
+                backlog = (
+                    bool(self._rows.pending_values())
+                    and self._failing is None
+                    and not self._deferred
+                )
             except Exception as e:  # never let the writer thread die silently
                 self._disk_problem(f"unexpected error in the writer thread: {e!r}")
-            # a backlog: the next tick at once
-            due = time.monotonic() + (0.0 if backlog else self.settings.flush_interval)
+            # a backlog: the next tick at once; a hot loop's: fewer ticks (store/hot_loop.py)
+            wait = self.settings.flush_interval
+            if self._deferred:
+                wait = max(wait, HOT_TICK)
+            due = time.monotonic() + (0.0 if backlog else wait)
             for _ in range(waiters):
                 self._flush_waiters.popleft().set()
         self._finish_closing()
@@ -233,7 +244,10 @@ class RunWriter(WriterClose):
             self._queue.clear()  # converted, not written: their journals keep them too
             wrote = False
         else:
-            self._convert()
+            rows = self._rows
+            self._deferred = not force and self._hot.defer(rows.converted, rows.pending_values())
+            if not self._deferred:
+                self._convert()
             wrote = self._write_queue()
             while force and self._rows.pending_values() and not self._yield_to_close():
                 self._convert()  # flush(), finish(): everything

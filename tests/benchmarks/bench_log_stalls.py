@@ -3,11 +3,16 @@ cause (issue 16 §2: no call over 1 ms, p99.9 ≤ 50 µs).
 
     python tests/benchmarks/bench_log_stalls.py [--steps 200000] [--trials 3]
         [--shape mixed|plain|wide] [--baseline /tmp/old/.venv/bin/python] [--spin 3.5]
+        [--page-floor]
 
 Each trial runs each interpreter's flightlog in a fresh process, alternating which goes first,
 with the load average printed, and the spin floor: the same loop and bookkeeping around a
 call that only burns `--spin` µs of CPU (a log() of the median cost, without flightlog):
-what the machine alone (interrupts, the hypervisor, other processes) does to such calls.
+what the machine alone (interrupts, the hypervisor, other processes) does to such calls;
+with --page-floor also the page floor: the same calls each storing a row's bytes into fresh
+pages of a file mapping faulted in beforehand, as log() stores into its journal (on this
+virtual machine a store into a page not touched for a while costs up to ~150 µs, in the
+thread's own CPU time, with no page fault counted).
 The harness (never the product) records, with the GIL held and no system call that
 releases it next to the timed call:
   - every cyclic GC pass (gc.callbacks: generation, thread, start and end);
@@ -111,21 +116,55 @@ def _ahead(journal: Any) -> bool | None:
     return n + 2 <= populated[0] and end + 64 <= populated[1]
 
 
-def _spin(us: float) -> Any:
+def _spin(us: float, pages: Path | None = None, steps: int = 0) -> Any:
     """The spin floor: a call that only burns `us` µs of CPU (what a log() call of the median
-    cost is exposed to: interrupts, the hypervisor, other processes), no thread, no memory."""
+    cost is exposed to: interrupts, the hypervisor, other processes), no thread, no memory.
+    With `pages` (the page floor), each call also stores a row's 88 bytes (a 32-byte record,
+    seven float64 values) into the next bytes of two areas of a file mapping in that
+    directory, faulted in beforehand as the writer faults in journal pages: what the machine
+    does to a call that writes its row into pages it has not written before."""
     perf = time.perf_counter_ns
     span = int(us * 1000)
+    if pages is None:
 
-    def log(_row: Any) -> None:
+        def log(_row: Any) -> None:
+            end = perf() + span
+            while perf() < end:
+                pass
+
+        return log
+    import mmap
+    import struct
+
+    from flightlog.store.prefault import mapping_address, populate
+
+    voff = -(-32 * steps // mmap.PAGESIZE) * mmap.PAGESIZE
+    size = voff + 56 * steps + mmap.PAGESIZE
+    fd = os.open(pages / "page-floor", os.O_RDWR | os.O_CREAT, 0o644)
+    os.posix_fallocate(fd, 0, size)
+    mm = mmap.mmap(fd, size)
+    os.close(fd)
+    addr = mapping_address(mm)
+    if addr is not None:
+        populate(addr, 0, size)
+    rec, val = struct.Struct("<qdqq").pack_into, struct.Struct("<7d").pack_into
+    at = [0]
+
+    def log_row(_row: Any) -> None:
         end = perf() + span
+        n = at[0]
+        val(mm, voff + 56 * n, 0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5)
+        rec(mm, 32 * n, n, 1.0, 1, 56 * n)
+        at[0] = n + 1
         while perf() < end:
             pass
 
-    return log
+    return log_row
 
 
-def worker(shape: str, steps: int, workdir: Path, spin: float = 0.0) -> dict[str, Any]:
+def worker(
+    shape: str, steps: int, workdir: Path, spin: float = 0.0, pages: bool = False
+) -> dict[str, Any]:
     import flightlog
 
     _instrument()
@@ -142,7 +181,7 @@ def worker(shape: str, steps: int, workdir: Path, spin: float = 0.0) -> dict[str
 
     gc.callbacks.append(on_gc)
     run = None if spin else flightlog.init(project="bench", mode="offline", dir=str(workdir))
-    log = _spin(spin) if run is None else run.log
+    log = _spin(spin, workdir if pages else None, steps) if run is None else run.log
     timings = array("q", bytes(8 * steps))
     rows = _rows(shape, steps)
     clocks = _ThreadClocks()
@@ -247,10 +286,10 @@ def _cause(c: dict[str, Any], gcs: list[tuple[int, int, int, bool]], spans: list
     return "the machine (preempted)" if c["preempted"] else "the machine (other)"
 
 
-def _run(python: str, shape: str, steps: int, spin: float) -> dict[str, Any]:
+def _run(python: str, shape: str, steps: int, spin: float, pages: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         argv = [python, __file__, "--worker", "--shape", shape, "--steps", str(steps)]
-        argv += ["--spin", str(spin)]
+        argv += ["--spin", str(spin)] + (["--pages"] if pages else [])
         out = subprocess.run(
             [*argv, "--dir", tmp], capture_output=True, text=True, env={**os.environ, **ENV}
         )
@@ -271,23 +310,32 @@ def main() -> None:
         default=3.5,
         help="also run the spin floor: calls that burn this many µs of CPU (0: not)",
     )
+    p.add_argument(
+        "--page-floor",
+        action="store_true",
+        help="also run the page floor: the spin floor's calls each storing a row into fresh "
+        "pages of a file mapping faulted in beforehand, as log() does into its journal",
+    )
+    p.add_argument("--pages", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--worker", action="store_true")
     p.add_argument("--dir")
     args = p.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.shape, args.steps, Path(args.dir), args.spin)))
+        print(json.dumps(worker(args.shape, args.steps, Path(args.dir), args.spin, args.pages)))
         return
-    codes = [("new", sys.executable, 0.0)]
+    codes = [("new", sys.executable, 0.0, False)]
     if args.baseline:
-        codes.append(("baseline", args.baseline, 0.0))
+        codes.append(("baseline", args.baseline, 0.0, False))
     if args.spin:
-        codes.append(("spin floor", sys.executable, args.spin))
+        codes.append(("spin floor", sys.executable, args.spin, False))
+    if args.spin and args.page_floor:
+        codes.append(("page floor", sys.executable, args.spin, True))
     totals: dict[str, dict[str, list[int]]] = {n: defaultdict(lambda: [0, 0]) for n, *_ in codes}
     print(f"{args.shape} rows, {args.steps:,} log() calls per trial, {os.cpu_count()} cores")
     for trial in range(args.trials):
-        for name, python, spin in codes[trial % 2 :] + codes[: trial % 2]:
+        for name, python, spin, pages in codes[trial % 2 :] + codes[: trial % 2]:
             load = os.getloadavg()[0]
-            r = _run(python, args.shape, args.steps, spin)
+            r = _run(python, args.shape, args.steps, spin, pages)
             print(
                 f"trial {trial + 1} {name:8} load {load:5.2f}: median {r['median']:.2f} µs, "
                 f"p99.9 {r['p99.9']:.1f} µs, max {r['max']:.0f} µs, >50 µs {r['over_50us']}, "
