@@ -31,7 +31,7 @@ from .journal import (
     Wanted,
     encode_mark,
 )
-from .rows import decode_rows, row_starts, table_from_defines, tail_start
+from .rows import decode_rows, row_spans, row_starts, table_from_defines, tail_start
 from .schema import segment_schema
 from .segment_files import journal_covered
 
@@ -139,11 +139,7 @@ def journal_lasts(snap: JournalSnapshot, covered: Mark | None, after_step: int) 
         fast = rows.fast[later_rows[rows.fast]]
         picked = [rows.generic[later_rows[rows.generic]]]
         if len(fast):
-            sid, step, time = (rows.rec[c][fast] for c in ("sid", "step", "time"))
-            by_step = fast[np.lexsort((fast, step, sid))]  # each signature's last: its highest
-            by_time = fast[np.lexsort((fast, time, sid))]
-            ends = np.flatnonzero(np.diff(np.sort(sid), append=np.iinfo(np.int64).max))
-            picked += [by_step[ends], by_time[ends]]
+            picked.append(_last_rows(fast, *(rows.rec[c][fast] for c in ("sid", "step", "time"))))
         keep = np.unique(np.concatenate(picked))
         if not len(keep):
             return None
@@ -156,6 +152,23 @@ def journal_lasts(snap: JournalSnapshot, covered: Mark | None, after_step: int) 
     return out.replace_schema_metadata({**(schema.metadata or {}), MARK_KEY: mark})
 
 
+def _last_rows(fast: np.ndarray, sid: np.ndarray, step: np.ndarray, time: np.ndarray) -> np.ndarray:
+    """Of rows `fast` (their signatures, steps and times), each signature's last of its
+    highest step and one of its latest time. A few signatures (a loop's): a pass each."""
+    used = np.flatnonzero(np.bincount(sid))
+    if len(used) > 8:
+        by_step = fast[np.lexsort((fast, step, sid))]  # each signature's last: its highest
+        by_time = fast[np.lexsort((fast, time, sid))]
+        ends = np.flatnonzero(np.diff(np.sort(sid), append=np.iinfo(np.int64).max))
+        return np.concatenate([by_step[ends], by_time[ends]])
+    out = []
+    for s in used.tolist():
+        mine = np.flatnonzero(sid == s)
+        steps = step[mine]
+        out += [mine[len(mine) - 1 - int(np.argmax(steps[::-1]))], mine[int(np.argmax(time[mine]))]]
+    return fast[np.array(out, np.int64)]
+
+
 def words_after(step: int) -> Wanted:
     """`JournalSnapshot.read`'s `wanted` for a reader of a journal's rows from its first of
     a step above `step` on (`journal_lasts`, store/rows.py `journal_tail` with `after_step`):
@@ -165,11 +178,9 @@ def words_after(step: int) -> Wanted:
         rec = np.frombuffer(records, REC_DTYPE)
         later = np.flatnonzero(rec["step"] > step)
         first = int(later[0]) if len(later) else len(rec)
-        starts = row_starts(rec, 0)
-        defines = np.flatnonzero(rec["sid"][:first] == DEFINE)
-        ranges = list(zip(starts[defines].tolist(), rec["end"][defines].tolist(), strict=True))
+        ranges = row_spans(rec, np.flatnonzero(rec["sid"][:first] == DEFINE))
         if first < len(rec):
-            ranges.append((int(starts[first]), int(rec["end"][-1])))
+            ranges.append((row_spans(rec, np.array([first]))[0][0], int(rec["end"][-1])))
         return ranges
 
     return wanted
@@ -180,10 +191,7 @@ def _json_words(records: bytes) -> list[tuple[int, int]] | None:
     JSON rows (all of them when there are many: one read costs less than thousands)."""
     rec = np.frombuffer(records, REC_DTYPE)
     rows = np.flatnonzero(rec["sid"] < 0)
-    if len(rows) > 256:
-        return None
-    starts = row_starts(rec, 0)
-    return list(zip(starts[rows].tolist(), rec["end"][rows].tolist(), strict=True))
+    return row_spans(rec, rows) if len(rows) <= 256 else None
 
 
 def read_journal_facts(path: Path) -> tuple[JournalFacts, str | None]:

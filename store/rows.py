@@ -155,9 +155,9 @@ def table_from_defines(records: np.ndarray, data: bytes) -> Table:
     entries: list[tuple[np.ndarray, np.ndarray] | None] = []
     keys: list[str] = []
     key_codes: dict[str, int] = {}
-    starts = row_starts(records, 0)
-    for i in np.flatnonzero(records["sid"] == DEFINE).tolist():
-        d = json.loads(bytes(data[8 * int(starts[i]) : 8 * int(records["end"][i])]))
+    defines = np.flatnonzero(records["sid"] == DEFINE)
+    for start, end in row_spans(records, defines):
+        d = json.loads(bytes(data[8 * start : 8 * end]))
         if needs_read_here(d):
             continue
         sid = int(d["sid"])
@@ -172,6 +172,14 @@ def table_from_defines(records: np.ndarray, data: bytes) -> Table:
             np.array(d["kinds"], np.int8),
         )
     return _table(entries, keys)
+
+
+def row_spans(records: np.ndarray, rows: np.ndarray) -> list[tuple[int, int]]:
+    """The data word ranges (start, end) of a few of a journal's rows, by their index (each
+    starts where the row before it ends): no pass over all the records."""
+    ends = records["end"]
+    starts = np.where(rows > 0, ends[np.maximum(rows - 1, 0)], 0).tolist()
+    return list(zip(starts, ends[rows].tolist(), strict=True))
 
 
 def row_starts(records: np.ndarray, first_start: int) -> np.ndarray:
