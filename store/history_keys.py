@@ -2,15 +2,15 @@
 key logged, how many rows the run has and its last step (the Api's `run.history_keys`,
 wandb's historyKeys, flightlog/_api_run_facts.py).
 
-Counting reads four columns of the long rows, `step`, `key`, `kind` and `text`: a sealed
-segment decodes no other (`key` as its Parquet dictionary, never a string per row), so the
-values and times - most of a segment's bytes and of a read's time - are left alone; `text`
-is null but in rows of text, histograms and media, and a media value's type
-(`image-file`, `table-file`...) is in it. The sha256 of each sealed file is still checked,
-and damaged files skipped with a warning, as a full read does (store/segments.py
-`iter_segments`, a segment at a time): the counts are those of the rows `history()`
-returns, read once (a second pass over the media keys read and checked every segment of a
-run with media twice, and had to be cut at the steps the first reached).
+Counting reads three columns of the long rows, `step`, `key` and `kind`: a sealed segment
+decodes no other (`key` as its Parquet dictionary, never a string per row), so the values,
+times and texts - most of a segment's bytes and of a read's time - are left alone. The
+sha256 of each sealed file is still checked, and damaged files skipped with a warning, as a
+full read does (store/segments.py `iter_segments`, a segment at a time): the counts are
+those of the rows `history()` returns. Only a media value's type (`image-file`,
+`table-file`...) is in its text: the keys that logged media are read again, those keys
+alone (store/key_pruning.py), and their media rows counted up to the steps the first read
+reached, so that the counts of a run being written describe one moment.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ from .schema import MEDIA
 from .segments import iter_segments, writer_label
 
 #: the columns counting reads
-COUNTED = ("step", "key", "kind", "text")
+COUNTED = ("step", "key", "kind")
+#: and those the media keys' second read decodes
+MEDIA_COUNTED = (*COUNTED, "text")
 #: kind codes a row's (key code, kind) pair is packed with: kind < _KINDS
 _KINDS = 8
 
@@ -67,6 +69,14 @@ class KeyCounts:
         media = Counter({(str(k), str(kind)): int(n) for k, kind, n in doc["media"]})
         return cls(kinds, media, int(doc["last_step"]), _rows=int(doc["rows"]))
 
+    def media_keys(self) -> list[str]:
+        return sorted({k for k, kind in self.kinds if kind == MEDIA})
+
+    def reached(self, writer: str) -> int:
+        """The last step of `writer`'s rows counted (-1 for none)."""
+        steps = self._steps.get(writer)
+        return -1 if steps is None else steps.hi
+
     def add(self, table: pa.Table, writer: str) -> None:
         """Count the rows of a long table (`step`, `key` plain or a dictionary, `kind`) that
         `writer` logged; with a `text` column, its media rows by their type too."""
@@ -91,9 +101,13 @@ class KeyCounts:
         if "text" in table.column_names:
             self.add_media(table)
 
-    def add_media(self, table: pa.Table) -> None:
-        """Count the media rows of a long table with its `text`, by their type."""
-        media = table.filter(pc.equal(table.column("kind"), MEDIA))
+    def add_media(self, table: pa.Table, upto: int | None = None) -> None:
+        """Count the media rows of a long table with its `text`, by their type; `upto`:
+        those up to that step."""
+        mask = pc.equal(table.column("kind"), MEDIA)
+        if upto is not None:
+            mask = pc.and_(mask, pc.less_equal(table.column("step"), upto))
+        media = table.filter(mask)
         for key, text in zip(media["key"].to_pylist(), media["text"].to_pylist(), strict=True):
             self.media[str(key), media_type(text)] += 1
 
@@ -105,6 +119,11 @@ def key_counts(history_dir: Path) -> KeyCounts:
     counts = KeyCounts()
     for name, table in iter_segments(history_dir, dictionary_keys=True, columns=COUNTED):
         counts.add(table, writer_label(name, table))
+    wanted = counts.media_keys()
+    if wanted:
+        media = iter_segments(history_dir, wanted, dictionary_keys=True, columns=MEDIA_COUNTED)
+        for name, table in media:
+            counts.add_media(table, counts.reached(writer_label(name, table)))
     return counts
 
 

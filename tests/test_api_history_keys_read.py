@@ -186,29 +186,3 @@ def test_a_servers_counts_are_the_local_ones(
     older._reader.key_counts = lambda *_, **__: None  # type: ignore[attr-defined]
     assert older.history_keys == counted
     assert older.history_line_count == 61
-
-
-def test_a_run_with_media_is_read_and_checked_once(
-    api: flightlog.Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Its media types were counted in a second pass over the media keys, which read every
-    sealed segment again and checked its sha256 twice."""
-    from flightlog.store import segment_files
-
-    run = flightlog.init(project="p", id="media1")
-    _log_every_kind(run, 150)
-    run.finish()
-    settled(run)
-    checked: Counter[str] = Counter()
-    check = segment_files.check_sha256
-
-    def counted(data: Any, sha256: str, where: str) -> None:
-        checked[where] += 1
-        check(data, sha256, where)
-
-    monkeypatch.setattr(segment_files, "check_sha256", counted)
-    got = api.run("p/media1").history_keys
-    monkeypatch.undo()
-    assert {"type": "table-file", "count": 12} in got["keys"]["preds"]["typeCounts"]
-    assert checked and set(checked.values()) == {1}
-    assert got == _same(api, "p/media1")
