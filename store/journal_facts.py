@@ -1,4 +1,5 @@
-"""What the index says of a journal's rows, worked out from its row records alone.
+"""A killed writer's journal rows read without decoding them all: what the index says of
+them (`journal_facts`), and the few a summary of last values needs (`journal_lasts`).
 
 The index describes a killed writer's journals (store/describe_segments.py) by what their
 rows past its segments' mark hold: how many values, their step and time ranges, their keys.
@@ -8,6 +9,11 @@ a killed run's description. A row of a signature holds as many values as the sig
 keys, and its step and time are in its 32-byte record, so only the few GENERIC and PACKED
 rows (JSON) are decoded here. The rows are checked as `journal_tail` checks them: a journal
 it would call damaged is damaged here too.
+
+A killed writer's caught-up summary (store/summary_tail.py) needs its rows after its last
+beat: the data of those alone is read (`words_after`), and when every key's rule is "last",
+only each signature's last row of its highest step (and one of its latest time, the run's
+last row's time) is decoded, with every JSON row, whose keys are in its data.
 """
 
 from __future__ import annotations
