@@ -10,7 +10,7 @@ from typing import Any
 from .filters import HISTORY_COLUMNS, RUN_FIELDS, FilterError, compile_filter, reads_history
 from .index import Index
 from .layout import ENTITY_MARK
-from .summary_columns import default_columns
+from .summary_columns import NUMERIC_SQL, default_columns
 
 LIST_COLUMNS = (
     'run_key, entity, project, id, name, "group", job_type, tags, state, steps, "values", '
@@ -225,7 +225,7 @@ def common_summary_keys(idx: Index, run_keys: Sequence[str], limit: int = 3) -> 
     ).fetchall()
     counted = idx.con.execute(
         "WITH s AS (SELECT run_key, key FROM summary WHERE run_key IN "
-        "(SELECT unnest(?::VARCHAR[])) AND num IS NOT NULL AND NOT starts_with(key, '_')) "
+        f"(SELECT unnest(?::VARCHAR[])) AND {NUMERIC_SQL} AND NOT starts_with(key, '_')) "
         "SELECT key, count(DISTINCT run_key), (SELECT count(DISTINCT run_key) FROM s) "
         "FROM s GROUP BY key",
         [wanted],

@@ -22,7 +22,9 @@ import pyarrow.parquet as pq
 from .arrow_owned import read_file
 from .index_tables import Rows
 from .integrity import SegmentDamaged, check_sha256
+from .journal import SUFFIX as JOURNAL_SUFFIX
 from .journal import list_journals
+from .journal_facts import read_journal_facts
 from .layout import SegmentName, parse_segment_name
 from .liveness import RUNNING, writer_state
 from .pyramid import build_when_described
@@ -169,6 +171,9 @@ def _read(
     root: Path, path: Path, name: SegmentName
 ) -> tuple[str, int, tuple[Any, Any], tuple[Any, Any], list[str], str | None]:
     """(label, rows, step range, time range, metric keys, damage note) of a segment."""
+    if path.suffix == JOURNAL_SUFFIX:  # counted from its row records, not decoded
+        facts, note = read_journal_facts(path)
+        return facts.label, facts.values, facts.steps, facts.times, list(facts.keys), note
     if not name.sealed:
         table, note = read_segment_checked(path)
         label = ((table.schema.metadata or {}).get(WRITER_LABEL_KEY) or b"").decode()

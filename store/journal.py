@@ -41,9 +41,10 @@ import json
 import mmap
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .prefault import PAGE, mapping_address, msync, populate
 
@@ -308,18 +309,23 @@ class JournalSnapshot:
 
     path: Path
     meta: dict[str, Any]
-    records: bytes
-    data: bytes
+    records: bytes | memoryview
+    data: bytes | bytearray
     #: why rows past `len(records) // 32` were left out (power loss, damage), or None
     note: str | None = None
+    #: the data of some rows only was read (`read`'s `wanted`): the others' words are zeros
+    partial: bool = False
 
     @property
     def rows(self) -> int:
         return len(self.records) // 32
 
     @classmethod
-    def read(cls, path: Path) -> JournalSnapshot:
-        """Read a journal's committed rows (raises FileNotFoundError if it is gone)."""
+    def read(cls, path: Path, wanted: Wanted | None = None) -> JournalSnapshot:
+        """Read a journal's committed rows (raises FileNotFoundError if it is gone).
+        `wanted(records)`: the (start, end) word ranges of the data the caller will read,
+        or None for all of it (a reader that needs a few rows' data of a journal whose
+        records say which: store/journal_facts.py); the rest of `data` is zeros."""
         with open(path, "rb") as f:
             head = f.read(HEADER)
             if len(head) < _HEAD.size or head[:8] != MAGIC:
@@ -343,12 +349,35 @@ class JournalSnapshot:
             end = _REC.unpack_from(records, 32 * (n - 1))[3] if n else 0
             if not 0 <= end <= words_cap:
                 raise JournalDamaged(f"journal {path} has a damaged row record")
+            ranges = None
             if note is None and len(records) > 32 * n and _REC.unpack_from(records, 32 * n)[3]:
                 from .journal_past_commit import read_past  # (readers only, and rarely)
 
                 records, data = read_past(f, records, n, rows_cap, words_cap)
             else:
-                records = records[: 32 * n]
-                f.seek(HEADER + 32 * rows_cap)
-                data = f.read(8 * end)
-        return cls(path, meta if isinstance(meta, dict) else {}, records, data, note)
+                records = memoryview(records)[: 32 * n]  # (not a copy of 2 MiB)
+                ranges = wanted(records) if wanted is not None else None
+                if ranges is not None:
+                    data = _read_ranges(f, HEADER + 32 * rows_cap, end, ranges)
+                else:
+                    f.seek(HEADER + 32 * rows_cap)
+                    data = f.read(8 * end)
+        meta = meta if isinstance(meta, dict) else {}
+        return cls(path, meta, records, data, note, ranges is not None)
+
+
+#: a reader's choice of the data words it needs of a journal, given its records
+Wanted = Callable[[bytes], "list[tuple[int, int]] | None"]
+
+
+def _read_ranges(f: IO[bytes], at: int, end: int, ranges: list[tuple[int, int]]) -> bytearray:
+    """`end` data words of the journal open as `f` (its data region at byte `at`), only
+    those of `ranges` read, the others zeros."""
+    data = bytearray(8 * end)
+    view = memoryview(data)
+    for a, b in ranges:
+        a, b = max(a, 0), min(b, end)
+        f.seek(at + 8 * a)
+        if a < b and f.readinto(view[8 * a : 8 * b]) != 8 * (b - a):  # type: ignore[attr-defined]
+            raise JournalDamaged(f"journal {f.name} is shorter than its row records say")
+    return data

@@ -155,9 +155,9 @@ def table_from_defines(records: np.ndarray, data: bytes) -> Table:
     entries: list[tuple[np.ndarray, np.ndarray] | None] = []
     keys: list[str] = []
     key_codes: dict[str, int] = {}
-    starts = _starts(records, 0)
-    for i in np.flatnonzero(records["sid"] == DEFINE).tolist():
-        d = json.loads(bytes(data[8 * int(starts[i]) : 8 * int(records["end"][i])]))
+    defines = np.flatnonzero(records["sid"] == DEFINE)
+    for start, end in row_spans(records, defines):
+        d = json.loads(bytes(data[8 * start : 8 * end]))
         if needs_read_here(d):
             continue
         sid = int(d["sid"])
@@ -174,7 +174,16 @@ def table_from_defines(records: np.ndarray, data: bytes) -> Table:
     return _table(entries, keys)
 
 
-def _starts(records: np.ndarray, first_start: int) -> np.ndarray:
+def row_spans(records: np.ndarray, rows: np.ndarray) -> list[tuple[int, int]]:
+    """The data word ranges (start, end) of a few of a journal's rows, by their index (each
+    starts where the row before it ends): no pass over all the records."""
+    ends = records["end"]
+    starts = np.where(rows > 0, ends[np.maximum(rows - 1, 0)], 0).tolist()
+    return list(zip(starts, ends[rows].tolist(), strict=True))
+
+
+def row_starts(records: np.ndarray, first_start: int) -> np.ndarray:
+    """Where each of `records`' rows' data starts (each where the one before ends)."""
     ends = records["end"]
     starts = np.empty(len(ends), np.int64)
     if len(ends):
@@ -197,7 +206,7 @@ def journal_batches(
     region as float64 / bytes, `first_start` where the first row's data starts; `pause` is
     called as store/inserted_rows.py `generic_values` says. Raises ValueError on rows that
     do not match their signature (a damaged journal)."""
-    starts = _starts(records, first_start)
+    starts = row_starts(records, first_start)
     widths = records["end"] - starts
     if (widths < 0).any():
         raise ValueError("journal rows overlap")
@@ -210,6 +219,28 @@ def journal_batches(
         if batch is not None:
             yield batch, r1
         r0 = r1
+
+
+def decode_rows(
+    rec: np.ndarray,
+    starts: np.ndarray,
+    words: np.ndarray,
+    data: bytes | memoryview,
+    table: Table,
+    schema: pa.Schema,
+) -> list[pa.RecordBatch]:
+    """Tidy batches of journal rows `rec` picked out of a journal (not one after the other:
+    `starts` says where each one's data starts), in their order; ValueError as
+    `journal_batches`. Rows of one signature alone are taken one at a time: `_chunk` reads
+    such rows' values as one run of words, which only rows one after the other are."""
+    out = []
+    for r0 in range(0, len(rec), 4096):
+        r, s = rec[r0 : r0 + 4096], starts[r0 : r0 + 4096]
+        sids = r["sid"]
+        apart = len(r) > 1 and bool((sids >= 0).all()) and bool((sids == sids[0]).all())
+        parts = [(r[i : i + 1], s[i : i + 1]) for i in range(len(r))] if apart else [(r, s)]
+        out += [b for p in parts if (b := _chunk(*p, words, data, table, schema)) is not None]
+    return out
 
 
 def _chunk(
@@ -335,10 +366,9 @@ def mixed_batch(rows: list[tuple[int, float, dict[str, Any]]], schema: pa.Schema
     )
 
 
-def journal_tail(snap: JournalSnapshot, covered: Mark | None) -> pa.Table | None:
-    """The rows of a journal snapshot past `covered` (the highest mark of its writer's
-    segments), as a table carrying its own mark; None if segments hold them all. Raises
-    JournalDamaged when the rows do not hold together."""
+def tail_start(snap: JournalSnapshot, covered: Mark | None) -> int | None:
+    """The first row of a journal snapshot past `covered` (the highest mark of its writer's
+    segments); None if segments hold them all."""
     jseq = int(snap.meta.get("jseq", 0))
     start = 0
     if covered is not None:
@@ -346,9 +376,27 @@ def journal_tail(snap: JournalSnapshot, covered: Mark | None) -> pa.Table | None
             return None
         if covered[0] == jseq:
             start = covered[1]
-    if start >= snap.rows:
+    return start if start < snap.rows else None
+
+
+def journal_tail(
+    snap: JournalSnapshot, covered: Mark | None, after_step: int | None = None
+) -> pa.Table | None:
+    """The rows of a journal snapshot past `covered` (the highest mark of its writer's
+    segments), as a table carrying its own mark; None if segments hold them all. Raises
+    JournalDamaged when the rows do not hold together. `after_step`: the rows before the
+    first of a higher step are left out, not decoded (a killed writer's rows after its
+    heartbeat, store/summary_tail.py, which drops any later row of no higher step)."""
+    start = tail_start(snap, covered)
+    if start is None:
         return None
+    jseq = int(snap.meta.get("jseq", 0))
     records = np.frombuffer(snap.records, REC_DTYPE)
+    if after_step is not None:
+        later = np.flatnonzero(records["step"][start:] > after_step)
+        if not len(later):
+            return None
+        start += int(later[0])
     data = snap.data
     words = np.frombuffer(data, np.float64, count=len(data) // 8)
     schema = segment_schema(str(snap.meta.get("writer", "")), str(snap.meta.get("label", "")))

@@ -13,6 +13,7 @@ readers skip what fails them with a warning naming the file, and never return it
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Collection, Sequence
@@ -126,11 +127,19 @@ def segment_mark(path: Path) -> Mark | None:
     batches); None for segments written before journals, or unreadable ones."""
     try:
         if path.suffix == ".parquet":
-            md = pq.read_metadata(path).metadata or {}
-            return decode_mark(md.get(MARK_KEY))
+            st = os.stat(path)
+            return _footer_mark(str(path), st.st_size, st.st_mtime_ns)
         return ipc_mark(path)
     except (OSError, pa.ArrowException, ValueError):
         return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _footer_mark(path: str, size: int, mtime_ns: int) -> Mark | None:
+    """A sealed file's mark, from its footer: read once per file as it is (the index
+    describes each of a killed writer's journals, and each looks its writer's marks up)."""
+    md = pq.read_metadata(path).metadata or {}
+    return decode_mark(md.get(MARK_KEY))
 
 
 def sealed_twin(history_dir: Path, name: SegmentName) -> Path | None:
@@ -227,13 +236,18 @@ def read_live_segment(
     return read_segment(twin, *opts, columns=columns)
 
 
+def journal_covered(path: Path) -> Mark | None:
+    """The highest mark of the segments of a journal's writer (None: none has one): its
+    rows up to there are theirs. Listed after the journal was read (store/segments.py)."""
+    jname = parse_journal_name(path.name)
+    writer = jname.writer if jname is not None else None
+    marks = [segment_mark(p) for n, p in list_segments(path.parent) if n.writer == writer]
+    return max((m for m in marks if m is not None), default=None)
+
+
 def read_journal_checked(path: Path) -> tuple[pa.Table, str | None]:
     """(the rows of one journal that its writer's segments lack, why some were left out);
     for readers that take files one by one (the index). Raises JournalDamaged."""
-    jname = parse_journal_name(path.name)
-    writer = jname.writer if jname is not None else None
     snap = JournalSnapshot.read(path)
-    marks = [segment_mark(p) for n, p in list_segments(path.parent) if n.writer == writer]
-    covered = max((m for m in marks if m is not None), default=None)
-    tail = journal_tail(snap, covered)
+    tail = journal_tail(snap, journal_covered(path))
     return (tail if tail is not None else HISTORY_SCHEMA.empty_table()), snap.note

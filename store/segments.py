@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from .integrity import SegmentDamaged
 from .journal import JournalDamaged, JournalName, JournalSnapshot, Mark, list_journals
+from .journal_facts import journal_lasts, words_after
 from .key_pruning import only_columns, only_keys
 from .layout import SegmentName
 from .rows import journal_tail
@@ -40,6 +41,8 @@ def read_segments(
     read_elsewhere: Collection[str] = (),
     start: Mapping[str, tuple[int, int]] | None = None,
     columns: Sequence[str] | None = None,
+    after_steps: Mapping[str, int] | None = None,
+    lasts: bool = False,
 ) -> list[tuple[SegmentName, pa.Table]]:
     """Every readable segment's rows, then each writer's journal rows no segment holds yet
     (a writer killed before its thread wrote them, or still running); a corrupt file is
@@ -60,8 +63,12 @@ def read_segments(
     `start`: writer -> (segment number, byte) its rows are read from (a killed writer's
     rows after its heartbeat, store/summary_tail.py): its segments numbered before are left
     out (sealed ones' marks, from their footers, still cut its journals), and its open
-    segment of that number is read from that byte on."""
-    snapshots = read_journals(history_dir)
+    segment of that number is read from that byte on. `after_steps`: writer -> step: of its
+    journal rows, those before the first of a higher step are not decoded (the caller drops
+    every row of no higher step: a killed writer's rows after its heartbeat); `lasts`: of
+    those, only the rows a summary of last values needs (store/journal_facts.py
+    `journal_lasts`)."""
+    snapshots = read_journals(history_dir, after_steps)
     out = []
     covered: dict[str, Mark] = {}
     listed = []
@@ -87,7 +94,8 @@ def read_segments(
             out.append((name, table))
     for name, table in out:
         _cover(covered, name.writer, table_mark(table))
-    return out + list(_journal_tails(snapshots, covered, keys, columns))
+    tails = _journal_tails(snapshots, covered, keys, columns, after_steps, lasts)
+    return out + list(tails)
 
 
 def iter_segments(
@@ -129,12 +137,19 @@ def _journal_tails(
     covered: dict[str, Mark],
     keys: Collection[str] | None,
     columns: Sequence[str] | None,
+    after_steps: Mapping[str, int] | None = None,
+    lasts: bool = False,
 ) -> Iterator[tuple[SegmentName, pa.Table]]:
     """Each journal's rows past its writer's highest mark in `covered` (damaged: warned of);
-    `keys`, `columns`: as for `read_segment`."""
+    `keys`, `columns`: as for `read_segment`; `after_steps`, `lasts`: as for `read_segments`."""
     for jname, snap in snapshots:
         try:
-            tail = journal_tail(snap, covered.get(jname.writer))
+            after = (after_steps or {}).get(jname.writer)
+            mark = covered.get(jname.writer)
+            if lasts and after is not None:
+                tail = journal_lasts(snap, mark, after)
+            else:
+                tail = journal_tail(snap, mark, after)
         except JournalDamaged as e:
             warnings.warn(f"flightlog: skipping rows of {e}", stacklevel=2)
             continue
@@ -196,18 +211,27 @@ def _listed_with_sealed_meanwhile(history_dir: Path) -> list[tuple[SegmentName, 
     return sorted(first + missed, key=lambda s: s[0].stem) if missed else first
 
 
-def read_journals(history_dir: Path) -> list[tuple[JournalName, JournalSnapshot]]:
+def read_journals(
+    history_dir: Path, after_steps: Mapping[str, int] | None = None
+) -> list[tuple[JournalName, JournalSnapshot]]:
     """A snapshot of every journal's committed rows, oldest first, read newest first.
 
     The snapshots are taken one after the other while `log()` may go on: read oldest first,
     a journal's snapshot could miss the rows committed after it, up to its end, while the
     next journal (the writer's spare, listed before `log()` reached it) was read with rows
     past them, a hole. Read newest first, a journal with rows means the ones before it were
-    full when it was read, so they are read whole: each writer's snapshots are a prefix."""
+    full when it was read, so they are read whole: each writer's snapshots are a prefix.
+    `after_steps`: writer -> step: of its journals, only the data of the rows from the first
+    of a higher step on is read (store/journal_facts.py `words_after`)."""
     out = []
     for jname, path in reversed(list_journals(history_dir)):
         try:
-            snap = JournalSnapshot.read(path)
+            after = (after_steps or {}).get(jname.writer)
+            snap = (
+                JournalSnapshot.read(path)
+                if after is None
+                else (JournalSnapshot.read(path, words_after(after)))
+            )
         except FileNotFoundError:
             continue  # removed once fsynced segments held its rows: read after this
         except (OSError, JournalDamaged) as e:

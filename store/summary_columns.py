@@ -14,6 +14,14 @@ Keys are ranked by, in order:
 4. held by more runs;
 5. the name, alphabetically.
 
+What counts as numeric (`numeric_keys`, and `NUMERIC_SQL` for the index's summary table):
+an int or a float (NaN too), not a bool. A flag (`converged: True`) is no metric runs are
+compared by, and the summary rules take no bool either (min, max and mean skip them:
+store/history_fold.py, store/summary_tail.py); wandb, too, shows a bool summary as
+true/false, not as a number. One rule for the three listings: before, the index and the
+TUI counted bools and a server's list did not, so a bool key could be a default column
+locally and never on a server.
+
 Why the name before the count and the alphabet: the runs of one script share every key, so
 every key tied and the alphabet chose - the sample runs showed `epoch`, `grad_norm` and
 `train/acc`, and no loss. Why not the keys logged most recently: a summary does not say
@@ -27,6 +35,7 @@ import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from itertools import chain
+from typing import Any
 
 #: a name's words (lowercased): "val/top1_acc" -> val, top1, acc
 _WORDS = re.compile(r"[a-z0-9]+")
@@ -42,6 +51,21 @@ BOOKKEEPING = frozenset(
     "epoch epochs step steps global iter iters iteration lr learning batch time runtime "
     "timestamp seconds sec elapsed samples tokens throughput memory mem gpu cpu".split()
 )
+
+
+#: `numeric_keys`' rule over the index's `summary` table (store/describe.py `_value_row`:
+#: a bool's `num` is 0 or 1, and its `text` "true" or "false"; a number's `text` is NULL)
+NUMERIC_SQL = "num IS NOT NULL AND text IS NULL"
+
+
+def numeric_keys(summary: Mapping[str, Any]) -> tuple[str, ...]:
+    """The keys of `summary` a listing's default columns may show: not `_`-prefixed, their
+    value an int or a float (not a bool)."""
+    return tuple(
+        k
+        for k, v in summary.items()
+        if isinstance(v, int | float) and not isinstance(v, bool) and not k.startswith("_")
+    )
 
 
 def name_rank(key: str) -> int:
@@ -71,9 +95,9 @@ def default_columns(
 
 
 def columns_of(
-    numeric_keys: Iterable[Collection[str]], defined: Collection[str] = (), limit: int = 3
+    runs_keys: Iterable[Collection[str]], defined: Collection[str] = (), limit: int = 3
 ) -> list[str]:
     """`default_columns` of runs' summaries in hand, given as each run's numeric summary keys
     (not `_`-prefixed): a run with none does not count (rule 2)."""
-    held = [keys for keys in numeric_keys if keys]
+    held = [keys for keys in runs_keys if keys]
     return default_columns(Counter(chain.from_iterable(held)), len(held), defined, limit)

@@ -112,7 +112,12 @@ def _caught_up(
 ) -> dict[str, dict[str, Any]]:
     """`caught_up`'s work, for the writers `_behind` found."""
     starts = {wid: at for wid, w in behind.items() if (at := stored_upto(w)) is not None}
-    tails = _rows_after(paths.history, {wid: int(w["step"]) for wid, w in behind.items()}, starts)
+    # every key's summary its last value (no min, max, first or mean defined): of the
+    # journals, which hold most of a hot loop's rows after a beat, only each signature's
+    # last rows are decoded (store/journal_facts.py `journal_lasts`)
+    lasts = all(rule in ("last", "none") for _, rule in _defs(meta))
+    steps = {wid: int(w["step"]) for wid, w in behind.items()}
+    tails = _rows_after(paths.history, steps, starts, lasts)
     out = {}
     for wid, tail in tails.items():
         w = behind[wid]
@@ -173,13 +178,14 @@ def stored_upto(w: dict[str, Any]) -> tuple[int, int] | None:
 
 
 def _rows_after(
-    history: Path, steps: dict[str, int], starts: dict[str, tuple[int, int]]
+    history: Path, steps: dict[str, int], starts: dict[str, tuple[int, int]], lasts: bool
 ) -> dict[str, list[pa.Table]]:
     """The rows of each writer of `steps` after its step: of its sealed segments, the row
     groups whose footer statistics reach past it; its open segments and journal rows (the
     journals cut by every sealed segment's mark, as `read_segments` reads them). A writer
     of `starts` stored its rows up to the step before that place (`stored_upto`): its
-    segments before it are not read, its open segment there only from its byte on."""
+    segments before it are not read, its open segment there only from its byte on. `lasts`:
+    of the journal rows, only those a summary of last values needs."""
     sealed: set[str] = set()
     out: dict[str, list[pa.Table]] = {}
     for name, path in list_segments(history):
@@ -190,7 +196,9 @@ def _rows_after(
                 continue  # (its mark still cuts the journals: read_segments)
             if step is not None and (rows := _sealed_rows_after(path, name, step)):
                 out.setdefault(name.writer, []).append(rows)
-    for name, table in read_segments(history, read_elsewhere=sealed, start=starts):
+    for name, table in read_segments(
+        history, read_elsewhere=sealed, start=starts, after_steps=steps, lasts=lasts
+    ):
         step = steps.get(name.writer)
         if step is not None:
             rows = table.filter(pc.greater(table.column("step"), step))
@@ -224,11 +232,7 @@ def _folded(
     summary: dict[str, Any], fold: HistoryFold, meta: dict[str, Any], w: dict[str, Any]
 ) -> dict[str, Any]:
     """`summary` with each key's figures over the rows of `fold` added by its rule."""
-    defs = [
-        (d["name"], d.get("summary") or "last")
-        for d in meta.get("metrics") or []
-        if isinstance(d, dict) and isinstance(d.get("name"), str)
-    ]
+    defs = _defs(meta)
     means = w.get("summary_means") if isinstance(w.get("summary_means"), dict) else {}
     hand = w.get("summary_set")
     kept = {k for k in hand if isinstance(k, str)} if isinstance(hand, list) else set()
@@ -253,6 +257,15 @@ def _folded(
             if _number(total) and type(count) is int and count >= 0:
                 out[key] = (total + k.total) / (count + k.count)
     return out
+
+
+def _defs(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """The run's metric definitions: (name or glob, its summary rule)."""
+    return [
+        (d["name"], d.get("summary") or "last")
+        for d in meta.get("metrics") or []
+        if isinstance(d, dict) and isinstance(d.get("name"), str)
+    ]
 
 
 def _number(v: Any) -> bool:

@@ -25,7 +25,7 @@ from flightlog._errors import NotFoundError, NotLoggedInError, ServerUnavailable
 from flightlog.store.blobs import Blob, BlobStore
 from flightlog.store.catalog import quote, run_ref_filters
 from flightlog.store.layout import run_key, split_run_key
-from flightlog.store.summary_columns import columns_of
+from flightlog.store.summary_columns import columns_of, numeric_keys
 
 from . import credentials
 from .blob_client import download
@@ -323,16 +323,7 @@ def buckets_table(buckets: list[dict[str, Any]], run_key: str) -> pa.Table:
 def common_keys(summaries: Any, limit: int = 3) -> list[str]:
     """The default metric columns of a server's runs: their numeric summary keys, ranked
     as a store's (store/summary_columns.py)."""
-    return columns_of(map(_numeric_keys, summaries), limit=limit)
-
-
-def _numeric_keys(summary: dict[str, Any]) -> list[str]:
-    """A summary's numeric keys (not `_`-prefixed; a bool is no metric)."""
-    return [
-        k
-        for k, v in summary.items()
-        if not k.startswith("_") and isinstance(v, int | float) and not isinstance(v, bool)
-    ]
+    return columns_of(map(numeric_keys, summaries), limit=limit)
 
 
 def _run_url(key: str, what: str = "") -> str:

@@ -25,7 +25,7 @@ from flightlog.store.index import INDEX_FILE, Index
 from flightlog.store.index_tables import Rows
 from flightlog.store.live_runs import live_summary, patch_rows
 from flightlog.store.scan import Stamp, unchanged_since
-from flightlog.store.summary_columns import columns_of
+from flightlog.store.summary_columns import columns_of, numeric_keys
 
 
 class Source:
@@ -177,9 +177,7 @@ def _numeric_keys(summary: dict[str, Any]) -> tuple[str, ...]:
     hit = _NUMERIC.get(id(summary))
     if hit is not None and hit[0] is summary:
         return hit[1]
-    keys = tuple(
-        k for k, v in summary.items() if isinstance(v, int | float) and not k.startswith("_")
-    )
+    keys = numeric_keys(summary)
     if len(_NUMERIC) > 4 * PAGE:
         _NUMERIC.clear()
     _NUMERIC[id(summary)] = (summary, keys)  # (held: its id is not reused meanwhile)
