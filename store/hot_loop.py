@@ -19,6 +19,7 @@ calls of `log()` may take longer from there).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -60,13 +61,13 @@ class HotLoop:
             return False
         if self._since is None:
             self._since = now
-        if pending < HOT_BACKLOG:
-            return now - self._since < HOT_SECONDS
-        if not self._said:
-            self._said = True
-            self._warn(
-                f"log() has outrun the writer thread: {pending:,} values wait in the journals, "
-                "so it now converts them while log() runs, and some log() calls may take a "
-                "few ms (said once)"
-            )
-        return False
+        if pending >= HOT_BACKLOG:  # past the bound: as it goes until the loop slows down,
+            self._since = -math.inf  # as past HOT_SECONDS (not down to the bound, and again)
+            if not self._said:
+                self._said = True
+                self._warn(
+                    f"log() has outrun the writer thread: {pending:,} values wait in the "
+                    "journals, so it now converts them while log() runs, and some log() calls "
+                    "may take a few ms (said once)"
+                )
+        return now - self._since < HOT_SECONDS

@@ -103,3 +103,31 @@ def test_a_hot_loop_longer_than_hot_seconds_is_written_as_it_goes(
         written = bool(_segments(history))
     assert written, "no segment in the 5 s the loop stayed hot"
     run.finish()
+
+
+def test_past_the_backlog_bound_the_writer_converts_each_tick_until_the_loop_slows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past HOT_BACKLOG a hot loop's rows are converted every tick, not brought down to just
+    under the bound and left there again; the sentence is said once, and a pause starts over."""
+    clock = [0.0]
+    monkeypatch.setattr(hot_loop.time, "monotonic", lambda: clock[0])
+    said: list[str] = []
+    hot = hot_loop.HotLoop(said.append)
+    converted, pending, rate = 0, 0, 10 * hot_loop.HOT_VALUES_PER_SECOND
+    deferred = []
+    for _ in range(60):  # ticks of 0.1 s: over the bound after about 4.2 s
+        clock[0] += 0.1
+        pending += int(rate * 0.1)
+        deferred.append(hot.defer(converted, pending))
+        if not deferred[-1]:  # a tick converts far more than the loop commits in one
+            converted, pending = converted + pending - 1000, 1000
+    first = deferred.index(False)
+    assert (first + 1) * 0.1 * rate >= hot_loop.HOT_BACKLOG, "converted before the bound"
+    assert not any(deferred[first:]), "left in the journals again after the bound"
+    assert len(said) == 1
+    clock[0] += 1.0  # a pause (an evaluation): nothing committed
+    assert not hot.defer(converted, pending)
+    clock[0] += 0.1
+    assert hot.defer(converted, pending + int(rate * 0.1)), "a new hot stretch waits again"
+    assert len(said) == 1
