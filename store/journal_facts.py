@@ -28,16 +28,21 @@ from .inserted_rows import generic_values
 from .journal import (
     DEFINE,
     GENERIC,
-    MARK_KEY,
     PACKED,
     REC_DTYPE,
     JournalDamaged,
     JournalSnapshot,
     Mark,
     Wanted,
-    encode_mark,
 )
-from .rows import decode_rows, row_spans, row_starts, table_from_defines, tail_start
+from .rows import (
+    decode_rows,
+    row_spans,
+    row_starts,
+    table_from_defines,
+    tail_start,
+    tail_table,
+)
 from .schema import segment_schema
 from .segment_files import journal_covered
 
@@ -127,14 +132,10 @@ def journal_lasts(snap: JournalSnapshot, covered: Mark | None, after_step: int) 
     signature's rows, the last of its highest step (its keys' last values) and one of its
     latest time; every JSON row. A table carrying the journal's mark, as `journal_tail`'s,
     None when no row is left; raises JournalDamaged as it does (every row is checked)."""
-    start = tail_start(snap, covered)
+    start = tail_start(snap, covered, after_step)  # (the rows `words_after` read the data of)
     if start is None:
         return None
     records = np.frombuffer(snap.records, REC_DTYPE)
-    later = np.flatnonzero(records["step"][start:] > after_step)
-    if not len(later):
-        return None
-    start += int(later[0])  # (the rows `words_after` read the data of)
     data = snap.data
     writer, label = str(snap.meta.get("writer", "")), str(snap.meta.get("label", ""))
     schema = segment_schema(writer, label)
@@ -153,9 +154,7 @@ def journal_lasts(snap: JournalSnapshot, covered: Mark | None, after_step: int) 
         batches = decode_rows(rows.rec[keep], rows.starts[keep], words, data, table, schema)
     except (ValueError, KeyError, TypeError, IndexError) as e:
         raise JournalDamaged(f"journal {snap.path} is damaged: {e}") from e
-    mark = encode_mark((int(snap.meta.get("jseq", 0)), snap.rows))
-    out = pa.Table.from_batches(batches, schema=schema)
-    return out.replace_schema_metadata({**(schema.metadata or {}), MARK_KEY: mark})
+    return tail_table(snap, batches, schema)
 
 
 def _last_rows(fast: np.ndarray, sid: np.ndarray, step: np.ndarray, time: np.ndarray) -> np.ndarray:

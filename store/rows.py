@@ -366,9 +366,11 @@ def mixed_batch(rows: list[tuple[int, float, dict[str, Any]]], schema: pa.Schema
     )
 
 
-def tail_start(snap: JournalSnapshot, covered: Mark | None) -> int | None:
+def tail_start(
+    snap: JournalSnapshot, covered: Mark | None, after_step: int | None = None
+) -> int | None:
     """The first row of a journal snapshot past `covered` (the highest mark of its writer's
-    segments); None if segments hold them all."""
+    segments), and of a step above `after_step` if given; None if there is none."""
     jseq = int(snap.meta.get("jseq", 0))
     start = 0
     if covered is not None:
@@ -376,7 +378,21 @@ def tail_start(snap: JournalSnapshot, covered: Mark | None) -> int | None:
             return None
         if covered[0] == jseq:
             start = covered[1]
-    return start if start < snap.rows else None
+    if start >= snap.rows:
+        return None
+    if after_step is not None:
+        later = np.flatnonzero(np.frombuffer(snap.records, REC_DTYPE)["step"][start:] > after_step)
+        if not len(later):
+            return None
+        start += int(later[0])
+    return start
+
+
+def tail_table(snap: JournalSnapshot, batches: list[pa.RecordBatch], schema: pa.Schema) -> pa.Table:
+    """A journal tail's batches as one table carrying the snapshot's mark (all its rows)."""
+    mark = encode_mark((int(snap.meta.get("jseq", 0)), snap.rows))
+    out = pa.Table.from_batches(batches, schema=schema)
+    return out.replace_schema_metadata({**(schema.metadata or {}), MARK_KEY: mark})
 
 
 def journal_tail(
@@ -387,16 +403,10 @@ def journal_tail(
     JournalDamaged when the rows do not hold together. `after_step`: the rows before the
     first of a higher step are left out, not decoded (a killed writer's rows after its
     heartbeat, store/summary_tail.py, which drops any later row of no higher step)."""
-    start = tail_start(snap, covered)
+    start = tail_start(snap, covered, after_step)
     if start is None:
         return None
-    jseq = int(snap.meta.get("jseq", 0))
     records = np.frombuffer(snap.records, REC_DTYPE)
-    if after_step is not None:
-        later = np.flatnonzero(records["step"][start:] > after_step)
-        if not len(later):
-            return None
-        start += int(later[0])
     data = snap.data
     words = np.frombuffer(data, np.float64, count=len(data) // 8)
     schema = segment_schema(str(snap.meta.get("writer", "")), str(snap.meta.get("label", "")))
@@ -408,7 +418,4 @@ def journal_tail(
         ]
     except (ValueError, KeyError, TypeError, IndexError) as e:
         raise JournalDamaged(f"journal {snap.path} is damaged: {e}") from e
-    out = pa.Table.from_batches(batches, schema=schema)
-    return out.replace_schema_metadata(
-        {**(schema.metadata or {}), MARK_KEY: encode_mark((jseq, snap.rows))}
-    )
+    return tail_table(snap, batches, schema)
