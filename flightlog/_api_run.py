@@ -274,7 +274,7 @@ def as_logged(column: pa.ChunkedArray, run_dir: MediaRoot | None) -> list[Any]:
 
 def artifact_entries(meta: dict[str, Any], key: str) -> list[dict[str, Any]]:
     """run.json's `key` ("artifacts", "used_artifacts": flightlog/_run_artifacts.py), each
-    version once (one logged again with new aliases is listed again), in order; an entry
+    version once (one logged again with new aliases is listed once), in order; an entry
     not as flightlog writes them (a hand-edited run.json) is left out."""
     entries = meta.get(key)
     out, seen = [], set()

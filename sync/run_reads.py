@@ -210,12 +210,15 @@ class RunReader:
             + " AND ".join(where)
             + " ORDER BY p.step, f.label, p.key, f.seg, p.file_row_number LIMIT $limit"
         )
-        too_large = "this page needs more memory than the server gives one read: ask for fewer "
 
         def page(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
             return con.execute(sql, {**params, "files": self._paths()}).fetchall()
 
-        return self._select(page, too_large + "rows (limit=)") or []
+        too_large = (
+            "this page needs more memory than the server gives one read: ask for fewer rows "
+            "(limit=)"
+        )
+        return self._select(page, too_large) or []
 
     def rows(self) -> int:
         """The rows `page` reads, one a writer and step, counted in DuckDB within the read
