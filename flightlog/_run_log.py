@@ -11,7 +11,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from flightlog.store.rows import Signature, signature
+from flightlog.store.signatures import Signature, signature
 
 from ._summary import MetricDef, parse_metric
 from ._validate import MAX_STEP

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flightlog.store.rows import Signature, signature
+from flightlog.store.signatures import Signature, signature
 
 from ._histogram import Histogram
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from flightlog.store.rows import Signature, signature
+from flightlog.store.signatures import Signature, signature
 
 from ._histogram import Histogram, array_value
 from .media import MediaSink, is_media, prepare

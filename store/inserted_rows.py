@@ -21,7 +21,7 @@ from .journal import PACKED
 from .packed_rows import PRINT_SLICE, tidy_values
 
 if TYPE_CHECKING:
-    from .rows import Table
+    from .signatures import Table
 
 #: (steps, times, keys, values, nulls, kinds, texts) of a batch
 Columns = tuple[

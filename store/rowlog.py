@@ -34,7 +34,8 @@ from .journal import (
     list_journals,
 )
 from .packed_rows import NEEDS_PACKED, journal_blob, split_histograms
-from .rows import SignatureTable, journal_batches, records_view, signature
+from .rows import journal_batches, records_view
+from .signatures import SignatureTable, signature
 
 #: values converted per `take` at most (~3k rows of 10 values, about a ms of work): the
 #: writer holds the GIL in short stretches, and a close() arriving meanwhile is taken up soon

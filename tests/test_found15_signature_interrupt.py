@@ -1,4 +1,4 @@
-"""Ctrl-C landing while log() registers a row's new signature (store/rows.py
+"""Ctrl-C landing while log() registers a row's new signature (store/signatures.py
 `SignatureTable.register`): between the packer's append and the entry's, the two lists
 fall out of step, and every later new signature is packed with the previous one's packer.
 log() then raised struct.error for every row of a shape whose value count differs from the
@@ -15,15 +15,15 @@ from .conftest import python_script
 #: check of a new signature's ints, after its packer was appended, before its entry was
 SCRIPT = """
     import flightlog
-    from flightlog.store import rows
-    real = rows._exact_ints
+    from flightlog.store import signatures
+    real = signatures._exact_ints
     cut = []
     def exact_ints(keys):
         if not cut and "k1" in keys:
             cut.append(1)
             raise KeyboardInterrupt  # what a signal handler raises at that bytecode
         return real(keys)
-    rows._exact_ints = exact_ints
+    signatures._exact_ints = exact_ints
     run = flightlog.init(project="sig", id="sigs", settings={"console": "off"})
     returned, errors = [], []
     for i in range(40):

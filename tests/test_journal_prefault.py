@@ -14,8 +14,8 @@ import pytest
 
 from flightlog.store.fault_ahead import AHEAD_TICKS
 from flightlog.store.rowlog import RowLog
-from flightlog.store.rows import signature
 from flightlog.store.schema import segment_schema
+from flightlog.store.signatures import signature
 
 pytestmark = pytest.mark.skipif(
     sys.platform != "linux", reason="pages are faulted in ahead on Linux only"
