@@ -37,6 +37,7 @@ from .journal import (
 )
 from .rows import (
     decode_rows,
+    fast_rows,
     row_spans,
     row_starts,
     table_from_defines,
@@ -107,16 +108,9 @@ class _Rows:
         if (widths < 0).any():
             raise ValueError("journal rows overlap")
         self.sids = sids = np.ascontiguousarray(rec["sid"])
-        if (sids < PACKED).any():
-            raise ValueError("a journal row of a kind this version does not know (a newer one's?)")
-        fast = sids >= 0
-        if fast.any() and int(sids.max()) >= len(lengths):
-            raise ValueError("a journal row names a signature never defined")
-        lens = lengths[np.where(fast, sids, 0)] if len(lengths) else np.zeros(len(rec), np.int64)
-        if ((lens != widths) & fast).any():
-            raise ValueError("a journal row does not match its signature")
-        self.fast = np.flatnonzero(fast)
-        self.counts = np.where(fast, lens, 0)
+        self.fast, lens = fast_rows(sids, lengths, widths)
+        self.counts = np.zeros(len(rec), np.int64)
+        self.counts[self.fast] = lens
         self.generic = np.flatnonzero((sids == GENERIC) | (sids == PACKED))
         self.generic_keys: list[str] = []
         if len(self.generic):

@@ -117,6 +117,24 @@ def journal_batches(
         r0 = r1
 
 
+def fast_rows(
+    sids: np.ndarray, lengths: np.ndarray, widths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(which of journal rows of signature ids `sids` and data `widths` are of a signature,
+    their signatures' `lengths`), the rows checked against them: ValueError on a row of a
+    kind this version does not know, of a signature never defined, or not its width."""
+    if (sids < PACKED).any():  # never skipped in silence: they may hold what a user logged
+        raise ValueError("a journal row of a kind this version does not know (a newer one's?)")
+    fast = np.flatnonzero(sids >= 0)
+    fs = sids[fast]
+    if len(fs) and int(fs.max()) >= len(lengths):
+        raise ValueError("a journal row names a signature never defined")
+    lens = lengths[fs]
+    if (lens != widths[fast]).any():
+        raise ValueError("a journal row does not match its signature")
+    return fast, lens
+
+
 def decode_rows(
     rec: np.ndarray,
     starts: np.ndarray,
@@ -152,15 +170,8 @@ def _chunk(
     import, which the writer thread would take from the training loop (the GIL)."""
     offsets, lengths, flat_codes, flat_kinds, key_dict = table
     sids = rec["sid"]
-    if (sids < PACKED).any():  # never skipped in silence: they may hold what a user logged
-        raise ValueError("a journal row of a kind this version does not know (a newer one's?)")
-    fast = np.flatnonzero(sids >= 0)
+    fast, lens = fast_rows(sids, lengths, rec["end"] - starts)
     fs = sids[fast]
-    if len(fs) and int(fs.max()) >= len(lengths):
-        raise ValueError("a journal row names a signature never defined")
-    lens = lengths[fs]
-    if (lens != rec["end"][fast] - starts[fast]).any():
-        raise ValueError("a journal row does not match its signature")
     total = int(lens.sum())
     generic = np.flatnonzero((sids == GENERIC) | (sids == PACKED))
     one = total > 0 and bool((fs == fs[0]).all())
