@@ -313,8 +313,6 @@ class JournalSnapshot:
     data: bytes | bytearray
     #: why rows past `len(records) // 32` were left out (power loss, damage), or None
     note: str | None = None
-    #: the data of some rows only was read (`read`'s `wanted`): the others' words are zeros
-    partial: bool = False
 
     @property
     def rows(self) -> int:
