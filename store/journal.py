@@ -361,7 +361,7 @@ class JournalSnapshot:
                     f.seek(HEADER + 32 * rows_cap)
                     data = f.read(8 * end)
         meta = meta if isinstance(meta, dict) else {}
-        return cls(path, meta, records, data, note, ranges is not None)
+        return cls(path, meta, records, data, note)
 
 
 #: a reader's choice of the data words it needs of a journal, given its records
