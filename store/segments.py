@@ -227,7 +227,11 @@ def read_journals(
     for jname, path in reversed(list_journals(history_dir)):
         try:
             after = (after_steps or {}).get(jname.writer)
-            snap = JournalSnapshot.read(path, None if after is None else words_after(after))
+            snap = (
+                JournalSnapshot.read(path)
+                if after is None
+                else (JournalSnapshot.read(path, words_after(after)))
+            )
         except FileNotFoundError:
             continue  # removed once fsynced segments held its rows: read after this
         except (OSError, JournalDamaged) as e:
