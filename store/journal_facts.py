@@ -30,16 +30,16 @@ from .journal import (
     GENERIC,
     PACKED,
     REC_DTYPE,
-    JournalDamaged,
     JournalSnapshot,
     Mark,
     Wanted,
 )
 from .rows import (
+    damaged_as,
     decode_rows,
     fast_rows,
     row_spans,
-    row_starts,
+    row_widths,
     table_from_defines,
     tail_start,
     tail_table,
@@ -67,10 +67,8 @@ def journal_facts(snap: JournalSnapshot, covered: Mark | None) -> JournalFacts:
     if start is None:
         return JournalFacts()
     records = np.frombuffer(snap.records, REC_DTYPE)
-    try:
+    with damaged_as(snap):
         return _facts(records, snap.data, start, str(snap.meta.get("label", "")))
-    except (ValueError, KeyError, TypeError, IndexError) as e:
-        raise JournalDamaged(f"journal {snap.path} is damaged: {e}") from e
 
 
 def _facts(records: np.ndarray, data: bytes, start: int, label: str) -> JournalFacts:
@@ -103,10 +101,7 @@ class _Rows:
     def __init__(self, records: np.ndarray, start: int, data: bytes, lengths: np.ndarray):
         self.rec = rec = records[start:]
         # (whole columns, one pass each: the records' fields are strided)
-        self.starts = row_starts(rec, int(records["end"][start - 1]) if start else 0)
-        widths = np.ascontiguousarray(rec["end"]) - self.starts
-        if (widths < 0).any():
-            raise ValueError("journal rows overlap")
+        self.starts, widths = row_widths(rec, int(records["end"][start - 1]) if start else 0)
         self.sids = sids = np.ascontiguousarray(rec["sid"])
         self.fast, lens = fast_rows(sids, lengths, widths)
         self.counts = np.zeros(len(rec), np.int64)
@@ -133,7 +128,7 @@ def journal_lasts(snap: JournalSnapshot, covered: Mark | None, after_step: int) 
     data = snap.data
     writer, label = str(snap.meta.get("writer", "")), str(snap.meta.get("label", ""))
     schema = segment_schema(writer, label)
-    try:
+    with damaged_as(snap):
         table = table_from_defines(records, data)
         rows = _Rows(records, start, data, table[1])
         later_rows = (rows.rec["step"] > after_step) & (rows.counts > 0)
@@ -146,8 +141,6 @@ def journal_lasts(snap: JournalSnapshot, covered: Mark | None, after_step: int) 
             return None
         words = np.frombuffer(data, np.float64, count=len(data) // 8)
         batches = decode_rows(rows.rec[keep], rows.starts[keep], words, data, table, schema)
-    except (ValueError, KeyError, TypeError, IndexError) as e:
-        raise JournalDamaged(f"journal {snap.path} is damaged: {e}") from e
     return tail_table(snap, batches, schema)
 
 

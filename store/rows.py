@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -88,6 +89,16 @@ def row_starts(records: np.ndarray, first_start: int) -> np.ndarray:
     return starts
 
 
+def row_widths(records: np.ndarray, first_start: int) -> tuple[np.ndarray, np.ndarray]:
+    """(where each of `records`' rows' data starts, how many words it holds); ValueError
+    when rows overlap (a damaged journal)."""
+    starts = row_starts(records, first_start)
+    widths = np.ascontiguousarray(records["end"]) - starts
+    if (widths < 0).any():
+        raise ValueError("journal rows overlap")
+    return starts, widths
+
+
 def journal_batches(
     records: np.ndarray,
     words: np.ndarray,
@@ -102,10 +113,7 @@ def journal_batches(
     region as float64 / bytes, `first_start` where the first row's data starts; `pause` is
     called as store/inserted_rows.py `generic_values` says. Raises ValueError on rows that
     do not match their signature (a damaged journal)."""
-    starts = row_starts(records, first_start)
-    widths = records["end"] - starts
-    if (widths < 0).any():
-        raise ValueError("journal rows overlap")
+    starts, widths = row_widths(records, first_start)
     cum = np.cumsum(widths)
     r0 = 0
     while r0 < len(records):
@@ -317,12 +325,20 @@ def journal_tail(
     data = snap.data
     words = np.frombuffer(data, np.float64, count=len(data) // 8)
     schema = segment_schema(str(snap.meta.get("writer", "")), str(snap.meta.get("label", "")))
-    try:
+    with damaged_as(snap):
         table = table_from_defines(records, data)
         first = int(records["end"][start - 1]) if start else 0
         batches = [
             b for b, _ in journal_batches(records[start:], words, data, first, table, schema)
         ]
+    return tail_table(snap, batches, schema)
+
+
+@contextmanager
+def damaged_as(snap: JournalSnapshot) -> Iterator[None]:
+    """Rows of `snap` that do not hold together (what decoding them raises) as
+    JournalDamaged naming the journal: for every reader of a journal's rows."""
+    try:
+        yield
     except (ValueError, KeyError, TypeError, IndexError) as e:
         raise JournalDamaged(f"journal {snap.path} is damaged: {e}") from e
-    return tail_table(snap, batches, schema)
